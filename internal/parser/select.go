@@ -1,0 +1,226 @@
+package parser
+
+import "strings"
+
+// parseSelect parses one SELECT; the current token is SELECT.
+func (p *parser) parseSelect() (*Select, error) {
+	start := p.next()
+	s := &Select{P: start.pos}
+	if p.acceptKw("distinct") {
+		if p.isKw("on") {
+			return nil, p.unsupported(p.peek(), "SELECT DISTINCT ON is not supported")
+		}
+		s.Distinct = true
+	} else {
+		p.acceptKw("all")
+	}
+	for {
+		it, err := p.parseSelectItem()
+		if err != nil {
+			return nil, err
+		}
+		s.Items = append(s.Items, it)
+		if !p.acceptOp(",") {
+			break
+		}
+	}
+	if p.isKw("into") {
+		return nil, p.unsupported(p.peek(), "SELECT INTO is not supported")
+	}
+	if p.acceptKw("from") {
+		tr, err := p.parseTableRef()
+		if err != nil {
+			return nil, err
+		}
+		s.From = tr
+		if t := p.peek(); p.isOp(",") || isJoinWord(t) {
+			return nil, p.unsupported(t, "joins are not supported yet")
+		}
+	}
+	var err error
+	if p.acceptKw("where") {
+		if s.Where, err = p.parseExpr(); err != nil {
+			return nil, err
+		}
+	}
+	if p.acceptKws("group", "by") {
+		if s.GroupBy, err = p.exprList(); err != nil {
+			return nil, err
+		}
+	}
+	if p.acceptKw("having") {
+		if s.Having, err = p.parseExpr(); err != nil {
+			return nil, err
+		}
+	}
+	if t := p.peek(); isKwTok(t, "union") || isKwTok(t, "intersect") || isKwTok(t, "except") {
+		return nil, p.unsupported(t, "%s is not supported", strings.ToUpper(t.val))
+	}
+	if isKwTok(p.peek(), "window") {
+		return nil, p.unsupported(p.peek(), "window functions are not supported")
+	}
+	if p.acceptKws("order", "by") {
+		for {
+			e, err := p.parseExpr()
+			if err != nil {
+				return nil, err
+			}
+			oi := OrderItem{Expr: e}
+			if p.acceptKw("desc") {
+				oi.Desc = true
+			} else {
+				p.acceptKw("asc")
+			}
+			if p.acceptKw("nulls") {
+				var first bool
+				switch {
+				case p.acceptKw("first"):
+					first = true
+				case p.acceptKw("last"):
+				default:
+					return nil, p.syntaxErr(p.peek())
+				}
+				oi.NullsFirst = &first
+			}
+			s.OrderBy = append(s.OrderBy, oi)
+			if !p.acceptOp(",") {
+				break
+			}
+		}
+	}
+	// LIMIT and OFFSET may come in either order, each at most once.
+	for k := 0; k < 2; k++ {
+		switch {
+		case s.Limit == nil && p.isKw("limit"):
+			p.i++
+			if p.acceptKw("all") {
+				continue
+			}
+			if s.Limit, err = p.parseExpr(); err != nil {
+				return nil, err
+			}
+		case s.Offset == nil && p.isKw("offset"):
+			p.i++
+			if s.Offset, err = p.parseExpr(); err != nil {
+				return nil, err
+			}
+			_ = p.acceptKw("rows") || p.acceptKw("row")
+		}
+	}
+	if t := p.peek(); isKwTok(t, "for") || isKwTok(t, "fetch") {
+		return nil, p.unsupported(t, "SELECT ... %s is not supported", strings.ToUpper(t.val))
+	}
+	return s, nil
+}
+
+func isJoinWord(t token) bool {
+	if t.kind != tIdent {
+		return false
+	}
+	switch t.val {
+	case "join", "inner", "left", "right", "full", "cross", "natural", "lateral":
+		return true
+	}
+	return false
+}
+
+// isSettingsClause reports whether the tokens at the cursor start a
+// Timeplus `SETTINGS key = ...` clause rather than an alias "settings".
+func (p *parser) isSettingsClause() bool {
+	k := p.peekN(1)
+	return p.isKw("settings") && (k.kind == tIdent || k.kind == tQIdent) && isOpTok(p.peekN(2), "=")
+}
+
+// alias parses `[AS] name`; bare aliases may not be reserved words.
+func (p *parser) alias() (string, error) {
+	if p.acceptKw("as") {
+		return p.anyWord()
+	}
+	t := p.peek()
+	if t.kind == tQIdent || t.kind == tIdent && !reservedWords[t.val] && !p.isSettingsClause() {
+		p.i++
+		return t.val, nil
+	}
+	return "", nil
+}
+
+func (p *parser) parseSelectItem() (SelectItem, error) {
+	t := p.peek()
+	if isOpTok(t, "*") {
+		p.i++
+		return SelectItem{Expr: &Star{P: t.pos}}, nil
+	}
+	e, err := p.parseExpr()
+	if err != nil {
+		return SelectItem{}, err
+	}
+	a, err := p.alias()
+	return SelectItem{Expr: e, Alias: a}, err
+}
+
+func (p *parser) parseTableRef() (*TableRef, error) {
+	t := p.peek()
+	tr := &TableRef{P: t.pos}
+	if isKwTok(t, "lateral") || isKwTok(t, "only") {
+		return nil, p.unsupported(t, "%s is not supported", strings.ToUpper(t.val))
+	}
+	if isOpTok(t, "(") {
+		if !isKwTok(p.peekN(1), "select") {
+			if p.peekN(1).kind == tIdent || isOpTok(p.peekN(1), "(") {
+				return nil, p.unsupported(t, "parenthesized joins are not supported")
+			}
+			return nil, p.syntaxErr(p.peekN(1))
+		}
+		p.i++
+		sub, err := p.parseSelect()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectOp(")"); err != nil {
+			return nil, err
+		}
+		tr.Subquery = sub
+	} else {
+		n, err := p.name()
+		if err != nil {
+			return nil, err
+		}
+		tr.Name = n
+		if p.isOp("(") {
+			return nil, p.unsupported(p.peek(), "table functions are not supported")
+		}
+		if p.acceptOp(".") {
+			m, err := p.name()
+			if err != nil {
+				return nil, err
+			}
+			tr.Schema, tr.Name = n, m
+			if p.isOp(".") {
+				return nil, p.unsupported(p.peek(), "cross-database references are not supported")
+			}
+		}
+	}
+	a, err := p.alias()
+	if err != nil {
+		return nil, err
+	}
+	tr.Alias = a
+	if p.isOp("(") && a != "" {
+		return nil, p.unsupported(p.peek(), "column aliases in FROM are not supported")
+	}
+	return tr, nil
+}
+
+func (p *parser) exprList() ([]Expr, error) {
+	var out []Expr
+	for {
+		e, err := p.parseExpr()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+		if !p.acceptOp(",") {
+			return out, nil
+		}
+	}
+}
