@@ -1,0 +1,364 @@
+// Package bench drives Cairn's benchmark workloads (DESIGN.md §5) over the
+// PostgreSQL wire protocol and reports throughput, ack latency and view
+// freshness, then checks that the view holds every event sent.
+//
+// Only W1 exists so far. Every SQL statement the bench sends is in w1.go.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Load modes.
+const (
+	ModeCopy   = "copy"   // pgx CopyFrom: binary COPY
+	ModeCSV    = "csv"    // COPY FROM STDIN (FORMAT csv)
+	ModeInsert = "insert" // multi-row INSERT ... VALUES
+)
+
+// Options configure a run. Zero fields take the defaults noted.
+type Options struct {
+	Workload string // "w1" (default)
+	Events   int    // events to send, not counting probes (default 1,000,000)
+	Batch    int    // events per batch (default 1000)
+	Clients  int    // concurrent connections sending batches (default 4)
+	URL      string // postgres:// URL; empty: StartNode starts a node
+	Out      string // JSON result file (default "bench-w1.json"); "-" writes none
+	Mode     string // ModeCopy (default), ModeCSV or ModeInsert
+	Seed     uint64 // generator seed (default 1)
+	// Progress receives a one-line progress display; nil shows none.
+	Progress io.Writer
+	// StartNode starts a throwaway node when URL is empty and returns its
+	// URL and a function that stops it.
+	StartNode func(ctx context.Context) (url string, stop func(), err error)
+	// ProbeInterval is the pause between freshness probes (default 50ms).
+	ProbeInterval time.Duration
+	// CatchUpTimeout bounds the wait, after the last ack, for the view to
+	// hold every event (default 60s).
+	CatchUpTimeout time.Duration
+
+	dial dialFunc // tests replace the pgx client
+}
+
+// Result is a run's outcome, written as JSON.
+type Result struct {
+	Workload string    `json:"workload"`
+	Mode     string    `json:"mode"`
+	Target   string    `json:"target"` // host:port/database, no credentials
+	Started  time.Time `json:"started"`
+	Events   int       `json:"events"`
+	// ProbeEvents is the number of one-event batches the freshness probe
+	// sent; they are included in the verified total but not in Events.
+	ProbeEvents  int     `json:"probe_events"`
+	Clients      int     `json:"clients"`
+	Batch        int     `json:"batch"`
+	Seconds      float64 `json:"seconds"` // first send to last ack
+	EventsPerSec float64 `json:"events_per_sec"`
+	// PayloadBytes is what the mode put on the wire for the rows, without
+	// pgwire framing: the binary COPY stream, CSV text or INSERT text.
+	PayloadBytes int64   `json:"payload_bytes"`
+	MBPerSec     float64 `json:"mb_per_sec"` // PayloadBytes / 1e6 / Seconds
+	AckP50Ms     float64 `json:"ack_p50_ms"`
+	AckP99Ms     float64 `json:"ack_p99_ms"`
+	AckMaxMs     float64 `json:"ack_max_ms"`
+	// Freshness: from a probe event's ack until the view counts it.
+	FreshP50Ms    float64 `json:"fresh_p50_ms"`
+	FreshP99Ms    float64 `json:"fresh_p99_ms"`
+	FreshMaxMs    float64 `json:"fresh_max_ms"`
+	FreshSamples  int     `json:"fresh_samples"`
+	FreshTimeouts int     `json:"fresh_timeouts"`
+	// CatchUpSeconds is the time from the last ack until the view held
+	// every event.
+	CatchUpSeconds float64 `json:"catch_up_seconds"`
+	// ViewTotal is sum(n) over the view at the end; Verified is whether it
+	// equals Events + ProbeEvents.
+	ViewTotal int64 `json:"view_total"`
+	Verified  bool  `json:"verified"`
+}
+
+func (o *Options) setDefaults() error {
+	if o.Workload == "" {
+		o.Workload = "w1"
+	}
+	if o.Workload != "w1" {
+		return fmt.Errorf("unknown workload %q (known: w1)", o.Workload)
+	}
+	if o.Events <= 0 {
+		o.Events = 1_000_000
+	}
+	if o.Batch <= 0 {
+		o.Batch = 1000
+	}
+	if o.Clients <= 0 {
+		o.Clients = 4
+	}
+	if o.Out == "" {
+		o.Out = "bench-" + o.Workload + ".json"
+	}
+	switch o.Mode {
+	case "":
+		o.Mode = ModeCopy
+	case ModeCopy, ModeCSV, ModeInsert:
+	default:
+		return fmt.Errorf("unknown mode %q (known: copy, csv, insert)", o.Mode)
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = 50 * time.Millisecond
+	}
+	if o.CatchUpTimeout <= 0 {
+		o.CatchUpTimeout = 60 * time.Second
+	}
+	if o.dial == nil {
+		o.dial = dialPG
+	}
+	return nil
+}
+
+// Run executes the workload. It returns an error when the run could not
+// complete or when the view does not hold exactly the events acked; in the
+// latter case the Result is returned too (Verified false) and still
+// written to Out, because a run that lost data must leave a record.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if err := o.setDefaults(); err != nil {
+		return nil, err
+	}
+	if o.URL == "" {
+		if o.StartNode == nil {
+			return nil, errors.New("no --url given and no way to start a node")
+		}
+		u, stop, err := o.StartNode(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("starting a node: %w", err)
+		}
+		defer stop()
+		o.URL = u
+	}
+
+	admin, err := o.dial(ctx, o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", redact(o.URL), err)
+	}
+	defer admin.close()
+	for _, s := range w1Setup {
+		if err := admin.exec(ctx, s); err != nil {
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+	}
+
+	conns := make([]client, o.Clients)
+	for i := range conns {
+		if conns[i], err = o.dial(ctx, o.URL); err != nil {
+			return nil, fmt.Errorf("connecting client %d: %w", i, err)
+		}
+		defer conns[i].close()
+	}
+	probeConn, err := o.dial(ctx, o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("connecting the probe: %w", err)
+	}
+	defer probeConn.close()
+
+	r := &Result{
+		Workload: o.Workload, Mode: o.Mode, Target: redact(o.URL), Started: time.Now().UTC(),
+		Events: o.Events, Clients: o.Clients, Batch: o.Batch,
+	}
+	batches := makeBatches(o.Seed, o.Events, o.Batch, o.Mode, r.Started)
+	for _, b := range batches {
+		r.PayloadBytes += int64(b.bytes)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next    atomic.Int64 // index of the next batch to send
+		sent    atomic.Int64 // events acked
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		runErr  error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { runErr = err; cancel() })
+	}
+	acks := make([][]time.Duration, o.Clients)
+	start := time.Now()
+	for ci, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(batches) || runCtx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				if err := c.load(runCtx, batches[i], o.Mode); err != nil {
+					fail(fmt.Errorf("client %d, batch %d: %w", ci, i, err))
+					return
+				}
+				acks[ci] = append(acks[ci], time.Since(t0))
+				sent.Add(int64(batches[i].n))
+			}
+		}()
+	}
+
+	clientsDone := make(chan struct{})
+	probeDone := make(chan probeResult, 1)
+	go func() { probeDone <- runProbe(runCtx, probeConn, o, clientsDone) }()
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		showProgress(o.Progress, &sent, o.Events, start, clientsDone)
+	}()
+
+	wg.Wait()
+	elapsed := time.Since(start)
+	lastAck := time.Now()
+	close(clientsDone)
+	pr := <-probeDone
+	<-progressDone
+	if pr.err != nil {
+		fail(fmt.Errorf("freshness probe: %w", pr.err))
+	}
+	if runErr != nil {
+		return nil, runErr
+	}
+
+	r.Seconds = elapsed.Seconds()
+	r.EventsPerSec = float64(o.Events) / r.Seconds
+	r.MBPerSec = float64(r.PayloadBytes) / 1e6 / r.Seconds
+	var all []time.Duration
+	for _, a := range acks {
+		all = append(all, a...)
+	}
+	r.AckP50Ms, r.AckP99Ms, r.AckMaxMs = ms(percentile(all, 50)), ms(percentile(all, 99)), ms(percentile(all, 100))
+	r.ProbeEvents = pr.acked
+	r.FreshSamples, r.FreshTimeouts = len(pr.fresh), pr.timeouts
+	r.FreshP50Ms, r.FreshP99Ms, r.FreshMaxMs = ms(percentile(pr.fresh, 50)), ms(percentile(pr.fresh, 99)), ms(percentile(pr.fresh, 100))
+
+	verr := verify(ctx, admin, r, lastAck, o.CatchUpTimeout)
+	if err := r.write(o.Out); err != nil {
+		return r, errors.Join(verr, err)
+	}
+	return r, verr
+}
+
+// verify waits for the view to count every acked event, then checks it
+// holds exactly that many: fewer means lost events, more means duplicates.
+func verify(ctx context.Context, c client, r *Result, lastAck time.Time, timeout time.Duration) error {
+	want := int64(r.Events + r.ProbeEvents)
+	deadline := time.Now().Add(timeout)
+	for {
+		got, err := c.queryInt(ctx, sqlTotalCount)
+		if err != nil {
+			return fmt.Errorf("verifying: %w", err)
+		}
+		r.ViewTotal = got
+		if got == want {
+			r.Verified = true
+			r.CatchUpSeconds = time.Since(lastAck).Seconds()
+			return nil
+		}
+		if got > want {
+			return fmt.Errorf("view %s counts %d events but %d were acked: duplicates", w1View, got, want)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("view %s counts %d events %v after the last ack, but %d were acked: %d missing",
+				w1View, got, timeout, want, want-got)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+type probeResult struct {
+	acked    int
+	fresh    []time.Duration
+	timeouts int
+	err      error
+}
+
+// probeTimeout bounds the wait for one probe event to become visible.
+const probeTimeout = 10 * time.Second
+
+// runProbe measures freshness while the clients run: it sends one event
+// for the reserved device, then polls the view every millisecond until the
+// device's count reaches the number of probe events acked. It stops once
+// done is closed, after at least one probe.
+func runProbe(ctx context.Context, c client, o Options, done <-chan struct{}) probeResult {
+	var pr probeResult
+	for {
+		b := probeBatch(pr.acked+1, o.Mode)
+		if err := c.load(ctx, b, o.Mode); err != nil {
+			if ctx.Err() != nil {
+				return pr // the run is being cancelled; its error says why
+			}
+			pr.err = err
+			return pr
+		}
+		acked := time.Now()
+		pr.acked++
+		deadline := acked.Add(probeTimeout)
+		for {
+			n, err := c.queryInt(ctx, sqlProbeCount)
+			if err != nil {
+				if ctx.Err() == nil {
+					pr.err = err
+				}
+				return pr
+			}
+			if n >= int64(pr.acked) {
+				pr.fresh = append(pr.fresh, time.Since(acked))
+				break
+			}
+			if time.Now().After(deadline) {
+				pr.timeouts++
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		select {
+		case <-done:
+			return pr
+		case <-ctx.Done():
+			return pr
+		case <-time.After(o.ProbeInterval):
+		}
+	}
+}
+
+// redact returns the URL's host, port and database without credentials.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unparsed url)"
+	}
+	return u.Host + u.Path
+}
+
+func (r *Result) write(path string) error {
+	if path == "-" {
+		return nil
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }

@@ -1,0 +1,441 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeDB stands in for a Cairn node: loads land in a pending list that a
+// background goroutine folds into the view a little later, like a view
+// task tailing a stream.
+type fakeDB struct {
+	mu struct {
+		sync.Mutex
+		execs   []string
+		pending []int32
+		view    map[int32]int64
+		lose    int   // drop this many events from the next load
+		dup     int   // count this many events twice
+		loadErr error // fail loads with this
+	}
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newFakeDB(t *testing.T) *fakeDB {
+	f := &fakeDB{stop: make(chan struct{}), done: make(chan struct{})}
+	f.mu.view = map[int32]int64{}
+	go func() {
+		defer close(f.done)
+		for {
+			select {
+			case <-f.stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			f.mu.Lock()
+			for _, d := range f.mu.pending {
+				f.mu.view[d]++
+			}
+			f.mu.pending = f.mu.pending[:0]
+			f.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { close(f.stop); <-f.done })
+	return f
+}
+
+func (f *fakeDB) dial(ctx context.Context, url string) (client, error) { return fakeClient{f}, nil }
+
+type fakeClient struct{ f *fakeDB }
+
+func (c fakeClient) close() {}
+
+func (c fakeClient) exec(ctx context.Context, sql string) error {
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	c.f.mu.execs = append(c.f.mu.execs, sql)
+	return nil
+}
+
+func (c fakeClient) queryInt(ctx context.Context, sql string) (int64, error) {
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	switch sql {
+	case sqlProbeCount:
+		return c.f.mu.view[probeDevice], nil
+	case sqlTotalCount:
+		var s int64
+		for _, n := range c.f.mu.view {
+			s += n
+		}
+		return s, nil
+	}
+	return 0, fmt.Errorf("fake: unexpected query %q", sql)
+}
+
+var insertRow = regexp.MustCompile(`\('[^']+', (-?\d+), '[a-z-]+', [0-9.e+-]+\)`)
+
+// devices decodes the device ids of a batch from its wire form, so the
+// test checks what would really be sent.
+func devices(b *loadBatch, mode string) ([]int32, error) {
+	var out []int32
+	switch mode {
+	case ModeCopy:
+		for i := range b.n {
+			out = append(out, b.vals[4*i+1].(int32))
+		}
+	case ModeCSV:
+		for _, line := range strings.Split(strings.TrimSuffix(string(b.text), "\n"), "\n") {
+			f := strings.Split(line, ",")
+			d, err := strconv.Atoi(f[1])
+			if len(f) != 4 || err != nil {
+				return nil, fmt.Errorf("bad csv line %q", line)
+			}
+			out = append(out, int32(d))
+		}
+	case ModeInsert:
+		if !strings.HasPrefix(string(b.text), sqlInsertHead) {
+			return nil, errors.New("bad insert")
+		}
+		for _, m := range insertRow.FindAllStringSubmatch(string(b.text), -1) {
+			d, _ := strconv.Atoi(m[1])
+			out = append(out, int32(d))
+		}
+	}
+	if len(out) != b.n {
+		return nil, fmt.Errorf("decoded %d rows, batch has %d", len(out), b.n)
+	}
+	return out, nil
+}
+
+func (c fakeClient) load(ctx context.Context, b *loadBatch, mode string) error {
+	devs, err := devices(b, mode)
+	if err != nil {
+		return err
+	}
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	if c.f.mu.loadErr != nil {
+		return c.f.mu.loadErr
+	}
+	if c.f.mu.lose > 0 && len(devs) > 1 {
+		devs = devs[c.f.mu.lose:]
+		c.f.mu.lose = 0
+	}
+	if c.f.mu.dup > 0 && len(devs) > 1 {
+		devs = append(devs, devs[:c.f.mu.dup]...)
+		c.f.mu.dup = 0
+	}
+	c.f.mu.pending = append(c.f.mu.pending, devs...)
+	return nil
+}
+
+func testOptions(t *testing.T, f *fakeDB, mode string) Options {
+	return Options{
+		Events: 20000, Batch: 500, Clients: 3, Mode: mode,
+		URL:            "postgres://cairn:secret@127.0.0.1:5480/cairn",
+		Out:            filepath.Join(t.TempDir(), "out.json"),
+		ProbeInterval:  2 * time.Millisecond,
+		CatchUpTimeout: 5 * time.Second,
+		dial:           f.dial,
+	}
+}
+
+func TestRunFake(t *testing.T) {
+	for _, mode := range []string{ModeCopy, ModeCSV, ModeInsert} {
+		t.Run(mode, func(t *testing.T) {
+			f := newFakeDB(t)
+			o := testOptions(t, f, mode)
+			var progress bytes.Buffer
+			o.Progress = &progress
+			r, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Verified || r.ViewTotal != int64(r.Events+r.ProbeEvents) || r.Events != 20000 {
+				t.Errorf("not verified: %+v", r)
+			}
+			if r.ProbeEvents < 1 || r.FreshSamples+r.FreshTimeouts != r.ProbeEvents || r.FreshTimeouts != 0 {
+				t.Errorf("probe: %d events, %d samples, %d timeouts", r.ProbeEvents, r.FreshSamples, r.FreshTimeouts)
+			}
+			if r.EventsPerSec <= 0 || r.MBPerSec <= 0 || r.AckP50Ms <= 0 || r.AckP99Ms < r.AckP50Ms || r.AckMaxMs < r.AckP99Ms {
+				t.Errorf("implausible numbers: %+v", r)
+			}
+			if r.Target != "127.0.0.1:5480/cairn" {
+				t.Errorf("target %q (credentials must not leak)", r.Target)
+			}
+			f.mu.Lock()
+			execs := strings.Join(f.mu.execs, "\n")
+			f.mu.Unlock()
+			if execs != strings.Join(w1Setup, "\n") {
+				t.Errorf("setup statements:\n%s", execs)
+			}
+			if !strings.Contains(progress.String(), "20,000 / 20,000 events") {
+				t.Errorf("progress: %q", progress.String())
+			}
+			raw, err := os.ReadFile(o.Out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back map[string]any
+			if err := json.Unmarshal(raw, &back); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"events_per_sec", "ack_p99_ms", "fresh_p50_ms", "mb_per_sec", "verified"} {
+				if _, ok := back[k]; !ok {
+					t.Errorf("JSON lacks %q: %s", k, raw)
+				}
+			}
+		})
+	}
+}
+
+func TestRunDetectsLoss(t *testing.T) {
+	f := newFakeDB(t)
+	f.mu.lose = 3
+	o := testOptions(t, f, ModeCopy)
+	o.CatchUpTimeout = 100 * time.Millisecond
+	r, err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "3 missing") {
+		t.Fatalf("err = %v, want 3 missing", err)
+	}
+	if r == nil || r.Verified {
+		t.Fatalf("result %+v", r)
+	}
+	raw, _ := os.ReadFile(o.Out)
+	if !strings.Contains(string(raw), `"verified": false`) {
+		t.Errorf("failed run left no record: %s", raw)
+	}
+}
+
+func TestRunDetectsDuplicates(t *testing.T) {
+	f := newFakeDB(t)
+	f.mu.dup = 2
+	o := testOptions(t, f, ModeCopy)
+	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "duplicates") {
+		t.Fatalf("err = %v, want duplicates", err)
+	}
+}
+
+func TestRunLoadError(t *testing.T) {
+	f := newFakeDB(t)
+	f.mu.loadErr = errors.New("no quorum")
+	o := testOptions(t, f, ModeCopy)
+	r, err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "no quorum") || r != nil {
+		t.Fatalf("r = %v, err = %v", r, err)
+	}
+}
+
+func TestRunStartsNode(t *testing.T) {
+	f := newFakeDB(t)
+	o := testOptions(t, f, ModeCopy)
+	o.URL, o.Events, o.Out = "", 1000, "-"
+	stopped := false
+	o.StartNode = func(ctx context.Context) (string, func(), error) {
+		return "postgres://127.0.0.1:9/x", func() { stopped = true }, nil
+	}
+	r, err := Run(context.Background(), o)
+	if err != nil || !stopped || r.Target != "127.0.0.1:9/x" {
+		t.Fatalf("err %v, stopped %v, r %+v", err, stopped, r)
+	}
+	o.StartNode = nil
+	if _, err := Run(context.Background(), o); err == nil {
+		t.Errorf("no URL and no StartNode must fail")
+	}
+}
+
+func TestOptionsValidation(t *testing.T) {
+	for _, o := range []Options{{Workload: "w9"}, {Mode: "json"}} {
+		if _, err := Run(context.Background(), o); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+	var o Options
+	if err := o.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if o.Events != 1_000_000 || o.Batch != 1000 || o.Clients != 4 || o.Mode != ModeCopy || o.Out != "bench-w1.json" {
+		t.Errorf("defaults: %+v", o)
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const n = 200000
+	a, b := generate(7, n, start), generate(7, n, start)
+	c := generate(8, n, start)
+	if !equalEvents(a, b) {
+		t.Errorf("same seed, different events")
+	}
+	if equalEvents(a, c) {
+		t.Errorf("different seeds, same events")
+	}
+	perDevice := make([]int, w1Devices)
+	var perRegion [len(w1Regions)]int
+	for i := range n {
+		d := a.device[i]
+		if d < 0 || d >= w1Devices {
+			t.Fatalf("device %d out of range", d)
+		}
+		perDevice[d]++
+		perRegion[a.region[i]]++
+		if v := a.value[i]; v < 0 || v >= 1000 {
+			t.Fatalf("value %v out of range", v)
+		}
+		if a.ts[i] != start.UnixMicro()+int64(i) {
+			t.Fatalf("ts %d", a.ts[i])
+		}
+	}
+	// Uniform: with 20 expected per device, an empty device has odds of
+	// e^-20 and a region off by 10% is over 20 standard deviations away.
+	for d, k := range perDevice {
+		if k == 0 {
+			t.Fatalf("device %d never drawn", d)
+		}
+	}
+	for r, k := range perRegion {
+		if k < n/8*9/10 || k > n/8*11/10 {
+			t.Errorf("region %d drawn %d times, want about %d", r, k, n/8)
+		}
+	}
+}
+
+func equalEvents(a, b events) bool {
+	for i := range a.ts {
+		if a.ts[i] != b.ts[i] || a.device[i] != b.device[i] || a.region[i] != b.region[i] || a.value[i] != b.value[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestEncode(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	e := events{ts: []int64{start.UnixMicro(), start.UnixMicro() + 1500}, device: []int32{42, 7},
+		region: []uint8{0, 2}, value: []float64{1.5, 999.99}}
+	csv := encode(&e, 0, 2, ModeCSV)
+	wantCSV := "2026-01-02 03:04:05.000000+00,42,eu-west,1.5\n2026-01-02 03:04:05.001500+00,7,us-east,999.99\n"
+	if string(csv.text) != wantCSV || csv.bytes != len(wantCSV) || csv.n != 2 {
+		t.Errorf("csv %q (%d bytes)", csv.text, csv.bytes)
+	}
+	ins := encode(&e, 1, 2, ModeInsert)
+	wantIns := sqlInsertHead + "('2026-01-02 03:04:05.001500+00', 7, 'us-east', 999.99)"
+	if string(ins.text) != wantIns || ins.n != 1 {
+		t.Errorf("insert %q", ins.text)
+	}
+	cp := encode(&e, 0, 2, ModeCopy)
+	if cp.n != 2 || len(cp.vals) != 8 || cp.vals[1] != int32(42) || cp.vals[2] != "eu-west" || cp.vals[3] != 1.5 ||
+		!cp.vals[4].(time.Time).Equal(start.Add(1500*time.Microsecond)) {
+		t.Errorf("copy values %v", cp.vals)
+	}
+	// 21 stream bytes + 2 tuples of 38 fixed bytes + "eu-west" + "us-east".
+	if cp.bytes != 21+2*38+7+7 {
+		t.Errorf("copy payload %d bytes", cp.bytes)
+	}
+	src := &copySource{vals: cp.vals, n: cp.n}
+	rows := 0
+	for src.Next() {
+		v, _ := src.Values()
+		if len(v) != 4 {
+			t.Fatal("row width")
+		}
+		rows++
+	}
+	if rows != 2 {
+		t.Errorf("copySource yielded %d rows", rows)
+	}
+
+	bs := makeBatches(1, 2500, 1000, ModeCSV, start)
+	if len(bs) != 3 || bs[0].n != 1000 || bs[2].n != 500 {
+		t.Errorf("batches %d", len(bs))
+	}
+	if p := probeBatch(3, ModeCopy); p.n != 1 || p.vals[1] != int32(probeDevice) {
+		t.Errorf("probe batch %v", p.vals)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(xs ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range xs {
+			out = append(out, time.Duration(x)*time.Millisecond)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		in   []time.Duration
+		p    float64
+		want time.Duration
+	}{
+		{nil, 50, 0},
+		{ms(5), 50, 5 * time.Millisecond},
+		{ms(5), 99, 5 * time.Millisecond},
+		{ms(4, 1, 3, 2), 50, 2 * time.Millisecond},  // rank ceil(2) = 2
+		{ms(4, 1, 3, 2), 99, 4 * time.Millisecond},  // rank ceil(3.96) = 4
+		{ms(4, 1, 3, 2), 100, 4 * time.Millisecond}, // max
+		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 90, 9 * time.Millisecond},
+		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 91, 10 * time.Millisecond},
+	} {
+		if got := percentile(tc.in, tc.p); got != tc.want {
+			t.Errorf("p%v of %v = %v, want %v", tc.p, tc.in, got, tc.want)
+		}
+	}
+	// 1..1000: p50 = 500, p99 = 990.
+	var xs []time.Duration
+	for i := 1000; i >= 1; i-- {
+		xs = append(xs, time.Duration(i))
+	}
+	if percentile(xs, 50) != 500 || percentile(xs, 99) != 990 {
+		t.Errorf("p50 %v p99 %v", percentile(xs, 50), percentile(xs, 99))
+	}
+}
+
+func TestGroup(t *testing.T) {
+	for in, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -12345: "-12,345"} {
+		if got := group(in); got != want {
+			t.Errorf("group(%d) = %q", in, got)
+		}
+	}
+}
+
+func TestPrint(t *testing.T) {
+	r := &Result{Workload: "w1", Mode: "copy", Target: "127.0.0.1:5480/cairn", Events: 1000000, ProbeEvents: 40,
+		Clients: 4, Batch: 1000, Seconds: 12.5, EventsPerSec: 80000, MBPerSec: 3.6, AckP50Ms: 12.25, AckP99Ms: 48,
+		AckMaxMs: 60, FreshP50Ms: 20, FreshP99Ms: 90, FreshMaxMs: 120, FreshSamples: 40, CatchUpSeconds: 0.125,
+		ViewTotal: 1000040, Verified: true}
+	var buf bytes.Buffer
+	r.Print(&buf)
+	out := buf.String()
+	for _, want := range []string{
+		"workload       w1 (mode copy, 4 clients, batches of 1,000) against 127.0.0.1:5480/cairn",
+		"events         1,000,000 (+40 probe events)",
+		"throughput     80,000 events/s, 3.60 MB/s",
+		"ack latency    p50 12.25 ms, p99 48.00 ms, max 60.00 ms (per batch)",
+		"freshness      p50 20.00 ms, p99 90.00 ms, max 120.00 ms (40 samples, 0 timed out)",
+		"view catch-up  0.125 s after the last ack",
+		"verified       sum(n) = 1,000,040 = events sent",
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	r.Verified = false
+	buf.Reset()
+	r.Print(&buf)
+	if !strings.Contains(buf.String(), "NO: sum(n) = 1,000,040, sent 1,000,040") {
+		t.Errorf("unverified output:\n%s", buf.String())
+	}
+}

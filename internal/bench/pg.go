@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/big"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// client is one connection as the bench uses it. The pgx implementation
+// is below; tests substitute an in-memory one.
+type client interface {
+	// exec runs a statement that returns no rows.
+	exec(ctx context.Context, sql string) error
+	// queryInt runs a query returning at most one integer; no row or NULL
+	// is 0.
+	queryInt(ctx context.Context, sql string) (int64, error)
+	// load sends one batch and returns once the server acked it.
+	load(ctx context.Context, b *loadBatch, mode string) error
+	close()
+}
+
+// dialFunc opens a client.
+type dialFunc func(ctx context.Context, url string) (client, error)
+
+type pgClient struct{ c *pgx.Conn }
+
+func dialPG(ctx context.Context, url string) (client, error) {
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return &pgClient{c: c}, nil
+}
+
+func (p *pgClient) close() { _ = p.c.Close(context.Background()) }
+
+// Statements go through the simple query protocol: it is the least a
+// server must implement, and these statements run once or are tiny.
+func (p *pgClient) exec(ctx context.Context, sql string) error {
+	_, err := p.c.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+	return err
+}
+
+func (p *pgClient) queryInt(ctx context.Context, sql string) (int64, error) {
+	rows, err := p.c.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var v int64
+	if rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return 0, err
+		}
+		if len(vals) != 1 {
+			return 0, fmt.Errorf("%s: got %d columns, want 1", sql, len(vals))
+		}
+		if v, err = toInt64(vals[0]); err != nil {
+			return 0, fmt.Errorf("%s: %w", sql, err)
+		}
+	}
+	return v, rows.Err()
+}
+
+// toInt64 accepts the integer shapes a count or sum may come back as
+// (PostgreSQL's sum(bigint) is numeric).
+func toInt64(v any) (int64, error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, nil
+	case int64:
+		return x, nil
+	case int32:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case float64:
+		return int64(x), nil
+	case pgtype.Numeric:
+		if !x.Valid {
+			return 0, nil
+		}
+		i8, err := x.Int64Value()
+		if err != nil {
+			return 0, err
+		}
+		return i8.Int64, nil
+	case *big.Int:
+		return x.Int64(), nil
+	}
+	return 0, fmt.Errorf("unexpected result type %T", v)
+}
+
+func (p *pgClient) load(ctx context.Context, b *loadBatch, mode string) error {
+	var n int64
+	switch mode {
+	case ModeCopy:
+		var err error
+		n, err = p.c.CopyFrom(ctx, pgx.Identifier{w1Stream}, w1Columns, &copySource{vals: b.vals, n: b.n})
+		if err != nil {
+			return err
+		}
+	case ModeCSV:
+		tag, err := p.c.PgConn().CopyFrom(ctx, bytes.NewReader(b.text), sqlCopyCSV)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+	case ModeInsert:
+		tag, err := p.c.Exec(ctx, string(b.text), pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+	default:
+		return fmt.Errorf("unknown mode %q", mode)
+	}
+	// A server that acks fewer rows than sent has lost some: fail loudly.
+	if n != int64(b.n) {
+		return fmt.Errorf("server acknowledged %d of %d events in a batch", n, b.n)
+	}
+	return nil
+}
+
+// copySource feeds pre-built rows to pgx CopyFrom without allocating.
+type copySource struct {
+	vals []any
+	n, i int
+}
+
+func (s *copySource) Next() bool { s.i++; return s.i <= s.n }
+
+func (s *copySource) Values() ([]any, error) {
+	j := (s.i - 1) * 4
+	return s.vals[j : j+4], nil
+}
+
+func (s *copySource) Err() error { return nil }

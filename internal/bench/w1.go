@@ -1,0 +1,190 @@
+package bench
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"time"
+)
+
+// The W1 schema and every SQL statement the bench sends, in one place so
+// the dialect the bench depends on is easy to review and to change.
+const (
+	w1Stream = "w1_events"
+	w1View   = "w1_per_device"
+
+	// w1Devices is the number of distinct device ids, 0..w1Devices-1.
+	w1Devices = 10000
+	// probeDevice is reserved for the freshness probe; the generator never
+	// produces it, so its count in the view is exactly the probes acked.
+	probeDevice = -1
+
+	sqlProbeCount = "SELECT n FROM " + w1View + " WHERE device_id = -1"
+	sqlTotalCount = "SELECT sum(n) FROM " + w1View
+	sqlCopyCSV    = "COPY " + w1Stream + " (ts, device_id, region, value) FROM STDIN (FORMAT csv)"
+	sqlInsertHead = "INSERT INTO " + w1Stream + " (ts, device_id, region, value) VALUES "
+)
+
+// w1Setup drops whatever an earlier run left and creates the stream and
+// view afresh, so every run starts from an empty view.
+var w1Setup = []string{
+	"DROP MATERIALIZED VIEW IF EXISTS " + w1View,
+	"DROP STREAM IF EXISTS " + w1Stream + " CASCADE",
+	"CREATE STREAM " + w1Stream + " (ts timestamptz, device_id int, region text, value float8)",
+	"CREATE MATERIALIZED VIEW " + w1View + " AS SELECT device_id, count(*) AS n, " +
+		"sum(value) AS total, max(value) AS peak FROM " + w1Stream + " GROUP BY device_id",
+}
+
+// w1Columns are the stream's columns in COPY order.
+var w1Columns = []string{"ts", "device_id", "region", "value"}
+
+// w1Regions are the 8 region values, drawn uniformly.
+var w1Regions = [8]string{"eu-west", "eu-north", "us-east", "us-west", "ap-south", "ap-east", "sa-east", "af-south"}
+
+// Pre-boxed values shared by every row: boxing a string or an int32 into
+// an interface allocates, and a million rows of that is memory we need not
+// spend before timing starts.
+var (
+	boxedRegions [len(w1Regions)]any
+	boxedDevices [w1Devices + 1]any // index id+1, so the probe's -1 fits
+)
+
+func init() {
+	for i, r := range w1Regions {
+		boxedRegions[i] = r
+	}
+	for i := range boxedDevices {
+		boxedDevices[i] = int32(i - 1)
+	}
+}
+
+// events is a columnar slice of W1 events.
+type events struct {
+	ts     []int64 // microseconds since the Unix epoch
+	device []int32
+	region []uint8 // index into w1Regions
+	value  []float64
+}
+
+func (e *events) len() int { return len(e.ts) }
+
+// generate returns n W1 events from a seeded generator: device ids and
+// regions uniform, values uniform in [0, 1000), timestamps one
+// microsecond apart from start.
+func generate(seed uint64, n int, start time.Time) events {
+	rng := rand.New(rand.NewPCG(seed, 0x57a7e1))
+	e := events{
+		ts:     make([]int64, n),
+		device: make([]int32, n),
+		region: make([]uint8, n),
+		value:  make([]float64, n),
+	}
+	t0 := start.UnixMicro()
+	for i := range n {
+		e.ts[i] = t0 + int64(i)
+		e.device[i] = int32(rng.IntN(w1Devices))
+		e.region[i] = uint8(rng.IntN(len(w1Regions)))
+		// Two decimals, so the CSV and INSERT text stays short and exact.
+		e.value[i] = float64(rng.IntN(100000)) / 100
+	}
+	return e
+}
+
+// loadBatch is one batch ready to send in the chosen mode: everything is
+// encoded before the clock starts.
+type loadBatch struct {
+	n int
+	// vals holds n rows of 4 values for pgx CopyFrom (mode copy).
+	vals []any
+	// text is the CSV body (mode csv) or the INSERT statement (mode insert).
+	text []byte
+	// bytes is the payload size used for MB/s, see payloadBytes.
+	bytes int
+}
+
+// Binary COPY: each tuple is a 2-byte field count plus, per field, a
+// 4-byte length and the value (ts 8, int4 4, text its bytes, float8 8).
+// A stream adds an 11-byte signature, 8 bytes of flags and header
+// extension, and a 2-byte trailer.
+const (
+	copyTupleFixed  = 2 + 4*4 + 8 + 4 + 8
+	copyStreamFixed = 11 + 8 + 2
+)
+
+// encode builds a loadBatch of e[lo:hi] for mode. The payload size is what
+// the mode puts on the wire for the rows, without pgwire message framing:
+// the binary COPY stream, the CSV text, or the INSERT statement text.
+func encode(e *events, lo, hi int, mode string) *loadBatch {
+	b := &loadBatch{n: hi - lo}
+	switch mode {
+	case ModeCopy:
+		b.vals = make([]any, 0, 4*b.n)
+		b.bytes = copyStreamFixed
+		for i := lo; i < hi; i++ {
+			b.vals = append(b.vals,
+				time.UnixMicro(e.ts[i]).UTC(),
+				boxedDevices[e.device[i]+1],
+				boxedRegions[e.region[i]],
+				e.value[i])
+			b.bytes += copyTupleFixed + len(w1Regions[e.region[i]])
+		}
+	case ModeCSV:
+		buf := make([]byte, 0, b.n*56)
+		for i := lo; i < hi; i++ {
+			buf = appendTimestamp(buf, e.ts[i])
+			buf = append(buf, ',')
+			buf = strconv.AppendInt(buf, int64(e.device[i]), 10)
+			buf = append(buf, ',')
+			buf = append(buf, w1Regions[e.region[i]]...)
+			buf = append(buf, ',')
+			buf = strconv.AppendFloat(buf, e.value[i], 'g', -1, 64)
+			buf = append(buf, '\n')
+		}
+		b.text, b.bytes = buf, len(buf)
+	case ModeInsert:
+		buf := make([]byte, 0, len(sqlInsertHead)+b.n*64)
+		buf = append(buf, sqlInsertHead...)
+		for i := lo; i < hi; i++ {
+			if i > lo {
+				buf = append(buf, ", "...)
+			}
+			buf = append(buf, "('"...)
+			buf = appendTimestamp(buf, e.ts[i])
+			buf = append(buf, "', "...)
+			buf = strconv.AppendInt(buf, int64(e.device[i]), 10)
+			buf = append(buf, ", '"...)
+			buf = append(buf, w1Regions[e.region[i]]...) // no quotes inside region names
+			buf = append(buf, "', "...)
+			buf = strconv.AppendFloat(buf, e.value[i], 'g', -1, 64)
+			buf = append(buf, ')')
+		}
+		b.text, b.bytes = buf, len(buf)
+	}
+	return b
+}
+
+// appendTimestamp writes micros as PostgreSQL timestamptz text in UTC,
+// e.g. "2026-11-22 00:31:07.123456+00".
+func appendTimestamp(dst []byte, micros int64) []byte {
+	return time.UnixMicro(micros).UTC().AppendFormat(dst, "2006-01-02 15:04:05.000000-07")
+}
+
+// makeBatches generates n events and cuts them into batches of size.
+func makeBatches(seed uint64, n, size int, mode string, start time.Time) []*loadBatch {
+	e := generate(seed, n, start)
+	out := make([]*loadBatch, 0, (n+size-1)/size)
+	for lo := 0; lo < n; lo += size {
+		out = append(out, encode(&e, lo, min(lo+size, n), mode))
+	}
+	return out
+}
+
+// probeBatch is the one-event batch the freshness probe sends.
+func probeBatch(seq int, mode string) *loadBatch {
+	e := events{
+		ts:     []int64{time.Now().UnixMicro()},
+		device: []int32{probeDevice},
+		region: []uint8{0},
+		value:  []float64{float64(seq)},
+	}
+	return encode(&e, 0, 1, mode)
+}
