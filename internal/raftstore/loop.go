@@ -1,0 +1,454 @@
+package raftstore
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// loop is the only goroutine that touches RawNodes, groupStorage and the
+// groups map.
+func (s *Store) loop() {
+	defer close(s.done)
+	defer s.shutdown()
+	ticker := time.NewTicker(s.cfg.TickInterval)
+	defer ticker.Stop()
+	for {
+		tick := false
+		select {
+		case <-s.stopc:
+			return
+		case <-s.wake:
+		case <-ticker.C:
+			tick = true
+		}
+		// Keep iterating while raft has more to hand out (commits that
+		// became known at Advance), without waiting for a wake-up.
+		for more := true; more; {
+			more = s.iterate(tick)
+			tick = false
+			select {
+			case <-s.stopc:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// shutdown fails everything still waiting, once the loop stops.
+func (s *Store) shutdown() {
+	s.mu.Lock()
+	s.mu.stopped = true
+	props, fns := append(s.mu.props, s.held...), s.mu.fns
+	s.mu.props, s.mu.msgs, s.mu.fns, s.held = nil, nil, nil, nil
+	s.mu.Unlock()
+	for _, p := range props {
+		p.done <- result{err: ErrStopped}
+	}
+	// Queued functions' callers see s.done closed and return ErrStopped.
+	_ = fns
+	for _, g := range s.groups {
+		s.failGroup(g, ErrStopped)
+	}
+}
+
+type groupReady struct {
+	g       *group
+	rd      raft.Ready
+	applied []appliedProp
+	synced  bool // g's state machine wrote to the batch (DurableNotifier)
+}
+
+type appliedProp struct {
+	p   *proposal
+	val any
+}
+
+// iterate runs one loop iteration: drain the inbox, step/propose/tick,
+// persist and apply every group's Ready in one batch with one sync, send,
+// notify, Advance. It reports whether some group has another Ready.
+func (s *Store) iterate(tick bool) bool {
+	s.mu.Lock()
+	props, msgs, fns := s.mu.props, s.mu.msgs, s.mu.fns
+	s.mu.props, s.mu.msgs, s.mu.fns = nil, nil, nil
+	s.mu.Unlock()
+
+	for _, fn := range fns {
+		fn()
+	}
+	for _, m := range msgs {
+		if g, ok := s.groups[m.GroupID]; ok {
+			// Errors here are raft refusing a stale or local message; dropping
+			// it is what the sender's retry logic expects.
+			_ = g.rn.Step(m.Msg)
+		}
+	}
+	if len(s.held) > 0 {
+		props = append(s.held, props...)
+		s.held = nil
+	}
+	for _, p := range props {
+		s.propose(p)
+	}
+	if tick {
+		for _, g := range s.groups {
+			g.rn.Tick()
+			s.pruneReads(g)
+		}
+	}
+
+	var work []*groupReady
+	for _, g := range s.groups {
+		if g.rn.HasReady() {
+			work = append(work, &groupReady{g: g, rd: g.rn.Ready()})
+		}
+	}
+	if len(work) == 0 {
+		// Held proposals wait for an election that ends in a later Ready.
+		return false
+	}
+
+	wb := s.db.NewIndexedBatch()
+	defer wb.Close()
+	for _, w := range work {
+		s.persistReady(wb, w)
+	}
+	for _, w := range work {
+		s.applyCommitted(wb, w)
+	}
+	if !wb.Empty() {
+		start := time.Now()
+		opts := pebble.Sync
+		if s.cfg.NoSync {
+			opts = pebble.NoSync
+		}
+		if err := wb.Commit(opts); err != nil {
+			// The raft state in memory is ahead of the disk now; continuing
+			// could ack writes that are not durable.
+			panic(fmt.Sprintf("raftstore: commit raft batch: %v", err))
+		}
+		if s.cfg.OnFsync != nil && !s.cfg.NoSync {
+			s.cfg.OnFsync(time.Since(start))
+		}
+	}
+
+	// Persisted: now send. Messages of all groups go out in one call so the
+	// transport can frame those to the same node together.
+	var out []GroupMessage
+	for _, w := range work {
+		for _, m := range w.rd.Messages {
+			out = append(out, GroupMessage{GroupID: w.g.id, Msg: m})
+		}
+	}
+	if len(out) > 0 && s.cfg.Transport != nil {
+		s.cfg.Transport.Send(out)
+	}
+
+	// Notify waiters.
+	for _, w := range work {
+		for _, ap := range w.applied {
+			ap.p.done <- result{val: ap.val}
+			if s.cfg.OnCommit != nil {
+				s.cfg.OnCommit(time.Since(ap.p.start))
+			}
+		}
+		s.completeReads(w.g)
+		if w.synced {
+			if dn, ok := w.g.sm.(DurableNotifier); ok {
+				dn.Durable()
+			}
+		}
+	}
+
+	more := false
+	for _, w := range work {
+		w.g.rn.Advance(w.rd)
+		for _, m := range w.rd.Messages {
+			if m.GetType() == pb.MsgSnap {
+				// The transport took it; a lost snapshot is noticed by the
+				// follower's rejections and resent.
+				w.g.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
+			}
+		}
+		if w.g.rn.HasReady() {
+			more = true
+		}
+	}
+	return more
+}
+
+// propose hands a local proposal to its group's raft.
+func (s *Store) propose(p *proposal) {
+	g, ok := s.groups[p.gid]
+	if !ok {
+		p.done <- result{err: fmt.Errorf("group %d: %w", p.gid, ErrGroupNotFound)}
+		return
+	}
+	switch g.rn.BasicStatus().RaftState {
+	case raft.StateLeader:
+	case raft.StatePreCandidate, raft.StateCandidate:
+		// An election is under way (e.g. a group that just started): hold
+		// the proposal until it is decided rather than fail it.
+		s.held = append(s.held, p)
+		return
+	default:
+		p.done <- result{err: fmt.Errorf("group %d: %w", p.gid, ErrNotLeader)}
+		return
+	}
+	var err error
+	if p.cc != nil {
+		err = g.rn.ProposeConfChange(p.cc)
+	} else {
+		err = g.rn.Propose(p.data)
+	}
+	if err != nil {
+		p.done <- result{err: fmt.Errorf("group %d: %w: %v", p.gid, ErrProposalDropped, err)}
+		return
+	}
+	g.pending[p.seq] = p
+}
+
+// persistReady writes the Ready's snapshot, entries and hard state.
+func (s *Store) persistReady(wb *pebble.Batch, w *groupReady) {
+	g, rd, gid := w.g, &w.rd, w.g.id
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		s.applySnapshot(g, rd)
+	}
+	if n := len(rd.Entries); n > 0 {
+		last := rd.Entries[n-1].GetIndex()
+		for _, e := range rd.Entries {
+			var err error
+			s.scratch, err = proto.MarshalOptions{}.MarshalAppend(s.scratch[:0], e)
+			if err != nil {
+				panic(fmt.Sprintf("raftstore: marshal entry: %v", err))
+			}
+			_ = wb.Set(logKey(gid, e.GetIndex()), s.scratch, nil)
+			if len(g.pending) > 0 && e.GetType() == pb.EntryNormal {
+				if seq, local, _, ok := s.parseHeader(e.GetData()); ok && local {
+					if p := g.pending[seq]; p != nil {
+						p.index = e.GetIndex()
+					}
+				}
+			}
+		}
+		if g.st.lastIdx > last {
+			// A new leader replaced our tail: entries after the new ones go.
+			_ = wb.DeleteRange(logKey(gid, last+1), logKey(gid, g.st.lastIdx+1), nil)
+		}
+		g.st.append(rd.Entries)
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		hs, err := proto.Marshal(rd.HardState)
+		if err != nil {
+			panic(fmt.Sprintf("raftstore: marshal hard state: %v", err))
+		}
+		_ = wb.Set(raftStateKey(gid, suffixHardState), hs, nil)
+		g.st.hard = proto.Clone(rd.HardState).(*pb.HardState)
+	}
+	if rd.SoftState != nil {
+		isLeader := rd.SoftState.RaftState == raft.StateLeader
+		if isLeader != g.isLeader {
+			g.isLeader = isLeader
+			// Read requests raft may have dropped with the old leader fail
+			// fast; the caller retries.
+			s.failUnknownReads(g)
+			if lw, ok := g.sm.(LeaderWatcher); ok {
+				lw.LeaderChanged(isLeader, g.st.hard.GetTerm())
+			}
+		}
+	}
+	for _, rs := range rd.ReadStates {
+		for _, r := range g.reads {
+			if !r.known && string(r.rctx) == string(rs.RequestCtx) {
+				r.index, r.known = rs.Index, true
+			}
+		}
+	}
+}
+
+// applySnapshot installs a received snapshot in its own synced batch
+// (snapshots are rare and large) and reloads the state machine, so that
+// the committed entries that follow in this Ready apply on top of it.
+func (s *Store) applySnapshot(g *group, rd *raft.Ready) {
+	gid, meta := g.id, rd.Snapshot.GetMetadata()
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := writeSnapshotData(b, gid, rd.Snapshot.GetData()); err != nil {
+		// Step validated the framing, so this is an engine failure.
+		panic(fmt.Sprintf("raftstore: group %d: write snapshot: %v", gid, err))
+	}
+	cs, err := proto.Marshal(pb.EnsureConfState(meta.GetConfState()))
+	if err != nil {
+		panic(fmt.Sprintf("raftstore: marshal conf state: %v", err))
+	}
+	_ = b.DeleteRange(logKey(gid, 0), logKey(gid, ^uint64(0)), nil)
+	_ = b.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(meta.GetIndex(), meta.GetTerm()), nil)
+	_ = b.Set(raftStateKey(gid, suffixApplied), encodeIndexTerm(meta.GetIndex(), meta.GetTerm()), nil)
+	_ = b.Set(raftStateKey(gid, suffixConfState), cs, nil)
+	if !raft.IsEmptyHardState(rd.HardState) {
+		// The hard state must not lag the snapshot on disk (commit >= index).
+		hs, err := proto.Marshal(rd.HardState)
+		if err != nil {
+			panic(fmt.Sprintf("raftstore: marshal hard state: %v", err))
+		}
+		_ = b.Set(raftStateKey(gid, suffixHardState), hs, nil)
+	}
+	opts := pebble.Sync
+	if s.cfg.NoSync {
+		opts = pebble.NoSync
+	}
+	if err := b.Commit(opts); err != nil {
+		panic(fmt.Sprintf("raftstore: group %d: commit snapshot: %v", gid, err))
+	}
+	g.st.restore(meta)
+	if !raft.IsEmptyHardState(rd.HardState) {
+		g.st.hard = proto.Clone(rd.HardState).(*pb.HardState)
+	}
+	if err := g.sm.Load(s.db); err != nil {
+		panic(fmt.Sprintf("raftstore: group %d: load state machine after snapshot: %v", gid, err))
+	}
+	// Local proposals at or below the snapshot can no longer be matched.
+	s.sweepDropped(g)
+}
+
+// applyCommitted applies the Ready's committed entries into wb, with the
+// new applied index, and truncates the log when it grew too long.
+func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
+	g, ents := w.g, w.rd.CommittedEntries
+	if len(ents) == 0 {
+		return
+	}
+	if k := s.cfg.TestingKnobs.BeforeApply; k != nil {
+		k(g.id, ents)
+	}
+	gid, before := g.id, g.st.applied
+	for _, e := range ents {
+		idx := e.GetIndex()
+		if idx <= g.st.applied {
+			continue // covered by a snapshot
+		}
+		switch e.GetType() {
+		case pb.EntryNormal:
+			if seq, local, cmd, ok := s.parseHeader(e.GetData()); ok {
+				val := g.sm.Apply(wb, idx, cmd)
+				w.synced = true
+				if local {
+					if p := g.pending[seq]; p != nil {
+						delete(g.pending, seq)
+						w.applied = append(w.applied, appliedProp{p: p, val: val})
+					}
+				}
+			}
+		case pb.EntryConfChange, pb.EntryConfChangeV2:
+			s.applyConfChange(wb, w, e)
+		}
+		g.st.applied, g.st.appliedT = idx, e.GetTerm()
+	}
+	if g.st.applied == before {
+		return
+	}
+	_ = wb.Set(raftStateKey(gid, suffixApplied), encodeIndexTerm(g.st.applied, g.st.appliedT), nil)
+	s.sweepDropped(g)
+	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries {
+		// Keep the log only after the applied index; a follower that needs
+		// older entries gets a snapshot.
+		_ = wb.DeleteRange(logKey(gid, 0), logKey(gid, g.st.applied+1), nil)
+		_ = wb.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(g.st.applied, g.st.appliedT), nil)
+		g.st.compact(g.st.applied, g.st.appliedT)
+	}
+}
+
+func (s *Store) applyConfChange(wb *pebble.Batch, w *groupReady, e *pb.Entry) {
+	g := w.g
+	var cc pb.ConfChangeI
+	if e.GetType() == pb.EntryConfChange {
+		var c pb.ConfChange
+		if err := proto.Unmarshal(e.GetData(), &c); err != nil {
+			s.log.Error("raftstore: undecodable conf change; ignored", "group", g.id, "index", e.GetIndex(), "err", err)
+			c = pb.ConfChange{}
+		}
+		cc = &c
+	} else {
+		var c pb.ConfChangeV2
+		if err := proto.Unmarshal(e.GetData(), &c); err != nil {
+			s.log.Error("raftstore: undecodable conf change; ignored", "group", g.id, "index", e.GetIndex(), "err", err)
+			c = pb.ConfChangeV2{}
+		}
+		cc = &c
+		if seq, local, _, ok := s.parseHeader(c.GetContext()); ok && local {
+			if p := g.pending[seq]; p != nil {
+				delete(g.pending, seq)
+				w.applied = append(w.applied, appliedProp{p: p})
+			}
+		}
+	}
+	cs := g.rn.ApplyConfChange(cc)
+	b, err := proto.Marshal(cs)
+	if err != nil {
+		panic(fmt.Sprintf("raftstore: marshal conf state: %v", err))
+	}
+	_ = wb.Set(raftStateKey(g.id, suffixConfState), b, nil)
+	g.st.conf = cs
+	w.synced = true
+}
+
+// sweepDropped fails local proposals whose index is applied without them:
+// a new leader replaced their entry.
+func (s *Store) sweepDropped(g *group) {
+	for seq, p := range g.pending {
+		if p.index != 0 && p.index <= g.st.applied {
+			delete(g.pending, seq)
+			p.done <- result{err: fmt.Errorf("group %d: %w", g.id, ErrProposalDropped)}
+		}
+	}
+}
+
+// completeReads finishes read requests whose index is applied.
+func (s *Store) completeReads(g *group) {
+	if len(g.reads) == 0 {
+		return
+	}
+	keep := g.reads[:0]
+	for _, r := range g.reads {
+		if r.known && r.index <= g.st.applied {
+			r.done <- nil
+			continue
+		}
+		keep = append(keep, r)
+	}
+	clear(g.reads[len(keep):])
+	g.reads = keep
+}
+
+// failUnknownReads fails reads that have no read index yet (raft may have
+// dropped them with a leader change).
+func (s *Store) failUnknownReads(g *group) {
+	keep := g.reads[:0]
+	for _, r := range g.reads {
+		if !r.known {
+			r.done <- fmt.Errorf("group %d: %w", g.id, ErrNotLeader)
+			continue
+		}
+		keep = append(keep, r)
+	}
+	clear(g.reads[len(keep):])
+	g.reads = keep
+}
+
+// pruneReads forgets reads whose caller gave up.
+func (s *Store) pruneReads(g *group) {
+	keep := g.reads[:0]
+	for _, r := range g.reads {
+		if r.ctx.Err() != nil {
+			continue
+		}
+		keep = append(keep, r)
+	}
+	clear(g.reads[len(keep):])
+	g.reads = keep
+}

@@ -1,0 +1,628 @@
+// Package raftstore runs many etcd raft groups (RawNodes) on one node,
+// driven by a single loop goroutine, with every group's log, hard state,
+// applied state and state-machine data in one Pebble engine. Each loop
+// iteration writes all groups' Ready into one batch and syncs it once.
+// See DESIGN.md in this directory.
+package raftstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Config configures a Store.
+type Config struct {
+	Dir            string        // Pebble directory (created if missing)
+	FS             vfs.FS        // nil = vfs.Default; tests use a crashable in-memory FS
+	NodeID         uint64        // this node's raft replica id in every group (single node: 1)
+	TickInterval   time.Duration // default 50ms
+	ElectionTicks  int           // default 20 (1s election timeout at 50ms ticks)
+	HeartbeatTicks int           // default 2
+	// MaxLogEntries: a group's log is truncated up to its applied index once
+	// applied - firstIndex exceeds this (default 10000).
+	MaxLogEntries uint64
+	NoSync        bool      // skip fsync: tests and benchmarks only
+	Transport     Transport // nil on a single node
+	// Metrics hooks, each may be nil. They are called from the loop and must not block.
+	OnFsync   func(time.Duration) // each synced batch commit
+	OnCommit  func(time.Duration) // propose → applied latency of a local proposal
+	OnPropose func()
+	Logger    *slog.Logger
+	// TestingKnobs are hooks for tests only.
+	TestingKnobs TestingKnobs
+}
+
+// TestingKnobs hook into the loop for tests.
+type TestingKnobs struct {
+	// BeforeApply is called in the loop before committed entries of a group
+	// are applied; every entry in ents is durable at that moment, none of
+	// them (from this Ready) is applied yet.
+	BeforeApply func(gid uint64, ents []*pb.Entry)
+}
+
+// GroupMessage is a raft message of one group. Raft messages carry no group
+// id, so the transport frames them with it.
+type GroupMessage struct {
+	GroupID uint64
+	Msg     *pb.Message
+}
+
+// Transport sends raft messages to other nodes (Msg.To is the node id).
+// Send is called from the loop once per iteration with all outgoing
+// messages, after they were made durable. It must not block for long, must
+// finish reading (marshal) the messages before it returns, and must not
+// modify them. The receiving node calls Store.Step.
+type Transport interface {
+	Send(msgs []GroupMessage)
+}
+
+// StateMachine is a group's replicated state machine.
+type StateMachine interface {
+	// Apply applies one committed command. Durable effects go into wb, the batch
+	// the store commits (with one fsync, together with the applied index) after
+	// applying everything in this loop iteration. Deterministic. The result is
+	// returned to the Propose caller on this node. wb is an indexed batch: reads
+	// through it see this iteration's earlier writes.
+	Apply(wb *pebble.Batch, index uint64, cmd []byte) any
+	// Load rebuilds in-memory state from the engine: at group start and after a
+	// snapshot was ingested.
+	Load(r pebble.Reader) error
+}
+
+// LeaderWatcher may be implemented by a StateMachine to learn leadership
+// changes. It is called from the loop and must not block.
+type LeaderWatcher interface {
+	LeaderChanged(isLeader bool, term uint64)
+}
+
+// DurableNotifier may be implemented by a StateMachine: Durable is called
+// after the batch containing this group's applies was synced.
+type DurableNotifier interface {
+	Durable()
+}
+
+// GroupStatus is a snapshot of one group's raft state on this node.
+type GroupStatus struct {
+	ID         uint64 // group id
+	Leader     uint64 // replica id of the leader, 0 if unknown
+	Term       uint64
+	Commit     uint64
+	Applied    uint64
+	FirstIndex uint64
+	LastIndex  uint64
+	IsLeader   bool
+	Voters     []uint64
+	Learners   []uint64
+}
+
+const (
+	// Entry payload header: version byte, store epoch, proposal sequence. The
+	// epoch is random per Store.Open so that a result is never matched to a
+	// waiter of an earlier incarnation of this node.
+	hdrVersion = 1
+	hdrLen     = 17
+
+	// bootstrapIndex/Term is the initial log position of a bootstrapped
+	// group: every replica starts from the same truncated state with the
+	// voters in its conf state, so nothing needs to be replicated to agree
+	// on the initial membership, and a new replica (empty log) is caught up
+	// by a snapshot.
+	bootstrapIndex = 5
+	bootstrapTerm  = 5
+)
+
+type result struct {
+	val any
+	err error
+}
+
+type proposal struct {
+	gid   uint64
+	seq   uint64
+	data  []byte           // header + command (normal entries)
+	cc    *pb.ConfChangeV2 // non-nil for a conf change
+	start time.Time
+	index uint64 // log index, set once the entry is seen in a Ready
+	done  chan result
+}
+
+type readReq struct {
+	ctx   context.Context
+	rctx  []byte
+	index uint64 // read index, valid when known
+	known bool
+	done  chan error
+}
+
+// group is one raft group on this store; owned by the loop goroutine.
+type group struct {
+	id       uint64
+	rn       *raft.RawNode
+	st       *groupStorage
+	sm       StateMachine
+	pending  map[uint64]*proposal // local proposals awaiting apply, by seq
+	reads    []*readReq           // read-index requests awaiting index or apply
+	isLeader bool                 // as last reported to the LeaderWatcher
+}
+
+// Store is one node's multi-raft engine.
+type Store struct {
+	cfg   Config
+	log   *slog.Logger
+	db    *pebble.DB
+	epoch uint64
+	seq   atomic.Uint64
+
+	wake  chan struct{} // cap 1: there is work in mu
+	stopc chan struct{}
+	done  chan struct{} // closed when the loop exited
+	once  sync.Once
+
+	mu struct {
+		sync.Mutex
+		props   []*proposal
+		msgs    []GroupMessage
+		fns     []func()
+		stopped bool
+		running map[uint64]bool // groups started and not destroyed, for Step
+	}
+
+	// Loop-owned state.
+	groups  map[uint64]*group
+	held    []*proposal // proposals waiting for an election in their group to end
+	scratch []byte
+}
+
+// Open opens (or creates) the engine and starts the loop. Groups are started
+// with StartGroup.
+func Open(cfg Config) (*Store, error) {
+	if cfg.NodeID == 0 {
+		return nil, errors.New("raftstore: NodeID must be non-zero")
+	}
+	if cfg.FS == nil {
+		cfg.FS = vfs.Default
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 50 * time.Millisecond
+	}
+	if cfg.ElectionTicks <= 0 {
+		cfg.ElectionTicks = 20
+	}
+	if cfg.HeartbeatTicks <= 0 {
+		cfg.HeartbeatTicks = 2
+	}
+	if cfg.MaxLogEntries == 0 {
+		cfg.MaxLogEntries = 10000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("raftstore: create %s: %w", cfg.Dir, err)
+	}
+	db, err := pebble.Open(cfg.Dir, &pebble.Options{
+		FS:           cfg.FS,
+		MemTableSize: 64 << 20,
+		Logger:       pebbleLogger{cfg.Logger},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raftstore: open pebble at %s: %w", cfg.Dir, err)
+	}
+	var eb [8]byte
+	_, _ = rand.Read(eb[:])
+	s := &Store{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		db:     db,
+		epoch:  binary.BigEndian.Uint64(eb[:]),
+		wake:   make(chan struct{}, 1),
+		stopc:  make(chan struct{}),
+		done:   make(chan struct{}),
+		groups: make(map[uint64]*group),
+	}
+	s.mu.running = make(map[uint64]bool)
+	go s.loop()
+	return s, nil
+}
+
+// DB returns the engine, for reads of state-machine data.
+func (s *Store) DB() *pebble.DB { return s.db }
+
+// Close stops the loop, fails outstanding requests with ErrStopped and
+// closes the engine.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.mu.stopped = true
+		s.mu.Unlock()
+		close(s.stopc)
+		<-s.done
+		err = s.db.Close()
+	})
+	return err
+}
+
+func (s *Store) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue adds work under mu; false when the store is stopped.
+func (s *Store) enqueue(f func()) bool {
+	s.mu.Lock()
+	if s.mu.stopped {
+		s.mu.Unlock()
+		return false
+	}
+	f()
+	s.mu.Unlock()
+	s.signal()
+	return true
+}
+
+// runInLoop runs fn on the loop goroutine and waits for it.
+func (s *Store) runInLoop(fn func()) error {
+	done := make(chan struct{})
+	if !s.enqueue(func() { s.mu.fns = append(s.mu.fns, func() { fn(); close(done) }) }) {
+		return ErrStopped
+	}
+	select {
+	case <-done:
+		return nil
+	case <-s.done:
+		select {
+		case <-done:
+			return nil
+		default:
+			return ErrStopped
+		}
+	}
+}
+
+// StartGroup starts group gid on this store: it resumes the persisted group,
+// or bootstraps it with peers as voters when nothing is persisted. With no
+// peers and no persisted state the replica starts empty and waits for a
+// snapshot from the leader (a replica being added by a conf change). A group
+// whose only voter is this node campaigns at once.
+func (s *Store) StartGroup(gid uint64, sm StateMachine, peers []uint64) error {
+	var err error
+	if rerr := s.runInLoop(func() { err = s.startGroupLocked(gid, sm, peers) }); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+func (s *Store) startGroupLocked(gid uint64, sm StateMachine, peers []uint64) error {
+	if _, ok := s.groups[gid]; ok {
+		return fmt.Errorf("raftstore: group %d already started", gid)
+	}
+	if _, tomb, err := getValue(s.db, tombstoneKey(gid)); err != nil {
+		return err
+	} else if tomb {
+		return fmt.Errorf("group %d: %w", gid, ErrGroupRemoved)
+	}
+	gs, ok, err := loadGroupStorage(s.db, gid)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.bootstrap(gid, peers); err != nil {
+			return err
+		}
+		if gs, _, err = loadGroupStorage(s.db, gid); err != nil {
+			return err
+		}
+	}
+	if err := sm.Load(s.db); err != nil {
+		return fmt.Errorf("raftstore: group %d: load state machine: %w", gid, err)
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        s.cfg.NodeID,
+		ElectionTick:              s.cfg.ElectionTicks,
+		HeartbeatTick:             s.cfg.HeartbeatTicks,
+		Storage:                   gs,
+		Applied:                   gs.applied,
+		MaxSizePerMsg:             1 << 20,
+		MaxInflightMsgs:           64,
+		MaxCommittedSizePerReady:  16 << 20,
+		MaxUncommittedEntriesSize: 256 << 20,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		DisableProposalForwarding: true,
+		Logger:                    raftLogger{s.log.With("group", gid)},
+	})
+	if err != nil {
+		return fmt.Errorf("raftstore: group %d: %w", gid, err)
+	}
+	g := &group{id: gid, rn: rn, st: gs, sm: sm, pending: make(map[uint64]*proposal)}
+	s.groups[gid] = g
+	s.mu.Lock()
+	s.mu.running[gid] = true
+	s.mu.Unlock()
+	if slices.Equal(gs.conf.GetVoters(), []uint64{s.cfg.NodeID}) && len(gs.conf.GetVotersOutgoing()) == 0 {
+		// Alone: no reason to wait for an election timeout.
+		_ = rn.Campaign()
+	}
+	return nil
+}
+
+// bootstrap persists the initial state of a group that has none.
+func (s *Store) bootstrap(gid uint64, peers []uint64) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if len(peers) == 0 {
+		// An empty replica: log position 0, waits for a snapshot.
+		_ = b.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(0, 0), nil)
+	} else {
+		voters := slices.Clone(peers)
+		slices.Sort(voters)
+		voters = slices.Compact(voters)
+		cs, err := proto.Marshal(&pb.ConfState{Voters: voters})
+		if err != nil {
+			return err
+		}
+		hs, err := proto.Marshal(&pb.HardState{Term: new(uint64(bootstrapTerm)), Commit: new(uint64(bootstrapIndex))})
+		if err != nil {
+			return err
+		}
+		_ = b.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(bootstrapIndex, bootstrapTerm), nil)
+		_ = b.Set(raftStateKey(gid, suffixApplied), encodeIndexTerm(bootstrapIndex, bootstrapTerm), nil)
+		_ = b.Set(raftStateKey(gid, suffixConfState), cs, nil)
+		_ = b.Set(raftStateKey(gid, suffixHardState), hs, nil)
+	}
+	return b.Commit(pebble.Sync)
+}
+
+// PersistedGroups lists the groups with raft state in the engine (those to
+// StartGroup after a restart).
+func (s *Store) PersistedGroups() ([]uint64, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixRaft}, UpperBound: []byte{prefixRaft + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []uint64
+	for valid := it.First(); valid; {
+		k := it.Key()
+		if len(k) < 9 {
+			valid = it.Next()
+			continue
+		}
+		gid := binary.BigEndian.Uint64(k[1:9])
+		out = append(out, gid)
+		if gid == ^uint64(0) {
+			break
+		}
+		valid = it.SeekGE(groupKey(prefixRaft, gid+1, 0))
+	}
+	return out, it.Error()
+}
+
+// DestroyGroup stops the group on this store, deletes its log, raft state and
+// data, and leaves a tombstone: later messages for it are dropped and
+// StartGroup refuses it.
+func (s *Store) DestroyGroup(gid uint64) error {
+	var err error
+	if rerr := s.runInLoop(func() { err = s.destroyGroupLocked(gid) }); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+func (s *Store) destroyGroupLocked(gid uint64) error {
+	if g, ok := s.groups[gid]; ok {
+		s.failGroup(g, fmt.Errorf("group %d: %w", gid, ErrGroupRemoved))
+		delete(s.groups, gid)
+	}
+	s.mu.Lock()
+	delete(s.mu.running, gid)
+	s.mu.Unlock()
+	b := s.db.NewBatch()
+	defer b.Close()
+	rs, re := raftSpan(gid)
+	ds, de := dataSpan(gid)
+	_ = b.DeleteRange(rs, re, nil)
+	_ = b.DeleteRange(ds, de, nil)
+	_ = b.Set(tombstoneKey(gid), nil, nil)
+	return b.Commit(pebble.Sync)
+}
+
+// IsTombstoned reports whether gid was destroyed on this store.
+func (s *Store) IsTombstoned(gid uint64) (bool, error) {
+	_, ok, err := getValue(s.db, tombstoneKey(gid))
+	return ok, err
+}
+
+func (s *Store) failGroup(g *group, err error) {
+	for seq, p := range g.pending {
+		p.done <- result{err: err}
+		delete(g.pending, seq)
+	}
+	for _, r := range g.reads {
+		r.done <- err
+	}
+	g.reads = nil
+}
+
+func (s *Store) newProposal(gid uint64) *proposal {
+	return &proposal{gid: gid, seq: s.seq.Add(1), start: time.Now(), done: make(chan result, 1)}
+}
+
+func (s *Store) putHeader(b []byte, seq uint64) {
+	b[0] = hdrVersion
+	binary.BigEndian.PutUint64(b[1:9], s.epoch)
+	binary.BigEndian.PutUint64(b[9:17], seq)
+}
+
+// parseHeader returns the local proposal seq of a payload (ok false when it
+// was proposed by another node or incarnation) and the command.
+func (s *Store) parseHeader(b []byte) (seq uint64, local bool, cmd []byte, ok bool) {
+	if len(b) < hdrLen || b[0] != hdrVersion {
+		return 0, false, nil, false
+	}
+	return binary.BigEndian.Uint64(b[9:17]), binary.BigEndian.Uint64(b[1:9]) == s.epoch, b[hdrLen:], true
+}
+
+// Propose replicates cmd in group gid and returns Apply's result once the
+// entry is committed, durable and applied on this node. It fails with
+// ErrNotLeader when this replica is not the leader, and ErrProposalDropped
+// when raft dropped the entry or a new leader replaced it.
+func (s *Store) Propose(ctx context.Context, gid uint64, cmd []byte) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p := s.newProposal(gid)
+	p.data = make([]byte, hdrLen+len(cmd))
+	s.putHeader(p.data, p.seq)
+	copy(p.data[hdrLen:], cmd)
+	return s.waitProposal(ctx, p)
+}
+
+// ProposeConfChange proposes a membership change in group gid and returns
+// once it is applied on this node.
+func (s *Store) ProposeConfChange(ctx context.Context, gid uint64, cc *pb.ConfChangeV2) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := s.newProposal(gid)
+	p.cc = proto.Clone(cc).(*pb.ConfChangeV2)
+	hdr := make([]byte, hdrLen, hdrLen+len(cc.GetContext()))
+	s.putHeader(hdr, p.seq)
+	p.cc.Context = append(hdr, cc.GetContext()...)
+	_, err := s.waitProposal(ctx, p)
+	return err
+}
+
+func (s *Store) waitProposal(ctx context.Context, p *proposal) (any, error) {
+	if !s.enqueue(func() { s.mu.props = append(s.mu.props, p) }) {
+		return nil, ErrStopped
+	}
+	if s.cfg.OnPropose != nil {
+		s.cfg.OnPropose()
+	}
+	select {
+	case r := <-p.done:
+		return r.val, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.done:
+		select {
+		case r := <-p.done:
+			return r.val, r.err
+		default:
+			return nil, ErrStopped
+		}
+	}
+}
+
+// ReadIndex is a linearizable read barrier: it returns once this replica
+// has applied at least the group's commit index as of the call, confirmed by
+// the leader with a heartbeat round (raft ReadIndex).
+func (s *Store) ReadIndex(ctx context.Context, gid uint64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &readReq{ctx: ctx, rctx: binary.BigEndian.AppendUint64(nil, s.seq.Add(1)), done: make(chan error, 1)}
+	err := s.runInLoop(func() {
+		g, ok := s.groups[gid]
+		if !ok {
+			r.done <- fmt.Errorf("group %d: %w", gid, ErrGroupNotFound)
+			return
+		}
+		if g.rn.BasicStatus().Lead == raft.None {
+			r.done <- fmt.Errorf("group %d: %w", gid, ErrNotLeader)
+			return
+		}
+		g.rn.ReadIndex(r.rctx)
+		g.reads = append(g.reads, r)
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return ErrStopped
+	}
+}
+
+// Status returns the group's raft state on this node.
+func (s *Store) Status(gid uint64) (GroupStatus, bool) {
+	var st GroupStatus
+	var ok bool
+	_ = s.runInLoop(func() {
+		g, found := s.groups[gid]
+		if !found {
+			return
+		}
+		ok = true
+		bs := g.rn.BasicStatus()
+		st = GroupStatus{
+			ID:         gid,
+			Leader:     bs.Lead,
+			Term:       bs.GetTerm(),
+			Commit:     bs.GetCommit(),
+			Applied:    g.st.applied,
+			FirstIndex: g.st.truncIdx + 1,
+			LastIndex:  g.st.lastIdx,
+			IsLeader:   bs.RaftState == raft.StateLeader,
+			Voters:     slices.Clone(g.st.conf.GetVoters()),
+			Learners:   slices.Clone(g.st.conf.GetLearners()),
+		}
+	})
+	return st, ok
+}
+
+// Step delivers a message received from another node for group gid; the
+// loop steps it into the group's raft. Messages that are not delivered
+// return an error: ErrGroupRemoved for a tombstoned group, ErrGroupNotFound
+// for a group not running here, and errors for messages addressed to
+// another node or carrying a malformed snapshot.
+func (s *Store) Step(gid uint64, msg *pb.Message) error {
+	if msg == nil || msg.GetTo() != s.cfg.NodeID {
+		return fmt.Errorf("raftstore: message for node %d delivered to node %d", msg.GetTo(), s.cfg.NodeID)
+	}
+	if msg.GetType() == pb.MsgSnap {
+		if err := validateSnapshotData(msg.GetSnapshot().GetData()); err != nil {
+			return err
+		}
+	}
+	var err error
+	ok := s.enqueue(func() {
+		if !s.mu.running[gid] {
+			err = fmt.Errorf("group %d: %w", gid, ErrGroupNotFound)
+			return
+		}
+		s.mu.msgs = append(s.mu.msgs, GroupMessage{GroupID: gid, Msg: msg})
+	})
+	if !ok {
+		return ErrStopped
+	}
+	if err != nil {
+		if tomb, _ := s.IsTombstoned(gid); tomb {
+			return fmt.Errorf("group %d: %w", gid, ErrGroupRemoved)
+		}
+	}
+	return err
+}
