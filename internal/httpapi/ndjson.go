@@ -489,12 +489,13 @@ func (d *decoder) appendBool(j, n int, v bool) error {
 func (d *decoder) appendString(j, n int, s []byte) error {
 	col := &d.batch.Cols[j]
 	if col.T == types.Text {
-		if !utf8.Valid(s) {
-			return d.failCol(j, pgerr.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\"")
-		}
+		// Plain ASCII without NUL, the common case, needs no further check.
 		for _, c := range s {
-			if c == 0 {
-				return d.failCol(j, pgerr.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\": 0x00")
+			if c == 0 || c >= utf8.RuneSelf {
+				if err := types.CheckUTF8(string(s)); err != nil {
+					return d.failCol(j, pgerr.Code(err), "%s", pgerr.From(err).Message)
+				}
+				break
 			}
 		}
 		col.AppendBytes(n, s)

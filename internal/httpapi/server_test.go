@@ -102,7 +102,7 @@ func TestIngestGood(t *testing.T) {
 	s := New(Config{}, f)
 	body := `{"ts": 1700000000.5, "device_id": 42, "region": "eu", "value": 1.5}
 
-{"device_id":7,"region":"us\u00e9\n","value":-2e3}
+{"device_id":7,"region":"us\u00e9\n","value":-2e3, "ts": "2026-01-02T03:04:05.5+02:00"}
   {"value": null, "region": "x\"y", "device_id": 5.0}
 {}
 `
@@ -134,7 +134,7 @@ func TestIngestGood(t *testing.T) {
 	}
 	want := []string{
 		`1700000000500000 42 "eu" 1.5`,
-		`NULL 7 "usé\n" -2000`,
+		`1767315845500000 7 "usé\n" -2000`,
 		`NULL 5 "x\"y" NULL`,
 		`NULL NULL NULL NULL`,
 	}
@@ -184,7 +184,9 @@ func TestIngestBadLine(t *testing.T) {
 		{"events", `{"value": 12abc}`, 1, pgerr.InvalidTextRep, `line 1: column "value": invalid JSON number "12abc"`},
 		{"events", `{"region": {"a": 1}}`, 1, pgerr.DatatypeMismatch, `line 1: column "region": nested JSON objects and arrays are not supported; send a text`},
 		{"events", `{"region": "a\u0000"}`, 1, pgerr.CharacterNotInRepertoire, `line 1: column "region": invalid byte sequence for encoding "UTF8": 0x00`},
-		{"events", "{\"region\": \"a\xff\"}", 1, pgerr.CharacterNotInRepertoire, `line 1: column "region": invalid byte sequence for encoding "UTF8"`},
+		{"events", "{\"region\": \"a\xff\"}", 1, pgerr.CharacterNotInRepertoire, `line 1: column "region": invalid byte sequence for encoding "UTF8": 0xff`},
+		{"events", `{"ts": "yesterday-ish"}`, 1, pgerr.InvalidDatetimeFormat,
+			`line 1: column "ts": invalid input syntax for type timestamp with time zone: "yesterday-ish"`},
 		{"events", `{"region": "abc}`, 1, pgerr.InvalidTextRep, `line 1: invalid JSON: unterminated string`},
 		{"events", `{"region": tru}`, 1, pgerr.InvalidTextRep, `line 1: column "region": invalid JSON: unexpected 't'`},
 		{"events", `{"device_id": true}`, 1, pgerr.InvalidTextRep, `line 1: column "device_id": invalid input syntax for type integer: "true"`},
