@@ -19,7 +19,7 @@ import (
 func (p *parser) enter() error {
 	p.depth++
 	if p.depth > maxDepth {
-		return &Error{Pos: p.peek().pos, Code: "54001", Msg: "expression is nested too deeply"}
+		return &Error{Pos: p.peek().pos + p.base, Code: "54001", Msg: "expression is nested too deeply"}
 	}
 	return nil
 }
@@ -333,7 +333,7 @@ func (p *parser) parsePrimary() (Expr, error) {
 		p.i++
 		n, err := strconv.Atoi(t.val)
 		if err != nil || n < 1 || n > 65535 {
-			return nil, &Error{Pos: t.pos, Code: pgerr.UndefinedParameter, Msg: fmt.Sprintf("there is no parameter $%s", t.val)}
+			return nil, &Error{Pos: t.pos + p.base, Code: pgerr.UndefinedParameter, Msg: fmt.Sprintf("there is no parameter $%s", t.val)}
 		}
 		return &Param{P: t.pos, N: n}, nil
 	case tOp:

@@ -18,10 +18,9 @@ const maxDepth = 1000
 // (`;;`, comments only) are dropped, so an empty query string yields no
 // statements and no error.
 //
-// Positions in the AST and in errors are 1-based character offsets into
-// sql as a whole, which is what a client that sent sql expects to see;
-// for a single statement that is also its position in texts[0] unless the
-// statement starts after leading whitespace or comments.
+// Positions in the AST are 1-based character offsets into texts[i] (the
+// statement's own text); positions in a returned *Error are offsets into
+// sql as a whole, which is what the client that sent sql expects.
 func Parse(sql string) (stmts []Statement, texts []string, err error) {
 	toks, lerr := lex(sql)
 	if lerr != nil {
@@ -35,16 +34,26 @@ func Parse(sql string) (stmts []Statement, texts []string, err error) {
 		if p.peek().kind == tEOF {
 			return stmts, texts, nil
 		}
-		first := p.i
+		// A top-level ';' token always ends a statement (strings and
+		// comments are already single tokens), so the statement's tokens
+		// are known up front; rebase their positions on its first token.
+		first, end := p.i, p.i
+		for toks[end].kind != tEOF && !isOpTok(toks[end], ";") {
+			end++
+		}
+		p.base = toks[first].pos - 1
+		for k := first; k <= end; k++ {
+			toks[k].pos -= p.base
+		}
 		s, perr := p.parseStatement()
 		if perr != nil {
 			return nil, nil, perr
 		}
-		if t := p.peek(); t.kind != tEOF && !p.isOp(";") {
-			return nil, nil, p.syntaxErr(t)
+		if p.i != end {
+			return nil, nil, p.syntaxErr(p.peek())
 		}
 		stmts = append(stmts, s)
-		texts = append(texts, sql[p.toks[first].start:p.toks[p.i-1].end])
+		texts = append(texts, sql[toks[first].start:toks[end-1].end])
 	}
 }
 
@@ -94,6 +103,9 @@ type parser struct {
 	toks  []token // always ends with tEOF
 	i     int
 	depth int
+	// base is the character offset of the current statement in src:
+	// token positions are relative to the statement, errors add base back.
+	base int
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -167,13 +179,13 @@ func (p *parser) expectOp(op string) error {
 // syntaxErr is PostgreSQL's generic `syntax error at or near "tok"`.
 func (p *parser) syntaxErr(t token) *Error {
 	if t.kind == tEOF {
-		return &Error{Pos: t.pos, Code: pgerr.SyntaxError, Msg: "syntax error at end of input"}
+		return &Error{Pos: t.pos + p.base, Code: pgerr.SyntaxError, Msg: "syntax error at end of input"}
 	}
-	return &Error{Pos: t.pos, Code: pgerr.SyntaxError, Msg: fmt.Sprintf("syntax error at or near \"%s\"", p.src[t.start:t.end])}
+	return &Error{Pos: t.pos + p.base, Code: pgerr.SyntaxError, Msg: fmt.Sprintf("syntax error at or near \"%s\"", p.src[t.start:t.end])}
 }
 
 func (p *parser) unsupported(t token, format string, args ...any) *Error {
-	return &Error{Pos: t.pos, Code: pgerr.FeatureNotSupported, Msg: fmt.Sprintf(format, args...)}
+	return &Error{Pos: t.pos + p.base, Code: pgerr.FeatureNotSupported, Msg: fmt.Sprintf(format, args...)}
 }
 
 // name parses an identifier usable as a column, table or option name:
@@ -570,7 +582,7 @@ func (p *parser) typeMods(tn *TypeName) error {
 		}
 		n, err := strconv.Atoi(t.val)
 		if err != nil || n > 1<<30 {
-			return &Error{Pos: t.pos, Code: pgerr.InvalidParameterValue, Msg: fmt.Sprintf("type modifier %s is out of range", t.val)}
+			return &Error{Pos: t.pos + p.base, Code: pgerr.InvalidParameterValue, Msg: fmt.Sprintf("type modifier %s is out of range", t.val)}
 		}
 		p.i++
 		tn.Mods = append(tn.Mods, n)
@@ -672,7 +684,11 @@ func (p *parser) parseInsert() (Statement, error) {
 		}
 	}
 	if t := p.peek(); isKwTok(t, "on") || isKwTok(t, "returning") {
-		return nil, p.unsupported(t, "INSERT ... %s is not supported", strings.ToUpper(t.val))
+		what := "RETURNING"
+		if t.val == "on" {
+			what = "ON CONFLICT"
+		}
+		return nil, p.unsupported(t, "INSERT ... %s is not supported", what)
 	}
 	return ins, nil
 }
@@ -743,7 +759,7 @@ func (p *parser) parseCopyOptions() ([]Option, error) {
 			return nil, err
 		}
 		if !copyOptionNames[k] {
-			return nil, &Error{Pos: t.pos, Code: pgerr.SyntaxError, Msg: fmt.Sprintf("option \"%s\" not recognized", k)}
+			return nil, &Error{Pos: t.pos + p.base, Code: pgerr.SyntaxError, Msg: fmt.Sprintf("option \"%s\" not recognized", k)}
 		}
 		o := Option{P: t.pos, Key: k}
 		if !p.isOp(",") && !p.isOp(")") {
