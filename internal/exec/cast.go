@@ -1,0 +1,192 @@
+package exec
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// explicitCast reports whether CAST(x AS to) exists for x of type from.
+func explicitCast(from, to types.T) bool {
+	switch {
+	case from == to, from == types.Unknown, from == types.Text, to == types.Text:
+		return true
+	case from.IsNumeric() && to.IsNumeric():
+		return true
+	case from == types.Bool && to.IsInt(), from.IsInt() && to == types.Bool:
+		return true
+	case timeRank(from) > 0 && timeRank(to) > 0:
+		return true
+	}
+	return false
+}
+
+// assignCast reports whether a value of type from may be stored in a
+// column of type to (PostgreSQL's assignment casts, plus text input for
+// values that arrive as text).
+func assignCast(from, to types.T) bool {
+	switch {
+	case from == to, from == types.Unknown, from == types.Text, to == types.Text:
+		return true
+	case from.IsNumeric() && to.IsNumeric():
+		return true
+	case timeRank(from) > 0 && timeRank(to) > 0:
+		return true
+	}
+	return false
+}
+
+// Coerce converts d to type t with assignment-cast rules: numbers convert
+// with rounding and range checks, text (as sent for untyped literals and
+// text-format parameters) is parsed, anything converts to text, and the
+// date/time types convert among themselves (session time zone UTC).
+// Anything else is 42804; unparsable text is 22P02 (or the datetime codes
+// from types.ParseText).
+func Coerce(d types.Datum, t types.T) (types.Datum, error) {
+	if d.T == t {
+		return d, nil
+	}
+	if d.Null {
+		return types.NullOf(t), nil
+	}
+	if !assignCast(d.T, t) {
+		return types.Datum{}, pgerr.New(pgerr.DatatypeMismatch, "cannot assign a value of type %s to type %s", d.T, t).
+			WithHint("You will need to rewrite or cast the expression.")
+	}
+	return castDatum(d, t, false)
+}
+
+// castDatum converts a non-NULL d to t. Unknown-typed datums (untyped
+// literals) hold their text in S.
+func castDatum(d types.Datum, t types.T, explicit bool) (types.Datum, error) {
+	if d.Null {
+		return types.NullOf(t), nil
+	}
+	from := d.T
+	if from == t {
+		return d, nil
+	}
+	switch {
+	case from == types.Unknown || from == types.Text:
+		return parseText(t, d.S)
+	case t == types.Text:
+		return types.NewText(formatText(d)), nil
+	case from.IsNumeric() && t.IsNumeric():
+		return castNumber(d, t)
+	case from == types.Bool && t.IsInt():
+		return types.NewInt(t, d.I), nil
+	case from.IsInt() && t == types.Bool:
+		return types.NewBool(d.I != 0), nil
+	case timeRank(from) > 0 && timeRank(t) > 0:
+		us := toMicros(d)
+		if t == types.Date {
+			return types.Datum{T: t, I: floorDiv(us, usPerDay)}, nil
+		}
+		return types.Datum{T: t, I: us}, nil
+	}
+	_ = explicit
+	return types.Datum{}, pgerr.New("42846", "cannot cast type %s to %s", from, t)
+}
+
+// parseText converts text input to t with types.ParseText, giving plain
+// errors the SQLSTATE 22P02.
+func parseText(t types.T, s string) (types.Datum, error) {
+	if t == types.Text || t == types.Unknown {
+		return types.NewText(s), nil
+	}
+	d, err := types.ParseText(t, s)
+	if err != nil {
+		pe := pgerr.From(err)
+		if pe.Code == pgerr.InternalError {
+			return types.Datum{}, pgerr.New(pgerr.InvalidTextRep, "invalid input syntax for type %s: %q", t, s)
+		}
+		return types.Datum{}, pe
+	}
+	d.T = t
+	return d, nil
+}
+
+// formatText renders a non-NULL datum as text; booleans spell true/false
+// as PostgreSQL's bool-to-text cast does.
+func formatText(d types.Datum) string {
+	if d.T == types.Bool {
+		if d.I != 0 {
+			return "true"
+		}
+		return "false"
+	}
+	return string(types.AppendText(nil, d))
+}
+
+func castNumber(d types.Datum, t types.T) (types.Datum, error) {
+	switch {
+	case t.IsInt():
+		v := d.I
+		if d.T.IsFloat() {
+			f := d.F
+			if d.T == types.Numeric {
+				f = math.Round(f) // numeric rounds half away from zero
+			} else {
+				f = math.RoundToEven(f) // float uses rint
+			}
+			if f != f || f < -9.223372036854775808e18 || f >= 9.223372036854775808e18 {
+				return types.Datum{}, rangeErr(t)
+			}
+			v = int64(f)
+		}
+		if err := checkIntRange(t, v); err != nil {
+			return types.Datum{}, err
+		}
+		return types.NewInt(t, v), nil
+	case t == types.Float4:
+		f := d.Float()
+		f32 := float32(f)
+		if math.IsInf(float64(f32), 0) && !math.IsInf(f, 0) {
+			return types.Datum{}, pgerr.New(pgerr.NumericOutOfRange, "value out of range: overflow")
+		}
+		return types.NewFloat(t, float64(f32)), nil
+	case t == types.Numeric && d.T == types.Float4:
+		// real keeps ~6 significant digits; do not invent the rest.
+		v, _ := strconv.ParseFloat(strconv.FormatFloat(d.F, 'g', -1, 32), 64)
+		return types.NewFloat(t, v), nil
+	}
+	return types.NewFloat(t, d.Float()), nil
+}
+
+// applyMods applies type modifiers: numeric(p,s) rounds to s digits and
+// checks the precision; varchar(n) truncates to n characters.
+func applyMods(d types.Datum, mods []int) (types.Datum, error) {
+	if d.Null || len(mods) == 0 {
+		return d, nil
+	}
+	switch d.T {
+	case types.Numeric:
+		p, s := mods[0], 0
+		if len(mods) > 1 {
+			s = mods[1]
+		}
+		scale := math.Pow(10, float64(s))
+		v := math.Round(d.F*scale) / scale
+		if p > 0 && math.Abs(v) >= math.Pow(10, float64(p-s)) {
+			return d, pgerr.New(pgerr.NumericOutOfRange, "numeric field overflow").
+				WithDetail("A field with precision %d, scale %d must round to an absolute value less than 10^%d.", p, s, p-s)
+		}
+		d.F = v
+	case types.Text:
+		n := mods[0]
+		if n > 0 && utf8.RuneCountInString(d.S) > n {
+			i, k := 0, 0
+			for i = range d.S {
+				if k == n {
+					break
+				}
+				k++
+			}
+			d.S = d.S[:i]
+		}
+	}
+	return d, nil
+}

@@ -1,0 +1,591 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strconv"
+
+	"github.com/cairndb/cairn/internal/parser"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// selItem is one output column before compilation (stars expanded).
+type selItem struct {
+	expr parser.Expr
+	name string
+}
+
+type sortKey struct {
+	col        int
+	desc       bool
+	nullsFirst bool
+}
+
+// Plan is a planned SELECT.
+type Plan struct {
+	cols  []Column
+	src   Source
+	sub   *Plan // FROM (subquery)
+	where *node
+
+	grouped bool
+	keys    []*node    // group keys over the input
+	aggs    []*aggSpec // aggregates over the input
+	having  *node      // over [keys..., aggs...]
+	// proj computes the visible columns then hidden sort keys, over the
+	// input (not grouped) or over [keys..., aggs...] (grouped).
+	proj     []*node
+	distinct bool
+	order    []sortKey
+	limit    *node
+	offset   *node
+}
+
+// Columns returns the plan's output columns.
+func (p *Plan) Columns() []Column { return p.cols }
+
+// PlanSelect plans a SELECT over the sources resolve finds. Parameter
+// types found in context are recorded in params (which may be nil).
+func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan, error) {
+	p := &Plan{distinct: sel.Distinct}
+	var cols []Column
+	var quals []string
+	if f := sel.From; f != nil {
+		switch {
+		case f.Subquery != nil:
+			sub, err := PlanSelect(f.Subquery, resolve, params)
+			if err != nil {
+				return nil, err
+			}
+			p.sub, cols = sub, sub.Columns()
+		default:
+			if resolve == nil {
+				return nil, pgerr.UndefinedTableErr("relation", f.Name).WithPos(f.P)
+			}
+			src, err := resolve(f.Schema, f.Name)
+			if err != nil {
+				return nil, posErr(err, f.P)
+			}
+			p.src, cols = src, src.Columns()
+			quals = append(quals, f.Name)
+		}
+		if f.Alias != "" {
+			quals = []string{f.Alias}
+		}
+	}
+	in := &compiler{cols: cols, quals: quals, params: params}
+
+	items, err := expandItems(sel, cols, quals)
+	if err != nil {
+		return nil, err
+	}
+	if sel.Where != nil {
+		in.noAgg = "WHERE"
+		w, err := in.compile(sel.Where)
+		if err != nil {
+			return nil, err
+		}
+		if p.where, err = in.boolArg(w, "WHERE", sel.Where.Pos()); err != nil {
+			return nil, err
+		}
+	}
+
+	grouped := len(sel.GroupBy) > 0 || sel.Having != nil
+	for _, it := range items {
+		grouped = grouped || hasAgg(it.expr)
+	}
+	for _, o := range sel.OrderBy {
+		grouped = grouped || hasAgg(o.Expr)
+	}
+	p.grouped = grouped
+
+	scope := in // where select items, ORDER BY and HAVING compile
+	var actx *aggCtx
+	if grouped {
+		g, err := planGrouping(in, items, sel.GroupBy)
+		if err != nil {
+			return nil, err
+		}
+		scope, actx = g.post, g.actx
+	} else {
+		in.noAgg = "SELECT"
+	}
+	for _, it := range items {
+		n, err := scope.compile(it.expr)
+		if err != nil {
+			return nil, err
+		}
+		if n, err = scope.finish(n, it.expr.Pos()); err != nil {
+			return nil, err
+		}
+		p.proj = append(p.proj, n)
+		p.cols = append(p.cols, Column{Name: it.name, T: n.t})
+	}
+	if sel.Having != nil {
+		h, err := scope.compile(sel.Having)
+		if err != nil {
+			return nil, err
+		}
+		if p.having, err = scope.boolArg(h, "HAVING", sel.Having.Pos()); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.planOrder(scope, items, sel.OrderBy); err != nil {
+		return nil, err
+	}
+	if actx != nil {
+		p.keys, p.aggs = actx.keyNodes, actx.aggs
+	}
+	if p.limit, err = planCount(sel.Limit, params, "LIMIT"); err != nil {
+		return nil, err
+	}
+	if p.offset, err = planCount(sel.Offset, params, "OFFSET"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// expandItems expands * and t.* and names every output column.
+func expandItems(sel *parser.Select, cols []Column, quals []string) ([]selItem, error) {
+	var items []selItem
+	for _, it := range sel.Items {
+		if st, ok := it.Expr.(*parser.Star); ok {
+			if sel.From == nil {
+				return nil, pgerr.New(pgerr.SyntaxError, "SELECT * with no tables specified is not valid").WithPos(st.P)
+			}
+			if st.Table != "" && !contains(quals, st.Table) {
+				return nil, pgerr.New(pgerr.UndefinedTable, "missing FROM-clause entry for table %q", st.Table).WithPos(st.P)
+			}
+			for _, c := range cols {
+				items = append(items, selItem{expr: &parser.ColumnRef{P: st.P, Table: st.Table, Name: c.Name}, name: c.Name})
+			}
+			continue
+		}
+		name := it.Alias
+		if name == "" {
+			name = figureName(it.Expr)
+		}
+		items = append(items, selItem{expr: it.Expr, name: name})
+	}
+	return items, nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// grouping is the result of planning GROUP BY: the post-grouping scope
+// and what to compute per group.
+type grouping struct {
+	post *compiler
+	actx *aggCtx
+}
+
+// planGrouping resolves GROUP BY items like PostgreSQL: an integer
+// literal is an output ordinal, a bare name is an input column or else an
+// output alias, anything else an expression over the input.
+func planGrouping(in *compiler, items []selItem, groupBy []parser.Expr) (*grouping, error) {
+	argC := &compiler{cols: in.cols, quals: in.quals, params: in.params, noAgg: ""}
+	actx := &aggCtx{in: argC}
+	keyC := &compiler{cols: in.cols, quals: in.quals, params: in.params, noAgg: "GROUP BY"}
+	for _, ge := range groupBy {
+		e := ge
+		switch g := ge.(type) {
+		case *parser.Literal:
+			if g.Kind == parser.LitInt {
+				k, err := strconv.Atoi(g.Val)
+				if err != nil || k < 1 || k > len(items) {
+					return nil, pgerr.New(pgerr.InvalidColumnRef, "GROUP BY position %s is not in select list", g.Val).WithPos(g.P)
+				}
+				e = items[k-1].expr
+			}
+		case *parser.ColumnRef:
+			if g.Table == "" {
+				idx, err := keyC.resolveCol(g)
+				if err != nil {
+					return nil, err
+				}
+				if idx < 0 {
+					for _, it := range items {
+						if it.name == g.Name {
+							e = it.expr
+							break
+						}
+					}
+				}
+			}
+		}
+		if hasAgg(e) {
+			return nil, pgerr.New(pgerr.GroupingError, "aggregate functions are not allowed in GROUP BY").WithPos(ge.Pos())
+		}
+		canon := keyC.canon(e)
+		if contains(actx.keys, canon) {
+			continue
+		}
+		n, err := keyC.compile(e)
+		if err != nil {
+			return nil, err
+		}
+		if n, err = keyC.finish(n, e.Pos()); err != nil {
+			return nil, err
+		}
+		actx.keys = append(actx.keys, canon)
+		actx.keyNodes = append(actx.keyNodes, n)
+	}
+	post := &compiler{quals: in.quals, params: in.params, agg: actx, noAgg: "this context"}
+	return &grouping{post: post, actx: actx}, nil
+}
+
+// planOrder resolves ORDER BY items: an integer literal is an output
+// ordinal, a bare name an output column (else an input expression), an
+// expression equal to a select item reuses it, anything else is computed
+// as a hidden column after the visible ones.
+func (p *Plan) planOrder(scope *compiler, items []selItem, order []parser.OrderItem) error {
+	nvis := len(p.cols)
+	var canons []string
+	for _, o := range order {
+		col := -1
+		switch e := o.Expr.(type) {
+		case *parser.Literal:
+			if e.Kind == parser.LitInt {
+				k, err := strconv.Atoi(e.Val)
+				if err != nil || k < 1 || k > nvis {
+					return pgerr.New(pgerr.InvalidColumnRef, "ORDER BY position %s is not in select list", e.Val).WithPos(e.P)
+				}
+				col = k - 1
+			}
+		case *parser.ColumnRef:
+			if e.Table == "" {
+				for i := 0; i < nvis; i++ {
+					if p.cols[i].Name != e.Name {
+						continue
+					}
+					if col >= 0 && scope.canonItem(items[col].expr) != scope.canonItem(items[i].expr) {
+						return pgerr.New(pgerr.AmbiguousColumn, "ORDER BY %q is ambiguous", e.Name).WithPos(e.P)
+					}
+					if col < 0 {
+						col = i
+					}
+				}
+			}
+		}
+		if col < 0 {
+			if canons == nil {
+				for _, it := range items {
+					canons = append(canons, scope.canonItem(it.expr))
+				}
+			}
+			c := scope.canonItem(o.Expr)
+			for i, ic := range canons {
+				if ic == c {
+					col = i
+					break
+				}
+			}
+		}
+		if col < 0 {
+			if p.distinct {
+				return pgerr.New(pgerr.InvalidColumnRef, "for SELECT DISTINCT, ORDER BY expressions must appear in select list").WithPos(o.Expr.Pos())
+			}
+			n, err := scope.compile(o.Expr)
+			if err != nil {
+				return err
+			}
+			if n, err = scope.finish(n, o.Expr.Pos()); err != nil {
+				return err
+			}
+			p.proj = append(p.proj, n)
+			col = len(p.proj) - 1
+		}
+		nf := o.Desc // PostgreSQL: NULLs sort as larger than everything
+		if o.NullsFirst != nil {
+			nf = *o.NullsFirst
+		}
+		p.order = append(p.order, sortKey{col: col, desc: o.Desc, nullsFirst: nf})
+	}
+	return nil
+}
+
+// canonItem is canon in the scope's input (the post-grouping scope
+// canonicalizes against the grouping input).
+func (c *compiler) canonItem(e parser.Expr) string {
+	if c.agg != nil {
+		return c.agg.in.canon(e)
+	}
+	return c.canon(e)
+}
+
+func planCount(e parser.Expr, params *ParamTypes, what string) (*node, error) {
+	if e == nil {
+		return nil, nil
+	}
+	c := &compiler{params: params, noAgg: what}
+	n, err := c.compile(e)
+	if err != nil {
+		return nil, err
+	}
+	if n.t != types.Int8 && !(n.untyped || n.param > 0 || implicitCast(n.t, types.Int8)) {
+		return nil, pgerr.New(pgerr.DatatypeMismatch, "argument of %s must be type bigint, not type %s", what, n.t).WithPos(e.Pos())
+	}
+	return c.coerce(n, types.Int8, e.Pos())
+}
+
+// errStop ends a scan early once LIMIT rows went out.
+var errStop = errors.New("stop")
+
+type group struct {
+	keys []types.Datum
+	acc  []accum
+}
+
+// Run executes the plan, calling emit with each output row. emit must not
+// retain row (the datums themselves may be kept).
+func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) error) error {
+	limit, offset := int64(-1), int64(0)
+	if p.limit != nil {
+		d, err := p.limit.fn(ec, input{})
+		if err != nil {
+			return err
+		}
+		if !d.Null {
+			if d.I < 0 {
+				return pgerr.New("2201W", "LIMIT must not be negative")
+			}
+			limit = d.I
+		}
+	}
+	if p.offset != nil {
+		d, err := p.offset.fn(ec, input{})
+		if err != nil {
+			return err
+		}
+		if !d.Null {
+			if d.I < 0 {
+				return pgerr.New("2201X", "OFFSET must not be negative")
+			}
+			offset = d.I
+		}
+	}
+	nvis := len(p.cols)
+	var emitted int64
+	out := func(row []types.Datum) error {
+		if offset > 0 {
+			offset--
+			return nil
+		}
+		if limit >= 0 && emitted >= limit {
+			return errStop
+		}
+		emitted++
+		if err := emit(row[:nvis]); err != nil {
+			return err
+		}
+		if limit >= 0 && emitted >= limit {
+			return errStop
+		}
+		return nil
+	}
+	if limit == 0 {
+		return nil
+	}
+	streaming := !p.grouped && !p.distinct && len(p.order) == 0
+	var rows [][]types.Datum
+	var seen map[string]struct{}
+	var keyBuf []byte
+	collect := func(row []types.Datum) error {
+		if p.distinct {
+			keyBuf = keyBuf[:0]
+			for _, d := range row[:nvis] {
+				keyBuf = appendKey(keyBuf, d)
+			}
+			if _, ok := seen[string(keyBuf)]; ok {
+				return nil
+			}
+			if seen == nil {
+				seen = make(map[string]struct{})
+			}
+			seen[string(keyBuf)] = struct{}{}
+		}
+		if streaming {
+			return out(row)
+		}
+		rows = append(rows, row)
+		return nil
+	}
+
+	groups := map[string]*group{}
+	var order []*group
+	var gkey, scratch []byte
+	row := make([]types.Datum, len(p.proj))
+	err := p.scan(ctx, ec, func(b *types.Batch) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for i := 0; i < b.N; i++ {
+			in := input{b: b, i: i}
+			if p.where != nil {
+				d, err := p.where.fn(ec, in)
+				if err != nil {
+					return err
+				}
+				if !d.Bool() {
+					continue
+				}
+			}
+			if !p.grouped {
+				if !streaming {
+					row = make([]types.Datum, len(p.proj))
+				}
+				for j, n := range p.proj {
+					d, err := n.fn(ec, in)
+					if err != nil {
+						return err
+					}
+					row[j] = own(d)
+				}
+				if err := collect(row); err != nil {
+					return err
+				}
+				continue
+			}
+			gkey = gkey[:0]
+			var kv [8]types.Datum
+			keys := kv[:0]
+			for _, k := range p.keys {
+				d, err := k.fn(ec, in)
+				if err != nil {
+					return err
+				}
+				keys = append(keys, d)
+				gkey = appendKey(gkey, d)
+			}
+			g := groups[string(gkey)]
+			if g == nil {
+				g = &group{acc: make([]accum, len(p.aggs))}
+				for _, d := range keys {
+					g.keys = append(g.keys, own(d))
+				}
+				groups[string(gkey)] = g
+				order = append(order, g)
+			}
+			for j, s := range p.aggs {
+				var v types.Datum
+				if s.arg != nil {
+					var err error
+					if v, err = s.arg.fn(ec, in); err != nil {
+						return err
+					}
+				}
+				if err := g.acc[j].add(s, v, &scratch); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if p.grouped {
+		if len(order) == 0 && len(p.keys) == 0 {
+			order = append(order, &group{acc: make([]accum, len(p.aggs))})
+		}
+		post := make([]types.Datum, len(p.keys)+len(p.aggs))
+		for _, g := range order {
+			copy(post, g.keys)
+			for j, s := range p.aggs {
+				post[len(p.keys)+j] = g.acc[j].result(s)
+			}
+			in := input{row: post}
+			if p.having != nil {
+				d, err := p.having.fn(ec, in)
+				if err != nil {
+					return err
+				}
+				if !d.Bool() {
+					continue
+				}
+			}
+			r := make([]types.Datum, len(p.proj))
+			for j, n := range p.proj {
+				d, err := n.fn(ec, in)
+				if err != nil {
+					return err
+				}
+				r[j] = d
+			}
+			if err := collect(r); err != nil {
+				return err
+			}
+		}
+	}
+	if streaming {
+		return nil
+	}
+	if len(p.order) > 0 {
+		sort.SliceStable(rows, func(a, b int) bool {
+			for _, k := range p.order {
+				c := compareNullable(rows[a][k.col], rows[b][k.col], k.nullsFirst)
+				if k.desc && !(rows[a][k.col].Null || rows[b][k.col].Null) {
+					c = -c
+				}
+				if c != 0 {
+					return c < 0
+				}
+			}
+			return false
+		})
+	}
+	for _, r := range rows {
+		if err := out(r); err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// scan feeds the FROM item's rows in batches: the source, the subquery's
+// rows, or one empty row for a SELECT without FROM.
+func (p *Plan) scan(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error) error {
+	switch {
+	case p.src != nil:
+		return p.src.Scan(ctx, fn)
+	case p.sub != nil:
+		ts := make([]types.T, len(p.sub.cols))
+		for i, c := range p.sub.cols {
+			ts[i] = c.T
+		}
+		b := types.NewBatch(ts)
+		err := p.sub.Run(ctx, ec, func(row []types.Datum) error {
+			b.AppendRow(row)
+			if b.N >= 1024 {
+				if err := fn(b); err != nil {
+					return err
+				}
+				b.Reset()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if b.N > 0 {
+			return fn(b)
+		}
+		return nil
+	}
+	return fn(&types.Batch{N: 1})
+}

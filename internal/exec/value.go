@@ -1,0 +1,199 @@
+package exec
+
+import (
+	"encoding/binary"
+	"math"
+	"strings"
+	"unsafe"
+
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// batchDatum reads value i of c without allocating. A text result is a
+// string over c.Bytes: it must not outlive the batch.
+func batchDatum(c *types.Column, i int) types.Datum {
+	if c.Nulls != nil && c.Nulls[i] {
+		return types.Datum{T: c.T, Null: true}
+	}
+	switch {
+	case c.T == types.Text:
+		lo, hi := c.Offs[i], c.Offs[i+1]
+		if hi == lo {
+			return types.Datum{T: types.Text}
+		}
+		return types.Datum{T: types.Text, S: unsafe.String(&c.Bytes[lo], int(hi-lo))}
+	case c.T == types.Interval:
+		return types.Datum{T: c.T, Iv: c.Iv[i]}
+	case c.T.IsFloat():
+		return types.Datum{T: c.T, F: c.F[i]}
+	default:
+		return types.Datum{T: c.T, I: c.I[i]}
+	}
+}
+
+// own returns d with any text copied, so it may outlive the batch it was
+// read from.
+func own(d types.Datum) types.Datum {
+	if d.T == types.Text && !d.Null {
+		d.S = strings.Clone(d.S)
+	}
+	return d
+}
+
+// cmpFloat orders floats like PostgreSQL: NaN equals NaN and sorts above
+// every other value.
+func cmpFloat(a, b float64) int {
+	an, bn := a != a, b != b
+	switch {
+	case an && bn:
+		return 0
+	case an:
+		return 1
+	case bn:
+		return -1
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// intervalSpan is the interval's length for ordering, with PostgreSQL's
+// 30-day months and 24-hour days.
+func intervalSpan(v types.IntervalValue) float64 {
+	return float64(v.Months)*30*usPerDay + float64(v.Days)*usPerDay + float64(v.Micros)
+}
+
+// compareDatums orders two non-NULL datums of the same comparison class
+// (both integer-like, both float-like, both text, both interval); mixed
+// integer and float compare as floats.
+func compareDatums(a, b types.Datum) int {
+	switch {
+	case a.T == types.Text || b.T == types.Text:
+		return strings.Compare(a.S, b.S)
+	case a.T == types.Interval || b.T == types.Interval:
+		return cmpFloat(intervalSpan(a.Iv), intervalSpan(b.Iv))
+	case a.T.IsFloat() || b.T.IsFloat():
+		return cmpFloat(a.Float(), b.Float())
+	}
+	return cmpInt(a.I, b.I)
+}
+
+// compareNullable orders datums with NULL placement given by nullsFirst.
+func compareNullable(a, b types.Datum, nullsFirst bool) int {
+	switch {
+	case a.Null && b.Null:
+		return 0
+	case a.Null:
+		if nullsFirst {
+			return -1
+		}
+		return 1
+	case b.Null:
+		if nullsFirst {
+			return 1
+		}
+		return -1
+	}
+	return compareDatums(a, b)
+}
+
+// appendKey appends an order-preserving encoding of d (typed t) to dst;
+// used for group keys and DISTINCT. NULL sorts first.
+func appendKey(dst []byte, d types.Datum) []byte {
+	if d.Null {
+		return append(dst, 0)
+	}
+	dst = append(dst, 1)
+	switch {
+	case d.T == types.Text:
+		dst = binary.AppendUvarint(dst, uint64(len(d.S)))
+		return append(dst, d.S...)
+	case d.T == types.Interval:
+		dst = binary.BigEndian.AppendUint32(dst, uint32(d.Iv.Months)^1<<31)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(d.Iv.Days)^1<<31)
+		return binary.BigEndian.AppendUint64(dst, uint64(d.Iv.Micros)^1<<63)
+	case d.T.IsFloat():
+		return appendFloatKey(dst, d.F)
+	}
+	return binary.BigEndian.AppendUint64(dst, uint64(d.I)^1<<63)
+}
+
+func appendFloatKey(dst []byte, f float64) []byte {
+	if f == 0 {
+		f = 0 // -0 and 0 are one group
+	}
+	if f != f {
+		f = math.NaN() // one NaN group
+	}
+	u := math.Float64bits(f)
+	if u>>63 == 1 {
+		u = ^u
+	} else {
+		u |= 1 << 63
+	}
+	return binary.BigEndian.AppendUint64(dst, u)
+}
+
+// decodeKey decodes one value of type t written by appendKey from buf,
+// returning the rest. Text aliases buf.
+func decodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
+	if len(buf) < 1 {
+		return types.Datum{}, nil, errCorrupt
+	}
+	if buf[0] == 0 {
+		return types.NullOf(t), buf[1:], nil
+	}
+	buf = buf[1:]
+	d := types.Datum{T: t}
+	switch {
+	case t == types.Text:
+		n, k := binary.Uvarint(buf)
+		if k <= 0 || uint64(len(buf)-k) < n {
+			return d, nil, errCorrupt
+		}
+		d.S = string(buf[k : k+int(n)])
+		return d, buf[k+int(n):], nil
+	case t == types.Interval:
+		if len(buf) < 16 {
+			return d, nil, errCorrupt
+		}
+		d.Iv.Months = int32(binary.BigEndian.Uint32(buf) ^ 1<<31)
+		d.Iv.Days = int32(binary.BigEndian.Uint32(buf[4:]) ^ 1<<31)
+		d.Iv.Micros = int64(binary.BigEndian.Uint64(buf[8:]) ^ 1<<63)
+		return d, buf[16:], nil
+	}
+	if len(buf) < 8 {
+		return d, nil, errCorrupt
+	}
+	u := binary.BigEndian.Uint64(buf)
+	if t.IsFloat() {
+		if u>>63 == 1 {
+			u &^= 1 << 63
+		} else {
+			u = ^u
+		}
+		d.F = math.Float64frombits(u)
+	} else {
+		d.I = int64(u ^ 1<<63)
+	}
+	return d, buf[8:], nil
+}
+
+var errCorrupt = pgerr.New(pgerr.DataCorrupted, "corrupt encoded view state")
+
+// typeOf returns the name PostgreSQL prints for t in error messages;
+// untyped literals print as "unknown".
+func typeName(t types.T) string { return t.String() }
