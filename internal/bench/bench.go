@@ -46,7 +46,8 @@ type Options struct {
 	// hold every event (default 60s).
 	CatchUpTimeout time.Duration
 
-	dial dialFunc // tests replace the pgx client
+	dial  dialFunc // tests replace the pgx client
+	setup []string // tests against PostgreSQL replace w1Setup
 }
 
 // Result is a run's outcome, written as JSON.
@@ -123,6 +124,9 @@ func (o *Options) setDefaults() error {
 	if o.dial == nil {
 		o.dial = dialPG
 	}
+	if o.setup == nil {
+		o.setup = w1Setup
+	}
 	return nil
 }
 
@@ -151,7 +155,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("connecting to %s: %w", redact(o.URL), err)
 	}
 	defer admin.close()
-	for _, s := range w1Setup {
+	for _, s := range o.setup {
 		if err := admin.exec(ctx, s); err != nil {
 			return nil, fmt.Errorf("%s: %w", s, err)
 		}
