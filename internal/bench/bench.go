@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // Load modes.
@@ -366,3 +368,16 @@ func (r *Result) write(path string) error {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// AddFlags registers the `cairn bench` flags on fs, bound to o, with the
+// defaults Run would use.
+func AddFlags(fs *pflag.FlagSet, o *Options) {
+	fs.StringVar(&o.Workload, "workload", "w1", "workload to run (w1)")
+	fs.IntVar(&o.Events, "events", 1_000_000, "events to send")
+	fs.IntVar(&o.Batch, "batch", 1000, "events per batch")
+	fs.IntVar(&o.Clients, "clients", 4, "concurrent client connections")
+	fs.StringVar(&o.URL, "url", "", "postgres:// URL of the node to load (empty: start a throwaway node)")
+	fs.StringVar(&o.Out, "out", "bench-w1.json", `file for the JSON result ("-": none)`)
+	fs.StringVar(&o.Mode, "mode", ModeCopy, "how to send events: copy (binary COPY), csv (COPY csv) or insert (multi-row INSERT)")
+	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the event generator")
+}

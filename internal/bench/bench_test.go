@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // fakeDB stands in for a Cairn node: loads land in a pending list that a
@@ -437,5 +439,17 @@ func TestPrint(t *testing.T) {
 	r.Print(&buf)
 	if !strings.Contains(buf.String(), "NO: sum(n) = 1,000,040, sent 1,000,040") {
 		t.Errorf("unverified output:\n%s", buf.String())
+	}
+}
+
+func TestAddFlags(t *testing.T) {
+	var o Options
+	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	AddFlags(fs, &o)
+	if err := fs.Parse([]string{"--events", "5000", "--mode", "csv", "--url", "postgres://x"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.Events != 5000 || o.Mode != ModeCSV || o.URL != "postgres://x" || o.Batch != 1000 || o.Clients != 4 || o.Workload != "w1" {
+		t.Errorf("%+v", o)
 	}
 }
