@@ -27,10 +27,10 @@ type Column struct {
 
 // Ctx is the per-statement evaluation context.
 type Ctx struct {
-	Now      time.Time                        // statement timestamp, for now()/current_timestamp
-	Params   []types.Datum                    // $1..$n
-	Setting  func(name string) (string, bool) // current_setting(); nil = none
-	Version  string                           // version()
+	Now     time.Time                        // statement timestamp, for now()/current_timestamp
+	Params  []types.Datum                    // $1..$n
+	Setting func(name string) (string, bool) // current_setting(); nil = none
+	Version string                           // version()
 }
 
 // Source is a FROM item: a stream (scanned as retained history), a view

@@ -103,7 +103,7 @@ func TestEval(t *testing.T) {
 		{&parser.Case{Whens: []parser.When{{Cond: bin(">", col("i"), num(5)), Then: str("big")}}, Else: str("small")}, types.Text, `"big"`},
 		{&parser.Case{Operand: col("i"), Whens: []parser.When{{Cond: num(1), Then: num(10)}, {Cond: num(7), Then: flt("70.5")}}}, types.Numeric, "70.5"},
 		{&parser.Case{Whens: []parser.When{{Cond: col("n"), Then: num(1)}}}, types.Int4, "error 42804"},
-		{cast(col("f"), "integer"), types.Int4, "2"}, // rint: half to even
+		{cast(col("f"), "integer"), types.Int4, "2"},   // rint: half to even
 		{cast(flt("2.5"), "integer"), types.Int4, "3"}, // numeric: half away from zero
 		{cast(cast(str("3.5"), "float8"), "int"), types.Int4, "4"},
 		{cast(col("i"), "float8"), types.Float8, "7"},

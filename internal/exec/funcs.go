@@ -63,7 +63,7 @@ func init() {
 		"ceiling":               mathFunc(math.Ceil, true),
 		"floor":                 mathFunc(math.Floor, true),
 		"sign":                  mathFunc(func(f float64) float64 { return sign(f) }, true),
-		"sqrt":                  checkedMath(func(f float64) (float64, error) {
+		"sqrt": checkedMath(func(f float64) (float64, error) {
 			if f < 0 {
 				return 0, pgerr.New("2201F", "cannot take square root of a negative number")
 			}
@@ -761,7 +761,7 @@ var unitNames = map[string]unit{
 	"week": uWeek, "weeks": uWeek,
 	"month": uMonth, "months": uMonth, "mon": uMonth,
 	"quarter": uQuarter,
-	"year": uYear, "years": uYear, "y": uYear,
+	"year":    uYear, "years": uYear, "y": uYear,
 	"decade": uDecade, "decades": uDecade,
 	"century": uCentury, "centuries": uCentury,
 	"millennium": uMillennium, "millennia": uMillennium,

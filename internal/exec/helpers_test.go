@@ -81,8 +81,8 @@ func (m *memSource) Scan(ctx context.Context, fn func(b *types.Batch) error) err
 	return nil
 }
 
-func ival(v int64) types.Datum   { return types.NewInt(types.Int4, v) }
-func i8(v int64) types.Datum     { return types.NewInt(types.Int8, v) }
-func f8(v float64) types.Datum   { return types.NewFloat(types.Float8, v) }
-func txt(s string) types.Datum   { return types.NewText(s) }
-func nul(t types.T) types.Datum  { return types.NullOf(t) }
+func ival(v int64) types.Datum  { return types.NewInt(types.Int4, v) }
+func i8(v int64) types.Datum    { return types.NewInt(types.Int8, v) }
+func f8(v float64) types.Datum  { return types.NewFloat(types.Float8, v) }
+func txt(s string) types.Datum  { return types.NewText(s) }
+func nul(t types.T) types.Datum { return types.NullOf(t) }

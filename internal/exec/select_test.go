@@ -71,10 +71,10 @@ func desc(e parser.Expr) parser.OrderItem { return parser.OrderItem{Expr: e, Des
 func TestSelect(t *testing.T) {
 	tru := true
 	cases := []struct {
-		name  string
-		sel   *parser.Select
-		cols  string
-		want  string
+		name string
+		sel  *parser.Select
+		cols string
+		want string
 	}{
 		{"star", &parser.Select{Items: []parser.SelectItem{item(&parser.Star{}, "")}, From: from("events"),
 			Where: bin("=", col("device_id"), num(3))},
@@ -103,7 +103,7 @@ func TestSelect(t *testing.T) {
 			"1970-01-01 00:02:00|0.25\n1970-01-01 00:01:00|6.5\n1970-01-01 00:00:00|1.75"},
 		{"group by alias, having", &parser.Select{
 			Items: []parser.SelectItem{item(fn("upper", col("region")), "r"), item(countStar(), "")},
-			From: from("events"), GroupBy: []parser.Expr{col("r")},
+			From:  from("events"), GroupBy: []parser.Expr{col("r")},
 			Having: bin(">", countStar(), num(1)), OrderBy: []parser.OrderItem{asc(col("r"))}},
 			"r:text,count:bigint", `"EU"|2` + "\n" + `"US"|2`},
 		{"nulls first/last", &parser.Select{

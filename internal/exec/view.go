@@ -1,0 +1,829 @@
+package exec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"slices"
+	"strings"
+
+	"github.com/cairndb/cairn/internal/parser"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// ViewPlan is a planned continuous view: it folds stream rows into
+// partial aggregates per group key (a Delta), merges encoded partial
+// states, and finalizes a group's output row.
+//
+// A group's partial state is a fixed number of 64-bit words per
+// aggregate (count: n; sum/avg: n and the running sum; min/max: n and the
+// value; intervals take one more word), plus a string for min/max of text.
+// Every merge is a sum, or a min/max, so states merge associatively and
+// commutatively: a key folded on several shards combines at read time.
+type ViewPlan struct {
+	cols   []Column
+	where  *node      // over the stream's columns
+	keys   []*node    // group keys over the stream's columns
+	aggs   []*aggSpec // aggregates over the stream's columns
+	proj   []*node    // output columns over [keys..., aggs...]
+	lay    []aggLayout
+	stride int // state words per group
+}
+
+// aggLayout places one aggregate's state in a group's words.
+type aggLayout struct {
+	off   int     // first word
+	n     int     // number of words (the first is always the value count)
+	class uint8   // stateI, stateF, stateIv or stateS: how words[off+1:] hold values
+	kind  aggKind // copied from the spec for the fold loop
+}
+
+const (
+	stateCount uint8 = iota // count only
+	stateI                  // int64 value
+	stateF                  // float64 bits
+	stateIv                 // months<<32|days, micros
+	stateS                  // index into Delta.strs (text min/max)
+)
+
+// PlanView validates and plans a continuous view over a stream with the
+// given columns. The caller checks that FROM names the stream.
+func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
+	unsupported := func(pos int, what string) error {
+		return pgerr.New(pgerr.FeatureNotSupported, "%s is not supported in a continuous view", what).WithPos(pos).
+			WithHint("Put it in the SELECT that reads the view, e.g. SELECT * FROM view ORDER BY ... LIMIT ...")
+	}
+	switch {
+	case sel.From == nil:
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "a continuous view must read FROM a stream").WithPos(sel.P)
+	case sel.From.Subquery != nil:
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "a continuous view cannot read FROM a subquery").WithPos(sel.From.P)
+	case sel.Distinct:
+		return nil, unsupported(sel.P, "DISTINCT")
+	case len(sel.OrderBy) > 0:
+		return nil, unsupported(sel.OrderBy[0].Expr.Pos(), "ORDER BY")
+	case sel.Limit != nil:
+		return nil, unsupported(sel.Limit.Pos(), "LIMIT")
+	case sel.Offset != nil:
+		return nil, unsupported(sel.Offset.Pos(), "OFFSET")
+	case sel.Having != nil:
+		return nil, unsupported(sel.Having.Pos(), "HAVING")
+	}
+	quals := []string{sel.From.Name}
+	if sel.From.Alias != "" {
+		quals = []string{sel.From.Alias}
+	}
+	in := &compiler{cols: stream, quals: quals, noAgg: "WHERE"}
+	items, err := expandItems(sel, stream, quals)
+	if err != nil {
+		return nil, err
+	}
+	v := &ViewPlan{}
+	if sel.Where != nil {
+		w, err := in.compile(sel.Where)
+		if err != nil {
+			return nil, err
+		}
+		if v.where, err = in.boolArg(w, "WHERE", sel.Where.Pos()); err != nil {
+			return nil, err
+		}
+	}
+	aggregates := false
+	for _, it := range items {
+		aggregates = aggregates || hasAgg(it.expr)
+	}
+	if !aggregates {
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "continuous views must aggregate; add count(*), sum, min, max or avg (with GROUP BY for per-key rows)").WithPos(sel.P)
+	}
+	g, err := planGrouping(in, items, sel.GroupBy)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		n, err := g.post.compile(it.expr)
+		if err != nil {
+			return nil, err
+		}
+		if n, err = g.post.finish(n, it.expr.Pos()); err != nil {
+			return nil, err
+		}
+		v.proj = append(v.proj, n)
+		v.cols = append(v.cols, Column{Name: it.name, T: n.t})
+	}
+	v.keys, v.aggs = g.actx.keyNodes, g.actx.aggs
+	for _, s := range v.aggs {
+		if s.distinct {
+			return nil, pgerr.New(pgerr.FeatureNotSupported, "aggregates with DISTINCT are not supported in continuous views").WithPos(sel.P)
+		}
+		l := aggLayout{off: v.stride, n: 1, kind: s.kind}
+		if s.arg != nil && s.kind != aggCount {
+			switch t := s.arg.t; {
+			case t == types.Interval:
+				l.class, l.n = stateIv, 3
+			case t == types.Text:
+				l.class, l.n = stateS, 2
+			case t.IsFloat():
+				l.class, l.n = stateF, 2
+			default:
+				l.class, l.n = stateI, 2
+			}
+		}
+		v.lay = append(v.lay, l)
+		v.stride += l.n
+	}
+	return v, nil
+}
+
+// Columns returns the view's output columns (what SELECT * FROM view
+// returns).
+func (v *ViewPlan) Columns() []Column { return v.cols }
+
+// KeyColumns returns the types of the group key, in key order.
+func (v *ViewPlan) KeyTypes() []types.T {
+	ts := make([]types.T, len(v.keys))
+	for i, k := range v.keys {
+		ts[i] = k.t
+	}
+	return ts
+}
+
+// KeyHash is a stable hash of an encoded group key, the same on every
+// machine and release (shard = hash % nshards).
+func (v *ViewPlan) KeyHash(key []byte) uint64 { return hashKey(key) }
+
+const (
+	prime1 = 0x9E3779B185EBCA87
+	prime2 = 0xC2B2AE3D27D4EB4F
+	prime3 = 0x165667B19E3779F9
+)
+
+// hashKey hashes bytes 8 at a time with a strong final mix so both the
+// low bits (shard = h % n) and the high bits (table slot) are uniform.
+func hashKey(b []byte) uint64 {
+	h := uint64(len(b))*prime1 ^ prime3
+	for len(b) >= 8 {
+		h ^= binary.LittleEndian.Uint64(b) * prime2
+		h = bits.RotateLeft64(h, 31) * prime1
+		b = b[8:]
+	}
+	for _, c := range b {
+		h ^= uint64(c) * prime3
+		h = bits.RotateLeft64(h, 11) * prime1
+	}
+	h ^= h >> 33
+	h *= 0xFF51AFD7ED558CCD
+	h ^= h >> 33
+	h *= 0xC4CEB9FE1A85EC53
+	h ^= h >> 33
+	return h
+}
+
+// Delta holds partial aggregates per encoded group key. It is an
+// open-addressing hash table over flat arrays, so folding into existing
+// groups allocates nothing; Reset keeps the capacity.
+type Delta struct {
+	v      *ViewPlan // the plan whose states d holds (for Range)
+	stride int
+	table  []int32  // entry index + 1; 0 = empty; len is a power of two
+	shift  uint     // 64 - log2(len(table))
+	hashes []uint64 // per entry
+	koffs  []uint32 // entry i's key is keys[koffs[i]:koffs[i+1]]
+	keys   []byte
+	words  []uint64 // stride words per entry
+	strs   []string // text min/max values, indexed by state words
+
+	// Fold scratch, kept to avoid allocating per batch.
+	keyBuf   []byte
+	rows     []int32
+	slots    []int32
+	stateBuf []byte
+	order    []int32
+}
+
+// NewDelta returns an empty delta for this view.
+func (v *ViewPlan) NewDelta() *Delta {
+	d := &Delta{}
+	v.bind(d)
+	return d
+}
+
+// bind attaches d to v (a zero Delta works too).
+func (v *ViewPlan) bind(d *Delta) {
+	d.v, d.stride = v, v.stride
+	if d.koffs == nil {
+		d.koffs = []uint32{0}
+	}
+}
+
+// Len returns the number of group keys in d.
+func (d *Delta) Len() int { return len(d.hashes) }
+
+// Reset empties d, keeping its memory.
+func (d *Delta) Reset() {
+	clear(d.table)
+	d.hashes = d.hashes[:0]
+	d.koffs = append(d.koffs[:0], 0)
+	d.keys = d.keys[:0]
+	d.words = d.words[:0]
+	clear(d.strs)
+	d.strs = d.strs[:0]
+}
+
+func (d *Delta) key(e int) []byte { return d.keys[d.koffs[e]:d.koffs[e+1]] }
+
+// slot finds or adds the entry for key (with hash h).
+func (d *Delta) slot(h uint64, key []byte) int {
+	if 2*(len(d.hashes)+1) > len(d.table) {
+		d.grow()
+	}
+	mask := uint64(len(d.table) - 1)
+	for i := (h * prime1) >> d.shift; ; i = (i + 1) & mask {
+		s := d.table[i]
+		if s == 0 {
+			e := len(d.hashes)
+			d.table[i] = int32(e + 1)
+			d.hashes = append(d.hashes, h)
+			d.keys = append(d.keys, key...)
+			d.koffs = append(d.koffs, uint32(len(d.keys)))
+			for k := 0; k < d.stride; k++ {
+				d.words = append(d.words, 0)
+			}
+			return e
+		}
+		if e := int(s - 1); d.hashes[e] == h && bytes.Equal(d.key(e), key) {
+			return e
+		}
+	}
+}
+
+func (d *Delta) grow() {
+	n := 2 * len(d.table)
+	if n < 64 {
+		n = 64
+	}
+	d.table = make([]int32, n)
+	d.shift = uint(64 - bits.TrailingZeros(uint(n)))
+	mask := uint64(n - 1)
+	for e, h := range d.hashes {
+		i := (h * prime1) >> d.shift
+		for d.table[i] != 0 {
+			i = (i + 1) & mask
+		}
+		d.table[i] = int32(e + 1)
+	}
+}
+
+// Fold applies WHERE, computes group keys and folds the aggregate inputs
+// of rows [0, b.N) of b into d, keeping only rows whose key hash
+// satisfies keep (nil = all). Folding into existing groups does not
+// allocate.
+func (v *ViewPlan) Fold(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64) bool) error {
+	v.bind(d)
+	rows, slots := d.rows[:0], d.slots[:0]
+	key := d.keyBuf
+	for i := 0; i < b.N; i++ {
+		in := input{b: b, i: i}
+		if v.where != nil {
+			w, err := v.where.fn(ec, in)
+			if err != nil {
+				return err
+			}
+			if w.Null || w.I == 0 {
+				continue
+			}
+		}
+		key = key[:0]
+		for _, k := range v.keys {
+			var kd types.Datum
+			if k.col >= 0 {
+				kd = batchDatum(&b.Cols[k.col], i)
+			} else {
+				var err error
+				if kd, err = k.fn(ec, in); err != nil {
+					return err
+				}
+			}
+			key = appendKey(key, kd)
+		}
+		h := hashKey(key)
+		if keep != nil && !keep(h) {
+			continue
+		}
+		rows = append(rows, int32(i))
+		slots = append(slots, int32(d.slot(h, key)))
+	}
+	d.keyBuf, d.rows, d.slots = key, rows, slots
+	for j, s := range v.aggs {
+		if err := v.foldAgg(ec, d, b, s, v.lay[j], rows, slots); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// foldAgg folds one aggregate over the selected rows: a tight loop per
+// aggregate and column type when the argument is a plain column, the
+// general expression path otherwise.
+func (v *ViewPlan) foldAgg(ec *Ctx, d *Delta, b *types.Batch, s *aggSpec, l aggLayout, rows, slots []int32) error {
+	w, stride, off := d.words, v.stride, l.off
+	if s.kind == aggCountStar {
+		for _, sl := range slots {
+			w[int(sl)*stride+off]++
+		}
+		return nil
+	}
+	if s.arg.col >= 0 && (l.class == stateI || l.class == stateF || l.kind == aggCount) {
+		c := &b.Cols[s.arg.col]
+		nulls := c.Nulls
+		switch {
+		case l.kind == aggCount:
+			for k, r := range rows {
+				if nulls == nil || !nulls[r] {
+					w[int(slots[k])*stride+off]++
+				}
+			}
+		case l.class == stateI:
+			vals := c.I
+			for k, r := range rows {
+				if nulls != nil && nulls[r] {
+					continue
+				}
+				if err := foldI(w[int(slots[k])*stride+off:], l.kind, vals[r]); err != nil {
+					return err
+				}
+			}
+		default:
+			vals := c.F
+			for k, r := range rows {
+				if nulls != nil && nulls[r] {
+					continue
+				}
+				foldF(w[int(slots[k])*stride+off:], l.kind, vals[r])
+			}
+		}
+		return nil
+	}
+	for k, r := range rows {
+		x, err := s.arg.fn(ec, input{b: b, i: int(r)})
+		if err != nil {
+			return err
+		}
+		if x.Null {
+			continue
+		}
+		p := w[int(slots[k])*stride+off:]
+		switch l.class {
+		case stateCount:
+			p[0]++
+		case stateI:
+			if err := foldI(p, l.kind, x.I); err != nil {
+				return err
+			}
+		case stateF:
+			foldF(p, l.kind, x.F)
+		case stateIv:
+			foldIv(p, l.kind, x.Iv)
+		case stateS:
+			d.foldS(p, l.kind, x.S)
+		}
+	}
+	return nil
+}
+
+func foldI(p []uint64, kind aggKind, x int64) error {
+	n, cur := p[0], int64(p[1])
+	p[0] = n + 1
+	switch kind {
+	case aggSum, aggAvg:
+		s := cur + x
+		if (s > cur) != (x > 0) {
+			return rangeErr(types.Int8)
+		}
+		p[1] = uint64(s)
+	case aggMin:
+		if n == 0 || x < cur {
+			p[1] = uint64(x)
+		}
+	case aggMax:
+		if n == 0 || x > cur {
+			p[1] = uint64(x)
+		}
+	}
+	return nil
+}
+
+func foldF(p []uint64, kind aggKind, x float64) {
+	n, cur := p[0], math.Float64frombits(p[1])
+	p[0] = n + 1
+	switch kind {
+	case aggSum, aggAvg:
+		p[1] = math.Float64bits(cur + x)
+	case aggMin:
+		if n == 0 || cmpFloat(x, cur) < 0 {
+			p[1] = math.Float64bits(x)
+		}
+	case aggMax:
+		if n == 0 || cmpFloat(x, cur) > 0 {
+			p[1] = math.Float64bits(x)
+		}
+	}
+}
+
+func packIv(v types.IntervalValue) (uint64, uint64) {
+	return uint64(uint32(v.Months))<<32 | uint64(uint32(v.Days)), uint64(v.Micros)
+}
+
+func unpackIv(a, b uint64) types.IntervalValue {
+	return types.IntervalValue{Months: int32(a >> 32), Days: int32(uint32(a)), Micros: int64(b)}
+}
+
+func foldIv(p []uint64, kind aggKind, x types.IntervalValue) {
+	n, cur := p[0], unpackIv(p[1], p[2])
+	p[0] = n + 1
+	switch kind {
+	case aggSum, aggAvg:
+		x = addIv(cur, x)
+	case aggMin:
+		if n > 0 && cmpFloat(intervalSpan(x), intervalSpan(cur)) >= 0 {
+			return
+		}
+	case aggMax:
+		if n > 0 && cmpFloat(intervalSpan(x), intervalSpan(cur)) <= 0 {
+			return
+		}
+	}
+	p[1], p[2] = packIv(x)
+}
+
+// foldS folds a text min/max; the value is copied only when it wins.
+func (d *Delta) foldS(p []uint64, kind aggKind, x string) {
+	n := p[0]
+	p[0] = n + 1
+	if n == 0 {
+		p[1] = uint64(len(d.strs))
+		d.strs = append(d.strs, strings.Clone(x))
+		return
+	}
+	c := strings.Compare(x, d.strs[p[1]])
+	if (kind == aggMin && c < 0) || (kind == aggMax && c > 0) {
+		d.strs[p[1]] = strings.Clone(x)
+	}
+}
+
+// ---- encoded states ----
+
+// appendState encodes entry e's state: per aggregate its words as
+// little-endian uint64s, except text min/max: the count, then (when not
+// empty) the length-prefixed value.
+func (v *ViewPlan) appendState(dst []byte, d *Delta, e int) []byte {
+	w := d.words[e*v.stride : (e+1)*v.stride]
+	for _, l := range v.lay {
+		p := w[l.off : l.off+l.n]
+		if l.class == stateS {
+			dst = binary.LittleEndian.AppendUint64(dst, p[0])
+			if p[0] > 0 {
+				s := d.strs[p[1]]
+				dst = binary.AppendUvarint(dst, uint64(len(s)))
+				dst = append(dst, s...)
+			}
+			continue
+		}
+		for _, x := range p {
+			dst = binary.LittleEndian.AppendUint64(dst, x)
+		}
+	}
+	return dst
+}
+
+// aggState is one aggregate's decoded state; s aliases the encoded bytes.
+type aggState struct {
+	w [3]uint64
+	s []byte
+}
+
+// readAgg decodes aggregate l from buf (nil or empty buf = empty state)
+// and returns the rest of buf.
+func readAgg(buf []byte, l aggLayout, st *aggState) ([]byte, error) {
+	*st = aggState{}
+	if len(buf) == 0 {
+		return buf, nil
+	}
+	if l.class == stateS {
+		if len(buf) < 8 {
+			return nil, errCorrupt
+		}
+		st.w[0] = binary.LittleEndian.Uint64(buf)
+		buf = buf[8:]
+		if st.w[0] > 0 {
+			n, k := binary.Uvarint(buf)
+			if k <= 0 || uint64(len(buf)-k) < n {
+				return nil, errCorrupt
+			}
+			st.s = buf[k : k+int(n)]
+			buf = buf[k+int(n):]
+		}
+		return buf, nil
+	}
+	if len(buf) < 8*l.n {
+		return nil, errCorrupt
+	}
+	for i := 0; i < l.n; i++ {
+		st.w[i] = binary.LittleEndian.Uint64(buf[8*i:])
+	}
+	return buf[8*l.n:], nil
+}
+
+// mergeAgg merges state b into a.
+func mergeAgg(l aggLayout, a, b *aggState) error {
+	if b.w[0] == 0 {
+		return nil
+	}
+	if a.w[0] == 0 {
+		*a = *b
+		return nil
+	}
+	n := a.w[0] + b.w[0]
+	switch l.class {
+	case stateI:
+		switch l.kind {
+		case aggSum, aggAvg:
+			x, y := int64(a.w[1]), int64(b.w[1])
+			s := x + y
+			if (s > x) != (y > 0) {
+				return rangeErr(types.Int8)
+			}
+			a.w[1] = uint64(s)
+		case aggMin:
+			if int64(b.w[1]) < int64(a.w[1]) {
+				a.w[1] = b.w[1]
+			}
+		case aggMax:
+			if int64(b.w[1]) > int64(a.w[1]) {
+				a.w[1] = b.w[1]
+			}
+		}
+	case stateF:
+		x, y := math.Float64frombits(a.w[1]), math.Float64frombits(b.w[1])
+		switch l.kind {
+		case aggSum, aggAvg:
+			a.w[1] = math.Float64bits(x + y)
+		case aggMin:
+			if cmpFloat(y, x) < 0 {
+				a.w[1] = b.w[1]
+			}
+		case aggMax:
+			if cmpFloat(y, x) > 0 {
+				a.w[1] = b.w[1]
+			}
+		}
+	case stateIv:
+		x, y := unpackIv(a.w[1], a.w[2]), unpackIv(b.w[1], b.w[2])
+		c := cmpFloat(intervalSpan(y), intervalSpan(x))
+		switch {
+		case l.kind == aggSum || l.kind == aggAvg:
+			a.w[1], a.w[2] = packIv(addIv(x, y))
+		case (l.kind == aggMin && c < 0) || (l.kind == aggMax && c > 0):
+			a.w[1], a.w[2] = b.w[1], b.w[2]
+		}
+	case stateS:
+		c := bytes.Compare(b.s, a.s)
+		if (l.kind == aggMin && c < 0) || (l.kind == aggMax && c > 0) {
+			a.s = b.s
+		}
+	}
+	a.w[0] = n
+	return nil
+}
+
+func appendAgg(dst []byte, l aggLayout, st *aggState) []byte {
+	if l.class == stateS {
+		dst = binary.LittleEndian.AppendUint64(dst, st.w[0])
+		if st.w[0] > 0 {
+			dst = binary.AppendUvarint(dst, uint64(len(st.s)))
+			dst = append(dst, st.s...)
+		}
+		return dst
+	}
+	for i := 0; i < l.n; i++ {
+		dst = binary.LittleEndian.AppendUint64(dst, st.w[i])
+	}
+	return dst
+}
+
+// MergeState merges encoded partial state b into encoded state a (either
+// may be nil = empty) and appends the result to dst. dst must not overlap
+// a or b.
+func (v *ViewPlan) MergeState(dst, a, b []byte) ([]byte, error) {
+	var sa, sb aggState
+	var err error
+	for _, l := range v.lay {
+		if a, err = readAgg(a, l, &sa); err != nil {
+			return dst, err
+		}
+		if b, err = readAgg(b, l, &sb); err != nil {
+			return dst, err
+		}
+		if err := mergeAgg(l, &sa, &sb); err != nil {
+			return dst, err
+		}
+		dst = appendAgg(dst, l, &sa)
+	}
+	if len(a) != 0 || len(b) != 0 {
+		return dst, errCorrupt
+	}
+	return dst, nil
+}
+
+// mergeInto merges an encoded state into entry e of d.
+func (v *ViewPlan) mergeInto(d *Delta, e int, state []byte) error {
+	w := d.words[e*v.stride : (e+1)*v.stride]
+	var cur, in aggState
+	var err error
+	for _, l := range v.lay {
+		if state, err = readAgg(state, l, &in); err != nil {
+			return err
+		}
+		p := w[l.off : l.off+l.n]
+		copy(cur.w[:], p)
+		cur.s = nil
+		if l.class == stateS && p[0] > 0 {
+			cur.s = []byte(d.strs[p[1]])
+		}
+		if err := mergeAgg(l, &cur, &in); err != nil {
+			return err
+		}
+		if l.class == stateS {
+			if cur.w[0] > 0 {
+				if p[0] == 0 {
+					p[1] = uint64(len(d.strs))
+					d.strs = append(d.strs, string(cur.s))
+				} else if string(cur.s) != d.strs[p[1]] {
+					d.strs[p[1]] = string(cur.s)
+				}
+			}
+			p[0] = cur.w[0]
+			continue
+		}
+		copy(p, cur.w[:l.n])
+	}
+	if len(state) != 0 {
+		return errCorrupt
+	}
+	return nil
+}
+
+// Range calls fn for each entry of d: key is the encoded group key and
+// state the encoded partial aggregate state. Both are only valid during
+// the call.
+func (d *Delta) Range(fn func(key, state []byte) error) error {
+	for e := range d.hashes {
+		d.stateBuf = d.v.appendState(d.stateBuf[:0], d, e)
+		if err := fn(d.key(e), d.stateBuf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const deltaVersion = 1
+
+// AppendDelta appends a deterministic encoding of d (entries sorted by
+// key) to dst, for Raft proposals.
+func (v *ViewPlan) AppendDelta(dst []byte, d *Delta) []byte {
+	order := d.order[:0]
+	for e := range d.hashes {
+		order = append(order, int32(e))
+	}
+	slices.SortFunc(order, func(a, b int32) int { return bytes.Compare(d.key(int(a)), d.key(int(b))) })
+	d.order = order
+	dst = append(dst, deltaVersion)
+	dst = binary.AppendUvarint(dst, uint64(len(order)))
+	for _, e := range order {
+		k := d.key(int(e))
+		dst = binary.AppendUvarint(dst, uint64(len(k)))
+		dst = append(dst, k...)
+		d.stateBuf = v.appendState(d.stateBuf[:0], d, int(e))
+		dst = binary.AppendUvarint(dst, uint64(len(d.stateBuf)))
+		dst = append(dst, d.stateBuf...)
+	}
+	return dst
+}
+
+// DecodeDelta resets d and fills it from an encoding made by AppendDelta.
+func (v *ViewPlan) DecodeDelta(buf []byte, d *Delta) error {
+	d.Reset()
+	v.bind(d)
+	if len(buf) < 1 || buf[0] != deltaVersion {
+		return errCorrupt
+	}
+	buf = buf[1:]
+	n, k := binary.Uvarint(buf)
+	if k <= 0 || n > uint64(len(buf)) {
+		return errCorrupt
+	}
+	buf = buf[k:]
+	for i := uint64(0); i < n; i++ {
+		key, rest, err := readBytes(buf)
+		if err != nil {
+			return err
+		}
+		state, rest, err := readBytes(rest)
+		if err != nil {
+			return err
+		}
+		buf = rest
+		e := d.slot(hashKey(key), key)
+		if err := v.mergeInto(d, e, state); err != nil {
+			return err
+		}
+	}
+	if len(buf) != 0 {
+		return errCorrupt
+	}
+	return nil
+}
+
+// Merge folds every entry of src into dst (both deltas of this view).
+func (v *ViewPlan) Merge(dst, src *Delta) error {
+	v.bind(dst)
+	for e := range src.hashes {
+		src.stateBuf = v.appendState(src.stateBuf[:0], src, e)
+		key := src.key(e)
+		if err := v.mergeInto(dst, dst.slot(src.hashes[e], key), src.stateBuf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readBytes(buf []byte) ([]byte, []byte, error) {
+	n, k := binary.Uvarint(buf)
+	if k <= 0 || uint64(len(buf)-k) < n {
+		return nil, nil, errCorrupt
+	}
+	return buf[k : k+int(n)], buf[k+int(n):], nil
+}
+
+// Finalize produces the output row (Columns()) for one group from its
+// encoded key and merged state, appending to row[:0].
+func (v *ViewPlan) Finalize(ec *Ctx, key, state []byte, row []types.Datum) ([]types.Datum, error) {
+	post := make([]types.Datum, len(v.keys)+len(v.aggs))
+	var err error
+	for i, k := range v.keys {
+		if post[i], key, err = decodeKey(key, k.t); err != nil {
+			return row, err
+		}
+	}
+	if len(key) != 0 {
+		return row, errCorrupt
+	}
+	var st aggState
+	for j, l := range v.lay {
+		if state, err = readAgg(state, l, &st); err != nil {
+			return row, err
+		}
+		post[len(v.keys)+j] = v.result(v.aggs[j], l, &st)
+	}
+	if len(state) != 0 {
+		return row, errCorrupt
+	}
+	row = row[:0]
+	for _, n := range v.proj {
+		d, err := n.fn(ec, input{row: post})
+		if err != nil {
+			return row, err
+		}
+		row = append(row, d)
+	}
+	return row, nil
+}
+
+func (v *ViewPlan) result(s *aggSpec, l aggLayout, st *aggState) types.Datum {
+	n := int64(st.w[0])
+	if s.kind == aggCount || s.kind == aggCountStar {
+		return types.NewInt(types.Int8, n)
+	}
+	if n == 0 {
+		return types.NullOf(s.t)
+	}
+	var i int64
+	var f float64
+	var iv types.IntervalValue
+	var d types.Datum
+	switch l.class {
+	case stateI:
+		i = int64(st.w[1])
+		d.I = i
+	case stateF:
+		f = math.Float64frombits(st.w[1])
+		d.F = f
+	case stateIv:
+		iv = unpackIv(st.w[1], st.w[2])
+		d.Iv = iv
+	case stateS:
+		d.S = string(st.s)
+	}
+	return aggResult(s, n, i, f, iv, d)
+}
