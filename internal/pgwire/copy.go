@@ -513,7 +513,7 @@ func (cp *copyIn) csvRow(b *types.Batch) (bool, error) {
 			for !closed {
 				if i >= len(buf) {
 					if cp.eof {
-						cp.line += lines
+						cp.line++ // the line the record starts on
 						return false, cp.rowErr(pgerr.New(badCopyFormat, "unterminated CSV quoted field"))
 					}
 					return false, nil
