@@ -402,3 +402,31 @@ func (e *Error) Error() string { return e.Msg }
 //
 // Implemented in parser.go.
 var _ = Parse
+
+// ---- cluster administration (added with the parser) ----
+
+// AlterNode is `ALTER NODE 'n2' OFFLINE|ONLINE|RECOVER|DRAIN|DECOMMISSION`
+// (the node may also be written as a bare word). Action is lower-cased.
+type AlterNode struct {
+	P      int
+	Node   string
+	Action string
+}
+
+// AlterShard is `ALTER SHARD 17 TRANSFER LEADER TO 'n3'`.
+type AlterShard struct {
+	P        int
+	Shard    int64
+	LeaderTo string
+}
+
+// Failover is `ALTER SYSTEM FAILOVER TO 'n2'`: move every leader that can
+// move to the named node.
+type Failover struct {
+	P    int
+	Node string
+}
+
+func (*AlterNode) stmt()  {}
+func (*AlterShard) stmt() {}
+func (*Failover) stmt()   {}

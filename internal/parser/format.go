@@ -210,6 +210,16 @@ func formatStmt(b *strings.Builder, s Statement) {
 			b.WriteString("RESET ")
 			b.WriteString(quoteDotted(s.Name, resetAvoid))
 		}
+	case *AlterNode:
+		b.WriteString("ALTER NODE ")
+		b.WriteString(QuoteString(s.Node))
+		b.WriteByte(' ')
+		b.WriteString(strings.ToUpper(s.Action))
+	case *AlterShard:
+		fmt.Fprintf(b, "ALTER SHARD %d TRANSFER LEADER TO %s", s.Shard, QuoteString(s.LeaderTo))
+	case *Failover:
+		b.WriteString("ALTER SYSTEM FAILOVER TO ")
+		b.WriteString(QuoteString(s.Node))
 	case *Begin:
 		b.WriteString("BEGIN")
 	case *Commit:
@@ -229,6 +239,11 @@ func quoteDotted(name string, avoid map[string]bool) string {
 		return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 	}
 	parts := strings.Split(name, ".")
+	for _, p := range parts {
+		if p == "" {
+			return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+		}
+	}
 	for i, p := range parts {
 		parts[i] = QuoteIdent(p)
 	}
@@ -293,6 +308,10 @@ func formatOptions(b *strings.Builder, opts []Option, sep string, paren bool) {
 	}
 }
 
+// typeNeedsMore are type words that parseTypeName only accepts as the
+// start of a longer name, so alone they must be quoted.
+var typeNeedsMore = setOf("double", "national")
+
 // multiwordTypes are the type names parseTypeName builds from several
 // words.
 var multiwordTypes = setOf("double precision", "character varying",
@@ -301,7 +320,7 @@ var multiwordTypes = setOf("double precision", "character varying",
 
 func formatType(b *strings.Builder, t TypeName) {
 	name := t.Name
-	if multiwordTypes[name] || isPlainIdent(name) || specialWords[name] {
+	if multiwordTypes[name] || isPlainIdent(name) || specialWords[name] && !typeNeedsMore[name] {
 		// Multiword and keyword type names are written as words.
 		b.WriteString(typeHead(name))
 	} else {

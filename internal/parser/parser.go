@@ -1021,6 +1021,12 @@ func (p *parser) parseBegin() (Statement, error) {
 
 func (p *parser) parseAlter() (Statement, error) {
 	start := p.next()
+	switch {
+	case p.acceptKw("node"):
+		return p.parseAlterNode(start)
+	case p.acceptKw("shard"):
+		return p.parseAlterShard(start)
+	}
 	if !p.acceptKw("system") {
 		t := p.peek()
 		if t.kind == tIdent {
@@ -1056,6 +1062,15 @@ func (p *parser) parseAlter() (Statement, error) {
 		}
 		a.Value = strings.Join(vals, ", ")
 		return a, nil
+	case p.acceptKw("failover"):
+		if err := p.expectKw("to"); err != nil {
+			return nil, err
+		}
+		n, err := p.nodeName()
+		if err != nil {
+			return nil, err
+		}
+		return &Failover{P: start.pos, Node: n}, nil
 	case p.acceptKw("reset"):
 		if p.acceptKw("all") {
 			a.Name, a.Reset = "all", true
@@ -1073,4 +1088,50 @@ func (p *parser) parseAlter() (Statement, error) {
 		return nil, p.unsupported(start, "statement ALTER SYSTEM %s is not supported", strings.ToUpper(t.val))
 	}
 	return nil, p.syntaxErr(t)
+}
+
+// nodeName parses a node id written as a string or a bare word.
+func (p *parser) nodeName() (string, error) {
+	t := p.peek()
+	switch t.kind {
+	case tString, tQIdent, tIdent:
+		p.i++
+		return t.val, nil
+	}
+	return "", p.syntaxErr(t)
+}
+
+var nodeActions = setOf("offline", "online", "recover", "drain", "decommission")
+
+func (p *parser) parseAlterNode(start token) (Statement, error) {
+	n, err := p.nodeName()
+	if err != nil {
+		return nil, err
+	}
+	t := p.peek()
+	if t.kind != tIdent || !nodeActions[t.val] {
+		return nil, p.syntaxErr(t)
+	}
+	p.i++
+	return &AlterNode{P: start.pos, Node: n, Action: t.val}, nil
+}
+
+func (p *parser) parseAlterShard(start token) (Statement, error) {
+	t := p.peek()
+	if t.kind != tInt {
+		return nil, p.syntaxErr(t)
+	}
+	id, err := strconv.ParseInt(t.val, 10, 64)
+	if err != nil {
+		return nil, &Error{Pos: t.pos + p.base, Code: pgerr.NumericOutOfRange, Msg: fmt.Sprintf("shard id %s is out of range", t.val)}
+	}
+	p.i++
+	if !p.acceptKws("transfer", "leader", "to") {
+		return nil, p.syntaxErr(p.peek())
+	}
+	n, err := p.nodeName()
+	if err != nil {
+		return nil, err
+	}
+	return &AlterShard{P: start.pos, Shard: id, LeaderTo: n}, nil
 }
