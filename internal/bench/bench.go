@@ -240,6 +240,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if runErr != nil {
 		return nil, runErr
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // interrupted: the numbers would describe a partial run
+	}
 
 	r.Seconds = elapsed.Seconds()
 	r.EventsPerSec = float64(o.Events) / r.Seconds

@@ -30,6 +30,7 @@ type fakeDB struct {
 		lose    int   // drop this many events from the next load
 		dup     int   // count this many events twice
 		loadErr error // fail loads with this
+		delay   time.Duration
 	}
 	stop chan struct{}
 	done chan struct{}
@@ -127,6 +128,10 @@ func (c fakeClient) load(ctx context.Context, b *loadBatch, mode string) error {
 	if err != nil {
 		return err
 	}
+	c.f.mu.Lock()
+	delay := c.f.mu.delay
+	c.f.mu.Unlock()
+	time.Sleep(delay)
 	c.f.mu.Lock()
 	defer c.f.mu.Unlock()
 	if c.f.mu.loadErr != nil {
@@ -451,5 +456,17 @@ func TestAddFlags(t *testing.T) {
 	}
 	if o.Events != 5000 || o.Mode != ModeCSV || o.URL != "postgres://x" || o.Batch != 1000 || o.Clients != 4 || o.Workload != "w1" {
 		t.Errorf("%+v", o)
+	}
+}
+
+func TestRunCancelled(t *testing.T) {
+	f := newFakeDB(t)
+	o := testOptions(t, f, ModeCopy)
+	o.Events = 200_000 // 400 batches of at least 1ms each over 3 clients
+	f.mu.delay = time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if r, err := Run(ctx, o); err == nil || r != nil {
+		t.Fatalf("cancelled run: r %v, err %v", r, err)
 	}
 }
