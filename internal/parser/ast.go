@@ -271,7 +271,7 @@ type Insert struct {
 // Copy is `COPY name [(cols)] FROM STDIN [[WITH] (options)]`, also the
 // legacy forms `... FROM STDIN CSV [HEADER]`, `... WITH CSV`,
 // `... BINARY`, which are normalized into Options (format = csv|binary,
-// header = true, delimiter = ',', null = '').
+// header = true, delimiter = ',', null = the empty string).
 type Copy struct {
 	P       int
 	Table   string

@@ -195,6 +195,11 @@ func (l *lexer) next() (token, *Error) {
 	case (c == 'e' || c == 'E') && l.i+1 < len(s) && s[l.i+1] == '\'':
 		l.i++
 		v, err := l.escapeString(start)
+		for err == nil && l.continuation() {
+			var more string
+			more, err = l.escapeString(l.i)
+			v += more
+		}
 		if err != nil {
 			return token{}, err
 		}
@@ -229,6 +234,11 @@ func (l *lexer) next() (token, *Error) {
 		return mk(tQIdent, b.String())
 	case c == '\'':
 		v, err := l.plainString(start)
+		for err == nil && l.continuation() {
+			var more string
+			more, err = l.plainString(l.i)
+			v += more
+		}
 		if err != nil {
 			return token{}, err
 		}
@@ -315,6 +325,23 @@ func (l *lexer) number(start int) (token, *Error) {
 		return token{}, l.junk(start)
 	}
 	return token{kind: kind, val: s[start:l.i], pos: l.posOf(start), start: start, end: l.i}, nil
+}
+
+// continuation reports whether the string literal that just ended is
+// continued: SQL joins 'a'<whitespace with a newline>'b' into 'ab'. When
+// it is, l.i is left at the next opening quote.
+func (l *lexer) continuation() bool {
+	s := l.src
+	j, newline := l.i, false
+	for j < len(s) && isSpace(s[j]) {
+		newline = newline || s[j] == '\n' || s[j] == '\r'
+		j++
+	}
+	if newline && j < len(s) && s[j] == '\'' {
+		l.i = j
+		return true
+	}
+	return false
 }
 
 // plainString lexes a standard-conforming quoted string: two quotes in a

@@ -193,3 +193,32 @@ func TestQuoteIdent(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkParseSelect(b *testing.B) {
+	sql := "SELECT region, date_trunc('minute', ts) AS minute, avg(value) FROM events WHERE value > 0 AND region IN ('eu', 'us') GROUP BY region, minute ORDER BY 2 DESC LIMIT 10"
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := Parse(sql); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseInsert1000(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO events VALUES ")
+	for i := 0; i < 1000; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("('2024-01-01 00:00:00+00', 42, 'eu', 1.5)")
+	}
+	sql := sb.String()
+	b.SetBytes(int64(len(sql)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := Parse(sql); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
