@@ -58,6 +58,12 @@ func (m *countSM) LeaderChanged(isLeader bool, term uint64) {
 	m.mu.Unlock()
 }
 
+func (m *countSM) loadCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.loads
+}
+
 func (m *countSM) snapshot() map[string]uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()

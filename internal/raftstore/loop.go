@@ -121,18 +121,31 @@ func (s *Store) iterate(tick bool) bool {
 	for _, w := range work {
 		s.applyCommitted(wb, w)
 	}
+	// Only new entries and term/vote changes must be on disk before we send
+	// or ack (Ready.MustSync). Applied state and the commit index can be
+	// rebuilt from the synced log after a crash, so an iteration that only
+	// applies skips the fsync, unless a state machine asked to hear when
+	// its applies are durable.
+	needSync := false
+	for _, w := range work {
+		if w.rd.MustSync {
+			needSync = true
+		} else if _, ok := w.g.sm.(DurableNotifier); ok && w.synced {
+			needSync = true
+		}
+	}
 	if !wb.Empty() {
 		start := time.Now()
-		opts := pebble.Sync
-		if s.cfg.NoSync {
-			opts = pebble.NoSync
+		opts := pebble.NoSync
+		if needSync && !s.cfg.NoSync {
+			opts = pebble.Sync
 		}
 		if err := wb.Commit(opts); err != nil {
 			// The raft state in memory is ahead of the disk now; continuing
 			// could ack writes that are not durable.
 			panic(fmt.Sprintf("raftstore: commit raft batch: %v", err))
 		}
-		if s.cfg.OnFsync != nil && !s.cfg.NoSync {
+		if s.cfg.OnFsync != nil && opts == pebble.Sync {
 			s.cfg.OnFsync(time.Since(start))
 		}
 	}
