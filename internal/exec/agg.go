@@ -381,27 +381,35 @@ func (c *compiler) canonTo(sb *strings.Builder, e parser.Expr) {
 // figureName is the output column name PostgreSQL gives an unaliased
 // select item.
 func figureName(e parser.Expr) string {
+	name, _ := figureNameStrength(e)
+	return name
+}
+
+// figureNameStrength mirrors PostgreSQL's FigureColname: column and
+// function names (strength 2) win over a cast's type name (1), which
+// wins over "?column?" (0).
+func figureNameStrength(e parser.Expr) (string, int) {
 	switch e := e.(type) {
 	case *parser.ColumnRef:
-		return e.Name
+		return e.Name, 2
 	case *parser.Func:
-		return strings.ToLower(e.Name)
+		return strings.ToLower(e.Name), 2
 	case *parser.Cast:
-		if n := figureName(e.X); n != "?column?" {
-			return n
+		if n, s := figureNameStrength(e.X); s == 2 {
+			return n, s
 		}
 		if t, ok := types.FromName(e.Type.Name); ok {
-			return internalTypeName(t)
+			return internalTypeName(t), 1
 		}
-		return e.Type.Name
+		return e.Type.Name, 1
 	case *parser.Case:
-		return "case"
+		return "case", 1
 	case *parser.Literal:
 		if e.Kind == parser.LitBool {
-			return "bool"
+			return "bool", 1
 		}
 	}
-	return "?column?"
+	return "?column?", 0
 }
 
 func internalTypeName(t types.T) string {

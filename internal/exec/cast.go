@@ -83,6 +83,12 @@ func castDatum(d types.Datum, t types.T, explicit bool) (types.Datum, error) {
 	case timeRank(from) > 0 && timeRank(t) > 0:
 		us := toMicros(d)
 		if t == types.Date {
+			switch us {
+			case types.TimestampInfinity:
+				return types.Datum{T: t, I: types.DateInfinity}, nil
+			case types.TimestampNegInfinity:
+				return types.Datum{T: t, I: types.DateNegInfinity}, nil
+			}
 			return types.Datum{T: t, I: floorDiv(us, usPerDay)}, nil
 		}
 		return types.Datum{T: t, I: us}, nil

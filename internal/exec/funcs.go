@@ -775,6 +775,9 @@ func truncUnit(s string) (unit, bool) {
 
 // truncTime truncates a UTC timestamp in microseconds to the unit.
 func truncTime(u unit, us int64) int64 {
+	if isInf(us) {
+		return us
+	}
 	switch u {
 	case uMicro:
 		return us

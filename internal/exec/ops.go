@@ -420,10 +420,20 @@ func floatArith(op string, l, r *node, t types.T) *node {
 // epoch.
 func toMicros(d types.Datum) int64 {
 	if d.T == types.Date {
+		switch d.I {
+		case types.DateInfinity:
+			return types.TimestampInfinity
+		case types.DateNegInfinity:
+			return types.TimestampNegInfinity
+		}
 		return d.I * usPerDay
 	}
 	return d.I
 }
+
+// isInf reports whether a timestamp is ±infinity (which arithmetic and
+// truncation leave alone, as PostgreSQL does).
+func isInf(us int64) bool { return us == types.TimestampInfinity || us == types.TimestampNegInfinity }
 
 // timeArith builds date/time/interval arithmetic; nil when the operator
 // does not exist for these types.
@@ -531,6 +541,9 @@ func scaleInterval(v types.IntervalValue, f float64) types.IntervalValue {
 // addInterval adds sign*iv to a timestamp (microseconds, UTC): months
 // first with the day clamped to the month's length, then days, then time.
 func addInterval(ts int64, iv types.IntervalValue, sign int64) (int64, error) {
+	if isInf(ts) {
+		return ts, nil
+	}
 	if iv.Months != 0 {
 		days := floorDiv(ts, usPerDay)
 		tod := ts - days*usPerDay
@@ -543,8 +556,12 @@ func addInterval(ts int64, iv types.IntervalValue, sign int64) (int64, error) {
 		}
 		ts = daysFromCivil(y, m, d)*usPerDay + tod
 	}
-	ts += sign * (int64(iv.Days)*usPerDay + iv.Micros)
-	return ts, nil
+	delta := sign * (int64(iv.Days)*usPerDay + iv.Micros)
+	r := ts + delta
+	if (r > ts) != (delta > 0) || isInf(r) {
+		return 0, pgerr.New(pgerr.DatetimeFieldOverflow, "timestamp out of range")
+	}
+	return r, nil
 }
 
 func floorDiv(a, b int64) int64 {

@@ -186,7 +186,10 @@ func hashKey(b []byte) uint64 {
 type Delta struct {
 	v      *ViewPlan // the plan whose states d holds (for Range)
 	stride int
-	table  []int32  // entry index + 1; 0 = empty; len is a power of two
+	// table holds, per slot, the hash's high 32 bits and entry index + 1
+	// in the low 32 (0 = empty); len is a power of two. The tag rejects
+	// most mismatches without touching the entry arrays.
+	table  []uint64
 	shift  uint     // 64 - log2(len(table))
 	hashes []uint64 // per entry
 	koffs  []uint32 // entry i's key is keys[koffs[i]:koffs[i+1]]
@@ -239,11 +242,12 @@ func (d *Delta) slot(h uint64, key []byte) int {
 		d.grow()
 	}
 	mask := uint64(len(d.table) - 1)
+	tag := h &^ 0xFFFFFFFF
 	for i := (h * prime1) >> d.shift; ; i = (i + 1) & mask {
 		s := d.table[i]
 		if s == 0 {
 			e := len(d.hashes)
-			d.table[i] = int32(e + 1)
+			d.table[i] = tag | uint64(e+1)
 			d.hashes = append(d.hashes, h)
 			d.keys = append(d.keys, key...)
 			d.koffs = append(d.koffs, uint32(len(d.keys)))
@@ -252,8 +256,10 @@ func (d *Delta) slot(h uint64, key []byte) int {
 			}
 			return e
 		}
-		if e := int(s - 1); d.hashes[e] == h && bytes.Equal(d.key(e), key) {
-			return e
+		if s&^0xFFFFFFFF == tag {
+			if e := int(uint32(s) - 1); d.hashes[e] == h && keyEq(d.key(e), key) {
+				return e
+			}
 		}
 	}
 }
@@ -263,7 +269,7 @@ func (d *Delta) grow() {
 	if n < 64 {
 		n = 64
 	}
-	d.table = make([]int32, n)
+	d.table = make([]uint64, n)
 	d.shift = uint(64 - bits.TrailingZeros(uint(n)))
 	mask := uint64(n - 1)
 	for e, h := range d.hashes {
@@ -271,8 +277,28 @@ func (d *Delta) grow() {
 		for d.table[i] != 0 {
 			i = (i + 1) & mask
 		}
-		d.table[i] = int32(e + 1)
+		d.table[i] = h&^0xFFFFFFFF | uint64(e+1)
 	}
+}
+
+// keyEq compares short keys a word at a time (group keys are usually a
+// few bytes; the generic compare's call overhead dominates there).
+func keyEq(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for len(a) >= 8 {
+		if binary.LittleEndian.Uint64(a) != binary.LittleEndian.Uint64(b) {
+			return false
+		}
+		a, b = a[8:], b[8:]
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Fold applies WHERE, computes group keys and folds the aggregate inputs
