@@ -193,6 +193,9 @@ func (s *fakeSession) Prepare(ctx context.Context, stmt parser.Statement, text s
 	case "ECHO":
 		for i, name := range strings.Split(strings.TrimSpace(text[4:]), ",") {
 			t, ok := types.FromName(strings.TrimSpace(name))
+			if strings.TrimSpace(name) == "unknown" {
+				t, ok = types.Unknown, true
+			}
 			if !ok {
 				return nil, pgerr.New(pgerr.UndefinedObject, "type %q does not exist", name)
 			}
@@ -201,7 +204,7 @@ func (s *fakeSession) Prepare(ctx context.Context, stmt parser.Statement, text s
 		}
 		st.exec = func(ctx context.Context, params []types.Datum, w ResultWriter) (string, error) {
 			for i, p := range params {
-				if p.T != st.params[i] {
+				if p.T != st.params[i] && !(st.params[i] == types.Unknown && p.T == types.Text) {
 					return "", pgerr.New(pgerr.InternalError, "param %d has type %s, want %s", i+1, p.T, st.params[i])
 				}
 			}
