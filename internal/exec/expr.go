@@ -73,6 +73,43 @@ func Compile(e parser.Expr, cols []Column, params *ParamTypes) (*Expr, error) {
 	return &Expr{n: n}, nil
 }
 
+// CompileAssign compiles e over cols for storing into a column of type t
+// (INSERT ... VALUES): untyped literals and parameters take t (so $n's
+// type is inferred as t), and other values convert with assignment-cast
+// rules (Coerce) when evaluated. A type with no assignment cast to t is
+// 42804 at e's position.
+func CompileAssign(e parser.Expr, cols []Column, t types.T, params *ParamTypes) (*Expr, error) {
+	c := &compiler{cols: cols, params: params, noAgg: "VALUES"}
+	n, err := c.compile(e)
+	if err != nil {
+		return nil, err
+	}
+	if n.untyped || n.param > 0 {
+		if n, err = c.coerce(n, t, e.Pos()); err != nil {
+			return nil, err
+		}
+	}
+	if n.t != t {
+		if !assignCast(n.t, t) {
+			return nil, pgerr.New(pgerr.DatatypeMismatch, "column is of type %s but expression is of type %s", t, n.t).WithPos(e.Pos()).
+				WithHint("You will need to rewrite or cast the expression.")
+		}
+		x, pos := n, e.Pos()
+		n, err = fold(newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+			d, err := x.fn(ec, in)
+			if err != nil {
+				return d, err
+			}
+			d, err = Coerce(d, t)
+			return d, posErr(err, pos)
+		}), x)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &Expr{n: n}, nil
+}
+
 // compiler turns AST expressions into nodes over one scope.
 type compiler struct {
 	cols   []Column

@@ -345,3 +345,46 @@ func TestCivilRoundTrip(t *testing.T) {
 		t.Fatalf("jan 31 + 1 month = %d-%d-%d", y, m, d)
 	}
 }
+
+func TestCompileAssign(t *testing.T) {
+	cases := []struct {
+		e    parser.Expr
+		t    types.T
+		want string
+	}{
+		{num(3), types.Float8, "3"},
+		{flt("2.5"), types.Int4, "3"},
+		{str("12"), types.Int8, "12"},
+		{str("x"), types.Int8, "error 22P02"},
+		{null(), types.Text, "NULL"},
+		{num(5), types.Text, `"5"`},
+		{boolean(true), types.Int4, "error 42804"},
+		{num(70000), types.Int2, "error 22003"},
+		{bin("-", fn("now"), cast(str("1 day"), "interval")), types.TimestampTZ, "2024-01-01 00:00:00"},
+		{fn("now"), types.Date, "2024-01-02"},
+	}
+	ec := &Ctx{Now: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)}
+	for _, tc := range cases {
+		var got string
+		e, err := CompileAssign(tc.e, nil, tc.t, nil)
+		if err == nil {
+			if e.Type() != tc.t {
+				t.Errorf("%v: type %s", tc.e, e.Type())
+			}
+			var d types.Datum
+			if d, err = e.EvalRow(ec, nil); err == nil {
+				got = show(d)
+			}
+		}
+		if err != nil {
+			got = "error " + pgerr.Code(err)
+		}
+		if got != tc.want {
+			t.Errorf("CompileAssign(%s, %s) = %s, want %s", (&compiler{}).canon(tc.e), tc.t, got, tc.want)
+		}
+	}
+	pt := &ParamTypes{}
+	if _, err := CompileAssign(param(2), nil, types.Int8, pt); err != nil || len(pt.Types) != 2 || pt.Types[1] != types.Int8 {
+		t.Fatalf("param inference: %v %v", pt.Types, err)
+	}
+}

@@ -140,7 +140,7 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 // returns).
 func (v *ViewPlan) Columns() []Column { return v.cols }
 
-// KeyColumns returns the types of the group key, in key order.
+// KeyTypes returns the types of the group key columns, in key order.
 func (v *ViewPlan) KeyTypes() []types.T {
 	ts := make([]types.T, len(v.keys))
 	for i, k := range v.keys {
@@ -324,7 +324,19 @@ func (v *ViewPlan) Fold(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64
 		for _, k := range v.keys {
 			var kd types.Datum
 			if k.col >= 0 {
-				kd = batchDatum(&b.Cols[k.col], i)
+				c := &b.Cols[k.col]
+				if c.T.UsesI() {
+					// The common case (an integer-like key column) skips
+					// building a Datum; same bytes as appendKey.
+					if c.Nulls != nil && c.Nulls[i] {
+						key = append(key, 0)
+					} else {
+						key = append(key, 1)
+						key = binary.BigEndian.AppendUint64(key, uint64(c.I[i])^1<<63)
+					}
+					continue
+				}
+				kd = batchDatum(c, i)
 			} else {
 				var err error
 				if kd, err = k.fn(ec, in); err != nil {

@@ -372,3 +372,25 @@ func BenchmarkAppendDeltaW1(b *testing.B) {
 		buf = v.AppendDelta(buf[:0], d)
 	}
 }
+
+// BenchmarkFoldPerMinute measures the general path: WHERE, a text key,
+// an expression key (date_trunc) and avg.
+func BenchmarkFoldPerMinute(b *testing.B) {
+	q := viewQueries()["per_minute"]
+	v, err := PlanView(q, eventCols)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, batch := w1(b)
+	d := v.NewDelta()
+	ec := &Ctx{}
+	v.Fold(ec, d, batch, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := v.Fold(ec, d, batch, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*float64(batch.N)/b.Elapsed().Seconds(), "rows/s")
+}

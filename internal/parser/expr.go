@@ -120,7 +120,13 @@ func (p *parser) parseIs() (Expr, error) {
 	}
 }
 
-var cmpOps = setOf("=", "<>", "<", "<=", ">", ">=")
+func isCmpOp(s string) bool {
+	switch s {
+	case "=", "<>", "<", "<=", ">", ">=":
+		return true
+	}
+	return false
+}
 
 func (p *parser) parseCmp() (Expr, error) {
 	l, err := p.parseLike()
@@ -128,7 +134,7 @@ func (p *parser) parseCmp() (Expr, error) {
 		return nil, err
 	}
 	t := p.peek()
-	if t.kind != tOp || !cmpOps[t.val] {
+	if t.kind != tOp || !isCmpOp(t.val) {
 		return l, nil
 	}
 	p.i++
@@ -139,7 +145,7 @@ func (p *parser) parseCmp() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := p.peek(); n.kind == tOp && cmpOps[n.val] {
+	if n := p.peek(); n.kind == tOp && isCmpOp(n.val) {
 		return nil, p.syntaxErr(n)
 	}
 	return &Binary{P: l.Pos(), Op: t.val, L: l, R: r}, nil
@@ -227,14 +233,14 @@ func (p *parser) parseLike() (Expr, error) {
 }
 
 // binaryLevel parses a left-associative level whose operators are ops.
-func (p *parser) binaryLevel(ops map[string]bool, sub func() (Expr, error)) (Expr, error) {
+func (p *parser) binaryLevel(isOp func(string) bool, sub func() (Expr, error)) (Expr, error) {
 	l, err := sub()
 	if err != nil {
 		return nil, err
 	}
 	for {
 		t := p.peek()
-		if t.kind != tOp || !ops[t.val] {
+		if t.kind != tOp || !isOp(t.val) {
 			return l, nil
 		}
 		p.i++
@@ -246,12 +252,10 @@ func (p *parser) binaryLevel(ops map[string]bool, sub func() (Expr, error)) (Exp
 	}
 }
 
-var (
-	concatOps = setOf("||")
-	addOps    = setOf("+", "-")
-	mulOps    = setOf("*", "/", "%")
-	powOps    = setOf("^")
-)
+func concatOps(s string) bool { return s == "||" }
+func addOps(s string) bool    { return s == "+" || s == "-" }
+func mulOps(s string) bool    { return s == "*" || s == "/" || s == "%" }
+func powOps(s string) bool    { return s == "^" }
 
 func (p *parser) parseConcat() (Expr, error) { return p.binaryLevel(concatOps, p.parseAdd) }
 func (p *parser) parseAdd() (Expr, error)    { return p.binaryLevel(addOps, p.parseMul) }

@@ -173,7 +173,13 @@ func TestConfChangeAddVoter(t *testing.T) {
 	if fmt.Sprint(st2.Voters) != "[1 2]" || st2.Leader != 1 {
 		t.Fatalf("new voter's status %+v", st2)
 	}
-	// Conf state survives a restart of the new voter.
+	// The conf state is persisted on both replicas.
+	for i, s := range c.stores {
+		gs, ok, err := loadGroupStorage(s.DB(), gid)
+		if err != nil || !ok || fmt.Sprint(gs.conf.GetVoters()) != "[1 2]" {
+			t.Fatalf("node %d persisted conf state %v (ok %v, err %v)", i+1, gs.conf.GetVoters(), ok, err)
+		}
+	}
 	groups, err := c.stores[1].PersistedGroups()
 	if err != nil || len(groups) != 1 || groups[0] != gid {
 		t.Fatalf("persisted groups on node 2: %v %v", groups, err)

@@ -379,3 +379,51 @@ func TestReadIndexAndCancel(t *testing.T) {
 		t.Fatalf("cancelled propose: %v", err)
 	}
 }
+
+// notifySM records Durable and LeaderChanged calls.
+type notifySM struct {
+	*countSM
+	durable atomic.Int64
+	leaders atomic.Int64
+}
+
+func (m *notifySM) Durable() { m.durable.Add(1) }
+func (m *notifySM) LeaderChanged(isLeader bool, term uint64) {
+	if isLeader && term > bootstrapTerm {
+		m.leaders.Add(1)
+	}
+}
+
+func TestNotifiersAndMalformedSnapshot(t *testing.T) {
+	var fsyncs atomic.Int64
+	s := openTestStore(t, Config{Dir: t.TempDir(), OnFsync: func(time.Duration) { fsyncs.Add(1) }})
+	defer s.Close()
+	sm := &notifySM{countSM: newCountSM(1)}
+	if err := s.StartGroup(1, sm, []uint64{1}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	for i := range 5 {
+		if _, err := s.Propose(ctx, 1, []byte(fmt.Sprintf("n%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Durable runs after the result is delivered, in the same iteration.
+	eventually(t, 5*time.Second, func() error {
+		if sm.durable.Load() < 1 {
+			return errors.New("Durable not called")
+		}
+		return nil
+	})
+	if sm.leaders.Load() != 1 {
+		t.Fatalf("LeaderChanged(true) called %d times, want 1", sm.leaders.Load())
+	}
+	bad := &pb.Message{To: new(uint64(1)), From: new(uint64(2)), Type: pb.MsgSnap.Enum(),
+		Snapshot: &pb.Snapshot{Data: []byte{snapshotVersion, 200}, Metadata: &pb.SnapshotMetadata{Index: new(uint64(100)), Term: new(uint64(9))}}}
+	if err := s.Step(1, bad); err == nil {
+		t.Fatal("malformed snapshot accepted")
+	}
+	if _, err := s.Propose(ctx, 1, []byte("still-works")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -169,3 +169,16 @@ func Decode(buf []byte, b *Batch) error {
 	}
 	return nil
 }
+
+// EncodedRows returns the number of rows of an encoded batch without
+// decoding it.
+func EncodedRows(buf []byte) (int, bool) {
+	if len(buf) < 2 || buf[0] != batchVersion {
+		return 0, false
+	}
+	n, k := binary.Uvarint(buf[1:])
+	if k <= 0 || n > 1<<28 {
+		return 0, false
+	}
+	return int(n), true
+}

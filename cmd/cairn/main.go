@@ -1,0 +1,63 @@
+// Command cairn is the Cairn server and its tools: `cairn start` runs a
+// node, `cairn bench` measures one, `cairn version` prints the version.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairndb/cairn/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	exitError      = 1
+	exitUsage      = 2
+	exitAddrInUse  = 3
+	exitDataDirErr = 4
+)
+
+// exitErr carries an exit code.
+type exitErr struct {
+	code int
+	err  error
+}
+
+func (e *exitErr) Error() string { return e.err.Error() }
+func (e *exitErr) Unwrap() error { return e.err }
+
+func main() {
+	server.Version = version
+	root := &cobra.Command{
+		Use:           "cairn",
+		Short:         "Cairn: a distributed streaming SQL database",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(startCmd(), versionCmd(), benchCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "cairn:", err)
+		var ee *exitErr
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(exitUsage)
+	}
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "cairn %s (PostgreSQL protocol %s)\n", version, server.ServerVersion)
+		},
+	}
+}

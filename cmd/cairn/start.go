@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/BurntSushi/toml"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cairndb/cairn/internal/server"
+)
+
+func startCmd() *cobra.Command {
+	var cfgFile, logLevel string
+	var cfg server.Config
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Start a Cairn node",
+		Long: `Start a Cairn node. Every flag is also a key of the TOML file given with
+--config (data_dir or data-dir) and an environment variable (CAIRN_DATA_DIR).
+A flag beats the environment, which beats the file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyConfig(cmd.Flags(), cfgFile); err != nil {
+				return &exitErr{exitUsage, err}
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return &exitErr{exitUsage, fmt.Errorf("--log-level: %v", err)}
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			n, err := server.Start(cfg)
+			if err != nil {
+				switch {
+				case errors.Is(err, server.ErrAddrInUse):
+					return &exitErr{exitAddrInUse, err}
+				case errors.Is(err, server.ErrDataDir):
+					return &exitErr{exitDataDirErr, err}
+				}
+				return &exitErr{exitError, err}
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "cairn %s: node %s ready; connect with: psql -h %s -p %s -U cairn\n",
+				version, cfg.NodeID, hostOf(n.PGAddr()), portOf(n.PGAddr()))
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+			s := <-sig
+			cfg.Logger.Info("shutting down", "signal", s.String())
+			signal.Stop(sig)
+			if err := n.Close(); err != nil {
+				return &exitErr{exitError, fmt.Errorf("shutdown: %w", err)}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgFile, "config", "", "TOML config file")
+	f.StringVar(&cfg.DataDir, "data-dir", "./cairn-data", "directory for all data of this node")
+	f.StringVar(&cfg.PGAddr, "pg-addr", "127.0.0.1:5480", "PostgreSQL wire protocol listen address")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8480", "HTTP listen address (API, ingest, metrics, health)")
+	f.StringVar(&cfg.ClusterAddr, "cluster-addr", "127.0.0.1:7480", "cluster traffic listen address (Raft, internal RPC)")
+	f.StringVar(&cfg.NodeID, "node-id", "n1", "unique id of this node")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.BoolVar(&cfg.NoSync, "unsafe-no-fsync", false, "skip fsync (loses acknowledged data on power loss; benchmarks only)")
+	return cmd
+}
+
+// applyConfig fills every flag not given on the command line from the
+// CAIRN_* environment, then from the TOML file.
+func applyConfig(fs *pflag.FlagSet, file string) error {
+	fileVals := map[string]any{}
+	if file == "" {
+		file = os.Getenv("CAIRN_CONFIG")
+	}
+	if file != "" {
+		if _, err := toml.DecodeFile(file, &fileVals); err != nil {
+			return fmt.Errorf("config file %s: %v", file, err)
+		}
+		for k := range fileVals {
+			name := strings.ReplaceAll(k, "_", "-")
+			if fs.Lookup(name) == nil || name == "config" {
+				return fmt.Errorf("config file %s: unknown key %q", file, k)
+			}
+		}
+	}
+	var firstErr error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed || fl.Name == "config" || firstErr != nil {
+			return
+		}
+		env := "CAIRN_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := fs.Set(fl.Name, v); err != nil {
+				firstErr = fmt.Errorf("%s: %v", env, err)
+			}
+			return
+		}
+		for _, k := range []string{fl.Name, strings.ReplaceAll(fl.Name, "-", "_")} {
+			if v, ok := fileVals[k]; ok {
+				if err := fs.Set(fl.Name, fmt.Sprint(v)); err != nil {
+					firstErr = fmt.Errorf("config file %s: %s: %v", file, k, err)
+				}
+				return
+			}
+		}
+	})
+	return firstErr
+}
+
+func hostOf(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return addr[:i]
+	}
+	return addr
+}
+
+func portOf(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return addr[i+1:]
+	}
+	return addr
+}

@@ -1,0 +1,193 @@
+// Package catalog holds the cluster catalog (streams, views, settings)
+// and the meta group's state machine that changes it. The state machine
+// is pure: Apply decodes a command, validates it against the current
+// catalog and returns the effect; the same log yields the same catalog on
+// every replica.
+package catalog
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// MetaGroupID is the Raft group holding the catalog.
+const MetaGroupID = 1
+
+// Column is one column of a stream.
+type Column struct {
+	Name string  `json:"name"`
+	T    types.T `json:"type"`
+}
+
+// Stream describes a stream and its shard groups.
+type Stream struct {
+	ID        uint64   `json:"id"`
+	Name      string   `json:"name"`
+	Cols      []Column `json:"cols"`
+	Shards    int      `json:"shards"`
+	Replicas  int      `json:"replicas"`
+	ShardKey  string   `json:"shard_key,omitempty"` // column name; "" spreads whole batches
+	Retention string   `json:"retention,omitempty"` // interval text; "" keeps everything
+	Groups    []uint64 `json:"groups"`              // one Raft group per shard, by shard number
+	Foreign   bool     `json:"foreign,omitempty"`   // created as CREATE FOREIGN TABLE ... SERVER pipelinedb
+}
+
+// ShardKeyIndex returns the index of the shard key column, or -1.
+func (s *Stream) ShardKeyIndex() int {
+	for i, c := range s.Cols {
+		if c.Name == s.ShardKey && s.ShardKey != "" {
+			return i
+		}
+	}
+	return -1
+}
+
+// View describes a continuous view and its shard groups.
+type View struct {
+	ID        uint64            `json:"id"`
+	Name      string            `json:"name"`
+	Kind      string            `json:"kind"` // materialized | continuous | view
+	Query     string            `json:"query"`
+	Stream    string            `json:"stream"`
+	Shards    int               `json:"shards"`
+	Replicas  int               `json:"replicas"`
+	Groups    []uint64          `json:"groups"`
+	Start     []uint64          `json:"start"` // per source stream shard: the offset the view starts from
+	Settings  map[string]string `json:"settings,omitempty"`
+	CreatedAt int64             `json:"created_at"`
+}
+
+// Catalog is the whole catalog. Names are unique across streams and views.
+type Catalog struct {
+	Streams     map[string]*Stream `json:"streams"`
+	Views       map[string]*View   `json:"views"`
+	Settings    map[string]string  `json:"settings"`
+	NextGroupID uint64             `json:"next_group_id"`
+	NextID      uint64             `json:"next_id"`
+	ClusterID   string             `json:"cluster_id"`
+}
+
+// New returns an empty catalog.
+func New() *Catalog {
+	return &Catalog{
+		Streams:     map[string]*Stream{},
+		Views:       map[string]*View{},
+		Settings:    map[string]string{},
+		NextGroupID: MetaGroupID + 1,
+		NextID:      1,
+	}
+}
+
+// Clone returns a deep copy (readers get clones; the state machine owns the original).
+func (c *Catalog) Clone() *Catalog {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	n := New()
+	if err := json.Unmarshal(b, n); err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// ViewsOn returns the views reading stream name, sorted by name.
+func (c *Catalog) ViewsOn(name string) []*View {
+	var vs []*View
+	for _, v := range c.Views {
+		if v.Stream == name {
+			vs = append(vs, v)
+		}
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
+	return vs
+}
+
+// GroupKind says what a Raft group holds.
+type GroupKind uint8
+
+// Group kinds.
+const (
+	GroupMeta GroupKind = iota
+	GroupStream
+	GroupView
+)
+
+// GroupRef names the object and shard a group belongs to.
+type GroupRef struct {
+	Kind   GroupKind
+	Object string
+	Shard  int
+}
+
+// Groups lists every data group of the catalog.
+func (c *Catalog) Groups() map[uint64]GroupRef {
+	m := map[uint64]GroupRef{}
+	for _, s := range c.Streams {
+		for i, g := range s.Groups {
+			m[g] = GroupRef{GroupStream, s.Name, i}
+		}
+	}
+	for _, v := range c.Views {
+		for i, g := range v.Groups {
+			m[g] = GroupRef{GroupView, v.Name, i}
+		}
+	}
+	return m
+}
+
+// Lookup errors, shared by the SQL layer and the state machine.
+
+// ErrNoStream reports a missing stream.
+func ErrNoStream(name string) *pgerr.Error {
+	return pgerr.New(pgerr.UndefinedTable, "stream %q does not exist", name)
+}
+
+// ErrNoView reports a missing view.
+func ErrNoView(name string) *pgerr.Error {
+	return pgerr.New(pgerr.UndefinedTable, "view %q does not exist", name)
+}
+
+// Exists reports the kind of the object called name ("stream", "view" or "").
+func (c *Catalog) Exists(name string) string {
+	if _, ok := c.Streams[name]; ok {
+		return "stream"
+	}
+	if _, ok := c.Views[name]; ok {
+		return "view"
+	}
+	return ""
+}
+
+// SortedStreams returns streams by name.
+func (c *Catalog) SortedStreams() []*Stream {
+	ss := make([]*Stream, 0, len(c.Streams))
+	for _, s := range c.Streams {
+		ss = append(ss, s)
+	}
+	sort.Slice(ss, func(i, j int) bool { return ss[i].Name < ss[j].Name })
+	return ss
+}
+
+// SortedViews returns views by name.
+func (c *Catalog) SortedViews() []*View {
+	vs := make([]*View, 0, len(c.Views))
+	for _, v := range c.Views {
+		vs = append(vs, v)
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
+	return vs
+}
+
+// ColumnNames returns "a, b, c".
+func ColumnNames(cols []Column) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}

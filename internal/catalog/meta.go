@@ -1,0 +1,240 @@
+package catalog
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cairndb/cairn/internal/pgerr"
+)
+
+// Command is one change to the catalog, proposed to the meta group.
+type Command struct {
+	Op          string   `json:"op"` // create_stream | drop_stream | create_view | drop_view | set_setting | init
+	Stream      *Stream  `json:"stream,omitempty"`
+	View        *View    `json:"view,omitempty"`
+	Names       []string `json:"names,omitempty"`
+	IfExists    bool     `json:"if_exists,omitempty"`
+	IfNotExists bool     `json:"if_not_exists,omitempty"`
+	Cascade     bool     `json:"cascade,omitempty"`
+	Key         string   `json:"key,omitempty"`
+	Value       *string  `json:"value,omitempty"` // nil resets the setting
+}
+
+// Result is what applying a Command produced.
+type Result struct {
+	Err     *pgerr.Error
+	Stream  *Stream
+	View    *View
+	Dropped []string // objects removed, views first
+	Notice  string
+}
+
+// Encode returns the command's wire form.
+func (c *Command) Encode() []byte {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	return b
+}
+
+// MetaSM is the meta group's state machine. The published catalog is
+// immutable: Apply builds a new one and swaps the pointer, so readers
+// need no copy.
+type MetaSM struct {
+	key      []byte
+	onChange func()
+
+	mu struct {
+		sync.RWMutex
+		cat *Catalog
+	}
+}
+
+// NewMetaSM returns the meta state machine. key is where the catalog is
+// stored in the engine (inside the meta group's data range); onChange is
+// called (without blocking) after each applied change.
+func NewMetaSM(key []byte, onChange func()) *MetaSM {
+	m := &MetaSM{key: key, onChange: onChange}
+	m.mu.cat = New()
+	return m
+}
+
+// Catalog returns the current catalog. Callers must not modify it.
+func (m *MetaSM) Catalog() *Catalog {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.mu.cat
+}
+
+// Load reads the stored catalog.
+func (m *MetaSM) Load(r pebble.Reader) error {
+	v, closer, err := r.Get(m.key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	c := New()
+	if err := json.Unmarshal(v, c); err != nil {
+		return fmt.Errorf("catalog: corrupt stored catalog: %w", err)
+	}
+	m.mu.Lock()
+	m.mu.cat = c
+	m.mu.Unlock()
+	return nil
+}
+
+// Apply applies one command and returns a *Result.
+func (m *MetaSM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
+	var c Command
+	if err := json.Unmarshal(cmd, &c); err != nil {
+		return &Result{Err: pgerr.New(pgerr.InternalError, "catalog: undecodable command at index %d: %v", index, err)}
+	}
+	next := m.Catalog().Clone()
+	res := applyCommand(next, &c)
+	if res.Err != nil {
+		return res
+	}
+	b, err := json.Marshal(next)
+	if err != nil {
+		panic(err)
+	}
+	if err := wb.Set(m.key, b, nil); err != nil {
+		return &Result{Err: pgerr.New(pgerr.IOError, "catalog: %v", err)}
+	}
+	m.mu.Lock()
+	m.mu.cat = next
+	m.mu.Unlock()
+	if m.onChange != nil {
+		m.onChange()
+	}
+	return res
+}
+
+// applyCommand changes c in place. It is deterministic: every decision
+// depends only on c and cmd.
+func applyCommand(c *Catalog, cmd *Command) *Result {
+	switch cmd.Op {
+	case "init":
+		if c.ClusterID == "" && cmd.Value != nil {
+			c.ClusterID = *cmd.Value
+		}
+		return &Result{}
+	case "create_stream":
+		s := cmd.Stream
+		if kind := c.Exists(s.Name); kind != "" {
+			if cmd.IfNotExists && kind == "stream" {
+				return &Result{Stream: c.Streams[s.Name], Notice: fmt.Sprintf("stream %q already exists, skipping", s.Name)}
+			}
+			return &Result{Err: pgerr.New(pgerr.DuplicateTable, "relation %q already exists (a %s)", s.Name, kind)}
+		}
+		s.ID = c.NextID
+		c.NextID++
+		s.Groups = make([]uint64, s.Shards)
+		for i := range s.Groups {
+			s.Groups[i] = c.NextGroupID
+			c.NextGroupID++
+		}
+		c.Streams[s.Name] = s
+		return &Result{Stream: s}
+	case "create_view":
+		v := cmd.View
+		if kind := c.Exists(v.Name); kind != "" {
+			if cmd.IfNotExists && kind == "view" {
+				return &Result{View: c.Views[v.Name], Notice: fmt.Sprintf("view %q already exists, skipping", v.Name)}
+			}
+			return &Result{Err: pgerr.New(pgerr.DuplicateTable, "relation %q already exists (a %s)", v.Name, kind)}
+		}
+		s, ok := c.Streams[v.Stream]
+		if !ok {
+			return &Result{Err: ErrNoStream(v.Stream)}
+		}
+		if len(v.Start) != s.Shards {
+			v.Start = make([]uint64, s.Shards)
+		}
+		v.ID = c.NextID
+		c.NextID++
+		v.Groups = make([]uint64, v.Shards)
+		for i := range v.Groups {
+			v.Groups[i] = c.NextGroupID
+			c.NextGroupID++
+		}
+		c.Views[v.Name] = v
+		return &Result{View: v}
+	case "drop_stream":
+		res := &Result{}
+		for _, name := range cmd.Names {
+			if _, ok := c.Streams[name]; !ok {
+				if cmd.IfExists {
+					res.Notice = fmt.Sprintf("stream %q does not exist, skipping", name)
+					continue
+				}
+				if c.Exists(name) == "view" {
+					return &Result{Err: pgerr.New(pgerr.WrongObjectType, "%q is a view", name).WithHint("Use DROP VIEW to remove a view.")}
+				}
+				return &Result{Err: ErrNoStream(name)}
+			}
+			deps := c.ViewsOn(name)
+			if len(deps) > 0 && !cmd.Cascade {
+				names := make([]string, len(deps))
+				for i, v := range deps {
+					names[i] = strconv.Quote(v.Name)
+				}
+				return &Result{Err: pgerr.New(pgerr.DependentObjects, "cannot drop stream %q because views depend on it: %s", name, strings.Join(names, ", ")).
+					WithHint("Use DROP ... CASCADE to drop the dependent views too.")}
+			}
+			for _, v := range deps {
+				delete(c.Views, v.Name)
+				res.Dropped = append(res.Dropped, v.Name)
+			}
+			delete(c.Streams, name)
+			res.Dropped = append(res.Dropped, name)
+		}
+		return res
+	case "drop_view":
+		res := &Result{}
+		for _, name := range cmd.Names {
+			if _, ok := c.Views[name]; !ok {
+				if cmd.IfExists {
+					res.Notice = fmt.Sprintf("view %q does not exist, skipping", name)
+					continue
+				}
+				if c.Exists(name) == "stream" {
+					return &Result{Err: pgerr.New(pgerr.WrongObjectType, "%q is a stream", name).WithHint("Use DROP STREAM to remove a stream.")}
+				}
+				return &Result{Err: ErrNoView(name)}
+			}
+			delete(c.Views, name)
+			res.Dropped = append(res.Dropped, name)
+		}
+		return res
+	case "set_setting":
+		if cmd.Value == nil {
+			delete(c.Settings, cmd.Key)
+		} else {
+			c.Settings[cmd.Key] = *cmd.Value
+		}
+		return &Result{}
+	}
+	return &Result{Err: pgerr.New(pgerr.InternalError, "catalog: unknown command %q", cmd.Op)}
+}
+
+// SettingNames returns the stored cluster setting names, sorted.
+func (c *Catalog) SettingNames() []string {
+	names := make([]string, 0, len(c.Settings))
+	for k := range c.Settings {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,530 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/exec"
+	"github.com/cairndb/cairn/internal/parser"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/pgwire"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+func isEOF(err error) bool { return errors.Is(err, io.EOF) }
+
+// maxShards bounds shards per stream or view.
+const maxShards = 256
+
+// dataNodes is the number of data nodes (one until clustering lands).
+func (n *Node) dataNodes() int { return 1 }
+
+func (n *Node) defaultShards() int {
+	d := n.dataNodes()
+	if d > 16 {
+		d = 16
+	}
+	return d
+}
+
+func (n *Node) defaultReplicas() int {
+	d := n.dataNodes()
+	if d > 3 {
+		d = 3
+	}
+	return d
+}
+
+func optInt(o parser.Option, min, max int) (int, error) {
+	v, _ := optString(o)
+	i, err := strconv.Atoi(v)
+	if err != nil || i < min || i > max {
+		return 0, pgerr.New(pgerr.InvalidParameterValue, "%s must be an integer between %d and %d, got %q", o.Key, min, max, v).WithPos(o.P)
+	}
+	return i, nil
+}
+
+func unknownOption(o parser.Option, what string, valid []string) error {
+	return pgerr.New(pgerr.InvalidParameterValue, "unrecognized %s option %q", what, o.Key).
+		WithHint("Valid options: %s.", strings.Join(valid, ", ")).WithPos(o.P)
+}
+
+func (n *Node) checkReplicas(r int, pos int) error {
+	if r > n.dataNodes() {
+		return pgerr.New(pgerr.InvalidParameterValue, "replicas=%d needs at least %d data nodes; the cluster has %d", r, r, n.dataNodes()).WithPos(pos)
+	}
+	return nil
+}
+
+func ddlTag(tag string) *prepared {
+	return &prepared{run: func(context.Context, []types.Datum, pgwire.ResultWriter) (string, error) { return tag, nil }}
+}
+
+var streamOptions = []string{"shards", "replicas", "shard_key", "retention"}
+
+func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error) {
+	if cs.Foreign && !strings.EqualFold(cs.Server, "pipelinedb") {
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "foreign server %q is not supported", cs.Server).
+			WithHint("Use SERVER pipelinedb to create a stream, or CREATE STREAM.").WithPos(cs.P)
+	}
+	if len(cs.Cols) == 0 {
+		return nil, pgerr.New(pgerr.SyntaxError, "a stream needs at least one column").WithPos(cs.P)
+	}
+	st := &catalog.Stream{Name: cs.Name, Shards: s.n.defaultShards(), Replicas: s.n.defaultReplicas(), Foreign: cs.Foreign}
+	seen := map[string]bool{}
+	for _, c := range cs.Cols {
+		if seen[c.Name] {
+			return nil, pgerr.New(pgerr.DuplicateColumn, "column %q specified more than once", c.Name).WithPos(c.P)
+		}
+		seen[c.Name] = true
+		t, ok := types.FromName(c.Type.Name)
+		if !ok {
+			return nil, pgerr.New(pgerr.UndefinedObject, "type %q does not exist", c.Type.Name).WithPos(c.Type.P)
+		}
+		st.Cols = append(st.Cols, catalog.Column{Name: c.Name, T: t})
+	}
+	for _, o := range cs.With {
+		var err error
+		switch o.Key {
+		case "shards":
+			st.Shards, err = optInt(o, 1, maxShards)
+		case "replicas":
+			if st.Replicas, err = optInt(o, 1, 7); err == nil {
+				err = s.n.checkReplicas(st.Replicas, o.P)
+			}
+		case "shard_key":
+			v, _ := optString(o)
+			if !seen[v] {
+				err = pgerr.New(pgerr.UndefinedColumn, "shard_key %q is not a column of stream %q", v, cs.Name).WithPos(o.P)
+			}
+			st.ShardKey = v
+		case "retention":
+			v, _ := optString(o)
+			if _, perr := types.ParseText(types.Interval, v); perr != nil {
+				err = pgerr.New(pgerr.InvalidParameterValue, "retention must be an interval such as '7 days', got %q", v).WithPos(o.P)
+			}
+			st.Retention = v
+		default:
+			if cs.Foreign {
+				continue // PipelineDB foreign-table OPTIONS are accepted and ignored
+			}
+			err = unknownOption(o, "stream", streamOptions)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	tag := "CREATE STREAM"
+	if cs.Foreign {
+		tag = "CREATE FOREIGN TABLE"
+	}
+	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		res, err := s.n.proposeMeta(ctx, &catalog.Command{Op: "create_stream", Stream: st, IfNotExists: cs.IfNotExists})
+		if err != nil {
+			return "", err
+		}
+		if res.Notice != "" {
+			w.Notice(res.Notice)
+		}
+		if err := s.n.waitGroups(ctx, res.Stream.Groups); err != nil {
+			return "", err
+		}
+		return tag, nil
+	}}, nil
+}
+
+// waitGroups waits until every group runs here and has a leader, so a
+// statement right after CREATE finds its shards ready.
+func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
+	n.poke()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, gid := range groups {
+		for {
+			if n.hasGroup(gid) {
+				if st, ok := n.store.Status(gid); ok && st.Leader != 0 {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				return pgerr.New(pgerr.SerializationFailure, "shard group %d is not ready yet; retry", gid)
+			}
+			select {
+			case <-ctx.Done():
+				return storeErr(ctx.Err())
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "start"}
+
+// viewSettings are the Timeplus SETTINGS keys Cairn accepts.
+var viewSettings = []string{"checkpoint_settings", "checkpoint_interval"}
+
+func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
+	sel := cv.Query
+	if sel.From == nil || sel.From.Subquery != nil {
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "a continuous view must read FROM a stream").WithPos(sel.P)
+	}
+	cat := s.n.meta.Catalog()
+	st := cat.Streams[sel.From.Name]
+	if st == nil {
+		if cat.Views[sel.From.Name] != nil {
+			return nil, pgerr.New(pgerr.FeatureNotSupported, "views over views are not supported yet: %q is a view", sel.From.Name).WithPos(sel.From.P)
+		}
+		if cv.Kind == parser.ViewPlain {
+			return nil, pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", sel.From.Name).
+				WithHint("CREATE VIEW makes a continuous view over a stream; create the stream first.").WithPos(sel.From.P)
+		}
+		return nil, catalog.ErrNoStream(sel.From.Name).WithPos(sel.From.P)
+	}
+	if _, err := exec.PlanView(sel, streamColumns(st)); err != nil {
+		return nil, err
+	}
+	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, Shards: s.n.defaultShards(), Replicas: s.n.defaultReplicas()}
+	switch cv.Kind {
+	case parser.ViewMaterialized:
+		v.Kind = "materialized"
+	case parser.ViewContinuous:
+		v.Kind = "continuous"
+	default:
+		v.Kind = "view"
+	}
+	latest := false
+	for _, o := range cv.With {
+		var err error
+		switch o.Key {
+		case "shards", "num_shards":
+			v.Shards, err = optInt(o, 1, maxShards)
+		case "replicas":
+			if v.Replicas, err = optInt(o, 1, 7); err == nil {
+				err = s.n.checkReplicas(v.Replicas, o.P)
+			}
+		case "num_replicas": // PipelineDB counts copies beyond the primary
+			var r int
+			if r, err = optInt(o, 0, 6); err == nil {
+				v.Replicas = r + 1
+				if v.Replicas > s.n.dataNodes() {
+					err = pgerr.New(pgerr.InvalidParameterValue, "num_replicas=%d needs at least %d data nodes; the cluster has %d", r, r+1, s.n.dataNodes()).WithPos(o.P)
+				}
+			}
+		case "start":
+			val, _ := optString(o)
+			switch strings.ToLower(val) {
+			case "latest":
+				latest = true
+			case "earliest":
+			default:
+				err = pgerr.New(pgerr.InvalidParameterValue, "start must be 'earliest' or 'latest', got %q", val).WithPos(o.P)
+			}
+		default:
+			err = unknownOption(o, "view", viewOptions)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range cv.Settings {
+		val, _ := optString(o)
+		switch o.Key {
+		case "checkpoint_settings":
+			if err := checkCheckpointSettings(val, o.P); err != nil {
+				return nil, err
+			}
+		case "checkpoint_interval":
+			if _, err := parseDurationSetting(val); err != nil {
+				return nil, pgerr.New(pgerr.InvalidParameterValue, "checkpoint_interval must be a duration such as '5s', got %q", val).WithPos(o.P)
+			}
+		default:
+			return nil, pgerr.New(pgerr.InvalidParameterValue, "unrecognized setting %q", o.Key).
+				WithHint("Valid settings: %s.", strings.Join(viewSettings, ", ")).WithPos(o.P)
+		}
+		if v.Settings == nil {
+			v.Settings = map[string]string{}
+		}
+		v.Settings[o.Key] = val
+	}
+	tag := "CREATE MATERIALIZED VIEW"
+	switch cv.Kind {
+	case parser.ViewContinuous:
+		tag = "CREATE CONTINUOUS VIEW"
+	case parser.ViewPlain:
+		tag = "CREATE VIEW"
+	}
+	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		if latest {
+			v.Start = make([]uint64, len(st.Groups))
+			for i, gid := range st.Groups {
+				if g := s.n.getGroup(gid); g != nil && g.stream != nil {
+					v.Start[i], _ = g.stream.End()
+				}
+			}
+		}
+		res, err := s.n.proposeMeta(ctx, &catalog.Command{Op: "create_view", View: v, IfNotExists: cv.IfNotExists})
+		if err != nil {
+			return "", err
+		}
+		if res.Notice != "" {
+			w.Notice(res.Notice)
+		}
+		if err := s.n.waitGroups(ctx, res.View.Groups); err != nil {
+			return "", err
+		}
+		if lvl, _ := s.get("stream_insert_level"); lvl == "sync_commit" {
+			// Return once the back-fill covers what the stream held at creation.
+			ends := make([]uint64, len(st.Groups))
+			for i, gid := range st.Groups {
+				if g := s.n.getGroup(gid); g != nil && g.stream != nil {
+					ends[i], _ = g.stream.End()
+				}
+			}
+			if err := s.n.waitViewsCover(ctx, []*catalog.View{res.View}, ends); err != nil {
+				return "", err
+			}
+		}
+		return tag, nil
+	}}, nil
+}
+
+// checkCheckpointSettings validates Timeplus checkpoint_settings:
+// 'key=value;key=value'.
+func checkCheckpointSettings(v string, pos int) error {
+	valid := map[string][]string{"storage_type": {"shared", "local"}, "shared_disk": nil, "async": {"true", "false"}, "interval": nil}
+	for _, part := range strings.Split(v, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(part, "=")
+		k = strings.TrimSpace(k)
+		allowed, known := valid[k]
+		if !ok || !known {
+			return pgerr.New(pgerr.InvalidParameterValue, "checkpoint_settings: unrecognized entry %q", part).
+				WithHint("Entries: storage_type=shared|local; shared_disk=<name>; async=true|false; interval=<seconds>.").WithPos(pos)
+		}
+		if allowed != nil {
+			good := false
+			for _, a := range allowed {
+				good = good || strings.TrimSpace(val) == a
+			}
+			if !good {
+				return pgerr.New(pgerr.InvalidParameterValue, "checkpoint_settings: %s must be one of %s, got %q", k, strings.Join(allowed, ", "), val).WithPos(pos)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Session) prepareDrop(d *parser.Drop) (*prepared, error) {
+	op, tag := "drop_stream", "DROP STREAM"
+	if d.Kind == parser.ObjView {
+		op, tag = "drop_view", "DROP VIEW"
+	}
+	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		res, err := s.n.proposeMeta(ctx, &catalog.Command{Op: op, Names: d.Names, IfExists: d.IfExists, Cascade: d.Cascade})
+		if err != nil {
+			return "", pgerr.From(err).WithPos(d.P)
+		}
+		if res.Notice != "" {
+			w.Notice(res.Notice)
+		}
+		if len(res.Dropped) > len(d.Names) {
+			w.Notice(fmt.Sprintf("drop cascades to %d other objects", len(res.Dropped)-len(d.Names)))
+		}
+		s.n.poke()
+		return tag, nil
+	}}, nil
+}
+
+// ---- SET / SHOW / RESET ----
+
+func (s *Session) prepareSet(st *parser.Set) (*prepared, error) {
+	name := strings.ToLower(st.Name)
+	def, known := settings[name]
+	if !known && !strings.Contains(name, ".") {
+		return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", st.Name).WithPos(st.P)
+	}
+	if known && def.readOnly {
+		return nil, pgerr.New(pgerr.InvalidParameterValue, "parameter %q cannot be changed", st.Name).WithPos(st.P)
+	}
+	value := strings.Join(st.Values, ", ")
+	if !st.Default && known && def.check != nil {
+		v, err := def.check(value)
+		if err != nil {
+			return nil, pgerr.From(err).WithPos(st.P)
+		}
+		value = v
+	}
+	return &prepared{run: func(_ context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		if st.Default {
+			delete(s.values, name)
+		} else {
+			s.values[name] = value
+		}
+		if known && def.reported != "" {
+			v, _ := s.get(name)
+			w.ParameterStatus(def.reported, v)
+		}
+		return "SET", nil
+	}}, nil
+}
+
+func (s *Session) prepareReset(r *parser.Reset) (*prepared, error) {
+	name := strings.ToLower(r.Name)
+	if !r.All {
+		if _, ok := settings[name]; !ok && !strings.Contains(name, ".") {
+			return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", r.Name).WithPos(r.P)
+		}
+	}
+	return &prepared{run: func(_ context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		if r.All {
+			s.values = map[string]string{}
+		} else {
+			delete(s.values, name)
+		}
+		return "RESET", nil
+	}}, nil
+}
+
+// rowsStmt returns a statement producing fixed text rows.
+func rowsStmt(cols []pgwire.Column, rows [][]types.Datum, tag string) *prepared {
+	return &prepared{cols: cols, run: func(_ context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		for _, r := range rows {
+			if err := w.Row(r); err != nil {
+				return "", err
+			}
+		}
+		if tag == "" {
+			tag = fmt.Sprintf("SELECT %d", len(rows))
+		}
+		return tag, nil
+	}}
+}
+
+func textCols(names ...string) []pgwire.Column {
+	cols := make([]pgwire.Column, len(names))
+	for i, n := range names {
+		cols[i] = pgwire.Column{Name: n, T: types.Text}
+	}
+	return cols
+}
+
+func (s *Session) prepareShow(sh *parser.Show) (*prepared, error) {
+	name := strings.ToLower(sh.Name)
+	if name == "all" {
+		var rows [][]types.Datum
+		for _, k := range settingNames() {
+			v, _ := s.get(k)
+			rows = append(rows, []types.Datum{types.NewText(k), types.NewText(v), types.NewText(settings[k].desc)})
+		}
+		return rowsStmt(textCols("name", "setting", "description"), rows, "SHOW"), nil
+	}
+	if v, ok := s.n.clusterSetting(name); ok {
+		return rowsStmt(textCols(name), [][]types.Datum{{types.NewText(v)}}, "SHOW"), nil
+	}
+	v, ok := s.get(name)
+	if !ok {
+		if _, known := settings[name]; !known {
+			return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", sh.Name).WithPos(sh.P)
+		}
+	}
+	return &prepared{cols: textCols(name), run: func(_ context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		v, _ = s.get(name)
+		if err := w.Row([]types.Datum{types.NewText(v)}); err != nil {
+			return "", err
+		}
+		return "SHOW", nil
+	}}, nil
+}
+
+// clusterSettings are the ALTER SYSTEM settings and their defaults.
+var clusterSettings = map[string]string{
+	"primary_only":  "off",
+	"auto_failover": "on",
+}
+
+func (n *Node) clusterSetting(name string) (string, bool) {
+	def, ok := clusterSettings[name]
+	if !ok {
+		return "", false
+	}
+	if v, ok := n.meta.Catalog().Settings[name]; ok {
+		return v, true
+	}
+	return def, true
+}
+
+func (s *Session) prepareAlterSystem(a *parser.AlterSystemSet) (*prepared, error) {
+	name := strings.ToLower(a.Name)
+	if _, ok := clusterSettings[name]; !ok {
+		names := make([]string, 0, len(clusterSettings))
+		for k := range clusterSettings {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized cluster setting %q", a.Name).
+			WithHint("Cluster settings: %s.", strings.Join(names, ", ")).WithPos(a.P)
+	}
+	var value *string
+	if !a.Reset {
+		v, err := checkBool(name)(a.Value)
+		if err != nil {
+			return nil, pgerr.From(err).WithPos(a.P)
+		}
+		value = &v
+	}
+	return &prepared{run: func(ctx context.Context, _ []types.Datum, _ pgwire.ResultWriter) (string, error) {
+		if _, err := s.n.proposeMeta(ctx, &catalog.Command{Op: "set_setting", Key: name, Value: value}); err != nil {
+			return "", err
+		}
+		return "ALTER SYSTEM", nil
+	}}, nil
+}
+
+func (s *Session) prepareShowObjects(so *parser.ShowObjects) (*prepared, error) {
+	kind := strings.ToLower(so.Kind)
+	var src exec.Source
+	switch kind {
+	case "streams":
+		src = s.n.streamsTable()
+	case "views":
+		src = s.n.viewsTable()
+	case "tables":
+		src = s.n.streamsTable()
+	case "shards":
+		src = s.n.shardsTable()
+	case "nodes":
+		src = s.n.nodesTable()
+	default:
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "SHOW %s is not supported yet", strings.ToUpper(kind)).WithPos(so.P)
+	}
+	return &prepared{cols: toPGColumns(src.Columns()), run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		n := 0
+		row := make([]types.Datum, len(src.Columns()))
+		err := src.Scan(ctx, func(b *types.Batch) error {
+			for i := 0; i < b.N; i++ {
+				for c := range row {
+					row[c] = b.Cols[c].Datum(i)
+				}
+				if err := w.Row(row); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("SHOW %d", n), nil
+	}}, nil
+}

@@ -1,0 +1,474 @@
+// Package server wires one Cairn node: the multi-raft store, the catalog,
+// the stream and view shard groups, the view tasks, and the PostgreSQL
+// and HTTP front ends.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/exec"
+	"github.com/cairndb/cairn/internal/httpapi"
+	"github.com/cairndb/cairn/internal/metrics"
+	"github.com/cairndb/cairn/internal/parser"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/pgwire"
+	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/streamsm"
+	"github.com/cairndb/cairn/internal/types"
+	"github.com/cairndb/cairn/internal/viewsm"
+)
+
+// Version is the Cairn version, set by cmd/cairn.
+var Version = "0.1.0-dev"
+
+// Config configures a node.
+type Config struct {
+	DataDir     string
+	PGAddr      string
+	HTTPAddr    string
+	ClusterAddr string
+	NodeID      string
+	NoSync      bool // tests and benchmarks only: skip fsync
+	Logger      *slog.Logger
+}
+
+// ErrAddrInUse is wrapped when a listen address is taken.
+var ErrAddrInUse = errors.New("address in use")
+
+// Node is one running Cairn node.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	id      *Identity
+	lock    *os.File
+	store   *raftstore.Store
+	meta    *catalog.MetaSM
+	metrics *metrics.Metrics
+
+	pgLn, httpLn, clusterLn net.Listener
+	pg                      *pgwire.Server
+	http                    *httpapi.Server
+
+	reconcileCh chan struct{}
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	rr          atomic.Uint64 // round-robin shard choice for streams without a shard key
+
+	mu struct {
+		sync.Mutex
+		groups map[uint64]*group
+	}
+}
+
+// group is one running data group on this node.
+type group struct {
+	id     uint64
+	ref    catalog.GroupRef
+	stream *streamsm.SM
+	view   *viewsm.SM
+	desc   *catalog.View
+	leader chan struct{} // poked on leadership changes
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+// Start opens the data dir, listens on every address, recovers every
+// group and starts serving. It returns once the node accepts clients.
+func Start(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), metrics: metrics.New()}
+	n.mu.groups = map[uint64]*group{}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	ok := false
+	defer func() {
+		if !ok {
+			n.Close()
+		}
+	}()
+	id, lock, err := openDataDir(cfg.DataDir, cfg.NodeID, "", Version)
+	if err != nil {
+		return nil, err
+	}
+	n.id, n.lock = id, lock
+	listen := func(what, addr string) (net.Listener, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("%w: %s %s is already taken by another process: stop it or choose another --%s", ErrAddrInUse, what, addr, what)
+			}
+			return nil, fmt.Errorf("listen on %s %s: %w", what, addr, err)
+		}
+		return ln, nil
+	}
+	if n.pgLn, err = listen("pg-addr", cfg.PGAddr); err != nil {
+		return nil, err
+	}
+	if n.httpLn, err = listen("http-addr", cfg.HTTPAddr); err != nil {
+		return nil, err
+	}
+	if n.clusterLn, err = listen("cluster-addr", cfg.ClusterAddr); err != nil {
+		return nil, err
+	}
+	n.store, err = raftstore.Open(raftstore.Config{
+		Dir:       filepath.Join(cfg.DataDir, "store"),
+		NodeID:    1,
+		NoSync:    cfg.NoSync,
+		Logger:    cfg.Logger,
+		OnFsync:   n.metrics.Fsynced,
+		OnCommit:  func(d time.Duration) { n.metrics.Committed("all", d) },
+		OnPropose: func() { n.metrics.Proposed("all") },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
+	if err := n.store.StartGroup(catalog.MetaGroupID, n.meta, []uint64{1}); err != nil {
+		return nil, fmt.Errorf("start meta group: %w", err)
+	}
+	if err := n.waitLeader(catalog.MetaGroupID, 10*time.Second); err != nil {
+		return nil, err
+	}
+	if n.meta.Catalog().ClusterID == "" {
+		v := n.id.ClusterID
+		if _, err := n.proposeMeta(n.ctx, &catalog.Command{Op: "init", Value: &v}); err != nil {
+			return nil, err
+		}
+	}
+	n.reconcile()
+	n.wg.Add(1)
+	go n.reconcileLoop()
+
+	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: ServerVersion}, n)
+	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
+	go func() { _ = n.pg.Serve(n.pgLn) }()
+	go func() { _ = n.http.Serve(n.httpLn) }()
+	go n.acceptCluster()
+	ok = true
+	n.log.Info("cairn node started", "node_id", cfg.NodeID, "cluster_id", n.id.ClusterID,
+		"pg_addr", n.pgLn.Addr().String(), "http_addr", n.httpLn.Addr().String(), "data_dir", cfg.DataDir)
+	return n, nil
+}
+
+// acceptCluster holds the cluster port; node-to-node traffic arrives with
+// the next milestone, so connections are closed at once.
+func (n *Node) acceptCluster() {
+	for {
+		c, err := n.clusterLn.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
+}
+
+// PGAddr returns the PostgreSQL listen address.
+func (n *Node) PGAddr() string { return n.pgLn.Addr().String() }
+
+// HTTPAddr returns the HTTP listen address.
+func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
+
+// Close stops the node: front ends first, then view tasks, then the store.
+func (n *Node) Close() error {
+	if n.cancel != nil {
+		n.cancel()
+	}
+	if n.pg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = n.pg.Shutdown(ctx)
+		cancel()
+	} else if n.pgLn != nil {
+		n.pgLn.Close()
+	}
+	if n.http != nil {
+		_ = n.http.Close()
+	} else if n.httpLn != nil {
+		n.httpLn.Close()
+	}
+	if n.clusterLn != nil {
+		n.clusterLn.Close()
+	}
+	n.wg.Wait()
+	n.mu.Lock()
+	for _, g := range n.mu.groups {
+		if g.stop != nil {
+			g.stop()
+			<-g.done
+		}
+	}
+	n.mu.Unlock()
+	var err error
+	if n.store != nil {
+		err = n.store.Close()
+	}
+	if n.lock != nil {
+		n.lock.Close()
+	}
+	return err
+}
+
+func (n *Node) poke() {
+	select {
+	case n.reconcileCh <- struct{}{}:
+	default:
+	}
+}
+
+func (n *Node) reconcileLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.reconcileCh:
+		case <-t.C:
+		}
+		n.reconcile()
+	}
+}
+
+// reconcile starts the groups the catalog has and this node lacks, and
+// destroys the groups of dropped objects. Streams start before views
+// because a view reads its stream's shards.
+func (n *Node) reconcile() {
+	cat := n.meta.Catalog()
+	want := cat.Groups()
+	n.mu.Lock()
+	var drop []*group
+	for id, g := range n.mu.groups {
+		if _, ok := want[id]; !ok {
+			drop = append(drop, g)
+			delete(n.mu.groups, id)
+		}
+	}
+	n.mu.Unlock()
+	for _, g := range drop {
+		if g.stop != nil {
+			g.stop()
+			<-g.done
+		}
+		if err := n.store.DestroyGroup(g.id); err != nil {
+			n.log.Warn("destroy group", "group", g.id, "err", err)
+		}
+	}
+	for _, s := range cat.SortedStreams() {
+		for i, gid := range s.Groups {
+			if n.hasGroup(gid) {
+				continue
+			}
+			sm := streamsm.New(gid, raftstore.DataPrefix(gid))
+			if err := n.store.StartGroup(gid, sm, []uint64{1}); err != nil {
+				n.log.Error("start stream shard", "stream", s.Name, "shard", i, "group", gid, "err", err)
+				continue
+			}
+			n.addGroup(&group{id: gid, ref: catalog.GroupRef{Kind: catalog.GroupStream, Object: s.Name, Shard: i}, stream: sm})
+		}
+	}
+	for _, v := range cat.SortedViews() {
+		s := cat.Streams[v.Stream]
+		if s == nil {
+			continue
+		}
+		plan, err := planStoredView(v, s)
+		if err != nil {
+			n.log.Error("plan view", "view", v.Name, "err", err)
+			continue
+		}
+		for i, gid := range v.Groups {
+			if n.hasGroup(gid) {
+				continue
+			}
+			g := &group{id: gid, ref: catalog.GroupRef{Kind: catalog.GroupView, Object: v.Name, Shard: i}, desc: v,
+				leader: make(chan struct{}, 1), done: make(chan struct{})}
+			g.view = viewsm.New(raftstore.DataPrefix(gid), plan, v.Start, func(bool, uint64) {
+				select {
+				case g.leader <- struct{}{}:
+				default:
+				}
+			})
+			if err := n.store.StartGroup(gid, g.view, []uint64{1}); err != nil {
+				n.log.Error("start view shard", "view", v.Name, "shard", i, "group", gid, "err", err)
+				continue
+			}
+			ctx, cancel := context.WithCancel(n.ctx)
+			g.stop = cancel
+			n.addGroup(g)
+			go n.superviseView(ctx, g, s)
+		}
+	}
+}
+
+func (n *Node) hasGroup(id uint64) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.mu.groups[id]
+	return ok
+}
+
+func (n *Node) addGroup(g *group) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.mu.groups[g.id] = g
+}
+
+func (n *Node) getGroup(id uint64) *group {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.mu.groups[id]
+}
+
+// planStoredView re-plans a view from its stored query text.
+func planStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) {
+	stmts, _, err := parser.Parse(v.Query)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) != 1 {
+		return nil, fmt.Errorf("view %q: stored query is not one statement", v.Name)
+	}
+	sel, ok := stmts[0].(*parser.Select)
+	if !ok {
+		return nil, fmt.Errorf("view %q: stored query is not a SELECT", v.Name)
+	}
+	return exec.PlanView(sel, streamColumns(s))
+}
+
+func streamColumns(s *catalog.Stream) []exec.Column {
+	cols := make([]exec.Column, len(s.Cols))
+	for i, c := range s.Cols {
+		cols[i] = exec.Column{Name: c.Name, T: c.T}
+	}
+	return cols
+}
+
+// superviseView runs the view task while this replica leads the view shard.
+func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
+	defer close(g.done)
+	src := &localStreamSource{n: n, groups: s.Groups}
+	backoff := 10 * time.Millisecond
+	for ctx.Err() == nil {
+		st, ok := n.store.Status(g.id)
+		if !ok || !st.IsLeader {
+			select {
+			case <-ctx.Done():
+				return
+			case <-g.leader:
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		err := viewsm.RunTask(ctx, viewsm.TaskConfig{
+			SM: g.view, Shard: g.ref.Shard, NumShards: len(g.desc.Groups), Src: src,
+			Propose: func(ctx context.Context, cmd []byte) (any, error) { return n.store.Propose(ctx, g.id, cmd) },
+			OnProgress: func(events int, newest int64) {
+				if newest > 0 {
+					lag := time.Since(time.UnixMicro(newest)).Seconds()
+					n.metrics.ViewLagSeconds.WithLabelValues(g.desc.Name).Set(lag)
+				}
+			},
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			n.log.Warn("view task stopped; restarting", "view", g.ref.Object, "shard", g.ref.Shard, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// localStreamSource reads a stream's shards from this node's engine.
+type localStreamSource struct {
+	n      *Node
+	groups []uint64
+}
+
+func (s *localStreamSource) Shards() int { return len(s.groups) }
+
+func (s *localStreamSource) End(i int) (uint64, <-chan struct{}) {
+	g := s.n.getGroup(s.groups[i])
+	if g == nil || g.stream == nil {
+		ch := make(chan struct{})
+		return 0, ch
+	}
+	return g.stream.End()
+}
+
+func (s *localStreamSource) Scan(i int, from uint64, max int, fn func(uint64, int64, *types.Batch) error) (uint64, error) {
+	return streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(s.groups[i]), from, max, fn)
+}
+
+func (n *Node) waitLeader(gid uint64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if st, ok := n.store.Status(gid); ok && st.Leader != 0 {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return pgerr.New(pgerr.SerializationFailure, "group %d has no leader after %s; retry", gid, timeout)
+}
+
+// proposeMeta proposes a catalog change and returns its result.
+func (n *Node) proposeMeta(ctx context.Context, c *catalog.Command) (*catalog.Result, error) {
+	res, err := n.store.Propose(ctx, catalog.MetaGroupID, c.Encode())
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	r, ok := res.(*catalog.Result)
+	if !ok {
+		return nil, pgerr.New(pgerr.InternalError, "catalog: unexpected apply result %T", res)
+	}
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	return r, nil
+}
+
+// storeErr maps store errors to client errors.
+func storeErr(err error) error {
+	var pe *pgerr.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to user request")
+	case errors.Is(err, context.DeadlineExceeded):
+		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to statement timeout")
+	case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrProposalDropped):
+		return pgerr.New(pgerr.SerializationFailure, "%v; retry the statement", err)
+	case errors.Is(err, raftstore.ErrStopped):
+		return pgerr.New(pgerr.AdminShutdown, "the node is shutting down")
+	}
+	return pgerr.New(pgerr.InternalError, "%v", err)
+}
+
+// newBatchID returns a random batch id for dedupe of retried appends.
+func newBatchID() (id [streamsm.BatchIDLen]byte) {
+	_, _ = rand.Read(id[:])
+	return id
+}

@@ -1,0 +1,127 @@
+package server
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairndb/cairn/internal/pgerr"
+)
+
+// ServerVersion is what clients see as server_version: the PostgreSQL
+// protocol and SQL level Cairn speaks.
+const ServerVersion = "16.0"
+
+// setting describes one session setting.
+type setting struct {
+	def      string
+	reported string // ParameterStatus name (GUC_REPORT), "" if not reported
+	readOnly bool
+	desc     string
+	check    func(v string) (string, error) // normalizes or rejects a value
+}
+
+func oneOf(name string, valid ...string) func(string) (string, error) {
+	return func(v string) (string, error) {
+		lv := strings.ToLower(v)
+		for _, ok := range valid {
+			if lv == ok {
+				return ok, nil
+			}
+		}
+		return "", pgerr.New(pgerr.InvalidParameterValue, "invalid value for parameter %q: %q", name, v).
+			WithHint("Available values: %s.", strings.Join(valid, ", "))
+	}
+}
+
+func checkBool(name string) func(string) (string, error) {
+	return func(v string) (string, error) {
+		switch strings.ToLower(v) {
+		case "on", "true", "yes", "1", "t":
+			return "on", nil
+		case "off", "false", "no", "0", "f":
+			return "off", nil
+		}
+		return "", pgerr.New(pgerr.InvalidParameterValue, "parameter %q requires a Boolean value", name)
+	}
+}
+
+func checkUTC(v string) (string, error) {
+	switch strings.ToLower(v) {
+	case "utc", "etc/utc", "gmt", "z", "zulu", "+00", "+00:00", "0", "universal":
+		return "UTC", nil
+	}
+	return "", pgerr.New(pgerr.InvalidParameterValue, "time zone %q is not supported: Cairn sessions run in UTC", v).
+		WithHint("SET TIME ZONE 'UTC'.")
+}
+
+func checkDuration(name string) func(string) (string, error) {
+	return func(v string) (string, error) {
+		if _, err := parseDurationSetting(v); err != nil {
+			return "", pgerr.New(pgerr.InvalidParameterValue, "invalid value for parameter %q: %q", name, v).
+				WithHint("Use milliseconds (5000) or a unit (5s, 2min).")
+		}
+		return v, nil
+	}
+}
+
+// parseDurationSetting parses PostgreSQL-style durations: a number of
+// milliseconds or a number with a unit (ms, s, min, h).
+func parseDurationSetting(v string) (time.Duration, error) {
+	v = strings.TrimSpace(strings.ToLower(v))
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	for _, u := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"ms", time.Millisecond}, {"min", time.Minute}, {"s", time.Second}, {"h", time.Hour}, {"d", 24 * time.Hour}} {
+		if strings.HasSuffix(v, u.suffix) {
+			n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), 64)
+			if err != nil {
+				return 0, err
+			}
+			return time.Duration(n * float64(u.d)), nil
+		}
+	}
+	return 0, strconv.ErrSyntax
+}
+
+var settings = map[string]*setting{
+	"application_name": {def: "", reported: "application_name", desc: "Name of the client application."},
+	"client_encoding": {def: "UTF8", reported: "client_encoding", desc: "Client character set (only UTF8).", check: func(v string) (string, error) {
+		switch strings.ToLower(strings.ReplaceAll(v, "-", "")) {
+		case "utf8", "unicode":
+			return "UTF8", nil
+		}
+		return "", pgerr.New(pgerr.InvalidParameterValue, "client encoding %q is not supported: only UTF8", v)
+	}},
+	"datestyle":                   {def: "ISO, MDY", reported: "DateStyle", desc: "Date display format (ISO output).", check: func(v string) (string, error) { return "ISO, MDY", nil }},
+	"intervalstyle":               {def: "postgres", reported: "IntervalStyle", desc: "Interval display format.", check: oneOf("intervalstyle", "postgres")},
+	"timezone":                    {def: "UTC", reported: "TimeZone", desc: "Session time zone (only UTC).", check: checkUTC},
+	"extra_float_digits":          {def: "1", desc: "Float output precision (shortest exact output always)."},
+	"search_path":                 {def: "public", desc: "Schema search path."},
+	"standard_conforming_strings": {def: "on", reported: "standard_conforming_strings", readOnly: true, desc: "Backslashes are literal in ordinary strings."},
+	"integer_datetimes":           {def: "on", reported: "integer_datetimes", readOnly: true, desc: "Datetimes are 64-bit integers."},
+	"server_version":              {def: ServerVersion, reported: "server_version", readOnly: true, desc: "PostgreSQL version Cairn speaks."},
+	"server_version_num":          {def: "160000", readOnly: true, desc: "PostgreSQL version number Cairn speaks."},
+	"server_encoding":             {def: "UTF8", reported: "server_encoding", readOnly: true, desc: "Server character set."},
+	"is_superuser":                {def: "on", reported: "is_superuser", readOnly: true, desc: "Whether the user is a superuser."},
+	"session_authorization":       {def: "cairn", reported: "session_authorization", readOnly: true, desc: "Session user name."},
+	"transaction_isolation":       {def: "read committed", readOnly: true, desc: "Reported for client compatibility; see README for Cairn's guarantees."},
+	"statement_timeout":           {def: "0", desc: "Abort statements running longer than this (0 = never).", check: checkDuration("statement_timeout")},
+	"stream_insert_level":         {def: "async", desc: "async: INSERT returns once the stream shard committed; sync_commit: once every view over the stream applied it.", check: oneOf("stream_insert_level", "async", "sync_commit")},
+	"read_from":                   {def: "any", desc: "leader: linearizable reads (ReadIndex); any: nearest replica, may lag.", check: oneOf("read_from", "leader", "any", "follower")},
+	"skip_unavailable":            {def: "off", desc: "on: answer from the reachable shards with a NOTICE naming the missing ones.", check: checkBool("skip_unavailable")},
+}
+
+// settingNames returns all session setting names, sorted.
+func settingNames() []string {
+	names := make([]string, 0, len(settings))
+	for k := range settings {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,293 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/exec"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/streamsm"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// scanChunk is the number of rows per batch handed to the executor.
+const scanChunk = 1024
+
+// resolve maps a FROM name to a source: a stream (its retained history),
+// a view (its finalized rows), or a system table.
+func (s *Session) resolve(schema, name string) (exec.Source, error) {
+	switch strings.ToLower(schema) {
+	case "", "public":
+	case "cairn_cluster", "cairn_catalog":
+		switch name {
+		case "shards":
+			return s.n.shardsTable(), nil
+		case "nodes":
+			return s.n.nodesTable(), nil
+		case "streams":
+			return s.n.streamsTable(), nil
+		case "views":
+			return s.n.viewsTable(), nil
+		}
+		return nil, pgerr.New(pgerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name).
+			WithHint("cairn_cluster has: nodes, shards, streams, views.")
+	default:
+		return nil, pgerr.New(pgerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name)
+	}
+	cat := s.n.meta.Catalog()
+	if st := cat.Streams[name]; st != nil {
+		return &streamSource{n: s.n, st: st}, nil
+	}
+	if v := cat.Views[name]; v != nil {
+		readLeader, _ := s.get("read_from")
+		return &viewSource{n: s.n, v: v, linearizable: readLeader == "leader"}, nil
+	}
+	return nil, pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", name)
+}
+
+// streamSource scans a stream's retained history.
+type streamSource struct {
+	n  *Node
+	st *catalog.Stream
+}
+
+func (s *streamSource) Columns() []exec.Column { return streamColumns(s.st) }
+
+func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
+	for i, gid := range s.st.Groups {
+		g := s.n.getGroup(gid)
+		if g == nil || g.stream == nil {
+			return pgerr.New(pgerr.CannotConnectNow, "stream %q shard %d is not available on this node yet; retry", s.st.Name, i)
+		}
+		from := g.stream.First()
+		_, err := streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(gid), from, 0, func(_ uint64, _ int64, b *types.Batch) error {
+			if err := ctx.Err(); err != nil {
+				return storeErr(err)
+			}
+			return fn(b)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// viewSource reads a view: the partial states of all its shards merged
+// per group key, then finalized.
+type viewSource struct {
+	n            *Node
+	v            *catalog.View
+	linearizable bool
+}
+
+func (s *viewSource) groups() ([]*group, error) {
+	gs := make([]*group, len(s.v.Groups))
+	for i, gid := range s.v.Groups {
+		g := s.n.getGroup(gid)
+		if g == nil || g.view == nil {
+			return nil, pgerr.New(pgerr.CannotConnectNow, "view %q shard %d is not available on this node yet; retry", s.v.Name, i)
+		}
+		gs[i] = g
+	}
+	return gs, nil
+}
+
+func (s *viewSource) Columns() []exec.Column {
+	gs, err := s.groups()
+	if err != nil || len(gs) == 0 {
+		st := s.n.meta.Catalog().Streams[s.v.Stream]
+		if st == nil {
+			return nil
+		}
+		plan, err := planStoredView(s.v, st)
+		if err != nil {
+			return nil
+		}
+		return plan.Columns()
+	}
+	return gs[0].view.Plan().Columns()
+}
+
+func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
+	gs, err := s.groups()
+	if err != nil {
+		return err
+	}
+	if len(gs) == 0 {
+		return nil
+	}
+	if s.linearizable {
+		for _, g := range gs {
+			if err := s.n.store.ReadIndex(ctx, g.id); err != nil {
+				return storeErr(err)
+			}
+		}
+	}
+	plan := gs[0].view.Plan()
+	cols := plan.Columns()
+	ts := make([]types.T, len(cols))
+	for i, c := range cols {
+		ts[i] = c.T
+	}
+	ec := &exec.Ctx{}
+	b := types.NewBatch(ts)
+	var row []types.Datum
+	emit := func(key, state []byte) error {
+		var err error
+		row, err = plan.Finalize(ec, key, state, row[:0])
+		if err != nil {
+			return err
+		}
+		b.AppendRow(row)
+		if b.N >= scanChunk {
+			if err := fn(b); err != nil {
+				return err
+			}
+			b.Reset()
+		}
+		return nil
+	}
+	if len(gs) == 1 {
+		if err := gs[0].view.Rows(emit); err != nil {
+			return err
+		}
+	} else {
+		// A key normally lives on one shard; merge anyway, states are mergeable.
+		merged := map[string][]byte{}
+		var order []string
+		for _, g := range gs {
+			err := g.view.Rows(func(key, state []byte) error {
+				k := string(key)
+				prev, ok := merged[k]
+				if !ok {
+					order = append(order, k)
+				}
+				m, err := plan.MergeState(nil, prev, state)
+				if err != nil {
+					return err
+				}
+				merged[k] = m
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		for _, k := range order {
+			if err := emit([]byte(k), merged[k]); err != nil {
+				return err
+			}
+		}
+	}
+	if b.N > 0 {
+		return fn(b)
+	}
+	return nil
+}
+
+// memTable is a small system table held in memory.
+type memTable struct {
+	cols []exec.Column
+	rows [][]types.Datum
+}
+
+func (m *memTable) Columns() []exec.Column { return m.cols }
+
+func (m *memTable) Scan(_ context.Context, fn func(b *types.Batch) error) error {
+	ts := make([]types.T, len(m.cols))
+	for i, c := range m.cols {
+		ts[i] = c.T
+	}
+	b := types.NewBatch(ts)
+	for _, r := range m.rows {
+		b.AppendRow(r)
+	}
+	return fn(b)
+}
+
+func txt(s string) types.Datum { return types.NewText(s) }
+func i8(v int64) types.Datum   { return types.NewInt(types.Int8, v) }
+
+func (n *Node) streamsTable() *memTable {
+	t := &memTable{cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "columns", T: types.Text}, {Name: "shards", T: types.Int8},
+		{Name: "replicas", T: types.Int8}, {Name: "shard_key", T: types.Text}, {Name: "retention", T: types.Text}}}
+	for _, s := range n.meta.Catalog().SortedStreams() {
+		cols := make([]string, len(s.Cols))
+		for i, c := range s.Cols {
+			cols[i] = c.Name + " " + c.T.String()
+		}
+		t.rows = append(t.rows, []types.Datum{txt(s.Name), txt(strings.Join(cols, ", ")), i8(int64(s.Shards)), i8(int64(s.Replicas)), txt(s.ShardKey), txt(s.Retention)})
+	}
+	return t
+}
+
+func (n *Node) viewsTable() *memTable {
+	t := &memTable{cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "stream", T: types.Text}, {Name: "kind", T: types.Text},
+		{Name: "shards", T: types.Int8}, {Name: "replicas", T: types.Int8}, {Name: "query", T: types.Text}}}
+	for _, v := range n.meta.Catalog().SortedViews() {
+		t.rows = append(t.rows, []types.Datum{txt(v.Name), txt(v.Stream), txt(v.Kind), i8(int64(v.Shards)), i8(int64(v.Replicas)), txt(v.Query)})
+	}
+	return t
+}
+
+// shardsTable is cairn_cluster.shards: one row per replica of every group.
+func (n *Node) shardsTable() *memTable {
+	t := &memTable{cols: []exec.Column{{Name: "object", T: types.Text}, {Name: "shard", T: types.Int8}, {Name: "group_id", T: types.Int8},
+		{Name: "node_id", T: types.Text}, {Name: "role", T: types.Text}, {Name: "is_alive", T: types.Bool},
+		{Name: "applied_index", T: types.Int8}, {Name: "commit_index", T: types.Int8}, {Name: "lag", T: types.Int8}}}
+	add := func(object string, shard int, gid uint64) {
+		st, ok := n.store.Status(gid)
+		if !ok {
+			t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(n.cfg.NodeID), txt("unknown"), types.NewBool(false), i8(0), i8(0), i8(0)})
+			return
+		}
+		role := "follower"
+		if st.IsLeader {
+			role = "leader"
+		}
+		t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(n.cfg.NodeID), txt(role), types.NewBool(true),
+			i8(int64(st.Applied)), i8(int64(st.Commit)), i8(int64(st.Commit) - int64(st.Applied))})
+	}
+	add("meta", 0, catalog.MetaGroupID)
+	cat := n.meta.Catalog()
+	for _, s := range cat.SortedStreams() {
+		for i, g := range s.Groups {
+			add(s.Name, i, g)
+		}
+	}
+	for _, v := range cat.SortedViews() {
+		for i, g := range v.Groups {
+			add(v.Name, i, g)
+		}
+	}
+	return t
+}
+
+// nodesTable is cairn_cluster.nodes (this node only until clustering lands).
+func (n *Node) nodesTable() *memTable {
+	t := &memTable{cols: []exec.Column{{Name: "node_id", T: types.Text}, {Name: "address", T: types.Text}, {Name: "role", T: types.Text},
+		{Name: "zone", T: types.Text}, {Name: "state", T: types.Text}, {Name: "leaders", T: types.Int8}, {Name: "replicas", T: types.Int8}}}
+	leaders, replicas := 0, 0
+	for gid := range n.meta.Catalog().Groups() {
+		if st, ok := n.store.Status(gid); ok {
+			replicas++
+			if st.IsLeader {
+				leaders++
+			}
+		}
+	}
+	if st, ok := n.store.Status(catalog.MetaGroupID); ok {
+		replicas++
+		if st.IsLeader {
+			leaders++
+		}
+	}
+	t.rows = append(t.rows, []types.Datum{txt(n.cfg.NodeID), txt(n.clusterLn.Addr().String()), txt("data"), txt(""), txt("live"), i8(int64(leaders)), i8(int64(replicas))})
+	return t
+}
+
+var _ = fmt.Sprintf

@@ -1,0 +1,296 @@
+// Package streamsm is the state machine of a stream shard: an append-only
+// log of columnar batches keyed by event offset, plus a table of recent
+// batch ids so that a retried proposal is applied once.
+//
+// Key layout inside the group's data range:
+//
+//	m                  -> next offset (8 bytes BE)
+//	b<start BE8>       -> ingest time (8, unix µs) | encoded batch
+//	i<batch id 16>     -> start BE8 | end BE8   (dedupe table, bounded)
+package streamsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// BatchIDLen is the length of a batch id.
+const BatchIDLen = 16
+
+// maxDedupe bounds the remembered batch ids per shard.
+const maxDedupe = 20000
+
+const (
+	opAppend = 'A'
+	opTrim   = 'T'
+)
+
+// ErrCorruptCommand is returned (as an apply result) for an undecodable command.
+var ErrCorruptCommand = errors.New("streamsm: corrupt command")
+
+// AppendResult is the result of an append: the offsets [Start, End) the
+// batch occupies. Dup is set when the batch id was seen before (the
+// offsets are the original ones).
+type AppendResult struct {
+	Start, End uint64
+	Dup        bool
+}
+
+// EncodeAppend returns an append command for an encoded batch.
+func EncodeAppend(dst []byte, id [BatchIDLen]byte, ingestMicros int64, encodedBatch []byte) []byte {
+	dst = append(dst, opAppend)
+	dst = append(dst, id[:]...)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(ingestMicros))
+	return append(dst, encodedBatch...)
+}
+
+// EncodeTrim returns a command dropping every batch that ends at or
+// before offset (retention).
+func EncodeTrim(offset uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{opTrim}, offset)
+}
+
+// SM is a stream shard's state machine.
+type SM struct {
+	gid    uint64
+	prefix []byte
+
+	// Owned by the apply loop.
+	next    uint64 // next offset, including applied-but-not-yet-durable batches
+	first   uint64 // offset of the oldest kept batch
+	ids     map[[BatchIDLen]byte][2]uint64
+	idOrder [][BatchIDLen]byte
+
+	mu struct {
+		sync.Mutex
+		durable uint64        // next offset that is durable and readable
+		first   uint64        // oldest readable offset
+		changed chan struct{} // closed when durable advances
+	}
+}
+
+// New returns the state machine of stream shard group gid whose data
+// range starts with prefix.
+func New(gid uint64, prefix []byte) *SM {
+	sm := &SM{gid: gid, prefix: append([]byte(nil), prefix...), ids: map[[BatchIDLen]byte][2]uint64{}}
+	sm.mu.changed = make(chan struct{})
+	return sm
+}
+
+func (sm *SM) key(parts ...[]byte) []byte {
+	k := append([]byte(nil), sm.prefix...)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
+}
+
+// BatchKey returns the key of the batch starting at off.
+func BatchKey(prefix []byte, off uint64) []byte {
+	k := make([]byte, 0, len(prefix)+9)
+	k = append(k, prefix...)
+	k = append(k, 'b')
+	return binary.BigEndian.AppendUint64(k, off)
+}
+
+// Load rebuilds the in-memory state from the engine.
+func (sm *SM) Load(r pebble.Reader) error {
+	sm.next, sm.first = 0, 0
+	sm.ids = map[[BatchIDLen]byte][2]uint64{}
+	sm.idOrder = nil
+	v, closer, err := r.Get(sm.key([]byte("m")))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		if len(v) >= 16 {
+			sm.next = binary.BigEndian.Uint64(v)
+			sm.first = binary.BigEndian.Uint64(v[8:])
+		}
+		closer.Close()
+	}
+	lo := sm.key([]byte("i"))
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: sm.key([]byte("j"))})
+	if err != nil {
+		return err
+	}
+	type ent struct {
+		id    [BatchIDLen]byte
+		start uint64
+	}
+	var ents []ent
+	for it.First(); it.Valid(); it.Next() {
+		var id [BatchIDLen]byte
+		copy(id[:], it.Key()[len(lo):])
+		val := it.Value()
+		if len(val) < 16 {
+			continue
+		}
+		se := [2]uint64{binary.BigEndian.Uint64(val), binary.BigEndian.Uint64(val[8:])}
+		sm.ids[id] = se
+		ents = append(ents, ent{id, se[0]})
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].start < ents[j].start })
+	for _, e := range ents {
+		sm.idOrder = append(sm.idOrder, e.id)
+	}
+	sm.publish()
+	return nil
+}
+
+// Apply applies an append or trim command.
+func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
+	if len(cmd) == 0 {
+		return fmt.Errorf("%w: empty", ErrCorruptCommand)
+	}
+	switch cmd[0] {
+	case opAppend:
+		if len(cmd) < 1+BatchIDLen+8 {
+			return fmt.Errorf("%w: short append", ErrCorruptCommand)
+		}
+		var id [BatchIDLen]byte
+		copy(id[:], cmd[1:])
+		if se, ok := sm.ids[id]; ok {
+			return AppendResult{Start: se[0], End: se[1], Dup: true}
+		}
+		body := cmd[1+BatchIDLen:] // ingest time + encoded batch
+		n, ok := types.EncodedRows(body[8:])
+		if !ok {
+			return fmt.Errorf("%w: bad batch at index %d", ErrCorruptCommand, index)
+		}
+		start := sm.next
+		end := start + uint64(n)
+		if err := wb.Set(BatchKey(sm.prefix, start), body, nil); err != nil {
+			return err
+		}
+		var se [16]byte
+		binary.BigEndian.PutUint64(se[:], start)
+		binary.BigEndian.PutUint64(se[8:], end)
+		if err := wb.Set(sm.key([]byte("i"), id[:]), se[:], nil); err != nil {
+			return err
+		}
+		sm.ids[id] = [2]uint64{start, end}
+		sm.idOrder = append(sm.idOrder, id)
+		for len(sm.idOrder) > maxDedupe {
+			old := sm.idOrder[0]
+			sm.idOrder = sm.idOrder[1:]
+			delete(sm.ids, old)
+			if err := wb.Delete(sm.key([]byte("i"), old[:]), nil); err != nil {
+				return err
+			}
+		}
+		sm.next = end
+		if err := sm.writeMeta(wb); err != nil {
+			return err
+		}
+		return AppendResult{Start: start, End: end}
+	case opTrim:
+		if len(cmd) < 9 {
+			return fmt.Errorf("%w: short trim", ErrCorruptCommand)
+		}
+		upto := binary.BigEndian.Uint64(cmd[1:])
+		if upto > sm.next {
+			upto = sm.next
+		}
+		if upto <= sm.first {
+			return nil
+		}
+		if err := wb.DeleteRange(BatchKey(sm.prefix, 0), BatchKey(sm.prefix, upto), nil); err != nil {
+			return err
+		}
+		sm.first = upto
+		return sm.writeMeta(wb)
+	}
+	return fmt.Errorf("%w: unknown op %q", ErrCorruptCommand, cmd[0])
+}
+
+func (sm *SM) writeMeta(wb *pebble.Batch) error {
+	var m [16]byte
+	binary.BigEndian.PutUint64(m[:], sm.next)
+	binary.BigEndian.PutUint64(m[8:], sm.first)
+	return wb.Set(sm.key([]byte("m")), m[:], nil)
+}
+
+// Durable publishes the applied offsets once the batch holding them is
+// synced, and wakes readers.
+func (sm *SM) Durable() { sm.publish() }
+
+func (sm *SM) publish() {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if sm.mu.durable == sm.next && sm.mu.first == sm.first {
+		return
+	}
+	sm.mu.durable = sm.next
+	sm.mu.first = sm.first
+	close(sm.mu.changed)
+	sm.mu.changed = make(chan struct{})
+}
+
+// End returns the durable end offset and a channel closed when it next
+// changes.
+func (sm *SM) End() (uint64, <-chan struct{}) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	return sm.mu.durable, sm.mu.changed
+}
+
+// First returns the oldest readable offset.
+func (sm *SM) First() uint64 {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	return sm.mu.first
+}
+
+// Scan reads the batches of the shard whose data range starts with
+// prefix, from offset from (which must be a batch start, or the first
+// kept offset) while fewer than maxEvents events were read (0 = no
+// limit). fn gets each batch decoded into a reused *types.Batch it must
+// not retain. Scan returns the offset after the last batch read.
+func Scan(r pebble.Reader, prefix []byte, from uint64, maxEvents int, fn func(start uint64, ingestMicros int64, b *types.Batch) error) (uint64, error) {
+	it, err := r.NewIter(&pebble.IterOptions{
+		LowerBound: BatchKey(prefix, from),
+		UpperBound: BatchKey(prefix, ^uint64(0)),
+	})
+	if err != nil {
+		return from, err
+	}
+	defer it.Close()
+	var b types.Batch
+	next := from
+	read := 0
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		start := binary.BigEndian.Uint64(k[len(k)-8:])
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return next, err
+		}
+		if len(v) < 8 {
+			return next, fmt.Errorf("streamsm: corrupt batch at offset %d", start)
+		}
+		if err := types.Decode(v[8:], &b); err != nil {
+			return next, fmt.Errorf("streamsm: batch at offset %d: %w", start, err)
+		}
+		if err := fn(start, int64(binary.BigEndian.Uint64(v)), &b); err != nil {
+			return next, err
+		}
+		next = start + uint64(b.N)
+		read += b.N
+		if maxEvents > 0 && read >= maxEvents {
+			break
+		}
+	}
+	return next, it.Error()
+}

@@ -1,0 +1,117 @@
+package viewsm
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/cairndb/cairn/internal/exec"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// Source gives a view task access to the shards of its source stream.
+type Source interface {
+	// Shards returns the number of stream shards.
+	Shards() int
+	// End returns shard i's durable end offset and a channel closed when it changes.
+	End(shard int) (uint64, <-chan struct{})
+	// Scan reads shard i's batches from offset from (see streamsm.Scan).
+	Scan(shard int, from uint64, maxEvents int, fn func(start uint64, ingestMicros int64, b *types.Batch) error) (uint64, error)
+}
+
+// Proposer proposes a command to the view shard's Raft group and returns
+// its apply result once applied on this node.
+type Proposer func(ctx context.Context, cmd []byte) (any, error)
+
+// TaskConfig configures a view task.
+type TaskConfig struct {
+	SM        *SM
+	Shard     int // this view shard's number
+	NumShards int
+	Src       Source
+	Propose   Proposer
+	// MaxEvents bounds the events folded into one proposal.
+	MaxEvents int
+	// OnProgress, if set, is told the events folded and the ingest time of
+	// the newest batch in each applied delta (for lag metrics).
+	OnProgress func(events int, newestIngestMicros int64)
+}
+
+// RunTask runs the view task until ctx ends or the proposer fails with a
+// non-retryable error (for example when this replica lost leadership).
+// It reads committed stream batches after the stored offsets, folds the
+// rows whose group key hashes to this shard into a delta, and proposes
+// {from, to, delta}.
+func RunTask(ctx context.Context, c TaskConfig) error {
+	if c.MaxEvents <= 0 {
+		c.MaxEvents = 256 << 10
+	}
+	plan := c.SM.Plan()
+	delta := plan.NewDelta()
+	var keep func(uint64) bool
+	if c.NumShards > 1 {
+		shard, n := uint64(c.Shard), uint64(c.NumShards)
+		keep = func(h uint64) bool { return h%n == shard }
+	}
+	ec := &exec.Ctx{}
+	var enc []byte
+	nsrc := c.Src.Shards()
+	cases := make([]reflect.SelectCase, nsrc+1)
+	for ctx.Err() == nil {
+		from := c.SM.Offsets()
+		if len(from) != nsrc {
+			return errors.New("viewsm: view offsets do not match the stream's shard count")
+		}
+		to := slices.Clone(from)
+		delta.Reset()
+		events := 0
+		var newest int64
+		cases = cases[:0]
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+		for s := 0; s < nsrc; s++ {
+			end, ch := c.Src.End(s)
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+			if end <= from[s] || events >= c.MaxEvents {
+				continue
+			}
+			ec.Now = time.Now()
+			next, err := c.Src.Scan(s, from[s], c.MaxEvents-events, func(start uint64, ingest int64, b *types.Batch) error {
+				events += b.N
+				if ingest > newest {
+					newest = ingest
+				}
+				return plan.Fold(ec, delta, b, keep)
+			})
+			if err != nil {
+				return err
+			}
+			to[s] = next
+		}
+		if slices.Equal(from, to) {
+			// Nothing new: wait for any source shard to grow (or a safety tick).
+			timer := time.NewTimer(200 * time.Millisecond)
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)})
+			reflect.Select(cases)
+			timer.Stop()
+			continue
+		}
+		enc = plan.AppendDelta(enc[:0], delta)
+		cmd := EncodeDelta(nil, from, to, enc) // fresh: the store may keep it in its entry cache
+		res, err := c.Propose(ctx, cmd)
+		if err != nil {
+			return err
+		}
+		if err, ok := res.(error); ok {
+			if errors.Is(err, ErrStale) {
+				continue // someone else advanced the offsets; recompute from the stored ones
+			}
+			return err
+		}
+		if c.OnProgress != nil {
+			c.OnProgress(events, newest)
+		}
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,236 @@
+// Package viewsm is the state machine of a continuous-view shard and the
+// view task its leader runs.
+//
+// The state is the view's partial-aggregate rows for the shard's slice of
+// the group-key hash ring plus, per source stream shard, the offset up to
+// which events were folded. A delta proposal carries the offsets it was
+// computed from; Apply rejects it unless they equal the stored ones, so a
+// stale or duplicate delta can never be applied: exactly once by
+// construction.
+//
+// Key layout inside the group's data range:
+//
+//	o          -> offsets (uvarint count, uvarint each)
+//	r<key>     -> encoded partial state of group key <key>
+package viewsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cairndb/cairn/internal/exec"
+)
+
+const opDelta = 'D'
+
+// ErrStale is the apply result of a delta whose from-offsets differ from
+// the stored ones.
+var ErrStale = errors.New("viewsm: stale delta (offsets moved)")
+
+// EncodeDelta returns a delta command.
+func EncodeDelta(dst []byte, from, to []uint64, delta []byte) []byte {
+	dst = append(dst, opDelta)
+	dst = binary.AppendUvarint(dst, uint64(len(from)))
+	for _, o := range from {
+		dst = binary.AppendUvarint(dst, o)
+	}
+	for _, o := range to {
+		dst = binary.AppendUvarint(dst, o)
+	}
+	return append(dst, delta...)
+}
+
+func decodeOffsets(buf []byte, n int) ([]uint64, []byte, error) {
+	offs := make([]uint64, n)
+	for i := range offs {
+		v, k := binary.Uvarint(buf)
+		if k <= 0 {
+			return nil, nil, errors.New("viewsm: corrupt offsets")
+		}
+		offs[i] = v
+		buf = buf[k:]
+	}
+	return offs, buf, nil
+}
+
+// SM is a view shard's state machine.
+type SM struct {
+	prefix   []byte
+	plan     *exec.ViewPlan
+	start    []uint64 // offsets a new view starts from (catalog)
+	onLeader func(isLeader bool, term uint64)
+
+	delta *exec.Delta // scratch, apply loop only
+
+	mu struct {
+		sync.RWMutex
+		offsets []uint64
+		rows    map[string][]byte
+		durable []uint64      // offsets whose state is durable
+		changed chan struct{} // closed when durable advances
+	}
+}
+
+// New returns a view shard state machine.
+func New(prefix []byte, plan *exec.ViewPlan, start []uint64, onLeader func(bool, uint64)) *SM {
+	sm := &SM{prefix: append([]byte(nil), prefix...), plan: plan, start: slices.Clone(start), onLeader: onLeader}
+	sm.delta = plan.NewDelta()
+	sm.mu.offsets = slices.Clone(start)
+	sm.mu.durable = slices.Clone(start)
+	sm.mu.rows = map[string][]byte{}
+	sm.mu.changed = make(chan struct{})
+	return sm
+}
+
+// Plan returns the view's plan.
+func (sm *SM) Plan() *exec.ViewPlan { return sm.plan }
+
+func (sm *SM) offsetsKey() []byte { return append(slices.Clone(sm.prefix), 'o') }
+
+func (sm *SM) rowKey(key []byte) []byte {
+	k := make([]byte, 0, len(sm.prefix)+1+len(key))
+	k = append(k, sm.prefix...)
+	k = append(k, 'r')
+	return append(k, key...)
+}
+
+// Load rebuilds the rows and offsets from the engine.
+func (sm *SM) Load(r pebble.Reader) error {
+	offsets := slices.Clone(sm.start)
+	v, closer, err := r.Get(sm.offsetsKey())
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		n, k := binary.Uvarint(v)
+		if k <= 0 {
+			closer.Close()
+			return errors.New("viewsm: corrupt stored offsets")
+		}
+		offsets, _, err = decodeOffsets(v[k:], int(n))
+		closer.Close()
+		if err != nil {
+			return err
+		}
+	}
+	rows := map[string][]byte{}
+	lo := sm.rowKey(nil)
+	hi := append(slices.Clone(sm.prefix), 's')
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		rows[string(it.Key()[len(lo):])] = slices.Clone(it.Value())
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	sm.mu.Lock()
+	sm.mu.offsets = offsets
+	sm.mu.rows = rows
+	sm.mu.Unlock()
+	sm.Durable()
+	return nil
+}
+
+// Apply applies a delta proposal, or rejects it with ErrStale.
+func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
+	if len(cmd) < 2 || cmd[0] != opDelta {
+		return fmt.Errorf("viewsm: corrupt command at index %d", index)
+	}
+	n, k := binary.Uvarint(cmd[1:])
+	if k <= 0 || n > 1<<16 {
+		return fmt.Errorf("viewsm: corrupt command at index %d", index)
+	}
+	buf := cmd[1+k:]
+	from, buf, err := decodeOffsets(buf, int(n))
+	if err != nil {
+		return err
+	}
+	to, buf, err := decodeOffsets(buf, int(n))
+	if err != nil {
+		return err
+	}
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if !slices.Equal(from, sm.mu.offsets) {
+		return ErrStale
+	}
+	if err := sm.plan.DecodeDelta(buf, sm.delta); err != nil {
+		return err
+	}
+	err = sm.delta.Range(func(key, state []byte) error {
+		merged, err := sm.plan.MergeState(nil, sm.mu.rows[string(key)], state)
+		if err != nil {
+			return err
+		}
+		sm.mu.rows[string(key)] = merged
+		return wb.Set(sm.rowKey(key), merged, nil)
+	})
+	if err != nil {
+		return err
+	}
+	sm.mu.offsets = to
+	ob := binary.AppendUvarint(nil, uint64(len(to)))
+	for _, o := range to {
+		ob = binary.AppendUvarint(ob, o)
+	}
+	if err := wb.Set(sm.offsetsKey(), ob, nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Durable publishes the applied offsets once they are synced.
+func (sm *SM) Durable() {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if slices.Equal(sm.mu.durable, sm.mu.offsets) {
+		return
+	}
+	sm.mu.durable = slices.Clone(sm.mu.offsets)
+	close(sm.mu.changed)
+	sm.mu.changed = make(chan struct{})
+}
+
+// LeaderChanged forwards leadership changes to the task runner.
+func (sm *SM) LeaderChanged(isLeader bool, term uint64) {
+	if sm.onLeader != nil {
+		sm.onLeader(isLeader, term)
+	}
+}
+
+// Offsets returns the applied offsets.
+func (sm *SM) Offsets() []uint64 {
+	sm.mu.RLock()
+	defer sm.mu.RUnlock()
+	return slices.Clone(sm.mu.offsets)
+}
+
+// DurableOffsets returns the durable offsets and a channel closed when
+// they next change.
+func (sm *SM) DurableOffsets() ([]uint64, <-chan struct{}) {
+	sm.mu.RLock()
+	defer sm.mu.RUnlock()
+	return sm.mu.durable, sm.mu.changed
+}
+
+// Rows calls fn for every stored group (key, state) under a read lock;
+// fn must not retain either slice.
+func (sm *SM) Rows(fn func(key, state []byte) error) error {
+	sm.mu.RLock()
+	defer sm.mu.RUnlock()
+	for k, v := range sm.mu.rows {
+		if err := fn([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
