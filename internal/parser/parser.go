@@ -145,12 +145,20 @@ func (p *parser) acceptKw(w string) bool {
 
 // acceptKws accepts the sequence of words ws, all or nothing.
 func (p *parser) acceptKws(ws ...string) bool {
+	if !p.isKws(ws...) {
+		return false
+	}
+	p.i += len(ws)
+	return true
+}
+
+// isKws reports whether the words ws come next.
+func (p *parser) isKws(ws ...string) bool {
 	for k, w := range ws {
 		if !isKwTok(p.peekN(k), w) {
 			return false
 		}
 	}
-	p.i += len(ws)
 	return true
 }
 

@@ -88,9 +88,29 @@ func (p *parser) parseSelect() (*Select, error) {
 			}
 		}
 	}
-	// LIMIT and OFFSET may come in either order, each at most once.
+	// LIMIT (or FETCH FIRST) and OFFSET may come in either order, each at
+	// most once.
 	for k := 0; k < 2; k++ {
 		switch {
+		case s.Limit == nil && p.isKw("fetch"):
+			p.i++
+			if !p.acceptKw("first") && !p.acceptKw("next") {
+				return nil, p.syntaxErr(p.peek())
+			}
+			if p.isKw("row") || p.isKw("rows") {
+				s.Limit = &Literal{P: p.peek().pos, Kind: LitInt, Val: "1"}
+			} else if s.Limit, err = p.parseUnary(); err != nil {
+				return nil, err
+			}
+			if !p.acceptKw("rows") && !p.acceptKw("row") {
+				return nil, p.syntaxErr(p.peek())
+			}
+			if p.isKws("with", "ties") {
+				return nil, p.unsupported(p.peek(), "FETCH ... WITH TIES is not supported")
+			}
+			if err := p.expectKw("only"); err != nil {
+				return nil, err
+			}
 		case s.Limit == nil && p.isKw("limit"):
 			p.i++
 			if p.acceptKw("all") {
