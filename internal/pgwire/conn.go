@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -81,9 +82,22 @@ type portal struct {
 	tag  string
 }
 
-func (s *Server) serveConn(nc net.Conn) {
+// startupTimeout bounds the startup phase, so a client that connects and
+// says nothing does not hold a goroutine forever.
+const startupTimeout = 30 * time.Second
+
+func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, stmts: map[string]*prepared{}, portals: map[string]*portal{}}
 	c.ctx, c.ctxStop = context.WithCancelCause(context.Background())
+	// Until startup completes the connection counts as idle: Shutdown may
+	// close it.
+	c.mu.idle = true
+	return c
+}
+
+func (s *Server) serveConn(c *conn) {
+	nc := c.nc
+	nc.SetReadDeadline(time.Now().Add(startupTimeout))
 	c.rd = newConnReader(nc, func() { c.ctxStop(errClientGone) })
 	c.be = pgproto3.NewBackend(c.rd, nc)
 	c.be.SetMaxBodyLen(s.cfg.MaxMessageSize)
@@ -94,13 +108,12 @@ func (s *Server) serveConn(nc net.Conn) {
 		if c.sess != nil {
 			c.sess.Close()
 		}
-		if c.pid != 0 {
-			s.unregister(c)
-		}
+		s.unregister(c)
 	}()
 	if !c.startup() {
 		return
 	}
+	nc.SetReadDeadline(time.Time{})
 	c.loop()
 }
 
@@ -172,12 +185,13 @@ func (c *conn) startSession(m *pgproto3.StartupMessage) bool {
 		sort.Strings(unknownOpts)
 		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unknownOpts})
 	}
-	if !c.s.register(c) {
-		c.sendFatal(pgerr.New(pgerr.CannotConnectNow, "the database system is shutting down"))
-		return false
-	}
+	// The secret is set before register publishes c to cancel requests.
 	c.secret = make([]byte, 4)
 	if _, err := rand.Read(c.secret); err != nil {
+		return false
+	}
+	if !c.s.register(c) {
+		c.sendFatal(pgerr.New(pgerr.CannotConnectNow, "the database system is shutting down"))
 		return false
 	}
 	sess, err := c.s.h.NewSession(c.ctx, params)
@@ -280,6 +294,7 @@ func (c *conn) loop() {
 			case errors.As(err, &tooBig):
 				c.sendFatal(pgerr.New(pgerr.ProgramLimitExceeded, "message of %d bytes exceeds the maximum message size of %d bytes", tooBig.ActualBodyLen, tooBig.MaxExpectedBodyLen))
 			case c.ctx.Err() == nil && !isEOF(err):
+				c.s.log.Debug("pgwire: protocol violation", "remote", c.nc.RemoteAddr(), "err", err)
 				c.sendFatal(pgerr.New(pgerr.ProtocolViolation, "invalid frontend message: %v", err))
 			}
 			return

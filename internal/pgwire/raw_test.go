@@ -255,3 +255,34 @@ func TestBadStartup(t *testing.T) {
 		t.Errorf("cancel request got an answer")
 	}
 }
+
+// Close does not wait for a client that connected but never sent a
+// startup packet.
+func TestCloseDuringStartup(t *testing.T) {
+	s := NewServer(Config{}, newFakeHandler())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	nc, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	time.Sleep(20 * time.Millisecond) // let the server accept it
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close blocked on a connection in startup")
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if err := s.Serve(ln); err != nil {
+		t.Errorf("Serve after Close: %v", err)
+	}
+}

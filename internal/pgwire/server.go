@@ -129,11 +129,13 @@ func (s *Server) Serve(ln net.Listener) error {
 			nc.Close()
 			return nil
 		}
+		c := newConn(s, nc)
+		s.mu.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			s.serveConn(nc)
+			s.serveConn(c)
 		}()
 	}
 }
@@ -189,11 +191,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// register assigns a process id and makes c reachable by cancel requests.
+// register assigns a process id and makes c reachable by cancel
+// requests; false when the server is closing.
 func (s *Server) register(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed && !s.shuttingDown.Load() {
+	if s.mu.closed {
 		return false
 	}
 	for {
@@ -206,7 +209,6 @@ func (s *Server) register(c *conn) bool {
 		}
 	}
 	c.pid = s.mu.nextPID
-	s.mu.conns[c] = struct{}{}
 	s.mu.byPID[c.pid] = c
 	return true
 }
