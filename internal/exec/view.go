@@ -140,6 +140,12 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 // returns).
 func (v *ViewPlan) Columns() []Column { return v.cols }
 
+// Global reports whether the view has no GROUP BY: one group with an
+// empty key. A reader that finds no stored state for it should still show
+// one row, Finalize(ec, nil, nil, row), as SELECT count(*) over no rows
+// does.
+func (v *ViewPlan) Global() bool { return len(v.keys) == 0 }
+
 // KeyTypes returns the types of the group key columns, in key order.
 func (v *ViewPlan) KeyTypes() []types.T {
 	ts := make([]types.T, len(v.keys))

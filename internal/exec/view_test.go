@@ -394,3 +394,36 @@ func BenchmarkFoldPerMinute(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*float64(batch.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+func TestGlobalViewEmpty(t *testing.T) {
+	v, err := PlanView(viewQueries()["global"], eventCols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Global() {
+		t.Fatal("global view not reported as global")
+	}
+	row, err := v.Finalize(&Ctx{}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := selectRows(t, viewQueries()["global"], nil)
+	if got := render(row); len(want) != 1 || got != want[0] {
+		t.Fatalf("empty global view %q, select %q", got, want)
+	}
+}
+
+// TestKeyHashStable pins the key hash: shards are chosen with it, so a
+// change would move every stored group to the wrong shard.
+func TestKeyHashStable(t *testing.T) {
+	v, err := PlanView(perDevice(), eventCols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprintf("%x %x %x", v.KeyHash(nil), v.KeyHash(appendKey(nil, ival(42))),
+		v.KeyHash(appendKey(appendKey(nil, txt("eu")), i8(-7))))
+	const want = "f490368aba8bfeac fbf60cdd70f89c3d e18201090ceeb3df"
+	if got != want {
+		t.Fatalf("KeyHash changed: %s, want %s", got, want)
+	}
+}
