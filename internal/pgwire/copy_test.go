@@ -372,3 +372,64 @@ func BenchmarkCopyDecodeBinary(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// The text, csv and binary decoders allocate nothing per row once the
+// batch has grown to size.
+func TestCopyDecodeNoAlloc(t *testing.T) {
+	const n = 500
+	var text, csv strings.Builder
+	for i := range n {
+		r := w1Row(i)
+		ts := r[0].(time.Time).Format("2006-01-02 15:04:05.999999Z07:00")
+		region := `\N`
+		if r[2] != nil {
+			region = r[2].(string)
+		}
+		fmt.Fprintf(&text, "%s\t%d\t%s\\t\t%v\n", ts, r[1], region, r[3])
+		fmt.Fprintf(&csv, "%s,%d,\"%s\"\"\",%v\n", ts, r[1], region, r[3])
+	}
+	for _, tc := range []struct {
+		name string
+		f    CopyFormat
+		data []byte
+	}{
+		{"text", CopyText, []byte(text.String())},
+		{"csv", CopyCSV, []byte(csv.String())},
+		{"binary", CopyBinary, w1BinaryCopy(n, false)},
+	} {
+		batch := types.NewBatch(copyTables["w1"])
+		cp := &copyIn{opts: CopyOptions{Format: tc.f, Delimiter: map[CopyFormat]byte{CopyText: '\t', CopyCSV: ','}[tc.f], Null: `\N`, Quote: '"', Escape: '"'}, cols: copyTables["w1"], table: "w1"}
+		if tc.f == CopyCSV {
+			cp.opts.Null = ""
+		}
+		run := func() {
+			cp.cur, cp.headerDone, cp.finished, cp.eof = tc.data, tc.f != CopyBinary, false, true
+			batch.Reset()
+			for {
+				var ok bool
+				var err error
+				switch tc.f {
+				case CopyText:
+					ok, err = cp.textRow(batch)
+				case CopyCSV:
+					ok, err = cp.csvRow(batch)
+				default:
+					ok, err = cp.binaryRow(batch)
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				if !ok {
+					break
+				}
+			}
+			if batch.N != n {
+				t.Fatalf("%s: decoded %d rows", tc.name, batch.N)
+			}
+		}
+		run()
+		if allocs := testing.AllocsPerRun(20, run); allocs > 0 {
+			t.Errorf("%s: %.1f allocations per %d rows", tc.name, allocs, n)
+		}
+	}
+}

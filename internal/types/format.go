@@ -373,16 +373,18 @@ type dateTime struct {
 // bad reports a syntax error, rangeErr a field out of range.
 func parseDateTime(s string) (dt dateTime, bad, rangeErr bool) {
 	w := trimSpace(s)
-	switch strings.ToLower(w) {
-	case "infinity", "+infinity":
-		dt.special = 1
-		return dt, false, false
-	case "-infinity":
-		dt.special = -1
-		return dt, false, false
-	case "epoch":
-		dt.y, dt.mo, dt.d = 1970, 1, 1
-		return dt, false, false
+	if len(w) > 0 && (w[0] < '0' || w[0] > '9') {
+		switch {
+		case strings.EqualFold(w, "infinity"), strings.EqualFold(w, "+infinity"):
+			dt.special = 1
+			return dt, false, false
+		case strings.EqualFold(w, "-infinity"):
+			dt.special = -1
+			return dt, false, false
+		case strings.EqualFold(w, "epoch"):
+			dt.y, dt.mo, dt.d = 1970, 1, 1
+			return dt, false, false
+		}
 	}
 	p := scanner{s: w}
 	var n int
@@ -477,7 +479,8 @@ func parseDateTime(s string) (dt dateTime, bad, rangeErr bool) {
 		if c == '-' {
 			dt.zoneSecs = -dt.zoneSecs
 		}
-	case p.restIs("utc") || p.restIs("gmt") || strings.HasPrefix(strings.ToLower(p.s[p.i:]), "utc ") || strings.HasPrefix(strings.ToLower(p.s[p.i:]), "gmt "):
+	case len(p.s)-p.i >= 3 && (strings.EqualFold(p.s[p.i:p.i+3], "utc") || strings.EqualFold(p.s[p.i:p.i+3], "gmt")) &&
+		(len(p.s)-p.i == 3 || isSpace(p.s[p.i+3])):
 		p.i += 3
 		dt.hasZone = true
 	}
