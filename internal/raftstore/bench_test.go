@@ -22,8 +22,13 @@ func (nopSM) Load(pebble.Reader) error { return nil }
 
 // BenchmarkPropose30KB measures Propose throughput of one group with N
 // concurrent proposers and 30 KB commands, fsync on (the ingest path).
-func BenchmarkPropose30KB(b *testing.B) {
-	for _, n := range []int{1, 16, 64} {
+func BenchmarkPropose30KB(b *testing.B) { benchPropose(b, 30<<10, []int{1, 16, 64}) }
+
+// BenchmarkProposeSmall: 100-byte commands (view deltas, meta commands).
+func BenchmarkProposeSmall(b *testing.B) { benchPropose(b, 100, []int{1, 64, 256}) }
+
+func benchPropose(b *testing.B, size int, proposers []int) {
+	for _, n := range proposers {
 		b.Run(fmt.Sprintf("proposers=%d", n), func(b *testing.B) {
 			var fsyncs atomic.Int64
 			s := openTestStore(b, Config{Dir: b.TempDir(), OnFsync: func(time.Duration) { fsyncs.Add(1) }})
@@ -31,7 +36,7 @@ func BenchmarkPropose30KB(b *testing.B) {
 			if err := s.StartGroup(1, nopSM{1}, []uint64{1}); err != nil {
 				b.Fatal(err)
 			}
-			cmd := make([]byte, 30<<10)
+			cmd := make([]byte, size)
 			for i := range cmd {
 				cmd[i] = byte(i * 7)
 			}

@@ -81,11 +81,18 @@ func (s *Store) iterate(tick bool) bool {
 	for _, fn := range fns {
 		fn()
 	}
+	if len(fns) > 0 || tick {
+		// Rare (start, destroy, status, read index) or touching every group.
+		for id, g := range s.groups {
+			s.dirty[id] = g
+		}
+	}
 	for _, m := range msgs {
 		if g, ok := s.groups[m.GroupID]; ok {
 			// Errors here are raft refusing a stale or local message; dropping
 			// it is what the sender's retry logic expects.
 			_ = g.rn.Step(m.Msg)
+			s.dirty[g.id] = g
 		}
 	}
 	if len(s.held) > 0 {
@@ -102,8 +109,11 @@ func (s *Store) iterate(tick bool) bool {
 		}
 	}
 
+	// Only groups touched in this iteration (or left with a Ready by the
+	// last Advance) can have a Ready.
 	var work []*groupReady
-	for _, g := range s.groups {
+	for id, g := range s.dirty {
+		delete(s.dirty, id)
 		if g.rn.HasReady() {
 			work = append(work, &groupReady{g: g, rd: g.rn.Ready()})
 		}
@@ -162,6 +172,12 @@ func (s *Store) iterate(tick bool) bool {
 		s.cfg.Transport.Send(out)
 	}
 
+	// Publish status before waking waiters, so that a caller that returns
+	// from Propose or ReadIndex sees its applied index in Status.
+	for _, w := range work {
+		s.publishStatus(w.g)
+	}
+
 	// Notify waiters.
 	for _, w := range work {
 		for _, ap := range w.applied {
@@ -189,6 +205,7 @@ func (s *Store) iterate(tick bool) bool {
 			}
 		}
 		if w.g.rn.HasReady() {
+			s.dirty[w.g.id] = w.g
 			more = true
 		}
 	}
@@ -219,6 +236,7 @@ func (s *Store) propose(p *proposal) {
 	} else {
 		err = g.rn.Propose(p.data)
 	}
+	s.dirty[g.id] = g
 	if err != nil {
 		p.done <- result{err: fmt.Errorf("group %d: %w: %v", p.gid, ErrProposalDropped, err)}
 		return

@@ -184,8 +184,14 @@ type Store struct {
 
 	// Loop-owned state.
 	groups  map[uint64]*group
-	held    []*proposal // proposals waiting for an election in their group to end
+	held    []*proposal       // proposals waiting for an election in their group to end
+	dirty   map[uint64]*group // groups that may have a Ready
 	scratch []byte
+
+	// statuses is published by the loop after each iteration, so that Status
+	// does not wait for the loop (which may be in an fsync).
+	statusMu sync.RWMutex
+	statuses map[uint64]GroupStatus
 }
 
 // Open opens (or creates) the engine and starts the loop. Groups are started
@@ -234,6 +240,9 @@ func Open(cfg Config) (*Store, error) {
 		stopc:  make(chan struct{}),
 		done:   make(chan struct{}),
 		groups: make(map[uint64]*group),
+		dirty:  make(map[uint64]*group),
+
+		statuses: make(map[uint64]GroupStatus),
 	}
 	s.mu.running = make(map[uint64]bool)
 	go s.loop()
@@ -354,6 +363,7 @@ func (s *Store) startGroupLocked(gid uint64, sm StateMachine, peers []uint64) er
 	}
 	g := &group{id: gid, rn: rn, st: gs, sm: sm, pending: make(map[uint64]*proposal)}
 	s.groups[gid] = g
+	s.dirty[gid] = g
 	s.mu.Lock()
 	s.mu.running[gid] = true
 	s.mu.Unlock()
@@ -361,6 +371,7 @@ func (s *Store) startGroupLocked(gid uint64, sm StateMachine, peers []uint64) er
 		// Alone: no reason to wait for an election timeout.
 		_ = rn.Campaign()
 	}
+	s.publishStatus(g)
 	return nil
 }
 
@@ -431,7 +442,11 @@ func (s *Store) destroyGroupLocked(gid uint64) error {
 	if g, ok := s.groups[gid]; ok {
 		s.failGroup(g, fmt.Errorf("group %d: %w", gid, ErrGroupRemoved))
 		delete(s.groups, gid)
+		delete(s.dirty, gid)
 	}
+	s.statusMu.Lock()
+	delete(s.statuses, gid)
+	s.statusMu.Unlock()
 	s.mu.Lock()
 	delete(s.mu.running, gid)
 	s.mu.Unlock()
@@ -567,31 +582,34 @@ func (s *Store) ReadIndex(ctx context.Context, gid uint64) error {
 	}
 }
 
-// Status returns the group's raft state on this node.
+// Status returns the group's raft state on this node, as of the loop's
+// last iteration.
 func (s *Store) Status(gid uint64) (GroupStatus, bool) {
-	var st GroupStatus
-	var ok bool
-	_ = s.runInLoop(func() {
-		g, found := s.groups[gid]
-		if !found {
-			return
-		}
-		ok = true
-		bs := g.rn.BasicStatus()
-		st = GroupStatus{
-			ID:         gid,
-			Leader:     bs.Lead,
-			Term:       bs.GetTerm(),
-			Commit:     bs.GetCommit(),
-			Applied:    g.st.applied,
-			FirstIndex: g.st.truncIdx + 1,
-			LastIndex:  g.st.lastIdx,
-			IsLeader:   bs.RaftState == raft.StateLeader,
-			Voters:     slices.Clone(g.st.conf.GetVoters()),
-			Learners:   slices.Clone(g.st.conf.GetLearners()),
-		}
-	})
+	s.statusMu.RLock()
+	st, ok := s.statuses[gid]
+	s.statusMu.RUnlock()
+	st.Voters, st.Learners = slices.Clone(st.Voters), slices.Clone(st.Learners)
 	return st, ok
+}
+
+// publishStatus refreshes the group's published status (loop only).
+func (s *Store) publishStatus(g *group) {
+	bs := g.rn.BasicStatus()
+	st := GroupStatus{
+		ID:         g.id,
+		Leader:     bs.Lead,
+		Term:       bs.GetTerm(),
+		Commit:     bs.GetCommit(),
+		Applied:    g.st.applied,
+		FirstIndex: g.st.truncIdx + 1,
+		LastIndex:  g.st.lastIdx,
+		IsLeader:   bs.RaftState == raft.StateLeader,
+		Voters:     g.st.conf.GetVoters(),
+		Learners:   g.st.conf.GetLearners(),
+	}
+	s.statusMu.Lock()
+	s.statuses[g.id] = st
+	s.statusMu.Unlock()
 }
 
 // Step delivers a message received from another node for group gid; the
