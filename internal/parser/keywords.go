@@ -58,7 +58,7 @@ var unsupportedStatements = setOf(
 	"vacuum", "analyze", "analyse", "with", "values", "table", "lock",
 	"declare", "fetch", "close", "move", "savepoint", "release",
 	"checkpoint", "comment", "do", "call", "import", "merge", "refresh",
-	"security", "reindex", "cluster", "load", "reassign", "prepare",
+	"security", "reindex", "cluster", "load", "reassign",
 )
 
 // unsupportedObjects are object kinds after CREATE/DROP/ALTER that

@@ -194,12 +194,7 @@ func (l *lexer) next() (token, *Error) {
 	switch {
 	case (c == 'e' || c == 'E') && l.i+1 < len(s) && s[l.i+1] == '\'':
 		l.i++
-		v, err := l.escapeString(start)
-		for err == nil && l.continuation() {
-			var more string
-			more, err = l.escapeString(l.i)
-			v += more
-		}
+		v, err := l.continued(start, l.escapeString)
 		if err != nil {
 			return token{}, err
 		}
@@ -233,12 +228,7 @@ func (l *lexer) next() (token, *Error) {
 		}
 		return mk(tQIdent, b.String())
 	case c == '\'':
-		v, err := l.plainString(start)
-		for err == nil && l.continuation() {
-			var more string
-			more, err = l.plainString(l.i)
-			v += more
-		}
+		v, err := l.continued(start, l.plainString)
 		if err != nil {
 			return token{}, err
 		}
@@ -325,6 +315,27 @@ func (l *lexer) number(start int) (token, *Error) {
 		return token{}, l.junk(start)
 	}
 	return token{kind: kind, val: s[start:l.i], pos: l.posOf(start), start: start, end: l.i}, nil
+}
+
+// continued lexes a string literal with seg and any continuation
+// segments after it (see continuation), joining them in linear time.
+func (l *lexer) continued(start int, seg func(int) (string, *Error)) (string, *Error) {
+	v, err := seg(start)
+	if err != nil || !l.continuation() {
+		return v, err
+	}
+	var b strings.Builder
+	b.WriteString(v)
+	for {
+		more, err := seg(l.i)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(more)
+		if !l.continuation() {
+			return b.String(), nil
+		}
+	}
 }
 
 // continuation reports whether the string literal that just ended is

@@ -4,6 +4,10 @@ import "strings"
 
 // parseSelect parses one SELECT; the current token is SELECT.
 func (p *parser) parseSelect() (*Select, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	start := p.next()
 	s := &Select{P: start.pos}
 	if p.acceptKw("distinct") {

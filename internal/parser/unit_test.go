@@ -65,6 +65,7 @@ func TestDeepNesting(t *testing.T) {
 		"SELECT " + strings.Repeat("NOT ", 100000) + "true",
 		"SELECT " + strings.Repeat("f(", 100000) + "1" + strings.Repeat(")", 100000),
 		"SELECT " + strings.Repeat("CASE WHEN ", 100000),
+		strings.Repeat("SELECT * FROM (", 50000),
 	} {
 		if e := parseErr(t, sql); e.Code != "54001" {
 			t.Errorf("got %+v", e)
@@ -220,5 +221,21 @@ func BenchmarkParseInsert1000(b *testing.B) {
 		if _, _, err := Parse(sql); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestManyStringSegmentsIsLinear(t *testing.T) {
+	sql := "SELECT 'a'" + strings.Repeat("\n'b'", 200000)
+	start := time.Now()
+	stmts, _, err := Parse(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lit := stmts[0].(*Select).Items[0].Expr.(*Literal)
+	if len(lit.Val) != 200001 {
+		t.Errorf("joined length %d", len(lit.Val))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
 	}
 }
