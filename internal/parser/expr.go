@@ -19,7 +19,7 @@ import (
 func (p *parser) enter() error {
 	p.depth++
 	if p.depth > maxDepth {
-		return &Error{Pos: p.peek().pos + p.base, Code: "54001", Msg: "expression is nested too deeply"}
+		return &Error{Pos: p.peek().pos + p.base, Code: "54001", Msg: fmt.Sprintf("statement is too complex: expressions nest or chain more than %d deep", maxDepth)}
 	}
 	return nil
 }
@@ -39,7 +39,15 @@ func (p *parser) parseOr() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := 0
+	defer func() { p.depth -= n }()
 	for p.acceptKw("or") {
+		// Each operator deepens the (left-leaning) tree: count it so
+		// consumers that recurse over the tree stay within bounds.
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		n++
 		r, err := p.parseAnd()
 		if err != nil {
 			return nil, err
@@ -54,7 +62,13 @@ func (p *parser) parseAnd() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := 0
+	defer func() { p.depth -= n }()
 	for p.acceptKw("and") {
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		n++
 		r, err := p.parseNot()
 		if err != nil {
 			return nil, err
@@ -238,12 +252,18 @@ func (p *parser) binaryLevel(isOp func(string) bool, sub func() (Expr, error)) (
 	if err != nil {
 		return nil, err
 	}
+	n := 0
+	defer func() { p.depth -= n }()
 	for {
 		t := p.peek()
 		if t.kind != tOp || !isOp(t.val) {
 			return l, nil
 		}
 		p.i++
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		n++
 		r, err := sub()
 		if err != nil {
 			return nil, err
@@ -269,8 +289,14 @@ func (p *parser) parseAt() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := 0
+	defer func() { p.depth -= n }()
 	for p.isKw("at") && isKwTok(p.peekN(1), "time") && isKwTok(p.peekN(2), "zone") {
 		p.i += 3
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		n++
 		z, err := p.parseUnary()
 		if err != nil {
 			return nil, err
@@ -307,10 +333,16 @@ func (p *parser) parsePostfix() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := 0
+	defer func() { p.depth -= n }()
 	for {
 		switch {
 		case p.isOp("::"):
 			p.i++
+			if err := p.enter(); err != nil {
+				return nil, err
+			}
+			n++
 			tn, err := p.parseTypeName()
 			if err != nil {
 				return nil, err

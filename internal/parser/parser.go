@@ -8,9 +8,10 @@ import (
 	"github.com/cairndb/cairn/internal/pgerr"
 )
 
-// maxDepth bounds expression nesting so hostile input cannot exhaust the
-// stack (PostgreSQL: "stack depth limit exceeded").
-const maxDepth = 1000
+// maxDepth bounds the depth of expression trees (nesting and operator
+// chains alike) so hostile input cannot exhaust the stack here or in code
+// that walks the tree (PostgreSQL: "stack depth limit exceeded").
+const maxDepth = 4000
 
 // Parse parses one or more semicolon-separated statements. texts[i] is the
 // source text of stmts[i], from its first to its last token (no

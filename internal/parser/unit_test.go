@@ -66,12 +66,19 @@ func TestDeepNesting(t *testing.T) {
 		"SELECT " + strings.Repeat("f(", 100000) + "1" + strings.Repeat(")", 100000),
 		"SELECT " + strings.Repeat("CASE WHEN ", 100000),
 		strings.Repeat("SELECT * FROM (", 50000),
+		"SELECT 1" + strings.Repeat(" + 1", 100000),
+		"SELECT true" + strings.Repeat(" OR true", 100000),
+		"SELECT true" + strings.Repeat(" AND true", 100000),
+		"SELECT 1" + strings.Repeat("::int", 100000),
 	} {
 		if e := parseErr(t, sql); e.Code != "54001" {
 			t.Errorf("got %+v", e)
 		}
 	}
-	// Moderate nesting is fine.
+	// Moderate nesting and long chains are fine.
+	if _, err := ParseExpr("1" + strings.Repeat(" + 1", 3000)); err != nil {
+		t.Errorf("3000 terms: %v", err)
+	}
 	if _, err := ParseExpr(strings.Repeat("(", 200) + "1" + strings.Repeat(")", 200)); err != nil {
 		t.Errorf("200 parens: %v", err)
 	}
