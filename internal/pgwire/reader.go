@@ -8,8 +8,10 @@ import (
 // connReader reads the socket on its own goroutine so that a client that
 // disconnects while a statement runs is noticed at once (the statement's
 // context is cancelled) rather than at the next write. It hands filled
-// buffers to the connection goroutine, recycling a fixed set of them, so
-// a client that pipelines a lot is held back by TCP, not by memory.
+// buffers to the connection goroutine and recycles at most readBufCount
+// of them, so a client that pipelines a lot is held back by TCP, not by
+// memory. Buffers start small and grow while reads fill them (bulk COPY),
+// so idle connections stay cheap.
 type connReader struct {
 	full chan []byte
 	free chan []byte
@@ -22,7 +24,8 @@ type connReader struct {
 }
 
 const (
-	readBufSize  = 64 << 10
+	readBufMin   = 8 << 10
+	readBufMax   = 64 << 10
 	readBufCount = 3
 )
 
@@ -32,9 +35,6 @@ func newConnReader(nc net.Conn, onEOF func()) *connReader {
 		free: make(chan []byte, readBufCount),
 		done: make(chan struct{}),
 	}
-	for range readBufCount {
-		r.free <- make([]byte, readBufSize)
-	}
 	r.wg.Add(1)
 	go r.loop(nc, onEOF)
 	return r
@@ -43,15 +43,30 @@ func newConnReader(nc net.Conn, onEOF func()) *connReader {
 func (r *connReader) loop(nc net.Conn, onEOF func()) {
 	defer r.wg.Done()
 	defer close(r.full)
+	allocated, size := 0, readBufMin
 	for {
 		var b []byte
 		select {
 		case b = <-r.free:
-		case <-r.done:
-			r.err = net.ErrClosed
-			return
+		default:
+			if allocated < readBufCount {
+				allocated++
+				break
+			}
+			select {
+			case b = <-r.free:
+			case <-r.done:
+				r.err = net.ErrClosed
+				return
+			}
+		}
+		if cap(b) < size {
+			b = make([]byte, size)
 		}
 		n, err := nc.Read(b[:cap(b)])
+		if n == cap(b) && size < readBufMax {
+			size *= 2
+		}
 		if n > 0 {
 			select {
 			case r.full <- b[:n]:

@@ -551,3 +551,34 @@ func TestColumnsOfTypesDecodeFromText(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSelectRows measures result streaming: rows/s of (int8, text)
+// read by pgx in binary (extended) and text (simple) format.
+func BenchmarkSelectRows(b *testing.B) {
+	h := newFakeHandler()
+	s := startServer(b, h, Config{})
+	for _, m := range []struct {
+		name string
+		mode pgx.QueryExecMode
+	}{{"binary", pgx.QueryExecModeCacheStatement}, {"text", pgx.QueryExecModeSimpleProtocol}} {
+		b.Run(m.name, func(b *testing.B) {
+			c := connect(b, s, m.mode)
+			const n = 100_000
+			b.ResetTimer()
+			for range b.N {
+				rows, err := c.Query(testCtx(b), "GEN 100000")
+				if err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				for rows.Next() {
+					got++
+				}
+				if rows.Err() != nil || got != n {
+					b.Fatal(got, rows.Err())
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
