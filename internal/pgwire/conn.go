@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -109,6 +110,14 @@ func (s *Server) serveConn(c *conn) {
 			c.sess.Close()
 		}
 		s.unregister(c)
+	}()
+	defer func() {
+		// A bug in a session must not take the whole server down: report
+		// it to this client and drop only this connection.
+		if r := recover(); r != nil {
+			s.log.Error("pgwire: panic serving connection", "remote", nc.RemoteAddr(), "panic", r, "stack", string(debug.Stack()))
+			c.sendFatal(pgerr.New(pgerr.InternalError, "internal error: %v", r))
+		}
 	}()
 	if !c.startup() {
 		return

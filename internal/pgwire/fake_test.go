@@ -286,6 +286,8 @@ func (s *fakeSession) Prepare(ctx context.Context, stmt parser.Statement, text s
 			w.ParameterStatus(f[1], strings.Trim(f[2], "'"))
 			return "SET", nil
 		}
+	case "PANIC":
+		st.exec = func(context.Context, []types.Datum, ResultWriter) (string, error) { panic("fake session bug") }
 	case "NOTICE":
 		st.exec = func(_ context.Context, _ []types.Datum, w ResultWriter) (string, error) {
 			w.Notice("hello from the server")

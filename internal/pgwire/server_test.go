@@ -582,3 +582,20 @@ func BenchmarkSelectRows(b *testing.B) {
 		})
 	}
 }
+
+// A panicking session drops its own connection only.
+func TestSessionPanic(t *testing.T) {
+	h := newFakeHandler()
+	s := startServer(t, h, Config{})
+	other := connect(t, s, pgx.QueryExecModeCacheStatement)
+	c := connect(t, s, pgx.QueryExecModeSimpleProtocol)
+	_, err := c.Exec(testCtx(t), "PANIC")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "XX000" || pgErr.Severity != "FATAL" {
+		t.Errorf("panic: %v", err)
+	}
+	var v int32
+	if err := other.QueryRow(testCtx(t), "SELECT 4").Scan(&v); err != nil || v != 4 {
+		t.Errorf("other connection: %v %v", v, err)
+	}
+}
