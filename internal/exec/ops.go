@@ -285,6 +285,14 @@ func (c *compiler) compileArith(op string, l, r *node, e *parser.Binary) (*node,
 		t := l.t
 		if timeRank(t) > 0 && (op == "+" || op == "-") {
 			t = types.Interval
+			// PostgreSQL reads ts - 'literal' as ts - ts (same type as
+			// the left side); we fall back to an interval when the literal
+			// is not a timestamp, so now() - '1 hour' works too.
+			if op == "-" && r.untyped && !r.val.Null {
+				if _, err := parseText(l.t, r.val.S); err == nil {
+					t = l.t
+				}
+			}
 		}
 		if l.t == types.Interval && (op == "*" || op == "/") {
 			t = types.Float8

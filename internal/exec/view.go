@@ -310,7 +310,8 @@ func keyEq(a, b []byte) bool {
 // Fold applies WHERE, computes group keys and folds the aggregate inputs
 // of rows [0, b.N) of b into d, keeping only rows whose key hash
 // satisfies keep (nil = all). Folding into existing groups does not
-// allocate.
+// allocate. On error (say a cast in a group key fails on one row) d is
+// left partly folded: discard it with Reset.
 func (v *ViewPlan) Fold(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64) bool) error {
 	v.bind(d)
 	rows, slots := d.rows[:0], d.slots[:0]

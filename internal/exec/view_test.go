@@ -427,3 +427,39 @@ func TestKeyHashStable(t *testing.T) {
 		t.Fatalf("KeyHash changed: %s, want %s", got, want)
 	}
 }
+
+// FuzzDecodeDelta checks that corrupt deltas and states fail cleanly
+// (never panic) and that whatever decodes re-encodes to a decodable form.
+func FuzzDecodeDelta(f *testing.F) {
+	v, err := PlanView(viewQueries()["global"], eventCols)
+	if err != nil {
+		f.Fatal(err)
+	}
+	pv, err := PlanView(viewQueries()["per_minute"], eventCols)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range []*ViewPlan{v, pv} {
+		d := p.NewDelta()
+		p.Fold(&Ctx{}, d, toBatch(randomEvents(rand.New(rand.NewSource(1)), 30)), nil)
+		f.Add(p.AppendDelta(nil, d))
+	}
+	f.Add([]byte{1, 1, 0, 0})
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		for _, p := range []*ViewPlan{v, pv} {
+			d := p.NewDelta()
+			if err := p.DecodeDelta(buf, d); err != nil {
+				continue
+			}
+			enc := p.AppendDelta(nil, d)
+			if err := p.DecodeDelta(enc, p.NewDelta()); err != nil {
+				t.Fatalf("re-encoded delta does not decode: %v", err)
+			}
+			d.Range(func(k, s []byte) error {
+				p.Finalize(&Ctx{}, k, s, nil)
+				p.MergeState(nil, s, buf)
+				return nil
+			})
+		}
+	})
+}
