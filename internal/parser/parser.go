@@ -253,7 +253,7 @@ func (p *parser) parenNames() ([]string, error) {
 func (p *parser) parseStatement() (Statement, error) {
 	t := p.peek()
 	if t.kind != tIdent {
-		if t.kind == tOp && t.val == "(" {
+		if isOpTok(t, "(") && isKwTok(p.peekN(1), "select") {
 			return nil, p.unsupported(t, "parenthesized SELECT is not supported")
 		}
 		return nil, p.syntaxErr(t)

@@ -103,7 +103,7 @@ func TestLongInputIsLinear(t *testing.T) {
 	if n := len(stmts[0].(*Insert).Rows); n != 20000 {
 		t.Fatalf("%d rows", n)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("parsing took %v", d)
 	}
 	last := stmts[0].(*Insert).Rows[19999][0]
@@ -242,7 +242,7 @@ func TestManyStringSegmentsIsLinear(t *testing.T) {
 	if len(lit.Val) != 200001 {
 		t.Errorf("joined length %d", len(lit.Val))
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("took %v", d)
 	}
 }
