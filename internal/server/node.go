@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -155,6 +157,8 @@ func Start(cfg Config) (*Node, error) {
 
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: ServerVersion}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
+	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
+	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	go func() { _ = n.pg.Serve(n.pgLn) }()
 	go func() { _ = n.http.Serve(n.httpLn) }()
 	go n.acceptCluster()
