@@ -20,10 +20,11 @@ import (
 type countSM struct {
 	gid uint64
 
-	mu     sync.Mutex
-	counts map[string]uint64 // cmd → times applied, as loaded + applied
-	loads  int               // Load calls
-	leader bool
+	mu       sync.Mutex
+	counts   map[string]uint64 // cmd → times applied, as loaded + applied
+	loads    int               // Load calls
+	leader   bool              // last LeaderChanged value
+	atLeader int               // len(counts) at the last LeaderChanged(true)
 }
 
 func newCountSM(gid uint64) *countSM { return &countSM{gid: gid, counts: map[string]uint64{}} }
@@ -55,7 +56,18 @@ func (m *countSM) Load(r pebble.Reader) error {
 func (m *countSM) LeaderChanged(isLeader bool, term uint64) {
 	m.mu.Lock()
 	m.leader = isLeader
+	if isLeader {
+		m.atLeader = len(m.counts)
+	}
 	m.mu.Unlock()
+}
+
+// leaderState reports whether the SM was told it leads, and how many
+// commands it had applied when it was told.
+func (m *countSM) leaderState() (bool, int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leader, m.atLeader
 }
 
 func (m *countSM) loadCount() int {

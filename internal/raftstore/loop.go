@@ -61,7 +61,7 @@ type groupReady struct {
 	g       *group
 	rd      raft.Ready
 	applied []appliedProp
-	synced  bool // g's state machine wrote to the batch (DurableNotifier)
+	synced  bool // g applied something in this batch (DurableNotifier)
 }
 
 type appliedProp struct {
@@ -132,17 +132,13 @@ func (s *Store) iterate(tick bool) bool {
 		s.applyCommitted(wb, w)
 	}
 	// Only new entries and term/vote changes must be on disk before we send
-	// or ack (Ready.MustSync). Applied state and the commit index can be
-	// rebuilt from the synced log after a crash, so an iteration that only
-	// applies skips the fsync, unless a state machine asked to hear when
-	// its applies are durable.
+	// or ack (Ready.MustSync). Applied state and the commit index are
+	// rebuilt identically from the synced log after a crash, so an
+	// iteration that only applies skips the fsync: a single proposer then
+	// waits for one fsync, not two.
 	needSync := false
 	for _, w := range work {
-		if w.rd.MustSync {
-			needSync = true
-		} else if _, ok := w.g.sm.(DurableNotifier); ok && w.synced {
-			needSync = true
-		}
+		needSync = needSync || w.rd.MustSync
 	}
 	if !wb.Empty() {
 		start := time.Now()
@@ -187,6 +183,7 @@ func (s *Store) iterate(tick bool) bool {
 			}
 		}
 		s.completeReads(w.g)
+		s.maybeNotifyLeader(w.g)
 		if w.synced {
 			if dn, ok := w.g.sm.(DurableNotifier); ok {
 				dn.Durable()
@@ -281,17 +278,11 @@ func (s *Store) persistReady(wb *pebble.Batch, w *groupReady) {
 		_ = wb.Set(raftStateKey(gid, suffixHardState), hs, nil)
 		g.st.hard = proto.Clone(rd.HardState).(*pb.HardState)
 	}
-	if rd.SoftState != nil {
-		isLeader := rd.SoftState.RaftState == raft.StateLeader
-		if isLeader != g.isLeader {
-			g.isLeader = isLeader
-			// Read requests raft may have dropped with the old leader fail
-			// fast; the caller retries.
-			s.failUnknownReads(g)
-			if lw, ok := g.sm.(LeaderWatcher); ok {
-				lw.LeaderChanged(isLeader, g.st.hard.GetTerm())
-			}
-		}
+	if rd.SoftState != nil && rd.SoftState.Lead != g.lead {
+		g.lead = rd.SoftState.Lead
+		// Read requests raft may have dropped with the old leader fail
+		// fast; the caller retries.
+		s.failUnknownReads(g)
 	}
 	for _, rs := range rd.ReadStates {
 		for _, r := range g.reads {
@@ -482,4 +473,26 @@ func (s *Store) pruneReads(g *group) {
 	}
 	clear(g.reads[len(keep):])
 	g.reads = keep
+}
+
+// maybeNotifyLeader tells a LeaderWatcher about leadership. Leadership is
+// reported only once the leader has applied an entry of its own term, so
+// every entry committed before its term is applied too: a leader-side task
+// (view task) that starts then reads up-to-date state. Losing leadership
+// (or a new term) is reported at once.
+func (s *Store) maybeNotifyLeader(g *group) {
+	lw, ok := g.sm.(LeaderWatcher)
+	if !ok {
+		return
+	}
+	bs := g.rn.BasicStatus()
+	raftLeader, term := bs.RaftState == raft.StateLeader, bs.GetTerm()
+	if g.isLeader && (!raftLeader || g.leaderTerm != term) {
+		g.isLeader = false
+		lw.LeaderChanged(false, term)
+	}
+	if !g.isLeader && raftLeader && g.st.appliedT == term {
+		g.isLeader, g.leaderTerm = true, term
+		lw.LeaderChanged(true, term)
+	}
 }

@@ -85,13 +85,20 @@ type StateMachine interface {
 }
 
 // LeaderWatcher may be implemented by a StateMachine to learn leadership
-// changes. It is called from the loop and must not block.
+// changes. It is called from the loop and must not block. LeaderChanged(true)
+// comes once this replica leads and has applied an entry of its own term,
+// so its state machine reflects every entry committed before; a loss of
+// leadership is reported at once.
 type LeaderWatcher interface {
 	LeaderChanged(isLeader bool, term uint64)
 }
 
 // DurableNotifier may be implemented by a StateMachine: Durable is called
-// after the batch containing this group's applies was synced.
+// from the loop after the batch containing this group's applies is
+// committed to the engine (readers see it). Every entry applied in it is
+// synced to the log; the applied state itself may not be fsynced yet, but a
+// crash cannot roll it back: replay of the synced log rebuilds it exactly.
+// So what Durable publishes is never lost.
 type DurableNotifier interface {
 	Durable()
 }
@@ -151,13 +158,15 @@ type readReq struct {
 
 // group is one raft group on this store; owned by the loop goroutine.
 type group struct {
-	id       uint64
-	rn       *raft.RawNode
-	st       *groupStorage
-	sm       StateMachine
-	pending  map[uint64]*proposal // local proposals awaiting apply, by seq
-	reads    []*readReq           // read-index requests awaiting index or apply
-	isLeader bool                 // as last reported to the LeaderWatcher
+	id         uint64
+	rn         *raft.RawNode
+	st         *groupStorage
+	sm         StateMachine
+	pending    map[uint64]*proposal // local proposals awaiting apply, by seq
+	reads      []*readReq           // read-index requests awaiting index or apply
+	lead       uint64               // leader as of the last Ready's SoftState
+	isLeader   bool                 // as last reported to the LeaderWatcher
+	leaderTerm uint64               // term of the reported leadership
 }
 
 // Store is one node's multi-raft engine.
