@@ -159,6 +159,10 @@ func (cp *copyIn) more() error {
 		}
 		switch m := msg.(type) {
 		case *pgproto3.CopyData:
+			if len(cp.cur) > 0 && len(cp.cur)+len(m.Data) > cp.c.s.cfg.MaxMessageSize {
+				// One row may not grow without bound across messages.
+				return cp.rowErr(pgerr.New(pgerr.ProgramLimitExceeded, "COPY row exceeds the maximum size of %d bytes", cp.c.s.cfg.MaxMessageSize))
+			}
 			if len(cp.cur) > 0 {
 				cp.carry = append(cp.carry[:0], cp.cur...)
 				cp.carry = append(cp.carry, m.Data...)

@@ -433,3 +433,19 @@ func TestCopyDecodeNoAlloc(t *testing.T) {
 		}
 	}
 }
+
+// A row that never ends is refused once it exceeds MaxMessageSize.
+func TestCopyRowTooLong(t *testing.T) {
+	h := newFakeHandler()
+	s := startServer(t, h, Config{MaxMessageSize: 4096})
+	c := connect(t, s, pgx.QueryExecModeCacheStatement)
+	_, err := c.PgConn().CopyFrom(testCtx(t), &chunkReader{s: strings.Repeat("x", 20000), chunk: 1000}, "COPY w1 FROM STDIN")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "54000" {
+		t.Errorf("long row: %v", err)
+	}
+	var v int32
+	if err := c.QueryRow(testCtx(t), "SELECT 1").Scan(&v); err != nil || v != 1 {
+		t.Errorf("after long row: %v %v", v, err)
+	}
+}
