@@ -388,3 +388,38 @@ func TestCompileAssign(t *testing.T) {
 		t.Fatalf("param inference: %v %v", pt.Types, err)
 	}
 }
+
+// TestEvalBatchNoAllocs checks typical filter and key expressions read a
+// batch without allocating.
+func TestEvalBatchNoAllocs(t *testing.T) {
+	b := types.NewBatch(colTypes(exprCols))
+	for i := 0; i < 4; i++ {
+		b.AppendRow(exprRow)
+	}
+	ec := &Ctx{Now: time.Unix(0, 0)}
+	for _, e := range []parser.Expr{
+		bin("AND", bin(">", col("f"), num(1)), bin("=", col("s"), str("Hello"))),
+		bin("LIKE", col("s"), str("H%o")),
+		fn("date_trunc", str("minute"), col("ts")),
+		bin(">", col("ts"), bin("-", fn("now"), cast(str("1 hour"), "interval"))),
+		bin("+", bin("*", col("i"), num(2)), col("b")),
+		&parser.InList{X: col("i"), List: []parser.Expr{num(1), num(7)}},
+		cast(col("f"), "integer"),
+		fn("coalesce", col("n"), col("i")),
+	} {
+		x, err := Compile(e, exprCols, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		allocs := testing.AllocsPerRun(50, func() {
+			for i := 0; i < b.N; i++ {
+				if _, err := x.EvalBatch(ec, b, i); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per batch", (&compiler{cols: exprCols}).canon(e), allocs)
+		}
+	}
+}
