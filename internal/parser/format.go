@@ -591,3 +591,44 @@ func formatExpr(b *strings.Builder, e Expr) {
 		fmt.Fprintf(b, "<unknown expr %T>", e)
 	}
 }
+
+// String names the literal kind (for debugging output).
+func (k LitKind) String() string {
+	switch k {
+	case LitNull:
+		return "null"
+	case LitBool:
+		return "bool"
+	case LitInt:
+		return "int"
+	case LitFloat:
+		return "float"
+	case LitString:
+		return "string"
+	}
+	return fmt.Sprintf("LitKind(%d)", uint8(k))
+}
+
+// String names the view kind.
+func (k ViewKind) String() string {
+	switch k {
+	case ViewMaterialized:
+		return "materialized"
+	case ViewContinuous:
+		return "continuous"
+	case ViewPlain:
+		return "plain"
+	}
+	return fmt.Sprintf("ViewKind(%d)", uint8(k))
+}
+
+// String names the object kind.
+func (k ObjectKind) String() string {
+	switch k {
+	case ObjStream:
+		return "stream"
+	case ObjView:
+		return "view"
+	}
+	return fmt.Sprintf("ObjectKind(%d)", uint8(k))
+}

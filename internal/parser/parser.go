@@ -223,6 +223,36 @@ func (p *parser) anyWord() (string, error) {
 	return "", p.syntaxErr(t)
 }
 
+// objectName parses the name of a stream or view: `name` or
+// `public.name` (clients and drivers often qualify names with the default
+// schema; any other schema is not supported).
+func (p *parser) objectName() (string, error) {
+	n, err := p.name()
+	if err != nil || !p.isOp(".") {
+		return n, err
+	}
+	if n != "public" {
+		return "", p.unsupported(p.toks[p.i-1], "schema \"%s\" is not supported; streams and views live in schema public", n)
+	}
+	p.i++
+	return p.name()
+}
+
+// objectNameList parses `objectName [, objectName ...]`.
+func (p *parser) objectNameList() ([]string, error) {
+	var out []string
+	for {
+		n, err := p.objectName()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+		if !p.acceptOp(",") {
+			return out, nil
+		}
+	}
+}
+
 // nameList parses `name [, name ...]`.
 func (p *parser) nameList() ([]string, error) {
 	var out []string
@@ -340,7 +370,7 @@ func (p *parser) parseCreateStream(start token, foreign bool) (Statement, error)
 	cs := &CreateStream{P: start.pos, Foreign: foreign}
 	cs.IfNotExists = p.ifNotExists()
 	var err error
-	if cs.Name, err = p.name(); err != nil {
+	if cs.Name, err = p.objectName(); err != nil {
 		return nil, err
 	}
 	if err := p.expectOp("("); err != nil {
@@ -468,7 +498,7 @@ func (p *parser) parseCreateView(start token, kind ViewKind, orReplace bool) (St
 	cv := &CreateView{P: start.pos, Kind: kind, OrReplace: orReplace}
 	cv.IfNotExists = p.ifNotExists()
 	var err error
-	if cv.Name, err = p.name(); err != nil {
+	if cv.Name, err = p.objectName(); err != nil {
 		return nil, err
 	}
 	if p.isOp("(") {
@@ -623,7 +653,7 @@ func (p *parser) parseDrop() (Statement, error) {
 	}
 	d.IfExists = p.acceptKws("if", "exists")
 	var err error
-	if d.Names, err = p.nameList(); err != nil {
+	if d.Names, err = p.objectNameList(); err != nil {
 		return nil, err
 	}
 	if p.acceptKw("cascade") {
@@ -643,11 +673,8 @@ func (p *parser) parseInsert() (Statement, error) {
 	}
 	ins := &Insert{P: start.pos}
 	var err error
-	if ins.Table, err = p.name(); err != nil {
+	if ins.Table, err = p.objectName(); err != nil {
 		return nil, err
-	}
-	if p.isOp(".") {
-		return nil, p.unsupported(p.peek(), "schema-qualified INSERT targets are not supported")
 	}
 	if p.isKw("as") {
 		return nil, p.unsupported(p.peek(), "INSERT target aliases are not supported")
@@ -715,7 +742,7 @@ func (p *parser) parseCopy() (Statement, error) {
 	}
 	legacyBinary := p.acceptKw("binary")
 	var err error
-	if c.Table, err = p.name(); err != nil {
+	if c.Table, err = p.objectName(); err != nil {
 		return nil, err
 	}
 	if p.isOp("(") {
