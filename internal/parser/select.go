@@ -131,6 +131,14 @@ func (p *parser) parseSelect() (*Select, error) {
 			_ = p.acceptKw("rows") || p.acceptKw("row")
 		}
 	}
+	if t := p.peek(); isKwTok(t, "group") || isKwTok(t, "order") {
+		// GROUP or ORDER without BY, or out of place: PostgreSQL points at
+		// the word after GROUP/ORDER when BY is missing.
+		if !isKwTok(p.peekN(1), "by") {
+			return nil, p.syntaxErr(p.peekN(1))
+		}
+		return nil, p.syntaxErr(t)
+	}
 	if t := p.peek(); isKwTok(t, "for") || isKwTok(t, "fetch") {
 		return nil, p.unsupported(t, "SELECT ... %s is not supported", strings.ToUpper(t.val))
 	}
