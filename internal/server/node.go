@@ -152,8 +152,9 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}
 	n.reconcile()
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.reconcileLoop()
+	go n.retentionLoop()
 
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: ServerVersion}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})

@@ -294,3 +294,32 @@ func Scan(r pebble.Reader, prefix []byte, from uint64, maxEvents int, fn func(st
 	}
 	return next, it.Error()
 }
+
+// ScanHeaders calls fn with the start offset, ingest time and row count
+// of each batch from offset from, without decoding the batches, until fn
+// returns false.
+func ScanHeaders(r pebble.Reader, prefix []byte, from uint64, fn func(start uint64, ingestMicros int64, n int) bool) error {
+	it, err := r.NewIter(&pebble.IterOptions{
+		LowerBound: BatchKey(prefix, from),
+		UpperBound: BatchKey(prefix, ^uint64(0)),
+	})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		n, ok := types.EncodedRows(v[8:])
+		if len(v) < 8 || !ok {
+			return fmt.Errorf("streamsm: corrupt batch header at offset %d", binary.BigEndian.Uint64(k[len(k)-8:]))
+		}
+		if !fn(binary.BigEndian.Uint64(k[len(k)-8:]), int64(binary.BigEndian.Uint64(v)), n) {
+			break
+		}
+	}
+	return it.Error()
+}

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/streamsm"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// retentionInterval is how often stream shard leaders drop expired batches.
+const retentionInterval = time.Second
+
+// retentionLoop trims expired batches of streams that have a retention.
+func (n *Node) retentionLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(retentionInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		cat := n.meta.Catalog()
+		for _, s := range cat.SortedStreams() {
+			if s.Retention == "" {
+				continue
+			}
+			d, err := types.ParseText(types.Interval, s.Retention)
+			if err != nil {
+				continue
+			}
+			keep := time.Duration(d.Iv.Micros)*time.Microsecond + time.Duration(d.Iv.Days)*24*time.Hour + time.Duration(d.Iv.Months)*30*24*time.Hour
+			for i, gid := range s.Groups {
+				if err := n.trimShard(cat, s, i, gid, time.Now().Add(-keep)); err != nil && n.ctx.Err() == nil {
+					n.log.Warn("retention", "stream", s.Name, "shard", i, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// trimShard drops the batches of one shard ingested before cutoff, but
+// never past what every view over the stream has folded: retention never
+// loses events a view has not seen.
+func (n *Node) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, gid uint64, cutoff time.Time) error {
+	st, ok := n.store.Status(gid)
+	g := n.getGroup(gid)
+	if !ok || !st.IsLeader || g == nil || g.stream == nil {
+		return nil
+	}
+	first := g.stream.First()
+	upto := first
+	limit := ^uint64(0)
+	for _, v := range cat.ViewsOn(s.Name) {
+		for _, vg := range v.Groups {
+			g := n.getGroup(vg)
+			if g == nil || g.view == nil {
+				return nil // a view shard is not here yet: keep everything
+			}
+			offs, _ := g.view.DurableOffsets()
+			if shard < len(offs) && offs[shard] < limit {
+				limit = offs[shard]
+			}
+		}
+	}
+	err := streamsm.ScanHeaders(n.store.DB(), raftstore.DataPrefix(gid), first, func(start uint64, ingest int64, rows int) bool {
+		end := start + uint64(rows)
+		if ingest >= cutoff.UnixMicro() || end > limit {
+			return false
+		}
+		upto = end
+		return true
+	})
+	if err != nil || upto <= first {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
+	_, err = n.store.Propose(ctx, gid, streamsm.EncodeTrim(upto))
+	return err
+}
