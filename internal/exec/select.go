@@ -396,6 +396,11 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		return nil
 	}
 	streaming := !p.grouped && !p.distinct && len(p.order) == 0
+	// ORDER BY ... LIMIT keeps only the best offset+limit rows.
+	var top *topK
+	if len(p.order) > 0 && limit >= 0 && offset+limit < 1<<20 {
+		top = &topK{k: int(offset + limit), less: p.rowLess}
+	}
 	var rows [][]types.Datum
 	var seen map[string]struct{}
 	var keyBuf []byte
@@ -415,6 +420,10 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		}
 		if streaming {
 			return out(row)
+		}
+		if top != nil {
+			top.add(row)
+			return nil
 		}
 		rows = append(rows, row)
 		return nil
@@ -532,19 +541,11 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 	if streaming {
 		return nil
 	}
-	if len(p.order) > 0 {
-		sort.SliceStable(rows, func(a, b int) bool {
-			for _, k := range p.order {
-				c := compareNullable(rows[a][k.col], rows[b][k.col], k.nullsFirst)
-				if k.desc && !(rows[a][k.col].Null || rows[b][k.col].Null) {
-					c = -c
-				}
-				if c != 0 {
-					return c < 0
-				}
-			}
-			return false
-		})
+	switch {
+	case top != nil:
+		rows = top.sorted()
+	case len(p.order) > 0:
+		sort.SliceStable(rows, func(a, b int) bool { return p.rowLess(rows[a], rows[b]) })
 	}
 	for _, r := range rows {
 		if err := out(r); err != nil {
@@ -555,6 +556,93 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		}
 	}
 	return nil
+}
+
+// rowLess orders rows by the ORDER BY keys.
+func (p *Plan) rowLess(a, b []types.Datum) bool {
+	for _, k := range p.order {
+		c := compareNullable(a[k.col], b[k.col], k.nullsFirst)
+		if k.desc && !(a[k.col].Null || b[k.col].Null) {
+			c = -c
+		}
+		if c != 0 {
+			return c < 0
+		}
+	}
+	return false
+}
+
+// topK keeps the k first rows in sort order seen so far, in a max-heap
+// on (row order, arrival), so ORDER BY ... LIMIT over a long stream holds
+// only k rows; ties keep arrival order, as a stable sort would.
+type topK struct {
+	k    int
+	less func(a, b []types.Datum) bool
+	seq  int
+	h    []topRow
+}
+
+type topRow struct {
+	row []types.Datum
+	seq int
+}
+
+// after reports whether x sorts after y.
+func (t *topK) after(x, y topRow) bool {
+	if t.less(y.row, x.row) {
+		return true
+	}
+	if t.less(x.row, y.row) {
+		return false
+	}
+	return x.seq > y.seq
+}
+
+func (t *topK) add(row []types.Datum) {
+	r := topRow{row: row, seq: t.seq}
+	t.seq++
+	if t.k == 0 {
+		return
+	}
+	if len(t.h) < t.k {
+		t.h = append(t.h, r)
+		for i := len(t.h) - 1; i > 0; {
+			parent := (i - 1) / 2
+			if !t.after(t.h[i], t.h[parent]) {
+				break
+			}
+			t.h[i], t.h[parent] = t.h[parent], t.h[i]
+			i = parent
+		}
+		return
+	}
+	if !t.after(t.h[0], r) {
+		return
+	}
+	t.h[0] = r
+	for i := 0; ; {
+		l, big := 2*i+1, i
+		if l < len(t.h) && t.after(t.h[l], t.h[big]) {
+			big = l
+		}
+		if l+1 < len(t.h) && t.after(t.h[l+1], t.h[big]) {
+			big = l + 1
+		}
+		if big == i {
+			break
+		}
+		t.h[i], t.h[big] = t.h[big], t.h[i]
+		i = big
+	}
+}
+
+func (t *topK) sorted() [][]types.Datum {
+	sort.Slice(t.h, func(a, b int) bool { return t.after(t.h[b], t.h[a]) })
+	rows := make([][]types.Datum, len(t.h))
+	for i, r := range t.h {
+		rows[i] = r.row
+	}
+	return rows
 }
 
 // scan feeds the FROM item's rows in batches: the source, the subquery's
