@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"runtime/debug"
 	"sort"
@@ -706,7 +707,7 @@ func (c *conn) run(p *portal, maxRows int) error {
 		return c.send(&pgproto3.EmptyQueryResponse{})
 	}
 	if !p.ran {
-		w := &execWriter{c: c, formats: p.formats, copyTable: p.ps.copyTable}
+		w := &execWriter{c: c, cols: p.ps.cols, formats: p.formats, copyTable: p.ps.copyTable}
 		if maxRows > 0 {
 			w.buffer = true
 		}
@@ -724,7 +725,7 @@ func (c *conn) run(p *portal, maxRows int) error {
 		n = maxRows
 	}
 	for _, row := range p.rows[:n] {
-		if err := c.sendRow(row, p.formats); err != nil {
+		if err := c.sendRow(row, p.ps.cols, p.formats); err != nil {
 			return err
 		}
 	}
@@ -774,8 +775,8 @@ func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
 }
 
 // sendRow sends one DataRow.
-func (c *conn) sendRow(row []types.Datum, formats []int16) error {
-	c.dr.row, c.dr.formats, c.dr.size = row, formats, &c.pending
+func (c *conn) sendRow(row []types.Datum, cols []Column, formats []int16) error {
+	c.dr.row, c.dr.cols, c.dr.formats, c.dr.size = row, cols, formats, &c.pending
 	c.be.Send(&c.dr)
 	c.dr.row = nil
 	if c.pending >= flushThreshold {
@@ -788,6 +789,7 @@ func (c *conn) sendRow(row []types.Datum, formats []int16) error {
 // intermediate [][]byte.
 type dataRowMsg struct {
 	row     []types.Datum
+	cols    []Column // the described types; values are encoded as these
 	formats []int16
 	size    *int // set to the encoded buffer's length
 }
@@ -805,6 +807,9 @@ func (m *dataRowMsg) Encode(dst []byte) ([]byte, error) {
 			dst = binary.BigEndian.AppendUint32(dst, 0xFFFFFFFF)
 			continue
 		}
+		if i < len(m.cols) && d.T != m.cols[i].T {
+			d = coerce(d, m.cols[i].T)
+		}
 		lp := len(dst)
 		dst = append(dst, 0, 0, 0, 0)
 		if i < len(m.formats) && m.formats[i] == 1 {
@@ -821,9 +826,30 @@ func (m *dataRowMsg) Encode(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// coerce converts d to the numeric type t the column was described with,
+// so that a session returning, say, an int8 count for an int4 column
+// cannot send a client 8 bytes where RowDescription promised 4.
+func coerce(d types.Datum, t types.T) types.Datum {
+	switch {
+	case t == types.Unknown || d.T == types.Unknown:
+	case t.IsInt() && d.T.IsInt():
+		d.T = t
+	case t.IsFloat() && d.T.IsFloat():
+		d.T = t
+	case t.IsFloat() && d.T.IsInt():
+		d.T, d.F = t, float64(d.I)
+	case t.IsInt() && d.T.IsFloat():
+		d.T, d.I = t, int64(math.Round(d.F))
+	case t == types.Text:
+		d = types.Datum{T: types.Text, S: string(types.AppendText(nil, d))}
+	}
+	return d
+}
+
 // execWriter is the ResultWriter of one Execute.
 type execWriter struct {
 	c         *conn
+	cols      []Column
 	formats   []int16
 	copyTable string
 	buffer    bool // keep rows for a row-limited portal instead of sending
@@ -840,7 +866,7 @@ func (w *execWriter) Row(row []types.Datum) error {
 		w.rows = append(w.rows, append([]types.Datum(nil), row...))
 		return nil
 	}
-	if err := w.c.sendRow(row, w.formats); err != nil {
+	if err := w.c.sendRow(row, w.cols, w.formats); err != nil {
 		w.werr = err
 		return err
 	}

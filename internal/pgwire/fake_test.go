@@ -286,6 +286,12 @@ func (s *fakeSession) Prepare(ctx context.Context, stmt parser.Statement, text s
 			w.ParameterStatus(f[1], strings.Trim(f[2], "'"))
 			return "SET", nil
 		}
+	case "MISMATCH":
+		// Datums of other types than the described columns.
+		st.cols = []Column{{Name: "a", T: types.Int4}, {Name: "b", T: types.Float8}, {Name: "c", T: types.Text}}
+		st.exec = func(_ context.Context, _ []types.Datum, w ResultWriter) (string, error) {
+			return "SELECT 1", w.Row([]types.Datum{types.NewInt(types.Int8, 7), types.NewInt(types.Int8, 2), types.NewInt(types.Int8, 3)})
+		}
 	case "PANIC":
 		st.exec = func(context.Context, []types.Datum, ResultWriter) (string, error) { panic("fake session bug") }
 	case "NOTICE":

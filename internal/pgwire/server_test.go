@@ -599,3 +599,19 @@ func TestSessionPanic(t *testing.T) {
 		t.Errorf("other connection: %v %v", v, err)
 	}
 }
+
+// Values are encoded as the described column types even when a session
+// hands over datums of a neighbouring type.
+func TestRowCoercedToColumnTypes(t *testing.T) {
+	h := newFakeHandler()
+	s := startServer(t, h, Config{})
+	for _, m := range modes {
+		c := connect(t, s, m.mode)
+		var a int32
+		var b float64
+		var str string
+		if err := c.QueryRow(testCtx(t), "MISMATCH").Scan(&a, &b, &str); err != nil || a != 7 || b != 2 || str != "3" {
+			t.Errorf("%s: %v %v %q %v", m.name, a, b, str, err)
+		}
+	}
+}
