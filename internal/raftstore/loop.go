@@ -376,6 +376,7 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 	}
 	_ = wb.Set(raftStateKey(gid, suffixApplied), encodeIndexTerm(g.st.applied, g.st.appliedT), nil)
 	s.sweepDropped(g)
+	g.st.trimApplied()
 	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries {
 		// Keep the log only after the applied index; a follower that needs
 		// older entries gets a snapshot.

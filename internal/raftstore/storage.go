@@ -12,8 +12,10 @@ import (
 
 // entryCacheBytes bounds the per-group cache of recent log entries. The
 // apply path reads committed entries back from raft.Storage right after
-// they were appended, so a few MB of recent entries avoids Pebble reads.
-const entryCacheBytes = 16 << 20
+// they were appended, and a leader sends recent entries to followers, so a
+// few MB of recent entries avoids Pebble reads. A group without other
+// replicas drops cached entries once applied (see trimApplied).
+const entryCacheBytes = 4 << 20
 
 // groupStorage implements raft.Storage for one group over the shared Pebble
 // engine. It is used only from the store's loop goroutine. Its in-memory
@@ -315,4 +317,22 @@ func (gs *groupStorage) restore(meta *pb.SnapshotMetadata) {
 	gs.applied, gs.appliedT = gs.truncIdx, gs.truncTerm
 	gs.conf = proto.Clone(pb.EnsureConfState(meta.GetConfState())).(*pb.ConfState)
 	gs.cache, gs.cacheBytes = nil, 0
+}
+
+// trimApplied drops cached entries up to the applied index when no other
+// replica may need them, so that idle single-replica groups hold no cache.
+func (gs *groupStorage) trimApplied() {
+	if len(gs.conf.GetVoters())+len(gs.conf.GetLearners())+len(gs.conf.GetVotersOutgoing()) > 1 {
+		return
+	}
+	n := 0
+	for n < len(gs.cache) && gs.cache[n].GetIndex() <= gs.applied {
+		gs.cacheBytes -= len(gs.cache[n].GetData())
+		n++
+	}
+	if n == len(gs.cache) {
+		gs.cache, gs.cacheBytes = nil, 0
+	} else if n > 0 {
+		gs.cache = append([]*pb.Entry(nil), gs.cache[n:]...)
+	}
 }
