@@ -2,7 +2,6 @@ package exec
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/cairndb/cairn/internal/parser"
@@ -442,4 +441,3 @@ func internalTypeName(t types.T) string {
 	return "unknown"
 }
 
-var _ = math.MaxInt64

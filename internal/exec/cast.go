@@ -56,12 +56,12 @@ func Coerce(d types.Datum, t types.T) (types.Datum, error) {
 		return types.Datum{}, pgerr.New(pgerr.DatatypeMismatch, "cannot assign a value of type %s to type %s", d.T, t).
 			WithHint("You will need to rewrite or cast the expression.")
 	}
-	return castDatum(d, t, false)
+	return castDatum(d, t)
 }
 
 // castDatum converts a non-NULL d to t. Unknown-typed datums (untyped
 // literals) hold their text in S.
-func castDatum(d types.Datum, t types.T, explicit bool) (types.Datum, error) {
+func castDatum(d types.Datum, t types.T) (types.Datum, error) {
 	if d.Null {
 		return types.NullOf(t), nil
 	}
@@ -93,7 +93,6 @@ func castDatum(d types.Datum, t types.T, explicit bool) (types.Datum, error) {
 		}
 		return types.Datum{T: t, I: us}, nil
 	}
-	_ = explicit
 	return types.Datum{}, pgerr.New("42846", "cannot cast type %s to %s", from, t)
 }
 

@@ -334,7 +334,7 @@ func paramFn(n int, t types.T, pos int) evalFn {
 		if d.Null {
 			return types.NullOf(t), nil
 		}
-		out, err := castDatum(d, t, true)
+		out, err := castDatum(d, t)
 		return out, posErr(err, pos)
 	}
 }
@@ -400,7 +400,7 @@ func (c *compiler) coerce(n *node, t types.T, pos int) (*node, error) {
 		if n.val.Null {
 			return constNode(types.NullOf(t)), nil
 		}
-		d, err := castDatum(n.val, t, true)
+		d, err := castDatum(n.val, t)
 		if err != nil {
 			return nil, posErr(err, pos)
 		}
@@ -685,7 +685,7 @@ func (c *compiler) compileCast(e *parser.Cast) (*node, error) {
 		if x.val.Null {
 			return constNode(types.NullOf(t)), nil
 		}
-		d, err := castDatum(x.val, t, true)
+		d, err := castDatum(x.val, t)
 		if err != nil {
 			return nil, posErr(err, e.X.Pos())
 		}
@@ -712,7 +712,7 @@ func castNode(x *node, t types.T, mods []int, pos int) (*node, error) {
 		if d.Null {
 			return types.NullOf(t), nil
 		}
-		if d, err = castDatum(d, t, true); err != nil {
+		if d, err = castDatum(d, t); err != nil {
 			return d, posErr(err, pos)
 		}
 		if len(mods) > 0 {

@@ -170,7 +170,7 @@ func TestEval(t *testing.T) {
 		{null(), types.Text, "NULL"},
 	}
 	for _, tc := range cases {
-		name := fmt.Sprintf("%s", (&compiler{cols: exprCols}).canon(tc.e))
+		name := (&compiler{cols: exprCols}).canon(tc.e)
 		t.Run(name, func(t *testing.T) {
 			e, err := Compile(tc.e, exprCols, nil)
 			var got string

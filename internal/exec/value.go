@@ -193,7 +193,3 @@ func decodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 }
 
 var errCorrupt = pgerr.New(pgerr.DataCorrupted, "corrupt encoded view state")
-
-// typeOf returns the name PostgreSQL prints for t in error messages;
-// untyped literals print as "unknown".
-func typeName(t types.T) string { return t.String() }
