@@ -440,4 +440,3 @@ func internalTypeName(t types.T) string {
 	}
 	return "unknown"
 }
-
