@@ -812,9 +812,15 @@ func readBytes(buf []byte) ([]byte, []byte, error) {
 }
 
 // Finalize produces the output row (Columns()) for one group from its
-// encoded key and merged state, appending to row[:0].
+// encoded key and merged state, appending to row[:0]. Passing the
+// previous result back as row makes it allocation-free for non-text
+// groups: the scratch post-grouping row lives in row's spare capacity.
 func (v *ViewPlan) Finalize(ec *Ctx, key, state []byte, row []types.Datum) ([]types.Datum, error) {
-	post := make([]types.Datum, len(v.keys)+len(v.aggs))
+	nout, need := len(v.proj), len(v.proj)+len(v.keys)+len(v.aggs)
+	if cap(row) < need {
+		row = make([]types.Datum, 0, need)
+	}
+	post := row[nout:need]
 	var err error
 	for i, k := range v.keys {
 		if post[i], key, err = decodeKey(key, k.t); err != nil {

@@ -463,3 +463,27 @@ func FuzzDecodeDelta(f *testing.F) {
 		}
 	})
 }
+
+func TestFinalizeNoAllocs(t *testing.T) {
+	v, b := w1(t)
+	d := v.NewDelta()
+	v.Fold(&Ctx{}, d, b, nil)
+	var key, state []byte
+	d.Range(func(k, s []byte) error {
+		key, state = append([]byte(nil), k...), append([]byte(nil), s...)
+		return nil
+	})
+	ec := &Ctx{}
+	row, err := v.Finalize(ec, key, state, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if row, err = v.Finalize(ec, key, state, row); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 || len(row) != 4 || row[1].I < 1 {
+		t.Fatalf("allocs %v, row %v", allocs, row)
+	}
+}
