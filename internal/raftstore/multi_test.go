@@ -153,7 +153,19 @@ func TestConfChangeAddVoter(t *testing.T) {
 		}
 	}
 	// The new replica starts empty and is caught up by the leader.
+	// It joins as a learner, catches up (by snapshot), then is promoted.
 	c.start(t, gid, []uint64{2}, nil)
+	learner := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(uint64(2))}}}
+	if err := leader.ProposeConfChange(ctx, gid, learner); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := leader.Status(gid); fmt.Sprint(st.Voters, st.Learners) != "[1] [2]" {
+		t.Fatalf("after adding a learner: voters %v learners %v", st.Voters, st.Learners)
+	}
+	c.waitSameData(t, gid, leader, []uint64{2})
+	if c.sms[gid][1].loadCount() < 2 {
+		t.Fatal("learner caught up without a snapshot")
+	}
 	cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(uint64(2))}}}
 	if err := leader.ProposeConfChange(ctx, gid, cc); err != nil {
 		t.Fatal(err)
@@ -241,6 +253,24 @@ func TestOverwrittenProposalFails(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("overwritten proposal hangs")
 	}
+	// The old leader's state machine was told it lost leadership, and
+	// exactly one replica's was told it leads.
+	eventually(t, 5*time.Second, func() error {
+		leaders := 0
+		for i, sm := range c.sms[gid] {
+			lead, _ := sm.leaderState()
+			if lead && uint64(i+1) == on {
+				return errors.New("old leader still told it leads")
+			}
+			if lead {
+				leaders++
+			}
+		}
+		if leaders != 1 {
+			return fmt.Errorf("%d replicas told they lead", leaders)
+		}
+		return nil
+	})
 	for i, sm := range c.sms[gid] {
 		if n := sm.snapshot()["lost"]; n != 0 {
 			t.Fatalf("node %d applied the dropped proposal", i+1)
