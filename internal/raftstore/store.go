@@ -176,7 +176,8 @@ type Store struct {
 	epoch uint64
 	seq   atomic.Uint64
 
-	wake  chan struct{} // cap 1: there is work in mu
+	bg    sync.WaitGroup // background snapshot builders
+	wake  chan struct{}  // cap 1: there is work in mu
 	stopc chan struct{}
 	done  chan struct{} // closed when the loop exited
 	once  sync.Once
@@ -270,6 +271,7 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		close(s.stopc)
 		<-s.done
+		s.bg.Wait() // snapshot builders hold Pebble snapshots
 		err = s.db.Close()
 	})
 	return err
@@ -348,6 +350,7 @@ func (s *Store) startGroupLocked(gid uint64, sm StateMachine, peers []uint64) er
 			return err
 		}
 	}
+	gs.log, gs.bg = s.log, &s.bg
 	if err := sm.Load(s.db); err != nil {
 		return fmt.Errorf("raftstore: group %d: load state machine: %w", gid, err)
 	}
