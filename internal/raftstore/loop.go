@@ -27,13 +27,17 @@ func (s *Store) loop() {
 			tick = true
 		}
 		// Keep iterating while raft has more to hand out (commits that
-		// became known at Advance), without waiting for a wake-up.
+		// became known at Advance), without waiting for a wake-up; a busy
+		// group must not starve the others of ticks (heartbeats).
 		for more := true; more; {
 			more = s.iterate(tick)
 			tick = false
 			select {
 			case <-s.stopc:
 				return
+			case <-ticker.C:
+				tick = true
+				more = true
 			default:
 			}
 		}
