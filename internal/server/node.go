@@ -362,6 +362,9 @@ func streamColumns(s *catalog.Stream) []exec.Column {
 	return cols
 }
 
+// viewMinInterval is the least time between two deltas of a view shard.
+const viewMinInterval = 10 * time.Millisecond
+
 // superviseView runs the view task while this replica leads the view shard.
 func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
 	defer close(g.done)
@@ -379,7 +382,7 @@ func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
 			continue
 		}
 		err := viewsm.RunTask(ctx, viewsm.TaskConfig{
-			SM: g.view, Shard: g.ref.Shard, NumShards: len(g.desc.Groups), Src: src,
+			SM: g.view, Shard: g.ref.Shard, NumShards: len(g.desc.Groups), Src: src, MinInterval: viewMinInterval,
 			Propose: func(ctx context.Context, cmd []byte) (any, error) { return n.store.Propose(ctx, g.id, cmd) },
 			OnProgress: func(events int, newest int64) {
 				if newest > 0 {

@@ -151,8 +151,10 @@ func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) er
 		}
 		return nil
 	}
+	rows := 0
+	counted := func(key, state []byte) error { rows++; return emit(key, state) }
 	if len(gs) == 1 {
-		if err := gs[0].view.Rows(emit); err != nil {
+		if err := gs[0].view.Rows(counted); err != nil {
 			return err
 		}
 	} else {
@@ -178,9 +180,16 @@ func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) er
 			}
 		}
 		for _, k := range order {
-			if err := emit([]byte(k), merged[k]); err != nil {
+			if err := counted([]byte(k), merged[k]); err != nil {
 				return err
 			}
+		}
+	}
+	if rows == 0 && plan.Global() {
+		// A view without GROUP BY has one row even before any event, like
+		// SELECT count(*) over an empty table.
+		if err := emit(nil, nil); err != nil {
+			return err
 		}
 	}
 	if b.N > 0 {

@@ -34,6 +34,11 @@ type TaskConfig struct {
 	Propose   Proposer
 	// MaxEvents bounds the events folded into one proposal.
 	MaxEvents int
+	// MinInterval is the least time between two delta proposals. Each
+	// delta rewrites every group key it touches, so under heavy ingest
+	// fewer, larger deltas cost far less than many small ones; it bounds
+	// view freshness from below.
+	MinInterval time.Duration
 	// OnProgress, if set, is told the events folded and the ingest time of
 	// the newest batch in each applied delta (for lag metrics).
 	OnProgress func(events int, newestIngestMicros int64)
@@ -57,9 +62,17 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 	}
 	ec := &exec.Ctx{}
 	var enc []byte
+	var last time.Time
 	nsrc := c.Src.Shards()
 	cases := make([]reflect.SelectCase, nsrc+1)
 	for ctx.Err() == nil {
+		if wait := c.MinInterval - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		}
 		from := c.SM.Offsets()
 		if len(from) != nsrc {
 			return errors.New("viewsm: view offsets do not match the stream's shard count")
@@ -99,6 +112,7 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		}
 		enc = plan.AppendDelta(enc[:0], delta)
 		cmd := EncodeDelta(nil, from, to, enc) // fresh: the store may keep it in its entry cache
+		last = time.Now()
 		res, err := c.Propose(ctx, cmd)
 		if err != nil {
 			return err
