@@ -224,8 +224,14 @@ func (s *Store) propose(p *proposal) {
 	case raft.StateLeader:
 	case raft.StatePreCandidate, raft.StateCandidate:
 		// An election is under way (e.g. a group that just started): hold
-		// the proposal until it is decided rather than fail it.
-		s.held = append(s.held, p)
+		// the proposal until it is decided rather than fail it, but not
+		// longer than an election timeout, so a replica cut off from its
+		// peers (which keeps pre-campaigning) sends callers elsewhere.
+		if time.Since(p.start) < time.Duration(s.cfg.ElectionTicks)*s.cfg.TickInterval && p.ctx.Err() == nil {
+			s.held = append(s.held, p)
+			return
+		}
+		p.done <- result{err: fmt.Errorf("group %d: %w", p.gid, ErrNotLeader)}
 		return
 	default:
 		p.done <- result{err: fmt.Errorf("group %d: %w", p.gid, ErrNotLeader)}

@@ -126,6 +126,16 @@ func TestThreeStoresReplicateAndSnapshotCatchUp(t *testing.T) {
 	if ls.FirstIndex <= lagSt.Applied+1 {
 		t.Fatalf("leader log not truncated past the lagging node: leader %+v lagging %+v", ls, lagSt)
 	}
+	// The cut-off replica keeps pre-campaigning; proposals to it fail with
+	// ErrNotLeader (after at most an election timeout) rather than hang.
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	if _, err := c.stores[lag-1].Propose(ctx, gid, []byte("to-isolated")); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("propose on isolated replica: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("propose on isolated replica took %v", d)
+	}
 	c.net.isolate(lag, false)
 	c.waitSameData(t, gid, leader, []uint64{1, 2, 3})
 	if c.sms[gid][lag-1].loadCount() <= loadsBefore {

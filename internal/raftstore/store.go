@@ -138,6 +138,7 @@ type result struct {
 }
 
 type proposal struct {
+	ctx   context.Context
 	gid   uint64
 	seq   uint64
 	data  []byte           // header + command (normal entries)
@@ -488,8 +489,8 @@ func (s *Store) failGroup(g *group, err error) {
 	g.reads = nil
 }
 
-func (s *Store) newProposal(gid uint64) *proposal {
-	return &proposal{gid: gid, seq: s.seq.Add(1), start: time.Now(), done: make(chan result, 1)}
+func (s *Store) newProposal(ctx context.Context, gid uint64) *proposal {
+	return &proposal{ctx: ctx, gid: gid, seq: s.seq.Add(1), start: time.Now(), done: make(chan result, 1)}
 }
 
 func (s *Store) putHeader(b []byte, seq uint64) {
@@ -515,7 +516,7 @@ func (s *Store) Propose(ctx context.Context, gid uint64, cmd []byte) (any, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p := s.newProposal(gid)
+	p := s.newProposal(ctx, gid)
 	p.data = make([]byte, hdrLen+len(cmd))
 	s.putHeader(p.data, p.seq)
 	copy(p.data[hdrLen:], cmd)
@@ -528,7 +529,7 @@ func (s *Store) ProposeConfChange(ctx context.Context, gid uint64, cc *pb.ConfCh
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p := s.newProposal(gid)
+	p := s.newProposal(ctx, gid)
 	p.cc = proto.Clone(cc).(*pb.ConfChangeV2)
 	hdr := make([]byte, hdrLen, hdrLen+len(cc.GetContext()))
 	s.putHeader(hdr, p.seq)
