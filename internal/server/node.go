@@ -384,6 +384,9 @@ func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
 		err := viewsm.RunTask(ctx, viewsm.TaskConfig{
 			SM: g.view, Shard: g.ref.Shard, NumShards: len(g.desc.Groups), Src: src, MinInterval: viewMinInterval,
 			Propose: func(ctx context.Context, cmd []byte) (any, error) { return n.store.Propose(ctx, g.id, cmd) },
+			OnSkip: func(offset uint64, err error) {
+				n.log.Warn("view skips an event it cannot fold", "view", g.desc.Name, "stream", s.Name, "offset", offset, "err", err)
+			},
 			OnProgress: func(events int, newest int64) {
 				if newest > 0 {
 					lag := time.Since(time.UnixMicro(newest)).Seconds()

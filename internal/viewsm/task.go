@@ -39,6 +39,11 @@ type TaskConfig struct {
 	// fewer, larger deltas cost far less than many small ones; it bounds
 	// view freshness from below.
 	MinInterval time.Duration
+	// OnSkip, if set, is told about each event the view cannot fold (for
+	// example a cast in its GROUP BY that fails on this event's value).
+	// The event is left out of the view, like a row a WHERE rejects;
+	// without this one bad event would stop the view forever.
+	OnSkip func(offset uint64, err error)
 	// OnProgress, if set, is told the events folded and the ingest time of
 	// the newest batch in each applied delta (for lag metrics).
 	OnProgress func(events int, newestIngestMicros int64)
@@ -61,6 +66,47 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		keep = func(h uint64) bool { return h%n == shard }
 	}
 	ec := &exec.Ctx{}
+	// careful is set after a fold error: batches are then folded into a
+	// scratch delta first, and a failing batch row by row, so the rows
+	// that fail can be skipped without leaving the delta half folded.
+	careful := false
+	scratch := plan.NewDelta()
+	var one *types.Batch
+	row := []types.Datum(nil)
+	fold := func(start uint64, b *types.Batch) error {
+		if !careful {
+			if err := plan.Fold(ec, delta, b, keep); err != nil {
+				return errFold{err}
+			}
+			return nil
+		}
+		scratch.Reset()
+		if err := plan.Fold(ec, scratch, b, keep); err == nil {
+			return plan.Merge(delta, scratch)
+		}
+		if one == nil {
+			one = types.NewBatch(b.Types())
+		}
+		for i := 0; i < b.N; i++ {
+			one.Reset()
+			row = row[:0]
+			for c := range b.Cols {
+				row = append(row, b.Cols[c].Datum(i))
+			}
+			one.AppendRow(row)
+			scratch.Reset()
+			if err := plan.Fold(ec, scratch, one, keep); err != nil {
+				if c.OnSkip != nil {
+					c.OnSkip(start+uint64(i), err)
+				}
+				continue
+			}
+			if err := plan.Merge(delta, scratch); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var enc []byte
 	var last time.Time
 	nsrc := c.Src.Shards()
@@ -79,6 +125,7 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		}
 		to := slices.Clone(from)
 		delta.Reset()
+		var err error
 		events := 0
 		var newest int64
 		cases = cases[:0]
@@ -90,17 +137,26 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 				continue
 			}
 			ec.Now = time.Now()
-			next, err := c.Src.Scan(s, from[s], c.MaxEvents-events, func(start uint64, ingest int64, b *types.Batch) error {
+			var next uint64
+			next, err = c.Src.Scan(s, from[s], c.MaxEvents-events, func(start uint64, ingest int64, b *types.Batch) error {
 				events += b.N
 				if ingest > newest {
 					newest = ingest
 				}
-				return plan.Fold(ec, delta, b, keep)
+				return fold(start, b)
 			})
 			if err != nil {
-				return err
+				break
 			}
 			to[s] = next
+		}
+		if err != nil {
+			var fe errFold
+			if errors.As(err, &fe) && !careful {
+				careful = true
+				continue // refold the same range, skipping the rows that fail
+			}
+			return err
 		}
 		if slices.Equal(from, to) {
 			// Nothing new: wait for any source shard to grow (or a safety tick).
@@ -123,9 +179,16 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			}
 			return err
 		}
+		careful = false
 		if c.OnProgress != nil {
 			c.OnProgress(events, newest)
 		}
 	}
 	return ctx.Err()
 }
+
+// errFold marks an error from folding (as opposed to reading) a batch.
+type errFold struct{ err error }
+
+func (e errFold) Error() string { return e.err.Error() }
+func (e errFold) Unwrap() error { return e.err }

@@ -1,0 +1,114 @@
+package viewsm
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// memSource is a stream of fixed batches in memory.
+type memSource struct {
+	shards [][]*types.Batch // per shard, batches in offset order
+	ch     chan struct{}
+}
+
+func (m *memSource) Shards() int { return len(m.shards) }
+
+func (m *memSource) End(s int) (uint64, <-chan struct{}) {
+	n := uint64(0)
+	for _, b := range m.shards[s] {
+		n += uint64(b.N)
+	}
+	return n, m.ch
+}
+
+func (m *memSource) Scan(s int, from uint64, max int, fn func(uint64, int64, *types.Batch) error) (uint64, error) {
+	off, read := uint64(0), 0
+	for _, b := range m.shards[s] {
+		if off >= from {
+			if err := fn(off, 0, b); err != nil {
+				return off, err
+			}
+			read += b.N
+		}
+		off += uint64(b.N)
+		if off > from && max > 0 && read >= max {
+			return off, nil
+		}
+	}
+	return off, nil
+}
+
+// TestConcurrentTasksFoldOnce runs two view tasks at once on one state
+// machine (an old and a new leader racing): offsets checking must make
+// every event count exactly once.
+func TestConcurrentTasksFoldOnce(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := plan(t)
+	src := &memSource{shards: make([][]*types.Batch, 2), ch: make(chan struct{})}
+	want := map[string][2]int64{}
+	for s := 0; s < 2; s++ {
+		for i := 0; i < 50; i++ {
+			b := types.NewBatch([]types.T{types.Text, types.Int8})
+			for j := 0; j < 20; j++ {
+				k := string(rune('a' + (i+j)%5))
+				v := int64(i*j + s)
+				b.AppendRow([]types.Datum{types.NewText(k), types.NewInt(types.Int8, v)})
+				w := want[k]
+				want[k] = [2]int64{w[0] + 1, w[1] + v}
+			}
+			src.shards[s] = append(src.shards[s], b)
+		}
+	}
+	sm := New([]byte("view"), p, []uint64{0, 0}, nil)
+	var mu sync.Mutex // raft applies one entry at a time
+	propose := func(ctx context.Context, cmd []byte) (any, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		time.Sleep(time.Millisecond) // let the other task compute a delta from the same offsets
+		wb := db.NewBatch()
+		res := sm.Apply(wb, 1, cmd)
+		if err := wb.Commit(pebble.NoSync); err != nil {
+			return nil, err
+		}
+		sm.Durable()
+		return res, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = RunTask(ctx, TaskConfig{SM: sm, Src: src, Propose: propose, NumShards: 1, MaxEvents: 100})
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if o := sm.Offsets(); o[0] == 1000 && o[1] == 1000 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if o := sm.Offsets(); o[0] != 1000 || o[1] != 1000 {
+		t.Fatalf("offsets = %v, want [1000 1000]", o)
+	}
+	got := rows(t, sm)
+	for k, w := range want {
+		if got[k] != w {
+			t.Fatalf("key %s = %v, want %v (all: %v)", k, got[k], w, got)
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package viewsm
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/cairndb/cairn/internal/exec"
+	"github.com/cairndb/cairn/internal/parser"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+func plan(t *testing.T) *exec.ViewPlan {
+	stmts, _, err := parser.Parse(`SELECT k, count(*) AS n, sum(v) AS total FROM s GROUP BY k`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := exec.PlanView(stmts[0].(*parser.Select), []exec.Column{{Name: "k", T: types.Text}, {Name: "v", T: types.Int8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func deltaOf(t *testing.T, p *exec.ViewPlan, rows ...any) []byte {
+	b := types.NewBatch([]types.T{types.Text, types.Int8})
+	for i := 0; i < len(rows); i += 2 {
+		b.AppendRow([]types.Datum{types.NewText(rows[i].(string)), types.NewInt(types.Int8, int64(rows[i+1].(int)))})
+	}
+	d := p.NewDelta()
+	if err := p.Fold(&exec.Ctx{}, d, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	return p.AppendDelta(nil, d)
+}
+
+func applyCmd(t *testing.T, db *pebble.DB, sm *SM, cmd []byte) any {
+	wb := db.NewBatch()
+	res := sm.Apply(wb, 1, cmd)
+	if err := wb.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	sm.Durable()
+	return res
+}
+
+func rows(t *testing.T, sm *SM) map[string][2]int64 {
+	out := map[string][2]int64{}
+	err := sm.Rows(func(key, state []byte) error {
+		row, err := sm.Plan().Finalize(&exec.Ctx{}, key, state, nil)
+		if err != nil {
+			return err
+		}
+		out[row[0].S] = [2]int64{row[1].I, row[2].I}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestStaleDeltaRejected checks exactly-once by construction: a delta
+// whose from-offsets differ from the stored ones changes nothing.
+func TestStaleDeltaRejected(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := plan(t)
+	prefix := []byte("d\x00\x00\x00\x00\x00\x00\x00\x09")
+	sm := New(prefix, p, []uint64{0, 0}, nil)
+	if err := sm.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	d1 := EncodeDelta(nil, []uint64{0, 0}, []uint64{2, 1}, deltaOf(t, p, "a", 1, "a", 2, "b", 5))
+	if res := applyCmd(t, db, sm, d1); res != nil {
+		t.Fatalf("first delta: %v", res)
+	}
+	// The same delta again (a retried proposal) is stale now.
+	if res, _ := applyCmd(t, db, sm, d1).(error); !errors.Is(res, ErrStale) {
+		t.Fatalf("duplicate delta: %v", res)
+	}
+	// So is one computed from older offsets by a deposed leader.
+	d2 := EncodeDelta(nil, []uint64{1, 0}, []uint64{3, 1}, deltaOf(t, p, "a", 100))
+	if res, _ := applyCmd(t, db, sm, d2).(error); !errors.Is(res, ErrStale) {
+		t.Fatalf("stale delta: %v", res)
+	}
+	d3 := EncodeDelta(nil, []uint64{2, 1}, []uint64{3, 1}, deltaOf(t, p, "a", 10))
+	if res := applyCmd(t, db, sm, d3); res != nil {
+		t.Fatalf("next delta: %v", res)
+	}
+	want := map[string][2]int64{"a": {3, 13}, "b": {1, 5}}
+	if got := rows(t, sm); len(got) != 2 || got["a"] != want["a"] || got["b"] != want["b"] {
+		t.Fatalf("rows = %v, want %v", got, want)
+	}
+	// A replica rebuilt from the engine holds the same rows and offsets.
+	sm2 := New(prefix, p, []uint64{0, 0}, nil)
+	if err := sm2.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(t, sm2); got["a"] != want["a"] || got["b"] != want["b"] {
+		t.Fatalf("reloaded rows = %v", got)
+	}
+	if offs := sm2.Offsets(); offs[0] != 3 || offs[1] != 1 {
+		t.Fatalf("reloaded offsets = %v", offs)
+	}
+	if _, ok := sm2.Apply(db.NewBatch(), 5, []byte{'D', 0xff}).(error); !ok {
+		t.Fatal("corrupt command accepted")
+	}
+}
