@@ -48,14 +48,14 @@ func (s *Store) loop() {
 func (s *Store) shutdown() {
 	s.mu.Lock()
 	s.mu.stopped = true
-	props, fns := append(s.mu.props, s.held...), s.mu.fns
+	// Queued functions are dropped: their callers see s.done closed and
+	// return ErrStopped.
+	props := append(s.mu.props, s.held...)
 	s.mu.props, s.mu.msgs, s.mu.fns, s.held = nil, nil, nil, nil
 	s.mu.Unlock()
 	for _, p := range props {
 		p.done <- result{err: ErrStopped}
 	}
-	// Queued functions' callers see s.done closed and return ErrStopped.
-	_ = fns
 	for _, g := range s.groups {
 		s.failGroup(g, ErrStopped)
 	}
