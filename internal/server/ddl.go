@@ -528,3 +528,13 @@ func (s *Session) prepareShowObjects(so *parser.ShowObjects) (*prepared, error) 
 		return fmt.Sprintf("SHOW %d", n), nil
 	}}, nil
 }
+
+// errSingleNode answers cluster-operation statements on a node that has
+// no peers yet: they need other nodes to move leaders and replicas to.
+func (n *Node) errSingleNode(stmt, node string, pos int) error {
+	if node != "" && node != n.cfg.NodeID {
+		return pgerr.New(pgerr.UndefinedObject, "node %q does not exist; the cluster has one node, %q", node, n.cfg.NodeID).WithPos(pos)
+	}
+	return pgerr.New(pgerr.FeatureNotSupported, "%s needs a cluster of several nodes; this cluster has one node, %q", stmt, n.cfg.NodeID).
+		WithHint("Start more nodes with --join to move leaders and replicas between them.").WithPos(pos)
+}

@@ -213,6 +213,12 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 		return s.prepareShowObjects(st)
 	case *parser.AlterSystemSet:
 		return s.prepareAlterSystem(st)
+	case *parser.AlterNode:
+		return nil, s.n.errSingleNode("ALTER NODE", st.Node, st.P)
+	case *parser.AlterShard:
+		return nil, s.n.errSingleNode("ALTER SHARD", "", st.P)
+	case *parser.Failover:
+		return nil, s.n.errSingleNode("ALTER SYSTEM FAILOVER", st.Node, st.P)
 	}
 	return nil, pgerr.New(pgerr.FeatureNotSupported, "statement %T is not supported", stmt)
 }
