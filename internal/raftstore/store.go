@@ -324,13 +324,13 @@ func (s *Store) runInLoop(fn func()) error {
 // whose only voter is this node campaigns at once.
 func (s *Store) StartGroup(gid uint64, sm StateMachine, peers []uint64) error {
 	var err error
-	if rerr := s.runInLoop(func() { err = s.startGroupLocked(gid, sm, peers) }); rerr != nil {
+	if rerr := s.runInLoop(func() { err = s.startGroupInLoop(gid, sm, peers) }); rerr != nil {
 		return rerr
 	}
 	return err
 }
 
-func (s *Store) startGroupLocked(gid uint64, sm StateMachine, peers []uint64) error {
+func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) error {
 	if _, ok := s.groups[gid]; ok {
 		return fmt.Errorf("raftstore: group %d already started", gid)
 	}
@@ -444,13 +444,13 @@ func (s *Store) PersistedGroups() ([]uint64, error) {
 // StartGroup refuses it.
 func (s *Store) DestroyGroup(gid uint64) error {
 	var err error
-	if rerr := s.runInLoop(func() { err = s.destroyGroupLocked(gid) }); rerr != nil {
+	if rerr := s.runInLoop(func() { err = s.destroyGroupInLoop(gid) }); rerr != nil {
 		return rerr
 	}
 	return err
 }
 
-func (s *Store) destroyGroupLocked(gid uint64) error {
+func (s *Store) destroyGroupInLoop(gid uint64) error {
 	if g, ok := s.groups[gid]; ok {
 		s.failGroup(g, fmt.Errorf("group %d: %w", gid, ErrGroupRemoved))
 		delete(s.groups, gid)
