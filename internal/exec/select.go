@@ -29,6 +29,9 @@ type Plan struct {
 	src   Source
 	sub   *Plan // FROM (subquery)
 	where *node
+	// lookup, when set, reads only the keys WHERE pins src's key to
+	// (src is a KeyedSource); where still filters what it returns.
+	lookup *keyLookup
 
 	grouped bool
 	keys    []*node    // group keys over the input
@@ -143,6 +146,10 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 	}
 	if p.offset, err = planCount(sel.Offset, params, "OFFSET"); err != nil {
 		return nil, err
+	}
+	if p.src != nil {
+		// After everything else, so parameter types are final.
+		p.lookup = planLookup(p.src, sel.Where, cols, quals, params)
 	}
 	return p, nil
 }
@@ -645,10 +652,19 @@ func (t *topK) sorted() [][]types.Datum {
 	return rows
 }
 
-// scan feeds the FROM item's rows in batches: the source, the subquery's
-// rows, or one empty row for a SELECT without FROM.
+// scan feeds the FROM item's rows in batches: the source (only the
+// looked-up keys when the plan has a lookup), the subquery's rows, or one
+// empty row for a SELECT without FROM.
 func (p *Plan) scan(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error) error {
 	switch {
+	case p.lookup != nil:
+		if keys, ok := p.lookup.keys(ec); ok {
+			if len(keys) == 0 {
+				return nil // every pinned value is NULL: no row can match
+			}
+			return p.lookup.src.ScanKeys(ctx, keys, fn)
+		}
+		return p.src.Scan(ctx, fn)
 	case p.src != nil:
 		return p.src.Scan(ctx, fn)
 	case p.sub != nil:

@@ -30,6 +30,9 @@ type ViewPlan struct {
 	proj   []*node    // output columns over [keys..., aggs...]
 	lay    []aggLayout
 	stride int // state words per group
+	// keyCols maps each group key to the output column that is exactly
+	// it; nil when some key is not output as a plain column.
+	keyCols []int
 }
 
 // aggLayout places one aggregate's state in a group's words.
@@ -113,6 +116,7 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 		v.cols = append(v.cols, Column{Name: it.name, T: n.t})
 	}
 	v.keys, v.aggs = g.actx.keyNodes, g.actx.aggs
+	v.keyCols = viewKeyColumns(g, items)
 	for _, s := range v.aggs {
 		if s.distinct {
 			return nil, pgerr.New(pgerr.FeatureNotSupported, "aggregates with DISTINCT are not supported in continuous views").WithPos(sel.P)
