@@ -198,6 +198,73 @@ func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) er
 	return nil
 }
 
+// KeyColumns implements exec.KeyedSource: point lookups by group key.
+func (s *viewSource) KeyColumns() []int {
+	gs, err := s.groups()
+	if err != nil || len(gs) == 0 {
+		return nil
+	}
+	return gs[0].view.Plan().KeyColumns()
+}
+
+// ScanKeys implements exec.KeyedSource: it reads only the given group
+// keys, each from the view shard its hash maps to.
+func (s *viewSource) ScanKeys(ctx context.Context, keys [][]types.Datum, fn func(b *types.Batch) error) error {
+	gs, err := s.groups()
+	if err != nil {
+		return err
+	}
+	if len(gs) == 0 {
+		return nil
+	}
+	if s.linearizable {
+		for _, g := range gs {
+			if err := s.n.store.ReadIndex(ctx, g.id); err != nil {
+				return storeErr(err)
+			}
+		}
+	}
+	plan := gs[0].view.Plan()
+	cols := plan.Columns()
+	ts := make([]types.T, len(cols))
+	for i, c := range cols {
+		ts[i] = c.T
+	}
+	ec := &exec.Ctx{}
+	b := types.NewBatch(ts)
+	var row []types.Datum
+	var enc []byte
+	for _, key := range keys {
+		enc, err = plan.EncodeKey(enc[:0], key)
+		if err != nil {
+			return err
+		}
+		g := gs[plan.KeyHash(enc)%uint64(len(gs))]
+		err = g.view.Lookup(enc, func(state []byte) error {
+			var err error
+			row, err = plan.Finalize(ec, enc, state, row[:0])
+			if err != nil {
+				return err
+			}
+			b.AppendRow(row)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if b.N >= scanChunk {
+			if err := fn(b); err != nil {
+				return err
+			}
+			b.Reset()
+		}
+	}
+	if b.N > 0 {
+		return fn(b)
+	}
+	return nil
+}
+
 // memTable is a small system table held in memory.
 type memTable struct {
 	cols []exec.Column

@@ -234,3 +234,14 @@ func (sm *SM) Rows(fn func(key, state []byte) error) error {
 	}
 	return nil
 }
+
+// Lookup calls fn with the state stored for one encoded group key, if any,
+// under a read lock; fn must not retain state.
+func (sm *SM) Lookup(key []byte, fn func(state []byte) error) error {
+	sm.mu.RLock()
+	defer sm.mu.RUnlock()
+	if st, ok := sm.mu.rows[string(key)]; ok {
+		return fn(st)
+	}
+	return nil
+}
