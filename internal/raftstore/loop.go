@@ -127,7 +127,7 @@ func (s *Store) iterate(tick bool) bool {
 		return false
 	}
 
-	wb := s.db.NewIndexedBatch()
+	wb := s.db.NewBatch() // not indexed: nothing reads its own writes here, and indexing costs a skiplist insert per key
 	defer wb.Close()
 	for _, w := range work {
 		s.persistReady(wb, w)

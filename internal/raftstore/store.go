@@ -231,11 +231,20 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftstore: create %s: %w", cfg.Dir, err)
 	}
-	db, err := pebble.Open(cfg.Dir, &pebble.Options{
+	opts := &pebble.Options{
 		FS:           cfg.FS,
 		MemTableSize: 64 << 20,
-		Logger:       pebbleLogger{cfg.Logger},
-	})
+		// Ingest writes every event twice (raft log, then stream shard) at
+		// tens of MB/s; the defaults stall writes too early for that.
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       64,
+		Logger:                      pebbleLogger{cfg.Logger},
+	}
+	// Columnar batches of numbers compress poorly with snappy and the CPU
+	// is better spent on ingest; a later issue may pick zstd for cold levels.
+	opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
+	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: open pebble at %s: %w", cfg.Dir, err)
 	}

@@ -362,8 +362,12 @@ func streamColumns(s *catalog.Stream) []exec.Column {
 	return cols
 }
 
-// viewMinInterval is the least time between two deltas of a view shard.
-const viewMinInterval = 10 * time.Millisecond
+// Pacing of view deltas (see viewsm.TaskConfig): a 10,000-key delta
+// waits 40 ms before the next one, a 10-key delta 40 µs.
+const (
+	viewMaxPause    = 40 * time.Millisecond
+	viewPausePerKey = 4 * time.Microsecond
+)
 
 // superviseView runs the view task while this replica leads the view shard.
 func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
@@ -382,7 +386,7 @@ func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
 			continue
 		}
 		err := viewsm.RunTask(ctx, viewsm.TaskConfig{
-			SM: g.view, Shard: g.ref.Shard, NumShards: len(g.desc.Groups), Src: src, MinInterval: viewMinInterval,
+			SM: g.view, Shard: g.ref.Shard, NumShards: len(g.desc.Groups), Src: src, MaxPause: viewMaxPause, PausePerKey: viewPausePerKey,
 			Propose: func(ctx context.Context, cmd []byte) (any, error) { return n.store.Propose(ctx, g.id, cmd) },
 			OnSkip: func(offset uint64, err error) {
 				n.log.Warn("view skips an event it cannot fold", "view", g.desc.Name, "stream", s.Name, "offset", offset, "err", err)

@@ -34,11 +34,14 @@ type TaskConfig struct {
 	Propose   Proposer
 	// MaxEvents bounds the events folded into one proposal.
 	MaxEvents int
-	// MinInterval is the least time between two delta proposals. Each
-	// delta rewrites every group key it touches, so under heavy ingest
-	// fewer, larger deltas cost far less than many small ones; it bounds
-	// view freshness from below.
-	MinInterval time.Duration
+	// MaxPause caps the pause between two delta proposals. The pause
+	// grows with the size of the last delta (PausePerKey per group key):
+	// a trickle of events is folded at once, while under heavy ingest
+	// fewer, larger deltas cost far less than many small ones (each
+	// delta's keys are replicated and merged). It bounds view freshness
+	// from below only under load.
+	MaxPause    time.Duration
+	PausePerKey time.Duration
 	// OnSkip, if set, is told about each event the view cannot fold (for
 	// example a cast in its GROUP BY that fails on this event's value).
 	// The event is left out of the view, like a row a WHERE rejects;
@@ -109,10 +112,11 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 	}
 	var enc []byte
 	var last time.Time
+	var pause time.Duration
 	nsrc := c.Src.Shards()
 	cases := make([]reflect.SelectCase, nsrc+1)
 	for ctx.Err() == nil {
-		if wait := c.MinInterval - time.Since(last); wait > 0 {
+		if wait := pause - time.Since(last); wait > 0 {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -169,6 +173,7 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		enc = plan.AppendDelta(enc[:0], delta)
 		cmd := EncodeDelta(nil, from, to, enc) // fresh: the store may keep it in its entry cache
 		last = time.Now()
+		pause = min(c.MaxPause, time.Duration(delta.Len())*c.PausePerKey)
 		res, err := c.Propose(ctx, cmd)
 		if err != nil {
 			return err

@@ -36,9 +36,13 @@ func deltaOf(t *testing.T, p *exec.ViewPlan, rows ...any) []byte {
 	return p.AppendDelta(nil, d)
 }
 
+// nextIndex numbers applied entries like a raft log would.
+var nextIndex uint64
+
 func applyCmd(t *testing.T, db *pebble.DB, sm *SM, cmd []byte) any {
 	wb := db.NewBatch()
-	res := sm.Apply(wb, 1, cmd)
+	nextIndex++
+	res := sm.Apply(wb, nextIndex, cmd)
 	if err := wb.Commit(pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
@@ -110,5 +114,52 @@ func TestStaleDeltaRejected(t *testing.T) {
 	}
 	if _, ok := sm2.Apply(db.NewBatch(), 5, []byte{'D', 0xff}).(error); !ok {
 		t.Fatal("corrupt command accepted")
+	}
+}
+
+// TestCheckpointAndReplay applies enough deltas to pass several
+// checkpoints and checks that a reload at any point (rows + logged deltas)
+// equals the state in memory.
+func TestCheckpointAndReplay(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := plan(t)
+	prefix := []byte("view-cp")
+	sm := New(prefix, p, []uint64{0}, nil)
+	if err := sm.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]int64{}
+	keys := []string{"a", "b", "c", "d", "e", "f", "g"}
+	for i := 0; i < 3*checkpointEvery+17; i++ {
+		k := keys[i%len(keys)]
+		v := i % 11
+		cmd := EncodeDelta(nil, []uint64{uint64(i)}, []uint64{uint64(i + 1)}, deltaOf(t, p, k, v))
+		if res := applyCmd(t, db, sm, cmd); res != nil {
+			t.Fatalf("delta %d: %v", i, res)
+		}
+		w := want[k]
+		want[k] = [2]int64{w[0] + 1, w[1] + int64(v)}
+		if i%50 == 0 || i == 3*checkpointEvery+16 {
+			re := New(prefix, p, []uint64{0}, nil)
+			if err := re.Load(db); err != nil {
+				t.Fatal(err)
+			}
+			got := rows(t, re)
+			for k, w := range want {
+				if got[k] != w {
+					t.Fatalf("after %d deltas, reloaded %s = %v, want %v", i+1, k, got[k], w)
+				}
+			}
+			if o := re.Offsets(); o[0] != uint64(i+1) {
+				t.Fatalf("reloaded offsets %v after %d deltas", o, i+1)
+			}
+		}
+	}
+	if sm.logged >= checkpointEvery {
+		t.Fatalf("no checkpoint: %d deltas logged", sm.logged)
 	}
 }
