@@ -19,6 +19,7 @@ import (
 //	exec            run statements (simple protocol); print each command tag
 //	query           run one statement; print the rows as text, | separated
 //	error           run statements; expect the last to fail; print SQLSTATE and message
+//	copy            first line a COPY ... FROM STDIN, the rest its data
 //	sleep <dur>     wait (e.g. for a view to catch up when not using sync_commit)
 //	restart         SIGTERM the node and start it again on the same data dir
 //	kill            SIGKILL the node and start it again on the same data dir
@@ -94,6 +95,13 @@ func TestSQL(t *testing.T) {
 				}
 				time.Sleep(dur)
 				return ""
+			case "copy":
+				stmt, data, _ := strings.Cut(d.Input, "\n")
+				tag, err := conn.CopyFrom(qctx, strings.NewReader(data+"\n"), stmt)
+				if err != nil {
+					return "ERROR: " + err.Error() + "\n"
+				}
+				return tag.String() + "\n"
 			case "restart", "kill":
 				conn.Close(ctx)
 				if d.Cmd == "kill" {

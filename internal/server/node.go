@@ -127,13 +127,17 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.store, err = raftstore.Open(raftstore.Config{
-		Dir:       filepath.Join(cfg.DataDir, "store"),
-		NodeID:    1,
-		NoSync:    cfg.NoSync,
-		Logger:    cfg.Logger,
-		OnFsync:   n.metrics.Fsynced,
-		OnCommit:  func(d time.Duration) { n.metrics.Committed("all", d) },
-		OnPropose: func() { n.metrics.Proposed("all") },
+		Dir:    filepath.Join(cfg.DataDir, "store"),
+		NodeID: 1,
+		NoSync: cfg.NoSync,
+		// A short log lets truncation delete entries while they are still
+		// in the memtable, so most of the raft log is never flushed or
+		// compacted (each entry is also in its state machine).
+		MaxLogEntries: 256,
+		Logger:        cfg.Logger,
+		OnFsync:       n.metrics.Fsynced,
+		OnCommit:      func(d time.Duration) { n.metrics.Committed("all", d) },
+		OnPropose:     func() { n.metrics.Proposed("all") },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -493,7 +493,10 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 	for i, c := range idx {
 		inTypes[i] = colTypes[c]
 	}
-	full := len(c.Cols) == 0
+	full := len(idx) == len(st.Cols)
+	for i, c := range idx {
+		full = full && i == c
+	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		src, err := w.CopyIn(opts, inTypes)
 		if err != nil {
@@ -568,18 +571,21 @@ func (s *Session) copyRows(ctx context.Context, st *catalog.Stream, src pgwire.C
 }
 
 // widen maps a batch of some columns to a batch of all stream columns,
-// the others NULL.
+// the others NULL. Columns move; values are not copied.
 func widen(b *types.Batch, colTypes []types.T, idx []int) *types.Batch {
 	out := types.NewBatch(colTypes)
-	row := make([]types.Datum, len(colTypes))
-	for r := 0; r < b.N; r++ {
-		for i := range row {
-			row[i] = types.NullOf(colTypes[i])
+	out.N = b.N
+	given := make([]bool, len(colTypes))
+	for i, c := range idx {
+		out.Cols[c] = b.Cols[i]
+		given[c] = true
+	}
+	for c := range out.Cols {
+		if !given[c] {
+			for r := 0; r < b.N; r++ {
+				out.Cols[c].AppendNull(r)
+			}
 		}
-		for i, c := range idx {
-			row[c] = b.Cols[i].Datum(r)
-		}
-		out.AppendRow(row)
 	}
 	return out
 }
