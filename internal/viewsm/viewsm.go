@@ -75,6 +75,7 @@ type SM struct {
 
 	// Owned by the apply loop.
 	delta       *exec.Delta         // scratch
+	scratch     []byte              // scratch for merged states
 	dirty       map[string]struct{} // keys changed since the last checkpoint
 	logged      int                 // deltas logged since the last checkpoint
 	loggedBytes int
@@ -244,12 +245,20 @@ func (sm *SM) mergeDelta(rows map[string][]byte, buf []byte) error {
 		return err
 	}
 	return sm.delta.Range(func(key, state []byte) error {
-		merged, err := sm.plan.MergeState(nil, rows[string(key)], state)
+		old, ok := rows[string(key)]
+		merged, err := sm.plan.MergeState(sm.scratch[:0], old, state)
 		if err != nil {
 			return err
 		}
-		rows[string(key)] = merged
-		sm.dirty[string(key)] = struct{}{}
+		sm.scratch = merged
+		if ok && len(merged) == len(old) {
+			copy(old, merged) // same size: update in place, no allocation
+		} else {
+			rows[string(key)] = slices.Clone(merged)
+		}
+		if _, ok := sm.dirty[string(key)]; !ok {
+			sm.dirty[string(key)] = struct{}{}
+		}
 		return nil
 	})
 }
