@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -121,6 +122,28 @@ func TestHTTPIngest(t *testing.T) {
 	if err := c.QueryRow(ctx, `SELECT count(*) FROM readings`).Scan(&total); err != nil || total != 4 {
 		t.Fatalf("stream holds %d events (%v), want 4: the refused request must add nothing", total, err)
 	}
+	waitUntil(t, 10*time.Second, func() (bool, string) {
+		resp, err := http.Get("http://" + p.HTTP + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := string(b)
+		for _, want := range []string{
+			`cairn_events_ingested_total{stream="readings"} 4`,
+			`cairn_view_lag_events{view="per_sensor"} 0`,
+			`cairn_view_lag_seconds{view="per_sensor"} 0`,
+			"cairn_fsync_latency_seconds_count",
+			"cairn_raft_commit_latency_seconds_count",
+			"cairn_raft_proposals_total",
+		} {
+			if !strings.Contains(m, want) {
+				return false, "/metrics lacks " + want
+			}
+		}
+		return true, ""
+	})
 	for _, path := range []string{"/health", "/ready", "/metrics"} {
 		resp, err := http.Get("http://" + p.HTTP + path)
 		if err != nil || resp.StatusCode != 200 {

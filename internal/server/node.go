@@ -156,9 +156,10 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}
 	n.reconcile()
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.reconcileLoop()
 	go n.retentionLoop()
+	go n.lagLoop()
 
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: ServerVersion}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
@@ -394,12 +395,6 @@ func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
 			Propose: func(ctx context.Context, cmd []byte) (any, error) { return n.store.Propose(ctx, g.id, cmd) },
 			OnSkip: func(offset uint64, err error) {
 				n.log.Warn("view skips an event it cannot fold", "view", g.desc.Name, "stream", s.Name, "offset", offset, "err", err)
-			},
-			OnProgress: func(events int, newest int64) {
-				if newest > 0 {
-					lag := time.Since(time.UnixMicro(newest)).Seconds()
-					n.metrics.ViewLagSeconds.WithLabelValues(g.desc.Name).Set(lag)
-				}
 			},
 		})
 		if ctx.Err() != nil {
