@@ -65,8 +65,6 @@ type events struct {
 	value  []float64
 }
 
-func (e *events) len() int { return len(e.ts) }
-
 // generate returns n W1 events from a seeded generator: device ids and
 // regions uniform, values uniform in [0, 1000), timestamps one
 // microsecond apart from start.
