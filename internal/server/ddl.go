@@ -63,9 +63,6 @@ func (n *Node) checkReplicas(r int, pos int) error {
 	return nil
 }
 
-func ddlTag(tag string) *prepared {
-	return &prepared{run: func(context.Context, []types.Datum, pgwire.ResultWriter) (string, error) { return tag, nil }}
-}
 
 var streamOptions = []string{"shards", "replicas", "shard_key", "retention"}
 

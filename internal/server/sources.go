@@ -366,4 +366,4 @@ func (n *Node) nodesTable() *memTable {
 	return t
 }
 
-var _ = fmt.Sprintf
+
