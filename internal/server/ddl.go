@@ -63,7 +63,6 @@ func (n *Node) checkReplicas(r int, pos int) error {
 	return nil
 }
 
-
 var streamOptions = []string{"shards", "replicas", "shard_key", "retention"}
 
 func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error) {

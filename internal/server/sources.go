@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/cairndb/cairn/internal/catalog"
@@ -365,5 +364,3 @@ func (n *Node) nodesTable() *memTable {
 	t.rows = append(t.rows, []types.Datum{txt(n.cfg.NodeID), txt(n.clusterLn.Addr().String()), txt("data"), txt(""), txt("live"), i8(int64(leaders)), i8(int64(replicas))})
 	return t
 }
-
-
