@@ -133,8 +133,14 @@ func (p *Proc) Stop() error {
 	case <-p.exited:
 		return p.err
 	case <-time.After(20 * time.Second):
-		p.Kill()
-		return fmt.Errorf("cairn did not stop within 20s after SIGTERM")
+		// Ask the Go runtime for every goroutine's stack, to show the hang.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
+			p.Kill()
+		}
+		return fmt.Errorf("cairn did not stop within 20s after SIGTERM; its output:\n%s", p.Log())
 	}
 }
 

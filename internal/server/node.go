@@ -213,14 +213,20 @@ func (n *Node) Close() error {
 		n.clusterLn.Close()
 	}
 	n.wg.Wait()
+	// Stop view tasks without holding mu: a task may need it (getGroup)
+	// on its way out.
 	n.mu.Lock()
+	groups := make([]*group, 0, len(n.mu.groups))
 	for _, g := range n.mu.groups {
+		groups = append(groups, g)
+	}
+	n.mu.Unlock()
+	for _, g := range groups {
 		if g.stop != nil {
 			g.stop()
 			<-g.done
 		}
 	}
-	n.mu.Unlock()
 	var err error
 	if n.store != nil {
 		err = n.store.Close()
