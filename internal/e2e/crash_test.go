@@ -20,8 +20,9 @@ func genEvent(id int64) (device int32, value float64) {
 // TestKillDuringIngest SIGKILLs a real node in the middle of steady
 // ingest from several writers, restarts it on the same data dir, and
 // checks that every acknowledged event is in the stream exactly once,
-// that unacknowledged batches are all-or-nothing, and that every view
-// equals its aggregate recomputed from the stream.
+// that nothing is duplicated or invented, and that every view
+// equals its aggregate recomputed from the stream. It does so twice, the
+// second kill landing soon after a restart.
 func TestKillDuringIngest(t *testing.T) {
 	p := NewProc(t)
 	p.Start()
@@ -37,78 +38,26 @@ func TestKillDuringIngest(t *testing.T) {
 		}
 	}
 
-	const writers, batch = 3, 500
-	type batchRec struct {
-		first, n int64
-		acked    bool
-	}
-	var mu sync.Mutex
+	const batch = 500
 	var recs []batchRec
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			wc, err := pgx.Connect(ctx, p.URL())
-			if err != nil {
-				t.Errorf("writer %d: %v", w, err)
-				return
+	// Two rounds: ingest, kill -9 mid-batch, restart; the second round's
+	// kill also lands while the restarted node is replaying and catching
+	// its views up.
+	for round := 0; round < 2; round++ {
+		got := ingestAndKill(t, p, 3, batch, int64(round)*100_000_000, 1500*time.Millisecond)
+		acked := 0
+		for _, r := range got {
+			if r.acked {
+				acked++
 			}
-			defer wc.Close(context.Background())
-			next := int64(w) * 1_000_000_000
-			for i := 0; i < 100_000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				rows := make([][]any, batch)
-				for j := range rows {
-					id := next + int64(j)
-					d, v := genEvent(id)
-					rows[j] = []any{id, d, v}
-				}
-				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				_, err := wc.CopyFrom(cctx, pgx.Identifier{"ev"}, []string{"id", "device_id", "value"}, pgx.CopyFromRows(rows))
-				cancel()
-				mu.Lock()
-				recs = append(recs, batchRec{first: next, n: batch, acked: err == nil})
-				mu.Unlock()
-				next += batch
-				if err != nil {
-					return // the node is gone; this batch's fate is unknown
-				}
-			}
-		}(w)
-	}
-	// Let ingest run, then kill the node while writers are mid-batch.
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		mu.Lock()
-		n := len(recs)
-		mu.Unlock()
-		if n >= 60 {
-			break
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	p.Kill()
-	close(stop)
-	wg.Wait()
-
-	acked := 0
-	for _, r := range recs {
-		if r.acked {
-			acked++
+		if acked < 10 {
+			t.Fatalf("round %d: only %d batches acknowledged before the kill; too slow to test anything\n%s", round, acked, p.Log())
 		}
+		t.Logf("round %d: killed after %d acknowledged batches (%d events), %d in flight", round, acked, acked*batch, len(got)-acked)
+		recs = append(recs, got...)
+		p.Start()
 	}
-	if acked < 10 {
-		t.Fatalf("only %d batches acknowledged before the kill; ingest too slow to test anything\n%s", acked, p.Log())
-	}
-	t.Logf("killed after %d acknowledged batches (%d events), %d in flight", acked, acked*batch, len(recs)-acked)
-
-	p.Start()
 	c2 := p.Connect(t)
 	count := map[int64]int{}
 	rows, err := c2.Query(ctx, `SELECT id FROM ev`)
@@ -141,9 +90,10 @@ func TestKillDuringIngest(t *testing.T) {
 		if r.acked && present != int(r.n) {
 			t.Fatalf("acknowledged batch at %d: only %d of %d events survived the kill", r.first, present, r.n)
 		}
-		if !r.acked && present != 0 && present != int(r.n) {
-			t.Fatalf("unacknowledged batch at %d half applied: %d of %d events", r.first, present, r.n)
-		}
+		// An unacknowledged batch spans both shards of ev; each shard's
+		// part is all-or-nothing, but one part may have committed without
+		// the other (no atomicity across shards), so only "at most once"
+		// holds for it, which the duplicate check above covers.
 	}
 	for id := range count {
 		if !inBatch[id] {
@@ -210,6 +160,64 @@ func TestKillDuringIngest(t *testing.T) {
 		}
 		return n == bigN && ids == bigIDs, fmt.Sprintf("big = (%d, %d), recomputed (%d, %d)", n, ids, bigN, bigIDs)
 	})
+}
+
+// batchRec is one COPY a writer sent: its ids and whether it was acknowledged.
+type batchRec struct {
+	first, n int64
+	acked    bool
+}
+
+// ingestAndKill runs writers COPYing batches of consecutive ids (from
+// base) into stream ev for about d, then SIGKILLs the node while they are
+// mid-batch and returns every batch sent.
+func ingestAndKill(t *testing.T, p *Proc, writers, batch int, base int64, d time.Duration) []batchRec {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var recs []batchRec
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			wc, err := pgx.Connect(ctx, p.URL())
+			if err != nil {
+				t.Errorf("writer %d: %v", w, err)
+				return
+			}
+			defer wc.Close(context.Background())
+			next := base + int64(w)*10_000_000
+			for i := 0; i < 100_000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				rows := make([][]any, batch)
+				for j := range rows {
+					id := next + int64(j)
+					d, v := genEvent(id)
+					rows[j] = []any{id, d, v}
+				}
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				_, err := wc.CopyFrom(cctx, pgx.Identifier{"ev"}, []string{"id", "device_id", "value"}, pgx.CopyFromRows(rows))
+				cancel()
+				mu.Lock()
+				recs = append(recs, batchRec{first: next, n: int64(batch), acked: err == nil})
+				mu.Unlock()
+				next += int64(batch)
+				if err != nil {
+					return // the node is gone; this batch's fate is unknown
+				}
+			}
+		}(w)
+	}
+	time.Sleep(d)
+	p.Kill()
+	close(stop)
+	wg.Wait()
+	return recs
 }
 
 // waitUntil polls cond every 20 ms until it holds or the timeout passes.
