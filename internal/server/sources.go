@@ -111,18 +111,28 @@ func (s *viewSource) Columns() []exec.Column {
 	return gs[0].view.Plan().Columns()
 }
 
-func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
+// viewReader finalizes view rows into batches of the view's columns.
+type viewReader struct {
+	gs   []*group
+	plan *exec.ViewPlan
+	ec   exec.Ctx
+	b    *types.Batch
+	row  []types.Datum
+	n    int // rows emitted
+	fn   func(b *types.Batch) error
+}
+
+// open returns a reader over the view's shards (nil when the view has
+// none), after a ReadIndex barrier on each when reads are linearizable.
+func (s *viewSource) open(ctx context.Context, fn func(b *types.Batch) error) (*viewReader, error) {
 	gs, err := s.groups()
-	if err != nil {
-		return err
-	}
-	if len(gs) == 0 {
-		return nil
+	if err != nil || len(gs) == 0 {
+		return nil, err
 	}
 	if s.linearizable {
 		for _, g := range gs {
 			if err := s.n.store.ReadIndex(ctx, g.id); err != nil {
-				return storeErr(err)
+				return nil, storeErr(err)
 			}
 		}
 	}
@@ -132,42 +142,55 @@ func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) er
 	for i, c := range cols {
 		ts[i] = c.T
 	}
-	ec := &exec.Ctx{}
-	b := types.NewBatch(ts)
-	var row []types.Datum
-	emit := func(key, state []byte) error {
-		var err error
-		row, err = plan.Finalize(ec, key, state, row[:0])
-		if err != nil {
+	return &viewReader{gs: gs, plan: plan, b: types.NewBatch(ts), fn: fn}, nil
+}
+
+// emit finalizes one group and hands out a batch when it is full.
+func (r *viewReader) emit(key, state []byte) error {
+	var err error
+	if r.row, err = r.plan.Finalize(&r.ec, key, state, r.row[:0]); err != nil {
+		return err
+	}
+	r.b.AppendRow(r.row)
+	r.n++
+	if r.b.N >= scanChunk {
+		if err := r.fn(r.b); err != nil {
 			return err
 		}
-		b.AppendRow(row)
-		if b.N >= scanChunk {
-			if err := fn(b); err != nil {
-				return err
-			}
-			b.Reset()
-		}
-		return nil
+		r.b.Reset()
 	}
-	rows := 0
-	counted := func(key, state []byte) error { rows++; return emit(key, state) }
-	if len(gs) == 1 {
-		if err := gs[0].view.Rows(counted); err != nil {
+	return nil
+}
+
+// flush hands out the last partial batch.
+func (r *viewReader) flush() error {
+	if r.b.N > 0 {
+		return r.fn(r.b)
+	}
+	return nil
+}
+
+func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
+	r, err := s.open(ctx, fn)
+	if r == nil {
+		return err
+	}
+	if len(r.gs) == 1 {
+		if err := r.gs[0].view.Rows(r.emit); err != nil {
 			return err
 		}
 	} else {
 		// A key normally lives on one shard; merge anyway, states are mergeable.
 		merged := map[string][]byte{}
 		var order []string
-		for _, g := range gs {
+		for _, g := range r.gs {
 			err := g.view.Rows(func(key, state []byte) error {
 				k := string(key)
 				prev, ok := merged[k]
 				if !ok {
 					order = append(order, k)
 				}
-				m, err := plan.MergeState(nil, prev, state)
+				m, err := r.plan.MergeState(nil, prev, state)
 				if err != nil {
 					return err
 				}
@@ -179,22 +202,19 @@ func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) er
 			}
 		}
 		for _, k := range order {
-			if err := counted([]byte(k), merged[k]); err != nil {
+			if err := r.emit([]byte(k), merged[k]); err != nil {
 				return err
 			}
 		}
 	}
-	if rows == 0 && plan.Global() {
+	if r.n == 0 && r.plan.Global() {
 		// A view without GROUP BY has one row even before any event, like
 		// SELECT count(*) over an empty table.
-		if err := emit(nil, nil); err != nil {
+		if err := r.emit(nil, nil); err != nil {
 			return err
 		}
 	}
-	if b.N > 0 {
-		return fn(b)
-	}
-	return nil
+	return r.flush()
 }
 
 // KeyColumns implements exec.KeyedSource: point lookups by group key.
@@ -209,59 +229,21 @@ func (s *viewSource) KeyColumns() []int {
 // ScanKeys implements exec.KeyedSource: it reads only the given group
 // keys, each from the view shard its hash maps to.
 func (s *viewSource) ScanKeys(ctx context.Context, keys [][]types.Datum, fn func(b *types.Batch) error) error {
-	gs, err := s.groups()
-	if err != nil {
+	r, err := s.open(ctx, fn)
+	if r == nil {
 		return err
 	}
-	if len(gs) == 0 {
-		return nil
-	}
-	if s.linearizable {
-		for _, g := range gs {
-			if err := s.n.store.ReadIndex(ctx, g.id); err != nil {
-				return storeErr(err)
-			}
-		}
-	}
-	plan := gs[0].view.Plan()
-	cols := plan.Columns()
-	ts := make([]types.T, len(cols))
-	for i, c := range cols {
-		ts[i] = c.T
-	}
-	ec := &exec.Ctx{}
-	b := types.NewBatch(ts)
-	var row []types.Datum
 	var enc []byte
 	for _, key := range keys {
-		enc, err = plan.EncodeKey(enc[:0], key)
-		if err != nil {
+		if enc, err = r.plan.EncodeKey(enc[:0], key); err != nil {
 			return err
 		}
-		g := gs[plan.KeyHash(enc)%uint64(len(gs))]
-		err = g.view.Lookup(enc, func(state []byte) error {
-			var err error
-			row, err = plan.Finalize(ec, enc, state, row[:0])
-			if err != nil {
-				return err
-			}
-			b.AppendRow(row)
-			return nil
-		})
-		if err != nil {
+		g := r.gs[r.plan.KeyHash(enc)%uint64(len(r.gs))]
+		if err := g.view.Lookup(enc, func(state []byte) error { return r.emit(enc, state) }); err != nil {
 			return err
 		}
-		if b.N >= scanChunk {
-			if err := fn(b); err != nil {
-				return err
-			}
-			b.Reset()
-		}
 	}
-	if b.N > 0 {
-		return fn(b)
-	}
-	return nil
+	return r.flush()
 }
 
 // memTable is a small system table held in memory.

@@ -332,7 +332,13 @@ func (t *Transport) Call(ctx context.Context, node uint64, method string, req []
 		}
 		return nil, callError(node, method, err)
 	}
-	return decodeReply(reply.b)
+	out, err := decodeReply(reply.b)
+	if err != nil && ctx.Err() != nil {
+		// The handler saw the same deadline; report it the same way as
+		// a call that timed out in flight.
+		return nil, ctxError(node, method, ctx.Err())
+	}
+	return out, err
 }
 
 // outgoing tags a request with the sender and the node it is meant for, so

@@ -194,6 +194,10 @@ func encodeReply(payload []byte, herr error) []byte {
 		return append(b, payload...)
 	}
 	e := pgerr.From(herr)
+	if e.Code == pgerr.InternalError && (errors.Is(herr, context.DeadlineExceeded) || errors.Is(herr, context.Canceled)) {
+		// The handler gave up because the caller's deadline passed.
+		e = &pgerr.Error{Code: pgerr.QueryCanceled, Message: herr.Error()}
+	}
 	b := []byte{replyError}
 	for _, s := range []string{e.Code, e.Message, e.Detail, e.Hint, e.Severity} {
 		b = appendString(b, s)

@@ -297,26 +297,44 @@ func (sm *SM) DurableOffsets() ([]uint64, <-chan struct{}) {
 	return sm.mu.durable, sm.mu.changed
 }
 
-// Rows calls fn for every stored group (key, state) under a read lock;
+// Rows calls fn for every stored group (key, state). It copies the rows
+// under the read lock and calls fn without it, so a slow reader (a client
+// fetching a big result) never holds up Apply and with it the raft loop.
 // fn must not retain either slice.
 func (sm *SM) Rows(fn func(key, state []byte) error) error {
 	sm.mu.RLock()
-	defer sm.mu.RUnlock()
+	keys := make([]string, 0, len(sm.mu.rows))
+	size := 0
 	for k, v := range sm.mu.rows {
-		if err := fn([]byte(k), v); err != nil {
+		keys = append(keys, k)
+		size += len(v)
+	}
+	states := make([]byte, 0, size)
+	ends := make([]int, len(keys))
+	for i, k := range keys {
+		states = append(states, sm.mu.rows[k]...)
+		ends[i] = len(states)
+	}
+	sm.mu.RUnlock()
+	start := 0
+	for i, k := range keys {
+		if err := fn([]byte(k), states[start:ends[i]:ends[i]]); err != nil {
 			return err
 		}
+		start = ends[i]
 	}
 	return nil
 }
 
-// Lookup calls fn with the state stored for one encoded group key, if any,
-// under a read lock; fn must not retain state.
+// Lookup calls fn with the state stored for one encoded group key, if
+// any (a copy taken under the read lock); fn must not retain state.
 func (sm *SM) Lookup(key []byte, fn func(state []byte) error) error {
 	sm.mu.RLock()
-	defer sm.mu.RUnlock()
-	if st, ok := sm.mu.rows[string(key)]; ok {
-		return fn(st)
+	st, ok := sm.mu.rows[string(key)]
+	st = slices.Clone(st)
+	sm.mu.RUnlock()
+	if !ok {
+		return nil
 	}
-	return nil
+	return fn(st)
 }
