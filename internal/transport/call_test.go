@@ -141,7 +141,8 @@ func TestCallRoundTripAndErrors(t *testing.T) {
 		start := time.Now()
 		_, err = p.tr[1].Call(dctx, 2, "wait", nil)
 		dcancel()
-		if !errors.Is(err, context.DeadlineExceeded) || pgerr.Code(err) != pgerr.QueryCanceled {
+		// Either side may notice the deadline first: the code is 57014 both ways.
+		if pgerr.Code(err) != pgerr.QueryCanceled {
 			t.Fatalf("wait: %s %v", pgerr.Code(err), err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
