@@ -400,6 +400,11 @@ func (e *writeErr) Error() string { return e.err.Error() }
 
 // sendError sends err as an ErrorResponse, its position shifted by off.
 func (c *conn) sendError(err error, off int) bool {
+	// Any error inside a transaction block fails the transaction, even
+	// one the session never saw (a syntax error, a bad parameter at Bind).
+	if a, ok := c.sess.(TxAborter); ok {
+		a.AbortTx()
+	}
 	c.be.Send(errorResponse(pgerr.From(err), "ERROR", off))
 	return c.flush() == nil
 }

@@ -104,3 +104,11 @@ type CopySource interface {
 	// CopyDone/CopyFail.
 	Next(b *types.Batch, max int) (n int, err error)
 }
+
+// TxAborter is implemented by sessions that track transaction blocks: the
+// server calls AbortTx whenever it sends an ErrorResponse, so an error the
+// session never saw (a syntax error, a parameter that fails to decode at
+// Bind) still fails an open transaction block.
+type TxAborter interface {
+	AbortTx()
+}

@@ -534,3 +534,21 @@ func (n *Node) errSingleNode(stmt, node string, pos int) error {
 	return pgerr.New(pgerr.FeatureNotSupported, "%s needs a cluster of several nodes; this cluster has one node, %q", stmt, n.cfg.NodeID).
 		WithHint("Start more nodes with --join to move leaders and replicas between them.").WithPos(pos)
 }
+
+// ddlName names a DDL statement in errors.
+func ddlName(st parser.Statement) string {
+	switch st := st.(type) {
+	case *parser.CreateStream:
+		return "CREATE STREAM"
+	case *parser.CreateView:
+		return "CREATE VIEW"
+	case *parser.Drop:
+		if st.Kind == parser.ObjView {
+			return "DROP VIEW"
+		}
+		return "DROP STREAM"
+	case *parser.AlterSystemSet:
+		return "ALTER SYSTEM"
+	}
+	return "this statement"
+}

@@ -57,10 +57,10 @@ type InsertResult struct {
 // Insert appends b (whose columns are the stream's) to stream name and
 // returns once every part is committed on a majority and durable.
 func (n *Node) Insert(ctx context.Context, name string, b *types.Batch) (*InsertResult, error) {
-	s := n.meta.Catalog().Streams[name]
-	if s == nil {
-		return nil, catalog.ErrNoStream(name)
+	if err := n.checkBatch(name, b); err != nil {
+		return nil, err
 	}
+	s := n.meta.Catalog().Streams[name]
 	res := &InsertResult{Stream: s, Ends: make([]uint64, len(s.Groups)), N: b.N}
 	if b.N == 0 {
 		return res, nil
@@ -102,6 +102,26 @@ func (n *Node) Insert(ctx context.Context, name string, b *types.Batch) (*Insert
 	}
 	n.metrics.Ingested(name, b.N)
 	return res, nil
+}
+
+// checkBatch verifies that stream name exists and that b has its column
+// types. A statement prepared before the stream was dropped and created
+// again with other columns must fail here, not store rows that no view
+// can read.
+func (n *Node) checkBatch(name string, b *types.Batch) error {
+	s := n.meta.Catalog().Streams[name]
+	if s == nil {
+		return catalog.ErrNoStream(name)
+	}
+	ok := len(b.Cols) == len(s.Cols)
+	for i := 0; ok && i < len(s.Cols); i++ {
+		ok = b.Cols[i].T == s.Cols[i].T
+	}
+	if !ok {
+		return pgerr.New(pgerr.FeatureNotSupported, "cached plan must not change result type: stream %q changed since the statement was prepared", name).
+			WithHint("Prepare the statement again.")
+	}
+	return nil
 }
 
 // split routes rows to shards: by shard-key hash when the stream has a

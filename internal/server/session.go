@@ -29,9 +29,13 @@ type Session struct {
 	tx     byte
 	// pending holds stream inserts buffered by an open transaction block,
 	// one batch per stream, applied at COMMIT.
-	pending map[string]*types.Batch
-	order   []string
+	pending     map[string]*types.Batch
+	order       []string
+	pendingRows int
 }
+
+// maxTxRows bounds the events one transaction block may buffer.
+const maxTxRows = 1 << 20
 
 // NewSession implements pgwire.Handler.
 func (n *Node) NewSession(ctx context.Context, params map[string]string) (pgwire.Session, error) {
@@ -82,6 +86,13 @@ func (s *Session) Settings() map[string]string {
 		}
 	}
 	return m
+}
+
+// AbortTx implements pgwire.TxAborter: an error fails an open transaction.
+func (s *Session) AbortTx() {
+	if s.tx == txOpen {
+		s.tx = txFailed
+	}
 }
 
 // TxStatus implements pgwire.Session.
@@ -153,7 +164,7 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 			if s.tx == txIdle {
 				return "ROLLBACK", nil // PostgreSQL warns; harmless
 			}
-			s.tx, s.pending, s.order = txIdle, nil, nil
+			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
 			return "ROLLBACK", nil
 		}}, nil
 	case *parser.Commit:
@@ -163,14 +174,25 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 				w.Notice("there is no transaction in progress")
 				return "COMMIT", nil
 			case txFailed:
-				s.tx, s.pending, s.order = txIdle, nil, nil
+				s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
 				return "ROLLBACK", nil
 			}
 			pending, order := s.pending, s.order
-			s.tx, s.pending, s.order = txIdle, nil, nil
+			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+			// Check every stream first, so a COMMIT that cannot succeed
+			// appends nothing. Appends to several streams are not atomic
+			// with each other (README).
 			for _, name := range order {
-				if _, err := s.insert(ctx, name, pending[name]); err != nil {
+				if err := s.n.checkBatch(name, pending[name]); err != nil {
 					return "", err
+				}
+			}
+			for _, name := range order {
+				b := pending[name]
+				for start := 0; start < b.N; start += copyChunk {
+					if _, err := s.insert(ctx, name, b.Slice(start, min(b.N, start+copyChunk))); err != nil {
+						return "", err
+					}
 				}
 			}
 			return "COMMIT", nil
@@ -197,6 +219,13 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 		return s.prepareInsert(st, oids)
 	case *parser.Copy:
 		return s.prepareCopy(st)
+	case *parser.CreateStream, *parser.CreateView, *parser.Drop, *parser.AlterSystemSet:
+		if s.tx != txIdle {
+			// DDL is applied at once, so ROLLBACK could not undo it.
+			return nil, pgerr.New(pgerr.ActiveSQLTransaction, "%s cannot run inside a transaction block", ddlName(st))
+		}
+	}
+	switch st := stmt.(type) {
 	case *parser.CreateStream:
 		return s.prepareCreateStream(st)
 	case *parser.CreateView:
@@ -395,6 +424,11 @@ func (s *Session) insert(ctx context.Context, name string, b *types.Batch) (*Ins
 			s.order = append(s.order, name)
 		}
 		p.AppendBatch(b)
+		s.pendingRows += b.N
+		if s.pendingRows > maxTxRows {
+			return nil, pgerr.New(pgerr.ProgramLimitExceeded, "a transaction block may buffer at most %d events; this one has %d", maxTxRows, s.pendingRows).
+				WithHint("COMMIT more often, or COPY outside a transaction block.")
+		}
 		return nil, nil
 	}
 	res, err := s.n.Insert(ctx, name, b)
@@ -509,31 +543,62 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 // copyChunk is how many rows one append proposal carries during COPY.
 const copyChunk = 16384
 
-// copyRows reads COPY data and appends it in chunks, keeping up to
-// copyInflight appends in flight so decoding overlaps replication.
+// copyRows reads COPY data and appends it in chunks of copyChunk rows,
+// keeping up to two appends in flight so decoding overlaps replication.
+// A COPY is atomic only up to copyChunk rows: if it fails later, the
+// chunks already appended stay, and the error's detail says how many.
 func (s *Session) copyRows(ctx context.Context, st *catalog.Stream, src pgwire.CopySource, inTypes, colTypes []types.T, idx []int, full bool) (string, error) {
 	const copyInflight = 2
-	type result struct {
-		err error
+	type chunk struct {
+		rows int
+		done chan error
 	}
-	inflight := make(chan chan result, copyInflight)
-	var firstErr error
-	wait := func() {
-		ch := <-inflight
-		if r := <-ch; r.err != nil && firstErr == nil {
-			firstErr = r.err
+	var inflight []chunk
+	appended := 0
+	var failed error
+	// reap collects finished appends; with block it waits for the oldest.
+	reap := func(block bool) {
+		for len(inflight) > 0 {
+			c := inflight[0]
+			var err error
+			if block {
+				err = <-c.done
+			} else {
+				select {
+				case err = <-c.done:
+				default:
+					return
+				}
+			}
+			inflight = inflight[1:]
+			if err != nil && failed == nil {
+				failed = err
+			} else if err == nil {
+				appended += c.rows
+			}
+			block = false
 		}
+	}
+	fail := func(err error) (string, error) {
+		for len(inflight) > 0 {
+			reap(true)
+		}
+		e := pgerr.From(err)
+		if appended > 0 {
+			e = e.WithDetail("%d rows of this COPY were appended before the error, in chunks of %d.", appended, copyChunk)
+		}
+		return "", e
 	}
 	total := 0
 	for {
+		if reap(false); failed != nil {
+			return fail(failed)
+		}
 		b := types.NewBatch(inTypes)
 		n, err := src.Next(b, copyChunk)
 		eof := err != nil && isEOF(err)
 		if err != nil && !eof {
-			for len(inflight) > 0 {
-				wait()
-			}
-			return "", err
+			return fail(err)
 		}
 		if n > 0 {
 			total += n
@@ -543,17 +608,19 @@ func (s *Session) copyRows(ctx context.Context, st *catalog.Stream, src pgwire.C
 			}
 			if s.tx == txOpen {
 				if _, err := s.insert(ctx, st.Name, out); err != nil {
-					return "", err
+					return fail(err)
 				}
 			} else {
-				if len(inflight) == cap(inflight) {
-					wait()
+				if len(inflight) == copyInflight {
+					if reap(true); failed != nil {
+						return fail(failed)
+					}
 				}
-				ch := make(chan result, 1)
-				inflight <- ch
+				c := chunk{rows: n, done: make(chan error, 1)}
+				inflight = append(inflight, c)
 				go func() {
 					_, err := s.insert(ctx, st.Name, out)
-					ch <- result{err}
+					c.done <- err
 				}()
 			}
 		}
@@ -562,10 +629,10 @@ func (s *Session) copyRows(ctx context.Context, st *catalog.Stream, src pgwire.C
 		}
 	}
 	for len(inflight) > 0 {
-		wait()
+		reap(true)
 	}
-	if firstErr != nil {
-		return "", firstErr
+	if failed != nil {
+		return fail(failed)
 	}
 	return fmt.Sprintf("COPY %d", total), nil
 }

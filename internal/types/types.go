@@ -401,3 +401,34 @@ func (b *Batch) AppendBatch(o *Batch) {
 	}
 	b.N += o.N
 }
+
+// Slice returns a new batch holding rows [lo, hi) of b (copied).
+func (b *Batch) Slice(lo, hi int) *Batch {
+	if lo == 0 && hi == b.N {
+		return b
+	}
+	out := NewBatch(b.Types())
+	out.N = hi - lo
+	for i := range b.Cols {
+		c, oc := &b.Cols[i], &out.Cols[i]
+		if c.Nulls != nil {
+			oc.Nulls = append([]bool(nil), c.Nulls[lo:hi]...)
+		}
+		switch {
+		case c.T == Text:
+			base := c.Offs[lo]
+			oc.Bytes = append(oc.Bytes[:0], c.Bytes[base:c.Offs[hi]]...)
+			oc.Offs = oc.Offs[:1]
+			for _, o := range c.Offs[lo+1 : hi+1] {
+				oc.Offs = append(oc.Offs, o-base)
+			}
+		case c.T == Interval:
+			oc.Iv = append(oc.Iv, c.Iv[lo:hi]...)
+		case c.T.IsFloat():
+			oc.F = append(oc.F, c.F[lo:hi]...)
+		default:
+			oc.I = append(oc.I, c.I[lo:hi]...)
+		}
+	}
+	return out
+}

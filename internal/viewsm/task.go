@@ -3,6 +3,7 @@ package viewsm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"time"
@@ -177,6 +178,9 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		res, err := c.Propose(ctx, cmd)
 		if err != nil {
 			return err
+		}
+		if sk, ok := res.(Skipped); ok && c.OnSkip != nil {
+			c.OnSkip(from[0], fmt.Errorf("%d group keys kept their old state: %w", sk.Keys, sk.Err))
 		}
 		if err, ok := res.(error); ok {
 			if errors.Is(err, ErrStale) {

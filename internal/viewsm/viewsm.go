@@ -167,7 +167,7 @@ func (sm *SM) Load(r pebble.Reader) error {
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		if err := sm.mergeDelta(rows, it.Value()); err != nil {
+		if _, err := sm.mergeDelta(rows, it.Value()); err != nil {
 			it.Close()
 			return fmt.Errorf("viewsm: replay logged delta: %w", err)
 		}
@@ -208,7 +208,8 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 	if !slices.Equal(from, sm.mu.offsets) {
 		return ErrStale
 	}
-	if err := sm.mergeDelta(sm.mu.rows, buf); err != nil {
+	skipped, err := sm.mergeDelta(sm.mu.rows, buf)
+	if err != nil {
 		return err
 	}
 	if err := wb.Set(sm.logKey(index), buf, nil); err != nil {
@@ -236,19 +237,36 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 	if err := wb.Set(sm.offsetsKey(), ob, nil); err != nil {
 		return err
 	}
+	if skipped != nil {
+		return *skipped
+	}
 	return nil
 }
 
+// Skipped is the apply result of a delta some of whose keys could not be
+// merged (a sum overflowing, say). Those keys keep their old state, the
+// rest is applied and the offsets advance: the same on every replica and
+// on replay, so the view never stalls on them.
+type Skipped struct {
+	Keys int
+	Err  error // the first merge error
+}
+
 // mergeDelta folds an encoded delta into rows and marks its keys dirty.
-func (sm *SM) mergeDelta(rows map[string][]byte, buf []byte) error {
+func (sm *SM) mergeDelta(rows map[string][]byte, buf []byte) (*Skipped, error) {
 	if err := sm.plan.DecodeDelta(buf, sm.delta); err != nil {
-		return err
+		return nil, err
 	}
-	return sm.delta.Range(func(key, state []byte) error {
+	var skipped *Skipped
+	err := sm.delta.Range(func(key, state []byte) error {
 		old, ok := rows[string(key)]
 		merged, err := sm.plan.MergeState(sm.scratch[:0], old, state)
 		if err != nil {
-			return err
+			if skipped == nil {
+				skipped = &Skipped{Err: err}
+			}
+			skipped.Keys++
+			return nil
 		}
 		sm.scratch = merged
 		if ok && len(merged) == len(old) {
@@ -261,6 +279,7 @@ func (sm *SM) mergeDelta(rows map[string][]byte, buf []byte) error {
 		}
 		return nil
 	})
+	return skipped, err
 }
 
 // Durable publishes the applied offsets once they are synced.

@@ -163,3 +163,45 @@ func TestCheckpointAndReplay(t *testing.T) {
 		t.Fatalf("no checkpoint: %d deltas logged", sm.logged)
 	}
 }
+
+// TestMergeOverflowSkipsKey: a key whose merge fails (sum overflow) keeps
+// its old state while the rest of the delta applies and the offsets move,
+// identically after a reload.
+func TestMergeOverflowSkipsKey(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := plan(t)
+	prefix := []byte("view-of")
+	sm := New(prefix, p, []uint64{0}, nil)
+	if err := sm.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	const big = 9_000_000_000_000_000_000
+	if res := applyCmd(t, db, sm, EncodeDelta(nil, []uint64{0}, []uint64{1}, deltaOf(t, p, "a", big))); res != nil {
+		t.Fatal(res)
+	}
+	res := applyCmd(t, db, sm, EncodeDelta(nil, []uint64{1}, []uint64{3}, deltaOf(t, p, "a", big, "b", 1)))
+	sk, ok := res.(Skipped)
+	if !ok || sk.Keys != 1 {
+		t.Fatalf("overflowing delta: %#v", res)
+	}
+	want := map[string][2]int64{"a": {1, big}, "b": {1, 1}}
+	check := func(sm *SM) {
+		got := rows(t, sm)
+		if len(got) != 2 || got["a"] != want["a"] || got["b"] != want["b"] {
+			t.Fatalf("rows = %v, want %v", got, want)
+		}
+		if o := sm.Offsets(); o[0] != 3 {
+			t.Fatalf("offsets = %v", o)
+		}
+	}
+	check(sm)
+	re := New(prefix, p, []uint64{0}, nil)
+	if err := re.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	check(re)
+}
