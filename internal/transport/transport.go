@@ -202,6 +202,13 @@ func (t *Transport) Send(msgs []raftstore.GroupMessage) {
 		}
 		d := &dests[i]
 		size := messageSize(gm.GroupID, proto.Size(m))
+		if 1+size > MaxSnapshotFrameSize {
+			// The receiver would refuse it; raft will keep asking, so say why.
+			t.log.Error("transport: raft message exceeds the frame limit", "group", gm.GroupID, "to", to,
+				"type", m.GetType().String(), "bytes", size, "limit", MaxSnapshotFrameSize)
+			t.stats.dropped.Add(1)
+			continue
+		}
 		if m.GetType() == pb.MsgSnap || 1+size > MaxFrameSize {
 			// Alone on the snapshot lane: a big frame there does not hold
 			// up heartbeats and appends on the raft lane.
