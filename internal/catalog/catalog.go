@@ -53,6 +53,7 @@ type View struct {
 	Kind      string            `json:"kind"` // materialized | continuous | view
 	Query     string            `json:"query"`
 	Stream    string            `json:"stream"`
+	StreamID  uint64            `json:"stream_id"` // the stream as planned; apply refuses a re-created one
 	Shards    int               `json:"shards"`
 	Replicas  int               `json:"replicas"`
 	Groups    []uint64          `json:"groups"`

@@ -159,6 +159,9 @@ func applyCommand(c *Catalog, cmd *Command) *Result {
 		if !ok {
 			return &Result{Err: ErrNoStream(v.Stream)}
 		}
+		if v.StreamID != 0 && v.StreamID != s.ID {
+			return &Result{Err: pgerr.New(pgerr.SerializationFailure, "stream %q was dropped and created again while the view was being created; retry", v.Stream)}
+		}
 		if len(v.Start) != s.Shards {
 			v.Start = make([]uint64, s.Shards)
 		}

@@ -186,7 +186,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	if _, err := exec.PlanView(sel, streamColumns(st)); err != nil {
 		return nil, err
 	}
-	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, Shards: s.n.defaultShards(), Replicas: s.n.defaultReplicas()}
+	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: s.n.defaultShards(), Replicas: s.n.defaultReplicas()}
 	switch cv.Kind {
 	case parser.ViewMaterialized:
 		v.Kind = "materialized"

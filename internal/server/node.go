@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -155,6 +156,7 @@ func Start(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	n.destroyOrphans()
 	n.reconcile()
 	n.wg.Add(3)
 	go n.reconcileLoop()
@@ -330,6 +332,28 @@ func (n *Node) reconcile() {
 	}
 }
 
+// destroyOrphans removes groups persisted on this node whose object the
+// catalog no longer has (dropped while the node was down or before the
+// reconciler got to them).
+func (n *Node) destroyOrphans() {
+	persisted, err := n.store.PersistedGroups()
+	if err != nil {
+		n.log.Warn("list persisted groups", "err", err)
+		return
+	}
+	want := n.meta.Catalog().Groups()
+	for _, gid := range persisted {
+		if _, ok := want[gid]; ok || gid == catalog.MetaGroupID {
+			continue
+		}
+		if err := n.store.DestroyGroup(gid); err != nil {
+			n.log.Warn("destroy orphan group", "group", gid, "err", err)
+		} else {
+			n.log.Info("destroyed the group of a dropped object", "group", gid)
+		}
+	}
+}
+
 func (n *Node) hasGroup(id uint64) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -396,7 +420,7 @@ func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
 			}
 			continue
 		}
-		err := viewsm.RunTask(ctx, viewsm.TaskConfig{
+		err := n.runViewTask(ctx, viewsm.TaskConfig{
 			SM: g.view, Shard: g.ref.Shard, NumShards: len(g.desc.Groups), Src: src, MaxPause: viewMaxPause, PausePerKey: viewPausePerKey,
 			Propose: func(ctx context.Context, cmd []byte) (any, error) { return n.store.Propose(ctx, g.id, cmd) },
 			OnSkip: func(offset uint64, err error) {
@@ -418,6 +442,18 @@ func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
 			backoff *= 2
 		}
 	}
+}
+
+// runViewTask runs one view task, turning a panic (a bug, or data no
+// plan can read) into an error so the node and its other views keep
+// serving; superviseView logs it and retries with backoff.
+func (n *Node) runViewTask(ctx context.Context, c viewsm.TaskConfig) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("view task panicked: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return viewsm.RunTask(ctx, c)
 }
 
 // localStreamSource reads a stream's shards from this node's engine.
@@ -476,13 +512,17 @@ func storeErr(err error) error {
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
-		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to user request")
+		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to user request").
+			WithDetail("A write already handed to Raft may still be applied.")
 	case errors.Is(err, context.DeadlineExceeded):
-		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to statement timeout")
+		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to statement timeout").
+			WithDetail("A write already handed to Raft may still be applied.")
 	case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrProposalDropped):
 		return pgerr.New(pgerr.SerializationFailure, "%v; retry the statement", err)
 	case errors.Is(err, raftstore.ErrStopped):
 		return pgerr.New(pgerr.AdminShutdown, "the node is shutting down")
+	case errors.Is(err, raftstore.ErrGroupNotFound), errors.Is(err, raftstore.ErrGroupRemoved):
+		return pgerr.New(pgerr.SerializationFailure, "the shard moved or its object was dropped meanwhile (%v); retry the statement", err)
 	}
 	return pgerr.New(pgerr.InternalError, "%v", err)
 }
