@@ -129,3 +129,50 @@ func TestBadInputKeepsServing(t *testing.T) {
 		t.Fatalf("the stream has %s events, want 16387", got)
 	}
 }
+
+// TestStalePreparedInsert: a statement prepared against a stream that was
+// then dropped and created again with other columns must fail, not store
+// rows the new stream's views cannot read.
+func TestStalePreparedInsert(t *testing.T) {
+	p := NewProc(t)
+	p.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a := p.Connect(t)
+	b := p.Connect(t)
+	if _, err := a.Exec(ctx, "CREATE STREAM s (name text)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Prepare(ctx, "ins", "INSERT INTO s VALUES ($1)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Exec(ctx, "ins", "first"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"DROP STREAM s CASCADE",
+		"CREATE STREAM s (k int8, v int8)",
+		"CREATE MATERIALIZED VIEW v AS SELECT k, sum(v) AS total FROM s GROUP BY k",
+		"SET stream_insert_level = sync_commit",
+		"INSERT INTO s VALUES (1, 10)",
+	} {
+		if _, err := b.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	_, err := a.Exec(ctx, "ins", "second")
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "0A000" {
+		t.Fatalf("stale prepared insert: %v, want 0A000", err)
+	}
+	var total int64
+	if err := b.QueryRow(ctx, "SELECT total FROM v WHERE k = 1").Scan(&total); err != nil || total != 10 {
+		t.Fatalf("view after the refused insert: %d, %v", total, err)
+	}
+	if _, err := b.Exec(ctx, "INSERT INTO s VALUES (1, 5)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.QueryRow(ctx, "SELECT total FROM v WHERE k = 1").Scan(&total); err != nil || total != 15 {
+		t.Fatalf("view keeps working: %d, %v", total, err)
+	}
+}
