@@ -48,7 +48,7 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 	f.IntVar(&o.Clients, "clients", 4, "concurrent client connections")
 	f.StringVar(&o.URL, "url", "", "postgres:// URL of a running node; empty starts one in a temp dir")
 	f.StringVar(&o.Out, "out", "bench-w1.json", "JSON result file (- for none)")
-	f.StringVar(&o.Mode, "mode", "copy", "ingest path: copy (binary COPY), csv (COPY csv) or insert (multi-row INSERT)")
+	f.StringVar(&o.Mode, "mode", "binary", "ingest path: binary (binary COPY, encoded before the clock starts), copy (pgx CopyFrom, encoded by pgx while running), csv (COPY csv) or insert (multi-row INSERT)")
 	f.BoolVar(&noSync, "unsafe-no-fsync", false, "start the temp node without fsync (not for published figures)")
 	return cmd
 }

@@ -22,7 +22,8 @@ import (
 
 // Load modes.
 const (
-	ModeCopy   = "copy"   // pgx CopyFrom: binary COPY
+	ModeBinary = "binary" // binary COPY, encoded before the clock starts
+	ModeCopy   = "copy"   // pgx CopyFrom: binary COPY encoded by pgx during the run
 	ModeCSV    = "csv"    // COPY FROM STDIN (FORMAT csv)
 	ModeInsert = "insert" // multi-row INSERT ... VALUES
 )
@@ -109,10 +110,10 @@ func (o *Options) setDefaults() error {
 	}
 	switch o.Mode {
 	case "":
-		o.Mode = ModeCopy
-	case ModeCopy, ModeCSV, ModeInsert:
+		o.Mode = ModeBinary
+	case ModeBinary, ModeCopy, ModeCSV, ModeInsert:
 	default:
-		return fmt.Errorf("unknown mode %q (known: copy, csv, insert)", o.Mode)
+		return fmt.Errorf("unknown mode %q (known: binary, copy, csv, insert)", o.Mode)
 	}
 	if o.Seed == 0 {
 		o.Seed = 1

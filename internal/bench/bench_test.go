@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,33 @@ func devices(b *loadBatch, mode string) ([]int32, error) {
 		for i := range b.n {
 			out = append(out, b.vals[4*i+1].(int32))
 		}
+	case ModeBinary:
+		buf := b.text
+		if len(buf) < 19 || string(buf[:11]) != "PGCOPY\n\xff\r\n\x00" {
+			return nil, errors.New("bad binary copy header")
+		}
+		buf = buf[19:]
+		for len(buf) >= 2 && binary.BigEndian.Uint16(buf) == 4 {
+			buf = buf[2:]
+			var fields [4][]byte
+			for f := range fields {
+				if len(buf) < 4 {
+					return nil, errors.New("short binary tuple")
+				}
+				l := int(binary.BigEndian.Uint32(buf))
+				if len(buf) < 4+l {
+					return nil, errors.New("short binary field")
+				}
+				fields[f], buf = buf[4:4+l], buf[4+l:]
+			}
+			if len(fields[1]) != 4 {
+				return nil, errors.New("device_id is not an int4")
+			}
+			out = append(out, int32(binary.BigEndian.Uint32(fields[1])))
+		}
+		if len(buf) != 2 || binary.BigEndian.Uint16(buf) != 0xffff {
+			return nil, errors.New("bad binary copy trailer")
+		}
 	case ModeCSV:
 		for _, line := range strings.Split(strings.TrimSuffix(string(b.text), "\n"), "\n") {
 			f := strings.Split(line, ",")
@@ -161,7 +189,7 @@ func testOptions(t *testing.T, f *fakeDB, mode string) Options {
 }
 
 func TestRunFake(t *testing.T) {
-	for _, mode := range []string{ModeCopy, ModeCSV, ModeInsert} {
+	for _, mode := range []string{ModeBinary, ModeCopy, ModeCSV, ModeInsert} {
 		t.Run(mode, func(t *testing.T) {
 			f := newFakeDB(t)
 			o := testOptions(t, f, mode)
@@ -274,7 +302,7 @@ func TestOptionsValidation(t *testing.T) {
 	if err := o.setDefaults(); err != nil {
 		t.Fatal(err)
 	}
-	if o.Events != 1_000_000 || o.Batch != 1000 || o.Clients != 4 || o.Mode != ModeCopy || o.Out != "bench-w1.json" {
+	if o.Events != 1_000_000 || o.Batch != 1000 || o.Clients != 4 || o.Mode != ModeBinary || o.Out != "bench-w1.json" {
 		t.Errorf("defaults: %+v", o)
 	}
 }

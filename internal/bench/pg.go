@@ -105,8 +105,12 @@ func (p *pgClient) load(ctx context.Context, b *loadBatch, mode string) error {
 		if err != nil {
 			return err
 		}
-	case ModeCSV:
-		tag, err := p.c.PgConn().CopyFrom(ctx, bytes.NewReader(b.text), sqlCopyCSV)
+	case ModeBinary, ModeCSV:
+		sql := sqlCopyCSV
+		if mode == ModeBinary {
+			sql = sqlCopyBinary
+		}
+		tag, err := p.c.PgConn().CopyFrom(ctx, bytes.NewReader(b.text), sql)
 		if err != nil {
 			return err
 		}

@@ -29,7 +29,7 @@ func TestRunPostgres(t *testing.T) {
 	if url == "" {
 		t.Skip("CAIRN_TEST_PG_URL is not set: no PostgreSQL server to test the pgx client against")
 	}
-	for _, mode := range []string{ModeCopy, ModeCSV, ModeInsert} {
+	for _, mode := range []string{ModeBinary, ModeCopy, ModeCSV, ModeInsert} {
 		t.Run(mode, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()

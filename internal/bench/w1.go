@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -21,6 +23,7 @@ const (
 	sqlProbeCount = "SELECT n FROM " + w1View + " WHERE device_id = -1"
 	sqlTotalCount = "SELECT sum(n) FROM " + w1View
 	sqlCopyCSV    = "COPY " + w1Stream + " (ts, device_id, region, value) FROM STDIN (FORMAT csv)"
+	sqlCopyBinary = "COPY " + w1Stream + " (ts, device_id, region, value) FROM STDIN (FORMAT binary)"
 	sqlInsertHead = "INSERT INTO " + w1Stream + " (ts, device_id, region, value) VALUES "
 )
 
@@ -93,7 +96,8 @@ type loadBatch struct {
 	n int
 	// vals holds n rows of 4 values for pgx CopyFrom (mode copy).
 	vals []any
-	// text is the CSV body (mode csv) or the INSERT statement (mode insert).
+	// text is the binary COPY data (mode binary), the CSV body (mode csv)
+	// or the INSERT statement (mode insert).
 	text []byte
 	// bytes is the payload size used for MB/s, see payloadBytes.
 	bytes int
@@ -125,6 +129,27 @@ func encode(e *events, lo, hi int, mode string) *loadBatch {
 				e.value[i])
 			b.bytes += copyTupleFixed + len(w1Regions[e.region[i]])
 		}
+	case ModeBinary:
+		// PostgreSQL's binary COPY format, built before the clock starts
+		// (like a client forwarding data it already holds in that form).
+		buf := make([]byte, 0, copyStreamFixed+b.n*(copyTupleFixed+8))
+		buf = append(buf, "PGCOPY\n\xff\r\n\x00"...)
+		buf = binary.BigEndian.AppendUint32(buf, 0) // flags
+		buf = binary.BigEndian.AppendUint32(buf, 0) // header extension
+		for i := lo; i < hi; i++ {
+			buf = binary.BigEndian.AppendUint16(buf, 4)
+			buf = binary.BigEndian.AppendUint32(buf, 8)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(e.ts[i]-pgEpochMicros))
+			buf = binary.BigEndian.AppendUint32(buf, 4)
+			buf = binary.BigEndian.AppendUint32(buf, uint32(e.device[i]))
+			region := w1Regions[e.region[i]]
+			buf = binary.BigEndian.AppendUint32(buf, uint32(len(region)))
+			buf = append(buf, region...)
+			buf = binary.BigEndian.AppendUint32(buf, 8)
+			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(e.value[i]))
+		}
+		buf = binary.BigEndian.AppendUint16(buf, 0xffff) // trailer
+		b.text, b.bytes = buf, len(buf)
 	case ModeCSV:
 		buf := make([]byte, 0, b.n*56)
 		for i := lo; i < hi; i++ {
@@ -159,6 +184,10 @@ func encode(e *events, lo, hi int, mode string) *loadBatch {
 	}
 	return b
 }
+
+// pgEpochMicros is 2000-01-01 00:00:00 UTC in Unix microseconds, the
+// epoch of PostgreSQL's binary timestamps.
+const pgEpochMicros = 946684800 * 1_000_000
 
 // appendTimestamp writes micros as PostgreSQL timestamptz text in UTC,
 // e.g. "2026-11-22 00:31:07.123456+00".

@@ -1,0 +1,39 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBenchAgainstNode runs `cairn bench` in every mode against a real
+// node and checks it verified the view against what it sent.
+func TestBenchAgainstNode(t *testing.T) {
+	p := NewProc(t)
+	p.Start()
+	for _, mode := range []string{"binary", "copy", "csv", "insert"} {
+		out := filepath.Join(t.TempDir(), "bench.json")
+		code, log := runCairn(t, nil, "bench", "--url", p.URL(), "--events", "20000", "--batch", "500", "--clients", "2", "--mode", mode, "--out", out)
+		if code != 0 || !strings.Contains(log, "verified") {
+			t.Fatalf("bench --mode %s: exit %d\n%s", mode, code, log)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res map[string]any
+		if err := json.Unmarshal(b, &res); err != nil {
+			t.Fatal(err)
+		}
+		if res["verified"] != true || res["events"] != float64(20000) {
+			t.Fatalf("bench --mode %s result: %s", mode, b)
+		}
+		for _, k := range []string{"events_per_sec", "mb_per_sec", "ack_p50_ms", "ack_p99_ms", "fresh_p50_ms", "fresh_p99_ms"} {
+			if v, ok := res[k].(float64); !ok || v <= 0 {
+				t.Fatalf("bench --mode %s: %s = %v in %s", mode, k, res[k], b)
+			}
+		}
+	}
+}
