@@ -31,6 +31,9 @@ A flag beats the environment, which beats the file.`,
 			if err := applyConfig(cmd.Flags(), cfgFile); err != nil {
 				return &exitErr{exitUsage, err}
 			}
+			if cfg.Role != "data" && cfg.Role != "compute" {
+				return &exitErr{exitUsage, fmt.Errorf("--role must be data or compute, got %q", cfg.Role)}
+			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return &exitErr{exitUsage, fmt.Errorf("--log-level: %v", err)}
@@ -71,6 +74,10 @@ A flag beats the environment, which beats the file.`,
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8480", "HTTP listen address (API, ingest, metrics, health)")
 	f.StringVar(&cfg.ClusterAddr, "cluster-addr", "127.0.0.1:7480", "cluster traffic listen address (Raft, internal RPC)")
 	f.StringVar(&cfg.NodeID, "node-id", "n1", "unique id of this node")
+	f.StringSliceVar(&cfg.Join, "join", nil, "cluster addresses of live members to join through (host:port[,host:port]); empty starts a new cluster")
+	f.StringVar(&cfg.Role, "role", "data", "data (holds replicas) or compute")
+	f.StringVar(&cfg.Zone, "zone", "", "zone label, used to spread replicas")
+	f.StringVar(&cfg.Region, "region", "", "region label")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.BoolVar(&cfg.NoSync, "unsafe-no-fsync", false, "skip fsync (loses acknowledged data on power loss; benchmarks only)")
 	return cmd

@@ -25,15 +25,16 @@ type Column struct {
 
 // Stream describes a stream and its shard groups.
 type Stream struct {
-	ID        uint64   `json:"id"`
-	Name      string   `json:"name"`
-	Cols      []Column `json:"cols"`
-	Shards    int      `json:"shards"`
-	Replicas  int      `json:"replicas"`
-	ShardKey  string   `json:"shard_key,omitempty"` // column name; "" spreads whole batches
-	Retention string   `json:"retention,omitempty"` // interval text; "" keeps everything
-	Groups    []uint64 `json:"groups"`              // one Raft group per shard, by shard number
-	Foreign   bool     `json:"foreign,omitempty"`   // created as CREATE FOREIGN TABLE ... SERVER pipelinedb
+	ID        uint64     `json:"id"`
+	Name      string     `json:"name"`
+	Cols      []Column   `json:"cols"`
+	Shards    int        `json:"shards"`
+	Replicas  int        `json:"replicas"`
+	Nodes     [][]uint64 `json:"nodes"`               // per shard, the node ids holding a replica
+	ShardKey  string     `json:"shard_key,omitempty"` // column name; "" spreads whole batches
+	Retention string     `json:"retention,omitempty"` // interval text; "" keeps everything
+	Groups    []uint64   `json:"groups"`              // one Raft group per shard, by shard number
+	Foreign   bool       `json:"foreign,omitempty"`   // created as CREATE FOREIGN TABLE ... SERVER pipelinedb
 }
 
 // ShardKeyIndex returns the index of the shard key column, or -1.
@@ -56,14 +57,31 @@ type View struct {
 	StreamID  uint64            `json:"stream_id"` // the stream as planned; apply refuses a re-created one
 	Shards    int               `json:"shards"`
 	Replicas  int               `json:"replicas"`
+	Nodes     [][]uint64        `json:"nodes"` // per shard, the node ids holding a replica
 	Groups    []uint64          `json:"groups"`
 	Start     []uint64          `json:"start"` // per source stream shard: the offset the view starts from
 	Settings  map[string]string `json:"settings,omitempty"`
 	CreatedAt int64             `json:"created_at"`
 }
 
+// Node is a member of the cluster. ID is its Raft replica id in every
+// group it holds; ids are never reused.
+type Node struct {
+	ID          uint64 `json:"id"`
+	Name        string `json:"name"` // --node-id
+	ClusterAddr string `json:"cluster_addr"`
+	PGAddr      string `json:"pg_addr"`
+	HTTPAddr    string `json:"http_addr"`
+	Role        string `json:"role"` // data | compute
+	Zone        string `json:"zone,omitempty"`
+	Region      string `json:"region,omitempty"`
+	JoinedAt    int64  `json:"joined_at"`
+}
+
 // Catalog is the whole catalog. Names are unique across streams and views.
 type Catalog struct {
+	Nodes       map[string]*Node   `json:"nodes"`
+	NextNodeID  uint64             `json:"next_node_id"`
 	Streams     map[string]*Stream `json:"streams"`
 	Views       map[string]*View   `json:"views"`
 	Settings    map[string]string  `json:"settings"`
@@ -75,6 +93,8 @@ type Catalog struct {
 // New returns an empty catalog.
 func New() *Catalog {
 	return &Catalog{
+		Nodes:       map[string]*Node{},
+		NextNodeID:  1,
 		Streams:     map[string]*Stream{},
 		Views:       map[string]*View{},
 		Settings:    map[string]string{},
@@ -118,11 +138,13 @@ const (
 	GroupView
 )
 
-// GroupRef names the object and shard a group belongs to.
+// GroupRef names the object and shard a group belongs to, and the nodes
+// holding its replicas.
 type GroupRef struct {
 	Kind   GroupKind
 	Object string
 	Shard  int
+	Nodes  []uint64
 }
 
 // Groups lists every data group of the catalog.
@@ -130,12 +152,12 @@ func (c *Catalog) Groups() map[uint64]GroupRef {
 	m := map[uint64]GroupRef{}
 	for _, s := range c.Streams {
 		for i, g := range s.Groups {
-			m[g] = GroupRef{GroupStream, s.Name, i}
+			m[g] = GroupRef{GroupStream, s.Name, i, shardNodes(s.Nodes, i)}
 		}
 	}
 	for _, v := range c.Views {
 		for i, g := range v.Groups {
-			m[g] = GroupRef{GroupView, v.Name, i}
+			m[g] = GroupRef{GroupView, v.Name, i, shardNodes(v.Nodes, i)}
 		}
 	}
 	return m
@@ -191,4 +213,44 @@ func ColumnNames(cols []Column) string {
 		names[i] = c.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// shardNodes returns the replica nodes of shard i; objects created before
+// placement existed live on node 1.
+func shardNodes(nodes [][]uint64, i int) []uint64 {
+	if i < len(nodes) && len(nodes[i]) > 0 {
+		return nodes[i]
+	}
+	return []uint64{1}
+}
+
+// NodeByID returns the node with raft id id.
+func (c *Catalog) NodeByID(id uint64) *Node {
+	for _, n := range c.Nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// SortedNodes returns the nodes by id.
+func (c *Catalog) SortedNodes() []*Node {
+	ns := make([]*Node, 0, len(c.Nodes))
+	for _, n := range c.Nodes {
+		ns = append(ns, n)
+	}
+	sort.Slice(ns, func(i, j int) bool { return ns[i].ID < ns[j].ID })
+	return ns
+}
+
+// DataNodes counts the nodes with the data role.
+func (c *Catalog) DataNodes() int {
+	n := 0
+	for _, node := range c.Nodes {
+		if node.Role != "compute" {
+			n++
+		}
+	}
+	return max(n, 1)
 }

@@ -16,7 +16,8 @@ import (
 
 // Command is one change to the catalog, proposed to the meta group.
 type Command struct {
-	Op          string   `json:"op"` // create_stream | drop_stream | create_view | drop_view | set_setting | init
+	Op          string   `json:"op"` // init | add_node | create_stream | drop_stream | create_view | drop_view | set_setting
+	Node        *Node    `json:"node,omitempty"`
 	Stream      *Stream  `json:"stream,omitempty"`
 	View        *View    `json:"view,omitempty"`
 	Names       []string `json:"names,omitempty"`
@@ -33,6 +34,7 @@ type Result struct {
 	Stream  *Stream
 	View    *View
 	Dropped []string // objects removed, views first
+	Node    *Node
 	Notice  string
 }
 
@@ -129,7 +131,28 @@ func applyCommand(c *Catalog, cmd *Command) *Result {
 		if c.ClusterID == "" && cmd.Value != nil {
 			c.ClusterID = *cmd.Value
 		}
+		if cmd.Node != nil && len(c.Nodes) == 0 {
+			// The bootstrap node is raft replica 1 of the meta group.
+			cmd.Node.ID = 1
+			c.Nodes[cmd.Node.Name] = cmd.Node
+			c.NextNodeID = 2
+		}
 		return &Result{}
+	case "add_node":
+		nd := cmd.Node
+		if old, ok := c.Nodes[nd.Name]; ok {
+			// A node coming back (maybe on new addresses) keeps its id.
+			nd.ID, nd.JoinedAt = old.ID, old.JoinedAt
+			c.Nodes[nd.Name] = nd
+			return &Result{Node: nd}
+		}
+		if c.NextNodeID < 2 {
+			c.NextNodeID = 2
+		}
+		nd.ID = c.NextNodeID
+		c.NextNodeID++
+		c.Nodes[nd.Name] = nd
+		return &Result{Node: nd}
 	case "create_stream":
 		s := cmd.Stream
 		if kind := c.Exists(s.Name); kind != "" {

@@ -18,7 +18,21 @@ const identityFile = "CAIRN_NODE"
 type Identity struct {
 	ClusterID string `json:"cluster_id"`
 	NodeID    string `json:"node_id"`
+	RaftID    uint64 `json:"raft_id,omitempty"` // 0 until bootstrapped or joined
 	Version   string `json:"version"`
+}
+
+// saveIdentity rewrites the identity file atomically.
+func saveIdentity(dir string, id *Identity) error {
+	b, _ := json.MarshalIndent(id, "", "  ")
+	path := filepath.Join(dir, identityFile)
+	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
+		return fmt.Errorf("%w %s: %v", ErrDataDir, dir, err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return fmt.Errorf("%w %s: %v", ErrDataDir, dir, err)
+	}
+	return nil
 }
 
 // ErrDataDir is wrapped by every data-dir ownership error.

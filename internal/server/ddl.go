@@ -23,8 +23,8 @@ func isEOF(err error) bool { return errors.Is(err, io.EOF) }
 // maxShards bounds shards per stream or view.
 const maxShards = 256
 
-// dataNodes is the number of data nodes (one until clustering lands).
-func (n *Node) dataNodes() int { return 1 }
+// dataNodes is the number of data nodes in the cluster.
+func (n *Node) dataNodes() int { return n.meta.Catalog().DataNodes() }
 
 func (n *Node) defaultShards() int {
 	d := n.dataNodes()
@@ -34,12 +34,17 @@ func (n *Node) defaultShards() int {
 	return d
 }
 
-func (n *Node) defaultReplicas() int {
-	d := n.dataNodes()
-	if d > 3 {
-		d = 3
+// defaultReplicas is 1 until shards are replicated across nodes.
+func (n *Node) defaultReplicas() int { return 1 }
+
+// localPlacement puts every shard on this node (until placement and
+// routing across nodes land).
+func (n *Node) localPlacement(shards int) [][]uint64 {
+	p := make([][]uint64, shards)
+	for i := range p {
+		p[i] = []uint64{n.id.RaftID}
 	}
-	return d
+	return p
 }
 
 func optInt(o parser.Option, min, max int) (int, error) {
@@ -59,6 +64,9 @@ func unknownOption(o parser.Option, what string, valid []string) error {
 func (n *Node) checkReplicas(r int, pos int) error {
 	if r > n.dataNodes() {
 		return pgerr.New(pgerr.InvalidParameterValue, "replicas=%d needs at least %d data nodes; the cluster has %d", r, r, n.dataNodes()).WithPos(pos)
+	}
+	if r > 1 {
+		return pgerr.New(pgerr.FeatureNotSupported, "replicas=%d: replicating stream and view shards across nodes is not built yet; use replicas = 1", r).WithPos(pos)
 	}
 	return nil
 }
@@ -117,6 +125,7 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 			return nil, err
 		}
 	}
+	st.Nodes = s.n.localPlacement(st.Shards)
 	tag := "CREATE STREAM"
 	if cs.Foreign {
 		tag = "CREATE FOREIGN TABLE"
@@ -211,6 +220,8 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 				v.Replicas = r + 1
 				if v.Replicas > s.n.dataNodes() {
 					err = pgerr.New(pgerr.InvalidParameterValue, "num_replicas=%d needs at least %d data nodes; the cluster has %d", r, r+1, s.n.dataNodes()).WithPos(o.P)
+				} else {
+					err = s.n.checkReplicas(v.Replicas, o.P)
 				}
 			}
 		case "start":
@@ -248,6 +259,14 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			v.Settings = map[string]string{}
 		}
 		v.Settings[o.Key] = val
+	}
+	// A view lives with its stream: its task reads the stream's shards.
+	v.Nodes = make([][]uint64, v.Shards)
+	for i := range v.Nodes {
+		v.Nodes[i] = []uint64{1}
+		if len(st.Nodes) > 0 {
+			v.Nodes[i] = st.Nodes[0]
+		}
 	}
 	tag := "CREATE MATERIALIZED VIEW"
 	switch cv.Kind {

@@ -66,6 +66,11 @@ func (n *Node) Insert(ctx context.Context, name string, b *types.Batch) (*Insert
 		return res, nil
 	}
 	parts := n.split(s, b)
+	for shard := range parts {
+		if g := n.getGroup(s.Groups[shard]); g == nil || g.stream == nil {
+			return nil, n.notHere("stream", s.Name, shard, s.Groups[shard])
+		}
+	}
 	now := time.Now().UnixMicro()
 	if len(parts) == 1 {
 		for shard, p := range parts {

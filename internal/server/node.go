@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,6 +32,7 @@ import (
 	"github.com/cairndb/cairn/internal/pgwire"
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/streamsm"
+	"github.com/cairndb/cairn/internal/transport"
 	"github.com/cairndb/cairn/internal/types"
 	"github.com/cairndb/cairn/internal/viewsm"
 )
@@ -43,6 +47,10 @@ type Config struct {
 	HTTPAddr    string
 	ClusterAddr string
 	NodeID      string
+	Join        []string // cluster addresses of live members to join through; empty bootstraps a new cluster
+	Role        string   // data | compute
+	Zone        string
+	Region      string
 	NoSync      bool // tests and benchmarks only: skip fsync
 	Logger      *slog.Logger
 }
@@ -61,6 +69,10 @@ type Node struct {
 	metrics *metrics.Metrics
 
 	pgLn, httpLn, clusterLn net.Listener
+	tr                      *transport.Transport
+	seeds                   sync.Map // raft id -> cluster addr, from the join reply
+	live                    liveness
+	membershipCh            chan struct{}
 	pg                      *pgwire.Server
 	http                    *httpapi.Server
 
@@ -94,7 +106,7 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), metrics: metrics.New()}
+	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), membershipCh: make(chan struct{}, 1), metrics: metrics.New()}
 	n.mu.groups = map[uint64]*group{}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	ok := false
@@ -127,10 +139,24 @@ func Start(cfg Config) (*Node, error) {
 	if n.clusterLn, err = listen("cluster-addr", cfg.ClusterAddr); err != nil {
 		return nil, err
 	}
+	bootstrap := false
+	if n.id.RaftID == 0 {
+		if len(cfg.Join) == 0 {
+			n.id.RaftID, bootstrap = 1, true
+		} else if err := n.joinCluster(); err != nil {
+			return nil, err
+		}
+		if err := saveIdentity(cfg.DataDir, n.id); err != nil {
+			return nil, err
+		}
+	}
+	n.tr = transport.New(transport.Config{NodeID: n.id.RaftID, Resolve: n.resolve, Handler: n, Logger: cfg.Logger})
+	go func() { _ = n.tr.Serve(n.clusterLn) }()
 	n.store, err = raftstore.Open(raftstore.Config{
-		Dir:    filepath.Join(cfg.DataDir, "store"),
-		NodeID: 1,
-		NoSync: cfg.NoSync,
+		Dir:       filepath.Join(cfg.DataDir, "store"),
+		NodeID:    n.id.RaftID,
+		Transport: n.tr,
+		NoSync:    cfg.NoSync,
 		// A short log lets truncation delete entries while they are still
 		// in the memtable, so most of the raft log is never flushed or
 		// compacted (each entry is also in its state machine).
@@ -144,17 +170,23 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
-	if err := n.store.StartGroup(catalog.MetaGroupID, n.meta, []uint64{1}); err != nil {
+	var metaPeers []uint64
+	if bootstrap {
+		metaPeers = []uint64{1}
+	}
+	// A node that just joined starts the meta group empty; the leader adds
+	// it as a learner and sends a snapshot.
+	if err := n.store.StartGroup(catalog.MetaGroupID, n.meta, metaPeers); err != nil {
 		return nil, fmt.Errorf("start meta group: %w", err)
 	}
-	if err := n.waitLeader(catalog.MetaGroupID, 10*time.Second); err != nil {
+	n.wg.Add(2)
+	go n.heartbeatLoop()
+	go n.membershipLoop()
+	if err := n.waitLeader(catalog.MetaGroupID, 30*time.Second); err != nil {
 		return nil, err
 	}
-	if n.meta.Catalog().ClusterID == "" {
-		v := n.id.ClusterID
-		if _, err := n.proposeMeta(n.ctx, &catalog.Command{Op: "init", Value: &v}); err != nil {
-			return nil, err
-		}
+	if err := n.registerSelf(); err != nil {
+		return nil, err
 	}
 	n.destroyOrphans()
 	n.reconcile()
@@ -169,23 +201,10 @@ func Start(cfg Config) (*Node, error) {
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	go func() { _ = n.pg.Serve(n.pgLn) }()
 	go func() { _ = n.http.Serve(n.httpLn) }()
-	go n.acceptCluster()
 	ok = true
 	n.log.Info("cairn node started", "node_id", cfg.NodeID, "cluster_id", n.id.ClusterID,
 		"pg_addr", n.pgLn.Addr().String(), "http_addr", n.httpLn.Addr().String(), "data_dir", cfg.DataDir)
 	return n, nil
-}
-
-// acceptCluster holds the cluster port; node-to-node traffic arrives with
-// the next milestone, so connections are closed at once.
-func (n *Node) acceptCluster() {
-	for {
-		c, err := n.clusterLn.Accept()
-		if err != nil {
-			return
-		}
-		c.Close()
-	}
 }
 
 // PGAddr returns the PostgreSQL listen address.
@@ -211,7 +230,9 @@ func (n *Node) Close() error {
 	} else if n.httpLn != nil {
 		n.httpLn.Close()
 	}
-	if n.clusterLn != nil {
+	if n.tr != nil {
+		defer n.tr.Close() // after the store: the raft loop may still send
+	} else if n.clusterLn != nil {
 		n.clusterLn.Close()
 	}
 	n.wg.Wait()
@@ -287,11 +308,12 @@ func (n *Node) reconcile() {
 	}
 	for _, s := range cat.SortedStreams() {
 		for i, gid := range s.Groups {
-			if n.hasGroup(gid) {
+			peers := want[gid].Nodes
+			if n.hasGroup(gid) || !slices.Contains(peers, n.id.RaftID) {
 				continue
 			}
 			sm := streamsm.New(gid, raftstore.DataPrefix(gid))
-			if err := n.store.StartGroup(gid, sm, []uint64{1}); err != nil {
+			if err := n.store.StartGroup(gid, sm, peers); err != nil {
 				n.log.Error("start stream shard", "stream", s.Name, "shard", i, "group", gid, "err", err)
 				continue
 			}
@@ -309,7 +331,8 @@ func (n *Node) reconcile() {
 			continue
 		}
 		for i, gid := range v.Groups {
-			if n.hasGroup(gid) {
+			peers := want[gid].Nodes
+			if n.hasGroup(gid) || !slices.Contains(peers, n.id.RaftID) {
 				continue
 			}
 			g := &group{id: gid, ref: catalog.GroupRef{Kind: catalog.GroupView, Object: v.Name, Shard: i}, desc: v,
@@ -320,7 +343,7 @@ func (n *Node) reconcile() {
 				default:
 				}
 			})
-			if err := n.store.StartGroup(gid, g.view, []uint64{1}); err != nil {
+			if err := n.store.StartGroup(gid, g.view, peers); err != nil {
 				n.log.Error("start view shard", "view", v.Name, "shard", i, "group", gid, "err", err)
 				continue
 			}
@@ -365,6 +388,26 @@ func (n *Node) addGroup(g *group) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.mu.groups[g.id] = g
+}
+
+// notHere explains that a shard lives on other nodes (routing between
+// nodes arrives with replication).
+func (n *Node) notHere(kind, name string, shard int, gid uint64) error {
+	ref, ok := n.meta.Catalog().Groups()[gid]
+	if !ok {
+		return pgerr.New(pgerr.SerializationFailure, "%s %q was dropped meanwhile; retry", kind, name)
+	}
+	var where []string
+	for _, id := range ref.Nodes {
+		if nd := n.meta.Catalog().NodeByID(id); nd != nil {
+			where = append(where, fmt.Sprintf("%s (%s)", nd.Name, nd.PGAddr))
+		}
+	}
+	if slices.Contains(ref.Nodes, n.id.RaftID) {
+		return pgerr.New(pgerr.CannotConnectNow, "%s %q shard %d is starting on this node; retry", kind, name, shard)
+	}
+	return pgerr.New(pgerr.FeatureNotSupported, "%s %q shard %d lives on node %s; connect there", kind, name, shard, strings.Join(where, ", ")).
+		WithHint("Routing statements between nodes is not built yet: in this version a stream and its views live on the node that created the stream.")
 }
 
 func (n *Node) getGroup(id uint64) *group {
@@ -491,6 +534,9 @@ func (n *Node) waitLeader(gid uint64, timeout time.Duration) error {
 // proposeMeta proposes a catalog change and returns its result.
 func (n *Node) proposeMeta(ctx context.Context, c *catalog.Command) (*catalog.Result, error) {
 	res, err := n.store.Propose(ctx, catalog.MetaGroupID, c.Encode())
+	if errors.Is(err, raftstore.ErrNotLeader) {
+		return n.forwardMeta(ctx, c)
+	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -502,6 +548,71 @@ func (n *Node) proposeMeta(ctx context.Context, c *catalog.Command) (*catalog.Re
 		return nil, r.Err
 	}
 	return r, nil
+}
+
+// forwardMeta sends a catalog change to the meta leader, then waits until
+// this node's catalog has it (so the session reads its own writes).
+func (n *Node) forwardMeta(ctx context.Context, c *catalog.Command) (*catalog.Result, error) {
+	var leader uint64
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if st, ok := n.store.Status(catalog.MetaGroupID); ok && st.Leader != 0 && st.Leader != n.id.RaftID {
+			leader = st.Leader
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, pgerr.New(pgerr.SerializationFailure, "the meta group has no leader right now; retry")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, storeErr(ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	out, err := n.tr.Call(ctx, leader, rpcMetaPropose, c.Encode())
+	if err != nil {
+		return nil, err
+	}
+	var r catalog.Result
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, pgerr.New(pgerr.InternalError, "meta leader reply: %v", err)
+	}
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	if err := n.store.ReadIndex(ctx, catalog.MetaGroupID); err != nil {
+		return nil, storeErr(err)
+	}
+	return &r, nil
+}
+
+// registerSelf records this node (and, on a new cluster, the cluster id)
+// in the catalog, or updates its addresses after a restart.
+func (n *Node) registerSelf() error {
+	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+	defer cancel()
+	me := n.selfNode()
+	if n.id.RaftID != 1 {
+		// A member's entry was written before it was let in: wait until the
+		// catalog (from the leader's snapshot or log) has it.
+		for n.meta.Catalog().Nodes[me.Name] == nil {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("catch up the catalog: %w", ctx.Err())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	cat := n.meta.Catalog()
+	if cat.ClusterID == "" {
+		v := n.id.ClusterID
+		_, err := n.proposeMeta(ctx, &catalog.Command{Op: "init", Value: &v, Node: &me})
+		return err
+	}
+	if old := cat.Nodes[me.Name]; old == nil || old.ClusterAddr != me.ClusterAddr || old.PGAddr != me.PGAddr || old.HTTPAddr != me.HTTPAddr {
+		_, err := n.proposeMeta(ctx, &catalog.Command{Op: "add_node", Node: &me})
+		return err
+	}
+	return nil
 }
 
 // storeErr maps store errors to client errors.

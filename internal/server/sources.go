@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/exec"
@@ -59,7 +62,7 @@ func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) 
 	for i, gid := range s.st.Groups {
 		g := s.n.getGroup(gid)
 		if g == nil || g.stream == nil {
-			return pgerr.New(pgerr.CannotConnectNow, "stream %q shard %d is not available on this node yet; retry", s.st.Name, i)
+			return s.n.notHere("stream", s.st.Name, i, gid)
 		}
 		from := g.stream.First()
 		_, err := streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(gid), from, 0, func(_ uint64, _ int64, b *types.Batch) error {
@@ -88,7 +91,7 @@ func (s *viewSource) groups() ([]*group, error) {
 	for i, gid := range s.v.Groups {
 		g := s.n.getGroup(gid)
 		if g == nil || g.view == nil {
-			return nil, pgerr.New(pgerr.CannotConnectNow, "view %q shard %d is not available on this node yet; retry", s.v.Name, i)
+			return nil, s.n.notHere("view", s.v.Name, i, gid)
 		}
 		gs[i] = g
 	}
@@ -291,58 +294,98 @@ func (n *Node) viewsTable() *memTable {
 	return t
 }
 
-// shardsTable is cairn_cluster.shards: one row per replica of every group.
+// shardsTable is cairn_cluster.shards: one row per replica of every
+// group. Raft state is known for this node's replicas; other nodes'
+// replicas show their node's liveness.
 func (n *Node) shardsTable() *memTable {
 	t := &memTable{cols: []exec.Column{{Name: "object", T: types.Text}, {Name: "shard", T: types.Int8}, {Name: "group_id", T: types.Int8},
 		{Name: "node_id", T: types.Text}, {Name: "role", T: types.Text}, {Name: "is_alive", T: types.Bool},
 		{Name: "applied_index", T: types.Int8}, {Name: "commit_index", T: types.Int8}, {Name: "lag", T: types.Int8}}}
-	add := func(object string, shard int, gid uint64) {
-		st, ok := n.store.Status(gid)
-		if !ok {
-			t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(n.cfg.NodeID), txt("unknown"), types.NewBool(false), i8(0), i8(0), i8(0)})
-			return
-		}
-		role := "follower"
-		if st.IsLeader {
-			role = "leader"
-		}
-		t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(n.cfg.NodeID), txt(role), types.NewBool(true),
-			i8(int64(st.Applied)), i8(int64(st.Commit)), i8(int64(st.Commit) - int64(st.Applied))})
-	}
-	add("meta", 0, catalog.MetaGroupID)
 	cat := n.meta.Catalog()
+	add := func(object string, shard int, gid uint64, nodes []uint64) {
+		for _, id := range nodes {
+			name := fmt.Sprint(id)
+			nd := cat.NodeByID(id)
+			if nd != nil {
+				name = nd.Name
+			}
+			st, ok := n.store.Status(gid)
+			if id != n.id.RaftID || !ok {
+				alive := nd != nil && n.state(nd) == "live"
+				null := types.NullOf(types.Int8)
+				t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt("unknown"), types.NewBool(alive), null, null, null})
+				continue
+			}
+			role := "follower"
+			switch {
+			case st.IsLeader:
+				role = "leader"
+			case slices.Contains(st.Learners, id):
+				role = "learner"
+			}
+			t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt(role), types.NewBool(true),
+				i8(int64(st.Applied)), i8(int64(st.Commit)), i8(int64(st.Commit) - int64(st.Applied))})
+		}
+	}
+	metaNodes := []uint64{n.id.RaftID}
+	if st, ok := n.store.Status(catalog.MetaGroupID); ok {
+		metaNodes = append(slices.Clone(st.Voters), st.Learners...)
+		slices.Sort(metaNodes)
+	}
+	add("meta", 0, catalog.MetaGroupID, metaNodes)
+	refs := cat.Groups()
 	for _, s := range cat.SortedStreams() {
 		for i, g := range s.Groups {
-			add(s.Name, i, g)
+			add(s.Name, i, g, refs[g].Nodes)
 		}
 	}
 	for _, v := range cat.SortedViews() {
 		for i, g := range v.Groups {
-			add(v.Name, i, g)
+			add(v.Name, i, g, refs[g].Nodes)
 		}
 	}
 	return t
 }
 
-// nodesTable is cairn_cluster.nodes (this node only until clustering lands).
+// nodesTable is cairn_cluster.nodes: every member, its liveness as this
+// node sees it, and the replicas and leaders it holds (leaders are known
+// for this node only).
 func (n *Node) nodesTable() *memTable {
 	t := &memTable{cols: []exec.Column{{Name: "node_id", T: types.Text}, {Name: "address", T: types.Text}, {Name: "role", T: types.Text},
-		{Name: "zone", T: types.Text}, {Name: "state", T: types.Text}, {Name: "leaders", T: types.Int8}, {Name: "replicas", T: types.Int8}}}
-	leaders, replicas := 0, 0
-	for gid := range n.meta.Catalog().Groups() {
-		if st, ok := n.store.Status(gid); ok {
-			replicas++
-			if st.IsLeader {
-				leaders++
-			}
+		{Name: "zone", T: types.Text}, {Name: "region", T: types.Text}, {Name: "state", T: types.Text}, {Name: "leaders", T: types.Int8},
+		{Name: "replicas", T: types.Int8}, {Name: "last_heartbeat", T: types.TimestampTZ}}}
+	cat := n.meta.Catalog()
+	replicas := map[uint64]int64{}
+	for _, ref := range cat.Groups() {
+		for _, id := range ref.Nodes {
+			replicas[id]++
 		}
 	}
 	if st, ok := n.store.Status(catalog.MetaGroupID); ok {
-		replicas++
-		if st.IsLeader {
+		for _, id := range append(slices.Clone(st.Voters), st.Learners...) {
+			replicas[id]++
+		}
+	}
+	leaders := int64(0)
+	for gid := range cat.Groups() {
+		if st, ok := n.store.Status(gid); ok && st.IsLeader {
 			leaders++
 		}
 	}
-	t.rows = append(t.rows, []types.Datum{txt(n.cfg.NodeID), txt(n.clusterLn.Addr().String()), txt("data"), txt(""), txt("live"), i8(int64(leaders)), i8(int64(replicas))})
+	if st, ok := n.store.Status(catalog.MetaGroupID); ok && st.IsLeader {
+		leaders++
+	}
+	for _, nd := range cat.SortedNodes() {
+		ld := types.NullOf(types.Int8)
+		hb := types.NullOf(types.TimestampTZ)
+		if nd.ID == n.id.RaftID {
+			ld = i8(leaders)
+			hb = types.NewInt(types.TimestampTZ, time.Now().UnixMicro())
+		} else if at, ok := n.live.last(nd.ID); ok {
+			hb = types.NewInt(types.TimestampTZ, at.UnixMicro())
+		}
+		t.rows = append(t.rows, []types.Datum{txt(nd.Name), txt(nd.ClusterAddr), txt(nd.Role), txt(nd.Zone), txt(nd.Region),
+			txt(n.state(nd)), ld, i8(replicas[nd.ID]), hb})
+	}
 	return t
 }

@@ -368,7 +368,7 @@ func (t *Transport) checkIncoming(ctx context.Context) (uint64, error) {
 		return 0
 	}
 	from, to := get(mdFrom), get(mdTo)
-	if to != t.cfg.NodeID {
+	if to != t.cfg.NodeID && to != AnyNode {
 		return 0, status.Errorf(codes.FailedPrecondition, "this is node %d, not node %d", t.cfg.NodeID, to)
 	}
 	return from, nil

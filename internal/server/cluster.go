@@ -1,0 +1,352 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/transport"
+)
+
+// Liveness thresholds: a node not heard from for suspectAfter is suspect,
+// for deadAfter dead.
+const (
+	heartbeatInterval = 500 * time.Millisecond
+	suspectAfter      = 3 * time.Second
+	deadAfter         = 30 * time.Second
+)
+
+// Internal RPC methods.
+const (
+	rpcJoin        = "join"
+	rpcMetaPropose = "meta_propose"
+	rpcHeartbeat   = "heartbeat"
+	rpcStatus      = "group_status"
+)
+
+type joinRequest struct {
+	Node      catalog.Node `json:"node"`
+	ClusterID string       `json:"cluster_id,omitempty"` // the joiner's, if its data dir already has one
+}
+
+type joinReply struct {
+	Node      catalog.Node   `json:"node"`
+	ClusterID string         `json:"cluster_id"`
+	Members   []catalog.Node `json:"members"`
+}
+
+// liveness records when each node was last heard from.
+type liveness struct {
+	mu    sync.Mutex
+	heard map[uint64]time.Time
+}
+
+func (l *liveness) saw(id uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.heard == nil {
+		l.heard = map[uint64]time.Time{}
+	}
+	l.heard[id] = time.Now()
+}
+
+func (l *liveness) last(id uint64) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.heard[id]
+	return t, ok
+}
+
+// selfNode describes this node for the catalog.
+func (n *Node) selfNode() catalog.Node {
+	role := n.cfg.Role
+	if role == "" {
+		role = "data"
+	}
+	return catalog.Node{ID: n.id.RaftID, Name: n.cfg.NodeID, ClusterAddr: n.clusterLn.Addr().String(), PGAddr: n.pgLn.Addr().String(),
+		HTTPAddr: n.httpLn.Addr().String(), Role: role, Zone: n.cfg.Zone, Region: n.cfg.Region, JoinedAt: time.Now().Unix()}
+}
+
+// joinCluster asks the seed nodes (any live member) to admit this node,
+// and learns its raft id and the members' addresses.
+func (n *Node) joinCluster() error {
+	req, _ := json.Marshal(joinRequest{Node: n.selfNode()})
+	var lastErr error
+	deadline := time.Now().Add(30 * time.Second)
+	for attempt := 0; time.Now().Before(deadline); attempt++ {
+		for _, seed := range n.cfg.Join {
+			ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+			out, err := transport.CallAddr(ctx, seed, rpcJoin, req)
+			cancel()
+			if err != nil {
+				lastErr = fmt.Errorf("join through %s: %w", seed, err)
+				var pe *pgerr.Error
+				if errors.As(err, &pe) && (pe.Code == pgerr.DuplicateObject || pe.Code == pgerr.InvalidParameterValue) {
+					return lastErr // refused for good (name clash, other cluster)
+				}
+				continue
+			}
+			var rep joinReply
+			if err := json.Unmarshal(out, &rep); err != nil {
+				return fmt.Errorf("join through %s: bad reply: %v", seed, err)
+			}
+			n.id.RaftID, n.id.ClusterID = rep.Node.ID, rep.ClusterID
+			for _, m := range rep.Members {
+				n.seeds.Store(m.ID, m.ClusterAddr)
+			}
+			n.log.Info("joined the cluster", "cluster_id", rep.ClusterID, "raft_id", rep.Node.ID, "through", seed)
+			return nil
+		}
+		select {
+		case <-n.ctx.Done():
+			return n.ctx.Err()
+		case <-time.After(time.Duration(min(attempt+1, 5)) * 200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("could not join the cluster through %s within 30s: %w", strings.Join(n.cfg.Join, ","), lastErr)
+}
+
+// resolve maps a raft id to its cluster address: the catalog, else what
+// the join reply said.
+func (n *Node) resolve(id uint64) (string, bool) {
+	if n.meta != nil {
+		if nd := n.meta.Catalog().NodeByID(id); nd != nil {
+			return nd.ClusterAddr, true
+		}
+	}
+	if a, ok := n.seeds.Load(id); ok {
+		return a.(string), true
+	}
+	return "", false
+}
+
+// HandleRaft implements transport.Handler.
+func (n *Node) HandleRaft(msgs []raftstore.GroupMessage) {
+	for _, m := range msgs {
+		n.live.saw(m.Msg.GetFrom())
+		_ = n.store.Step(m.GroupID, m.Msg) // unknown group or stopped store: a lost message raft resends
+	}
+}
+
+// HandleRPC implements transport.Handler.
+func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte, error) {
+	switch method {
+	case rpcHeartbeat:
+		var from uint64
+		if err := json.Unmarshal(req, &from); err != nil {
+			return nil, err
+		}
+		n.live.saw(from)
+		return nil, nil
+	case rpcJoin:
+		var r joinRequest
+		if err := json.Unmarshal(req, &r); err != nil {
+			return nil, err
+		}
+		rep, err := n.admit(ctx, &r)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(rep)
+	case rpcMetaPropose:
+		var c catalog.Command
+		if err := json.Unmarshal(req, &c); err != nil {
+			return nil, err
+		}
+		res, err := n.proposeMeta(ctx, &c)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(res)
+	case rpcStatus:
+		var gid uint64
+		if err := json.Unmarshal(req, &gid); err != nil {
+			return nil, err
+		}
+		st, _ := n.store.Status(gid)
+		return json.Marshal(st.Applied)
+	}
+	return nil, pgerr.New(pgerr.FeatureNotSupported, "unknown internal method %q", method)
+}
+
+// admit registers a joining node (forwarding to the meta leader when
+// this node is not it). The membership loop then adds it to the meta group.
+func (n *Node) admit(ctx context.Context, r *joinRequest) (*joinReply, error) {
+	if st, ok := n.store.Status(catalog.MetaGroupID); !ok || !st.IsLeader {
+		if !ok || st.Leader == 0 {
+			return nil, pgerr.New(pgerr.SerializationFailure, "the meta group has no leader right now; retry")
+		}
+		req, _ := json.Marshal(r)
+		out, err := n.tr.Call(ctx, st.Leader, rpcJoin, req)
+		if err != nil {
+			return nil, err
+		}
+		var rep joinReply
+		return &rep, json.Unmarshal(out, &rep)
+	}
+	cat := n.meta.Catalog()
+	if r.ClusterID != "" && r.ClusterID != cat.ClusterID {
+		return nil, pgerr.New(pgerr.InvalidParameterValue, "node %q belongs to cluster %s, not %s", r.Node.Name, r.ClusterID, cat.ClusterID)
+	}
+	if old := cat.Nodes[r.Node.Name]; old != nil && old.ClusterAddr != r.Node.ClusterAddr && n.state(old) == "live" {
+		return nil, pgerr.New(pgerr.DuplicateObject, "node id %q is taken by a live node at %s; pick another --node-id", r.Node.Name, old.ClusterAddr)
+	}
+	nd := r.Node
+	res, err := n.proposeMeta(ctx, &catalog.Command{Op: "add_node", Node: &nd})
+	if err != nil {
+		return nil, err
+	}
+	rep := &joinReply{Node: *res.Node, ClusterID: cat.ClusterID}
+	for _, m := range n.meta.Catalog().SortedNodes() {
+		rep.Members = append(rep.Members, *m)
+	}
+	n.pokeMembership()
+	return rep, nil
+}
+
+// state is a node's liveness as this node sees it.
+func (n *Node) state(nd *catalog.Node) string {
+	if nd.ID == n.id.RaftID {
+		return "live"
+	}
+	t, ok := n.live.last(nd.ID)
+	switch {
+	case !ok:
+		return "unknown"
+	case time.Since(t) < suspectAfter:
+		return "live"
+	case time.Since(t) < deadAfter:
+		return "suspect"
+	}
+	return "dead"
+}
+
+// heartbeatLoop tells every other member this node is alive.
+func (n *Node) heartbeatLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(heartbeatInterval)
+	defer t.Stop()
+	body, _ := json.Marshal(n.id.RaftID)
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, nd := range n.meta.Catalog().SortedNodes() {
+			if nd.ID == n.id.RaftID {
+				continue
+			}
+			go func(id uint64) {
+				ctx, cancel := context.WithTimeout(n.ctx, heartbeatInterval)
+				defer cancel()
+				if _, err := n.tr.Call(ctx, id, rpcHeartbeat, body); err == nil {
+					n.live.saw(id)
+				}
+			}(nd.ID)
+		}
+	}
+}
+
+func (n *Node) pokeMembership() {
+	select {
+	case n.membershipCh <- struct{}{}:
+	default:
+	}
+}
+
+// metaVoterTarget is how many voters the meta group should have.
+func metaVoterTarget(dataNodes int) int {
+	switch {
+	case dataNodes >= 5:
+		return 5
+	case dataNodes >= 3:
+		return 3
+	}
+	return 1
+}
+
+// membershipLoop, on the meta leader, grows the meta group: live nodes
+// join as learners and data nodes are promoted to voters once caught up,
+// up to 3 voters (5 with five or more data nodes).
+func (n *Node) membershipLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(heartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		case <-n.membershipCh:
+		}
+		if err := n.growMeta(); err != nil && n.ctx.Err() == nil {
+			n.log.Debug("meta membership", "err", err)
+		}
+	}
+}
+
+func (n *Node) growMeta() error {
+	st, ok := n.store.Status(catalog.MetaGroupID)
+	if !ok || !st.IsLeader {
+		return nil
+	}
+	cat := n.meta.Catalog()
+	inConf := map[uint64]bool{}
+	for _, v := range st.Voters {
+		inConf[v] = true
+	}
+	for _, l := range st.Learners {
+		inConf[l] = true
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
+	// Promote learners that caught up.
+	for _, l := range st.Learners {
+		req, _ := json.Marshal(uint64(catalog.MetaGroupID))
+		out, err := n.tr.Call(ctx, l, rpcStatus, req)
+		if err != nil {
+			continue
+		}
+		var applied uint64
+		if json.Unmarshal(out, &applied) != nil || applied+16 < st.Commit {
+			continue
+		}
+		if len(st.Voters) >= metaVoterTarget(cat.DataNodes()) {
+			continue
+		}
+		if nd := cat.NodeByID(l); nd == nil || nd.Role == "compute" {
+			continue
+		}
+		cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(l)}}}
+		if err := n.store.ProposeConfChange(ctx, catalog.MetaGroupID, cc); err != nil {
+			return err
+		}
+		n.log.Info("meta group: promoted to voter", "raft_id", l)
+		return nil
+	}
+	// Every live node holds the catalog: those beyond the voter target
+	// stay learners (a copy that does not vote), so each node reads the
+	// catalog locally and is ready to be promoted when a voter is lost.
+	for _, nd := range cat.SortedNodes() {
+		if inConf[nd.ID] || n.state(nd) != "live" {
+			continue
+		}
+		cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(nd.ID)}}}
+		if err := n.store.ProposeConfChange(ctx, catalog.MetaGroupID, cc); err != nil {
+			return err
+		}
+		n.log.Info("meta group: added learner", "node", nd.Name, "raft_id", nd.ID)
+		return nil
+	}
+	return nil
+}

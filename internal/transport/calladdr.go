@@ -1,0 +1,45 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/cairndb/cairn/internal/pgerr"
+)
+
+// AnyNode is the node id a caller that knows only an address puts in its
+// request (a node joining through a seed address): the server at that
+// address answers whatever its id.
+const AnyNode = 0
+
+// CallAddr sends one internal request to whichever node listens at addr,
+// from a caller that is not (yet) a node: it has no Transport. Errors are
+// as for Transport.Call.
+func CallAddr(ctx context.Context, addr, method string, req []byte) ([]byte, error) {
+	c, err := grpc.NewClient("passthrough:///"+addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(
+			grpc.ForceCodecV2(rawCodec{}),
+			grpc.MaxCallRecvMsgSize(grpcMaxMsg),
+			grpc.MaxCallSendMsgSize(grpcMaxMsg),
+		),
+	)
+	if err != nil {
+		return nil, &Error{pgerr.ConnectionFailure, fmt.Sprintf("%s: %v", addr, err), ErrUnreachable}
+	}
+	defer c.Close()
+	cctx := metadata.AppendToOutgoingContext(ctx, mdFrom, "0", mdTo, strconv.Itoa(AnyNode))
+	var reply frame
+	if err := c.Invoke(cctx, methodCall, &frame{b: encodeCallRequest(method, req)}, &reply, grpc.WaitForReady(false)); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxError(0, method, ctx.Err())
+		}
+		return nil, &Error{pgerr.ConnectionFailure, fmt.Sprintf("%s at %s: %v", method, addr, err), ErrUnreachable}
+	}
+	return decodeReply(reply.b)
+}
