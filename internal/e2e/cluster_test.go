@@ -3,18 +3,19 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // queryText runs a query on a fresh connection and returns the rows as
 // "a|b" lines, or the error.
 func queryText(p *Proc, sql string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c, err := pgconn.Connect(ctx, p.URL())
 	if err != nil {
@@ -40,9 +41,11 @@ func queryText(p *Proc, sql string) (string, error) {
 
 // TestClusterMembership starts three real nodes (two join through the
 // first), checks that every node sees every other live and that the meta
-// group has three voters, runs DDL through a follower, kills the first
-// node (the meta leader) with SIGKILL and checks DDL still works, then
-// restarts it and checks it catches up.
+// group has three voters, runs DDL through a follower, writes through
+// every node into a stream and view replicated three times, kills the
+// first node (the meta leader) with SIGKILL and checks writes, reads and
+// DDL keep working with every event counted once, then restarts it and
+// checks it catches up.
 func TestClusterMembership(t *testing.T) {
 	p1 := NewProc(t)
 	p1.Start()
@@ -50,6 +53,8 @@ func TestClusterMembership(t *testing.T) {
 	p2.Start("--node-id", "n2", "--join", p1.Cluster)
 	p3.Start("--node-id", "n3", "--join", p1.Cluster, "--zone", "z3")
 	procs := []*Proc{p1, p2, p3}
+	var pe *pgconn.PgError
+	extra := 0
 	names := []string{"n1", "n2", "n3"}
 
 	for i, p := range procs {
@@ -66,45 +71,80 @@ func TestClusterMembership(t *testing.T) {
 		t.Fatalf("zone of n3: %q %v", out, err)
 	}
 
-	// DDL through a follower of the meta group; the stream lives on n2.
-	if _, err := queryText(p2, "CREATE STREAM s (k int8); SET stream_insert_level = sync_commit; CREATE MATERIALIZED VIEW sv AS SELECT k, count(*) AS n FROM s GROUP BY k"); err != nil {
+	// DDL through a follower of the meta group: a stream and a view with
+	// three replicas of each shard, one on every node.
+	if _, err := queryText(p2, `CREATE STREAM s (k int8, v float8) WITH (shards = 2, shard_key = 'k');
+		CREATE MATERIALIZED VIEW sv WITH (shards = 2) AS SELECT k, count(*) AS n, sum(v) AS total FROM s GROUP BY k`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := queryText(p2, "SET stream_insert_level = sync_commit; INSERT INTO s VALUES (1), (1), (2)"); err != nil {
-		t.Fatal(err)
+	if out, err := queryText(p3, "SELECT count(*) FROM cairn_cluster.shards WHERE object IN ('s', 'sv')"); err != nil || out != "12" {
+		t.Fatalf("replicas of s and sv: %q %v, want 12 (4 shards x 3)", out, err)
 	}
-	if out, err := queryText(p2, "SELECT k, n FROM sv ORDER BY k"); err != nil || out != "1|2\n2|1" {
-		t.Fatalf("view on n2: %q %v", out, err)
+	// Writes through every node, each acknowledged once every view has it.
+	want := map[int64]int64{}
+	insert := func(p *Proc, k int64) error {
+		_, err := queryText(p, fmt.Sprintf("SET stream_insert_level = sync_commit; INSERT INTO s VALUES (%d, 1.5), (%d, 2)", k, k+1))
+		if err == nil {
+			want[k]++
+			want[k+1]++
+		}
+		return err
 	}
-	waitUntil(t, 10*time.Second, func() (bool, string) {
-		out, err := queryText(p3, "SELECT name FROM cairn_cluster.streams")
-		return err == nil && out == "s", "n3 streams: " + out + errString(err)
-	})
-	_, err := queryText(p1, "INSERT INTO s VALUES (3)")
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || pe.Code != "0A000" || !strings.Contains(pe.Message, "lives on node n2") {
-		t.Fatalf("insert on a node without the shard: %v", err)
+	for i, p := range procs {
+		for k := int64(0); k < 6; k++ {
+			if err := insert(p, k*10+int64(i)); err != nil {
+				t.Fatalf("insert through %s: %v", names[i], err)
+			}
+		}
 	}
-	if _, err := queryText(p1, "CREATE STREAM r (k int8) WITH (replicas = 3)"); !errors.As(err, &pe) || pe.Code != "0A000" {
-		t.Fatalf("replicas = 3: %v", err)
+	checkView := func(p *Proc, who string) {
+		t.Helper()
+		var b strings.Builder
+		keys := make([]int64, 0, len(want))
+		for k := range want {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%d|%d\n", k, want[k])
+		}
+		exp := strings.TrimSuffix(b.String(), "\n")
+		waitUntil(t, 15*time.Second, func() (bool, string) {
+			out, err := queryText(p, "SELECT k, n FROM sv ORDER BY k")
+			return err == nil && out == exp, who + " view:\n" + out + errString(err)
+		})
+		out, err := queryText(p, "SELECT count(*) FROM s")
+		if err != nil || out != fmt.Sprint(2*6*len(procs)+extra) {
+			t.Fatalf("%s: stream holds %s events (%v)", who, out, err)
+		}
+	}
+	for i, p := range procs {
+		checkView(p, names[i])
 	}
 
-	// Kill the meta leader; the other two elect one and DDL keeps working.
+	// Kill n1 (the meta leader, and a replica of every shard): the other
+	// two elect leaders where needed, and writes and DDL keep working.
 	p1.Kill()
+	for k := int64(100); k < 110; k++ {
+		waitUntil(t, 15*time.Second, func() (bool, string) {
+			err := insert(p2, k*10)
+			return err == nil, "insert after the kill: " + errString(err)
+		})
+	}
 	waitUntil(t, 20*time.Second, func() (bool, string) {
-		_, err := queryText(p3, "CREATE STREAM IF NOT EXISTS after_kill (k int8)")
+		out, err := queryText(p3, "SELECT state FROM cairn_cluster.nodes WHERE node_id = 'n1'")
+		return err == nil && out == "suspect", "n1 as seen by n3: " + out + errString(err)
+	})
+	// Placement skips the suspect node: both replicas land on n2 and n3.
+	waitUntil(t, 20*time.Second, func() (bool, string) {
+		_, err := queryText(p3, "CREATE STREAM IF NOT EXISTS after_kill (k int8) WITH (replicas = 2)")
 		return err == nil, "DDL after the kill: " + errString(err)
 	})
-	waitUntil(t, 20*time.Second, func() (bool, string) {
-		out, err := queryText(p2, "SELECT state FROM cairn_cluster.nodes WHERE node_id = 'n1'")
-		return err == nil && out == "suspect", "n1 as seen by n2: " + out + errString(err)
-	})
-	// Data on n2 is unaffected.
-	if out, err := queryText(p2, "SELECT count(*) FROM s"); err != nil || out != "3" {
-		t.Fatalf("stream on n2 after the kill: %q %v", out, err)
-	}
+	extra = 20
+	checkView(p2, "n2 after the kill")
+	checkView(p3, "n3 after the kill")
 
-	// The killed node comes back with its raft id and catches up.
+	// The killed node comes back with its raft id, catches up, and serves.
 	p1.Start()
 	waitUntil(t, 30*time.Second, func() (bool, string) {
 		out, err := queryText(p1, "SELECT name FROM cairn_cluster.streams ORDER BY name")
@@ -114,7 +154,10 @@ func TestClusterMembership(t *testing.T) {
 		out, err := queryText(p2, "SELECT state FROM cairn_cluster.nodes WHERE node_id = 'n1'")
 		return err == nil && out == "live", "n1 as seen by n2 after restart: " + out + errString(err)
 	})
-	_ = pgx.Identifier{}
+	checkView(p1, "n1 after restart")
+	if _, err := queryText(p1, "CREATE STREAM r (k int8) WITH (replicas = 4)"); !errors.As(err, &pe) || pe.Code != "22023" {
+		t.Fatalf("replicas = 4 on 3 nodes: %v", err)
+	}
 }
 
 func errString(err error) string {

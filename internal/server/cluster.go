@@ -139,6 +139,9 @@ func (n *Node) HandleRaft(msgs []raftstore.GroupMessage) {
 
 // HandleRPC implements transport.Handler.
 func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte, error) {
+	if out, ok, err := n.handleDataRPC(ctx, method, req); ok {
+		return out, err
+	}
 	switch method {
 	case rpcHeartbeat:
 		var from uint64

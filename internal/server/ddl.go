@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,17 +36,59 @@ func (n *Node) defaultShards() int {
 	return d
 }
 
-// defaultReplicas is 1 until shards are replicated across nodes.
-func (n *Node) defaultReplicas() int { return 1 }
+func (n *Node) defaultReplicas() int { return min(3, n.dataNodes()) }
 
-// localPlacement puts every shard on this node (until placement and
-// routing across nodes land).
-func (n *Node) localPlacement(shards int) [][]uint64 {
-	p := make([][]uint64, shards)
-	for i := range p {
-		p[i] = []uint64{n.id.RaftID}
+// place picks, for each shard, replicas distinct live data nodes: those
+// holding the fewest replicas first, spreading across zones, so no node
+// holds two replicas of a shard. The first node of each shard rotates, so
+// the shards' first replicas spread too.
+func (n *Node) place(shards, replicas int) ([][]uint64, error) {
+	cat := n.meta.Catalog()
+	var live []*catalog.Node
+	for _, nd := range cat.SortedNodes() {
+		if nd.Role != "compute" && n.state(nd) == "live" {
+			live = append(live, nd)
+		}
 	}
-	return p
+	if len(live) == 0 {
+		return nil, pgerr.New(pgerr.CannotConnectNow, "no live data node to place shards on")
+	}
+	if replicas > len(live) {
+		return nil, pgerr.New(pgerr.InvalidParameterValue, "replicas=%d needs %d live data nodes; %d of the cluster's %d data nodes are live", replicas, replicas, len(live), n.dataNodes())
+	}
+	load := map[uint64]int{}
+	for _, ref := range cat.Groups() {
+		for _, id := range ref.Nodes {
+			load[id]++
+		}
+	}
+	out := make([][]uint64, shards)
+	for sh := range out {
+		used := map[uint64]bool{}
+		zones := map[string]bool{}
+		for r := 0; r < replicas; r++ {
+			var best *catalog.Node
+			better := func(a, b *catalog.Node) bool {
+				az, bz := a.Zone != "" && zones[a.Zone], b.Zone != "" && zones[b.Zone]
+				if az != bz {
+					return !az // a zone not yet used by this shard first
+				}
+				if load[a.ID] != load[b.ID] {
+					return load[a.ID] < load[b.ID]
+				}
+				return a.ID < b.ID
+			}
+			for _, nd := range live {
+				if !used[nd.ID] && (best == nil || better(nd, best)) {
+					best = nd
+				}
+			}
+			used[best.ID], zones[best.Zone] = true, true
+			load[best.ID]++
+			out[sh] = append(out[sh], best.ID)
+		}
+	}
+	return out, nil
 }
 
 func optInt(o parser.Option, min, max int) (int, error) {
@@ -64,9 +108,6 @@ func unknownOption(o parser.Option, what string, valid []string) error {
 func (n *Node) checkReplicas(r int, pos int) error {
 	if r > n.dataNodes() {
 		return pgerr.New(pgerr.InvalidParameterValue, "replicas=%d needs at least %d data nodes; the cluster has %d", r, r, n.dataNodes()).WithPos(pos)
-	}
-	if r > 1 {
-		return pgerr.New(pgerr.FeatureNotSupported, "replicas=%d: replicating stream and view shards across nodes is not built yet; use replicas = 1", r).WithPos(pos)
 	}
 	return nil
 }
@@ -125,12 +166,15 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 			return nil, err
 		}
 	}
-	st.Nodes = s.n.localPlacement(st.Shards)
 	tag := "CREATE STREAM"
 	if cs.Foreign {
 		tag = "CREATE FOREIGN TABLE"
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		var err error
+		if st.Nodes, err = s.n.place(st.Shards, st.Replicas); err != nil {
+			return "", err
+		}
 		res, err := s.n.proposeMeta(ctx, &catalog.Command{Op: "create_stream", Stream: st, IfNotExists: cs.IfNotExists})
 		if err != nil {
 			return "", err
@@ -151,6 +195,9 @@ func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
 	n.poke()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, gid := range groups {
+		if ref, ok := n.meta.Catalog().Groups()[gid]; ok && !slices.Contains(ref.Nodes, n.id.RaftID) {
+			continue // no replica here; appends find the leader wherever it is
+		}
 		for {
 			if n.hasGroup(gid) {
 				if st, ok := n.store.Status(gid); ok && st.Leader != 0 {
@@ -260,14 +307,6 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		}
 		v.Settings[o.Key] = val
 	}
-	// A view lives with its stream: its task reads the stream's shards.
-	v.Nodes = make([][]uint64, v.Shards)
-	for i := range v.Nodes {
-		v.Nodes[i] = []uint64{1}
-		if len(st.Nodes) > 0 {
-			v.Nodes[i] = st.Nodes[0]
-		}
-	}
 	tag := "CREATE MATERIALIZED VIEW"
 	switch cv.Kind {
 	case parser.ViewContinuous:
@@ -276,11 +315,15 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		tag = "CREATE VIEW"
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		var err error
+		if v.Nodes, err = s.n.place(v.Shards, v.Replicas); err != nil {
+			return "", err
+		}
 		if latest {
 			v.Start = make([]uint64, len(st.Groups))
-			for i, gid := range st.Groups {
-				if g := s.n.getGroup(gid); g != nil && g.stream != nil {
-					v.Start[i], _ = g.stream.End()
+			for i := range st.Groups {
+				if v.Start[i], err = s.n.streamEnd(ctx, st, i); err != nil {
+					return "", err
 				}
 			}
 		}
@@ -297,9 +340,9 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		if lvl, _ := s.get("stream_insert_level"); lvl == "sync_commit" {
 			// Return once the back-fill covers what the stream held at creation.
 			ends := make([]uint64, len(st.Groups))
-			for i, gid := range st.Groups {
-				if g := s.n.getGroup(gid); g != nil && g.stream != nil {
-					ends[i], _ = g.stream.End()
+			for i := range st.Groups {
+				if ends[i], err = s.n.streamEnd(ctx, st, i); err != nil {
+					return "", err
 				}
 			}
 			if err := s.n.waitViewsCover(ctx, []*catalog.View{res.View}, ends); err != nil {
@@ -570,4 +613,23 @@ func ddlName(st parser.Statement) string {
 		return "ALTER SYSTEM"
 	}
 	return "this statement"
+}
+
+// streamEnd returns the end offset of a stream shard, from a replica here
+// or on another node.
+func (n *Node) streamEnd(ctx context.Context, st *catalog.Stream, shard int) (uint64, error) {
+	gid := st.Groups[shard]
+	if g := n.getGroup(gid); g != nil && g.stream != nil {
+		end, _ := g.stream.End()
+		return end, nil
+	}
+	out, err := n.callReplica(ctx, gid, rpcStreamScan, scanRequest{Group: gid, From: ^uint64(0) >> 1})
+	if err != nil {
+		return 0, err
+	}
+	var rep scanReply
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return 0, err
+	}
+	return rep.End, nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"time"
@@ -66,11 +67,6 @@ func (n *Node) Insert(ctx context.Context, name string, b *types.Batch) (*Insert
 		return res, nil
 	}
 	parts := n.split(s, b)
-	for shard := range parts {
-		if g := n.getGroup(s.Groups[shard]); g == nil || g.stream == nil {
-			return nil, n.notHere("stream", s.Name, shard, s.Groups[shard])
-		}
-	}
 	now := time.Now().UnixMicro()
 	if len(parts) == 1 {
 		for shard, p := range parts {
@@ -157,35 +153,98 @@ func (n *Node) split(s *catalog.Stream, b *types.Batch) map[int]*types.Batch {
 	return parts
 }
 
-// appendShard proposes one batch to a stream shard, retrying with the
-// same batch id across leader changes so the batch is applied once.
+// appendShard appends one batch to a stream shard through its leader
+// (here or on another node), retrying with the same batch id across
+// leader changes and unreachable nodes so the batch is applied once.
 func (n *Node) appendShard(ctx context.Context, gid uint64, b *types.Batch, ingest int64) (uint64, error) {
 	id := newBatchID()
 	enc := types.AppendEncoded(nil, b)
 	cmd := streamsm.EncodeAppend(make([]byte, 0, len(enc)+32), id, ingest, enc)
 	deadline := time.Now().Add(10 * time.Second)
+	var hint uint64
+	var lastErr error
 	for attempt := 0; ; attempt++ {
-		res, err := n.store.Propose(ctx, gid, cmd)
+		end, leader, err := n.tryAppend(ctx, gid, cmd, hint, attempt)
 		if err == nil {
-			switch r := res.(type) {
-			case streamsm.AppendResult:
-				return r.End, nil
-			case error:
-				return 0, pgerr.New(pgerr.InternalError, "append: %v", r)
-			default:
-				return 0, pgerr.New(pgerr.InternalError, "append: unexpected result %T", res)
+			return end, nil
+		}
+		lastErr, hint = err, leader
+		if !retryableAppend(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return 0, storeErr(ctx.Err())
+			}
+			return 0, storeErr(lastErr)
+		}
+		if hint == 0 {
+			select {
+			case <-ctx.Done():
+				return 0, storeErr(ctx.Err())
+			case <-time.After(time.Duration(min(attempt+1, 10)) * 10 * time.Millisecond):
 			}
 		}
-		retryable := errors.Is(err, raftstore.ErrProposalDropped) || errors.Is(err, raftstore.ErrNotLeader)
-		if !retryable || time.Now().After(deadline) || ctx.Err() != nil {
-			return 0, storeErr(err)
+	}
+}
+
+// retryableAppend reports whether an append may succeed if tried again
+// (elsewhere): leader changes, unreachable or restarting nodes.
+func retryableAppend(err error) bool {
+	if errors.Is(err, raftstore.ErrProposalDropped) || errors.Is(err, raftstore.ErrNotLeader) || errors.Is(err, errNotLeaderHere) {
+		return true
+	}
+	switch pgerr.Code(err) {
+	case pgerr.SerializationFailure, pgerr.CannotConnectNow, pgerr.ConnectionFailure, pgerr.AdminShutdown:
+		return true
+	}
+	return false
+}
+
+var errNotLeaderHere = errors.New("not the leader of the shard")
+
+// tryAppend makes one attempt: locally when this node leads the shard,
+// else at the hinted or believed leader, else at some replica. leader is
+// a hint for the next attempt.
+func (n *Node) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint64, attempt int) (end, leader uint64, err error) {
+	target := hint
+	if st, ok := n.store.Status(gid); ok {
+		if st.IsLeader {
+			rep, err := n.appendLocal(ctx, gid, cmd)
+			if err != nil {
+				return 0, 0, err
+			}
+			if rep.NotHim {
+				return 0, rep.Leader, errNotLeaderHere
+			}
+			return rep.End, 0, nil
 		}
-		select {
-		case <-ctx.Done():
-			return 0, storeErr(ctx.Err())
-		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+		if target == 0 && st.Leader != 0 && st.Leader != n.id.RaftID {
+			target = st.Leader
 		}
 	}
+	if target == 0 || target == n.id.RaftID {
+		nodes := n.replicasOf(gid)
+		if len(nodes) == 0 {
+			return 0, 0, pgerr.New(pgerr.SerializationFailure, "stream shard group %d has no replicas (dropped?)", gid)
+		}
+		target = nodes[attempt%len(nodes)]
+		if target == n.id.RaftID {
+			return 0, 0, errNotLeaderHere // our replica has no leader yet
+		}
+	}
+	body, _ := json.Marshal(appendRequest{Group: gid, Cmd: cmd})
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := n.tr.Call(cctx, target, rpcAppend, body)
+	if err != nil {
+		return 0, 0, err
+	}
+	var rep appendReply
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return 0, 0, err
+	}
+	if rep.NotHim {
+		return 0, rep.Leader, errNotLeaderHere
+	}
+	return rep.End, 0, nil
 }
 
 // waitViews blocks until every view over the stream has folded the
@@ -200,11 +259,19 @@ func (n *Node) waitViewsCover(ctx context.Context, vs []*catalog.View, ends []ui
 	for _, v := range vs {
 		for _, gid := range v.Groups {
 			for {
-				g := n.getGroup(gid)
-				if g == nil || g.view == nil {
-					break // dropped, or not on this node
+				if _, ok := n.meta.Catalog().Groups()[gid]; !ok {
+					break // dropped meanwhile
 				}
-				offs, ch := g.view.DurableOffsets()
+				var offs []uint64
+				var ch <-chan struct{}
+				if g := n.getGroup(gid); g != nil && g.view != nil {
+					offs, ch = g.view.DurableOffsets()
+				} else {
+					offs = n.remoteViewOffsets(ctx, gid)
+					c := make(chan struct{})
+					time.AfterFunc(remotePoll, func() { close(c) })
+					ch = c
+				}
 				if covers(offs, ends) {
 					break
 				}
@@ -218,6 +285,20 @@ func (n *Node) waitViewsCover(ctx context.Context, vs []*catalog.View, ends []ui
 		}
 	}
 	return nil
+}
+
+// remoteViewOffsets asks a replica of a view shard for its offsets (nil
+// when none answers).
+func (n *Node) remoteViewOffsets(ctx context.Context, gid uint64) []uint64 {
+	out, err := n.callReplica(ctx, gid, rpcViewOffsets, viewRowsRequest{Group: gid})
+	if err != nil {
+		return nil
+	}
+	var rep viewRowsReply
+	if json.Unmarshal(out, &rep) != nil {
+		return nil
+	}
+	return rep.Offsets
 }
 
 func covers(offs, ends []uint64) bool {

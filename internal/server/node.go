@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -33,7 +32,6 @@ import (
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/transport"
-	"github.com/cairndb/cairn/internal/types"
 	"github.com/cairndb/cairn/internal/viewsm"
 )
 
@@ -98,6 +96,10 @@ type group struct {
 	leader chan struct{} // poked on leadership changes
 	stop   context.CancelFunc
 	done   chan struct{}
+	// remote marks a stand-in for a view shard with no replica here: reads
+	// go to a replica on another node, planned with plan.
+	remote bool
+	plan   *exec.ViewPlan
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -390,26 +392,6 @@ func (n *Node) addGroup(g *group) {
 	n.mu.groups[g.id] = g
 }
 
-// notHere explains that a shard lives on other nodes (routing between
-// nodes arrives with replication).
-func (n *Node) notHere(kind, name string, shard int, gid uint64) error {
-	ref, ok := n.meta.Catalog().Groups()[gid]
-	if !ok {
-		return pgerr.New(pgerr.SerializationFailure, "%s %q was dropped meanwhile; retry", kind, name)
-	}
-	var where []string
-	for _, id := range ref.Nodes {
-		if nd := n.meta.Catalog().NodeByID(id); nd != nil {
-			where = append(where, fmt.Sprintf("%s (%s)", nd.Name, nd.PGAddr))
-		}
-	}
-	if slices.Contains(ref.Nodes, n.id.RaftID) {
-		return pgerr.New(pgerr.CannotConnectNow, "%s %q shard %d is starting on this node; retry", kind, name, shard)
-	}
-	return pgerr.New(pgerr.FeatureNotSupported, "%s %q shard %d lives on node %s; connect there", kind, name, shard, strings.Join(where, ", ")).
-		WithHint("Routing statements between nodes is not built yet: in this version a stream and its views live on the node that created the stream.")
-}
-
 func (n *Node) getGroup(id uint64) *group {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -450,7 +432,7 @@ const (
 // superviseView runs the view task while this replica leads the view shard.
 func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
 	defer close(g.done)
-	src := &localStreamSource{n: n, groups: s.Groups}
+	src := &streamShardSource{n: n, groups: s.Groups}
 	backoff := 10 * time.Millisecond
 	for ctx.Err() == nil {
 		st, ok := n.store.Status(g.id)
@@ -497,27 +479,6 @@ func (n *Node) runViewTask(ctx context.Context, c viewsm.TaskConfig) (err error)
 		}
 	}()
 	return viewsm.RunTask(ctx, c)
-}
-
-// localStreamSource reads a stream's shards from this node's engine.
-type localStreamSource struct {
-	n      *Node
-	groups []uint64
-}
-
-func (s *localStreamSource) Shards() int { return len(s.groups) }
-
-func (s *localStreamSource) End(i int) (uint64, <-chan struct{}) {
-	g := s.n.getGroup(s.groups[i])
-	if g == nil || g.stream == nil {
-		ch := make(chan struct{})
-		return 0, ch
-	}
-	return g.stream.End()
-}
-
-func (s *localStreamSource) Scan(i int, from uint64, max int, fn func(uint64, int64, *types.Batch) error) (uint64, error) {
-	return streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(s.groups[i]), from, max, fn)
 }
 
 func (n *Node) waitLeader(gid uint64, timeout time.Duration) error {

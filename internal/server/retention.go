@@ -55,16 +55,20 @@ func (n *Node) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, gid
 	first := g.stream.First()
 	upto := first
 	limit := ^uint64(0)
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
 	for _, v := range cat.ViewsOn(s.Name) {
 		for _, vg := range v.Groups {
-			g := n.getGroup(vg)
-			if g == nil || g.view == nil {
-				return nil // a view shard is not here yet: keep everything
+			var offs []uint64
+			if g := n.getGroup(vg); g != nil && g.view != nil {
+				offs, _ = g.view.DurableOffsets()
+			} else if offs = n.remoteViewOffsets(ctx, vg); offs == nil {
+				return nil // no replica of this view shard answers: keep everything
 			}
-			offs, _ := g.view.DurableOffsets()
-			if shard < len(offs) && offs[shard] < limit {
-				limit = offs[shard]
+			if shard >= len(offs) {
+				return nil
 			}
+			limit = min(limit, offs[shard])
 		}
 	}
 	err := streamsm.ScanHeaders(n.store.DB(), raftstore.DataPrefix(gid), first, func(start uint64, ingest int64, rows int) bool {
@@ -78,8 +82,6 @@ func (n *Node) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, gid
 	if err != nil || upto <= first {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
-	defer cancel()
 	_, err = n.store.Propose(ctx, gid, streamsm.EncodeTrim(upto))
 	return err
 }

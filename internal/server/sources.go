@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,20 +60,30 @@ type streamSource struct {
 func (s *streamSource) Columns() []exec.Column { return streamColumns(s.st) }
 
 func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
+	src := &streamShardSource{n: s.n, groups: s.st.Groups}
 	for i, gid := range s.st.Groups {
-		g := s.n.getGroup(gid)
-		if g == nil || g.stream == nil {
-			return s.n.notHere("stream", s.st.Name, i, gid)
-		}
-		from := g.stream.First()
-		_, err := streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(gid), from, 0, func(_ uint64, _ int64, b *types.Batch) error {
+		each := func(_ uint64, _ int64, b *types.Batch) error {
 			if err := ctx.Err(); err != nil {
 				return storeErr(err)
 			}
 			return fn(b)
-		})
-		if err != nil {
-			return err
+		}
+		if g := s.n.getGroup(gid); g != nil && g.stream != nil {
+			if _, err := streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(gid), g.stream.First(), 0, each); err != nil {
+				return err
+			}
+			continue
+		}
+		// A shard with no replica here: page through a replica.
+		for from := uint64(0); ; {
+			next, err := src.Scan(i, from, 64<<10, each)
+			if err != nil {
+				return err
+			}
+			if next == from {
+				break
+			}
+			from = next
 		}
 	}
 	return nil
@@ -86,12 +97,25 @@ type viewSource struct {
 	linearizable bool
 }
 
+// groups returns the view's shards: local replicas, or stand-ins that
+// read a replica on another node.
 func (s *viewSource) groups() ([]*group, error) {
 	gs := make([]*group, len(s.v.Groups))
+	var plan *exec.ViewPlan
 	for i, gid := range s.v.Groups {
 		g := s.n.getGroup(gid)
 		if g == nil || g.view == nil {
-			return nil, s.n.notHere("view", s.v.Name, i, gid)
+			if plan == nil {
+				st := s.n.meta.Catalog().Streams[s.v.Stream]
+				if st == nil {
+					return nil, catalog.ErrNoStream(s.v.Stream)
+				}
+				var err error
+				if plan, err = planStoredView(s.v, st); err != nil {
+					return nil, err
+				}
+			}
+			g = &group{id: gid, remote: true, plan: plan}
 		}
 		gs[i] = g
 	}
@@ -111,18 +135,21 @@ func (s *viewSource) Columns() []exec.Column {
 		}
 		return plan.Columns()
 	}
-	return gs[0].view.Plan().Columns()
+	return gs[0].viewPlan().Columns()
 }
 
 // viewReader finalizes view rows into batches of the view's columns.
 type viewReader struct {
-	gs   []*group
-	plan *exec.ViewPlan
-	ec   exec.Ctx
-	b    *types.Batch
-	row  []types.Datum
-	n    int // rows emitted
-	fn   func(b *types.Batch) error
+	n            *Node
+	ctx          context.Context
+	linearizable bool
+	gs           []*group
+	plan         *exec.ViewPlan
+	ec           exec.Ctx
+	b            *types.Batch
+	row          []types.Datum
+	emitted      int // rows emitted
+	fn           func(b *types.Batch) error
 }
 
 // open returns a reader over the view's shards (nil when the view has
@@ -134,18 +161,50 @@ func (s *viewSource) open(ctx context.Context, fn func(b *types.Batch) error) (*
 	}
 	if s.linearizable {
 		for _, g := range gs {
+			if g.remote {
+				continue // the replica does the ReadIndex
+			}
 			if err := s.n.store.ReadIndex(ctx, g.id); err != nil {
 				return nil, storeErr(err)
 			}
 		}
 	}
-	plan := gs[0].view.Plan()
+	plan := gs[0].viewPlan()
 	cols := plan.Columns()
 	ts := make([]types.T, len(cols))
 	for i, c := range cols {
 		ts[i] = c.T
 	}
-	return &viewReader{gs: gs, plan: plan, b: types.NewBatch(ts), fn: fn}, nil
+	return &viewReader{n: s.n, ctx: ctx, linearizable: s.linearizable, gs: gs, plan: plan, b: types.NewBatch(ts), fn: fn}, nil
+}
+
+// rows reads every (key, state) of view shard g, here or from a replica.
+func (r *viewReader) rows(g *group, fn func(key, state []byte) error) error {
+	if !g.remote {
+		return g.view.Rows(fn)
+	}
+	out, err := r.n.callReplica(r.ctx, g.id, rpcViewRows, viewRowsRequest{Group: g.id, Linearizable: r.linearizable})
+	if err != nil {
+		return err
+	}
+	var rep viewRowsReply
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return err
+	}
+	for _, row := range rep.Rows {
+		if err := fn(row.Key, row.State); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// viewPlan returns the plan of a view shard, local or remote.
+func (g *group) viewPlan() *exec.ViewPlan {
+	if g.remote {
+		return g.plan
+	}
+	return g.view.Plan()
 }
 
 // emit finalizes one group and hands out a batch when it is full.
@@ -155,7 +214,7 @@ func (r *viewReader) emit(key, state []byte) error {
 		return err
 	}
 	r.b.AppendRow(r.row)
-	r.n++
+	r.emitted++
 	if r.b.N >= scanChunk {
 		if err := r.fn(r.b); err != nil {
 			return err
@@ -179,7 +238,7 @@ func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) er
 		return err
 	}
 	if len(r.gs) == 1 {
-		if err := r.gs[0].view.Rows(r.emit); err != nil {
+		if err := r.rows(r.gs[0], r.emit); err != nil {
 			return err
 		}
 	} else {
@@ -187,7 +246,7 @@ func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) er
 		merged := map[string][]byte{}
 		var order []string
 		for _, g := range r.gs {
-			err := g.view.Rows(func(key, state []byte) error {
+			err := r.rows(g, func(key, state []byte) error {
 				k := string(key)
 				prev, ok := merged[k]
 				if !ok {
@@ -210,7 +269,7 @@ func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) er
 			}
 		}
 	}
-	if r.n == 0 && r.plan.Global() {
+	if r.emitted == 0 && r.plan.Global() {
 		// A view without GROUP BY has one row even before any event, like
 		// SELECT count(*) over an empty table.
 		if err := r.emit(nil, nil); err != nil {
@@ -226,7 +285,7 @@ func (s *viewSource) KeyColumns() []int {
 	if err != nil || len(gs) == 0 {
 		return nil
 	}
-	return gs[0].view.Plan().KeyColumns()
+	return gs[0].viewPlan().KeyColumns()
 }
 
 // ScanKeys implements exec.KeyedSource: it reads only the given group
@@ -237,11 +296,31 @@ func (s *viewSource) ScanKeys(ctx context.Context, keys [][]types.Datum, fn func
 		return err
 	}
 	var enc []byte
+	var remote map[uint64]map[string][]byte
 	for _, key := range keys {
 		if enc, err = r.plan.EncodeKey(enc[:0], key); err != nil {
 			return err
 		}
 		g := r.gs[r.plan.KeyHash(enc)%uint64(len(r.gs))]
+		if g.remote {
+			// No replica here: read the shard's rows from a replica once.
+			if remote == nil {
+				remote = map[uint64]map[string][]byte{}
+			}
+			if remote[g.id] == nil {
+				m := map[string][]byte{}
+				if err := r.rows(g, func(k, st []byte) error { m[string(k)] = append([]byte(nil), st...); return nil }); err != nil {
+					return err
+				}
+				remote[g.id] = m
+			}
+			if st, ok := remote[g.id][string(enc)]; ok {
+				if err := r.emit(enc, st); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if err := g.view.Lookup(enc, func(state []byte) error { return r.emit(enc, state) }); err != nil {
 			return err
 		}

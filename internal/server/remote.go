@@ -1,0 +1,265 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/streamsm"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// Internal RPCs for data shards: appends go to a shard's leader; stream
+// and view shards are read from any replica.
+const (
+	rpcAppend      = "append"
+	rpcStreamScan  = "stream_scan"
+	rpcViewRows    = "view_rows"
+	rpcViewOffsets = "view_offsets"
+)
+
+type appendRequest struct {
+	Group uint64 `json:"group"`
+	Cmd   []byte `json:"cmd"` // a streamsm append command (with its batch id)
+}
+
+type appendReply struct {
+	End    uint64 `json:"end"`
+	Leader uint64 `json:"leader,omitempty"` // set when this node is not the leader: who is
+	NotHim bool   `json:"not_leader,omitempty"`
+}
+
+type scanRequest struct {
+	Group     uint64 `json:"group"`
+	From      uint64 `json:"from"`
+	MaxEvents int    `json:"max_events"`
+}
+
+type scanBatch struct {
+	Start  uint64 `json:"start"`
+	Ingest int64  `json:"ingest"`
+	Data   []byte `json:"data"` // encoded batch
+}
+
+type scanReply struct {
+	Batches []scanBatch `json:"batches"`
+	Next    uint64      `json:"next"`
+	End     uint64      `json:"end"`
+	First   uint64      `json:"first"`
+}
+
+type viewRowsRequest struct {
+	Group        uint64 `json:"group"`
+	Linearizable bool   `json:"linearizable"`
+}
+
+type viewRow struct {
+	Key   []byte `json:"k"`
+	State []byte `json:"s"`
+}
+
+type viewRowsReply struct {
+	Rows    []viewRow `json:"rows"`
+	Offsets []uint64  `json:"offsets"`
+}
+
+// handleDataRPC serves the data-shard RPCs; ok is false for other methods.
+func (n *Node) handleDataRPC(ctx context.Context, method string, req []byte) (out []byte, ok bool, err error) {
+	switch method {
+	case rpcAppend:
+		var r appendRequest
+		if err := json.Unmarshal(req, &r); err != nil {
+			return nil, true, err
+		}
+		rep, err := n.appendLocal(ctx, r.Group, r.Cmd)
+		if err != nil {
+			return nil, true, err
+		}
+		out, err := json.Marshal(rep)
+		return out, true, err
+	case rpcStreamScan:
+		var r scanRequest
+		if err := json.Unmarshal(req, &r); err != nil {
+			return nil, true, err
+		}
+		g := n.getGroup(r.Group)
+		if g == nil || g.stream == nil {
+			return nil, true, pgerr.New(pgerr.CannotConnectNow, "stream shard group %d is not on this node", r.Group)
+		}
+		rep := scanReply{First: g.stream.First()}
+		rep.End, _ = g.stream.End()
+		from := max(r.From, rep.First)
+		next, err := streamsm.Scan(n.store.DB(), raftstore.DataPrefix(r.Group), from, r.MaxEvents, func(start uint64, ingest int64, b *types.Batch) error {
+			rep.Batches = append(rep.Batches, scanBatch{Start: start, Ingest: ingest, Data: types.AppendEncoded(nil, b)})
+			return nil
+		})
+		if err != nil {
+			return nil, true, err
+		}
+		rep.Next = max(next, from)
+		out, err := json.Marshal(rep)
+		return out, true, err
+	case rpcViewRows, rpcViewOffsets:
+		var r viewRowsRequest
+		if err := json.Unmarshal(req, &r); err != nil {
+			return nil, true, err
+		}
+		g := n.getGroup(r.Group)
+		if g == nil || g.view == nil {
+			return nil, true, pgerr.New(pgerr.CannotConnectNow, "view shard group %d is not on this node", r.Group)
+		}
+		if r.Linearizable {
+			if err := n.store.ReadIndex(ctx, r.Group); err != nil {
+				return nil, true, storeErr(err)
+			}
+		}
+		var rep viewRowsReply
+		rep.Offsets, _ = g.view.DurableOffsets()
+		if method == rpcViewRows {
+			err := g.view.Rows(func(key, state []byte) error {
+				rep.Rows = append(rep.Rows, viewRow{Key: append([]byte(nil), key...), State: append([]byte(nil), state...)})
+				return nil
+			})
+			if err != nil {
+				return nil, true, err
+			}
+		}
+		out, err := json.Marshal(rep)
+		return out, true, err
+	}
+	return nil, false, nil
+}
+
+// appendLocal proposes an append if this node leads the shard, or says
+// who does.
+func (n *Node) appendLocal(ctx context.Context, gid uint64, cmd []byte) (*appendReply, error) {
+	st, ok := n.store.Status(gid)
+	if !ok {
+		return nil, pgerr.New(pgerr.SerializationFailure, "stream shard group %d is not on this node; retry", gid)
+	}
+	if !st.IsLeader {
+		return &appendReply{NotHim: true, Leader: st.Leader}, nil
+	}
+	res, err := n.store.Propose(ctx, gid, cmd)
+	if errors.Is(err, raftstore.ErrNotLeader) {
+		st, _ := n.store.Status(gid)
+		return &appendReply{NotHim: true, Leader: st.Leader}, nil
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	switch r := res.(type) {
+	case streamsm.AppendResult:
+		return &appendReply{End: r.End}, nil
+	case error:
+		return nil, pgerr.New(pgerr.InternalError, "append: %v", r)
+	}
+	return nil, pgerr.New(pgerr.InternalError, "append: unexpected result %T", res)
+}
+
+// replicasOf returns the nodes holding group gid.
+func (n *Node) replicasOf(gid uint64) []uint64 {
+	return n.meta.Catalog().Groups()[gid].Nodes
+}
+
+// callReplica calls method on some replica of gid other than this node,
+// trying them in turn (from a rotating start) until one answers.
+func (n *Node) callReplica(ctx context.Context, gid uint64, method string, req any) ([]byte, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	nodes := n.replicasOf(gid)
+	if len(nodes) == 0 {
+		return nil, pgerr.New(pgerr.SerializationFailure, "group %d has no replicas (dropped meanwhile?); retry", gid)
+	}
+	start := int(n.rr.Add(1))
+	var lastErr error
+	for i := range nodes {
+		id := nodes[(start+i)%len(nodes)]
+		if id == n.id.RaftID {
+			continue
+		}
+		if nd := n.meta.Catalog().NodeByID(id); nd != nil && n.state(nd) == "dead" {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		out, err := n.tr.Call(cctx, id, method, body)
+		cancel()
+		if err == nil {
+			return out, nil
+		}
+		lastErr = err
+	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("no live replica")
+	}
+	return nil, pgerr.New(pgerr.SerializationFailure, "no replica of group %d answered: %v", gid, lastErr).WithHint("Retry; the shard may be failing over.")
+}
+
+// streamShardSource gives a view task the shards of its stream, local
+// replicas read from the engine, others over RPC.
+type streamShardSource struct {
+	n      *Node
+	groups []uint64
+	ends   []uint64 // last end seen for remote shards
+}
+
+func (s *streamShardSource) Shards() int { return len(s.groups) }
+
+// remotePoll is how often a view task polls a stream shard it has no
+// replica of.
+const remotePoll = 5 * time.Millisecond
+
+func (s *streamShardSource) End(i int) (uint64, <-chan struct{}) {
+	if g := s.n.getGroup(s.groups[i]); g != nil && g.stream != nil {
+		return g.stream.End()
+	}
+	// Remote: report the last end seen, then wake the task soon to look again.
+	ch := make(chan struct{})
+	time.AfterFunc(remotePoll, func() { close(ch) })
+	if s.ends == nil {
+		s.ends = make([]uint64, len(s.groups))
+	}
+	return s.ends[i] + 1, ch // +1: always worth a look; Scan returns nothing if there is nothing
+}
+
+func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, int64, *types.Batch) error) (uint64, error) {
+	gid := s.groups[i]
+	if g := s.n.getGroup(gid); g != nil && g.stream != nil {
+		return streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(gid), from, max, fn)
+	}
+	ctx, cancel := context.WithTimeout(s.n.ctx, 10*time.Second)
+	defer cancel()
+	out, err := s.n.callReplica(ctx, gid, rpcStreamScan, scanRequest{Group: gid, From: from, MaxEvents: max})
+	if err != nil {
+		return from, err
+	}
+	var rep scanReply
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return from, err
+	}
+	if s.ends == nil {
+		s.ends = make([]uint64, len(s.groups))
+	}
+	s.ends[i] = rep.End
+	var b types.Batch
+	next := from
+	for _, sb := range rep.Batches {
+		if err := types.Decode(sb.Data, &b); err != nil {
+			return next, err
+		}
+		if err := fn(sb.Start, sb.Ingest, &b); err != nil {
+			return next, err
+		}
+		next = sb.Start + uint64(b.N)
+	}
+	if len(rep.Batches) == 0 {
+		return from, nil
+	}
+	return next, nil
+}
