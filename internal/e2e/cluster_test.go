@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,6 +88,8 @@ func TestClusterMembership(t *testing.T) {
 		if err == nil {
 			want[k]++
 			want[k+1]++
+		} else {
+			t.Logf("insert %d through %s failed: %v", k, p.PGAddr, err)
 		}
 		return err
 	}
@@ -113,7 +116,7 @@ func TestClusterMembership(t *testing.T) {
 			out, err := queryText(p, "SELECT k, n FROM sv ORDER BY k")
 			return err == nil && out == exp, who + " view:\n" + out + errString(err)
 		})
-		out, err := queryText(p, "SELECT count(*) FROM s")
+		out, err := queryText(p, "SET read_from = leader; SELECT count(*) FROM s")
 		if err != nil || out != fmt.Sprint(2*6*len(procs)+extra) {
 			t.Fatalf("%s: stream holds %s events (%v)", who, out, err)
 		}
@@ -155,6 +158,25 @@ func TestClusterMembership(t *testing.T) {
 		return err == nil && out == "live", "n1 as seen by n2 after restart: " + out + errString(err)
 	})
 	checkView(p1, "n1 after restart")
+	// Pause n3 (SIGSTOP) for 4 s: n1 and n2 keep a quorum of every shard
+	// and keep taking writes; once resumed, n3 catches up.
+	if err := p3.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	paused := time.Now()
+	for k := int64(200); k < 210; k++ {
+		waitUntil(t, 15*time.Second, func() (bool, string) {
+			err := insert(p1, k*10)
+			return err == nil, "insert while n3 is paused: " + errString(err)
+		})
+	}
+	time.Sleep(time.Until(paused.Add(4 * time.Second)))
+	if err := p3.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	extra = 40
+	checkView(p3, "n3 after pause")
+	checkView(p1, "n1 after n3's pause")
 	if _, err := queryText(p1, "CREATE STREAM r (k int8) WITH (replicas = 4)"); !errors.As(err, &pe) || pe.Code != "22023" {
 		t.Fatalf("replicas = 4 on 3 nodes: %v", err)
 	}

@@ -169,7 +169,11 @@ func (n *Node) appendShard(ctx context.Context, gid uint64, b *types.Batch, inge
 			return end, nil
 		}
 		lastErr, hint = err, leader
-		if !retryableAppend(err) || time.Now().After(deadline) || ctx.Err() != nil {
+		// An attempt that timed out while the statement still has time (a
+		// node paused or cut off) is retried elsewhere with the same batch
+		// id: if the first attempt lands after all, the id dedupes it.
+		attemptTimedOut := ctx.Err() == nil && pgerr.Code(err) == pgerr.QueryCanceled
+		if (!retryableAppend(err) && !attemptTimedOut) || time.Now().After(deadline) || ctx.Err() != nil {
 			if ctx.Err() != nil {
 				return 0, storeErr(ctx.Err())
 			}
@@ -199,6 +203,10 @@ func retryableAppend(err error) bool {
 }
 
 var errNotLeaderHere = errors.New("not the leader of the shard")
+
+// appendAttemptTimeout bounds one append attempt at one node; a paused or
+// cut-off leader is then given up for another replica.
+const appendAttemptTimeout = 2 * time.Second
 
 // tryAppend makes one attempt: locally when this node leads the shard,
 // else at the hinted or believed leader, else at some replica. leader is
@@ -231,7 +239,7 @@ func (n *Node) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint6
 		}
 	}
 	body, _ := json.Marshal(appendRequest{Group: gid, Cmd: cmd})
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, appendAttemptTimeout)
 	defer cancel()
 	out, err := n.tr.Call(cctx, target, rpcAppend, body)
 	if err != nil {

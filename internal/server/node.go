@@ -540,7 +540,7 @@ func (n *Node) forwardMeta(ctx context.Context, c *catalog.Command) (*catalog.Re
 	if r.Err != nil {
 		return nil, r.Err
 	}
-	if err := n.store.ReadIndex(ctx, catalog.MetaGroupID); err != nil {
+	if err := n.readIndex(ctx, catalog.MetaGroupID); err != nil {
 		return nil, storeErr(err)
 	}
 	return &r, nil

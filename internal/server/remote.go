@@ -113,8 +113,8 @@ func (n *Node) handleDataRPC(ctx context.Context, method string, req []byte) (ou
 			return nil, true, pgerr.New(pgerr.CannotConnectNow, "view shard group %d is not on this node", r.Group)
 		}
 		if r.Linearizable {
-			if err := n.store.ReadIndex(ctx, r.Group); err != nil {
-				return nil, true, storeErr(err)
+			if err := n.readIndex(ctx, r.Group); err != nil {
+				return nil, true, err
 			}
 		}
 		var rep viewRowsReply
@@ -262,4 +262,25 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 		return from, nil
 	}
 	return next, nil
+}
+
+// readIndex is a linearizable read barrier on a local replica. A replica
+// that does not know its leader yet (just restarted, or an election under
+// way) is given up to 3 s before the statement fails with 40001.
+func (n *Node) readIndex(ctx context.Context, gid uint64) error {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := n.store.ReadIndex(ctx, gid)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, raftstore.ErrNotLeader) || time.Now().After(deadline) {
+			return storeErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return storeErr(ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

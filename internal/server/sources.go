@@ -42,7 +42,8 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 	}
 	cat := s.n.meta.Catalog()
 	if st := cat.Streams[name]; st != nil {
-		return &streamSource{n: s.n, st: st}, nil
+		readFrom, _ := s.get("read_from")
+		return &streamSource{n: s.n, st: st, linearizable: readFrom == "leader"}, nil
 	}
 	if v := cat.Views[name]; v != nil {
 		readLeader, _ := s.get("read_from")
@@ -53,8 +54,9 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 
 // streamSource scans a stream's retained history.
 type streamSource struct {
-	n  *Node
-	st *catalog.Stream
+	n            *Node
+	st           *catalog.Stream
+	linearizable bool // read_from = leader: a ReadIndex barrier before reading a local replica
 }
 
 func (s *streamSource) Columns() []exec.Column { return streamColumns(s.st) }
@@ -69,6 +71,11 @@ func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) 
 			return fn(b)
 		}
 		if g := s.n.getGroup(gid); g != nil && g.stream != nil {
+			if s.linearizable {
+				if err := s.n.readIndex(ctx, gid); err != nil {
+					return err
+				}
+			}
 			if _, err := streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(gid), g.stream.First(), 0, each); err != nil {
 				return err
 			}
@@ -164,8 +171,8 @@ func (s *viewSource) open(ctx context.Context, fn func(b *types.Batch) error) (*
 			if g.remote {
 				continue // the replica does the ReadIndex
 			}
-			if err := s.n.store.ReadIndex(ctx, g.id); err != nil {
-				return nil, storeErr(err)
+			if err := s.n.readIndex(ctx, g.id); err != nil {
+				return nil, err
 			}
 		}
 	}
