@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/cairndb/cairn/internal/bench"
@@ -19,6 +20,7 @@ import (
 func benchCmd() *cobra.Command {
 	var o bench.Options
 	var noSync bool
+	var nodes int
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run a workload against a node and report throughput, latency and view freshness",
@@ -30,7 +32,10 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o.Progress = cmd.ErrOrStderr()
-			o.StartNode = func(ctx context.Context) (string, func(), error) { return startTempNode(ctx, noSync) }
+			if nodes < 1 || nodes > 9 {
+				return &exitErr{exitUsage, fmt.Errorf("--nodes must be between 1 and 9, got %d", nodes)}
+			}
+			o.StartNode = func(ctx context.Context) (string, func(), error) { return startTempCluster(ctx, nodes, noSync) }
 			res, err := bench.Run(ctx, o)
 			if res != nil {
 				res.Print(cmd.OutOrStdout())
@@ -50,6 +55,7 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 	f.StringVar(&o.Out, "out", "bench-w1.json", "JSON result file (- for none)")
 	f.StringVar(&o.Mode, "mode", "binary", "ingest path: binary (binary COPY, encoded before the clock starts), copy (pgx CopyFrom, encoded by pgx while running), csv (COPY csv) or insert (multi-row INSERT)")
 	f.BoolVar(&noSync, "unsafe-no-fsync", false, "start the temp node without fsync (not for published figures)")
+	f.IntVar(&nodes, "nodes", 1, "without --url: how many local nodes to start (a cluster of separate processes; streams and views get min(3, nodes) replicas)")
 	return cmd
 }
 
@@ -63,9 +69,17 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// startTempNode runs `cairn start` from this binary in a temp dir and
-// waits until it accepts PostgreSQL connections.
-func startTempNode(ctx context.Context, noSync bool) (string, func(), error) {
+// tempNode is one `cairn start` process of a temporary cluster.
+type tempNode struct {
+	cmd    *exec.Cmd
+	exited chan error
+	pg     string
+}
+
+// startTempCluster runs n `cairn start` processes from this binary in a
+// temp dir (the first bootstraps, the others join it), waits until every
+// node is live, and returns the first node's URL.
+func startTempCluster(ctx context.Context, n int, noSync bool) (string, func(), error) {
 	dir, err := os.MkdirTemp("", "cairn-bench-")
 	if err != nil {
 		return "", nil, err
@@ -74,51 +88,106 @@ func startTempNode(ctx context.Context, noSync bool) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	var addrs [3]string
-	for i := range addrs {
-		if addrs[i], err = freePort(); err != nil {
+	var procs []*tempNode
+	stop := func() {
+		for _, p := range procs {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		for _, p := range procs {
+			select {
+			case <-p.exited:
+			case <-time.After(10 * time.Second):
+				_ = p.cmd.Process.Kill()
+				<-p.exited
+			}
+		}
+		os.RemoveAll(dir)
+	}
+	var seed string
+	for i := 0; i < n; i++ {
+		var addrs [3]string
+		for j := range addrs {
+			if addrs[j], err = freePort(); err != nil {
+				stop()
+				return "", nil, err
+			}
+		}
+		args := []string{"start", "--node-id", fmt.Sprintf("n%d", i+1), "--data-dir", filepath.Join(dir, fmt.Sprintf("n%d", i+1)),
+			"--pg-addr", addrs[0], "--http-addr", addrs[1], "--cluster-addr", addrs[2], "--log-level", "warn"}
+		if i == 0 {
+			seed = addrs[2]
+		} else {
+			args = append(args, "--join", seed)
+		}
+		if noSync {
+			args = append(args, "--unsafe-no-fsync")
+		}
+		c := exec.Command(self, args...)
+		c.Stdout, c.Stderr = os.Stderr, os.Stderr
+		if err := c.Start(); err != nil {
+			stop()
+			return "", nil, err
+		}
+		p := &tempNode{cmd: c, exited: make(chan error, 1), pg: addrs[0]}
+		go func() { p.exited <- c.Wait() }()
+		procs = append(procs, p)
+		if err := waitPG(ctx, p); err != nil {
+			stop()
 			return "", nil, err
 		}
 	}
-	args := []string{"start", "--data-dir", filepath.Join(dir, "data"), "--pg-addr", addrs[0], "--http-addr", addrs[1],
-		"--cluster-addr", addrs[2], "--log-level", "warn"}
-	if noSync {
-		args = append(args, "--unsafe-no-fsync")
-	}
-	c := exec.Command(self, args...)
-	c.Stdout, c.Stderr = os.Stderr, os.Stderr
-	if err := c.Start(); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- c.Wait() }()
-	stop := func() {
-		_ = c.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = c.Process.Kill()
-			<-exited
+	url := fmt.Sprintf("postgres://cairn@%s/cairn?sslmode=disable", procs[0].pg)
+	if n > 1 {
+		if err := waitLive(ctx, url, n); err != nil {
+			stop()
+			return "", nil, err
 		}
-		os.RemoveAll(dir)
 	}
+	return url, stop, nil
+}
+
+// waitPG waits until a node accepts PostgreSQL connections.
+func waitPG(ctx context.Context, p *tempNode) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if conn, err := net.DialTimeout("tcp", addrs[0], 200*time.Millisecond); err == nil {
+		if conn, err := net.DialTimeout("tcp", p.pg, 200*time.Millisecond); err == nil {
 			conn.Close()
-			return fmt.Sprintf("postgres://cairn@%s/cairn?sslmode=disable", addrs[0]), stop, nil
+			return nil
 		}
 		select {
-		case err := <-exited:
-			os.RemoveAll(dir)
-			return "", nil, fmt.Errorf("bench node exited during start: %v", err)
+		case err := <-p.exited:
+			return fmt.Errorf("bench node exited during start: %v", err)
 		case <-ctx.Done():
-			stop()
-			return "", nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	stop()
-	return "", nil, fmt.Errorf("bench node did not accept connections on %s within 30s", addrs[0])
+	return fmt.Errorf("bench node did not accept connections on %s within 30s", p.pg)
+}
+
+// waitLive waits until the node at url sees n live nodes, and a little
+// more for the meta group to promote its voters.
+func waitLive(ctx context.Context, url string, n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		c, err := pgx.Connect(cctx, url)
+		if err == nil {
+			var live int
+			err = c.QueryRow(cctx, "SELECT count(*) FROM cairn_cluster.nodes WHERE state = 'live'").Scan(&live)
+			c.Close(context.Background())
+			if err == nil && live == n {
+				cancel()
+				time.Sleep(2 * time.Second)
+				return nil
+			}
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the bench cluster did not see %d live nodes within 30s", n)
 }

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/cobra"
@@ -30,6 +31,9 @@ A flag beats the environment, which beats the file.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyConfig(cmd.Flags(), cfgFile); err != nil {
 				return &exitErr{exitUsage, err}
+			}
+			if cfg.ElectionTimeout < 2*cfg.HeartbeatInterval || cfg.HeartbeatInterval < 50*time.Millisecond {
+				return &exitErr{exitUsage, fmt.Errorf("--raft-election-timeout (%s) must be at least twice --raft-heartbeat-interval (%s), which must be at least 50ms", cfg.ElectionTimeout, cfg.HeartbeatInterval)}
 			}
 			if cfg.Role != "data" && cfg.Role != "compute" {
 				return &exitErr{exitUsage, fmt.Errorf("--role must be data or compute, got %q", cfg.Role)}
@@ -79,6 +83,8 @@ A flag beats the environment, which beats the file.`,
 	f.StringVar(&cfg.Zone, "zone", "", "zone label, used to spread replicas")
 	f.StringVar(&cfg.Region, "region", "", "region label")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.DurationVar(&cfg.HeartbeatInterval, "raft-heartbeat-interval", 100*time.Millisecond, "Raft heartbeat interval")
+	f.DurationVar(&cfg.ElectionTimeout, "raft-election-timeout", time.Second, "Raft election timeout: how long followers wait for a leader before electing one")
 	f.BoolVar(&cfg.NoSync, "unsafe-no-fsync", false, "skip fsync (loses acknowledged data on power loss; benchmarks only)")
 	return cmd
 }

@@ -50,7 +50,23 @@ type Config struct {
 	Zone        string
 	Region      string
 	NoSync      bool // tests and benchmarks only: skip fsync
-	Logger      *slog.Logger
+	// Raft timing: a heartbeat every HeartbeatInterval, an election after
+	// ElectionTimeout without one (randomized up to twice that). Zero
+	// means the defaults, 100ms and 1s: write recovery in about a second.
+	HeartbeatInterval time.Duration
+	ElectionTimeout   time.Duration
+	Logger            *slog.Logger
+}
+
+// raftTick is the raft clock's tick.
+const raftTick = 50 * time.Millisecond
+
+// ticks converts a duration (or its default when zero) to raft ticks.
+func ticks(d, def time.Duration) int {
+	if d <= 0 {
+		d = def
+	}
+	return max(1, int(d/raftTick))
 }
 
 // ErrAddrInUse is wrapped when a listen address is taken.
@@ -158,7 +174,11 @@ func Start(cfg Config) (*Node, error) {
 		Dir:       filepath.Join(cfg.DataDir, "store"),
 		NodeID:    n.id.RaftID,
 		Transport: n.tr,
-		NoSync:    cfg.NoSync,
+		// Ticks of 50ms; heartbeats and elections are whole ticks.
+		TickInterval:   raftTick,
+		HeartbeatTicks: ticks(cfg.HeartbeatInterval, 100*time.Millisecond),
+		ElectionTicks:  ticks(cfg.ElectionTimeout, time.Second),
+		NoSync:         cfg.NoSync,
 		// A short log lets truncation delete entries while they are still
 		// in the memtable, so most of the raft log is never flushed or
 		// compacted (each entry is also in its state machine).
