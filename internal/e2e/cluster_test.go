@@ -180,6 +180,50 @@ func TestClusterMembership(t *testing.T) {
 	if _, err := queryText(p1, "CREATE STREAM r (k int8) WITH (replicas = 4)"); !errors.As(err, &pe) || pe.Code != "22023" {
 		t.Fatalf("replicas = 4 on 3 nodes: %v", err)
 	}
+
+	// A view with one replica per shard loses a shard with its node:
+	// reads fail with 40001 naming it, or with skip_unavailable on return
+	// the rest with a NOTICE.
+	if _, err := queryText(p1, `SET stream_insert_level = sync_commit;
+		CREATE STREAM q (k int8) WITH (shards = 1, replicas = 3);
+		CREATE MATERIALIZED VIEW qv WITH (shards = 3, replicas = 1) AS SELECT k, count(*) AS n FROM q GROUP BY k`); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for k := 0; k < 30; k++ {
+		rows = append(rows, fmt.Sprintf("(%d)", k))
+	}
+	if _, err := queryText(p1, "SET stream_insert_level = sync_commit; INSERT INTO q VALUES "+strings.Join(rows, ", ")); err != nil {
+		t.Fatal(err)
+	}
+	owner, err := queryText(p1, "SELECT node_id FROM cairn_cluster.shards WHERE object = 'qv' AND shard = 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*Proc{"n1": p1, "n2": p2, "n3": p3}
+	victim := byName[owner]
+	if victim == nil {
+		t.Fatalf("qv shard 0 is on %q", owner)
+	}
+	var reader *Proc
+	for name, p := range byName {
+		if name != owner {
+			reader = p
+		}
+	}
+	if out, err := queryText(reader, "SELECT count(*) FROM qv"); err != nil || out != "30" {
+		t.Fatalf("qv before the kill: %q %v", out, err)
+	}
+	victim.Kill()
+	waitUntil(t, 20*time.Second, func() (bool, string) {
+		_, err := queryText(reader, "SELECT count(*) FROM qv")
+		ok := errors.As(err, &pe) && pe.Code == "40001" && strings.Contains(pe.Detail, `view "qv" shard 0`)
+		return ok, "read of qv without its shard 0: " + errString(err)
+	})
+	notices, out, err := queryNotices(reader, "SET skip_unavailable = on; SELECT count(*) FROM qv")
+	if err != nil || out == "30" || out == "0" || len(notices) != 1 || !strings.Contains(notices[0], `view "qv" shard 0`) {
+		t.Fatalf("skip_unavailable read: %q %v, notices %q", out, err, notices)
+	}
 }
 
 func errString(err error) string {
@@ -187,4 +231,36 @@ func errString(err error) string {
 		return ""
 	}
 	return " (" + err.Error() + ")"
+}
+
+// queryNotices is queryText that also returns the NOTICEs received.
+func queryNotices(p *Proc, sql string) ([]string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	cfg, err := pgconn.ParseConfig(p.URL())
+	if err != nil {
+		return nil, "", err
+	}
+	var notices []string
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices = append(notices, n.Message) }
+	c, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	defer c.Close(context.Background())
+	res, err := c.Exec(ctx, sql).ReadAll()
+	if err != nil {
+		return notices, "", err
+	}
+	var lines []string
+	for _, r := range res {
+		for _, row := range r.Rows {
+			vals := make([]string, len(row))
+			for i, v := range row {
+				vals[i] = string(v)
+			}
+			lines = append(lines, strings.Join(vals, "|"))
+		}
+	}
+	return notices, strings.Join(lines, "\n"), nil
 }

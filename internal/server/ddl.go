@@ -63,6 +63,7 @@ func (n *Node) place(shards, replicas int) ([][]uint64, error) {
 		}
 	}
 	out := make([][]uint64, shards)
+	mine := map[uint64]int{} // replicas of this object's shards so far: spread them first
 	for sh := range out {
 		used := map[uint64]bool{}
 		zones := map[string]bool{}
@@ -72,6 +73,9 @@ func (n *Node) place(shards, replicas int) ([][]uint64, error) {
 				az, bz := a.Zone != "" && zones[a.Zone], b.Zone != "" && zones[b.Zone]
 				if az != bz {
 					return !az // a zone not yet used by this shard first
+				}
+				if mine[a.ID] != mine[b.ID] {
+					return mine[a.ID] < mine[b.ID]
 				}
 				if load[a.ID] != load[b.ID] {
 					return load[a.ID] < load[b.ID]
@@ -85,6 +89,7 @@ func (n *Node) place(shards, replicas int) ([][]uint64, error) {
 			}
 			used[best.ID], zones[best.Zone] = true, true
 			load[best.ID]++
+			mine[best.ID]++
 			out[sh] = append(out[sh], best.ID)
 		}
 	}

@@ -32,6 +32,27 @@ type Session struct {
 	pending     map[string]*types.Batch
 	order       []string
 	pendingRows int
+	w           pgwire.ResultWriter // the running statement's, for NOTICEs from sources
+}
+
+// notice sends a NOTICE to the client of the running statement.
+func (s *Session) notice(msg string) {
+	if s.w != nil {
+		s.w.Notice(msg)
+	}
+}
+
+// partial returns the function sources call when a shard cannot be read:
+// with skip_unavailable on it records the shard and reading goes on (a
+// NOTICE names the missing shards at the end); off, the read fails.
+func (s *Session) partial() func(what string, err error) error {
+	if v, _ := s.get("skip_unavailable"); v != "on" {
+		return nil
+	}
+	return func(what string, err error) error {
+		s.notice(fmt.Sprintf("skip_unavailable: %s is unavailable and left out of this result (%v)", what, err))
+		return nil
+	}
 }
 
 // maxTxRows bounds the events one transaction block may buffer.
@@ -117,6 +138,8 @@ func (p *prepared) Execute(ctx context.Context, params []types.Datum, w pgwire.R
 	if p.s.tx == txFailed && !p.txCtl {
 		return "", errInFailedTx()
 	}
+	p.s.w = w
+	defer func() { p.s.w = nil }()
 	if v, _ := p.s.get("statement_timeout"); v != "0" && v != "" {
 		if d, err := parseDurationSetting(v); err == nil && d > 0 {
 			var cancel context.CancelFunc

@@ -43,11 +43,11 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 	cat := s.n.meta.Catalog()
 	if st := cat.Streams[name]; st != nil {
 		readFrom, _ := s.get("read_from")
-		return &streamSource{n: s.n, st: st, linearizable: readFrom == "leader"}, nil
+		return &streamSource{n: s.n, st: st, linearizable: readFrom == "leader", skip: s.partial()}, nil
 	}
 	if v := cat.Views[name]; v != nil {
 		readLeader, _ := s.get("read_from")
-		return &viewSource{n: s.n, v: v, linearizable: readLeader == "leader"}, nil
+		return &viewSource{n: s.n, v: v, linearizable: readLeader == "leader", skip: s.partial()}, nil
 	}
 	return nil, pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", name)
 }
@@ -56,7 +56,8 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 type streamSource struct {
 	n            *Node
 	st           *catalog.Stream
-	linearizable bool // read_from = leader: a ReadIndex barrier before reading a local replica
+	linearizable bool                               // read_from = leader: a ReadIndex barrier before reading a local replica
+	skip         func(what string, err error) error // skip_unavailable on: called for a shard no replica serves
 }
 
 func (s *streamSource) Columns() []exec.Column { return streamColumns(s.st) }
@@ -85,7 +86,14 @@ func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) 
 		for from := uint64(0); ; {
 			next, err := src.Scan(i, from, 64<<10, each)
 			if err != nil {
-				return err
+				what := fmt.Sprintf("stream %q shard %d (group %d)", s.st.Name, i, gid)
+				if s.skip != nil && from == 0 && pgerr.Code(err) == pgerr.SerializationFailure {
+					if err := s.skip(what, err); err != nil {
+						return err
+					}
+					break
+				}
+				return pgerr.From(err).WithDetail("Reading %s.", what)
 			}
 			if next == from {
 				break
@@ -102,6 +110,7 @@ type viewSource struct {
 	n            *Node
 	v            *catalog.View
 	linearizable bool
+	skip         func(what string, err error) error // skip_unavailable on: called for a shard no replica serves
 }
 
 // groups returns the view's shards: local replicas, or stand-ins that
@@ -148,6 +157,8 @@ func (s *viewSource) Columns() []exec.Column {
 // viewReader finalizes view rows into batches of the view's columns.
 type viewReader struct {
 	n            *Node
+	v            *catalog.View
+	skip         func(what string, err error) error
 	ctx          context.Context
 	linearizable bool
 	gs           []*group
@@ -182,7 +193,7 @@ func (s *viewSource) open(ctx context.Context, fn func(b *types.Batch) error) (*
 	for i, c := range cols {
 		ts[i] = c.T
 	}
-	return &viewReader{n: s.n, ctx: ctx, linearizable: s.linearizable, gs: gs, plan: plan, b: types.NewBatch(ts), fn: fn}, nil
+	return &viewReader{n: s.n, v: s.v, ctx: ctx, linearizable: s.linearizable, skip: s.skip, gs: gs, plan: plan, b: types.NewBatch(ts), fn: fn}, nil
 }
 
 // rows reads every (key, state) of view shard g, here or from a replica.
@@ -192,7 +203,11 @@ func (r *viewReader) rows(g *group, fn func(key, state []byte) error) error {
 	}
 	out, err := r.n.callReplica(r.ctx, g.id, rpcViewRows, viewRowsRequest{Group: g.id, Linearizable: r.linearizable})
 	if err != nil {
-		return err
+		what := fmt.Sprintf("view %q shard %d (group %d)", r.v.Name, slices.Index(r.v.Groups, g.id), g.id)
+		if r.skip != nil && pgerr.Code(err) == pgerr.SerializationFailure {
+			return r.skip(what, err)
+		}
+		return pgerr.From(err).WithDetail("Reading %s; SET skip_unavailable = on to read what the reachable shards hold.", what)
 	}
 	var rep viewRowsReply
 	if err := json.Unmarshal(out, &rep); err != nil {
