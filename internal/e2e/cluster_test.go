@@ -124,6 +124,13 @@ func TestClusterMembership(t *testing.T) {
 	for i, p := range procs {
 		checkView(p, names[i])
 	}
+	// Leaders of the four data shards spread: every node leads one or two.
+	for i, p := range procs {
+		waitUntil(t, 20*time.Second, func() (bool, string) {
+			out, err := queryText(p, "SELECT count(*) FROM cairn_cluster.shards WHERE role = 'leader' AND object <> 'meta' AND node_id = '"+names[i]+"'")
+			return err == nil && (out == "1" || out == "2"), names[i] + " leads " + out + " data shards" + errString(err)
+		})
+	}
 
 	// Kill n1 (the meta leader, and a replica of every shard): the other
 	// two elect leaders where needed, and writes and DDL keep working.

@@ -287,3 +287,25 @@ func TestOverwrittenProposalFails(t *testing.T) {
 		}
 	}
 }
+
+// TestTransferLeader moves leadership of a three-voter group to a chosen
+// follower.
+func TestTransferLeader(t *testing.T) {
+	c := newCluster(t, 3, Config{})
+	c.start(t, 1, []uint64{1, 2, 3}, []uint64{1, 2, 3})
+	leader := waitLeader(t, c.stores, 1)
+	ls, _ := leader.Status(1)
+	to := ls.Leader%3 + 1 // another node
+	if err := c.stores[to-1].TransferLeader(1, ls.Leader); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("transfer from a follower: %v", err)
+	}
+	if err := leader.TransferLeader(1, to); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if st, ok := c.stores[to-1].Status(1); ok && st.IsLeader {
+			return nil
+		}
+		return fmt.Errorf("leadership did not move to %d", to)
+	})
+}

@@ -665,3 +665,26 @@ func (s *Store) Step(gid uint64, msg *pb.Message) error {
 	}
 	return err
 }
+
+// TransferLeader asks this node's replica of gid, if it leads, to hand
+// leadership to voter to. It returns at once; the transfer completes (or
+// is abandoned after an election timeout) asynchronously.
+func (s *Store) TransferLeader(gid, to uint64) error {
+	var err error
+	if rerr := s.runInLoop(func() {
+		g, ok := s.groups[gid]
+		if !ok {
+			err = fmt.Errorf("group %d: %w", gid, ErrGroupNotFound)
+			return
+		}
+		if g.rn.BasicStatus().RaftState != raft.StateLeader {
+			err = fmt.Errorf("group %d: %w", gid, ErrNotLeader)
+			return
+		}
+		g.rn.TransferLeader(to)
+		s.dirty[gid] = g
+	}); rerr != nil {
+		return rerr
+	}
+	return err
+}

@@ -44,10 +44,34 @@ type joinReply struct {
 	Members   []catalog.Node `json:"members"`
 }
 
-// liveness records when each node was last heard from.
+// liveness records when each node was last heard from, and how many
+// data-shard leaders it said it holds.
 type liveness struct {
-	mu    sync.Mutex
-	heard map[uint64]time.Time
+	mu      sync.Mutex
+	heard   map[uint64]time.Time
+	leaders map[uint64]int
+}
+
+// heartbeat is the body of a heartbeat RPC.
+type heartbeat struct {
+	From    uint64 `json:"from"`
+	Leaders int    `json:"leaders"`
+}
+
+func (l *liveness) setLeaders(id uint64, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.leaders == nil {
+		l.leaders = map[uint64]int{}
+	}
+	l.leaders[id] = n
+}
+
+func (l *liveness) leadersOf(id uint64) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, ok := l.leaders[id]
+	return n, ok
 }
 
 func (l *liveness) saw(id uint64) {
@@ -144,11 +168,12 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 	}
 	switch method {
 	case rpcHeartbeat:
-		var from uint64
-		if err := json.Unmarshal(req, &from); err != nil {
+		var hb heartbeat
+		if err := json.Unmarshal(req, &hb); err != nil {
 			return nil, err
 		}
-		n.live.saw(from)
+		n.live.saw(hb.From)
+		n.live.setLeaders(hb.From, hb.Leaders)
 		return nil, nil
 	case rpcJoin:
 		var r joinRequest
@@ -238,13 +263,13 @@ func (n *Node) heartbeatLoop() {
 	defer n.wg.Done()
 	t := time.NewTicker(heartbeatInterval)
 	defer t.Stop()
-	body, _ := json.Marshal(n.id.RaftID)
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
 		}
+		body, _ := json.Marshal(heartbeat{From: n.id.RaftID, Leaders: len(n.ledGroups())})
 		for _, nd := range n.meta.Catalog().SortedNodes() {
 			if nd.ID == n.id.RaftID {
 				continue
@@ -352,4 +377,66 @@ func (n *Node) growMeta() error {
 		return nil
 	}
 	return nil
+}
+
+// ledGroups returns the data groups whose leader is this node's replica.
+func (n *Node) ledGroups() []uint64 {
+	n.mu.Lock()
+	ids := make([]uint64, 0, len(n.mu.groups))
+	for id := range n.mu.groups {
+		ids = append(ids, id)
+	}
+	n.mu.Unlock()
+	var led []uint64
+	for _, id := range ids {
+		if st, ok := n.store.Status(id); ok && st.IsLeader {
+			led = append(led, id)
+		}
+	}
+	return led
+}
+
+// balanceInterval paces leadership transfers from one node.
+const balanceInterval = time.Second
+
+// balanceLoop spreads data-shard leaders evenly: a node leading at least
+// two more shards than a live voter of one of them hands that shard's
+// leadership to it, one transfer per interval.
+func (n *Node) balanceLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(balanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		led := n.ledGroups()
+		mine := len(led)
+		cat := n.meta.Catalog()
+		for _, gid := range led {
+			st, ok := n.store.Status(gid)
+			if !ok || len(st.Voters) < 2 {
+				continue
+			}
+			best, bestN := uint64(0), mine-1
+			for _, v := range st.Voters {
+				nd := cat.NodeByID(v)
+				if v == n.id.RaftID || nd == nil || n.state(nd) != "live" {
+					continue
+				}
+				if c, ok := n.live.leadersOf(v); ok && c < bestN {
+					best, bestN = v, c
+				}
+			}
+			if best != 0 {
+				if err := n.store.TransferLeader(gid, best); err == nil {
+					n.log.Debug("leader balance: transfer", "group", gid, "to", best, "mine", mine, "theirs", bestN)
+					n.live.setLeaders(best, bestN+1)
+				}
+				break
+			}
+		}
+	}
 }

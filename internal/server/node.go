@@ -201,9 +201,10 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.store.StartGroup(catalog.MetaGroupID, n.meta, metaPeers); err != nil {
 		return nil, fmt.Errorf("start meta group: %w", err)
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.heartbeatLoop()
 	go n.membershipLoop()
+	go n.balanceLoop()
 	if err := n.waitLeader(catalog.MetaGroupID, 30*time.Second); err != nil {
 		return nil, err
 	}
