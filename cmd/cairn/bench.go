@@ -20,7 +20,8 @@ import (
 func benchCmd() *cobra.Command {
 	var o bench.Options
 	var noSync bool
-	var nodes int
+	var nodes, kills int
+	var failover bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run a workload against a node and report throughput, latency and view freshness",
@@ -31,6 +32,26 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if failover {
+				if o.URL != "" {
+					return &exitErr{exitUsage, fmt.Errorf("--failover starts its own cluster; drop --url")}
+				}
+				if !cmd.Flags().Changed("nodes") {
+					nodes = 3
+				}
+				out := o.Out
+				if !cmd.Flags().Changed("out") {
+					out = "bench-failover.json"
+				}
+				res, err := runFailover(ctx, nodes, kills, o.Clients, noSync, out, cmd.ErrOrStderr())
+				if res != nil {
+					res.print(cmd.OutOrStdout())
+				}
+				if err != nil {
+					return &exitErr{exitError, err}
+				}
+				return nil
+			}
 			o.Progress = cmd.ErrOrStderr()
 			if nodes < 1 || nodes > 9 {
 				return &exitErr{exitUsage, fmt.Errorf("--nodes must be between 1 and 9, got %d", nodes)}
@@ -55,6 +76,8 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 	f.StringVar(&o.Out, "out", "bench-w1.json", "JSON result file (- for none)")
 	f.StringVar(&o.Mode, "mode", "binary", "ingest path: binary (binary COPY, encoded before the clock starts), copy (pgx CopyFrom, encoded by pgx while running), csv (COPY csv) or insert (multi-row INSERT)")
 	f.BoolVar(&noSync, "unsafe-no-fsync", false, "start the temp node without fsync (not for published figures)")
+	f.BoolVar(&failover, "failover", false, "kill the leader of a busy stream shard --kills times under load and report write and follower-read unavailability")
+	f.IntVar(&kills, "kills", 10, "with --failover: how many leader kills")
 	f.IntVar(&nodes, "nodes", 1, "without --url: how many local nodes to start (a cluster of separate processes; streams and views get min(3, nodes) replicas)")
 	return cmd
 }
@@ -71,48 +94,93 @@ func freePort() (string, error) {
 
 // tempNode is one `cairn start` process of a temporary cluster.
 type tempNode struct {
+	name   string
+	args   []string
 	cmd    *exec.Cmd
 	exited chan error
 	pg     string
 }
 
-// startTempCluster runs n `cairn start` processes from this binary in a
-// temp dir (the first bootstraps, the others join it), waits until every
-// node is live, and returns the first node's URL.
-func startTempCluster(ctx context.Context, n int, noSync bool) (string, func(), error) {
+// tempCluster is a set of local `cairn start` processes in a temp dir.
+type tempCluster struct {
+	dir   string
+	self  string
+	nodes []*tempNode
+}
+
+// start (re)starts node i and waits until it accepts connections.
+func (c *tempCluster) start(ctx context.Context, i int) error {
+	p := c.nodes[i]
+	cmd := exec.Command(c.self, p.args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	p.cmd, p.exited = cmd, make(chan error, 1)
+	go func() { p.exited <- cmd.Wait() }()
+	return waitPG(ctx, p)
+}
+
+// kill sends SIGKILL to node i and waits for it to exit.
+func (c *tempCluster) kill(i int) {
+	p := c.nodes[i]
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+	p.cmd = nil
+}
+
+func (c *tempCluster) url(i int) string {
+	return fmt.Sprintf("postgres://cairn@%s/cairn?sslmode=disable", c.nodes[i].pg)
+}
+
+// stop ends every process and removes the temp dir.
+func (c *tempCluster) stop() {
+	for _, p := range c.nodes {
+		if p.cmd != nil {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, p := range c.nodes {
+		if p.cmd == nil {
+			continue
+		}
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+	}
+	os.RemoveAll(c.dir)
+}
+
+// newTempCluster starts n `cairn start` processes from this binary in a
+// temp dir (the first bootstraps, the others join it) and waits until
+// every node is live.
+func newTempCluster(ctx context.Context, n int, noSync bool) (*tempCluster, error) {
 	dir, err := os.MkdirTemp("", "cairn-bench-")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	var procs []*tempNode
-	stop := func() {
-		for _, p := range procs {
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		}
-		for _, p := range procs {
-			select {
-			case <-p.exited:
-			case <-time.After(10 * time.Second):
-				_ = p.cmd.Process.Kill()
-				<-p.exited
-			}
-		}
-		os.RemoveAll(dir)
-	}
+	c := &tempCluster{dir: dir, self: self}
 	var seed string
 	for i := 0; i < n; i++ {
 		var addrs [3]string
 		for j := range addrs {
 			if addrs[j], err = freePort(); err != nil {
-				stop()
-				return "", nil, err
+				c.stop()
+				return nil, err
 			}
 		}
-		args := []string{"start", "--node-id", fmt.Sprintf("n%d", i+1), "--data-dir", filepath.Join(dir, fmt.Sprintf("n%d", i+1)),
+		name := fmt.Sprintf("n%d", i+1)
+		args := []string{"start", "--node-id", name, "--data-dir", filepath.Join(dir, name),
 			"--pg-addr", addrs[0], "--http-addr", addrs[1], "--cluster-addr", addrs[2], "--log-level", "warn"}
 		if i == 0 {
 			seed = addrs[2]
@@ -122,28 +190,28 @@ func startTempCluster(ctx context.Context, n int, noSync bool) (string, func(), 
 		if noSync {
 			args = append(args, "--unsafe-no-fsync")
 		}
-		c := exec.Command(self, args...)
-		c.Stdout, c.Stderr = os.Stderr, os.Stderr
-		if err := c.Start(); err != nil {
-			stop()
-			return "", nil, err
-		}
-		p := &tempNode{cmd: c, exited: make(chan error, 1), pg: addrs[0]}
-		go func() { p.exited <- c.Wait() }()
-		procs = append(procs, p)
-		if err := waitPG(ctx, p); err != nil {
-			stop()
-			return "", nil, err
+		c.nodes = append(c.nodes, &tempNode{name: name, args: args, pg: addrs[0]})
+		if err := c.start(ctx, i); err != nil {
+			c.stop()
+			return nil, err
 		}
 	}
-	url := fmt.Sprintf("postgres://cairn@%s/cairn?sslmode=disable", procs[0].pg)
 	if n > 1 {
-		if err := waitLive(ctx, url, n); err != nil {
-			stop()
-			return "", nil, err
+		if err := waitLive(ctx, c.url(0), n); err != nil {
+			c.stop()
+			return nil, err
 		}
 	}
-	return url, stop, nil
+	return c, nil
+}
+
+// startTempCluster is bench.Options.StartNode for a local cluster of n.
+func startTempCluster(ctx context.Context, n int, noSync bool) (string, func(), error) {
+	c, err := newTempCluster(ctx, n, noSync)
+	if err != nil {
+		return "", nil, err
+	}
+	return c.url(0), c.stop, nil
 }
 
 // waitPG waits until a node accepts PostgreSQL connections.

@@ -155,6 +155,9 @@ func (n *Node) resolve(id uint64) (string, bool) {
 
 // HandleRaft implements transport.Handler.
 func (n *Node) HandleRaft(msgs []raftstore.GroupMessage) {
+	if !n.ready.Load() {
+		return // still opening the store: raft resends
+	}
 	for _, m := range msgs {
 		n.live.saw(m.Msg.GetFrom())
 		_ = n.store.Step(m.GroupID, m.Msg) // unknown group or stopped store: a lost message raft resends
@@ -163,6 +166,9 @@ func (n *Node) HandleRaft(msgs []raftstore.GroupMessage) {
 
 // HandleRPC implements transport.Handler.
 func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte, error) {
+	if !n.ready.Load() {
+		return nil, pgerr.New(pgerr.CannotConnectNow, "node %s is starting", n.cfg.NodeID)
+	}
 	if out, ok, err := n.handleDataRPC(ctx, method, req); ok {
 		return out, err
 	}

@@ -95,6 +95,7 @@ type Node struct {
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	rr          atomic.Uint64 // round-robin shard choice for streams without a shard key
+	ready       atomic.Bool   // store and meta group are up: peers' messages can be handled
 
 	mu struct {
 		sync.Mutex
@@ -201,6 +202,7 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.store.StartGroup(catalog.MetaGroupID, n.meta, metaPeers); err != nil {
 		return nil, fmt.Errorf("start meta group: %w", err)
 	}
+	n.ready.Store(true)
 	n.wg.Add(3)
 	go n.heartbeatLoop()
 	go n.membershipLoop()

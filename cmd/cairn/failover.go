@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// failoverResult is what `cairn bench --failover` reports.
+type failoverResult struct {
+	Nodes           int       `json:"nodes"`
+	Kills           int       `json:"kills"`
+	WriteOutagesMs  []float64 `json:"write_outages_ms"` // per kill: kill → first ack of a batch sent after it
+	WriteMinMs      float64   `json:"write_min_ms"`
+	WriteMedianMs   float64   `json:"write_median_ms"`
+	WriteP99Ms      float64   `json:"write_p99_ms"`
+	WriteMaxMs      float64   `json:"write_max_ms"`
+	ReadGapsMs      []float64 `json:"read_gaps_ms"` // per kill: longest time without a successful follower read
+	ReadMinMs       float64   `json:"read_min_ms"`
+	ReadMedianMs    float64   `json:"read_median_ms"`
+	ReadP99Ms       float64   `json:"read_p99_ms"`
+	ReadMaxMs       float64   `json:"read_max_ms"`
+	ReadsOK         int64     `json:"reads_ok"`
+	ReadsFailed     int64     `json:"reads_failed"`
+	EventsAcked     int64     `json:"events_acked"`
+	EventsUnknown   int64     `json:"events_unknown"` // in batches that failed: may or may not be in
+	EventsInView    int64     `json:"events_in_view"`
+	Verified        bool      `json:"verified"`
+	ElectionTimeout string    `json:"election_timeout"`
+}
+
+// pct returns the nearest-rank percentile of sorted xs.
+func pct(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	i := int(p*float64(len(xs))+0.999999) - 1
+	return xs[max(0, min(i, len(xs)-1))]
+}
+
+// runFailover kills the leader of a busy stream shard `kills` times under
+// load and measures how long writes and follower reads of a view were
+// unavailable each time.
+func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, out string, progress io.Writer) (*failoverResult, error) {
+	if nodes < 3 {
+		return nil, fmt.Errorf("--failover needs --nodes of at least 3, got %d", nodes)
+	}
+	c, err := newTempCluster(ctx, nodes, noSync)
+	if err != nil {
+		return nil, err
+	}
+	defer c.stop()
+	connect := func(i int) (*pgconn.PgConn, error) {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		return pgconn.Connect(cctx, c.url(i))
+	}
+	setup, err := connect(0)
+	if err != nil {
+		return nil, err
+	}
+	_, err = setup.Exec(ctx, `CREATE STREAM fo_events (ts timestamptz, device_id int, region text, value float8) WITH (shards = 1);
+		CREATE MATERIALIZED VIEW fo_per_device AS SELECT device_id, count(*) AS n FROM fo_events GROUP BY device_id`).ReadAll()
+	setup.Close(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("setup: %w", err)
+	}
+
+	var down atomic.Int32 // index+1 of the node being killed, 0 for none
+	down.Store(0)
+	type ack struct{ start, end time.Time }
+	var mu sync.Mutex
+	var acks []ack
+	var acked, unknown atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var batch strings.Builder
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(&batch, "2026-01-01 00:00:00+00,%d,eu,1.5\n", i%100)
+	}
+	body := batch.String()
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var conn *pgconn.PgConn
+			node := w % nodes
+			for {
+				select {
+				case <-stop:
+					if conn != nil {
+						conn.Close(context.Background())
+					}
+					return
+				default:
+				}
+				if conn == nil {
+					if int(down.Load()) == node+1 {
+						node = (node + 1) % nodes
+					}
+					var err error
+					if conn, err = connect(node); err != nil {
+						conn = nil
+						node = (node + 1) % nodes
+						time.Sleep(20 * time.Millisecond)
+						continue
+					}
+				}
+				start := time.Now()
+				cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+				tag, err := conn.CopyFrom(cctx, strings.NewReader(body), "COPY fo_events FROM STDIN (FORMAT csv)")
+				cancel()
+				if err != nil || tag.RowsAffected() != 500 {
+					unknown.Add(500)
+					conn.Close(context.Background())
+					conn = nil
+					node = (node + 1) % nodes
+					continue
+				}
+				acked.Add(500)
+				mu.Lock()
+				acks = append(acks, ack{start, time.Now()})
+				mu.Unlock()
+			}
+		}(w)
+	}
+	type read struct {
+		at time.Time
+		ok bool
+	}
+	var reads []read
+	var readsOK, readsFailed atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var conn *pgconn.PgConn
+		node := nodes - 1
+		for {
+			select {
+			case <-stop:
+				if conn != nil {
+					conn.Close(context.Background())
+				}
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if d := int(down.Load()); d == node+1 || conn == nil {
+				if conn != nil {
+					conn.Close(context.Background())
+				}
+				for node = (node + 1) % nodes; int(down.Load()) == node+1; node = (node + 1) % nodes {
+				}
+				var err error
+				if conn, err = connect(node); err != nil {
+					conn = nil
+					continue
+				}
+			}
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := conn.Exec(cctx, "SELECT sum(n) FROM fo_per_device").ReadAll()
+			cancel()
+			mu.Lock()
+			reads = append(reads, read{time.Now(), err == nil})
+			mu.Unlock()
+			if err != nil {
+				readsFailed.Add(1)
+				fmt.Fprintf(progress, "\nfollower read failed on n%d: %v\n", node+1, err)
+				conn.Close(context.Background())
+				conn = nil
+			} else {
+				readsOK.Add(1)
+			}
+		}
+	}()
+
+	res := &failoverResult{Nodes: nodes, Kills: kills, ElectionTimeout: "1s"}
+	leaderOf := func() int {
+		for i := range c.nodes {
+			if int(down.Load()) == i+1 || c.nodes[i].cmd == nil {
+				continue
+			}
+			conn, err := connect(i)
+			if err != nil {
+				continue
+			}
+			r, err := conn.Exec(ctx, "SELECT node_id FROM cairn_cluster.shards WHERE object = 'fo_events' AND role = 'leader'").ReadAll()
+			conn.Close(ctx)
+			if err == nil && len(r) == 1 && len(r[0].Rows) == 1 {
+				name := string(r[0].Rows[0][0])
+				for j, n := range c.nodes {
+					if n.name == name {
+						return j
+					}
+				}
+			}
+		}
+		return -1
+	}
+	for k := 0; k < kills; k++ {
+		time.Sleep(2 * time.Second) // steady load
+		victim := -1
+		for deadline := time.Now().Add(10 * time.Second); victim < 0 && time.Now().Before(deadline); {
+			if victim = leaderOf(); victim < 0 {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		if victim < 0 {
+			close(stop)
+			wg.Wait()
+			return nil, fmt.Errorf("kill %d: no leader of fo_events found", k+1)
+		}
+		down.Store(int32(victim + 1))
+		killAt := time.Now()
+		c.kill(victim)
+		// Wait for writes to resume, then a little more, then restart.
+		var outage time.Duration
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			for _, a := range acks {
+				if a.start.After(killAt) && (outage == 0 || a.end.Sub(killAt) < outage) {
+					outage = a.end.Sub(killAt)
+				}
+			}
+			mu.Unlock()
+			if outage > 0 {
+				break
+			}
+		}
+		if outage == 0 {
+			close(stop)
+			wg.Wait()
+			return nil, fmt.Errorf("kill %d: writes did not resume within 30s", k+1)
+		}
+		time.Sleep(time.Second)
+		// Longest gap between successful follower reads around the kill.
+		mu.Lock()
+		last, gap := killAt, time.Duration(0)
+		for _, r := range reads {
+			if r.at.Before(killAt) || !r.ok {
+				continue
+			}
+			gap = max(gap, r.at.Sub(last))
+			last = r.at
+		}
+		mu.Unlock()
+		res.WriteOutagesMs = append(res.WriteOutagesMs, float64(outage.Microseconds())/1000)
+		res.ReadGapsMs = append(res.ReadGapsMs, float64(gap.Microseconds())/1000)
+		fmt.Fprintf(progress, "kill %d/%d: %s (leader of fo_events) — writes back after %.0f ms, longest follower-read gap %.0f ms\n",
+			k+1, kills, c.nodes[victim].name, float64(outage.Microseconds())/1000, float64(gap.Microseconds())/1000)
+		if err := c.start(ctx, victim); err != nil {
+			close(stop)
+			wg.Wait()
+			return nil, fmt.Errorf("restart %s: %w", c.nodes[victim].name, err)
+		}
+		down.Store(0)
+	}
+	close(stop)
+	wg.Wait()
+
+	// Every acknowledged event must be counted once (failed batches: at most once).
+	var inView int64
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		conn, err := connect(0)
+		if err != nil {
+			continue
+		}
+		r, err := conn.Exec(ctx, "SET read_from = leader; SELECT coalesce(sum(n), 0) FROM fo_per_device").ReadAll()
+		conn.Close(ctx)
+		if err == nil && len(r) == 2 && len(r[1].Rows) == 1 {
+			fmt.Sscan(string(r[1].Rows[0][0]), &inView)
+			if inView >= acked.Load() {
+				break
+			}
+		}
+	}
+	res.EventsAcked, res.EventsUnknown, res.EventsInView = acked.Load(), unknown.Load(), inView
+	res.Verified = inView >= res.EventsAcked && inView <= res.EventsAcked+res.EventsUnknown && inView%500 == 0
+	res.ReadsOK, res.ReadsFailed = readsOK.Load(), readsFailed.Load()
+	w := slices.Clone(res.WriteOutagesMs)
+	slices.Sort(w)
+	r := slices.Clone(res.ReadGapsMs)
+	slices.Sort(r)
+	res.WriteMinMs, res.WriteMedianMs, res.WriteP99Ms, res.WriteMaxMs = w[0], pct(w, 0.5), pct(w, 0.99), w[len(w)-1]
+	res.ReadMinMs, res.ReadMedianMs, res.ReadP99Ms, res.ReadMaxMs = r[0], pct(r, 0.5), pct(r, 0.99), r[len(r)-1]
+	if out != "-" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(out, b, 0o644); err != nil {
+			return res, err
+		}
+	}
+	if !res.Verified {
+		return res, fmt.Errorf("view holds %d events; acknowledged %d, unknown %d: lost or duplicated events", inView, res.EventsAcked, res.EventsUnknown)
+	}
+	return res, nil
+}
+
+func (r *failoverResult) print(w io.Writer) {
+	fmt.Fprintf(w, "failover       %d kills of the leader of a busy stream shard, %d nodes, election timeout %s\n", r.Kills, r.Nodes, r.ElectionTimeout)
+	fmt.Fprintf(w, "writes         unavailable min %.0f ms, median %.0f ms, p99 %.0f ms, max %.0f ms\n", r.WriteMinMs, r.WriteMedianMs, r.WriteP99Ms, r.WriteMaxMs)
+	fmt.Fprintf(w, "follower reads longest gap min %.0f ms, median %.0f ms, p99 %.0f ms, max %.0f ms; %d ok, %d failed\n", r.ReadMinMs, r.ReadMedianMs, r.ReadP99Ms, r.ReadMaxMs, r.ReadsOK, r.ReadsFailed)
+	fmt.Fprintf(w, "events         %d acknowledged, %d in failed batches, %d in the view; verified %v\n", r.EventsAcked, r.EventsUnknown, r.EventsInView, r.Verified)
+}
