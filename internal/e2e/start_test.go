@@ -20,7 +20,18 @@ import (
 // exit code and output.
 func runCairn(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return runCairnEnv(t, 30*time.Second, env, args...)
+}
+
+// runCairnTimeout is runCairn with a longer bound.
+func runCairnTimeout(t *testing.T, timeout time.Duration, args ...string) (int, string) {
+	t.Helper()
+	return runCairnEnv(t, timeout, nil, args...)
+}
+
+func runCairnEnv(t *testing.T, timeout time.Duration, env []string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, Binary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
