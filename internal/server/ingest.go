@@ -177,6 +177,10 @@ func (n *Node) appendShard(ctx context.Context, gid uint64, b *types.Batch, inge
 			if ctx.Err() != nil {
 				return 0, storeErr(ctx.Err())
 			}
+			if retryableAppend(err) || attemptTimedOut {
+				return 0, pgerr.New(pgerr.SerializationFailure, "stream shard group %d has no leader this node can reach (no quorum?); retry", gid).
+					WithDetail("Last attempt: %v", lastErr)
+			}
 			return 0, storeErr(lastErr)
 		}
 		if hint == 0 {
@@ -206,7 +210,7 @@ var errNotLeaderHere = errors.New("not the leader of the shard")
 
 // appendAttemptTimeout bounds one append attempt at one node; a paused or
 // cut-off leader is then given up for another replica.
-const appendAttemptTimeout = 2 * time.Second
+const appendAttemptTimeout = time.Second
 
 // tryAppend makes one attempt: locally when this node leads the shard,
 // else at the hinted or believed leader, else at some replica. leader is

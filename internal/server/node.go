@@ -55,7 +55,10 @@ type Config struct {
 	// means the defaults, 100ms and 1s: write recovery in about a second.
 	HeartbeatInterval time.Duration
 	ElectionTimeout   time.Duration
-	Logger            *slog.Logger
+	// TestFaults enables POST /debug/faults, which cuts this node's
+	// traffic to chosen peers: fault tests only, never in production.
+	TestFaults bool
+	Logger     *slog.Logger
 }
 
 // raftTick is the raft clock's tick.
@@ -84,7 +87,8 @@ type Node struct {
 
 	pgLn, httpLn, clusterLn net.Listener
 	tr                      *transport.Transport
-	seeds                   sync.Map // raft id -> cluster addr, from the join reply
+	faults                  *transport.Faults // non-nil with Config.TestFaults
+	seeds                   sync.Map          // raft id -> cluster addr, from the join reply
 	live                    liveness
 	membershipCh            chan struct{}
 	pg                      *pgwire.Server
@@ -169,7 +173,12 @@ func Start(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	n.tr = transport.New(transport.Config{NodeID: n.id.RaftID, Resolve: n.resolve, Handler: n, Logger: cfg.Logger})
+	var faults *transport.Faults
+	if cfg.TestFaults {
+		faults = transport.NewFaults()
+		n.faults = faults
+	}
+	n.tr = transport.New(transport.Config{NodeID: n.id.RaftID, Resolve: n.resolve, Handler: n, Logger: cfg.Logger, Faults: faults})
 	go func() { _ = n.tr.Serve(n.clusterLn) }()
 	n.store, err = raftstore.Open(raftstore.Config{
 		Dir:       filepath.Join(cfg.DataDir, "store"),
@@ -224,6 +233,9 @@ func Start(cfg Config) (*Node, error) {
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	if n.faults != nil {
+		n.http.Handle("POST /debug/faults", http.HandlerFunc(n.serveFaults))
+	}
 	go func() { _ = n.pg.Serve(n.pgLn) }()
 	go func() { _ = n.http.Serve(n.httpLn) }()
 	ok = true
