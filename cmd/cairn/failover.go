@@ -182,7 +182,7 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 		}
 	}()
 
-	res := &failoverResult{Nodes: nodes, Kills: kills, ElectionTimeout: "1s"}
+	res := &failoverResult{Nodes: nodes, Kills: kills, ElectionTimeout: "500ms"}
 	leaderOf := func() int {
 		for i := range c.nodes {
 			if int(down.Load()) == i+1 || c.nodes[i].cmd == nil {
@@ -260,6 +260,22 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 			close(stop)
 			wg.Wait()
 			return nil, fmt.Errorf("restart %s: %w", c.nodes[victim].name, err)
+		}
+		// Like an operator, let the restarted node catch up (a linearizable
+		// read through it needs its replica to reach the leader's commit)
+		// before the next kill, so each kill costs one node, not two.
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			conn, err := connect(victim)
+			if err != nil {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err = conn.Exec(cctx, "SET read_from = leader; SELECT sum(n) FROM fo_per_device; SELECT count(*) FROM fo_events WHERE false").ReadAll()
+			cancel()
+			conn.Close(ctx)
+			if err == nil {
+				break
+			}
 		}
 		down.Store(0)
 	}

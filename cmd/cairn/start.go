@@ -84,7 +84,7 @@ A flag beats the environment, which beats the file.`,
 	f.StringVar(&cfg.Region, "region", "", "region label")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.DurationVar(&cfg.HeartbeatInterval, "raft-heartbeat-interval", 100*time.Millisecond, "Raft heartbeat interval")
-	f.DurationVar(&cfg.ElectionTimeout, "raft-election-timeout", time.Second, "Raft election timeout: how long followers wait for a leader before electing one")
+	f.DurationVar(&cfg.ElectionTimeout, "raft-election-timeout", 500*time.Millisecond, "Raft election timeout: how long followers wait for a leader before electing one")
 	f.BoolVar(&cfg.NoSync, "unsafe-no-fsync", false, "skip fsync (loses acknowledged data on power loss; benchmarks only)")
 	f.BoolVar(&cfg.TestFaults, "unsafe-test-faults", false, "serve POST /debug/faults to cut traffic between nodes (fault tests only)")
 	_ = f.MarkHidden("unsafe-test-faults")

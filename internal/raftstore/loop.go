@@ -388,12 +388,42 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 	s.sweepDropped(g)
 	g.st.trimApplied()
 	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries {
-		// Keep the log only after the applied index; a follower that needs
-		// older entries gets a snapshot.
-		_ = wb.DeleteRange(logKey(gid, 0), logKey(gid, g.st.applied+1), nil)
-		_ = wb.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(g.st.applied, g.st.appliedT), nil)
-		g.st.compact(g.st.applied, g.st.appliedT)
+		if idx, term, ok := s.truncationPoint(g); ok && idx > g.st.truncIdx {
+			_ = wb.DeleteRange(logKey(gid, 0), logKey(gid, idx+1), nil)
+			_ = wb.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(idx, term), nil)
+			g.st.compact(idx, term)
+		}
 	}
+}
+
+// truncationPoint is where a group's log may be cut: the applied index,
+// held back on a leader to what its followers have (so a follower that
+// was down for a moment, or is restarting, catches up from the log rather
+// than by a snapshot), but never keeping more than MaxRetainEntries; a
+// follower further behind gets a snapshot.
+func (s *Store) truncationPoint(g *group) (index, term uint64, ok bool) {
+	index, term = g.st.applied, g.st.appliedT
+	if g.rn.BasicStatus().RaftState != raft.StateLeader {
+		return index, term, true
+	}
+	floor := uint64(0)
+	if index > s.cfg.MaxRetainEntries {
+		floor = index - s.cfg.MaxRetainEntries
+	}
+	self := s.cfg.NodeID
+	for id, pr := range g.rn.Status().Progress {
+		if id != self && pr.Match < index {
+			index = max(pr.Match, floor)
+		}
+	}
+	if index == g.st.applied {
+		return index, term, true
+	}
+	t, err := g.st.Term(index)
+	if err != nil {
+		return 0, 0, false
+	}
+	return index, t, true
 }
 
 func (s *Store) applyConfChange(wb *pebble.Batch, w *groupReady, e *pb.Entry) {

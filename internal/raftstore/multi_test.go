@@ -89,7 +89,7 @@ func nodeOf(c *cluster, s *Store) uint64 {
 }
 
 func TestThreeStoresReplicateAndSnapshotCatchUp(t *testing.T) {
-	c := newCluster(t, 3, Config{MaxLogEntries: 10, NoSync: true})
+	c := newCluster(t, 3, Config{MaxLogEntries: 10, MaxRetainEntries: 1, NoSync: true})
 	const gid = 7
 	c.start(t, gid, []uint64{1, 2, 3}, []uint64{1, 2, 3})
 	leader := waitLeader(t, c.stores, gid)
@@ -308,4 +308,27 @@ func TestTransferLeader(t *testing.T) {
 		}
 		return fmt.Errorf("leadership did not move to %d", to)
 	})
+}
+
+// TestTruncationWaitsForFollower: a leader keeps the entries a stopped
+// follower lacks (up to MaxRetainEntries), so it catches up from the log.
+func TestTruncationWaitsForFollower(t *testing.T) {
+	c := newCluster(t, 3, Config{MaxLogEntries: 10, MaxRetainEntries: 1000, NoSync: true})
+	c.start(t, 1, []uint64{1, 2, 3}, []uint64{1, 2, 3})
+	leader := waitLeader(t, c.stores, 1)
+	ls, _ := leader.Status(1)
+	lag := ls.Leader%3 + 1
+	c.net.isolate(lag, true)
+	for i := 0; i < 100; i++ {
+		if _, err := leader.Propose(ctxT(t), 1, []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := leader.Status(1)
+	ll, _ := c.stores[lag-1].Status(1)
+	if st.FirstIndex > ll.Applied+1 {
+		t.Fatalf("leader truncated to %d past the stopped follower's %d", st.FirstIndex, ll.Applied)
+	}
+	c.net.isolate(lag, false)
+	c.waitSameData(t, 1, leader, []uint64{1, 2, 3})
 }

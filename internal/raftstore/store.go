@@ -35,8 +35,11 @@ type Config struct {
 	// MaxLogEntries: a group's log is truncated up to its applied index once
 	// applied - firstIndex exceeds this (default 10000).
 	MaxLogEntries uint64
-	NoSync        bool      // skip fsync: tests and benchmarks only
-	Transport     Transport // nil on a single node
+	// MaxRetainEntries caps how far a leader holds truncation back for a
+	// lagging follower (default 4096 entries).
+	MaxRetainEntries uint64
+	NoSync           bool      // skip fsync: tests and benchmarks only
+	Transport        Transport // nil on a single node
 	// Metrics hooks, each may be nil. They are called from the loop and must not block.
 	OnFsync   func(time.Duration) // each synced batch commit
 	OnCommit  func(time.Duration) // propose → applied latency of a local proposal
@@ -221,6 +224,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.HeartbeatTicks <= 0 {
 		cfg.HeartbeatTicks = 2
+	}
+	if cfg.MaxRetainEntries == 0 {
+		cfg.MaxRetainEntries = 4096
 	}
 	if cfg.MaxLogEntries == 0 {
 		cfg.MaxLogEntries = 10000

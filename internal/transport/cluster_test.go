@@ -276,7 +276,7 @@ func TestClusterPartitionedLeader(t *testing.T) {
 }
 
 func TestClusterRestartOnNewPortCatchesUpBySnapshot(t *testing.T) {
-	c := newTCluster(t, 3, raftstore.Config{NoSync: true, MaxLogEntries: 20})
+	c := newTCluster(t, 3, raftstore.Config{NoSync: true, MaxLogEntries: 20, MaxRetainEntries: 1})
 	leader := c.waitLeader(c.peers, 10*time.Second)
 	acked := c.propose(leader, "a", 30, 2)
 	down := leader%3 + 1
