@@ -219,7 +219,11 @@ func (n *Node) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint6
 	target := hint
 	if st, ok := n.store.Status(gid); ok {
 		if st.IsLeader {
-			rep, err := n.appendLocal(ctx, gid, cmd)
+			// Bounded too: a leader cut off from its quorum keeps its
+			// proposal pending until it hears from a new leader.
+			actx, cancel := context.WithTimeout(ctx, 2*appendAttemptTimeout)
+			defer cancel()
+			rep, err := n.appendLocal(actx, gid, cmd)
 			if err != nil {
 				return 0, 0, err
 			}

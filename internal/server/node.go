@@ -529,7 +529,14 @@ func (n *Node) waitLeader(gid uint64, timeout time.Duration) error {
 
 // proposeMeta proposes a catalog change and returns its result.
 func (n *Node) proposeMeta(ctx context.Context, c *catalog.Command) (*catalog.Result, error) {
-	res, err := n.store.Propose(ctx, catalog.MetaGroupID, c.Encode())
+	// Bounded: a meta leader cut off from its quorum would otherwise keep
+	// the proposal pending until it hears of a new leader.
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := n.store.Propose(pctx, catalog.MetaGroupID, c.Encode())
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, pgerr.New(pgerr.SerializationFailure, "the catalog change was not confirmed within 10s (the meta group may have lost its quorum); check and retry")
+	}
 	if errors.Is(err, raftstore.ErrNotLeader) {
 		return n.forwardMeta(ctx, c)
 	}
