@@ -68,7 +68,7 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 	if err != nil {
 		return nil, err
 	}
-	_, err = setup.Exec(ctx, `CREATE STREAM fo_events (ts timestamptz, device_id int, region text, value float8) WITH (shards = 1);
+	_, err = setup.Exec(ctx, `CREATE STREAM fo_events (ts timestamptz, device_id int, region text, value float8) WITH (shards = 1, retention = '20 seconds');
 		CREATE MATERIALIZED VIEW fo_per_device AS SELECT device_id, count(*) AS n FROM fo_events GROUP BY device_id`).ReadAll()
 	setup.Close(ctx)
 	if err != nil {

@@ -36,7 +36,7 @@ type Config struct {
 	// applied - firstIndex exceeds this (default 10000).
 	MaxLogEntries uint64
 	// MaxRetainEntries caps how far a leader holds truncation back for a
-	// lagging follower (default 4096 entries).
+	// lagging follower (default 32768 entries: seconds of heavy ingest).
 	MaxRetainEntries uint64
 	NoSync           bool      // skip fsync: tests and benchmarks only
 	Transport        Transport // nil on a single node
@@ -226,7 +226,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg.HeartbeatTicks = 2
 	}
 	if cfg.MaxRetainEntries == 0 {
-		cfg.MaxRetainEntries = 4096
+		cfg.MaxRetainEntries = 32768
 	}
 	if cfg.MaxLogEntries == 0 {
 		cfg.MaxLogEntries = 10000

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
@@ -35,7 +36,13 @@ func (n *Node) retentionLoop() {
 			}
 			keep := time.Duration(d.Iv.Micros)*time.Microsecond + time.Duration(d.Iv.Days)*24*time.Hour + time.Duration(d.Iv.Months)*30*24*time.Hour
 			for i, gid := range s.Groups {
-				if err := n.trimShard(cat, s, i, gid, time.Now().Add(-keep)); err != nil && n.ctx.Err() == nil {
+				err := n.trimShard(cat, s, i, gid, time.Now().Add(-keep))
+				switch {
+				case err == nil || n.ctx.Err() != nil:
+				case errors.Is(err, raftstore.ErrProposalDropped), errors.Is(err, raftstore.ErrNotLeader):
+					// A leader change: the next round (or the new leader) trims.
+					n.log.Debug("retention", "stream", s.Name, "shard", i, "err", err)
+				default:
 					n.log.Warn("retention", "stream", s.Name, "shard", i, "err", err)
 				}
 			}
