@@ -265,30 +265,21 @@ func (n *Node) state(nd *catalog.Node) string {
 	return "dead"
 }
 
-// heartbeatLoop tells every other member this node is alive.
-func (n *Node) heartbeatLoop() {
-	defer n.wg.Done()
-	t := time.NewTicker(heartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
+// sendHeartbeats tells every other member this node is alive and how
+// many data-shard leaders it holds.
+func (n *Node) sendHeartbeats() {
+	body, _ := json.Marshal(heartbeat{From: n.id.RaftID, Leaders: len(n.ledGroups())})
+	for _, nd := range n.meta.Catalog().SortedNodes() {
+		if nd.ID == n.id.RaftID {
+			continue
 		}
-		body, _ := json.Marshal(heartbeat{From: n.id.RaftID, Leaders: len(n.ledGroups())})
-		for _, nd := range n.meta.Catalog().SortedNodes() {
-			if nd.ID == n.id.RaftID {
-				continue
+		go func(id uint64) {
+			ctx, cancel := context.WithTimeout(n.ctx, heartbeatInterval)
+			defer cancel()
+			if _, err := n.tr.Call(ctx, id, rpcHeartbeat, body); err == nil {
+				n.live.saw(id)
 			}
-			go func(id uint64) {
-				ctx, cancel := context.WithTimeout(n.ctx, heartbeatInterval)
-				defer cancel()
-				if _, err := n.tr.Call(ctx, id, rpcHeartbeat, body); err == nil {
-					n.live.saw(id)
-				}
-			}(nd.ID)
-		}
+		}(nd.ID)
 	}
 }
 
@@ -310,23 +301,12 @@ func metaVoterTarget(dataNodes int) int {
 	return 1
 }
 
-// membershipLoop, on the meta leader, grows the meta group: live nodes
-// join as learners and data nodes are promoted to voters once caught up,
-// up to 3 voters (5 with five or more data nodes).
-func (n *Node) membershipLoop() {
-	defer n.wg.Done()
-	t := time.NewTicker(heartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-		case <-n.membershipCh:
-		}
-		if err := n.growMeta(); err != nil && n.ctx.Err() == nil {
-			n.log.Debug("meta membership", "err", err)
-		}
+// growMetaLogged runs growMeta on the meta leader: live nodes join the
+// meta group as learners and data nodes are promoted to voters once
+// caught up, up to 3 voters (5 with five or more data nodes).
+func (n *Node) growMetaLogged() {
+	if err := n.growMeta(); err != nil && n.ctx.Err() == nil {
+		n.log.Debug("meta membership", "err", err)
 	}
 }
 
@@ -406,44 +386,34 @@ func (n *Node) ledGroups() []uint64 {
 // balanceInterval paces leadership transfers from one node.
 const balanceInterval = time.Second
 
-// balanceLoop spreads data-shard leaders evenly: a node leading at least
-// two more shards than a live voter of one of them hands that shard's
-// leadership to it, one transfer per interval.
-func (n *Node) balanceLoop() {
-	defer n.wg.Done()
-	t := time.NewTicker(balanceInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
+// balanceLeaders spreads data-shard leaders evenly: a node leading at
+// least two more shards than a live voter of one of them hands that
+// shard's leadership to it, one transfer per round.
+func (n *Node) balanceLeaders() {
+	led := n.ledGroups()
+	mine := len(led)
+	cat := n.meta.Catalog()
+	for _, gid := range led {
+		st, ok := n.store.Status(gid)
+		if !ok || len(st.Voters) < 2 {
+			continue
 		}
-		led := n.ledGroups()
-		mine := len(led)
-		cat := n.meta.Catalog()
-		for _, gid := range led {
-			st, ok := n.store.Status(gid)
-			if !ok || len(st.Voters) < 2 {
+		best, bestN := uint64(0), mine-1
+		for _, v := range st.Voters {
+			nd := cat.NodeByID(v)
+			if v == n.id.RaftID || nd == nil || n.state(nd) != "live" {
 				continue
 			}
-			best, bestN := uint64(0), mine-1
-			for _, v := range st.Voters {
-				nd := cat.NodeByID(v)
-				if v == n.id.RaftID || nd == nil || n.state(nd) != "live" {
-					continue
-				}
-				if c, ok := n.live.leadersOf(v); ok && c < bestN {
-					best, bestN = v, c
-				}
+			if c, ok := n.live.leadersOf(v); ok && c < bestN {
+				best, bestN = v, c
 			}
-			if best != 0 {
-				if err := n.store.TransferLeader(gid, best); err == nil {
-					n.log.Debug("leader balance: transfer", "group", gid, "to", best, "mine", mine, "theirs", bestN)
-					n.live.setLeaders(best, bestN+1)
-				}
-				break
+		}
+		if best != 0 {
+			if err := n.store.TransferLeader(gid, best); err == nil {
+				n.log.Debug("leader balance: transfer", "group", gid, "to", best, "mine", mine, "theirs", bestN)
+				n.live.setLeaders(best, bestN+1)
 			}
+			break
 		}
 	}
 }

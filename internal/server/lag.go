@@ -10,20 +10,13 @@ import (
 // lagInterval is how often view lag gauges are refreshed.
 const lagInterval = time.Second
 
-// lagLoop keeps cairn_view_lag_events and cairn_view_lag_seconds current
-// for the views whose shards this node holds: events in the stream not
-// yet folded, and the age of the oldest of them.
-func (n *Node) lagLoop() {
-	defer n.wg.Done()
-	t := time.NewTicker(lagInterval)
-	defer t.Stop()
+// lagUpdater returns the round that keeps cairn_view_lag_events and
+// cairn_view_lag_seconds current for the views whose shards this node
+// holds: events in the stream not yet folded, and the age of the oldest
+// of them. It remembers which views it reported, to drop the gone ones.
+func (n *Node) lagUpdater() func() {
 	known := map[string]bool{}
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-		}
+	return func() {
 		cat := n.meta.Catalog()
 		seen := map[string]bool{}
 		for _, v := range cat.SortedViews() {

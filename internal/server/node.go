@@ -213,9 +213,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.ready.Store(true)
 	n.wg.Add(3)
-	go n.heartbeatLoop()
-	go n.membershipLoop()
-	go n.balanceLoop()
+	go n.every(heartbeatInterval, nil, n.sendHeartbeats)
+	go n.every(heartbeatInterval, n.membershipCh, n.growMetaLogged)
+	go n.every(balanceInterval, nil, n.balanceLeaders)
 	if err := n.waitLeader(catalog.MetaGroupID, 30*time.Second); err != nil {
 		return nil, err
 	}
@@ -225,9 +225,9 @@ func Start(cfg Config) (*Node, error) {
 	n.destroyOrphans()
 	n.reconcile()
 	n.wg.Add(3)
-	go n.reconcileLoop()
-	go n.retentionLoop()
-	go n.lagLoop()
+	go n.every(time.Second, n.reconcileCh, n.reconcile)
+	go n.every(retentionInterval, nil, n.trimExpired)
+	go n.every(lagInterval, nil, n.lagUpdater())
 
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: ServerVersion}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
@@ -304,18 +304,20 @@ func (n *Node) poke() {
 	}
 }
 
-func (n *Node) reconcileLoop() {
+// every runs fn every interval, and whenever wake fires (nil: never),
+// until the node stops. Each background loop of the node is one of these.
+func (n *Node) every(interval time.Duration, wake <-chan struct{}, fn func()) {
 	defer n.wg.Done()
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-n.reconcileCh:
 		case <-t.C:
+		case <-wake:
 		}
-		n.reconcile()
+		fn()
 	}
 }
 

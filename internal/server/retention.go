@@ -14,37 +14,28 @@ import (
 // retentionInterval is how often stream shard leaders drop expired batches.
 const retentionInterval = time.Second
 
-// retentionLoop trims expired batches of streams that have a retention.
-func (n *Node) retentionLoop() {
-	defer n.wg.Done()
-	t := time.NewTicker(retentionInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
+// trimExpired trims expired batches of streams that have a retention,
+// on the shards this node leads.
+func (n *Node) trimExpired() {
+	cat := n.meta.Catalog()
+	for _, s := range cat.SortedStreams() {
+		if s.Retention == "" {
+			continue
 		}
-		cat := n.meta.Catalog()
-		for _, s := range cat.SortedStreams() {
-			if s.Retention == "" {
-				continue
-			}
-			d, err := types.ParseText(types.Interval, s.Retention)
-			if err != nil {
-				continue
-			}
-			keep := time.Duration(d.Iv.Micros)*time.Microsecond + time.Duration(d.Iv.Days)*24*time.Hour + time.Duration(d.Iv.Months)*30*24*time.Hour
-			for i, gid := range s.Groups {
-				err := n.trimShard(cat, s, i, gid, time.Now().Add(-keep))
-				switch {
-				case err == nil || n.ctx.Err() != nil:
-				case errors.Is(err, raftstore.ErrProposalDropped), errors.Is(err, raftstore.ErrNotLeader):
-					// A leader change: the next round (or the new leader) trims.
-					n.log.Debug("retention", "stream", s.Name, "shard", i, "err", err)
-				default:
-					n.log.Warn("retention", "stream", s.Name, "shard", i, "err", err)
-				}
+		d, err := types.ParseText(types.Interval, s.Retention)
+		if err != nil {
+			continue
+		}
+		keep := time.Duration(d.Iv.Micros)*time.Microsecond + time.Duration(d.Iv.Days)*24*time.Hour + time.Duration(d.Iv.Months)*30*24*time.Hour
+		for i, gid := range s.Groups {
+			err := n.trimShard(cat, s, i, gid, time.Now().Add(-keep))
+			switch {
+			case err == nil || n.ctx.Err() != nil:
+			case errors.Is(err, raftstore.ErrProposalDropped), errors.Is(err, raftstore.ErrNotLeader):
+				// A leader change: the next round (or the new leader) trims.
+				n.log.Debug("retention", "stream", s.Name, "shard", i, "err", err)
+			default:
+				n.log.Warn("retention", "stream", s.Name, "shard", i, "err", err)
 			}
 		}
 	}
