@@ -246,7 +246,7 @@ func (n *Node) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint6
 			return 0, 0, errNotLeaderHere // our replica has no leader yet
 		}
 	}
-	body, _ := json.Marshal(appendRequest{Group: gid, Cmd: cmd})
+	body := encodeAppendRequest(gid, cmd)
 	cctx, cancel := context.WithTimeout(ctx, appendAttemptTimeout)
 	defer cancel()
 	out, err := n.tr.Call(cctx, target, rpcAppend, body)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,9 +23,20 @@ const (
 	rpcViewOffsets = "view_offsets"
 )
 
-type appendRequest struct {
-	Group uint64 `json:"group"`
-	Cmd   []byte `json:"cmd"` // a streamsm append command (with its batch id)
+// An append request is binary, not JSON (it carries a whole batch): the
+// group id (8 bytes, big-endian) then a streamsm append command, with its
+// batch id.
+func encodeAppendRequest(gid uint64, cmd []byte) []byte {
+	b := make([]byte, 8, 8+len(cmd))
+	binary.BigEndian.PutUint64(b, gid)
+	return append(b, cmd...)
+}
+
+func decodeAppendRequest(b []byte) (gid uint64, cmd []byte, err error) {
+	if len(b) < 8 {
+		return 0, nil, pgerr.New(pgerr.ProtocolViolation, "short append request")
+	}
+	return binary.BigEndian.Uint64(b), b[8:], nil
 }
 
 type appendReply struct {
@@ -71,11 +83,11 @@ type viewRowsReply struct {
 func (n *Node) handleDataRPC(ctx context.Context, method string, req []byte) (out []byte, ok bool, err error) {
 	switch method {
 	case rpcAppend:
-		var r appendRequest
-		if err := json.Unmarshal(req, &r); err != nil {
+		gid, cmd, err := decodeAppendRequest(req)
+		if err != nil {
 			return nil, true, err
 		}
-		rep, err := n.appendLocal(ctx, r.Group, r.Cmd)
+		rep, err := n.appendLocal(ctx, gid, cmd)
 		if err != nil {
 			return nil, true, err
 		}
