@@ -231,6 +231,7 @@ func TestClusterMembership(t *testing.T) {
 	if err != nil || out == "30" || out == "0" || len(notices) != 1 || !strings.Contains(notices[0], `view "qv" shard 0`) {
 		t.Fatalf("skip_unavailable read: %q %v, notices %q", out, err, notices)
 	}
+	checkOneLeaderPerTerm(t, byName)
 }
 
 func errString(err error) string {

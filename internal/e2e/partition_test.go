@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +155,39 @@ func TestPartitionedLeader(t *testing.T) {
 			t.Fatalf("acknowledged event %d lost", id)
 		}
 	}
+	checkOneLeaderPerTerm(t, byName)
+	if out, err := queryText(p2, "SELECT count(*) > 0 FROM cairn_cluster.leader_terms WHERE node_id = 'n2'"); err != nil || out != "t" {
+		t.Fatalf("cairn_cluster.leader_terms on n2: %q %v", out, err)
+	}
+}
+
+// checkOneLeaderPerTerm reads every node's leader-terms.log (also of
+// nodes that are down) and fails if two nodes led and committed in the
+// same term of the same group: split brain.
+func checkOneLeaderPerTerm(t *testing.T, procs map[string]*Proc) {
+	t.Helper()
+	seen := map[[2]int64]string{}
+	total := 0
+	for name, p := range procs {
+		b, err := os.ReadFile(filepath.Join(p.DataDir, "leader-terms.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var gid, term, at int64
+			if _, err := fmt.Sscan(line, &gid, &term, &at); err != nil {
+				continue
+			}
+			total++
+			k := [2]int64{gid, term}
+			if other, ok := seen[k]; ok && other != name {
+				t.Fatalf("split brain: group %d term %d led by both %s and %s", gid, term, other, name)
+			}
+			seen[k] = name
+		}
+	}
+	if total == 0 {
+		t.Fatal("no leadership recorded at all")
+	}
+	t.Logf("%d leaderships over %d (group, term) pairs, one leader each", total, len(seen))
 }

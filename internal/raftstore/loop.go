@@ -522,18 +522,25 @@ func (s *Store) pruneReads(g *group) {
 // (view task) that starts then reads up-to-date state. Losing leadership
 // (or a new term) is reported at once.
 func (s *Store) maybeNotifyLeader(g *group) {
-	lw, ok := g.sm.(LeaderWatcher)
-	if !ok {
+	lw, _ := g.sm.(LeaderWatcher)
+	if lw == nil && s.cfg.OnLeader == nil {
 		return
 	}
 	bs := g.rn.BasicStatus()
 	raftLeader, term := bs.RaftState == raft.StateLeader, bs.GetTerm()
 	if g.isLeader && (!raftLeader || g.leaderTerm != term) {
 		g.isLeader = false
-		lw.LeaderChanged(false, term)
+		if lw != nil {
+			lw.LeaderChanged(false, term)
+		}
 	}
 	if !g.isLeader && raftLeader && g.st.appliedT == term {
 		g.isLeader, g.leaderTerm = true, term
-		lw.LeaderChanged(true, term)
+		if lw != nil {
+			lw.LeaderChanged(true, term)
+		}
+		if s.cfg.OnLeader != nil {
+			s.cfg.OnLeader(g.id, term)
+		}
 	}
 }

@@ -44,6 +44,11 @@ type Config struct {
 	OnFsync   func(time.Duration) // each synced batch commit
 	OnCommit  func(time.Duration) // propose → applied latency of a local proposal
 	OnPropose func()
+	// OnLeader, if set, is called (from the loop; it must not block) when
+	// this replica starts leading a group in a term, once it has committed
+	// an entry of that term: the record a checker uses to prove no two
+	// replicas committed as leader in one term.
+	OnLeader func(gid, term uint64)
 	Logger    *slog.Logger
 	// TestingKnobs are hooks for tests only.
 	TestingKnobs TestingKnobs

@@ -88,6 +88,7 @@ type Node struct {
 	pgLn, httpLn, clusterLn net.Listener
 	tr                      *transport.Transport
 	faults                  *transport.Faults // non-nil with Config.TestFaults
+	leaderLog               *os.File          // leader-terms.log, appended by the raft loop
 	seeds                   sync.Map          // raft id -> cluster addr, from the join reply
 	live                    liveness
 	membershipCh            chan struct{}
@@ -180,7 +181,16 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.tr = transport.New(transport.Config{NodeID: n.id.RaftID, Resolve: n.resolve, Handler: n, Logger: cfg.Logger, Faults: faults})
 	go func() { _ = n.tr.Serve(n.clusterLn) }()
+	// Every (group, term) this node led and committed in, across restarts:
+	// cairn_cluster.leader_terms, for checking no two nodes led one term.
+	n.leaderLog, err = os.OpenFile(filepath.Join(cfg.DataDir, "leader-terms.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrDataDir, cfg.DataDir, err)
+	}
 	n.store, err = raftstore.Open(raftstore.Config{
+		OnLeader: func(gid, term uint64) {
+			fmt.Fprintf(n.leaderLog, "%d %d %d\n", gid, term, time.Now().UnixMicro())
+		},
 		Dir:       filepath.Join(cfg.DataDir, "store"),
 		NodeID:    n.id.RaftID,
 		Transport: n.tr,
@@ -290,6 +300,9 @@ func (n *Node) Close() error {
 	var err error
 	if n.store != nil {
 		err = n.store.Close()
+	}
+	if n.leaderLog != nil {
+		n.leaderLog.Close()
 	}
 	if n.lock != nil {
 		n.lock.Close()

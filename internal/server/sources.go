@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -32,11 +34,13 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 			return s.n.nodesTable(), nil
 		case "streams":
 			return s.n.streamsTable(), nil
+		case "leader_terms":
+			return s.n.leaderTermsTable()
 		case "views":
 			return s.n.viewsTable(), nil
 		}
 		return nil, pgerr.New(pgerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name).
-			WithHint("cairn_cluster has: nodes, shards, streams, views.")
+			WithHint("cairn_cluster has: nodes, shards, streams, views, leader_terms.")
 	default:
 		return nil, pgerr.New(pgerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name)
 	}
@@ -489,4 +493,23 @@ func (n *Node) nodesTable() *memTable {
 			txt(n.state(nd)), ld, i8(replicas[nd.ID]), hb})
 	}
 	return t
+}
+
+// leaderTermsTable is cairn_cluster.leader_terms: every (group, term) this
+// node led and committed in, read from its leader-terms.log.
+func (n *Node) leaderTermsTable() (*memTable, error) {
+	t := &memTable{cols: []exec.Column{{Name: "group_id", T: types.Int8}, {Name: "term", T: types.Int8},
+		{Name: "node_id", T: types.Text}, {Name: "since", T: types.TimestampTZ}}}
+	b, err := os.ReadFile(filepath.Join(n.cfg.DataDir, "leader-terms.log"))
+	if err != nil {
+		return nil, pgerr.New(pgerr.IOError, "read leader-terms.log: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var gid, term, at int64
+		if _, err := fmt.Sscan(line, &gid, &term, &at); err != nil {
+			continue // a torn last line after a crash
+		}
+		t.rows = append(t.rows, []types.Datum{i8(gid), i8(term), txt(n.cfg.NodeID), types.NewInt(types.TimestampTZ, at)})
+	}
+	return t, nil
 }
