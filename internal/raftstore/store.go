@@ -49,7 +49,7 @@ type Config struct {
 	// an entry of that term: the record a checker uses to prove no two
 	// replicas committed as leader in one term.
 	OnLeader func(gid, term uint64)
-	Logger    *slog.Logger
+	Logger   *slog.Logger
 	// TestingKnobs are hooks for tests only.
 	TestingKnobs TestingKnobs
 }
