@@ -54,6 +54,7 @@ func TestClusterMembership(t *testing.T) {
 	p2.Start("--node-id", "n2", "--join", p1.Cluster)
 	p3.Start("--node-id", "n3", "--join", p1.Cluster, "--zone", "z3")
 	procs := []*Proc{p1, p2, p3}
+	byName := map[string]*Proc{"n1": p1, "n2": p2, "n3": p3}
 	var pe *pgconn.PgError
 	extra := 0
 	names := []string{"n1", "n2", "n3"}
@@ -165,25 +166,52 @@ func TestClusterMembership(t *testing.T) {
 		return err == nil && out == "live", "n1 as seen by n2 after restart: " + out + errString(err)
 	})
 	checkView(p1, "n1 after restart")
-	// Pause n3 (SIGSTOP) for 4 s: n1 and n2 keep a quorum of every shard
-	// and keep taking writes; once resumed, n3 catches up.
-	if err := p3.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	// Pause the leader of stream shard s/0 (SIGSTOP) for 5 s: the other
+	// two keep a quorum of every shard, elect a new leader and keep taking
+	// writes; once resumed, the paused node steps down and catches up.
+	var pausedName string
+	waitUntil(t, 15*time.Second, func() (bool, string) {
+		for name, p := range byName {
+			if out, err := queryText(p, "SELECT node_id FROM cairn_cluster.shards WHERE object = 's' AND shard = 0 AND role = 'leader'"); err == nil && out == name {
+				pausedName = name
+				return true, ""
+			}
+		}
+		return false, "no leader of s/0"
+	})
+	paused := byName[pausedName]
+	var writer *Proc
+	for name, p := range byName {
+		if name != pausedName {
+			writer = p
+		}
+	}
+	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	paused := time.Now()
+	pausedAt := time.Now()
 	for k := int64(200); k < 210; k++ {
 		waitUntil(t, 15*time.Second, func() (bool, string) {
-			err := insert(p1, k*10)
-			return err == nil, "insert while n3 is paused: " + errString(err)
+			err := insert(writer, k*10)
+			return err == nil, "insert while " + pausedName + " is paused: " + errString(err)
 		})
 	}
-	time.Sleep(time.Until(paused.Add(4 * time.Second)))
-	if err := p3.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	time.Sleep(time.Until(pausedAt.Add(5 * time.Second)))
+	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	extra = 40
-	checkView(p3, "n3 after pause")
-	checkView(p1, "n1 after n3's pause")
+	for name, p := range byName {
+		checkView(p, name+" after the pause of "+pausedName)
+	}
+	// primary_only = on makes reads linearizable unless a session says otherwise.
+	if _, err := queryText(p2, "ALTER SYSTEM SET primary_only = on"); err != nil {
+		t.Fatal(err)
+	}
+	checkView(p3, "n3 with primary_only")
+	if _, err := queryText(p2, "ALTER SYSTEM RESET primary_only"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := queryText(p1, "CREATE STREAM r (k int8) WITH (replicas = 4)"); !errors.As(err, &pe) || pe.Code != "22023" {
 		t.Fatalf("replicas = 4 on 3 nodes: %v", err)
 	}
@@ -207,7 +235,6 @@ func TestClusterMembership(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]*Proc{"n1": p1, "n2": p2, "n3": p3}
 	victim := byName[owner]
 	if victim == nil {
 		t.Fatalf("qv shard 0 is on %q", owner)

@@ -46,14 +46,23 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 	}
 	cat := s.n.meta.Catalog()
 	if st := cat.Streams[name]; st != nil {
-		readFrom, _ := s.get("read_from")
-		return &streamSource{n: s.n, st: st, linearizable: readFrom == "leader", skip: s.partial()}, nil
+		return &streamSource{n: s.n, st: st, linearizable: s.readFromLeader(), skip: s.partial()}, nil
 	}
 	if v := cat.Views[name]; v != nil {
-		readLeader, _ := s.get("read_from")
-		return &viewSource{n: s.n, v: v, linearizable: readLeader == "leader", skip: s.partial()}, nil
+		return &viewSource{n: s.n, v: v, linearizable: s.readFromLeader(), skip: s.partial()}, nil
 	}
 	return nil, pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", name)
+}
+
+// readFromLeader reports whether reads must be linearizable: the session
+// says read_from = leader, or the cluster says primary_only = on (unless
+// the session set read_from itself).
+func (s *Session) readFromLeader() bool {
+	if v, set := s.values["read_from"]; set {
+		return v == "leader"
+	}
+	v, _ := s.n.clusterSetting("primary_only")
+	return v == "on"
 }
 
 // streamSource scans a stream's retained history.
