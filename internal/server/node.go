@@ -58,7 +58,10 @@ type Config struct {
 	// TestFaults enables POST /debug/faults, which cuts this node's
 	// traffic to chosen peers: fault tests only, never in production.
 	TestFaults bool
-	Logger     *slog.Logger
+	// Faults, if set, is the fault injector this node's transport obeys:
+	// an in-process test cluster shares one among its nodes.
+	Faults *transport.Faults
+	Logger *slog.Logger
 }
 
 // raftTick is the raft clock's tick.
@@ -174,11 +177,11 @@ func Start(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	var faults *transport.Faults
-	if cfg.TestFaults {
+	faults := cfg.Faults
+	if faults == nil && cfg.TestFaults {
 		faults = transport.NewFaults()
-		n.faults = faults
 	}
+	n.faults = faults
 	n.tr = transport.New(transport.Config{NodeID: n.id.RaftID, Resolve: n.resolve, Handler: n, Logger: cfg.Logger, Faults: faults})
 	go func() { _ = n.tr.Serve(n.clusterLn) }()
 	// Every (group, term) this node led and committed in, across restarts:
@@ -243,7 +246,7 @@ func Start(cfg Config) (*Node, error) {
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
-	if n.faults != nil {
+	if cfg.TestFaults {
 		n.http.Handle("POST /debug/faults", http.HandlerFunc(n.serveFaults))
 	}
 	go func() { _ = n.pg.Serve(n.pgLn) }()
@@ -253,6 +256,9 @@ func Start(cfg Config) (*Node, error) {
 		"pg_addr", n.pgLn.Addr().String(), "http_addr", n.httpLn.Addr().String(), "data_dir", cfg.DataDir)
 	return n, nil
 }
+
+// RaftID returns this node's raft replica id.
+func (n *Node) RaftID() uint64 { return n.id.RaftID }
 
 // PGAddr returns the PostgreSQL listen address.
 func (n *Node) PGAddr() string { return n.pgLn.Addr().String() }
