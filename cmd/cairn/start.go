@@ -88,6 +88,8 @@ A flag beats the environment, which beats the file.`,
 	f.BoolVar(&cfg.NoSync, "unsafe-no-fsync", false, "skip fsync (loses acknowledged data on power loss; benchmarks only)")
 	f.BoolVar(&cfg.TestFaults, "unsafe-test-faults", false, "serve POST /debug/faults to cut traffic between nodes (fault tests only)")
 	_ = f.MarkHidden("unsafe-test-faults")
+	f.Uint64Var(&cfg.RaftLogEntries, "unsafe-raft-log-entries", 0, "truncate raft logs every N entries and keep only N for lagging followers (tests: forces catch-up by snapshot)")
+	_ = f.MarkHidden("unsafe-raft-log-entries")
 	return cmd
 }
 

@@ -35,10 +35,11 @@ func fault(t *testing.T, procs []*Proc, body string) {
 // stream and the view exactly once on every node.
 func TestPartitionedLeader(t *testing.T) {
 	p1 := NewProc(t)
-	p1.Start("--unsafe-test-faults")
+	// A tiny raft log: a node that falls behind catches up by snapshot.
+	p1.Start("--unsafe-test-faults", "--unsafe-raft-log-entries", "8")
 	p2, p3 := NewProc(t), NewProc(t)
-	p2.Start("--node-id", "n2", "--join", p1.Cluster, "--unsafe-test-faults")
-	p3.Start("--node-id", "n3", "--join", p1.Cluster, "--unsafe-test-faults")
+	p2.Start("--node-id", "n2", "--join", p1.Cluster, "--unsafe-test-faults", "--unsafe-raft-log-entries", "8")
+	p3.Start("--node-id", "n3", "--join", p1.Cluster, "--unsafe-test-faults", "--unsafe-raft-log-entries", "8")
 	procs := []*Proc{p1, p2, p3}
 	byName := map[string]*Proc{"n1": p1, "n2": p2, "n3": p3}
 	for name, p := range byName {
@@ -154,6 +155,48 @@ func TestPartitionedLeader(t *testing.T) {
 		if !have[fmt.Sprint(id)] {
 			t.Fatalf("acknowledged event %d lost", id)
 		}
+	}
+	// Kill -9 the leader of the view's shard, write on, restart it: the
+	// view fails over (new leader resumes from the stored offsets) and
+	// the restarted node catches up by snapshot (its log is long gone).
+	var viewLeader string
+	waitUntil(t, 20*time.Second, func() (bool, string) {
+		for name, p := range byName {
+			if out, err := queryText(p, "SELECT node_id FROM cairn_cluster.shards WHERE object = 'psv' AND role = 'leader'"); err == nil && out == name {
+				viewLeader = name
+				return true, ""
+			}
+		}
+		return false, "no leader of psv"
+	})
+	var survivor *Proc
+	for name, p := range byName {
+		if name != viewLeader {
+			survivor = p
+		}
+	}
+	byName[viewLeader].Kill()
+	for i := 0; i < 40; i++ {
+		waitUntil(t, 20*time.Second, func() (bool, string) {
+			err := write(survivor)
+			return err == nil, "write with the view leader dead: " + errString(err)
+		})
+	}
+	byName[viewLeader].Start("--node-id", viewLeader, "--unsafe-test-faults", "--unsafe-raft-log-entries", "8")
+	wantN, wantIDs = 0, 0
+	for id := range acked {
+		wantN++
+		wantIDs += id
+	}
+	for name, p := range byName {
+		waitUntil(t, 30*time.Second, func() (bool, string) {
+			view, err1 := queryText(p, "SET read_from = leader; SELECT n, ids FROM psv")
+			stream, err2 := queryText(p, "SET read_from = leader; SELECT count(*), sum(id) FROM ps")
+			var n int64
+			fmt.Sscan(strings.Split(view, "|")[0], &n)
+			return err1 == nil && err2 == nil && view == stream && n >= wantN && n <= wantN+int64(len(unknown)),
+				fmt.Sprintf("%s after the view leader's restart: view %s vs stream %s (acked %d)", name, view, stream, wantN)
+		})
 	}
 	checkOneLeaderPerTerm(t, byName)
 	if out, err := queryText(p2, "SELECT count(*) > 0 FROM cairn_cluster.leader_terms WHERE node_id = 'n2'"); err != nil || out != "t" {

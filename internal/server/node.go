@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -58,6 +59,10 @@ type Config struct {
 	// TestFaults enables POST /debug/faults, which cuts this node's
 	// traffic to chosen peers: fault tests only, never in production.
 	TestFaults bool
+	// RaftLogEntries, if set, replaces both the log truncation threshold
+	// and the entries kept for lagging followers (tests use a tiny value to
+	// force catch-up by snapshot).
+	RaftLogEntries uint64
 	// Faults, if set, is the fault injector this node's transport obeys:
 	// an in-process test cluster shares one among its nodes.
 	Faults *transport.Faults
@@ -205,11 +210,12 @@ func Start(cfg Config) (*Node, error) {
 		// A short log lets truncation delete entries while they are still
 		// in the memtable, so most of the raft log is never flushed or
 		// compacted (each entry is also in its state machine).
-		MaxLogEntries: 256,
-		Logger:        cfg.Logger,
-		OnFsync:       n.metrics.Fsynced,
-		OnCommit:      func(d time.Duration) { n.metrics.Committed("all", d) },
-		OnPropose:     func() { n.metrics.Proposed("all") },
+		MaxLogEntries:    cmp.Or(cfg.RaftLogEntries, 256),
+		MaxRetainEntries: cfg.RaftLogEntries, // 0: the store's default
+		Logger:           cfg.Logger,
+		OnFsync:          n.metrics.Fsynced,
+		OnCommit:         func(d time.Duration) { n.metrics.Committed("all", d) },
+		OnPropose:        func() { n.metrics.Proposed("all") },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
