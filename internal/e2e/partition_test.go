@@ -156,13 +156,13 @@ func TestPartitionedLeader(t *testing.T) {
 			t.Fatalf("acknowledged event %d lost", id)
 		}
 	}
-	// Kill -9 the leader of the view's shard, write on, restart it: the
+	// Kill -9 the leader of the view's shard 0, write on, restart it: the
 	// view fails over (new leader resumes from the stored offsets) and
 	// the restarted node catches up by snapshot (its log is long gone).
 	var viewLeader string
 	waitUntil(t, 20*time.Second, func() (bool, string) {
 		for name, p := range byName {
-			if out, err := queryText(p, "SELECT node_id FROM cairn_cluster.shards WHERE object = 'psv' AND role = 'leader'"); err == nil && out == name {
+			if out, err := queryText(p, "SELECT node_id FROM cairn_cluster.shards WHERE object = 'psv' AND shard = 0 AND role = 'leader'"); err == nil && out == name {
 				viewLeader = name
 				return true, ""
 			}

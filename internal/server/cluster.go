@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ const (
 	rpcMetaPropose = "meta_propose"
 	rpcHeartbeat   = "heartbeat"
 	rpcStatus      = "group_status"
+	rpcNodeGroups  = "node_groups"
 )
 
 type joinRequest struct {
@@ -202,6 +204,8 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 			return nil, err
 		}
 		return json.Marshal(res)
+	case rpcNodeGroups:
+		return json.Marshal(n.localGroupStatus())
 	case rpcStatus:
 		var gid uint64
 		if err := json.Unmarshal(req, &gid); err != nil {
@@ -463,4 +467,68 @@ func (n *Node) serveFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	n.log.Warn("test fault injected", "request", req)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// replicaStatus is one replica's raft state, as cairn_cluster.shards shows it.
+type replicaStatus struct {
+	Role    string `json:"role"`
+	Applied uint64 `json:"applied"`
+	Commit  uint64 `json:"commit"`
+}
+
+// localGroupStatus returns the state of every replica on this node, by group.
+func (n *Node) localGroupStatus() map[uint64]replicaStatus {
+	ids := []uint64{catalog.MetaGroupID}
+	n.mu.Lock()
+	for id := range n.mu.groups {
+		ids = append(ids, id)
+	}
+	n.mu.Unlock()
+	out := map[uint64]replicaStatus{}
+	for _, id := range ids {
+		st, ok := n.store.Status(id)
+		if !ok {
+			continue
+		}
+		role := "follower"
+		switch {
+		case st.IsLeader:
+			role = "leader"
+		case slices.Contains(st.Learners, n.id.RaftID):
+			role = "learner"
+		}
+		out[id] = replicaStatus{Role: role, Applied: st.Applied, Commit: st.Commit}
+	}
+	return out
+}
+
+// clusterGroupStatus asks every live node for its replicas' state (1 s
+// bound each, in parallel); a node that does not answer is left out.
+func (n *Node) clusterGroupStatus(ctx context.Context) map[uint64]map[uint64]replicaStatus {
+	out := map[uint64]map[uint64]replicaStatus{n.id.RaftID: n.localGroupStatus()}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, nd := range n.meta.Catalog().SortedNodes() {
+		if nd.ID == n.id.RaftID || n.state(nd) != "live" {
+			continue
+		}
+		wg.Add(1)
+		go func(id uint64) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			b, err := n.tr.Call(cctx, id, rpcNodeGroups, nil)
+			if err != nil {
+				return
+			}
+			var m map[uint64]replicaStatus
+			if json.Unmarshal(b, &m) == nil {
+				mu.Lock()
+				out[id] = m
+				mu.Unlock()
+			}
+		}(nd.ID)
+	}
+	wg.Wait()
+	return out
 }

@@ -416,6 +416,7 @@ func (n *Node) shardsTable() *memTable {
 		{Name: "node_id", T: types.Text}, {Name: "role", T: types.Text}, {Name: "is_alive", T: types.Bool},
 		{Name: "applied_index", T: types.Int8}, {Name: "commit_index", T: types.Int8}, {Name: "lag", T: types.Int8}}}
 	cat := n.meta.Catalog()
+	states := n.clusterGroupStatus(n.ctx)
 	add := func(object string, shard int, gid uint64, nodes []uint64) {
 		for _, id := range nodes {
 			name := fmt.Sprint(id)
@@ -423,21 +424,15 @@ func (n *Node) shardsTable() *memTable {
 			if nd != nil {
 				name = nd.Name
 			}
-			st, ok := n.store.Status(gid)
-			if id != n.id.RaftID || !ok {
+			st, ok := states[id][gid]
+			if !ok {
+				// The node did not answer (down, or the replica is not started).
 				alive := nd != nil && n.state(nd) == "live"
 				null := types.NullOf(types.Int8)
 				t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt("unknown"), types.NewBool(alive), null, null, null})
 				continue
 			}
-			role := "follower"
-			switch {
-			case st.IsLeader:
-				role = "leader"
-			case slices.Contains(st.Learners, id):
-				role = "learner"
-			}
-			t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt(role), types.NewBool(true),
+			t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt(st.Role), types.NewBool(true),
 				i8(int64(st.Applied)), i8(int64(st.Commit)), i8(int64(st.Commit) - int64(st.Applied))})
 		}
 	}
