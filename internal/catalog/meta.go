@@ -201,14 +201,10 @@ func applyCommand(c *Catalog, cmd *Command) *Result {
 		res := &Result{}
 		for _, name := range cmd.Names {
 			if _, ok := c.Streams[name]; !ok {
-				if cmd.IfExists {
-					res.Notice = fmt.Sprintf("stream %q does not exist, skipping", name)
-					continue
+				if err := c.dropMissing("stream", name, cmd.IfExists, res); err != nil {
+					return &Result{Err: err}
 				}
-				if c.Exists(name) == "view" {
-					return &Result{Err: pgerr.New(pgerr.WrongObjectType, "%q is a view", name).WithHint("Use DROP VIEW to remove a view.")}
-				}
-				return &Result{Err: ErrNoStream(name)}
+				continue
 			}
 			deps := c.ViewsOn(name)
 			if len(deps) > 0 && !cmd.Cascade {
@@ -231,14 +227,10 @@ func applyCommand(c *Catalog, cmd *Command) *Result {
 		res := &Result{}
 		for _, name := range cmd.Names {
 			if _, ok := c.Views[name]; !ok {
-				if cmd.IfExists {
-					res.Notice = fmt.Sprintf("view %q does not exist, skipping", name)
-					continue
+				if err := c.dropMissing("view", name, cmd.IfExists, res); err != nil {
+					return &Result{Err: err}
 				}
-				if c.Exists(name) == "stream" {
-					return &Result{Err: pgerr.New(pgerr.WrongObjectType, "%q is a stream", name).WithHint("Use DROP STREAM to remove a stream.")}
-				}
-				return &Result{Err: ErrNoView(name)}
+				continue
 			}
 			delete(c.Views, name)
 			res.Dropped = append(res.Dropped, name)
@@ -263,4 +255,22 @@ func (c *Catalog) SettingNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// dropMissing handles DROP of a kind ("stream" or "view") of object that
+// does not exist: with IF EXISTS a notice, else an error that says when the
+// name is the other kind.
+func (c *Catalog) dropMissing(kind, name string, ifExists bool, res *Result) *pgerr.Error {
+	if ifExists {
+		res.Notice = fmt.Sprintf("%s %q does not exist, skipping", kind, name)
+		return nil
+	}
+	if other := c.Exists(name); other != "" {
+		return pgerr.New(pgerr.WrongObjectType, "%q is a %s", name, other).
+			WithHint("Use DROP %s to remove a %s.", strings.ToUpper(other), other)
+	}
+	if kind == "view" {
+		return ErrNoView(name)
+	}
+	return ErrNoStream(name)
 }
