@@ -405,7 +405,7 @@ var _ = Parse
 
 // ---- cluster administration (added with the parser) ----
 
-// AlterNode is `ALTER NODE 'n2' OFFLINE|ONLINE|RECOVER|DRAIN|DECOMMISSION`
+// AlterNode is `ALTER NODE 'n2' OFFLINE|ONLINE|RECOVER|DRAIN|DECOMMISSION|REMOVE`
 // (the node may also be written as a bare word). Action is lower-cased.
 type AlterNode struct {
 	P      int
@@ -413,11 +413,31 @@ type AlterNode struct {
 	Action string
 }
 
-// AlterShard is `ALTER SHARD 17 TRANSFER LEADER TO 'n3'`.
+// AlterShard is one of
+//
+//	ALTER SHARD 17 TRANSFER LEADER TO 'n3'     (Action "transfer_leader")
+//	ALTER SHARD 17 RECOVER REPLICA ON 'n3'     (Action "recover_replica")
+//	ALTER SHARD 17 FORCE RECOVER [CONFIRM DATA LOSS]  (Action "force_recover")
+//
+// Shard is a raft group id (cairn_cluster.shards.group_id; 1 is the meta
+// group).
 type AlterShard struct {
-	P        int
-	Shard    int64
-	LeaderTo string
+	P       int
+	Shard   int64
+	Action  string
+	Node    string
+	Confirm bool // CONFIRM DATA LOSS
+}
+
+// Rebalance is `ALTER SYSTEM REBALANCE`.
+type Rebalance struct {
+	P int
+}
+
+// CancelOperation is `CANCEL OPERATION 12`.
+type CancelOperation struct {
+	P  int
+	ID int64
 }
 
 // Failover is `ALTER SYSTEM FAILOVER TO 'n2'`: move every leader that can
@@ -430,3 +450,6 @@ type Failover struct {
 func (*AlterNode) stmt()  {}
 func (*AlterShard) stmt() {}
 func (*Failover) stmt()   {}
+func (*Rebalance) stmt()  {}
+
+func (*CancelOperation) stmt() {}

@@ -216,7 +216,21 @@ func formatStmt(b *strings.Builder, s Statement) {
 		b.WriteByte(' ')
 		b.WriteString(strings.ToUpper(s.Action))
 	case *AlterShard:
-		fmt.Fprintf(b, "ALTER SHARD %d TRANSFER LEADER TO %s", s.Shard, QuoteString(s.LeaderTo))
+		switch s.Action {
+		case "recover_replica":
+			fmt.Fprintf(b, "ALTER SHARD %d RECOVER REPLICA ON %s", s.Shard, QuoteString(s.Node))
+		case "force_recover":
+			fmt.Fprintf(b, "ALTER SHARD %d FORCE RECOVER", s.Shard)
+			if s.Confirm {
+				b.WriteString(" CONFIRM DATA LOSS")
+			}
+		default:
+			fmt.Fprintf(b, "ALTER SHARD %d TRANSFER LEADER TO %s", s.Shard, QuoteString(s.Node))
+		}
+	case *Rebalance:
+		b.WriteString("ALTER SYSTEM REBALANCE")
+	case *CancelOperation:
+		fmt.Fprintf(b, "CANCEL OPERATION %d", s.ID)
 	case *Failover:
 		b.WriteString("ALTER SYSTEM FAILOVER TO ")
 		b.WriteString(QuoteString(s.Node))

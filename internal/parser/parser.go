@@ -303,6 +303,8 @@ func (p *parser) parseStatement() (Statement, error) {
 		return p.parseSet()
 	case "show":
 		return p.parseShow()
+	case "cancel":
+		return p.parseCancel()
 	case "reset":
 		return p.parseReset()
 	case "begin", "start":
@@ -1107,6 +1109,8 @@ func (p *parser) parseAlter() (Statement, error) {
 			return nil, err
 		}
 		return &Failover{P: start.pos, Node: n}, nil
+	case p.acceptKw("rebalance"):
+		return &Rebalance{P: start.pos}, nil
 	case p.acceptKw("reset"):
 		if p.acceptKw("all") {
 			a.Name, a.Reset = "all", true
@@ -1137,7 +1141,7 @@ func (p *parser) nodeName() (string, error) {
 	return "", p.syntaxErr(t)
 }
 
-var nodeActions = setOf("offline", "online", "recover", "drain", "decommission")
+var nodeActions = setOf("offline", "online", "recover", "drain", "decommission", "remove")
 
 func (p *parser) parseAlterNode(start token) (Statement, error) {
 	n, err := p.nodeName()
@@ -1162,12 +1166,46 @@ func (p *parser) parseAlterShard(start token) (Statement, error) {
 		return nil, &Error{Pos: t.pos + p.base, Code: pgerr.NumericOutOfRange, Msg: fmt.Sprintf("shard id %s is out of range", t.val)}
 	}
 	p.i++
-	if !p.acceptKws("transfer", "leader", "to") {
+	a := &AlterShard{P: start.pos, Shard: id}
+	switch {
+	case p.acceptKws("transfer", "leader", "to"):
+		a.Action = "transfer_leader"
+	case p.acceptKws("recover", "replica", "on"):
+		a.Action = "recover_replica"
+	case p.acceptKws("force", "recover"):
+		a.Action = "force_recover"
+		if p.acceptKw("confirm") {
+			if !p.acceptKws("data", "loss") {
+				return nil, p.syntaxErr(p.peek())
+			}
+			a.Confirm = true
+		}
+		return a, nil
+	default:
 		return nil, p.syntaxErr(p.peek())
 	}
 	n, err := p.nodeName()
 	if err != nil {
 		return nil, err
 	}
-	return &AlterShard{P: start.pos, Shard: id, LeaderTo: n}, nil
+	a.Node = n
+	return a, nil
+}
+
+// parseCancel parses `CANCEL OPERATION n`.
+func (p *parser) parseCancel() (Statement, error) {
+	start := p.next()
+	if err := p.expectKw("operation"); err != nil {
+		return nil, err
+	}
+	t := p.peek()
+	if t.kind != tInt {
+		return nil, p.syntaxErr(t)
+	}
+	id, err := strconv.ParseInt(t.val, 10, 64)
+	if err != nil {
+		return nil, &Error{Pos: t.pos + p.base, Code: pgerr.NumericOutOfRange, Msg: fmt.Sprintf("operation id %s is out of range", t.val)}
+	}
+	p.i++
+	return &CancelOperation{P: start.pos, ID: id}, nil
 }
