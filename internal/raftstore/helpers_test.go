@@ -175,6 +175,8 @@ type testNet struct {
 	mu       sync.Mutex
 	stores   map[uint64]*Store
 	isolated map[uint64]bool
+	// drop, if set, drops the messages (sent by from) it returns true for.
+	drop func(from uint64, m *pb.Message) bool
 }
 
 func newTestNet() *testNet {
@@ -186,6 +188,13 @@ func (n *testNet) transport(from uint64) Transport { return netTransport{n, from
 func (n *testNet) add(id uint64, s *Store) {
 	n.mu.Lock()
 	n.stores[id] = s
+	n.mu.Unlock()
+}
+
+// setDrop installs (nil: removes) a message filter.
+func (n *testNet) setDrop(drop func(from uint64, m *pb.Message) bool) {
+	n.mu.Lock()
+	n.drop = drop
 	n.mu.Unlock()
 }
 
@@ -205,7 +214,7 @@ func (t netTransport) Send(msgs []GroupMessage) {
 		to := m.Msg.GetTo()
 		t.n.mu.Lock()
 		dst := t.n.stores[to]
-		cut := t.n.isolated[to] || t.n.isolated[t.from]
+		cut := t.n.isolated[to] || t.n.isolated[t.from] || (t.n.drop != nil && t.n.drop(t.from, m.Msg))
 		t.n.mu.Unlock()
 		if dst == nil || cut {
 			continue

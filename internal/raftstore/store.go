@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -122,6 +124,10 @@ type GroupStatus struct {
 	IsLeader   bool
 	Voters     []uint64
 	Learners   []uint64
+	// Match is, on the leader only, the highest log index known to be
+	// replicated on each replica (voters and learners, this node included),
+	// from raft's progress tracker; nil on other replicas.
+	Match map[uint64]uint64
 }
 
 const (
@@ -375,21 +381,7 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 	if err := sm.Load(s.db); err != nil {
 		return fmt.Errorf("raftstore: group %d: load state machine: %w", gid, err)
 	}
-	rn, err := raft.NewRawNode(&raft.Config{
-		ID:                        s.cfg.NodeID,
-		ElectionTick:              s.cfg.ElectionTicks,
-		HeartbeatTick:             s.cfg.HeartbeatTicks,
-		Storage:                   gs,
-		Applied:                   gs.applied,
-		MaxSizePerMsg:             1 << 20,
-		MaxInflightMsgs:           64,
-		MaxCommittedSizePerReady:  16 << 20,
-		MaxUncommittedEntriesSize: 256 << 20,
-		CheckQuorum:               true,
-		PreVote:                   true,
-		DisableProposalForwarding: true,
-		Logger:                    raftLogger{s.log.With("group", gid)},
-	})
+	rn, err := raft.NewRawNode(s.raftConfig(gid, gs))
 	if err != nil {
 		return fmt.Errorf("raftstore: group %d: %w", gid, err)
 	}
@@ -405,6 +397,26 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 	}
 	s.publishStatus(g)
 	return nil
+}
+
+// raftConfig is the raft configuration of every group's RawNode, started
+// from gs (its persisted state, applied index included).
+func (s *Store) raftConfig(gid uint64, gs *groupStorage) *raft.Config {
+	return &raft.Config{
+		ID:                        s.cfg.NodeID,
+		ElectionTick:              s.cfg.ElectionTicks,
+		HeartbeatTick:             s.cfg.HeartbeatTicks,
+		Storage:                   gs,
+		Applied:                   gs.applied,
+		MaxSizePerMsg:             1 << 20,
+		MaxInflightMsgs:           64,
+		MaxCommittedSizePerReady:  16 << 20,
+		MaxUncommittedEntriesSize: 256 << 20,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		DisableProposalForwarding: true,
+		Logger:                    raftLogger{s.log.With("group", gid)},
+	}
 }
 
 // bootstrap persists the initial state of a group that has none.
@@ -621,6 +633,7 @@ func (s *Store) Status(gid uint64) (GroupStatus, bool) {
 	st, ok := s.statuses[gid]
 	s.statusMu.RUnlock()
 	st.Voters, st.Learners = slices.Clone(st.Voters), slices.Clone(st.Learners)
+	st.Match = maps.Clone(st.Match)
 	return st, ok
 }
 
@@ -639,9 +652,35 @@ func (s *Store) publishStatus(g *group) {
 		Voters:     g.st.conf.GetVoters(),
 		Learners:   g.st.conf.GetLearners(),
 	}
+	if st.IsLeader {
+		st.Match = s.leaderMatch(g)
+	}
 	s.statusMu.Lock()
 	s.statuses[g.id] = st
 	s.statusMu.Unlock()
+}
+
+// leaderMatch returns the match index of every replica of a group this
+// node leads. The published map is never modified (Status hands out
+// copies), so when nothing moved since the last publication it is reused
+// and an idle leader allocates nothing.
+func (s *Store) leaderMatch(g *group) map[uint64]uint64 {
+	s.statusMu.RLock()
+	prev := s.statuses[g.id].Match
+	s.statusMu.RUnlock()
+	same, n := prev != nil, 0
+	g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		n++
+		if m, ok := prev[id]; !ok || m != pr.Match {
+			same = false
+		}
+	})
+	if same && n == len(prev) {
+		return prev
+	}
+	m := make(map[uint64]uint64, n)
+	g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) { m[id] = pr.Match })
+	return m
 }
 
 // Step delivers a message received from another node for group gid; the
