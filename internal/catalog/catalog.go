@@ -76,7 +76,31 @@ type Node struct {
 	Zone        string `json:"zone,omitempty"`
 	Region      string `json:"region,omitempty"`
 	JoinedAt    int64  `json:"joined_at"`
+	// State is what an operator set: "" (none: liveness decides), or one
+	// of the NodeOffline… states.
+	State string `json:"state,omitempty"`
 }
+
+// Operator-set node states.
+const (
+	NodeOffline         = "offline"         // ALTER NODE … OFFLINE: no leaders, no placement, replicas moved off
+	NodeDraining        = "draining"        // ALTER NODE … DRAIN: no leaders, no new sessions
+	NodeDecommissioning = "decommissioning" // ALTER NODE … DECOMMISSION: replicas being moved off
+	NodeDecommissioned  = "decommissioned"  // holds nothing; ALTER NODE … REMOVE may delete it
+)
+
+// Placeable reports whether new replicas may go on the node (ignoring
+// liveness, which only the caller knows).
+func (n *Node) Placeable() bool { return n.Role != "compute" && n.State == "" }
+
+// Evacuating reports whether the node's replicas are to be moved off
+// whatever auto_failover says.
+func (n *Node) Evacuating() bool {
+	return n.State == NodeOffline || n.State == NodeDecommissioning || n.State == NodeDecommissioned
+}
+
+// Leadable reports whether the node may hold leaders.
+func (n *Node) Leadable() bool { return n.State == "" }
 
 // Catalog is the whole catalog. Names are unique across streams and views.
 type Catalog struct {
@@ -88,6 +112,13 @@ type Catalog struct {
 	NextGroupID uint64             `json:"next_group_id"`
 	NextID      uint64             `json:"next_id"`
 	ClusterID   string             `json:"cluster_id"`
+	// Added lists, per group, the nodes whose replica was added to the
+	// running group (they start empty and wait for a snapshot, where the
+	// group's first replicas bootstrap with the initial voters).
+	Added map[uint64][]uint64 `json:"added,omitempty"`
+	// Ops are the cluster operations, by id; NextOpID numbers new ones.
+	Ops      map[uint64]*Operation `json:"ops,omitempty"`
+	NextOpID uint64                `json:"next_op_id,omitempty"`
 }
 
 // New returns an empty catalog.
@@ -100,6 +131,9 @@ func New() *Catalog {
 		Settings:    map[string]string{},
 		NextGroupID: MetaGroupID + 1,
 		NextID:      1,
+		Added:       map[uint64][]uint64{},
+		Ops:         map[uint64]*Operation{},
+		NextOpID:    1,
 	}
 }
 
@@ -141,10 +175,11 @@ const (
 // GroupRef names the object and shard a group belongs to, and the nodes
 // holding its replicas.
 type GroupRef struct {
-	Kind   GroupKind
-	Object string
-	Shard  int
-	Nodes  []uint64
+	Kind     GroupKind
+	Object   string
+	Shard    int
+	Nodes    []uint64
+	Replicas int // the replica count asked for
 }
 
 // Groups lists every data group of the catalog.
@@ -152,12 +187,12 @@ func (c *Catalog) Groups() map[uint64]GroupRef {
 	m := map[uint64]GroupRef{}
 	for _, s := range c.Streams {
 		for i, g := range s.Groups {
-			m[g] = GroupRef{GroupStream, s.Name, i, shardNodes(s.Nodes, i)}
+			m[g] = GroupRef{Kind: GroupStream, Object: s.Name, Shard: i, Nodes: shardNodes(s.Nodes, i), Replicas: max(s.Replicas, 1)}
 		}
 	}
 	for _, v := range c.Views {
 		for i, g := range v.Groups {
-			m[g] = GroupRef{GroupView, v.Name, i, shardNodes(v.Nodes, i)}
+			m[g] = GroupRef{Kind: GroupView, Object: v.Name, Shard: i, Nodes: shardNodes(v.Nodes, i), Replicas: max(v.Replicas, 1)}
 		}
 	}
 	return m
@@ -222,6 +257,53 @@ func shardNodes(nodes [][]uint64, i int) []uint64 {
 		return nodes[i]
 	}
 	return []uint64{1}
+}
+
+// ShardNodes returns the nodes placed for group gid and whether the
+// catalog has the group.
+func (c *Catalog) ShardNodes(gid uint64) ([]uint64, bool) {
+	ref, ok := c.Groups()[gid]
+	return ref.Nodes, ok
+}
+
+// setShardNodes replaces the placement of group gid.
+func (c *Catalog) setShardNodes(gid uint64, nodes []uint64) bool {
+	set := func(groups []uint64, placed *[][]uint64) bool {
+		for i, g := range groups {
+			if g != gid {
+				continue
+			}
+			for len(*placed) < len(groups) {
+				*placed = append(*placed, nil)
+			}
+			(*placed)[i] = nodes
+			return true
+		}
+		return false
+	}
+	for _, s := range c.Streams {
+		if set(s.Groups, &s.Nodes) {
+			return true
+		}
+	}
+	for _, v := range c.Views {
+		if set(v.Groups, &v.Nodes) {
+			return true
+		}
+	}
+	return false
+}
+
+// ReplicaCounts returns, per node id, how many data-group replicas the
+// catalog places on it.
+func (c *Catalog) ReplicaCounts() map[uint64]int {
+	m := map[uint64]int{}
+	for _, ref := range c.Groups() {
+		for _, id := range ref.Nodes {
+			m[id]++
+		}
+	}
+	return m
 }
 
 // NodeByID returns the node with raft id id.

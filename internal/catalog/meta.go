@@ -16,26 +16,29 @@ import (
 
 // Command is one change to the catalog, proposed to the meta group.
 type Command struct {
-	Op          string   `json:"op"` // init | add_node | create_stream | drop_stream | create_view | drop_view | set_setting
-	Node        *Node    `json:"node,omitempty"`
-	Stream      *Stream  `json:"stream,omitempty"`
-	View        *View    `json:"view,omitempty"`
-	Names       []string `json:"names,omitempty"`
-	IfExists    bool     `json:"if_exists,omitempty"`
-	IfNotExists bool     `json:"if_not_exists,omitempty"`
-	Cascade     bool     `json:"cascade,omitempty"`
-	Key         string   `json:"key,omitempty"`
-	Value       *string  `json:"value,omitempty"` // nil resets the setting
+	Op          string     `json:"op"` // init | add_node | create_stream | drop_stream | create_view | drop_view | set_setting
+	Node        *Node      `json:"node,omitempty"`
+	Stream      *Stream    `json:"stream,omitempty"`
+	View        *View      `json:"view,omitempty"`
+	Names       []string   `json:"names,omitempty"`
+	IfExists    bool       `json:"if_exists,omitempty"`
+	IfNotExists bool       `json:"if_not_exists,omitempty"`
+	Cascade     bool       `json:"cascade,omitempty"`
+	Key         string     `json:"key,omitempty"`
+	Value       *string    `json:"value,omitempty"` // nil resets the setting
+	Operation   *Operation `json:"operation,omitempty"`
+	Placement   *Placement `json:"placement,omitempty"`
 }
 
 // Result is what applying a Command produced.
 type Result struct {
-	Err     *pgerr.Error
-	Stream  *Stream
-	View    *View
-	Dropped []string // objects removed, views first
-	Node    *Node
-	Notice  string
+	Err       *pgerr.Error
+	Stream    *Stream
+	View      *View
+	Dropped   []string // objects removed, views first
+	Node      *Node
+	Operation *Operation
+	Notice    string
 }
 
 // Encode returns the command's wire form.
@@ -126,6 +129,9 @@ func (m *MetaSM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 // applyCommand changes c in place. It is deterministic: every decision
 // depends only on c and cmd.
 func applyCommand(c *Catalog, cmd *Command) *Result {
+	if res, ok := applyOpCommand(c, cmd); ok {
+		return res
+	}
 	switch cmd.Op {
 	case "init":
 		if c.ClusterID == "" && cmd.Value != nil {
@@ -216,9 +222,11 @@ func applyCommand(c *Catalog, cmd *Command) *Result {
 					WithHint("Use DROP ... CASCADE to drop the dependent views too.")}
 			}
 			for _, v := range deps {
+				c.forgetGroups(v.Groups)
 				delete(c.Views, v.Name)
 				res.Dropped = append(res.Dropped, v.Name)
 			}
+			c.forgetGroups(c.Streams[name].Groups)
 			delete(c.Streams, name)
 			res.Dropped = append(res.Dropped, name)
 		}
@@ -232,6 +240,7 @@ func applyCommand(c *Catalog, cmd *Command) *Result {
 				}
 				continue
 			}
+			c.forgetGroups(c.Views[name].Groups)
 			delete(c.Views, name)
 			res.Dropped = append(res.Dropped, name)
 		}
@@ -245,6 +254,13 @@ func applyCommand(c *Catalog, cmd *Command) *Result {
 		return &Result{}
 	}
 	return &Result{Err: pgerr.New(pgerr.InternalError, "catalog: unknown command %q", cmd.Op)}
+}
+
+// forgetGroups drops the per-group records of dropped groups.
+func (c *Catalog) forgetGroups(gids []uint64) {
+	for _, g := range gids {
+		delete(c.Added, g)
+	}
 }
 
 // SettingNames returns the stored cluster setting names, sorted.

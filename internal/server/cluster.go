@@ -19,13 +19,9 @@ import (
 	"github.com/cairndb/cairn/internal/transport"
 )
 
-// Liveness thresholds: a node not heard from for suspectAfter is suspect,
-// for deadAfter dead.
-const (
-	heartbeatInterval = 500 * time.Millisecond
-	suspectAfter      = 3 * time.Second
-	deadAfter         = 30 * time.Second
-)
+// heartbeatInterval paces heartbeats; the cluster settings suspect_after
+// and dead_after say when a silent node is suspect and dead.
+const heartbeatInterval = 500 * time.Millisecond
 
 // Internal RPC methods.
 const (
@@ -206,6 +202,16 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 		return json.Marshal(res)
 	case rpcNodeGroups:
 		return json.Marshal(n.localGroupStatus())
+	case rpcShardAdmin:
+		var r shardAdminRequest
+		if err := json.Unmarshal(req, &r); err != nil {
+			return nil, err
+		}
+		rep, err := n.handleShardAdmin(ctx, &r)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(rep)
 	case rpcStatus:
 		var gid uint64
 		if err := json.Unmarshal(req, &gid); err != nil {
@@ -236,7 +242,7 @@ func (n *Node) admit(ctx context.Context, r *joinRequest) (*joinReply, error) {
 	if r.ClusterID != "" && r.ClusterID != cat.ClusterID {
 		return nil, pgerr.New(pgerr.InvalidParameterValue, "node %q belongs to cluster %s, not %s", r.Node.Name, r.ClusterID, cat.ClusterID)
 	}
-	if old := cat.Nodes[r.Node.Name]; old != nil && old.ClusterAddr != r.Node.ClusterAddr && n.state(old) == "live" {
+	if old := cat.Nodes[r.Node.Name]; old != nil && old.ClusterAddr != r.Node.ClusterAddr && n.liveness(old) == "live" {
 		return nil, pgerr.New(pgerr.DuplicateObject, "node id %q is taken by a live node at %s; pick another --node-id", r.Node.Name, old.ClusterAddr)
 	}
 	nd := r.Node
@@ -252,21 +258,35 @@ func (n *Node) admit(ctx context.Context, r *joinRequest) (*joinReply, error) {
 	return rep, nil
 }
 
-// state is a node's liveness as this node sees it.
-func (n *Node) state(nd *catalog.Node) string {
+// liveness is a node's liveness as this node sees it: live, suspect,
+// dead, or unknown (not heard from since this node started, for less
+// than dead_after).
+func (n *Node) liveness(nd *catalog.Node) string {
 	if nd.ID == n.id.RaftID {
 		return "live"
 	}
+	dead := n.settingDuration("dead_after")
 	t, ok := n.live.last(nd.ID)
 	switch {
-	case !ok:
+	case !ok && time.Since(n.started) < dead:
 		return "unknown"
-	case time.Since(t) < suspectAfter:
+	case !ok:
+		return "dead"
+	case time.Since(t) < n.settingDuration("suspect_after"):
 		return "live"
-	case time.Since(t) < deadAfter:
+	case time.Since(t) < dead:
 		return "suspect"
 	}
 	return "dead"
+}
+
+// state is what cairn_cluster.nodes shows: the operator's state if one is
+// set, else liveness.
+func (n *Node) state(nd *catalog.Node) string {
+	if nd.State != "" {
+		return nd.State
+	}
+	return n.liveness(nd)
 }
 
 // sendHeartbeats tells every other member this node is alive and how
@@ -320,52 +340,71 @@ func (n *Node) growMeta() error {
 		return nil
 	}
 	cat := n.meta.Catalog()
+	// healthy voters count toward the target; a voter on a dead node, or
+	// one an operator is taking out, is replaced and then removed.
+	healthy := func(id uint64) bool {
+		nd := cat.NodeByID(id)
+		return nd != nil && nd.Role != "compute" && !nd.Evacuating() && n.liveness(nd) != "dead"
+	}
+	dataNodes := 0
+	for _, nd := range cat.SortedNodes() {
+		if nd.Role != "compute" && !nd.Evacuating() && n.liveness(nd) != "dead" {
+			dataNodes++
+		}
+	}
+	target := metaVoterTarget(dataNodes)
+	healthyVoters := 0
 	inConf := map[uint64]bool{}
 	for _, v := range st.Voters {
 		inConf[v] = true
+		if healthy(v) {
+			healthyVoters++
+		}
 	}
 	for _, l := range st.Learners {
 		inConf[l] = true
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
-	// Promote learners that caught up.
-	for _, l := range st.Learners {
-		req, _ := json.Marshal(uint64(catalog.MetaGroupID))
-		out, err := n.tr.Call(ctx, l, rpcStatus, req)
-		if err != nil {
-			continue
-		}
-		var applied uint64
-		if json.Unmarshal(out, &applied) != nil || applied+16 < st.Commit {
-			continue
-		}
-		if len(st.Voters) >= metaVoterTarget(cat.DataNodes()) {
-			continue
-		}
-		if nd := cat.NodeByID(l); nd == nil || nd.Role == "compute" {
-			continue
-		}
-		cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(l)}}}
+	change := func(t pb.ConfChangeType, id uint64, what string) error {
+		cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: t.Enum(), NodeId: new(id)}}}
 		if err := n.store.ProposeConfChange(ctx, catalog.MetaGroupID, cc); err != nil {
 			return err
 		}
-		n.log.Info("meta group: promoted to voter", "raft_id", l)
+		n.log.Info("meta group: "+what, "raft_id", id)
 		return nil
+	}
+	// Promote learners that caught up.
+	for _, l := range st.Learners {
+		if healthyVoters >= target || !healthy(l) || n.liveness(cat.NodeByID(l)) != "live" {
+			continue
+		}
+		if m, ok := st.Match[l]; !ok || m+16 < st.Commit {
+			continue
+		}
+		return change(pb.ConfChangeAddNode, l, "promoted to voter")
+	}
+	// Then remove voters that are not healthy, once enough healthy ones
+	// vote without them (never this node: it moves its leadership first).
+	for _, v := range st.Voters {
+		if !healthy(v) && v != n.id.RaftID && healthyVoters >= target {
+			return change(pb.ConfChangeRemoveNode, v, "removed a voter on a dead or departing node")
+		}
+	}
+	// Learners of removed or decommissioned nodes go too.
+	for _, l := range st.Learners {
+		if nd := cat.NodeByID(l); nd == nil || nd.State == catalog.NodeDecommissioned || nd.State == catalog.NodeDecommissioning {
+			return change(pb.ConfChangeRemoveNode, l, "removed a learner of a departed node")
+		}
 	}
 	// Every live node holds the catalog: those beyond the voter target
 	// stay learners (a copy that does not vote), so each node reads the
 	// catalog locally and is ready to be promoted when a voter is lost.
 	for _, nd := range cat.SortedNodes() {
-		if inConf[nd.ID] || n.state(nd) != "live" {
+		if inConf[nd.ID] || n.liveness(nd) != "live" || nd.State == catalog.NodeDecommissioned || nd.State == catalog.NodeDecommissioning {
 			continue
 		}
-		cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(nd.ID)}}}
-		if err := n.store.ProposeConfChange(ctx, catalog.MetaGroupID, cc); err != nil {
-			return err
-		}
-		n.log.Info("meta group: added learner", "node", nd.Name, "raft_id", nd.ID)
-		return nil
+		return change(pb.ConfChangeAddLearnerNode, nd.ID, "added learner "+nd.Name)
 	}
 	return nil
 }
@@ -390,13 +429,52 @@ func (n *Node) ledGroups() []uint64 {
 // balanceInterval paces leadership transfers from one node.
 const balanceInterval = time.Second
 
-// balanceLeaders spreads data-shard leaders evenly: a node leading at
-// least two more shards than a live voter of one of them hands that
-// shard's leadership to it, one transfer per round.
+// balanceLeaders moves leadership off this node when it should not lead
+// (draining, offline, decommissioning), to the preferred leader when one
+// is set (ALTER SYSTEM FAILOVER TO), and otherwise spreads data-shard
+// leaders evenly: a node leading at least two more shards than a live
+// voter of one of them hands that shard's leadership to it, one transfer
+// per round.
 func (n *Node) balanceLeaders() {
-	led := n.ledGroups()
-	mine := len(led)
 	cat := n.meta.Catalog()
+	me := cat.NodeByID(n.id.RaftID)
+	if me == nil {
+		return
+	}
+	var pref *catalog.Node
+	if name, _ := n.clusterSetting("preferred_leader"); name != "" {
+		if p := cat.Nodes[name]; p != nil && p.Leadable() && n.liveness(p) == "live" {
+			pref = p
+		}
+	}
+	led := n.ledGroups()
+	if !me.Leadable() || (pref != nil && pref.ID != me.ID) {
+		if st, ok := n.store.Status(catalog.MetaGroupID); ok && st.IsLeader {
+			led = append(led, catalog.MetaGroupID)
+		}
+		for _, gid := range led {
+			st, ok := n.store.Status(gid)
+			if !ok {
+				continue
+			}
+			to := uint64(0)
+			if pref != nil && slices.Contains(st.Voters, pref.ID) {
+				to = pref.ID
+			} else if !me.Leadable() {
+				to = n.leastLoadedVoter(cat, st.Voters)
+			}
+			if to != 0 && to != n.id.RaftID {
+				if err := n.store.TransferLeader(gid, to); err == nil {
+					n.log.Debug("leader moves off", "group", gid, "to", to)
+				}
+			}
+		}
+		return
+	}
+	if pref != nil {
+		return // the preferred node keeps what it leads
+	}
+	mine := len(led)
 	for _, gid := range led {
 		st, ok := n.store.Status(gid)
 		if !ok || len(st.Voters) < 2 {
@@ -405,7 +483,7 @@ func (n *Node) balanceLeaders() {
 		best, bestN := uint64(0), mine-1
 		for _, v := range st.Voters {
 			nd := cat.NodeByID(v)
-			if v == n.id.RaftID || nd == nil || n.state(nd) != "live" {
+			if v == n.id.RaftID || nd == nil || !nd.Leadable() || n.liveness(nd) != "live" {
 				continue
 			}
 			if c, ok := n.live.leadersOf(v); ok && c < bestN {
@@ -420,6 +498,23 @@ func (n *Node) balanceLeaders() {
 			break
 		}
 	}
+}
+
+// leastLoadedVoter picks the live voter (not this node, allowed to lead)
+// leading the fewest shards; 0 if none.
+func (n *Node) leastLoadedVoter(cat *catalog.Catalog, voters []uint64) uint64 {
+	best, bestN := uint64(0), int(^uint(0)>>1)
+	for _, v := range voters {
+		nd := cat.NodeByID(v)
+		if v == n.id.RaftID || nd == nil || !nd.Leadable() || n.liveness(nd) != "live" {
+			continue
+		}
+		c, _ := n.live.leadersOf(v)
+		if c < bestN {
+			best, bestN = v, c
+		}
+	}
+	return best
 }
 
 // faultRequest is the body of POST /debug/faults (test-only): cut this
@@ -509,7 +604,7 @@ func (n *Node) clusterGroupStatus(ctx context.Context) map[uint64]map[uint64]rep
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, nd := range n.meta.Catalog().SortedNodes() {
-		if nd.ID == n.id.RaftID || n.state(nd) != "live" {
+		if nd.ID == n.id.RaftID || n.liveness(nd) != "live" {
 			continue
 		}
 		wg.Add(1)

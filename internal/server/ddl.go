@@ -46,7 +46,7 @@ func (n *Node) place(shards, replicas int) ([][]uint64, error) {
 	cat := n.meta.Catalog()
 	var live []*catalog.Node
 	for _, nd := range cat.SortedNodes() {
-		if nd.Role != "compute" && n.state(nd) == "live" {
+		if nd.Placeable() && n.liveness(nd) == "live" {
 			live = append(live, nd)
 		}
 	}
@@ -509,26 +509,68 @@ func (s *Session) prepareShow(sh *parser.Show) (*prepared, error) {
 	}}, nil
 }
 
-// clusterSettings are the ALTER SYSTEM settings and their defaults.
-var clusterSettings = map[string]string{
-	"primary_only":  "off",
-	"auto_failover": "on",
+// clusterSetting is one ALTER SYSTEM setting: its default and its check.
+type clusterSetting struct {
+	def   string
+	check func(string) (string, error)
+	desc  string
 }
 
+// clusterSettings are the ALTER SYSTEM settings.
+var clusterSettings = map[string]clusterSetting{
+	"primary_only":     {"off", checkBool("primary_only"), "reads are linearizable (ReadIndex on the leader) unless a session sets read_from"},
+	"auto_failover":    {"on", checkBool("auto_failover"), "replace replicas on dead nodes without an operator"},
+	"auto_rebalance":   {"on", checkBool("auto_rebalance"), "even out replicas across live data nodes (when one joins, say)"},
+	"suspect_after":    {"3s", checkDurationIn("suspect_after", 500*time.Millisecond, time.Hour), "a node not heard from for this long is suspect"},
+	"dead_after":       {"30s", checkDurationIn("dead_after", time.Second, 24*time.Hour), "a node not heard from for this long is dead; its replicas are replaced (auto_failover)"},
+	"preferred_leader": {"", checkNodeName, "a node every shard leader moves to where it holds a replica (ALTER SYSTEM FAILOVER TO sets it, REBALANCE clears it)"},
+}
+
+// checkDurationIn accepts a duration between lo and hi (milliseconds, or
+// a number with a unit) and stores it in Go form ("3s").
+func checkDurationIn(name string, lo, hi time.Duration) func(string) (string, error) {
+	return func(v string) (string, error) {
+		d, err := parseDurationSetting(v)
+		if err != nil || d < lo || d > hi {
+			return "", pgerr.New(pgerr.InvalidParameterValue, "%s must be a duration between %s and %s such as '3s' or '500ms', got %q", name, lo, hi, v)
+		}
+		return d.String(), nil
+	}
+}
+
+func checkNodeName(v string) (string, error) { return v, nil }
+
 func (n *Node) clusterSetting(name string) (string, bool) {
-	def, ok := clusterSettings[name]
+	cs, ok := clusterSettings[name]
 	if !ok {
 		return "", false
 	}
 	if v, ok := n.meta.Catalog().Settings[name]; ok {
 		return v, true
 	}
-	return def, true
+	return cs.def, true
+}
+
+// settingOn reads a boolean cluster setting.
+func (n *Node) settingOn(name string) bool {
+	v, _ := n.clusterSetting(name)
+	return v == "on"
+}
+
+// settingDuration reads a duration cluster setting.
+func (n *Node) settingDuration(name string) time.Duration {
+	v, _ := n.clusterSetting(name)
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		d, _ = time.ParseDuration(clusterSettings[name].def)
+	}
+	return d
 }
 
 func (s *Session) prepareAlterSystem(a *parser.AlterSystemSet) (*prepared, error) {
 	name := strings.ToLower(a.Name)
-	if _, ok := clusterSettings[name]; !ok {
+	cs, ok := clusterSettings[name]
+	if !ok {
 		names := make([]string, 0, len(clusterSettings))
 		for k := range clusterSettings {
 			names = append(names, k)
@@ -539,9 +581,12 @@ func (s *Session) prepareAlterSystem(a *parser.AlterSystemSet) (*prepared, error
 	}
 	var value *string
 	if !a.Reset {
-		v, err := checkBool(name)(a.Value)
+		v, err := cs.check(a.Value)
 		if err != nil {
 			return nil, pgerr.From(err).WithPos(a.P)
+		}
+		if name == "preferred_leader" && v != "" && s.n.meta.Catalog().Nodes[v] == nil {
+			return nil, pgerr.New(pgerr.UndefinedObject, "node %q does not exist", v).WithPos(a.P)
 		}
 		value = &v
 	}
@@ -567,6 +612,8 @@ func (s *Session) prepareShowObjects(so *parser.ShowObjects) (*prepared, error) 
 		src = s.n.shardsTable()
 	case "nodes":
 		src = s.n.nodesTable()
+	case "operations":
+		src = s.n.operationsTable()
 	default:
 		return nil, pgerr.New(pgerr.FeatureNotSupported, "SHOW %s is not supported yet", strings.ToUpper(kind)).WithPos(so.P)
 	}
@@ -590,16 +637,6 @@ func (s *Session) prepareShowObjects(so *parser.ShowObjects) (*prepared, error) 
 		}
 		return fmt.Sprintf("SHOW %d", n), nil
 	}}, nil
-}
-
-// errSingleNode answers cluster-operation statements on a node that has
-// no peers yet: they need other nodes to move leaders and replicas to.
-func (n *Node) errSingleNode(stmt, node string, pos int) error {
-	if node != "" && node != n.cfg.NodeID {
-		return pgerr.New(pgerr.UndefinedObject, "node %q does not exist; the cluster has one node, %q", node, n.cfg.NodeID).WithPos(pos)
-	}
-	return pgerr.New(pgerr.FeatureNotSupported, "%s needs a cluster of several nodes; this cluster has one node, %q", stmt, n.cfg.NodeID).
-		WithHint("Start more nodes with --join to move leaders and replicas between them.").WithPos(pos)
 }
 
 // ddlName names a DDL statement in errors.

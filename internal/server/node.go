@@ -104,11 +104,14 @@ type Node struct {
 	http                    *httpapi.Server
 
 	reconcileCh chan struct{}
+	opsCh       chan struct{}
 	ctx         context.Context
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	rr          atomic.Uint64 // round-robin shard choice for streams without a shard key
 	ready       atomic.Bool   // store and meta group are up: peers' messages can be handled
+	started     time.Time
+	ops         opRunner
 
 	mu struct {
 		sync.Mutex
@@ -138,8 +141,9 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), membershipCh: make(chan struct{}, 1), metrics: metrics.New()}
+	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), opsCh: make(chan struct{}, 1), membershipCh: make(chan struct{}, 1), metrics: metrics.New()}
 	n.mu.groups = map[uint64]*group{}
+	n.started = time.Now()
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -243,13 +247,15 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.destroyOrphans()
 	n.reconcile()
-	n.wg.Add(3)
+	n.wg.Add(4)
+	go n.every(time.Second, n.opsCh, n.schedule)
 	go n.every(time.Second, n.reconcileCh, n.reconcile)
 	go n.every(retentionInterval, nil, n.trimExpired)
 	go n.every(lagInterval, nil, n.lagUpdater())
 
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: ServerVersion}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
+	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	if cfg.TestFaults {
@@ -355,7 +361,9 @@ func (n *Node) reconcile() {
 	n.mu.Lock()
 	var drop []*group
 	for id, g := range n.mu.groups {
-		if _, ok := want[id]; !ok {
+		// Dropped objects, and replicas moved off this node (an operation
+		// removes a replica from the raft group before the placement).
+		if ref, ok := want[id]; !ok || !slices.Contains(ref.Nodes, n.id.RaftID) {
 			drop = append(drop, g)
 			delete(n.mu.groups, id)
 		}
@@ -372,8 +380,8 @@ func (n *Node) reconcile() {
 	}
 	for _, s := range cat.SortedStreams() {
 		for i, gid := range s.Groups {
-			peers := want[gid].Nodes
-			if n.hasGroup(gid) || !slices.Contains(peers, n.id.RaftID) {
+			peers, ok := n.startPeers(cat, want, gid)
+			if !ok {
 				continue
 			}
 			sm := streamsm.New(gid, raftstore.DataPrefix(gid))
@@ -395,8 +403,8 @@ func (n *Node) reconcile() {
 			continue
 		}
 		for i, gid := range v.Groups {
-			peers := want[gid].Nodes
-			if n.hasGroup(gid) || !slices.Contains(peers, n.id.RaftID) {
+			peers, ok := n.startPeers(cat, want, gid)
+			if !ok {
 				continue
 			}
 			g := &group{id: gid, ref: catalog.GroupRef{Kind: catalog.GroupView, Object: v.Name, Shard: i}, desc: v,
@@ -419,6 +427,27 @@ func (n *Node) reconcile() {
 	}
 }
 
+// startPeers says whether this node should start group gid and with
+// which initial voters: the placement for a group's first replicas, none
+// for a replica added to a running group (it waits for a snapshot; a
+// tombstone left by an earlier removal from the same group is cleared).
+func (n *Node) startPeers(cat *catalog.Catalog, want map[uint64]catalog.GroupRef, gid uint64) ([]uint64, bool) {
+	peers := want[gid].Nodes
+	if n.hasGroup(gid) || !slices.Contains(peers, n.id.RaftID) {
+		return nil, false
+	}
+	if !slices.Contains(cat.Added[gid], n.id.RaftID) {
+		return peers, true
+	}
+	if tomb, err := n.store.IsTombstoned(gid); err == nil && tomb {
+		if err := n.store.ClearTombstone(gid); err != nil {
+			n.log.Warn("clear tombstone to rejoin a group", "group", gid, "err", err)
+			return nil, false
+		}
+	}
+	return nil, true
+}
+
 // destroyOrphans removes groups persisted on this node whose object the
 // catalog no longer has (dropped while the node was down or before the
 // reconciler got to them).
@@ -430,13 +459,13 @@ func (n *Node) destroyOrphans() {
 	}
 	want := n.meta.Catalog().Groups()
 	for _, gid := range persisted {
-		if _, ok := want[gid]; ok || gid == catalog.MetaGroupID {
+		if ref, ok := want[gid]; (ok && slices.Contains(ref.Nodes, n.id.RaftID)) || gid == catalog.MetaGroupID {
 			continue
 		}
 		if err := n.store.DestroyGroup(gid); err != nil {
 			n.log.Warn("destroy orphan group", "group", gid, "err", err)
 		} else {
-			n.log.Info("destroyed the group of a dropped object", "group", gid)
+			n.log.Info("destroyed a replica of a dropped object, or one moved off this node", "group", gid)
 		}
 	}
 }

@@ -196,7 +196,7 @@ func (n *Node) callReplica(ctx context.Context, gid uint64, method string, req a
 		if id == n.id.RaftID {
 			continue
 		}
-		if nd := n.meta.Catalog().NodeByID(id); nd != nil && n.state(nd) == "dead" {
+		if nd := n.meta.Catalog().NodeByID(id); nd != nil && n.liveness(nd) == "dead" {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -64,6 +64,10 @@ func (n *Node) NewSession(ctx context.Context, params map[string]string) (pgwire
 	if user == "" {
 		user = "cairn"
 	}
+	if me := n.meta.Catalog().NodeByID(n.id.RaftID); me != nil && (me.State == catalog.NodeDraining || me.State == catalog.NodeOffline || me.State == catalog.NodeDecommissioned) {
+		return nil, pgerr.New(pgerr.CannotConnectNow, "node %q is %s and accepts no new sessions", n.cfg.NodeID, me.State).
+			WithHint("Connect to another node (SHOW NODES lists them), or ALTER NODE '%s' RECOVER.", n.cfg.NodeID)
+	}
 	s := &Session{n: n, user: user, values: map[string]string{}, tx: txIdle}
 	if app, ok := params["application_name"]; ok {
 		s.values["application_name"] = app
@@ -266,11 +270,15 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 	case *parser.AlterSystemSet:
 		return s.prepareAlterSystem(st)
 	case *parser.AlterNode:
-		return nil, s.n.errSingleNode("ALTER NODE", st.Node, st.P)
+		return s.prepareAlterNode(st)
 	case *parser.AlterShard:
-		return nil, s.n.errSingleNode("ALTER SHARD", "", st.P)
+		return s.prepareAlterShard(st)
 	case *parser.Failover:
-		return nil, s.n.errSingleNode("ALTER SYSTEM FAILOVER", st.Node, st.P)
+		return s.prepareFailover(st)
+	case *parser.Rebalance:
+		return s.prepareRebalance(st)
+	case *parser.CancelOperation:
+		return s.prepareCancel(st)
 	}
 	return nil, pgerr.New(pgerr.FeatureNotSupported, "statement %T is not supported", stmt)
 }

@@ -38,9 +38,13 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 			return s.n.leaderTermsTable()
 		case "views":
 			return s.n.viewsTable(), nil
+		case "operations":
+			return s.n.operationsTable(), nil
+		case "settings":
+			return s.n.settingsTable(), nil
 		}
 		return nil, pgerr.New(pgerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name).
-			WithHint("cairn_cluster has: nodes, shards, streams, views, leader_terms.")
+			WithHint("cairn_cluster has: nodes, shards, operations, settings, streams, views, leader_terms.")
 	default:
 		return nil, pgerr.New(pgerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name)
 	}
@@ -427,7 +431,7 @@ func (n *Node) shardsTable() *memTable {
 			st, ok := states[id][gid]
 			if !ok {
 				// The node did not answer (down, or the replica is not started).
-				alive := nd != nil && n.state(nd) == "live"
+				alive := nd != nil && n.liveness(nd) == "live"
 				null := types.NullOf(types.Int8)
 				t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt("unknown"), types.NewBool(alive), null, null, null})
 				continue
@@ -492,6 +496,9 @@ func (n *Node) nodesTable() *memTable {
 			hb = types.NewInt(types.TimestampTZ, time.Now().UnixMicro())
 		} else if at, ok := n.live.last(nd.ID); ok {
 			hb = types.NewInt(types.TimestampTZ, at.UnixMicro())
+			if c, ok := n.live.leadersOf(nd.ID); ok && n.liveness(nd) == "live" {
+				ld = i8(int64(c)) // data-shard leaders, from its last heartbeat
+			}
 		}
 		t.rows = append(t.rows, []types.Datum{txt(nd.Name), txt(nd.ClusterAddr), txt(nd.Role), txt(nd.Zone), txt(nd.Region),
 			txt(n.state(nd)), ld, i8(replicas[nd.ID]), hb})
