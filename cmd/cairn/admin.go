@@ -362,8 +362,9 @@ func printNotices(cmd *cobra.Command, res *httpapi.SQLResult) {
 // ---- waiting ----
 
 // isTerminal reports whether w is a terminal, where a wait redraws one
-// progress line instead of printing a line per change.
-func isTerminal(w io.Writer) bool {
+// progress line instead of printing a line per change. A variable so tests
+// can pretend.
+var isTerminal = func(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http/httptest"
 	"regexp"
@@ -281,6 +282,22 @@ func TestOpsWait(t *testing.T) {
 		_, _, code, err := runCLI(t, r, "ops", "wait", "4")
 		if code != 0 {
 			t.Errorf("exit %d, err %v", code, err)
+		}
+	})
+	t.Run("terminal", func(t *testing.T) {
+		old := isTerminal
+		isTerminal = func(io.Writer) bool { return true }
+		defer func() { isTerminal = old }()
+		r := &scriptRunner{script: map[string][]reply{opQuery("4"): {
+			{res: opRowResult("4", "running", "0.45", "")},
+			{res: opRowResult("4", "done", "1", "")},
+		}}}
+		out, _, code, err := runCLI(t, r, "ops", "wait", "4")
+		// One line, redrawn in place, ended by a newline.
+		want := "\r\033[Koperation 4 (drain node n2): running  [########----------]  45%  moving leaders" +
+			"\r\033[Koperation 4 (drain node n2): done  [##################] 100%\n"
+		if code != 0 || out != want {
+			t.Errorf("exit %d (%v), printed %q, want %q", code, err, out, want)
 		}
 	})
 	t.Run("json", func(t *testing.T) {
