@@ -267,7 +267,7 @@ func TestOpsWait(t *testing.T) {
 	t.Run("unknown", func(t *testing.T) {
 		r := &scriptRunner{script: map[string][]reply{opQuery("5"): {{res: rows(opCols)}}}}
 		_, _, code, err := runCLI(t, r, "ops", "wait", "5")
-		if code != 1 || err == nil || err.Error() != "ERROR: operation 5 does not exist (SQLSTATE 42704)\nHINT: GET /api/v1/operations lists the operations the cluster remembers" {
+		if code != 1 || err == nil || err.Error() != "ERROR: operation 5 does not exist (SQLSTATE 42704)\nHINT: cairn ops ls (GET /api/v1/operations) lists the operations the cluster remembers" {
 			t.Errorf("exit %d, err %v", code, err)
 		}
 		if n := len(r.statements()); n != 1 {

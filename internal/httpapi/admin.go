@@ -138,7 +138,9 @@ func (a *admin) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	if status == http.StatusInternalServerError {
+	// Only faults of the node itself are worth an operator's log; a
+	// statement refused as unsupported also answers 500 but is not one.
+	if c := code[:2]; c == "XX" || c == "58" {
 		a.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	a.failStatus(w, status, &pgerr.Error{Code: code, Message: e.Message, Detail: e.Detail, Hint: e.Hint})
@@ -382,7 +384,7 @@ func (a *admin) operation(w http.ResponseWriter, r *http.Request) {
 	}
 	if res == nil || len(res.Rows) == 0 {
 		a.fail(w, r, pgerr.New(pgerr.UndefinedObject, "operation %d does not exist", id).
-			WithHint("GET /api/v1/operations lists the operations the cluster remembers"))
+			WithHint("cairn ops ls (GET /api/v1/operations) lists the operations the cluster remembers"))
 		return
 	}
 	writeJSON(w, http.StatusOK, normalize(res))
