@@ -118,6 +118,9 @@ type Catalog struct {
 	Added map[uint64][]uint64 `json:"added,omitempty"`
 	// Ops are the cluster operations, by id; NextOpID numbers new ones.
 	Ops      map[uint64]*Operation `json:"ops,omitempty"`
+	// Removed holds the raft ids of nodes removed for good: they may not
+	// register again (a new data dir joins as a new node).
+	Removed map[uint64]bool `json:"removed,omitempty"`
 	NextOpID uint64                `json:"next_op_id,omitempty"`
 }
 
@@ -133,6 +136,7 @@ func New() *Catalog {
 		NextID:      1,
 		Added:       map[uint64][]uint64{},
 		Ops:         map[uint64]*Operation{},
+		Removed:     map[uint64]bool{},
 		NextOpID:    1,
 	}
 }

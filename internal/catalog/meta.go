@@ -146,6 +146,10 @@ func applyCommand(c *Catalog, cmd *Command) *Result {
 		return &Result{}
 	case "add_node":
 		nd := cmd.Node
+		if c.Removed[nd.ID] {
+			return &Result{Err: pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q (raft id %d) was removed from the cluster for good", nd.Name, nd.ID).
+				WithHint("To bring this machine back, start it with an empty --data-dir: it joins as a new node.")}
+		}
 		if old, ok := c.Nodes[nd.Name]; ok {
 			// A node coming back (maybe on new addresses) keeps its id.
 			nd.ID, nd.JoinedAt = old.ID, old.JoinedAt

@@ -154,6 +154,7 @@ func applyOpCommand(c *Catalog, cmd *Command) (*Result, bool) {
 				WithHint("ALTER NODE '%s' DECOMMISSION moves them off; remove it once that operation is done.", nd.Name)}, true
 		}
 		delete(c.Nodes, cmd.Key)
+		c.Removed[nd.ID] = true
 		return &Result{Node: nd}, true
 	case "set_placement":
 		// Group, with Names ignored: Nodes is the new replica list; Added,

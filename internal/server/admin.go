@@ -411,6 +411,152 @@ func (w *collectWriter) CopyIn(pgwire.CopyOptions, []types.T) (pgwire.CopySource
 	return nil, pgerr.New(pgerr.FeatureNotSupported, "COPY is not available through the admin API; use a PostgreSQL client or POST /v1/streams/…/ingest")
 }
 
+var forceRecoverCols = textCols("group_id", "survivor", "applied_index", "holds", "lost_replicas", "outcome")
+
+// prepareForceRecover is ALTER SHARD … FORCE RECOVER [CONFIRM DATA LOSS]:
+// for a group that lost a majority of its replicas for good, make the
+// surviving replica with the highest applied index its only voter. Without
+// CONFIRM DATA LOSS it only shows the plan. Group 1 is the meta group (the
+// cluster-wide form): it works without a meta quorum.
 func (s *Session) prepareForceRecover(a *parser.AlterShard, gid uint64) (*prepared, error) {
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "FORCE RECOVER is not built yet").WithPos(a.P)
+	n := s.n
+	return &prepared{cols: forceRecoverCols, run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		row, err := n.forceRecover(ctx, gid, a.Confirm, w)
+		if err != nil {
+			return "", err
+		}
+		if err := w.Row(row); err != nil {
+			return "", err
+		}
+		return "ALTER SHARD", nil
+	}}, nil
+}
+
+// forceRecover plans (and with confirm, performs) the forced recovery of
+// group gid.
+func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgwire.ResultWriter) ([]types.Datum, error) {
+	cat := n.meta.Catalog()
+	// Every replica on a node that answers.
+	type survivor struct {
+		id  uint64
+		rep *shardAdminReply
+	}
+	var found []survivor
+	for _, nd := range cat.SortedNodes() {
+		if nd.ID != n.id.RaftID && n.liveness(nd) == "dead" {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		rep, err := n.shardAdminAt(cctx, nd.ID, shardAdminRequest{Group: gid, Action: "status"})
+		cancel()
+		if err != nil {
+			continue
+		}
+		found = append(found, survivor{nd.ID, rep})
+	}
+	if len(found) == 0 {
+		return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "no live node holds a replica of shard %d: nothing to recover from", gid)
+	}
+	for _, f := range found {
+		if f.rep.Leader != 0 && f.rep.Leader == f.id {
+			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "shard %d has a leader (%s): a quorum of its replicas is alive, nothing to force", gid, n.nodeName(f.id)).
+				WithHint("If a node is gone for good, the scheduler replaces its replicas (auto_failover), or use ALTER SHARD %d RECOVER REPLICA ON '<node>'.", gid)
+		}
+	}
+	best := found[0]
+	for _, f := range found[1:] {
+		if f.rep.Applied > best.rep.Applied {
+			best = f
+		}
+	}
+	members := best.rep.Voters
+	if nodes, ok := cat.ShardNodes(gid); ok {
+		members = nodes
+	}
+	var lost []uint64
+	for _, id := range members {
+		if !slices.ContainsFunc(found, func(f survivor) bool { return f.id == id }) {
+			lost = append(lost, id)
+		}
+	}
+	row := func(outcome string) []types.Datum {
+		return []types.Datum{txt(fmt.Sprint(gid)), txt(n.bareName(best.id)), txt(fmt.Sprint(best.rep.Applied)), txt(best.rep.Holds), txt(n.nodeNames(lost)), txt(outcome)}
+	}
+	if !confirm {
+		return row(fmt.Sprintf("plan only, nothing changed: %s would become the only voter (applied index %d); writes acknowledged after that index by the lost replicas may be lost. Run again with CONFIRM DATA LOSS to do it.",
+			n.nodeName(best.id), best.rep.Applied)), nil
+	}
+	rep, err := n.shardAdminAt(ctx, best.id, shardAdminRequest{Group: gid, Action: "force"})
+	if err != nil {
+		return nil, err
+	}
+	n.log.Warn("forced recovery", "group", gid, "survivor", best.id, "applied", rep.Applied, "lost", lost)
+	// The other survivors' logs may disagree with the new only voter: they
+	// are deleted, and re-added from a snapshot.
+	for _, f := range found {
+		if f.id == best.id {
+			continue
+		}
+		if _, err := n.shardAdminAt(ctx, f.id, shardAdminRequest{Group: gid, Action: "destroy"}); err != nil {
+			w.Notice(fmt.Sprintf("could not delete the stale replica of shard %d on %s: %v", gid, n.nodeName(f.id), err))
+		}
+	}
+	outcome := fmt.Sprintf("recovered: %s is the only voter and leads shard %d", n.nodeName(best.id), gid)
+	if gid != catalog.MetaGroupID {
+		// The placement needs the meta group; give it time to elect.
+		if err := n.waitLeader(catalog.MetaGroupID, 10*time.Second); err == nil {
+			if err := n.setPlacement(ctx, gid, []uint64{best.id}, 0); err != nil {
+				return nil, err
+			}
+		}
+		now := time.Now().UnixMicro()
+		_, _ = n.createOp(ctx, &catalog.Operation{Type: catalog.OpForceRecover, Target: groupTarget(cat, gid), Group: gid, To: best.id,
+			Status: catalog.OpDone, Progress: 1, End: now, Step: fmt.Sprintf("survivor %s at applied index %d; lost %s", n.nodeName(best.id), rep.Applied, n.nodeNames(lost))})
+		if n.settingOn("auto_failover") {
+			outcome += "; new replicas are being added (SHOW OPERATIONS)"
+		} else {
+			outcome += fmt.Sprintf("; auto_failover is off: add replicas with ALTER SHARD %d RECOVER REPLICA ON '<node>'", gid)
+		}
+	}
+	return row(outcome), nil
+}
+
+// holds describes what this node's replica of gid holds, for FORCE RECOVER.
+func (n *Node) holds(gid uint64) string {
+	if gid == catalog.MetaGroupID {
+		cat := n.meta.Catalog()
+		return fmt.Sprintf("catalog: %d streams, %d views, %d nodes", len(cat.Streams), len(cat.Views), len(cat.Nodes))
+	}
+	g := n.getGroup(gid)
+	switch {
+	case g == nil:
+		return ""
+	case g.stream != nil:
+		end, _ := g.stream.End()
+		return fmt.Sprintf("stream %s shard %d: events at offsets [%d, %d)", g.ref.Object, g.ref.Shard, g.stream.First(), end)
+	case g.view != nil:
+		offs, _ := g.view.DurableOffsets()
+		return fmt.Sprintf("view %s shard %d: folded source offsets %v", g.ref.Object, g.ref.Shard, offs)
+	}
+	return ""
+}
+
+// resetMeta deletes this node's meta replica and starts it empty, to be
+// re-added by the meta leader from a snapshot (after a forced recovery of
+// the meta group elsewhere).
+func (n *Node) resetMeta() error {
+	if st, ok := n.store.Status(catalog.MetaGroupID); ok && st.IsLeader {
+		return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "the meta replica on %s leads; refusing to reset it", n.cfg.NodeID)
+	}
+	if err := n.store.DestroyGroup(catalog.MetaGroupID); err != nil {
+		return storeErr(err)
+	}
+	if err := n.store.ClearTombstone(catalog.MetaGroupID); err != nil {
+		return storeErr(err)
+	}
+	if err := n.store.StartGroup(catalog.MetaGroupID, n.meta, nil); err != nil {
+		return storeErr(err)
+	}
+	n.log.Warn("reset the meta replica after a forced recovery of the meta group; waiting for a snapshot")
+	return nil
 }

@@ -43,6 +43,7 @@ type shardAdminReply struct {
 	Learners  []uint64          `json:"learners"`
 	Match     map[uint64]uint64 `json:"match,omitempty"`
 	NotLeader bool              `json:"not_leader,omitempty"`
+	Holds     string            `json:"holds,omitempty"` // status and force: what the replica's state machine holds
 }
 
 func (r *shardAdminReply) isVoter(id uint64) bool   { return slices.Contains(r.Voters, id) }
@@ -56,7 +57,43 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 		return nil, pgerr.New(pgerr.UndefinedObject, "node %s holds no replica of shard %d", n.cfg.NodeID, req.Group)
 	}
 	rep := &shardAdminReply{Leader: st.Leader, Term: st.Term, Commit: st.Commit, Applied: st.Applied, Voters: st.Voters, Learners: st.Learners, Match: st.Match}
-	if req.Action == "status" {
+	switch req.Action {
+	case "status":
+		rep.Holds = n.holds(req.Group)
+		return rep, nil
+	case "force":
+		// Unsafe recovery (FORCE RECOVER … CONFIRM DATA LOSS): this replica
+		// becomes the group's only voter.
+		rep.Holds = n.holds(req.Group)
+		fr, err := n.store.ForceSoleVoter(req.Group)
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		n.log.Warn("FORCED RECOVERY: this replica is now the only voter of its group; entries the lost replicas alone had are gone",
+			"group", req.Group, "applied", fr.Applied, "commit", fr.Commit, "last_index", fr.LastIndex, "old_voters", fr.OldVoters)
+		rep.Applied, rep.Commit, rep.Voters = fr.Applied, fr.Commit, fr.OldVoters
+		return rep, nil
+	case "destroy":
+		// A replica left out by a forced recovery: its log may disagree with
+		// the survivor's, so it is deleted (re-added later from a snapshot).
+		if req.Group == catalog.MetaGroupID {
+			return nil, n.resetMeta()
+		}
+		if st.IsLeader {
+			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "the replica of shard %d on %s leads it; refusing to destroy it", req.Group, n.cfg.NodeID)
+		}
+		n.mu.Lock()
+		g := n.mu.groups[req.Group]
+		delete(n.mu.groups, req.Group)
+		n.mu.Unlock()
+		if g != nil && g.stop != nil {
+			g.stop()
+			<-g.done
+		}
+		if err := n.store.DestroyGroup(req.Group); err != nil {
+			return nil, storeErr(err)
+		}
+		n.log.Warn("destroyed a replica left out by a forced recovery", "group", req.Group)
 		return rep, nil
 	}
 	if !st.IsLeader {
@@ -206,6 +243,14 @@ func (n *Node) findLeader(ctx context.Context, gid uint64) uint64 {
 	return 0
 }
 
+// bareName is a node's name, or #id for one the catalog lacks.
+func (n *Node) bareName(id uint64) string {
+	if nd := n.meta.Catalog().NodeByID(id); nd != nil {
+		return nd.Name
+	}
+	return fmt.Sprintf("#%d", id)
+}
+
 // nodeName names a raft id for messages.
 func (n *Node) nodeName(id uint64) string {
 	if nd := n.meta.Catalog().NodeByID(id); nd != nil {
@@ -325,6 +370,9 @@ func (n *Node) execOp(ctx context.Context, o *catalog.Operation) {
 		o.Status, o.Error = catalog.OpFailed, pgerr.From(err).Message
 		n.log.Warn("operation failed", "op", o.String(), "err", err)
 	} else {
+		if o.Progress < 1 {
+			o.Step = "done"
+		}
 		o.Status, o.Progress = catalog.OpDone, 1
 		n.log.Info("operation done", "op", o.String())
 	}
@@ -352,6 +400,9 @@ func (n *Node) step(ctx context.Context, o *catalog.Operation, progress float64,
 // createOp records a new operation and returns it (with its id).
 func (n *Node) createOp(ctx context.Context, o *catalog.Operation) (*catalog.Operation, error) {
 	o.Start = time.Now().UnixMicro()
+	if !o.Active() && o.End < o.Start {
+		o.End = o.Start
+	}
 	res, err := n.proposeMeta(ctx, &catalog.Command{Op: "op_create", Operation: o})
 	if err != nil {
 		return nil, err
