@@ -151,8 +151,13 @@ func applyCommand(c *Catalog, cmd *Command) *Result {
 				WithHint("To bring this machine back, start it with an empty --data-dir: it joins as a new node.")}
 		}
 		if old, ok := c.Nodes[nd.Name]; ok {
-			// A node coming back (maybe on new addresses) keeps its id.
-			nd.ID, nd.JoinedAt = old.ID, old.JoinedAt
+			// A node coming back (maybe on new addresses) keeps its id and
+			// the state an operator gave it, except that its restart ends a
+			// drain.
+			nd.ID, nd.JoinedAt, nd.State = old.ID, old.JoinedAt, old.State
+			if cmd.Key == "restart" && nd.State == NodeDraining {
+				nd.State = ""
+			}
 			c.Nodes[nd.Name] = nd
 			return &Result{Node: nd}
 		}

@@ -667,8 +667,12 @@ func (n *Node) registerSelf() error {
 		_, err := n.proposeMeta(ctx, &catalog.Command{Op: "init", Value: &v, Node: &me})
 		return err
 	}
-	if old := cat.Nodes[me.Name]; old == nil || old.ClusterAddr != me.ClusterAddr || old.PGAddr != me.PGAddr || old.HTTPAddr != me.HTTPAddr {
-		_, err := n.proposeMeta(ctx, &catalog.Command{Op: "add_node", Node: &me})
+	old := cat.Nodes[me.Name]
+	if old == nil || old.ClusterAddr != me.ClusterAddr || old.PGAddr != me.PGAddr || old.HTTPAddr != me.HTTPAddr || old.State == catalog.NodeDraining {
+		// Key "restart": a drain ends with the process it drained (the
+		// rolling-restart recipe is drain, restart, wait for live); other
+		// operator states survive the restart.
+		_, err := n.proposeMeta(ctx, &catalog.Command{Op: "add_node", Node: &me, Key: "restart"})
 		return err
 	}
 	return nil
