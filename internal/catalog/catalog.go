@@ -117,11 +117,11 @@ type Catalog struct {
 	// group's first replicas bootstrap with the initial voters).
 	Added map[uint64][]uint64 `json:"added,omitempty"`
 	// Ops are the cluster operations, by id; NextOpID numbers new ones.
-	Ops      map[uint64]*Operation `json:"ops,omitempty"`
+	Ops map[uint64]*Operation `json:"ops,omitempty"`
 	// Removed holds the raft ids of nodes removed for good: they may not
 	// register again (a new data dir joins as a new node).
-	Removed map[uint64]bool `json:"removed,omitempty"`
-	NextOpID uint64                `json:"next_op_id,omitempty"`
+	Removed  map[uint64]bool `json:"removed,omitempty"`
+	NextOpID uint64          `json:"next_op_id,omitempty"`
 }
 
 // New returns an empty catalog.
