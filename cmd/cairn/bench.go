@@ -21,7 +21,7 @@ func benchCmd() *cobra.Command {
 	var o bench.Options
 	var noSync bool
 	var nodes, kills int
-	var failover bool
+	var failover, rolling, jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run a workload against a node and report throughput, latency and view freshness",
@@ -32,6 +32,32 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if rolling {
+				if failover || o.URL != "" {
+					return &exitErr{exitUsage, fmt.Errorf("--rolling-restart starts its own cluster and cannot be combined with --failover or --url")}
+				}
+				if !cmd.Flags().Changed("nodes") {
+					nodes = 3
+				}
+				if nodes < 3 || nodes > 9 {
+					return &exitErr{exitUsage, fmt.Errorf("--rolling-restart needs --nodes between 3 and 9, got %d", nodes)}
+				}
+				out := o.Out
+				if !cmd.Flags().Changed("out") {
+					out = "bench-rolling.json"
+				}
+				res, err := runRollingRestart(ctx, nodes, o.Clients, noSync, out, cmd.ErrOrStderr())
+				if res != nil {
+					printRolling(res, jsonOut, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				}
+				if err != nil {
+					return &exitErr{exitError, err}
+				}
+				return nil
+			}
+			if jsonOut {
+				return &exitErr{exitUsage, fmt.Errorf("--json goes with --rolling-restart")}
+			}
 			if failover {
 				if o.URL != "" {
 					return &exitErr{exitUsage, fmt.Errorf("--failover starts its own cluster; drop --url")}
@@ -77,6 +103,8 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 	f.StringVar(&o.Mode, "mode", "binary", "ingest path: binary (binary COPY, encoded before the clock starts), copy (pgx CopyFrom, encoded by pgx while running), csv (COPY csv) or insert (multi-row INSERT)")
 	f.BoolVar(&noSync, "unsafe-no-fsync", false, "start the temp node without fsync (not for published figures)")
 	f.BoolVar(&failover, "failover", false, "kill the leader of a busy stream shard --kills times under load and report write and follower-read unavailability")
+	f.BoolVar(&rolling, "rolling-restart", false, "drain, stop (SIGTERM) and restart every node of a local cluster in turn under load; report each step's write disturbance and verify no acknowledged event was lost or duplicated")
+	f.BoolVar(&jsonOut, "json", false, "with --rolling-restart: print the result as JSON on stdout (the table goes to stderr)")
 	f.IntVar(&kills, "kills", 10, "with --failover: how many leader kills")
 	f.IntVar(&nodes, "nodes", 1, "without --url: how many local nodes to start (a cluster of separate processes; streams and views get min(3, nodes) replicas)")
 	return cmd
