@@ -5,17 +5,20 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 var (
@@ -79,6 +82,14 @@ func NewProc(t testing.TB) *Proc {
 // connections (at most 30 s).
 func (p *Proc) Start(extra ...string) {
 	p.t.Helper()
+	p.Launch(extra...)
+	p.WaitReady()
+}
+
+// Launch starts the process and returns at once (nodes of a cluster that
+// was stopped whole must start together: each waits for a meta quorum).
+func (p *Proc) Launch(extra ...string) {
+	p.t.Helper()
 	args := append([]string{"start", "--data-dir", p.DataDir, "--pg-addr", p.PGAddr, "--http-addr", p.HTTP,
 		"--cluster-addr", p.Cluster, "--log-level", "warn"}, extra...)
 	p.cmd = exec.Command(Binary(p.t), args...)
@@ -90,6 +101,13 @@ func (p *Proc) Start(extra ...string) {
 	p.exited = make(chan struct{})
 	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
 	p.t.Cleanup(func() { p.Kill() })
+}
+
+// WaitReady waits (at most 30 s) until the launched node answers the
+// PostgreSQL protocol: a session, or the refusal of a node an operator
+// took out of service (57P03).
+func (p *Proc) WaitReady() {
+	p.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -102,9 +120,26 @@ func (p *Proc) Start(extra ...string) {
 			c.Close(context.Background())
 			return
 		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "57P03" && strings.Contains(pe.Message, "accepts no new sessions") {
+			return
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	p.t.Fatalf("cairn did not accept connections within 30s\n%s", p.log.String())
+}
+
+// Running reports whether the process was started and has not exited.
+func (p *Proc) Running() bool {
+	if p.exited == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
 }
 
 // URL is the node's PostgreSQL URL.
