@@ -24,12 +24,13 @@ const rollingBatch = 500
 type rollingNode struct {
 	Node               string  `json:"node"`
 	DrainOpID          int64   `json:"drain_op_id"`
-	DrainMs            float64 `json:"drain_ms"`   // DRAIN issued → operation done
-	MoveMs             float64 `json:"move_ms"`    // drain done → no writer session left on the node
-	StopMs             float64 `json:"stop_ms"`    // SIGTERM → process exit
-	StartMs            float64 `json:"start_ms"`   // process start → accepts connections
-	CatchUpMs          float64 `json:"catchup_ms"` // accepts connections → live everywhere, replicas caught up
-	WindowMs           float64 `json:"window_ms"`  // DRAIN issued → caught up
+	DrainMs            float64 `json:"drain_ms"`            // DRAIN issued → operation done
+	MoveMs             float64 `json:"move_ms"`             // drain done → no writer session left on the node
+	StopMs             float64 `json:"stop_ms"`             // SIGTERM → process exit
+	StopExit           string  `json:"stop_exit,omitempty"` // the exit status, when not 0
+	StartMs            float64 `json:"start_ms"`            // process start → accepts connections
+	CatchUpMs          float64 `json:"catchup_ms"`          // accepts connections → live everywhere, replicas caught up
+	WindowMs           float64 `json:"window_ms"`           // DRAIN issued → caught up
 	WriteDisturbMs     float64 `json:"write_disturbance_ms"`
 	BatchesAcked       int64   `json:"batches_acked"`
 	BatchesFailed      int64   `json:"batches_failed"`
@@ -63,23 +64,22 @@ type rollingResult struct {
 }
 
 // term sends SIGTERM to node i and waits (at most 30 s, then SIGKILL) for
-// it to exit.
-func (c *tempCluster) term(i int) error {
+// it to exit. exit is the process's own exit error (nil for status 0).
+func (c *tempCluster) term(i int) (exit, err error) {
 	p := c.nodes[i]
 	if p.cmd == nil {
-		return nil
+		return nil, nil
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	var err error
 	select {
-	case <-p.exited:
+	case exit = <-p.exited:
 	case <-time.After(30 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-p.exited
+		exit = <-p.exited
 		err = fmt.Errorf("%s did not exit within 30s of SIGTERM; killed it", p.name)
 	}
 	p.cmd = nil
-	return err
+	return exit, err
 }
 
 // rollingBatches records, per batch number, whether it was acknowledged.
@@ -288,12 +288,20 @@ func runRollingRestart(ctx context.Context, nodes, writers int, noSync bool, out
 		}
 		stopAt := time.Now()
 		st.MoveMs = ms(stopAt.Sub(drained))
-		if err := c.term(i); err != nil {
+		exit, err := c.term(i)
+		if err != nil {
 			return fail(err)
+		}
+		if exit != nil {
+			st.StopExit = exit.Error()
 		}
 		startAt := time.Now()
 		st.StopMs = ms(startAt.Sub(stopAt))
-		fmt.Fprintf(progress, "rolling: %s: stopped (SIGTERM) in %.0f ms\n", name, st.StopMs)
+		if exit != nil {
+			fmt.Fprintf(progress, "rolling: %s: stopped (SIGTERM) in %.0f ms, but not cleanly: %v\n", name, st.StopMs, exit)
+		} else {
+			fmt.Fprintf(progress, "rolling: %s: stopped (SIGTERM) in %.0f ms\n", name, st.StopMs)
+		}
 		if err := c.start(ctx, i); err != nil {
 			return fail(fmt.Errorf("restart %s: %w", name, err))
 		}
@@ -606,7 +614,7 @@ func (r *rollingResult) print(w io.Writer) {
 	if r.Unexpected > 0 {
 		verdict = append(verdict, fmt.Sprintf("UNEXPECTED %d", r.Unexpected))
 	}
-	if !r.ViewMatches {
+	if !r.ViewMatches && r.Error == "" {
 		verdict = append(verdict, "VIEW MISMATCH")
 	}
 	if r.Error != "" {
