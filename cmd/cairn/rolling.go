@@ -35,6 +35,7 @@ type rollingNode struct {
 	BatchesAcked       int64   `json:"batches_acked"`
 	BatchesFailed      int64   `json:"batches_failed"`
 	SessionsRefused    int64   `json:"sessions_refused"` // 57P03 while the node was draining
+	BatchesVia         int64   `json:"batches_via"`      // acked batches sent to this node over the whole run
 	LeadersBeforeDrain int64   `json:"leaders_before_drain"`
 }
 
@@ -91,20 +92,25 @@ type rollingBatches struct {
 	mu   struct {
 		sync.Mutex
 		acked   []bool
-		ackAt   []time.Time // end of every acknowledged batch, in ack order
+		via     map[int]int64 // acked batches by the node they were sent to
+		ackAt   []time.Time   // end of every acknowledged batch, in ack order
 		failAt  []time.Time
 		refused []time.Time // new sessions refused with 57P03
 	}
 }
 
-func (b *rollingBatches) done(n int64, ok bool, at time.Time) {
+func (b *rollingBatches) done(n int64, node int, ok bool, at time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.mu.via == nil {
+		b.mu.via = map[int]int64{}
+	}
 	for int64(len(b.mu.acked)) <= n {
 		b.mu.acked = append(b.mu.acked, false)
 	}
 	b.mu.acked[n] = ok
 	if ok {
+		b.mu.via[node]++
 		b.mu.ackAt = append(b.mu.ackAt, at)
 	} else {
 		b.mu.failAt = append(b.mu.failAt, at)
@@ -329,6 +335,9 @@ func runRollingRestart(ctx context.Context, nodes, writers int, noSync bool, out
 	batches.mu.Lock()
 	acked := batches.mu.acked
 	res.BatchesAcked, res.BatchesFailed, res.SessionsRefused = int64(len(batches.mu.ackAt)), int64(len(batches.mu.failAt)), int64(len(batches.mu.refused))
+	for i := range res.PerNode {
+		res.PerNode[i].BatchesVia = batches.mu.via[i]
+	}
 	batches.mu.Unlock()
 	res.EventsAcked, res.EventsUnknown = res.BatchesAcked*rollingBatch, res.BatchesFailed*rollingBatch
 	fmt.Fprintf(progress, "rolling: writers stopped: %d batches acknowledged, %d failed; verifying\n", res.BatchesAcked, res.BatchesFailed)
@@ -405,7 +414,7 @@ func rollingWriter(ctx context.Context, w, nodes int, connect func(int) (*pgconn
 		tag, err := conn.CopyFrom(cctx, strings.NewReader(body.String()), "COPY rr_events FROM STDIN (FORMAT csv)")
 		cancel()
 		ok := err == nil && tag.RowsAffected() == rollingBatch
-		b.done(n, ok, time.Now())
+		b.done(n, node, ok, time.Now())
 		sent++
 		if !ok {
 			closeConn()
@@ -595,10 +604,10 @@ func writeRollingJSON(res *rollingResult, out string) {
 // print writes the per-node table, the totals and the verdict.
 func (r *rollingResult) print(w io.Writer) {
 	fmt.Fprintf(w, "rolling restart  %d nodes one at a time (DRAIN, SIGTERM, start, catch up), %d writers, %d-row batches\n\n", r.Nodes, r.Writers, r.BatchRows)
-	fmt.Fprintf(w, "%-5s %8s %8s %8s %8s %9s %9s %12s %9s %8s %8s\n", "node", "drain", "move", "stop", "start", "catch-up", "window", "write gap", "acked", "failed", "refused")
+	fmt.Fprintf(w, "%-5s %8s %8s %8s %8s %9s %9s %12s %9s %8s %8s %8s\n", "node", "drain", "move", "stop", "start", "catch-up", "window", "write gap", "acked", "failed", "refused", "via")
 	for _, n := range r.PerNode {
-		fmt.Fprintf(w, "%-5s %6.0fms %6.0fms %6.0fms %6.0fms %7.0fms %7.0fms %10.0fms %9d %8d %8d\n", n.Node, n.DrainMs, n.MoveMs, n.StopMs, n.StartMs,
-			n.CatchUpMs, n.WindowMs, n.WriteDisturbMs, n.BatchesAcked, n.BatchesFailed, n.SessionsRefused)
+		fmt.Fprintf(w, "%-5s %6.0fms %6.0fms %6.0fms %6.0fms %7.0fms %7.0fms %10.0fms %9d %8d %8d %8d\n", n.Node, n.DrainMs, n.MoveMs, n.StopMs, n.StartMs,
+			n.CatchUpMs, n.WindowMs, n.WriteDisturbMs, n.BatchesAcked, n.BatchesFailed, n.SessionsRefused, n.BatchesVia)
 	}
 	fmt.Fprintf(w, "\ntotal          %.1f s, longest write gap %.0f ms; %d batches acknowledged, %d failed; %d new sessions refused (57P03)\n",
 		r.DurationMs/1000, r.MaxDisturbMs, r.BatchesAcked, r.BatchesFailed, r.SessionsRefused)

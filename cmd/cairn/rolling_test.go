@@ -13,11 +13,11 @@ func TestRollingBatchesWindow(t *testing.T) {
 	var b rollingBatches
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	b.done(0, true, at(50))   // before the window
-	b.done(1, true, at(120))  // 20 ms after its start
-	b.done(3, false, at(150)) // failed
-	b.done(2, true, at(400))  // 280 ms gap
-	b.done(4, true, at(450))
+	b.done(0, 0, true, at(50))   // before the window
+	b.done(1, 0, true, at(120))  // 20 ms after its start
+	b.done(3, 0, false, at(150)) // failed
+	b.done(2, 0, true, at(400))  // 280 ms gap
+	b.done(4, 0, true, at(450))
 	b.refusedAt(at(130))
 	b.refusedAt(at(700)) // after the window
 	gap, acked, failed, refused := b.window(at(100), at(600))
