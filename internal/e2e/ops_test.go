@@ -197,13 +197,11 @@ type idWriter struct {
 	next    int64
 	acked   map[int64]bool
 	unknown map[int64]bool
-	lastAck time.Time
-	maxGap  time.Duration
 }
 
 func startWriter(c *opsCluster, stream string, batch int) *idWriter {
 	w := &idWriter{c: c, stream: stream, batch: batch, stopCh: make(chan struct{}), done: make(chan struct{}),
-		next: 1, acked: map[int64]bool{}, unknown: map[int64]bool{}, lastAck: time.Now()}
+		next: 1, acked: map[int64]bool{}, unknown: map[int64]bool{}}
 	go w.run()
 	return w
 }
@@ -261,12 +259,6 @@ func (w *idWriter) run() {
 				w.unknown[first+int64(j)] = true
 			}
 		}
-		if err == nil {
-			if g := time.Since(w.lastAck); g > w.maxGap {
-				w.maxGap = g
-			}
-			w.lastAck = time.Now()
-		}
 		w.mu.Unlock()
 		if err != nil {
 			cn.Close(context.Background())
@@ -282,19 +274,6 @@ func (w *idWriter) stop() (acked, unknown int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.acked), len(w.unknown)
-}
-
-// resetGap starts measuring the longest write gap afresh.
-func (w *idWriter) resetGap() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.maxGap, w.lastAck = 0, time.Now()
-}
-
-func (w *idWriter) gap() time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return max(w.maxGap, time.Since(w.lastAck))
 }
 
 // waitAcks waits until n more batches are acknowledged.
