@@ -113,8 +113,10 @@ func adminStatus(code string) int {
 		return http.StatusNotFound
 	case pgerr.DuplicateObject:
 		return http.StatusConflict
-	case pgerr.SerializationFailure, pgerr.CannotConnectNow:
+	case pgerr.SerializationFailure, pgerr.CannotConnectNow, pgerr.AdminShutdown:
 		return http.StatusServiceUnavailable
+	case pgerr.FeatureNotSupported:
+		return http.StatusBadRequest
 	}
 	switch code[:2] {
 	case "08":

@@ -732,7 +732,10 @@ func (n *Node) execDrain(ctx context.Context, o *catalog.Operation) error {
 				return nil
 			}
 			if i%4 == 0 {
-				if err := n.step(ctx, o, float64(o.Total-min(led, o.Total))/float64(o.Total)*0.95, "%d leaders left to move", led); err != nil {
+				// Progress never goes back, though elections may hand the
+				// node a leadership again before it passes it on.
+				p := max(o.Progress, float64(o.Total-min(led, o.Total))/float64(o.Total)*0.95)
+				if err := n.step(ctx, o, p, "%d leaders left to move", led); err != nil {
 					return err
 				}
 			}
