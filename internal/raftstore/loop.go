@@ -15,6 +15,7 @@ import (
 func (s *Store) loop() {
 	defer close(s.done)
 	defer s.shutdown()
+	defer recoverDiskFailure()
 	ticker := time.NewTicker(s.cfg.TickInterval)
 	defer ticker.Stop()
 	for {
@@ -146,17 +147,15 @@ func (s *Store) iterate(tick bool) bool {
 	}
 	if !wb.Empty() {
 		start := time.Now()
-		opts := pebble.NoSync
-		if needSync && !s.cfg.NoSync {
-			opts = pebble.Sync
-		}
-		if err := wb.Commit(opts); err != nil {
-			// The raft state in memory is ahead of the disk now; continuing
-			// could ack writes that are not durable.
-			panic(fmt.Sprintf("raftstore: commit raft batch: %v", err))
-		}
-		if s.cfg.OnFsync != nil && opts == pebble.Sync {
-			s.cfg.OnFsync(time.Since(start))
+		if needSync {
+			s.commitSynced(wb, "commit raft batch")
+			if s.cfg.OnFsync != nil && !s.cfg.NoSync {
+				s.cfg.OnFsync(time.Since(start))
+			}
+		} else if err := wb.Commit(pebble.NoSync); err != nil {
+			// The engine failed: the same end as a failed fsync, since
+			// the raft state in memory is ahead of the disk.
+			s.diskFailed("commit raft batch", err)
 		}
 	}
 
@@ -330,13 +329,7 @@ func (s *Store) applySnapshot(g *group, rd *raft.Ready) {
 		}
 		_ = b.Set(raftStateKey(gid, suffixHardState), hs, nil)
 	}
-	opts := pebble.Sync
-	if s.cfg.NoSync {
-		opts = pebble.NoSync
-	}
-	if err := b.Commit(opts); err != nil {
-		panic(fmt.Sprintf("raftstore: group %d: commit snapshot: %v", gid, err))
-	}
+	s.commitSynced(b, fmt.Sprintf("group %d: commit snapshot", gid))
 	g.st.restore(meta)
 	if !raft.IsEmptyHardState(rd.HardState) {
 		g.st.hard = proto.Clone(rd.HardState).(*pb.HardState)

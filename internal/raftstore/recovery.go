@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/cockroachdb/pebble/v2"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -26,7 +25,7 @@ func (s *Store) ClearTombstone(gid uint64) error {
 		b := s.db.NewBatch()
 		defer b.Close()
 		_ = b.Delete(tombstoneKey(gid), nil)
-		err = b.Commit(pebble.Sync)
+		s.commitSynced(b, fmt.Sprintf("group %d: clear tombstone", gid))
 	}); rerr != nil {
 		return rerr
 	}
@@ -126,9 +125,7 @@ func (s *Store) forceSoleVoterInLoop(gid uint64) (ForcedRecovery, error) {
 			_ = b.Set(logKey(gid, e.GetIndex()), noop, nil)
 		}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return ForcedRecovery{}, fmt.Errorf("raftstore: group %d: persist forced conf state: %w", gid, err)
-	}
+	s.commitSynced(b, fmt.Sprintf("group %d: persist forced conf state", gid))
 
 	gs, ok, err := loadGroupStorage(s.db, gid)
 	if err != nil || !ok {

@@ -40,8 +40,13 @@ type Config struct {
 	// MaxRetainEntries caps how far a leader holds truncation back for a
 	// lagging follower (default 32768 entries: seconds of heavy ingest).
 	MaxRetainEntries uint64
-	NoSync           bool      // skip fsync: tests and benchmarks only
-	Transport        Transport // nil on a single node
+	NoSync           bool // skip fsync: tests and benchmarks only
+	// SyncFault, if set, is called before every synced commit (test-only
+	// disk faults): it may block to stall the disk, and an error is handled
+	// exactly like a failed fsync, which ends the process (see diskFailed).
+	// Called on the loop goroutine.
+	SyncFault func() error
+	Transport Transport // nil on a single node
 	// Metrics hooks, each may be nil. They are called from the loop and must not block.
 	OnFsync   func(time.Duration) // each synced batch commit
 	OnCommit  func(time.Duration) // propose → applied latency of a local proposal
@@ -62,6 +67,10 @@ type TestingKnobs struct {
 	// are applied; every entry in ents is durable at that moment, none of
 	// them (from this Ready) is applied yet.
 	BeforeApply func(gid uint64, ents []*pb.Entry)
+	// OnDiskFailure, if set, is told of a failed synced write instead of
+	// the process exiting; the store's loop then stops (every waiter gets
+	// ErrStopped), which is what a crash looks like to this process.
+	OnDiskFailure func(err error)
 }
 
 // GroupMessage is a raft message of one group. Raft messages carry no group
@@ -248,6 +257,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftstore: create %s: %w", cfg.Dir, err)
 	}
+	var self atomic.Pointer[Store] // for pebbleLogger.Fatalf
 	opts := &pebble.Options{
 		FS:           cfg.FS,
 		MemTableSize: 64 << 20,
@@ -256,7 +266,7 @@ func Open(cfg Config) (*Store, error) {
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       64,
-		Logger:                      pebbleLogger{cfg.Logger},
+		Logger:                      pebbleLogger{l: cfg.Logger, store: &self},
 	}
 	// Columnar batches of numbers compress poorly with snappy and the CPU
 	// is better spent on ingest; a later issue may pick zstd for cold levels.
@@ -281,6 +291,7 @@ func Open(cfg Config) (*Store, error) {
 		statuses: make(map[uint64]GroupStatus),
 	}
 	s.mu.running = make(map[uint64]bool)
+	self.Store(s)
 	go s.loop()
 	return s, nil
 }
@@ -443,7 +454,8 @@ func (s *Store) bootstrap(gid uint64, peers []uint64) error {
 		_ = b.Set(raftStateKey(gid, suffixConfState), cs, nil)
 		_ = b.Set(raftStateKey(gid, suffixHardState), hs, nil)
 	}
-	return b.Commit(pebble.Sync)
+	s.commitSynced(b, fmt.Sprintf("group %d: bootstrap", gid))
+	return nil
 }
 
 // PersistedGroups lists the groups with raft state in the engine (those to
@@ -501,7 +513,8 @@ func (s *Store) destroyGroupInLoop(gid uint64) error {
 	_ = b.DeleteRange(rs, re, nil)
 	_ = b.DeleteRange(ds, de, nil)
 	_ = b.Set(tombstoneKey(gid), nil, nil)
-	return b.Commit(pebble.Sync)
+	s.commitSynced(b, fmt.Sprintf("group %d: destroy", gid))
+	return nil
 }
 
 // IsTombstoned reports whether gid was destroyed on this store.
