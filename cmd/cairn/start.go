@@ -20,6 +20,7 @@ import (
 
 func startCmd() *cobra.Command {
 	var cfgFile, logLevel string
+	var bugNames []string
 	var cfg server.Config
 	cmd := &cobra.Command{
 		Use:   "start",
@@ -38,11 +39,24 @@ A flag beats the environment, which beats the file.`,
 			if cfg.Role != "data" && cfg.Role != "compute" {
 				return &exitErr{exitUsage, fmt.Errorf("--role must be data or compute, got %q", cfg.Role)}
 			}
+			if len(bugNames) > 0 {
+				bugs, err := server.ParseBugs(bugNames)
+				if err != nil {
+					return &exitErr{exitUsage, fmt.Errorf("--unsafe-bug: %v", err)}
+				}
+				if bugs != nil && !cfg.TestFaults {
+					return &exitErr{exitUsage, errors.New("--unsafe-bug needs --unsafe-test-faults: deliberate bugs are for fault tests only")}
+				}
+				cfg.Bugs = bugs
+			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return &exitErr{exitUsage, fmt.Errorf("--log-level: %v", err)}
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			if cfg.Bugs != nil {
+				cfg.Logger.Warn("UNSAFE: deliberate bugs switched on; this node loses or misreports data on purpose", "bugs", cfg.Bugs.String())
+			}
 			if os.Getenv("GOGC") == "" {
 				// The heap is small (batches in flight, view rows); trading
 				// some memory for less GC work pays on the ingest path.
@@ -88,6 +102,8 @@ A flag beats the environment, which beats the file.`,
 	f.BoolVar(&cfg.NoSync, "unsafe-no-fsync", false, "skip fsync (loses acknowledged data on power loss; benchmarks only)")
 	f.BoolVar(&cfg.TestFaults, "unsafe-test-faults", false, "serve POST /debug/faults to cut traffic between nodes (fault tests only)")
 	_ = f.MarkHidden("unsafe-test-faults")
+	f.StringSliceVar(&bugNames, "unsafe-bug", nil, "switch on a deliberate bug for checker self-tests (repeat or comma list: "+strings.Join(server.BugNames, ", ")+"); needs --unsafe-test-faults")
+	_ = f.MarkHidden("unsafe-bug")
 	f.Uint64Var(&cfg.RaftLogEntries, "unsafe-raft-log-entries", 0, "truncate raft logs every N entries and keep only N for lagging followers (tests: forces catch-up by snapshot)")
 	_ = f.MarkHidden("unsafe-raft-log-entries")
 	return cmd

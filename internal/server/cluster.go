@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -515,53 +514,6 @@ func (n *Node) leastLoadedVoter(cat *catalog.Catalog, voters []uint64) uint64 {
 		}
 	}
 	return best
-}
-
-// faultRequest is the body of POST /debug/faults (test-only): cut this
-// node's traffic to and from nodes (by name), or heal everything.
-type faultRequest struct {
-	Isolate   string    `json:"isolate,omitempty"`   // cut this node from every other
-	Partition [2]string `json:"partition,omitempty"` // cut these two from each other
-	Heal      bool      `json:"heal,omitempty"`
-}
-
-func (n *Node) serveFaults(w http.ResponseWriter, r *http.Request) {
-	var req faultRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	cat := n.meta.Catalog()
-	id := func(name string) (uint64, bool) {
-		if nd := cat.Nodes[name]; nd != nil {
-			return nd.ID, true
-		}
-		return 0, false
-	}
-	switch {
-	case req.Heal:
-		n.faults.HealAll()
-	case req.Isolate != "":
-		x, ok := id(req.Isolate)
-		if !ok {
-			http.Error(w, "no node "+req.Isolate, http.StatusBadRequest)
-			return
-		}
-		n.faults.Isolate(x)
-	case req.Partition[0] != "":
-		a, ok1 := id(req.Partition[0])
-		b, ok2 := id(req.Partition[1])
-		if !ok1 || !ok2 {
-			http.Error(w, "unknown node in partition", http.StatusBadRequest)
-			return
-		}
-		n.faults.Partition(a, b)
-	default:
-		http.Error(w, "say isolate, partition or heal", http.StatusBadRequest)
-		return
-	}
-	n.log.Warn("test fault injected", "request", req)
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // replicaStatus is one replica's raft state, as cairn_cluster.shards shows it.

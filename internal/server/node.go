@@ -66,6 +66,13 @@ type Config struct {
 	// Faults, if set, is the fault injector this node's transport obeys:
 	// an in-process test cluster shares one among its nodes.
 	Faults *transport.Faults
+	// DiskFaults, if set, fails or stalls this node's synced raft writes
+	// on command (POST /debug/faults {"disk":...}); Start makes one when
+	// TestFaults is on.
+	DiskFaults *DiskFaults
+	// Bugs are deliberate defects for checker self-tests (--unsafe-bug);
+	// nil in any real deployment.
+	Bugs   *Bugs
 	Logger *slog.Logger
 }
 
@@ -140,6 +147,9 @@ type group struct {
 func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.TestFaults && cfg.DiskFaults == nil {
+		cfg.DiskFaults = &DiskFaults{}
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), opsCh: make(chan struct{}, 1), membershipCh: make(chan struct{}, 1), metrics: metrics.New()}
 	n.mu.groups = map[uint64]*group{}
@@ -220,6 +230,7 @@ func Start(cfg Config) (*Node, error) {
 		OnFsync:          n.metrics.Fsynced,
 		OnCommit:         func(d time.Duration) { n.metrics.Committed("all", d) },
 		OnPropose:        func() { n.metrics.Proposed("all") },
+		SyncFault:        cfg.DiskFaults.syncFault(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -538,7 +549,9 @@ func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
 		}
 		err := n.runViewTask(ctx, viewsm.TaskConfig{
 			SM: g.view, Shard: g.ref.Shard, NumShards: len(g.desc.Groups), Src: src, MaxPause: viewMaxPause, PausePerKey: viewPausePerKey,
-			Propose: func(ctx context.Context, cmd []byte) (any, error) { return n.store.Propose(ctx, g.id, cmd) },
+			Propose: func(ctx context.Context, cmd []byte) (any, error) {
+				return n.store.Propose(ctx, g.id, n.cfg.Bugs.bugDropDelta(g.view.Plan(), cmd))
+			},
 			OnSkip: func(offset uint64, err error) {
 				n.log.Warn("view skips an event it cannot fold", "view", g.desc.Name, "stream", s.Name, "offset", offset, "err", err)
 			},

@@ -156,6 +156,9 @@ func (n *Node) appendLocal(ctx context.Context, gid uint64, cmd []byte) (*append
 	if !st.IsLeader {
 		return &appendReply{NotHim: true, Leader: st.Leader}, nil
 	}
+	if rep, ok := n.bugAckWithoutCommit(gid); ok {
+		return rep, nil // --unsafe-bug ack-before-commit: never proposed
+	}
 	res, err := n.store.Propose(ctx, gid, cmd)
 	if errors.Is(err, raftstore.ErrNotLeader) {
 		st, _ := n.store.Status(gid)
@@ -280,6 +283,9 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 // that does not know its leader yet (just restarted, or an election under
 // way) is given up to 3 s before the statement fails with 40001.
 func (n *Node) readIndex(ctx context.Context, gid uint64) error {
+	if n.bugSkipReadIndex(gid) {
+		return nil // --unsafe-bug stale-read: no barrier
+	}
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		err := n.store.ReadIndex(ctx, gid)
