@@ -41,6 +41,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(startCmd(), versionCmd(), benchCmd())
+	root.AddCommand(chaosCmd())
 	root.AddCommand(adminCmds()...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)

@@ -1,0 +1,395 @@
+package chaos
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Names of the safety checks.
+const (
+	CheckNameLost       = "lost"
+	CheckNameDuplicated = "duplicated"
+	CheckNameNeverSent  = "never_sent"
+	CheckNameViews      = "view_mismatch"
+	CheckNameStale      = "stale_read"
+	CheckNameSplitBrain = "split_brain"
+	CheckNameDiskFail   = "disk_fail_kept_serving"
+)
+
+// maxExamples bounds the examples a check keeps.
+const maxExamples = 20
+
+// CheckResult is the verdict of one safety check. Count is the number of
+// violations; Checked how many things were looked at (ids, reads, nodes,
+// leaderships) so a pass over nothing is visible.
+type CheckResult struct {
+	Name     string   `json:"name"`
+	OK       bool     `json:"ok"`
+	Count    int      `json:"count"`
+	Checked  int      `json:"checked"`
+	Examples []string `json:"examples,omitempty"`
+	Note     string   `json:"note,omitempty"`
+}
+
+func (r *CheckResult) fail(format string, args ...any) {
+	r.Count++
+	if len(r.Examples) < maxExamples {
+		r.Examples = append(r.Examples, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *CheckResult) done() CheckResult {
+	r.OK = r.Count == 0
+	return *r
+}
+
+// rowCounts counts each id in the stream.
+func rowCounts(rows []Row) map[int64]int {
+	seen := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		seen[r.ID]++
+	}
+	return seen
+}
+
+// CheckLost fails for every id of an acknowledged batch missing from rows.
+func CheckLost(batches []Batch, rows []Row) CheckResult {
+	res := CheckResult{Name: CheckNameLost}
+	seen := rowCounts(rows)
+	for _, b := range batches {
+		if !b.OK {
+			continue
+		}
+		for id := b.First; id < b.First+int64(b.Count); id++ {
+			res.Checked++
+			if seen[id] == 0 {
+				res.fail("id %d acknowledged by %s at %s is not in the stream", id, b.Node, b.End.UTC().Format("15:04:05.000"))
+			}
+		}
+	}
+	return res.done()
+}
+
+// CheckDuplicates fails for every id that is in rows more than once.
+func CheckDuplicates(rows []Row) CheckResult {
+	res := CheckResult{Name: CheckNameDuplicated, Checked: len(rows)}
+	seen := rowCounts(rows)
+	ids := make([]int64, 0)
+	for id, n := range seen {
+		if n > 1 {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		res.fail("id %d is in the stream %d times", id, seen[id])
+	}
+	return res.done()
+}
+
+// CheckNeverSent fails for every row whose id no batch attempted (acked or
+// failed), and for rows whose k or v differ from what was sent.
+func CheckNeverSent(batches []Batch, rows []Row) CheckResult {
+	res := CheckResult{Name: CheckNameNeverSent, Checked: len(rows)}
+	idx := newBatchIndex(batches, false)
+	for _, r := range rows {
+		if _, ok := idx.find(r.ID); !ok {
+			res.fail("id %d is in the stream but was never sent", r.ID)
+			continue
+		}
+		if r.K != KeyOf(r.ID) || r.V != ValueOf(r.ID) {
+			res.fail("id %d has k=%d v=%d, sent k=%d v=%d", r.ID, r.K, r.V, KeyOf(r.ID), ValueOf(r.ID))
+		}
+	}
+	return res.done()
+}
+
+// ExpectedViews recomputes chaos_totals and chaos_per_k from the stream.
+func ExpectedViews(rows []Row) (Totals, map[int32]PerK) {
+	var t Totals
+	perK := map[int32]PerK{}
+	for _, r := range rows {
+		t.N++
+		t.IDs += r.ID
+		p := perK[r.K]
+		p.N++
+		p.S += r.V
+		perK[r.K] = p
+	}
+	return t, perK
+}
+
+// CheckViews fails for every node whose views differ from the views
+// recomputed from rows, or that could not answer at all.
+func CheckViews(rows []Row, views []NodeViews) CheckResult {
+	res := CheckResult{Name: CheckNameViews, Checked: len(views)}
+	wantT, wantK := ExpectedViews(rows)
+	for _, v := range views {
+		if v.Err != "" {
+			res.fail("%s: views unreadable: %s", v.Node, v.Err)
+			continue
+		}
+		if v.Totals != wantT {
+			res.fail("%s: chaos_totals n=%d ids=%d, the stream gives n=%d ids=%d", v.Node, v.Totals.N, v.Totals.IDs, wantT.N, wantT.IDs)
+		}
+		keys := map[int32]bool{}
+		for k := range wantK {
+			keys[k] = true
+		}
+		for k := range v.PerK {
+			keys[k] = true
+		}
+		sorted := make([]int32, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		slices.Sort(sorted)
+		for _, k := range sorted {
+			if got, want := v.PerK[k], wantK[k]; got != want {
+				res.fail("%s: chaos_per_k k=%d n=%d s=%d, the stream gives n=%d s=%d", v.Node, k, got.N, got.S, want.N, want.S)
+			}
+		}
+	}
+	if len(views) == 0 {
+		res.fail("no node answered for the views")
+	}
+	return res.done()
+}
+
+// batchIndex finds the batch holding an id.
+type batchIndex []Batch
+
+func newBatchIndex(batches []Batch, okOnly bool) batchIndex {
+	var idx batchIndex
+	for _, b := range batches {
+		if b.Count > 0 && (b.OK || !okOnly) {
+			idx = append(idx, b)
+		}
+	}
+	slices.SortFunc(idx, func(a, b Batch) int { return cmp.Compare(a.First, b.First) })
+	return idx
+}
+
+func (x batchIndex) find(id int64) (Batch, bool) {
+	i := sort.Search(len(x), func(i int) bool { return x[i].First+int64(x[i].Count) > id })
+	if i < len(x) && x[i].Contains(id) {
+		return x[i], true
+	}
+	return Batch{}, false
+}
+
+// CheckStaleReads fails for every successful linearizable read that found
+// 0 events with an id whose batch had been acknowledged before the read
+// began: the read missed a write that completed before it started.
+// Reads of ids not acknowledged before the read are not judged.
+func CheckStaleReads(batches []Batch, reads []Read) CheckResult {
+	res := CheckResult{Name: CheckNameStale}
+	idx := newBatchIndex(batches, true)
+	judged := 0
+	for _, r := range reads {
+		if r.Err != "" {
+			continue
+		}
+		b, ok := idx.find(r.ID)
+		if !ok || !b.End.Before(r.Start) {
+			continue
+		}
+		judged++
+		if r.Result == 0 {
+			res.fail("read of id %d through %s at %s found nothing; its batch was acknowledged by %s %s earlier",
+				r.ID, r.Node, r.Start.UTC().Format("15:04:05.000"), b.Node, r.Start.Sub(b.End).Round(time.Millisecond))
+		}
+	}
+	res.Checked = judged
+	res.Note = fmt.Sprintf("%d of %d reads succeeded and were judged; a read is stale when it returns 0 for an id acknowledged before it began", judged, len(reads))
+	return res.done()
+}
+
+// CheckSplitBrain parses every node's leader-terms.log ("gid term
+// unixmicros" per line) and fails for every (group, term) that two nodes
+// claim to have led.
+func CheckSplitBrain(terms map[string]string) CheckResult {
+	res := CheckResult{Name: CheckNameSplitBrain}
+	type key struct{ gid, term int64 }
+	seen := map[key]string{}
+	names := make([]string, 0, len(terms))
+	for n := range terms {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for _, line := range strings.Split(terms[name], "\n") {
+			var gid, term, at int64
+			if _, err := fmt.Sscan(line, &gid, &term, &at); err != nil {
+				continue
+			}
+			res.Checked++
+			k := key{gid, term}
+			if other, ok := seen[k]; ok && other != name {
+				res.fail("group %d term %d was led by both %s and %s", gid, term, other, name)
+				continue
+			}
+			seen[k] = name
+		}
+	}
+	res.Note = fmt.Sprintf("%d leaderships over %d (group, term) pairs in %d nodes' leader-terms.log", res.Checked, len(seen), len(terms))
+	if res.Checked == 0 && len(terms) > 0 {
+		res.fail("no leadership recorded at all: leader-terms.log empty on every node")
+	}
+	return res.done()
+}
+
+// CheckDiskFail fails when a node whose disk failed did not exit within
+// DiskFailGrace and acknowledged a write that started after the grace,
+// before it was killed.
+func CheckDiskFail(faults []Fault, batches []Batch) CheckResult {
+	res := CheckResult{Name: CheckNameDiskFail}
+	for _, f := range faults {
+		if f.Kind != KindDisk || f.Sub != SubFail || f.Skipped || f.Unsupported || len(f.Targets) == 0 {
+			continue
+		}
+		res.Checked++
+		if f.Exited != nil && *f.Exited {
+			continue
+		}
+		graceEnd := f.Start.Add(DiskFailGrace)
+		for _, b := range batches {
+			if b.OK && b.Node == f.Targets[0] && !b.Start.Before(graceEnd) && b.Start.Before(f.End) {
+				res.fail("%s did not exit within %s of its disk failing at %s and acknowledged ids %d..%d",
+					b.Node, DiskFailGrace, f.Start.UTC().Format("15:04:05.000"), b.First, b.First+int64(b.Count)-1)
+				break
+			}
+		}
+	}
+	return res.done()
+}
+
+// CheckAll runs every safety check over h.
+func CheckAll(h *History) []CheckResult {
+	return []CheckResult{
+		CheckLost(h.Batches, h.Rows),
+		CheckDuplicates(h.Rows),
+		CheckNeverSent(h.Batches, h.Rows),
+		CheckViews(h.Rows, h.Views),
+		CheckStaleReads(h.Batches, h.Reads),
+		CheckSplitBrain(h.LeaderTerms),
+		CheckDiskFail(h.Faults, h.Batches),
+	}
+}
+
+// Second is one point of the availability series: events acknowledged
+// by batches that ended in [T, T+1 s), failed attempts in it, and the
+// latency of the acknowledged batches.
+type Second struct {
+	T      int     `json:"t"`
+	Acked  int64   `json:"acked"`
+	Errors int     `json:"errors"`
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+}
+
+// FaultOutage is the write outage a fault caused: from its start to the
+// acknowledgement of the first batch started after it.
+type FaultOutage struct {
+	Seq       int     `json:"seq"`
+	Label     string  `json:"label"`
+	StartS    float64 `json:"start_s"`
+	OutageMs  float64 `json:"outage_ms"`
+	Recovered bool    `json:"recovered"` // false: no batch started after it was acknowledged before the workload stopped
+}
+
+// Availability is reported, not judged.
+type Availability struct {
+	Seconds      []Second      `json:"seconds"`
+	Outages      []FaultOutage `json:"outages"`
+	LongestGapMs float64       `json:"longest_gap_ms"` // longest time without any acknowledgement
+	LongestGapAt float64       `json:"longest_gap_at_s"`
+	AckedEvents  int64         `json:"acked_events"`
+	FailedEvents int64         `json:"failed_events"` // in failed batches: may or may not be in
+	AckedBatches int           `json:"acked_batches"`
+	FailedTries  int           `json:"failed_tries"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// ComputeAvailability buckets the batches of h by second from h.Begin and
+// measures each fault's write outage and the longest gap between acks.
+func ComputeAvailability(h *History) Availability {
+	var a Availability
+	n := int(math.Ceil(h.End.Sub(h.Begin).Seconds()))
+	n = max(0, min(n, 24*3600))
+	a.Seconds = make([]Second, n)
+	lat := make([][]float64, n)
+	for i := range a.Seconds {
+		a.Seconds[i].T = i
+	}
+	var ackEnds []time.Time
+	for _, b := range h.Batches {
+		if b.OK {
+			a.AckedEvents += int64(b.Count)
+			a.AckedBatches++
+			ackEnds = append(ackEnds, b.End)
+		} else {
+			a.FailedEvents += int64(b.Count)
+			a.FailedTries++
+		}
+		i := int(b.End.Sub(h.Begin) / time.Second)
+		if i < 0 || i >= n {
+			continue
+		}
+		if b.OK {
+			a.Seconds[i].Acked += int64(b.Count)
+			lat[i] = append(lat[i], ms(b.End.Sub(b.Start)))
+		} else {
+			a.Seconds[i].Errors++
+		}
+	}
+	for i := range lat {
+		slices.Sort(lat[i])
+		a.Seconds[i].P50Ms = percentile(lat[i], 0.5)
+		a.Seconds[i].P99Ms = percentile(lat[i], 0.99)
+	}
+	slices.SortFunc(ackEnds, func(x, y time.Time) int { return x.Compare(y) })
+	last := h.Begin
+	for _, e := range append(ackEnds, h.End) {
+		if g := e.Sub(last); ms(g) > a.LongestGapMs {
+			a.LongestGapMs, a.LongestGapAt = ms(g), last.Sub(h.Begin).Seconds()
+		}
+		if e.After(last) {
+			last = e
+		}
+	}
+	for _, f := range h.Faults {
+		if f.Skipped || f.Unsupported {
+			continue
+		}
+		o := FaultOutage{Seq: f.Seq, Label: f.Label(), StartS: f.Start.Sub(h.Begin).Seconds()}
+		var first time.Time
+		for _, b := range h.Batches {
+			if b.OK && !b.Start.Before(f.Start) && (first.IsZero() || b.End.Before(first)) {
+				first = b.End
+			}
+		}
+		if first.IsZero() {
+			o.OutageMs = ms(h.End.Sub(f.Start))
+		} else {
+			o.OutageMs, o.Recovered = ms(first.Sub(f.Start)), true
+		}
+		a.Outages = append(a.Outages, o)
+	}
+	return a
+}
+
+// percentile returns the nearest-rank percentile of sorted xs.
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(xs)))) - 1
+	return xs[max(0, min(i, len(xs)-1))]
+}

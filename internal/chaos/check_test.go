@@ -1,0 +1,213 @@
+package chaos
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+
+// rowsOf returns the stream rows for ids, with the k and v a writer sends.
+func rowsOf(ids ...int64) []Row {
+	var out []Row
+	for _, id := range ids {
+		out = append(out, Row{ID: id, K: KeyOf(id), V: ValueOf(id)})
+	}
+	return out
+}
+
+func span(first, n int64) []int64 {
+	var out []int64
+	for id := first; id < first+n; id++ {
+		out = append(out, id)
+	}
+	return out
+}
+
+// history: batch 1..10 acked, 11..20 failed (not in), 21..30 acked.
+func baseBatches() []Batch {
+	return []Batch{
+		{Node: "n1", First: 1, Count: 10, Start: at(0), End: at(100), OK: true},
+		{Node: "n2", First: 11, Count: 10, Start: at(50), End: at(5050), Err: "timeout"},
+		{Node: "n3", First: 21, Count: 10, Start: at(200), End: at(300), OK: true},
+		{Node: "n1", Start: at(300), End: at(310), Err: "connect: refused"},
+	}
+}
+
+func goodRows() []Row { return rowsOf(append(span(1, 10), span(21, 10)...)...) }
+
+func TestCheckLost(t *testing.T) {
+	if r := CheckLost(baseBatches(), goodRows()); !r.OK || r.Checked != 20 {
+		t.Fatalf("clean history: %+v", r)
+	}
+	// A failed batch partly in is fine: it may or may not be in.
+	if r := CheckLost(baseBatches(), append(goodRows(), rowsOf(11, 12)...)); !r.OK {
+		t.Fatalf("failed batch partly in: %+v", r)
+	}
+	rows := goodRows()[1:] // id 1 missing
+	r := CheckLost(baseBatches(), rows)
+	if r.OK || r.Count != 1 || !strings.Contains(r.Examples[0], "id 1 ") {
+		t.Fatalf("lost id 1: %+v", r)
+	}
+}
+
+func TestCheckDuplicates(t *testing.T) {
+	if r := CheckDuplicates(goodRows()); !r.OK {
+		t.Fatalf("clean: %+v", r)
+	}
+	r := CheckDuplicates(append(goodRows(), rowsOf(5, 5, 22)...))
+	if r.OK || r.Count != 2 || !strings.Contains(r.Examples[0], "id 5 is in the stream 3 times") {
+		t.Fatalf("duplicates: %+v", r)
+	}
+}
+
+func TestCheckNeverSent(t *testing.T) {
+	if r := CheckNeverSent(baseBatches(), append(goodRows(), rowsOf(15)...)); !r.OK {
+		t.Fatalf("clean (15 was attempted): %+v", r)
+	}
+	r := CheckNeverSent(baseBatches(), append(goodRows(), rowsOf(31, 1000)...))
+	if r.OK || r.Count != 2 {
+		t.Fatalf("never sent: %+v", r)
+	}
+	bad := goodRows()
+	bad[0].V++
+	if r := CheckNeverSent(baseBatches(), bad); r.OK || !strings.Contains(r.Examples[0], "sent k=") {
+		t.Fatalf("changed v: %+v", r)
+	}
+}
+
+func viewsOf(node string, rows []Row) NodeViews {
+	tot, perK := ExpectedViews(rows)
+	return NodeViews{Node: node, Totals: tot, PerK: perK}
+}
+
+func TestCheckViews(t *testing.T) {
+	rows := goodRows()
+	good := []NodeViews{viewsOf("n1", rows), viewsOf("n2", rows)}
+	if r := CheckViews(rows, good); !r.OK || r.Checked != 2 {
+		t.Fatalf("clean: %+v", r)
+	}
+	// n2 missed an event in both views.
+	bad := []NodeViews{viewsOf("n1", rows), viewsOf("n2", rows[1:])}
+	r := CheckViews(rows, bad)
+	if r.OK || r.Count != 2 || !strings.Contains(r.Examples[0], "n2: chaos_totals") || !strings.Contains(r.Examples[1], "chaos_per_k") {
+		t.Fatalf("lagging n2: %+v", r)
+	}
+	// An extra key in the per-k view only.
+	extra := viewsOf("n1", rows)
+	extra.PerK[99] = PerK{N: 1, S: 1}
+	if r := CheckViews(rows, []NodeViews{extra}); r.OK || !strings.Contains(r.Examples[0], "k=99") {
+		t.Fatalf("extra key: %+v", r)
+	}
+	if r := CheckViews(rows, []NodeViews{{Node: "n3", Err: "timeout"}}); r.OK {
+		t.Fatalf("unreadable node: %+v", r)
+	}
+	if r := CheckViews(rows, nil); r.OK {
+		t.Fatal("no node answered but the check passed")
+	}
+}
+
+func TestCheckStaleReads(t *testing.T) {
+	b := baseBatches()
+	reads := []Read{
+		{Node: "n2", ID: 3, Start: at(150), End: at(160), Result: 1},
+		{Node: "n3", ID: 25, Start: at(400), End: at(420), Result: 1},
+		// Read started before the ack: not judged even though 0.
+		{Node: "n3", ID: 25, Start: at(250), End: at(260), Result: 0},
+		// Failed batch, failed read: not judged.
+		{Node: "n1", ID: 12, Start: at(6000), End: at(6001), Result: 0},
+		{Node: "n1", ID: 4, Start: at(6000), End: at(6001), Err: "timeout"},
+	}
+	r := CheckStaleReads(b, reads)
+	if !r.OK || r.Checked != 2 {
+		t.Fatalf("clean: %+v", r)
+	}
+	reads = append(reads, Read{Node: "n2", ID: 7, Start: at(101), End: at(120), Result: 0})
+	r = CheckStaleReads(b, reads)
+	if r.OK || r.Count != 1 || !strings.Contains(r.Examples[0], "id 7 through n2") {
+		t.Fatalf("stale read: %+v", r)
+	}
+}
+
+func TestCheckSplitBrain(t *testing.T) {
+	terms := map[string]string{
+		"n1": "1 1 100\n5 2 200\n",
+		"n2": "1 2 300\n5 3 400\ngarbage\n",
+		"n3": "",
+	}
+	if r := CheckSplitBrain(terms); !r.OK || r.Checked != 4 {
+		t.Fatalf("clean: %+v", r)
+	}
+	// The same node twice in one term (a restart) is not split brain.
+	terms["n1"] += "1 1 150\n"
+	if r := CheckSplitBrain(terms); !r.OK {
+		t.Fatalf("same node twice: %+v", r)
+	}
+	terms["n3"] = "5 3 401\n"
+	r := CheckSplitBrain(terms)
+	if r.OK || r.Count != 1 || !strings.Contains(r.Examples[0], "group 5 term 3 was led by both n2 and n3") {
+		t.Fatalf("split brain: %+v", r)
+	}
+	if r := CheckSplitBrain(map[string]string{"n1": "", "n2": ""}); r.OK {
+		t.Fatalf("no leadership at all passed: %+v", r)
+	}
+}
+
+func TestCheckDiskFail(t *testing.T) {
+	yes, no := true, false
+	f := Fault{Kind: KindDisk, Sub: SubFail, Targets: []string{"n2"}, Start: at(1000), End: at(20000)}
+	late := Batch{Node: "n2", First: 100, Count: 1, Start: at(1000 + 10_500), End: at(11_600), OK: true}
+	early := Batch{Node: "n2", First: 101, Count: 1, Start: at(1500), End: at(1600), OK: true}
+	other := Batch{Node: "n1", First: 102, Count: 1, Start: at(12_000), End: at(12_100), OK: true}
+	f.Exited = &yes
+	if r := CheckDiskFail([]Fault{f}, []Batch{early, other}); !r.OK || r.Checked != 1 {
+		t.Fatalf("exited: %+v", r)
+	}
+	f.Exited = &no
+	// Acks within the grace, or through other nodes, are fine.
+	if r := CheckDiskFail([]Fault{f}, []Batch{early, other}); !r.OK {
+		t.Fatalf("no late ack: %+v", r)
+	}
+	r := CheckDiskFail([]Fault{f}, []Batch{early, late, other})
+	if r.OK || r.Count != 1 || !strings.Contains(r.Examples[0], "n2 did not exit") {
+		t.Fatalf("kept serving: %+v", r)
+	}
+	f.Unsupported = true
+	if r := CheckDiskFail([]Fault{f}, []Batch{late}); !r.OK || r.Checked != 0 {
+		t.Fatalf("unsupported fault judged: %+v", r)
+	}
+}
+
+func TestAvailability(t *testing.T) {
+	h := &History{Begin: at(0), End: at(10_000)}
+	// Acks every 500 ms except a gap 3000..7000 ms.
+	for ms := 0; ms < 10_000; ms += 500 {
+		if ms > 3000 && ms < 7000 {
+			h.Batches = append(h.Batches, Batch{Node: "n1", First: int64(ms), Count: 0, Start: at(ms), End: at(ms + 100), Err: "down"})
+			continue
+		}
+		h.Batches = append(h.Batches, Batch{Node: "n1", First: int64(ms), Count: 10, Start: at(ms), End: at(ms + 100), OK: true})
+	}
+	h.Faults = []Fault{{Seq: 1, Kind: KindKill, Targets: []string{"n1"}, Start: at(3200), End: at(6000)},
+		{Seq: 2, Kind: KindPause, Skipped: true, Start: at(4000), End: at(4000)}}
+	a := ComputeAvailability(h)
+	if len(a.Seconds) != 10 {
+		t.Fatalf("%d seconds, want 10", len(a.Seconds))
+	}
+	if a.Seconds[0].Acked != 20 || a.Seconds[0].P50Ms != 100 || a.Seconds[0].P99Ms != 100 {
+		t.Fatalf("second 0: %+v", a.Seconds[0])
+	}
+	if a.Seconds[4].Acked != 0 || a.Seconds[4].Errors != 2 {
+		t.Fatalf("second 4: %+v", a.Seconds[4])
+	}
+	// Last ack before the gap ends at 3100, next at 7100.
+	if a.LongestGapMs != 4000 || a.LongestGapAt != 3.1 {
+		t.Fatalf("gap %v at %v", a.LongestGapMs, a.LongestGapAt)
+	}
+	if len(a.Outages) != 1 || a.Outages[0].OutageMs != 3900 || !a.Outages[0].Recovered {
+		t.Fatalf("outages %+v", a.Outages)
+	}
+}
