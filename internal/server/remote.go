@@ -221,7 +221,6 @@ func (n *Node) callReplica(ctx context.Context, gid uint64, method string, req a
 type streamShardSource struct {
 	n      *Node
 	groups []uint64
-	ends   []uint64 // last end seen for remote shards
 }
 
 func (s *streamShardSource) Shards() int { return len(s.groups) }
@@ -234,13 +233,13 @@ func (s *streamShardSource) End(i int) (uint64, <-chan struct{}) {
 	if g := s.n.getGroup(s.groups[i]); g != nil && g.stream != nil {
 		return g.stream.End()
 	}
-	// Remote: report the last end seen, then wake the task soon to look again.
+	// Remote: always worth a look (Scan returns nothing if there is
+	// nothing), and wake the task soon to look again. The end a replica
+	// last reported is no bound: a lagging follower may have answered, and
+	// trusting its end would stop the view at that offset for good.
 	ch := make(chan struct{})
 	time.AfterFunc(remotePoll, func() { close(ch) })
-	if s.ends == nil {
-		s.ends = make([]uint64, len(s.groups))
-	}
-	return s.ends[i] + 1, ch // +1: always worth a look; Scan returns nothing if there is nothing
+	return ^uint64(0) >> 1, ch
 }
 
 func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, int64, *types.Batch) error) (uint64, error) {
@@ -258,10 +257,6 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 	if err := json.Unmarshal(out, &rep); err != nil {
 		return from, err
 	}
-	if s.ends == nil {
-		s.ends = make([]uint64, len(s.groups))
-	}
-	s.ends[i] = rep.End
 	var b types.Batch
 	next := from
 	for _, sb := range rep.Batches {
