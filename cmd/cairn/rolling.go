@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -342,7 +343,7 @@ func runRollingRestart(ctx context.Context, nodes, writers int, noSync bool, out
 	res.EventsAcked, res.EventsUnknown = res.BatchesAcked*rollingBatch, res.BatchesFailed*rollingBatch
 	fmt.Fprintf(progress, "rolling: writers stopped: %d batches acknowledged, %d failed; verifying\n", res.BatchesAcked, res.BatchesFailed)
 
-	if err := verifyRolling(ctx, c, query, acked, res); err != nil {
+	if err := verifyRolling(ctx, c, query, acked, res, progress); err != nil {
 		return fail(err)
 	}
 	writeRollingJSON(res, out)
@@ -447,8 +448,8 @@ func waitSQLOp(ctx context.Context, query func(int, int, string) ([][][]byte, er
 }
 
 // waitCaughtUp waits until every node sees node i live and each of i's
-// replicas is a leader or follower close to the most advanced replica of
-// its group.
+// replicas answers (leader, follower or learner) close to the most
+// advanced replica of its group.
 func waitCaughtUp(ctx context.Context, c *tempCluster, query func(int, int, string) ([][][]byte, error), i int, bound time.Duration) error {
 	const maxBehind = 100 // entries; the groups take many per second under load
 	name := c.nodes[i].name
@@ -500,7 +501,7 @@ func caughtUp(c *tempCluster, query func(int, int, string) ([][][]byte, error), 
 	}
 	for _, m := range mine {
 		switch {
-		case m.role != "leader" && m.role != "follower":
+		case m.role != "leader" && m.role != "follower" && m.role != "learner": // a 4th node is a learner of the meta group
 			return fmt.Sprintf("%s's replica of group %s is %s", name, m.group, m.role)
 		case m.lag > maxBehind || top[m.group]-m.applied > maxBehind:
 			return fmt.Sprintf("%s's replica of group %s is %d entries behind", name, m.group, max(m.lag, top[m.group]-m.applied))
@@ -511,12 +512,17 @@ func caughtUp(c *tempCluster, query func(int, int, string) ([][][]byte, error), 
 
 // verifyRolling waits until the views have caught up with the stream,
 // then reads every id back and fills in res's verification fields.
-func verifyRolling(ctx context.Context, c *tempCluster, query func(int, int, string) ([][][]byte, error), acked []bool, res *rollingResult) error {
+func verifyRolling(ctx context.Context, c *tempCluster, query func(int, int, string) ([][][]byte, error), acked []bool, res *rollingResult, progress io.Writer) error {
 	const q = `SET read_from = leader; SELECT count(*), coalesce(sum(id), 0) FROM rr_events;
 		SELECT coalesce(sum(n), 0), coalesce(sum(ids), 0) FROM rr_total;
 		SELECT coalesce(sum(n), 0) FROM rr_per_device`
 	var rows, sum, vn, vsum, vdev int64
+	report := time.Now().Add(5 * time.Second)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if time.Now().After(report) {
+			fmt.Fprintf(progress, "rolling: waiting for the views: stream %d rows, rr_total %d, rr_per_device %d\n", rows, vn, vdev)
+			report = report.Add(5 * time.Second)
+		}
 		conn, err := pgconn.Connect(ctx, c.url(0))
 		if err == nil {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -542,6 +548,15 @@ func verifyRolling(ctx context.Context, c *tempCluster, query func(int, int, str
 	}
 	res.ViewCount, res.ViewDeviceSum = vn, vdev
 	res.ViewMatches = rows == vn && sum == vsum && rows == vdev
+	if !res.ViewMatches {
+		// Show where the views stand, to tell a stuck view task from a slow one.
+		if r, err := query(0, -1, "SELECT object, shard, node_id, role, applied_index, commit_index FROM cairn_cluster.shards WHERE object LIKE 'rr_%' ORDER BY object, shard, node_id"); err == nil {
+			fmt.Fprintf(progress, "rolling: the views did not catch up within 30s; their replicas:\n")
+			for _, row := range r {
+				fmt.Fprintf(progress, "  %s\n", bytes.Join(row, []byte(" ")))
+			}
+		}
+	}
 
 	// Read every id back, counting each (saturating at 255).
 	seen := make([]uint8, len(acked)*rollingBatch+1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,6 +83,9 @@ func (r *runner) claim(f *Fault, p PlannedFault) string {
 		r.mu.decomBusy = true
 		r.mu.decom[p.Targets[0]] = true
 	}
+	if p.Kind == KindDisk {
+		r.mu.diskFaulted[p.Targets[0]] = true
+	}
 	return ""
 }
 
@@ -94,10 +98,7 @@ func nodesOf(p PlannedFault) (need, takes []string) {
 	case KindPartition:
 		need, takes = append(slices.Clone(p.Sides[0]), p.Targets...), p.Sides[0]
 	case KindDisk:
-		need = p.Targets
-		if p.Sub == SubFail {
-			takes = p.Targets
-		}
+		need, takes = p.Targets, p.Targets
 	case KindMembership:
 		if p.Sub == SubDecommission {
 			need = p.Targets
@@ -119,6 +120,9 @@ func (r *runner) release(p PlannedFault) {
 	}
 	if p.Kind == KindMembership && p.Sub == SubDecommission {
 		r.mu.decomBusy = false
+	}
+	if p.Kind == KindDisk {
+		delete(r.mu.diskFaulted, p.Targets[0])
 	}
 }
 
@@ -227,10 +231,17 @@ func (r *runner) partition(ctx context.Context, f *Fault, p PlannedFault, note f
 	r.healAll()
 }
 
-// healAll sends {"heal":true} to every running node.
+// healAll sends {"heal":true} to every running node but those whose
+// disk fault is in force: heal also clears disk faults, and a failed disk
+// must stay failed until its node exits or is killed.
 func (r *runner) healAll() {
+	r.mu.Lock()
+	skip := maps.Clone(r.mu.diskFaulted)
+	r.mu.Unlock()
 	for _, n := range r.c.upNames() {
-		_ = r.c.postFault(r.runCtx, n, `{"heal":true}`)
+		if !skip[n] {
+			_ = r.c.postFault(r.runCtx, n, `{"heal":true}`)
+		}
 	}
 }
 
@@ -358,7 +369,10 @@ func (r *runner) disk(ctx context.Context, f *Fault, p PlannedFault, note func(s
 		if err != nil {
 			note("%v", err)
 		}
-		sleepCtx(ctx, 2*time.Second)
+		sleepCtx(ctx, p.Dur)
+		if err := r.c.postFault(r.runCtx, n, `{"disk":"ok"}`); err != nil {
+			note("end the stall: %v", err)
+		}
 		return
 	}
 	_, exitedCh := r.c.running(n)

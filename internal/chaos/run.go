@@ -78,6 +78,7 @@ type runner struct {
 		decom       map[string]bool   // decommissioning or decommissioned
 		partitioned bool              // a partition is in force
 		decomBusy   bool              // a decommission is running
+		diskFaulted map[string]bool   // a disk fault is in force
 	}
 	nextID atomic.Int64
 	acked  atomic.Int64
@@ -135,7 +136,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	plan := Plan(PlanConfig{Seed: cfg.Seed, Nodes: cfg.Nodes, Duration: cfg.Duration, Rate: cfg.Rate, Kinds: cfg.Kinds})
 	r := &runner{cfg: cfg, c: newCluster(cfg.Binary, dataRoot, cfg.Out, extra), begin: time.Now(), prog: prog, runCtx: ctx}
-	r.mu.faulted, r.mu.decom = map[string]string{}, map[string]bool{}
+	r.mu.faulted, r.mu.decom, r.mu.diskFaulted = map[string]string{}, map[string]bool{}, map[string]bool{}
 	defer r.c.stopAll()
 	fmt.Fprintf(prog, "chaos: seed %d, %d nodes, %s, faults %s, out %s\n", cfg.Seed, cfg.Nodes, cfg.Duration, strings.Join(cfg.Kinds, ","), cfg.Out)
 	for _, p := range plan {
@@ -174,11 +175,18 @@ func (r *runner) setup(ctx context.Context) error {
 	if err := r.waitLive(ctx, r.cfg.Nodes, settleTimeout); err != nil {
 		return err
 	}
-	ddl := fmt.Sprintf(`CREATE STREAM chaos_events (id int8, k int4, v int8) WITH (shards = %d, replicas = 3);
-CREATE MATERIALIZED VIEW chaos_totals AS SELECT count(*) AS n, sum(id) AS ids FROM chaos_events;
-CREATE MATERIALIZED VIEW chaos_per_k AS SELECT k, count(*) AS n, sum(v) AS s FROM chaos_events GROUP BY k`, r.cfg.Nodes)
-	if _, err := r.retry(ctx, 30*time.Second, ddl); err != nil {
-		return fmt.Errorf("create the stream and views: %w", err)
+	// One statement at a time, each retried; "already exists" means an
+	// earlier attempt got through before its answer was lost.
+	for _, ddl := range []string{
+		fmt.Sprintf("CREATE STREAM chaos_events (id int8, k int4, v int8) WITH (shards = %d, replicas = 3)", r.cfg.Nodes),
+		"CREATE MATERIALIZED VIEW chaos_totals AS SELECT count(*) AS n, sum(id) AS ids FROM chaos_events",
+		"CREATE MATERIALIZED VIEW chaos_per_k AS SELECT k, count(*) AS n, sum(v) AS s FROM chaos_events GROUP BY k",
+	} {
+		_, err := r.retry(ctx, 60*time.Second, ddl)
+		var pe *pgconn.PgError
+		if err != nil && !(errors.As(err, &pe) && pe.Code == "42P07") {
+			return fmt.Errorf("%s: %w", ddl, err)
+		}
 	}
 	// The stream must take writes before the clock starts.
 	if _, err := r.retry(ctx, 30*time.Second, "SET read_from = leader; SELECT count(*) FROM chaos_events"); err != nil {
@@ -190,7 +198,11 @@ CREATE MATERIALIZED VIEW chaos_per_k AS SELECT k, count(*) AS n, sum(v) AS s FRO
 // exec runs sql on a node with the attempt timeout and returns the rows
 // of the last result as text.
 func (r *runner) exec(ctx context.Context, node, sql string) ([][]string, error) {
-	cctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	timeout := attemptTimeout
+	if strings.HasPrefix(sql, "CREATE") || strings.HasPrefix(sql, "SET read_from = leader; SELECT id, k, v") {
+		timeout = 30 * time.Second // DDL and the full read-back are slow
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	conn, err := pgconn.Connect(cctx, r.c.url(node))
 	if err != nil {
@@ -231,6 +243,10 @@ func (r *runner) retry(ctx context.Context, timeout time.Duration, sql string) (
 				return rows, nil
 			}
 			lastErr = err
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "42P07" {
+				return nil, err // already exists: retrying cannot help
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -31,7 +31,7 @@ const (
 	SubTransfer     = "transfer"     // ALTER SHARD … TRANSFER LEADER
 	SubAdd          = "add"          // a new node joins
 	SubDecommission = "decommission" // ALTER NODE … DECOMMISSION
-	SubStall        = "stall"        // the disk stalls for 2 s
+	SubStall        = "stall"        // every synced write blocks 2 s, for 3–8 s
 	SubFail         = "fail"         // the disk fails: the node must exit
 )
 
@@ -217,20 +217,21 @@ func Plan(c PlanConfig) []PlannedFault {
 					w = window{end: t + 90*time.Second, decom: true}
 				}
 			case KindDisk:
-				if len(free) == 0 {
+				// Both count against the minority: a stalled disk holds
+				// up every commit the node takes part in.
+				if budget < 1 || len(free) == 0 {
 					ok = false
 					break
 				}
 				p.Sub = SubStall
-				if budget >= 1 && r.IntN(2) == 0 {
+				if r.IntN(2) == 0 {
 					p.Sub = SubFail
 				}
 				n := pickNode()
 				p.Targets = []string{n}
 				if p.Sub == SubStall {
-					p.Dur = 2 * time.Second
-					w = window{end: t + 4*time.Second}
-					// A stalled disk slows the node but it stays a member.
+					p.Dur = 3*time.Second + time.Duration(r.Int64N(int64(5*time.Second)))
+					w = window{end: t + p.Dur + 2*time.Second, faulted: p.Targets}
 				} else {
 					w = window{end: t + DiskFailGrace + 10*time.Second, faulted: p.Targets}
 				}

@@ -77,9 +77,11 @@ func TestPlanInvariants(t *testing.T) {
 				}
 				wins = append(wins, win{end: p.At + p.Dur + 2*time.Second, nodes: takes, part: true})
 			case KindDisk:
+				takes = p.Targets
 				if p.Sub == SubFail {
-					takes = p.Targets
 					wins = append(wins, win{end: p.At + DiskFailGrace + 10*time.Second, nodes: takes})
+				} else {
+					wins = append(wins, win{end: p.At + p.Dur + 2*time.Second, nodes: takes})
 				}
 			case KindMembership:
 				switch p.Sub {

@@ -931,10 +931,10 @@ const maxNewOpsPerRound = 4
 // under-replicated shards, and starts a rebalance when live data nodes
 // hold uneven replica counts (auto_rebalance).
 func (n *Node) schedule() {
+	n.runOps() // starts, or on a deposed leader stops, the executors
 	if !n.isMetaLeader() {
 		return
 	}
-	n.runOps()
 	cat := n.meta.Catalog()
 	autoFail := n.settingOn("auto_failover")
 	groups := cat.Groups()
