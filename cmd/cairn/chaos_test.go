@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairndb/cairn/internal/chaos"
+)
+
+func TestChaosUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--faults", "kill,nuke"},
+		{"--faults", ""},
+		{"--rate", "10ms"},
+	} {
+		cmd := chaosCmd()
+		cmd.SetArgs(args)
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		err := cmd.Execute()
+		var ee *exitErr
+		if !errors.As(err, &ee) || ee.code != exitUsage {
+			t.Errorf("chaos %v: %v, want a usage error", args, err)
+		}
+	}
+	// Bad sizes are refused before any node starts.
+	cmd := chaosCmd()
+	cmd.SetArgs([]string{"--nodes", "2", "--out", t.TempDir()})
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "--nodes") {
+		t.Errorf("--nodes 2: %v", err)
+	}
+}
+
+// TestChaosShortRun builds the binary and runs a 15 s campaign of kills
+// and pauses on 3 nodes: it must pass every safety check and write the
+// report, history and node logs.
+func TestChaosShortRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster for about 30 s; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "cairn")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command(bin, "chaos", "--nodes", "3", "--duration", "15s", "--seed", "3", "--rate", "4s",
+		"--faults", "kill,pause", "--clients", "2", "--out", out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("cairn chaos: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		}
+	case <-time.After(150 * time.Second):
+		_ = cmd.Process.Signal(os.Interrupt)
+		<-done
+		t.Fatalf("cairn chaos did not finish in 150s\nstderr:\n%s", stderr.String())
+	}
+	t.Logf("campaign took %s:\n%s", time.Since(start).Round(time.Second), stdout.String())
+	if !strings.Contains(stdout.String(), "chaos PASS") {
+		t.Fatalf("summary:\n%s", stdout.String())
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep chaos.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Pass || rep.Summary.EventsAcked == 0 || rep.Summary.Lost != 0 || len(rep.Schedule) == 0 {
+		t.Fatalf("report: pass %v, acked %d, lost %d, %d planned faults", rep.Pass, rep.Summary.EventsAcked, rep.Summary.Lost, len(rep.Schedule))
+	}
+	for _, f := range []string{"report.html", "history.jsonl", "n1.log", "n2.log", "n3.log", "n1.leader-terms.log"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
