@@ -649,3 +649,29 @@ func TestOpsForceRecover(t *testing.T) {
 	c.mu.Unlock()
 	c.checkExactlyOnce(w2, "sv")
 }
+
+// TestOpsSurviveMetaLeaderChange kills the meta leader (which runs the
+// executor) right after an operation starts: the new meta leader resumes
+// it from the catalog and it completes.
+func TestOpsSurviveMetaLeaderChange(t *testing.T) {
+	c := startOpsCluster(t, 4)
+	c.must("ALTER SYSTEM SET dead_after = '2s'; ALTER SYSTEM SET auto_failover = off")
+	c.must(fmt.Sprintf(opsSchema, 2, 2))
+	w := startWriter(c, "s", 50)
+	w.waitAcks(t, 10, 20*time.Second)
+	c.kill("n4")
+	waitUntil(t, 20*time.Second, func() (bool, string) {
+		out, err := c.query("SELECT state FROM cairn_cluster.nodes WHERE node_id = 'n4'")
+		return err == nil && out == "dead", "n4 is " + out + errString(err)
+	})
+	id := c.op("ALTER NODE 'n4' OFFLINE")
+	leader := c.must("SELECT node_id FROM cairn_cluster.shards WHERE group_id = 1 AND role = 'leader'")
+	c.kill(leader)
+	c.restart(leader)
+	took := c.waitOp(id, 90*time.Second)
+	t.Logf("the meta leader %s was killed and restarted as the operation began; it finished %s later", leader, took.Round(100*time.Millisecond))
+	if out := c.dataReplicas("n4"); out != "12|12|0" {
+		t.Fatalf("after OFFLINE: replicas (total|alive|on n4) %s, want 12|12|0", out)
+	}
+	c.checkExactlyOnce(w, "sv")
+}
