@@ -268,6 +268,22 @@ type opRunner struct {
 	// lastRebalance is when the scheduler last started an automatic
 	// rebalance, so an imbalance it cannot fix is not retried in a loop.
 	lastRebalance time.Time
+	attempts      map[uint64]int // retryable failures per operation
+}
+
+// opAttempts bounds how often this node runs one operation again after
+// retryable errors before recording it failed.
+const opAttempts = 5
+
+// retry counts an attempt of operation id and reports whether another is allowed.
+func (r *opRunner) retry(id uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.attempts == nil {
+		r.attempts = map[uint64]int{}
+	}
+	r.attempts[id]++
+	return r.attempts[id] < opAttempts
 }
 
 // maxConcurrentMoves bounds replica moves running at once, so that
@@ -363,6 +379,13 @@ func (n *Node) execOp(ctx context.Context, o *catalog.Operation) {
 	if ctx.Err() != nil || errors.Is(err, errOpCancelled) {
 		// Leadership lost or node stopping: the next meta leader resumes
 		// it. Cancelled: the cancel already recorded the outcome.
+		return
+	}
+	if err != nil && pgerr.From(err).Code == pgerr.SerializationFailure && n.ops.retry(o.ID) {
+		// Retryable (a leader change, no quorum for a moment): the
+		// operation stays active and the next scheduler round runs it
+		// again from the top, up to opAttempts times.
+		n.log.Info("operation hit a retryable error; will run it again", "op", o.String(), "err", err)
 		return
 	}
 	o.End = time.Now().UnixMicro()
