@@ -10,7 +10,10 @@
 // cluster.go (the processes) and run.go (the campaign that ties them).
 package chaos
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Batch is one INSERT attempt of a writer: the contiguous ids
 // [First, First+Count) went to Node between Start and End. A failed batch
@@ -104,7 +107,8 @@ func (f Fault) Label() string {
 		s += "/" + f.Sub
 	}
 	if len(f.Targets) > 0 {
-		s += " " + joinComma(f.Targets)
+		// Partition targets are side, "|", side.
+		s += " " + strings.ReplaceAll(joinComma(f.Targets), ",|,", " | ")
 	}
 	return s
 }

@@ -170,7 +170,7 @@ func PrintSummary(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "%s %-22s %d violations (%d checked)\n", mark, c.Name, c.Count, c.Checked)
 		for i, e := range c.Examples {
 			if i == 3 {
-				fmt.Fprintf(w, "       … %d more in report.json\n", len(c.Examples)-3)
+				fmt.Fprintf(w, "       … %d more (up to %d examples in report.json)\n", c.Count-3, maxExamples)
 				break
 			}
 			fmt.Fprintf(w, "       %s\n", e)

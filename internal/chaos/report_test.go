@@ -68,7 +68,7 @@ func TestReportFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(page)
-	for _, want := range []string{"<svg", "#1 kill n2", "partition/split n1,|,n2,n3", "a &lt;b&gt; &amp; &#34;c&#34;", "PASS"} {
+	for _, want := range []string{"<svg", "#1 kill n2", "partition/split n1 | n2,n3", "a &lt;b&gt; &amp; &#34;c&#34;", "PASS"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report.html lacks %q", want)
 		}

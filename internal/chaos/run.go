@@ -41,6 +41,7 @@ const (
 	settleTimeout  = 60 * time.Second // all nodes live after healing
 	viewTimeout    = 60 * time.Second // views caught up on every node
 	readEvery      = 200 * time.Millisecond
+	readers        = 2
 )
 
 // ParseKinds parses a comma-separated --faults value.
@@ -292,8 +293,10 @@ func (r *runner) campaign(ctx context.Context, plan []PlannedFault) *History {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.writer(ctx, w, stop) }()
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); r.reader(ctx, stop) }()
+	for i := 0; i < readers; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.reader(ctx, i, stop) }()
+	}
 	wg.Add(1)
 	go func() { defer wg.Done(); r.progress(stop) }()
 
@@ -439,9 +442,11 @@ func (r *runner) record(b Batch) {
 
 // reader reads, every readEvery, an id whose batch was acknowledged
 // before the read starts, with read_from = leader, through the running
-// nodes in turn.
-func (r *runner) reader(ctx context.Context, stop chan struct{}) {
-	rng := rand.New(rand.NewPCG(r.cfg.Seed, 7))
+// nodes in turn. Three reads in four are of the newest acknowledged
+// batch: a replica that lags (and a read that wrongly trusts it) shows
+// on fresh writes, not on old ones every replica has.
+func (r *runner) reader(ctx context.Context, reader int, stop chan struct{}) {
+	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(7+reader)))
 	conns := map[string]*pgconn.PgConn{}
 	defer func() {
 		for _, cn := range conns {
@@ -459,7 +464,11 @@ func (r *runner) reader(ctx context.Context, stop chan struct{}) {
 		r.mu.Lock()
 		var b Batch
 		if n := len(r.mu.acked); n > 0 {
-			b = r.mu.acked[rng.IntN(n)]
+			if rng.IntN(4) == 0 {
+				b = r.mu.acked[rng.IntN(n)]
+			} else {
+				b = r.mu.acked[n-1]
+			}
 		}
 		r.mu.Unlock()
 		up := r.c.upNames()
@@ -467,7 +476,7 @@ func (r *runner) reader(ctx context.Context, stop chan struct{}) {
 			continue
 		}
 		id := b.First + rng.Int64N(int64(b.Count))
-		node := up[i%len(up)]
+		node := up[(i+reader)%len(up)]
 		rd := Read{Node: node, ID: id, Start: time.Now()}
 		cctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		cn := conns[node]
