@@ -393,3 +393,31 @@ func percentile(xs []float64, p float64) float64 {
 	i := int(math.Ceil(p*float64(len(xs)))) - 1
 	return xs[max(0, min(i, len(xs)-1))]
 }
+
+// FindCrashes returns the Go panics and fatal runtime errors in one node's
+// log, each with the line after it (the first frame names the culprit)
+// and the time of the last log line before it. They are reported, not
+// judged: a crash is a liveness problem, and the checks above say whether
+// it cost any safety.
+func FindCrashes(node, log string) []string {
+	var out []string
+	lines := strings.Split(log, "\n")
+	last := ""
+	for i, l := range lines {
+		if strings.HasPrefix(l, "time=") {
+			last, _, _ = strings.Cut(strings.TrimPrefix(l, "time="), " ")
+		}
+		if !strings.HasPrefix(l, "panic: ") && !strings.HasPrefix(l, "fatal error: ") {
+			continue
+		}
+		where := ""
+		for _, next := range lines[i+1 : min(len(lines), i+8)] {
+			if strings.Contains(next, "github.com/cairndb/") {
+				where = " in " + strings.TrimSpace(next)
+				break
+			}
+		}
+		out = append(out, fmt.Sprintf("%s after %s: %s%s", node, last, l, where))
+	}
+	return out
+}

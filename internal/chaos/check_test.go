@@ -211,3 +211,23 @@ func TestAvailability(t *testing.T) {
 		t.Fatalf("outages %+v", a.Outages)
 	}
 }
+
+func TestFindCrashes(t *testing.T) {
+	log := `time=2026-11-22T03:24:23.952Z level=WARN msg="view task stopped"
+time=2026-11-22T03:24:24.171Z level=INFO msg="shutting down" signal=terminated
+panic: pebble: closed
+
+goroutine 10771 [running]:
+github.com/cockroachdb/pebble/v2.(*DB).newIter(0xb8?)
+	/root/go/pkg/mod/github.com/cockroachdb/pebble/v2@v2.1.7/db.go:1062 +0x612
+github.com/cairndb/cairn/internal/streamsm.Scan({0x1578e20})
+=== chaos: n4 exited at 2026-11-22T03:24:24.226369386Z: exit status 2
+`
+	got := FindCrashes("n4", log)
+	if len(got) != 1 || !strings.Contains(got[0], "n4 after 2026-11-22T03:24:24.171Z: panic: pebble: closed in github.com/cairndb/cairn/internal/streamsm.Scan") {
+		t.Fatalf("%q", got)
+	}
+	if got := FindCrashes("n1", `time=x level=INFO msg="a panic: in a message"`); len(got) != 0 {
+		t.Fatalf("false crash: %q", got)
+	}
+}

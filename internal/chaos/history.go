@@ -141,4 +141,6 @@ type History struct {
 	// Notes are things a person should know about the run (a node that
 	// did not come back, a final read that failed).
 	Notes []string `json:"notes,omitempty"`
+	// Crashes are Go panics and fatal errors found in the node logs.
+	Crashes []string `json:"crashes,omitempty"`
 }

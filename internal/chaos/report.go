@@ -33,6 +33,7 @@ type Summary struct {
 	LongestOutageMs    float64        `json:"longest_fault_outage_ms"`
 	LongestOutageBy    string         `json:"longest_fault_outage_by,omitempty"`
 	LongestGapMs       float64        `json:"longest_gap_ms"`
+	NodeCrashes        int            `json:"node_crashes"` // panics in node logs: reported, not judged
 	Pass               bool           `json:"pass"`
 }
 
@@ -48,16 +49,17 @@ type Report struct {
 	Availability Availability   `json:"availability"`
 	Summary      Summary        `json:"summary"`
 	Notes        []string       `json:"notes,omitempty"`
+	Crashes      []string       `json:"crashes,omitempty"`
 	Pass         bool           `json:"pass"`
 }
 
 // BuildReport runs the checks over h and assembles the report.
 func BuildReport(cfg Config, plan []PlannedFault, h *History) *Report {
-	rep := &Report{Seed: cfg.Seed, Config: cfg, Begin: h.Begin, End: h.End, Schedule: plan, Faults: h.Faults, Notes: h.Notes}
+	rep := &Report{Seed: cfg.Seed, Config: cfg, Begin: h.Begin, End: h.End, Schedule: plan, Faults: h.Faults, Notes: h.Notes, Crashes: h.Crashes}
 	rep.Checks = CheckAll(h)
 	rep.Availability = ComputeAvailability(h)
 	s := Summary{FaultsByKind: map[string]int{}, EventsAcked: rep.Availability.AckedEvents,
-		EventsFailed: rep.Availability.FailedEvents, EventsInStream: len(h.Rows), LongestGapMs: rep.Availability.LongestGapMs, Pass: true}
+		EventsFailed: rep.Availability.FailedEvents, EventsInStream: len(h.Rows), LongestGapMs: rep.Availability.LongestGapMs, NodeCrashes: len(h.Crashes), Pass: true}
 	for _, f := range h.Faults {
 		switch {
 		case f.Skipped:
@@ -177,6 +179,16 @@ func PrintSummary(w io.Writer, rep *Report) {
 		}
 	}
 	fmt.Fprintf(w, "write outage     longest after a fault %.0f ms (%s); longest gap without an ack %.0f ms\n", s.LongestOutageMs, orNone(nonEmpty(s.LongestOutageBy)), s.LongestGapMs)
+	if len(rep.Crashes) > 0 {
+		fmt.Fprintf(w, "node crashes     %d (not a safety verdict; see the node logs)\n", len(rep.Crashes))
+		for i, c := range rep.Crashes {
+			if i == 3 {
+				fmt.Fprintf(w, "       … %d more in report.json\n", len(rep.Crashes)-3)
+				break
+			}
+			fmt.Fprintf(w, "       %s\n", c)
+		}
+	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note             %s\n", n)
 	}
@@ -222,6 +234,7 @@ code{font-size:12px}</style></head><body>
 	slices.Sort(kinds)
 	fmt.Fprintf(w, "<tr><th>faults injected</th><td>%s; skipped %d, unsupported %d</td></tr>\n", e(orNone(kinds)), s.FaultsSkipped, s.FaultsUnsupported)
 	fmt.Fprintf(w, "<tr><th>events</th><td>%d acked, %d in failed batches, %d in the stream</td></tr>\n", s.EventsAcked, s.EventsFailed, s.EventsInStream)
+	fmt.Fprintf(w, "<tr><th>node crashes</th><td>%d</td></tr>\n", s.NodeCrashes)
 	fmt.Fprintf(w, "<tr><th>longest write outage</th><td>%.0f ms after %s; longest gap without an ack %.0f ms</td></tr></table>\n", s.LongestOutageMs, e(orNone(nonEmpty(s.LongestOutageBy))), s.LongestGapMs)
 	fmt.Fprintf(w, "<h2>Safety checks</h2><table><tr><th>check</th><th>verdict</th><th>violations</th><th>checked</th><th>examples / note</th></tr>\n")
 	for _, c := range rep.Checks {
@@ -257,6 +270,13 @@ code{font-size:12px}</style></head><body>
 			f.Seq, f.Start.Sub(rep.Begin).Seconds(), f.End.Sub(rep.Begin).Seconds(), e(f.Label()), o, e(f.Note))
 	}
 	fmt.Fprintf(w, "</table>\n")
+	if len(rep.Crashes) > 0 {
+		fmt.Fprintf(w, "<h2>Node crashes (reported, not judged)</h2><ul>")
+		for _, c := range rep.Crashes {
+			fmt.Fprintf(w, "<li><code>%s</code></li>", e(c))
+		}
+		fmt.Fprintf(w, "</ul>\n")
+	}
 	if len(rep.Notes) > 0 {
 		fmt.Fprintf(w, "<h2>Notes</h2><ul>")
 		for _, n := range rep.Notes {

@@ -153,6 +153,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.final(ctx, h)
 	r.c.stopAll()
+	for _, n := range r.c.names() {
+		if b, err := os.ReadFile(r.c.get(n).logPath); err == nil {
+			h.Crashes = append(h.Crashes, FindCrashes(n, string(b))...)
+		}
+	}
 	rep := BuildReport(cfg, plan, h)
 	if err := WriteReport(cfg.Out, rep, h); err != nil {
 		return rep, err

@@ -196,7 +196,8 @@ func Plan(c PlanConfig) []PlannedFault {
 				w = window{end: t + p.Dur + 2*time.Second, faulted: side, partition: true}
 			case KindMembership:
 				subs := []string{SubTransfer}
-				if len(all) < MaxNodes {
+				// At most two new nodes: this is one machine.
+				if len(all) < min(MaxNodes, c.Nodes+2) {
 					subs = append(subs, SubAdd)
 				}
 				if !decomRunning && len(active) > 3 && len(free) > 0 && len(faulted) <= (len(active)-2)/2 {
