@@ -130,7 +130,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dataRoot)
+	// The data dirs go when the campaign passes; after a failure they stay
+	// for a post-mortem (their path is in the report's notes).
+	keepData := false
+	defer func() {
+		if !keepData {
+			os.RemoveAll(dataRoot)
+		}
+	}()
 	var extra []string
 	if cfg.UnsafeBug != "" {
 		extra = append(extra, "--unsafe-bug", cfg.UnsafeBug)
@@ -159,6 +166,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	rep := BuildReport(cfg, plan, h)
+	if !rep.Pass {
+		keepData = true
+		rep.Notes = append(rep.Notes, "node data dirs kept for a post-mortem: "+dataRoot)
+	}
 	if err := WriteReport(cfg.Out, rep, h); err != nil {
 		return rep, err
 	}
