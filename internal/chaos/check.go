@@ -411,7 +411,7 @@ func FindCrashes(node, log string) []string {
 			continue
 		}
 		where := ""
-		for _, next := range lines[i+1 : min(len(lines), i+8)] {
+		for _, next := range lines[i+1 : min(len(lines), i+30)] {
 			if strings.Contains(next, "github.com/cairndb/") {
 				where = " in " + strings.TrimSpace(next)
 				break
