@@ -62,6 +62,9 @@ Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
 			fmt.Fprintf(cmd.ErrOrStderr(), "cairn chaos: seed %d (rerun with --seed %d), output in %s\n", seed, seed, cfg.Out)
 			rep, err := chaos.Run(ctx, cfg)
 			if err != nil && rep == nil {
+				if ctx.Err() != nil {
+					return &exitErr{exitError, fmt.Errorf("interrupted; every node this campaign started is stopped (logs in %s)", cfg.Out)}
+				}
 				return &exitErr{exitError, err}
 			}
 			if jsonOut {
