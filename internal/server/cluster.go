@@ -167,6 +167,15 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 	if !n.ready.Load() {
 		return nil, pgerr.New(pgerr.CannotConnectNow, "node %s is starting", n.cfg.NodeID)
 	}
+	// The store must outlive every RPC that reads it: Close waits for
+	// these, after cancelling them through n.ctx.
+	if !n.rpcs.enter() {
+		return nil, pgerr.New(pgerr.AdminShutdown, "node %s is shutting down", n.cfg.NodeID)
+	}
+	defer n.rpcs.leave()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(n.ctx, cancel)()
 	if out, ok, err := n.handleDataRPC(ctx, method, req); ok {
 		return out, err
 	}
@@ -220,6 +229,53 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 		return json.Marshal(st.Applied)
 	}
 	return nil, pgerr.New(pgerr.FeatureNotSupported, "unknown internal method %q", method)
+}
+
+// inflight counts running RPC handlers so that Close can wait for them
+// before it closes the store.
+type inflight struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	zero   chan struct{}
+}
+
+func (f *inflight) enter() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.n++
+	return true
+}
+
+func (f *inflight) leave() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n--
+	if f.n == 0 && f.zero != nil {
+		close(f.zero)
+		f.zero = nil
+	}
+}
+
+// closeAndWait refuses new handlers and waits (at most timeout) for the
+// running ones.
+func (f *inflight) closeAndWait(timeout time.Duration) {
+	f.mu.Lock()
+	f.closed = true
+	if f.n == 0 {
+		f.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	f.zero = ch
+	f.mu.Unlock()
+	select {
+	case <-ch:
+	case <-time.After(timeout):
+	}
 }
 
 // admit registers a joining node (forwarding to the meta leader when
@@ -390,17 +446,20 @@ func (n *Node) growMeta() error {
 			return change(pb.ConfChangeRemoveNode, v, "removed a voter on a dead or departing node")
 		}
 	}
-	// Learners of removed or decommissioned nodes go too.
+	// Learners of removed nodes go too. A decommissioned node keeps its
+	// copy until it is removed: with a current catalog it knows it holds
+	// nothing (so it deletes its replicas and serves no stale data) and
+	// refuses new sessions.
 	for _, l := range st.Learners {
-		if nd := cat.NodeByID(l); nd == nil || nd.State == catalog.NodeDecommissioned || nd.State == catalog.NodeDecommissioning {
-			return change(pb.ConfChangeRemoveNode, l, "removed a learner of a departed node")
+		if nd := cat.NodeByID(l); nd == nil {
+			return change(pb.ConfChangeRemoveNode, l, "removed the learner of a removed node")
 		}
 	}
 	// Every live node holds the catalog: those beyond the voter target
 	// stay learners (a copy that does not vote), so each node reads the
 	// catalog locally and is ready to be promoted when a voter is lost.
 	for _, nd := range cat.SortedNodes() {
-		if inConf[nd.ID] || n.liveness(nd) != "live" || nd.State == catalog.NodeDecommissioned || nd.State == catalog.NodeDecommissioning {
+		if inConf[nd.ID] || n.liveness(nd) != "live" {
 			continue
 		}
 		return change(pb.ConfChangeAddLearnerNode, nd.ID, "added learner "+nd.Name)

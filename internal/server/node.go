@@ -119,6 +119,7 @@ type Node struct {
 	ready       atomic.Bool   // store and meta group are up: peers' messages can be handled
 	started     time.Time
 	ops         opRunner
+	rpcs        inflight // running RPC handlers
 
 	mu struct {
 		sync.Mutex
@@ -326,6 +327,7 @@ func (n *Node) Close() error {
 			<-g.done
 		}
 	}
+	n.rpcs.closeAndWait(10 * time.Second)
 	var err error
 	if n.store != nil {
 		err = n.store.Close()

@@ -677,10 +677,10 @@ func (n *Node) execEvacuate(ctx context.Context, o *catalog.Operation) error {
 		if o.Total == 0 && left > 0 {
 			o.Total = left
 		}
-		inMeta := false
+		inMeta := false // a decommissioned node stops voting (it keeps a learner copy until removed)
 		if o.Type == catalog.OpDecommission {
 			if st, ok := n.store.Status(catalog.MetaGroupID); ok {
-				inMeta = slices.Contains(st.Voters, nd.ID) || slices.Contains(st.Learners, nd.ID)
+				inMeta = slices.Contains(st.Voters, nd.ID)
 			}
 		}
 		if left == 0 && !inMeta {
@@ -701,7 +701,7 @@ func (n *Node) execEvacuate(ctx context.Context, o *catalog.Operation) error {
 			if left > 0 && n.pickTarget(cat, nil) == 0 {
 				msg += "; waiting: no other live data node can take them"
 			} else if left == 0 {
-				msg += "; leaving the meta group"
+				msg += "; leaving the meta group's voters"
 			}
 			if err := n.step(ctx, o, p, "%s", msg); err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cairndb/cairn/internal/pgerr"
@@ -49,6 +50,8 @@ type scanRequest struct {
 	Group     uint64 `json:"group"`
 	From      uint64 `json:"from"`
 	MaxEvents int    `json:"max_events"`
+	// Linearizable asks for a ReadIndex barrier first (read_from = leader).
+	Linearizable bool `json:"linearizable,omitempty"`
 }
 
 type scanBatch struct {
@@ -102,6 +105,14 @@ func (n *Node) handleDataRPC(ctx context.Context, method string, req []byte) (ou
 		if g == nil || g.stream == nil {
 			return nil, true, pgerr.New(pgerr.CannotConnectNow, "stream shard group %d is not on this node", r.Group)
 		}
+		if err := n.servableReplica(r.Group); err != nil {
+			return nil, true, err
+		}
+		if r.Linearizable {
+			if err := n.readIndex(ctx, r.Group); err != nil {
+				return nil, true, err
+			}
+		}
 		rep := scanReply{First: g.stream.First()}
 		rep.End, _ = g.stream.End()
 		from := max(r.From, rep.First)
@@ -124,6 +135,9 @@ func (n *Node) handleDataRPC(ctx context.Context, method string, req []byte) (ou
 		if g == nil || g.view == nil {
 			return nil, true, pgerr.New(pgerr.CannotConnectNow, "view shard group %d is not on this node", r.Group)
 		}
+		if err := n.servableReplica(r.Group); err != nil {
+			return nil, true, err
+		}
 		if r.Linearizable {
 			if err := n.readIndex(ctx, r.Group); err != nil {
 				return nil, true, err
@@ -144,6 +158,16 @@ func (n *Node) handleDataRPC(ctx context.Context, method string, req []byte) (ou
 		return out, true, err
 	}
 	return nil, false, nil
+}
+
+// servableReplica refuses reads of a replica that is still a learner
+// (being added: it may not even have its snapshot yet); the caller then
+// tries another replica.
+func (n *Node) servableReplica(gid uint64) error {
+	if st, ok := n.store.Status(gid); ok && slices.Contains(st.Learners, n.id.RaftID) {
+		return pgerr.New(pgerr.CannotConnectNow, "the replica of group %d on %s is still catching up", gid, n.cfg.NodeID)
+	}
+	return nil
 }
 
 // appendLocal proposes an append if this node leads the shard, or says
@@ -221,6 +245,9 @@ func (n *Node) callReplica(ctx context.Context, gid uint64, method string, req a
 type streamShardSource struct {
 	n      *Node
 	groups []uint64
+	// linearizable: remote reads ask for a ReadIndex barrier (read_from =
+	// leader); view tasks do not need one.
+	linearizable bool
 }
 
 func (s *streamShardSource) Shards() int { return len(s.groups) }
@@ -249,7 +276,7 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 	}
 	ctx, cancel := context.WithTimeout(s.n.ctx, 10*time.Second)
 	defer cancel()
-	out, err := s.n.callReplica(ctx, gid, rpcStreamScan, scanRequest{Group: gid, From: from, MaxEvents: max})
+	out, err := s.n.callReplica(ctx, gid, rpcStreamScan, scanRequest{Group: gid, From: from, MaxEvents: max, Linearizable: s.linearizable})
 	if err != nil {
 		return from, err
 	}

@@ -64,6 +64,10 @@ func (n *Node) NewSession(ctx context.Context, params map[string]string) (pgwire
 	if user == "" {
 		user = "cairn"
 	}
+	if cat := n.meta.Catalog(); cat.Removed[n.id.RaftID] {
+		return nil, pgerr.New(pgerr.CannotConnectNow, "node %q was removed from the cluster and accepts no sessions", n.cfg.NodeID).
+			WithHint("Connect to another node; stop this one.")
+	}
 	if me := n.meta.Catalog().NodeByID(n.id.RaftID); me != nil && (me.State == catalog.NodeDraining || me.State == catalog.NodeOffline || me.State == catalog.NodeDecommissioned) {
 		return nil, pgerr.New(pgerr.CannotConnectNow, "node %q is %s and accepts no new sessions", n.cfg.NodeID, me.State).
 			WithHint("Connect to another node (SHOW NODES lists them), or ALTER NODE '%s' RECOVER.", n.cfg.NodeID)

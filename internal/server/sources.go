@@ -80,7 +80,7 @@ type streamSource struct {
 func (s *streamSource) Columns() []exec.Column { return streamColumns(s.st) }
 
 func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
-	src := &streamShardSource{n: s.n, groups: s.st.Groups}
+	src := &streamShardSource{n: s.n, groups: s.st.Groups, linearizable: s.linearizable}
 	for i, gid := range s.st.Groups {
 		each := func(_ uint64, _ int64, b *types.Batch) error {
 			if err := ctx.Err(); err != nil {
@@ -88,7 +88,7 @@ func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) 
 			}
 			return fn(b)
 		}
-		if g := s.n.getGroup(gid); g != nil && g.stream != nil {
+		if g := s.n.getGroup(gid); g != nil && g.stream != nil && s.n.servableReplica(gid) == nil {
 			if s.linearizable {
 				if err := s.n.readIndex(ctx, gid); err != nil {
 					return err
@@ -137,7 +137,7 @@ func (s *viewSource) groups() ([]*group, error) {
 	var plan *exec.ViewPlan
 	for i, gid := range s.v.Groups {
 		g := s.n.getGroup(gid)
-		if g == nil || g.view == nil {
+		if g == nil || g.view == nil || s.n.servableReplica(gid) != nil {
 			if plan == nil {
 				st := s.n.meta.Catalog().Streams[s.v.Stream]
 				if st == nil {
