@@ -231,3 +231,17 @@ github.com/cairndb/cairn/internal/streamsm.Scan({0x1578e20})
 		t.Fatalf("false crash: %q", got)
 	}
 }
+
+func TestOutOfService(t *testing.T) {
+	for err, want := range map[string]bool{
+		`server error: FATAL: node "n2" is decommissioned and accepts no new sessions (SQLSTATE 57P03)`:        true,
+		`server error: FATAL: node "n2" was removed from the cluster and accepts no sessions (SQLSTATE 57P03)`: true,
+		`server error: FATAL: node "n2" is draining and accepts no new sessions (SQLSTATE 57P03)`:              false,
+		`connection refused`: false,
+		``:                   false,
+	} {
+		if got := outOfService(err); got != want {
+			t.Errorf("outOfService(%q) = %v, want %v", err, got, want)
+		}
+	}
+}

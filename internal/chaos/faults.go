@@ -461,10 +461,16 @@ func (r *runner) final(ctx context.Context, h *History) {
 		var nv NodeViews
 		for i := 0; i < 10_000; i++ {
 			nv = r.readViews(ctx, n)
-			if nv.Err == "" && nv.Totals == wantT && mapsEqual(nv.PerK, wantK) || !time.Now().Before(deadline) || ctx.Err() != nil {
+			if nv.Err == "" && nv.Totals == wantT && mapsEqual(nv.PerK, wantK) || !time.Now().Before(deadline) || ctx.Err() != nil || outOfService(nv.Err) {
 				break
 			}
 			sleepCtx(ctx, 250*time.Millisecond)
+		}
+		if outOfService(nv.Err) {
+			// By design: a decommissioned (or removed) node serves no
+			// sessions, so it cannot serve stale views either.
+			h.Notes = append(h.Notes, fmt.Sprintf("%s refuses sessions (decommissioned or removed): its views are not read", n))
+			continue
 		}
 		h.Views = append(h.Views, nv)
 	}
@@ -479,6 +485,12 @@ func (r *runner) final(ctx context.Context, h *History) {
 		h.LeaderTerms[n] = string(b)
 		_ = os.WriteFile(filepath.Join(r.cfg.Out, n+".leader-terms.log"), b, 0o644)
 	}
+}
+
+// outOfService reports a node's refusal of sessions because an operator
+// took it out of the cluster for good.
+func outOfService(err string) bool {
+	return strings.Contains(err, "57P03") && (strings.Contains(err, "is decommissioned") || strings.Contains(err, "was removed from the cluster"))
 }
 
 func mapsEqual(a, b map[int32]PerK) bool {
