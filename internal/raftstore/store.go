@@ -612,7 +612,12 @@ func (s *Store) ReadIndex(ctx context.Context, gid uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &readReq{ctx: ctx, rctx: binary.BigEndian.AppendUint64(nil, s.seq.Add(1)), done: make(chan error, 1)}
+	// The request context carries the store's epoch: a response the leader
+	// sent to an earlier incarnation of this node (queued while it was
+	// down) must not complete a read of this one with an old index.
+	rctx := binary.BigEndian.AppendUint64(nil, s.epoch)
+	rctx = binary.BigEndian.AppendUint64(rctx, s.seq.Add(1))
+	r := &readReq{ctx: ctx, rctx: rctx, done: make(chan error, 1)}
 	err := s.runInLoop(func() {
 		g, ok := s.groups[gid]
 		if !ok {
