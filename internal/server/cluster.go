@@ -539,9 +539,13 @@ func (n *Node) balanceLeaders() {
 			continue
 		}
 		best, bestN := uint64(0), mine-1
+		leaving := uint64(0) // a replica an operation is removing gets no leadership
+		if o := cat.ActiveOpOn(gid); o != nil && o.Type == catalog.OpReplaceReplica {
+			leaving = o.From
+		}
 		for _, v := range st.Voters {
 			nd := cat.NodeByID(v)
-			if v == n.id.RaftID || nd == nil || !nd.Leadable() || n.liveness(nd) != "live" {
+			if v == n.id.RaftID || v == leaving || nd == nil || !nd.Leadable() || n.liveness(nd) != "live" {
 				continue
 			}
 			if c, ok := n.live.leadersOf(v); ok && c < bestN {

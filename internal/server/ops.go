@@ -131,7 +131,12 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 			return rep, nil
 		}
 		if req.Node == n.id.RaftID {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "the leader of shard %d cannot remove itself; transfer leadership first", req.Group)
+			// Leadership came back here (an election, say) after the caller
+			// moved it off: hand it on and let the caller retry.
+			if to := n.leastLoadedVoter(n.meta.Catalog(), st.Voters); to != 0 {
+				_ = n.store.TransferLeader(req.Group, to)
+			}
+			return nil, pgerr.New(pgerr.SerializationFailure, "the leader of shard %d is the replica to remove; leadership is moving off it, retry", req.Group)
 		}
 		change = &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(req.Node)}
 	default:
