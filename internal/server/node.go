@@ -465,6 +465,18 @@ func (n *Node) startPeers(cat *catalog.Catalog, want map[uint64]catalog.GroupRef
 // catalog no longer has (dropped while the node was down or before the
 // reconciler got to them).
 func (n *Node) destroyOrphans() {
+	// Only a current catalog may say a replica is no longer wanted: a
+	// restarted node's copy can lag (a replica added to it, or an object
+	// created, after the version it holds), and deleting a replica the
+	// group still counts on would put committed entries at risk. A
+	// ReadIndex barrier on the meta group brings it up to date; without
+	// one nothing is deleted (a later restart cleans up).
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
+	if err := n.readIndex(ctx, catalog.MetaGroupID); err != nil {
+		n.log.Info("not cleaning up replicas moved off this node: the catalog could not be brought up to date", "err", err)
+		return
+	}
 	persisted, err := n.store.PersistedGroups()
 	if err != nil {
 		n.log.Warn("list persisted groups", "err", err)
