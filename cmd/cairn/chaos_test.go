@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +42,88 @@ func TestChaosUsageErrors(t *testing.T) {
 	}
 }
 
+var (
+	chaosBinOnce sync.Once
+	chaosBin     string
+	chaosBinErr  error
+)
+
+// chaosBinary builds this command once per test process.
+func chaosBinary(t *testing.T) string {
+	t.Helper()
+	chaosBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "cairn-chaos-bin-")
+		if err != nil {
+			chaosBinErr = err
+			return
+		}
+		chaosBin = filepath.Join(dir, "cairn")
+		if out, err := exec.Command("go", "build", "-o", chaosBin, ".").CombinedOutput(); err != nil {
+			chaosBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if chaosBinErr != nil {
+		t.Fatal(chaosBinErr)
+	}
+	return chaosBin
+}
+
+// TestChaosCatchesBugs runs short campaigns against deliberately broken
+// builds (--unsafe-bug): each must fail, with the check that the defect
+// breaks (exit status 5).
+func TestChaosCatchesBugs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 3-node clusters for about a minute; skipped with -short")
+	}
+	bin := chaosBinary(t)
+	for _, tc := range []struct{ bug, check string }{
+		{"ack-before-commit", chaos.CheckNameLost},
+		{"drop-view-delta", chaos.CheckNameViews},
+		{"stale-read", chaos.CheckNameStale},
+	} {
+		t.Run(tc.bug, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			// No fault: the defects lose data by themselves.
+			cmd := exec.Command(bin, "chaos", "--nodes", "3", "--duration", "10s", "--seed", "7", "--rate", "10m",
+				"--faults", "pause", "--clients", "2", "--unsafe-bug", tc.bug, "--out", out)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(150 * time.Second):
+				_ = cmd.Process.Signal(os.Interrupt)
+				<-done
+				t.Fatalf("cairn chaos did not finish in 150s\nstderr:\n%s", stderr.String())
+			}
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 5 {
+				t.Fatalf("cairn chaos --unsafe-bug %s: %v, want exit status 5\nstdout:\n%s\nstderr:\n%s", tc.bug, err, stdout.String(), stderr.String())
+			}
+			b, err := os.ReadFile(filepath.Join(out, "report.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep chaos.Report
+			if err := json.Unmarshal(b, &rep); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range rep.Checks {
+				if c.Name == tc.check && !c.OK && c.Count > 0 {
+					t.Logf("--unsafe-bug %s: %s failed with %d violations", tc.bug, c.Name, c.Count)
+					return
+				}
+			}
+			t.Fatalf("--unsafe-bug %s: check %s did not fail\n%s", tc.bug, tc.check, stdout.String())
+		})
+	}
+}
+
 // TestChaosShortRun builds the binary and runs a 15 s campaign of kills
 // and pauses on 3 nodes: it must pass every safety check and write the
 // report, history and node logs.
@@ -48,11 +132,7 @@ func TestChaosShortRun(t *testing.T) {
 		t.Skip("starts a 3-node cluster for about 30 s; skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "cairn")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := chaosBinary(t)
 	out := filepath.Join(dir, "out")
 	cmd := exec.Command(bin, "chaos", "--nodes", "3", "--duration", "15s", "--seed", "3", "--rate", "4s",
 		"--faults", "kill,pause", "--clients", "2", "--out", out)
