@@ -123,6 +123,9 @@ func (n *Node) handleDataRPC(ctx context.Context, method string, req []byte) (ou
 		if err != nil {
 			return nil, true, err
 		}
+		if err := n.stillHere(g); err != nil {
+			return nil, true, err
+		}
 		rep.Next = max(next, from)
 		out, err := json.Marshal(rep)
 		return out, true, err
@@ -154,10 +157,25 @@ func (n *Node) handleDataRPC(ctx context.Context, method string, req []byte) (ou
 				return nil, true, err
 			}
 		}
+		if err := n.stillHere(g); err != nil {
+			return nil, true, err
+		}
 		out, err := json.Marshal(rep)
 		return out, true, err
 	}
 	return nil, false, nil
+}
+
+// stillHere checks, after a read of a local replica, that the replica was
+// not deleted meanwhile (moved off this node): whoever deletes one takes
+// it out of n.mu.groups first, so if g is still there the read saw all of
+// its data. Otherwise the read may have seen part of it, or none, and the
+// caller gets a retryable error instead of a silently short result.
+func (n *Node) stillHere(g *group) error {
+	if n.getGroup(g.id) != g {
+		return pgerr.New(pgerr.SerializationFailure, "the replica of group %d on %s was moved off while it was read; retry", g.id, n.cfg.NodeID)
+	}
+	return nil
 }
 
 // servableReplica refuses reads of a replica that is still a learner

@@ -97,6 +97,9 @@ func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) 
 			if _, err := streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(gid), g.stream.First(), 0, each); err != nil {
 				return err
 			}
+			if err := s.n.stillHere(g); err != nil {
+				return err
+			}
 			continue
 		}
 		// A shard with no replica here: page through a replica.
@@ -216,7 +219,10 @@ func (s *viewSource) open(ctx context.Context, fn func(b *types.Batch) error) (*
 // rows reads every (key, state) of view shard g, here or from a replica.
 func (r *viewReader) rows(g *group, fn func(key, state []byte) error) error {
 	if !g.remote {
-		return g.view.Rows(fn)
+		if err := g.view.Rows(fn); err != nil {
+			return err
+		}
+		return r.n.stillHere(g)
 	}
 	out, err := r.n.callReplica(r.ctx, g.id, rpcViewRows, viewRowsRequest{Group: g.id, Linearizable: r.linearizable})
 	if err != nil {
