@@ -289,7 +289,11 @@ func (s *streamShardSource) End(i int) (uint64, <-chan struct{}) {
 
 func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, int64, *types.Batch) error) (uint64, error) {
 	gid := s.groups[i]
-	if g := s.n.getGroup(gid); g != nil && g.stream != nil {
+	// A local replica serves view tasks, unless it is still a learner. A
+	// linearizable reader pages through a remote replica even if one
+	// appears here meanwhile (a replica being added mid-read): reading it
+	// without a barrier cut the read short.
+	if g := s.n.getGroup(gid); g != nil && g.stream != nil && !s.linearizable && s.n.servableReplica(gid) == nil {
 		return streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(gid), from, max, fn)
 	}
 	ctx, cancel := context.WithTimeout(s.n.ctx, 10*time.Second)
