@@ -537,14 +537,48 @@ func TestOpsNodeJoinRebalance(t *testing.T) {
 	c.must(fmt.Sprintf(opsSchema, 4, 4))
 	w := startWriter(c, "s", 50)
 	w.waitAcks(t, 20, 20*time.Second)
-	c.add("n4")
+	p4 := c.add("n4")
 	joined := time.Now()
+	// While replicas move onto n4, linearizable reads through it must see
+	// every write acknowledged before they began (a replica added to n4
+	// mid-read once cut such reads short).
+	stop, stale := make(chan struct{}), make(chan string, 100)
+	reads := 0
+	go func() {
+		defer close(stale)
+		for i := 0; i < 100_000; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			w.mu.Lock()
+			id := w.next - 1 - int64(w.batch) // in a batch sent before the last one
+			ok := w.acked[id]
+			w.mu.Unlock()
+			if !ok {
+				continue
+			}
+			out, err := queryText(p4, fmt.Sprintf("SET read_from = leader; SELECT count(*) FROM s WHERE id = %d", id))
+			if err == nil {
+				reads++
+				if out != "1" {
+					stale <- fmt.Sprintf("id %d acknowledged before the read: count %s", id, out)
+				}
+			}
+		}
+	}()
 	// 24 replicas over 4 nodes: 6 each when even.
 	waitUntil(t, 90*time.Second, func() (bool, string) {
 		out := c.dataReplicas("n4")
 		return strings.HasSuffix(out, "|6") && strings.HasPrefix(out, "24|24|"), "replicas (total|alive|on n4): " + out
 	})
 	t.Logf("n4 holds 6 of 24 replicas %s after joining", time.Since(joined).Round(100*time.Millisecond))
+	close(stop)
+	for msg := range stale {
+		t.Errorf("stale linearizable read through n4: %s", msg)
+	}
+	t.Logf("%d linearizable reads through n4 while replicas moved onto it", reads)
 	waitUntil(t, 30*time.Second, func() (bool, string) {
 		out, err := c.query("SELECT count(*) FROM cairn_cluster.shards WHERE node_id = 'n4' AND role = 'leader' AND object <> 'meta'")
 		return err == nil && out != "0", "n4 leads " + out + " shards" + errString(err)
