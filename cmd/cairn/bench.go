@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
 	"github.com/cairndb/cairn/internal/bench"
@@ -108,6 +109,13 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 	f.IntVar(&kills, "kills", 10, "with --failover: how many leader kills")
 	f.IntVar(&nodes, "nodes", 1, "without --url: how many local nodes to start (a cluster of separate processes; streams and views get min(3, nodes) replicas)")
 	return cmd
+}
+
+// connect opens a connection to node i, bounded by 3 s.
+func (c *tempCluster) connect(ctx context.Context, i int) (*pgconn.PgConn, error) {
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return pgconn.Connect(cctx, c.url(i))
 }
 
 // freePort returns a loopback address with a port free right now.

@@ -59,11 +59,7 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 		return nil, err
 	}
 	defer c.stop()
-	connect := func(i int) (*pgconn.PgConn, error) {
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		return pgconn.Connect(cctx, c.url(i))
-	}
+	connect := func(i int) (*pgconn.PgConn, error) { return c.connect(ctx, i) }
 	setup, err := connect(0)
 	if err != nil {
 		return nil, err

@@ -170,11 +170,7 @@ func runRollingRestart(ctx context.Context, nodes, writers int, noSync bool, out
 		return nil, err
 	}
 	defer c.stop()
-	connect := func(i int) (*pgconn.PgConn, error) {
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		return pgconn.Connect(cctx, c.url(i))
-	}
+	connect := func(i int) (*pgconn.PgConn, error) { return c.connect(ctx, i) }
 	// query runs sql on the first node in order (starting at from, skipping
 	// skip) that answers, and returns the last result's rows.
 	query := func(from, skip int, sql string) ([][][]byte, error) {

@@ -126,6 +126,15 @@ func (c *opsCluster) waitLive(n int) {
 	})
 }
 
+// waitState waits until a running node shows node in state.
+func (c *opsCluster) waitState(node, state string, timeout time.Duration) {
+	c.t.Helper()
+	waitUntil(c.t, timeout, func() (bool, string) {
+		out, err := c.query("SELECT state FROM cairn_cluster.nodes WHERE node_id = '" + node + "'")
+		return err == nil && out == state, node + " is " + out + errString(err)
+	})
+}
+
 // query runs sql on a running node.
 func (c *opsCluster) query(sql string) (string, error) {
 	p := c.anyUp()
@@ -400,10 +409,7 @@ func TestOpsManualOffline(t *testing.T) {
 	w.waitAcks(t, 20, 20*time.Second)
 	onN4 := strings.Split(c.dataReplicas("n4"), "|")[2]
 	c.kill("n4")
-	waitUntil(t, 20*time.Second, func() (bool, string) {
-		out, err := c.query("SELECT state FROM cairn_cluster.nodes WHERE node_id = 'n4'")
-		return err == nil && out == "dead", "n4 is " + out + errString(err)
-	})
+	c.waitState("n4", "dead", 20*time.Second)
 	time.Sleep(3 * time.Second) // a few scheduler rounds
 	if out := c.dataReplicas("n4"); !strings.HasSuffix(out, "|"+onN4) {
 		t.Fatalf("with auto_failover off the replicas on n4 moved: %s (it held %s)", out, onN4)
@@ -421,10 +427,7 @@ func TestOpsManualOffline(t *testing.T) {
 	// Back: still offline after its restart (an operator's state), refusing
 	// sessions, until RECOVER.
 	c.restart("n4")
-	waitUntil(t, 20*time.Second, func() (bool, string) {
-		out, err := c.query("SELECT state FROM cairn_cluster.nodes WHERE node_id = 'n4'")
-		return err == nil && out == "offline", "n4 is " + out + errString(err)
-	})
+	c.waitState("n4", "offline", 20*time.Second)
 	if _, err := queryText(c.p("n4"), "SELECT 1"); err == nil || !strings.Contains(err.Error(), "57P03") {
 		t.Fatalf("a session on the offline node: %v, want 57P03", err)
 	}
@@ -491,10 +494,7 @@ func TestOpsLeadersDrainDecommission(t *testing.T) {
 	// Its restart ends the drain.
 	c.stop("n2")
 	c.restart("n2")
-	waitUntil(t, 30*time.Second, func() (bool, string) {
-		out, err := c.query("SELECT state FROM cairn_cluster.nodes WHERE node_id = 'n2'")
-		return err == nil && out == "live", "n2 after restart: " + out + errString(err)
-	})
+	c.waitState("n2", "live", 30*time.Second)
 
 	// DECOMMISSION n4, refused removal before it is done, then REMOVE.
 	n1 := c.p("n1")
@@ -707,10 +707,7 @@ func TestOpsSurviveMetaLeaderChange(t *testing.T) {
 	w := startWriter(c, "s", 50)
 	w.waitAcks(t, 10, 20*time.Second)
 	c.kill("n4")
-	waitUntil(t, 20*time.Second, func() (bool, string) {
-		out, err := c.query("SELECT state FROM cairn_cluster.nodes WHERE node_id = 'n4'")
-		return err == nil && out == "dead", "n4 is " + out + errString(err)
-	})
+	c.waitState("n4", "dead", 20*time.Second)
 	id := c.op("ALTER NODE 'n4' OFFLINE")
 	leader := c.must("SELECT node_id FROM cairn_cluster.shards WHERE group_id = 1 AND role = 'leader'")
 	c.kill(leader)

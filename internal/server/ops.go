@@ -807,7 +807,7 @@ func (n *Node) execFailover(ctx context.Context, o *catalog.Operation) error {
 		all := n.clusterGroupStatus(ctx)
 		theirs := all[o.To]
 		total, led := 0, 0
-		for gid, r := range theirs {
+		for _, r := range theirs {
 			if r.Role == "learner" {
 				continue
 			}
@@ -815,7 +815,6 @@ func (n *Node) execFailover(ctx context.Context, o *catalog.Operation) error {
 			if r.Role == "leader" {
 				led++
 			}
-			_ = gid
 		}
 		if total > 0 && led == total {
 			return nil
