@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/cluster/scheduler"
 	"github.com/cairndb/cairn/internal/exec"
 	"github.com/cairndb/cairn/internal/httpapi"
 	"github.com/cairndb/cairn/internal/parser"
@@ -181,8 +182,7 @@ func groupTarget(cat *catalog.Catalog, gid uint64) string {
 	if gid == catalog.MetaGroupID {
 		return "shard 1 (meta)"
 	}
-	ref := cat.Groups()[gid]
-	return fmt.Sprintf("shard %d (%s %s/%d)", gid, kindName(ref.Kind), ref.Object, ref.Shard)
+	return scheduler.GroupTarget(cat.Groups()[gid], gid)
 }
 
 func (s *Session) prepareAlterShard(a *parser.AlterShard) (*prepared, error) {

@@ -13,14 +13,12 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/cluster/membership"
+	"github.com/cairndb/cairn/internal/cluster/placement"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/transport"
 )
-
-// heartbeatInterval paces heartbeats; the cluster settings suspect_after
-// and dead_after say when a silent node is suspect and dead.
-const heartbeatInterval = 500 * time.Millisecond
 
 // Internal RPC methods.
 const (
@@ -42,50 +40,10 @@ type joinReply struct {
 	Members   []catalog.Node `json:"members"`
 }
 
-// liveness records when each node was last heard from, and how many
-// data-shard leaders it said it holds.
-type liveness struct {
-	mu      sync.Mutex
-	heard   map[uint64]time.Time
-	leaders map[uint64]int
-}
-
 // heartbeat is the body of a heartbeat RPC.
 type heartbeat struct {
 	From    uint64 `json:"from"`
 	Leaders int    `json:"leaders"`
-}
-
-func (l *liveness) setLeaders(id uint64, n int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.leaders == nil {
-		l.leaders = map[uint64]int{}
-	}
-	l.leaders[id] = n
-}
-
-func (l *liveness) leadersOf(id uint64) (int, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n, ok := l.leaders[id]
-	return n, ok
-}
-
-func (l *liveness) saw(id uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.heard == nil {
-		l.heard = map[uint64]time.Time{}
-	}
-	l.heard[id] = time.Now()
-}
-
-func (l *liveness) last(id uint64) (time.Time, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	t, ok := l.heard[id]
-	return t, ok
 }
 
 // selfNode describes this node for the catalog.
@@ -103,10 +61,10 @@ func (n *Node) selfNode() catalog.Node {
 func (n *Node) joinCluster() error {
 	req, _ := json.Marshal(joinRequest{Node: n.selfNode()})
 	var lastErr error
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(n.timing.JoinDeadline)
 	for attempt := 0; time.Now().Before(deadline); attempt++ {
 		for _, seed := range n.cfg.Join {
-			ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+			ctx, cancel := context.WithTimeout(n.ctx, n.timing.JoinAttempt)
 			out, err := transport.CallAddr(ctx, seed, rpcJoin, req)
 			cancel()
 			if err != nil {
@@ -157,7 +115,7 @@ func (n *Node) HandleRaft(msgs []raftstore.GroupMessage) {
 		return // still opening the store: raft resends
 	}
 	for _, m := range msgs {
-		n.live.saw(m.Msg.GetFrom())
+		n.live.Saw(m.Msg.GetFrom())
 		_ = n.store.Step(m.GroupID, m.Msg) // unknown group or stopped store: a lost message raft resends
 	}
 }
@@ -185,8 +143,8 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 		if err := json.Unmarshal(req, &hb); err != nil {
 			return nil, err
 		}
-		n.live.saw(hb.From)
-		n.live.setLeaders(hb.From, hb.Leaders)
+		n.live.Saw(hb.From)
+		n.live.SetLeaders(hb.From, hb.Leaders)
 		return nil, nil
 	case rpcJoin:
 		var r joinRequest
@@ -317,22 +275,18 @@ func (n *Node) admit(ctx context.Context, r *joinRequest) (*joinReply, error) {
 // dead, or unknown (not heard from since this node started, for less
 // than dead_after).
 func (n *Node) liveness(nd *catalog.Node) string {
-	if nd.ID == n.id.RaftID {
-		return "live"
+	return string(n.live.State(n.id.RaftID, nd.ID, n.settingDuration("suspect_after"), n.settingDuration("dead_after")))
+}
+
+// liveSnapshot is the liveness of every node in cat, for placement and
+// scheduling decisions.
+func (n *Node) liveSnapshot(cat *catalog.Catalog) membership.Snapshot {
+	nodes := cat.SortedNodes()
+	ids := make([]uint64, len(nodes))
+	for i, nd := range nodes {
+		ids[i] = nd.ID
 	}
-	dead := n.settingDuration("dead_after")
-	t, ok := n.live.last(nd.ID)
-	switch {
-	case !ok && time.Since(n.started) < dead:
-		return "unknown"
-	case !ok:
-		return "dead"
-	case time.Since(t) < n.settingDuration("suspect_after"):
-		return "live"
-	case time.Since(t) < dead:
-		return "suspect"
-	}
-	return "dead"
+	return n.live.Snapshot(n.id.RaftID, ids, n.settingDuration("suspect_after"), n.settingDuration("dead_after"))
 }
 
 // state is what cairn_cluster.nodes shows: the operator's state if one is
@@ -353,10 +307,10 @@ func (n *Node) sendHeartbeats() {
 			continue
 		}
 		go func(id uint64) {
-			ctx, cancel := context.WithTimeout(n.ctx, heartbeatInterval)
+			ctx, cancel := context.WithTimeout(n.ctx, n.timing.Heartbeat)
 			defer cancel()
 			if _, err := n.tr.Call(ctx, id, rpcHeartbeat, body); err == nil {
-				n.live.saw(id)
+				n.live.Saw(id)
 			}
 		}(nd.ID)
 	}
@@ -367,17 +321,6 @@ func (n *Node) pokeMembership() {
 	case n.membershipCh <- struct{}{}:
 	default:
 	}
-}
-
-// metaVoterTarget is how many voters the meta group should have.
-func metaVoterTarget(dataNodes int) int {
-	switch {
-	case dataNodes >= 5:
-		return 5
-	case dataNodes >= 3:
-		return 3
-	}
-	return 1
 }
 
 // growMetaLogged runs growMeta on the meta leader: live nodes join the
@@ -395,75 +338,18 @@ func (n *Node) growMeta() error {
 		return nil
 	}
 	cat := n.meta.Catalog()
-	// healthy voters count toward the target; a voter on a dead node, or
-	// one an operator is taking out, is replaced and then removed.
-	healthy := func(id uint64) bool {
-		nd := cat.NodeByID(id)
-		return nd != nil && nd.Role != "compute" && !nd.Evacuating() && n.liveness(nd) != "dead"
-	}
-	dataNodes := 0
-	for _, nd := range cat.SortedNodes() {
-		if nd.Role != "compute" && !nd.Evacuating() && n.liveness(nd) != "dead" {
-			dataNodes++
-		}
-	}
-	target := metaVoterTarget(dataNodes)
-	healthyVoters := 0
-	inConf := map[uint64]bool{}
-	for _, v := range st.Voters {
-		inConf[v] = true
-		if healthy(v) {
-			healthyVoters++
-		}
-	}
-	for _, l := range st.Learners {
-		inConf[l] = true
-	}
-	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
-	defer cancel()
-	change := func(t pb.ConfChangeType, id uint64, what string) error {
-		cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: t.Enum(), NodeId: new(id)}}}
-		if err := n.store.ProposeConfChange(ctx, catalog.MetaGroupID, cc); err != nil {
-			return err
-		}
-		n.log.Info("meta group: "+what, "raft_id", id)
+	ch, ok := placement.NextMetaChange(cat, n.liveSnapshot(cat), n.id.RaftID, placement.MetaStatus{Voters: st.Voters, Learners: st.Learners, Match: st.Match, Commit: st.Commit})
+	if !ok {
 		return nil
 	}
-	// Promote learners that caught up.
-	for _, l := range st.Learners {
-		if healthyVoters >= target || !healthy(l) || n.liveness(cat.NodeByID(l)) != "live" {
-			continue
-		}
-		if m, ok := st.Match[l]; !ok || m+16 < st.Commit {
-			continue
-		}
-		return change(pb.ConfChangeAddNode, l, "promoted to voter")
+	t := map[placement.MetaChangeType]pb.ConfChangeType{placement.MetaAddLearner: pb.ConfChangeAddLearnerNode, placement.MetaPromote: pb.ConfChangeAddNode, placement.MetaRemove: pb.ConfChangeRemoveNode}[ch.Type]
+	ctx, cancel := context.WithTimeout(n.ctx, n.timing.MetaChangeTimeout)
+	defer cancel()
+	cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: t.Enum(), NodeId: new(ch.Node)}}}
+	if err := n.store.ProposeConfChange(ctx, catalog.MetaGroupID, cc); err != nil {
+		return err
 	}
-	// Then remove voters that are not healthy, once enough healthy ones
-	// vote without them (never this node: it moves its leadership first).
-	for _, v := range st.Voters {
-		if !healthy(v) && v != n.id.RaftID && healthyVoters >= target {
-			return change(pb.ConfChangeRemoveNode, v, "removed a voter on a dead or departing node")
-		}
-	}
-	// Learners of removed nodes go too. A decommissioned node keeps its
-	// copy until it is removed: with a current catalog it knows it holds
-	// nothing (so it deletes its replicas and serves no stale data) and
-	// refuses new sessions.
-	for _, l := range st.Learners {
-		if nd := cat.NodeByID(l); nd == nil {
-			return change(pb.ConfChangeRemoveNode, l, "removed the learner of a removed node")
-		}
-	}
-	// Every live node holds the catalog: those beyond the voter target
-	// stay learners (a copy that does not vote), so each node reads the
-	// catalog locally and is ready to be promoted when a voter is lost.
-	for _, nd := range cat.SortedNodes() {
-		if inConf[nd.ID] || n.liveness(nd) != "live" {
-			continue
-		}
-		return change(pb.ConfChangeAddLearnerNode, nd.ID, "added learner "+nd.Name)
-	}
+	n.log.Info("meta group: "+ch.Why, "raft_id", ch.Node)
 	return nil
 }
 
@@ -484,99 +370,30 @@ func (n *Node) ledGroups() []uint64 {
 	return led
 }
 
-// balanceInterval paces leadership transfers from one node.
-const balanceInterval = time.Second
-
 // balanceLeaders moves leadership off this node when it should not lead
 // (draining, offline, decommissioning), to the preferred leader when one
 // is set (ALTER SYSTEM FAILOVER TO), and otherwise spreads data-shard
-// leaders evenly: a node leading at least two more shards than a live
-// voter of one of them hands that shard's leadership to it, one transfer
-// per round.
+// leaders evenly; placement.LeaderTransfers decides which.
 func (n *Node) balanceLeaders() {
 	cat := n.meta.Catalog()
-	me := cat.NodeByID(n.id.RaftID)
-	if me == nil {
-		return
-	}
-	var pref *catalog.Node
-	if name, _ := n.clusterSetting("preferred_leader"); name != "" {
-		if p := cat.Nodes[name]; p != nil && p.Leadable() && n.liveness(p) == "live" {
-			pref = p
+	in := placement.LeaderInput{Cat: cat, Live: n.liveSnapshot(cat), Self: n.id.RaftID}
+	in.Preferred, _ = n.clusterSetting("preferred_leader")
+	for _, gid := range n.ledGroups() {
+		if st, ok := n.store.Status(gid); ok {
+			in.Led = append(in.Led, placement.Led{Group: gid, Voters: st.Voters})
 		}
 	}
-	led := n.ledGroups()
-	if !me.Leadable() || (pref != nil && pref.ID != me.ID) {
-		if st, ok := n.store.Status(catalog.MetaGroupID); ok && st.IsLeader {
-			led = append(led, catalog.MetaGroupID)
-		}
-		for _, gid := range led {
-			st, ok := n.store.Status(gid)
-			if !ok {
-				continue
-			}
-			to := uint64(0)
-			if pref != nil && slices.Contains(st.Voters, pref.ID) {
-				to = pref.ID
-			} else if !me.Leadable() {
-				to = n.leastLoadedVoter(cat, st.Voters)
-			}
-			if to != 0 && to != n.id.RaftID {
-				if err := n.store.TransferLeader(gid, to); err == nil {
-					n.log.Debug("leader moves off", "group", gid, "to", to)
-				}
-			}
-		}
-		return
+	if st, ok := n.store.Status(catalog.MetaGroupID); ok && st.IsLeader {
+		in.Meta = &placement.Led{Group: catalog.MetaGroupID, Voters: st.Voters}
 	}
-	if pref != nil {
-		return // the preferred node keeps what it leads
-	}
-	mine := len(led)
-	for _, gid := range led {
-		st, ok := n.store.Status(gid)
-		if !ok || len(st.Voters) < 2 {
-			continue
-		}
-		best, bestN := uint64(0), mine-1
-		leaving := uint64(0) // a replica an operation is removing gets no leadership
-		if o := cat.ActiveOpOn(gid); o != nil && o.Type == catalog.OpReplaceReplica {
-			leaving = o.From
-		}
-		for _, v := range st.Voters {
-			nd := cat.NodeByID(v)
-			if v == n.id.RaftID || v == leaving || nd == nil || !nd.Leadable() || n.liveness(nd) != "live" {
-				continue
+	for _, t := range placement.LeaderTransfers(in) {
+		if err := n.store.TransferLeader(t.Group, t.To); err == nil {
+			n.log.Debug("leader transfer", "group", t.Group, "to", t.To)
+			if t.Even {
+				n.live.SetLeaders(t.To, t.Theirs+1)
 			}
-			if c, ok := n.live.leadersOf(v); ok && c < bestN {
-				best, bestN = v, c
-			}
-		}
-		if best != 0 {
-			if err := n.store.TransferLeader(gid, best); err == nil {
-				n.log.Debug("leader balance: transfer", "group", gid, "to", best, "mine", mine, "theirs", bestN)
-				n.live.setLeaders(best, bestN+1)
-			}
-			break
 		}
 	}
-}
-
-// leastLoadedVoter picks the live voter (not this node, allowed to lead)
-// leading the fewest shards; 0 if none.
-func (n *Node) leastLoadedVoter(cat *catalog.Catalog, voters []uint64) uint64 {
-	best, bestN := uint64(0), int(^uint(0)>>1)
-	for _, v := range voters {
-		nd := cat.NodeByID(v)
-		if v == n.id.RaftID || nd == nil || !nd.Leadable() || n.liveness(nd) != "live" {
-			continue
-		}
-		c, _ := n.live.leadersOf(v)
-		if c < bestN {
-			best, bestN = v, c
-		}
-	}
-	return best
 }
 
 // replicaStatus is one replica's raft state, as cairn_cluster.shards shows it.
@@ -625,7 +442,7 @@ func (n *Node) clusterGroupStatus(ctx context.Context) map[uint64]map[uint64]rep
 		wg.Add(1)
 		go func(id uint64) {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			cctx, cancel := context.WithTimeout(ctx, n.timing.StatusCallTimeout)
 			defer cancel()
 			b, err := n.tr.Call(cctx, id, rpcNodeGroups, nil)
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/cluster/placement"
 	"github.com/cairndb/cairn/internal/exec"
 	"github.com/cairndb/cairn/internal/parser"
 	"github.com/cairndb/cairn/internal/pgerr"
@@ -38,62 +39,18 @@ func (n *Node) defaultShards() int {
 
 func (n *Node) defaultReplicas() int { return min(3, n.dataNodes()) }
 
-// place picks, for each shard, replicas distinct live data nodes: those
-// holding the fewest replicas first, spreading across zones, so no node
-// holds two replicas of a shard. The first node of each shard rotates, so
-// the shards' first replicas spread too.
+// place picks the replicas of each of shards shards (placement.Initial).
 func (n *Node) place(shards, replicas int) ([][]uint64, error) {
 	cat := n.meta.Catalog()
-	var live []*catalog.Node
-	for _, nd := range cat.SortedNodes() {
-		if nd.Placeable() && n.liveness(nd) == "live" {
-			live = append(live, nd)
-		}
+	out, err := placement.Initial(cat, n.liveSnapshot(cat), shards, replicas)
+	var few *placement.TooFewNodesError
+	switch {
+	case errors.Is(err, placement.ErrNoLiveNode):
+		return nil, pgerr.New(pgerr.CannotConnectNow, "%v", err)
+	case errors.As(err, &few):
+		return nil, pgerr.New(pgerr.InvalidParameterValue, "%v", err)
 	}
-	if len(live) == 0 {
-		return nil, pgerr.New(pgerr.CannotConnectNow, "no live data node to place shards on")
-	}
-	if replicas > len(live) {
-		return nil, pgerr.New(pgerr.InvalidParameterValue, "replicas=%d needs %d live data nodes; %d of the cluster's %d data nodes are live", replicas, replicas, len(live), n.dataNodes())
-	}
-	load := map[uint64]int{}
-	for _, ref := range cat.Groups() {
-		for _, id := range ref.Nodes {
-			load[id]++
-		}
-	}
-	out := make([][]uint64, shards)
-	mine := map[uint64]int{} // replicas of this object's shards so far: spread them first
-	for sh := range out {
-		used := map[uint64]bool{}
-		zones := map[string]bool{}
-		for r := 0; r < replicas; r++ {
-			var best *catalog.Node
-			better := func(a, b *catalog.Node) bool {
-				az, bz := a.Zone != "" && zones[a.Zone], b.Zone != "" && zones[b.Zone]
-				if az != bz {
-					return !az // a zone not yet used by this shard first
-				}
-				if mine[a.ID] != mine[b.ID] {
-					return mine[a.ID] < mine[b.ID]
-				}
-				if load[a.ID] != load[b.ID] {
-					return load[a.ID] < load[b.ID]
-				}
-				return a.ID < b.ID
-			}
-			for _, nd := range live {
-				if !used[nd.ID] && (best == nil || better(nd, best)) {
-					best = nd
-				}
-			}
-			used[best.ID], zones[best.Zone] = true, true
-			load[best.ID]++
-			mine[best.ID]++
-			out[sh] = append(out[sh], best.ID)
-		}
-	}
-	return out, nil
+	return out, err
 }
 
 func optInt(o parser.Option, min, max int) (int, error) {

@@ -7,9 +7,6 @@ import (
 	"github.com/cairndb/cairn/internal/streamsm"
 )
 
-// lagInterval is how often view lag gauges are refreshed.
-const lagInterval = time.Second
-
 // lagUpdater returns the round that keeps cairn_view_lag_events and
 // cairn_view_lag_seconds current for the views whose shards this node
 // holds: events in the stream not yet folded, and the age of the oldest

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/clock"
+	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/exec"
 	"github.com/cairndb/cairn/internal/httpapi"
 	"github.com/cairndb/cairn/internal/metrics"
@@ -70,22 +72,21 @@ type Config struct {
 	// on command (POST /debug/faults {"disk":...}); Start makes one when
 	// TestFaults is on.
 	DiskFaults *DiskFaults
+	// Timing overrides intervals and timeouts (zero fields: defaults).
+	// HeartbeatInterval and ElectionTimeout, when set, win over its raft
+	// fields.
+	Timing Timing
+	// Clock, if set, is the clock liveness, the scheduler and the
+	// operations executor read; nil is the wall clock.
+	Clock clock.Clock
 	// Bugs are deliberate defects for checker self-tests (--unsafe-bug);
 	// nil in any real deployment.
 	Bugs   *Bugs
 	Logger *slog.Logger
 }
 
-// raftTick is the raft clock's tick.
-const raftTick = 50 * time.Millisecond
-
-// ticks converts a duration (or its default when zero) to raft ticks.
-func ticks(d, def time.Duration) int {
-	if d <= 0 {
-		d = def
-	}
-	return max(1, int(d/raftTick))
-}
+// ticks converts a duration to raft ticks of tick.
+func ticks(d, tick time.Duration) int { return max(1, int(d/tick)) }
 
 // ErrAddrInUse is wrapped when a listen address is taken.
 var ErrAddrInUse = errors.New("address in use")
@@ -105,7 +106,9 @@ type Node struct {
 	faults                  *transport.Faults // non-nil with Config.TestFaults
 	leaderLog               *os.File          // leader-terms.log, appended by the raft loop
 	seeds                   sync.Map          // raft id -> cluster addr, from the join reply
-	live                    liveness
+	live                    *membership.Tracker
+	clock                   clock.Clock
+	timing                  Timing
 	membershipCh            chan struct{}
 	pg                      *pgwire.Server
 	http                    *httpapi.Server
@@ -117,7 +120,6 @@ type Node struct {
 	wg          sync.WaitGroup
 	rr          atomic.Uint64 // round-robin shard choice for streams without a shard key
 	ready       atomic.Bool   // store and meta group are up: peers' messages can be handled
-	started     time.Time
 	ops         opRunner
 	rpcs        inflight // running RPC handlers
 
@@ -154,7 +156,19 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), opsCh: make(chan struct{}, 1), membershipCh: make(chan struct{}, 1), metrics: metrics.New()}
 	n.mu.groups = map[uint64]*group{}
-	n.started = time.Now()
+	n.clock = cfg.Clock
+	if n.clock == nil {
+		n.clock = clock.Real{}
+	}
+	n.live = membership.NewTracker(n.clock)
+	n.timing = cfg.Timing.withDefaults()
+	n.ops.max = n.timing.OpAttempts
+	if cfg.HeartbeatInterval > 0 {
+		n.timing.RaftHeartbeat = cfg.HeartbeatInterval
+	}
+	if cfg.ElectionTimeout > 0 {
+		n.timing.RaftElection = cfg.ElectionTimeout
+	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -217,10 +231,10 @@ func Start(cfg Config) (*Node, error) {
 		Dir:       filepath.Join(cfg.DataDir, "store"),
 		NodeID:    n.id.RaftID,
 		Transport: n.tr,
-		// Ticks of 50ms; heartbeats and elections are whole ticks.
-		TickInterval:   raftTick,
-		HeartbeatTicks: ticks(cfg.HeartbeatInterval, 100*time.Millisecond),
-		ElectionTicks:  ticks(cfg.ElectionTimeout, time.Second),
+		// Heartbeats and elections are whole ticks.
+		TickInterval:   n.timing.RaftTick,
+		HeartbeatTicks: ticks(n.timing.RaftHeartbeat, n.timing.RaftTick),
+		ElectionTicks:  ticks(n.timing.RaftElection, n.timing.RaftTick),
 		NoSync:         cfg.NoSync,
 		// A short log lets truncation delete entries while they are still
 		// in the memtable, so most of the raft log is never flushed or
@@ -248,10 +262,10 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.ready.Store(true)
 	n.wg.Add(3)
-	go n.every(heartbeatInterval, nil, n.sendHeartbeats)
-	go n.every(heartbeatInterval, n.membershipCh, n.growMetaLogged)
-	go n.every(balanceInterval, nil, n.balanceLeaders)
-	if err := n.waitLeader(catalog.MetaGroupID, 30*time.Second); err != nil {
+	go n.every(n.timing.Heartbeat, nil, n.sendHeartbeats)
+	go n.every(n.timing.Heartbeat, n.membershipCh, n.growMetaLogged)
+	go n.every(n.timing.LeaderBalance, nil, n.balanceLeaders)
+	if err := n.waitLeader(catalog.MetaGroupID, n.timing.MetaLeaderWait); err != nil {
 		return nil, err
 	}
 	if err := n.registerSelf(); err != nil {
@@ -260,10 +274,10 @@ func Start(cfg Config) (*Node, error) {
 	n.destroyOrphans()
 	n.reconcile()
 	n.wg.Add(4)
-	go n.every(time.Second, n.opsCh, n.schedule)
-	go n.every(time.Second, n.reconcileCh, n.reconcile)
-	go n.every(retentionInterval, nil, n.trimExpired)
-	go n.every(lagInterval, nil, n.lagUpdater())
+	go n.every(n.timing.Schedule, n.opsCh, n.schedule)
+	go n.every(n.timing.Reconcile, n.reconcileCh, n.reconcile)
+	go n.every(n.timing.Retention, nil, n.trimExpired)
+	go n.every(n.timing.Lag, nil, n.lagUpdater())
 
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: ServerVersion}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
@@ -296,7 +310,7 @@ func (n *Node) Close() error {
 		n.cancel()
 	}
 	if n.pg != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), n.timing.ShutdownGrace/2)
 		_ = n.pg.Shutdown(ctx)
 		cancel()
 	} else if n.pgLn != nil {
@@ -327,7 +341,7 @@ func (n *Node) Close() error {
 			<-g.done
 		}
 	}
-	n.rpcs.closeAndWait(10 * time.Second)
+	n.rpcs.closeAndWait(n.timing.ShutdownGrace)
 	var err error
 	if n.store != nil {
 		err = n.store.Close()

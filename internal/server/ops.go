@@ -13,6 +13,8 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/cluster/placement"
+	"github.com/cairndb/cairn/internal/cluster/scheduler"
 	"github.com/cairndb/cairn/internal/pgerr"
 )
 
@@ -133,7 +135,8 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 		if req.Node == n.id.RaftID {
 			// Leadership came back here (an election, say) after the caller
 			// moved it off: hand it on and let the caller retry.
-			if to := n.leastLoadedVoter(n.meta.Catalog(), st.Voters); to != 0 {
+			cat := n.meta.Catalog()
+			if to := placement.HandOff(cat, n.liveSnapshot(cat), n.id.RaftID, st.Voters); to != 0 {
 				_ = n.store.TransferLeader(req.Group, to)
 			}
 			return nil, pgerr.New(pgerr.SerializationFailure, "the leader of shard %d is the replica to remove; leadership is moving off it, retry", req.Group)
@@ -274,11 +277,8 @@ type opRunner struct {
 	// rebalance, so an imbalance it cannot fix is not retried in a loop.
 	lastRebalance time.Time
 	attempts      map[uint64]int // retryable failures per operation
+	max           int            // attempts allowed per operation (Timing.OpAttempts)
 }
-
-// opAttempts bounds how often this node runs one operation again after
-// retryable errors before recording it failed.
-const opAttempts = 5
 
 // retry counts an attempt of operation id and reports whether another is allowed.
 func (r *opRunner) retry(id uint64) bool {
@@ -288,12 +288,8 @@ func (r *opRunner) retry(id uint64) bool {
 		r.attempts = map[uint64]int{}
 	}
 	r.attempts[id]++
-	return r.attempts[id] < opAttempts
+	return r.attempts[id] < r.max
 }
-
-// maxConcurrentMoves bounds replica moves running at once, so that
-// snapshots do not starve ingest.
-const maxConcurrentMoves = 2
 
 // errOpCancelled is returned by steps of an operation an operator cancelled.
 var errOpCancelled = errors.New("operation cancelled")
@@ -319,23 +315,11 @@ func (n *Node) runOps() {
 		}
 		return
 	}
-	cat := n.meta.Catalog()
-	moves := 0
+	running := map[uint64]bool{}
 	for id := range r.running {
-		if o := cat.Ops[id]; o != nil && o.Type == catalog.OpReplaceReplica {
-			moves++
-		}
+		running[id] = true
 	}
-	for _, o := range cat.SortedOps() {
-		if !o.Active() || r.running[o.ID] != nil {
-			continue
-		}
-		if o.Type == catalog.OpReplaceReplica {
-			if moves >= maxConcurrentMoves {
-				continue
-			}
-			moves++
-		}
+	for _, o := range scheduler.Runnable(n.meta.Catalog(), running, n.timing.MaxMoves) {
 		ctx, cancel := context.WithCancel(n.ctx)
 		r.running[o.ID] = cancel
 		op := *o
@@ -362,6 +346,7 @@ func (n *Node) execOp(ctx context.Context, o *catalog.Operation) {
 		}
 	}
 	n.log.Info("operation running", "op", o.String(), "step", o.Step)
+
 	var err error
 	switch o.Type {
 	case catalog.OpReplaceReplica:
@@ -393,7 +378,7 @@ func (n *Node) execOp(ctx context.Context, o *catalog.Operation) {
 		n.log.Info("operation hit a retryable error; will run it again", "op", o.String(), "err", err)
 		return
 	}
-	o.End = time.Now().UnixMicro()
+	o.End = n.clock.Now().UnixMicro()
 	if err != nil {
 		o.Status, o.Error = catalog.OpFailed, pgerr.From(err).Message
 		n.log.Warn("operation failed", "op", o.String(), "err", err)
@@ -427,7 +412,7 @@ func (n *Node) step(ctx context.Context, o *catalog.Operation, progress float64,
 
 // createOp records a new operation and returns it (with its id).
 func (n *Node) createOp(ctx context.Context, o *catalog.Operation) (*catalog.Operation, error) {
-	o.Start = time.Now().UnixMicro()
+	o.Start = n.clock.Now().UnixMicro()
 	if !o.Active() && o.End < o.Start {
 		o.End = o.Start
 	}
@@ -462,9 +447,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// moveTimeout bounds one replica move (a snapshot of a large shard).
-const moveTimeout = 30 * time.Minute
-
 // execReplace adds a replica on o.To (picking one if unset), catches it up
 // as a learner, promotes it, then removes the replica on o.From (if any).
 func (n *Node) execReplace(ctx context.Context, o *catalog.Operation) error {
@@ -473,7 +455,8 @@ func (n *Node) execReplace(ctx context.Context, o *catalog.Operation) error {
 		return n.step(ctx, o, 1, "the shard was dropped; nothing to do")
 	}
 	if o.To == 0 {
-		o.To = n.pickTarget(n.meta.Catalog(), nodes)
+		cat := n.meta.Catalog()
+		o.To = placement.Target(cat, n.liveSnapshot(cat), nodes)
 		if o.To == 0 {
 			return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "no live data node can take a replica of shard %d (it is on %s)", o.Group, n.nodeNames(nodes))
 		}
@@ -525,11 +508,11 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 		if err := n.step(ctx, o, 0.15, "catching up %s to index %d", to, target); err != nil {
 			return err
 		}
-		deadline := time.Now().Add(moveTimeout)
+		deadline := n.clock.Now().Add(n.timing.MoveTimeout)
 		lastReport := time.Now()
 		for {
-			if time.Now().After(deadline) {
-				return pgerr.New(pgerr.SerializationFailure, "the replica on %s did not catch up within %s", to, moveTimeout)
+			if n.clock.Now().After(deadline) {
+				return pgerr.New(pgerr.SerializationFailure, "the replica on %s did not catch up within %s", to, n.timing.MoveTimeout)
 			}
 			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 				return err
@@ -587,43 +570,6 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 		}
 	}
 	return nil
-}
-
-// pickTarget chooses a live data node for a new replica of a shard now
-// on nodes: one not holding it, in a zone the shard does not use yet if
-// possible, with the fewest replicas. 0 if none.
-func (n *Node) pickTarget(cat *catalog.Catalog, nodes []uint64) uint64 {
-	counts := cat.ReplicaCounts()
-	zones := map[string]bool{}
-	for _, id := range nodes {
-		if nd := cat.NodeByID(id); nd != nil && nd.Zone != "" {
-			zones[nd.Zone] = true
-		}
-	}
-	var best *catalog.Node
-	for _, nd := range cat.SortedNodes() {
-		if slices.Contains(nodes, nd.ID) || !nd.Placeable() || n.liveness(nd) != "live" {
-			continue
-		}
-		if best == nil {
-			best = nd
-			continue
-		}
-		az, bz := nd.Zone != "" && zones[nd.Zone], best.Zone != "" && zones[best.Zone]
-		if az != bz {
-			if !az {
-				best = nd
-			}
-			continue
-		}
-		if counts[nd.ID] < counts[best.ID] {
-			best = nd
-		}
-	}
-	if best == nil {
-		return 0
-	}
-	return best.ID
 }
 
 func (n *Node) nodeNames(ids []uint64) string {
@@ -703,7 +649,7 @@ func (n *Node) execEvacuate(ctx context.Context, o *catalog.Operation) error {
 				p = float64(o.Total-left) / float64(o.Total) * 0.95
 			}
 			msg := fmt.Sprintf("%d of %d replicas moved off", o.Total-left, o.Total)
-			if left > 0 && n.pickTarget(cat, nil) == 0 {
+			if left > 0 && placement.Target(cat, n.liveSnapshot(cat), nil) == 0 {
 				msg += "; waiting: no other live data node can take them"
 			} else if left == 0 {
 				msg += "; leaving the meta group's voters"
@@ -746,8 +692,8 @@ func (n *Node) execDrain(ctx context.Context, o *catalog.Operation) error {
 	if nd == nil {
 		return pgerr.New(pgerr.UndefinedObject, "node %q does not exist", o.Node)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for i := 0; time.Now().Before(deadline); i++ {
+	deadline := n.clock.Now().Add(n.timing.DrainTimeout)
+	for i := 0; n.clock.Now().Before(deadline); i++ {
 		if cur := n.meta.Catalog().Nodes[o.Node]; cur == nil || cur.State != catalog.NodeDraining {
 			return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is no longer draining", o.Node)
 		}
@@ -772,13 +718,13 @@ func (n *Node) execDrain(ctx context.Context, o *catalog.Operation) error {
 			return err
 		}
 	}
-	return pgerr.New(pgerr.SerializationFailure, "node %q still leads shards after a minute (no other live voter?)", o.Node)
+	return pgerr.New(pgerr.SerializationFailure, "node %q still leads shards after %s (no other live voter?)", o.Node, n.timing.DrainTimeout)
 }
 
 // execRecoverNode waits until the recovered node is live again.
 func (n *Node) execRecoverNode(ctx context.Context, o *catalog.Operation) error {
-	deadline := time.Now().Add(10 * time.Minute)
-	for i := 0; time.Now().Before(deadline); i++ {
+	deadline := n.clock.Now().Add(n.timing.RecoverTimeout)
+	for i := 0; n.clock.Now().Before(deadline); i++ {
 		nd := n.meta.Catalog().Nodes[o.Node]
 		if nd == nil {
 			return pgerr.New(pgerr.UndefinedObject, "node %q does not exist", o.Node)
@@ -795,14 +741,14 @@ func (n *Node) execRecoverNode(ctx context.Context, o *catalog.Operation) error 
 			return err
 		}
 	}
-	return pgerr.New(pgerr.SerializationFailure, "node %q did not come back within 10 minutes", o.Node)
+	return pgerr.New(pgerr.SerializationFailure, "node %q did not come back within %s", o.Node, n.timing.RecoverTimeout)
 }
 
 // execFailover waits until the preferred node leads every shard it holds
 // a voting replica of (the nodes hand leadership to it, see
 // balanceLeaders), for at most a minute.
 func (n *Node) execFailover(ctx context.Context, o *catalog.Operation) error {
-	deadline := time.Now().Add(time.Minute)
+	deadline := n.clock.Now().Add(n.timing.FailoverTimeout)
 	for i := 0; ; i++ {
 		all := n.clusterGroupStatus(ctx)
 		theirs := all[o.To]
@@ -819,8 +765,8 @@ func (n *Node) execFailover(ctx context.Context, o *catalog.Operation) error {
 		if total > 0 && led == total {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return pgerr.New(pgerr.SerializationFailure, "%s leads %d of the %d shards it holds after a minute", n.nodeName(o.To), led, total)
+		if n.clock.Now().After(deadline) {
+			return pgerr.New(pgerr.SerializationFailure, "%s leads %d of the %d shards it holds after %s", n.nodeName(o.To), led, total, n.timing.FailoverTimeout)
 		}
 		if i%2 == 0 && total > 0 {
 			if err := n.step(ctx, o, float64(led)/float64(total), "%s leads %d of %d shards", n.nodeName(o.To), led, total); err != nil {
@@ -842,12 +788,14 @@ const rebalanceMoves = 64
 func (n *Node) execRebalance(ctx context.Context, o *catalog.Operation) error {
 	for moves := 0; moves < rebalanceMoves; moves++ {
 		cat := n.meta.Catalog()
-		from, to, gid := n.nextRebalanceMove(cat)
-		if gid == 0 {
+		live := n.liveSnapshot(cat)
+		m, ok := placement.RebalanceMove(cat, live)
+		if !ok {
 			return n.step(ctx, o, 1, "balanced after %d moves", moves)
 		}
+		from, to, gid := m.From, m.To, m.Group
 		if o.Total == 0 {
-			o.Total = n.rebalanceEstimate(cat)
+			o.Total = placement.RebalanceEstimate(cat, live)
 		}
 		if err := n.step(ctx, o, float64(moves)/float64(max(o.Total, moves+1)), "move %d: shard %d from %s to %s", moves+1, gid, n.nodeName(from), n.nodeName(to)); err != nil {
 			return err
@@ -856,7 +804,7 @@ func (n *Node) execRebalance(ctx context.Context, o *catalog.Operation) error {
 		if err != nil {
 			return err
 		}
-		if err := n.waitOp(ctx, child.ID, moveTimeout); err != nil {
+		if err := n.waitOp(ctx, child.ID, n.timing.MoveTimeout); err != nil {
 			return err
 		}
 	}
@@ -884,170 +832,38 @@ func (n *Node) waitOp(ctx context.Context, id uint64, timeout time.Duration) err
 	return pgerr.New(pgerr.SerializationFailure, "operation %d did not finish within %s", id, timeout)
 }
 
-// balanceCandidates are the nodes replicas are balanced across: live data
-// nodes an operator has not taken out.
-func (n *Node) balanceCandidates(cat *catalog.Catalog) []*catalog.Node {
-	var out []*catalog.Node
-	for _, nd := range cat.SortedNodes() {
-		if nd.Placeable() && n.liveness(nd) == "live" {
-			out = append(out, nd)
-		}
-	}
-	return out
-}
-
-// nextRebalanceMove picks one shard to move from the fullest candidate to
-// the emptiest, when they differ by two or more (0 when balanced).
-func (n *Node) nextRebalanceMove(cat *catalog.Catalog) (from, to, gid uint64) {
-	cands := n.balanceCandidates(cat)
-	if len(cands) < 2 {
-		return 0, 0, 0
-	}
-	counts := cat.ReplicaCounts()
-	sort.SliceStable(cands, func(i, j int) bool { return counts[cands[i].ID] < counts[cands[j].ID] })
-	lo := cands[0]
-	groups := cat.Groups()
-	gids := make([]uint64, 0, len(groups))
-	for g := range groups {
-		gids = append(gids, g)
-	}
-	slices.Sort(gids)
-	for hi := len(cands) - 1; hi > 0; hi-- {
-		h := cands[hi]
-		if counts[h.ID]-counts[lo.ID] < 2 {
-			break
-		}
-		for _, g := range gids {
-			nodes := groups[g].Nodes
-			if slices.Contains(nodes, h.ID) && !slices.Contains(nodes, lo.ID) && cat.ActiveOpOn(g) == nil {
-				return h.ID, lo.ID, g
-			}
-		}
-	}
-	return 0, 0, 0
-}
-
-// rebalanceEstimate is how many moves even out the candidates.
-func (n *Node) rebalanceEstimate(cat *catalog.Catalog) int {
-	cands := n.balanceCandidates(cat)
-	counts := cat.ReplicaCounts()
-	total := 0
-	for _, nd := range cands {
-		total += counts[nd.ID]
-	}
-	if len(cands) == 0 {
-		return 1
-	}
-	avg := (total + len(cands) - 1) / len(cands)
-	moves := 0
-	for _, nd := range cands {
-		if c := counts[nd.ID]; c > avg {
-			moves += c - avg
-		}
-	}
-	return max(moves, 1)
-}
-
 // ---- the scheduler ----
 
-// maxNewOpsPerRound bounds the operations one scheduler round creates.
-const maxNewOpsPerRound = 4
-
-// schedule runs on the meta leader: it replaces replicas on dead nodes
-// (auto_failover) and on nodes an operator took out, adds replicas to
-// under-replicated shards, and starts a rebalance when live data nodes
-// hold uneven replica counts (auto_rebalance).
+// schedule runs on the meta leader: it starts the recorded operations
+// (scheduler.Runnable) and records the new ones a round decides
+// (scheduler.Plan): replacing replicas on dead nodes and on nodes an
+// operator took out, filling under-replicated shards, and rebalancing.
 func (n *Node) schedule() {
 	n.runOps() // starts, or on a deposed leader stops, the executors
 	if !n.isMetaLeader() {
 		return
 	}
 	cat := n.meta.Catalog()
-	autoFail := n.settingOn("auto_failover")
-	groups := cat.Groups()
-	gids := make([]uint64, 0, len(groups))
-	for g := range groups {
-		gids = append(gids, g)
+	n.ops.mu.Lock()
+	last := n.ops.lastRebalance
+	n.ops.mu.Unlock()
+	in := scheduler.Input{
+		Cat: cat, Live: n.liveSnapshot(cat), Now: n.clock.Now(), Started: n.live.Started(), LastRebalance: last,
+		Settings: scheduler.Settings{
+			AutoFailover: n.settingOn("auto_failover"), AutoRebalance: n.settingOn("auto_rebalance"), MaxNewOps: n.timing.MaxNewOps,
+			RebalanceCooldown: n.timing.RebalanceCooldown, StartupGrace: n.timing.StartupGrace,
+		},
 	}
-	slices.Sort(gids)
-	created := 0
-	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(n.ctx, n.timing.MetaProposeTimeout)
 	defer cancel()
-	for _, gid := range gids {
-		if created >= maxNewOpsPerRound {
-			break
-		}
-		ref := groups[gid]
-		if cat.ActiveOpOn(gid) != nil {
-			continue
-		}
-		var bad uint64
-		healthy := 0
-		for _, id := range ref.Nodes {
-			nd := cat.NodeByID(id)
-			switch {
-			case nd == nil || nd.Evacuating() || (autoFail && n.liveness(nd) == "dead"):
-				if bad == 0 {
-					bad = id
-				}
-			case n.liveness(nd) == "live":
-				healthy++
-			}
-		}
-		short := autoFail && len(ref.Nodes) < ref.Replicas
-		if bad == 0 && !short {
-			continue
-		}
-		if healthy*2 <= len(ref.Nodes) {
-			// No live majority: nothing can be added until it is back (or
-			// an operator forces recovery).
-			continue
-		}
-		if n.pickTarget(cat, ref.Nodes) == 0 {
-			continue // nowhere to put it: wait for a node
-		}
-		o := &catalog.Operation{Type: catalog.OpReplaceReplica, Target: fmt.Sprintf("shard %d (%s %s/%d)", gid, kindName(ref.Kind), ref.Object, ref.Shard), Group: gid, From: bad, Auto: true}
-		if bad == 0 {
-			o.Step = "under-replicated"
+	for _, o := range scheduler.Plan(in) {
+		if o.Type == catalog.OpRebalance {
+			n.ops.mu.Lock()
+			n.ops.lastRebalance = in.Now
+			n.ops.mu.Unlock()
 		}
 		if _, err := n.createOp(ctx, o); err != nil {
-			n.log.Debug("scheduler: create operation", "err", err)
-			continue
+			n.log.Debug("scheduler: create operation", "op", o.Type, "err", err)
 		}
-		created++
-	}
-	n.maybeRebalance(ctx, cat)
-}
-
-func kindName(k catalog.GroupKind) string {
-	if k == catalog.GroupView {
-		return "view"
-	}
-	return "stream"
-}
-
-// rebalanceCooldown spaces automatic rebalances.
-const rebalanceCooldown = 10 * time.Second
-
-func (n *Node) maybeRebalance(ctx context.Context, cat *catalog.Catalog) {
-	if !n.settingOn("auto_rebalance") || time.Since(n.ops.lastRebalance) < rebalanceCooldown || time.Since(n.started) < 5*time.Second {
-		return
-	}
-	for _, o := range cat.Ops {
-		if o.Active() && (o.Type == catalog.OpRebalance || o.Type == catalog.OpReplaceReplica || o.Type == catalog.OpNodeOffline || o.Type == catalog.OpDecommission) {
-			return
-		}
-	}
-	for _, nd := range cat.SortedNodes() {
-		if l := n.liveness(nd); nd.Placeable() && (l == "suspect" || l == "unknown") {
-			return // wait until every node's fate is known
-		}
-	}
-	if _, _, gid := n.nextRebalanceMove(cat); gid == 0 {
-		return
-	}
-	n.ops.lastRebalance = time.Now()
-	if _, err := n.createOp(ctx, &catalog.Operation{Type: catalog.OpRebalance, Target: "cluster", Auto: true}); err != nil {
-		n.log.Debug("scheduler: rebalance", "err", err)
 	}
 }

@@ -11,9 +11,6 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-// retentionInterval is how often stream shard leaders drop expired batches.
-const retentionInterval = time.Second
-
 // trimExpired trims expired batches of streams that have a retention,
 // on the shards this node leads.
 func (n *Node) trimExpired() {

@@ -500,9 +500,9 @@ func (n *Node) nodesTable() *memTable {
 		if nd.ID == n.id.RaftID {
 			ld = i8(leaders)
 			hb = types.NewInt(types.TimestampTZ, time.Now().UnixMicro())
-		} else if at, ok := n.live.last(nd.ID); ok {
+		} else if at, ok := n.live.Last(nd.ID); ok {
 			hb = types.NewInt(types.TimestampTZ, at.UnixMicro())
-			if c, ok := n.live.leadersOf(nd.ID); ok && n.liveness(nd) == "live" {
+			if c, ok := n.live.LeadersOf(nd.ID); ok && n.liveness(nd) == "live" {
 				ld = i8(int64(c)) // data-shard leaders, from its last heartbeat
 			}
 		}
