@@ -33,6 +33,7 @@ import (
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/pgwire"
 	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/transport"
 	"github.com/cairndb/cairn/internal/viewsm"
@@ -279,7 +280,7 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Retention, nil, n.trimExpired)
 	go n.every(n.timing.Lag, nil, n.lagUpdater())
 
-	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: ServerVersion}, n)
+	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
@@ -541,15 +542,7 @@ func planStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) 
 	if !ok {
 		return nil, fmt.Errorf("view %q: stored query is not a SELECT", v.Name)
 	}
-	return exec.PlanView(sel, streamColumns(s))
-}
-
-func streamColumns(s *catalog.Stream) []exec.Column {
-	cols := make([]exec.Column, len(s.Cols))
-	for i, c := range s.Cols {
-		cols[i] = exec.Column{Name: c.Name, T: c.T}
-	}
-	return cols
+	return exec.PlanView(sel, session.StreamColumns(s))
 }
 
 // Pacing of view deltas (see viewsm.TaskConfig): a 10,000-key delta

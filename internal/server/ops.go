@@ -800,7 +800,7 @@ func (n *Node) execRebalance(ctx context.Context, o *catalog.Operation) error {
 		if err := n.step(ctx, o, float64(moves)/float64(max(o.Total, moves+1)), "move %d: shard %d from %s to %s", moves+1, gid, n.nodeName(from), n.nodeName(to)); err != nil {
 			return err
 		}
-		child, err := n.createOp(ctx, &catalog.Operation{Type: catalog.OpReplaceReplica, Target: groupTarget(cat, gid), Group: gid, From: from, To: to, Auto: true})
+		child, err := n.createOp(ctx, &catalog.Operation{Type: catalog.OpReplaceReplica, Target: cat.GroupTarget(gid), Group: gid, From: from, To: to, Auto: true})
 		if err != nil {
 			return err
 		}

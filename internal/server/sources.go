@@ -14,60 +14,13 @@ import (
 	"github.com/cairndb/cairn/internal/exec"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/types"
 )
 
 // scanChunk is the number of rows per batch handed to the executor.
 const scanChunk = 1024
-
-// resolve maps a FROM name to a source: a stream (its retained history),
-// a view (its finalized rows), or a system table.
-func (s *Session) resolve(schema, name string) (exec.Source, error) {
-	switch strings.ToLower(schema) {
-	case "", "public":
-	case "cairn_cluster", "cairn_catalog":
-		switch name {
-		case "shards":
-			return s.n.shardsTable(), nil
-		case "nodes":
-			return s.n.nodesTable(), nil
-		case "streams":
-			return s.n.streamsTable(), nil
-		case "leader_terms":
-			return s.n.leaderTermsTable()
-		case "views":
-			return s.n.viewsTable(), nil
-		case "operations":
-			return s.n.operationsTable(), nil
-		case "settings":
-			return s.n.settingsTable(), nil
-		}
-		return nil, pgerr.New(pgerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name).
-			WithHint("cairn_cluster has: nodes, shards, operations, settings, streams, views, leader_terms.")
-	default:
-		return nil, pgerr.New(pgerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name)
-	}
-	cat := s.n.meta.Catalog()
-	if st := cat.Streams[name]; st != nil {
-		return &streamSource{n: s.n, st: st, linearizable: s.readFromLeader(), skip: s.partial()}, nil
-	}
-	if v := cat.Views[name]; v != nil {
-		return &viewSource{n: s.n, v: v, linearizable: s.readFromLeader(), skip: s.partial()}, nil
-	}
-	return nil, pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", name)
-}
-
-// readFromLeader reports whether reads must be linearizable: the session
-// says read_from = leader, or the cluster says primary_only = on (unless
-// the session set read_from itself).
-func (s *Session) readFromLeader() bool {
-	if v, set := s.values["read_from"]; set {
-		return v == "leader"
-	}
-	v, _ := s.n.clusterSetting("primary_only")
-	return v == "on"
-}
 
 // streamSource scans a stream's retained history.
 type streamSource struct {
@@ -77,7 +30,7 @@ type streamSource struct {
 	skip         func(what string, err error) error // skip_unavailable on: called for a shard no replica serves
 }
 
-func (s *streamSource) Columns() []exec.Column { return streamColumns(s.st) }
+func (s *streamSource) Columns() []exec.Column { return session.StreamColumns(s.st) }
 
 func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
 	src := &streamShardSource{n: s.n, groups: s.st.Groups, linearizable: s.linearizable}
@@ -373,47 +326,27 @@ func (s *viewSource) ScanKeys(ctx context.Context, keys [][]types.Datum, fn func
 	return r.flush()
 }
 
-// memTable is a small system table held in memory.
-type memTable struct {
-	cols []exec.Column
-	rows [][]types.Datum
-}
-
-func (m *memTable) Columns() []exec.Column { return m.cols }
-
-func (m *memTable) Scan(_ context.Context, fn func(b *types.Batch) error) error {
-	ts := make([]types.T, len(m.cols))
-	for i, c := range m.cols {
-		ts[i] = c.T
-	}
-	b := types.NewBatch(ts)
-	for _, r := range m.rows {
-		b.AppendRow(r)
-	}
-	return fn(b)
-}
-
 func txt(s string) types.Datum { return types.NewText(s) }
 func i8(v int64) types.Datum   { return types.NewInt(types.Int8, v) }
 
-func (n *Node) streamsTable() *memTable {
-	t := &memTable{cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "columns", T: types.Text}, {Name: "shards", T: types.Int8},
+func (n *Node) streamsTable() *exec.MemTable {
+	t := &exec.MemTable{Cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "columns", T: types.Text}, {Name: "shards", T: types.Int8},
 		{Name: "replicas", T: types.Int8}, {Name: "shard_key", T: types.Text}, {Name: "retention", T: types.Text}}}
 	for _, s := range n.meta.Catalog().SortedStreams() {
 		cols := make([]string, len(s.Cols))
 		for i, c := range s.Cols {
 			cols[i] = c.Name + " " + c.T.String()
 		}
-		t.rows = append(t.rows, []types.Datum{txt(s.Name), txt(strings.Join(cols, ", ")), i8(int64(s.Shards)), i8(int64(s.Replicas)), txt(s.ShardKey), txt(s.Retention)})
+		t.Rows = append(t.Rows, []types.Datum{txt(s.Name), txt(strings.Join(cols, ", ")), i8(int64(s.Shards)), i8(int64(s.Replicas)), txt(s.ShardKey), txt(s.Retention)})
 	}
 	return t
 }
 
-func (n *Node) viewsTable() *memTable {
-	t := &memTable{cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "stream", T: types.Text}, {Name: "kind", T: types.Text},
+func (n *Node) viewsTable() *exec.MemTable {
+	t := &exec.MemTable{Cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "stream", T: types.Text}, {Name: "kind", T: types.Text},
 		{Name: "shards", T: types.Int8}, {Name: "replicas", T: types.Int8}, {Name: "query", T: types.Text}}}
 	for _, v := range n.meta.Catalog().SortedViews() {
-		t.rows = append(t.rows, []types.Datum{txt(v.Name), txt(v.Stream), txt(v.Kind), i8(int64(v.Shards)), i8(int64(v.Replicas)), txt(v.Query)})
+		t.Rows = append(t.Rows, []types.Datum{txt(v.Name), txt(v.Stream), txt(v.Kind), i8(int64(v.Shards)), i8(int64(v.Replicas)), txt(v.Query)})
 	}
 	return t
 }
@@ -421,8 +354,8 @@ func (n *Node) viewsTable() *memTable {
 // shardsTable is cairn_cluster.shards: one row per replica of every
 // group. Raft state is known for this node's replicas; other nodes'
 // replicas show their node's liveness.
-func (n *Node) shardsTable() *memTable {
-	t := &memTable{cols: []exec.Column{{Name: "object", T: types.Text}, {Name: "shard", T: types.Int8}, {Name: "group_id", T: types.Int8},
+func (n *Node) shardsTable() *exec.MemTable {
+	t := &exec.MemTable{Cols: []exec.Column{{Name: "object", T: types.Text}, {Name: "shard", T: types.Int8}, {Name: "group_id", T: types.Int8},
 		{Name: "node_id", T: types.Text}, {Name: "role", T: types.Text}, {Name: "is_alive", T: types.Bool},
 		{Name: "applied_index", T: types.Int8}, {Name: "commit_index", T: types.Int8}, {Name: "lag", T: types.Int8}}}
 	cat := n.meta.Catalog()
@@ -439,10 +372,10 @@ func (n *Node) shardsTable() *memTable {
 				// The node did not answer (down, or the replica is not started).
 				alive := nd != nil && n.liveness(nd) == "live"
 				null := types.NullOf(types.Int8)
-				t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt("unknown"), types.NewBool(alive), null, null, null})
+				t.Rows = append(t.Rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt("unknown"), types.NewBool(alive), null, null, null})
 				continue
 			}
-			t.rows = append(t.rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt(st.Role), types.NewBool(true),
+			t.Rows = append(t.Rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt(st.Role), types.NewBool(true),
 				i8(int64(st.Applied)), i8(int64(st.Commit)), i8(int64(st.Commit) - int64(st.Applied))})
 		}
 	}
@@ -469,8 +402,8 @@ func (n *Node) shardsTable() *memTable {
 // nodesTable is cairn_cluster.nodes: every member, its liveness as this
 // node sees it, and the replicas and leaders it holds (leaders are known
 // for this node only).
-func (n *Node) nodesTable() *memTable {
-	t := &memTable{cols: []exec.Column{{Name: "node_id", T: types.Text}, {Name: "address", T: types.Text}, {Name: "role", T: types.Text},
+func (n *Node) nodesTable() *exec.MemTable {
+	t := &exec.MemTable{Cols: []exec.Column{{Name: "node_id", T: types.Text}, {Name: "address", T: types.Text}, {Name: "role", T: types.Text},
 		{Name: "zone", T: types.Text}, {Name: "region", T: types.Text}, {Name: "state", T: types.Text}, {Name: "leaders", T: types.Int8},
 		{Name: "replicas", T: types.Int8}, {Name: "last_heartbeat", T: types.TimestampTZ}}}
 	cat := n.meta.Catalog()
@@ -506,7 +439,7 @@ func (n *Node) nodesTable() *memTable {
 				ld = i8(int64(c)) // data-shard leaders, from its last heartbeat
 			}
 		}
-		t.rows = append(t.rows, []types.Datum{txt(nd.Name), txt(nd.ClusterAddr), txt(nd.Role), txt(nd.Zone), txt(nd.Region),
+		t.Rows = append(t.Rows, []types.Datum{txt(nd.Name), txt(nd.ClusterAddr), txt(nd.Role), txt(nd.Zone), txt(nd.Region),
 			txt(n.state(nd)), ld, i8(replicas[nd.ID]), hb})
 	}
 	return t
@@ -514,8 +447,8 @@ func (n *Node) nodesTable() *memTable {
 
 // leaderTermsTable is cairn_cluster.leader_terms: every (group, term) this
 // node led and committed in, read from its leader-terms.log.
-func (n *Node) leaderTermsTable() (*memTable, error) {
-	t := &memTable{cols: []exec.Column{{Name: "group_id", T: types.Int8}, {Name: "term", T: types.Int8},
+func (n *Node) leaderTermsTable() (*exec.MemTable, error) {
+	t := &exec.MemTable{Cols: []exec.Column{{Name: "group_id", T: types.Int8}, {Name: "term", T: types.Int8},
 		{Name: "node_id", T: types.Text}, {Name: "since", T: types.TimestampTZ}}}
 	b, err := os.ReadFile(filepath.Join(n.cfg.DataDir, "leader-terms.log"))
 	if err != nil {
@@ -526,7 +459,7 @@ func (n *Node) leaderTermsTable() (*memTable, error) {
 		if _, err := fmt.Sscan(line, &gid, &term, &at); err != nil {
 			continue // a torn last line after a crash
 		}
-		t.rows = append(t.rows, []types.Datum{i8(gid), i8(term), txt(n.cfg.NodeID), types.NewInt(types.TimestampTZ, at)})
+		t.Rows = append(t.Rows, []types.Datum{i8(gid), i8(term), txt(n.cfg.NodeID), types.NewInt(types.TimestampTZ, at)})
 	}
 	return t, nil
 }

@@ -7,7 +7,6 @@
 package scheduler
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -96,7 +95,7 @@ func Plan(in Input) []*catalog.Operation {
 		if placement.Target(cat, live, ref.Nodes) == 0 {
 			continue // nowhere to put it: wait for a node
 		}
-		o := &catalog.Operation{Type: catalog.OpReplaceReplica, Target: GroupTarget(ref, gid), Group: gid, From: bad, Auto: true}
+		o := &catalog.Operation{Type: catalog.OpReplaceReplica, Target: cat.GroupTarget(gid), Group: gid, From: bad, Auto: true}
 		if bad == 0 {
 			o.Step = "under-replicated"
 		}
@@ -153,14 +152,4 @@ func Runnable(cat *catalog.Catalog, running map[uint64]bool, maxMoves int) []*ca
 		out = append(out, o)
 	}
 	return out
-}
-
-// GroupTarget names a shard for an operation's target column:
-// "shard 7 (stream events/2)".
-func GroupTarget(ref catalog.GroupRef, gid uint64) string {
-	kind := "stream"
-	if ref.Kind == catalog.GroupView {
-		kind = "view"
-	}
-	return fmt.Sprintf("shard %d (%s %s/%d)", gid, kind, ref.Object, ref.Shard)
 }

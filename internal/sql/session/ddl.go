@@ -1,19 +1,16 @@
-package server
+package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
-	"github.com/cairndb/cairn/internal/cluster/placement"
 	"github.com/cairndb/cairn/internal/exec"
 	"github.com/cairndb/cairn/internal/parser"
 	"github.com/cairndb/cairn/internal/pgerr"
@@ -25,33 +22,6 @@ func isEOF(err error) bool { return errors.Is(err, io.EOF) }
 
 // maxShards bounds shards per stream or view.
 const maxShards = 256
-
-// dataNodes is the number of data nodes in the cluster.
-func (n *Node) dataNodes() int { return n.meta.Catalog().DataNodes() }
-
-func (n *Node) defaultShards() int {
-	d := n.dataNodes()
-	if d > 16 {
-		d = 16
-	}
-	return d
-}
-
-func (n *Node) defaultReplicas() int { return min(3, n.dataNodes()) }
-
-// place picks the replicas of each of shards shards (placement.Initial).
-func (n *Node) place(shards, replicas int) ([][]uint64, error) {
-	cat := n.meta.Catalog()
-	out, err := placement.Initial(cat, n.liveSnapshot(cat), shards, replicas)
-	var few *placement.TooFewNodesError
-	switch {
-	case errors.Is(err, placement.ErrNoLiveNode):
-		return nil, pgerr.New(pgerr.CannotConnectNow, "%v", err)
-	case errors.As(err, &few):
-		return nil, pgerr.New(pgerr.InvalidParameterValue, "%v", err)
-	}
-	return out, err
-}
 
 func optInt(o parser.Option, min, max int) (int, error) {
 	v, _ := optString(o)
@@ -67,13 +37,6 @@ func unknownOption(o parser.Option, what string, valid []string) error {
 		WithHint("Valid options: %s.", strings.Join(valid, ", ")).WithPos(o.P)
 }
 
-func (n *Node) checkReplicas(r int, pos int) error {
-	if r > n.dataNodes() {
-		return pgerr.New(pgerr.InvalidParameterValue, "replicas=%d needs at least %d data nodes; the cluster has %d", r, r, n.dataNodes()).WithPos(pos)
-	}
-	return nil
-}
-
 var streamOptions = []string{"shards", "replicas", "shard_key", "retention"}
 
 func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error) {
@@ -84,7 +47,7 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 	if len(cs.Cols) == 0 {
 		return nil, pgerr.New(pgerr.SyntaxError, "a stream needs at least one column").WithPos(cs.P)
 	}
-	st := &catalog.Stream{Name: cs.Name, Shards: s.n.defaultShards(), Replicas: s.n.defaultReplicas(), Foreign: cs.Foreign}
+	st := &catalog.Stream{Name: cs.Name, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog()), Foreign: cs.Foreign}
 	seen := map[string]bool{}
 	for _, c := range cs.Cols {
 		if seen[c.Name] {
@@ -104,7 +67,7 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 			st.Shards, err = optInt(o, 1, maxShards)
 		case "replicas":
 			if st.Replicas, err = optInt(o, 1, 7); err == nil {
-				err = s.n.checkReplicas(st.Replicas, o.P)
+				err = checkReplicas(s.b.Catalog(), st.Replicas, o.P)
 			}
 		case "shard_key":
 			v, _ := optString(o)
@@ -134,49 +97,21 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		var err error
-		if st.Nodes, err = s.n.place(st.Shards, st.Replicas); err != nil {
+		if st.Nodes, err = s.b.Place(st.Shards, st.Replicas); err != nil {
 			return "", err
 		}
-		res, err := s.n.proposeMeta(ctx, &catalog.Command{Op: "create_stream", Stream: st, IfNotExists: cs.IfNotExists})
+		res, err := s.b.Propose(ctx, &catalog.Command{Op: "create_stream", Stream: st, IfNotExists: cs.IfNotExists})
 		if err != nil {
 			return "", err
 		}
 		if res.Notice != "" {
 			w.Notice(res.Notice)
 		}
-		if err := s.n.waitGroups(ctx, res.Stream.Groups); err != nil {
+		if err := s.b.WaitGroups(ctx, res.Stream.Groups); err != nil {
 			return "", err
 		}
 		return tag, nil
 	}}, nil
-}
-
-// waitGroups waits until every group runs here and has a leader, so a
-// statement right after CREATE finds its shards ready.
-func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
-	n.poke()
-	deadline := time.Now().Add(10 * time.Second)
-	for _, gid := range groups {
-		if ref, ok := n.meta.Catalog().Groups()[gid]; ok && !slices.Contains(ref.Nodes, n.id.RaftID) {
-			continue // no replica here; appends find the leader wherever it is
-		}
-		for {
-			if n.hasGroup(gid) {
-				if st, ok := n.store.Status(gid); ok && st.Leader != 0 {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				return pgerr.New(pgerr.SerializationFailure, "shard group %d is not ready yet; retry", gid)
-			}
-			select {
-			case <-ctx.Done():
-				return storeErr(ctx.Err())
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}
-	return nil
 }
 
 var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "start"}
@@ -189,7 +124,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	if sel.From == nil || sel.From.Subquery != nil {
 		return nil, pgerr.New(pgerr.FeatureNotSupported, "a continuous view must read FROM a stream").WithPos(sel.P)
 	}
-	cat := s.n.meta.Catalog()
+	cat := s.b.Catalog()
 	st := cat.Streams[sel.From.Name]
 	if st == nil {
 		if cat.Views[sel.From.Name] != nil {
@@ -201,10 +136,10 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		}
 		return nil, catalog.ErrNoStream(sel.From.Name).WithPos(sel.From.P)
 	}
-	if _, err := exec.PlanView(sel, streamColumns(st)); err != nil {
+	if _, err := exec.PlanView(sel, StreamColumns(st)); err != nil {
 		return nil, err
 	}
-	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: s.n.defaultShards(), Replicas: s.n.defaultReplicas()}
+	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog())}
 	switch cv.Kind {
 	case parser.ViewMaterialized:
 		v.Kind = "materialized"
@@ -221,16 +156,16 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			v.Shards, err = optInt(o, 1, maxShards)
 		case "replicas":
 			if v.Replicas, err = optInt(o, 1, 7); err == nil {
-				err = s.n.checkReplicas(v.Replicas, o.P)
+				err = checkReplicas(s.b.Catalog(), v.Replicas, o.P)
 			}
 		case "num_replicas": // PipelineDB counts copies beyond the primary
 			var r int
 			if r, err = optInt(o, 0, 6); err == nil {
 				v.Replicas = r + 1
-				if v.Replicas > s.n.dataNodes() {
-					err = pgerr.New(pgerr.InvalidParameterValue, "num_replicas=%d needs at least %d data nodes; the cluster has %d", r, r+1, s.n.dataNodes()).WithPos(o.P)
+				if v.Replicas > s.b.Catalog().DataNodes() {
+					err = pgerr.New(pgerr.InvalidParameterValue, "num_replicas=%d needs at least %d data nodes; the cluster has %d", r, r+1, s.b.Catalog().DataNodes()).WithPos(o.P)
 				} else {
-					err = s.n.checkReplicas(v.Replicas, o.P)
+					err = checkReplicas(s.b.Catalog(), v.Replicas, o.P)
 				}
 			}
 		case "start":
@@ -278,36 +213,36 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		var err error
-		if v.Nodes, err = s.n.place(v.Shards, v.Replicas); err != nil {
+		if v.Nodes, err = s.b.Place(v.Shards, v.Replicas); err != nil {
 			return "", err
 		}
 		if latest {
 			v.Start = make([]uint64, len(st.Groups))
 			for i := range st.Groups {
-				if v.Start[i], err = s.n.streamEnd(ctx, st, i); err != nil {
+				if v.Start[i], err = s.b.StreamEnd(ctx, st, i); err != nil {
 					return "", err
 				}
 			}
 		}
-		res, err := s.n.proposeMeta(ctx, &catalog.Command{Op: "create_view", View: v, IfNotExists: cv.IfNotExists})
+		res, err := s.b.Propose(ctx, &catalog.Command{Op: "create_view", View: v, IfNotExists: cv.IfNotExists})
 		if err != nil {
 			return "", err
 		}
 		if res.Notice != "" {
 			w.Notice(res.Notice)
 		}
-		if err := s.n.waitGroups(ctx, res.View.Groups); err != nil {
+		if err := s.b.WaitGroups(ctx, res.View.Groups); err != nil {
 			return "", err
 		}
 		if lvl, _ := s.get("stream_insert_level"); lvl == "sync_commit" {
 			// Return once the back-fill covers what the stream held at creation.
 			ends := make([]uint64, len(st.Groups))
 			for i := range st.Groups {
-				if ends[i], err = s.n.streamEnd(ctx, st, i); err != nil {
+				if ends[i], err = s.b.StreamEnd(ctx, st, i); err != nil {
 					return "", err
 				}
 			}
-			if err := s.n.waitViewsCover(ctx, []*catalog.View{res.View}, ends); err != nil {
+			if err := s.b.WaitViewsCover(ctx, []*catalog.View{res.View}, ends); err != nil {
 				return "", err
 			}
 		}
@@ -350,7 +285,7 @@ func (s *Session) prepareDrop(d *parser.Drop) (*prepared, error) {
 		op, tag = "drop_view", "DROP VIEW"
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
-		res, err := s.n.proposeMeta(ctx, &catalog.Command{Op: op, Names: d.Names, IfExists: d.IfExists, Cascade: d.Cascade})
+		res, err := s.b.Propose(ctx, &catalog.Command{Op: op, Names: d.Names, IfExists: d.IfExists, Cascade: d.Cascade})
 		if err != nil {
 			return "", pgerr.From(err).WithPos(d.P)
 		}
@@ -360,7 +295,7 @@ func (s *Session) prepareDrop(d *parser.Drop) (*prepared, error) {
 		if len(res.Dropped) > len(d.Names) {
 			w.Notice(fmt.Sprintf("drop cascades to %d other objects", len(res.Dropped)-len(d.Names)))
 		}
-		s.n.poke()
+		s.b.Reconcile()
 		return tag, nil
 	}}, nil
 }
@@ -448,7 +383,7 @@ func (s *Session) prepareShow(sh *parser.Show) (*prepared, error) {
 		}
 		return rowsStmt(textCols("name", "setting", "description"), rows, "SHOW"), nil
 	}
-	if v, ok := s.n.clusterSetting(name); ok {
+	if v, ok := s.b.Catalog().Setting(name); ok {
 		return rowsStmt(textCols(name), [][]types.Datum{{types.NewText(v)}}, "SHOW"), nil
 	}
 	v, ok := s.get(name)
@@ -466,21 +401,21 @@ func (s *Session) prepareShow(sh *parser.Show) (*prepared, error) {
 	}}, nil
 }
 
-// clusterSetting is one ALTER SYSTEM setting: its default and its check.
+// clusterSetting is one ALTER SYSTEM setting: its check and description
+// (its default is catalog.SettingDefaults').
 type clusterSetting struct {
-	def   string
 	check func(string) (string, error)
 	desc  string
 }
 
 // clusterSettings are the ALTER SYSTEM settings.
 var clusterSettings = map[string]clusterSetting{
-	"primary_only":     {"off", checkBool("primary_only"), "reads are linearizable (ReadIndex on the leader) unless a session sets read_from"},
-	"auto_failover":    {"on", checkBool("auto_failover"), "replace replicas on dead nodes without an operator"},
-	"auto_rebalance":   {"on", checkBool("auto_rebalance"), "even out replicas across live data nodes (when one joins, say)"},
-	"suspect_after":    {"3s", checkDurationIn("suspect_after", 500*time.Millisecond, time.Hour), "a node not heard from for this long is suspect"},
-	"dead_after":       {"30s", checkDurationIn("dead_after", time.Second, 24*time.Hour), "a node not heard from for this long is dead; its replicas are replaced (auto_failover)"},
-	"preferred_leader": {"", checkNodeName, "a node every shard leader moves to where it holds a replica (ALTER SYSTEM FAILOVER TO sets it, REBALANCE clears it)"},
+	"primary_only":     {checkBool("primary_only"), "reads are linearizable (ReadIndex on the leader) unless a session sets read_from"},
+	"auto_failover":    {checkBool("auto_failover"), "replace replicas on dead nodes without an operator"},
+	"auto_rebalance":   {checkBool("auto_rebalance"), "even out replicas across live data nodes (when one joins, say)"},
+	"suspect_after":    {checkDurationIn("suspect_after", 500*time.Millisecond, time.Hour), "a node not heard from for this long is suspect"},
+	"dead_after":       {checkDurationIn("dead_after", time.Second, 24*time.Hour), "a node not heard from for this long is dead; its replicas are replaced (auto_failover)"},
+	"preferred_leader": {checkNodeName, "a node every shard leader moves to where it holds a replica (ALTER SYSTEM FAILOVER TO sets it, REBALANCE clears it)"},
 }
 
 // checkDurationIn accepts a duration between lo and hi (milliseconds, or
@@ -496,33 +431,6 @@ func checkDurationIn(name string, lo, hi time.Duration) func(string) (string, er
 }
 
 func checkNodeName(v string) (string, error) { return v, nil }
-
-func (n *Node) clusterSetting(name string) (string, bool) {
-	cs, ok := clusterSettings[name]
-	if !ok {
-		return "", false
-	}
-	if v, ok := n.meta.Catalog().Settings[name]; ok {
-		return v, true
-	}
-	return cs.def, true
-}
-
-// settingOn reads a boolean cluster setting.
-func (n *Node) settingOn(name string) bool {
-	v, _ := n.clusterSetting(name)
-	return v == "on"
-}
-
-// settingDuration reads a duration cluster setting.
-func (n *Node) settingDuration(name string) time.Duration {
-	v, _ := n.clusterSetting(name)
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		d, _ = time.ParseDuration(clusterSettings[name].def)
-	}
-	return d
-}
 
 func (s *Session) prepareAlterSystem(a *parser.AlterSystemSet) (*prepared, error) {
 	name := strings.ToLower(a.Name)
@@ -542,13 +450,13 @@ func (s *Session) prepareAlterSystem(a *parser.AlterSystemSet) (*prepared, error
 		if err != nil {
 			return nil, pgerr.From(err).WithPos(a.P)
 		}
-		if name == "preferred_leader" && v != "" && s.n.meta.Catalog().Nodes[v] == nil {
+		if name == "preferred_leader" && v != "" && s.b.Catalog().Nodes[v] == nil {
 			return nil, pgerr.New(pgerr.UndefinedObject, "node %q does not exist", v).WithPos(a.P)
 		}
 		value = &v
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, _ pgwire.ResultWriter) (string, error) {
-		if _, err := s.n.proposeMeta(ctx, &catalog.Command{Op: "set_setting", Key: name, Value: value}); err != nil {
+		if _, err := s.b.Propose(ctx, &catalog.Command{Op: "set_setting", Key: name, Value: value}); err != nil {
 			return "", err
 		}
 		return "ALTER SYSTEM", nil
@@ -557,22 +465,17 @@ func (s *Session) prepareAlterSystem(a *parser.AlterSystemSet) (*prepared, error
 
 func (s *Session) prepareShowObjects(so *parser.ShowObjects) (*prepared, error) {
 	kind := strings.ToLower(so.Kind)
-	var src exec.Source
+	table := kind
 	switch kind {
-	case "streams":
-		src = s.n.streamsTable()
-	case "views":
-		src = s.n.viewsTable()
+	case "streams", "views", "shards", "nodes", "operations":
 	case "tables":
-		src = s.n.streamsTable()
-	case "shards":
-		src = s.n.shardsTable()
-	case "nodes":
-		src = s.n.nodesTable()
-	case "operations":
-		src = s.n.operationsTable()
+		table = "streams"
 	default:
 		return nil, pgerr.New(pgerr.FeatureNotSupported, "SHOW %s is not supported yet", strings.ToUpper(kind)).WithPos(so.P)
+	}
+	src, err := systemTable(s.b, table)
+	if err != nil {
+		return nil, err
 	}
 	return &prepared{cols: toPGColumns(src.Columns()), run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		n := 0
@@ -612,23 +515,4 @@ func ddlName(st parser.Statement) string {
 		return "ALTER SYSTEM"
 	}
 	return "this statement"
-}
-
-// streamEnd returns the end offset of a stream shard, from a replica here
-// or on another node.
-func (n *Node) streamEnd(ctx context.Context, st *catalog.Stream, shard int) (uint64, error) {
-	gid := st.Groups[shard]
-	if g := n.getGroup(gid); g != nil && g.stream != nil {
-		end, _ := g.stream.End()
-		return end, nil
-	}
-	out, err := n.callReplica(ctx, gid, rpcStreamScan, scanRequest{Group: gid, From: ^uint64(0) >> 1})
-	if err != nil {
-		return 0, err
-	}
-	var rep scanReply
-	if err := json.Unmarshal(out, &rep); err != nil {
-		return 0, err
-	}
-	return rep.End, nil
 }

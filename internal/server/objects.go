@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/cluster/placement"
+	"github.com/cairndb/cairn/internal/pgerr"
+)
+
+// place picks the replicas of each of shards shards (placement.Initial).
+func (n *Node) place(shards, replicas int) ([][]uint64, error) {
+	cat := n.meta.Catalog()
+	out, err := placement.Initial(cat, n.liveSnapshot(cat), shards, replicas)
+	var few *placement.TooFewNodesError
+	switch {
+	case errors.Is(err, placement.ErrNoLiveNode):
+		return nil, pgerr.New(pgerr.CannotConnectNow, "%v", err)
+	case errors.As(err, &few):
+		return nil, pgerr.New(pgerr.InvalidParameterValue, "%v", err)
+	}
+	return out, err
+}
+
+// waitGroups waits until every group runs here and has a leader, so a
+// statement right after CREATE finds its shards ready.
+func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
+	n.poke()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, gid := range groups {
+		if ref, ok := n.meta.Catalog().Groups()[gid]; ok && !slices.Contains(ref.Nodes, n.id.RaftID) {
+			continue // no replica here; appends find the leader wherever it is
+		}
+		for {
+			if n.hasGroup(gid) {
+				if st, ok := n.store.Status(gid); ok && st.Leader != 0 {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				return pgerr.New(pgerr.SerializationFailure, "shard group %d is not ready yet; retry", gid)
+			}
+			select {
+			case <-ctx.Done():
+				return storeErr(ctx.Err())
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// clusterSetting reads a cluster setting (its default when unset).
+func (n *Node) clusterSetting(name string) (string, bool) { return n.meta.Catalog().Setting(name) }
+
+// settingOn reads a boolean cluster setting.
+func (n *Node) settingOn(name string) bool { return n.meta.Catalog().SettingOn(name) }
+
+// settingDuration reads a duration cluster setting.
+func (n *Node) settingDuration(name string) time.Duration {
+	return n.meta.Catalog().SettingDuration(name)
+}
+
+// streamEnd returns the end offset of a stream shard, from a replica here
+// or on another node.
+func (n *Node) streamEnd(ctx context.Context, st *catalog.Stream, shard int) (uint64, error) {
+	gid := st.Groups[shard]
+	if g := n.getGroup(gid); g != nil && g.stream != nil {
+		end, _ := g.stream.End()
+		return end, nil
+	}
+	out, err := n.callReplica(ctx, gid, rpcStreamScan, scanRequest{Group: gid, From: ^uint64(0) >> 1})
+	if err != nil {
+		return 0, err
+	}
+	var rep scanReply
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return 0, err
+	}
+	return rep.End, nil
+}

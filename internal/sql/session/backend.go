@@ -1,0 +1,80 @@
+// Package session runs one client's statements: it turns each parsed
+// statement into a prepared plan or command — SELECT and INSERT, COPY,
+// session settings and transaction blocks, DDL (CREATE/DROP STREAM and
+// VIEW, ALTER SYSTEM) and the admin statements (ALTER NODE, ALTER SHARD,
+// FAILOVER, REBALANCE, CANCEL OPERATION) — and runs it against the
+// Backend it is given. It knows nothing of Raft, replicas or the network:
+// the node implements Backend.
+package session
+
+import (
+	"context"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/exec"
+	"github.com/cairndb/cairn/internal/pgwire"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// Backend is what a session needs from the node it runs on.
+type Backend interface {
+	// NodeName is this node's --node-id; RaftID its raft replica id.
+	NodeName() string
+	RaftID() uint64
+	// Version is the Cairn version, for version().
+	Version() string
+
+	// Catalog is the current catalog (read-only).
+	Catalog() *catalog.Catalog
+	// Propose applies a catalog change through the meta group.
+	Propose(ctx context.Context, c *catalog.Command) (*catalog.Result, error)
+	// CreateOp records a new cluster operation; PokeOps wakes the
+	// scheduler after one changed.
+	CreateOp(ctx context.Context, o *catalog.Operation) (*catalog.Operation, error)
+	PokeOps()
+	// Reconcile wakes the loop that starts and stops this node's groups.
+	Reconcile()
+	// Liveness is a node's liveness as this node sees it: live, suspect,
+	// dead or unknown.
+	Liveness(nd *catalog.Node) string
+	// MetaVoters are the meta group's voters as this node knows them.
+	MetaVoters() []uint64
+
+	// Place picks the replicas of each shard of a new object.
+	Place(shards, replicas int) ([][]uint64, error)
+	// WaitGroups waits until the groups of a new object are ready here.
+	WaitGroups(ctx context.Context, groups []uint64) error
+	// StreamEnd is the end offset of a stream shard.
+	StreamEnd(ctx context.Context, st *catalog.Stream, shard int) (uint64, error)
+	// WaitViewsCover waits until every view in vs folded its stream up to
+	// ends (per stream shard).
+	WaitViewsCover(ctx context.Context, vs []*catalog.View, ends []uint64) error
+
+	// CheckBatch checks a batch against the stream's columns.
+	CheckBatch(stream string, b *types.Batch) error
+	// Insert appends b to the stream, returning once it is durable on a
+	// majority; with syncViews, once every view over the stream has it.
+	Insert(ctx context.Context, stream string, b *types.Batch, syncViews bool) error
+
+	// StreamSource and ViewSource read a stream's history and a view's
+	// rows under the session's read policy.
+	StreamSource(st *catalog.Stream, r ReadPolicy) exec.Source
+	ViewSource(v *catalog.View, r ReadPolicy) exec.Source
+	// SystemTable is a cairn_cluster table; ok is false for an unknown name.
+	SystemTable(name string) (src exec.Source, ok bool, err error)
+
+	// ForceRecover runs ALTER SHARD … FORCE RECOVER; it answers with one
+	// row of forceRecoverCols.
+	ForceRecover(ctx context.Context, gid uint64, confirm bool, w pgwire.ResultWriter) ([]types.Datum, error)
+}
+
+// ReadPolicy is how a read picks replicas.
+type ReadPolicy struct {
+	// Linearizable: read_from = leader (or primary_only): a ReadIndex
+	// barrier before reading a replica.
+	Linearizable bool
+	// Skip, if set (skip_unavailable = on), is called for a shard no
+	// replica serves; the read goes on without it unless it returns an
+	// error.
+	Skip func(what string, err error) error
+}

@@ -1,0 +1,674 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/exec"
+	"github.com/cairndb/cairn/internal/parser"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/pgwire"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// Transaction states, as ReadyForQuery reports them.
+const (
+	txIdle   = 'I'
+	txOpen   = 'T'
+	txFailed = 'E'
+)
+
+// Session is one client connection.
+type Session struct {
+	b      Backend
+	user   string
+	values map[string]string // settings changed from their defaults
+	tx     byte
+	// pending holds stream inserts buffered by an open transaction block,
+	// one batch per stream, applied at COMMIT.
+	pending     map[string]*types.Batch
+	order       []string
+	pendingRows int
+	w           pgwire.ResultWriter // the running statement's, for NOTICEs from sources
+}
+
+// notice sends a NOTICE to the client of the running statement.
+func (s *Session) notice(msg string) {
+	if s.w != nil {
+		s.w.Notice(msg)
+	}
+}
+
+// partial returns the function sources call when a shard cannot be read:
+// with skip_unavailable on it records the shard and reading goes on (a
+// NOTICE names the missing shards at the end); off, the read fails.
+func (s *Session) partial() func(what string, err error) error {
+	if v, _ := s.get("skip_unavailable"); v != "on" {
+		return nil
+	}
+	return func(what string, err error) error {
+		s.notice(fmt.Sprintf("skip_unavailable: %s is unavailable and left out of this result (%v)", what, err))
+		return nil
+	}
+}
+
+// maxTxRows bounds the events one transaction block may buffer.
+const maxTxRows = 1 << 20
+
+// get returns a setting's current value.
+func (s *Session) get(name string) (string, bool) {
+	name = strings.ToLower(name)
+	if v, ok := s.values[name]; ok {
+		return v, true
+	}
+	if name == "session_authorization" {
+		return s.user, true
+	}
+	if st, ok := settings[name]; ok {
+		return st.def, true
+	}
+	if strings.Contains(name, ".") {
+		return "", false
+	}
+	return "", false
+}
+
+// Settings implements pgwire.Session.
+func (s *Session) Settings() map[string]string {
+	m := map[string]string{}
+	for name, st := range settings {
+		if st.reported != "" {
+			v, _ := s.get(name)
+			m[st.reported] = v
+		}
+	}
+	return m
+}
+
+// AbortTx implements pgwire.TxAborter: an error fails an open transaction.
+func (s *Session) AbortTx() {
+	if s.tx == txOpen {
+		s.tx = txFailed
+	}
+}
+
+// TxStatus implements pgwire.Session.
+func (s *Session) TxStatus() byte { return s.tx }
+
+// Close implements pgwire.Session.
+func (s *Session) Close() { s.pending = nil }
+
+// prepared is a planned statement.
+type prepared struct {
+	params []types.T
+	cols   []pgwire.Column
+	run    func(ctx context.Context, params []types.Datum, w pgwire.ResultWriter) (string, error)
+	s      *Session
+	txCtl  bool // BEGIN/COMMIT/ROLLBACK: manage tx state themselves
+}
+
+func (p *prepared) ParamTypes() []types.T    { return p.params }
+func (p *prepared) Columns() []pgwire.Column { return p.cols }
+
+func (p *prepared) Execute(ctx context.Context, params []types.Datum, w pgwire.ResultWriter) (string, error) {
+	if p.s.tx == txFailed && !p.txCtl {
+		return "", errInFailedTx()
+	}
+	p.s.w = w
+	defer func() { p.s.w = nil }()
+	if v, _ := p.s.get("statement_timeout"); v != "0" && v != "" {
+		if d, err := parseDurationSetting(v); err == nil && d > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+	}
+	tag, err := p.run(ctx, params, w)
+	if err != nil && p.s.tx == txOpen {
+		p.s.tx = txFailed
+	}
+	return tag, err
+}
+
+func errInFailedTx() error {
+	return pgerr.New(pgerr.InFailedTx, "current transaction is aborted, commands ignored until end of transaction block")
+}
+
+// Prepare implements pgwire.Session.
+func (s *Session) Prepare(ctx context.Context, stmt parser.Statement, text string, paramOIDs []uint32) (pgwire.Stmt, error) {
+	p, err := s.prepare(ctx, stmt, paramOIDs)
+	if err != nil {
+		if s.tx == txOpen {
+			s.tx = txFailed
+		}
+		return nil, err
+	}
+	p.s = s
+	return p, nil
+}
+
+func paramTypesFrom(oids []uint32) *exec.ParamTypes {
+	pt := &exec.ParamTypes{}
+	for _, oid := range oids {
+		t, _ := types.FromOID(oid)
+		pt.Types = append(pt.Types, t)
+	}
+	return pt
+}
+
+func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uint32) (*prepared, error) {
+	switch stmt.(type) {
+	case *parser.Rollback:
+		return &prepared{txCtl: true, run: func(context.Context, []types.Datum, pgwire.ResultWriter) (string, error) {
+			if s.tx == txIdle {
+				return "ROLLBACK", nil // PostgreSQL warns; harmless
+			}
+			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+			return "ROLLBACK", nil
+		}}, nil
+	case *parser.Commit:
+		return &prepared{txCtl: true, run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+			switch s.tx {
+			case txIdle:
+				w.Notice("there is no transaction in progress")
+				return "COMMIT", nil
+			case txFailed:
+				s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+				return "ROLLBACK", nil
+			}
+			pending, order := s.pending, s.order
+			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+			// Check every stream first, so a COMMIT that cannot succeed
+			// appends nothing. Appends to several streams are not atomic
+			// with each other (README).
+			for _, name := range order {
+				if err := s.b.CheckBatch(name, pending[name]); err != nil {
+					return "", err
+				}
+			}
+			for _, name := range order {
+				b := pending[name]
+				for start := 0; start < b.N; start += copyChunk {
+					if err := s.insert(ctx, name, b.Slice(start, min(b.N, start+copyChunk))); err != nil {
+						return "", err
+					}
+				}
+			}
+			return "COMMIT", nil
+		}}, nil
+	}
+	if s.tx == txFailed {
+		return nil, errInFailedTx()
+	}
+	switch st := stmt.(type) {
+	case *parser.Empty:
+		return &prepared{run: func(context.Context, []types.Datum, pgwire.ResultWriter) (string, error) { return "", nil }}, nil
+	case *parser.Begin:
+		return &prepared{run: func(_ context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+			if s.tx != txIdle {
+				w.Notice("there is already a transaction in progress")
+				return "BEGIN", nil
+			}
+			s.tx = txOpen
+			return "BEGIN", nil
+		}}, nil
+	case *parser.Select:
+		return s.prepareSelect(st, oids)
+	case *parser.Insert:
+		return s.prepareInsert(st, oids)
+	case *parser.Copy:
+		return s.prepareCopy(st)
+	case *parser.CreateStream, *parser.CreateView, *parser.Drop, *parser.AlterSystemSet:
+		if s.tx != txIdle {
+			// DDL is applied at once, so ROLLBACK could not undo it.
+			return nil, pgerr.New(pgerr.ActiveSQLTransaction, "%s cannot run inside a transaction block", ddlName(st))
+		}
+	}
+	switch st := stmt.(type) {
+	case *parser.CreateStream:
+		return s.prepareCreateStream(st)
+	case *parser.CreateView:
+		return s.prepareCreateView(st)
+	case *parser.Drop:
+		return s.prepareDrop(st)
+	case *parser.Set:
+		return s.prepareSet(st)
+	case *parser.Reset:
+		return s.prepareReset(st)
+	case *parser.Show:
+		return s.prepareShow(st)
+	case *parser.ShowObjects:
+		return s.prepareShowObjects(st)
+	case *parser.AlterSystemSet:
+		return s.prepareAlterSystem(st)
+	case *parser.AlterNode:
+		return s.prepareAlterNode(st)
+	case *parser.AlterShard:
+		return s.prepareAlterShard(st)
+	case *parser.Failover:
+		return s.prepareFailover(st)
+	case *parser.Rebalance:
+		return s.prepareRebalance(st)
+	case *parser.CancelOperation:
+		return s.prepareCancel(st)
+	}
+	return nil, pgerr.New(pgerr.FeatureNotSupported, "statement %T is not supported", stmt)
+}
+
+// ---- SELECT ----
+
+func (s *Session) execCtx(params []types.Datum) *exec.Ctx {
+	return &exec.Ctx{
+		Now:     time.Now().UTC(),
+		Params:  params,
+		Setting: s.get,
+		Version: fmt.Sprintf("PostgreSQL %s (Cairn %s) on x86_64-pc-linux-gnu, compiled by Go", ServerVersion, s.b.Version()),
+	}
+}
+
+func toPGColumns(cols []exec.Column) []pgwire.Column {
+	out := make([]pgwire.Column, len(cols))
+	for i, c := range cols {
+		out[i] = pgwire.Column{Name: c.Name, T: c.T}
+	}
+	return out
+}
+
+func (s *Session) prepareSelect(sel *parser.Select, oids []uint32) (*prepared, error) {
+	pt := paramTypesFrom(oids)
+	plan, err := exec.PlanSelect(sel, s.resolve, pt)
+	if err != nil {
+		return nil, err
+	}
+	return &prepared{params: pt.Types, cols: toPGColumns(plan.Columns()), run: func(ctx context.Context, params []types.Datum, w pgwire.ResultWriter) (string, error) {
+		n := 0
+		err := plan.Run(ctx, s.execCtx(params), func(row []types.Datum) error {
+			n++
+			return w.Row(row)
+		})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("SELECT %d", n), nil
+	}}, nil
+}
+
+// ---- INSERT / COPY ----
+
+// targetColumns maps a column list to stream column indexes.
+func targetColumns(st *catalog.Stream, cols []string, pos int) ([]int, error) {
+	if len(cols) == 0 {
+		idx := make([]int, len(st.Cols))
+		for i := range idx {
+			idx[i] = i
+		}
+		return idx, nil
+	}
+	idx := make([]int, len(cols))
+	seen := map[int]bool{}
+	for i, name := range cols {
+		found := -1
+		for j, c := range st.Cols {
+			if c.Name == name {
+				found = j
+			}
+		}
+		if found < 0 {
+			return nil, pgerr.New(pgerr.UndefinedColumn, "column %q of stream %q does not exist", name, st.Name).WithPos(pos)
+		}
+		if seen[found] {
+			return nil, pgerr.New(pgerr.DuplicateColumn, "column %q specified more than once", name).WithPos(pos)
+		}
+		seen[found] = true
+		idx[i] = found
+	}
+	return idx, nil
+}
+
+func (s *Session) stream(name string) (*catalog.Stream, error) {
+	cat := s.b.Catalog()
+	if st := cat.Streams[name]; st != nil {
+		return st, nil
+	}
+	if cat.Views[name] != nil {
+		return nil, pgerr.New(pgerr.WrongObjectType, "cannot insert into view %q", name).
+			WithHint("Views are maintained from their stream; insert into the stream instead.")
+	}
+	return nil, catalog.ErrNoStream(name)
+}
+
+func (s *Session) prepareInsert(ins *parser.Insert, oids []uint32) (*prepared, error) {
+	st, err := s.stream(ins.Table)
+	if err != nil {
+		return nil, pgerr.From(err).WithPos(ins.P)
+	}
+	idx, err := targetColumns(st, ins.Cols, ins.P)
+	if err != nil {
+		return nil, err
+	}
+	pt := paramTypesFrom(oids)
+	// $n written directly as a value takes its column's type.
+	for _, row := range ins.Rows {
+		for i, e := range row {
+			if p, ok := e.(*parser.Param); ok && i < len(idx) {
+				for len(pt.Types) < p.N {
+					pt.Types = append(pt.Types, types.Unknown)
+				}
+				if pt.Types[p.N-1] == types.Unknown {
+					pt.Types[p.N-1] = st.Cols[idx[i]].T
+				}
+			}
+		}
+	}
+	exprs := make([][]*exec.Expr, len(ins.Rows))
+	for r, row := range ins.Rows {
+		if len(row) != len(idx) {
+			what := "more"
+			if len(row) < len(idx) {
+				what = "fewer"
+			}
+			pos := ins.P
+			if len(row) > 0 {
+				pos = row[0].Pos()
+			}
+			return nil, pgerr.New(pgerr.SyntaxError, "INSERT has %s expressions than target columns", what).WithPos(pos)
+		}
+		exprs[r] = make([]*exec.Expr, len(row))
+		for i, e := range row {
+			ce, err := exec.Compile(e, nil, pt)
+			if err != nil {
+				return nil, err
+			}
+			exprs[r][i] = ce
+		}
+	}
+	colTypes := make([]types.T, len(st.Cols))
+	for i, c := range st.Cols {
+		colTypes[i] = c.T
+	}
+	return &prepared{params: pt.Types, run: func(ctx context.Context, params []types.Datum, w pgwire.ResultWriter) (string, error) {
+		ec := s.execCtx(params)
+		b := types.NewBatch(colTypes)
+		row := make([]types.Datum, len(colTypes))
+		for r := range exprs {
+			for i := range row {
+				row[i] = types.NullOf(colTypes[i])
+			}
+			for i, ce := range exprs[r] {
+				d, err := ce.EvalRow(ec, nil)
+				if err != nil {
+					return "", err
+				}
+				c := idx[i]
+				if d, err = exec.Coerce(d, colTypes[c]); err != nil {
+					return "", pgerr.From(err).WithPos(ins.Rows[r][i].Pos())
+				}
+				row[c] = d
+			}
+			b.AppendRow(row)
+		}
+		if err := s.insert(ctx, st.Name, b); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("INSERT 0 %d", b.N), nil
+	}}, nil
+}
+
+// insert appends b to a stream, or buffers it in an open transaction.
+func (s *Session) insert(ctx context.Context, name string, b *types.Batch) error {
+	if s.tx == txOpen {
+		if s.pending == nil {
+			s.pending = map[string]*types.Batch{}
+		}
+		p := s.pending[name]
+		if p == nil {
+			p = types.NewBatch(b.Types())
+			s.pending[name] = p
+			s.order = append(s.order, name)
+		}
+		p.AppendBatch(b)
+		s.pendingRows += b.N
+		if s.pendingRows > maxTxRows {
+			return pgerr.New(pgerr.ProgramLimitExceeded, "a transaction block may buffer at most %d events; this one has %d", maxTxRows, s.pendingRows).
+				WithHint("COMMIT more often, or COPY outside a transaction block.")
+		}
+		return nil
+	}
+	lvl, _ := s.get("stream_insert_level")
+	return s.b.Insert(ctx, name, b, lvl == "sync_commit")
+}
+
+func optString(o parser.Option) (string, bool) {
+	switch v := o.Value.(type) {
+	case *parser.Literal:
+		return v.Val, true
+	case *parser.ColumnRef:
+		return v.Name, true
+	case nil:
+		return "", true
+	}
+	return "", false
+}
+
+func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
+	st, err := s.stream(c.Table)
+	if err != nil {
+		return nil, pgerr.From(err).WithPos(c.P)
+	}
+	idx, err := targetColumns(st, c.Cols, c.P)
+	if err != nil {
+		return nil, err
+	}
+	var opts pgwire.CopyOptions
+	for _, o := range c.Options {
+		v, ok := optString(o)
+		if !ok {
+			return nil, pgerr.New(pgerr.SyntaxError, "invalid value for COPY option %q", o.Key).WithPos(o.P)
+		}
+		single := func() (byte, error) {
+			if len(v) != 1 {
+				return 0, pgerr.New(pgerr.FeatureNotSupported, "COPY %s must be a single one-byte character", o.Key).WithPos(o.P)
+			}
+			return v[0], nil
+		}
+		switch o.Key {
+		case "format":
+			switch strings.ToLower(v) {
+			case "text":
+				opts.Format = pgwire.CopyText
+			case "csv":
+				opts.Format = pgwire.CopyCSV
+			case "binary":
+				opts.Format = pgwire.CopyBinary
+			default:
+				return nil, pgerr.New(pgerr.InvalidParameterValue, "COPY format %q not recognized", v).WithHint("Use text, csv or binary.").WithPos(o.P)
+			}
+		case "delimiter":
+			if opts.Delimiter, err = single(); err != nil {
+				return nil, err
+			}
+		case "quote":
+			if opts.Quote, err = single(); err != nil {
+				return nil, err
+			}
+		case "escape":
+			if opts.Escape, err = single(); err != nil {
+				return nil, err
+			}
+		case "null":
+			opts.Null = v
+		case "header":
+			switch strings.ToLower(v) {
+			case "", "true", "on", "1":
+				opts.Header = true
+			case "false", "off", "0":
+			default:
+				return nil, pgerr.New(pgerr.InvalidParameterValue, "header requires a Boolean value").WithPos(o.P)
+			}
+		case "encoding":
+			if r, err := settings["client_encoding"].check(v); err != nil || r != "UTF8" {
+				return nil, pgerr.New(pgerr.InvalidParameterValue, "COPY encoding %q is not supported: only UTF8", v).WithPos(o.P)
+			}
+		default:
+			return nil, pgerr.New(pgerr.SyntaxError, "option %q not recognized", o.Key).
+				WithHint("COPY options: format, delimiter, null, header, quote, escape, encoding.").WithPos(o.P)
+		}
+	}
+	colTypes := make([]types.T, len(st.Cols))
+	for i, c := range st.Cols {
+		colTypes[i] = c.T
+	}
+	inTypes := make([]types.T, len(idx))
+	for i, c := range idx {
+		inTypes[i] = colTypes[c]
+	}
+	full := len(idx) == len(st.Cols)
+	for i, c := range idx {
+		full = full && i == c
+	}
+	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		src, err := w.CopyIn(opts, inTypes)
+		if err != nil {
+			return "", err
+		}
+		return s.copyRows(ctx, st, src, inTypes, colTypes, idx, full)
+	}}, nil
+}
+
+// copyChunk is how many rows one append proposal carries during COPY.
+const copyChunk = 16384
+
+// copyRows reads COPY data and appends it in chunks of copyChunk rows,
+// keeping up to two appends in flight so decoding overlaps replication.
+// A COPY is atomic only up to copyChunk rows: if it fails later, the
+// chunks already appended stay, and the error's detail says how many.
+func (s *Session) copyRows(ctx context.Context, st *catalog.Stream, src pgwire.CopySource, inTypes, colTypes []types.T, idx []int, full bool) (string, error) {
+	const copyInflight = 2
+	type chunk struct {
+		rows int
+		done chan error
+	}
+	var inflight []chunk
+	appended := 0
+	var failed error
+	// reap collects finished appends; with block it waits for the oldest.
+	reap := func(block bool) {
+		for len(inflight) > 0 {
+			c := inflight[0]
+			var err error
+			if block {
+				err = <-c.done
+			} else {
+				select {
+				case err = <-c.done:
+				default:
+					return
+				}
+			}
+			inflight = inflight[1:]
+			if err != nil && failed == nil {
+				failed = err
+			} else if err == nil {
+				appended += c.rows
+			}
+			block = false
+		}
+	}
+	fail := func(err error) (string, error) {
+		for len(inflight) > 0 {
+			reap(true)
+		}
+		e := pgerr.From(err)
+		if appended > 0 {
+			e = e.WithDetail("%d rows of this COPY were appended before the error, in chunks of %d.", appended, copyChunk)
+		}
+		return "", e
+	}
+	total := 0
+	for {
+		if reap(false); failed != nil {
+			return fail(failed)
+		}
+		b := types.NewBatch(inTypes)
+		n, err := src.Next(b, copyChunk)
+		eof := err != nil && isEOF(err)
+		if err != nil && !eof {
+			return fail(err)
+		}
+		if n > 0 {
+			total += n
+			out := b
+			if !full {
+				out = widen(b, colTypes, idx)
+			}
+			if s.tx == txOpen {
+				if err := s.insert(ctx, st.Name, out); err != nil {
+					return fail(err)
+				}
+			} else {
+				if len(inflight) == copyInflight {
+					if reap(true); failed != nil {
+						return fail(failed)
+					}
+				}
+				c := chunk{rows: n, done: make(chan error, 1)}
+				inflight = append(inflight, c)
+				go func() {
+					err := s.insert(ctx, st.Name, out)
+					c.done <- err
+				}()
+			}
+		}
+		if eof {
+			break
+		}
+	}
+	for len(inflight) > 0 {
+		reap(true)
+	}
+	if failed != nil {
+		return fail(failed)
+	}
+	return fmt.Sprintf("COPY %d", total), nil
+}
+
+// widen maps a batch of some columns to a batch of all stream columns,
+// the others NULL. Columns move; values are not copied.
+func widen(b *types.Batch, colTypes []types.T, idx []int) *types.Batch {
+	out := types.NewBatch(colTypes)
+	out.N = b.N
+	given := make([]bool, len(colTypes))
+	for i, c := range idx {
+		out.Cols[c] = b.Cols[i]
+		given[c] = true
+	}
+	for c := range out.Cols {
+		if !given[c] {
+			for r := 0; r < b.N; r++ {
+				out.Cols[c].AppendNull(r)
+			}
+		}
+	}
+	return out
+}
+
+// New returns a session for user on b. params are the startup
+// parameters; settings among them are applied when valid.
+func New(b Backend, user string, params map[string]string) *Session {
+	s := &Session{b: b, user: user, values: map[string]string{}, tx: txIdle}
+	if app, ok := params["application_name"]; ok {
+		s.values["application_name"] = app
+	}
+	for k, v := range params {
+		lk := strings.ToLower(k)
+		if st, ok := settings[lk]; ok && !st.readOnly && st.check != nil {
+			if nv, err := st.check(v); err == nil {
+				s.values[lk] = nv
+			}
+		}
+	}
+	return s
+}
