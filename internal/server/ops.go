@@ -13,6 +13,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/errkind"
 	"github.com/cairndb/cairn/internal/pgerr"
 )
 
@@ -386,7 +387,7 @@ func (n *Node) execOp(ctx context.Context, o *catalog.Operation) {
 		// it. Cancelled: the cancel already recorded the outcome.
 		return
 	}
-	if err != nil && pgerr.From(err).Code == pgerr.SerializationFailure && n.ops.retry(o.ID) {
+	if err != nil && pgerr.IsKind(err, errkind.Retryable) && n.ops.retry(o.ID) {
 		// Retryable (a leader change, no quorum for a moment): the
 		// operation stays active and the next scheduler round runs it
 		// again from the top, up to opAttempts times.
