@@ -75,11 +75,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 	}
 	name := nd.Name
 	setState := func(ctx context.Context, state string) error {
-		v := &state
-		if state == "" {
-			v = nil
-		}
-		_, err := n.proposeMeta(ctx, &catalog.Command{Op: "set_node_state", Key: name, Value: v})
+		_, err := n.proposeMeta(ctx, &catalog.SetNodeState{Node: name, State: state})
 		return err
 	}
 	// nodeOp sets the node's state and records a node operation (or
@@ -133,7 +129,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 				if o.Active() && o.Node == name && o.Type != catalog.OpNodeRecover {
 					cp := *o
 					cp.Status, cp.End = catalog.OpCancelled, time.Now().UnixMicro()
-					_, _ = n.proposeMeta(ctx, &catalog.Command{Op: "op_update", Key: "cancel", Operation: &cp})
+					_, _ = n.proposeMeta(ctx, &catalog.UpdateOperation{Cancel: true, Operation: &cp})
 				}
 			}
 			if err := setState(ctx, ""); err != nil {
@@ -162,7 +158,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 				return nil, pgerr.New(pgerr.ObjectInUse, "node %q still votes in the meta group", name).
 					WithHint("Wait until its decommission operation is done (it leaves the meta group last).")
 			}
-			if _, err := n.proposeMeta(ctx, &catalog.Command{Op: "remove_node", Key: name}); err != nil {
+			if _, err := n.proposeMeta(ctx, &catalog.RemoveNode{Node: name}); err != nil {
 				return nil, err
 			}
 			now := time.Now().UnixMicro()
@@ -266,7 +262,7 @@ func (s *Session) prepareFailover(f *parser.Failover) (*prepared, error) {
 	}
 	return opStmt("ALTER SYSTEM", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 		v := nd.Name
-		if _, err := n.proposeMeta(ctx, &catalog.Command{Op: "set_setting", Key: "preferred_leader", Value: &v}); err != nil {
+		if _, err := n.proposeMeta(ctx, &catalog.SetSetting{Key: "preferred_leader", Value: &v}); err != nil {
 			return nil, err
 		}
 		o, err := n.createOp(ctx, &catalog.Operation{Type: catalog.OpFailover, Target: "node " + nd.Name, Node: nd.Name, To: nd.ID})
@@ -282,7 +278,7 @@ func (s *Session) prepareRebalance(*parser.Rebalance) (*prepared, error) {
 	return opStmt("ALTER SYSTEM", func(ctx context.Context, w pgwire.ResultWriter) ([]*catalog.Operation, error) {
 		if v, _ := n.clusterSetting("preferred_leader"); v != "" {
 			// A rebalance ends a planned failover: leaders spread again.
-			if _, err := n.proposeMeta(ctx, &catalog.Command{Op: "set_setting", Key: "preferred_leader"}); err != nil {
+			if _, err := n.proposeMeta(ctx, &catalog.SetSetting{Key: "preferred_leader"}); err != nil {
 				return nil, err
 			}
 			w.Notice(fmt.Sprintf("preferred_leader (%s) is cleared: leaders spread evenly again", v))
@@ -312,7 +308,7 @@ func (s *Session) prepareCancel(c *parser.CancelOperation) (*prepared, error) {
 		}
 		cp := *o
 		cp.Status, cp.End = catalog.OpCancelled, time.Now().UnixMicro()
-		res, err := n.proposeMeta(ctx, &catalog.Command{Op: "op_update", Key: "cancel", Operation: &cp})
+		res, err := n.proposeMeta(ctx, &catalog.UpdateOperation{Cancel: true, Operation: &cp})
 		if err != nil {
 			return nil, err
 		}

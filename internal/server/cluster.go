@@ -199,11 +199,11 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 		}
 		return json.Marshal(rep)
 	case rpcMetaPropose:
-		var c catalog.Command
-		if err := json.Unmarshal(req, &c); err != nil {
+		c, err := catalog.Decode(req)
+		if err != nil {
 			return nil, err
 		}
-		res, err := n.proposeMeta(ctx, &c)
+		res, err := n.proposeMeta(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -301,7 +301,7 @@ func (n *Node) admit(ctx context.Context, r *joinRequest) (*joinReply, error) {
 		return nil, pgerr.New(pgerr.DuplicateObject, "node id %q is taken by a live node at %s; pick another --node-id", r.Node.Name, old.ClusterAddr)
 	}
 	nd := r.Node
-	res, err := n.proposeMeta(ctx, &catalog.Command{Op: "add_node", Node: &nd})
+	res, err := n.proposeMeta(ctx, &catalog.AddNode{Node: &nd})
 	if err != nil {
 		return nil, err
 	}

@@ -180,7 +180,7 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 		if st.Nodes, err = s.n.place(st.Shards, st.Replicas); err != nil {
 			return "", err
 		}
-		res, err := s.n.proposeMeta(ctx, &catalog.Command{Op: "create_stream", Stream: st, IfNotExists: cs.IfNotExists})
+		res, err := s.n.proposeMeta(ctx, &catalog.CreateStream{Stream: st, IfNotExists: cs.IfNotExists})
 		if err != nil {
 			return "", err
 		}
@@ -332,7 +332,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 				}
 			}
 		}
-		res, err := s.n.proposeMeta(ctx, &catalog.Command{Op: "create_view", View: v, IfNotExists: cv.IfNotExists})
+		res, err := s.n.proposeMeta(ctx, &catalog.CreateView{View: v, IfNotExists: cv.IfNotExists})
 		if err != nil {
 			return "", err
 		}
@@ -388,12 +388,12 @@ func checkCheckpointSettings(v string, pos int) error {
 }
 
 func (s *Session) prepareDrop(d *parser.Drop) (*prepared, error) {
-	op, tag := "drop_stream", "DROP STREAM"
+	cmd, tag := catalog.Command(&catalog.DropStreams{Names: d.Names, IfExists: d.IfExists, Cascade: d.Cascade}), "DROP STREAM"
 	if d.Kind == parser.ObjView {
-		op, tag = "drop_view", "DROP VIEW"
+		cmd, tag = &catalog.DropViews{Names: d.Names, IfExists: d.IfExists}, "DROP VIEW"
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
-		res, err := s.n.proposeMeta(ctx, &catalog.Command{Op: op, Names: d.Names, IfExists: d.IfExists, Cascade: d.Cascade})
+		res, err := s.n.proposeMeta(ctx, cmd)
 		if err != nil {
 			return "", pgerr.From(err).WithPos(d.P)
 		}
@@ -591,7 +591,7 @@ func (s *Session) prepareAlterSystem(a *parser.AlterSystemSet) (*prepared, error
 		value = &v
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, _ pgwire.ResultWriter) (string, error) {
-		if _, err := s.n.proposeMeta(ctx, &catalog.Command{Op: "set_setting", Key: name, Value: value}); err != nil {
+		if _, err := s.n.proposeMeta(ctx, &catalog.SetSetting{Key: name, Value: value}); err != nil {
 			return "", err
 		}
 		return "ALTER SYSTEM", nil

@@ -412,7 +412,7 @@ func (n *Node) execOp(ctx context.Context, o *catalog.Operation) {
 // errOpCancelled when an operator cancelled the operation meanwhile.
 func (n *Node) updateOp(ctx context.Context, o *catalog.Operation) error {
 	cp := *o
-	_, err := n.proposeMeta(ctx, &catalog.Command{Op: "op_update", Operation: &cp})
+	_, err := n.proposeMeta(ctx, &catalog.UpdateOperation{Operation: &cp})
 	var pe *pgerr.Error
 	if errors.As(err, &pe) && (pe.Code == pgerr.ObjectNotInPrerequisiteState || pe.Code == pgerr.UndefinedObject) {
 		return errOpCancelled
@@ -432,7 +432,7 @@ func (n *Node) createOp(ctx context.Context, o *catalog.Operation) (*catalog.Ope
 	if !o.Active() && o.End < o.Start {
 		o.End = o.Start
 	}
-	res, err := n.proposeMeta(ctx, &catalog.Command{Op: "op_create", Operation: o})
+	res, err := n.proposeMeta(ctx, &catalog.CreateOperation{Operation: o})
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +449,7 @@ func (n *Node) pokeOps() {
 
 // setPlacement proposes a new replica list for a group.
 func (n *Node) setPlacement(ctx context.Context, gid uint64, nodes []uint64, added uint64) error {
-	_, err := n.proposeMeta(ctx, &catalog.Command{Op: "set_placement", Placement: &catalog.Placement{Group: gid, Nodes: nodes, Added: added}})
+	_, err := n.proposeMeta(ctx, &catalog.SetPlacement{Group: gid, Nodes: nodes, Added: added})
 	return err
 }
 
@@ -692,7 +692,7 @@ func (n *Node) execEvacuate(ctx context.Context, o *catalog.Operation) error {
 		if left == 0 && !inMeta {
 			if o.Type == catalog.OpDecommission {
 				v := catalog.NodeDecommissioned
-				if _, err := n.proposeMeta(ctx, &catalog.Command{Op: "set_node_state", Key: o.Node, Value: &v}); err != nil {
+				if _, err := n.proposeMeta(ctx, &catalog.SetNodeState{Node: o.Node, State: v}); err != nil {
 					return err
 				}
 			}
