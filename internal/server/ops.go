@@ -30,10 +30,26 @@ import (
 const rpcShardAdmin = "shard_admin"
 
 type shardAdminRequest struct {
-	Group  uint64 `json:"group"`
-	Action string `json:"action"` // status | add_learner | promote | remove | transfer
-	Node   uint64 `json:"node,omitempty"`
+	Group  uint64      `json:"group"`
+	Action shardAction `json:"action"`
+	Node   uint64      `json:"node,omitempty"`
 }
+
+// shardAction is what a shard_admin request asks of a replica; its value
+// is the wire form. handleShardAdmin handles every one.
+type shardAction string
+
+// The shard actions. Status, force and destroy act on the replica asked;
+// the others on the group's leader, for the replica on Node.
+const (
+	shardStatus     shardAction = "status"      // report the raft state and what the replica holds
+	shardForce      shardAction = "force"       // unsafe recovery: this replica becomes the only voter
+	shardDestroy    shardAction = "destroy"     // delete a replica left out by a forced recovery
+	shardTransfer   shardAction = "transfer"    // move leadership to Node
+	shardAddLearner shardAction = "add_learner" // add Node as a learner
+	shardPromote    shardAction = "promote"     // make learner Node a voter
+	shardRemove     shardAction = "remove"      // remove Node from the group
+)
 
 type shardAdminReply struct {
 	Leader    uint64            `json:"leader"`
@@ -59,10 +75,10 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 	}
 	rep := &shardAdminReply{Leader: st.Leader, Term: st.Term, Commit: st.Commit, Applied: st.Applied, Voters: st.Voters, Learners: st.Learners, Match: st.Match}
 	switch req.Action {
-	case "status":
+	case shardStatus:
 		rep.Holds = n.holds(req.Group)
 		return rep, nil
-	case "force":
+	case shardForce:
 		// Unsafe recovery (FORCE RECOVER … CONFIRM DATA LOSS): this replica
 		// becomes the group's only voter.
 		rep.Holds = n.holds(req.Group)
@@ -74,7 +90,7 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 			"group", req.Group, "applied", fr.Applied, "commit", fr.Commit, "last_index", fr.LastIndex, "old_voters", fr.OldVoters)
 		rep.Applied, rep.Commit, rep.Voters = fr.Applied, fr.Commit, fr.OldVoters
 		return rep, nil
-	case "destroy":
+	case shardDestroy:
 		// A replica left out by a forced recovery: its log may disagree with
 		// the survivor's, so it is deleted (re-added later from a snapshot).
 		if req.Group == catalog.MetaGroupID {
@@ -103,7 +119,7 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 	}
 	var change *pb.ConfChangeSingle
 	switch req.Action {
-	case "transfer":
+	case shardTransfer:
 		if st.Leader == req.Node {
 			return rep, nil
 		}
@@ -114,12 +130,12 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 			return nil, storeErr(err)
 		}
 		return rep, nil
-	case "add_learner":
+	case shardAddLearner:
 		if rep.isMember(req.Node) {
 			return rep, nil
 		}
 		change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(req.Node)}
-	case "promote":
+	case shardPromote:
 		if rep.isVoter(req.Node) {
 			return rep, nil
 		}
@@ -127,7 +143,7 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "%s is not a learner of shard %d", n.nodeName(req.Node), req.Group)
 		}
 		change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(req.Node)}
-	case "remove":
+	case shardRemove:
 		if !rep.isMember(req.Node) {
 			return rep, nil
 		}
@@ -182,7 +198,7 @@ func (n *Node) shardAdminAt(ctx context.Context, id uint64, req shardAdminReques
 // shardAdmin runs a shard action at the group's leader, finding it through
 // the replicas the catalog places (and this node's own view), retrying
 // for up to 15 s while the group elects a leader.
-func (n *Node) shardAdmin(ctx context.Context, gid uint64, action string, node uint64) (*shardAdminReply, error) {
+func (n *Node) shardAdmin(ctx context.Context, gid uint64, action shardAction, node uint64) (*shardAdminReply, error) {
 	deadline := time.Now().Add(15 * time.Second)
 	var lastErr error
 	var leader uint64
@@ -240,7 +256,7 @@ func (n *Node) findLeader(ctx context.Context, gid uint64) uint64 {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		rep, err := n.shardAdminAt(cctx, id, shardAdminRequest{Group: gid, Action: "status"})
+		rep, err := n.shardAdminAt(cctx, id, shardAdminRequest{Group: gid, Action: shardStatus})
 		cancel()
 		if err == nil && rep.Leader != 0 {
 			return rep.Leader
@@ -488,7 +504,7 @@ func (n *Node) execReplace(ctx context.Context, o *catalog.Operation) error {
 		// Undo the half-added replica: it never voted.
 		rctx, cancel := context.WithTimeout(n.ctx, 20*time.Second)
 		defer cancel()
-		if _, rerr := n.shardAdmin(rctx, o.Group, "remove", o.To); rerr == nil {
+		if _, rerr := n.shardAdmin(rctx, o.Group, shardRemove, o.To); rerr == nil {
 			if cur, ok := n.meta.Catalog().ShardNodes(o.Group); ok && slices.Contains(cur, o.To) && o.From != 0 {
 				_ = n.setPlacement(rctx, o.Group, slices.DeleteFunc(slices.Clone(cur), func(id uint64) bool { return id == o.To }), 0)
 			}
@@ -508,7 +524,7 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 			return err
 		}
 	}
-	rep, err := n.shardAdmin(ctx, o.Group, "status", 0)
+	rep, err := n.shardAdmin(ctx, o.Group, shardStatus, 0)
 	if err != nil {
 		return err
 	}
@@ -516,7 +532,7 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 		if err := n.step(ctx, o, 0.1, "adding a learner on %s", to); err != nil {
 			return err
 		}
-		if rep, err = n.shardAdmin(ctx, o.Group, "add_learner", o.To); err != nil {
+		if rep, err = n.shardAdmin(ctx, o.Group, shardAddLearner, o.To); err != nil {
 			return err
 		}
 	}
@@ -535,7 +551,7 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 				return err
 			}
-			rep, err = n.shardAdmin(ctx, o.Group, "status", 0)
+			rep, err = n.shardAdmin(ctx, o.Group, shardStatus, 0)
 			if err != nil {
 				return err
 			}
@@ -553,7 +569,7 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 		if err := n.step(ctx, o, 0.85, "promoting %s to voter", to); err != nil {
 			return err
 		}
-		if rep, err = n.shardAdmin(ctx, o.Group, "promote", o.To); err != nil {
+		if rep, err = n.shardAdmin(ctx, o.Group, shardPromote, o.To); err != nil {
 			return err
 		}
 	}
@@ -565,18 +581,18 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 		}
 		for i := 0; rep.Leader == o.From && i < 50; i++ {
 			// The leader cannot remove itself: hand leadership to the new replica.
-			if _, err := n.shardAdmin(ctx, o.Group, "transfer", o.To); err != nil {
+			if _, err := n.shardAdmin(ctx, o.Group, shardTransfer, o.To); err != nil {
 				return err
 			}
 			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
 				return err
 			}
-			if rep, err = n.shardAdmin(ctx, o.Group, "status", 0); err != nil {
+			if rep, err = n.shardAdmin(ctx, o.Group, shardStatus, 0); err != nil {
 				return err
 			}
 		}
 		if rep.isMember(o.From) {
-			if _, err := n.shardAdmin(ctx, o.Group, "remove", o.From); err != nil {
+			if _, err := n.shardAdmin(ctx, o.Group, shardRemove, o.From); err != nil {
 				return err
 			}
 		}
@@ -646,7 +662,7 @@ func (n *Node) execTransfer(ctx context.Context, o *catalog.Operation) error {
 		if err := n.step(ctx, o, 0.5, "asking the leader to hand over (attempt %d)", attempt); err != nil {
 			return err
 		}
-		rep, err := n.shardAdmin(ctx, o.Group, "transfer", o.To)
+		rep, err := n.shardAdmin(ctx, o.Group, shardTransfer, o.To)
 		if err != nil {
 			return err
 		}
@@ -657,7 +673,7 @@ func (n *Node) execTransfer(ctx context.Context, o *catalog.Operation) error {
 			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
 				return err
 			}
-			if rep, err = n.shardAdmin(ctx, o.Group, "status", 0); err != nil {
+			if rep, err = n.shardAdmin(ctx, o.Group, shardStatus, 0); err != nil {
 				return err
 			}
 		}
