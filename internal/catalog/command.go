@@ -192,7 +192,7 @@ func (c *SetPlacement) envelope() *envelope { return &envelope{Op: opSetPlacemen
 // or a command without the body it needs.
 func (e *envelope) command() (Command, *pgerr.Error) {
 	missing := func(what string) (Command, *pgerr.Error) {
-		return nil, pgerr.New(pgerr.InternalError, "catalog: command %q without its %s", e.Op, what)
+		return nil, pgerr.CatalogIncomplete.New(e.Op, what)
 	}
 	switch e.Op {
 	case opInit:
@@ -246,7 +246,7 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 		}
 		return e.Placement, nil
 	}
-	return nil, pgerr.New(pgerr.InternalError, "catalog: unknown command %q", e.Op)
+	return nil, pgerr.CatalogUnknownCmd.New(e.Op)
 }
 
 // Encode returns a command's wire form.

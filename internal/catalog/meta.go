@@ -78,7 +78,7 @@ func (m *MetaSM) Load(r pebble.Reader) error {
 func (m *MetaSM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 	var e envelope
 	if err := json.Unmarshal(cmd, &e); err != nil {
-		return &Result{Err: pgerr.New(pgerr.InternalError, "catalog: undecodable command at index %d: %v", index, err)}
+		return &Result{Err: pgerr.CatalogUndecodable.New(index, err)}
 	}
 	c, perr := e.command()
 	if perr != nil {
@@ -94,7 +94,7 @@ func (m *MetaSM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 		panic(err)
 	}
 	if err := wb.Set(m.key, b, nil); err != nil {
-		return &Result{Err: pgerr.New(pgerr.IOError, "catalog: %v", err)}
+		return &Result{Err: pgerr.CatalogIO.New(err)}
 	}
 	m.mu.Lock()
 	m.mu.cat = next
@@ -121,8 +121,7 @@ func (cmd *Init) apply(c *Catalog) *Result {
 func (cmd *AddNode) apply(c *Catalog) *Result {
 	nd := cmd.Node
 	if c.Removed[nd.ID] {
-		return &Result{Err: pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q (raft id %d) was removed from the cluster for good", nd.Name, nd.ID).
-			WithHint("To bring this machine back, start it with an empty --data-dir: it joins as a new node.")}
+		return &Result{Err: pgerr.NodeRemoved.New(nd.Name, nd.ID)}
 	}
 	if old, ok := c.Nodes[nd.Name]; ok {
 		// A node coming back (maybe on new addresses) keeps its id and
@@ -150,7 +149,7 @@ func (cmd *CreateStream) apply(c *Catalog) *Result {
 		if cmd.IfNotExists && kind == "stream" {
 			return &Result{Stream: c.Streams[s.Name], Notice: fmt.Sprintf("stream %q already exists, skipping", s.Name)}
 		}
-		return &Result{Err: pgerr.New(pgerr.DuplicateTable, "relation %q already exists (a %s)", s.Name, kind)}
+		return &Result{Err: pgerr.RelationExists.New(s.Name, kind)}
 	}
 	s.ID = c.NextID
 	c.NextID++
@@ -169,14 +168,14 @@ func (cmd *CreateView) apply(c *Catalog) *Result {
 		if cmd.IfNotExists && kind == "view" {
 			return &Result{View: c.Views[v.Name], Notice: fmt.Sprintf("view %q already exists, skipping", v.Name)}
 		}
-		return &Result{Err: pgerr.New(pgerr.DuplicateTable, "relation %q already exists (a %s)", v.Name, kind)}
+		return &Result{Err: pgerr.RelationExists.New(v.Name, kind)}
 	}
 	s, ok := c.Streams[v.Stream]
 	if !ok {
 		return &Result{Err: ErrNoStream(v.Stream)}
 	}
 	if v.StreamID != 0 && v.StreamID != s.ID {
-		return &Result{Err: pgerr.New(pgerr.SerializationFailure, "stream %q was dropped and created again while the view was being created; retry", v.Stream)}
+		return &Result{Err: pgerr.StreamRecreated.New(v.Stream)}
 	}
 	if len(v.Start) != s.Shards {
 		v.Start = make([]uint64, s.Shards)
@@ -207,8 +206,7 @@ func (cmd *DropStreams) apply(c *Catalog) *Result {
 			for i, v := range deps {
 				names[i] = strconv.Quote(v.Name)
 			}
-			return &Result{Err: pgerr.New(pgerr.DependentObjects, "cannot drop stream %q because views depend on it: %s", name, strings.Join(names, ", ")).
-				WithHint("Use DROP ... CASCADE to drop the dependent views too.")}
+			return &Result{Err: pgerr.ViewsDependOn.New(name, strings.Join(names, ", "))}
 		}
 		for _, v := range deps {
 			c.forgetGroups(v.Groups)
@@ -273,8 +271,7 @@ func (c *Catalog) dropMissing(kind, name string, ifExists bool, res *Result) *pg
 		return nil
 	}
 	if other := c.Exists(name); other != "" {
-		return pgerr.New(pgerr.WrongObjectType, "%q is a %s", name, other).
-			WithHint("Use DROP %s to remove a %s.", strings.ToUpper(other), other)
+		return pgerr.NotThatKind.New(name, other, strings.ToUpper(other), other)
 	}
 	if kind == "view" {
 		return ErrNoView(name)

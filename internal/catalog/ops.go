@@ -87,11 +87,10 @@ func (cmd *CreateOperation) apply(c *Catalog) *Result {
 	o := *cmd.Operation
 	if o.Group != 0 {
 		if _, ok := c.ShardNodes(o.Group); !ok && o.Type != OpForceRecover && o.Group != MetaGroupID {
-			return &Result{Err: pgerr.New(pgerr.UndefinedObject, "shard %d does not exist", o.Group)}
+			return &Result{Err: pgerr.ShardNotFound.New(o.Group)}
 		}
 		if a := c.ActiveOpOn(o.Group); a != nil && o.Type != OpForceRecover {
-			return &Result{Err: pgerr.New(pgerr.ObjectInUse, "shard %d already has operation %d (%s) %s", o.Group, a.ID, a.Type, a.Status).
-				WithHint("Wait for it (cairn ops wait %d) or cancel it (CANCEL OPERATION %d).", a.ID, a.ID)}
+			return &Result{Err: pgerr.ShardBusy.New(o.Group, a.ID, a.Type, a.Status, a.ID, a.ID)}
 		}
 	}
 	if c.NextOpID == 0 {
@@ -111,11 +110,11 @@ func (cmd *UpdateOperation) apply(c *Catalog) *Result {
 	u := cmd.Operation
 	o := c.Ops[u.ID]
 	if o == nil {
-		return &Result{Err: pgerr.New(pgerr.UndefinedObject, "operation %d does not exist", u.ID)}
+		return &Result{Err: pgerr.OperationNotFound.New(u.ID)}
 	}
 	if !o.Active() {
 		// Finished (or cancelled by an operator): the executor learns it here.
-		return &Result{Err: pgerr.New(pgerr.ObjectNotInPrerequisiteState, "operation %d is already %s", u.ID, o.Status)}
+		return &Result{Err: pgerr.OperationFinished.New(u.ID, o.Status)}
 	}
 	if u.Status == OpCancelled && cmd.Cancel {
 		o.Status, o.End, o.Error = OpCancelled, u.End, "cancelled by an operator"
@@ -137,7 +136,7 @@ func (cmd *UpdateOperation) apply(c *Catalog) *Result {
 func (cmd *SetNodeState) apply(c *Catalog) *Result {
 	nd := c.Nodes[cmd.Node]
 	if nd == nil {
-		return &Result{Err: pgerr.New(pgerr.UndefinedObject, "node %q does not exist", cmd.Node)}
+		return &Result{Err: pgerr.NodeNotFound.New(cmd.Node)}
 	}
 	nd.State = cmd.State
 	return &Result{Node: nd}
@@ -146,11 +145,10 @@ func (cmd *SetNodeState) apply(c *Catalog) *Result {
 func (cmd *RemoveNode) apply(c *Catalog) *Result {
 	nd := c.Nodes[cmd.Node]
 	if nd == nil {
-		return &Result{Err: pgerr.New(pgerr.UndefinedObject, "node %q does not exist", cmd.Node)}
+		return &Result{Err: pgerr.NodeNotFound.New(cmd.Node)}
 	}
 	if n := c.ReplicaCounts()[nd.ID]; n > 0 {
-		return &Result{Err: pgerr.New(pgerr.ObjectInUse, "node %q still holds %d shard replicas", nd.Name, n).
-			WithHint("ALTER NODE '%s' DECOMMISSION moves them off; remove it once that operation is done.", nd.Name)}
+		return &Result{Err: pgerr.NodeHoldsReplicas.New(nd.Name, n, nd.Name)}
 	}
 	delete(c.Nodes, cmd.Node)
 	c.Removed[nd.ID] = true
@@ -159,7 +157,7 @@ func (cmd *RemoveNode) apply(c *Catalog) *Result {
 
 func (cmd *SetPlacement) apply(c *Catalog) *Result {
 	if !c.setShardNodes(cmd.Group, cmd.Nodes) {
-		return &Result{Err: pgerr.New(pgerr.UndefinedObject, "shard %d does not exist", cmd.Group)}
+		return &Result{Err: pgerr.ShardNotFound.New(cmd.Group)}
 	}
 	if cmd.Added != 0 && !slices.Contains(c.Added[cmd.Group], cmd.Added) {
 		c.Added[cmd.Group] = append(c.Added[cmd.Group], cmd.Added)
