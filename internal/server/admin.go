@@ -51,7 +51,7 @@ func (n *Node) lookupNode(name string, pos int) (*catalog.Node, error) {
 		for _, x := range cat.SortedNodes() {
 			names = append(names, x.Name)
 		}
-		return nil, pgerr.New(pgerr.UndefinedObject, "node %q does not exist", name).
+		return nil, pgerr.NodeNotFound.New(name).
 			WithHint("The cluster's nodes are %v (SHOW NODES).", names).WithPos(pos)
 	}
 	return nd, nil
@@ -148,7 +148,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 		return opStmt("ALTER NODE", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 			cur := n.meta.Catalog().Nodes[name]
 			if cur == nil {
-				return nil, pgerr.New(pgerr.UndefinedObject, "node %q does not exist", name)
+				return nil, pgerr.NodeNotFound.New(name)
 			}
 			if cur.State != catalog.NodeDecommissioned && n.liveness(cur) != "dead" {
 				return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s; only a decommissioned or dead node can be removed", name, n.state(cur)).
@@ -196,7 +196,7 @@ func (s *Session) prepareAlterShard(a *parser.AlterShard) (*prepared, error) {
 		}
 	}
 	if !ok {
-		return nil, pgerr.New(pgerr.UndefinedObject, "shard %d does not exist", gid).
+		return nil, pgerr.ShardNotFound.New(gid).
 			WithHint("cairn_cluster.shards lists every shard's group_id.").WithPos(a.P)
 	}
 	if a.Action == "force_recover" {
@@ -301,10 +301,10 @@ func (s *Session) prepareCancel(c *parser.CancelOperation) (*prepared, error) {
 	return opStmt("CANCEL OPERATION", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 		o := n.meta.Catalog().Ops[uint64(c.ID)]
 		if c.ID <= 0 || o == nil {
-			return nil, pgerr.New(pgerr.UndefinedObject, "operation %d does not exist", c.ID).WithHint("SHOW OPERATIONS lists them.")
+			return nil, pgerr.OperationNotFound.New(c.ID).WithHint("SHOW OPERATIONS lists them.")
 		}
 		if !o.Active() {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "operation %d is already %s", c.ID, o.Status)
+			return nil, pgerr.OperationFinished.New(c.ID, o.Status)
 		}
 		cp := *o
 		cp.Status, cp.End = catalog.OpCancelled, time.Now().UnixMicro()

@@ -283,7 +283,7 @@ func (f *inflight) closeAndWait(timeout time.Duration) {
 func (n *Node) admit(ctx context.Context, r *joinRequest) (*joinReply, error) {
 	if st, ok := n.store.Status(catalog.MetaGroupID); !ok || !st.IsLeader {
 		if !ok || st.Leader == 0 {
-			return nil, pgerr.New(pgerr.SerializationFailure, "the meta group has no leader right now; retry")
+			return nil, pgerr.MetaNoLeader.New()
 		}
 		req, _ := json.Marshal(r)
 		out, err := n.tr.Call(ctx, st.Leader, rpcJoin, req)

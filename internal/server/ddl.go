@@ -131,12 +131,12 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 	seen := map[string]bool{}
 	for _, c := range cs.Cols {
 		if seen[c.Name] {
-			return nil, pgerr.New(pgerr.DuplicateColumn, "column %q specified more than once", c.Name).WithPos(c.P)
+			return nil, pgerr.ColumnRepeated.New(c.Name).WithPos(c.P)
 		}
 		seen[c.Name] = true
 		t, ok := types.FromName(c.Type.Name)
 		if !ok {
-			return nil, pgerr.New(pgerr.UndefinedObject, "type %q does not exist", c.Type.Name).WithPos(c.Type.P)
+			return nil, pgerr.TypeNotFound.New(c.Type.Name).WithPos(c.Type.P)
 		}
 		st.Cols = append(st.Cols, catalog.Column{Name: c.Name, T: t})
 	}
@@ -239,7 +239,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			return nil, pgerr.New(pgerr.FeatureNotSupported, "views over views are not supported yet: %q is a view", sel.From.Name).WithPos(sel.From.P)
 		}
 		if cv.Kind == parser.ViewPlain {
-			return nil, pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", sel.From.Name).
+			return nil, pgerr.RelationNotFound.New(sel.From.Name).
 				WithHint("CREATE VIEW makes a continuous view over a stream; create the stream first.").WithPos(sel.From.P)
 		}
 		return nil, catalog.ErrNoStream(sel.From.Name).WithPos(sel.From.P)
@@ -414,7 +414,7 @@ func (s *Session) prepareSet(st *parser.Set) (*prepared, error) {
 	name := strings.ToLower(st.Name)
 	def, known := settings[name]
 	if !known && !strings.Contains(name, ".") {
-		return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", st.Name).WithPos(st.P)
+		return nil, pgerr.UnknownParameter.New(st.Name).WithPos(st.P)
 	}
 	if known && def.readOnly {
 		return nil, pgerr.New(pgerr.InvalidParameterValue, "parameter %q cannot be changed", st.Name).WithPos(st.P)
@@ -445,7 +445,7 @@ func (s *Session) prepareReset(r *parser.Reset) (*prepared, error) {
 	name := strings.ToLower(r.Name)
 	if !r.All {
 		if _, ok := settings[name]; !ok && !strings.Contains(name, ".") {
-			return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", r.Name).WithPos(r.P)
+			return nil, pgerr.UnknownParameter.New(r.Name).WithPos(r.P)
 		}
 	}
 	return &prepared{run: func(_ context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
@@ -497,7 +497,7 @@ func (s *Session) prepareShow(sh *parser.Show) (*prepared, error) {
 	v, ok := s.get(name)
 	if !ok {
 		if _, known := settings[name]; !known {
-			return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", sh.Name).WithPos(sh.P)
+			return nil, pgerr.UnknownParameter.New(sh.Name).WithPos(sh.P)
 		}
 	}
 	return &prepared{cols: textCols(name), run: func(_ context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
@@ -586,7 +586,7 @@ func (s *Session) prepareAlterSystem(a *parser.AlterSystemSet) (*prepared, error
 			return nil, pgerr.From(err).WithPos(a.P)
 		}
 		if name == "preferred_leader" && v != "" && s.n.meta.Catalog().Nodes[v] == nil {
-			return nil, pgerr.New(pgerr.UndefinedObject, "node %q does not exist", v).WithPos(a.P)
+			return nil, pgerr.NodeNotFound.New(v).WithPos(a.P)
 		}
 		value = &v
 	}

@@ -607,7 +607,7 @@ func (n *Node) waitLeader(gid uint64, timeout time.Duration) error {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return pgerr.New(pgerr.SerializationFailure, "group %d has no leader after %s; retry", gid, timeout)
+	return pgerr.GroupNoLeader.New(gid, timeout)
 }
 
 // proposeMeta proposes a catalog change and returns its result.
@@ -618,7 +618,7 @@ func (n *Node) proposeMeta(ctx context.Context, c catalog.Command) (*catalog.Res
 	defer cancel()
 	res, err := n.store.Propose(pctx, catalog.MetaGroupID, catalog.Encode(c))
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return nil, pgerr.New(pgerr.SerializationFailure, "the catalog change was not confirmed within 10s (the meta group may have lost its quorum); check and retry")
+		return nil, pgerr.MetaUnconfirmed.New()
 	}
 	if errors.Is(err, raftstore.ErrNotLeader) {
 		return n.forwardMeta(ctx, c)
@@ -646,7 +646,7 @@ func (n *Node) forwardMeta(ctx context.Context, c catalog.Command) (*catalog.Res
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, pgerr.New(pgerr.SerializationFailure, "the meta group has no leader right now; retry")
+			return nil, pgerr.MetaNoLeader.New()
 		}
 		select {
 		case <-ctx.Done():
@@ -713,17 +713,17 @@ func storeErr(err error) error {
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
-		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to user request").
+		return pgerr.CanceledByUser.New().
 			WithDetail("A write already handed to Raft may still be applied.")
 	case errors.Is(err, context.DeadlineExceeded):
-		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to statement timeout").
+		return pgerr.StatementTimeout.New().
 			WithDetail("A write already handed to Raft may still be applied.")
 	case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrProposalDropped):
-		return pgerr.New(pgerr.SerializationFailure, "%v; retry the statement", err)
+		return pgerr.StoreRetry.New(err)
 	case errors.Is(err, raftstore.ErrStopped):
-		return pgerr.New(pgerr.AdminShutdown, "the node is shutting down")
+		return pgerr.NodeShuttingDown.New()
 	case errors.Is(err, raftstore.ErrGroupNotFound), errors.Is(err, raftstore.ErrGroupRemoved):
-		return pgerr.New(pgerr.SerializationFailure, "the shard moved or its object was dropped meanwhile (%v); retry the statement", err)
+		return pgerr.ShardMoved.New(err)
 	}
 	return pgerr.New(pgerr.InternalError, "%v", err)
 }

@@ -761,7 +761,7 @@ func (n *Node) leadersOn(ctx context.Context, id uint64) (int, error) {
 func (n *Node) execDrain(ctx context.Context, o *catalog.Operation) error {
 	nd := n.meta.Catalog().Nodes[o.Node]
 	if nd == nil {
-		return pgerr.New(pgerr.UndefinedObject, "node %q does not exist", o.Node)
+		return pgerr.NodeNotFound.New(o.Node)
 	}
 	deadline := time.Now().Add(time.Minute)
 	for i := 0; time.Now().Before(deadline); i++ {
@@ -798,7 +798,7 @@ func (n *Node) execRecoverNode(ctx context.Context, o *catalog.Operation) error 
 	for i := 0; time.Now().Before(deadline); i++ {
 		nd := n.meta.Catalog().Nodes[o.Node]
 		if nd == nil {
-			return pgerr.New(pgerr.UndefinedObject, "node %q does not exist", o.Node)
+			return pgerr.NodeNotFound.New(o.Node)
 		}
 		if n.liveness(nd) == "live" {
 			return nil
