@@ -83,10 +83,31 @@ var (
 	OperationNotFound = def("operation_not_found", UndefinedObject, "operation %d does not exist", "")
 	OperationFinished = def("operation_finished", ObjectNotInPrerequisiteState, "operation %d is already %s", "")
 
+	NowhereToMove     = def("nowhere_to_move", ObjectNotInPrerequisiteState, "node %q is the only data node in service; there is nowhere to move its %s", "")
+	NoReplicaOnNode   = def("no_replica_on_node", UndefinedObject, "node %s holds no replica of shard %d", "")
+	NotAVoter         = def("not_a_voter", ObjectNotInPrerequisiteState, "%s holds no voting replica of shard %d", "")
+	NotALearner       = def("not_a_learner", ObjectNotInPrerequisiteState, "%s is not a learner of shard %d", "")
+	OperationVanished = def("operation_vanished", UndefinedObject, "operation %d vanished", "")
+	OperationTimeout  = def("operation_timeout", SerializationFailure, "operation %d did not finish within %s", "")
+
+	// Cluster membership and sessions.
+
+	NodeStarting    = def("node_starting", CannotConnectNow, "node %s is starting", "")
+	NodeStopping    = def("node_stopping", AdminShutdown, "node %s is shutting down", "")
+	WrongCluster    = def("wrong_cluster", InvalidParameterValue, "node %q belongs to cluster %s, not %s", "")
+	NodeIDTaken     = def("node_id_taken", DuplicateObject, "node id %q is taken by a live node at %s; pick another --node-id", "")
+	NodeGone        = def("node_gone", CannotConnectNow, "node %q was removed from the cluster and accepts no sessions", "Connect to another node; stop this one.")
+	NodeNoSessions  = def("node_no_sessions", CannotConnectNow, "node %q is %s and accepts no new sessions", "Connect to another node (SHOW NODES lists them), or ALTER NODE '%s' RECOVER.")
+	MetaNoLeaderYet = def("meta_no_leader_yet", CannotConnectNow, "the meta group has no leader yet", "")
+	NoLiveDataNode  = def("no_live_data_node", CannotConnectNow, "no live data node to place shards on", "")
+	TooFewDataNodes = def("too_few_data_nodes", InvalidParameterValue, "replicas=%d needs at least %d data nodes; the cluster has %d", "")
+	TooFewLiveNodes = def("too_few_live_nodes", InvalidParameterValue, "replicas=%d needs %d live data nodes; %d of the cluster's %d data nodes are live", "")
+
 	// Settings.
 
-	UnknownParameter = def("unknown_parameter", UndefinedObject, "unrecognized configuration parameter %q", "")
-	BadParameter     = def("bad_parameter_value", InvalidParameterValue, "invalid value for parameter %q: %q", "")
+	UnknownClusterSetting = def("unknown_cluster_setting", UndefinedObject, "unrecognized cluster setting %q", "")
+	UnknownParameter      = def("unknown_parameter", UndefinedObject, "unrecognized configuration parameter %q", "")
+	BadParameter          = def("bad_parameter_value", InvalidParameterValue, "invalid value for parameter %q: %q", "")
 
 	// Availability: the statement did not happen; the client may retry.
 
@@ -94,6 +115,9 @@ var (
 	MetaUnconfirmed  = def("meta_unconfirmed", SerializationFailure, "the catalog change was not confirmed within 10s (the meta group may have lost its quorum); check and retry", "")
 	GroupNoLeader    = def("group_no_leader", SerializationFailure, "group %d has no leader after %s; retry", "")
 	StoreRetry       = def("store_retry", SerializationFailure, "%v; retry the statement", "")
+	ShardNotReady    = def("shard_not_ready", SerializationFailure, "shard group %d is not ready yet; retry", "")
+	NoLeaderToAppend = def("no_leader_to_append", SerializationFailure, "stream shard group %d has no leader this node can reach (no quorum?); retry", "")
+	NoReplicas       = def("no_replicas", SerializationFailure, "stream shard group %d has no replicas (dropped?)", "")
 	ShardMoved       = def("shard_moved", SerializationFailure, "the shard moved or its object was dropped meanwhile (%v); retry the statement", "")
 	NodeShuttingDown = def("node_shutting_down", AdminShutdown, "the node is shutting down", "")
 	AdminTerminated  = def("admin_terminated", AdminShutdown, "terminating connection due to administrator command", "")

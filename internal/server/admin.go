@@ -104,7 +104,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 	switch a.Action {
 	case "offline":
 		if others == 0 {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is the only data node in service; there is nowhere to move its replicas and leaders", name).WithPos(a.P)
+			return nil, pgerr.NowhereToMove.New(name, "replicas and leaders").WithPos(a.P)
 		}
 		return nodeOp(catalog.OpNodeOffline, catalog.NodeOffline), nil
 	case "decommission":
@@ -113,12 +113,12 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 				WithHint("ALTER NODE '%s' REMOVE deletes it from the cluster.", name).WithPos(a.P)
 		}
 		if others == 0 {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is the only data node in service; there is nowhere to move its replicas", name).WithPos(a.P)
+			return nil, pgerr.NowhereToMove.New(name, "replicas").WithPos(a.P)
 		}
 		return nodeOp(catalog.OpDecommission, catalog.NodeDecommissioning), nil
 	case "drain":
 		if others == 0 {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is the only data node in service; there is nowhere to move its leaders", name).WithPos(a.P)
+			return nil, pgerr.NowhereToMove.New(name, "leaders").WithPos(a.P)
 		}
 		return nodeOp(catalog.OpDrain, catalog.NodeDraining), nil
 	case "recover", "online":

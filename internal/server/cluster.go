@@ -165,12 +165,12 @@ func (n *Node) HandleRaft(msgs []raftstore.GroupMessage) {
 // HandleRPC implements transport.Handler.
 func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte, error) {
 	if !n.ready.Load() {
-		return nil, pgerr.New(pgerr.CannotConnectNow, "node %s is starting", n.cfg.NodeID)
+		return nil, pgerr.NodeStarting.New(n.cfg.NodeID)
 	}
 	// The store must outlive every RPC that reads it: Close waits for
 	// these, after cancelling them through n.ctx.
 	if !n.rpcs.enter() {
-		return nil, pgerr.New(pgerr.AdminShutdown, "node %s is shutting down", n.cfg.NodeID)
+		return nil, pgerr.NodeStopping.New(n.cfg.NodeID)
 	}
 	defer n.rpcs.leave()
 	ctx, cancel := context.WithCancel(ctx)
@@ -295,10 +295,10 @@ func (n *Node) admit(ctx context.Context, r *joinRequest) (*joinReply, error) {
 	}
 	cat := n.meta.Catalog()
 	if r.ClusterID != "" && r.ClusterID != cat.ClusterID {
-		return nil, pgerr.New(pgerr.InvalidParameterValue, "node %q belongs to cluster %s, not %s", r.Node.Name, r.ClusterID, cat.ClusterID)
+		return nil, pgerr.WrongCluster.New(r.Node.Name, r.ClusterID, cat.ClusterID)
 	}
 	if old := cat.Nodes[r.Node.Name]; old != nil && old.ClusterAddr != r.Node.ClusterAddr && n.liveness(old) == "live" {
-		return nil, pgerr.New(pgerr.DuplicateObject, "node id %q is taken by a live node at %s; pick another --node-id", r.Node.Name, old.ClusterAddr)
+		return nil, pgerr.NodeIDTaken.New(r.Node.Name, old.ClusterAddr)
 	}
 	nd := r.Node
 	res, err := n.proposeMeta(ctx, &catalog.AddNode{Node: &nd})

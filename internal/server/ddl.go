@@ -51,10 +51,10 @@ func (n *Node) place(shards, replicas int) ([][]uint64, error) {
 		}
 	}
 	if len(live) == 0 {
-		return nil, pgerr.New(pgerr.CannotConnectNow, "no live data node to place shards on")
+		return nil, pgerr.NoLiveDataNode.New()
 	}
 	if replicas > len(live) {
-		return nil, pgerr.New(pgerr.InvalidParameterValue, "replicas=%d needs %d live data nodes; %d of the cluster's %d data nodes are live", replicas, replicas, len(live), n.dataNodes())
+		return nil, pgerr.TooFewLiveNodes.New(replicas, replicas, len(live), n.dataNodes())
 	}
 	load := map[uint64]int{}
 	for _, ref := range cat.Groups() {
@@ -112,7 +112,7 @@ func unknownOption(o parser.Option, what string, valid []string) error {
 
 func (n *Node) checkReplicas(r int, pos int) error {
 	if r > n.dataNodes() {
-		return pgerr.New(pgerr.InvalidParameterValue, "replicas=%d needs at least %d data nodes; the cluster has %d", r, r, n.dataNodes()).WithPos(pos)
+		return pgerr.TooFewDataNodes.New(r, r, n.dataNodes()).WithPos(pos)
 	}
 	return nil
 }
@@ -210,7 +210,7 @@ func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
 				}
 			}
 			if time.Now().After(deadline) {
-				return pgerr.New(pgerr.SerializationFailure, "shard group %d is not ready yet; retry", gid)
+				return pgerr.ShardNotReady.New(gid)
 			}
 			select {
 			case <-ctx.Done():
@@ -576,7 +576,7 @@ func (s *Session) prepareAlterSystem(a *parser.AlterSystemSet) (*prepared, error
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized cluster setting %q", a.Name).
+		return nil, pgerr.UnknownClusterSetting.New(a.Name).
 			WithHint("Cluster settings: %s.", strings.Join(names, ", ")).WithPos(a.P)
 	}
 	var value *string

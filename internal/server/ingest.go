@@ -178,7 +178,7 @@ func (n *Node) appendShard(ctx context.Context, gid uint64, b *types.Batch, inge
 				return 0, storeErr(ctx.Err())
 			}
 			if retryableAppend(err) || attemptTimedOut {
-				return 0, pgerr.New(pgerr.SerializationFailure, "stream shard group %d has no leader this node can reach (no quorum?); retry", gid).
+				return 0, pgerr.NoLeaderToAppend.New(gid).
 					WithDetail("Last attempt: %v", lastErr)
 			}
 			return 0, storeErr(lastErr)
@@ -239,7 +239,7 @@ func (n *Node) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint6
 	if target == 0 || target == n.id.RaftID {
 		nodes := n.replicasOf(gid)
 		if len(nodes) == 0 {
-			return 0, 0, pgerr.New(pgerr.SerializationFailure, "stream shard group %d has no replicas (dropped?)", gid)
+			return 0, 0, pgerr.NoReplicas.New(gid)
 		}
 		target = nodes[attempt%len(nodes)]
 		if target == n.id.RaftID {

@@ -71,7 +71,7 @@ func (r *shardAdminReply) isMember(id uint64) bool  { return r.isVoter(id) || r.
 func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*shardAdminReply, error) {
 	st, ok := n.store.Status(req.Group)
 	if !ok {
-		return nil, pgerr.New(pgerr.UndefinedObject, "node %s holds no replica of shard %d", n.cfg.NodeID, req.Group)
+		return nil, pgerr.NoReplicaOnNode.New(n.cfg.NodeID, req.Group)
 	}
 	rep := &shardAdminReply{Leader: st.Leader, Term: st.Term, Commit: st.Commit, Applied: st.Applied, Voters: st.Voters, Learners: st.Learners, Match: st.Match}
 	switch req.Action {
@@ -124,7 +124,7 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 			return rep, nil
 		}
 		if !rep.isVoter(req.Node) {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "%s holds no voting replica of shard %d", n.nodeName(req.Node), req.Group)
+			return nil, pgerr.NotAVoter.New(n.nodeName(req.Node), req.Group)
 		}
 		if err := n.store.TransferLeader(req.Group, req.Node); err != nil {
 			return nil, storeErr(err)
@@ -140,7 +140,7 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 			return rep, nil
 		}
 		if !rep.isLearner(req.Node) {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "%s is not a learner of shard %d", n.nodeName(req.Node), req.Group)
+			return nil, pgerr.NotALearner.New(n.nodeName(req.Node), req.Group)
 		}
 		change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(req.Node)}
 	case shardRemove:
@@ -886,7 +886,7 @@ func (n *Node) waitOp(ctx context.Context, id uint64, timeout time.Duration) err
 	for time.Now().Before(deadline) {
 		o := n.meta.Catalog().Ops[id]
 		if o == nil {
-			return pgerr.New(pgerr.UndefinedObject, "operation %d vanished", id)
+			return pgerr.OperationVanished.New(id)
 		}
 		switch o.Status {
 		case catalog.OpDone:
@@ -898,7 +898,7 @@ func (n *Node) waitOp(ctx context.Context, id uint64, timeout time.Duration) err
 			return err
 		}
 	}
-	return pgerr.New(pgerr.SerializationFailure, "operation %d did not finish within %s", id, timeout)
+	return pgerr.OperationTimeout.New(id, timeout)
 }
 
 // balanceCandidates are the nodes replicas are balanced across: live data

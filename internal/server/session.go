@@ -65,12 +65,10 @@ func (n *Node) NewSession(ctx context.Context, params map[string]string) (pgwire
 		user = "cairn"
 	}
 	if cat := n.meta.Catalog(); cat.Removed[n.id.RaftID] {
-		return nil, pgerr.New(pgerr.CannotConnectNow, "node %q was removed from the cluster and accepts no sessions", n.cfg.NodeID).
-			WithHint("Connect to another node; stop this one.")
+		return nil, pgerr.NodeGone.New(n.cfg.NodeID)
 	}
 	if me := n.meta.Catalog().NodeByID(n.id.RaftID); me != nil && (me.State == catalog.NodeDraining || me.State == catalog.NodeOffline || me.State == catalog.NodeDecommissioned) {
-		return nil, pgerr.New(pgerr.CannotConnectNow, "node %q is %s and accepts no new sessions", n.cfg.NodeID, me.State).
-			WithHint("Connect to another node (SHOW NODES lists them), or ALTER NODE '%s' RECOVER.", n.cfg.NodeID)
+		return nil, pgerr.NodeNoSessions.New(n.cfg.NodeID, me.State, n.cfg.NodeID)
 	}
 	s := &Session{n: n, user: user, values: map[string]string{}, tx: txIdle}
 	if app, ok := params["application_name"]; ok {
