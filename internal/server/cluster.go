@@ -112,7 +112,7 @@ func (n *Node) joinCluster() error {
 			if err != nil {
 				lastErr = fmt.Errorf("join through %s: %w", seed, err)
 				var pe *pgerr.Error
-				if errors.As(err, &pe) && (pe.Code == pgerr.DuplicateObject || pe.Code == pgerr.InvalidParameterValue) {
+				if errors.As(err, &pe) && (pe.Code == pgerr.NodeIDTaken.Code || pe.Code == pgerr.WrongCluster.Code) {
 					return lastErr // refused for good (name clash, other cluster)
 				}
 				continue

@@ -430,7 +430,7 @@ func (n *Node) updateOp(ctx context.Context, o *catalog.Operation) error {
 	cp := *o
 	_, err := n.proposeMeta(ctx, &catalog.UpdateOperation{Operation: &cp})
 	var pe *pgerr.Error
-	if errors.As(err, &pe) && (pe.Code == pgerr.ObjectNotInPrerequisiteState || pe.Code == pgerr.UndefinedObject) {
+	if errors.As(err, &pe) && (pe.Code == pgerr.OperationFinished.Code || pe.Code == pgerr.OperationNotFound.Code) {
 		return errOpCancelled
 	}
 	return err
