@@ -206,12 +206,12 @@ func (c *Catalog) Groups() map[uint64]GroupRef {
 
 // ErrNoStream reports a missing stream.
 func ErrNoStream(name string) *pgerr.Error {
-	return pgerr.New(pgerr.UndefinedTable, "stream %q does not exist", name)
+	return pgerr.StreamNotFound.New(name)
 }
 
 // ErrNoView reports a missing view.
 func ErrNoView(name string) *pgerr.Error {
-	return pgerr.New(pgerr.UndefinedTable, "view %q does not exist", name)
+	return pgerr.ViewNotFound.New(name)
 }
 
 // Exists reports the kind of the object called name ("stream", "view" or "").

@@ -14,22 +14,6 @@ import (
 	"github.com/cairndb/cairn/internal/pgerr"
 )
 
-// Command is one change to the catalog, proposed to the meta group.
-type Command struct {
-	Op          string     `json:"op"` // init | add_node | create_stream | drop_stream | create_view | drop_view | set_setting
-	Node        *Node      `json:"node,omitempty"`
-	Stream      *Stream    `json:"stream,omitempty"`
-	View        *View      `json:"view,omitempty"`
-	Names       []string   `json:"names,omitempty"`
-	IfExists    bool       `json:"if_exists,omitempty"`
-	IfNotExists bool       `json:"if_not_exists,omitempty"`
-	Cascade     bool       `json:"cascade,omitempty"`
-	Key         string     `json:"key,omitempty"`
-	Value       *string    `json:"value,omitempty"` // nil resets the setting
-	Operation   *Operation `json:"operation,omitempty"`
-	Placement   *Placement `json:"placement,omitempty"`
-}
-
 // Result is what applying a Command produced.
 type Result struct {
 	Err       *pgerr.Error
@@ -39,15 +23,6 @@ type Result struct {
 	Node      *Node
 	Operation *Operation
 	Notice    string
-}
-
-// Encode returns the command's wire form.
-func (c *Command) Encode() []byte {
-	b, err := json.Marshal(c)
-	if err != nil {
-		panic(err) // plain data: cannot fail
-	}
-	return b
 }
 
 // MetaSM is the meta group's state machine. The published catalog is
@@ -101,12 +76,16 @@ func (m *MetaSM) Load(r pebble.Reader) error {
 
 // Apply applies one command and returns a *Result.
 func (m *MetaSM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
-	var c Command
-	if err := json.Unmarshal(cmd, &c); err != nil {
-		return &Result{Err: pgerr.New(pgerr.InternalError, "catalog: undecodable command at index %d: %v", index, err)}
+	var e envelope
+	if err := json.Unmarshal(cmd, &e); err != nil {
+		return &Result{Err: pgerr.CatalogUndecodable.New(index, err)}
+	}
+	c, perr := e.command()
+	if perr != nil {
+		return &Result{Err: perr}
 	}
 	next := m.Catalog().Clone()
-	res := applyCommand(next, &c)
+	res := c.apply(next)
 	if res.Err != nil {
 		return res
 	}
@@ -115,7 +94,7 @@ func (m *MetaSM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 		panic(err)
 	}
 	if err := wb.Set(m.key, b, nil); err != nil {
-		return &Result{Err: pgerr.New(pgerr.IOError, "catalog: %v", err)}
+		return &Result{Err: pgerr.CatalogIO.New(err)}
 	}
 	m.mu.Lock()
 	m.mu.cat = next
@@ -126,143 +105,144 @@ func (m *MetaSM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 	return res
 }
 
-// applyCommand changes c in place. It is deterministic: every decision
-// depends only on c and cmd.
-func applyCommand(c *Catalog, cmd *Command) *Result {
-	if res, ok := applyOpCommand(c, cmd); ok {
-		return res
+func (cmd *Init) apply(c *Catalog) *Result {
+	if c.ClusterID == "" && cmd.ClusterID != "" {
+		c.ClusterID = cmd.ClusterID
 	}
-	switch cmd.Op {
-	case "init":
-		if c.ClusterID == "" && cmd.Value != nil {
-			c.ClusterID = *cmd.Value
+	if cmd.Node != nil && len(c.Nodes) == 0 {
+		// The bootstrap node is raft replica 1 of the meta group.
+		cmd.Node.ID = 1
+		c.Nodes[cmd.Node.Name] = cmd.Node
+		c.NextNodeID = 2
+	}
+	return &Result{}
+}
+
+func (cmd *AddNode) apply(c *Catalog) *Result {
+	nd := cmd.Node
+	if c.Removed[nd.ID] {
+		return &Result{Err: pgerr.NodeRemoved.New(nd.Name, nd.ID)}
+	}
+	if old, ok := c.Nodes[nd.Name]; ok {
+		// A node coming back (maybe on new addresses) keeps its id and
+		// the state an operator gave it, except that its restart ends a
+		// drain.
+		nd.ID, nd.JoinedAt, nd.State = old.ID, old.JoinedAt, old.State
+		if cmd.Restart && nd.State == NodeDraining {
+			nd.State = ""
 		}
-		if cmd.Node != nil && len(c.Nodes) == 0 {
-			// The bootstrap node is raft replica 1 of the meta group.
-			cmd.Node.ID = 1
-			c.Nodes[cmd.Node.Name] = cmd.Node
-			c.NextNodeID = 2
-		}
-		return &Result{}
-	case "add_node":
-		nd := cmd.Node
-		if c.Removed[nd.ID] {
-			return &Result{Err: pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q (raft id %d) was removed from the cluster for good", nd.Name, nd.ID).
-				WithHint("To bring this machine back, start it with an empty --data-dir: it joins as a new node.")}
-		}
-		if old, ok := c.Nodes[nd.Name]; ok {
-			// A node coming back (maybe on new addresses) keeps its id and
-			// the state an operator gave it, except that its restart ends a
-			// drain.
-			nd.ID, nd.JoinedAt, nd.State = old.ID, old.JoinedAt, old.State
-			if cmd.Key == "restart" && nd.State == NodeDraining {
-				nd.State = ""
-			}
-			c.Nodes[nd.Name] = nd
-			return &Result{Node: nd}
-		}
-		if c.NextNodeID < 2 {
-			c.NextNodeID = 2
-		}
-		nd.ID = c.NextNodeID
-		c.NextNodeID++
 		c.Nodes[nd.Name] = nd
 		return &Result{Node: nd}
-	case "create_stream":
-		s := cmd.Stream
-		if kind := c.Exists(s.Name); kind != "" {
-			if cmd.IfNotExists && kind == "stream" {
-				return &Result{Stream: c.Streams[s.Name], Notice: fmt.Sprintf("stream %q already exists, skipping", s.Name)}
-			}
-			return &Result{Err: pgerr.New(pgerr.DuplicateTable, "relation %q already exists (a %s)", s.Name, kind)}
-		}
-		s.ID = c.NextID
-		c.NextID++
-		s.Groups = make([]uint64, s.Shards)
-		for i := range s.Groups {
-			s.Groups[i] = c.NextGroupID
-			c.NextGroupID++
-		}
-		c.Streams[s.Name] = s
-		return &Result{Stream: s}
-	case "create_view":
-		v := cmd.View
-		if kind := c.Exists(v.Name); kind != "" {
-			if cmd.IfNotExists && kind == "view" {
-				return &Result{View: c.Views[v.Name], Notice: fmt.Sprintf("view %q already exists, skipping", v.Name)}
-			}
-			return &Result{Err: pgerr.New(pgerr.DuplicateTable, "relation %q already exists (a %s)", v.Name, kind)}
-		}
-		s, ok := c.Streams[v.Stream]
-		if !ok {
-			return &Result{Err: ErrNoStream(v.Stream)}
-		}
-		if v.StreamID != 0 && v.StreamID != s.ID {
-			return &Result{Err: pgerr.New(pgerr.SerializationFailure, "stream %q was dropped and created again while the view was being created; retry", v.Stream)}
-		}
-		if len(v.Start) != s.Shards {
-			v.Start = make([]uint64, s.Shards)
-		}
-		v.ID = c.NextID
-		c.NextID++
-		v.Groups = make([]uint64, v.Shards)
-		for i := range v.Groups {
-			v.Groups[i] = c.NextGroupID
-			c.NextGroupID++
-		}
-		c.Views[v.Name] = v
-		return &Result{View: v}
-	case "drop_stream":
-		res := &Result{}
-		for _, name := range cmd.Names {
-			if _, ok := c.Streams[name]; !ok {
-				if err := c.dropMissing("stream", name, cmd.IfExists, res); err != nil {
-					return &Result{Err: err}
-				}
-				continue
-			}
-			deps := c.ViewsOn(name)
-			if len(deps) > 0 && !cmd.Cascade {
-				names := make([]string, len(deps))
-				for i, v := range deps {
-					names[i] = strconv.Quote(v.Name)
-				}
-				return &Result{Err: pgerr.New(pgerr.DependentObjects, "cannot drop stream %q because views depend on it: %s", name, strings.Join(names, ", ")).
-					WithHint("Use DROP ... CASCADE to drop the dependent views too.")}
-			}
-			for _, v := range deps {
-				c.forgetGroups(v.Groups)
-				delete(c.Views, v.Name)
-				res.Dropped = append(res.Dropped, v.Name)
-			}
-			c.forgetGroups(c.Streams[name].Groups)
-			delete(c.Streams, name)
-			res.Dropped = append(res.Dropped, name)
-		}
-		return res
-	case "drop_view":
-		res := &Result{}
-		for _, name := range cmd.Names {
-			if _, ok := c.Views[name]; !ok {
-				if err := c.dropMissing("view", name, cmd.IfExists, res); err != nil {
-					return &Result{Err: err}
-				}
-				continue
-			}
-			c.forgetGroups(c.Views[name].Groups)
-			delete(c.Views, name)
-			res.Dropped = append(res.Dropped, name)
-		}
-		return res
-	case "set_setting":
-		if cmd.Value == nil {
-			delete(c.Settings, cmd.Key)
-		} else {
-			c.Settings[cmd.Key] = *cmd.Value
-		}
-		return &Result{}
 	}
-	return &Result{Err: pgerr.New(pgerr.InternalError, "catalog: unknown command %q", cmd.Op)}
+	if c.NextNodeID < 2 {
+		c.NextNodeID = 2
+	}
+	nd.ID = c.NextNodeID
+	c.NextNodeID++
+	c.Nodes[nd.Name] = nd
+	return &Result{Node: nd}
+}
+
+func (cmd *CreateStream) apply(c *Catalog) *Result {
+	s := cmd.Stream
+	if kind := c.Exists(s.Name); kind != "" {
+		if cmd.IfNotExists && kind == "stream" {
+			return &Result{Stream: c.Streams[s.Name], Notice: fmt.Sprintf("stream %q already exists, skipping", s.Name)}
+		}
+		return &Result{Err: pgerr.RelationExists.New(s.Name, kind)}
+	}
+	s.ID = c.NextID
+	c.NextID++
+	s.Groups = make([]uint64, s.Shards)
+	for i := range s.Groups {
+		s.Groups[i] = c.NextGroupID
+		c.NextGroupID++
+	}
+	c.Streams[s.Name] = s
+	return &Result{Stream: s}
+}
+
+func (cmd *CreateView) apply(c *Catalog) *Result {
+	v := cmd.View
+	if kind := c.Exists(v.Name); kind != "" {
+		if cmd.IfNotExists && kind == "view" {
+			return &Result{View: c.Views[v.Name], Notice: fmt.Sprintf("view %q already exists, skipping", v.Name)}
+		}
+		return &Result{Err: pgerr.RelationExists.New(v.Name, kind)}
+	}
+	s, ok := c.Streams[v.Stream]
+	if !ok {
+		return &Result{Err: ErrNoStream(v.Stream)}
+	}
+	if v.StreamID != 0 && v.StreamID != s.ID {
+		return &Result{Err: pgerr.StreamRecreated.New(v.Stream)}
+	}
+	if len(v.Start) != s.Shards {
+		v.Start = make([]uint64, s.Shards)
+	}
+	v.ID = c.NextID
+	c.NextID++
+	v.Groups = make([]uint64, v.Shards)
+	for i := range v.Groups {
+		v.Groups[i] = c.NextGroupID
+		c.NextGroupID++
+	}
+	c.Views[v.Name] = v
+	return &Result{View: v}
+}
+
+func (cmd *DropStreams) apply(c *Catalog) *Result {
+	res := &Result{}
+	for _, name := range cmd.Names {
+		if _, ok := c.Streams[name]; !ok {
+			if err := c.dropMissing("stream", name, cmd.IfExists, res); err != nil {
+				return &Result{Err: err}
+			}
+			continue
+		}
+		deps := c.ViewsOn(name)
+		if len(deps) > 0 && !cmd.Cascade {
+			names := make([]string, len(deps))
+			for i, v := range deps {
+				names[i] = strconv.Quote(v.Name)
+			}
+			return &Result{Err: pgerr.ViewsDependOn.New(name, strings.Join(names, ", "))}
+		}
+		for _, v := range deps {
+			c.forgetGroups(v.Groups)
+			delete(c.Views, v.Name)
+			res.Dropped = append(res.Dropped, v.Name)
+		}
+		c.forgetGroups(c.Streams[name].Groups)
+		delete(c.Streams, name)
+		res.Dropped = append(res.Dropped, name)
+	}
+	return res
+}
+
+func (cmd *DropViews) apply(c *Catalog) *Result {
+	res := &Result{}
+	for _, name := range cmd.Names {
+		if _, ok := c.Views[name]; !ok {
+			if err := c.dropMissing("view", name, cmd.IfExists, res); err != nil {
+				return &Result{Err: err}
+			}
+			continue
+		}
+		c.forgetGroups(c.Views[name].Groups)
+		delete(c.Views, name)
+		res.Dropped = append(res.Dropped, name)
+	}
+	return res
+}
+
+func (cmd *SetSetting) apply(c *Catalog) *Result {
+	if cmd.Value == nil {
+		delete(c.Settings, cmd.Key)
+	} else {
+		c.Settings[cmd.Key] = *cmd.Value
+	}
+	return &Result{}
 }
 
 // forgetGroups drops the per-group records of dropped groups.
@@ -291,8 +271,7 @@ func (c *Catalog) dropMissing(kind, name string, ifExists bool, res *Result) *pg
 		return nil
 	}
 	if other := c.Exists(name); other != "" {
-		return pgerr.New(pgerr.WrongObjectType, "%q is a %s", name, other).
-			WithHint("Use DROP %s to remove a %s.", strings.ToUpper(other), other)
+		return pgerr.NotThatKind.New(name, other, strings.ToUpper(other), other)
 	}
 	if kind == "view" {
 		return ErrNoView(name)

@@ -83,99 +83,86 @@ func (c *Catalog) ActiveOpOn(gid uint64) *Operation {
 	return nil
 }
 
-// applyOpCommand handles the operation, node-state and placement commands.
-func applyOpCommand(c *Catalog, cmd *Command) (*Result, bool) {
-	switch cmd.Op {
-	case "op_create":
-		o := *cmd.Operation
-		if o.Group != 0 {
-			if _, ok := c.ShardNodes(o.Group); !ok && o.Type != OpForceRecover && o.Group != MetaGroupID {
-				return &Result{Err: pgerr.New(pgerr.UndefinedObject, "shard %d does not exist", o.Group)}, true
-			}
-			if a := c.ActiveOpOn(o.Group); a != nil && o.Type != OpForceRecover {
-				return &Result{Err: pgerr.New(pgerr.ObjectInUse, "shard %d already has operation %d (%s) %s", o.Group, a.ID, a.Type, a.Status).
-					WithHint("Wait for it (cairn ops wait %d) or cancel it (CANCEL OPERATION %d).", a.ID, a.ID)}, true
-			}
+func (cmd *CreateOperation) apply(c *Catalog) *Result {
+	o := *cmd.Operation
+	if o.Group != 0 {
+		if _, ok := c.ShardNodes(o.Group); !ok && o.Type != OpForceRecover && o.Group != MetaGroupID {
+			return &Result{Err: pgerr.ShardNotFound.New(o.Group)}
 		}
-		if c.NextOpID == 0 {
-			c.NextOpID = 1
+		if a := c.ActiveOpOn(o.Group); a != nil && o.Type != OpForceRecover {
+			return &Result{Err: pgerr.ShardBusy.New(o.Group, a.ID, a.Type, a.Status, a.ID, a.ID)}
 		}
-		o.ID = c.NextOpID
-		c.NextOpID++
-		if o.Status == "" {
-			o.Status = OpPending
-		}
-		c.Ops[o.ID] = &o
-		c.trimOps()
-		return &Result{Operation: &o}, true
-	case "op_update":
-		u := cmd.Operation
-		o := c.Ops[u.ID]
-		if o == nil {
-			return &Result{Err: pgerr.New(pgerr.UndefinedObject, "operation %d does not exist", u.ID)}, true
-		}
-		if !o.Active() {
-			// Finished (or cancelled by an operator): the executor learns it here.
-			return &Result{Err: pgerr.New(pgerr.ObjectNotInPrerequisiteState, "operation %d is already %s", u.ID, o.Status)}, true
-		}
-		if u.Status == OpCancelled && cmd.Key == "cancel" {
-			o.Status, o.End, o.Error = OpCancelled, u.End, "cancelled by an operator"
-			return &Result{Operation: o}, true
-		}
-		o.Status, o.Progress, o.Step, o.Error = u.Status, u.Progress, u.Step, u.Error
-		if u.To != 0 {
-			o.To = u.To
-		}
-		if u.Total != 0 {
-			o.Total = u.Total
-		}
-		if !o.Active() {
-			o.End = u.End
-		}
-		return &Result{Operation: o}, true
-	case "set_node_state":
-		nd := c.Nodes[cmd.Key]
-		if nd == nil {
-			return &Result{Err: pgerr.New(pgerr.UndefinedObject, "node %q does not exist", cmd.Key)}, true
-		}
-		v := ""
-		if cmd.Value != nil {
-			v = *cmd.Value
-		}
-		nd.State = v
-		return &Result{Node: nd}, true
-	case "remove_node":
-		nd := c.Nodes[cmd.Key]
-		if nd == nil {
-			return &Result{Err: pgerr.New(pgerr.UndefinedObject, "node %q does not exist", cmd.Key)}, true
-		}
-		if n := c.ReplicaCounts()[nd.ID]; n > 0 {
-			return &Result{Err: pgerr.New(pgerr.ObjectInUse, "node %q still holds %d shard replicas", nd.Name, n).
-				WithHint("ALTER NODE '%s' DECOMMISSION moves them off; remove it once that operation is done.", nd.Name)}, true
-		}
-		delete(c.Nodes, cmd.Key)
-		c.Removed[nd.ID] = true
-		return &Result{Node: nd}, true
-	case "set_placement":
-		// Group, with Names ignored: Nodes is the new replica list; Added,
-		// if set, is a node joining the running group.
-		p := cmd.Placement
-		if !c.setShardNodes(p.Group, p.Nodes) {
-			return &Result{Err: pgerr.New(pgerr.UndefinedObject, "shard %d does not exist", p.Group)}, true
-		}
-		if p.Added != 0 && !slices.Contains(c.Added[p.Group], p.Added) {
-			c.Added[p.Group] = append(c.Added[p.Group], p.Added)
-		}
-		return &Result{}, true
 	}
-	return nil, false
+	if c.NextOpID == 0 {
+		c.NextOpID = 1
+	}
+	o.ID = c.NextOpID
+	c.NextOpID++
+	if o.Status == "" {
+		o.Status = OpPending
+	}
+	c.Ops[o.ID] = &o
+	c.trimOps()
+	return &Result{Operation: &o}
 }
 
-// Placement is the body of a set_placement command.
-type Placement struct {
-	Group uint64   `json:"group"`
-	Nodes []uint64 `json:"nodes"`
-	Added uint64   `json:"added,omitempty"`
+func (cmd *UpdateOperation) apply(c *Catalog) *Result {
+	u := cmd.Operation
+	o := c.Ops[u.ID]
+	if o == nil {
+		return &Result{Err: pgerr.OperationNotFound.New(u.ID)}
+	}
+	if !o.Active() {
+		// Finished (or cancelled by an operator): the executor learns it here.
+		return &Result{Err: pgerr.OperationFinished.New(u.ID, o.Status)}
+	}
+	if u.Status == OpCancelled && cmd.Cancel {
+		o.Status, o.End, o.Error = OpCancelled, u.End, "cancelled by an operator"
+		return &Result{Operation: o}
+	}
+	o.Status, o.Progress, o.Step, o.Error = u.Status, u.Progress, u.Step, u.Error
+	if u.To != 0 {
+		o.To = u.To
+	}
+	if u.Total != 0 {
+		o.Total = u.Total
+	}
+	if !o.Active() {
+		o.End = u.End
+	}
+	return &Result{Operation: o}
+}
+
+func (cmd *SetNodeState) apply(c *Catalog) *Result {
+	nd := c.Nodes[cmd.Node]
+	if nd == nil {
+		return &Result{Err: pgerr.NodeNotFound.New(cmd.Node)}
+	}
+	nd.State = cmd.State
+	return &Result{Node: nd}
+}
+
+func (cmd *RemoveNode) apply(c *Catalog) *Result {
+	nd := c.Nodes[cmd.Node]
+	if nd == nil {
+		return &Result{Err: pgerr.NodeNotFound.New(cmd.Node)}
+	}
+	if n := c.ReplicaCounts()[nd.ID]; n > 0 {
+		return &Result{Err: pgerr.NodeHoldsReplicas.New(nd.Name, n, nd.Name)}
+	}
+	delete(c.Nodes, cmd.Node)
+	c.Removed[nd.ID] = true
+	return &Result{Node: nd}
+}
+
+func (cmd *SetPlacement) apply(c *Catalog) *Result {
+	if !c.setShardNodes(cmd.Group, cmd.Nodes) {
+		return &Result{Err: pgerr.ShardNotFound.New(cmd.Group)}
+	}
+	if cmd.Added != 0 && !slices.Contains(c.Added[cmd.Group], cmd.Added) {
+		c.Added[cmd.Group] = append(c.Added[cmd.Group], cmd.Added)
+	}
+	return &Result{}
 }
 
 // trimOps forgets the oldest finished operations beyond maxFinishedOps.

@@ -385,7 +385,7 @@ func (a *admin) operation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res == nil || len(res.Rows) == 0 {
-		a.fail(w, r, pgerr.New(pgerr.UndefinedObject, "operation %d does not exist", id).
+		a.fail(w, r, pgerr.OperationNotFound.New(id).
 			WithHint("cairn ops ls (GET /api/v1/operations) lists the operations the cluster remembers"))
 		return
 	}

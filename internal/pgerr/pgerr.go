@@ -5,6 +5,8 @@ package pgerr
 import (
 	"errors"
 	"fmt"
+
+	"github.com/cairndb/cairn/internal/errkind"
 )
 
 // SQLSTATE codes used by Cairn.
@@ -98,7 +100,9 @@ func (e *Error) WithDetail(format string, args ...any) *Error {
 }
 
 // From converts any error into an *Error: errors that already carry a
-// SQLSTATE keep it; others become XX000 internal errors.
+// SQLSTATE keep it; errors with an internal kind (errkind) get the
+// SQLSTATE of their kind (see kindCodes); others become XX000 internal
+// errors.
 func From(err error) *Error {
 	if err == nil {
 		return nil
@@ -112,6 +116,9 @@ func From(err error) *Error {
 	}
 	if errors.As(err, &coded) {
 		return &Error{Code: coded.SQLState(), Message: err.Error()}
+	}
+	if code, ok := kindCodes[errkind.Of(err)]; ok {
+		return &Error{Code: code, Message: err.Error()}
 	}
 	return &Error{Code: InternalError, Message: err.Error()}
 }

@@ -326,7 +326,7 @@ func (c *conn) setIdle() bool {
 	c.mu.idle = true
 	c.mu.Unlock()
 	if c.s.shuttingDown.Load() {
-		c.sendFatal(pgerr.New(pgerr.AdminShutdown, "terminating connection due to administrator command"))
+		c.sendFatal(pgerr.AdminTerminated.New())
 		return false
 	}
 	return true
@@ -770,9 +770,9 @@ func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
 	}
 	switch context.Cause(ctx) {
 	case errCanceledByUser:
-		return "", pgerr.New(pgerr.QueryCanceled, "canceling statement due to user request")
+		return "", pgerr.CanceledByUser.New()
 	case errServerClosed:
-		return "", pgerr.New(pgerr.AdminShutdown, "terminating connection due to administrator command")
+		return "", pgerr.AdminTerminated.New()
 	case errClientGone:
 		return "", &writeErr{err: errClientGone}
 	}

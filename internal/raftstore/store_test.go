@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
@@ -83,17 +82,6 @@ func TestSingleGroupProposeApplyRestart(t *testing.T) {
 	}
 	if len(sm2.snapshot()) != n+10 {
 		t.Fatalf("got %d commands, want %d", len(sm2.snapshot()), n+10)
-	}
-}
-
-func TestErrorsCarrySQLState(t *testing.T) {
-	for _, e := range []error{ErrNotLeader, ErrProposalDropped, ErrGroupNotFound, ErrGroupRemoved} {
-		if c := pgerr.Code(fmt.Errorf("group 3: %w", e)); c != pgerr.SerializationFailure {
-			t.Errorf("%v: code %s, want 40001", e, c)
-		}
-	}
-	if c := pgerr.Code(ErrStopped); c != pgerr.AdminShutdown {
-		t.Errorf("ErrStopped code %s", c)
 	}
 }
 

@@ -90,7 +90,7 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		rep, err := n.shardAdminAt(cctx, nd.ID, shardAdminRequest{Group: gid, Action: "status"})
+		rep, err := n.shardAdminAt(cctx, nd.ID, shardAdminRequest{Group: gid, Action: shardStatus})
 		cancel()
 		if err != nil {
 			continue
@@ -129,7 +129,7 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 		return row(fmt.Sprintf("plan only, nothing changed: %s would become the only voter (applied index %d); writes acknowledged after that index by the lost replicas may be lost. Run again with CONFIRM DATA LOSS to do it.",
 			n.nodeName(best.id), best.rep.Applied)), nil
 	}
-	rep, err := n.shardAdminAt(ctx, best.id, shardAdminRequest{Group: gid, Action: "force"})
+	rep, err := n.shardAdminAt(ctx, best.id, shardAdminRequest{Group: gid, Action: shardForce})
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 		if f.id == best.id {
 			continue
 		}
-		if _, err := n.shardAdminAt(ctx, f.id, shardAdminRequest{Group: gid, Action: "destroy"}); err != nil {
+		if _, err := n.shardAdminAt(ctx, f.id, shardAdminRequest{Group: gid, Action: shardDestroy}); err != nil {
 			w.Notice(fmt.Sprintf("could not delete the stale replica of shard %d on %s: %v", gid, n.nodeName(f.id), err))
 		}
 	}

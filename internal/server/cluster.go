@@ -70,7 +70,7 @@ func (n *Node) joinCluster() error {
 			if err != nil {
 				lastErr = fmt.Errorf("join through %s: %w", seed, err)
 				var pe *pgerr.Error
-				if errors.As(err, &pe) && (pe.Code == pgerr.DuplicateObject || pe.Code == pgerr.InvalidParameterValue) {
+				if errors.As(err, &pe) && (pe.Code == pgerr.NodeIDTaken.Code || pe.Code == pgerr.WrongCluster.Code) {
 					return lastErr // refused for good (name clash, other cluster)
 				}
 				continue
@@ -123,12 +123,12 @@ func (n *Node) HandleRaft(msgs []raftstore.GroupMessage) {
 // HandleRPC implements transport.Handler.
 func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte, error) {
 	if !n.ready.Load() {
-		return nil, pgerr.New(pgerr.CannotConnectNow, "node %s is starting", n.cfg.NodeID)
+		return nil, pgerr.NodeStarting.New(n.cfg.NodeID)
 	}
 	// The store must outlive every RPC that reads it: Close waits for
 	// these, after cancelling them through n.ctx.
 	if !n.rpcs.enter() {
-		return nil, pgerr.New(pgerr.AdminShutdown, "node %s is shutting down", n.cfg.NodeID)
+		return nil, pgerr.NodeStopping.New(n.cfg.NodeID)
 	}
 	defer n.rpcs.leave()
 	ctx, cancel := context.WithCancel(ctx)
@@ -157,11 +157,11 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 		}
 		return json.Marshal(rep)
 	case rpcMetaPropose:
-		var c catalog.Command
-		if err := json.Unmarshal(req, &c); err != nil {
+		c, err := catalog.Decode(req)
+		if err != nil {
 			return nil, err
 		}
-		res, err := n.proposeMeta(ctx, &c)
+		res, err := n.proposeMeta(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -241,7 +241,7 @@ func (f *inflight) closeAndWait(timeout time.Duration) {
 func (n *Node) admit(ctx context.Context, r *joinRequest) (*joinReply, error) {
 	if st, ok := n.store.Status(catalog.MetaGroupID); !ok || !st.IsLeader {
 		if !ok || st.Leader == 0 {
-			return nil, pgerr.New(pgerr.SerializationFailure, "the meta group has no leader right now; retry")
+			return nil, pgerr.MetaNoLeader.New()
 		}
 		req, _ := json.Marshal(r)
 		out, err := n.tr.Call(ctx, st.Leader, rpcJoin, req)
@@ -253,13 +253,13 @@ func (n *Node) admit(ctx context.Context, r *joinRequest) (*joinReply, error) {
 	}
 	cat := n.meta.Catalog()
 	if r.ClusterID != "" && r.ClusterID != cat.ClusterID {
-		return nil, pgerr.New(pgerr.InvalidParameterValue, "node %q belongs to cluster %s, not %s", r.Node.Name, r.ClusterID, cat.ClusterID)
+		return nil, pgerr.WrongCluster.New(r.Node.Name, r.ClusterID, cat.ClusterID)
 	}
 	if old := cat.Nodes[r.Node.Name]; old != nil && old.ClusterAddr != r.Node.ClusterAddr && n.liveness(old) == "live" {
-		return nil, pgerr.New(pgerr.DuplicateObject, "node id %q is taken by a live node at %s; pick another --node-id", r.Node.Name, old.ClusterAddr)
+		return nil, pgerr.NodeIDTaken.New(r.Node.Name, old.ClusterAddr)
 	}
 	nd := r.Node
-	res, err := n.proposeMeta(ctx, &catalog.Command{Op: "add_node", Node: &nd})
+	res, err := n.proposeMeta(ctx, &catalog.AddNode{Node: &nd})
 	if err != nil {
 		return nil, err
 	}

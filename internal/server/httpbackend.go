@@ -17,7 +17,7 @@ func (h httpBackend) NodeID() string { return h.n.cfg.NodeID }
 func (h httpBackend) Ready() error {
 	st, ok := h.n.store.Status(catalog.MetaGroupID)
 	if !ok || st.Leader == 0 {
-		return pgerr.New(pgerr.CannotConnectNow, "the meta group has no leader yet")
+		return pgerr.MetaNoLeaderYet.New()
 	}
 	return nil
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/errkind"
 	"github.com/cairndb/cairn/internal/pgerr"
-	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/types"
 )
@@ -172,13 +172,13 @@ func (n *Node) appendShard(ctx context.Context, gid uint64, b *types.Batch, inge
 		// An attempt that timed out while the statement still has time (a
 		// node paused or cut off) is retried elsewhere with the same batch
 		// id: if the first attempt lands after all, the id dedupes it.
-		attemptTimedOut := ctx.Err() == nil && pgerr.Code(err) == pgerr.QueryCanceled
+		attemptTimedOut := ctx.Err() == nil && pgerr.KindOf(err) == errkind.Cancelled
 		if (!retryableAppend(err) && !attemptTimedOut) || time.Now().After(deadline) || ctx.Err() != nil {
 			if ctx.Err() != nil {
 				return 0, storeErr(ctx.Err())
 			}
 			if retryableAppend(err) || attemptTimedOut {
-				return 0, pgerr.New(pgerr.SerializationFailure, "stream shard group %d has no leader this node can reach (no quorum?); retry", gid).
+				return 0, pgerr.NoLeaderToAppend.New(gid).
 					WithDetail("Last attempt: %v", lastErr)
 			}
 			return 0, storeErr(lastErr)
@@ -196,11 +196,11 @@ func (n *Node) appendShard(ctx context.Context, gid uint64, b *types.Batch, inge
 // retryableAppend reports whether an append may succeed if tried again
 // (elsewhere): leader changes, unreachable or restarting nodes.
 func retryableAppend(err error) bool {
-	if errors.Is(err, raftstore.ErrProposalDropped) || errors.Is(err, raftstore.ErrNotLeader) || errors.Is(err, errNotLeaderHere) {
+	if errors.Is(err, errNotLeaderHere) {
 		return true
 	}
-	switch pgerr.Code(err) {
-	case pgerr.SerializationFailure, pgerr.CannotConnectNow, pgerr.ConnectionFailure, pgerr.AdminShutdown:
+	switch pgerr.KindOf(err) {
+	case errkind.Retryable, errkind.NotLeader, errkind.NoQuorum, errkind.Unavailable, errkind.ShuttingDown:
 		return true
 	}
 	return false
@@ -239,7 +239,7 @@ func (n *Node) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint6
 	if target == 0 || target == n.id.RaftID {
 		nodes := n.replicasOf(gid)
 		if len(nodes) == 0 {
-			return 0, 0, pgerr.New(pgerr.SerializationFailure, "stream shard group %d has no replicas (dropped?)", gid)
+			return 0, 0, pgerr.NoReplicas.New(gid)
 		}
 		target = nodes[attempt%len(nodes)]
 		if target == n.id.RaftID {

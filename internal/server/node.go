@@ -614,18 +614,18 @@ func (n *Node) waitLeader(gid uint64, timeout time.Duration) error {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return pgerr.New(pgerr.SerializationFailure, "group %d has no leader after %s; retry", gid, timeout)
+	return pgerr.GroupNoLeader.New(gid, timeout)
 }
 
 // proposeMeta proposes a catalog change and returns its result.
-func (n *Node) proposeMeta(ctx context.Context, c *catalog.Command) (*catalog.Result, error) {
+func (n *Node) proposeMeta(ctx context.Context, c catalog.Command) (*catalog.Result, error) {
 	// Bounded: a meta leader cut off from its quorum would otherwise keep
 	// the proposal pending until it hears of a new leader.
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	res, err := n.store.Propose(pctx, catalog.MetaGroupID, c.Encode())
+	res, err := n.store.Propose(pctx, catalog.MetaGroupID, catalog.Encode(c))
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return nil, pgerr.New(pgerr.SerializationFailure, "the catalog change was not confirmed within 10s (the meta group may have lost its quorum); check and retry")
+		return nil, pgerr.MetaUnconfirmed.New()
 	}
 	if errors.Is(err, raftstore.ErrNotLeader) {
 		return n.forwardMeta(ctx, c)
@@ -645,7 +645,7 @@ func (n *Node) proposeMeta(ctx context.Context, c *catalog.Command) (*catalog.Re
 
 // forwardMeta sends a catalog change to the meta leader, then waits until
 // this node's catalog has it (so the session reads its own writes).
-func (n *Node) forwardMeta(ctx context.Context, c *catalog.Command) (*catalog.Result, error) {
+func (n *Node) forwardMeta(ctx context.Context, c catalog.Command) (*catalog.Result, error) {
 	var leader uint64
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		if st, ok := n.store.Status(catalog.MetaGroupID); ok && st.Leader != 0 && st.Leader != n.id.RaftID {
@@ -653,7 +653,7 @@ func (n *Node) forwardMeta(ctx context.Context, c *catalog.Command) (*catalog.Re
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, pgerr.New(pgerr.SerializationFailure, "the meta group has no leader right now; retry")
+			return nil, pgerr.MetaNoLeader.New()
 		}
 		select {
 		case <-ctx.Done():
@@ -661,7 +661,7 @@ func (n *Node) forwardMeta(ctx context.Context, c *catalog.Command) (*catalog.Re
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	out, err := n.tr.Call(ctx, leader, rpcMetaPropose, c.Encode())
+	out, err := n.tr.Call(ctx, leader, rpcMetaPropose, catalog.Encode(c))
 	if err != nil {
 		return nil, err
 	}
@@ -698,7 +698,7 @@ func (n *Node) registerSelf() error {
 	cat := n.meta.Catalog()
 	if cat.ClusterID == "" {
 		v := n.id.ClusterID
-		_, err := n.proposeMeta(ctx, &catalog.Command{Op: "init", Value: &v, Node: &me})
+		_, err := n.proposeMeta(ctx, &catalog.Init{ClusterID: v, Node: &me})
 		return err
 	}
 	old := cat.Nodes[me.Name]
@@ -706,7 +706,7 @@ func (n *Node) registerSelf() error {
 		// Key "restart": a drain ends with the process it drained (the
 		// rolling-restart recipe is drain, restart, wait for live); other
 		// operator states survive the restart.
-		_, err := n.proposeMeta(ctx, &catalog.Command{Op: "add_node", Node: &me, Key: "restart"})
+		_, err := n.proposeMeta(ctx, &catalog.AddNode{Node: &me, Restart: true})
 		return err
 	}
 	return nil
@@ -720,17 +720,17 @@ func storeErr(err error) error {
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
-		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to user request").
+		return pgerr.CanceledByUser.New().
 			WithDetail("A write already handed to Raft may still be applied.")
 	case errors.Is(err, context.DeadlineExceeded):
-		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to statement timeout").
+		return pgerr.StatementTimeout.New().
 			WithDetail("A write already handed to Raft may still be applied.")
 	case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrProposalDropped):
-		return pgerr.New(pgerr.SerializationFailure, "%v; retry the statement", err)
+		return pgerr.StoreRetry.New(err)
 	case errors.Is(err, raftstore.ErrStopped):
-		return pgerr.New(pgerr.AdminShutdown, "the node is shutting down")
+		return pgerr.NodeShuttingDown.New()
 	case errors.Is(err, raftstore.ErrGroupNotFound), errors.Is(err, raftstore.ErrGroupRemoved):
-		return pgerr.New(pgerr.SerializationFailure, "the shard moved or its object was dropped meanwhile (%v); retry the statement", err)
+		return pgerr.ShardMoved.New(err)
 	}
 	return pgerr.New(pgerr.InternalError, "%v", err)
 }

@@ -19,9 +19,9 @@ func (n *Node) place(shards, replicas int) ([][]uint64, error) {
 	var few *placement.TooFewNodesError
 	switch {
 	case errors.Is(err, placement.ErrNoLiveNode):
-		return nil, pgerr.New(pgerr.CannotConnectNow, "%v", err)
+		return nil, pgerr.NoLiveDataNode.New()
 	case errors.As(err, &few):
-		return nil, pgerr.New(pgerr.InvalidParameterValue, "%v", err)
+		return nil, pgerr.TooFewLiveNodes.New(few.Replicas, few.Replicas, few.Live, few.DataNodes)
 	}
 	return out, err
 }
@@ -42,7 +42,7 @@ func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
 				}
 			}
 			if time.Now().After(deadline) {
-				return pgerr.New(pgerr.SerializationFailure, "shard group %d is not ready yet; retry", gid)
+				return pgerr.ShardNotReady.New(gid)
 			}
 			select {
 			case <-ctx.Done():

@@ -15,6 +15,7 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/cluster/placement"
 	"github.com/cairndb/cairn/internal/cluster/scheduler"
+	"github.com/cairndb/cairn/internal/errkind"
 	"github.com/cairndb/cairn/internal/pgerr"
 )
 
@@ -31,10 +32,26 @@ import (
 const rpcShardAdmin = "shard_admin"
 
 type shardAdminRequest struct {
-	Group  uint64 `json:"group"`
-	Action string `json:"action"` // status | add_learner | promote | remove | transfer
-	Node   uint64 `json:"node,omitempty"`
+	Group  uint64      `json:"group"`
+	Action shardAction `json:"action"`
+	Node   uint64      `json:"node,omitempty"`
 }
+
+// shardAction is what a shard_admin request asks of a replica; its value
+// is the wire form. handleShardAdmin handles every one.
+type shardAction string
+
+// The shard actions. Status, force and destroy act on the replica asked;
+// the others on the group's leader, for the replica on Node.
+const (
+	shardStatus     shardAction = "status"      // report the raft state and what the replica holds
+	shardForce      shardAction = "force"       // unsafe recovery: this replica becomes the only voter
+	shardDestroy    shardAction = "destroy"     // delete a replica left out by a forced recovery
+	shardTransfer   shardAction = "transfer"    // move leadership to Node
+	shardAddLearner shardAction = "add_learner" // add Node as a learner
+	shardPromote    shardAction = "promote"     // make learner Node a voter
+	shardRemove     shardAction = "remove"      // remove Node from the group
+)
 
 type shardAdminReply struct {
 	Leader    uint64            `json:"leader"`
@@ -56,14 +73,14 @@ func (r *shardAdminReply) isMember(id uint64) bool  { return r.isVoter(id) || r.
 func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*shardAdminReply, error) {
 	st, ok := n.store.Status(req.Group)
 	if !ok {
-		return nil, pgerr.New(pgerr.UndefinedObject, "node %s holds no replica of shard %d", n.cfg.NodeID, req.Group)
+		return nil, pgerr.NoReplicaOnNode.New(n.cfg.NodeID, req.Group)
 	}
 	rep := &shardAdminReply{Leader: st.Leader, Term: st.Term, Commit: st.Commit, Applied: st.Applied, Voters: st.Voters, Learners: st.Learners, Match: st.Match}
 	switch req.Action {
-	case "status":
+	case shardStatus:
 		rep.Holds = n.holds(req.Group)
 		return rep, nil
-	case "force":
+	case shardForce:
 		// Unsafe recovery (FORCE RECOVER … CONFIRM DATA LOSS): this replica
 		// becomes the group's only voter.
 		rep.Holds = n.holds(req.Group)
@@ -75,7 +92,7 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 			"group", req.Group, "applied", fr.Applied, "commit", fr.Commit, "last_index", fr.LastIndex, "old_voters", fr.OldVoters)
 		rep.Applied, rep.Commit, rep.Voters = fr.Applied, fr.Commit, fr.OldVoters
 		return rep, nil
-	case "destroy":
+	case shardDestroy:
 		// A replica left out by a forced recovery: its log may disagree with
 		// the survivor's, so it is deleted (re-added later from a snapshot).
 		if req.Group == catalog.MetaGroupID {
@@ -104,31 +121,31 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 	}
 	var change *pb.ConfChangeSingle
 	switch req.Action {
-	case "transfer":
+	case shardTransfer:
 		if st.Leader == req.Node {
 			return rep, nil
 		}
 		if !rep.isVoter(req.Node) {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "%s holds no voting replica of shard %d", n.nodeName(req.Node), req.Group)
+			return nil, pgerr.NotAVoter.New(n.nodeName(req.Node), req.Group)
 		}
 		if err := n.store.TransferLeader(req.Group, req.Node); err != nil {
 			return nil, storeErr(err)
 		}
 		return rep, nil
-	case "add_learner":
+	case shardAddLearner:
 		if rep.isMember(req.Node) {
 			return rep, nil
 		}
 		change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(req.Node)}
-	case "promote":
+	case shardPromote:
 		if rep.isVoter(req.Node) {
 			return rep, nil
 		}
 		if !rep.isLearner(req.Node) {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "%s is not a learner of shard %d", n.nodeName(req.Node), req.Group)
+			return nil, pgerr.NotALearner.New(n.nodeName(req.Node), req.Group)
 		}
 		change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(req.Node)}
-	case "remove":
+	case shardRemove:
 		if !rep.isMember(req.Node) {
 			return rep, nil
 		}
@@ -184,7 +201,7 @@ func (n *Node) shardAdminAt(ctx context.Context, id uint64, req shardAdminReques
 // shardAdmin runs a shard action at the group's leader, finding it through
 // the replicas the catalog places (and this node's own view), retrying
 // for up to 15 s while the group elects a leader.
-func (n *Node) shardAdmin(ctx context.Context, gid uint64, action string, node uint64) (*shardAdminReply, error) {
+func (n *Node) shardAdmin(ctx context.Context, gid uint64, action shardAction, node uint64) (*shardAdminReply, error) {
 	deadline := time.Now().Add(15 * time.Second)
 	var lastErr error
 	var leader uint64
@@ -242,7 +259,7 @@ func (n *Node) findLeader(ctx context.Context, gid uint64) uint64 {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		rep, err := n.shardAdminAt(cctx, id, shardAdminRequest{Group: gid, Action: "status"})
+		rep, err := n.shardAdminAt(cctx, id, shardAdminRequest{Group: gid, Action: shardStatus})
 		cancel()
 		if err == nil && rep.Leader != 0 {
 			return rep.Leader
@@ -371,7 +388,7 @@ func (n *Node) execOp(ctx context.Context, o *catalog.Operation) {
 		// it. Cancelled: the cancel already recorded the outcome.
 		return
 	}
-	if err != nil && pgerr.From(err).Code == pgerr.SerializationFailure && n.ops.retry(o.ID) {
+	if err != nil && pgerr.IsKind(err, errkind.Retryable) && n.ops.retry(o.ID) {
 		// Retryable (a leader change, no quorum for a moment): the
 		// operation stays active and the next scheduler round runs it
 		// again from the top, up to opAttempts times.
@@ -396,9 +413,9 @@ func (n *Node) execOp(ctx context.Context, o *catalog.Operation) {
 // errOpCancelled when an operator cancelled the operation meanwhile.
 func (n *Node) updateOp(ctx context.Context, o *catalog.Operation) error {
 	cp := *o
-	_, err := n.proposeMeta(ctx, &catalog.Command{Op: "op_update", Operation: &cp})
+	_, err := n.proposeMeta(ctx, &catalog.UpdateOperation{Operation: &cp})
 	var pe *pgerr.Error
-	if errors.As(err, &pe) && (pe.Code == pgerr.ObjectNotInPrerequisiteState || pe.Code == pgerr.UndefinedObject) {
+	if errors.As(err, &pe) && (pe.Code == pgerr.OperationFinished.Code || pe.Code == pgerr.OperationNotFound.Code) {
 		return errOpCancelled
 	}
 	return err
@@ -416,7 +433,7 @@ func (n *Node) createOp(ctx context.Context, o *catalog.Operation) (*catalog.Ope
 	if !o.Active() && o.End < o.Start {
 		o.End = o.Start
 	}
-	res, err := n.proposeMeta(ctx, &catalog.Command{Op: "op_create", Operation: o})
+	res, err := n.proposeMeta(ctx, &catalog.CreateOperation{Operation: o})
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +450,7 @@ func (n *Node) pokeOps() {
 
 // setPlacement proposes a new replica list for a group.
 func (n *Node) setPlacement(ctx context.Context, gid uint64, nodes []uint64, added uint64) error {
-	_, err := n.proposeMeta(ctx, &catalog.Command{Op: "set_placement", Placement: &catalog.Placement{Group: gid, Nodes: nodes, Added: added}})
+	_, err := n.proposeMeta(ctx, &catalog.SetPlacement{Group: gid, Nodes: nodes, Added: added})
 	return err
 }
 
@@ -470,7 +487,7 @@ func (n *Node) execReplace(ctx context.Context, o *catalog.Operation) error {
 		// Undo the half-added replica: it never voted.
 		rctx, cancel := context.WithTimeout(n.ctx, 20*time.Second)
 		defer cancel()
-		if _, rerr := n.shardAdmin(rctx, o.Group, "remove", o.To); rerr == nil {
+		if _, rerr := n.shardAdmin(rctx, o.Group, shardRemove, o.To); rerr == nil {
 			if cur, ok := n.meta.Catalog().ShardNodes(o.Group); ok && slices.Contains(cur, o.To) && o.From != 0 {
 				_ = n.setPlacement(rctx, o.Group, slices.DeleteFunc(slices.Clone(cur), func(id uint64) bool { return id == o.To }), 0)
 			}
@@ -490,7 +507,7 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 			return err
 		}
 	}
-	rep, err := n.shardAdmin(ctx, o.Group, "status", 0)
+	rep, err := n.shardAdmin(ctx, o.Group, shardStatus, 0)
 	if err != nil {
 		return err
 	}
@@ -498,7 +515,7 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 		if err := n.step(ctx, o, 0.1, "adding a learner on %s", to); err != nil {
 			return err
 		}
-		if rep, err = n.shardAdmin(ctx, o.Group, "add_learner", o.To); err != nil {
+		if rep, err = n.shardAdmin(ctx, o.Group, shardAddLearner, o.To); err != nil {
 			return err
 		}
 	}
@@ -517,7 +534,7 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 				return err
 			}
-			rep, err = n.shardAdmin(ctx, o.Group, "status", 0)
+			rep, err = n.shardAdmin(ctx, o.Group, shardStatus, 0)
 			if err != nil {
 				return err
 			}
@@ -535,7 +552,7 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 		if err := n.step(ctx, o, 0.85, "promoting %s to voter", to); err != nil {
 			return err
 		}
-		if rep, err = n.shardAdmin(ctx, o.Group, "promote", o.To); err != nil {
+		if rep, err = n.shardAdmin(ctx, o.Group, shardPromote, o.To); err != nil {
 			return err
 		}
 	}
@@ -547,18 +564,18 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 		}
 		for i := 0; rep.Leader == o.From && i < 50; i++ {
 			// The leader cannot remove itself: hand leadership to the new replica.
-			if _, err := n.shardAdmin(ctx, o.Group, "transfer", o.To); err != nil {
+			if _, err := n.shardAdmin(ctx, o.Group, shardTransfer, o.To); err != nil {
 				return err
 			}
 			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
 				return err
 			}
-			if rep, err = n.shardAdmin(ctx, o.Group, "status", 0); err != nil {
+			if rep, err = n.shardAdmin(ctx, o.Group, shardStatus, 0); err != nil {
 				return err
 			}
 		}
 		if rep.isMember(o.From) {
-			if _, err := n.shardAdmin(ctx, o.Group, "remove", o.From); err != nil {
+			if _, err := n.shardAdmin(ctx, o.Group, shardRemove, o.From); err != nil {
 				return err
 			}
 		}
@@ -591,7 +608,7 @@ func (n *Node) execTransfer(ctx context.Context, o *catalog.Operation) error {
 		if err := n.step(ctx, o, 0.5, "asking the leader to hand over (attempt %d)", attempt); err != nil {
 			return err
 		}
-		rep, err := n.shardAdmin(ctx, o.Group, "transfer", o.To)
+		rep, err := n.shardAdmin(ctx, o.Group, shardTransfer, o.To)
 		if err != nil {
 			return err
 		}
@@ -602,7 +619,7 @@ func (n *Node) execTransfer(ctx context.Context, o *catalog.Operation) error {
 			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
 				return err
 			}
-			if rep, err = n.shardAdmin(ctx, o.Group, "status", 0); err != nil {
+			if rep, err = n.shardAdmin(ctx, o.Group, shardStatus, 0); err != nil {
 				return err
 			}
 		}
@@ -637,7 +654,7 @@ func (n *Node) execEvacuate(ctx context.Context, o *catalog.Operation) error {
 		if left == 0 && !inMeta {
 			if o.Type == catalog.OpDecommission {
 				v := catalog.NodeDecommissioned
-				if _, err := n.proposeMeta(ctx, &catalog.Command{Op: "set_node_state", Key: o.Node, Value: &v}); err != nil {
+				if _, err := n.proposeMeta(ctx, &catalog.SetNodeState{Node: o.Node, State: v}); err != nil {
 					return err
 				}
 			}
@@ -690,7 +707,7 @@ func (n *Node) leadersOn(ctx context.Context, id uint64) (int, error) {
 func (n *Node) execDrain(ctx context.Context, o *catalog.Operation) error {
 	nd := n.meta.Catalog().Nodes[o.Node]
 	if nd == nil {
-		return pgerr.New(pgerr.UndefinedObject, "node %q does not exist", o.Node)
+		return pgerr.NodeNotFound.New(o.Node)
 	}
 	deadline := n.clock.Now().Add(n.timing.DrainTimeout)
 	for i := 0; n.clock.Now().Before(deadline); i++ {
@@ -727,7 +744,7 @@ func (n *Node) execRecoverNode(ctx context.Context, o *catalog.Operation) error 
 	for i := 0; n.clock.Now().Before(deadline); i++ {
 		nd := n.meta.Catalog().Nodes[o.Node]
 		if nd == nil {
-			return pgerr.New(pgerr.UndefinedObject, "node %q does not exist", o.Node)
+			return pgerr.NodeNotFound.New(o.Node)
 		}
 		if n.liveness(nd) == "live" {
 			return nil
@@ -817,7 +834,7 @@ func (n *Node) waitOp(ctx context.Context, id uint64, timeout time.Duration) err
 	for time.Now().Before(deadline) {
 		o := n.meta.Catalog().Ops[id]
 		if o == nil {
-			return pgerr.New(pgerr.UndefinedObject, "operation %d vanished", id)
+			return pgerr.OperationVanished.New(id)
 		}
 		switch o.Status {
 		case catalog.OpDone:
@@ -829,7 +846,7 @@ func (n *Node) waitOp(ctx context.Context, id uint64, timeout time.Duration) err
 			return err
 		}
 	}
-	return pgerr.New(pgerr.SerializationFailure, "operation %d did not finish within %s", id, timeout)
+	return pgerr.OperationTimeout.New(id, timeout)
 }
 
 // ---- the scheduler ----

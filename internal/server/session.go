@@ -21,12 +21,10 @@ func (n *Node) NewSession(ctx context.Context, params map[string]string) (pgwire
 		user = "cairn"
 	}
 	if cat := n.meta.Catalog(); cat.Removed[n.id.RaftID] {
-		return nil, pgerr.New(pgerr.CannotConnectNow, "node %q was removed from the cluster and accepts no sessions", n.cfg.NodeID).
-			WithHint("Connect to another node; stop this one.")
+		return nil, pgerr.NodeGone.New(n.cfg.NodeID)
 	}
 	if me := n.meta.Catalog().NodeByID(n.id.RaftID); me != nil && (me.State == catalog.NodeDraining || me.State == catalog.NodeOffline || me.State == catalog.NodeDecommissioned) {
-		return nil, pgerr.New(pgerr.CannotConnectNow, "node %q is %s and accepts no new sessions", n.cfg.NodeID, me.State).
-			WithHint("Connect to another node (SHOW NODES lists them), or ALTER NODE '%s' RECOVER.", n.cfg.NodeID)
+		return nil, pgerr.NodeNoSessions.New(n.cfg.NodeID, me.State, n.cfg.NodeID)
 	}
 	return session.New(sessionBackend{n}, user, params), nil
 }
@@ -41,7 +39,7 @@ func (b sessionBackend) Catalog() *catalog.Catalog { return b.n.meta.Catalog() }
 func (b sessionBackend) PokeOps()                  { b.n.pokeOps() }
 func (b sessionBackend) Reconcile()                { b.n.poke() }
 
-func (b sessionBackend) Propose(ctx context.Context, c *catalog.Command) (*catalog.Result, error) {
+func (b sessionBackend) Propose(ctx context.Context, c catalog.Command) (*catalog.Result, error) {
 	return b.n.proposeMeta(ctx, c)
 }
 

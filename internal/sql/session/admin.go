@@ -58,11 +58,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 	}
 	name := nd.Name
 	setState := func(ctx context.Context, state string) error {
-		v := &state
-		if state == "" {
-			v = nil
-		}
-		_, err := b.Propose(ctx, &catalog.Command{Op: "set_node_state", Key: name, Value: v})
+		_, err := b.Propose(ctx, &catalog.SetNodeState{Node: name, State: state})
 		return err
 	}
 	// nodeOp sets the node's state and records a node operation (or
@@ -91,7 +87,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 	switch a.Action {
 	case "offline":
 		if others == 0 {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is the only data node in service; there is nowhere to move its replicas and leaders", name).WithPos(a.P)
+			return nil, pgerr.NowhereToMove.New(name, "replicas and leaders").WithPos(a.P)
 		}
 		return nodeOp(catalog.OpNodeOffline, catalog.NodeOffline), nil
 	case "decommission":
@@ -100,12 +96,12 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 				WithHint("ALTER NODE '%s' REMOVE deletes it from the cluster.", name).WithPos(a.P)
 		}
 		if others == 0 {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is the only data node in service; there is nowhere to move its replicas", name).WithPos(a.P)
+			return nil, pgerr.NowhereToMove.New(name, "replicas").WithPos(a.P)
 		}
 		return nodeOp(catalog.OpDecommission, catalog.NodeDecommissioning), nil
 	case "drain":
 		if others == 0 {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is the only data node in service; there is nowhere to move its leaders", name).WithPos(a.P)
+			return nil, pgerr.NowhereToMove.New(name, "leaders").WithPos(a.P)
 		}
 		return nodeOp(catalog.OpDrain, catalog.NodeDraining), nil
 	case "recover", "online":
@@ -116,7 +112,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 				if o.Active() && o.Node == name && o.Type != catalog.OpNodeRecover {
 					cp := *o
 					cp.Status, cp.End = catalog.OpCancelled, time.Now().UnixMicro()
-					_, _ = b.Propose(ctx, &catalog.Command{Op: "op_update", Key: "cancel", Operation: &cp})
+					_, _ = b.Propose(ctx, &catalog.UpdateOperation{Cancel: true, Operation: &cp})
 				}
 			}
 			if err := setState(ctx, ""); err != nil {
@@ -135,7 +131,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 		return opStmt("ALTER NODE", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 			cur := b.Catalog().Nodes[name]
 			if cur == nil {
-				return nil, pgerr.New(pgerr.UndefinedObject, "node %q does not exist", name)
+				return nil, pgerr.NodeNotFound.New(name)
 			}
 			if cur.State != catalog.NodeDecommissioned && b.Liveness(cur) != "dead" {
 				return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s; only a decommissioned or dead node can be removed", name, nodeState(b, cur)).
@@ -145,7 +141,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 				return nil, pgerr.New(pgerr.ObjectInUse, "node %q still votes in the meta group", name).
 					WithHint("Wait until its decommission operation is done (it leaves the meta group last).")
 			}
-			if _, err := b.Propose(ctx, &catalog.Command{Op: "remove_node", Key: name}); err != nil {
+			if _, err := b.Propose(ctx, &catalog.RemoveNode{Node: name}); err != nil {
 				return nil, err
 			}
 			now := time.Now().UnixMicro()
@@ -172,7 +168,7 @@ func (s *Session) prepareAlterShard(a *parser.AlterShard) (*prepared, error) {
 		nodes = b.MetaVoters()
 	}
 	if !ok {
-		return nil, pgerr.New(pgerr.UndefinedObject, "shard %d does not exist", gid).
+		return nil, pgerr.ShardNotFound.New(gid).
 			WithHint("cairn_cluster.shards lists every shard's group_id.").WithPos(a.P)
 	}
 	if a.Action == "force_recover" {
@@ -238,7 +234,7 @@ func (s *Session) prepareFailover(f *parser.Failover) (*prepared, error) {
 	}
 	return opStmt("ALTER SYSTEM", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 		v := nd.Name
-		if _, err := b.Propose(ctx, &catalog.Command{Op: "set_setting", Key: "preferred_leader", Value: &v}); err != nil {
+		if _, err := b.Propose(ctx, &catalog.SetSetting{Key: "preferred_leader", Value: &v}); err != nil {
 			return nil, err
 		}
 		o, err := b.CreateOp(ctx, &catalog.Operation{Type: catalog.OpFailover, Target: "node " + nd.Name, Node: nd.Name, To: nd.ID})
@@ -254,7 +250,7 @@ func (s *Session) prepareRebalance(*parser.Rebalance) (*prepared, error) {
 	return opStmt("ALTER SYSTEM", func(ctx context.Context, w pgwire.ResultWriter) ([]*catalog.Operation, error) {
 		if v, _ := b.Catalog().Setting("preferred_leader"); v != "" {
 			// A rebalance ends a planned failover: leaders spread again.
-			if _, err := b.Propose(ctx, &catalog.Command{Op: "set_setting", Key: "preferred_leader"}); err != nil {
+			if _, err := b.Propose(ctx, &catalog.SetSetting{Key: "preferred_leader"}); err != nil {
 				return nil, err
 			}
 			w.Notice(fmt.Sprintf("preferred_leader (%s) is cleared: leaders spread evenly again", v))
@@ -277,14 +273,14 @@ func (s *Session) prepareCancel(c *parser.CancelOperation) (*prepared, error) {
 	return opStmt("CANCEL OPERATION", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 		o := b.Catalog().Ops[uint64(c.ID)]
 		if c.ID <= 0 || o == nil {
-			return nil, pgerr.New(pgerr.UndefinedObject, "operation %d does not exist", c.ID).WithHint("SHOW OPERATIONS lists them.")
+			return nil, pgerr.OperationNotFound.New(c.ID).WithHint("SHOW OPERATIONS lists them.")
 		}
 		if !o.Active() {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "operation %d is already %s", c.ID, o.Status)
+			return nil, pgerr.OperationFinished.New(c.ID, o.Status)
 		}
 		cp := *o
 		cp.Status, cp.End = catalog.OpCancelled, time.Now().UnixMicro()
-		res, err := b.Propose(ctx, &catalog.Command{Op: "op_update", Key: "cancel", Operation: &cp})
+		res, err := b.Propose(ctx, &catalog.UpdateOperation{Cancel: true, Operation: &cp})
 		if err != nil {
 			return nil, err
 		}

@@ -27,7 +27,7 @@ type Backend interface {
 	// Catalog is the current catalog (read-only).
 	Catalog() *catalog.Catalog
 	// Propose applies a catalog change through the meta group.
-	Propose(ctx context.Context, c *catalog.Command) (*catalog.Result, error)
+	Propose(ctx context.Context, c catalog.Command) (*catalog.Result, error)
 	// CreateOp records a new cluster operation; PokeOps wakes the
 	// scheduler after one changed.
 	CreateOp(ctx context.Context, o *catalog.Operation) (*catalog.Operation, error)

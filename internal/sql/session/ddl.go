@@ -51,12 +51,12 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 	seen := map[string]bool{}
 	for _, c := range cs.Cols {
 		if seen[c.Name] {
-			return nil, pgerr.New(pgerr.DuplicateColumn, "column %q specified more than once", c.Name).WithPos(c.P)
+			return nil, pgerr.ColumnRepeated.New(c.Name).WithPos(c.P)
 		}
 		seen[c.Name] = true
 		t, ok := types.FromName(c.Type.Name)
 		if !ok {
-			return nil, pgerr.New(pgerr.UndefinedObject, "type %q does not exist", c.Type.Name).WithPos(c.Type.P)
+			return nil, pgerr.TypeNotFound.New(c.Type.Name).WithPos(c.Type.P)
 		}
 		st.Cols = append(st.Cols, catalog.Column{Name: c.Name, T: t})
 	}
@@ -100,7 +100,7 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 		if st.Nodes, err = s.b.Place(st.Shards, st.Replicas); err != nil {
 			return "", err
 		}
-		res, err := s.b.Propose(ctx, &catalog.Command{Op: "create_stream", Stream: st, IfNotExists: cs.IfNotExists})
+		res, err := s.b.Propose(ctx, &catalog.CreateStream{Stream: st, IfNotExists: cs.IfNotExists})
 		if err != nil {
 			return "", err
 		}
@@ -131,7 +131,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			return nil, pgerr.New(pgerr.FeatureNotSupported, "views over views are not supported yet: %q is a view", sel.From.Name).WithPos(sel.From.P)
 		}
 		if cv.Kind == parser.ViewPlain {
-			return nil, pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", sel.From.Name).
+			return nil, pgerr.RelationNotFound.New(sel.From.Name).
 				WithHint("CREATE VIEW makes a continuous view over a stream; create the stream first.").WithPos(sel.From.P)
 		}
 		return nil, catalog.ErrNoStream(sel.From.Name).WithPos(sel.From.P)
@@ -224,7 +224,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 				}
 			}
 		}
-		res, err := s.b.Propose(ctx, &catalog.Command{Op: "create_view", View: v, IfNotExists: cv.IfNotExists})
+		res, err := s.b.Propose(ctx, &catalog.CreateView{View: v, IfNotExists: cv.IfNotExists})
 		if err != nil {
 			return "", err
 		}
@@ -280,12 +280,12 @@ func checkCheckpointSettings(v string, pos int) error {
 }
 
 func (s *Session) prepareDrop(d *parser.Drop) (*prepared, error) {
-	op, tag := "drop_stream", "DROP STREAM"
+	cmd, tag := catalog.Command(&catalog.DropStreams{Names: d.Names, IfExists: d.IfExists, Cascade: d.Cascade}), "DROP STREAM"
 	if d.Kind == parser.ObjView {
-		op, tag = "drop_view", "DROP VIEW"
+		cmd, tag = &catalog.DropViews{Names: d.Names, IfExists: d.IfExists}, "DROP VIEW"
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
-		res, err := s.b.Propose(ctx, &catalog.Command{Op: op, Names: d.Names, IfExists: d.IfExists, Cascade: d.Cascade})
+		res, err := s.b.Propose(ctx, cmd)
 		if err != nil {
 			return "", pgerr.From(err).WithPos(d.P)
 		}
@@ -306,7 +306,7 @@ func (s *Session) prepareSet(st *parser.Set) (*prepared, error) {
 	name := strings.ToLower(st.Name)
 	def, known := settings[name]
 	if !known && !strings.Contains(name, ".") {
-		return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", st.Name).WithPos(st.P)
+		return nil, pgerr.UnknownParameter.New(st.Name).WithPos(st.P)
 	}
 	if known && def.readOnly {
 		return nil, pgerr.New(pgerr.InvalidParameterValue, "parameter %q cannot be changed", st.Name).WithPos(st.P)
@@ -337,7 +337,7 @@ func (s *Session) prepareReset(r *parser.Reset) (*prepared, error) {
 	name := strings.ToLower(r.Name)
 	if !r.All {
 		if _, ok := settings[name]; !ok && !strings.Contains(name, ".") {
-			return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", r.Name).WithPos(r.P)
+			return nil, pgerr.UnknownParameter.New(r.Name).WithPos(r.P)
 		}
 	}
 	return &prepared{run: func(_ context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
@@ -389,7 +389,7 @@ func (s *Session) prepareShow(sh *parser.Show) (*prepared, error) {
 	v, ok := s.get(name)
 	if !ok {
 		if _, known := settings[name]; !known {
-			return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", sh.Name).WithPos(sh.P)
+			return nil, pgerr.UnknownParameter.New(sh.Name).WithPos(sh.P)
 		}
 	}
 	return &prepared{cols: textCols(name), run: func(_ context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
@@ -441,7 +441,7 @@ func (s *Session) prepareAlterSystem(a *parser.AlterSystemSet) (*prepared, error
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		return nil, pgerr.New(pgerr.UndefinedObject, "unrecognized cluster setting %q", a.Name).
+		return nil, pgerr.UnknownClusterSetting.New(a.Name).
 			WithHint("Cluster settings: %s.", strings.Join(names, ", ")).WithPos(a.P)
 	}
 	var value *string
@@ -451,12 +451,12 @@ func (s *Session) prepareAlterSystem(a *parser.AlterSystemSet) (*prepared, error
 			return nil, pgerr.From(err).WithPos(a.P)
 		}
 		if name == "preferred_leader" && v != "" && s.b.Catalog().Nodes[v] == nil {
-			return nil, pgerr.New(pgerr.UndefinedObject, "node %q does not exist", v).WithPos(a.P)
+			return nil, pgerr.NodeNotFound.New(v).WithPos(a.P)
 		}
 		value = &v
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, _ pgwire.ResultWriter) (string, error) {
-		if _, err := s.b.Propose(ctx, &catalog.Command{Op: "set_setting", Key: name, Value: value}); err != nil {
+		if _, err := s.b.Propose(ctx, &catalog.SetSetting{Key: name, Value: value}); err != nil {
 			return "", err
 		}
 		return "ALTER SYSTEM", nil

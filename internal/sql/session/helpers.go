@@ -19,7 +19,7 @@ func defaultReplicas(cat *catalog.Catalog) int { return min(3, cat.DataNodes()) 
 // checkReplicas refuses more replicas than the cluster has data nodes.
 func checkReplicas(cat *catalog.Catalog, r int, pos int) error {
 	if r > cat.DataNodes() {
-		return pgerr.New(pgerr.InvalidParameterValue, "replicas=%d needs at least %d data nodes; the cluster has %d", r, r, cat.DataNodes()).WithPos(pos)
+		return pgerr.TooFewDataNodes.New(r, r, cat.DataNodes()).WithPos(pos)
 	}
 	return nil
 }
@@ -32,7 +32,7 @@ func lookupNode(cat *catalog.Catalog, name string, pos int) (*catalog.Node, erro
 		for _, x := range cat.SortedNodes() {
 			names = append(names, x.Name)
 		}
-		return nil, pgerr.New(pgerr.UndefinedObject, "node %q does not exist", name).
+		return nil, pgerr.NodeNotFound.New(name).
 			WithHint("The cluster's nodes are %v (SHOW NODES).", names).WithPos(pos)
 	}
 	return nd, nil

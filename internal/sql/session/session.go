@@ -134,7 +134,7 @@ func (p *prepared) Execute(ctx context.Context, params []types.Datum, w pgwire.R
 }
 
 func errInFailedTx() error {
-	return pgerr.New(pgerr.InFailedTx, "current transaction is aborted, commands ignored until end of transaction block")
+	return pgerr.TxAborted.New()
 }
 
 // Prepare implements pgwire.Session.
@@ -317,10 +317,10 @@ func targetColumns(st *catalog.Stream, cols []string, pos int) ([]int, error) {
 			}
 		}
 		if found < 0 {
-			return nil, pgerr.New(pgerr.UndefinedColumn, "column %q of stream %q does not exist", name, st.Name).WithPos(pos)
+			return nil, pgerr.StreamColNotFound.New(name, st.Name).WithPos(pos)
 		}
 		if seen[found] {
-			return nil, pgerr.New(pgerr.DuplicateColumn, "column %q specified more than once", name).WithPos(pos)
+			return nil, pgerr.ColumnRepeated.New(name).WithPos(pos)
 		}
 		seen[found] = true
 		idx[i] = found

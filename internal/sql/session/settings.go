@@ -30,7 +30,7 @@ func oneOf(name string, valid ...string) func(string) (string, error) {
 				return ok, nil
 			}
 		}
-		return "", pgerr.New(pgerr.InvalidParameterValue, "invalid value for parameter %q: %q", name, v).
+		return "", pgerr.BadParameter.New(name, v).
 			WithHint("Available values: %s.", strings.Join(valid, ", "))
 	}
 }
@@ -59,7 +59,7 @@ func checkUTC(v string) (string, error) {
 func checkDuration(name string) func(string) (string, error) {
 	return func(v string) (string, error) {
 		if _, err := parseDurationSetting(v); err != nil {
-			return "", pgerr.New(pgerr.InvalidParameterValue, "invalid value for parameter %q: %q", name, v).
+			return "", pgerr.BadParameter.New(name, v).
 				WithHint("Use milliseconds (5000) or a unit (5s, 2min).")
 		}
 		return v, nil
