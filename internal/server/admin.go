@@ -11,6 +11,7 @@ import (
 	"github.com/cairndb/cairn/internal/parser"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/pgwire"
+	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/types"
 )
@@ -82,7 +83,7 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 	// Every replica on a node that answers.
 	type survivor struct {
 		id  uint64
-		rep *shardAdminReply
+		rep *rpc.ShardReply
 	}
 	var found []survivor
 	for _, nd := range cat.SortedNodes() {
@@ -90,7 +91,7 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		rep, err := n.shardAdminAt(cctx, nd.ID, shardAdminRequest{Group: gid, Action: shardStatus})
+		rep, err := n.shardAdminAt(cctx, nd.ID, rpc.ShardRequest{Group: gid, Action: rpc.ShardStatus})
 		cancel()
 		if err != nil {
 			continue
@@ -129,7 +130,7 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 		return row(fmt.Sprintf("plan only, nothing changed: %s would become the only voter (applied index %d); writes acknowledged after that index by the lost replicas may be lost. Run again with CONFIRM DATA LOSS to do it.",
 			n.nodeName(best.id), best.rep.Applied)), nil
 	}
-	rep, err := n.shardAdminAt(ctx, best.id, shardAdminRequest{Group: gid, Action: shardForce})
+	rep, err := n.shardAdminAt(ctx, best.id, rpc.ShardRequest{Group: gid, Action: rpc.ShardForce})
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 		if f.id == best.id {
 			continue
 		}
-		if _, err := n.shardAdminAt(ctx, f.id, shardAdminRequest{Group: gid, Action: shardDestroy}); err != nil {
+		if _, err := n.shardAdminAt(ctx, f.id, rpc.ShardRequest{Group: gid, Action: rpc.ShardDestroy}); err != nil {
 			w.Notice(fmt.Sprintf("could not delete the stale replica of shard %d on %s: %v", gid, n.nodeName(f.id), err))
 		}
 	}
@@ -148,12 +149,12 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 	if gid != catalog.MetaGroupID {
 		// The placement needs the meta group; give it time to elect.
 		if err := n.waitLeader(catalog.MetaGroupID, 10*time.Second); err == nil {
-			if err := n.setPlacement(ctx, gid, []uint64{best.id}, 0); err != nil {
+			if _, err := n.proposeMeta(ctx, &catalog.SetPlacement{Group: gid, Nodes: []uint64{best.id}}); err != nil {
 				return nil, err
 			}
 		}
 		now := time.Now().UnixMicro()
-		_, _ = n.createOp(ctx, &catalog.Operation{Type: catalog.OpForceRecover, Target: cat.GroupTarget(gid), Group: gid, To: best.id,
+		_, _ = n.ops.Create(ctx, &catalog.Operation{Type: catalog.OpForceRecover, Target: cat.GroupTarget(gid), Group: gid, To: best.id,
 			Status: catalog.OpDone, Progress: 1, End: now, Step: fmt.Sprintf("survivor %s at applied index %d; lost %s", n.nodeName(best.id), rep.Applied, n.nodeNames(lost))})
 		if n.settingOn("auto_failover") {
 			outcome += "; new replicas are being added (SHOW OPERATIONS)"

@@ -17,16 +17,8 @@ import (
 	"github.com/cairndb/cairn/internal/cluster/placement"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/transport"
-)
-
-// Internal RPC methods.
-const (
-	rpcJoin        = "join"
-	rpcMetaPropose = "meta_propose"
-	rpcHeartbeat   = "heartbeat"
-	rpcStatus      = "group_status"
-	rpcNodeGroups  = "node_groups"
 )
 
 type joinRequest struct {
@@ -65,7 +57,7 @@ func (n *Node) joinCluster() error {
 	for attempt := 0; time.Now().Before(deadline); attempt++ {
 		for _, seed := range n.cfg.Join {
 			ctx, cancel := context.WithTimeout(n.ctx, n.timing.JoinAttempt)
-			out, err := transport.CallAddr(ctx, seed, rpcJoin, req)
+			out, err := transport.CallAddr(ctx, seed, rpc.Join, req)
 			cancel()
 			if err != nil {
 				lastErr = fmt.Errorf("join through %s: %w", seed, err)
@@ -138,7 +130,7 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 		return out, err
 	}
 	switch method {
-	case rpcHeartbeat:
+	case rpc.Heartbeat:
 		var hb heartbeat
 		if err := json.Unmarshal(req, &hb); err != nil {
 			return nil, err
@@ -146,7 +138,7 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 		n.live.Saw(hb.From)
 		n.live.SetLeaders(hb.From, hb.Leaders)
 		return nil, nil
-	case rpcJoin:
+	case rpc.Join:
 		var r joinRequest
 		if err := json.Unmarshal(req, &r); err != nil {
 			return nil, err
@@ -156,7 +148,7 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 			return nil, err
 		}
 		return json.Marshal(rep)
-	case rpcMetaPropose:
+	case rpc.MetaPropose:
 		c, err := catalog.Decode(req)
 		if err != nil {
 			return nil, err
@@ -166,10 +158,10 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 			return nil, err
 		}
 		return json.Marshal(res)
-	case rpcNodeGroups:
+	case rpc.NodeGroups:
 		return json.Marshal(n.localGroupStatus())
-	case rpcShardAdmin:
-		var r shardAdminRequest
+	case rpc.ShardAdmin:
+		var r rpc.ShardRequest
 		if err := json.Unmarshal(req, &r); err != nil {
 			return nil, err
 		}
@@ -178,7 +170,7 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 			return nil, err
 		}
 		return json.Marshal(rep)
-	case rpcStatus:
+	case rpc.GroupStatus:
 		var gid uint64
 		if err := json.Unmarshal(req, &gid); err != nil {
 			return nil, err
@@ -244,7 +236,7 @@ func (n *Node) admit(ctx context.Context, r *joinRequest) (*joinReply, error) {
 			return nil, pgerr.MetaNoLeader.New()
 		}
 		req, _ := json.Marshal(r)
-		out, err := n.tr.Call(ctx, st.Leader, rpcJoin, req)
+		out, err := n.tr.Call(ctx, st.Leader, rpc.Join, req)
 		if err != nil {
 			return nil, err
 		}
@@ -309,7 +301,7 @@ func (n *Node) sendHeartbeats() {
 		go func(id uint64) {
 			ctx, cancel := context.WithTimeout(n.ctx, n.timing.Heartbeat)
 			defer cancel()
-			if _, err := n.tr.Call(ctx, id, rpcHeartbeat, body); err == nil {
+			if _, err := n.tr.Call(ctx, id, rpc.Heartbeat, body); err == nil {
 				n.live.Saw(id)
 			}
 		}(nd.ID)
@@ -396,22 +388,15 @@ func (n *Node) balanceLeaders() {
 	}
 }
 
-// replicaStatus is one replica's raft state, as cairn_cluster.shards shows it.
-type replicaStatus struct {
-	Role    string `json:"role"`
-	Applied uint64 `json:"applied"`
-	Commit  uint64 `json:"commit"`
-}
-
 // localGroupStatus returns the state of every replica on this node, by group.
-func (n *Node) localGroupStatus() map[uint64]replicaStatus {
+func (n *Node) localGroupStatus() map[uint64]rpc.ReplicaStatus {
 	ids := []uint64{catalog.MetaGroupID}
 	n.mu.Lock()
 	for id := range n.mu.groups {
 		ids = append(ids, id)
 	}
 	n.mu.Unlock()
-	out := map[uint64]replicaStatus{}
+	out := map[uint64]rpc.ReplicaStatus{}
 	for _, id := range ids {
 		st, ok := n.store.Status(id)
 		if !ok {
@@ -424,15 +409,15 @@ func (n *Node) localGroupStatus() map[uint64]replicaStatus {
 		case slices.Contains(st.Learners, n.id.RaftID):
 			role = "learner"
 		}
-		out[id] = replicaStatus{Role: role, Applied: st.Applied, Commit: st.Commit}
+		out[id] = rpc.ReplicaStatus{Role: role, Applied: st.Applied, Commit: st.Commit}
 	}
 	return out
 }
 
 // clusterGroupStatus asks every live node for its replicas' state (1 s
 // bound each, in parallel); a node that does not answer is left out.
-func (n *Node) clusterGroupStatus(ctx context.Context) map[uint64]map[uint64]replicaStatus {
-	out := map[uint64]map[uint64]replicaStatus{n.id.RaftID: n.localGroupStatus()}
+func (n *Node) clusterGroupStatus(ctx context.Context) map[uint64]map[uint64]rpc.ReplicaStatus {
+	out := map[uint64]map[uint64]rpc.ReplicaStatus{n.id.RaftID: n.localGroupStatus()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, nd := range n.meta.Catalog().SortedNodes() {
@@ -444,11 +429,11 @@ func (n *Node) clusterGroupStatus(ctx context.Context) map[uint64]map[uint64]rep
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, n.timing.StatusCallTimeout)
 			defer cancel()
-			b, err := n.tr.Call(cctx, id, rpcNodeGroups, nil)
+			b, err := n.tr.Call(cctx, id, rpc.NodeGroups, nil)
 			if err != nil {
 				return
 			}
-			var m map[uint64]replicaStatus
+			var m map[uint64]rpc.ReplicaStatus
 			if json.Unmarshal(b, &m) == nil {
 				mu.Lock()
 				out[id] = m

@@ -26,6 +26,7 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/clock"
 	"github.com/cairndb/cairn/internal/cluster/membership"
+	"github.com/cairndb/cairn/internal/cluster/ops"
 	"github.com/cairndb/cairn/internal/exec"
 	"github.com/cairndb/cairn/internal/httpapi"
 	"github.com/cairndb/cairn/internal/metrics"
@@ -33,8 +34,10 @@ import (
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/pgwire"
 	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/streamsm"
+	"github.com/cairndb/cairn/internal/timing"
 	"github.com/cairndb/cairn/internal/transport"
 	"github.com/cairndb/cairn/internal/viewsm"
 )
@@ -76,7 +79,7 @@ type Config struct {
 	// Timing overrides intervals and timeouts (zero fields: defaults).
 	// HeartbeatInterval and ElectionTimeout, when set, win over its raft
 	// fields.
-	Timing Timing
+	Timing timing.Timing
 	// Clock, if set, is the clock liveness, the scheduler and the
 	// operations executor read; nil is the wall clock.
 	Clock clock.Clock
@@ -109,20 +112,19 @@ type Node struct {
 	seeds                   sync.Map          // raft id -> cluster addr, from the join reply
 	live                    *membership.Tracker
 	clock                   clock.Clock
-	timing                  Timing
+	timing                  timing.Timing
 	membershipCh            chan struct{}
 	pg                      *pgwire.Server
 	http                    *httpapi.Server
 
 	reconcileCh chan struct{}
-	opsCh       chan struct{}
 	ctx         context.Context
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	rr          atomic.Uint64 // round-robin shard choice for streams without a shard key
 	ready       atomic.Bool   // store and meta group are up: peers' messages can be handled
-	ops         opRunner
-	rpcs        inflight // running RPC handlers
+	ops         *ops.Executor // cluster operations, run while this node leads the meta group
+	rpcs        inflight      // running RPC handlers
 
 	mu struct {
 		sync.Mutex
@@ -155,15 +157,14 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.TestFaults && cfg.DiskFaults == nil {
 		cfg.DiskFaults = &DiskFaults{}
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), opsCh: make(chan struct{}, 1), membershipCh: make(chan struct{}, 1), metrics: metrics.New()}
+	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), membershipCh: make(chan struct{}, 1), metrics: metrics.New()}
 	n.mu.groups = map[uint64]*group{}
 	n.clock = cfg.Clock
 	if n.clock == nil {
 		n.clock = clock.Real{}
 	}
 	n.live = membership.NewTracker(n.clock)
-	n.timing = cfg.Timing.withDefaults()
-	n.ops.max = n.timing.OpAttempts
+	n.timing = cfg.Timing.WithDefaults()
 	if cfg.HeartbeatInterval > 0 {
 		n.timing.RaftHeartbeat = cfg.HeartbeatInterval
 	}
@@ -171,6 +172,7 @@ func Start(cfg Config) (*Node, error) {
 		n.timing.RaftElection = cfg.ElectionTimeout
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.ops = ops.New(n.ctx, ops.Config{Cluster: opsCluster{n}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
 	ok := false
 	defer func() {
 		if !ok {
@@ -275,7 +277,7 @@ func Start(cfg Config) (*Node, error) {
 	n.destroyOrphans()
 	n.reconcile()
 	n.wg.Add(4)
-	go n.every(n.timing.Schedule, n.opsCh, n.schedule)
+	go n.every(n.timing.Schedule, n.ops.Wake(), n.ops.Round)
 	go n.every(n.timing.Reconcile, n.reconcileCh, n.reconcile)
 	go n.every(n.timing.Retention, nil, n.trimExpired)
 	go n.every(n.timing.Lag, nil, n.lagUpdater())
@@ -328,6 +330,9 @@ func (n *Node) Close() error {
 		n.clusterLn.Close()
 	}
 	n.wg.Wait()
+	if n.ops != nil {
+		n.ops.Wait()
+	}
 	// Stop view tasks without holding mu: a task may need it (getGroup)
 	// on its way out.
 	n.mu.Lock()
@@ -661,7 +666,7 @@ func (n *Node) forwardMeta(ctx context.Context, c catalog.Command) (*catalog.Res
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	out, err := n.tr.Call(ctx, leader, rpcMetaPropose, catalog.Encode(c))
+	out, err := n.tr.Call(ctx, leader, rpc.MetaPropose, catalog.Encode(c))
 	if err != nil {
 		return nil, err
 	}

@@ -5,18 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"sort"
-	"sync"
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/placement"
-	"github.com/cairndb/cairn/internal/cluster/scheduler"
-	"github.com/cairndb/cairn/internal/errkind"
 	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/rpc"
 )
 
 // Cluster operations. The scheduler (on the meta leader) turns desired
@@ -27,60 +24,18 @@ import (
 // new meta leader resumes them: each step checks the state it wants before
 // acting, so running it twice is harmless.
 
-// rpcShardAdmin asks a replica for its group's raft state, or its leader
-// to change membership or leadership.
-const rpcShardAdmin = "shard_admin"
-
-type shardAdminRequest struct {
-	Group  uint64      `json:"group"`
-	Action shardAction `json:"action"`
-	Node   uint64      `json:"node,omitempty"`
-}
-
-// shardAction is what a shard_admin request asks of a replica; its value
-// is the wire form. handleShardAdmin handles every one.
-type shardAction string
-
-// The shard actions. Status, force and destroy act on the replica asked;
-// the others on the group's leader, for the replica on Node.
-const (
-	shardStatus     shardAction = "status"      // report the raft state and what the replica holds
-	shardForce      shardAction = "force"       // unsafe recovery: this replica becomes the only voter
-	shardDestroy    shardAction = "destroy"     // delete a replica left out by a forced recovery
-	shardTransfer   shardAction = "transfer"    // move leadership to Node
-	shardAddLearner shardAction = "add_learner" // add Node as a learner
-	shardPromote    shardAction = "promote"     // make learner Node a voter
-	shardRemove     shardAction = "remove"      // remove Node from the group
-)
-
-type shardAdminReply struct {
-	Leader    uint64            `json:"leader"`
-	Term      uint64            `json:"term"`
-	Commit    uint64            `json:"commit"`
-	Applied   uint64            `json:"applied"`
-	Voters    []uint64          `json:"voters"`
-	Learners  []uint64          `json:"learners"`
-	Match     map[uint64]uint64 `json:"match,omitempty"`
-	NotLeader bool              `json:"not_leader,omitempty"`
-	Holds     string            `json:"holds,omitempty"` // status and force: what the replica's state machine holds
-}
-
-func (r *shardAdminReply) isVoter(id uint64) bool   { return slices.Contains(r.Voters, id) }
-func (r *shardAdminReply) isLearner(id uint64) bool { return slices.Contains(r.Learners, id) }
-func (r *shardAdminReply) isMember(id uint64) bool  { return r.isVoter(id) || r.isLearner(id) }
-
-// handleShardAdmin serves rpcShardAdmin on this node.
-func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*shardAdminReply, error) {
+// handleShardAdmin serves rpc.ShardAdmin on this node.
+func (n *Node) handleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (*rpc.ShardReply, error) {
 	st, ok := n.store.Status(req.Group)
 	if !ok {
 		return nil, pgerr.NoReplicaOnNode.New(n.cfg.NodeID, req.Group)
 	}
-	rep := &shardAdminReply{Leader: st.Leader, Term: st.Term, Commit: st.Commit, Applied: st.Applied, Voters: st.Voters, Learners: st.Learners, Match: st.Match}
+	rep := &rpc.ShardReply{Leader: st.Leader, Term: st.Term, Commit: st.Commit, Applied: st.Applied, Voters: st.Voters, Learners: st.Learners, Match: st.Match}
 	switch req.Action {
-	case shardStatus:
+	case rpc.ShardStatus:
 		rep.Holds = n.holds(req.Group)
 		return rep, nil
-	case shardForce:
+	case rpc.ShardForce:
 		// Unsafe recovery (FORCE RECOVER … CONFIRM DATA LOSS): this replica
 		// becomes the group's only voter.
 		rep.Holds = n.holds(req.Group)
@@ -92,7 +47,7 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 			"group", req.Group, "applied", fr.Applied, "commit", fr.Commit, "last_index", fr.LastIndex, "old_voters", fr.OldVoters)
 		rep.Applied, rep.Commit, rep.Voters = fr.Applied, fr.Commit, fr.OldVoters
 		return rep, nil
-	case shardDestroy:
+	case rpc.ShardDestroy:
 		// A replica left out by a forced recovery: its log may disagree with
 		// the survivor's, so it is deleted (re-added later from a snapshot).
 		if req.Group == catalog.MetaGroupID {
@@ -121,32 +76,32 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 	}
 	var change *pb.ConfChangeSingle
 	switch req.Action {
-	case shardTransfer:
+	case rpc.ShardTransfer:
 		if st.Leader == req.Node {
 			return rep, nil
 		}
-		if !rep.isVoter(req.Node) {
+		if !rep.IsVoter(req.Node) {
 			return nil, pgerr.NotAVoter.New(n.nodeName(req.Node), req.Group)
 		}
 		if err := n.store.TransferLeader(req.Group, req.Node); err != nil {
 			return nil, storeErr(err)
 		}
 		return rep, nil
-	case shardAddLearner:
-		if rep.isMember(req.Node) {
+	case rpc.ShardAddLearner:
+		if rep.IsMember(req.Node) {
 			return rep, nil
 		}
 		change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(req.Node)}
-	case shardPromote:
-		if rep.isVoter(req.Node) {
+	case rpc.ShardPromote:
+		if rep.IsVoter(req.Node) {
 			return rep, nil
 		}
-		if !rep.isLearner(req.Node) {
+		if !rep.IsLearner(req.Node) {
 			return nil, pgerr.NotALearner.New(n.nodeName(req.Node), req.Group)
 		}
 		change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(req.Node)}
-	case shardRemove:
-		if !rep.isMember(req.Node) {
+	case rpc.ShardRemove:
+		if !rep.IsMember(req.Node) {
 			return rep, nil
 		}
 		if req.Node == n.id.RaftID {
@@ -184,14 +139,14 @@ func (n *Node) callNode(ctx context.Context, id uint64, method string, req any) 
 	return n.tr.Call(ctx, id, method, body)
 }
 
-func (n *Node) shardAdminAt(ctx context.Context, id uint64, req shardAdminRequest) (*shardAdminReply, error) {
+func (n *Node) shardAdminAt(ctx context.Context, id uint64, req rpc.ShardRequest) (*rpc.ShardReply, error) {
 	cctx, cancel := context.WithTimeout(ctx, 12*time.Second)
 	defer cancel()
-	out, err := n.callNode(cctx, id, rpcShardAdmin, req)
+	out, err := n.callNode(cctx, id, rpc.ShardAdmin, req)
 	if err != nil {
 		return nil, err
 	}
-	var rep shardAdminReply
+	var rep rpc.ShardReply
 	if err := json.Unmarshal(out, &rep); err != nil {
 		return nil, pgerr.New(pgerr.InternalError, "shard_admin reply: %v", err)
 	}
@@ -201,7 +156,7 @@ func (n *Node) shardAdminAt(ctx context.Context, id uint64, req shardAdminReques
 // shardAdmin runs a shard action at the group's leader, finding it through
 // the replicas the catalog places (and this node's own view), retrying
 // for up to 15 s while the group elects a leader.
-func (n *Node) shardAdmin(ctx context.Context, gid uint64, action shardAction, node uint64) (*shardAdminReply, error) {
+func (n *Node) shardAdmin(ctx context.Context, gid uint64, action rpc.ShardAction, node uint64) (*rpc.ShardReply, error) {
 	deadline := time.Now().Add(15 * time.Second)
 	var lastErr error
 	var leader uint64
@@ -213,7 +168,7 @@ func (n *Node) shardAdmin(ctx context.Context, gid uint64, action shardAction, n
 			leader = n.findLeader(ctx, gid)
 		}
 		if leader != 0 {
-			rep, err := n.shardAdminAt(ctx, leader, shardAdminRequest{Group: gid, Action: action, Node: node})
+			rep, err := n.shardAdminAt(ctx, leader, rpc.ShardRequest{Group: gid, Action: action, Node: node})
 			switch {
 			case err == nil && !rep.NotLeader:
 				return rep, nil
@@ -259,7 +214,7 @@ func (n *Node) findLeader(ctx context.Context, gid uint64) uint64 {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		rep, err := n.shardAdminAt(cctx, id, shardAdminRequest{Group: gid, Action: shardStatus})
+		rep, err := n.shardAdminAt(cctx, id, rpc.ShardRequest{Group: gid, Action: rpc.ShardStatus})
 		cancel()
 		if err == nil && rep.Leader != 0 {
 			return rep.Leader
@@ -269,427 +224,25 @@ func (n *Node) findLeader(ctx context.Context, gid uint64) uint64 {
 }
 
 // bareName is a node's name, or #id for one the catalog lacks.
-func (n *Node) bareName(id uint64) string {
-	if nd := n.meta.Catalog().NodeByID(id); nd != nil {
-		return nd.Name
-	}
-	return fmt.Sprintf("#%d", id)
-}
+func (n *Node) bareName(id uint64) string { return n.meta.Catalog().BareName(id) }
 
 // nodeName names a raft id for messages.
-func (n *Node) nodeName(id uint64) string {
-	if nd := n.meta.Catalog().NodeByID(id); nd != nil {
-		return fmt.Sprintf("node %q", nd.Name)
-	}
-	return fmt.Sprintf("node #%d", id)
-}
+func (n *Node) nodeName(id uint64) string { return n.meta.Catalog().NodeLabel(id) }
 
 // ---- the executor ----
 
-// opRunner tracks the operations this node (as meta leader) is running.
-type opRunner struct {
-	mu      sync.Mutex
-	running map[uint64]context.CancelFunc
-	// lastRebalance is when the scheduler last started an automatic
-	// rebalance, so an imbalance it cannot fix is not retried in a loop.
-	lastRebalance time.Time
-	attempts      map[uint64]int // retryable failures per operation
-	max           int            // attempts allowed per operation (Timing.OpAttempts)
-}
-
-// retry counts an attempt of operation id and reports whether another is allowed.
-func (r *opRunner) retry(id uint64) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.attempts == nil {
-		r.attempts = map[uint64]int{}
-	}
-	r.attempts[id]++
-	return r.attempts[id] < r.max
-}
-
-// errOpCancelled is returned by steps of an operation an operator cancelled.
-var errOpCancelled = errors.New("operation cancelled")
-
-func (n *Node) isMetaLeader() bool {
-	st, ok := n.store.Status(catalog.MetaGroupID)
-	return ok && st.IsLeader
-}
-
-// runOps starts the active operations not yet running here, when this
-// node leads the meta group, and stops them all when it does not.
-func (n *Node) runOps() {
-	r := &n.ops
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.running == nil {
-		r.running = map[uint64]context.CancelFunc{}
-	}
-	if !n.isMetaLeader() {
-		for id, cancel := range r.running {
-			cancel()
-			delete(r.running, id)
-		}
-		return
-	}
-	running := map[uint64]bool{}
-	for id := range r.running {
-		running[id] = true
-	}
-	for _, o := range scheduler.Runnable(n.meta.Catalog(), running, n.timing.MaxMoves) {
-		ctx, cancel := context.WithCancel(n.ctx)
-		r.running[o.ID] = cancel
-		op := *o
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.execOp(ctx, &op)
-			r.mu.Lock()
-			if r.running[op.ID] != nil {
-				r.running[op.ID]()
-				delete(r.running, op.ID)
-			}
-			r.mu.Unlock()
-		}()
-	}
-}
-
-// execOp runs one operation to its end and records the outcome.
-func (n *Node) execOp(ctx context.Context, o *catalog.Operation) {
-	if o.Status == catalog.OpPending {
-		o.Status = catalog.OpRunning
-		if err := n.updateOp(ctx, o); err != nil {
-			return
-		}
-	}
-	n.log.Info("operation running", "op", o.String(), "step", o.Step)
-
-	var err error
-	switch o.Type {
-	case catalog.OpReplaceReplica:
-		err = n.execReplace(ctx, o)
-	case catalog.OpTransferLeader:
-		err = n.execTransfer(ctx, o)
-	case catalog.OpNodeOffline, catalog.OpDecommission:
-		err = n.execEvacuate(ctx, o)
-	case catalog.OpDrain:
-		err = n.execDrain(ctx, o)
-	case catalog.OpNodeRecover:
-		err = n.execRecoverNode(ctx, o)
-	case catalog.OpFailover:
-		err = n.execFailover(ctx, o)
-	case catalog.OpRebalance:
-		err = n.execRebalance(ctx, o)
-	default:
-		err = fmt.Errorf("unknown operation type %q", o.Type)
-	}
-	if ctx.Err() != nil || errors.Is(err, errOpCancelled) {
-		// Leadership lost or node stopping: the next meta leader resumes
-		// it. Cancelled: the cancel already recorded the outcome.
-		return
-	}
-	if err != nil && pgerr.IsKind(err, errkind.Retryable) && n.ops.retry(o.ID) {
-		// Retryable (a leader change, no quorum for a moment): the
-		// operation stays active and the next scheduler round runs it
-		// again from the top, up to opAttempts times.
-		n.log.Info("operation hit a retryable error; will run it again", "op", o.String(), "err", err)
-		return
-	}
-	o.End = n.clock.Now().UnixMicro()
-	if err != nil {
-		o.Status, o.Error = catalog.OpFailed, pgerr.From(err).Message
-		n.log.Warn("operation failed", "op", o.String(), "err", err)
-	} else {
-		if o.Progress < 1 {
-			o.Step = "done"
-		}
-		o.Status, o.Progress = catalog.OpDone, 1
-		n.log.Info("operation done", "op", o.String())
-	}
-	_ = n.updateOp(ctx, o)
-}
-
-// updateOp records o's status, progress and step. It returns
-// errOpCancelled when an operator cancelled the operation meanwhile.
-func (n *Node) updateOp(ctx context.Context, o *catalog.Operation) error {
-	cp := *o
-	_, err := n.proposeMeta(ctx, &catalog.UpdateOperation{Operation: &cp})
-	var pe *pgerr.Error
-	if errors.As(err, &pe) && (pe.Code == pgerr.OperationFinished.Code || pe.Code == pgerr.OperationNotFound.Code) {
-		return errOpCancelled
-	}
-	return err
-}
-
-// step records progress and the current step.
-func (n *Node) step(ctx context.Context, o *catalog.Operation, progress float64, format string, args ...any) error {
-	o.Progress, o.Step = progress, fmt.Sprintf(format, args...)
-	return n.updateOp(ctx, o)
-}
-
-// createOp records a new operation and returns it (with its id).
-func (n *Node) createOp(ctx context.Context, o *catalog.Operation) (*catalog.Operation, error) {
-	o.Start = n.clock.Now().UnixMicro()
-	if !o.Active() && o.End < o.Start {
-		o.End = o.Start
-	}
-	res, err := n.proposeMeta(ctx, &catalog.CreateOperation{Operation: o})
-	if err != nil {
-		return nil, err
-	}
-	n.pokeOps()
-	return res.Operation, nil
-}
-
-func (n *Node) pokeOps() {
-	select {
-	case n.opsCh <- struct{}{}:
-	default:
-	}
-}
-
-// setPlacement proposes a new replica list for a group.
-func (n *Node) setPlacement(ctx context.Context, gid uint64, nodes []uint64, added uint64) error {
-	_, err := n.proposeMeta(ctx, &catalog.SetPlacement{Group: gid, Nodes: nodes, Added: added})
-	return err
-}
-
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
-}
-
-// execReplace adds a replica on o.To (picking one if unset), catches it up
-// as a learner, promotes it, then removes the replica on o.From (if any).
-func (n *Node) execReplace(ctx context.Context, o *catalog.Operation) error {
-	nodes, ok := n.meta.Catalog().ShardNodes(o.Group)
-	if !ok {
-		return n.step(ctx, o, 1, "the shard was dropped; nothing to do")
-	}
-	if o.To == 0 {
-		cat := n.meta.Catalog()
-		o.To = placement.Target(cat, n.liveSnapshot(cat), nodes)
-		if o.To == 0 {
-			return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "no live data node can take a replica of shard %d (it is on %s)", o.Group, n.nodeNames(nodes))
-		}
-		if err := n.updateOp(ctx, o); err != nil {
-			return err
-		}
-	}
-	promoted := false
-	err := n.replaceSteps(ctx, o, &promoted)
-	if errors.Is(err, errOpCancelled) && !promoted {
-		// Undo the half-added replica: it never voted.
-		rctx, cancel := context.WithTimeout(n.ctx, 20*time.Second)
-		defer cancel()
-		if _, rerr := n.shardAdmin(rctx, o.Group, shardRemove, o.To); rerr == nil {
-			if cur, ok := n.meta.Catalog().ShardNodes(o.Group); ok && slices.Contains(cur, o.To) && o.From != 0 {
-				_ = n.setPlacement(rctx, o.Group, slices.DeleteFunc(slices.Clone(cur), func(id uint64) bool { return id == o.To }), 0)
-			}
-		}
-	}
-	return err
-}
-
-func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted *bool) error {
-	to := n.nodeName(o.To)
-	nodes, _ := n.meta.Catalog().ShardNodes(o.Group)
-	if !slices.Contains(nodes, o.To) {
-		if err := n.step(ctx, o, 0.05, "placing a replica on %s", to); err != nil {
-			return err
-		}
-		if err := n.setPlacement(ctx, o.Group, append(slices.Clone(nodes), o.To), o.To); err != nil {
-			return err
-		}
-	}
-	rep, err := n.shardAdmin(ctx, o.Group, shardStatus, 0)
-	if err != nil {
-		return err
-	}
-	if !rep.isMember(o.To) {
-		if err := n.step(ctx, o, 0.1, "adding a learner on %s", to); err != nil {
-			return err
-		}
-		if rep, err = n.shardAdmin(ctx, o.Group, shardAddLearner, o.To); err != nil {
-			return err
-		}
-	}
-	if !rep.isVoter(o.To) {
-		// Catch up: the learner is sent a snapshot, then the log.
-		target := rep.Commit
-		if err := n.step(ctx, o, 0.15, "catching up %s to index %d", to, target); err != nil {
-			return err
-		}
-		deadline := n.clock.Now().Add(n.timing.MoveTimeout)
-		lastReport := time.Now()
-		for {
-			if n.clock.Now().After(deadline) {
-				return pgerr.New(pgerr.SerializationFailure, "the replica on %s did not catch up within %s", to, n.timing.MoveTimeout)
-			}
-			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
-				return err
-			}
-			rep, err = n.shardAdmin(ctx, o.Group, shardStatus, 0)
-			if err != nil {
-				return err
-			}
-			m := rep.Match[o.To]
-			if m >= target {
-				break
-			}
-			if time.Since(lastReport) > time.Second {
-				lastReport = time.Now()
-				if err := n.step(ctx, o, 0.15+0.7*float64(m)/float64(max(target, 1)), "catching up %s: index %d of %d", to, m, target); err != nil {
-					return err
-				}
-			}
-		}
-		if err := n.step(ctx, o, 0.85, "promoting %s to voter", to); err != nil {
-			return err
-		}
-		if rep, err = n.shardAdmin(ctx, o.Group, shardPromote, o.To); err != nil {
-			return err
-		}
-	}
-	*promoted = true
-	if o.From != 0 {
-		from := n.nodeName(o.From)
-		if err := n.step(ctx, o, 0.9, "removing the replica on %s", from); err != nil {
-			return err
-		}
-		for i := 0; rep.Leader == o.From && i < 50; i++ {
-			// The leader cannot remove itself: hand leadership to the new replica.
-			if _, err := n.shardAdmin(ctx, o.Group, shardTransfer, o.To); err != nil {
-				return err
-			}
-			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
-				return err
-			}
-			if rep, err = n.shardAdmin(ctx, o.Group, shardStatus, 0); err != nil {
-				return err
-			}
-		}
-		if rep.isMember(o.From) {
-			if _, err := n.shardAdmin(ctx, o.Group, shardRemove, o.From); err != nil {
-				return err
-			}
-		}
-		cur, _ := n.meta.Catalog().ShardNodes(o.Group)
-		if slices.Contains(cur, o.From) {
-			if err := n.setPlacement(ctx, o.Group, slices.DeleteFunc(slices.Clone(cur), func(id uint64) bool { return id == o.From }), 0); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (n *Node) nodeNames(ids []uint64) string {
-	var names []string
-	for _, id := range ids {
-		if nd := n.meta.Catalog().NodeByID(id); nd != nil {
-			names = append(names, nd.Name)
-		} else {
-			names = append(names, fmt.Sprintf("#%d", id))
-		}
-	}
-	sort.Strings(names)
-	return fmt.Sprint(names)
-}
-
-// execTransfer moves a shard's leadership to o.To.
-func (n *Node) execTransfer(ctx context.Context, o *catalog.Operation) error {
-	for attempt := 1; attempt <= 5; attempt++ {
-		if err := n.step(ctx, o, 0.5, "asking the leader to hand over (attempt %d)", attempt); err != nil {
-			return err
-		}
-		rep, err := n.shardAdmin(ctx, o.Group, shardTransfer, o.To)
-		if err != nil {
-			return err
-		}
-		for i := 0; i < 30; i++ {
-			if rep.Leader == o.To {
-				return nil
-			}
-			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
-				return err
-			}
-			if rep, err = n.shardAdmin(ctx, o.Group, shardStatus, 0); err != nil {
-				return err
-			}
-		}
-	}
-	return pgerr.New(pgerr.SerializationFailure, "shard %d did not hand its leadership to %s after 5 attempts", o.Group, n.nodeName(o.To))
-}
-
-// execEvacuate waits until every replica on an offline or decommissioning
-// node has been replaced (the scheduler makes one replace_replica
-// operation per shard) and, for a decommission, until it left the meta
-// group; then marks a decommissioned node so.
-func (n *Node) execEvacuate(ctx context.Context, o *catalog.Operation) error {
-	for i := 0; ; i++ {
-		cat := n.meta.Catalog()
-		nd := cat.Nodes[o.Node]
-		if nd == nil {
-			return nil // removed meanwhile
-		}
-		if !nd.Evacuating() {
-			return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s now; stopped moving replicas off it", o.Node, n.state(nd))
-		}
-		left := cat.ReplicaCounts()[nd.ID]
-		if o.Total == 0 && left > 0 {
-			o.Total = left
-		}
-		inMeta := false // a decommissioned node stops voting (it keeps a learner copy until removed)
-		if o.Type == catalog.OpDecommission {
-			if st, ok := n.store.Status(catalog.MetaGroupID); ok {
-				inMeta = slices.Contains(st.Voters, nd.ID)
-			}
-		}
-		if left == 0 && !inMeta {
-			if o.Type == catalog.OpDecommission {
-				v := catalog.NodeDecommissioned
-				if _, err := n.proposeMeta(ctx, &catalog.SetNodeState{Node: o.Node, State: v}); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if i%4 == 0 {
-			p := 0.0
-			if o.Total > 0 {
-				p = float64(o.Total-left) / float64(o.Total) * 0.95
-			}
-			msg := fmt.Sprintf("%d of %d replicas moved off", o.Total-left, o.Total)
-			if left > 0 && placement.Target(cat, n.liveSnapshot(cat), nil) == 0 {
-				msg += "; waiting: no other live data node can take them"
-			} else if left == 0 {
-				msg += "; leaving the meta group's voters"
-			}
-			if err := n.step(ctx, o, p, "%s", msg); err != nil {
-				return err
-			}
-		}
-		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
+// nodeNames lists the nodes' names, sorted.
+func (n *Node) nodeNames(ids []uint64) string { return n.meta.Catalog().NodeNames(ids) }
 
 // leadersOn counts the groups (meta included) node id leads, asking it.
-func (n *Node) leadersOn(ctx context.Context, id uint64) (int, error) {
+func (b opsCluster) LeadersOn(ctx context.Context, id uint64) (int, error) {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	out, err := n.callNode(cctx, id, rpcNodeGroups, nil)
+	out, err := b.n.callNode(cctx, id, rpc.NodeGroups, nil)
 	if err != nil {
 		return 0, err
 	}
-	var m map[uint64]replicaStatus
+	var m map[uint64]rpc.ReplicaStatus
 	if err := json.Unmarshal(out, &m); err != nil {
 		return 0, err
 	}
@@ -702,185 +255,33 @@ func (n *Node) leadersOn(ctx context.Context, id uint64) (int, error) {
 	return c, nil
 }
 
-// execDrain waits until the draining node leads nothing (it hands its
-// leaders away itself, see balanceLeaders), for at most a minute.
-func (n *Node) execDrain(ctx context.Context, o *catalog.Operation) error {
-	nd := n.meta.Catalog().Nodes[o.Node]
-	if nd == nil {
-		return pgerr.NodeNotFound.New(o.Node)
-	}
-	deadline := n.clock.Now().Add(n.timing.DrainTimeout)
-	for i := 0; n.clock.Now().Before(deadline); i++ {
-		if cur := n.meta.Catalog().Nodes[o.Node]; cur == nil || cur.State != catalog.NodeDraining {
-			return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is no longer draining", o.Node)
-		}
-		led, err := n.leadersOn(ctx, nd.ID)
-		if err == nil {
-			if o.Total == 0 {
-				o.Total = max(led, 1)
-			}
-			if led == 0 {
-				return nil
-			}
-			if i%4 == 0 {
-				// Progress never goes back, though elections may hand the
-				// node a leadership again before it passes it on.
-				p := max(o.Progress, float64(o.Total-min(led, o.Total))/float64(o.Total)*0.95)
-				if err := n.step(ctx, o, p, "%d leaders left to move", led); err != nil {
-					return err
-				}
-			}
-		}
-		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
-			return err
-		}
-	}
-	return pgerr.New(pgerr.SerializationFailure, "node %q still leads shards after %s (no other live voter?)", o.Node, n.timing.DrainTimeout)
+// opsCluster is the node as the operations executor sees it (ops.Cluster).
+type opsCluster struct{ n *Node }
+
+func (b opsCluster) Catalog() *catalog.Catalog { return b.n.meta.Catalog() }
+
+func (b opsCluster) Live(cat *catalog.Catalog) membership.Snapshot { return b.n.liveSnapshot(cat) }
+
+func (b opsCluster) Propose(ctx context.Context, c catalog.Command) (*catalog.Result, error) {
+	return b.n.proposeMeta(ctx, c)
 }
 
-// execRecoverNode waits until the recovered node is live again.
-func (n *Node) execRecoverNode(ctx context.Context, o *catalog.Operation) error {
-	deadline := n.clock.Now().Add(n.timing.RecoverTimeout)
-	for i := 0; n.clock.Now().Before(deadline); i++ {
-		nd := n.meta.Catalog().Nodes[o.Node]
-		if nd == nil {
-			return pgerr.NodeNotFound.New(o.Node)
-		}
-		if n.liveness(nd) == "live" {
-			return nil
-		}
-		if i == 0 {
-			if err := n.step(ctx, o, 0.5, "waiting for node %q to heartbeat (it is %s)", o.Node, n.liveness(nd)); err != nil {
-				return err
-			}
-		}
-		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
-			return err
-		}
-	}
-	return pgerr.New(pgerr.SerializationFailure, "node %q did not come back within %s", o.Node, n.timing.RecoverTimeout)
+func (b opsCluster) IsMetaLeader() bool {
+	st, ok := b.n.store.Status(catalog.MetaGroupID)
+	return ok && st.IsLeader
 }
 
-// execFailover waits until the preferred node leads every shard it holds
-// a voting replica of (the nodes hand leadership to it, see
-// balanceLeaders), for at most a minute.
-func (n *Node) execFailover(ctx context.Context, o *catalog.Operation) error {
-	deadline := n.clock.Now().Add(n.timing.FailoverTimeout)
-	for i := 0; ; i++ {
-		all := n.clusterGroupStatus(ctx)
-		theirs := all[o.To]
-		total, led := 0, 0
-		for _, r := range theirs {
-			if r.Role == "learner" {
-				continue
-			}
-			total++
-			if r.Role == "leader" {
-				led++
-			}
-		}
-		if total > 0 && led == total {
-			return nil
-		}
-		if n.clock.Now().After(deadline) {
-			return pgerr.New(pgerr.SerializationFailure, "%s leads %d of the %d shards it holds after %s", n.nodeName(o.To), led, total, n.timing.FailoverTimeout)
-		}
-		if i%2 == 0 && total > 0 {
-			if err := n.step(ctx, o, float64(led)/float64(total), "%s leads %d of %d shards", n.nodeName(o.To), led, total); err != nil {
-				return err
-			}
-		}
-		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
-// rebalanceMoves bounds the moves of one rebalance.
-const rebalanceMoves = 64
-
-// execRebalance moves replicas from the fullest live data node to the
-// emptiest, one shard at a time (each a replace_replica operation), until
-// they differ by at most one.
-func (n *Node) execRebalance(ctx context.Context, o *catalog.Operation) error {
-	for moves := 0; moves < rebalanceMoves; moves++ {
-		cat := n.meta.Catalog()
-		live := n.liveSnapshot(cat)
-		m, ok := placement.RebalanceMove(cat, live)
-		if !ok {
-			return n.step(ctx, o, 1, "balanced after %d moves", moves)
-		}
-		from, to, gid := m.From, m.To, m.Group
-		if o.Total == 0 {
-			o.Total = placement.RebalanceEstimate(cat, live)
-		}
-		if err := n.step(ctx, o, float64(moves)/float64(max(o.Total, moves+1)), "move %d: shard %d from %s to %s", moves+1, gid, n.nodeName(from), n.nodeName(to)); err != nil {
-			return err
-		}
-		child, err := n.createOp(ctx, &catalog.Operation{Type: catalog.OpReplaceReplica, Target: cat.GroupTarget(gid), Group: gid, From: from, To: to, Auto: true})
-		if err != nil {
-			return err
-		}
-		if err := n.waitOp(ctx, child.ID, n.timing.MoveTimeout); err != nil {
-			return err
-		}
+func (b opsCluster) MetaVoters() []uint64 {
+	if st, ok := b.n.store.Status(catalog.MetaGroupID); ok {
+		return st.Voters
 	}
 	return nil
 }
 
-// waitOp waits until operation id finishes; an error if it did not succeed.
-func (n *Node) waitOp(ctx context.Context, id uint64, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		o := n.meta.Catalog().Ops[id]
-		if o == nil {
-			return pgerr.OperationVanished.New(id)
-		}
-		switch o.Status {
-		case catalog.OpDone:
-			return nil
-		case catalog.OpFailed, catalog.OpCancelled:
-			return pgerr.New(pgerr.SerializationFailure, "operation %d %s: %s", id, o.Status, o.Error)
-		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
-			return err
-		}
-	}
-	return pgerr.OperationTimeout.New(id, timeout)
+func (b opsCluster) ShardAdmin(ctx context.Context, gid uint64, action rpc.ShardAction, node uint64) (*rpc.ShardReply, error) {
+	return b.n.shardAdmin(ctx, gid, action, node)
 }
 
-// ---- the scheduler ----
-
-// schedule runs on the meta leader: it starts the recorded operations
-// (scheduler.Runnable) and records the new ones a round decides
-// (scheduler.Plan): replacing replicas on dead nodes and on nodes an
-// operator took out, filling under-replicated shards, and rebalancing.
-func (n *Node) schedule() {
-	n.runOps() // starts, or on a deposed leader stops, the executors
-	if !n.isMetaLeader() {
-		return
-	}
-	cat := n.meta.Catalog()
-	n.ops.mu.Lock()
-	last := n.ops.lastRebalance
-	n.ops.mu.Unlock()
-	in := scheduler.Input{
-		Cat: cat, Live: n.liveSnapshot(cat), Now: n.clock.Now(), Started: n.live.Started(), LastRebalance: last,
-		Settings: scheduler.Settings{
-			AutoFailover: n.settingOn("auto_failover"), AutoRebalance: n.settingOn("auto_rebalance"), MaxNewOps: n.timing.MaxNewOps,
-			RebalanceCooldown: n.timing.RebalanceCooldown, StartupGrace: n.timing.StartupGrace,
-		},
-	}
-	ctx, cancel := context.WithTimeout(n.ctx, n.timing.MetaProposeTimeout)
-	defer cancel()
-	for _, o := range scheduler.Plan(in) {
-		if o.Type == catalog.OpRebalance {
-			n.ops.mu.Lock()
-			n.ops.lastRebalance = in.Now
-			n.ops.mu.Unlock()
-		}
-		if _, err := n.createOp(ctx, o); err != nil {
-			n.log.Debug("scheduler: create operation", "op", o.Type, "err", err)
-		}
-	}
+func (b opsCluster) GroupStatus(ctx context.Context) map[uint64]map[uint64]rpc.ReplicaStatus {
+	return b.n.clusterGroupStatus(ctx)
 }

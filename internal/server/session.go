@@ -36,7 +36,7 @@ func (b sessionBackend) NodeName() string          { return b.n.cfg.NodeID }
 func (b sessionBackend) RaftID() uint64            { return b.n.id.RaftID }
 func (b sessionBackend) Version() string           { return Version }
 func (b sessionBackend) Catalog() *catalog.Catalog { return b.n.meta.Catalog() }
-func (b sessionBackend) PokeOps()                  { b.n.pokeOps() }
+func (b sessionBackend) PokeOps()                  { b.n.ops.Poke() }
 func (b sessionBackend) Reconcile()                { b.n.poke() }
 
 func (b sessionBackend) Propose(ctx context.Context, c catalog.Command) (*catalog.Result, error) {
@@ -44,7 +44,7 @@ func (b sessionBackend) Propose(ctx context.Context, c catalog.Command) (*catalo
 }
 
 func (b sessionBackend) CreateOp(ctx context.Context, o *catalog.Operation) (*catalog.Operation, error) {
-	return b.n.createOp(ctx, o)
+	return b.n.ops.Create(ctx, o)
 }
 
 func (b sessionBackend) Liveness(nd *catalog.Node) string { return b.n.liveness(nd) }

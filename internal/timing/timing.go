@@ -1,9 +1,12 @@
-package server
+// Package timing is the one table of a node's intervals, timeouts and
+// limits: raft ticks, heartbeats, background loops, the scheduler and the
+// operations executor. Zero fields take the defaults.
+package timing
 
 import "time"
 
 // Timing is every interval, timeout and pause the node's background work
-// uses, in one table. Zero fields take their defaults (DefaultTiming);
+// uses, in one table. Zero fields take their defaults (Default);
 // tests shorten them.
 type Timing struct {
 	// Raft: the clock's tick; a leader heartbeats every RaftHeartbeat and
@@ -49,8 +52,8 @@ type Timing struct {
 	ShutdownGrace time.Duration // front ends and running RPCs finishing on Close
 }
 
-// DefaultTiming is the timing of a production node.
-func DefaultTiming() Timing {
+// Default is the timing of a production node.
+func Default() Timing {
 	return Timing{
 		RaftTick: 50 * time.Millisecond, RaftHeartbeat: 100 * time.Millisecond, RaftElection: time.Second,
 		Heartbeat: 500 * time.Millisecond, JoinDeadline: 30 * time.Second, JoinAttempt: 5 * time.Second,
@@ -65,9 +68,9 @@ func DefaultTiming() Timing {
 	}
 }
 
-// withDefaults fills zero fields from DefaultTiming.
-func (t Timing) withDefaults() Timing {
-	d := DefaultTiming()
+// WithDefaults fills zero fields from Default.
+func (t Timing) WithDefaults() Timing {
+	d := Default()
 	fill := func(v *time.Duration, def time.Duration) {
 		if *v <= 0 {
 			*v = def

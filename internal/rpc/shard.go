@@ -1,0 +1,70 @@
+// Package rpc holds the wire types of the node-to-node services that more
+// than one package speaks: the method names and their request and reply
+// bodies. It is a leaf: the node serves these methods, the operations
+// executor and the router call them.
+package rpc
+
+import "slices"
+
+// Internal RPC methods.
+const (
+	Join        = "join"         // a new node asks to be let in
+	MetaPropose = "meta_propose" // a catalog change forwarded to the meta leader
+	Heartbeat   = "heartbeat"    // liveness, with the sender's leader count
+	GroupStatus = "group_status" // one group's raft state on the node asked
+	NodeGroups  = "node_groups"  // every replica's raft state on the node asked
+	ShardAdmin  = "shard_admin"  // a replica's raft state, or a membership or leadership change at its leader
+)
+
+// ShardAction is what a ShardAdmin request asks of a replica; its value is
+// the wire form.
+type ShardAction string
+
+// The shard actions. Status, force and destroy act on the replica asked;
+// the others on the group's leader, for the replica on Node.
+const (
+	ShardStatus     ShardAction = "status"      // report the raft state and what the replica holds
+	ShardForce      ShardAction = "force"       // unsafe recovery: this replica becomes the only voter
+	ShardDestroy    ShardAction = "destroy"     // delete a replica left out by a forced recovery
+	ShardTransfer   ShardAction = "transfer"    // move leadership to Node
+	ShardAddLearner ShardAction = "add_learner" // add Node as a learner
+	ShardPromote    ShardAction = "promote"     // make learner Node a voter
+	ShardRemove     ShardAction = "remove"      // remove Node from the group
+)
+
+// ShardRequest is the body of a ShardAdmin call.
+type ShardRequest struct {
+	Group  uint64      `json:"group"`
+	Action ShardAction `json:"action"`
+	Node   uint64      `json:"node,omitempty"`
+}
+
+// ShardReply is a group's raft state as the replica asked sees it.
+type ShardReply struct {
+	Leader    uint64            `json:"leader"`
+	Term      uint64            `json:"term"`
+	Commit    uint64            `json:"commit"`
+	Applied   uint64            `json:"applied"`
+	Voters    []uint64          `json:"voters"`
+	Learners  []uint64          `json:"learners"`
+	Match     map[uint64]uint64 `json:"match,omitempty"`
+	NotLeader bool              `json:"not_leader,omitempty"`
+	Holds     string            `json:"holds,omitempty"` // status and force: what the replica's state machine holds
+}
+
+// IsVoter reports whether node id votes in the group.
+func (r *ShardReply) IsVoter(id uint64) bool { return slices.Contains(r.Voters, id) }
+
+// IsLearner reports whether node id is a learner of the group.
+func (r *ShardReply) IsLearner(id uint64) bool { return slices.Contains(r.Learners, id) }
+
+// IsMember reports whether node id holds a replica of the group.
+func (r *ShardReply) IsMember(id uint64) bool { return r.IsVoter(id) || r.IsLearner(id) }
+
+// ReplicaStatus is one replica's raft state, as cairn_cluster.shards
+// shows it (NodeGroups replies map group id to it).
+type ReplicaStatus struct {
+	Role    string `json:"role"`
+	Applied uint64 `json:"applied"`
+	Commit  uint64 `json:"commit"`
+}
