@@ -1,8 +1,9 @@
-// Package exec is Cairn's query engine: scalar expressions compiled from
-// the parser's AST into closures over types.Datum, casts, the SELECT
-// executor (filter, group, aggregate, sort, limit over a Source), and the
-// plans of continuous views (fold rows of stream batches into mergeable
-// partial aggregates, then finalize rows at read time).
+// Package exec is Cairn's query engine, the operators: the SELECT
+// executor (filter, group, aggregate, sort, limit over a Source, with
+// point lookups on keyed sources) and the plans of continuous views (fold
+// rows of stream batches into mergeable partial aggregates, then finalize
+// rows at read time). Expressions come from exec/scalar and aggregates
+// from exec/agg; exec re-exports the few scalar names its callers need.
 //
 // Semantics follow PostgreSQL for the types in internal/types, with two
 // documented deviations: sum() over integers returns bigint (PostgreSQL:

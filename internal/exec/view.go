@@ -311,7 +311,7 @@ func (v *ViewPlan) Fold(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64
 				c := &b.Cols[k.Col]
 				if c.T.UsesI() {
 					// The common case (an integer-like key column) skips
-					// building a Datum; same bytes as appendKey.
+					// building a Datum; same bytes as scalar.AppendKey.
 					if c.Nulls != nil && c.Nulls[i] {
 						key = append(key, 0)
 					} else {

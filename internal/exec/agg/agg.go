@@ -15,8 +15,10 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
+// Kind is an aggregate function.
 type Kind uint8
 
+// The aggregate functions.
 const (
 	CountStar Kind = iota
 	Count
@@ -164,6 +166,8 @@ type Accum struct {
 	seen map[string]struct{} // DISTINCT values
 }
 
+// Add folds v (the value of s's argument in one row) into a; scratch is
+// reused for DISTINCT keys.
 func (a *Accum) Add(s *Spec, v types.Datum, scratch *[]byte) error {
 	if s.Kind == CountStar {
 		a.n++
@@ -210,10 +214,12 @@ func (a *Accum) Add(s *Spec, v types.Datum, scratch *[]byte) error {
 	return nil
 }
 
+// AddInterval adds intervals field by field, as sum() does.
 func AddInterval(a, b types.IntervalValue) types.IntervalValue {
 	return types.IntervalValue{Months: a.Months + b.Months, Days: a.Days + b.Days, Micros: a.Micros + b.Micros}
 }
 
+// Result is the aggregate's value over everything added.
 func (a *Accum) Result(s *Spec) types.Datum {
 	switch s.Kind {
 	case CountStar, Count:

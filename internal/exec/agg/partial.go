@@ -13,16 +13,19 @@ import (
 type Layout struct {
 	Off   int   // first word
 	N     int   // number of words (the first is always the value count)
-	Class uint8 // stateI, stateF, stateIv or stateS: how words[off+1:] hold values
+	Class uint8 // StateI, StateF, StateIv or StateS: how words[Off+1:] hold values
 	Kind  Kind  // copied from the spec for the fold loop
 }
 
+// The classes of state: what the words after the count hold.
 const (
 	StateCount uint8 = iota // count only
 	StateI                  // int64 value
 	StateF                  // float64 bits
 	StateIv                 // months<<32|days, micros
-	StateS                  // index into Delta.strs (text min/max)
+	// StateS: text min/max. In a fold table (exec's Delta) the word is an
+	// index into the table's strings; encoded, the text follows the count.
+	StateS
 )
 
 // NewLayout places the state of aggregate s at word off of a group.
@@ -43,6 +46,7 @@ func NewLayout(s *Spec, off int) Layout {
 	return l
 }
 
+// FoldI folds integer x into the state words p of a StateI aggregate.
 func FoldI(p []uint64, kind Kind, x int64) error {
 	n, cur := p[0], int64(p[1])
 	p[0] = n + 1
@@ -65,6 +69,7 @@ func FoldI(p []uint64, kind Kind, x int64) error {
 	return nil
 }
 
+// FoldF folds float x into the state words p of a StateF aggregate.
 func FoldF(p []uint64, kind Kind, x float64) {
 	n, cur := p[0], math.Float64frombits(p[1])
 	p[0] = n + 1
@@ -90,6 +95,7 @@ func unpackIv(a, b uint64) types.IntervalValue {
 	return types.IntervalValue{Months: int32(a >> 32), Days: int32(uint32(a)), Micros: int64(b)}
 }
 
+// FoldIv folds interval x into the state words p of a StateIv aggregate.
 func FoldIv(p []uint64, kind Kind, x types.IntervalValue) {
 	n, cur := p[0], unpackIv(p[1], p[2])
 	p[0] = n + 1
@@ -208,6 +214,7 @@ func MergeStates(l Layout, a, b *State) error {
 	return nil
 }
 
+// AppendState appends the encoding of st (read by ReadState) to dst.
 func AppendState(dst []byte, l Layout, st *State) []byte {
 	if l.Class == StateS {
 		dst = binary.LittleEndian.AppendUint64(dst, st.W[0])

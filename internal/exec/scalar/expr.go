@@ -29,7 +29,9 @@ func BatchInput(b *types.Batch, i int) Input { return Input{b: b, i: i} }
 // EvalFn evaluates a compiled expression over one input row.
 type EvalFn func(ec *Ctx, in Input) (types.Datum, error)
 
-// Node is one compiled expression.
+// Node is one compiled expression. Operators read T, call Fn, and look at
+// Col (a plain column read, for fast paths) and the Untyped/Param/
+// Volatile markers; nodes are built only here (the compiler, RowNode).
 type Node struct {
 	T     types.T
 	Fn    EvalFn
@@ -38,7 +40,7 @@ type Node struct {
 	// Untyped marks a string or NULL literal whose type comes from context
 	// (PostgreSQL's "unknown"); val holds it.
 	Untyped bool
-	Param   int // $n whose type is still unknown (t is Unknown), else 0
+	Param   int // $n whose type is still unknown (T is Unknown), else 0
 	Col     int // input column index of a plain column reference, else -1
 	// Volatile marks now() and friends: not folded at compile time.
 	Volatile bool
@@ -160,6 +162,8 @@ func fold(n *Node, kids ...*Node) (*Node, error) {
 	return constNode(d), nil
 }
 
+// PosErr gives err (as a *pgerr.Error) the position pos unless it has
+// one already.
 func PosErr(err error, pos int) error {
 	if err == nil {
 		return nil
@@ -198,6 +202,8 @@ func (c *Compiler) ResolveCol(r *parser.ColumnRef) (int, error) {
 	return found, nil
 }
 
+// Compile compiles e in c's scope; a Grouping (c.Agg) gets the first
+// look at every sub-expression.
 func (c *Compiler) Compile(e parser.Expr) (*Node, error) {
 	if c.Agg != nil {
 		n, ok, err := c.Agg.Match(e)
@@ -388,6 +394,8 @@ func RowNode(idx int, t types.T) *Node {
 	return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) { return in.row[idx], nil })
 }
 
+// BoolArg checks that n, the argument of what (WHERE, NOT, ...), is
+// boolean, typing an untyped literal or parameter as boolean.
 func (c *Compiler) BoolArg(n *Node, what string, pos int) (*Node, error) {
 	if n.T == types.Bool {
 		return n, nil
@@ -461,6 +469,8 @@ func numRank(t types.T) int {
 	return 0
 }
 
+// TimeRank orders the date/time types by implicit widening (date <
+// timestamp < timestamptz); 0 for other types.
 func TimeRank(t types.T) int {
 	switch t {
 	case types.Date:

@@ -86,6 +86,8 @@ func init() {
 	}
 }
 
+// IsAggName reports whether the lower-case function name is an
+// aggregate.
 func IsAggName(name string) bool {
 	switch name {
 	case "count", "sum", "min", "max", "avg":
@@ -139,6 +141,8 @@ func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
 	return fold(n, args...)
 }
 
+// NoFunc is the 42883 error for a call of f with arguments args that
+// matches no function.
 func NoFunc(f *parser.Func, args []*Node) error {
 	var sb strings.Builder
 	sb.WriteString(f.Name)

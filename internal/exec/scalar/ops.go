@@ -11,6 +11,7 @@ import (
 
 const usPerDay = 86400 * 1000000
 
+// RangeErr is the 22003 error for a value out of t's range.
 func RangeErr(t types.T) error {
 	return pgerr.New(pgerr.NumericOutOfRange, "%s out of range", t)
 }

@@ -147,7 +147,7 @@ func appendFloatKey(dst []byte, f float64) []byte {
 	return binary.BigEndian.AppendUint64(dst, u)
 }
 
-// DecodeKey decodes one value of type t written by appendKey from buf,
+// DecodeKey decodes one value of type t written by AppendKey from buf,
 // returning the rest. Text aliases buf.
 func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	if len(buf) < 1 {
@@ -192,4 +192,6 @@ func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	return d, buf[8:], nil
 }
 
+// ErrCorruptState is returned for an encoded group key or partial state
+// that cannot be decoded.
 var ErrCorruptState = pgerr.New(pgerr.DataCorrupted, "corrupt encoded view state")
