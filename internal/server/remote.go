@@ -136,6 +136,11 @@ func decodeScanRequest(b []byte) (scanRequest, error) {
 }
 
 func (r *scanReply) appendTo(dst []byte) []byte {
+	size := 1 + 4*binary.MaxVarintLen64
+	for _, sb := range r.Batches {
+		size += 3*binary.MaxVarintLen64 + len(sb.Data)
+	}
+	dst = slices.Grow(dst, size)
 	dst = append(dst, rpcWireVersion)
 	dst = binary.AppendUvarint(dst, r.First)
 	dst = binary.AppendUvarint(dst, r.End)
@@ -178,6 +183,11 @@ func decodeViewRowsRequest(b []byte) (viewRowsRequest, error) {
 }
 
 func (r *viewRowsReply) appendTo(dst []byte) []byte {
+	size := 1 + (2+len(r.Offsets))*binary.MaxVarintLen64
+	for _, row := range r.Rows {
+		size += 2*binary.MaxVarintLen64 + len(row.Key) + len(row.State)
+	}
+	dst = slices.Grow(dst, size)
 	dst = append(dst, rpcWireVersion)
 	dst = binary.AppendUvarint(dst, uint64(len(r.Offsets)))
 	for _, o := range r.Offsets {
