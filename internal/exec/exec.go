@@ -1,8 +1,9 @@
-// Package exec is Cairn's query engine: scalar expressions compiled from
-// the parser's AST into closures over types.Datum, casts, the SELECT
-// executor (filter, group, aggregate, sort, limit over a Source), and the
-// plans of continuous views (fold rows of stream batches into mergeable
-// partial aggregates, then finalize rows at read time).
+// Package exec is Cairn's query engine, the operators: the SELECT
+// executor (filter, group, aggregate, sort, limit over a Source, with
+// point lookups on keyed sources) and the plans of continuous views (fold
+// rows of stream batches into mergeable partial aggregates, then finalize
+// rows at read time). Expressions come from exec/scalar and aggregates
+// from exec/agg; exec re-exports the few scalar names its callers need.
 //
 // Semantics follow PostgreSQL for the types in internal/types, with two
 // documented deviations: sum() over integers returns bigint (PostgreSQL:
@@ -13,25 +14,34 @@ package exec
 
 import (
 	"context"
-	"time"
 
+	"github.com/cairndb/cairn/internal/exec/scalar"
+	"github.com/cairndb/cairn/internal/parser"
 	"github.com/cairndb/cairn/internal/types"
 )
 
 // Column is one named, typed column of a Source, a plan's output, or a
 // view.
-type Column struct {
-	Name string
-	T    types.T
-}
+type Column = scalar.Column
 
 // Ctx is the per-statement evaluation context.
-type Ctx struct {
-	Now     time.Time                        // statement timestamp, for now()/current_timestamp
-	Params  []types.Datum                    // $1..$n
-	Setting func(name string) (string, bool) // current_setting(); nil = none
-	Version string                           // version()
+type Ctx = scalar.Ctx
+
+// ParamTypes collects the types of $n parameters (see scalar.ParamTypes).
+type ParamTypes = scalar.ParamTypes
+
+// Expr is a compiled scalar expression (see scalar.Expr).
+type Expr = scalar.Expr
+
+// Compile compiles a scalar expression over the columns cols; see
+// scalar.Compile.
+func Compile(e parser.Expr, cols []Column, params *ParamTypes) (*Expr, error) {
+	return scalar.Compile(e, cols, params)
 }
+
+// Coerce converts d to type t with assignment-cast rules; see
+// scalar.Coerce.
+func Coerce(d types.Datum, t types.T) (types.Datum, error) { return scalar.Coerce(d, t) }
 
 // Source is a FROM item: a stream (scanned as retained history), a view
 // (finalized rows), or a system table.
@@ -45,48 +55,3 @@ type Source interface {
 // Resolver maps a FROM name (schema may be "") to a Source. It returns a
 // *pgerr.Error with SQLSTATE 42P01 when the name is missing.
 type Resolver func(schema, name string) (Source, error)
-
-// ParamTypes collects the types of $n parameters: the ones the client
-// declared, the rest inferred from context while compiling (col = $1 gives
-// $1 col's type); any still Unknown afterwards are sent as text.
-type ParamTypes struct {
-	Types []types.T
-}
-
-// get returns the type of $n (Unknown when not known).
-func (p *ParamTypes) get(n int) types.T {
-	if p == nil || n < 1 || n > len(p.Types) {
-		return types.Unknown
-	}
-	return p.Types[n-1]
-}
-
-// set records the type of $n, growing Types as needed.
-func (p *ParamTypes) set(n int, t types.T) {
-	if p == nil || n < 1 {
-		return
-	}
-	for len(p.Types) < n {
-		p.Types = append(p.Types, types.Unknown)
-	}
-	if p.Types[n-1] == types.Unknown {
-		p.Types[n-1] = t
-	}
-}
-
-// note makes sure Types is long enough to mention $n.
-func (p *ParamTypes) note(n int) {
-	if p == nil {
-		return
-	}
-	for len(p.Types) < n {
-		p.Types = append(p.Types, types.Unknown)
-	}
-}
-
-func (ec *Ctx) now() time.Time {
-	if ec == nil || ec.Now.IsZero() {
-		return time.Now()
-	}
-	return ec.Now
-}

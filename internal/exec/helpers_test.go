@@ -2,7 +2,9 @@ package exec
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/cairndb/cairn/internal/parser"
 	"github.com/cairndb/cairn/internal/types"
@@ -18,9 +20,7 @@ func colAt(p int, name string) *parser.ColumnRef {
 func num(v int) *parser.Literal {
 	return &parser.Literal{P: 1, Kind: parser.LitInt, Val: strconv.Itoa(v)}
 }
-func flt(v string) *parser.Literal { return &parser.Literal{P: 1, Kind: parser.LitFloat, Val: v} }
 func str(v string) *parser.Literal { return &parser.Literal{P: 1, Kind: parser.LitString, Val: v} }
-func null() *parser.Literal        { return &parser.Literal{P: 1, Kind: parser.LitNull} }
 func boolean(b bool) *parser.Literal {
 	v := "false"
 	if b {
@@ -31,8 +31,6 @@ func boolean(b bool) *parser.Literal {
 func bin(op string, l, r parser.Expr) *parser.Binary {
 	return &parser.Binary{P: l.Pos(), Op: op, L: l, R: r}
 }
-func not(x parser.Expr) *parser.Unary { return &parser.Unary{P: 1, Op: "NOT", X: x} }
-func neg(x parser.Expr) *parser.Unary { return &parser.Unary{P: 1, Op: "-", X: x} }
 func fn(name string, args ...parser.Expr) *parser.Func {
 	return &parser.Func{P: 3, Name: name, Args: args}
 }
@@ -86,3 +84,33 @@ func i8(v int64) types.Datum    { return types.NewInt(types.Int8, v) }
 func f8(v float64) types.Datum  { return types.NewFloat(types.Float8, v) }
 func txt(s string) types.Datum  { return types.NewText(s) }
 func nul(t types.T) types.Datum { return types.NullOf(t) }
+
+// show renders a datum for comparison in tests.
+func show(d types.Datum) string {
+	if d.Null {
+		return "NULL"
+	}
+	switch {
+	case d.T == types.Bool:
+		return fmt.Sprint(d.I != 0)
+	case d.T == types.Text:
+		return fmt.Sprintf("%q", d.S)
+	case d.T.IsFloat():
+		return fmt.Sprint(d.F)
+	case d.T.IsTime():
+		return time.UnixMicro(d.I).UTC().Format("2006-01-02 15:04:05.999999")
+	case d.T == types.Date:
+		return time.Unix(d.I*86400, 0).UTC().Format("2006-01-02")
+	case d.T == types.Interval:
+		return fmt.Sprintf("%dmon %dd %dus", d.Iv.Months, d.Iv.Days, d.Iv.Micros)
+	}
+	return fmt.Sprint(d.I)
+}
+
+func colTypes(cols []Column) []types.T {
+	ts := make([]types.T, len(cols))
+	for i, c := range cols {
+		ts[i] = c.T
+	}
+	return ts
+}

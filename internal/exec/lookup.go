@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cairndb/cairn/internal/exec/agg"
+	"github.com/cairndb/cairn/internal/exec/scalar"
 	"github.com/cairndb/cairn/internal/parser"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/types"
@@ -37,13 +39,13 @@ const maxLookupKeys = 1000
 // WHERE keeps.
 type keyLookup struct {
 	src   KeyedSource
-	types []types.T // key column types, in key order
-	vals  [][]*node // per key column: candidate values, compiled over no columns
+	types []types.T        // key column types, in key order
+	vals  [][]*scalar.Node // per key column: candidate values, compiled over no columns
 }
 
 // planLookup returns the lookup for src when where is a conjunction that
 // equates every key column of src to constants (= or IN), else nil.
-// params is cloned, so the analysis never changes inferred types.
+// Params is cloned, so the analysis never changes inferred types.
 func planLookup(src Source, where parser.Expr, cols []Column, quals []string, params *ParamTypes) *keyLookup {
 	ks, ok := src.(KeyedSource)
 	if !ok || where == nil {
@@ -53,7 +55,7 @@ func planLookup(src Source, where parser.Expr, cols []Column, quals []string, pa
 	if len(keyCols) == 0 {
 		return nil
 	}
-	l := &keyLookup{src: ks, types: make([]types.T, len(keyCols)), vals: make([][]*node, len(keyCols))}
+	l := &keyLookup{src: ks, types: make([]types.T, len(keyCols)), vals: make([][]*scalar.Node, len(keyCols))}
 	for i, c := range keyCols {
 		if c < 0 || c >= len(cols) {
 			return nil
@@ -70,13 +72,13 @@ func planLookup(src Source, where parser.Expr, cols []Column, quals []string, pa
 	if params != nil {
 		cp = &ParamTypes{Types: slices.Clone(params.Types)}
 	}
-	lc := &lookupCompiler{scope: &compiler{cols: cols, quals: quals}, konst: &compiler{params: cp, noAgg: "WHERE"}}
+	lc := &lookupCompiler{scope: &scalar.Compiler{Cols: cols, Quals: quals}, konst: &scalar.Compiler{Params: cp, NoAgg: "WHERE"}}
 	keyOf := func(e parser.Expr) int {
 		r, ok := e.(*parser.ColumnRef)
 		if !ok {
 			return -1
 		}
-		idx, err := lc.scope.resolveCol(r)
+		idx, err := lc.scope.ResolveCol(r)
 		if err != nil || idx < 0 {
 			return -1
 		}
@@ -94,7 +96,7 @@ func planLookup(src Source, where parser.Expr, cols []Column, quals []string, pa
 				for _, side := range [2][2]parser.Expr{{e.L, e.R}, {e.R, e.L}} {
 					if k := keyOf(side[0]); k >= 0 && l.vals[k] == nil {
 						if n := lc.value(side[1], l.types[k]); n != nil {
-							l.vals[k] = []*node{n}
+							l.vals[k] = []*scalar.Node{n}
 							return
 						}
 					}
@@ -105,7 +107,7 @@ func planLookup(src Source, where parser.Expr, cols []Column, quals []string, pa
 			if e.Not || k < 0 || l.vals[k] != nil || len(e.List) == 0 {
 				return
 			}
-			var ns []*node
+			var ns []*scalar.Node
 			for _, x := range e.List {
 				n := lc.value(x, l.types[k])
 				if n == nil {
@@ -132,29 +134,29 @@ func planLookup(src Source, where parser.Expr, cols []Column, quals []string, pa
 
 // lookupCompiler compiles the constant side of a key equality.
 type lookupCompiler struct {
-	scope *compiler // the FROM item's columns, to resolve key columns
-	konst *compiler // no columns: anything that compiles is column-free
+	scope *scalar.Compiler // the FROM item's columns, to resolve key columns
+	konst *scalar.Compiler // no columns: anything that compiles is column-free
 }
 
 // value compiles e as a value for a key of type t, or returns nil when e
 // is not a constant (a column, now(), a subquery) or its type cannot
 // stand for the key's (text for an integer key, say).
-func (lc *lookupCompiler) value(e parser.Expr, t types.T) *node {
+func (lc *lookupCompiler) value(e parser.Expr, t types.T) *scalar.Node {
 	if !lc.constShape(e) {
 		return nil
 	}
-	n, err := lc.konst.compile(e)
+	n, err := lc.konst.Compile(e)
 	if err != nil {
 		return nil
 	}
-	if n.untyped || n.param > 0 {
+	if n.Untyped || n.Param > 0 {
 		// As the comparison does: an untyped literal or parameter takes
 		// the column's type.
-		if n, err = lc.konst.coerce(n, t, e.Pos()); err != nil {
+		if n, err = lc.konst.Coerce(n, t, e.Pos()); err != nil {
 			return nil
 		}
 	}
-	if !lookupCompatible(n.t, t) {
+	if !lookupCompatible(n.T, t) {
 		return nil
 	}
 	return n
@@ -173,7 +175,7 @@ func (lc *lookupCompiler) constShape(e parser.Expr) bool {
 	case *parser.Binary:
 		return lc.constShape(e.L) && lc.constShape(e.R)
 	case *parser.Func:
-		if e.Star || e.Distinct || isAggName(strings.ToLower(e.Name)) {
+		if e.Star || e.Distinct || scalar.IsAggName(strings.ToLower(e.Name)) {
 			return false
 		}
 		for _, a := range e.Args {
@@ -183,8 +185,8 @@ func (lc *lookupCompiler) constShape(e parser.Expr) bool {
 		}
 		// Volatility starts at the function's own builder (now(),
 		// current_setting()); its arguments were checked above.
-		n, err := lc.konst.compile(e)
-		return err == nil && !n.volatile
+		n, err := lc.konst.Compile(e)
+		return err == nil && !n.Volatile
 	}
 	return false
 }
@@ -198,13 +200,13 @@ func lookupCompatible(from, to types.T) bool {
 		return true
 	case from.IsNumeric() && to.IsNumeric():
 		return true
-	case timeRank(from) > 0 && timeRank(to) > 0:
+	case scalar.TimeRank(from) > 0 && scalar.TimeRank(to) > 0:
 		return true
 	}
 	return false
 }
 
-// keys evaluates the key values and returns their cross product, or
+// Keys evaluates the key values and returns their cross product, or
 // ok=false when the plan should scan instead: a value failed to evaluate
 // or convert (the scan then reports the same error WHERE would, or none
 // when no row reaches it), or a float stands for an integer key beyond
@@ -223,7 +225,7 @@ func (l *keyLookup) keys(ec *Ctx) (keys [][]types.Datum, ok bool) {
 			clear(seen)
 		}
 		for _, n := range ns {
-			d, err := n.fn(ec, input{})
+			d, err := n.Fn(ec, scalar.Input{})
 			if err != nil {
 				return nil, false
 			}
@@ -237,13 +239,13 @@ func (l *keyLookup) keys(ec *Ctx) (keys [][]types.Datum, ok bool) {
 				return nil, false
 			}
 			if len(ns) > 1 {
-				enc = appendKey(enc[:0], d)
+				enc = scalar.AppendKey(enc[:0], d)
 				if seen[string(enc)] {
 					continue
 				}
 				seen[string(enc)] = true
 			}
-			per[k] = append(per[k], own(d))
+			per[k] = append(per[k], scalar.Own(d))
 		}
 		total *= len(per[k])
 	}
@@ -279,19 +281,19 @@ func (v *ViewPlan) KeyColumns() []int { return slices.Clone(v.keyCols) }
 
 // EncodeKey appends one group key (datums in key order, of KeyTypes();
 // other types convert with Coerce) encoded exactly as Fold encodes group
-// keys, so a reader can find the group's stored state.
+// Keys, so a reader can find the group's stored state.
 func (v *ViewPlan) EncodeKey(dst []byte, key []types.Datum) ([]byte, error) {
 	if len(key) != len(v.keys) {
 		return dst, pgerr.New(pgerr.InvalidParameterValue, "view key has %d columns, got %d values", len(v.keys), len(key))
 	}
 	for i, d := range key {
-		if t := v.keys[i].t; d.T != t && !d.Null {
+		if t := v.keys[i].T; d.T != t && !d.Null {
 			var err error
 			if d, err = Coerce(d, t); err != nil {
 				return dst, err
 			}
 		}
-		dst = appendKey(dst, d)
+		dst = scalar.AppendKey(dst, d)
 	}
 	return dst, nil
 }
@@ -300,14 +302,14 @@ func (v *ViewPlan) EncodeKey(dst []byte, key []types.Datum) ([]byte, error) {
 // exactly that key (so it compiled to a read of the key): nil if one is
 // missing.
 func viewKeyColumns(g *grouping, items []selItem) []int {
-	if len(g.actx.keys) == 0 {
+	if len(g.actx.Keys) == 0 {
 		return nil
 	}
-	out := make([]int, len(g.actx.keys))
-	for k, kc := range g.actx.keys {
+	out := make([]int, len(g.actx.Keys))
+	for k, kc := range g.actx.Keys {
 		out[k] = -1
 		for j, it := range items {
-			if g.actx.in.canon(it.expr) == kc {
+			if agg.Canon(g.actx.In, it.expr) == kc {
 				out[k] = j
 				break
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairndb/cairn/internal/exec/scalar"
 	"github.com/cairndb/cairn/internal/parser"
 	"github.com/cairndb/cairn/internal/types"
 )
@@ -41,7 +42,7 @@ func (k *keyedSource) ScanKeys(ctx context.Context, keys [][]types.Datum, fn fun
 			if ct := k.cols[k.keyCols[i]].T; d.T != ct {
 				k.t.Errorf("key datum %v has type %s, key column is %s", d, d.T, ct)
 			}
-			enc = appendKey(enc, d)
+			enc = scalar.AppendKey(enc, d)
 		}
 		want[string(enc)] = true
 	}
@@ -49,7 +50,7 @@ func (k *keyedSource) ScanKeys(ctx context.Context, keys [][]types.Datum, fn fun
 	for _, r := range k.rows {
 		var enc []byte
 		for _, c := range k.keyCols {
-			enc = appendKey(enc, r[c])
+			enc = scalar.AppendKey(enc, r[c])
 		}
 		if want[string(enc)] {
 			sub.rows = append(sub.rows, r)
@@ -76,7 +77,7 @@ func lookupRows() [][]types.Datum {
 	return rows
 }
 
-var lookupCols = []Column{{"device_id", types.Int8}, {"region", types.Text}, {"minute", types.TimestampTZ}, {"n", types.Int8}, {"avg", types.Float8}}
+var lookupCols = []Column{{Name: "device_id", T: types.Int8}, {Name: "region", T: types.Text}, {Name: "minute", T: types.TimestampTZ}, {Name: "n", T: types.Int8}, {Name: "avg", T: types.Float8}}
 
 func showKeys(keys [][]types.Datum) string {
 	var parts []string

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"sort"
 	"strconv"
+	"strings"
 
+	"github.com/cairndb/cairn/internal/exec/agg"
+	"github.com/cairndb/cairn/internal/exec/scalar"
 	"github.com/cairndb/cairn/internal/parser"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/types"
@@ -28,22 +31,22 @@ type Plan struct {
 	cols  []Column
 	src   Source
 	sub   *Plan // FROM (subquery)
-	where *node
+	where *scalar.Node
 	// lookup, when set, reads only the keys WHERE pins src's key to
 	// (src is a KeyedSource); where still filters what it returns.
 	lookup *keyLookup
 
 	grouped bool
-	keys    []*node    // group keys over the input
-	aggs    []*aggSpec // aggregates over the input
-	having  *node      // over [keys..., aggs...]
+	keys    []*scalar.Node // group keys over the input
+	aggs    []*agg.Spec    // aggregates over the input
+	having  *scalar.Node   // over [keys..., aggs...]
 	// proj computes the visible columns then hidden sort keys, over the
-	// input (not grouped) or over [keys..., aggs...] (grouped).
-	proj     []*node
+	// Input (not grouped) or over [keys..., aggs...] (grouped).
+	proj     []*scalar.Node
 	distinct bool
 	order    []sortKey
-	limit    *node
-	offset   *node
+	limit    *scalar.Node
+	offset   *scalar.Node
 }
 
 // Columns returns the plan's output columns.
@@ -69,7 +72,7 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 			}
 			src, err := resolve(f.Schema, f.Name)
 			if err != nil {
-				return nil, posErr(err, f.P)
+				return nil, scalar.PosErr(err, f.P)
 			}
 			p.src, cols = src, src.Columns()
 			quals = append(quals, f.Name)
@@ -78,34 +81,34 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 			quals = []string{f.Alias}
 		}
 	}
-	in := &compiler{cols: cols, quals: quals, params: params}
+	in := &scalar.Compiler{Cols: cols, Quals: quals, Params: params}
 
 	items, err := expandItems(sel, cols, quals)
 	if err != nil {
 		return nil, err
 	}
 	if sel.Where != nil {
-		in.noAgg = "WHERE"
-		w, err := in.compile(sel.Where)
+		in.NoAgg = "WHERE"
+		w, err := in.Compile(sel.Where)
 		if err != nil {
 			return nil, err
 		}
-		if p.where, err = in.boolArg(w, "WHERE", sel.Where.Pos()); err != nil {
+		if p.where, err = in.BoolArg(w, "WHERE", sel.Where.Pos()); err != nil {
 			return nil, err
 		}
 	}
 
 	grouped := len(sel.GroupBy) > 0 || sel.Having != nil
 	for _, it := range items {
-		grouped = grouped || hasAgg(it.expr)
+		grouped = grouped || agg.Contains(it.expr)
 	}
 	for _, o := range sel.OrderBy {
-		grouped = grouped || hasAgg(o.Expr)
+		grouped = grouped || agg.Contains(o.Expr)
 	}
 	p.grouped = grouped
 
 	scope := in // where select items, ORDER BY and HAVING compile
-	var actx *aggCtx
+	var actx *agg.Scope
 	if grouped {
 		g, err := planGrouping(in, items, sel.GroupBy)
 		if err != nil {
@@ -113,25 +116,25 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 		}
 		scope, actx = g.post, g.actx
 	} else {
-		in.noAgg = "SELECT"
+		in.NoAgg = "SELECT"
 	}
 	for _, it := range items {
-		n, err := scope.compile(it.expr)
+		n, err := scope.Compile(it.expr)
 		if err != nil {
 			return nil, err
 		}
-		if n, err = scope.finish(n, it.expr.Pos()); err != nil {
+		if n, err = scope.Finish(n, it.expr.Pos()); err != nil {
 			return nil, err
 		}
 		p.proj = append(p.proj, n)
-		p.cols = append(p.cols, Column{Name: it.name, T: n.t})
+		p.cols = append(p.cols, Column{Name: it.name, T: n.T})
 	}
 	if sel.Having != nil {
-		h, err := scope.compile(sel.Having)
+		h, err := scope.Compile(sel.Having)
 		if err != nil {
 			return nil, err
 		}
-		if p.having, err = scope.boolArg(h, "HAVING", sel.Having.Pos()); err != nil {
+		if p.having, err = scope.BoolArg(h, "HAVING", sel.Having.Pos()); err != nil {
 			return nil, err
 		}
 	}
@@ -139,7 +142,7 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 		return nil, err
 	}
 	if actx != nil {
-		p.keys, p.aggs = actx.keyNodes, actx.aggs
+		p.keys, p.aggs = actx.KeyNodes, actx.Aggs
 	}
 	if p.limit, err = planCount(sel.Limit, params, "LIMIT"); err != nil {
 		return nil, err
@@ -191,17 +194,17 @@ func contains(ss []string, s string) bool {
 // grouping is the result of planning GROUP BY: the post-grouping scope
 // and what to compute per group.
 type grouping struct {
-	post *compiler
-	actx *aggCtx
+	post *scalar.Compiler
+	actx *agg.Scope
 }
 
 // planGrouping resolves GROUP BY items like PostgreSQL: an integer
 // literal is an output ordinal, a bare name is an input column or else an
 // output alias, anything else an expression over the input.
-func planGrouping(in *compiler, items []selItem, groupBy []parser.Expr) (*grouping, error) {
-	argC := &compiler{cols: in.cols, quals: in.quals, params: in.params, noAgg: ""}
-	actx := &aggCtx{in: argC}
-	keyC := &compiler{cols: in.cols, quals: in.quals, params: in.params, noAgg: "GROUP BY"}
+func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (*grouping, error) {
+	argC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: ""}
+	actx := &agg.Scope{In: argC}
+	keyC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "GROUP BY"}
 	for _, ge := range groupBy {
 		e := ge
 		switch g := ge.(type) {
@@ -215,7 +218,7 @@ func planGrouping(in *compiler, items []selItem, groupBy []parser.Expr) (*groupi
 			}
 		case *parser.ColumnRef:
 			if g.Table == "" {
-				idx, err := keyC.resolveCol(g)
+				idx, err := keyC.ResolveCol(g)
 				if err != nil {
 					return nil, err
 				}
@@ -229,24 +232,24 @@ func planGrouping(in *compiler, items []selItem, groupBy []parser.Expr) (*groupi
 				}
 			}
 		}
-		if hasAgg(e) {
+		if agg.Contains(e) {
 			return nil, pgerr.New(pgerr.GroupingError, "aggregate functions are not allowed in GROUP BY").WithPos(ge.Pos())
 		}
-		canon := keyC.canon(e)
-		if contains(actx.keys, canon) {
+		canon := agg.Canon(keyC, e)
+		if contains(actx.Keys, canon) {
 			continue
 		}
-		n, err := keyC.compile(e)
+		n, err := keyC.Compile(e)
 		if err != nil {
 			return nil, err
 		}
-		if n, err = keyC.finish(n, e.Pos()); err != nil {
+		if n, err = keyC.Finish(n, e.Pos()); err != nil {
 			return nil, err
 		}
-		actx.keys = append(actx.keys, canon)
-		actx.keyNodes = append(actx.keyNodes, n)
+		actx.Keys = append(actx.Keys, canon)
+		actx.KeyNodes = append(actx.KeyNodes, n)
 	}
-	post := &compiler{quals: in.quals, params: in.params, agg: actx, noAgg: "this context"}
+	post := &scalar.Compiler{Quals: in.Quals, Params: in.Params, Agg: actx, NoAgg: "this context"}
 	return &grouping{post: post, actx: actx}, nil
 }
 
@@ -254,7 +257,7 @@ func planGrouping(in *compiler, items []selItem, groupBy []parser.Expr) (*groupi
 // ordinal, a bare name an output column (else an input expression), an
 // expression equal to a select item reuses it, anything else is computed
 // as a hidden column after the visible ones.
-func (p *Plan) planOrder(scope *compiler, items []selItem, order []parser.OrderItem) error {
+func (p *Plan) planOrder(scope *scalar.Compiler, items []selItem, order []parser.OrderItem) error {
 	nvis := len(p.cols)
 	var canons []string
 	for _, o := range order {
@@ -274,7 +277,7 @@ func (p *Plan) planOrder(scope *compiler, items []selItem, order []parser.OrderI
 					if p.cols[i].Name != e.Name {
 						continue
 					}
-					if col >= 0 && scope.canonItem(items[col].expr) != scope.canonItem(items[i].expr) {
+					if col >= 0 && canonItem(scope, items[col].expr) != canonItem(scope, items[i].expr) {
 						return pgerr.New(pgerr.AmbiguousColumn, "ORDER BY %q is ambiguous", e.Name).WithPos(e.P)
 					}
 					if col < 0 {
@@ -286,10 +289,10 @@ func (p *Plan) planOrder(scope *compiler, items []selItem, order []parser.OrderI
 		if col < 0 {
 			if canons == nil {
 				for _, it := range items {
-					canons = append(canons, scope.canonItem(it.expr))
+					canons = append(canons, canonItem(scope, it.expr))
 				}
 			}
-			c := scope.canonItem(o.Expr)
+			c := canonItem(scope, o.Expr)
 			for i, ic := range canons {
 				if ic == c {
 					col = i
@@ -301,11 +304,11 @@ func (p *Plan) planOrder(scope *compiler, items []selItem, order []parser.OrderI
 			if p.distinct {
 				return pgerr.New(pgerr.InvalidColumnRef, "for SELECT DISTINCT, ORDER BY expressions must appear in select list").WithPos(o.Expr.Pos())
 			}
-			n, err := scope.compile(o.Expr)
+			n, err := scope.Compile(o.Expr)
 			if err != nil {
 				return err
 			}
-			if n, err = scope.finish(n, o.Expr.Pos()); err != nil {
+			if n, err = scope.Finish(n, o.Expr.Pos()); err != nil {
 				return err
 			}
 			p.proj = append(p.proj, n)
@@ -322,26 +325,26 @@ func (p *Plan) planOrder(scope *compiler, items []selItem, order []parser.OrderI
 
 // canonItem is canon in the scope's input (the post-grouping scope
 // canonicalizes against the grouping input).
-func (c *compiler) canonItem(e parser.Expr) string {
-	if c.agg != nil {
-		return c.agg.in.canon(e)
+func canonItem(c *scalar.Compiler, e parser.Expr) string {
+	if s, ok := c.Agg.(*agg.Scope); ok {
+		return agg.Canon(s.In, e)
 	}
-	return c.canon(e)
+	return agg.Canon(c, e)
 }
 
-func planCount(e parser.Expr, params *ParamTypes, what string) (*node, error) {
+func planCount(e parser.Expr, params *ParamTypes, what string) (*scalar.Node, error) {
 	if e == nil {
 		return nil, nil
 	}
-	c := &compiler{params: params, noAgg: what}
-	n, err := c.compile(e)
+	c := &scalar.Compiler{Params: params, NoAgg: what}
+	n, err := c.Compile(e)
 	if err != nil {
 		return nil, err
 	}
-	if n.t != types.Int8 && !(n.untyped || n.param > 0 || implicitCast(n.t, types.Int8)) {
-		return nil, pgerr.New(pgerr.DatatypeMismatch, "argument of %s must be type bigint, not type %s", what, n.t).WithPos(e.Pos())
+	if n.T != types.Int8 && !(n.Untyped || n.Param > 0 || scalar.ImplicitCast(n.T, types.Int8)) {
+		return nil, pgerr.New(pgerr.DatatypeMismatch, "argument of %s must be type bigint, not type %s", what, n.T).WithPos(e.Pos())
 	}
-	return c.coerce(n, types.Int8, e.Pos())
+	return c.Coerce(n, types.Int8, e.Pos())
 }
 
 // errStop ends a scan early once LIMIT rows went out.
@@ -349,7 +352,7 @@ var errStop = errors.New("stop")
 
 type group struct {
 	keys []types.Datum
-	acc  []accum
+	acc  []agg.Accum
 }
 
 // Run executes the plan, calling emit with each output row. emit must not
@@ -357,7 +360,7 @@ type group struct {
 func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) error) error {
 	limit, offset := int64(-1), int64(0)
 	if p.limit != nil {
-		d, err := p.limit.fn(ec, input{})
+		d, err := p.limit.Fn(ec, scalar.Input{})
 		if err != nil {
 			return err
 		}
@@ -369,7 +372,7 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		}
 	}
 	if p.offset != nil {
-		d, err := p.offset.fn(ec, input{})
+		d, err := p.offset.Fn(ec, scalar.Input{})
 		if err != nil {
 			return err
 		}
@@ -415,7 +418,7 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		if p.distinct {
 			keyBuf = keyBuf[:0]
 			for _, d := range row[:nvis] {
-				keyBuf = appendKey(keyBuf, d)
+				keyBuf = scalar.AppendKey(keyBuf, d)
 			}
 			if _, ok := seen[string(keyBuf)]; ok {
 				return nil
@@ -445,9 +448,9 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 			return err
 		}
 		for i := 0; i < b.N; i++ {
-			in := input{b: b, i: i}
+			in := scalar.BatchInput(b, i)
 			if p.where != nil {
-				d, err := p.where.fn(ec, in)
+				d, err := p.where.Fn(ec, in)
 				if err != nil {
 					return err
 				}
@@ -460,11 +463,11 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 					row = make([]types.Datum, len(p.proj))
 				}
 				for j, n := range p.proj {
-					d, err := n.fn(ec, in)
+					d, err := n.Fn(ec, in)
 					if err != nil {
 						return err
 					}
-					row[j] = own(d)
+					row[j] = scalar.Own(d)
 				}
 				if err := collect(row); err != nil {
 					return err
@@ -475,31 +478,31 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 			var kv [8]types.Datum
 			keys := kv[:0]
 			for _, k := range p.keys {
-				d, err := k.fn(ec, in)
+				d, err := k.Fn(ec, in)
 				if err != nil {
 					return err
 				}
 				keys = append(keys, d)
-				gkey = appendKey(gkey, d)
+				gkey = scalar.AppendKey(gkey, d)
 			}
 			g := groups[string(gkey)]
 			if g == nil {
-				g = &group{acc: make([]accum, len(p.aggs))}
+				g = &group{acc: make([]agg.Accum, len(p.aggs))}
 				for _, d := range keys {
-					g.keys = append(g.keys, own(d))
+					g.keys = append(g.keys, scalar.Own(d))
 				}
 				groups[string(gkey)] = g
 				order = append(order, g)
 			}
 			for j, s := range p.aggs {
 				var v types.Datum
-				if s.arg != nil {
+				if s.Arg != nil {
 					var err error
-					if v, err = s.arg.fn(ec, in); err != nil {
+					if v, err = s.Arg.Fn(ec, in); err != nil {
 						return err
 					}
 				}
-				if err := g.acc[j].add(s, v, &scratch); err != nil {
+				if err := g.acc[j].Add(s, v, &scratch); err != nil {
 					return err
 				}
 			}
@@ -514,17 +517,17 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 	}
 	if p.grouped {
 		if len(order) == 0 && len(p.keys) == 0 {
-			order = append(order, &group{acc: make([]accum, len(p.aggs))})
+			order = append(order, &group{acc: make([]agg.Accum, len(p.aggs))})
 		}
 		post := make([]types.Datum, len(p.keys)+len(p.aggs))
 		for _, g := range order {
 			copy(post, g.keys)
 			for j, s := range p.aggs {
-				post[len(p.keys)+j] = g.acc[j].result(s)
+				post[len(p.keys)+j] = g.acc[j].Result(s)
 			}
-			in := input{row: post}
+			in := scalar.RowInput(post)
 			if p.having != nil {
-				d, err := p.having.fn(ec, in)
+				d, err := p.having.Fn(ec, in)
 				if err != nil {
 					return err
 				}
@@ -534,7 +537,7 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 			}
 			r := make([]types.Datum, len(p.proj))
 			for j, n := range p.proj {
-				d, err := n.fn(ec, in)
+				d, err := n.Fn(ec, in)
 				if err != nil {
 					return err
 				}
@@ -568,7 +571,7 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 // rowLess orders rows by the ORDER BY keys.
 func (p *Plan) rowLess(a, b []types.Datum) bool {
 	for _, k := range p.order {
-		c := compareNullable(a[k.col], b[k.col], k.nullsFirst)
+		c := scalar.CompareNullable(a[k.col], b[k.col], k.nullsFirst)
 		if k.desc && !(a[k.col].Null || b[k.col].Null) {
 			c = -c
 		}
@@ -692,4 +695,68 @@ func (p *Plan) scan(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error)
 		return nil
 	}
 	return fn(&types.Batch{N: 1})
+}
+
+// figureName is the output column name PostgreSQL gives an unaliased
+// select item.
+func figureName(e parser.Expr) string {
+	name, _ := figureNameStrength(e)
+	return name
+}
+
+// figureNameStrength mirrors PostgreSQL's FigureColname: column and
+// function names (strength 2) win over a cast's type name (1), which
+// wins over "?column?" (0).
+func figureNameStrength(e parser.Expr) (string, int) {
+	switch e := e.(type) {
+	case *parser.ColumnRef:
+		return e.Name, 2
+	case *parser.Func:
+		return strings.ToLower(e.Name), 2
+	case *parser.Cast:
+		if n, s := figureNameStrength(e.X); s == 2 {
+			return n, s
+		}
+		if t, ok := types.FromName(e.Type.Name); ok {
+			return internalTypeName(t), 1
+		}
+		return e.Type.Name, 1
+	case *parser.Case:
+		return "case", 1
+	case *parser.Literal:
+		if e.Kind == parser.LitBool {
+			return "bool", 1
+		}
+	}
+	return "?column?", 0
+}
+
+func internalTypeName(t types.T) string {
+	switch t {
+	case types.Bool:
+		return "bool"
+	case types.Int2:
+		return "int2"
+	case types.Int4:
+		return "int4"
+	case types.Int8:
+		return "int8"
+	case types.Float4:
+		return "float4"
+	case types.Float8:
+		return "float8"
+	case types.Numeric:
+		return "numeric"
+	case types.Text:
+		return "text"
+	case types.Timestamp:
+		return "timestamp"
+	case types.TimestampTZ:
+		return "timestamptz"
+	case types.Date:
+		return "date"
+	case types.Interval:
+		return "interval"
+	}
+	return "unknown"
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-var eventCols = []Column{{"ts", types.TimestampTZ}, {"device_id", types.Int4}, {"region", types.Text}, {"value", types.Float8}}
+var eventCols = []Column{{Name: "ts", T: types.TimestampTZ}, {Name: "device_id", T: types.Int4}, {Name: "region", T: types.Text}, {Name: "value", T: types.Float8}}
 
 func ev(ts int64, dev int64, region string, v float64) []types.Datum {
 	r := []types.Datum{types.NewInt(types.TimestampTZ, ts*1000000), ival(dev), txt(region), f8(v)}

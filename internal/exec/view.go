@@ -3,11 +3,12 @@ package exec
 import (
 	"bytes"
 	"encoding/binary"
-	"math"
 	"math/bits"
 	"slices"
 	"strings"
 
+	"github.com/cairndb/cairn/internal/exec/agg"
+	"github.com/cairndb/cairn/internal/exec/scalar"
 	"github.com/cairndb/cairn/internal/parser"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/types"
@@ -24,32 +25,16 @@ import (
 // commutatively: a key folded on several shards combines at read time.
 type ViewPlan struct {
 	cols   []Column
-	where  *node      // over the stream's columns
-	keys   []*node    // group keys over the stream's columns
-	aggs   []*aggSpec // aggregates over the stream's columns
-	proj   []*node    // output columns over [keys..., aggs...]
-	lay    []aggLayout
+	where  *scalar.Node   // over the stream's columns
+	keys   []*scalar.Node // group keys over the stream's columns
+	aggs   []*agg.Spec    // aggregates over the stream's columns
+	proj   []*scalar.Node // output columns over [keys..., aggs...]
+	lay    []agg.Layout
 	stride int // state words per group
 	// keyCols maps each group key to the output column that is exactly
 	// it; nil when some key is not output as a plain column.
 	keyCols []int
 }
-
-// aggLayout places one aggregate's state in a group's words.
-type aggLayout struct {
-	off   int     // first word
-	n     int     // number of words (the first is always the value count)
-	class uint8   // stateI, stateF, stateIv or stateS: how words[off+1:] hold values
-	kind  aggKind // copied from the spec for the fold loop
-}
-
-const (
-	stateCount uint8 = iota // count only
-	stateI                  // int64 value
-	stateF                  // float64 bits
-	stateIv                 // months<<32|days, micros
-	stateS                  // index into Delta.strs (text min/max)
-)
 
 // PlanView validates and plans a continuous view over a stream with the
 // given columns. The caller checks that FROM names the stream.
@@ -78,24 +63,24 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 	if sel.From.Alias != "" {
 		quals = []string{sel.From.Alias}
 	}
-	in := &compiler{cols: stream, quals: quals, noAgg: "WHERE"}
+	in := &scalar.Compiler{Cols: stream, Quals: quals, NoAgg: "WHERE"}
 	items, err := expandItems(sel, stream, quals)
 	if err != nil {
 		return nil, err
 	}
 	v := &ViewPlan{}
 	if sel.Where != nil {
-		w, err := in.compile(sel.Where)
+		w, err := in.Compile(sel.Where)
 		if err != nil {
 			return nil, err
 		}
-		if v.where, err = in.boolArg(w, "WHERE", sel.Where.Pos()); err != nil {
+		if v.where, err = in.BoolArg(w, "WHERE", sel.Where.Pos()); err != nil {
 			return nil, err
 		}
 	}
 	aggregates := false
 	for _, it := range items {
-		aggregates = aggregates || hasAgg(it.expr)
+		aggregates = aggregates || agg.Contains(it.expr)
 	}
 	if !aggregates {
 		return nil, pgerr.New(pgerr.FeatureNotSupported, "continuous views must aggregate; add count(*), sum, min, max or avg (with GROUP BY for per-key rows)").WithPos(sel.P)
@@ -105,37 +90,25 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 		return nil, err
 	}
 	for _, it := range items {
-		n, err := g.post.compile(it.expr)
+		n, err := g.post.Compile(it.expr)
 		if err != nil {
 			return nil, err
 		}
-		if n, err = g.post.finish(n, it.expr.Pos()); err != nil {
+		if n, err = g.post.Finish(n, it.expr.Pos()); err != nil {
 			return nil, err
 		}
 		v.proj = append(v.proj, n)
-		v.cols = append(v.cols, Column{Name: it.name, T: n.t})
+		v.cols = append(v.cols, Column{Name: it.name, T: n.T})
 	}
-	v.keys, v.aggs = g.actx.keyNodes, g.actx.aggs
+	v.keys, v.aggs = g.actx.KeyNodes, g.actx.Aggs
 	v.keyCols = viewKeyColumns(g, items)
 	for _, s := range v.aggs {
-		if s.distinct {
+		if s.Distinct {
 			return nil, pgerr.New(pgerr.FeatureNotSupported, "aggregates with DISTINCT are not supported in continuous views").WithPos(sel.P)
 		}
-		l := aggLayout{off: v.stride, n: 1, kind: s.kind}
-		if s.arg != nil && s.kind != aggCount {
-			switch t := s.arg.t; {
-			case t == types.Interval:
-				l.class, l.n = stateIv, 3
-			case t == types.Text:
-				l.class, l.n = stateS, 2
-			case t.IsFloat():
-				l.class, l.n = stateF, 2
-			default:
-				l.class, l.n = stateI, 2
-			}
-		}
+		l := agg.NewLayout(s, v.stride)
 		v.lay = append(v.lay, l)
-		v.stride += l.n
+		v.stride += l.N
 	}
 	return v, nil
 }
@@ -154,7 +127,7 @@ func (v *ViewPlan) Global() bool { return len(v.keys) == 0 }
 func (v *ViewPlan) KeyTypes() []types.T {
 	ts := make([]types.T, len(v.keys))
 	for i, k := range v.keys {
-		ts[i] = k.t
+		ts[i] = k.T
 	}
 	return ts
 }
@@ -197,7 +170,7 @@ type Delta struct {
 	v      *ViewPlan // the plan whose states d holds (for Range)
 	stride int
 	// table holds, per slot, the hash's high 32 bits and entry index + 1
-	// in the low 32 (0 = empty); len is a power of two. The tag rejects
+	// In the low 32 (0 = empty); len is a power of two. The tag rejects
 	// most mismatches without touching the entry arrays.
 	table  []uint64
 	shift  uint     // 64 - log2(len(table))
@@ -321,9 +294,9 @@ func (v *ViewPlan) Fold(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64
 	rows, slots := d.rows[:0], d.slots[:0]
 	key := d.keyBuf
 	for i := 0; i < b.N; i++ {
-		in := input{b: b, i: i}
+		in := scalar.BatchInput(b, i)
 		if v.where != nil {
-			w, err := v.where.fn(ec, in)
+			w, err := v.where.Fn(ec, in)
 			if err != nil {
 				return err
 			}
@@ -334,11 +307,11 @@ func (v *ViewPlan) Fold(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64
 		key = key[:0]
 		for _, k := range v.keys {
 			var kd types.Datum
-			if k.col >= 0 {
-				c := &b.Cols[k.col]
+			if k.Col >= 0 {
+				c := &b.Cols[k.Col]
 				if c.T.UsesI() {
 					// The common case (an integer-like key column) skips
-					// building a Datum; same bytes as appendKey.
+					// building a Datum; same bytes as scalar.AppendKey.
 					if c.Nulls != nil && c.Nulls[i] {
 						key = append(key, 0)
 					} else {
@@ -347,14 +320,14 @@ func (v *ViewPlan) Fold(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64
 					}
 					continue
 				}
-				kd = batchDatum(c, i)
+				kd = scalar.BatchDatum(c, i)
 			} else {
 				var err error
-				if kd, err = k.fn(ec, in); err != nil {
+				if kd, err = k.Fn(ec, in); err != nil {
 					return err
 				}
 			}
-			key = appendKey(key, kd)
+			key = scalar.AppendKey(key, kd)
 		}
 		h := hashKey(key)
 		if keep != nil && !keep(h) {
@@ -375,31 +348,31 @@ func (v *ViewPlan) Fold(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64
 // foldAgg folds one aggregate over the selected rows: a tight loop per
 // aggregate and column type when the argument is a plain column, the
 // general expression path otherwise.
-func (v *ViewPlan) foldAgg(ec *Ctx, d *Delta, b *types.Batch, s *aggSpec, l aggLayout, rows, slots []int32) error {
-	w, stride, off := d.words, v.stride, l.off
-	if s.kind == aggCountStar {
+func (v *ViewPlan) foldAgg(ec *Ctx, d *Delta, b *types.Batch, s *agg.Spec, l agg.Layout, rows, slots []int32) error {
+	w, stride, off := d.words, v.stride, l.Off
+	if s.Kind == agg.CountStar {
 		for _, sl := range slots {
 			w[int(sl)*stride+off]++
 		}
 		return nil
 	}
-	if s.arg.col >= 0 && (l.class == stateI || l.class == stateF || l.kind == aggCount) {
-		c := &b.Cols[s.arg.col]
+	if s.Arg.Col >= 0 && (l.Class == agg.StateI || l.Class == agg.StateF || l.Kind == agg.Count) {
+		c := &b.Cols[s.Arg.Col]
 		nulls := c.Nulls
 		switch {
-		case l.kind == aggCount:
+		case l.Kind == agg.Count:
 			for k, r := range rows {
 				if nulls == nil || !nulls[r] {
 					w[int(slots[k])*stride+off]++
 				}
 			}
-		case l.class == stateI:
+		case l.Class == agg.StateI:
 			vals := c.I
 			for k, r := range rows {
 				if nulls != nil && nulls[r] {
 					continue
 				}
-				if err := foldI(w[int(slots[k])*stride+off:], l.kind, vals[r]); err != nil {
+				if err := agg.FoldI(w[int(slots[k])*stride+off:], l.Kind, vals[r]); err != nil {
 					return err
 				}
 			}
@@ -409,13 +382,13 @@ func (v *ViewPlan) foldAgg(ec *Ctx, d *Delta, b *types.Batch, s *aggSpec, l aggL
 				if nulls != nil && nulls[r] {
 					continue
 				}
-				foldF(w[int(slots[k])*stride+off:], l.kind, vals[r])
+				agg.FoldF(w[int(slots[k])*stride+off:], l.Kind, vals[r])
 			}
 		}
 		return nil
 	}
 	for k, r := range rows {
-		x, err := s.arg.fn(ec, input{b: b, i: int(r)})
+		x, err := s.Arg.Fn(ec, scalar.BatchInput(b, int(r)))
 		if err != nil {
 			return err
 		}
@@ -423,91 +396,26 @@ func (v *ViewPlan) foldAgg(ec *Ctx, d *Delta, b *types.Batch, s *aggSpec, l aggL
 			continue
 		}
 		p := w[int(slots[k])*stride+off:]
-		switch l.class {
-		case stateCount:
+		switch l.Class {
+		case agg.StateCount:
 			p[0]++
-		case stateI:
-			if err := foldI(p, l.kind, x.I); err != nil {
+		case agg.StateI:
+			if err := agg.FoldI(p, l.Kind, x.I); err != nil {
 				return err
 			}
-		case stateF:
-			foldF(p, l.kind, x.F)
-		case stateIv:
-			foldIv(p, l.kind, x.Iv)
-		case stateS:
-			d.foldS(p, l.kind, x.S)
+		case agg.StateF:
+			agg.FoldF(p, l.Kind, x.F)
+		case agg.StateIv:
+			agg.FoldIv(p, l.Kind, x.Iv)
+		case agg.StateS:
+			d.foldS(p, l.Kind, x.S)
 		}
 	}
 	return nil
-}
-
-func foldI(p []uint64, kind aggKind, x int64) error {
-	n, cur := p[0], int64(p[1])
-	p[0] = n + 1
-	switch kind {
-	case aggSum, aggAvg:
-		s := cur + x
-		if (s > cur) != (x > 0) {
-			return rangeErr(types.Int8)
-		}
-		p[1] = uint64(s)
-	case aggMin:
-		if n == 0 || x < cur {
-			p[1] = uint64(x)
-		}
-	case aggMax:
-		if n == 0 || x > cur {
-			p[1] = uint64(x)
-		}
-	}
-	return nil
-}
-
-func foldF(p []uint64, kind aggKind, x float64) {
-	n, cur := p[0], math.Float64frombits(p[1])
-	p[0] = n + 1
-	switch kind {
-	case aggSum, aggAvg:
-		p[1] = math.Float64bits(cur + x)
-	case aggMin:
-		if n == 0 || cmpFloat(x, cur) < 0 {
-			p[1] = math.Float64bits(x)
-		}
-	case aggMax:
-		if n == 0 || cmpFloat(x, cur) > 0 {
-			p[1] = math.Float64bits(x)
-		}
-	}
-}
-
-func packIv(v types.IntervalValue) (uint64, uint64) {
-	return uint64(uint32(v.Months))<<32 | uint64(uint32(v.Days)), uint64(v.Micros)
-}
-
-func unpackIv(a, b uint64) types.IntervalValue {
-	return types.IntervalValue{Months: int32(a >> 32), Days: int32(uint32(a)), Micros: int64(b)}
-}
-
-func foldIv(p []uint64, kind aggKind, x types.IntervalValue) {
-	n, cur := p[0], unpackIv(p[1], p[2])
-	p[0] = n + 1
-	switch kind {
-	case aggSum, aggAvg:
-		x = addIv(cur, x)
-	case aggMin:
-		if n > 0 && cmpFloat(intervalSpan(x), intervalSpan(cur)) >= 0 {
-			return
-		}
-	case aggMax:
-		if n > 0 && cmpFloat(intervalSpan(x), intervalSpan(cur)) <= 0 {
-			return
-		}
-	}
-	p[1], p[2] = packIv(x)
 }
 
 // foldS folds a text min/max; the value is copied only when it wins.
-func (d *Delta) foldS(p []uint64, kind aggKind, x string) {
+func (d *Delta) foldS(p []uint64, kind agg.Kind, x string) {
 	n := p[0]
 	p[0] = n + 1
 	if n == 0 {
@@ -516,12 +424,10 @@ func (d *Delta) foldS(p []uint64, kind aggKind, x string) {
 		return
 	}
 	c := strings.Compare(x, d.strs[p[1]])
-	if (kind == aggMin && c < 0) || (kind == aggMax && c > 0) {
+	if (kind == agg.Min && c < 0) || (kind == agg.Max && c > 0) {
 		d.strs[p[1]] = strings.Clone(x)
 	}
 }
-
-// ---- encoded states ----
 
 // appendState encodes entry e's state: per aggregate its words as
 // little-endian uint64s, except text min/max: the count, then (when not
@@ -529,8 +435,8 @@ func (d *Delta) foldS(p []uint64, kind aggKind, x string) {
 func (v *ViewPlan) appendState(dst []byte, d *Delta, e int) []byte {
 	w := d.words[e*v.stride : (e+1)*v.stride]
 	for _, l := range v.lay {
-		p := w[l.off : l.off+l.n]
-		if l.class == stateS {
+		p := w[l.Off : l.Off+l.N]
+		if l.Class == agg.StateS {
 			dst = binary.LittleEndian.AppendUint64(dst, p[0])
 			if p[0] > 0 {
 				s := d.strs[p[1]]
@@ -546,141 +452,26 @@ func (v *ViewPlan) appendState(dst []byte, d *Delta, e int) []byte {
 	return dst
 }
 
-// aggState is one aggregate's decoded state; s aliases the encoded bytes.
-type aggState struct {
-	w [3]uint64
-	s []byte
-}
-
-// readAgg decodes aggregate l from buf (nil or empty buf = empty state)
-// and returns the rest of buf.
-func readAgg(buf []byte, l aggLayout, st *aggState) ([]byte, error) {
-	*st = aggState{}
-	if len(buf) == 0 {
-		return buf, nil
-	}
-	if l.class == stateS {
-		if len(buf) < 8 {
-			return nil, errCorrupt
-		}
-		st.w[0] = binary.LittleEndian.Uint64(buf)
-		buf = buf[8:]
-		if st.w[0] > 0 {
-			n, k := binary.Uvarint(buf)
-			if k <= 0 || uint64(len(buf)-k) < n {
-				return nil, errCorrupt
-			}
-			st.s = buf[k : k+int(n)]
-			buf = buf[k+int(n):]
-		}
-		return buf, nil
-	}
-	if len(buf) < 8*l.n {
-		return nil, errCorrupt
-	}
-	for i := 0; i < l.n; i++ {
-		st.w[i] = binary.LittleEndian.Uint64(buf[8*i:])
-	}
-	return buf[8*l.n:], nil
-}
-
-// mergeAgg merges state b into a.
-func mergeAgg(l aggLayout, a, b *aggState) error {
-	if b.w[0] == 0 {
-		return nil
-	}
-	if a.w[0] == 0 {
-		*a = *b
-		return nil
-	}
-	n := a.w[0] + b.w[0]
-	switch l.class {
-	case stateI:
-		switch l.kind {
-		case aggSum, aggAvg:
-			x, y := int64(a.w[1]), int64(b.w[1])
-			s := x + y
-			if (s > x) != (y > 0) {
-				return rangeErr(types.Int8)
-			}
-			a.w[1] = uint64(s)
-		case aggMin:
-			if int64(b.w[1]) < int64(a.w[1]) {
-				a.w[1] = b.w[1]
-			}
-		case aggMax:
-			if int64(b.w[1]) > int64(a.w[1]) {
-				a.w[1] = b.w[1]
-			}
-		}
-	case stateF:
-		x, y := math.Float64frombits(a.w[1]), math.Float64frombits(b.w[1])
-		switch l.kind {
-		case aggSum, aggAvg:
-			a.w[1] = math.Float64bits(x + y)
-		case aggMin:
-			if cmpFloat(y, x) < 0 {
-				a.w[1] = b.w[1]
-			}
-		case aggMax:
-			if cmpFloat(y, x) > 0 {
-				a.w[1] = b.w[1]
-			}
-		}
-	case stateIv:
-		x, y := unpackIv(a.w[1], a.w[2]), unpackIv(b.w[1], b.w[2])
-		c := cmpFloat(intervalSpan(y), intervalSpan(x))
-		switch {
-		case l.kind == aggSum || l.kind == aggAvg:
-			a.w[1], a.w[2] = packIv(addIv(x, y))
-		case (l.kind == aggMin && c < 0) || (l.kind == aggMax && c > 0):
-			a.w[1], a.w[2] = b.w[1], b.w[2]
-		}
-	case stateS:
-		c := bytes.Compare(b.s, a.s)
-		if (l.kind == aggMin && c < 0) || (l.kind == aggMax && c > 0) {
-			a.s = b.s
-		}
-	}
-	a.w[0] = n
-	return nil
-}
-
-func appendAgg(dst []byte, l aggLayout, st *aggState) []byte {
-	if l.class == stateS {
-		dst = binary.LittleEndian.AppendUint64(dst, st.w[0])
-		if st.w[0] > 0 {
-			dst = binary.AppendUvarint(dst, uint64(len(st.s)))
-			dst = append(dst, st.s...)
-		}
-		return dst
-	}
-	for i := 0; i < l.n; i++ {
-		dst = binary.LittleEndian.AppendUint64(dst, st.w[i])
-	}
-	return dst
-}
-
 // MergeState merges encoded partial state b into encoded state a (either
 // may be nil = empty) and appends the result to dst. dst must not overlap
 // a or b.
 func (v *ViewPlan) MergeState(dst, a, b []byte) ([]byte, error) {
-	var sa, sb aggState
+	var sa, sb agg.State
 	var err error
 	for _, l := range v.lay {
-		if a, err = readAgg(a, l, &sa); err != nil {
+		if a, err = agg.ReadState(a, l, &sa); err != nil {
 			return dst, err
 		}
-		if b, err = readAgg(b, l, &sb); err != nil {
+		if b, err = agg.ReadState(b, l, &sb); err != nil {
 			return dst, err
 		}
-		if err := mergeAgg(l, &sa, &sb); err != nil {
+		if err := agg.MergeStates(l, &sa, &sb); err != nil {
 			return dst, err
 		}
-		dst = appendAgg(dst, l, &sa)
+		dst = agg.AppendState(dst, l, &sa)
 	}
 	if len(a) != 0 || len(b) != 0 {
-		return dst, errCorrupt
+		return dst, scalar.ErrCorruptState
 	}
 	return dst, nil
 }
@@ -688,37 +479,37 @@ func (v *ViewPlan) MergeState(dst, a, b []byte) ([]byte, error) {
 // mergeInto merges an encoded state into entry e of d.
 func (v *ViewPlan) mergeInto(d *Delta, e int, state []byte) error {
 	w := d.words[e*v.stride : (e+1)*v.stride]
-	var cur, in aggState
+	var cur, in agg.State
 	var err error
 	for _, l := range v.lay {
-		if state, err = readAgg(state, l, &in); err != nil {
+		if state, err = agg.ReadState(state, l, &in); err != nil {
 			return err
 		}
-		p := w[l.off : l.off+l.n]
-		copy(cur.w[:], p)
-		cur.s = nil
-		if l.class == stateS && p[0] > 0 {
-			cur.s = []byte(d.strs[p[1]])
+		p := w[l.Off : l.Off+l.N]
+		copy(cur.W[:], p)
+		cur.S = nil
+		if l.Class == agg.StateS && p[0] > 0 {
+			cur.S = []byte(d.strs[p[1]])
 		}
-		if err := mergeAgg(l, &cur, &in); err != nil {
+		if err := agg.MergeStates(l, &cur, &in); err != nil {
 			return err
 		}
-		if l.class == stateS {
-			if cur.w[0] > 0 {
+		if l.Class == agg.StateS {
+			if cur.W[0] > 0 {
 				if p[0] == 0 {
 					p[1] = uint64(len(d.strs))
-					d.strs = append(d.strs, string(cur.s))
-				} else if string(cur.s) != d.strs[p[1]] {
-					d.strs[p[1]] = string(cur.s)
+					d.strs = append(d.strs, string(cur.S))
+				} else if string(cur.S) != d.strs[p[1]] {
+					d.strs[p[1]] = string(cur.S)
 				}
 			}
-			p[0] = cur.w[0]
+			p[0] = cur.W[0]
 			continue
 		}
-		copy(p, cur.w[:l.n])
+		copy(p, cur.W[:l.N])
 	}
 	if len(state) != 0 {
-		return errCorrupt
+		return scalar.ErrCorruptState
 	}
 	return nil
 }
@@ -765,12 +556,12 @@ func (v *ViewPlan) DecodeDelta(buf []byte, d *Delta) error {
 	d.Reset()
 	v.bind(d)
 	if len(buf) < 1 || buf[0] != deltaVersion {
-		return errCorrupt
+		return scalar.ErrCorruptState
 	}
 	buf = buf[1:]
 	n, k := binary.Uvarint(buf)
 	if k <= 0 || n > uint64(len(buf)) {
-		return errCorrupt
+		return scalar.ErrCorruptState
 	}
 	buf = buf[k:]
 	for i := uint64(0); i < n; i++ {
@@ -789,7 +580,7 @@ func (v *ViewPlan) DecodeDelta(buf []byte, d *Delta) error {
 		}
 	}
 	if len(buf) != 0 {
-		return errCorrupt
+		return scalar.ErrCorruptState
 	}
 	return nil
 }
@@ -810,7 +601,7 @@ func (v *ViewPlan) Merge(dst, src *Delta) error {
 func readBytes(buf []byte) ([]byte, []byte, error) {
 	n, k := binary.Uvarint(buf)
 	if k <= 0 || uint64(len(buf)-k) < n {
-		return nil, nil, errCorrupt
+		return nil, nil, scalar.ErrCorruptState
 	}
 	return buf[k : k+int(n)], buf[k+int(n):], nil
 }
@@ -827,58 +618,30 @@ func (v *ViewPlan) Finalize(ec *Ctx, key, state []byte, row []types.Datum) ([]ty
 	post := row[nout:need]
 	var err error
 	for i, k := range v.keys {
-		if post[i], key, err = decodeKey(key, k.t); err != nil {
+		if post[i], key, err = scalar.DecodeKey(key, k.T); err != nil {
 			return row, err
 		}
 	}
 	if len(key) != 0 {
-		return row, errCorrupt
+		return row, scalar.ErrCorruptState
 	}
-	var st aggState
+	var st agg.State
 	for j, l := range v.lay {
-		if state, err = readAgg(state, l, &st); err != nil {
+		if state, err = agg.ReadState(state, l, &st); err != nil {
 			return row, err
 		}
-		post[len(v.keys)+j] = v.result(v.aggs[j], l, &st)
+		post[len(v.keys)+j] = agg.PartialResult(v.aggs[j], l, &st)
 	}
 	if len(state) != 0 {
-		return row, errCorrupt
+		return row, scalar.ErrCorruptState
 	}
 	row = row[:0]
 	for _, n := range v.proj {
-		d, err := n.fn(ec, input{row: post})
+		d, err := n.Fn(ec, scalar.RowInput(post))
 		if err != nil {
 			return row, err
 		}
 		row = append(row, d)
 	}
 	return row, nil
-}
-
-func (v *ViewPlan) result(s *aggSpec, l aggLayout, st *aggState) types.Datum {
-	n := int64(st.w[0])
-	if s.kind == aggCount || s.kind == aggCountStar {
-		return types.NewInt(types.Int8, n)
-	}
-	if n == 0 {
-		return types.NullOf(s.t)
-	}
-	var i int64
-	var f float64
-	var iv types.IntervalValue
-	var d types.Datum
-	switch l.class {
-	case stateI:
-		i = int64(st.w[1])
-		d.I = i
-	case stateF:
-		f = math.Float64frombits(st.w[1])
-		d.F = f
-	case stateIv:
-		iv = unpackIv(st.w[1], st.w[2])
-		d.Iv = iv
-	case stateS:
-		d.S = string(st.s)
-	}
-	return aggResult(s, n, i, f, iv, d)
 }

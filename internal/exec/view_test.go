@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cairndb/cairn/internal/exec/scalar"
 	"github.com/cairndb/cairn/internal/parser"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/types"
@@ -420,8 +421,8 @@ func TestKeyHashStable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprintf("%x %x %x", v.KeyHash(nil), v.KeyHash(appendKey(nil, ival(42))),
-		v.KeyHash(appendKey(appendKey(nil, txt("eu")), i8(-7))))
+	got := fmt.Sprintf("%x %x %x", v.KeyHash(nil), v.KeyHash(scalar.AppendKey(nil, ival(42))),
+		v.KeyHash(scalar.AppendKey(scalar.AppendKey(nil, txt("eu")), i8(-7))))
 	const want = "f490368aba8bfeac fbf60cdd70f89c3d e18201090ceeb3df"
 	if got != want {
 		t.Fatalf("KeyHash changed: %s, want %s", got, want)

@@ -310,8 +310,8 @@ func (n *Node) remoteViewOffsets(ctx context.Context, gid uint64) []uint64 {
 	if err != nil {
 		return nil
 	}
-	var rep viewRowsReply
-	if json.Unmarshal(out, &rep) != nil {
+	rep, err := decodeViewRowsReply(out)
+	if err != nil {
 		return nil
 	}
 	return rep.Offsets

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -77,8 +76,8 @@ func (n *Node) streamEnd(ctx context.Context, st *catalog.Stream, shard int) (ui
 	if err != nil {
 		return 0, err
 	}
-	var rep scanReply
-	if err := json.Unmarshal(out, &rep); err != nil {
+	rep, err := decodeScanReply(out)
+	if err != nil {
 		return 0, err
 	}
 	return rep.End, nil

@@ -47,39 +47,270 @@ type appendReply struct {
 }
 
 type scanRequest struct {
-	Group     uint64 `json:"group"`
-	From      uint64 `json:"from"`
-	MaxEvents int    `json:"max_events"`
+	Group     uint64
+	From      uint64
+	MaxEvents int
 	// Linearizable asks for a ReadIndex barrier first (read_from = leader).
-	Linearizable bool `json:"linearizable,omitempty"`
+	Linearizable bool
 }
 
 type scanBatch struct {
-	Start  uint64 `json:"start"`
-	Ingest int64  `json:"ingest"`
-	Data   []byte `json:"data"` // encoded batch
+	Start  uint64
+	Ingest int64
+	Data   []byte // encoded batch (types.AppendEncoded)
 }
 
 type scanReply struct {
-	Batches []scanBatch `json:"batches"`
-	Next    uint64      `json:"next"`
-	End     uint64      `json:"end"`
-	First   uint64      `json:"first"`
+	Batches []scanBatch
+	Next    uint64
+	End     uint64
+	First   uint64
 }
 
 type viewRowsRequest struct {
-	Group        uint64 `json:"group"`
-	Linearizable bool   `json:"linearizable"`
+	Group        uint64
+	Linearizable bool
 }
 
 type viewRow struct {
-	Key   []byte `json:"k"`
-	State []byte `json:"s"`
+	Key   []byte
+	State []byte
 }
 
 type viewRowsReply struct {
-	Rows    []viewRow `json:"rows"`
-	Offsets []uint64  `json:"offsets"`
+	Rows    []viewRow
+	Offsets []uint64
+}
+
+// Stream scans and view reads between nodes are binary, not JSON: they
+// carry encoded batches and view states, which JSON would base64. Each
+// message is rpcWireVersion, then its fields in order: integers as
+// uvarints (ingest times and max_events as zigzag varints), byte strings
+// as a uvarint length then the bytes, lists as a uvarint count then the
+// items:
+//
+//	scan request:      version group from max_events flags
+//	scan reply:        version first end next n n×(start ingest batch)
+//	view-rows request: version group flags
+//	view-rows reply:   version n n×offset m m×(key state)
+//
+// flags is one byte, bit 0 = linearizable; batch is the columnar encoding
+// of types.AppendEncoded, carried as is. A message of another version (an
+// older node's JSON starts with '{') is refused with an error, never
+// misread, and so is any malformed or truncated message.
+const rpcWireVersion byte = 1
+
+const flagLinearizable = 1
+
+// rpcRequest is a data-RPC request; it encodes itself for callReplica.
+type rpcRequest interface {
+	appendTo(dst []byte) []byte
+}
+
+func appendFlags(dst []byte, linearizable bool) []byte {
+	if linearizable {
+		return append(dst, flagLinearizable)
+	}
+	return append(dst, 0)
+}
+
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+func (r scanRequest) appendTo(dst []byte) []byte {
+	dst = append(dst, rpcWireVersion)
+	dst = binary.AppendUvarint(dst, r.Group)
+	dst = binary.AppendUvarint(dst, r.From)
+	dst = binary.AppendVarint(dst, int64(r.MaxEvents))
+	return appendFlags(dst, r.Linearizable)
+}
+
+func decodeScanRequest(b []byte) (scanRequest, error) {
+	w := wireReader{buf: b, what: "stream-scan request"}
+	w.version()
+	r := scanRequest{Group: w.uvarint(), From: w.uvarint(), MaxEvents: int(w.varint())}
+	r.Linearizable = w.flags()
+	return r, w.end()
+}
+
+func (r *scanReply) appendTo(dst []byte) []byte {
+	size := 1 + 4*binary.MaxVarintLen64
+	for _, sb := range r.Batches {
+		size += 3*binary.MaxVarintLen64 + len(sb.Data)
+	}
+	dst = slices.Grow(dst, size)
+	dst = append(dst, rpcWireVersion)
+	dst = binary.AppendUvarint(dst, r.First)
+	dst = binary.AppendUvarint(dst, r.End)
+	dst = binary.AppendUvarint(dst, r.Next)
+	dst = binary.AppendUvarint(dst, uint64(len(r.Batches)))
+	for _, sb := range r.Batches {
+		dst = binary.AppendUvarint(dst, sb.Start)
+		dst = binary.AppendVarint(dst, sb.Ingest)
+		dst = appendBytes(dst, sb.Data)
+	}
+	return dst
+}
+
+// decodeScanReply decodes a stream-scan reply; the batches' Data alias b.
+func decodeScanReply(b []byte) (scanReply, error) {
+	w := wireReader{buf: b, what: "stream-scan reply"}
+	w.version()
+	r := scanReply{First: w.uvarint(), End: w.uvarint(), Next: w.uvarint()}
+	if n := w.count(3); n > 0 {
+		r.Batches = make([]scanBatch, n)
+		for i := range r.Batches {
+			r.Batches[i] = scanBatch{Start: w.uvarint(), Ingest: w.varint(), Data: w.bytes()}
+		}
+	}
+	return r, w.end()
+}
+
+func (r viewRowsRequest) appendTo(dst []byte) []byte {
+	dst = append(dst, rpcWireVersion)
+	dst = binary.AppendUvarint(dst, r.Group)
+	return appendFlags(dst, r.Linearizable)
+}
+
+func decodeViewRowsRequest(b []byte) (viewRowsRequest, error) {
+	w := wireReader{buf: b, what: "view-rows request"}
+	w.version()
+	r := viewRowsRequest{Group: w.uvarint()}
+	r.Linearizable = w.flags()
+	return r, w.end()
+}
+
+func (r *viewRowsReply) appendTo(dst []byte) []byte {
+	size := 1 + (2+len(r.Offsets))*binary.MaxVarintLen64
+	for _, row := range r.Rows {
+		size += 2*binary.MaxVarintLen64 + len(row.Key) + len(row.State)
+	}
+	dst = slices.Grow(dst, size)
+	dst = append(dst, rpcWireVersion)
+	dst = binary.AppendUvarint(dst, uint64(len(r.Offsets)))
+	for _, o := range r.Offsets {
+		dst = binary.AppendUvarint(dst, o)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(r.Rows)))
+	for _, row := range r.Rows {
+		dst = appendBytes(dst, row.Key)
+		dst = appendBytes(dst, row.State)
+	}
+	return dst
+}
+
+// decodeViewRowsReply decodes a view-rows reply; keys and states alias b.
+func decodeViewRowsReply(b []byte) (viewRowsReply, error) {
+	w := wireReader{buf: b, what: "view-rows reply"}
+	w.version()
+	var r viewRowsReply
+	if n := w.count(1); n > 0 {
+		r.Offsets = make([]uint64, n)
+		for i := range r.Offsets {
+			r.Offsets[i] = w.uvarint()
+		}
+	}
+	if n := w.count(2); n > 0 {
+		r.Rows = make([]viewRow, n)
+		for i := range r.Rows {
+			r.Rows[i] = viewRow{Key: w.bytes(), State: w.bytes()}
+		}
+	}
+	return r, w.end()
+}
+
+// wireReader decodes one binary RPC message. The first error sticks:
+// later reads return zero values, and end reports it.
+type wireReader struct {
+	buf  []byte
+	what string // the message, for errors
+	err  error
+}
+
+func (w *wireReader) fail(format string, args ...any) {
+	if w.err == nil {
+		w.err = pgerr.New(pgerr.ProtocolViolation, "%s: "+format, append([]any{w.what}, args...)...)
+	}
+	w.buf = nil
+}
+
+func (w *wireReader) version() {
+	switch {
+	case len(w.buf) == 0:
+		w.fail("empty message")
+	case w.buf[0] == '{':
+		w.fail("JSON from a node of an older release; this node speaks binary version %d", rpcWireVersion)
+	case w.buf[0] != rpcWireVersion:
+		w.fail("wire version %d, this node speaks %d", w.buf[0], rpcWireVersion)
+	default:
+		w.buf = w.buf[1:]
+	}
+}
+
+func (w *wireReader) uvarint() uint64 {
+	v, k := binary.Uvarint(w.buf)
+	if k <= 0 {
+		w.fail("truncated or malformed integer")
+		return 0
+	}
+	w.buf = w.buf[k:]
+	return v
+}
+
+func (w *wireReader) varint() int64 {
+	v, k := binary.Varint(w.buf)
+	if k <= 0 {
+		w.fail("truncated or malformed integer")
+		return 0
+	}
+	w.buf = w.buf[k:]
+	return v
+}
+
+func (w *wireReader) flags() bool {
+	if len(w.buf) == 0 {
+		w.fail("truncated flags")
+		return false
+	}
+	f := w.buf[0]
+	w.buf = w.buf[1:]
+	if f&^flagLinearizable != 0 {
+		w.fail("unknown flags %#x", f)
+	}
+	return f&flagLinearizable != 0
+}
+
+// count reads a list length whose items take at least minBytes bytes each, so
+// a corrupt count cannot make the decoder allocate more than the message
+// could hold.
+func (w *wireReader) count(minBytes int) int {
+	n := w.uvarint()
+	if n > uint64(len(w.buf)/minBytes) {
+		w.fail("list of %d items in %d bytes", n, len(w.buf))
+		return 0
+	}
+	return int(n)
+}
+
+func (w *wireReader) bytes() []byte {
+	n := w.uvarint()
+	if n > uint64(len(w.buf)) {
+		w.fail("byte string of %d bytes in %d", n, len(w.buf))
+		return nil
+	}
+	b := w.buf[:n:n]
+	w.buf = w.buf[n:]
+	return b
+}
+
+// end returns the first error, or one if bytes are left over.
+func (w *wireReader) end() error {
+	if w.err == nil && len(w.buf) != 0 {
+		w.fail("%d trailing bytes", len(w.buf))
+	}
+	return w.err
 }
 
 // handleDataRPC serves the data-shard RPCs; ok is false for other methods.
@@ -97,8 +328,8 @@ func (n *Node) handleDataRPC(ctx context.Context, method string, req []byte) (ou
 		out, err := json.Marshal(rep)
 		return out, true, err
 	case rpcStreamScan:
-		var r scanRequest
-		if err := json.Unmarshal(req, &r); err != nil {
+		r, err := decodeScanRequest(req)
+		if err != nil {
 			return nil, true, err
 		}
 		g := n.getGroup(r.Group)
@@ -127,11 +358,10 @@ func (n *Node) handleDataRPC(ctx context.Context, method string, req []byte) (ou
 			return nil, true, err
 		}
 		rep.Next = max(next, from)
-		out, err := json.Marshal(rep)
-		return out, true, err
+		return rep.appendTo(nil), true, nil
 	case rpcViewRows, rpcViewOffsets:
-		var r viewRowsRequest
-		if err := json.Unmarshal(req, &r); err != nil {
+		r, err := decodeViewRowsRequest(req)
+		if err != nil {
 			return nil, true, err
 		}
 		g := n.getGroup(r.Group)
@@ -160,8 +390,7 @@ func (n *Node) handleDataRPC(ctx context.Context, method string, req []byte) (ou
 		if err := n.stillHere(g); err != nil {
 			return nil, true, err
 		}
-		out, err := json.Marshal(rep)
-		return out, true, err
+		return rep.appendTo(nil), true, nil
 	}
 	return nil, false, nil
 }
@@ -225,11 +454,8 @@ func (n *Node) replicasOf(gid uint64) []uint64 {
 
 // callReplica calls method on some replica of gid other than this node,
 // trying them in turn (from a rotating start) until one answers.
-func (n *Node) callReplica(ctx context.Context, gid uint64, method string, req any) ([]byte, error) {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
+func (n *Node) callReplica(ctx context.Context, gid uint64, method string, req rpcRequest) ([]byte, error) {
+	body := req.appendTo(nil)
 	nodes := n.replicasOf(gid)
 	if len(nodes) == 0 {
 		return nil, pgerr.New(pgerr.SerializationFailure, "group %d has no replicas (dropped meanwhile?); retry", gid)
@@ -302,8 +528,8 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 	if err != nil {
 		return from, err
 	}
-	var rep scanReply
-	if err := json.Unmarshal(out, &rep); err != nil {
+	rep, err := decodeScanReply(out)
+	if err != nil {
 		return from, err
 	}
 	var b types.Batch

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -185,8 +184,8 @@ func (r *viewReader) rows(g *group, fn func(key, state []byte) error) error {
 		}
 		return pgerr.From(err).WithDetail("Reading %s; SET skip_unavailable = on to read what the reachable shards hold.", what)
 	}
-	var rep viewRowsReply
-	if err := json.Unmarshal(out, &rep); err != nil {
+	rep, err := decodeViewRowsReply(out)
+	if err != nil {
 		return err
 	}
 	for _, row := range rep.Rows {

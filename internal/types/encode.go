@@ -117,7 +117,7 @@ func Decode(buf []byte, b *Batch) error {
 				return ErrCorruptBatch
 			}
 			buf = buf[k:]
-			if uint64(len(buf)) < uint64(N)*4+total {
+			if total > uint64(len(buf)) || uint64(len(buf))-total < uint64(N)*4 {
 				return ErrCorruptBatch
 			}
 			c.Offs = append(c.Offs, 0)

@@ -1,4 +1,4 @@
-package exec
+package scalar
 
 import (
 	"math"
@@ -18,7 +18,7 @@ func explicitCast(from, to types.T) bool {
 		return true
 	case from == types.Bool && to.IsInt(), from.IsInt() && to == types.Bool:
 		return true
-	case timeRank(from) > 0 && timeRank(to) > 0:
+	case TimeRank(from) > 0 && TimeRank(to) > 0:
 		return true
 	}
 	return false
@@ -33,7 +33,7 @@ func assignCast(from, to types.T) bool {
 		return true
 	case from.IsNumeric() && to.IsNumeric():
 		return true
-	case timeRank(from) > 0 && timeRank(to) > 0:
+	case TimeRank(from) > 0 && TimeRank(to) > 0:
 		return true
 	}
 	return false
@@ -80,7 +80,7 @@ func castDatum(d types.Datum, t types.T) (types.Datum, error) {
 		return types.NewInt(t, d.I), nil
 	case from.IsInt() && t == types.Bool:
 		return types.NewBool(d.I != 0), nil
-	case timeRank(from) > 0 && timeRank(t) > 0:
+	case TimeRank(from) > 0 && TimeRank(t) > 0:
 		us := toMicros(d)
 		if t == types.Date {
 			switch us {
@@ -138,7 +138,7 @@ func castNumber(d types.Datum, t types.T) (types.Datum, error) {
 				f = math.RoundToEven(f) // float uses rint
 			}
 			if f != f || f < -9.223372036854775808e18 || f >= 9.223372036854775808e18 {
-				return types.Datum{}, rangeErr(t)
+				return types.Datum{}, RangeErr(t)
 			}
 			v = int64(f)
 		}

@@ -1,4 +1,4 @@
-package exec
+package scalar
 
 import (
 	"math"
@@ -10,63 +10,73 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-// input is where column references read from: a row of datums, or row i
+// Input is where column references read from: a row of datums, or row i
 // of a columnar batch. It is passed by value so evaluation never makes it
 // escape to the heap.
-type input struct {
+type Input struct {
 	row []types.Datum
 	b   *types.Batch
 	i   int
 }
 
-type evalFn func(ec *Ctx, in input) (types.Datum, error)
+// RowInput is an Input reading a row of datums laid out as the scope's
+// columns.
+func RowInput(row []types.Datum) Input { return Input{row: row} }
 
-// node is one compiled expression.
-type node struct {
-	t     types.T
-	fn    evalFn
+// BatchInput is an Input reading row i of a columnar batch.
+func BatchInput(b *types.Batch, i int) Input { return Input{b: b, i: i} }
+
+// EvalFn evaluates a compiled expression over one input row.
+type EvalFn func(ec *Ctx, in Input) (types.Datum, error)
+
+// Node is one compiled expression. Operators read T, call Fn, and look at
+// Col (a plain column read, for fast paths) and the Untyped/Param/
+// Volatile markers; nodes are built only here (the compiler, RowNode).
+type Node struct {
+	T     types.T
+	Fn    EvalFn
 	konst bool        // value known at compile time (in val)
 	val   types.Datum // the constant when konst
-	// untyped marks a string or NULL literal whose type comes from context
+	// Untyped marks a string or NULL literal whose type comes from context
 	// (PostgreSQL's "unknown"); val holds it.
-	untyped bool
-	param   int // $n whose type is still unknown (t is Unknown), else 0
-	col     int // input column index of a plain column reference, else -1
-	// volatile marks now() and friends: not folded at compile time.
-	volatile bool
+	Untyped bool
+	Param   int // $n whose type is still unknown (T is Unknown), else 0
+	Col     int // input column index of a plain column reference, else -1
+	// Volatile marks now() and friends: not folded at compile time.
+	Volatile bool
 }
 
 // Expr is a scalar expression compiled against a scope of input columns.
 type Expr struct {
-	n *node
+	n *Node
 }
 
 // Type returns the expression's result type.
-func (e *Expr) Type() types.T { return e.n.t }
+func (e *Expr) Type() types.T { return e.n.T }
 
 // EvalRow evaluates the expression over a row of datums laid out as the
 // columns it was compiled against.
 func (e *Expr) EvalRow(ec *Ctx, row []types.Datum) (types.Datum, error) {
-	return e.n.fn(ec, input{row: row})
+	return e.n.Fn(ec, Input{row: row})
 }
 
 // EvalBatch evaluates the expression over row i of a columnar batch
 // without allocating. A text result may be a string over b's bytes: it
 // must not outlive b (copy it with strings.Clone to keep it).
 func (e *Expr) EvalBatch(ec *Ctx, b *types.Batch, i int) (types.Datum, error) {
-	return e.n.fn(ec, input{b: b, i: i})
+	return e.n.Fn(ec, Input{b: b, i: i})
 }
 
 // Compile compiles a scalar expression over the columns cols. Parameter
 // types found in context are recorded in params (which may be nil).
 // Aggregates are not allowed.
 func Compile(e parser.Expr, cols []Column, params *ParamTypes) (*Expr, error) {
-	c := &compiler{cols: cols, params: params, noAgg: "this context"}
-	n, err := c.compile(e)
+	c := &Compiler{Cols: cols, Params: params, NoAgg: "this context"}
+	n, err := c.Compile(e)
 	if err != nil {
 		return nil, err
 	}
-	n, err = c.finish(n, e.Pos())
+	n, err = c.Finish(n, e.Pos())
 	if err != nil {
 		return nil, err
 	}
@@ -79,29 +89,29 @@ func Compile(e parser.Expr, cols []Column, params *ParamTypes) (*Expr, error) {
 // rules (Coerce) when evaluated. A type with no assignment cast to t is
 // 42804 at e's position.
 func CompileAssign(e parser.Expr, cols []Column, t types.T, params *ParamTypes) (*Expr, error) {
-	c := &compiler{cols: cols, params: params, noAgg: "VALUES"}
-	n, err := c.compile(e)
+	c := &Compiler{Cols: cols, Params: params, NoAgg: "VALUES"}
+	n, err := c.Compile(e)
 	if err != nil {
 		return nil, err
 	}
-	if n.untyped || n.param > 0 {
-		if n, err = c.coerce(n, t, e.Pos()); err != nil {
+	if n.Untyped || n.Param > 0 {
+		if n, err = c.Coerce(n, t, e.Pos()); err != nil {
 			return nil, err
 		}
 	}
-	if n.t != t {
-		if !assignCast(n.t, t) {
-			return nil, pgerr.New(pgerr.DatatypeMismatch, "column is of type %s but expression is of type %s", t, n.t).WithPos(e.Pos()).
+	if n.T != t {
+		if !assignCast(n.T, t) {
+			return nil, pgerr.New(pgerr.DatatypeMismatch, "column is of type %s but expression is of type %s", t, n.T).WithPos(e.Pos()).
 				WithHint("You will need to rewrite or cast the expression.")
 		}
 		x, pos := n, e.Pos()
-		n, err = fold(newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
-			d, err := x.fn(ec, in)
+		n, err = fold(newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
+			d, err := x.Fn(ec, in)
 			if err != nil {
 				return d, err
 			}
 			d, err = Coerce(d, t)
-			return d, posErr(err, pos)
+			return d, PosErr(err, pos)
 		}), x)
 		if err != nil {
 			return nil, err
@@ -110,49 +120,51 @@ func CompileAssign(e parser.Expr, cols []Column, t types.T, params *ParamTypes) 
 	return &Expr{n: n}, nil
 }
 
-// compiler turns AST expressions into nodes over one scope.
-type compiler struct {
-	cols   []Column
-	quals  []string // names that may qualify a column (the FROM name and alias)
-	params *ParamTypes
-	agg    *aggCtx // set when compiling expressions evaluated after grouping
-	noAgg  string  // where aggregates are not allowed, for the error message
+// Compiler turns AST expressions into nodes over one scope.
+type Compiler struct {
+	Cols   []Column
+	Quals  []string // names that may qualify a column (the FROM name and alias)
+	Params *ParamTypes
+	Agg    Grouping // set when compiling expressions evaluated after grouping
+	NoAgg  string   // where aggregates are not allowed, for the error message
 }
 
-// finish gives a still-untyped result the type text, as PostgreSQL does
+// Finish gives a still-untyped result the type text, as PostgreSQL does
 // for a bare 'literal' or $1 in a select list.
-func (c *compiler) finish(n *node, pos int) (*node, error) {
-	if n.t == types.Unknown {
-		return c.coerce(n, types.Text, pos)
+func (c *Compiler) Finish(n *Node, pos int) (*Node, error) {
+	if n.T == types.Unknown {
+		return c.Coerce(n, types.Text, pos)
 	}
 	return n, nil
 }
 
-func constNode(d types.Datum) *node {
-	return &node{t: d.T, konst: true, val: d, col: -1, fn: func(*Ctx, input) (types.Datum, error) { return d, nil }}
+func constNode(d types.Datum) *Node {
+	return &Node{T: d.T, konst: true, val: d, Col: -1, Fn: func(*Ctx, Input) (types.Datum, error) { return d, nil }}
 }
 
-func newNode(t types.T, fn evalFn) *node { return &node{t: t, fn: fn, col: -1} }
+func newNode(t types.T, fn EvalFn) *Node { return &Node{T: t, Fn: fn, Col: -1} }
 
 // fold evaluates n once at compile time when all its inputs are constants.
-func fold(n *node, kids ...*node) (*node, error) {
-	if n.volatile {
+func fold(n *Node, kids ...*Node) (*Node, error) {
+	if n.Volatile {
 		return n, nil
 	}
 	for _, k := range kids {
-		if k == nil || !k.konst || k.volatile {
+		if k == nil || !k.konst || k.Volatile {
 			return n, nil
 		}
 	}
-	d, err := n.fn(nil, input{})
+	d, err := n.Fn(nil, Input{})
 	if err != nil {
 		return nil, err
 	}
-	d.T = n.t
+	d.T = n.T
 	return constNode(d), nil
 }
 
-func posErr(err error, pos int) error {
+// PosErr gives err (as a *pgerr.Error) the position pos unless it has
+// one already.
+func PosErr(err error, pos int) error {
 	if err == nil {
 		return nil
 	}
@@ -165,11 +177,11 @@ func posErr(err error, pos int) error {
 	return pe
 }
 
-// resolveCol finds a column reference in the scope: -1 when missing.
-func (c *compiler) resolveCol(r *parser.ColumnRef) (int, error) {
+// ResolveCol finds a column reference in the scope: -1 when missing.
+func (c *Compiler) ResolveCol(r *parser.ColumnRef) (int, error) {
 	if r.Table != "" {
 		ok := false
-		for _, q := range c.quals {
+		for _, q := range c.Quals {
 			if q == r.Table {
 				ok = true
 			}
@@ -179,7 +191,7 @@ func (c *compiler) resolveCol(r *parser.ColumnRef) (int, error) {
 		}
 	}
 	found := -1
-	for i, col := range c.cols {
+	for i, col := range c.Cols {
 		if col.Name == r.Name {
 			if found >= 0 {
 				return -1, pgerr.New(pgerr.AmbiguousColumn, "column reference %q is ambiguous", r.Name).WithPos(r.P)
@@ -190,21 +202,23 @@ func (c *compiler) resolveCol(r *parser.ColumnRef) (int, error) {
 	return found, nil
 }
 
-func (c *compiler) compile(e parser.Expr) (*node, error) {
-	if c.agg != nil {
-		n, ok, err := c.agg.match(c, e)
+// Compile compiles e in c's scope; a Grouping (c.Agg) gets the first
+// look at every sub-expression.
+func (c *Compiler) Compile(e parser.Expr) (*Node, error) {
+	if c.Agg != nil {
+		n, ok, err := c.Agg.Match(e)
 		if ok || err != nil {
 			return n, err
 		}
 	}
 	n, err := c.compile1(e)
 	if err != nil {
-		return nil, posErr(err, e.Pos())
+		return nil, PosErr(err, e.Pos())
 	}
 	return n, nil
 }
 
-func (c *compiler) compile1(e parser.Expr) (*node, error) {
+func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 	switch e := e.(type) {
 	case *parser.Literal:
 		return compileLiteral(e)
@@ -219,29 +233,29 @@ func (c *compiler) compile1(e parser.Expr) (*node, error) {
 	case *parser.Binary:
 		return c.compileBinary(e)
 	case *parser.IsNull:
-		x, err := c.compile(e.X)
+		x, err := c.Compile(e.X)
 		if err != nil {
 			return nil, err
 		}
 		not := e.Not
-		return fold(newNode(types.Bool, func(ec *Ctx, in input) (types.Datum, error) {
-			d, err := x.fn(ec, in)
+		return fold(newNode(types.Bool, func(ec *Ctx, in Input) (types.Datum, error) {
+			d, err := x.Fn(ec, in)
 			if err != nil {
 				return d, err
 			}
 			return types.NewBool(d.Null != not), nil
 		}), x)
 	case *parser.IsBool:
-		x, err := c.compile(e.X)
+		x, err := c.Compile(e.X)
 		if err != nil {
 			return nil, err
 		}
-		if x, err = c.boolArg(x, "IS "+boolWord(e.Val), e.X.Pos()); err != nil {
+		if x, err = c.BoolArg(x, "IS "+boolWord(e.Val), e.X.Pos()); err != nil {
 			return nil, err
 		}
 		not, val := e.Not, e.Val
-		return fold(newNode(types.Bool, func(ec *Ctx, in input) (types.Datum, error) {
-			d, err := x.fn(ec, in)
+		return fold(newNode(types.Bool, func(ec *Ctx, in Input) (types.Datum, error) {
+			d, err := x.Fn(ec, in)
 			if err != nil {
 				return d, err
 			}
@@ -257,7 +271,7 @@ func (c *compiler) compile1(e parser.Expr) (*node, error) {
 		if e.Not {
 			r = &parser.Unary{P: e.P, Op: "NOT", X: r}
 		}
-		return c.compile(r)
+		return c.Compile(r)
 	case *parser.Cast:
 		return c.compileCast(e)
 	case *parser.Func:
@@ -277,11 +291,11 @@ func boolWord(b bool) string {
 	return "FALSE"
 }
 
-func compileLiteral(e *parser.Literal) (*node, error) {
+func compileLiteral(e *parser.Literal) (*Node, error) {
 	switch e.Kind {
 	case parser.LitNull:
 		n := constNode(types.NullOf(types.Unknown))
-		n.untyped = true
+		n.Untyped = true
 		return n, nil
 	case parser.LitBool:
 		return constNode(types.NewBool(strings.EqualFold(e.Val, "true") || e.Val == "t")), nil
@@ -301,26 +315,26 @@ func compileLiteral(e *parser.Literal) (*node, error) {
 		return constNode(types.NewFloat(types.Numeric, f)), nil
 	case parser.LitString:
 		n := constNode(types.Datum{T: types.Unknown, S: e.Val})
-		n.untyped = true
+		n.Untyped = true
 		return n, nil
 	}
 	return nil, pgerr.New(pgerr.FeatureNotSupported, "unsupported literal")
 }
 
-func (c *compiler) compileParam(e *parser.Param) *node {
-	c.params.note(e.N)
-	t := c.params.get(e.N)
+func (c *Compiler) compileParam(e *parser.Param) *Node {
+	c.Params.note(e.N)
+	t := c.Params.get(e.N)
 	n := newNode(t, paramFn(e.N, t, e.P))
 	if t == types.Unknown {
-		n.param = e.N
+		n.Param = e.N
 	}
 	return n
 }
 
 // paramFn reads $n and converts it to t when the client sent another type
 // (for example text for a parameter inferred as integer).
-func paramFn(n int, t types.T, pos int) evalFn {
-	return func(ec *Ctx, in input) (types.Datum, error) {
+func paramFn(n int, t types.T, pos int) EvalFn {
+	return func(ec *Ctx, in Input) (types.Datum, error) {
 		if ec == nil || n > len(ec.Params) {
 			return types.Datum{}, pgerr.New(pgerr.UndefinedParameter, "there is no parameter $%d", n).WithPos(pos)
 		}
@@ -335,7 +349,7 @@ func paramFn(n int, t types.T, pos int) evalFn {
 			return types.NullOf(t), nil
 		}
 		out, err := castDatum(d, t)
-		return out, posErr(err, pos)
+		return out, PosErr(err, pos)
 	}
 }
 
@@ -347,8 +361,8 @@ var sqlValueFuncs = map[string]bool{
 	"current_schema": true, "current_catalog": true, "current_role": true,
 }
 
-func (c *compiler) compileColumn(e *parser.ColumnRef) (*node, error) {
-	idx, err := c.resolveCol(e)
+func (c *Compiler) compileColumn(e *parser.ColumnRef) (*Node, error) {
+	idx, err := c.ResolveCol(e)
 	if err != nil {
 		return nil, err
 	}
@@ -361,66 +375,68 @@ func (c *compiler) compileColumn(e *parser.ColumnRef) (*node, error) {
 		}
 		return nil, pgerr.New(pgerr.UndefinedColumn, "column %q does not exist", e.Name).WithPos(e.P)
 	}
-	return colNode(idx, c.cols[idx].T), nil
+	return colNode(idx, c.Cols[idx].T), nil
 }
 
-func colNode(idx int, t types.T) *node {
-	n := newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+func colNode(idx int, t types.T) *Node {
+	n := newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 		if in.b == nil {
 			return in.row[idx], nil
 		}
-		return batchDatum(&in.b.Cols[idx], in.i), nil
+		return BatchDatum(&in.b.Cols[idx], in.i), nil
 	})
-	n.col = idx
+	n.Col = idx
 	return n
 }
 
-// rowNode reads slot idx of a row (post-aggregation scope).
-func rowNode(idx int, t types.T) *node {
-	return newNode(t, func(ec *Ctx, in input) (types.Datum, error) { return in.row[idx], nil })
+// RowNode reads slot idx of a row (post-aggregation scope).
+func RowNode(idx int, t types.T) *Node {
+	return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) { return in.row[idx], nil })
 }
 
-func (c *compiler) boolArg(n *node, what string, pos int) (*node, error) {
-	if n.t == types.Bool {
+// BoolArg checks that n, the argument of what (WHERE, NOT, ...), is
+// boolean, typing an untyped literal or parameter as boolean.
+func (c *Compiler) BoolArg(n *Node, what string, pos int) (*Node, error) {
+	if n.T == types.Bool {
 		return n, nil
 	}
-	if n.untyped || n.param > 0 {
-		return c.coerce(n, types.Bool, pos)
+	if n.Untyped || n.Param > 0 {
+		return c.Coerce(n, types.Bool, pos)
 	}
-	return nil, pgerr.New(pgerr.DatatypeMismatch, "argument of %s must be type boolean, not type %s", what, n.t).WithPos(pos)
+	return nil, pgerr.New(pgerr.DatatypeMismatch, "argument of %s must be type boolean, not type %s", what, n.T).WithPos(pos)
 }
 
-// coerce applies an implicit cast of n to t (untyped literals and
+// Coerce applies an implicit cast of n to t (untyped literals and
 // parameters take t), or fails with 42804.
-func (c *compiler) coerce(n *node, t types.T, pos int) (*node, error) {
-	if n.t == t && !n.untyped {
+func (c *Compiler) Coerce(n *Node, t types.T, pos int) (*Node, error) {
+	if n.T == t && !n.Untyped {
 		return n, nil
 	}
-	if n.untyped {
+	if n.Untyped {
 		if n.val.Null {
 			return constNode(types.NullOf(t)), nil
 		}
 		d, err := castDatum(n.val, t)
 		if err != nil {
-			return nil, posErr(err, pos)
+			return nil, PosErr(err, pos)
 		}
 		return constNode(d), nil
 	}
-	if n.param > 0 {
-		c.params.set(n.param, t)
-		nn := newNode(t, paramFn(n.param, t, pos))
+	if n.Param > 0 {
+		c.Params.set(n.Param, t)
+		nn := newNode(t, paramFn(n.Param, t, pos))
 		return nn, nil
 	}
-	if !implicitCast(n.t, t) {
-		return nil, pgerr.New(pgerr.DatatypeMismatch, "expression of type %s cannot be used as type %s", n.t, t).WithPos(pos).
+	if !ImplicitCast(n.T, t) {
+		return nil, pgerr.New(pgerr.DatatypeMismatch, "expression of type %s cannot be used as type %s", n.T, t).WithPos(pos).
 			WithHint("You will need to rewrite or cast the expression.")
 	}
 	return castNode(n, t, nil, pos)
 }
 
-// implicitCast reports whether PostgreSQL converts from to to without an
+// ImplicitCast reports whether PostgreSQL converts from to to without an
 // explicit cast.
-func implicitCast(from, to types.T) bool {
+func ImplicitCast(from, to types.T) bool {
 	if from == to {
 		return true
 	}
@@ -453,7 +469,9 @@ func numRank(t types.T) int {
 	return 0
 }
 
-func timeRank(t types.T) int {
+// TimeRank orders the date/time types by implicit widening (date <
+// timestamp < timestamptz); 0 for other types.
+func TimeRank(t types.T) int {
 	switch t {
 	case types.Date:
 		return 1
@@ -467,23 +485,23 @@ func timeRank(t types.T) int {
 
 // commonType picks the type a set of expressions is unified to (CASE,
 // COALESCE, IN, comparisons): untyped members take the others' type; all
-// untyped gives text.
-func commonType(ns []*node) (types.T, bool) {
+// Untyped gives text.
+func commonType(ns []*Node) (types.T, bool) {
 	t := types.Unknown
 	for _, n := range ns {
-		if n.untyped || n.param > 0 {
+		if n.Untyped || n.Param > 0 {
 			continue
 		}
 		switch {
-		case t == types.Unknown || t == n.t:
-			t = n.t
-		case t.IsNumeric() && n.t.IsNumeric():
-			if numRank(n.t) > numRank(t) {
-				t = n.t
+		case t == types.Unknown || t == n.T:
+			t = n.T
+		case t.IsNumeric() && n.T.IsNumeric():
+			if numRank(n.T) > numRank(t) {
+				t = n.T
 			}
-		case timeRank(t) > 0 && timeRank(n.t) > 0:
-			if timeRank(n.t) > timeRank(t) {
-				t = n.t
+		case TimeRank(t) > 0 && TimeRank(n.T) > 0:
+			if TimeRank(n.T) > TimeRank(t) {
+				t = n.T
 			}
 		default:
 			return t, false
@@ -495,39 +513,39 @@ func commonType(ns []*node) (types.T, bool) {
 	return t, true
 }
 
-func (c *compiler) compileUnary(e *parser.Unary) (*node, error) {
-	x, err := c.compile(e.X)
+func (c *Compiler) compileUnary(e *parser.Unary) (*Node, error) {
+	x, err := c.Compile(e.X)
 	if err != nil {
 		return nil, err
 	}
 	switch e.Op {
 	case "NOT", "not":
-		if x, err = c.boolArg(x, "NOT", e.X.Pos()); err != nil {
+		if x, err = c.BoolArg(x, "NOT", e.X.Pos()); err != nil {
 			return nil, err
 		}
-		return fold(newNode(types.Bool, func(ec *Ctx, in input) (types.Datum, error) {
-			d, err := x.fn(ec, in)
+		return fold(newNode(types.Bool, func(ec *Ctx, in Input) (types.Datum, error) {
+			d, err := x.Fn(ec, in)
 			if err != nil || d.Null {
 				return d, err
 			}
 			return types.NewBool(d.I == 0), nil
 		}), x)
 	case "+", "-":
-		if x.untyped || x.param > 0 {
-			if x, err = c.coerce(x, types.Numeric, e.X.Pos()); err != nil {
+		if x.Untyped || x.Param > 0 {
+			if x, err = c.Coerce(x, types.Numeric, e.X.Pos()); err != nil {
 				return nil, err
 			}
 		}
-		if !x.t.IsNumeric() && x.t != types.Interval {
-			return nil, pgerr.New(pgerr.UndefinedFunction, "operator does not exist: %s %s", e.Op, x.t).WithPos(e.P).
+		if !x.T.IsNumeric() && x.T != types.Interval {
+			return nil, pgerr.New(pgerr.UndefinedFunction, "operator does not exist: %s %s", e.Op, x.T).WithPos(e.P).
 				WithHint("No operator matches the given name and argument type. You might need to add an explicit type cast.")
 		}
 		if e.Op == "+" {
 			return x, nil
 		}
-		t := x.t
-		return fold(newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
-			d, err := x.fn(ec, in)
+		t := x.T
+		return fold(newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
+			d, err := x.Fn(ec, in)
 			if err != nil || d.Null {
 				return d, err
 			}
@@ -538,7 +556,7 @@ func (c *compiler) compileUnary(e *parser.Unary) (*node, error) {
 				d.F = -d.F
 			default:
 				if d.I == math.MinInt64 {
-					return d, rangeErr(t)
+					return d, RangeErr(t)
 				}
 				d.I = -d.I
 				if err := checkIntRange(t, d.I); err != nil {
@@ -551,14 +569,14 @@ func (c *compiler) compileUnary(e *parser.Unary) (*node, error) {
 	return nil, pgerr.New(pgerr.FeatureNotSupported, "unsupported operator %s", e.Op).WithPos(e.P)
 }
 
-func (c *compiler) compileIn(e *parser.InList) (*node, error) {
-	x, err := c.compile(e.X)
+func (c *Compiler) compileIn(e *parser.InList) (*Node, error) {
+	x, err := c.Compile(e.X)
 	if err != nil {
 		return nil, err
 	}
-	all := []*node{x}
+	all := []*Node{x}
 	for _, le := range e.List {
-		n, err := c.compile(le)
+		n, err := c.Compile(le)
 		if err != nil {
 			return nil, err
 		}
@@ -566,26 +584,26 @@ func (c *compiler) compileIn(e *parser.InList) (*node, error) {
 	}
 	t, ok := commonType(all)
 	if !ok {
-		return nil, pgerr.New(pgerr.UndefinedFunction, "operator does not exist: %s = %s", all[0].t, all[len(all)-1].t).WithPos(e.P)
+		return nil, pgerr.New(pgerr.UndefinedFunction, "operator does not exist: %s = %s", all[0].T, all[len(all)-1].T).WithPos(e.P)
 	}
 	for i := range all {
 		pos := e.X.Pos()
 		if i > 0 {
 			pos = e.List[i-1].Pos()
 		}
-		if all[i], err = c.coerce(all[i], t, pos); err != nil {
+		if all[i], err = c.Coerce(all[i], t, pos); err != nil {
 			return nil, err
 		}
 	}
 	x, list, not := all[0], all[1:], e.Not
-	return fold(newNode(types.Bool, func(ec *Ctx, in input) (types.Datum, error) {
-		d, err := x.fn(ec, in)
+	return fold(newNode(types.Bool, func(ec *Ctx, in Input) (types.Datum, error) {
+		d, err := x.Fn(ec, in)
 		if err != nil || d.Null {
 			return types.NullOf(types.Bool), err
 		}
 		sawNull := false
 		for _, l := range list {
-			v, err := l.fn(ec, in)
+			v, err := l.Fn(ec, in)
 			if err != nil {
 				return v, err
 			}
@@ -593,7 +611,7 @@ func (c *compiler) compileIn(e *parser.InList) (*node, error) {
 				sawNull = true
 				continue
 			}
-			if compareDatums(d, v) == 0 {
+			if CompareDatums(d, v) == 0 {
 				return types.NewBool(!not), nil
 			}
 		}
@@ -604,108 +622,108 @@ func (c *compiler) compileIn(e *parser.InList) (*node, error) {
 	}), all...)
 }
 
-func (c *compiler) compileCase(e *parser.Case) (*node, error) {
-	type arm struct{ cond, then *node }
+func (c *Compiler) compileCase(e *parser.Case) (*Node, error) {
+	type arm struct{ cond, then *Node }
 	arms := make([]arm, 0, len(e.Whens))
-	var results []*node
+	var results []*Node
 	for _, w := range e.Whens {
 		ce := w.Cond
 		if e.Operand != nil {
 			ce = &parser.Binary{P: w.Cond.Pos(), Op: "=", L: e.Operand, R: w.Cond}
 		}
-		cond, err := c.compile(ce)
+		cond, err := c.Compile(ce)
 		if err != nil {
 			return nil, err
 		}
-		if cond, err = c.boolArg(cond, "CASE/WHEN", w.Cond.Pos()); err != nil {
+		if cond, err = c.BoolArg(cond, "CASE/WHEN", w.Cond.Pos()); err != nil {
 			return nil, err
 		}
-		then, err := c.compile(w.Then)
+		then, err := c.Compile(w.Then)
 		if err != nil {
 			return nil, err
 		}
 		arms = append(arms, arm{cond, then})
 		results = append(results, then)
 	}
-	var els *node
+	var els *Node
 	if e.Else != nil {
 		var err error
-		if els, err = c.compile(e.Else); err != nil {
+		if els, err = c.Compile(e.Else); err != nil {
 			return nil, err
 		}
 		results = append(results, els)
 	}
 	t, ok := commonType(results)
 	if !ok {
-		return nil, pgerr.New(pgerr.DatatypeMismatch, "CASE types %s and %s cannot be matched", results[0].t, results[len(results)-1].t).WithPos(e.P)
+		return nil, pgerr.New(pgerr.DatatypeMismatch, "CASE types %s and %s cannot be matched", results[0].T, results[len(results)-1].T).WithPos(e.P)
 	}
 	for i := range arms {
 		var err error
-		if arms[i].then, err = c.coerce(arms[i].then, t, e.Whens[i].Then.Pos()); err != nil {
+		if arms[i].then, err = c.Coerce(arms[i].then, t, e.Whens[i].Then.Pos()); err != nil {
 			return nil, err
 		}
 	}
 	if els != nil {
 		var err error
-		if els, err = c.coerce(els, t, e.Else.Pos()); err != nil {
+		if els, err = c.Coerce(els, t, e.Else.Pos()); err != nil {
 			return nil, err
 		}
 	}
-	return newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+	return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 		for _, a := range arms {
-			d, err := a.cond.fn(ec, in)
+			d, err := a.cond.Fn(ec, in)
 			if err != nil {
 				return d, err
 			}
 			if d.Bool() {
-				return a.then.fn(ec, in)
+				return a.then.Fn(ec, in)
 			}
 		}
 		if els != nil {
-			return els.fn(ec, in)
+			return els.Fn(ec, in)
 		}
 		return types.NullOf(t), nil
 	}), nil
 }
 
-func (c *compiler) compileCast(e *parser.Cast) (*node, error) {
+func (c *Compiler) compileCast(e *parser.Cast) (*Node, error) {
 	t, ok := types.FromName(e.Type.Name)
 	if !ok {
 		return nil, pgerr.New(pgerr.UndefinedObject, "type %q does not exist", e.Type.Name).WithPos(e.Type.P)
 	}
-	x, err := c.compile(e.X)
+	x, err := c.Compile(e.X)
 	if err != nil {
 		return nil, err
 	}
-	if x.param > 0 {
-		c.params.set(x.param, t)
-		x = newNode(t, paramFn(x.param, t, e.X.Pos()))
+	if x.Param > 0 {
+		c.Params.set(x.Param, t)
+		x = newNode(t, paramFn(x.Param, t, e.X.Pos()))
 	}
-	if x.untyped {
+	if x.Untyped {
 		if x.val.Null {
 			return constNode(types.NullOf(t)), nil
 		}
 		d, err := castDatum(x.val, t)
 		if err != nil {
-			return nil, posErr(err, e.X.Pos())
+			return nil, PosErr(err, e.X.Pos())
 		}
 		if d, err = applyMods(d, e.Type.Mods); err != nil {
-			return nil, posErr(err, e.X.Pos())
+			return nil, PosErr(err, e.X.Pos())
 		}
 		return constNode(d), nil
 	}
-	if !explicitCast(x.t, t) {
-		return nil, pgerr.New("42846", "cannot cast type %s to %s", x.t, t).WithPos(e.P)
+	if !explicitCast(x.T, t) {
+		return nil, pgerr.New("42846", "cannot cast type %s to %s", x.T, t).WithPos(e.P)
 	}
-	if x.t == t && len(e.Type.Mods) == 0 {
+	if x.T == t && len(e.Type.Mods) == 0 {
 		return x, nil
 	}
 	return castNode(x, t, e.Type.Mods, e.P)
 }
 
-func castNode(x *node, t types.T, mods []int, pos int) (*node, error) {
-	n := newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
-		d, err := x.fn(ec, in)
+func castNode(x *Node, t types.T, mods []int, pos int) (*Node, error) {
+	n := newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
+		d, err := x.Fn(ec, in)
 		if err != nil {
 			return d, err
 		}
@@ -713,11 +731,11 @@ func castNode(x *node, t types.T, mods []int, pos int) (*node, error) {
 			return types.NullOf(t), nil
 		}
 		if d, err = castDatum(d, t); err != nil {
-			return d, posErr(err, pos)
+			return d, PosErr(err, pos)
 		}
 		if len(mods) > 0 {
 			d, err = applyMods(d, mods)
-			return d, posErr(err, pos)
+			return d, PosErr(err, pos)
 		}
 		return d, nil
 	})

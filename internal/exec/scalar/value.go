@@ -1,4 +1,4 @@
-package exec
+package scalar
 
 import (
 	"encoding/binary"
@@ -10,9 +10,9 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-// batchDatum reads value i of c without allocating. A text result is a
+// BatchDatum reads value i of c without allocating. A text result is a
 // string over c.Bytes: it must not outlive the batch.
-func batchDatum(c *types.Column, i int) types.Datum {
+func BatchDatum(c *types.Column, i int) types.Datum {
 	if c.Nulls != nil && c.Nulls[i] {
 		return types.Datum{T: c.T, Null: true}
 	}
@@ -32,18 +32,18 @@ func batchDatum(c *types.Column, i int) types.Datum {
 	}
 }
 
-// own returns d with any text copied, so it may outlive the batch it was
+// Own returns d with any text copied, so it may outlive the batch it was
 // read from.
-func own(d types.Datum) types.Datum {
+func Own(d types.Datum) types.Datum {
 	if d.T == types.Text && !d.Null {
 		d.S = strings.Clone(d.S)
 	}
 	return d
 }
 
-// cmpFloat orders floats like PostgreSQL: NaN equals NaN and sorts above
+// CmpFloat orders floats like PostgreSQL: NaN equals NaN and sorts above
 // every other value.
-func cmpFloat(a, b float64) int {
+func CmpFloat(a, b float64) int {
 	an, bn := a != a, b != b
 	switch {
 	case an && bn:
@@ -70,29 +70,29 @@ func cmpInt(a, b int64) int {
 	return 0
 }
 
-// intervalSpan is the interval's length for ordering, with PostgreSQL's
+// IntervalSpan is the interval's length for ordering, with PostgreSQL's
 // 30-day months and 24-hour days.
-func intervalSpan(v types.IntervalValue) float64 {
+func IntervalSpan(v types.IntervalValue) float64 {
 	return float64(v.Months)*30*usPerDay + float64(v.Days)*usPerDay + float64(v.Micros)
 }
 
-// compareDatums orders two non-NULL datums of the same comparison class
+// CompareDatums orders two non-NULL datums of the same comparison class
 // (both integer-like, both float-like, both text, both interval); mixed
 // integer and float compare as floats.
-func compareDatums(a, b types.Datum) int {
+func CompareDatums(a, b types.Datum) int {
 	switch {
 	case a.T == types.Text || b.T == types.Text:
 		return strings.Compare(a.S, b.S)
 	case a.T == types.Interval || b.T == types.Interval:
-		return cmpFloat(intervalSpan(a.Iv), intervalSpan(b.Iv))
+		return CmpFloat(IntervalSpan(a.Iv), IntervalSpan(b.Iv))
 	case a.T.IsFloat() || b.T.IsFloat():
-		return cmpFloat(a.Float(), b.Float())
+		return CmpFloat(a.Float(), b.Float())
 	}
 	return cmpInt(a.I, b.I)
 }
 
-// compareNullable orders datums with NULL placement given by nullsFirst.
-func compareNullable(a, b types.Datum, nullsFirst bool) int {
+// CompareNullable orders datums with NULL placement given by nullsFirst.
+func CompareNullable(a, b types.Datum, nullsFirst bool) int {
 	switch {
 	case a.Null && b.Null:
 		return 0
@@ -107,12 +107,12 @@ func compareNullable(a, b types.Datum, nullsFirst bool) int {
 		}
 		return -1
 	}
-	return compareDatums(a, b)
+	return CompareDatums(a, b)
 }
 
-// appendKey appends an order-preserving encoding of d (typed t) to dst;
+// AppendKey appends an order-preserving encoding of d (typed t) to dst;
 // used for group keys and DISTINCT. NULL sorts first.
-func appendKey(dst []byte, d types.Datum) []byte {
+func AppendKey(dst []byte, d types.Datum) []byte {
 	if d.Null {
 		return append(dst, 0)
 	}
@@ -147,11 +147,11 @@ func appendFloatKey(dst []byte, f float64) []byte {
 	return binary.BigEndian.AppendUint64(dst, u)
 }
 
-// decodeKey decodes one value of type t written by appendKey from buf,
+// DecodeKey decodes one value of type t written by AppendKey from buf,
 // returning the rest. Text aliases buf.
-func decodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
+func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	if len(buf) < 1 {
-		return types.Datum{}, nil, errCorrupt
+		return types.Datum{}, nil, ErrCorruptState
 	}
 	if buf[0] == 0 {
 		return types.NullOf(t), buf[1:], nil
@@ -162,13 +162,13 @@ func decodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	case t == types.Text:
 		n, k := binary.Uvarint(buf)
 		if k <= 0 || uint64(len(buf)-k) < n {
-			return d, nil, errCorrupt
+			return d, nil, ErrCorruptState
 		}
 		d.S = string(buf[k : k+int(n)])
 		return d, buf[k+int(n):], nil
 	case t == types.Interval:
 		if len(buf) < 16 {
-			return d, nil, errCorrupt
+			return d, nil, ErrCorruptState
 		}
 		d.Iv.Months = int32(binary.BigEndian.Uint32(buf) ^ 1<<31)
 		d.Iv.Days = int32(binary.BigEndian.Uint32(buf[4:]) ^ 1<<31)
@@ -176,7 +176,7 @@ func decodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 		return d, buf[16:], nil
 	}
 	if len(buf) < 8 {
-		return d, nil, errCorrupt
+		return d, nil, ErrCorruptState
 	}
 	u := binary.BigEndian.Uint64(buf)
 	if t.IsFloat() {
@@ -192,4 +192,6 @@ func decodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	return d, buf[8:], nil
 }
 
-var errCorrupt = pgerr.New(pgerr.DataCorrupted, "corrupt encoded view state")
+// ErrCorruptState is returned for an encoded group key or partial state
+// that cannot be decoded.
+var ErrCorruptState = pgerr.New(pgerr.DataCorrupted, "corrupt encoded view state")

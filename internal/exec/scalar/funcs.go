@@ -1,4 +1,4 @@
-package exec
+package scalar
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ import (
 // argument types; it becomes 42883 with the call's signature.
 var errNoMatch = errors.New("no matching function")
 
-type funcBuilder func(c *compiler, f *parser.Func, args []*node) (*node, error)
+type funcBuilder func(c *Compiler, f *parser.Func, args []*Node) (*Node, error)
 
 var funcs map[string]funcBuilder
 
@@ -86,7 +86,9 @@ func init() {
 	}
 }
 
-func isAggName(name string) bool {
+// IsAggName reports whether the lower-case function name is an
+// aggregate.
+func IsAggName(name string) bool {
 	switch name {
 	case "count", "sum", "min", "max", "avg":
 		return true
@@ -94,29 +96,29 @@ func isAggName(name string) bool {
 	return false
 }
 
-func (c *compiler) compileFunc(f *parser.Func) (*node, error) {
+func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
 	name := strings.ToLower(f.Name)
-	if isAggName(name) {
-		if c.noAgg == "" {
+	if IsAggName(name) {
+		if c.NoAgg == "" {
 			return nil, pgerr.New(pgerr.GroupingError, "aggregate function calls cannot be nested").WithPos(f.P)
 		}
-		return nil, pgerr.New(pgerr.GroupingError, "aggregate functions are not allowed in %s", c.noAgg).WithPos(f.P)
+		return nil, pgerr.New(pgerr.GroupingError, "aggregate functions are not allowed in %s", c.NoAgg).WithPos(f.P)
 	}
 	if f.Star {
-		return nil, noFunc(f, nil)
+		return nil, NoFunc(f, nil)
 	}
-	args := make([]*node, len(f.Args))
+	args := make([]*Node, len(f.Args))
 	for i, a := range f.Args {
 		// date_trunc(minute, ts) / extract(hour from ts): a bare word names a field.
 		if i == 0 && (name == "extract" || name == "date_part" || name == "date_trunc") {
 			if r, ok := a.(*parser.ColumnRef); ok && r.Table == "" {
-				if idx, _ := c.resolveCol(r); idx < 0 {
+				if idx, _ := c.ResolveCol(r); idx < 0 {
 					args[i] = constNode(types.NewText(r.Name))
 					continue
 				}
 			}
 		}
-		n, err := c.compile(a)
+		n, err := c.Compile(a)
 		if err != nil {
 			return nil, err
 		}
@@ -124,22 +126,24 @@ func (c *compiler) compileFunc(f *parser.Func) (*node, error) {
 	}
 	b, ok := funcs[name]
 	if !ok {
-		return nil, noFunc(f, args)
+		return nil, NoFunc(f, args)
 	}
 	n, err := b(c, f, args)
 	if errors.Is(err, errNoMatch) {
-		return nil, noFunc(f, args)
+		return nil, NoFunc(f, args)
 	}
 	if err != nil {
-		return nil, posErr(err, f.P)
+		return nil, PosErr(err, f.P)
 	}
-	if n.volatile {
+	if n.Volatile {
 		return n, nil
 	}
 	return fold(n, args...)
 }
 
-func noFunc(f *parser.Func, args []*node) error {
+// NoFunc is the 42883 error for a call of f with arguments args that
+// matches no function.
+func NoFunc(f *parser.Func, args []*Node) error {
 	var sb strings.Builder
 	sb.WriteString(f.Name)
 	sb.WriteByte('(')
@@ -159,16 +163,16 @@ func noFunc(f *parser.Func, args []*node) error {
 
 // want coerces args to the given types, or returns errNoMatch when the
 // count differs or an argument cannot be converted implicitly.
-func (c *compiler) want(f *parser.Func, args []*node, ts ...types.T) error {
+func (c *Compiler) want(f *parser.Func, args []*Node, ts ...types.T) error {
 	if len(args) != len(ts) {
 		return errNoMatch
 	}
 	for i, t := range ts {
 		a := args[i]
-		if !(a.untyped || a.param > 0 || implicitCast(a.t, t)) {
+		if !(a.Untyped || a.Param > 0 || ImplicitCast(a.T, t)) {
 			return errNoMatch
 		}
-		n, err := c.coerce(a, t, f.Args[i].Pos())
+		n, err := c.Coerce(a, t, f.Args[i].Pos())
 		if err != nil {
 			return err
 		}
@@ -178,11 +182,11 @@ func (c *compiler) want(f *parser.Func, args []*node, ts ...types.T) error {
 }
 
 func nowFunc(t types.T, clock bool) funcBuilder {
-	return func(c *compiler, f *parser.Func, args []*node) (*node, error) {
+	return func(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		if len(args) != 0 {
 			return nil, errNoMatch
 		}
-		n := newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+		n := newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 			now := ec.now()
 			if clock {
 				now = time.Now()
@@ -193,31 +197,31 @@ func nowFunc(t types.T, clock bool) funcBuilder {
 			}
 			return types.Datum{T: t, I: us}, nil
 		})
-		n.volatile = true
+		n.Volatile = true
 		return n, nil
 	}
 }
 
-func buildVersion(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildVersion(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	if len(args) != 0 {
 		return nil, errNoMatch
 	}
-	n := newNode(types.Text, func(ec *Ctx, in input) (types.Datum, error) {
+	n := newNode(types.Text, func(ec *Ctx, in Input) (types.Datum, error) {
 		if ec == nil || ec.Version == "" {
 			return types.NewText("Cairn"), nil
 		}
 		return types.NewText(ec.Version), nil
 	})
-	n.volatile = true
+	n.Volatile = true
 	return n, nil
 }
 
 func settingFunc(name, def string) funcBuilder {
-	return func(c *compiler, f *parser.Func, args []*node) (*node, error) {
+	return func(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		if len(args) != 0 {
 			return nil, errNoMatch
 		}
-		n := newNode(types.Text, func(ec *Ctx, in input) (types.Datum, error) {
+		n := newNode(types.Text, func(ec *Ctx, in Input) (types.Datum, error) {
 			if name != "" && ec != nil && ec.Setting != nil {
 				if v, ok := ec.Setting(name); ok {
 					return types.NewText(v), nil
@@ -225,12 +229,12 @@ func settingFunc(name, def string) funcBuilder {
 			}
 			return types.NewText(def), nil
 		})
-		n.volatile = true
+		n.Volatile = true
 		return n, nil
 	}
 }
 
-func buildCurrentSetting(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildCurrentSetting(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	var err error
 	if len(args) == 1 {
 		err = c.want(f, args, types.Text)
@@ -240,14 +244,14 @@ func buildCurrentSetting(c *compiler, f *parser.Func, args []*node) (*node, erro
 	if err != nil {
 		return nil, err
 	}
-	n := newNode(types.Text, func(ec *Ctx, in input) (types.Datum, error) {
-		name, err := args[0].fn(ec, in)
+	n := newNode(types.Text, func(ec *Ctx, in Input) (types.Datum, error) {
+		name, err := args[0].Fn(ec, in)
 		if err != nil || name.Null {
 			return types.NullOf(types.Text), err
 		}
 		missingOK := false
 		if len(args) == 2 {
-			m, err := args[1].fn(ec, in)
+			m, err := args[1].Fn(ec, in)
 			if err != nil {
 				return m, err
 			}
@@ -263,18 +267,18 @@ func buildCurrentSetting(c *compiler, f *parser.Func, args []*node) (*node, erro
 		}
 		return types.Datum{}, pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", name.S)
 	})
-	n.volatile = true
+	n.Volatile = true
 	return n, nil
 }
 
 // unify coerces all args to their common type.
-func (c *compiler) unify(f *parser.Func, args []*node) (types.T, error) {
+func (c *Compiler) unify(f *parser.Func, args []*Node) (types.T, error) {
 	t, ok := commonType(args)
 	if !ok {
-		return t, pgerr.New(pgerr.DatatypeMismatch, "%s types %s and %s cannot be matched", strings.ToUpper(f.Name), args[0].t, args[len(args)-1].t).WithPos(f.P)
+		return t, pgerr.New(pgerr.DatatypeMismatch, "%s types %s and %s cannot be matched", strings.ToUpper(f.Name), args[0].T, args[len(args)-1].T).WithPos(f.P)
 	}
 	for i := range args {
-		n, err := c.coerce(args[i], t, f.Args[i].Pos())
+		n, err := c.Coerce(args[i], t, f.Args[i].Pos())
 		if err != nil {
 			return t, err
 		}
@@ -283,7 +287,7 @@ func (c *compiler) unify(f *parser.Func, args []*node) (types.T, error) {
 	return t, nil
 }
 
-func buildCoalesce(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildCoalesce(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	if len(args) == 0 {
 		return nil, errNoMatch
 	}
@@ -291,9 +295,9 @@ func buildCoalesce(c *compiler, f *parser.Func, args []*node) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+	return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 		for _, a := range args {
-			d, err := a.fn(ec, in)
+			d, err := a.Fn(ec, in)
 			if err != nil || !d.Null {
 				return d, err
 			}
@@ -302,7 +306,7 @@ func buildCoalesce(c *compiler, f *parser.Func, args []*node) (*node, error) {
 	}), nil
 }
 
-func buildNullif(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildNullif(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	if len(args) != 2 {
 		return nil, errNoMatch
 	}
@@ -310,12 +314,12 @@ func buildNullif(c *compiler, f *parser.Func, args []*node) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+	return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 		a, b, _, err := binEval(args[0], args[1], ec, in)
 		if err != nil {
 			return a, err
 		}
-		if !a.Null && !b.Null && compareDatums(a, b) == 0 {
+		if !a.Null && !b.Null && CompareDatums(a, b) == 0 {
 			return types.NullOf(t), nil
 		}
 		return a, nil
@@ -323,7 +327,7 @@ func buildNullif(c *compiler, f *parser.Func, args []*node) (*node, error) {
 }
 
 func buildExtreme(dir int) funcBuilder {
-	return func(c *compiler, f *parser.Func, args []*node) (*node, error) {
+	return func(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		if len(args) == 0 {
 			return nil, errNoMatch
 		}
@@ -331,14 +335,14 @@ func buildExtreme(dir int) funcBuilder {
 		if err != nil {
 			return nil, err
 		}
-		return newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+		return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 			best := types.NullOf(t)
 			for _, a := range args {
-				d, err := a.fn(ec, in)
+				d, err := a.Fn(ec, in)
 				if err != nil {
 					return d, err
 				}
-				if !d.Null && (best.Null || compareDatums(d, best)*dir > 0) {
+				if !d.Null && (best.Null || CompareDatums(d, best)*dir > 0) {
 					best = d
 				}
 			}
@@ -349,9 +353,9 @@ func buildExtreme(dir int) funcBuilder {
 
 // unaryFn builds a one-argument function of fixed argument and result
 // types that maps NULL to NULL.
-func unaryFn(t types.T, arg *node, f func(d types.Datum) (types.Datum, error)) *node {
-	return newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
-		d, err := arg.fn(ec, in)
+func unaryFn(t types.T, arg *Node, f func(d types.Datum) (types.Datum, error)) *Node {
+	return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
+		d, err := arg.Fn(ec, in)
 		if err != nil || d.Null {
 			return types.NullOf(t), err
 		}
@@ -362,7 +366,7 @@ func unaryFn(t types.T, arg *node, f func(d types.Datum) (types.Datum, error)) *
 }
 
 func textFunc(g func(string) string) funcBuilder {
-	return func(c *compiler, f *parser.Func, args []*node) (*node, error) {
+	return func(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		if err := c.want(f, args, types.Text); err != nil {
 			return nil, err
 		}
@@ -372,7 +376,7 @@ func textFunc(g func(string) string) funcBuilder {
 	}
 }
 
-func buildLength(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildLength(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	if err := c.want(f, args, types.Text); err != nil {
 		return nil, err
 	}
@@ -381,7 +385,7 @@ func buildLength(c *compiler, f *parser.Func, args []*node) (*node, error) {
 	}), nil
 }
 
-func buildOctetLength(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildOctetLength(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	if err := c.want(f, args, types.Text); err != nil {
 		return nil, err
 	}
@@ -390,20 +394,20 @@ func buildOctetLength(c *compiler, f *parser.Func, args []*node) (*node, error) 
 	}), nil
 }
 
-func buildConcat(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildConcat(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	for i, a := range args {
-		if a.untyped || a.param > 0 {
-			n, err := c.coerce(a, types.Text, f.Args[i].Pos())
+		if a.Untyped || a.Param > 0 {
+			n, err := c.Coerce(a, types.Text, f.Args[i].Pos())
 			if err != nil {
 				return nil, err
 			}
 			args[i] = n
 		}
 	}
-	return newNode(types.Text, func(ec *Ctx, in input) (types.Datum, error) {
+	return newNode(types.Text, func(ec *Ctx, in Input) (types.Datum, error) {
 		var sb strings.Builder
 		for _, a := range args {
-			d, err := a.fn(ec, in)
+			d, err := a.Fn(ec, in)
 			if err != nil {
 				return d, err
 			}
@@ -415,14 +419,14 @@ func buildConcat(c *compiler, f *parser.Func, args []*node) (*node, error) {
 	}), nil
 }
 
-func buildReplace(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildReplace(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	if err := c.want(f, args, types.Text, types.Text, types.Text); err != nil {
 		return nil, err
 	}
-	return newNode(types.Text, func(ec *Ctx, in input) (types.Datum, error) {
+	return newNode(types.Text, func(ec *Ctx, in Input) (types.Datum, error) {
 		var v [3]types.Datum
 		for i, a := range args {
-			d, err := a.fn(ec, in)
+			d, err := a.Fn(ec, in)
 			if err != nil || d.Null {
 				return types.NullOf(types.Text), err
 			}
@@ -435,7 +439,7 @@ func buildReplace(c *compiler, f *parser.Func, args []*node) (*node, error) {
 	}), nil
 }
 
-func buildSubstr(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildSubstr(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	var err error
 	if len(args) == 2 {
 		err = c.want(f, args, types.Text, types.Int8)
@@ -445,10 +449,10 @@ func buildSubstr(c *compiler, f *parser.Func, args []*node) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newNode(types.Text, func(ec *Ctx, in input) (types.Datum, error) {
+	return newNode(types.Text, func(ec *Ctx, in Input) (types.Datum, error) {
 		var v [3]types.Datum
 		for i, a := range args {
-			d, err := a.fn(ec, in)
+			d, err := a.Fn(ec, in)
 			if err != nil || d.Null {
 				return types.NullOf(types.Text), err
 			}
@@ -476,7 +480,7 @@ func buildSubstr(c *compiler, f *parser.Func, args []*node) (*node, error) {
 }
 
 func trimFunc(g func(s, cut string) string) funcBuilder {
-	return func(c *compiler, f *parser.Func, args []*node) (*node, error) {
+	return func(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		var err error
 		if len(args) == 1 {
 			err = c.want(f, args, types.Text)
@@ -486,14 +490,14 @@ func trimFunc(g func(s, cut string) string) funcBuilder {
 		if err != nil {
 			return nil, err
 		}
-		return newNode(types.Text, func(ec *Ctx, in input) (types.Datum, error) {
-			s, err := args[0].fn(ec, in)
+		return newNode(types.Text, func(ec *Ctx, in Input) (types.Datum, error) {
+			s, err := args[0].Fn(ec, in)
 			if err != nil || s.Null {
 				return types.NullOf(types.Text), err
 			}
 			cut := " "
 			if len(args) == 2 {
-				d, err := args[1].fn(ec, in)
+				d, err := args[1].Fn(ec, in)
 				if err != nil || d.Null {
 					return types.NullOf(types.Text), err
 				}
@@ -506,28 +510,28 @@ func trimFunc(g func(s, cut string) string) funcBuilder {
 
 // numArg coerces an untyped argument to float8 and checks the argument is
 // a number.
-func (c *compiler) numArg(f *parser.Func, args []*node, i int) error {
-	if args[i].untyped || args[i].param > 0 {
-		n, err := c.coerce(args[i], types.Float8, f.Args[i].Pos())
+func (c *Compiler) numArg(f *parser.Func, args []*Node, i int) error {
+	if args[i].Untyped || args[i].Param > 0 {
+		n, err := c.Coerce(args[i], types.Float8, f.Args[i].Pos())
 		if err != nil {
 			return err
 		}
 		args[i] = n
 	}
-	if !args[i].t.IsNumeric() {
+	if !args[i].T.IsNumeric() {
 		return errNoMatch
 	}
 	return nil
 }
 
-func buildAbs(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildAbs(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	if len(args) != 1 {
 		return nil, errNoMatch
 	}
 	if err := c.numArg(f, args, 0); err != nil {
 		return nil, err
 	}
-	t := args[0].t
+	t := args[0].T
 	return unaryFn(t, args[0], func(d types.Datum) (types.Datum, error) {
 		if t.IsFloat() {
 			d.F = math.Abs(d.F)
@@ -535,7 +539,7 @@ func buildAbs(c *compiler, f *parser.Func, args []*node) (*node, error) {
 		}
 		if d.I < 0 {
 			if d.I == math.MinInt64 {
-				return d, rangeErr(t)
+				return d, RangeErr(t)
 			}
 			d.I = -d.I
 		}
@@ -560,7 +564,7 @@ func mathFunc(g func(float64) float64, keepNumeric bool) funcBuilder {
 }
 
 func checkedMath(g func(float64) (float64, error), keepNumeric ...bool) funcBuilder {
-	return func(c *compiler, f *parser.Func, args []*node) (*node, error) {
+	return func(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		if len(args) != 1 {
 			return nil, errNoMatch
 		}
@@ -568,7 +572,7 @@ func checkedMath(g func(float64) (float64, error), keepNumeric ...bool) funcBuil
 			return nil, err
 		}
 		t := types.Float8
-		if args[0].t == types.Numeric && len(keepNumeric) > 0 && keepNumeric[0] {
+		if args[0].T == types.Numeric && len(keepNumeric) > 0 && keepNumeric[0] {
 			t = types.Numeric
 		}
 		return unaryFn(t, args[0], func(d types.Datum) (types.Datum, error) {
@@ -582,7 +586,7 @@ func checkedMath(g func(float64) (float64, error), keepNumeric ...bool) funcBuil
 // even, like rint) or numeric (half away from zero); round(x, n) is
 // numeric.
 func roundFunc(name string) funcBuilder {
-	return func(c *compiler, f *parser.Func, args []*node) (*node, error) {
+	return func(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		if len(args) == 0 || len(args) > 2 {
 			return nil, errNoMatch
 		}
@@ -592,7 +596,7 @@ func roundFunc(name string) funcBuilder {
 		trunc := name == "trunc"
 		if len(args) == 1 {
 			t := types.Float8
-			if args[0].t == types.Numeric {
+			if args[0].T == types.Numeric {
 				t = types.Numeric
 			}
 			return unaryFn(t, args[0], func(d types.Datum) (types.Datum, error) {
@@ -609,7 +613,7 @@ func roundFunc(name string) funcBuilder {
 			}), nil
 		}
 		// PostgreSQL only has round(numeric, int); accept any number.
-		if args[0].t != types.Numeric {
+		if args[0].T != types.Numeric {
 			n, err := castNode(args[0], types.Numeric, nil, f.Args[0].Pos())
 			if err != nil {
 				return nil, err
@@ -619,7 +623,7 @@ func roundFunc(name string) funcBuilder {
 		if err := c.want(f, args, types.Numeric, types.Int4); err != nil {
 			return nil, err
 		}
-		return newNode(types.Numeric, func(ec *Ctx, in input) (types.Datum, error) {
+		return newNode(types.Numeric, func(ec *Ctx, in Input) (types.Datum, error) {
 			x, n, null, err := binEval(args[0], args[1], ec, in)
 			if err != nil || null {
 				return types.NullOf(types.Numeric), err
@@ -653,11 +657,11 @@ func roundTo(x float64, n int64, trunc bool) float64 {
 	return r / p
 }
 
-func buildPower(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildPower(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	if err := c.want(f, args, types.Float8, types.Float8); err != nil {
 		return nil, err
 	}
-	return newNode(types.Float8, func(ec *Ctx, in input) (types.Datum, error) {
+	return newNode(types.Float8, func(ec *Ctx, in Input) (types.Datum, error) {
 		a, b, null, err := binEval(args[0], args[1], ec, in)
 		if err != nil || null {
 			return types.NullOf(types.Float8), err
@@ -666,7 +670,7 @@ func buildPower(c *compiler, f *parser.Func, args []*node) (*node, error) {
 	}), nil
 }
 
-func buildMod(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildMod(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	if len(args) != 2 {
 		return nil, errNoMatch
 	}
@@ -675,13 +679,13 @@ func buildMod(c *compiler, f *parser.Func, args []*node) (*node, error) {
 
 // timeArg coerces argument i to a timestamp type (a date becomes
 // timestamptz, an untyped literal timestamptz).
-func (c *compiler) timeArg(f *parser.Func, args []*node, i int) error {
+func (c *Compiler) timeArg(f *parser.Func, args []*Node, i int) error {
 	a := args[i]
-	if a.t.IsTime() && !a.untyped {
+	if a.T.IsTime() && !a.Untyped {
 		return nil
 	}
-	if a.untyped || a.param > 0 || a.t == types.Date {
-		n, err := c.coerce(a, types.TimestampTZ, f.Args[i].Pos())
+	if a.Untyped || a.Param > 0 || a.T == types.Date {
+		n, err := c.Coerce(a, types.TimestampTZ, f.Args[i].Pos())
 		if err != nil {
 			return err
 		}
@@ -691,7 +695,7 @@ func (c *compiler) timeArg(f *parser.Func, args []*node, i int) error {
 	return errNoMatch
 }
 
-func buildDateTrunc(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildDateTrunc(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	if len(args) != 2 {
 		return nil, errNoMatch
 	}
@@ -701,7 +705,7 @@ func buildDateTrunc(c *compiler, f *parser.Func, args []*node) (*node, error) {
 	if err := c.timeArg(f, args, 1); err != nil {
 		return nil, err
 	}
-	t := args[1].t
+	t := args[1].T
 	unit, ts := args[0], args[1]
 	if unit.konst && !unit.val.Null {
 		u, ok := truncUnit(unit.val.S)
@@ -712,7 +716,7 @@ func buildDateTrunc(c *compiler, f *parser.Func, args []*node) (*node, error) {
 			return types.Datum{I: truncTime(u, d.I)}, nil
 		}), nil
 	}
-	return newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+	return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 		ud, d, null, err := binEval(unit, ts, ec, in)
 		if err != nil || null {
 			return types.NullOf(t), err
@@ -813,20 +817,20 @@ func truncTime(u unit, us int64) int64 {
 }
 
 func buildExtract(t types.T) funcBuilder {
-	return func(c *compiler, f *parser.Func, args []*node) (*node, error) {
+	return func(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		if len(args) != 2 {
 			return nil, errNoMatch
 		}
 		if err := c.want(f, args[:1], types.Text); err != nil {
 			return nil, err
 		}
-		if args[1].t != types.Interval {
+		if args[1].T != types.Interval {
 			if err := c.timeArg(f, args, 1); err != nil {
 				return nil, err
 			}
 		}
 		field, src := args[0], args[1]
-		return newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+		return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 			fd, d, null, err := binEval(field, src, ec, in)
 			if err != nil || null {
 				return types.NullOf(t), err
@@ -923,7 +927,7 @@ func extractField(u unit, d types.Datum) float64 {
 	return 0
 }
 
-func buildToTimestamp(c *compiler, f *parser.Func, args []*node) (*node, error) {
+func buildToTimestamp(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	if err := c.want(f, args, types.Float8); err != nil {
 		return nil, err
 	}

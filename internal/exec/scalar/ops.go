@@ -1,4 +1,4 @@
-package exec
+package scalar
 
 import (
 	"math"
@@ -11,7 +11,8 @@ import (
 
 const usPerDay = 86400 * 1000000
 
-func rangeErr(t types.T) error {
+// RangeErr is the 22003 error for a value out of t's range.
+func RangeErr(t types.T) error {
 	return pgerr.New(pgerr.NumericOutOfRange, "%s out of range", t)
 }
 
@@ -19,44 +20,44 @@ func checkIntRange(t types.T, v int64) error {
 	switch t {
 	case types.Int2:
 		if v < math.MinInt16 || v > math.MaxInt16 {
-			return rangeErr(t)
+			return RangeErr(t)
 		}
 	case types.Int4:
 		if v < math.MinInt32 || v > math.MaxInt32 {
-			return rangeErr(t)
+			return RangeErr(t)
 		}
 	}
 	return nil
 }
 
-func opErr(op string, l, r *node, pos int) error {
+func opErr(op string, l, r *Node, pos int) error {
 	return pgerr.New(pgerr.UndefinedFunction, "operator does not exist: %s %s %s", typeLabel(l), op, typeLabel(r)).WithPos(pos).
 		WithHint("No operator matches the given name and argument types. You might need to add explicit type casts.")
 }
 
-func typeLabel(n *node) string {
-	if n.untyped || n.param > 0 {
+func typeLabel(n *Node) string {
+	if n.Untyped || n.Param > 0 {
 		return "unknown"
 	}
-	return n.t.String()
+	return n.T.String()
 }
 
-func (c *compiler) compileBinary(e *parser.Binary) (*node, error) {
-	l, err := c.compile(e.L)
+func (c *Compiler) compileBinary(e *parser.Binary) (*Node, error) {
+	l, err := c.Compile(e.L)
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.compile(e.R)
+	r, err := c.Compile(e.R)
 	if err != nil {
 		return nil, err
 	}
 	op := strings.ToUpper(e.Op)
 	switch op {
 	case "AND", "OR":
-		if l, err = c.boolArg(l, op, e.L.Pos()); err != nil {
+		if l, err = c.BoolArg(l, op, e.L.Pos()); err != nil {
 			return nil, err
 		}
-		if r, err = c.boolArg(r, op, e.R.Pos()); err != nil {
+		if r, err = c.BoolArg(r, op, e.R.Pos()); err != nil {
 			return nil, err
 		}
 		return fold(logicNode(op == "AND", l, r), l, r)
@@ -74,16 +75,16 @@ func (c *compiler) compileBinary(e *parser.Binary) (*node, error) {
 
 // logicNode is three-valued AND/OR; the right side is skipped when the
 // left decides.
-func logicNode(and bool, l, r *node) *node {
-	return newNode(types.Bool, func(ec *Ctx, in input) (types.Datum, error) {
-		a, err := l.fn(ec, in)
+func logicNode(and bool, l, r *Node) *Node {
+	return newNode(types.Bool, func(ec *Ctx, in Input) (types.Datum, error) {
+		a, err := l.Fn(ec, in)
 		if err != nil {
 			return a, err
 		}
 		if !a.Null && (a.I != 0) != and {
 			return types.NewBool(!and), nil
 		}
-		b, err := r.fn(ec, in)
+		b, err := r.Fn(ec, in)
 		if err != nil {
 			return b, err
 		}
@@ -97,16 +98,16 @@ func logicNode(and bool, l, r *node) *node {
 	})
 }
 
-func (c *compiler) compileCompare(op string, l, r *node, e *parser.Binary) (*node, error) {
-	t, ok := commonType([]*node{l, r})
+func (c *Compiler) compileCompare(op string, l, r *Node, e *parser.Binary) (*Node, error) {
+	t, ok := commonType([]*Node{l, r})
 	if !ok {
 		return nil, opErr(e.Op, l, r, e.P)
 	}
 	var err error
-	if l, err = c.coerce(l, t, e.L.Pos()); err != nil {
+	if l, err = c.Coerce(l, t, e.L.Pos()); err != nil {
 		return nil, err
 	}
-	if r, err = c.coerce(r, t, e.R.Pos()); err != nil {
+	if r, err = c.Coerce(r, t, e.R.Pos()); err != nil {
 		return nil, err
 	}
 	var test func(int) bool
@@ -127,45 +128,45 @@ func (c *compiler) compileCompare(op string, l, r *node, e *parser.Binary) (*nod
 	if n := colConstCompare(l, r, test); n != nil {
 		return n, nil
 	}
-	return fold(newNode(types.Bool, func(ec *Ctx, in input) (types.Datum, error) {
-		a, err := l.fn(ec, in)
+	return fold(newNode(types.Bool, func(ec *Ctx, in Input) (types.Datum, error) {
+		a, err := l.Fn(ec, in)
 		if err != nil {
 			return a, err
 		}
-		b, err := r.fn(ec, in)
+		b, err := r.Fn(ec, in)
 		if err != nil {
 			return b, err
 		}
 		if a.Null || b.Null {
 			return types.NullOf(types.Bool), nil
 		}
-		return types.NewBool(test(compareDatums(a, b))), nil
+		return types.NewBool(test(CompareDatums(a, b))), nil
 	}), l, r)
 }
 
 // colConstCompare is the fast path for `column op constant` over a
 // numeric or date/time column (the usual WHERE of a continuous view): it
 // reads the batch column directly instead of going through Datums.
-func colConstCompare(l, r *node, test func(int) bool) *node {
-	if l.col < 0 || !r.konst || r.val.Null || l.t != r.t || !(l.t.UsesI() || l.t.IsFloat()) {
+func colConstCompare(l, r *Node, test func(int) bool) *Node {
+	if l.Col < 0 || !r.konst || r.val.Null || l.T != r.T || !(l.T.UsesI() || l.T.IsFloat()) {
 		return nil
 	}
-	idx, cv, useF := l.col, r.val, l.t.IsFloat()
-	return newNode(types.Bool, func(ec *Ctx, in input) (types.Datum, error) {
+	idx, cv, useF := l.Col, r.val, l.T.IsFloat()
+	return newNode(types.Bool, func(ec *Ctx, in Input) (types.Datum, error) {
 		var c int
 		if in.b == nil {
 			d := in.row[idx]
 			if d.Null {
 				return types.NullOf(types.Bool), nil
 			}
-			c = compareDatums(d, cv)
+			c = CompareDatums(d, cv)
 		} else {
 			col := &in.b.Cols[idx]
 			if col.Nulls != nil && col.Nulls[in.i] {
 				return types.NullOf(types.Bool), nil
 			}
 			if useF {
-				c = cmpFloat(col.F[in.i], cv.F)
+				c = CmpFloat(col.F[in.i], cv.F)
 			} else {
 				c = cmpInt(col.I[in.i], cv.I)
 			}
@@ -177,37 +178,37 @@ func colConstCompare(l, r *node, test func(int) bool) *node {
 	})
 }
 
-func (c *compiler) textArgs(l, r *node, e *parser.Binary) (*node, *node, error) {
+func (c *Compiler) textArgs(l, r *Node, e *parser.Binary) (*Node, *Node, error) {
 	var err error
-	if l.untyped || l.param > 0 {
-		if l, err = c.coerce(l, types.Text, e.L.Pos()); err != nil {
+	if l.Untyped || l.Param > 0 {
+		if l, err = c.Coerce(l, types.Text, e.L.Pos()); err != nil {
 			return nil, nil, err
 		}
 	}
-	if r.untyped || r.param > 0 {
-		if r, err = c.coerce(r, types.Text, e.R.Pos()); err != nil {
+	if r.Untyped || r.Param > 0 {
+		if r, err = c.Coerce(r, types.Text, e.R.Pos()); err != nil {
 			return nil, nil, err
 		}
 	}
 	return l, r, nil
 }
 
-func (c *compiler) compileLike(op string, l, r *node, e *parser.Binary) (*node, error) {
+func (c *Compiler) compileLike(op string, l, r *Node, e *parser.Binary) (*Node, error) {
 	l, r, err := c.textArgs(l, r, e)
 	if err != nil {
 		return nil, err
 	}
-	if l.t != types.Text || r.t != types.Text {
+	if l.T != types.Text || r.T != types.Text {
 		return nil, opErr(e.Op, l, r, e.P)
 	}
 	not := strings.HasPrefix(op, "NOT") || strings.HasPrefix(op, "!")
 	fold_ := strings.Contains(op, "ILIKE") || strings.HasSuffix(op, "*")
-	return fold(newNode(types.Bool, func(ec *Ctx, in input) (types.Datum, error) {
-		a, err := l.fn(ec, in)
+	return fold(newNode(types.Bool, func(ec *Ctx, in Input) (types.Datum, error) {
+		a, err := l.Fn(ec, in)
 		if err != nil {
 			return a, err
 		}
-		p, err := r.fn(ec, in)
+		p, err := r.Fn(ec, in)
 		if err != nil {
 			return p, err
 		}
@@ -218,30 +219,30 @@ func (c *compiler) compileLike(op string, l, r *node, e *parser.Binary) (*node, 
 	}), l, r)
 }
 
-func (c *compiler) compileConcat(l, r *node, e *parser.Binary) (*node, error) {
-	if l.t != types.Text && r.t != types.Text && !l.untyped && !r.untyped && l.param == 0 && r.param == 0 {
+func (c *Compiler) compileConcat(l, r *Node, e *parser.Binary) (*Node, error) {
+	if l.T != types.Text && r.T != types.Text && !l.Untyped && !r.Untyped && l.Param == 0 && r.Param == 0 {
 		return nil, opErr("||", l, r, e.P)
 	}
 	l, r, err := c.textArgs(l, r, e)
 	if err != nil {
 		return nil, err
 	}
-	if l.t != types.Text {
+	if l.T != types.Text {
 		if l, err = castNode(l, types.Text, nil, e.L.Pos()); err != nil {
 			return nil, err
 		}
 	}
-	if r.t != types.Text {
+	if r.T != types.Text {
 		if r, err = castNode(r, types.Text, nil, e.R.Pos()); err != nil {
 			return nil, err
 		}
 	}
-	return fold(newNode(types.Text, func(ec *Ctx, in input) (types.Datum, error) {
-		a, err := l.fn(ec, in)
+	return fold(newNode(types.Text, func(ec *Ctx, in Input) (types.Datum, error) {
+		a, err := l.Fn(ec, in)
 		if err != nil {
 			return a, err
 		}
-		b, err := r.fn(ec, in)
+		b, err := r.Fn(ec, in)
 		if err != nil {
 			return b, err
 		}
@@ -265,8 +266,8 @@ func arithType(a, b types.T) types.T {
 	return t
 }
 
-func (c *compiler) compileArith(op string, l, r *node, e *parser.Binary) (*node, error) {
-	lu, ru := l.untyped || l.param > 0, r.untyped || r.param > 0
+func (c *Compiler) compileArith(op string, l, r *Node, e *parser.Binary) (*Node, error) {
+	lu, ru := l.Untyped || l.Param > 0, r.Untyped || r.Param > 0
 	var err error
 	// An untyped operand takes the other side's type, except that next to
 	// a date/time it is an interval (now() - '1 hour').
@@ -274,34 +275,34 @@ func (c *compiler) compileArith(op string, l, r *node, e *parser.Binary) (*node,
 	case lu && ru:
 		return nil, opErr(e.Op, l, r, e.P)
 	case lu:
-		t := r.t
-		if timeRank(t) > 0 {
+		t := r.T
+		if TimeRank(t) > 0 {
 			t = types.Interval
 		}
-		if l, err = c.coerce(l, t, e.L.Pos()); err != nil {
+		if l, err = c.Coerce(l, t, e.L.Pos()); err != nil {
 			return nil, err
 		}
 	case ru:
-		t := l.t
-		if timeRank(t) > 0 && (op == "+" || op == "-") {
+		t := l.T
+		if TimeRank(t) > 0 && (op == "+" || op == "-") {
 			t = types.Interval
 			// PostgreSQL reads ts - 'literal' as ts - ts (same type as
 			// the left side); we fall back to an interval when the literal
 			// is not a timestamp, so now() - '1 hour' works too.
-			if op == "-" && r.untyped && !r.val.Null {
-				if _, err := parseText(l.t, r.val.S); err == nil {
-					t = l.t
+			if op == "-" && r.Untyped && !r.val.Null {
+				if _, err := parseText(l.T, r.val.S); err == nil {
+					t = l.T
 				}
 			}
 		}
-		if l.t == types.Interval && (op == "*" || op == "/") {
+		if l.T == types.Interval && (op == "*" || op == "/") {
 			t = types.Float8
 		}
-		if r, err = c.coerce(r, t, e.R.Pos()); err != nil {
+		if r, err = c.Coerce(r, t, e.R.Pos()); err != nil {
 			return nil, err
 		}
 	}
-	lt, rt := l.t, r.t
+	lt, rt := l.T, r.T
 	if op == "^" {
 		if !lt.IsNumeric() || !rt.IsNumeric() {
 			return nil, opErr(e.Op, l, r, e.P)
@@ -319,10 +320,10 @@ func (c *compiler) compileArith(op string, l, r *node, e *parser.Binary) (*node,
 	}
 	if lt.IsNumeric() && rt.IsNumeric() {
 		t := arithType(lt, rt)
-		if l, err = c.coerce(l, t, e.L.Pos()); err != nil {
+		if l, err = c.Coerce(l, t, e.L.Pos()); err != nil {
 			return nil, err
 		}
-		if r, err = c.coerce(r, t, e.R.Pos()); err != nil {
+		if r, err = c.Coerce(r, t, e.R.Pos()); err != nil {
 			return nil, err
 		}
 		if t.IsInt() {
@@ -340,24 +341,24 @@ func (c *compiler) compileArith(op string, l, r *node, e *parser.Binary) (*node,
 	return fold(n, l, r)
 }
 
-func binEval(l, r *node, ec *Ctx, in input) (a, b types.Datum, null bool, err error) {
-	if a, err = l.fn(ec, in); err != nil {
+func binEval(l, r *Node, ec *Ctx, in Input) (a, b types.Datum, null bool, err error) {
+	if a, err = l.Fn(ec, in); err != nil {
 		return
 	}
-	if b, err = r.fn(ec, in); err != nil {
+	if b, err = r.Fn(ec, in); err != nil {
 		return
 	}
 	return a, b, a.Null || b.Null, nil
 }
 
-func intArith(op string, l, r *node, t types.T) *node {
+func intArith(op string, l, r *Node, t types.T) *Node {
 	var f func(a, b int64) (int64, error)
 	switch op {
 	case "+":
 		f = func(a, b int64) (int64, error) {
 			s := a + b
 			if (s > a) != (b > 0) {
-				return 0, rangeErr(t)
+				return 0, RangeErr(t)
 			}
 			return s, nil
 		}
@@ -365,7 +366,7 @@ func intArith(op string, l, r *node, t types.T) *node {
 		f = func(a, b int64) (int64, error) {
 			s := a - b
 			if (s < a) != (b > 0) {
-				return 0, rangeErr(t)
+				return 0, RangeErr(t)
 			}
 			return s, nil
 		}
@@ -376,7 +377,7 @@ func intArith(op string, l, r *node, t types.T) *node {
 			}
 			s := a * b
 			if s/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
-				return 0, rangeErr(t)
+				return 0, RangeErr(t)
 			}
 			return s, nil
 		}
@@ -387,7 +388,7 @@ func intArith(op string, l, r *node, t types.T) *node {
 			}
 			if b == -1 {
 				if a == math.MinInt64 {
-					return 0, rangeErr(t)
+					return 0, RangeErr(t)
 				}
 				return -a, nil
 			}
@@ -404,7 +405,7 @@ func intArith(op string, l, r *node, t types.T) *node {
 			return a % b, nil
 		}
 	}
-	return newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+	return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 		a, b, null, err := binEval(l, r, ec, in)
 		if err != nil || null {
 			return types.NullOf(t), err
@@ -417,8 +418,8 @@ func intArith(op string, l, r *node, t types.T) *node {
 	})
 }
 
-func floatBin(l, r *node, t types.T, f func(a, b float64) (float64, error)) *node {
-	return newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+func floatBin(l, r *Node, t types.T, f func(a, b float64) (float64, error)) *Node {
+	return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 		a, b, null, err := binEval(l, r, ec, in)
 		if err != nil || null {
 			return types.NullOf(t), err
@@ -437,7 +438,7 @@ func floatBin(l, r *node, t types.T, f func(a, b float64) (float64, error)) *nod
 	})
 }
 
-func floatArith(op string, l, r *node, t types.T) *node {
+func floatArith(op string, l, r *Node, t types.T) *Node {
 	switch op {
 	case "+":
 		return floatBin(l, r, t, func(a, b float64) (float64, error) { return a + b, nil })
@@ -482,11 +483,11 @@ func isInf(us int64) bool { return us == types.TimestampInfinity || us == types.
 
 // timeArith builds date/time/interval arithmetic; nil when the operator
 // does not exist for these types.
-func timeArith(op string, l, r *node) (*node, error) {
-	lt, rt := l.t, r.t
+func timeArith(op string, l, r *Node) (*Node, error) {
+	lt, rt := l.T, r.T
 	iv := types.Interval
-	mk := func(t types.T, f func(a, b types.Datum) (types.Datum, error)) *node {
-		return newNode(t, func(ec *Ctx, in input) (types.Datum, error) {
+	mk := func(t types.T, f func(a, b types.Datum) (types.Datum, error)) *Node {
+		return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 			a, b, null, err := binEval(l, r, ec, in)
 			if err != nil || null {
 				return types.NullOf(t), err
@@ -535,7 +536,7 @@ func timeArith(op string, l, r *node) (*node, error) {
 		return mk(types.Date, func(a, b types.Datum) (types.Datum, error) { return types.Datum{I: a.I + b.I}, nil }), nil
 	case lt == types.Date && rt == types.Date && op == "-":
 		return mk(types.Int4, func(a, b types.Datum) (types.Datum, error) { return types.Datum{I: a.I - b.I}, nil }), nil
-	case timeRank(lt) > 0 && timeRank(rt) > 0 && op == "-":
+	case TimeRank(lt) > 0 && TimeRank(rt) > 0 && op == "-":
 		return mk(iv, func(a, b types.Datum) (types.Datum, error) {
 			us := toMicros(a) - toMicros(b)
 			return types.Datum{Iv: types.IntervalValue{Days: int32(us / usPerDay), Micros: us % usPerDay}}, nil
@@ -561,20 +562,20 @@ func timeArith(op string, l, r *node) (*node, error) {
 				}
 				f = 1 / f
 			}
-			return types.Datum{Iv: scaleInterval(a.Iv, f)}, nil
+			return types.Datum{Iv: ScaleInterval(a.Iv, f)}, nil
 		}), nil
 	case lt.IsNumeric() && rt == iv && op == "*":
 		return mk(iv, func(a, b types.Datum) (types.Datum, error) {
-			return types.Datum{Iv: scaleInterval(b.Iv, a.Float())}, nil
+			return types.Datum{Iv: ScaleInterval(b.Iv, a.Float())}, nil
 		}), nil
 	}
 	return nil, nil
 }
 
-// scaleInterval multiplies an interval by f, cascading fractional months
+// ScaleInterval multiplies an interval by f, cascading fractional months
 // into days (30 per month) and fractional days into microseconds, as
 // PostgreSQL does.
-func scaleInterval(v types.IntervalValue, f float64) types.IntervalValue {
+func ScaleInterval(v types.IntervalValue, f float64) types.IntervalValue {
 	m := float64(v.Months) * f
 	wm := math.Trunc(m)
 	d := float64(v.Days)*f + (m-wm)*30
