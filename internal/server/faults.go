@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,15 +9,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cairndb/cairn/internal/catalog"
-	"github.com/cairndb/cairn/internal/exec"
-	"github.com/cairndb/cairn/internal/viewsm"
+	"github.com/cairndb/cairn/internal/bugs"
 )
 
 // This file holds what only tests switch on: the faults a node injects on
-// POST /debug/faults (--unsafe-test-faults) and the deliberate bugs of
-// --unsafe-bug, which let a checker such as cairn chaos prove it catches
-// real defects. Nothing here runs unless switched on.
+// POST /debug/faults (--unsafe-test-faults). The deliberate bugs of
+// --unsafe-bug are in package bugs, compiled in only with -tags cairn_bugs.
 
 // DiskFaults makes this node's raft store fail or stall its synced writes
 // (its SyncFault hook). The zero value injects nothing.
@@ -66,127 +61,11 @@ func (d *DiskFaults) set(mode int32, ms int64) {
 	d.mode.Store(mode)
 }
 
-// Bugs are deliberate defects, each off unless named with --unsafe-bug
-// (test builds of a checker only). A nil *Bugs has every one off; each
-// check is one nil test on the normal path.
-type Bugs struct {
-	// AckBeforeCommit: one stream append in ten is acknowledged to the
-	// client without being proposed at all, so acknowledged events are
-	// missing (whether or not a leader is killed).
-	AckBeforeCommit bool
-	// DropViewDelta: one view delta in twenty advances the view's offsets
-	// but carries no rows, so the view disagrees with its stream.
-	DropViewDelta bool
-	// StaleRead: read_from = leader (and primary_only) reads of streams
-	// and views skip the ReadIndex barrier and read the local replica as
-	// it is, even on a lagging follower.
-	StaleRead bool
-
-	acks, deltas atomic.Uint64 // counters for the one-in-N choices
-}
-
-// BugNames are the names --unsafe-bug accepts.
-var BugNames = []string{"ack-before-commit", "drop-view-delta", "stale-read"}
-
-// ParseBugs turns --unsafe-bug names (each may be a comma list) into
-// Bugs; nil when none is named. An unknown name is an error.
-func ParseBugs(names []string) (*Bugs, error) {
-	var b Bugs
-	named := false
-	for _, list := range names {
-		for name := range strings.SplitSeq(list, ",") {
-			name = strings.TrimSpace(name)
-			switch name {
-			case "":
-				continue
-			case "ack-before-commit":
-				b.AckBeforeCommit = true
-			case "drop-view-delta":
-				b.DropViewDelta = true
-			case "stale-read":
-				b.StaleRead = true
-			default:
-				return nil, fmt.Errorf("unknown bug %q; known: %s", name, strings.Join(BugNames, ", "))
-			}
-			named = true
-		}
-	}
-	if !named {
-		return nil, nil
-	}
-	return &b, nil
-}
-
-// String lists the bugs switched on, for the startup log.
-func (b *Bugs) String() string {
-	if b == nil {
-		return ""
-	}
-	var on []string
-	for i, v := range []bool{b.AckBeforeCommit, b.DropViewDelta, b.StaleRead} {
-		if v {
-			on = append(on, BugNames[i])
-		}
-	}
-	return strings.Join(on, ",")
-}
-
-// bugAckWithoutCommit (ack-before-commit) reports, for one stream append
-// in ten, the reply to send without proposing the append: the shard's
-// current end, as if the batch were there.
-func (n *Node) bugAckWithoutCommit(gid uint64) (*appendReply, bool) {
-	b := n.cfg.Bugs
-	if b == nil || !b.AckBeforeCommit || b.acks.Add(1)%10 != 0 {
-		return nil, false
-	}
-	rep := &appendReply{}
-	if g := n.getGroup(gid); g != nil && g.stream != nil {
-		rep.End, _ = g.stream.End()
-	}
-	return rep, true
-}
-
-// bugSkipReadIndex (stale-read) reports whether a linearizable read of
-// data group gid skips its ReadIndex barrier. The meta group keeps it:
-// the bug is about user data, not the catalog.
-func (n *Node) bugSkipReadIndex(gid uint64) bool {
-	b := n.cfg.Bugs
-	return b != nil && b.StaleRead && gid != catalog.MetaGroupID
-}
-
-// bugDropDelta (drop-view-delta) returns cmd, a view delta proposal, or
-// for one in twenty the same offsets with an empty delta: the view moves
-// past those events without their rows.
-func (b *Bugs) bugDropDelta(plan *exec.ViewPlan, cmd []byte) []byte {
-	if b == nil || !b.DropViewDelta || b.deltas.Add(1)%20 != 0 {
-		return cmd
-	}
-	from, to, ok := splitDeltaOffsets(cmd)
-	if !ok {
-		return cmd
-	}
-	return viewsm.EncodeDelta(nil, from, to, plan.AppendDelta(nil, plan.NewDelta()))
-}
-
-// splitDeltaOffsets reads the offsets of a viewsm delta command
-// ('D', uvarint count, count from-offsets, count to-offsets, delta).
-func splitDeltaOffsets(cmd []byte) (from, to []uint64, ok bool) {
-	if len(cmd) < 2 || cmd[0] != 'D' {
-		return nil, nil, false
-	}
-	r := bytes.NewReader(cmd[1:])
-	cnt, err := binary.ReadUvarint(r)
-	if err != nil || cnt > uint64(len(cmd)) {
-		return nil, nil, false
-	}
-	offs := make([]uint64, 2*cnt)
-	for i := range offs {
-		if offs[i], err = binary.ReadUvarint(r); err != nil {
-			return nil, nil, false
-		}
-	}
-	return offs[:cnt], offs[cnt:], true
-}
+// ParseBugs and BugNames are bugs.Parse and bugs.Names, for cmd/cairn.
+var (
+	ParseBugs = bugs.Parse
+	BugNames  = bugs.Names
+)
 
 // faultRequest is the body of POST /debug/faults (test-only). Exactly one
 // of: cut this node's traffic to and from nodes (by name), heal every

@@ -10,6 +10,7 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/errkind"
 	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/types"
 )
@@ -246,14 +247,14 @@ func (n *Node) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint6
 			return 0, 0, errNotLeaderHere // our replica has no leader yet
 		}
 	}
-	body := encodeAppendRequest(gid, cmd)
+	body := rpc.EncodeAppend(gid, cmd)
 	cctx, cancel := context.WithTimeout(ctx, appendAttemptTimeout)
 	defer cancel()
-	out, err := n.tr.Call(cctx, target, rpcAppend, body)
+	out, err := n.tr.Call(cctx, target, rpc.Append, body)
 	if err != nil {
 		return 0, 0, err
 	}
-	var rep appendReply
+	var rep rpc.AppendReply
 	if err := json.Unmarshal(out, &rep); err != nil {
 		return 0, 0, err
 	}
@@ -306,11 +307,11 @@ func (n *Node) waitViewsCover(ctx context.Context, vs []*catalog.View, ends []ui
 // remoteViewOffsets asks a replica of a view shard for its offsets (nil
 // when none answers).
 func (n *Node) remoteViewOffsets(ctx context.Context, gid uint64) []uint64 {
-	out, err := n.callReplica(ctx, gid, rpcViewOffsets, viewRowsRequest{Group: gid})
+	out, err := n.callReplica(ctx, gid, rpc.ViewOffsets, rpc.ViewRowsRequest{Group: gid})
 	if err != nil {
 		return nil
 	}
-	rep, err := decodeViewRowsReply(out)
+	rep, err := rpc.DecodeViewRowsReply(out)
 	if err != nil {
 		return nil
 	}

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairndb/cairn/internal/bugs"
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/clock"
 	"github.com/cairndb/cairn/internal/cluster/membership"
@@ -85,7 +86,7 @@ type Config struct {
 	Clock clock.Clock
 	// Bugs are deliberate defects for checker self-tests (--unsafe-bug);
 	// nil in any real deployment.
-	Bugs   *Bugs
+	Bugs   *bugs.Set
 	Logger *slog.Logger
 }
 
@@ -576,7 +577,7 @@ func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
 		err := n.runViewTask(ctx, viewsm.TaskConfig{
 			SM: g.view, Shard: g.ref.Shard, NumShards: len(g.desc.Groups), Src: src, MaxPause: viewMaxPause, PausePerKey: viewPausePerKey,
 			Propose: func(ctx context.Context, cmd []byte) (any, error) {
-				return n.store.Propose(ctx, g.id, n.cfg.Bugs.bugDropDelta(g.view.Plan(), cmd))
+				return n.store.Propose(ctx, g.id, n.cfg.Bugs.DropDelta(g.view.Plan(), cmd))
 			},
 			OnSkip: func(offset uint64, err error) {
 				n.log.Warn("view skips an event it cannot fold", "view", g.desc.Name, "stream", s.Name, "offset", offset, "err", err)

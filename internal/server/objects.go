@@ -9,6 +9,7 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/cluster/placement"
 	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/rpc"
 )
 
 // place picks the replicas of each of shards shards (placement.Initial).
@@ -72,11 +73,11 @@ func (n *Node) streamEnd(ctx context.Context, st *catalog.Stream, shard int) (ui
 		end, _ := g.stream.End()
 		return end, nil
 	}
-	out, err := n.callReplica(ctx, gid, rpcStreamScan, scanRequest{Group: gid, From: ^uint64(0) >> 1})
+	out, err := n.callReplica(ctx, gid, rpc.StreamScan, rpc.ScanRequest{Group: gid, From: ^uint64(0) >> 1})
 	if err != nil {
 		return 0, err
 	}
-	rep, err := decodeScanReply(out)
+	rep, err := rpc.DecodeScanReply(out)
 	if err != nil {
 		return 0, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/cairndb/cairn/internal/exec"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/types"
@@ -176,7 +177,7 @@ func (r *viewReader) rows(g *group, fn func(key, state []byte) error) error {
 		}
 		return r.n.stillHere(g)
 	}
-	out, err := r.n.callReplica(r.ctx, g.id, rpcViewRows, viewRowsRequest{Group: g.id, Linearizable: r.linearizable})
+	out, err := r.n.callReplica(r.ctx, g.id, rpc.ViewRows, rpc.ViewRowsRequest{Group: g.id, Linearizable: r.linearizable})
 	if err != nil {
 		what := fmt.Sprintf("view %q shard %d (group %d)", r.v.Name, slices.Index(r.v.Groups, g.id), g.id)
 		if r.skip != nil && pgerr.Code(err) == pgerr.SerializationFailure {
@@ -184,7 +185,7 @@ func (r *viewReader) rows(g *group, fn func(key, state []byte) error) error {
 		}
 		return pgerr.From(err).WithDetail("Reading %s; SET skip_unavailable = on to read what the reachable shards hold.", what)
 	}
-	rep, err := decodeViewRowsReply(out)
+	rep, err := rpc.DecodeViewRowsReply(out)
 	if err != nil {
 		return err
 	}

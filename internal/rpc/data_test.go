@@ -1,4 +1,4 @@
-package server
+package rpc
 
 import (
 	"bytes"
@@ -11,42 +11,42 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-func testScanReply() *scanReply {
+func testScanReply() *ScanReply {
 	b := types.NewBatch([]types.T{types.Int8, types.Text})
 	b.AppendRow([]types.Datum{types.NewInt(types.Int8, 7), types.NewText("eu")})
 	b.AppendRow([]types.Datum{types.NullOf(types.Int8), types.NewText("")})
-	return &scanReply{
+	return &ScanReply{
 		First: 3, End: 1 << 40, Next: 12,
-		Batches: []scanBatch{
+		Batches: []ScanBatch{
 			{Start: 10, Ingest: -5, Data: types.AppendEncoded(nil, b)},
 			{Start: 12, Ingest: 1<<62 + 1, Data: []byte{}},
 		},
 	}
 }
 
-func testViewRowsReply() *viewRowsReply {
-	return &viewRowsReply{
+func testViewRowsReply() *ViewRowsReply {
+	return &ViewRowsReply{
 		Offsets: []uint64{0, 1, 1 << 63},
-		Rows:    []viewRow{{Key: []byte{1, 2}, State: []byte("state")}, {Key: []byte{}, State: []byte{}}},
+		Rows:    []ViewRow{{Key: []byte{1, 2}, State: []byte("state")}, {Key: []byte{}, State: []byte{}}},
 	}
 }
 
 func TestRPCWireRoundTrip(t *testing.T) {
-	for _, r := range []scanRequest{{}, {Group: 9, From: 1 << 50, MaxEvents: 4096, Linearizable: true}, {MaxEvents: -1}} {
-		got, err := decodeScanRequest(r.appendTo(nil))
+	for _, r := range []ScanRequest{{}, {Group: 9, From: 1 << 50, MaxEvents: 4096, Linearizable: true}, {MaxEvents: -1}} {
+		got, err := DecodeScanRequest(r.AppendTo(nil))
 		if err != nil || got != r {
 			t.Fatalf("scan request %+v: got %+v, %v", r, got, err)
 		}
 	}
-	for _, r := range []viewRowsRequest{{}, {Group: 1<<64 - 1, Linearizable: true}} {
-		got, err := decodeViewRowsRequest(r.appendTo(nil))
+	for _, r := range []ViewRowsRequest{{}, {Group: 1<<64 - 1, Linearizable: true}} {
+		got, err := DecodeViewRowsRequest(r.AppendTo(nil))
 		if err != nil || got != r {
 			t.Fatalf("view-rows request %+v: got %+v, %v", r, got, err)
 		}
 	}
 
 	sr := testScanReply()
-	got, err := decodeScanReply(sr.appendTo(nil))
+	got, err := DecodeScanReply(sr.AppendTo(nil))
 	if err != nil || !reflect.DeepEqual(&got, sr) {
 		t.Fatalf("scan reply: got %+v, %v; want %+v", got, err, sr)
 	}
@@ -54,12 +54,12 @@ func TestRPCWireRoundTrip(t *testing.T) {
 	if err := types.Decode(got.Batches[0].Data, &b); err != nil || b.N != 2 {
 		t.Fatalf("batch carried in the reply: %v, %d rows", err, b.N)
 	}
-	if got, err := decodeScanReply((&scanReply{}).appendTo(nil)); err != nil || got.Batches != nil {
+	if got, err := DecodeScanReply((&ScanReply{}).AppendTo(nil)); err != nil || got.Batches != nil {
 		t.Fatalf("empty scan reply: %+v, %v", got, err)
 	}
 
 	vr := testViewRowsReply()
-	gotV, err := decodeViewRowsReply(vr.appendTo(nil))
+	gotV, err := DecodeViewRowsReply(vr.AppendTo(nil))
 	if err != nil || !reflect.DeepEqual(&gotV, vr) {
 		t.Fatalf("view-rows reply: got %+v, %v; want %+v", gotV, err, vr)
 	}
@@ -72,16 +72,16 @@ func TestRPCWireRefusesOtherVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = decodeScanReply(old)
+	_, err = DecodeScanReply(old)
 	if pgerr.Code(err) != pgerr.ProtocolViolation || !strings.Contains(err.Error(), "older release") {
 		t.Fatalf("JSON reply: %v", err)
 	}
-	next := testViewRowsReply().appendTo(nil)
-	next[0] = rpcWireVersion + 1
-	if _, err := decodeViewRowsReply(next); pgerr.Code(err) != pgerr.ProtocolViolation || !strings.Contains(err.Error(), "wire version") {
+	next := testViewRowsReply().AppendTo(nil)
+	next[0] = WireVersion + 1
+	if _, err := DecodeViewRowsReply(next); pgerr.Code(err) != pgerr.ProtocolViolation || !strings.Contains(err.Error(), "wire version") {
 		t.Fatalf("version %d: %v", next[0], err)
 	}
-	if _, err := decodeViewRowsRequest(nil); err == nil {
+	if _, err := DecodeViewRowsRequest(nil); err == nil {
 		t.Fatal("empty request decoded")
 	}
 }
@@ -94,12 +94,12 @@ func TestRPCWireMalformed(t *testing.T) {
 		msg    []byte
 		decode func([]byte) error
 	}{
-		{testScanReply().appendTo(nil), func(m []byte) error { _, err := decodeScanReply(m); return err }},
-		{testViewRowsReply().appendTo(nil), func(m []byte) error { _, err := decodeViewRowsReply(m); return err }},
-		{scanRequest{Group: 9, From: 300, MaxEvents: 4096, Linearizable: true}.appendTo(nil),
-			func(m []byte) error { _, err := decodeScanRequest(m); return err }},
-		{viewRowsRequest{Group: 9, Linearizable: true}.appendTo(nil),
-			func(m []byte) error { _, err := decodeViewRowsRequest(m); return err }},
+		{testScanReply().AppendTo(nil), func(m []byte) error { _, err := DecodeScanReply(m); return err }},
+		{testViewRowsReply().AppendTo(nil), func(m []byte) error { _, err := DecodeViewRowsReply(m); return err }},
+		{ScanRequest{Group: 9, From: 300, MaxEvents: 4096, Linearizable: true}.AppendTo(nil),
+			func(m []byte) error { _, err := DecodeScanRequest(m); return err }},
+		{ViewRowsRequest{Group: 9, Linearizable: true}.AppendTo(nil),
+			func(m []byte) error { _, err := DecodeViewRowsRequest(m); return err }},
 	} {
 		m := c.msg
 		for i := 0; i < len(m); i++ {
@@ -117,8 +117,8 @@ func TestRPCWireMalformed(t *testing.T) {
 		}
 	}
 	// A huge count must not allocate what the message cannot hold.
-	huge := []byte{rpcWireVersion, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}
-	if _, err := decodeScanReply(huge); err == nil {
+	huge := []byte{WireVersion, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}
+	if _, err := DecodeScanReply(huge); err == nil {
 		t.Fatal("huge batch count accepted")
 	}
 }
@@ -126,16 +126,16 @@ func TestRPCWireMalformed(t *testing.T) {
 // decodeAll tries m as each kind of message; it returns nil if any
 // decoder accepts it.
 func decodeAll(m []byte) error {
-	_, err1 := decodeScanRequest(m)
-	_, err2 := decodeViewRowsRequest(m)
-	r, err3 := decodeScanReply(m)
+	_, err1 := DecodeScanRequest(m)
+	_, err2 := DecodeViewRowsRequest(m)
+	r, err3 := DecodeScanReply(m)
 	if err3 == nil {
 		var b types.Batch
 		for _, sb := range r.Batches {
 			_ = types.Decode(sb.Data, &b)
 		}
 	}
-	_, err4 := decodeViewRowsReply(m)
+	_, err4 := DecodeViewRowsReply(m)
 	if err1 == nil || err2 == nil || err3 == nil || err4 == nil {
 		return nil
 	}
@@ -143,21 +143,21 @@ func decodeAll(m []byte) error {
 }
 
 func FuzzRPCWire(f *testing.F) {
-	f.Add(testScanReply().appendTo(nil))
-	f.Add(testViewRowsReply().appendTo(nil))
-	f.Add(scanRequest{Group: 1, MaxEvents: 10}.appendTo(nil))
+	f.Add(testScanReply().AppendTo(nil))
+	f.Add(testViewRowsReply().AppendTo(nil))
+	f.Add(ScanRequest{Group: 1, MaxEvents: 10}.AppendTo(nil))
 	f.Add([]byte(`{"rows":[]}`))
 	f.Fuzz(func(t *testing.T, m []byte) {
 		// What decodes re-encodes to something that decodes the same (the
 		// bytes may differ: varints need not be minimal).
-		if r, err := decodeScanReply(m); err == nil {
-			again, err := decodeScanReply(r.appendTo(nil))
+		if r, err := DecodeScanReply(m); err == nil {
+			again, err := DecodeScanReply(r.AppendTo(nil))
 			if err != nil || !reflect.DeepEqual(again, r) {
 				t.Fatalf("scan reply %+v round-trips to %+v, %v", r, again, err)
 			}
 		}
-		if r, err := decodeViewRowsReply(m); err == nil {
-			again, err := decodeViewRowsReply(r.appendTo(nil))
+		if r, err := DecodeViewRowsReply(m); err == nil {
+			again, err := DecodeViewRowsReply(r.AppendTo(nil))
 			if err != nil || !reflect.DeepEqual(again, r) {
 				t.Fatalf("view-rows reply %+v round-trips to %+v, %v", r, again, err)
 			}
