@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -126,7 +125,7 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(n.ctx, cancel)()
-	if out, ok, err := n.handleDataRPC(ctx, method, req); ok {
+	if out, ok, err := n.replicas.HandleData(ctx, method, req); ok {
 		return out, err
 	}
 	switch method {
@@ -159,13 +158,13 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 		}
 		return json.Marshal(res)
 	case rpc.NodeGroups:
-		return json.Marshal(n.localGroupStatus())
+		return json.Marshal(n.replicas.LocalStatus())
 	case rpc.ShardAdmin:
 		var r rpc.ShardRequest
 		if err := json.Unmarshal(req, &r); err != nil {
 			return nil, err
 		}
-		rep, err := n.handleShardAdmin(ctx, &r)
+		rep, err := n.replicas.HandleShardAdmin(ctx, &r)
 		if err != nil {
 			return nil, err
 		}
@@ -293,7 +292,7 @@ func (n *Node) state(nd *catalog.Node) string {
 // sendHeartbeats tells every other member this node is alive and how
 // many data-shard leaders it holds.
 func (n *Node) sendHeartbeats() {
-	body, _ := json.Marshal(heartbeat{From: n.id.RaftID, Leaders: len(n.ledGroups())})
+	body, _ := json.Marshal(heartbeat{From: n.id.RaftID, Leaders: len(n.replicas.Led())})
 	for _, nd := range n.meta.Catalog().SortedNodes() {
 		if nd.ID == n.id.RaftID {
 			continue
@@ -345,23 +344,6 @@ func (n *Node) growMeta() error {
 	return nil
 }
 
-// ledGroups returns the data groups whose leader is this node's replica.
-func (n *Node) ledGroups() []uint64 {
-	n.mu.Lock()
-	ids := make([]uint64, 0, len(n.mu.groups))
-	for id := range n.mu.groups {
-		ids = append(ids, id)
-	}
-	n.mu.Unlock()
-	var led []uint64
-	for _, id := range ids {
-		if st, ok := n.store.Status(id); ok && st.IsLeader {
-			led = append(led, id)
-		}
-	}
-	return led
-}
-
 // balanceLeaders moves leadership off this node when it should not lead
 // (draining, offline, decommissioning), to the preferred leader when one
 // is set (ALTER SYSTEM FAILOVER TO), and otherwise spreads data-shard
@@ -370,7 +352,7 @@ func (n *Node) balanceLeaders() {
 	cat := n.meta.Catalog()
 	in := placement.LeaderInput{Cat: cat, Live: n.liveSnapshot(cat), Self: n.id.RaftID}
 	in.Preferred, _ = n.clusterSetting("preferred_leader")
-	for _, gid := range n.ledGroups() {
+	for _, gid := range n.replicas.Led() {
 		if st, ok := n.store.Status(gid); ok {
 			in.Led = append(in.Led, placement.Led{Group: gid, Voters: st.Voters})
 		}
@@ -388,36 +370,10 @@ func (n *Node) balanceLeaders() {
 	}
 }
 
-// localGroupStatus returns the state of every replica on this node, by group.
-func (n *Node) localGroupStatus() map[uint64]rpc.ReplicaStatus {
-	ids := []uint64{catalog.MetaGroupID}
-	n.mu.Lock()
-	for id := range n.mu.groups {
-		ids = append(ids, id)
-	}
-	n.mu.Unlock()
-	out := map[uint64]rpc.ReplicaStatus{}
-	for _, id := range ids {
-		st, ok := n.store.Status(id)
-		if !ok {
-			continue
-		}
-		role := "follower"
-		switch {
-		case st.IsLeader:
-			role = "leader"
-		case slices.Contains(st.Learners, n.id.RaftID):
-			role = "learner"
-		}
-		out[id] = rpc.ReplicaStatus{Role: role, Applied: st.Applied, Commit: st.Commit}
-	}
-	return out
-}
-
 // clusterGroupStatus asks every live node for its replicas' state (1 s
 // bound each, in parallel); a node that does not answer is left out.
 func (n *Node) clusterGroupStatus(ctx context.Context) map[uint64]map[uint64]rpc.ReplicaStatus {
-	out := map[uint64]map[uint64]rpc.ReplicaStatus{n.id.RaftID: n.localGroupStatus()}
+	out := map[uint64]map[uint64]rpc.ReplicaStatus{n.id.RaftID: n.replicas.LocalStatus()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, nd := range n.meta.Catalog().SortedNodes() {

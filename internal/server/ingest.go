@@ -10,6 +10,7 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/errkind"
 	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/replica"
 	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/types"
@@ -176,18 +177,18 @@ func (n *Node) appendShard(ctx context.Context, gid uint64, b *types.Batch, inge
 		attemptTimedOut := ctx.Err() == nil && pgerr.KindOf(err) == errkind.Cancelled
 		if (!retryableAppend(err) && !attemptTimedOut) || time.Now().After(deadline) || ctx.Err() != nil {
 			if ctx.Err() != nil {
-				return 0, storeErr(ctx.Err())
+				return 0, replica.StoreErr(ctx.Err())
 			}
 			if retryableAppend(err) || attemptTimedOut {
 				return 0, pgerr.NoLeaderToAppend.New(gid).
 					WithDetail("Last attempt: %v", lastErr)
 			}
-			return 0, storeErr(lastErr)
+			return 0, replica.StoreErr(lastErr)
 		}
 		if hint == 0 {
 			select {
 			case <-ctx.Done():
-				return 0, storeErr(ctx.Err())
+				return 0, replica.StoreErr(ctx.Err())
 			case <-time.After(time.Duration(min(attempt+1, 10)) * 10 * time.Millisecond):
 			}
 		}
@@ -224,7 +225,7 @@ func (n *Node) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint6
 			// proposal pending until it hears from a new leader.
 			actx, cancel := context.WithTimeout(ctx, 2*appendAttemptTimeout)
 			defer cancel()
-			rep, err := n.appendLocal(actx, gid, cmd)
+			rep, err := n.replicas.AppendLocal(actx, gid, cmd)
 			if err != nil {
 				return 0, 0, err
 			}
@@ -281,8 +282,8 @@ func (n *Node) waitViewsCover(ctx context.Context, vs []*catalog.View, ends []ui
 				}
 				var offs []uint64
 				var ch <-chan struct{}
-				if g := n.getGroup(gid); g != nil && g.view != nil {
-					offs, ch = g.view.DurableOffsets()
+				if g := n.replicas.Get(gid); g != nil && g.View != nil {
+					offs, ch = g.View.DurableOffsets()
 				} else {
 					offs = n.remoteViewOffsets(ctx, gid)
 					c := make(chan struct{})
@@ -294,7 +295,7 @@ func (n *Node) waitViewsCover(ctx context.Context, vs []*catalog.View, ends []ui
 				}
 				select {
 				case <-ctx.Done():
-					return storeErr(ctx.Err())
+					return replica.StoreErr(ctx.Err())
 				case <-ch:
 				case <-time.After(100 * time.Millisecond):
 				}

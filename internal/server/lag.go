@@ -25,19 +25,19 @@ func (n *Node) lagUpdater() func() {
 			var oldest int64 // unix µs of the oldest unfolded batch; 0 = none
 			have := false
 			for _, vg := range v.Groups {
-				g := n.getGroup(vg)
-				if g == nil || g.view == nil {
+				g := n.replicas.Get(vg)
+				if g == nil || g.View == nil {
 					continue
 				}
 				have = true
-				offs, _ := g.view.DurableOffsets()
+				offs, _ := g.View.DurableOffsets()
 				var shardLag int64
 				for i, sg := range s.Groups {
-					src := n.getGroup(sg)
-					if src == nil || src.stream == nil || i >= len(offs) {
+					src := n.replicas.Get(sg)
+					if src == nil || src.Stream == nil || i >= len(offs) {
 						continue
 					}
-					end, _ := src.stream.End()
+					end, _ := src.Stream.End()
 					if end <= offs[i] {
 						continue
 					}

@@ -16,8 +16,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"runtime/debug"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,13 +26,12 @@ import (
 	"github.com/cairndb/cairn/internal/clock"
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/ops"
-	"github.com/cairndb/cairn/internal/exec"
 	"github.com/cairndb/cairn/internal/httpapi"
 	"github.com/cairndb/cairn/internal/metrics"
-	"github.com/cairndb/cairn/internal/parser"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/pgwire"
 	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/replica"
 	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/streamsm"
@@ -127,26 +124,7 @@ type Node struct {
 	ops         *ops.Executor // cluster operations, run while this node leads the meta group
 	rpcs        inflight      // running RPC handlers
 
-	mu struct {
-		sync.Mutex
-		groups map[uint64]*group
-	}
-}
-
-// group is one running data group on this node.
-type group struct {
-	id     uint64
-	ref    catalog.GroupRef
-	stream *streamsm.SM
-	view   *viewsm.SM
-	desc   *catalog.View
-	leader chan struct{} // poked on leadership changes
-	stop   context.CancelFunc
-	done   chan struct{}
-	// remote marks a stand-in for a view shard with no replica here: reads
-	// go to a replica on another node, planned with plan.
-	remote bool
-	plan   *exec.ViewPlan
+	replicas *replica.Manager // this node's data-shard replicas
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -159,7 +137,6 @@ func Start(cfg Config) (*Node, error) {
 		cfg.DiskFaults = &DiskFaults{}
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), membershipCh: make(chan struct{}, 1), metrics: metrics.New()}
-	n.mu.groups = map[uint64]*group{}
 	n.clock = cfg.Clock
 	if n.clock == nil {
 		n.clock = clock.Real{}
@@ -264,6 +241,9 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.store.StartGroup(catalog.MetaGroupID, n.meta, metaPeers); err != nil {
 		return nil, fmt.Errorf("start meta group: %w", err)
 	}
+	n.replicas = replica.New(n.ctx, replica.Config{Self: n.id.RaftID, Name: cfg.NodeID, Store: n.store, Meta: n.meta, Logger: cfg.Logger,
+		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot,
+		Sources: func(groups []uint64) viewsm.Source { return &streamShardSource{n: n, groups: groups} }})
 	n.ready.Store(true)
 	n.wg.Add(3)
 	go n.every(n.timing.Heartbeat, nil, n.sendHeartbeats)
@@ -275,11 +255,11 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.registerSelf(); err != nil {
 		return nil, err
 	}
-	n.destroyOrphans()
-	n.reconcile()
+	n.replicas.DestroyOrphans()
+	n.replicas.Reconcile()
 	n.wg.Add(4)
 	go n.every(n.timing.Schedule, n.ops.Wake(), n.ops.Round)
-	go n.every(n.timing.Reconcile, n.reconcileCh, n.reconcile)
+	go n.every(n.timing.Reconcile, n.reconcileCh, n.replicas.Reconcile)
 	go n.every(n.timing.Retention, nil, n.trimExpired)
 	go n.every(n.timing.Lag, nil, n.lagUpdater())
 
@@ -334,19 +314,8 @@ func (n *Node) Close() error {
 	if n.ops != nil {
 		n.ops.Wait()
 	}
-	// Stop view tasks without holding mu: a task may need it (getGroup)
-	// on its way out.
-	n.mu.Lock()
-	groups := make([]*group, 0, len(n.mu.groups))
-	for _, g := range n.mu.groups {
-		groups = append(groups, g)
-	}
-	n.mu.Unlock()
-	for _, g := range groups {
-		if g.stop != nil {
-			g.stop()
-			<-g.done
-		}
+	if n.replicas != nil {
+		n.replicas.Stop()
 	}
 	n.rpcs.closeAndWait(n.timing.ShutdownGrace)
 	var err error
@@ -386,232 +355,6 @@ func (n *Node) every(interval time.Duration, wake <-chan struct{}, fn func()) {
 	}
 }
 
-// reconcile starts the groups the catalog has and this node lacks, and
-// destroys the groups of dropped objects. Streams start before views
-// because a view reads its stream's shards.
-func (n *Node) reconcile() {
-	cat := n.meta.Catalog()
-	want := cat.Groups()
-	n.mu.Lock()
-	var drop []*group
-	for id, g := range n.mu.groups {
-		// Dropped objects, and replicas moved off this node (an operation
-		// removes a replica from the raft group before the placement).
-		if ref, ok := want[id]; !ok || !slices.Contains(ref.Nodes, n.id.RaftID) {
-			drop = append(drop, g)
-			delete(n.mu.groups, id)
-		}
-	}
-	n.mu.Unlock()
-	for _, g := range drop {
-		if g.stop != nil {
-			g.stop()
-			<-g.done
-		}
-		if err := n.store.DestroyGroup(g.id); err != nil {
-			n.log.Warn("destroy group", "group", g.id, "err", err)
-		}
-	}
-	for _, s := range cat.SortedStreams() {
-		for i, gid := range s.Groups {
-			peers, ok := n.startPeers(cat, want, gid)
-			if !ok {
-				continue
-			}
-			sm := streamsm.New(gid, raftstore.DataPrefix(gid))
-			if err := n.store.StartGroup(gid, sm, peers); err != nil {
-				n.log.Error("start stream shard", "stream", s.Name, "shard", i, "group", gid, "err", err)
-				continue
-			}
-			n.addGroup(&group{id: gid, ref: catalog.GroupRef{Kind: catalog.GroupStream, Object: s.Name, Shard: i}, stream: sm})
-		}
-	}
-	for _, v := range cat.SortedViews() {
-		s := cat.Streams[v.Stream]
-		if s == nil {
-			continue
-		}
-		plan, err := planStoredView(v, s)
-		if err != nil {
-			n.log.Error("plan view", "view", v.Name, "err", err)
-			continue
-		}
-		for i, gid := range v.Groups {
-			peers, ok := n.startPeers(cat, want, gid)
-			if !ok {
-				continue
-			}
-			g := &group{id: gid, ref: catalog.GroupRef{Kind: catalog.GroupView, Object: v.Name, Shard: i}, desc: v,
-				leader: make(chan struct{}, 1), done: make(chan struct{})}
-			g.view = viewsm.New(raftstore.DataPrefix(gid), plan, v.Start, func(bool, uint64) {
-				select {
-				case g.leader <- struct{}{}:
-				default:
-				}
-			})
-			if err := n.store.StartGroup(gid, g.view, peers); err != nil {
-				n.log.Error("start view shard", "view", v.Name, "shard", i, "group", gid, "err", err)
-				continue
-			}
-			ctx, cancel := context.WithCancel(n.ctx)
-			g.stop = cancel
-			n.addGroup(g)
-			go n.superviseView(ctx, g, s)
-		}
-	}
-}
-
-// startPeers says whether this node should start group gid and with
-// which initial voters: the placement for a group's first replicas, none
-// for a replica added to a running group (it waits for a snapshot; a
-// tombstone left by an earlier removal from the same group is cleared).
-func (n *Node) startPeers(cat *catalog.Catalog, want map[uint64]catalog.GroupRef, gid uint64) ([]uint64, bool) {
-	peers := want[gid].Nodes
-	if n.hasGroup(gid) || !slices.Contains(peers, n.id.RaftID) {
-		return nil, false
-	}
-	if !slices.Contains(cat.Added[gid], n.id.RaftID) {
-		return peers, true
-	}
-	if tomb, err := n.store.IsTombstoned(gid); err == nil && tomb {
-		if err := n.store.ClearTombstone(gid); err != nil {
-			n.log.Warn("clear tombstone to rejoin a group", "group", gid, "err", err)
-			return nil, false
-		}
-	}
-	return nil, true
-}
-
-// destroyOrphans removes groups persisted on this node whose object the
-// catalog no longer has (dropped while the node was down or before the
-// reconciler got to them).
-func (n *Node) destroyOrphans() {
-	// Only a current catalog may say a replica is no longer wanted: a
-	// restarted node's copy can lag (a replica added to it, or an object
-	// created, after the version it holds), and deleting a replica the
-	// group still counts on would put committed entries at risk. A
-	// ReadIndex barrier on the meta group brings it up to date; without
-	// one nothing is deleted (a later restart cleans up).
-	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
-	defer cancel()
-	if err := n.readIndex(ctx, catalog.MetaGroupID); err != nil {
-		n.log.Info("not cleaning up replicas moved off this node: the catalog could not be brought up to date", "err", err)
-		return
-	}
-	persisted, err := n.store.PersistedGroups()
-	if err != nil {
-		n.log.Warn("list persisted groups", "err", err)
-		return
-	}
-	want := n.meta.Catalog().Groups()
-	for _, gid := range persisted {
-		if ref, ok := want[gid]; (ok && slices.Contains(ref.Nodes, n.id.RaftID)) || gid == catalog.MetaGroupID {
-			continue
-		}
-		if err := n.store.DestroyGroup(gid); err != nil {
-			n.log.Warn("destroy orphan group", "group", gid, "err", err)
-		} else {
-			n.log.Info("destroyed a replica of a dropped object, or one moved off this node", "group", gid)
-		}
-	}
-}
-
-func (n *Node) hasGroup(id uint64) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	_, ok := n.mu.groups[id]
-	return ok
-}
-
-func (n *Node) addGroup(g *group) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.mu.groups[g.id] = g
-}
-
-func (n *Node) getGroup(id uint64) *group {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.mu.groups[id]
-}
-
-// planStoredView re-plans a view from its stored query text.
-func planStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) {
-	stmts, _, err := parser.Parse(v.Query)
-	if err != nil {
-		return nil, err
-	}
-	if len(stmts) != 1 {
-		return nil, fmt.Errorf("view %q: stored query is not one statement", v.Name)
-	}
-	sel, ok := stmts[0].(*parser.Select)
-	if !ok {
-		return nil, fmt.Errorf("view %q: stored query is not a SELECT", v.Name)
-	}
-	return exec.PlanView(sel, session.StreamColumns(s))
-}
-
-// Pacing of view deltas (see viewsm.TaskConfig): a 10,000-key delta
-// waits 40 ms before the next one, a 10-key delta 40 µs.
-const (
-	viewMaxPause    = 40 * time.Millisecond
-	viewPausePerKey = 4 * time.Microsecond
-)
-
-// superviseView runs the view task while this replica leads the view shard.
-func (n *Node) superviseView(ctx context.Context, g *group, s *catalog.Stream) {
-	defer close(g.done)
-	src := &streamShardSource{n: n, groups: s.Groups}
-	backoff := 10 * time.Millisecond
-	for ctx.Err() == nil {
-		st, ok := n.store.Status(g.id)
-		if !ok || !st.IsLeader {
-			select {
-			case <-ctx.Done():
-				return
-			case <-g.leader:
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
-		}
-		err := n.runViewTask(ctx, viewsm.TaskConfig{
-			SM: g.view, Shard: g.ref.Shard, NumShards: len(g.desc.Groups), Src: src, MaxPause: viewMaxPause, PausePerKey: viewPausePerKey,
-			Propose: func(ctx context.Context, cmd []byte) (any, error) {
-				return n.store.Propose(ctx, g.id, n.cfg.Bugs.DropDelta(g.view.Plan(), cmd))
-			},
-			OnSkip: func(offset uint64, err error) {
-				n.log.Warn("view skips an event it cannot fold", "view", g.desc.Name, "stream", s.Name, "offset", offset, "err", err)
-			},
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			n.log.Warn("view task stopped; restarting", "view", g.ref.Object, "shard", g.ref.Shard, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		if backoff < time.Second {
-			backoff *= 2
-		}
-	}
-}
-
-// runViewTask runs one view task, turning a panic (a bug, or data no
-// plan can read) into an error so the node and its other views keep
-// serving; superviseView logs it and retries with backoff.
-func (n *Node) runViewTask(ctx context.Context, c viewsm.TaskConfig) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("view task panicked: %v\n%s", r, debug.Stack())
-		}
-	}()
-	return viewsm.RunTask(ctx, c)
-}
-
 func (n *Node) waitLeader(gid uint64, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -637,7 +380,7 @@ func (n *Node) proposeMeta(ctx context.Context, c catalog.Command) (*catalog.Res
 		return n.forwardMeta(ctx, c)
 	}
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, replica.StoreErr(err)
 	}
 	r, ok := res.(*catalog.Result)
 	if !ok {
@@ -663,7 +406,7 @@ func (n *Node) forwardMeta(ctx context.Context, c catalog.Command) (*catalog.Res
 		}
 		select {
 		case <-ctx.Done():
-			return nil, storeErr(ctx.Err())
+			return nil, replica.StoreErr(ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -678,8 +421,8 @@ func (n *Node) forwardMeta(ctx context.Context, c catalog.Command) (*catalog.Res
 	if r.Err != nil {
 		return nil, r.Err
 	}
-	if err := n.readIndex(ctx, catalog.MetaGroupID); err != nil {
-		return nil, storeErr(err)
+	if err := n.replicas.ReadIndex(ctx, catalog.MetaGroupID); err != nil {
+		return nil, replica.StoreErr(err)
 	}
 	return &r, nil
 }
@@ -716,29 +459,6 @@ func (n *Node) registerSelf() error {
 		return err
 	}
 	return nil
-}
-
-// storeErr maps store errors to client errors.
-func storeErr(err error) error {
-	var pe *pgerr.Error
-	if errors.As(err, &pe) {
-		return pe
-	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return pgerr.CanceledByUser.New().
-			WithDetail("A write already handed to Raft may still be applied.")
-	case errors.Is(err, context.DeadlineExceeded):
-		return pgerr.StatementTimeout.New().
-			WithDetail("A write already handed to Raft may still be applied.")
-	case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrProposalDropped):
-		return pgerr.StoreRetry.New(err)
-	case errors.Is(err, raftstore.ErrStopped):
-		return pgerr.NodeShuttingDown.New()
-	case errors.Is(err, raftstore.ErrGroupNotFound), errors.Is(err, raftstore.ErrGroupRemoved):
-		return pgerr.ShardMoved.New(err)
-	}
-	return pgerr.New(pgerr.InternalError, "%v", err)
 }
 
 // newBatchID returns a random batch id for dedupe of retried appends.

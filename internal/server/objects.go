@@ -9,6 +9,7 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/cluster/placement"
 	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/replica"
 	"github.com/cairndb/cairn/internal/rpc"
 )
 
@@ -36,7 +37,7 @@ func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
 			continue // no replica here; appends find the leader wherever it is
 		}
 		for {
-			if n.hasGroup(gid) {
+			if n.replicas.Has(gid) {
 				if st, ok := n.store.Status(gid); ok && st.Leader != 0 {
 					break
 				}
@@ -46,7 +47,7 @@ func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
 			}
 			select {
 			case <-ctx.Done():
-				return storeErr(ctx.Err())
+				return replica.StoreErr(ctx.Err())
 			case <-time.After(2 * time.Millisecond):
 			}
 		}
@@ -69,8 +70,8 @@ func (n *Node) settingDuration(name string) time.Duration {
 // or on another node.
 func (n *Node) streamEnd(ctx context.Context, st *catalog.Stream, shard int) (uint64, error) {
 	gid := st.Groups[shard]
-	if g := n.getGroup(gid); g != nil && g.stream != nil {
-		end, _ := g.stream.End()
+	if g := n.replicas.Get(gid); g != nil && g.Stream != nil {
+		end, _ := g.Stream.End()
 		return end, nil
 	}
 	out, err := n.callReplica(ctx, gid, rpc.StreamScan, rpc.ScanRequest{Group: gid, From: ^uint64(0) >> 1})

@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	pb "go.etcd.io/raft/v3/raftpb"
-
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/cluster/membership"
-	"github.com/cairndb/cairn/internal/cluster/placement"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/rpc"
 )
@@ -23,109 +20,6 @@ import (
 // catalog row; the executor on the meta leader runs the active ones, and a
 // new meta leader resumes them: each step checks the state it wants before
 // acting, so running it twice is harmless.
-
-// handleShardAdmin serves rpc.ShardAdmin on this node.
-func (n *Node) handleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (*rpc.ShardReply, error) {
-	st, ok := n.store.Status(req.Group)
-	if !ok {
-		return nil, pgerr.NoReplicaOnNode.New(n.cfg.NodeID, req.Group)
-	}
-	rep := &rpc.ShardReply{Leader: st.Leader, Term: st.Term, Commit: st.Commit, Applied: st.Applied, Voters: st.Voters, Learners: st.Learners, Match: st.Match}
-	switch req.Action {
-	case rpc.ShardStatus:
-		rep.Holds = n.holds(req.Group)
-		return rep, nil
-	case rpc.ShardForce:
-		// Unsafe recovery (FORCE RECOVER … CONFIRM DATA LOSS): this replica
-		// becomes the group's only voter.
-		rep.Holds = n.holds(req.Group)
-		fr, err := n.store.ForceSoleVoter(req.Group)
-		if err != nil {
-			return nil, storeErr(err)
-		}
-		n.log.Warn("FORCED RECOVERY: this replica is now the only voter of its group; entries the lost replicas alone had are gone",
-			"group", req.Group, "applied", fr.Applied, "commit", fr.Commit, "last_index", fr.LastIndex, "old_voters", fr.OldVoters)
-		rep.Applied, rep.Commit, rep.Voters = fr.Applied, fr.Commit, fr.OldVoters
-		return rep, nil
-	case rpc.ShardDestroy:
-		// A replica left out by a forced recovery: its log may disagree with
-		// the survivor's, so it is deleted (re-added later from a snapshot).
-		if req.Group == catalog.MetaGroupID {
-			return nil, n.resetMeta()
-		}
-		if st.IsLeader {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "the replica of shard %d on %s leads it; refusing to destroy it", req.Group, n.cfg.NodeID)
-		}
-		n.mu.Lock()
-		g := n.mu.groups[req.Group]
-		delete(n.mu.groups, req.Group)
-		n.mu.Unlock()
-		if g != nil && g.stop != nil {
-			g.stop()
-			<-g.done
-		}
-		if err := n.store.DestroyGroup(req.Group); err != nil {
-			return nil, storeErr(err)
-		}
-		n.log.Warn("destroyed a replica left out by a forced recovery", "group", req.Group)
-		return rep, nil
-	}
-	if !st.IsLeader {
-		rep.NotLeader = true
-		return rep, nil
-	}
-	var change *pb.ConfChangeSingle
-	switch req.Action {
-	case rpc.ShardTransfer:
-		if st.Leader == req.Node {
-			return rep, nil
-		}
-		if !rep.IsVoter(req.Node) {
-			return nil, pgerr.NotAVoter.New(n.nodeName(req.Node), req.Group)
-		}
-		if err := n.store.TransferLeader(req.Group, req.Node); err != nil {
-			return nil, storeErr(err)
-		}
-		return rep, nil
-	case rpc.ShardAddLearner:
-		if rep.IsMember(req.Node) {
-			return rep, nil
-		}
-		change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(req.Node)}
-	case rpc.ShardPromote:
-		if rep.IsVoter(req.Node) {
-			return rep, nil
-		}
-		if !rep.IsLearner(req.Node) {
-			return nil, pgerr.NotALearner.New(n.nodeName(req.Node), req.Group)
-		}
-		change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(req.Node)}
-	case rpc.ShardRemove:
-		if !rep.IsMember(req.Node) {
-			return rep, nil
-		}
-		if req.Node == n.id.RaftID {
-			// Leadership came back here (an election, say) after the caller
-			// moved it off: hand it on and let the caller retry.
-			cat := n.meta.Catalog()
-			if to := placement.HandOff(cat, n.liveSnapshot(cat), n.id.RaftID, st.Voters); to != 0 {
-				_ = n.store.TransferLeader(req.Group, to)
-			}
-			return nil, pgerr.New(pgerr.SerializationFailure, "the leader of shard %d is the replica to remove; leadership is moving off it, retry", req.Group)
-		}
-		change = &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(req.Node)}
-	default:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "unknown shard action %q", req.Action)
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := n.store.ProposeConfChange(cctx, req.Group, &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{change}}); err != nil {
-		return nil, storeErr(err)
-	}
-	st, _ = n.store.Status(req.Group)
-	rep.Voters, rep.Learners, rep.Commit = st.Voters, st.Learners, st.Commit
-	return rep, nil
-}
 
 // callNode calls an internal method on node id, or on this node directly.
 func (n *Node) callNode(ctx context.Context, id uint64, method string, req any) ([]byte, error) {

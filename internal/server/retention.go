@@ -43,11 +43,11 @@ func (n *Node) trimExpired() {
 // loses events a view has not seen.
 func (n *Node) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, gid uint64, cutoff time.Time) error {
 	st, ok := n.store.Status(gid)
-	g := n.getGroup(gid)
-	if !ok || !st.IsLeader || g == nil || g.stream == nil {
+	g := n.replicas.Get(gid)
+	if !ok || !st.IsLeader || g == nil || g.Stream == nil {
 		return nil
 	}
-	first := g.stream.First()
+	first := g.Stream.First()
 	upto := first
 	limit := ^uint64(0)
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
@@ -55,8 +55,8 @@ func (n *Node) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, gid
 	for _, v := range cat.ViewsOn(s.Name) {
 		for _, vg := range v.Groups {
 			var offs []uint64
-			if g := n.getGroup(vg); g != nil && g.view != nil {
-				offs, _ = g.view.DurableOffsets()
+			if g := n.replicas.Get(vg); g != nil && g.View != nil {
+				offs, _ = g.View.DurableOffsets()
 			} else if offs = n.remoteViewOffsets(ctx, vg); offs == nil {
 				return nil // no replica of this view shard answers: keep everything
 			}

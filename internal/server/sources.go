@@ -13,6 +13,7 @@ import (
 	"github.com/cairndb/cairn/internal/exec"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/replica"
 	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/streamsm"
@@ -37,20 +38,20 @@ func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) 
 	for i, gid := range s.st.Groups {
 		each := func(_ uint64, _ int64, b *types.Batch) error {
 			if err := ctx.Err(); err != nil {
-				return storeErr(err)
+				return replica.StoreErr(err)
 			}
 			return fn(b)
 		}
-		if g := s.n.getGroup(gid); g != nil && g.stream != nil && s.n.servableReplica(gid) == nil {
+		if g := s.n.replicas.Get(gid); g != nil && g.Stream != nil && s.n.replicas.Servable(gid) == nil {
 			if s.linearizable {
-				if err := s.n.readIndex(ctx, gid); err != nil {
+				if err := s.n.replicas.ReadIndex(ctx, gid); err != nil {
 					return err
 				}
 			}
-			if _, err := streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(gid), g.stream.First(), 0, each); err != nil {
+			if _, err := streamsm.Scan(s.n.store.DB(), raftstore.DataPrefix(gid), g.Stream.First(), 0, each); err != nil {
 				return err
 			}
-			if err := s.n.stillHere(g); err != nil {
+			if err := s.n.replicas.StillHere(g); err != nil {
 				return err
 			}
 			continue
@@ -88,23 +89,23 @@ type viewSource struct {
 
 // groups returns the view's shards: local replicas, or stand-ins that
 // read a replica on another node.
-func (s *viewSource) groups() ([]*group, error) {
-	gs := make([]*group, len(s.v.Groups))
+func (s *viewSource) groups() ([]*replica.Group, error) {
+	gs := make([]*replica.Group, len(s.v.Groups))
 	var plan *exec.ViewPlan
 	for i, gid := range s.v.Groups {
-		g := s.n.getGroup(gid)
-		if g == nil || g.view == nil || s.n.servableReplica(gid) != nil {
+		g := s.n.replicas.Get(gid)
+		if g == nil || g.View == nil || s.n.replicas.Servable(gid) != nil {
 			if plan == nil {
 				st := s.n.meta.Catalog().Streams[s.v.Stream]
 				if st == nil {
 					return nil, catalog.ErrNoStream(s.v.Stream)
 				}
 				var err error
-				if plan, err = planStoredView(s.v, st); err != nil {
+				if plan, err = replica.PlanStoredView(s.v, st); err != nil {
 					return nil, err
 				}
 			}
-			g = &group{id: gid, remote: true, plan: plan}
+			g = &replica.Group{ID: gid, Remote: true, Plan: plan}
 		}
 		gs[i] = g
 	}
@@ -118,13 +119,13 @@ func (s *viewSource) Columns() []exec.Column {
 		if st == nil {
 			return nil
 		}
-		plan, err := planStoredView(s.v, st)
+		plan, err := replica.PlanStoredView(s.v, st)
 		if err != nil {
 			return nil
 		}
 		return plan.Columns()
 	}
-	return gs[0].viewPlan().Columns()
+	return gs[0].ViewPlan().Columns()
 }
 
 // viewReader finalizes view rows into batches of the view's columns.
@@ -134,7 +135,7 @@ type viewReader struct {
 	skip         func(what string, err error) error
 	ctx          context.Context
 	linearizable bool
-	gs           []*group
+	gs           []*replica.Group
 	plan         *exec.ViewPlan
 	ec           exec.Ctx
 	b            *types.Batch
@@ -152,15 +153,15 @@ func (s *viewSource) open(ctx context.Context, fn func(b *types.Batch) error) (*
 	}
 	if s.linearizable {
 		for _, g := range gs {
-			if g.remote {
+			if g.Remote {
 				continue // the replica does the ReadIndex
 			}
-			if err := s.n.readIndex(ctx, g.id); err != nil {
+			if err := s.n.replicas.ReadIndex(ctx, g.ID); err != nil {
 				return nil, err
 			}
 		}
 	}
-	plan := gs[0].viewPlan()
+	plan := gs[0].ViewPlan()
 	cols := plan.Columns()
 	ts := make([]types.T, len(cols))
 	for i, c := range cols {
@@ -170,16 +171,16 @@ func (s *viewSource) open(ctx context.Context, fn func(b *types.Batch) error) (*
 }
 
 // rows reads every (key, state) of view shard g, here or from a replica.
-func (r *viewReader) rows(g *group, fn func(key, state []byte) error) error {
-	if !g.remote {
-		if err := g.view.Rows(fn); err != nil {
+func (r *viewReader) rows(g *replica.Group, fn func(key, state []byte) error) error {
+	if !g.Remote {
+		if err := g.View.Rows(fn); err != nil {
 			return err
 		}
-		return r.n.stillHere(g)
+		return r.n.replicas.StillHere(g)
 	}
-	out, err := r.n.callReplica(r.ctx, g.id, rpc.ViewRows, rpc.ViewRowsRequest{Group: g.id, Linearizable: r.linearizable})
+	out, err := r.n.callReplica(r.ctx, g.ID, rpc.ViewRows, rpc.ViewRowsRequest{Group: g.ID, Linearizable: r.linearizable})
 	if err != nil {
-		what := fmt.Sprintf("view %q shard %d (group %d)", r.v.Name, slices.Index(r.v.Groups, g.id), g.id)
+		what := fmt.Sprintf("view %q shard %d (group %d)", r.v.Name, slices.Index(r.v.Groups, g.ID), g.ID)
 		if r.skip != nil && pgerr.Code(err) == pgerr.SerializationFailure {
 			return r.skip(what, err)
 		}
@@ -195,14 +196,6 @@ func (r *viewReader) rows(g *group, fn func(key, state []byte) error) error {
 		}
 	}
 	return nil
-}
-
-// viewPlan returns the plan of a view shard, local or remote.
-func (g *group) viewPlan() *exec.ViewPlan {
-	if g.remote {
-		return g.plan
-	}
-	return g.view.Plan()
 }
 
 // emit finalizes one group and hands out a batch when it is full.
@@ -283,7 +276,7 @@ func (s *viewSource) KeyColumns() []int {
 	if err != nil || len(gs) == 0 {
 		return nil
 	}
-	return gs[0].viewPlan().KeyColumns()
+	return gs[0].ViewPlan().KeyColumns()
 }
 
 // ScanKeys implements exec.KeyedSource: it reads only the given group
@@ -300,26 +293,26 @@ func (s *viewSource) ScanKeys(ctx context.Context, keys [][]types.Datum, fn func
 			return err
 		}
 		g := r.gs[r.plan.KeyHash(enc)%uint64(len(r.gs))]
-		if g.remote {
+		if g.Remote {
 			// No replica here: read the shard's rows from a replica once.
 			if remote == nil {
 				remote = map[uint64]map[string][]byte{}
 			}
-			if remote[g.id] == nil {
+			if remote[g.ID] == nil {
 				m := map[string][]byte{}
 				if err := r.rows(g, func(k, st []byte) error { m[string(k)] = append([]byte(nil), st...); return nil }); err != nil {
 					return err
 				}
-				remote[g.id] = m
+				remote[g.ID] = m
 			}
-			if st, ok := remote[g.id][string(enc)]; ok {
+			if st, ok := remote[g.ID][string(enc)]; ok {
 				if err := r.emit(enc, st); err != nil {
 					return err
 				}
 			}
 			continue
 		}
-		if err := g.view.Lookup(enc, func(state []byte) error { return r.emit(enc, state) }); err != nil {
+		if err := g.View.Lookup(enc, func(state []byte) error { return r.emit(enc, state) }); err != nil {
 			return err
 		}
 	}
