@@ -7,10 +7,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/cairndb/cairn/internal/exec"
 	"github.com/cairndb/cairn/internal/viewsm"
 )
+
+// counters count appends and deltas for the one-in-N choices.
+type counters struct{ acks, deltas atomic.Uint64 }
 
 // Built says whether this binary has the bugs compiled in.
 const Built = true
@@ -42,7 +46,7 @@ func Parse(lists []string) (*Set, error) {
 // AckWithoutCommit (ack-before-commit) reports, for one stream append in
 // ten, that it is to be acknowledged without being proposed.
 func (b *Set) AckWithoutCommit() bool {
-	return b != nil && b.AckBeforeCommit && b.acks.Add(1)%10 == 0
+	return b != nil && b.AckBeforeCommit && b.n.acks.Add(1)%10 == 0
 }
 
 // SkipReadIndex (stale-read) reports whether a linearizable read of a
@@ -56,7 +60,7 @@ func (b *Set) SkipReadIndex(meta bool) bool {
 // one in twenty the same offsets with an empty delta: the view moves past
 // those events without their rows.
 func (b *Set) DropDelta(plan *exec.ViewPlan, cmd []byte) []byte {
-	if b == nil || !b.DropViewDelta || b.deltas.Add(1)%20 != 0 {
+	if b == nil || !b.DropViewDelta || b.n.deltas.Add(1)%20 != 0 {
 		return cmd
 	}
 	from, to, ok := splitDeltaOffsets(cmd)

@@ -91,7 +91,7 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		rep, err := n.shardAdminAt(cctx, nd.ID, rpc.ShardRequest{Group: gid, Action: rpc.ShardStatus})
+		rep, err := n.router.ShardAdminAt(cctx, nd.ID, rpc.ShardRequest{Group: gid, Action: rpc.ShardStatus})
 		cancel()
 		if err != nil {
 			continue
@@ -130,7 +130,7 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 		return row(fmt.Sprintf("plan only, nothing changed: %s would become the only voter (applied index %d); writes acknowledged after that index by the lost replicas may be lost. Run again with CONFIRM DATA LOSS to do it.",
 			n.nodeName(best.id), best.rep.Applied)), nil
 	}
-	rep, err := n.shardAdminAt(ctx, best.id, rpc.ShardRequest{Group: gid, Action: rpc.ShardForce})
+	rep, err := n.router.ShardAdminAt(ctx, best.id, rpc.ShardRequest{Group: gid, Action: rpc.ShardForce})
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 		if f.id == best.id {
 			continue
 		}
-		if _, err := n.shardAdminAt(ctx, f.id, rpc.ShardRequest{Group: gid, Action: rpc.ShardDestroy}); err != nil {
+		if _, err := n.router.ShardAdminAt(ctx, f.id, rpc.ShardRequest{Group: gid, Action: rpc.ShardDestroy}); err != nil {
 			w.Notice(fmt.Sprintf("could not delete the stale replica of shard %d on %s: %v", gid, n.nodeName(f.id), err))
 		}
 	}

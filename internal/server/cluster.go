@@ -369,34 +369,3 @@ func (n *Node) balanceLeaders() {
 		}
 	}
 }
-
-// clusterGroupStatus asks every live node for its replicas' state (1 s
-// bound each, in parallel); a node that does not answer is left out.
-func (n *Node) clusterGroupStatus(ctx context.Context) map[uint64]map[uint64]rpc.ReplicaStatus {
-	out := map[uint64]map[uint64]rpc.ReplicaStatus{n.id.RaftID: n.replicas.LocalStatus()}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, nd := range n.meta.Catalog().SortedNodes() {
-		if nd.ID == n.id.RaftID || n.liveness(nd) != "live" {
-			continue
-		}
-		wg.Add(1)
-		go func(id uint64) {
-			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, n.timing.StatusCallTimeout)
-			defer cancel()
-			b, err := n.tr.Call(cctx, id, rpc.NodeGroups, nil)
-			if err != nil {
-				return
-			}
-			var m map[uint64]rpc.ReplicaStatus
-			if json.Unmarshal(b, &m) == nil {
-				mu.Lock()
-				out[id] = m
-				mu.Unlock()
-			}
-		}(nd.ID)
-	}
-	wg.Wait()
-	return out
-}

@@ -35,7 +35,7 @@ func (h httpBackend) StreamColumns(name string) ([]httpapi.Column, error) {
 }
 
 func (h httpBackend) Insert(ctx context.Context, stream string, b *types.Batch) (int, error) {
-	if _, err := h.n.Insert(ctx, stream, b); err != nil {
+	if _, err := h.n.router.Insert(ctx, stream, b); err != nil {
 		return 0, err
 	}
 	return b.N, nil

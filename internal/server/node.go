@@ -6,7 +6,6 @@ package server
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,9 +31,9 @@ import (
 	"github.com/cairndb/cairn/internal/pgwire"
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/replica"
+	"github.com/cairndb/cairn/internal/router"
 	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/session"
-	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/timing"
 	"github.com/cairndb/cairn/internal/transport"
 	"github.com/cairndb/cairn/internal/viewsm"
@@ -119,12 +118,12 @@ type Node struct {
 	ctx         context.Context
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
-	rr          atomic.Uint64 // round-robin shard choice for streams without a shard key
 	ready       atomic.Bool   // store and meta group are up: peers' messages can be handled
 	ops         *ops.Executor // cluster operations, run while this node leads the meta group
 	rpcs        inflight      // running RPC handlers
 
 	replicas *replica.Manager // this node's data-shard replicas
+	router   *router.Router   // where reads and writes go
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -243,7 +242,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.replicas = replica.New(n.ctx, replica.Config{Self: n.id.RaftID, Name: cfg.NodeID, Store: n.store, Meta: n.meta, Logger: cfg.Logger,
 		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot,
-		Sources: func(groups []uint64) viewsm.Source { return &streamShardSource{n: n, groups: groups} }})
+		Sources: func(groups []uint64) viewsm.Source { return n.router.StreamShards(groups) }})
+	n.router = router.New(n.ctx, router.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Store: n.store, Replicas: n.replicas,
+		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing})
 	n.ready.Store(true)
 	n.wg.Add(3)
 	go n.every(n.timing.Heartbeat, nil, n.sendHeartbeats)
@@ -459,10 +460,4 @@ func (n *Node) registerSelf() error {
 		return err
 	}
 	return nil
-}
-
-// newBatchID returns a random batch id for dedupe of retried appends.
-func newBatchID() (id [streamsm.BatchIDLen]byte) {
-	_, _ = rand.Read(id[:])
-	return id
 }

@@ -6,11 +6,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/cluster/placement"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/replica"
-	"github.com/cairndb/cairn/internal/rpc"
 )
 
 // place picks the replicas of each of shards shards (placement.Initial).
@@ -64,23 +62,4 @@ func (n *Node) settingOn(name string) bool { return n.meta.Catalog().SettingOn(n
 // settingDuration reads a duration cluster setting.
 func (n *Node) settingDuration(name string) time.Duration {
 	return n.meta.Catalog().SettingDuration(name)
-}
-
-// streamEnd returns the end offset of a stream shard, from a replica here
-// or on another node.
-func (n *Node) streamEnd(ctx context.Context, st *catalog.Stream, shard int) (uint64, error) {
-	gid := st.Groups[shard]
-	if g := n.replicas.Get(gid); g != nil && g.Stream != nil {
-		end, _ := g.Stream.End()
-		return end, nil
-	}
-	out, err := n.callReplica(ctx, gid, rpc.StreamScan, rpc.ScanRequest{Group: gid, From: ^uint64(0) >> 1})
-	if err != nil {
-		return 0, err
-	}
-	rep, err := rpc.DecodeScanReply(out)
-	if err != nil {
-		return 0, err
-	}
-	return rep.End, nil
 }

@@ -57,7 +57,7 @@ func (n *Node) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, gid
 			var offs []uint64
 			if g := n.replicas.Get(vg); g != nil && g.View != nil {
 				offs, _ = g.View.DurableOffsets()
-			} else if offs = n.remoteViewOffsets(ctx, vg); offs == nil {
+			} else if offs = n.router.RemoteViewOffsets(ctx, vg); offs == nil {
 				return nil // no replica of this view shard answers: keep everything
 			}
 			if shard >= len(offs) {

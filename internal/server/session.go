@@ -65,31 +65,31 @@ func (b sessionBackend) WaitGroups(ctx context.Context, groups []uint64) error {
 }
 
 func (b sessionBackend) StreamEnd(ctx context.Context, st *catalog.Stream, shard int) (uint64, error) {
-	return b.n.streamEnd(ctx, st, shard)
+	return b.n.router.StreamEnd(ctx, st, shard)
 }
 
 func (b sessionBackend) WaitViewsCover(ctx context.Context, vs []*catalog.View, ends []uint64) error {
-	return b.n.waitViewsCover(ctx, vs, ends)
+	return b.n.router.WaitViewsCover(ctx, vs, ends)
 }
 
 func (b sessionBackend) CheckBatch(stream string, batch *types.Batch) error {
-	return b.n.checkBatch(stream, batch)
+	return b.n.router.CheckBatch(stream, batch)
 }
 
 func (b sessionBackend) Insert(ctx context.Context, stream string, batch *types.Batch, syncViews bool) error {
-	res, err := b.n.Insert(ctx, stream, batch)
+	res, err := b.n.router.Insert(ctx, stream, batch)
 	if err != nil || !syncViews {
 		return err
 	}
-	return b.n.waitViews(ctx, res)
+	return b.n.router.WaitViews(ctx, res)
 }
 
 func (b sessionBackend) StreamSource(st *catalog.Stream, r session.ReadPolicy) exec.Source {
-	return &streamSource{n: b.n, st: st, linearizable: r.Linearizable, skip: r.Skip}
+	return b.n.router.StreamSource(st, r.Linearizable, r.Skip)
 }
 
 func (b sessionBackend) ViewSource(v *catalog.View, r session.ReadPolicy) exec.Source {
-	return &viewSource{n: b.n, v: v, linearizable: r.Linearizable, skip: r.Skip}
+	return b.n.router.ViewSource(v, r.Linearizable, r.Skip)
 }
 
 func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
