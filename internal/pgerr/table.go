@@ -126,6 +126,11 @@ var (
 
 	CanceledByUser   = def("canceled_by_user", QueryCanceled, "canceling statement due to user request", "")
 	StatementTimeout = def("statement_timeout", QueryCanceled, "canceling statement due to statement timeout", "")
+	PreparedNotFound = def("prepared_statement_not_found", InvalidSQLStatementName, "prepared statement \"%s\" does not exist", "")
+	PreparedExists   = def("prepared_statement_exists", DuplicatePreparedStatement, "prepared statement \"%s\" already exists", "")
+	PortalNotFound   = def("portal_not_found", InvalidCursorName, "portal \"%s\" does not exist", "")
+	BadFormatCode    = def("unsupported_format_code", ProtocolViolation, "unsupported format code: %d", "")
+	ServerStopping   = def("server_shutting_down", CannotConnectNow, "the database system is shutting down", "")
 	TxAborted        = def("transaction_aborted", InFailedTx, "current transaction is aborted, commands ignored until end of transaction block", "")
 
 	// Internal: a bug or a broken invariant, reported rather than hidden.

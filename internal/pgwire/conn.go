@@ -201,7 +201,7 @@ func (c *conn) startSession(m *pgproto3.StartupMessage) bool {
 		return false
 	}
 	if !c.s.register(c) {
-		c.sendFatal(pgerr.New(pgerr.CannotConnectNow, "the database system is shutting down"))
+		c.sendFatal(pgerr.ServerStopping.New())
 		return false
 	}
 	sess, err := c.s.h.NewSession(c.ctx, params)
@@ -518,7 +518,7 @@ func (c *conn) prepare(st parser.Statement, text string, oids []uint32) (*prepar
 func (c *conn) parse(m *pgproto3.Parse) error {
 	if m.Name != "" {
 		if _, ok := c.stmts[m.Name]; ok {
-			return pgerr.New("42P05", "prepared statement \"%s\" already exists", m.Name)
+			return pgerr.PreparedExists.New(m.Name)
 		}
 	}
 	if err := types.CheckUTF8(m.Query); err != nil {
@@ -580,7 +580,7 @@ func formatFor(codes []int16, i int) int16 {
 func (c *conn) bind(m *pgproto3.Bind) error {
 	ps, ok := c.stmts[m.PreparedStatement]
 	if !ok {
-		return pgerr.New(pgerr.InvalidSQLStatementName, "prepared statement \"%s\" does not exist", m.PreparedStatement)
+		return pgerr.PreparedNotFound.New(m.PreparedStatement)
 	}
 	if len(m.Parameters) != len(ps.paramTypes) {
 		return pgerr.New(pgerr.ProtocolViolation, "bind message supplies %d parameters, but prepared statement \"%s\" requires %d",
@@ -610,7 +610,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 		case 1:
 			d, err = types.ParseBinary(t, raw)
 		default:
-			return pgerr.New(pgerr.ProtocolViolation, "unsupported format code: %d", formatFor(m.ParameterFormatCodes, i))
+			return pgerr.BadFormatCode.New(formatFor(m.ParameterFormatCodes, i))
 		}
 		if err != nil {
 			e := pgerr.From(err)
@@ -624,7 +624,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	for i := range formats {
 		f := formatFor(m.ResultFormatCodes, i)
 		if f != 0 && f != 1 {
-			return pgerr.New(pgerr.ProtocolViolation, "unsupported format code: %d", f)
+			return pgerr.BadFormatCode.New(f)
 		}
 		formats[i] = f
 	}
@@ -658,7 +658,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	if m.ObjectType == 'S' {
 		ps, ok := c.stmts[m.Name]
 		if !ok {
-			return pgerr.New(pgerr.InvalidSQLStatementName, "prepared statement \"%s\" does not exist", m.Name)
+			return pgerr.PreparedNotFound.New(m.Name)
 		}
 		oids := make([]uint32, len(ps.paramTypes))
 		for i, t := range ps.paramTypes {
@@ -677,7 +677,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	}
 	p, ok := c.portals[m.Name]
 	if !ok {
-		return pgerr.New("34000", "portal \"%s\" does not exist", m.Name)
+		return pgerr.PortalNotFound.New(m.Name)
 	}
 	if p.ps.cols == nil {
 		return c.send(&pgproto3.NoData{})
@@ -688,7 +688,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 func (c *conn) execute(m *pgproto3.Execute) error {
 	p, ok := c.portals[m.Portal]
 	if !ok {
-		return pgerr.New("34000", "portal \"%s\" does not exist", m.Portal)
+		return pgerr.PortalNotFound.New(m.Portal)
 	}
 	if err := c.run(p, int(m.MaxRows)); err != nil {
 		if c.connErr(err) {
