@@ -305,7 +305,7 @@ func (a *admin) nodeAction(w http.ResponseWriter, r *http.Request) {
 	name, action := r.PathValue("name"), r.PathValue("action")
 	kw, ok := nodeActions[action]
 	if !ok {
-		a.failStatus(w, http.StatusNotFound, pgerr.New(pgerr.UndefinedObject, "unknown node action %q", action).
+		a.failStatus(w, http.StatusNotFound, pgerr.UnknownAction.New("node", action).
 			WithHint("use offline, recover, drain or decommission; DELETE /api/v1/nodes/{name} removes a node"))
 		return
 	}
@@ -330,7 +330,7 @@ func (a *admin) shardAction(w http.ResponseWriter, r *http.Request) {
 	switch action {
 	case "transfer-leader", "recover-replica", "force-recover":
 	default:
-		a.failStatus(w, http.StatusNotFound, pgerr.New(pgerr.UndefinedObject, "unknown shard action %q", action).
+		a.failStatus(w, http.StatusNotFound, pgerr.UnknownAction.New("shard", action).
 			WithHint("use transfer-leader, recover-replica or force-recover"))
 		return
 	}
@@ -411,7 +411,7 @@ func (a *admin) setSetting(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b.Name == nil {
-		a.fail(w, r, pgerr.New(pgerr.InvalidParameterValue, `the request body needs {"name": "...", "value": "..."}`))
+		a.fail(w, r, pgerr.SettingBodyNeeded.New())
 		return
 	}
 	if len(*b.Name) > 63 || !settingName.MatchString(*b.Name) {
@@ -432,7 +432,7 @@ func (a *admin) setSetting(w http.ResponseWriter, r *http.Request) {
 func settingValue(raw json.RawMessage) (string, error) {
 	bad := pgerr.New(pgerr.InvalidParameterValue, `"value" must be a JSON string, boolean or number`)
 	if len(raw) == 0 {
-		return "", pgerr.New(pgerr.InvalidParameterValue, `the request body needs {"name": "...", "value": "..."}`)
+		return "", pgerr.SettingBodyNeeded.New()
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))

@@ -83,6 +83,7 @@ var (
 	OperationNotFound = def("operation_not_found", UndefinedObject, "operation %d does not exist", "")
 	OperationFinished = def("operation_finished", ObjectNotInPrerequisiteState, "operation %d is already %s", "")
 
+	UnknownAction     = def("unknown_admin_action", UndefinedObject, "unknown %s action %q", "")
 	NowhereToMove     = def("nowhere_to_move", ObjectNotInPrerequisiteState, "node %q is the only data node in service; there is nowhere to move its %s", "")
 	NoReplicaOnNode   = def("no_replica_on_node", UndefinedObject, "node %s holds no replica of shard %d", "")
 	NotAVoter         = def("not_a_voter", ObjectNotInPrerequisiteState, "%s holds no voting replica of shard %d", "")
@@ -104,6 +105,8 @@ var (
 	TooFewLiveNodes = def("too_few_live_nodes", InvalidParameterValue, "replicas=%d needs %d live data nodes; %d of the cluster's %d data nodes are live", "")
 
 	// Settings.
+
+	SettingBodyNeeded = def("setting_body_needed", InvalidParameterValue, `the request body needs {"name": "...", "value": "..."}`, "")
 
 	UnknownClusterSetting = def("unknown_cluster_setting", UndefinedObject, "unrecognized cluster setting %q", "")
 	UnknownParameter      = def("unknown_parameter", UndefinedObject, "unrecognized configuration parameter %q", "")
