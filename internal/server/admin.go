@@ -109,7 +109,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 		return nodeOp(catalog.OpNodeOffline, catalog.NodeOffline), nil
 	case "decommission":
 		if nd.State == catalog.NodeDecommissioned {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is already decommissioned", name).
+			return nil, pgerr.NodeAlreadyDecommissioned.New(name).
 				WithHint("ALTER NODE '%s' REMOVE deletes it from the cluster.", name).WithPos(a.P)
 		}
 		if others == 0 {
@@ -151,11 +151,11 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 				return nil, pgerr.NodeNotFound.New(name)
 			}
 			if cur.State != catalog.NodeDecommissioned && n.liveness(cur) != "dead" {
-				return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s; only a decommissioned or dead node can be removed", name, n.state(cur)).
+				return nil, pgerr.NodeNotRemovable.New(name, n.state(cur)).
 					WithHint("ALTER NODE '%s' DECOMMISSION moves its replicas off first.", name)
 			}
 			if st, ok := n.store.Status(catalog.MetaGroupID); ok && slices.Contains(st.Voters, cur.ID) {
-				return nil, pgerr.New(pgerr.ObjectInUse, "node %q still votes in the meta group", name).
+				return nil, pgerr.NodeVotesInMeta.New(name).
 					WithHint("Wait until its decommission operation is done (it leaves the meta group last).")
 			}
 			if _, err := n.proposeMeta(ctx, &catalog.RemoveNode{Node: name}); err != nil {
@@ -169,7 +169,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 			return []*catalog.Operation{o}, nil
 		}), nil
 	}
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "ALTER NODE … %s is not supported", a.Action).WithPos(a.P)
+	return nil, pgerr.AlterNodeUnsupported.New(a.Action).WithPos(a.P)
 }
 
 // groupTarget describes a group for operation rows.
@@ -185,7 +185,7 @@ func (s *Session) prepareAlterShard(a *parser.AlterShard) (*prepared, error) {
 	n := s.n
 	cat := n.meta.Catalog()
 	if a.Shard <= 0 {
-		return nil, pgerr.New(pgerr.InvalidParameterValue, "shard id must be positive, got %d", a.Shard).WithPos(a.P)
+		return nil, pgerr.ShardIDNotPositive.New(a.Shard).WithPos(a.P)
 	}
 	gid := uint64(a.Shard)
 	nodes, ok := cat.ShardNodes(gid)
@@ -209,10 +209,10 @@ func (s *Session) prepareAlterShard(a *parser.AlterShard) (*prepared, error) {
 	switch a.Action {
 	case "transfer_leader":
 		if !slices.Contains(nodes, nd.ID) {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q holds no replica of shard %d; its replicas are on %s", nd.Name, gid, n.nodeNames(nodes)).WithPos(a.P)
+			return nil, pgerr.NodeHoldsNoReplica.New(nd.Name, gid, n.nodeNames(nodes)).WithPos(a.P)
 		}
 		if l := n.liveness(nd); l != "live" {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s; leadership can only move to a live node", nd.Name, l).WithPos(a.P)
+			return nil, pgerr.LeaderTargetNotLive.New(nd.Name, l).WithPos(a.P)
 		}
 		return opStmt("ALTER SHARD", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 			o, err := n.createOp(ctx, &catalog.Operation{Type: catalog.OpTransferLeader, Target: groupTarget(cat, gid), Group: gid, To: nd.ID})
@@ -223,10 +223,10 @@ func (s *Session) prepareAlterShard(a *parser.AlterShard) (*prepared, error) {
 		}), nil
 	case "recover_replica":
 		if gid == catalog.MetaGroupID {
-			return nil, pgerr.New(pgerr.FeatureNotSupported, "the meta group places its replicas itself (every live node holds one)").WithPos(a.P)
+			return nil, pgerr.MetaPlacesItself.New().WithPos(a.P)
 		}
 		if l := n.liveness(nd); l != "live" || !nd.Placeable() {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s; a replica can only be recovered on a live data node in service", nd.Name, n.state(nd)).WithPos(a.P)
+			return nil, pgerr.RecoverTargetNotInService.New(nd.Name, n.state(nd)).WithPos(a.P)
 		}
 		return opStmt("ALTER SHARD", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 			cat := n.meta.Catalog()
@@ -248,7 +248,7 @@ func (s *Session) prepareAlterShard(a *parser.AlterShard) (*prepared, error) {
 			return []*catalog.Operation{o}, nil
 		}), nil
 	}
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "ALTER SHARD … %s is not supported", a.Action).WithPos(a.P)
+	return nil, pgerr.AlterShardUnsupported.New(a.Action).WithPos(a.P)
 }
 
 func (s *Session) prepareFailover(f *parser.Failover) (*prepared, error) {
@@ -258,7 +258,7 @@ func (s *Session) prepareFailover(f *parser.Failover) (*prepared, error) {
 		return nil, err
 	}
 	if l := n.liveness(nd); l != "live" || !nd.Leadable() {
-		return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s; leaders can only move to a live node in service", nd.Name, n.state(nd)).WithPos(f.P)
+		return nil, pgerr.LeadersTargetNotInService.New(nd.Name, n.state(nd)).WithPos(f.P)
 	}
 	return opStmt("ALTER SYSTEM", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 		v := nd.Name
@@ -360,7 +360,7 @@ func (n *Node) RunSQL(ctx context.Context, sql string) (*httpapi.SQLResult, erro
 		return nil, pgerr.From(err)
 	}
 	if len(stmts) != 1 {
-		return nil, pgerr.New(pgerr.SyntaxError, "the admin API runs exactly one statement, got %d", len(stmts))
+		return nil, pgerr.AdminOneStatement.New(len(stmts))
 	}
 	s := &Session{n: n, user: "cairn", values: map[string]string{}, tx: txIdle}
 	defer s.Close()
@@ -404,7 +404,7 @@ func (w *collectWriter) Row(row []types.Datum) error {
 func (w *collectWriter) Notice(msg string)           { w.res.Notices = append(w.res.Notices, msg) }
 func (w *collectWriter) ParameterStatus(_, _ string) {}
 func (w *collectWriter) CopyIn(pgwire.CopyOptions, []types.T) (pgwire.CopySource, error) {
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "COPY is not available through the admin API; use a PostgreSQL client or POST /v1/streams/…/ingest")
+	return nil, pgerr.AdminNoCopy.New()
 }
 
 var forceRecoverCols = textCols("group_id", "survivor", "applied_index", "holds", "lost_replicas", "outcome")
@@ -451,11 +451,11 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 		found = append(found, survivor{nd.ID, rep})
 	}
 	if len(found) == 0 {
-		return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "no live node holds a replica of shard %d: nothing to recover from", gid)
+		return nil, pgerr.NothingToRecoverFrom.New(gid)
 	}
 	for _, f := range found {
 		if f.rep.Leader != 0 && f.rep.Leader == f.id {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "shard %d has a leader (%s): a quorum of its replicas is alive, nothing to force", gid, n.nodeName(f.id)).
+			return nil, pgerr.NothingToForce.New(gid, n.nodeName(f.id)).
 				WithHint("If a node is gone for good, the scheduler replaces its replicas (auto_failover), or use ALTER SHARD %d RECOVER REPLICA ON '<node>'.", gid)
 		}
 	}
@@ -542,7 +542,7 @@ func (n *Node) holds(gid uint64) string {
 // the meta group elsewhere).
 func (n *Node) resetMeta() error {
 	if st, ok := n.store.Status(catalog.MetaGroupID); ok && st.IsLeader {
-		return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "the meta replica on %s leads; refusing to reset it", n.cfg.NodeID)
+		return pgerr.MetaReplicaLeads.New(n.cfg.NodeID)
 	}
 	if err := n.store.DestroyGroup(catalog.MetaGroupID); err != nil {
 		return storeErr(err)

@@ -119,7 +119,7 @@ func (n *Node) checkBatch(name string, b *types.Batch) error {
 		ok = b.Cols[i].T == s.Cols[i].T
 	}
 	if !ok {
-		return pgerr.New(pgerr.FeatureNotSupported, "cached plan must not change result type: stream %q changed since the statement was prepared", name).
+		return pgerr.StreamChangedSincePrepare.New(name).
 			WithHint("Prepare the statement again.")
 	}
 	return nil

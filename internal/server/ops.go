@@ -97,7 +97,7 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 			return nil, n.resetMeta()
 		}
 		if st.IsLeader {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "the replica of shard %d on %s leads it; refusing to destroy it", req.Group, n.cfg.NodeID)
+			return nil, pgerr.DestroyLeader.New(req.Group, n.cfg.NodeID)
 		}
 		n.mu.Lock()
 		g := n.mu.groups[req.Group]
@@ -153,11 +153,11 @@ func (n *Node) handleShardAdmin(ctx context.Context, req *shardAdminRequest) (*s
 			if to := n.leastLoadedVoter(n.meta.Catalog(), st.Voters); to != 0 {
 				_ = n.store.TransferLeader(req.Group, to)
 			}
-			return nil, pgerr.New(pgerr.SerializationFailure, "the leader of shard %d is the replica to remove; leadership is moving off it, retry", req.Group)
+			return nil, pgerr.RemoveLeaderRetry.New(req.Group)
 		}
 		change = &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(req.Node)}
 	default:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "unknown shard action %q", req.Action)
+		return nil, pgerr.UnknownShardAction.New(req.Action)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -233,7 +233,7 @@ func (n *Node) shardAdmin(ctx context.Context, gid uint64, action shardAction, n
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return nil, pgerr.New(pgerr.SerializationFailure, "shard %d: %v", gid, lastErr)
+	return nil, pgerr.ShardAdminFailed.New(gid, lastErr)
 }
 
 // findLeader asks this node and the shard's replicas who leads group gid.
@@ -492,7 +492,7 @@ func (n *Node) execReplace(ctx context.Context, o *catalog.Operation) error {
 	if o.To == 0 {
 		o.To = n.pickTarget(n.meta.Catalog(), nodes)
 		if o.To == 0 {
-			return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "no live data node can take a replica of shard %d (it is on %s)", o.Group, n.nodeNames(nodes))
+			return pgerr.NoReplacementNode.New(o.Group, n.nodeNames(nodes))
 		}
 		if err := n.updateOp(ctx, o); err != nil {
 			return err
@@ -546,7 +546,7 @@ func (n *Node) replaceSteps(ctx context.Context, o *catalog.Operation, promoted 
 		lastReport := time.Now()
 		for {
 			if time.Now().After(deadline) {
-				return pgerr.New(pgerr.SerializationFailure, "the replica on %s did not catch up within %s", to, moveTimeout)
+				return pgerr.CatchUpTimeout.New(to, moveTimeout)
 			}
 			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 				return err
@@ -678,7 +678,7 @@ func (n *Node) execTransfer(ctx context.Context, o *catalog.Operation) error {
 			}
 		}
 	}
-	return pgerr.New(pgerr.SerializationFailure, "shard %d did not hand its leadership to %s after 5 attempts", o.Group, n.nodeName(o.To))
+	return pgerr.LeaderHandoffFailed.New(o.Group, n.nodeName(o.To))
 }
 
 // execEvacuate waits until every replica on an offline or decommissioning
@@ -693,7 +693,7 @@ func (n *Node) execEvacuate(ctx context.Context, o *catalog.Operation) error {
 			return nil // removed meanwhile
 		}
 		if !nd.Evacuating() {
-			return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s now; stopped moving replicas off it", o.Node, n.state(nd))
+			return pgerr.EvacuationStopped.New(o.Node, n.state(nd))
 		}
 		left := cat.ReplicaCounts()[nd.ID]
 		if o.Total == 0 && left > 0 {
@@ -766,7 +766,7 @@ func (n *Node) execDrain(ctx context.Context, o *catalog.Operation) error {
 	deadline := time.Now().Add(time.Minute)
 	for i := 0; time.Now().Before(deadline); i++ {
 		if cur := n.meta.Catalog().Nodes[o.Node]; cur == nil || cur.State != catalog.NodeDraining {
-			return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is no longer draining", o.Node)
+			return pgerr.NoLongerDraining.New(o.Node)
 		}
 		led, err := n.leadersOn(ctx, nd.ID)
 		if err == nil {
@@ -789,7 +789,7 @@ func (n *Node) execDrain(ctx context.Context, o *catalog.Operation) error {
 			return err
 		}
 	}
-	return pgerr.New(pgerr.SerializationFailure, "node %q still leads shards after a minute (no other live voter?)", o.Node)
+	return pgerr.StillLeading.New(o.Node)
 }
 
 // execRecoverNode waits until the recovered node is live again.
@@ -812,7 +812,7 @@ func (n *Node) execRecoverNode(ctx context.Context, o *catalog.Operation) error 
 			return err
 		}
 	}
-	return pgerr.New(pgerr.SerializationFailure, "node %q did not come back within 10 minutes", o.Node)
+	return pgerr.NodeNotBack.New(o.Node)
 }
 
 // execFailover waits until the preferred node leads every shard it holds
@@ -837,7 +837,7 @@ func (n *Node) execFailover(ctx context.Context, o *catalog.Operation) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return pgerr.New(pgerr.SerializationFailure, "%s leads %d of the %d shards it holds after a minute", n.nodeName(o.To), led, total)
+			return pgerr.LeaderBalanceTimeout.New(n.nodeName(o.To), led, total)
 		}
 		if i%2 == 0 && total > 0 {
 			if err := n.step(ctx, o, float64(led)/float64(total), "%s leads %d of %d shards", n.nodeName(o.To), led, total); err != nil {
@@ -892,7 +892,7 @@ func (n *Node) waitOp(ctx context.Context, id uint64, timeout time.Duration) err
 		case catalog.OpDone:
 			return nil
 		case catalog.OpFailed, catalog.OpCancelled:
-			return pgerr.New(pgerr.SerializationFailure, "operation %d %s: %s", id, o.Status, o.Error)
+			return pgerr.OperationEnded.New(id, o.Status, o.Error)
 		}
 		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 			return err
