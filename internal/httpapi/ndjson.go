@@ -88,7 +88,7 @@ func (d *decoder) readAll(r io.Reader) error {
 					"request body exceeds the limit of %d bytes", mbe.Limit).
 					WithHint("send the events in several requests")}
 			}
-			return &decodeError{Err: pgerr.New(pgerr.ConnectionFailure, "reading request body: %v", err)}
+			return &decodeError{Err: pgerr.IngestBodyReadFailed.New(err)}
 		}
 		if len(line) > 0 {
 			d.line++

@@ -182,7 +182,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		s.writeError(w, r, 0, pgerr.New(pgerr.FeatureNotSupported, "Content-Encoding %q is not supported; send plain NDJSON", ce))
+		s.writeError(w, r, 0, pgerr.ContentEncodingUnsupported.New(ce))
 		return
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {

@@ -15,6 +15,7 @@ const (
 	FeatureNotSupported          = "0A000"
 	InvalidParameterValue        = "22023"
 	InvalidTextRep               = "22P02"
+	BadCopyFileFormat            = "22P04"
 	DivisionByZero               = "22012"
 	NumericOutOfRange            = "22003"
 	DatetimeFieldOverflow        = "22008"

@@ -202,6 +202,51 @@ var (
 	TimeZoneUnsupported       = def("time_zone_unsupported", InvalidParameterValue, "time zone %q is not supported: Cairn sessions run in UTC", "")
 	ClientEncoding            = def("client_encoding", InvalidParameterValue, "client encoding %q is not supported: only UTF8", "")
 
+	// The HTTP API: request bodies, names and routes.
+
+	NameEmpty                  = def("name_empty", InvalidParameterValue, "%s must not be empty", "")
+	NameNotUTF8                = def("name_not_utf8", CharacterNotInRepertoire, "%s is not valid UTF-8", "")
+	NameHasNUL                 = def("name_has_nul", InvalidParameterValue, "%s must not contain a NUL byte", "")
+	BadIDParam                 = def("bad_idparam", InvalidParameterValue, "invalid %s id %q: must be a positive integer", "")
+	BodyReadFailed             = def("body_read_failed", InvalidParameterValue, "reading the request body: %v", "")
+	BodyTooLarge               = def("body_too_large", InvalidParameterValue, "request body exceeds %d bytes", "")
+	BodyEmpty                  = def("body_empty", InvalidParameterValue, "request body is empty; send a JSON object", "")
+	BadJSONBody                = def("bad_jsonbody", InvalidParameterValue, "invalid JSON body: %s", "")
+	JSONTrailingData           = def("jsontrailing_data", InvalidParameterValue, "invalid JSON body: data after the object", "")
+	BodyNeedsNode              = def("body_needs_node", InvalidParameterValue, "the request body needs {%q: \"node name\"}", "")
+	NoSQLGiven                 = def("no_sqlgiven", SyntaxError, "no SQL statement given", "")
+	BadSettingName             = def("bad_setting_name", InvalidParameterValue, "invalid setting name %q", "")
+	BadSettingValue            = def("bad_setting_value", InvalidParameterValue, `"value" must be a JSON string, boolean or number`, "")
+	SettingValueNUL            = def("setting_value_nul", InvalidParameterValue, `"value" must not contain a NUL byte`, "")
+	NoAdminRoute               = def("no_admin_route", UndefinedObject, "no admin API route %s %s", "")
+	ContentEncodingUnsupported = def("content_encoding_unsupported", FeatureNotSupported, "Content-Encoding %q is not supported; send plain NDJSON", "")
+	IngestBodyReadFailed       = def("ingest_body_read_failed", ConnectionFailure, "reading request body: %v", "")
+
+	// The PostgreSQL wire protocol and COPY.
+
+	MessageTooLarge         = def("message_too_large", ProgramLimitExceeded, "message of %d bytes exceeds the maximum message size of %d bytes", "")
+	BadFrontendMessage      = def("bad_frontend_message", ProtocolViolation, "invalid frontend message: %v", "")
+	FunctionCallUnsupported = def("function_call_unsupported", FeatureNotSupported, "function call messages are not supported", "")
+	UnexpectedMessage       = def("unexpected_message", ProtocolViolation, "unexpected message %T", "")
+	NoParameter1            = def("no_parameter1", UndefinedParameter, "there is no parameter $1", "")
+	MultiCommandPrepare     = def("multi_command_prepare", SyntaxError, "cannot insert multiple commands into a prepared statement", "")
+	BindParamCount          = def("bind_param_count", ProtocolViolation, "bind message supplies %d parameters, but prepared statement \"%s\" requires %d", "")
+	BindParamFormats        = def("bind_param_formats", ProtocolViolation, "bind message has %d parameter formats but %d parameters", "")
+	BindResultFormats       = def("bind_result_formats", ProtocolViolation, "bind message has %d result formats but query has %d columns", "")
+	CopyStartedTwice        = def("copy_started_twice", ProtocolViolation, "COPY started twice in one statement", "")
+	CopyFormatUnsupported   = def("copy_format_unsupported", FeatureNotSupported, "COPY format %d is not supported", "")
+	CopyUnexpectedEOF       = def("copy_unexpected_eof", BadCopyFileFormat, "unexpected EOF in COPY data", "")
+	CopyRowTooLarge         = def("copy_row_too_large", ProgramLimitExceeded, "COPY row exceeds the maximum size of %d bytes", "")
+	CopyFailed              = def("copy_failed", QueryCanceled, "COPY from stdin failed: %s", "")
+	CopyUnexpectedMessage   = def("copy_unexpected_message", ProtocolViolation, "unexpected message type 0x%02X during COPY from stdin", "")
+	CopyBadSignature        = def("copy_bad_signature", BadCopyFileFormat, "COPY file signature not recognized", "")
+	CopyWithOIDs            = def("copy_with_oids", BadCopyFileFormat, "COPY binary data with OIDs is not supported", "")
+	CopyFieldCount          = def("copy_field_count", BadCopyFileFormat, "row field count is %d, expected %d", "")
+	CopyFieldSize           = def("copy_field_size", BadCopyFileFormat, "invalid field size", "")
+	CopyMissingColumn       = def("copy_missing_column", BadCopyFileFormat, "missing data for column %d", "")
+	CopyExtraData           = def("copy_extra_data", BadCopyFileFormat, "extra data after last expected column", "")
+	CopyUnterminatedQuote   = def("copy_unterminated_quote", BadCopyFileFormat, "unterminated CSV quoted field", "")
+
 	// Internal: a bug or a broken invariant, reported rather than hidden.
 
 	CatalogUndecodable = def("catalog_undecodable", InternalError, "catalog: undecodable command at index %d: %v", "")

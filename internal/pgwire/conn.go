@@ -302,10 +302,10 @@ func (c *conn) loop() {
 			var tooBig *pgproto3.ExceededMaxBodyLenErr
 			switch {
 			case errors.As(err, &tooBig):
-				c.sendFatal(pgerr.New(pgerr.ProgramLimitExceeded, "message of %d bytes exceeds the maximum message size of %d bytes", tooBig.ActualBodyLen, tooBig.MaxExpectedBodyLen))
+				c.sendFatal(pgerr.MessageTooLarge.New(tooBig.ActualBodyLen, tooBig.MaxExpectedBodyLen))
 			case c.ctx.Err() == nil && !isEOF(err):
 				c.s.log.Debug("pgwire: protocol violation", "remote", c.nc.RemoteAddr(), "err", err)
-				c.sendFatal(pgerr.New(pgerr.ProtocolViolation, "invalid frontend message: %v", err))
+				c.sendFatal(pgerr.BadFrontendMessage.New(err))
 			}
 			return
 		}
@@ -373,9 +373,9 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
 		}
 		err = c.send(&pgproto3.CloseComplete{})
 	case *pgproto3.FunctionCall:
-		err = pgerr.New(pgerr.FeatureNotSupported, "function call messages are not supported")
+		err = pgerr.FunctionCallUnsupported.New()
 	default:
-		err = pgerr.New(pgerr.ProtocolViolation, "unexpected message %T", msg)
+		err = pgerr.UnexpectedMessage.New(msg)
 	}
 	if err != nil {
 		if c.connErr(err) {
@@ -479,7 +479,7 @@ func (c *conn) simpleQuery(q string) bool {
 		}
 		ps.offset = offs[i]
 		if len(ps.paramTypes) > 0 {
-			return c.sendError(pgerr.New(pgerr.UndefinedParameter, "there is no parameter $1"), 0)
+			return c.sendError(pgerr.NoParameter1.New(), 0)
 		}
 		if ps.cols != nil {
 			if err := c.send(rowDescription(ps.cols, nil)); err != nil {
@@ -542,7 +542,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 		}
 	}
 	if n > 1 {
-		return pgerr.New(pgerr.SyntaxError, "cannot insert multiple commands into a prepared statement")
+		return pgerr.MultiCommandPrepare.New()
 	}
 	off := 0
 	if n == 1 {
@@ -583,14 +583,14 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 		return pgerr.PreparedNotFound.New(m.PreparedStatement)
 	}
 	if len(m.Parameters) != len(ps.paramTypes) {
-		return pgerr.New(pgerr.ProtocolViolation, "bind message supplies %d parameters, but prepared statement \"%s\" requires %d",
+		return pgerr.BindParamCount.New(
 			len(m.Parameters), m.PreparedStatement, len(ps.paramTypes))
 	}
 	if len(m.ParameterFormatCodes) > 1 && len(m.ParameterFormatCodes) != len(m.Parameters) {
-		return pgerr.New(pgerr.ProtocolViolation, "bind message has %d parameter formats but %d parameters", len(m.ParameterFormatCodes), len(m.Parameters))
+		return pgerr.BindParamFormats.New(len(m.ParameterFormatCodes), len(m.Parameters))
 	}
 	if len(m.ResultFormatCodes) > 1 && len(m.ResultFormatCodes) != len(ps.cols) {
-		return pgerr.New(pgerr.ProtocolViolation, "bind message has %d result formats but query has %d columns", len(m.ResultFormatCodes), len(ps.cols))
+		return pgerr.BindResultFormats.New(len(m.ResultFormatCodes), len(ps.cols))
 	}
 	params := make([]types.Datum, len(m.Parameters))
 	for i, raw := range m.Parameters {
@@ -892,7 +892,7 @@ func (w *execWriter) ParameterStatus(name, value string) {
 
 func (w *execWriter) CopyIn(opts CopyOptions, cols []types.T) (CopySource, error) {
 	if w.copy != nil {
-		return nil, pgerr.New(pgerr.ProtocolViolation, "COPY started twice in one statement")
+		return nil, pgerr.CopyStartedTwice.New()
 	}
 	cp, err := newCopyIn(w.c, opts, cols, w.copyTable)
 	if err != nil {
