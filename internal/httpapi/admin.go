@@ -507,8 +507,7 @@ func (a *admin) notFound(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		a.failStatus(w, http.StatusMethodNotAllowed, pgerr.New(pgerr.FeatureNotSupported,
-			"method %s is not allowed on %s", r.Method, r.URL.Path).WithHint("use %s", strings.Join(allow, " or ")))
+		a.failStatus(w, http.StatusMethodNotAllowed, pgerr.MethodNotAllowed.New(r.Method, r.URL.Path).WithHint("use %s", strings.Join(allow, " or ")))
 		return
 	}
 	a.failStatus(w, http.StatusNotFound, pgerr.NoAdminRoute.New(r.Method, r.URL.Path).

@@ -187,9 +187,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		// Refuse before reading; the client learns the limit at once.
-		s.writeError(w, r, 0, pgerr.New(pgerr.ProgramLimitExceeded,
-			"request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes).
-			WithHint("send the events in several requests"))
+		s.writeError(w, r, 0, pgerr.BodyOverLimit.New(s.cfg.MaxBodyBytes))
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)

@@ -1,9 +1,6 @@
 package pgerr
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // Def declares one client-facing error: a stable name, its SQLSTATE and
 // the format of its message, and of its hint when every occurrence has
@@ -222,6 +219,9 @@ var (
 	ContentEncodingUnsupported = def("content_encoding_unsupported", FeatureNotSupported, "Content-Encoding %q is not supported; send plain NDJSON", "")
 	IngestBodyReadFailed       = def("ingest_body_read_failed", ConnectionFailure, "reading request body: %v", "")
 
+	BodyOverLimit    = def("body_over_limit", ProgramLimitExceeded, "request body exceeds the limit of %d bytes", "send the events in several requests")
+	MethodNotAllowed = def("method_not_allowed", FeatureNotSupported, "method %s is not allowed on %s", "")
+
 	// The PostgreSQL wire protocol and COPY.
 
 	MessageTooLarge         = def("message_too_large", ProgramLimitExceeded, "message of %d bytes exceeds the maximum message size of %d bytes", "")
@@ -252,11 +252,11 @@ var (
 	CatalogUndecodable = def("catalog_undecodable", InternalError, "catalog: undecodable command at index %d: %v", "")
 	CatalogUnknownCmd  = def("catalog_unknown_command", InternalError, "catalog: unknown command %q", "")
 	CatalogIncomplete  = def("catalog_incomplete_command", InternalError, "catalog: command %q without its %s", "")
+	Internal           = def("internal", InternalError, "%v", "")
+	Panic              = def("panic", InternalError, "internal error: %v", "")
+	BadReply           = def("bad_internal_reply", InternalError, "%s reply: %v", "")
+	BadApplyResult     = def("bad_apply_result", InternalError, "catalog: unexpected apply result %T", "")
+	UnknownRPC         = def("unknown_internal_method", FeatureNotSupported, "unknown internal method %q", "")
+	UnsupportedStmt    = def("unsupported_statement", FeatureNotSupported, "statement %T is not supported", "")
 	CatalogIO          = def("catalog_io", IOError, "catalog: %v", "")
 )
-
-// verbsOK reports whether a format uses only plain verbs (no argument
-// indexes or * widths), which New's argument split relies on.
-func verbsOK(format string) bool {
-	return !strings.Contains(format, "%[") && !strings.Contains(format, "*")
-}

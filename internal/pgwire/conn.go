@@ -117,7 +117,7 @@ func (s *Server) serveConn(c *conn) {
 		// it to this client and drop only this connection.
 		if r := recover(); r != nil {
 			s.log.Error("pgwire: panic serving connection", "remote", nc.RemoteAddr(), "panic", r, "stack", string(debug.Stack()))
-			c.sendFatal(pgerr.New(pgerr.InternalError, "internal error: %v", r))
+			c.sendFatal(pgerr.Panic.New(r))
 		}
 	}()
 	if !c.startup() {

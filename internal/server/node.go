@@ -628,7 +628,7 @@ func (n *Node) proposeMeta(ctx context.Context, c catalog.Command) (*catalog.Res
 	}
 	r, ok := res.(*catalog.Result)
 	if !ok {
-		return nil, pgerr.New(pgerr.InternalError, "catalog: unexpected apply result %T", res)
+		return nil, pgerr.BadApplyResult.New(res)
 	}
 	if r.Err != nil {
 		return nil, r.Err
@@ -660,7 +660,7 @@ func (n *Node) forwardMeta(ctx context.Context, c catalog.Command) (*catalog.Res
 	}
 	var r catalog.Result
 	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, pgerr.New(pgerr.InternalError, "meta leader reply: %v", err)
+		return nil, pgerr.BadReply.New("meta leader", err)
 	}
 	if r.Err != nil {
 		return nil, r.Err
@@ -725,7 +725,7 @@ func storeErr(err error) error {
 	case errors.Is(err, raftstore.ErrGroupNotFound), errors.Is(err, raftstore.ErrGroupRemoved):
 		return pgerr.ShardMoved.New(err)
 	}
-	return pgerr.New(pgerr.InternalError, "%v", err)
+	return pgerr.Internal.New(err)
 }
 
 // newBatchID returns a random batch id for dedupe of retried appends.

@@ -190,7 +190,7 @@ func (n *Node) shardAdminAt(ctx context.Context, id uint64, req shardAdminReques
 	}
 	var rep shardAdminReply
 	if err := json.Unmarshal(out, &rep); err != nil {
-		return nil, pgerr.New(pgerr.InternalError, "shard_admin reply: %v", err)
+		return nil, pgerr.BadReply.New("shard_admin", err)
 	}
 	return &rep, nil
 }

@@ -282,7 +282,7 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 	case *parser.CancelOperation:
 		return s.prepareCancel(st)
 	}
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "statement %T is not supported", stmt)
+	return nil, pgerr.UnsupportedStmt.New(stmt)
 }
 
 // ---- SELECT ----
