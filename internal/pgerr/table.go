@@ -52,10 +52,11 @@ func countVerbs(format string) int {
 	return n
 }
 
-// The client-facing errors, by name. Add an error here when a condition
-// is reported from more than one place, or when code elsewhere needs to
-// know it (then it is matched by SQLSTATE, which is what survives a trip
-// between nodes).
+// The client-facing errors, by name: every error Cairn builds for a client
+// is declared here and built with New (pgerr.NodeNotFound.New(name)), so
+// the words for one condition are written once and can be reviewed in one
+// place. Code that must recognise one matches its Code (a SQLSTATE is what
+// survives a trip between nodes); retries key on errkind kinds instead.
 var (
 	// Objects.
 
@@ -80,7 +81,6 @@ var (
 	OperationNotFound = def("operation_not_found", UndefinedObject, "operation %d does not exist", "")
 	OperationFinished = def("operation_finished", ObjectNotInPrerequisiteState, "operation %d is already %s", "")
 
-	UnknownAction     = def("unknown_admin_action", UndefinedObject, "unknown %s action %q", "")
 	NowhereToMove     = def("nowhere_to_move", ObjectNotInPrerequisiteState, "node %q is the only data node in service; there is nowhere to move its %s", "")
 	NoReplicaOnNode   = def("no_replica_on_node", UndefinedObject, "node %s holds no replica of shard %d", "")
 	NotAVoter         = def("not_a_voter", ObjectNotInPrerequisiteState, "%s holds no voting replica of shard %d", "")
@@ -103,8 +103,6 @@ var (
 
 	// Settings.
 
-	SettingBodyNeeded = def("setting_body_needed", InvalidParameterValue, `the request body needs {"name": "...", "value": "..."}`, "")
-
 	UnknownClusterSetting = def("unknown_cluster_setting", UndefinedObject, "unrecognized cluster setting %q", "")
 	UnknownParameter      = def("unknown_parameter", UndefinedObject, "unrecognized configuration parameter %q", "")
 	BadParameter          = def("bad_parameter_value", InvalidParameterValue, "invalid value for parameter %q: %q", "")
@@ -122,15 +120,10 @@ var (
 	NodeShuttingDown = def("node_shutting_down", AdminShutdown, "the node is shutting down", "")
 	AdminTerminated  = def("admin_terminated", AdminShutdown, "terminating connection due to administrator command", "")
 
-	// Statements and sessions.
+	// Cancels and transactions.
 
 	CanceledByUser   = def("canceled_by_user", QueryCanceled, "canceling statement due to user request", "")
 	StatementTimeout = def("statement_timeout", QueryCanceled, "canceling statement due to statement timeout", "")
-	PreparedNotFound = def("prepared_statement_not_found", InvalidSQLStatementName, "prepared statement \"%s\" does not exist", "")
-	PreparedExists   = def("prepared_statement_exists", DuplicatePreparedStatement, "prepared statement \"%s\" already exists", "")
-	PortalNotFound   = def("portal_not_found", InvalidCursorName, "portal \"%s\" does not exist", "")
-	BadFormatCode    = def("unsupported_format_code", ProtocolViolation, "unsupported format code: %d", "")
-	ServerStopping   = def("server_shutting_down", CannotConnectNow, "the database system is shutting down", "")
 	TxAborted        = def("transaction_aborted", InFailedTx, "current transaction is aborted, commands ignored until end of transaction block", "")
 
 	// Cluster administration: ALTER NODE, ALTER SHARD, operations.
@@ -139,7 +132,7 @@ var (
 	NodeNotRemovable          = def("node_not_removable", ObjectNotInPrerequisiteState, "node %q is %s; only a decommissioned or dead node can be removed", "")
 	NodeVotesInMeta           = def("node_votes_in_meta", ObjectInUse, "node %q still votes in the meta group", "")
 	AlterNodeUnsupported      = def("alter_node_unsupported", FeatureNotSupported, "ALTER NODE … %s is not supported", "")
-	ShardIDNotPositive        = def("shard_i_d_not_positive", InvalidParameterValue, "shard id must be positive, got %d", "")
+	ShardIDNotPositive        = def("shard_id_not_positive", InvalidParameterValue, "shard id must be positive, got %d", "")
 	NodeHoldsNoReplica        = def("node_holds_no_replica", ObjectNotInPrerequisiteState, "node %q holds no replica of shard %d; its replicas are on %s", "")
 	LeaderTargetNotLive       = def("leader_target_not_live", ObjectNotInPrerequisiteState, "node %q is %s; leadership can only move to a live node", "")
 	MetaPlacesItself          = def("meta_places_itself", FeatureNotSupported, "the meta group places its replicas itself (every live node holds one)", "")
@@ -204,23 +197,24 @@ var (
 	NameEmpty                  = def("name_empty", InvalidParameterValue, "%s must not be empty", "")
 	NameNotUTF8                = def("name_not_utf8", CharacterNotInRepertoire, "%s is not valid UTF-8", "")
 	NameHasNUL                 = def("name_has_nul", InvalidParameterValue, "%s must not contain a NUL byte", "")
-	BadIDParam                 = def("bad_idparam", InvalidParameterValue, "invalid %s id %q: must be a positive integer", "")
+	BadIDParam                 = def("bad_id_param", InvalidParameterValue, "invalid %s id %q: must be a positive integer", "")
 	BodyReadFailed             = def("body_read_failed", InvalidParameterValue, "reading the request body: %v", "")
 	BodyTooLarge               = def("body_too_large", InvalidParameterValue, "request body exceeds %d bytes", "")
+	BodyOverLimit              = def("body_over_limit", ProgramLimitExceeded, "request body exceeds the limit of %d bytes", "send the events in several requests")
 	BodyEmpty                  = def("body_empty", InvalidParameterValue, "request body is empty; send a JSON object", "")
-	BadJSONBody                = def("bad_jsonbody", InvalidParameterValue, "invalid JSON body: %s", "")
-	JSONTrailingData           = def("jsontrailing_data", InvalidParameterValue, "invalid JSON body: data after the object", "")
+	BadJSONBody                = def("bad_json_body", InvalidParameterValue, "invalid JSON body: %s", "")
+	JSONTrailingData           = def("json_trailing_data", InvalidParameterValue, "invalid JSON body: data after the object", "")
 	BodyNeedsNode              = def("body_needs_node", InvalidParameterValue, "the request body needs {%q: \"node name\"}", "")
-	NoSQLGiven                 = def("no_sqlgiven", SyntaxError, "no SQL statement given", "")
+	NoSQLGiven                 = def("no_sql_given", SyntaxError, "no SQL statement given", "")
 	BadSettingName             = def("bad_setting_name", InvalidParameterValue, "invalid setting name %q", "")
+	SettingBodyNeeded          = def("setting_body_needed", InvalidParameterValue, `the request body needs {"name": "...", "value": "..."}`, "")
 	BadSettingValue            = def("bad_setting_value", InvalidParameterValue, `"value" must be a JSON string, boolean or number`, "")
 	SettingValueNUL            = def("setting_value_nul", InvalidParameterValue, `"value" must not contain a NUL byte`, "")
 	NoAdminRoute               = def("no_admin_route", UndefinedObject, "no admin API route %s %s", "")
+	MethodNotAllowed           = def("method_not_allowed", FeatureNotSupported, "method %s is not allowed on %s", "")
+	UnknownAction              = def("unknown_admin_action", UndefinedObject, "unknown %s action %q", "")
 	ContentEncodingUnsupported = def("content_encoding_unsupported", FeatureNotSupported, "Content-Encoding %q is not supported; send plain NDJSON", "")
 	IngestBodyReadFailed       = def("ingest_body_read_failed", ConnectionFailure, "reading request body: %v", "")
-
-	BodyOverLimit    = def("body_over_limit", ProgramLimitExceeded, "request body exceeds the limit of %d bytes", "send the events in several requests")
-	MethodNotAllowed = def("method_not_allowed", FeatureNotSupported, "method %s is not allowed on %s", "")
 
 	// The PostgreSQL wire protocol and COPY.
 
@@ -228,8 +222,13 @@ var (
 	BadFrontendMessage      = def("bad_frontend_message", ProtocolViolation, "invalid frontend message: %v", "")
 	FunctionCallUnsupported = def("function_call_unsupported", FeatureNotSupported, "function call messages are not supported", "")
 	UnexpectedMessage       = def("unexpected_message", ProtocolViolation, "unexpected message %T", "")
-	NoParameter1            = def("no_parameter1", UndefinedParameter, "there is no parameter $1", "")
+	NoParameter1            = def("no_parameter_1", UndefinedParameter, "there is no parameter $1", "")
 	MultiCommandPrepare     = def("multi_command_prepare", SyntaxError, "cannot insert multiple commands into a prepared statement", "")
+	PreparedNotFound        = def("prepared_statement_not_found", InvalidSQLStatementName, "prepared statement \"%s\" does not exist", "")
+	PreparedExists          = def("prepared_statement_exists", DuplicatePreparedStatement, "prepared statement \"%s\" already exists", "")
+	PortalNotFound          = def("portal_not_found", InvalidCursorName, "portal \"%s\" does not exist", "")
+	BadFormatCode           = def("unsupported_format_code", ProtocolViolation, "unsupported format code: %d", "")
+	ServerStopping          = def("server_shutting_down", CannotConnectNow, "the database system is shutting down", "")
 	BindParamCount          = def("bind_param_count", ProtocolViolation, "bind message supplies %d parameters, but prepared statement \"%s\" requires %d", "")
 	BindParamFormats        = def("bind_param_formats", ProtocolViolation, "bind message has %d parameter formats but %d parameters", "")
 	BindResultFormats       = def("bind_result_formats", ProtocolViolation, "bind message has %d result formats but query has %d columns", "")
