@@ -133,7 +133,7 @@ func Code(err error) string { return From(err).Code }
 
 // UndefinedTableErr reports a missing stream or view.
 func UndefinedTableErr(kind, name string) *Error {
-	return New(UndefinedTable, "%s %q does not exist", kind, name)
+	return ObjectNotFound.New(kind, name)
 }
 
 // Syntax reports a syntax error at pos.

@@ -62,6 +62,7 @@ var (
 
 	StreamNotFound    = def("stream_not_found", UndefinedTable, "stream %q does not exist", "")
 	ViewNotFound      = def("view_not_found", UndefinedTable, "view %q does not exist", "")
+	ObjectNotFound    = def("object_not_found", UndefinedTable, "%s %q does not exist", "")
 	RelationNotFound  = def("relation_not_found", UndefinedTable, "relation %q does not exist", "")
 	RelationExists    = def("relation_exists", DuplicateTable, "relation %q already exists (a %s)", "")
 	NotThatKind       = def("not_that_kind", WrongObjectType, "%q is a %s", "Use DROP %s to remove a %s.")
