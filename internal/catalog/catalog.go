@@ -2,7 +2,9 @@
 // and the meta group's state machine that changes it. The state machine
 // is pure: Apply decodes a command, validates it against the current
 // catalog and returns the effect; the same log yields the same catalog on
-// every replica.
+// every replica. Each command is its own type (CreateStream, SetPlacement,
+// …); its wire form is a tagged JSON envelope that older binaries wrote
+// too. Its errors come from pgerr's table of client-facing errors.
 package catalog
 
 import (

@@ -5,6 +5,9 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/cairndb/cairn/internal/types"
 )
 
@@ -102,5 +105,87 @@ func TestLegacyCommandBytes(t *testing.T) {
 	m := NewMetaSM([]byte("catalog"), nil)
 	if r := m.Apply(nil, 4, []byte(`{"op":"frobnicate"}`)).(*Result); r.Err == nil || r.Err.Code != "XX000" || r.Err.Message != `catalog: unknown command "frobnicate"` {
 		t.Errorf("unknown command: %+v", r.Err)
+	}
+}
+
+// A node restarted on this binary replays a meta log written by older
+// ones: the legacy entries build the same catalog as the typed commands.
+func TestReplayLegacyLog(t *testing.T) {
+	str := func(s string) *string { return &s }
+	cols := []Column{{Name: "k", T: types.Text}}
+	legacy := []legacyCommand{
+		{Op: "init", Value: str("cluster-1"), Node: &Node{Name: "n1"}},
+		{Op: "add_node", Node: &Node{Name: "n2"}},
+		{Op: "add_node", Node: &Node{Name: "n3"}},
+		{Op: "create_stream", Stream: &Stream{Name: "ev", Cols: cols, Shards: 2, Replicas: 2, Nodes: [][]uint64{{1, 2}, {2, 3}}}},
+		{Op: "create_view", View: &View{Name: "v", Stream: "ev", Shards: 1, Query: "SELECT k, count(*) FROM ev GROUP BY k"}},
+		{Op: "set_setting", Key: "auto_failover", Value: str("off")},
+		{Op: "set_node_state", Key: "n3", Value: str(NodeDraining)},
+		{Op: "add_node", Key: "restart", Node: &Node{Name: "n3"}},
+		{Op: "op_create", Operation: &Operation{Type: OpReplaceReplica, Group: 2, From: 1, To: 3}},
+		{Op: "op_update", Operation: &Operation{ID: 1, Status: OpDone, Progress: 1, End: 5}},
+		{Op: "drop_view", Names: []string{"v"}, Cascade: true},
+		{Op: "set_setting", Key: "auto_failover"},
+	}
+	legacy = append(legacy, legacyCommand{Op: "set_placement"})
+	legacy[len(legacy)-1].Placement = &struct {
+		Group uint64   `json:"group"`
+		Nodes []uint64 `json:"nodes"`
+		Added uint64   `json:"added,omitempty"`
+	}{Group: 2, Nodes: []uint64{2, 3}, Added: 3}
+	typed := []Command{
+		&Init{ClusterID: "cluster-1", Node: &Node{Name: "n1"}},
+		&AddNode{Node: &Node{Name: "n2"}},
+		&AddNode{Node: &Node{Name: "n3"}},
+		&CreateStream{Stream: &Stream{Name: "ev", Cols: cols, Shards: 2, Replicas: 2, Nodes: [][]uint64{{1, 2}, {2, 3}}}},
+		&CreateView{View: &View{Name: "v", Stream: "ev", Shards: 1, Query: "SELECT k, count(*) FROM ev GROUP BY k"}},
+		&SetSetting{Key: "auto_failover", Value: str("off")},
+		&SetNodeState{Node: "n3", State: NodeDraining},
+		&AddNode{Node: &Node{Name: "n3"}, Restart: true},
+		&CreateOperation{Operation: &Operation{Type: OpReplaceReplica, Group: 2, From: 1, To: 3}},
+		&UpdateOperation{Operation: &Operation{ID: 1, Status: OpDone, Progress: 1, End: 5}},
+		&DropViews{Names: []string{"v"}},
+		&SetSetting{Key: "auto_failover"},
+		&SetPlacement{Group: 2, Nodes: []uint64{2, 3}, Added: 3},
+	}
+	replay := func(entries [][]byte) string {
+		t.Helper()
+		db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		m := NewMetaSM([]byte("catalog"), nil)
+		for i, e := range entries {
+			if r := m.Apply(db.NewBatch(), uint64(i+1), e).(*Result); r.Err != nil {
+				t.Fatalf("entry %d %s: %v", i+1, e, r.Err)
+			}
+		}
+		b, err := json.Marshal(m.Catalog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	var old, cur [][]byte
+	for i := range legacy {
+		b, err := json.Marshal(&legacy[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, b)
+		cur = append(cur, Encode(typed[i]))
+	}
+	got, want := replay(old), replay(cur)
+	if got != want {
+		t.Fatalf("legacy log built\n%s\ntyped commands built\n%s", got, want)
+	}
+	c := New()
+	if err := json.Unmarshal([]byte(got), c); err != nil {
+		t.Fatal(err)
+	}
+	if c.ClusterID != "cluster-1" || len(c.Nodes) != 3 || c.Nodes["n3"].State != "" || c.Views["v"] != nil ||
+		c.Ops[1].Status != OpDone || len(c.Settings) != 0 || !reflect.DeepEqual(c.Added[2], []uint64{3}) {
+		t.Fatalf("replayed catalog: %s", got)
 	}
 }

@@ -82,10 +82,13 @@ func Of(err error) Kind {
 
 // Is reports whether err is of kind k. Is(err, Retryable) also holds for
 // the kinds that are retryable (NotLeader, NoQuorum).
-func Is(err error, k Kind) bool {
-	got := Of(err)
-	if k == Retryable {
-		return got.Retryable()
+func Is(err error, k Kind) bool { return Of(err).Is(k) }
+
+// Is reports whether an error of kind k is of kind want: the same kind, or
+// want is Retryable and k is retryable. Nothing is of kind Unknown.
+func (k Kind) Is(want Kind) bool {
+	if want == Retryable {
+		return k.Retryable()
 	}
-	return got == k && k != Unknown
+	return k == want && want != Unknown
 }

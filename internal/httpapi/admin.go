@@ -197,11 +197,11 @@ func quoteLiteral(s string) string {
 func checkName(what, s string) error {
 	switch {
 	case s == "":
-		return pgerr.New(pgerr.InvalidParameterValue, "%s must not be empty", what)
+		return pgerr.NameEmpty.New(what)
 	case !utf8.ValidString(s):
-		return pgerr.New(pgerr.CharacterNotInRepertoire, "%s is not valid UTF-8", what)
+		return pgerr.NameNotUTF8.New(what)
 	case strings.IndexByte(s, 0) >= 0:
-		return pgerr.New(pgerr.InvalidParameterValue, "%s must not contain a NUL byte", what)
+		return pgerr.NameHasNUL.New(what)
 	}
 	return nil
 }
@@ -211,7 +211,7 @@ func checkName(what, s string) error {
 func parseID(what, s string) (int64, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 || s[0] == '+' {
-		return 0, pgerr.New(pgerr.InvalidParameterValue, "invalid %s id %q: must be a positive integer", what, s)
+		return 0, pgerr.BadIDParam.New(what, s)
 	}
 	return n, nil
 }
@@ -222,24 +222,24 @@ func parseID(what, s string) (int64, error) {
 func decodeBody(r *http.Request, v any, allowEmpty bool) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
 	if err != nil {
-		return pgerr.New(pgerr.InvalidParameterValue, "reading the request body: %v", err)
+		return pgerr.BodyReadFailed.New(err)
 	}
 	if len(body) > maxAdminBody {
-		return pgerr.New(pgerr.InvalidParameterValue, "request body exceeds %d bytes", maxAdminBody)
+		return pgerr.BodyTooLarge.New(maxAdminBody)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if allowEmpty {
 			return nil
 		}
-		return pgerr.New(pgerr.InvalidParameterValue, "request body is empty; send a JSON object")
+		return pgerr.BodyEmpty.New()
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return pgerr.New(pgerr.InvalidParameterValue, "invalid JSON body: %s", jsonProblem(err))
+		return pgerr.BadJSONBody.New(jsonProblem(err))
 	}
 	if dec.More() {
-		return pgerr.New(pgerr.InvalidParameterValue, "invalid JSON body: data after the object")
+		return pgerr.JSONTrailingData.New()
 	}
 	return nil
 }
@@ -278,7 +278,7 @@ func bodyNode(r *http.Request, key string) (string, error) {
 		return "", err
 	}
 	if p == nil {
-		return "", pgerr.New(pgerr.InvalidParameterValue, "the request body needs {%q: \"node name\"}", key)
+		return "", pgerr.BodyNeedsNode.New(key)
 	}
 	if err := checkName(fmt.Sprintf("%q", key), *p); err != nil {
 		return "", err
@@ -295,7 +295,7 @@ func (a *admin) sql(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b.SQL == nil || strings.TrimSpace(*b.SQL) == "" {
-		a.fail(w, r, pgerr.New(pgerr.SyntaxError, "no SQL statement given").WithHint(`send {"sql": "SELECT ..."}`))
+		a.fail(w, r, pgerr.NoSQLGiven.New().WithHint(`send {"sql": "SELECT ..."}`))
 		return
 	}
 	a.exec(w, r, *b.SQL)
@@ -305,7 +305,7 @@ func (a *admin) nodeAction(w http.ResponseWriter, r *http.Request) {
 	name, action := r.PathValue("name"), r.PathValue("action")
 	kw, ok := nodeActions[action]
 	if !ok {
-		a.failStatus(w, http.StatusNotFound, pgerr.New(pgerr.UndefinedObject, "unknown node action %q", action).
+		a.failStatus(w, http.StatusNotFound, pgerr.UnknownAction.New("node", action).
 			WithHint("use offline, recover, drain or decommission; DELETE /api/v1/nodes/{name} removes a node"))
 		return
 	}
@@ -330,7 +330,7 @@ func (a *admin) shardAction(w http.ResponseWriter, r *http.Request) {
 	switch action {
 	case "transfer-leader", "recover-replica", "force-recover":
 	default:
-		a.failStatus(w, http.StatusNotFound, pgerr.New(pgerr.UndefinedObject, "unknown shard action %q", action).
+		a.failStatus(w, http.StatusNotFound, pgerr.UnknownAction.New("shard", action).
 			WithHint("use transfer-leader, recover-replica or force-recover"))
 		return
 	}
@@ -411,11 +411,11 @@ func (a *admin) setSetting(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b.Name == nil {
-		a.fail(w, r, pgerr.New(pgerr.InvalidParameterValue, `the request body needs {"name": "...", "value": "..."}`))
+		a.fail(w, r, pgerr.SettingBodyNeeded.New())
 		return
 	}
 	if len(*b.Name) > 63 || !settingName.MatchString(*b.Name) {
-		a.fail(w, r, pgerr.New(pgerr.InvalidParameterValue, "invalid setting name %q", *b.Name).
+		a.fail(w, r, pgerr.BadSettingName.New(*b.Name).
 			WithHint("a setting name is lower-case letters, digits and underscores, e.g. auto_failover"))
 		return
 	}
@@ -430,9 +430,9 @@ func (a *admin) setSetting(w http.ResponseWriter, r *http.Request) {
 // settingValue accepts a JSON string, boolean or number and returns its
 // text; scripts may send {"value": false} as well as {"value": "off"}.
 func settingValue(raw json.RawMessage) (string, error) {
-	bad := pgerr.New(pgerr.InvalidParameterValue, `"value" must be a JSON string, boolean or number`)
+	bad := pgerr.BadSettingValue.New()
 	if len(raw) == 0 {
-		return "", pgerr.New(pgerr.InvalidParameterValue, `the request body needs {"name": "...", "value": "..."}`)
+		return "", pgerr.SettingBodyNeeded.New()
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -452,7 +452,7 @@ func settingValue(raw json.RawMessage) (string, error) {
 		return "", bad
 	}
 	if strings.IndexByte(s, 0) >= 0 {
-		return "", pgerr.New(pgerr.InvalidParameterValue, `"value" must not contain a NUL byte`)
+		return "", pgerr.SettingValueNUL.New()
 	}
 	return s, nil
 }
@@ -507,10 +507,9 @@ func (a *admin) notFound(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		a.failStatus(w, http.StatusMethodNotAllowed, pgerr.New(pgerr.FeatureNotSupported,
-			"method %s is not allowed on %s", r.Method, r.URL.Path).WithHint("use %s", strings.Join(allow, " or ")))
+		a.failStatus(w, http.StatusMethodNotAllowed, pgerr.MethodNotAllowed.New(r.Method, r.URL.Path).WithHint("use %s", strings.Join(allow, " or ")))
 		return
 	}
-	a.failStatus(w, http.StatusNotFound, pgerr.New(pgerr.UndefinedObject, "no admin API route %s %s", r.Method, r.URL.Path).
+	a.failStatus(w, http.StatusNotFound, pgerr.NoAdminRoute.New(r.Method, r.URL.Path).
 		WithHint("routes start with %s: sql, nodes, shards, operations, cluster", AdminPrefix))
 }

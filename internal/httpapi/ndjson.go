@@ -84,11 +84,9 @@ func (d *decoder) readAll(r io.Reader) error {
 		if err != nil && err != io.EOF {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return &decodeError{Err: pgerr.New(pgerr.ProgramLimitExceeded,
-					"request body exceeds the limit of %d bytes", mbe.Limit).
-					WithHint("send the events in several requests")}
+				return &decodeError{Err: pgerr.BodyOverLimit.New(mbe.Limit)}
 			}
-			return &decodeError{Err: pgerr.New(pgerr.ConnectionFailure, "reading request body: %v", err)}
+			return &decodeError{Err: pgerr.IngestBodyReadFailed.New(err)}
 		}
 		if len(line) > 0 {
 			d.line++

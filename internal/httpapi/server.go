@@ -182,14 +182,12 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		s.writeError(w, r, 0, pgerr.New(pgerr.FeatureNotSupported, "Content-Encoding %q is not supported; send plain NDJSON", ce))
+		s.writeError(w, r, 0, pgerr.ContentEncodingUnsupported.New(ce))
 		return
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		// Refuse before reading; the client learns the limit at once.
-		s.writeError(w, r, 0, pgerr.New(pgerr.ProgramLimitExceeded,
-			"request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes).
-			WithHint("send the events in several requests"))
+		s.writeError(w, r, 0, pgerr.BodyOverLimit.New(s.cfg.MaxBodyBytes))
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)

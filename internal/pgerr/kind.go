@@ -38,10 +38,4 @@ func KindOf(err error) errkind.Kind {
 }
 
 // IsKind is errkind.Is for any error, classified as KindOf does.
-func IsKind(err error, k errkind.Kind) bool {
-	got := KindOf(err)
-	if k == errkind.Retryable {
-		return got.Retryable()
-	}
-	return got == k && k != errkind.Unknown
-}
+func IsKind(err error, k errkind.Kind) bool { return KindOf(err).Is(k) }

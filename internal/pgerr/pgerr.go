@@ -15,6 +15,7 @@ const (
 	FeatureNotSupported          = "0A000"
 	InvalidParameterValue        = "22023"
 	InvalidTextRep               = "22P02"
+	BadCopyFileFormat            = "22P04"
 	DivisionByZero               = "22012"
 	NumericOutOfRange            = "22003"
 	DatetimeFieldOverflow        = "22008"
@@ -28,6 +29,7 @@ const (
 	ActiveSQLTransaction         = "25001"
 	NoActiveSQLTransaction       = "25P01"
 	InvalidSQLStatementName      = "26000"
+	InvalidCursorName            = "34000"
 	InvalidAuthorization         = "28000"
 	SerializationFailure         = "40001"
 	SyntaxError                  = "42601"
@@ -40,6 +42,7 @@ const (
 	DuplicateTable               = "42P07"
 	DuplicateObject              = "42710"
 	DuplicateColumn              = "42701"
+	DuplicatePreparedStatement   = "42P05"
 	AmbiguousColumn              = "42702"
 	DatatypeMismatch             = "42804"
 	WrongObjectType              = "42809"
@@ -130,7 +133,7 @@ func Code(err error) string { return From(err).Code }
 
 // UndefinedTableErr reports a missing stream or view.
 func UndefinedTableErr(kind, name string) *Error {
-	return New(UndefinedTable, "%s %q does not exist", kind, name)
+	return ObjectNotFound.New(kind, name)
 }
 
 // Syntax reports a syntax error at pos.

@@ -1,9 +1,6 @@
 package pgerr
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // Def declares one client-facing error: a stable name, its SQLSTATE and
 // the format of its message, and of its hint when every occurrence has
@@ -55,15 +52,17 @@ func countVerbs(format string) int {
 	return n
 }
 
-// The client-facing errors, by name. Add an error here when a condition
-// is reported from more than one place, or when code elsewhere needs to
-// know it (then it is matched by SQLSTATE, which is what survives a trip
-// between nodes).
+// The client-facing errors, by name: every error Cairn builds for a client
+// is declared here and built with New (pgerr.NodeNotFound.New(name)), so
+// the words for one condition are written once and can be reviewed in one
+// place. Code that must recognise one matches its Code (a SQLSTATE is what
+// survives a trip between nodes); retries key on errkind kinds instead.
 var (
 	// Objects.
 
 	StreamNotFound    = def("stream_not_found", UndefinedTable, "stream %q does not exist", "")
 	ViewNotFound      = def("view_not_found", UndefinedTable, "view %q does not exist", "")
+	ObjectNotFound    = def("object_not_found", UndefinedTable, "%s %q does not exist", "")
 	RelationNotFound  = def("relation_not_found", UndefinedTable, "relation %q does not exist", "")
 	RelationExists    = def("relation_exists", DuplicateTable, "relation %q already exists (a %s)", "")
 	NotThatKind       = def("not_that_kind", WrongObjectType, "%q is a %s", "Use DROP %s to remove a %s.")
@@ -122,22 +121,142 @@ var (
 	NodeShuttingDown = def("node_shutting_down", AdminShutdown, "the node is shutting down", "")
 	AdminTerminated  = def("admin_terminated", AdminShutdown, "terminating connection due to administrator command", "")
 
-	// Statements and sessions.
+	// Cancels and transactions.
 
 	CanceledByUser   = def("canceled_by_user", QueryCanceled, "canceling statement due to user request", "")
 	StatementTimeout = def("statement_timeout", QueryCanceled, "canceling statement due to statement timeout", "")
 	TxAborted        = def("transaction_aborted", InFailedTx, "current transaction is aborted, commands ignored until end of transaction block", "")
+
+	// Cluster administration: ALTER NODE, ALTER SHARD, operations.
+
+	NodeAlreadyDecommissioned = def("node_already_decommissioned", ObjectNotInPrerequisiteState, "node %q is already decommissioned", "")
+	NodeNotRemovable          = def("node_not_removable", ObjectNotInPrerequisiteState, "node %q is %s; only a decommissioned or dead node can be removed", "")
+	NodeVotesInMeta           = def("node_votes_in_meta", ObjectInUse, "node %q still votes in the meta group", "")
+	AlterNodeUnsupported      = def("alter_node_unsupported", FeatureNotSupported, "ALTER NODE … %s is not supported", "")
+	ShardIDNotPositive        = def("shard_id_not_positive", InvalidParameterValue, "shard id must be positive, got %d", "")
+	NodeHoldsNoReplica        = def("node_holds_no_replica", ObjectNotInPrerequisiteState, "node %q holds no replica of shard %d; its replicas are on %s", "")
+	LeaderTargetNotLive       = def("leader_target_not_live", ObjectNotInPrerequisiteState, "node %q is %s; leadership can only move to a live node", "")
+	MetaPlacesItself          = def("meta_places_itself", FeatureNotSupported, "the meta group places its replicas itself (every live node holds one)", "")
+	RecoverTargetNotInService = def("recover_target_not_in_service", ObjectNotInPrerequisiteState, "node %q is %s; a replica can only be recovered on a live data node in service", "")
+	AlterShardUnsupported     = def("alter_shard_unsupported", FeatureNotSupported, "ALTER SHARD … %s is not supported", "")
+	LeadersTargetNotInService = def("leaders_target_not_in_service", ObjectNotInPrerequisiteState, "node %q is %s; leaders can only move to a live node in service", "")
+	AdminOneStatement         = def("admin_one_statement", SyntaxError, "the admin API runs exactly one statement, got %d", "")
+	AdminNoCopy               = def("admin_no_copy", FeatureNotSupported, "COPY is not available through the admin API; use a PostgreSQL client or POST /v1/streams/…/ingest", "")
+	NothingToRecoverFrom      = def("nothing_to_recover_from", ObjectNotInPrerequisiteState, "no live node holds a replica of shard %d: nothing to recover from", "")
+	NothingToForce            = def("nothing_to_force", ObjectNotInPrerequisiteState, "shard %d has a leader (%s): a quorum of its replicas is alive, nothing to force", "")
+	MetaReplicaLeads          = def("meta_replica_leads", ObjectNotInPrerequisiteState, "the meta replica on %s leads; refusing to reset it", "")
+	DestroyLeader             = def("destroy_leader", ObjectNotInPrerequisiteState, "the replica of shard %d on %s leads it; refusing to destroy it", "")
+	RemoveLeaderRetry         = def("remove_leader_retry", SerializationFailure, "the leader of shard %d is the replica to remove; leadership is moving off it, retry", "")
+	UnknownShardAction        = def("unknown_shard_action", FeatureNotSupported, "unknown shard action %q", "")
+	ShardAdminFailed          = def("shard_admin_failed", SerializationFailure, "shard %d: %v", "")
+	NoReplacementNode         = def("no_replacement_node", ObjectNotInPrerequisiteState, "no live data node can take a replica of shard %d (it is on %s)", "")
+	CatchUpTimeout            = def("catch_up_timeout", SerializationFailure, "the replica on %s did not catch up within %s", "")
+	LeaderHandoffFailed       = def("leader_handoff_failed", SerializationFailure, "shard %d did not hand its leadership to %s after 5 attempts", "")
+	EvacuationStopped         = def("evacuation_stopped", ObjectNotInPrerequisiteState, "node %q is %s now; stopped moving replicas off it", "")
+	NoLongerDraining          = def("no_longer_draining", ObjectNotInPrerequisiteState, "node %q is no longer draining", "")
+	StillLeading              = def("still_leading", SerializationFailure, "node %q still leads shards after %s (no other live voter?)", "")
+	NodeNotBack               = def("node_not_back", SerializationFailure, "node %q did not come back within %s", "")
+	LeaderBalanceTimeout      = def("leader_balance_timeout", SerializationFailure, "%s leads %d of the %d shards it holds after %s", "")
+	OperationEnded            = def("operation_ended", SerializationFailure, "operation %d %s: %s", "")
+
+	// Statements: DDL options, INSERT, COPY, session parameters.
+
+	IntOptionRange            = def("int_option_range", InvalidParameterValue, "%s must be an integer between %d and %d, got %q", "")
+	UnknownOption             = def("unknown_option", InvalidParameterValue, "unrecognized %s option %q", "")
+	ForeignServerUnsupported  = def("foreign_server_unsupported", FeatureNotSupported, "foreign server %q is not supported", "")
+	StreamWithoutColumns      = def("stream_without_columns", SyntaxError, "a stream needs at least one column", "")
+	ShardKeyNotAColumn        = def("shard_key_not_a_column", UndefinedColumn, "shard_key %q is not a column of stream %q", "")
+	BadRetention              = def("bad_retention", InvalidParameterValue, "retention must be an interval such as '7 days', got %q", "")
+	ViewNotFromStream         = def("view_not_from_stream", FeatureNotSupported, "a continuous view must read FROM a stream", "")
+	ViewOverView              = def("view_over_view", FeatureNotSupported, "views over views are not supported yet: %q is a view", "")
+	TooFewNodesForReplicas    = def("too_few_nodes_for_replicas", InvalidParameterValue, "num_replicas=%d needs at least %d data nodes; the cluster has %d", "")
+	BadViewStart              = def("bad_view_start", InvalidParameterValue, "start must be 'earliest' or 'latest', got %q", "")
+	BadCheckpointInterval     = def("bad_checkpoint_interval", InvalidParameterValue, "checkpoint_interval must be a duration such as '5s', got %q", "")
+	UnknownViewSetting        = def("unknown_view_setting", InvalidParameterValue, "unrecognized setting %q", "")
+	UnknownCheckpointEntry    = def("unknown_checkpoint_entry", InvalidParameterValue, "checkpoint_settings: unrecognized entry %q", "")
+	BadCheckpointValue        = def("bad_checkpoint_value", InvalidParameterValue, "checkpoint_settings: %s must be one of %s, got %q", "")
+	ParameterReadOnly         = def("parameter_read_only", InvalidParameterValue, "parameter %q cannot be changed", "")
+	DurationSettingRange      = def("duration_setting_range", InvalidParameterValue, "%s must be a duration between %s and %s such as '3s' or '500ms', got %q", "")
+	ShowUnsupported           = def("show_unsupported", FeatureNotSupported, "SHOW %s is not supported yet", "")
+	StreamChangedSincePrepare = def("stream_changed_since_prepare", FeatureNotSupported, "cached plan must not change result type: stream %q changed since the statement was prepared", "")
+	NotInTxBlock              = def("not_in_tx_block", ActiveSQLTransaction, "%s cannot run inside a transaction block", "")
+	InsertIntoView            = def("insert_into_view", WrongObjectType, "cannot insert into view %q", "")
+	InsertArity               = def("insert_arity", SyntaxError, "INSERT has %s expressions than target columns", "")
+	TxTooManyEvents           = def("tx_too_many_events", ProgramLimitExceeded, "a transaction block may buffer at most %d events; this one has %d", "")
+	BadCopyOption             = def("bad_copy_option", SyntaxError, "invalid value for COPY option %q", "")
+	CopyCharTooLong           = def("copy_char_too_long", FeatureNotSupported, "COPY %s must be a single one-byte character", "")
+	UnknownCopyFormat         = def("unknown_copy_format", InvalidParameterValue, "COPY format %q not recognized", "")
+	CopyHeaderNotBool         = def("copy_header_not_bool", InvalidParameterValue, "header requires a Boolean value", "")
+	CopyEncoding              = def("copy_encoding", InvalidParameterValue, "COPY encoding %q is not supported: only UTF8", "")
+	UnknownCopyOption         = def("unknown_copy_option", SyntaxError, "option %q not recognized", "")
+	ParameterNotBool          = def("parameter_not_bool", InvalidParameterValue, "parameter %q requires a Boolean value", "")
+	TimeZoneUnsupported       = def("time_zone_unsupported", InvalidParameterValue, "time zone %q is not supported: Cairn sessions run in UTC", "")
+	ClientEncoding            = def("client_encoding", InvalidParameterValue, "client encoding %q is not supported: only UTF8", "")
+
+	// The HTTP API: request bodies, names and routes.
+
+	NameEmpty                  = def("name_empty", InvalidParameterValue, "%s must not be empty", "")
+	NameNotUTF8                = def("name_not_utf8", CharacterNotInRepertoire, "%s is not valid UTF-8", "")
+	NameHasNUL                 = def("name_has_nul", InvalidParameterValue, "%s must not contain a NUL byte", "")
+	BadIDParam                 = def("bad_id_param", InvalidParameterValue, "invalid %s id %q: must be a positive integer", "")
+	BodyReadFailed             = def("body_read_failed", InvalidParameterValue, "reading the request body: %v", "")
+	BodyTooLarge               = def("body_too_large", InvalidParameterValue, "request body exceeds %d bytes", "")
+	BodyOverLimit              = def("body_over_limit", ProgramLimitExceeded, "request body exceeds the limit of %d bytes", "send the events in several requests")
+	BodyEmpty                  = def("body_empty", InvalidParameterValue, "request body is empty; send a JSON object", "")
+	BadJSONBody                = def("bad_json_body", InvalidParameterValue, "invalid JSON body: %s", "")
+	JSONTrailingData           = def("json_trailing_data", InvalidParameterValue, "invalid JSON body: data after the object", "")
+	BodyNeedsNode              = def("body_needs_node", InvalidParameterValue, "the request body needs {%q: \"node name\"}", "")
+	NoSQLGiven                 = def("no_sql_given", SyntaxError, "no SQL statement given", "")
+	BadSettingName             = def("bad_setting_name", InvalidParameterValue, "invalid setting name %q", "")
+	SettingBodyNeeded          = def("setting_body_needed", InvalidParameterValue, `the request body needs {"name": "...", "value": "..."}`, "")
+	BadSettingValue            = def("bad_setting_value", InvalidParameterValue, `"value" must be a JSON string, boolean or number`, "")
+	SettingValueNUL            = def("setting_value_nul", InvalidParameterValue, `"value" must not contain a NUL byte`, "")
+	NoAdminRoute               = def("no_admin_route", UndefinedObject, "no admin API route %s %s", "")
+	MethodNotAllowed           = def("method_not_allowed", FeatureNotSupported, "method %s is not allowed on %s", "")
+	UnknownAction              = def("unknown_admin_action", UndefinedObject, "unknown %s action %q", "")
+	ContentEncodingUnsupported = def("content_encoding_unsupported", FeatureNotSupported, "Content-Encoding %q is not supported; send plain NDJSON", "")
+	IngestBodyReadFailed       = def("ingest_body_read_failed", ConnectionFailure, "reading request body: %v", "")
+
+	// The PostgreSQL wire protocol and COPY.
+
+	MessageTooLarge         = def("message_too_large", ProgramLimitExceeded, "message of %d bytes exceeds the maximum message size of %d bytes", "")
+	BadFrontendMessage      = def("bad_frontend_message", ProtocolViolation, "invalid frontend message: %v", "")
+	FunctionCallUnsupported = def("function_call_unsupported", FeatureNotSupported, "function call messages are not supported", "")
+	UnexpectedMessage       = def("unexpected_message", ProtocolViolation, "unexpected message %T", "")
+	NoParameter1            = def("no_parameter_1", UndefinedParameter, "there is no parameter $1", "")
+	MultiCommandPrepare     = def("multi_command_prepare", SyntaxError, "cannot insert multiple commands into a prepared statement", "")
+	PreparedNotFound        = def("prepared_statement_not_found", InvalidSQLStatementName, "prepared statement \"%s\" does not exist", "")
+	PreparedExists          = def("prepared_statement_exists", DuplicatePreparedStatement, "prepared statement \"%s\" already exists", "")
+	PortalNotFound          = def("portal_not_found", InvalidCursorName, "portal \"%s\" does not exist", "")
+	BadFormatCode           = def("unsupported_format_code", ProtocolViolation, "unsupported format code: %d", "")
+	ServerStopping          = def("server_shutting_down", CannotConnectNow, "the database system is shutting down", "")
+	BindParamCount          = def("bind_param_count", ProtocolViolation, "bind message supplies %d parameters, but prepared statement \"%s\" requires %d", "")
+	BindParamFormats        = def("bind_param_formats", ProtocolViolation, "bind message has %d parameter formats but %d parameters", "")
+	BindResultFormats       = def("bind_result_formats", ProtocolViolation, "bind message has %d result formats but query has %d columns", "")
+	CopyStartedTwice        = def("copy_started_twice", ProtocolViolation, "COPY started twice in one statement", "")
+	CopyFormatUnsupported   = def("copy_format_unsupported", FeatureNotSupported, "COPY format %d is not supported", "")
+	CopyUnexpectedEOF       = def("copy_unexpected_eof", BadCopyFileFormat, "unexpected EOF in COPY data", "")
+	CopyRowTooLarge         = def("copy_row_too_large", ProgramLimitExceeded, "COPY row exceeds the maximum size of %d bytes", "")
+	CopyFailed              = def("copy_failed", QueryCanceled, "COPY from stdin failed: %s", "")
+	CopyUnexpectedMessage   = def("copy_unexpected_message", ProtocolViolation, "unexpected message type 0x%02X during COPY from stdin", "")
+	CopyBadSignature        = def("copy_bad_signature", BadCopyFileFormat, "COPY file signature not recognized", "")
+	CopyWithOIDs            = def("copy_with_oids", BadCopyFileFormat, "COPY binary data with OIDs is not supported", "")
+	CopyFieldCount          = def("copy_field_count", BadCopyFileFormat, "row field count is %d, expected %d", "")
+	CopyFieldSize           = def("copy_field_size", BadCopyFileFormat, "invalid field size", "")
+	CopyMissingColumn       = def("copy_missing_column", BadCopyFileFormat, "missing data for column %d", "")
+	CopyExtraData           = def("copy_extra_data", BadCopyFileFormat, "extra data after last expected column", "")
+	CopyUnterminatedQuote   = def("copy_unterminated_quote", BadCopyFileFormat, "unterminated CSV quoted field", "")
 
 	// Internal: a bug or a broken invariant, reported rather than hidden.
 
 	CatalogUndecodable = def("catalog_undecodable", InternalError, "catalog: undecodable command at index %d: %v", "")
 	CatalogUnknownCmd  = def("catalog_unknown_command", InternalError, "catalog: unknown command %q", "")
 	CatalogIncomplete  = def("catalog_incomplete_command", InternalError, "catalog: command %q without its %s", "")
+	Internal           = def("internal", InternalError, "%v", "")
+	Panic              = def("panic", InternalError, "internal error: %v", "")
+	BadReply           = def("bad_internal_reply", InternalError, "%s reply: %v", "")
+	BadApplyResult     = def("bad_apply_result", InternalError, "catalog: unexpected apply result %T", "")
+	UnknownRPC         = def("unknown_internal_method", FeatureNotSupported, "unknown internal method %q", "")
+	UnsupportedStmt    = def("unsupported_statement", FeatureNotSupported, "statement %T is not supported", "")
 	CatalogIO          = def("catalog_io", IOError, "catalog: %v", "")
 )
-
-// verbsOK reports whether a format uses only plain verbs (no argument
-// indexes or * widths), which New's argument split relies on.
-func verbsOK(format string) bool {
-	return !strings.Contains(format, "%[") && !strings.Contains(format, "*")
-}

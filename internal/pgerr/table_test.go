@@ -79,3 +79,9 @@ func verbLetters(format string) []byte {
 	}
 	return out
 }
+
+// verbsOK reports whether a format uses only plain verbs (no argument
+// indexes or * widths), which New's argument split relies on.
+func verbsOK(format string) bool {
+	return !strings.Contains(format, "%[") && !strings.Contains(format, "*")
+}

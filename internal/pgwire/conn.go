@@ -117,7 +117,7 @@ func (s *Server) serveConn(c *conn) {
 		// it to this client and drop only this connection.
 		if r := recover(); r != nil {
 			s.log.Error("pgwire: panic serving connection", "remote", nc.RemoteAddr(), "panic", r, "stack", string(debug.Stack()))
-			c.sendFatal(pgerr.New(pgerr.InternalError, "internal error: %v", r))
+			c.sendFatal(pgerr.Panic.New(r))
 		}
 	}()
 	if !c.startup() {
@@ -201,7 +201,7 @@ func (c *conn) startSession(m *pgproto3.StartupMessage) bool {
 		return false
 	}
 	if !c.s.register(c) {
-		c.sendFatal(pgerr.New(pgerr.CannotConnectNow, "the database system is shutting down"))
+		c.sendFatal(pgerr.ServerStopping.New())
 		return false
 	}
 	sess, err := c.s.h.NewSession(c.ctx, params)
@@ -302,10 +302,10 @@ func (c *conn) loop() {
 			var tooBig *pgproto3.ExceededMaxBodyLenErr
 			switch {
 			case errors.As(err, &tooBig):
-				c.sendFatal(pgerr.New(pgerr.ProgramLimitExceeded, "message of %d bytes exceeds the maximum message size of %d bytes", tooBig.ActualBodyLen, tooBig.MaxExpectedBodyLen))
+				c.sendFatal(pgerr.MessageTooLarge.New(tooBig.ActualBodyLen, tooBig.MaxExpectedBodyLen))
 			case c.ctx.Err() == nil && !isEOF(err):
 				c.s.log.Debug("pgwire: protocol violation", "remote", c.nc.RemoteAddr(), "err", err)
-				c.sendFatal(pgerr.New(pgerr.ProtocolViolation, "invalid frontend message: %v", err))
+				c.sendFatal(pgerr.BadFrontendMessage.New(err))
 			}
 			return
 		}
@@ -373,9 +373,9 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
 		}
 		err = c.send(&pgproto3.CloseComplete{})
 	case *pgproto3.FunctionCall:
-		err = pgerr.New(pgerr.FeatureNotSupported, "function call messages are not supported")
+		err = pgerr.FunctionCallUnsupported.New()
 	default:
-		err = pgerr.New(pgerr.ProtocolViolation, "unexpected message %T", msg)
+		err = pgerr.UnexpectedMessage.New(msg)
 	}
 	if err != nil {
 		if c.connErr(err) {
@@ -479,7 +479,7 @@ func (c *conn) simpleQuery(q string) bool {
 		}
 		ps.offset = offs[i]
 		if len(ps.paramTypes) > 0 {
-			return c.sendError(pgerr.New(pgerr.UndefinedParameter, "there is no parameter $1"), 0)
+			return c.sendError(pgerr.NoParameter1.New(), 0)
 		}
 		if ps.cols != nil {
 			if err := c.send(rowDescription(ps.cols, nil)); err != nil {
@@ -518,7 +518,7 @@ func (c *conn) prepare(st parser.Statement, text string, oids []uint32) (*prepar
 func (c *conn) parse(m *pgproto3.Parse) error {
 	if m.Name != "" {
 		if _, ok := c.stmts[m.Name]; ok {
-			return pgerr.New("42P05", "prepared statement \"%s\" already exists", m.Name)
+			return pgerr.PreparedExists.New(m.Name)
 		}
 	}
 	if err := types.CheckUTF8(m.Query); err != nil {
@@ -542,7 +542,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 		}
 	}
 	if n > 1 {
-		return pgerr.New(pgerr.SyntaxError, "cannot insert multiple commands into a prepared statement")
+		return pgerr.MultiCommandPrepare.New()
 	}
 	off := 0
 	if n == 1 {
@@ -580,17 +580,17 @@ func formatFor(codes []int16, i int) int16 {
 func (c *conn) bind(m *pgproto3.Bind) error {
 	ps, ok := c.stmts[m.PreparedStatement]
 	if !ok {
-		return pgerr.New(pgerr.InvalidSQLStatementName, "prepared statement \"%s\" does not exist", m.PreparedStatement)
+		return pgerr.PreparedNotFound.New(m.PreparedStatement)
 	}
 	if len(m.Parameters) != len(ps.paramTypes) {
-		return pgerr.New(pgerr.ProtocolViolation, "bind message supplies %d parameters, but prepared statement \"%s\" requires %d",
+		return pgerr.BindParamCount.New(
 			len(m.Parameters), m.PreparedStatement, len(ps.paramTypes))
 	}
 	if len(m.ParameterFormatCodes) > 1 && len(m.ParameterFormatCodes) != len(m.Parameters) {
-		return pgerr.New(pgerr.ProtocolViolation, "bind message has %d parameter formats but %d parameters", len(m.ParameterFormatCodes), len(m.Parameters))
+		return pgerr.BindParamFormats.New(len(m.ParameterFormatCodes), len(m.Parameters))
 	}
 	if len(m.ResultFormatCodes) > 1 && len(m.ResultFormatCodes) != len(ps.cols) {
-		return pgerr.New(pgerr.ProtocolViolation, "bind message has %d result formats but query has %d columns", len(m.ResultFormatCodes), len(ps.cols))
+		return pgerr.BindResultFormats.New(len(m.ResultFormatCodes), len(ps.cols))
 	}
 	params := make([]types.Datum, len(m.Parameters))
 	for i, raw := range m.Parameters {
@@ -610,7 +610,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 		case 1:
 			d, err = types.ParseBinary(t, raw)
 		default:
-			return pgerr.New(pgerr.ProtocolViolation, "unsupported format code: %d", formatFor(m.ParameterFormatCodes, i))
+			return pgerr.BadFormatCode.New(formatFor(m.ParameterFormatCodes, i))
 		}
 		if err != nil {
 			e := pgerr.From(err)
@@ -624,7 +624,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	for i := range formats {
 		f := formatFor(m.ResultFormatCodes, i)
 		if f != 0 && f != 1 {
-			return pgerr.New(pgerr.ProtocolViolation, "unsupported format code: %d", f)
+			return pgerr.BadFormatCode.New(f)
 		}
 		formats[i] = f
 	}
@@ -658,7 +658,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	if m.ObjectType == 'S' {
 		ps, ok := c.stmts[m.Name]
 		if !ok {
-			return pgerr.New(pgerr.InvalidSQLStatementName, "prepared statement \"%s\" does not exist", m.Name)
+			return pgerr.PreparedNotFound.New(m.Name)
 		}
 		oids := make([]uint32, len(ps.paramTypes))
 		for i, t := range ps.paramTypes {
@@ -677,7 +677,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	}
 	p, ok := c.portals[m.Name]
 	if !ok {
-		return pgerr.New("34000", "portal \"%s\" does not exist", m.Name)
+		return pgerr.PortalNotFound.New(m.Name)
 	}
 	if p.ps.cols == nil {
 		return c.send(&pgproto3.NoData{})
@@ -688,7 +688,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 func (c *conn) execute(m *pgproto3.Execute) error {
 	p, ok := c.portals[m.Portal]
 	if !ok {
-		return pgerr.New("34000", "portal \"%s\" does not exist", m.Portal)
+		return pgerr.PortalNotFound.New(m.Portal)
 	}
 	if err := c.run(p, int(m.MaxRows)); err != nil {
 		if c.connErr(err) {
@@ -892,7 +892,7 @@ func (w *execWriter) ParameterStatus(name, value string) {
 
 func (w *execWriter) CopyIn(opts CopyOptions, cols []types.T) (CopySource, error) {
 	if w.copy != nil {
-		return nil, pgerr.New(pgerr.ProtocolViolation, "COPY started twice in one statement")
+		return nil, pgerr.CopyStartedTwice.New()
 	}
 	cp, err := newCopyIn(w.c, opts, cols, w.copyTable)
 	if err != nil {

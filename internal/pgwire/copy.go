@@ -12,9 +12,6 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-// badCopyFormat is SQLSTATE bad_copy_file_format.
-const badCopyFormat = "22P04"
-
 var binarySignature = []byte("PGCOPY\n\xff\r\n\x00")
 
 // copyIn reads COPY FROM STDIN data from the connection and decodes it
@@ -68,7 +65,7 @@ func newCopyIn(c *conn, opts CopyOptions, cols []types.T, table string) (*copyIn
 		}
 	case CopyBinary:
 	default:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "COPY format %d is not supported", opts.Format)
+		return nil, pgerr.CopyFormatUnsupported.New(opts.Format)
 	}
 	if table == "" {
 		table = "stdin"
@@ -129,7 +126,7 @@ func (cp *copyIn) Next(b *types.Batch, max int) (int, error) {
 				return n, io.EOF
 			}
 			if cp.opts.Format == CopyBinary {
-				cp.err = cp.rowErr(pgerr.New(badCopyFormat, "unexpected EOF in COPY data"))
+				cp.err = cp.rowErr(pgerr.CopyUnexpectedEOF.New())
 				return n, cp.err
 			}
 			// A text or csv row parser returns !ok at eof only when the
@@ -161,7 +158,7 @@ func (cp *copyIn) more() error {
 		case *pgproto3.CopyData:
 			if len(cp.cur) > 0 && len(cp.cur)+len(m.Data) > cp.c.s.cfg.MaxMessageSize {
 				// One row may not grow without bound across messages.
-				return cp.rowErr(pgerr.New(pgerr.ProgramLimitExceeded, "COPY row exceeds the maximum size of %d bytes", cp.c.s.cfg.MaxMessageSize))
+				return cp.rowErr(pgerr.CopyRowTooLarge.New(cp.c.s.cfg.MaxMessageSize))
 			}
 			if len(cp.cur) > 0 {
 				cp.carry = append(cp.carry[:0], cp.cur...)
@@ -176,12 +173,12 @@ func (cp *copyIn) more() error {
 			return nil
 		case *pgproto3.CopyFail:
 			cp.done = true
-			return pgerr.New(pgerr.QueryCanceled, "COPY from stdin failed: %s", m.Message)
+			return pgerr.CopyFailed.New(m.Message)
 		case *pgproto3.Flush, *pgproto3.Sync:
 			// Ignored during COPY, as in PostgreSQL.
 		default:
 			cp.done = true
-			return pgerr.New(pgerr.ProtocolViolation, "unexpected message type 0x%02X during COPY from stdin", msgType(msg))
+			return pgerr.CopyUnexpectedMessage.New(msgType(msg))
 		}
 	}
 }
@@ -259,16 +256,16 @@ func (cp *copyIn) binaryRow(b *types.Batch) (ok bool, err error) {
 	if !cp.headerDone {
 		if len(buf) < 19 {
 			if cp.eof && len(buf) > 0 {
-				return false, pgerr.New(badCopyFormat, "COPY file signature not recognized")
+				return false, pgerr.CopyBadSignature.New()
 			}
 			return false, nil
 		}
 		if !bytes.Equal(buf[:11], binarySignature) {
-			return false, pgerr.New(badCopyFormat, "COPY file signature not recognized")
+			return false, pgerr.CopyBadSignature.New()
 		}
 		flags := binary.BigEndian.Uint32(buf[11:])
 		if flags&0x10000 != 0 {
-			return false, pgerr.New(badCopyFormat, "COPY binary data with OIDs is not supported")
+			return false, pgerr.CopyWithOIDs.New()
 		}
 		ext := int(binary.BigEndian.Uint32(buf[15:]))
 		if ext < 0 || len(buf) < 19+ext {
@@ -289,7 +286,7 @@ func (cp *copyIn) binaryRow(b *types.Batch) (ok bool, err error) {
 	}
 	if cnt != len(b.Cols) {
 		cp.line++
-		return false, cp.rowErr(pgerr.New(badCopyFormat, "row field count is %d, expected %d", cnt, len(b.Cols)))
+		return false, cp.rowErr(pgerr.CopyFieldCount.New(cnt, len(b.Cols)))
 	}
 	// Check the whole tuple is here before decoding any of it.
 	p := 2
@@ -306,7 +303,7 @@ func (cp *copyIn) binaryRow(b *types.Batch) (ok bool, err error) {
 			p += l
 		} else if l < -1 {
 			cp.line++
-			return false, cp.rowErr(pgerr.New(badCopyFormat, "invalid field size"))
+			return false, cp.rowErr(pgerr.CopyFieldSize.New())
 		}
 	}
 	cp.line++
@@ -458,10 +455,10 @@ func hexVal(c byte) int {
 // appendFields decodes cp.fields (ranges of src or scratch) as one row.
 func (cp *copyIn) appendFields(b *types.Batch, src []byte) (bool, error) {
 	if len(cp.fields) < len(b.Cols) {
-		return false, cp.rowErr(pgerr.New(badCopyFormat, "missing data for column %d", len(cp.fields)+1))
+		return false, cp.rowErr(pgerr.CopyMissingColumn.New(len(cp.fields) + 1))
 	}
 	if len(cp.fields) > len(b.Cols) {
-		return false, cp.rowErr(pgerr.New(badCopyFormat, "extra data after last expected column"))
+		return false, cp.rowErr(pgerr.CopyExtraData.New())
 	}
 	for i, f := range cp.fields {
 		c := &b.Cols[i]
@@ -518,7 +515,7 @@ func (cp *copyIn) csvRow(b *types.Batch) (bool, error) {
 				if i >= len(buf) {
 					if cp.eof {
 						cp.line++ // the line the record starts on
-						return false, cp.rowErr(pgerr.New(badCopyFormat, "unterminated CSV quoted field"))
+						return false, cp.rowErr(pgerr.CopyUnterminatedQuote.New())
 					}
 					return false, nil
 				}

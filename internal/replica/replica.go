@@ -361,7 +361,7 @@ func StoreErr(err error) error {
 	case errors.Is(err, raftstore.ErrGroupNotFound), errors.Is(err, raftstore.ErrGroupRemoved):
 		return pgerr.ShardMoved.New(err)
 	}
-	return pgerr.New(pgerr.InternalError, "%v", err)
+	return pgerr.Internal.New(err)
 }
 
 // HandleData serves the data-shard RPCs; ok is false for other methods.
@@ -558,7 +558,7 @@ func (m *Manager) HandleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (
 			return nil, m.resetMeta()
 		}
 		if st.IsLeader {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "the replica of shard %d on %s leads it; refusing to destroy it", req.Group, m.name)
+			return nil, pgerr.DestroyLeader.New(req.Group, m.name)
 		}
 		m.mu.Lock()
 		g := m.mu.groups[req.Group]
@@ -615,11 +615,11 @@ func (m *Manager) HandleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (
 			if to := placement.HandOff(cat, m.live(cat), m.self, st.Voters); to != 0 {
 				_ = m.store.TransferLeader(req.Group, to)
 			}
-			return nil, pgerr.New(pgerr.SerializationFailure, "the leader of shard %d is the replica to remove; leadership is moving off it, retry", req.Group)
+			return nil, pgerr.RemoveLeaderRetry.New(req.Group)
 		}
 		change = &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(req.Node)}
 	default:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "unknown shard action %q", req.Action)
+		return nil, pgerr.UnknownShardAction.New(req.Action)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -707,7 +707,7 @@ func (g *Group) ViewPlan() *exec.ViewPlan {
 // the meta group elsewhere).
 func (m *Manager) resetMeta() error {
 	if st, ok := m.store.Status(catalog.MetaGroupID); ok && st.IsLeader {
-		return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "the meta replica on %s leads; refusing to reset it", m.name)
+		return pgerr.MetaReplicaLeads.New(m.name)
 	}
 	if err := m.store.DestroyGroup(catalog.MetaGroupID); err != nil {
 		return StoreErr(err)

@@ -205,7 +205,7 @@ func (rt *Router) CheckBatch(name string, b *types.Batch) error {
 		ok = b.Cols[i].T == s.Cols[i].T
 	}
 	if !ok {
-		return pgerr.New(pgerr.FeatureNotSupported, "cached plan must not change result type: stream %q changed since the statement was prepared", name).
+		return pgerr.StreamChangedSincePrepare.New(name).
 			WithHint("Prepare the statement again.")
 	}
 	return nil
@@ -856,7 +856,7 @@ func (rt *Router) ShardAdminAt(ctx context.Context, id uint64, req rpc.ShardRequ
 	}
 	var rep rpc.ShardReply
 	if err := json.Unmarshal(out, &rep); err != nil {
-		return nil, pgerr.New(pgerr.InternalError, "shard_admin reply: %v", err)
+		return nil, pgerr.BadReply.New("shard_admin", err)
 	}
 	return &rep, nil
 }
@@ -899,7 +899,7 @@ func (rt *Router) ShardAdmin(ctx context.Context, gid uint64, action rpc.ShardAc
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return nil, pgerr.New(pgerr.SerializationFailure, "shard %d: %v", gid, lastErr)
+	return nil, pgerr.ShardAdminFailed.New(gid, lastErr)
 }
 
 // findLeader asks this node and the shard's replicas who leads group gid.

@@ -29,7 +29,7 @@ func (n *Node) RunSQL(ctx context.Context, sql string) (*httpapi.SQLResult, erro
 		return nil, pgerr.From(err)
 	}
 	if len(stmts) != 1 {
-		return nil, pgerr.New(pgerr.SyntaxError, "the admin API runs exactly one statement, got %d", len(stmts))
+		return nil, pgerr.AdminOneStatement.New(len(stmts))
 	}
 	s := session.New(sessionBackend{n}, "cairn", nil)
 	defer s.Close()
@@ -73,7 +73,7 @@ func (w *collectWriter) Row(row []types.Datum) error {
 func (w *collectWriter) Notice(msg string)           { w.res.Notices = append(w.res.Notices, msg) }
 func (w *collectWriter) ParameterStatus(_, _ string) {}
 func (w *collectWriter) CopyIn(pgwire.CopyOptions, []types.T) (pgwire.CopySource, error) {
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "COPY is not available through the admin API; use a PostgreSQL client or POST /v1/streams/…/ingest")
+	return nil, pgerr.AdminNoCopy.New()
 }
 
 // forceRecover plans (and with confirm, performs) the forced recovery of
@@ -99,11 +99,11 @@ func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgw
 		found = append(found, survivor{nd.ID, rep})
 	}
 	if len(found) == 0 {
-		return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "no live node holds a replica of shard %d: nothing to recover from", gid)
+		return nil, pgerr.NothingToRecoverFrom.New(gid)
 	}
 	for _, f := range found {
 		if f.rep.Leader != 0 && f.rep.Leader == f.id {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "shard %d has a leader (%s): a quorum of its replicas is alive, nothing to force", gid, n.nodeName(f.id)).
+			return nil, pgerr.NothingToForce.New(gid, n.nodeName(f.id)).
 				WithHint("If a node is gone for good, the scheduler replaces its replicas (auto_failover), or use ALTER SHARD %d RECOVER REPLICA ON '<node>'.", gid)
 		}
 	}

@@ -177,7 +177,7 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 		st, _ := n.store.Status(gid)
 		return json.Marshal(st.Applied)
 	}
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "unknown internal method %q", method)
+	return nil, pgerr.UnknownRPC.New(method)
 }
 
 // inflight counts running RPC handlers so that Close can wait for them

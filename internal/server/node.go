@@ -385,7 +385,7 @@ func (n *Node) proposeMeta(ctx context.Context, c catalog.Command) (*catalog.Res
 	}
 	r, ok := res.(*catalog.Result)
 	if !ok {
-		return nil, pgerr.New(pgerr.InternalError, "catalog: unexpected apply result %T", res)
+		return nil, pgerr.BadApplyResult.New(res)
 	}
 	if r.Err != nil {
 		return nil, r.Err
@@ -417,7 +417,7 @@ func (n *Node) forwardMeta(ctx context.Context, c catalog.Command) (*catalog.Res
 	}
 	var r catalog.Result
 	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, pgerr.New(pgerr.InternalError, "meta leader reply: %v", err)
+		return nil, pgerr.BadReply.New("meta leader", err)
 	}
 	if r.Err != nil {
 		return nil, r.Err

@@ -291,7 +291,7 @@ func (e *Executor) execReplace(ctx context.Context, o *catalog.Operation) error 
 		cat := e.c.Catalog()
 		o.To = placement.Target(cat, e.c.Live(cat), nodes)
 		if o.To == 0 {
-			return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "no live data node can take a replica of shard %d (it is on %s)", o.Group, e.c.Catalog().NodeNames(nodes))
+			return pgerr.NoReplacementNode.New(o.Group, e.c.Catalog().NodeNames(nodes))
 		}
 		if err := e.updateOp(ctx, o); err != nil {
 			return err
@@ -345,7 +345,7 @@ func (e *Executor) replaceSteps(ctx context.Context, o *catalog.Operation, promo
 		lastReport := time.Now()
 		for {
 			if e.clock.Now().After(deadline) {
-				return pgerr.New(pgerr.SerializationFailure, "the replica on %s did not catch up within %s", to, e.t.MoveTimeout)
+				return pgerr.CatchUpTimeout.New(to, e.t.MoveTimeout)
 			}
 			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 				return err
@@ -427,7 +427,7 @@ func (e *Executor) execTransfer(ctx context.Context, o *catalog.Operation) error
 			}
 		}
 	}
-	return pgerr.New(pgerr.SerializationFailure, "shard %d did not hand its leadership to %s after 5 attempts", o.Group, e.c.Catalog().NodeLabel(o.To))
+	return pgerr.LeaderHandoffFailed.New(o.Group, e.c.Catalog().NodeLabel(o.To))
 }
 
 // execEvacuate waits until every replica on an offline or decommissioning
@@ -442,7 +442,7 @@ func (e *Executor) execEvacuate(ctx context.Context, o *catalog.Operation) error
 			return nil // removed meanwhile
 		}
 		if !nd.Evacuating() {
-			return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s now; stopped moving replicas off it", o.Node, e.state(nd))
+			return pgerr.EvacuationStopped.New(o.Node, e.state(nd))
 		}
 		left := cat.ReplicaCounts()[nd.ID]
 		if o.Total == 0 && left > 0 {
@@ -492,7 +492,7 @@ func (e *Executor) execDrain(ctx context.Context, o *catalog.Operation) error {
 	deadline := e.clock.Now().Add(e.t.DrainTimeout)
 	for i := 0; e.clock.Now().Before(deadline); i++ {
 		if cur := e.c.Catalog().Nodes[o.Node]; cur == nil || cur.State != catalog.NodeDraining {
-			return pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is no longer draining", o.Node)
+			return pgerr.NoLongerDraining.New(o.Node)
 		}
 		led, err := e.c.LeadersOn(ctx, nd.ID)
 		if err == nil {
@@ -515,7 +515,7 @@ func (e *Executor) execDrain(ctx context.Context, o *catalog.Operation) error {
 			return err
 		}
 	}
-	return pgerr.New(pgerr.SerializationFailure, "node %q still leads shards after %s (no other live voter?)", o.Node, e.t.DrainTimeout)
+	return pgerr.StillLeading.New(o.Node, e.t.DrainTimeout)
 }
 
 // execRecoverNode waits until the recovered node is live again.
@@ -538,7 +538,7 @@ func (e *Executor) execRecoverNode(ctx context.Context, o *catalog.Operation) er
 			return err
 		}
 	}
-	return pgerr.New(pgerr.SerializationFailure, "node %q did not come back within %s", o.Node, e.t.RecoverTimeout)
+	return pgerr.NodeNotBack.New(o.Node, e.t.RecoverTimeout)
 }
 
 // execFailover waits until the preferred node leads every shard it holds
@@ -563,7 +563,7 @@ func (e *Executor) execFailover(ctx context.Context, o *catalog.Operation) error
 			return nil
 		}
 		if e.clock.Now().After(deadline) {
-			return pgerr.New(pgerr.SerializationFailure, "%s leads %d of the %d shards it holds after %s", e.c.Catalog().NodeLabel(o.To), led, total, e.t.FailoverTimeout)
+			return pgerr.LeaderBalanceTimeout.New(e.c.Catalog().NodeLabel(o.To), led, total, e.t.FailoverTimeout)
 		}
 		if i%2 == 0 && total > 0 {
 			if err := e.step(ctx, o, float64(led)/float64(total), "%s leads %d of %d shards", e.c.Catalog().NodeLabel(o.To), led, total); err != nil {
@@ -620,7 +620,7 @@ func (e *Executor) waitOp(ctx context.Context, id uint64, timeout time.Duration)
 		case catalog.OpDone:
 			return nil
 		case catalog.OpFailed, catalog.OpCancelled:
-			return pgerr.New(pgerr.SerializationFailure, "operation %d %s: %s", id, o.Status, o.Error)
+			return pgerr.OperationEnded.New(id, o.Status, o.Error)
 		}
 		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 			return err

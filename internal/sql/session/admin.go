@@ -92,7 +92,7 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 		return nodeOp(catalog.OpNodeOffline, catalog.NodeOffline), nil
 	case "decommission":
 		if nd.State == catalog.NodeDecommissioned {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is already decommissioned", name).
+			return nil, pgerr.NodeAlreadyDecommissioned.New(name).
 				WithHint("ALTER NODE '%s' REMOVE deletes it from the cluster.", name).WithPos(a.P)
 		}
 		if others == 0 {
@@ -134,11 +134,11 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 				return nil, pgerr.NodeNotFound.New(name)
 			}
 			if cur.State != catalog.NodeDecommissioned && b.Liveness(cur) != "dead" {
-				return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s; only a decommissioned or dead node can be removed", name, nodeState(b, cur)).
+				return nil, pgerr.NodeNotRemovable.New(name, nodeState(b, cur)).
 					WithHint("ALTER NODE '%s' DECOMMISSION moves its replicas off first.", name)
 			}
 			if slices.Contains(b.MetaVoters(), cur.ID) {
-				return nil, pgerr.New(pgerr.ObjectInUse, "node %q still votes in the meta group", name).
+				return nil, pgerr.NodeVotesInMeta.New(name).
 					WithHint("Wait until its decommission operation is done (it leaves the meta group last).")
 			}
 			if _, err := b.Propose(ctx, &catalog.RemoveNode{Node: name}); err != nil {
@@ -152,14 +152,14 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 			return []*catalog.Operation{o}, nil
 		}), nil
 	}
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "ALTER NODE … %s is not supported", a.Action).WithPos(a.P)
+	return nil, pgerr.AlterNodeUnsupported.New(a.Action).WithPos(a.P)
 }
 
 func (s *Session) prepareAlterShard(a *parser.AlterShard) (*prepared, error) {
 	b := s.b
 	cat := b.Catalog()
 	if a.Shard <= 0 {
-		return nil, pgerr.New(pgerr.InvalidParameterValue, "shard id must be positive, got %d", a.Shard).WithPos(a.P)
+		return nil, pgerr.ShardIDNotPositive.New(a.Shard).WithPos(a.P)
 	}
 	gid := uint64(a.Shard)
 	nodes, ok := cat.ShardNodes(gid)
@@ -181,10 +181,10 @@ func (s *Session) prepareAlterShard(a *parser.AlterShard) (*prepared, error) {
 	switch a.Action {
 	case "transfer_leader":
 		if !slices.Contains(nodes, nd.ID) {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q holds no replica of shard %d; its replicas are on %s", nd.Name, gid, b.Catalog().NodeNames(nodes)).WithPos(a.P)
+			return nil, pgerr.NodeHoldsNoReplica.New(nd.Name, gid, b.Catalog().NodeNames(nodes)).WithPos(a.P)
 		}
 		if l := b.Liveness(nd); l != "live" {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s; leadership can only move to a live node", nd.Name, l).WithPos(a.P)
+			return nil, pgerr.LeaderTargetNotLive.New(nd.Name, l).WithPos(a.P)
 		}
 		return opStmt("ALTER SHARD", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 			o, err := b.CreateOp(ctx, &catalog.Operation{Type: catalog.OpTransferLeader, Target: cat.GroupTarget(gid), Group: gid, To: nd.ID})
@@ -195,10 +195,10 @@ func (s *Session) prepareAlterShard(a *parser.AlterShard) (*prepared, error) {
 		}), nil
 	case "recover_replica":
 		if gid == catalog.MetaGroupID {
-			return nil, pgerr.New(pgerr.FeatureNotSupported, "the meta group places its replicas itself (every live node holds one)").WithPos(a.P)
+			return nil, pgerr.MetaPlacesItself.New().WithPos(a.P)
 		}
 		if l := b.Liveness(nd); l != "live" || !nd.Placeable() {
-			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s; a replica can only be recovered on a live data node in service", nd.Name, nodeState(b, nd)).WithPos(a.P)
+			return nil, pgerr.RecoverTargetNotInService.New(nd.Name, nodeState(b, nd)).WithPos(a.P)
 		}
 		return opStmt("ALTER SHARD", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 			cat := b.Catalog()
@@ -220,7 +220,7 @@ func (s *Session) prepareAlterShard(a *parser.AlterShard) (*prepared, error) {
 			return []*catalog.Operation{o}, nil
 		}), nil
 	}
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "ALTER SHARD … %s is not supported", a.Action).WithPos(a.P)
+	return nil, pgerr.AlterShardUnsupported.New(a.Action).WithPos(a.P)
 }
 
 func (s *Session) prepareFailover(f *parser.Failover) (*prepared, error) {
@@ -230,7 +230,7 @@ func (s *Session) prepareFailover(f *parser.Failover) (*prepared, error) {
 		return nil, err
 	}
 	if l := b.Liveness(nd); l != "live" || !nd.Leadable() {
-		return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "node %q is %s; leaders can only move to a live node in service", nd.Name, nodeState(b, nd)).WithPos(f.P)
+		return nil, pgerr.LeadersTargetNotInService.New(nd.Name, nodeState(b, nd)).WithPos(f.P)
 	}
 	return opStmt("ALTER SYSTEM", func(ctx context.Context, _ pgwire.ResultWriter) ([]*catalog.Operation, error) {
 		v := nd.Name

@@ -27,13 +27,13 @@ func optInt(o parser.Option, min, max int) (int, error) {
 	v, _ := optString(o)
 	i, err := strconv.Atoi(v)
 	if err != nil || i < min || i > max {
-		return 0, pgerr.New(pgerr.InvalidParameterValue, "%s must be an integer between %d and %d, got %q", o.Key, min, max, v).WithPos(o.P)
+		return 0, pgerr.IntOptionRange.New(o.Key, min, max, v).WithPos(o.P)
 	}
 	return i, nil
 }
 
 func unknownOption(o parser.Option, what string, valid []string) error {
-	return pgerr.New(pgerr.InvalidParameterValue, "unrecognized %s option %q", what, o.Key).
+	return pgerr.UnknownOption.New(what, o.Key).
 		WithHint("Valid options: %s.", strings.Join(valid, ", ")).WithPos(o.P)
 }
 
@@ -41,11 +41,11 @@ var streamOptions = []string{"shards", "replicas", "shard_key", "retention"}
 
 func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error) {
 	if cs.Foreign && !strings.EqualFold(cs.Server, "pipelinedb") {
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "foreign server %q is not supported", cs.Server).
+		return nil, pgerr.ForeignServerUnsupported.New(cs.Server).
 			WithHint("Use SERVER pipelinedb to create a stream, or CREATE STREAM.").WithPos(cs.P)
 	}
 	if len(cs.Cols) == 0 {
-		return nil, pgerr.New(pgerr.SyntaxError, "a stream needs at least one column").WithPos(cs.P)
+		return nil, pgerr.StreamWithoutColumns.New().WithPos(cs.P)
 	}
 	st := &catalog.Stream{Name: cs.Name, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog()), Foreign: cs.Foreign}
 	seen := map[string]bool{}
@@ -72,13 +72,13 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 		case "shard_key":
 			v, _ := optString(o)
 			if !seen[v] {
-				err = pgerr.New(pgerr.UndefinedColumn, "shard_key %q is not a column of stream %q", v, cs.Name).WithPos(o.P)
+				err = pgerr.ShardKeyNotAColumn.New(v, cs.Name).WithPos(o.P)
 			}
 			st.ShardKey = v
 		case "retention":
 			v, _ := optString(o)
 			if _, perr := types.ParseText(types.Interval, v); perr != nil {
-				err = pgerr.New(pgerr.InvalidParameterValue, "retention must be an interval such as '7 days', got %q", v).WithPos(o.P)
+				err = pgerr.BadRetention.New(v).WithPos(o.P)
 			}
 			st.Retention = v
 		default:
@@ -122,13 +122,13 @@ var viewSettings = []string{"checkpoint_settings", "checkpoint_interval"}
 func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	sel := cv.Query
 	if sel.From == nil || sel.From.Subquery != nil {
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "a continuous view must read FROM a stream").WithPos(sel.P)
+		return nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
 	}
 	cat := s.b.Catalog()
 	st := cat.Streams[sel.From.Name]
 	if st == nil {
 		if cat.Views[sel.From.Name] != nil {
-			return nil, pgerr.New(pgerr.FeatureNotSupported, "views over views are not supported yet: %q is a view", sel.From.Name).WithPos(sel.From.P)
+			return nil, pgerr.ViewOverView.New(sel.From.Name).WithPos(sel.From.P)
 		}
 		if cv.Kind == parser.ViewPlain {
 			return nil, pgerr.RelationNotFound.New(sel.From.Name).
@@ -163,7 +163,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			if r, err = optInt(o, 0, 6); err == nil {
 				v.Replicas = r + 1
 				if v.Replicas > s.b.Catalog().DataNodes() {
-					err = pgerr.New(pgerr.InvalidParameterValue, "num_replicas=%d needs at least %d data nodes; the cluster has %d", r, r+1, s.b.Catalog().DataNodes()).WithPos(o.P)
+					err = pgerr.TooFewNodesForReplicas.New(r, r+1, s.b.Catalog().DataNodes()).WithPos(o.P)
 				} else {
 					err = checkReplicas(s.b.Catalog(), v.Replicas, o.P)
 				}
@@ -175,7 +175,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 				latest = true
 			case "earliest":
 			default:
-				err = pgerr.New(pgerr.InvalidParameterValue, "start must be 'earliest' or 'latest', got %q", val).WithPos(o.P)
+				err = pgerr.BadViewStart.New(val).WithPos(o.P)
 			}
 		default:
 			err = unknownOption(o, "view", viewOptions)
@@ -193,10 +193,10 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			}
 		case "checkpoint_interval":
 			if _, err := parseDurationSetting(val); err != nil {
-				return nil, pgerr.New(pgerr.InvalidParameterValue, "checkpoint_interval must be a duration such as '5s', got %q", val).WithPos(o.P)
+				return nil, pgerr.BadCheckpointInterval.New(val).WithPos(o.P)
 			}
 		default:
-			return nil, pgerr.New(pgerr.InvalidParameterValue, "unrecognized setting %q", o.Key).
+			return nil, pgerr.UnknownViewSetting.New(o.Key).
 				WithHint("Valid settings: %s.", strings.Join(viewSettings, ", ")).WithPos(o.P)
 		}
 		if v.Settings == nil {
@@ -263,7 +263,7 @@ func checkCheckpointSettings(v string, pos int) error {
 		k = strings.TrimSpace(k)
 		allowed, known := valid[k]
 		if !ok || !known {
-			return pgerr.New(pgerr.InvalidParameterValue, "checkpoint_settings: unrecognized entry %q", part).
+			return pgerr.UnknownCheckpointEntry.New(part).
 				WithHint("Entries: storage_type=shared|local; shared_disk=<name>; async=true|false; interval=<seconds>.").WithPos(pos)
 		}
 		if allowed != nil {
@@ -272,7 +272,7 @@ func checkCheckpointSettings(v string, pos int) error {
 				good = good || strings.TrimSpace(val) == a
 			}
 			if !good {
-				return pgerr.New(pgerr.InvalidParameterValue, "checkpoint_settings: %s must be one of %s, got %q", k, strings.Join(allowed, ", "), val).WithPos(pos)
+				return pgerr.BadCheckpointValue.New(k, strings.Join(allowed, ", "), val).WithPos(pos)
 			}
 		}
 	}
@@ -309,7 +309,7 @@ func (s *Session) prepareSet(st *parser.Set) (*prepared, error) {
 		return nil, pgerr.UnknownParameter.New(st.Name).WithPos(st.P)
 	}
 	if known && def.readOnly {
-		return nil, pgerr.New(pgerr.InvalidParameterValue, "parameter %q cannot be changed", st.Name).WithPos(st.P)
+		return nil, pgerr.ParameterReadOnly.New(st.Name).WithPos(st.P)
 	}
 	value := strings.Join(st.Values, ", ")
 	if !st.Default && known && def.check != nil {
@@ -424,7 +424,7 @@ func checkDurationIn(name string, lo, hi time.Duration) func(string) (string, er
 	return func(v string) (string, error) {
 		d, err := parseDurationSetting(v)
 		if err != nil || d < lo || d > hi {
-			return "", pgerr.New(pgerr.InvalidParameterValue, "%s must be a duration between %s and %s such as '3s' or '500ms', got %q", name, lo, hi, v)
+			return "", pgerr.DurationSettingRange.New(name, lo, hi, v)
 		}
 		return d.String(), nil
 	}
@@ -471,7 +471,7 @@ func (s *Session) prepareShowObjects(so *parser.ShowObjects) (*prepared, error) 
 	case "tables":
 		table = "streams"
 	default:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "SHOW %s is not supported yet", strings.ToUpper(kind)).WithPos(so.P)
+		return nil, pgerr.ShowUnsupported.New(strings.ToUpper(kind)).WithPos(so.P)
 	}
 	src, err := systemTable(s.b, table)
 	if err != nil {

@@ -35,7 +35,7 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 	if v := cat.Views[name]; v != nil {
 		return s.b.ViewSource(v, ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial()}), nil
 	}
-	return nil, pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", name)
+	return nil, pgerr.RelationNotFound.New(name)
 }
 
 // readFromLeader reports whether reads must be linearizable: the session

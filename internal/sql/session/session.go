@@ -224,7 +224,7 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 	case *parser.CreateStream, *parser.CreateView, *parser.Drop, *parser.AlterSystemSet:
 		if s.tx != txIdle {
 			// DDL is applied at once, so ROLLBACK could not undo it.
-			return nil, pgerr.New(pgerr.ActiveSQLTransaction, "%s cannot run inside a transaction block", ddlName(st))
+			return nil, pgerr.NotInTxBlock.New(ddlName(st))
 		}
 	}
 	switch st := stmt.(type) {
@@ -255,7 +255,7 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 	case *parser.CancelOperation:
 		return s.prepareCancel(st)
 	}
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "statement %T is not supported", stmt)
+	return nil, pgerr.UnsupportedStmt.New(stmt)
 }
 
 // ---- SELECT ----
@@ -334,7 +334,7 @@ func (s *Session) stream(name string) (*catalog.Stream, error) {
 		return st, nil
 	}
 	if cat.Views[name] != nil {
-		return nil, pgerr.New(pgerr.WrongObjectType, "cannot insert into view %q", name).
+		return nil, pgerr.InsertIntoView.New(name).
 			WithHint("Views are maintained from their stream; insert into the stream instead.")
 	}
 	return nil, catalog.ErrNoStream(name)
@@ -374,7 +374,7 @@ func (s *Session) prepareInsert(ins *parser.Insert, oids []uint32) (*prepared, e
 			if len(row) > 0 {
 				pos = row[0].Pos()
 			}
-			return nil, pgerr.New(pgerr.SyntaxError, "INSERT has %s expressions than target columns", what).WithPos(pos)
+			return nil, pgerr.InsertArity.New(what).WithPos(pos)
 		}
 		exprs[r] = make([]*exec.Expr, len(row))
 		for i, e := range row {
@@ -432,7 +432,7 @@ func (s *Session) insert(ctx context.Context, name string, b *types.Batch) error
 		p.AppendBatch(b)
 		s.pendingRows += b.N
 		if s.pendingRows > maxTxRows {
-			return pgerr.New(pgerr.ProgramLimitExceeded, "a transaction block may buffer at most %d events; this one has %d", maxTxRows, s.pendingRows).
+			return pgerr.TxTooManyEvents.New(maxTxRows, s.pendingRows).
 				WithHint("COMMIT more often, or COPY outside a transaction block.")
 		}
 		return nil
@@ -466,11 +466,11 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 	for _, o := range c.Options {
 		v, ok := optString(o)
 		if !ok {
-			return nil, pgerr.New(pgerr.SyntaxError, "invalid value for COPY option %q", o.Key).WithPos(o.P)
+			return nil, pgerr.BadCopyOption.New(o.Key).WithPos(o.P)
 		}
 		single := func() (byte, error) {
 			if len(v) != 1 {
-				return 0, pgerr.New(pgerr.FeatureNotSupported, "COPY %s must be a single one-byte character", o.Key).WithPos(o.P)
+				return 0, pgerr.CopyCharTooLong.New(o.Key).WithPos(o.P)
 			}
 			return v[0], nil
 		}
@@ -484,7 +484,7 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 			case "binary":
 				opts.Format = pgwire.CopyBinary
 			default:
-				return nil, pgerr.New(pgerr.InvalidParameterValue, "COPY format %q not recognized", v).WithHint("Use text, csv or binary.").WithPos(o.P)
+				return nil, pgerr.UnknownCopyFormat.New(v).WithHint("Use text, csv or binary.").WithPos(o.P)
 			}
 		case "delimiter":
 			if opts.Delimiter, err = single(); err != nil {
@@ -506,14 +506,14 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 				opts.Header = true
 			case "false", "off", "0":
 			default:
-				return nil, pgerr.New(pgerr.InvalidParameterValue, "header requires a Boolean value").WithPos(o.P)
+				return nil, pgerr.CopyHeaderNotBool.New().WithPos(o.P)
 			}
 		case "encoding":
 			if r, err := settings["client_encoding"].check(v); err != nil || r != "UTF8" {
-				return nil, pgerr.New(pgerr.InvalidParameterValue, "COPY encoding %q is not supported: only UTF8", v).WithPos(o.P)
+				return nil, pgerr.CopyEncoding.New(v).WithPos(o.P)
 			}
 		default:
-			return nil, pgerr.New(pgerr.SyntaxError, "option %q not recognized", o.Key).
+			return nil, pgerr.UnknownCopyOption.New(o.Key).
 				WithHint("COPY options: format, delimiter, null, header, quote, escape, encoding.").WithPos(o.P)
 		}
 	}

@@ -43,7 +43,7 @@ func checkBool(name string) func(string) (string, error) {
 		case "off", "false", "no", "0", "f":
 			return "off", nil
 		}
-		return "", pgerr.New(pgerr.InvalidParameterValue, "parameter %q requires a Boolean value", name)
+		return "", pgerr.ParameterNotBool.New(name)
 	}
 }
 
@@ -52,7 +52,7 @@ func checkUTC(v string) (string, error) {
 	case "utc", "etc/utc", "gmt", "z", "zulu", "+00", "+00:00", "0", "universal":
 		return "UTC", nil
 	}
-	return "", pgerr.New(pgerr.InvalidParameterValue, "time zone %q is not supported: Cairn sessions run in UTC", v).
+	return "", pgerr.TimeZoneUnsupported.New(v).
 		WithHint("SET TIME ZONE 'UTC'.")
 }
 
@@ -95,7 +95,7 @@ var settings = map[string]*setting{
 		case "utf8", "unicode":
 			return "UTF8", nil
 		}
-		return "", pgerr.New(pgerr.InvalidParameterValue, "client encoding %q is not supported: only UTF8", v)
+		return "", pgerr.ClientEncoding.New(v)
 	}},
 	"datestyle":                   {def: "ISO, MDY", reported: "DateStyle", desc: "Date display format (ISO output).", check: func(v string) (string, error) { return "ISO, MDY", nil }},
 	"intervalstyle":               {def: "postgres", reported: "IntervalStyle", desc: "Interval display format.", check: oneOf("intervalstyle", "postgres")},
