@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 // Config is a campaign's configuration.
@@ -65,7 +67,7 @@ func ParseKinds(s string) ([]string, error) {
 // runner is the state of one campaign.
 type runner struct {
 	cfg   Config
-	c     *cluster
+	c     *testutil.Cluster
 	begin time.Time
 	prog  io.Writer
 
@@ -145,7 +147,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	plan := Plan(PlanConfig{Seed: cfg.Seed, Nodes: cfg.Nodes, Duration: cfg.Duration, Rate: cfg.Rate, Kinds: cfg.Kinds})
 	r := &runner{cfg: cfg, c: newCluster(cfg.Binary, dataRoot, cfg.Out, extra), begin: time.Now(), prog: prog, runCtx: ctx}
 	r.mu.faulted, r.mu.decom, r.mu.diskFaulted = map[string]string{}, map[string]bool{}, map[string]bool{}
-	defer r.c.stopAll()
+	defer r.c.StopAll(10 * time.Second)
 	fmt.Fprintf(prog, "chaos: seed %d, %d nodes, %s, faults %s, out %s\n", cfg.Seed, cfg.Nodes, cfg.Duration, strings.Join(cfg.Kinds, ","), cfg.Out)
 	for _, p := range plan {
 		fmt.Fprintf(prog, "chaos: plan %s\n", p)
@@ -159,9 +161,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, ctx.Err()
 	}
 	r.final(ctx, h)
-	r.c.stopAll()
-	for _, n := range r.c.names() {
-		if b, err := os.ReadFile(r.c.get(n).logPath); err == nil {
+	r.c.StopAll(10 * time.Second)
+	for _, n := range r.c.Names() {
+		if b, err := os.ReadFile(r.c.Node(n).LogPath); err == nil {
 			h.Crashes = append(h.Crashes, FindCrashes(n, string(b))...)
 		}
 	}
@@ -182,11 +184,12 @@ func (r *runner) setup(ctx context.Context) error {
 	seed := ""
 	for i := 1; i <= r.cfg.Nodes; i++ {
 		name := fmt.Sprintf("n%d", i)
-		if err := r.c.add(ctx, name, seed); err != nil {
+		p, err := r.c.Add(ctx, name, seed)
+		if err != nil {
 			return err
 		}
 		if seed == "" {
-			seed = r.c.get(name).cluster
+			seed = p.Cluster
 		}
 	}
 	if err := r.waitLive(ctx, r.cfg.Nodes, settleTimeout); err != nil {
@@ -221,7 +224,7 @@ func (r *runner) exec(ctx context.Context, node, sql string) ([][]string, error)
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, err := pgconn.Connect(cctx, r.c.url(node))
+	conn, err := pgconn.Connect(cctx, r.url(node))
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +257,7 @@ func (r *runner) retry(ctx context.Context, timeout time.Duration, sql string) (
 	deadline := time.Now().Add(timeout)
 	var lastErr error = errors.New("no node is running")
 	for i := 0; time.Now().Before(deadline); i++ {
-		if up := r.c.upNames(); len(up) > 0 {
+		if up := r.c.Up(); len(up) > 0 {
 			rows, err := r.exec(ctx, up[i%len(up)], sql)
 			if err == nil {
 				return rows, nil
@@ -398,7 +401,7 @@ func (r *runner) writer(ctx context.Context, w int, stop chan struct{}) {
 			return
 		default:
 		}
-		up := r.c.upNames()
+		up := r.c.Up()
 		if len(up) == 0 {
 			time.Sleep(50 * time.Millisecond)
 			continue
@@ -409,7 +412,7 @@ func (r *runner) writer(ctx context.Context, w int, stop chan struct{}) {
 		if cn == nil {
 			cctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 			var err error
-			cn, err = pgconn.Connect(cctx, r.c.url(node))
+			cn, err = pgconn.Connect(cctx, r.url(node))
 			cancel()
 			if err != nil {
 				r.record(Batch{Client: w, Node: node, Start: start, End: time.Now(), Err: "connect: " + err.Error()})
@@ -487,7 +490,7 @@ func (r *runner) reader(ctx context.Context, reader int, stop chan struct{}) {
 			}
 		}
 		r.mu.Unlock()
-		up := r.c.upNames()
+		up := r.c.Up()
 		if b.Count == 0 || len(up) == 0 {
 			continue
 		}
@@ -498,7 +501,7 @@ func (r *runner) reader(ctx context.Context, reader int, stop chan struct{}) {
 		cn := conns[node]
 		var err error
 		if cn == nil {
-			if cn, err = pgconn.Connect(cctx, r.c.url(node)); err == nil {
+			if cn, err = pgconn.Connect(cctx, r.url(node)); err == nil {
 				conns[node] = cn
 			}
 		}

@@ -18,8 +18,8 @@ const (
 	CheckNameSplitBrain = "split_brain"
 )
 
-// maxExamples bounds the examples a check keeps.
-const maxExamples = 20
+// MaxExamples bounds the examples a check keeps.
+const MaxExamples = 20
 
 // Batch is one write attempt of a workload: the contiguous ids
 // [First, First+Count) went to Node between Start and End. A failed batch
@@ -54,7 +54,7 @@ type CheckResult struct {
 // Fail counts one violation and keeps its description as an example.
 func (r *CheckResult) Fail(format string, args ...any) {
 	r.Count++
-	if len(r.Examples) < maxExamples {
+	if len(r.Examples) < MaxExamples {
 		r.Examples = append(r.Examples, fmt.Sprintf(format, args...))
 	}
 }
