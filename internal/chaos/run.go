@@ -222,33 +222,7 @@ func (r *runner) exec(ctx context.Context, node, sql string) ([][]string, error)
 	if strings.HasPrefix(sql, "CREATE") || strings.HasPrefix(sql, "SET read_from = leader; SELECT id, k, v") {
 		timeout = 30 * time.Second // DDL and the full read-back are slow
 	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, err := pgconn.Connect(cctx, r.url(node))
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.Background())
-	return execConn(cctx, conn, sql)
-}
-
-func execConn(ctx context.Context, conn *pgconn.PgConn, sql string) ([][]string, error) {
-	res, err := conn.Exec(ctx, sql).ReadAll()
-	if err != nil {
-		return nil, err
-	}
-	if len(res) == 0 {
-		return nil, nil
-	}
-	last := res[len(res)-1]
-	out := make([][]string, len(last.Rows))
-	for i, row := range last.Rows {
-		out[i] = make([]string, len(row))
-		for j, v := range row {
-			out[i][j] = string(v)
-		}
-	}
-	return out, nil
+	return testutil.Query(ctx, r.url(node), timeout, sql)
 }
 
 // retry runs sql on the running nodes in turn until it succeeds or
@@ -507,7 +481,7 @@ func (r *runner) reader(ctx context.Context, reader int, stop chan struct{}) {
 		}
 		var rows [][]string
 		if err == nil {
-			rows, err = execConn(cctx, cn, fmt.Sprintf("SET read_from = leader; SELECT count(*) FROM chaos_events WHERE id = %d", id))
+			rows, err = testutil.ExecConn(cctx, cn, fmt.Sprintf("SET read_from = leader; SELECT count(*) FROM chaos_events WHERE id = %d", id))
 			if err != nil {
 				cn.Close(context.Background())
 				delete(conns, node)
