@@ -28,13 +28,13 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 			defer stop()
 			if rolling {
 				if failover || o.URL != "" {
-					return &exitErr{exitUsage, fmt.Errorf("--rolling-restart starts its own cluster and cannot be combined with --failover or --url")}
+					return exitWith(exitUsage, fmt.Errorf("--rolling-restart starts its own cluster and cannot be combined with --failover or --url"))
 				}
 				if !cmd.Flags().Changed("nodes") {
 					nodes = 3
 				}
 				if nodes < 3 || nodes > 9 {
-					return &exitErr{exitUsage, fmt.Errorf("--rolling-restart needs --nodes between 3 and 9, got %d", nodes)}
+					return exitWith(exitUsage, fmt.Errorf("--rolling-restart needs --nodes between 3 and 9, got %d", nodes))
 				}
 				out := o.Out
 				if !cmd.Flags().Changed("out") {
@@ -45,16 +45,16 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 					res.Print(jsonOut, cmd.OutOrStdout(), cmd.ErrOrStderr())
 				}
 				if err != nil {
-					return &exitErr{exitError, err}
+					return exitWith(exitError, err)
 				}
 				return nil
 			}
 			if jsonOut {
-				return &exitErr{exitUsage, fmt.Errorf("--json goes with --rolling-restart")}
+				return exitWith(exitUsage, fmt.Errorf("--json goes with --rolling-restart"))
 			}
 			if failover {
 				if o.URL != "" {
-					return &exitErr{exitUsage, fmt.Errorf("--failover starts its own cluster; drop --url")}
+					return exitWith(exitUsage, fmt.Errorf("--failover starts its own cluster; drop --url"))
 				}
 				if !cmd.Flags().Changed("nodes") {
 					nodes = 3
@@ -68,13 +68,13 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 					res.Print(cmd.OutOrStdout())
 				}
 				if err != nil {
-					return &exitErr{exitError, err}
+					return exitWith(exitError, err)
 				}
 				return nil
 			}
 			o.Progress = cmd.ErrOrStderr()
 			if nodes < 1 || nodes > 9 {
-				return &exitErr{exitUsage, fmt.Errorf("--nodes must be between 1 and 9, got %d", nodes)}
+				return exitWith(exitUsage, fmt.Errorf("--nodes must be between 1 and 9, got %d", nodes))
 			}
 			o.StartNode = bench.LocalCluster(nodes, noSync)
 			res, err := bench.Run(ctx, o)
@@ -82,7 +82,7 @@ when --url is empty. Prints a table and writes the figures as JSON to --out.`,
 				res.Print(cmd.OutOrStdout())
 			}
 			if err != nil {
-				return &exitErr{exitError, err}
+				return exitWith(exitError, err)
 			}
 			return nil
 		},
