@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -78,14 +77,8 @@ func TestChaosCatchesBugs(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 5 {
 				t.Fatalf("cairn chaos --unsafe-bug %s: %v, want exit status 5\nstdout:\n%s\nstderr:\n%s", tc.bug, err, stdout.String(), stderr.String())
 			}
-			b, err := os.ReadFile(filepath.Join(out, "report.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var rep chaos.Report
-			if err := json.Unmarshal(b, &rep); err != nil {
-				t.Fatal(err)
-			}
+			testutil.ReadJSON(t, filepath.Join(out, "report.json"), &rep)
 			for _, c := range rep.Checks {
 				if c.Name == tc.check && !c.OK && c.Count > 0 {
 					t.Logf("--unsafe-bug %s: %s failed with %d violations", tc.bug, c.Name, c.Count)
@@ -131,14 +124,8 @@ func TestChaosShortRun(t *testing.T) {
 	if !strings.Contains(stdout.String(), "chaos PASS") {
 		t.Fatalf("summary:\n%s", stdout.String())
 	}
-	b, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rep chaos.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	testutil.ReadJSON(t, filepath.Join(out, "report.json"), &rep)
 	injected := 0
 	for _, f := range rep.Faults {
 		if !f.Skipped && !f.Unsupported {

@@ -56,6 +56,13 @@ func (c *localCluster) connect(ctx context.Context, i int) (*pgconn.PgConn, erro
 	return pgconn.Connect(cctx, c.nodes[i].URL())
 }
 
+// closeConn closes conn if it is open.
+func closeConn(conn *pgconn.PgConn) {
+	if conn != nil {
+		conn.Close(context.Background())
+	}
+}
+
 // query runs sql on the first running node in order (starting at from,
 // skipping skip) that answers, and returns the last result's rows.
 func (c *localCluster) query(ctx context.Context, from, skip int, sql string) ([][]string, error) {

@@ -94,17 +94,10 @@ func RunFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 		go func(w int) {
 			defer wg.Done()
 			var conn *pgconn.PgConn
+			defer func() { closeConn(conn) }()
 			var body strings.Builder
 			node := w % nodes
-			for {
-				select {
-				case <-stop:
-					if conn != nil {
-						conn.Close(context.Background())
-					}
-					return
-				default:
-				}
+			for testutil.Pace(ctx, stop, 0) {
 				if conn == nil {
 					if int(down.Load()) == node+1 {
 						node = (node + 1) % nodes
@@ -150,20 +143,11 @@ func RunFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 	go func() {
 		defer wg.Done()
 		var conn *pgconn.PgConn
+		defer func() { closeConn(conn) }()
 		node := nodes - 1
-		for {
-			select {
-			case <-stop:
-				if conn != nil {
-					conn.Close(context.Background())
-				}
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
+		for testutil.Pace(ctx, stop, 20*time.Millisecond) {
 			if d := int(down.Load()); d == node+1 || conn == nil {
-				if conn != nil {
-					conn.Close(context.Background())
-				}
+				closeConn(conn)
 				for node = (node + 1) % nodes; int(down.Load()) == node+1; node = (node + 1) % nodes {
 				}
 				var err error

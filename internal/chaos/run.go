@@ -360,21 +360,10 @@ func orNone(xs []string) string {
 // writer inserts batches of new ids through the running nodes in turn.
 // A failed batch is recorded and never resent.
 func (r *runner) writer(ctx context.Context, w int, stop chan struct{}) {
-	conns := map[string]*pgconn.PgConn{}
-	defer func() {
-		for _, cn := range conns {
-			cn.Close(context.Background())
-		}
-	}()
+	conns := testutil.Conns{}
+	defer conns.Close()
 	var sb strings.Builder
-	for i := 0; i < 100_000_000; i++ {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		default:
-		}
+	for i := 0; i < 100_000_000 && testutil.Pace(ctx, stop, 0); i++ {
 		up := r.c.Up()
 		if len(up) == 0 {
 			time.Sleep(50 * time.Millisecond)
@@ -382,20 +371,13 @@ func (r *runner) writer(ctx context.Context, w int, stop chan struct{}) {
 		}
 		node := up[(w+i)%len(up)]
 		start := time.Now()
-		cn := conns[node]
-		if cn == nil {
-			cctx, cancel := context.WithTimeout(ctx, attemptTimeout)
-			var err error
-			cn, err = pgconn.Connect(cctx, r.url(node))
-			cancel()
-			if err != nil {
-				r.record(Batch{Client: w, Node: node, Start: start, End: time.Now(), Err: "connect: " + err.Error()})
-				time.Sleep(20 * time.Millisecond)
-				continue
-			}
-			conns[node] = cn
-			start = time.Now()
+		cn, err := conns.Get(ctx, node, r.url(node), attemptTimeout)
+		if err != nil {
+			r.record(Batch{Client: w, Node: node, Start: start, End: time.Now(), Err: "connect: " + err.Error()})
+			time.Sleep(20 * time.Millisecond)
+			continue
 		}
+		start = time.Now()
 		n := r.cfg.BatchSize
 		first := r.nextID.Add(int64(n)) - int64(n) + 1
 		sb.Reset()
@@ -407,13 +389,12 @@ func (r *runner) writer(ctx context.Context, w int, stop chan struct{}) {
 			fmt.Fprintf(&sb, "(%d,%d,%d)", id, KeyOf(id), ValueOf(id))
 		}
 		cctx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		_, err := cn.Exec(cctx, sb.String()).ReadAll()
+		_, err = cn.Exec(cctx, sb.String()).ReadAll()
 		cancel()
 		b := Batch{Client: w, Node: node, First: first, Count: n, Start: start, End: time.Now(), OK: err == nil}
 		if err != nil {
 			b.Err = err.Error()
-			cn.Close(context.Background())
-			delete(conns, node)
+			conns.Drop(node)
 		}
 		r.record(b)
 	}
@@ -440,20 +421,9 @@ func (r *runner) record(b Batch) {
 // on fresh writes, not on old ones every replica has.
 func (r *runner) reader(ctx context.Context, reader int, stop chan struct{}) {
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(7+reader)))
-	conns := map[string]*pgconn.PgConn{}
-	defer func() {
-		for _, cn := range conns {
-			cn.Close(context.Background())
-		}
-	}()
-	for i := 0; i < 100_000_000; i++ {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-time.After(readEvery):
-		}
+	conns := testutil.Conns{}
+	defer conns.Close()
+	for i := 0; i < 100_000_000 && testutil.Pace(ctx, stop, readEvery); i++ {
 		r.mu.Lock()
 		var b Batch
 		if n := len(r.mu.acked); n > 0 {
@@ -472,19 +442,12 @@ func (r *runner) reader(ctx context.Context, reader int, stop chan struct{}) {
 		node := up[(i+reader)%len(up)]
 		rd := Read{Node: node, ID: id, Start: time.Now()}
 		cctx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		cn := conns[node]
-		var err error
-		if cn == nil {
-			if cn, err = pgconn.Connect(cctx, r.url(node)); err == nil {
-				conns[node] = cn
-			}
-		}
+		cn, err := conns.Get(cctx, node, r.url(node), attemptTimeout)
 		var rows [][]string
 		if err == nil {
 			rows, err = testutil.ExecConn(cctx, cn, fmt.Sprintf("SET read_from = leader; SELECT count(*) FROM chaos_events WHERE id = %d", id))
 			if err != nil {
-				cn.Close(context.Background())
-				delete(conns, node)
+				conns.Drop(node)
 			}
 		}
 		cancel()

@@ -17,22 +17,80 @@ import (
 	"github.com/cairndb/cairn/internal/httpapi"
 )
 
-func nodeCmd() *cobra.Command {
-	var f adminFlags
-	cmd := &cobra.Command{
-		Use:   "node",
-		Short: "List the nodes of the cluster and take them offline, drain, decommission or remove them",
-		Args:  cobra.NoArgs,
-	}
+// group is a parent command whose subcommands share f's flags.
+func group(f *adminFlags, use, short, long string) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs}
 	f.register(cmd)
-	cmd.AddCommand(&cobra.Command{
-		Use:   "ls",
-		Short: "List nodes (SELECT * FROM cairn_cluster.nodes)",
+	return cmd
+}
+
+// listCmd prints a read-only route as a table.
+func listCmd(f *adminFlags, use, short, path string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return list(cmd, &f, "/api/v1/nodes", nil)
+			return list(cmd, f, path, nil)
 		},
-	})
+	}
+}
+
+// mutation is a command that runs one mutating route: path and body are
+// built from the arguments; with wait it takes --wait and --timeout.
+type mutation struct {
+	use, short, long string
+	args             cobra.PositionalArgs
+	method           string
+	path             func(args []string) string
+	body             func(args []string) any
+	wait             bool
+}
+
+func mutateCmd(f *adminFlags, m mutation) *cobra.Command {
+	var w *waitFlags
+	if m.wait {
+		w = &waitFlags{}
+	}
+	c := &cobra.Command{
+		Use:   m.use,
+		Short: m.short,
+		Long:  m.long,
+		Args:  m.args,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var body any
+			if m.body != nil {
+				body = m.body(args)
+			}
+			return mutate(cmd, f, w, m.method, m.path(args), body)
+		},
+	}
+	if w != nil {
+		w.register(c)
+	}
+	return c
+}
+
+// under returns a path function: prefix, the escaped first argument, suffix.
+func under(prefix, suffix string) func([]string) string {
+	return func(args []string) string { return prefix + url.PathEscape(args[0]) + suffix }
+}
+
+// fixed returns a path function for a route without arguments.
+func fixed(path string) func([]string) string { return func([]string) string { return path } }
+
+// required adds the required string flag name to c, whose value a
+// mutation's body sends as {name: value}.
+func required(c *cobra.Command, v *string, name, usage string) *cobra.Command {
+	c.Flags().StringVar(v, name, "", usage)
+	_ = c.MarkFlagRequired(name)
+	return c
+}
+
+func nodeCmd() *cobra.Command {
+	var f adminFlags
+	cmd := group(&f, "node", "List the nodes of the cluster and take them offline, drain, decommission or remove them", "")
+	cmd.AddCommand(listCmd(&f, "ls", "List nodes (SELECT * FROM cairn_cluster.nodes)", "/api/v1/nodes"))
 	actions := []struct{ name, sql, short string }{
 		{"offline", "OFFLINE", "Take a node out of service: it gives up its leaders, gets no new replicas, and its replicas move to other nodes"},
 		{"recover", "RECOVER", "Return an offline, draining or decommissioning node to normal service"},
@@ -40,42 +98,39 @@ func nodeCmd() *cobra.Command {
 		{"decommission", "DECOMMISSION", "Move every replica off a node; once that is done, `cairn node remove` deletes it"},
 	}
 	for _, a := range actions {
-		var w waitFlags
-		c := &cobra.Command{
-			Use:   a.name + " NAME",
-			Short: a.short,
-			Long:  a.short + ".\n\nRuns ALTER NODE 'NAME' " + a.sql + " on the node at --host.",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return mutate(cmd, &f, &w, http.MethodPost, "/api/v1/nodes/"+url.PathEscape(args[0])+"/"+a.name, nil)
-			},
-		}
-		w.register(c)
-		cmd.AddCommand(c)
+		cmd.AddCommand(mutateCmd(&f, mutation{use: a.name + " NAME", short: a.short,
+			long: a.short + ".\n\nRuns ALTER NODE 'NAME' " + a.sql + " on the node at --host.",
+			args: cobra.ExactArgs(1), method: http.MethodPost, path: under("/api/v1/nodes/", "/"+a.name), wait: true}))
 	}
-	var w waitFlags
-	rm := &cobra.Command{
-		Use:   "remove NAME",
-		Short: "Delete a node that holds no replicas from the cluster (ALTER NODE 'NAME' REMOVE)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return mutate(cmd, &f, &w, http.MethodDelete, "/api/v1/nodes/"+url.PathEscape(args[0]), nil)
-		},
-	}
-	w.register(rm)
-	cmd.AddCommand(rm)
+	cmd.AddCommand(mutateCmd(&f, mutation{use: "remove NAME", short: "Delete a node that holds no replicas from the cluster (ALTER NODE 'NAME' REMOVE)",
+		args: cobra.ExactArgs(1), method: http.MethodDelete, path: under("/api/v1/nodes/", ""), wait: true}))
 	return cmd
+}
+
+// send calls a route and decodes its SQLResult; with --json it prints
+// the reply as it came and returns a nil result.
+func send(cmd *cobra.Command, f *adminFlags, method, path string, body any) (*httpapi.SQLResult, error) {
+	res, raw, err := f.client(cmd).result(cmd.Context(), method, path, body)
+	if err != nil || f.json {
+		return nil, printRaw(cmd, raw, err)
+	}
+	return res, nil
+}
+
+// printRaw prints a raw reply (--json), or fails with err.
+func printRaw(cmd *cobra.Command, raw []byte, err error) error {
+	if err != nil {
+		return failed(err)
+	}
+	writeRaw(cmd.OutOrStdout(), raw)
+	return nil
 }
 
 // list prints a read-only route as a table.
 func list(cmd *cobra.Command, f *adminFlags, path string, formats map[string]cellFormat) error {
-	res, raw, err := f.client(cmd).result(cmd.Context(), http.MethodGet, path, nil)
-	if err != nil {
-		return failed(err)
-	}
-	if f.json {
-		writeRaw(cmd.OutOrStdout(), raw)
-		return nil
+	res, err := send(cmd, f, http.MethodGet, path, nil)
+	if res == nil {
+		return err
 	}
 	printNotices(cmd, res)
 	printTable(cmd.OutOrStdout(), res, formats)
@@ -84,77 +139,35 @@ func list(cmd *cobra.Command, f *adminFlags, path string, formats map[string]cel
 
 func shardCmd() *cobra.Command {
 	var f adminFlags
-	cmd := &cobra.Command{
-		Use:   "shard",
-		Short: "List shard replicas, move a shard's leader, or re-create a replica",
-		Long: `List shard replicas, move a shard's leader, or re-create a replica.
+	cmd := group(&f, "shard", "List shard replicas, move a shard's leader, or re-create a replica", `List shard replicas, move a shard's leader, or re-create a replica.
 
 ID is the shard's raft group id: the group_id column of "cairn shard ls"
-(group 1 is the meta group).`,
-		Args: cobra.NoArgs,
-	}
-	f.register(cmd)
-	cmd.AddCommand(&cobra.Command{
-		Use:   "ls",
-		Short: "List every shard replica (SELECT * FROM cairn_cluster.shards)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return list(cmd, &f, "/api/v1/shards", nil)
-		},
-	})
-	var tw waitFlags
-	var to string
-	tl := &cobra.Command{
-		Use:   "transfer-leader ID --to NODE",
-		Short: "Move a shard's leader to NODE (ALTER SHARD ID TRANSFER LEADER TO 'NODE')",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return mutate(cmd, &f, &tw, http.MethodPost, "/api/v1/shards/"+url.PathEscape(args[0])+"/transfer-leader", map[string]string{"to": to})
-		},
-	}
-	tl.Flags().StringVar(&to, "to", "", "node to move the leader to")
-	_ = tl.MarkFlagRequired("to")
-	tw.register(tl)
-	var rw waitFlags
-	var on string
-	rr := &cobra.Command{
-		Use:   "recover-replica ID --on NODE",
-		Short: "Re-create a shard's replica on NODE (ALTER SHARD ID RECOVER REPLICA ON 'NODE')",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return mutate(cmd, &f, &rw, http.MethodPost, "/api/v1/shards/"+url.PathEscape(args[0])+"/recover-replica", map[string]string{"on": on})
-		},
-	}
-	rr.Flags().StringVar(&on, "on", "", "node to place the new replica on")
-	_ = rr.MarkFlagRequired("on")
-	rw.register(rr)
-	cmd.AddCommand(tl, rr)
+(group 1 is the meta group).`)
+	var to, on string
+	cmd.AddCommand(listCmd(&f, "ls", "List every shard replica (SELECT * FROM cairn_cluster.shards)", "/api/v1/shards"),
+		required(mutateCmd(&f, mutation{use: "transfer-leader ID --to NODE", short: "Move a shard's leader to NODE (ALTER SHARD ID TRANSFER LEADER TO 'NODE')",
+			args: cobra.ExactArgs(1), method: http.MethodPost, path: under("/api/v1/shards/", "/transfer-leader"),
+			body: func([]string) any { return map[string]string{"to": to} }, wait: true}), &to, "to", "node to move the leader to"),
+		required(mutateCmd(&f, mutation{use: "recover-replica ID --on NODE", short: "Re-create a shard's replica on NODE (ALTER SHARD ID RECOVER REPLICA ON 'NODE')",
+			args: cobra.ExactArgs(1), method: http.MethodPost, path: under("/api/v1/shards/", "/recover-replica"),
+			body: func([]string) any { return map[string]string{"on": on} }, wait: true}), &on, "on", "node to place the new replica on"))
 	return cmd
 }
 
 func opsCmd() *cobra.Command {
 	var f adminFlags
-	cmd := &cobra.Command{
-		Use:   "ops",
-		Short: "List, wait for and cancel cluster operations",
-		Args:  cobra.NoArgs,
-	}
-	f.register(cmd)
+	cmd := group(&f, "ops", "List, wait for and cancel cluster operations", "")
 	var all bool
 	ls := &cobra.Command{
 		Use:   "ls",
 		Short: "List operations: pending and running ones plus the last 20 finished (--all: every one)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, raw, err := f.client(cmd).result(cmd.Context(), http.MethodGet, "/api/v1/operations", nil)
-			if err != nil {
-				return failed(err)
+			res, err := send(cmd, &f, http.MethodGet, "/api/v1/operations", nil)
+			if res == nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
-			if f.json {
-				writeRaw(out, raw)
-				return nil
-			}
 			hidden := selectOps(res, all)
 			if len(res.Rows) == 0 && hidden == 0 {
 				fmt.Fprintln(out, "no operations")
@@ -189,14 +202,8 @@ func opsCmd() *cobra.Command {
 		},
 	}
 	wait.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait")
-	cmd.AddCommand(ls, wait, &cobra.Command{
-		Use:   "cancel ID",
-		Short: "Cancel a pending or running operation (CANCEL OPERATION ID)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return mutate(cmd, &f, nil, http.MethodPost, "/api/v1/operations/"+url.PathEscape(args[0])+"/cancel", nil)
-		},
-	})
+	cmd.AddCommand(ls, wait, mutateCmd(&f, mutation{use: "cancel ID", short: "Cancel a pending or running operation (CANCEL OPERATION ID)",
+		args: cobra.ExactArgs(1), method: http.MethodPost, path: under("/api/v1/operations/", "/cancel")}))
 	return cmd
 }
 
@@ -239,26 +246,17 @@ func selectOps(res *httpapi.SQLResult, all bool) int {
 
 func clusterCmd() *cobra.Command {
 	var f adminFlags
-	cmd := &cobra.Command{
-		Use:   "cluster",
-		Short: "Cluster status, planned failover, rebalancing and cluster settings",
-		Args:  cobra.NoArgs,
-	}
-	f.register(cmd)
+	cmd := group(&f, "cluster", "Cluster status, planned failover, rebalancing and cluster settings", "")
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Show the nodes and the pending or running operations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			raw, err := f.client(cmd).call(cmd.Context(), http.MethodGet, "/api/v1/cluster/status", nil)
-			if err != nil {
-				return failed(err)
+			if err != nil || f.json {
+				return printRaw(cmd, raw, err)
 			}
 			out := cmd.OutOrStdout()
-			if f.json {
-				writeRaw(out, raw)
-				return nil
-			}
 			var st httpapi.ClusterStatus
 			if err := json.Unmarshal(raw, &st); err != nil || st.Nodes == nil || st.Operations == nil {
 				return failed(fmt.Errorf("unexpected reply from GET /api/v1/cluster/status: %.200s", raw))
@@ -275,52 +273,23 @@ func clusterCmd() *cobra.Command {
 			return nil
 		},
 	}
-	var fw waitFlags
 	var to string
-	failover := &cobra.Command{
-		Use:   "failover --to NODE",
-		Short: "Planned failover: move every leader that can move to NODE (ALTER SYSTEM FAILOVER TO 'NODE')",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return mutate(cmd, &f, &fw, http.MethodPost, "/api/v1/cluster/failover", map[string]string{"to": to})
-		},
-	}
-	failover.Flags().StringVar(&to, "to", "", "node to move the leaders to")
-	_ = failover.MarkFlagRequired("to")
-	fw.register(failover)
-	var rw waitFlags
-	rebalance := &cobra.Command{
-		Use:   "rebalance",
-		Short: "Spread replicas and leaders evenly over the live data nodes (ALTER SYSTEM REBALANCE)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return mutate(cmd, &f, &rw, http.MethodPost, "/api/v1/cluster/rebalance", nil)
-		},
-	}
-	rw.register(rebalance)
-	settings := &cobra.Command{
-		Use:   "settings",
-		Short: "List cluster settings (SELECT * FROM cairn_cluster.settings)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return list(cmd, &f, "/api/v1/cluster/settings", nil)
-		},
-	}
+	failover := required(mutateCmd(&f, mutation{use: "failover --to NODE", short: "Planned failover: move every leader that can move to NODE (ALTER SYSTEM FAILOVER TO 'NODE')",
+		args: cobra.NoArgs, method: http.MethodPost, path: fixed("/api/v1/cluster/failover"),
+		body: func([]string) any { return map[string]string{"to": to} }, wait: true}), &to, "to", "node to move the leaders to")
+	rebalance := mutateCmd(&f, mutation{use: "rebalance", short: "Spread replicas and leaders evenly over the live data nodes (ALTER SYSTEM REBALANCE)",
+		args: cobra.NoArgs, method: http.MethodPost, path: fixed("/api/v1/cluster/rebalance"), wait: true})
+	settings := listCmd(&f, "settings", "List cluster settings (SELECT * FROM cairn_cluster.settings)", "/api/v1/cluster/settings")
 	set := &cobra.Command{
 		Use:   "set NAME VALUE",
 		Short: "Change a cluster setting (ALTER SYSTEM SET NAME = 'VALUE')",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, raw, err := f.client(cmd).result(cmd.Context(), http.MethodPost, "/api/v1/cluster/settings",
-				map[string]string{"name": args[0], "value": args[1]})
-			if err != nil {
-				return failed(err)
+			res, err := send(cmd, &f, http.MethodPost, "/api/v1/cluster/settings", map[string]string{"name": args[0], "value": args[1]})
+			if res == nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
-			if f.json {
-				writeRaw(out, raw)
-				return nil
-			}
 			printNotices(cmd, res)
 			if len(res.Columns) > 0 && len(res.Rows) > 0 {
 				printTable(out, res, nil)
@@ -369,12 +338,7 @@ func nodeSummary(res *httpapi.SQLResult) string {
 
 func debugCmd() *cobra.Command {
 	var f adminFlags
-	cmd := &cobra.Command{
-		Use:   "debug",
-		Short: "Last-resort repair commands",
-		Args:  cobra.NoArgs,
-	}
-	f.register(cmd)
+	cmd := group(&f, "debug", "Last-resort repair commands", "")
 	var shard int64
 	var meta, confirm bool
 	rec := &cobra.Command{

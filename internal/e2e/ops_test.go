@@ -185,33 +185,17 @@ func startWriter(c *opsCluster, stream string, batch int) *idWriter {
 
 func (w *idWriter) run() {
 	defer close(w.done)
-	conns := map[string]*pgconn.PgConn{}
-	defer func() {
-		for _, cn := range conns {
-			cn.Close(context.Background())
-		}
-	}()
-	for i := 0; i < 1_000_000; i++ {
-		select {
-		case <-w.stopCh:
-			return
-		case <-time.After(5 * time.Millisecond):
-		}
+	conns := testutil.Conns{}
+	defer conns.Close()
+	for i := 0; i < 1_000_000 && testutil.Pace(context.Background(), w.stopCh, 5*time.Millisecond); i++ {
 		names := w.c.upNames()
 		if len(names) == 0 {
 			continue
 		}
 		name := names[i%len(names)]
-		cn := conns[name]
-		if cn == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			var err error
-			cn, err = pgconn.Connect(ctx, w.c.p(name).URL())
-			cancel()
-			if err != nil {
-				continue
-			}
-			conns[name] = cn
+		cn, err := conns.Get(context.Background(), name, w.c.p(name).URL(), 2*time.Second)
+		if err != nil {
+			continue
 		}
 		w.mu.Lock()
 		first := w.next
@@ -227,12 +211,11 @@ func (w *idWriter) run() {
 		}
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		_, err := cn.Exec(ctx, sb.String()).ReadAll()
+		_, err = cn.Exec(ctx, sb.String()).ReadAll()
 		cancel()
 		w.record(testutil.Batch{Node: name, First: first, Count: w.batch, Start: start, End: time.Now(), OK: err == nil})
 		if err != nil {
-			cn.Close(context.Background())
-			delete(conns, name)
+			conns.Drop(name)
 		}
 	}
 }

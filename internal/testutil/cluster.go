@@ -188,3 +188,32 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// Pace is the head of a workload loop: it waits d (none for 0) and
+// reports whether to go on, false once stop is closed or ctx is done.
+func Pace(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
+	if stopped(ctx, stop) || d <= 0 {
+		return !stopped(ctx, stop)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-stop:
+		return false
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func stopped(ctx context.Context, stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	case <-ctx.Done():
+		return true
+	default:
+		return false
+	}
+}

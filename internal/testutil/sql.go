@@ -98,3 +98,39 @@ func (n *Node) PostFault(ctx context.Context, body string) error {
 	}
 	return fmt.Errorf("POST /debug/faults %s to %s: %s %s", body, n.name(), resp.Status, strings.TrimSpace(string(msg)))
 }
+
+// Conns keeps one open connection per node for a client that spreads its
+// work over the nodes: a connection that failed is dropped and dialled
+// again on next use.
+type Conns map[string]*pgconn.PgConn
+
+// Get returns the open connection to node, or dials url (bounded by
+// timeout) and keeps it.
+func (c Conns) Get(ctx context.Context, node, url string, timeout time.Duration) (*pgconn.PgConn, error) {
+	if cn := c[node]; cn != nil {
+		return cn, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cn, err := pgconn.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	c[node] = cn
+	return cn, nil
+}
+
+// Drop closes and forgets the connection to node.
+func (c Conns) Drop(node string) {
+	if cn := c[node]; cn != nil {
+		cn.Close(context.Background())
+		delete(c, node)
+	}
+}
+
+// Close closes every connection.
+func (c Conns) Close() {
+	for node := range c {
+		c.Drop(node)
+	}
+}
