@@ -1,8 +1,12 @@
-// Package bench drives Cairn's benchmark workloads (DESIGN.md §5) over the
-// PostgreSQL wire protocol and reports throughput, ack latency and view
-// freshness, then checks that the view holds every event sent.
-//
-// Only W1 exists so far. Every SQL statement the bench sends is in w1.go.
+// Package bench drives Cairn's benchmarks over the PostgreSQL wire
+// protocol. Run is workload W1 (DESIGN.md §5) against one node or a local
+// cluster: throughput, ack latency and view freshness, then a check that
+// the view holds every event sent; every SQL statement it sends is in
+// w1.go. RunFailover (failover.go) kills the leader of a busy stream shard
+// again and again and measures write and follower-read unavailability;
+// RunRollingRestart (rolling.go) drains, stops and restarts every node in
+// turn under load. Both start their cluster with testutil's harness
+// (cluster.go) and judge the ids they sent with its exactly-once checker.
 package bench
 
 import (

@@ -6,8 +6,10 @@
 //
 // The package is split so the checker can be tested without processes:
 // history.go (what was recorded), schedule.go (the seeded fault plan),
-// check.go (pure checks over a history), report.go (JSON, HTML, text),
-// cluster.go (the processes) and run.go (the campaign that ties them).
+// check.go (pure checks over a history, on testutil's exactly-once
+// checker), report.go (JSON, HTML, text), cluster.go (the processes, on
+// testutil's harness), faults.go (injecting them) and run.go (the
+// campaign that ties them).
 package chaos
 
 import (
