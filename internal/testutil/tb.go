@@ -124,3 +124,20 @@ func ReadJSON(t TB, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+// WaitUntil polls cond every 20 ms until it holds, or ends the test when
+// timeout passes, with cond's last word on why not.
+func WaitUntil(t TB, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		last = why
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("condition not met within %s: %s", timeout, last)
+}
