@@ -69,8 +69,17 @@ func (c *opsCluster) p(name string) *Proc {
 	return c.ps[name]
 }
 
-// upNames lists the running nodes.
-func (c *opsCluster) upNames() []string { return c.cl.Up() }
+// upNames lists the running nodes that started (a node being added is
+// the test's once it is ready).
+func (c *opsCluster) upNames() []string {
+	var out []string
+	for _, name := range c.cl.Up() {
+		if c.p(name) != nil {
+			out = append(out, name)
+		}
+	}
+	return out
+}
 
 func (c *opsCluster) kill(name string) { c.p(name).Kill() }
 
