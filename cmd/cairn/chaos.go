@@ -41,13 +41,13 @@ Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
 			defer stop()
 			kinds, err := chaos.ParseKinds(faults)
 			if err != nil {
-				return &exitErr{exitUsage, fmt.Errorf("--faults: %v", err)}
+				return exitWith(exitUsage, fmt.Errorf("--faults: %v", err))
 			}
 			if len(kinds) == 0 {
-				return &exitErr{exitUsage, fmt.Errorf("--faults names no fault")}
+				return exitWith(exitUsage, fmt.Errorf("--faults names no fault"))
 			}
 			if cfg.Rate < time.Second {
-				return &exitErr{exitUsage, fmt.Errorf("--rate must be at least 1s, got %s", cfg.Rate)}
+				return exitWith(exitUsage, fmt.Errorf("--rate must be at least 1s, got %s", cfg.Rate))
 			}
 			if !cmd.Flags().Changed("seed") {
 				seed = time.Now().UnixNano()
@@ -55,7 +55,7 @@ Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
 			cfg.Kinds, cfg.Seed = kinds, uint64(seed)
 			if cfg.Out == "" {
 				if cfg.Out, err = os.MkdirTemp("", "cairn-chaos-"); err != nil {
-					return &exitErr{exitError, err}
+					return exitWith(exitError, err)
 				}
 			}
 			cfg.Progress = cmd.ErrOrStderr()
@@ -63,9 +63,9 @@ Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
 			rep, err := chaos.Run(ctx, cfg)
 			if err != nil && rep == nil {
 				if ctx.Err() != nil {
-					return &exitErr{exitError, fmt.Errorf("interrupted; every node this campaign started is stopped (logs in %s)", cfg.Out)}
+					return exitWith(exitError, fmt.Errorf("interrupted; every node this campaign started is stopped (logs in %s)", cfg.Out))
 				}
-				return &exitErr{exitError, err}
+				return exitWith(exitError, err)
 			}
 			if jsonOut {
 				b, _ := json.MarshalIndent(rep, "", "  ")
@@ -75,7 +75,7 @@ Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
 				chaos.PrintSummary(cmd.OutOrStdout(), rep)
 			}
 			if err != nil {
-				return &exitErr{exitError, err}
+				return exitWith(exitError, err)
 			}
 			if !rep.Pass {
 				var failed []string
@@ -84,7 +84,7 @@ Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
 						failed = append(failed, c.Name)
 					}
 				}
-				return &exitErr{exitChaosViolation, fmt.Errorf("safety violated: %s (seed %d)", strings.Join(failed, ", "), seed)}
+				return exitWith(exitChaosViolation, fmt.Errorf("safety violated: %s (seed %d)", strings.Join(failed, ", "), seed))
 			}
 			return nil
 		},

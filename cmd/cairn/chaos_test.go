@@ -2,18 +2,16 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cairndb/cairn/internal/chaos"
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 func TestChaosUsageErrors(t *testing.T) {
@@ -28,7 +26,7 @@ func TestChaosUsageErrors(t *testing.T) {
 		cmd.SetErr(&bytes.Buffer{})
 		err := cmd.Execute()
 		var ee *exitErr
-		if !errors.As(err, &ee) || ee.code != exitUsage {
+		if !errors.As(err, &ee) || ee.Code != exitUsage {
 			t.Errorf("chaos %v: %v, want a usage error", args, err)
 		}
 	}
@@ -42,32 +40,6 @@ func TestChaosUsageErrors(t *testing.T) {
 	}
 }
 
-var (
-	chaosBinOnce sync.Once
-	chaosBin     string
-	chaosBinErr  error
-)
-
-// chaosBinary builds this command once per test process.
-func chaosBinary(t *testing.T) string {
-	t.Helper()
-	chaosBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cairn-chaos-bin-")
-		if err != nil {
-			chaosBinErr = err
-			return
-		}
-		chaosBin = filepath.Join(dir, "cairn")
-		if out, err := exec.Command("go", "build", "-o", chaosBin, ".").CombinedOutput(); err != nil {
-			chaosBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if chaosBinErr != nil {
-		t.Fatal(chaosBinErr)
-	}
-	return chaosBin
-}
-
 // TestChaosCatchesBugs runs short campaigns against deliberately broken
 // builds (--unsafe-bug): each must fail, with the check that the defect
 // breaks (exit status 5).
@@ -75,7 +47,7 @@ func TestChaosCatchesBugs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 3-node clusters for about a minute; skipped with -short")
 	}
-	bin := chaosBinary(t)
+	bin := testutil.MustBinary(t)
 	for _, tc := range []struct{ bug, check string }{
 		{"ack-before-commit", chaos.CheckNameLost},
 		{"drop-view-delta", chaos.CheckNameViews},
@@ -105,14 +77,8 @@ func TestChaosCatchesBugs(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 5 {
 				t.Fatalf("cairn chaos --unsafe-bug %s: %v, want exit status 5\nstdout:\n%s\nstderr:\n%s", tc.bug, err, stdout.String(), stderr.String())
 			}
-			b, err := os.ReadFile(filepath.Join(out, "report.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var rep chaos.Report
-			if err := json.Unmarshal(b, &rep); err != nil {
-				t.Fatal(err)
-			}
+			testutil.ReadJSON(t, filepath.Join(out, "report.json"), &rep)
 			for _, c := range rep.Checks {
 				if c.Name == tc.check && !c.OK && c.Count > 0 {
 					t.Logf("--unsafe-bug %s: %s failed with %d violations", tc.bug, c.Name, c.Count)
@@ -132,7 +98,7 @@ func TestChaosShortRun(t *testing.T) {
 		t.Skip("starts a 3-node cluster for about 30 s; skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := chaosBinary(t)
+	bin := testutil.MustBinary(t)
 	out := filepath.Join(dir, "out")
 	cmd := exec.Command(bin, "chaos", "--nodes", "3", "--duration", "15s", "--seed", "3", "--rate", "4s",
 		"--faults", "kill,pause", "--clients", "2", "--out", out)
@@ -158,14 +124,8 @@ func TestChaosShortRun(t *testing.T) {
 	if !strings.Contains(stdout.String(), "chaos PASS") {
 		t.Fatalf("summary:\n%s", stdout.String())
 	}
-	b, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rep chaos.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	testutil.ReadJSON(t, filepath.Join(out, "report.json"), &rep)
 	injected := 0
 	for _, f := range rep.Faults {
 		if !f.Skipped && !f.Unsupported {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairndb/cairn/internal/cli"
 	"github.com/cairndb/cairn/internal/server"
 )
 
@@ -17,20 +18,17 @@ var version = "0.1.0-dev"
 
 // Exit codes.
 const (
-	exitError      = 1
-	exitUsage      = 2
+	exitError      = cli.ExitFailure
+	exitUsage      = cli.ExitUsage
 	exitAddrInUse  = 3
 	exitDataDirErr = 4
 )
 
 // exitErr carries an exit code.
-type exitErr struct {
-	code int
-	err  error
-}
+type exitErr = cli.ExitCode
 
-func (e *exitErr) Error() string { return e.err.Error() }
-func (e *exitErr) Unwrap() error { return e.err }
+// exitWith returns err with an exit code.
+func exitWith(code int, err error) error { return cli.Exit(code, err) }
 
 func main() {
 	server.Version = version
@@ -42,12 +40,12 @@ func main() {
 	}
 	root.AddCommand(startCmd(), versionCmd(), benchCmd())
 	root.AddCommand(chaosCmd())
-	root.AddCommand(adminCmds()...)
+	root.AddCommand(cli.Commands()...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)
 		var ee *exitErr
 		if errors.As(err, &ee) {
-			os.Exit(ee.code)
+			os.Exit(ee.Code)
 		}
 		os.Exit(exitUsage)
 	}

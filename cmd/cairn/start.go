@@ -31,27 +31,27 @@ A flag beats the environment, which beats the file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyConfig(cmd.Flags(), cfgFile); err != nil {
-				return &exitErr{exitUsage, err}
+				return exitWith(exitUsage, err)
 			}
 			if cfg.ElectionTimeout < 2*cfg.HeartbeatInterval || cfg.HeartbeatInterval < 50*time.Millisecond {
-				return &exitErr{exitUsage, fmt.Errorf("--raft-election-timeout (%s) must be at least twice --raft-heartbeat-interval (%s), which must be at least 50ms", cfg.ElectionTimeout, cfg.HeartbeatInterval)}
+				return exitWith(exitUsage, fmt.Errorf("--raft-election-timeout (%s) must be at least twice --raft-heartbeat-interval (%s), which must be at least 50ms", cfg.ElectionTimeout, cfg.HeartbeatInterval))
 			}
 			if cfg.Role != "data" && cfg.Role != "compute" {
-				return &exitErr{exitUsage, fmt.Errorf("--role must be data or compute, got %q", cfg.Role)}
+				return exitWith(exitUsage, fmt.Errorf("--role must be data or compute, got %q", cfg.Role))
 			}
 			if len(bugNames) > 0 {
 				bugs, err := server.ParseBugs(bugNames)
 				if err != nil {
-					return &exitErr{exitUsage, fmt.Errorf("--unsafe-bug: %v", err)}
+					return exitWith(exitUsage, fmt.Errorf("--unsafe-bug: %v", err))
 				}
 				if bugs != nil && !cfg.TestFaults {
-					return &exitErr{exitUsage, errors.New("--unsafe-bug needs --unsafe-test-faults: deliberate bugs are for fault tests only")}
+					return exitWith(exitUsage, errors.New("--unsafe-bug needs --unsafe-test-faults: deliberate bugs are for fault tests only"))
 				}
 				cfg.Bugs = bugs
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return &exitErr{exitUsage, fmt.Errorf("--log-level: %v", err)}
+				return exitWith(exitUsage, fmt.Errorf("--log-level: %v", err))
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			if cfg.Bugs != nil {
@@ -66,11 +66,11 @@ A flag beats the environment, which beats the file.`,
 			if err != nil {
 				switch {
 				case errors.Is(err, server.ErrAddrInUse):
-					return &exitErr{exitAddrInUse, err}
+					return exitWith(exitAddrInUse, err)
 				case errors.Is(err, server.ErrDataDir):
-					return &exitErr{exitDataDirErr, err}
+					return exitWith(exitDataDirErr, err)
 				}
-				return &exitErr{exitError, err}
+				return exitWith(exitError, err)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "cairn %s: node %s ready; connect with: psql -h %s -p %s -U cairn\n",
 				version, cfg.NodeID, hostOf(n.PGAddr()), portOf(n.PGAddr()))
@@ -80,7 +80,7 @@ A flag beats the environment, which beats the file.`,
 			cfg.Logger.Info("shutting down", "signal", s.String())
 			signal.Stop(sig)
 			if err := n.Close(); err != nil {
-				return &exitErr{exitError, fmt.Errorf("shutdown: %w", err)}
+				return exitWith(exitError, fmt.Errorf("shutdown: %w", err))
 			}
 			return nil
 		},

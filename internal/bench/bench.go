@@ -1,8 +1,12 @@
-// Package bench drives Cairn's benchmark workloads (DESIGN.md §5) over the
-// PostgreSQL wire protocol and reports throughput, ack latency and view
-// freshness, then checks that the view holds every event sent.
-//
-// Only W1 exists so far. Every SQL statement the bench sends is in w1.go.
+// Package bench drives Cairn's benchmarks over the PostgreSQL wire
+// protocol. Run is workload W1 (DESIGN.md §5) against one node or a local
+// cluster: throughput, ack latency and view freshness, then a check that
+// the view holds every event sent; every SQL statement it sends is in
+// w1.go. RunFailover (failover.go) kills the leader of a busy stream shard
+// again and again and measures write and follower-read unavailability;
+// RunRollingRestart (rolling.go) drains, stops and restarts every node in
+// turn under load. Both start their cluster with testutil's harness
+// (cluster.go) and judge the ids they sent with its exactly-once checker.
 package bench
 
 import (
@@ -18,6 +22,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 // Load modes.
@@ -84,9 +90,14 @@ type Result struct {
 	// every event.
 	CatchUpSeconds float64 `json:"catch_up_seconds"`
 	// ViewTotal is sum(n) over the view at the end; Verified is whether it
-	// equals Events + ProbeEvents.
-	ViewTotal int64 `json:"view_total"`
-	Verified  bool  `json:"verified"`
+	// equals Events + ProbeEvents and every event read back from the
+	// stream by id was sent and is there once (Lost, Duplicated and
+	// NeverSent count the ids that are not).
+	ViewTotal  int64 `json:"view_total"`
+	Lost       int   `json:"lost"`
+	Duplicated int   `json:"duplicated"`
+	NeverSent  int   `json:"never_sent"`
+	Verified   bool  `json:"verified"`
 }
 
 func (o *Options) setDefaults() error {
@@ -258,6 +269,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	r.FreshP50Ms, r.FreshP99Ms, r.FreshMaxMs = ms(percentile(pr.fresh, 50)), ms(percentile(pr.fresh, 99)), ms(percentile(pr.fresh, 100))
 
 	verr := verify(ctx, admin, r, lastAck, o.CatchUpTimeout)
+	if verr == nil {
+		verr = verifyIDs(ctx, admin, r, batches, o.CatchUpTimeout)
+	}
 	if err := r.write(o.Out); err != nil {
 		return r, errors.Join(verr, err)
 	}
@@ -293,6 +307,42 @@ func verify(ctx context.Context, c client, r *Result, lastAck time.Time, timeout
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// verifyIDs reads every generated event back from the stream (waiting,
+// up to timeout, for a lagging replica to hold them all) and judges them
+// by id with the exactly-once checker: none lost, none twice, none never
+// sent, and the view counts as many as the stream holds. A count alone
+// would pass a lost event plus a duplicated one.
+func verifyIDs(ctx context.Context, c client, r *Result, batches []*loadBatch, timeout time.Duration) error {
+	t0 := r.Started.UnixMicro()
+	var ids []int64
+	for deadline := time.Now().Add(timeout); ; {
+		var err error
+		if ids, err = c.eventIDs(ctx, t0); err != nil {
+			return fmt.Errorf("verifying by id: %w", err)
+		}
+		if len(ids) >= r.Events || time.Now().After(deadline) {
+			break
+		}
+		if err := testutil.Sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	sent := make([]testutil.Batch, len(batches))
+	for i, b := range batches {
+		sent[i] = testutil.Batch{First: b.first, Count: b.n, OK: true}
+	}
+	key := "sum(n) of " + w1View + " without the probes"
+	checks := append(testutil.ExactlyOnce(sent, ids), testutil.CheckViews(
+		[]testutil.ViewRow{{Key: key, Value: fmt.Sprint(len(ids))}},
+		[]testutil.NodeView{{Node: r.Target, Rows: []testutil.ViewRow{{Key: key, Value: fmt.Sprint(r.ViewTotal - int64(r.ProbeEvents))}}}}))
+	r.Lost, r.Duplicated, r.NeverSent = checks[0].Count, checks[1].Count, checks[2].Count
+	if msg := testutil.Failed(checks); msg != "" {
+		r.Verified = false
+		return fmt.Errorf("the view counts every event sent, but event by event: %s", msg)
+	}
+	return nil
 }
 
 type probeResult struct {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,9 +29,10 @@ type fakeDB struct {
 		execs   []string
 		pending []int32
 		view    map[int32]int64
-		lose    int   // drop this many events from the next load
-		dup     int   // count this many events twice
-		loadErr error // fail loads with this
+		ids     []int64 // ids of the generated events loaded, as eventIDs reads them back
+		lose    int     // drop this many events from the next load
+		dup     int     // count this many events twice
+		loadErr error   // fail loads with this
 		delay   time.Duration
 	}
 	stop chan struct{}
@@ -151,10 +153,22 @@ func devices(b *loadBatch, mode string) ([]int32, error) {
 	return out, nil
 }
 
+func (c fakeClient) eventIDs(ctx context.Context, t0 int64) ([]int64, error) {
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	return slices.Clone(c.f.mu.ids), nil
+}
+
 func (c fakeClient) load(ctx context.Context, b *loadBatch, mode string) error {
 	devs, err := devices(b, mode)
 	if err != nil {
 		return err
+	}
+	var ids []int64
+	for i := range int64(b.n) {
+		if b.first > 0 {
+			ids = append(ids, b.first+i)
+		}
 	}
 	c.f.mu.Lock()
 	delay := c.f.mu.delay
@@ -166,14 +180,15 @@ func (c fakeClient) load(ctx context.Context, b *loadBatch, mode string) error {
 		return c.f.mu.loadErr
 	}
 	if c.f.mu.lose > 0 && len(devs) > 1 {
-		devs = devs[c.f.mu.lose:]
+		devs, ids = devs[c.f.mu.lose:], ids[c.f.mu.lose:]
 		c.f.mu.lose = 0
 	}
 	if c.f.mu.dup > 0 && len(devs) > 1 {
-		devs = append(devs, devs[:c.f.mu.dup]...)
+		devs, ids = append(devs, devs[:c.f.mu.dup]...), append(ids, ids[:c.f.mu.dup]...)
 		c.f.mu.dup = 0
 	}
 	c.f.mu.pending = append(c.f.mu.pending, devs...)
+	c.f.mu.ids = append(c.f.mu.ids, ids...)
 	return nil
 }
 
@@ -261,6 +276,26 @@ func TestRunDetectsDuplicates(t *testing.T) {
 	o := testOptions(t, f, ModeCopy)
 	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "duplicates") {
 		t.Fatalf("err = %v, want duplicates", err)
+	}
+}
+
+// TestRunJudgesByID: one event lost and another counted twice keep
+// sum(n) right; reading the events back by id must still fail the run.
+func TestRunJudgesByID(t *testing.T) {
+	f := newFakeDB(t)
+	f.mu.lose, f.mu.dup = 1, 1
+	o := testOptions(t, f, ModeCopy)
+	r, err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "lost: 1 of") || !strings.Contains(err.Error(), "duplicated: 1 of") {
+		t.Fatalf("err = %v, want one lost and one duplicated id", err)
+	}
+	if r == nil || r.Verified || r.Lost != 1 || r.Duplicated != 1 || r.ViewTotal != int64(r.Events+r.ProbeEvents) {
+		t.Fatalf("result %+v", r)
+	}
+	var out bytes.Buffer
+	r.Print(&out)
+	if !strings.Contains(out.String(), "1 lost, 1 duplicated, 0 never sent") {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
 

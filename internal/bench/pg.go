@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -18,6 +19,9 @@ type client interface {
 	// queryInt runs a query returning at most one integer; no row or NULL
 	// is 0.
 	queryInt(ctx context.Context, sql string) (int64, error)
+	// eventIDs reads back the id of every generated event in the stream:
+	// its timestamp's offset in µs from t0, plus 1.
+	eventIDs(ctx context.Context, t0 int64) ([]int64, error)
 	// load sends one batch and returns once the server acked it.
 	load(ctx context.Context, b *loadBatch, mode string) error
 	close()
@@ -65,6 +69,23 @@ func (p *pgClient) queryInt(ctx context.Context, sql string) (int64, error) {
 		}
 	}
 	return v, rows.Err()
+}
+
+func (p *pgClient) eventIDs(ctx context.Context, t0 int64) ([]int64, error) {
+	rows, err := p.c.Query(ctx, sqlEventTimes, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var ts time.Time
+		if err := rows.Scan(&ts); err != nil {
+			return nil, fmt.Errorf("%s: %w", sqlEventTimes, err)
+		}
+		out = append(out, ts.UnixMicro()-t0+1)
+	}
+	return out, rows.Err()
 }
 
 // toInt64 accepts the integer shapes a count or sum may come back as

@@ -119,6 +119,9 @@ func (r *Result) Print(w io.Writer) {
 		fmt.Fprintf(tw, "verified\tsum(n) = %s = events sent\n", group(r.ViewTotal))
 	} else {
 		fmt.Fprintf(tw, "verified\tNO: sum(n) = %s, sent %s\n", group(r.ViewTotal), group(int64(r.Events+r.ProbeEvents)))
+		if r.Lost+r.Duplicated+r.NeverSent > 0 {
+			fmt.Fprintf(tw, "by event id\t%d lost, %d duplicated, %d never sent\n", r.Lost, r.Duplicated, r.NeverSent)
+		}
 	}
 	tw.Flush()
 }

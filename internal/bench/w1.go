@@ -21,6 +21,7 @@ const (
 	probeDevice = -1
 
 	sqlProbeCount = "SELECT n FROM " + w1View + " WHERE device_id = -1"
+	sqlEventTimes = "SELECT ts FROM " + w1Stream + " WHERE device_id >= 0"
 	sqlTotalCount = "SELECT sum(n) FROM " + w1View
 	sqlCopyCSV    = "COPY " + w1Stream + " (ts, device_id, region, value) FROM STDIN (FORMAT csv)"
 	sqlCopyBinary = "COPY " + w1Stream + " (ts, device_id, region, value) FROM STDIN (FORMAT binary)"
@@ -94,6 +95,9 @@ func generate(seed uint64, n int, start time.Time) events {
 // encoded before the clock starts.
 type loadBatch struct {
 	n int
+	// first is the id of the batch's first event: event i of the run (from
+	// 1) has timestamp start + i-1 µs. 0 for a probe.
+	first int64
 	// vals holds n rows of 4 values for pgx CopyFrom (mode copy).
 	vals []any
 	// text is the binary COPY data (mode binary), the CSV body (mode csv)
@@ -116,7 +120,7 @@ const (
 // the mode puts on the wire for the rows, without pgwire message framing:
 // the binary COPY stream, the CSV text, or the INSERT statement text.
 func encode(e *events, lo, hi int, mode string) *loadBatch {
-	b := &loadBatch{n: hi - lo}
+	b := &loadBatch{n: hi - lo, first: int64(lo) + 1}
 	switch mode {
 	case ModeCopy:
 		b.vals = make([]any, 0, 4*b.n)
@@ -213,5 +217,7 @@ func probeBatch(seq int, mode string) *loadBatch {
 		region: []uint8{0},
 		value:  []float64{float64(seq)},
 	}
-	return encode(&e, 0, 1, mode)
+	b := encode(&e, 0, 1, mode)
+	b.first = 0
+	return b
 }

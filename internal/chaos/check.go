@@ -1,112 +1,66 @@
 package chaos
 
 import (
-	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
-// Names of the safety checks.
+// Names of the safety checks: those of testutil's exactly-once checker,
+// and the chaos-only ones.
 const (
-	CheckNameLost       = "lost"
-	CheckNameDuplicated = "duplicated"
-	CheckNameNeverSent  = "never_sent"
-	CheckNameViews      = "view_mismatch"
+	CheckNameLost       = testutil.CheckNameLost
+	CheckNameDuplicated = testutil.CheckNameDuplicated
+	CheckNameNeverSent  = testutil.CheckNameNeverSent
+	CheckNameViews      = testutil.CheckNameViews
 	CheckNameStale      = "stale_read"
-	CheckNameSplitBrain = "split_brain"
+	CheckNameSplitBrain = testutil.CheckNameSplitBrain
 	CheckNameDiskFail   = "disk_fail_kept_serving"
 )
 
-// maxExamples bounds the examples a check keeps.
-const maxExamples = 20
+// CheckResult is the verdict of one safety check.
+type CheckResult = testutil.CheckResult
 
-// CheckResult is the verdict of one safety check. Count is the number of
-// violations; Checked how many things were looked at (ids, reads, nodes,
-// leaderships) so a pass over nothing is visible.
-type CheckResult struct {
-	Name     string   `json:"name"`
-	OK       bool     `json:"ok"`
-	Count    int      `json:"count"`
-	Checked  int      `json:"checked"`
-	Examples []string `json:"examples,omitempty"`
-	Note     string   `json:"note,omitempty"`
-}
-
-func (r *CheckResult) fail(format string, args ...any) {
-	r.Count++
-	if len(r.Examples) < maxExamples {
-		r.Examples = append(r.Examples, fmt.Sprintf(format, args...))
+// sortedIDs returns the ids of rows, sorted.
+func sortedIDs(rows []Row) []int64 {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
 	}
-}
-
-func (r *CheckResult) done() CheckResult {
-	r.OK = r.Count == 0
-	return *r
-}
-
-// rowCounts counts each id in the stream.
-func rowCounts(rows []Row) map[int64]int {
-	seen := make(map[int64]int, len(rows))
-	for _, r := range rows {
-		seen[r.ID]++
-	}
-	return seen
+	slices.Sort(ids)
+	return ids
 }
 
 // CheckLost fails for every id of an acknowledged batch missing from rows.
 func CheckLost(batches []Batch, rows []Row) CheckResult {
-	res := CheckResult{Name: CheckNameLost}
-	seen := rowCounts(rows)
-	for _, b := range batches {
-		if !b.OK {
-			continue
-		}
-		for id := b.First; id < b.First+int64(b.Count); id++ {
-			res.Checked++
-			if seen[id] == 0 {
-				res.fail("id %d acknowledged by %s at %s is not in the stream", id, b.Node, b.End.UTC().Format("15:04:05.000"))
-			}
-		}
-	}
-	return res.done()
+	return testutil.CheckLost(batches, sortedIDs(rows))
 }
 
 // CheckDuplicates fails for every id that is in rows more than once.
 func CheckDuplicates(rows []Row) CheckResult {
-	res := CheckResult{Name: CheckNameDuplicated, Checked: len(rows)}
-	seen := rowCounts(rows)
-	ids := make([]int64, 0)
-	for id, n := range seen {
-		if n > 1 {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		res.fail("id %d is in the stream %d times", id, seen[id])
-	}
-	return res.done()
+	return testutil.CheckDuplicated(sortedIDs(rows))
 }
 
 // CheckNeverSent fails for every row whose id no batch attempted (acked or
 // failed), and for rows whose k or v differ from what was sent.
 func CheckNeverSent(batches []Batch, rows []Row) CheckResult {
-	res := CheckResult{Name: CheckNameNeverSent, Checked: len(rows)}
-	idx := newBatchIndex(batches, false)
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	res := testutil.CheckNeverSent(batches, ids)
+	idx := testutil.NewBatchIndex(batches, false)
 	for _, r := range rows {
-		if _, ok := idx.find(r.ID); !ok {
-			res.fail("id %d is in the stream but was never sent", r.ID)
-			continue
-		}
-		if r.K != KeyOf(r.ID) || r.V != ValueOf(r.ID) {
-			res.fail("id %d has k=%d v=%d, sent k=%d v=%d", r.ID, r.K, r.V, KeyOf(r.ID), ValueOf(r.ID))
+		if _, ok := idx.Find(r.ID); ok && (r.K != KeyOf(r.ID) || r.V != ValueOf(r.ID)) {
+			res.Fail("id %d has k=%d v=%d, sent k=%d v=%d", r.ID, r.K, r.V, KeyOf(r.ID), ValueOf(r.ID))
 		}
 	}
-	return res.done()
+	return res.Done()
 }
 
 // ExpectedViews recomputes chaos_totals and chaos_per_k from the stream.
@@ -124,63 +78,33 @@ func ExpectedViews(rows []Row) (Totals, map[int32]PerK) {
 	return t, perK
 }
 
+// viewRows renders both views as the checker compares them; keys of want
+// a node lacks are rows of zeros there.
+func viewRows(t Totals, perK, want map[int32]PerK) []testutil.ViewRow {
+	out := []testutil.ViewRow{{Key: "chaos_totals", Value: fmt.Sprintf("n=%d ids=%d", t.N, t.IDs)}}
+	keys := slices.Collect(maps.Keys(perK))
+	for k := range want {
+		if _, ok := perK[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		p := perK[k]
+		out = append(out, testutil.ViewRow{Key: fmt.Sprintf("chaos_per_k k=%d", k), Value: fmt.Sprintf("n=%d s=%d", p.N, p.S)})
+	}
+	return out
+}
+
 // CheckViews fails for every node whose views differ from the views
 // recomputed from rows, or that could not answer at all.
 func CheckViews(rows []Row, views []NodeViews) CheckResult {
-	res := CheckResult{Name: CheckNameViews, Checked: len(views)}
 	wantT, wantK := ExpectedViews(rows)
-	for _, v := range views {
-		if v.Err != "" {
-			res.fail("%s: views unreadable: %s", v.Node, v.Err)
-			continue
-		}
-		if v.Totals != wantT {
-			res.fail("%s: chaos_totals n=%d ids=%d, the stream gives n=%d ids=%d", v.Node, v.Totals.N, v.Totals.IDs, wantT.N, wantT.IDs)
-		}
-		keys := map[int32]bool{}
-		for k := range wantK {
-			keys[k] = true
-		}
-		for k := range v.PerK {
-			keys[k] = true
-		}
-		sorted := make([]int32, 0, len(keys))
-		for k := range keys {
-			sorted = append(sorted, k)
-		}
-		slices.Sort(sorted)
-		for _, k := range sorted {
-			if got, want := v.PerK[k], wantK[k]; got != want {
-				res.fail("%s: chaos_per_k k=%d n=%d s=%d, the stream gives n=%d s=%d", v.Node, k, got.N, got.S, want.N, want.S)
-			}
-		}
+	nodes := make([]testutil.NodeView, len(views))
+	for i, v := range views {
+		nodes[i] = testutil.NodeView{Node: v.Node, Rows: viewRows(v.Totals, v.PerK, wantK), Err: v.Err}
 	}
-	if len(views) == 0 {
-		res.fail("no node answered for the views")
-	}
-	return res.done()
-}
-
-// batchIndex finds the batch holding an id.
-type batchIndex []Batch
-
-func newBatchIndex(batches []Batch, okOnly bool) batchIndex {
-	var idx batchIndex
-	for _, b := range batches {
-		if b.Count > 0 && (b.OK || !okOnly) {
-			idx = append(idx, b)
-		}
-	}
-	slices.SortFunc(idx, func(a, b Batch) int { return cmp.Compare(a.First, b.First) })
-	return idx
-}
-
-func (x batchIndex) find(id int64) (Batch, bool) {
-	i := sort.Search(len(x), func(i int) bool { return x[i].First+int64(x[i].Count) > id })
-	if i < len(x) && x[i].Contains(id) {
-		return x[i], true
-	}
-	return Batch{}, false
+	return testutil.CheckViews(viewRows(wantT, wantK, nil), nodes)
 }
 
 // CheckStaleReads fails for every successful linearizable read that found
@@ -189,60 +113,30 @@ func (x batchIndex) find(id int64) (Batch, bool) {
 // Reads of ids not acknowledged before the read are not judged.
 func CheckStaleReads(batches []Batch, reads []Read) CheckResult {
 	res := CheckResult{Name: CheckNameStale}
-	idx := newBatchIndex(batches, true)
+	idx := testutil.NewBatchIndex(batches, true)
 	judged := 0
 	for _, r := range reads {
 		if r.Err != "" {
 			continue
 		}
-		b, ok := idx.find(r.ID)
+		b, ok := idx.Find(r.ID)
 		if !ok || !b.End.Before(r.Start) {
 			continue
 		}
 		judged++
 		if r.Result == 0 {
-			res.fail("read of id %d through %s at %s found nothing; its batch was acknowledged by %s %s earlier",
+			res.Fail("read of id %d through %s at %s found nothing; its batch was acknowledged by %s %s earlier",
 				r.ID, r.Node, r.Start.UTC().Format("15:04:05.000"), b.Node, r.Start.Sub(b.End).Round(time.Millisecond))
 		}
 	}
 	res.Checked = judged
 	res.Note = fmt.Sprintf("%d of %d reads succeeded and were judged; a read is stale when it returns 0 for an id acknowledged before it began", judged, len(reads))
-	return res.done()
+	return res.Done()
 }
 
-// CheckSplitBrain parses every node's leader-terms.log ("gid term
-// unixmicros" per line) and fails for every (group, term) that two nodes
-// claim to have led.
-func CheckSplitBrain(terms map[string]string) CheckResult {
-	res := CheckResult{Name: CheckNameSplitBrain}
-	type key struct{ gid, term int64 }
-	seen := map[key]string{}
-	names := make([]string, 0, len(terms))
-	for n := range terms {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		for _, line := range strings.Split(terms[name], "\n") {
-			var gid, term, at int64
-			if _, err := fmt.Sscan(line, &gid, &term, &at); err != nil {
-				continue
-			}
-			res.Checked++
-			k := key{gid, term}
-			if other, ok := seen[k]; ok && other != name {
-				res.fail("group %d term %d was led by both %s and %s", gid, term, other, name)
-				continue
-			}
-			seen[k] = name
-		}
-	}
-	res.Note = fmt.Sprintf("%d leaderships over %d (group, term) pairs in %d nodes' leader-terms.log", res.Checked, len(seen), len(terms))
-	if res.Checked == 0 && len(terms) > 0 {
-		res.fail("no leadership recorded at all: leader-terms.log empty on every node")
-	}
-	return res.done()
-}
+// CheckSplitBrain fails for every (group, term) that two nodes claim to
+// have led, from every node's leader-terms.log by node name.
+func CheckSplitBrain(terms map[string]string) CheckResult { return testutil.CheckSplitBrain(terms) }
 
 // CheckDiskFail fails when a node whose disk failed did not exit within
 // DiskFailGrace and acknowledged a write that started after the grace,
@@ -260,13 +154,13 @@ func CheckDiskFail(faults []Fault, batches []Batch) CheckResult {
 		graceEnd := f.Start.Add(DiskFailGrace)
 		for _, b := range batches {
 			if b.OK && b.Node == f.Targets[0] && !b.Start.Before(graceEnd) && b.Start.Before(f.End) {
-				res.fail("%s did not exit within %s of its disk failing at %s and acknowledged ids %d..%d",
+				res.Fail("%s did not exit within %s of its disk failing at %s and acknowledged ids %d..%d",
 					b.Node, DiskFailGrace, f.Start.UTC().Format("15:04:05.000"), b.First, b.First+int64(b.Count)-1)
 				break
 			}
 		}
 	}
-	return res.done()
+	return res.Done()
 }
 
 // CheckAll runs every safety check over h.

@@ -10,8 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 // sleepCtx sleeps d or until ctx is done (an early heal).
@@ -29,7 +30,11 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 func (r *runner) restart(name string) error {
 	ctx, cancel := context.WithTimeout(r.runCtx, 40*time.Second)
 	defer cancel()
-	return r.c.start(ctx, name)
+	n := r.c.Node(name)
+	if n == nil {
+		return fmt.Errorf("no node %s", name)
+	}
+	return n.Start(ctx)
 }
 
 // claim reserves the nodes a fault takes out, or says why it cannot run
@@ -40,7 +45,7 @@ func (r *runner) claim(f *Fault, p PlannedFault) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, n := range need {
-		if cmd, _ := r.c.running(n); cmd == nil {
+		if !r.up(n) {
 			return n + " is not running"
 		}
 		if h, ok := r.mu.faulted[n]; ok {
@@ -54,7 +59,7 @@ func (r *runner) claim(f *Fault, p PlannedFault) string {
 		return "another partition is in force"
 	}
 	active := 0
-	for _, n := range r.c.names() {
+	for _, n := range r.c.Names() {
 		if !r.mu.decom[n] {
 			active++
 		}
@@ -149,7 +154,7 @@ func (r *runner) inject(ctx context.Context, p PlannedFault) {
 	switch p.Kind {
 	case KindKill:
 		n := p.Targets[0]
-		if err := r.c.kill(n); err != nil {
+		if err := r.c.Node(n).Kill(); err != nil {
 			note("kill: %v", err)
 		}
 		sleepCtx(ctx, p.Dur)
@@ -158,16 +163,16 @@ func (r *runner) inject(ctx context.Context, p PlannedFault) {
 		}
 	case KindPause:
 		n := p.Targets[0]
-		if err := r.c.pause(n); err != nil {
+		if err := r.c.Node(n).Pause(); err != nil {
 			note("pause: %v", err)
 		}
 		sleepCtx(ctx, p.Dur)
-		if err := r.c.resume(n); err != nil {
+		if err := r.c.Node(n).Resume(); err != nil {
 			note("resume: %v", err)
 		}
 	case KindRestart:
 		n := p.Targets[0]
-		if exited, err := r.c.terminate(n, 10*time.Second); err != nil || !exited {
+		if exited, _, err := r.c.Node(n).Terminate(10 * time.Second); err != nil || !exited {
 			note("did not exit within 10s of SIGTERM; killed (%v)", err)
 		}
 		if err := r.restart(n); err != nil {
@@ -211,8 +216,8 @@ func (r *runner) partition(ctx context.Context, f *Fault, p PlannedFault, note f
 		for _, b := range p.Sides[1] {
 			body := fmt.Sprintf(`{"partition":[%q,%q]}`, a, b)
 			for _, n := range []string{a, b} {
-				err := r.c.postFault(bg, n, body)
-				if errors.Is(err, errFaultUnsupported) {
+				err := r.c.Node(n).PostFault(bg, body)
+				if errors.Is(err, testutil.ErrFaultUnsupported) {
 					f.Unsupported = true
 					note("partition refused by %s: %v", n, err)
 					r.healAll()
@@ -238,9 +243,9 @@ func (r *runner) healAll() {
 	r.mu.Lock()
 	skip := maps.Clone(r.mu.diskFaulted)
 	r.mu.Unlock()
-	for _, n := range r.c.upNames() {
+	for _, n := range r.c.Up() {
 		if !skip[n] {
-			_ = r.c.postFault(r.runCtx, n, `{"heal":true}`)
+			_ = r.c.Node(n).PostFault(r.runCtx, `{"heal":true}`)
 		}
 	}
 }
@@ -249,7 +254,7 @@ func (r *runner) healAll() {
 func (r *runner) freeNode() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, n := range r.c.upNames() {
+	for _, n := range r.c.Up() {
 		if _, ok := r.mu.faulted[n]; !ok {
 			return n
 		}
@@ -291,7 +296,7 @@ func (r *runner) membership(ctx context.Context, f *Fault, p PlannedFault, note 
 			case "leader":
 				g.leader = row[1]
 			case "follower":
-				if cmd, _ := r.c.running(row[1]); cmd != nil {
+				if r.up(row[1]) {
 					g.followers = append(g.followers, row[1])
 				}
 			}
@@ -312,7 +317,7 @@ func (r *runner) membership(ctx context.Context, f *Fault, p PlannedFault, note 
 		}
 	case SubAdd:
 		name := p.Targets[0]
-		if r.c.get(name) != nil {
+		if r.c.Node(name) != nil {
 			note("%s exists already", name)
 			return
 		}
@@ -321,7 +326,7 @@ func (r *runner) membership(ctx context.Context, f *Fault, p PlannedFault, note 
 			note("no free node to join through")
 			return
 		}
-		if err := r.c.add(r.runCtx, name, r.c.get(via).cluster); err != nil {
+		if _, err := r.c.Add(r.runCtx, name, r.c.Node(via).Cluster); err != nil {
 			note("add %s: %v", name, err)
 		}
 	case SubDecommission:
@@ -360,8 +365,8 @@ func (r *runner) membership(ctx context.Context, f *Fault, p PlannedFault, note 
 func (r *runner) disk(ctx context.Context, f *Fault, p PlannedFault, note func(string, ...any)) {
 	n := p.Targets[0]
 	if p.Sub == SubStall {
-		err := r.c.postFault(r.runCtx, n, `{"disk":"stall","ms":2000}`)
-		if errors.Is(err, errFaultUnsupported) {
+		err := r.c.Node(n).PostFault(r.runCtx, `{"disk":"stall","ms":2000}`)
+		if errors.Is(err, testutil.ErrFaultUnsupported) {
 			f.Unsupported = true
 			note("unsupported: %v", err)
 			return
@@ -370,14 +375,14 @@ func (r *runner) disk(ctx context.Context, f *Fault, p PlannedFault, note func(s
 			note("%v", err)
 		}
 		sleepCtx(ctx, p.Dur)
-		if err := r.c.postFault(r.runCtx, n, `{"disk":"ok"}`); err != nil {
+		if err := r.c.Node(n).PostFault(r.runCtx, `{"disk":"ok"}`); err != nil {
 			note("end the stall: %v", err)
 		}
 		return
 	}
-	_, exitedCh := r.c.running(n)
-	err := r.c.postFault(r.runCtx, n, `{"disk":"fail"}`)
-	if errors.Is(err, errFaultUnsupported) {
+	exitedCh := r.c.Node(n).Exited()
+	err := r.c.Node(n).PostFault(r.runCtx, `{"disk":"fail"}`)
+	if errors.Is(err, testutil.ErrFaultUnsupported) {
 		f.Unsupported = true
 		note("unsupported: %v", err)
 		return
@@ -394,7 +399,7 @@ func (r *runner) disk(ctx context.Context, f *Fault, p PlannedFault, note func(s
 	if !exited {
 		note("did not exit within %s of the disk failing", DiskFailGrace)
 		r.probe(n)
-		if err := r.c.kill(n); err != nil {
+		if err := r.c.Node(n).Kill(); err != nil {
 			note("kill: %v", err)
 		}
 	}
@@ -419,20 +424,19 @@ func (r *runner) probe(node string) {
 // catch up and reads what the checks need into h.
 func (r *runner) final(ctx context.Context, h *History) {
 	r.logf("healing: resuming, healing links, restarting stopped nodes")
-	for _, n := range r.c.upNames() {
-		_ = r.c.signal(n, syscall.SIGCONT)
-		r.c.setPaused(n, false)
+	for _, n := range r.c.Up() {
+		_ = r.c.Node(n).Resume()
 	}
 	r.healAll()
-	for _, n := range r.c.names() {
-		if cmd, _ := r.c.running(n); cmd == nil {
+	for _, n := range r.c.Names() {
+		if !r.up(n) {
 			if err := r.restart(n); err != nil {
 				h.Notes = append(h.Notes, fmt.Sprintf("final restart of %s: %v", n, err))
 			}
 		}
 	}
 	r.mu.Lock()
-	want := len(r.c.names()) - len(r.mu.decom)
+	want := len(r.c.Names()) - len(r.mu.decom)
 	r.mu.Unlock()
 	if err := r.waitLive(ctx, want, settleTimeout); err != nil {
 		h.Notes = append(h.Notes, "after healing: "+err.Error())
@@ -457,7 +461,7 @@ func (r *runner) final(ctx context.Context, h *History) {
 	r.logf("read %d events back; waiting for the views on every node", len(h.Rows))
 	wantT, wantK := ExpectedViews(h.Rows)
 	deadline := time.Now().Add(viewTimeout)
-	for _, n := range r.c.upNames() {
+	for _, n := range r.c.Up() {
 		var nv NodeViews
 		for i := 0; i < 10_000; i++ {
 			nv = r.readViews(ctx, n)
@@ -475,9 +479,8 @@ func (r *runner) final(ctx context.Context, h *History) {
 		h.Views = append(h.Views, nv)
 	}
 	h.LeaderTerms = map[string]string{}
-	for _, n := range r.c.names() {
-		p := r.c.get(n)
-		b, err := os.ReadFile(filepath.Join(p.dataDir, "leader-terms.log"))
+	for _, n := range r.c.Names() {
+		b, err := os.ReadFile(filepath.Join(r.c.Node(n).DataDir, "leader-terms.log"))
 		if err != nil {
 			h.Notes = append(h.Notes, fmt.Sprintf("%s: %v", n, err))
 			continue

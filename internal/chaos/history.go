@@ -6,32 +6,22 @@
 //
 // The package is split so the checker can be tested without processes:
 // history.go (what was recorded), schedule.go (the seeded fault plan),
-// check.go (pure checks over a history), report.go (JSON, HTML, text),
-// cluster.go (the processes) and run.go (the campaign that ties them).
+// check.go (pure checks over a history, on testutil's exactly-once
+// checker), report.go (JSON, HTML, text), cluster.go (the processes, on
+// testutil's harness), faults.go (injecting them) and run.go (the
+// campaign that ties them).
 package chaos
 
 import (
 	"strings"
 	"time"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
-// Batch is one INSERT attempt of a writer: the contiguous ids
-// [First, First+Count) went to Node between Start and End. A failed batch
-// (OK false) may or may not be in the stream; its ids are never resent.
-// Count 0 means the writer could not even connect (nothing was sent).
-type Batch struct {
-	Client int       `json:"client"`
-	Node   string    `json:"node"`
-	First  int64     `json:"first"`
-	Count  int       `json:"count"`
-	Start  time.Time `json:"start"`
-	End    time.Time `json:"end"`
-	OK     bool      `json:"ok"`
-	Err    string    `json:"err,omitempty"`
-}
-
-// Contains reports whether id was part of the batch.
-func (b Batch) Contains(id int64) bool { return id >= b.First && id < b.First+int64(b.Count) }
+// Batch is one INSERT attempt of a writer (see testutil.Batch): a
+// failed batch may or may not be in the stream; its ids are never resent.
+type Batch = testutil.Batch
 
 // KeyOf and ValueOf derive an event's k and v columns from its id, so the
 // checker can recompute the views from the ids alone.

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 // Summary is the headline of a campaign.
@@ -172,7 +174,7 @@ func PrintSummary(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "%s %-22s %d violations (%d checked)\n", mark, c.Name, c.Count, c.Checked)
 		for i, e := range c.Examples {
 			if i == 3 {
-				fmt.Fprintf(w, "       … %d more (up to %d examples in report.json)\n", c.Count-3, maxExamples)
+				fmt.Fprintf(w, "       … %d more (up to %d examples in report.json)\n", c.Count-3, testutil.MaxExamples)
 				break
 			}
 			fmt.Fprintf(w, "       %s\n", e)

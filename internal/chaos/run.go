@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 // Config is a campaign's configuration.
@@ -65,7 +67,7 @@ func ParseKinds(s string) ([]string, error) {
 // runner is the state of one campaign.
 type runner struct {
 	cfg   Config
-	c     *cluster
+	c     *testutil.Cluster
 	begin time.Time
 	prog  io.Writer
 
@@ -145,7 +147,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	plan := Plan(PlanConfig{Seed: cfg.Seed, Nodes: cfg.Nodes, Duration: cfg.Duration, Rate: cfg.Rate, Kinds: cfg.Kinds})
 	r := &runner{cfg: cfg, c: newCluster(cfg.Binary, dataRoot, cfg.Out, extra), begin: time.Now(), prog: prog, runCtx: ctx}
 	r.mu.faulted, r.mu.decom, r.mu.diskFaulted = map[string]string{}, map[string]bool{}, map[string]bool{}
-	defer r.c.stopAll()
+	defer r.c.StopAll(10 * time.Second)
 	fmt.Fprintf(prog, "chaos: seed %d, %d nodes, %s, faults %s, out %s\n", cfg.Seed, cfg.Nodes, cfg.Duration, strings.Join(cfg.Kinds, ","), cfg.Out)
 	for _, p := range plan {
 		fmt.Fprintf(prog, "chaos: plan %s\n", p)
@@ -159,9 +161,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, ctx.Err()
 	}
 	r.final(ctx, h)
-	r.c.stopAll()
-	for _, n := range r.c.names() {
-		if b, err := os.ReadFile(r.c.get(n).logPath); err == nil {
+	r.c.StopAll(10 * time.Second)
+	for _, n := range r.c.Names() {
+		if b, err := os.ReadFile(r.c.Node(n).LogPath); err == nil {
 			h.Crashes = append(h.Crashes, FindCrashes(n, string(b))...)
 		}
 	}
@@ -182,11 +184,12 @@ func (r *runner) setup(ctx context.Context) error {
 	seed := ""
 	for i := 1; i <= r.cfg.Nodes; i++ {
 		name := fmt.Sprintf("n%d", i)
-		if err := r.c.add(ctx, name, seed); err != nil {
+		p, err := r.c.Add(ctx, name, seed)
+		if err != nil {
 			return err
 		}
 		if seed == "" {
-			seed = r.c.get(name).cluster
+			seed = p.Cluster
 		}
 	}
 	if err := r.waitLive(ctx, r.cfg.Nodes, settleTimeout); err != nil {
@@ -219,33 +222,7 @@ func (r *runner) exec(ctx context.Context, node, sql string) ([][]string, error)
 	if strings.HasPrefix(sql, "CREATE") || strings.HasPrefix(sql, "SET read_from = leader; SELECT id, k, v") {
 		timeout = 30 * time.Second // DDL and the full read-back are slow
 	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, err := pgconn.Connect(cctx, r.c.url(node))
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.Background())
-	return execConn(cctx, conn, sql)
-}
-
-func execConn(ctx context.Context, conn *pgconn.PgConn, sql string) ([][]string, error) {
-	res, err := conn.Exec(ctx, sql).ReadAll()
-	if err != nil {
-		return nil, err
-	}
-	if len(res) == 0 {
-		return nil, nil
-	}
-	last := res[len(res)-1]
-	out := make([][]string, len(last.Rows))
-	for i, row := range last.Rows {
-		out[i] = make([]string, len(row))
-		for j, v := range row {
-			out[i][j] = string(v)
-		}
-	}
-	return out, nil
+	return testutil.Query(ctx, r.url(node), timeout, sql)
 }
 
 // retry runs sql on the running nodes in turn until it succeeds or
@@ -254,7 +231,7 @@ func (r *runner) retry(ctx context.Context, timeout time.Duration, sql string) (
 	deadline := time.Now().Add(timeout)
 	var lastErr error = errors.New("no node is running")
 	for i := 0; time.Now().Before(deadline); i++ {
-		if up := r.c.upNames(); len(up) > 0 {
+		if up := r.c.Up(); len(up) > 0 {
 			rows, err := r.exec(ctx, up[i%len(up)], sql)
 			if err == nil {
 				return rows, nil
@@ -383,42 +360,24 @@ func orNone(xs []string) string {
 // writer inserts batches of new ids through the running nodes in turn.
 // A failed batch is recorded and never resent.
 func (r *runner) writer(ctx context.Context, w int, stop chan struct{}) {
-	conns := map[string]*pgconn.PgConn{}
-	defer func() {
-		for _, cn := range conns {
-			cn.Close(context.Background())
-		}
-	}()
+	conns := testutil.Conns{}
+	defer conns.Close()
 	var sb strings.Builder
-	for i := 0; i < 100_000_000; i++ {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		default:
-		}
-		up := r.c.upNames()
+	for i := 0; i < 100_000_000 && testutil.Pace(ctx, stop, 0); i++ {
+		up := r.c.Up()
 		if len(up) == 0 {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
 		node := up[(w+i)%len(up)]
 		start := time.Now()
-		cn := conns[node]
-		if cn == nil {
-			cctx, cancel := context.WithTimeout(ctx, attemptTimeout)
-			var err error
-			cn, err = pgconn.Connect(cctx, r.c.url(node))
-			cancel()
-			if err != nil {
-				r.record(Batch{Client: w, Node: node, Start: start, End: time.Now(), Err: "connect: " + err.Error()})
-				time.Sleep(20 * time.Millisecond)
-				continue
-			}
-			conns[node] = cn
-			start = time.Now()
+		cn, err := conns.Get(ctx, node, r.url(node), attemptTimeout)
+		if err != nil {
+			r.record(Batch{Client: w, Node: node, Start: start, End: time.Now(), Err: "connect: " + err.Error()})
+			time.Sleep(20 * time.Millisecond)
+			continue
 		}
+		start = time.Now()
 		n := r.cfg.BatchSize
 		first := r.nextID.Add(int64(n)) - int64(n) + 1
 		sb.Reset()
@@ -430,13 +389,12 @@ func (r *runner) writer(ctx context.Context, w int, stop chan struct{}) {
 			fmt.Fprintf(&sb, "(%d,%d,%d)", id, KeyOf(id), ValueOf(id))
 		}
 		cctx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		_, err := cn.Exec(cctx, sb.String()).ReadAll()
+		_, err = cn.Exec(cctx, sb.String()).ReadAll()
 		cancel()
 		b := Batch{Client: w, Node: node, First: first, Count: n, Start: start, End: time.Now(), OK: err == nil}
 		if err != nil {
 			b.Err = err.Error()
-			cn.Close(context.Background())
-			delete(conns, node)
+			conns.Drop(node)
 		}
 		r.record(b)
 	}
@@ -463,20 +421,9 @@ func (r *runner) record(b Batch) {
 // on fresh writes, not on old ones every replica has.
 func (r *runner) reader(ctx context.Context, reader int, stop chan struct{}) {
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(7+reader)))
-	conns := map[string]*pgconn.PgConn{}
-	defer func() {
-		for _, cn := range conns {
-			cn.Close(context.Background())
-		}
-	}()
-	for i := 0; i < 100_000_000; i++ {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-time.After(readEvery):
-		}
+	conns := testutil.Conns{}
+	defer conns.Close()
+	for i := 0; i < 100_000_000 && testutil.Pace(ctx, stop, readEvery); i++ {
 		r.mu.Lock()
 		var b Batch
 		if n := len(r.mu.acked); n > 0 {
@@ -487,7 +434,7 @@ func (r *runner) reader(ctx context.Context, reader int, stop chan struct{}) {
 			}
 		}
 		r.mu.Unlock()
-		up := r.c.upNames()
+		up := r.c.Up()
 		if b.Count == 0 || len(up) == 0 {
 			continue
 		}
@@ -495,19 +442,12 @@ func (r *runner) reader(ctx context.Context, reader int, stop chan struct{}) {
 		node := up[(i+reader)%len(up)]
 		rd := Read{Node: node, ID: id, Start: time.Now()}
 		cctx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		cn := conns[node]
-		var err error
-		if cn == nil {
-			if cn, err = pgconn.Connect(cctx, r.c.url(node)); err == nil {
-				conns[node] = cn
-			}
-		}
+		cn, err := conns.Get(cctx, node, r.url(node), attemptTimeout)
 		var rows [][]string
 		if err == nil {
-			rows, err = execConn(cctx, cn, fmt.Sprintf("SET read_from = leader; SELECT count(*) FROM chaos_events WHERE id = %d", id))
+			rows, err = testutil.ExecConn(cctx, cn, fmt.Sprintf("SET read_from = leader; SELECT count(*) FROM chaos_events WHERE id = %d", id))
 			if err != nil {
-				cn.Close(context.Background())
-				delete(conns, node)
+				conns.Drop(node)
 			}
 		}
 		cancel()

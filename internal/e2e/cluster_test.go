@@ -6,38 +6,18 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 // queryText runs a query on a fresh connection and returns the rows as
 // "a|b" lines, or the error.
 func queryText(p *Proc, sql string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	c, err := pgconn.Connect(ctx, p.URL())
-	if err != nil {
-		return "", err
-	}
-	defer c.Close(context.Background())
-	res, err := c.Exec(ctx, sql).ReadAll()
-	if err != nil {
-		return "", err
-	}
-	var lines []string
-	for _, r := range res {
-		for _, row := range r.Rows {
-			vals := make([]string, len(row))
-			for i, v := range row {
-				vals[i] = string(v)
-			}
-			lines = append(lines, strings.Join(vals, "|"))
-		}
-	}
-	return strings.Join(lines, "\n"), nil
+	return testutil.QueryText(p.URL(), sql)
 }
 
 // TestClusterMembership starts three real nodes (two join through the
@@ -186,7 +166,7 @@ func TestClusterMembership(t *testing.T) {
 			writer = p
 		}
 	}
-	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := paused.Pause(); err != nil {
 		t.Fatal(err)
 	}
 	pausedAt := time.Now()
@@ -197,7 +177,7 @@ func TestClusterMembership(t *testing.T) {
 		})
 	}
 	time.Sleep(time.Until(pausedAt.Add(5 * time.Second)))
-	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := paused.Resume(); err != nil {
 		t.Fatal(err)
 	}
 	extra = 40

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 // genEvent derives an event's columns from its id, so the test can
@@ -223,15 +225,5 @@ func ingestAndKill(t *testing.T, p *Proc, writers, batch int, base int64, d time
 // waitUntil polls cond every 20 ms until it holds or the timeout passes.
 func waitUntil(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		last = why
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("condition not met within %s: %s", timeout, last)
+	testutil.WaitUntil(t, timeout, cond)
 }

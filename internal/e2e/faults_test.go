@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 // Tests of the test-only hooks cairn chaos builds on: disk faults injected
@@ -64,13 +66,7 @@ func TestDiskFaults(t *testing.T) {
 		start := time.Now()
 		_, err := queryText(c.p(leader), "INSERT INTO df VALUES (-1)")
 		took := time.Since(start)
-		w.mu.Lock()
-		if err == nil {
-			w.acked[-1] = true
-		} else {
-			w.unknown[-1] = true
-		}
-		w.mu.Unlock()
+		w.record(testutil.Batch{Node: leader, First: -1, Count: 1, Start: start, End: time.Now(), OK: err == nil})
 		if code := postFault(t, c.p(leader), `{"disk":"ok"}`); code != http.StatusNoContent {
 			t.Fatalf("ok: %d", code)
 		}
@@ -90,14 +86,14 @@ func TestDiskFaults(t *testing.T) {
 		}
 		failed := time.Now()
 		select {
-		case <-p.exited:
+		case <-p.Exited():
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s still running 10 s after its fsync failed\n%s", leader, p.Log())
 		}
 		c.kill(leader) // already exited: marks it down for the writer
 		var ee *exec.ExitError
-		if !errors.As(p.err, &ee) || ee.ExitCode() != 74 {
-			t.Fatalf("%s exited with %v, want status 74 (disk failure)", leader, p.err)
+		if !errors.As(p.ExitErr(), &ee) || ee.ExitCode() != 74 {
+			t.Fatalf("%s exited with %v, want status 74 (disk failure)", leader, p.ExitErr())
 		}
 		if !strings.Contains(p.Log(), "FATAL: disk failure") {
 			t.Fatalf("no FATAL line in %s's output:\n%s", leader, p.Log())
@@ -167,19 +163,7 @@ func TestBugAckBeforeCommit(t *testing.T) {
 	c.kill(leader)
 	w.waitAcks(t, 5, 20*time.Second)
 	acked, unknown := w.stop()
-	out := c.must("SET read_from = leader; SELECT id FROM ab")
-	have := map[int64]bool{}
-	for _, line := range strings.Split(out, "\n") {
-		if id, err := strconv.ParseInt(line, 10, 64); err == nil {
-			have[id] = true
-		}
-	}
-	lost := 0
-	for id := range w.acked {
-		if !have[id] {
-			lost++
-		}
-	}
+	lost := testutil.ExactlyOnce(w.sent(), c.streamIDs("ab"))[0].Count
 	t.Logf("killed leader %s; acked %d events (%d in failed batches), %d acknowledged events missing", leader, acked, unknown, lost)
 	if lost == 0 {
 		t.Fatalf("no acknowledged event lost with --unsafe-bug ack-before-commit (%d acked)", acked)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 // Tests of cluster operations on real processes: self-repair, manual
@@ -19,20 +23,20 @@ import (
 // is there twice or was never sent, the view equals its stream on every
 // live node, and no two nodes led one (group, term).
 
-// opsCluster is a cluster of real nodes named n1, n2, ….
+// opsCluster is a cluster of real nodes named n1, n2, …, each owned by
+// the test.
 type opsCluster struct {
-	t     *testing.T
-	extra []string // flags for every node
-	mu    sync.Mutex
-	procs map[string]*Proc
-	up    map[string]bool
-	order []string
+	t  *testing.T
+	cl *testutil.Cluster
+	mu sync.Mutex
+	ps map[string]*Proc
 }
 
 // startOpsCluster starts n nodes (n2… join through n1) and waits until n1
 // sees them all live.
 func startOpsCluster(t *testing.T, n int, extra ...string) *opsCluster {
-	c := &opsCluster{t: t, extra: extra, procs: map[string]*Proc{}, up: map[string]bool{}}
+	cl := &testutil.Cluster{Bin: Binary(t), Dir: t.TempDir(), Args: append([]string{"--log-level", "warn"}, extra...)}
+	c := &opsCluster{t: t, cl: cl, ps: map[string]*Proc{}}
 	for i := 1; i <= n; i++ {
 		c.add(fmt.Sprintf("n%d", i))
 	}
@@ -43,65 +47,45 @@ func startOpsCluster(t *testing.T, n int, extra ...string) *opsCluster {
 // add starts a new node that joins through a live member (or bootstraps).
 func (c *opsCluster) add(name string) *Proc {
 	c.t.Helper()
-	p := NewProc(c.t)
-	args := append([]string{"--node-id", name}, c.extra...)
-	if seed := c.anyUp(); seed != nil {
-		args = append(args, "--join", seed.Cluster)
+	join := ""
+	if up := c.cl.Up(); len(up) > 0 {
+		join = c.cl.Node(up[0]).Cluster
 	}
-	p.Start(args...)
-	c.mu.Lock()
-	c.procs[name], c.up[name] = p, true
-	c.order = append(c.order, name)
-	c.mu.Unlock()
-	return p
+	n, err := c.cl.Add(context.Background(), name, join)
+	if n != nil {
+		c.mu.Lock()
+		c.ps[name] = testutil.Own(c.t, n)
+		c.mu.Unlock()
+	}
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.p(name)
 }
 
 func (c *opsCluster) p(name string) *Proc {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.procs[name]
+	return c.ps[name]
 }
 
-// anyUp returns a running node (n1 first), or nil.
-func (c *opsCluster) anyUp() *Proc {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, name := range c.order {
-		if c.up[name] {
-			return c.procs[name]
-		}
-	}
-	return nil
-}
-
-// upNames lists the running nodes.
+// upNames lists the running nodes that started (a node being added is
+// the test's once it is ready).
 func (c *opsCluster) upNames() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var out []string
-	for _, name := range c.order {
-		if c.up[name] {
+	for _, name := range c.cl.Up() {
+		if c.p(name) != nil {
 			out = append(out, name)
 		}
 	}
 	return out
 }
 
-func (c *opsCluster) kill(name string) {
-	c.mu.Lock()
-	c.up[name] = false
-	p := c.procs[name]
-	c.mu.Unlock()
-	p.Kill()
-}
+func (c *opsCluster) kill(name string) { c.p(name).Kill() }
 
 func (c *opsCluster) stop(name string) {
 	c.t.Helper()
-	c.mu.Lock()
-	c.up[name] = false
-	p := c.procs[name]
-	c.mu.Unlock()
-	if err := p.Stop(); err != nil {
+	if err := c.p(name).Stop(); err != nil {
 		c.t.Logf("stop %s: %v", name, err)
 	}
 }
@@ -109,12 +93,7 @@ func (c *opsCluster) stop(name string) {
 // restart starts a stopped node again on its data dir.
 func (c *opsCluster) restart(name string) {
 	c.t.Helper()
-	p := c.p(name)
-	args := append([]string{"--node-id", name}, c.extra...)
-	p.Start(args...)
-	c.mu.Lock()
-	c.up[name] = true
-	c.mu.Unlock()
+	c.p(name).Start()
 }
 
 // waitLive waits until a running node sees n nodes live.
@@ -137,11 +116,11 @@ func (c *opsCluster) waitState(node, state string, timeout time.Duration) {
 
 // query runs sql on a running node.
 func (c *opsCluster) query(sql string) (string, error) {
-	p := c.anyUp()
-	if p == nil {
+	up := c.upNames()
+	if len(up) == 0 {
 		return "", errors.New("no node is running")
 	}
-	return queryText(p, sql)
+	return queryText(c.p(up[0]), sql)
 }
 
 // must runs sql on a running node, retrying retryable failures for up to
@@ -193,8 +172,8 @@ func (c *opsCluster) dataReplicas(node string) string {
 }
 
 // idWriter inserts batches of unique ids through the running nodes in
-// turn and records which were acknowledged and which failed (those may or
-// may not be in). A failed batch is never resent: new ids go next.
+// turn and records every batch, acknowledged or failed (those may or may
+// not be in). A failed batch is never resent: new ids go next.
 type idWriter struct {
 	c      *opsCluster
 	stream string
@@ -204,46 +183,28 @@ type idWriter struct {
 
 	mu      sync.Mutex
 	next    int64
-	acked   map[int64]bool
-	unknown map[int64]bool
+	batches []testutil.Batch
 }
 
 func startWriter(c *opsCluster, stream string, batch int) *idWriter {
-	w := &idWriter{c: c, stream: stream, batch: batch, stopCh: make(chan struct{}), done: make(chan struct{}),
-		next: 1, acked: map[int64]bool{}, unknown: map[int64]bool{}}
+	w := &idWriter{c: c, stream: stream, batch: batch, stopCh: make(chan struct{}), done: make(chan struct{}), next: 1}
 	go w.run()
 	return w
 }
 
 func (w *idWriter) run() {
 	defer close(w.done)
-	conns := map[string]*pgconn.PgConn{}
-	defer func() {
-		for _, cn := range conns {
-			cn.Close(context.Background())
-		}
-	}()
-	for i := 0; i < 1_000_000; i++ {
-		select {
-		case <-w.stopCh:
-			return
-		case <-time.After(5 * time.Millisecond):
-		}
+	conns := testutil.Conns{}
+	defer conns.Close()
+	for i := 0; i < 1_000_000 && testutil.Pace(context.Background(), w.stopCh, 5*time.Millisecond); i++ {
 		names := w.c.upNames()
 		if len(names) == 0 {
 			continue
 		}
 		name := names[i%len(names)]
-		cn := conns[name]
-		if cn == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			var err error
-			cn, err = pgconn.Connect(ctx, w.c.p(name).URL())
-			cancel()
-			if err != nil {
-				continue
-			}
-			conns[name] = cn
+		cn, err := conns.Get(context.Background(), name, w.c.p(name).URL(), 2*time.Second)
+		if err != nil {
+			continue
 		}
 		w.mu.Lock()
 		first := w.next
@@ -257,61 +218,80 @@ func (w *idWriter) run() {
 			}
 			fmt.Fprintf(&sb, "(%d)", first+int64(j))
 		}
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		_, err := cn.Exec(ctx, sb.String()).ReadAll()
+		_, err = cn.Exec(ctx, sb.String()).ReadAll()
 		cancel()
-		w.mu.Lock()
-		for j := 0; j < w.batch; j++ {
-			if err == nil {
-				w.acked[first+int64(j)] = true
-			} else {
-				w.unknown[first+int64(j)] = true
-			}
-		}
-		w.mu.Unlock()
+		w.record(testutil.Batch{Node: name, First: first, Count: w.batch, Start: start, End: time.Now(), OK: err == nil})
 		if err != nil {
-			cn.Close(context.Background())
-			delete(conns, name)
+			conns.Drop(name)
 		}
 	}
+}
+
+// record adds a batch sent outside the writer's loop.
+func (w *idWriter) record(b testutil.Batch) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.batches = append(w.batches, b)
+}
+
+// sent returns every batch so far.
+func (w *idWriter) sent() []testutil.Batch {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.batches)
+}
+
+// counts returns the acknowledged ids and those in failed batches.
+func (w *idWriter) counts() (acked, unknown int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, b := range w.batches {
+		if b.OK {
+			acked += b.Count
+		} else {
+			unknown += b.Count
+		}
+	}
+	return acked, unknown
+}
+
+// isAcked reports whether id's batch was acknowledged.
+func (w *idWriter) isAcked(id int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := len(w.batches) - 1; i >= 0; i-- {
+		if b := w.batches[i]; b.Contains(id) {
+			return b.OK
+		}
+	}
+	return false
 }
 
 // stop stops the writer and returns the acked and failed counts.
 func (w *idWriter) stop() (acked, unknown int) {
 	close(w.stopCh)
 	<-w.done
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.acked), len(w.unknown)
+	return w.counts()
 }
 
 // waitAcks waits until n more batches are acknowledged.
 func (w *idWriter) waitAcks(t *testing.T, n int, timeout time.Duration) {
 	t.Helper()
-	w.mu.Lock()
-	want := len(w.acked) + n*w.batch
-	w.mu.Unlock()
+	acked, _ := w.counts()
+	want := acked + n*w.batch
 	waitUntil(t, timeout, func() (bool, string) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return len(w.acked) >= want, fmt.Sprintf("acked %d of %d", len(w.acked), want)
+		acked, _ := w.counts()
+		return acked >= want, fmt.Sprintf("acked %d of %d", acked, want)
 	})
 }
 
-// checkExactlyOnce stops the writer and checks the stream and view (a view
-// `SELECT count(*) AS n, sum(id) AS ids FROM stream`) against what was
-// acknowledged, on every running node, and that no (group, term) had two
-// leaders.
-func (c *opsCluster) checkExactlyOnce(w *idWriter, view string) {
+// streamIDs reads every id of stream back through its leaders.
+func (c *opsCluster) streamIDs(stream string) []int64 {
 	c.t.Helper()
-	acked, unknown := w.stop()
-	if acked == 0 {
-		c.t.Fatal("no write was acknowledged")
-	}
-	ids := c.must("SET read_from = leader; SELECT id FROM " + w.stream)
-	seen := map[int64]int{}
-	var n, sum int64
-	for _, line := range strings.Split(ids, "\n") {
+	var ids []int64
+	for _, line := range strings.Split(c.must("SET read_from = leader; SELECT id FROM "+stream), "\n") {
 		if line == "" {
 			continue
 		}
@@ -319,41 +299,52 @@ func (c *opsCluster) checkExactlyOnce(w *idWriter, view string) {
 		if err != nil {
 			c.t.Fatalf("stream id %q: %v", line, err)
 		}
-		seen[id]++
-		n++
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// checkExactlyOnce stops the writer and checks the stream and view (a view
+// `SELECT count(*) AS n, sum(id) AS ids FROM stream`) against what was
+// sent, on every running node, and that no (group, term) had two leaders.
+func (c *opsCluster) checkExactlyOnce(w *idWriter, view string) {
+	c.t.Helper()
+	acked, unknown := w.stop()
+	if acked == 0 {
+		c.t.Fatal("no write was acknowledged")
+	}
+	ids := c.streamIDs(w.stream)
+	checks := testutil.ExactlyOnce(w.sent(), ids)
+	c.t.Logf("acked %d events, %d in failed batches; the stream holds %d (lost %d, duplicated %d, never sent %d)",
+		acked, unknown, len(ids), checks[0].Count, checks[1].Count, checks[2].Count)
+	if msg := testutil.Failed(checks); msg != "" {
+		c.t.Fatalf("exactly-once violated: %s", msg)
+	}
+	var sum int64
+	for _, id := range ids {
 		sum += id
 	}
-	lost, dup, foreign := 0, 0, 0
-	for id := range w.acked {
-		if seen[id] == 0 {
-			lost++
-		}
-	}
-	for id, k := range seen {
-		if k > 1 {
-			dup++
-		}
-		if !w.acked[id] && !w.unknown[id] {
-			foreign++
-		}
-	}
-	c.t.Logf("acked %d events, %d in failed batches; the stream holds %d (lost %d, duplicated %d, never sent %d)", acked, unknown, n, lost, dup, foreign)
-	if lost+dup+foreign > 0 {
-		c.t.Fatalf("exactly-once violated: lost %d, duplicated %d, never sent %d", lost, dup, foreign)
-	}
-	want := fmt.Sprintf("%d|%d", n, sum)
+	want := []testutil.ViewRow{{Key: view, Value: fmt.Sprintf("%d|%d", len(ids), sum)}}
+	var views []testutil.NodeView
 	for _, name := range c.upNames() {
-		p := c.p(name)
-		waitUntil(c.t, 30*time.Second, func() (bool, string) {
+		p, nv := c.p(name), testutil.NodeView{Node: name}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			out, err := queryText(p, "SELECT n, ids FROM "+view)
-			return err == nil && out == want, name + " view: " + out + " want " + want + errString(err)
-		})
+			nv.Rows, nv.Err = []testutil.ViewRow{{Key: view, Value: out}}, ""
+			if err != nil {
+				nv.Err = err.Error()
+			}
+			if (err == nil && out == want[0].Value) || time.Now().After(deadline) {
+				break
+			}
+		}
+		views = append(views, nv)
+	}
+	if r := testutil.CheckViews(want, views); !r.OK {
+		c.t.Fatalf("%s", r)
 	}
 	c.mu.Lock()
-	procs := map[string]*Proc{}
-	for k, v := range c.procs {
-		procs[k] = v
-	}
+	procs := maps.Clone(c.ps)
 	c.mu.Unlock()
 	checkOneLeaderPerTerm(c.t, procs)
 }
@@ -554,9 +545,8 @@ func TestOpsNodeJoinRebalance(t *testing.T) {
 			}
 			w.mu.Lock()
 			id := w.next - 1 - int64(w.batch) // in a batch sent before the last one
-			ok := w.acked[id]
 			w.mu.Unlock()
-			if !ok {
+			if !w.isAcked(id) {
 				continue
 			}
 			out, err := queryText(p4, fmt.Sprintf("SET read_from = leader; SELECT count(*) FROM s WHERE id = %d", id))
@@ -602,13 +592,10 @@ func TestOpsWholeClusterRestart(t *testing.T) {
 	}
 	wg.Wait()
 	for _, name := range []string{"n1", "n2", "n3"} {
-		c.p(name).Launch(append([]string{"--node-id", name}, c.extra...)...)
+		c.p(name).Launch()
 	}
 	for _, name := range []string{"n1", "n2", "n3"} {
 		c.p(name).WaitReady()
-		c.mu.Lock()
-		c.up[name] = true
-		c.mu.Unlock()
 	}
 	back := time.Now()
 	w.waitAcks(t, 20, 30*time.Second)
@@ -675,12 +662,7 @@ func TestOpsForceRecover(t *testing.T) {
 	w2 := startWriter(c, "s", 50)
 	w2.mu.Lock()
 	w2.next = 10_000_000
-	for id := range w.acked {
-		w2.acked[id] = true
-	}
-	for id := range w.unknown {
-		w2.unknown[id] = true
-	}
+	w2.batches = append(w.sent(), w2.batches...)
 	w2.mu.Unlock()
 	w2.waitAcks(t, 10, 30*time.Second)
 	// New nodes join and the shards get back to three replicas.
@@ -691,9 +673,6 @@ func TestOpsForceRecover(t *testing.T) {
 		return strings.HasPrefix(out, "6|6|"), "replicas (total|alive|on n4): " + out
 	})
 	t.Logf("recovered with %d acknowledged events before the loss", acked)
-	c.mu.Lock()
-	c.up["n2"], c.up["n3"] = false, false
-	c.mu.Unlock()
 	c.checkExactlyOnce(w2, "sv")
 }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 // runCairn runs the binary to completion (at most 30 s) and returns its
@@ -116,7 +118,7 @@ func TestConfigSources(t *testing.T) {
 	// pg_addr from the file is overridden by the environment.
 	cmd := exec.Command(Binary(t), "start", "--config", cfg, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "CAIRN_PG_ADDR="+p.PGAddr)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

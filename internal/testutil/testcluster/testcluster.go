@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cairndb/cairn/internal/server"
+	"github.com/cairndb/cairn/internal/testutil"
 	"github.com/cairndb/cairn/internal/transport"
 )
 
@@ -32,12 +32,11 @@ type Cluster struct {
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testutil.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // Start starts n nodes (the first bootstraps, the others join it) and
@@ -150,15 +149,5 @@ func (r closingRow) Scan(dst ...any) error {
 // WaitFor polls cond every 20 ms until it holds or timeout passes.
 func (c *Cluster) WaitFor(timeout time.Duration, cond func() (bool, string)) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	var why string
-	for time.Now().Before(deadline) {
-		ok, w := cond()
-		if ok {
-			return
-		}
-		why = w
-		time.Sleep(20 * time.Millisecond)
-	}
-	c.t.Fatalf("not within %s: %s", timeout, why)
+	testutil.WaitUntil(c.t, timeout, cond)
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 // TestRollingBatchesWindow checks the write-disturbance arithmetic: the
 // longest gap counts the window's edges, and only events inside it count.
 func TestRollingBatchesWindow(t *testing.T) {
-	var b rollingBatches
+	b := batchLog{size: rollingBatch}
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	b.done(0, 0, true, at(50))   // before the window
@@ -38,13 +38,13 @@ func TestRollingBatchesWindow(t *testing.T) {
 // TestRollingVerdict checks the last line names what went wrong.
 func TestRollingVerdict(t *testing.T) {
 	for _, tc := range []struct {
-		r    rollingResult
+		r    RollingResult
 		want string
 	}{
-		{rollingResult{Verified: true, ViewMatches: true}, "result         verified\n"},
-		{rollingResult{Lost: 3, Duplicated: 2, ViewMatches: true}, "result         LOST 3, DUPLICATED 2\n"},
-		{rollingResult{ViewMatches: false}, "result         VIEW MISMATCH\n"},
-		{rollingResult{Error: "drain n2: boom"}, "result         ERROR: drain n2: boom\n"},
+		{RollingResult{Verified: true, ViewMatches: true}, "result         verified\n"},
+		{RollingResult{Lost: 3, Duplicated: 2, ViewMatches: true}, "result         LOST 3, DUPLICATED 2\n"},
+		{RollingResult{ViewMatches: false}, "result         VIEW MISMATCH\n"},
+		{RollingResult{Error: "drain n2: boom"}, "result         ERROR: drain n2: boom\n"},
 	} {
 		var out bytes.Buffer
 		tc.r.print(&out)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -101,7 +101,7 @@ func runCLIHost(t *testing.T, args ...string) (string, string, int, error) {
 	opsPollInterval = 5 * time.Millisecond
 	defer func() { opsPollInterval = old }()
 	root := &cobra.Command{Use: "cairn", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(adminCmds()...)
+	root.AddCommand(Commands()...)
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
@@ -111,10 +111,10 @@ func runCLIHost(t *testing.T, args ...string) (string, string, int, error) {
 	err := root.ExecuteContext(ctx)
 	code := 0
 	if err != nil {
-		code = exitUsage // what main does with an error that has no code
-		var ee *exitErr
+		code = ExitUsage // what main does with an error that has no code
+		var ee *ExitCode
 		if errors.As(err, &ee) {
-			code = ee.code
+			code = ee.Code
 		}
 	}
 	return out.String(), errb.String(), code, err
@@ -257,8 +257,8 @@ func TestOpsWait(t *testing.T) {
 		r := &scriptRunner{script: map[string][]reply{opQuery("4"): {{res: opRowResult("4", "running", "0.3", "")}}}}
 		start := time.Now()
 		_, _, code, err := runCLI(t, r, "ops", "wait", "4", "--timeout", "100ms")
-		if code != exitWaitTimeout || err == nil || !strings.Contains(err.Error(), "timed out") {
-			t.Errorf("exit %d, err %v; want %d", code, err, exitWaitTimeout)
+		if code != ExitWaitTimeout || err == nil || !strings.Contains(err.Error(), "timed out") {
+			t.Errorf("exit %d, err %v; want %d", code, err, ExitWaitTimeout)
 		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("a 100ms wait took %s", d)
@@ -401,7 +401,7 @@ func TestDebugRecover(t *testing.T) {
 	for _, args := range [][]string{{"debug", "recover"}, {"debug", "recover", "--meta", "--shard", "3"}, {"debug", "recover", "--shard", "0"}} {
 		r := &scriptRunner{script: map[string][]reply{}}
 		_, _, code, _ := runCLI(t, r, args...)
-		if code != exitUsage || len(r.statements()) != 0 {
+		if code != ExitUsage || len(r.statements()) != 0 {
 			t.Errorf("%q: exit %d, SQL %q; want a usage error and no request", args, code, r.statements())
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -7,16 +7,19 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
-// failoverResult is what `cairn bench --failover` reports.
-type failoverResult struct {
+// FailoverResult is what `cairn bench --failover` reports.
+type FailoverResult struct {
 	Nodes           int       `json:"nodes"`
 	Kills           int       `json:"kills"`
 	WriteOutagesMs  []float64 `json:"write_outages_ms"` // per kill: kill → first ack of a batch sent after it
@@ -34,6 +37,9 @@ type failoverResult struct {
 	EventsAcked     int64     `json:"events_acked"`
 	EventsUnknown   int64     `json:"events_unknown"` // in batches that failed: may or may not be in
 	EventsInView    int64     `json:"events_in_view"`
+	Lost            int64     `json:"lost"`       // acknowledged ids missing from the view
+	Duplicated      int64     `json:"duplicated"` // ids counted more than once
+	Unexpected      int64     `json:"unexpected"` // ids the bench never sent
 	Verified        bool      `json:"verified"`
 	ElectionTimeout string    `json:"election_timeout"`
 }
@@ -47,25 +53,29 @@ func pct(xs []float64, p float64) float64 {
 	return xs[max(0, min(i, len(xs)-1))]
 }
 
-// runFailover kills the leader of a busy stream shard `kills` times under
+// RunFailover kills the leader of a busy stream shard `kills` times under
 // load and measures how long writes and follower reads of a view were
-// unavailable each time.
-func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, out string, progress io.Writer) (*failoverResult, error) {
+// unavailable each time. Every event carries an id and its batch number;
+// at the end the ids counted by fo_batches are judged by the exactly-once
+// checker (the stream itself keeps only 20 s, so a catch-up snapshot
+// stays small), and fo_per_device must count the same events.
+func RunFailover(ctx context.Context, nodes, kills, clients int, noSync bool, out string, progress io.Writer) (*FailoverResult, error) {
 	if nodes < 3 {
 		return nil, fmt.Errorf("--failover needs --nodes of at least 3, got %d", nodes)
 	}
-	c, err := newTempCluster(ctx, nodes, noSync)
+	c, err := startLocalCluster(ctx, nodes, noSync)
 	if err != nil {
 		return nil, err
 	}
-	defer c.stop()
+	defer c.Stop()
 	connect := func(i int) (*pgconn.PgConn, error) { return c.connect(ctx, i) }
 	setup, err := connect(0)
 	if err != nil {
 		return nil, err
 	}
-	_, err = setup.Exec(ctx, `CREATE STREAM fo_events (ts timestamptz, device_id int, region text, value float8) WITH (shards = 1, retention = '20 seconds');
-		CREATE MATERIALIZED VIEW fo_per_device AS SELECT device_id, count(*) AS n FROM fo_events GROUP BY device_id`).ReadAll()
+	_, err = setup.Exec(ctx, `CREATE STREAM fo_events (ts timestamptz, device_id int, region text, value float8, id int8, b int8) WITH (shards = 1, retention = '20 seconds');
+		CREATE MATERIALIZED VIEW fo_per_device AS SELECT device_id, count(*) AS n FROM fo_events GROUP BY device_id;
+		CREATE MATERIALIZED VIEW fo_batches AS SELECT b, count(*) AS n, sum(id) AS ids FROM fo_events GROUP BY b`).ReadAll()
 	setup.Close(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
@@ -76,29 +86,18 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 	type ack struct{ start, end time.Time }
 	var mu sync.Mutex
 	var acks []ack
-	var acked, unknown atomic.Int64
+	batches := batchLog{size: foBatch}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var batch strings.Builder
-	for i := 0; i < 500; i++ {
-		fmt.Fprintf(&batch, "2026-01-01 00:00:00+00,%d,eu,1.5\n", i%100)
-	}
-	body := batch.String()
 	for w := 0; w < clients; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			var conn *pgconn.PgConn
+			defer func() { closeConn(conn) }()
+			var body strings.Builder
 			node := w % nodes
-			for {
-				select {
-				case <-stop:
-					if conn != nil {
-						conn.Close(context.Background())
-					}
-					return
-				default:
-				}
+			for testutil.Pace(ctx, stop, 0) {
 				if conn == nil {
 					if int(down.Load()) == node+1 {
 						node = (node + 1) % nodes
@@ -111,18 +110,23 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 						continue
 					}
 				}
+				n, first := batches.take()
+				body.Reset()
+				for i := int64(0); i < foBatch; i++ {
+					fmt.Fprintf(&body, "2026-01-01 00:00:00+00,%d,eu,1.5,%d,%d\n", i%100, first+i, n)
+				}
 				start := time.Now()
 				cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-				tag, err := conn.CopyFrom(cctx, strings.NewReader(body), "COPY fo_events FROM STDIN (FORMAT csv)")
+				tag, err := conn.CopyFrom(cctx, strings.NewReader(body.String()), "COPY fo_events FROM STDIN (FORMAT csv)")
 				cancel()
-				if err != nil || tag.RowsAffected() != 500 {
-					unknown.Add(500)
+				ok := err == nil && tag.RowsAffected() == foBatch
+				batches.done(n, node, ok, time.Now())
+				if !ok {
 					conn.Close(context.Background())
 					conn = nil
 					node = (node + 1) % nodes
 					continue
 				}
-				acked.Add(500)
 				mu.Lock()
 				acks = append(acks, ack{start, time.Now()})
 				mu.Unlock()
@@ -139,20 +143,11 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 	go func() {
 		defer wg.Done()
 		var conn *pgconn.PgConn
+		defer func() { closeConn(conn) }()
 		node := nodes - 1
-		for {
-			select {
-			case <-stop:
-				if conn != nil {
-					conn.Close(context.Background())
-				}
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
+		for testutil.Pace(ctx, stop, 20*time.Millisecond) {
 			if d := int(down.Load()); d == node+1 || conn == nil {
-				if conn != nil {
-					conn.Close(context.Background())
-				}
+				closeConn(conn)
 				for node = (node + 1) % nodes; int(down.Load()) == node+1; node = (node + 1) % nodes {
 				}
 				var err error
@@ -178,10 +173,10 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 		}
 	}()
 
-	res := &failoverResult{Nodes: nodes, Kills: kills, ElectionTimeout: "500ms"}
+	res := &FailoverResult{Nodes: nodes, Kills: kills, ElectionTimeout: "500ms"}
 	leaderOf := func() int {
 		for i := range c.nodes {
-			if int(down.Load()) == i+1 || c.nodes[i].cmd == nil {
+			if int(down.Load()) == i+1 || !c.nodes[i].Running() {
 				continue
 			}
 			conn, err := connect(i)
@@ -193,7 +188,7 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 			if err == nil && len(r) == 1 && len(r[0].Rows) == 1 {
 				name := string(r[0].Rows[0][0])
 				for j, n := range c.nodes {
-					if n.name == name {
+					if n.Name == name {
 						return j
 					}
 				}
@@ -216,7 +211,7 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 		}
 		down.Store(int32(victim + 1))
 		killAt := time.Now()
-		c.kill(victim)
+		_ = c.nodes[victim].Kill()
 		// Wait for writes to resume, then a little more, then restart.
 		var outage time.Duration
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -251,11 +246,11 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 		res.WriteOutagesMs = append(res.WriteOutagesMs, float64(outage.Microseconds())/1000)
 		res.ReadGapsMs = append(res.ReadGapsMs, float64(gap.Microseconds())/1000)
 		fmt.Fprintf(progress, "kill %d/%d: %s (leader of fo_events) — writes back after %.0f ms, longest follower-read gap %.0f ms\n",
-			k+1, kills, c.nodes[victim].name, float64(outage.Microseconds())/1000, float64(gap.Microseconds())/1000)
-		if err := c.start(ctx, victim); err != nil {
+			k+1, kills, c.nodes[victim].Name, float64(outage.Microseconds())/1000, float64(gap.Microseconds())/1000)
+		if err := c.nodes[victim].Start(ctx); err != nil {
 			close(stop)
 			wg.Wait()
-			return nil, fmt.Errorf("restart %s: %w", c.nodes[victim].name, err)
+			return nil, fmt.Errorf("restart %s: %w", c.nodes[victim].Name, err)
 		}
 		// Like an operator, let the restarted node catch up (a linearizable
 		// read through it needs its replica to reach the leader's commit)
@@ -279,23 +274,14 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 	wg.Wait()
 
 	// Every acknowledged event must be counted once (failed batches: at most once).
-	var inView int64
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		conn, err := connect(0)
-		if err != nil {
-			continue
-		}
-		r, err := conn.Exec(ctx, "SET read_from = leader; SELECT coalesce(sum(n), 0) FROM fo_per_device").ReadAll()
-		conn.Close(ctx)
-		if err == nil && len(r) == 2 && len(r[1].Rows) == 1 {
-			fmt.Sscan(string(r[1].Rows[0][0]), &inView)
-			if inView >= acked.Load() {
-				break
-			}
-		}
+	ackedN, failedN := batches.counts()
+	res.EventsAcked, res.EventsUnknown = ackedN*foBatch, failedN*foBatch
+	v, err := verifyFailover(ctx, c, &batches, res)
+	if err != nil {
+		return res, err
 	}
-	res.EventsAcked, res.EventsUnknown, res.EventsInView = acked.Load(), unknown.Load(), inView
-	res.Verified = inView >= res.EventsAcked && inView <= res.EventsAcked+res.EventsUnknown && inView%500 == 0
+	res.Lost, res.Duplicated, res.Unexpected = v.lost, v.duplicated, v.unexpected
+	res.Verified = testutil.Failed(v.checks) == ""
 	res.ReadsOK, res.ReadsFailed = readsOK.Load(), readsFailed.Load()
 	w := slices.Clone(res.WriteOutagesMs)
 	slices.Sort(w)
@@ -310,12 +296,80 @@ func runFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 		}
 	}
 	if !res.Verified {
-		return res, fmt.Errorf("view holds %d events; acknowledged %d, unknown %d: lost or duplicated events", inView, res.EventsAcked, res.EventsUnknown)
+		return res, fmt.Errorf("views hold %d events; acknowledged %d, unknown %d: %s", res.EventsInView, res.EventsAcked, res.EventsUnknown, testutil.Failed(v.checks))
 	}
 	return res, nil
 }
 
-func (r *failoverResult) print(w io.Writer) {
+// foBatch is how many events one failover writer batch (one COPY) carries.
+const foBatch = 500
+
+// verifyFailover waits (at most 30 s) until fo_batches counts every
+// acknowledged event, then judges the ids it counts, and checks that
+// fo_per_device counts the same events.
+func verifyFailover(ctx context.Context, c *localCluster, log *batchLog, res *FailoverResult) (verdict, error) {
+	const q = `SET read_from = leader; SELECT b, n, ids FROM fo_batches; SELECT coalesce(sum(n), 0) FROM fo_per_device`
+	var rows [][][]byte
+	var perDevice, inView int64
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		conn, err := c.connect(ctx, 0)
+		if err != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		r, err := conn.Exec(cctx, q).ReadAll()
+		cancel()
+		conn.Close(ctx)
+		if err != nil || len(r) != 3 || len(r[2].Rows) != 1 {
+			continue
+		}
+		rows = r[1].Rows
+		perDevice, _ = strconv.ParseInt(string(r[2].Rows[0][0]), 10, 64)
+		inView = 0
+		for _, row := range rows {
+			n, _ := strconv.ParseInt(string(row[1]), 10, 64)
+			inView += n
+		}
+		if inView >= res.EventsAcked && perDevice == inView {
+			break
+		}
+	}
+	res.EventsInView = inView
+	var ids []int64
+	for _, row := range rows {
+		b, _ := strconv.ParseInt(string(row[0]), 10, 64)
+		n, _ := strconv.ParseInt(string(row[1]), 10, 64)
+		sum, _ := strconv.ParseInt(string(row[2]), 10, 64)
+		ids = append(ids, batchIDs(b, n, sum)...)
+	}
+	v := judge(log.sent(), ids)
+	views := testutil.CheckViews([]testutil.ViewRow{{Key: "fo_per_device sum(n)", Value: strconv.FormatInt(inView, 10)}},
+		[]testutil.NodeView{{Node: c.nodes[0].Name, Rows: []testutil.ViewRow{{Key: "fo_per_device sum(n)", Value: strconv.FormatInt(perDevice, 10)}}}})
+	v.checks = append(v.checks, views)
+	return v, nil
+}
+
+// batchIDs returns the ids that fo_batches' row (b, n, sum(id)) stands
+// for: batch b sent ids b*foBatch+1 … (b+1)*foBatch, so n events summing
+// to k times their sum are k copies of each. A torn batch (any other
+// count or sum) cannot say which ids it lacks or repeats: it stands for
+// its first n ids in turn, and with a whole count but a wrong sum, one of
+// them missing and another twice, so the checker fails it either way.
+func batchIDs(b, n, sum int64) []int64 {
+	first := b*foBatch + 1
+	whole := foBatch*first + foBatch*(foBatch-1)/2
+	ids := make([]int64, 0, n)
+	for i := int64(0); i < n; i++ {
+		ids = append(ids, first+i%foBatch)
+	}
+	if n > 0 && n%foBatch == 0 && sum != n/foBatch*whole {
+		ids[len(ids)-1] = first
+	}
+	return ids
+}
+
+// Print writes the result as a few lines of text.
+func (r *FailoverResult) Print(w io.Writer) {
 	fmt.Fprintf(w, "failover       %d kills of the leader of a busy stream shard, %d nodes, election timeout %s\n", r.Kills, r.Nodes, r.ElectionTimeout)
 	fmt.Fprintf(w, "writes         unavailable min %.0f ms, median %.0f ms, p99 %.0f ms, max %.0f ms\n", r.WriteMinMs, r.WriteMedianMs, r.WriteP99Ms, r.WriteMaxMs)
 	fmt.Fprintf(w, "follower reads longest gap min %.0f ms, median %.0f ms, p99 %.0f ms, max %.0f ms; %d ok, %d failed\n", r.ReadMinMs, r.ReadMedianMs, r.ReadP99Ms, r.ReadMaxMs, r.ReadsOK, r.ReadsFailed)
