@@ -26,7 +26,7 @@ chaos-ci: build
 	./bin/cairn chaos --duration 60s --nodes 3 --seed 1 --faults kill,pause,partition --out chaos-ci
 
 fuzz:
-	$(GO) test ./internal/parser -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./internal/sql/parser -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
 bench: build
 	./bin/cairn bench --workload w1

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairndb/cairn/internal/cli"
-	"github.com/cairndb/cairn/internal/server"
+	"github.com/cairndb/cairn/internal/node"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,7 +31,7 @@ type exitErr = cli.ExitCode
 func exitWith(code int, err error) error { return cli.Exit(code, err) }
 
 func main() {
-	server.Version = version
+	node.Version = version
 	root := &cobra.Command{
 		Use:           "cairn",
 		Short:         "Cairn: a distributed streaming SQL database",
@@ -57,7 +57,7 @@ func versionCmd() *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "cairn %s (PostgreSQL protocol %s)\n", version, server.ServerVersion)
+			fmt.Fprintf(cmd.OutOrStdout(), "cairn %s (PostgreSQL protocol %s)\n", version, node.ServerVersion)
 		},
 	}
 }

@@ -15,13 +15,14 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/cairndb/cairn/internal/server"
+	"github.com/cairndb/cairn/internal/bugs"
+	"github.com/cairndb/cairn/internal/node"
 )
 
 func startCmd() *cobra.Command {
 	var cfgFile, logLevel string
 	var bugNames []string
-	var cfg server.Config
+	var cfg node.Config
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Start a Cairn node",
@@ -40,14 +41,14 @@ A flag beats the environment, which beats the file.`,
 				return exitWith(exitUsage, fmt.Errorf("--role must be data or compute, got %q", cfg.Role))
 			}
 			if len(bugNames) > 0 {
-				bugs, err := server.ParseBugs(bugNames)
+				set, err := bugs.Parse(bugNames)
 				if err != nil {
 					return exitWith(exitUsage, fmt.Errorf("--unsafe-bug: %v", err))
 				}
-				if bugs != nil && !cfg.TestFaults {
+				if set != nil && !cfg.TestFaults {
 					return exitWith(exitUsage, errors.New("--unsafe-bug needs --unsafe-test-faults: deliberate bugs are for fault tests only"))
 				}
-				cfg.Bugs = bugs
+				cfg.Bugs = set
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -62,12 +63,12 @@ A flag beats the environment, which beats the file.`,
 				// some memory for less GC work pays on the ingest path.
 				debug.SetGCPercent(400)
 			}
-			n, err := server.Start(cfg)
+			n, err := node.Start(cfg)
 			if err != nil {
 				switch {
-				case errors.Is(err, server.ErrAddrInUse):
+				case errors.Is(err, node.ErrAddrInUse):
 					return exitWith(exitAddrInUse, err)
-				case errors.Is(err, server.ErrDataDir):
+				case errors.Is(err, node.ErrDataDir):
 					return exitWith(exitDataDirErr, err)
 				}
 				return exitWith(exitError, err)
@@ -102,7 +103,7 @@ A flag beats the environment, which beats the file.`,
 	f.BoolVar(&cfg.NoSync, "unsafe-no-fsync", false, "skip fsync (loses acknowledged data on power loss; benchmarks only)")
 	f.BoolVar(&cfg.TestFaults, "unsafe-test-faults", false, "serve POST /debug/faults to cut traffic between nodes (fault tests only)")
 	_ = f.MarkHidden("unsafe-test-faults")
-	f.StringSliceVar(&bugNames, "unsafe-bug", nil, "switch on a deliberate bug for checker self-tests (repeat or comma list: "+strings.Join(server.BugNames, ", ")+"); needs --unsafe-test-faults")
+	f.StringSliceVar(&bugNames, "unsafe-bug", nil, "switch on a deliberate bug for checker self-tests (repeat or comma list: "+strings.Join(bugs.Names, ", ")+"); needs --unsafe-test-faults")
 	_ = f.MarkHidden("unsafe-bug")
 	f.Uint64Var(&cfg.RaftLogEntries, "unsafe-raft-log-entries", 0, "truncate raft logs every N entries and keep only N for lagging followers (tests: forces catch-up by snapshot)")
 	_ = f.MarkHidden("unsafe-raft-log-entries")

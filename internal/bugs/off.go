@@ -5,7 +5,7 @@ package bugs
 import (
 	"errors"
 
-	"github.com/cairndb/cairn/internal/exec"
+	"github.com/cairndb/cairn/internal/sql/exec"
 )
 
 // counters is empty: nothing is counted in a normal build.

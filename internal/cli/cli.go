@@ -1,6 +1,6 @@
 // Package cli is cairn's operator client: the node, shard, ops, cluster
 // and debug commands. They talk to any node's admin HTTP API
-// (internal/httpapi, /api/v1/...), which runs the matching SQL admin
+// (internal/frontend/httpapi, /api/v1/...), which runs the matching SQL admin
 // statement; the client only sends requests, waits for operations and
 // renders the replies as tables, progress lines or raw JSON, so every
 // check lives server-side. Commands returns their cobra commands for the

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cairndb/cairn/internal/httpapi"
+	"github.com/cairndb/cairn/internal/frontend/httpapi"
 )
 
 // group is a parent command whose subcommands share f's flags.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cairndb/cairn/internal/httpapi"
+	"github.com/cairndb/cairn/internal/frontend/httpapi"
 )
 
 // colIndex returns the position of column name in res, or -1.

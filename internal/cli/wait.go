@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cairndb/cairn/internal/httpapi"
+	"github.com/cairndb/cairn/internal/frontend/httpapi"
 )
 
 // isTerminal reports whether w is a terminal, where a wait redraws one

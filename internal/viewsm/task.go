@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cairndb/cairn/internal/exec"
+	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/types"
 )
 

@@ -31,7 +31,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/cairndb/cairn/internal/exec"
+	"github.com/cairndb/cairn/internal/sql/exec"
 )
 
 const opDelta = 'D'

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
-	"github.com/cairndb/cairn/internal/parser"
+	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/pgerr"
-	"github.com/cairndb/cairn/internal/pgwire"
+	"github.com/cairndb/cairn/internal/sql/parser"
 	"github.com/cairndb/cairn/internal/types"
 )
 

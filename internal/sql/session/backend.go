@@ -11,8 +11,8 @@ import (
 	"context"
 
 	"github.com/cairndb/cairn/internal/catalog"
-	"github.com/cairndb/cairn/internal/exec"
-	"github.com/cairndb/cairn/internal/pgwire"
+	"github.com/cairndb/cairn/internal/frontend/pgwire"
+	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/types"
 )
 

@@ -3,8 +3,8 @@ package session
 import (
 	"strings"
 
-	"github.com/cairndb/cairn/internal/exec"
 	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/sql/exec"
 )
 
 // resolve maps a FROM name to a source: a stream (its retained history),

@@ -1,5 +1,5 @@
 // Package testcluster runs a cluster of real Cairn nodes inside one test
-// process: each node is a server.Node on 127.0.0.1 with its own temp data
+// process: each node is a node.Node on 127.0.0.1 with its own temp data
 // dir, and all of them obey one transport.Faults, so a test can drop,
 // delay and partition traffic between chosen nodes, and stop and restart
 // nodes. Running every node in one process puts the whole cluster under
@@ -17,7 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cairndb/cairn/internal/server"
+	"github.com/cairndb/cairn/internal/node"
 	"github.com/cairndb/cairn/internal/testutil"
 	"github.com/cairndb/cairn/internal/transport"
 )
@@ -26,8 +26,8 @@ import (
 type Cluster struct {
 	t      testing.TB
 	Faults *transport.Faults
-	cfgs   []server.Config
-	nodes  []*server.Node // nil while stopped
+	cfgs   []node.Config
+	nodes  []*node.Node // nil while stopped
 }
 
 func freeAddr(t testing.TB) string {
@@ -45,7 +45,7 @@ func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, Faults: transport.NewFaults()}
 	for i := 0; i < n; i++ {
-		cfg := server.Config{
+		cfg := node.Config{
 			DataDir:     filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i+1)),
 			PGAddr:      freeAddr(t),
 			HTTPAddr:    freeAddr(t),
@@ -80,7 +80,7 @@ func Start(t testing.TB, n int) *Cluster {
 // Restart starts node i (again, on the same data dir and addresses).
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
-	nd, err := server.Start(c.cfgs[i])
+	nd, err := node.Start(c.cfgs[i])
 	if err != nil {
 		c.t.Fatalf("start n%d: %v", i+1, err)
 	}

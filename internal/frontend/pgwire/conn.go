@@ -1,0 +1,903 @@
+package pgwire
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/sql/parser"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+var (
+	errServerClosed   = errors.New("pgwire: server closed")
+	errClientGone     = errors.New("pgwire: client disconnected")
+	errCanceledByUser = errors.New("pgwire: statement canceled by user request")
+)
+
+// flushThreshold is how many buffered output bytes trigger a write while
+// rows stream out.
+const flushThreshold = 32 << 10
+
+// conn is one client connection. Everything but mu's fields is owned by
+// the connection goroutine.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	rd     *connReader
+	be     *pgproto3.Backend
+	sess   Session
+	pid    uint32
+	secret []byte
+
+	ctx     context.Context // ends when the client goes away or the server closes
+	ctxStop context.CancelCauseFunc
+
+	stmts          map[string]*prepared
+	portals        map[string]*portal
+	ignoreTillSync bool
+	pending        int // output bytes buffered in be since the last flush
+	dr             dataRowMsg
+	settings       map[string]string // last reported ParameterStatus values
+
+	mu struct {
+		sync.Mutex
+		idle       bool                    // blocked waiting for a message after ReadyForQuery
+		stmtCancel context.CancelCauseFunc // cancels the running Execute
+	}
+}
+
+// prepared is a prepared statement; st is nil for an empty query.
+type prepared struct {
+	st         Stmt
+	text       string
+	offset     int // character offset of text within the client's query
+	paramTypes []types.T
+	cols       []Column
+	copyTable  string
+}
+
+// portal is a bound statement, possibly partly executed.
+type portal struct {
+	ps      *prepared
+	params  []types.Datum
+	formats []int16 // one per result column
+
+	// Set once a row-limited Execute ran the statement: the rows not yet
+	// sent, and the tag to send when they are exhausted.
+	ran  bool
+	rows [][]types.Datum
+	tag  string
+}
+
+// startupTimeout bounds the startup phase, so a client that connects and
+// says nothing does not hold a goroutine forever.
+const startupTimeout = 30 * time.Second
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc, stmts: map[string]*prepared{}, portals: map[string]*portal{}}
+	c.ctx, c.ctxStop = context.WithCancelCause(context.Background())
+	// Until startup completes the connection counts as idle: Shutdown may
+	// close it.
+	c.mu.idle = true
+	return c
+}
+
+func (s *Server) serveConn(c *conn) {
+	nc := c.nc
+	nc.SetReadDeadline(time.Now().Add(startupTimeout))
+	c.rd = newConnReader(nc, func() { c.ctxStop(errClientGone) })
+	c.be = pgproto3.NewBackend(c.rd, nc)
+	c.be.SetMaxBodyLen(s.cfg.MaxMessageSize)
+	defer func() {
+		c.ctxStop(errClientGone)
+		nc.Close()
+		c.rd.stop()
+		if c.sess != nil {
+			c.sess.Close()
+		}
+		s.unregister(c)
+	}()
+	defer func() {
+		// A bug in a session must not take the whole server down: report
+		// it to this client and drop only this connection.
+		if r := recover(); r != nil {
+			s.log.Error("pgwire: panic serving connection", "remote", nc.RemoteAddr(), "panic", r, "stack", string(debug.Stack()))
+			c.sendFatal(pgerr.Panic.New(r))
+		}
+	}()
+	if !c.startup() {
+		return
+	}
+	nc.SetReadDeadline(time.Time{})
+	c.loop()
+}
+
+// kill closes the connection from another goroutine.
+func (c *conn) kill(cause error) {
+	c.ctxStop(cause)
+	c.nc.Close()
+}
+
+// closeIfIdle closes the connection if it waits for a new command.
+func (c *conn) closeIfIdle() {
+	c.mu.Lock()
+	idle := c.mu.idle
+	c.mu.Unlock()
+	if idle {
+		c.kill(errServerClosed)
+	}
+}
+
+func (c *conn) cancelStatement() {
+	c.mu.Lock()
+	if c.mu.stmtCancel != nil {
+		c.mu.stmtCancel(errCanceledByUser)
+	}
+	c.mu.Unlock()
+}
+
+// startup runs the startup phase; false means close the connection.
+func (c *conn) startup() bool {
+	for range 4 { // SSLRequest and GSSENCRequest may precede the startup message
+		msg, err := c.be.ReceiveStartupMessage()
+		if err != nil {
+			return false
+		}
+		switch m := msg.(type) {
+		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
+			if _, err := c.nc.Write([]byte{'N'}); err != nil {
+				return false
+			}
+		case *pgproto3.CancelRequest:
+			c.s.cancel(m.ProcessID, m.SecretKey)
+			return false
+		case *pgproto3.StartupMessage:
+			return c.startSession(m)
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func (c *conn) startSession(m *pgproto3.StartupMessage) bool {
+	params := make(map[string]string, len(m.Parameters)+2)
+	var unknownOpts []string
+	for k, v := range m.Parameters {
+		if strings.HasPrefix(k, "_pq_.") {
+			unknownOpts = append(unknownOpts, k)
+			continue
+		}
+		params[k] = v
+	}
+	if params["user"] == "" {
+		params["user"] = "cairn"
+	}
+	if params["database"] == "" {
+		params["database"] = params["user"]
+	}
+	if m.ProtocolVersion != pgproto3.ProtocolVersion30 || len(unknownOpts) > 0 {
+		sort.Strings(unknownOpts)
+		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unknownOpts})
+	}
+	// The secret is set before register publishes c to cancel requests.
+	c.secret = make([]byte, 4)
+	if _, err := rand.Read(c.secret); err != nil {
+		return false
+	}
+	if !c.s.register(c) {
+		c.sendFatal(pgerr.ServerStopping.New())
+		return false
+	}
+	sess, err := c.s.h.NewSession(c.ctx, params)
+	if err != nil {
+		c.sendFatal(pgerr.From(err))
+		return false
+	}
+	c.sess = sess
+	c.be.Send(&pgproto3.AuthenticationOk{})
+	c.settings = map[string]string{
+		"server_version":              c.s.cfg.ServerVersion,
+		"server_encoding":             "UTF8",
+		"client_encoding":             "UTF8",
+		"DateStyle":                   "ISO, MDY",
+		"IntervalStyle":               "postgres",
+		"TimeZone":                    "UTC",
+		"integer_datetimes":           "on",
+		"standard_conforming_strings": "on",
+		"is_superuser":                "on",
+		"session_authorization":       params["user"],
+		"application_name":            params["application_name"],
+	}
+	for k, v := range sess.Settings() {
+		c.settings[k] = v
+	}
+	names := make([]string, 0, len(c.settings))
+	for k := range c.settings {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		c.be.Send(&pgproto3.ParameterStatus{Name: k, Value: c.settings[k]})
+	}
+	c.be.Send(&pgproto3.BackendKeyData{ProcessID: c.pid, SecretKey: c.secret})
+	return c.readyForQuery() && c.setIdle()
+}
+
+// readyForQuery sends ReadyForQuery and flushes.
+func (c *conn) readyForQuery() bool {
+	c.be.Send(&pgproto3.ReadyForQuery{TxStatus: c.sess.TxStatus()})
+	return c.flush() == nil
+}
+
+func (c *conn) flush() error {
+	c.pending = 0
+	if err := c.be.Flush(); err != nil {
+		return &writeErr{err: err}
+	}
+	return nil
+}
+
+// send queues msg and writes out when enough output is buffered.
+func (c *conn) send(msg pgproto3.BackendMessage) error {
+	c.be.Send(msg)
+	c.pending += 64 // rough size; exact for data rows, see dataRowMsg
+	if c.pending >= flushThreshold {
+		return c.flush()
+	}
+	return nil
+}
+
+func (c *conn) sendFatal(e *pgerr.Error) {
+	c.be.Send(errorResponse(e, "FATAL", 0))
+	c.flush()
+}
+
+// errorResponse converts e, shifting its position by off characters.
+func errorResponse(e *pgerr.Error, severity string, off int) *pgproto3.ErrorResponse {
+	if e.Severity != "" {
+		severity = e.Severity
+	}
+	code := e.Code
+	if code == "" {
+		code = pgerr.InternalError
+	}
+	r := &pgproto3.ErrorResponse{
+		Severity:            severity,
+		SeverityUnlocalized: severity,
+		Code:                code,
+		Message:             e.Message,
+		Detail:              e.Detail,
+		Hint:                e.Hint,
+	}
+	if e.Position > 0 {
+		r.Position = int32(e.Position + off)
+	}
+	return r
+}
+
+// loop reads and handles messages until the connection ends.
+func (c *conn) loop() {
+	for {
+		msg, err := c.be.Receive()
+		c.mu.Lock()
+		c.mu.idle = false
+		c.mu.Unlock()
+		if err != nil {
+			var tooBig *pgproto3.ExceededMaxBodyLenErr
+			switch {
+			case errors.As(err, &tooBig):
+				c.sendFatal(pgerr.MessageTooLarge.New(tooBig.ActualBodyLen, tooBig.MaxExpectedBodyLen))
+			case c.ctx.Err() == nil && !isEOF(err):
+				c.s.log.Debug("pgwire: protocol violation", "remote", c.nc.RemoteAddr(), "err", err)
+				c.sendFatal(pgerr.BadFrontendMessage.New(err))
+			}
+			return
+		}
+		if !c.handle(msg) {
+			return
+		}
+	}
+}
+
+func isEOF(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// setIdle marks the connection as waiting for a new command (after
+// ReadyForQuery), when Shutdown may close it.
+func (c *conn) setIdle() bool {
+	c.mu.Lock()
+	c.mu.idle = true
+	c.mu.Unlock()
+	if c.s.shuttingDown.Load() {
+		c.sendFatal(pgerr.AdminTerminated.New())
+		return false
+	}
+	return true
+}
+
+// handle processes one message; false means close the connection.
+func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
+	switch m := msg.(type) {
+	case *pgproto3.Terminate:
+		return false
+	case *pgproto3.Sync:
+		c.ignoreTillSync = false
+		return c.readyForQuery() && c.setIdle()
+	case *pgproto3.Query:
+		c.ignoreTillSync = false
+		if !c.simpleQuery(m.String) {
+			return false
+		}
+		return c.readyForQuery() && c.setIdle()
+	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
+		// Left over from a COPY that already failed: ignore, as PostgreSQL does.
+		return true
+	case *pgproto3.Flush:
+		return c.flush() == nil
+	}
+	if c.ignoreTillSync {
+		return true
+	}
+	var err error
+	switch m := msg.(type) {
+	case *pgproto3.Parse:
+		err = c.parse(m)
+	case *pgproto3.Bind:
+		err = c.bind(m)
+	case *pgproto3.Describe:
+		err = c.describe(m)
+	case *pgproto3.Execute:
+		err = c.execute(m)
+	case *pgproto3.Close:
+		if m.ObjectType == 'S' {
+			delete(c.stmts, m.Name)
+		} else {
+			delete(c.portals, m.Name)
+		}
+		err = c.send(&pgproto3.CloseComplete{})
+	case *pgproto3.FunctionCall:
+		err = pgerr.FunctionCallUnsupported.New()
+	default:
+		err = pgerr.UnexpectedMessage.New(msg)
+	}
+	if err != nil {
+		if c.connErr(err) {
+			return false
+		}
+		c.ignoreTillSync = true
+		return c.sendError(err, 0)
+	}
+	return true
+}
+
+// connErr reports whether err means the connection is unusable.
+func (c *conn) connErr(err error) bool {
+	var we *writeErr
+	return errors.As(err, &we) || c.ctx.Err() != nil
+}
+
+// writeErr marks a failure to write to the client.
+type writeErr struct{ err error }
+
+func (e *writeErr) Error() string { return e.err.Error() }
+
+// sendError sends err as an ErrorResponse, its position shifted by off.
+func (c *conn) sendError(err error, off int) bool {
+	// Any error inside a transaction block fails the transaction, even
+	// one the session never saw (a syntax error, a bad parameter at Bind).
+	if a, ok := c.sess.(TxAborter); ok {
+		a.AbortTx()
+	}
+	c.be.Send(errorResponse(pgerr.From(err), "ERROR", off))
+	return c.flush() == nil
+}
+
+// parseError converts a parser error.
+func parseError(err error) *pgerr.Error {
+	var pe *parser.Error
+	if errors.As(err, &pe) {
+		code := pe.Code
+		if code == "" {
+			code = pgerr.SyntaxError
+		}
+		return &pgerr.Error{Code: code, Message: pe.Msg, Position: pe.Pos}
+	}
+	return pgerr.From(err)
+}
+
+// statementOffsets finds each statement text in q, returning the
+// character (not byte) offset of each.
+func statementOffsets(q string, texts []string) []int {
+	offs := make([]int, len(texts))
+	pos, chars := 0, 0
+	for i, t := range texts {
+		idx := strings.Index(q[pos:], t)
+		if idx < 0 {
+			offs[i] = chars
+			continue
+		}
+		chars += utf8.RuneCountInString(q[pos : pos+idx])
+		offs[i] = chars
+		chars += utf8.RuneCountInString(t)
+		pos += idx + len(t)
+	}
+	return offs
+}
+
+func isEmpty(st parser.Statement) bool {
+	_, ok := st.(*parser.Empty)
+	return ok || st == nil
+}
+
+func copyTableOf(st parser.Statement) string {
+	if cp, ok := st.(*parser.Copy); ok {
+		return cp.Table
+	}
+	return ""
+}
+
+// simpleQuery runs a Query message; false means close the connection.
+func (c *conn) simpleQuery(q string) bool {
+	if err := types.CheckUTF8(q); err != nil {
+		return c.sendError(err, 0)
+	}
+	stmts, texts, err := parseSQL(q)
+	if err != nil {
+		return c.sendError(parseError(err), 0)
+	}
+	offs := statementOffsets(q, texts)
+	ran := false
+	for i, st := range stmts {
+		if isEmpty(st) {
+			continue
+		}
+		ran = true
+		text := ""
+		if i < len(texts) {
+			text = texts[i]
+		}
+		ps, err := c.prepare(st, text, nil)
+		if err != nil {
+			return c.sendError(err, offs[i])
+		}
+		ps.offset = offs[i]
+		if len(ps.paramTypes) > 0 {
+			return c.sendError(pgerr.NoParameter1.New(), 0)
+		}
+		if ps.cols != nil {
+			if err := c.send(rowDescription(ps.cols, nil)); err != nil {
+				return false
+			}
+		}
+		p := &portal{ps: ps, formats: make([]int16, len(ps.cols))}
+		if err := c.run(p, 0); err != nil {
+			if c.connErr(err) {
+				return false
+			}
+			return c.sendError(err, ps.offset)
+		}
+	}
+	if !ran {
+		return c.send(&pgproto3.EmptyQueryResponse{}) == nil
+	}
+	return true
+}
+
+func (c *conn) prepare(st parser.Statement, text string, oids []uint32) (*prepared, error) {
+	ps := &prepared{text: text, copyTable: copyTableOf(st)}
+	if isEmpty(st) {
+		return ps, nil
+	}
+	s, err := c.sess.Prepare(c.ctx, st, text, oids)
+	if err != nil {
+		return nil, err
+	}
+	ps.st = s
+	ps.paramTypes = s.ParamTypes()
+	ps.cols = s.Columns()
+	return ps, nil
+}
+
+func (c *conn) parse(m *pgproto3.Parse) error {
+	if m.Name != "" {
+		if _, ok := c.stmts[m.Name]; ok {
+			return pgerr.PreparedExists.New(m.Name)
+		}
+	}
+	if err := types.CheckUTF8(m.Query); err != nil {
+		return err
+	}
+	stmts, texts, err := parseSQL(m.Query)
+	if err != nil {
+		return parseError(err)
+	}
+	var st parser.Statement
+	text := ""
+	n := 0
+	for i, s := range stmts {
+		if isEmpty(s) {
+			continue
+		}
+		n++
+		st = s
+		if i < len(texts) {
+			text = texts[i]
+		}
+	}
+	if n > 1 {
+		return pgerr.MultiCommandPrepare.New()
+	}
+	off := 0
+	if n == 1 {
+		off = statementOffsets(m.Query, []string{text})[0]
+	}
+	ps, err := c.prepare(st, text, m.ParameterOIDs)
+	if err != nil {
+		e := pgerr.From(err)
+		if e.Position > 0 && off > 0 {
+			cp := *e
+			cp.Position += off
+			return &cp
+		}
+		return e
+	}
+	ps.offset = off
+	c.stmts[m.Name] = ps
+	return c.send(&pgproto3.ParseComplete{})
+}
+
+// formatFor picks the format of item i from a Bind format list.
+func formatFor(codes []int16, i int) int16 {
+	switch len(codes) {
+	case 0:
+		return 0
+	case 1:
+		return codes[0]
+	}
+	if i < len(codes) {
+		return codes[i]
+	}
+	return 0
+}
+
+func (c *conn) bind(m *pgproto3.Bind) error {
+	ps, ok := c.stmts[m.PreparedStatement]
+	if !ok {
+		return pgerr.PreparedNotFound.New(m.PreparedStatement)
+	}
+	if len(m.Parameters) != len(ps.paramTypes) {
+		return pgerr.BindParamCount.New(
+			len(m.Parameters), m.PreparedStatement, len(ps.paramTypes))
+	}
+	if len(m.ParameterFormatCodes) > 1 && len(m.ParameterFormatCodes) != len(m.Parameters) {
+		return pgerr.BindParamFormats.New(len(m.ParameterFormatCodes), len(m.Parameters))
+	}
+	if len(m.ResultFormatCodes) > 1 && len(m.ResultFormatCodes) != len(ps.cols) {
+		return pgerr.BindResultFormats.New(len(m.ResultFormatCodes), len(ps.cols))
+	}
+	params := make([]types.Datum, len(m.Parameters))
+	for i, raw := range m.Parameters {
+		t := ps.paramTypes[i]
+		if t == types.Unknown {
+			t = types.Text
+		}
+		if raw == nil {
+			params[i] = types.NullOf(t)
+			continue
+		}
+		var d types.Datum
+		var err error
+		switch formatFor(m.ParameterFormatCodes, i) {
+		case 0:
+			d, err = types.ParseText(t, string(raw))
+		case 1:
+			d, err = types.ParseBinary(t, raw)
+		default:
+			return pgerr.BadFormatCode.New(formatFor(m.ParameterFormatCodes, i))
+		}
+		if err != nil {
+			e := pgerr.From(err)
+			cp := *e
+			cp.Message = fmt.Sprintf("%s (parameter $%d)", e.Message, i+1)
+			return &cp
+		}
+		params[i] = d
+	}
+	formats := make([]int16, len(ps.cols))
+	for i := range formats {
+		f := formatFor(m.ResultFormatCodes, i)
+		if f != 0 && f != 1 {
+			return pgerr.BadFormatCode.New(f)
+		}
+		formats[i] = f
+	}
+	c.portals[m.DestinationPortal] = &portal{ps: ps, params: params, formats: formats}
+	return c.send(&pgproto3.BindComplete{})
+}
+
+func rowDescription(cols []Column, formats []int16) *pgproto3.RowDescription {
+	fields := make([]pgproto3.FieldDescription, len(cols))
+	for i, col := range cols {
+		f := int16(0)
+		if formats != nil {
+			f = formats[i]
+		}
+		t := col.T
+		if t == types.Unknown {
+			t = types.Text
+		}
+		fields[i] = pgproto3.FieldDescription{
+			Name:         []byte(col.Name),
+			DataTypeOID:  t.OID(),
+			DataTypeSize: t.Size(),
+			TypeModifier: -1,
+			Format:       f,
+		}
+	}
+	return &pgproto3.RowDescription{Fields: fields}
+}
+
+func (c *conn) describe(m *pgproto3.Describe) error {
+	if m.ObjectType == 'S' {
+		ps, ok := c.stmts[m.Name]
+		if !ok {
+			return pgerr.PreparedNotFound.New(m.Name)
+		}
+		oids := make([]uint32, len(ps.paramTypes))
+		for i, t := range ps.paramTypes {
+			if t == types.Unknown {
+				t = types.Text
+			}
+			oids[i] = t.OID()
+		}
+		if err := c.send(&pgproto3.ParameterDescription{ParameterOIDs: oids}); err != nil {
+			return err
+		}
+		if ps.cols == nil {
+			return c.send(&pgproto3.NoData{})
+		}
+		return c.send(rowDescription(ps.cols, nil))
+	}
+	p, ok := c.portals[m.Name]
+	if !ok {
+		return pgerr.PortalNotFound.New(m.Name)
+	}
+	if p.ps.cols == nil {
+		return c.send(&pgproto3.NoData{})
+	}
+	return c.send(rowDescription(p.ps.cols, p.formats))
+}
+
+func (c *conn) execute(m *pgproto3.Execute) error {
+	p, ok := c.portals[m.Portal]
+	if !ok {
+		return pgerr.PortalNotFound.New(m.Portal)
+	}
+	if err := c.run(p, int(m.MaxRows)); err != nil {
+		if c.connErr(err) {
+			return err
+		}
+		e := pgerr.From(err)
+		if e.Position > 0 && p.ps.offset > 0 {
+			cp := *e
+			cp.Position += p.ps.offset
+			return &cp
+		}
+		return e
+	}
+	return nil
+}
+
+// run executes portal p, sending at most maxRows rows (0: all) and then
+// PortalSuspended or CommandComplete.
+func (c *conn) run(p *portal, maxRows int) error {
+	if p.ps.st == nil {
+		return c.send(&pgproto3.EmptyQueryResponse{})
+	}
+	if !p.ran {
+		w := &execWriter{c: c, cols: p.ps.cols, formats: p.formats, copyTable: p.ps.copyTable}
+		if maxRows > 0 {
+			w.buffer = true
+		}
+		tag, err := c.executeStmt(p, w)
+		if err != nil {
+			return err
+		}
+		if maxRows == 0 {
+			return c.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+		}
+		p.ran, p.rows, p.tag = true, w.rows, tag
+	}
+	n := len(p.rows)
+	if maxRows > 0 && maxRows < n {
+		n = maxRows
+	}
+	for _, row := range p.rows[:n] {
+		if err := c.sendRow(row, p.ps.cols, p.formats); err != nil {
+			return err
+		}
+	}
+	p.rows = p.rows[n:]
+	if maxRows > 0 && len(p.rows) > 0 {
+		return c.send(&pgproto3.PortalSuspended{})
+	}
+	return c.send(&pgproto3.CommandComplete{CommandTag: []byte(p.tag)})
+}
+
+// executeStmt runs the statement with a cancellable context and turns
+// cancellation into the errors PostgreSQL reports.
+func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	c.mu.Lock()
+	c.mu.stmtCancel = cancel
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.mu.stmtCancel = nil
+		c.mu.Unlock()
+		cancel(nil)
+	}()
+	tag, err := p.ps.st.Execute(ctx, p.params, w)
+	if w.copy != nil && !w.copy.done {
+		// The statement stopped before the end of the copy data: discard
+		// the rest so the protocol stays in step.
+		if derr := w.copy.drain(); derr != nil && c.connErr(derr) {
+			return "", derr
+		}
+	}
+	if err == nil {
+		return tag, nil
+	}
+	if w.werr != nil {
+		return "", w.werr
+	}
+	switch context.Cause(ctx) {
+	case errCanceledByUser:
+		return "", pgerr.CanceledByUser.New()
+	case errServerClosed:
+		return "", pgerr.AdminTerminated.New()
+	case errClientGone:
+		return "", &writeErr{err: errClientGone}
+	}
+	return "", err
+}
+
+// sendRow sends one DataRow.
+func (c *conn) sendRow(row []types.Datum, cols []Column, formats []int16) error {
+	c.dr.row, c.dr.cols, c.dr.formats, c.dr.size = row, cols, formats, &c.pending
+	c.be.Send(&c.dr)
+	c.dr.row = nil
+	if c.pending >= flushThreshold {
+		return c.flush()
+	}
+	return nil
+}
+
+// dataRowMsg encodes a DataRow straight from datums, with no
+// intermediate [][]byte.
+type dataRowMsg struct {
+	row     []types.Datum
+	cols    []Column // the described types; values are encoded as these
+	formats []int16
+	size    *int // set to the encoded buffer's length
+}
+
+func (*dataRowMsg) Backend() {}
+
+func (*dataRowMsg) Decode([]byte) error { return errors.New("pgwire: DataRow is send-only") }
+
+func (m *dataRowMsg) Encode(dst []byte) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, 'D', 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(m.row)))
+	for i, d := range m.row {
+		if d.Null {
+			dst = binary.BigEndian.AppendUint32(dst, 0xFFFFFFFF)
+			continue
+		}
+		if i < len(m.cols) && d.T != m.cols[i].T {
+			d = coerce(d, m.cols[i].T)
+		}
+		lp := len(dst)
+		dst = append(dst, 0, 0, 0, 0)
+		if i < len(m.formats) && m.formats[i] == 1 {
+			dst = types.AppendBinary(dst, d)
+		} else {
+			dst = types.AppendText(dst, d)
+		}
+		binary.BigEndian.PutUint32(dst[lp:], uint32(len(dst)-lp-4))
+	}
+	binary.BigEndian.PutUint32(dst[start+1:], uint32(len(dst)-start-1))
+	if m.size != nil {
+		*m.size = len(dst)
+	}
+	return dst, nil
+}
+
+// coerce converts d to the numeric type t the column was described with,
+// so that a session returning, say, an int8 count for an int4 column
+// cannot send a client 8 bytes where RowDescription promised 4.
+func coerce(d types.Datum, t types.T) types.Datum {
+	switch {
+	case t == types.Unknown || d.T == types.Unknown:
+	case t.IsInt() && d.T.IsInt():
+		d.T = t
+	case t.IsFloat() && d.T.IsFloat():
+		d.T = t
+	case t.IsFloat() && d.T.IsInt():
+		d.T, d.F = t, float64(d.I)
+	case t.IsInt() && d.T.IsFloat():
+		d.T, d.I = t, int64(math.Round(d.F))
+	case t == types.Text:
+		d = types.Datum{T: types.Text, S: string(types.AppendText(nil, d))}
+	}
+	return d
+}
+
+// execWriter is the ResultWriter of one Execute.
+type execWriter struct {
+	c         *conn
+	cols      []Column
+	formats   []int16
+	copyTable string
+	buffer    bool // keep rows for a row-limited portal instead of sending
+	rows      [][]types.Datum
+	copy      *copyIn
+	werr      error // the write error that stopped the statement
+}
+
+func (w *execWriter) Row(row []types.Datum) error {
+	if w.werr != nil {
+		return w.werr
+	}
+	if w.buffer {
+		w.rows = append(w.rows, append([]types.Datum(nil), row...))
+		return nil
+	}
+	if err := w.c.sendRow(row, w.cols, w.formats); err != nil {
+		w.werr = err
+		return err
+	}
+	return nil
+}
+
+func (w *execWriter) Notice(msg string) {
+	w.c.be.Send(&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: pgerr.SuccessfulCompletion, Message: msg})
+}
+
+func (w *execWriter) ParameterStatus(name, value string) {
+	if w.c.settings[name] == value {
+		return
+	}
+	w.c.settings[name] = value
+	w.c.be.Send(&pgproto3.ParameterStatus{Name: name, Value: value})
+}
+
+func (w *execWriter) CopyIn(opts CopyOptions, cols []types.T) (CopySource, error) {
+	if w.copy != nil {
+		return nil, pgerr.CopyStartedTwice.New()
+	}
+	cp, err := newCopyIn(w.c, opts, cols, w.copyTable)
+	if err != nil {
+		return nil, err
+	}
+	w.copy = cp
+	return cp, nil
+}

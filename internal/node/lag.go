@@ -1,0 +1,71 @@
+package node
+
+import (
+	"time"
+
+	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/streamsm"
+)
+
+// lagUpdater returns the round that keeps cairn_view_lag_events and
+// cairn_view_lag_seconds current for the views whose shards this node
+// holds: events in the stream not yet folded, and the age of the oldest
+// of them. It remembers which views it reported, to drop the gone ones.
+func (n *Node) lagUpdater() func() {
+	known := map[string]bool{}
+	return func() {
+		cat := n.meta.Catalog()
+		seen := map[string]bool{}
+		for _, v := range cat.SortedViews() {
+			s := cat.Streams[v.Stream]
+			if s == nil {
+				continue
+			}
+			var lagEvents int64
+			var oldest int64 // unix µs of the oldest unfolded batch; 0 = none
+			have := false
+			for _, vg := range v.Groups {
+				g := n.replicas.Get(vg)
+				if g == nil || g.View == nil {
+					continue
+				}
+				have = true
+				offs, _ := g.View.DurableOffsets()
+				var shardLag int64
+				for i, sg := range s.Groups {
+					src := n.replicas.Get(sg)
+					if src == nil || src.Stream == nil || i >= len(offs) {
+						continue
+					}
+					end, _ := src.Stream.End()
+					if end <= offs[i] {
+						continue
+					}
+					shardLag += int64(end - offs[i])
+					_ = streamsm.ScanHeaders(n.store.DB(), raftstore.DataPrefix(sg), offs[i], func(_ uint64, ingest int64, _ int) bool {
+						if oldest == 0 || ingest < oldest {
+							oldest = ingest
+						}
+						return false
+					})
+				}
+				lagEvents = max(lagEvents, shardLag)
+			}
+			if !have {
+				continue
+			}
+			seen[v.Name] = true
+			var age time.Duration
+			if oldest > 0 && lagEvents > 0 {
+				age = max(0, time.Since(time.UnixMicro(oldest)))
+			}
+			n.metrics.SetViewLag(v.Name, lagEvents, age)
+		}
+		for name := range known {
+			if !seen[name] {
+				n.metrics.DropView(name)
+			}
+		}
+		known = seen
+	}
+}

@@ -1,0 +1,463 @@
+// Package server wires one Cairn node: the multi-raft store, the catalog,
+// the stream and view shard groups, the view tasks, and the PostgreSQL
+// and HTTP front ends.
+package node
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cairndb/cairn/internal/bugs"
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/clock"
+	"github.com/cairndb/cairn/internal/cluster/membership"
+	"github.com/cairndb/cairn/internal/cluster/ops"
+	"github.com/cairndb/cairn/internal/frontend/httpapi"
+	"github.com/cairndb/cairn/internal/frontend/pgwire"
+	"github.com/cairndb/cairn/internal/metrics"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/replica"
+	"github.com/cairndb/cairn/internal/router"
+	"github.com/cairndb/cairn/internal/rpc"
+	"github.com/cairndb/cairn/internal/sql/session"
+	"github.com/cairndb/cairn/internal/timing"
+	"github.com/cairndb/cairn/internal/transport"
+	"github.com/cairndb/cairn/internal/viewsm"
+)
+
+// Version is the Cairn version, set by cmd/cairn.
+var Version = "0.1.0-dev"
+
+// Config configures a node.
+type Config struct {
+	DataDir     string
+	PGAddr      string
+	HTTPAddr    string
+	ClusterAddr string
+	NodeID      string
+	Join        []string // cluster addresses of live members to join through; empty bootstraps a new cluster
+	Role        string   // data | compute
+	Zone        string
+	Region      string
+	NoSync      bool // tests and benchmarks only: skip fsync
+	// Raft timing: a heartbeat every HeartbeatInterval, an election after
+	// ElectionTimeout without one (randomized up to twice that). Zero
+	// means the defaults, 100ms and 1s: write recovery in about a second.
+	HeartbeatInterval time.Duration
+	ElectionTimeout   time.Duration
+	// TestFaults enables POST /debug/faults, which cuts this node's
+	// traffic to chosen peers: fault tests only, never in production.
+	TestFaults bool
+	// RaftLogEntries, if set, replaces both the log truncation threshold
+	// and the entries kept for lagging followers (tests use a tiny value to
+	// force catch-up by snapshot).
+	RaftLogEntries uint64
+	// Faults, if set, is the fault injector this node's transport obeys:
+	// an in-process test cluster shares one among its nodes.
+	Faults *transport.Faults
+	// DiskFaults, if set, fails or stalls this node's synced raft writes
+	// on command (POST /debug/faults {"disk":...}); Start makes one when
+	// TestFaults is on.
+	DiskFaults *DiskFaults
+	// Timing overrides intervals and timeouts (zero fields: defaults).
+	// HeartbeatInterval and ElectionTimeout, when set, win over its raft
+	// fields.
+	Timing timing.Timing
+	// Clock, if set, is the clock liveness, the scheduler and the
+	// operations executor read; nil is the wall clock.
+	Clock clock.Clock
+	// Bugs are deliberate defects for checker self-tests (--unsafe-bug);
+	// nil in any real deployment.
+	Bugs   *bugs.Set
+	Logger *slog.Logger
+}
+
+// ticks converts a duration to raft ticks of tick.
+func ticks(d, tick time.Duration) int { return max(1, int(d/tick)) }
+
+// ErrAddrInUse is wrapped when a listen address is taken.
+var ErrAddrInUse = errors.New("address in use")
+
+// Node is one running Cairn node.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	id      *Identity
+	lock    *os.File
+	store   *raftstore.Store
+	meta    *catalog.MetaSM
+	metrics *metrics.Metrics
+
+	pgLn, httpLn, clusterLn net.Listener
+	tr                      *transport.Transport
+	faults                  *transport.Faults // non-nil with Config.TestFaults
+	leaderLog               *os.File          // leader-terms.log, appended by the raft loop
+	seeds                   sync.Map          // raft id -> cluster addr, from the join reply
+	live                    *membership.Tracker
+	clock                   clock.Clock
+	timing                  timing.Timing
+	membershipCh            chan struct{}
+	pg                      *pgwire.Server
+	http                    *httpapi.Server
+
+	reconcileCh chan struct{}
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	ready       atomic.Bool   // store and meta group are up: peers' messages can be handled
+	ops         *ops.Executor // cluster operations, run while this node leads the meta group
+	rpcs        inflight      // running RPC handlers
+
+	replicas *replica.Manager // this node's data-shard replicas
+	router   *router.Router   // where reads and writes go
+}
+
+// Start opens the data dir, listens on every address, recovers every
+// group and starts serving. It returns once the node accepts clients.
+func Start(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.TestFaults && cfg.DiskFaults == nil {
+		cfg.DiskFaults = &DiskFaults{}
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), membershipCh: make(chan struct{}, 1), metrics: metrics.New()}
+	n.clock = cfg.Clock
+	if n.clock == nil {
+		n.clock = clock.Real{}
+	}
+	n.live = membership.NewTracker(n.clock)
+	n.timing = cfg.Timing.WithDefaults()
+	if cfg.HeartbeatInterval > 0 {
+		n.timing.RaftHeartbeat = cfg.HeartbeatInterval
+	}
+	if cfg.ElectionTimeout > 0 {
+		n.timing.RaftElection = cfg.ElectionTimeout
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.ops = ops.New(n.ctx, ops.Config{Cluster: opsCluster{n}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
+	ok := false
+	defer func() {
+		if !ok {
+			n.Close()
+		}
+	}()
+	id, lock, err := openDataDir(cfg.DataDir, cfg.NodeID, "", Version)
+	if err != nil {
+		return nil, err
+	}
+	n.id, n.lock = id, lock
+	listen := func(what, addr string) (net.Listener, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("%w: %s %s is already taken by another process: stop it or choose another --%s", ErrAddrInUse, what, addr, what)
+			}
+			return nil, fmt.Errorf("listen on %s %s: %w", what, addr, err)
+		}
+		return ln, nil
+	}
+	if n.pgLn, err = listen("pg-addr", cfg.PGAddr); err != nil {
+		return nil, err
+	}
+	if n.httpLn, err = listen("http-addr", cfg.HTTPAddr); err != nil {
+		return nil, err
+	}
+	if n.clusterLn, err = listen("cluster-addr", cfg.ClusterAddr); err != nil {
+		return nil, err
+	}
+	bootstrap := false
+	if n.id.RaftID == 0 {
+		if len(cfg.Join) == 0 {
+			n.id.RaftID, bootstrap = 1, true
+		} else if err := n.joinCluster(); err != nil {
+			return nil, err
+		}
+		if err := saveIdentity(cfg.DataDir, n.id); err != nil {
+			return nil, err
+		}
+	}
+	faults := cfg.Faults
+	if faults == nil && cfg.TestFaults {
+		faults = transport.NewFaults()
+	}
+	n.faults = faults
+	n.tr = transport.New(transport.Config{NodeID: n.id.RaftID, Resolve: n.resolve, Handler: n, Logger: cfg.Logger, Faults: faults})
+	go func() { _ = n.tr.Serve(n.clusterLn) }()
+	// Every (group, term) this node led and committed in, across restarts:
+	// cairn_cluster.leader_terms, for checking no two nodes led one term.
+	n.leaderLog, err = os.OpenFile(filepath.Join(cfg.DataDir, "leader-terms.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrDataDir, cfg.DataDir, err)
+	}
+	n.store, err = raftstore.Open(raftstore.Config{
+		OnLeader: func(gid, term uint64) {
+			fmt.Fprintf(n.leaderLog, "%d %d %d\n", gid, term, time.Now().UnixMicro())
+		},
+		Dir:       filepath.Join(cfg.DataDir, "store"),
+		NodeID:    n.id.RaftID,
+		Transport: n.tr,
+		// Heartbeats and elections are whole ticks.
+		TickInterval:   n.timing.RaftTick,
+		HeartbeatTicks: ticks(n.timing.RaftHeartbeat, n.timing.RaftTick),
+		ElectionTicks:  ticks(n.timing.RaftElection, n.timing.RaftTick),
+		NoSync:         cfg.NoSync,
+		// A short log lets truncation delete entries while they are still
+		// in the memtable, so most of the raft log is never flushed or
+		// compacted (each entry is also in its state machine).
+		MaxLogEntries:    cmp.Or(cfg.RaftLogEntries, 256),
+		MaxRetainEntries: cfg.RaftLogEntries, // 0: the store's default
+		Logger:           cfg.Logger,
+		OnFsync:          n.metrics.Fsynced,
+		OnCommit:         func(d time.Duration) { n.metrics.Committed("all", d) },
+		OnPropose:        func() { n.metrics.Proposed("all") },
+		SyncFault:        cfg.DiskFaults.syncFault(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
+	var metaPeers []uint64
+	if bootstrap {
+		metaPeers = []uint64{1}
+	}
+	// A node that just joined starts the meta group empty; the leader adds
+	// it as a learner and sends a snapshot.
+	if err := n.store.StartGroup(catalog.MetaGroupID, n.meta, metaPeers); err != nil {
+		return nil, fmt.Errorf("start meta group: %w", err)
+	}
+	n.replicas = replica.New(n.ctx, replica.Config{Self: n.id.RaftID, Name: cfg.NodeID, Store: n.store, Meta: n.meta, Logger: cfg.Logger,
+		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot,
+		Sources: func(groups []uint64) viewsm.Source { return n.router.StreamShards(groups) }})
+	n.router = router.New(n.ctx, router.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Store: n.store, Replicas: n.replicas,
+		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing})
+	n.ready.Store(true)
+	n.wg.Add(3)
+	go n.every(n.timing.Heartbeat, nil, n.sendHeartbeats)
+	go n.every(n.timing.Heartbeat, n.membershipCh, n.growMetaLogged)
+	go n.every(n.timing.LeaderBalance, nil, n.balanceLeaders)
+	if err := n.waitLeader(catalog.MetaGroupID, n.timing.MetaLeaderWait); err != nil {
+		return nil, err
+	}
+	if err := n.registerSelf(); err != nil {
+		return nil, err
+	}
+	n.replicas.DestroyOrphans()
+	n.replicas.Reconcile()
+	n.wg.Add(4)
+	go n.every(n.timing.Schedule, n.ops.Wake(), n.ops.Round)
+	go n.every(n.timing.Reconcile, n.reconcileCh, n.replicas.Reconcile)
+	go n.every(n.timing.Retention, nil, n.trimExpired)
+	go n.every(n.timing.Lag, nil, n.lagUpdater())
+
+	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion}, n)
+	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
+	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n))
+	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
+	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	if cfg.TestFaults {
+		n.http.Handle("POST /debug/faults", http.HandlerFunc(n.serveFaults))
+	}
+	go func() { _ = n.pg.Serve(n.pgLn) }()
+	go func() { _ = n.http.Serve(n.httpLn) }()
+	ok = true
+	n.log.Info("cairn node started", "node_id", cfg.NodeID, "cluster_id", n.id.ClusterID,
+		"pg_addr", n.pgLn.Addr().String(), "http_addr", n.httpLn.Addr().String(), "data_dir", cfg.DataDir)
+	return n, nil
+}
+
+// RaftID returns this node's raft replica id.
+func (n *Node) RaftID() uint64 { return n.id.RaftID }
+
+// PGAddr returns the PostgreSQL listen address.
+func (n *Node) PGAddr() string { return n.pgLn.Addr().String() }
+
+// HTTPAddr returns the HTTP listen address.
+func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
+
+// Close stops the node: front ends first, then view tasks, then the store.
+func (n *Node) Close() error {
+	if n.cancel != nil {
+		n.cancel()
+	}
+	if n.pg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), n.timing.ShutdownGrace/2)
+		_ = n.pg.Shutdown(ctx)
+		cancel()
+	} else if n.pgLn != nil {
+		n.pgLn.Close()
+	}
+	if n.http != nil {
+		_ = n.http.Close()
+	} else if n.httpLn != nil {
+		n.httpLn.Close()
+	}
+	if n.tr != nil {
+		defer n.tr.Close() // after the store: the raft loop may still send
+	} else if n.clusterLn != nil {
+		n.clusterLn.Close()
+	}
+	n.wg.Wait()
+	if n.ops != nil {
+		n.ops.Wait()
+	}
+	if n.replicas != nil {
+		n.replicas.Stop()
+	}
+	n.rpcs.closeAndWait(n.timing.ShutdownGrace)
+	var err error
+	if n.store != nil {
+		err = n.store.Close()
+	}
+	if n.leaderLog != nil {
+		n.leaderLog.Close()
+	}
+	if n.lock != nil {
+		n.lock.Close()
+	}
+	return err
+}
+
+func (n *Node) poke() {
+	select {
+	case n.reconcileCh <- struct{}{}:
+	default:
+	}
+}
+
+// every runs fn every interval, and whenever wake fires (nil: never),
+// until the node stops. Each background loop of the node is one of these.
+func (n *Node) every(interval time.Duration, wake <-chan struct{}, fn func()) {
+	defer n.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		case <-wake:
+		}
+		fn()
+	}
+}
+
+func (n *Node) waitLeader(gid uint64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if st, ok := n.store.Status(gid); ok && st.Leader != 0 {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return pgerr.GroupNoLeader.New(gid, timeout)
+}
+
+// proposeMeta proposes a catalog change and returns its result.
+func (n *Node) proposeMeta(ctx context.Context, c catalog.Command) (*catalog.Result, error) {
+	// Bounded: a meta leader cut off from its quorum would otherwise keep
+	// the proposal pending until it hears of a new leader.
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := n.store.Propose(pctx, catalog.MetaGroupID, catalog.Encode(c))
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, pgerr.MetaUnconfirmed.New()
+	}
+	if errors.Is(err, raftstore.ErrNotLeader) {
+		return n.forwardMeta(ctx, c)
+	}
+	if err != nil {
+		return nil, replica.StoreErr(err)
+	}
+	r, ok := res.(*catalog.Result)
+	if !ok {
+		return nil, pgerr.BadApplyResult.New(res)
+	}
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	return r, nil
+}
+
+// forwardMeta sends a catalog change to the meta leader, then waits until
+// this node's catalog has it (so the session reads its own writes).
+func (n *Node) forwardMeta(ctx context.Context, c catalog.Command) (*catalog.Result, error) {
+	var leader uint64
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if st, ok := n.store.Status(catalog.MetaGroupID); ok && st.Leader != 0 && st.Leader != n.id.RaftID {
+			leader = st.Leader
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, pgerr.MetaNoLeader.New()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, replica.StoreErr(ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	out, err := n.tr.Call(ctx, leader, rpc.MetaPropose, catalog.Encode(c))
+	if err != nil {
+		return nil, err
+	}
+	var r catalog.Result
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, pgerr.BadReply.New("meta leader", err)
+	}
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	if err := n.replicas.ReadIndex(ctx, catalog.MetaGroupID); err != nil {
+		return nil, replica.StoreErr(err)
+	}
+	return &r, nil
+}
+
+// registerSelf records this node (and, on a new cluster, the cluster id)
+// in the catalog, or updates its addresses after a restart.
+func (n *Node) registerSelf() error {
+	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+	defer cancel()
+	me := n.selfNode()
+	if n.id.RaftID != 1 {
+		// A member's entry was written before it was let in: wait until the
+		// catalog (from the leader's snapshot or log) has it.
+		for n.meta.Catalog().Nodes[me.Name] == nil {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("catch up the catalog: %w", ctx.Err())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	cat := n.meta.Catalog()
+	if cat.ClusterID == "" {
+		v := n.id.ClusterID
+		_, err := n.proposeMeta(ctx, &catalog.Init{ClusterID: v, Node: &me})
+		return err
+	}
+	old := cat.Nodes[me.Name]
+	if old == nil || old.ClusterAddr != me.ClusterAddr || old.PGAddr != me.PGAddr || old.HTTPAddr != me.HTTPAddr || old.State == catalog.NodeDraining {
+		// Key "restart": a drain ends with the process it drained (the
+		// rolling-restart recipe is drain, restart, wait for live); other
+		// operator states survive the restart.
+		_, err := n.proposeMeta(ctx, &catalog.AddNode{Node: &me, Restart: true})
+		return err
+	}
+	return nil
+}

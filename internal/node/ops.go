@@ -1,0 +1,82 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/cluster/membership"
+	"github.com/cairndb/cairn/internal/rpc"
+)
+
+// Cluster operations. The scheduler (on the meta leader) turns desired
+// state into operations: a replica on a dead or evacuated node is replaced,
+// an under-replicated shard gets a replica, uneven nodes are rebalanced.
+// Operators add their own (ALTER NODE/SHARD/SYSTEM). Every operation is a
+// catalog row; the executor on the meta leader runs the active ones, and a
+// new meta leader resumes them: each step checks the state it wants before
+// acting, so running it twice is harmless.
+
+// bareName is a node's name, or #id for one the catalog lacks.
+func (n *Node) bareName(id uint64) string { return n.meta.Catalog().BareName(id) }
+
+// nodeName names a raft id for messages.
+func (n *Node) nodeName(id uint64) string { return n.meta.Catalog().NodeLabel(id) }
+
+// ---- the executor ----
+
+// nodeNames lists the nodes' names, sorted.
+func (n *Node) nodeNames(ids []uint64) string { return n.meta.Catalog().NodeNames(ids) }
+
+// leadersOn counts the groups (meta included) node id leads, asking it.
+func (b opsCluster) LeadersOn(ctx context.Context, id uint64) (int, error) {
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	out, err := b.n.router.CallNode(cctx, id, rpc.NodeGroups, nil)
+	if err != nil {
+		return 0, err
+	}
+	var m map[uint64]rpc.ReplicaStatus
+	if err := json.Unmarshal(out, &m); err != nil {
+		return 0, err
+	}
+	c := 0
+	for _, r := range m {
+		if r.Role == "leader" {
+			c++
+		}
+	}
+	return c, nil
+}
+
+// opsCluster is the node as the operations executor sees it (ops.Cluster).
+type opsCluster struct{ n *Node }
+
+func (b opsCluster) Catalog() *catalog.Catalog { return b.n.meta.Catalog() }
+
+func (b opsCluster) Live(cat *catalog.Catalog) membership.Snapshot { return b.n.liveSnapshot(cat) }
+
+func (b opsCluster) Propose(ctx context.Context, c catalog.Command) (*catalog.Result, error) {
+	return b.n.proposeMeta(ctx, c)
+}
+
+func (b opsCluster) IsMetaLeader() bool {
+	st, ok := b.n.store.Status(catalog.MetaGroupID)
+	return ok && st.IsLeader
+}
+
+func (b opsCluster) MetaVoters() []uint64 {
+	if st, ok := b.n.store.Status(catalog.MetaGroupID); ok {
+		return st.Voters
+	}
+	return nil
+}
+
+func (b opsCluster) ShardAdmin(ctx context.Context, gid uint64, action rpc.ShardAction, node uint64) (*rpc.ShardReply, error) {
+	return b.n.router.ShardAdmin(ctx, gid, action, node)
+}
+
+func (b opsCluster) GroupStatus(ctx context.Context) map[uint64]map[uint64]rpc.ReplicaStatus {
+	return b.n.router.GroupStatus(ctx)
+}

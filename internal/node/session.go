@@ -1,0 +1,115 @@
+package node
+
+import (
+	"context"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/frontend/pgwire"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/sql/exec"
+	"github.com/cairndb/cairn/internal/sql/session"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// ServerVersion is the PostgreSQL version Cairn speaks (session.ServerVersion).
+const ServerVersion = session.ServerVersion
+
+// NewSession implements pgwire.Handler.
+func (n *Node) NewSession(ctx context.Context, params map[string]string) (pgwire.Session, error) {
+	user := params["user"]
+	if user == "" {
+		user = "cairn"
+	}
+	if cat := n.meta.Catalog(); cat.Removed[n.id.RaftID] {
+		return nil, pgerr.NodeGone.New(n.cfg.NodeID)
+	}
+	if me := n.meta.Catalog().NodeByID(n.id.RaftID); me != nil && (me.State == catalog.NodeDraining || me.State == catalog.NodeOffline || me.State == catalog.NodeDecommissioned) {
+		return nil, pgerr.NodeNoSessions.New(n.cfg.NodeID, me.State, n.cfg.NodeID)
+	}
+	return session.New(sessionBackend{n}, user, params), nil
+}
+
+// sessionBackend is the node as a SQL session sees it (session.Backend).
+type sessionBackend struct{ n *Node }
+
+func (b sessionBackend) NodeName() string          { return b.n.cfg.NodeID }
+func (b sessionBackend) RaftID() uint64            { return b.n.id.RaftID }
+func (b sessionBackend) Version() string           { return Version }
+func (b sessionBackend) Catalog() *catalog.Catalog { return b.n.meta.Catalog() }
+func (b sessionBackend) PokeOps()                  { b.n.ops.Poke() }
+func (b sessionBackend) Reconcile()                { b.n.poke() }
+
+func (b sessionBackend) Propose(ctx context.Context, c catalog.Command) (*catalog.Result, error) {
+	return b.n.proposeMeta(ctx, c)
+}
+
+func (b sessionBackend) CreateOp(ctx context.Context, o *catalog.Operation) (*catalog.Operation, error) {
+	return b.n.ops.Create(ctx, o)
+}
+
+func (b sessionBackend) Liveness(nd *catalog.Node) string { return b.n.liveness(nd) }
+
+func (b sessionBackend) MetaVoters() []uint64 {
+	if st, ok := b.n.store.Status(catalog.MetaGroupID); ok {
+		return st.Voters
+	}
+	return nil
+}
+
+func (b sessionBackend) Place(shards, replicas int) ([][]uint64, error) {
+	return b.n.place(shards, replicas)
+}
+
+func (b sessionBackend) WaitGroups(ctx context.Context, groups []uint64) error {
+	return b.n.waitGroups(ctx, groups)
+}
+
+func (b sessionBackend) StreamEnd(ctx context.Context, st *catalog.Stream, shard int) (uint64, error) {
+	return b.n.router.StreamEnd(ctx, st, shard)
+}
+
+func (b sessionBackend) WaitViewsCover(ctx context.Context, vs []*catalog.View, ends []uint64) error {
+	return b.n.router.WaitViewsCover(ctx, vs, ends)
+}
+
+func (b sessionBackend) CheckBatch(stream string, batch *types.Batch) error {
+	return b.n.router.CheckBatch(stream, batch)
+}
+
+func (b sessionBackend) Insert(ctx context.Context, stream string, batch *types.Batch, syncViews bool) error {
+	res, err := b.n.router.Insert(ctx, stream, batch)
+	if err != nil || !syncViews {
+		return err
+	}
+	return b.n.router.WaitViews(ctx, res)
+}
+
+func (b sessionBackend) StreamSource(st *catalog.Stream, r session.ReadPolicy) exec.Source {
+	return b.n.router.StreamSource(st, r.Linearizable, r.Skip)
+}
+
+func (b sessionBackend) ViewSource(v *catalog.View, r session.ReadPolicy) exec.Source {
+	return b.n.router.ViewSource(v, r.Linearizable, r.Skip)
+}
+
+func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
+	n := b.n
+	switch name {
+	case "shards":
+		return n.shardsTable(), true, nil
+	case "nodes":
+		return n.nodesTable(), true, nil
+	case "streams":
+		return n.streamsTable(), true, nil
+	case "views":
+		return n.viewsTable(), true, nil
+	case "leader_terms":
+		t, err := n.leaderTermsTable()
+		return t, true, err
+	}
+	return nil, false, nil
+}
+
+func (b sessionBackend) ForceRecover(ctx context.Context, gid uint64, confirm bool, w pgwire.ResultWriter) ([]types.Datum, error) {
+	return b.n.forceRecover(ctx, gid, confirm, w)
+}

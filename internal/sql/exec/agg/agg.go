@@ -1,0 +1,258 @@
+// Package agg holds aggregates: recognizing aggregate calls in a query
+// and resolving the post-grouping scope (Scope), the running state of a
+// SELECT's aggregates (Accum), and the mergeable partial states of
+// continuous views (Layout, State): a few 64-bit words per aggregate that
+// fold rows in, encode for Raft, merge associatively across shards and
+// replicas, and finalize to the same result a SELECT computes.
+package agg
+
+import (
+	"strings"
+
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/sql/exec/scalar"
+	"github.com/cairndb/cairn/internal/sql/parser"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// Kind is an aggregate function.
+type Kind uint8
+
+// The aggregate functions.
+const (
+	CountStar Kind = iota
+	Count
+	Sum
+	Min
+	Max
+	Avg
+)
+
+// Spec is one aggregate call of a grouped query.
+type Spec struct {
+	Kind     Kind
+	Distinct bool
+	Arg      *scalar.Node // over the input scope; nil for count(*)
+	T        types.T      // result type
+	canon    string
+}
+
+// Scope resolves expressions evaluated after grouping: sub-expressions
+// equal to a group key read that key, aggregate calls read their result,
+// and any other column reference is a grouping error. The post-grouping
+// row is [keys..., aggregate results...].
+type Scope struct {
+	In       *scalar.Compiler // the input scope: group keys and aggregate arguments
+	Keys     []string         // canonical form of each group key
+	KeyNodes []*scalar.Node
+	Aggs     []*Spec
+}
+
+// Match implements scalar.Grouping.
+func (a *Scope) Match(e parser.Expr) (*scalar.Node, bool, error) {
+	canon := Canon(a.In, e)
+	for i, k := range a.Keys {
+		if k == canon {
+			return scalar.RowNode(i, a.KeyNodes[i].T), true, nil
+		}
+	}
+	switch e := e.(type) {
+	case *parser.Func:
+		if scalar.IsAggName(strings.ToLower(e.Name)) {
+			j, err := a.addAgg(e, canon)
+			if err != nil {
+				return nil, true, err
+			}
+			return scalar.RowNode(len(a.Keys)+j, a.Aggs[j].T), true, nil
+		}
+	case *parser.ColumnRef:
+		idx, err := a.In.ResolveCol(e)
+		if err != nil {
+			return nil, true, err
+		}
+		if idx >= 0 {
+			name := e.Name
+			if e.Table != "" {
+				name = e.Table + "." + e.Name
+			}
+			return nil, true, pgerr.New(pgerr.GroupingError, "column %q must appear in the GROUP BY clause or be used in an aggregate function", name).WithPos(e.P)
+		}
+	}
+	return nil, false, nil
+}
+
+// addAgg registers an aggregate call (deduplicated) and returns its slot.
+func (a *Scope) addAgg(f *parser.Func, canon string) (int, error) {
+	for j, s := range a.Aggs {
+		if s.canon == canon {
+			return j, nil
+		}
+	}
+	name := strings.ToLower(f.Name)
+	spec := &Spec{canon: canon, Distinct: f.Distinct}
+	if f.Star {
+		if name != "count" || len(f.Args) != 0 {
+			return 0, scalar.NoFunc(f, nil)
+		}
+		spec.Kind, spec.T = CountStar, types.Int8
+		a.Aggs = append(a.Aggs, spec)
+		return len(a.Aggs) - 1, nil
+	}
+	args := make([]*scalar.Node, len(f.Args))
+	for i, e := range f.Args {
+		n, err := a.In.Compile(e)
+		if err != nil {
+			return 0, err
+		}
+		args[i] = n
+	}
+	if len(args) != 1 {
+		return 0, scalar.NoFunc(f, args)
+	}
+	arg := args[0]
+	if arg.Untyped || arg.Param > 0 {
+		if name == "sum" || name == "avg" {
+			return 0, scalar.NoFunc(f, args)
+		}
+		var err error
+		if arg, err = a.In.Coerce(arg, types.Text, f.Args[0].Pos()); err != nil {
+			return 0, err
+		}
+	}
+	spec.Arg = arg
+	switch name {
+	case "count":
+		spec.Kind, spec.T = Count, types.Int8
+	case "sum":
+		spec.Kind = Sum
+		switch {
+		case arg.T.IsInt():
+			spec.T = types.Int8
+		case arg.T == types.Float4 || arg.T == types.Float8:
+			spec.T = types.Float8
+		case arg.T == types.Numeric || arg.T == types.Interval:
+			spec.T = arg.T
+		default:
+			return 0, scalar.NoFunc(f, args)
+		}
+	case "avg":
+		spec.Kind = Avg
+		switch {
+		case arg.T.IsNumeric():
+			spec.T = types.Float8
+		case arg.T == types.Interval:
+			spec.T = types.Interval
+		default:
+			return 0, scalar.NoFunc(f, args)
+		}
+	case "min", "max":
+		spec.Kind = Min
+		if name == "max" {
+			spec.Kind = Max
+		}
+		spec.T = arg.T
+	}
+	a.Aggs = append(a.Aggs, spec)
+	return len(a.Aggs) - 1, nil
+}
+
+// Accum is the running state of one aggregate in one group of a SELECT.
+type Accum struct {
+	n    int64 // values folded (count; sum/avg/min/max: non-NULL values)
+	i    int64
+	f    float64
+	iv   types.IntervalValue
+	d    types.Datum         // min/max so far
+	seen map[string]struct{} // DISTINCT values
+}
+
+// Add folds v (the value of s's argument in one row) into a; scratch is
+// reused for DISTINCT keys.
+func (a *Accum) Add(s *Spec, v types.Datum, scratch *[]byte) error {
+	if s.Kind == CountStar {
+		a.n++
+		return nil
+	}
+	if v.Null {
+		return nil
+	}
+	if s.Distinct {
+		*scratch = scalar.AppendKey((*scratch)[:0], v)
+		if _, ok := a.seen[string(*scratch)]; ok {
+			return nil
+		}
+		if a.seen == nil {
+			a.seen = make(map[string]struct{})
+		}
+		a.seen[string(*scratch)] = struct{}{}
+	}
+	a.n++
+	switch s.Kind {
+	case Sum, Avg:
+		switch {
+		case v.T == types.Interval:
+			a.iv = AddInterval(a.iv, v.Iv)
+		case v.T.IsInt():
+			r := a.i + v.I
+			if (r > a.i) != (v.I > 0) {
+				return scalar.RangeErr(types.Int8)
+			}
+			a.i = r
+		default:
+			a.f += v.F
+		}
+	case Min, Max:
+		if a.n == 1 {
+			a.d = scalar.Own(v)
+			return nil
+		}
+		c := scalar.CompareDatums(v, a.d)
+		if (s.Kind == Min && c < 0) || (s.Kind == Max && c > 0) {
+			a.d = scalar.Own(v)
+		}
+	}
+	return nil
+}
+
+// AddInterval adds intervals field by field, as sum() does.
+func AddInterval(a, b types.IntervalValue) types.IntervalValue {
+	return types.IntervalValue{Months: a.Months + b.Months, Days: a.Days + b.Days, Micros: a.Micros + b.Micros}
+}
+
+// Result is the aggregate's value over everything added.
+func (a *Accum) Result(s *Spec) types.Datum {
+	switch s.Kind {
+	case CountStar, Count:
+		return types.NewInt(types.Int8, a.n)
+	}
+	if a.n == 0 {
+		return types.NullOf(s.T)
+	}
+	return Final(s, a.n, a.i, a.f, a.iv, a.d)
+}
+
+// Final finalizes sum/avg/min/max from their running values; shared by
+// SELECT and continuous views so both produce identical results.
+func Final(s *Spec, n, i int64, f float64, iv types.IntervalValue, d types.Datum) types.Datum {
+	argT := s.Arg.T
+	switch s.Kind {
+	case Sum:
+		switch {
+		case argT == types.Interval:
+			return types.Datum{T: types.Interval, Iv: iv}
+		case argT.IsInt():
+			return types.NewInt(types.Int8, i)
+		}
+		return types.NewFloat(s.T, f)
+	case Avg:
+		switch {
+		case argT == types.Interval:
+			return types.Datum{T: types.Interval, Iv: scalar.ScaleInterval(iv, 1/float64(n))}
+		case argT.IsInt():
+			return types.NewFloat(types.Float8, float64(i)/float64(n))
+		}
+		return types.NewFloat(types.Float8, f/float64(n))
+	}
+	d.T = s.T
+	return d
+}

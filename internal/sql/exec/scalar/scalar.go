@@ -1,0 +1,85 @@
+// Package scalar compiles scalar SQL expressions from the parser's AST
+// into closures over types.Datum and evaluates them over rows or columnar
+// batches: literals and parameters with PostgreSQL's type inference,
+// operators, casts, LIKE, and the scalar functions. It also holds the
+// value helpers every operator shares: comparison, the order-preserving
+// key encoding of group keys and DISTINCT, and copying values out of a
+// batch. It knows nothing of aggregates beyond their names (an aggregate
+// call in a scalar context is an error); a post-grouping scope plugs in a
+// Grouping that resolves them (see package agg).
+package scalar
+
+import (
+	"time"
+
+	"github.com/cairndb/cairn/internal/sql/parser"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// Column is one named, typed column of a Source, a plan's output, or a
+// view.
+type Column struct {
+	Name string
+	T    types.T
+}
+
+// Ctx is the per-statement evaluation context.
+type Ctx struct {
+	Now     time.Time                        // statement timestamp, for now()/current_timestamp
+	Params  []types.Datum                    // $1..$n
+	Setting func(name string) (string, bool) // current_setting(); nil = none
+	Version string                           // version()
+}
+
+// ParamTypes collects the types of $n parameters: the ones the client
+// declared, the rest inferred from context while compiling (col = $1 gives
+// $1 col's type); any still Unknown afterwards are sent as text.
+type ParamTypes struct {
+	Types []types.T
+}
+
+// get returns the type of $n (Unknown when not known).
+func (p *ParamTypes) get(n int) types.T {
+	if p == nil || n < 1 || n > len(p.Types) {
+		return types.Unknown
+	}
+	return p.Types[n-1]
+}
+
+// set records the type of $n, growing Types as needed.
+func (p *ParamTypes) set(n int, t types.T) {
+	if p == nil || n < 1 {
+		return
+	}
+	for len(p.Types) < n {
+		p.Types = append(p.Types, types.Unknown)
+	}
+	if p.Types[n-1] == types.Unknown {
+		p.Types[n-1] = t
+	}
+}
+
+// note makes sure Types is long enough to mention $n.
+func (p *ParamTypes) note(n int) {
+	if p == nil {
+		return
+	}
+	for len(p.Types) < n {
+		p.Types = append(p.Types, types.Unknown)
+	}
+}
+
+func (ec *Ctx) now() time.Time {
+	if ec == nil || ec.Now.IsZero() {
+		return time.Now()
+	}
+	return ec.Now
+}
+
+// Grouping resolves expressions in a post-grouping scope (Compiler.Agg):
+// a sub-expression equal to a group key reads that key, an aggregate
+// call reads its result, and any other column reference is a grouping
+// error. ok=false means e is none of these: compile it as usual.
+type Grouping interface {
+	Match(e parser.Expr) (n *Node, ok bool, err error)
+}

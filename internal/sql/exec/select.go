@@ -1,0 +1,762 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/sql/exec/agg"
+	"github.com/cairndb/cairn/internal/sql/exec/scalar"
+	"github.com/cairndb/cairn/internal/sql/parser"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// selItem is one output column before compilation (stars expanded).
+type selItem struct {
+	expr parser.Expr
+	name string
+}
+
+type sortKey struct {
+	col        int
+	desc       bool
+	nullsFirst bool
+}
+
+// Plan is a planned SELECT.
+type Plan struct {
+	cols  []Column
+	src   Source
+	sub   *Plan // FROM (subquery)
+	where *scalar.Node
+	// lookup, when set, reads only the keys WHERE pins src's key to
+	// (src is a KeyedSource); where still filters what it returns.
+	lookup *keyLookup
+
+	grouped bool
+	keys    []*scalar.Node // group keys over the input
+	aggs    []*agg.Spec    // aggregates over the input
+	having  *scalar.Node   // over [keys..., aggs...]
+	// proj computes the visible columns then hidden sort keys, over the
+	// Input (not grouped) or over [keys..., aggs...] (grouped).
+	proj     []*scalar.Node
+	distinct bool
+	order    []sortKey
+	limit    *scalar.Node
+	offset   *scalar.Node
+}
+
+// Columns returns the plan's output columns.
+func (p *Plan) Columns() []Column { return p.cols }
+
+// PlanSelect plans a SELECT over the sources resolve finds. Parameter
+// types found in context are recorded in params (which may be nil).
+func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan, error) {
+	p := &Plan{distinct: sel.Distinct}
+	var cols []Column
+	var quals []string
+	if f := sel.From; f != nil {
+		switch {
+		case f.Subquery != nil:
+			sub, err := PlanSelect(f.Subquery, resolve, params)
+			if err != nil {
+				return nil, err
+			}
+			p.sub, cols = sub, sub.Columns()
+		default:
+			if resolve == nil {
+				return nil, pgerr.UndefinedTableErr("relation", f.Name).WithPos(f.P)
+			}
+			src, err := resolve(f.Schema, f.Name)
+			if err != nil {
+				return nil, scalar.PosErr(err, f.P)
+			}
+			p.src, cols = src, src.Columns()
+			quals = append(quals, f.Name)
+		}
+		if f.Alias != "" {
+			quals = []string{f.Alias}
+		}
+	}
+	in := &scalar.Compiler{Cols: cols, Quals: quals, Params: params}
+
+	items, err := expandItems(sel, cols, quals)
+	if err != nil {
+		return nil, err
+	}
+	if sel.Where != nil {
+		in.NoAgg = "WHERE"
+		w, err := in.Compile(sel.Where)
+		if err != nil {
+			return nil, err
+		}
+		if p.where, err = in.BoolArg(w, "WHERE", sel.Where.Pos()); err != nil {
+			return nil, err
+		}
+	}
+
+	grouped := len(sel.GroupBy) > 0 || sel.Having != nil
+	for _, it := range items {
+		grouped = grouped || agg.Contains(it.expr)
+	}
+	for _, o := range sel.OrderBy {
+		grouped = grouped || agg.Contains(o.Expr)
+	}
+	p.grouped = grouped
+
+	scope := in // where select items, ORDER BY and HAVING compile
+	var actx *agg.Scope
+	if grouped {
+		g, err := planGrouping(in, items, sel.GroupBy)
+		if err != nil {
+			return nil, err
+		}
+		scope, actx = g.post, g.actx
+	} else {
+		in.NoAgg = "SELECT"
+	}
+	for _, it := range items {
+		n, err := scope.Compile(it.expr)
+		if err != nil {
+			return nil, err
+		}
+		if n, err = scope.Finish(n, it.expr.Pos()); err != nil {
+			return nil, err
+		}
+		p.proj = append(p.proj, n)
+		p.cols = append(p.cols, Column{Name: it.name, T: n.T})
+	}
+	if sel.Having != nil {
+		h, err := scope.Compile(sel.Having)
+		if err != nil {
+			return nil, err
+		}
+		if p.having, err = scope.BoolArg(h, "HAVING", sel.Having.Pos()); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.planOrder(scope, items, sel.OrderBy); err != nil {
+		return nil, err
+	}
+	if actx != nil {
+		p.keys, p.aggs = actx.KeyNodes, actx.Aggs
+	}
+	if p.limit, err = planCount(sel.Limit, params, "LIMIT"); err != nil {
+		return nil, err
+	}
+	if p.offset, err = planCount(sel.Offset, params, "OFFSET"); err != nil {
+		return nil, err
+	}
+	if p.src != nil {
+		// After everything else, so parameter types are final.
+		p.lookup = planLookup(p.src, sel.Where, cols, quals, params)
+	}
+	return p, nil
+}
+
+// expandItems expands * and t.* and names every output column.
+func expandItems(sel *parser.Select, cols []Column, quals []string) ([]selItem, error) {
+	var items []selItem
+	for _, it := range sel.Items {
+		if st, ok := it.Expr.(*parser.Star); ok {
+			if sel.From == nil {
+				return nil, pgerr.New(pgerr.SyntaxError, "SELECT * with no tables specified is not valid").WithPos(st.P)
+			}
+			if st.Table != "" && !contains(quals, st.Table) {
+				return nil, pgerr.New(pgerr.UndefinedTable, "missing FROM-clause entry for table %q", st.Table).WithPos(st.P)
+			}
+			for _, c := range cols {
+				items = append(items, selItem{expr: &parser.ColumnRef{P: st.P, Table: st.Table, Name: c.Name}, name: c.Name})
+			}
+			continue
+		}
+		name := it.Alias
+		if name == "" {
+			name = figureName(it.Expr)
+		}
+		items = append(items, selItem{expr: it.Expr, name: name})
+	}
+	return items, nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// grouping is the result of planning GROUP BY: the post-grouping scope
+// and what to compute per group.
+type grouping struct {
+	post *scalar.Compiler
+	actx *agg.Scope
+}
+
+// planGrouping resolves GROUP BY items like PostgreSQL: an integer
+// literal is an output ordinal, a bare name is an input column or else an
+// output alias, anything else an expression over the input.
+func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (*grouping, error) {
+	argC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: ""}
+	actx := &agg.Scope{In: argC}
+	keyC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "GROUP BY"}
+	for _, ge := range groupBy {
+		e := ge
+		switch g := ge.(type) {
+		case *parser.Literal:
+			if g.Kind == parser.LitInt {
+				k, err := strconv.Atoi(g.Val)
+				if err != nil || k < 1 || k > len(items) {
+					return nil, pgerr.New(pgerr.InvalidColumnRef, "GROUP BY position %s is not in select list", g.Val).WithPos(g.P)
+				}
+				e = items[k-1].expr
+			}
+		case *parser.ColumnRef:
+			if g.Table == "" {
+				idx, err := keyC.ResolveCol(g)
+				if err != nil {
+					return nil, err
+				}
+				if idx < 0 {
+					for _, it := range items {
+						if it.name == g.Name {
+							e = it.expr
+							break
+						}
+					}
+				}
+			}
+		}
+		if agg.Contains(e) {
+			return nil, pgerr.New(pgerr.GroupingError, "aggregate functions are not allowed in GROUP BY").WithPos(ge.Pos())
+		}
+		canon := agg.Canon(keyC, e)
+		if contains(actx.Keys, canon) {
+			continue
+		}
+		n, err := keyC.Compile(e)
+		if err != nil {
+			return nil, err
+		}
+		if n, err = keyC.Finish(n, e.Pos()); err != nil {
+			return nil, err
+		}
+		actx.Keys = append(actx.Keys, canon)
+		actx.KeyNodes = append(actx.KeyNodes, n)
+	}
+	post := &scalar.Compiler{Quals: in.Quals, Params: in.Params, Agg: actx, NoAgg: "this context"}
+	return &grouping{post: post, actx: actx}, nil
+}
+
+// planOrder resolves ORDER BY items: an integer literal is an output
+// ordinal, a bare name an output column (else an input expression), an
+// expression equal to a select item reuses it, anything else is computed
+// as a hidden column after the visible ones.
+func (p *Plan) planOrder(scope *scalar.Compiler, items []selItem, order []parser.OrderItem) error {
+	nvis := len(p.cols)
+	var canons []string
+	for _, o := range order {
+		col := -1
+		switch e := o.Expr.(type) {
+		case *parser.Literal:
+			if e.Kind == parser.LitInt {
+				k, err := strconv.Atoi(e.Val)
+				if err != nil || k < 1 || k > nvis {
+					return pgerr.New(pgerr.InvalidColumnRef, "ORDER BY position %s is not in select list", e.Val).WithPos(e.P)
+				}
+				col = k - 1
+			}
+		case *parser.ColumnRef:
+			if e.Table == "" {
+				for i := 0; i < nvis; i++ {
+					if p.cols[i].Name != e.Name {
+						continue
+					}
+					if col >= 0 && canonItem(scope, items[col].expr) != canonItem(scope, items[i].expr) {
+						return pgerr.New(pgerr.AmbiguousColumn, "ORDER BY %q is ambiguous", e.Name).WithPos(e.P)
+					}
+					if col < 0 {
+						col = i
+					}
+				}
+			}
+		}
+		if col < 0 {
+			if canons == nil {
+				for _, it := range items {
+					canons = append(canons, canonItem(scope, it.expr))
+				}
+			}
+			c := canonItem(scope, o.Expr)
+			for i, ic := range canons {
+				if ic == c {
+					col = i
+					break
+				}
+			}
+		}
+		if col < 0 {
+			if p.distinct {
+				return pgerr.New(pgerr.InvalidColumnRef, "for SELECT DISTINCT, ORDER BY expressions must appear in select list").WithPos(o.Expr.Pos())
+			}
+			n, err := scope.Compile(o.Expr)
+			if err != nil {
+				return err
+			}
+			if n, err = scope.Finish(n, o.Expr.Pos()); err != nil {
+				return err
+			}
+			p.proj = append(p.proj, n)
+			col = len(p.proj) - 1
+		}
+		nf := o.Desc // PostgreSQL: NULLs sort as larger than everything
+		if o.NullsFirst != nil {
+			nf = *o.NullsFirst
+		}
+		p.order = append(p.order, sortKey{col: col, desc: o.Desc, nullsFirst: nf})
+	}
+	return nil
+}
+
+// canonItem is canon in the scope's input (the post-grouping scope
+// canonicalizes against the grouping input).
+func canonItem(c *scalar.Compiler, e parser.Expr) string {
+	if s, ok := c.Agg.(*agg.Scope); ok {
+		return agg.Canon(s.In, e)
+	}
+	return agg.Canon(c, e)
+}
+
+func planCount(e parser.Expr, params *ParamTypes, what string) (*scalar.Node, error) {
+	if e == nil {
+		return nil, nil
+	}
+	c := &scalar.Compiler{Params: params, NoAgg: what}
+	n, err := c.Compile(e)
+	if err != nil {
+		return nil, err
+	}
+	if n.T != types.Int8 && !(n.Untyped || n.Param > 0 || scalar.ImplicitCast(n.T, types.Int8)) {
+		return nil, pgerr.New(pgerr.DatatypeMismatch, "argument of %s must be type bigint, not type %s", what, n.T).WithPos(e.Pos())
+	}
+	return c.Coerce(n, types.Int8, e.Pos())
+}
+
+// errStop ends a scan early once LIMIT rows went out.
+var errStop = errors.New("stop")
+
+type group struct {
+	keys []types.Datum
+	acc  []agg.Accum
+}
+
+// Run executes the plan, calling emit with each output row. emit must not
+// retain row (the datums themselves may be kept).
+func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) error) error {
+	limit, offset := int64(-1), int64(0)
+	if p.limit != nil {
+		d, err := p.limit.Fn(ec, scalar.Input{})
+		if err != nil {
+			return err
+		}
+		if !d.Null {
+			if d.I < 0 {
+				return pgerr.New("2201W", "LIMIT must not be negative")
+			}
+			limit = d.I
+		}
+	}
+	if p.offset != nil {
+		d, err := p.offset.Fn(ec, scalar.Input{})
+		if err != nil {
+			return err
+		}
+		if !d.Null {
+			if d.I < 0 {
+				return pgerr.New("2201X", "OFFSET must not be negative")
+			}
+			offset = d.I
+		}
+	}
+	nvis := len(p.cols)
+	var emitted int64
+	out := func(row []types.Datum) error {
+		if offset > 0 {
+			offset--
+			return nil
+		}
+		if limit >= 0 && emitted >= limit {
+			return errStop
+		}
+		emitted++
+		if err := emit(row[:nvis]); err != nil {
+			return err
+		}
+		if limit >= 0 && emitted >= limit {
+			return errStop
+		}
+		return nil
+	}
+	if limit == 0 {
+		return nil
+	}
+	streaming := !p.grouped && !p.distinct && len(p.order) == 0
+	// ORDER BY ... LIMIT keeps only the best offset+limit rows.
+	var top *topK
+	if len(p.order) > 0 && limit >= 0 && offset+limit < 1<<20 {
+		top = &topK{k: int(offset + limit), less: p.rowLess}
+	}
+	var rows [][]types.Datum
+	var seen map[string]struct{}
+	var keyBuf []byte
+	collect := func(row []types.Datum) error {
+		if p.distinct {
+			keyBuf = keyBuf[:0]
+			for _, d := range row[:nvis] {
+				keyBuf = scalar.AppendKey(keyBuf, d)
+			}
+			if _, ok := seen[string(keyBuf)]; ok {
+				return nil
+			}
+			if seen == nil {
+				seen = make(map[string]struct{})
+			}
+			seen[string(keyBuf)] = struct{}{}
+		}
+		if streaming {
+			return out(row)
+		}
+		if top != nil {
+			top.add(row)
+			return nil
+		}
+		rows = append(rows, row)
+		return nil
+	}
+
+	groups := map[string]*group{}
+	var order []*group
+	var gkey, scratch []byte
+	row := make([]types.Datum, len(p.proj))
+	err := p.scan(ctx, ec, func(b *types.Batch) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for i := 0; i < b.N; i++ {
+			in := scalar.BatchInput(b, i)
+			if p.where != nil {
+				d, err := p.where.Fn(ec, in)
+				if err != nil {
+					return err
+				}
+				if !d.Bool() {
+					continue
+				}
+			}
+			if !p.grouped {
+				if !streaming {
+					row = make([]types.Datum, len(p.proj))
+				}
+				for j, n := range p.proj {
+					d, err := n.Fn(ec, in)
+					if err != nil {
+						return err
+					}
+					row[j] = scalar.Own(d)
+				}
+				if err := collect(row); err != nil {
+					return err
+				}
+				continue
+			}
+			gkey = gkey[:0]
+			var kv [8]types.Datum
+			keys := kv[:0]
+			for _, k := range p.keys {
+				d, err := k.Fn(ec, in)
+				if err != nil {
+					return err
+				}
+				keys = append(keys, d)
+				gkey = scalar.AppendKey(gkey, d)
+			}
+			g := groups[string(gkey)]
+			if g == nil {
+				g = &group{acc: make([]agg.Accum, len(p.aggs))}
+				for _, d := range keys {
+					g.keys = append(g.keys, scalar.Own(d))
+				}
+				groups[string(gkey)] = g
+				order = append(order, g)
+			}
+			for j, s := range p.aggs {
+				var v types.Datum
+				if s.Arg != nil {
+					var err error
+					if v, err = s.Arg.Fn(ec, in); err != nil {
+						return err
+					}
+				}
+				if err := g.acc[j].Add(s, v, &scratch); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if p.grouped {
+		if len(order) == 0 && len(p.keys) == 0 {
+			order = append(order, &group{acc: make([]agg.Accum, len(p.aggs))})
+		}
+		post := make([]types.Datum, len(p.keys)+len(p.aggs))
+		for _, g := range order {
+			copy(post, g.keys)
+			for j, s := range p.aggs {
+				post[len(p.keys)+j] = g.acc[j].Result(s)
+			}
+			in := scalar.RowInput(post)
+			if p.having != nil {
+				d, err := p.having.Fn(ec, in)
+				if err != nil {
+					return err
+				}
+				if !d.Bool() {
+					continue
+				}
+			}
+			r := make([]types.Datum, len(p.proj))
+			for j, n := range p.proj {
+				d, err := n.Fn(ec, in)
+				if err != nil {
+					return err
+				}
+				r[j] = d
+			}
+			if err := collect(r); err != nil {
+				return err
+			}
+		}
+	}
+	if streaming {
+		return nil
+	}
+	switch {
+	case top != nil:
+		rows = top.sorted()
+	case len(p.order) > 0:
+		sort.SliceStable(rows, func(a, b int) bool { return p.rowLess(rows[a], rows[b]) })
+	}
+	for _, r := range rows {
+		if err := out(r); err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// rowLess orders rows by the ORDER BY keys.
+func (p *Plan) rowLess(a, b []types.Datum) bool {
+	for _, k := range p.order {
+		c := scalar.CompareNullable(a[k.col], b[k.col], k.nullsFirst)
+		if k.desc && !(a[k.col].Null || b[k.col].Null) {
+			c = -c
+		}
+		if c != 0 {
+			return c < 0
+		}
+	}
+	return false
+}
+
+// topK keeps the k first rows in sort order seen so far, in a max-heap
+// on (row order, arrival), so ORDER BY ... LIMIT over a long stream holds
+// only k rows; ties keep arrival order, as a stable sort would.
+type topK struct {
+	k    int
+	less func(a, b []types.Datum) bool
+	seq  int
+	h    []topRow
+}
+
+type topRow struct {
+	row []types.Datum
+	seq int
+}
+
+// after reports whether x sorts after y.
+func (t *topK) after(x, y topRow) bool {
+	if t.less(y.row, x.row) {
+		return true
+	}
+	if t.less(x.row, y.row) {
+		return false
+	}
+	return x.seq > y.seq
+}
+
+func (t *topK) add(row []types.Datum) {
+	r := topRow{row: row, seq: t.seq}
+	t.seq++
+	if t.k == 0 {
+		return
+	}
+	if len(t.h) < t.k {
+		t.h = append(t.h, r)
+		for i := len(t.h) - 1; i > 0; {
+			parent := (i - 1) / 2
+			if !t.after(t.h[i], t.h[parent]) {
+				break
+			}
+			t.h[i], t.h[parent] = t.h[parent], t.h[i]
+			i = parent
+		}
+		return
+	}
+	if !t.after(t.h[0], r) {
+		return
+	}
+	t.h[0] = r
+	for i := 0; ; {
+		l, big := 2*i+1, i
+		if l < len(t.h) && t.after(t.h[l], t.h[big]) {
+			big = l
+		}
+		if l+1 < len(t.h) && t.after(t.h[l+1], t.h[big]) {
+			big = l + 1
+		}
+		if big == i {
+			break
+		}
+		t.h[i], t.h[big] = t.h[big], t.h[i]
+		i = big
+	}
+}
+
+func (t *topK) sorted() [][]types.Datum {
+	sort.Slice(t.h, func(a, b int) bool { return t.after(t.h[b], t.h[a]) })
+	rows := make([][]types.Datum, len(t.h))
+	for i, r := range t.h {
+		rows[i] = r.row
+	}
+	return rows
+}
+
+// scan feeds the FROM item's rows in batches: the source (only the
+// looked-up keys when the plan has a lookup), the subquery's rows, or one
+// empty row for a SELECT without FROM.
+func (p *Plan) scan(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error) error {
+	switch {
+	case p.lookup != nil:
+		if keys, ok := p.lookup.keys(ec); ok {
+			if len(keys) == 0 {
+				return nil // every pinned value is NULL: no row can match
+			}
+			return p.lookup.src.ScanKeys(ctx, keys, fn)
+		}
+		return p.src.Scan(ctx, fn)
+	case p.src != nil:
+		return p.src.Scan(ctx, fn)
+	case p.sub != nil:
+		ts := make([]types.T, len(p.sub.cols))
+		for i, c := range p.sub.cols {
+			ts[i] = c.T
+		}
+		b := types.NewBatch(ts)
+		err := p.sub.Run(ctx, ec, func(row []types.Datum) error {
+			b.AppendRow(row)
+			if b.N >= 1024 {
+				if err := fn(b); err != nil {
+					return err
+				}
+				b.Reset()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if b.N > 0 {
+			return fn(b)
+		}
+		return nil
+	}
+	return fn(&types.Batch{N: 1})
+}
+
+// figureName is the output column name PostgreSQL gives an unaliased
+// select item.
+func figureName(e parser.Expr) string {
+	name, _ := figureNameStrength(e)
+	return name
+}
+
+// figureNameStrength mirrors PostgreSQL's FigureColname: column and
+// function names (strength 2) win over a cast's type name (1), which
+// wins over "?column?" (0).
+func figureNameStrength(e parser.Expr) (string, int) {
+	switch e := e.(type) {
+	case *parser.ColumnRef:
+		return e.Name, 2
+	case *parser.Func:
+		return strings.ToLower(e.Name), 2
+	case *parser.Cast:
+		if n, s := figureNameStrength(e.X); s == 2 {
+			return n, s
+		}
+		if t, ok := types.FromName(e.Type.Name); ok {
+			return internalTypeName(t), 1
+		}
+		return e.Type.Name, 1
+	case *parser.Case:
+		return "case", 1
+	case *parser.Literal:
+		if e.Kind == parser.LitBool {
+			return "bool", 1
+		}
+	}
+	return "?column?", 0
+}
+
+func internalTypeName(t types.T) string {
+	switch t {
+	case types.Bool:
+		return "bool"
+	case types.Int2:
+		return "int2"
+	case types.Int4:
+		return "int4"
+	case types.Int8:
+		return "int8"
+	case types.Float4:
+		return "float4"
+	case types.Float8:
+		return "float8"
+	case types.Numeric:
+		return "numeric"
+	case types.Text:
+		return "text"
+	case types.Timestamp:
+		return "timestamp"
+	case types.TimestampTZ:
+		return "timestamptz"
+	case types.Date:
+		return "date"
+	case types.Interval:
+		return "interval"
+	}
+	return "unknown"
+}
