@@ -3,14 +3,10 @@ package node
 import (
 	"context"
 	"fmt"
-	"slices"
-	"time"
 
-	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/pgerr"
-	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/parser"
 	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/types"
@@ -76,91 +72,13 @@ func (w *collectWriter) CopyIn(pgwire.CopyOptions, []types.T) (pgwire.CopySource
 	return nil, pgerr.AdminNoCopy.New()
 }
 
-// forceRecover plans (and with confirm, performs) the forced recovery of
-// group gid.
+// forceRecover runs ALTER SHARD … FORCE RECOVER (ops.ForceRecover) and
+// answers with its row.
 func (n *Node) forceRecover(ctx context.Context, gid uint64, confirm bool, w pgwire.ResultWriter) ([]types.Datum, error) {
-	cat := n.meta.Catalog()
-	// Every replica on a node that answers.
-	type survivor struct {
-		id  uint64
-		rep *rpc.ShardReply
-	}
-	var found []survivor
-	for _, nd := range cat.SortedNodes() {
-		if nd.ID != n.id.RaftID && n.liveness(nd) == "dead" {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		rep, err := n.router.ShardAdminAt(cctx, nd.ID, rpc.ShardRequest{Group: gid, Action: rpc.ShardStatus})
-		cancel()
-		if err != nil {
-			continue
-		}
-		found = append(found, survivor{nd.ID, rep})
-	}
-	if len(found) == 0 {
-		return nil, pgerr.NothingToRecoverFrom.New(gid)
-	}
-	for _, f := range found {
-		if f.rep.Leader != 0 && f.rep.Leader == f.id {
-			return nil, pgerr.NothingToForce.New(gid, n.nodeName(f.id)).
-				WithHint("If a node is gone for good, the scheduler replaces its replicas (auto_failover), or use ALTER SHARD %d RECOVER REPLICA ON '<node>'.", gid)
-		}
-	}
-	best := found[0]
-	for _, f := range found[1:] {
-		if f.rep.Applied > best.rep.Applied {
-			best = f
-		}
-	}
-	members := best.rep.Voters
-	if nodes, ok := cat.ShardNodes(gid); ok {
-		members = nodes
-	}
-	var lost []uint64
-	for _, id := range members {
-		if !slices.ContainsFunc(found, func(f survivor) bool { return f.id == id }) {
-			lost = append(lost, id)
-		}
-	}
-	row := func(outcome string) []types.Datum {
-		return []types.Datum{txt(fmt.Sprint(gid)), txt(n.bareName(best.id)), txt(fmt.Sprint(best.rep.Applied)), txt(best.rep.Holds), txt(n.nodeNames(lost)), txt(outcome)}
-	}
-	if !confirm {
-		return row(fmt.Sprintf("plan only, nothing changed: %s would become the only voter (applied index %d); writes acknowledged after that index by the lost replicas may be lost. Run again with CONFIRM DATA LOSS to do it.",
-			n.nodeName(best.id), best.rep.Applied)), nil
-	}
-	rep, err := n.router.ShardAdminAt(ctx, best.id, rpc.ShardRequest{Group: gid, Action: rpc.ShardForce})
+	r, err := n.ops.ForceRecover(ctx, gid, confirm, w.Notice)
 	if err != nil {
 		return nil, err
 	}
-	n.log.Warn("forced recovery", "group", gid, "survivor", best.id, "applied", rep.Applied, "lost", lost)
-	// The other survivors' logs may disagree with the new only voter: they
-	// are deleted, and re-added from a snapshot.
-	for _, f := range found {
-		if f.id == best.id {
-			continue
-		}
-		if _, err := n.router.ShardAdminAt(ctx, f.id, rpc.ShardRequest{Group: gid, Action: rpc.ShardDestroy}); err != nil {
-			w.Notice(fmt.Sprintf("could not delete the stale replica of shard %d on %s: %v", gid, n.nodeName(f.id), err))
-		}
-	}
-	outcome := fmt.Sprintf("recovered: %s is the only voter and leads shard %d", n.nodeName(best.id), gid)
-	if gid != catalog.MetaGroupID {
-		// The placement needs the meta group; give it time to elect.
-		if err := n.waitLeader(catalog.MetaGroupID, 10*time.Second); err == nil {
-			if _, err := n.proposeMeta(ctx, &catalog.SetPlacement{Group: gid, Nodes: []uint64{best.id}}); err != nil {
-				return nil, err
-			}
-		}
-		now := time.Now().UnixMicro()
-		_, _ = n.ops.Create(ctx, &catalog.Operation{Type: catalog.OpForceRecover, Target: cat.GroupTarget(gid), Group: gid, To: best.id,
-			Status: catalog.OpDone, Progress: 1, End: now, Step: fmt.Sprintf("survivor %s at applied index %d; lost %s", n.nodeName(best.id), rep.Applied, n.nodeNames(lost))})
-		if n.settingOn("auto_failover") {
-			outcome += "; new replicas are being added (SHOW OPERATIONS)"
-		} else {
-			outcome += fmt.Sprintf("; auto_failover is off: add replicas with ALTER SHARD %d RECOVER REPLICA ON '<node>'", gid)
-		}
-	}
-	return row(outcome), nil
+	cat := n.meta.Catalog()
+	return []types.Datum{txt(fmt.Sprint(gid)), txt(cat.BareName(r.Survivor)), txt(fmt.Sprint(r.Applied)), txt(r.Holds), txt(cat.NodeNames(r.Lost)), txt(r.Outcome)}, nil
 }

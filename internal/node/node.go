@@ -241,8 +241,9 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("start meta group: %w", err)
 	}
 	n.replicas = replica.New(n.ctx, replica.Config{Self: n.id.RaftID, Name: cfg.NodeID, Store: n.store, Meta: n.meta, Logger: cfg.Logger,
-		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot,
-		Sources: func(groups []uint64) viewsm.Source { return n.router.StreamShards(groups) }})
+		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot, Metrics: n.metrics,
+		ViewOffsets: func(ctx context.Context, gid uint64) []uint64 { return n.router.RemoteViewOffsets(ctx, gid) },
+		Sources:     func(groups []uint64) viewsm.Source { return n.router.StreamShards(groups) }})
 	n.router = router.New(n.ctx, router.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Store: n.store, Replicas: n.replicas,
 		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing})
 	n.ready.Store(true)
@@ -261,8 +262,8 @@ func Start(cfg Config) (*Node, error) {
 	n.wg.Add(4)
 	go n.every(n.timing.Schedule, n.ops.Wake(), n.ops.Round)
 	go n.every(n.timing.Reconcile, n.reconcileCh, n.replicas.Reconcile)
-	go n.every(n.timing.Retention, nil, n.trimExpired)
-	go n.every(n.timing.Lag, nil, n.lagUpdater())
+	go n.every(n.timing.Retention, nil, n.replicas.TrimExpired)
+	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})

@@ -80,3 +80,11 @@ func (b opsCluster) ShardAdmin(ctx context.Context, gid uint64, action rpc.Shard
 func (b opsCluster) GroupStatus(ctx context.Context) map[uint64]map[uint64]rpc.ReplicaStatus {
 	return b.n.router.GroupStatus(ctx)
 }
+
+func (b opsCluster) ShardAdminAt(ctx context.Context, id uint64, req rpc.ShardRequest) (*rpc.ShardReply, error) {
+	return b.n.router.ShardAdminAt(ctx, id, req)
+}
+
+func (b opsCluster) WaitMetaLeader(timeout time.Duration) error {
+	return b.n.waitLeader(catalog.MetaGroupID, timeout)
+}

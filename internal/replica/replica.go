@@ -24,6 +24,7 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/placement"
+	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/rpc"
@@ -49,6 +50,11 @@ type Config struct {
 	// Live is the liveness of the catalog's nodes, for handing a
 	// leadership off a replica being removed.
 	Live func(cat *catalog.Catalog) membership.Snapshot
+	// ViewOffsets asks a replica of view shard gid on another node for
+	// the source offsets it folded (nil if none answers): retention never
+	// trims what a view has not seen.
+	ViewOffsets func(ctx context.Context, gid uint64) []uint64
+	Metrics     *metrics.Metrics // view lag gauges
 }
 
 // Manager holds this node's data-shard replicas.
@@ -62,7 +68,10 @@ type Manager struct {
 	bugs    *bugs.Set
 	sources func(groups []uint64) viewsm.Source
 	live    func(cat *catalog.Catalog) membership.Snapshot
-	ctx     context.Context // ends when the node stops: view tasks stop
+	// viewOffsets: Config.ViewOffsets.
+	viewOffsets func(ctx context.Context, gid uint64) []uint64
+	metrics     *metrics.Metrics
+	ctx         context.Context // ends when the node stops: view tasks stop
 
 	mu struct {
 		sync.Mutex
@@ -73,7 +82,7 @@ type Manager struct {
 // New returns a manager whose view tasks run until ctx ends.
 func New(ctx context.Context, cfg Config) *Manager {
 	m := &Manager{self: cfg.Self, name: cfg.Name, store: cfg.Store, meta: cfg.Meta, log: cfg.Logger, t: cfg.Timing.WithDefaults(),
-		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, ctx: ctx}
+		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, ctx: ctx}
 	m.mu.groups = map[uint64]*Group{}
 	return m
 }

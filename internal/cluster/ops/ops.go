@@ -44,6 +44,10 @@ type Cluster interface {
 	ShardAdmin(ctx context.Context, gid uint64, action rpc.ShardAction, node uint64) (*rpc.ShardReply, error)
 	// LeadersOn counts the groups node id leads, asking it.
 	LeadersOn(ctx context.Context, id uint64) (int, error)
+	// ShardAdminAt runs a shard action on node id's replica of the group.
+	ShardAdminAt(ctx context.Context, id uint64, req rpc.ShardRequest) (*rpc.ShardReply, error)
+	// WaitMetaLeader waits up to timeout until the meta group has a leader.
+	WaitMetaLeader(timeout time.Duration) error
 	// GroupStatus asks every live node for its replicas' raft state:
 	// node id -> group id -> status.
 	GroupStatus(ctx context.Context) map[uint64]map[uint64]rpc.ReplicaStatus

@@ -1,4 +1,4 @@
-package node
+package replica
 
 import (
 	"time"
@@ -7,14 +7,14 @@ import (
 	"github.com/cairndb/cairn/internal/streamsm"
 )
 
-// lagUpdater returns the round that keeps cairn_view_lag_events and
+// LagUpdater returns the round that keeps cairn_view_lag_events and
 // cairn_view_lag_seconds current for the views whose shards this node
 // holds: events in the stream not yet folded, and the age of the oldest
 // of them. It remembers which views it reported, to drop the gone ones.
-func (n *Node) lagUpdater() func() {
+func (m *Manager) LagUpdater() func() {
 	known := map[string]bool{}
 	return func() {
-		cat := n.meta.Catalog()
+		cat := m.meta.Catalog()
 		seen := map[string]bool{}
 		for _, v := range cat.SortedViews() {
 			s := cat.Streams[v.Stream]
@@ -25,7 +25,7 @@ func (n *Node) lagUpdater() func() {
 			var oldest int64 // unix µs of the oldest unfolded batch; 0 = none
 			have := false
 			for _, vg := range v.Groups {
-				g := n.replicas.Get(vg)
+				g := m.Get(vg)
 				if g == nil || g.View == nil {
 					continue
 				}
@@ -33,7 +33,7 @@ func (n *Node) lagUpdater() func() {
 				offs, _ := g.View.DurableOffsets()
 				var shardLag int64
 				for i, sg := range s.Groups {
-					src := n.replicas.Get(sg)
+					src := m.Get(sg)
 					if src == nil || src.Stream == nil || i >= len(offs) {
 						continue
 					}
@@ -42,7 +42,7 @@ func (n *Node) lagUpdater() func() {
 						continue
 					}
 					shardLag += int64(end - offs[i])
-					_ = streamsm.ScanHeaders(n.store.DB(), raftstore.DataPrefix(sg), offs[i], func(_ uint64, ingest int64, _ int) bool {
+					_ = streamsm.ScanHeaders(m.store.DB(), raftstore.DataPrefix(sg), offs[i], func(_ uint64, ingest int64, _ int) bool {
 						if oldest == 0 || ingest < oldest {
 							oldest = ingest
 						}
@@ -59,11 +59,11 @@ func (n *Node) lagUpdater() func() {
 			if oldest > 0 && lagEvents > 0 {
 				age = max(0, time.Since(time.UnixMicro(oldest)))
 			}
-			n.metrics.SetViewLag(v.Name, lagEvents, age)
+			m.metrics.SetViewLag(v.Name, lagEvents, age)
 		}
 		for name := range known {
 			if !seen[name] {
-				n.metrics.DropView(name)
+				m.metrics.DropView(name)
 			}
 		}
 		known = seen

@@ -1,4 +1,4 @@
-package node
+package replica
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-// trimExpired trims expired batches of streams that have a retention,
+// TrimExpired trims expired batches of streams that have a retention,
 // on the shards this node leads.
-func (n *Node) trimExpired() {
-	cat := n.meta.Catalog()
+func (m *Manager) TrimExpired() {
+	cat := m.meta.Catalog()
 	for _, s := range cat.SortedStreams() {
 		if s.Retention == "" {
 			continue
@@ -25,14 +25,14 @@ func (n *Node) trimExpired() {
 		}
 		keep := time.Duration(d.Iv.Micros)*time.Microsecond + time.Duration(d.Iv.Days)*24*time.Hour + time.Duration(d.Iv.Months)*30*24*time.Hour
 		for i, gid := range s.Groups {
-			err := n.trimShard(cat, s, i, gid, time.Now().Add(-keep))
+			err := m.trimShard(cat, s, i, gid, time.Now().Add(-keep))
 			switch {
-			case err == nil || n.ctx.Err() != nil:
+			case err == nil || m.ctx.Err() != nil:
 			case errors.Is(err, raftstore.ErrProposalDropped), errors.Is(err, raftstore.ErrNotLeader):
 				// A leader change: the next round (or the new leader) trims.
-				n.log.Debug("retention", "stream", s.Name, "shard", i, "err", err)
+				m.log.Debug("retention", "stream", s.Name, "shard", i, "err", err)
 			default:
-				n.log.Warn("retention", "stream", s.Name, "shard", i, "err", err)
+				m.log.Warn("retention", "stream", s.Name, "shard", i, "err", err)
 			}
 		}
 	}
@@ -41,23 +41,23 @@ func (n *Node) trimExpired() {
 // trimShard drops the batches of one shard ingested before cutoff, but
 // never past what every view over the stream has folded: retention never
 // loses events a view has not seen.
-func (n *Node) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, gid uint64, cutoff time.Time) error {
-	st, ok := n.store.Status(gid)
-	g := n.replicas.Get(gid)
+func (m *Manager) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, gid uint64, cutoff time.Time) error {
+	st, ok := m.store.Status(gid)
+	g := m.Get(gid)
 	if !ok || !st.IsLeader || g == nil || g.Stream == nil {
 		return nil
 	}
 	first := g.Stream.First()
 	upto := first
 	limit := ^uint64(0)
-	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
 	defer cancel()
 	for _, v := range cat.ViewsOn(s.Name) {
 		for _, vg := range v.Groups {
 			var offs []uint64
-			if g := n.replicas.Get(vg); g != nil && g.View != nil {
+			if g := m.Get(vg); g != nil && g.View != nil {
 				offs, _ = g.View.DurableOffsets()
-			} else if offs = n.router.RemoteViewOffsets(ctx, vg); offs == nil {
+			} else if offs = m.viewOffsets(ctx, vg); offs == nil {
 				return nil // no replica of this view shard answers: keep everything
 			}
 			if shard >= len(offs) {
@@ -66,7 +66,7 @@ func (n *Node) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, gid
 			limit = min(limit, offs[shard])
 		}
 	}
-	err := streamsm.ScanHeaders(n.store.DB(), raftstore.DataPrefix(gid), first, func(start uint64, ingest int64, rows int) bool {
+	err := streamsm.ScanHeaders(m.store.DB(), raftstore.DataPrefix(gid), first, func(start uint64, ingest int64, rows int) bool {
 		end := start + uint64(rows)
 		if ingest >= cutoff.UnixMicro() || end > limit {
 			return false
@@ -77,6 +77,6 @@ func (n *Node) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, gid
 	if err != nil || upto <= first {
 		return err
 	}
-	_, err = n.store.Propose(ctx, gid, streamsm.EncodeTrim(upto))
+	_, err = m.store.Propose(ctx, gid, streamsm.EncodeTrim(upto))
 	return err
 }
