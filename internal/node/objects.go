@@ -56,9 +56,6 @@ func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
 // clusterSetting reads a cluster setting (its default when unset).
 func (n *Node) clusterSetting(name string) (string, bool) { return n.meta.Catalog().Setting(name) }
 
-// settingOn reads a boolean cluster setting.
-func (n *Node) settingOn(name string) bool { return n.meta.Catalog().SettingOn(name) }
-
 // settingDuration reads a duration cluster setting.
 func (n *Node) settingDuration(name string) time.Duration {
 	return n.meta.Catalog().SettingDuration(name)

@@ -18,16 +18,7 @@ import (
 // new meta leader resumes them: each step checks the state it wants before
 // acting, so running it twice is harmless.
 
-// bareName is a node's name, or #id for one the catalog lacks.
-func (n *Node) bareName(id uint64) string { return n.meta.Catalog().BareName(id) }
-
-// nodeName names a raft id for messages.
-func (n *Node) nodeName(id uint64) string { return n.meta.Catalog().NodeLabel(id) }
-
 // ---- the executor ----
-
-// nodeNames lists the nodes' names, sorted.
-func (n *Node) nodeNames(ids []uint64) string { return n.meta.Catalog().NodeNames(ids) }
 
 // leadersOn counts the groups (meta included) node id leads, asking it.
 func (b opsCluster) LeadersOn(ctx context.Context, id uint64) (int, error) {
