@@ -28,6 +28,8 @@ import (
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/metrics"
+	"github.com/cairndb/cairn/internal/node/datadir"
+	"github.com/cairndb/cairn/internal/node/faults"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/replica"
@@ -72,7 +74,7 @@ type Config struct {
 	// DiskFaults, if set, fails or stalls this node's synced raft writes
 	// on command (POST /debug/faults {"disk":...}); Start makes one when
 	// TestFaults is on.
-	DiskFaults *DiskFaults
+	DiskFaults *faults.Disk
 	// Timing overrides intervals and timeouts (zero fields: defaults).
 	// HeartbeatInterval and ElectionTimeout, when set, win over its raft
 	// fields.
@@ -89,6 +91,9 @@ type Config struct {
 // ticks converts a duration to raft ticks of tick.
 func ticks(d, tick time.Duration) int { return max(1, int(d/tick)) }
 
+// ErrDataDir is wrapped by every data-dir ownership error.
+var ErrDataDir = datadir.ErrDataDir
+
 // ErrAddrInUse is wrapped when a listen address is taken.
 var ErrAddrInUse = errors.New("address in use")
 
@@ -96,7 +101,7 @@ var ErrAddrInUse = errors.New("address in use")
 type Node struct {
 	cfg     Config
 	log     *slog.Logger
-	id      *Identity
+	id      *datadir.Identity
 	lock    *os.File
 	store   *raftstore.Store
 	meta    *catalog.MetaSM
@@ -133,7 +138,7 @@ func Start(cfg Config) (*Node, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.TestFaults && cfg.DiskFaults == nil {
-		cfg.DiskFaults = &DiskFaults{}
+		cfg.DiskFaults = &faults.Disk{}
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), membershipCh: make(chan struct{}, 1), metrics: metrics.New()}
 	n.clock = cfg.Clock
@@ -156,7 +161,7 @@ func Start(cfg Config) (*Node, error) {
 			n.Close()
 		}
 	}()
-	id, lock, err := openDataDir(cfg.DataDir, cfg.NodeID, "", Version)
+	id, lock, err := datadir.Open(cfg.DataDir, cfg.NodeID, "", Version)
 	if err != nil {
 		return nil, err
 	}
@@ -187,22 +192,22 @@ func Start(cfg Config) (*Node, error) {
 		} else if err := n.joinCluster(); err != nil {
 			return nil, err
 		}
-		if err := saveIdentity(cfg.DataDir, n.id); err != nil {
+		if err := datadir.Save(cfg.DataDir, n.id); err != nil {
 			return nil, err
 		}
 	}
-	faults := cfg.Faults
-	if faults == nil && cfg.TestFaults {
-		faults = transport.NewFaults()
+	netFaults := cfg.Faults
+	if netFaults == nil && cfg.TestFaults {
+		netFaults = transport.NewFaults()
 	}
-	n.faults = faults
-	n.tr = transport.New(transport.Config{NodeID: n.id.RaftID, Resolve: n.resolve, Handler: n, Logger: cfg.Logger, Faults: faults})
+	n.faults = netFaults
+	n.tr = transport.New(transport.Config{NodeID: n.id.RaftID, Resolve: n.resolve, Handler: n, Logger: cfg.Logger, Faults: netFaults})
 	go func() { _ = n.tr.Serve(n.clusterLn) }()
 	// Every (group, term) this node led and committed in, across restarts:
 	// cairn_cluster.leader_terms, for checking no two nodes led one term.
 	n.leaderLog, err = os.OpenFile(filepath.Join(cfg.DataDir, "leader-terms.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: %v", ErrDataDir, cfg.DataDir, err)
+		return nil, fmt.Errorf("%w %s: %v", datadir.ErrDataDir, cfg.DataDir, err)
 	}
 	n.store, err = raftstore.Open(raftstore.Config{
 		OnLeader: func(gid, term uint64) {
@@ -225,7 +230,7 @@ func Start(cfg Config) (*Node, error) {
 		OnFsync:          n.metrics.Fsynced,
 		OnCommit:         func(d time.Duration) { n.metrics.Committed("all", d) },
 		OnPropose:        func() { n.metrics.Proposed("all") },
-		SyncFault:        cfg.DiskFaults.syncFault(),
+		SyncFault:        cfg.DiskFaults.Hook(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -271,7 +276,12 @@ func Start(cfg Config) (*Node, error) {
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	if cfg.TestFaults {
-		n.http.Handle("POST /debug/faults", http.HandlerFunc(n.serveFaults))
+		n.http.Handle("POST /debug/faults", faults.Handler(n.faults, cfg.DiskFaults, func(name string) (uint64, bool) {
+			if nd := n.meta.Catalog().Nodes[name]; nd != nil {
+				return nd.ID, true
+			}
+			return 0, false
+		}, n.log))
 	}
 	go func() { _ = n.pg.Serve(n.pgLn) }()
 	go func() { _ = n.http.Serve(n.httpLn) }()

@@ -1,22 +1,25 @@
-package node
+// Package faults is the fault injection that only tests switch on
+// (cairn start --unsafe-test-faults): a disk that fails or stalls its
+// synced writes, and POST /debug/faults, which also cuts this node's
+// network traffic to chosen peers through the transport's injector.
+package faults
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/cairndb/cairn/internal/transport"
 )
 
-// This file holds what only tests switch on: the faults a node injects on
-// POST /debug/faults (--unsafe-test-faults). The deliberate bugs of
-// --unsafe-bug are in package bugs, compiled in only with -tags cairn_bugs.
-
-// DiskFaults makes this node's raft store fail or stall its synced writes
+// Disk makes this node's raft store fail or stall its synced writes
 // (its SyncFault hook). The zero value injects nothing.
-type DiskFaults struct {
+type Disk struct {
 	mode    atomic.Int32 // diskOK, diskFail or diskStall
 	stallMs atomic.Int64 // with diskStall: how long each sync blocks
 }
@@ -36,7 +39,7 @@ var errInjectedDiskFailure = errors.New("fsync failed: injected disk fault (POST
 // SyncFault is called by the raft store before each synced commit: it
 // blocks while the disk is stalled, and fails once the disk is failed (the
 // store then ends the process as after a real fsync error).
-func (d *DiskFaults) SyncFault() error {
+func (d *Disk) SyncFault() error {
 	switch d.mode.Load() {
 	case diskFail:
 		return errInjectedDiskFailure
@@ -46,15 +49,15 @@ func (d *DiskFaults) SyncFault() error {
 	return nil
 }
 
-// syncFault is the store's hook, nil (no cost) when d is nil.
-func (d *DiskFaults) syncFault() func() error {
+// Hook is the store's SyncFault hook, nil (no cost) when d is nil.
+func (d *Disk) Hook() func() error {
 	if d == nil {
 		return nil
 	}
 	return d.SyncFault
 }
 
-func (d *DiskFaults) set(mode int32, ms int64) {
+func (d *Disk) set(mode int32, ms int64) {
 	d.stallMs.Store(ms)
 	d.mode.Store(mode)
 }
@@ -73,7 +76,13 @@ type faultRequest struct {
 	Ms   int64  `json:"ms,omitempty"`
 }
 
-func (n *Node) serveFaults(w http.ResponseWriter, r *http.Request) {
+// Handler serves POST /debug/faults: net is the transport's injector,
+// disk this node's (nil: none), id maps a node name to its raft id.
+func Handler(net *transport.Faults, disk *Disk, id func(name string) (uint64, bool), log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serve(w, r, net, disk, id, log) })
+}
+
+func serve(w http.ResponseWriter, r *http.Request, net *transport.Faults, disk *Disk, id func(name string) (uint64, bool), log *slog.Logger) {
 	var req faultRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 	dec.DisallowUnknownFields()
@@ -99,17 +108,9 @@ func (n *Node) serveFaults(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `"ms" goes with {"disk":"stall"} only`, http.StatusBadRequest)
 		return
 	}
-	cat := n.meta.Catalog()
-	id := func(name string) (uint64, bool) {
-		if nd := cat.Nodes[name]; nd != nil {
-			return nd.ID, true
-		}
-		return 0, false
-	}
-	disk := n.cfg.DiskFaults
 	switch {
 	case req.Heal:
-		n.faults.HealAll()
+		net.HealAll()
 		if disk != nil {
 			disk.set(diskOK, 0)
 		}
@@ -119,7 +120,7 @@ func (n *Node) serveFaults(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "no node "+req.Isolate, http.StatusBadRequest)
 			return
 		}
-		n.faults.Isolate(x)
+		net.Isolate(x)
 	case req.Partition != [2]string{}:
 		a, ok1 := id(req.Partition[0])
 		b, ok2 := id(req.Partition[1])
@@ -127,7 +128,7 @@ func (n *Node) serveFaults(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "unknown node in partition", http.StatusBadRequest)
 			return
 		}
-		n.faults.Partition(a, b)
+		net.Partition(a, b)
 	default:
 		if disk == nil {
 			http.Error(w, "this node has no disk fault injector", http.StatusBadRequest)
@@ -149,6 +150,6 @@ func (n *Node) serveFaults(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	n.log.Warn("test fault injected", "request", req)
+	log.Warn("test fault injected", "request", req)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -1,4 +1,8 @@
-package node
+// Package datadir owns a node's data directory: an exclusive lock so two
+// processes never share one, and the identity file that says which
+// cluster and node the directory belongs to (a directory of another
+// cluster, or of another node id, is refused).
+package datadir
 
 import (
 	"crypto/rand"
@@ -22,8 +26,8 @@ type Identity struct {
 	Version   string `json:"version"`
 }
 
-// saveIdentity rewrites the identity file atomically.
-func saveIdentity(dir string, id *Identity) error {
+// Save rewrites the identity file atomically.
+func Save(dir string, id *Identity) error {
 	b, _ := json.MarshalIndent(id, "", "  ")
 	path := filepath.Join(dir, identityFile)
 	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
@@ -38,9 +42,9 @@ func saveIdentity(dir string, id *Identity) error {
 // ErrDataDir is wrapped by every data-dir ownership error.
 var ErrDataDir = errors.New("data dir")
 
-// openDataDir creates or checks the data dir, takes its lock, and returns
+// Open creates or checks the data dir, takes its lock, and returns
 // the identity and the lock file (closed on shutdown).
-func openDataDir(dir, nodeID, clusterID, version string) (*Identity, *os.File, error) {
+func Open(dir, nodeID, clusterID, version string) (*Identity, *os.File, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("%w %s: %v", ErrDataDir, dir, err)
 	}
