@@ -59,7 +59,7 @@ func TestFailoverBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res["verified"] != true || res["reads_failed"] != float64(0) || len(res["write_outages_ms"].([]any)) != 2 {
-		t.Fatalf("bench --failover result: %s", b)
+		t.Fatalf("bench --failover result: %s\n%s", b, log)
 	}
 	if m := res["write_max_ms"].(float64); m <= 0 || m > 15000 {
 		t.Fatalf("write outage %v ms out of bounds", m)
