@@ -30,7 +30,6 @@ import (
 	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/sql/parser"
-	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/timing"
 	"github.com/cairndb/cairn/internal/types"
@@ -286,7 +285,7 @@ func PlanStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) 
 	if !ok {
 		return nil, fmt.Errorf("view %q: stored query is not a SELECT", v.Name)
 	}
-	return exec.PlanView(sel, session.StreamColumns(s))
+	return exec.PlanView(sel, exec.StreamColumns(s))
 }
 
 // Pacing of view deltas (see viewsm.TaskConfig): a 10,000-key delta

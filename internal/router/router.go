@@ -28,7 +28,6 @@ import (
 	"github.com/cairndb/cairn/internal/replica"
 	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/exec"
-	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/timing"
 	"github.com/cairndb/cairn/internal/types"
@@ -426,7 +425,7 @@ type streamSource struct {
 	skip         func(what string, err error) error // skip_unavailable on: called for a shard no replica serves
 }
 
-func (s *streamSource) Columns() []exec.Column { return session.StreamColumns(s.st) }
+func (s *streamSource) Columns() []exec.Column { return exec.StreamColumns(s.st) }
 
 func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
 	src := &streamShardSource{rt: s.rt, groups: s.st.Groups, linearizable: s.linearizable}

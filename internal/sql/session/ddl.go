@@ -136,7 +136,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		}
 		return nil, catalog.ErrNoStream(sel.From.Name).WithPos(sel.From.P)
 	}
-	if _, err := exec.PlanView(sel, StreamColumns(st)); err != nil {
+	if _, err := exec.PlanView(sel, exec.StreamColumns(st)); err != nil {
 		return nil, err
 	}
 	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog())}

@@ -62,12 +62,3 @@ func systemTable(b Backend, name string) (exec.Source, error) {
 	}
 	return src, nil
 }
-
-// StreamColumns are a stream's columns as the executor sees them.
-func StreamColumns(s *catalog.Stream) []exec.Column {
-	cols := make([]exec.Column, len(s.Cols))
-	for i, c := range s.Cols {
-		cols[i] = exec.Column{Name: c.Name, T: c.T}
-	}
-	return cols
-}
