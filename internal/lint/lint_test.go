@@ -60,6 +60,8 @@ func TestArrows(t *testing.T) {
 			"scheduling decisions are pure: no I/O"},
 		{"internal/cluster/membership", []string{"internal/raftstore", "internal/transport", "internal/catalog", "net"},
 			"liveness is a pure record of heartbeats"},
+		{"internal/cluster/member", []string{"internal/raftstore", "internal/transport", "internal/node", "internal/replica", "internal/router", "net"},
+			"a member acts through the Raft and Caller interfaces it declares"},
 		{"internal/cluster/ops", []string{"internal/raftstore", "internal/transport", "internal/node", "internal/replica", "internal/router", "net"},
 			"the executor acts only through the Cluster interface it declares"},
 		{"internal/raftstore", []string{"internal/pgerr", "internal/catalog", "internal/sql", "internal/node", "internal/frontend"},

@@ -6,7 +6,6 @@ package node
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	"github.com/cairndb/cairn/internal/bugs"
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/clock"
+	"github.com/cairndb/cairn/internal/cluster/member"
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/ops"
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
@@ -30,11 +30,9 @@ import (
 	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/node/datadir"
 	"github.com/cairndb/cairn/internal/node/faults"
-	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/replica"
 	"github.com/cairndb/cairn/internal/router"
-	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/timing"
 	"github.com/cairndb/cairn/internal/transport"
@@ -115,7 +113,7 @@ type Node struct {
 	live                    *membership.Tracker
 	clock                   clock.Clock
 	timing                  timing.Timing
-	membershipCh            chan struct{}
+	member                  *member.Member // joins, heartbeats, catalog proposals, meta growth, leader balance
 	pg                      *pgwire.Server
 	http                    *httpapi.Server
 
@@ -140,7 +138,7 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.TestFaults && cfg.DiskFaults == nil {
 		cfg.DiskFaults = &faults.Disk{}
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), membershipCh: make(chan struct{}, 1), metrics: metrics.New()}
+	n := &Node{cfg: cfg, log: cfg.Logger, reconcileCh: make(chan struct{}, 1), metrics: metrics.New()}
 	n.clock = cfg.Clock
 	if n.clock == nil {
 		n.clock = clock.Real{}
@@ -189,8 +187,16 @@ func Start(cfg Config) (*Node, error) {
 	if n.id.RaftID == 0 {
 		if len(cfg.Join) == 0 {
 			n.id.RaftID, bootstrap = 1, true
-		} else if err := n.joinCluster(); err != nil {
-			return nil, err
+		} else {
+			rep, seed, err := member.Join(n.ctx, transport.CallAddr, cfg.Join, n.selfNode(), n.timing)
+			if err != nil {
+				return nil, err
+			}
+			n.id.RaftID, n.id.ClusterID = rep.Node.ID, rep.ClusterID
+			for _, m := range rep.Members {
+				n.seeds.Store(m.ID, m.ClusterAddr)
+			}
+			n.log.Info("joined the cluster", "cluster_id", rep.ClusterID, "raft_id", rep.Node.ID, "through", seed)
 		}
 		if err := datadir.Save(cfg.DataDir, n.id); err != nil {
 			return nil, err
@@ -245,6 +251,8 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.store.StartGroup(catalog.MetaGroupID, n.meta, metaPeers); err != nil {
 		return nil, fmt.Errorf("start meta group: %w", err)
 	}
+	n.member = member.New(n.ctx, member.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Raft: raftStore{n}, Caller: n.tr,
+		Tracker: n.live, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, StoreErr: replica.StoreErr, Led: func() []uint64 { return n.replicas.Led() }})
 	n.replicas = replica.New(n.ctx, replica.Config{Self: n.id.RaftID, Name: cfg.NodeID, Store: n.store, Meta: n.meta, Logger: cfg.Logger,
 		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot, Metrics: n.metrics,
 		ViewOffsets: func(ctx context.Context, gid uint64) []uint64 { return n.router.RemoteViewOffsets(ctx, gid) },
@@ -253,13 +261,13 @@ func Start(cfg Config) (*Node, error) {
 		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing})
 	n.ready.Store(true)
 	n.wg.Add(3)
-	go n.every(n.timing.Heartbeat, nil, n.sendHeartbeats)
-	go n.every(n.timing.Heartbeat, n.membershipCh, n.growMetaLogged)
-	go n.every(n.timing.LeaderBalance, nil, n.balanceLeaders)
+	go n.every(n.timing.Heartbeat, nil, n.member.SendHeartbeats)
+	go n.every(n.timing.Heartbeat, n.member.Wake(), n.member.GrowMeta)
+	go n.every(n.timing.LeaderBalance, nil, n.member.BalanceLeaders)
 	if err := n.waitLeader(catalog.MetaGroupID, n.timing.MetaLeaderWait); err != nil {
 		return nil, err
 	}
-	if err := n.registerSelf(); err != nil {
+	if err := n.member.Register(n.selfNode(), n.id.ClusterID); err != nil {
 		return nil, err
 	}
 	n.replicas.DestroyOrphans()
@@ -367,108 +375,12 @@ func (n *Node) every(interval time.Duration, wake <-chan struct{}, fn func()) {
 	}
 }
 
+// waitLeader waits up to timeout until group gid has a leader.
 func (n *Node) waitLeader(gid uint64, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if st, ok := n.store.Status(gid); ok && st.Leader != 0 {
-			return nil
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return pgerr.GroupNoLeader.New(gid, timeout)
+	return n.member.WaitLeader(gid, timeout)
 }
 
-// proposeMeta proposes a catalog change and returns its result.
+// proposeMeta proposes a catalog change (member.Propose).
 func (n *Node) proposeMeta(ctx context.Context, c catalog.Command) (*catalog.Result, error) {
-	// Bounded: a meta leader cut off from its quorum would otherwise keep
-	// the proposal pending until it hears of a new leader.
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	res, err := n.store.Propose(pctx, catalog.MetaGroupID, catalog.Encode(c))
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return nil, pgerr.MetaUnconfirmed.New()
-	}
-	if errors.Is(err, raftstore.ErrNotLeader) {
-		return n.forwardMeta(ctx, c)
-	}
-	if err != nil {
-		return nil, replica.StoreErr(err)
-	}
-	r, ok := res.(*catalog.Result)
-	if !ok {
-		return nil, pgerr.BadApplyResult.New(res)
-	}
-	if r.Err != nil {
-		return nil, r.Err
-	}
-	return r, nil
-}
-
-// forwardMeta sends a catalog change to the meta leader, then waits until
-// this node's catalog has it (so the session reads its own writes).
-func (n *Node) forwardMeta(ctx context.Context, c catalog.Command) (*catalog.Result, error) {
-	var leader uint64
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if st, ok := n.store.Status(catalog.MetaGroupID); ok && st.Leader != 0 && st.Leader != n.id.RaftID {
-			leader = st.Leader
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil, pgerr.MetaNoLeader.New()
-		}
-		select {
-		case <-ctx.Done():
-			return nil, replica.StoreErr(ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	out, err := n.tr.Call(ctx, leader, rpc.MetaPropose, catalog.Encode(c))
-	if err != nil {
-		return nil, err
-	}
-	var r catalog.Result
-	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, pgerr.BadReply.New("meta leader", err)
-	}
-	if r.Err != nil {
-		return nil, r.Err
-	}
-	if err := n.replicas.ReadIndex(ctx, catalog.MetaGroupID); err != nil {
-		return nil, replica.StoreErr(err)
-	}
-	return &r, nil
-}
-
-// registerSelf records this node (and, on a new cluster, the cluster id)
-// in the catalog, or updates its addresses after a restart.
-func (n *Node) registerSelf() error {
-	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
-	defer cancel()
-	me := n.selfNode()
-	if n.id.RaftID != 1 {
-		// A member's entry was written before it was let in: wait until the
-		// catalog (from the leader's snapshot or log) has it.
-		for n.meta.Catalog().Nodes[me.Name] == nil {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("catch up the catalog: %w", ctx.Err())
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
-	cat := n.meta.Catalog()
-	if cat.ClusterID == "" {
-		v := n.id.ClusterID
-		_, err := n.proposeMeta(ctx, &catalog.Init{ClusterID: v, Node: &me})
-		return err
-	}
-	old := cat.Nodes[me.Name]
-	if old == nil || old.ClusterAddr != me.ClusterAddr || old.PGAddr != me.PGAddr || old.HTTPAddr != me.HTTPAddr || old.State == catalog.NodeDraining {
-		// Key "restart": a drain ends with the process it drained (the
-		// rolling-restart recipe is drain, restart, wait for live); other
-		// operator states survive the restart.
-		_, err := n.proposeMeta(ctx, &catalog.AddNode{Node: &me, Restart: true})
-		return err
-	}
-	return nil
+	return n.member.Propose(ctx, c)
 }

@@ -53,10 +53,5 @@ func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
 	return nil
 }
 
-// clusterSetting reads a cluster setting (its default when unset).
-func (n *Node) clusterSetting(name string) (string, bool) { return n.meta.Catalog().Setting(name) }
-
-// settingDuration reads a duration cluster setting.
-func (n *Node) settingDuration(name string) time.Duration {
 	return n.meta.Catalog().SettingDuration(name)
 }
