@@ -52,6 +52,3 @@ func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
 	}
 	return nil
 }
-
-	return n.meta.Catalog().SettingDuration(name)
-}
