@@ -160,15 +160,6 @@ func (n *Node) liveness(nd *catalog.Node) string { return n.member.Liveness(nd) 
 // liveSnapshot is the liveness of every node in cat.
 func (n *Node) liveSnapshot(cat *catalog.Catalog) membership.Snapshot { return n.member.Snapshot(cat) }
 
-// state is what cairn_cluster.nodes shows: the operator's state if one is
-// set, else liveness.
-func (n *Node) state(nd *catalog.Node) string {
-	if nd.State != "" {
-		return nd.State
-	}
-	return n.liveness(nd)
-}
-
 // raftStore is the store as a member sees it (member.Raft).
 type raftStore struct{ n *Node }
 

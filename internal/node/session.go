@@ -8,6 +8,7 @@ import (
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/sql/session"
+	"github.com/cairndb/cairn/internal/sql/systables"
 	"github.com/cairndb/cairn/internal/types"
 )
 
@@ -93,18 +94,18 @@ func (b sessionBackend) ViewSource(v *catalog.View, r session.ReadPolicy) exec.S
 }
 
 func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
-	n := b.n
+	st := clusterStatus(b)
 	switch name {
 	case "shards":
-		return n.shardsTable(), true, nil
+		return systables.Shards(b.n.ctx, st), true, nil
 	case "nodes":
-		return n.nodesTable(), true, nil
+		return systables.Nodes(st), true, nil
 	case "streams":
-		return n.streamsTable(), true, nil
+		return systables.Streams(st.Catalog()), true, nil
 	case "views":
-		return n.viewsTable(), true, nil
+		return systables.Views(st.Catalog()), true, nil
 	case "leader_terms":
-		t, err := n.leaderTermsTable()
+		t, err := systables.LeaderTerms(st)
 		return t, true, err
 	}
 	return nil, false, nil

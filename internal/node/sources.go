@@ -1,153 +1,43 @@
 package node
 
 import (
-	"fmt"
+	"context"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
-	"github.com/cairndb/cairn/internal/pgerr"
-	"github.com/cairndb/cairn/internal/sql/exec"
+	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/types"
 )
 
 func txt(s string) types.Datum { return types.NewText(s) }
-func i8(v int64) types.Datum   { return types.NewInt(types.Int8, v) }
 
-func (n *Node) streamsTable() *exec.MemTable {
-	t := &exec.MemTable{Cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "columns", T: types.Text}, {Name: "shards", T: types.Int8},
-		{Name: "replicas", T: types.Int8}, {Name: "shard_key", T: types.Text}, {Name: "retention", T: types.Text}}}
-	for _, s := range n.meta.Catalog().SortedStreams() {
-		cols := make([]string, len(s.Cols))
-		for i, c := range s.Cols {
-			cols[i] = c.Name + " " + c.T.String()
-		}
-		t.Rows = append(t.Rows, []types.Datum{txt(s.Name), txt(strings.Join(cols, ", ")), i8(int64(s.Shards)), i8(int64(s.Replicas)), txt(s.ShardKey), txt(s.Retention)})
-	}
-	return t
+// clusterStatus is the node as the cluster tables see it (systables.Status).
+type clusterStatus struct{ n *Node }
+
+func (c clusterStatus) Catalog() *catalog.Catalog             { return c.n.meta.Catalog() }
+func (c clusterStatus) Self() uint64                          { return c.n.id.RaftID }
+func (c clusterStatus) Name() string                          { return c.n.cfg.NodeID }
+func (c clusterStatus) Now() time.Time                        { return c.n.clock.Now() }
+func (c clusterStatus) Liveness(nd *catalog.Node) string      { return c.n.liveness(nd) }
+func (c clusterStatus) LastHeard(id uint64) (time.Time, bool) { return c.n.live.Last(id) }
+func (c clusterStatus) LeadersOf(id uint64) (int, bool)       { return c.n.live.LeadersOf(id) }
+
+func (c clusterStatus) MetaMembers() (voters, learners []uint64, ok bool) {
+	st, ok := c.n.store.Status(catalog.MetaGroupID)
+	return st.Voters, st.Learners, ok
 }
 
-func (n *Node) viewsTable() *exec.MemTable {
-	t := &exec.MemTable{Cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "stream", T: types.Text}, {Name: "kind", T: types.Text},
-		{Name: "shards", T: types.Int8}, {Name: "replicas", T: types.Int8}, {Name: "query", T: types.Text}}}
-	for _, v := range n.meta.Catalog().SortedViews() {
-		t.Rows = append(t.Rows, []types.Datum{txt(v.Name), txt(v.Stream), txt(v.Kind), i8(int64(v.Shards)), i8(int64(v.Replicas)), txt(v.Query)})
-	}
-	return t
+func (c clusterStatus) Leads(gid uint64) bool {
+	st, ok := c.n.store.Status(gid)
+	return ok && st.IsLeader
 }
 
-// shardsTable is cairn_cluster.shards: one row per replica of every
-// group. Raft state is known for this node's replicas; other nodes'
-// replicas show their node's liveness.
-func (n *Node) shardsTable() *exec.MemTable {
-	t := &exec.MemTable{Cols: []exec.Column{{Name: "object", T: types.Text}, {Name: "shard", T: types.Int8}, {Name: "group_id", T: types.Int8},
-		{Name: "node_id", T: types.Text}, {Name: "role", T: types.Text}, {Name: "is_alive", T: types.Bool},
-		{Name: "applied_index", T: types.Int8}, {Name: "commit_index", T: types.Int8}, {Name: "lag", T: types.Int8}}}
-	cat := n.meta.Catalog()
-	states := n.router.GroupStatus(n.ctx)
-	add := func(object string, shard int, gid uint64, nodes []uint64) {
-		for _, id := range nodes {
-			name := fmt.Sprint(id)
-			nd := cat.NodeByID(id)
-			if nd != nil {
-				name = nd.Name
-			}
-			st, ok := states[id][gid]
-			if !ok {
-				// The node did not answer (down, or the replica is not started).
-				alive := nd != nil && n.liveness(nd) == "live"
-				null := types.NullOf(types.Int8)
-				t.Rows = append(t.Rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt("unknown"), types.NewBool(alive), null, null, null})
-				continue
-			}
-			t.Rows = append(t.Rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt(st.Role), types.NewBool(true),
-				i8(int64(st.Applied)), i8(int64(st.Commit)), i8(int64(st.Commit) - int64(st.Applied))})
-		}
-	}
-	metaNodes := []uint64{n.id.RaftID}
-	if st, ok := n.store.Status(catalog.MetaGroupID); ok {
-		metaNodes = append(slices.Clone(st.Voters), st.Learners...)
-		slices.Sort(metaNodes)
-	}
-	add("meta", 0, catalog.MetaGroupID, metaNodes)
-	refs := cat.Groups()
-	for _, s := range cat.SortedStreams() {
-		for i, g := range s.Groups {
-			add(s.Name, i, g, refs[g].Nodes)
-		}
-	}
-	for _, v := range cat.SortedViews() {
-		for i, g := range v.Groups {
-			add(v.Name, i, g, refs[g].Nodes)
-		}
-	}
-	return t
+func (c clusterStatus) GroupStatus(ctx context.Context) map[uint64]map[uint64]rpc.ReplicaStatus {
+	return c.n.router.GroupStatus(ctx)
 }
 
-// nodesTable is cairn_cluster.nodes: every member, its liveness as this
-// node sees it, and the replicas and leaders it holds (leaders are known
-// for this node only).
-func (n *Node) nodesTable() *exec.MemTable {
-	t := &exec.MemTable{Cols: []exec.Column{{Name: "node_id", T: types.Text}, {Name: "address", T: types.Text}, {Name: "role", T: types.Text},
-		{Name: "zone", T: types.Text}, {Name: "region", T: types.Text}, {Name: "state", T: types.Text}, {Name: "leaders", T: types.Int8},
-		{Name: "replicas", T: types.Int8}, {Name: "last_heartbeat", T: types.TimestampTZ}}}
-	cat := n.meta.Catalog()
-	replicas := map[uint64]int64{}
-	for _, ref := range cat.Groups() {
-		for _, id := range ref.Nodes {
-			replicas[id]++
-		}
-	}
-	if st, ok := n.store.Status(catalog.MetaGroupID); ok {
-		for _, id := range append(slices.Clone(st.Voters), st.Learners...) {
-			replicas[id]++
-		}
-	}
-	leaders := int64(0)
-	for gid := range cat.Groups() {
-		if st, ok := n.store.Status(gid); ok && st.IsLeader {
-			leaders++
-		}
-	}
-	if st, ok := n.store.Status(catalog.MetaGroupID); ok && st.IsLeader {
-		leaders++
-	}
-	for _, nd := range cat.SortedNodes() {
-		ld := types.NullOf(types.Int8)
-		hb := types.NullOf(types.TimestampTZ)
-		if nd.ID == n.id.RaftID {
-			ld = i8(leaders)
-			hb = types.NewInt(types.TimestampTZ, time.Now().UnixMicro())
-		} else if at, ok := n.live.Last(nd.ID); ok {
-			hb = types.NewInt(types.TimestampTZ, at.UnixMicro())
-			if c, ok := n.live.LeadersOf(nd.ID); ok && n.liveness(nd) == "live" {
-				ld = i8(int64(c)) // data-shard leaders, from its last heartbeat
-			}
-		}
-		t.Rows = append(t.Rows, []types.Datum{txt(nd.Name), txt(nd.ClusterAddr), txt(nd.Role), txt(nd.Zone), txt(nd.Region),
-			txt(n.state(nd)), ld, i8(replicas[nd.ID]), hb})
-	}
-	return t
-}
-
-// leaderTermsTable is cairn_cluster.leader_terms: every (group, term) this
-// node led and committed in, read from its leader-terms.log.
-func (n *Node) leaderTermsTable() (*exec.MemTable, error) {
-	t := &exec.MemTable{Cols: []exec.Column{{Name: "group_id", T: types.Int8}, {Name: "term", T: types.Int8},
-		{Name: "node_id", T: types.Text}, {Name: "since", T: types.TimestampTZ}}}
-	b, err := os.ReadFile(filepath.Join(n.cfg.DataDir, "leader-terms.log"))
-	if err != nil {
-		return nil, pgerr.New(pgerr.IOError, "read leader-terms.log: %v", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		var gid, term, at int64
-		if _, err := fmt.Sscan(line, &gid, &term, &at); err != nil {
-			continue // a torn last line after a crash
-		}
-		t.Rows = append(t.Rows, []types.Datum{i8(gid), i8(term), txt(n.cfg.NodeID), types.NewInt(types.TimestampTZ, at)})
-	}
-	return t, nil
+func (c clusterStatus) LeaderTermsLog() ([]byte, error) {
+	return os.ReadFile(filepath.Join(c.n.cfg.DataDir, "leader-terms.log"))
 }

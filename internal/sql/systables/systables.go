@@ -1,0 +1,187 @@
+// Package systables builds the cairn_cluster tables (streams, views,
+// shards, nodes, leader_terms) from the catalog and what this node knows
+// of the cluster, through the Status interface it declares.
+package systables
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/rpc"
+	"github.com/cairndb/cairn/internal/sql/exec"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// Status is what the cluster tables read from the node.
+type Status interface {
+	Catalog() *catalog.Catalog
+	Self() uint64 // this node's raft id
+	Name() string // its --node-id
+	Now() time.Time
+	// Liveness is a node's liveness as this node sees it.
+	Liveness(nd *catalog.Node) string
+	// LastHeard and LeadersOf come from the node's last heartbeat.
+	LastHeard(id uint64) (time.Time, bool)
+	LeadersOf(id uint64) (int, bool)
+	// MetaMembers are the meta group's voters and learners (ok: known).
+	MetaMembers() (voters, learners []uint64, ok bool)
+	// Leads reports whether this node's replica of gid leads it.
+	Leads(gid uint64) bool
+	// GroupStatus is every live node's replicas' raft state.
+	GroupStatus(ctx context.Context) map[uint64]map[uint64]rpc.ReplicaStatus
+	// LeaderTermsLog is the content of this node's leader-terms.log.
+	LeaderTermsLog() ([]byte, error)
+}
+
+func txt(s string) types.Datum { return types.NewText(s) }
+func i8(v int64) types.Datum   { return types.NewInt(types.Int8, v) }
+
+// state is the operator's state of nd if one is set, else its liveness.
+func state(n Status, nd *catalog.Node) string {
+	if nd.State != "" {
+		return nd.State
+	}
+	return n.Liveness(nd)
+}
+
+// Streams is cairn_cluster.streams: every stream and its options.
+func Streams(cat *catalog.Catalog) *exec.MemTable {
+	t := &exec.MemTable{Cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "columns", T: types.Text}, {Name: "shards", T: types.Int8},
+		{Name: "replicas", T: types.Int8}, {Name: "shard_key", T: types.Text}, {Name: "retention", T: types.Text}}}
+	for _, s := range cat.SortedStreams() {
+		cols := make([]string, len(s.Cols))
+		for i, c := range s.Cols {
+			cols[i] = c.Name + " " + c.T.String()
+		}
+		t.Rows = append(t.Rows, []types.Datum{txt(s.Name), txt(strings.Join(cols, ", ")), i8(int64(s.Shards)), i8(int64(s.Replicas)), txt(s.ShardKey), txt(s.Retention)})
+	}
+	return t
+}
+
+// Views is cairn_cluster.views: every continuous view.
+func Views(cat *catalog.Catalog) *exec.MemTable {
+	t := &exec.MemTable{Cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "stream", T: types.Text}, {Name: "kind", T: types.Text},
+		{Name: "shards", T: types.Int8}, {Name: "replicas", T: types.Int8}, {Name: "query", T: types.Text}}}
+	for _, v := range cat.SortedViews() {
+		t.Rows = append(t.Rows, []types.Datum{txt(v.Name), txt(v.Stream), txt(v.Kind), i8(int64(v.Shards)), i8(int64(v.Replicas)), txt(v.Query)})
+	}
+	return t
+}
+
+// Shards is cairn_cluster.shards: one row per replica of every
+// group. Raft state is known for this node's replicas; other nodes'
+// replicas show their node's liveness.
+func Shards(ctx context.Context, n Status) *exec.MemTable {
+	t := &exec.MemTable{Cols: []exec.Column{{Name: "object", T: types.Text}, {Name: "shard", T: types.Int8}, {Name: "group_id", T: types.Int8},
+		{Name: "node_id", T: types.Text}, {Name: "role", T: types.Text}, {Name: "is_alive", T: types.Bool},
+		{Name: "applied_index", T: types.Int8}, {Name: "commit_index", T: types.Int8}, {Name: "lag", T: types.Int8}}}
+	cat := n.Catalog()
+	states := n.GroupStatus(ctx)
+	add := func(object string, shard int, gid uint64, nodes []uint64) {
+		for _, id := range nodes {
+			name := fmt.Sprint(id)
+			nd := cat.NodeByID(id)
+			if nd != nil {
+				name = nd.Name
+			}
+			st, ok := states[id][gid]
+			if !ok {
+				// The node did not answer (down, or the replica is not started).
+				alive := nd != nil && n.Liveness(nd) == "live"
+				null := types.NullOf(types.Int8)
+				t.Rows = append(t.Rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt("unknown"), types.NewBool(alive), null, null, null})
+				continue
+			}
+			t.Rows = append(t.Rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt(st.Role), types.NewBool(true),
+				i8(int64(st.Applied)), i8(int64(st.Commit)), i8(int64(st.Commit) - int64(st.Applied))})
+		}
+	}
+	metaNodes := []uint64{n.Self()}
+	if voters, learners, ok := n.MetaMembers(); ok {
+		metaNodes = append(slices.Clone(voters), learners...)
+		slices.Sort(metaNodes)
+	}
+	add("meta", 0, catalog.MetaGroupID, metaNodes)
+	refs := cat.Groups()
+	for _, s := range cat.SortedStreams() {
+		for i, g := range s.Groups {
+			add(s.Name, i, g, refs[g].Nodes)
+		}
+	}
+	for _, v := range cat.SortedViews() {
+		for i, g := range v.Groups {
+			add(v.Name, i, g, refs[g].Nodes)
+		}
+	}
+	return t
+}
+
+// Nodes is cairn_cluster.nodes: every member, its liveness as this
+// node sees it, and the replicas and leaders it holds (leaders are known
+// for this node only).
+func Nodes(n Status) *exec.MemTable {
+	t := &exec.MemTable{Cols: []exec.Column{{Name: "node_id", T: types.Text}, {Name: "address", T: types.Text}, {Name: "role", T: types.Text},
+		{Name: "zone", T: types.Text}, {Name: "region", T: types.Text}, {Name: "state", T: types.Text}, {Name: "leaders", T: types.Int8},
+		{Name: "replicas", T: types.Int8}, {Name: "last_heartbeat", T: types.TimestampTZ}}}
+	cat := n.Catalog()
+	replicas := map[uint64]int64{}
+	for _, ref := range cat.Groups() {
+		for _, id := range ref.Nodes {
+			replicas[id]++
+		}
+	}
+	if voters, learners, ok := n.MetaMembers(); ok {
+		for _, id := range append(slices.Clone(voters), learners...) {
+			replicas[id]++
+		}
+	}
+	leaders := int64(0)
+	for gid := range cat.Groups() {
+		if n.Leads(gid) {
+			leaders++
+		}
+	}
+	if n.Leads(catalog.MetaGroupID) {
+		leaders++
+	}
+	for _, nd := range cat.SortedNodes() {
+		ld := types.NullOf(types.Int8)
+		hb := types.NullOf(types.TimestampTZ)
+		if nd.ID == n.Self() {
+			ld = i8(leaders)
+			hb = types.NewInt(types.TimestampTZ, n.Now().UnixMicro())
+		} else if at, ok := n.LastHeard(nd.ID); ok {
+			hb = types.NewInt(types.TimestampTZ, at.UnixMicro())
+			if c, ok := n.LeadersOf(nd.ID); ok && n.Liveness(nd) == "live" {
+				ld = i8(int64(c)) // data-shard leaders, from its last heartbeat
+			}
+		}
+		t.Rows = append(t.Rows, []types.Datum{txt(nd.Name), txt(nd.ClusterAddr), txt(nd.Role), txt(nd.Zone), txt(nd.Region),
+			txt(state(n, nd)), ld, i8(replicas[nd.ID]), hb})
+	}
+	return t
+}
+
+// LeaderTerms is cairn_cluster.leader_terms: every (group, term) this
+// node led and committed in, read from its leader-terms.log.
+func LeaderTerms(n Status) (*exec.MemTable, error) {
+	t := &exec.MemTable{Cols: []exec.Column{{Name: "group_id", T: types.Int8}, {Name: "term", T: types.Int8},
+		{Name: "node_id", T: types.Text}, {Name: "since", T: types.TimestampTZ}}}
+	b, err := n.LeaderTermsLog()
+	if err != nil {
+		return nil, pgerr.New(pgerr.IOError, "read leader-terms.log: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var gid, term, at int64
+		if _, err := fmt.Sscan(line, &gid, &term, &at); err != nil {
+			continue // a torn last line after a crash
+		}
+		t.Rows = append(t.Rows, []types.Datum{i8(gid), i8(term), txt(n.Name()), types.NewInt(types.TimestampTZ, at)})
+	}
+	return t, nil
+}
