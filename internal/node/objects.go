@@ -3,12 +3,9 @@ package node
 import (
 	"context"
 	"errors"
-	"slices"
-	"time"
 
 	"github.com/cairndb/cairn/internal/cluster/placement"
 	"github.com/cairndb/cairn/internal/pgerr"
-	"github.com/cairndb/cairn/internal/replica"
 )
 
 // place picks the replicas of each of shards shards (placement.Initial).
@@ -25,30 +22,9 @@ func (n *Node) place(shards, replicas int) ([][]uint64, error) {
 	return out, err
 }
 
-// waitGroups waits until every group runs here and has a leader, so a
-// statement right after CREATE finds its shards ready.
+// waitGroups waits until every group of a new object that has a replica
+// here runs and has a leader (replica.WaitReady).
 func (n *Node) waitGroups(ctx context.Context, groups []uint64) error {
 	n.poke()
-	deadline := time.Now().Add(10 * time.Second)
-	for _, gid := range groups {
-		if ref, ok := n.meta.Catalog().Groups()[gid]; ok && !slices.Contains(ref.Nodes, n.id.RaftID) {
-			continue // no replica here; appends find the leader wherever it is
-		}
-		for {
-			if n.replicas.Has(gid) {
-				if st, ok := n.store.Status(gid); ok && st.Leader != 0 {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				return pgerr.ShardNotReady.New(gid)
-			}
-			select {
-			case <-ctx.Done():
-				return replica.StoreErr(ctx.Err())
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}
-	return nil
+	return n.replicas.WaitReady(ctx, groups)
 }

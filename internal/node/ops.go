@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
@@ -20,25 +19,8 @@ import (
 
 // ---- the executor ----
 
-// leadersOn counts the groups (meta included) node id leads, asking it.
 func (b opsCluster) LeadersOn(ctx context.Context, id uint64) (int, error) {
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	out, err := b.n.router.CallNode(cctx, id, rpc.NodeGroups, nil)
-	if err != nil {
-		return 0, err
-	}
-	var m map[uint64]rpc.ReplicaStatus
-	if err := json.Unmarshal(out, &m); err != nil {
-		return 0, err
-	}
-	c := 0
-	for _, r := range m {
-		if r.Role == "leader" {
-			c++
-		}
-	}
-	return c, nil
+	return b.n.router.LeadersOn(ctx, id)
 }
 
 // opsCluster is the node as the operations executor sees it (ops.Cluster).

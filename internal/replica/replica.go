@@ -729,3 +729,31 @@ func (m *Manager) resetMeta() error {
 	m.log.Warn("reset the meta replica after a forced recovery of the meta group; waiting for a snapshot")
 	return nil
 }
+
+// WaitReady waits until every group of groups that has a replica here
+// runs and has a leader, so a statement right after CREATE finds its
+// shards ready.
+func (m *Manager) WaitReady(ctx context.Context, groups []uint64) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, gid := range groups {
+		if ref, ok := m.meta.Catalog().Groups()[gid]; ok && !slices.Contains(ref.Nodes, m.self) {
+			continue // no replica here; appends find the leader wherever it is
+		}
+		for {
+			if m.Has(gid) {
+				if st, ok := m.store.Status(gid); ok && st.Leader != 0 {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				return pgerr.ShardNotReady.New(gid)
+			}
+			select {
+			case <-ctx.Done():
+				return StoreErr(ctx.Err())
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}

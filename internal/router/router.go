@@ -966,3 +966,24 @@ func NewBatchID() (id [streamsm.BatchIDLen]byte) {
 	_, _ = rand.Read(id[:])
 	return id
 }
+
+// LeadersOn counts the groups (meta included) node id leads, asking it.
+func (rt *Router) LeadersOn(ctx context.Context, id uint64) (int, error) {
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	out, err := rt.CallNode(cctx, id, rpc.NodeGroups, nil)
+	if err != nil {
+		return 0, err
+	}
+	var m map[uint64]rpc.ReplicaStatus
+	if err := json.Unmarshal(out, &m); err != nil {
+		return 0, err
+	}
+	c := 0
+	for _, r := range m {
+		if r.Role == "leader" {
+			c++
+		}
+	}
+	return c, nil
+}
