@@ -401,12 +401,10 @@ func TestOpsManualOffline(t *testing.T) {
 	onN4 := strings.Split(c.dataReplicas("n4"), "|")[2]
 	c.kill("n4")
 	c.waitState("n4", "dead", 20*time.Second)
-	time.Sleep(3 * time.Second) // a few scheduler rounds
+	// That nothing moves meanwhile (auto_failover off) is the scheduler's
+	// decision, checked by the script internal/cluster/placement/testdata/failover.
 	if out := c.dataReplicas("n4"); !strings.HasSuffix(out, "|"+onN4) {
 		t.Fatalf("with auto_failover off the replicas on n4 moved: %s (it held %s)", out, onN4)
-	}
-	if out := c.must("SELECT count(*) FROM cairn_cluster.operations"); out != "0" {
-		t.Fatalf("with auto_failover off the scheduler started %s operations", out)
 	}
 	// The operator takes n4 out: its replicas are re-replicated.
 	id := c.op("ALTER NODE 'n4' OFFLINE")
