@@ -1,6 +1,8 @@
-// Package server wires one Cairn node: the multi-raft store, the catalog,
-// the stream and view shard groups, the view tasks, and the PostgreSQL
-// and HTTP front ends.
+// Package node is the one wiring point of a Cairn node: Start builds the
+// data dir, listeners, transport, raft store and meta group, then the
+// member, replica, router and operations parts and the front ends, and
+// owns every goroutine's lifetime; Close takes them apart in reverse.
+// DESIGN.md maps the packages and their arrows.
 package node
 
 import (
