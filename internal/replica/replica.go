@@ -229,7 +229,7 @@ func (m *Manager) DestroyOrphans() {
 	// group still counts on would put committed entries at risk. A
 	// ReadIndex barrier on the meta group brings it up to date; without
 	// one nothing is deleted (a later restart cleans up).
-	ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(m.ctx, m.t.CatalogCatchUp)
 	defer cancel()
 	if err := m.ReadIndex(ctx, catalog.MetaGroupID); err != nil {
 		m.log.Info("not cleaning up replicas moved off this node: the catalog could not be brought up to date", "err", err)
@@ -288,18 +288,11 @@ func PlanStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) 
 	return exec.PlanView(sel, exec.StreamColumns(s))
 }
 
-// Pacing of view deltas (see viewsm.TaskConfig): a 10,000-key delta
-// waits 40 ms before the next one, a 10-key delta 40 µs.
-const (
-	viewMaxPause    = 40 * time.Millisecond
-	viewPausePerKey = 4 * time.Microsecond
-)
-
 // superviseView runs the view task while this replica leads the view shard.
 func (m *Manager) superviseView(ctx context.Context, g *Group, s *catalog.Stream) {
 	defer close(g.done)
 	src := m.sources(s.Groups)
-	backoff := 10 * time.Millisecond
+	backoff := m.t.ViewRetryMin
 	for ctx.Err() == nil {
 		st, ok := m.store.Status(g.ID)
 		if !ok || !st.IsLeader {
@@ -307,12 +300,12 @@ func (m *Manager) superviseView(ctx context.Context, g *Group, s *catalog.Stream
 			case <-ctx.Done():
 				return
 			case <-g.leader:
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(m.t.ViewLeaderPoll):
 			}
 			continue
 		}
 		err := m.runViewTask(ctx, viewsm.TaskConfig{
-			SM: g.View, Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, MaxPause: viewMaxPause, PausePerKey: viewPausePerKey,
+			SM: g.View, Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
 			Propose: func(ctx context.Context, cmd []byte) (any, error) {
 				return m.store.Propose(ctx, g.ID, m.bugs.DropDelta(g.View.Plan(), cmd))
 			},
@@ -331,7 +324,7 @@ func (m *Manager) superviseView(ctx context.Context, g *Group, s *catalog.Stream
 			return
 		case <-time.After(backoff):
 		}
-		if backoff < time.Second {
+		if backoff < m.t.ViewRetryMax {
 			backoff *= 2
 		}
 	}
@@ -514,12 +507,13 @@ func (m *Manager) AppendLocal(ctx context.Context, gid uint64, cmd []byte) (*rpc
 
 // ReadIndex is a linearizable read barrier on a local replica. A replica
 // that does not know its leader yet (just restarted, or an election under
-// way) is given up to 3 s before the statement fails with 40001.
+// way) is given up to Timing.ReadIndexWait (3 s) before the statement
+// fails with 40001.
 func (m *Manager) ReadIndex(ctx context.Context, gid uint64) error {
 	if m.bugs.SkipReadIndex(gid == catalog.MetaGroupID) {
 		return nil // --unsafe-bug stale-read: no barrier
 	}
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(m.t.ReadIndexWait)
 	for {
 		err := m.store.ReadIndex(ctx, gid)
 		if err == nil {
@@ -531,7 +525,7 @@ func (m *Manager) ReadIndex(ctx context.Context, gid uint64) error {
 		select {
 		case <-ctx.Done():
 			return StoreErr(ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(m.t.ReadIndexPoll):
 		}
 	}
 }
@@ -629,7 +623,7 @@ func (m *Manager) HandleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (
 	default:
 		return nil, pgerr.UnknownShardAction.New(req.Action)
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, m.t.ConfChangeTimeout)
 	defer cancel()
 	if err := m.store.ProposeConfChange(cctx, req.Group, &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{change}}); err != nil {
 		return nil, StoreErr(err)
@@ -734,7 +728,7 @@ func (m *Manager) resetMeta() error {
 // runs and has a leader, so a statement right after CREATE finds its
 // shards ready.
 func (m *Manager) WaitReady(ctx context.Context, groups []uint64) error {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(m.t.GroupsReadyWait)
 	for _, gid := range groups {
 		if ref, ok := m.meta.Catalog().Groups()[gid]; ok && !slices.Contains(ref.Nodes, m.self) {
 			continue // no replica here; appends find the leader wherever it is

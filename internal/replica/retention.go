@@ -50,7 +50,7 @@ func (m *Manager) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, 
 	first := g.Stream.First()
 	upto := first
 	limit := ^uint64(0)
-	ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(m.ctx, m.t.RetentionCall)
 	defer cancel()
 	for _, v := range cat.ViewsOn(s.Name) {
 		for _, vg := range v.Groups {

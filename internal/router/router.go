@@ -245,7 +245,7 @@ func (rt *Router) appendShard(ctx context.Context, gid uint64, b *types.Batch, i
 	id := NewBatchID()
 	enc := types.AppendEncoded(nil, b)
 	cmd := streamsm.EncodeAppend(make([]byte, 0, len(enc)+32), id, ingest, enc)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(rt.t.AppendDeadline)
 	var hint uint64
 	var lastErr error
 	for attempt := 0; ; attempt++ {
@@ -293,10 +293,6 @@ func retryableAppend(err error) bool {
 
 var errNotLeaderHere = errors.New("not the leader of the shard")
 
-// appendAttemptTimeout bounds one append attempt at one node; a paused or
-// cut-off leader is then given up for another replica.
-const appendAttemptTimeout = time.Second
-
 // tryAppend makes one attempt: locally when this node leads the shard,
 // else at the hinted or believed leader, else at some replica. leader is
 // a hint for the next attempt.
@@ -306,7 +302,7 @@ func (rt *Router) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint ui
 		if st.IsLeader {
 			// Bounded too: a leader cut off from its quorum keeps its
 			// proposal pending until it hears from a new leader.
-			actx, cancel := context.WithTimeout(ctx, 2*appendAttemptTimeout)
+			actx, cancel := context.WithTimeout(ctx, 2*rt.t.AppendAttempt)
 			defer cancel()
 			rep, err := rt.replicas.AppendLocal(actx, gid, cmd)
 			if err != nil {
@@ -332,7 +328,7 @@ func (rt *Router) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint ui
 		}
 	}
 	body := rpc.EncodeAppend(gid, cmd)
-	cctx, cancel := context.WithTimeout(ctx, appendAttemptTimeout)
+	cctx, cancel := context.WithTimeout(ctx, rt.t.AppendAttempt)
 	defer cancel()
 	out, err := rt.tr.Call(cctx, target, rpc.Append, body)
 	if err != nil {
@@ -370,7 +366,7 @@ func (rt *Router) WaitViewsCover(ctx context.Context, vs []*catalog.View, ends [
 				} else {
 					offs = rt.RemoteViewOffsets(ctx, gid)
 					c := make(chan struct{})
-					time.AfterFunc(remotePoll, func() { close(c) })
+					time.AfterFunc(rt.t.RemoteStreamPoll, func() { close(c) })
 					ch = c
 				}
 				if covers(offs, ends) {
@@ -380,7 +376,7 @@ func (rt *Router) WaitViewsCover(ctx context.Context, vs []*catalog.View, ends [
 				case <-ctx.Done():
 					return replica.StoreErr(ctx.Err())
 				case <-ch:
-				case <-time.After(100 * time.Millisecond):
+				case <-time.After(rt.t.ViewCoverPoll):
 				}
 			}
 		}
@@ -736,7 +732,7 @@ func (rt *Router) callReplica(ctx context.Context, gid uint64, method string, re
 		if nd := rt.meta.Catalog().NodeByID(id); nd != nil && rt.liveness(nd) == "dead" {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, rt.t.ReplicaCall)
 		out, err := rt.tr.Call(cctx, id, method, body)
 		cancel()
 		if err == nil {
@@ -762,10 +758,6 @@ type streamShardSource struct {
 
 func (s *streamShardSource) Shards() int { return len(s.groups) }
 
-// remotePoll is how often a view task polls a stream shard it has no
-// replica of.
-const remotePoll = 5 * time.Millisecond
-
 func (s *streamShardSource) End(i int) (uint64, <-chan struct{}) {
 	if g := s.rt.replicas.Get(s.groups[i]); g != nil && g.Stream != nil {
 		return g.Stream.End()
@@ -775,7 +767,7 @@ func (s *streamShardSource) End(i int) (uint64, <-chan struct{}) {
 	// last reported is no bound: a lagging follower may have answered, and
 	// trusting its end would stop the view at that offset for good.
 	ch := make(chan struct{})
-	time.AfterFunc(remotePoll, func() { close(ch) })
+	time.AfterFunc(s.rt.t.RemoteStreamPoll, func() { close(ch) })
 	return ^uint64(0) >> 1, ch
 }
 
@@ -788,7 +780,7 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 	if g := s.rt.replicas.Get(gid); g != nil && g.Stream != nil && !s.linearizable && s.rt.replicas.Servable(gid) == nil {
 		return streamsm.Scan(s.rt.store.DB(), raftstore.DataPrefix(gid), from, max, fn)
 	}
-	ctx, cancel := context.WithTimeout(s.rt.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(s.rt.ctx, s.rt.t.RemoteScan)
 	defer cancel()
 	out, err := s.rt.callReplica(ctx, gid, rpc.StreamScan, rpc.ScanRequest{Group: gid, From: from, MaxEvents: max, Linearizable: s.linearizable})
 	if err != nil {
@@ -847,7 +839,7 @@ func (rt *Router) CallNode(ctx context.Context, id uint64, method string, req an
 }
 
 func (rt *Router) ShardAdminAt(ctx context.Context, id uint64, req rpc.ShardRequest) (*rpc.ShardReply, error) {
-	cctx, cancel := context.WithTimeout(ctx, 12*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, rt.t.ShardAdminTimeout)
 	defer cancel()
 	out, err := rt.CallNode(cctx, id, rpc.ShardAdmin, req)
 	if err != nil {
@@ -864,7 +856,7 @@ func (rt *Router) ShardAdminAt(ctx context.Context, id uint64, req rpc.ShardRequ
 // the replicas the catalog places (and this node's own view), retrying
 // for up to 15 s while the group elects a leader.
 func (rt *Router) ShardAdmin(ctx context.Context, gid uint64, action rpc.ShardAction, node uint64) (*rpc.ShardReply, error) {
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(rt.t.ShardAdminRetry)
 	var lastErr error
 	var leader uint64
 	for attempt := 0; time.Now().Before(deadline) && attempt < 100; attempt++ {
@@ -895,7 +887,7 @@ func (rt *Router) ShardAdmin(ctx context.Context, gid uint64, action rpc.ShardAc
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(rt.t.ShardAdminPoll):
 		}
 	}
 	return nil, pgerr.ShardAdminFailed.New(gid, lastErr)
@@ -920,7 +912,7 @@ func (rt *Router) FindLeader(ctx context.Context, gid uint64) uint64 {
 		if nd := rt.meta.Catalog().NodeByID(id); nd == nil || rt.liveness(nd) == "dead" {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		cctx, cancel := context.WithTimeout(ctx, rt.t.StatusCallTimeout)
 		rep, err := rt.ShardAdminAt(cctx, id, rpc.ShardRequest{Group: gid, Action: rpc.ShardStatus})
 		cancel()
 		if err == nil && rep.Leader != 0 {
@@ -969,7 +961,7 @@ func NewBatchID() (id [streamsm.BatchIDLen]byte) {
 
 // LeadersOn counts the groups (meta included) node id leads, asking it.
 func (rt *Router) LeadersOn(ctx context.Context, id uint64) (int, error) {
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, rt.t.LeadersCall)
 	defer cancel()
 	out, err := rt.CallNode(cctx, id, rpc.NodeGroups, nil)
 	if err != nil {

@@ -1,13 +1,16 @@
 // Package timing is the one table of a node's intervals, timeouts and
-// limits: raft ticks, heartbeats, background loops, the scheduler and the
-// operations executor. Zero fields take the defaults.
+// limits: raft ticks, heartbeats, background loops, routing retries,
+// replicas and view tasks, the scheduler and the operations executor.
+// Zero fields take the defaults.
 package timing
 
-import "time"
+import (
+	"reflect"
+	"time"
+)
 
-// Timing is every interval, timeout and pause the node's background work
-// uses, in one table. Zero fields take their defaults (Default);
-// tests shorten them.
+// Timing is every interval, timeout, pause and limit a node uses, in one
+// table. Zero fields take their defaults (Default); tests shorten them.
 type Timing struct {
 	// Raft: the clock's tick; a leader heartbeats every RaftHeartbeat and
 	// followers elect after RaftElection without one (randomized up to
@@ -20,7 +23,7 @@ type Timing struct {
 	JoinAttempt        time.Duration // one join RPC
 	MetaChangeTimeout  time.Duration // one meta-group membership change
 	LeaderBalance      time.Duration // leadership transfers from one node, one round each
-	StatusCallTimeout  time.Duration // one node's answer for cairn_cluster.shards
+	StatusCallTimeout  time.Duration // one node's answer for cairn_cluster.shards, or who leads a group
 	MetaLeaderWait     time.Duration // at start, for the meta group to elect a leader
 	RegisterTimeout    time.Duration // at start, to register this node in the catalog
 	MetaProposeTimeout time.Duration // one catalog change
@@ -31,6 +34,29 @@ type Timing struct {
 	Reconcile time.Duration // catalog → groups on this node (also on a poke)
 	Retention time.Duration // trimming expired stream batches
 	Lag       time.Duration // view lag gauges
+
+	// The router.
+	AppendDeadline   time.Duration // one batch's appends, retried across leader changes
+	AppendAttempt    time.Duration // one append attempt at one node (a paused leader is then given up)
+	ReplicaCall      time.Duration // one call to one replica before the next is tried
+	RemoteScan       time.Duration // one page of a stream shard read from another node
+	RemoteStreamPoll time.Duration // a view task's look at a stream shard it has no replica of
+	ViewCoverPoll    time.Duration // sync_commit's look at whether the views caught up
+	ShardAdminPoll   time.Duration // between attempts to reach a group's leader for shard admin
+	LeadersCall      time.Duration // asking a node about its replicas (how many it leads; forced recovery)
+
+	// Replicas and their view tasks.
+	ViewMaxPause      time.Duration // pause after a large view delta (see viewsm.TaskConfig)
+	ViewPausePerKey   time.Duration // pause per key of a view delta
+	ViewLeaderPoll    time.Duration // a view shard replica's look at whether it leads
+	ViewRetryMin      time.Duration // first backoff after a view task stopped
+	ViewRetryMax      time.Duration // largest backoff after a view task stopped
+	ReadIndexWait     time.Duration // a linearizable read's wait for its replica to know a leader
+	ReadIndexPoll     time.Duration // between ReadIndex attempts
+	ConfChangeTimeout time.Duration // one membership change of a data group
+	GroupsReadyWait   time.Duration // CREATE's wait for the new shards to run here
+	CatalogCatchUp    time.Duration // the meta barrier before deleting replicas moved off
+	RetentionCall     time.Duration // one retention round's reads and trim of a shard
 
 	// The scheduler.
 	RebalanceCooldown time.Duration // spaces automatic rebalances
@@ -43,7 +69,12 @@ type Timing struct {
 	MoveTimeout       time.Duration // one replica move (a large shard's snapshot)
 	ShardAdminTimeout time.Duration // one shard-admin call on a node
 	ShardAdminRetry   time.Duration // finding a group's leader for a shard-admin call
-	OpPoll            time.Duration // operation steps checking for their result
+	OpPoll            time.Duration // node operations checking for their result
+	CatchUpPoll       time.Duration // a new replica's catch-up checks
+	TransferPoll      time.Duration // leadership transfer checks
+	FailoverPoll      time.Duration // a failover's checks of who leads
+	ProgressEvery     time.Duration // how often a catch-up's progress is recorded
+	UndoTimeout       time.Duration // removing the learner of a cancelled move
 	DrainTimeout      time.Duration // a drain's wait for the node to lead nothing
 	FailoverTimeout   time.Duration // a failover's wait for the preferred node to lead
 	RecoverTimeout    time.Duration // ALTER NODE … RECOVER's wait for the node to heartbeat
@@ -56,61 +87,42 @@ type Timing struct {
 func Default() Timing {
 	return Timing{
 		RaftTick: 50 * time.Millisecond, RaftHeartbeat: 100 * time.Millisecond, RaftElection: time.Second,
+
 		Heartbeat: 500 * time.Millisecond, JoinDeadline: 30 * time.Second, JoinAttempt: 5 * time.Second,
 		MetaChangeTimeout: 10 * time.Second, LeaderBalance: time.Second, StatusCallTimeout: time.Second,
 		MetaLeaderWait: 30 * time.Second, RegisterTimeout: 30 * time.Second, MetaProposeTimeout: 10 * time.Second,
 		MetaForwardWait: 5 * time.Second,
-		Schedule:        time.Second, Reconcile: time.Second, Retention: time.Second, Lag: time.Second,
+
+		Schedule: time.Second, Reconcile: time.Second, Retention: time.Second, Lag: time.Second,
+
+		AppendDeadline: 10 * time.Second, AppendAttempt: time.Second, ReplicaCall: 5 * time.Second,
+		RemoteScan: 10 * time.Second, RemoteStreamPoll: 5 * time.Millisecond, ViewCoverPoll: 100 * time.Millisecond,
+		ShardAdminPoll: 200 * time.Millisecond, LeadersCall: 2 * time.Second,
+
+		ViewMaxPause: 40 * time.Millisecond, ViewPausePerKey: 4 * time.Microsecond, ViewLeaderPoll: 100 * time.Millisecond,
+		ViewRetryMin: 10 * time.Millisecond, ViewRetryMax: time.Second, ReadIndexWait: 3 * time.Second,
+		ReadIndexPoll: 50 * time.Millisecond, ConfChangeTimeout: 10 * time.Second, GroupsReadyWait: 10 * time.Second,
+		CatalogCatchUp: 10 * time.Second, RetentionCall: 10 * time.Second,
+
 		RebalanceCooldown: 10 * time.Second, StartupGrace: 5 * time.Second, MaxNewOps: 4, MaxMoves: 2,
+
 		OpAttempts: 5, MoveTimeout: 30 * time.Minute, ShardAdminTimeout: 12 * time.Second, ShardAdminRetry: 15 * time.Second,
-		OpPoll: 250 * time.Millisecond, DrainTimeout: time.Minute, FailoverTimeout: time.Minute, RecoverTimeout: 10 * time.Minute,
+		OpPoll: 250 * time.Millisecond, CatchUpPoll: 200 * time.Millisecond, TransferPoll: 100 * time.Millisecond,
+		FailoverPoll: 500 * time.Millisecond, ProgressEvery: time.Second, UndoTimeout: 20 * time.Second,
+		DrainTimeout: time.Minute, FailoverTimeout: time.Minute, RecoverTimeout: 10 * time.Minute,
+
 		ShutdownGrace: 10 * time.Second,
 	}
 }
 
-// WithDefaults fills zero fields from Default.
+// WithDefaults fills every zero (or negative) field from Default.
 func (t Timing) WithDefaults() Timing {
-	d := Default()
-	fill := func(v *time.Duration, def time.Duration) {
-		if *v <= 0 {
-			*v = def
+	d := reflect.ValueOf(Default())
+	v := reflect.ValueOf(&t).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Int() <= 0 {
+			f.Set(d.Field(i))
 		}
-	}
-	fill(&t.RaftTick, d.RaftTick)
-	fill(&t.RaftHeartbeat, d.RaftHeartbeat)
-	fill(&t.RaftElection, d.RaftElection)
-	fill(&t.Heartbeat, d.Heartbeat)
-	fill(&t.JoinDeadline, d.JoinDeadline)
-	fill(&t.JoinAttempt, d.JoinAttempt)
-	fill(&t.MetaChangeTimeout, d.MetaChangeTimeout)
-	fill(&t.LeaderBalance, d.LeaderBalance)
-	fill(&t.StatusCallTimeout, d.StatusCallTimeout)
-	fill(&t.MetaLeaderWait, d.MetaLeaderWait)
-	fill(&t.RegisterTimeout, d.RegisterTimeout)
-	fill(&t.MetaProposeTimeout, d.MetaProposeTimeout)
-	fill(&t.MetaForwardWait, d.MetaForwardWait)
-	fill(&t.Schedule, d.Schedule)
-	fill(&t.Reconcile, d.Reconcile)
-	fill(&t.Retention, d.Retention)
-	fill(&t.Lag, d.Lag)
-	fill(&t.RebalanceCooldown, d.RebalanceCooldown)
-	fill(&t.StartupGrace, d.StartupGrace)
-	fill(&t.MoveTimeout, d.MoveTimeout)
-	fill(&t.ShardAdminTimeout, d.ShardAdminTimeout)
-	fill(&t.ShardAdminRetry, d.ShardAdminRetry)
-	fill(&t.OpPoll, d.OpPoll)
-	fill(&t.DrainTimeout, d.DrainTimeout)
-	fill(&t.FailoverTimeout, d.FailoverTimeout)
-	fill(&t.RecoverTimeout, d.RecoverTimeout)
-	fill(&t.ShutdownGrace, d.ShutdownGrace)
-	if t.MaxNewOps <= 0 {
-		t.MaxNewOps = d.MaxNewOps
-	}
-	if t.MaxMoves <= 0 {
-		t.MaxMoves = d.MaxMoves
-	}
-	if t.OpAttempts <= 0 {
-		t.OpAttempts = d.OpAttempts
 	}
 	return t
 }

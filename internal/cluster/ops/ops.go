@@ -305,7 +305,7 @@ func (e *Executor) execReplace(ctx context.Context, o *catalog.Operation) error 
 	err := e.replaceSteps(ctx, o, &promoted)
 	if errors.Is(err, errOpCancelled) && !promoted {
 		// Undo the half-added replica: it never voted.
-		rctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
+		rctx, cancel := context.WithTimeout(e.ctx, e.t.UndoTimeout)
 		defer cancel()
 		if _, rerr := e.c.ShardAdmin(rctx, o.Group, rpc.ShardRemove, o.To); rerr == nil {
 			if cur, ok := e.c.Catalog().ShardNodes(o.Group); ok && slices.Contains(cur, o.To) && o.From != 0 {
@@ -351,7 +351,7 @@ func (e *Executor) replaceSteps(ctx context.Context, o *catalog.Operation, promo
 			if e.clock.Now().After(deadline) {
 				return pgerr.CatchUpTimeout.New(to, e.t.MoveTimeout)
 			}
-			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			if err := sleepCtx(ctx, e.t.CatchUpPoll); err != nil {
 				return err
 			}
 			rep, err = e.c.ShardAdmin(ctx, o.Group, rpc.ShardStatus, 0)
@@ -362,7 +362,7 @@ func (e *Executor) replaceSteps(ctx context.Context, o *catalog.Operation, promo
 			if m >= target {
 				break
 			}
-			if time.Since(lastReport) > time.Second {
+			if time.Since(lastReport) > e.t.ProgressEvery {
 				lastReport = time.Now()
 				if err := e.step(ctx, o, 0.15+0.7*float64(m)/float64(max(target, 1)), "catching up %s: index %d of %d", to, m, target); err != nil {
 					return err
@@ -387,7 +387,7 @@ func (e *Executor) replaceSteps(ctx context.Context, o *catalog.Operation, promo
 			if _, err := e.c.ShardAdmin(ctx, o.Group, rpc.ShardTransfer, o.To); err != nil {
 				return err
 			}
-			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			if err := sleepCtx(ctx, e.t.TransferPoll); err != nil {
 				return err
 			}
 			if rep, err = e.c.ShardAdmin(ctx, o.Group, rpc.ShardStatus, 0); err != nil {
@@ -423,7 +423,7 @@ func (e *Executor) execTransfer(ctx context.Context, o *catalog.Operation) error
 			if rep.Leader == o.To {
 				return nil
 			}
-			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			if err := sleepCtx(ctx, e.t.TransferPoll); err != nil {
 				return err
 			}
 			if rep, err = e.c.ShardAdmin(ctx, o.Group, rpc.ShardStatus, 0); err != nil {
@@ -480,7 +480,7 @@ func (e *Executor) execEvacuate(ctx context.Context, o *catalog.Operation) error
 				return err
 			}
 		}
-		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+		if err := sleepCtx(ctx, e.t.OpPoll); err != nil {
 			return err
 		}
 	}
@@ -515,7 +515,7 @@ func (e *Executor) execDrain(ctx context.Context, o *catalog.Operation) error {
 				}
 			}
 		}
-		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+		if err := sleepCtx(ctx, e.t.OpPoll); err != nil {
 			return err
 		}
 	}
@@ -538,7 +538,7 @@ func (e *Executor) execRecoverNode(ctx context.Context, o *catalog.Operation) er
 				return err
 			}
 		}
-		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+		if err := sleepCtx(ctx, e.t.OpPoll); err != nil {
 			return err
 		}
 	}
@@ -574,7 +574,7 @@ func (e *Executor) execFailover(ctx context.Context, o *catalog.Operation) error
 				return err
 			}
 		}
-		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+		if err := sleepCtx(ctx, e.t.FailoverPoll); err != nil {
 			return err
 		}
 	}
@@ -626,7 +626,7 @@ func (e *Executor) waitOp(ctx context.Context, id uint64, timeout time.Duration)
 		case catalog.OpFailed, catalog.OpCancelled:
 			return pgerr.OperationEnded.New(id, o.Status, o.Error)
 		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+		if err := sleepCtx(ctx, e.t.CatchUpPoll); err != nil {
 			return err
 		}
 	}

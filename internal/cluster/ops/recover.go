@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/pgerr"
@@ -39,7 +38,7 @@ func (e *Executor) ForceRecover(ctx context.Context, gid uint64, confirm bool, n
 		if e.liveness(nd) == "dead" {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, e.t.LeadersCall)
 		rep, err := e.c.ShardAdminAt(cctx, nd.ID, rpc.ShardRequest{Group: gid, Action: rpc.ShardStatus})
 		cancel()
 		if err != nil {
