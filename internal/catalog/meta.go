@@ -84,8 +84,7 @@ func (m *MetaSM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 	if perr != nil {
 		return &Result{Err: perr}
 	}
-	next := m.Catalog().Clone()
-	res := c.apply(next)
+	next, res := Apply(m.Catalog(), c)
 	if res.Err != nil {
 		return res
 	}
@@ -277,4 +276,17 @@ func (c *Catalog) dropMissing(kind, name string, ifExists bool, res *Result) *pg
 		return ErrNoView(name)
 	}
 	return ErrNoStream(name)
+}
+
+// Apply applies c to a copy of cat and returns the new catalog and the
+// result (the old catalog, unchanged, when the result carries an error).
+// The meta state machine applies every command this way; tests of code
+// that proposes commands apply them directly.
+func Apply(cat *Catalog, c Command) (*Catalog, *Result) {
+	next := cat.Clone()
+	res := c.apply(next)
+	if res.Err != nil {
+		return cat, res
+	}
+	return next, res
 }

@@ -1,0 +1,213 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/cluster/membership"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/rpc"
+	"github.com/cairndb/cairn/internal/timing"
+)
+
+// fakeCluster is a cluster in memory: a catalog that commands apply to at
+// once, and raft groups whose membership shard-admin actions change.
+type fakeCluster struct {
+	mu     sync.Mutex
+	cat    *catalog.Catalog
+	live   map[uint64]membership.State
+	groups map[uint64]*rpc.ShardReply // by group id: the leader's view
+	calls  []string                   // shard-admin actions, in order
+}
+
+func (f *fakeCluster) Catalog() *catalog.Catalog {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cat
+}
+
+func (f *fakeCluster) Live(*catalog.Catalog) membership.Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := membership.Snapshot{Self: 1, States: map[uint64]membership.State{}, Leaders: map[uint64]int{}}
+	for id, st := range f.live {
+		s.States[id] = st
+	}
+	return s
+}
+
+func (f *fakeCluster) Propose(_ context.Context, c catalog.Command) (*catalog.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	next, res := catalog.Apply(f.cat, c)
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	f.cat = next
+	return res, nil
+}
+
+func (f *fakeCluster) IsMetaLeader() bool   { return true }
+func (f *fakeCluster) MetaVoters() []uint64 { return []uint64{1} }
+
+func (f *fakeCluster) ShardAdmin(_ context.Context, gid uint64, action rpc.ShardAction, node uint64) (*rpc.ShardReply, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.groups[gid]
+	if g == nil {
+		return nil, pgerr.New(pgerr.UndefinedObject, "no group %d", gid)
+	}
+	f.calls = append(f.calls, fmt.Sprintf("%s %d", action, node))
+	switch action {
+	case rpc.ShardStatus:
+	case rpc.ShardAddLearner:
+		g.Learners = append(g.Learners, node)
+		g.Match[node] = g.Commit // catches up at once
+	case rpc.ShardPromote:
+		g.Learners = slices.DeleteFunc(g.Learners, func(id uint64) bool { return id == node })
+		g.Voters = append(g.Voters, node)
+	case rpc.ShardTransfer:
+		g.Leader = node
+	case rpc.ShardRemove:
+		g.Voters = slices.DeleteFunc(g.Voters, func(id uint64) bool { return id == node })
+	default:
+		return nil, fmt.Errorf("unexpected action %s", action)
+	}
+	cp := *g
+	cp.Voters, cp.Learners = slices.Clone(g.Voters), slices.Clone(g.Learners)
+	return &cp, nil
+}
+
+func (f *fakeCluster) ShardAdminAt(context.Context, uint64, rpc.ShardRequest) (*rpc.ShardReply, error) {
+	return nil, fmt.Errorf("not used")
+}
+func (f *fakeCluster) WaitMetaLeader(time.Duration) error { return nil }
+
+// LeadersOn says every node still leads a group: a drain never finishes.
+func (f *fakeCluster) LeadersOn(context.Context, uint64) (int, error) {
+	return 1, nil
+}
+func (f *fakeCluster) GroupStatus(context.Context) map[uint64]map[uint64]rpc.ReplicaStatus {
+	return nil
+}
+
+// newFake is four live data nodes and one stream shard (group 2) on
+// n1, n2 and n3, led by n3.
+func newFake() *fakeCluster {
+	cat := catalog.New()
+	for i := uint64(1); i <= 4; i++ {
+		cat.Nodes[fmt.Sprintf("n%d", i)] = &catalog.Node{ID: i, Name: fmt.Sprintf("n%d", i), Role: "data"}
+	}
+	cat.Streams["s"] = &catalog.Stream{ID: 1, Name: "s", Shards: 1, Replicas: 3, Nodes: [][]uint64{{1, 2, 3}}, Groups: []uint64{2}}
+	cat.NextGroupID = 3
+	return &fakeCluster{
+		cat:    cat,
+		live:   map[uint64]membership.State{1: membership.Live, 2: membership.Live, 3: membership.Live, 4: membership.Live},
+		groups: map[uint64]*rpc.ShardReply{2: {Leader: 3, Commit: 100, Voters: []uint64{1, 2, 3}, Match: map[uint64]uint64{}}},
+	}
+}
+
+func fastTiming() timing.Timing {
+	return timing.Timing{CatchUpPoll: time.Millisecond, TransferPoll: time.Millisecond, OpPoll: time.Millisecond, StartupGrace: time.Hour}
+}
+
+// waitDone runs rounds until operation id is finished (at most 5 s).
+func waitDone(t *testing.T, e *Executor, f *fakeCluster, id uint64) *catalog.Operation {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		e.Round()
+		if o := f.Catalog().Ops[id]; o != nil && !o.Active() {
+			return o
+		}
+	}
+	t.Fatalf("operation %d did not finish: %+v", id, f.Catalog().Ops[id])
+	return nil
+}
+
+// A dead node's replica is replaced: the round records the operation the
+// scheduler decides, and the executor adds a learner on the target, promotes
+// it, moves leadership off the dead replica and removes it, then drops it
+// from the placement.
+func TestReplaceDeadReplica(t *testing.T) {
+	f := newFake()
+	f.live[3] = membership.Dead
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := New(ctx, Config{Cluster: f, Timing: fastTiming(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer e.Wait()
+	e.Round()
+	var op *catalog.Operation
+	for _, o := range f.Catalog().SortedOps() {
+		op = o
+	}
+	if op == nil || op.Type != catalog.OpReplaceReplica || op.From != 3 || !op.Auto {
+		t.Fatalf("the round recorded %+v, want an automatic replace_replica from node 3", op)
+	}
+	done := waitDone(t, e, f, op.ID)
+	if done.Status != catalog.OpDone || done.To != 4 {
+		t.Fatalf("operation ended %s (to %d, error %q), want done to node 4", done.Status, done.To, done.Error)
+	}
+	if nodes, _ := f.Catalog().ShardNodes(2); !slices.Equal(nodes, []uint64{1, 2, 4}) {
+		t.Fatalf("placement %v, want [1 2 4]", nodes)
+	}
+	f.mu.Lock()
+	calls := slices.Clone(f.calls)
+	g := *f.groups[2]
+	f.mu.Unlock()
+	if !slices.Equal(g.Voters, []uint64{1, 2, 4}) || g.Leader != 4 {
+		t.Fatalf("group voters %v leader %d, want [1 2 4] led by 4 (the leader was on the removed replica)", g.Voters, g.Leader)
+	}
+	want := []string{"add_learner 4", "promote 4", "transfer 4", "remove 3"}
+	for _, w := range want {
+		if !slices.Contains(calls, w) {
+			t.Fatalf("shard-admin calls %v lack %q", calls, w)
+		}
+	}
+	if i, j := slices.Index(calls, "promote 4"), slices.Index(calls, "remove 3"); i > j {
+		t.Fatalf("removed the old replica before promoting the new one: %v", calls)
+	}
+}
+
+// With auto_failover off, a round records nothing for a dead node, and an
+// operator's cancel of a running operation ends it as cancelled.
+func TestAutoFailoverOffAndCancel(t *testing.T) {
+	f := newFake()
+	f.live[3] = membership.Dead
+	off := "off"
+	if _, err := f.Propose(context.Background(), &catalog.SetSetting{Key: "auto_failover", Value: &off}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := New(ctx, Config{Cluster: f, Timing: fastTiming(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer e.Wait()
+	e.Round()
+	if n := len(f.Catalog().Ops); n != 0 {
+		t.Fatalf("with auto_failover off a round recorded %d operations", n)
+	}
+	// An operator's drain of n2 waits for n2 to lead nothing; cancel it.
+	o, err := e.Create(context.Background(), &catalog.Operation{Type: catalog.OpDrain, Target: "node n2", Node: "n2", To: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := catalog.NodeDraining
+	if _, err := f.Propose(context.Background(), &catalog.SetNodeState{Node: "n2", State: v}); err != nil {
+		t.Fatal(err)
+	}
+	e.Round()
+	cp := *f.Catalog().Ops[o.ID]
+	cp.Status, cp.End = catalog.OpCancelled, time.Now().UnixMicro()
+	if _, err := f.Propose(context.Background(), &catalog.UpdateOperation{Cancel: true, Operation: &cp}); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitDone(t, e, f, o.ID); got.Status != catalog.OpCancelled {
+		t.Fatalf("cancelled drain ended %s", got.Status)
+	}
+}
