@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -59,10 +58,10 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 	}
 	// The store must outlive every RPC that reads it: Close waits for
 	// these, after cancelling them through n.ctx.
-	if !n.rpcs.enter() {
+	if !n.rpcs.Enter() {
 		return nil, pgerr.NodeStopping.New(n.cfg.NodeID)
 	}
-	defer n.rpcs.leave()
+	defer n.rpcs.Leave()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(n.ctx, cancel)()
@@ -105,53 +104,6 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 		return json.Marshal(st.Applied)
 	}
 	return nil, pgerr.UnknownRPC.New(method)
-}
-
-// inflight counts running RPC handlers so that Close can wait for them
-// before it closes the store.
-type inflight struct {
-	mu     sync.Mutex
-	n      int
-	closed bool
-	zero   chan struct{}
-}
-
-func (f *inflight) enter() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return false
-	}
-	f.n++
-	return true
-}
-
-func (f *inflight) leave() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.n--
-	if f.n == 0 && f.zero != nil {
-		close(f.zero)
-		f.zero = nil
-	}
-}
-
-// closeAndWait refuses new handlers and waits (at most timeout) for the
-// running ones.
-func (f *inflight) closeAndWait(timeout time.Duration) {
-	f.mu.Lock()
-	f.closed = true
-	if f.n == 0 {
-		f.mu.Unlock()
-		return
-	}
-	ch := make(chan struct{})
-	f.zero = ch
-	f.mu.Unlock()
-	select {
-	case <-ch:
-	case <-time.After(timeout):
-	}
 }
 
 // liveness is a node's liveness as this node sees it.

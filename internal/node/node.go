@@ -35,6 +35,7 @@ import (
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/replica"
 	"github.com/cairndb/cairn/internal/router"
+	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/timing"
 	"github.com/cairndb/cairn/internal/transport"
@@ -125,7 +126,7 @@ type Node struct {
 	wg          sync.WaitGroup
 	ready       atomic.Bool   // store and meta group are up: peers' messages can be handled
 	ops         *ops.Executor // cluster operations, run while this node leads the meta group
-	rpcs        inflight      // running RPC handlers
+	rpcs        rpc.Gate      // running RPC handlers
 
 	replicas *replica.Manager // this node's data-shard replicas
 	router   *router.Router   // where reads and writes go
@@ -339,7 +340,7 @@ func (n *Node) Close() error {
 	if n.replicas != nil {
 		n.replicas.Stop()
 	}
-	n.rpcs.closeAndWait(n.timing.ShutdownGrace)
+	n.rpcs.CloseAndWait(n.timing.ShutdownGrace)
 	var err error
 	if n.store != nil {
 		err = n.store.Close()
