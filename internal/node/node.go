@@ -155,7 +155,6 @@ func Start(cfg Config) (*Node, error) {
 		n.timing.RaftElection = cfg.ElectionTimeout
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.ops = ops.New(n.ctx, ops.Config{Cluster: opsCluster{n}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
 	ok := false
 	defer func() {
 		if !ok {
@@ -262,6 +261,7 @@ func Start(cfg Config) (*Node, error) {
 		Sources:     func(groups []uint64) viewsm.Source { return n.router.StreamShards(groups) }})
 	n.router = router.New(n.ctx, router.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Store: n.store, Replicas: n.replicas,
 		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing})
+	n.ops = ops.New(n.ctx, ops.Config{Cluster: ops.Parts{Meta: n.member, Shards: n.router}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
 	n.ready.Store(true)
 	n.wg.Add(3)
 	go n.every(n.timing.Heartbeat, nil, n.member.SendHeartbeats)

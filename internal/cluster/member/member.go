@@ -389,3 +389,26 @@ func (m *Member) BalanceLeaders() {
 		}
 	}
 }
+
+// Catalog is the current catalog (read-only).
+func (m *Member) Catalog() *catalog.Catalog { return m.cfg.Meta.Catalog() }
+
+// Live is the liveness of every node in cat (Snapshot).
+func (m *Member) Live(cat *catalog.Catalog) membership.Snapshot { return m.Snapshot(cat) }
+
+// IsMetaLeader reports whether this node leads the meta group.
+func (m *Member) IsMetaLeader() bool {
+	st, ok := m.cfg.Raft.Status(catalog.MetaGroupID)
+	return ok && st.IsLeader
+}
+
+// MetaVoters are the meta group's voters as this node knows them.
+func (m *Member) MetaVoters() []uint64 {
+	st, _ := m.cfg.Raft.Status(catalog.MetaGroupID)
+	return st.Voters
+}
+
+// WaitMetaLeader waits up to timeout until the meta group has a leader.
+func (m *Member) WaitMetaLeader(timeout time.Duration) error {
+	return m.WaitLeader(catalog.MetaGroupID, timeout)
+}

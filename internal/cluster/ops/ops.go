@@ -28,8 +28,9 @@ import (
 	"github.com/cairndb/cairn/internal/timing"
 )
 
-// Cluster is what the executor needs from the node it runs on.
-type Cluster interface {
+// Meta is the meta group and liveness, as the executor needs them (the
+// node's member implements it).
+type Meta interface {
 	// Catalog is the current catalog (read-only); Live the liveness of its
 	// nodes as this node sees them.
 	Catalog() *catalog.Catalog
@@ -40,17 +41,34 @@ type Cluster interface {
 	// MetaVoters are the meta group's voters.
 	IsMetaLeader() bool
 	MetaVoters() []uint64
-	// ShardAdmin runs a shard action at group gid's leader.
-	ShardAdmin(ctx context.Context, gid uint64, action rpc.ShardAction, node uint64) (*rpc.ShardReply, error)
-	// LeadersOn counts the groups node id leads, asking it.
-	LeadersOn(ctx context.Context, id uint64) (int, error)
-	// ShardAdminAt runs a shard action on node id's replica of the group.
-	ShardAdminAt(ctx context.Context, id uint64, req rpc.ShardRequest) (*rpc.ShardReply, error)
 	// WaitMetaLeader waits up to timeout until the meta group has a leader.
 	WaitMetaLeader(timeout time.Duration) error
+}
+
+// Shards reaches the replicas of data groups on any node (the node's
+// router implements it).
+type Shards interface {
+	// ShardAdmin runs a shard action at group gid's leader.
+	ShardAdmin(ctx context.Context, gid uint64, action rpc.ShardAction, node uint64) (*rpc.ShardReply, error)
+	// ShardAdminAt runs a shard action on node id's replica of the group.
+	ShardAdminAt(ctx context.Context, id uint64, req rpc.ShardRequest) (*rpc.ShardReply, error)
+	// LeadersOn counts the groups node id leads, asking it.
+	LeadersOn(ctx context.Context, id uint64) (int, error)
 	// GroupStatus asks every live node for its replicas' raft state:
 	// node id -> group id -> status.
 	GroupStatus(ctx context.Context) map[uint64]map[uint64]rpc.ReplicaStatus
+}
+
+// Cluster is everything the executor acts through.
+type Cluster interface {
+	Meta
+	Shards
+}
+
+// Parts joins a Meta and a Shards into a Cluster.
+type Parts struct {
+	Meta
+	Shards
 }
 
 // Config configures an Executor.
