@@ -60,17 +60,19 @@ func countVerbs(format string) int {
 var (
 	// Objects.
 
-	StreamNotFound    = def("stream_not_found", UndefinedTable, "stream %q does not exist", "")
-	ViewNotFound      = def("view_not_found", UndefinedTable, "view %q does not exist", "")
-	ObjectNotFound    = def("object_not_found", UndefinedTable, "%s %q does not exist", "")
-	RelationNotFound  = def("relation_not_found", UndefinedTable, "relation %q does not exist", "")
-	RelationExists    = def("relation_exists", DuplicateTable, "relation %q already exists (a %s)", "")
-	NotThatKind       = def("not_that_kind", WrongObjectType, "%q is a %s", "Use DROP %s to remove a %s.")
-	ViewsDependOn     = def("views_depend_on_stream", DependentObjects, "cannot drop stream %q because views depend on it: %s", "Use DROP ... CASCADE to drop the dependent views too.")
-	StreamRecreated   = def("stream_recreated", SerializationFailure, "stream %q was dropped and created again while the view was being created; retry", "")
-	TypeNotFound      = def("type_not_found", UndefinedObject, "type %q does not exist", "")
-	ColumnRepeated    = def("column_repeated", DuplicateColumn, "column %q specified more than once", "")
-	StreamColNotFound = def("stream_column_not_found", UndefinedColumn, "column %q of stream %q does not exist", "")
+	StreamNotFound            = def("stream_not_found", UndefinedTable, "stream %q does not exist", "")
+	ViewNotFound              = def("view_not_found", UndefinedTable, "view %q does not exist", "")
+	ObjectNotFound            = def("object_not_found", UndefinedTable, "%s %q does not exist", "")
+	RelationNotFound          = def("relation_not_found", UndefinedTable, "relation %q does not exist", "")
+	RelationExists            = def("relation_exists", DuplicateTable, "relation %q already exists (a %s)", "")
+	NotThatKind               = def("not_that_kind", WrongObjectType, "%q is a %s", "Use DROP %s to remove a %s.")
+	ViewsDependOn             = def("views_depend_on_stream", DependentObjects, "cannot drop stream %q because views depend on it: %s", "Use DROP ... CASCADE to drop the dependent views too.")
+	StreamRecreated           = def("stream_recreated", SerializationFailure, "stream %q was dropped and created again while the view was being created; retry", "")
+	TypeNotFound              = def("type_not_found", UndefinedObject, "type %q does not exist", "")
+	ColumnRepeated            = def("column_repeated", DuplicateColumn, "column %q specified more than once", "")
+	StreamColNotFound         = def("stream_column_not_found", UndefinedColumn, "column %q of stream %q does not exist", "")
+	QualifiedRelationNotFound = def("qualified_relation_not_found", UndefinedTable, "relation \"%s.%s\" does not exist", "")
+	SystemTableNotFound       = def("system_table_not_found", UndefinedTable, "relation \"%s.%s\" does not exist", "cairn_cluster has: nodes, shards, operations, settings, streams, views, leader_terms.")
 
 	// Nodes, shards and operations.
 
@@ -247,6 +249,84 @@ var (
 	CopyExtraData           = def("copy_extra_data", BadCopyFileFormat, "extra data after last expected column", "")
 	CopyUnterminatedQuote   = def("copy_unterminated_quote", BadCopyFileFormat, "unterminated CSV quoted field", "")
 
+	// Expressions and functions.
+
+	OperatorNotFound        = def("operator_not_found", UndefinedFunction, "operator does not exist: %s %s %s", "")
+	UnaryOperatorNotFound   = def("unary_operator_not_found", UndefinedFunction, "operator does not exist: %s %s", "No operator matches the given name and argument type. You might need to add an explicit type cast.")
+	FunctionNotFound        = def("function_not_found", UndefinedFunction, "function %s does not exist", "No function matches the given name and argument types. You might need to add explicit type casts.")
+	UnsupportedOperator     = def("unsupported_operator", FeatureNotSupported, "unsupported operator %s", "")
+	UnsupportedExpression   = def("unsupported_expression", FeatureNotSupported, "unsupported expression %T", "")
+	UnsupportedLiteral      = def("unsupported_literal", FeatureNotSupported, "unsupported literal", "")
+	SubqueryInExpression    = def("subquery_in_expression", FeatureNotSupported, "subqueries in expressions are not supported", "")
+	ParameterNotFound       = def("parameter_not_found", UndefinedParameter, "there is no parameter $%d", "")
+	ColumnNotFound          = def("column_not_found", UndefinedColumn, "column %q does not exist", "")
+	QualifiedColumnNotFound = def("qualified_column_not_found", UndefinedColumn, "column %s.%s does not exist", "")
+	AmbiguousColumnRef      = def("ambiguous_column_reference", AmbiguousColumn, "column reference %q is ambiguous", "")
+	MissingFromEntry        = def("missing_from_entry", UndefinedTable, "missing FROM-clause entry for table %q", "")
+	ArgumentNotBoolean      = def("argument_not_boolean", DatatypeMismatch, "argument of %s must be type boolean, not type %s", "")
+	ColumnTypeMismatch      = def("column_type_mismatch", DatatypeMismatch, "column is of type %s but expression is of type %s", "You will need to rewrite or cast the expression.")
+	ExpressionTypeMismatch  = def("expression_type_mismatch", DatatypeMismatch, "expression of type %s cannot be used as type %s", "You will need to rewrite or cast the expression.")
+	TypesCannotMatch        = def("types_cannot_match", DatatypeMismatch, "%s types %s and %s cannot be matched", "")
+	NestedAggregate         = def("nested_aggregate", GroupingError, "aggregate function calls cannot be nested", "")
+	AggregateNotAllowed     = def("aggregate_not_allowed", GroupingError, "aggregate functions are not allowed in %s", "")
+	DivideByZero            = def("division_by_zero", DivisionByZero, "division by zero", "")
+	ZeroToNegativePower     = def("zero_to_negative_power", "2201F", "zero raised to a negative power is undefined", "")
+	ComplexPowerResult      = def("complex_power_result", "2201F", "a negative number raised to a non-integer power yields a complex result", "")
+	SqrtOfNegative          = def("sqrt_of_negative", "2201F", "cannot take square root of a negative number", "")
+	LogOfNonPositive        = def("log_of_non_positive", "2201E", "cannot take logarithm of a non-positive number", "")
+	NegativeSubstringLength = def("negative_substring_length", "22011", "negative substring length not allowed", "")
+	UnitNotRecognized       = def("unit_not_recognized", InvalidParameterValue, "unit %q not recognized for type %s", "")
+	TypeOutOfRange          = def("type_out_of_range", NumericOutOfRange, "%s out of range", "")
+	FloatOverflow           = def("float_overflow", NumericOutOfRange, "value out of range: overflow", "")
+	TimestampOutOfRange     = def("timestamp_out_of_range", DatetimeFieldOverflow, "timestamp out of range", "")
+
+	// Types and casts.
+
+	CannotAssign             = def("cannot_assign", DatatypeMismatch, "cannot assign a value of type %s to type %s", "You will need to rewrite or cast the expression.")
+	CannotCast               = def("cannot_cast", "42846", "cannot cast type %s to %s", "")
+	InvalidCastInput         = def("invalid_cast_input", InvalidTextRep, "invalid input syntax for type %s: %q", "")
+	NumericFieldOverflow     = def("numeric_field_overflow", NumericOutOfRange, "numeric field overflow", "")
+	CannotReadType           = def("cannot_read_type", InvalidTextRep, "cannot read values of type %s", "")
+	InvalidUTF8              = def("invalid_utf8", CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\": %s", "")
+	InvalidTextInput         = def("invalid_text_input", InvalidTextRep, "invalid input syntax for type %s: \"%s\"", "")
+	InvalidDatetimeInput     = def("invalid_datetime_input", InvalidDatetimeFormat, "invalid input syntax for type %s: \"%s\"", "")
+	ValueOutOfRange          = def("value_out_of_range", NumericOutOfRange, "value \"%s\" is out of range for type %s", "")
+	InputOutOfRange          = def("input_out_of_range", NumericOutOfRange, "\"%s\" is out of range for type %s", "")
+	NumericOverflow          = def("numeric_overflow", NumericOutOfRange, "value overflows numeric format", "")
+	DatetimeFieldOutOfRange  = def("datetime_field_out_of_range", DatetimeFieldOverflow, "date/time field value out of range: \"%s\"", "")
+	TimestampInputOutOfRange = def("timestamp_input_out_of_range", DatetimeFieldOverflow, "timestamp out of range: \"%s\"", "")
+	DateInputOutOfRange      = def("date_input_out_of_range", DatetimeFieldOverflow, "date out of range: \"%s\"", "")
+	IntervalFieldOutOfRange  = def("interval_field_out_of_range", DatetimeFieldOverflow, "interval field value out of range: \"%s\"", "")
+	BadBinaryLength          = def("bad_binary_length", "22P03", "incorrect binary data format: %d bytes for type %s", "")
+	BadNumericSign           = def("bad_numeric_sign", "22P03", "invalid sign in external \"numeric\" value", "")
+	BadNumericDigit          = def("bad_numeric_digit", "22P03", "invalid digit in external \"numeric\" value", "")
+
+	// Queries: SELECT lists, GROUP BY, ORDER BY, LIMIT and OFFSET.
+
+	PositionNotInSelectList = def("position_not_in_select_list", InvalidColumnRef, "%s position %s is not in select list", "")
+	AmbiguousOrderBy        = def("ambiguous_order_by", AmbiguousColumn, "ORDER BY %q is ambiguous", "")
+	DistinctOrderBy         = def("distinct_order_by", InvalidColumnRef, "for SELECT DISTINCT, ORDER BY expressions must appear in select list", "")
+	ArgumentNotBigint       = def("argument_not_bigint", DatatypeMismatch, "argument of %s must be type bigint, not type %s", "")
+	NegativeLimit           = def("negative_limit", "2201W", "LIMIT must not be negative", "")
+	NegativeOffset          = def("negative_offset", "2201X", "OFFSET must not be negative", "")
+	ColumnNotGrouped        = def("column_not_grouped", GroupingError, "column %q must appear in the GROUP BY clause or be used in an aggregate function", "")
+
+	// Continuous views.
+
+	ViewFromSubquery      = def("view_from_subquery", FeatureNotSupported, "a continuous view cannot read FROM a subquery", "")
+	ViewDistinctAggregate = def("view_distinct_aggregate", FeatureNotSupported, "aggregates with DISTINCT are not supported in continuous views", "")
+	ViewKeyArity          = def("view_key_arity", InvalidParameterValue, "view key has %d columns, got %d values", "")
+	CorruptViewState      = def("corrupt_view_state", DataCorrupted, "corrupt encoded view state", "")
+
+	// Replicas and routing: reads and appends that reach no replica, or the wrong one.
+
+	GroupNoReplicas      = def("group_no_replicas", SerializationFailure, "group %d has no replicas (dropped meanwhile?); retry", "")
+	NoReplicaAnswered    = def("no_replica_answered", SerializationFailure, "no replica of group %d answered: %v", "Retry; the shard may be failing over.")
+	GroupNotOnNode       = def("group_not_on_node", CannotConnectNow, "%s shard group %d is not on this node", "")
+	StreamGroupNotOnNode = def("stream_group_not_on_node", SerializationFailure, "stream shard group %d is not on this node; retry", "")
+	ReplicaMovedOff      = def("replica_moved_off", SerializationFailure, "the replica of group %d on %s was moved off while it was read; retry", "")
+	ReplicaCatchingUp    = def("replica_catching_up", CannotConnectNow, "the replica of group %d on %s is still catching up", "")
+
 	// Internal: a bug or a broken invariant, reported rather than hidden.
 
 	CatalogUndecodable = def("catalog_undecodable", InternalError, "catalog: undecodable command at index %d: %v", "")
@@ -259,4 +339,6 @@ var (
 	UnknownRPC         = def("unknown_internal_method", FeatureNotSupported, "unknown internal method %q", "")
 	UnsupportedStmt    = def("unsupported_statement", FeatureNotSupported, "statement %T is not supported", "")
 	CatalogIO          = def("catalog_io", IOError, "catalog: %v", "")
+	AppendFailed       = def("append_failed", InternalError, "append: %v", "")
+	AppendBadResult    = def("append_bad_result", InternalError, "append: unexpected result %T", "")
 )

@@ -386,7 +386,7 @@ func (m *Manager) HandleData(ctx context.Context, method string, req []byte) (ou
 		}
 		g := m.Get(r.Group)
 		if g == nil || g.Stream == nil {
-			return nil, true, pgerr.New(pgerr.CannotConnectNow, "stream shard group %d is not on this node", r.Group)
+			return nil, true, pgerr.GroupNotOnNode.New("stream", r.Group)
 		}
 		if err := m.Servable(r.Group); err != nil {
 			return nil, true, err
@@ -418,7 +418,7 @@ func (m *Manager) HandleData(ctx context.Context, method string, req []byte) (ou
 		}
 		g := m.Get(r.Group)
 		if g == nil || g.View == nil {
-			return nil, true, pgerr.New(pgerr.CannotConnectNow, "view shard group %d is not on this node", r.Group)
+			return nil, true, pgerr.GroupNotOnNode.New("view", r.Group)
 		}
 		if err := m.Servable(r.Group); err != nil {
 			return nil, true, err
@@ -454,7 +454,7 @@ func (m *Manager) HandleData(ctx context.Context, method string, req []byte) (ou
 // caller gets a retryable error instead of a silently short result.
 func (m *Manager) StillHere(g *Group) error {
 	if m.Get(g.ID) != g {
-		return pgerr.New(pgerr.SerializationFailure, "the replica of group %d on %s was moved off while it was read; retry", g.ID, m.name)
+		return pgerr.ReplicaMovedOff.New(g.ID, m.name)
 	}
 	return nil
 }
@@ -464,7 +464,7 @@ func (m *Manager) StillHere(g *Group) error {
 // tries another replica.
 func (m *Manager) Servable(gid uint64) error {
 	if st, ok := m.store.Status(gid); ok && slices.Contains(st.Learners, m.self) {
-		return pgerr.New(pgerr.CannotConnectNow, "the replica of group %d on %s is still catching up", gid, m.name)
+		return pgerr.ReplicaCatchingUp.New(gid, m.name)
 	}
 	return nil
 }
@@ -474,7 +474,7 @@ func (m *Manager) Servable(gid uint64) error {
 func (m *Manager) AppendLocal(ctx context.Context, gid uint64, cmd []byte) (*rpc.AppendReply, error) {
 	st, ok := m.store.Status(gid)
 	if !ok {
-		return nil, pgerr.New(pgerr.SerializationFailure, "stream shard group %d is not on this node; retry", gid)
+		return nil, pgerr.StreamGroupNotOnNode.New(gid)
 	}
 	if !st.IsLeader {
 		return &rpc.AppendReply{NotHim: true, Leader: st.Leader}, nil
@@ -500,9 +500,9 @@ func (m *Manager) AppendLocal(ctx context.Context, gid uint64, cmd []byte) (*rpc
 	case streamsm.AppendResult:
 		return &rpc.AppendReply{End: r.End}, nil
 	case error:
-		return nil, pgerr.New(pgerr.InternalError, "append: %v", r)
+		return nil, pgerr.AppendFailed.New(r)
 	}
-	return nil, pgerr.New(pgerr.InternalError, "append: unexpected result %T", res)
+	return nil, pgerr.AppendBadResult.New(res)
 }
 
 // ReadIndex is a linearizable read barrier on a local replica. A replica

@@ -720,7 +720,7 @@ func (rt *Router) callReplica(ctx context.Context, gid uint64, method string, re
 	body := req.AppendTo(nil)
 	nodes := rt.replicasOf(gid)
 	if len(nodes) == 0 {
-		return nil, pgerr.New(pgerr.SerializationFailure, "group %d has no replicas (dropped meanwhile?); retry", gid)
+		return nil, pgerr.GroupNoReplicas.New(gid)
 	}
 	start := int(rt.rr.Add(1))
 	var lastErr error
@@ -743,7 +743,7 @@ func (rt *Router) callReplica(ctx context.Context, gid uint64, method string, re
 	if lastErr == nil {
 		lastErr = fmt.Errorf("no live replica")
 	}
-	return nil, pgerr.New(pgerr.SerializationFailure, "no replica of group %d answered: %v", gid, lastErr).WithHint("Retry; the shard may be failing over.")
+	return nil, pgerr.NoReplicaAnswered.New(gid, lastErr)
 }
 
 // streamShardSource gives a view task the shards of its stream, local

@@ -85,7 +85,7 @@ func parseIntLike(t T, s string) (int64, error) {
 	case Date:
 		return parseDate(s)
 	}
-	return 0, pgerr.New(pgerr.InvalidTextRep, "cannot read values of type %s", t)
+	return 0, pgerr.CannotReadType.New(t)
 }
 
 // CheckUTF8 returns a 22021 error when s is not valid UTF-8 or holds a
@@ -94,7 +94,7 @@ func CheckUTF8(s string) error {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == 0 {
-			return pgerr.New(pgerr.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\": 0x00")
+			return pgerr.InvalidUTF8.New("0x00")
 		}
 		if c < utf8.RuneSelf {
 			continue
@@ -109,7 +109,7 @@ func CheckUTF8(s string) error {
 				}
 				fmt.Fprintf(&b, "0x%02x", s[j])
 			}
-			return pgerr.New(pgerr.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\": %s", b.String())
+			return pgerr.InvalidUTF8.New(b.String())
 		}
 		i += size - 1
 	}
@@ -117,20 +117,19 @@ func CheckUTF8(s string) error {
 }
 
 func invalidSyntax(t T, s string) *pgerr.Error {
-	code := pgerr.InvalidTextRep
 	switch t {
 	case Timestamp, TimestampTZ, Date, Interval:
-		code = pgerr.InvalidDatetimeFormat
+		return pgerr.InvalidDatetimeInput.New(t, strings.Clone(s))
 	}
-	return pgerr.New(code, "invalid input syntax for type %s: \"%s\"", t, strings.Clone(s))
+	return pgerr.InvalidTextInput.New(t, strings.Clone(s))
 }
 
 func outOfRange(t T, s string) *pgerr.Error {
-	return pgerr.New(pgerr.NumericOutOfRange, "value \"%s\" is out of range for type %s", strings.Clone(s), t)
+	return pgerr.ValueOutOfRange.New(strings.Clone(s), t)
 }
 
 func fieldOutOfRange(s string) *pgerr.Error {
-	return pgerr.New(pgerr.DatetimeFieldOverflow, "date/time field value out of range: \"%s\"", strings.Clone(s))
+	return pgerr.DatetimeFieldOutOfRange.New(strings.Clone(s))
 }
 
 func isSpace(c byte) bool {
@@ -245,9 +244,9 @@ func parseFloat(t T, s string) (float64, error) {
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
 			if t == Numeric {
-				return 0, pgerr.New(pgerr.NumericOutOfRange, "value overflows numeric format")
+				return 0, pgerr.NumericOverflow.New()
 			}
-			return 0, pgerr.New(pgerr.NumericOutOfRange, "\"%s\" is out of range for type %s", strings.Clone(w), t)
+			return 0, pgerr.InputOutOfRange.New(strings.Clone(w), t)
 		}
 		return 0, invalidSyntax(t, s)
 	}
@@ -523,7 +522,7 @@ func parseTimestamp(t T, s string) (int64, error) {
 	}
 	// PostgreSQL's range is 4714 BC .. 294276 AD.
 	if dt.y < -4713 || dt.y > 294276 {
-		return 0, pgerr.New(pgerr.DatetimeFieldOverflow, "timestamp out of range: \"%s\"", strings.Clone(s))
+		return 0, pgerr.TimestampInputOutOfRange.New(strings.Clone(s))
 	}
 	days := DaysFromCivil(dt.y, dt.mo, dt.d)
 	us := days*microsPerDay + dt.h*microsPerHour + dt.mi*microsPerMinute + dt.sec*microsPerSecond + dt.us
@@ -549,7 +548,7 @@ func parseDate(s string) (int64, error) {
 		return DateNegInfinity, nil
 	}
 	if dt.y < -4713 || dt.y > 5874897 {
-		return 0, pgerr.New(pgerr.DatetimeFieldOverflow, "date out of range: \"%s\"", strings.Clone(s))
+		return 0, pgerr.DateInputOutOfRange.New(strings.Clone(s))
 	}
 	return DaysFromCivil(dt.y, dt.mo, dt.d), nil
 }
@@ -736,7 +735,7 @@ func (a *ivAcc) value(s string) (IntervalValue, error) {
 	// Carry whole days out of the fractional micros only where they came
 	// from fractions; PostgreSQL keeps '25 hours' as 25:00:00.
 	if math.Abs(a.months) > math.MaxInt32 || math.Abs(a.days) > math.MaxInt32 || math.Abs(a.micros) > math.MaxInt64/2 {
-		return IntervalValue{}, pgerr.New(pgerr.DatetimeFieldOverflow, "interval field value out of range: \"%s\"", strings.Clone(s))
+		return IntervalValue{}, pgerr.IntervalFieldOutOfRange.New(strings.Clone(s))
 	}
 	return IntervalValue{Months: int32(a.months), Days: int32(a.days), Micros: int64(a.micros)}, nil
 }
@@ -1059,7 +1058,7 @@ func AppendInterval(dst []byte, iv IntervalValue) []byte {
 // ---- binary ----
 
 func binaryErr(t T, n int) *pgerr.Error {
-	return pgerr.New("22P03", "incorrect binary data format: %d bytes for type %s", n, t)
+	return pgerr.BadBinaryLength.New(n, t)
 }
 
 // ParseBinary decodes the PostgreSQL binary representation of a value of
@@ -1184,7 +1183,7 @@ func decodeNumeric(b []byte) (float64, error) {
 		return math.Inf(-1), nil
 	case numericPos, numericNeg:
 	default:
-		return 0, pgerr.New("22P03", "invalid sign in external \"numeric\" value")
+		return 0, pgerr.BadNumericSign.New()
 	}
 	if nd == 0 {
 		return 0, nil
@@ -1197,7 +1196,7 @@ func decodeNumeric(b []byte) (float64, error) {
 	for i := 0; i < nd; i++ {
 		d := binary.BigEndian.Uint16(b[8+2*i:])
 		if d > 9999 {
-			return 0, pgerr.New("22P03", "invalid digit in external \"numeric\" value")
+			return 0, pgerr.BadNumericDigit.New()
 		}
 		buf = append(buf, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
 	}
@@ -1206,7 +1205,7 @@ func decodeNumeric(b []byte) (float64, error) {
 	f, err := strconv.ParseFloat(string(buf), 64)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return f, pgerr.New(pgerr.NumericOutOfRange, "value overflows numeric format")
+			return f, pgerr.NumericOverflow.New()
 		}
 		return 0, binaryErr(Numeric, len(b))
 	}

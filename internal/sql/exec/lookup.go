@@ -284,7 +284,7 @@ func (v *ViewPlan) KeyColumns() []int { return slices.Clone(v.keyCols) }
 // Keys, so a reader can find the group's stored state.
 func (v *ViewPlan) EncodeKey(dst []byte, key []types.Datum) ([]byte, error) {
 	if len(key) != len(v.keys) {
-		return dst, pgerr.New(pgerr.InvalidParameterValue, "view key has %d columns, got %d values", len(v.keys), len(key))
+		return dst, pgerr.ViewKeyArity.New(len(v.keys), len(key))
 	}
 	for i, d := range key {
 		if t := v.keys[i].T; d.T != t && !d.Null {

@@ -166,7 +166,7 @@ func expandItems(sel *parser.Select, cols []Column, quals []string) ([]selItem, 
 				return nil, pgerr.New(pgerr.SyntaxError, "SELECT * with no tables specified is not valid").WithPos(st.P)
 			}
 			if st.Table != "" && !contains(quals, st.Table) {
-				return nil, pgerr.New(pgerr.UndefinedTable, "missing FROM-clause entry for table %q", st.Table).WithPos(st.P)
+				return nil, pgerr.MissingFromEntry.New(st.Table).WithPos(st.P)
 			}
 			for _, c := range cols {
 				items = append(items, selItem{expr: &parser.ColumnRef{P: st.P, Table: st.Table, Name: c.Name}, name: c.Name})
@@ -212,7 +212,7 @@ func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (
 			if g.Kind == parser.LitInt {
 				k, err := strconv.Atoi(g.Val)
 				if err != nil || k < 1 || k > len(items) {
-					return nil, pgerr.New(pgerr.InvalidColumnRef, "GROUP BY position %s is not in select list", g.Val).WithPos(g.P)
+					return nil, pgerr.PositionNotInSelectList.New("GROUP BY", g.Val).WithPos(g.P)
 				}
 				e = items[k-1].expr
 			}
@@ -233,7 +233,7 @@ func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (
 			}
 		}
 		if agg.Contains(e) {
-			return nil, pgerr.New(pgerr.GroupingError, "aggregate functions are not allowed in GROUP BY").WithPos(ge.Pos())
+			return nil, pgerr.AggregateNotAllowed.New("GROUP BY").WithPos(ge.Pos())
 		}
 		canon := agg.Canon(keyC, e)
 		if contains(actx.Keys, canon) {
@@ -267,7 +267,7 @@ func (p *Plan) planOrder(scope *scalar.Compiler, items []selItem, order []parser
 			if e.Kind == parser.LitInt {
 				k, err := strconv.Atoi(e.Val)
 				if err != nil || k < 1 || k > nvis {
-					return pgerr.New(pgerr.InvalidColumnRef, "ORDER BY position %s is not in select list", e.Val).WithPos(e.P)
+					return pgerr.PositionNotInSelectList.New("ORDER BY", e.Val).WithPos(e.P)
 				}
 				col = k - 1
 			}
@@ -278,7 +278,7 @@ func (p *Plan) planOrder(scope *scalar.Compiler, items []selItem, order []parser
 						continue
 					}
 					if col >= 0 && canonItem(scope, items[col].expr) != canonItem(scope, items[i].expr) {
-						return pgerr.New(pgerr.AmbiguousColumn, "ORDER BY %q is ambiguous", e.Name).WithPos(e.P)
+						return pgerr.AmbiguousOrderBy.New(e.Name).WithPos(e.P)
 					}
 					if col < 0 {
 						col = i
@@ -302,7 +302,7 @@ func (p *Plan) planOrder(scope *scalar.Compiler, items []selItem, order []parser
 		}
 		if col < 0 {
 			if p.distinct {
-				return pgerr.New(pgerr.InvalidColumnRef, "for SELECT DISTINCT, ORDER BY expressions must appear in select list").WithPos(o.Expr.Pos())
+				return pgerr.DistinctOrderBy.New().WithPos(o.Expr.Pos())
 			}
 			n, err := scope.Compile(o.Expr)
 			if err != nil {
@@ -342,7 +342,7 @@ func planCount(e parser.Expr, params *ParamTypes, what string) (*scalar.Node, er
 		return nil, err
 	}
 	if n.T != types.Int8 && !(n.Untyped || n.Param > 0 || scalar.ImplicitCast(n.T, types.Int8)) {
-		return nil, pgerr.New(pgerr.DatatypeMismatch, "argument of %s must be type bigint, not type %s", what, n.T).WithPos(e.Pos())
+		return nil, pgerr.ArgumentNotBigint.New(what, n.T).WithPos(e.Pos())
 	}
 	return c.Coerce(n, types.Int8, e.Pos())
 }
@@ -366,7 +366,7 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		}
 		if !d.Null {
 			if d.I < 0 {
-				return pgerr.New("2201W", "LIMIT must not be negative")
+				return pgerr.NegativeLimit.New()
 			}
 			limit = d.I
 		}
@@ -378,7 +378,7 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		}
 		if !d.Null {
 			if d.I < 0 {
-				return pgerr.New("2201X", "OFFSET must not be negative")
+				return pgerr.NegativeOffset.New()
 			}
 			offset = d.I
 		}

@@ -45,9 +45,9 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 	}
 	switch {
 	case sel.From == nil:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "a continuous view must read FROM a stream").WithPos(sel.P)
+		return nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
 	case sel.From.Subquery != nil:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "a continuous view cannot read FROM a subquery").WithPos(sel.From.P)
+		return nil, pgerr.ViewFromSubquery.New().WithPos(sel.From.P)
 	case sel.Distinct:
 		return nil, unsupported(sel.P, "DISTINCT")
 	case len(sel.OrderBy) > 0:
@@ -104,7 +104,7 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 	v.keyCols = viewKeyColumns(g, items)
 	for _, s := range v.aggs {
 		if s.Distinct {
-			return nil, pgerr.New(pgerr.FeatureNotSupported, "aggregates with DISTINCT are not supported in continuous views").WithPos(sel.P)
+			return nil, pgerr.ViewDistinctAggregate.New().WithPos(sel.P)
 		}
 		l := agg.NewLayout(s, v.stride)
 		v.lay = append(v.lay, l)

@@ -57,8 +57,7 @@ func systemTable(b Backend, name string) (exec.Source, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, pgerr.New(pgerr.UndefinedTable, "relation \"cairn_cluster.%s\" does not exist", name).
-			WithHint("cairn_cluster has: nodes, shards, operations, settings, streams, views, leader_terms.")
+		return nil, pgerr.SystemTableNotFound.New("cairn_cluster", name)
 	}
 	return src, nil
 }

@@ -23,10 +23,9 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 		if ok || err != nil {
 			return src, err
 		}
-		return nil, pgerr.New(pgerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name).
-			WithHint("cairn_cluster has: nodes, shards, operations, settings, streams, views, leader_terms.")
+		return nil, pgerr.SystemTableNotFound.New(schema, name)
 	default:
-		return nil, pgerr.New(pgerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name)
+		return nil, pgerr.QualifiedRelationNotFound.New(schema, name)
 	}
 	cat := s.b.Catalog()
 	if st := cat.Streams[name]; st != nil {

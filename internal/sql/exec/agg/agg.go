@@ -75,7 +75,7 @@ func (a *Scope) Match(e parser.Expr) (*scalar.Node, bool, error) {
 			if e.Table != "" {
 				name = e.Table + "." + e.Name
 			}
-			return nil, true, pgerr.New(pgerr.GroupingError, "column %q must appear in the GROUP BY clause or be used in an aggregate function", name).WithPos(e.P)
+			return nil, true, pgerr.ColumnNotGrouped.New(name).WithPos(e.P)
 		}
 	}
 	return nil, false, nil

@@ -53,8 +53,7 @@ func Coerce(d types.Datum, t types.T) (types.Datum, error) {
 		return types.NullOf(t), nil
 	}
 	if !assignCast(d.T, t) {
-		return types.Datum{}, pgerr.New(pgerr.DatatypeMismatch, "cannot assign a value of type %s to type %s", d.T, t).
-			WithHint("You will need to rewrite or cast the expression.")
+		return types.Datum{}, pgerr.CannotAssign.New(d.T, t)
 	}
 	return castDatum(d, t)
 }
@@ -93,7 +92,7 @@ func castDatum(d types.Datum, t types.T) (types.Datum, error) {
 		}
 		return types.Datum{T: t, I: us}, nil
 	}
-	return types.Datum{}, pgerr.New("42846", "cannot cast type %s to %s", from, t)
+	return types.Datum{}, pgerr.CannotCast.New(from, t)
 }
 
 // parseText converts text input to t with types.ParseText, giving plain
@@ -106,7 +105,7 @@ func parseText(t types.T, s string) (types.Datum, error) {
 	if err != nil {
 		pe := pgerr.From(err)
 		if pe.Code == pgerr.InternalError {
-			return types.Datum{}, pgerr.New(pgerr.InvalidTextRep, "invalid input syntax for type %s: %q", t, s)
+			return types.Datum{}, pgerr.InvalidCastInput.New(t, s)
 		}
 		return types.Datum{}, pe
 	}
@@ -150,7 +149,7 @@ func castNumber(d types.Datum, t types.T) (types.Datum, error) {
 		f := d.Float()
 		f32 := float32(f)
 		if math.IsInf(float64(f32), 0) && !math.IsInf(f, 0) {
-			return types.Datum{}, pgerr.New(pgerr.NumericOutOfRange, "value out of range: overflow")
+			return types.Datum{}, pgerr.FloatOverflow.New()
 		}
 		return types.NewFloat(t, float64(f32)), nil
 	case t == types.Numeric && d.T == types.Float4:
@@ -176,7 +175,7 @@ func applyMods(d types.Datum, mods []int) (types.Datum, error) {
 		scale := math.Pow(10, float64(s))
 		v := math.Round(d.F*scale) / scale
 		if p > 0 && math.Abs(v) >= math.Pow(10, float64(p-s)) {
-			return d, pgerr.New(pgerr.NumericOutOfRange, "numeric field overflow").
+			return d, pgerr.NumericFieldOverflow.New().
 				WithDetail("A field with precision %d, scale %d must round to an absolute value less than 10^%d.", p, s, p-s)
 		}
 		d.F = v

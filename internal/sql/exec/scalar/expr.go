@@ -101,8 +101,7 @@ func CompileAssign(e parser.Expr, cols []Column, t types.T, params *ParamTypes) 
 	}
 	if n.T != t {
 		if !assignCast(n.T, t) {
-			return nil, pgerr.New(pgerr.DatatypeMismatch, "column is of type %s but expression is of type %s", t, n.T).WithPos(e.Pos()).
-				WithHint("You will need to rewrite or cast the expression.")
+			return nil, pgerr.ColumnTypeMismatch.New(t, n.T).WithPos(e.Pos())
 		}
 		x, pos := n, e.Pos()
 		n, err = fold(newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
@@ -187,14 +186,14 @@ func (c *Compiler) ResolveCol(r *parser.ColumnRef) (int, error) {
 			}
 		}
 		if !ok {
-			return -1, pgerr.New(pgerr.UndefinedTable, "missing FROM-clause entry for table %q", r.Table).WithPos(r.P)
+			return -1, pgerr.MissingFromEntry.New(r.Table).WithPos(r.P)
 		}
 	}
 	found := -1
 	for i, col := range c.Cols {
 		if col.Name == r.Name {
 			if found >= 0 {
-				return -1, pgerr.New(pgerr.AmbiguousColumn, "column reference %q is ambiguous", r.Name).WithPos(r.P)
+				return -1, pgerr.AmbiguousColumnRef.New(r.Name).WithPos(r.P)
 			}
 			found = i
 		}
@@ -279,9 +278,9 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 	case *parser.Case:
 		return c.compileCase(e)
 	case *parser.Subquery:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "subqueries in expressions are not supported").WithPos(e.P)
+		return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
 	}
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "unsupported expression %T", e)
+	return nil, pgerr.UnsupportedExpression.New(e)
 }
 
 func boolWord(b bool) string {
@@ -310,7 +309,7 @@ func compileLiteral(e *parser.Literal) (*Node, error) {
 	case parser.LitFloat:
 		f, err := strconv.ParseFloat(e.Val, 64)
 		if err != nil && !math.IsInf(f, 0) {
-			return nil, pgerr.New(pgerr.InvalidTextRep, "invalid input syntax for type numeric: %q", e.Val).WithPos(e.P)
+			return nil, pgerr.InvalidCastInput.New(types.Numeric, e.Val).WithPos(e.P)
 		}
 		return constNode(types.NewFloat(types.Numeric, f)), nil
 	case parser.LitString:
@@ -318,7 +317,7 @@ func compileLiteral(e *parser.Literal) (*Node, error) {
 		n.Untyped = true
 		return n, nil
 	}
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "unsupported literal")
+	return nil, pgerr.UnsupportedLiteral.New()
 }
 
 func (c *Compiler) compileParam(e *parser.Param) *Node {
@@ -336,7 +335,7 @@ func (c *Compiler) compileParam(e *parser.Param) *Node {
 func paramFn(n int, t types.T, pos int) EvalFn {
 	return func(ec *Ctx, in Input) (types.Datum, error) {
 		if ec == nil || n > len(ec.Params) {
-			return types.Datum{}, pgerr.New(pgerr.UndefinedParameter, "there is no parameter $%d", n).WithPos(pos)
+			return types.Datum{}, pgerr.ParameterNotFound.New(n).WithPos(pos)
 		}
 		d := ec.Params[n-1]
 		if t == types.Unknown || d.T == t {
@@ -371,9 +370,9 @@ func (c *Compiler) compileColumn(e *parser.ColumnRef) (*Node, error) {
 			return c.compileFunc(&parser.Func{P: e.P, Name: e.Name})
 		}
 		if e.Table != "" {
-			return nil, pgerr.New(pgerr.UndefinedColumn, "column %s.%s does not exist", e.Table, e.Name).WithPos(e.P)
+			return nil, pgerr.QualifiedColumnNotFound.New(e.Table, e.Name).WithPos(e.P)
 		}
-		return nil, pgerr.New(pgerr.UndefinedColumn, "column %q does not exist", e.Name).WithPos(e.P)
+		return nil, pgerr.ColumnNotFound.New(e.Name).WithPos(e.P)
 	}
 	return colNode(idx, c.Cols[idx].T), nil
 }
@@ -403,7 +402,7 @@ func (c *Compiler) BoolArg(n *Node, what string, pos int) (*Node, error) {
 	if n.Untyped || n.Param > 0 {
 		return c.Coerce(n, types.Bool, pos)
 	}
-	return nil, pgerr.New(pgerr.DatatypeMismatch, "argument of %s must be type boolean, not type %s", what, n.T).WithPos(pos)
+	return nil, pgerr.ArgumentNotBoolean.New(what, n.T).WithPos(pos)
 }
 
 // Coerce applies an implicit cast of n to t (untyped literals and
@@ -428,8 +427,7 @@ func (c *Compiler) Coerce(n *Node, t types.T, pos int) (*Node, error) {
 		return nn, nil
 	}
 	if !ImplicitCast(n.T, t) {
-		return nil, pgerr.New(pgerr.DatatypeMismatch, "expression of type %s cannot be used as type %s", n.T, t).WithPos(pos).
-			WithHint("You will need to rewrite or cast the expression.")
+		return nil, pgerr.ExpressionTypeMismatch.New(n.T, t).WithPos(pos)
 	}
 	return castNode(n, t, nil, pos)
 }
@@ -537,8 +535,7 @@ func (c *Compiler) compileUnary(e *parser.Unary) (*Node, error) {
 			}
 		}
 		if !x.T.IsNumeric() && x.T != types.Interval {
-			return nil, pgerr.New(pgerr.UndefinedFunction, "operator does not exist: %s %s", e.Op, x.T).WithPos(e.P).
-				WithHint("No operator matches the given name and argument type. You might need to add an explicit type cast.")
+			return nil, pgerr.UnaryOperatorNotFound.New(e.Op, x.T).WithPos(e.P)
 		}
 		if e.Op == "+" {
 			return x, nil
@@ -566,7 +563,7 @@ func (c *Compiler) compileUnary(e *parser.Unary) (*Node, error) {
 			return d, nil
 		}), x)
 	}
-	return nil, pgerr.New(pgerr.FeatureNotSupported, "unsupported operator %s", e.Op).WithPos(e.P)
+	return nil, pgerr.UnsupportedOperator.New(e.Op).WithPos(e.P)
 }
 
 func (c *Compiler) compileIn(e *parser.InList) (*Node, error) {
@@ -584,7 +581,7 @@ func (c *Compiler) compileIn(e *parser.InList) (*Node, error) {
 	}
 	t, ok := commonType(all)
 	if !ok {
-		return nil, pgerr.New(pgerr.UndefinedFunction, "operator does not exist: %s = %s", all[0].T, all[len(all)-1].T).WithPos(e.P)
+		return nil, pgerr.OperatorNotFound.New(all[0].T, "=", all[len(all)-1].T).WithPos(e.P)
 	}
 	for i := range all {
 		pos := e.X.Pos()
@@ -655,7 +652,7 @@ func (c *Compiler) compileCase(e *parser.Case) (*Node, error) {
 	}
 	t, ok := commonType(results)
 	if !ok {
-		return nil, pgerr.New(pgerr.DatatypeMismatch, "CASE types %s and %s cannot be matched", results[0].T, results[len(results)-1].T).WithPos(e.P)
+		return nil, pgerr.TypesCannotMatch.New("CASE", results[0].T, results[len(results)-1].T).WithPos(e.P)
 	}
 	for i := range arms {
 		var err error
@@ -689,7 +686,7 @@ func (c *Compiler) compileCase(e *parser.Case) (*Node, error) {
 func (c *Compiler) compileCast(e *parser.Cast) (*Node, error) {
 	t, ok := types.FromName(e.Type.Name)
 	if !ok {
-		return nil, pgerr.New(pgerr.UndefinedObject, "type %q does not exist", e.Type.Name).WithPos(e.Type.P)
+		return nil, pgerr.TypeNotFound.New(e.Type.Name).WithPos(e.Type.P)
 	}
 	x, err := c.Compile(e.X)
 	if err != nil {
@@ -713,7 +710,7 @@ func (c *Compiler) compileCast(e *parser.Cast) (*Node, error) {
 		return constNode(d), nil
 	}
 	if !explicitCast(x.T, t) {
-		return nil, pgerr.New("42846", "cannot cast type %s to %s", x.T, t).WithPos(e.P)
+		return nil, pgerr.CannotCast.New(x.T, t).WithPos(e.P)
 	}
 	if x.T == t && len(e.Type.Mods) == 0 {
 		return x, nil

@@ -65,14 +65,14 @@ func init() {
 		"sign":                  mathFunc(func(f float64) float64 { return sign(f) }, true),
 		"sqrt": checkedMath(func(f float64) (float64, error) {
 			if f < 0 {
-				return 0, pgerr.New("2201F", "cannot take square root of a negative number")
+				return 0, pgerr.SqrtOfNegative.New()
 			}
 			return math.Sqrt(f), nil
 		}),
 		"exp": mathFunc(math.Exp, false),
 		"ln": checkedMath(func(f float64) (float64, error) {
 			if f <= 0 {
-				return 0, pgerr.New("2201E", "cannot take logarithm of a non-positive number")
+				return 0, pgerr.LogOfNonPositive.New()
 			}
 			return math.Log(f), nil
 		}),
@@ -100,9 +100,9 @@ func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
 	name := strings.ToLower(f.Name)
 	if IsAggName(name) {
 		if c.NoAgg == "" {
-			return nil, pgerr.New(pgerr.GroupingError, "aggregate function calls cannot be nested").WithPos(f.P)
+			return nil, pgerr.NestedAggregate.New().WithPos(f.P)
 		}
-		return nil, pgerr.New(pgerr.GroupingError, "aggregate functions are not allowed in %s", c.NoAgg).WithPos(f.P)
+		return nil, pgerr.AggregateNotAllowed.New(c.NoAgg).WithPos(f.P)
 	}
 	if f.Star {
 		return nil, NoFunc(f, nil)
@@ -157,8 +157,7 @@ func NoFunc(f *parser.Func, args []*Node) error {
 		sb.WriteString(typeLabel(a))
 	}
 	sb.WriteByte(')')
-	return pgerr.New(pgerr.UndefinedFunction, "function %s does not exist", sb.String()).WithPos(f.P).
-		WithHint("No function matches the given name and argument types. You might need to add explicit type casts.")
+	return pgerr.FunctionNotFound.New(sb.String()).WithPos(f.P)
 }
 
 // want coerces args to the given types, or returns errNoMatch when the
@@ -265,7 +264,7 @@ func buildCurrentSetting(c *Compiler, f *parser.Func, args []*Node) (*Node, erro
 		if missingOK {
 			return types.NullOf(types.Text), nil
 		}
-		return types.Datum{}, pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", name.S)
+		return types.Datum{}, pgerr.UnknownParameter.New(name.S)
 	})
 	n.Volatile = true
 	return n, nil
@@ -275,7 +274,7 @@ func buildCurrentSetting(c *Compiler, f *parser.Func, args []*Node) (*Node, erro
 func (c *Compiler) unify(f *parser.Func, args []*Node) (types.T, error) {
 	t, ok := commonType(args)
 	if !ok {
-		return t, pgerr.New(pgerr.DatatypeMismatch, "%s types %s and %s cannot be matched", strings.ToUpper(f.Name), args[0].T, args[len(args)-1].T).WithPos(f.P)
+		return t, pgerr.TypesCannotMatch.New(strings.ToUpper(f.Name), args[0].T, args[len(args)-1].T).WithPos(f.P)
 	}
 	for i := range args {
 		n, err := c.Coerce(args[i], t, f.Args[i].Pos())
@@ -463,7 +462,7 @@ func buildSubstr(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		end := int64(len(rs))
 		if len(args) == 3 {
 			if v[2].I < 0 {
-				return types.Datum{}, pgerr.New("22011", "negative substring length not allowed")
+				return types.Datum{}, pgerr.NegativeSubstringLength.New()
 			}
 			if e := start + v[2].I; e < end {
 				end = e
@@ -730,7 +729,7 @@ func buildDateTrunc(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 }
 
 func unitErr(u string, t types.T) error {
-	return pgerr.New(pgerr.InvalidParameterValue, "unit %q not recognized for type %s", u, t)
+	return pgerr.UnitNotRecognized.New(u, t)
 }
 
 type unit uint8
@@ -837,7 +836,7 @@ func buildExtract(t types.T) funcBuilder {
 			}
 			u, ok := unitNames[strings.ToLower(fd.S)]
 			if !ok {
-				return types.Datum{}, pgerr.New(pgerr.InvalidParameterValue, "unit %q not recognized for type %s", fd.S, d.T)
+				return types.Datum{}, pgerr.UnitNotRecognized.New(fd.S, d.T)
 			}
 			v := extractField(u, d)
 			return types.NewFloat(t, v), nil
@@ -934,7 +933,7 @@ func buildToTimestamp(c *Compiler, f *parser.Func, args []*Node) (*Node, error) 
 	return unaryFn(types.TimestampTZ, args[0], func(d types.Datum) (types.Datum, error) {
 		v := d.F * 1e6
 		if v != v || math.Abs(v) > 9.2e18 {
-			return d, pgerr.New(pgerr.DatetimeFieldOverflow, "timestamp out of range")
+			return d, pgerr.TimestampOutOfRange.New()
 		}
 		return types.Datum{I: int64(math.Round(v))}, nil
 	}), nil

@@ -13,7 +13,7 @@ const usPerDay = 86400 * 1000000
 
 // RangeErr is the 22003 error for a value out of t's range.
 func RangeErr(t types.T) error {
-	return pgerr.New(pgerr.NumericOutOfRange, "%s out of range", t)
+	return pgerr.TypeOutOfRange.New(t)
 }
 
 func checkIntRange(t types.T, v int64) error {
@@ -31,7 +31,7 @@ func checkIntRange(t types.T, v int64) error {
 }
 
 func opErr(op string, l, r *Node, pos int) error {
-	return pgerr.New(pgerr.UndefinedFunction, "operator does not exist: %s %s %s", typeLabel(l), op, typeLabel(r)).WithPos(pos).
+	return pgerr.OperatorNotFound.New(typeLabel(l), op, typeLabel(r)).WithPos(pos).
 		WithHint("No operator matches the given name and argument types. You might need to add explicit type casts.")
 }
 
@@ -70,7 +70,7 @@ func (c *Compiler) compileBinary(e *parser.Binary) (*Node, error) {
 	case "+", "-", "*", "/", "%", "^":
 		return c.compileArith(op, l, r, e)
 	}
-	return nil, pgerr.New(pgerr.UndefinedFunction, "operator does not exist: %s %s %s", typeLabel(l), e.Op, typeLabel(r)).WithPos(e.P)
+	return nil, pgerr.OperatorNotFound.New(typeLabel(l), e.Op, typeLabel(r)).WithPos(e.P)
 }
 
 // logicNode is three-valued AND/OR; the right side is skipped when the
@@ -309,11 +309,11 @@ func (c *Compiler) compileArith(op string, l, r *Node, e *parser.Binary) (*Node,
 		}
 		return fold(floatBin(l, r, types.Float8, func(a, b float64) (float64, error) {
 			if a == 0 && b < 0 {
-				return 0, pgerr.New("2201F", "zero raised to a negative power is undefined")
+				return 0, pgerr.ZeroToNegativePower.New()
 			}
 			v := math.Pow(a, b)
 			if math.IsNaN(v) && !math.IsNaN(a) && !math.IsNaN(b) {
-				return 0, pgerr.New("2201F", "a negative number raised to a non-integer power yields a complex result")
+				return 0, pgerr.ComplexPowerResult.New()
 			}
 			return v, nil
 		}), l, r)
@@ -384,7 +384,7 @@ func intArith(op string, l, r *Node, t types.T) *Node {
 	case "/":
 		f = func(a, b int64) (int64, error) {
 			if b == 0 {
-				return 0, pgerr.New(pgerr.DivisionByZero, "division by zero")
+				return 0, pgerr.DivideByZero.New()
 			}
 			if b == -1 {
 				if a == math.MinInt64 {
@@ -397,7 +397,7 @@ func intArith(op string, l, r *Node, t types.T) *Node {
 	default: // %
 		f = func(a, b int64) (int64, error) {
 			if b == 0 {
-				return 0, pgerr.New(pgerr.DivisionByZero, "division by zero")
+				return 0, pgerr.DivideByZero.New()
 			}
 			if b == -1 {
 				return 0, nil
@@ -432,7 +432,7 @@ func floatBin(l, r *Node, t types.T, f func(a, b float64) (float64, error)) *Nod
 			v = float64(float32(v))
 		}
 		if math.IsInf(v, 0) && !math.IsInf(a.Float(), 0) && !math.IsInf(b.Float(), 0) {
-			return types.Datum{}, pgerr.New(pgerr.NumericOutOfRange, "value out of range: overflow")
+			return types.Datum{}, pgerr.FloatOverflow.New()
 		}
 		return types.Datum{T: t, F: v}, nil
 	})
@@ -449,14 +449,14 @@ func floatArith(op string, l, r *Node, t types.T) *Node {
 	case "/":
 		return floatBin(l, r, t, func(a, b float64) (float64, error) {
 			if b == 0 {
-				return 0, pgerr.New(pgerr.DivisionByZero, "division by zero")
+				return 0, pgerr.DivideByZero.New()
 			}
 			return a / b, nil
 		})
 	}
 	return floatBin(l, r, t, func(a, b float64) (float64, error) {
 		if b == 0 {
-			return 0, pgerr.New(pgerr.DivisionByZero, "division by zero")
+			return 0, pgerr.DivideByZero.New()
 		}
 		return math.Mod(a, b), nil
 	})
@@ -558,7 +558,7 @@ func timeArith(op string, l, r *Node) (*Node, error) {
 			f := b.Float()
 			if div {
 				if f == 0 {
-					return types.Datum{}, pgerr.New(pgerr.DivisionByZero, "division by zero")
+					return types.Datum{}, pgerr.DivideByZero.New()
 				}
 				f = 1 / f
 			}
@@ -605,7 +605,7 @@ func addInterval(ts int64, iv types.IntervalValue, sign int64) (int64, error) {
 	delta := sign * (int64(iv.Days)*usPerDay + iv.Micros)
 	r := ts + delta
 	if (r > ts) != (delta > 0) || isInf(r) {
-		return 0, pgerr.New(pgerr.DatetimeFieldOverflow, "timestamp out of range")
+		return 0, pgerr.TimestampOutOfRange.New()
 	}
 	return r, nil
 }

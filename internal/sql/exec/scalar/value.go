@@ -194,4 +194,4 @@ func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 
 // ErrCorruptState is returned for an encoded group key or partial state
 // that cannot be decoded.
-var ErrCorruptState = pgerr.New(pgerr.DataCorrupted, "corrupt encoded view state")
+var ErrCorruptState = pgerr.CorruptViewState.New()
