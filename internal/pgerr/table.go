@@ -313,6 +313,11 @@ var (
 
 	// Continuous views.
 
+	ViewUnsupported    = def("view_unsupported", FeatureNotSupported, "%s is not supported in a continuous view", "Put it in the SELECT that reads the view, e.g. SELECT * FROM view ORDER BY ... LIMIT ...")
+	ViewMustAggregate  = def("view_must_aggregate", FeatureNotSupported, "continuous views must aggregate; add count(*), sum, min, max or avg (with GROUP BY for per-key rows)", "")
+	StarNotAllowedHere = def("star_not_allowed_here", SyntaxError, "syntax error at or near \"*\"", "")
+	StarWithoutTables  = def("star_without_tables", SyntaxError, "SELECT * with no tables specified is not valid", "")
+
 	ViewFromSubquery      = def("view_from_subquery", FeatureNotSupported, "a continuous view cannot read FROM a subquery", "")
 	ViewDistinctAggregate = def("view_distinct_aggregate", FeatureNotSupported, "aggregates with DISTINCT are not supported in continuous views", "")
 	ViewKeyArity          = def("view_key_arity", InvalidParameterValue, "view key has %d columns, got %d values", "")

@@ -81,7 +81,20 @@ func verbLetters(format string) []byte {
 }
 
 // verbsOK reports whether a format uses only plain verbs (no argument
-// indexes or * widths), which New's argument split relies on.
+// indexes or * widths), which New's argument split relies on. A literal
+// '*' in the text ("SELECT *") is fine.
 func verbsOK(format string) bool {
-	return !strings.Contains(format, "%[") && !strings.Contains(format, "*")
+	return !strings.Contains(format, "%[") && !starWidth.MatchString(format)
+}
+
+// starWidth finds a verb with a * width or precision: %*d, %-*s, %.*f.
+var starWidth = regexp.MustCompile(`%[-+# 0]*[0-9]*\.?\*`)
+
+// A literal '*' passes; a * width or precision does not.
+func TestVerbsOK(t *testing.T) {
+	for f, want := range map[string]bool{"SELECT * FROM %s": true, "count(*)": true, "%*d": false, "%-*s": false, "%.*f": false, "%[1]s": false, "%d of %s": true} {
+		if got := verbsOK(f); got != want {
+			t.Errorf("verbsOK(%q) = %v, want %v", f, got, want)
+		}
+	}
 }

@@ -163,7 +163,7 @@ func expandItems(sel *parser.Select, cols []Column, quals []string) ([]selItem, 
 	for _, it := range sel.Items {
 		if st, ok := it.Expr.(*parser.Star); ok {
 			if sel.From == nil {
-				return nil, pgerr.New(pgerr.SyntaxError, "SELECT * with no tables specified is not valid").WithPos(st.P)
+				return nil, pgerr.StarWithoutTables.New().WithPos(st.P)
 			}
 			if st.Table != "" && !contains(quals, st.Table) {
 				return nil, pgerr.MissingFromEntry.New(st.Table).WithPos(st.P)

@@ -40,8 +40,7 @@ type ViewPlan struct {
 // given columns. The caller checks that FROM names the stream.
 func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 	unsupported := func(pos int, what string) error {
-		return pgerr.New(pgerr.FeatureNotSupported, "%s is not supported in a continuous view", what).WithPos(pos).
-			WithHint("Put it in the SELECT that reads the view, e.g. SELECT * FROM view ORDER BY ... LIMIT ...")
+		return pgerr.ViewUnsupported.New(what).WithPos(pos)
 	}
 	switch {
 	case sel.From == nil:
@@ -83,7 +82,7 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 		aggregates = aggregates || agg.Contains(it.expr)
 	}
 	if !aggregates {
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "continuous views must aggregate; add count(*), sum, min, max or avg (with GROUP BY for per-key rows)").WithPos(sel.P)
+		return nil, pgerr.ViewMustAggregate.New().WithPos(sel.P)
 	}
 	g, err := planGrouping(in, items, sel.GroupBy)
 	if err != nil {

@@ -226,7 +226,7 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 	case *parser.ColumnRef:
 		return c.compileColumn(e)
 	case *parser.Star:
-		return nil, pgerr.New(pgerr.SyntaxError, "syntax error at or near \"*\"").WithPos(e.P)
+		return nil, pgerr.StarNotAllowedHere.New().WithPos(e.P)
 	case *parser.Unary:
 		return c.compileUnary(e)
 	case *parser.Binary:
