@@ -113,7 +113,7 @@ var (
 	// Availability: the statement did not happen; the client may retry.
 
 	MetaNoLeader     = def("meta_no_leader", SerializationFailure, "the meta group has no leader right now; retry", "")
-	MetaUnconfirmed  = def("meta_unconfirmed", SerializationFailure, "the catalog change was not confirmed within 10s (the meta group may have lost its quorum); check and retry", "")
+	MetaUnconfirmed  = def("meta_unconfirmed", SerializationFailure, "the catalog change was not confirmed within %s (the meta group may have lost its quorum); check and retry", "")
 	GroupNoLeader    = def("group_no_leader", SerializationFailure, "group %d has no leader after %s; retry", "")
 	StoreRetry       = def("store_retry", SerializationFailure, "%v; retry the statement", "")
 	ShardNotReady    = def("shard_not_ready", SerializationFailure, "shard group %d is not ready yet; retry", "")

@@ -192,7 +192,7 @@ func (m *Member) Propose(ctx context.Context, c catalog.Command) (*catalog.Resul
 	defer cancel()
 	res, err := m.cfg.Raft.Propose(pctx, catalog.MetaGroupID, catalog.Encode(c))
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return nil, pgerr.MetaUnconfirmed.New()
+		return nil, pgerr.MetaUnconfirmed.New(m.t.MetaProposeTimeout)
 	}
 	if errkind.Is(err, errkind.NotLeader) {
 		return m.forward(ctx, c)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -672,13 +673,21 @@ func (e *Executor) Round() {
 	in := scheduler.Input{
 		Cat: cat, Live: e.c.Live(cat), Now: e.clock.Now(), Started: e.started, LastRebalance: last,
 		Settings: scheduler.Settings{
-			AutoFailover: e.c.Catalog().SettingOn("auto_failover"), AutoRebalance: e.c.Catalog().SettingOn("auto_rebalance"), MaxNewOps: e.t.MaxNewOps,
+			AutoFailover: cat.SettingOn("auto_failover"), AutoRebalance: cat.SettingOn("auto_rebalance"),
 			RebalanceCooldown: e.t.RebalanceCooldown, StartupGrace: e.t.StartupGrace,
+			// Every candidate: the limit counts operations recorded, so
+			// one that fails to record lets the next shard have its turn.
+			MaxNewOps: math.MaxInt,
 		},
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, e.t.MetaProposeTimeout)
 	defer cancel()
+	created := 0
 	for _, o := range scheduler.Plan(in) {
+		replace := o.Type == catalog.OpReplaceReplica
+		if replace && created >= e.t.MaxNewOps {
+			continue
+		}
 		if o.Type == catalog.OpRebalance {
 			e.mu.Lock()
 			e.mu.lastRebalance = in.Now
@@ -686,6 +695,8 @@ func (e *Executor) Round() {
 		}
 		if _, err := e.createOp(ctx, o); err != nil {
 			e.log.Debug("scheduler: create operation", "op", o.Type, "err", err)
+		} else if replace {
+			created++
 		}
 	}
 }

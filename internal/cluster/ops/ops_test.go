@@ -25,6 +25,8 @@ type fakeCluster struct {
 	live   map[uint64]membership.State
 	groups map[uint64]*rpc.ShardReply // by group id: the leader's view
 	calls  []string                   // shard-admin actions, in order
+	// failCreate: recording an operation on this group fails.
+	failCreate uint64
 }
 
 func (f *fakeCluster) Catalog() *catalog.Catalog {
@@ -46,6 +48,9 @@ func (f *fakeCluster) Live(*catalog.Catalog) membership.Snapshot {
 func (f *fakeCluster) Propose(_ context.Context, c catalog.Command) (*catalog.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if co, ok := c.(*catalog.CreateOperation); ok && co.Operation.Group != 0 && co.Operation.Group == f.failCreate {
+		return nil, pgerr.New(pgerr.SerializationFailure, "no quorum for a moment")
+	}
 	next, res := catalog.Apply(f.cat, c)
 	if res.Err != nil {
 		return nil, res.Err
@@ -209,5 +214,36 @@ func TestAutoFailoverOffAndCancel(t *testing.T) {
 	}
 	if got := waitDone(t, e, f, o.ID); got.Status != catalog.OpCancelled {
 		t.Fatalf("cancelled drain ended %s", got.Status)
+	}
+}
+
+// A round records at most Timing.MaxNewOps replica operations, counting
+// those recorded: one that fails to record lets the next shard have its
+// turn in the same round.
+func TestRoundLimitCountsRecorded(t *testing.T) {
+	f := newFake()
+	var groups []uint64
+	var placed [][]uint64
+	for g := uint64(2); g < 8; g++ {
+		groups = append(groups, g)
+		placed = append(placed, []uint64{1, 2, 3})
+	}
+	f.cat.Streams["s"] = &catalog.Stream{ID: 1, Name: "s", Shards: len(groups), Replicas: 3, Nodes: placed, Groups: groups}
+	f.cat.NextGroupID = 8
+	f.live[3] = membership.Dead
+	f.failCreate = 2
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // record only: nothing runs
+	e := New(ctx, Config{Cluster: f, Timing: fastTiming(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e.Round()
+	e.Wait()
+	var got []uint64
+	for _, o := range f.Catalog().SortedOps() {
+		if o.Type == catalog.OpReplaceReplica {
+			got = append(got, o.Group)
+		}
+	}
+	if !slices.Equal(got, []uint64{3, 4, 5, 6}) {
+		t.Fatalf("operations recorded on groups %v, want [3 4 5 6] (4 per round, group 2's failed)", got)
 	}
 }
