@@ -745,7 +745,7 @@ func (m *Manager) WaitReady(ctx context.Context, groups []uint64) error {
 			select {
 			case <-ctx.Done():
 				return StoreErr(ctx.Err())
-			case <-time.After(2 * time.Millisecond):
+			case <-time.After(m.t.GroupsReadyPoll):
 			}
 		}
 	}

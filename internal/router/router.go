@@ -272,7 +272,7 @@ func (rt *Router) appendShard(ctx context.Context, gid uint64, b *types.Batch, i
 			select {
 			case <-ctx.Done():
 				return 0, replica.StoreErr(ctx.Err())
-			case <-time.After(time.Duration(min(attempt+1, 10)) * 10 * time.Millisecond):
+			case <-time.After(time.Duration(min(attempt+1, 10)) * rt.t.AppendBackoff):
 			}
 		}
 	}

@@ -79,6 +79,14 @@ type Timing struct {
 	FailoverTimeout   time.Duration // a failover's wait for the preferred node to lead
 	RecoverTimeout    time.Duration // ALTER NODE … RECOVER's wait for the node to heartbeat
 
+	// Short waits between retries (backoffs grow from the step).
+	AppendBackoff   time.Duration // step of the wait before retrying an append with no leader hint (×attempt, up to ×10)
+	JoinBackoff     time.Duration // step of the wait between join rounds (×attempt, up to ×5)
+	SpinPoll        time.Duration // waiting for a group to have a leader at start
+	GroupsReadyPoll time.Duration // CREATE's checks that the new shards run here
+	ForwardPoll     time.Duration // a forwarded catalog change's wait for a meta leader
+	CatalogPoll     time.Duration // a joined node's wait for the catalog to list it
+
 	// Shutdown.
 	ShutdownGrace time.Duration // front ends and running RPCs finishing on Close
 }
@@ -110,6 +118,9 @@ func Default() Timing {
 		OpPoll: 250 * time.Millisecond, CatchUpPoll: 200 * time.Millisecond, TransferPoll: 100 * time.Millisecond,
 		FailoverPoll: 500 * time.Millisecond, ProgressEvery: time.Second, UndoTimeout: 20 * time.Second,
 		DrainTimeout: time.Minute, FailoverTimeout: time.Minute, RecoverTimeout: 10 * time.Minute,
+
+		AppendBackoff: 10 * time.Millisecond, JoinBackoff: 200 * time.Millisecond, SpinPoll: 5 * time.Millisecond,
+		GroupsReadyPoll: 2 * time.Millisecond, ForwardPoll: 20 * time.Millisecond, CatalogPoll: 10 * time.Millisecond,
 
 		ShutdownGrace: 10 * time.Second,
 	}

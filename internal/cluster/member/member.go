@@ -104,7 +104,7 @@ func Join(ctx context.Context, dial func(ctx context.Context, addr, method strin
 		select {
 		case <-ctx.Done():
 			return nil, "", ctx.Err()
-		case <-time.After(time.Duration(min(attempt+1, 5)) * 200 * time.Millisecond):
+		case <-time.After(time.Duration(min(attempt+1, 5)) * t.JoinBackoff):
 		}
 	}
 	return nil, "", fmt.Errorf("could not join the cluster through %s within %s: %w", strings.Join(seeds, ","), t.JoinDeadline, lastErr)
@@ -178,7 +178,7 @@ func (m *Member) WaitLeader(gid uint64, timeout time.Duration) error {
 		if st, ok := m.cfg.Raft.Status(gid); ok && st.Leader != 0 {
 			return nil
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(m.t.SpinPoll)
 	}
 	return pgerr.GroupNoLeader.New(gid, timeout)
 }
@@ -225,7 +225,7 @@ func (m *Member) forward(ctx context.Context, c catalog.Command) (*catalog.Resul
 		select {
 		case <-ctx.Done():
 			return nil, m.cfg.StoreErr(ctx.Err())
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(m.t.ForwardPoll):
 		}
 	}
 	out, err := m.cfg.Caller.Call(ctx, leader, rpc.MetaPropose, catalog.Encode(c))
@@ -257,7 +257,7 @@ func (m *Member) Register(me catalog.Node, clusterID string) error {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("catch up the catalog: %w", ctx.Err())
-			case <-time.After(10 * time.Millisecond):
+			case <-time.After(m.t.CatalogPoll):
 			}
 		}
 	}
