@@ -293,12 +293,12 @@ func (e *Executor) setPlacement(ctx context.Context, gid uint64, nodes []uint64,
 	return err
 }
 
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// sleep waits d on the executor's clock, or until ctx ends.
+func (e *Executor) sleep(ctx context.Context, d time.Duration) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(d):
+	case <-e.clock.After(d):
 		return nil
 	}
 }
@@ -365,12 +365,12 @@ func (e *Executor) replaceSteps(ctx context.Context, o *catalog.Operation, promo
 			return err
 		}
 		deadline := e.clock.Now().Add(e.t.MoveTimeout)
-		lastReport := time.Now()
+		lastReport := e.clock.Now()
 		for {
 			if e.clock.Now().After(deadline) {
 				return pgerr.CatchUpTimeout.New(to, e.t.MoveTimeout)
 			}
-			if err := sleepCtx(ctx, e.t.CatchUpPoll); err != nil {
+			if err := e.sleep(ctx, e.t.CatchUpPoll); err != nil {
 				return err
 			}
 			rep, err = e.c.ShardAdmin(ctx, o.Group, rpc.ShardStatus, 0)
@@ -381,8 +381,8 @@ func (e *Executor) replaceSteps(ctx context.Context, o *catalog.Operation, promo
 			if m >= target {
 				break
 			}
-			if time.Since(lastReport) > e.t.ProgressEvery {
-				lastReport = time.Now()
+			if e.clock.Now().Sub(lastReport) > e.t.ProgressEvery {
+				lastReport = e.clock.Now()
 				if err := e.step(ctx, o, 0.15+0.7*float64(m)/float64(max(target, 1)), "catching up %s: index %d of %d", to, m, target); err != nil {
 					return err
 				}
@@ -406,7 +406,7 @@ func (e *Executor) replaceSteps(ctx context.Context, o *catalog.Operation, promo
 			if _, err := e.c.ShardAdmin(ctx, o.Group, rpc.ShardTransfer, o.To); err != nil {
 				return err
 			}
-			if err := sleepCtx(ctx, e.t.TransferPoll); err != nil {
+			if err := e.sleep(ctx, e.t.TransferPoll); err != nil {
 				return err
 			}
 			if rep, err = e.c.ShardAdmin(ctx, o.Group, rpc.ShardStatus, 0); err != nil {
@@ -442,7 +442,7 @@ func (e *Executor) execTransfer(ctx context.Context, o *catalog.Operation) error
 			if rep.Leader == o.To {
 				return nil
 			}
-			if err := sleepCtx(ctx, e.t.TransferPoll); err != nil {
+			if err := e.sleep(ctx, e.t.TransferPoll); err != nil {
 				return err
 			}
 			if rep, err = e.c.ShardAdmin(ctx, o.Group, rpc.ShardStatus, 0); err != nil {
@@ -499,7 +499,7 @@ func (e *Executor) execEvacuate(ctx context.Context, o *catalog.Operation) error
 				return err
 			}
 		}
-		if err := sleepCtx(ctx, e.t.OpPoll); err != nil {
+		if err := e.sleep(ctx, e.t.OpPoll); err != nil {
 			return err
 		}
 	}
@@ -534,7 +534,7 @@ func (e *Executor) execDrain(ctx context.Context, o *catalog.Operation) error {
 				}
 			}
 		}
-		if err := sleepCtx(ctx, e.t.OpPoll); err != nil {
+		if err := e.sleep(ctx, e.t.OpPoll); err != nil {
 			return err
 		}
 	}
@@ -557,7 +557,7 @@ func (e *Executor) execRecoverNode(ctx context.Context, o *catalog.Operation) er
 				return err
 			}
 		}
-		if err := sleepCtx(ctx, e.t.OpPoll); err != nil {
+		if err := e.sleep(ctx, e.t.OpPoll); err != nil {
 			return err
 		}
 	}
@@ -593,7 +593,7 @@ func (e *Executor) execFailover(ctx context.Context, o *catalog.Operation) error
 				return err
 			}
 		}
-		if err := sleepCtx(ctx, e.t.FailoverPoll); err != nil {
+		if err := e.sleep(ctx, e.t.FailoverPoll); err != nil {
 			return err
 		}
 	}
@@ -633,8 +633,8 @@ func (e *Executor) execRebalance(ctx context.Context, o *catalog.Operation) erro
 
 // waitOp waits until operation id finishes; an error if it did not succeed.
 func (e *Executor) waitOp(ctx context.Context, id uint64, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	deadline := e.clock.Now().Add(timeout)
+	for e.clock.Now().Before(deadline) {
 		o := e.c.Catalog().Ops[id]
 		if o == nil {
 			return pgerr.OperationVanished.New(id)
@@ -645,7 +645,7 @@ func (e *Executor) waitOp(ctx context.Context, id uint64, timeout time.Duration)
 		case catalog.OpFailed, catalog.OpCancelled:
 			return pgerr.OperationEnded.New(id, o.Status, o.Error)
 		}
-		if err := sleepCtx(ctx, e.t.CatchUpPoll); err != nil {
+		if err := e.sleep(ctx, e.t.CatchUpPoll); err != nil {
 			return err
 		}
 	}

@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/clock"
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/rpc"
@@ -246,4 +248,39 @@ func TestRoundLimitCountsRecorded(t *testing.T) {
 	if !slices.Equal(got, []uint64{3, 4, 5, 6}) {
 		t.Fatalf("operations recorded on groups %v, want [3 4 5 6] (4 per round, group 2's failed)", got)
 	}
+}
+
+// The executor waits on its clock: a drain whose node keeps leading fails
+// once DrainTimeout has passed on a manual clock, with no real wait (the
+// timeout is retryable, so it fails after OpAttempts runs).
+func TestDrainTimesOutOnItsClock(t *testing.T) {
+	f := newFake()
+	clk := clock.NewManual(time.Unix(1_000_000, 0))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := New(ctx, Config{Cluster: f, Clock: clk, Timing: timing.Timing{OpPoll: time.Second, DrainTimeout: 5 * time.Second, OpAttempts: 2, StartupGrace: time.Hour},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer e.Wait()
+	if _, err := f.Propose(context.Background(), &catalog.SetNodeState{Node: "n2", State: catalog.NodeDraining}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := e.Create(context.Background(), &catalog.Operation{Type: catalog.OpDrain, Target: "node n2", Node: "n2", To: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Round()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if cur := f.Catalog().Ops[o.ID]; !cur.Active() {
+			if cur.Status != catalog.OpFailed || !strings.Contains(cur.Error, "still leads shards after 5s") {
+				t.Fatalf("drain ended %s: %q", cur.Status, cur.Error)
+			}
+			if passed := clk.Now().Sub(time.Unix(1_000_000, 0)); passed < 5*time.Second {
+				t.Fatalf("the drain gave up after %s on its clock, want at least 5s", passed)
+			}
+			return
+		}
+		clk.Advance(500 * time.Millisecond)
+		e.Round() // runs the drain again after a retryable failure
+	}
+	t.Fatalf("the drain did not time out: %+v", f.Catalog().Ops[o.ID])
 }
