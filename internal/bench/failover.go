@@ -20,28 +20,31 @@ import (
 
 // FailoverResult is what `cairn bench --failover` reports.
 type FailoverResult struct {
-	Nodes           int       `json:"nodes"`
-	Kills           int       `json:"kills"`
-	WriteOutagesMs  []float64 `json:"write_outages_ms"` // per kill: kill → first ack of a batch sent after it
-	WriteMinMs      float64   `json:"write_min_ms"`
-	WriteMedianMs   float64   `json:"write_median_ms"`
-	WriteP99Ms      float64   `json:"write_p99_ms"`
-	WriteMaxMs      float64   `json:"write_max_ms"`
-	ReadGapsMs      []float64 `json:"read_gaps_ms"` // per kill: longest time without a successful follower read
-	ReadMinMs       float64   `json:"read_min_ms"`
-	ReadMedianMs    float64   `json:"read_median_ms"`
-	ReadP99Ms       float64   `json:"read_p99_ms"`
-	ReadMaxMs       float64   `json:"read_max_ms"`
-	ReadsOK         int64     `json:"reads_ok"`
-	ReadsFailed     int64     `json:"reads_failed"`
-	EventsAcked     int64     `json:"events_acked"`
-	EventsUnknown   int64     `json:"events_unknown"` // in batches that failed: may or may not be in
-	EventsInView    int64     `json:"events_in_view"`
-	Lost            int64     `json:"lost"`       // acknowledged ids missing from the view
-	Duplicated      int64     `json:"duplicated"` // ids counted more than once
-	Unexpected      int64     `json:"unexpected"` // ids the bench never sent
-	Verified        bool      `json:"verified"`
-	ElectionTimeout string    `json:"election_timeout"`
+	Nodes          int       `json:"nodes"`
+	Kills          int       `json:"kills"`
+	WriteOutagesMs []float64 `json:"write_outages_ms"` // per kill: kill → first ack of a batch sent after it
+	WriteMinMs     float64   `json:"write_min_ms"`
+	WriteMedianMs  float64   `json:"write_median_ms"`
+	WriteP99Ms     float64   `json:"write_p99_ms"`
+	WriteMaxMs     float64   `json:"write_max_ms"`
+	ReadGapsMs     []float64 `json:"read_gaps_ms"` // per kill: longest time without a successful follower read
+	ReadMinMs      float64   `json:"read_min_ms"`
+	ReadMedianMs   float64   `json:"read_median_ms"`
+	ReadP99Ms      float64   `json:"read_p99_ms"`
+	ReadMaxMs      float64   `json:"read_max_ms"`
+	ReadsOK        int64     `json:"reads_ok"`
+	ReadsFailed    int64     `json:"reads_failed"` // on a node that was not being killed
+	// ReadsCut counts reads in flight on the node being killed when it
+	// died: the node went away under them, no surviving node failed them.
+	ReadsCut        int64  `json:"reads_cut_by_kill"`
+	EventsAcked     int64  `json:"events_acked"`
+	EventsUnknown   int64  `json:"events_unknown"` // in batches that failed: may or may not be in
+	EventsInView    int64  `json:"events_in_view"`
+	Lost            int64  `json:"lost"`       // acknowledged ids missing from the view
+	Duplicated      int64  `json:"duplicated"` // ids counted more than once
+	Unexpected      int64  `json:"unexpected"` // ids the bench never sent
+	Verified        bool   `json:"verified"`
+	ElectionTimeout string `json:"election_timeout"`
 }
 
 // pct returns the nearest-rank percentile of sorted xs.
@@ -138,7 +141,7 @@ func RunFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 		ok bool
 	}
 	var reads []read
-	var readsOK, readsFailed atomic.Int64
+	var readsOK, readsFailed, readsCut atomic.Int64
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -162,7 +165,12 @@ func RunFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 			mu.Lock()
 			reads = append(reads, read{time.Now(), err == nil})
 			mu.Unlock()
-			if err != nil {
+			if err != nil && int(down.Load()) == node+1 {
+				readsCut.Add(1)
+				fmt.Fprintf(progress, "\nfollower read on n%d cut by its kill: %v\n", node+1, err)
+				conn.Close(context.Background())
+				conn = nil
+			} else if err != nil {
 				readsFailed.Add(1)
 				fmt.Fprintf(progress, "\nfollower read failed on n%d: %v\n", node+1, err)
 				conn.Close(context.Background())
@@ -282,7 +290,7 @@ func RunFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 	}
 	res.Lost, res.Duplicated, res.Unexpected = v.lost, v.duplicated, v.unexpected
 	res.Verified = testutil.Failed(v.checks) == ""
-	res.ReadsOK, res.ReadsFailed = readsOK.Load(), readsFailed.Load()
+	res.ReadsOK, res.ReadsFailed, res.ReadsCut = readsOK.Load(), readsFailed.Load(), readsCut.Load()
 	w := slices.Clone(res.WriteOutagesMs)
 	slices.Sort(w)
 	r := slices.Clone(res.ReadGapsMs)
@@ -372,6 +380,6 @@ func batchIDs(b, n, sum int64) []int64 {
 func (r *FailoverResult) Print(w io.Writer) {
 	fmt.Fprintf(w, "failover       %d kills of the leader of a busy stream shard, %d nodes, election timeout %s\n", r.Kills, r.Nodes, r.ElectionTimeout)
 	fmt.Fprintf(w, "writes         unavailable min %.0f ms, median %.0f ms, p99 %.0f ms, max %.0f ms\n", r.WriteMinMs, r.WriteMedianMs, r.WriteP99Ms, r.WriteMaxMs)
-	fmt.Fprintf(w, "follower reads longest gap min %.0f ms, median %.0f ms, p99 %.0f ms, max %.0f ms; %d ok, %d failed\n", r.ReadMinMs, r.ReadMedianMs, r.ReadP99Ms, r.ReadMaxMs, r.ReadsOK, r.ReadsFailed)
+	fmt.Fprintf(w, "follower reads longest gap min %.0f ms, median %.0f ms, p99 %.0f ms, max %.0f ms; %d ok, %d failed, %d cut by the kill of their node\n", r.ReadMinMs, r.ReadMedianMs, r.ReadP99Ms, r.ReadMaxMs, r.ReadsOK, r.ReadsFailed, r.ReadsCut)
 	fmt.Fprintf(w, "events         %d acknowledged, %d in failed batches, %d in the view; verified %v\n", r.EventsAcked, r.EventsUnknown, r.EventsInView, r.Verified)
 }
