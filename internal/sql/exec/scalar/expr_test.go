@@ -25,28 +25,6 @@ var exprRow = []types.Datum{
 	types.NewInt(types.TimestampTZ, tsVal), types.NewInt(types.Int2, 30000),
 }
 
-// show renders a datum for comparison in tests.
-func show(d types.Datum) string {
-	if d.Null {
-		return "NULL"
-	}
-	switch {
-	case d.T == types.Bool:
-		return fmt.Sprint(d.I != 0)
-	case d.T == types.Text:
-		return fmt.Sprintf("%q", d.S)
-	case d.T.IsFloat():
-		return fmt.Sprint(d.F)
-	case d.T.IsTime():
-		return time.UnixMicro(d.I).UTC().Format("2006-01-02 15:04:05.999999")
-	case d.T == types.Date:
-		return time.Unix(d.I*86400, 0).UTC().Format("2006-01-02")
-	case d.T == types.Interval:
-		return fmt.Sprintf("%dmon %dd %dus", d.Iv.Months, d.Iv.Days, d.Iv.Micros)
-	}
-	return fmt.Sprint(d.I)
-}
-
 func TestEval(t *testing.T) {
 	ec := &Ctx{Now: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), Version: "Cairn 0.1",
 		Setting: func(n string) (string, bool) {
