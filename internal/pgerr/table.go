@@ -346,4 +346,14 @@ var (
 	CatalogIO          = def("catalog_io", IOError, "catalog: %v", "")
 	AppendFailed       = def("append_failed", InternalError, "append: %v", "")
 	AppendBadResult    = def("append_bad_result", InternalError, "append: unexpected result %T", "")
+
+	// issue 10: session settings (TimeZone, DateStyle, search_path, pipelinedb.*)
+
+	TimeZoneInvalid       = def("time_zone_invalid", InvalidParameterValue, "invalid value for parameter \"TimeZone\": %q", "Use an IANA zone name such as 'Europe/Berlin', a number of hours east of UTC such as '-5', a POSIX zone such as 'UTC+3' (hours west), or 'UTC'.")
+	DateStyleInvalid      = def("datestyle_invalid", InvalidParameterValue, "invalid value for parameter \"DateStyle\": %q", "Give an output style (ISO, SQL, Postgres, German) and/or a field order (DMY, MDY, YMD; European, US), e.g. 'SQL, DMY'.")
+	ExtraFloatDigitsRange = def("extra_float_digits_range", InvalidParameterValue, "%s is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)", "")
+	SchemaNotFound        = def("schema_not_found", "3F000", "schema %q does not exist", "Cairn's schemas are public (streams and views), cairn_cluster (system tables) and pg_catalog.")
+	PipelineDBSetting     = def("pipelinedb_setting", FeatureNotSupported, "PipelineDB setting %q is not supported by Cairn", "")
+	SetLocalUnsupported   = def("set_local_unsupported", FeatureNotSupported, "SET LOCAL is not supported: Cairn has no transaction-scoped settings", "Use SET (for the session) and RESET afterwards.")
+	ViewDependsOnTimeZone = def("view_depends_on_time_zone", FeatureNotSupported, "continuous view %q depends on the session time zone (%s), but continuous views are evaluated in UTC", "SET TIME ZONE 'UTC' before CREATE VIEW and write the zone into the definition (e.g. date_trunc('day', ts + interval '2 hours')), or read the view's results from a session in any zone: timestamptz results are shown in the reader's zone.")
 )

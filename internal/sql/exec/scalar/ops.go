@@ -228,12 +228,12 @@ func (c *Compiler) compileConcat(l, r *Node, e *parser.Binary) (*Node, error) {
 		return nil, err
 	}
 	if l.T != types.Text {
-		if l, err = castNode(l, types.Text, nil, e.L.Pos()); err != nil {
+		if l, err = castNode(l, types.Text, nil, e.L.Pos(), c.style()); err != nil {
 			return nil, err
 		}
 	}
 	if r.T != types.Text {
-		if r, err = castNode(r, types.Text, nil, e.R.Pos()); err != nil {
+		if r, err = castNode(r, types.Text, nil, e.R.Pos(), c.style()); err != nil {
 			return nil, err
 		}
 	}
