@@ -729,6 +729,22 @@ func parseInterval(s string) (IntervalValue, error) {
 			any = true
 			continue
 		}
+		if p.peek() == '-' && p.i+1 < len(p.s) && p.s[p.i+1] >= '0' && p.s[p.i+1] <= '9' && !strings.Contains(num, ".") {
+			// SQL-standard year-month: 1-2 is 1 year 2 months, -1-2 minus both.
+			p.i++
+			mo, n := p.digits(2)
+			y, err := strconv.ParseInt(num, 10, 32)
+			if n == 0 || mo > 11 || err != nil || (!p.done() && !isSpace(p.peek())) {
+				return IntervalValue{}, invalidSyntax(Interval, s)
+			}
+			m := float64(y*12 + mo)
+			if neg {
+				m = -m
+			}
+			acc.add(m, "month")
+			any = true
+			continue
+		}
 		v, err := strconv.ParseFloat(num, 64)
 		if err != nil {
 			return IntervalValue{}, invalidSyntax(Interval, s)
@@ -743,9 +759,13 @@ func parseInterval(s string) (IntervalValue, error) {
 		}
 		unit := strings.ToLower(p.s[us:p.i])
 		if unit == "" || unit == "ago" {
-			// A bare number is seconds.
+			// A bare number is seconds, or days before a time field
+			// (SQL-standard '3 4:05:06').
 			p.i = us
 			unit = "second"
+			if clockNext(p.s[us:]) {
+				unit = "day"
+			}
 		}
 		if !acc.add(v, unit) {
 			return IntervalValue{}, invalidSyntax(Interval, s)
@@ -756,6 +776,18 @@ func parseInterval(s string) (IntervalValue, error) {
 		return IntervalValue{}, invalidSyntax(Interval, s)
 	}
 	return acc.value(s)
+}
+
+// clockNext reports whether s starts with a time field: [+-]digits':'.
+func clockNext(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i > 0 && i < len(s) && s[i] == ':'
 }
 
 // parseClock reads the rest of h:mm[:ss[.f]] after the first number.
