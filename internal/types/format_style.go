@@ -88,26 +88,27 @@ func (st *Style) ToLocal(us int64) int64 {
 	return us + off*microsPerSecond
 }
 
-// FromLocal converts a wall-clock time in st's zone to an instant. A time
-// in a daylight-saving gap or overlap takes the offset in force just
-// before the change, as PostgreSQL does for the common cases.
+// FromLocal converts a wall-clock time in st's zone to an instant. As in
+// PostgreSQL, a time skipped by a spring-forward transition is read with
+// the offset before it, and a time that a fall-back transition repeats
+// with the offset after it (standard time, in both cases).
 func (st *Style) FromLocal(local int64) int64 {
 	if st.IsUTC() || local == TimestampInfinity || local == TimestampNegInfinity {
 		return local
 	}
-	off1, _ := st.Zone(local)
-	us := local - off1*microsPerSecond
-	off2, _ := st.Zone(us)
-	if off2 != off1 {
-		// Crossed a transition: take the offset that maps back exactly,
-		// else (a gap) the earlier one.
-		if u2 := local - off2*microsPerSecond; st.ToLocal(u2) == local {
-			return u2
-		}
-		earlier, _ := st.Zone(us - microsPerDay/2)
-		return local - earlier*microsPerSecond
+	before, _ := st.Zone(local - microsPerDay)
+	after, _ := st.Zone(local + microsPerDay)
+	ub, ua := local-before*microsPerSecond, local-after*microsPerSecond
+	if before == after {
+		return ub
 	}
-	return us
+	switch okA := st.ToLocal(ua) == local; {
+	case okA:
+		return ua // a plain time after the change, or the repeated hour
+	case st.ToLocal(ub) == local:
+		return ub
+	}
+	return ub // in the gap
 }
 
 // AppendTextStyle appends the text representation of d (not NULL) as a

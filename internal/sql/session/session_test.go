@@ -39,10 +39,12 @@ func newFakeBackend() *fakeBackend {
 	return &fakeBackend{cat: cat}
 }
 
-func (f *fakeBackend) Version() string                         { return "test" }
-func (f *fakeBackend) Catalog() *catalog.Catalog               { return f.cat }
-func (f *fakeBackend) CheckBatch(string, *types.Batch) error   { return nil }
-func (f *fakeBackend) Place(int, int) ([][]uint64, error)      { return nil, errors.New("fake: Place reached") }
+func (f *fakeBackend) Version() string                       { return "test" }
+func (f *fakeBackend) Catalog() *catalog.Catalog             { return f.cat }
+func (f *fakeBackend) CheckBatch(string, *types.Batch) error { return nil }
+func (f *fakeBackend) Place(int, int) ([][]uint64, error) {
+	return nil, errors.New("fake: Place reached")
+}
 func (f *fakeBackend) SystemTable(name string) (exec.Source, bool, error) {
 	if name != "nodes" {
 		return nil, false, nil
@@ -92,8 +94,10 @@ func (r *recorder) Row(row []types.Datum) error {
 	fmt.Fprintln(r.out, strings.Join(vals, "|"))
 	return nil
 }
-func (r *recorder) Notice(msg string)               { fmt.Fprintf(r.out, "NOTICE: %s\n", msg) }
-func (r *recorder) ParameterStatus(name, v string) { fmt.Fprintf(r.out, "ParameterStatus %s=%s\n", name, v) }
+func (r *recorder) Notice(msg string) { fmt.Fprintf(r.out, "NOTICE: %s\n", msg) }
+func (r *recorder) ParameterStatus(name, v string) {
+	fmt.Fprintf(r.out, "ParameterStatus %s=%s\n", name, v)
+}
 func (r *recorder) CopyIn(pgwire.CopyOptions, []types.T) (pgwire.CopySource, error) {
 	return nil, errors.New("no COPY in these tests")
 }
@@ -195,10 +199,10 @@ func TestZoneSpellings(t *testing.T) {
 		{"Europe/Berlin", "Europe/Berlin", 2 * 3600}, // summer time
 		{"Asia/Kolkata", "Asia/Kolkata", 5*3600 + 1800},
 		{"America/St_Johns", "America/St_Johns", -(2*3600 + 1800)},
-		{"-5", "<-05>+05", -5 * 3600},     // a number: hours east (ISO)
+		{"-5", "<-05>+05", -5 * 3600}, // a number: hours east (ISO)
 		{"5.5", "<+05:30>-05:30", 5*3600 + 1800},
-		{"UTC+3", "UTC+3", -3 * 3600},     // POSIX: hours west
-		{"+02:00", "+02:00", -2 * 3600},   // POSIX with an empty name
+		{"UTC+3", "UTC+3", -3 * 3600},   // POSIX: hours west
+		{"+02:00", "+02:00", -2 * 3600}, // POSIX with an empty name
 		{"<+07>-07", "<+07>-07", 7 * 3600},
 	} {
 		shown, loc, err := parseTimeZone(c.in)
