@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -120,14 +121,19 @@ func (p *prepared) Execute(ctx context.Context, params []types.Datum, w pgwire.R
 	}
 	p.s.w = w
 	defer func() { p.s.w = nil }()
+	timed := false
 	if v, _ := p.s.get("statement_timeout"); v != "0" && v != "" {
 		if d, err := parseDurationSetting(v); err == nil && d > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, d)
 			defer cancel()
+			timed = true
 		}
 	}
 	tag, err := p.run(ctx, params, w)
+	if err != nil && timed && errors.Is(ctx.Err(), context.DeadlineExceeded) && pgerr.Code(err) != pgerr.QueryCanceled {
+		err = pgerr.StatementTimeout.New()
+	}
 	if err != nil && p.s.tx == txOpen {
 		p.s.tx = txFailed
 	}

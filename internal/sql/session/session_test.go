@@ -36,6 +36,8 @@ func newFakeBackend() *fakeBackend {
 	cat.Nodes["n1"] = &catalog.Node{ID: 1, Name: "n1", Role: "data"}
 	cat.Streams["events"] = &catalog.Stream{ID: 1, Name: "events", Shards: 1, Replicas: 1, Groups: []uint64{10}, Cols: []catalog.Column{
 		{Name: "ts", T: types.TimestampTZ}, {Name: "d", T: types.Date}, {Name: "v", T: types.Float8}, {Name: "iv", T: types.Interval}}}
+	// Inserts into "slow" wait for the statement's context (at most 10s).
+	cat.Streams["slow"] = &catalog.Stream{ID: 2, Name: "slow", Shards: 1, Replicas: 1, Groups: []uint64{11}, Cols: []catalog.Column{{Name: "v", T: types.Int4}}}
 	return &fakeBackend{cat: cat}
 }
 
@@ -58,6 +60,14 @@ func (f *fakeBackend) Insert(ctx context.Context, stream string, b *types.Batch,
 		deadline = "within " + time.Until(d).Round(time.Second).String()
 	}
 	f.log = append(f.log, fmt.Sprintf("insert %s: %d rows, sync_commit=%v, deadline %s", stream, b.N, syncViews, deadline))
+	if stream == "slow" {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Second):
+			return errors.New("fake: slow insert was not canceled")
+		}
+	}
 	for r := 0; r < b.N; r++ {
 		row := make([]types.Datum, len(b.Cols))
 		for c := range b.Cols {
