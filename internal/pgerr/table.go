@@ -354,6 +354,7 @@ var (
 	ExtraFloatDigitsRange = def("extra_float_digits_range", InvalidParameterValue, "%s is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)", "")
 	SchemaNotFound        = def("schema_not_found", "3F000", "schema %q does not exist", "Cairn's schemas are public (streams and views), cairn_cluster (system tables) and pg_catalog.")
 	PipelineDBSetting     = def("pipelinedb_setting", FeatureNotSupported, "PipelineDB setting %q is not supported by Cairn", "")
+	ZoneNotRecognized     = def("zone_not_recognized", InvalidParameterValue, "time zone %q not recognized", "Use an IANA zone name such as 'Europe/Berlin' or a POSIX zone such as 'UTC+3' (hours west of UTC).")
 	SetLocalUnsupported   = def("set_local_unsupported", FeatureNotSupported, "SET LOCAL is not supported: Cairn has no transaction-scoped settings", "Use SET (for the session) and RESET afterwards.")
 	ViewDependsOnTimeZone = def("view_depends_on_time_zone", FeatureNotSupported, "continuous view %q depends on the session time zone (%s), but continuous views are evaluated in UTC", "SET TIME ZONE 'UTC' before CREATE VIEW and write the zone into the definition (e.g. date_trunc('day', ts + interval '2 hours')), or read the view's results from a session in any zone: timestamptz results are shown in the reader's zone.")
 )

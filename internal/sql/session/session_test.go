@@ -207,6 +207,8 @@ func TestZoneSpellings(t *testing.T) {
 		{"UTC", "UTC", 0},
 		{"gmt", "UTC", 0},
 		{"Europe/Berlin", "Europe/Berlin", 2 * 3600}, // summer time
+		{"europe/berlin", "Europe/Berlin", 2 * 3600},
+		{"est5edt", "EST5EDT", -4 * 3600},
 		{"Asia/Kolkata", "Asia/Kolkata", 5*3600 + 1800},
 		{"America/St_Johns", "America/St_Johns", -(2*3600 + 1800)},
 		{"-5", "<-05>+05", -5 * 3600}, // a number: hours east (ISO)

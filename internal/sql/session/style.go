@@ -16,118 +16,14 @@ import (
 // values are read (as PostgreSQL reads them) and turned into the
 // types.Style that output, input and the date/time functions use.
 
-// utcNames are the spellings of UTC.
-var utcNames = map[string]bool{"utc": true, "etc/utc": true, "gmt": true, "etc/gmt": true, "z": true, "zulu": true,
-	"universal": true, "etc/universal": true, "uct": true, "etc/uct": true, "greenwich": true, "etc/greenwich": true}
-
-// maxZoneOffset bounds numeric zone offsets, as PostgreSQL does (±15h).
-const maxZoneOffset = 15 * 3600
-
-// parseTimeZone reads a TimeZone value as PostgreSQL 15 does:
-//   - a spelling of UTC;
-//   - a number of hours ('-5', '5.5'): hours EAST of UTC (ISO sign);
-//   - a POSIX zone 'STDoffset' ('UTC+3', '<+02>-02', '+02:00'): the
-//     offset is hours WEST of UTC (POSIX sign), so 'UTC+3' and '+03:00'
-//     are three hours behind UTC;
-//   - an IANA name ('Europe/Berlin', 'America/New_York', 'EST5EDT').
-//
-// It returns the value to show and the location.
+// parseTimeZone reads a TimeZone value (see types.ParseTimeZone),
+// refusing what it does not know with 22023 and a hint.
 func parseTimeZone(v string) (string, *time.Location, error) {
-	w := strings.TrimSpace(v)
-	if utcNames[strings.ToLower(w)] || w == "0" || w == "+00" || w == "+00:00" {
-		return "UTC", time.UTC, nil
+	shown, loc, ok := types.ParseTimeZone(v, true)
+	if !ok {
+		return "", nil, pgerr.TimeZoneInvalid.New(v)
 	}
-	if h, err := strconv.ParseFloat(w, 64); err == nil {
-		secs := int64(h * 3600)
-		if h != h || secs > maxZoneOffset || secs < -maxZoneOffset {
-			return "", nil, pgerr.TimeZoneInvalid.New(v)
-		}
-		abbr := offsetName(secs)
-		// PostgreSQL shows a numeric zone as the POSIX spec it stands for.
-		return "<" + abbr + ">" + offsetName(-secs), time.FixedZone(abbr, int(secs)), nil
-	}
-	if std, west, ok := parsePOSIXZone(w); ok {
-		if west > maxZoneOffset || west < -maxZoneOffset {
-			return "", nil, pgerr.TimeZoneInvalid.New(v)
-		}
-		if std == "" {
-			std = offsetName(-west)
-		}
-		return w, time.FixedZone(std, int(-west)), nil
-	}
-	if loc, ok := types.LoadZone(w); ok && w != "" && w != "Local" {
-		return w, loc, nil
-	}
-	return "", nil, pgerr.TimeZoneInvalid.New(v)
-}
-
-// offsetName writes seconds east of UTC as +HH, +HH:MM or +HH:MM:SS.
-func offsetName(secs int64) string {
-	sign := "+"
-	if secs < 0 {
-		sign, secs = "-", -secs
-	}
-	s := sign + two(secs/3600)
-	if m, sec := secs/60%60, secs%60; m != 0 || sec != 0 {
-		s += ":" + two(m)
-		if sec != 0 {
-			s += ":" + two(sec)
-		}
-	}
-	return s
-}
-
-func two(v int64) string {
-	if v < 10 {
-		return "0" + strconv.FormatInt(v, 10)
-	}
-	return strconv.FormatInt(v, 10)
-}
-
-// parsePOSIXZone reads 'STDoffset' with no daylight-saving part: STD is
-// letters, <anything>, or empty (PostgreSQL allows that); offset is
-// [+-]hh[:mm[:ss]] west of UTC.
-func parsePOSIXZone(s string) (std string, west int64, ok bool) {
-	i := 0
-	switch {
-	case strings.HasPrefix(s, "<"):
-		end := strings.IndexByte(s, '>')
-		if end < 0 {
-			return "", 0, false
-		}
-		std, i = s[1:end], end+1
-	default:
-		for i < len(s) && (s[i] >= 'A' && s[i] <= 'Z' || s[i] >= 'a' && s[i] <= 'z') {
-			i++
-		}
-		std = s[:i]
-		if std != "" && len(std) < 3 {
-			return "", 0, false
-		}
-	}
-	rest := s[i:]
-	sign := int64(1)
-	if rest != "" && (rest[0] == '+' || rest[0] == '-') {
-		if rest[0] == '-' {
-			sign = -1
-		}
-		rest = rest[1:]
-	}
-	if rest == "" {
-		return "", 0, false
-	}
-	var secs int64
-	for k, part := range strings.Split(rest, ":") {
-		if k > 2 || part == "" || len(part) > 2 {
-			return "", 0, false
-		}
-		n, err := strconv.Atoi(part)
-		if err != nil || (k > 0 && n > 59) {
-			return "", 0, false
-		}
-		secs += int64(n) * []int64{3600, 60, 1}[k]
-	}
-	return std, sign * secs, true
+	return shown, loc, nil
 }
 
 func checkTimeZone(v, _ string) (string, error) {
@@ -272,7 +168,7 @@ func zoneDependent(node any, streamHasTime bool) (what string, ok bool) {
 			switch n := v.Addr().Interface().(type) {
 			case *parser.Func:
 				switch n.Name {
-				case "date_trunc", "extract", "date_part", "timezone", "to_char", "current_date", "localtimestamp", "age", "date_bin":
+				case "date_trunc", "extract", "date_part", "to_char", "current_date", "localtimestamp", "age", "date_bin":
 					what, ok = n.Name+"()", true
 					return
 				}

@@ -80,6 +80,7 @@ func init() {
 		"pow":          buildPower,
 		"mod":          buildMod,
 		"date_trunc":   buildDateTrunc,
+		"timezone":     buildTimezone,
 		"date_part":    buildExtract(types.Float8),
 		"extract":      buildExtract(types.Numeric),
 		"to_timestamp": buildToTimestamp,
@@ -746,6 +747,53 @@ func buildDateTrunc(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		}
 		return types.Datum{T: t, I: trunc(ec, u, d.I)}, nil
 	}), nil
+}
+
+// buildTimezone is timezone(zone, x), what `x AT TIME ZONE zone` means:
+// a timestamptz becomes the wall-clock timestamp in zone, a timestamp (a
+// wall clock in zone) the timestamptz it stands for. zone is read as
+// PostgreSQL reads it here: an IANA name or a POSIX spec ('UTC+3' is three
+// hours west), not a bare number of hours.
+func buildTimezone(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
+	if len(args) != 2 {
+		return nil, errNoMatch
+	}
+	if err := c.want(f, args[:1], types.Text); err != nil {
+		return nil, err
+	}
+	if args[1].T != types.Timestamp || args[1].Untyped {
+		if err := c.timeArg(f, args, 1); err != nil {
+			return nil, err
+		}
+	}
+	zone, ts := args[0], args[1]
+	out := types.Timestamp
+	if ts.T == types.Timestamp {
+		out = types.TimestampTZ
+	}
+	convert := func(z string, us int64) (types.Datum, error) {
+		_, loc, ok := types.ParseTimeZone(z, false)
+		if !ok {
+			return types.Datum{}, pgerr.ZoneNotRecognized.New(z).WithPos(f.Args[0].Pos())
+		}
+		st := &types.Style{Loc: loc}
+		if out == types.Timestamp {
+			return types.Datum{T: out, I: st.ToLocal(us)}, nil
+		}
+		return types.Datum{T: out, I: st.FromLocal(us)}, nil
+	}
+	if zone.konst && !zone.val.Null {
+		if _, _, ok := types.ParseTimeZone(zone.val.S, false); !ok {
+			return nil, pgerr.ZoneNotRecognized.New(zone.val.S).WithPos(f.Args[0].Pos())
+		}
+	}
+	return fold(newNode(out, func(ec *Ctx, in Input) (types.Datum, error) {
+		zd, d, null, err := binEval(zone, ts, ec, in)
+		if err != nil || null {
+			return types.NullOf(out), err
+		}
+		return convert(zd.S, d.I)
+	}), zone, ts)
 }
 
 func unitErr(u string, t types.T) error {
