@@ -371,15 +371,11 @@ type dateTime struct {
 	special        int            // 1 infinity, -1 -infinity
 }
 
-// parseDateTime reads 'YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]][ ][zone][ BC]'.
-// bad reports a syntax error, rangeErr a field out of range.
-func parseDateTime(s string) (dt dateTime, bad, rangeErr bool) {
-	return parseDateTimeOrder(s, OrderMDY)
-}
-
-// parseDateTimeOrder is parseDateTime also reading dates written
-// 'a/b/c', 'a.b.c' or 'a-b-c' with a day or month first, in the field
-// order given (DateStyle), and zone names such as Europe/Berlin.
+// parseDateTimeOrder reads 'DATE[( |T)HH:MM[:SS[.ffffff]]][ ][zone][ BC]'
+// where DATE is YYYY-MM-DD or, with a day or month first, 'a/b/c',
+// 'a.b.c' or 'a-b-c' in the field order given (DateStyle); zone is Z, UTC,
+// GMT, an offset or an IANA name such as Europe/Berlin. bad reports a
+// syntax error, rangeErr a field out of range.
 func parseDateTimeOrder(s string, order DateOrder) (dt dateTime, bad, rangeErr bool) {
 	w := trimSpace(s)
 	if len(w) > 0 && (w[0] < '0' || w[0] > '9') {

@@ -42,7 +42,8 @@ func assignCast(from, to types.T) bool {
 // Coerce converts d to type t with assignment-cast rules: numbers convert
 // with rounding and range checks, text (as sent for untyped literals and
 // text-format parameters) is parsed, anything converts to text, and the
-// date/time types convert among themselves (session time zone UTC).
+// date/time types convert among themselves (in UTC; CoerceStyle converts
+// in a session's zone).
 // Anything else is 42804; unparsable text is 22P02 (or the datetime codes
 // from types.ParseText).
 func Coerce(d types.Datum, t types.T) (types.Datum, error) {
@@ -64,16 +65,11 @@ func CoerceStyle(d types.Datum, t types.T, st *types.Style) (types.Datum, error)
 	return castDatumStyle(d, t, st)
 }
 
-// castDatum converts a non-NULL d to t. Unknown-typed datums (untyped
-// literals) hold their text in S.
-func castDatum(d types.Datum, t types.T) (types.Datum, error) {
-	return castDatumStyle(d, t, nil)
-}
-
-// castDatumStyle is castDatum in a session with style st (nil: defaults,
-// UTC): text input and output follow its DateStyle, IntervalStyle and
-// extra_float_digits; timestamptz converts to and from timestamp and date
-// in its time zone.
+// castDatumStyle converts a non-NULL d to t in a session with style st
+// (nil: defaults, UTC). Unknown-typed datums (untyped literals) hold their
+// text in S. Text input and output follow the style's DateStyle,
+// IntervalStyle and extra_float_digits; timestamptz converts to and from
+// timestamp and date in its time zone.
 func castDatumStyle(d types.Datum, t types.T, st *types.Style) (types.Datum, error) {
 	if d.Null {
 		return types.NullOf(t), nil
@@ -137,10 +133,8 @@ func parseTextStyle(t types.T, s string, st *types.Style) (types.Datum, error) {
 	return d, nil
 }
 
-// formatText renders a non-NULL datum as text; booleans spell true/false
-// as PostgreSQL's bool-to-text cast does.
-func formatText(d types.Datum) string { return formatTextStyle(d, nil) }
-
+// formatTextStyle renders a non-NULL datum as text in style st; booleans
+// spell true/false as PostgreSQL's bool-to-text cast does.
 func formatTextStyle(d types.Datum, st *types.Style) string {
 	if d.T == types.Bool {
 		if d.I != 0 {
