@@ -368,6 +368,8 @@ type dateTime struct {
 	hasZone        bool
 	zoneSecs       int64          // east of UTC
 	zoneLoc        *time.Location // a named zone, when given (zoneSecs unused)
+	abbrFrom       int            // a zone abbreviation, when abbrTo > 0: trimSpace(input)[abbrFrom:abbrTo]
+	abbrTo         int            // (offsets, not a string: dt must not point into the input)
 	special        int            // 1 infinity, -1 -infinity
 }
 
@@ -526,6 +528,12 @@ func parseDateTimeOrder(s string, order DateOrder) (dt dateTime, bad, rangeErr b
 			dt.zoneLoc = loc
 			dt.hasZone = true
 			p.i = end
+		} else if n := len(name); n >= 3 && n <= 6 && !strings.EqualFold(name, "bc") && !strings.EqualFold(name, "ad") {
+			// An abbreviation such as CET or PDT, as the SQL, Postgres and
+			// German DateStyles print: resolved when the timestamp is.
+			dt.abbrFrom, dt.abbrTo = p.i, end
+			dt.hasZone = true
+			p.i = end
 		}
 	}
 	p.skipSpaces()
@@ -583,6 +591,12 @@ func parseTimestampStyle(t T, s string, st *Style) (int64, error) {
 	case t != TimestampTZ:
 	case dt.zoneLoc != nil:
 		us = (&Style{Loc: dt.zoneLoc}).FromLocal(us)
+	case dt.abbrTo > 0:
+		off, ok := st.abbrOffset(trimSpace(s)[dt.abbrFrom:dt.abbrTo], us)
+		if !ok {
+			return 0, invalidSyntax(t, s)
+		}
+		us -= off * microsPerSecond
 	case dt.hasZone:
 		us -= dt.zoneSecs * microsPerSecond
 	default:

@@ -2,6 +2,7 @@ package types
 
 import (
 	"strconv"
+	"strings"
 	"time"
 	_ "time/tzdata" // IANA zones work without the host's zoneinfo files
 )
@@ -76,6 +77,25 @@ func (st *Style) Zone(us int64) (offset int64, abbr string) {
 	}
 	name, off := time.UnixMicro(us).In(st.Loc).Zone()
 	return int64(off), name
+}
+
+// abbrOffset resolves a zone abbreviation written after a wall-clock time
+// local: one the session's zone uses around then (CET or CEST in
+// Europe/Berlin), else a zone of that name (EST, MST, CET, ...). It returns
+// the offset east of UTC in seconds.
+func (st *Style) abbrOffset(abbr string, local int64) (int64, bool) {
+	if !st.IsUTC() {
+		for _, probe := range [...]int64{local, local - microsPerDay, local + microsPerDay} {
+			if off, name := st.Zone(probe); strings.EqualFold(name, abbr) {
+				return off, true
+			}
+		}
+	}
+	if loc, ok := LoadZone(strings.ToUpper(abbr)); ok && !strings.Contains(abbr, "/") {
+		off, _ := (&Style{Loc: loc}).Zone((&Style{Loc: loc}).FromLocal(local))
+		return off, true
+	}
+	return 0, false
 }
 
 // ToLocal converts an instant to st's local wall-clock time, both in

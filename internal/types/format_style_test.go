@@ -93,6 +93,12 @@ func TestParseTextStyle(t *testing.T) {
 		{&Style{Loc: berlin}, Timestamp, "2024-07-15 14:00+05", "2024-07-15 14:00:00"},
 		{nil, TimestampTZ, "2024-07-15 14:00 Asia/Kolkata", "2024-07-15 08:30:00+00"},
 		{&Style{Loc: berlin}, TimestampTZ, "epoch", "1970-01-01 00:00:00+00"},
+		// Abbreviations, as the SQL/German styles print them: the session
+		// zone's, or a zone of that name.
+		{&Style{Loc: berlin, Order: OrderDMY}, TimestampTZ, "15/07/2024 14:00:00 CEST", "2024-07-15 12:00:00+00"},
+		{&Style{Loc: berlin, Order: OrderDMY}, TimestampTZ, "15.01.2024 13:00:00 CET", "2024-01-15 12:00:00+00"},
+		{nil, TimestampTZ, "2024-01-15 07:00:00 EST", "2024-01-15 12:00:00+00"},
+		{nil, TimestampTZ, "2024-01-15 07:00:00 BC", "2024-01-15 07:00:00+00 BC"},
 		// The spring-forward gap in Berlin (02:00-03:00 on 2024-03-31) and
 		// the autumn overlap (02:00-03:00 twice on 2024-10-27).
 		{&Style{Loc: berlin}, TimestampTZ, "2024-03-31 02:30", "2024-03-31 01:30:00+00"},
@@ -113,7 +119,7 @@ func TestParseTextStyle(t *testing.T) {
 			t.Errorf("%q as %v: got %s, want %s", c.in, c.t, got, c.want)
 		}
 	}
-	for _, bad := range []string{"13/13/2024", "2024-01-02 10:00 Mars/Olympus", "1/2"} {
+	for _, bad := range []string{"13/13/2024", "2024-01-02 10:00 Mars/Olympus", "1/2", "2024-01-02 10:00 XYZ"} {
 		if _, err := ParseTextStyle(TimestampTZ, bad, &Style{Order: OrderDMY}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
