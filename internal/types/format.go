@@ -410,9 +410,10 @@ func parseDateTimeOrder(s string, order DateOrder) (dt dateTime, bad, rangeErr b
 	if nc == 0 {
 		return dt, true, false
 	}
-	// A year written with two digits means 1970..2069, as in PostgreSQL.
+	// A year written with one or two digits means 1970..2069, as in
+	// PostgreSQL.
 	year := func(v int64, n int) int64 {
-		if n == 2 {
+		if n <= 2 {
 			if v < 70 {
 				return v + 2000
 			}

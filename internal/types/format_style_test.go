@@ -87,6 +87,8 @@ func TestParseTextStyle(t *testing.T) {
 		{&Style{Order: OrderYMD}, Date, "97/12/17", "1997-12-17"},
 		{&Style{Order: OrderDMY}, Date, "2024-01-02", "2024-01-02"},
 		{&Style{Order: OrderMDY}, Date, "12-17-69", "2069-12-17"},
+		{&Style{Order: OrderMDY}, Date, "12/17/70", "1970-12-17"},
+		{&Style{Order: OrderMDY}, Date, "1/2/3", "2003-01-02"},
 		{&Style{Loc: berlin}, TimestampTZ, "2024-01-15 13:00", "2024-01-15 12:00:00+00"},
 		{&Style{Loc: berlin}, TimestampTZ, "2024-07-15 14:00", "2024-07-15 12:00:00+00"},
 		{&Style{Loc: berlin}, TimestampTZ, "2024-07-15 14:00+00", "2024-07-15 14:00:00+00"},
