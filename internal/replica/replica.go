@@ -285,7 +285,7 @@ func PlanStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) 
 	if !ok {
 		return nil, fmt.Errorf("view %q: stored query is not a SELECT", v.Name)
 	}
-	return exec.PlanView(sel, exec.StreamColumns(s))
+	return exec.PlanViewWith(sel, exec.StreamColumns(s), v.Options)
 }
 
 // superviseView runs the view task while this replica leads the view shard.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,7 +115,7 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 	}}, nil
 }
 
-var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "start"}
+var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "start", "sw", "step_factor", "ttl", "ttl_column", "lateness"}
 
 // viewSettings are the Timeplus SETTINGS keys Cairn accepts.
 var viewSettings = []string{"checkpoint_settings", "checkpoint_interval"}
@@ -125,21 +126,49 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		return nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
 	}
 	cat := s.b.Catalog()
-	st := cat.Streams[sel.From.Name]
+	srcName, srcPos := exec.ViewSource(sel)
+	if sel.From.Func != nil && srcName == "" {
+		// Not tumble(stream, ...): let the planner say what is wrong.
+		if _, err := exec.PlanView(sel, nil); err != nil {
+			return nil, err
+		}
+	}
+	st := cat.Streams[srcName]
 	if st == nil {
-		if cat.Views[sel.From.Name] != nil {
-			return nil, pgerr.ViewOverView.New(sel.From.Name).WithPos(sel.From.P)
+		if cat.Views[srcName] != nil {
+			return nil, pgerr.ViewOverView.New(srcName).WithPos(srcPos)
 		}
 		if cv.Kind == parser.ViewPlain {
-			return nil, pgerr.RelationNotFound.New(sel.From.Name).
-				WithHint("CREATE VIEW makes a continuous view over a stream; create the stream first.").WithPos(sel.From.P)
+			return nil, pgerr.RelationNotFound.New(srcName).
+				WithHint("CREATE VIEW makes a continuous view over a stream; create the stream first.").WithPos(srcPos)
 		}
-		return nil, catalog.ErrNoStream(sel.From.Name).WithPos(sel.From.P)
+		return nil, catalog.ErrNoStream(srcName).WithPos(srcPos)
 	}
-	if _, err := exec.PlanView(sel, exec.StreamColumns(st)); err != nil {
-		return nil, err
+	opts := exec.ViewOptions{}
+	optPos := map[string]int{}
+	for _, o := range cv.With {
+		if slices.Contains(exec.WindowOptionKeys, o.Key) {
+			val, ok := optString(o)
+			if !ok {
+				return nil, pgerr.BadWindowOption.New(o.Key, "").WithPos(o.P)
+			}
+			opts[o.Key] = val
+			optPos[o.Key] = o.P
+		}
+	}
+	if _, err := exec.PlanViewWith(sel, exec.StreamColumns(st), opts); err != nil {
+		e := pgerr.From(err)
+		for k, p := range optPos {
+			if e.Position == 0 && strings.Contains(e.Message, k) {
+				e = e.WithPos(p)
+			}
+		}
+		return nil, e
 	}
 	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog())}
+	if len(opts) > 0 {
+		v.Options = opts
+	}
 	switch cv.Kind {
 	case parser.ViewMaterialized:
 		v.Kind = "materialized"
@@ -177,6 +206,8 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			default:
 				err = pgerr.BadViewStart.New(val).WithPos(o.P)
 			}
+		case "sw", "step_factor", "ttl", "ttl_column", "lateness":
+			// Planned above (windows and expiry).
 		default:
 			err = unknownOption(o, "view", viewOptions)
 		}
