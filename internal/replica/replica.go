@@ -671,7 +671,11 @@ func (m *Manager) LocalStatus() map[uint64]rpc.ReplicaStatus {
 		case slices.Contains(st.Learners, m.self):
 			role = "learner"
 		}
-		out[id] = rpc.ReplicaStatus{Role: role, Applied: st.Applied, Commit: st.Commit}
+		rs := rpc.ReplicaStatus{Role: role, Applied: st.Applied, Commit: st.Commit}
+		if g := m.Get(id); g != nil && g.View != nil && g.View.Plan().Watermarked() {
+			rs.Watermark, rs.Late, _, _ = g.View.Window()
+		}
+		out[id] = rs
 	}
 	return out
 }

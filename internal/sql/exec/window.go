@@ -2,8 +2,10 @@ package exec
 
 import (
 	"encoding/binary"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec/agg"
@@ -506,3 +508,26 @@ func (v *ViewPlan) planTTL(opts ViewOptions, items []selItem) error {
 	}
 	return pgerr.TTLColumnNotKey.New(col)
 }
+
+// WindowText describes the view's window and expiry for people:
+// "sliding 5m0s (step 15s)", "tumble 1m0s", "hop 5m0s every 1m0s",
+// "ttl 24h0m0s on minute"; "" for none.
+func (v *ViewPlan) WindowText() string {
+	var parts []string
+	if w := v.win; w != nil {
+		switch w.kind {
+		case winSliding:
+			parts = append(parts, fmt.Sprintf("sliding %v (step %v)", micros(w.size), micros(w.step)))
+		case winTumble:
+			parts = append(parts, fmt.Sprintf("tumble %v, lateness %v", micros(w.size), micros(w.lateness)))
+		case winHop:
+			parts = append(parts, fmt.Sprintf("hop %v every %v, lateness %v", micros(w.size), micros(w.slide), micros(w.lateness)))
+		}
+	}
+	if v.ttl != nil {
+		parts = append(parts, fmt.Sprintf("ttl %v on %s", micros(v.ttl.ttl), v.cols[v.keyCols[v.ttl.key]].Name))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func micros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }

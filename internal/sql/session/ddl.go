@@ -156,7 +156,8 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			optPos[o.Key] = o.P
 		}
 	}
-	if _, err := exec.PlanViewWith(sel, exec.StreamColumns(st), opts); err != nil {
+	plan, err := exec.PlanViewWith(sel, exec.StreamColumns(st), opts)
+	if err != nil {
 		e := pgerr.From(err)
 		for k, p := range optPos {
 			if e.Position == 0 && strings.Contains(e.Message, k) {
@@ -169,6 +170,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	if len(opts) > 0 {
 		v.Options = opts
 	}
+	v.Window = plan.WindowText()
 	switch cv.Kind {
 	case parser.ViewMaterialized:
 		v.Kind = "materialized"
