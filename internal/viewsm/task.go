@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cairndb/cairn/internal/sql/exec"
+	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/types"
 )
 
@@ -18,8 +19,9 @@ type Source interface {
 	Shards() int
 	// End returns shard i's durable end offset and a channel closed when it changes.
 	End(shard int) (uint64, <-chan struct{})
-	// Scan reads shard i's batches from offset from (see streamsm.Scan).
-	Scan(shard int, from uint64, maxEvents int, fn func(start uint64, ingestMicros int64, b *types.Batch) error) (uint64, error)
+	// Scan reads shard i's batches from offset from (see streamsm.Scan),
+	// each with its target set.
+	Scan(shard int, from uint64, maxEvents int, fn func(start uint64, ingestMicros int64, targets streamsm.Targets, b *types.Batch) error) (uint64, error)
 }
 
 // Proposer proposes a command to the view shard's Raft group and returns
@@ -29,7 +31,8 @@ type Proposer func(ctx context.Context, cmd []byte) (any, error)
 // TaskConfig configures a view task.
 type TaskConfig struct {
 	SM        *SM
-	Shard     int // this view shard's number
+	ViewID    uint64 // the view's catalog id: a batch whose target set lacks it is skipped
+	Shard     int    // this view shard's number
 	NumShards int
 	Src       Source
 	Propose   Proposer
@@ -143,8 +146,13 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			}
 			ec.Now = time.Now()
 			var next uint64
-			next, err = c.Src.Scan(s, from[s], c.MaxEvents-events, func(start uint64, ingest int64, b *types.Batch) error {
+			next, err = c.Src.Scan(s, from[s], c.MaxEvents-events, func(start uint64, ingest int64, targets streamsm.Targets, b *types.Batch) error {
 				events += b.N
+				if !targets.Has(c.ViewID) {
+					// Aimed at other views (pipelinedb.stream_targets):
+					// the offsets move past it, unfolded.
+					return nil
+				}
 				if ingest > newest {
 					newest = ingest
 				}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -149,6 +150,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		v.Kind = "view"
 	}
 	latest := false
+	v.StartFrom = "earliest"
 	for _, o := range cv.With {
 		var err error
 		switch o.Key {
@@ -172,8 +174,9 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			val, _ := optString(o)
 			switch strings.ToLower(val) {
 			case "latest":
-				latest = true
+				latest, v.StartFrom = true, "latest"
 			case "earliest":
+				v.StartFrom = "earliest"
 			default:
 				err = pgerr.BadViewStart.New(val).WithPos(o.P)
 			}
@@ -216,13 +219,23 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		if v.Nodes, err = s.b.Place(v.Shards, v.Replicas); err != nil {
 			return "", err
 		}
-		if latest {
-			v.Start = make([]uint64, len(st.Groups))
-			for i := range st.Groups {
-				if v.Start[i], err = s.b.StreamEnd(ctx, st, i); err != nil {
-					return "", err
+		// The stream's end now is what the view must have folded before
+		// CREATE returns (and where start = 'latest' begins).
+		bg, _ := s.get("background_ddl")
+		v.BackfillTo = make([]uint64, len(st.Groups))
+		for i := range st.Groups {
+			if v.BackfillTo[i], err = s.b.StreamEnd(ctx, st, i); err != nil {
+				if bg == "on" && !latest {
+					// Nothing waits for the back-fill: create the view
+					// without a recorded target.
+					v.BackfillTo = nil
+					break
 				}
+				return "", err
 			}
+		}
+		if latest {
+			v.Start = slices.Clone(v.BackfillTo)
 		}
 		res, err := s.b.Propose(ctx, &catalog.CreateView{View: v, IfNotExists: cv.IfNotExists})
 		if err != nil {
@@ -234,20 +247,52 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		if err := s.b.WaitGroups(ctx, res.View.Groups); err != nil {
 			return "", err
 		}
-		if lvl, _ := s.get("stream_insert_level"); lvl == "sync_commit" {
-			// Return once the back-fill covers what the stream held at creation.
-			ends := make([]uint64, len(st.Groups))
-			for i := range st.Groups {
-				if ends[i], err = s.b.StreamEnd(ctx, st, i); err != nil {
-					return "", err
-				}
-			}
-			if err := s.b.WaitViewsCover(ctx, []*catalog.View{res.View}, ends); err != nil {
+		if bg != "on" {
+			if err := s.waitBackfill(ctx, res.View, w); err != nil {
 				return "", err
 			}
 		}
 		return tag, nil
 	}}, nil
+}
+
+// backfillNoticeEvery is how often a waiting CREATE VIEW reports progress.
+var backfillNoticeEvery = 2 * time.Second
+
+// waitBackfill waits until view v folded its stream up to v.BackfillTo,
+// with a NOTICE on its progress every backfillNoticeEvery. A cancelled
+// wait leaves the view in place, back-filling in the background.
+func (s *Session) waitBackfill(ctx context.Context, v *catalog.View, w pgwire.ResultWriter) error {
+	if len(v.BackfillTo) == 0 {
+		return nil // created before back-fill targets were recorded
+	}
+	for {
+		wctx, cancel := context.WithTimeout(ctx, backfillNoticeEvery)
+		err := s.b.WaitViewsCover(wctx, []*catalog.View{v}, v.BackfillTo)
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			w.Notice(fmt.Sprintf("view %q was created; its back-fill goes on in the background (cairn_cluster.views shows its progress)", v.Name))
+			return pgerr.BackfillWaitCanceled.New(strings.TrimSuffix(pgerr.From(err).Message, "."), v.Name).
+				WithHint("SELECT backfilled, backfill_done, backfill_target FROM cairn_cluster.views WHERE name = '%s' shows its progress; SET background_ddl = on makes CREATE VIEW return without waiting.", v.Name)
+		case wctx.Err() == nil:
+			return err
+		}
+		if p := v.BackfillProgress(s.b.ViewOffsets(ctx, v)); p.Known && p.Target > 0 {
+			w.Notice(fmt.Sprintf("back-fill of %s: %s of %s events (%d%%)", v.Name, thousands(p.Done), thousands(p.Target), p.Done*100/p.Target))
+		}
+	}
+}
+
+// thousands formats n with comma separators: 4,500,000.
+func thousands(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // checkCheckpointSettings validates Timeplus checkpoint_settings:
