@@ -445,7 +445,7 @@ func (s *streamSource) Columns() []exec.Column { return exec.StreamColumns(s.st)
 func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
 	src := &streamShardSource{rt: s.rt, groups: s.st.Groups, linearizable: s.linearizable}
 	for i, gid := range s.st.Groups {
-		each := func(_ uint64, _ int64, b *types.Batch) error {
+		each := func(_ uint64, _ int64, _ streamsm.Targets, b *types.Batch) error {
 			if err := ctx.Err(); err != nil {
 				return replica.StoreErr(err)
 			}
@@ -790,7 +790,7 @@ func (s *streamShardSource) End(i int) (uint64, <-chan struct{}) {
 	return ^uint64(0) >> 1, ch
 }
 
-func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, int64, *types.Batch) error) (uint64, error) {
+func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, int64, streamsm.Targets, *types.Batch) error) (uint64, error) {
 	gid := s.groups[i]
 	// A local replica serves view tasks, unless it is still a learner. A
 	// linearizable reader pages through a remote replica even if one
@@ -815,7 +815,7 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 		if err := types.Decode(sb.Data, &b); err != nil {
 			return next, err
 		}
-		if err := fn(sb.Start, sb.Ingest, &b); err != nil {
+		if err := fn(sb.Start, sb.Ingest, sb.Targets, &b); err != nil {
 			return next, err
 		}
 		next = sb.Start + uint64(b.N)
