@@ -1,6 +1,9 @@
 package catalog
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestBackfillProgress(t *testing.T) {
 	v := &View{Groups: []uint64{10, 11}, Start: []uint64{0, 5}, BackfillTo: []uint64{100, 25}}
@@ -22,5 +25,17 @@ func TestBackfillProgress(t *testing.T) {
 	empty := &View{Groups: []uint64{10}, Start: []uint64{7}, BackfillTo: []uint64{7}}
 	if got := empty.BackfillProgress([][]uint64{{7}}); !got.Complete || got.Target != 0 {
 		t.Errorf("nothing to back-fill: got %+v", got)
+	}
+}
+
+func TestCheckpointInterval(t *testing.T) {
+	for set, want := range map[string]time.Duration{"": 0, "5s": 5 * time.Second, "1m30s": 90 * time.Second, "junk": 0} {
+		v := &View{}
+		if set != "" {
+			v.Settings = map[string]string{"checkpoint_interval": set}
+		}
+		if got := v.CheckpointInterval(); got != want {
+			t.Errorf("checkpoint_interval %q: got %v, want %v", set, got, want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/types"
@@ -74,6 +75,17 @@ type View struct {
 	// the view was created: the view has caught up (its back-fill is done)
 	// once every view shard folded up to it. Nil when not recorded.
 	BackfillTo []uint64 `json:"backfill_to,omitempty"`
+}
+
+// CheckpointInterval is the view's SETTINGS checkpoint_interval (stored
+// in Go form by CREATE VIEW): the longest time between two checkpoints
+// of a view shard. 0 when not set.
+func (v *View) CheckpointInterval() time.Duration {
+	d, err := time.ParseDuration(v.Settings["checkpoint_interval"])
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 // Backfill is a view's back-fill progress, in stream events.

@@ -306,7 +306,7 @@ func (m *Manager) superviseView(ctx context.Context, g *Group, s *catalog.Stream
 			continue
 		}
 		err := m.runViewTask(ctx, viewsm.TaskConfig{
-			SM: g.View, ViewID: g.Desc.ID, Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
+			SM: g.View, ViewID: g.Desc.ID, CheckpointInterval: g.Desc.CheckpointInterval(), Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
 			Propose: func(ctx context.Context, cmd []byte) (any, error) {
 				return m.store.Propose(ctx, g.ID, m.bugs.DropDelta(g.View.Plan(), cmd))
 			},

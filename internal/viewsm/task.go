@@ -51,6 +51,11 @@ type TaskConfig struct {
 	// The event is left out of the view, like a row a WHERE rejects;
 	// without this one bad event would stop the view forever.
 	OnSkip func(offset uint64, err error)
+	// CheckpointInterval, if set (the view's SETTINGS checkpoint_interval),
+	// is the longest time between two checkpoints of the view shard while
+	// deltas are applied: the first delta proposed after it passed asks
+	// every replica to fold its delta log into its rows.
+	CheckpointInterval time.Duration
 	// OnProgress, if set, is told the events folded and the ingest time of
 	// the newest batch in each applied delta (for lag metrics).
 	OnProgress func(events int, newestIngestMicros int64)
@@ -116,6 +121,7 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 	}
 	var enc []byte
 	var last time.Time
+	lastCheckpoint := time.Now()
 	var pause time.Duration
 	nsrc := c.Src.Shards()
 	cases := make([]reflect.SelectCase, nsrc+1)
@@ -180,7 +186,13 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			continue
 		}
 		enc = plan.AppendDelta(enc[:0], delta)
-		cmd := EncodeDelta(nil, from, to, enc) // fresh: the store may keep it in its entry cache
+		checkpoint := c.CheckpointInterval > 0 && time.Since(lastCheckpoint) >= c.CheckpointInterval
+		var cmd []byte // fresh: the store may keep it in its entry cache
+		if checkpoint {
+			cmd = EncodeDeltaCheckpoint(nil, from, to, enc)
+		} else {
+			cmd = EncodeDelta(nil, from, to, enc)
+		}
 		last = time.Now()
 		pause = min(c.MaxPause, time.Duration(delta.Len())*c.PausePerKey)
 		res, err := c.Propose(ctx, cmd)
@@ -197,6 +209,9 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			return err
 		}
 		careful = false
+		if checkpoint {
+			lastCheckpoint = last
+		}
 		if c.OnProgress != nil {
 			c.OnProgress(events, newest)
 		}

@@ -2,6 +2,7 @@ package viewsm
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -170,6 +171,86 @@ func TestTaskSkipsBatchesAimedElsewhere(t *testing.T) {
 		}
 		if got := rows(t, sm); got["k"] != w["k"] {
 			t.Fatalf("view %d: k = %v, want %v", id, got["k"], w["k"])
+		}
+	}
+}
+
+// TestCheckpointInterval: with a checkpoint interval the task's deltas
+// ask the view shard to fold its delta log into its rows, so the log
+// stays empty; without one, fewer than checkpointEvery deltas stay
+// logged. The rows are the same either way, also after a reload.
+func TestCheckpointInterval(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := plan(t)
+	src := &memSource{shards: make([][]*types.Batch, 1), ch: make(chan struct{})}
+	for i := 0; i < 30; i++ {
+		b := types.NewBatch([]types.T{types.Text, types.Int8})
+		b.AppendRow([]types.Datum{types.NewText(string(rune('a' + i%3))), types.NewInt(types.Int8, int64(i))})
+		src.shards[0] = append(src.shards[0], b)
+	}
+	logged := func(prefix []byte) int {
+		lo := append(slices.Clone(prefix), 'l')
+		it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: append(slices.Clone(prefix), 'm')})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Close()
+		n := 0
+		for it.First(); it.Valid(); it.Next() {
+			n++
+		}
+		return n
+	}
+	var first map[string][2]int64
+	for _, interval := range []time.Duration{0, time.Nanosecond} {
+		prefix := []byte{'c', byte(interval)}
+		sm := New(prefix, p, []uint64{0}, nil)
+		index := uint64(0)
+		propose := func(ctx context.Context, cmd []byte) (any, error) {
+			index++
+			wb := db.NewBatch()
+			res := sm.Apply(wb, index, cmd)
+			if err := wb.Commit(pebble.NoSync); err != nil {
+				return nil, err
+			}
+			sm.Durable()
+			return res, nil
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = RunTask(ctx, TaskConfig{SM: sm, Src: src, Propose: propose, NumShards: 1, MaxEvents: 3, CheckpointInterval: interval})
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) && sm.Offsets()[0] != 30 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		n := logged(prefix)
+		if interval == 0 && (n == 0 || index >= checkpointEvery) {
+			t.Fatalf("no interval: %d deltas logged of %d applied", n, index)
+		}
+		if interval > 0 && n != 0 {
+			t.Fatalf("interval %v: %d deltas still logged after %d applied", interval, n, index)
+		}
+		again := New(prefix, p, []uint64{0}, nil)
+		if err := again.Load(db); err != nil {
+			t.Fatal(err)
+		}
+		got := rows(t, again)
+		if got["a"] != [2]int64{10, 135} || got["c"] != [2]int64{10, 155} {
+			t.Fatalf("interval %v: rows %v", interval, got)
+		}
+		if first == nil {
+			first = got
+		} else if !maps.Equal(got, first) {
+			t.Fatalf("rows with interval %v: %v, without: %v", interval, got, first)
 		}
 	}
 }

@@ -83,9 +83,6 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 			}
 			st.Retention = v
 		default:
-			if cs.Foreign {
-				continue // PipelineDB foreign-table OPTIONS are accepted and ignored
-			}
 			err = unknownOption(o, "stream", streamOptions)
 		}
 		if err != nil {
@@ -187,17 +184,30 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			return nil, err
 		}
 	}
+	interval := ""
 	for _, o := range cv.Settings {
 		val, _ := optString(o)
 		switch o.Key {
 		case "checkpoint_settings":
-			if err := checkCheckpointSettings(val, o.P); err != nil {
+			iv, err := checkCheckpointSettings(val, o.P)
+			if err != nil {
 				return nil, err
 			}
-		case "checkpoint_interval":
-			if _, err := parseDurationSetting(val); err != nil {
-				return nil, pgerr.BadCheckpointInterval.New(val).WithPos(o.P)
+			if iv != "" {
+				if interval != "" {
+					return nil, pgerr.CheckpointIntervalTwice.New().WithPos(o.P)
+				}
+				interval = iv
 			}
+		case "checkpoint_interval":
+			d, err := parseCheckpointInterval(val, o.P)
+			if err != nil {
+				return nil, err
+			}
+			if interval != "" {
+				return nil, pgerr.CheckpointIntervalTwice.New().WithPos(o.P)
+			}
+			interval = d
 		default:
 			return nil, pgerr.UnknownViewSetting.New(o.Key).
 				WithHint("Valid settings: %s.", strings.Join(viewSettings, ", ")).WithPos(o.P)
@@ -206,6 +216,9 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			v.Settings = map[string]string{}
 		}
 		v.Settings[o.Key] = val
+	}
+	if interval != "" {
+		v.Settings["checkpoint_interval"] = interval // normalized: what view tasks read
 	}
 	tag := "CREATE MATERIALIZED VIEW"
 	switch cv.Kind {
@@ -295,9 +308,37 @@ func thousands(n uint64) string {
 	return s
 }
 
-// checkCheckpointSettings validates Timeplus checkpoint_settings:
-// 'key=value;key=value'.
-func checkCheckpointSettings(v string, pos int) error {
+// Bounds of a view's checkpoint_interval.
+const (
+	minCheckpointInterval = 100 * time.Millisecond
+	maxCheckpointInterval = 24 * time.Hour
+)
+
+// parseCheckpointInterval parses a checkpoint interval: seconds, as
+// Timeplus counts them ('5'), or a number with a unit ('500ms', '2min').
+// It returns the interval in Go form ("5s"), which the view tasks read.
+func parseCheckpointInterval(v string, pos int) (string, error) {
+	t := strings.TrimSpace(v)
+	d, err := time.Duration(0), error(nil)
+	if f, ferr := strconv.ParseFloat(t, 64); ferr == nil {
+		d = time.Duration(f * float64(time.Second))
+	} else {
+		d, err = parseDurationSetting(t)
+	}
+	if err != nil || d < minCheckpointInterval || d > maxCheckpointInterval {
+		return "", pgerr.BadCheckpointInterval.New(v).
+			WithHint("Give seconds (5) or a duration ('500ms', '2min') between %v and %v.", minCheckpointInterval, maxCheckpointInterval).WithPos(pos)
+	}
+	return d.String(), nil
+}
+
+// checkCheckpointSettings validates Timeplus checkpoint_settings
+// ('key=value;key=value') and returns its interval, if one is given, in
+// Go form. Every view is Raft-replicated and checkpoints into its
+// replicas' engines, synchronously in the apply of a delta: the entries
+// that say so are accepted (storage_type=local, async=false), the ones
+// asking for anything else are refused.
+func checkCheckpointSettings(v string, pos int) (interval string, err error) {
 	valid := map[string][]string{"storage_type": {"shared", "local"}, "shared_disk": nil, "async": {"true", "false"}, "interval": nil}
 	for _, part := range strings.Split(v, ";") {
 		part = strings.TrimSpace(part)
@@ -305,23 +346,34 @@ func checkCheckpointSettings(v string, pos int) error {
 			continue
 		}
 		k, val, ok := strings.Cut(part, "=")
-		k = strings.TrimSpace(k)
+		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
 		allowed, known := valid[k]
 		if !ok || !known {
-			return pgerr.UnknownCheckpointEntry.New(part).
-				WithHint("Entries: storage_type=shared|local; shared_disk=<name>; async=true|false; interval=<seconds>.").WithPos(pos)
+			return "", pgerr.UnknownCheckpointEntry.New(part).
+				WithHint("Entries: storage_type=local; async=false; interval=<seconds>.").WithPos(pos)
 		}
-		if allowed != nil {
-			good := false
-			for _, a := range allowed {
-				good = good || strings.TrimSpace(val) == a
+		if allowed != nil && !slices.Contains(allowed, val) {
+			return "", pgerr.BadCheckpointValue.New(k, strings.Join(allowed, ", "), val).WithPos(pos)
+		}
+		switch {
+		case k == "storage_type" && val == "shared":
+			return "", pgerr.SharedCheckpointsLater.New().WithPos(pos)
+		case k == "shared_disk":
+			return "", pgerr.CheckpointEntryUnsupported.New(k, "it names the disk of shared (object-storage) checkpoints, which are not available yet").
+				WithHint("Leave out shared_disk; views checkpoint into their Raft replicas.").WithPos(pos)
+		case k == "async" && val == "true":
+			return "", pgerr.CheckpointEntryUnsupported.New("async=true", "a view shard checkpoints in the same engine write as the delta it applies").
+				WithHint("Leave out async, or say async=false.").WithPos(pos)
+		case k == "interval":
+			if interval != "" {
+				return "", pgerr.CheckpointIntervalTwice.New().WithPos(pos)
 			}
-			if !good {
-				return pgerr.BadCheckpointValue.New(k, strings.Join(allowed, ", "), val).WithPos(pos)
+			if interval, err = parseCheckpointInterval(val, pos); err != nil {
+				return "", err
 			}
 		}
 	}
-	return nil
+	return interval, nil
 }
 
 func (s *Session) prepareDrop(d *parser.Drop) (*prepared, error) {
