@@ -6,12 +6,12 @@
 //
 //	m                  -> next offset (8 bytes BE)
 //	b<start BE8>       -> ingest time (8, unix µs) | [targets] | encoded batch
+//	i<batch id 16>     -> start BE8 | end BE8   (dedupe table, bounded)
 //
 // A batch aimed at some views only (pipelinedb.stream_targets) sets the
 // top bit of its ingest time and carries its target set (a uvarint
 // count, then the view ids as uvarints) before the batch; view tasks of
 // other views move past it without folding it.
-//	i<batch id 16>     -> start BE8 | end BE8   (dedupe table, bounded)
 package streamsm
 
 import (
