@@ -287,6 +287,9 @@ type TableRef struct {
 	Name     string
 	Alias    string
 	Subquery *Select
+	// Func is a table function in FROM (tumble(s, ts, interval '1
+	// minute')); Name is then the function's name.
+	Func *Func
 }
 
 // SelectItem is one output column; Alias is empty unless written.

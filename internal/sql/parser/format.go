@@ -396,6 +396,8 @@ func formatSelect(b *strings.Builder, s *Select) {
 			b.WriteByte('(')
 			formatSelect(b, f.Subquery)
 			b.WriteByte(')')
+		} else if f.Func != nil {
+			formatExpr(b, f.Func)
 		} else {
 			if f.Schema != "" {
 				b.WriteString(QuoteIdent(f.Schema))

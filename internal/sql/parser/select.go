@@ -219,7 +219,19 @@ func (p *parser) parseTableRef() (*TableRef, error) {
 		}
 		tr.Name = n
 		if p.isOp("(") {
-			return nil, p.unsupported(p.peek(), "table functions are not supported")
+			// A table function (tumble, hop, ...): parse it as a call; the
+			// planner decides which ones it knows.
+			p.i--
+			e, err := p.parseExpr()
+			if err != nil {
+				return nil, err
+			}
+			f, ok := e.(*Func)
+			if !ok {
+				return nil, p.syntaxErr(p.peek())
+			}
+			tr.Func = f
+			tr.Name = f.Name
 		}
 		if p.acceptOp(".") {
 			m, err := p.name()

@@ -20,41 +20,42 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-// fakeBackend is a Backend with one stream, "events", held in memory. It
+// settingsBackend is a Backend with one stream, "events", held in memory. It
 // logs what the session asked of it (read policies, insert modes,
 // deadlines), so scripts can show that a setting took effect. Methods a
 // script does not reach are left to the embedded nil interface.
-type fakeBackend struct {
+type settingsBackend struct {
 	Backend
 	cat  *catalog.Catalog
 	rows [][]types.Datum
 	log  []string
 }
 
-func newFakeBackend() *fakeBackend {
+func newSettingsBackend() *settingsBackend {
 	cat := catalog.New()
 	cat.Nodes["n1"] = &catalog.Node{ID: 1, Name: "n1", Role: "data"}
 	cat.Streams["events"] = &catalog.Stream{ID: 1, Name: "events", Shards: 1, Replicas: 1, Groups: []uint64{10}, Cols: []catalog.Column{
 		{Name: "ts", T: types.TimestampTZ}, {Name: "d", T: types.Date}, {Name: "v", T: types.Float8}, {Name: "iv", T: types.Interval}}}
 	// Inserts into "slow" wait for the statement's context (at most 10s).
 	cat.Streams["slow"] = &catalog.Stream{ID: 2, Name: "slow", Shards: 1, Replicas: 1, Groups: []uint64{11}, Cols: []catalog.Column{{Name: "v", T: types.Int4}}}
-	return &fakeBackend{cat: cat}
+	return &settingsBackend{cat: cat}
 }
 
-func (f *fakeBackend) Version() string                       { return "test" }
-func (f *fakeBackend) Catalog() *catalog.Catalog             { return f.cat }
-func (f *fakeBackend) CheckBatch(string, *types.Batch) error { return nil }
-func (f *fakeBackend) Place(int, int) ([][]uint64, error) {
+func (f *settingsBackend) Version() string                       { return "test" }
+func (f *settingsBackend) Catalog() *catalog.Catalog             { return f.cat }
+func (f *settingsBackend) CheckBatch(string, *types.Batch) error { return nil }
+func (f *settingsBackend) Place(int, int) ([][]uint64, error) {
 	return nil, errors.New("fake: Place reached")
 }
-func (f *fakeBackend) SystemTable(name string) (exec.Source, bool, error) {
+func (f *settingsBackend) SystemTable(name string) (exec.Source, bool, error) {
 	if name != "nodes" {
 		return nil, false, nil
 	}
 	return &exec.MemTable{Cols: []exec.Column{{Name: "name", T: types.Text}}, Rows: [][]types.Datum{{types.NewText("n1")}}}, true, nil
 }
 
-func (f *fakeBackend) Insert(ctx context.Context, stream string, b *types.Batch, syncViews bool) error {
+func (f *settingsBackend) Insert(ctx context.Context, stream string, b *types.Batch, o InsertOptions) error {
+	syncViews := o.SyncViews
 	deadline := "none"
 	if d, ok := ctx.Deadline(); ok {
 		deadline = "within " + time.Until(d).Round(time.Second).String()
@@ -78,7 +79,7 @@ func (f *fakeBackend) Insert(ctx context.Context, stream string, b *types.Batch,
 	return nil
 }
 
-func (f *fakeBackend) StreamSource(st *catalog.Stream, r ReadPolicy) exec.Source {
+func (f *settingsBackend) StreamSource(st *catalog.Stream, r ReadPolicy) exec.Source {
 	f.log = append(f.log, fmt.Sprintf("read %s: linearizable=%v skip_unavailable=%v", st.Name, r.Linearizable, r.Skip != nil))
 	if r.Skip != nil {
 		_ = r.Skip("shard 1 of "+st.Name, errors.New("no replica answered"))
@@ -123,7 +124,7 @@ func printErr(sb *strings.Builder, err error) {
 	}
 }
 
-// TestSettings runs testdata/*.txt against a session on a fakeBackend.
+// TestSettings runs testdata/*.txt against a session on a settingsBackend.
 //
 //	startup k=v ...  start a new session with these startup parameters
 //	sql              run statements as pgwire would (the text style read
@@ -133,7 +134,7 @@ func printErr(sb *strings.Builder, err error) {
 // Rewrite with: go test ./internal/sql/session -run TestSettings -rewrite
 func TestSettings(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		b := newFakeBackend()
+		b := newSettingsBackend()
 		s := New(b, "cairn", nil)
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			var sb strings.Builder
