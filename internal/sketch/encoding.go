@@ -69,7 +69,9 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n > 1 && d.b[n-1] == 0 {
+		// A last byte of zero is a padded varint: refused, so that every
+		// value has one encoding.
 		d.fail("truncated or overlong varint")
 		return 0
 	}
