@@ -204,7 +204,11 @@ func (h *HLL) Estimate() uint64 {
 		z = 0.5 * (z + float64(hist[k]))
 	}
 	z += m * hllSigma(float64(hist[0])/m)
-	return uint64(math.Round(m / (2 * math.Ln2) * m / z))
+	est := math.Round(m / (2 * math.Ln2) * m / z)
+	if !(est < math.MaxUint64) {
+		return math.MaxUint64 // every register at its maximum: beyond counting
+	}
+	return uint64(est)
 }
 
 // hllSigma is σ(x) = x + Σ_{k≥1} x^(2^k)·2^(k-1) (Ertl 2017).

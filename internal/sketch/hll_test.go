@@ -219,6 +219,26 @@ func TestHLLCorrupt(t *testing.T) {
 	}
 }
 
+// TestHLLEstimateExtremes: registers all empty or all at their maximum
+// (only reachable by decoding) give 0 and the largest count, not garbage.
+func TestHLLEstimateExtremes(t *testing.T) {
+	full := append([]byte{'H', 1, 4, 1}, bytes.Repeat([]byte{0x7d, 0xdf, 0xf7}, 4)...) // registers of 61
+	h, err := UnmarshalHLL(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Estimate(); got != math.MaxUint64 {
+		t.Errorf("full registers estimate %d", got)
+	}
+	h, err = UnmarshalHLL(append([]byte{'H', 1, 4, 1}, make([]byte, 12)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Estimate(); got != 0 {
+		t.Errorf("empty dense registers estimate %d", got)
+	}
+}
+
 func TestHLLAddDoesNotAllocate(t *testing.T) {
 	h := mustHLL(t, DefaultHLLPrecision)
 	for i := range uint64(10000) {
