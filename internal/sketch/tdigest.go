@@ -20,7 +20,7 @@ const (
 // spans at most one unit of k, about δ centroids in all), and, in the
 // tails where k1 is loose, a weight of at most 32/δ·N·q(1-q) at the
 // centroid's centre q, so that the rank error near q=0 and q=1 stays a
-// small fraction of q (about 2δ/32·ln(N/25) more centroids: some 130 in
+// small fraction of q (about 2δ/32·ln(N/26) more centroids: some 130 in
 // all for δ=100 and a million values).
 //
 // Its state is a multiset of entries (mean, weight): the centroids of the
@@ -31,12 +31,14 @@ const (
 // it has seen at most δ distinct values the digest is exact: it holds
 // every value with its count, and Quantile and CDF return exact answers.
 //
-// Determinism: compression depends only on the multiset of entries, and
-// every floating-point step is a single IEEE operation (sqrt included, no
+// Determinism: when and how it compresses depends only on the count and
+// on the entries as two multisets (centroids, values added since), which
+// the encoding holds, not on their order in memory; and every
+// floating-point step is a single IEEE operation (sqrt included, no
 // library transcendentals, products rounded before they are added so no
-// fused multiply-add), so the same inputs in the same order give the same
-// bytes on every machine. Reads (Quantile, CDF, AppendTo) never change the
-// state.
+// fused multiply-add). So the same inputs in the same order give the same
+// bytes on every machine, and a decoded digest continues exactly like the
+// original. Reads (Quantile, CDF, AppendTo) never change the state.
 type TDigest struct {
 	compression float64    // δ, in [10, 1000]
 	entries     []centroid // [0:sorted) centroids, sorted by (mean, weight); the rest added since, in arrival order
