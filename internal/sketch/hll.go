@@ -61,8 +61,8 @@ func (h *HLL) Sparse() bool { return h.dense == nil && len(h.sparseView()) <= h.
 func (h *HLL) StdError() float64 { return 1.04 / math.Sqrt(float64(uint64(1)<<h.p)) }
 
 // sparseLimit is the most entries a sparse sketch holds: as many bytes as
-// the dense registers take, but at most 16384 (64 KiB), so that inserting
-// into the sorted list stays cheap at precisions 17 and 18.
+// the dense registers take, but at most 16384 (64 KiB), so that the list
+// and its merges stay small at precisions 17 and 18.
 func (h *HLL) sparseLimit() int { return min((1<<h.p)/4, 16384) }
 
 // Add records a hash (use Hash64 of the value's canonical bytes).
