@@ -130,10 +130,15 @@ func searchPathList(v string) []string {
 
 var settings = map[string]*setting{
 	"application_name": {def: "", reported: "application_name", desc: "Name of the client application (reported back; shown by SHOW)."},
-	"client_encoding": {def: "UTF8", reported: "client_encoding", desc: "Client character set (only UTF8).", check: func(v, _ string) (string, error) {
+	"client_encoding": {def: "UTF8", reported: "client_encoding", desc: "Client character set: UTF8, or SQL_ASCII (bytes pass unconverted, as in PostgreSQL; text must still be valid UTF-8).", check: func(v, _ string) (string, error) {
 		switch strings.ToLower(strings.ReplaceAll(v, "-", "")) {
 		case "utf8", "unicode":
 			return "UTF8", nil
+		case "sql_ascii":
+			// What libpq sends for "auto" in a C locale (interactive psql).
+			// PostgreSQL converts nothing for it either; invalid UTF-8 input
+			// is refused the same way.
+			return "SQL_ASCII", nil
 		}
 		return "", pgerr.ClientEncoding.New(v)
 	}},
