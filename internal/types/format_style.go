@@ -85,7 +85,7 @@ func (st *Style) Zone(us int64) (offset int64, abbr string) {
 // the offset east of UTC in seconds.
 func (st *Style) abbrOffset(abbr string, local int64) (int64, bool) {
 	if !st.IsUTC() {
-		for _, probe := range [...]int64{local, local - microsPerDay, local + microsPerDay} {
+		for _, probe := range [...]int64{local, satAdd(local, -microsPerDay), satAdd(local, microsPerDay)} {
 			if off, name := st.Zone(probe); strings.EqualFold(name, abbr) {
 				return off, true
 			}
@@ -116,8 +116,8 @@ func (st *Style) FromLocal(local int64) int64 {
 	if st.IsUTC() || local == TimestampInfinity || local == TimestampNegInfinity {
 		return local
 	}
-	before, _ := st.Zone(local - microsPerDay)
-	after, _ := st.Zone(local + microsPerDay)
+	before, _ := st.Zone(satAdd(local, -microsPerDay))
+	after, _ := st.Zone(satAdd(local, microsPerDay))
 	ub, ua := local-before*microsPerSecond, local-after*microsPerSecond
 	if before == after {
 		return ub
@@ -129,6 +129,18 @@ func (st *Style) FromLocal(local int64) int64 {
 		return ub
 	}
 	return ub // in the gap
+}
+
+// satAdd is a+b, clamped to the finite timestamps.
+func satAdd(a, b int64) int64 {
+	r := a + b
+	if (b > 0 && r < a) || r >= TimestampInfinity {
+		return TimestampInfinity - 1
+	}
+	if (b < 0 && r > a) || r <= TimestampNegInfinity {
+		return TimestampNegInfinity + 1
+	}
+	return r
 }
 
 // AppendTextStyle appends the text representation of d (not NULL) as a

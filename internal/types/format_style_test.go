@@ -146,3 +146,24 @@ func TestIntervalSQLInput(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseTextStyle: any input, in any style, parses or fails cleanly,
+// and what parses prints in that style without panicking.
+func FuzzParseTextStyle(f *testing.F) {
+	for _, s := range []string{"2024-01-02 10:00", "01/02/2024", "17.12.1997 07:37:16 CET", "1-2", "3 4:05:06",
+		"2024-10-27 02:30 Europe/Berlin", "294276-12-31 23:59:59", "4713-01-01 BC", "epoch", "infinity", "1/2/3 PST"} {
+		f.Add(s, uint8(0))
+	}
+	berlin, _ := LoadZone("Europe/Berlin")
+	f.Fuzz(func(t *testing.T, s string, k uint8) {
+		st := &Style{Date: DateStyle(k % 4), Order: DateOrder(k / 4 % 3), Interval: IntervalStyle(k / 12 % 4), FloatDigits: int(k%19) - 15}
+		if k%2 == 0 {
+			st.Loc = berlin
+		}
+		for _, ty := range []T{Date, Timestamp, TimestampTZ, Interval} {
+			if d, err := ParseTextStyle(ty, s, st); err == nil {
+				_ = AppendTextStyle(nil, d, st)
+			}
+		}
+	})
+}
