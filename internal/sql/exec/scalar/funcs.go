@@ -81,6 +81,7 @@ func init() {
 		"mod":          buildMod,
 		"date_trunc":   buildDateTrunc,
 		"timezone":     buildTimezone,
+		"to_char":      buildToChar,
 		"date_part":    buildExtract(types.Float8),
 		"extract":      buildExtract(types.Numeric),
 		"to_timestamp": buildToTimestamp,
