@@ -891,6 +891,10 @@ func (w *execWriter) Row(row []types.Datum) error {
 
 func (w *execWriter) Notice(msg string) {
 	w.c.be.Send(&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: pgerr.SuccessfulCompletion, Message: msg})
+	// Sent at once: a long statement's progress NOTICEs (CREATE VIEW's
+	// back-fill) are worth seeing while it runs. A write error surfaces
+	// with the statement's next message.
+	_ = w.c.flush()
 }
 
 func (w *execWriter) ParameterStatus(name, value string) {

@@ -176,6 +176,11 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 				WithDetail("The definition uses %s.", what).WithPos(sel.P)
 		}
 	}
+	if cv.OrReplace && cat.Views[cv.Name] != nil {
+		// OR REPLACE of a view that does not exist yet just creates it.
+		return nil, pgerr.ViewReplaceUnsupported.New(cv.Name).
+			WithHint("Continuous views are not redefined in place: DROP VIEW %s, then CREATE it again (it back-fills from the stream's retained history).", cv.Name).WithPos(cv.P)
+	}
 	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog())}
 	if len(opts) > 0 {
 		v.Options = opts
