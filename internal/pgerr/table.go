@@ -346,4 +346,14 @@ var (
 	CatalogIO          = def("catalog_io", IOError, "catalog: %v", "")
 	AppendFailed       = def("append_failed", InternalError, "append: %v", "")
 	AppendBadResult    = def("append_bad_result", InternalError, "append: unexpected result %T", "")
+
+	// issue 10: exact numeric
+
+	NumericNaNToInt       = def("numeric_nan_to_int", FeatureNotSupported, "cannot convert NaN to %s", "")
+	NumericInfToInt       = def("numeric_inf_to_int", FeatureNotSupported, "cannot convert infinity to %s", "")
+	NumericBadTypmod      = def("numeric_bad_typmod", InvalidParameterValue, "invalid NUMERIC type modifier", "Write numeric(precision) or numeric(precision, scale).")
+	NumericPrecisionRange = def("numeric_precision_range", InvalidParameterValue, "NUMERIC precision %d must be between 1 and 1000", "")
+	NumericScaleRange     = def("numeric_scale_range", InvalidParameterValue, "NUMERIC scale %d must be between -1000 and 1000", "")
+	LogOfNegative         = def("log_of_negative", "2201E", "cannot take logarithm of a negative number", "")
+	LogOfZero             = def("log_of_zero", "2201E", "cannot take logarithm of zero", "")
 )

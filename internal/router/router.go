@@ -113,6 +113,12 @@ func hashValue(c *types.Column, i int) uint64 {
 		for _, b := range c.StrBytes(i) {
 			mix(b)
 		}
+	case c.T == types.Numeric:
+		// Equal values of different scale (1.5, 1.50) hash alike.
+		s := types.NumericNormalized(string(c.StrBytes(i)))
+		for k := 0; k < len(s); k++ {
+			mix(s[k])
+		}
 	case c.T.IsFloat():
 		v := math.Float64bits(c.F[i])
 		for k := 0; k < 8; k++ {

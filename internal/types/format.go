@@ -55,7 +55,13 @@ func ParseText(t T, s string) (Datum, error) {
 			return Datum{}, err
 		}
 		return Datum{T: Interval, Iv: iv}, nil
-	case Float4, Float8, Numeric:
+	case Numeric:
+		v, err := ParseNumeric(s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return Datum{T: Numeric, S: v}, nil
+	case Float4, Float8:
 		f, err := parseFloat(t, s)
 		if err != nil {
 			return Datum{}, err
@@ -243,9 +249,6 @@ func parseFloat(t T, s string) (float64, error) {
 	f, err := strconv.ParseFloat(w, bits)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			if t == Numeric {
-				return 0, pgerr.NumericOverflow.New()
-			}
 			return 0, pgerr.InputOutOfRange.New(strings.Clone(w), t)
 		}
 		return 0, invalidSyntax(t, s)
@@ -816,7 +819,7 @@ func AppendText(dst []byte, d Datum) []byte {
 	case Float8:
 		return AppendFloat(dst, d.F, 64)
 	case Numeric:
-		return AppendNumeric(dst, d.F)
+		return append(dst, d.S...)
 	case Timestamp:
 		return AppendTimestamp(dst, d.I, false)
 	case TimestampTZ:
@@ -896,21 +899,6 @@ func AppendFloat(dst []byte, f float64, bits int) []byte {
 		dst = append(dst, digs[exp+1:nd]...)
 	}
 	return dst
-}
-
-// AppendNumeric appends a numeric held as float64 in fixed notation.
-func AppendNumeric(dst []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(dst, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(dst, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(dst, "-Infinity"...)
-	case f == 0:
-		return append(dst, '0')
-	}
-	return strconv.AppendFloat(dst, f, 'f', -1, 64)
 }
 
 func append2(dst []byte, v int64) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
@@ -1072,7 +1060,10 @@ func ParseBinary(t T, b []byte) (Datum, error) {
 			return Datum{}, err
 		}
 		return Datum{T: Text, S: s}, nil
-	case Float4, Float8, Numeric:
+	case Numeric:
+		v, err := numericBinaryText(b)
+		return Datum{T: t, S: v}, err
+	case Float4, Float8:
 		f, err := parseBinaryFloat(t, b)
 		return Datum{T: t, F: f}, err
 	case Interval:
@@ -1149,7 +1140,7 @@ func parseBinaryFloat(t T, b []byte) (float64, error) {
 		}
 		return math.Float64frombits(binary.BigEndian.Uint64(b)), nil
 	}
-	return decodeNumeric(b)
+	return 0, binaryErr(t, len(b))
 }
 
 // Numeric binary sign words.
@@ -1161,56 +1152,6 @@ const (
 	numericNInf   = 0xF000
 	numericMaxLen = 1 + 4*1024 // digits we accept in one value
 )
-
-// decodeNumeric reads PostgreSQL's NUMERIC binary form: ndigits, weight,
-// sign, dscale (int16 each), then ndigits base-10000 digits.
-func decodeNumeric(b []byte) (float64, error) {
-	if len(b) < 8 {
-		return 0, binaryErr(Numeric, len(b))
-	}
-	nd := int(binary.BigEndian.Uint16(b))
-	weight := int(int16(binary.BigEndian.Uint16(b[2:])))
-	sign := binary.BigEndian.Uint16(b[4:])
-	if len(b) != 8+2*nd || nd > numericMaxLen {
-		return 0, binaryErr(Numeric, len(b))
-	}
-	switch sign {
-	case numericNaN:
-		return math.NaN(), nil
-	case numericPInf:
-		return math.Inf(1), nil
-	case numericNInf:
-		return math.Inf(-1), nil
-	case numericPos, numericNeg:
-	default:
-		return 0, pgerr.BadNumericSign.New()
-	}
-	if nd == 0 {
-		return 0, nil
-	}
-	// Build "d...de<exp>" and let strconv round it correctly.
-	buf := make([]byte, 0, 8+4*nd+8)
-	if sign == numericNeg {
-		buf = append(buf, '-')
-	}
-	for i := 0; i < nd; i++ {
-		d := binary.BigEndian.Uint16(b[8+2*i:])
-		if d > 9999 {
-			return 0, pgerr.BadNumericDigit.New()
-		}
-		buf = append(buf, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
-	}
-	buf = append(buf, 'e')
-	buf = strconv.AppendInt(buf, int64(weight-nd+1)*4, 10)
-	f, err := strconv.ParseFloat(string(buf), 64)
-	if err != nil {
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return f, pgerr.NumericOverflow.New()
-		}
-		return 0, binaryErr(Numeric, len(b))
-	}
-	return f, nil
-}
 
 // AppendBinary appends the PostgreSQL binary representation of d (not NULL).
 func AppendBinary(dst []byte, d Datum) []byte {
@@ -1233,7 +1174,7 @@ func AppendBinary(dst []byte, d Datum) []byte {
 	case Float8:
 		return binary.BigEndian.AppendUint64(dst, math.Float64bits(d.F))
 	case Numeric:
-		return AppendNumericBinary(dst, d.F)
+		return AppendNumericBinary(dst, d.S)
 	case Timestamp, TimestampTZ:
 		v := d.I
 		if v != TimestampInfinity && v != TimestampNegInfinity {
@@ -1254,84 +1195,42 @@ func AppendBinary(dst []byte, d Datum) []byte {
 	return dst
 }
 
-// AppendNumericBinary appends f in PostgreSQL's NUMERIC binary form,
-// using the shortest decimal digits that read back as f.
-func AppendNumericBinary(dst []byte, f float64) []byte {
-	head := func(nd, weight int, sign, dscale uint16) {
-		dst = binary.BigEndian.AppendUint16(dst, uint16(nd))
-		dst = binary.BigEndian.AppendUint16(dst, uint16(int16(weight)))
-		dst = binary.BigEndian.AppendUint16(dst, sign)
-		dst = binary.BigEndian.AppendUint16(dst, dscale)
-	}
+// appendFloatNumeric appends f as numeric text with the shortest digits
+// that read back as f (for numeric values stored as float64 by version 1
+// batches).
+func appendFloatNumeric(dst []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f):
-		head(0, 0, numericNaN, 0)
-		return dst
+		return append(dst, "NaN"...)
 	case math.IsInf(f, 1):
-		head(0, 0, numericPInf, 0)
-		return dst
+		return append(dst, "Infinity"...)
 	case math.IsInf(f, -1):
-		head(0, 0, numericNInf, 0)
-		return dst
+		return append(dst, "-Infinity"...)
 	}
-	var buf [400]byte
-	s := strconv.AppendFloat(buf[:0], math.Abs(f), 'f', -1, 64)
-	intPart, frac := s, []byte(nil)
-	for i, c := range s {
-		if c == '.' {
-			intPart, frac = s[:i], s[i+1:]
-			break
-		}
+	var buf [32]byte
+	v, err := ParseNumeric(string(strconv.AppendFloat(buf[:0], f, 'g', -1, 64)))
+	if err != nil {
+		return append(dst, '0')
 	}
-	dscale := len(frac)
-	// Pad the integer part on the left and the fraction on the right to
-	// whole base-10000 digits.
-	lpad := (4 - len(intPart)%4) % 4
-	rpad := (4 - len(frac)%4) % 4
-	var digs [128]uint16
-	nd := 0
-	var cur, cnt int
-	push := func(c byte) {
-		cur = cur*10 + int(c-'0')
-		cnt++
-		if cnt == 4 {
-			digs[nd] = uint16(cur)
-			nd++
-			cur, cnt = 0, 0
-		}
+	return append(dst, v...)
+}
+
+// NumericFromFloat converts a float to numeric as PostgreSQL does: with
+// digits significant digits (15 for float8, 6 for float4), NaN and
+// ±Infinity kept.
+func NumericFromFloat(f float64, digits int) Datum {
+	switch {
+	case math.IsNaN(f):
+		return NewNumeric("NaN")
+	case math.IsInf(f, 1):
+		return NewNumeric("Infinity")
+	case math.IsInf(f, -1):
+		return NewNumeric("-Infinity")
 	}
-	for range lpad {
-		push('0')
+	var buf [32]byte
+	v, err := ParseNumeric(string(strconv.AppendFloat(buf[:0], f, 'g', digits, 64)))
+	if err != nil {
+		return NewNumeric("NaN")
 	}
-	for _, c := range intPart {
-		push(c)
-	}
-	intGroups := nd
-	for _, c := range frac {
-		push(c)
-	}
-	for range rpad {
-		push('0')
-	}
-	weight := intGroups - 1
-	d := digs[:nd]
-	for len(d) > 0 && d[0] == 0 {
-		d = d[1:]
-		weight--
-	}
-	for len(d) > 0 && d[len(d)-1] == 0 {
-		d = d[:len(d)-1]
-	}
-	if len(d) == 0 {
-		weight = 0
-	}
-	var sign uint16 = numericPos
-	if f < 0 && len(d) > 0 {
-		sign = numericNeg
-	}
-	head(len(d), weight, sign, uint16(dscale))
-	for _, v := range d {
-		dst = binary.BigEndian.AppendUint16(dst, v)
-	}
-	return dst
+	return NewNumeric(v)
 }

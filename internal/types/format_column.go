@@ -25,7 +25,16 @@ func (c *Column) AppendTextValue(n int, b []byte) error {
 		}
 		c.AppendBytes(n, b)
 		return nil
-	case Float4, Float8, Numeric:
+	case Numeric:
+		out, err := appendParsedNumeric(c.Bytes, view(b))
+		if err != nil {
+			return err
+		}
+		c.setNull(n, false)
+		c.Bytes = out
+		c.Offs = append(c.Offs, uint32(len(c.Bytes)))
+		return nil
+	case Float4, Float8:
 		f, err := parseFloat(c.T, view(b))
 		if err != nil {
 			return err
@@ -78,7 +87,14 @@ func (c *Column) AppendBinaryValue(n int, b []byte) error {
 		}
 		c.AppendBytes(n, b)
 		return nil
-	case Float4, Numeric:
+	case Numeric:
+		v, err := numericBinaryText(b)
+		if err != nil {
+			return err
+		}
+		c.AppendString(n, v)
+		return nil
+	case Float4:
 		f, err := parseBinaryFloat(c.T, b)
 		if err != nil {
 			return err

@@ -307,6 +307,9 @@ func (c *Compiler) compileArith(op string, l, r *Node, e *parser.Binary) (*Node,
 		if !lt.IsNumeric() || !rt.IsNumeric() {
 			return nil, opErr(e.Op, l, r, e.P)
 		}
+		if (lt == types.Numeric || rt == types.Numeric) && !lt.IsFloat() && !rt.IsFloat() {
+			return fold(numericPowerNode(l, r), l, r)
+		}
 		return fold(floatBin(l, r, types.Float8, func(a, b float64) (float64, error) {
 			if a == 0 && b < 0 {
 				return 0, pgerr.ZeroToNegativePower.New()
@@ -326,8 +329,11 @@ func (c *Compiler) compileArith(op string, l, r *Node, e *parser.Binary) (*Node,
 		if r, err = c.Coerce(r, t, e.R.Pos()); err != nil {
 			return nil, err
 		}
-		if t.IsInt() {
+		switch {
+		case t.IsInt():
 			return fold(intArith(op, l, r, t), l, r)
+		case t == types.Numeric:
+			return fold(numericArith(op, l, r), l, r)
 		}
 		return fold(floatArith(op, l, r, t), l, r)
 	}
