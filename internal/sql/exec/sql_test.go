@@ -30,10 +30,44 @@ func sqlEvents() *memSource {
 	return &memSource{cols: eventCols, rows: rows, batchSize: 3}
 }
 
+// amountCols and sqlAmounts are a second stream, "amounts", with exact
+// numerics: 1e52 and 10.2003 in one account, equal values of different
+// scale, a bigint near its limit, NaN and NULL.
+var amountCols = []Column{{Name: "acct", T: types.Int4}, {Name: "big", T: types.Int8}, {Name: "amt", T: types.Numeric}}
+
+func sqlAmounts() *memSource {
+	num := func(s string) types.Datum {
+		if s == "" {
+			return types.NullOf(types.Numeric)
+		}
+		v, err := types.ParseNumeric(s)
+		if err != nil {
+			panic(err)
+		}
+		return types.NewNumeric(v)
+	}
+	row := func(acct, big int64, amt string) []types.Datum {
+		return []types.Datum{types.NewInt(types.Int4, acct), types.NewInt(types.Int8, big), num(amt)}
+	}
+	rows := [][]types.Datum{
+		row(1, 9223372036854775807, "1e52"),
+		row(1, 9223372036854775807, "10.2003"),
+		row(2, 1, "1.0"),
+		row(2, 2, "1.00"),
+		row(2, 4, "2.5"),
+		row(3, -5, "-0.001"),
+		row(3, 0, ""),
+		row(4, 7, "NaN"),
+		row(4, 8, "1.5"),
+	}
+	return &memSource{cols: amountCols, rows: rows, batchSize: 2}
+}
+
 // TestSQL runs testdata/*.txt scripts: `query` plans and runs a SELECT
 // (parsed with the real parser) and prints its columns and rows; `view`
 // plans the statement as a continuous view over events, folds every row
 // (one row per batch, two shards), and prints the finalized rows sorted.
+// A view FROM amounts folds the amounts stream instead.
 // Errors print as "error CODE at POS: message".
 // Regenerate expected output with `go test ./internal/sql/exec -run TestSQL -rewrite`.
 func TestSQL(t *testing.T) {
@@ -65,7 +99,7 @@ func TestSQL(t *testing.T) {
 					}
 				}
 				pt := &ParamTypes{}
-				p, err := PlanSelect(sel, resolver(map[string]Source{"events": sqlEvents()}), pt)
+				p, err := PlanSelect(sel, resolver(map[string]Source{"events": sqlEvents(), "amounts": sqlAmounts()}), pt)
 				if err != nil {
 					return fmtErr(err)
 				}
@@ -86,18 +120,23 @@ func TestSQL(t *testing.T) {
 				}
 				return sb.String()
 			case "view":
-				v, err := PlanView(sel, eventCols)
+				src := sqlEvents()
+				if sel.From != nil && sel.From.Name == "amounts" {
+					src = sqlAmounts()
+				}
+				v, err := PlanView(sel, src.cols)
 				if err != nil {
 					return fmtErr(err)
 				}
 				var sb strings.Builder
 				writeCols(&sb, v.Columns())
 				merged := map[string][]byte{}
-				src := sqlEvents()
 				for s := 0; s < 2; s++ {
 					d := v.NewDelta()
 					for _, r := range src.rows {
-						if err := v.Fold(ec, d, toBatch([][]types.Datum{r}), func(h uint64) bool { return h%2 == uint64(s) }); err != nil {
+						b := types.NewBatch(colTypes(src.cols))
+						b.AppendRow(r)
+						if err := v.Fold(ec, d, b, func(h uint64) bool { return h%2 == uint64(s) }); err != nil {
 							return fmtErr(err)
 						}
 					}

@@ -178,8 +178,8 @@ type Delta struct {
 	hashes []uint64 // per entry
 	koffs  []uint32 // entry i's key is keys[koffs[i]:koffs[i+1]]
 	keys   []byte
-	words  []uint64 // stride words per entry
-	strs   []string // text min/max values, indexed by state words
+	words  []uint64      // stride words per entry
+	strs   []string      // text min/max values, indexed by state words
 	decs   []apd.Decimal // numeric sum/avg/min/max states, indexed by state words
 
 	// Fold scratch, kept to avoid allocating per batch.
