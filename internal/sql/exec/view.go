@@ -22,7 +22,8 @@ import (
 //
 // A group's partial state is a fixed number of 64-bit words per
 // aggregate (count: n; sum/avg: n and the running sum; min/max: n and the
-// value; intervals take one more word), plus a string for min/max of text.
+// value; intervals and 128-bit integer sums take one more word), plus a
+// string for min/max of text and a decimal for numeric.
 // Every merge is a sum, or a min/max, so states merge associatively and
 // commutatively: a key folded on several shards combines at read time.
 type ViewPlan struct {
