@@ -356,4 +356,12 @@ var (
 	NumericScaleRange     = def("numeric_scale_range", InvalidParameterValue, "NUMERIC scale %d must be between -1000 and 1000", "")
 	LogOfNegative         = def("log_of_negative", "2201E", "cannot take logarithm of a negative number", "")
 	LogOfZero             = def("log_of_zero", "2201E", "cannot take logarithm of zero", "")
+
+	// issue 10: json/jsonb
+
+	JSONNulEscape     = def("json_nul_escape", "22P05", "unsupported Unicode escape sequence", "")
+	BadJSONBVersion   = def("bad_jsonb_version", "22P03", "unsupported jsonb version number", "")
+	JSONArrayLengthOf = def("json_array_length_of", InvalidParameterValue, "cannot get array length of %s", "")
+	MalformedArray    = def("malformed_array", InvalidTextRep, "malformed array literal: \"%s\"", "")
+	JSONTypeUnknown   = def("json_type_unknown", "42P18", "could not determine data type of the argument", "Cast it, e.g. to_jsonb('text'::text).")
 )

@@ -94,7 +94,7 @@ func Decode(buf []byte, b *Batch) error {
 			return ErrCorruptBatch
 		}
 		c.T = T(buf[0])
-		if c.T == Unknown || c.T > Interval {
+		if c.T == Unknown || c.T > lastType {
 			return ErrCorruptBatch
 		}
 		hasNulls := buf[1]

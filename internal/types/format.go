@@ -61,6 +61,12 @@ func ParseText(t T, s string) (Datum, error) {
 			return Datum{}, err
 		}
 		return Datum{T: Numeric, S: v}, nil
+	case Json, Jsonb:
+		v, err := ParseJSONText(t, s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return Datum{T: t, S: v}, nil
 	case Float4, Float8:
 		f, err := parseFloat(t, s)
 		if err != nil {
@@ -818,7 +824,7 @@ func AppendText(dst []byte, d Datum) []byte {
 		return AppendFloat(dst, d.F, 32)
 	case Float8:
 		return AppendFloat(dst, d.F, 64)
-	case Numeric:
+	case Numeric, Json, Jsonb:
 		return append(dst, d.S...)
 	case Timestamp:
 		return AppendTimestamp(dst, d.I, false)
@@ -1063,6 +1069,14 @@ func ParseBinary(t T, b []byte) (Datum, error) {
 	case Numeric:
 		v, err := numericBinaryText(b)
 		return Datum{T: t, S: v}, err
+	case Json:
+		return ParseText(t, string(b))
+	case Jsonb:
+		// jsonb's binary form is a version byte (1) and the text.
+		if len(b) < 1 || b[0] != 1 {
+			return Datum{}, pgerr.BadJSONBVersion.New()
+		}
+		return ParseText(t, string(b[1:]))
 	case Float4, Float8:
 		f, err := parseBinaryFloat(t, b)
 		return Datum{T: t, F: f}, err
@@ -1175,6 +1189,10 @@ func AppendBinary(dst []byte, d Datum) []byte {
 		return binary.BigEndian.AppendUint64(dst, math.Float64bits(d.F))
 	case Numeric:
 		return AppendNumericBinary(dst, d.S)
+	case Json:
+		return append(dst, d.S...)
+	case Jsonb:
+		return append(append(dst, 1), d.S...)
 	case Timestamp, TimestampTZ:
 		v := d.I
 		if v != TimestampInfinity && v != TimestampNegInfinity {

@@ -41,6 +41,15 @@ func (c *Column) AppendTextValue(n int, b []byte) error {
 		}
 		c.AppendFloat(n, f)
 		return nil
+	case Json, Jsonb:
+		// A copy: the parser keeps parts of its input, so an unsafe view
+		// would make b escape (and allocate) for every type.
+		v, err := ParseJSONText(c.T, string(b))
+		if err != nil {
+			return err
+		}
+		c.AppendString(n, v)
+		return nil
 	case Interval:
 		iv, err := parseInterval(view(b))
 		if err != nil {
@@ -100,6 +109,13 @@ func (c *Column) AppendBinaryValue(n int, b []byte) error {
 			return err
 		}
 		c.AppendFloat(n, f)
+		return nil
+	case Json, Jsonb:
+		d, err := ParseBinary(c.T, b)
+		if err != nil {
+			return err
+		}
+		c.AppendString(n, d.S)
 		return nil
 	case Interval:
 		d, err := ParseBinary(c.T, b)

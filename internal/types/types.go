@@ -27,6 +27,10 @@ const (
 	TimestampTZ
 	Date
 	Interval
+	Json
+	Jsonb
+	// lastType is the highest type number; keep it last.
+	lastType = Jsonb
 )
 
 var names = [...]string{
@@ -43,6 +47,8 @@ var names = [...]string{
 	TimestampTZ: "timestamp with time zone",
 	Date:        "date",
 	Interval:    "interval",
+	Json:        "json",
+	Jsonb:       "jsonb",
 }
 
 var oids = [...]uint32{
@@ -59,6 +65,8 @@ var oids = [...]uint32{
 	TimestampTZ: 1184,
 	Date:        1082,
 	Interval:    1186,
+	Json:        114,
+	Jsonb:       3802,
 }
 
 // String returns the PostgreSQL name of the type.
@@ -118,8 +126,11 @@ func (t T) IsFloat() bool { return t == Float4 || t == Float8 }
 func (t T) IsNumeric() bool { return t.IsInt() || t.IsFloat() || t == Numeric }
 
 // UsesBytes reports whether values of t live in Datum.S and, in a batch,
-// in Column.Bytes/Offs: text, and numeric as its canonical text.
-func (t T) UsesBytes() bool { return t == Text || t == Numeric }
+// in Column.Bytes/Offs: text, numeric and json/jsonb as their text.
+func (t T) UsesBytes() bool { return t == Text || t == Numeric || t == Json || t == Jsonb }
+
+// IsJSON reports whether t is json or jsonb.
+func (t T) IsJSON() bool { return t == Json || t == Jsonb }
 
 // IsTime reports whether t is a timestamp type.
 func (t T) IsTime() bool { return t == Timestamp || t == TimestampTZ }
@@ -162,6 +173,10 @@ func FromName(name string) (T, bool) {
 		return Date, true
 	case "interval":
 		return Interval, true
+	case "json":
+		return Json, true
+	case "jsonb":
+		return Jsonb, true
 	}
 	return Unknown, false
 }

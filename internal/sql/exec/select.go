@@ -757,6 +757,10 @@ func internalTypeName(t types.T) string {
 		return "date"
 	case types.Interval:
 		return "interval"
+	case types.Json:
+		return "json"
+	case types.Jsonb:
+		return "jsonb"
 	}
 	return "unknown"
 }

@@ -63,11 +63,40 @@ func sqlAmounts() *memSource {
 	return &memSource{cols: amountCols, rows: rows, batchSize: 2}
 }
 
+// docCols and sqlDocs are a third stream, "docs", with json and jsonb.
+var docCols = []Column{{Name: "id", T: types.Int4}, {Name: "doc", T: types.Jsonb}, {Name: "raw", T: types.Json}}
+
+func sqlDocs() *memSource {
+	row := func(id int64, doc string) []types.Datum {
+		if doc == "" {
+			return []types.Datum{types.NewInt(types.Int4, id), types.NullOf(types.Jsonb), types.NullOf(types.Json)}
+		}
+		b, err := types.ParseText(types.Jsonb, doc)
+		if err != nil {
+			panic(err)
+		}
+		j, err := types.ParseText(types.Json, doc)
+		if err != nil {
+			panic(err)
+		}
+		return []types.Datum{types.NewInt(types.Int4, id), b, j}
+	}
+	rows := [][]types.Datum{
+		row(1, `{"user": "ann", "n": 1.50, "tags": ["a", "b"], "geo": {"cc": "fr"}}`),
+		row(2, `{"user": "bob", "n": 2, "tags": ["b"], "geo": {"cc": "us"}}`),
+		row(3, `{"user": "ann", "n": 1.5, "tags": [], "geo": null}`),
+		row(4, `{"n": 10, "user": "cid", "user": "dee"}`),
+		row(5, `[1, "two", {"three": 3}]`),
+		row(6, ``),
+	}
+	return &memSource{cols: docCols, rows: rows, batchSize: 2}
+}
+
 // TestSQL runs testdata/*.txt scripts: `query` plans and runs a SELECT
 // (parsed with the real parser) and prints its columns and rows; `view`
 // plans the statement as a continuous view over events, folds every row
 // (one row per batch, two shards), and prints the finalized rows sorted.
-// A view FROM amounts folds the amounts stream instead.
+// A view FROM amounts (or docs) folds that stream instead.
 // Errors print as "error CODE at POS: message".
 // Regenerate expected output with `go test ./internal/sql/exec -run TestSQL -rewrite`.
 func TestSQL(t *testing.T) {
@@ -99,7 +128,7 @@ func TestSQL(t *testing.T) {
 					}
 				}
 				pt := &ParamTypes{}
-				p, err := PlanSelect(sel, resolver(map[string]Source{"events": sqlEvents(), "amounts": sqlAmounts()}), pt)
+				p, err := PlanSelect(sel, resolver(map[string]Source{"events": sqlEvents(), "amounts": sqlAmounts(), "docs": sqlDocs()}), pt)
 				if err != nil {
 					return fmtErr(err)
 				}
@@ -123,6 +152,9 @@ func TestSQL(t *testing.T) {
 				src := sqlEvents()
 				if sel.From != nil && sel.From.Name == "amounts" {
 					src = sqlAmounts()
+				}
+				if sel.From != nil && sel.From.Name == "docs" {
+					src = sqlDocs()
 				}
 				v, err := PlanView(sel, src.cols)
 				if err != nil {

@@ -153,6 +153,9 @@ func (a *Scope) addAgg(f *parser.Func, canon string) (int, error) {
 			return 0, scalar.NoFunc(f, args)
 		}
 	case "min", "max":
+		if arg.T.IsJSON() {
+			return 0, scalar.NoFunc(f, args) // PostgreSQL has no min/max of json
+		}
 		spec.Kind = Min
 		if name == "max" {
 			spec.Kind = Max

@@ -19,6 +19,8 @@ func explicitCast(from, to types.T) bool {
 		return true
 	case TimeRank(from) > 0 && TimeRank(to) > 0:
 		return true
+	case from.IsJSON() && to.IsJSON():
+		return true
 	}
 	return false
 }
@@ -33,6 +35,8 @@ func assignCast(from, to types.T) bool {
 	case from.IsNumeric() && to.IsNumeric():
 		return true
 	case TimeRank(from) > 0 && TimeRank(to) > 0:
+		return true
+	case from.IsJSON() && to.IsJSON():
 		return true
 	}
 	return false
@@ -74,6 +78,10 @@ func castDatum(d types.Datum, t types.T) (types.Datum, error) {
 		return types.NewText(formatText(d)), nil
 	case from.IsNumeric() && t.IsNumeric():
 		return castNumber(d, t)
+	case from == types.Json && t == types.Jsonb:
+		return parseText(t, d.S)
+	case from == types.Jsonb && t == types.Json:
+		return types.Datum{T: t, S: d.S}, nil
 	case from == types.Bool && t.IsInt():
 		return types.NewInt(t, d.I), nil
 	case from.IsInt() && t == types.Bool:

@@ -85,6 +85,13 @@ func init() {
 		"date_part":    buildExtract(types.Float8),
 		"extract":      buildExtract(types.Numeric),
 		"to_timestamp": buildToTimestamp,
+
+		"json_typeof":        buildJSONTypeof(false),
+		"jsonb_typeof":       buildJSONTypeof(true),
+		"json_array_length":  buildJSONArrayLength(false),
+		"jsonb_array_length": buildJSONArrayLength(true),
+		"to_json":            buildToJSON(false),
+		"to_jsonb":           buildToJSON(true),
 	}
 }
 

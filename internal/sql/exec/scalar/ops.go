@@ -70,6 +70,9 @@ func (c *Compiler) compileBinary(e *parser.Binary) (*Node, error) {
 	case "+", "-", "*", "/", "%", "^":
 		return c.compileArith(op, l, r, e)
 	}
+	if isJSONOp(op) {
+		return c.compileJSONOp(op, l, r, e)
+	}
 	return nil, pgerr.OperatorNotFound.New(typeLabel(l), e.Op, typeLabel(r)).WithPos(e.P)
 }
 
@@ -100,7 +103,8 @@ func logicNode(and bool, l, r *Node) *Node {
 
 func (c *Compiler) compileCompare(op string, l, r *Node, e *parser.Binary) (*Node, error) {
 	t, ok := commonType([]*Node{l, r})
-	if !ok {
+	if !ok || t == types.Json {
+		// json has no comparison operators in PostgreSQL (jsonb has).
 		return nil, opErr(e.Op, l, r, e.P)
 	}
 	var err error

@@ -82,7 +82,9 @@ func IntervalSpan(v types.IntervalValue) float64 {
 // numeric.
 func CompareDatums(a, b types.Datum) int {
 	switch {
-	case a.T == types.Text || b.T == types.Text:
+	case a.T == types.Jsonb && b.T == types.Jsonb:
+		return CompareJSONB(a.S, b.S)
+	case a.T.UsesBytes() && a.T != types.Numeric || b.T == types.Text:
 		return strings.Compare(a.S, b.S)
 	case a.T == types.Interval || b.T == types.Interval:
 		return CmpFloat(IntervalSpan(a.Iv), IntervalSpan(b.Iv))
@@ -122,9 +124,13 @@ func AppendKey(dst []byte, d types.Datum) []byte {
 	}
 	dst = append(dst, 1)
 	switch {
-	case d.T == types.Text:
+	case d.T == types.Text || d.T == types.Json:
 		dst = binary.AppendUvarint(dst, uint64(len(d.S)))
 		return append(dst, d.S...)
+	case d.T == types.Jsonb:
+		k := types.JSONBKey(d.S)
+		dst = binary.AppendUvarint(dst, uint64(len(k)))
+		return append(dst, k...)
 	case d.T == types.Numeric:
 		return types.AppendNumericKey(dst, d.S)
 	case d.T == types.Interval:
@@ -165,7 +171,7 @@ func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	buf = buf[1:]
 	d := types.Datum{T: t}
 	switch {
-	case t == types.Text:
+	case t == types.Text || t.IsJSON():
 		n, k := binary.Uvarint(buf)
 		if k <= 0 || uint64(len(buf)-k) < n {
 			return d, nil, ErrCorruptState
