@@ -67,6 +67,12 @@ func ParseText(t T, s string) (Datum, error) {
 			return Datum{}, err
 		}
 		return Datum{T: t, S: v}, nil
+	case Uuid:
+		var u [16]byte
+		if err := parseUUID(s, &u); err != nil {
+			return Datum{}, err
+		}
+		return Datum{T: Uuid, S: string(u[:])}, nil
 	case Float4, Float8:
 		f, err := parseFloat(t, s)
 		if err != nil {
@@ -826,6 +832,8 @@ func AppendText(dst []byte, d Datum) []byte {
 		return AppendFloat(dst, d.F, 64)
 	case Numeric, Json, Jsonb:
 		return append(dst, d.S...)
+	case Uuid:
+		return AppendUUID(dst, d.S)
 	case Timestamp:
 		return AppendTimestamp(dst, d.I, false)
 	case TimestampTZ:
@@ -1071,6 +1079,11 @@ func ParseBinary(t T, b []byte) (Datum, error) {
 		return Datum{T: t, S: v}, err
 	case Json:
 		return ParseText(t, string(b))
+	case Uuid:
+		if len(b) != 16 {
+			return Datum{}, binaryErr(t, len(b))
+		}
+		return Datum{T: t, S: string(b)}, nil
 	case Jsonb:
 		// jsonb's binary form is a version byte (1) and the text.
 		if len(b) < 1 || b[0] != 1 {
@@ -1189,7 +1202,7 @@ func AppendBinary(dst []byte, d Datum) []byte {
 		return binary.BigEndian.AppendUint64(dst, math.Float64bits(d.F))
 	case Numeric:
 		return AppendNumericBinary(dst, d.S)
-	case Json:
+	case Json, Uuid:
 		return append(dst, d.S...)
 	case Jsonb:
 		return append(append(dst, 1), d.S...)
@@ -1251,4 +1264,63 @@ func NumericFromFloat(f float64, digits int) Datum {
 		return NewNumeric("NaN")
 	}
 	return NewNumeric(v)
+}
+
+// parseUUID reads PostgreSQL's uuid input: 32 hex digits, optionally in
+// braces, with a hyphen allowed after any group of four.
+func parseUUID(s string, u *[16]byte) error {
+	w := s
+	if len(w) >= 2 && w[0] == '{' && w[len(w)-1] == '}' {
+		w = w[1 : len(w)-1]
+	}
+	n := 0
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c == '-' {
+			// Only after a complete group of four, never first or last.
+			if n == 0 || n%4 != 0 || i == len(w)-1 || w[i+1] == '-' || n == 32 {
+				return invalidSyntax(Uuid, s)
+			}
+			continue
+		}
+		v, ok := hexVal(c)
+		if !ok || n == 32 {
+			return invalidSyntax(Uuid, s)
+		}
+		if n%2 == 0 {
+			u[n/2] = v << 4
+		} else {
+			u[n/2] |= v
+		}
+		n++
+	}
+	if n != 32 {
+		return invalidSyntax(Uuid, s)
+	}
+	return nil
+}
+
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// AppendUUID appends the 16 bytes b as PostgreSQL prints a uuid
+// (8-4-4-4-12 lower-case hex digits).
+func AppendUUID(dst []byte, b string) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(b); i++ {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hex[b[i]>>4], hex[b[i]&15])
+	}
+	return dst
 }

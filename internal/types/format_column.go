@@ -41,6 +41,13 @@ func (c *Column) AppendTextValue(n int, b []byte) error {
 		}
 		c.AppendFloat(n, f)
 		return nil
+	case Uuid:
+		var u [16]byte
+		if err := parseUUID(view(b), &u); err != nil {
+			return err
+		}
+		c.AppendBytes(n, u[:])
+		return nil
 	case Json, Jsonb:
 		// A copy: the parser keeps parts of its input, so an unsafe view
 		// would make b escape (and allocate) for every type.
@@ -109,6 +116,12 @@ func (c *Column) AppendBinaryValue(n int, b []byte) error {
 			return err
 		}
 		c.AppendFloat(n, f)
+		return nil
+	case Uuid:
+		if len(b) != 16 {
+			return binaryErr(c.T, len(b))
+		}
+		c.AppendBytes(n, b)
 		return nil
 	case Json, Jsonb:
 		d, err := ParseBinary(c.T, b)

@@ -29,8 +29,9 @@ const (
 	Interval
 	Json
 	Jsonb
+	Uuid
 	// lastType is the highest type number; keep it last.
-	lastType = Jsonb
+	lastType = Uuid
 )
 
 var names = [...]string{
@@ -49,6 +50,7 @@ var names = [...]string{
 	Interval:    "interval",
 	Json:        "json",
 	Jsonb:       "jsonb",
+	Uuid:        "uuid",
 }
 
 var oids = [...]uint32{
@@ -67,6 +69,7 @@ var oids = [...]uint32{
 	Interval:    1186,
 	Json:        114,
 	Jsonb:       3802,
+	Uuid:        2950,
 }
 
 // String returns the PostgreSQL name of the type.
@@ -96,7 +99,7 @@ func (t T) Size() int16 {
 		return 4
 	case Int8, Float8, Timestamp, TimestampTZ:
 		return 8
-	case Interval:
+	case Interval, Uuid:
 		return 16
 	}
 	return -1
@@ -126,8 +129,11 @@ func (t T) IsFloat() bool { return t == Float4 || t == Float8 }
 func (t T) IsNumeric() bool { return t.IsInt() || t.IsFloat() || t == Numeric }
 
 // UsesBytes reports whether values of t live in Datum.S and, in a batch,
-// in Column.Bytes/Offs: text, numeric and json/jsonb as their text.
-func (t T) UsesBytes() bool { return t == Text || t == Numeric || t == Json || t == Jsonb }
+// in Column.Bytes/Offs: text, numeric and json/jsonb as their text, uuid
+// as its 16 bytes.
+func (t T) UsesBytes() bool {
+	return t == Text || t == Numeric || t == Json || t == Jsonb || t == Uuid
+}
 
 // IsJSON reports whether t is json or jsonb.
 func (t T) IsJSON() bool { return t == Json || t == Jsonb }
@@ -177,6 +183,8 @@ func FromName(name string) (T, bool) {
 		return Json, true
 	case "jsonb":
 		return Jsonb, true
+	case "uuid":
+		return Uuid, true
 	}
 	return Unknown, false
 }
@@ -192,8 +200,8 @@ type IntervalValue struct {
 // Datum is one SQL value. Which field holds the value depends on T:
 // I for bool (0/1), integers, timestamps (microseconds since the Unix
 // epoch, UTC) and dates (days since the Unix epoch); F for float4 and
-// float8; S for text and numeric (its canonical text, see numeric.go); Iv
-// for interval.
+// float8; S for text, numeric (its canonical text, see numeric.go),
+// json/jsonb (text) and uuid (16 bytes); Iv for interval.
 type Datum struct {
 	T    T
 	Null bool

@@ -761,6 +761,8 @@ func internalTypeName(t types.T) string {
 		return "json"
 	case types.Jsonb:
 		return "jsonb"
+	case types.Uuid:
+		return "uuid"
 	}
 	return "unknown"
 }

@@ -153,8 +153,8 @@ func (a *Scope) addAgg(f *parser.Func, canon string) (int, error) {
 			return 0, scalar.NoFunc(f, args)
 		}
 	case "min", "max":
-		if arg.T.IsJSON() {
-			return 0, scalar.NoFunc(f, args) // PostgreSQL has no min/max of json
+		if arg.T.IsJSON() || arg.T == types.Uuid {
+			return 0, scalar.NoFunc(f, args) // PostgreSQL has no min/max of json or uuid
 		}
 		spec.Kind = Min
 		if name == "max" {

@@ -1,6 +1,7 @@
 package scalar
 
 import (
+	"crypto/rand"
 	"errors"
 	"math"
 	"strings"
@@ -92,6 +93,7 @@ func init() {
 		"jsonb_array_length": buildJSONArrayLength(true),
 		"to_json":            buildToJSON(false),
 		"to_jsonb":           buildToJSON(true),
+		"gen_random_uuid":    buildGenRandomUUID,
 	}
 }
 
@@ -988,4 +990,22 @@ func extractNumeric(u unit, d types.Datum) types.Datum {
 		return fixedScale(us, 3)
 	}
 	return fixedScale(us, 6)
+}
+
+// buildGenRandomUUID is gen_random_uuid(): a version 4 (random) uuid.
+func buildGenRandomUUID(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
+	if len(args) != 0 {
+		return nil, errNoMatch
+	}
+	n := newNode(types.Uuid, func(ec *Ctx, in Input) (types.Datum, error) {
+		var u [16]byte
+		if _, err := rand.Read(u[:]); err != nil {
+			return types.Datum{}, pgerr.Internal.New(err)
+		}
+		u[6] = u[6]&0x0f | 0x40 // version 4
+		u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+		return types.Datum{T: types.Uuid, S: string(u[:])}, nil
+	})
+	n.Volatile = true
+	return n, nil
 }

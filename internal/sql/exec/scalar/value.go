@@ -124,7 +124,7 @@ func AppendKey(dst []byte, d types.Datum) []byte {
 	}
 	dst = append(dst, 1)
 	switch {
-	case d.T == types.Text || d.T == types.Json:
+	case d.T == types.Text || d.T == types.Json || d.T == types.Uuid:
 		dst = binary.AppendUvarint(dst, uint64(len(d.S)))
 		return append(dst, d.S...)
 	case d.T == types.Jsonb:
@@ -171,7 +171,7 @@ func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	buf = buf[1:]
 	d := types.Datum{T: t}
 	switch {
-	case t == types.Text || t.IsJSON():
+	case t == types.Text || t.IsJSON() || t == types.Uuid:
 		n, k := binary.Uvarint(buf)
 		if k <= 0 || uint64(len(buf)-k) < n {
 			return d, nil, ErrCorruptState
