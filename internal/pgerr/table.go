@@ -319,7 +319,6 @@ var (
 	StarWithoutTables  = def("star_without_tables", SyntaxError, "SELECT * with no tables specified is not valid", "")
 
 	ViewFromSubquery      = def("view_from_subquery", FeatureNotSupported, "a continuous view cannot read FROM a subquery", "")
-	ViewDistinctAggregate = def("view_distinct_aggregate", FeatureNotSupported, "aggregates with DISTINCT are not supported in continuous views", "")
 	ViewKeyArity          = def("view_key_arity", InvalidParameterValue, "view key has %d columns, got %d values", "")
 	CorruptViewState      = def("corrupt_view_state", DataCorrupted, "corrupt encoded view state", "")
 
@@ -346,4 +345,13 @@ var (
 	CatalogIO          = def("catalog_io", IOError, "catalog: %v", "")
 	AppendFailed       = def("append_failed", InternalError, "append: %v", "")
 	AppendBadResult    = def("append_bad_result", InternalError, "append: unexpected result %T", "")
+
+	// issue 10: aggregates
+	NotAnAggregate        = def("not_an_aggregate", WrongObjectType, "%s specified, but %s is not an aggregate function", "")
+	WithinGroupRequired   = def("within_group_required", WrongObjectType, "WITHIN GROUP is required for ordered-set aggregate %s", "Add WITHIN GROUP (ORDER BY x) after the call, e.g. percentile_cont(0.5) WITHIN GROUP (ORDER BY x).")
+	WithinGroupNotAllowed = def("within_group_not_allowed", WrongObjectType, "%s is not an ordered-set aggregate, so it cannot have WITHIN GROUP", "")
+	DistinctWithinGroup   = def("distinct_within_group", FeatureNotSupported, "cannot use DISTINCT with WITHIN GROUP", "")
+	AggDirectArgNotConst  = def("aggregate_direct_arg_not_constant", FeatureNotSupported, "the direct argument of %s must be a constant", "Write the fraction as a literal, e.g. 0.5.")
+	PercentileRange       = def("percentile_out_of_range", InvalidParameterValue, "percentile value %g is not between 0 and 1", "")
+	AggNotInView          = def("aggregate_not_in_view", FeatureNotSupported, "%s is not supported in a continuous view", "%s")
 )

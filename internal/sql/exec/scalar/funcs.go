@@ -88,12 +88,21 @@ func init() {
 
 // IsAggName reports whether the lower-case function name is an
 // aggregate.
-func IsAggName(name string) bool {
-	switch name {
-	case "count", "sum", "min", "max", "avg":
-		return true
-	}
-	return false
+func IsAggName(name string) bool { return aggNames[name] }
+
+// aggNames are the aggregates (package agg resolves them; a test there
+// checks the two lists agree).
+var aggNames = map[string]bool{
+	"count": true, "sum": true, "min": true, "max": true, "avg": true,
+	"var_pop": true, "var_samp": true, "variance": true,
+	"stddev_pop": true, "stddev_samp": true, "stddev": true,
+	"corr": true, "covar_pop": true, "covar_samp": true,
+	"regr_count": true, "regr_avgx": true, "regr_avgy": true, "regr_slope": true,
+	"regr_intercept": true, "regr_r2": true, "regr_sxx": true, "regr_syy": true, "regr_sxy": true,
+	"bool_and": true, "bool_or": true, "every": true,
+	"bit_and": true, "bit_or": true, "bit_xor": true,
+	"string_agg": true, "keyed_min": true, "keyed_max": true,
+	"percentile_cont": true, "percentile_disc": true,
 }
 
 func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
@@ -103,6 +112,12 @@ func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
 			return nil, pgerr.NestedAggregate.New().WithPos(f.P)
 		}
 		return nil, pgerr.AggregateNotAllowed.New(c.NoAgg).WithPos(f.P)
+	}
+	if f.Filter != nil {
+		return nil, pgerr.NotAnAggregate.New("FILTER", name).WithPos(f.P)
+	}
+	if len(f.WithinGroup) > 0 {
+		return nil, pgerr.NotAnAggregate.New("WITHIN GROUP", name).WithPos(f.P)
 	}
 	if f.Star {
 		return nil, NoFunc(f, nil)
