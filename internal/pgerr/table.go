@@ -318,9 +318,9 @@ var (
 	StarNotAllowedHere = def("star_not_allowed_here", SyntaxError, "syntax error at or near \"*\"", "")
 	StarWithoutTables  = def("star_without_tables", SyntaxError, "SELECT * with no tables specified is not valid", "")
 
-	ViewFromSubquery      = def("view_from_subquery", FeatureNotSupported, "a continuous view cannot read FROM a subquery", "")
-	ViewKeyArity          = def("view_key_arity", InvalidParameterValue, "view key has %d columns, got %d values", "")
-	CorruptViewState      = def("corrupt_view_state", DataCorrupted, "corrupt encoded view state", "")
+	ViewFromSubquery = def("view_from_subquery", FeatureNotSupported, "a continuous view cannot read FROM a subquery", "")
+	ViewKeyArity     = def("view_key_arity", InvalidParameterValue, "view key has %d columns, got %d values", "")
+	CorruptViewState = def("corrupt_view_state", DataCorrupted, "corrupt encoded view state", "")
 
 	// Replicas and routing: reads and appends that reach no replica, or the wrong one.
 
