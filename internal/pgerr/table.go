@@ -352,6 +352,6 @@ var (
 	WithinGroupNotAllowed = def("within_group_not_allowed", WrongObjectType, "%s is not an ordered-set aggregate, so it cannot have WITHIN GROUP", "")
 	DistinctWithinGroup   = def("distinct_within_group", FeatureNotSupported, "cannot use DISTINCT with WITHIN GROUP", "")
 	AggDirectArgNotConst  = def("aggregate_direct_arg_not_constant", FeatureNotSupported, "the direct argument of %s must be a constant", "Write the fraction as a literal, e.g. 0.5.")
-	PercentileRange       = def("percentile_out_of_range", InvalidParameterValue, "percentile value %g is not between 0 and 1", "")
+	PercentileRange       = def("percentile_out_of_range", InvalidParameterValue, "percentile value %v is not between 0 and 1", "")
 	AggNotInView          = def("aggregate_not_in_view", FeatureNotSupported, "%s is not supported in a continuous view", "%s")
 )
