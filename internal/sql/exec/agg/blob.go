@@ -32,6 +32,9 @@ func blobAggs() map[string]extDef {
 			return nil
 		}},
 	}
+	m["combine"] = extDef{direct: -1, build: func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
+		return pgerr.CombineUnsupported.New().WithPos(f.P)
+	}}
 	for name, max := range map[string]bool{"keyed_min": false, "keyed_max": true} {
 		m[name] = extDef{direct: -1, build: func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
 			if len(args) != 2 {

@@ -102,7 +102,7 @@ var aggNames = map[string]bool{
 	"bool_and": true, "bool_or": true, "every": true,
 	"bit_and": true, "bit_or": true, "bit_xor": true,
 	"string_agg": true, "keyed_min": true, "keyed_max": true,
-	"percentile_cont": true, "percentile_disc": true,
+	"percentile_cont": true, "percentile_disc": true, "combine": true,
 }
 
 func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
