@@ -354,5 +354,6 @@ var (
 	AggDirectArgNotConst  = def("aggregate_direct_arg_not_constant", FeatureNotSupported, "the direct argument of %s must be a constant", "Write the fraction as a literal, e.g. 0.5.")
 	PercentileRange       = def("percentile_out_of_range", InvalidParameterValue, "percentile value %v is not between 0 and 1", "")
 	AggNotInView          = def("aggregate_not_in_view", FeatureNotSupported, "%s is not supported in a continuous view", "%s")
+	SketchParam           = def("sketch_parameter", InvalidParameterValue, "%s", "")
 	CombineUnsupported    = def("combine_unsupported", FeatureNotSupported, "combine() is not supported: Cairn reads a view's finalized rows, not its partial states", "Aggregate the view's columns instead, e.g. SELECT region, sum(n) FROM v GROUP BY region.")
 )

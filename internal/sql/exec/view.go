@@ -105,6 +105,9 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 		if s.NotInView != "" {
 			return nil, pgerr.AggNotInView.New(s.Func, s.NotInView).WithPos(s.Pos)
 		}
+		if s.ViewBlob != nil {
+			s.Blob = s.ViewBlob
+		}
 		l := agg.NewLayout(s, v.stride)
 		v.lay = append(v.lay, l)
 		v.stride += l.N

@@ -46,6 +46,9 @@ type Spec struct {
 	// Fixed or Blob drive a Kind Other aggregate (see ext.go).
 	Fixed Fixed
 	Blob  Blob
+	// ViewBlob, when set, replaces Blob in a continuous view: a bounded
+	// sketch standing in for an exact but unbounded state.
+	ViewBlob Blob
 	// NotInView, when set, is the hint of the 0A000 refusing this
 	// aggregate in a continuous view.
 	NotInView string

@@ -54,9 +54,13 @@ func blobAggs() map[string]extDef {
 			return nil
 		}}
 	}
-	const pctHint = "exact percentiles keep every value; in a continuous view use a sketch, or compute it with SELECT over the stream"
+	const discHint = "percentile_disc returns one of the input values, which a view's t-digest does not keep; use percentile_cont (approximated in a view), or SELECT over the stream"
 	for name, cont := range map[string]bool{"percentile_cont": true, "percentile_disc": false} {
-		m[name] = extDef{direct: 1, notInView: pctHint, build: func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
+		hint := ""
+		if !cont {
+			hint = discHint
+		}
+		m[name] = extDef{direct: 1, notInView: hint, build: func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
 			if len(args) != 2 || len(f.WithinGroup) != 1 {
 				return errNoMatch
 			}
@@ -92,7 +96,15 @@ func blobAggs() map[string]extDef {
 				}
 			}
 			s.Args, s.Arg, s.T = []*scalar.Node{x}, x, x.T
-			s.Blob = percentile{cont: cont, frac: fd.F, desc: f.WithinGroup[0].Desc, t: x.T}
+			desc := f.WithinGroup[0].Desc
+			s.Blob = percentile{cont: cont, frac: fd.F, desc: desc, t: x.T}
+			if cont {
+				q := fd.F
+				if desc {
+					q = 1 - q
+				}
+				s.ViewBlob = tdigestPercentile{frac: q}
+			}
 			return nil
 		}}
 	}
@@ -249,7 +261,8 @@ func (s *keyedState) Result() (types.Datum, error) {
 }
 
 // percentile is the exact percentile_cont / percentile_disc of a SELECT:
-// it keeps every non-NULL value. Not offered in views (unbounded state).
+// it keeps every non-NULL value. A view keeps a t-digest instead
+// (percentile_cont; Spec.ViewBlob) or refuses it (percentile_disc).
 type percentile struct {
 	cont bool
 	frac float64

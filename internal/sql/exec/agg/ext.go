@@ -98,6 +98,9 @@ func init() {
 	for name, d := range blobAggs() {
 		extAggs[name] = d
 	}
+	for name, d := range sketchAggs() {
+		extAggs[name] = d
+	}
 }
 
 // ExtNames lists the extension aggregates' names (for tests that check

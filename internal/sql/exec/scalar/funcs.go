@@ -103,6 +103,7 @@ var aggNames = map[string]bool{
 	"bit_and": true, "bit_or": true, "bit_xor": true,
 	"string_agg": true, "keyed_min": true, "keyed_max": true,
 	"percentile_cont": true, "percentile_disc": true, "combine": true,
+	"approx_count_distinct": true, "hll_count_distinct": true,
 }
 
 func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
