@@ -34,7 +34,7 @@ func AppendEncoded(dst []byte, b *Batch) []byte {
 			}
 		}
 		switch {
-		case c.T == Text:
+		case c.T.UsesBytes():
 			dst = binary.AppendUvarint(dst, uint64(len(c.Bytes)))
 			for _, o := range c.Offs[1 : b.N+1] {
 				dst = binary.LittleEndian.AppendUint32(dst, o)
@@ -88,7 +88,7 @@ func Decode(buf []byte, b *Batch) error {
 			return ErrCorruptBatch
 		}
 		c.T = T(buf[0])
-		if c.T == Unknown || c.T > Interval {
+		if c.T == Unknown || c.T > Bytea {
 			return ErrCorruptBatch
 		}
 		hasNulls := buf[1]
@@ -111,7 +111,7 @@ func Decode(buf []byte, b *Batch) error {
 		c.I, c.F, c.Iv, c.Bytes = c.I[:0], c.F[:0], c.Iv[:0], c.Bytes[:0]
 		c.Offs = c.Offs[:0]
 		switch {
-		case c.T == Text:
+		case c.T.UsesBytes():
 			total, k := binary.Uvarint(buf)
 			if k <= 0 {
 				return ErrCorruptBatch

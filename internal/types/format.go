@@ -44,6 +44,12 @@ const (
 // *pgerr.Error with SQLSTATE 22P02, 22003, 22007, 22008 or 22021.
 func ParseText(t T, s string) (Datum, error) {
 	switch t {
+	case Bytea:
+		b, err := parseBytea(nil, s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return Datum{T: Bytea, S: string(b)}, nil
 	case Text, Unknown:
 		if err := CheckUTF8(s); err != nil {
 			return Datum{}, err
@@ -802,6 +808,8 @@ func parseISOInterval(s, w string) (IntervalValue, error) {
 // not be NULL) to dst.
 func AppendText(dst []byte, d Datum) []byte {
 	switch d.T {
+	case Bytea:
+		return AppendByteaHex(dst, d.S)
 	case Text, Unknown:
 		return append(dst, d.S...)
 	case Bool:
@@ -1066,6 +1074,8 @@ func binaryErr(t T, n int) *pgerr.Error {
 // invalid UTF-8).
 func ParseBinary(t T, b []byte) (Datum, error) {
 	switch t {
+	case Bytea:
+		return Datum{T: Bytea, S: string(b)}, nil
 	case Text, Unknown:
 		s := string(b)
 		if err := CheckUTF8(s); err != nil {
@@ -1215,7 +1225,7 @@ func decodeNumeric(b []byte) (float64, error) {
 // AppendBinary appends the PostgreSQL binary representation of d (not NULL).
 func AppendBinary(dst []byte, d Datum) []byte {
 	switch d.T {
-	case Text, Unknown:
+	case Text, Unknown, Bytea:
 		return append(dst, d.S...)
 	case Bool:
 		if d.I != 0 {

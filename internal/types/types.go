@@ -24,6 +24,9 @@ const (
 	TimestampTZ
 	Date
 	Interval
+	// Bytea is a byte string; values live in Datum.S (raw bytes) and in a
+	// batch in Column.Bytes/Offs, like text.
+	Bytea
 )
 
 var names = [...]string{
@@ -40,6 +43,7 @@ var names = [...]string{
 	TimestampTZ: "timestamp with time zone",
 	Date:        "date",
 	Interval:    "interval",
+	Bytea:       "bytea",
 }
 
 var oids = [...]uint32{
@@ -56,6 +60,7 @@ var oids = [...]uint32{
 	TimestampTZ: 1184,
 	Date:        1082,
 	Interval:    1186,
+	Bytea:       17,
 }
 
 // String returns the PostgreSQL name of the type.
@@ -113,6 +118,10 @@ func (t T) IsFloat() bool { return t == Float4 || t == Float8 || t == Numeric }
 // IsNumeric reports whether t is an integer or floating type.
 func (t T) IsNumeric() bool { return t.IsInt() || t.IsFloat() }
 
+// UsesBytes reports whether values of t live in Datum.S and, in a batch,
+// in Column.Bytes/Offs: text and bytea.
+func (t T) UsesBytes() bool { return t == Text || t == Bytea }
+
 // IsTime reports whether t is a timestamp type.
 func (t T) IsTime() bool { return t == Timestamp || t == TimestampTZ }
 
@@ -154,6 +163,8 @@ func FromName(name string) (T, bool) {
 		return Date, true
 	case "interval":
 		return Interval, true
+	case "bytea":
+		return Bytea, true
 	}
 	return Unknown, false
 }
@@ -236,7 +247,7 @@ func NewBatch(ts []T) *Batch {
 	b := &Batch{Cols: make([]Column, len(ts))}
 	for i, t := range ts {
 		b.Cols[i].T = t
-		if t == Text {
+		if t.UsesBytes() {
 			b.Cols[i].Offs = []uint32{0}
 		}
 	}
@@ -253,7 +264,7 @@ func (b *Batch) Reset() {
 		c.F = c.F[:0]
 		c.Bytes = c.Bytes[:0]
 		c.Iv = c.Iv[:0]
-		if c.T == Text {
+		if c.T.UsesBytes() {
 			c.Offs = append(c.Offs[:0], 0)
 		} else {
 			c.Offs = c.Offs[:0]
@@ -274,7 +285,7 @@ func (c *Column) Datum(i int) Datum {
 	}
 	d := Datum{T: c.T}
 	switch {
-	case c.T == Text:
+	case c.T.UsesBytes():
 		d.S = string(c.StrBytes(i))
 	case c.T == Interval:
 		d.Iv = c.Iv[i]
@@ -321,7 +332,7 @@ func (c *Column) AppendString(n int, v string) {
 func (c *Column) AppendNull(n int) {
 	c.setNull(n, true)
 	switch {
-	case c.T == Text:
+	case c.T.UsesBytes():
 		c.Offs = append(c.Offs, uint32(len(c.Bytes)))
 	case c.T == Interval:
 		c.Iv = append(c.Iv, IntervalValue{})
@@ -340,7 +351,7 @@ func (c *Column) AppendDatum(n int, d Datum) {
 		return
 	}
 	switch {
-	case c.T == Text:
+	case c.T.UsesBytes():
 		c.AppendString(n, d.S)
 	case c.T == Interval:
 		c.setNull(n, false)
@@ -385,7 +396,7 @@ func (b *Batch) AppendBatch(o *Batch) {
 			}
 		}
 		switch {
-		case c.T == Text:
+		case c.T.UsesBytes():
 			base := uint32(len(c.Bytes))
 			c.Bytes = append(c.Bytes, oc.Bytes...)
 			for _, off := range oc.Offs[1:] {
@@ -415,7 +426,7 @@ func (b *Batch) Slice(lo, hi int) *Batch {
 			oc.Nulls = append([]bool(nil), c.Nulls[lo:hi]...)
 		}
 		switch {
-		case c.T == Text:
+		case c.T.UsesBytes():
 			base := c.Offs[lo]
 			oc.Bytes = append(oc.Bytes[:0], c.Bytes[base:c.Offs[hi]]...)
 			oc.Offs = oc.Offs[:1]

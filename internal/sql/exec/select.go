@@ -772,6 +772,8 @@ func internalTypeName(t types.T) string {
 		return "date"
 	case types.Interval:
 		return "interval"
+	case types.Bytea:
+		return "bytea"
 	}
 	return "unknown"
 }

@@ -392,6 +392,9 @@ func textFunc(g func(string) string) funcBuilder {
 }
 
 func buildLength(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
+	if len(args) == 1 && args[0].T == types.Bytea {
+		return buildOctetLength(c, f, args)
+	}
 	if err := c.want(f, args, types.Text); err != nil {
 		return nil, err
 	}
@@ -401,8 +404,10 @@ func buildLength(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 }
 
 func buildOctetLength(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
-	if err := c.want(f, args, types.Text); err != nil {
-		return nil, err
+	if len(args) != 1 || args[0].T != types.Bytea {
+		if err := c.want(f, args, types.Text); err != nil {
+			return nil, err
+		}
 	}
 	return unaryFn(types.Int4, args[0], func(d types.Datum) (types.Datum, error) {
 		return types.Datum{I: int64(len(d.S))}, nil

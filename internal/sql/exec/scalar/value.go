@@ -17,12 +17,12 @@ func BatchDatum(c *types.Column, i int) types.Datum {
 		return types.Datum{T: c.T, Null: true}
 	}
 	switch {
-	case c.T == types.Text:
+	case c.T.UsesBytes():
 		lo, hi := c.Offs[i], c.Offs[i+1]
 		if hi == lo {
-			return types.Datum{T: types.Text}
+			return types.Datum{T: c.T}
 		}
-		return types.Datum{T: types.Text, S: unsafe.String(&c.Bytes[lo], int(hi-lo))}
+		return types.Datum{T: c.T, S: unsafe.String(&c.Bytes[lo], int(hi-lo))}
 	case c.T == types.Interval:
 		return types.Datum{T: c.T, Iv: c.Iv[i]}
 	case c.T.IsFloat():
@@ -35,7 +35,7 @@ func BatchDatum(c *types.Column, i int) types.Datum {
 // Own returns d with any text copied, so it may outlive the batch it was
 // read from.
 func Own(d types.Datum) types.Datum {
-	if d.T == types.Text && !d.Null {
+	if d.T.UsesBytes() && !d.Null {
 		d.S = strings.Clone(d.S)
 	}
 	return d
@@ -81,7 +81,7 @@ func IntervalSpan(v types.IntervalValue) float64 {
 // integer and float compare as floats.
 func CompareDatums(a, b types.Datum) int {
 	switch {
-	case a.T == types.Text || b.T == types.Text:
+	case a.T.UsesBytes() || b.T.UsesBytes():
 		return strings.Compare(a.S, b.S)
 	case a.T == types.Interval || b.T == types.Interval:
 		return CmpFloat(IntervalSpan(a.Iv), IntervalSpan(b.Iv))
@@ -118,7 +118,7 @@ func AppendKey(dst []byte, d types.Datum) []byte {
 	}
 	dst = append(dst, 1)
 	switch {
-	case d.T == types.Text:
+	case d.T.UsesBytes():
 		dst = binary.AppendUvarint(dst, uint64(len(d.S)))
 		return append(dst, d.S...)
 	case d.T == types.Interval:
@@ -159,7 +159,7 @@ func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	buf = buf[1:]
 	d := types.Datum{T: t}
 	switch {
-	case t == types.Text:
+	case t.UsesBytes():
 		n, k := binary.Uvarint(buf)
 		if k <= 0 || uint64(len(buf)-k) < n {
 			return d, nil, ErrCorruptState
