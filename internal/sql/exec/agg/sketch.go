@@ -20,6 +20,9 @@ import (
 
 func sketchAggs() map[string]extDef {
 	m := map[string]extDef{}
+	for name, d := range sketchValueAggs() {
+		m[name] = d
+	}
 	for _, name := range []string{"approx_count_distinct", "hll_count_distinct"} {
 		m[name] = extDef{direct: -1, build: func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
 			if len(args) != 1 {
@@ -61,46 +64,93 @@ func hashDatum(d types.Datum) uint64 {
 }
 
 // hllCount is approx_count_distinct(x): a HyperLogLog of the non-NULL
-// values' hashes, finalized to its estimate.
-type hllCount struct{ p int }
+// values' hashes, finalized to its estimate; with raw, hll_agg(x), whose
+// result is the sketch (bytea).
+type hllCount struct {
+	p   int
+	raw bool
+}
 
-type hllState struct{ h *sketch.HLL }
+// hllState is a HyperLogLog state. For hll_union_agg (union) h is nil
+// until the first sketch arrives, and inputs are sketches to merge.
+type hllState struct {
+	h     *sketch.HLL
+	raw   bool
+	union bool
+}
 
 func (a hllCount) New() BlobState {
 	h, err := sketch.NewHLL(a.p)
 	if err != nil {
 		panic(err) // a is built with a valid precision
 	}
-	return &hllState{h}
+	return &hllState{h: h, raw: a.raw}
 }
 
-func (hllCount) Decode(buf []byte) (BlobState, error) {
+func (a hllCount) Decode(buf []byte) (BlobState, error) {
 	h, err := sketch.UnmarshalHLL(buf)
 	if err != nil {
 		return nil, sketchErr(err)
 	}
-	return &hllState{h}, nil
+	return &hllState{h: h, raw: a.raw}, nil
 }
 
 func (s *hllState) Add(args []types.Datum) error {
-	if !args[0].Null {
-		s.h.Add(hashDatum(args[0]))
+	if args[0].Null {
+		return nil
 	}
+	if s.union {
+		o, err := sketch.UnmarshalHLL([]byte(args[0].S))
+		if err != nil {
+			return pgerr.NotASketch.New("hll_union_agg", "HyperLogLog")
+		}
+		if s.h == nil {
+			s.h = o
+			return nil
+		}
+		return sketchErr(s.h.Merge(o))
+	}
+	s.h.Add(hashDatum(args[0]))
 	return nil
 }
 
-func (s *hllState) Merge(o BlobState) error { return sketchErr(s.h.Merge(o.(*hllState).h)) }
+func (s *hllState) Merge(o BlobState) error {
+	b := o.(*hllState)
+	switch {
+	case b.h == nil:
+		return nil
+	case s.h == nil:
+		s.h = b.h
+		return nil
+	}
+	return sketchErr(s.h.Merge(b.h))
+}
 
-func (s *hllState) Append(dst []byte) []byte { return s.h.AppendTo(dst) }
+// Append encodes the sketch (nothing for a union that saw none).
+func (s *hllState) Append(dst []byte) []byte {
+	if s.h == nil {
+		return dst
+	}
+	return s.h.AppendTo(dst)
+}
 
 func (s *hllState) Result() (types.Datum, error) {
+	switch {
+	case s.h == nil:
+		return types.NullOf(types.Bytea), nil
+	case s.raw:
+		return types.Datum{T: types.Bytea, S: string(s.h.Marshal())}, nil
+	}
 	return types.NewInt(types.Int8, int64(s.h.Estimate())), nil
 }
 
 // tdigestPercentile is percentile_cont(frac) WITHIN GROUP (ORDER BY x)
-// in a continuous view: a t-digest of the non-NULL values.
+// in a continuous view: a t-digest of the non-NULL values; with raw,
+// dist_agg(x), whose result is the digest (bytea).
 type tdigestPercentile struct {
-	frac float64 // already flipped for ORDER BY ... DESC
+	frac        float64 // already flipped for ORDER BY ... DESC
+	compression float64 // 0 = the default
+	raw         bool
 }
 
 type tdigestState struct {
@@ -109,7 +159,11 @@ type tdigestState struct {
 }
 
 func (a tdigestPercentile) New() BlobState {
-	t, err := sketch.NewTDigest(sketch.DefaultTDigestCompression)
+	c := a.compression
+	if c == 0 {
+		c = sketch.DefaultTDigestCompression
+	}
+	t, err := sketch.NewTDigest(c)
 	if err != nil {
 		panic(err) // the default compression is valid
 	}
@@ -136,6 +190,9 @@ func (s *tdigestState) Merge(o BlobState) error { return sketchErr(s.t.Merge(o.(
 func (s *tdigestState) Append(dst []byte) []byte { return s.t.AppendTo(dst) }
 
 func (s *tdigestState) Result() (types.Datum, error) {
+	if s.a.raw {
+		return types.Datum{T: types.Bytea, S: string(s.t.Marshal())}, nil
+	}
 	if s.t.Count() == 0 {
 		return types.NullOf(types.Float8), nil
 	}
@@ -144,4 +201,93 @@ func (s *tdigestState) Result() (types.Datum, error) {
 		return types.Datum{}, sketchErr(err)
 	}
 	return types.NewFloat(types.Float8, q), nil
+}
+
+// sketchValueAggs are the aggregates whose result is the sketch itself,
+// a bytea value the reader functions (hll_cardinality, dist_quantile, ...)
+// take apart: hll_agg(x [, precision]), hll_union_agg(hll) and
+// dist_agg(x [, compression]).
+func sketchValueAggs() map[string]extDef {
+	// constParam reads the optional constant integer parameter at args[i].
+	constParam := func(sc *Scope, f *parser.Func, args []*scalar.Node, i int, def int) (int, error) {
+		if len(args) <= i {
+			return def, nil
+		}
+		a := args[i]
+		if !(a.T.IsInt() || a.Untyped || a.Param > 0) {
+			return 0, errNoMatch
+		}
+		c, err := sc.In.Coerce(a, types.Int8, argPos(f, i))
+		if err != nil {
+			return 0, err
+		}
+		d, ok := c.Const()
+		if !ok || d.Null {
+			return 0, pgerr.AggDirectArgNotConst.New(f.Name).WithPos(argPos(f, i))
+		}
+		return int(max(min(d.I, 1<<30), -1<<30)), nil
+	}
+	return map[string]extDef{
+		"hll_agg": {direct: -1, build: func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
+			if len(args) < 1 || len(args) > 2 {
+				return errNoMatch
+			}
+			p, err := constParam(sc, f, args, 1, sketch.DefaultHLLPrecision)
+			if err != nil {
+				return err
+			}
+			if _, err := sketch.NewHLL(p); err != nil {
+				return sketchErr(err).(*pgerr.Error).WithPos(argPos(f, 1))
+			}
+			if args[0].Untyped || args[0].Param > 0 {
+				if err := sc.coerceAll(f, args[:1], types.Text); err != nil {
+					return err
+				}
+			}
+			s.Args, s.Arg, s.T, s.Blob = args[:1], args[0], types.Bytea, hllCount{p: p, raw: true}
+			return nil
+		}},
+		"hll_union_agg": {direct: -1, build: func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
+			if len(args) != 1 || args[0].T != types.Bytea {
+				return errNoMatch
+			}
+			s.Args, s.Arg, s.T, s.Blob = args, args[0], types.Bytea, hllUnion{}
+			return nil
+		}},
+		"dist_agg": {direct: -1, build: func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
+			if len(args) < 1 || len(args) > 2 || !numericArgs(args[:1]) {
+				return errNoMatch
+			}
+			c, err := constParam(sc, f, args, 1, sketch.DefaultTDigestCompression)
+			if err != nil {
+				return err
+			}
+			if _, err := sketch.NewTDigest(float64(c)); err != nil {
+				return sketchErr(err).(*pgerr.Error).WithPos(argPos(f, 1))
+			}
+			if err := sc.coerceAll(f, args[:1], types.Float8); err != nil {
+				return err
+			}
+			s.Args, s.Arg, s.T = args[:1], args[0], types.Bytea
+			s.Blob = tdigestPercentile{compression: float64(c), raw: true}
+			return nil
+		}},
+	}
+}
+
+// hllUnion is hll_union_agg(hll): the union of HyperLogLog sketches
+// (bytea values made by hll_agg), itself a sketch.
+type hllUnion struct{}
+
+func (hllUnion) New() BlobState { return &hllState{raw: true, union: true} }
+
+func (hllUnion) Decode(buf []byte) (BlobState, error) {
+	if len(buf) == 0 {
+		return &hllState{raw: true, union: true}, nil
+	}
+	h, err := sketch.UnmarshalHLL(buf)
+	if err != nil {
+		return nil, sketchErr(err)
+	}
+	return &hllState{h: h, raw: true, union: true}, nil
 }
