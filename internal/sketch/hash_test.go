@@ -127,3 +127,10 @@ func TestHashStringDoesNotAllocate(t *testing.T) {
 		t.Errorf("HashString allocates %v times", a)
 	}
 }
+
+func BenchmarkHash64(b *testing.B) {
+	v := []byte("device-000123456") // 16 bytes, a typical group or value key
+	for b.Loop() {
+		Hash64(v)
+	}
+}

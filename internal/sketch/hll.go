@@ -24,7 +24,8 @@ const (
 // It starts sparse: a sorted list of (index at precision 25, rank)
 // entries, a few bytes per distinct value, so that many small groups stay
 // small. When the list would take more memory than the dense registers
-// (more than m/4 entries) it converts, once, to m = 2^p six-bit registers.
+// (more than m/4 entries, or 16384) it converts, once, to m = 2^p six-bit
+// registers.
 // Converting is deterministic and loses nothing: the dense sketch equals
 // the one that would have been built by adding the same hashes directly.
 type HLL struct {
@@ -50,7 +51,10 @@ func (h *HLL) Sparse() bool { return h.dense == nil }
 // StdError is the relative standard error of the dense estimate, 1.04/sqrt(2^p).
 func (h *HLL) StdError() float64 { return 1.04 / math.Sqrt(float64(uint64(1)<<h.p)) }
 
-func (h *HLL) sparseLimit() int { return (1 << h.p) / 4 }
+// sparseLimit is the most entries a sparse sketch holds: as many bytes as
+// the dense registers take, but at most 16384 (64 KiB), so that inserting
+// into the sorted list stays cheap at precisions 17 and 18.
+func (h *HLL) sparseLimit() int { return min((1<<h.p)/4, 16384) }
 
 // Add records a hash (use Hash64 of the value's canonical bytes).
 func (h *HLL) Add(hash uint64) {
@@ -242,7 +246,7 @@ func hllTau(x float64) float64 {
 //
 //	p        1 byte, 4..18
 //	format   1 byte: 0 sparse, 1 dense
-//	sparse:  uvarint n (<= 2^p/4), then n uvarint deltas of the entries
+//	sparse:  uvarint n (<= min(2^p/4, 16384)), then n uvarint deltas of the entries
 //	         idx25<<6|rank (the first from 0), indices strictly increasing,
 //	         ranks 1..40
 //	dense:   2^p six-bit registers packed little-endian, four in three

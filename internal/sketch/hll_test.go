@@ -79,6 +79,20 @@ func TestHLLSmallIsSparseAndSmall(t *testing.T) {
 	if n := len(h.Marshal()); n != 4+16384*3/4 {
 		t.Errorf("dense p=14 encodes in %d bytes, want %d", n, 4+16384*3/4)
 	}
+	// At p=18 the sparse list stops at 16384 entries, not 2^18/4.
+	h = mustHLL(t, 18)
+	for i := range uint64(16384) {
+		h.Add(hashInt(i))
+	}
+	if !h.Sparse() || math.Abs(float64(h.Estimate())-16384) > 16 {
+		t.Errorf("16384 values at p=18: sparse=%v estimate %d", h.Sparse(), h.Estimate())
+	}
+	for i := uint64(16384); i < 16500; i++ {
+		h.Add(hashInt(i))
+	}
+	if h.Sparse() {
+		t.Errorf("16500 values at p=18 should be dense")
+	}
 }
 
 // TestHLLMergeEqualsUnion: merging sketches of two halves gives, byte for

@@ -360,6 +360,12 @@ func FuzzUnmarshalTDigest(f *testing.F) {
 		}
 		f.Add(d.Marshal())
 	}
+	// An inexact digest with centroids and values added since.
+	d, _ := NewTDigest(10)
+	for i := range 45 {
+		_ = d.Add(float64(i*i%101)/7, 1)
+	}
+	f.Add(d.Marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := UnmarshalTDigest(b)
 		if err != nil {
