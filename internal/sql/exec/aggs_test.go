@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/sketch"
 	"github.com/cairndb/cairn/internal/sql/exec/agg"
 	"github.com/cairndb/cairn/internal/sql/exec/scalar"
 	"github.com/cairndb/cairn/internal/sql/parser"
@@ -357,5 +358,79 @@ func TestSketchAggsWithinError(t *testing.T) {
 	checkCount("global", f[0], f[1], 6000)
 	if f[2] != "3" {
 		t.Errorf("hll_count_distinct of 3 devices: %s", f[2])
+	}
+}
+
+// TestHashSketchAggsWithinError: freq_agg (count-min) never
+// underestimates and overestimates by more than ε·N (ε = 0.002) for at
+// most a δ (1%) share of values; bloom_agg has no false negatives and a
+// false-positive rate within 2x of 1% on values never added. Built by a
+// view over 6,000 rows in two shards, merged, then read back.
+func TestHashSketchAggsWithinError(t *testing.T) {
+	r := rand.New(rand.NewSource(12))
+	var rows [][]types.Datum
+	exact := map[int64]uint64{}
+	for i := 0; i < 6000; i++ {
+		dev := int64(r.ExpFloat64() * 300) // skewed over a few hundred values
+		exact[dev]++
+		rows = append(rows, ev(int64(i), dev, "eu", 1))
+	}
+	v, err := PlanView(parseSelect(t, `SELECT freq_agg(device_id), bloom_agg(device_id) FROM events`), eventCols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var merged []byte
+	for s := 0; s < 2; s++ {
+		d := v.NewDelta()
+		for i := s; i < len(rows); i += 2 {
+			if err := v.Fold(&Ctx{}, d, toBatch(rows[i:i+1]), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := d.Range(func(_, st []byte) error {
+			var err error
+			merged, err = v.MergeState(nil, merged, st)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	row, err := v.Finalize(&Ctx{}, nil, merged, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cms, err := sketch.UnmarshalCountMin([]byte(row[0].S))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bloom, err := sketch.UnmarshalBloom([]byte(row[1].S))
+	if err != nil {
+		t.Fatal(err)
+	}
+	over := 0
+	for dev, n := range exact {
+		h := scalar.HashValue(types.NewInt(types.Int4, dev))
+		est := cms.Estimate(h)
+		if est < n {
+			t.Fatalf("freq of %d: %d < exact %d", dev, est, n)
+		}
+		if float64(est-n) > 0.002*6000 {
+			over++
+		}
+		if !bloom.Contains(h) {
+			t.Fatalf("bloom: %d added but not contained", dev)
+		}
+	}
+	if over > len(exact)/100+1 {
+		t.Errorf("%d of %d estimates off by more than ε·N", over, len(exact))
+	}
+	fp := 0
+	for dev := int64(100000); dev < 110000; dev++ {
+		if bloom.Contains(scalar.HashValue(types.NewInt(types.Int4, dev))) {
+			fp++
+		}
+	}
+	if rate := float64(fp) / 10000; rate > 0.02 {
+		t.Errorf("bloom false-positive rate %v", rate)
 	}
 }

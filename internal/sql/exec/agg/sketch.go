@@ -56,12 +56,7 @@ func sketchErr(err error) error {
 	return err
 }
 
-// hashDatum is the stable 64-bit hash of a non-NULL value: Hash64 of its
-// order-preserving key encoding (the same bytes on every machine).
-func hashDatum(d types.Datum) uint64 {
-	var buf [64]byte
-	return sketch.Hash64(scalar.AppendKey(buf[:0], d))
-}
+func hashDatum(d types.Datum) uint64 { return scalar.HashValue(d) }
 
 // hllCount is approx_count_distinct(x): a HyperLogLog of the non-NULL
 // values' hashes, finalized to its estimate; with raw, hll_agg(x), whose
@@ -254,6 +249,20 @@ func sketchValueAggs() map[string]extDef {
 			s.Args, s.Arg, s.T, s.Blob = args, args[0], types.Bytea, hllUnion{}
 			return nil
 		}},
+		"freq_agg": {direct: -1, build: hashSketchBuild(func() (hashSketch, error) {
+			c, err := sketch.NewCountMin(sketch.DefaultCountMinEpsilon, sketch.DefaultCountMinDelta)
+			return cmsSketch{c}, err
+		}, func(b []byte) (hashSketch, error) {
+			c, err := sketch.UnmarshalCountMin(b)
+			return cmsSketch{c}, err
+		})},
+		"bloom_agg": {direct: -1, build: hashSketchBuild(func() (hashSketch, error) {
+			c, err := sketch.NewBloom(sketch.DefaultBloomCapacity, sketch.DefaultBloomFPRate)
+			return bloomSketch{c}, err
+		}, func(b []byte) (hashSketch, error) {
+			c, err := sketch.UnmarshalBloom(b)
+			return bloomSketch{c}, err
+		})},
 		"dist_agg": {direct: -1, build: func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
 			if len(args) < 1 || len(args) > 2 || !numericArgs(args[:1]) {
 				return errNoMatch
@@ -290,4 +299,80 @@ func (hllUnion) Decode(buf []byte) (BlobState, error) {
 		return nil, sketchErr(err)
 	}
 	return &hllState{h: h, raw: true, union: true}, nil
+}
+
+// hashSketch is a sketch fed with value hashes (count-min, Bloom).
+type hashSketch interface {
+	add(h uint64)
+	merge(o hashSketch) error
+	appendTo(dst []byte) []byte
+}
+
+type cmsSketch struct{ c *sketch.CountMin }
+
+func (s cmsSketch) add(h uint64)               { s.c.Add(h, 1) }
+func (s cmsSketch) merge(o hashSketch) error   { return s.c.Merge(o.(cmsSketch).c) }
+func (s cmsSketch) appendTo(dst []byte) []byte { return s.c.AppendTo(dst) }
+
+type bloomSketch struct{ b *sketch.Bloom }
+
+func (s bloomSketch) add(h uint64)               { s.b.Add(h) }
+func (s bloomSketch) merge(o hashSketch) error   { return s.b.Merge(o.(bloomSketch).b) }
+func (s bloomSketch) appendTo(dst []byte) []byte { return s.b.AppendTo(dst) }
+
+// hashSketchBuild resolves freq_agg(x) / bloom_agg(x): any value type,
+// hashed like the readers (freq, bloom_contains) hash their argument.
+func hashSketchBuild(newSk func() (hashSketch, error), decode func([]byte) (hashSketch, error)) func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
+	return func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
+		if len(args) != 1 {
+			return errNoMatch
+		}
+		if args[0].Untyped || args[0].Param > 0 {
+			if err := sc.coerceAll(f, args, types.Text); err != nil {
+				return err
+			}
+		}
+		s.Args, s.Arg, s.T, s.Blob = args, args[0], types.Bytea, hashSketchAgg{newSk, decode}
+		return nil
+	}
+}
+
+type hashSketchAgg struct {
+	newSk  func() (hashSketch, error)
+	decode func([]byte) (hashSketch, error)
+}
+
+type hashSketchState struct{ s hashSketch }
+
+func (a hashSketchAgg) New() BlobState {
+	s, err := a.newSk()
+	if err != nil {
+		panic(err) // default parameters are valid
+	}
+	return &hashSketchState{s}
+}
+
+func (a hashSketchAgg) Decode(buf []byte) (BlobState, error) {
+	s, err := a.decode(buf)
+	if err != nil {
+		return nil, sketchErr(err)
+	}
+	return &hashSketchState{s}, nil
+}
+
+func (st *hashSketchState) Add(args []types.Datum) error {
+	if !args[0].Null {
+		st.s.add(hashDatum(args[0]))
+	}
+	return nil
+}
+
+func (st *hashSketchState) Merge(o BlobState) error {
+	return sketchErr(st.s.merge(o.(*hashSketchState).s))
+}
+
+func (st *hashSketchState) Append(dst []byte) []byte { return st.s.appendTo(dst) }
+
+func (st *hashSketchState) Result() (types.Datum, error) {
+	return types.Datum{T: types.Bytea, S: string(st.s.appendTo(nil))}, nil
 }

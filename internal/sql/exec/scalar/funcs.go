@@ -104,7 +104,7 @@ var aggNames = map[string]bool{
 	"string_agg": true, "keyed_min": true, "keyed_max": true,
 	"percentile_cont": true, "percentile_disc": true, "combine": true,
 	"approx_count_distinct": true, "hll_count_distinct": true,
-	"hll_agg": true, "hll_union_agg": true, "dist_agg": true,
+	"hll_agg": true, "hll_union_agg": true, "dist_agg": true, "freq_agg": true, "bloom_agg": true,
 }
 
 func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
