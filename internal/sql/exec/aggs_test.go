@@ -434,3 +434,27 @@ func TestHashSketchAggsWithinError(t *testing.T) {
 		t.Errorf("bloom false-positive rate %v", rate)
 	}
 }
+
+// TestAggsGlobalViewEmpty: a global view with no stored state finalizes
+// to what SELECT returns over no rows (0 for counts, NULL for the rest,
+// an empty sketch for hll_agg).
+func TestAggsGlobalViewEmpty(t *testing.T) {
+	for _, q := range []string{
+		`SELECT count(DISTINCT region), string_agg(region, ','), keyed_min(value, region), stddev(value), regr_count(value, device_id), corr(value, device_id), bool_and(value > 1), bit_or(device_id) FROM events`,
+		`SELECT approx_count_distinct(region), hll_cardinality(hll_agg(region)), dist_quantile(dist_agg(value), 0.5), freq(freq_agg(region), 'eu'), bloom_cardinality(bloom_agg(region)), percentile_cont(0.5) WITHIN GROUP (ORDER BY value), sum(DISTINCT value) FILTER (WHERE value > 1) FROM events`,
+	} {
+		sel := parseSelect(t, q)
+		v, err := PlanView(sel, eventCols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row, err := v.Finalize(&Ctx{}, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := render(row), selectRows(t, sel, nil)
+		if len(want) != 1 || got != want[0] {
+			t.Errorf("%s\nview   %s\nselect %v", q, got, want)
+		}
+	}
+}
