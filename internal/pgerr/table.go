@@ -351,7 +351,7 @@ var (
 	WithinGroupRequired   = def("within_group_required", WrongObjectType, "WITHIN GROUP is required for ordered-set aggregate %s", "Add WITHIN GROUP (ORDER BY x) after the call, e.g. percentile_cont(0.5) WITHIN GROUP (ORDER BY x).")
 	WithinGroupNotAllowed = def("within_group_not_allowed", WrongObjectType, "%s is not an ordered-set aggregate, so it cannot have WITHIN GROUP", "")
 	DistinctWithinGroup   = def("distinct_within_group", FeatureNotSupported, "cannot use DISTINCT with WITHIN GROUP", "")
-	AggDirectArgNotConst  = def("aggregate_direct_arg_not_constant", FeatureNotSupported, "the direct argument of %s must be a constant", "Write the fraction as a literal, e.g. 0.5.")
+	AggDirectArgNotConst  = def("aggregate_direct_arg_not_constant", FeatureNotSupported, "the %s argument of %s must be a constant", "Write it as a literal, e.g. 0.5 or 12.")
 	PercentileRange       = def("percentile_out_of_range", InvalidParameterValue, "percentile value %v is not between 0 and 1", "")
 	AggNotInView          = def("aggregate_not_in_view", FeatureNotSupported, "%s is not supported in a continuous view", "%s")
 	ByteaBadHexDigit      = def("bytea_bad_hex_digit", InvalidParameterValue, "invalid hexadecimal digit: %q", "Write bytea as \\x followed by pairs of hex digits, e.g. '\\x0aff'.")

@@ -75,7 +75,7 @@ func blobAggs() map[string]extDef {
 			}
 			fd, ok := frac.Const()
 			if !ok {
-				return pgerr.AggDirectArgNotConst.New(f.Name).WithPos(argPos(f, 0))
+				return pgerr.AggDirectArgNotConst.New("fraction", f.Name).WithPos(argPos(f, 0))
 			}
 			if fd.Null || fd.F < 0 || fd.F > 1 || math.IsNaN(fd.F) {
 				return pgerr.PercentileRange.New(fd.F).WithPos(argPos(f, 0))

@@ -204,7 +204,7 @@ func (s *tdigestState) Result() (types.Datum, error) {
 // dist_agg(x [, compression]).
 func sketchValueAggs() map[string]extDef {
 	// constParam reads the optional constant integer parameter at args[i].
-	constParam := func(sc *Scope, f *parser.Func, args []*scalar.Node, i int, def int) (int, error) {
+	constParam := func(sc *Scope, f *parser.Func, args []*scalar.Node, i int, what string, def int) (int, error) {
 		if len(args) <= i {
 			return def, nil
 		}
@@ -218,7 +218,7 @@ func sketchValueAggs() map[string]extDef {
 		}
 		d, ok := c.Const()
 		if !ok || d.Null {
-			return 0, pgerr.AggDirectArgNotConst.New(f.Name).WithPos(argPos(f, i))
+			return 0, pgerr.AggDirectArgNotConst.New(what, f.Name).WithPos(argPos(f, i))
 		}
 		return int(max(min(d.I, 1<<30), -1<<30)), nil
 	}
@@ -227,7 +227,7 @@ func sketchValueAggs() map[string]extDef {
 			if len(args) < 1 || len(args) > 2 {
 				return errNoMatch
 			}
-			p, err := constParam(sc, f, args, 1, sketch.DefaultHLLPrecision)
+			p, err := constParam(sc, f, args, 1, "precision", sketch.DefaultHLLPrecision)
 			if err != nil {
 				return err
 			}
@@ -267,7 +267,7 @@ func sketchValueAggs() map[string]extDef {
 			if len(args) < 1 || len(args) > 2 || !numericArgs(args[:1]) {
 				return errNoMatch
 			}
-			c, err := constParam(sc, f, args, 1, sketch.DefaultTDigestCompression)
+			c, err := constParam(sc, f, args, 1, "compression", sketch.DefaultTDigestCompression)
 			if err != nil {
 				return err
 			}
