@@ -458,3 +458,32 @@ func TestAggsGlobalViewEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeStateNoAllocs: merging the encoded states of built-in and
+// Fixed aggregates (the viewsm apply path) does not allocate.
+func TestMergeStateNoAllocs(t *testing.T) {
+	for _, q := range []string{
+		`SELECT device_id, count(*), sum(value), max(value), min(region) FROM events GROUP BY device_id`,
+		`SELECT device_id, stddev(value), corr(value, device_id), bool_or(value > 1), bit_and(device_id) FROM events GROUP BY device_id`,
+	} {
+		v, err := PlanView(parseSelect(t, q), eventCols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := v.NewDelta()
+		if err := v.Fold(&Ctx{}, d, toBatch(randomEvents(rand.New(rand.NewSource(6)), 50)), nil); err != nil {
+			t.Fatal(err)
+		}
+		var states [][]byte
+		d.Range(func(_, s []byte) error { states = append(states, append([]byte(nil), s...)); return nil })
+		dst := make([]byte, 0, 1024)
+		if n := testing.AllocsPerRun(50, func() {
+			var err error
+			if dst, err = v.MergeState(dst[:0], states[0], states[1]); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("%s: %v allocs per merge", q, n)
+		}
+	}
+}
