@@ -360,4 +360,22 @@ var (
 	NotASketch            = def("not_a_sketch", InvalidParameterValue, "%s: the value is not a %s sketch", "Pass a value made by the matching aggregate: hll_agg for HyperLogLog, dist_agg for t-digest.")
 	SketchParam           = def("sketch_parameter", InvalidParameterValue, "%s", "")
 	CombineUnsupported    = def("combine_unsupported", FeatureNotSupported, "combine() is not supported: Cairn reads a view's finalized rows, not its partial states", "Aggregate the view's columns instead, e.g. SELECT region, sum(n) FROM v GROUP BY region.")
+
+	// issue 10: exact numeric
+
+	NumericNaNToInt       = def("numeric_nan_to_int", FeatureNotSupported, "cannot convert NaN to %s", "")
+	NumericInfToInt       = def("numeric_inf_to_int", FeatureNotSupported, "cannot convert infinity to %s", "")
+	NumericBadTypmod      = def("numeric_bad_typmod", InvalidParameterValue, "invalid NUMERIC type modifier", "Write numeric(precision) or numeric(precision, scale).")
+	NumericPrecisionRange = def("numeric_precision_range", InvalidParameterValue, "NUMERIC precision %d must be between 1 and 1000", "")
+	NumericScaleRange     = def("numeric_scale_range", InvalidParameterValue, "NUMERIC scale %d must be between -1000 and 1000", "")
+	LogOfNegative         = def("log_of_negative", "2201E", "cannot take logarithm of a negative number", "")
+	LogOfZero             = def("log_of_zero", "2201E", "cannot take logarithm of zero", "")
+
+	// issue 10: json/jsonb
+
+	JSONNulEscape     = def("json_nul_escape", "22P05", "unsupported Unicode escape sequence", "")
+	BadJSONBVersion   = def("bad_jsonb_version", "22P03", "unsupported jsonb version number", "")
+	JSONArrayLengthOf = def("json_array_length_of", InvalidParameterValue, "cannot get array length of %s", "")
+	MalformedArray    = def("malformed_array", InvalidTextRep, "malformed array literal: \"%s\"", "")
+	JSONTypeUnknown   = def("json_type_unknown", "42P18", "could not determine data type of the argument", "Cast it, e.g. to_jsonb('text'::text).")
 )

@@ -4,7 +4,10 @@
 // datums can be reused without allocation.
 package types
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // T is a SQL type.
 type T uint8
@@ -24,9 +27,14 @@ const (
 	TimestampTZ
 	Date
 	Interval
+	Json
+	Jsonb
+	Uuid
 	// Bytea is a byte string; values live in Datum.S (raw bytes) and in a
 	// batch in Column.Bytes/Offs, like text.
 	Bytea
+	// lastType is the highest type number; keep it last.
+	lastType = Bytea
 )
 
 var names = [...]string{
@@ -43,6 +51,9 @@ var names = [...]string{
 	TimestampTZ: "timestamp with time zone",
 	Date:        "date",
 	Interval:    "interval",
+	Json:        "json",
+	Jsonb:       "jsonb",
+	Uuid:        "uuid",
 	Bytea:       "bytea",
 }
 
@@ -60,6 +71,9 @@ var oids = [...]uint32{
 	TimestampTZ: 1184,
 	Date:        1082,
 	Interval:    1186,
+	Json:        114,
+	Jsonb:       3802,
+	Uuid:        2950,
 	Bytea:       17,
 }
 
@@ -90,7 +104,7 @@ func (t T) Size() int16 {
 		return 4
 	case Int8, Float8, Timestamp, TimestampTZ:
 		return 8
-	case Interval:
+	case Interval, Uuid:
 		return 16
 	}
 	return -1
@@ -112,15 +126,22 @@ func FromOID(oid uint32) (T, bool) {
 // IsInt reports whether t is one of the integer types.
 func (t T) IsInt() bool { return t == Int2 || t == Int4 || t == Int8 }
 
-// IsFloat reports whether t is stored as a float64 (float4, float8, numeric).
-func (t T) IsFloat() bool { return t == Float4 || t == Float8 || t == Numeric }
+// IsFloat reports whether t is stored as a float64 (float4, float8).
+func (t T) IsFloat() bool { return t == Float4 || t == Float8 }
 
-// IsNumeric reports whether t is an integer or floating type.
-func (t T) IsNumeric() bool { return t.IsInt() || t.IsFloat() }
+// IsNumeric reports whether t is a number: an integer, floating or
+// numeric type.
+func (t T) IsNumeric() bool { return t.IsInt() || t.IsFloat() || t == Numeric }
 
 // UsesBytes reports whether values of t live in Datum.S and, in a batch,
-// in Column.Bytes/Offs: text and bytea.
-func (t T) UsesBytes() bool { return t == Text || t == Bytea }
+// in Column.Bytes/Offs: text, numeric and json/jsonb as their text, uuid
+// as its 16 bytes, bytea as its bytes.
+func (t T) UsesBytes() bool {
+	return t == Text || t == Numeric || t == Json || t == Jsonb || t == Uuid || t == Bytea
+}
+
+// IsJSON reports whether t is json or jsonb.
+func (t T) IsJSON() bool { return t == Json || t == Jsonb }
 
 // IsTime reports whether t is a timestamp type.
 func (t T) IsTime() bool { return t == Timestamp || t == TimestampTZ }
@@ -163,6 +184,12 @@ func FromName(name string) (T, bool) {
 		return Date, true
 	case "interval":
 		return Interval, true
+	case "json":
+		return Json, true
+	case "jsonb":
+		return Jsonb, true
+	case "uuid":
+		return Uuid, true
 	case "bytea":
 		return Bytea, true
 	}
@@ -179,8 +206,9 @@ type IntervalValue struct {
 
 // Datum is one SQL value. Which field holds the value depends on T:
 // I for bool (0/1), integers, timestamps (microseconds since the Unix
-// epoch, UTC) and dates (days since the Unix epoch); F for float4, float8
-// and numeric; S for text; Iv for interval.
+// epoch, UTC) and dates (days since the Unix epoch); F for float4 and
+// float8; S for text, numeric (its canonical text, see numeric.go),
+// json/jsonb (text) and uuid (16 bytes); Iv for interval.
 type Datum struct {
 	T    T
 	Null bool
@@ -213,16 +241,21 @@ func NewBool(b bool) Datum {
 // Bool reports the value of a boolean datum (false for NULL).
 func (d Datum) Bool() bool { return !d.Null && d.I != 0 }
 
-// Float returns a numeric datum's value as float64.
+// Float returns a number datum's value as float64 (numeric is rounded to
+// the nearest float64, ±Inf beyond its range).
 func (d Datum) Float() float64 {
-	if d.T.IsFloat() {
+	switch {
+	case d.T.IsFloat():
 		return d.F
+	case d.T == Numeric:
+		f, _ := strconv.ParseFloat(d.S, 64)
+		return f
 	}
 	return float64(d.I)
 }
 
 // Column is one column of a Batch. Exactly one value slice is used,
-// chosen by T like Datum's fields: I, F, text in Bytes/Offs (value i is
+// chosen by T like Datum's fields: I, F, text and numeric in Bytes/Offs (value i is
 // Bytes[Offs[i]:Offs[i+1]], so len(Offs) == N+1), or Iv. Nulls is nil
 // when the column holds no NULL; otherwise len(Nulls) == N.
 type Column struct {

@@ -772,6 +772,12 @@ func internalTypeName(t types.T) string {
 		return "date"
 	case types.Interval:
 		return "interval"
+	case types.Json:
+		return "json"
+	case types.Jsonb:
+		return "jsonb"
+	case types.Uuid:
+		return "uuid"
 	case types.Bytea:
 		return "bytea"
 	}

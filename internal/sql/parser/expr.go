@@ -272,10 +272,18 @@ func (p *parser) binaryLevel(isOp func(string) bool, sub func() (Expr, error)) (
 	}
 }
 
-func concatOps(s string) bool { return s == "||" }
-func addOps(s string) bool    { return s == "+" || s == "-" }
-func mulOps(s string) bool    { return s == "*" || s == "/" || s == "%" }
-func powOps(s string) bool    { return s == "^" }
+// concatOps is PostgreSQL's "any other operator" level: || and the json
+// operators (-> ->> #> #>> @> <@ ? ?| ?&).
+func concatOps(s string) bool {
+	switch s {
+	case "||", "->", "->>", "#>", "#>>", "@>", "<@", "?", "?|", "?&":
+		return true
+	}
+	return false
+}
+func addOps(s string) bool { return s == "+" || s == "-" }
+func mulOps(s string) bool { return s == "*" || s == "/" || s == "%" }
+func powOps(s string) bool { return s == "^" }
 
 func (p *parser) parseConcat() (Expr, error) { return p.binaryLevel(concatOps, p.parseAdd) }
 func (p *parser) parseAdd() (Expr, error)    { return p.binaryLevel(addOps, p.parseMul) }

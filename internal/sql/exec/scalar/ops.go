@@ -70,6 +70,9 @@ func (c *Compiler) compileBinary(e *parser.Binary) (*Node, error) {
 	case "+", "-", "*", "/", "%", "^":
 		return c.compileArith(op, l, r, e)
 	}
+	if isJSONOp(op) {
+		return c.compileJSONOp(op, l, r, e)
+	}
 	return nil, pgerr.OperatorNotFound.New(typeLabel(l), e.Op, typeLabel(r)).WithPos(e.P)
 }
 
@@ -100,7 +103,8 @@ func logicNode(and bool, l, r *Node) *Node {
 
 func (c *Compiler) compileCompare(op string, l, r *Node, e *parser.Binary) (*Node, error) {
 	t, ok := commonType([]*Node{l, r})
-	if !ok {
+	if !ok || t == types.Json {
+		// json has no comparison operators in PostgreSQL (jsonb has).
 		return nil, opErr(e.Op, l, r, e.P)
 	}
 	var err error
@@ -307,6 +311,9 @@ func (c *Compiler) compileArith(op string, l, r *Node, e *parser.Binary) (*Node,
 		if !lt.IsNumeric() || !rt.IsNumeric() {
 			return nil, opErr(e.Op, l, r, e.P)
 		}
+		if (lt == types.Numeric || rt == types.Numeric) && !lt.IsFloat() && !rt.IsFloat() {
+			return fold(numericPowerNode(l, r), l, r)
+		}
 		return fold(floatBin(l, r, types.Float8, func(a, b float64) (float64, error) {
 			if a == 0 && b < 0 {
 				return 0, pgerr.ZeroToNegativePower.New()
@@ -326,8 +333,11 @@ func (c *Compiler) compileArith(op string, l, r *Node, e *parser.Binary) (*Node,
 		if r, err = c.Coerce(r, t, e.R.Pos()); err != nil {
 			return nil, err
 		}
-		if t.IsInt() {
+		switch {
+		case t.IsInt():
 			return fold(intArith(op, l, r, t), l, r)
+		case t == types.Numeric:
+			return fold(numericArith(op, l, r), l, r)
 		}
 		return fold(floatArith(op, l, r, t), l, r)
 	}

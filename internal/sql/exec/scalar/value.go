@@ -10,8 +10,8 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-// BatchDatum reads value i of c without allocating. A text result is a
-// string over c.Bytes: it must not outlive the batch.
+// BatchDatum reads value i of c without allocating. A text or numeric
+// result is a string over c.Bytes: it must not outlive the batch.
 func BatchDatum(c *types.Column, i int) types.Datum {
 	if c.Nulls != nil && c.Nulls[i] {
 		return types.Datum{T: c.T, Null: true}
@@ -77,16 +77,21 @@ func IntervalSpan(v types.IntervalValue) float64 {
 }
 
 // CompareDatums orders two non-NULL datums of the same comparison class
-// (both integer-like, both float-like, both text, both interval); mixed
-// integer and float compare as floats.
+// (both integer-like, both numbers, both text, both interval); mixed
+// integer and float compare as floats, numeric with an integer as
+// numeric.
 func CompareDatums(a, b types.Datum) int {
 	switch {
-	case a.T.UsesBytes() || b.T.UsesBytes():
+	case a.T == types.Jsonb && b.T == types.Jsonb:
+		return CompareJSONB(a.S, b.S)
+	case a.T.UsesBytes() && a.T != types.Numeric || b.T == types.Text:
 		return strings.Compare(a.S, b.S)
 	case a.T == types.Interval || b.T == types.Interval:
 		return CmpFloat(IntervalSpan(a.Iv), IntervalSpan(b.Iv))
 	case a.T.IsFloat() || b.T.IsFloat():
 		return CmpFloat(a.Float(), b.Float())
+	case a.T == types.Numeric || b.T == types.Numeric:
+		return CompareNumeric(ToNumeric(a).S, ToNumeric(b).S)
 	}
 	return cmpInt(a.I, b.I)
 }
@@ -111,16 +116,23 @@ func CompareNullable(a, b types.Datum, nullsFirst bool) int {
 }
 
 // AppendKey appends an order-preserving encoding of d (typed t) to dst;
-// used for group keys and DISTINCT. NULL sorts first.
+// used for group keys and DISTINCT. NULL sorts first. Numeric keys are
+// canonical: 1.0 and 1.00 encode alike (and decode as 1).
 func AppendKey(dst []byte, d types.Datum) []byte {
 	if d.Null {
 		return append(dst, 0)
 	}
 	dst = append(dst, 1)
 	switch {
-	case d.T.UsesBytes():
+	case d.T == types.Text || d.T == types.Json || d.T == types.Uuid || d.T == types.Bytea:
 		dst = binary.AppendUvarint(dst, uint64(len(d.S)))
 		return append(dst, d.S...)
+	case d.T == types.Jsonb:
+		k := types.JSONBKey(d.S)
+		dst = binary.AppendUvarint(dst, uint64(len(k)))
+		return append(dst, k...)
+	case d.T == types.Numeric:
+		return types.AppendNumericKey(dst, d.S)
 	case d.T == types.Interval:
 		dst = binary.BigEndian.AppendUint32(dst, uint32(d.Iv.Months)^1<<31)
 		dst = binary.BigEndian.AppendUint32(dst, uint32(d.Iv.Days)^1<<31)
@@ -159,13 +171,20 @@ func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	buf = buf[1:]
 	d := types.Datum{T: t}
 	switch {
-	case t.UsesBytes():
+	case t == types.Text || t.IsJSON() || t == types.Uuid || t == types.Bytea:
 		n, k := binary.Uvarint(buf)
 		if k <= 0 || uint64(len(buf)-k) < n {
 			return d, nil, ErrCorruptState
 		}
 		d.S = string(buf[k : k+int(n)])
 		return d, buf[k+int(n):], nil
+	case t == types.Numeric:
+		s, rest, err := types.DecodeNumericKey(buf)
+		if err != nil {
+			return d, nil, ErrCorruptState
+		}
+		d.S = s
+		return d, rest, nil
 	case t == types.Interval:
 		if len(buf) < 16 {
 			return d, nil, ErrCorruptState
