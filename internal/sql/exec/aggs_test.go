@@ -88,6 +88,7 @@ func TestAggsViewMatchesSelect(t *testing.T) {
 var orderedAggs = []string{
 	`SELECT device_id, string_agg(region, ','), string_agg(value::text, region), keyed_min(region, value), keyed_max(value, region), count(*) FROM events GROUP BY device_id`,
 	`SELECT string_agg(region || ':' || device_id::text, ',') FILTER (WHERE value > 25), keyed_max(ts, value) FROM events`,
+	`SELECT region, json_agg(value), jsonb_agg(device_id), json_object_agg(ts, value), jsonb_object_agg(device_id, value) FROM events GROUP BY region`,
 }
 
 // TestAggsOrderedViewMatchesSelect folds rows in stream order, one delta
@@ -195,7 +196,7 @@ func TestAggsEncodingDeterministic(t *testing.T) {
 // inconsistent blob contents) are errors or well-formed results from
 // MergeState, Finalize and DecodeDelta, never panics.
 func TestAggsCorruptState(t *testing.T) {
-	sel := parseSelect(t, `SELECT device_id, count(DISTINCT region), string_agg(region, ','), keyed_min(value, region), stddev(value), corr(value, device_id), bool_or(value > 1) FROM events GROUP BY device_id`)
+	sel := parseSelect(t, `SELECT device_id, count(DISTINCT region), string_agg(region, ','), keyed_min(value, region), stddev(value), corr(value, device_id), bool_or(value > 1), json_agg(value), hll_agg(region), dist_agg(value) FROM events GROUP BY device_id`)
 	v, err := PlanView(sel, eventCols)
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,9 @@ func init() {
 	for name, d := range sketchAggs() {
 		extAggs[name] = d
 	}
+	for name, d := range jsonAggs() {
+		extAggs[name] = d
+	}
 }
 
 // ExtNames lists the extension aggregates' names (for tests that check

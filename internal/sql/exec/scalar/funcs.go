@@ -116,6 +116,7 @@ var aggNames = map[string]bool{
 	"percentile_cont": true, "percentile_disc": true, "combine": true,
 	"approx_count_distinct": true, "hll_count_distinct": true,
 	"hll_agg": true, "hll_union_agg": true, "dist_agg": true, "freq_agg": true, "bloom_agg": true,
+	"json_agg": true, "jsonb_agg": true, "json_object_agg": true, "jsonb_object_agg": true,
 }
 
 func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
