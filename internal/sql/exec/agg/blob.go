@@ -20,15 +20,20 @@ func blobAggs() map[string]extDef {
 			if len(args) != 2 {
 				return errNoMatch
 			}
+			// string_agg(text, text) or string_agg(bytea, bytea).
+			t := types.Text
+			if args[0].T == types.Bytea {
+				t = types.Bytea
+			}
 			for _, a := range args {
-				if !(a.T == types.Text || a.Untyped || a.Param > 0) {
+				if !(a.T == t || a.Untyped || a.Param > 0) {
 					return errNoMatch
 				}
 			}
-			if err := sc.coerceAll(f, args, types.Text); err != nil {
+			if err := sc.coerceAll(f, args, t); err != nil {
 				return err
 			}
-			s.Args, s.Arg, s.T, s.Blob = args, args[0], types.Text, stringAgg{}
+			s.Args, s.Arg, s.T, s.Blob = args, args[0], t, stringAgg{t: t}
 			return nil
 		}},
 	}
@@ -117,21 +122,22 @@ func blobAggs() map[string]extDef {
 // a followed by b. In SELECT the order is the scan's; in a view, the fold
 // order within a shard (stream order) and, across merges, the order the
 // states are merged in (Raft log order on a shard).
-type stringAgg struct{}
+type stringAgg struct{ t types.T }
 
 type stringState struct {
+	t     types.T
 	has   bool
 	first int // length of the first value's separator, dropped at the end
 	b     []byte
 }
 
-func (stringAgg) New() BlobState { return &stringState{} }
+func (a stringAgg) New() BlobState { return &stringState{t: a.t} }
 
-func (stringAgg) Decode(buf []byte) (BlobState, error) {
+func (a stringAgg) Decode(buf []byte) (BlobState, error) {
 	if len(buf) < 1 || buf[0] > 1 {
 		return nil, scalar.ErrCorruptState
 	}
-	st := &stringState{has: buf[0] == 1}
+	st := &stringState{t: a.t, has: buf[0] == 1}
 	first, k := binary.Uvarint(buf[1:])
 	if k <= 0 || first > uint64(len(buf)-1-k) || (!st.has && (first != 0 || len(buf) != 1+k)) {
 		return nil, scalar.ErrCorruptState
@@ -181,9 +187,9 @@ func (s *stringState) Append(dst []byte) []byte {
 
 func (s *stringState) Result() (types.Datum, error) {
 	if !s.has {
-		return types.NullOf(types.Text), nil
+		return types.NullOf(s.t), nil
 	}
-	return types.NewText(string(s.b[s.first:])), nil
+	return types.Datum{T: s.t, S: string(s.b[s.first:])}, nil
 }
 
 // keyedAgg is PipelineDB's keyed_min(key, value) / keyed_max: the value
