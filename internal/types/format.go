@@ -43,6 +43,13 @@ const (
 // string literals cast to t). Unknown is read as text. Errors are
 // *pgerr.Error with SQLSTATE 22P02, 22003, 22007, 22008 or 22021.
 func ParseText(t T, s string) (Datum, error) {
+	if t.IsArray() {
+		v, err := ParseArray(t, s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return Datum{T: t, S: v}, nil
+	}
 	switch t {
 	case Bytea:
 		b, err := parseBytea(nil, s)
@@ -822,6 +829,9 @@ func parseISOInterval(s, w string) (IntervalValue, error) {
 // AppendText appends the PostgreSQL text representation of d (which must
 // not be NULL) to dst.
 func AppendText(dst []byte, d Datum) []byte {
+	if d.T.IsArray() {
+		return append(dst, d.S...)
+	}
 	switch d.T {
 	case Bytea:
 		return AppendByteaHex(dst, d.S)
@@ -1075,6 +1085,10 @@ func binaryErr(t T, n int) *pgerr.Error {
 // type t. Errors are *pgerr.Error (22P03 for a wrong length, 22021 for
 // invalid UTF-8).
 func ParseBinary(t T, b []byte) (Datum, error) {
+	if t.IsArray() {
+		v, err := parseArrayBinary(t, b)
+		return Datum{T: t, S: v}, err
+	}
 	switch t {
 	case Bytea:
 		return Datum{T: Bytea, S: string(b)}, nil
@@ -1192,6 +1206,9 @@ const (
 
 // AppendBinary appends the PostgreSQL binary representation of d (not NULL).
 func AppendBinary(dst []byte, d Datum) []byte {
+	if d.T.IsArray() {
+		return appendArrayBinary(dst, d.T, d.S)
+	}
 	switch d.T {
 	case Text, Unknown, Bytea:
 		return append(dst, d.S...)

@@ -18,6 +18,14 @@ func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // column's type, and appends it; n is the number of rows before this one.
 // On error nothing is appended.
 func (c *Column) AppendTextValue(n int, b []byte) error {
+	if c.T.IsArray() {
+		v, err := ParseArray(c.T, string(b))
+		if err != nil {
+			return err
+		}
+		c.AppendString(n, v)
+		return nil
+	}
 	switch c.T {
 	case Bytea:
 		v, err := parseBytea(nil, view(b))
@@ -85,6 +93,14 @@ func (c *Column) AppendTextValue(n int, b []byte) error {
 // the column's type, and appends it; n is the number of rows before this
 // one. On error nothing is appended.
 func (c *Column) AppendBinaryValue(n int, b []byte) error {
+	if c.T.IsArray() {
+		v, err := parseArrayBinary(c.T, b)
+		if err != nil {
+			return err
+		}
+		c.AppendString(n, v)
+		return nil
+	}
 	switch c.T {
 	case Int4:
 		if len(b) != 4 {

@@ -30,6 +30,16 @@ const (
 	Json
 	Jsonb
 	Uuid
+	// One-dimensional arrays (see array.go); keep them together, in this
+	// order.
+	BoolArray
+	Int2Array
+	Int4Array
+	Int8Array
+	Float4Array
+	Float8Array
+	NumericArray
+	TextArray
 	// Bytea is a byte string; values live in Datum.S (raw bytes) and in a
 	// batch in Column.Bytes/Offs, like text.
 	Bytea
@@ -54,6 +64,15 @@ var names = [...]string{
 	Json:        "json",
 	Jsonb:       "jsonb",
 	Uuid:        "uuid",
+
+	BoolArray:    "boolean[]",
+	Int2Array:    "smallint[]",
+	Int4Array:    "integer[]",
+	Int8Array:    "bigint[]",
+	Float4Array:  "real[]",
+	Float8Array:  "double precision[]",
+	NumericArray: "numeric[]",
+	TextArray:    "text[]",
 	Bytea:       "bytea",
 }
 
@@ -74,6 +93,15 @@ var oids = [...]uint32{
 	Json:        114,
 	Jsonb:       3802,
 	Uuid:        2950,
+
+	BoolArray:    1000,
+	Int2Array:    1005,
+	Int4Array:    1007,
+	Int8Array:    1016,
+	Float4Array:  1021,
+	Float8Array:  1022,
+	NumericArray: 1231,
+	TextArray:    1009,
 	Bytea:       17,
 }
 
@@ -137,7 +165,7 @@ func (t T) IsNumeric() bool { return t.IsInt() || t.IsFloat() || t == Numeric }
 // in Column.Bytes/Offs: text, numeric and json/jsonb as their text, uuid
 // as its 16 bytes, bytea as its bytes.
 func (t T) UsesBytes() bool {
-	return t == Text || t == Numeric || t == Json || t == Jsonb || t == Uuid || t == Bytea
+	return t == Text || t == Numeric || t == Json || t == Jsonb || t == Uuid || t.IsArray() || t == Bytea
 }
 
 // IsJSON reports whether t is json or jsonb.
@@ -159,6 +187,15 @@ func (t T) UsesI() bool {
 // already lower-cased multiword names joined by one space, without any
 // length modifier such as varchar(10)).
 func FromName(name string) (T, bool) {
+	if elem, ok := strings.CutSuffix(name, "[]"); ok {
+		for strings.HasSuffix(elem, "[]") { // int[][] is int[] in PostgreSQL
+			elem = strings.TrimSuffix(elem, "[]")
+		}
+		if t, ok := FromName(elem); ok {
+			return ArrayOf(t)
+		}
+		return Unknown, false
+	}
 	switch strings.ToLower(name) {
 	case "bool", "boolean":
 		return Bool, true
@@ -208,7 +245,7 @@ type IntervalValue struct {
 // I for bool (0/1), integers, timestamps (microseconds since the Unix
 // epoch, UTC) and dates (days since the Unix epoch); F for float4 and
 // float8; S for text, numeric (its canonical text, see numeric.go),
-// json/jsonb (text) and uuid (16 bytes); Iv for interval.
+// json/jsonb (text), uuid (16 bytes) and arrays (text); Iv for interval.
 type Datum struct {
 	T    T
 	Null bool

@@ -727,6 +727,9 @@ func figureNameStrength(e parser.Expr) (string, int) {
 	case *parser.ColumnRef:
 		return e.Name, 2
 	case *parser.Func:
+		if e.Name == parser.SubscriptFunc && len(e.Args) == 2 {
+			return figureNameStrength(e.Args[0])
+		}
 		return strings.ToLower(e.Name), 2
 	case *parser.Cast:
 		if n, s := figureNameStrength(e.X); s == 2 {
@@ -747,6 +750,10 @@ func figureNameStrength(e parser.Expr) (string, int) {
 }
 
 func internalTypeName(t types.T) string {
+	if t.IsArray() {
+		// PostgreSQL names '{1}'::int[] after the element type.
+		return internalTypeName(t.Elem())
+	}
 	switch t {
 	case types.Bool:
 		return "bool"

@@ -187,8 +187,10 @@ func (a *Scope) addAgg(f *parser.Func, canon string) (int, error) {
 			return 0, scalar.NoFunc(f, args)
 		}
 	case "min", "max":
-		if arg.T.IsJSON() || arg.T == types.Uuid {
-			return 0, scalar.NoFunc(f, args) // PostgreSQL has no min/max of json or uuid
+		if arg.T.IsJSON() || arg.T == types.Uuid || arg.T.IsArray() {
+			// PostgreSQL has no min/max of json or uuid; arrays' are not
+			// supported here yet.
+			return 0, scalar.NoFunc(f, args)
 		}
 		spec.Kind = Min
 		if name == "max" {

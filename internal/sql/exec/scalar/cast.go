@@ -19,7 +19,7 @@ func explicitCast(from, to types.T) bool {
 		return true
 	case TimeRank(from) > 0 && TimeRank(to) > 0:
 		return true
-	case from.IsJSON() && to.IsJSON():
+	case from.IsJSON() && to.IsJSON(), from.IsArray() && to.IsArray():
 		return true
 	}
 	return false
@@ -36,7 +36,7 @@ func assignCast(from, to types.T) bool {
 		return true
 	case TimeRank(from) > 0 && TimeRank(to) > 0:
 		return true
-	case from.IsJSON() && to.IsJSON():
+	case from.IsJSON() && to.IsJSON(), from.IsArray() && to.IsArray():
 		return true
 	}
 	return false
@@ -78,6 +78,8 @@ func castDatum(d types.Datum, t types.T) (types.Datum, error) {
 		return types.NewText(formatText(d)), nil
 	case from.IsNumeric() && t.IsNumeric():
 		return castNumber(d, t)
+	case from.IsArray() && t.IsArray():
+		return castArray(d, t)
 	case from == types.Json && t == types.Jsonb:
 		return parseText(t, d.S)
 	case from == types.Jsonb && t == types.Json:

@@ -94,6 +94,13 @@ func init() {
 		"to_json":            buildToJSON(false),
 		"to_jsonb":           buildToJSON(true),
 		"gen_random_uuid":    buildGenRandomUUID,
+
+		parser.ArrayFunc:     buildArray,
+		parser.SubscriptFunc: buildSubscript,
+		"array_length":       buildArrayLength("array_length"),
+		"array_upper":        buildArrayLength("array_upper"),
+		"array_lower":        buildArrayLength("array_lower"),
+		"cardinality":        buildArrayLength("cardinality"),
 	}
 }
 

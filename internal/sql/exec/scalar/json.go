@@ -401,7 +401,7 @@ func (c *Compiler) textArrayArg(r *Node, pos int) (*Node, error) {
 		}
 		return n, nil
 	}
-	if r.T == types.Text {
+	if r.T == types.Text || r.T == types.TextArray {
 		return r, nil
 	}
 	return nil, nil

@@ -52,6 +52,9 @@ func (c *Compiler) compileBinary(e *parser.Binary) (*Node, error) {
 		return nil, err
 	}
 	op := strings.ToUpper(e.Op)
+	if isArrayOp(op, l, r) {
+		return c.compileArrayOp(op, l, r, e)
+	}
 	switch op {
 	case "AND", "OR":
 		if l, err = c.BoolArg(l, op, e.L.Pos()); err != nil {

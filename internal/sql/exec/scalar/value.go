@@ -82,6 +82,8 @@ func IntervalSpan(v types.IntervalValue) float64 {
 // numeric.
 func CompareDatums(a, b types.Datum) int {
 	switch {
+	case a.T.IsArray() && b.T.IsArray():
+		return compareArrays(a, b)
 	case a.T == types.Jsonb && b.T == types.Jsonb:
 		return CompareJSONB(a.S, b.S)
 	case a.T.UsesBytes() && a.T != types.Numeric || b.T == types.Text:
@@ -127,6 +129,19 @@ func AppendKey(dst []byte, d types.Datum) []byte {
 	case d.T == types.Text || d.T == types.Json || d.T == types.Uuid || d.T == types.Bytea:
 		dst = binary.AppendUvarint(dst, uint64(len(d.S)))
 		return append(dst, d.S...)
+	case d.T.IsArray():
+		// The elements' keys, length-prefixed: canonical (1.0 = 1.00),
+		// though not ordered like the arrays.
+		ds, err := arrayElems(d)
+		if err != nil {
+			return append(dst, 0xFF)
+		}
+		var inner []byte
+		for _, e := range ds {
+			inner = AppendKey(inner, e)
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(inner)))
+		return append(dst, inner...)
 	case d.T == types.Jsonb:
 		k := types.JSONBKey(d.S)
 		dst = binary.AppendUvarint(dst, uint64(len(k)))
@@ -185,6 +200,22 @@ func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 		}
 		d.S = s
 		return d, rest, nil
+	case t.IsArray():
+		n, k := binary.Uvarint(buf)
+		if k <= 0 || uint64(len(buf)-k) < n {
+			return d, nil, ErrCorruptState
+		}
+		inner := buf[k : k+int(n)]
+		var ds []types.Datum
+		for len(inner) > 0 {
+			var e types.Datum
+			var err error
+			if e, inner, err = DecodeKey(inner, t.Elem()); err != nil {
+				return d, nil, err
+			}
+			ds = append(ds, e)
+		}
+		return arrayDatum(t, ds), buf[k+int(n):], nil
 	case t == types.Interval:
 		if len(buf) < 16 {
 			return d, nil, ErrCorruptState
