@@ -360,6 +360,7 @@ var (
 	NotASketch            = def("not_a_sketch", InvalidParameterValue, "%s: the value is not a %s sketch", "Pass a value made by the matching aggregate: hll_agg for HyperLogLog, dist_agg for t-digest.")
 	SketchParam           = def("sketch_parameter", InvalidParameterValue, "%s", "")
 	JSONNullKey           = def("json_null_key", "22004", "field name must not be null", "")
+	FirstValuesRange      = def("first_values_range", InvalidParameterValue, "first_values count %d is out of range: valid range is 1..%d", "")
 	CombineUnsupported    = def("combine_unsupported", FeatureNotSupported, "combine() is not supported: Cairn reads a view's finalized rows, not its partial states", "Aggregate the view's columns instead, e.g. SELECT region, sum(n) FROM v GROUP BY region.")
 
 	// issue 10: exact numeric

@@ -59,6 +59,7 @@ var orderFreeAggs = []string{
 	`SELECT device_id % 3, corr(value, device_id), covar_pop(value, device_id * 7 + 1), covar_samp(device_id, value), regr_count(value, device_id), regr_avgx(value, device_id), regr_avgy(value, device_id) FROM events GROUP BY 1`,
 	`SELECT region, regr_slope(value, device_id), regr_intercept(value, device_id), regr_r2(value, device_id), regr_sxx(value, device_id), regr_syy(value, device_id), regr_sxy(value, device_id) FROM events GROUP BY region`,
 	`SELECT device_id, bool_and(value > 10), bool_or(value > 40), every(region = 'eu'), bit_and(device_id + 16), bit_or(device_id * 3), bit_xor(device_id) FROM events GROUP BY device_id`,
+	`SELECT device_id, set_agg(region), array_agg(DISTINCT value), first_values(4) WITHIN GROUP (ORDER BY value NULLS FIRST) FROM events GROUP BY device_id`,
 	`SELECT count(*) FILTER (WHERE region = 'eu'), sum(value) FILTER (WHERE device_id < 5), min(region) FILTER (WHERE value > 30), string_agg(DISTINCT region, ','), keyed_min(value, value * 2), keyed_max(device_id, device_id + 0.5) FROM events`,
 }
 
@@ -89,6 +90,7 @@ var orderedAggs = []string{
 	`SELECT device_id, string_agg(region, ','), string_agg(value::text, region), keyed_min(region, value), keyed_max(value, region), count(*) FROM events GROUP BY device_id`,
 	`SELECT string_agg(region || ':' || device_id::text, ',') FILTER (WHERE value > 25), keyed_max(ts, value) FROM events`,
 	`SELECT region, json_agg(value), jsonb_agg(device_id), json_object_agg(ts, value), jsonb_object_agg(device_id, value) FROM events GROUP BY region`,
+	`SELECT region, array_agg(value), array_agg(device_id) FILTER (WHERE value > 20), first_values(5) WITHIN GROUP (ORDER BY value DESC), first_values(3) WITHIN GROUP (ORDER BY device_id) FROM events GROUP BY region`,
 }
 
 // TestAggsOrderedViewMatchesSelect folds rows in stream order, one delta
@@ -196,7 +198,7 @@ func TestAggsEncodingDeterministic(t *testing.T) {
 // inconsistent blob contents) are errors or well-formed results from
 // MergeState, Finalize and DecodeDelta, never panics.
 func TestAggsCorruptState(t *testing.T) {
-	sel := parseSelect(t, `SELECT device_id, count(DISTINCT region), string_agg(region, ','), keyed_min(value, region), stddev(value), corr(value, device_id), bool_or(value > 1), json_agg(value), hll_agg(region), dist_agg(value) FROM events GROUP BY device_id`)
+	sel := parseSelect(t, `SELECT device_id, count(DISTINCT region), string_agg(region, ','), keyed_min(value, region), stddev(value), corr(value, device_id), bool_or(value > 1), json_agg(value), hll_agg(region), dist_agg(value), array_agg(region), first_values(2) WITHIN GROUP (ORDER BY value) FROM events GROUP BY device_id`)
 	v, err := PlanView(sel, eventCols)
 	if err != nil {
 		t.Fatal(err)

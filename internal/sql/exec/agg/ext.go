@@ -104,6 +104,9 @@ func init() {
 	for name, d := range jsonAggs() {
 		extAggs[name] = d
 	}
+	for name, d := range arrayAggs() {
+		extAggs[name] = d
+	}
 }
 
 // ExtNames lists the extension aggregates' names (for tests that check
