@@ -73,7 +73,7 @@ var names = [...]string{
 	Float8Array:  "double precision[]",
 	NumericArray: "numeric[]",
 	TextArray:    "text[]",
-	Bytea:       "bytea",
+	Bytea:        "bytea",
 }
 
 var oids = [...]uint32{
@@ -102,7 +102,7 @@ var oids = [...]uint32{
 	Float8Array:  1022,
 	NumericArray: 1231,
 	TextArray:    1009,
-	Bytea:       17,
+	Bytea:        17,
 }
 
 // String returns the PostgreSQL name of the type.
