@@ -70,20 +70,47 @@ func blobAggs() map[string]extDef {
 				return errNoMatch
 			}
 			frac := args[0]
-			if frac.Untyped || frac.Param > 0 || frac.T.IsNumeric() {
+			// The fraction, or an array of fractions (one result each).
+			arrayForm := frac.T.IsArray() && frac.T.Elem().IsNumeric()
+			switch {
+			case arrayForm:
+			case frac.Untyped || frac.Param > 0 || frac.T.IsNumeric():
 				var err error
 				if frac, err = sc.In.Coerce(frac, types.Float8, argPos(f, 0)); err != nil {
 					return err
 				}
-			} else {
+			default:
 				return errNoMatch
 			}
 			fd, ok := frac.Const()
 			if !ok {
 				return pgerr.AggDirectArgNotConst.New("fraction", f.Name).WithPos(argPos(f, 0))
 			}
-			if fd.Null || fd.F < 0 || fd.F > 1 || math.IsNaN(fd.F) {
-				return pgerr.PercentileRange.New(fd.F).WithPos(argPos(f, 0))
+			var fracs []float64
+			if arrayForm {
+				if fd.Null {
+					return pgerr.PercentileRange.New("NULL").WithPos(argPos(f, 0))
+				}
+				ds, err := types.ArrayDatums(frac.T.Elem(), fd.S)
+				if err != nil {
+					return err
+				}
+				for _, d := range ds {
+					if d.Null {
+						return pgerr.PercentileRange.New("NULL").WithPos(argPos(f, 0))
+					}
+					fracs = append(fracs, d.Float())
+				}
+			} else {
+				if fd.Null {
+					return pgerr.PercentileRange.New("NULL").WithPos(argPos(f, 0))
+				}
+				fracs = []float64{fd.F}
+			}
+			for _, q := range fracs {
+				if q < 0 || q > 1 || math.IsNaN(q) {
+					return pgerr.PercentileRange.New(q).WithPos(argPos(f, 0))
+				}
 			}
 			x := args[1]
 			if cont {
@@ -101,14 +128,24 @@ func blobAggs() map[string]extDef {
 				}
 			}
 			s.Args, s.Arg, s.T = []*scalar.Node{x}, x, x.T
-			desc := f.WithinGroup[0].Desc
-			s.Blob = percentile{cont: cont, frac: fd.F, desc: desc, t: x.T}
-			if cont {
-				q := fd.F
-				if desc {
-					q = 1 - q
+			var at types.T
+			if arrayForm {
+				if at, ok = types.ArrayOf(x.T); !ok {
+					return errNoMatch
 				}
-				s.ViewBlob = tdigestPercentile{frac: q}
+				s.T = at
+			}
+			desc := f.WithinGroup[0].Desc
+			s.Blob = percentile{cont: cont, fracs: fracs, array: arrayForm, at: at, desc: desc, t: x.T}
+			if cont {
+				qs := make([]float64, len(fracs))
+				for i, q := range fracs {
+					if desc {
+						q = 1 - q
+					}
+					qs[i] = q
+				}
+				s.ViewBlob = tdigestPercentile{fracs: qs, array: arrayForm}
 			}
 			return nil
 		}}
@@ -270,10 +307,12 @@ func (s *keyedState) Result() (types.Datum, error) {
 // it keeps every non-NULL value. A view keeps a t-digest instead
 // (percentile_cont; Spec.ViewBlob) or refuses it (percentile_disc).
 type percentile struct {
-	cont bool
-	frac float64
-	desc bool
-	t    types.T
+	cont  bool
+	fracs []float64 // one, or the array form's
+	array bool      // the array form: the result is an array (of at)
+	at    types.T
+	desc  bool
+	t     types.T
 }
 
 type percentileState struct {
@@ -320,6 +359,9 @@ func (s *percentileState) Append(dst []byte) []byte {
 func (s *percentileState) Result() (types.Datum, error) {
 	n := len(s.vals)
 	if n == 0 {
+		if s.p.array {
+			return types.NullOf(s.p.at), nil
+		}
 		return types.NullOf(s.p.t), nil
 	}
 	vals := slices.Clone(s.vals)
@@ -329,19 +371,32 @@ func (s *percentileState) Result() (types.Datum, error) {
 		}
 		return scalar.CompareDatums(a, b)
 	})
-	if !s.p.cont {
-		// The first value whose cumulative fraction reaches frac.
-		i := int(math.Ceil(s.p.frac*float64(n))) - 1
-		return vals[max(i, 0)], nil
+	if !s.p.array {
+		return s.p.at1(vals, s.p.fracs[0]), nil
 	}
-	pos := s.p.frac * float64(n-1)
+	out := make([]types.Datum, len(s.p.fracs))
+	for i, q := range s.p.fracs {
+		out[i] = s.p.at1(vals, q)
+	}
+	return types.Datum{T: s.p.at, S: string(types.AppendArray(nil, out))}, nil
+}
+
+// at1 is the percentile frac of the sorted values.
+func (p *percentile) at1(vals []types.Datum, frac float64) types.Datum {
+	n := len(vals)
+	if !p.cont {
+		// The first value whose cumulative fraction reaches frac.
+		i := int(math.Ceil(frac*float64(n))) - 1
+		return vals[max(i, 0)]
+	}
+	pos := frac * float64(n-1)
 	lo := math.Floor(pos)
 	a := vals[int(lo)].F
 	if lo == pos {
-		return types.NewFloat(types.Float8, a), nil
+		return types.NewFloat(types.Float8, a)
 	}
 	b := vals[int(lo)+1].F
-	return types.NewFloat(types.Float8, a+(b-a)*(pos-lo)), nil
+	return types.NewFloat(types.Float8, a+(b-a)*(pos-lo))
 }
 
 // distinctAgg is the DISTINCT form of any aggregate: the state is the set

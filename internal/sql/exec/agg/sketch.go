@@ -143,8 +143,9 @@ func (s *hllState) Result() (types.Datum, error) {
 // in a continuous view: a t-digest of the non-NULL values; with raw,
 // dist_agg(x), whose result is the digest (bytea).
 type tdigestPercentile struct {
-	frac        float64 // already flipped for ORDER BY ... DESC
-	compression float64 // 0 = the default
+	fracs       []float64 // already flipped for ORDER BY ... DESC
+	array       bool      // the array form: a float8[] result
+	compression float64   // 0 = the default
 	raw         bool
 }
 
@@ -188,14 +189,25 @@ func (s *tdigestState) Result() (types.Datum, error) {
 	if s.a.raw {
 		return types.Datum{T: types.Bytea, S: string(s.t.Marshal())}, nil
 	}
+	t := types.Float8
+	if s.a.array {
+		t = types.Float8Array
+	}
 	if s.t.Count() == 0 {
-		return types.NullOf(types.Float8), nil
+		return types.NullOf(t), nil
 	}
-	q, err := s.t.Quantile(s.a.frac)
-	if err != nil || math.IsNaN(q) {
-		return types.Datum{}, sketchErr(err)
+	out := make([]types.Datum, len(s.a.fracs))
+	for i, frac := range s.a.fracs {
+		q, err := s.t.Quantile(frac)
+		if err != nil || math.IsNaN(q) {
+			return types.Datum{}, sketchErr(err)
+		}
+		out[i] = types.NewFloat(types.Float8, q)
 	}
-	return types.NewFloat(types.Float8, q), nil
+	if !s.a.array {
+		return out[0], nil
+	}
+	return types.Datum{T: t, S: string(types.AppendArray(nil, out))}, nil
 }
 
 // sketchValueAggs are the aggregates whose result is the sketch itself,
