@@ -374,11 +374,11 @@ func TestHashSketchAggsWithinError(t *testing.T) {
 	var rows [][]types.Datum
 	exact := map[int64]uint64{}
 	for i := 0; i < 6000; i++ {
-		dev := int64(r.ExpFloat64() * 300) // skewed over a few hundred values
+		dev := int64(r.ExpFloat64() * 40) // skewed: the most frequent seen ~150 times, ~300 values
 		exact[dev]++
 		rows = append(rows, ev(int64(i), dev, "eu", 1))
 	}
-	v, err := PlanView(parseSelect(t, `SELECT freq_agg(device_id), bloom_agg(device_id) FROM events`), eventCols)
+	v, err := PlanView(parseSelect(t, `SELECT freq_agg(device_id), bloom_agg(device_id), topk_agg(device_id, 10) FROM events`), eventCols)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,6 +435,45 @@ func TestHashSketchAggsWithinError(t *testing.T) {
 	}
 	if rate := float64(fp) / 10000; rate > 0.02 {
 		t.Errorf("bloom false-positive rate %v", rate)
+	}
+	// topk_agg: each reported count bounds the true count from above
+	// (and count-error from below), and every value seen more than
+	// N/(8k) times is held; check the true top 10 is found.
+	tk, err := sketch.UnmarshalTopK([]byte(row[2].S))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := tk.Top()
+	held := map[string]bool{}
+	for _, it := range top {
+		dev, err := strconv.ParseInt(string(it.Value), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[string(it.Value)] = true
+		if n := exact[dev]; it.Count < n || it.Count-it.Error > n {
+			t.Errorf("topk %d: count %d error %d, exact %d", dev, it.Count, it.Error, n)
+		}
+	}
+	devs := make([]int64, 0, len(exact))
+	for d := range exact {
+		devs = append(devs, d)
+	}
+	sort.Slice(devs, func(i, j int) bool { return exact[devs[i]] > exact[devs[j]] || exact[devs[i]] == exact[devs[j]] && devs[i] < devs[j] })
+	checked := 0
+	for _, d := range devs[:10] {
+		if exact[d] > 6000/80 {
+			checked++
+			if !held[strconv.FormatInt(d, 10)] {
+				t.Errorf("topk misses %d (count %d)", d, exact[d])
+			}
+		}
+	}
+	if checked < 5 || len(exact) <= 80 {
+		t.Fatalf("test data too flat: %d heavy hitters, %d values", checked, len(exact))
+	}
+	if len(top) != 10 {
+		t.Errorf("topk holds %d items", len(top))
 	}
 }
 

@@ -52,6 +52,8 @@ func sketchErr(err error) error {
 		return pgerr.SketchParam.New(pe.Error())
 	case errors.Is(err, sketch.ErrCorrupt):
 		return scalar.ErrCorruptState
+	case errors.Is(err, sketch.ErrIncompatible):
+		return pgerr.SketchParam.New(err.Error())
 	}
 	return err
 }
@@ -261,6 +263,25 @@ func sketchValueAggs() map[string]extDef {
 			s.Args, s.Arg, s.T, s.Blob = args, args[0], types.Bytea, hllUnion{}
 			return nil
 		}},
+		"topk_agg": {direct: -1, build: func(sc *Scope, f *parser.Func, s *Spec, args []*scalar.Node) error {
+			if len(args) != 2 {
+				return errNoMatch
+			}
+			k, err := constParam(sc, f, args, 1, "k", 0)
+			if err != nil {
+				return err
+			}
+			if _, err := sketch.NewTopK(k); err != nil {
+				return sketchErr(err).(*pgerr.Error).WithPos(argPos(f, 1))
+			}
+			if args[0].Untyped || args[0].Param > 0 {
+				if err := sc.coerceAll(f, args[:1], types.Text); err != nil {
+					return err
+				}
+			}
+			s.Args, s.Arg, s.T, s.Blob = args[:1], args[0], types.Bytea, topkAgg{k: k}
+			return nil
+		}},
 		"freq_agg": {direct: -1, build: hashSketchBuild(func() (hashSketch, error) {
 			c, err := sketch.NewCountMin(sketch.DefaultCountMinEpsilon, sketch.DefaultCountMinDelta)
 			return cmsSketch{c}, err
@@ -387,4 +408,47 @@ func (st *hashSketchState) Append(dst []byte) []byte { return st.s.appendTo(dst)
 
 func (st *hashSketchState) Result() (types.Datum, error) {
 	return types.Datum{T: types.Bytea, S: string(st.s.appendTo(nil))}, nil
+}
+
+// topkAgg is topk_agg(x, k): a Space-Saving top-k sketch (bytea) of the
+// non-NULL values, each held as its text form (topk_values returns
+// text[]: a function's result type is fixed when it is compiled, and the
+// sketch does not say which type its values had).
+type topkAgg struct{ k int }
+
+type topkState struct {
+	t   *sketch.TopK
+	buf []byte
+}
+
+func (a topkAgg) New() BlobState {
+	t, err := sketch.NewTopK(a.k)
+	if err != nil {
+		panic(err) // k was checked when the aggregate was planned
+	}
+	return &topkState{t: t}
+}
+
+func (topkAgg) Decode(buf []byte) (BlobState, error) {
+	t, err := sketch.UnmarshalTopK(buf)
+	if err != nil {
+		return nil, sketchErr(err)
+	}
+	return &topkState{t: t}, nil
+}
+
+func (s *topkState) Add(args []types.Datum) error {
+	if !args[0].Null {
+		s.buf = types.AppendText(s.buf[:0], args[0])
+		s.t.Add(s.buf, 1)
+	}
+	return nil
+}
+
+func (s *topkState) Merge(o BlobState) error { return sketchErr(s.t.Merge(o.(*topkState).t)) }
+
+func (s *topkState) Append(dst []byte) []byte { return s.t.AppendTo(dst) }
+
+func (s *topkState) Result() (types.Datum, error) {
+	return types.Datum{T: types.Bytea, S: string(s.t.Marshal())}, nil
 }

@@ -124,7 +124,7 @@ var aggNames = map[string]bool{
 	"approx_count_distinct": true, "hll_count_distinct": true,
 	"hll_agg": true, "hll_union_agg": true, "dist_agg": true, "freq_agg": true, "bloom_agg": true,
 	"json_agg": true, "jsonb_agg": true, "json_object_agg": true, "jsonb_object_agg": true,
-	"array_agg": true, "set_agg": true, "first_values": true,
+	"array_agg": true, "set_agg": true, "first_values": true, "topk_agg": true,
 }
 
 func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {

@@ -34,6 +34,12 @@ func init() {
 		return types.NewBool(f.Contains(h)), true
 	})
 	funcs["bloom_cardinality"] = buildBloomCardinality
+	funcs["topk_values"] = buildTopK(types.TextArray, func(it sketch.TopKItem) types.Datum {
+		return types.NewText(string(it.Value))
+	})
+	funcs["topk_freqs"] = buildTopK(types.Int8Array, func(it sketch.TopKItem) types.Datum {
+		return types.NewInt(types.Int8, int64(min(it.Count, 1<<63-1)))
+	})
 	funcs["dist_quantile"] = buildDist("dist_quantile", func(t *sketch.TDigest, x float64) (float64, error) { return t.Quantile(x) })
 	funcs["dist_cdf"] = buildDist("dist_cdf", func(t *sketch.TDigest, x float64) (float64, error) { return t.CDF(x), nil })
 }
@@ -146,4 +152,26 @@ func buildBloomCardinality(c *Compiler, f *parser.Func, args []*Node) (*Node, er
 		}
 		return types.Datum{I: int64(b.Cardinality())}, nil
 	}), nil
+}
+
+// buildTopK builds topk_values / topk_freqs: the sketch's best k items
+// (count descending, then value), as an array of one field of each.
+func buildTopK(t types.T, field func(sketch.TopKItem) types.Datum) funcBuilder {
+	return func(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
+		if err := c.want(f, args, types.Bytea); err != nil {
+			return nil, err
+		}
+		return unaryFn(t, args[0], func(d types.Datum) (types.Datum, error) {
+			tk, err := sketch.UnmarshalTopK([]byte(d.S))
+			if err != nil {
+				return d, pgerr.NotASketch.New(f.Name, "top-k")
+			}
+			items := tk.Top()
+			ds := make([]types.Datum, len(items))
+			for i, it := range items {
+				ds[i] = field(it)
+			}
+			return types.Datum{S: string(types.AppendArray(nil, ds))}, nil
+		}), nil
+	}
 }
