@@ -459,7 +459,9 @@ func TestHashSketchAggsWithinError(t *testing.T) {
 	for d := range exact {
 		devs = append(devs, d)
 	}
-	sort.Slice(devs, func(i, j int) bool { return exact[devs[i]] > exact[devs[j]] || exact[devs[i]] == exact[devs[j]] && devs[i] < devs[j] })
+	sort.Slice(devs, func(i, j int) bool {
+		return exact[devs[i]] > exact[devs[j]] || exact[devs[i]] == exact[devs[j]] && devs[i] < devs[j]
+	})
 	checked := 0
 	for _, d := range devs[:10] {
 		if exact[d] > 6000/80 {
