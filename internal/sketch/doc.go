@@ -48,7 +48,9 @@
 // sinCos instead of math.Log and math.Sin, which may be assembly that
 // rounds differently on some platforms). Every encoding is canonical:
 // varints are minimal, lists are sorted, and what decodes re-encodes to
-// the same bytes (the fuzz tests check it).
+// the same bytes (the fuzz tests check it). TestEncodingsPinned pins the
+// bytes of every sketch after a fixed input sequence: a change of format
+// or behaviour needs a new version byte, never a new pinned value.
 //
 // # HyperLogLog
 //

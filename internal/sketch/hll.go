@@ -23,15 +23,23 @@ const (
 //
 // It starts sparse: a sorted list of (index at precision 25, rank)
 // entries, a few bytes per distinct value, so that many small groups stay
-// small. When the list would take more memory than the dense registers
-// (more than m/4 entries, or 16384) it converts, once, to m = 2^p six-bit
-// registers.
+// small. New entries wait in a short unsorted list and are merged into
+// the sorted one in batches, so an Add does not move the whole list. When
+// the entries would take more memory than the dense registers (more than
+// m/4 entries, or 16384) it converts, once, to m = 2^p six-bit registers.
 // Converting is deterministic and loses nothing: the dense sketch equals
 // the one that would have been built by adding the same hashes directly.
+//
+// The logical state is the set of entries (or the registers): when the
+// waiting entries are merged never shows in an estimate or an encoding,
+// which are computed from the merged view (dense once it passes the
+// limit), so a decoded sketch and the original stay byte-identical.
 type HLL struct {
-	p      uint8
-	sparse []uint32 // while sparse: idx25<<6 | rank, sorted by idx25, one per idx25; nil once dense
-	dense  []uint8  // once dense: 1<<p registers, each 0..65-p; nil while sparse
+	p       uint8
+	sparse  []uint32 // while sparse: idx25<<6 | rank, sorted, one per idx25; nil once dense
+	pending []uint32 // while sparse: entries not yet merged into sparse, unsorted
+	dense   []uint8  // once dense: 1<<p registers, each 0..65-p; nil while sparse
+	scratch []uint32 // reused by flush; not state
 }
 
 // NewHLL returns an empty HyperLogLog of precision p (HLLMinPrecision..HLLMaxPrecision).
@@ -45,15 +53,16 @@ func NewHLL(p int) (*HLL, error) {
 // Precision returns p: the sketch has 2^p registers.
 func (h *HLL) Precision() int { return int(h.p) }
 
-// Sparse reports whether the sketch is still in its sparse form.
-func (h *HLL) Sparse() bool { return h.dense == nil }
+// Sparse reports whether the sketch is still in its sparse form (as its
+// encoding shows it).
+func (h *HLL) Sparse() bool { return h.dense == nil && len(h.sparseView()) <= h.sparseLimit() }
 
 // StdError is the relative standard error of the dense estimate, 1.04/sqrt(2^p).
 func (h *HLL) StdError() float64 { return 1.04 / math.Sqrt(float64(uint64(1)<<h.p)) }
 
 // sparseLimit is the most entries a sparse sketch holds: as many bytes as
-// the dense registers take, but at most 16384 (64 KiB), so that inserting
-// into the sorted list stays cheap at precisions 17 and 18.
+// the dense registers take, but at most 16384 (64 KiB), so that the list
+// and its merges stay small at precisions 17 and 18.
 func (h *HLL) sparseLimit() int { return min((1<<h.p)/4, 16384) }
 
 // Add records a hash (use Hash64 of the value's canonical bytes).
@@ -68,25 +77,70 @@ func (h *HLL) Add(hash uint64) {
 	}
 	idx := uint32(hash >> (64 - hllSparseP))
 	rank := uint32(bits.LeadingZeros64(hash<<hllSparseP|1<<(hllSparseP-1)) + 1)
-	h.insertSparse(idx<<6 | rank)
+	// An index already held at this rank or higher changes nothing.
+	lo, hi := 0, len(h.sparse)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if h.sparse[mid]>>6 < idx {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < len(h.sparse) && h.sparse[lo]>>6 == idx && h.sparse[lo]&63 >= rank {
+		return
+	}
+	h.pending = append(h.pending, idx<<6|rank)
+	// Merging costs the length of the list: batches of a quarter of it
+	// keep that to a few entries moved per Add.
+	if len(h.pending) >= max(4, len(h.sparse)/4) {
+		h.flush()
+	}
+}
+
+// flush merges the pending entries into the sorted list, and converts to
+// dense if the list outgrew the limit.
+func (h *HLL) flush() {
+	if len(h.pending) == 0 {
+		return
+	}
+	slices.Sort(h.pending)
+	h.scratch = mergeSparse(h.scratch[:0], h.sparse, h.pending)
+	h.sparse, h.scratch = h.scratch, h.sparse
+	h.pending = h.pending[:0]
 	if len(h.sparse) > h.sparseLimit() {
 		h.toDense()
 	}
 }
 
-// insertSparse adds one entry to the sorted list, keeping the higher rank
-// for an index already present.
-func (h *HLL) insertSparse(e uint32) {
-	i, found := slices.BinarySearchFunc(h.sparse, e>>6, func(x, idx uint32) int {
-		return int(x>>6) - int(idx)
-	})
-	if found {
-		if e&63 > h.sparse[i]&63 {
-			h.sparse[i] = e
-		}
-		return
+// sparseView returns the sorted list with the pending entries merged in,
+// without changing h (a copy if any are pending).
+func (h *HLL) sparseView() []uint32 {
+	if len(h.pending) == 0 {
+		return h.sparse
 	}
-	h.sparse = slices.Insert(h.sparse, i, e)
+	p := slices.Clone(h.pending)
+	slices.Sort(p)
+	return mergeSparse(make([]uint32, 0, len(h.sparse)+len(p)), h.sparse, p)
+}
+
+// mergeSparse appends to dst the union of two lists sorted by entry,
+// keeping one entry per index, the one of highest rank.
+func mergeSparse(dst, a, b []uint32) []uint32 {
+	for len(a) > 0 || len(b) > 0 {
+		var e uint32
+		if len(b) == 0 || len(a) > 0 && a[0] <= b[0] {
+			e, a = a[0], a[1:]
+		} else {
+			e, b = b[0], b[1:]
+		}
+		if n := len(dst); n > 0 && dst[n-1]>>6 == e>>6 {
+			dst[n-1] = max(dst[n-1], e)
+		} else {
+			dst = append(dst, e)
+		}
+	}
+	return dst
 }
 
 // foldIndex maps a register (idx, rank) at precision from to precision
@@ -101,14 +155,21 @@ func foldIndex(idx uint32, rank uint8, from, to uint8) (uint32, uint8) {
 	return idx >> d, d + rank
 }
 
-// toDense converts the sparse list to registers at precision h.p.
+// toDense converts the sparse entries, pending ones included, to
+// registers at precision h.p.
 func (h *HLL) toDense() {
 	regs := make([]uint8, 1<<h.p)
-	for _, e := range h.sparse {
-		idx, rank := foldIndex(e>>6, uint8(e&63), hllSparseP, h.p)
+	foldSparse(regs, h.sparse, h.p)
+	foldSparse(regs, h.pending, h.p)
+	h.sparse, h.pending, h.scratch, h.dense = nil, nil, nil, regs
+}
+
+// foldSparse raises the registers at precision p to the sparse entries.
+func foldSparse(regs []uint8, entries []uint32, p uint8) {
+	for _, e := range entries {
+		idx, rank := foldIndex(e>>6, uint8(e&63), hllSparseP, p)
 		regs[idx] = max(regs[idx], rank)
 	}
-	h.sparse, h.dense = nil, regs
 }
 
 // lowerTo reduces a dense sketch to precision p <= h.p.
@@ -132,20 +193,9 @@ func (h *HLL) lowerTo(p uint8) {
 // whichever way round the merge is done.
 func (h *HLL) Merge(o *HLL) error {
 	p := min(h.p, o.p)
+	h.flush()
 	if h.dense == nil && o.dense == nil {
-		merged := make([]uint32, 0, len(h.sparse)+len(o.sparse))
-		a, b := h.sparse, o.sparse
-		for len(a) > 0 && len(b) > 0 {
-			switch {
-			case a[0]>>6 < b[0]>>6:
-				merged, a = append(merged, a[0]), a[1:]
-			case a[0]>>6 > b[0]>>6:
-				merged, b = append(merged, b[0]), b[1:]
-			default:
-				merged, a, b = append(merged, max(a[0], b[0])), a[1:], b[1:]
-			}
-		}
-		merged = append(append(merged, a...), b...)
+		merged := mergeSparse(make([]uint32, 0, len(h.sparse)+len(o.sparse)+len(o.pending)), h.sparse, o.sparseView())
 		h.p, h.sparse = p, merged
 		if len(h.sparse) > h.sparseLimit() {
 			h.toDense()
@@ -159,10 +209,8 @@ func (h *HLL) Merge(o *HLL) error {
 		h.lowerTo(p)
 	}
 	if o.dense == nil {
-		for _, e := range o.sparse {
-			idx, rank := foldIndex(e>>6, uint8(e&63), hllSparseP, p)
-			h.dense[idx] = max(h.dense[idx], rank)
-		}
+		foldSparse(h.dense, o.sparse, p)
+		foldSparse(h.dense, o.pending, p)
 		return nil
 	}
 	if o.p == p {
@@ -189,22 +237,32 @@ func (h *HLL) Merge(o *HLL) error {
 // classic estimator from the register histogram alone, without empirical
 // bias tables.
 func (h *HLL) Estimate() uint64 {
-	if h.dense == nil {
-		const m = float64(1 << hllSparseP)
-		return uint64(math.Round(m * math.Log(m/(m-float64(len(h.sparse))))))
+	regs := h.dense
+	if regs == nil {
+		view := h.sparseView()
+		if len(view) <= h.sparseLimit() {
+			const m = float64(1 << hllSparseP)
+			return uint64(math.Round(m * math.Log(m/(m-float64(len(view))))))
+		}
+		regs = make([]uint8, 1<<h.p)
+		foldSparse(regs, view, h.p)
 	}
 	q := 64 - int(h.p)
 	var hist [66]int
-	for _, r := range h.dense {
+	for _, r := range regs {
 		hist[r]++
 	}
-	m := float64(len(h.dense))
+	m := float64(len(regs))
 	z := m * hllTau(1-float64(hist[q+1])/m)
 	for k := q; k >= 1; k-- {
 		z = 0.5 * (z + float64(hist[k]))
 	}
 	z += m * hllSigma(float64(hist[0])/m)
-	return uint64(math.Round(m / (2 * math.Ln2) * m / z))
+	est := math.Round(m / (2 * math.Ln2) * m / z)
+	if !(est < math.MaxUint64) {
+		return math.MaxUint64 // every register at its maximum: beyond counting
+	}
+	return uint64(est)
 }
 
 // hllSigma is σ(x) = x + Σ_{k≥1} x^(2^k)·2^(k-1) (Ertl 2017).
@@ -260,19 +318,25 @@ const (
 func (h *HLL) AppendTo(dst []byte) []byte {
 	dst = appendHeader(dst, kindHLL)
 	dst = append(dst, h.p)
-	if h.dense == nil {
-		dst = append(dst, hllFormatSparse)
-		dst = binary.AppendUvarint(dst, uint64(len(h.sparse)))
-		prev := uint32(0)
-		for _, e := range h.sparse {
-			dst = binary.AppendUvarint(dst, uint64(e-prev))
-			prev = e
+	regs := h.dense
+	if regs == nil {
+		view := h.sparseView()
+		if len(view) <= h.sparseLimit() {
+			dst = append(dst, hllFormatSparse)
+			dst = binary.AppendUvarint(dst, uint64(len(view)))
+			prev := uint32(0)
+			for _, e := range view {
+				dst = binary.AppendUvarint(dst, uint64(e-prev))
+				prev = e
+			}
+			return dst
 		}
-		return dst
+		regs = make([]uint8, 1<<h.p)
+		foldSparse(regs, view, h.p)
 	}
 	dst = append(dst, hllFormatDense)
-	for i := 0; i < len(h.dense); i += 4 {
-		w := uint32(h.dense[i]) | uint32(h.dense[i+1])<<6 | uint32(h.dense[i+2])<<12 | uint32(h.dense[i+3])<<18
+	for i := 0; i < len(regs); i += 4 {
+		w := uint32(regs[i]) | uint32(regs[i+1])<<6 | uint32(regs[i+2])<<12 | uint32(regs[i+3])<<18
 		dst = append(dst, byte(w), byte(w>>8), byte(w>>16))
 	}
 	return dst

@@ -163,6 +163,40 @@ func TestHLLRoundTrip(t *testing.T) {
 	}
 }
 
+// TestHLLPendingInvisible: entries waiting to be merged never show. A
+// sketch decoded from its own encoding before every Add stays
+// byte-identical to one that only adds, through the sparse-to-dense
+// conversion, and Merge takes the waiting entries of its argument.
+func TestHLLPendingInvisible(t *testing.T) {
+	a, b := mustHLL(t, 12), mustHLL(t, 12)
+	for i := range uint64(1300) {
+		var err error
+		if b, err = UnmarshalHLL(b.Marshal()); err != nil {
+			t.Fatal(err)
+		}
+		a.Add(hashInt(i % 1100))
+		b.Add(hashInt(i % 1100))
+		if !bytes.Equal(a.Marshal(), b.Marshal()) || a.Estimate() != b.Estimate() || a.Sparse() != b.Sparse() {
+			t.Fatalf("after %d adds: the sketches differ (sparse %v, %v)", i+1, a.Sparse(), b.Sparse())
+		}
+		if i%97 == 0 {
+			c, d := mustHLL(t, 12), mustHLL(t, 12)
+			if err := c.Merge(a); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Merge(b); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(c.Marshal(), a.Marshal()) || !bytes.Equal(d.Marshal(), a.Marshal()) {
+				t.Fatalf("after %d adds: merging into an empty sketch changes the state", i+1)
+			}
+		}
+	}
+	if a.Sparse() {
+		t.Errorf("1100 distinct values at p=12 should be dense")
+	}
+}
+
 func TestHLLParams(t *testing.T) {
 	for _, p := range []int{-1, 0, 3, 19, 64} {
 		_, err := NewHLL(p)
@@ -216,6 +250,26 @@ func TestHLLCorrupt(t *testing.T) {
 		if _, err := UnmarshalHLL(b); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
 		}
+	}
+}
+
+// TestHLLEstimateExtremes: registers all empty or all at their maximum
+// (only reachable by decoding) give 0 and the largest count, not garbage.
+func TestHLLEstimateExtremes(t *testing.T) {
+	full := append([]byte{'H', 1, 4, 1}, bytes.Repeat([]byte{0x7d, 0xdf, 0xf7}, 4)...) // registers of 61
+	h, err := UnmarshalHLL(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Estimate(); got != math.MaxUint64 {
+		t.Errorf("full registers estimate %d", got)
+	}
+	h, err = UnmarshalHLL(append([]byte{'H', 1, 4, 1}, make([]byte, 12)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Estimate(); got != 0 {
+		t.Errorf("empty dense registers estimate %d", got)
 	}
 }
 

@@ -20,7 +20,7 @@ const (
 // spans at most one unit of k, about δ centroids in all), and, in the
 // tails where k1 is loose, a weight of at most 32/δ·N·q(1-q) at the
 // centroid's centre q, so that the rank error near q=0 and q=1 stays a
-// small fraction of q (about 2δ/32·ln(N/25) more centroids: some 130 in
+// small fraction of q (about 2δ/32·ln(N/26) more centroids: some 130 in
 // all for δ=100 and a million values).
 //
 // Its state is a multiset of entries (mean, weight): the centroids of the
@@ -31,12 +31,14 @@ const (
 // it has seen at most δ distinct values the digest is exact: it holds
 // every value with its count, and Quantile and CDF return exact answers.
 //
-// Determinism: compression depends only on the multiset of entries, and
-// every floating-point step is a single IEEE operation (sqrt included, no
+// Determinism: when and how it compresses depends only on the count and
+// on the entries as two multisets (centroids, values added since), which
+// the encoding holds, not on their order in memory; and every
+// floating-point step is a single IEEE operation (sqrt included, no
 // library transcendentals, products rounded before they are added so no
-// fused multiply-add), so the same inputs in the same order give the same
-// bytes on every machine. Reads (Quantile, CDF, AppendTo) never change the
-// state.
+// fused multiply-add). So the same inputs in the same order give the same
+// bytes on every machine, and a decoded digest continues exactly like the
+// original. Reads (Quantile, CDF, AppendTo) never change the state.
 type TDigest struct {
 	compression float64    // δ, in [10, 1000]
 	entries     []centroid // [0:sorted) centroids, sorted by (mean, weight); the rest added since, in arrival order
@@ -45,6 +47,7 @@ type TDigest struct {
 	min, max    float64    // exact extremes; meaningless while count == 0
 	exact       bool       // no entry holds more than one distinct value
 	sinB, cosB  float64    // sin and cos of 2π/δ, for qLimit
+	scratch     []centroid // reused by compress; not state
 }
 
 type centroid struct {
@@ -52,9 +55,13 @@ type centroid struct {
 	weight uint64
 }
 
+// cmpCentroid orders entries by mean, then weight (means are never NaN).
 func cmpCentroid(a, b centroid) int {
-	if c := cmp.Compare(a.mean, b.mean); c != 0 {
-		return c
+	switch {
+	case a.mean < b.mean:
+		return -1
+	case a.mean > b.mean:
+		return 1
 	}
 	return cmp.Compare(a.weight, b.weight)
 }
@@ -191,8 +198,26 @@ func (t *TDigest) Merge(o *TDigest) error {
 // compress sorts the entries, joins equal values, and merges neighbours
 // under the two bounds if more than δ entries remain. It works in place.
 func (t *TDigest) compress() {
+	// Sort the values added since the last compression and merge them
+	// with the centroids, which are sorted already: the same order a full
+	// sort would give, since equal entries are identical.
 	es := t.entries
-	slices.SortFunc(es, cmpCentroid)
+	added := es[t.sorted:]
+	slices.SortFunc(added, cmpCentroid)
+	if t.sorted > 0 && len(added) > 0 && cmpCentroid(es[t.sorted-1], added[0]) > 0 {
+		t.scratch = append(t.scratch[:0], es[:t.sorted]...)
+		a, b, out := t.scratch, added, 0
+		// out never passes the unread part of b, which is in place.
+		for len(a) > 0 && len(b) > 0 {
+			if cmpCentroid(b[0], a[0]) < 0 {
+				es[out], b = b[0], b[1:]
+			} else {
+				es[out], a = a[0], a[1:]
+			}
+			out++
+		}
+		copy(es[out:], a)
+	}
 	n := 0
 	for _, e := range es {
 		if n > 0 && es[n-1].mean == e.mean {
@@ -251,7 +276,7 @@ func (t *TDigest) compress() {
 // where sin a = 2q0-1 and cos a = 2·sqrt(q0(1-q0)); once a+b passes π/2
 // there is no limit.
 func (t *TDigest) qLimit(q0 float64) float64 {
-	s := 2*q0 - 1
+	s := float64(2*q0) - 1
 	if s >= t.cosB {
 		return 1
 	}
@@ -281,6 +306,7 @@ func (t *TDigest) readEntries() []centroid {
 	}
 	c := *t
 	c.entries = slices.Clone(t.entries)
+	c.scratch = nil // t's is not ours to write
 	c.compress()
 	return c.entries
 }

@@ -405,3 +405,45 @@ func BenchmarkTDigestAdd(b *testing.B) {
 }
 
 var _ = fmt.Sprint
+
+// TestTDigestMergeAssociative: (a+b)+c and a+(b+c) give quantiles within
+// the tested rank error of each other and of the truth.
+func TestTDigestMergeAssociative(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	data := make([]float64, 300_000)
+	for i := range data {
+		data[i] = rng.ExpFloat64()
+	}
+	sorted := slices.Sorted(slices.Values(data))
+	part := func(i int) *TDigest {
+		d := mustTDigest(t, DefaultTDigestCompression)
+		for _, x := range data[i*100_000 : (i+1)*100_000] {
+			mustAdd(t, d, x, 1)
+		}
+		return d
+	}
+	left, bc := part(0), part(1)
+	if err := left.Merge(part(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := left.Merge(part(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := bc.Merge(part(2)); err != nil {
+		t.Fatal(err)
+	}
+	right := part(0)
+	if err := right.Merge(bc); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range testQuantiles {
+		for name, d := range map[string]*TDigest{"(a+b)+c": left, "a+(b+c)": right} {
+			if e := rankError(sorted, mustQuantile(t, d, q), q); e > testMaxRankError {
+				t.Errorf("%s: q=%v rank error %.5f", name, q, e)
+			}
+		}
+	}
+	if left.Count() != right.Count() || left.Min() != right.Min() || left.Max() != right.Max() {
+		t.Errorf("count/min/max differ: %d %v %v vs %d %v %v", left.Count(), left.Min(), left.Max(), right.Count(), right.Min(), right.Max())
+	}
+}

@@ -57,7 +57,8 @@ type TopKItem struct {
 	Error uint64
 }
 
-// NewTopK returns an empty top-k sketch keeping k counters (TopKMin..TopKMax).
+// NewTopK returns an empty top-k sketch that reports the best k items
+// (TopKMin..TopKMax), keeping TopKCountersPerK·k counters.
 func NewTopK(k int) (*TopK, error) {
 	if k < TopKMin || k > TopKMax {
 		return nil, paramErr("topk", "k", k, "1..10000")

@@ -287,3 +287,40 @@ func BenchmarkTopKAdd(b *testing.B) {
 		s.Add(vals[i&(1<<16-1)], 1)
 	}
 }
+
+// TestTopKMergeAssociative: (a+b)+c and a+(b+c) hold the same true top
+// items, with counts that bound the truth.
+func TestTopKMergeAssociative(t *testing.T) {
+	const k = 20
+	stream := zipfStream(12, 90_000, 1.1, 100_000)
+	exact := map[string]uint64{}
+	parts := func() []*TopK {
+		ps := []*TopK{mustTopK(t, k), mustTopK(t, k), mustTopK(t, k)}
+		for i, v := range stream {
+			ps[i%3].Add(valueOf(v), 1)
+		}
+		return ps
+	}
+	for _, v := range stream {
+		exact[string(valueOf(v))]++
+	}
+	p := parts()
+	if err := p[0].Merge(p[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p[0].Merge(p[2]); err != nil {
+		t.Fatal(err)
+	}
+	q := parts()
+	if err := q[1].Merge(q[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := q[0].Merge(q[1]); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*TopK{"(a+b)+c": p[0], "a+(b+c)": q[0]} {
+		if r := checkTopK(t, s, exact, k); r < 0.95 {
+			t.Errorf("%s: recall %.2f", name, r)
+		}
+	}
+}
