@@ -1,9 +1,12 @@
 // Package agg holds aggregates: recognizing aggregate calls in a query
 // and resolving the post-grouping scope (Scope), the running state of a
 // SELECT's aggregates (Accum), and the mergeable partial states of
-// continuous views (Layout, State): a few 64-bit words per aggregate that
+// continuous views (Layout, State): a few 64-bit words per aggregate (a
+// text or exact decimal beside them for text min/max and numeric) that
 // fold rows in, encode for Raft, merge associatively across shards and
-// replicas, and finalize to the same result a SELECT computes.
+// replicas, and finalize to the same result a SELECT computes. Result
+// types are PostgreSQL's (numeric.go: sum(bigint) and avg of integers are
+// numeric).
 package agg
 
 import (
