@@ -6,7 +6,10 @@
 // fold rows in, encode for Raft, merge associatively across shards and
 // replicas, and finalize to the same result a SELECT computes. Result
 // types are PostgreSQL's (numeric.go: sum(bigint) and avg of integers are
-// numeric).
+// numeric). Every other aggregate, and the DISTINCT form of any, is a Fixed
+// (words) or Blob (a Go value, length-prefixed bytes encoded) driven the
+// same way by SELECT and views (ext.go; stats.go, blob.go, json.go,
+// array.go, sketch.go).
 package agg
 
 import (
