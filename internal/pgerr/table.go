@@ -318,10 +318,9 @@ var (
 	StarNotAllowedHere = def("star_not_allowed_here", SyntaxError, "syntax error at or near \"*\"", "")
 	StarWithoutTables  = def("star_without_tables", SyntaxError, "SELECT * with no tables specified is not valid", "")
 
-	ViewFromSubquery      = def("view_from_subquery", FeatureNotSupported, "a continuous view cannot read FROM a subquery", "")
-	ViewDistinctAggregate = def("view_distinct_aggregate", FeatureNotSupported, "aggregates with DISTINCT are not supported in continuous views", "")
-	ViewKeyArity          = def("view_key_arity", InvalidParameterValue, "view key has %d columns, got %d values", "")
-	CorruptViewState      = def("corrupt_view_state", DataCorrupted, "corrupt encoded view state", "")
+	ViewFromSubquery = def("view_from_subquery", FeatureNotSupported, "a continuous view cannot read FROM a subquery", "")
+	ViewKeyArity     = def("view_key_arity", InvalidParameterValue, "view key has %d columns, got %d values", "")
+	CorruptViewState = def("corrupt_view_state", DataCorrupted, "corrupt encoded view state", "")
 
 	// Replicas and routing: reads and appends that reach no replica, or the wrong one.
 
@@ -346,6 +345,23 @@ var (
 	CatalogIO          = def("catalog_io", IOError, "catalog: %v", "")
 	AppendFailed       = def("append_failed", InternalError, "append: %v", "")
 	AppendBadResult    = def("append_bad_result", InternalError, "append: unexpected result %T", "")
+
+	// issue 10: aggregates
+	NotAnAggregate        = def("not_an_aggregate", WrongObjectType, "%s specified, but %s is not an aggregate function", "")
+	WithinGroupRequired   = def("within_group_required", WrongObjectType, "WITHIN GROUP is required for ordered-set aggregate %s", "Add WITHIN GROUP (ORDER BY x) after the call, e.g. percentile_cont(0.5) WITHIN GROUP (ORDER BY x).")
+	WithinGroupNotAllowed = def("within_group_not_allowed", WrongObjectType, "%s is not an ordered-set aggregate, so it cannot have WITHIN GROUP", "")
+	DistinctWithinGroup   = def("distinct_within_group", FeatureNotSupported, "cannot use DISTINCT with WITHIN GROUP", "")
+	AggDirectArgNotConst  = def("aggregate_direct_arg_not_constant", FeatureNotSupported, "the %s argument of %s must be a constant", "Write it as a literal, e.g. 0.5 or 12.")
+	PercentileRange       = def("percentile_out_of_range", InvalidParameterValue, "percentile value %v is not between 0 and 1", "")
+	AggNotInView          = def("aggregate_not_in_view", FeatureNotSupported, "%s is not supported in a continuous view", "%s")
+	ByteaBadHexDigit      = def("bytea_bad_hex_digit", InvalidParameterValue, "invalid hexadecimal digit: %q", "Write bytea as \\x followed by pairs of hex digits, e.g. '\\x0aff'.")
+	ByteaOddHex           = def("bytea_odd_hex", InvalidParameterValue, "invalid hexadecimal data: odd number of digits", "")
+	ByteaStreamColumn     = def("bytea_stream_column", FeatureNotSupported, "column %q: bytea stream columns are not supported", "bytea values come from sketch aggregates (hll_agg, dist_agg); store raw bytes as text, e.g. hex.")
+	NotASketch            = def("not_a_sketch", InvalidParameterValue, "%s: the value is not a %s sketch", "Pass a value made by the matching aggregate: hll_agg for HyperLogLog, dist_agg for t-digest.")
+	SketchParam           = def("sketch_parameter", InvalidParameterValue, "%s", "")
+	JSONNullKey           = def("json_null_key", "22004", "field name must not be null", "")
+	FirstValuesRange      = def("first_values_range", InvalidParameterValue, "first_values count %d is out of range: valid range is 1..%d", "")
+	CombineUnsupported    = def("combine_unsupported", FeatureNotSupported, "combine() is not supported: Cairn reads a view's finalized rows, not its partial states", "Aggregate the view's columns instead, e.g. SELECT region, sum(n) FROM v GROUP BY region.")
 
 	// issue 10: exact numeric
 

@@ -53,6 +53,12 @@ func ParseText(t T, s string) (Datum, error) {
 		return Datum{T: t, S: v}, nil
 	}
 	switch t {
+	case Bytea:
+		b, err := parseBytea(nil, s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return Datum{T: Bytea, S: string(b)}, nil
 	case Text, Unknown:
 		if err := CheckUTF8(s); err != nil {
 			return Datum{}, err
@@ -936,6 +942,8 @@ func AppendText(dst []byte, d Datum) []byte {
 		return append(dst, d.S...)
 	}
 	switch d.T {
+	case Bytea:
+		return AppendByteaHex(dst, d.S)
 	case Text, Unknown:
 		return append(dst, d.S...)
 	case Bool:
@@ -1191,6 +1199,8 @@ func ParseBinary(t T, b []byte) (Datum, error) {
 		return Datum{T: t, S: v}, err
 	}
 	switch t {
+	case Bytea:
+		return Datum{T: Bytea, S: string(b)}, nil
 	case Text, Unknown:
 		s := string(b)
 		if err := CheckUTF8(s); err != nil {
@@ -1309,7 +1319,7 @@ func AppendBinary(dst []byte, d Datum) []byte {
 		return appendArrayBinary(dst, d.T, d.S)
 	}
 	switch d.T {
-	case Text, Unknown:
+	case Text, Unknown, Bytea:
 		return append(dst, d.S...)
 	case Bool:
 		if d.I != 0 {

@@ -27,6 +27,13 @@ func (c *Column) AppendTextValue(n int, b []byte) error {
 		return nil
 	}
 	switch c.T {
+	case Bytea:
+		v, err := parseBytea(nil, view(b))
+		if err != nil {
+			return err
+		}
+		c.AppendBytes(n, v)
+		return nil
 	case Text, Unknown:
 		if err := checkUTF8Bytes(b); err != nil {
 			return err
@@ -126,6 +133,9 @@ func (c *Column) AppendBinaryValue(n int, b []byte) error {
 			return binaryErr(c.T, len(b))
 		}
 		c.AppendFloat(n, math.Float64frombits(binary.BigEndian.Uint64(b)))
+		return nil
+	case Bytea:
+		c.AppendBytes(n, b)
 		return nil
 	case Text, Unknown:
 		if err := checkUTF8Bytes(b); err != nil {

@@ -40,8 +40,11 @@ const (
 	Float8Array
 	NumericArray
 	TextArray
+	// Bytea is a byte string; values live in Datum.S (raw bytes) and in a
+	// batch in Column.Bytes/Offs, like text.
+	Bytea
 	// lastType is the highest type number; keep it last.
-	lastType = TextArray
+	lastType = Bytea
 )
 
 var names = [...]string{
@@ -70,6 +73,7 @@ var names = [...]string{
 	Float8Array:  "double precision[]",
 	NumericArray: "numeric[]",
 	TextArray:    "text[]",
+	Bytea:        "bytea",
 }
 
 var oids = [...]uint32{
@@ -98,6 +102,7 @@ var oids = [...]uint32{
 	Float8Array:  1022,
 	NumericArray: 1231,
 	TextArray:    1009,
+	Bytea:        17,
 }
 
 // String returns the PostgreSQL name of the type.
@@ -158,9 +163,9 @@ func (t T) IsNumeric() bool { return t.IsInt() || t.IsFloat() || t == Numeric }
 
 // UsesBytes reports whether values of t live in Datum.S and, in a batch,
 // in Column.Bytes/Offs: text, numeric and json/jsonb as their text, uuid
-// as its 16 bytes.
+// as its 16 bytes, bytea as its bytes.
 func (t T) UsesBytes() bool {
-	return t == Text || t == Numeric || t == Json || t == Jsonb || t == Uuid || t.IsArray()
+	return t == Text || t == Numeric || t == Json || t == Jsonb || t == Uuid || t.IsArray() || t == Bytea
 }
 
 // IsJSON reports whether t is json or jsonb.
@@ -222,6 +227,8 @@ func FromName(name string) (T, bool) {
 		return Jsonb, true
 	case "uuid":
 		return Uuid, true
+	case "bytea":
+		return Bytea, true
 	}
 	return Unknown, false
 }

@@ -454,6 +454,7 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 	groups := map[string]*group{}
 	var order []*group
 	var gkey, scratch []byte
+	var argv []types.Datum
 	row := make([]types.Datum, len(p.proj))
 	err := p.scan(ctx, ec, func(b *types.Batch) error {
 		if err := ctx.Err(); err != nil {
@@ -507,14 +508,24 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 				order = append(order, g)
 			}
 			for j, s := range p.aggs {
-				var v types.Datum
-				if s.Arg != nil {
-					var err error
-					if v, err = s.Arg.Fn(ec, in); err != nil {
+				if s.Filter != nil {
+					d, err := s.Filter.Fn(ec, in)
+					if err != nil {
 						return err
 					}
+					if !d.Bool() {
+						continue
+					}
 				}
-				if err := g.acc[j].Add(s, v, &scratch); err != nil {
+				argv = argv[:0]
+				for _, a := range s.Args {
+					v, err := a.Fn(ec, in)
+					if err != nil {
+						return err
+					}
+					argv = append(argv, v)
+				}
+				if err := g.acc[j].AddRow(s, argv, &scratch); err != nil {
 					return err
 				}
 			}
@@ -535,7 +546,11 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		for _, g := range order {
 			copy(post, g.keys)
 			for j, s := range p.aggs {
-				post[len(p.keys)+j] = g.acc[j].Result(s)
+				d, err := g.acc[j].ResultErr(s)
+				if err != nil {
+					return err
+				}
+				post[len(p.keys)+j] = d
 			}
 			in := scalar.RowInput(post)
 			if p.having != nil {
@@ -782,6 +797,8 @@ func internalTypeName(t types.T) string {
 		return "jsonb"
 	case types.Uuid:
 		return "uuid"
+	case types.Bytea:
+		return "bytea"
 	}
 	return "unknown"
 }

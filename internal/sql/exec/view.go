@@ -152,8 +152,11 @@ func PlanViewWith(sel *parser.Select, stream []Column, opts ViewOptions) (*ViewP
 		return nil, err
 	}
 	for _, s := range v.aggs {
-		if s.Distinct {
-			return nil, pgerr.ViewDistinctAggregate.New().WithPos(sel.P)
+		if s.NotInView != "" {
+			return nil, pgerr.AggNotInView.New(s.Func, s.NotInView).WithPos(s.Pos)
+		}
+		if s.ViewBlob != nil {
+			s.Blob = s.ViewBlob
 		}
 		l := agg.NewLayout(s, v.stride)
 		v.lay = append(v.lay, l)
@@ -226,9 +229,10 @@ type Delta struct {
 	hashes []uint64 // per entry
 	koffs  []uint32 // entry i's key is keys[koffs[i]:koffs[i+1]]
 	keys   []byte
-	words  []uint64      // stride words per entry
-	strs   []string      // text min/max values, indexed by state words
-	decs   []apd.Decimal // numeric sum/avg/min/max states, indexed by state words
+	words  []uint64        // stride words per entry
+	strs   []string        // text min/max values, indexed by state words
+	decs   []apd.Decimal   // numeric sum/avg/min/max states, indexed by state words
+	blobs  []agg.BlobState // StateB aggregates' states, indexed by state words
 
 	// Window inputs, set by the folder before Fold: Now (Unix micros,
 	// also the time Apply expires groups by) and the view shard's
@@ -244,6 +248,10 @@ type Delta struct {
 	slots    []int32
 	stateBuf []byte
 	order    []int32
+	fRows    []int32 // rows passing an aggregate's FILTER
+	fSlots   []int32
+	argv     []types.Datum
+	blobBuf  []byte
 }
 
 // NewDelta returns an empty delta for this view.
@@ -275,6 +283,8 @@ func (d *Delta) Reset() {
 	d.strs = d.strs[:0]
 	clear(d.decs)
 	d.decs = d.decs[:0]
+	clear(d.blobs)
+	d.blobs = d.blobs[:0]
 	d.Now, d.Watermark, d.MaxTime, d.Late = 0, 0, 0, 0
 }
 
@@ -478,6 +488,15 @@ func (v *ViewPlan) fold1(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint6
 // general expression path otherwise.
 func (v *ViewPlan) foldAgg(ec *Ctx, d *Delta, b *types.Batch, s *agg.Spec, l agg.Layout, rows, slots []int32) error {
 	w, stride, off := d.words, v.stride, l.Off
+	if s.Filter != nil {
+		var err error
+		if rows, slots, err = d.filter(ec, b, s.Filter, rows, slots); err != nil {
+			return err
+		}
+	}
+	if s.Ext() {
+		return d.foldExt(ec, b, s, l, rows, slots)
+	}
 	if s.Kind == agg.CountStar {
 		for _, sl := range slots {
 			w[int(sl)*stride+off]++
@@ -560,6 +579,55 @@ func (v *ViewPlan) foldAgg(ec *Ctx, d *Delta, b *types.Batch, s *agg.Spec, l agg
 	return nil
 }
 
+// filter returns the rows (and their slots) where cond is true.
+func (d *Delta) filter(ec *Ctx, b *types.Batch, cond *scalar.Node, rows, slots []int32) ([]int32, []int32, error) {
+	fr, fs := d.fRows[:0], d.fSlots[:0]
+	for k, r := range rows {
+		x, err := cond.Fn(ec, scalar.BatchInput(b, int(r)))
+		if err != nil {
+			return nil, nil, err
+		}
+		if x.Bool() {
+			fr, fs = append(fr, r), append(fs, slots[k])
+		}
+	}
+	d.fRows, d.fSlots = fr, fs
+	return fr, fs, nil
+}
+
+// foldExt folds a Fixed or Blob aggregate (agg/ext.go) over the rows.
+func (d *Delta) foldExt(ec *Ctx, b *types.Batch, s *agg.Spec, l agg.Layout, rows, slots []int32) error {
+	w, stride := d.words, d.stride
+	for k, r := range rows {
+		in := scalar.BatchInput(b, int(r))
+		argv := d.argv[:0]
+		for _, a := range s.Args {
+			x, err := a.Fn(ec, in)
+			if err != nil {
+				return err
+			}
+			argv = append(argv, x)
+		}
+		d.argv = argv
+		p := w[int(slots[k])*stride+l.Off:]
+		if l.Class == agg.StateW {
+			if err := l.Fixed.Add(p[:l.N], argv); err != nil {
+				return err
+			}
+			continue
+		}
+		if p[0] == 0 {
+			p[1] = uint64(len(d.blobs))
+			d.blobs = append(d.blobs, l.Blob.New())
+		}
+		p[0]++
+		if err := d.blobs[p[1]].Add(argv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // foldS folds a text min/max; the value is copied only when it wins.
 func (d *Delta) foldS(p []uint64, kind agg.Kind, x string) {
 	n := p[0]
@@ -599,6 +667,15 @@ func (v *ViewPlan) appendState(dst []byte, d *Delta, e int) []byte {
 	w := d.words[e*v.stride : (e+1)*v.stride]
 	for _, l := range v.lay {
 		p := w[l.Off : l.Off+l.N]
+		if l.Class == agg.StateB {
+			dst = binary.LittleEndian.AppendUint64(dst, p[0])
+			if p[0] > 0 {
+				d.blobBuf = d.blobs[p[1]].Append(d.blobBuf[:0])
+				dst = binary.AppendUvarint(dst, uint64(len(d.blobBuf)))
+				dst = append(dst, d.blobBuf...)
+			}
+			continue
+		}
 		if l.Class == agg.StateS {
 			dst = binary.LittleEndian.AppendUint64(dst, p[0])
 			if p[0] > 0 {
@@ -659,6 +736,12 @@ func (v *ViewPlan) mergeInto(d *Delta, e int, state []byte) error {
 			return err
 		}
 		p := w[l.Off : l.Off+l.N]
+		if l.Class == agg.StateB {
+			if err := d.mergeBlob(p, l, &in); err != nil {
+				return err
+			}
+			continue
+		}
 		if l.Class == agg.StateN {
 			if err := d.mergeN(p, l, &in); err != nil {
 				return err
@@ -690,6 +773,25 @@ func (v *ViewPlan) mergeInto(d *Delta, e int, state []byte) error {
 	if len(state) != 0 {
 		return scalar.ErrCorruptState
 	}
+	return nil
+}
+
+// mergeBlob merges an encoded Blob state into the state words p.
+func (d *Delta) mergeBlob(p []uint64, l agg.Layout, in *agg.State) error {
+	if in.W[0] == 0 {
+		return nil
+	}
+	st, err := l.Blob.Decode(in.S)
+	if err != nil {
+		return err
+	}
+	if p[0] == 0 {
+		p[1] = uint64(len(d.blobs))
+		d.blobs = append(d.blobs, st)
+	} else if err := d.blobs[p[1]].Merge(st); err != nil {
+		return err
+	}
+	p[0] += in.W[0]
 	return nil
 }
 
@@ -843,7 +945,9 @@ func (v *ViewPlan) Finalize(ec *Ctx, key, state []byte, row []types.Datum) ([]ty
 		if state, err = agg.ReadState(state, l, &st); err != nil {
 			return row, err
 		}
-		post[len(v.keys)+j] = agg.PartialResult(v.aggs[j], l, &st)
+		if post[len(v.keys)+j], err = agg.FinalResult(v.aggs[j], l, &st); err != nil {
+			return row, err
+		}
 	}
 	if len(state) != 0 {
 		return row, scalar.ErrCorruptState

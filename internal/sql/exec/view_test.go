@@ -271,9 +271,9 @@ func TestPlanViewErrors(t *testing.T) {
 		{"having", func(s *parser.Select) { s.Having = bin(">", countStar(), num(1)) }, "0A000", "HAVING"},
 		{"unknown column", func(s *parser.Select) { s.Items[0].Expr = colAt(33, "devce_id") }, "42703", `column "devce_id" does not exist`},
 		{"ungrouped", func(s *parser.Select) { s.Items[0].Expr = col("region") }, "42803", "must appear in the GROUP BY"},
-		{"count distinct", func(s *parser.Select) {
-			s.Items[1].Expr = &parser.Func{Name: "count", Distinct: true, Args: []parser.Expr{col("region")}}
-		}, "0A000", "DISTINCT"},
+		{"exact percentile", func(s *parser.Select) {
+			s.Items[1].Expr = &parser.Func{Name: "percentile_disc", Args: []parser.Expr{num(1)}, WithinGroup: []parser.OrderItem{{Expr: col("region")}}}
+		}, "0A000", "percentile_disc is not supported in a continuous view"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

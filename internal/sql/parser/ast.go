@@ -136,6 +136,12 @@ type Func struct {
 	Args     []Expr
 	Star     bool
 	Distinct bool
+	// WithinGroup is the ORDER BY of `agg(direct args) WITHIN GROUP
+	// (ORDER BY ...)`; nil when absent.
+	WithinGroup []OrderItem
+	// Filter is the condition of `agg(...) FILTER (WHERE cond)`; nil when
+	// absent.
+	Filter Expr
 }
 
 // When is one WHEN ... THEN ... arm of a CASE.

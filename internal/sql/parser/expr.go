@@ -646,8 +646,37 @@ func (p *parser) parseFuncArgs(t token, name string) (Expr, error) {
 	if err := p.expectOp(")"); err != nil {
 		return nil, err
 	}
-	if n := p.peek(); (isKwTok(n, "over") || isKwTok(n, "filter") || isKwTok(n, "within")) && isOpTok(p.peekN(1), "(") ||
-		isKwTok(n, "within") && isKwTok(p.peekN(1), "group") {
+	if p.acceptKws("within", "group") {
+		if err := p.expectOp("("); err != nil {
+			return nil, err
+		}
+		if !p.acceptKws("order", "by") {
+			return nil, p.syntaxErr(p.peek())
+		}
+		items, err := p.parseOrderItems()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectOp(")"); err != nil {
+			return nil, err
+		}
+		f.WithinGroup = items
+	}
+	if isKwTok(p.peek(), "filter") && isOpTok(p.peekN(1), "(") {
+		p.i += 2
+		if err := p.expectKw("where"); err != nil {
+			return nil, err
+		}
+		cond, err := p.parseExpr()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectOp(")"); err != nil {
+			return nil, err
+		}
+		f.Filter = cond
+	}
+	if n := p.peek(); isKwTok(n, "over") && isOpTok(p.peekN(1), "(") {
 		return nil, p.unsupported(n, "%s is not supported", strings.ToUpper(n.val))
 	}
 	return f, nil

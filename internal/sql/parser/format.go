@@ -430,22 +430,7 @@ func formatSelect(b *strings.Builder, s *Select) {
 	}
 	if len(s.OrderBy) > 0 {
 		b.WriteString(" ORDER BY ")
-		for i, o := range s.OrderBy {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			formatExpr(b, o.Expr)
-			if o.Desc {
-				b.WriteString(" DESC")
-			}
-			if o.NullsFirst != nil {
-				if *o.NullsFirst {
-					b.WriteString(" NULLS FIRST")
-				} else {
-					b.WriteString(" NULLS LAST")
-				}
-			}
-		}
+		formatOrderItems(b, s.OrderBy)
 	}
 	if s.Limit != nil {
 		b.WriteString(" LIMIT ")
@@ -600,6 +585,16 @@ func formatExpr(b *strings.Builder, e Expr) {
 			formatExprs(b, e.Args)
 		}
 		b.WriteByte(')')
+		if len(e.WithinGroup) > 0 {
+			b.WriteString(" WITHIN GROUP (ORDER BY ")
+			formatOrderItems(b, e.WithinGroup)
+			b.WriteByte(')')
+		}
+		if e.Filter != nil {
+			b.WriteString(" FILTER (WHERE ")
+			formatExpr(b, e.Filter)
+			b.WriteByte(')')
+		}
 	case *Case:
 		b.WriteString("CASE")
 		if e.Operand != nil {
@@ -667,4 +662,23 @@ func (k ObjectKind) String() string {
 		return "view"
 	}
 	return fmt.Sprintf("ObjectKind(%d)", uint8(k))
+}
+
+func formatOrderItems(b *strings.Builder, items []OrderItem) {
+	for i, o := range items {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		formatExpr(b, o.Expr)
+		if o.Desc {
+			b.WriteString(" DESC")
+		}
+		if o.NullsFirst != nil {
+			if *o.NullsFirst {
+				b.WriteString(" NULLS FIRST")
+			} else {
+				b.WriteString(" NULLS LAST")
+			}
+		}
+	}
 }

@@ -64,32 +64,8 @@ func (p *parser) parseSelect() (*Select, error) {
 		return nil, p.unsupported(p.peek(), "window functions are not supported")
 	}
 	if p.acceptKws("order", "by") {
-		for {
-			e, err := p.parseExpr()
-			if err != nil {
-				return nil, err
-			}
-			oi := OrderItem{Expr: e}
-			if p.acceptKw("desc") {
-				oi.Desc = true
-			} else {
-				p.acceptKw("asc")
-			}
-			if p.acceptKw("nulls") {
-				var first bool
-				switch {
-				case p.acceptKw("first"):
-					first = true
-				case p.acceptKw("last"):
-				default:
-					return nil, p.syntaxErr(p.peek())
-				}
-				oi.NullsFirst = &first
-			}
-			s.OrderBy = append(s.OrderBy, oi)
-			if !p.acceptOp(",") {
-				break
-			}
+		if s.OrderBy, err = p.parseOrderItems(); err != nil {
+			return nil, err
 		}
 	}
 	// LIMIT (or FETCH FIRST) and OFFSET may come in either order, each at
@@ -265,6 +241,39 @@ func (p *parser) exprList() ([]Expr, error) {
 		out = append(out, e)
 		if !p.acceptOp(",") {
 			return out, nil
+		}
+	}
+}
+
+// parseOrderItems parses the keys after ORDER BY (of a SELECT, or of an
+// aggregate's WITHIN GROUP).
+func (p *parser) parseOrderItems() ([]OrderItem, error) {
+	var items []OrderItem
+	for {
+		e, err := p.parseExpr()
+		if err != nil {
+			return nil, err
+		}
+		oi := OrderItem{Expr: e}
+		if p.acceptKw("desc") {
+			oi.Desc = true
+		} else {
+			p.acceptKw("asc")
+		}
+		if p.acceptKw("nulls") {
+			var first bool
+			switch {
+			case p.acceptKw("first"):
+				first = true
+			case p.acceptKw("last"):
+			default:
+				return nil, p.syntaxErr(p.peek())
+			}
+			oi.NullsFirst = &first
+		}
+		items = append(items, oi)
+		if !p.acceptOp(",") {
+			return items, nil
 		}
 	}
 }

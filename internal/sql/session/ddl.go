@@ -59,6 +59,9 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 		if !ok {
 			return nil, pgerr.TypeNotFound.New(c.Type.Name).WithPos(c.Type.P)
 		}
+		if t == types.Bytea {
+			return nil, pgerr.ByteaStreamColumn.New(c.Name).WithPos(c.Type.P)
+		}
 		st.Cols = append(st.Cols, catalog.Column{Name: c.Name, T: t})
 	}
 	for _, o := range cs.With {

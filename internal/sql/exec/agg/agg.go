@@ -6,7 +6,10 @@
 // fold rows in, encode for Raft, merge associatively across shards and
 // replicas, and finalize to the same result a SELECT computes. Result
 // types are PostgreSQL's (numeric.go: sum(bigint) and avg of integers are
-// numeric).
+// numeric). Every other aggregate, and the DISTINCT form of any, is a Fixed
+// (words) or Blob (a Go value, length-prefixed bytes encoded) driven the
+// same way by SELECT and views (ext.go; stats.go, blob.go, json.go,
+// array.go, sketch.go).
 package agg
 
 import (
@@ -31,6 +34,9 @@ const (
 	Min
 	Max
 	Avg
+	// Other is every aggregate driven through Spec.Fixed or Spec.Blob
+	// (ext.go), including the DISTINCT form of any aggregate.
+	Other
 )
 
 // Spec is one aggregate call of a grouped query.
@@ -40,6 +46,22 @@ type Spec struct {
 	Arg      *scalar.Node // over the input scope; nil for count(*)
 	T        types.T      // result type
 	canon    string
+	// Args are all the arguments (Arg is Args[0]); for an ordered-set
+	// aggregate the direct arguments, then the WITHIN GROUP keys.
+	Args []*scalar.Node
+	// Filter is FILTER (WHERE ...) over the input scope; nil when absent.
+	Filter *scalar.Node
+	// Fixed or Blob drive a Kind Other aggregate (see ext.go).
+	Fixed Fixed
+	Blob  Blob
+	// ViewBlob, when set, replaces Blob in a continuous view: a bounded
+	// sketch standing in for an exact but unbounded state.
+	ViewBlob Blob
+	// NotInView, when set, is the hint of the 0A000 refusing this
+	// aggregate in a continuous view.
+	NotInView string
+	Pos       int    // of the (first) call, for errors
+	Func      string // the function's (lower-case) name
 }
 
 // Scope resolves expressions evaluated after grouping: sub-expressions
@@ -94,22 +116,37 @@ func (a *Scope) addAgg(f *parser.Func, canon string) (int, error) {
 		}
 	}
 	name := strings.ToLower(f.Name)
-	spec := &Spec{canon: canon, Distinct: f.Distinct}
+	spec := &Spec{canon: canon, Distinct: f.Distinct, Pos: f.P, Func: name}
 	if f.Star {
 		if name != "count" || len(f.Args) != 0 {
 			return 0, scalar.NoFunc(f, nil)
 		}
 		spec.Kind, spec.T = CountStar, types.Int8
-		a.Aggs = append(a.Aggs, spec)
-		return len(a.Aggs) - 1, nil
+		return a.finishAgg(f, spec)
 	}
-	args := make([]*scalar.Node, len(f.Args))
-	for i, e := range f.Args {
+	args := make([]*scalar.Node, 0, len(f.Args)+len(f.WithinGroup))
+	for _, e := range f.Args {
 		n, err := a.In.Compile(e)
 		if err != nil {
 			return 0, err
 		}
-		args[i] = n
+		args = append(args, n)
+	}
+	for _, o := range f.WithinGroup {
+		n, err := a.In.Compile(o.Expr)
+		if err != nil {
+			return 0, err
+		}
+		args = append(args, n)
+	}
+	if !builtin(name) {
+		if err := a.buildExt(f, name, spec, args); err != nil {
+			return 0, err
+		}
+		return a.finishAgg(f, spec)
+	}
+	if len(f.WithinGroup) > 0 {
+		return 0, pgerr.WithinGroupNotAllowed.New(name).WithPos(f.P)
 	}
 	if len(args) != 1 {
 		return 0, scalar.NoFunc(f, args)
@@ -167,24 +204,55 @@ func (a *Scope) addAgg(f *parser.Func, canon string) (int, error) {
 		}
 		spec.T = arg.T
 	}
+	spec.Args = []*scalar.Node{arg}
+	return a.finishAgg(f, spec)
+}
+
+func builtin(name string) bool {
+	switch name {
+	case "count", "sum", "min", "max", "avg":
+		return true
+	}
+	return false
+}
+
+// finishAgg compiles FILTER, wraps a DISTINCT aggregate in its value set,
+// and registers spec.
+func (a *Scope) finishAgg(f *parser.Func, spec *Spec) (int, error) {
+	if f.Filter != nil {
+		n, err := a.In.Compile(f.Filter)
+		if err != nil {
+			return 0, err
+		}
+		if spec.Filter, err = a.In.BoolArg(n, "FILTER", f.Filter.Pos()); err != nil {
+			return 0, err
+		}
+	}
+	if spec.Distinct {
+		if len(f.WithinGroup) > 0 {
+			return 0, pgerr.DistinctWithinGroup.New().WithPos(f.P)
+		}
+		wrapDistinct(spec)
+	}
 	a.Aggs = append(a.Aggs, spec)
 	return len(a.Aggs) - 1, nil
 }
 
 // Accum is the running state of one aggregate in one group of a SELECT.
 type Accum struct {
-	n    int64 // values folded (count; sum/avg/min/max: non-NULL values)
-	i    int64
-	hi   uint64      // high word of a 128-bit sum (low word in i)
-	dec  apd.Decimal // numeric sum/avg
-	f    float64
-	iv   types.IntervalValue
-	d    types.Datum         // min/max so far
-	seen map[string]struct{} // DISTINCT values
+	n   int64 // values folded (count; sum/avg/min/max: non-NULL values)
+	i   int64
+	hi  uint64      // high word of a 128-bit sum (low word in i)
+	dec apd.Decimal // numeric sum/avg
+	f   float64
+	iv  types.IntervalValue
+	d   types.Datum // min/max so far
+	w   []uint64    // a Fixed aggregate's words
+	b   BlobState   // a Blob aggregate's state
 }
 
-// Add folds v (the value of s's argument in one row) into a; scratch is
-// reused for DISTINCT keys.
+// Add folds v (the value of s's argument in one row) into a, for the
+// built-in kinds (AddRow takes every kind); scratch is unused.
 func (a *Accum) Add(s *Spec, v types.Datum, scratch *[]byte) error {
 	if s.Kind == CountStar {
 		a.n++
@@ -192,16 +260,6 @@ func (a *Accum) Add(s *Spec, v types.Datum, scratch *[]byte) error {
 	}
 	if v.Null {
 		return nil
-	}
-	if s.Distinct {
-		*scratch = scalar.AppendKey((*scratch)[:0], v)
-		if _, ok := a.seen[string(*scratch)]; ok {
-			return nil
-		}
-		if a.seen == nil {
-			a.seen = make(map[string]struct{})
-		}
-		a.seen[string(*scratch)] = struct{}{}
 	}
 	a.n++
 	switch s.Kind {
@@ -245,7 +303,16 @@ func AddInterval(a, b types.IntervalValue) types.IntervalValue {
 	return types.IntervalValue{Months: a.Months + b.Months, Days: a.Days + b.Days, Micros: a.Micros + b.Micros}
 }
 
-// Result is the aggregate's value over everything added.
+// ResultErr is the aggregate's value over everything added, for every
+// kind (a DISTINCT sum can overflow when its values are folded).
+func (a *Accum) ResultErr(s *Spec) (types.Datum, error) {
+	if s.Ext() {
+		return a.extResult(s)
+	}
+	return a.Result(s), nil
+}
+
+// Result is the value of a built-in aggregate over everything added.
 func (a *Accum) Result(s *Spec) types.Datum {
 	switch s.Kind {
 	case CountStar, Count:

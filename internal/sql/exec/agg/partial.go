@@ -15,8 +15,10 @@ import (
 type Layout struct {
 	Off   int   // first word
 	N     int   // number of words (the first is always the value count)
-	Class uint8 // StateI, StateF, StateIv, StateS, StateI128 or StateN: how words[Off+1:] hold values
+	Class uint8 // StateI, StateF, StateIv, StateS, StateI128, StateN, StateW or StateB: how words[Off+1:] hold values
 	Kind  Kind  // copied from the spec for the fold loop
+	Fixed Fixed // the StateW aggregate
+	Blob  Blob  // the StateB aggregate
 }
 
 // The classes of state: what the words after the count hold.
@@ -35,7 +37,16 @@ const (
 	// index into the table's decimals; encoded like StateS, the canonical
 	// text follows the count.
 	StateN
+	// StateW: a Fixed aggregate's words (ext.go), encoded as they are.
+	StateW
+	// StateB: a Blob aggregate (ext.go). In a fold table the word after
+	// the count indexes the table's BlobStates; encoded, the state's
+	// bytes follow the count, length-prefixed, when the count is not 0.
+	StateB
 )
+
+// MaxWords bounds a Fixed aggregate's Words() (State holds them inline).
+const MaxWords = 6
 
 // HasText reports whether the encoded state carries a length-prefixed
 // text after the count (StateS and StateN).
@@ -44,6 +55,14 @@ func (l Layout) HasText() bool { return l.Class == StateS || l.Class == StateN }
 // NewLayout places the state of aggregate s at word off of a group.
 func NewLayout(s *Spec, off int) Layout {
 	l := Layout{Off: off, N: 1, Kind: s.Kind}
+	switch {
+	case s.Fixed != nil:
+		l.Class, l.N, l.Fixed = StateW, s.Fixed.Words(), s.Fixed
+		return l
+	case s.Blob != nil:
+		l.Class, l.N, l.Blob = StateB, 2, s.Blob
+		return l
+	}
 	if s.Arg != nil && s.Kind != Count {
 		switch t := s.Arg.T; {
 		case t == types.Interval:
@@ -133,7 +152,7 @@ func FoldIv(p []uint64, kind Kind, x types.IntervalValue) {
 
 // State is one aggregate's decoded state; s aliases the encoded bytes.
 type State struct {
-	W [3]uint64
+	W [MaxWords]uint64
 	S []byte
 }
 
@@ -144,7 +163,7 @@ func ReadState(buf []byte, l Layout, st *State) ([]byte, error) {
 	if len(buf) == 0 {
 		return buf, nil
 	}
-	if l.HasText() {
+	if l.HasText() || l.Class == StateB {
 		if len(buf) < 8 {
 			return nil, scalar.ErrCorruptState
 		}
@@ -226,6 +245,25 @@ func MergeStates(l Layout, a, b *State) error {
 		if (l.Kind == Min && c < 0) || (l.Kind == Max && c > 0) {
 			a.S = b.S
 		}
+	case StateW:
+		w, err := l.Fixed.Merge(a.W, b.W)
+		if err != nil {
+			return err
+		}
+		a.W = w
+	case StateB:
+		x, err := l.Blob.Decode(a.S)
+		if err != nil {
+			return err
+		}
+		y, err := l.Blob.Decode(b.S)
+		if err != nil {
+			return err
+		}
+		if err := x.Merge(y); err != nil {
+			return err
+		}
+		a.S = x.Append(nil)
 	case StateI128:
 		a.W[1], a.W[2] = addWide(a.W[1], a.W[2], b.W[1], b.W[2])
 	case StateN:
@@ -239,7 +277,7 @@ func MergeStates(l Layout, a, b *State) error {
 
 // AppendState appends the encoding of st (read by ReadState) to dst.
 func AppendState(dst []byte, l Layout, st *State) []byte {
-	if l.HasText() {
+	if l.HasText() || l.Class == StateB {
 		dst = binary.LittleEndian.AppendUint64(dst, st.W[0])
 		if st.W[0] > 0 {
 			dst = binary.AppendUvarint(dst, uint64(len(st.S)))

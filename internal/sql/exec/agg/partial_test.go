@@ -151,7 +151,7 @@ func TestReadStateCorrupt(t *testing.T) {
 	for _, argT := range []types.T{types.Int8, types.Interval, types.Text, types.Numeric} {
 		s := &Spec{Kind: Max, Arg: &scalar.Node{T: argT}, T: argT}
 		l := NewLayout(s, 0)
-		st := State{W: [3]uint64{2, 7, 9}, S: []byte("12.5")}
+		st := State{W: [MaxWords]uint64{2, 7, 9}, S: []byte("12.5")}
 		buf := AppendState(nil, l, &st)
 		for i := 1; i < len(buf); i++ {
 			if _, err := ReadState(buf[:i], l, &st); err == nil {

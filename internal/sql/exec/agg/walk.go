@@ -127,6 +127,14 @@ func canonTo(c *scalar.Compiler, sb *strings.Builder, e parser.Expr) {
 			sb.WriteString(" ")
 			canonTo(c, sb, k)
 		}
+		for _, o := range e.WithinGroup {
+			fmt.Fprintf(sb, " WG %v %v ", o.Desc, o.NullsFirst != nil && *o.NullsFirst)
+			canonTo(c, sb, o.Expr)
+		}
+		if e.Filter != nil {
+			sb.WriteString(" FILTER ")
+			canonTo(c, sb, e.Filter)
+		}
 		sb.WriteString(")")
 	case *parser.Case:
 		fmt.Fprintf(sb, "(CASE %v", e.Operand != nil)

@@ -46,6 +46,10 @@ type Node struct {
 	Volatile bool
 }
 
+// Const returns the node's value when it is known at compile time (a
+// literal, or an expression folded from literals).
+func (n *Node) Const() (types.Datum, bool) { return n.val, n.konst }
+
 // Expr is a scalar expression compiled against a scope of input columns.
 type Expr struct {
 	n *Node

@@ -108,12 +108,25 @@ func init() {
 
 // IsAggName reports whether the lower-case function name is an
 // aggregate.
-func IsAggName(name string) bool {
-	switch name {
-	case "count", "sum", "min", "max", "avg":
-		return true
-	}
-	return false
+func IsAggName(name string) bool { return aggNames[name] }
+
+// aggNames are the aggregates (package agg resolves them; a test there
+// checks the two lists agree).
+var aggNames = map[string]bool{
+	"count": true, "sum": true, "min": true, "max": true, "avg": true,
+	"var_pop": true, "var_samp": true, "variance": true,
+	"stddev_pop": true, "stddev_samp": true, "stddev": true,
+	"corr": true, "covar_pop": true, "covar_samp": true,
+	"regr_count": true, "regr_avgx": true, "regr_avgy": true, "regr_slope": true,
+	"regr_intercept": true, "regr_r2": true, "regr_sxx": true, "regr_syy": true, "regr_sxy": true,
+	"bool_and": true, "bool_or": true, "every": true,
+	"bit_and": true, "bit_or": true, "bit_xor": true,
+	"string_agg": true, "keyed_min": true, "keyed_max": true,
+	"percentile_cont": true, "percentile_disc": true, "combine": true,
+	"approx_count_distinct": true, "hll_count_distinct": true,
+	"hll_agg": true, "hll_union_agg": true, "dist_agg": true, "freq_agg": true, "bloom_agg": true,
+	"json_agg": true, "jsonb_agg": true, "json_object_agg": true, "jsonb_object_agg": true,
+	"array_agg": true, "set_agg": true, "first_values": true, "topk_agg": true,
 }
 
 func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
@@ -123,6 +136,12 @@ func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
 			return nil, pgerr.NestedAggregate.New().WithPos(f.P)
 		}
 		return nil, pgerr.AggregateNotAllowed.New(c.NoAgg).WithPos(f.P)
+	}
+	if f.Filter != nil {
+		return nil, pgerr.NotAnAggregate.New("FILTER", name).WithPos(f.P)
+	}
+	if len(f.WithinGroup) > 0 {
+		return nil, pgerr.NotAnAggregate.New("WITHIN GROUP", name).WithPos(f.P)
 	}
 	if f.Star {
 		return nil, NoFunc(f, nil)
@@ -401,6 +420,9 @@ func textFunc(g func(string) string) funcBuilder {
 }
 
 func buildLength(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
+	if len(args) == 1 && args[0].T == types.Bytea {
+		return buildOctetLength(c, f, args)
+	}
 	if err := c.want(f, args, types.Text); err != nil {
 		return nil, err
 	}
@@ -410,8 +432,10 @@ func buildLength(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 }
 
 func buildOctetLength(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
-	if err := c.want(f, args, types.Text); err != nil {
-		return nil, err
+	if len(args) != 1 || args[0].T != types.Bytea {
+		if err := c.want(f, args, types.Text); err != nil {
+			return nil, err
+		}
 	}
 	return unaryFn(types.Int4, args[0], func(d types.Datum) (types.Datum, error) {
 		return types.Datum{I: int64(len(d.S))}, nil

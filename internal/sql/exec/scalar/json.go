@@ -540,37 +540,43 @@ func buildToJSON(jsonb bool) funcBuilder {
 		}
 		t := jsonType(jsonb)
 		return unaryFn(t, args[0], func(d types.Datum) (types.Datum, error) {
-			switch {
-			case d.T.IsJSON():
-				if jsonb && d.T == types.Json {
-					s, err := types.ParseJSONText(types.Jsonb, d.S)
-					return types.Datum{S: s}, err
-				}
-				return types.Datum{S: d.S}, nil
-			case d.T == types.Bool:
-				return types.Datum{S: formatTextStyle(d, nil)}, nil
-			case d.T.IsInt() || d.T == types.Numeric:
-				return types.Datum{S: formatTextStyle(d, nil)}, nil
-			case d.T.IsFloat():
-				s := formatTextStyle(d, nil)
-				if s == "NaN" || strings.Contains(s, "Infinity") {
-					return types.Datum{S: string(types.AppendJSONString(nil, s))}, nil
-				}
-				if jsonb {
-					n := ToNumeric(d)
-					return types.Datum{S: n.S}, nil
-				}
-				return types.Datum{S: s}, nil
-			case d.T.IsTime():
-				// ISO 8601 with a T and a full offset, as PostgreSQL's
-				// json output writes timestamps.
-				s := strings.Replace(formatTextStyle(d, nil), " ", "T", 1)
-				if d.T == types.TimestampTZ && strings.HasSuffix(s, "+00") {
-					s += ":00"
-				}
-				return types.Datum{S: string(types.AppendJSONString(nil, s))}, nil
-			}
-			return types.Datum{S: string(types.AppendJSONString(nil, formatTextStyle(d, nil)))}, nil
+			s, err := JSONText(d, jsonb)
+			return types.Datum{S: s}, err
 		}), nil
 	}
+}
+
+// JSONText is to_json/to_jsonb of a non-NULL scalar, as JSON text:
+// numbers and booleans as themselves, json as is, everything else as a
+// JSON string of its text.
+func JSONText(d types.Datum, jsonb bool) (string, error) {
+	switch {
+	case d.T.IsJSON():
+		if jsonb && d.T == types.Json {
+			return types.ParseJSONText(types.Jsonb, d.S)
+		}
+		return d.S, nil
+	case d.T == types.Bool:
+		return formatTextStyle(d, nil), nil
+	case d.T.IsInt() || d.T == types.Numeric:
+		return formatTextStyle(d, nil), nil
+	case d.T.IsFloat():
+		s := formatTextStyle(d, nil)
+		if s == "NaN" || strings.Contains(s, "Infinity") {
+			return string(types.AppendJSONString(nil, s)), nil
+		}
+		if jsonb {
+			return ToNumeric(d).S, nil
+		}
+		return s, nil
+	case d.T.IsTime():
+		// ISO 8601 with a T and a full offset, as PostgreSQL's json
+		// output writes timestamps.
+		s := strings.Replace(formatTextStyle(d, nil), " ", "T", 1)
+		if d.T == types.TimestampTZ && strings.HasSuffix(s, "+00") {
+			s += ":00"
+		}
+		return string(types.AppendJSONString(nil, s)), nil
+	}
+	return string(types.AppendJSONString(nil, formatTextStyle(d, nil))), nil
 }

@@ -126,7 +126,7 @@ func AppendKey(dst []byte, d types.Datum) []byte {
 	}
 	dst = append(dst, 1)
 	switch {
-	case d.T == types.Text || d.T == types.Json || d.T == types.Uuid:
+	case d.T == types.Text || d.T == types.Json || d.T == types.Uuid || d.T == types.Bytea:
 		dst = binary.AppendUvarint(dst, uint64(len(d.S)))
 		return append(dst, d.S...)
 	case d.T.IsArray():
@@ -186,7 +186,7 @@ func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	buf = buf[1:]
 	d := types.Datum{T: t}
 	switch {
-	case t == types.Text || t.IsJSON() || t == types.Uuid:
+	case t == types.Text || t.IsJSON() || t == types.Uuid || t == types.Bytea:
 		n, k := binary.Uvarint(buf)
 		if k <= 0 || uint64(len(buf)-k) < n {
 			return d, nil, ErrCorruptState
