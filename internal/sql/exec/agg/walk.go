@@ -156,6 +156,16 @@ func Any(e parser.Expr, pred func(parser.Expr) bool) bool {
 	if pred(e) {
 		return true
 	}
+	if f, ok := e.(*parser.Func); ok {
+		if Any(f.Filter, pred) {
+			return true
+		}
+		for _, o := range f.WithinGroup {
+			if Any(o.Expr, pred) {
+				return true
+			}
+		}
+	}
 	for _, k := range children(e) {
 		if Any(k, pred) {
 			return true
