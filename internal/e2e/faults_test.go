@@ -81,8 +81,17 @@ func TestDiskFaults(t *testing.T) {
 		leader := c.streamLeader("df")
 		p := c.p(leader)
 		w.waitAcks(t, 5, 20*time.Second)
-		if code := postFault(t, p, `{"disk":"fail"}`); code != http.StatusNoContent {
-			t.Fatalf("fail: %d", code)
+		// The node may sync (and so exit) before it has answered: a
+		// connection closed without a response is fine, the exit below
+		// is what counts.
+		resp, err := http.Post("http://"+p.HTTP+"/debug/faults", "application/json", strings.NewReader(`{"disk":"fail"}`))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("fail: %d", resp.StatusCode)
+			}
+		} else {
+			t.Logf("POST {\"disk\":\"fail\"}: %v (the node exited before answering)", err)
 		}
 		failed := time.Now()
 		select {
