@@ -346,4 +346,16 @@ var (
 	CatalogIO          = def("catalog_io", IOError, "catalog: %v", "")
 	AppendFailed       = def("append_failed", InternalError, "append: %v", "")
 	AppendBadResult    = def("append_bad_result", InternalError, "append: unexpected result %T", "")
+
+	// issue 10: views over views, transforms, HAVING/ORDER BY/LIMIT in a view
+
+	ViewOverAggregate    = def("view_over_aggregate", FeatureNotSupported, "a view cannot read the aggregating view %q yet", "Define the new view over stream %q (or over a transform: a view without aggregates); output_of() of an aggregating view, its change stream, is not supported yet.")
+	OutputOfNotTransform = def("output_of_not_transform", FeatureNotSupported, "output_of(%q): only a transform (a view that does not aggregate) has an output stream here", "Read streams and views by name: FROM %s.")
+	TransformClause      = def("transform_clause", FeatureNotSupported, "%s is not supported in a transform (a view that does not aggregate)", "Put it in the SELECT that reads the transform.")
+	TransformOption      = def("transform_option", InvalidParameterValue, "option %q does not apply to a transform: a view that does not aggregate keeps no state", "A transform reads its stream's retained history through its query when it is read; remove the option.")
+	TransformAction      = def("transform_action", FeatureNotSupported, "WITH (action = %s) is not supported", "CREATE VIEW name AS SELECT ... without aggregates makes a transform that is read through; to feed another stream, INSERT INTO it from the client.")
+	ViewsDependOnView    = def("views_depend_on_view", DependentObjects, "cannot drop view %q because other views depend on it: %s", "Use DROP VIEW ... CASCADE to drop the dependent views too.")
+	ViewReadsItself      = def("view_reads_itself", UndefinedTable, "relation %q does not exist", "A view cannot read itself; name a stream or another view in FROM.")
+	ViewChainChanged     = def("view_chain_changed", SerializationFailure, "view %q was dropped or replaced while a view over it was created; retry", "")
+	ViewSubqueryExpr     = def("view_subquery_expr", FeatureNotSupported, "subqueries are not supported in a view over a transform", "")
 )

@@ -34,6 +34,7 @@ type ViewPlan struct {
 	// keyCols maps each group key to the output column that is exactly
 	// it; nil when some key is not output as a plain column.
 	keyCols []int
+	rt      readTime // HAVING, ORDER BY, LIMIT, OFFSET (viewread.go)
 }
 
 // PlanView validates and plans a continuous view over a stream with the
@@ -49,14 +50,6 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 		return nil, pgerr.ViewFromSubquery.New().WithPos(sel.From.P)
 	case sel.Distinct:
 		return nil, unsupported(sel.P, "DISTINCT")
-	case len(sel.OrderBy) > 0:
-		return nil, unsupported(sel.OrderBy[0].Expr.Pos(), "ORDER BY")
-	case sel.Limit != nil:
-		return nil, unsupported(sel.Limit.Pos(), "LIMIT")
-	case sel.Offset != nil:
-		return nil, unsupported(sel.Offset.Pos(), "OFFSET")
-	case sel.Having != nil:
-		return nil, unsupported(sel.Having.Pos(), "HAVING")
 	}
 	quals := []string{sel.From.Name}
 	if sel.From.Alias != "" {
@@ -77,11 +70,7 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 			return nil, err
 		}
 	}
-	aggregates := false
-	for _, it := range items {
-		aggregates = aggregates || agg.Contains(it.expr)
-	}
-	if !aggregates {
+	if !Aggregates(sel) {
 		return nil, pgerr.ViewMustAggregate.New().WithPos(sel.P)
 	}
 	g, err := planGrouping(in, items, sel.GroupBy)
@@ -99,6 +88,9 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 		v.proj = append(v.proj, n)
 		v.cols = append(v.cols, Column{Name: it.name, T: n.T})
 	}
+	if err := v.planReadTime(g, items, sel); err != nil {
+		return nil, err
+	}
 	v.keys, v.aggs = g.actx.KeyNodes, g.actx.Aggs
 	v.keyCols = viewKeyColumns(g, items)
 	for _, s := range v.aggs {
@@ -112,8 +104,10 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 	return v, nil
 }
 
-// Columns returns the view's output columns (what SELECT * FROM view
-// returns).
+// Columns returns the columns of the rows Finalize produces: the view's
+// output columns (OutputColumns, what SELECT * FROM view returns), then
+// the hidden ones its HAVING and ORDER BY need at read time (none for
+// most views; see NewViewReader).
 func (v *ViewPlan) Columns() []Column { return v.cols }
 
 // Global reports whether the view has no GROUP BY: one group with an

@@ -280,13 +280,15 @@ type Copy struct {
 }
 
 // TableRef is the FROM item: a (possibly schema-qualified) name, or a
-// subquery.
+// subquery. OutputOf is set for PipelineDB's `output_of('name')` (Name
+// holds the view named).
 type TableRef struct {
 	P        int
 	Schema   string
 	Name     string
 	Alias    string
 	Subquery *Select
+	OutputOf bool
 }
 
 // SelectItem is one output column; Alias is empty unless written.

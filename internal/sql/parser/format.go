@@ -401,7 +401,13 @@ func formatSelect(b *strings.Builder, s *Select) {
 				b.WriteString(QuoteIdent(f.Schema))
 				b.WriteByte('.')
 			}
-			b.WriteString(QuoteIdent(f.Name))
+			if f.OutputOf {
+				b.WriteString("output_of(")
+				b.WriteString(QuoteString(f.Name))
+				b.WriteByte(')')
+			} else {
+				b.WriteString(QuoteIdent(f.Name))
+			}
 		}
 		if f.Alias != "" {
 			b.WriteString(" AS ")

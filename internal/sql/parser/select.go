@@ -218,6 +218,11 @@ func (p *parser) parseTableRef() (*TableRef, error) {
 			return nil, err
 		}
 		tr.Name = n
+		if p.isOp("(") && strings.EqualFold(n, "output_of") && p.peekN(1).kind == tString && isOpTok(p.peekN(2), ")") {
+			// PipelineDB's output_of('view'): the view's output as a stream.
+			tr.Name, tr.OutputOf = p.peekN(1).val, true
+			p.i += 3
+		}
 		if p.isOp("(") {
 			return nil, p.unsupported(p.peek(), "table functions are not supported")
 		}
