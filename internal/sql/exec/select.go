@@ -74,6 +74,11 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 			if err != nil {
 				return nil, scalar.PosErr(err, f.P)
 			}
+			if f.OutputOf {
+				if err := checkOutputOf(f, src); err != nil {
+					return nil, err
+				}
+			}
 			p.src, cols = src, src.Columns()
 			quals = append(quals, f.Name)
 		}

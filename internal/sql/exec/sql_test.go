@@ -55,6 +55,8 @@ func TestSQL(t *testing.T) {
 				return fmt.Sprintf("not a SELECT: %T", stmts[0])
 			}
 			switch d.Cmd {
+			case "chain":
+				return runChain(t, ec, d.Input)
 			case "viewread":
 				return runViewRead(t, ec, stmts)
 			case "query":
@@ -136,13 +138,20 @@ func foldEvents(ec *Ctx, sel *parser.Select) (*ViewPlan, [][]types.Datum, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	rows, err := foldInto(ec, v)
+	return v, rows, err
+}
+
+// foldInto folds every event into two shards of v and returns the
+// finalized rows in key order.
+func foldInto(ec *Ctx, v *ViewPlan) ([][]types.Datum, error) {
 	merged := map[string][]byte{}
 	src := sqlEvents()
 	for s := 0; s < 2; s++ {
 		d := v.NewDelta()
 		for _, r := range src.rows {
 			if err := v.Fold(ec, d, toBatch([][]types.Datum{r}), func(h uint64) bool { return h%2 == uint64(s) }); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 		err := d.Range(func(k, st []byte) error {
@@ -151,7 +160,7 @@ func foldEvents(ec *Ctx, sel *parser.Select) (*ViewPlan, [][]types.Datum, error)
 			return err
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	keys := make([]string, 0, len(merged))
@@ -163,11 +172,62 @@ func foldEvents(ec *Ctx, sel *parser.Select) (*ViewPlan, [][]types.Datum, error)
 	for _, k := range keys {
 		row, err := v.Finalize(ec, []byte(k), merged[k], nil)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		rows = append(rows, row)
 	}
-	return v, rows, nil
+	return rows, nil
+}
+
+// runChain runs a `chain` script command: statements separated by ";"
+// at a line end, each reading the one before it by name (the first reads
+// events); the last is planned over the chain as it would be stored. A
+// transform prints what reading it returns; an aggregating view prints
+// its rows folded from events (in key order) and read.
+func runChain(t *testing.T, ec *Ctx, input string) string {
+	parts := strings.Split(input, ";\n")
+	var chain []string
+	for _, p := range parts[:len(parts)-1] {
+		chain = append([]string{strings.TrimSpace(p)}, chain...)
+	}
+	v, tr, err := PlanStoredChain(parts[len(parts)-1], "events", eventCols, chain)
+	if err != nil {
+		return fmtErr(err)
+	}
+	var src Source
+	if tr != nil {
+		if src, err = NewTransformSource(tr, sqlEvents(), func() *Ctx { return ec }); err != nil {
+			return fmtErr(err)
+		}
+	} else {
+		rows, err := foldInto(ec, v)
+		if err != nil {
+			return fmtErr(err)
+		}
+		src = NewViewReader(&memSource{cols: v.Columns(), rows: rows}, v, func() *Ctx { return ec })
+	}
+	var sb strings.Builder
+	if tr != nil {
+		sb.WriteString("transform: ")
+	} else {
+		sb.WriteString("view: ")
+	}
+	writeCols(&sb, src.Columns())
+	err = src.Scan(context.Background(), func(b *types.Batch) error {
+		for i := 0; i < b.N; i++ {
+			row := make([]types.Datum, len(b.Cols))
+			for c := range row {
+				row[c] = b.Cols[c].Datum(i)
+			}
+			sb.WriteString(textRow(row))
+			sb.WriteByte('\n')
+		}
+		return nil
+	})
+	if err != nil {
+		sb.WriteString(fmtErr(err))
+	}
+	return sb.String()
 }
 
 // runViewRead runs a `viewread` script command: the first statement is
