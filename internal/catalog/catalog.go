@@ -51,11 +51,21 @@ func (s *Stream) ShardKeyIndex() int {
 
 // View describes a continuous view and its shard groups.
 type View struct {
-	ID        uint64            `json:"id"`
-	Name      string            `json:"name"`
-	Kind      string            `json:"kind"` // materialized | continuous | view
-	Query     string            `json:"query"`
-	Stream    string            `json:"stream"`
+	ID    uint64 `json:"id"`
+	Name  string `json:"name"`
+	Kind  string `json:"kind"` // materialized | continuous | view | transform
+	Query string `json:"query"`
+	// Stream is the base stream: the one the view reads, or the one at
+	// the end of its chain of transforms.
+	Stream string `json:"stream"`
+	// Transform: the view does not aggregate; it keeps no state (no
+	// shards or groups) and is read through its query.
+	Transform bool `json:"transform,omitempty"`
+	// Over names the transforms between the view and Stream, the one
+	// its FROM names first; Chain holds their queries, in the same
+	// order, so every node plans the view alike (by inlining them).
+	Over  []string `json:"over,omitempty"`
+	Chain []string `json:"chain,omitempty"`
 	StreamID  uint64            `json:"stream_id"` // the stream as planned; apply refuses a re-created one
 	Shards    int               `json:"shards"`
 	Replicas  int               `json:"replicas"`
@@ -162,6 +172,22 @@ func (c *Catalog) ViewsOn(name string) []*View {
 	for _, v := range c.Views {
 		if v.Stream == name {
 			vs = append(vs, v)
+		}
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
+	return vs
+}
+
+// ViewsOver returns the views that read view name (directly or through
+// other transforms), sorted by name.
+func (c *Catalog) ViewsOver(name string) []*View {
+	var vs []*View
+	for _, v := range c.Views {
+		for _, o := range v.Over {
+			if o == name {
+				vs = append(vs, v)
+				break
+			}
 		}
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
