@@ -170,7 +170,6 @@ var (
 	ShardKeyNotAColumn        = def("shard_key_not_a_column", UndefinedColumn, "shard_key %q is not a column of stream %q", "")
 	BadRetention              = def("bad_retention", InvalidParameterValue, "retention must be an interval such as '7 days', got %q", "")
 	ViewNotFromStream         = def("view_not_from_stream", FeatureNotSupported, "a continuous view must read FROM a stream", "")
-	ViewOverView              = def("view_over_view", FeatureNotSupported, "views over views are not supported yet: %q is a view", "")
 	TooFewNodesForReplicas    = def("too_few_nodes_for_replicas", InvalidParameterValue, "num_replicas=%d needs at least %d data nodes; the cluster has %d", "")
 	BadViewStart              = def("bad_view_start", InvalidParameterValue, "start must be 'earliest' or 'latest', got %q", "")
 	BadCheckpointInterval     = def("bad_checkpoint_interval", InvalidParameterValue, "checkpoint_interval must be a duration such as '5s', got %q", "")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,31 +120,79 @@ var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "
 // viewSettings are the Timeplus SETTINGS keys Cairn accepts.
 var viewSettings = []string{"checkpoint_settings", "checkpoint_interval"}
 
-func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
+// viewFrom resolves the FROM of a new view to its base stream and the
+// chain of transforms between them (nearest first: names and queries).
+func (s *Session) viewFrom(cv *parser.CreateView) (st *catalog.Stream, over, chain []string, err error) {
 	sel := cv.Query
 	if sel.From == nil || sel.From.Subquery != nil {
-		return nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
+		return nil, nil, nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
+	}
+	f := sel.From
+	if f.Name == cv.Name {
+		return nil, nil, nil, pgerr.ViewReadsItself.New(f.Name).WithPos(f.P)
 	}
 	cat := s.b.Catalog()
-	st := cat.Streams[sel.From.Name]
-	if st == nil {
-		if cat.Views[sel.From.Name] != nil {
-			return nil, pgerr.ViewOverView.New(sel.From.Name).WithPos(sel.From.P)
+	if st := cat.Streams[f.Name]; st != nil {
+		if f.OutputOf {
+			return nil, nil, nil, pgerr.OutputOfNotTransform.New(f.Name, parser.QuoteIdent(f.Name)).WithPos(f.P)
 		}
-		if cv.Kind == parser.ViewPlain {
-			return nil, pgerr.RelationNotFound.New(sel.From.Name).
-				WithHint("CREATE VIEW makes a continuous view over a stream; create the stream first.").WithPos(sel.From.P)
-		}
-		return nil, catalog.ErrNoStream(sel.From.Name).WithPos(sel.From.P)
+		return st, nil, nil, nil
 	}
-	if _, err := exec.PlanView(sel, exec.StreamColumns(st)); err != nil {
+	if v := cat.Views[f.Name]; v != nil {
+		if !v.Transform {
+			return nil, nil, nil, pgerr.ViewOverAggregate.New(f.Name, v.Stream).WithPos(f.P)
+		}
+		if st = cat.Streams[v.Stream]; st == nil {
+			return nil, nil, nil, catalog.ErrNoStream(v.Stream).WithPos(f.P)
+		}
+		return st, append([]string{v.Name}, v.Over...), append([]string{v.Query}, v.Chain...), nil
+	}
+	if cv.Kind == parser.ViewPlain || f.OutputOf {
+		return nil, nil, nil, pgerr.RelationNotFound.New(f.Name).
+			WithHint("CREATE VIEW makes a continuous view over a stream or a transform; create that first.").WithPos(f.P)
+	}
+	return nil, nil, nil, catalog.ErrNoStream(f.Name).WithPos(f.P)
+}
+
+// stateOptions are the view options that shape a view's state; a
+// transform has none.
+var stateOptions = []string{"shards", "num_shards", "replicas", "num_replicas", "start"}
+
+func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
+	sel := cv.Query
+	for _, o := range cv.With {
+		if o.Key == "action" || o.Key == "outputfunc" {
+			val, _ := optString(o)
+			if o.Key == "outputfunc" {
+				val = "transform, outputfunc = " + val
+			}
+			return nil, pgerr.TransformAction.New(val).WithPos(o.P)
+		}
+	}
+	st, over, chain, err := s.viewFrom(cv)
+	if err != nil {
 		return nil, err
 	}
-	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog())}
-	switch cv.Kind {
-	case parser.ViewMaterialized:
+	_, tr, err := exec.PlanChain(sel, st.Name, exec.StreamColumns(st), chain)
+	if err != nil {
+		return nil, err
+	}
+	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog()),
+		Transform: tr != nil, Over: over, Chain: chain}
+	switch {
+	case tr != nil:
+		v.Kind = "transform"
+		for _, o := range cv.With {
+			if slices.Contains(stateOptions, o.Key) {
+				return nil, pgerr.TransformOption.New(o.Key).WithPos(o.P)
+			}
+		}
+		if len(cv.Settings) > 0 {
+			return nil, pgerr.TransformOption.New(cv.Settings[0].Key).WithPos(cv.Settings[0].P)
+		}
+	case cv.Kind == parser.ViewMaterialized:
 		v.Kind = "materialized"
-	case parser.ViewContinuous:
+	case cv.Kind == parser.ViewContinuous:
 		v.Kind = "continuous"
 	default:
 		v.Kind = "view"
@@ -210,6 +259,19 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		tag = "CREATE CONTINUOUS VIEW"
 	case parser.ViewPlain:
 		tag = "CREATE VIEW"
+	}
+	if v.Transform {
+		return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+			// No state: nothing to place, start or back-fill.
+			res, err := s.b.Propose(ctx, &catalog.CreateView{View: v, IfNotExists: cv.IfNotExists})
+			if err != nil {
+				return "", err
+			}
+			if res.Notice != "" {
+				w.Notice(res.Notice)
+			}
+			return tag, nil
+		}}, nil
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		var err error
@@ -282,7 +344,7 @@ func checkCheckpointSettings(v string, pos int) error {
 func (s *Session) prepareDrop(d *parser.Drop) (*prepared, error) {
 	cmd, tag := catalog.Command(&catalog.DropStreams{Names: d.Names, IfExists: d.IfExists, Cascade: d.Cascade}), "DROP STREAM"
 	if d.Kind == parser.ObjView {
-		cmd, tag = &catalog.DropViews{Names: d.Names, IfExists: d.IfExists}, "DROP VIEW"
+		cmd, tag = &catalog.DropViews{Names: d.Names, IfExists: d.IfExists, Cascade: d.Cascade}, "DROP VIEW"
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		res, err := s.b.Propose(ctx, cmd)

@@ -33,6 +33,7 @@ type Session struct {
 	order       []string
 	pendingRows int
 	w           pgwire.ResultWriter // the running statement's, for NOTICEs from sources
+	views       map[uint64]viewPlan // plans of the views read, by view ID
 }
 
 // notice sends a NOTICE to the client of the running statement.
@@ -658,7 +659,7 @@ func widen(b *types.Batch, colTypes []types.T, idx []int) *types.Batch {
 // New returns a session for user on b. params are the startup
 // parameters; settings among them are applied when valid.
 func New(b Backend, user string, params map[string]string) *Session {
-	s := &Session{b: b, user: user, values: map[string]string{}, tx: txIdle}
+	s := &Session{b: b, user: user, values: map[string]string{}, tx: txIdle, views: map[uint64]viewPlan{}}
 	if app, ok := params["application_name"]; ok {
 		s.values["application_name"] = app
 	}
