@@ -51,21 +51,11 @@ func (s *Stream) ShardKeyIndex() int {
 
 // View describes a continuous view and its shard groups.
 type View struct {
-	ID    uint64 `json:"id"`
-	Name  string `json:"name"`
-	Kind  string `json:"kind"` // materialized | continuous | view | transform
-	Query string `json:"query"`
-	// Stream is the base stream: the one the view reads, or the one at
-	// the end of its chain of transforms.
-	Stream string `json:"stream"`
-	// Transform: the view does not aggregate; it keeps no state (no
-	// shards or groups) and is read through its query.
-	Transform bool `json:"transform,omitempty"`
-	// Over names the transforms between the view and Stream, the one
-	// its FROM names first; Chain holds their queries, in the same
-	// order, so every node plans the view alike (by inlining them).
-	Over  []string `json:"over,omitempty"`
-	Chain []string `json:"chain,omitempty"`
+	ID        uint64            `json:"id"`
+	Name      string            `json:"name"`
+	Kind      string            `json:"kind"` // materialized | continuous | view | transform
+	Query     string            `json:"query"`
+	Stream    string            `json:"stream"`    // the base stream: read directly or at the end of Over
 	StreamID  uint64            `json:"stream_id"` // the stream as planned; apply refuses a re-created one
 	Shards    int               `json:"shards"`
 	Replicas  int               `json:"replicas"`
@@ -74,6 +64,15 @@ type View struct {
 	Start     []uint64          `json:"start"` // per source stream shard: the offset the view starts from
 	Settings  map[string]string `json:"settings,omitempty"`
 	CreatedAt int64             `json:"created_at"`
+
+	// Transform: the view does not aggregate; it keeps no state (no
+	// shards or groups) and is read through its query.
+	Transform bool `json:"transform,omitempty"`
+	// Over names the transforms between the view and Stream, the one
+	// its FROM names first; Chain holds their queries, in the same
+	// order, so every node plans the view alike (by inlining them).
+	Over  []string `json:"over,omitempty"`
+	Chain []string `json:"chain,omitempty"`
 }
 
 // Node is a member of the cluster. ID is its Raft replica id in every
