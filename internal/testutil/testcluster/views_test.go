@@ -81,6 +81,11 @@ func TestViewReadsAndChains(t *testing.T) {
 	exec(`INSERT INTO s VALUES (1, 1), (1, 2), (1, 3), (2, 10), (2, -5), (3, 60), (4, 4), (4, 0)`)
 
 	check(`SELECT * FROM busy`, "1|3|6\n2|2|5\n4|2|4")
+	// now() in HAVING is the time of the read.
+	exec(`CREATE STREAM e (k int4, at timestamptz)`)
+	exec(`CREATE VIEW recent AS SELECT k, count(*) AS n FROM e GROUP BY k HAVING max(at) > now() - interval '1 hour'`)
+	exec(`INSERT INTO e VALUES (1, now()), (2, now() - interval '2 hours'), (3, now() + interval '1 day')`)
+	check(`SELECT k FROM recent ORDER BY k`, "1\n3")
 	check(`SELECT dev FROM busy WHERE dev IN (1, 3)`, "1") // a lookup; HAVING drops 3
 	check(`SELECT * FROM busy ORDER BY total LIMIT 1`, "4|2|4")
 	check(`SELECT * FROM top2`, "3|60\n2|10")
@@ -92,7 +97,7 @@ func TestViewReadsAndChains(t *testing.T) {
 	// A view over the chain is an ordinary view over s.
 	check(`SELECT * FROM chained ORDER BY d`, "101|3|12\n102|1|20\n104|1|8")
 	check(`SELECT name, stream, kind, shards FROM cairn_cluster.views ORDER BY name`,
-		"busy|s|view|1\nchained|s|view|1\nt|s|transform|0\nt2|s|transform|0\ntop2|s|view|1")
+		"busy|s|view|1\nchained|s|view|1\nrecent|e|view|1\nt|s|transform|0\nt2|s|transform|0\ntop2|s|view|1")
 	exec(`INSERT INTO s VALUES (2, 30)`)
 	check(`SELECT * FROM chained WHERE d = 102`, "102|2|80")
 
@@ -107,7 +112,7 @@ func TestViewReadsAndChains(t *testing.T) {
 	fails(`CREATE VIEW x WITH (action = transform, outputfunc = f) AS SELECT dev FROM s`, "0A000", "action = transform")
 	fails(`DROP VIEW t`, "2BP01", `cannot drop view "t" because other views depend on it: "chained", "t2"`)
 	exec(`DROP VIEW t CASCADE`)
-	check(`SELECT name FROM cairn_cluster.views ORDER BY name`, "busy\ntop2")
+	check(`SELECT name FROM cairn_cluster.views ORDER BY name`, "busy\nrecent\ntop2")
 }
 
 // TestChainedViewFailover checks a view over a chain of transforms on
