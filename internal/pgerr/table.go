@@ -356,5 +356,6 @@ var (
 	ViewsDependOnView    = def("views_depend_on_view", DependentObjects, "cannot drop view %q because other views depend on it: %s", "Use DROP VIEW ... CASCADE to drop the dependent views too.")
 	ViewReadsItself      = def("view_reads_itself", UndefinedTable, "relation %q does not exist", "A view cannot read itself; name a stream or another view in FROM.")
 	ViewChainChanged     = def("view_chain_changed", SerializationFailure, "view %q was dropped or replaced while a view over it was created; retry", "")
+	MaterializedNoState  = def("materialized_transform", FeatureNotSupported, "a materialized view must aggregate: this query keeps no state to materialize", "Use CREATE VIEW for a transform (read through the stream as long as it retains rows), or add aggregates (count(*), ...) with GROUP BY.")
 	ViewSubqueryExpr     = def("view_subquery_expr", FeatureNotSupported, "subqueries are not supported in a view over a transform", "")
 )

@@ -180,6 +180,8 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog()),
 		Transform: tr != nil, Over: over, Chain: chain}
 	switch {
+	case tr != nil && cv.Kind == parser.ViewMaterialized:
+		return nil, pgerr.MaterializedNoState.New().WithPos(cv.P)
 	case tr != nil:
 		v.Kind = "transform"
 		for _, o := range cv.With {

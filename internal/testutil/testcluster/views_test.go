@@ -110,6 +110,7 @@ func TestViewReadsAndChains(t *testing.T) {
 	fails(`CREATE VIEW x AS SELECT dev, count(*) FROM s GROUP BY dev ORDER BY val`, "42803", `column "val" must appear in the GROUP BY clause`)
 	fails(`CREATE VIEW x WITH (shards = 2) AS SELECT dev FROM s`, "22023", `option "shards" does not apply to a transform`)
 	fails(`CREATE VIEW x WITH (action = transform, outputfunc = f) AS SELECT dev FROM s`, "0A000", "action = transform")
+	fails(`CREATE MATERIALIZED VIEW x AS SELECT dev FROM s`, "0A000", "a materialized view must aggregate")
 	fails(`DROP VIEW t`, "2BP01", `cannot drop view "t" because other views depend on it: "chained", "t2"`)
 	exec(`DROP VIEW t CASCADE`)
 	check(`SELECT name FROM cairn_cluster.views ORDER BY name`, "busy\nrecent\ntop2")
