@@ -63,6 +63,8 @@ type View struct {
 	Groups    []uint64          `json:"groups"`
 	Start     []uint64          `json:"start"` // per source stream shard: the offset the view starts from
 	Settings  map[string]string `json:"settings,omitempty"`
+	Options   map[string]string `json:"options,omitempty"` // WITH options the plan uses (windows, ttl)
+	Window    string            `json:"window,omitempty"`  // the plan's window, as cairn_cluster.views shows it
 	CreatedAt int64             `json:"created_at"`
 
 	// Transform: the view does not aggregate; it keeps no state (no

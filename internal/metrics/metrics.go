@@ -49,6 +49,9 @@ type Metrics struct {
 	// ViewLagSeconds is, per view, the age of the oldest event not yet
 	// folded into the view (0 when caught up).
 	ViewLagSeconds *prometheus.GaugeVec
+	// ViewLateEvents is, per tumble()/hop() view, the events left out as
+	// late by the view shards this node holds.
+	ViewLateEvents *prometheus.GaugeVec
 }
 
 // latencyBuckets spans 50µs to ~13s: fsyncs on fast NVMe are tens of
@@ -85,10 +88,14 @@ func New() *Metrics {
 			Name: "cairn_view_lag_seconds",
 			Help: "Age of the oldest event not yet folded into the view (0 when caught up).",
 		}, []string{"view"}),
+		ViewLateEvents: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cairn_view_late_events",
+			Help: "Events a tumble()/hop() view left out because their window had closed (beyond the allowed lateness), summed over the view shards this node holds.",
+		}, []string{"view"}),
 	}
 	m.Registry.MustRegister(
 		m.RaftProposals, m.RaftCommitLatency, m.FsyncLatency,
-		m.EventsIngested, m.ViewLagEvents, m.ViewLagSeconds,
+		m.EventsIngested, m.ViewLagEvents, m.ViewLagSeconds, m.ViewLateEvents,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -160,6 +167,15 @@ func (m *Metrics) DropView(view string) {
 	}
 	m.ViewLagEvents.DeleteLabelValues(view)
 	m.ViewLagSeconds.DeleteLabelValues(view)
+	m.ViewLateEvents.DeleteLabelValues(view)
+}
+
+// SetViewLate records the late events of a windowed view.
+func (m *Metrics) SetViewLate(view string, late uint64) {
+	if m == nil {
+		return
+	}
+	m.ViewLateEvents.WithLabelValues(view).Set(float64(late))
 }
 
 // DropStream removes the ingest counter of a dropped stream.

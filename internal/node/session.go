@@ -103,7 +103,7 @@ func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
 	case "streams":
 		return systables.Streams(st.Catalog()), true, nil
 	case "views":
-		return systables.Views(st.Catalog()), true, nil
+		return systables.Views(b.n.ctx, st), true, nil
 	case "leader_terms":
 		t, err := systables.LeaderTerms(st)
 		return t, true, err

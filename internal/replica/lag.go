@@ -23,13 +23,19 @@ func (m *Manager) LagUpdater() func() {
 			}
 			var lagEvents int64
 			var oldest int64 // unix µs of the oldest unfolded batch; 0 = none
-			have := false
+			have, windowed := false, false
+			var late uint64
 			for _, vg := range v.Groups {
 				g := m.Get(vg)
 				if g == nil || g.View == nil {
 					continue
 				}
 				have = true
+				if g.View.Plan().Watermarked() {
+					windowed = true
+					_, l, _, _ := g.View.Window()
+					late += l
+				}
 				offs, _ := g.View.DurableOffsets()
 				var shardLag int64
 				for i, sg := range s.Groups {
@@ -60,6 +66,9 @@ func (m *Manager) LagUpdater() func() {
 				age = max(0, time.Since(time.UnixMicro(oldest)))
 			}
 			m.metrics.SetViewLag(v.Name, lagEvents, age)
+			if windowed {
+				m.metrics.SetViewLate(v.Name, late)
+			}
 		}
 		for name := range known {
 			if !seen[name] {

@@ -277,7 +277,7 @@ func PlanStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) 
 	if v.Transform {
 		return nil, fmt.Errorf("view %q is a transform: it has no state to plan", v.Name)
 	}
-	plan, _, err := exec.PlanStoredChain(v.Query, s.Name, exec.StreamColumns(s), v.Chain)
+	plan, _, err := exec.PlanStoredChain(v.Query, s.Name, exec.StreamColumns(s), v.Chain, v.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -670,7 +670,11 @@ func (m *Manager) LocalStatus() map[uint64]rpc.ReplicaStatus {
 		case slices.Contains(st.Learners, m.self):
 			role = "learner"
 		}
-		out[id] = rpc.ReplicaStatus{Role: role, Applied: st.Applied, Commit: st.Commit}
+		rs := rpc.ReplicaStatus{Role: role, Applied: st.Applied, Commit: st.Commit}
+		if g := m.Get(id); g != nil && g.View != nil && g.View.Plan().Watermarked() {
+			rs.Watermark, rs.Late, _, _ = g.View.Window()
+		}
+		out[id] = rs
 	}
 	return out
 }

@@ -423,13 +423,17 @@ type streamSource struct {
 
 func (s *streamSource) Columns() []exec.Column { return exec.StreamColumns(s.st) }
 
+// Arrival implements exec.ArrivalSource: batches carry arrival_timestamp.
+func (s *streamSource) Arrival() bool { return true }
+
 func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
 	src := &streamShardSource{rt: s.rt, groups: s.st.Groups, linearizable: s.linearizable}
 	for i, gid := range s.st.Groups {
-		each := func(_ uint64, _ int64, b *types.Batch) error {
+		each := func(_ uint64, ingest int64, b *types.Batch) error {
 			if err := ctx.Err(); err != nil {
 				return replica.StoreErr(err)
 			}
+			b.Arrival = ingest
 			return fn(b)
 		}
 		if g := s.rt.replicas.Get(gid); g != nil && g.Stream != nil && s.rt.replicas.Servable(gid) == nil {
@@ -618,8 +622,18 @@ func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) er
 	if r == nil {
 		return err
 	}
-	if len(r.gs) == 1 {
-		if err := r.rows(r.gs[0], r.emit); err != nil {
+	// A view whose groups expire shows only the live ones at read time; a
+	// sliding window's buckets merge into their group.
+	now := time.Now().UnixMicro()
+	expires := r.plan.Expires()
+	if len(r.gs) == 1 && !r.plan.Windowed() {
+		err := r.rows(r.gs[0], func(key, state []byte) error {
+			if expires && !r.plan.Live(key, now) {
+				return nil
+			}
+			return r.emit(key, state)
+		})
+		if err != nil {
 			return err
 		}
 	} else {
@@ -628,7 +642,10 @@ func (s *viewSource) Scan(ctx context.Context, fn func(b *types.Batch) error) er
 		var order []string
 		for _, g := range r.gs {
 			err := r.rows(g, func(key, state []byte) error {
-				k := string(key)
+				if expires && !r.plan.Live(key, now) {
+					return nil
+				}
+				k := string(r.plan.GroupKey(key))
 				prev, ok := merged[k]
 				if !ok {
 					order = append(order, k)
@@ -678,6 +695,7 @@ func (s *viewSource) ScanKeys(ctx context.Context, keys [][]types.Datum, fn func
 	}
 	var enc []byte
 	var remote map[uint64]map[string][]byte
+	now := time.Now().UnixMicro()
 	for _, key := range keys {
 		if enc, err = r.plan.EncodeKey(enc[:0], key); err != nil {
 			return err
@@ -695,11 +713,14 @@ func (s *viewSource) ScanKeys(ctx context.Context, keys [][]types.Datum, fn func
 				}
 				remote[g.ID] = m
 			}
-			if st, ok := remote[g.ID][string(enc)]; ok {
+			if st, ok := remote[g.ID][string(enc)]; ok && r.plan.Live(enc, now) {
 				if err := r.emit(enc, st); err != nil {
 					return err
 				}
 			}
+			continue
+		}
+		if !r.plan.Live(enc, now) {
 			continue
 		}
 		if err := g.View.Lookup(enc, func(state []byte) error { return r.emit(enc, state) }); err != nil {

@@ -67,4 +67,8 @@ type ReplicaStatus struct {
 	Role    string `json:"role"`
 	Applied uint64 `json:"applied"`
 	Commit  uint64 `json:"commit"`
+	// View shards with tumble()/hop() windows: the watermark (Unix
+	// microseconds) and the count of late events left out.
+	Watermark int64  `json:"watermark,omitempty"`
+	Late      uint64 `json:"late,omitempty"`
 }

@@ -229,6 +229,10 @@ type Column struct {
 type Batch struct {
 	N    int
 	Cols []Column
+	// Arrival is when the batch was appended to its stream, in Unix
+	// microseconds (arrival_timestamp); 0 when unknown. Set by readers of
+	// a stream, not encoded.
+	Arrival int64
 }
 
 // NewBatch returns an empty batch with columns of the given types.

@@ -85,6 +85,7 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			return nil
 		}
 		scratch.Reset()
+		scratch.Now, scratch.Watermark = delta.Now, delta.Watermark
 		if err := plan.Fold(ec, scratch, b, keep); err == nil {
 			return plan.Merge(delta, scratch)
 		}
@@ -98,7 +99,9 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 				row = append(row, b.Cols[c].Datum(i))
 			}
 			one.AppendRow(row)
+			one.Arrival = b.Arrival
 			scratch.Reset()
+			scratch.Now, scratch.Watermark = delta.Now, delta.Watermark
 			if err := plan.Fold(ec, scratch, one, keep); err != nil {
 				if c.OnSkip != nil {
 					c.OnSkip(start+uint64(i), err)
@@ -130,6 +133,9 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		}
 		to := slices.Clone(from)
 		delta.Reset()
+		delta.Now = time.Now().UnixMicro()
+		watermark, _, minExpiry, lastSweep := c.SM.Window()
+		delta.Watermark = watermark
 		var err error
 		events := 0
 		var newest int64
@@ -145,6 +151,7 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			var next uint64
 			next, err = c.Src.Scan(s, from[s], c.MaxEvents-events, func(start uint64, ingest int64, b *types.Batch) error {
 				events += b.N
+				b.Arrival = ingest
 				if ingest > newest {
 					newest = ingest
 				}
@@ -163,7 +170,10 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			}
 			return err
 		}
-		if slices.Equal(from, to) {
+		// A view whose rows expire proposes an empty delta when some row
+		// is due, so that Apply drops it even when no events arrive.
+		expire := plan.Expires() && minExpiry != 0 && delta.Now >= minExpiry && delta.Now >= lastSweep+plan.SweepEvery()
+		if slices.Equal(from, to) && !expire {
 			// Nothing new: wait for any source shard to grow (or a safety tick).
 			timer := time.NewTimer(200 * time.Millisecond)
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)})

@@ -77,8 +77,10 @@ type SM struct {
 	delta       *exec.Delta         // scratch
 	scratch     []byte              // scratch for merged states
 	dirty       map[string]struct{} // keys changed since the last checkpoint
+	deleted     map[string]struct{} // keys expired since the last checkpoint
 	logged      int                 // deltas logged since the last checkpoint
 	loggedBytes int
+	win         winState // window state as of the last applied delta
 
 	mu struct {
 		sync.RWMutex
@@ -86,7 +88,43 @@ type SM struct {
 		rows    map[string][]byte
 		durable []uint64      // offsets whose state is durable
 		changed chan struct{} // closed when durable advances
+		win     winState      // copy of win for readers
 	}
+}
+
+// winState is the part of a windowed view's state that is not rows.
+type winState struct {
+	Watermark int64  // largest event time folded (tumble/hop)
+	Late      uint64 // events dropped as late
+	LastSweep int64  // delta time of the last expiry sweep
+	MinExpiry int64  // earliest expiry among the rows (0 = none expire)
+}
+
+func (w *winState) append(dst []byte) []byte {
+	dst = binary.AppendVarint(dst, w.Watermark)
+	dst = binary.AppendUvarint(dst, w.Late)
+	dst = binary.AppendVarint(dst, w.LastSweep)
+	return binary.AppendVarint(dst, w.MinExpiry)
+}
+
+func (w *winState) decode(b []byte) error {
+	var k int
+	if w.Watermark, k = binary.Varint(b); k <= 0 {
+		return errors.New("viewsm: corrupt window state")
+	}
+	b = b[k:]
+	if w.Late, k = binary.Uvarint(b); k <= 0 {
+		return errors.New("viewsm: corrupt window state")
+	}
+	b = b[k:]
+	if w.LastSweep, k = binary.Varint(b); k <= 0 {
+		return errors.New("viewsm: corrupt window state")
+	}
+	b = b[k:]
+	if w.MinExpiry, k = binary.Varint(b); k <= 0 {
+		return errors.New("viewsm: corrupt window state")
+	}
+	return nil
 }
 
 // New returns a view shard state machine.
@@ -94,6 +132,7 @@ func New(prefix []byte, plan *exec.ViewPlan, start []uint64, onLeader func(bool,
 	sm := &SM{prefix: append([]byte(nil), prefix...), plan: plan, start: slices.Clone(start), onLeader: onLeader}
 	sm.delta = plan.NewDelta()
 	sm.dirty = map[string]struct{}{}
+	sm.deleted = map[string]struct{}{}
 	sm.mu.offsets = slices.Clone(start)
 	sm.mu.durable = slices.Clone(start)
 	sm.mu.rows = map[string][]byte{}
@@ -105,6 +144,10 @@ func New(prefix []byte, plan *exec.ViewPlan, start []uint64, onLeader func(bool,
 func (sm *SM) Plan() *exec.ViewPlan { return sm.plan }
 
 func (sm *SM) offsetsKey() []byte { return append(slices.Clone(sm.prefix), 'o') }
+
+// winKey holds the window state as of the last checkpoint (logged deltas
+// replay on top of it, like the rows).
+func (sm *SM) winKey() []byte { return append(slices.Clone(sm.prefix), 'w') }
 
 // Checkpoint policy: fold logged deltas into the rows after this many
 // deltas or bytes of deltas.
@@ -161,7 +204,18 @@ func (sm *SM) Load(r pebble.Reader) error {
 		return err
 	}
 	sm.dirty = map[string]struct{}{}
+	sm.deleted = map[string]struct{}{}
 	sm.logged, sm.loggedBytes = 0, 0
+	sm.win = winState{}
+	if v, closer, err := r.Get(sm.winKey()); err == nil {
+		err = sm.win.decode(v)
+		closer.Close()
+		if err != nil {
+			return err
+		}
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return err
+	}
 	it, err = r.NewIter(&pebble.IterOptions{LowerBound: sm.logKey(0), UpperBound: sm.logKey(^uint64(0))})
 	if err != nil {
 		return err
@@ -180,6 +234,7 @@ func (sm *SM) Load(r pebble.Reader) error {
 	sm.mu.Lock()
 	sm.mu.offsets = offsets
 	sm.mu.rows = rows
+	sm.mu.win = sm.win
 	sm.mu.Unlock()
 	sm.Durable()
 	return nil
@@ -223,6 +278,20 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 				return err
 			}
 		}
+		for k := range sm.deleted {
+			if _, ok := sm.mu.rows[k]; ok {
+				continue
+			}
+			if err := wb.Delete(sm.rowKey([]byte(k)), nil); err != nil {
+				return err
+			}
+		}
+		clear(sm.deleted)
+		if sm.plan.Expires() || sm.plan.Watermarked() {
+			if err := wb.Set(sm.winKey(), sm.win.append(nil), nil); err != nil {
+				return err
+			}
+		}
 		if err := wb.DeleteRange(sm.logKey(0), sm.logKey(index+1), nil); err != nil {
 			return err
 		}
@@ -230,6 +299,7 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 		sm.logged, sm.loggedBytes = 0, 0
 	}
 	sm.mu.offsets = to
+	sm.mu.win = sm.win
 	ob := binary.AppendUvarint(nil, uint64(len(to)))
 	for _, o := range to {
 		ob = binary.AppendUvarint(ob, o)
@@ -258,6 +328,14 @@ func (sm *SM) mergeDelta(rows map[string][]byte, buf []byte) (*Skipped, error) {
 		return nil, err
 	}
 	var skipped *Skipped
+	d, plan := sm.delta, sm.plan
+	if plan.Watermarked() {
+		sm.win.Watermark = max(sm.win.Watermark, d.MaxTime)
+		sm.win.Late += d.Late
+	}
+	if plan.Expires() && d.Now >= sm.win.LastSweep+plan.SweepEvery() {
+		sm.sweep(rows, d.Now)
+	}
 	err := sm.delta.Range(func(key, state []byte) error {
 		old, ok := rows[string(key)]
 		merged, err := sm.plan.MergeState(sm.scratch[:0], old, state)
@@ -277,9 +355,43 @@ func (sm *SM) mergeDelta(rows map[string][]byte, buf []byte) (*Skipped, error) {
 		if _, ok := sm.dirty[string(key)]; !ok {
 			sm.dirty[string(key)] = struct{}{}
 		}
+		if at, ok := plan.ExpiresAt(key); ok && (sm.win.MinExpiry == 0 || at < sm.win.MinExpiry) {
+			sm.win.MinExpiry = at
+		}
 		return nil
 	})
 	return skipped, err
+}
+
+// sweep drops the rows that have left the view by time now (the
+// delta's time, the same on every replica) and recomputes MinExpiry.
+func (sm *SM) sweep(rows map[string][]byte, now int64) {
+	sm.win.LastSweep, sm.win.MinExpiry = now, 0
+	for k := range rows {
+		at, ok := sm.plan.ExpiresAt([]byte(k))
+		if !ok {
+			continue
+		}
+		if now >= at {
+			delete(rows, k)
+			delete(sm.dirty, k)
+			sm.deleted[k] = struct{}{}
+			continue
+		}
+		if sm.win.MinExpiry == 0 || at < sm.win.MinExpiry {
+			sm.win.MinExpiry = at
+		}
+	}
+}
+
+// Window returns the view shard's watermark (largest event time folded,
+// Unix microseconds), its count of late events, the earliest time a row
+// expires (0 = none) and when expired rows were last dropped.
+func (sm *SM) Window() (watermark int64, late uint64, minExpiry, lastSweep int64) {
+	sm.mu.RLock()
+	defer sm.mu.RUnlock()
+	w := sm.mu.win
+	return w.Watermark, w.Late, w.MinExpiry, w.LastSweep
 }
 
 // Durable publishes the applied offsets once they are synced.

@@ -277,7 +277,12 @@ func (l *keyLookup) keys(ec *Ctx) (keys [][]types.Datum, ok bool) {
 // index of the output column (Columns()) that is exactly that key, or
 // nil if some key is not output as a plain column (or the view has no
 // GROUP BY).
-func (v *ViewPlan) KeyColumns() []int { return slices.Clone(v.keyCols) }
+func (v *ViewPlan) KeyColumns() []int {
+	if v.Windowed() {
+		return nil // a group's state is spread over bucket keys: scan
+	}
+	return slices.Clone(v.keyCols)
+}
 
 // EncodeKey appends one group key (datums in key order, of KeyTypes();
 // other types convert with Coerce) encoded exactly as Fold encodes group

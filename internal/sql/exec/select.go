@@ -52,6 +52,13 @@ type Plan struct {
 // Columns returns the plan's output columns.
 func (p *Plan) Columns() []Column { return p.cols }
 
+// ArrivalSource is a Source whose batches carry their arrival time
+// (types.Batch.Arrival): a stream, whose rows then have the implicit
+// column arrival_timestamp.
+type ArrivalSource interface {
+	Arrival() bool
+}
+
 // PlanSelect plans a SELECT over the sources resolve finds. Parameter
 // types found in context are recorded in params (which may be nil).
 func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan, error) {
@@ -59,6 +66,18 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 	var cols []Column
 	var quals []string
 	if f := sel.From; f != nil {
+		outputOf := false
+		if f.Func != nil {
+			name, ok, err := OutputOf(f)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, pgerr.TableFuncInSelect.New(f.Name).WithPos(f.P)
+			}
+			f = &parser.TableRef{P: f.P, Name: name, Alias: f.Alias}
+			outputOf = true
+		}
 		switch {
 		case f.Subquery != nil:
 			sub, err := PlanSelect(f.Subquery, resolve, params)
@@ -74,7 +93,7 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 			if err != nil {
 				return nil, scalar.PosErr(err, f.P)
 			}
-			if f.OutputOf {
+			if outputOf {
 				if err := checkOutputOf(f, src); err != nil {
 					return nil, err
 				}
@@ -87,6 +106,9 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 		}
 	}
 	in := &scalar.Compiler{Cols: cols, Quals: quals, Params: params}
+	if a, ok := p.src.(ArrivalSource); ok && a.Arrival() {
+		in.Virtual = arrivalColumn
+	}
 
 	items, err := expandItems(sel, cols, quals)
 	if err != nil {
@@ -207,9 +229,9 @@ type grouping struct {
 // literal is an output ordinal, a bare name is an input column or else an
 // output alias, anything else an expression over the input.
 func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (*grouping, error) {
-	argC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: ""}
+	argC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "", Virtual: in.Virtual}
 	actx := &agg.Scope{In: argC}
-	keyC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "GROUP BY"}
+	keyC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "GROUP BY", Virtual: in.Virtual}
 	for _, ge := range groupBy {
 		e := ge
 		switch g := ge.(type) {

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -90,7 +91,33 @@ func TestSQL(t *testing.T) {
 				}
 				return sb.String()
 			case "view":
-				v, err := PlanView(sel, eventCols)
+				// Arguments: opt=key=value (WITH options); read=<time>
+				// (read the view then: expired groups are left out);
+				// watermark (advance the watermark after every row);
+				// reverse (fold the rows newest first).
+				opts := ViewOptions{}
+				var readAt int64
+				watermark, reverse := false, false
+				for _, a := range d.CmdArgs {
+					switch a.Key {
+					case "opt":
+						for _, kv := range a.Vals {
+							k, v, _ := strings.Cut(kv, "=")
+							opts[k] = strings.ReplaceAll(v, "_", " ")
+						}
+					case "read":
+						t, err := time.Parse(time.RFC3339, a.Vals[0])
+						if err != nil {
+							return err.Error()
+						}
+						readAt = t.UnixMicro()
+					case "watermark":
+						watermark = true
+					case "reverse":
+						reverse = true
+					}
+				}
+				v, err := PlanViewWith(sel, eventCols, opts)
 				if err != nil {
 					return fmtErr(err)
 				}
@@ -98,18 +125,40 @@ func TestSQL(t *testing.T) {
 				writeCols(&sb, v.Columns())
 				merged := map[string][]byte{}
 				src := sqlEvents()
+				rows := src.rows
+				if reverse {
+					rows = slices.Clone(rows)
+					slices.Reverse(rows)
+				}
+				var late uint64
 				for s := 0; s < 2; s++ {
 					d := v.NewDelta()
-					for _, r := range src.rows {
-						if err := v.Fold(ec, d, toBatch([][]types.Datum{r}), func(h uint64) bool { return h%2 == uint64(s) }); err != nil {
+					for _, r := range rows {
+						if watermark {
+							d.Watermark = d.MaxTime
+						}
+						b := toBatch([][]types.Datum{r})
+						b.Arrival = r[0].I // arrival_timestamp = ts in these scripts
+						if err := v.Fold(ec, d, b, func(h uint64) bool { return h%2 == uint64(s) }); err != nil {
 							return fmtErr(err)
 						}
 					}
+					late += d.Late
 					d.Range(func(k, st []byte) error {
+						if readAt != 0 && !v.Live(k, readAt) {
+							return nil
+						}
+						k = v.GroupKey(k)
 						m, err := v.MergeState(nil, merged[string(k)], st)
 						merged[string(k)] = m
 						return err
 					})
+				}
+				if late > 0 {
+					fmt.Fprintf(&sb, "late events: %d\n", late)
+				}
+				if len(merged) == 0 && v.Global() {
+					merged[""] = nil // one row even when empty, as the reader does
 				}
 				var out []string
 				for k, st := range merged {
@@ -190,7 +239,7 @@ func runChain(t *testing.T, ec *Ctx, input string) string {
 	for _, p := range parts[:len(parts)-1] {
 		chain = append([]string{strings.TrimSpace(p)}, chain...)
 	}
-	v, tr, err := PlanStoredChain(parts[len(parts)-1], "events", eventCols, chain)
+	v, tr, err := PlanStoredChain(parts[len(parts)-1], "events", eventCols, chain, nil)
 	if err != nil {
 		return fmtErr(err)
 	}

@@ -3,7 +3,10 @@ package exec
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/parser"
@@ -45,6 +48,8 @@ func PlanTransform(sel *parser.Select, stream string, cols []Column) (*Transform
 		return nil, refuse(sel.Limit.Pos(), "LIMIT")
 	case sel.Offset != nil:
 		return nil, refuse(sel.Offset.Pos(), "OFFSET")
+	case sel.From.Func != nil:
+		return nil, refuse(sel.From.Func.P, sel.From.Func.Name+"()")
 	}
 	quals := []string{sel.From.Name}
 	if sel.From.Alias != "" {
@@ -55,7 +60,7 @@ func PlanTransform(sel *parser.Select, stream string, cols []Column) (*Transform
 		return nil, err
 	}
 	// Type-check it as the SELECT its readers will run.
-	table := &MemTable{Cols: cols}
+	table := &streamShape{MemTable{Cols: cols}}
 	p, err := PlanSelect(sel, func(_, _ string) (Source, error) { return table, nil }, nil)
 	if err != nil {
 		return nil, err
@@ -84,15 +89,58 @@ func PlanTransform(sel *parser.Select, stream string, cols []Column) (*Transform
 	return &Transform{Sel: out, Cols: p.Columns()}, nil
 }
 
-// Inline rewrites sel, which reads FROM the transform t (by its name or
-// output_of), into the same query over t's base stream.
+// streamShape stands for a stream when only its columns are needed: no
+// rows, but the implicit arrival_timestamp column.
+type streamShape struct{ MemTable }
+
+func (streamShape) Arrival() bool { return true }
+
+// OutputOf returns the view f names when it is PipelineDB's
+// output_of('view'); ok is false for any other FROM item.
+func OutputOf(f *parser.TableRef) (name string, ok bool, err error) {
+	if f == nil || f.Func == nil || !strings.EqualFold(f.Func.Name, "output_of") {
+		return "", false, nil
+	}
+	if len(f.Func.Args) == 1 {
+		if l, isLit := f.Func.Args[0].(*parser.Literal); isLit && l.Kind == parser.LitString {
+			return l.Val, true, nil
+		}
+	}
+	return "", false, pgerr.OutputOfArgs.New().WithPos(f.Func.P)
+}
+
+// ViewFrom returns the relation a view's query reads: the FROM name, the
+// view of output_of('view') (outputOf set), or the first argument of
+// tumble()/hop().
+func ViewFrom(sel *parser.Select) (name string, pos int, outputOf bool, err error) {
+	if sel.From == nil {
+		return "", sel.P, false, nil
+	}
+	if name, ok, err := OutputOf(sel.From); ok || err != nil {
+		return name, sel.From.P, ok, err
+	}
+	name, pos = ViewSource(sel)
+	return name, pos, false, nil
+}
+
+// Inline rewrites sel, which reads FROM the transform t (by its name,
+// output_of, or as tumble()/hop()'s stream), into the same query over t's
+// base stream.
 func Inline(sel *parser.Select, t *Transform) (*parser.Select, error) {
 	if sel.From == nil || sel.From.Subquery != nil {
 		return nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
 	}
-	qual := sel.From.Name
+	name, _, _, err := ViewFrom(sel)
+	if err != nil {
+		return nil, err
+	}
+	qual := name
 	if sel.From.Alias != "" {
 		qual = sel.From.Alias
+	}
+	window := false
+	if f := sel.From.Func; f != nil {
+		window = strings.EqualFold(f.Name, "tumble") || strings.EqualFold(f.Name, "hop")
 	}
 	byName := map[string]int{}
 	for i, c := range t.Cols {
@@ -104,6 +152,12 @@ func Inline(sel *parser.Select, t *Transform) (*parser.Select, error) {
 		}
 		i, ok := byName[r.Name]
 		if !ok {
+			// A transform's rows are its stream's rows, one for one, so
+			// they keep their arrival time; a window's columns are the
+			// window's.
+			if r.Name == "arrival_timestamp" || (window && (r.Name == "window_start" || r.Name == "window_end")) {
+				return &parser.ColumnRef{P: r.P, Name: r.Name}, nil
+			}
 			if r.Table != "" {
 				return nil, pgerr.QualifiedColumnNotFound.New(r.Table, r.Name).WithPos(r.P)
 			}
@@ -119,6 +173,19 @@ func Inline(sel *parser.Select, t *Transform) (*parser.Select, error) {
 	}
 	out := *sel
 	out.From = &parser.TableRef{P: sel.From.P, Name: t.Sel.From.Name}
+	if window {
+		// tumble(t, ts, ...) → tumble(stream, <ts over the stream>, ...)
+		f := *sel.From.Func
+		f.Args = []parser.Expr{&parser.ColumnRef{P: f.Args[0].Pos(), Name: t.Sel.From.Name}}
+		for _, a := range sel.From.Func.Args[1:] {
+			x, err := rewriteExpr(a, subst)
+			if err != nil {
+				return nil, err
+			}
+			f.Args = append(f.Args, x)
+		}
+		out.From.Func, out.From.Name = &f, f.Name
+	}
 	out.Items = nil
 	var names []string
 	for _, it := range sel.Items {
@@ -147,7 +214,6 @@ func Inline(sel *parser.Select, t *Transform) (*parser.Select, error) {
 		out.Items = append(out.Items, parser.SelectItem{Expr: e, Alias: name})
 		names = append(names, name)
 	}
-	var err error
 	if sel.Where != nil {
 		if out.Where, err = rewriteExpr(sel.Where, subst); err != nil {
 			return nil, err
@@ -333,10 +399,11 @@ func ResolveChain(stream string, cols []Column, chain []string) (*Transform, err
 	return t, nil
 }
 
-// PlanChain plans a view's query sel over the transform chain (see
-// ResolveChain; empty when sel reads the stream itself): an aggregating
-// view (a *ViewPlan) or a transform, exactly one of them non-nil.
-func PlanChain(sel *parser.Select, stream string, cols []Column, chain []string) (*ViewPlan, *Transform, error) {
+// PlanChain plans a view's query sel, with its WITH options, over the
+// transform chain (see ResolveChain; empty when sel reads the stream
+// itself): an aggregating view (a *ViewPlan) or a transform, exactly one
+// of them non-nil.
+func PlanChain(sel *parser.Select, stream string, cols []Column, chain []string, opts ViewOptions) (*ViewPlan, *Transform, error) {
 	t, err := ResolveChain(stream, cols, chain)
 	if err != nil {
 		return nil, nil, err
@@ -346,21 +413,31 @@ func PlanChain(sel *parser.Select, stream string, cols []Column, chain []string)
 			return nil, nil, err
 		}
 	}
-	if !Aggregates(sel) {
+	if !Aggregates(sel) && sel.From.Func == nil {
+		if len(opts) > 0 {
+			keys := slices.Sorted(maps.Keys(opts))
+			return nil, nil, pgerr.TransformOption.New(keys[0])
+		}
 		t, err := PlanTransform(sel, stream, cols)
 		return nil, t, err
 	}
-	v, err := PlanView(sel, cols)
+	if t == nil {
+		if _, ok, _ := OutputOf(sel.From); ok {
+			return nil, nil, pgerr.OutputOfNotTransform.New(stream, parser.QuoteIdent(stream)).WithPos(sel.From.P)
+		}
+	}
+	v, err := PlanViewWith(sel, cols, opts)
 	return v, nil, err
 }
 
-// PlanStoredChain re-plans a stored view (its query text and chain).
-func PlanStoredChain(query, stream string, cols []Column, chain []string) (*ViewPlan, *Transform, error) {
+// PlanStoredChain re-plans a stored view (its query text, chain and WITH
+// options).
+func PlanStoredChain(query, stream string, cols []Column, chain []string, opts ViewOptions) (*ViewPlan, *Transform, error) {
 	sel, err := parseSelect(query)
 	if err != nil {
 		return nil, nil, err
 	}
-	return PlanChain(sel, stream, cols, chain)
+	return PlanChain(sel, stream, cols, chain, opts)
 }
 
 func parseSelect(text string) (*parser.Select, error) {

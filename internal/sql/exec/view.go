@@ -34,12 +34,36 @@ type ViewPlan struct {
 	// keyCols maps each group key to the output column that is exactly
 	// it; nil when some key is not output as a plain column.
 	keyCols []int
-	rt      readTime // HAVING, ORDER BY, LIMIT, OFFSET (viewread.go)
+	win     *windowPlan // nil: no window (window.go)
+	ttl     *ttlPlan    // nil: groups never expire
+	rt      readTime    // HAVING, ORDER BY, LIMIT, OFFSET (viewread.go)
 }
 
 // PlanView validates and plans a continuous view over a stream with the
 // given columns. The caller checks that FROM names the stream.
 func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
+	return PlanViewWith(sel, stream, nil)
+}
+
+// ViewSource returns the stream a view definition reads: the FROM name,
+// or the first argument of tumble()/hop().
+func ViewSource(sel *parser.Select) (name string, pos int) {
+	if sel.From == nil {
+		return "", 0
+	}
+	if f := sel.From.Func; f != nil {
+		if len(f.Args) > 0 {
+			if r, ok := f.Args[0].(*parser.ColumnRef); ok && r.Table == "" {
+				return r.Name, r.P
+			}
+		}
+		return "", f.P
+	}
+	return sel.From.Name, sel.From.P
+}
+
+// PlanViewWith is PlanView with the view's WITH options (windows, ttl).
+func PlanViewWith(sel *parser.Select, stream []Column, opts ViewOptions) (*ViewPlan, error) {
 	unsupported := func(pos int, what string) error {
 		return pgerr.ViewUnsupported.New(what).WithPos(pos)
 	}
@@ -51,22 +75,33 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 	case sel.Distinct:
 		return nil, unsupported(sel.P, "DISTINCT")
 	}
-	quals := []string{sel.From.Name}
+	if f := sel.From.Func; f != nil && !strings.EqualFold(f.Name, "tumble") && !strings.EqualFold(f.Name, "hop") {
+		return nil, pgerr.TableFuncInView.New(f.Name).WithPos(f.P)
+	}
+	src, srcPos := ViewSource(sel)
+	if src == "" {
+		return nil, pgerr.WindowArgs.New(sel.From.Name).WithPos(srcPos)
+	}
+	quals := []string{src}
 	if sel.From.Alias != "" {
 		quals = []string{sel.From.Alias}
 	}
-	in := &scalar.Compiler{Cols: stream, Quals: quals, NoAgg: "WHERE"}
+	in := &scalar.Compiler{Cols: stream, Quals: quals, NoAgg: "WHERE", Virtual: arrivalColumn}
 	items, err := expandItems(sel, stream, quals)
 	if err != nil {
 		return nil, err
 	}
 	v := &ViewPlan{}
-	if sel.Where != nil {
-		w, err := in.Compile(sel.Where)
+	where, err := v.planWindow(sel, in, opts)
+	if err != nil {
+		return nil, err
+	}
+	if where != nil {
+		w, err := in.Compile(where)
 		if err != nil {
 			return nil, err
 		}
-		if v.where, err = in.BoolArg(w, "WHERE", sel.Where.Pos()); err != nil {
+		if v.where, err = in.BoolArg(w, "WHERE", where.Pos()); err != nil {
 			return nil, err
 		}
 	}
@@ -93,6 +128,18 @@ func PlanView(sel *parser.Select, stream []Column) (*ViewPlan, error) {
 	}
 	v.keys, v.aggs = g.actx.KeyNodes, g.actx.Aggs
 	v.keyCols = viewKeyColumns(g, items)
+	if v.Watermarked() {
+		grouped := false
+		for _, k := range g.actx.Keys {
+			grouped = grouped || strings.Contains(k, "?.window_start") || strings.Contains(k, "?.window_end")
+		}
+		if !grouped {
+			return nil, pgerr.TumbleNoWindowKey.New(strings.ToLower(sel.From.Func.Name)).WithPos(sel.P)
+		}
+	}
+	if err := v.planTTL(opts, items); err != nil {
+		return nil, err
+	}
 	for _, s := range v.aggs {
 		if s.Distinct {
 			return nil, pgerr.ViewDistinctAggregate.New().WithPos(sel.P)
@@ -173,6 +220,14 @@ type Delta struct {
 	words  []uint64 // stride words per entry
 	strs   []string // text min/max values, indexed by state words
 
+	// Window inputs, set by the folder before Fold: Now (Unix micros,
+	// also the time Apply expires groups by) and the view shard's
+	// Watermark. Outputs: MaxTime, the largest event time folded, and
+	// Late, the events dropped as late. All four travel in the encoding.
+	Now, Watermark int64
+	MaxTime        int64
+	Late           uint64
+
 	// Fold scratch, kept to avoid allocating per batch.
 	keyBuf   []byte
 	rows     []int32
@@ -208,6 +263,7 @@ func (d *Delta) Reset() {
 	d.words = d.words[:0]
 	clear(d.strs)
 	d.strs = d.strs[:0]
+	d.Now, d.Watermark, d.MaxTime, d.Late = 0, 0, 0, 0
 }
 
 func (d *Delta) key(e int) []byte { return d.keys[d.koffs[e]:d.koffs[e+1]] }
@@ -283,6 +339,60 @@ func keyEq(a, b []byte) bool {
 // allocate. On error (say a cast in a group key fails on one row) d is
 // left partly folded: discard it with Reset.
 func (v *ViewPlan) Fold(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64) bool) error {
+	if v.win == nil || v.win.kind != winHop {
+		return v.fold1(ec, d, b, keep)
+	}
+	defer func() { ec.Pass = 0 }()
+	for p := 0; p < v.win.passes; p++ {
+		ec.Pass = p
+		if err := v.fold1(ec, d, b, keep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// admit applies the window to row i: whether it is folded, and the
+// bucket to append to its key (sliding) or the window's start (tumble,
+// hop).
+func (v *ViewPlan) admit(ec *Ctx, d *Delta, in scalar.Input) (bucket int64, ok bool) {
+	w := v.win
+	t, ok := w.rowTime(in)
+	if !ok {
+		return 0, false
+	}
+	if w.kind == winSliding {
+		bucket = w.bucket(t)
+		// Already outside the window when folded: it would expire at once.
+		return bucket, d.Now == 0 || bucket+w.size > d.Now
+	}
+	if ec.Pass == 0 && t > d.MaxTime {
+		// Every row read moves the watermark, whichever shard it folds
+		// into: all shards of a view read the same events, so they agree.
+		d.MaxTime = t
+	}
+	start := w.start(t, ec.Pass)
+	if start+w.size <= t {
+		return 0, false // hop: this pass's window ends before t
+	}
+	return start, true
+}
+
+// late applies the watermark to a row of this view shard (after its key
+// is known to belong here): whether its window closed more than the
+// allowed lateness ago.
+func (v *ViewPlan) late(ec *Ctx, d *Delta, start int64) bool {
+	w := v.win
+	if d.Watermark != 0 && start+w.size+w.lateness <= d.Watermark {
+		if ec.Pass == 0 {
+			d.Late++
+		}
+		return true
+	}
+	return false
+}
+
+func (v *ViewPlan) fold1(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64) bool) error {
 	v.bind(d)
 	rows, slots := d.rows[:0], d.slots[:0]
 	key := d.keyBuf
@@ -294,6 +404,13 @@ func (v *ViewPlan) Fold(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64
 				return err
 			}
 			if w.Null || w.I == 0 {
+				continue
+			}
+		}
+		var bucket int64
+		if v.win != nil {
+			var ok bool
+			if bucket, ok = v.admit(ec, d, in); !ok {
 				continue
 			}
 		}
@@ -322,8 +439,14 @@ func (v *ViewPlan) Fold(ec *Ctx, d *Delta, b *types.Batch, keep func(hash uint64
 			}
 			key = scalar.AppendKey(key, kd)
 		}
+		if v.win != nil && v.win.kind == winSliding {
+			key = appendBucket(key, bucket)
+		}
 		h := hashKey(key)
 		if keep != nil && !keep(h) {
+			continue
+		}
+		if v.win != nil && v.win.kind != winSliding && v.late(ec, d, bucket) {
 			continue
 		}
 		rows = append(rows, int32(i))
@@ -520,7 +643,14 @@ func (d *Delta) Range(fn func(key, state []byte) error) error {
 	return nil
 }
 
-const deltaVersion = 1
+// Delta encodings: version 1 is the entries; version 2 (views with a
+// window or ttl) first carries Now, MaxTime and Late.
+const (
+	deltaVersion       = 1
+	deltaVersionWindow = 2
+)
+
+func (v *ViewPlan) timed() bool { return v.win != nil || v.ttl != nil }
 
 // AppendDelta appends a deterministic encoding of d (entries sorted by
 // key) to dst, for Raft proposals.
@@ -531,7 +661,14 @@ func (v *ViewPlan) AppendDelta(dst []byte, d *Delta) []byte {
 	}
 	slices.SortFunc(order, func(a, b int32) int { return bytes.Compare(d.key(int(a)), d.key(int(b))) })
 	d.order = order
-	dst = append(dst, deltaVersion)
+	if v.timed() {
+		dst = append(dst, deltaVersionWindow)
+		dst = binary.AppendVarint(dst, d.Now)
+		dst = binary.AppendVarint(dst, d.MaxTime)
+		dst = binary.AppendUvarint(dst, d.Late)
+	} else {
+		dst = append(dst, deltaVersion)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(order)))
 	for _, e := range order {
 		k := d.key(int(e))
@@ -548,10 +685,28 @@ func (v *ViewPlan) AppendDelta(dst []byte, d *Delta) []byte {
 func (v *ViewPlan) DecodeDelta(buf []byte, d *Delta) error {
 	d.Reset()
 	v.bind(d)
-	if len(buf) < 1 || buf[0] != deltaVersion {
+	want := byte(deltaVersion)
+	if v.timed() {
+		want = deltaVersionWindow
+	}
+	if len(buf) < 1 || buf[0] != want {
 		return scalar.ErrCorruptState
 	}
 	buf = buf[1:]
+	if want == deltaVersionWindow {
+		var k1, k2, k3 int
+		d.Now, k1 = binary.Varint(buf)
+		if k1 > 0 {
+			d.MaxTime, k2 = binary.Varint(buf[k1:])
+		}
+		if k1 > 0 && k2 > 0 {
+			d.Late, k3 = binary.Uvarint(buf[k1+k2:])
+		}
+		if k1 <= 0 || k2 <= 0 || k3 <= 0 {
+			return scalar.ErrCorruptState
+		}
+		buf = buf[k1+k2+k3:]
+	}
 	n, k := binary.Uvarint(buf)
 	if k <= 0 || n > uint64(len(buf)) {
 		return scalar.ErrCorruptState
@@ -581,6 +736,8 @@ func (v *ViewPlan) DecodeDelta(buf []byte, d *Delta) error {
 // Merge folds every entry of src into dst (both deltas of this view).
 func (v *ViewPlan) Merge(dst, src *Delta) error {
 	v.bind(dst)
+	dst.MaxTime = max(dst.MaxTime, src.MaxTime)
+	dst.Late += src.Late
 	for e := range src.hashes {
 		src.stateBuf = v.appendState(src.stateBuf[:0], src, e)
 		key := src.key(e)

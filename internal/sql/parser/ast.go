@@ -280,15 +280,16 @@ type Copy struct {
 }
 
 // TableRef is the FROM item: a (possibly schema-qualified) name, or a
-// subquery. OutputOf is set for PipelineDB's `output_of('name')` (Name
-// holds the view named).
+// subquery.
 type TableRef struct {
 	P        int
 	Schema   string
 	Name     string
 	Alias    string
 	Subquery *Select
-	OutputOf bool
+	// Func is a table function in FROM (tumble(s, ts, interval '1
+	// minute')); Name is then the function's name.
+	Func *Func
 }
 
 // SelectItem is one output column; Alias is empty unless written.

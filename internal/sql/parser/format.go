@@ -396,18 +396,14 @@ func formatSelect(b *strings.Builder, s *Select) {
 			b.WriteByte('(')
 			formatSelect(b, f.Subquery)
 			b.WriteByte(')')
+		} else if f.Func != nil {
+			formatExpr(b, f.Func)
 		} else {
 			if f.Schema != "" {
 				b.WriteString(QuoteIdent(f.Schema))
 				b.WriteByte('.')
 			}
-			if f.OutputOf {
-				b.WriteString("output_of(")
-				b.WriteString(QuoteString(f.Name))
-				b.WriteByte(')')
-			} else {
-				b.WriteString(QuoteIdent(f.Name))
-			}
+			b.WriteString(QuoteIdent(f.Name))
 		}
 		if f.Alias != "" {
 			b.WriteString(" AS ")

@@ -218,13 +218,20 @@ func (p *parser) parseTableRef() (*TableRef, error) {
 			return nil, err
 		}
 		tr.Name = n
-		if p.isOp("(") && strings.EqualFold(n, "output_of") && p.peekN(1).kind == tString && isOpTok(p.peekN(2), ")") {
-			// PipelineDB's output_of('view'): the view's output as a stream.
-			tr.Name, tr.OutputOf = p.peekN(1).val, true
-			p.i += 3
-		}
 		if p.isOp("(") {
-			return nil, p.unsupported(p.peek(), "table functions are not supported")
+			// A table function (tumble, hop, ...): parse it as a call; the
+			// planner decides which ones it knows.
+			p.i--
+			e, err := p.parseExpr()
+			if err != nil {
+				return nil, err
+			}
+			f, ok := e.(*Func)
+			if !ok {
+				return nil, p.syntaxErr(p.peek())
+			}
+			tr.Func = f
+			tr.Name = f.Name
 		}
 		if p.acceptOp(".") {
 			m, err := p.name()

@@ -115,43 +115,54 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 	}}, nil
 }
 
-var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "start"}
+var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "start", "sw", "step_factor", "ttl", "ttl_column", "lateness"}
 
 // viewSettings are the Timeplus SETTINGS keys Cairn accepts.
 var viewSettings = []string{"checkpoint_settings", "checkpoint_interval"}
 
-// viewFrom resolves the FROM of a new view to its base stream and the
-// chain of transforms between them (nearest first: names and queries).
+// viewFrom resolves the FROM of a new view (a stream, a transform, or
+// output_of('transform'), maybe inside tumble()/hop()) to its base stream
+// and the chain of transforms between them (nearest first: names and
+// queries).
 func (s *Session) viewFrom(cv *parser.CreateView) (st *catalog.Stream, over, chain []string, err error) {
 	sel := cv.Query
 	if sel.From == nil || sel.From.Subquery != nil {
 		return nil, nil, nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
 	}
-	f := sel.From
-	if f.Name == cv.Name {
-		return nil, nil, nil, pgerr.ViewReadsItself.New(f.Name).WithPos(f.P)
+	name, pos, outputOf, err := exec.ViewFrom(sel)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if sel.From.Func != nil && name == "" {
+		// Not tumble(stream, ...): let the planner say what is wrong.
+		if _, err := exec.PlanView(sel, nil); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if name == cv.Name {
+		return nil, nil, nil, pgerr.ViewReadsItself.New(name).WithPos(pos)
 	}
 	cat := s.b.Catalog()
-	if st := cat.Streams[f.Name]; st != nil {
-		if f.OutputOf {
-			return nil, nil, nil, pgerr.OutputOfNotTransform.New(f.Name, parser.QuoteIdent(f.Name)).WithPos(f.P)
+	if st := cat.Streams[name]; st != nil {
+		if outputOf {
+			return nil, nil, nil, pgerr.OutputOfNotTransform.New(name, parser.QuoteIdent(name)).WithPos(pos)
 		}
 		return st, nil, nil, nil
 	}
-	if v := cat.Views[f.Name]; v != nil {
+	if v := cat.Views[name]; v != nil {
 		if !v.Transform {
-			return nil, nil, nil, pgerr.ViewOverAggregate.New(f.Name, v.Stream).WithPos(f.P)
+			return nil, nil, nil, pgerr.ViewOverAggregate.New(name, v.Stream).WithPos(pos)
 		}
 		if st = cat.Streams[v.Stream]; st == nil {
-			return nil, nil, nil, catalog.ErrNoStream(v.Stream).WithPos(f.P)
+			return nil, nil, nil, catalog.ErrNoStream(v.Stream).WithPos(pos)
 		}
 		return st, append([]string{v.Name}, v.Over...), append([]string{v.Query}, v.Chain...), nil
 	}
-	if cv.Kind == parser.ViewPlain || f.OutputOf {
-		return nil, nil, nil, pgerr.RelationNotFound.New(f.Name).
-			WithHint("CREATE VIEW makes a continuous view over a stream or a transform; create that first.").WithPos(f.P)
+	if cv.Kind == parser.ViewPlain || outputOf {
+		return nil, nil, nil, pgerr.RelationNotFound.New(name).
+			WithHint("CREATE VIEW makes a continuous view over a stream or a transform; create that first.").WithPos(pos)
 	}
-	return nil, nil, nil, catalog.ErrNoStream(f.Name).WithPos(f.P)
+	return nil, nil, nil, catalog.ErrNoStream(name).WithPos(pos)
 }
 
 // stateOptions are the view options that shape a view's state; a
@@ -173,12 +184,36 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, tr, err := exec.PlanChain(sel, st.Name, exec.StreamColumns(st), chain)
+	opts := exec.ViewOptions{}
+	optPos := map[string]int{}
+	for _, o := range cv.With {
+		if slices.Contains(exec.WindowOptionKeys, o.Key) {
+			val, ok := optString(o)
+			if !ok {
+				return nil, pgerr.BadWindowOption.New(o.Key, "").WithPos(o.P)
+			}
+			opts[o.Key] = val
+			optPos[o.Key] = o.P
+		}
+	}
+	plan, tr, err := exec.PlanChain(sel, st.Name, exec.StreamColumns(st), chain, opts)
 	if err != nil {
-		return nil, err
+		e := pgerr.From(err)
+		for k, p := range optPos {
+			if e.Position == 0 && strings.Contains(e.Message, k) {
+				e = e.WithPos(p)
+			}
+		}
+		return nil, e
 	}
 	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog()),
 		Transform: tr != nil, Over: over, Chain: chain}
+	if len(opts) > 0 {
+		v.Options = opts
+	}
+	if plan != nil {
+		v.Window = plan.WindowText()
+	}
 	switch {
 	case tr != nil && cv.Kind == parser.ViewMaterialized:
 		return nil, pgerr.MaterializedNoState.New().WithPos(cv.P)
@@ -228,6 +263,8 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			default:
 				err = pgerr.BadViewStart.New(val).WithPos(o.P)
 			}
+		case "sw", "step_factor", "ttl", "ttl_column", "lateness":
+			// Planned above (windows and expiry).
 		default:
 			err = unknownOption(o, "view", viewOptions)
 		}

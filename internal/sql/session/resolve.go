@@ -49,7 +49,7 @@ func (s *Session) viewSource(cat *catalog.Catalog, v *catalog.View) (exec.Source
 	p, ok := s.views[v.ID]
 	if !ok {
 		var err error
-		if p.view, p.transform, err = exec.PlanStoredChain(v.Query, st.Name, exec.StreamColumns(st), v.Chain); err != nil {
+		if p.view, p.transform, err = exec.PlanStoredChain(v.Query, st.Name, exec.StreamColumns(st), v.Chain, v.Options); err != nil {
 			return nil, err
 		}
 		if len(s.views) >= maxCachedViews {

@@ -63,12 +63,50 @@ func Streams(cat *catalog.Catalog) *exec.MemTable {
 	return t
 }
 
-// Views is cairn_cluster.views: every continuous view.
-func Views(cat *catalog.Catalog) *exec.MemTable {
+// Views is cairn_cluster.views: every continuous view. time_window describes
+// its window and expiry; for a view with tumble() or hop() windows,
+// watermark is the largest event time its shards have folded and
+// late_events the events they left out as late (NULL when no replica of
+// some shard answered, or the view has no such window).
+func Views(ctx context.Context, n Status) *exec.MemTable {
 	t := &exec.MemTable{Cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "stream", T: types.Text}, {Name: "kind", T: types.Text},
-		{Name: "shards", T: types.Int8}, {Name: "replicas", T: types.Int8}, {Name: "query", T: types.Text}}}
-	for _, v := range cat.SortedViews() {
-		t.Rows = append(t.Rows, []types.Datum{txt(v.Name), txt(v.Stream), txt(v.Kind), i8(int64(v.Shards)), i8(int64(v.Replicas)), txt(v.Query)})
+		{Name: "shards", T: types.Int8}, {Name: "replicas", T: types.Int8}, {Name: "query", T: types.Text},
+		{Name: "time_window", T: types.Text}, {Name: "watermark", T: types.TimestampTZ}, {Name: "late_events", T: types.Int8}}}
+	var states map[uint64]map[uint64]rpc.ReplicaStatus
+	for _, v := range n.Catalog().SortedViews() {
+		wm, late := types.NullOf(types.TimestampTZ), types.NullOf(types.Int8)
+		if strings.HasPrefix(v.Window, "tumble") || strings.HasPrefix(v.Window, "hop") {
+			if states == nil {
+				states = n.GroupStatus(ctx)
+			}
+			var maxWM, sum int64
+			found := 0
+			for _, gid := range v.Groups {
+				// Replicas apply the same log: the most advanced one
+				// (the largest count, which only grows) is the freshest.
+				var shardLate uint64
+				seen := false
+				for _, byGroup := range states {
+					if st, ok := byGroup[gid]; ok {
+						maxWM = max(maxWM, st.Watermark)
+						shardLate = max(shardLate, st.Late)
+						seen = true
+					}
+				}
+				if seen {
+					sum += int64(shardLate)
+					found++
+				}
+			}
+			if found == len(v.Groups) {
+				late = i8(sum)
+				if maxWM != 0 {
+					wm = types.NewInt(types.TimestampTZ, maxWM)
+				}
+			}
+		}
+		t.Rows = append(t.Rows, []types.Datum{txt(v.Name), txt(v.Stream), txt(v.Kind), i8(int64(v.Shards)), i8(int64(v.Replicas)), txt(v.Query),
+			txt(v.Window), wm, late})
 	}
 	return t
 }

@@ -139,3 +139,19 @@ func canonTo(c *scalar.Compiler, sb *strings.Builder, e parser.Expr) {
 		fmt.Fprintf(sb, "%T@%p", e, e)
 	}
 }
+
+// Any reports whether pred holds for e or any of its sub-expressions.
+func Any(e parser.Expr, pred func(parser.Expr) bool) bool {
+	if e == nil {
+		return false
+	}
+	if pred(e) {
+		return true
+	}
+	for _, k := range children(e) {
+		if Any(k, pred) {
+			return true
+		}
+	}
+	return false
+}

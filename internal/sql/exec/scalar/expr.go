@@ -126,6 +126,9 @@ type Compiler struct {
 	Params *ParamTypes
 	Agg    Grouping // set when compiling expressions evaluated after grouping
 	NoAgg  string   // where aggregates are not allowed, for the error message
+	// Virtual, if set, resolves a column name that is not in Cols
+	// (arrival_timestamp, window_start, ...); nil = no such column.
+	Virtual func(name string) *Node
 }
 
 // Finish gives a still-untyped result the type text, as PostgreSQL does
@@ -366,6 +369,11 @@ func (c *Compiler) compileColumn(e *parser.ColumnRef) (*Node, error) {
 		return nil, err
 	}
 	if idx < 0 {
+		if c.Virtual != nil {
+			if n := c.Virtual(e.Name); n != nil {
+				return n, nil
+			}
+		}
 		if e.Table == "" && sqlValueFuncs[e.Name] {
 			return c.compileFunc(&parser.Func{P: e.P, Name: e.Name})
 		}
@@ -386,6 +394,31 @@ func colNode(idx int, t types.T) *Node {
 	})
 	n.Col = idx
 	return n
+}
+
+// VirtualNode is a computed column of type t (see Compiler.Virtual).
+func VirtualNode(t types.T, fn EvalFn) *Node { return newNode(t, fn) }
+
+// InputDatum reads column idx of in.
+func InputDatum(in Input, idx int) types.Datum {
+	if in.b == nil {
+		return in.row[idx]
+	}
+	return BatchDatum(&in.b.Cols[idx], in.i)
+}
+
+// Batch returns the batch in is reading, or nil for a row input.
+func (in Input) Batch() *types.Batch { return in.b }
+
+// ArrivalNode reads arrival_timestamp: the time the row's batch was
+// appended to its stream (NULL outside a stream scan).
+func ArrivalNode() *Node {
+	return newNode(types.TimestampTZ, func(ec *Ctx, in Input) (types.Datum, error) {
+		if in.b == nil || in.b.Arrival == 0 {
+			return types.NullOf(types.TimestampTZ), nil
+		}
+		return types.NewInt(types.TimestampTZ, in.b.Arrival), nil
+	})
 }
 
 // RowNode reads slot idx of a row (post-aggregation scope).

@@ -29,6 +29,10 @@ type Ctx struct {
 	Params  []types.Datum                    // $1..$n
 	Setting func(name string) (string, bool) // current_setting(); nil = none
 	Version string                           // version()
+	// Pass is the window a hop() view is folding a batch into: a row
+	// belongs to several hopping windows, and the batch is folded once
+	// per window, window_start moving back one slide per pass.
+	Pass int
 }
 
 // ParamTypes collects the types of $n parameters: the ones the client
