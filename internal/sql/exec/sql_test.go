@@ -199,11 +199,14 @@ func foldInto(ec *Ctx, v *ViewPlan) ([][]types.Datum, error) {
 	for s := 0; s < 2; s++ {
 		d := v.NewDelta()
 		for _, r := range src.rows {
-			if err := v.Fold(ec, d, toBatch([][]types.Datum{r}), func(h uint64) bool { return h%2 == uint64(s) }); err != nil {
+			b := toBatch([][]types.Datum{r})
+			b.Arrival = r[0].I // arrival_timestamp = ts in these scripts
+			if err := v.Fold(ec, d, b, func(h uint64) bool { return h%2 == uint64(s) }); err != nil {
 				return nil, err
 			}
 		}
 		err := d.Range(func(k, st []byte) error {
+			k = v.GroupKey(k)
 			m, err := v.MergeState(nil, merged[string(k)], st)
 			merged[string(k)] = m
 			return err
