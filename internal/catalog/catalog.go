@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/types"
@@ -67,6 +68,15 @@ type View struct {
 	Window    string            `json:"window,omitempty"`  // the plan's window, as cairn_cluster.views shows it
 	CreatedAt int64             `json:"created_at"`
 
+	// StartFrom is the back-fill choice of WITH (start = …): "earliest"
+	// (the stream's retained history, the default) or "latest" (only
+	// events appended after CREATE, as PipelineDB). "" in views created
+	// before the choice was recorded.
+	StartFrom string `json:"start_from,omitempty"`
+	// BackfillTo is, per source stream shard, the stream's end offset when
+	// the view was created: the view has caught up (its back-fill is done)
+	// once every view shard folded up to it. Nil when not recorded.
+	BackfillTo []uint64 `json:"backfill_to,omitempty"`
 	// Transform: the view does not aggregate; it keeps no state (no
 	// shards or groups) and is read through its query.
 	Transform bool `json:"transform,omitempty"`
@@ -75,6 +85,59 @@ type View struct {
 	// order, so every node plans the view alike (by inlining them).
 	Over  []string `json:"over,omitempty"`
 	Chain []string `json:"chain,omitempty"`
+}
+
+// CheckpointInterval is the view's SETTINGS checkpoint_interval (stored
+// in Go form by CREATE VIEW): the longest time between two checkpoints
+// of a view shard. 0 when not set.
+func (v *View) CheckpointInterval() time.Duration {
+	d, err := time.ParseDuration(v.Settings["checkpoint_interval"])
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// Backfill is a view's back-fill progress, in stream events.
+type Backfill struct {
+	Target uint64 // events between Start and BackfillTo, over all source shards
+	Done   uint64 // of them, folded by every view shard
+	// Complete: every view shard folded up to BackfillTo (also when
+	// Target is 0).
+	Complete bool
+	// Known: every view shard's offsets were known.
+	Known bool
+}
+
+// BackfillProgress is v's back-fill progress given each view shard's
+// offsets (per source stream shard; nil when unknown). A source shard
+// counts as done up to the smallest offset among the view shards.
+func (v *View) BackfillProgress(offsets [][]uint64) Backfill {
+	var b Backfill
+	b.Known = len(offsets) == len(v.Groups)
+	for _, o := range offsets {
+		b.Known = b.Known && len(o) == len(v.BackfillTo)
+	}
+	for i, end := range v.BackfillTo {
+		start := uint64(0)
+		if i < len(v.Start) {
+			start = v.Start[i]
+		}
+		if end <= start {
+			continue
+		}
+		b.Target += end - start
+		if !b.Known {
+			continue
+		}
+		reached := end
+		for _, o := range offsets {
+			reached = min(reached, max(o[i], start))
+		}
+		b.Done += reached - start
+	}
+	b.Complete = b.Known && b.Done == b.Target
+	return b
 }
 
 // Node is a member of the cluster. ID is its Raft replica id in every

@@ -192,6 +192,9 @@ func (cmd *CreateView) apply(c *Catalog) *Result {
 	} else if len(v.Start) != s.Shards {
 		v.Start = make([]uint64, s.Shards)
 	}
+	if len(v.BackfillTo) != s.Shards {
+		v.BackfillTo = nil // the stream's shards as planned no longer match
+	}
 	v.ID = c.NextID
 	c.NextID++
 	v.Groups = make([]uint64, v.Shards)

@@ -77,12 +77,26 @@ func (b sessionBackend) CheckBatch(stream string, batch *types.Batch) error {
 	return b.n.router.CheckBatch(stream, batch)
 }
 
-func (b sessionBackend) Insert(ctx context.Context, stream string, batch *types.Batch, syncViews bool) error {
-	res, err := b.n.router.Insert(ctx, stream, batch)
-	if err != nil || !syncViews {
+func (b sessionBackend) Insert(ctx context.Context, stream string, batch *types.Batch, o session.InsertOptions) error {
+	res, err := b.n.router.InsertTo(ctx, stream, batch, o.Targets)
+	if err != nil || !o.SyncViews {
 		return err
 	}
 	return b.n.router.WaitViews(ctx, res)
+}
+
+func (b sessionBackend) ViewOffsets(ctx context.Context, v *catalog.View) [][]uint64 {
+	return viewOffsets(ctx, b.n, v)
+}
+
+// viewOffsets are the offsets each shard of v folded up to, from a
+// replica here or on another node.
+func viewOffsets(ctx context.Context, n *Node, v *catalog.View) [][]uint64 {
+	out := make([][]uint64, len(v.Groups))
+	for i, gid := range v.Groups {
+		out[i] = n.router.ViewOffsets(ctx, gid)
+	}
+	return out
 }
 
 func (b sessionBackend) StreamSource(st *catalog.Stream, r session.ReadPolicy) exec.Source {

@@ -38,6 +38,10 @@ func (c clusterStatus) GroupStatus(ctx context.Context) map[uint64]map[uint64]rp
 	return c.n.router.GroupStatus(ctx)
 }
 
+func (c clusterStatus) ViewOffsets(ctx context.Context, v *catalog.View) [][]uint64 {
+	return viewOffsets(ctx, c.n, v)
+}
+
 func (c clusterStatus) LeaderTermsLog() ([]byte, error) {
 	return os.ReadFile(filepath.Join(c.n.cfg.DataDir, "leader-terms.log"))
 }

@@ -346,6 +346,15 @@ var (
 	AppendFailed       = def("append_failed", InternalError, "append: %v", "")
 	AppendBadResult    = def("append_bad_result", InternalError, "append: unexpected result %T", "")
 
+	// issue 10: ddl (back-fill wait, stream_targets, CREATE options)
+
+	BackfillWaitCanceled       = def("backfill_wait_canceled", QueryCanceled, "%s while waiting for the back-fill of view %q; the view was created and its back-fill goes on in the background", "SELECT backfilled, backfill_done, backfill_target FROM cairn_cluster.views WHERE name = '...' shows its progress; SET background_ddl = on makes CREATE VIEW return without waiting.")
+	StreamTargetNotFound       = def("stream_target_not_found", UndefinedTable, "pipelinedb.stream_targets names view %q, which does not exist", "SET pipelinedb.stream_targets to views over the stream you insert into, or RESET it to feed every view.")
+	StreamTargetOtherStream    = def("stream_target_other_stream", InvalidParameterValue, "pipelinedb.stream_targets names view %q, which reads stream %q, not %q", "SET pipelinedb.stream_targets to views over the stream you insert into, or RESET it to feed every view.")
+	SharedCheckpointsLater     = def("shared_checkpoints_unavailable", FeatureNotSupported, "shared (object-storage) checkpoints are not available yet; views are Raft-replicated", "Leave out storage_type=shared (storage_type=local is what every view uses).")
+	CheckpointIntervalTwice    = def("checkpoint_interval_twice", InvalidParameterValue, "the checkpoint interval is given twice", "Give it once: SETTINGS checkpoint_interval = 5, or checkpoint_settings = 'interval=5'.")
+	CheckpointEntryUnsupported = def("checkpoint_entry_unsupported", FeatureNotSupported, "checkpoint_settings: %s is not supported: %s", "")
+
 	// issue 10: views over views, transforms, HAVING/ORDER BY/LIMIT in a view
 
 	ViewOverAggregate    = def("view_over_aggregate", FeatureNotSupported, "a view cannot read the aggregating view %q yet", "Define the new view over stream %q (or over a transform: a view without aggregates); output_of() of an aggregating view, its change stream, is not supported yet.")

@@ -8,6 +8,7 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -304,7 +305,7 @@ func (m *Manager) superviseView(ctx context.Context, g *Group, s *catalog.Stream
 			continue
 		}
 		err := m.runViewTask(ctx, viewsm.TaskConfig{
-			SM: g.View, Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
+			SM: g.View, ViewID: g.Desc.ID, CheckpointInterval: g.Desc.CheckpointInterval(), Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
 			Propose: func(ctx context.Context, cmd []byte) (any, error) {
 				return m.store.Propose(ctx, g.ID, m.bugs.DropDelta(g.View.Plan(), cmd))
 			},
@@ -398,8 +399,8 @@ func (m *Manager) HandleData(ctx context.Context, method string, req []byte) (ou
 		rep := rpc.ScanReply{First: g.Stream.First()}
 		rep.End, _ = g.Stream.End()
 		from := max(r.From, rep.First)
-		next, err := streamsm.Scan(m.store.DB(), raftstore.DataPrefix(r.Group), from, r.MaxEvents, func(start uint64, ingest int64, b *types.Batch) error {
-			rep.Batches = append(rep.Batches, rpc.ScanBatch{Start: start, Ingest: ingest, Data: types.AppendEncoded(nil, b)})
+		next, err := streamsm.Scan(m.store.DB(), raftstore.DataPrefix(r.Group), from, r.MaxEvents, func(start uint64, ingest int64, targets streamsm.Targets, b *types.Batch) error {
+			rep.Batches = append(rep.Batches, rpc.ScanBatch{Start: start, Ingest: ingest, Data: types.AppendEncoded(nil, b), Targets: bytes.Clone(targets)})
 			return nil
 		})
 		if err != nil {

@@ -143,6 +143,15 @@ type InsertResult struct {
 // Insert appends b (whose columns are the stream's) to stream name and
 // returns once every part is committed on a majority and durable.
 func (rt *Router) Insert(ctx context.Context, name string, b *types.Batch) (*InsertResult, error) {
+	return rt.InsertTo(ctx, name, b, nil)
+}
+
+// InsertTo is Insert for the views whose ids are targets only
+// (pipelinedb.stream_targets; nil: every view). The target set is part
+// of the append command, so it is in the stream's Raft log with the
+// batch: every replica, and every view task reading any of them, sees
+// the same set, and views not named skip the batch but move past it.
+func (rt *Router) InsertTo(ctx context.Context, name string, b *types.Batch, targets []uint64) (*InsertResult, error) {
 	if err := rt.CheckBatch(name, b); err != nil {
 		return nil, err
 	}
@@ -155,7 +164,7 @@ func (rt *Router) Insert(ctx context.Context, name string, b *types.Batch) (*Ins
 	now := time.Now().UnixMicro()
 	if len(parts) == 1 {
 		for shard, p := range parts {
-			end, err := rt.appendShard(ctx, s.Groups[shard], p, now)
+			end, err := rt.appendShard(ctx, s.Groups[shard], p, now, targets)
 			if err != nil {
 				return nil, err
 			}
@@ -170,7 +179,7 @@ func (rt *Router) Insert(ctx context.Context, name string, b *types.Batch) (*Ins
 		ch := make(chan out, len(parts))
 		for shard, p := range parts {
 			go func() {
-				end, err := rt.appendShard(ctx, s.Groups[shard], p, now)
+				end, err := rt.appendShard(ctx, s.Groups[shard], p, now, targets)
 				ch <- out{shard, end, err}
 			}()
 		}
@@ -241,10 +250,10 @@ func (rt *Router) split(s *catalog.Stream, b *types.Batch) map[int]*types.Batch 
 // appendShard appends one batch to a stream shard through its leader
 // (here or on another node), retrying with the same batch id across
 // leader changes and unreachable nodes so the batch is applied once.
-func (rt *Router) appendShard(ctx context.Context, gid uint64, b *types.Batch, ingest int64) (uint64, error) {
+func (rt *Router) appendShard(ctx context.Context, gid uint64, b *types.Batch, ingest int64, targets []uint64) (uint64, error) {
 	id := NewBatchID()
 	enc := types.AppendEncoded(nil, b)
-	cmd := streamsm.EncodeAppend(make([]byte, 0, len(enc)+32), id, ingest, enc)
+	cmd := streamsm.EncodeAppendTo(make([]byte, 0, len(enc)+32+10*len(targets)), id, ingest, targets, enc)
 	deadline := time.Now().Add(rt.t.AppendDeadline)
 	var hint uint64
 	var lastErr error
@@ -384,6 +393,16 @@ func (rt *Router) WaitViewsCover(ctx context.Context, vs []*catalog.View, ends [
 	return nil
 }
 
+// ViewOffsets are the offsets view shard gid folded up to: from a
+// replica here, else from another node's (nil when none answers).
+func (rt *Router) ViewOffsets(ctx context.Context, gid uint64) []uint64 {
+	if g := rt.replicas.Get(gid); g != nil && g.View != nil {
+		offs, _ := g.View.DurableOffsets()
+		return offs
+	}
+	return rt.RemoteViewOffsets(ctx, gid)
+}
+
 // remoteViewOffsets asks a replica of a view shard for its offsets (nil
 // when none answers).
 func (rt *Router) RemoteViewOffsets(ctx context.Context, gid uint64) []uint64 {
@@ -429,7 +448,7 @@ func (s *streamSource) Arrival() bool { return true }
 func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
 	src := &streamShardSource{rt: s.rt, groups: s.st.Groups, linearizable: s.linearizable}
 	for i, gid := range s.st.Groups {
-		each := func(_ uint64, ingest int64, b *types.Batch) error {
+		each := func(_ uint64, ingest int64, _ streamsm.Targets, b *types.Batch) error {
 			if err := ctx.Err(); err != nil {
 				return replica.StoreErr(err)
 			}
@@ -792,7 +811,7 @@ func (s *streamShardSource) End(i int) (uint64, <-chan struct{}) {
 	return ^uint64(0) >> 1, ch
 }
 
-func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, int64, *types.Batch) error) (uint64, error) {
+func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, int64, streamsm.Targets, *types.Batch) error) (uint64, error) {
 	gid := s.groups[i]
 	// A local replica serves view tasks, unless it is still a learner. A
 	// linearizable reader pages through a remote replica even if one
@@ -817,7 +836,7 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 		if err := types.Decode(sb.Data, &b); err != nil {
 			return next, err
 		}
-		if err := fn(sb.Start, sb.Ingest, &b); err != nil {
+		if err := fn(sb.Start, sb.Ingest, sb.Targets, &b); err != nil {
 			return next, err
 		}
 		next = sb.Start + uint64(b.N)

@@ -50,6 +50,11 @@ type ScanBatch struct {
 	Start  uint64
 	Ingest int64
 	Data   []byte // encoded batch (types.AppendEncoded)
+	// Targets is the batch's encoded target set (streamsm.Targets; empty:
+	// every view). It travels in a trailer after the batches, present
+	// only when some batch has one, so replies without targets are as
+	// before.
+	Targets []byte
 }
 
 type ScanReply struct {
@@ -138,10 +143,23 @@ func (r *ScanReply) AppendTo(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, r.End)
 	dst = binary.AppendUvarint(dst, r.Next)
 	dst = binary.AppendUvarint(dst, uint64(len(r.Batches)))
+	targeted := 0
 	for _, sb := range r.Batches {
 		dst = binary.AppendUvarint(dst, sb.Start)
 		dst = binary.AppendVarint(dst, sb.Ingest)
 		dst = appendBytes(dst, sb.Data)
+		if len(sb.Targets) > 0 {
+			targeted++
+		}
+	}
+	if targeted > 0 {
+		dst = binary.AppendUvarint(dst, uint64(targeted))
+		for i, sb := range r.Batches {
+			if len(sb.Targets) > 0 {
+				dst = binary.AppendUvarint(dst, uint64(i))
+				dst = appendBytes(dst, sb.Targets)
+			}
+		}
 	}
 	return dst
 }
@@ -155,6 +173,21 @@ func DecodeScanReply(b []byte) (ScanReply, error) {
 		r.Batches = make([]ScanBatch, n)
 		for i := range r.Batches {
 			r.Batches[i] = ScanBatch{Start: w.uvarint(), Ingest: w.varint(), Data: w.bytes()}
+		}
+	}
+	if len(w.buf) > 0 && w.err == nil { // the target-set trailer
+		n := w.count(2)
+		if n == 0 {
+			w.fail("empty target-set trailer")
+		}
+		for ; n > 0; n-- {
+			i := w.uvarint()
+			t := w.bytes()
+			if i >= uint64(len(r.Batches)) {
+				w.fail("target set for batch %d of %d", i, len(r.Batches))
+				break
+			}
+			r.Batches[i].Targets = t
 		}
 	}
 	return r, w.end()

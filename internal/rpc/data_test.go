@@ -54,6 +54,18 @@ func TestRPCWireRoundTrip(t *testing.T) {
 	if err := types.Decode(got.Batches[0].Data, &b); err != nil || b.N != 2 {
 		t.Fatalf("batch carried in the reply: %v, %d rows", err, b.N)
 	}
+	// Batches with a target set (pipelinedb.stream_targets) carry it in a
+	// trailer; the others come back without one.
+	sr.Batches = append(sr.Batches, ScanBatch{Start: 12, Ingest: 9, Data: []byte{1}, Targets: []byte{1, 7}})
+	sr.Batches[0].Targets = []byte{2, 5, 6}
+	got, err = DecodeScanReply(sr.AppendTo(nil))
+	if err != nil || !reflect.DeepEqual(&got, sr) {
+		t.Fatalf("scan reply with targets: got %+v, %v; want %+v", got, err, sr)
+	}
+	bad := append(testScanReply().AppendTo(nil), 1, 5, 1, 7) // a target set for batch 5 of 2
+	if _, err := DecodeScanReply(bad); err == nil {
+		t.Fatal("target set for a missing batch accepted")
+	}
 	if got, err := DecodeScanReply((&ScanReply{}).AppendTo(nil)); err != nil || got.Batches != nil {
 		t.Fatalf("empty scan reply: %+v, %v", got, err)
 	}

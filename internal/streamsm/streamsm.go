@@ -5,8 +5,13 @@
 // Key layout inside the group's data range:
 //
 //	m                  -> next offset (8 bytes BE)
-//	b<start BE8>       -> ingest time (8, unix µs) | encoded batch
+//	b<start BE8>       -> ingest time (8, unix µs) | [targets] | encoded batch
 //	i<batch id 16>     -> start BE8 | end BE8   (dedupe table, bounded)
+//
+// A batch aimed at some views only (pipelinedb.stream_targets) sets the
+// top bit of its ingest time and carries its target set (a uvarint
+// count, then the view ids as uvarints) before the batch; view tasks of
+// other views move past it without folding it.
 package streamsm
 
 import (
@@ -45,10 +50,102 @@ type AppendResult struct {
 
 // EncodeAppend returns an append command for an encoded batch.
 func EncodeAppend(dst []byte, id [BatchIDLen]byte, ingestMicros int64, encodedBatch []byte) []byte {
+	return EncodeAppendTo(dst, id, ingestMicros, nil, encodedBatch)
+}
+
+// EncodeAppendTo returns an append command for an encoded batch that
+// only the views with the given ids fold (none given: every view).
+func EncodeAppendTo(dst []byte, id [BatchIDLen]byte, ingestMicros int64, targets []uint64, encodedBatch []byte) []byte {
 	dst = append(dst, opAppend)
 	dst = append(dst, id[:]...)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(ingestMicros))
+	if len(targets) == 0 {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(ingestMicros))
+		return append(dst, encodedBatch...)
+	}
+	dst = binary.BigEndian.AppendUint64(dst, uint64(ingestMicros)|targetedBit)
+	dst = append(dst, EncodeTargets(targets)...)
 	return append(dst, encodedBatch...)
+}
+
+// targetedBit marks, in a stored batch's ingest time, a batch with a
+// target set.
+const targetedBit = 1 << 63
+
+// Targets is a batch's encoded target set: the views that fold it. Empty
+// means every view.
+type Targets []byte
+
+// EncodeTargets encodes a set of view ids.
+func EncodeTargets(ids []uint64) Targets {
+	if len(ids) == 0 {
+		return nil
+	}
+	t := binary.AppendUvarint(nil, uint64(len(ids)))
+	for _, id := range ids {
+		t = binary.AppendUvarint(t, id)
+	}
+	return t
+}
+
+// Has reports whether the view with id folds the batch.
+func (t Targets) Has(id uint64) bool {
+	if len(t) == 0 {
+		return true
+	}
+	n, k := binary.Uvarint(t)
+	for i := uint64(0); i < n && k > 0; i++ {
+		t = t[k:]
+		var v uint64
+		v, k = binary.Uvarint(t)
+		if k > 0 && v == id {
+			return true
+		}
+	}
+	return false
+}
+
+// IDs decodes the view ids (nil: every view).
+func (t Targets) IDs() []uint64 {
+	if len(t) == 0 {
+		return nil
+	}
+	n, k := binary.Uvarint(t)
+	var ids []uint64
+	for i := uint64(0); i < n && k > 0 && i < uint64(len(t)); i++ {
+		t = t[k:]
+		var v uint64
+		v, k = binary.Uvarint(t)
+		if k > 0 {
+			ids = append(ids, v)
+		}
+	}
+	return ids
+}
+
+// splitValue splits a stored batch value (or an append command's body)
+// into its ingest time, target set and encoded batch.
+func splitValue(v []byte) (ingest int64, targets Targets, batch []byte, ok bool) {
+	if len(v) < 8 {
+		return 0, nil, nil, false
+	}
+	h := binary.BigEndian.Uint64(v)
+	rest := v[8:]
+	if h&targetedBit != 0 {
+		n, k := binary.Uvarint(rest)
+		if k <= 0 || n > uint64(len(rest)) {
+			return 0, nil, nil, false
+		}
+		end := k
+		for i := uint64(0); i < n; i++ {
+			_, kk := binary.Uvarint(rest[end:])
+			if kk <= 0 {
+				return 0, nil, nil, false
+			}
+			end += kk
+		}
+		targets, rest = Targets(rest[:end]), rest[end:]
+	}
+	return int64(h &^ targetedBit), targets, rest, true
 }
 
 // EncodeTrim returns a command dropping every batch that ends at or
@@ -164,9 +261,10 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 		if se, ok := sm.ids[id]; ok {
 			return AppendResult{Start: se[0], End: se[1], Dup: true}
 		}
-		body := cmd[1+BatchIDLen:] // ingest time + encoded batch
-		n, ok := types.EncodedRows(body[8:])
-		if !ok {
+		body := cmd[1+BatchIDLen:] // ingest time + [targets] + encoded batch
+		_, _, enc, ok := splitValue(body)
+		n, ok2 := types.EncodedRows(enc)
+		if !ok || !ok2 {
 			return fmt.Errorf("%w: bad batch at index %d", ErrCorruptCommand, index)
 		}
 		start := sm.next
@@ -257,8 +355,9 @@ func (sm *SM) First() uint64 {
 // prefix, from offset from (which must be a batch start, or the first
 // kept offset) while fewer than maxEvents events were read (0 = no
 // limit). fn gets each batch decoded into a reused *types.Batch it must
-// not retain. Scan returns the offset after the last batch read.
-func Scan(r pebble.Reader, prefix []byte, from uint64, maxEvents int, fn func(start uint64, ingestMicros int64, b *types.Batch) error) (uint64, error) {
+// not retain, and its target set (valid during the call). Scan returns
+// the offset after the last batch read.
+func Scan(r pebble.Reader, prefix []byte, from uint64, maxEvents int, fn func(start uint64, ingestMicros int64, targets Targets, b *types.Batch) error) (uint64, error) {
 	it, err := r.NewIter(&pebble.IterOptions{
 		LowerBound: BatchKey(prefix, from),
 		UpperBound: BatchKey(prefix, ^uint64(0)),
@@ -277,13 +376,14 @@ func Scan(r pebble.Reader, prefix []byte, from uint64, maxEvents int, fn func(st
 		if err != nil {
 			return next, err
 		}
-		if len(v) < 8 {
+		ingest, targets, enc, ok := splitValue(v)
+		if !ok {
 			return next, fmt.Errorf("streamsm: corrupt batch at offset %d", start)
 		}
-		if err := types.Decode(v[8:], &b); err != nil {
+		if err := types.Decode(enc, &b); err != nil {
 			return next, fmt.Errorf("streamsm: batch at offset %d: %w", start, err)
 		}
-		if err := fn(start, int64(binary.BigEndian.Uint64(v)), &b); err != nil {
+		if err := fn(start, ingest, targets, &b); err != nil {
 			return next, err
 		}
 		next = start + uint64(b.N)
@@ -313,11 +413,12 @@ func ScanHeaders(r pebble.Reader, prefix []byte, from uint64, fn func(start uint
 		if err != nil {
 			return err
 		}
-		n, ok := types.EncodedRows(v[8:])
-		if len(v) < 8 || !ok {
+		ingest, _, enc, ok := splitValue(v)
+		n, ok2 := types.EncodedRows(enc)
+		if !ok || !ok2 {
 			return fmt.Errorf("streamsm: corrupt batch header at offset %d", binary.BigEndian.Uint64(k[len(k)-8:]))
 		}
-		if !fn(binary.BigEndian.Uint64(k[len(k)-8:]), int64(binary.BigEndian.Uint64(v)), n) {
+		if !fn(binary.BigEndian.Uint64(k[len(k)-8:]), ingest, n) {
 			break
 		}
 	}

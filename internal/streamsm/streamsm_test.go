@@ -1,6 +1,7 @@
 package streamsm
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -39,7 +40,7 @@ func apply(t *testing.T, db *pebble.DB, sm *SM, cmd []byte) any {
 
 func scanAll(t *testing.T, db *pebble.DB, prefix []byte, from uint64) []int64 {
 	var got []int64
-	if _, err := Scan(db, prefix, from, 0, func(start uint64, _ int64, b *types.Batch) error {
+	if _, err := Scan(db, prefix, from, 0, func(start uint64, _ int64, _ Targets, b *types.Batch) error {
 		got = append(got, b.Cols[0].I...)
 		return nil
 	}); err != nil {
@@ -97,5 +98,62 @@ func TestAppendDedupeTrimReload(t *testing.T) {
 	}
 	if _, ok := sm2.Apply(db.NewBatch(), 9, []byte{'Z'}).(error); !ok {
 		t.Fatal("unknown op accepted")
+	}
+}
+
+// TestTargetedBatches: a batch appended with a target set keeps it in the
+// log, next to untargeted ones; Scan hands each batch its set with the
+// true ingest time, and ScanHeaders counts its rows past the set.
+func TestTargetedBatches(t *testing.T) {
+	db := openMem(t)
+	prefix := []byte("d\x00\x00\x00\x00\x00\x00\x00\x08")
+	sm := New(8, prefix)
+	if err := sm.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, db, sm, EncodeAppend(nil, [BatchIDLen]byte{1}, 100, batchOf(1, 2)))
+	r := apply(t, db, sm, EncodeAppendTo(nil, [BatchIDLen]byte{2}, 200, []uint64{7, 300}, batchOf(3, 4, 5))).(AppendResult)
+	if r.Start != 2 || r.End != 5 {
+		t.Fatalf("targeted append = %+v", r)
+	}
+	apply(t, db, sm, EncodeAppend(nil, [BatchIDLen]byte{3}, 300, batchOf(6)))
+	type seen struct {
+		start  uint64
+		ingest int64
+		ids    []uint64
+		n      int
+	}
+	var got []seen
+	next, err := Scan(db, prefix, 0, 0, func(start uint64, ingest int64, tg Targets, b *types.Batch) error {
+		got = append(got, seen{start, ingest, tg.IDs(), b.N})
+		if tg.Has(7) != (len(tg) == 0 || start == 2) || (len(tg) > 0 && tg.Has(8)) {
+			t.Errorf("batch at %d: Has(7) = %v, Has(8) = %v", start, tg.Has(7), tg.Has(8))
+		}
+		return nil
+	})
+	if err != nil || next != 6 {
+		t.Fatalf("scan: next %d, %v", next, err)
+	}
+	want := []seen{{0, 100, nil, 2}, {2, 200, []uint64{7, 300}, 3}, {5, 300, nil, 1}}
+	if !slices.EqualFunc(got, want, func(a, b seen) bool {
+		return a.start == b.start && a.ingest == b.ingest && slices.Equal(a.ids, b.ids) && a.n == b.n
+	}) {
+		t.Fatalf("scan = %+v, want %+v", got, want)
+	}
+	var rows []int
+	var ingests []int64
+	if err := ScanHeaders(db, prefix, 0, func(_ uint64, ingest int64, n int) bool {
+		rows, ingests = append(rows, n), append(ingests, ingest)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rows, []int{2, 3, 1}) || !slices.Equal(ingests, []int64{100, 200, 300}) {
+		t.Fatalf("headers: rows %v ingest %v", rows, ingests)
+	}
+	// A target set cut short is a corrupt command, not a panic.
+	bad := EncodeAppendTo(nil, [BatchIDLen]byte{4}, 1, []uint64{1 << 40}, nil)
+	if _, ok := sm.Apply(db.NewBatch(), 9, bad[:len(bad)-2]).(error); !ok {
+		t.Fatal("truncated target set accepted")
 	}
 }

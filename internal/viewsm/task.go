@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cairndb/cairn/internal/sql/exec"
+	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/types"
 )
 
@@ -18,8 +19,9 @@ type Source interface {
 	Shards() int
 	// End returns shard i's durable end offset and a channel closed when it changes.
 	End(shard int) (uint64, <-chan struct{})
-	// Scan reads shard i's batches from offset from (see streamsm.Scan).
-	Scan(shard int, from uint64, maxEvents int, fn func(start uint64, ingestMicros int64, b *types.Batch) error) (uint64, error)
+	// Scan reads shard i's batches from offset from (see streamsm.Scan),
+	// each with its target set.
+	Scan(shard int, from uint64, maxEvents int, fn func(start uint64, ingestMicros int64, targets streamsm.Targets, b *types.Batch) error) (uint64, error)
 }
 
 // Proposer proposes a command to the view shard's Raft group and returns
@@ -29,7 +31,8 @@ type Proposer func(ctx context.Context, cmd []byte) (any, error)
 // TaskConfig configures a view task.
 type TaskConfig struct {
 	SM        *SM
-	Shard     int // this view shard's number
+	ViewID    uint64 // the view's catalog id: a batch whose target set lacks it is skipped
+	Shard     int    // this view shard's number
 	NumShards int
 	Src       Source
 	Propose   Proposer
@@ -48,6 +51,11 @@ type TaskConfig struct {
 	// The event is left out of the view, like a row a WHERE rejects;
 	// without this one bad event would stop the view forever.
 	OnSkip func(offset uint64, err error)
+	// CheckpointInterval, if set (the view's SETTINGS checkpoint_interval),
+	// is the longest time between two checkpoints of the view shard while
+	// deltas are applied: the first delta proposed after it passed asks
+	// every replica to fold its delta log into its rows.
+	CheckpointInterval time.Duration
 	// OnProgress, if set, is told the events folded and the ingest time of
 	// the newest batch in each applied delta (for lag metrics).
 	OnProgress func(events int, newestIngestMicros int64)
@@ -116,6 +124,7 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 	}
 	var enc []byte
 	var last time.Time
+	lastCheckpoint := time.Now()
 	var pause time.Duration
 	nsrc := c.Src.Shards()
 	cases := make([]reflect.SelectCase, nsrc+1)
@@ -149,9 +158,14 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			}
 			ec.Now = time.Now()
 			var next uint64
-			next, err = c.Src.Scan(s, from[s], c.MaxEvents-events, func(start uint64, ingest int64, b *types.Batch) error {
+			next, err = c.Src.Scan(s, from[s], c.MaxEvents-events, func(start uint64, ingest int64, targets streamsm.Targets, b *types.Batch) error {
 				events += b.N
 				b.Arrival = ingest
+				if !targets.Has(c.ViewID) {
+					// Aimed at other views (pipelinedb.stream_targets):
+					// the offsets move past it, unfolded.
+					return nil
+				}
 				if ingest > newest {
 					newest = ingest
 				}
@@ -182,7 +196,13 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			continue
 		}
 		enc = plan.AppendDelta(enc[:0], delta)
-		cmd := EncodeDelta(nil, from, to, enc) // fresh: the store may keep it in its entry cache
+		checkpoint := c.CheckpointInterval > 0 && time.Since(lastCheckpoint) >= c.CheckpointInterval
+		var cmd []byte // fresh: the store may keep it in its entry cache
+		if checkpoint {
+			cmd = EncodeDeltaCheckpoint(nil, from, to, enc)
+		} else {
+			cmd = EncodeDelta(nil, from, to, enc)
+		}
 		last = time.Now()
 		pause = min(c.MaxPause, time.Duration(delta.Len())*c.PausePerKey)
 		res, err := c.Propose(ctx, cmd)
@@ -199,6 +219,9 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			return err
 		}
 		careful = false
+		if checkpoint {
+			lastCheckpoint = last
+		}
 		if c.OnProgress != nil {
 			c.OnProgress(events, newest)
 		}

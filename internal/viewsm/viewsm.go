@@ -17,7 +17,8 @@
 // Rewriting every touched group row on every delta would cost one engine
 // write per key per delta (10,000 keys × tens of deltas a second under
 // load), so Apply writes the delta itself as one value and folds the
-// rows it touched into the r rows only every checkpointEvery deltas. Load
+// rows it touched into the r rows only every checkpointEvery deltas (or
+// when the view task asks, every checkpoint_interval). Load
 // reads the r rows and replays the logged deltas. Both land in the same
 // batch as the applied index, so the durable state is always exact.
 package viewsm
@@ -34,7 +35,13 @@ import (
 	"github.com/cairndb/cairn/internal/sql/exec"
 )
 
-const opDelta = 'D'
+const (
+	opDelta = 'D'
+	// opDeltaCheckpoint is a delta after which Apply folds the delta log
+	// into the rows whatever the log's size: the view task sends one when
+	// the view's checkpoint_interval has passed since the last.
+	opDeltaCheckpoint = 'C'
+)
 
 // ErrStale is the apply result of a delta whose from-offsets differ from
 // the stored ones.
@@ -42,7 +49,17 @@ var ErrStale = errors.New("viewsm: stale delta (offsets moved)")
 
 // EncodeDelta returns a delta command.
 func EncodeDelta(dst []byte, from, to []uint64, delta []byte) []byte {
-	dst = append(dst, opDelta)
+	return encodeDelta(dst, opDelta, from, to, delta)
+}
+
+// EncodeDeltaCheckpoint returns a delta command after which the view
+// shard checkpoints (folds its delta log into its rows).
+func EncodeDeltaCheckpoint(dst []byte, from, to []uint64, delta []byte) []byte {
+	return encodeDelta(dst, opDeltaCheckpoint, from, to, delta)
+}
+
+func encodeDelta(dst []byte, op byte, from, to []uint64, delta []byte) []byte {
+	dst = append(dst, op)
 	dst = binary.AppendUvarint(dst, uint64(len(from)))
 	for _, o := range from {
 		dst = binary.AppendUvarint(dst, o)
@@ -150,7 +167,8 @@ func (sm *SM) offsetsKey() []byte { return append(slices.Clone(sm.prefix), 'o') 
 func (sm *SM) winKey() []byte { return append(slices.Clone(sm.prefix), 'w') }
 
 // Checkpoint policy: fold logged deltas into the rows after this many
-// deltas or bytes of deltas.
+// deltas or bytes of deltas, and after a checkpoint delta (the view's
+// checkpoint_interval, timed by the view task so Apply stays pure).
 const (
 	checkpointEvery = 128
 	checkpointBytes = 32 << 20
@@ -242,7 +260,7 @@ func (sm *SM) Load(r pebble.Reader) error {
 
 // Apply applies a delta proposal, or rejects it with ErrStale.
 func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
-	if len(cmd) < 2 || cmd[0] != opDelta {
+	if len(cmd) < 2 || (cmd[0] != opDelta && cmd[0] != opDeltaCheckpoint) {
 		return fmt.Errorf("viewsm: corrupt command at index %d", index)
 	}
 	n, k := binary.Uvarint(cmd[1:])
@@ -272,7 +290,7 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 	}
 	sm.logged++
 	sm.loggedBytes += len(buf)
-	if sm.logged >= checkpointEvery || sm.loggedBytes >= checkpointBytes {
+	if sm.logged >= checkpointEvery || sm.loggedBytes >= checkpointBytes || cmd[0] == opDeltaCheckpoint {
 		for k := range sm.dirty {
 			if err := wb.Set(sm.rowKey([]byte(k)), sm.mu.rows[k], nil); err != nil {
 				return err

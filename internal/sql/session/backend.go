@@ -49,12 +49,15 @@ type Backend interface {
 	// WaitViewsCover waits until every view in vs folded its stream up to
 	// ends (per stream shard).
 	WaitViewsCover(ctx context.Context, vs []*catalog.View, ends []uint64) error
+	// ViewOffsets are, per shard of v, the stream offsets it folded up to
+	// (nil for a shard no replica reported).
+	ViewOffsets(ctx context.Context, v *catalog.View) [][]uint64
 
 	// CheckBatch checks a batch against the stream's columns.
 	CheckBatch(stream string, b *types.Batch) error
 	// Insert appends b to the stream, returning once it is durable on a
-	// majority; with syncViews, once every view over the stream has it.
-	Insert(ctx context.Context, stream string, b *types.Batch, syncViews bool) error
+	// majority; with o.SyncViews, once every view over the stream has it.
+	Insert(ctx context.Context, stream string, b *types.Batch, o InsertOptions) error
 
 	// StreamSource and ViewSource read a stream's history and a view's
 	// rows under the session's read policy.
@@ -77,4 +80,15 @@ type ReadPolicy struct {
 	// replica serves; the read goes on without it unless it returns an
 	// error.
 	Skip func(what string, err error) error
+}
+
+// InsertOptions are a session's settings for one insert.
+type InsertOptions struct {
+	// SyncViews (stream_insert_level = sync_commit): return once every
+	// view over the stream folded the batch.
+	SyncViews bool
+	// Targets (pipelinedb.stream_targets) are the ids of the only views
+	// that fold the batch; nil: every view over the stream. The set is
+	// appended with the batch to the stream's Raft log.
+	Targets []uint64
 }

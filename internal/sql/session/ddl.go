@@ -83,9 +83,6 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 			}
 			st.Retention = v
 		default:
-			if cs.Foreign {
-				continue // PipelineDB foreign-table OPTIONS are accepted and ignored
-			}
 			err = unknownOption(o, "stream", streamOptions)
 		}
 		if err != nil {
@@ -218,7 +215,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	case tr != nil && cv.Kind == parser.ViewMaterialized:
 		return nil, pgerr.MaterializedNoState.New().WithPos(cv.P)
 	case tr != nil:
-		v.Kind = "transform"
+		v.Kind, v.Shards, v.Replicas = "transform", 0, 0
 		for _, o := range cv.With {
 			if slices.Contains(stateOptions, o.Key) {
 				return nil, pgerr.TransformOption.New(o.Key).WithPos(o.P)
@@ -235,6 +232,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		v.Kind = "view"
 	}
 	latest := false
+	v.StartFrom = "earliest"
 	for _, o := range cv.With {
 		var err error
 		switch o.Key {
@@ -258,8 +256,9 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			val, _ := optString(o)
 			switch strings.ToLower(val) {
 			case "latest":
-				latest = true
+				latest, v.StartFrom = true, "latest"
 			case "earliest":
+				v.StartFrom = "earliest"
 			default:
 				err = pgerr.BadViewStart.New(val).WithPos(o.P)
 			}
@@ -272,17 +271,30 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			return nil, err
 		}
 	}
+	interval := ""
 	for _, o := range cv.Settings {
 		val, _ := optString(o)
 		switch o.Key {
 		case "checkpoint_settings":
-			if err := checkCheckpointSettings(val, o.P); err != nil {
+			iv, err := checkCheckpointSettings(val, o.P)
+			if err != nil {
 				return nil, err
 			}
-		case "checkpoint_interval":
-			if _, err := parseDurationSetting(val); err != nil {
-				return nil, pgerr.BadCheckpointInterval.New(val).WithPos(o.P)
+			if iv != "" {
+				if interval != "" {
+					return nil, pgerr.CheckpointIntervalTwice.New().WithPos(o.P)
+				}
+				interval = iv
 			}
+		case "checkpoint_interval":
+			d, err := parseCheckpointInterval(val, o.P)
+			if err != nil {
+				return nil, err
+			}
+			if interval != "" {
+				return nil, pgerr.CheckpointIntervalTwice.New().WithPos(o.P)
+			}
+			interval = d
 		default:
 			return nil, pgerr.UnknownViewSetting.New(o.Key).
 				WithHint("Valid settings: %s.", strings.Join(viewSettings, ", ")).WithPos(o.P)
@@ -291,6 +303,9 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			v.Settings = map[string]string{}
 		}
 		v.Settings[o.Key] = val
+	}
+	if interval != "" {
+		v.Settings["checkpoint_interval"] = interval // normalized: what view tasks read
 	}
 	tag := "CREATE MATERIALIZED VIEW"
 	switch cv.Kind {
@@ -302,6 +317,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	if v.Transform {
 		return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 			// No state: nothing to place, start or back-fill.
+			v.StartFrom = ""
 			res, err := s.b.Propose(ctx, &catalog.CreateView{View: v, IfNotExists: cv.IfNotExists})
 			if err != nil {
 				return "", err
@@ -317,13 +333,23 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		if v.Nodes, err = s.b.Place(v.Shards, v.Replicas); err != nil {
 			return "", err
 		}
-		if latest {
-			v.Start = make([]uint64, len(st.Groups))
-			for i := range st.Groups {
-				if v.Start[i], err = s.b.StreamEnd(ctx, st, i); err != nil {
-					return "", err
+		// The stream's end now is what the view must have folded before
+		// CREATE returns (and where start = 'latest' begins).
+		bg, _ := s.get("background_ddl")
+		v.BackfillTo = make([]uint64, len(st.Groups))
+		for i := range st.Groups {
+			if v.BackfillTo[i], err = s.b.StreamEnd(ctx, st, i); err != nil {
+				if bg == "on" && !latest {
+					// Nothing waits for the back-fill: create the view
+					// without a recorded target.
+					v.BackfillTo = nil
+					break
 				}
+				return "", err
 			}
+		}
+		if latest {
+			v.Start = slices.Clone(v.BackfillTo)
 		}
 		res, err := s.b.Propose(ctx, &catalog.CreateView{View: v, IfNotExists: cv.IfNotExists})
 		if err != nil {
@@ -335,15 +361,8 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		if err := s.b.WaitGroups(ctx, res.View.Groups); err != nil {
 			return "", err
 		}
-		if lvl, _ := s.get("stream_insert_level"); lvl == "sync_commit" {
-			// Return once the back-fill covers what the stream held at creation.
-			ends := make([]uint64, len(st.Groups))
-			for i := range st.Groups {
-				if ends[i], err = s.b.StreamEnd(ctx, st, i); err != nil {
-					return "", err
-				}
-			}
-			if err := s.b.WaitViewsCover(ctx, []*catalog.View{res.View}, ends); err != nil {
+		if bg != "on" {
+			if err := s.waitBackfill(ctx, res.View, w); err != nil {
 				return "", err
 			}
 		}
@@ -351,9 +370,76 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	}}, nil
 }
 
-// checkCheckpointSettings validates Timeplus checkpoint_settings:
-// 'key=value;key=value'.
-func checkCheckpointSettings(v string, pos int) error {
+// backfillNoticeEvery is how often a waiting CREATE VIEW reports progress.
+var backfillNoticeEvery = 2 * time.Second
+
+// waitBackfill waits until view v folded its stream up to v.BackfillTo,
+// with a NOTICE on its progress every backfillNoticeEvery. A cancelled
+// wait leaves the view in place, back-filling in the background.
+func (s *Session) waitBackfill(ctx context.Context, v *catalog.View, w pgwire.ResultWriter) error {
+	if len(v.BackfillTo) == 0 {
+		return nil // created before back-fill targets were recorded
+	}
+	for {
+		wctx, cancel := context.WithTimeout(ctx, backfillNoticeEvery)
+		err := s.b.WaitViewsCover(wctx, []*catalog.View{v}, v.BackfillTo)
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			w.Notice(fmt.Sprintf("view %q was created; its back-fill goes on in the background (cairn_cluster.views shows its progress)", v.Name))
+			return pgerr.BackfillWaitCanceled.New(strings.TrimSuffix(pgerr.From(err).Message, "."), v.Name).
+				WithHint("SELECT backfilled, backfill_done, backfill_target FROM cairn_cluster.views WHERE name = '%s' shows its progress; SET background_ddl = on makes CREATE VIEW return without waiting.", v.Name)
+		case wctx.Err() == nil:
+			return err
+		}
+		if p := v.BackfillProgress(s.b.ViewOffsets(ctx, v)); p.Known && p.Target > 0 {
+			w.Notice(fmt.Sprintf("back-fill of %s: %s of %s events (%d%%)", v.Name, thousands(p.Done), thousands(p.Target), p.Done*100/p.Target))
+		}
+	}
+}
+
+// thousands formats n with comma separators: 4,500,000.
+func thousands(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// Bounds of a view's checkpoint_interval.
+const (
+	minCheckpointInterval = 100 * time.Millisecond
+	maxCheckpointInterval = 24 * time.Hour
+)
+
+// parseCheckpointInterval parses a checkpoint interval: seconds, as
+// Timeplus counts them ('5'), or a number with a unit ('500ms', '2min').
+// It returns the interval in Go form ("5s"), which the view tasks read.
+func parseCheckpointInterval(v string, pos int) (string, error) {
+	t := strings.TrimSpace(v)
+	d, err := time.Duration(0), error(nil)
+	if f, ferr := strconv.ParseFloat(t, 64); ferr == nil {
+		d = time.Duration(f * float64(time.Second))
+	} else {
+		d, err = parseDurationSetting(t)
+	}
+	if err != nil || d < minCheckpointInterval || d > maxCheckpointInterval {
+		return "", pgerr.BadCheckpointInterval.New(v).
+			WithHint("Give seconds (5) or a duration ('500ms', '2min') between %v and %v.", minCheckpointInterval, maxCheckpointInterval).WithPos(pos)
+	}
+	return d.String(), nil
+}
+
+// checkCheckpointSettings validates Timeplus checkpoint_settings
+// ('key=value;key=value') and returns its interval, if one is given, in
+// Go form. Every view is Raft-replicated and checkpoints into its
+// replicas' engines, synchronously in the apply of a delta: the entries
+// that say so are accepted (storage_type=local, async=false), the ones
+// asking for anything else are refused.
+func checkCheckpointSettings(v string, pos int) (interval string, err error) {
 	valid := map[string][]string{"storage_type": {"shared", "local"}, "shared_disk": nil, "async": {"true", "false"}, "interval": nil}
 	for _, part := range strings.Split(v, ";") {
 		part = strings.TrimSpace(part)
@@ -361,23 +447,34 @@ func checkCheckpointSettings(v string, pos int) error {
 			continue
 		}
 		k, val, ok := strings.Cut(part, "=")
-		k = strings.TrimSpace(k)
+		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
 		allowed, known := valid[k]
 		if !ok || !known {
-			return pgerr.UnknownCheckpointEntry.New(part).
-				WithHint("Entries: storage_type=shared|local; shared_disk=<name>; async=true|false; interval=<seconds>.").WithPos(pos)
+			return "", pgerr.UnknownCheckpointEntry.New(part).
+				WithHint("Entries: storage_type=local; async=false; interval=<seconds>.").WithPos(pos)
 		}
-		if allowed != nil {
-			good := false
-			for _, a := range allowed {
-				good = good || strings.TrimSpace(val) == a
+		if allowed != nil && !slices.Contains(allowed, val) {
+			return "", pgerr.BadCheckpointValue.New(k, strings.Join(allowed, ", "), val).WithPos(pos)
+		}
+		switch {
+		case k == "storage_type" && val == "shared":
+			return "", pgerr.SharedCheckpointsLater.New().WithPos(pos)
+		case k == "shared_disk":
+			return "", pgerr.CheckpointEntryUnsupported.New(k, "it names the disk of shared (object-storage) checkpoints, which are not available yet").
+				WithHint("Leave out shared_disk; views checkpoint into their Raft replicas.").WithPos(pos)
+		case k == "async" && val == "true":
+			return "", pgerr.CheckpointEntryUnsupported.New("async=true", "a view shard checkpoints in the same engine write as the delta it applies").
+				WithHint("Leave out async, or say async=false.").WithPos(pos)
+		case k == "interval":
+			if interval != "" {
+				return "", pgerr.CheckpointIntervalTwice.New().WithPos(pos)
 			}
-			if !good {
-				return pgerr.BadCheckpointValue.New(k, strings.Join(allowed, ", "), val).WithPos(pos)
+			if interval, err = parseCheckpointInterval(val, pos); err != nil {
+				return "", err
 			}
 		}
 	}
-	return nil
+	return interval, nil
 }
 
 func (s *Session) prepareDrop(d *parser.Drop) (*prepared, error) {

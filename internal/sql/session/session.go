@@ -438,8 +438,36 @@ func (s *Session) insert(ctx context.Context, name string, b *types.Batch) error
 		}
 		return nil
 	}
+	targets, err := s.streamTargets(name)
+	if err != nil {
+		return err
+	}
 	lvl, _ := s.get("stream_insert_level")
-	return s.b.Insert(ctx, name, b, lvl == "sync_commit")
+	return s.b.Insert(ctx, name, b, InsertOptions{SyncViews: lvl == "sync_commit", Targets: targets})
+}
+
+// streamTargets resolves pipelinedb.stream_targets for an insert into
+// stream: the ids of the named views, nil when unset (every view). Each
+// name must be a view over that stream.
+func (s *Session) streamTargets(stream string) ([]uint64, error) {
+	v, _ := s.get("pipelinedb.stream_targets")
+	if v == "" {
+		return nil, nil
+	}
+	cat := s.b.Catalog()
+	var ids []uint64
+	for _, name := range strings.Split(v, ",") {
+		name = strings.TrimSpace(name)
+		view := cat.Views[name]
+		if view == nil {
+			return nil, pgerr.StreamTargetNotFound.New(name)
+		}
+		if view.Stream != stream {
+			return nil, pgerr.StreamTargetOtherStream.New(name, view.Stream, stream)
+		}
+		ids = append(ids, view.ID)
+	}
+	return ids, nil
 }
 
 func optString(o parser.Option) (string, bool) {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,6 +115,22 @@ var settings = map[string]*setting{
 	"stream_insert_level":         {def: "async", desc: "async: INSERT returns once the stream shard committed; sync_commit: once every view over the stream applied it.", check: oneOf("stream_insert_level", "async", "sync_commit")},
 	"read_from":                   {def: "any", desc: "leader: linearizable reads (ReadIndex); any: nearest replica, may lag.", check: oneOf("read_from", "leader", "any", "follower")},
 	"skip_unavailable":            {def: "off", desc: "on: answer from the reachable shards with a NOTICE naming the missing ones.", check: checkBool("skip_unavailable")},
+	// issue 10: ddl
+	"background_ddl":            {def: "off", desc: "on: CREATE VIEW returns at once and back-fills in the background; off: it returns once the view caught up with the stream as of CREATE.", check: checkBool("background_ddl")},
+	"pipelinedb.stream_targets": {def: "", desc: "Comma-separated views that this session's INSERT and COPY feed; other views over the stream skip those events. Empty: every view.", check: checkViewList},
+}
+
+// checkViewList normalizes a comma-separated list of view names: trimmed,
+// without empty entries or repeats. The names are checked against the
+// catalog when an INSERT runs (views may be created after the SET).
+func checkViewList(v string) (string, error) {
+	var names []string
+	for _, n := range strings.Split(v, ",") {
+		if n = strings.TrimSpace(n); n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ", "), nil
 }
 
 // settingNames returns all session setting names, sorted.

@@ -36,6 +36,9 @@ type Status interface {
 	GroupStatus(ctx context.Context) map[uint64]map[uint64]rpc.ReplicaStatus
 	// LeaderTermsLog is the content of this node's leader-terms.log.
 	LeaderTermsLog() ([]byte, error)
+	// ViewOffsets are, per shard of v, the stream offsets it folded up
+	// to (nil for a shard no replica reported).
+	ViewOffsets(ctx context.Context, v *catalog.View) [][]uint64
 }
 
 func txt(s string) types.Datum { return types.NewText(s) }
@@ -63,17 +66,37 @@ func Streams(cat *catalog.Catalog) *exec.MemTable {
 	return t
 }
 
-// Views is cairn_cluster.views: every continuous view. time_window describes
-// its window and expiry; for a view with tumble() or hop() windows,
-// watermark is the largest event time its shards have folded and
+// Views is cairn_cluster.views: every continuous view.
+//
+// start is the view's back-fill choice (earliest or latest); the
+// back-fill columns say how far it got: backfill_target events lay
+// between the view's start and the stream's end when it was created,
+// backfill_done of them are folded by every view shard, and backfilled
+// is true once all are (NULL when a shard's progress is unknown, or for
+// a view created before targets were recorded). time_window describes
+// the view's window and expiry; for a view with tumble() or hop()
+// windows, watermark is the largest event time its shards have folded and
 // late_events the events they left out as late (NULL when no replica of
 // some shard answered, or the view has no such window).
 func Views(ctx context.Context, n Status) *exec.MemTable {
 	t := &exec.MemTable{Cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "stream", T: types.Text}, {Name: "kind", T: types.Text},
 		{Name: "shards", T: types.Int8}, {Name: "replicas", T: types.Int8}, {Name: "query", T: types.Text},
+		{Name: "start", T: types.Text}, {Name: "backfill_target", T: types.Int8}, {Name: "backfill_done", T: types.Int8}, {Name: "backfilled", T: types.Bool},
 		{Name: "time_window", T: types.Text}, {Name: "watermark", T: types.TimestampTZ}, {Name: "late_events", T: types.Int8}}}
 	var states map[uint64]map[uint64]rpc.ReplicaStatus
 	for _, v := range n.Catalog().SortedViews() {
+		start := types.NullOf(types.Text)
+		if v.StartFrom != "" {
+			start = txt(v.StartFrom)
+		}
+		target, done, backfilled := types.NullOf(types.Int8), types.NullOf(types.Int8), types.NullOf(types.Bool)
+		if v.BackfillTo != nil {
+			p := v.BackfillProgress(n.ViewOffsets(ctx, v))
+			target = i8(int64(p.Target))
+			if p.Known {
+				done, backfilled = i8(int64(p.Done)), types.NewBool(p.Complete)
+			}
+		}
 		wm, late := types.NullOf(types.TimestampTZ), types.NullOf(types.Int8)
 		if strings.HasPrefix(v.Window, "tumble") || strings.HasPrefix(v.Window, "hop") {
 			if states == nil {
@@ -106,7 +129,7 @@ func Views(ctx context.Context, n Status) *exec.MemTable {
 			}
 		}
 		t.Rows = append(t.Rows, []types.Datum{txt(v.Name), txt(v.Stream), txt(v.Kind), i8(int64(v.Shards)), i8(int64(v.Replicas)), txt(v.Query),
-			txt(v.Window), wm, late})
+			start, target, done, backfilled, txt(v.Window), wm, late})
 	}
 	return t
 }
