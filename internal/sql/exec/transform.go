@@ -276,7 +276,6 @@ func Inline(sel *parser.Select, t *Transform) (*parser.Select, error) {
 }
 
 var (
-	exprType      = reflect.TypeOf((*parser.Expr)(nil)).Elem()
 	columnRefType = reflect.TypeOf(&parser.ColumnRef{})
 	subqueryType  = reflect.TypeOf(&parser.Subquery{})
 	selectType    = reflect.TypeOf(&parser.Select{})
@@ -328,7 +327,7 @@ func rewriteValue(v reflect.Value, f func(*parser.ColumnRef) (parser.Expr, error
 			}
 			return v, pgerr.ViewSubqueryExpr.New().WithPos(pos)
 		}
-		if v.Elem().Kind() != reflect.Struct || !v.Type().Implements(exprType) {
+		if v.Elem().Kind() != reflect.Struct {
 			return v, nil // *bool and the like: shared, never written
 		}
 		cp := reflect.New(v.Elem().Type())
