@@ -117,6 +117,12 @@ func (r *Result) Print(w io.Writer) {
 	if r.Verified {
 		fmt.Fprintf(tw, "view catch-up\t%.3f s after the last ack\n", r.CatchUpSeconds)
 		fmt.Fprintf(tw, "verified\tsum(n) = %s = events sent\n", group(r.ViewTotal))
+		if !r.IDsChecked {
+			fmt.Fprintf(tw, "by event id\tnot checked (--skip-id-check)\n")
+		}
+		for _, c := range r.Checks {
+			fmt.Fprintf(tw, "check\t%s\n", c)
+		}
 	} else {
 		fmt.Fprintf(tw, "verified\tNO: sum(n) = %s, sent %s\n", group(r.ViewTotal), group(int64(r.Events+r.ProbeEvents)))
 		if r.Lost+r.Duplicated+r.NeverSent > 0 {

@@ -346,13 +346,25 @@ var (
 	AppendFailed       = def("append_failed", InternalError, "append: %v", "")
 	AppendBadResult    = def("append_bad_result", InternalError, "append: unexpected result %T", "")
 
+	// issue 10: session settings (TimeZone, DateStyle, search_path, pipelinedb.*)
+
+	TimeZoneInvalid       = def("time_zone_invalid", InvalidParameterValue, "invalid value for parameter \"TimeZone\": %q", "Use an IANA zone name such as 'Europe/Berlin', a number of hours east of UTC such as '-5', a POSIX zone such as 'UTC+3' (hours west), or 'UTC'.")
+	DateStyleInvalid      = def("datestyle_invalid", InvalidParameterValue, "invalid value for parameter \"DateStyle\": %q", "Give an output style (ISO, SQL, Postgres, German) and/or a field order (DMY, MDY, YMD; European, US), e.g. 'SQL, DMY'.")
+	ExtraFloatDigitsRange = def("extra_float_digits_range", InvalidParameterValue, "%s is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)", "")
+	SchemaNotFound        = def("schema_not_found", "3F000", "schema %q does not exist", "Cairn's schemas are public (streams and views), cairn_cluster (system tables) and pg_catalog.")
+	PipelineDBSetting     = def("pipelinedb_setting", FeatureNotSupported, "PipelineDB setting %q is not supported by Cairn", "")
+	ZoneNotRecognized     = def("zone_not_recognized", InvalidParameterValue, "time zone %q not recognized", "Use an IANA zone name such as 'Europe/Berlin' or a POSIX zone such as 'UTC+3' (hours west of UTC).")
+	SetLocalUnsupported   = def("set_local_unsupported", FeatureNotSupported, "SET LOCAL is not supported: Cairn has no transaction-scoped settings", "Use SET (for the session) and RESET afterwards.")
+	ViewDependsOnTimeZone = def("view_depends_on_time_zone", FeatureNotSupported, "continuous view %q depends on the session time zone (%s), but continuous views are evaluated in UTC", "SET TIME ZONE 'UTC' before CREATE VIEW and write the zone into the definition (e.g. date_trunc('day', ts + interval '2 hours')), or read the view's results from a session in any zone: timestamptz results are shown in the reader's zone.")
+
 	// issue 10: ddl (back-fill wait, stream_targets, CREATE options)
 
-	BackfillWaitCanceled       = def("backfill_wait_canceled", QueryCanceled, "%s while waiting for the back-fill of view %q; the view was created and its back-fill goes on in the background", "SELECT backfilled, backfill_done, backfill_target FROM cairn_cluster.views WHERE name = '...' shows its progress; SET background_ddl = on makes CREATE VIEW return without waiting.")
+	BackfillWaitCanceled       = def("backfill_wait_canceled", QueryCanceled, "%s while waiting for the back-fill of view %q; the view was created and its back-fill goes on in the background", "")
 	StreamTargetNotFound       = def("stream_target_not_found", UndefinedTable, "pipelinedb.stream_targets names view %q, which does not exist", "SET pipelinedb.stream_targets to views over the stream you insert into, or RESET it to feed every view.")
 	StreamTargetOtherStream    = def("stream_target_other_stream", InvalidParameterValue, "pipelinedb.stream_targets names view %q, which reads stream %q, not %q", "SET pipelinedb.stream_targets to views over the stream you insert into, or RESET it to feed every view.")
 	SharedCheckpointsLater     = def("shared_checkpoints_unavailable", FeatureNotSupported, "shared (object-storage) checkpoints are not available yet; views are Raft-replicated", "Leave out storage_type=shared (storage_type=local is what every view uses).")
 	CheckpointIntervalTwice    = def("checkpoint_interval_twice", InvalidParameterValue, "the checkpoint interval is given twice", "Give it once: SETTINGS checkpoint_interval = 5, or checkpoint_settings = 'interval=5'.")
+	ViewReplaceUnsupported     = def("view_replace_unsupported", FeatureNotSupported, "CREATE OR REPLACE cannot replace continuous view %q", "")
 	CheckpointEntryUnsupported = def("checkpoint_entry_unsupported", FeatureNotSupported, "checkpoint_settings: %s is not supported: %s", "")
 
 	// issue 10: views over views, transforms, HAVING/ORDER BY/LIMIT in a view

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cairndb/cairn/internal/pgerr"
@@ -364,13 +366,19 @@ type dateTime struct {
 	h, mi, sec, us int64
 	hasTime        bool
 	hasZone        bool
-	zoneSecs       int64 // east of UTC
-	special        int   // 1 infinity, -1 -infinity
+	zoneSecs       int64          // east of UTC
+	zoneLoc        *time.Location // a named zone, when given (zoneSecs unused)
+	abbrFrom       int            // a zone abbreviation, when abbrTo > 0: trimSpace(input)[abbrFrom:abbrTo]
+	abbrTo         int            // (offsets, not a string: dt must not point into the input)
+	special        int            // 1 infinity, -1 -infinity
 }
 
-// parseDateTime reads 'YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]][ ][zone][ BC]'.
-// bad reports a syntax error, rangeErr a field out of range.
-func parseDateTime(s string) (dt dateTime, bad, rangeErr bool) {
+// parseDateTimeOrder reads 'DATE[( |T)HH:MM[:SS[.ffffff]]][ ][zone][ BC]'
+// where DATE is YYYY-MM-DD or, with a day or month first, 'a/b/c',
+// 'a.b.c' or 'a-b-c' in the field order given (DateStyle); zone is Z, UTC,
+// GMT, an offset or an IANA name such as Europe/Berlin. bad reports a
+// syntax error, rangeErr a field out of range.
+func parseDateTimeOrder(s string, order DateOrder) (dt dateTime, bad, rangeErr bool) {
 	w := trimSpace(s)
 	if len(w) > 0 && (w[0] < '0' || w[0] > '9') {
 		switch {
@@ -382,22 +390,47 @@ func parseDateTime(s string) (dt dateTime, bad, rangeErr bool) {
 			return dt, false, false
 		case strings.EqualFold(w, "epoch"):
 			dt.y, dt.mo, dt.d = 1970, 1, 1
+			dt.hasZone = true // the epoch is an instant
 			return dt, false, false
 		}
 	}
 	p := scanner{s: w}
-	var n int
-	dt.y, n = p.digits(9)
-	if n == 0 || p.peek() != '-' {
+	a, na := p.digits(9)
+	sep := p.peek()
+	if na == 0 || (sep != '-' && sep != '/' && sep != '.') {
 		return dt, true, false
 	}
 	p.i++
-	if dt.mo, n = p.digits(2); n == 0 || p.peek() != '-' {
+	b, nb := p.digits(2)
+	if nb == 0 || p.peek() != sep {
 		return dt, true, false
 	}
 	p.i++
-	if dt.d, n = p.digits(2); n == 0 {
+	c, nc := p.digits(9)
+	if nc == 0 {
 		return dt, true, false
+	}
+	// A year written with one or two digits means 1970..2069, as in
+	// PostgreSQL.
+	year := func(v int64, n int) int64 {
+		if n <= 2 {
+			if v < 70 {
+				return v + 2000
+			}
+			return v + 1900
+		}
+		return v
+	}
+	switch {
+	case na > 2 || order == OrderYMD:
+		if nc > 2 {
+			return dt, true, false
+		}
+		dt.y, dt.mo, dt.d = year(a, na), b, c
+	case order == OrderDMY:
+		dt.d, dt.mo, dt.y = a, b, year(c, nc)
+	default:
+		dt.mo, dt.d, dt.y = a, b, year(c, nc)
 	}
 	// Time part.
 	if c := p.peek(); c == 'T' || c == 't' || c == ' ' {
@@ -482,6 +515,27 @@ func parseDateTime(s string) (dt dateTime, bad, rangeErr bool) {
 		(len(p.s)-p.i == 3 || isSpace(p.s[p.i+3])):
 		p.i += 3
 		dt.hasZone = true
+	case (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'):
+		// A zone name such as Europe/Berlin.
+		end := p.i
+		for end < len(p.s) && !isSpace(p.s[end]) {
+			end++
+		}
+		if name := p.s[p.i:end]; strings.IndexByte(name, '/') > 0 {
+			loc, ok := LoadZone(name)
+			if !ok {
+				return dt, true, false
+			}
+			dt.zoneLoc = loc
+			dt.hasZone = true
+			p.i = end
+		} else if n := len(name); n >= 3 && n <= 6 && !strings.EqualFold(name, "bc") && !strings.EqualFold(name, "ad") {
+			// An abbreviation such as CET or PDT, as the SQL, Postgres and
+			// German DateStyles print: resolved when the timestamp is.
+			dt.abbrFrom, dt.abbrTo = p.i, end
+			dt.hasZone = true
+			p.i = end
+		}
 	}
 	p.skipSpaces()
 	if !p.done() {
@@ -507,7 +561,14 @@ func parseDateTime(s string) (dt dateTime, bad, rangeErr bool) {
 }
 
 func parseTimestamp(t T, s string) (int64, error) {
-	dt, bad, rangeErr := parseDateTime(s)
+	return parseTimestampStyle(t, s, nil)
+}
+
+// parseTimestampStyle reads a timestamp with the session style st: dates
+// in its field order, and a timestamptz written without a zone as a time
+// in its time zone.
+func parseTimestampStyle(t T, s string, st *Style) (int64, error) {
+	dt, bad, rangeErr := parseDateTimeOrder(s, st.orDefault().Order)
 	if bad {
 		return 0, invalidSyntax(t, s)
 	}
@@ -527,14 +588,30 @@ func parseTimestamp(t T, s string) (int64, error) {
 	days := DaysFromCivil(dt.y, dt.mo, dt.d)
 	us := days*microsPerDay + dt.h*microsPerHour + dt.mi*microsPerMinute + dt.sec*microsPerSecond + dt.us
 	// A timestamp without time zone ignores a written zone, as PostgreSQL does.
-	if t == TimestampTZ && dt.hasZone {
+	switch {
+	case t != TimestampTZ:
+	case dt.zoneLoc != nil:
+		us = (&Style{Loc: dt.zoneLoc}).FromLocal(us)
+	case dt.abbrTo > 0:
+		off, ok := st.abbrOffset(trimSpace(s)[dt.abbrFrom:dt.abbrTo], us)
+		if !ok {
+			return 0, invalidSyntax(t, s)
+		}
+		us -= off * microsPerSecond
+	case dt.hasZone:
 		us -= dt.zoneSecs * microsPerSecond
+	default:
+		us = st.FromLocal(us)
 	}
 	return us, nil
 }
 
 func parseDate(s string) (int64, error) {
-	dt, bad, rangeErr := parseDateTime(s)
+	return parseDateOrder(s, OrderMDY)
+}
+
+func parseDateOrder(s string, order DateOrder) (int64, error) {
+	dt, bad, rangeErr := parseDateTimeOrder(s, order)
 	if bad {
 		return 0, invalidSyntax(Date, s)
 	}
@@ -663,6 +740,22 @@ func parseInterval(s string) (IntervalValue, error) {
 			any = true
 			continue
 		}
+		if p.peek() == '-' && p.i+1 < len(p.s) && p.s[p.i+1] >= '0' && p.s[p.i+1] <= '9' && !strings.Contains(num, ".") {
+			// SQL-standard year-month: 1-2 is 1 year 2 months, -1-2 minus both.
+			p.i++
+			mo, n := p.digits(2)
+			y, err := strconv.ParseInt(num, 10, 32)
+			if n == 0 || mo > 11 || err != nil || (!p.done() && !isSpace(p.peek())) {
+				return IntervalValue{}, invalidSyntax(Interval, s)
+			}
+			m := float64(y*12 + mo)
+			if neg {
+				m = -m
+			}
+			acc.add(m, "month")
+			any = true
+			continue
+		}
 		v, err := strconv.ParseFloat(num, 64)
 		if err != nil {
 			return IntervalValue{}, invalidSyntax(Interval, s)
@@ -677,9 +770,13 @@ func parseInterval(s string) (IntervalValue, error) {
 		}
 		unit := strings.ToLower(p.s[us:p.i])
 		if unit == "" || unit == "ago" {
-			// A bare number is seconds.
+			// A bare number is seconds, or days before a time field
+			// (SQL-standard '3 4:05:06').
 			p.i = us
 			unit = "second"
+			if clockNext(p.s[us:]) {
+				unit = "day"
+			}
 		}
 		if !acc.add(v, unit) {
 			return IntervalValue{}, invalidSyntax(Interval, s)
@@ -690,6 +787,18 @@ func parseInterval(s string) (IntervalValue, error) {
 		return IntervalValue{}, invalidSyntax(Interval, s)
 	}
 	return acc.value(s)
+}
+
+// clockNext reports whether s starts with a time field: [+-]digits':'.
+func clockNext(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i > 0 && i < len(s) && s[i] == ':'
 }
 
 // parseClock reads the rest of h:mm[:ss[.f]] after the first number.
@@ -1334,4 +1443,37 @@ func AppendNumericBinary(dst []byte, f float64) []byte {
 		dst = binary.BigEndian.AppendUint16(dst, v)
 	}
 	return dst
+}
+
+var zones struct {
+	mu sync.RWMutex
+	m  map[string]*time.Location
+}
+
+// LoadZone returns the IANA time zone name (Europe/Berlin), loaded once.
+// It does not retain name (parsers pass unsafe views).
+func LoadZone(name string) (*time.Location, bool) {
+	zones.mu.RLock()
+	loc, ok := zones.m[name]
+	zones.mu.RUnlock()
+	if ok {
+		return loc, true
+	}
+	if strings.Contains(name, "..") || strings.HasPrefix(name, "/") || len(name) > 64 {
+		return nil, false
+	}
+	key := strings.Clone(name)
+	loc, err := time.LoadLocation(key)
+	if err != nil {
+		return nil, false
+	}
+	zones.mu.Lock()
+	if zones.m == nil {
+		zones.m = map[string]*time.Location{}
+	}
+	if len(zones.m) < 4096 {
+		zones.m[key] = loc
+	}
+	zones.mu.Unlock()
+	return loc, true
 }

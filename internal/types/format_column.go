@@ -49,6 +49,20 @@ func (c *Column) AppendTextValue(n int, b []byte) error {
 	return nil
 }
 
+// AppendTextValueStyle is AppendTextValue reading dates and timestamps
+// as a session with style st does (field order, time zone).
+func (c *Column) AppendTextValueStyle(n int, b []byte, st *Style) error {
+	if st == nil || (c.T != Date && c.T != Timestamp && c.T != TimestampTZ) {
+		return c.AppendTextValue(n, b)
+	}
+	d, err := ParseTextStyle(c.T, view(b), st)
+	if err != nil {
+		return err
+	}
+	c.AppendInt(n, d.I)
+	return nil
+}
+
 // AppendBinaryValue decodes b, the binary representation of a value of
 // the column's type, and appends it; n is the number of rows before this
 // one. On error nothing is appended.

@@ -65,7 +65,8 @@ type TaskConfig struct {
 // non-retryable error (for example when this replica lost leadership).
 // It reads committed stream batches after the stored offsets, folds the
 // rows whose group key hashes to this shard into a delta, and proposes
-// {from, to, delta}.
+// {from, to, delta}. Batches whose target set (pipelinedb.stream_targets)
+// leaves out this view are passed over: to moves past them unfolded.
 func RunTask(ctx context.Context, c TaskConfig) error {
 	if c.MaxEvents <= 0 {
 		c.MaxEvents = 256 << 10

@@ -606,7 +606,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 		var err error
 		switch formatFor(m.ParameterFormatCodes, i) {
 		case 0:
-			d, err = types.ParseText(t, string(raw))
+			d, err = types.ParseTextStyle(t, string(raw), c.textStyle())
 		case 1:
 			d, err = types.ParseBinary(t, raw)
 		default:
@@ -754,6 +754,7 @@ func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
 		c.mu.Unlock()
 		cancel(nil)
 	}()
+	c.dr.style = c.textStyle()
 	tag, err := p.ps.st.Execute(ctx, p.params, w)
 	if w.copy != nil && !w.copy.done {
 		// The statement stopped before the end of the copy data: discard
@@ -779,6 +780,15 @@ func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
 	return "", err
 }
 
+// textStyle is the session's text style (nil: PostgreSQL's defaults in
+// UTC), read once per statement.
+func (c *conn) textStyle() *types.Style {
+	if st, ok := c.sess.(Styler); ok {
+		return st.TextStyle()
+	}
+	return nil
+}
+
 // sendRow sends one DataRow.
 func (c *conn) sendRow(row []types.Datum, cols []Column, formats []int16) error {
 	c.dr.row, c.dr.cols, c.dr.formats, c.dr.size = row, cols, formats, &c.pending
@@ -796,7 +806,8 @@ type dataRowMsg struct {
 	row     []types.Datum
 	cols    []Column // the described types; values are encoded as these
 	formats []int16
-	size    *int // set to the encoded buffer's length
+	style   *types.Style // the session's text style for this statement
+	size    *int         // set to the encoded buffer's length
 }
 
 func (*dataRowMsg) Backend() {}
@@ -813,14 +824,14 @@ func (m *dataRowMsg) Encode(dst []byte) ([]byte, error) {
 			continue
 		}
 		if i < len(m.cols) && d.T != m.cols[i].T {
-			d = coerce(d, m.cols[i].T)
+			d = coerce(d, m.cols[i].T, m.style)
 		}
 		lp := len(dst)
 		dst = append(dst, 0, 0, 0, 0)
 		if i < len(m.formats) && m.formats[i] == 1 {
 			dst = types.AppendBinary(dst, d)
 		} else {
-			dst = types.AppendText(dst, d)
+			dst = types.AppendTextStyle(dst, d, m.style)
 		}
 		binary.BigEndian.PutUint32(dst[lp:], uint32(len(dst)-lp-4))
 	}
@@ -834,7 +845,7 @@ func (m *dataRowMsg) Encode(dst []byte) ([]byte, error) {
 // coerce converts d to the numeric type t the column was described with,
 // so that a session returning, say, an int8 count for an int4 column
 // cannot send a client 8 bytes where RowDescription promised 4.
-func coerce(d types.Datum, t types.T) types.Datum {
+func coerce(d types.Datum, t types.T, st *types.Style) types.Datum {
 	switch {
 	case t == types.Unknown || d.T == types.Unknown:
 	case t.IsInt() && d.T.IsInt():
@@ -846,7 +857,7 @@ func coerce(d types.Datum, t types.T) types.Datum {
 	case t.IsInt() && d.T.IsFloat():
 		d.T, d.I = t, int64(math.Round(d.F))
 	case t == types.Text:
-		d = types.Datum{T: types.Text, S: string(types.AppendText(nil, d))}
+		d = types.Datum{T: types.Text, S: string(types.AppendTextStyle(nil, d, st))}
 	}
 	return d
 }
@@ -880,6 +891,10 @@ func (w *execWriter) Row(row []types.Datum) error {
 
 func (w *execWriter) Notice(msg string) {
 	w.c.be.Send(&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: pgerr.SuccessfulCompletion, Message: msg})
+	// Sent at once: a long statement's progress NOTICEs (CREATE VIEW's
+	// back-fill) are worth seeing while it runs. A write error surfaces
+	// with the statement's next message.
+	_ = w.c.flush()
 }
 
 func (w *execWriter) ParameterStatus(name, value string) {

@@ -18,6 +18,7 @@ var binarySignature = []byte("PGCOPY\n\xff\r\n\x00")
 // straight into batch columns. Rows may span CopyData messages: the
 // unparsed tail of a message is carried over into carry.
 type copyIn struct {
+	style *types.Style // the session's DateStyle order and TimeZone for date/time fields
 	c     *conn
 	opts  CopyOptions
 	cols  []types.T
@@ -70,7 +71,7 @@ func newCopyIn(c *conn, opts CopyOptions, cols []types.T, table string) (*copyIn
 	if table == "" {
 		table = "stdin"
 	}
-	cp := &copyIn{c: c, opts: opts, cols: cols, table: table, headerDone: !opts.Header}
+	cp := &copyIn{c: c, opts: opts, cols: cols, table: table, headerDone: !opts.Header, style: c.textStyle()}
 	if opts.Format == CopyBinary {
 		cp.headerDone = false
 	}
@@ -470,7 +471,7 @@ func (cp *copyIn) appendFields(b *types.Batch, src []byte) (bool, error) {
 		if f.inScratch {
 			v = cp.scratch[f.start:f.end]
 		}
-		if err := c.AppendTextValue(b.N, v); err != nil {
+		if err := c.AppendTextValueStyle(b.N, v, cp.style); err != nil {
 			truncate(b, b.N)
 			return false, cp.colErr(err, i)
 		}

@@ -33,6 +33,14 @@ type Session interface {
 	Close()
 }
 
+// Styler is implemented by a Session whose settings change how values
+// are written and read as text (TimeZone, DateStyle, IntervalStyle,
+// extra_float_digits). It is read once per statement; without it values
+// use PostgreSQL's defaults in UTC.
+type Styler interface {
+	TextStyle() *types.Style
+}
+
 // Column describes one result column.
 type Column struct {
 	Name string

@@ -43,6 +43,12 @@ func Compile(e parser.Expr, cols []Column, params *ParamTypes) (*Expr, error) {
 // scalar.Coerce.
 func Coerce(d types.Datum, t types.T) (types.Datum, error) { return scalar.Coerce(d, t) }
 
+// CoerceStyle is Coerce in a session with style st (DateStyle, TimeZone);
+// see scalar.CoerceStyle.
+func CoerceStyle(d types.Datum, t types.T, st *types.Style) (types.Datum, error) {
+	return scalar.CoerceStyle(d, t, st)
+}
+
 // Source is a FROM item: a stream (scanned as retained history), a view
 // (finalized rows), or a system table.
 type Source interface {

@@ -203,6 +203,24 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		}
 		return nil, e
 	}
+	if tz := s.style(); !tz.IsUTC() {
+		// Views are evaluated by background tasks in UTC; refuse a
+		// definition whose result would depend on this session's zone.
+		hasTime := false
+		for _, c := range st.Cols {
+			hasTime = hasTime || c.T == types.TimestampTZ || c.T == types.Timestamp || c.T == types.Date
+		}
+		if what, dep := zoneDependent(sel, hasTime); dep {
+			zone, _ := s.get("timezone")
+			return nil, pgerr.ViewDependsOnTimeZone.New(cv.Name, zone).
+				WithDetail("The definition uses %s.", what).WithPos(sel.P)
+		}
+	}
+	if cv.OrReplace && s.b.Catalog().Views[cv.Name] != nil {
+		// OR REPLACE of a view that does not exist yet just creates it.
+		return nil, pgerr.ViewReplaceUnsupported.New(cv.Name).
+			WithHint("Continuous views are not redefined in place: DROP VIEW %s, then CREATE it again (it back-fills from the stream's retained history).", cv.Name).WithPos(cv.P)
+	}
 	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog()),
 		Transform: tr != nil, Over: over, Chain: chain}
 	if len(opts) > 0 {
@@ -506,12 +524,22 @@ func (s *Session) prepareSet(st *parser.Set) (*prepared, error) {
 	if !known && !strings.Contains(name, ".") {
 		return nil, pgerr.UnknownParameter.New(st.Name).WithPos(st.P)
 	}
+	if err := checkPipelineDBSetting(name); err != nil {
+		return nil, pgerr.From(err).WithPos(st.P)
+	}
 	if known && def.readOnly {
 		return nil, pgerr.ParameterReadOnly.New(st.Name).WithPos(st.P)
 	}
+	if st.Local {
+		// SET LOCAL lasts until the end of the transaction; Cairn has no
+		// transaction-scoped settings, so it is refused rather than made
+		// session-wide.
+		return nil, pgerr.SetLocalUnsupported.New().WithPos(st.P)
+	}
 	value := strings.Join(st.Values, ", ")
 	if !st.Default && known && def.check != nil {
-		v, err := def.check(value)
+		cur, _ := s.get(name)
+		v, err := def.check(value, cur)
 		if err != nil {
 			return nil, pgerr.From(err).WithPos(st.P)
 		}
@@ -531,18 +559,77 @@ func (s *Session) prepareSet(st *parser.Set) (*prepared, error) {
 	}}, nil
 }
 
+// pipelineDBHints say what Cairn does instead of a PipelineDB setting.
+var pipelineDBHints = map[string]string{
+	"pipelinedb.stream_insert_level":         "SET stream_insert_level = sync_commit (or async) does this in Cairn.",
+	"pipelinedb.num_combiners":               "Cairn runs one combiner per view shard; use WITH (shards = n) on CREATE VIEW.",
+	"pipelinedb.num_workers":                 "Cairn runs one worker per view shard; use WITH (shards = n) on CREATE VIEW.",
+	"pipelinedb.num_queues":                  "Cairn has no worker queues to size: each view shard reads its stream shard's log.",
+	"pipelinedb.commit_interval":             "Use CREATE VIEW ... WITH (checkpoint_interval = ...).",
+	"pipelinedb.sliding_window_step_factor":  "Sliding-window steps are set per view: CREATE VIEW ... WITH (sw = '...').",
+	"pipelinedb.continuous_queries_enabled":  "Continuous views cannot be paused in Cairn; DROP VIEW stops one.",
+	"pipelinedb.matrels_writable":            "A view's rows are written only by the view itself in Cairn.",
+	"pipelinedb.fillfactor":                  "Cairn's view storage has no fillfactor.",
+	"pipelinedb.ttl_expiration_batch_size":   "TTL is set per view: CREATE VIEW ... WITH (ttl = '...', ttl_column = '...').",
+	"pipelinedb.ttl_expiration_threshold":    "TTL is set per view: CREATE VIEW ... WITH (ttl = '...', ttl_column = '...').",
+	"pipelinedb.batch_size":                  "Cairn batches appends itself; COPY sends many rows at once.",
+	"pipelinedb.max_wait":                    "Cairn batches appends itself; there is no flush delay to set.",
+	"pipelinedb.queue_mem":                   "Cairn has no worker queues to size.",
+	"pipelinedb.ipc_hwm":                     "Cairn has no worker queues to size.",
+	"pipelinedb.anonymous_update_checks":     "Cairn sends no update checks.",
+	"pipelinedb.stats":                       "Cluster state is in cairn_cluster.views, shards and nodes.",
+	"pipelinedb.combiner_work_mem":           "Cairn sizes combiner memory itself.",
+	"pipelinedb.min_parallelism":             "Cairn parallelism is per view shard: WITH (shards = n).",
+	"pipelinedb.max_parallelism":             "Cairn parallelism is per view shard: WITH (shards = n).",
+	"pipelinedb.num_reapers":                 "Cairn drops expired rows itself.",
+	"pipelinedb.reaper_interval":             "Cairn drops expired rows itself.",
+	"pipelinedb.ttl_expiration_batch_size_s": "TTL is set per view.",
+}
+
+// checkPipelineDBSetting refuses PipelineDB's settings: a user setting
+// one expects it to change something. pipelinedb.stream_targets is not
+// refused here (it is a separate feature).
+func checkPipelineDBSetting(name string) error {
+	if !strings.HasPrefix(name, "pipelinedb.") || name == "pipelinedb.stream_targets" {
+		return nil
+	}
+	hint, ok := pipelineDBHints[name]
+	if !ok {
+		hint = "Cairn has no PipelineDB settings: view options go in CREATE VIEW ... WITH (...), cluster settings in ALTER SYSTEM SET, session settings are listed by SHOW ALL."
+	}
+	return pgerr.PipelineDBSetting.New(name).WithHint("%s", hint)
+}
+
 func (s *Session) prepareReset(r *parser.Reset) (*prepared, error) {
 	name := strings.ToLower(r.Name)
 	if !r.All {
 		if _, ok := settings[name]; !ok && !strings.Contains(name, ".") {
 			return nil, pgerr.UnknownParameter.New(r.Name).WithPos(r.P)
 		}
+		if err := checkPipelineDBSetting(name); err != nil {
+			return nil, pgerr.From(err).WithPos(r.P)
+		}
+		if st, ok := settings[name]; ok && st.readOnly {
+			return nil, pgerr.ParameterReadOnly.New(r.Name).WithPos(r.P)
+		}
 	}
 	return &prepared{run: func(_ context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		changed := []string{name}
 		if r.All {
+			changed = changed[:0]
+			for k := range s.values {
+				changed = append(changed, k)
+			}
 			s.values = map[string]string{}
 		} else {
 			delete(s.values, name)
+		}
+		sort.Strings(changed)
+		for _, k := range changed {
+			if st, ok := settings[k]; ok && st.reported != "" {
+				v, _ := s.get(k)
+				w.ParameterStatus(st.reported, v)
+			}
 		}
 		return "RESET", nil
 	}}, nil
@@ -608,12 +695,17 @@ type clusterSetting struct {
 
 // clusterSettings are the ALTER SYSTEM settings.
 var clusterSettings = map[string]clusterSetting{
-	"primary_only":     {checkBool("primary_only"), "reads are linearizable (ReadIndex on the leader) unless a session sets read_from"},
-	"auto_failover":    {checkBool("auto_failover"), "replace replicas on dead nodes without an operator"},
-	"auto_rebalance":   {checkBool("auto_rebalance"), "even out replicas across live data nodes (when one joins, say)"},
+	"primary_only":     {valueOnly(checkBool("primary_only")), "reads are linearizable (ReadIndex on the leader) unless a session sets read_from"},
+	"auto_failover":    {valueOnly(checkBool("auto_failover")), "replace replicas on dead nodes without an operator"},
+	"auto_rebalance":   {valueOnly(checkBool("auto_rebalance")), "even out replicas across live data nodes (when one joins, say)"},
 	"suspect_after":    {checkDurationIn("suspect_after", 500*time.Millisecond, time.Hour), "a node not heard from for this long is suspect"},
 	"dead_after":       {checkDurationIn("dead_after", time.Second, 24*time.Hour), "a node not heard from for this long is dead; its replicas are replaced (auto_failover)"},
 	"preferred_leader": {checkNodeName, "a node every shard leader moves to where it holds a replica (ALTER SYSTEM FAILOVER TO sets it, REBALANCE clears it)"},
+}
+
+// valueOnly adapts a session setting check to a cluster setting's.
+func valueOnly(check func(v, cur string) (string, error)) func(string) (string, error) {
+	return func(v string) (string, error) { return check(v, "") }
 }
 
 // checkDurationIn accepts a duration between lo and hi (milliseconds, or

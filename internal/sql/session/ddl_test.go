@@ -274,6 +274,8 @@ func TestCreateViewOptions(t *testing.T) {
 		mustRun(t, s, sql)
 		return f.lastView(t)
 	}
+	mustRun(t, s, "CREATE OR REPLACE VIEW va AS SELECT count(*) FROM s") // new: created
+	wantErr(t, s, "CREATE OR REPLACE VIEW va AS SELECT count(*) FROM s", pgerr.FeatureNotSupported, "DROP VIEW va")
 	if v := create("WITH (shards = 3, replicas = 1)"); v.Shards != 3 || v.Replicas != 1 {
 		t.Fatalf("shards/replicas: %d/%d", v.Shards, v.Replicas)
 	}

@@ -10,9 +10,30 @@ import (
 
 // resolve maps a FROM name to a source: a stream (its retained history),
 // a view (its finalized rows), or a system table.
+//
+// An unqualified name is looked up in the schemas of search_path, in
+// order; the first that has it wins.
 func (s *Session) resolve(schema, name string) (exec.Source, error) {
+	if schema != "" {
+		return s.resolveIn(schema, name)
+	}
+	path, _ := s.get("search_path")
+	for _, sc := range searchPathList(path) {
+		if sc == "$user" || sc == "pg_catalog" {
+			continue // no user schemas; pg_catalog has no relations a FROM reads
+		}
+		src, err := s.resolveIn(sc, name)
+		if err == nil || pgerr.From(err).Code != pgerr.UndefinedTable {
+			return src, err
+		}
+	}
+	return nil, pgerr.RelationNotFound.New(name)
+}
+
+// resolveIn looks name up in one schema.
+func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 	switch strings.ToLower(schema) {
-	case "", "public":
+	case "public":
 	case "cairn_cluster", "cairn_catalog":
 		switch name {
 		case "operations":

@@ -2,7 +2,9 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -120,14 +122,19 @@ func (p *prepared) Execute(ctx context.Context, params []types.Datum, w pgwire.R
 	}
 	p.s.w = w
 	defer func() { p.s.w = nil }()
+	timed := false
 	if v, _ := p.s.get("statement_timeout"); v != "0" && v != "" {
 		if d, err := parseDurationSetting(v); err == nil && d > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, d)
 			defer cancel()
+			timed = true
 		}
 	}
 	tag, err := p.run(ctx, params, w)
+	if err != nil && timed && errors.Is(ctx.Err(), context.DeadlineExceeded) && pgerr.Code(err) != pgerr.QueryCanceled {
+		err = pgerr.StatementTimeout.New()
+	}
 	if err != nil && p.s.tx == txOpen {
 		p.s.tx = txFailed
 	}
@@ -151,8 +158,10 @@ func (s *Session) Prepare(ctx context.Context, stmt parser.Statement, text strin
 	return p, nil
 }
 
-func paramTypesFrom(oids []uint32) *exec.ParamTypes {
-	pt := &exec.ParamTypes{}
+// paramTypes starts a statement's parameter types from the client's
+// declared OIDs; constants are folded in the session's style.
+func (s *Session) paramTypes(oids []uint32) *exec.ParamTypes {
+	pt := &exec.ParamTypes{Style: s.style()}
 	for _, oid := range oids {
 		t, _ := types.FromOID(oid)
 		pt.Types = append(pt.Types, t)
@@ -266,6 +275,7 @@ func (s *Session) execCtx(params []types.Datum) *exec.Ctx {
 		Now:     time.Now().UTC(),
 		Params:  params,
 		Setting: s.get,
+		Style:   s.styleOrDefault(),
 		Version: fmt.Sprintf("PostgreSQL %s (Cairn %s) on x86_64-pc-linux-gnu, compiled by Go", ServerVersion, s.b.Version()),
 	}
 }
@@ -279,7 +289,7 @@ func toPGColumns(cols []exec.Column) []pgwire.Column {
 }
 
 func (s *Session) prepareSelect(sel *parser.Select, oids []uint32) (*prepared, error) {
-	pt := paramTypesFrom(oids)
+	pt := s.paramTypes(oids)
 	plan, err := exec.PlanSelect(sel, s.resolve, pt)
 	if err != nil {
 		return nil, err
@@ -350,7 +360,7 @@ func (s *Session) prepareInsert(ins *parser.Insert, oids []uint32) (*prepared, e
 	if err != nil {
 		return nil, err
 	}
-	pt := paramTypesFrom(oids)
+	pt := s.paramTypes(oids)
 	// $n written directly as a value takes its column's type.
 	for _, row := range ins.Rows {
 		for i, e := range row {
@@ -404,7 +414,7 @@ func (s *Session) prepareInsert(ins *parser.Insert, oids []uint32) (*prepared, e
 					return "", err
 				}
 				c := idx[i]
-				if d, err = exec.Coerce(d, colTypes[c]); err != nil {
+				if d, err = exec.CoerceStyle(d, colTypes[c], ec.Style); err != nil {
 					return "", pgerr.From(err).WithPos(ins.Rows[r][i].Pos())
 				}
 				row[c] = d
@@ -538,7 +548,7 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 				return nil, pgerr.CopyHeaderNotBool.New().WithPos(o.P)
 			}
 		case "encoding":
-			if r, err := settings["client_encoding"].check(v); err != nil || r != "UTF8" {
+			if r, err := settings["client_encoding"].check(v, ""); err != nil || r != "UTF8" {
 				return nil, pgerr.CopyEncoding.New(v).WithPos(o.P)
 			}
 		default:
@@ -685,19 +695,105 @@ func widen(b *types.Batch, colTypes []types.T, idx []int) *types.Batch {
 }
 
 // New returns a session for user on b. params are the startup
-// parameters; settings among them are applied when valid.
+// parameters; the settings among them go through the same checks as SET
+// (options=-c TimeZone=... and PGTZ/PGDATESTYLE included). An invalid or
+// unknown one is reported by the returned error, which the caller sends
+// as a FATAL error as PostgreSQL does; the session is usable anyway.
 func New(b Backend, user string, params map[string]string) *Session {
+	s, _ := NewChecked(b, user, params)
+	return s
+}
+
+// NewChecked is New returning the first startup parameter that was
+// refused, if any (the others are applied).
+func NewChecked(b Backend, user string, params map[string]string) (*Session, error) {
 	s := &Session{b: b, user: user, values: map[string]string{}, tx: txIdle, views: map[uint64]viewPlan{}}
-	if app, ok := params["application_name"]; ok {
-		s.values["application_name"] = app
-	}
-	for k, v := range params {
-		lk := strings.ToLower(k)
-		if st, ok := settings[lk]; ok && !st.readOnly && st.check != nil {
-			if nv, err := st.check(v); err == nil {
-				s.values[lk] = nv
+	var first error
+	if opts, ok := params["options"]; ok {
+		// options '-c name=value --name=value' (PGOPTIONS) set settings too;
+		// there an unknown name is an error, as in PostgreSQL.
+		merged := map[string]string{}
+		for k, v := range params {
+			merged[k] = v
+		}
+		for _, kv := range startupOptions(opts) {
+			name, v, _ := strings.Cut(kv, "=")
+			lk := strings.ToLower(strings.ReplaceAll(name, "-", "_"))
+			if _, known := settings[lk]; !known && first == nil {
+				first = pgerr.UnknownParameter.New(name)
 			}
+			merged[lk] = v
+		}
+		params = merged
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		lk := strings.ToLower(k)
+		st, ok := settings[lk]
+		if !ok || st.readOnly {
+			continue // user, database, options, replication: startup fields, not settings
+		}
+		v := params[k]
+		if st.check != nil {
+			cur, _ := s.get(lk)
+			nv, err := st.check(v, cur)
+			if err != nil {
+				if first == nil {
+					first = err
+				}
+				continue
+			}
+			v = nv
+		}
+		s.values[lk] = v
+	}
+	return s, first
+}
+
+// startupOptions splits a startup "options" value into name=value pairs:
+// "-c a=b", "-ca=b" and "--a=b" forms, words separated by spaces, a
+// backslash escaping the next character.
+func startupOptions(opts string) []string {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(opts); i++ {
+		c := opts[i]
+		switch {
+		case c == '\\' && i+1 < len(opts):
+			i++
+			cur.WriteByte(opts[i])
+			inWord = true
+		case c == ' ' || c == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
 		}
 	}
-	return s
+	if inWord {
+		words = append(words, cur.String())
+	}
+	var out []string
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case w == "-c" && i+1 < len(words):
+			i++
+			out = append(out, words[i])
+		case strings.HasPrefix(w, "--"):
+			out = append(out, w[2:])
+		case strings.HasPrefix(w, "-c"):
+			out = append(out, w[2:])
+		}
+	}
+	return out
 }

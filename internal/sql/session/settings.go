@@ -20,11 +20,13 @@ type setting struct {
 	reported string // ParameterStatus name (GUC_REPORT), "" if not reported
 	readOnly bool
 	desc     string
-	check    func(v string) (string, error) // normalizes or rejects a value
+	// check normalizes or rejects a value; cur is the current value (a
+	// DateStyle that names only the order keeps the current style).
+	check func(v, cur string) (string, error)
 }
 
-func oneOf(name string, valid ...string) func(string) (string, error) {
-	return func(v string) (string, error) {
+func oneOf(name string, valid ...string) func(string, string) (string, error) {
+	return func(v, _ string) (string, error) {
 		lv := strings.ToLower(v)
 		for _, ok := range valid {
 			if lv == ok {
@@ -36,8 +38,8 @@ func oneOf(name string, valid ...string) func(string) (string, error) {
 	}
 }
 
-func checkBool(name string) func(string) (string, error) {
-	return func(v string) (string, error) {
+func checkBool(name string) func(string, string) (string, error) {
+	return func(v, _ string) (string, error) {
 		switch strings.ToLower(v) {
 		case "on", "true", "yes", "1", "t":
 			return "on", nil
@@ -48,18 +50,9 @@ func checkBool(name string) func(string) (string, error) {
 	}
 }
 
-func checkUTC(v string) (string, error) {
-	switch strings.ToLower(v) {
-	case "utc", "etc/utc", "gmt", "z", "zulu", "+00", "+00:00", "0", "universal":
-		return "UTC", nil
-	}
-	return "", pgerr.TimeZoneUnsupported.New(v).
-		WithHint("SET TIME ZONE 'UTC'.")
-}
-
-func checkDuration(name string) func(string) (string, error) {
-	return func(v string) (string, error) {
-		if _, err := parseDurationSetting(v); err != nil {
+func checkDuration(name string) func(string, string) (string, error) {
+	return func(v, _ string) (string, error) {
+		if d, err := parseDurationSetting(v); err != nil || d < 0 {
 			return "", pgerr.BadParameter.New(name, v).
 				WithHint("Use milliseconds (5000) or a unit (5s, 2min).")
 		}
@@ -89,20 +82,71 @@ func parseDurationSetting(v string) (time.Duration, error) {
 	return 0, strconv.ErrSyntax
 }
 
+func checkExtraFloatDigits(v, _ string) (string, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return "", pgerr.BadParameter.New("extra_float_digits", v).WithHint("Give an integer from -15 to 3.")
+	}
+	if n < -15 || n > 3 {
+		return "", pgerr.ExtraFloatDigitsRange.New(v)
+	}
+	return strconv.Itoa(n), nil
+}
+
+// schemas are the schemas Cairn has, for search_path: public holds
+// streams and views, cairn_cluster the system tables; pg_catalog holds
+// nothing a FROM can name but is accepted as PostgreSQL clients set it.
+var schemas = map[string]bool{"public": true, "cairn_cluster": true, "pg_catalog": true}
+
+// checkSearchPath accepts a comma-separated list of existing schemas
+// ("$user" is skipped, as PostgreSQL skips a schema named after a user
+// that does not exist).
+func checkSearchPath(v, _ string) (string, error) {
+	parts := searchPathList(v)
+	for _, p := range parts {
+		if p != "$user" && !schemas[p] {
+			return "", pgerr.SchemaNotFound.New(p)
+		}
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+// searchPathList splits a search_path value into lower-cased names.
+func searchPathList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if len(p) >= 2 && p[0] == '"' && p[len(p)-1] == '"' {
+			p = p[1 : len(p)-1]
+		} else {
+			p = strings.ToLower(p)
+		}
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 var settings = map[string]*setting{
-	"application_name": {def: "", reported: "application_name", desc: "Name of the client application."},
-	"client_encoding": {def: "UTF8", reported: "client_encoding", desc: "Client character set (only UTF8).", check: func(v string) (string, error) {
+	"application_name": {def: "", reported: "application_name", desc: "Name of the client application (reported back; shown by SHOW)."},
+	"client_encoding": {def: "UTF8", reported: "client_encoding", desc: "Client character set: UTF8, or SQL_ASCII (bytes pass unconverted, as in PostgreSQL; text must still be valid UTF-8).", check: func(v, _ string) (string, error) {
 		switch strings.ToLower(strings.ReplaceAll(v, "-", "")) {
 		case "utf8", "unicode":
 			return "UTF8", nil
+		case "sql_ascii":
+			// What libpq sends for "auto" in a C locale (interactive psql).
+			// PostgreSQL converts nothing for it either; invalid UTF-8 input
+			// is refused the same way.
+			return "SQL_ASCII", nil
 		}
 		return "", pgerr.ClientEncoding.New(v)
 	}},
-	"datestyle":                   {def: "ISO, MDY", reported: "DateStyle", desc: "Date display format (ISO output).", check: func(v string) (string, error) { return "ISO, MDY", nil }},
-	"intervalstyle":               {def: "postgres", reported: "IntervalStyle", desc: "Interval display format.", check: oneOf("intervalstyle", "postgres")},
-	"timezone":                    {def: "UTC", reported: "TimeZone", desc: "Session time zone (only UTC).", check: checkUTC},
-	"extra_float_digits":          {def: "1", desc: "Float output precision (shortest exact output always)."},
-	"search_path":                 {def: "public", desc: "Schema search path."},
+	"datestyle":                   {def: "ISO, MDY", reported: "DateStyle", desc: "Date/time output style (ISO, SQL, Postgres, German) and field order for ambiguous dates (DMY, MDY, YMD).", check: checkDateStyle},
+	"intervalstyle":               {def: "postgres", reported: "IntervalStyle", desc: "Interval output style.", check: oneOf("intervalstyle", "postgres", "postgres_verbose", "sql_standard", "iso_8601")},
+	"timezone":                    {def: "UTC", reported: "TimeZone", desc: "Session time zone: timestamptz output and input without a zone, date_trunc/extract/casts of timestamptz.", check: checkTimeZone},
+	"extra_float_digits":          {def: "1", desc: "Float output: > 0 shortest exact digits; 0 or less, 15 (real: 6) plus this many significant digits.", check: checkExtraFloatDigits},
+	"search_path":                 {def: "public", desc: "Schemas searched for unqualified stream, view and system table names.", check: checkSearchPath},
 	"standard_conforming_strings": {def: "on", reported: "standard_conforming_strings", readOnly: true, desc: "Backslashes are literal in ordinary strings."},
 	"integer_datetimes":           {def: "on", reported: "integer_datetimes", readOnly: true, desc: "Datetimes are 64-bit integers."},
 	"server_version":              {def: ServerVersion, reported: "server_version", readOnly: true, desc: "PostgreSQL version Cairn speaks."},
@@ -113,7 +157,7 @@ var settings = map[string]*setting{
 	"transaction_isolation":       {def: "read committed", readOnly: true, desc: "Reported for client compatibility; see README for Cairn's guarantees."},
 	"statement_timeout":           {def: "0", desc: "Abort statements running longer than this (0 = never).", check: checkDuration("statement_timeout")},
 	"stream_insert_level":         {def: "async", desc: "async: INSERT returns once the stream shard committed; sync_commit: once every view over the stream applied it.", check: oneOf("stream_insert_level", "async", "sync_commit")},
-	"read_from":                   {def: "any", desc: "leader: linearizable reads (ReadIndex); any: nearest replica, may lag.", check: oneOf("read_from", "leader", "any", "follower")},
+	"read_from":                   {def: "any", desc: "leader: linearizable reads (ReadIndex); any: nearest replica, may lag.", check: oneOf("read_from", "leader", "any")},
 	"skip_unavailable":            {def: "off", desc: "on: answer from the reachable shards with a NOTICE naming the missing ones.", check: checkBool("skip_unavailable")},
 	// issue 10: ddl
 	"background_ddl":            {def: "off", desc: "on: CREATE VIEW returns at once and back-fills in the background; off: it returns once the view caught up with the stream as of CREATE.", check: checkBool("background_ddl")},
@@ -123,7 +167,7 @@ var settings = map[string]*setting{
 // checkViewList normalizes a comma-separated list of view names: trimmed,
 // without empty entries or repeats. The names are checked against the
 // catalog when an INSERT runs (views may be created after the SET).
-func checkViewList(v string) (string, error) {
+func checkViewList(v, _ string) (string, error) {
 	var names []string
 	for _, n := range strings.Split(v, ",") {
 		if n = strings.TrimSpace(n); n != "" && !slices.Contains(names, n) {

@@ -42,10 +42,17 @@ func assignCast(from, to types.T) bool {
 // Coerce converts d to type t with assignment-cast rules: numbers convert
 // with rounding and range checks, text (as sent for untyped literals and
 // text-format parameters) is parsed, anything converts to text, and the
-// date/time types convert among themselves (session time zone UTC).
+// date/time types convert among themselves (in UTC; CoerceStyle converts
+// in a session's zone).
 // Anything else is 42804; unparsable text is 22P02 (or the datetime codes
 // from types.ParseText).
 func Coerce(d types.Datum, t types.T) (types.Datum, error) {
+	return CoerceStyle(d, t, nil)
+}
+
+// CoerceStyle is Coerce for a session with style st: text is read, and
+// timestamptz converted, in its DateStyle and time zone.
+func CoerceStyle(d types.Datum, t types.T, st *types.Style) (types.Datum, error) {
 	if d.T == t {
 		return d, nil
 	}
@@ -55,12 +62,15 @@ func Coerce(d types.Datum, t types.T) (types.Datum, error) {
 	if !assignCast(d.T, t) {
 		return types.Datum{}, pgerr.CannotAssign.New(d.T, t)
 	}
-	return castDatum(d, t)
+	return castDatumStyle(d, t, st)
 }
 
-// castDatum converts a non-NULL d to t. Unknown-typed datums (untyped
-// literals) hold their text in S.
-func castDatum(d types.Datum, t types.T) (types.Datum, error) {
+// castDatumStyle converts a non-NULL d to t in a session with style st
+// (nil: defaults, UTC). Unknown-typed datums (untyped literals) hold their
+// text in S. Text input and output follow the style's DateStyle,
+// IntervalStyle and extra_float_digits; timestamptz converts to and from
+// timestamp and date in its time zone.
+func castDatumStyle(d types.Datum, t types.T, st *types.Style) (types.Datum, error) {
 	if d.Null {
 		return types.NullOf(t), nil
 	}
@@ -70,9 +80,9 @@ func castDatum(d types.Datum, t types.T) (types.Datum, error) {
 	}
 	switch {
 	case from == types.Unknown || from == types.Text:
-		return parseText(t, d.S)
+		return parseTextStyle(t, d.S, st)
 	case t == types.Text:
-		return types.NewText(formatText(d)), nil
+		return types.NewText(formatTextStyle(d, st)), nil
 	case from.IsNumeric() && t.IsNumeric():
 		return castNumber(d, t)
 	case from == types.Bool && t.IsInt():
@@ -81,6 +91,12 @@ func castDatum(d types.Datum, t types.T) (types.Datum, error) {
 		return types.NewBool(d.I != 0), nil
 	case TimeRank(from) > 0 && TimeRank(t) > 0:
 		us := toMicros(d)
+		switch {
+		case from == types.TimestampTZ:
+			us = st.ToLocal(us) // a wall-clock time in the session's zone
+		case t == types.TimestampTZ:
+			return types.Datum{T: t, I: st.FromLocal(us)}, nil
+		}
 		if t == types.Date {
 			switch us {
 			case types.TimestampInfinity:
@@ -98,10 +114,14 @@ func castDatum(d types.Datum, t types.T) (types.Datum, error) {
 // parseText converts text input to t with types.ParseText, giving plain
 // errors the SQLSTATE 22P02.
 func parseText(t types.T, s string) (types.Datum, error) {
+	return parseTextStyle(t, s, nil)
+}
+
+func parseTextStyle(t types.T, s string, st *types.Style) (types.Datum, error) {
 	if t == types.Text || t == types.Unknown {
 		return types.NewText(s), nil
 	}
-	d, err := types.ParseText(t, s)
+	d, err := types.ParseTextStyle(t, s, st)
 	if err != nil {
 		pe := pgerr.From(err)
 		if pe.Code == pgerr.InternalError {
@@ -113,16 +133,16 @@ func parseText(t types.T, s string) (types.Datum, error) {
 	return d, nil
 }
 
-// formatText renders a non-NULL datum as text; booleans spell true/false
-// as PostgreSQL's bool-to-text cast does.
-func formatText(d types.Datum) string {
+// formatTextStyle renders a non-NULL datum as text in style st; booleans
+// spell true/false as PostgreSQL's bool-to-text cast does.
+func formatTextStyle(d types.Datum, st *types.Style) string {
 	if d.T == types.Bool {
 		if d.I != 0 {
 			return "true"
 		}
 		return "false"
 	}
-	return string(types.AppendText(nil, d))
+	return string(types.AppendTextStyle(nil, d, st))
 }
 
 func castNumber(d types.Datum, t types.T) (types.Datum, error) {

@@ -350,7 +350,7 @@ func paramFn(n int, t types.T, pos int) EvalFn {
 		if d.Null {
 			return types.NullOf(t), nil
 		}
-		out, err := castDatum(d, t)
+		out, err := castDatumStyle(d, t, evalStyle(ec, nil))
 		return out, PosErr(err, pos)
 	}
 }
@@ -448,7 +448,7 @@ func (c *Compiler) Coerce(n *Node, t types.T, pos int) (*Node, error) {
 		if n.val.Null {
 			return constNode(types.NullOf(t)), nil
 		}
-		d, err := castDatum(n.val, t)
+		d, err := castDatumStyle(n.val, t, c.style())
 		if err != nil {
 			return nil, PosErr(err, pos)
 		}
@@ -462,7 +462,7 @@ func (c *Compiler) Coerce(n *Node, t types.T, pos int) (*Node, error) {
 	if !ImplicitCast(n.T, t) {
 		return nil, pgerr.ExpressionTypeMismatch.New(n.T, t).WithPos(pos)
 	}
-	return castNode(n, t, nil, pos)
+	return castNode(n, t, nil, pos, c.style())
 }
 
 // ImplicitCast reports whether PostgreSQL converts from to to without an
@@ -733,7 +733,7 @@ func (c *Compiler) compileCast(e *parser.Cast) (*Node, error) {
 		if x.val.Null {
 			return constNode(types.NullOf(t)), nil
 		}
-		d, err := castDatum(x.val, t)
+		d, err := castDatumStyle(x.val, t, c.style())
 		if err != nil {
 			return nil, PosErr(err, e.X.Pos())
 		}
@@ -748,10 +748,10 @@ func (c *Compiler) compileCast(e *parser.Cast) (*Node, error) {
 	if x.T == t && len(e.Type.Mods) == 0 {
 		return x, nil
 	}
-	return castNode(x, t, e.Type.Mods, e.P)
+	return castNode(x, t, e.Type.Mods, e.P, c.style())
 }
 
-func castNode(x *Node, t types.T, mods []int, pos int) (*Node, error) {
+func castNode(x *Node, t types.T, mods []int, pos int, st *types.Style) (*Node, error) {
 	n := newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 		d, err := x.Fn(ec, in)
 		if err != nil {
@@ -760,7 +760,7 @@ func castNode(x *Node, t types.T, mods []int, pos int) (*Node, error) {
 		if d.Null {
 			return types.NullOf(t), nil
 		}
-		if d, err = castDatum(d, t); err != nil {
+		if d, err = castDatumStyle(d, t, evalStyle(ec, st)); err != nil {
 			return d, PosErr(err, pos)
 		}
 		if len(mods) > 0 {

@@ -80,6 +80,8 @@ func init() {
 		"pow":          buildPower,
 		"mod":          buildMod,
 		"date_trunc":   buildDateTrunc,
+		"timezone":     buildTimezone,
+		"to_char":      buildToChar,
 		"date_part":    buildExtract(types.Float8),
 		"extract":      buildExtract(types.Numeric),
 		"to_timestamp": buildToTimestamp,
@@ -185,12 +187,17 @@ func nowFunc(t types.T, clock bool) funcBuilder {
 		if len(args) != 0 {
 			return nil, errNoMatch
 		}
+		cs := c.style()
 		n := newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 			now := ec.now()
 			if clock {
 				now = time.Now()
 			}
 			us := now.UnixMicro()
+			if t != types.TimestampTZ {
+				// localtimestamp and current_date: the session's wall clock.
+				us = evalStyle(ec, cs).ToLocal(us)
+			}
 			if t == types.Date {
 				return types.Datum{T: t, I: floorDiv(us, usPerDay)}, nil
 			}
@@ -403,6 +410,7 @@ func buildConcat(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 			args[i] = n
 		}
 	}
+	cs := c.style()
 	return newNode(types.Text, func(ec *Ctx, in Input) (types.Datum, error) {
 		var sb strings.Builder
 		for _, a := range args {
@@ -411,7 +419,7 @@ func buildConcat(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 				return d, err
 			}
 			if !d.Null {
-				sb.WriteString(formatText(d))
+				sb.WriteString(formatTextStyle(d, evalStyle(ec, cs)))
 			}
 		}
 		return types.NewText(sb.String()), nil
@@ -613,7 +621,7 @@ func roundFunc(name string) funcBuilder {
 		}
 		// PostgreSQL only has round(numeric, int); accept any number.
 		if args[0].T != types.Numeric {
-			n, err := castNode(args[0], types.Numeric, nil, f.Args[0].Pos())
+			n, err := castNode(args[0], types.Numeric, nil, f.Args[0].Pos(), nil)
 			if err != nil {
 				return nil, err
 			}
@@ -706,13 +714,27 @@ func buildDateTrunc(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 	}
 	t := args[1].T
 	unit, ts := args[0], args[1]
+	cs := c.style()
+	// A timestamptz is truncated in the session's time zone: to its
+	// wall-clock time there, and back.
+	trunc := func(ec *Ctx, u truncField, us int64) int64 {
+		if t != types.TimestampTZ {
+			return truncTime(u, us)
+		}
+		st := evalStyle(ec, cs)
+		return st.FromLocal(truncTime(u, st.ToLocal(us)))
+	}
 	if unit.konst && !unit.val.Null {
 		u, ok := truncUnit(unit.val.S)
 		if !ok {
 			return nil, unitErr(unit.val.S, t)
 		}
-		return unaryFn(t, ts, func(d types.Datum) (types.Datum, error) {
-			return types.Datum{I: truncTime(u, d.I)}, nil
+		return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
+			d, err := ts.Fn(ec, in)
+			if err != nil || d.Null {
+				return types.NullOf(t), err
+			}
+			return types.Datum{T: t, I: trunc(ec, u, d.I)}, nil
 		}), nil
 	}
 	return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
@@ -724,8 +746,55 @@ func buildDateTrunc(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		if !ok {
 			return types.Datum{}, unitErr(ud.S, t)
 		}
-		return types.Datum{T: t, I: truncTime(u, d.I)}, nil
+		return types.Datum{T: t, I: trunc(ec, u, d.I)}, nil
 	}), nil
+}
+
+// buildTimezone is timezone(zone, x), what `x AT TIME ZONE zone` means:
+// a timestamptz becomes the wall-clock timestamp in zone, a timestamp (a
+// wall clock in zone) the timestamptz it stands for. zone is read as
+// PostgreSQL reads it here: an IANA name or a POSIX spec ('UTC+3' is three
+// hours west), not a bare number of hours.
+func buildTimezone(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
+	if len(args) != 2 {
+		return nil, errNoMatch
+	}
+	if err := c.want(f, args[:1], types.Text); err != nil {
+		return nil, err
+	}
+	if args[1].T != types.Timestamp || args[1].Untyped {
+		if err := c.timeArg(f, args, 1); err != nil {
+			return nil, err
+		}
+	}
+	zone, ts := args[0], args[1]
+	out := types.Timestamp
+	if ts.T == types.Timestamp {
+		out = types.TimestampTZ
+	}
+	convert := func(z string, us int64) (types.Datum, error) {
+		_, loc, ok := types.ParseTimeZone(z, false)
+		if !ok {
+			return types.Datum{}, pgerr.ZoneNotRecognized.New(z).WithPos(f.Args[0].Pos())
+		}
+		st := &types.Style{Loc: loc}
+		if out == types.Timestamp {
+			return types.Datum{T: out, I: st.ToLocal(us)}, nil
+		}
+		return types.Datum{T: out, I: st.FromLocal(us)}, nil
+	}
+	if zone.konst && !zone.val.Null {
+		if _, _, ok := types.ParseTimeZone(zone.val.S, false); !ok {
+			return nil, pgerr.ZoneNotRecognized.New(zone.val.S).WithPos(f.Args[0].Pos())
+		}
+	}
+	return fold(newNode(out, func(ec *Ctx, in Input) (types.Datum, error) {
+		zd, d, null, err := binEval(zone, ts, ec, in)
+		if err != nil || null {
+			return types.NullOf(out), err
+		}
+		return convert(zd.S, d.I)
+	}), zone, ts)
 }
 
 func unitErr(u string, t types.T) error {
@@ -733,6 +802,9 @@ func unitErr(u string, t types.T) error {
 }
 
 type unit uint8
+
+// truncField is a unit, named so where a variable called unit shadows it.
+type truncField = unit
 
 const (
 	uMicro unit = iota
@@ -829,6 +901,7 @@ func buildExtract(t types.T) funcBuilder {
 			}
 		}
 		field, src := args[0], args[1]
+		cs := c.style()
 		return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
 			fd, d, null, err := binEval(field, src, ec, in)
 			if err != nil || null {
@@ -837,6 +910,11 @@ func buildExtract(t types.T) funcBuilder {
 			u, ok := unitNames[strings.ToLower(fd.S)]
 			if !ok {
 				return types.Datum{}, pgerr.UnitNotRecognized.New(fd.S, d.T)
+			}
+			if d.T == types.TimestampTZ && u != uEpoch {
+				// Fields of a timestamptz are those of its wall-clock time
+				// in the session's zone.
+				d.I = evalStyle(ec, cs).ToLocal(d.I)
 			}
 			v := extractField(u, d)
 			return types.NewFloat(t, v), nil

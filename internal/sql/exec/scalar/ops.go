@@ -228,12 +228,12 @@ func (c *Compiler) compileConcat(l, r *Node, e *parser.Binary) (*Node, error) {
 		return nil, err
 	}
 	if l.T != types.Text {
-		if l, err = castNode(l, types.Text, nil, e.L.Pos()); err != nil {
+		if l, err = castNode(l, types.Text, nil, e.L.Pos(), c.style()); err != nil {
 			return nil, err
 		}
 	}
 	if r.T != types.Text {
-		if r, err = castNode(r, types.Text, nil, e.R.Pos()); err != nil {
+		if r, err = castNode(r, types.Text, nil, e.R.Pos(), c.style()); err != nil {
 			return nil, err
 		}
 	}
@@ -331,7 +331,7 @@ func (c *Compiler) compileArith(op string, l, r *Node, e *parser.Binary) (*Node,
 		}
 		return fold(floatArith(op, l, r, t), l, r)
 	}
-	n, err := timeArith(op, l, r)
+	n, err := timeArith(op, l, r, c.style())
 	if err != nil {
 		return nil, err
 	}
@@ -483,8 +483,30 @@ func isInf(us int64) bool { return us == types.TimestampInfinity || us == types.
 
 // timeArith builds date/time/interval arithmetic; nil when the operator
 // does not exist for these types.
-func timeArith(op string, l, r *Node) (*Node, error) {
+//
+// timestamptz ± interval adds months and days on the wall clock of the
+// session's zone, as PostgreSQL does (a day across a DST change is 23 or
+// 25 hours); st is the compile-time style, the statement's wins.
+func timeArith(op string, l, r *Node, st *types.Style) (*Node, error) {
 	lt, rt := l.T, r.T
+	if (lt == types.TimestampTZ && rt == types.Interval && (op == "+" || op == "-")) ||
+		(lt == types.Interval && rt == types.TimestampTZ && op == "+") {
+		sign := int64(1)
+		if op == "-" {
+			sign = -1
+		}
+		return newNode(types.TimestampTZ, func(ec *Ctx, in Input) (types.Datum, error) {
+			a, b, null, err := binEval(l, r, ec, in)
+			if err != nil || null {
+				return types.NullOf(types.TimestampTZ), err
+			}
+			if a.T == types.Interval {
+				a, b = b, a
+			}
+			v, err := addIntervalIn(evalStyle(ec, st), a.I, b.Iv, sign)
+			return types.Datum{T: types.TimestampTZ, I: v}, err
+		}), nil
+	}
 	iv := types.Interval
 	mk := func(t types.T, f func(a, b types.Datum) (types.Datum, error)) *Node {
 		return newNode(t, func(ec *Ctx, in Input) (types.Datum, error) {
@@ -582,6 +604,19 @@ func ScaleInterval(v types.IntervalValue, f float64) types.IntervalValue {
 	wd := math.Trunc(d)
 	us := float64(v.Micros)*f + (d-wd)*usPerDay
 	return types.IntervalValue{Months: int32(wm), Days: int32(wd), Micros: int64(math.Round(us))}
+}
+
+// addIntervalIn adds sign*iv to a timestamptz in the zone of st: months
+// and days on the local wall clock, then the time part as elapsed time.
+func addIntervalIn(st *types.Style, ts int64, iv types.IntervalValue, sign int64) (int64, error) {
+	if st.IsUTC() || isInf(ts) || (iv.Months == 0 && iv.Days == 0) {
+		return addInterval(ts, iv, sign)
+	}
+	local, err := addInterval(st.ToLocal(ts), types.IntervalValue{Months: iv.Months, Days: iv.Days}, sign)
+	if err != nil {
+		return 0, err
+	}
+	return addInterval(st.FromLocal(local), types.IntervalValue{Micros: iv.Micros}, sign)
 }
 
 // addInterval adds sign*iv to a timestamp (microseconds, UTC): months

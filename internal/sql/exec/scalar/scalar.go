@@ -33,6 +33,20 @@ type Ctx struct {
 	// belongs to several hopping windows, and the batch is folded once
 	// per window, window_start moving back one slide per pass.
 	Pass int
+	// Style is the session's TimeZone, DateStyle, IntervalStyle and
+	// extra_float_digits; nil (as for continuous views, which have no
+	// session) evaluates with the style the expression was compiled
+	// under, which for views is always the default: UTC.
+	Style *types.Style
+}
+
+// evalStyle is the style to evaluate with: the statement's, else the one
+// compiled in (compiled may be nil: defaults, UTC).
+func evalStyle(ec *Ctx, compiled *types.Style) *types.Style {
+	if ec != nil && ec.Style != nil {
+		return ec.Style
+	}
+	return compiled
 }
 
 // ParamTypes collects the types of $n parameters: the ones the client
@@ -40,6 +54,18 @@ type Ctx struct {
 // $1 col's type); any still Unknown afterwards are sent as text.
 type ParamTypes struct {
 	Types []types.T
+	// Style is the session style constants are folded with (untyped
+	// literals read as timestamptz, casts of constants); nil is the
+	// default, UTC.
+	Style *types.Style
+}
+
+// style returns the compile-time session style (nil: defaults, UTC).
+func (c *Compiler) style() *types.Style {
+	if c == nil || c.Params == nil {
+		return nil
+	}
+	return c.Params.Style
 }
 
 // get returns the type of $n (Unknown when not known).
