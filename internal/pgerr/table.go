@@ -346,6 +346,31 @@ var (
 	AppendFailed       = def("append_failed", InternalError, "append: %v", "")
 	AppendBadResult    = def("append_bad_result", InternalError, "append: unexpected result %T", "")
 
+	// issue 10: exact numeric
+
+	NumericNaNToInt       = def("numeric_nan_to_int", FeatureNotSupported, "cannot convert NaN to %s", "")
+	NumericInfToInt       = def("numeric_inf_to_int", FeatureNotSupported, "cannot convert infinity to %s", "")
+	NumericBadTypmod      = def("numeric_bad_typmod", InvalidParameterValue, "invalid NUMERIC type modifier", "Write numeric(precision) or numeric(precision, scale).")
+	NumericPrecisionRange = def("numeric_precision_range", InvalidParameterValue, "NUMERIC precision %d must be between 1 and 1000", "")
+	NumericScaleRange     = def("numeric_scale_range", InvalidParameterValue, "NUMERIC scale %d must be between -1000 and 1000", "")
+	LogOfNegative         = def("log_of_negative", "2201E", "cannot take logarithm of a negative number", "")
+	LogOfZero             = def("log_of_zero", "2201E", "cannot take logarithm of zero", "")
+
+	// issue 10: json/jsonb
+
+	JSONNulEscape            = def("json_nul_escape", "22P05", "unsupported Unicode escape sequence", "")
+	BadJSONBVersion          = def("bad_jsonb_version", "22P03", "unsupported jsonb version number", "")
+	JSONArrayLengthOf        = def("json_array_length_of", InvalidParameterValue, "cannot get array length of %s", "")
+	MalformedArray           = def("malformed_array", InvalidTextRep, "malformed array literal: \"%s\"", "")
+	MultiDimArray            = def("multidim_array", FeatureNotSupported, "multidimensional arrays are not supported", "Use a one-dimensional array.")
+	WrongArrayElemType       = def("wrong_array_elem_type", "42804", "wrong element type for %s", "")
+	EmptyArrayType           = def("empty_array_type", "42P18", "cannot determine type of empty array", "Explicitly cast to the desired type, for example '{}'::integer[].")
+	ArraySliceUnsupported    = def("array_slice_unsupported", FeatureNotSupported, "array slices are not supported", "Read single elements, arr[i].")
+	FeatureNotSupportedArray = def("array_of_type_unsupported", FeatureNotSupported, "arrays of %s are not supported", "Arrays of boolean, smallint, integer, bigint, real, double precision, numeric and text are.")
+	NotAnArray               = def("not_an_array", "42804", "cannot subscript type %s because it does not support subscripting", "")
+	ArraySubscriptType       = def("array_subscript_type", "42804", "array subscript must have type integer", "")
+	JSONTypeUnknown          = def("json_type_unknown", "42P18", "could not determine data type of the argument", "Cast it, e.g. to_jsonb('text'::text).")
+
 	// issue 10: session settings (TimeZone, DateStyle, search_path, pipelinedb.*)
 
 	TimeZoneInvalid       = def("time_zone_invalid", InvalidParameterValue, "invalid value for parameter \"TimeZone\": %q", "Use an IANA zone name such as 'Europe/Berlin', a number of hours east of UTC such as '-5', a POSIX zone such as 'UTC+3' (hours west), or 'UTC'.")

@@ -109,7 +109,13 @@ func hashValue(c *types.Column, i int) uint64 {
 	var h uint64 = 14695981039346656037
 	mix := func(b byte) { h ^= uint64(b); h *= 1099511628211 }
 	switch {
-	case c.T == types.Text:
+	case c.T == types.Numeric:
+		// Equal values of different scale (1.5, 1.50) hash alike.
+		s := types.NumericNormalized(string(c.StrBytes(i)))
+		for k := 0; k < len(s); k++ {
+			mix(s[k])
+		}
+	case c.T.UsesBytes(): // text, json, jsonb, uuid
 		for _, b := range c.StrBytes(i) {
 			mix(b)
 		}

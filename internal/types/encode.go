@@ -9,7 +9,12 @@ import (
 // ErrCorruptBatch is returned when an encoded batch cannot be decoded.
 var ErrCorruptBatch = errors.New("types: corrupt encoded batch")
 
-const batchVersion = 1
+// batchVersion 2 stores numeric columns as text (exact); version 1
+// stored them as float64 and is still read.
+const (
+	batchVersion   = 2
+	batchVersionV1 = 1
+)
 
 // AppendEncoded appends the binary encoding of b to dst. The format is
 // little-endian fixed width per column, so encoding and decoding are
@@ -34,7 +39,7 @@ func AppendEncoded(dst []byte, b *Batch) []byte {
 			}
 		}
 		switch {
-		case c.T == Text:
+		case c.T.UsesBytes():
 			dst = binary.AppendUvarint(dst, uint64(len(c.Bytes)))
 			for _, o := range c.Offs[1 : b.N+1] {
 				dst = binary.LittleEndian.AppendUint32(dst, o)
@@ -62,9 +67,10 @@ func AppendEncoded(dst []byte, b *Batch) []byte {
 // Decode decodes buf into b, reusing b's slices. Text values are copied
 // into b, so buf may be reused afterwards.
 func Decode(buf []byte, b *Batch) error {
-	if len(buf) < 1 || buf[0] != batchVersion {
+	if len(buf) < 1 || (buf[0] != batchVersion && buf[0] != batchVersionV1) {
 		return ErrCorruptBatch
 	}
+	v1 := buf[0] == batchVersionV1
 	buf = buf[1:]
 	n, k := binary.Uvarint(buf)
 	if k <= 0 || n > 1<<28 {
@@ -88,7 +94,7 @@ func Decode(buf []byte, b *Batch) error {
 			return ErrCorruptBatch
 		}
 		c.T = T(buf[0])
-		if c.T == Unknown || c.T > Interval {
+		if c.T == Unknown || c.T > lastType {
 			return ErrCorruptBatch
 		}
 		hasNulls := buf[1]
@@ -111,7 +117,19 @@ func Decode(buf []byte, b *Batch) error {
 		c.I, c.F, c.Iv, c.Bytes = c.I[:0], c.F[:0], c.Iv[:0], c.Bytes[:0]
 		c.Offs = c.Offs[:0]
 		switch {
-		case c.T == Text:
+		case v1 && c.T == Numeric:
+			// Version 1 numeric: float64 values, turned into text.
+			if len(buf) < N*8 {
+				return ErrCorruptBatch
+			}
+			c.Offs = append(c.Offs, 0)
+			for j := 0; j < N; j++ {
+				f := math.Float64frombits(binary.LittleEndian.Uint64(buf[j*8:]))
+				c.Bytes = appendFloatNumeric(c.Bytes, f)
+				c.Offs = append(c.Offs, uint32(len(c.Bytes)))
+			}
+			buf = buf[N*8:]
+		case c.T.UsesBytes():
 			total, k := binary.Uvarint(buf)
 			if k <= 0 {
 				return ErrCorruptBatch
@@ -173,7 +191,7 @@ func Decode(buf []byte, b *Batch) error {
 // EncodedRows returns the number of rows of an encoded batch without
 // decoding it.
 func EncodedRows(buf []byte) (int, bool) {
-	if len(buf) < 2 || buf[0] != batchVersion {
+	if len(buf) < 2 || (buf[0] != batchVersion && buf[0] != batchVersionV1) {
 		return 0, false
 	}
 	n, k := binary.Uvarint(buf[1:])

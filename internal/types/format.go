@@ -45,6 +45,13 @@ const (
 // string literals cast to t). Unknown is read as text. Errors are
 // *pgerr.Error with SQLSTATE 22P02, 22003, 22007, 22008 or 22021.
 func ParseText(t T, s string) (Datum, error) {
+	if t.IsArray() {
+		v, err := ParseArray(t, s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return Datum{T: t, S: v}, nil
+	}
 	switch t {
 	case Text, Unknown:
 		if err := CheckUTF8(s); err != nil {
@@ -57,7 +64,25 @@ func ParseText(t T, s string) (Datum, error) {
 			return Datum{}, err
 		}
 		return Datum{T: Interval, Iv: iv}, nil
-	case Float4, Float8, Numeric:
+	case Numeric:
+		v, err := ParseNumeric(s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return Datum{T: Numeric, S: v}, nil
+	case Json, Jsonb:
+		v, err := ParseJSONText(t, s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return Datum{T: t, S: v}, nil
+	case Uuid:
+		var u [16]byte
+		if err := parseUUID(s, &u); err != nil {
+			return Datum{}, err
+		}
+		return Datum{T: Uuid, S: string(u[:])}, nil
+	case Float4, Float8:
 		f, err := parseFloat(t, s)
 		if err != nil {
 			return Datum{}, err
@@ -245,9 +270,6 @@ func parseFloat(t T, s string) (float64, error) {
 	f, err := strconv.ParseFloat(w, bits)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			if t == Numeric {
-				return 0, pgerr.NumericOverflow.New()
-			}
 			return 0, pgerr.InputOutOfRange.New(strings.Clone(w), t)
 		}
 		return 0, invalidSyntax(t, s)
@@ -910,6 +932,9 @@ func parseISOInterval(s, w string) (IntervalValue, error) {
 // AppendText appends the PostgreSQL text representation of d (which must
 // not be NULL) to dst.
 func AppendText(dst []byte, d Datum) []byte {
+	if d.T.IsArray() {
+		return append(dst, d.S...)
+	}
 	switch d.T {
 	case Text, Unknown:
 		return append(dst, d.S...)
@@ -924,8 +949,10 @@ func AppendText(dst []byte, d Datum) []byte {
 		return AppendFloat(dst, d.F, 32)
 	case Float8:
 		return AppendFloat(dst, d.F, 64)
-	case Numeric:
-		return AppendNumeric(dst, d.F)
+	case Numeric, Json, Jsonb:
+		return append(dst, d.S...)
+	case Uuid:
+		return AppendUUID(dst, d.S)
 	case Timestamp:
 		return AppendTimestamp(dst, d.I, false)
 	case TimestampTZ:
@@ -1005,21 +1032,6 @@ func AppendFloat(dst []byte, f float64, bits int) []byte {
 		dst = append(dst, digs[exp+1:nd]...)
 	}
 	return dst
-}
-
-// AppendNumeric appends a numeric held as float64 in fixed notation.
-func AppendNumeric(dst []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(dst, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(dst, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(dst, "-Infinity"...)
-	case f == 0:
-		return append(dst, '0')
-	}
-	return strconv.AppendFloat(dst, f, 'f', -1, 64)
 }
 
 func append2(dst []byte, v int64) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
@@ -1174,6 +1186,10 @@ func binaryErr(t T, n int) *pgerr.Error {
 // type t. Errors are *pgerr.Error (22P03 for a wrong length, 22021 for
 // invalid UTF-8).
 func ParseBinary(t T, b []byte) (Datum, error) {
+	if t.IsArray() {
+		v, err := parseArrayBinary(t, b)
+		return Datum{T: t, S: v}, err
+	}
 	switch t {
 	case Text, Unknown:
 		s := string(b)
@@ -1181,7 +1197,23 @@ func ParseBinary(t T, b []byte) (Datum, error) {
 			return Datum{}, err
 		}
 		return Datum{T: Text, S: s}, nil
-	case Float4, Float8, Numeric:
+	case Numeric:
+		v, err := numericBinaryText(b)
+		return Datum{T: t, S: v}, err
+	case Json:
+		return ParseText(t, string(b))
+	case Uuid:
+		if len(b) != 16 {
+			return Datum{}, binaryErr(t, len(b))
+		}
+		return Datum{T: t, S: string(b)}, nil
+	case Jsonb:
+		// jsonb's binary form is a version byte (1) and the text.
+		if len(b) < 1 || b[0] != 1 {
+			return Datum{}, pgerr.BadJSONBVersion.New()
+		}
+		return ParseText(t, string(b[1:]))
+	case Float4, Float8:
 		f, err := parseBinaryFloat(t, b)
 		return Datum{T: t, F: f}, err
 	case Interval:
@@ -1258,7 +1290,7 @@ func parseBinaryFloat(t T, b []byte) (float64, error) {
 		}
 		return math.Float64frombits(binary.BigEndian.Uint64(b)), nil
 	}
-	return decodeNumeric(b)
+	return 0, binaryErr(t, len(b))
 }
 
 // Numeric binary sign words.
@@ -1271,58 +1303,11 @@ const (
 	numericMaxLen = 1 + 4*1024 // digits we accept in one value
 )
 
-// decodeNumeric reads PostgreSQL's NUMERIC binary form: ndigits, weight,
-// sign, dscale (int16 each), then ndigits base-10000 digits.
-func decodeNumeric(b []byte) (float64, error) {
-	if len(b) < 8 {
-		return 0, binaryErr(Numeric, len(b))
-	}
-	nd := int(binary.BigEndian.Uint16(b))
-	weight := int(int16(binary.BigEndian.Uint16(b[2:])))
-	sign := binary.BigEndian.Uint16(b[4:])
-	if len(b) != 8+2*nd || nd > numericMaxLen {
-		return 0, binaryErr(Numeric, len(b))
-	}
-	switch sign {
-	case numericNaN:
-		return math.NaN(), nil
-	case numericPInf:
-		return math.Inf(1), nil
-	case numericNInf:
-		return math.Inf(-1), nil
-	case numericPos, numericNeg:
-	default:
-		return 0, pgerr.BadNumericSign.New()
-	}
-	if nd == 0 {
-		return 0, nil
-	}
-	// Build "d...de<exp>" and let strconv round it correctly.
-	buf := make([]byte, 0, 8+4*nd+8)
-	if sign == numericNeg {
-		buf = append(buf, '-')
-	}
-	for i := 0; i < nd; i++ {
-		d := binary.BigEndian.Uint16(b[8+2*i:])
-		if d > 9999 {
-			return 0, pgerr.BadNumericDigit.New()
-		}
-		buf = append(buf, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
-	}
-	buf = append(buf, 'e')
-	buf = strconv.AppendInt(buf, int64(weight-nd+1)*4, 10)
-	f, err := strconv.ParseFloat(string(buf), 64)
-	if err != nil {
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return f, pgerr.NumericOverflow.New()
-		}
-		return 0, binaryErr(Numeric, len(b))
-	}
-	return f, nil
-}
-
 // AppendBinary appends the PostgreSQL binary representation of d (not NULL).
 func AppendBinary(dst []byte, d Datum) []byte {
+	if d.T.IsArray() {
+		return appendArrayBinary(dst, d.T, d.S)
+	}
 	switch d.T {
 	case Text, Unknown:
 		return append(dst, d.S...)
@@ -1342,7 +1327,11 @@ func AppendBinary(dst []byte, d Datum) []byte {
 	case Float8:
 		return binary.BigEndian.AppendUint64(dst, math.Float64bits(d.F))
 	case Numeric:
-		return AppendNumericBinary(dst, d.F)
+		return AppendNumericBinary(dst, d.S)
+	case Json, Uuid:
+		return append(dst, d.S...)
+	case Jsonb:
+		return append(append(dst, 1), d.S...)
 	case Timestamp, TimestampTZ:
 		v := d.I
 		if v != TimestampInfinity && v != TimestampNegInfinity {
@@ -1363,84 +1352,101 @@ func AppendBinary(dst []byte, d Datum) []byte {
 	return dst
 }
 
-// AppendNumericBinary appends f in PostgreSQL's NUMERIC binary form,
-// using the shortest decimal digits that read back as f.
-func AppendNumericBinary(dst []byte, f float64) []byte {
-	head := func(nd, weight int, sign, dscale uint16) {
-		dst = binary.BigEndian.AppendUint16(dst, uint16(nd))
-		dst = binary.BigEndian.AppendUint16(dst, uint16(int16(weight)))
-		dst = binary.BigEndian.AppendUint16(dst, sign)
-		dst = binary.BigEndian.AppendUint16(dst, dscale)
-	}
+// appendFloatNumeric appends f as numeric text with the shortest digits
+// that read back as f (for numeric values stored as float64 by version 1
+// batches).
+func appendFloatNumeric(dst []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f):
-		head(0, 0, numericNaN, 0)
-		return dst
+		return append(dst, "NaN"...)
 	case math.IsInf(f, 1):
-		head(0, 0, numericPInf, 0)
-		return dst
+		return append(dst, "Infinity"...)
 	case math.IsInf(f, -1):
-		head(0, 0, numericNInf, 0)
-		return dst
+		return append(dst, "-Infinity"...)
 	}
-	var buf [400]byte
-	s := strconv.AppendFloat(buf[:0], math.Abs(f), 'f', -1, 64)
-	intPart, frac := s, []byte(nil)
-	for i, c := range s {
-		if c == '.' {
-			intPart, frac = s[:i], s[i+1:]
-			break
+	var buf [32]byte
+	v, err := ParseNumeric(string(strconv.AppendFloat(buf[:0], f, 'g', -1, 64)))
+	if err != nil {
+		return append(dst, '0')
+	}
+	return append(dst, v...)
+}
+
+// NumericFromFloat converts a float to numeric as PostgreSQL does: with
+// digits significant digits (15 for float8, 6 for float4), NaN and
+// ±Infinity kept.
+func NumericFromFloat(f float64, digits int) Datum {
+	switch {
+	case math.IsNaN(f):
+		return NewNumeric("NaN")
+	case math.IsInf(f, 1):
+		return NewNumeric("Infinity")
+	case math.IsInf(f, -1):
+		return NewNumeric("-Infinity")
+	}
+	var buf [32]byte
+	v, err := ParseNumeric(string(strconv.AppendFloat(buf[:0], f, 'g', digits, 64)))
+	if err != nil {
+		return NewNumeric("NaN")
+	}
+	return NewNumeric(v)
+}
+
+// parseUUID reads PostgreSQL's uuid input: 32 hex digits, optionally in
+// braces, with a hyphen allowed after any group of four.
+func parseUUID(s string, u *[16]byte) error {
+	w := s
+	if len(w) >= 2 && w[0] == '{' && w[len(w)-1] == '}' {
+		w = w[1 : len(w)-1]
+	}
+	n := 0
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c == '-' {
+			// Only after a complete group of four, never first or last.
+			if n == 0 || n%4 != 0 || i == len(w)-1 || w[i+1] == '-' || n == 32 {
+				return invalidSyntax(Uuid, s)
+			}
+			continue
 		}
-	}
-	dscale := len(frac)
-	// Pad the integer part on the left and the fraction on the right to
-	// whole base-10000 digits.
-	lpad := (4 - len(intPart)%4) % 4
-	rpad := (4 - len(frac)%4) % 4
-	var digs [128]uint16
-	nd := 0
-	var cur, cnt int
-	push := func(c byte) {
-		cur = cur*10 + int(c-'0')
-		cnt++
-		if cnt == 4 {
-			digs[nd] = uint16(cur)
-			nd++
-			cur, cnt = 0, 0
+		v, ok := hexVal(c)
+		if !ok || n == 32 {
+			return invalidSyntax(Uuid, s)
 		}
+		if n%2 == 0 {
+			u[n/2] = v << 4
+		} else {
+			u[n/2] |= v
+		}
+		n++
 	}
-	for range lpad {
-		push('0')
+	if n != 32 {
+		return invalidSyntax(Uuid, s)
 	}
-	for _, c := range intPart {
-		push(c)
+	return nil
+}
+
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
 	}
-	intGroups := nd
-	for _, c := range frac {
-		push(c)
-	}
-	for range rpad {
-		push('0')
-	}
-	weight := intGroups - 1
-	d := digs[:nd]
-	for len(d) > 0 && d[0] == 0 {
-		d = d[1:]
-		weight--
-	}
-	for len(d) > 0 && d[len(d)-1] == 0 {
-		d = d[:len(d)-1]
-	}
-	if len(d) == 0 {
-		weight = 0
-	}
-	var sign uint16 = numericPos
-	if f < 0 && len(d) > 0 {
-		sign = numericNeg
-	}
-	head(len(d), weight, sign, uint16(dscale))
-	for _, v := range d {
-		dst = binary.BigEndian.AppendUint16(dst, v)
+	return 0, false
+}
+
+// AppendUUID appends the 16 bytes b as PostgreSQL prints a uuid
+// (8-4-4-4-12 lower-case hex digits).
+func AppendUUID(dst []byte, b string) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(b); i++ {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hex[b[i]>>4], hex[b[i]&15])
 	}
 	return dst
 }

@@ -18,6 +18,14 @@ func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // column's type, and appends it; n is the number of rows before this one.
 // On error nothing is appended.
 func (c *Column) AppendTextValue(n int, b []byte) error {
+	if c.T.IsArray() {
+		v, err := ParseArray(c.T, string(b))
+		if err != nil {
+			return err
+		}
+		c.AppendString(n, v)
+		return nil
+	}
 	switch c.T {
 	case Text, Unknown:
 		if err := checkUTF8Bytes(b); err != nil {
@@ -25,12 +33,37 @@ func (c *Column) AppendTextValue(n int, b []byte) error {
 		}
 		c.AppendBytes(n, b)
 		return nil
-	case Float4, Float8, Numeric:
+	case Numeric:
+		out, err := appendParsedNumeric(c.Bytes, view(b))
+		if err != nil {
+			return err
+		}
+		c.setNull(n, false)
+		c.Bytes = out
+		c.Offs = append(c.Offs, uint32(len(c.Bytes)))
+		return nil
+	case Float4, Float8:
 		f, err := parseFloat(c.T, view(b))
 		if err != nil {
 			return err
 		}
 		c.AppendFloat(n, f)
+		return nil
+	case Uuid:
+		var u [16]byte
+		if err := parseUUID(view(b), &u); err != nil {
+			return err
+		}
+		c.AppendBytes(n, u[:])
+		return nil
+	case Json, Jsonb:
+		// A copy: the parser keeps parts of its input, so an unsafe view
+		// would make b escape (and allocate) for every type.
+		v, err := ParseJSONText(c.T, string(b))
+		if err != nil {
+			return err
+		}
+		c.AppendString(n, v)
 		return nil
 	case Interval:
 		iv, err := parseInterval(view(b))
@@ -67,6 +100,14 @@ func (c *Column) AppendTextValueStyle(n int, b []byte, st *Style) error {
 // the column's type, and appends it; n is the number of rows before this
 // one. On error nothing is appended.
 func (c *Column) AppendBinaryValue(n int, b []byte) error {
+	if c.T.IsArray() {
+		v, err := parseArrayBinary(c.T, b)
+		if err != nil {
+			return err
+		}
+		c.AppendString(n, v)
+		return nil
+	}
 	switch c.T {
 	case Int4:
 		if len(b) != 4 {
@@ -92,12 +133,32 @@ func (c *Column) AppendBinaryValue(n int, b []byte) error {
 		}
 		c.AppendBytes(n, b)
 		return nil
-	case Float4, Numeric:
+	case Numeric:
+		v, err := numericBinaryText(b)
+		if err != nil {
+			return err
+		}
+		c.AppendString(n, v)
+		return nil
+	case Float4:
 		f, err := parseBinaryFloat(c.T, b)
 		if err != nil {
 			return err
 		}
 		c.AppendFloat(n, f)
+		return nil
+	case Uuid:
+		if len(b) != 16 {
+			return binaryErr(c.T, len(b))
+		}
+		c.AppendBytes(n, b)
+		return nil
+	case Json, Jsonb:
+		d, err := ParseBinary(c.T, b)
+		if err != nil {
+			return err
+		}
+		c.AppendString(n, d.S)
 		return nil
 	case Interval:
 		d, err := ParseBinary(c.T, b)

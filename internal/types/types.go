@@ -4,7 +4,10 @@
 // datums can be reused without allocation.
 package types
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // T is a SQL type.
 type T uint8
@@ -24,6 +27,21 @@ const (
 	TimestampTZ
 	Date
 	Interval
+	Json
+	Jsonb
+	Uuid
+	// One-dimensional arrays (see array.go); keep them together, in this
+	// order.
+	BoolArray
+	Int2Array
+	Int4Array
+	Int8Array
+	Float4Array
+	Float8Array
+	NumericArray
+	TextArray
+	// lastType is the highest type number; keep it last.
+	lastType = TextArray
 )
 
 var names = [...]string{
@@ -40,6 +58,18 @@ var names = [...]string{
 	TimestampTZ: "timestamp with time zone",
 	Date:        "date",
 	Interval:    "interval",
+	Json:        "json",
+	Jsonb:       "jsonb",
+	Uuid:        "uuid",
+
+	BoolArray:    "boolean[]",
+	Int2Array:    "smallint[]",
+	Int4Array:    "integer[]",
+	Int8Array:    "bigint[]",
+	Float4Array:  "real[]",
+	Float8Array:  "double precision[]",
+	NumericArray: "numeric[]",
+	TextArray:    "text[]",
 }
 
 var oids = [...]uint32{
@@ -56,6 +86,18 @@ var oids = [...]uint32{
 	TimestampTZ: 1184,
 	Date:        1082,
 	Interval:    1186,
+	Json:        114,
+	Jsonb:       3802,
+	Uuid:        2950,
+
+	BoolArray:    1000,
+	Int2Array:    1005,
+	Int4Array:    1007,
+	Int8Array:    1016,
+	Float4Array:  1021,
+	Float8Array:  1022,
+	NumericArray: 1231,
+	TextArray:    1009,
 }
 
 // String returns the PostgreSQL name of the type.
@@ -85,7 +127,7 @@ func (t T) Size() int16 {
 		return 4
 	case Int8, Float8, Timestamp, TimestampTZ:
 		return 8
-	case Interval:
+	case Interval, Uuid:
 		return 16
 	}
 	return -1
@@ -107,11 +149,22 @@ func FromOID(oid uint32) (T, bool) {
 // IsInt reports whether t is one of the integer types.
 func (t T) IsInt() bool { return t == Int2 || t == Int4 || t == Int8 }
 
-// IsFloat reports whether t is stored as a float64 (float4, float8, numeric).
-func (t T) IsFloat() bool { return t == Float4 || t == Float8 || t == Numeric }
+// IsFloat reports whether t is stored as a float64 (float4, float8).
+func (t T) IsFloat() bool { return t == Float4 || t == Float8 }
 
-// IsNumeric reports whether t is an integer or floating type.
-func (t T) IsNumeric() bool { return t.IsInt() || t.IsFloat() }
+// IsNumeric reports whether t is a number: an integer, floating or
+// numeric type.
+func (t T) IsNumeric() bool { return t.IsInt() || t.IsFloat() || t == Numeric }
+
+// UsesBytes reports whether values of t live in Datum.S and, in a batch,
+// in Column.Bytes/Offs: text, numeric and json/jsonb as their text, uuid
+// as its 16 bytes.
+func (t T) UsesBytes() bool {
+	return t == Text || t == Numeric || t == Json || t == Jsonb || t == Uuid || t.IsArray()
+}
+
+// IsJSON reports whether t is json or jsonb.
+func (t T) IsJSON() bool { return t == Json || t == Jsonb }
 
 // IsTime reports whether t is a timestamp type.
 func (t T) IsTime() bool { return t == Timestamp || t == TimestampTZ }
@@ -129,6 +182,15 @@ func (t T) UsesI() bool {
 // already lower-cased multiword names joined by one space, without any
 // length modifier such as varchar(10)).
 func FromName(name string) (T, bool) {
+	if elem, ok := strings.CutSuffix(name, "[]"); ok {
+		for strings.HasSuffix(elem, "[]") { // int[][] is int[] in PostgreSQL
+			elem = strings.TrimSuffix(elem, "[]")
+		}
+		if t, ok := FromName(elem); ok {
+			return ArrayOf(t)
+		}
+		return Unknown, false
+	}
 	switch strings.ToLower(name) {
 	case "bool", "boolean":
 		return Bool, true
@@ -154,6 +216,12 @@ func FromName(name string) (T, bool) {
 		return Date, true
 	case "interval":
 		return Interval, true
+	case "json":
+		return Json, true
+	case "jsonb":
+		return Jsonb, true
+	case "uuid":
+		return Uuid, true
 	}
 	return Unknown, false
 }
@@ -168,8 +236,9 @@ type IntervalValue struct {
 
 // Datum is one SQL value. Which field holds the value depends on T:
 // I for bool (0/1), integers, timestamps (microseconds since the Unix
-// epoch, UTC) and dates (days since the Unix epoch); F for float4, float8
-// and numeric; S for text; Iv for interval.
+// epoch, UTC) and dates (days since the Unix epoch); F for float4 and
+// float8; S for text, numeric (its canonical text, see numeric.go),
+// json/jsonb (text), uuid (16 bytes) and arrays (text); Iv for interval.
 type Datum struct {
 	T    T
 	Null bool
@@ -202,16 +271,21 @@ func NewBool(b bool) Datum {
 // Bool reports the value of a boolean datum (false for NULL).
 func (d Datum) Bool() bool { return !d.Null && d.I != 0 }
 
-// Float returns a numeric datum's value as float64.
+// Float returns a number datum's value as float64 (numeric is rounded to
+// the nearest float64, ±Inf beyond its range).
 func (d Datum) Float() float64 {
-	if d.T.IsFloat() {
+	switch {
+	case d.T.IsFloat():
 		return d.F
+	case d.T == Numeric:
+		f, _ := strconv.ParseFloat(d.S, 64)
+		return f
 	}
 	return float64(d.I)
 }
 
 // Column is one column of a Batch. Exactly one value slice is used,
-// chosen by T like Datum's fields: I, F, text in Bytes/Offs (value i is
+// chosen by T like Datum's fields: I, F, text and numeric in Bytes/Offs (value i is
 // Bytes[Offs[i]:Offs[i+1]], so len(Offs) == N+1), or Iv. Nulls is nil
 // when the column holds no NULL; otherwise len(Nulls) == N.
 type Column struct {
@@ -240,7 +314,7 @@ func NewBatch(ts []T) *Batch {
 	b := &Batch{Cols: make([]Column, len(ts))}
 	for i, t := range ts {
 		b.Cols[i].T = t
-		if t == Text {
+		if t.UsesBytes() {
 			b.Cols[i].Offs = []uint32{0}
 		}
 	}
@@ -257,7 +331,7 @@ func (b *Batch) Reset() {
 		c.F = c.F[:0]
 		c.Bytes = c.Bytes[:0]
 		c.Iv = c.Iv[:0]
-		if c.T == Text {
+		if c.T.UsesBytes() {
 			c.Offs = append(c.Offs[:0], 0)
 		} else {
 			c.Offs = c.Offs[:0]
@@ -278,7 +352,7 @@ func (c *Column) Datum(i int) Datum {
 	}
 	d := Datum{T: c.T}
 	switch {
-	case c.T == Text:
+	case c.T.UsesBytes():
 		d.S = string(c.StrBytes(i))
 	case c.T == Interval:
 		d.Iv = c.Iv[i]
@@ -325,7 +399,7 @@ func (c *Column) AppendString(n int, v string) {
 func (c *Column) AppendNull(n int) {
 	c.setNull(n, true)
 	switch {
-	case c.T == Text:
+	case c.T.UsesBytes():
 		c.Offs = append(c.Offs, uint32(len(c.Bytes)))
 	case c.T == Interval:
 		c.Iv = append(c.Iv, IntervalValue{})
@@ -344,7 +418,7 @@ func (c *Column) AppendDatum(n int, d Datum) {
 		return
 	}
 	switch {
-	case c.T == Text:
+	case c.T.UsesBytes():
 		c.AppendString(n, d.S)
 	case c.T == Interval:
 		c.setNull(n, false)
@@ -389,7 +463,7 @@ func (b *Batch) AppendBatch(o *Batch) {
 			}
 		}
 		switch {
-		case c.T == Text:
+		case c.T.UsesBytes():
 			base := uint32(len(c.Bytes))
 			c.Bytes = append(c.Bytes, oc.Bytes...)
 			for _, off := range oc.Offs[1:] {
@@ -419,7 +493,7 @@ func (b *Batch) Slice(lo, hi int) *Batch {
 			oc.Nulls = append([]bool(nil), c.Nulls[lo:hi]...)
 		}
 		switch {
-		case c.T == Text:
+		case c.T.UsesBytes():
 			base := c.Offs[lo]
 			oc.Bytes = append(oc.Bytes[:0], c.Bytes[base:c.Offs[hi]]...)
 			oc.Offs = oc.Offs[:1]

@@ -303,6 +303,20 @@ func (d *decoder) readValue(p []byte, i, j, n int) (int, error) {
 	if i >= len(p) {
 		return i, d.failCol(j, pgerr.InvalidTextRep, "invalid JSON: missing value")
 	}
+	if col.T.IsJSON() && !hasPrefix(p, i, "null") {
+		// A json/jsonb column takes the value itself as its document.
+		end, ok := jsonValueEnd(p, i)
+		if !ok {
+			return i, d.failCol(j, pgerr.InvalidTextRep, "invalid JSON: unexpected %s", describe(p, i))
+		}
+		v, err := types.ParseJSONText(col.T, string(p[i:end]))
+		if err != nil {
+			e := pgerr.From(err)
+			return i, d.failCol(j, e.Code, "%s", e.Message)
+		}
+		col.AppendString(n, v)
+		return end, nil
+	}
 	switch c := p[i]; {
 	case c == '"':
 		var err error
@@ -521,4 +535,42 @@ func (d *decoder) appendParsed(j, n int, s string) error {
 	v.T = col.T
 	col.AppendDatum(n, v)
 	return nil
+}
+
+// jsonValueEnd returns the end of the JSON value starting at p[i]: a
+// string (escapes skipped), an object or array (brackets matched outside
+// strings), or a scalar running to the next delimiter. The value is
+// validated afterwards by its column type's parser.
+func jsonValueEnd(p []byte, i int) (int, bool) {
+	depth := 0
+	for k := i; k < len(p); k++ {
+		switch c := p[k]; c {
+		case '"':
+			for k++; k < len(p) && p[k] != '"'; k++ {
+				if p[k] == '\\' {
+					k++
+				}
+			}
+			if k >= len(p) {
+				return 0, false
+			}
+			if depth == 0 {
+				return k + 1, true
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return k, k > i
+			}
+			if depth--; depth == 0 {
+				return k + 1, true
+			}
+		case ',', ' ', '\t', '\r', '\n':
+			if depth == 0 {
+				return k, k > i
+			}
+		}
+	}
+	return len(p), depth == 0 && len(p) > i
 }

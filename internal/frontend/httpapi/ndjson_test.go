@@ -75,3 +75,40 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// TestDecodeJSONAndNumeric: a json/jsonb column takes any JSON value as
+// its document (jsonb normalized), null is SQL NULL, and a numeric column
+// keeps a JSON number's digits exactly.
+func TestDecodeJSONAndNumeric(t *testing.T) {
+	cols := []Column{{"doc", types.Jsonb}, {"raw", types.Json}, {"amt", types.Numeric}}
+	d := newDecoder("docs", cols)
+	lines := []string{
+		`{"doc": {"b": [1, {"x": "}"}], "a": "q\"}"}, "raw": [1,  2], "amt": 10000000000000000000000000000000000000000000000000000.2003}`,
+		`{"doc": "s", "raw": 1.50, "amt": 1.50}`,
+		`{"doc": null, "raw": true, "amt": null}`,
+	}
+	for _, l := range lines {
+		if err := d.decodeLine([]byte(l)); err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+	}
+	want := [][]string{
+		{`{"a": "q\"}", "b": [1, {"x": "}"}]}`, `"s"`, "NULL"},
+		{`[1,  2]`, `1.50`, `true`},
+		{"10000000000000000000000000000000000000000000000000000.2003", "1.50", "NULL"},
+	}
+	for c, ws := range want {
+		for r, w := range ws {
+			got := "NULL"
+			if !d.batch.Cols[c].IsNull(r) {
+				got = string(d.batch.Cols[c].StrBytes(r))
+			}
+			if got != w {
+				t.Errorf("column %s row %d = %s, want %s", cols[c].Name, r, got, w)
+			}
+		}
+	}
+	if err := d.decodeLine([]byte(`{"doc": {"a": tru}}`)); err == nil {
+		t.Error("bad json accepted into a jsonb column")
+	}
+}

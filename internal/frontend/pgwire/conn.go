@@ -856,6 +856,12 @@ func coerce(d types.Datum, t types.T, st *types.Style) types.Datum {
 		d.T, d.F = t, float64(d.I)
 	case t.IsInt() && d.T.IsFloat():
 		d.T, d.I = t, int64(math.Round(d.F))
+	case t == types.Numeric && d.T.IsInt():
+		d = types.NumericFromInt(d.I)
+	case t == types.Numeric && d.T.IsFloat():
+		d = types.NumericFromFloat(d.F, 15)
+	case t.IsFloat() && d.T == types.Numeric:
+		d = types.NewFloat(t, d.Float())
 	case t == types.Text:
 		d = types.Datum{T: types.Text, S: string(types.AppendTextStyle(nil, d, st))}
 	}

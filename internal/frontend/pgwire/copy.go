@@ -243,7 +243,7 @@ func truncate(b *types.Batch, n int) {
 		if len(c.Iv) > n {
 			c.Iv = c.Iv[:n]
 		}
-		if c.T == types.Text && len(c.Offs) > n+1 {
+		if c.T.UsesBytes() && len(c.Offs) > n+1 {
 			c.Offs = c.Offs[:n+1]
 			c.Bytes = c.Bytes[:c.Offs[n]]
 		}

@@ -87,8 +87,14 @@ func TestCopyFromBinaryPgx(t *testing.T) {
 			row[i] = d.I
 		case types.Float4:
 			row[i] = float32(d.F)
-		case types.Float8, types.Numeric:
+		case types.Float8:
 			row[i] = d.F
+		case types.Numeric:
+			var n pgtype.Numeric
+			if err := n.Scan(d.S); err != nil {
+				t.Fatal(err)
+			}
+			row[i] = n
 		case types.Text:
 			row[i] = d.S
 		case types.Timestamp, types.TimestampTZ:

@@ -152,7 +152,7 @@ var allTypesRow = []types.Datum{
 	types.NewInt(types.Int8, math.MaxInt64),
 	types.NewFloat(types.Float4, 1.5),
 	types.NewFloat(types.Float8, 1e20),
-	types.NewFloat(types.Numeric, 1234.5678),
+	types.NewNumeric("1234.5678"),
 	types.NewText("héllo, wörld"),
 	types.NewInt(types.Timestamp, time.Date(2024, 1, 2, 3, 4, 5, 123456000, time.UTC).UnixMicro()),
 	types.NewInt(types.TimestampTZ, time.Date(1999, 12, 31, 23, 59, 59, 500000000, time.UTC).UnixMicro()),

@@ -751,6 +751,9 @@ func figureNameStrength(e parser.Expr) (string, int) {
 	case *parser.ColumnRef:
 		return e.Name, 2
 	case *parser.Func:
+		if e.Name == parser.SubscriptFunc && len(e.Args) == 2 {
+			return figureNameStrength(e.Args[0])
+		}
 		return strings.ToLower(e.Name), 2
 	case *parser.Cast:
 		if n, s := figureNameStrength(e.X); s == 2 {
@@ -771,6 +774,10 @@ func figureNameStrength(e parser.Expr) (string, int) {
 }
 
 func internalTypeName(t types.T) string {
+	if t.IsArray() {
+		// PostgreSQL names '{1}'::int[] after the element type.
+		return internalTypeName(t.Elem())
+	}
 	switch t {
 	case types.Bool:
 		return "bool"
@@ -796,6 +803,12 @@ func internalTypeName(t types.T) string {
 		return "date"
 	case types.Interval:
 		return "interval"
+	case types.Json:
+		return "json"
+	case types.Jsonb:
+		return "jsonb"
+	case types.Uuid:
+		return "uuid"
 	}
 	return "unknown"
 }

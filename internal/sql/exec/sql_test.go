@@ -31,10 +31,73 @@ func sqlEvents() *memSource {
 	return &memSource{cols: eventCols, rows: rows, batchSize: 3}
 }
 
+// amountCols and sqlAmounts are a second stream, "amounts", with exact
+// numerics: 1e52 and 10.2003 in one account, equal values of different
+// scale, a bigint near its limit, NaN and NULL.
+var amountCols = []Column{{Name: "acct", T: types.Int4}, {Name: "big", T: types.Int8}, {Name: "amt", T: types.Numeric}}
+
+func sqlAmounts() *memSource {
+	num := func(s string) types.Datum {
+		if s == "" {
+			return types.NullOf(types.Numeric)
+		}
+		v, err := types.ParseNumeric(s)
+		if err != nil {
+			panic(err)
+		}
+		return types.NewNumeric(v)
+	}
+	row := func(acct, big int64, amt string) []types.Datum {
+		return []types.Datum{types.NewInt(types.Int4, acct), types.NewInt(types.Int8, big), num(amt)}
+	}
+	rows := [][]types.Datum{
+		row(1, 9223372036854775807, "1e52"),
+		row(1, 9223372036854775807, "10.2003"),
+		row(2, 1, "1.0"),
+		row(2, 2, "1.00"),
+		row(2, 4, "2.5"),
+		row(3, -5, "-0.001"),
+		row(3, 0, ""),
+		row(4, 7, "NaN"),
+		row(4, 8, "1.5"),
+	}
+	return &memSource{cols: amountCols, rows: rows, batchSize: 2}
+}
+
+// docCols and sqlDocs are a third stream, "docs", with json and jsonb.
+var docCols = []Column{{Name: "id", T: types.Int4}, {Name: "doc", T: types.Jsonb}, {Name: "raw", T: types.Json}}
+
+func sqlDocs() *memSource {
+	row := func(id int64, doc string) []types.Datum {
+		if doc == "" {
+			return []types.Datum{types.NewInt(types.Int4, id), types.NullOf(types.Jsonb), types.NullOf(types.Json)}
+		}
+		b, err := types.ParseText(types.Jsonb, doc)
+		if err != nil {
+			panic(err)
+		}
+		j, err := types.ParseText(types.Json, doc)
+		if err != nil {
+			panic(err)
+		}
+		return []types.Datum{types.NewInt(types.Int4, id), b, j}
+	}
+	rows := [][]types.Datum{
+		row(1, `{"user": "ann", "n": 1.50, "tags": ["a", "b"], "geo": {"cc": "fr"}}`),
+		row(2, `{"user": "bob", "n": 2, "tags": ["b"], "geo": {"cc": "us"}}`),
+		row(3, `{"user": "ann", "n": 1.5, "tags": [], "geo": null}`),
+		row(4, `{"n": 10, "user": "cid", "user": "dee"}`),
+		row(5, `[1, "two", {"three": 3}]`),
+		row(6, ``),
+	}
+	return &memSource{cols: docCols, rows: rows, batchSize: 2}
+}
+
 // TestSQL runs testdata/*.txt scripts: `query` plans and runs a SELECT
 // (parsed with the real parser) and prints its columns and rows; `view`
 // plans the statement as a continuous view over events, folds every row
 // (one row per batch, two shards), and prints the finalized rows sorted.
+// A view FROM amounts (or docs) folds that stream instead.
 // Errors print as "error CODE at POS: message".
 // Regenerate expected output with `go test ./internal/sql/exec -run TestSQL -rewrite`.
 func TestSQL(t *testing.T) {
@@ -70,7 +133,7 @@ func TestSQL(t *testing.T) {
 					}
 				}
 				pt := &ParamTypes{}
-				p, err := PlanSelect(sel, resolver(map[string]Source{"events": sqlEvents()}), pt)
+				p, err := PlanSelect(sel, resolver(map[string]Source{"events": sqlEvents(), "amounts": sqlAmounts(), "docs": sqlDocs()}), pt)
 				if err != nil {
 					return fmtErr(err)
 				}
@@ -117,14 +180,20 @@ func TestSQL(t *testing.T) {
 						reverse = true
 					}
 				}
-				v, err := PlanViewWith(sel, eventCols, opts)
+				src := sqlEvents()
+				if sel.From != nil && sel.From.Name == "amounts" {
+					src = sqlAmounts()
+				}
+				if sel.From != nil && sel.From.Name == "docs" {
+					src = sqlDocs()
+				}
+				v, err := PlanViewWith(sel, src.cols, opts)
 				if err != nil {
 					return fmtErr(err)
 				}
 				var sb strings.Builder
 				writeCols(&sb, v.Columns())
 				merged := map[string][]byte{}
-				src := sqlEvents()
 				rows := src.rows
 				if reverse {
 					rows = slices.Clone(rows)
@@ -137,8 +206,11 @@ func TestSQL(t *testing.T) {
 						if watermark {
 							d.Watermark = d.MaxTime
 						}
-						b := toBatch([][]types.Datum{r})
-						b.Arrival = r[0].I // arrival_timestamp = ts in these scripts
+						b := types.NewBatch(colTypes(src.cols))
+						b.AppendRow(r)
+						if r[0].T == types.TimestampTZ {
+							b.Arrival = r[0].I // arrival_timestamp = ts in these scripts
+						}
 						if err := v.Fold(ec, d, b, func(h uint64) bool { return h%2 == uint64(s) }); err != nil {
 							return fmtErr(err)
 						}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cockroachdb/apd/v3"
+
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec/agg"
 	"github.com/cairndb/cairn/internal/sql/exec/scalar"
@@ -20,7 +22,8 @@ import (
 //
 // A group's partial state is a fixed number of 64-bit words per
 // aggregate (count: n; sum/avg: n and the running sum; min/max: n and the
-// value; intervals take one more word), plus a string for min/max of text.
+// value; intervals and 128-bit integer sums take one more word), plus a
+// string for min/max of text and a decimal for numeric.
 // Every merge is a sum, or a min/max, so states merge associatively and
 // commutatively: a key folded on several shards combines at read time.
 type ViewPlan struct {
@@ -217,8 +220,9 @@ type Delta struct {
 	hashes []uint64 // per entry
 	koffs  []uint32 // entry i's key is keys[koffs[i]:koffs[i+1]]
 	keys   []byte
-	words  []uint64 // stride words per entry
-	strs   []string // text min/max values, indexed by state words
+	words  []uint64      // stride words per entry
+	strs   []string      // text min/max values, indexed by state words
+	decs   []apd.Decimal // numeric sum/avg/min/max states, indexed by state words
 
 	// Window inputs, set by the folder before Fold: Now (Unix micros,
 	// also the time Apply expires groups by) and the view shard's
@@ -263,6 +267,8 @@ func (d *Delta) Reset() {
 	d.words = d.words[:0]
 	clear(d.strs)
 	d.strs = d.strs[:0]
+	clear(d.decs)
+	d.decs = d.decs[:0]
 	d.Now, d.Watermark, d.MaxTime, d.Late = 0, 0, 0, 0
 }
 
@@ -472,7 +478,7 @@ func (v *ViewPlan) foldAgg(ec *Ctx, d *Delta, b *types.Batch, s *agg.Spec, l agg
 		}
 		return nil
 	}
-	if s.Arg.Col >= 0 && (l.Class == agg.StateI || l.Class == agg.StateF || l.Kind == agg.Count) {
+	if s.Arg.Col >= 0 && (l.Class == agg.StateI || l.Class == agg.StateF || l.Class == agg.StateI128 || l.Kind == agg.Count) {
 		c := &b.Cols[s.Arg.Col]
 		nulls := c.Nulls
 		switch {
@@ -491,6 +497,14 @@ func (v *ViewPlan) foldAgg(ec *Ctx, d *Delta, b *types.Batch, s *agg.Spec, l agg
 				if err := agg.FoldI(w[int(slots[k])*stride+off:], l.Kind, vals[r]); err != nil {
 					return err
 				}
+			}
+		case l.Class == agg.StateI128:
+			vals := c.I
+			for k, r := range rows {
+				if nulls != nil && nulls[r] {
+					continue
+				}
+				agg.FoldI128(w[int(slots[k])*stride+off:], vals[r])
 			}
 		default:
 			vals := c.F
@@ -525,6 +539,16 @@ func (v *ViewPlan) foldAgg(ec *Ctx, d *Delta, b *types.Batch, s *agg.Spec, l agg
 			agg.FoldIv(p, l.Kind, x.Iv)
 		case agg.StateS:
 			d.foldS(p, l.Kind, x.S)
+		case agg.StateI128:
+			agg.FoldI128(p, x.I)
+		case agg.StateN:
+			if p[0] == 0 {
+				p[1] = uint64(len(d.decs))
+				d.decs = append(d.decs, apd.Decimal{})
+			}
+			if err := agg.FoldN(p, l.Kind, &d.decs[p[1]], x.S); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -545,6 +569,23 @@ func (d *Delta) foldS(p []uint64, kind agg.Kind, x string) {
 	}
 }
 
+// mergeN merges an encoded numeric state into the decimal state p.
+func (d *Delta) mergeN(p []uint64, l agg.Layout, in *agg.State) error {
+	if in.W[0] == 0 {
+		return nil
+	}
+	if p[0] == 0 {
+		p[1] = uint64(len(d.decs))
+		d.decs = append(d.decs, apd.Decimal{})
+	}
+	n := p[0]
+	if err := agg.FoldN(p, l.Kind, &d.decs[p[1]], string(in.S)); err != nil {
+		return err
+	}
+	p[0] = n + in.W[0]
+	return nil
+}
+
 // appendState encodes entry e's state: per aggregate its words as
 // little-endian uint64s, except text min/max: the count, then (when not
 // empty) the length-prefixed value.
@@ -556,6 +597,16 @@ func (v *ViewPlan) appendState(dst []byte, d *Delta, e int) []byte {
 			dst = binary.LittleEndian.AppendUint64(dst, p[0])
 			if p[0] > 0 {
 				s := d.strs[p[1]]
+				dst = binary.AppendUvarint(dst, uint64(len(s)))
+				dst = append(dst, s...)
+			}
+			continue
+		}
+		if l.Class == agg.StateN {
+			dst = binary.LittleEndian.AppendUint64(dst, p[0])
+			if p[0] > 0 {
+				var buf [48]byte
+				s := types.AppendDecimal(buf[:0], &d.decs[p[1]])
 				dst = binary.AppendUvarint(dst, uint64(len(s)))
 				dst = append(dst, s...)
 			}
@@ -602,6 +653,12 @@ func (v *ViewPlan) mergeInto(d *Delta, e int, state []byte) error {
 			return err
 		}
 		p := w[l.Off : l.Off+l.N]
+		if l.Class == agg.StateN {
+			if err := d.mergeN(p, l, &in); err != nil {
+				return err
+			}
+			continue
+		}
 		copy(cur.W[:], p)
 		cur.S = nil
 		if l.Class == agg.StateS && p[0] > 0 {

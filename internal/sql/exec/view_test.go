@@ -488,3 +488,30 @@ func TestFinalizeNoAllocs(t *testing.T) {
 		t.Fatalf("allocs %v, row %v", allocs, row)
 	}
 }
+
+// TestFoldWideSumNoAllocs: avg over an integer column (numeric, PG's
+// type) folds into its 128-bit state without allocating, like W1.
+func TestFoldWideSumNoAllocs(t *testing.T) {
+	stmts, _, err := parser.Parse("SELECT device_id, avg(device_id), sum(device_id) FROM events GROUP BY device_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := PlanView(stmts[0].(*parser.Select), eventCols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b := w1(t)
+	d := v.NewDelta()
+	ec := &Ctx{}
+	if err := v.Fold(ec, d, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := v.Fold(ec, d, b, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Fold allocates %v times per batch", allocs)
+	}
+}

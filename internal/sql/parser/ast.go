@@ -121,6 +121,13 @@ type Cast struct {
 	Type TypeName
 }
 
+// ArrayFunc and SubscriptFunc name the Funcs that ARRAY[a, b] and x[i]
+// parse to (names no SQL function call can have).
+const (
+	ArrayFunc     = "array"
+	SubscriptFunc = "[]"
+)
+
 // Func is a function call. Name is lower-cased (unless quoted). Star is
 // set for count(*). Distinct for agg(DISTINCT x).
 type Func struct {

@@ -272,10 +272,18 @@ func (p *parser) binaryLevel(isOp func(string) bool, sub func() (Expr, error)) (
 	}
 }
 
-func concatOps(s string) bool { return s == "||" }
-func addOps(s string) bool    { return s == "+" || s == "-" }
-func mulOps(s string) bool    { return s == "*" || s == "/" || s == "%" }
-func powOps(s string) bool    { return s == "^" }
+// concatOps is PostgreSQL's "any other operator" level: || and the json
+// and array operators (-> ->> #> #>> @> <@ ? ?| ?& &&).
+func concatOps(s string) bool {
+	switch s {
+	case "||", "->", "->>", "#>", "#>>", "@>", "<@", "?", "?|", "?&", "&&":
+		return true
+	}
+	return false
+}
+func addOps(s string) bool { return s == "+" || s == "-" }
+func mulOps(s string) bool { return s == "*" || s == "/" || s == "%" }
+func powOps(s string) bool { return s == "^" }
 
 func (p *parser) parseConcat() (Expr, error) { return p.binaryLevel(concatOps, p.parseAdd) }
 func (p *parser) parseAdd() (Expr, error)    { return p.binaryLevel(addOps, p.parseMul) }
@@ -349,7 +357,23 @@ func (p *parser) parsePostfix() (Expr, error) {
 			}
 			x = &Cast{P: x.Pos(), X: x, Type: tn}
 		case p.isOp("["):
-			return nil, p.unsupported(p.peek(), "array subscripts are not supported")
+			// x[i] is the function "[]"(x, i); slices x[a:b] are refused.
+			lb := p.next()
+			if err := p.enter(); err != nil {
+				return nil, err
+			}
+			n++
+			idx, err := p.parseExpr()
+			if err != nil {
+				return nil, err
+			}
+			if p.isOp(":") {
+				return nil, p.unsupported(p.peek(), "array slices are not supported")
+			}
+			if err := p.expectOp("]"); err != nil {
+				return nil, err
+			}
+			x = &Func{P: lb.pos, Name: SubscriptFunc, Args: []Expr{x, idx}}
 		default:
 			return x, nil
 		}
@@ -463,9 +487,31 @@ func (p *parser) parseWordExpr() (Expr, error) {
 		if isOpTok(p.peekN(1), "(") {
 			return nil, p.unsupported(t, "EXISTS (subquery) is not supported")
 		}
-	case "array", "row":
-		if isOpTok(p.peekN(1), "[") || isOpTok(p.peekN(1), "(") {
-			return nil, p.unsupported(t, "%s constructors are not supported", strings.ToUpper(t.val))
+	case "array":
+		if isOpTok(p.peekN(1), "[") {
+			// ARRAY[a, b] is the function "array"(a, b).
+			p.i += 2
+			f := &Func{P: t.pos, Name: ArrayFunc}
+			if !p.isOp("]") {
+				for {
+					a, err := p.parseExpr()
+					if err != nil {
+						return nil, err
+					}
+					f.Args = append(f.Args, a)
+					if !p.acceptOp(",") {
+						break
+					}
+				}
+			}
+			return f, p.expectOp("]")
+		}
+		if isOpTok(p.peekN(1), "(") {
+			return nil, p.unsupported(t, "ARRAY(subquery) is not supported")
+		}
+	case "row":
+		if isOpTok(p.peekN(1), "(") {
+			return nil, p.unsupported(t, "ROW constructors are not supported")
 		}
 	case "extract", "position", "substring", "trim", "overlay":
 		if isOpTok(p.peekN(1), "(") {

@@ -333,6 +333,12 @@ var multiwordTypes = setOf("double precision", "character varying",
 	"time with time zone", "time without time zone")
 
 func formatType(b *strings.Builder, t TypeName) {
+	if elem, ok := strings.CutSuffix(t.Name, "[]"); ok {
+		t.Name = elem
+		formatType(b, t)
+		b.WriteString("[]")
+		return
+	}
 	name := t.Name
 	if multiwordTypes[name] || isPlainIdent(name) || specialWords[name] && !typeNeedsMore[name] {
 		// Multiword and keyword type names are written as words.
@@ -555,6 +561,20 @@ func formatExpr(b *strings.Builder, e Expr) {
 		b.WriteString("::")
 		formatType(b, e.Type)
 	case *Func:
+		switch {
+		case e.Name == ArrayFunc && !e.Star && !e.Distinct:
+			b.WriteString("ARRAY[")
+			formatExprs(b, e.Args)
+			b.WriteByte(']')
+			return
+		case e.Name == SubscriptFunc && len(e.Args) == 2:
+			b.WriteByte('(')
+			formatExpr(b, e.Args[0])
+			b.WriteString(")[")
+			formatExpr(b, e.Args[1])
+			b.WriteByte(']')
+			return
+		}
 		if keywordFuncs[e.Name] && len(e.Args) == 0 && !e.Star && !e.Distinct {
 			b.WriteString(strings.ToUpper(e.Name))
 			return

@@ -256,10 +256,17 @@ func (l *lexer) next() (token, *Error) {
 		return l.number(start)
 	}
 	// Operators and punctuation.
+	if l.i+2 < len(s) {
+		switch three := s[l.i : l.i+3]; three {
+		case "->>", "#>>":
+			l.i += 3
+			return mk(tOp, three)
+		}
+	}
 	if l.i+1 < len(s) {
 		two := s[l.i : l.i+2]
 		switch two {
-		case "::", "<=", ">=", "<>", "!=", "||":
+		case "::", "<=", ">=", "<>", "!=", "||", "->", "#>", "@>", "<@", "?|", "?&", "&&":
 			l.i += 2
 			if two == "!=" {
 				two = "<>"
@@ -268,7 +275,7 @@ func (l *lexer) next() (token, *Error) {
 		}
 	}
 	switch c {
-	case '=', '<', '>', '+', '-', '*', '/', '%', '^', '(', ')', ',', ';', '.', '[', ']', ':':
+	case '=', '<', '>', '+', '-', '*', '/', '%', '^', '(', ')', ',', ';', '.', '[', ']', ':', '?':
 		l.i++
 		return mk(tOp, s[start:l.i])
 	}

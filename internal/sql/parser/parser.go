@@ -591,7 +591,7 @@ func (p *parser) parseTypeName() (TypeName, error) {
 			} else if p.acceptKws("without", "time", "zone") {
 				tn.Name += " without time zone"
 			}
-			return tn, p.arrayBounds()
+			return tn, p.arrayBounds(&tn)
 		case "interval":
 			if t := p.peek(); t.kind == tIdent && intervalUnits[t.val] {
 				return tn, p.unsupported(t, "interval field qualifiers are not supported")
@@ -601,12 +601,23 @@ func (p *parser) parseTypeName() (TypeName, error) {
 	if err := p.typeMods(&tn); err != nil {
 		return tn, err
 	}
-	return tn, p.arrayBounds()
+	return tn, p.arrayBounds(&tn)
 }
 
-func (p *parser) arrayBounds() error {
-	if p.isOp("[") {
-		return p.unsupported(p.peek(), "array types are not supported")
+// arrayBounds reads `[]` or `[n]` after a type name (any number, as
+// PostgreSQL ignores them): the type becomes an array, Name + "[]".
+func (p *parser) arrayBounds(tn *TypeName) error {
+	for p.isOp("[") {
+		p.i++
+		if t := p.peek(); t.kind == tInt {
+			p.i++
+		}
+		if err := p.expectOp("]"); err != nil {
+			return err
+		}
+		if !strings.HasSuffix(tn.Name, "[]") {
+			tn.Name += "[]"
+		}
 	}
 	return nil
 }

@@ -138,7 +138,7 @@ func TestPositionsAndTexts(t *testing.T) {
 		"SELECT 1; SELECT 'é' + ; x":  24,
 		"SELECT 1; SELECT select":     18,
 		"SELECT 1; SELECT $0":         18,
-		"SELECT 1; SELECT a[1]":       19,
+		"SELECT 1; SELECT a[1:2]":     21,
 		"SELECT 1; SELECT 'é":         18,
 	} {
 		if e := parseErr(t, sql); e.Pos != pos {

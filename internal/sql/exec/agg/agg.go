@@ -1,13 +1,18 @@
 // Package agg holds aggregates: recognizing aggregate calls in a query
 // and resolving the post-grouping scope (Scope), the running state of a
 // SELECT's aggregates (Accum), and the mergeable partial states of
-// continuous views (Layout, State): a few 64-bit words per aggregate that
+// continuous views (Layout, State): a few 64-bit words per aggregate (a
+// text or exact decimal beside them for text min/max and numeric) that
 // fold rows in, encode for Raft, merge associatively across shards and
-// replicas, and finalize to the same result a SELECT computes.
+// replicas, and finalize to the same result a SELECT computes. Result
+// types are PostgreSQL's (numeric.go: sum(bigint) and avg of integers are
+// numeric).
 package agg
 
 import (
 	"strings"
+
+	"github.com/cockroachdb/apd/v3"
 
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec/scalar"
@@ -124,21 +129,26 @@ func (a *Scope) addAgg(f *parser.Func, canon string) (int, error) {
 	case "count":
 		spec.Kind, spec.T = Count, types.Int8
 	case "sum":
+		// PostgreSQL's result types: sum(int2|int4) bigint, sum(int8)
+		// numeric, sum(real) real, the others their argument's type.
 		spec.Kind = Sum
 		switch {
+		case arg.T == types.Int8:
+			spec.T = types.Numeric
 		case arg.T.IsInt():
 			spec.T = types.Int8
-		case arg.T == types.Float4 || arg.T == types.Float8:
-			spec.T = types.Float8
-		case arg.T == types.Numeric || arg.T == types.Interval:
+		case arg.T.IsNumeric() || arg.T == types.Interval:
 			spec.T = arg.T
 		default:
 			return 0, scalar.NoFunc(f, args)
 		}
 	case "avg":
+		// avg of integers and numeric is numeric, of floats double.
 		spec.Kind = Avg
 		switch {
-		case arg.T.IsNumeric():
+		case arg.T.IsInt() || arg.T == types.Numeric:
+			spec.T = types.Numeric
+		case arg.T.IsFloat():
 			spec.T = types.Float8
 		case arg.T == types.Interval:
 			spec.T = types.Interval
@@ -146,6 +156,11 @@ func (a *Scope) addAgg(f *parser.Func, canon string) (int, error) {
 			return 0, scalar.NoFunc(f, args)
 		}
 	case "min", "max":
+		if arg.T.IsJSON() || arg.T == types.Uuid || arg.T.IsArray() {
+			// PostgreSQL has no min/max of json or uuid; arrays' are not
+			// supported here yet.
+			return 0, scalar.NoFunc(f, args)
+		}
 		spec.Kind = Min
 		if name == "max" {
 			spec.Kind = Max
@@ -160,6 +175,8 @@ func (a *Scope) addAgg(f *parser.Func, canon string) (int, error) {
 type Accum struct {
 	n    int64 // values folded (count; sum/avg/min/max: non-NULL values)
 	i    int64
+	hi   uint64      // high word of a 128-bit sum (low word in i)
+	dec  apd.Decimal // numeric sum/avg
 	f    float64
 	iv   types.IntervalValue
 	d    types.Datum         // min/max so far
@@ -192,6 +209,15 @@ func (a *Accum) Add(s *Spec, v types.Datum, scratch *[]byte) error {
 		switch {
 		case v.T == types.Interval:
 			a.iv = AddInterval(a.iv, v.Iv)
+		case v.T == types.Numeric:
+			var x apd.Decimal
+			if err := types.NumericDecimal(v.S, &x); err != nil {
+				return err
+			}
+			return foldDecimal(s.Kind, uint64(a.n-1), &a.dec, &x)
+		case wideSum(s):
+			lo, hi := Add128(uint64(a.i), a.hi, v.I)
+			a.i, a.hi = int64(lo), hi
 		case v.T.IsInt():
 			r := a.i + v.I
 			if (r > a.i) != (v.I > 0) {
@@ -228,6 +254,16 @@ func (a *Accum) Result(s *Spec) types.Datum {
 	if a.n == 0 {
 		return types.NullOf(s.T)
 	}
+	switch {
+	case wideSum(s):
+		return finalWide(s, a.n, uint64(a.i), a.hi)
+	case s.Arg.T == types.Numeric && (s.Kind == Sum || s.Kind == Avg):
+		d, err := finalDecimal(s, a.n, &a.dec)
+		if err != nil {
+			return types.NullOf(s.T)
+		}
+		return d
+	}
 	return Final(s, a.n, a.i, a.f, a.iv, a.d)
 }
 
@@ -242,14 +278,13 @@ func Final(s *Spec, n, i int64, f float64, iv types.IntervalValue, d types.Datum
 			return types.Datum{T: types.Interval, Iv: iv}
 		case argT.IsInt():
 			return types.NewInt(types.Int8, i)
+		case s.T == types.Float4:
+			return types.NewFloat(s.T, float64(float32(f)))
 		}
 		return types.NewFloat(s.T, f)
 	case Avg:
-		switch {
-		case argT == types.Interval:
+		if argT == types.Interval {
 			return types.Datum{T: types.Interval, Iv: scalar.ScaleInterval(iv, 1/float64(n))}
-		case argT.IsInt():
-			return types.NewFloat(types.Float8, float64(i)/float64(n))
 		}
 		return types.NewFloat(types.Float8, f/float64(n))
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"math"
 
+	"github.com/cockroachdb/apd/v3"
+
 	"github.com/cairndb/cairn/internal/sql/exec/scalar"
 	"github.com/cairndb/cairn/internal/types"
 )
@@ -13,7 +15,7 @@ import (
 type Layout struct {
 	Off   int   // first word
 	N     int   // number of words (the first is always the value count)
-	Class uint8 // StateI, StateF, StateIv or StateS: how words[Off+1:] hold values
+	Class uint8 // StateI, StateF, StateIv, StateS, StateI128 or StateN: how words[Off+1:] hold values
 	Kind  Kind  // copied from the spec for the fold loop
 }
 
@@ -26,7 +28,18 @@ const (
 	// StateS: text min/max. In a fold table (exec's Delta) the word is an
 	// index into the table's strings; encoded, the text follows the count.
 	StateS
+	// StateI128: a 128-bit integer sum (low, high word): sum(bigint) and
+	// avg of integers, whose results are numeric.
+	StateI128
+	// StateN: numeric sum/avg/min/max. In a fold table the word is an
+	// index into the table's decimals; encoded like StateS, the canonical
+	// text follows the count.
+	StateN
 )
+
+// HasText reports whether the encoded state carries a length-prefixed
+// text after the count (StateS and StateN).
+func (l Layout) HasText() bool { return l.Class == StateS || l.Class == StateN }
 
 // NewLayout places the state of aggregate s at word off of a group.
 func NewLayout(s *Spec, off int) Layout {
@@ -37,6 +50,10 @@ func NewLayout(s *Spec, off int) Layout {
 			l.Class, l.N = StateIv, 3
 		case t == types.Text:
 			l.Class, l.N = StateS, 2
+		case t == types.Numeric:
+			l.Class, l.N = StateN, 2
+		case wideSum(s):
+			l.Class, l.N = StateI128, 3
 		case t.IsFloat():
 			l.Class, l.N = StateF, 2
 		default:
@@ -127,7 +144,7 @@ func ReadState(buf []byte, l Layout, st *State) ([]byte, error) {
 	if len(buf) == 0 {
 		return buf, nil
 	}
-	if l.Class == StateS {
+	if l.HasText() {
 		if len(buf) < 8 {
 			return nil, scalar.ErrCorruptState
 		}
@@ -209,6 +226,12 @@ func MergeStates(l Layout, a, b *State) error {
 		if (l.Kind == Min && c < 0) || (l.Kind == Max && c > 0) {
 			a.S = b.S
 		}
+	case StateI128:
+		a.W[1], a.W[2] = addWide(a.W[1], a.W[2], b.W[1], b.W[2])
+	case StateN:
+		if err := mergeN(l, a, b); err != nil {
+			return err
+		}
 	}
 	a.W[0] = n
 	return nil
@@ -216,7 +239,7 @@ func MergeStates(l Layout, a, b *State) error {
 
 // AppendState appends the encoding of st (read by ReadState) to dst.
 func AppendState(dst []byte, l Layout, st *State) []byte {
-	if l.Class == StateS {
+	if l.HasText() {
 		dst = binary.LittleEndian.AppendUint64(dst, st.W[0])
 		if st.W[0] > 0 {
 			dst = binary.AppendUvarint(dst, uint64(len(st.S)))
@@ -254,6 +277,21 @@ func PartialResult(s *Spec, l Layout, st *State) types.Datum {
 		iv = unpackIv(st.W[1], st.W[2])
 		d.Iv = iv
 	case StateS:
+		d.S = string(st.S)
+	case StateI128:
+		return finalWide(s, n, st.W[1], st.W[2])
+	case StateN:
+		var x apd.Decimal
+		if err := types.NumericDecimal(string(st.S), &x); err != nil {
+			return types.NullOf(s.T)
+		}
+		if s.Kind == Sum || s.Kind == Avg {
+			r, err := finalDecimal(s, n, &x)
+			if err != nil {
+				return types.NullOf(s.T)
+			}
+			return r
+		}
 		d.S = string(st.S)
 	}
 	return Final(s, n, i, f, iv, d)

@@ -2,7 +2,6 @@ package scalar
 
 import (
 	"math"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/cairndb/cairn/internal/pgerr"
@@ -20,6 +19,8 @@ func explicitCast(from, to types.T) bool {
 		return true
 	case TimeRank(from) > 0 && TimeRank(to) > 0:
 		return true
+	case from.IsJSON() && to.IsJSON(), from.IsArray() && to.IsArray():
+		return true
 	}
 	return false
 }
@@ -34,6 +35,8 @@ func assignCast(from, to types.T) bool {
 	case from.IsNumeric() && to.IsNumeric():
 		return true
 	case TimeRank(from) > 0 && TimeRank(to) > 0:
+		return true
+	case from.IsJSON() && to.IsJSON(), from.IsArray() && to.IsArray():
 		return true
 	}
 	return false
@@ -85,6 +88,12 @@ func castDatumStyle(d types.Datum, t types.T, st *types.Style) (types.Datum, err
 		return types.NewText(formatTextStyle(d, st)), nil
 	case from.IsNumeric() && t.IsNumeric():
 		return castNumber(d, t)
+	case from.IsArray() && t.IsArray():
+		return castArray(d, t)
+	case from == types.Json && t == types.Jsonb:
+		return parseText(t, d.S)
+	case from == types.Jsonb && t == types.Json:
+		return types.Datum{T: t, S: d.S}, nil
 	case from == types.Bool && t.IsInt():
 		return types.NewInt(t, d.I), nil
 	case from.IsInt() && t == types.Bool:
@@ -147,15 +156,18 @@ func formatTextStyle(d types.Datum, st *types.Style) string {
 
 func castNumber(d types.Datum, t types.T) (types.Datum, error) {
 	switch {
+	case t == types.Numeric:
+		return ToNumeric(d), nil
 	case t.IsInt():
 		v := d.I
-		if d.T.IsFloat() {
-			f := d.F
-			if d.T == types.Numeric {
-				f = math.Round(f) // numeric rounds half away from zero
-			} else {
-				f = math.RoundToEven(f) // float uses rint
+		switch {
+		case d.T == types.Numeric:
+			var err error
+			if v, err = numericToInt(d.S, t); err != nil {
+				return types.Datum{}, err
 			}
+		case d.T.IsFloat():
+			f := math.RoundToEven(d.F) // float uses rint
 			if f != f || f < -9.223372036854775808e18 || f >= 9.223372036854775808e18 {
 				return types.Datum{}, RangeErr(t)
 			}
@@ -167,15 +179,23 @@ func castNumber(d types.Datum, t types.T) (types.Datum, error) {
 		return types.NewInt(t, v), nil
 	case t == types.Float4:
 		f := d.Float()
+		if d.T == types.Numeric {
+			var err error
+			if f, err = numericToFloat(d.S, t); err != nil {
+				return types.Datum{}, err
+			}
+		}
 		f32 := float32(f)
 		if math.IsInf(float64(f32), 0) && !math.IsInf(f, 0) {
 			return types.Datum{}, pgerr.FloatOverflow.New()
 		}
 		return types.NewFloat(t, float64(f32)), nil
-	case t == types.Numeric && d.T == types.Float4:
-		// real keeps ~6 significant digits; do not invent the rest.
-		v, _ := strconv.ParseFloat(strconv.FormatFloat(d.F, 'g', -1, 32), 64)
-		return types.NewFloat(t, v), nil
+	case d.T == types.Numeric:
+		f, err := numericToFloat(d.S, t)
+		if err != nil {
+			return types.Datum{}, err
+		}
+		return types.NewFloat(t, f), nil
 	}
 	return types.NewFloat(t, d.Float()), nil
 }
@@ -188,17 +208,14 @@ func applyMods(d types.Datum, mods []int) (types.Datum, error) {
 	}
 	switch d.T {
 	case types.Numeric:
+		if err := checkNumericMods(mods); err != nil {
+			return d, err
+		}
 		p, s := mods[0], 0
 		if len(mods) > 1 {
 			s = mods[1]
 		}
-		scale := math.Pow(10, float64(s))
-		v := math.Round(d.F*scale) / scale
-		if p > 0 && math.Abs(v) >= math.Pow(10, float64(p-s)) {
-			return d, pgerr.NumericFieldOverflow.New().
-				WithDetail("A field with precision %d, scale %d must round to an absolute value less than 10^%d.", p, s, p-s)
-		}
-		d.F = v
+		return applyNumericMods(d, p, s)
 	case types.Text:
 		n := mods[0]
 		if n > 0 && utf8.RuneCountInString(d.S) > n {

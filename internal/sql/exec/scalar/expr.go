@@ -310,11 +310,11 @@ func compileLiteral(e *parser.Literal) (*Node, error) {
 		}
 		fallthrough
 	case parser.LitFloat:
-		f, err := strconv.ParseFloat(e.Val, 64)
-		if err != nil && !math.IsInf(f, 0) {
-			return nil, pgerr.InvalidCastInput.New(types.Numeric, e.Val).WithPos(e.P)
+		v, err := types.ParseNumeric(e.Val)
+		if err != nil {
+			return nil, PosErr(err, e.P)
 		}
-		return constNode(types.NewFloat(types.Numeric, f)), nil
+		return constNode(types.NewNumeric(v)), nil
 	case parser.LitString:
 		n := constNode(types.Datum{T: types.Unknown, S: e.Val})
 		n.Untyped = true
@@ -584,6 +584,8 @@ func (c *Compiler) compileUnary(e *parser.Unary) (*Node, error) {
 				d.Iv = types.IntervalValue{Months: -d.Iv.Months, Days: -d.Iv.Days, Micros: -d.Iv.Micros}
 			case t.IsFloat():
 				d.F = -d.F
+			case t == types.Numeric:
+				d.S = NegNumeric(d.S)
 			default:
 				if d.I == math.MinInt64 {
 					return d, RangeErr(t)
@@ -720,6 +722,11 @@ func (c *Compiler) compileCast(e *parser.Cast) (*Node, error) {
 	t, ok := types.FromName(e.Type.Name)
 	if !ok {
 		return nil, pgerr.TypeNotFound.New(e.Type.Name).WithPos(e.Type.P)
+	}
+	if t == types.Numeric && len(e.Type.Mods) > 0 {
+		if err := checkNumericMods(e.Type.Mods); err != nil {
+			return nil, PosErr(err, e.P)
+		}
 	}
 	x, err := c.Compile(e.X)
 	if err != nil {

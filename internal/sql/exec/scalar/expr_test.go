@@ -111,7 +111,7 @@ func TestEval(t *testing.T) {
 		{fn("date_part", str("hour"), col("ts")), types.Float8, "12"},
 		{fn("extract", str("dow"), col("ts")), types.Numeric, "5"},
 		{fn("extract", str("doy"), col("ts")), types.Numeric, "75"},
-		{fn("extract", str("second"), col("ts")), types.Numeric, "56.789"},
+		{fn("extract", str("second"), col("ts")), types.Numeric, "56.789000"},
 		{fn("now"), types.TimestampTZ, "2024-01-02 03:04:05"},
 		{&parser.ColumnRef{Name: "current_timestamp"}, types.TimestampTZ, "2024-01-02 03:04:05"},
 		{fn("current_date"), types.Date, "2024-01-02"},

@@ -1,11 +1,14 @@
 package scalar
 
 import (
+	"crypto/rand"
 	"errors"
 	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cockroachdb/apd/v3"
 
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/parser"
@@ -59,23 +62,23 @@ func init() {
 		"abs":                   buildAbs,
 		"round":                 roundFunc("round"),
 		"trunc":                 roundFunc("trunc"),
-		"ceil":                  mathFunc(math.Ceil, true),
-		"ceiling":               mathFunc(math.Ceil, true),
-		"floor":                 mathFunc(math.Floor, true),
-		"sign":                  mathFunc(func(f float64) float64 { return sign(f) }, true),
+		"ceil":                  mathFunc(math.Ceil, numCeil),
+		"ceiling":               mathFunc(math.Ceil, numCeil),
+		"floor":                 mathFunc(math.Floor, numFloor),
+		"sign":                  mathFunc(func(f float64) float64 { return sign(f) }, numSign),
 		"sqrt": checkedMath(func(f float64) (float64, error) {
 			if f < 0 {
 				return 0, pgerr.SqrtOfNegative.New()
 			}
 			return math.Sqrt(f), nil
-		}),
-		"exp": mathFunc(math.Exp, false),
+		}, numSqrt),
+		"exp": mathFunc(math.Exp, numExp),
 		"ln": checkedMath(func(f float64) (float64, error) {
 			if f <= 0 {
 				return 0, pgerr.LogOfNonPositive.New()
 			}
 			return math.Log(f), nil
-		}),
+		}, numLn),
 		"power":        buildPower,
 		"pow":          buildPower,
 		"mod":          buildMod,
@@ -85,6 +88,21 @@ func init() {
 		"date_part":    buildExtract(types.Float8),
 		"extract":      buildExtract(types.Numeric),
 		"to_timestamp": buildToTimestamp,
+
+		"json_typeof":        buildJSONTypeof(false),
+		"jsonb_typeof":       buildJSONTypeof(true),
+		"json_array_length":  buildJSONArrayLength(false),
+		"jsonb_array_length": buildJSONArrayLength(true),
+		"to_json":            buildToJSON(false),
+		"to_jsonb":           buildToJSON(true),
+		"gen_random_uuid":    buildGenRandomUUID,
+
+		parser.ArrayFunc:     buildArray,
+		parser.SubscriptFunc: buildSubscript,
+		"array_length":       buildArrayLength("array_length"),
+		"array_upper":        buildArrayLength("array_upper"),
+		"array_lower":        buildArrayLength("array_lower"),
+		"cardinality":        buildArrayLength("cardinality"),
 	}
 }
 
@@ -539,6 +557,9 @@ func buildAbs(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		return nil, err
 	}
 	t := args[0].T
+	if t == types.Numeric {
+		return numericUnary(args[0], numAbs), nil
+	}
 	return unaryFn(t, args[0], func(d types.Datum) (types.Datum, error) {
 		if t.IsFloat() {
 			d.F = math.Abs(d.F)
@@ -564,13 +585,13 @@ func sign(f float64) float64 {
 	return f
 }
 
-// mathFunc is a float function; keepNumeric keeps numeric input numeric
-// (ceil(numeric) is numeric; integers go through double precision).
-func mathFunc(g func(float64) float64, keepNumeric bool) funcBuilder {
-	return checkedMath(func(f float64) (float64, error) { return g(f), nil }, keepNumeric)
+// mathFunc is a float function with a numeric variant num for numeric
+// arguments (integers go through double precision, as in PostgreSQL).
+func mathFunc(g func(float64) float64, num func(*apd.Decimal) error) funcBuilder {
+	return checkedMath(func(f float64) (float64, error) { return g(f), nil }, num)
 }
 
-func checkedMath(g func(float64) (float64, error), keepNumeric ...bool) funcBuilder {
+func checkedMath(g func(float64) (float64, error), num func(*apd.Decimal) error) funcBuilder {
 	return func(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		if len(args) != 1 {
 			return nil, errNoMatch
@@ -578,11 +599,10 @@ func checkedMath(g func(float64) (float64, error), keepNumeric ...bool) funcBuil
 		if err := c.numArg(f, args, 0); err != nil {
 			return nil, err
 		}
-		t := types.Float8
-		if args[0].T == types.Numeric && len(keepNumeric) > 0 && keepNumeric[0] {
-			t = types.Numeric
+		if args[0].T == types.Numeric {
+			return numericUnary(args[0], num), nil
 		}
-		return unaryFn(t, args[0], func(d types.Datum) (types.Datum, error) {
+		return unaryFn(types.Float8, args[0], func(d types.Datum) (types.Datum, error) {
 			v, err := g(d.Float())
 			return types.Datum{F: v}, err
 		}), nil
@@ -590,8 +610,9 @@ func checkedMath(g func(float64) (float64, error), keepNumeric ...bool) funcBuil
 }
 
 // roundFunc builds round/trunc: one argument keeps float8 (round half to
-// even, like rint) or numeric (half away from zero); round(x, n) is
-// numeric.
+// even, like rint) or numeric (half away from zero, exact); round(x, n)
+// is numeric (PostgreSQL has only round(numeric, int); other numbers
+// convert to numeric first).
 func roundFunc(name string) funcBuilder {
 	return func(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		if len(args) == 0 || len(args) > 2 {
@@ -602,24 +623,19 @@ func roundFunc(name string) funcBuilder {
 		}
 		trunc := name == "trunc"
 		if len(args) == 1 {
-			t := types.Float8
 			if args[0].T == types.Numeric {
-				t = types.Numeric
+				return numericUnary(args[0], func(x *apd.Decimal) error { return numRoundTo(x, 0, trunc) }), nil
 			}
-			return unaryFn(t, args[0], func(d types.Datum) (types.Datum, error) {
+			return unaryFn(types.Float8, args[0], func(d types.Datum) (types.Datum, error) {
 				x := d.Float()
-				switch {
-				case trunc:
+				if trunc {
 					x = math.Trunc(x)
-				case t == types.Numeric:
-					x = math.Round(x)
-				default:
+				} else {
 					x = math.RoundToEven(x)
 				}
 				return types.Datum{F: x}, nil
 			}), nil
 		}
-		// PostgreSQL only has round(numeric, int); accept any number.
 		if args[0].T != types.Numeric {
 			n, err := castNode(args[0], types.Numeric, nil, f.Args[0].Pos(), nil)
 			if err != nil {
@@ -635,36 +651,36 @@ func roundFunc(name string) funcBuilder {
 			if err != nil || null {
 				return types.NullOf(types.Numeric), err
 			}
-			return types.NewFloat(types.Numeric, roundTo(x.F, n.I, trunc)), nil
+			var v apd.Decimal
+			if err := Dec(x, &v); err != nil {
+				return types.Datum{}, err
+			}
+			if err := numRoundTo(&v, n.I, trunc); err != nil {
+				return types.Datum{}, err
+			}
+			return types.NumericDatum(&v)
 		}), nil
 	}
 }
 
-// roundTo rounds (or truncates) x to n decimal digits, n may be negative.
-func roundTo(x float64, n int64, trunc bool) float64 {
-	if n > 300 || n < -300 || math.IsInf(x, 0) || x != x {
-		return x
+// buildPower is power(a, b): numeric when an argument is numeric and
+// neither is a float, double precision otherwise.
+func buildPower(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
+	if len(args) != 2 {
+		return nil, errNoMatch
 	}
-	p := math.Pow(10, float64(n))
-	y := x * p
-	if math.IsInf(y, 0) {
-		return x
-	}
-	if trunc {
-		return math.Trunc(y) / p
-	}
-	// Decide the rounding on the shortest decimal form so 2.675 -> 2.68
-	// as it does for PostgreSQL's exact numeric.
-	r := math.Round(y)
-	if math.Abs(y-r) != 0.5 {
-		if d := math.Abs(y - math.Trunc(y)); math.Abs(d-0.5) < 1e-9*math.Max(1, math.Abs(y)) {
-			r = math.Trunc(y) + sign(y)
+	for i := range args {
+		if !(args[i].Untyped || args[i].Param > 0 || args[i].T.IsNumeric()) {
+			return nil, errNoMatch
 		}
 	}
-	return r / p
-}
-
-func buildPower(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
+	num := (args[0].T == types.Numeric || args[1].T == types.Numeric) && !args[0].T.IsFloat() && !args[1].T.IsFloat()
+	if num {
+		if err := c.want(f, args, types.Numeric, types.Numeric); err != nil {
+			return nil, err
+		}
+		return numericPowerNode(args[0], args[1]), nil
+	}
 	if err := c.want(f, args, types.Float8, types.Float8); err != nil {
 		return nil, err
 	}
@@ -673,7 +689,14 @@ func buildPower(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
 		if err != nil || null {
 			return types.NullOf(types.Float8), err
 		}
-		return types.NewFloat(types.Float8, math.Pow(a.F, b.F)), nil
+		if a.F == 0 && b.F < 0 {
+			return types.Datum{}, pgerr.ZeroToNegativePower.New()
+		}
+		v := math.Pow(a.F, b.F)
+		if math.IsNaN(v) && !math.IsNaN(a.F) && !math.IsNaN(b.F) {
+			return types.Datum{}, pgerr.ComplexPowerResult.New()
+		}
+		return types.NewFloat(types.Float8, v), nil
 	}), nil
 }
 
@@ -916,6 +939,9 @@ func buildExtract(t types.T) funcBuilder {
 				// in the session's zone.
 				d.I = evalStyle(ec, cs).ToLocal(d.I)
 			}
+			if t == types.Numeric {
+				return extractNumeric(u, d), nil
+			}
 			v := extractField(u, d)
 			return types.NewFloat(t, v), nil
 		}), nil
@@ -1015,4 +1041,56 @@ func buildToTimestamp(c *Compiler, f *parser.Func, args []*Node) (*Node, error) 
 		}
 		return types.Datum{I: int64(math.Round(v))}, nil
 	}), nil
+}
+
+// extractNumeric is extract(): PostgreSQL's numeric results, exact —
+// seconds and epoch with 6 digits after the point, milliseconds with 3,
+// the other fields integers.
+func extractNumeric(u unit, d types.Datum) types.Datum {
+	var us int64 // the field in microseconds, for the fractional units
+	switch {
+	case d.T == types.Interval && u == uEpoch:
+		iv := d.Iv
+		us = int64(iv.Months/12)*31557600*1000000 + int64(iv.Months%12)*30*usPerDay + int64(iv.Days)*usPerDay + iv.Micros
+	case d.T == types.Interval && (u == uSecond || u == uMilli || u == uMicro):
+		us = d.Iv.Micros % 60000000
+	case d.T != types.Interval && u == uEpoch:
+		if isInf(d.I) {
+			if d.I > 0 {
+				return types.NewNumeric("Infinity")
+			}
+			return types.NewNumeric("-Infinity")
+		}
+		us = d.I
+	case d.T != types.Interval && (u == uSecond || u == uMilli || u == uMicro):
+		tod := d.I - floorDiv(d.I, usPerDay)*usPerDay
+		us = tod % 60000000
+	default:
+		return types.NumericFromInt(int64(extractField(u, d)))
+	}
+	switch u {
+	case uMicro:
+		return types.NumericFromInt(us)
+	case uMilli:
+		return fixedScale(us, 3)
+	}
+	return fixedScale(us, 6)
+}
+
+// buildGenRandomUUID is gen_random_uuid(): a version 4 (random) uuid.
+func buildGenRandomUUID(c *Compiler, f *parser.Func, args []*Node) (*Node, error) {
+	if len(args) != 0 {
+		return nil, errNoMatch
+	}
+	n := newNode(types.Uuid, func(ec *Ctx, in Input) (types.Datum, error) {
+		var u [16]byte
+		if _, err := rand.Read(u[:]); err != nil {
+			return types.Datum{}, pgerr.Internal.New(err)
+		}
+		u[6] = u[6]&0x0f | 0x40 // version 4
+		u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+		return types.Datum{T: types.Uuid, S: string(u[:])}, nil
+	})
+	n.Volatile = true
+	return n, nil
 }

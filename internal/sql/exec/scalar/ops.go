@@ -52,6 +52,9 @@ func (c *Compiler) compileBinary(e *parser.Binary) (*Node, error) {
 		return nil, err
 	}
 	op := strings.ToUpper(e.Op)
+	if isArrayOp(op, l, r) {
+		return c.compileArrayOp(op, l, r, e)
+	}
 	switch op {
 	case "AND", "OR":
 		if l, err = c.BoolArg(l, op, e.L.Pos()); err != nil {
@@ -69,6 +72,9 @@ func (c *Compiler) compileBinary(e *parser.Binary) (*Node, error) {
 		return c.compileConcat(l, r, e)
 	case "+", "-", "*", "/", "%", "^":
 		return c.compileArith(op, l, r, e)
+	}
+	if isJSONOp(op) {
+		return c.compileJSONOp(op, l, r, e)
 	}
 	return nil, pgerr.OperatorNotFound.New(typeLabel(l), e.Op, typeLabel(r)).WithPos(e.P)
 }
@@ -100,7 +106,8 @@ func logicNode(and bool, l, r *Node) *Node {
 
 func (c *Compiler) compileCompare(op string, l, r *Node, e *parser.Binary) (*Node, error) {
 	t, ok := commonType([]*Node{l, r})
-	if !ok {
+	if !ok || t == types.Json {
+		// json has no comparison operators in PostgreSQL (jsonb has).
 		return nil, opErr(e.Op, l, r, e.P)
 	}
 	var err error
@@ -307,6 +314,9 @@ func (c *Compiler) compileArith(op string, l, r *Node, e *parser.Binary) (*Node,
 		if !lt.IsNumeric() || !rt.IsNumeric() {
 			return nil, opErr(e.Op, l, r, e.P)
 		}
+		if (lt == types.Numeric || rt == types.Numeric) && !lt.IsFloat() && !rt.IsFloat() {
+			return fold(numericPowerNode(l, r), l, r)
+		}
 		return fold(floatBin(l, r, types.Float8, func(a, b float64) (float64, error) {
 			if a == 0 && b < 0 {
 				return 0, pgerr.ZeroToNegativePower.New()
@@ -326,8 +336,11 @@ func (c *Compiler) compileArith(op string, l, r *Node, e *parser.Binary) (*Node,
 		if r, err = c.Coerce(r, t, e.R.Pos()); err != nil {
 			return nil, err
 		}
-		if t.IsInt() {
+		switch {
+		case t.IsInt():
 			return fold(intArith(op, l, r, t), l, r)
+		case t == types.Numeric:
+			return fold(numericArith(op, l, r), l, r)
 		}
 		return fold(floatArith(op, l, r, t), l, r)
 	}

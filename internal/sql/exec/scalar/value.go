@@ -10,19 +10,19 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-// BatchDatum reads value i of c without allocating. A text result is a
-// string over c.Bytes: it must not outlive the batch.
+// BatchDatum reads value i of c without allocating. A text or numeric
+// result is a string over c.Bytes: it must not outlive the batch.
 func BatchDatum(c *types.Column, i int) types.Datum {
 	if c.Nulls != nil && c.Nulls[i] {
 		return types.Datum{T: c.T, Null: true}
 	}
 	switch {
-	case c.T == types.Text:
+	case c.T.UsesBytes():
 		lo, hi := c.Offs[i], c.Offs[i+1]
 		if hi == lo {
-			return types.Datum{T: types.Text}
+			return types.Datum{T: c.T}
 		}
-		return types.Datum{T: types.Text, S: unsafe.String(&c.Bytes[lo], int(hi-lo))}
+		return types.Datum{T: c.T, S: unsafe.String(&c.Bytes[lo], int(hi-lo))}
 	case c.T == types.Interval:
 		return types.Datum{T: c.T, Iv: c.Iv[i]}
 	case c.T.IsFloat():
@@ -35,7 +35,7 @@ func BatchDatum(c *types.Column, i int) types.Datum {
 // Own returns d with any text copied, so it may outlive the batch it was
 // read from.
 func Own(d types.Datum) types.Datum {
-	if d.T == types.Text && !d.Null {
+	if d.T.UsesBytes() && !d.Null {
 		d.S = strings.Clone(d.S)
 	}
 	return d
@@ -77,16 +77,23 @@ func IntervalSpan(v types.IntervalValue) float64 {
 }
 
 // CompareDatums orders two non-NULL datums of the same comparison class
-// (both integer-like, both float-like, both text, both interval); mixed
-// integer and float compare as floats.
+// (both integer-like, both numbers, both text, both interval); mixed
+// integer and float compare as floats, numeric with an integer as
+// numeric.
 func CompareDatums(a, b types.Datum) int {
 	switch {
-	case a.T == types.Text || b.T == types.Text:
+	case a.T.IsArray() && b.T.IsArray():
+		return compareArrays(a, b)
+	case a.T == types.Jsonb && b.T == types.Jsonb:
+		return CompareJSONB(a.S, b.S)
+	case a.T.UsesBytes() && a.T != types.Numeric || b.T == types.Text:
 		return strings.Compare(a.S, b.S)
 	case a.T == types.Interval || b.T == types.Interval:
 		return CmpFloat(IntervalSpan(a.Iv), IntervalSpan(b.Iv))
 	case a.T.IsFloat() || b.T.IsFloat():
 		return CmpFloat(a.Float(), b.Float())
+	case a.T == types.Numeric || b.T == types.Numeric:
+		return CompareNumeric(ToNumeric(a).S, ToNumeric(b).S)
 	}
 	return cmpInt(a.I, b.I)
 }
@@ -111,16 +118,36 @@ func CompareNullable(a, b types.Datum, nullsFirst bool) int {
 }
 
 // AppendKey appends an order-preserving encoding of d (typed t) to dst;
-// used for group keys and DISTINCT. NULL sorts first.
+// used for group keys and DISTINCT. NULL sorts first. Numeric keys are
+// canonical: 1.0 and 1.00 encode alike (and decode as 1).
 func AppendKey(dst []byte, d types.Datum) []byte {
 	if d.Null {
 		return append(dst, 0)
 	}
 	dst = append(dst, 1)
 	switch {
-	case d.T == types.Text:
+	case d.T == types.Text || d.T == types.Json || d.T == types.Uuid:
 		dst = binary.AppendUvarint(dst, uint64(len(d.S)))
 		return append(dst, d.S...)
+	case d.T.IsArray():
+		// The elements' keys, length-prefixed: canonical (1.0 = 1.00),
+		// though not ordered like the arrays.
+		ds, err := arrayElems(d)
+		if err != nil {
+			return append(dst, 0xFF)
+		}
+		var inner []byte
+		for _, e := range ds {
+			inner = AppendKey(inner, e)
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(inner)))
+		return append(dst, inner...)
+	case d.T == types.Jsonb:
+		k := types.JSONBKey(d.S)
+		dst = binary.AppendUvarint(dst, uint64(len(k)))
+		return append(dst, k...)
+	case d.T == types.Numeric:
+		return types.AppendNumericKey(dst, d.S)
 	case d.T == types.Interval:
 		dst = binary.BigEndian.AppendUint32(dst, uint32(d.Iv.Months)^1<<31)
 		dst = binary.BigEndian.AppendUint32(dst, uint32(d.Iv.Days)^1<<31)
@@ -159,13 +186,36 @@ func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	buf = buf[1:]
 	d := types.Datum{T: t}
 	switch {
-	case t == types.Text:
+	case t == types.Text || t.IsJSON() || t == types.Uuid:
 		n, k := binary.Uvarint(buf)
 		if k <= 0 || uint64(len(buf)-k) < n {
 			return d, nil, ErrCorruptState
 		}
 		d.S = string(buf[k : k+int(n)])
 		return d, buf[k+int(n):], nil
+	case t == types.Numeric:
+		s, rest, err := types.DecodeNumericKey(buf)
+		if err != nil {
+			return d, nil, ErrCorruptState
+		}
+		d.S = s
+		return d, rest, nil
+	case t.IsArray():
+		n, k := binary.Uvarint(buf)
+		if k <= 0 || uint64(len(buf)-k) < n {
+			return d, nil, ErrCorruptState
+		}
+		inner := buf[k : k+int(n)]
+		var ds []types.Datum
+		for len(inner) > 0 {
+			var e types.Datum
+			var err error
+			if e, inner, err = DecodeKey(inner, t.Elem()); err != nil {
+				return d, nil, err
+			}
+			ds = append(ds, e)
+		}
+		return arrayDatum(t, ds), buf[k+int(n):], nil
 	case t == types.Interval:
 		if len(buf) < 16 {
 			return d, nil, ErrCorruptState

@@ -33,6 +33,8 @@ func Show(d types.Datum) string {
 		return fmt.Sprintf("%q", d.S)
 	case d.T.IsFloat():
 		return fmt.Sprint(d.F)
+	case d.T == types.Numeric:
+		return d.S
 	case d.T.IsTime():
 		return time.UnixMicro(d.I).UTC().Format("2006-01-02 15:04:05.999999")
 	case d.T == types.Date:
