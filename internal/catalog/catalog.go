@@ -54,9 +54,9 @@ func (s *Stream) ShardKeyIndex() int {
 type View struct {
 	ID        uint64            `json:"id"`
 	Name      string            `json:"name"`
-	Kind      string            `json:"kind"` // materialized | continuous | view
+	Kind      string            `json:"kind"` // materialized | continuous | view | transform
 	Query     string            `json:"query"`
-	Stream    string            `json:"stream"`
+	Stream    string            `json:"stream"`    // the base stream: read directly or at the end of Over
 	StreamID  uint64            `json:"stream_id"` // the stream as planned; apply refuses a re-created one
 	Shards    int               `json:"shards"`
 	Replicas  int               `json:"replicas"`
@@ -77,6 +77,14 @@ type View struct {
 	// the view was created: the view has caught up (its back-fill is done)
 	// once every view shard folded up to it. Nil when not recorded.
 	BackfillTo []uint64 `json:"backfill_to,omitempty"`
+	// Transform: the view does not aggregate; it keeps no state (no
+	// shards or groups) and is read through its query.
+	Transform bool `json:"transform,omitempty"`
+	// Over names the transforms between the view and Stream, the one
+	// its FROM names first; Chain holds their queries, in the same
+	// order, so every node plans the view alike (by inlining them).
+	Over  []string `json:"over,omitempty"`
+	Chain []string `json:"chain,omitempty"`
 }
 
 // CheckpointInterval is the view's SETTINGS checkpoint_interval (stored
@@ -228,6 +236,22 @@ func (c *Catalog) ViewsOn(name string) []*View {
 	for _, v := range c.Views {
 		if v.Stream == name {
 			vs = append(vs, v)
+		}
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
+	return vs
+}
+
+// ViewsOver returns the views that read view name (directly or through
+// other transforms), sorted by name.
+func (c *Catalog) ViewsOver(name string) []*View {
+	var vs []*View
+	for _, v := range c.Views {
+		for _, o := range v.Over {
+			if o == name {
+				vs = append(vs, v)
+				break
+			}
 		}
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })

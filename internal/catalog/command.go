@@ -49,10 +49,11 @@ type (
 		IfExists bool
 		Cascade  bool
 	}
-	// DropViews drops views.
+	// DropViews drops views; with Cascade, the views over them too.
 	DropViews struct {
 		Names    []string
 		IfExists bool
+		Cascade  bool
 	}
 	// SetSetting sets a cluster setting; a nil Value resets it.
 	SetSetting struct {
@@ -157,7 +158,7 @@ func (c *DropStreams) envelope() *envelope {
 }
 
 func (c *DropViews) envelope() *envelope {
-	return &envelope{Op: opDropView, Names: c.Names, IfExists: c.IfExists}
+	return &envelope{Op: opDropView, Names: c.Names, IfExists: c.IfExists, Cascade: c.Cascade}
 }
 
 func (c *SetSetting) envelope() *envelope {
@@ -219,7 +220,7 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 	case opDropStream:
 		return &DropStreams{Names: e.Names, IfExists: e.IfExists, Cascade: e.Cascade}, nil
 	case opDropView:
-		return &DropViews{Names: e.Names, IfExists: e.IfExists}, nil
+		return &DropViews{Names: e.Names, IfExists: e.IfExists, Cascade: e.Cascade}, nil
 	case opSetSetting:
 		return &SetSetting{Key: e.Key, Value: e.Value}, nil
 	case opSetNodeState:

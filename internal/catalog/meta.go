@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -176,7 +177,19 @@ func (cmd *CreateView) apply(c *Catalog) *Result {
 	if v.StreamID != 0 && v.StreamID != s.ID {
 		return &Result{Err: pgerr.StreamRecreated.New(v.Stream)}
 	}
-	if len(v.Start) != s.Shards {
+	// The transforms it was planned over must still be those: a DROP (and
+	// a re-CREATE) may have come in between.
+	if len(v.Over) != len(v.Chain) {
+		return &Result{Err: pgerr.CatalogIncomplete.New(opCreateView, "chain")}
+	}
+	for i, name := range v.Over {
+		if t := c.Views[name]; t == nil || !t.Transform || t.Query != v.Chain[i] || t.Stream != v.Stream {
+			return &Result{Err: pgerr.ViewChainChanged.New(name)}
+		}
+	}
+	if v.Transform {
+		v.Shards, v.Replicas, v.Nodes, v.Start = 0, 0, nil, nil
+	} else if len(v.Start) != s.Shards {
 		v.Start = make([]uint64, s.Shards)
 	}
 	if len(v.BackfillTo) != s.Shards {
@@ -230,6 +243,26 @@ func (cmd *DropViews) apply(c *Catalog) *Result {
 				return &Result{Err: err}
 			}
 			continue
+		}
+		// Views over it (Over lists every transform of a chain, so this
+		// finds the whole tree above it), unless dropped by this command.
+		var deps []*View
+		for _, v := range c.ViewsOver(name) {
+			if !slices.Contains(cmd.Names, v.Name) {
+				deps = append(deps, v)
+			}
+		}
+		if len(deps) > 0 && !cmd.Cascade {
+			names := make([]string, len(deps))
+			for i, v := range deps {
+				names[i] = strconv.Quote(v.Name)
+			}
+			return &Result{Err: pgerr.ViewsDependOnView.New(name, strings.Join(names, ", "))}
+		}
+		for _, v := range deps {
+			c.forgetGroups(v.Groups)
+			delete(c.Views, v.Name)
+			res.Dropped = append(res.Dropped, v.Name)
 		}
 		c.forgetGroups(c.Views[name].Groups)
 		delete(c.Views, name)

@@ -170,7 +170,6 @@ var (
 	ShardKeyNotAColumn        = def("shard_key_not_a_column", UndefinedColumn, "shard_key %q is not a column of stream %q", "")
 	BadRetention              = def("bad_retention", InvalidParameterValue, "retention must be an interval such as '7 days', got %q", "")
 	ViewNotFromStream         = def("view_not_from_stream", FeatureNotSupported, "a continuous view must read FROM a stream", "")
-	ViewOverView              = def("view_over_view", FeatureNotSupported, "views over views are not supported yet: %q is a view", "")
 	TooFewNodesForReplicas    = def("too_few_nodes_for_replicas", InvalidParameterValue, "num_replicas=%d needs at least %d data nodes; the cluster has %d", "")
 	BadViewStart              = def("bad_view_start", InvalidParameterValue, "start must be 'earliest' or 'latest', got %q", "")
 	BadCheckpointInterval     = def("bad_checkpoint_interval", InvalidParameterValue, "checkpoint_interval must be a duration such as '5s', got %q", "")
@@ -408,6 +407,20 @@ var (
 	CheckpointIntervalTwice    = def("checkpoint_interval_twice", InvalidParameterValue, "the checkpoint interval is given twice", "Give it once: SETTINGS checkpoint_interval = 5, or checkpoint_settings = 'interval=5'.")
 	ViewReplaceUnsupported     = def("view_replace_unsupported", FeatureNotSupported, "CREATE OR REPLACE cannot replace continuous view %q", "")
 	CheckpointEntryUnsupported = def("checkpoint_entry_unsupported", FeatureNotSupported, "checkpoint_settings: %s is not supported: %s", "")
+
+	// issue 10: views over views, transforms, HAVING/ORDER BY/LIMIT in a view
+
+	ViewOverAggregate    = def("view_over_aggregate", FeatureNotSupported, "a view cannot read the aggregating view %q yet", "Define the new view over stream %q (or over a transform: a view without aggregates); output_of() of an aggregating view, its change stream, is not supported yet.")
+	OutputOfNotTransform = def("output_of_not_transform", FeatureNotSupported, "output_of(%q): only a transform (a view that does not aggregate) has an output stream here", "Read streams and views by name: FROM %s.")
+	TransformClause      = def("transform_clause", FeatureNotSupported, "%s is not supported in a transform (a view that does not aggregate)", "Put it in the SELECT that reads the transform.")
+	TransformOption      = def("transform_option", InvalidParameterValue, "option %q does not apply to a transform: a view that does not aggregate keeps no state", "A transform reads its stream's retained history through its query when it is read; remove the option.")
+	TransformAction      = def("transform_action", FeatureNotSupported, "WITH (action = %s) is not supported", "CREATE VIEW name AS SELECT ... without aggregates makes a transform that is read through; to feed another stream, INSERT INTO it from the client.")
+	ViewsDependOnView    = def("views_depend_on_view", DependentObjects, "cannot drop view %q because other views depend on it: %s", "Use DROP VIEW ... CASCADE to drop the dependent views too.")
+	ViewReadsItself      = def("view_reads_itself", UndefinedTable, "relation %q does not exist", "A view cannot read itself; name a stream or another view in FROM.")
+	ViewChainChanged     = def("view_chain_changed", SerializationFailure, "view %q was dropped or replaced while a view over it was created; retry", "")
+	MaterializedNoState  = def("materialized_transform", FeatureNotSupported, "a materialized view must aggregate: this query keeps no state to materialize", "Use CREATE VIEW for a transform (read through the stream as long as it retains rows), or add aggregates (count(*), ...) with GROUP BY.")
+	OutputOfArgs         = def("output_of_args", InvalidParameterValue, "output_of() takes one view name as a string", "Write output_of('view').")
+	ViewSubqueryExpr     = def("view_subquery_expr", FeatureNotSupported, "subqueries are not supported in a view over a transform", "")
 )
 
 // issue 10: windows

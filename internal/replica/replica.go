@@ -30,7 +30,6 @@ import (
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/exec"
-	"github.com/cairndb/cairn/internal/sql/parser"
 	"github.com/cairndb/cairn/internal/streamsm"
 	"github.com/cairndb/cairn/internal/timing"
 	"github.com/cairndb/cairn/internal/types"
@@ -166,8 +165,8 @@ func (m *Manager) Reconcile() {
 	}
 	for _, v := range cat.SortedViews() {
 		s := cat.Streams[v.Stream]
-		if s == nil {
-			continue
+		if s == nil || v.Transform {
+			continue // a transform has no groups
 		}
 		plan, err := PlanStoredView(v, s)
 		if err != nil {
@@ -273,20 +272,20 @@ func (m *Manager) Get(id uint64) *Group {
 	return m.mu.groups[id]
 }
 
-// PlanStoredView re-plans a view from its stored query text.
+// PlanStoredView re-plans an aggregating view from its stored query
+// text over its base stream s, inlining the transforms of its chain.
 func PlanStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) {
-	stmts, _, err := parser.Parse(v.Query)
+	if v.Transform {
+		return nil, fmt.Errorf("view %q is a transform: it has no state to plan", v.Name)
+	}
+	plan, _, err := exec.PlanStoredChain(v.Query, s.Name, exec.StreamColumns(s), v.Chain, v.Options)
 	if err != nil {
 		return nil, err
 	}
-	if len(stmts) != 1 {
-		return nil, fmt.Errorf("view %q: stored query is not one statement", v.Name)
+	if plan == nil {
+		return nil, fmt.Errorf("view %q: stored query does not aggregate", v.Name)
 	}
-	sel, ok := stmts[0].(*parser.Select)
-	if !ok {
-		return nil, fmt.Errorf("view %q: stored query is not a SELECT", v.Name)
-	}
-	return exec.PlanViewWith(sel, exec.StreamColumns(s), v.Options)
+	return plan, nil
 }
 
 // superviseView runs the view task while this replica leads the view shard.

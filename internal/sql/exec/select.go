@@ -66,9 +66,19 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 	var cols []Column
 	var quals []string
 	if f := sel.From; f != nil {
+		outputOf := false
+		if f.Func != nil {
+			name, ok, err := OutputOf(f)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, pgerr.TableFuncInSelect.New(f.Name).WithPos(f.P)
+			}
+			f = &parser.TableRef{P: f.P, Name: name, Alias: f.Alias}
+			outputOf = true
+		}
 		switch {
-		case f.Func != nil:
-			return nil, pgerr.TableFuncInSelect.New(f.Name).WithPos(f.P)
 		case f.Subquery != nil:
 			sub, err := PlanSelect(f.Subquery, resolve, params)
 			if err != nil {
@@ -82,6 +92,11 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 			src, err := resolve(f.Schema, f.Name)
 			if err != nil {
 				return nil, scalar.PosErr(err, f.P)
+			}
+			if outputOf {
+				if err := checkOutputOf(f, src); err != nil {
+					return nil, err
+				}
 			}
 			p.src, cols = src, src.Columns()
 			quals = append(quals, f.Name)
@@ -370,30 +385,9 @@ type group struct {
 // Run executes the plan, calling emit with each output row. emit must not
 // retain row (the datums themselves may be kept).
 func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) error) error {
-	limit, offset := int64(-1), int64(0)
-	if p.limit != nil {
-		d, err := p.limit.Fn(ec, scalar.Input{})
-		if err != nil {
-			return err
-		}
-		if !d.Null {
-			if d.I < 0 {
-				return pgerr.NegativeLimit.New()
-			}
-			limit = d.I
-		}
-	}
-	if p.offset != nil {
-		d, err := p.offset.Fn(ec, scalar.Input{})
-		if err != nil {
-			return err
-		}
-		if !d.Null {
-			if d.I < 0 {
-				return pgerr.NegativeOffset.New()
-			}
-			offset = d.I
-		}
+	limit, offset, err := p.bounds(ec)
+	if err != nil {
+		return err
 	}
 	nvis := len(p.cols)
 	var emitted int64
@@ -456,7 +450,7 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 	var gkey, scratch []byte
 	var argv []types.Datum
 	row := make([]types.Datum, len(p.proj))
-	err := p.scan(ctx, ec, func(b *types.Batch) error {
+	err = p.scan(ctx, ec, func(b *types.Batch) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -595,9 +589,42 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 	return nil
 }
 
+// bounds evaluates LIMIT (-1 when absent or NULL) and OFFSET.
+func (p *Plan) bounds(ec *Ctx) (limit, offset int64, err error) {
+	limit = -1
+	if p.limit != nil {
+		d, err := p.limit.Fn(ec, scalar.Input{})
+		if err != nil {
+			return 0, 0, err
+		}
+		if !d.Null {
+			if d.I < 0 {
+				return 0, 0, pgerr.NegativeLimit.New()
+			}
+			limit = d.I
+		}
+	}
+	if p.offset != nil {
+		d, err := p.offset.Fn(ec, scalar.Input{})
+		if err != nil {
+			return 0, 0, err
+		}
+		if !d.Null {
+			if d.I < 0 {
+				return 0, 0, pgerr.NegativeOffset.New()
+			}
+			offset = d.I
+		}
+	}
+	return limit, offset, nil
+}
+
 // rowLess orders rows by the ORDER BY keys.
-func (p *Plan) rowLess(a, b []types.Datum) bool {
-	for _, k := range p.order {
+func (p *Plan) rowLess(a, b []types.Datum) bool { return lessBy(p.order, a, b) }
+
+// lessBy orders rows by sort keys.
+func lessBy(order []sortKey, a, b []types.Datum) bool {
+	for _, k := range order {
 		c := scalar.CompareNullable(a[k.col], b[k.col], k.nullsFirst)
 		if k.desc && !(a[k.col].Null || b[k.col].Null) {
 			c = -c

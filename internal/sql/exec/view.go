@@ -39,6 +39,7 @@ type ViewPlan struct {
 	keyCols []int
 	win     *windowPlan // nil: no window (window.go)
 	ttl     *ttlPlan    // nil: groups never expire
+	rt      readTime    // HAVING, ORDER BY, LIMIT, OFFSET (viewread.go)
 }
 
 // PlanView validates and plans a continuous view over a stream with the
@@ -76,14 +77,6 @@ func PlanViewWith(sel *parser.Select, stream []Column, opts ViewOptions) (*ViewP
 		return nil, pgerr.ViewFromSubquery.New().WithPos(sel.From.P)
 	case sel.Distinct:
 		return nil, unsupported(sel.P, "DISTINCT")
-	case len(sel.OrderBy) > 0:
-		return nil, unsupported(sel.OrderBy[0].Expr.Pos(), "ORDER BY")
-	case sel.Limit != nil:
-		return nil, unsupported(sel.Limit.Pos(), "LIMIT")
-	case sel.Offset != nil:
-		return nil, unsupported(sel.Offset.Pos(), "OFFSET")
-	case sel.Having != nil:
-		return nil, unsupported(sel.Having.Pos(), "HAVING")
 	}
 	if f := sel.From.Func; f != nil && !strings.EqualFold(f.Name, "tumble") && !strings.EqualFold(f.Name, "hop") {
 		return nil, pgerr.TableFuncInView.New(f.Name).WithPos(f.P)
@@ -115,11 +108,7 @@ func PlanViewWith(sel *parser.Select, stream []Column, opts ViewOptions) (*ViewP
 			return nil, err
 		}
 	}
-	aggregates := false
-	for _, it := range items {
-		aggregates = aggregates || agg.Contains(it.expr)
-	}
-	if !aggregates {
+	if !Aggregates(sel) {
 		return nil, pgerr.ViewMustAggregate.New().WithPos(sel.P)
 	}
 	g, err := planGrouping(in, items, sel.GroupBy)
@@ -136,6 +125,9 @@ func PlanViewWith(sel *parser.Select, stream []Column, opts ViewOptions) (*ViewP
 		}
 		v.proj = append(v.proj, n)
 		v.cols = append(v.cols, Column{Name: it.name, T: n.T})
+	}
+	if err := v.planReadTime(g, items, sel); err != nil {
+		return nil, err
 	}
 	v.keys, v.aggs = g.actx.KeyNodes, g.actx.Aggs
 	v.keyCols = viewKeyColumns(g, items)
@@ -165,8 +157,10 @@ func PlanViewWith(sel *parser.Select, stream []Column, opts ViewOptions) (*ViewP
 	return v, nil
 }
 
-// Columns returns the view's output columns (what SELECT * FROM view
-// returns).
+// Columns returns the columns of the rows Finalize produces: the view's
+// output columns (OutputColumns, what SELECT * FROM view returns), then
+// the hidden ones its HAVING and ORDER BY need at read time (none for
+// most views; see NewViewReader).
 func (v *ViewPlan) Columns() []Column { return v.cols }
 
 // Global reports whether the view has no GROUP BY: one group with an

@@ -120,29 +120,69 @@ var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "
 // viewSettings are the Timeplus SETTINGS keys Cairn accepts.
 var viewSettings = []string{"checkpoint_settings", "checkpoint_interval"}
 
-func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
+// viewFrom resolves the FROM of a new view (a stream, a transform, or
+// output_of('transform'), maybe inside tumble()/hop()) to its base stream
+// and the chain of transforms between them (nearest first: names and
+// queries).
+func (s *Session) viewFrom(cv *parser.CreateView) (st *catalog.Stream, over, chain []string, err error) {
 	sel := cv.Query
 	if sel.From == nil || sel.From.Subquery != nil {
-		return nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
+		return nil, nil, nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
 	}
-	cat := s.b.Catalog()
-	srcName, srcPos := exec.ViewSource(sel)
-	if sel.From.Func != nil && srcName == "" {
+	name, pos, outputOf, err := exec.ViewFrom(sel)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if sel.From.Func != nil && name == "" {
 		// Not tumble(stream, ...): let the planner say what is wrong.
 		if _, err := exec.PlanView(sel, nil); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
-	st := cat.Streams[srcName]
-	if st == nil {
-		if cat.Views[srcName] != nil {
-			return nil, pgerr.ViewOverView.New(srcName).WithPos(srcPos)
+	if name == cv.Name {
+		return nil, nil, nil, pgerr.ViewReadsItself.New(name).WithPos(pos)
+	}
+	cat := s.b.Catalog()
+	if st := cat.Streams[name]; st != nil {
+		if outputOf {
+			return nil, nil, nil, pgerr.OutputOfNotTransform.New(name, parser.QuoteIdent(name)).WithPos(pos)
 		}
-		if cv.Kind == parser.ViewPlain {
-			return nil, pgerr.RelationNotFound.New(srcName).
-				WithHint("CREATE VIEW makes a continuous view over a stream; create the stream first.").WithPos(srcPos)
+		return st, nil, nil, nil
+	}
+	if v := cat.Views[name]; v != nil {
+		if !v.Transform {
+			return nil, nil, nil, pgerr.ViewOverAggregate.New(name, v.Stream).WithPos(pos)
 		}
-		return nil, catalog.ErrNoStream(srcName).WithPos(srcPos)
+		if st = cat.Streams[v.Stream]; st == nil {
+			return nil, nil, nil, catalog.ErrNoStream(v.Stream).WithPos(pos)
+		}
+		return st, append([]string{v.Name}, v.Over...), append([]string{v.Query}, v.Chain...), nil
+	}
+	if cv.Kind == parser.ViewPlain || outputOf {
+		return nil, nil, nil, pgerr.RelationNotFound.New(name).
+			WithHint("CREATE VIEW makes a continuous view over a stream or a transform; create that first.").WithPos(pos)
+	}
+	return nil, nil, nil, catalog.ErrNoStream(name).WithPos(pos)
+}
+
+// stateOptions are the view options that shape a view's state; a
+// transform has none.
+var stateOptions = []string{"shards", "num_shards", "replicas", "num_replicas", "start"}
+
+func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
+	sel := cv.Query
+	for _, o := range cv.With {
+		if o.Key == "action" || o.Key == "outputfunc" {
+			val, _ := optString(o)
+			if o.Key == "outputfunc" {
+				val = "transform, outputfunc = " + val
+			}
+			return nil, pgerr.TransformAction.New(val).WithPos(o.P)
+		}
+	}
+	st, over, chain, err := s.viewFrom(cv)
+	if err != nil {
+		return nil, err
 	}
 	opts := exec.ViewOptions{}
 	optPos := map[string]int{}
@@ -156,7 +196,7 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			optPos[o.Key] = o.P
 		}
 	}
-	plan, err := exec.PlanViewWith(sel, exec.StreamColumns(st), opts)
+	plan, tr, err := exec.PlanChain(sel, st.Name, exec.StreamColumns(st), chain, opts)
 	if err != nil {
 		e := pgerr.From(err)
 		for k, p := range optPos {
@@ -179,20 +219,35 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 				WithDetail("The definition uses %s.", what).WithPos(sel.P)
 		}
 	}
-	if cv.OrReplace && cat.Views[cv.Name] != nil {
+	if cv.OrReplace && s.b.Catalog().Views[cv.Name] != nil {
 		// OR REPLACE of a view that does not exist yet just creates it.
 		return nil, pgerr.ViewReplaceUnsupported.New(cv.Name).
 			WithHint("Continuous views are not redefined in place: DROP VIEW %s, then CREATE it again (it back-fills from the stream's retained history).", cv.Name).WithPos(cv.P)
 	}
-	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog())}
+	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog()),
+		Transform: tr != nil, Over: over, Chain: chain}
 	if len(opts) > 0 {
 		v.Options = opts
 	}
-	v.Window = plan.WindowText()
-	switch cv.Kind {
-	case parser.ViewMaterialized:
+	if plan != nil {
+		v.Window = plan.WindowText()
+	}
+	switch {
+	case tr != nil && cv.Kind == parser.ViewMaterialized:
+		return nil, pgerr.MaterializedNoState.New().WithPos(cv.P)
+	case tr != nil:
+		v.Kind, v.Shards, v.Replicas = "transform", 0, 0
+		for _, o := range cv.With {
+			if slices.Contains(stateOptions, o.Key) {
+				return nil, pgerr.TransformOption.New(o.Key).WithPos(o.P)
+			}
+		}
+		if len(cv.Settings) > 0 {
+			return nil, pgerr.TransformOption.New(cv.Settings[0].Key).WithPos(cv.Settings[0].P)
+		}
+	case cv.Kind == parser.ViewMaterialized:
 		v.Kind = "materialized"
-	case parser.ViewContinuous:
+	case cv.Kind == parser.ViewContinuous:
 		v.Kind = "continuous"
 	default:
 		v.Kind = "view"
@@ -279,6 +334,20 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		tag = "CREATE CONTINUOUS VIEW"
 	case parser.ViewPlain:
 		tag = "CREATE VIEW"
+	}
+	if v.Transform {
+		return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+			// No state: nothing to place, start or back-fill.
+			v.StartFrom = ""
+			res, err := s.b.Propose(ctx, &catalog.CreateView{View: v, IfNotExists: cv.IfNotExists})
+			if err != nil {
+				return "", err
+			}
+			if res.Notice != "" {
+				w.Notice(res.Notice)
+			}
+			return tag, nil
+		}}, nil
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		var err error
@@ -432,7 +501,7 @@ func checkCheckpointSettings(v string, pos int) (interval string, err error) {
 func (s *Session) prepareDrop(d *parser.Drop) (*prepared, error) {
 	cmd, tag := catalog.Command(&catalog.DropStreams{Names: d.Names, IfExists: d.IfExists, Cascade: d.Cascade}), "DROP STREAM"
 	if d.Kind == parser.ObjView {
-		cmd, tag = &catalog.DropViews{Names: d.Names, IfExists: d.IfExists}, "DROP VIEW"
+		cmd, tag = &catalog.DropViews{Names: d.Names, IfExists: d.IfExists, Cascade: d.Cascade}, "DROP VIEW"
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		res, err := s.b.Propose(ctx, cmd)

@@ -3,6 +3,7 @@ package session
 import (
 	"strings"
 
+	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec"
 )
@@ -53,9 +54,47 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 		return s.b.StreamSource(st, ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial()}), nil
 	}
 	if v := cat.Views[name]; v != nil {
-		return s.b.ViewSource(v, ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial()}), nil
+		return s.viewSource(cat, v)
 	}
 	return nil, pgerr.RelationNotFound.New(name)
+}
+
+// viewSource reads a view: an aggregating view's rows through its
+// read-time clauses (HAVING, ORDER BY, LIMIT), or a transform's base
+// stream through the transform.
+func (s *Session) viewSource(cat *catalog.Catalog, v *catalog.View) (exec.Source, error) {
+	st := cat.Streams[v.Stream]
+	if st == nil {
+		return nil, catalog.ErrNoStream(v.Stream)
+	}
+	p, ok := s.views[v.ID]
+	if !ok {
+		var err error
+		if p.view, p.transform, err = exec.PlanStoredChain(v.Query, st.Name, exec.StreamColumns(st), v.Chain, v.Options); err != nil {
+			return nil, err
+		}
+		if len(s.views) >= maxCachedViews {
+			clear(s.views)
+		}
+		s.views[v.ID] = p
+	}
+	policy := ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial()}
+	ec := func() *exec.Ctx { return s.execCtx(nil) }
+	if p.transform != nil {
+		return exec.NewTransformSource(p.transform, s.b.StreamSource(st, policy), ec)
+	}
+	return exec.NewViewReader(s.b.ViewSource(v, policy), p.view, ec), nil
+}
+
+// maxCachedViews bounds a session's cache of view plans.
+const maxCachedViews = 64
+
+// viewPlan is a view planned from the catalog: one of the two is set.
+// Views are never changed in place (a new one gets a new ID), so plans
+// are cached by ID.
+type viewPlan struct {
+	view      *exec.ViewPlan
+	transform *exec.Transform
 }
 
 // readFromLeader reports whether reads must be linearizable: the session

@@ -35,6 +35,7 @@ type Session struct {
 	order       []string
 	pendingRows int
 	w           pgwire.ResultWriter // the running statement's, for NOTICEs from sources
+	views       map[uint64]viewPlan // plans of the views read, by view ID
 }
 
 // notice sends a NOTICE to the client of the running statement.
@@ -706,7 +707,7 @@ func New(b Backend, user string, params map[string]string) *Session {
 // NewChecked is New returning the first startup parameter that was
 // refused, if any (the others are applied).
 func NewChecked(b Backend, user string, params map[string]string) (*Session, error) {
-	s := &Session{b: b, user: user, values: map[string]string{}, tx: txIdle}
+	s := &Session{b: b, user: user, values: map[string]string{}, tx: txIdle, views: map[uint64]viewPlan{}}
 	var first error
 	if opts, ok := params["options"]; ok {
 		// options '-c name=value --name=value' (PGOPTIONS) set settings too;
