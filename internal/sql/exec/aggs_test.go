@@ -16,7 +16,7 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-func parseSelect(t *testing.T, q string) *parser.Select {
+func mustSelect(t *testing.T, q string) *parser.Select {
 	t.Helper()
 	stmts, _, err := parser.Parse(q)
 	if err != nil {
@@ -68,7 +68,7 @@ var orderFreeAggs = []string{
 // merged partial states, gives the SELECT's result.
 func TestAggsViewMatchesSelect(t *testing.T) {
 	for _, q := range orderFreeAggs {
-		sel := parseSelect(t, q)
+		sel := mustSelect(t, q)
 		v, err := PlanView(sel, eventCols)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -99,7 +99,7 @@ var orderedAggs = []string{
 // give exactly the SELECT's result.
 func TestAggsOrderedViewMatchesSelect(t *testing.T) {
 	for _, q := range orderedAggs {
-		sel := parseSelect(t, q)
+		sel := mustSelect(t, q)
 		v, err := PlanView(sel, eventCols)
 		if err != nil {
 			t.Fatal(err)
@@ -153,7 +153,7 @@ func sortedCopy(s []string) []string {
 // splits encode to the same bytes (order-free exact states: DISTINCT
 // sets, bool, bit), and decode/encode is the identity for every state.
 func TestAggsEncodingDeterministic(t *testing.T) {
-	sel := parseSelect(t, `SELECT device_id, count(DISTINCT region), string_agg(DISTINCT region, ','), bool_and(value > 3), bit_or(device_id * 5), sum(DISTINCT value) FILTER (WHERE value > 5) FROM events GROUP BY device_id`)
+	sel := mustSelect(t, `SELECT device_id, count(DISTINCT region), string_agg(DISTINCT region, ','), bool_and(value > 3), bit_or(device_id * 5), sum(DISTINCT value) FILTER (WHERE value > 5) FROM events GROUP BY device_id`)
 	v, err := PlanView(sel, eventCols)
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +175,7 @@ func TestAggsEncodingDeterministic(t *testing.T) {
 		t.Fatal("encodings differ for the same rows in another order")
 	}
 	for _, q := range append(append([]string(nil), orderFreeAggs...), orderedAggs...) {
-		v, err := PlanView(parseSelect(t, q), eventCols)
+		v, err := PlanView(mustSelect(t, q), eventCols)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +198,7 @@ func TestAggsEncodingDeterministic(t *testing.T) {
 // inconsistent blob contents) are errors or well-formed results from
 // MergeState, Finalize and DecodeDelta, never panics.
 func TestAggsCorruptState(t *testing.T) {
-	sel := parseSelect(t, `SELECT device_id, count(DISTINCT region), string_agg(region, ','), keyed_min(value, region), stddev(value), corr(value, device_id), bool_or(value > 1), json_agg(value), hll_agg(region), dist_agg(value), array_agg(region), first_values(2) WITHIN GROUP (ORDER BY value) FROM events GROUP BY device_id`)
+	sel := mustSelect(t, `SELECT device_id, count(DISTINCT region), string_agg(region, ','), keyed_min(value, region), stddev(value), corr(value, device_id), bool_or(value > 1), json_agg(value), hll_agg(region), dist_agg(value), array_agg(region), first_values(2) WITHIN GROUP (ORDER BY value) FROM events GROUP BY device_id`)
 	v, err := PlanView(sel, eventCols)
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +280,7 @@ func TestAggNamesKnown(t *testing.T) {
 // TestFilterFoldNoAllocs: FILTER and a Fixed aggregate fold into
 // existing groups without allocating.
 func TestFilterFoldNoAllocs(t *testing.T) {
-	sel := parseSelect(t, `SELECT device_id, count(*) FILTER (WHERE value > 10), stddev(value), corr(value, device_id), bit_or(device_id) FROM events GROUP BY device_id`)
+	sel := mustSelect(t, `SELECT device_id, count(*) FILTER (WHERE value > 10), stddev(value), corr(value, device_id), bit_or(device_id) FROM events GROUP BY device_id`)
 	v, err := PlanView(sel, eventCols)
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +332,7 @@ func TestSketchAggsWithinError(t *testing.T) {
 		}
 	}
 	view := func(q string) []string {
-		v, err := PlanView(parseSelect(t, q), eventCols)
+		v, err := PlanView(mustSelect(t, q), eventCols)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -378,7 +378,7 @@ func TestHashSketchAggsWithinError(t *testing.T) {
 		exact[dev]++
 		rows = append(rows, ev(int64(i), dev, "eu", 1))
 	}
-	v, err := PlanView(parseSelect(t, `SELECT freq_agg(device_id), bloom_agg(device_id), topk_agg(device_id, 10) FROM events`), eventCols)
+	v, err := PlanView(mustSelect(t, `SELECT freq_agg(device_id), bloom_agg(device_id), topk_agg(device_id, 10) FROM events`), eventCols)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +487,7 @@ func TestAggsGlobalViewEmpty(t *testing.T) {
 		`SELECT count(DISTINCT region), string_agg(region, ','), keyed_min(value, region), stddev(value), regr_count(value, device_id), corr(value, device_id), bool_and(value > 1), bit_or(device_id) FROM events`,
 		`SELECT approx_count_distinct(region), hll_cardinality(hll_agg(region)), dist_quantile(dist_agg(value), 0.5), freq(freq_agg(region), 'eu'), bloom_cardinality(bloom_agg(region)), percentile_cont(0.5) WITHIN GROUP (ORDER BY value), sum(DISTINCT value) FILTER (WHERE value > 1) FROM events`,
 	} {
-		sel := parseSelect(t, q)
+		sel := mustSelect(t, q)
 		v, err := PlanView(sel, eventCols)
 		if err != nil {
 			t.Fatal(err)
@@ -510,7 +510,7 @@ func TestMergeStateNoAllocs(t *testing.T) {
 		`SELECT device_id, count(*), sum(value), max(value), min(region) FROM events GROUP BY device_id`,
 		`SELECT device_id, stddev(value), corr(value, device_id), bool_or(value > 1), bit_and(device_id) FROM events GROUP BY device_id`,
 	} {
-		v, err := PlanView(parseSelect(t, q), eventCols)
+		v, err := PlanView(mustSelect(t, q), eventCols)
 		if err != nil {
 			t.Fatal(err)
 		}
