@@ -123,6 +123,33 @@ var wfViews = []struct {
 		},
 	},
 	{
+		// A view over a transform (evt: a filter and a computed column).
+		name: "chained",
+		create: `CREATE VIEW chained WITH (shards = 2) AS
+			SELECT device, count(*) AS n, sum(v2) AS total FROM evt GROUP BY device`,
+		read: `SELECT device, n, total FROM chained`,
+		recompute: func(ids []int64) []string {
+			type agg struct{ n, total int64 }
+			m := map[int32]*agg{}
+			for _, id := range ids {
+				_, d, v := wfEvent(id)
+				if v < 10 {
+					continue
+				}
+				if m[d] == nil {
+					m[d] = &agg{}
+				}
+				m[d].n++
+				m[d].total += 2 * v
+			}
+			var out []string
+			for d, a := range m {
+				out = append(out, fmt.Sprintf("%d|%d|%d", d, a.n, a.total))
+			}
+			return out
+		},
+	},
+	{
 		// A sliding window long enough that nothing leaves it during the
 		// test: its buckets must still add up to every event.
 		name: "recent",
@@ -153,9 +180,9 @@ var wfViews = []struct {
 func pgTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") + "+00" }
 
 // TestViewFailover runs three real nodes, ingests from writers on all of
-// them, SIGKILLs the node leading the windowed view's first shard, keeps
-// ingesting, restarts it, and checks that every view equals its
-// recomputation from the events in the stream.
+// them, SIGKILLs in turn the nodes leading the first shard of a windowed,
+// a sketch and a chained view, restarting each, and checks that every
+// view equals its recomputation from the events in the stream.
 func TestViewFailover(t *testing.T) {
 	p1 := NewProc(t)
 	p1.Start()
@@ -170,7 +197,8 @@ func TestViewFailover(t *testing.T) {
 			return err == nil && (out == "leader" || out == "follower"), name + " meta role: " + out + errString(err)
 		})
 	}
-	stmts := []string{`CREATE STREAM ev (id int8, ts timestamptz, device int, value int8) WITH (shards = 2, replicas = 3, shard_key = 'id')`}
+	stmts := []string{`CREATE STREAM ev (id int8, ts timestamptz, device int, value int8) WITH (shards = 2, replicas = 3, shard_key = 'id')`,
+		`CREATE VIEW evt AS SELECT id, ts, device, value * 2 AS v2 FROM ev WHERE value >= 10`}
 	for _, v := range wfViews {
 		stmts = append(stmts, v.create)
 	}
@@ -179,12 +207,6 @@ func TestViewFailover(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	var victim string
-	waitUntil(t, 20*time.Second, func() (bool, string) {
-		out, err := queryText(p1, "SELECT node_id FROM cairn_cluster.shards WHERE object = 'per_min' AND shard = 0 AND role = 'leader'")
-		victim = out
-		return err == nil && byName[out] != nil, "leader of per_min shard 0: " + out + errString(err)
-	})
 
 	// Writers: one per node, each COPYing batches of its own ids, retrying
 	// through another node when theirs is down. A batch whose outcome is
@@ -231,17 +253,32 @@ func TestViewFailover(t *testing.T) {
 			}
 		}(w)
 	}
+	// Kill the leader of a windowed, a sketch and a chained view in turn,
+	// each under ingest, and restart it.
 	time.Sleep(1500 * time.Millisecond)
-	byName[victim].Kill()
-	killed := time.Now()
-	time.Sleep(2 * time.Second)
-	byName[victim].Start(args[victim]...)
-	time.Sleep(1 * time.Second)
+	for _, view := range []string{"per_min", "sketch", "chained"} {
+		var victim string
+		waitUntil(t, 30*time.Second, func() (bool, string) {
+			for _, p := range procs {
+				out, err := queryText(p, "SELECT node_id FROM cairn_cluster.shards WHERE object = '"+view+"' AND shard = 0 AND role = 'leader'")
+				if err == nil && byName[out] != nil {
+					victim = out
+					return true, ""
+				}
+			}
+			return false, "no leader of " + view + " shard 0"
+		})
+		byName[victim].Kill()
+		killed := time.Now()
+		time.Sleep(1500 * time.Millisecond)
+		byName[victim].Start(args[victim]...)
+		mu.Lock()
+		t.Logf("killed %s (leader of %s shard 0), restarted after %s; %d batches acknowledged so far", victim, view, time.Since(killed).Round(time.Millisecond), acked)
+		mu.Unlock()
+		time.Sleep(time.Second)
+	}
 	close(stop)
 	wg.Wait()
-	mu.Lock()
-	t.Logf("killed %s (leader of per_min shard 0); %d batches acknowledged; restarted after %s", victim, acked, time.Since(killed).Round(time.Millisecond))
-	mu.Unlock()
 	if acked < 20 {
 		t.Fatalf("only %d batches acknowledged", acked)
 	}

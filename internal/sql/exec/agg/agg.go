@@ -75,6 +75,10 @@ type Scope struct {
 	Aggs     []*Spec
 }
 
+// Input returns the scope before grouping (for error messages that type
+// a call's arguments).
+func (a *Scope) Input() *scalar.Compiler { return a.In }
+
 // Match implements scalar.Grouping.
 func (a *Scope) Match(e parser.Expr) (*scalar.Node, bool, error) {
 	canon := Canon(a.In, e)

@@ -146,6 +146,24 @@ func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
 	if f.Star {
 		return nil, NoFunc(f, nil)
 	}
+	if _, ok := funcs[name]; !ok {
+		// No such function: say so with its argument types, typed in the
+		// input scope (after grouping, an argument naming an ungrouped
+		// column would otherwise hide the real error).
+		in := c
+		if g, ok := c.Agg.(interface{ Input() *Compiler }); ok {
+			in = g.Input()
+		}
+		args := make([]*Node, 0, len(f.Args))
+		for _, a := range f.Args {
+			n, err := in.Compile(a)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, n)
+		}
+		return nil, NoFunc(f, args)
+	}
 	args := make([]*Node, len(f.Args))
 	for i, a := range f.Args {
 		// date_trunc(minute, ts) / extract(hour from ts): a bare word names a field.
