@@ -155,7 +155,7 @@ func (c *Compiler) compileJSONOp(op string, l, r *Node, e *parser.Binary) (*Node
 			if err != nil || null {
 				return types.NullOf(rt), err
 			}
-			path, err := parseTextArray(b.S)
+			path, err := types.ParseArrayElems(b.S)
 			if err != nil {
 				return types.Datum{}, err
 			}
@@ -242,7 +242,7 @@ func (c *Compiler) compileJSONOp(op string, l, r *Node, e *parser.Binary) (*Node
 		if op == "?" {
 			return types.NewBool(jsonHasKey(&v, b.S)), nil
 		}
-		keys, err := parseTextArray(b.S)
+		keys, err := types.ParseArrayElems(b.S)
 		if err != nil {
 			return types.Datum{}, err
 		}
@@ -395,7 +395,7 @@ func (c *Compiler) textArrayArg(r *Node, pos int) (*Node, error) {
 			return nil, err
 		}
 		if n.konst && !n.val.Null {
-			if _, err := parseTextArray(n.val.S); err != nil {
+			if _, err := types.ParseArrayElems(n.val.S); err != nil {
 				return nil, PosErr(err, pos)
 			}
 		}
@@ -405,77 +405,6 @@ func (c *Compiler) textArrayArg(r *Node, pos int) (*Node, error) {
 		return r, nil
 	}
 	return nil, nil
-}
-
-// parseTextArray reads PostgreSQL's text form of a one-dimensional text
-// array ('{a,"b c",NULL}'); NULL elements are nil.
-func parseTextArray(s string) ([]*string, error) {
-	bad := func() error { return pgerr.MalformedArray.New(s) }
-	w := strings.TrimSpace(s)
-	if len(w) < 2 || w[0] != '{' || w[len(w)-1] != '}' {
-		return nil, bad()
-	}
-	w = w[1 : len(w)-1]
-	var out []*string
-	if strings.TrimSpace(w) == "" {
-		return out, nil
-	}
-	i := 0
-	for {
-		for i < len(w) && w[i] == ' ' {
-			i++
-		}
-		var sb strings.Builder
-		quoted := false
-		if i < len(w) && w[i] == '"' {
-			quoted = true
-			i++
-			for i < len(w) && w[i] != '"' {
-				if w[i] == '\\' && i+1 < len(w) {
-					i++
-				}
-				sb.WriteByte(w[i])
-				i++
-			}
-			if i >= len(w) {
-				return nil, bad()
-			}
-			i++
-		} else {
-			for i < len(w) && w[i] != ',' {
-				if w[i] == '"' || w[i] == '{' || w[i] == '}' {
-					return nil, bad()
-				}
-				if w[i] == '\\' && i+1 < len(w) {
-					i++
-				}
-				sb.WriteByte(w[i])
-				i++
-			}
-		}
-		v := sb.String()
-		if !quoted {
-			v = strings.TrimRight(v, " ")
-			if v == "" {
-				return nil, bad()
-			}
-		}
-		if !quoted && strings.EqualFold(v, "null") {
-			out = append(out, nil)
-		} else {
-			out = append(out, &v)
-		}
-		for i < len(w) && w[i] == ' ' {
-			i++
-		}
-		if i == len(w) {
-			return out, nil
-		}
-		if w[i] != ',' {
-			return nil, bad()
-		}
-		i++
-	}
 }
 
 // JSON functions.
