@@ -725,30 +725,35 @@ func (p *Plan) scan(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error)
 	case p.src != nil:
 		return p.src.Scan(ctx, fn)
 	case p.sub != nil:
-		ts := make([]types.T, len(p.sub.cols))
-		for i, c := range p.sub.cols {
-			ts[i] = c.T
-		}
-		b := types.NewBatch(ts)
-		err := p.sub.Run(ctx, ec, func(row []types.Datum) error {
-			b.AppendRow(row)
-			if b.N >= 1024 {
-				if err := fn(b); err != nil {
-					return err
-				}
-				b.Reset()
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if b.N > 0 {
-			return fn(b)
-		}
-		return nil
+		return runBatched(ctx, p.sub, ec, fn)
 	}
 	return fn(&types.Batch{N: 1})
+}
+
+// runBatched runs plan p and hands its rows to fn in batches of 1024.
+func runBatched(ctx context.Context, p *Plan, ec *Ctx, fn func(b *types.Batch) error) error {
+	ts := make([]types.T, len(p.cols))
+	for i, c := range p.cols {
+		ts[i] = c.T
+	}
+	b := types.NewBatch(ts)
+	err := p.Run(ctx, ec, func(row []types.Datum) error {
+		b.AppendRow(row)
+		if b.N >= 1024 {
+			if err := fn(b); err != nil {
+				return err
+			}
+			b.Reset()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if b.N > 0 {
+		return fn(b)
+	}
+	return nil
 }
 
 // figureName is the output column name PostgreSQL gives an unaliased

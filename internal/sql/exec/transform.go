@@ -474,29 +474,7 @@ type transformSource struct {
 func (s *transformSource) Columns() []Column { return s.p.Columns() }
 
 func (s *transformSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
-	cols := s.p.Columns()
-	ts := make([]types.T, len(cols))
-	for i, c := range cols {
-		ts[i] = c.T
-	}
-	b := types.NewBatch(ts)
-	err := s.p.Run(ctx, s.ec(), func(row []types.Datum) error {
-		b.AppendRow(row)
-		if b.N >= 1024 {
-			if err := fn(b); err != nil {
-				return err
-			}
-			b.Reset()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if b.N > 0 {
-		return fn(b)
-	}
-	return nil
+	return runBatched(ctx, s.p, s.ec(), fn)
 }
 
 // checkOutputOf refuses output_of() of anything but a transform: the
