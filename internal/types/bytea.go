@@ -22,18 +22,6 @@ func AppendByteaHex(dst []byte, b string) []byte {
 	return dst
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
 // parseBytea appends the bytes of bytea text s to dst.
 func parseBytea(dst []byte, s string) ([]byte, error) {
 	if strings.HasPrefix(s, `\x`) || strings.HasPrefix(s, `\X`) {
@@ -44,14 +32,14 @@ func parseBytea(dst []byte, s string) ([]byte, error) {
 				i++
 				continue
 			}
-			hi, ok := unhex(c)
+			hi, ok := hexVal(c)
 			if !ok {
 				return nil, pgerr.ByteaBadHexDigit.New(string(c))
 			}
 			if i+1 >= len(h) {
 				return nil, pgerr.ByteaOddHex.New()
 			}
-			lo, ok := unhex(h[i+1])
+			lo, ok := hexVal(h[i+1])
 			if !ok {
 				return nil, pgerr.ByteaBadHexDigit.New(string(h[i+1]))
 			}
