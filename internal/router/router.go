@@ -454,11 +454,10 @@ func (s *streamSource) Arrival() bool { return true }
 func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
 	src := &streamShardSource{rt: s.rt, groups: s.st.Groups, linearizable: s.linearizable}
 	for i, gid := range s.st.Groups {
-		each := func(_ uint64, ingest int64, _ streamsm.Targets, b *types.Batch) error {
+		each := func(_ uint64, _ int64, _ streamsm.Targets, b *types.Batch) error {
 			if err := ctx.Err(); err != nil {
 				return replica.StoreErr(err)
 			}
-			b.Arrival = ingest
 			return fn(b)
 		}
 		if g := s.rt.replicas.Get(gid); g != nil && g.Stream != nil && s.rt.replicas.Servable(gid) == nil {
@@ -842,6 +841,7 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 		if err := types.Decode(sb.Data, &b); err != nil {
 			return next, err
 		}
+		b.Arrival = sb.Ingest
 		if err := fn(sb.Start, sb.Ingest, sb.Targets, &b); err != nil {
 			return next, err
 		}

@@ -383,6 +383,7 @@ func Scan(r pebble.Reader, prefix []byte, from uint64, maxEvents int, fn func(st
 		if err := types.Decode(enc, &b); err != nil {
 			return next, fmt.Errorf("streamsm: batch at offset %d: %w", start, err)
 		}
+		b.Arrival = ingest
 		if err := fn(start, ingest, targets, &b); err != nil {
 			return next, err
 		}

@@ -20,7 +20,8 @@ type Source interface {
 	// End returns shard i's durable end offset and a channel closed when it changes.
 	End(shard int) (uint64, <-chan struct{})
 	// Scan reads shard i's batches from offset from (see streamsm.Scan),
-	// each with its target set.
+	// each with its target set; b.Arrival is the batch's ingest time
+	// (arrival_timestamp).
 	Scan(shard int, from uint64, maxEvents int, fn func(start uint64, ingestMicros int64, targets streamsm.Targets, b *types.Batch) error) (uint64, error)
 }
 
@@ -161,7 +162,6 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			var next uint64
 			next, err = c.Src.Scan(s, from[s], c.MaxEvents-events, func(start uint64, ingest int64, targets streamsm.Targets, b *types.Batch) error {
 				events += b.N
-				b.Arrival = ingest
 				if !targets.Has(c.ViewID) {
 					// Aimed at other views (pipelinedb.stream_targets):
 					// the offsets move past it, unfolded.
