@@ -198,11 +198,17 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	}
 	plan, tr, err := exec.PlanChain(sel, st.Name, exec.StreamColumns(st), chain, opts)
 	if err != nil {
+		// An option's error points at the option: the longest option
+		// name the message mentions (ttl_column before ttl).
 		e := pgerr.From(err)
-		for k, p := range optPos {
-			if e.Position == 0 && strings.Contains(e.Message, k) {
-				e = e.WithPos(p)
+		best := ""
+		for k := range optPos {
+			if e.Position == 0 && strings.Contains(e.Message, k) && len(k) > len(best) {
+				best = k
 			}
+		}
+		if best != "" {
+			e = e.WithPos(optPos[best])
 		}
 		return nil, e
 	}
