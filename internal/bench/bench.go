@@ -377,6 +377,7 @@ const probeTimeout = 10 * time.Second
 // done is closed, after at least one probe.
 func runProbe(ctx context.Context, c client, o Options, done <-chan struct{}) probeResult {
 	var pr probeResult
+	first := time.Now()
 	for {
 		b := probeBatch(pr.acked+1, o.Mode)
 		if err := c.load(ctx, b, o.Mode); err != nil {
@@ -390,7 +391,7 @@ func runProbe(ctx context.Context, c client, o Options, done <-chan struct{}) pr
 		pr.acked++
 		deadline := acked.Add(probeTimeout)
 		for {
-			n, err := c.queryInt(ctx, o.wl.probeCount)
+			n, err := c.queryInt(ctx, o.wl.probeCount(first))
 			if err != nil {
 				if ctx.Err() == nil {
 					pr.err = err

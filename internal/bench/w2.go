@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 )
 
 // workload is what differs between W1 and W2: the views created over
@@ -12,7 +14,10 @@ import (
 type workload struct {
 	setup      []string
 	view       string
-	probeCount string // the probe device's event count
+	// probeCount returns the query for the probe device's event count,
+	// given when the first probe was sent (a point lookup, so that the
+	// probe measures freshness without scanning the view).
+	probeCount func(since time.Time) string
 	totalCount string // every event counted
 	// check, if set, verifies the workload's other views after the
 	// counts match, returning one line per check for the result.
@@ -20,8 +25,25 @@ type workload struct {
 }
 
 var workloads = map[string]*workload{
-	"w1": {setup: w1Setup, view: w1View, probeCount: sqlProbeCount, totalCount: sqlTotalCount},
+	"w1": {setup: w1Setup, view: w1View, probeCount: func(time.Time) string { return sqlProbeCount }, totalCount: sqlTotalCount},
 	"w2": {setup: w2Setup, view: w2DeviceMin, probeCount: w2ProbeCount, totalCount: w2TotalCount, check: w2Check},
+}
+
+// w2ProbeCount pins both key columns of the per-minute view: the probe
+// device and every minute since the first probe (probe events carry the
+// time they are sent).
+func w2ProbeCount(since time.Time) string {
+	var sb strings.Builder
+	sb.WriteString("SELECT coalesce(sum(n), 0) FROM " + w2DeviceMin + " WHERE device_id = -1 AND window_start IN (")
+	end := time.Now().UTC().Truncate(time.Minute)
+	for m, i := since.UTC().Truncate(time.Minute), 0; !m.After(end) && i < 1000; m, i = m.Add(time.Minute), i+1 {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(m.Format("'2006-01-02 15:04:05+00'"))
+	}
+	sb.WriteString(")")
+	return sb.String()
 }
 
 // W2: W1's events into three views at once — per device per minute
@@ -34,7 +56,6 @@ const (
 	w2DeviceMin  = "w2_device_min"
 	w2Uniques    = "w2_region_uniques"
 	w2P99        = "w2_region_p99"
-	w2ProbeCount = "SELECT coalesce(sum(n), 0) FROM " + w2DeviceMin + " WHERE device_id = -1"
 	w2TotalCount = "SELECT coalesce(sum(n), 0) FROM " + w2DeviceMin
 )
 
