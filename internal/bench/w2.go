@@ -12,8 +12,8 @@ import (
 // exactly-once check read (each counts events per device in a column n,
 // the probe device -1 included).
 type workload struct {
-	setup      []string
-	view       string
+	setup []string
+	view  string
 	// probeCount returns the query for the probe device's event count,
 	// given when the first probe was sent (a point lookup, so that the
 	// probe measures freshness without scanning the view).
