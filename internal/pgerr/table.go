@@ -441,5 +441,6 @@ var (
 	TTLColumnNotTime    = def("ttl_column_not_time", DatatypeMismatch, "ttl_column %q is of type %s, not a timestamp or date", "")
 	TTLColumnNotKey     = def("ttl_column_not_key", InvalidParameterValue, "ttl_column %q is not a group key output by the view", "Name an output column that is one of the GROUP BY keys, of a timestamp type.")
 	TableFuncInSelect   = def("table_func_in_select", FeatureNotSupported, "table function %s is not supported in FROM", "tumble() and hop() window continuous views: CREATE VIEW v AS SELECT window_start, count(*) FROM tumble(stream, t, interval '1 minute') GROUP BY window_start.")
+	StreamTypmod        = def("stream_typmod", FeatureNotSupported, "column %q: type modifiers such as %s(n) are not supported on stream columns", "Declare the column without the modifier and cast where you read it, e.g. sum(x)::numeric(12, 2) or left(name, 20).")
 	TumbleNoWindowKey   = def("tumble_no_window_key", GroupingError, "a view over %s() must GROUP BY window_start or window_end", "")
 )

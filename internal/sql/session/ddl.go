@@ -62,6 +62,11 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 		if t == types.Bytea {
 			return nil, pgerr.ByteaStreamColumn.New(c.Name).WithPos(c.Type.P)
 		}
+		if len(c.Type.Mods) > 0 {
+			// numeric(10,2), varchar(20): the ingest paths would not
+			// enforce the modifier, so it is refused, not ignored.
+			return nil, pgerr.StreamTypmod.New(c.Name, c.Type.Name).WithPos(c.Type.P)
+		}
 		st.Cols = append(st.Cols, catalog.Column{Name: c.Name, T: t})
 	}
 	for _, o := range cs.With {
