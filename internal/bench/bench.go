@@ -211,6 +211,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var (
 		next    atomic.Int64 // index of the next batch to send
 		sent    atomic.Int64 // events acked
+		payload atomic.Int64 // bytes of batches encoded during the run
 		wg      sync.WaitGroup
 		errOnce sync.Once
 		runErr  error
@@ -229,8 +230,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				if i >= len(batches) || runCtx.Err() != nil {
 					return
 				}
+				b := batches[i]
+				if b.lazy {
+					b = b.materialize(o.Seed, o.Mode, r.Started)
+					payload.Add(int64(b.bytes))
+				}
 				t0 := time.Now()
-				if err := c.load(runCtx, batches[i], o.Mode); err != nil {
+				if err := c.load(runCtx, b, o.Mode); err != nil {
 					fail(fmt.Errorf("client %d, batch %d: %w", ci, i, err))
 					return
 				}
@@ -267,6 +273,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	r.Seconds = elapsed.Seconds()
 	r.EventsPerSec = float64(o.Events) / r.Seconds
+	r.PayloadBytes += payload.Load()
 	r.MBPerSec = float64(r.PayloadBytes) / 1e6 / r.Seconds
 	var all []time.Duration
 	for _, a := range acks {

@@ -533,3 +533,29 @@ func TestRunCancelled(t *testing.T) {
 		t.Fatalf("cancelled run: r %v, err %v", r, err)
 	}
 }
+
+// TestLazyBatches: past lazyAbove events the batches are placeholders
+// that materialize with the timestamps (and so the ids) the eager path
+// gives, so the check by id works the same.
+func TestLazyBatches(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	bs := makeBatches(1, lazyAbove+2500, 1000, ModeCopy, start)
+	if len(bs) != (lazyAbove+2500+999)/1000 || !bs[0].lazy || bs[len(bs)-1].n != 500 {
+		t.Fatalf("%d placeholders, first lazy %v, last n %d", len(bs), bs[0].lazy, bs[len(bs)-1].n)
+	}
+	for _, i := range []int{0, 7, len(bs) - 1} {
+		b := bs[i].materialize(1, ModeCopy, start)
+		if b.lazy || b.first != bs[i].first || b.n != bs[i].n || len(b.vals) != 4*b.n || b.bytes == 0 {
+			t.Fatalf("batch %d materialized as first %d n %d vals %d bytes %d", i, b.first, b.n, len(b.vals), b.bytes)
+		}
+		for j := 0; j < b.n; j++ {
+			want := start.Add(time.Duration(b.first-1+int64(j)) * time.Microsecond)
+			if got := b.vals[4*j].(time.Time); !got.Equal(want) {
+				t.Fatalf("batch %d event %d at %v, want %v", i, j, got, want)
+			}
+		}
+	}
+	if a, b := bs[3].materialize(1, ModeCopy, start), bs[3].materialize(1, ModeCopy, start); a.vals[1] != b.vals[1] || a.vals[3] != b.vals[3] {
+		t.Fatal("materialize is not deterministic")
+	}
+}

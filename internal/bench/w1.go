@@ -92,7 +92,7 @@ func generate(seed uint64, n int, start time.Time) events {
 }
 
 // loadBatch is one batch ready to send in the chosen mode: everything is
-// encoded before the clock starts.
+// encoded before the clock starts (except in runs past lazyAbove events).
 type loadBatch struct {
 	n int
 	// first is the id of the batch's first event: event i of the run (from
@@ -105,6 +105,8 @@ type loadBatch struct {
 	text []byte
 	// bytes is the payload size used for MB/s, see payloadBytes.
 	bytes int
+	// lazy marks a placeholder of a long run: see materialize.
+	lazy bool
 }
 
 // Binary COPY: each tuple is a 2-byte field count plus, per field, a
@@ -199,13 +201,40 @@ func appendTimestamp(dst []byte, micros int64) []byte {
 	return time.UnixMicro(micros).UTC().AppendFormat(dst, "2006-01-02 15:04:05.000000-07")
 }
 
-// makeBatches generates n events and cuts them into batches of size.
+// lazyAbove is the run size above which batches are generated and
+// encoded by the clients as they send them, not before the clock starts:
+// a run of hundreds of millions of events would not fit in memory.
+const lazyAbove = 20_000_000
+
+// makeBatches generates n events and cuts them into batches of size. Past
+// lazyAbove events it returns placeholders (first and n only) that
+// materialize builds while the run goes on.
 func makeBatches(seed uint64, n, size int, mode string, start time.Time) []*loadBatch {
-	e := generate(seed, n, start)
 	out := make([]*loadBatch, 0, (n+size-1)/size)
+	if n > lazyAbove {
+		for lo := 0; lo < n; lo += size {
+			out = append(out, &loadBatch{n: min(lo+size, n) - lo, first: int64(lo) + 1, lazy: true})
+		}
+		return out
+	}
+	e := generate(seed, n, start)
 	for lo := 0; lo < n; lo += size {
 		out = append(out, encode(&e, lo, min(lo+size, n), mode))
 	}
+	return out
+}
+
+// materialize returns b ready to send: b itself, or for a placeholder
+// its events generated from a seed of their own (timestamps, and so ids,
+// as the eager path gives them) and encoded.
+func (b *loadBatch) materialize(seed uint64, mode string, start time.Time) *loadBatch {
+	if !b.lazy {
+		return b
+	}
+	lo := int(b.first - 1)
+	e := generate(seed^uint64(lo)*0x9E3779B97F4A7C15, b.n, start.Add(time.Duration(lo)*time.Microsecond))
+	out := encode(&e, 0, b.n, mode)
+	out.first = b.first
 	return out
 }
 
