@@ -49,12 +49,15 @@ func w2ProbeCount(since time.Time) string {
 // W2: W1's events into three views at once — per device per minute
 // (tumble) count/sum/max, distinct devices per region per minute
 // (HyperLogLog), and the 99th percentile of value per region over a
-// 5-minute sliding window (t-digest). The per-minute views keep ten
-// minutes of windows (ttl), so every view's state is bounded however long
-// the run. Their lateness is a day: the generator's event times advance
-// one microsecond per event, not with the clock, while the probe's are
-// the clock's, so with a short lateness most generated events would
-// arrive after their window closed and be counted late, not folded.
+// 5-minute sliding window (t-digest). The per-minute views keep an hour
+// of windows (ttl), so every view's state is bounded however long the
+// run. The generator's event times advance one microsecond per event,
+// not with the clock (the probe's are the clock's), so both the ttl and
+// the lateness are generous: with a ttl of ten minutes a run longer than
+// that loses its first windows to expiry before the final count (an
+// 11-minute run of 260M events did), and with a short lateness most
+// generated events would arrive after their window closed and be counted
+// late, not folded.
 const (
 	w2DeviceMin  = "w2_device_min"
 	w2Uniques    = "w2_region_uniques"
@@ -68,10 +71,10 @@ var w2Setup = []string{
 	"DROP VIEW IF EXISTS " + w2P99,
 	"DROP STREAM IF EXISTS " + w1Stream + " CASCADE",
 	"CREATE STREAM " + w1Stream + " (ts timestamptz, device_id int, region text, value float8)",
-	"CREATE VIEW " + w2DeviceMin + " WITH (ttl = '10 minutes', ttl_column = 'window_start', lateness = '1 day') AS " +
+	"CREATE VIEW " + w2DeviceMin + " WITH (ttl = '1 hour', ttl_column = 'window_start', lateness = '1 day') AS " +
 		"SELECT window_start, device_id, count(*) AS n, sum(value) AS total, max(value) AS peak " +
 		"FROM tumble(" + w1Stream + ", ts, interval '1 minute') GROUP BY window_start, device_id",
-	"CREATE VIEW " + w2Uniques + " WITH (ttl = '10 minutes', ttl_column = 'window_start', lateness = '1 day') AS " +
+	"CREATE VIEW " + w2Uniques + " WITH (ttl = '1 hour', ttl_column = 'window_start', lateness = '1 day') AS " +
 		"SELECT window_start, region, approx_count_distinct(device_id) AS devices " +
 		"FROM tumble(" + w1Stream + ", ts, interval '1 minute') GROUP BY window_start, region",
 	"CREATE VIEW " + w2P99 + " AS SELECT region, percentile_cont(0.99) WITHIN GROUP (ORDER BY value) AS p99 " +
