@@ -136,16 +136,9 @@ func (c *Compiler) compileCompare(op string, l, r *Node, e *parser.Binary) (*Nod
 		return n, nil
 	}
 	return fold(newNode(types.Bool, func(ec *Ctx, in Input) (types.Datum, error) {
-		a, err := l.Fn(ec, in)
-		if err != nil {
-			return a, err
-		}
-		b, err := r.Fn(ec, in)
-		if err != nil {
-			return b, err
-		}
-		if a.Null || b.Null {
-			return types.NullOf(types.Bool), nil
+		a, b, null, err := binEval(l, r, ec, in)
+		if err != nil || null {
+			return types.NullOf(types.Bool), err
 		}
 		return types.NewBool(test(CompareDatums(a, b))), nil
 	}), l, r)
@@ -211,16 +204,9 @@ func (c *Compiler) compileLike(op string, l, r *Node, e *parser.Binary) (*Node, 
 	not := strings.HasPrefix(op, "NOT") || strings.HasPrefix(op, "!")
 	fold_ := strings.Contains(op, "ILIKE") || strings.HasSuffix(op, "*")
 	return fold(newNode(types.Bool, func(ec *Ctx, in Input) (types.Datum, error) {
-		a, err := l.Fn(ec, in)
-		if err != nil {
-			return a, err
-		}
-		p, err := r.Fn(ec, in)
-		if err != nil {
-			return p, err
-		}
-		if a.Null || p.Null {
-			return types.NullOf(types.Bool), nil
+		a, p, null, err := binEval(l, r, ec, in)
+		if err != nil || null {
+			return types.NullOf(types.Bool), err
 		}
 		return types.NewBool(likeMatch(a.S, p.S, fold_) != not), nil
 	}), l, r)
@@ -245,16 +231,9 @@ func (c *Compiler) compileConcat(l, r *Node, e *parser.Binary) (*Node, error) {
 		}
 	}
 	return fold(newNode(types.Text, func(ec *Ctx, in Input) (types.Datum, error) {
-		a, err := l.Fn(ec, in)
-		if err != nil {
-			return a, err
-		}
-		b, err := r.Fn(ec, in)
-		if err != nil {
-			return b, err
-		}
-		if a.Null || b.Null {
-			return types.NullOf(types.Text), nil
+		a, b, null, err := binEval(l, r, ec, in)
+		if err != nil || null {
+			return types.NullOf(types.Text), err
 		}
 		return types.NewText(a.S + b.S), nil
 	}), l, r)
