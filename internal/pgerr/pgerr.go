@@ -51,6 +51,7 @@ const (
 	DependentObjects             = "2BP01"
 	ProgramLimitExceeded         = "54000"
 	TooManyConnections           = "53300"
+	OutOfMemory                  = "53200"
 	QueryCanceled                = "57014"
 	AdminShutdown                = "57P01"
 	CannotConnectNow             = "57P03"

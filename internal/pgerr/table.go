@@ -444,3 +444,8 @@ var (
 	StreamTypmod        = def("stream_typmod", FeatureNotSupported, "column %q: type modifiers such as %s(n) are not supported on stream columns", "Declare the column without the modifier and cast where you read it, e.g. sum(x)::numeric(12, 2) or left(name, 20).")
 	TumbleNoWindowKey   = def("tumble_no_window_key", GroupingError, "a view over %s() must GROUP BY window_start or window_end", "")
 )
+
+// issue 11: query memory
+var (
+	QueryMemoryExceeded = def("query_memory_exceeded", OutOfMemory, "query exceeded its memory limit of %s", "Narrow the query (WHERE, LIMIT, fewer groups), or raise the limit: SET max_query_memory = '1GB'.")
+)

@@ -38,6 +38,9 @@ type Ctx struct {
 	// session) evaluates with the style the expression was compiled
 	// under, which for views is always the default: UTC.
 	Style *types.Style
+	// Mem bounds the memory the statement's operators buffer (nil:
+	// unbounded); see Budget.
+	Mem *Budget
 }
 
 // evalStyle is the style to evaluate with: the statement's, else the one
