@@ -451,7 +451,10 @@ var (
 )
 
 // issue 11: tables
-const UniqueViolation = "23505" // unique_violation
+const (
+	UniqueViolation      = "23505" // unique_violation
+	CardinalityViolation = "21000" // cardinality_violation
+)
 
 var (
 	TableNotFound       = def("table_not_found", UndefinedTable, "table %q does not exist", "")
@@ -464,4 +467,10 @@ var (
 	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
 	DuplicateKey        = def("duplicate_key", UniqueViolation, "duplicate key value violates unique constraint %q", "")
 	NullInColumn        = def("null_in_column", NotNullViolation, "null value in column %q of relation %q violates not-null constraint", "")
+)
+
+// issue 11: tables (data)
+var (
+	UpdateKeyColumn = def("update_key_column", FeatureNotSupported, "cannot change primary key column %q with UPDATE", "DELETE the row and INSERT it with the new key.")
+	ConflictTwice   = def("conflict_twice", CardinalityViolation, "ON CONFLICT DO UPDATE command cannot affect row a second time", "Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")
 )
