@@ -701,3 +701,18 @@ func Rows(r pebble.Reader, prefix []byte, fn func(key, val []byte) error) error 
 func Lookup(r pebble.Reader, prefix, k []byte) ([]byte, error) {
 	return get(r, append(append(append([]byte(nil), prefix...), 'r'), k...))
 }
+
+// ShardOf returns the shard (of shards) that holds the row with encoded
+// primary key k: an FNV-1a hash of the key encoding, the same on every
+// node and across restarts.
+func ShardOf(k []byte, shards int) int {
+	if shards <= 1 {
+		return 0
+	}
+	var h uint64 = 14695981039346656037
+	for _, b := range k {
+		h ^= uint64(b)
+		h *= 1099511628211
+	}
+	return int(h % uint64(shards))
+}
