@@ -474,3 +474,19 @@ var (
 	UpdateKeyColumn = def("update_key_column", FeatureNotSupported, "cannot change primary key column %q with UPDATE", "DELETE the row and INSERT it with the new key.")
 	ConflictTwice   = def("conflict_twice", CardinalityViolation, "ON CONFLICT DO UPDATE command cannot affect row a second time", "Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")
 )
+
+// issue 11: tables (statements)
+var (
+	OnConflictStream     = def("on_conflict_stream", FeatureNotSupported, "ON CONFLICT is not supported on stream %q", "A stream has no keys; use a table for rows with a primary key.")
+	TableTypmod          = def("table_typmod", FeatureNotSupported, "column %q: type modifiers such as %s(n) are not supported on table columns", "Declare the column without the modifier.")
+	DefaultNotConstant   = def("default_not_constant", FeatureNotSupported, "DEFAULT of column %q must be a constant", "Write a literal such as DEFAULT 0 or DEFAULT 'x'; functions such as now() are evaluated once per row in PostgreSQL, which tables do not do.")
+	MultiplePrimaryKeys  = def("multiple_primary_keys", InvalidTableDefinition, "multiple primary keys for table %q are not allowed", "")
+	KeyColumnNotFound    = def("key_column_not_found", UndefinedColumn, "column %q named in key does not exist", "")
+	KeyColumnType        = def("key_column_type", FeatureNotSupported, "column %q of type %s cannot be part of a primary key", "Use an integer, numeric, text, uuid, date, time or timestamp key.")
+	MultipleAssignments  = def("multiple_assignments", SyntaxError, "multiple assignments to same column %q", "")
+	NoConflictConstraint = def("no_conflict_constraint", InvalidColumnRef, "there is no unique or exclusion constraint matching the ON CONFLICT specification", "Name the primary key columns: ON CONFLICT (%s).")
+	TableSubquery        = def("table_subquery", FeatureNotSupported, "subqueries are not supported in %s", "")
+)
+
+// InvalidTableDefinition is SQLSTATE 42P16.
+const InvalidTableDefinition = "42P16"
