@@ -20,7 +20,7 @@ func (m *Manager) startTables(cat *catalog.Catalog, want map[uint64]catalog.Grou
 			if !ok {
 				continue
 			}
-			sm := tablesm.New(raftstore.DataPrefix(gid))
+			sm := tablesm.New(raftstore.DataPrefix(gid), m.store.DB())
 			if err := m.store.StartGroup(gid, sm, peers); err != nil {
 				m.log.Error("start table shard", "table", t.Name, "shard", i, "group", gid, "err", err)
 				continue

@@ -8,8 +8,8 @@
 //	i<id 16>      -> applied index BE8 | result (dedupe table, bounded)
 //
 // Every write is one command, applied atomically: Apply reads the shard
-// (through the indexed batch, so earlier entries of the same loop
-// iteration are seen), decides every change, and only then writes them,
+// (the engine, overlaid with the writes of earlier entries not yet
+// committed to it), decides every change, and only then writes them,
 // so a command that fails (a duplicate key, a NOT NULL violated by an
 // UPDATE) leaves the shard as it was. UPDATE, DELETE and ON CONFLICT DO
 // UPDATE ship their expressions as SQL text with the parameter values and
@@ -240,16 +240,83 @@ func DefaultValue(c catalog.Column) (types.Datum, error) {
 // SM is a table shard's state machine.
 type SM struct {
 	prefix []byte
+	db     pebble.Reader // the engine, as of the last committed apply batch
 
 	// Owned by the apply loop.
 	ids     map[[IDLen]byte][]byte // command id -> stored result
 	idOrder [][IDLen]byte
+	// The apply batch is not indexed (reading it back is not possible),
+	// so the rows written into it since it was last committed are kept
+	// here too, until Durable: over maps a row key to its value (nil:
+	// deleted); truncated hides every row the engine holds.
+	over      map[string][]byte
+	truncated bool
 }
 
 // New returns the state machine of the table shard whose data range
-// starts with prefix.
-func New(prefix []byte) *SM {
-	return &SM{prefix: append([]byte(nil), prefix...), ids: map[[IDLen]byte][]byte{}}
+// starts with prefix; db is the engine the apply batches commit to.
+func New(prefix []byte, db pebble.Reader) *SM {
+	return &SM{prefix: append([]byte(nil), prefix...), db: db, ids: map[[IDLen]byte][]byte{}, over: map[string][]byte{}}
+}
+
+// Durable implements raftstore.DurableNotifier: the apply batch is in the
+// engine, so reads go there again.
+func (sm *SM) Durable() {
+	clear(sm.over)
+	sm.truncated = false
+}
+
+// get reads a row as of the writes applied so far (nil when absent).
+func (sm *SM) get(key []byte) ([]byte, error) {
+	if v, ok := sm.over[string(key)]; ok {
+		return v, nil
+	}
+	if sm.truncated {
+		return nil, nil
+	}
+	return get(sm.db, key)
+}
+
+// rows calls fn with every row as of the writes applied so far.
+func (sm *SM) rows(fn func(key, v []byte) error) error {
+	if !sm.truncated {
+		err := Rows(sm.db, sm.prefix, func(key, v []byte) error {
+			if ov, ok := sm.over[string(key)]; ok {
+				if ov == nil {
+					return nil
+				}
+				v = ov
+			}
+			return fn(key, v)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	keys := make([]string, 0, len(sm.over))
+	for k := range sm.over {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same order (and so the same first error) on every replica
+	for _, k := range keys {
+		v := sm.over[k]
+		if v == nil {
+			continue
+		}
+		if !sm.truncated {
+			old, err := get(sm.db, []byte(k))
+			if err != nil {
+				return err
+			}
+			if old != nil {
+				continue // visited above
+			}
+		}
+		if err := fn([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (sm *SM) key(tag byte, rest []byte) []byte {
@@ -261,6 +328,7 @@ func (sm *SM) key(tag byte, rest []byte) []byte {
 func (sm *SM) Load(r pebble.Reader) error {
 	sm.ids = map[[IDLen]byte][]byte{}
 	sm.idOrder = nil
+	sm.Durable()
 	lo := sm.key('i', nil)
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: sm.key('j', nil)})
 	if err != nil {
@@ -328,7 +396,7 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 	if err := json.Unmarshal(cmd[1+IDLen:], &c); err != nil {
 		return fmt.Errorf("%w: at index %d: %v", ErrCorruptCommand, index, err)
 	}
-	writes, n, perr := sm.plan(wb, &c)
+	writes, n, perr := sm.plan(&c)
 	var r storedResult
 	if perr != nil {
 		r = storedResult{Code: perr.Code, Message: perr.Message, Detail: perr.Detail, Hint: perr.Hint}
@@ -339,10 +407,14 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 			switch {
 			case w.del && w.rangeEnd != nil:
 				err = wb.DeleteRange(w.key, w.rangeEnd, nil)
+				clear(sm.over)
+				sm.truncated = true
 			case w.del:
 				err = wb.Delete(w.key, nil)
+				sm.over[string(w.key)] = nil
 			default:
 				err = wb.Set(w.key, w.val, nil)
+				sm.over[string(w.key)] = w.val
 			}
 			if err != nil {
 				return err
@@ -387,14 +459,14 @@ type write struct {
 }
 
 // plan decides a command's writes without making them.
-func (sm *SM) plan(r pebble.Reader, c *Command) ([]write, int, *pgerr.Error) {
+func (sm *SM) plan(c *Command) ([]write, int, *pgerr.Error) {
 	switch c.Op {
 	case OpTruncate:
 		return []write{{key: sm.key('r', nil), rangeEnd: sm.key('s', nil), del: true}}, 0, nil
 	case OpInsert:
-		return sm.planInsert(r, c)
+		return sm.planInsert(c)
 	case OpUpdate, OpDelete:
-		return sm.planUpdate(r, c)
+		return sm.planUpdate(c)
 	}
 	return nil, 0, pgerr.Internal.New(fmt.Errorf("tablesm: unknown op %q", c.Op))
 }
@@ -534,7 +606,7 @@ func (c *Command) checkNotNull(row []types.Datum) *pgerr.Error {
 	return nil
 }
 
-func (sm *SM) planInsert(r pebble.Reader, c *Command) ([]write, int, *pgerr.Error) {
+func (sm *SM) planInsert(c *Command) ([]write, int, *pgerr.Error) {
 	var x *compiled
 	var ec *scalar.Ctx
 	if c.Conflict == ConflictUpdate {
@@ -563,7 +635,7 @@ func (sm *SM) planInsert(r pebble.Reader, c *Command) ([]write, int, *pgerr.Erro
 		wi, inStmt := pending[string(key)]
 		if inStmt {
 			cur = writes[wi].val
-		} else if cur, err = get(r, key); err != nil {
+		} else if cur, err = sm.get(key); err != nil {
 			return nil, 0, pgerr.Internal.New(err)
 		}
 		if cur == nil {
@@ -605,7 +677,7 @@ func (sm *SM) planInsert(r pebble.Reader, c *Command) ([]write, int, *pgerr.Erro
 	return writes, n, nil
 }
 
-func (sm *SM) planUpdate(r pebble.Reader, c *Command) ([]write, int, *pgerr.Error) {
+func (sm *SM) planUpdate(c *Command) ([]write, int, *pgerr.Error) {
 	x, perr := c.compile(false)
 	if perr != nil {
 		return nil, 0, perr
@@ -644,7 +716,7 @@ func (sm *SM) planUpdate(r pebble.Reader, c *Command) ([]write, int, *pgerr.Erro
 				continue
 			}
 			seen[string(key)] = true
-			v, err := get(r, key)
+			v, err := sm.get(key)
 			if err != nil {
 				return nil, 0, pgerr.Internal.New(err)
 			}
@@ -657,7 +729,7 @@ func (sm *SM) planUpdate(r pebble.Reader, c *Command) ([]write, int, *pgerr.Erro
 		}
 		return writes, len(writes), nil
 	}
-	err := Rows(r, sm.prefix, func(key, v []byte) error {
+	err := sm.rows(func(key, v []byte) error {
 		if perr := each(key, v); perr != nil {
 			return perr
 		}

@@ -32,7 +32,9 @@ func newShard(t *testing.T) *shard {
 	}
 	t.Cleanup(func() { db.Close() })
 	cols := []catalog.Column{{Name: "id", T: types.Int4, ID: 1, NotNull: true}, {Name: "site", T: types.Text, ID: 2, NotNull: true}, {Name: "n", T: types.Int8, ID: 3}}
-	return &shard{t: t, db: db, sm: New(prefix), cols: cols}
+	s := &shard{t: t, db: db, cols: cols}
+	s.sm = New(prefix, db)
+	return s
 }
 
 func (s *shard) applyID(id [IDLen]byte, c *Command) any {
@@ -47,6 +49,7 @@ func (s *shard) applyID(id [IDLen]byte, c *Command) any {
 	if err := wb.Commit(pebble.Sync); err != nil {
 		s.t.Fatal(err)
 	}
+	s.sm.Durable()
 	return res
 }
 
@@ -201,7 +204,7 @@ func TestRetryDedupe(t *testing.T) {
 		t.Fatal(got)
 	}
 	// After a restart (Load) too.
-	s.sm = New(prefix)
+	s.sm = New(prefix, s.db)
 	if err := s.sm.Load(s.db); err != nil {
 		t.Fatal(err)
 	}
@@ -251,5 +254,39 @@ func TestReplayDeterminism(t *testing.T) {
 	}
 	if a.rows() != b.rows() || !strings.Contains(a.rows(), "2023-11-14") {
 		t.Fatal(a.rows(), b.rows())
+	}
+}
+
+// Entries applied into one batch (one raft loop iteration) see each
+// other's writes before the batch is committed.
+func TestOneBatchSeesEarlierEntries(t *testing.T) {
+	s := newShard(t)
+	c := s.cols
+	s.apply(&Command{Op: OpInsert, Rows: [][]byte{row(c, 1, "a", 1)}})
+	wb := s.db.NewBatch()
+	var results []string
+	for i, cmd := range []*Command{
+		{Op: OpInsert, Rows: [][]byte{row(c, 2, "b", 2)}},
+		{Op: OpInsert, Rows: [][]byte{row(c, 2, "dup", 2)}},
+		{Op: OpUpdate, Set: []SetExpr{{Col: 2, SQL: "n + 10"}}},
+		{Op: OpDelete, Where: "id = 1"},
+		{Op: OpInsert, Rows: [][]byte{row(c, 1, "again", 0)}},
+		{Op: OpTruncate},
+		{Op: OpInsert, Rows: [][]byte{row(c, 3, "c", 3)}},
+		{Op: OpUpdate, Set: []SetExpr{{Col: 2, SQL: "n + 1"}}},
+	} {
+		cmd.Table, cmd.Key, cmd.Cols = "devices", []int{0}, c
+		res := s.sm.Apply(wb, uint64(100+i), Encode([IDLen]byte{byte(i + 1), 7}, cmd))
+		results = append(results, strings.Fields(code(res))[0])
+	}
+	if err := wb.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	s.sm.Durable()
+	if got := strings.Join(results, " "); got != "{1} 23505 {2} {1} {1} {0} {1} {1}" {
+		t.Fatal(got)
+	}
+	if got := s.rows(); got != "3,c,4" {
+		t.Fatal(got)
 	}
 }
