@@ -464,7 +464,7 @@ var (
 	ColumnExists        = def("table_column_exists", DuplicateColumn, "column %q of relation %q already exists", "")
 	TableColumnNotFound = def("table_column_not_found", UndefinedColumn, "column %q of relation %q does not exist", "")
 	DropKeyColumn       = def("drop_key_column", FeatureNotSupported, "cannot drop column %q of table %q: it is part of the primary key", "Create a new table with the key you want and INSERT INTO it SELECT from this one.")
-	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
+	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q of relation %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
 	DuplicateKey        = def("duplicate_key", UniqueViolation, "duplicate key value violates unique constraint %q", "")
 	NullInColumn        = def("null_in_column", NotNullViolation, "null value in column %q of relation %q violates not-null constraint", "")
 )
@@ -485,6 +485,7 @@ var (
 	KeyColumnType        = def("key_column_type", FeatureNotSupported, "column %q of type %s cannot be part of a primary key", "Use an integer, numeric, text, uuid, date, time or timestamp key.")
 	MultipleAssignments  = def("multiple_assignments", SyntaxError, "multiple assignments to same column %q", "")
 	NoConflictConstraint = def("no_conflict_constraint", InvalidColumnRef, "there is no unique or exclusion constraint matching the ON CONFLICT specification", "Name the primary key columns: ON CONFLICT (%s).")
+	ValuesLength         = def("values_length", SyntaxError, "VALUES lists must all be the same length", "")
 	TableSubquery        = def("table_subquery", FeatureNotSupported, "subqueries are not supported in %s", "")
 )
 

@@ -514,9 +514,18 @@ func (s *Session) prepareTableInsert(t *catalog.Table, ins *parser.Insert, oids 
 			return nil, err
 		}
 	} else {
+		if len(ins.Cols) == 0 && len(ins.Rows) > 0 && len(ins.Rows[0]) < len(idx) {
+			// As in PostgreSQL: without a column list, fewer values fill
+			// the first columns and the rest take their defaults.
+			idx = idx[:len(ins.Rows[0])]
+			rb.idx = idx
+		}
 		exprs = make([][]*exec.Expr, len(ins.Rows))
 		for r, row := range ins.Rows {
 			if len(row) != len(idx) {
+				if r > 0 && len(ins.Cols) == 0 {
+					return nil, pgerr.ValuesLength.New().WithPos(row[0].Pos())
+				}
 				return nil, arityErr(len(row), len(idx), row, ins.P)
 			}
 			for i, e := range row {
