@@ -175,7 +175,7 @@ func planShipped(t *catalog.Table, quals []string, excluded bool, set []parser.S
 			return nil, err
 		}
 		if _, err := scalar.CompileAssign(e, cols, t.Columns[i].T, pt); err != nil {
-			return nil, err
+			return nil, nameColumn(err, sc.Col)
 		}
 		out.set = append(out.set, tablesm.SetExpr{Col: i, SQL: parser.FormatExpr(e)})
 	}
@@ -531,7 +531,7 @@ func (s *Session) prepareTableInsert(t *catalog.Table, ins *parser.Insert, oids 
 			for i, e := range row {
 				x, err := scalar.CompileAssign(e, nil, t.Columns[idx[i]].T, pt)
 				if err != nil {
-					return nil, err
+					return nil, nameColumn(err, t.Columns[idx[i]].Name)
 				}
 				exprs[r] = append(exprs[r], x)
 			}
@@ -757,4 +757,16 @@ func copyErr(err error, applied int) error {
 		e = e.WithDetail("%d rows of this COPY were applied before the error, in chunks of %d.", applied, copyChunk)
 	}
 	return e
+}
+
+// nameColumn names the column in an assignment's type mismatch (42804),
+// as PostgreSQL does: column "id" is of type integer but ....
+func nameColumn(err error, col string) error {
+	e := pgerr.From(err)
+	if e.Code != pgerr.DatatypeMismatch || !strings.HasPrefix(e.Message, "column is of type") {
+		return err
+	}
+	c := *e
+	c.Message = fmt.Sprintf("column %q", col) + strings.TrimPrefix(e.Message, "column")
+	return &c
 }
