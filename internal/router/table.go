@@ -152,6 +152,14 @@ func (rt *Router) TableWrite(ctx context.Context, t *catalog.Table, cmds map[int
 		cmd := tablesm.Encode(NewBatchID(), c)
 		go func() {
 			n, err := rt.proposeShard(ctx, t.Groups[shard], cmd)
+			if err != nil && len(cmds) > 1 {
+				e := pgerr.From(err)
+				detail := fmt.Sprintf("Shard %d of table %q refused its part of the statement; the other shards' parts may have been applied.", shard, t.Name)
+				if e.Detail != "" {
+					detail = e.Detail + " " + detail
+				}
+				err = e.WithDetail("%s", detail)
+			}
 			ch <- out{int(n), err}
 		}()
 	}

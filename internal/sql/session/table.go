@@ -321,7 +321,11 @@ func (s *Session) commitTableWrites(ctx context.Context, ws []deferredWrite) err
 		if _, err := s.b.TableWrite(ctx, w.t, w.cmds); err != nil {
 			e := pgerr.From(err)
 			if i > 0 {
-				e = e.WithDetail("%s The block's %d table statements before this one were applied; the rest were not.", e.Detail, i)
+				d := fmt.Sprintf("The block's %d table statements before this one were applied; the ones after it were not.", i)
+				if e.Detail != "" {
+					d = e.Detail + " " + d
+				}
+				e = e.WithDetail("%s", d)
 			}
 			return e
 		}
