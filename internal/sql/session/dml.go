@@ -575,6 +575,10 @@ func (s *Session) prepareTableInsert(t *catalog.Table, ins *parser.Insert, oids 
 					}
 					vals[i] = scalar.Own(v)
 				}
+				// The rows are held until the statement's write.
+				if err := ec.Grow(scalar.RowSize(vals)); err != nil {
+					return err
+				}
 				rows++
 				return rbr.add(cmds, vals)
 			})
