@@ -162,6 +162,8 @@ func formatStmt(b *strings.Builder, s Statement) {
 		}
 	case *Select:
 		formatSelect(b, s)
+	case *Explain:
+		formatExplain(b, s)
 	case *Set:
 		b.WriteString("SET ")
 		if s.Local {
@@ -382,6 +384,10 @@ func typeTail(name string) string {
 }
 
 func formatSelect(b *strings.Builder, s *Select) {
+	if !s.IsSimple() {
+		formatQuery(b, s)
+		return
+	}
 	b.WriteString("SELECT ")
 	if s.Distinct {
 		b.WriteString("DISTINCT ")
@@ -398,23 +404,7 @@ func formatSelect(b *strings.Builder, s *Select) {
 	}
 	if f := s.From; f != nil {
 		b.WriteString(" FROM ")
-		if f.Subquery != nil {
-			b.WriteByte('(')
-			formatSelect(b, f.Subquery)
-			b.WriteByte(')')
-		} else if f.Func != nil {
-			formatExpr(b, f.Func)
-		} else {
-			if f.Schema != "" {
-				b.WriteString(QuoteIdent(f.Schema))
-				b.WriteByte('.')
-			}
-			b.WriteString(QuoteIdent(f.Name))
-		}
-		if f.Alias != "" {
-			b.WriteString(" AS ")
-			b.WriteString(QuoteIdent(f.Alias))
-		}
+		formatTableRef(b, f)
 	}
 	if s.Where != nil {
 		b.WriteString(" WHERE ")
@@ -619,7 +609,9 @@ func formatExpr(b *strings.Builder, e Expr) {
 		}
 		b.WriteByte(')')
 	default:
-		fmt.Fprintf(b, "<unknown expr %T>", e)
+		if !formatQueryExpr(b, e) {
+			fmt.Fprintf(b, "<unknown expr %T>", e)
+		}
 	}
 }
 
