@@ -303,6 +303,10 @@ type TableRef struct {
 	// Func is a table function in FROM (tumble(s, ts, interval '1
 	// minute')); Name is then the function's name.
 	Func *Func
+	// Ordinality and ColAliases are a table function's WITH ORDINALITY
+	// and `AS alias(col, ...)` column names.
+	Ordinality bool
+	ColAliases []string
 }
 
 // SelectItem is one output column; Alias is empty unless written.
@@ -324,14 +328,17 @@ type OrderItem struct {
 type Select struct {
 	P        int
 	Distinct bool
-	Items    []SelectItem
-	From     *TableRef
-	Where    Expr
-	GroupBy  []Expr
-	Having   Expr
-	OrderBy  []OrderItem
-	Limit    Expr
-	Offset   Expr
+	// DistinctOn holds the expressions of DISTINCT ON (...); nil otherwise.
+	DistinctOn []Expr
+	Items      []SelectItem
+	From       *TableRef
+	Where      Expr
+	GroupBy    []Expr
+	Having     Expr
+	Windows    []NamedWindow // the WINDOW clause
+	OrderBy    []OrderItem
+	Limit      Expr
+	Offset     Expr
 }
 
 // Set is `SET [SESSION|LOCAL] name {=|TO} value[, ...]`, `SET name TO

@@ -386,6 +386,9 @@ func formatSelect(b *strings.Builder, s *Select) {
 	if s.Distinct {
 		b.WriteString("DISTINCT ")
 	}
+	if s.DistinctOn != nil {
+		formatDistinctOn(b, s)
+	}
 	for i, it := range s.Items {
 		if i > 0 {
 			b.WriteString(", ")
@@ -404,6 +407,9 @@ func formatSelect(b *strings.Builder, s *Select) {
 			b.WriteByte(')')
 		} else if f.Func != nil {
 			formatExpr(b, f.Func)
+			if f.Ordinality {
+				b.WriteString(" WITH ORDINALITY")
+			}
 		} else {
 			if f.Schema != "" {
 				b.WriteString(QuoteIdent(f.Schema))
@@ -414,6 +420,7 @@ func formatSelect(b *strings.Builder, s *Select) {
 		if f.Alias != "" {
 			b.WriteString(" AS ")
 			b.WriteString(QuoteIdent(f.Alias))
+			formatFuncAliases(b, f)
 		}
 	}
 	if s.Where != nil {
@@ -427,6 +434,9 @@ func formatSelect(b *strings.Builder, s *Select) {
 	if s.Having != nil {
 		b.WriteString(" HAVING ")
 		formatExpr(b, s.Having)
+	}
+	if len(s.Windows) > 0 {
+		formatWindowClause(b, s)
 	}
 	if len(s.OrderBy) > 0 {
 		b.WriteString(" ORDER BY ")
@@ -619,6 +629,9 @@ func formatExpr(b *strings.Builder, e Expr) {
 		}
 		b.WriteByte(')')
 	default:
+		if formatOlapExpr(b, e) {
+			return
+		}
 		fmt.Fprintf(b, "<unknown expr %T>", e)
 	}
 }
