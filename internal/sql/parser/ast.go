@@ -306,6 +306,8 @@ type TableRef struct {
 	Func *Func
 	// Join is set when this item is `Left JOIN Right ...` (or `a, b`).
 	Join *Join
+	// Ordinality is a table function's WITH ORDINALITY.
+	Ordinality bool
 	// ColAliases are the column aliases of `AS t(x, y)`.
 	ColAliases []string
 }
@@ -330,14 +332,17 @@ type OrderItem struct {
 type Select struct {
 	P        int
 	Distinct bool
-	Items    []SelectItem
-	From     *TableRef
-	Where    Expr
-	GroupBy  []Expr
-	Having   Expr
-	OrderBy  []OrderItem
-	Limit    Expr
-	Offset   Expr
+	// DistinctOn holds the expressions of DISTINCT ON (...); nil otherwise.
+	DistinctOn []Expr
+	Items      []SelectItem
+	From       *TableRef
+	Where      Expr
+	GroupBy    []Expr
+	Having     Expr
+	Windows    []NamedWindow // the WINDOW clause
+	OrderBy    []OrderItem
+	Limit      Expr
+	Offset     Expr
 	// With is the query's WITH clause; nil when absent.
 	With *With
 	// SetOp is set when the body is a UNION/INTERSECT/EXCEPT.

@@ -700,8 +700,8 @@ func (p *parser) parseFuncArgs(t token, name string) (Expr, error) {
 		}
 		f.Filter = cond
 	}
-	if n := p.peek(); isKwTok(n, "over") && isOpTok(p.peekN(1), "(") {
-		return nil, p.unsupported(n, "%s is not supported", strings.ToUpper(n.val))
+	if p.isOverClause() {
+		return p.parseOver(f)
 	}
 	return f, nil
 }

@@ -392,6 +392,9 @@ func formatSelect(b *strings.Builder, s *Select) {
 	if s.Distinct {
 		b.WriteString("DISTINCT ")
 	}
+	if s.DistinctOn != nil {
+		formatDistinctOn(b, s)
+	}
 	for i, it := range s.Items {
 		if i > 0 {
 			b.WriteString(", ")
@@ -417,6 +420,9 @@ func formatSelect(b *strings.Builder, s *Select) {
 	if s.Having != nil {
 		b.WriteString(" HAVING ")
 		formatExpr(b, s.Having)
+	}
+	if len(s.Windows) > 0 {
+		formatWindowClause(b, s)
 	}
 	if len(s.OrderBy) > 0 {
 		b.WriteString(" ORDER BY ")
@@ -609,9 +615,10 @@ func formatExpr(b *strings.Builder, e Expr) {
 		}
 		b.WriteByte(')')
 	default:
-		if !formatQueryExpr(b, e) {
-			fmt.Fprintf(b, "<unknown expr %T>", e)
+		if formatOlapExpr(b, e) || formatQueryExpr(b, e) {
+			return
 		}
+		fmt.Fprintf(b, "<unknown expr %T>", e)
 	}
 }
 
