@@ -153,7 +153,7 @@ func (p *parser) parseCmp() (Expr, error) {
 	}
 	p.i++
 	if k := p.peek(); isKwTok(k, "any") || isKwTok(k, "all") || isKwTok(k, "some") {
-		return nil, p.unsupported(k, "%s (...) comparisons are not supported", strings.ToUpper(k.val))
+		return p.parseAnyCmp(l, t.val)
 	}
 	r, err := p.parseLike()
 	if err != nil {
@@ -285,7 +285,6 @@ func addOps(s string) bool { return s == "+" || s == "-" }
 func mulOps(s string) bool { return s == "*" || s == "/" || s == "%" }
 func powOps(s string) bool { return s == "^" }
 
-func (p *parser) parseConcat() (Expr, error) { return p.binaryLevel(concatOps, p.parseAdd) }
 func (p *parser) parseAdd() (Expr, error)    { return p.binaryLevel(addOps, p.parseMul) }
 func (p *parser) parseMul() (Expr, error)    { return p.binaryLevel(mulOps, p.parsePow) }
 func (p *parser) parsePow() (Expr, error)    { return p.binaryLevel(powOps, p.parseAt) }
@@ -374,6 +373,12 @@ func (p *parser) parsePostfix() (Expr, error) {
 				return nil, err
 			}
 			x = &Func{P: lb.pos, Name: SubscriptFunc, Args: []Expr{x, idx}}
+		case p.isKw("collate"):
+			// Only the C collation exists; x keeps its meaning.
+			p.i++
+			if err := p.parseCollate(); err != nil {
+				return nil, err
+			}
 		default:
 			return x, nil
 		}

@@ -618,6 +618,8 @@ func formatExpr(b *strings.Builder, e Expr) {
 			formatSelect(b, e.Select)
 		}
 		b.WriteByte(')')
+	case *AnyCmp:
+		formatAnyCmp(b, e)
 	default:
 		fmt.Fprintf(b, "<unknown expr %T>", e)
 	}
