@@ -285,9 +285,9 @@ func addOps(s string) bool { return s == "+" || s == "-" }
 func mulOps(s string) bool { return s == "*" || s == "/" || s == "%" }
 func powOps(s string) bool { return s == "^" }
 
-func (p *parser) parseAdd() (Expr, error)    { return p.binaryLevel(addOps, p.parseMul) }
-func (p *parser) parseMul() (Expr, error)    { return p.binaryLevel(mulOps, p.parsePow) }
-func (p *parser) parsePow() (Expr, error)    { return p.binaryLevel(powOps, p.parseAt) }
+func (p *parser) parseAdd() (Expr, error) { return p.binaryLevel(addOps, p.parseMul) }
+func (p *parser) parseMul() (Expr, error) { return p.binaryLevel(mulOps, p.parsePow) }
+func (p *parser) parsePow() (Expr, error) { return p.binaryLevel(powOps, p.parseAt) }
 
 // parseAt handles `x AT TIME ZONE z`, which PostgreSQL implements as the
 // function timezone(z, x); it is represented that way.
