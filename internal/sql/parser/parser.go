@@ -583,6 +583,14 @@ func (p *parser) parseTypeName() (TypeName, error) {
 		return TypeName{}, p.syntaxErr(t)
 	}
 	p.i++
+	if t.val == "pg_catalog" && isOpTok(p.peek(), ".") {
+		// pg_catalog.text: every type lives in pg_catalog.
+		p.i++
+		if t = p.peek(); t.kind != tIdent && t.kind != tQIdent {
+			return TypeName{}, p.syntaxErr(t)
+		}
+		p.i++
+	}
 	tn := TypeName{P: t.pos, Name: t.val}
 	if t.kind == tIdent {
 		switch t.val {
