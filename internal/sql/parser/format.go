@@ -242,7 +242,9 @@ func formatStmt(b *strings.Builder, s Statement) {
 		b.WriteString("ROLLBACK")
 	case *Empty:
 	default:
-		fmt.Fprintf(b, "<unknown statement %T>", s)
+		if !formatProto(b, s) {
+			fmt.Fprintf(b, "<unknown statement %T>", s)
+		}
 	}
 }
 
