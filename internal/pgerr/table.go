@@ -491,6 +491,7 @@ var (
 	KeyColumnType        = def("key_column_type", FeatureNotSupported, "column %q of type %s cannot be part of a primary key", "Use an integer, numeric, text, uuid, date, time or timestamp key.")
 	MultipleAssignments  = def("multiple_assignments", SyntaxError, "multiple assignments to same column %q", "")
 	NoConflictConstraint = def("no_conflict_constraint", InvalidColumnRef, "there is no unique or exclusion constraint matching the ON CONFLICT specification", "Name the primary key columns: ON CONFLICT (%s).")
+	TableWriteTooLarge   = def("table_write_too_large", ProgramLimitExceeded, "statement writes more than %d MiB of rows to one shard of table %q", "Split it, or use COPY, which applies 16,384 rows at a time.")
 	ValuesLength         = def("values_length", SyntaxError, "VALUES lists must all be the same length", "")
 	TableSubquery        = def("table_subquery", FeatureNotSupported, "subqueries are not supported in %s", "")
 )

@@ -296,8 +296,24 @@ func (s *Session) tableWrite(ctx context.Context, t *catalog.Table, cmds map[int
 	if len(cmds) == 0 {
 		return nil
 	}
+	for _, c := range cmds {
+		size := 0
+		for _, r := range c.Rows {
+			size += len(r)
+		}
+		if size > maxTableCommand {
+			return pgerr.TableWriteTooLarge.New(maxTableCommand>>20, t.Name)
+		}
+	}
 	if s.tx == txOpen {
 		s.deferred = append(s.deferred, deferredWrite{t: t, cmds: cmds})
+		for _, c := range cmds {
+			s.pendingRows += max(len(c.Rows), 1)
+		}
+		if s.pendingRows > maxTxRows {
+			return pgerr.TxTooManyEvents.New(maxTxRows, s.pendingRows).
+				WithHint("COMMIT more often, or COPY outside a transaction block.")
+		}
 		return nil
 	}
 	got, err := s.b.TableWrite(ctx, t, cmds)
@@ -306,6 +322,10 @@ func (s *Session) tableWrite(ctx context.Context, t *catalog.Table, cmds map[int
 	}
 	return err
 }
+
+// maxTableCommand bounds the row bytes one statement sends to one shard
+// (a Raft entry): a larger write would stall the shard's log.
+const maxTableCommand = 32 << 20
 
 // deferredWrite is a table statement of an open transaction block, run
 // at COMMIT.
