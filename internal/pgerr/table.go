@@ -492,6 +492,7 @@ var (
 	MultipleAssignments  = def("multiple_assignments", SyntaxError, "multiple assignments to same column %q", "")
 	NoConflictConstraint = def("no_conflict_constraint", InvalidColumnRef, "there is no unique or exclusion constraint matching the ON CONFLICT specification", "Name the primary key columns: ON CONFLICT (%s).")
 	TableWriteTooLarge   = def("table_write_too_large", ProgramLimitExceeded, "statement writes more than %d MiB of rows to one shard of table %q", "Split it, or use COPY, which applies 16,384 rows at a time.")
+	TableVolatileFunc    = def("table_volatile_func", FeatureNotSupported, "%s() cannot be used in %s of a table: each replica of a shard evaluates the expression", "Compute the value in the client or a SELECT and pass it as a parameter; now() and current_timestamp are fine.")
 	ValuesLength         = def("values_length", SyntaxError, "VALUES lists must all be the same length", "")
 	TableSubquery        = def("table_subquery", FeatureNotSupported, "subqueries are not supported in %s", "")
 )
