@@ -399,7 +399,8 @@ func (s *Session) prepareUpdate(name, alias string, set []parser.SetClause, wher
 		if err != nil {
 			return "", err
 		}
-		base := tablesm.Command{Op: op, Table: t.Name, Cols: t.Columns, Key: t.PrimaryKey, Set: sh.set, Where: sh.where, Params: ps, Now: ec.Now.UnixMicro()}
+		base := tablesm.Command{Op: op, Table: t.Name, Cols: t.Columns, Key: t.PrimaryKey, Set: sh.set, Where: sh.where, Params: ps, Now: ec.Now.UnixMicro(),
+			Style: tablesm.ShipStyle(s.style())}
 		cmds := map[int]*tablesm.Command{}
 		if keys, ok := pinnedKeys(t, pins, ec); ok && pins != nil {
 			for shard, ks := range keys {
@@ -572,7 +573,7 @@ func (s *Session) prepareTableInsert(t *catalog.Table, ins *parser.Insert, oids 
 			if err != nil {
 				return "", err
 			}
-			base.Params, base.Now = ps, ec.Now.UnixMicro()
+			base.Params, base.Now, base.Style = ps, ec.Now.UnixMicro(), tablesm.ShipStyle(s.style())
 		}
 		rbr := *rb
 		rbr.base = base
