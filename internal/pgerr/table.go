@@ -488,3 +488,8 @@ var (
 	SubqueryColumns     = def("subquery_columns", SyntaxError, "subquery must return only one column", "")
 	SubqueryTooManyRows = def("subquery_too_many_rows", "21000", "more than one row returned by a subquery used as an expression", "")
 )
+
+// issue 11: join (settings)
+var (
+	MemorySettingRange = def("memory_setting_range", InvalidParameterValue, "%s is outside the valid range for parameter %q (64kB .. 1TB)", "")
+)

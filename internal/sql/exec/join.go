@@ -801,10 +801,13 @@ func (s *scanNode) explain(x *explainer) {
 	case s.src != nil:
 		x.line(&s.stats, "Scan on %s%s", on, describe(s.src))
 	default:
-		s.sub.explain(x)
-		if len(s.filterText) > 0 {
-			x.detail("Filter: %s", strings.Join(s.filterText, " AND "))
+		if len(s.filterText) == 0 {
+			s.sub.explain(x)
+			return
 		}
+		x.line(&s.stats, "Filter")
+		x.detail("Filter: %s", strings.Join(s.filterText, " AND "))
+		x.child(func() { s.sub.explain(x) })
 		return
 	}
 	if len(s.filterText) > 0 {

@@ -857,6 +857,16 @@ func figureNameStrength(e parser.Expr) (string, int) {
 		return e.Type.Name, 1
 	case *parser.Case:
 		return "case", 1
+	case *parser.Exists:
+		return "exists", 2
+	case *parser.Subquery:
+		// PostgreSQL names a scalar subquery after its one column.
+		if q := e.Select; q != nil && q.IsSimple() && len(q.Items) == 1 {
+			if q.Items[0].Alias != "" {
+				return q.Items[0].Alias, 2
+			}
+			return figureNameStrength(q.Items[0].Expr)
+		}
 	case *parser.Literal:
 		if e.Kind == parser.LitBool {
 			return "bool", 1

@@ -2,8 +2,8 @@ package scalar
 
 import (
 	"github.com/cairndb/cairn/internal/pgerr"
-	"github.com/cairndb/cairn/internal/types"
 	"github.com/cairndb/cairn/internal/sql/parser"
+	"github.com/cairndb/cairn/internal/types"
 )
 
 // Column scopes of joins and subqueries (issue 11).
