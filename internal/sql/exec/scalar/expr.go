@@ -286,6 +286,8 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 		return c.compileCase(e)
 	case *parser.Subquery:
 		return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
+	case *parser.WindowFunc:
+		return nil, c.olapMisuse(e, "")
 	}
 	return nil, pgerr.UnsupportedExpression.New(e)
 }
