@@ -98,7 +98,7 @@ func itemSets(e parser.Expr) ([][]parser.Expr, error) {
 	case parser.GroupingCube:
 		es := elems()
 		if len(es) > 12 {
-			return nil, pgerr.TooManyGroupingSets.New().WithPos(g.P)
+			return nil, pgerr.CubeTooLarge.New().WithPos(g.P)
 		}
 		var out [][]parser.Expr
 		for mask := (1 << len(es)) - 1; mask >= 0; mask-- {
@@ -195,6 +195,9 @@ func (s *groupingScope) Match(e parser.Expr) (*scalar.Node, bool, error) {
 			}
 		}
 		if keys[i] < 0 {
+			if _, err := s.next.In.Compile(a); err != nil {
+				return nil, true, err // an unknown column, say
+			}
 			return nil, true, pgerr.GroupingArgs.New().WithPos(a.Pos())
 		}
 	}

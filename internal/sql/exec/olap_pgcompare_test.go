@@ -44,8 +44,9 @@ func TestOlapAgainstPostgres(t *testing.T) {
 	loadPG(t, conn, "amounts", amountCols, sqlAmounts().rows)
 	ec := &Ctx{Now: time.Date(2024, 5, 1, 12, 30, 0, 0, time.UTC)}
 	compared := 0
+	var fails []string
 	for _, name := range olapScripts {
-		datadriven.RunTest(t, filepath.Join("testdata", name), func(t *testing.T, d *datadriven.TestData) string {
+		datadriven.RunTest(t, filepath.Join("testdata", name), func(_ *testing.T, d *datadriven.TestData) string {
 			if d.Cmd != "query" || d.HasArg("nopg") {
 				return d.Expected
 			}
@@ -55,7 +56,7 @@ func TestOlapAgainstPostgres(t *testing.T) {
 			switch {
 			case wantErr != "" || gotErr != "":
 				if wantErr != gotErr {
-					t.Errorf("%s: %s\nPostgreSQL: %q\nCairn:      %q", d.Pos, d.Input, wantErr, gotErr)
+					fails = append(fails, fmt.Sprintf("%s: %s\nPostgreSQL: %q\nCairn:      %q", d.Pos, d.Input, wantErr, gotErr))
 				}
 			default:
 				if d.HasArg("sort") {
@@ -63,11 +64,14 @@ func TestOlapAgainstPostgres(t *testing.T) {
 					slices.Sort(got[1:])
 				}
 				if !slices.Equal(want, got) {
-					t.Errorf("%s: %s\nPostgreSQL:\n%s\nCairn:\n%s", d.Pos, d.Input, strings.Join(want, "\n"), strings.Join(got, "\n"))
+					fails = append(fails, fmt.Sprintf("%s: %s\nPostgreSQL:\n%s\nCairn:\n%s", d.Pos, d.Input, strings.Join(want, "\n"), strings.Join(got, "\n")))
 				}
 			}
 			return d.Expected
 		})
+	}
+	for _, f := range fails {
+		t.Error(f)
 	}
 	if compared < 20 {
 		t.Fatalf("only %d queries compared", compared)

@@ -250,7 +250,7 @@ type grouping struct {
 // literal is an output ordinal, a bare name is an input column or else an
 // output alias, anything else an expression over the input.
 func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (*grouping, error) {
-	g := &grouping{}
+	out := &grouping{}
 	argC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "", Virtual: in.Virtual}
 	actx := &agg.Scope{In: argC}
 	keyC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "GROUP BY", Virtual: in.Virtual}
@@ -286,10 +286,10 @@ func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (
 		}
 		canon := agg.Canon(keyC, e)
 		if k := index(actx.Keys, canon); k >= 0 {
-			g.keyOf = append(g.keyOf, k)
+			out.keyOf = append(out.keyOf, k)
 			continue
 		}
-		g.keyOf = append(g.keyOf, len(actx.Keys))
+		out.keyOf = append(out.keyOf, len(actx.Keys))
 		n, err := keyC.Compile(e)
 		if err != nil {
 			return nil, err
@@ -300,9 +300,9 @@ func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (
 		actx.Keys = append(actx.Keys, canon)
 		actx.KeyNodes = append(actx.KeyNodes, n)
 	}
-	g.post = &scalar.Compiler{Quals: in.Quals, Params: in.Params, Agg: actx, NoAgg: "this context"}
-	g.actx = actx
-	return g, nil
+	out.post = &scalar.Compiler{Quals: in.Quals, Params: in.Params, Agg: actx, NoAgg: "this context"}
+	out.actx = actx
+	return out, nil
 }
 
 // planOrder resolves ORDER BY items: an integer literal is an output

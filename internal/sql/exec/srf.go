@@ -34,7 +34,6 @@ type seriesOps struct {
 }
 
 func newSeriesOps(t, step types.T, params *ParamTypes) (*seriesOps, error) {
-	cols := []Column{{Name: "a", T: t}, {Name: "b", T: step}}
 	var st *types.Style
 	if params != nil {
 		st = params.Style
@@ -44,16 +43,22 @@ func newSeriesOps(t, step types.T, params *ParamTypes) (*seriesOps, error) {
 	if step == types.Interval {
 		zero = "interval '0'"
 	}
+	stepCols := []Column{{Name: "a", T: t}, {Name: "b", T: step}}
+	cmpCols := []Column{{Name: "a", T: t}, {Name: "b", T: t}}
 	ops := &seriesOps{}
 	for _, x := range []struct {
 		dst  **scalar.Expr
 		text string
-	}{{&ops.add, "a + b"}, {&ops.le, "a <= b"}, {&ops.ge, "a >= b"}, {&ops.zero, "b = " + zero}, {&ops.neg, "b < " + zero}} {
+		cols []Column
+	}{
+		{&ops.add, "a + b", stepCols}, {&ops.le, "a <= b", cmpCols}, {&ops.ge, "a >= b", cmpCols},
+		{&ops.zero, "b = " + zero, stepCols}, {&ops.neg, "b < " + zero, stepCols},
+	} {
 		e, err := parser.ParseExpr(x.text)
 		if err != nil {
 			return nil, err
 		}
-		if *x.dst, err = scalar.Compile(e, cols, pt); err != nil {
+		if *x.dst, err = scalar.Compile(e, x.cols, pt); err != nil {
 			return nil, err
 		}
 	}
@@ -70,16 +75,19 @@ func planSRFCall(c *scalar.Compiler, f *parser.Func, args []*scalar.Node) (*srfC
 	}
 	if name == "unnest" {
 		if len(args) != 1 || !args[0].T.IsArray() {
-			return nil, pgerr.SRFArgs.New(parser.FormatExpr(f)).WithPos(f.P)
+			return nil, scalar.NoFunc(f, args)
 		}
 		call.t, call.args = args[0].T.Elem(), args
 		return call, nil
 	}
 	if len(args) != 2 && len(args) != 3 {
-		return nil, pgerr.SRFArgs.New(parser.FormatExpr(f)).WithPos(f.P)
+		return nil, scalar.NoFunc(f, args)
 	}
 	t, step := types.Unknown, types.Unknown
-	for _, a := range args[:2] {
+	for i, a := range args {
+		if i == 2 && (a.T == types.Interval || t == types.Timestamp || t == types.TimestampTZ) {
+			break
+		}
 		switch {
 		case a.T == types.Timestamp:
 			t = types.Timestamp
@@ -101,20 +109,25 @@ func planSRFCall(c *scalar.Compiler, f *parser.Func, args []*scalar.Node) (*srfC
 			}
 		case a.Untyped || a.Param > 0:
 		default:
-			return nil, pgerr.SRFArgs.New(parser.FormatExpr(f)).WithPos(f.P)
+			return nil, scalar.NoFunc(f, args)
 		}
 	}
 	switch {
 	case t == types.Timestamp || t == types.TimestampTZ:
 		if len(args) != 3 {
-			return nil, pgerr.SRFArgs.New(parser.FormatExpr(f)).WithPos(f.P)
+			return nil, scalar.NoFunc(f, args)
 		}
 		step = types.Interval
 	case t == types.Unknown:
-		if len(args) == 3 && (args[2].T == types.Interval) {
+		switch {
+		case len(args) == 3 && args[2].T == types.Interval:
 			t, step = types.TimestampTZ, types.Interval
-		} else {
-			t, step = types.Int4, types.Int4
+		case len(args) == 3 && args[2].T.IsInt():
+			t, step = args[2].T, args[2].T
+		case len(args) == 3 && args[2].T == types.Numeric:
+			t, step = types.Numeric, types.Numeric
+		default:
+			return nil, pgerr.SRFAmbiguous.New(name).WithPos(f.P)
 		}
 	default:
 		step = t
@@ -126,9 +139,12 @@ func planSRFCall(c *scalar.Compiler, f *parser.Func, args []*scalar.Node) (*srfC
 			want = step
 		}
 		if a.T != want {
+			if !(a.Untyped || a.Param > 0 || scalar.ImplicitCast(a.T, want)) {
+				return nil, scalar.NoFunc(f, args)
+			}
 			n, err := c.Coerce(a, want, f.Args[i].Pos())
 			if err != nil {
-				return nil, pgerr.SRFArgs.New(parser.FormatExpr(f)).WithPos(f.P)
+				return nil, err
 			}
 			a = n
 		}

@@ -67,6 +67,9 @@ func (s *winScope) Match(e parser.Expr) (*scalar.Node, bool, error) {
 		n, err := s.w.addFn(wf)
 		return n, true, err
 	}
+	if f, ok := e.(*parser.Func); ok && scalar.IsAggName(strings.ToLower(f.Name)) && hasWindow(f) {
+		return nil, true, pgerr.WindowInAggregate.New().WithPos(firstWindowPos(f))
+	}
 	if hasWindow(e) || hasSRF(e) {
 		return nil, false, nil // compile its parts
 	}
