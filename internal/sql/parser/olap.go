@@ -385,13 +385,3 @@ func formatWindowClause(b *strings.Builder, s *Select) {
 		formatWindowSpec(b, w.Spec)
 	}
 }
-
-// formatFuncAliases prints WITH ORDINALITY and a table function's column
-// aliases (the alias itself is printed by the caller, before this).
-func formatFuncAliases(b *strings.Builder, f *TableRef) {
-	if len(f.ColAliases) > 0 {
-		b.WriteByte('(')
-		formatNames(b, f.ColAliases)
-		b.WriteByte(')')
-	}
-}
