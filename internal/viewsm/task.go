@@ -36,7 +36,11 @@ type TaskConfig struct {
 	Shard     int    // this view shard's number
 	NumShards int
 	Src       Source
-	Propose   Proposer
+	// Table is the table an enrichment view joins (the plan's
+	// JoinTableName); nil for other views. Each batch is widened with the
+	// table rows current when it is folded (exec.Enricher).
+	Table   exec.KeyedSource
+	Propose Proposer
 	// MaxEvents bounds the events folded into one proposal.
 	MaxEvents int
 	// MaxPause caps the pause between two delta proposals. The pause
@@ -80,6 +84,16 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		keep = func(h uint64) bool { return h%n == shard }
 	}
 	ec := &exec.Ctx{}
+	var enr *exec.Enricher
+	if name := plan.JoinTableName(); name != "" {
+		if c.Table == nil {
+			return fmt.Errorf("viewsm: view joins table %q but the task has no source for it", name)
+		}
+		var err error
+		if enr, err = plan.NewEnricher(c.Table); err != nil {
+			return err
+		}
+	}
 	// careful is set after a fold error: batches are then folded into a
 	// scratch delta first, and a failing batch row by row, so the rows
 	// that fail can be skipped without leaving the delta half folded.
@@ -148,6 +162,13 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		watermark, _, minExpiry, lastSweep := c.SM.Window()
 		delta.Watermark = watermark
 		var err error
+		if enr != nil {
+			// A hashed table is re-read when it changed: events of this
+			// round join the table as it is now.
+			if err := enr.Refresh(ctx); err != nil {
+				return err
+			}
+		}
 		events := 0
 		var newest int64
 		cases = cases[:0]
@@ -169,6 +190,13 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 				}
 				if ingest > newest {
 					newest = ingest
+				}
+				if enr != nil {
+					w, err := enr.Widen(ctx, ec, b)
+					if err != nil {
+						return err
+					}
+					b = w
 				}
 				return fold(start, b)
 			})

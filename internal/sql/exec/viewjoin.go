@@ -353,8 +353,8 @@ type Enricher struct {
 	version uint64
 
 	keyBuf  []byte
-	rowKeys []byte   // point mode: the batch's row keys, concatenated
-	rowOffs []int32  // row i's key is rowKeys[rowOffs[i]:rowOffs[i+1]]; a NULL key is empty
+	rowKeys []byte  // point mode: the batch's row keys, concatenated
+	rowOffs []int32 // row i's key is rowKeys[rowOffs[i]:rowOffs[i+1]]; a NULL key is empty
 	lookups [][]types.Datum
 	kd      []types.Datum
 	sIdx    []int32
