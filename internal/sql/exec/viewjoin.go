@@ -126,20 +126,18 @@ func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl Jo
 		return nil, pgerr.WindowArgs.New(spec.Stream.Name).WithPos(spos)
 	}
 	ns := len(stream)
-	wide := slices.Clone(stream)
-	for _, c := range tbl.Cols {
-		name := c.Name
-		if colIndex(stream, name) >= 0 {
-			// Only reachable through the rewrite below, which resolves
-			// the qualified name; shown in messages in that form.
-			name = tqual + "." + c.Name
+	// A table column's name in the widened row: its own, or qual.name
+	// when the stream has a column of that name (reachable only through
+	// the rewrite below, which resolves the qualified name; shown in
+	// messages in that form).
+	tname := func(ti int) string {
+		if colIndex(stream, tbl.Cols[ti].Name) >= 0 {
+			return tqual + "." + tbl.Cols[ti].Name
 		}
-		if colIndex(wide, name) >= 0 {
-			return nil, pgerr.ViewJoinShape.New().WithPos(spec.Table.P)
-		}
-		wide = append(wide, Column{Name: name, T: c.T})
+		return tbl.Cols[ti].Name
 	}
 	seen := 0
+	used := make([]bool, len(tbl.Cols)) // table columns the view reads
 	resolve := func(r *parser.ColumnRef) (parser.Expr, error) {
 		si, ti := colIndex(stream, r.Name), colIndex(tbl.Cols, r.Name)
 		switch r.Table {
@@ -166,7 +164,8 @@ func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl Jo
 			return &parser.ColumnRef{P: r.P, Name: r.Name}, nil
 		case ti >= 0:
 			seen |= sideTable
-			return &parser.ColumnRef{P: r.P, Name: wide[ns+ti].Name}, nil
+			used[ti] = true
+			return &parser.ColumnRef{P: r.P, Name: tname(ti)}, nil
 		}
 		return r, nil
 	}
@@ -223,30 +222,67 @@ func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl Jo
 
 	// ON: equalities between a stream expression and a table column
 	// drive the lookup; for an inner join anything else is a filter.
-	in := &scalar.Compiler{Cols: wide, Quals: []string{squal}, NoAgg: "JOIN conditions", Virtual: arrivalColumn}
-	j := &viewJoin{table: tbl.Name, left: spec.Left, ns: ns, tcols: slices.Clone(tbl.Cols)}
 	if spec.On == nil {
 		return nil, pgerr.ViewJoinNoEquality.New().WithPos(spec.P)
 	}
-	var residual []parser.Expr
+	type conjunct struct {
+		orig, rc parser.Expr
+		s, t     parser.Expr // an equality's stream side and table column; nil otherwise
+	}
+	var conj []conjunct
 	for _, c := range splitAnd(spec.On, nil) {
-		seen = 0
-		rc, err := rw(c)
-		if err != nil {
+		cj := conjunct{orig: c}
+		if cj.rc, err = rw(c); err != nil {
 			return nil, err
 		}
-		if _, err := in.Compile(rc); err != nil {
+		if b, ok := c.(*parser.Binary); ok && b.Op == "=" {
+			seen = 0
+			l, _ := rw(b.L)
+			ls := seen
+			seen = 0
+			r, _ := rw(b.R)
+			rs := seen
+			if ls == sideTable && rs == sideStream {
+				l, r, ls, rs = r, l, rs, ls
+			}
+			if _, col := r.(*parser.ColumnRef); col && ls == sideStream && rs == sideTable {
+				cj.s, cj.t = l, r
+			}
+		}
+		conj = append(conj, cj)
+	}
+
+	// The widened row: the stream's columns, then the table columns the
+	// view reads (the others are not copied).
+	wide := slices.Clone(stream)
+	var tcols []Column
+	for ti, c := range tbl.Cols {
+		if used[ti] {
+			if colIndex(wide, tname(ti)) >= 0 {
+				return nil, pgerr.ViewJoinShape.New().WithPos(spec.Table.P)
+			}
+			wide = append(wide, Column{Name: tname(ti), T: c.T})
+			tcols = append(tcols, c)
+		}
+	}
+	in := &scalar.Compiler{Cols: wide, Quals: []string{squal}, NoAgg: "JOIN conditions", Virtual: arrivalColumn}
+	j := &viewJoin{table: tbl.Name, left: spec.Left, ns: ns, tcols: tcols}
+	var residual []parser.Expr
+	for _, c := range conj {
+		if _, err := in.Compile(c.rc); err != nil {
 			return nil, err // type errors as PostgreSQL gives them (42883 ...)
 		}
-		if ok, err := j.addEquality(in, c, rw, &seen, ns); err != nil {
-			return nil, err
-		} else if ok {
-			continue
+		if c.s != nil {
+			if ok, err := j.addEquality(in, c.orig.(*parser.Binary), c.s, c.t); err != nil {
+				return nil, err
+			} else if ok {
+				continue
+			}
 		}
 		if spec.Left {
-			return nil, pgerr.ViewJoinLeftOn.New().WithPos(c.Pos())
+			return nil, pgerr.ViewJoinLeftOn.New().WithPos(c.orig.Pos())
 		}
-		residual = append(residual, rc)
+		residual = append(residual, c.rc)
 	}
 	if len(j.skeys) == 0 {
 		return nil, pgerr.ViewJoinNoEquality.New().WithPos(spec.On.Pos())
@@ -258,7 +294,16 @@ func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl Jo
 			out.Where = &parser.Binary{P: r.Pos(), Op: "AND", L: out.Where, R: r}
 		}
 	}
-	j.planPoint(tbl.Key)
+	var key []int // the primary key as indices into tcols; nil if not all read
+	for _, k := range tbl.Key {
+		at := colIndex(tcols, tbl.Cols[k].Name)
+		if at < 0 {
+			key = nil
+			break
+		}
+		key = append(key, at)
+	}
+	j.planPoint(key)
 	v, err := PlanViewWith(&out, wide, opts)
 	if err != nil {
 		return nil, err
@@ -267,38 +312,14 @@ func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl Jo
 	return v, nil
 }
 
-// addEquality records c as a lookup equality when it is `stream-expr =
-// table-column` (either way round).
-func (j *viewJoin) addEquality(in *scalar.Compiler, c parser.Expr, rw func(parser.Expr) (parser.Expr, error), seen *int, ns int) (bool, error) {
-	b, ok := c.(*parser.Binary)
-	if !ok || b.Op != "=" {
-		return false, nil
-	}
-	side := func(e parser.Expr) (parser.Expr, int, error) {
-		*seen = 0
-		r, err := rw(e)
-		return r, *seen, err
-	}
-	l, ls, err := side(b.L)
+// addEquality records b (`s = t`: a stream expression and a table
+// column, already rewritten) as a lookup equality.
+func (j *viewJoin) addEquality(in *scalar.Compiler, b *parser.Binary, s, t parser.Expr) (bool, error) {
+	sn, err := in.Compile(s)
 	if err != nil {
 		return false, err
 	}
-	r, rs, err := side(b.R)
-	if err != nil {
-		return false, err
-	}
-	if ls == sideTable && rs == sideStream {
-		l, r, ls, rs = r, l, rs, ls
-	}
-	tref, ok := r.(*parser.ColumnRef)
-	if ls != sideStream || rs != sideTable || !ok {
-		return false, nil
-	}
-	sn, err := in.Compile(l)
-	if err != nil {
-		return false, err
-	}
-	tn, err := in.Compile(tref)
+	tn, err := in.Compile(t)
 	if err != nil {
 		return false, err
 	}
@@ -307,10 +328,10 @@ func (j *viewJoin) addEquality(in *scalar.Compiler, c parser.Expr, rw func(parse
 	}
 	if sn.T != tn.T && !(sn.T.IsInt() && tn.T.IsInt()) {
 		return false, pgerr.ViewJoinKeyType.New(parser.FormatExpr(b.L), parser.FormatExpr(b.R), sn.T.String(), tn.T.String()).
-			WithHint("Cast one side so both have the same type, e.g. %s::%s.", parser.FormatExpr(l), tn.T.String()).WithPos(b.P)
+			WithHint("Cast one side so both have the same type, e.g. %s::%s.", parser.FormatExpr(s), tn.T.String()).WithPos(b.P)
 	}
 	j.skeys = append(j.skeys, sn)
-	j.tcol = append(j.tcol, tn.Col-ns)
+	j.tcol = append(j.tcol, tn.Col-j.ns)
 	return true, nil
 }
 
@@ -334,28 +355,50 @@ func (j *viewJoin) planPoint(key []int) {
 // Versioned is implemented by a table source that can say cheaply
 // whether its contents changed: Version returns a number that changes
 // whenever a row does (for example the sum of its shards' applied
-// indexes). A hash-mode Enricher rescans only when it changed.
+// indexes). An Enricher keeps what it read from the table only while
+// the version stays the same.
 type Versioned interface {
 	Version(ctx context.Context) (uint64, error)
 }
 
+// maxCachedRows bounds the table rows a point-lookup Enricher keeps
+// between rounds; past it the cache starts over.
+const maxCachedRows = 1 << 20
+
+// Row markers in the key indexes: a key known to have no table row, and
+// (below pendingBase) a key looked up in this batch, by slot.
+const (
+	rowMissing  = -2
+	pendingBase = -3
+)
+
 // Enricher widens stream batches with the table rows they join, for one
 // view task. It is not safe for concurrent use.
+//
+// In point mode it caches the rows it looked up (and the keys found
+// missing) until the table's version changes (Versioned), or for one
+// task round when the source has no version; a batch's keys not in the
+// cache are read with one ScanKeys. In hash mode it holds the whole
+// table, hashed on the join columns, re-read when the version changes
+// (or every round).
 type Enricher struct {
 	j      *viewJoin
 	src    KeyedSource
 	colMap []int // planned table column → src column
-
-	tab     *types.Batch     // table rows read (point: this batch's; hash: the cache)
-	index   map[string]int32 // encoded join key → first row in tab
+	// intKey: one equality, a plain stream column against an
+	// integer-like table column: keys are the int64s themselves.
+	intKey  bool
+	tab     *types.Batch     // table rows read (point: the cache; hash: the table)
+	index   map[string]int32 // encoded join key → row in tab (hash: first of its chain)
+	iindex  map[int64]int32  // index when intKey
 	next    []int32          // hash mode: next row of tab with the same key; -1 ends
-	loaded  bool             // hash mode: tab holds the table
+	loaded  bool             // tab is valid for version
 	version uint64
 
 	keyBuf  []byte
-	rowKeys []byte  // point mode: the batch's row keys, concatenated
-	rowOffs []int32 // row i's key is rowKeys[rowOffs[i]:rowOffs[i+1]]; a NULL key is empty
-	lookups [][]types.Datum
+	lookups [][]types.Datum // this batch's keys to read (point mode)
+	slotRow []int32         // per lookup: its row in tab, or rowMissing
+	slotKey []string        // per lookup: its encoded key (not intKey)
 	kd      []types.Datum
 	sIdx    []int32
 	tIdx    []int32
@@ -374,7 +417,7 @@ func (v *ViewPlan) NewEnricher(src KeyedSource) (*Enricher, error) {
 		return nil, nil
 	}
 	cols := src.Columns()
-	e := &Enricher{j: j, src: src, index: map[string]int32{}}
+	e := &Enricher{j: j, src: src, index: map[string]int32{}, iindex: map[int64]int32{}}
 	ts := make([]types.T, len(j.tcols))
 	for i, c := range j.tcols {
 		at := colIndex(cols, c.Name)
@@ -395,6 +438,10 @@ func (v *ViewPlan) NewEnricher(src KeyedSource) (*Enricher, error) {
 			}
 		}
 	}
+	if len(j.skeys) == 1 && j.skeys[0].Col >= 0 {
+		st, tt := j.skeys[0].T, j.tcols[j.tcol[0]].T
+		e.intKey = tt.UsesI() && (st == tt || (st.IsInt() && tt.IsInt()))
+	}
 	e.tab = types.NewBatch(ts)
 	e.tCols = make([]types.Column, len(ts))
 	for i, t := range ts {
@@ -403,45 +450,52 @@ func (v *ViewPlan) NewEnricher(src KeyedSource) (*Enricher, error) {
 	return e, nil
 }
 
-// Refresh makes a hash-mode enricher's cached table current: the view
-// task calls it before each round of batches, so every event joins the
-// table as it was when its round began. Point mode reads the table per
-// batch and needs no refresh.
+func (e *Enricher) reset() {
+	e.tab.Reset()
+	clear(e.index)
+	clear(e.iindex)
+	e.next = e.next[:0]
+	e.loaded = false
+}
+
+// Refresh starts a task round: what the enricher read from the table is
+// kept only if the table's version did not change (a source without a
+// version is read afresh every round). So every event joins the table as
+// it was at the latest when its round began.
 func (e *Enricher) Refresh(ctx context.Context) error {
-	if e.j.point {
-		return nil
-	}
 	if vs, ok := e.src.(Versioned); ok {
 		ver, err := vs.Version(ctx)
 		if err != nil {
 			return err
 		}
-		if e.loaded && ver == e.version {
+		if e.loaded && ver == e.version && e.tab.N <= maxCachedRows {
 			return nil
 		}
+		e.reset()
 		e.version = ver
+	} else {
+		e.reset()
 	}
-	e.loaded = false
-	e.tab.Reset()
-	clear(e.index)
-	e.next = e.next[:0]
+	if e.j.point {
+		e.loaded = true // the cache starts empty and fills per batch
+		return nil
+	}
 	err := e.src.Scan(ctx, func(b *types.Batch) error {
 		for i := 0; i < b.N; i++ {
-			e.keyBuf = e.keyBuf[:0]
-			null := false
-			for _, tc := range e.j.tcol {
-				c := &b.Cols[e.colMap[tc]]
-				if c.IsNull(i) {
-					null = true
-					break
-				}
-				e.keyBuf = scalar.AppendKey(e.keyBuf, scalar.BatchDatum(c, i))
-			}
-			if null {
+			if !e.tableKey(b, i) {
 				continue // NULL never equals anything
 			}
 			r := int32(e.tab.N)
 			e.appendTableRow(b, i)
+			if e.intKey {
+				head, ok := e.iindex[e.kd[0].I]
+				if !ok {
+					head = -1
+				}
+				e.next = append(e.next, head)
+				e.iindex[e.kd[0].I] = r
+				continue
+			}
 			head, ok := e.index[string(e.keyBuf)]
 			if !ok {
 				head = -1
@@ -452,10 +506,27 @@ func (e *Enricher) Refresh(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
+		e.reset()
 		return err
 	}
 	e.loaded = true
 	return nil
+}
+
+// tableKey encodes the join key of row i of a table batch (src's
+// columns) into e.keyBuf, and e.kd; false if a part is NULL.
+func (e *Enricher) tableKey(b *types.Batch, i int) bool {
+	e.keyBuf, e.kd = e.keyBuf[:0], e.kd[:0]
+	for _, tc := range e.j.tcol {
+		c := &b.Cols[e.colMap[tc]]
+		if c.IsNull(i) {
+			return false
+		}
+		d := scalar.BatchDatum(c, i)
+		e.kd = append(e.kd, d)
+		e.keyBuf = scalar.AppendKey(e.keyBuf, d)
+	}
+	return true
 }
 
 func (e *Enricher) appendTableRow(b *types.Batch, i int) {
@@ -467,10 +538,10 @@ func (e *Enricher) appendTableRow(b *types.Batch, i int) {
 }
 
 // streamKey encodes row i's join key (the stream side of each equality,
-// converted to the table column's type) into e.keyBuf; ok is false when
-// no table row can match (a NULL, or an integer outside the column's
-// range). With datums set, it also fills e.kd with the key values.
-func (e *Enricher) streamKey(ec *Ctx, b *types.Batch, i int, datums bool) (ok bool, err error) {
+// converted to the table column's type) into e.keyBuf and e.kd; ok is
+// false when no table row can match (a NULL, or an integer outside the
+// column's range).
+func (e *Enricher) streamKey(ec *Ctx, b *types.Batch, i int) (ok bool, err error) {
 	e.keyBuf = e.keyBuf[:0]
 	e.kd = e.kd[:0]
 	in := scalar.BatchInput(b, i)
@@ -491,12 +562,7 @@ func (e *Enricher) streamKey(ec *Ctx, b *types.Batch, i int, datums bool) (ok bo
 			d.T = t
 		}
 		e.keyBuf = scalar.AppendKey(e.keyBuf, d)
-		if datums {
-			if d.T.UsesBytes() {
-				d.S = strings.Clone(d.S) // outlives the batch
-			}
-			e.kd = append(e.kd, d)
-		}
+		e.kd = append(e.kd, d)
 	}
 	return true, nil
 }
@@ -516,46 +582,158 @@ func fitsInt(v int64, t types.T) bool {
 // per matching row; a LEFT JOIN keeps an event without a match with
 // NULLs. The result is valid until the next call; b's Arrival is kept.
 func (e *Enricher) Widen(ctx context.Context, ec *Ctx, b *types.Batch) (*types.Batch, error) {
-	e.sIdx, e.tIdx = e.sIdx[:0], e.tIdx[:0]
-	if e.j.point {
-		if err := e.lookup(ctx, ec, b); err != nil {
+	if !e.loaded {
+		if err := e.Refresh(ctx); err != nil {
 			return nil, err
 		}
-	} else {
-		if !e.loaded {
-			if err := e.Refresh(ctx); err != nil {
-				return nil, err
-			}
+	}
+	e.sIdx, e.tIdx = e.sIdx[:0], e.tIdx[:0]
+	e.lookups, e.slotRow, e.slotKey = e.lookups[:0], e.slotRow[:0], e.slotKey[:0]
+	// First pass: each row's row in tab, or its pending lookup.
+	for i := 0; i < b.N; i++ {
+		t, err := e.probe(ec, b, i)
+		if err != nil {
+			return nil, err
 		}
-		for i := 0; i < b.N; i++ {
-			ok, err := e.streamKey(ec, b, i, false)
-			if err != nil {
-				return nil, err
-			}
-			t := int32(-1)
-			if ok {
-				if h, found := e.index[string(e.keyBuf)]; found {
-					t = h
-				}
-			}
-			e.match(int32(i), t)
+		e.sIdx, e.tIdx = append(e.sIdx, int32(i)), append(e.tIdx, t)
+	}
+	if len(e.lookups) > 0 {
+		if err := e.lookup(ctx); err != nil {
+			return nil, err
 		}
 	}
-	return e.build(b), nil
+	// Second pass: resolve pending rows, drop or repeat rows.
+	sIdx, tIdx := e.sIdx, e.tIdx
+	ident := true
+	for _, t := range tIdx {
+		if t < 0 || (!e.j.point && e.next[t] >= 0) {
+			ident = false
+			break
+		}
+	}
+	if !ident {
+		n := len(sIdx)
+		for k := 0; k < n; k++ {
+			i, t := sIdx[k], tIdx[k]
+			if t <= pendingBase {
+				t = e.slotRow[pendingBase-t]
+			}
+			if t < 0 {
+				if e.j.left {
+					sIdx, tIdx = append(sIdx, i), append(tIdx, -1)
+				}
+				continue
+			}
+			for ; t >= 0; t = e.nextOf(t) {
+				sIdx, tIdx = append(sIdx, i), append(tIdx, t)
+			}
+		}
+		e.sIdx, e.tIdx = sIdx, tIdx // keep the grown buffers
+		sIdx, tIdx = sIdx[n:], tIdx[n:]
+	}
+	return e.build(b, sIdx, tIdx), nil
 }
 
-// match records stream row i's matches: the chain from t (hash mode; a
-// single row in point mode, where next is empty).
-func (e *Enricher) match(i, t int32) {
-	if t < 0 {
-		if e.j.left {
-			e.sIdx, e.tIdx = append(e.sIdx, i), append(e.tIdx, -1)
+// probe returns row i's first row in tab, -1 for none, or (point mode) a
+// pending lookup slot below pendingBase, adding the key to e.lookups.
+func (e *Enricher) probe(ec *Ctx, b *types.Batch, i int) (int32, error) {
+	if e.intKey {
+		c := &b.Cols[e.j.skeys[0].Col]
+		if c.IsNull(i) {
+			return -1, nil
 		}
-		return
+		v := c.I[i]
+		tt := e.j.tcols[e.j.tcol[0]].T
+		if !fitsInt(v, tt) {
+			return -1, nil
+		}
+		r, ok := e.iindex[v]
+		switch {
+		case ok && r == rowMissing:
+			return -1, nil
+		case ok:
+			return r, nil
+		case !e.j.point:
+			return -1, nil
+		}
+		r = pendingBase - int32(len(e.lookups))
+		e.iindex[v] = r
+		e.lookups = append(e.lookups, []types.Datum{types.NewInt(tt, v)})
+		e.slotRow = append(e.slotRow, rowMissing)
+		return r, nil
 	}
-	for ; t >= 0; t = e.nextOf(t) {
-		e.sIdx, e.tIdx = append(e.sIdx, i), append(e.tIdx, t)
+	ok, err := e.streamKey(ec, b, i)
+	if err != nil || !ok {
+		return -1, err
 	}
+	r, ok := e.index[string(e.keyBuf)]
+	switch {
+	case ok && r == rowMissing:
+		return -1, nil
+	case ok:
+		return r, nil
+	case !e.j.point:
+		return -1, nil
+	}
+	r = pendingBase - int32(len(e.lookups))
+	k := string(e.keyBuf)
+	e.index[k] = r
+	kd := slices.Clone(e.kd)
+	for x := range kd {
+		if kd[x].T.UsesBytes() {
+			kd[x].S = strings.Clone(kd[x].S) // outlives the batch
+		}
+	}
+	e.lookups = append(e.lookups, kd)
+	e.slotRow = append(e.slotRow, rowMissing)
+	e.slotKey = append(e.slotKey, k)
+	return r, nil
+}
+
+// lookup reads the pending keys' rows with one ScanKeys and records them
+// (and the keys found missing) in the cache.
+func (e *Enricher) lookup(ctx context.Context) error {
+	err := e.src.ScanKeys(ctx, e.lookups, func(tb *types.Batch) error {
+		for i := 0; i < tb.N; i++ {
+			if !e.tableKey(tb, i) {
+				continue
+			}
+			var r int32
+			var ok bool
+			if e.intKey {
+				r, ok = e.iindex[e.kd[0].I]
+			} else {
+				r, ok = e.index[string(e.keyBuf)]
+			}
+			if !ok || r > pendingBase {
+				continue // not asked for, or already read
+			}
+			row := int32(e.tab.N)
+			e.appendTableRow(tb, i)
+			e.slotRow[pendingBase-r] = row
+			if e.intKey {
+				e.iindex[e.kd[0].I] = row
+			} else {
+				e.index[string(e.keyBuf)] = row
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.reset() // the cache holds pending markers
+		return err
+	}
+	for slot, row := range e.slotRow {
+		if row != rowMissing {
+			continue
+		}
+		if e.intKey {
+			e.iindex[e.lookups[slot][0].I] = rowMissing
+		} else {
+			e.index[e.slotKey[slot]] = rowMissing
+		}
+	}
+	return nil
 }
 
 func (e *Enricher) nextOf(t int32) int32 {
@@ -565,67 +743,16 @@ func (e *Enricher) nextOf(t int32) int32 {
 	return e.next[t]
 }
 
-// lookup reads the table rows of b's distinct keys in one ScanKeys.
-func (e *Enricher) lookup(ctx context.Context, ec *Ctx, b *types.Batch) error {
-	clear(e.index)
-	e.tab.Reset()
-	e.lookups = e.lookups[:0]
-	e.rowKeys = e.rowKeys[:0]
-	e.rowOffs = append(e.rowOffs[:0], 0)
-	const pending = -1
-	for i := 0; i < b.N; i++ {
-		ok, err := e.streamKey(ec, b, i, true)
-		if err != nil {
-			return err
-		}
-		if ok {
-			e.rowKeys = append(e.rowKeys, e.keyBuf...)
-			if _, seen := e.index[string(e.keyBuf)]; !seen {
-				e.index[string(e.keyBuf)] = pending
-				e.lookups = append(e.lookups, slices.Clone(e.kd))
-			}
-		}
-		e.rowOffs = append(e.rowOffs, int32(len(e.rowKeys)))
-	}
-	if len(e.lookups) > 0 {
-		err := e.src.ScanKeys(ctx, e.lookups, func(tb *types.Batch) error {
-			for i := 0; i < tb.N; i++ {
-				e.keyBuf = e.keyBuf[:0]
-				for _, tc := range e.j.tcol {
-					e.keyBuf = scalar.AppendKey(e.keyBuf, scalar.BatchDatum(&tb.Cols[e.colMap[tc]], i))
-				}
-				if r, ok := e.index[string(e.keyBuf)]; ok && r == pending {
-					e.index[string(e.keyBuf)] = int32(e.tab.N)
-					e.appendTableRow(tb, i)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	for i := 0; i < b.N; i++ {
-		k := e.rowKeys[e.rowOffs[i]:e.rowOffs[i+1]]
-		t := int32(-1)
-		if len(k) > 0 {
-			t = e.index[string(k)] // pending (-1) when the table has no such row
-		}
-		e.match(int32(i), t)
-	}
-	return nil
-}
-
 // build assembles the widened batch from sIdx/tIdx. When every event is
 // kept once, in order, the stream columns are b's own (no copy).
-func (e *Enricher) build(b *types.Batch) *types.Batch {
+func (e *Enricher) build(b *types.Batch, sIdx, tIdx []int32) *types.Batch {
 	ns := e.j.ns
-	e.out.N = len(e.sIdx)
+	e.out.N = len(sIdx)
 	e.out.Arrival = b.Arrival
 	e.out.Cols = e.out.Cols[:0]
-	identity := len(e.sIdx) == b.N
+	identity := len(sIdx) == b.N
 	if identity {
-		for k, i := range e.sIdx {
+		for k, i := range sIdx {
 			if int(i) != k {
 				identity = false
 				break
@@ -640,12 +767,12 @@ func (e *Enricher) build(b *types.Batch) *types.Batch {
 		}
 		for c := 0; c < ns; c++ {
 			e.sCols[c].T = b.Cols[c].T
-			gather(&e.sCols[c], &b.Cols[c], e.sIdx)
+			gather(&e.sCols[c], &b.Cols[c], sIdx)
 		}
 		e.out.Cols = append(e.out.Cols, e.sCols...)
 	}
 	for c := range e.tCols {
-		gather(&e.tCols[c], &e.tab.Cols[c], e.tIdx)
+		gather(&e.tCols[c], &e.tab.Cols[c], tIdx)
 	}
 	e.out.Cols = append(e.out.Cols, e.tCols...)
 	return &e.out

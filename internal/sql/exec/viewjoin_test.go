@@ -185,3 +185,69 @@ func TestViewJoinCurrentWhenProcessed(t *testing.T) {
 		}
 	}
 }
+
+// w1Join is W1's batch with an enrichment view over a 10,000-row device
+// table (every device present), grouped as group says.
+func w1Join(tb testing.TB, query string) (*ViewPlan, *Enricher, *types.Batch) {
+	_, batch := w1(tb)
+	cols := []Column{{Name: "id", T: types.Int4}, {Name: "site", T: types.Text}, {Name: "model", T: types.Text}}
+	tab := NewMemKeyed(cols, []int{0})
+	for id := int64(0); id < 10000; id++ {
+		tab.Put([]types.Datum{ival(id), txt("site-" + string(rune('a'+id%20))), txt("m" + string(rune('a'+id%7)))})
+	}
+	sel, err := parseSelect(query)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	on, err := parseSelect("SELECT 1 WHERE e.device_id = d.id")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	spec := ViewJoinSpec{Stream: sel.From, Table: &parser.TableRef{Name: "devices", Alias: "d"}, On: on.Where}
+	v, err := PlanViewJoin(sel, spec, eventCols, JoinTable{Name: "devices", Cols: cols, Key: []int{0}}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := v.NewEnricher(tab)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v, e, batch
+}
+
+func benchEnrich(b *testing.B, query string) {
+	v, e, batch := w1Join(b, query)
+	d := v.NewDelta()
+	ec := &Ctx{}
+	ctx := context.Background()
+	for i := 0; i < 50; i++ {
+		w, err := e.Widen(ctx, ec, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		v.Fold(ec, d, w, nil)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w, err := e.Widen(ctx, ec, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := v.Fold(ec, d, w, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*float64(batch.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkEnrichW1 is W1's per-device view joined to its device table
+// (point lookups), to compare with BenchmarkFoldW1.
+func BenchmarkEnrichW1(b *testing.B) {
+	benchEnrich(b, "SELECT e.device_id, count(*) AS n, sum(value) AS total, max(value) AS peak FROM events e GROUP BY e.device_id")
+}
+
+// BenchmarkEnrichW1BySite groups by a table column.
+func BenchmarkEnrichW1BySite(b *testing.B) {
+	benchEnrich(b, "SELECT d.site, count(*) AS n, sum(value) AS total, max(value) AS peak FROM events e GROUP BY d.site")
+}
