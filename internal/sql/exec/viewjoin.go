@@ -47,6 +47,7 @@ type viewJoin struct {
 	table string
 	left  bool
 	ns    int
+	scols []Column // the stream's columns
 	tcols []Column // the table's columns as planned
 	// One entry per equality of ON: the stream-side value (compiled over
 	// the stream's columns) and the table column it equals. In point mode
@@ -57,12 +58,15 @@ type viewJoin struct {
 	// batch reads only the distinct keys it needs (ScanKeys); otherwise
 	// the table is scanned and hashed on the join columns (hash mode).
 	point bool
+	// streams is set when the right side is a stream too: a windowed
+	// stream–stream join (viewjoin_streams.go).
+	streams *streamJoin
 }
 
 // JoinTableName returns the table an enrichment view reads, or "" for a
 // view without a join.
 func (v *ViewPlan) JoinTableName() string {
-	if v.join == nil {
+	if v.join == nil || v.join.streams != nil {
 		return ""
 	}
 	return v.join.table
@@ -100,6 +104,12 @@ const (
 // replaces it); its other clauses name columns of either side, qualified
 // by the relation's name or alias.
 func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl JoinTable, opts ViewOptions) (*ViewPlan, error) {
+	return planJoin(sel, spec, stream, tbl, opts, false)
+}
+
+// planJoin plans a join view; with streams, tbl is the right-hand stream
+// (no key) and ON must also bound the two sides' times (viewjoin_streams.go).
+func planJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl JoinTable, opts ViewOptions, streams bool) (*ViewPlan, error) {
 	if spec.Table == nil || spec.Table.Subquery != nil || spec.Table.Func != nil || spec.Table.Name == "" {
 		pos := spec.P
 		if spec.Table != nil {
@@ -138,34 +148,47 @@ func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl Jo
 	}
 	seen := 0
 	used := make([]bool, len(tbl.Cols)) // table columns the view reads
-	resolve := func(r *parser.ColumnRef) (parser.Expr, error) {
+	// lookupSide finds the column r names: on the stream (sideStream,
+	// index in stream) or the table (sideTable, index in tbl.Cols); side
+	// 0 when neither has it (arrival_timestamp, an output alias, or an
+	// error the compiler reports).
+	lookupSide := func(r *parser.ColumnRef) (side, idx int, err error) {
 		si, ti := colIndex(stream, r.Name), colIndex(tbl.Cols, r.Name)
 		switch r.Table {
 		case "":
 			if si >= 0 && ti >= 0 {
-				return nil, pgerr.AmbiguousColumnRef.New(r.Name).WithPos(r.P)
+				return 0, 0, pgerr.AmbiguousColumnRef.New(r.Name).WithPos(r.P)
 			}
 		case squal:
 			ti = -1
-			if si < 0 {
-				return r, nil // arrival_timestamp, or the compiler's 42703
-			}
 		case tqual:
 			if ti < 0 {
-				return nil, pgerr.QualifiedColumnNotFound.New(tqual, r.Name).WithPos(r.P)
+				return 0, 0, pgerr.QualifiedColumnNotFound.New(tqual, r.Name).WithPos(r.P)
 			}
 			si = -1
 		default:
-			return r, nil // the compiler says: missing FROM-clause entry
+			return 0, 0, nil
 		}
 		switch {
 		case si >= 0:
+			return sideStream, si, nil
+		case ti >= 0:
+			return sideTable, ti, nil
+		}
+		return 0, 0, nil
+	}
+	resolve := func(r *parser.ColumnRef) (parser.Expr, error) {
+		side, idx, err := lookupSide(r)
+		switch {
+		case err != nil:
+			return nil, err
+		case side == sideStream:
 			seen |= sideStream
 			return &parser.ColumnRef{P: r.P, Name: r.Name}, nil
-		case ti >= 0:
+		case side == sideTable:
 			seen |= sideTable
-			used[ti] = true
-			return &parser.ColumnRef{P: r.P, Name: tname(ti)}, nil
+			used[idx] = true
+			return &parser.ColumnRef{P: r.P, Name: tname(idx)}, nil
 		}
 		return r, nil
 	}
@@ -266,11 +289,22 @@ func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl Jo
 		}
 	}
 	in := &scalar.Compiler{Cols: wide, Quals: []string{squal}, NoAgg: "JOIN conditions", Virtual: arrivalColumn}
-	j := &viewJoin{table: tbl.Name, left: spec.Left, ns: ns, tcols: tcols}
+	j := &viewJoin{table: tbl.Name, left: spec.Left, ns: ns, scols: slices.Clone(stream), tcols: tcols}
 	var residual []parser.Expr
+	var bound *streamJoin
+	if streams {
+		bound = &streamJoin{}
+	}
 	for _, c := range conj {
 		if _, err := in.Compile(c.rc); err != nil {
 			return nil, err // type errors as PostgreSQL gives them (42883 ...)
+		}
+		if bound != nil {
+			if ok, err := bound.add(c.orig, timeColumns(lookupSide, stream, tbl.Cols)); err != nil {
+				return nil, err
+			} else if ok {
+				continue
+			}
 		}
 		if c.s != nil {
 			if ok, err := j.addEquality(in, c.orig.(*parser.Binary), c.s, c.t); err != nil {
@@ -286,6 +320,12 @@ func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl Jo
 	}
 	if len(j.skeys) == 0 {
 		return nil, pgerr.ViewJoinNoEquality.New().WithPos(spec.On.Pos())
+	}
+	if bound != nil {
+		if err := bound.finish(spec, stream, tbl.Cols, opts); err != nil {
+			return nil, err
+		}
+		opts = withoutLateness(opts)
 	}
 	for _, r := range residual {
 		if out.Where == nil {
@@ -303,7 +343,10 @@ func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl Jo
 		}
 		key = append(key, at)
 	}
-	j.planPoint(key)
+	if bound == nil {
+		j.planPoint(key)
+	}
+	j.streams = bound
 	v, err := PlanViewWith(&out, wide, opts)
 	if err != nil {
 		return nil, err
@@ -413,7 +456,7 @@ type Enricher struct {
 // is an error.
 func (v *ViewPlan) NewEnricher(src KeyedSource) (*Enricher, error) {
 	j := v.join
-	if j == nil {
+	if j == nil || j.streams != nil {
 		return nil, nil
 	}
 	cols := src.Columns()
