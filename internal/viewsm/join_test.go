@@ -141,3 +141,89 @@ func TestJoinTaskNeedsTable(t *testing.T) {
 		t.Fatal("no error")
 	}
 }
+
+// TestStreamJoinTaskRestartsFoldOnce: a view joining two streams within
+// a time bound, its task failing after commits and restarting (each
+// start rebuilds the join buffers from the streams' history up to the
+// committed offsets): every pair is counted exactly once.
+func TestStreamJoinTaskRestartsFoldOnce(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cols := []exec.Column{{Name: "k", T: types.Text}, {Name: "ts", T: types.TimestampTZ}, {Name: "v", T: types.Int8}}
+	stmts, _, err := parser.Parse(`SELECT a.k, count(*) AS n, sum(b.v) AS total FROM a GROUP BY a.k`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, _, err := parser.Parse(`SELECT 1 WHERE a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + interval '1 second'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := stmts[0].(*parser.Select)
+	p, err := exec.PlanViewStreamJoin(sel, exec.ViewJoinSpec{Stream: sel.From, Table: &parser.TableRef{Name: "b"}, On: on[0].(*parser.Select).Where}, cols, cols, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	src := &memSource{shards: make([][]*types.Batch, 2), ch: make(chan struct{})}
+	var rows [2][][]types.Datum
+	for s := 0; s < 2; s++ {
+		for i := 0; i < 40; i++ {
+			b := types.NewBatch([]types.T{types.Text, types.TimestampTZ, types.Int8})
+			for j := 0; j < 10; j++ {
+				r := []types.Datum{types.NewText(fmt.Sprintf("k%d", rng.IntN(4))), types.NewInt(types.TimestampTZ, int64(i*10+j)*20_000+rng.Int64N(100_000)), types.NewInt(types.Int8, int64(rng.IntN(100)))}
+				b.AppendRow(r)
+				rows[s] = append(rows[s], r)
+			}
+			src.shards[s] = append(src.shards[s], b)
+		}
+	}
+	want := map[string][2]int64{}
+	for _, a := range rows[0] {
+		for _, b := range rows[1] {
+			if d := b[1].I - a[1].I; a[0].S == b[0].S && d >= 0 && d <= 1e6 {
+				w := want[a[0].S]
+				want[a[0].S] = [2]int64{w[0] + 1, w[1] + b[2].I}
+			}
+		}
+	}
+	sm := New([]byte("sj"), p, []uint64{0, 0}, nil)
+	index, restarts := uint64(0), 0
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if o := sm.Offsets(); o[0] == 400 && o[1] == 400 {
+			break
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		propose := func(ctx context.Context, cmd []byte) (any, error) {
+			index++
+			wb := db.NewBatch()
+			res := sm.Apply(wb, index, cmd)
+			if err := wb.Commit(pebble.NoSync); err != nil {
+				return nil, err
+			}
+			sm.Durable()
+			if rng.IntN(3) == 0 {
+				return nil, errors.New("leadership lost after the commit")
+			}
+			return res, nil
+		}
+		_ = RunTask(ctx, TaskConfig{SM: sm, Src: src, LeftShards: 1, Right: cols, Propose: propose, NumShards: 1, MaxEvents: 35})
+		cancel()
+		restarts++
+	}
+	if o := sm.Offsets(); o[0] != 400 || o[1] != 400 {
+		t.Fatalf("offsets = %v", o)
+	}
+	if restarts < 5 {
+		t.Fatalf("only %d restarts", restarts)
+	}
+	if len(want) < 4 {
+		t.Fatalf("too few pairs to test: %v", want)
+	}
+	if got := rows(t, sm); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}

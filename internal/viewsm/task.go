@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"time"
@@ -39,8 +40,13 @@ type TaskConfig struct {
 	// Table is the table an enrichment view joins (the plan's
 	// JoinTableName); nil for other views. Each batch is widened with the
 	// table rows current when it is folded (exec.Enricher).
-	Table   exec.KeyedSource
-	Propose Proposer
+	Table exec.KeyedSource
+	// LeftShards and Right are set for a join of two streams
+	// (plan.StreamJoin): Src's first LeftShards shards are the left
+	// stream's, the rest the right stream's, whose columns are Right.
+	LeftShards int
+	Right      []exec.Column
+	Propose    Proposer
 	// MaxEvents bounds the events folded into one proposal.
 	MaxEvents int
 	// MaxPause caps the pause between two delta proposals. The pause
@@ -91,6 +97,13 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		}
 		var err error
 		if enr, err = plan.NewEnricher(c.Table); err != nil {
+			return err
+		}
+	}
+	var sj *exec.StreamJoiner
+	if plan.StreamJoin() {
+		var err error
+		if sj, err = plan.NewStreamJoiner(c.Right); err != nil {
 			return err
 		}
 	}
@@ -162,6 +175,13 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		watermark, _, minExpiry, lastSweep := c.SM.Window()
 		delta.Watermark = watermark
 		var err error
+		if sj != nil && !sj.At(from) {
+			// A new task, or the last round was not applied: the join
+			// buffers become those the committed offsets imply.
+			if err := rebuildJoin(ctx, ec, sj, c, from); err != nil {
+				return err
+			}
+		}
 		if enr != nil {
 			// A hashed table is re-read when it changed: events of this
 			// round join the table as it is now.
@@ -195,6 +215,17 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 					w, err := enr.Widen(ctx, ec, b)
 					if err != nil {
 						return err
+					}
+					b = w
+				}
+				if sj != nil {
+					side := 0
+					if s >= c.LeftShards {
+						side = 1
+					}
+					w, err := sj.Join(ec, side, b)
+					if err != nil {
+						return errFold{err}
 					}
 					b = w
 				}
@@ -248,6 +279,9 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			return err
 		}
 		careful = false
+		if sj != nil {
+			sj.Committed(to)
+		}
 		if checkpoint {
 			lastCheckpoint = last
 		}
@@ -256,6 +290,30 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// rebuildJoin refills a stream join's buffers from the history of both
+// streams before the offsets, reading only the batches aimed at the view.
+func rebuildJoin(ctx context.Context, ec *exec.Ctx, sj *exec.StreamJoiner, c TaskConfig, offsets []uint64) error {
+	errDone := errors.New("done")
+	return sj.Rebuild(ctx, ec, offsets, c.LeftShards, func(shard int, upTo uint64, fn func(*types.Batch) error) error {
+		_, err := c.Src.Scan(shard, 0, math.MaxInt, func(start uint64, _ int64, targets streamsm.Targets, b *types.Batch) error {
+			if start >= upTo {
+				return errDone
+			}
+			if !targets.Has(c.ViewID) {
+				return nil
+			}
+			if end := start + uint64(b.N); end > upTo {
+				b = b.Slice(0, int(upTo-start))
+			}
+			return fn(b)
+		})
+		if errors.Is(err, errDone) {
+			return nil
+		}
+		return err
+	})
 }
 
 // errFold marks an error from folding (as opposed to reading) a batch.

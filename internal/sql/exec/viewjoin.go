@@ -593,7 +593,7 @@ func (e *Enricher) streamKey(ec *Ctx, b *types.Batch, i int) (ok bool, err error
 		if n.Col >= 0 {
 			d = scalar.BatchDatum(&b.Cols[n.Col], i)
 		} else if d, err = n.Fn(ec, in); err != nil {
-			return false, err
+			return false, nil // a key that cannot be computed joins no row
 		}
 		if d.Null {
 			return false, nil

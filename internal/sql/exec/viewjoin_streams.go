@@ -371,8 +371,8 @@ func (s *StreamJoiner) rowKey(ec *Ctx, side int, b *types.Batch, i int) (bool, e
 			var err error
 			if n.Col >= 0 {
 				d = scalar.BatchDatum(&b.Cols[n.Col], i)
-			} else if d, err = n.Fn(ec, in); err != nil {
-				return false, err
+				} else if d, err = n.Fn(ec, in); err != nil {
+				return false, nil // a key that cannot be computed pairs with nothing
 			}
 			if t := s.j.tcols[s.j.tcol[k]].T; !d.Null && d.T != t {
 				if !fitsInt(d.I, t) {
@@ -458,6 +458,7 @@ func (s *StreamJoiner) Absorb(ec *Ctx, side int, b *types.Batch) error {
 // buffers it, and returns the pairs as the view's widened rows (valid
 // until the next call).
 func (s *StreamJoiner) Join(ec *Ctx, side int, b *types.Batch) (*types.Batch, error) {
+	s.at = nil // until Committed: the buffers hold rows past the offsets
 	s.pa, s.pb = s.pa[:0], s.pb[:0]
 	other := s.side[1-side]
 	lo, hi := s.sj.lo, s.sj.hi
