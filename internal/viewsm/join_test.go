@@ -168,21 +168,21 @@ func TestStreamJoinTaskRestartsFoldOnce(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	src := &memSource{shards: make([][]*types.Batch, 2), ch: make(chan struct{})}
-	var rows [2][][]types.Datum
+	var hist [2][][]types.Datum
 	for s := 0; s < 2; s++ {
 		for i := 0; i < 40; i++ {
 			b := types.NewBatch([]types.T{types.Text, types.TimestampTZ, types.Int8})
 			for j := 0; j < 10; j++ {
 				r := []types.Datum{types.NewText(fmt.Sprintf("k%d", rng.IntN(4))), types.NewInt(types.TimestampTZ, int64(i*10+j)*20_000+rng.Int64N(100_000)), types.NewInt(types.Int8, int64(rng.IntN(100)))}
 				b.AppendRow(r)
-				rows[s] = append(rows[s], r)
+				hist[s] = append(hist[s], r)
 			}
 			src.shards[s] = append(src.shards[s], b)
 		}
 	}
 	want := map[string][2]int64{}
-	for _, a := range rows[0] {
-		for _, b := range rows[1] {
+	for _, a := range hist[0] {
+		for _, b := range hist[1] {
 			if d := b[1].I - a[1].I; a[0].S == b[0].S && d >= 0 && d <= 1e6 {
 				w := want[a[0].S]
 				want[a[0].S] = [2]int64{w[0] + 1, w[1] + b[2].I}
