@@ -39,6 +39,7 @@ type ViewJoinSpec struct {
 	Table  *parser.TableRef
 	Left   bool // LEFT [OUTER] JOIN; otherwise INNER
 	On     parser.Expr
+	using  []string // USING's columns: a bare name of one is the stream's
 }
 
 // viewJoin is the enrichment stage of a view plan. The widened batch is
@@ -156,6 +157,9 @@ func planJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl JoinTa
 		si, ti := colIndex(stream, r.Name), colIndex(tbl.Cols, r.Name)
 		switch r.Table {
 		case "":
+			if si >= 0 && ti >= 0 && slices.Contains(spec.using, r.Name) {
+				ti = -1
+			}
 			if si >= 0 && ti >= 0 {
 				return 0, 0, pgerr.AmbiguousColumnRef.New(r.Name).WithPos(r.P)
 			}
@@ -976,4 +980,62 @@ func (m *MemKeyed) ScanKeys(_ context.Context, keys [][]types.Datum, fn func(b *
 	}
 	m.mu.Unlock()
 	return fn(m.batch(rows))
+}
+
+// ViewJoinFrom reads a view's FROM as a join: ok is false when FROM is
+// not a join. The left item must be a stream (a name, or tumble()/hop()
+// over one), the right one a plain name (a table, or a stream for a
+// windowed stream–stream join: the caller knows which); INNER and LEFT
+// joins with ON or USING. Other shapes are refused with 0A000.
+func ViewJoinFrom(sel *parser.Select) (spec ViewJoinSpec, ok bool, err error) {
+	f := sel.From
+	if f == nil || f.Join == nil {
+		return spec, false, nil
+	}
+	j := f.Join
+	switch {
+	case j.Kind != parser.JoinInner && j.Kind != parser.JoinLeft:
+		e := pgerr.ViewJoinKind.New(strings.TrimSuffix(j.Kind.String(), " JOIN")).WithPos(f.P)
+		if j.Comma {
+			e = e.WithHint("A comma in FROM is a CROSS JOIN; write FROM stream s JOIN table t ON s.col = t.col.")
+		}
+		return spec, true, e
+	case j.Left.Join != nil || j.Right.Join != nil:
+		return spec, true, pgerr.ViewJoinMany.New().WithPos(f.P)
+	case j.Natural:
+		return spec, true, pgerr.ViewJoinKind.New("NATURAL").WithHint("Name the columns: JOIN t USING (col) or JOIN t ON s.col = t.col.").WithPos(f.P)
+	case j.Left.Subquery != nil || j.Right.Subquery != nil:
+		return spec, true, pgerr.ViewFromSubquery.New().WithPos(f.P)
+	case len(j.Left.ColAliases) > 0 || len(j.Right.ColAliases) > 0 || f.Alias != "":
+		return spec, true, pgerr.ViewUnsupported.New("an alias of a join or a column alias list in FROM").WithPos(f.P)
+	case j.Right.Func != nil:
+		return spec, true, pgerr.ViewJoinShape.New().WithPos(j.Right.P)
+	}
+	spec = ViewJoinSpec{P: f.P, Stream: j.Left, Table: j.Right, Left: j.Kind == parser.JoinLeft, On: j.On}
+	if len(j.Using) > 0 {
+		// USING (c) is ON s.c = t.c; a bare c then names the stream's c
+		// (equal to the table's, or the only one in a LEFT JOIN).
+		lq, _ := ViewSource(&parser.Select{From: j.Left})
+		if j.Left.Alias != "" {
+			lq = j.Left.Alias
+		}
+		rq := j.Right.Name
+		if j.Right.Alias != "" {
+			rq = j.Right.Alias
+		}
+		for i, c := range j.Using {
+			p := f.P
+			if i < len(j.UsingPos) {
+				p = j.UsingPos[i]
+			}
+			eq := &parser.Binary{P: p, Op: "=", L: &parser.ColumnRef{P: p, Table: lq, Name: c}, R: &parser.ColumnRef{P: p, Table: rq, Name: c}}
+			if spec.On == nil {
+				spec.On = eq
+			} else {
+				spec.On = &parser.Binary{P: p, Op: "AND", L: spec.On, R: eq}
+			}
+		}
+		spec.using = j.Using
+	}
+	return spec, true, nil
 }
