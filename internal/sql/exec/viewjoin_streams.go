@@ -371,7 +371,7 @@ func (s *StreamJoiner) rowKey(ec *Ctx, side int, b *types.Batch, i int) (bool, e
 			var err error
 			if n.Col >= 0 {
 				d = scalar.BatchDatum(&b.Cols[n.Col], i)
-				} else if d, err = n.Fn(ec, in); err != nil {
+			} else if d, err = n.Fn(ec, in); err != nil {
 				return false, nil // a key that cannot be computed pairs with nothing
 			}
 			if t := s.j.tcols[s.j.tcol[k]].T; !d.Null && d.T != t {
