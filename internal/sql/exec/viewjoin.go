@@ -2,11 +2,13 @@ package exec
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec/scalar"
 	"github.com/cairndb/cairn/internal/sql/parser"
@@ -1038,4 +1040,26 @@ func ViewJoinFrom(sel *parser.Select) (spec ViewJoinSpec, ok bool, err error) {
 		spec.using = j.Using
 	}
 	return spec, true, nil
+}
+
+// PlanStoredJoinView re-plans a view that joins its stream s to a table
+// (v.Tables[0]) from the catalog: its query and the table's columns as
+// recorded when it was created.
+func PlanStoredJoinView(v *catalog.View, s *catalog.Stream) (*ViewPlan, error) {
+	sel, err := parseSelect(v.Query)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok, err := ViewJoinFrom(sel)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || len(v.Tables) != 1 {
+		return nil, fmt.Errorf("view %q: stored query is not a join of its stream and one table", v.Name)
+	}
+	cols := make([]Column, len(v.JoinCols))
+	for i, c := range v.JoinCols {
+		cols[i] = Column{Name: c.Name, T: c.T}
+	}
+	return PlanViewJoin(sel, spec, StreamColumns(s), JoinTable{Name: v.Tables[0], Cols: cols, Key: v.JoinKey}, v.Options)
 }
