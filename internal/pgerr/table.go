@@ -485,5 +485,6 @@ var (
 	ViewJoinMany         = def("view_join_many", FeatureNotSupported, "a continuous view joins one stream to one table", "Join the other tables in the SELECT that reads the view, or widen the table.")
 	ViewJoinBound        = def("view_join_bound", FeatureNotSupported, "a join of two streams in a continuous view needs a time bound on both sides", "Bound the right stream's time by the left one's, e.g. ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + interval '5 minutes'.")
 	ViewJoinEmptyBound   = def("view_join_empty_bound", InvalidParameterValue, "the join's time bound admits no pair: its lower end is after its upper end", "")
+	ViewJoinUsingMissing = def("view_join_using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
 	ViewJoinKind         = def("view_join_kind", FeatureNotSupported, "%s JOIN is not supported in a continuous view", "Use JOIN or LEFT JOIN with the stream on the left.")
 )

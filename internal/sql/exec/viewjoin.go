@@ -199,6 +199,16 @@ func planJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl JoinTa
 		return r, nil
 	}
 	rw := func(e parser.Expr) (parser.Expr, error) { return rewriteExpr(e, resolve) }
+	for _, c := range spec.using {
+		side := "left"
+		if colIndex(stream, c) >= 0 {
+			if colIndex(tbl.Cols, c) >= 0 {
+				continue
+			}
+			side = "right"
+		}
+		return nil, pgerr.ViewJoinUsingMissing.New(c, side).WithPos(spec.P)
+	}
 
 	// The view's clauses over the widened columns.
 	out := *sel
