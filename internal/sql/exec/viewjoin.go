@@ -79,14 +79,6 @@ func (v *ViewPlan) JoinTableName() string {
 // by primary key (true) or scans and hashes it (false).
 func (v *ViewPlan) JoinPointLookups() bool { return v.join != nil && v.join.point }
 
-// splitAnd returns the conjuncts of e.
-func splitAnd(e parser.Expr, out []parser.Expr) []parser.Expr {
-	if b, ok := e.(*parser.Binary); ok && (b.Op == "AND" || b.Op == "and") {
-		return splitAnd(b.R, splitAnd(b.L, out))
-	}
-	return append(out, e)
-}
-
 func colIndex(cols []Column, name string) int {
 	for i, c := range cols {
 		if c.Name == name {

@@ -430,6 +430,7 @@ type Error struct {
 	Pos  int
 	Code string
 	Msg  string
+	Hint string // optional, for errors that say what to do instead
 }
 
 func (e *Error) Error() string { return e.Msg }

@@ -255,7 +255,7 @@ func formatStmt(b *strings.Builder, s Statement) {
 		b.WriteString("ROLLBACK")
 	case *Empty:
 	default:
-		if !formatTableStmt(b, s) {
+		if !formatTableStmt(b, s) && !formatProto(b, s) {
 			fmt.Fprintf(b, "<unknown statement %T>", s)
 		}
 	}

@@ -96,7 +96,11 @@ func (e *Error) SQLState() string { return e.Code }
 
 // PGError converts e into the client-facing error type, position included.
 func (e *Error) PGError() *pgerr.Error {
-	return pgerr.New(e.Code, "%s", e.Msg).WithPos(e.Pos)
+	pe := pgerr.New(e.Code, "%s", e.Msg).WithPos(e.Pos)
+	if e.Hint != "" {
+		pe = pe.WithHint("%s", e.Hint)
+	}
+	return pe
 }
 
 type parser struct {
@@ -350,6 +354,9 @@ func (p *parser) parseStatement() (Statement, error) {
 		return p.parseDelete()
 	case "truncate":
 		return p.parseTruncate()
+	}
+	if s, ok, err := p.parseProtoStatement(); ok {
+		return s, err
 	}
 	if unsupportedStatements[t.val] {
 		return nil, p.unsupported(t, "statement %s is not supported", strings.ToUpper(t.val))
@@ -793,7 +800,7 @@ func (p *parser) parseCopy() (Statement, error) {
 	start := p.next()
 	c := &Copy{P: start.pos}
 	if p.isOp("(") {
-		return nil, p.unsupported(p.peek(), "COPY (query) TO is not supported; COPY supports only FROM STDIN")
+		return p.parseCopyTo(start, "", nil)
 	}
 	legacyBinary := p.acceptKw("binary")
 	var err error
@@ -806,7 +813,11 @@ func (p *parser) parseCopy() (Statement, error) {
 		}
 	}
 	if p.isKw("to") {
-		return nil, p.unsupported(p.peek(), "COPY TO is not supported; COPY supports only FROM STDIN")
+		st, err := p.parseCopyTo(start, c.Table, c.Cols)
+		if ct, ok := st.(*CopyTo); ok && legacyBinary {
+			ct.Options = append([]Option{{P: start.pos, Key: "format", Value: &ColumnRef{P: start.pos, Name: "binary"}}}, ct.Options...)
+		}
+		return st, err
 	}
 	if err := p.expectKw("from"); err != nil {
 		return nil, err
