@@ -300,7 +300,6 @@ type StreamJoiner struct {
 	bTime int   // b's time column in b's batches
 	side  [2]*joinBuf
 	at    []uint64 // the offsets whose rows the buffers reflect; nil: none
-	kd    []types.Datum
 	key   []byte
 	pa    []int32 // pair: row of a (batch row when folding a's batch, else buffer row)
 	pb    []int32
