@@ -573,3 +573,20 @@ var (
 
 // InvalidTableDefinition is SQLSTATE 42P16.
 const InvalidTableDefinition = "42P16"
+
+// issue 11: joins in continuous views
+var (
+	ViewJoinShape        = def("view_join_shape", FeatureNotSupported, "a continuous view can join a stream to a table only", "Write FROM stream s JOIN table t ON s.col = t.col (or LEFT JOIN); the stream comes first.")
+	ViewJoinSameName     = def("view_join_same_name", "42712", "table name %q specified more than once", "Give one side an alias: FROM events e JOIN devices d ON ...")
+	ViewJoinNoEquality   = def("view_join_no_equality", FeatureNotSupported, "a join in a continuous view needs an equality between a stream column and a table column", "Write ON s.col = t.col; further conditions may follow with AND.")
+	ViewJoinLeftOn       = def("view_join_left_on", FeatureNotSupported, "a LEFT JOIN in a continuous view takes only equalities between stream and table columns in ON", "Filter the stream in WHERE, or use an inner JOIN for the other conditions.")
+	ViewJoinKeyType      = def("view_join_key_type", FeatureNotSupported, "join condition %s = %s compares %s with %s: a continuous view joins on values of the same type", "")
+	ViewJoinTableChanged = def("view_join_table_changed", UndefinedColumn, "table %q no longer has the column %q (of the type) the view joins on or reads", "Drop the view and create it again over the table as it is now.")
+	ViewJoinStreams      = def("view_join_streams", FeatureNotSupported, "a continuous view cannot join two streams yet", "Join a stream to a table (enrichment): FROM events e JOIN devices d ON e.device_id = d.id.")
+	ViewJoinView         = def("view_join_view", FeatureNotSupported, "a continuous view cannot join the view %q", "Join a stream to a table; to combine views, join them in the SELECT that reads them.")
+	ViewJoinMany         = def("view_join_many", FeatureNotSupported, "a continuous view joins one stream to one table", "Join the other tables in the SELECT that reads the view, or widen the table.")
+	ViewJoinBound        = def("view_join_bound", FeatureNotSupported, "a join of two streams in a continuous view needs a time bound on both sides", "Bound the right stream's time by the left one's, e.g. ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + interval '5 minutes'.")
+	ViewJoinEmptyBound   = def("view_join_empty_bound", InvalidParameterValue, "the join's time bound admits no pair: its lower end is after its upper end", "")
+	ViewJoinUsingMissing = def("view_join_using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
+	ViewJoinKind         = def("view_join_kind", FeatureNotSupported, "%s JOIN is not supported in a continuous view", "Use JOIN or LEFT JOIN with the stream on the left.")
+)
