@@ -55,6 +55,10 @@ type Config struct {
 	// trims what a view has not seen.
 	ViewOffsets func(ctx context.Context, gid uint64) []uint64
 	Metrics     *metrics.Metrics // view lag gauges
+	// Table reads a table for the views that join one (enrichment):
+	// point lookups by primary key and scans, each as current as the
+	// table's shards are when it runs.
+	Table func(t *catalog.Table) exec.KeyedSource
 }
 
 // Manager holds this node's data-shard replicas.
@@ -71,6 +75,7 @@ type Manager struct {
 	// viewOffsets: Config.ViewOffsets.
 	viewOffsets func(ctx context.Context, gid uint64) []uint64
 	metrics     *metrics.Metrics
+	table       func(t *catalog.Table) exec.KeyedSource
 	ctx         context.Context // ends when the node stops: view tasks stop
 
 	mu struct {
@@ -82,7 +87,7 @@ type Manager struct {
 // New returns a manager whose view tasks run until ctx ends.
 func New(ctx context.Context, cfg Config) *Manager {
 	m := &Manager{self: cfg.Self, name: cfg.Name, store: cfg.Store, meta: cfg.Meta, log: cfg.Logger, t: cfg.Timing.WithDefaults(),
-		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, ctx: ctx}
+		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, ctx: ctx}
 	m.mu.groups = map[uint64]*Group{}
 	return m
 }
@@ -281,6 +286,9 @@ func PlanStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) 
 	if v.Transform {
 		return nil, fmt.Errorf("view %q is a transform: it has no state to plan", v.Name)
 	}
+	if len(v.Tables) > 0 {
+		return exec.PlanStoredJoinView(v, s) // a stream joined to a table
+	}
 	plan, _, err := exec.PlanStoredChain(v.Query, s.Name, exec.StreamColumns(s), v.Chain, v.Options)
 	if err != nil {
 		return nil, err
@@ -307,15 +315,18 @@ func (m *Manager) superviseView(ctx context.Context, g *Group, s *catalog.Stream
 			}
 			continue
 		}
-		err := m.runViewTask(ctx, viewsm.TaskConfig{
-			SM: g.View, ViewID: g.Desc.ID, CheckpointInterval: g.Desc.CheckpointInterval(), Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
-			Propose: func(ctx context.Context, cmd []byte) (any, error) {
-				return m.store.Propose(ctx, g.ID, m.bugs.DropDelta(g.View.Plan(), cmd))
-			},
-			OnSkip: func(offset uint64, err error) {
-				m.log.Warn("view skips an event it cannot fold", "view", g.Desc.Name, "stream", s.Name, "offset", offset, "err", err)
-			},
-		})
+		table, err := m.joinedTable(g.Desc)
+		if err == nil {
+			err = m.runViewTask(ctx, viewsm.TaskConfig{
+				SM: g.View, ViewID: g.Desc.ID, Table: table, CheckpointInterval: g.Desc.CheckpointInterval(), Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
+				Propose: func(ctx context.Context, cmd []byte) (any, error) {
+					return m.store.Propose(ctx, g.ID, m.bugs.DropDelta(g.View.Plan(), cmd))
+				},
+				OnSkip: func(offset uint64, err error) {
+					m.log.Warn("view skips an event it cannot fold", "view", g.Desc.Name, "stream", s.Name, "offset", offset, "err", err)
+				},
+			})
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -331,6 +342,22 @@ func (m *Manager) superviseView(ctx context.Context, g *Group, s *catalog.Stream
 			backoff *= 2
 		}
 	}
+}
+
+// joinedTable returns the source of the table view v joins, nil for a
+// view without a join.
+func (m *Manager) joinedTable(v *catalog.View) (exec.KeyedSource, error) {
+	if len(v.Tables) == 0 {
+		return nil, nil
+	}
+	t := m.meta.Catalog().Tables[v.Tables[0]]
+	switch {
+	case t == nil:
+		return nil, fmt.Errorf("view %q joins table %q, which does not exist", v.Name, v.Tables[0])
+	case m.table == nil:
+		return nil, fmt.Errorf("view %q joins table %q: this node has no table reader", v.Name, t.Name)
+	}
+	return m.table(t), nil
 }
 
 // runViewTask runs one view task, turning a panic (a bug, or data no

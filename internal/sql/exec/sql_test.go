@@ -114,6 +114,9 @@ func TestSQL(t *testing.T) {
 			if err != nil {
 				return fmtErr(err)
 			}
+			if ex, ok := stmts[0].(*parser.Explain); ok && d.Cmd == "explain" {
+				return runExplain(ec, ex)
+			}
 			sel, ok := stmts[0].(*parser.Select)
 			if !ok {
 				return fmt.Sprintf("not a SELECT: %T", stmts[0])
@@ -133,7 +136,7 @@ func TestSQL(t *testing.T) {
 					}
 				}
 				pt := &ParamTypes{}
-				p, err := PlanSelect(sel, resolver(map[string]Source{"events": sqlEvents(), "amounts": sqlAmounts(), "docs": sqlDocs()}), pt)
+				p, err := PlanSelect(sel, resolver(addRelTables(map[string]Source{"events": sqlEvents(), "amounts": sqlAmounts(), "docs": sqlDocs()})), pt)
 				if err != nil {
 					return fmtErr(err)
 				}
@@ -187,8 +190,15 @@ func TestSQL(t *testing.T) {
 				if sel.From != nil && sel.From.Name == "docs" {
 					src = sqlDocs()
 				}
-				v, err := PlanViewWith(sel, src.cols, opts)
-				if err != nil {
+				var v *ViewPlan
+				var joined []*types.Batch // a join view's widened batches (viewjoin_sql_test.go)
+				if spec, ok, err := ViewJoinFrom(sel); err != nil {
+					return fmtErr(err)
+				} else if ok {
+					if v, joined, err = planFoldJoin(ec, sel, spec, opts); err != nil {
+						return fmtErr(err)
+					}
+				} else if v, err = PlanViewWith(sel, src.cols, opts); err != nil {
 					return fmtErr(err)
 				}
 				var sb strings.Builder
@@ -202,6 +212,14 @@ func TestSQL(t *testing.T) {
 				var late uint64
 				for s := 0; s < 2; s++ {
 					d := v.NewDelta()
+					for _, b := range joined {
+						if err := v.Fold(ec, d, b, func(h uint64) bool { return h%2 == uint64(s) }); err != nil {
+							return fmtErr(err)
+						}
+					}
+					if joined != nil {
+						rows = nil
+					}
 					for _, r := range rows {
 						if watermark {
 							d.Watermark = d.MaxTime

@@ -40,6 +40,7 @@ type ViewPlan struct {
 	win     *windowPlan // nil: no window (window.go)
 	ttl     *ttlPlan    // nil: groups never expire
 	rt      readTime    // HAVING, ORDER BY, LIMIT, OFFSET (viewread.go)
+	join    *viewJoin   // nil: no join; else the enrichment stage (viewjoin.go)
 }
 
 // PlanView validates and plans a continuous view over a stream with the
@@ -69,6 +70,9 @@ func ViewSource(sel *parser.Select) (name string, pos int) {
 func PlanViewWith(sel *parser.Select, stream []Column, opts ViewOptions) (*ViewPlan, error) {
 	unsupported := func(pos int, what string) error {
 		return pgerr.ViewUnsupported.New(what).WithPos(pos)
+	}
+	if err := refuseOlapInView(sel); err != nil {
+		return nil, err
 	}
 	switch {
 	case sel.From == nil:

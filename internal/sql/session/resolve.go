@@ -74,7 +74,12 @@ func (s *Session) viewSource(cat *catalog.Catalog, v *catalog.View) (exec.Source
 	p, ok := s.views[v.ID]
 	if !ok {
 		var err error
-		if p.view, p.transform, err = exec.PlanStoredChain(v.Query, st.Name, exec.StreamColumns(st), v.Chain, v.Options); err != nil {
+		if len(v.Tables) > 0 {
+			p.view, err = exec.PlanStoredJoinView(v, st) // a stream joined to a table
+		} else {
+			p.view, p.transform, err = exec.PlanStoredChain(v.Query, st.Name, exec.StreamColumns(st), v.Chain, v.Options)
+		}
+		if err != nil {
 			return nil, err
 		}
 		if len(s.views) >= maxCachedViews {
