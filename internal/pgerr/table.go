@@ -449,3 +449,15 @@ var (
 var (
 	QueryMemoryExceeded = def("query_memory_exceeded", OutOfMemory, "query exceeded its memory limit of %s", "Narrow the query (WHERE, LIMIT, fewer groups), or raise the limit: SET max_query_memory = '1GB'.")
 )
+
+// issue 11: catalog
+var (
+	InvalidRegex      = def("invalid_regex", "2201B", "invalid regular expression: %s", "Cairn runs POSIX regular expressions with Go's RE2 syntax: back-references and look-around are not supported.")
+	RegTypeNotFound   = def("reg_type_not_found", UndefinedObject, "type %q does not exist", "")
+	RegSchemaNotFound = def("reg_schema_not_found", "3F000", "schema %q does not exist", "")
+	RegRoleNotFound   = def("reg_role_not_found", UndefinedObject, "role %q does not exist", "")
+	RegProcNotFound   = def("reg_proc_not_found", UndefinedFunction, "function %q does not exist", "")
+	AnyNotArray       = def("any_not_array", WrongObjectType, "op ANY/ALL (array) requires array on right side", "")
+	NoCatalogHere     = def("no_catalog_here", FeatureNotSupported, "%s needs the catalog, which is not available here", "Call it in a query, not in a continuous view.")
+	UnknownEncoding   = def("unknown_encoding", InvalidParameterValue, "encoding %d is not known", "")
+)

@@ -41,6 +41,9 @@ type Ctx struct {
 	// Mem bounds the memory the statement's operators buffer (nil:
 	// unbounded); see Budget.
 	Mem *Budget
+	// Catalog answers the pg_catalog functions and reg* casts (nil: not
+	// available, as in continuous views); see pgcatalog.go.
+	Catalog Catalog
 }
 
 // evalStyle is the style to evaluate with: the statement's, else the one
