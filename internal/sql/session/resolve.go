@@ -1,6 +1,7 @@
 package session
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/cairndb/cairn/internal/catalog"
@@ -18,9 +19,13 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 		return s.resolveIn(schema, name)
 	}
 	path, _ := s.get("search_path")
-	for _, sc := range searchPathList(path) {
-		if sc == "$user" || sc == "pg_catalog" {
-			continue // no user schemas; pg_catalog has no relations a FROM reads
+	list := searchPathList(path)
+	if !slices.Contains(list, "pg_catalog") {
+		list = append([]string{"pg_catalog"}, list...) // searched first unless placed
+	}
+	for _, sc := range list {
+		if sc == "$user" {
+			continue // no user schemas
 		}
 		src, err := s.resolveIn(sc, name)
 		if err == nil || pgerr.From(err).Code != pgerr.UndefinedTable {
@@ -33,6 +38,11 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 // resolveIn looks name up in one schema.
 func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 	switch strings.ToLower(schema) {
+	case "pg_catalog", "information_schema":
+		if src, ok := s.resolvePG(strings.ToLower(schema), name); ok {
+			return src, nil
+		}
+		return nil, pgerr.QualifiedRelationNotFound.New(schema, name)
 	case "public":
 	case "cairn_cluster", "cairn_catalog":
 		switch name {

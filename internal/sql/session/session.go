@@ -277,6 +277,7 @@ func (s *Session) execCtx(params []types.Datum) *exec.Ctx {
 		Setting: s.get,
 		Style:   s.styleOrDefault(),
 		Version: fmt.Sprintf("PostgreSQL %s (Cairn %s) on x86_64-pc-linux-gnu, compiled by Go", ServerVersion, s.b.Version()),
+		Catalog: s.pgCatalog(),
 	}
 }
 

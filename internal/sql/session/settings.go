@@ -96,7 +96,7 @@ func checkExtraFloatDigits(v, _ string) (string, error) {
 // schemas are the schemas Cairn has, for search_path: public holds
 // streams and views, cairn_cluster the system tables; pg_catalog holds
 // nothing a FROM can name but is accepted as PostgreSQL clients set it.
-var schemas = map[string]bool{"public": true, "cairn_cluster": true, "pg_catalog": true}
+var schemas = map[string]bool{"public": true, "cairn_cluster": true, "pg_catalog": true, "information_schema": true}
 
 // checkSearchPath accepts a comma-separated list of existing schemas
 // ("$user" is skipped, as PostgreSQL skips a schema named after a user
