@@ -128,6 +128,12 @@ func regIn(ec *Ctx, kind, s string) (int64, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n, nil
 	}
+	if kind == "regtype" {
+		if t, ok := pgTypeByName(strings.TrimPrefix(strings.ToLower(s), "pg_catalog.")); ok {
+			return int64(t.OID), nil
+		}
+		return 0, pgerr.RegTypeNotFound.New(s)
+	}
 	cat, err := catalogOf(ec, "::"+kind)
 	if err != nil {
 		return 0, err
@@ -139,11 +145,6 @@ func regIn(ec *Ctx, kind, s string) (int64, error) {
 			return oid, nil
 		}
 		return 0, pgerr.RelationNotFound.New(s)
-	case "regtype":
-		if t, ok := pgTypeByName(strings.TrimPrefix(strings.ToLower(s), "pg_catalog.")); ok {
-			return int64(t.OID), nil
-		}
-		return 0, pgerr.RegTypeNotFound.New(s)
 	case "regnamespace":
 		if oid, ok := cat.NamespaceOID(name); ok {
 			return oid, nil
@@ -228,15 +229,17 @@ func regTextNode(x *Node) *Node {
 // (RE2): the syntax PostgreSQL's advanced regular expressions share with
 // it behaves alike; back-references and look-around are refused (2201B).
 func (c *Compiler) compileRegex(op string, l, r *Node, e *parser.Binary) (*Node, error) {
+	for _, x := range []*Node{l, r} {
+		if !(x.Untyped || x.Param > 0 || x.T == types.Text) {
+			return nil, opErr(e.Op, l, r, e.P)
+		}
+	}
 	var err error
 	if l, err = c.Coerce(l, types.Text, e.L.Pos()); err != nil {
 		return nil, err
 	}
 	if r, err = c.Coerce(r, types.Text, e.R.Pos()); err != nil {
 		return nil, err
-	}
-	if l.T != types.Text || r.T != types.Text {
-		return nil, opErr(e.Op, l, r, e.P)
 	}
 	fold := strings.Contains(op, "*")
 	neg := strings.HasPrefix(op, "!")
