@@ -450,6 +450,12 @@ var (
 	QueryMemoryExceeded = def("query_memory_exceeded", OutOfMemory, "query exceeded its memory limit of %s", "Narrow the query (WHERE, LIMIT, fewer groups), or raise the limit: SET max_query_memory = '1GB'.")
 )
 
+// issue 11: join
+var (
+	QueryShapeUnsupported = def("query_shape_unsupported", FeatureNotSupported, "%s is not supported yet", "")
+	JoinInView            = def("join_in_view", FeatureNotSupported, "joins are not supported in a continuous view", "Join the view with another source when you read it: SELECT ... FROM v JOIN t ON ...")
+)
+
 // issue 11: catalog
 var (
 	InvalidRegex      = def("invalid_regex", "2201B", "invalid regular expression: %s", "Cairn runs POSIX regular expressions with Go's RE2 syntax: back-references and look-around are not supported.")

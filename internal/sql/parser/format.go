@@ -162,6 +162,8 @@ func formatStmt(b *strings.Builder, s Statement) {
 		}
 	case *Select:
 		formatSelect(b, s)
+	case *Explain:
+		formatExplain(b, s)
 	case *Set:
 		b.WriteString("SET ")
 		if s.Local {
@@ -382,9 +384,16 @@ func typeTail(name string) string {
 }
 
 func formatSelect(b *strings.Builder, s *Select) {
+	if !s.IsSimple() {
+		formatQuery(b, s)
+		return
+	}
 	b.WriteString("SELECT ")
 	if s.Distinct {
 		b.WriteString("DISTINCT ")
+	}
+	if s.DistinctOn != nil {
+		formatDistinctOn(b, s)
 	}
 	for i, it := range s.Items {
 		if i > 0 {
@@ -398,23 +407,7 @@ func formatSelect(b *strings.Builder, s *Select) {
 	}
 	if f := s.From; f != nil {
 		b.WriteString(" FROM ")
-		if f.Subquery != nil {
-			b.WriteByte('(')
-			formatSelect(b, f.Subquery)
-			b.WriteByte(')')
-		} else if f.Func != nil {
-			formatExpr(b, f.Func)
-		} else {
-			if f.Schema != "" {
-				b.WriteString(QuoteIdent(f.Schema))
-				b.WriteByte('.')
-			}
-			b.WriteString(QuoteIdent(f.Name))
-		}
-		if f.Alias != "" {
-			b.WriteString(" AS ")
-			b.WriteString(QuoteIdent(f.Alias))
-		}
+		formatTableRef(b, f)
 	}
 	if s.Where != nil {
 		b.WriteString(" WHERE ")
@@ -427,6 +420,9 @@ func formatSelect(b *strings.Builder, s *Select) {
 	if s.Having != nil {
 		b.WriteString(" HAVING ")
 		formatExpr(b, s.Having)
+	}
+	if len(s.Windows) > 0 {
+		formatWindowClause(b, s)
 	}
 	if len(s.OrderBy) > 0 {
 		b.WriteString(" ORDER BY ")
@@ -618,9 +614,10 @@ func formatExpr(b *strings.Builder, e Expr) {
 			formatSelect(b, e.Select)
 		}
 		b.WriteByte(')')
-	case *AnyCmp:
-		formatAnyCmp(b, e)
 	default:
+		if formatOlapExpr(b, e) || formatQueryExpr(b, e) {
+			return
+		}
 		fmt.Fprintf(b, "<unknown expr %T>", e)
 	}
 }

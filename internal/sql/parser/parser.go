@@ -107,6 +107,9 @@ type parser struct {
 	// base is the character offset of the current statement in src:
 	// token positions are relative to the statement, errors add base back.
 	base int
+	// match[i] is the index of the ')' closing the '(' at toks[i] (-1 if
+	// none); built on first use by closeOf.
+	match []int32
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -283,14 +286,20 @@ func (p *parser) parenNames() ([]string, error) {
 func (p *parser) parseStatement() (Statement, error) {
 	t := p.peek()
 	if t.kind != tIdent {
-		if isOpTok(t, "(") && isKwTok(p.peekN(1), "select") {
-			return nil, p.unsupported(t, "parenthesized SELECT is not supported")
+		if isOpTok(t, "(") {
+			return p.parseQuery()
 		}
 		return nil, p.syntaxErr(t)
 	}
 	switch t.val {
-	case "select":
-		return p.parseSelect()
+	case "select", "with":
+		return p.parseQuery()
+	case "values":
+		if isOpTok(p.peekN(1), "(") {
+			return p.parseQuery()
+		}
+	case "explain":
+		return p.parseExplain()
 	case "create":
 		return p.parseCreate()
 	case "drop":
@@ -521,6 +530,9 @@ func (p *parser) parseCreateView(start token, kind ViewKind, orReplace bool) (St
 	sel, err := p.parseSelect()
 	if err != nil {
 		return nil, err
+	}
+	if t := p.peek(); isSetOpWord(t) {
+		return nil, p.unsupported(t, "%s in a view is not supported", strings.ToUpper(t.val))
 	}
 	cv.Query = sel
 	cv.QueryText = p.src[p.toks[first].start:p.toks[p.i-1].end]

@@ -287,10 +287,13 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 		return c.compileFunc(e)
 	case *parser.Case:
 		return c.compileCase(e)
-	case *parser.AnyCmp:
-		return c.compileAnyCmp(e)
-	case *parser.Subquery:
+	case *parser.Quantified:
+		if e.Array != nil {
+			return c.compileAnyCmp(e)
+		}
 		return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
+	case *parser.Subquery, *parser.Exists, *parser.InSubquery:
+		return nil, pgerr.SubqueryInExpression.New().WithPos(e.Pos())
 	}
 	return nil, pgerr.UnsupportedExpression.New(e)
 }
