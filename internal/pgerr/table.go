@@ -470,5 +470,6 @@ var (
 	SchemaNameReserved = def("schema_name_reserved", "42939", "unacceptable schema name %q", "The prefix \"pg_\" is reserved for system schemas.")
 	SchemaBuiltin      = def("schema_builtin", DependentObjects, "cannot drop schema %q because it is required by the database system", "")
 	SchemaNotEmpty     = def("schema_not_empty", DependentObjects, "cannot drop schema %q because other objects depend on it: %s", "Use DROP SCHEMA ... CASCADE to drop them too.")
+	NoSchemaSelected   = def("no_schema_selected", "3F000", "no schema has been selected to create in", "Name the schema (CREATE STREAM s.name ...) or SET search_path to public or a schema made with CREATE SCHEMA.")
 	SchemaInName       = def("schema_in_name", "3F000", "schema %q cannot hold %s", "Streams and views live in public or in a schema made with CREATE SCHEMA.")
 )

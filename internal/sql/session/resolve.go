@@ -24,8 +24,8 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 		list = append([]string{"pg_catalog"}, list...) // searched first unless placed
 	}
 	for _, sc := range list {
-		if sc == "$user" {
-			continue // no user schemas
+		if sc == "$user" || !systemSchemas[sc] && !s.b.Catalog().HasSchema(sc) {
+			continue // no such schema: skipped, as in PostgreSQL
 		}
 		src, err := s.resolveIn(sc, name)
 		if err == nil || pgerr.From(err).Code != pgerr.UndefinedTable {
@@ -43,7 +43,6 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 			return src, nil
 		}
 		return nil, pgerr.QualifiedRelationNotFound.New(schema, name)
-	case "public":
 	case "cairn_cluster", "cairn_catalog":
 		switch name {
 		case "operations":
@@ -56,15 +55,18 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 			return src, err
 		}
 		return nil, pgerr.SystemTableNotFound.New(schema, name)
-	default:
-		return nil, pgerr.QualifiedRelationNotFound.New(schema, name)
 	}
 	cat := s.b.Catalog()
-	if st := cat.Streams[name]; st != nil {
+	sc := strings.ToLower(schema)
+	key := catalog.Qualify(sc, name)
+	if st := cat.Streams[key]; st != nil {
 		return s.b.StreamSource(st, ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial()}), nil
 	}
-	if v := cat.Views[name]; v != nil {
+	if v := cat.Views[key]; v != nil {
 		return s.viewSource(cat, v)
+	}
+	if sc != "public" {
+		return nil, pgerr.QualifiedRelationNotFound.New(schema, name)
 	}
 	return nil, pgerr.RelationNotFound.New(name)
 }

@@ -1,6 +1,7 @@
 package systables
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,14 +73,28 @@ type rel struct {
 	table   *rel   // of an index: its table
 }
 
-// namespaces Cairn has, by OID order.
-var namespaces = []struct {
+type namespace struct {
 	oid  int64
 	name string
-}{{nsPGCatalog, "pg_catalog"}, {nsPublic, "public"}, {nsInfoSchema, "information_schema"}, {nsCairnCluster, "cairn_cluster"}}
+}
 
-func nsOID(name string) (int64, bool) {
-	for _, n := range namespaces {
+// builtinNamespaces are the schemas every database has.
+var builtinNamespaces = []namespace{{nsPGCatalog, "pg_catalog"}, {nsPublic, "public"}, {nsInfoSchema, "information_schema"}, {nsCairnCluster, "cairn_cluster"}}
+
+// namespaces are the built-in schemas and those made by CREATE SCHEMA
+// (OID 16384+4*id, like relations).
+func (p *PG) namespaces() []namespace {
+	ns := slices.Clone(builtinNamespaces)
+	if p.Cat != nil {
+		for _, name := range p.Cat.SortedSchemas() {
+			ns = append(ns, namespace{relOID(p.Cat.Schemas[name]), name})
+		}
+	}
+	return ns
+}
+
+func (p *PG) nsOID(name string) (int64, bool) {
+	for _, n := range p.namespaces() {
 		if n.name == name {
 			return n.oid, true
 		}
@@ -137,7 +152,8 @@ func (p *PG) load() {
 			for i, c := range s.Cols {
 				cols[i] = exec.Column{Name: c.Name, T: c.T}
 			}
-			add(&rel{oid: relOID(s.ID), schema: "public", name: s.Name, kind: 'r', cols: cols, notNull: make([]bool, len(cols))})
+			schema, name := catalog.SplitName(s.Name)
+			add(&rel{oid: relOID(s.ID), schema: schema, name: name, kind: 'r', cols: cols, notNull: make([]bool, len(cols))})
 		}
 		for _, v := range p.Cat.SortedViews() {
 			var cols []exec.Column
@@ -148,7 +164,8 @@ func (p *PG) load() {
 			if v.Transform {
 				kind = 'v'
 			}
-			add(&rel{oid: relOID(v.ID), schema: "public", name: v.Name, kind: kind, cols: cols, notNull: make([]bool, len(cols)), query: v.Query})
+			schema, name := catalog.SplitName(v.Name)
+			add(&rel{oid: relOID(v.ID), schema: schema, name: name, kind: kind, cols: cols, notNull: make([]bool, len(cols)), query: v.Query})
 		}
 	})
 }
@@ -176,7 +193,7 @@ func (p *PG) searchPath(implicit bool) []string {
 		out = append(out, "pg_catalog")
 	}
 	for _, s := range p.Path {
-		if _, ok := nsOID(s); ok {
+		if _, ok := p.nsOID(s); ok {
 			out = append(out, s)
 		}
 	}
@@ -232,11 +249,11 @@ func (p *PG) TableIsVisible(oid int64) bool {
 }
 
 // NamespaceOID implements scalar.Catalog.
-func (p *PG) NamespaceOID(name string) (int64, bool) { return nsOID(name) }
+func (p *PG) NamespaceOID(name string) (int64, bool) { return p.nsOID(name) }
 
 // NamespaceName implements scalar.Catalog.
 func (p *PG) NamespaceName(oid int64) (string, bool) {
-	for _, n := range namespaces {
+	for _, n := range p.namespaces() {
 		if n.oid == oid {
 			return n.name, true
 		}
@@ -446,14 +463,14 @@ func init() {
 }
 
 func fillNamespace(p *PG, b *table) {
-	for _, n := range namespaces {
+	for _, n := range p.namespaces() {
 		b.add("oid", n.oid, "nspname", n.name, "nspowner", roleOID)
 	}
 }
 
 func fillClass(p *PG, b *table) {
 	for _, r := range p.rels {
-		ns, _ := nsOID(r.schema)
+		ns, _ := p.nsOID(r.schema)
 		am, replident := int64(0), byte('n')
 		switch r.kind {
 		case 'r', 'm':
@@ -566,7 +583,7 @@ func fillConstraint(p *PG, b *table) {
 		if r.kind != 'r' || len(r.pk) == 0 {
 			continue
 		}
-		ns, _ := nsOID(r.schema)
+		ns, _ := p.nsOID(r.schema)
 		keys := make([]int64, len(r.pk))
 		for i, c := range r.pk {
 			keys[i] = int64(c + 1)
@@ -634,7 +651,7 @@ func yesNo(b bool) string {
 }
 
 func fillSchemata(p *PG, b *table) {
-	for _, n := range namespaces {
+	for _, n := range p.namespaces() {
 		b.add("catalog_name", p.Database, "schema_name", n.name, "schema_owner", p.User)
 	}
 }
