@@ -273,12 +273,16 @@ type Drop struct {
 	Cascade  bool
 }
 
-// Insert is `INSERT INTO name [(cols)] VALUES (...), (...)`.
+// Insert is `INSERT INTO name [(cols)] VALUES (...), (...)` or `INSERT
+// INTO name [(cols)] SELECT ...` (Select set), with an optional ON
+// CONFLICT clause (tables only).
 type Insert struct {
-	P     int
-	Table string
-	Cols  []string
-	Rows  [][]Expr
+	P          int
+	Table      string
+	Cols       []string
+	Rows       [][]Expr
+	Select     *Select
+	OnConflict *OnConflict
 }
 
 // Copy is `COPY name [(cols)] FROM STDIN [[WITH] (options)]`, also the
@@ -426,6 +430,7 @@ type Error struct {
 	Pos  int
 	Code string
 	Msg  string
+	Hint string // optional, for errors that say what to do instead
 }
 
 func (e *Error) Error() string { return e.Msg }

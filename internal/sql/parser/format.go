@@ -121,9 +121,12 @@ func formatStmt(b *strings.Builder, s Statement) {
 		}
 	case *Drop:
 		b.WriteString("DROP ")
-		if s.Kind == ObjStream {
+		switch s.Kind {
+		case ObjStream:
 			b.WriteString("STREAM ")
-		} else {
+		case ObjTable:
+			b.WriteString("TABLE ")
+		default:
 			b.WriteString("VIEW ")
 		}
 		if s.IfExists {
@@ -146,14 +149,22 @@ func formatStmt(b *strings.Builder, s Statement) {
 			formatNames(b, s.Cols)
 			b.WriteByte(')')
 		}
-		b.WriteString(" VALUES ")
-		for i, row := range s.Rows {
-			if i > 0 {
-				b.WriteString(", ")
+		if s.Select != nil {
+			b.WriteByte(' ')
+			formatSelect(b, s.Select)
+		} else {
+			b.WriteString(" VALUES ")
+			for i, row := range s.Rows {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteByte('(')
+				formatExprs(b, row)
+				b.WriteByte(')')
 			}
-			b.WriteByte('(')
-			formatExprs(b, row)
-			b.WriteByte(')')
+		}
+		if s.OnConflict != nil {
+			formatOnConflict(b, s.OnConflict)
 		}
 	case *Copy:
 		b.WriteString("COPY ")
@@ -252,7 +263,9 @@ func formatStmt(b *strings.Builder, s Statement) {
 		b.WriteString("ROLLBACK")
 	case *Empty:
 	default:
-		fmt.Fprintf(b, "<unknown statement %T>", s)
+		if !formatTableStmt(b, s) && !formatProto(b, s) {
+			fmt.Fprintf(b, "<unknown statement %T>", s)
+		}
 	}
 }
 
@@ -622,6 +635,8 @@ func formatExpr(b *strings.Builder, e Expr) {
 			formatSelect(b, e.Select)
 		}
 		b.WriteByte(')')
+	case *AnyCmp:
+		formatAnyCmp(b, e)
 	default:
 		if formatOlapExpr(b, e) || formatQueryExpr(b, e) {
 			return
@@ -667,6 +682,8 @@ func (k ObjectKind) String() string {
 		return "stream"
 	case ObjView:
 		return "view"
+	case ObjTable:
+		return "table"
 	}
 	return fmt.Sprintf("ObjectKind(%d)", uint8(k))
 }

@@ -287,9 +287,11 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 		return c.compileFunc(e)
 	case *parser.Case:
 		return c.compileCase(e)
+	case *parser.AnyCmp:
+		return c.compileAnyCmp(e)
 	case *parser.Quantified:
 		if e.Array != nil {
-			return c.compileAnyCmp(e)
+			return nil, pgerr.QueryShapeUnsupported.New(e.Op + " ANY/ALL (array)").WithPos(e.P)
 		}
 		return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
 	case *parser.Subquery, *parser.Exists, *parser.InSubquery:

@@ -285,12 +285,12 @@ func foldNode(n *Node, kids ...*Node) (*Node, error) { return fold(n, kids...) }
 // compileAnyCmp is `x op ANY|ALL (array)`: true when the comparison
 // holds for some (every) element; NULL when none decides and a NULL
 // took part, as in PostgreSQL.
-func (c *Compiler) compileAnyCmp(e *parser.Quantified) (*Node, error) {
+func (c *Compiler) compileAnyCmp(e *parser.AnyCmp) (*Node, error) {
 	x, err := c.Compile(e.X)
 	if err != nil {
 		return nil, err
 	}
-	arr, err := c.Compile(e.Array)
+	arr, err := c.Compile(e.Arr)
 	if err != nil {
 		return nil, err
 	}
@@ -301,9 +301,9 @@ func (c *Compiler) compileAnyCmp(e *parser.Quantified) (*Node, error) {
 		}
 		at, ok := types.ArrayOf(et)
 		if !ok {
-			return nil, pgerr.FeatureNotSupportedArray.New(et).WithPos(e.Array.Pos())
+			return nil, pgerr.FeatureNotSupportedArray.New(et).WithPos(e.Arr.Pos())
 		}
-		if arr, err = c.Coerce(arr, at, e.Array.Pos()); err != nil {
+		if arr, err = c.Coerce(arr, at, e.Arr.Pos()); err != nil {
 			return nil, err
 		}
 	}
