@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -147,7 +148,12 @@ func (cmd *DropSchemas) apply(c *Catalog) *Result {
 			}
 			return &Result{Err: pgerr.SchemaNotFound.New(name)}
 		}
-		var streams, views []string
+		var streams, views, tables []string
+		for _, t := range c.SortedTables() {
+			if sc, _ := SplitName(t.Name); sc == name {
+				tables = append(tables, t.Name)
+			}
+		}
 		for _, s := range c.SortedStreams() {
 			if sc, _ := SplitName(s.Name); sc == name {
 				streams = append(streams, s.Name)
@@ -158,8 +164,8 @@ func (cmd *DropSchemas) apply(c *Catalog) *Result {
 				views = append(views, v.Name)
 			}
 		}
-		if len(streams)+len(views) > 0 && !cmd.Cascade {
-			return &Result{Err: pgerr.SchemaNotEmpty.New(name, strings.Join(append(streams, views...), ", "))}
+		if len(streams)+len(views)+len(tables) > 0 && !cmd.Cascade {
+			return &Result{Err: pgerr.SchemaNotEmpty.New(name, strings.Join(slices.Concat(streams, tables, views), ", "))}
 		}
 		if len(views) > 0 {
 			r := (&DropViews{Names: views, IfExists: true, Cascade: true}).apply(c)
@@ -170,6 +176,13 @@ func (cmd *DropSchemas) apply(c *Catalog) *Result {
 		}
 		if len(streams) > 0 {
 			r := (&DropStreams{Names: streams, IfExists: true, Cascade: true}).apply(c)
+			if r.Err != nil {
+				return r
+			}
+			res.Dropped = append(res.Dropped, r.Dropped...)
+		}
+		if len(tables) > 0 {
+			r := (&DropTables{Names: tables, IfExists: true, Cascade: true}).apply(c)
 			if r.Err != nil {
 				return r
 			}

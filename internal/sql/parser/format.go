@@ -132,12 +132,7 @@ func formatStmt(b *strings.Builder, s Statement) {
 		if s.IfExists {
 			b.WriteString("IF EXISTS ")
 		}
-		for i, n := range s.Names {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(QuoteObject(n))
-		}
+		formatObjects(b, s.Names)
 		if s.Cascade {
 			b.WriteString(" CASCADE")
 		}

@@ -36,6 +36,16 @@ func QuoteObject(key string) string {
 	return QuoteIdent(key)
 }
 
+// formatObjects writes object keys separated by commas.
+func formatObjects(b *strings.Builder, keys []string) {
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(QuoteObject(k))
+	}
+}
+
 // objectName parses the name of a stream or view: `name` or
 // `schema.name`, returned as the catalog key (public.name is name).
 func (p *parser) objectName() (string, error) {

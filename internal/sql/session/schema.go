@@ -81,10 +81,26 @@ func (s *Session) qualifyNames(stmt parser.Statement) error {
 		for i, n := range st.Names {
 			st.Names[i] = s.lookupKey(n)
 		}
+	case *parser.CreateTable:
+		st.Name, err = s.createKey(st.Name, "table")
+	case *parser.AlterTable:
+		st.Name = s.lookupKey(st.Name)
+	case *parser.Truncate:
+		for i, n := range st.Names {
+			st.Names[i] = s.lookupKey(n)
+		}
+	case *parser.Update:
+		st.Table = s.lookupKey(st.Table)
+	case *parser.Delete:
+		st.Table = s.lookupKey(st.Table)
 	case *parser.Insert:
 		st.Table = s.lookupKey(st.Table)
 	case *parser.Copy:
 		st.Table = s.lookupKey(st.Table)
+	case *parser.CopyTo:
+		if st.Query == nil {
+			st.Table = s.lookupKey(st.Table)
+		}
 	}
 	if err != nil {
 		return pgerr.From(err).WithPos(stmtPos(stmt))
@@ -97,6 +113,8 @@ func stmtPos(stmt parser.Statement) int {
 	case *parser.CreateStream:
 		return st.P
 	case *parser.CreateView:
+		return st.P
+	case *parser.CreateTable:
 		return st.P
 	}
 	return 0

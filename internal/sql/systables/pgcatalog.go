@@ -61,16 +61,17 @@ type PG struct {
 
 // rel is one relation of pg_class.
 type rel struct {
-	oid     int64
-	schema  string
-	name    string
-	kind    byte // r, v, m, i
-	cols    []exec.Column
-	notNull []bool
-	query   string // a view's definition
-	pk      []int  // primary key columns (tables)
-	index   *rel   // the primary key's index
-	table   *rel   // of an index: its table
+	oid      int64
+	schema   string
+	name     string
+	kind     byte // r, v, m, i
+	cols     []exec.Column
+	notNull  []bool
+	query    string   // a view's definition
+	pk       []int    // primary key columns (tables)
+	defaults []string // per column, its DEFAULT's SQL text ("": none; tables)
+	index    *rel     // the primary key's index
+	table    *rel     // of an index: its table
 }
 
 type namespace struct {
@@ -154,6 +155,24 @@ func (p *PG) load() {
 			}
 			schema, name := catalog.SplitName(s.Name)
 			add(&rel{oid: relOID(s.ID), schema: schema, name: name, kind: 'r', cols: cols, notNull: make([]bool, len(cols))})
+		}
+		for _, t := range p.Cat.SortedTables() {
+			schema, name := catalog.SplitName(t.Name)
+			r := &rel{oid: relOID(t.ID), schema: schema, name: name, kind: 'r', pk: t.PrimaryKey}
+			for i, c := range t.Columns {
+				r.cols = append(r.cols, exec.Column{Name: c.Name, T: c.T})
+				r.notNull = append(r.notNull, c.NotNull || t.IsKey(i))
+				r.defaults = append(r.defaults, c.Default)
+			}
+			add(r)
+			if len(t.PrimaryKey) > 0 {
+				r.index = &rel{oid: r.oid + 1, schema: schema, name: name + "_pkey", kind: 'i', table: r}
+				for _, k := range t.PrimaryKey {
+					r.index.cols = append(r.index.cols, r.cols[k])
+					r.index.notNull = append(r.index.notNull, false)
+				}
+				add(r.index)
+			}
 		}
 		for _, v := range p.Cat.SortedViews() {
 			var cols []exec.Column
@@ -501,7 +520,7 @@ func fillAttribute(p *PG, b *table) {
 			}
 			b.add("attrelid", r.oid, "attname", c.Name, "atttypid", c.T.OID(), "attstattarget", -1, "attlen", length,
 				"attnum", i+1, "attcacheoff", -1, "atttypmod", -1, "attbyval", byVal, "attalign", align, "attstorage", storage,
-				"attcompression", "", "attnotnull", r.notNull[i], "attidentity", "", "attgenerated", "", "attislocal", true,
+				"attcompression", "", "attnotnull", r.notNull[i], "atthasdef", r.hasDefault(i), "attidentity", "", "attgenerated", "", "attislocal", true,
 				"attcollation", coll)
 		}
 	}
@@ -617,6 +636,20 @@ func fillTables(p *PG, b *table) {
 	}
 }
 
+func (r *rel) hasDefault(i int) bool { return i < len(r.defaults) && r.defaults[i] != "" }
+
+// fillAttrdef lists column defaults: adbin holds the default's SQL text
+// (Cairn keeps no expression trees), which pg_get_expr returns as is.
+func fillAttrdef(p *PG, b *table) {
+	for _, r := range p.rels {
+		for i := range r.cols {
+			if r.hasDefault(i) {
+				b.add("oid", r.oid*1000+int64(i+1), "adrelid", r.oid, "adnum", i+1, "adbin", r.defaults[i])
+			}
+		}
+	}
+}
+
 func fillAm(p *PG, b *table) {
 	b.add("oid", amHeap, "amname", "heap", "amhandler", "heap_tableam_handler", "amtype", byte('t'))
 	b.add("oid", amBtree, "amname", "btree", "amhandler", "bthandler", "amtype", byte('i'))
@@ -702,6 +735,9 @@ func fillISColumns(p *PG, b *table) {
 				"is_self_referencing", "NO", "is_identity", "NO", "is_generated", "NEVER", "is_updatable", yesNo(r.kind == 'r' && isTable(r)),
 				"character_maximum_length", nil, "character_octet_length", nil, "numeric_precision", nil, "numeric_precision_radix", nil,
 				"numeric_scale", nil, "datetime_precision", nil, "interval_precision", nil, "maximum_cardinality", nil}
+			if r.hasDefault(i) {
+				kv = append(kv, "column_default", r.defaults[i])
+			}
 			switch c.T {
 			case types.Int2, types.Int4, types.Int8:
 				kv = append(kv, "numeric_precision", map[types.T]int{types.Int2: 16, types.Int4: 32, types.Int8: 64}[c.T], "numeric_precision_radix", 2, "numeric_scale", 0)
