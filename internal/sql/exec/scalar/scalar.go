@@ -44,6 +44,13 @@ type Ctx struct {
 	// Catalog answers the pg_catalog functions and reg* casts (nil: not
 	// available, as in continuous views); see pgcatalog.go.
 	Catalog Catalog
+	// Corr are the values a correlated subquery reads from the row of
+	// the enclosing query it runs for (see CorrNode).
+	Corr []types.Datum
+	// Memo holds per-execution state of subqueries and CTEs (results of
+	// uncorrelated subqueries, materialized CTEs), keyed by the plan
+	// node; created by the first operator that needs it.
+	Memo map[any]any
 }
 
 // evalStyle is the style to evaluate with: the statement's, else the one
