@@ -173,6 +173,9 @@ func (s *Session) paramTypes(oids []uint32) *exec.ParamTypes {
 }
 
 func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uint32) (*prepared, error) {
+	if err := s.qualifyNames(stmt); err != nil {
+		return nil, err
+	}
 	switch stmt.(type) {
 	case *parser.Rollback:
 		return &prepared{txCtl: true, run: func(context.Context, []types.Datum, pgwire.ResultWriter) (string, error) {
@@ -242,13 +245,17 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 		return s.prepareInsert(st, oids)
 	case *parser.Copy:
 		return s.prepareCopy(st)
-	case *parser.CreateStream, *parser.CreateView, *parser.Drop, *parser.AlterSystemSet:
+	case *parser.CreateStream, *parser.CreateView, *parser.Drop, *parser.AlterSystemSet, *parser.CreateSchema, *parser.DropSchema:
 		if s.tx != txIdle {
 			// DDL is applied at once, so ROLLBACK could not undo it.
 			return nil, pgerr.NotInTxBlock.New(ddlName(st))
 		}
 	}
 	switch st := stmt.(type) {
+	case *parser.CreateSchema:
+		return s.prepareCreateSchema(st)
+	case *parser.DropSchema:
+		return s.prepareDropSchema(st)
 	case *parser.CreateStream:
 		return s.prepareCreateStream(st)
 	case *parser.CreateView:
@@ -288,6 +295,7 @@ func (s *Session) execCtx(params []types.Datum) *exec.Ctx {
 		Setting: s.get,
 		Style:   s.styleOrDefault(),
 		Version: fmt.Sprintf("PostgreSQL %s (Cairn %s) on x86_64-pc-linux-gnu, compiled by Go", ServerVersion, s.b.Version()),
+		Catalog: s.pgCatalog(),
 		Mem:     s.queryBudget(),
 	}
 }
@@ -480,7 +488,7 @@ func (s *Session) streamTargets(stream string) ([]uint64, error) {
 	var ids []uint64
 	for _, name := range strings.Split(v, ",") {
 		name = strings.TrimSpace(name)
-		view := cat.Views[name]
+		view := cat.Views[s.lookupKey(name)]
 		if view == nil {
 			return nil, pgerr.StreamTargetNotFound.New(name)
 		}
