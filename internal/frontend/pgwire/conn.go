@@ -67,8 +67,26 @@ type prepared struct {
 	text       string
 	offset     int // character offset of text within the client's query
 	paramTypes []types.T
+	declared   []uint32 // the parameter type OIDs the client sent with Parse
 	cols       []Column
 	copyTable  string
+}
+
+// paramOID is the type OID ParameterDescription reports for parameter i:
+// the one the client declared when it maps to the type the statement
+// uses (varchar, bpchar and name stay themselves rather than becoming
+// text, as drivers such as pgjdbc insist), else the statement's type.
+func (ps *prepared) paramOID(i int) uint32 {
+	t := ps.paramTypes[i]
+	if t == types.Unknown {
+		t = types.Text
+	}
+	if i < len(ps.declared) && ps.declared[i] != 0 {
+		if dt, ok := types.FromOID(ps.declared[i]); ok && dt == t {
+			return ps.declared[i]
+		}
+	}
+	return t.OID()
 }
 
 // portal is a bound statement, possibly partly executed.
@@ -559,6 +577,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 		return e
 	}
 	ps.offset = off
+	ps.declared = m.ParameterOIDs
 	c.stmts[m.Name] = ps
 	return c.send(&pgproto3.ParseComplete{})
 }
@@ -661,11 +680,8 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 			return pgerr.PreparedNotFound.New(m.Name)
 		}
 		oids := make([]uint32, len(ps.paramTypes))
-		for i, t := range ps.paramTypes {
-			if t == types.Unknown {
-				t = types.Text
-			}
-			oids[i] = t.OID()
+		for i := range ps.paramTypes {
+			oids[i] = ps.paramOID(i)
 		}
 		if err := c.send(&pgproto3.ParameterDescription{ParameterOIDs: oids}); err != nil {
 			return err
@@ -761,6 +777,12 @@ func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
 		// the rest so the protocol stays in step.
 		if derr := w.copy.drain(); derr != nil && c.connErr(derr) {
 			return "", derr
+		}
+	}
+	if err == nil && w.out != nil {
+		err = w.out.finish()
+		if err != nil {
+			return "", err
 		}
 	}
 	if err == nil {
@@ -877,7 +899,21 @@ type execWriter struct {
 	buffer    bool // keep rows for a row-limited portal instead of sending
 	rows      [][]types.Datum
 	copy      *copyIn
-	werr      error // the write error that stopped the statement
+	out       *copyOut // set once the statement started a COPY TO
+	werr      error    // the write error that stopped the statement
+}
+
+// CopyOut implements CopyOuter.
+func (w *execWriter) CopyOut(opts CopyOptions, cols []Column) (CopySink, error) {
+	if w.copy != nil || w.out != nil {
+		return nil, pgerr.CopyStartedTwice.New()
+	}
+	cp, err := newCopyOut(w.c, opts, cols)
+	if err != nil {
+		return nil, err
+	}
+	w.out = cp
+	return cp, nil
 }
 
 func (w *execWriter) Row(row []types.Datum) error {

@@ -292,6 +292,11 @@ func (s *fakeSession) Prepare(ctx context.Context, stmt parser.Statement, text s
 		st.exec = func(_ context.Context, _ []types.Datum, w ResultWriter) (string, error) {
 			return "SELECT 1", w.Row([]types.Datum{types.NewInt(types.Int8, 7), types.NewInt(types.Int8, 2), types.NewInt(types.Int8, 3)})
 		}
+	case "COPYOUT":
+		// COPYOUT text|csv|binary [header]: tricky values through COPY TO.
+		st.exec = func(_ context.Context, _ []types.Datum, w ResultWriter) (string, error) {
+			return copyOutFake(w, strings.Fields(text)[1:])
+		}
 	case "PANIC":
 		st.exec = func(context.Context, []types.Datum, ResultWriter) (string, error) { panic("fake session bug") }
 	case "NOTICE":
