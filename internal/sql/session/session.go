@@ -36,6 +36,7 @@ type Session struct {
 	pendingRows int
 	w           pgwire.ResultWriter // the running statement's, for NOTICEs from sources
 	views       map[uint64]viewPlan // plans of the views read, by view ID
+	proto       protoState          // SQL-level prepared statements and cursors (prepare.go)
 }
 
 // notice sends a NOTICE to the client of the running statement.
@@ -102,7 +103,10 @@ func (s *Session) AbortTx() {
 func (s *Session) TxStatus() byte { return s.tx }
 
 // Close implements pgwire.Session.
-func (s *Session) Close() { s.pending = nil }
+func (s *Session) Close() {
+	s.pending = nil
+	s.closeProto()
+}
 
 // prepared is a planned statement.
 type prepared struct {
@@ -154,6 +158,10 @@ func (s *Session) Prepare(ctx context.Context, stmt parser.Statement, text strin
 		}
 		return nil, err
 	}
+	if appliedAtOnce(stmt) {
+		// DDL in a transaction block is applied when it runs (README).
+		s.warnAppliedAtOnce(stmt, p)
+	}
 	p.s = s
 	return p, nil
 }
@@ -176,6 +184,7 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 			if s.tx == txIdle {
 				return "ROLLBACK", nil // PostgreSQL warns; harmless
 			}
+			s.txEnded(false)
 			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
 			return "ROLLBACK", nil
 		}}, nil
@@ -186,9 +195,11 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 				w.Notice("there is no transaction in progress")
 				return "COMMIT", nil
 			case txFailed:
+				s.txEnded(false)
 				s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
 				return "ROLLBACK", nil
 			}
+			s.txEnded(true)
 			pending, order := s.pending, s.order
 			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
 			// Check every stream first, so a COMMIT that cannot succeed
@@ -231,11 +242,9 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 		return s.prepareInsert(st, oids)
 	case *parser.Copy:
 		return s.prepareCopy(st)
-	case *parser.CreateStream, *parser.CreateView, *parser.Drop, *parser.AlterSystemSet:
-		if s.tx != txIdle {
-			// DDL is applied at once, so ROLLBACK could not undo it.
-			return nil, pgerr.NotInTxBlock.New(ddlName(st))
-		}
+	}
+	if p, ok, err := s.prepareProto(ctx, stmt, oids); ok {
+		return p, err
 	}
 	switch st := stmt.(type) {
 	case *parser.CreateStream:
@@ -501,60 +510,9 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts pgwire.CopyOptions
-	for _, o := range c.Options {
-		v, ok := optString(o)
-		if !ok {
-			return nil, pgerr.BadCopyOption.New(o.Key).WithPos(o.P)
-		}
-		single := func() (byte, error) {
-			if len(v) != 1 {
-				return 0, pgerr.CopyCharTooLong.New(o.Key).WithPos(o.P)
-			}
-			return v[0], nil
-		}
-		switch o.Key {
-		case "format":
-			switch strings.ToLower(v) {
-			case "text":
-				opts.Format = pgwire.CopyText
-			case "csv":
-				opts.Format = pgwire.CopyCSV
-			case "binary":
-				opts.Format = pgwire.CopyBinary
-			default:
-				return nil, pgerr.UnknownCopyFormat.New(v).WithHint("Use text, csv or binary.").WithPos(o.P)
-			}
-		case "delimiter":
-			if opts.Delimiter, err = single(); err != nil {
-				return nil, err
-			}
-		case "quote":
-			if opts.Quote, err = single(); err != nil {
-				return nil, err
-			}
-		case "escape":
-			if opts.Escape, err = single(); err != nil {
-				return nil, err
-			}
-		case "null":
-			opts.Null = v
-		case "header":
-			switch strings.ToLower(v) {
-			case "", "true", "on", "1":
-				opts.Header = true
-			case "false", "off", "0":
-			default:
-				return nil, pgerr.CopyHeaderNotBool.New().WithPos(o.P)
-			}
-		case "encoding":
-			if r, err := settings["client_encoding"].check(v, ""); err != nil || r != "UTF8" {
-				return nil, pgerr.CopyEncoding.New(v).WithPos(o.P)
-			}
-		default:
-			return nil, pgerr.UnknownCopyOption.New(o.Key).
-				WithHint("COPY options: format, delimiter, null, header, quote, escape, encoding.").WithPos(o.P)
-		}
+	opts, err := copyOptions(c.Options)
+	if err != nil {
+		return nil, err
 	}
 	colTypes := make([]types.T, len(st.Cols))
 	for i, c := range st.Cols {
