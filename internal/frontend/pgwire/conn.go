@@ -95,11 +95,10 @@ type portal struct {
 	params  []types.Datum
 	formats []int16 // one per result column
 
-	// Set once a row-limited Execute ran the statement: the rows not yet
-	// sent, and the tag to send when they are exhausted.
-	ran  bool
-	rows [][]types.Datum
-	tag  string
+	// Set once a row-limited Execute started the statement (portal.go);
+	// tag is its command tag once it finished.
+	run *portalRun
+	tag string
 }
 
 // startupTimeout bounds the startup phase, so a client that connects and
@@ -125,6 +124,7 @@ func (s *Server) serveConn(c *conn) {
 		c.ctxStop(errClientGone)
 		nc.Close()
 		c.rd.stop()
+		c.closeAllPortals()
 		if c.sess != nil {
 			c.sess.Close()
 		}
@@ -357,12 +357,14 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
 		return false
 	case *pgproto3.Sync:
 		c.ignoreTillSync = false
+		c.endTxPortals()
 		return c.readyForQuery() && c.setIdle()
 	case *pgproto3.Query:
 		c.ignoreTillSync = false
 		if !c.simpleQuery(m.String) {
 			return false
 		}
+		c.endTxPortals()
 		return c.readyForQuery() && c.setIdle()
 	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
 		// Left over from a COPY that already failed: ignore, as PostgreSQL does.
@@ -387,7 +389,7 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
 		if m.ObjectType == 'S' {
 			delete(c.stmts, m.Name)
 		} else {
-			delete(c.portals, m.Name)
+			c.dropPortal(m.Name)
 		}
 		err = c.send(&pgproto3.CloseComplete{})
 	case *pgproto3.FunctionCall:
@@ -647,6 +649,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 		}
 		formats[i] = f
 	}
+	c.dropPortal(m.DestinationPortal)
 	c.portals[m.DestinationPortal] = &portal{ps: ps, params: params, formats: formats}
 	return c.send(&pgproto3.BindComplete{})
 }
@@ -727,34 +730,18 @@ func (c *conn) run(p *portal, maxRows int) error {
 	if p.ps.st == nil {
 		return c.send(&pgproto3.EmptyQueryResponse{})
 	}
-	if !p.ran {
+	if p.run == nil && maxRows == 0 {
 		w := &execWriter{c: c, cols: p.ps.cols, formats: p.formats, copyTable: p.ps.copyTable}
-		if maxRows > 0 {
-			w.buffer = true
-		}
 		tag, err := c.executeStmt(p, w)
 		if err != nil {
 			return err
 		}
-		if maxRows == 0 {
-			return c.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
-		}
-		p.ran, p.rows, p.tag = true, w.rows, tag
+		return c.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 	}
-	n := len(p.rows)
-	if maxRows > 0 && maxRows < n {
-		n = maxRows
+	if p.run == nil {
+		c.startPortal(p)
 	}
-	for _, row := range p.rows[:n] {
-		if err := c.sendRow(row, p.ps.cols, p.formats); err != nil {
-			return err
-		}
-	}
-	p.rows = p.rows[n:]
-	if maxRows > 0 && len(p.rows) > 0 {
-		return c.send(&pgproto3.PortalSuspended{})
-	}
-	return c.send(&pgproto3.CommandComplete{CommandTag: []byte(p.tag)})
+	return c.resumePortal(p, maxRows)
 }
 
 // executeStmt runs the statement with a cancellable context and turns
@@ -770,6 +757,11 @@ func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
 		c.mu.Unlock()
 		cancel(nil)
 	}()
+	return c.executeStmtCtx(ctx, p, w)
+}
+
+// executeStmtCtx runs the statement under ctx (which the caller cancels).
+func (c *conn) executeStmtCtx(ctx context.Context, p *portal, w *execWriter) (string, error) {
 	c.dr.style = c.textStyle()
 	tag, err := p.ps.st.Execute(ctx, p.params, w)
 	if w.copy != nil && !w.copy.done {
@@ -794,6 +786,8 @@ func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
 	switch context.Cause(ctx) {
 	case errCanceledByUser:
 		return "", pgerr.CanceledByUser.New()
+	case errPortalClosed:
+		return "", errPortalClosed
 	case errServerClosed:
 		return "", pgerr.AdminTerminated.New()
 	case errClientGone:
@@ -896,8 +890,10 @@ type execWriter struct {
 	cols      []Column
 	formats   []int16
 	copyTable string
-	buffer    bool // keep rows for a row-limited portal instead of sending
-	rows      [][]types.Datum
+	// A row-limited portal's statement (portal.go) calls pause before the
+	// row past limit; limit 0 is no limit.
+	pause       func() error
+	limit, sent int
 	copy      *copyIn
 	out       *copyOut // set once the statement started a COPY TO
 	werr      error    // the write error that stopped the statement
@@ -920,10 +916,13 @@ func (w *execWriter) Row(row []types.Datum) error {
 	if w.werr != nil {
 		return w.werr
 	}
-	if w.buffer {
-		w.rows = append(w.rows, append([]types.Datum(nil), row...))
-		return nil
+	if w.limit > 0 && w.sent == w.limit {
+		if err := w.pause(); err != nil {
+			w.werr = err
+			return err
+		}
 	}
+	w.sent++
 	if err := w.c.sendRow(row, w.cols, w.formats); err != nil {
 		w.werr = err
 		return err

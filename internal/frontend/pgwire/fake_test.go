@@ -87,6 +87,7 @@ type fakeHandler struct {
 	prepares map[string]int // statement text -> Prepare calls
 	copied   *types.Batch   // every row received by COPY
 	cancels  int            // statements that saw their context end
+	gen      int            // rows GEN produced (handed to the writer)
 	sessions []*fakeSession
 	sleeping chan struct{} // SLEEP signals when it starts
 
@@ -221,6 +222,9 @@ func (s *fakeSession) Prepare(ctx context.Context, stmt parser.Statement, text s
 			for i := range n {
 				row[0] = types.NewInt(types.Int8, int64(i))
 				row[1] = types.NewText("row " + strconv.Itoa(i))
+				s.h.mu.Lock()
+				s.h.gen++
+				s.h.mu.Unlock()
 				if err := w.Row(row); err != nil {
 					return "", err
 				}
