@@ -2,7 +2,9 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/pgerr"
@@ -11,32 +13,239 @@ import (
 	"github.com/cairndb/cairn/internal/types"
 )
 
-// cursorMem bounds the rows one cursor holds when the statement's own
-// memory budget is unbounded.
+// cursorMem bounds the rows a WITH HOLD cursor holds when the statement's
+// own memory budget is unbounded.
 const cursorMem = 256 << 20
 
-// cursor is a DECLAREd cursor. Its query runs to completion at DECLARE
-// and the rows are held (charged to a memory budget) until FETCHed or
-// closed: Cairn's plans push rows, so a cursor cannot pause one midway
-// without holding a shard read open across statements.
+// errCursorClosed stops the query of a cursor closed midway.
+var errCursorClosed = errors.New("session: cursor closed")
+
+// cursor is a DECLAREd cursor. A cursor without HOLD streams: its query
+// runs on its own goroutine (a pump) and pauses between FETCHes, so no
+// rows are held. A WITH HOLD cursor outlives its transaction, so its
+// query runs to the end at DECLARE and the rows are held, charged to a
+// memory budget, until fetched or closed.
 type cursor struct {
 	cols    []pgwire.Column
-	rows    [][]types.Datum // rows[pos:] are still to be fetched
-	pos     int
 	hold    bool
 	inBlock bool // declared in the transaction block now open
+
+	pump *rowPump // without HOLD
+
+	rows    [][]types.Datum // WITH HOLD: rows[pos:] are still to be fetched
+	pos     int
 	mem     *scalar.Budget
 	charged int64
 }
 
-// release gives back the memory of the rows not yet fetched.
+// release stops the query and gives back the memory of unfetched rows.
 func (c *cursor) release() {
+	if c.pump != nil {
+		c.pump.stop()
+	}
 	c.mem.Shrink(c.charged)
 	c.charged, c.rows = 0, nil
 }
 
-// rowCollector is the ResultWriter a cursor's query runs with: rows are
-// kept, charged to mem; notices pass through.
+// fetch sends up to n rows (all with all) to w (nil: discard, for MOVE)
+// and returns how many there were.
+func (c *cursor) fetch(ctx context.Context, w pgwire.ResultWriter, n int64, all bool) (int64, error) {
+	if c.pump != nil {
+		return c.pump.fetch(ctx, w, n, all)
+	}
+	left := int64(len(c.rows) - c.pos)
+	if !all && left > n {
+		left = n
+	}
+	end := c.pos + int(left)
+	for _, row := range c.rows[c.pos:end] {
+		if w != nil {
+			if err := w.Row(row); err != nil {
+				return 0, err
+			}
+		}
+		sz := scalar.RowSize(row)
+		c.mem.Shrink(sz)
+		c.charged -= sz
+	}
+	clear(c.rows[c.pos:end])
+	c.pos = end
+	return left, nil
+}
+
+// rowPump runs a statement on its own goroutine and hands its rows out a
+// FETCH at a time. The goroutine and the session's take turns (each
+// waits on a channel while the other runs), so the session is never used
+// by both at once.
+type rowPump struct {
+	resume chan fetchReq
+	yield  chan error // nil: paused after the rows asked for; else finished (errPumpDone if cleanly)
+	cancel context.CancelFunc
+	done   bool
+}
+
+var errPumpDone = errors.New("session: cursor query finished")
+
+// fetchReq asks the pump for rows: up to n (or all) sent to w.
+type fetchReq struct {
+	w   pgwire.ResultWriter
+	n   int64
+	all bool
+}
+
+// pumpWriter is the ResultWriter the pumped statement writes to: it
+// forwards to the current FETCH's writer and pauses when that has its
+// rows.
+type pumpWriter struct {
+	p    *rowPump
+	req  fetchReq
+	sent int64
+}
+
+func (w *pumpWriter) Row(row []types.Datum) error {
+	for !w.req.all && w.sent == w.req.n {
+		w.p.yield <- nil
+		req, ok := <-w.p.resume
+		if !ok {
+			return errCursorClosed
+		}
+		w.req, w.sent = req, 0
+	}
+	w.sent++
+	return w.req.w.Row(row)
+}
+
+func (w *pumpWriter) Notice(msg string) {
+	if w.req.w != nil {
+		w.req.w.Notice(msg)
+	}
+}
+
+func (w *pumpWriter) ParameterStatus(name, value string) {
+	if w.req.w != nil {
+		w.req.w.ParameterStatus(name, value)
+	}
+}
+
+func (w *pumpWriter) CopyIn(pgwire.CopyOptions, []types.T) (pgwire.CopySource, error) {
+	return nil, pgerr.CopyStartedTwice.New()
+}
+
+// startPump starts run on its own goroutine and waits until it paused
+// before its first row, or finished (an error then is the DECLARE's), or
+// until ctx (the DECLARE's) ends, which stops it.
+func startPump(ctx context.Context, run func(ctx context.Context, w pgwire.ResultWriter) error) (*rowPump, error) {
+	declareCtx := ctx
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &rowPump{resume: make(chan fetchReq), yield: make(chan error), cancel: cancel}
+	w := &pumpWriter{p: p}
+	go func() {
+		err := errPumpDone
+		defer func() {
+			if r := recover(); r != nil {
+				err = pgerr.Panic.New(fmt.Sprintf("%v\n%s", r, debug.Stack()))
+			}
+			cancel()
+			p.yield <- err
+		}()
+		if rerr := run(ctx, w); rerr != nil {
+			err = rerr
+		}
+	}()
+	select {
+	case err := <-p.yield:
+		if err != nil {
+			p.done = true
+			if err != errPumpDone {
+				return nil, err
+			}
+		}
+	case <-declareCtx.Done():
+		p.stopWaiting()
+		return nil, declareCtx.Err()
+	}
+	return p, nil
+}
+
+// fetch resumes the statement until it sent the rows asked for or ended.
+// If ctx ends first (a cancel, statement_timeout), the cursor's query is
+// stopped and the FETCH fails.
+func (p *rowPump) fetch(ctx context.Context, w pgwire.ResultWriter, n int64, all bool) (int64, error) {
+	if p.done || (!all && n == 0) {
+		return 0, nil
+	}
+	// The FETCH's writer, counting (and for MOVE discarding) the rows.
+	cw := &countWriter{ResultWriter: w, discard: w == nil}
+	req := fetchReq{w: cw, n: n, all: all}
+	p.resume <- req
+	select {
+	case err := <-p.yield:
+		if err != nil {
+			p.done = true
+			if err != errPumpDone {
+				return cw.n, err
+			}
+		}
+		return cw.n, nil
+	case <-ctx.Done():
+		p.stopWaiting()
+		return cw.n, ctx.Err()
+	}
+}
+
+// stop ends a paused (or running) statement and waits for its goroutine.
+func (p *rowPump) stop() {
+	if p.done {
+		return
+	}
+	p.done = true
+	p.cancel()
+	close(p.resume)
+	<-p.yield
+}
+
+// stopWaiting stops the statement while a fetch is running it.
+func (p *rowPump) stopWaiting() {
+	p.done = true
+	p.cancel()
+	close(p.resume)
+	for err := range p.yield {
+		if err != nil {
+			return
+		}
+	}
+}
+
+// countWriter counts the rows a FETCH receives; with discard (MOVE) it
+// only counts.
+type countWriter struct {
+	pgwire.ResultWriter
+	n       int64
+	discard bool
+}
+
+func (w *countWriter) Row(row []types.Datum) error {
+	w.n++
+	if w.discard {
+		return nil
+	}
+	return w.ResultWriter.Row(row)
+}
+
+func (w *countWriter) Notice(msg string) {
+	if w.ResultWriter != nil {
+		w.ResultWriter.Notice(msg)
+	}
+}
+
+func (w *countWriter) ParameterStatus(name, value string) {
+	if w.ResultWriter != nil {
+		w.ResultWriter.ParameterStatus(name, value)
+	}
+}
+
+// rowCollector is the ResultWriter a WITH HOLD cursor's query runs with:
+// rows are kept, charged to mem; notices pass through.
 type rowCollector struct {
 	pgwire.ResultWriter
 	mem     *scalar.Budget
@@ -79,19 +288,33 @@ func (s *Session) prepareDeclare(ctx context.Context, d *parser.Declare, oids []
 		if _, ok := s.proto.cursors[d.Name]; ok {
 			return "", pgerr.CursorExists.New(d.Name)
 		}
-		mem := s.execCtx(params).Mem
-		if mem == nil {
-			mem = scalar.NewBudget(cursorMem)
-		}
-		rc := &rowCollector{ResultWriter: w, mem: mem}
-		if _, err := inner.run(ctx, params, rc); err != nil {
-			mem.Shrink(rc.charged)
-			return "", err
+		c := &cursor{cols: inner.cols, hold: d.Hold, inBlock: s.tx == txOpen}
+		if d.Hold {
+			c.mem = s.execCtx(params).Mem
+			if c.mem == nil {
+				c.mem = scalar.NewBudget(cursorMem)
+			}
+			rc := &rowCollector{ResultWriter: w, mem: c.mem}
+			if _, err := inner.run(ctx, params, rc); err != nil {
+				c.mem.Shrink(rc.charged)
+				return "", err
+			}
+			c.rows, c.charged = rc.rows, rc.charged
+		} else {
+			params = append([]types.Datum(nil), params...)
+			pump, err := startPump(ctx, func(ctx context.Context, pw pgwire.ResultWriter) error {
+				_, err := inner.run(ctx, params, pw)
+				return err
+			})
+			if err != nil {
+				return "", err
+			}
+			c.pump = pump
 		}
 		if s.proto.cursors == nil {
 			s.proto.cursors = map[string]*cursor{}
 		}
-		s.proto.cursors[d.Name] = &cursor{cols: inner.cols, rows: rc.rows, hold: d.Hold, inBlock: s.tx == txOpen, mem: mem, charged: rc.charged}
+		s.proto.cursors[d.Name] = c
 		return "DECLARE CURSOR", nil
 	}}, nil
 }
@@ -101,26 +324,17 @@ func (s *Session) prepareFetch(f *parser.Fetch) (*prepared, error) {
 	if !ok {
 		return nil, pgerr.CursorNotFound.New(f.Name).WithPos(f.P)
 	}
-	p := &prepared{run: func(_ context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+	p := &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		if s.proto.cursors[f.Name] != c {
 			return "", pgerr.CursorNotFound.New(f.Name)
 		}
-		n := len(c.rows) - c.pos
-		if !f.All && int64(n) > f.Count {
-			n = int(f.Count)
+		if f.Move {
+			w = nil
 		}
-		for _, row := range c.rows[c.pos : c.pos+n] {
-			if !f.Move {
-				if err := w.Row(row); err != nil {
-					return "", err
-				}
-			}
-			sz := scalar.RowSize(row)
-			c.mem.Shrink(sz)
-			c.charged -= sz
+		n, err := c.fetch(ctx, w, f.Count, f.All)
+		if err != nil {
+			return "", err
 		}
-		clear(c.rows[c.pos : c.pos+n])
-		c.pos += n
 		if f.Move {
 			return fmt.Sprintf("MOVE %d", n), nil
 		}
