@@ -894,9 +894,9 @@ type execWriter struct {
 	// row past limit; limit 0 is no limit.
 	pause       func() error
 	limit, sent int
-	copy      *copyIn
-	out       *copyOut // set once the statement started a COPY TO
-	werr      error    // the write error that stopped the statement
+	copy        *copyIn
+	out         *copyOut // set once the statement started a COPY TO
+	werr        error    // the write error that stopped the statement
 }
 
 // CopyOut implements CopyOuter.
