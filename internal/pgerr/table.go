@@ -467,3 +467,25 @@ var (
 	CopyDelimiterInNull  = def("copy_delimiter_in_null", InvalidParameterValue, "COPY delimiter must not appear in the NULL specification", "")
 	CopyDelimiterIsQuote = def("copy_delimiter_is_quote", InvalidParameterValue, "COPY delimiter and quote must be different", "")
 )
+
+// issue 11: join
+var (
+	QueryShapeUnsupported = def("query_shape_unsupported", FeatureNotSupported, "%s is not supported yet", "")
+	JoinInView            = def("join_in_view", FeatureNotSupported, "joins are not supported in a continuous view", "Join the view with another source when you read it: SELECT ... FROM v JOIN t ON ...")
+)
+
+// issue 11: tables
+const UniqueViolation = "23505" // unique_violation
+
+var (
+	TableNotFound       = def("table_not_found", UndefinedTable, "table %q does not exist", "")
+	TableNoPrimaryKey   = def("table_no_primary_key", FeatureNotSupported, "table %q has no primary key", "Declare one: CREATE TABLE t (id int PRIMARY KEY, ...) or PRIMARY KEY (a, b) after the columns; rows are stored and sharded by it.")
+	ViewsDependOnTable  = def("views_depend_on_table", DependentObjects, "cannot drop table %q (or its columns) because views depend on it: %s", "Use DROP ... CASCADE to drop the dependent views too.")
+	NotATable           = def("not_a_table", WrongObjectType, "%q is a %s, not a table", "")
+	ColumnExists        = def("table_column_exists", DuplicateColumn, "column %q of relation %q already exists", "")
+	TableColumnNotFound = def("table_column_not_found", UndefinedColumn, "column %q of relation %q does not exist", "")
+	DropKeyColumn       = def("drop_key_column", FeatureNotSupported, "cannot drop column %q of table %q: it is part of the primary key", "Create a new table with the key you want and INSERT INTO it SELECT from this one.")
+	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
+	DuplicateKey        = def("duplicate_key", UniqueViolation, "duplicate key value violates unique constraint %q", "")
+	NullInColumn        = def("null_in_column", NotNullViolation, "null value in column %q of relation %q violates not-null constraint", "")
+)

@@ -62,6 +62,9 @@ type ArrivalSource interface {
 // PlanSelect plans a SELECT over the sources resolve finds. Parameter
 // types found in context are recorded in params (which may be nil).
 func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan, error) {
+	if err := refuseQueryShape(sel); err != nil {
+		return nil, err
+	}
 	p := &Plan{distinct: sel.Distinct}
 	var cols []Column
 	var quals []string

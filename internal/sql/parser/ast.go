@@ -273,12 +273,16 @@ type Drop struct {
 	Cascade  bool
 }
 
-// Insert is `INSERT INTO name [(cols)] VALUES (...), (...)`.
+// Insert is `INSERT INTO name [(cols)] VALUES (...), (...)` or `INSERT
+// INTO name [(cols)] SELECT ...` (Select set), with an optional ON
+// CONFLICT clause (tables only).
 type Insert struct {
-	P     int
-	Table string
-	Cols  []string
-	Rows  [][]Expr
+	P          int
+	Table      string
+	Cols       []string
+	Rows       [][]Expr
+	Select     *Select
+	OnConflict *OnConflict
 }
 
 // Copy is `COPY name [(cols)] FROM STDIN [[WITH] (options)]`, also the
@@ -292,8 +296,9 @@ type Copy struct {
 	Options []Option
 }
 
-// TableRef is the FROM item: a (possibly schema-qualified) name, or a
-// subquery.
+// TableRef is the FROM item: a (possibly schema-qualified) name, a
+// subquery, a table function, or a join of two TableRefs (see
+// ast_query.go).
 type TableRef struct {
 	P        int
 	Schema   string
@@ -303,6 +308,12 @@ type TableRef struct {
 	// Func is a table function in FROM (tumble(s, ts, interval '1
 	// minute')); Name is then the function's name.
 	Func *Func
+	// Join is set when this item is `Left JOIN Right ...` (or `a, b`).
+	Join *Join
+	// Ordinality is a table function's WITH ORDINALITY.
+	Ordinality bool
+	// ColAliases are the column aliases of `AS t(x, y)`.
+	ColAliases []string
 }
 
 // SelectItem is one output column; Alias is empty unless written.
@@ -319,19 +330,29 @@ type OrderItem struct {
 	NullsFirst *bool
 }
 
-// Select is a single SELECT (no set operations yet). From is nil for
+// Select is a query: a simple SELECT, or (see ast_query.go) a VALUES
+// list or a set operation, with an optional WITH. From is nil for
 // `SELECT 1`.
 type Select struct {
 	P        int
 	Distinct bool
-	Items    []SelectItem
-	From     *TableRef
-	Where    Expr
-	GroupBy  []Expr
-	Having   Expr
-	OrderBy  []OrderItem
-	Limit    Expr
-	Offset   Expr
+	// DistinctOn holds the expressions of DISTINCT ON (...); nil otherwise.
+	DistinctOn []Expr
+	Items      []SelectItem
+	From       *TableRef
+	Where      Expr
+	GroupBy    []Expr
+	Having     Expr
+	Windows    []NamedWindow // the WINDOW clause
+	OrderBy    []OrderItem
+	Limit      Expr
+	Offset     Expr
+	// With is the query's WITH clause; nil when absent.
+	With *With
+	// SetOp is set when the body is a UNION/INTERSECT/EXCEPT.
+	SetOp *SetOp
+	// Values is set when the body is `VALUES (...), (...)`.
+	Values [][]Expr
 }
 
 // Set is `SET [SESSION|LOCAL] name {=|TO} value[, ...]`, `SET name TO

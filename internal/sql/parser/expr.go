@@ -153,7 +153,14 @@ func (p *parser) parseCmp() (Expr, error) {
 	}
 	p.i++
 	if k := p.peek(); isKwTok(k, "any") || isKwTok(k, "all") || isKwTok(k, "some") {
-		return nil, p.unsupported(k, "%s (...) comparisons are not supported", strings.ToUpper(k.val))
+		q, err := p.parseQuantified(l, t.val)
+		if err != nil {
+			return nil, err
+		}
+		if n := p.peek(); n.kind == tOp && isCmpOp(n.val) {
+			return nil, p.syntaxErr(n)
+		}
+		return q, nil
 	}
 	r, err := p.parseLike()
 	if err != nil {
@@ -209,8 +216,16 @@ func (p *parser) parseLike() (Expr, error) {
 		if err := p.expectOp("("); err != nil {
 			return nil, err
 		}
-		if p.isKw("select") {
-			return nil, p.unsupported(p.peek(), "IN (subquery) is not supported")
+		if p.startsQuery(p.i) || p.isOp("(") && p.isQueryParen(p.i) {
+			sel, err := p.parseQuery()
+			if err != nil {
+				return nil, err
+			}
+			if err := p.expectOp(")"); err != nil {
+				return nil, err
+			}
+			x = &InSubquery{P: x.Pos(), X: x, Select: sel, Not: not}
+			break
 		}
 		list, err := p.exprList()
 		if err != nil {
@@ -285,10 +300,9 @@ func addOps(s string) bool { return s == "+" || s == "-" }
 func mulOps(s string) bool { return s == "*" || s == "/" || s == "%" }
 func powOps(s string) bool { return s == "^" }
 
-func (p *parser) parseConcat() (Expr, error) { return p.binaryLevel(concatOps, p.parseAdd) }
-func (p *parser) parseAdd() (Expr, error)    { return p.binaryLevel(addOps, p.parseMul) }
-func (p *parser) parseMul() (Expr, error)    { return p.binaryLevel(mulOps, p.parsePow) }
-func (p *parser) parsePow() (Expr, error)    { return p.binaryLevel(powOps, p.parseAt) }
+func (p *parser) parseAdd() (Expr, error) { return p.binaryLevel(addOps, p.parseMul) }
+func (p *parser) parseMul() (Expr, error) { return p.binaryLevel(mulOps, p.parsePow) }
+func (p *parser) parsePow() (Expr, error) { return p.binaryLevel(powOps, p.parseAt) }
 
 // parseAt handles `x AT TIME ZONE z`, which PostgreSQL implements as the
 // function timezone(z, x); it is represented that way.
@@ -374,6 +388,12 @@ func (p *parser) parsePostfix() (Expr, error) {
 				return nil, err
 			}
 			x = &Func{P: lb.pos, Name: SubscriptFunc, Args: []Expr{x, idx}}
+		case p.isKw("collate"):
+			// Only the C collation exists; x keeps its meaning.
+			p.i++
+			if err := p.parseCollate(); err != nil {
+				return nil, err
+			}
 		default:
 			return x, nil
 		}
@@ -398,9 +418,9 @@ func (p *parser) parsePrimary() (Expr, error) {
 		return &Param{P: t.pos, N: n}, nil
 	case tOp:
 		if t.val == "(" {
-			p.i++
-			if p.isKw("select") {
-				sel, err := p.parseSelect()
+			if p.isQueryParen(p.i) {
+				p.i++
+				sel, err := p.parseQuery()
 				if err != nil {
 					return nil, err
 				}
@@ -409,6 +429,7 @@ func (p *parser) parsePrimary() (Expr, error) {
 				}
 				return &Subquery{P: t.pos, Select: sel}, nil
 			}
+			p.i++
 			x, err := p.parseExpr()
 			if err != nil {
 				return nil, err
@@ -485,7 +506,15 @@ func (p *parser) parseWordExpr() (Expr, error) {
 		return &Func{P: t.pos, Name: name}, nil
 	case "exists":
 		if isOpTok(p.peekN(1), "(") {
-			return nil, p.unsupported(t, "EXISTS (subquery) is not supported")
+			p.i += 2
+			sel, err := p.parseQuery()
+			if err != nil {
+				return nil, err
+			}
+			if err := p.expectOp(")"); err != nil {
+				return nil, err
+			}
+			return &Exists{P: t.pos, Select: sel}, nil
 		}
 	case "array":
 		if isOpTok(p.peekN(1), "[") {
@@ -676,8 +705,8 @@ func (p *parser) parseFuncArgs(t token, name string) (Expr, error) {
 		}
 		f.Filter = cond
 	}
-	if n := p.peek(); isKwTok(n, "over") && isOpTok(p.peekN(1), "(") {
-		return nil, p.unsupported(n, "%s is not supported", strings.ToUpper(n.val))
+	if p.isOverClause() {
+		return p.parseOver(f)
 	}
 	return f, nil
 }

@@ -118,9 +118,12 @@ func formatStmt(b *strings.Builder, s Statement) {
 		}
 	case *Drop:
 		b.WriteString("DROP ")
-		if s.Kind == ObjStream {
+		switch s.Kind {
+		case ObjStream:
 			b.WriteString("STREAM ")
-		} else {
+		case ObjTable:
+			b.WriteString("TABLE ")
+		default:
 			b.WriteString("VIEW ")
 		}
 		if s.IfExists {
@@ -138,14 +141,22 @@ func formatStmt(b *strings.Builder, s Statement) {
 			formatNames(b, s.Cols)
 			b.WriteByte(')')
 		}
-		b.WriteString(" VALUES ")
-		for i, row := range s.Rows {
-			if i > 0 {
-				b.WriteString(", ")
+		if s.Select != nil {
+			b.WriteByte(' ')
+			formatSelect(b, s.Select)
+		} else {
+			b.WriteString(" VALUES ")
+			for i, row := range s.Rows {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteByte('(')
+				formatExprs(b, row)
+				b.WriteByte(')')
 			}
-			b.WriteByte('(')
-			formatExprs(b, row)
-			b.WriteByte(')')
+		}
+		if s.OnConflict != nil {
+			formatOnConflict(b, s.OnConflict)
 		}
 	case *Copy:
 		b.WriteString("COPY ")
@@ -162,6 +173,8 @@ func formatStmt(b *strings.Builder, s Statement) {
 		}
 	case *Select:
 		formatSelect(b, s)
+	case *Explain:
+		formatExplain(b, s)
 	case *Set:
 		b.WriteString("SET ")
 		if s.Local {
@@ -242,7 +255,7 @@ func formatStmt(b *strings.Builder, s Statement) {
 		b.WriteString("ROLLBACK")
 	case *Empty:
 	default:
-		if !formatProto(b, s) {
+		if !formatTableStmt(b, s) && !formatProto(b, s) {
 			fmt.Fprintf(b, "<unknown statement %T>", s)
 		}
 	}
@@ -384,9 +397,16 @@ func typeTail(name string) string {
 }
 
 func formatSelect(b *strings.Builder, s *Select) {
+	if !s.IsSimple() {
+		formatQuery(b, s)
+		return
+	}
 	b.WriteString("SELECT ")
 	if s.Distinct {
 		b.WriteString("DISTINCT ")
+	}
+	if s.DistinctOn != nil {
+		formatDistinctOn(b, s)
 	}
 	for i, it := range s.Items {
 		if i > 0 {
@@ -400,23 +420,7 @@ func formatSelect(b *strings.Builder, s *Select) {
 	}
 	if f := s.From; f != nil {
 		b.WriteString(" FROM ")
-		if f.Subquery != nil {
-			b.WriteByte('(')
-			formatSelect(b, f.Subquery)
-			b.WriteByte(')')
-		} else if f.Func != nil {
-			formatExpr(b, f.Func)
-		} else {
-			if f.Schema != "" {
-				b.WriteString(QuoteIdent(f.Schema))
-				b.WriteByte('.')
-			}
-			b.WriteString(QuoteIdent(f.Name))
-		}
-		if f.Alias != "" {
-			b.WriteString(" AS ")
-			b.WriteString(QuoteIdent(f.Alias))
-		}
+		formatTableRef(b, f)
 	}
 	if s.Where != nil {
 		b.WriteString(" WHERE ")
@@ -429,6 +433,9 @@ func formatSelect(b *strings.Builder, s *Select) {
 	if s.Having != nil {
 		b.WriteString(" HAVING ")
 		formatExpr(b, s.Having)
+	}
+	if len(s.Windows) > 0 {
+		formatWindowClause(b, s)
 	}
 	if len(s.OrderBy) > 0 {
 		b.WriteString(" ORDER BY ")
@@ -620,7 +627,12 @@ func formatExpr(b *strings.Builder, e Expr) {
 			formatSelect(b, e.Select)
 		}
 		b.WriteByte(')')
+	case *AnyCmp:
+		formatAnyCmp(b, e)
 	default:
+		if formatOlapExpr(b, e) || formatQueryExpr(b, e) {
+			return
+		}
 		fmt.Fprintf(b, "<unknown expr %T>", e)
 	}
 }
@@ -662,6 +674,8 @@ func (k ObjectKind) String() string {
 		return "stream"
 	case ObjView:
 		return "view"
+	case ObjTable:
+		return "table"
 	}
 	return fmt.Sprintf("ObjectKind(%d)", uint8(k))
 }

@@ -111,6 +111,9 @@ type parser struct {
 	// base is the character offset of the current statement in src:
 	// token positions are relative to the statement, errors add base back.
 	base int
+	// match[i] is the index of the ')' closing the '(' at toks[i] (-1 if
+	// none); built on first use by closeOf.
+	match []int32
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -287,14 +290,20 @@ func (p *parser) parenNames() ([]string, error) {
 func (p *parser) parseStatement() (Statement, error) {
 	t := p.peek()
 	if t.kind != tIdent {
-		if isOpTok(t, "(") && isKwTok(p.peekN(1), "select") {
-			return nil, p.unsupported(t, "parenthesized SELECT is not supported")
+		if isOpTok(t, "(") {
+			return p.parseQuery()
 		}
 		return nil, p.syntaxErr(t)
 	}
 	switch t.val {
-	case "select":
-		return p.parseSelect()
+	case "select", "with":
+		return p.parseQuery()
+	case "values":
+		if isOpTok(p.peekN(1), "(") {
+			return p.parseQuery()
+		}
+	case "explain":
+		return p.parseExplain()
 	case "create":
 		return p.parseCreate()
 	case "drop":
@@ -339,6 +348,12 @@ func (p *parser) parseStatement() (Statement, error) {
 		return &Rollback{P: t.pos}, nil
 	case "alter":
 		return p.parseAlter()
+	case "update":
+		return p.parseUpdate()
+	case "delete":
+		return p.parseDelete()
+	case "truncate":
+		return p.parseTruncate()
 	}
 	if s, ok, err := p.parseProtoStatement(); ok {
 		return s, err
@@ -359,6 +374,8 @@ func (p *parser) parseCreate() (Statement, error) {
 		return p.parseCreateStream(start, false)
 	case !orReplace && p.acceptKws("foreign", "table"):
 		return p.parseCreateStream(start, true)
+	case !orReplace && p.acceptKw("table"):
+		return p.parseCreateTable(start)
 	case p.acceptKws("materialized", "view"):
 		return p.parseCreateView(start, ViewMaterialized, orReplace)
 	case p.acceptKws("continuous", "view"):
@@ -529,6 +546,9 @@ func (p *parser) parseCreateView(start token, kind ViewKind, orReplace bool) (St
 	if err != nil {
 		return nil, err
 	}
+	if t := p.peek(); isSetOpWord(t) {
+		return nil, p.unsupported(t, "%s in a view is not supported", strings.ToUpper(t.val))
+	}
 	cv.Query = sel
 	cv.QueryText = p.src[p.toks[first].start:p.toks[p.i-1].end]
 	if p.acceptKw("settings") {
@@ -570,6 +590,14 @@ func (p *parser) parseTypeName() (TypeName, error) {
 		return TypeName{}, p.syntaxErr(t)
 	}
 	p.i++
+	if t.val == "pg_catalog" && isOpTok(p.peek(), ".") {
+		// pg_catalog.text: every type lives in pg_catalog.
+		p.i++
+		if t = p.peek(); t.kind != tIdent && t.kind != tQIdent {
+			return TypeName{}, p.syntaxErr(t)
+		}
+		p.i++
+	}
 	tn := TypeName{P: t.pos, Name: t.val}
 	if t.kind == tIdent {
 		switch t.val {
@@ -664,6 +692,8 @@ func (p *parser) parseDrop() (Statement, error) {
 		d.Kind = ObjStream
 	case p.acceptKws("materialized", "view"), p.acceptKws("continuous", "view"), p.acceptKw("view"):
 		d.Kind = ObjView
+	case p.acceptKw("table"):
+		d.Kind = ObjTable
 	default:
 		t := p.peek()
 		if t.kind == tIdent && unsupportedObjects[t.val] {
@@ -706,7 +736,10 @@ func (p *parser) parseInsert() (Statement, error) {
 	}
 	switch {
 	case p.isKw("select"):
-		return nil, p.unsupported(p.peek(), "INSERT ... SELECT is not supported")
+		if ins.Select, err = p.parseSelect(); err != nil {
+			return nil, err
+		}
+		return ins, p.insertTail(ins)
 	case p.isKw("default"):
 		return nil, p.unsupported(p.peek(), "INSERT ... DEFAULT VALUES is not supported")
 	}
@@ -739,14 +772,23 @@ func (p *parser) parseInsert() (Statement, error) {
 			break
 		}
 	}
-	if t := p.peek(); isKwTok(t, "on") || isKwTok(t, "returning") {
-		what := "RETURNING"
-		if t.val == "on" {
-			what = "ON CONFLICT"
+	return ins, p.insertTail(ins)
+}
+
+// insertTail parses INSERT's ON CONFLICT and refuses RETURNING.
+func (p *parser) insertTail(ins *Insert) error {
+	if t := p.peek(); isKwTok(t, "on") {
+		p.i++
+		oc, err := p.parseOnConflict(t.pos)
+		if err != nil {
+			return err
 		}
-		return nil, p.unsupported(t, "INSERT ... %s is not supported", what)
+		ins.OnConflict = oc
 	}
-	return ins, nil
+	if t := p.peek(); isKwTok(t, "returning") {
+		return p.unsupported(t, "INSERT ... RETURNING is not supported")
+	}
+	return nil
 }
 
 // ---- COPY ----
@@ -1086,6 +1128,8 @@ func (p *parser) parseAlter() (Statement, error) {
 		return p.parseAlterNode(start)
 	case p.acceptKw("shard"):
 		return p.parseAlterShard(start)
+	case p.acceptKw("table"):
+		return p.parseAlterTable(start)
 	}
 	if !p.acceptKw("system") {
 		t := p.peek()

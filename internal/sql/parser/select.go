@@ -12,9 +12,14 @@ func (p *parser) parseSelect() (*Select, error) {
 	s := &Select{P: start.pos}
 	if p.acceptKw("distinct") {
 		if p.isKw("on") {
-			return nil, p.unsupported(p.peek(), "SELECT DISTINCT ON is not supported")
+			on, err := p.parseDistinctOn()
+			if err != nil {
+				return nil, err
+			}
+			s.DistinctOn = on
+		} else {
+			s.Distinct = true
 		}
-		s.Distinct = true
 	} else {
 		p.acceptKw("all")
 	}
@@ -32,14 +37,11 @@ func (p *parser) parseSelect() (*Select, error) {
 		return nil, p.unsupported(p.peek(), "SELECT INTO is not supported")
 	}
 	if p.acceptKw("from") {
-		tr, err := p.parseTableRef()
+		tr, err := p.parseFrom()
 		if err != nil {
 			return nil, err
 		}
 		s.From = tr
-		if t := p.peek(); p.isOp(",") || isJoinWord(t) {
-			return nil, p.unsupported(t, "joins are not supported yet")
-		}
 	}
 	var err error
 	if p.acceptKw("where") {
@@ -48,7 +50,7 @@ func (p *parser) parseSelect() (*Select, error) {
 		}
 	}
 	if p.acceptKws("group", "by") {
-		if s.GroupBy, err = p.exprList(); err != nil {
+		if s.GroupBy, err = p.parseGroupBy(); err != nil {
 			return nil, err
 		}
 	}
@@ -57,15 +59,24 @@ func (p *parser) parseSelect() (*Select, error) {
 			return nil, err
 		}
 	}
-	if t := p.peek(); isKwTok(t, "union") || isKwTok(t, "intersect") || isKwTok(t, "except") {
-		return nil, p.unsupported(t, "%s is not supported", strings.ToUpper(t.val))
-	}
 	if isKwTok(p.peek(), "window") {
-		return nil, p.unsupported(p.peek(), "window functions are not supported")
+		if s.Windows, err = p.parseWindowClause(); err != nil {
+			return nil, err
+		}
 	}
+	if err := p.parseOrderLimit(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// parseOrderLimit parses the ORDER BY, LIMIT/FETCH FIRST and OFFSET that
+// may end a query (a SELECT, or a set operation as a whole).
+func (p *parser) parseOrderLimit(s *Select) error {
+	var err error
 	if p.acceptKws("order", "by") {
 		if s.OrderBy, err = p.parseOrderItems(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// LIMIT (or FETCH FIRST) and OFFSET may come in either order, each at
@@ -75,21 +86,21 @@ func (p *parser) parseSelect() (*Select, error) {
 		case s.Limit == nil && p.isKw("fetch"):
 			p.i++
 			if !p.acceptKw("first") && !p.acceptKw("next") {
-				return nil, p.syntaxErr(p.peek())
+				return p.syntaxErr(p.peek())
 			}
 			if p.isKw("row") || p.isKw("rows") {
 				s.Limit = &Literal{P: p.peek().pos, Kind: LitInt, Val: "1"}
 			} else if s.Limit, err = p.parseUnary(); err != nil {
-				return nil, err
+				return err
 			}
 			if !p.acceptKw("rows") && !p.acceptKw("row") {
-				return nil, p.syntaxErr(p.peek())
+				return p.syntaxErr(p.peek())
 			}
 			if p.isKws("with", "ties") {
-				return nil, p.unsupported(p.peek(), "FETCH ... WITH TIES is not supported")
+				return p.unsupported(p.peek(), "FETCH ... WITH TIES is not supported")
 			}
 			if err := p.expectKw("only"); err != nil {
-				return nil, err
+				return err
 			}
 		case s.Limit == nil && p.isKw("limit"):
 			p.i++
@@ -97,12 +108,12 @@ func (p *parser) parseSelect() (*Select, error) {
 				continue
 			}
 			if s.Limit, err = p.parseExpr(); err != nil {
-				return nil, err
+				return err
 			}
 		case s.Offset == nil && p.isKw("offset"):
 			p.i++
 			if s.Offset, err = p.parseExpr(); err != nil {
-				return nil, err
+				return err
 			}
 			_ = p.acceptKw("rows") || p.acceptKw("row")
 		}
@@ -111,25 +122,14 @@ func (p *parser) parseSelect() (*Select, error) {
 		// GROUP or ORDER without BY, or out of place: PostgreSQL points at
 		// the word after GROUP/ORDER when BY is missing.
 		if !isKwTok(p.peekN(1), "by") {
-			return nil, p.syntaxErr(p.peekN(1))
+			return p.syntaxErr(p.peekN(1))
 		}
-		return nil, p.syntaxErr(t)
+		return p.syntaxErr(t)
 	}
 	if t := p.peek(); isKwTok(t, "for") || isKwTok(t, "fetch") {
-		return nil, p.unsupported(t, "SELECT ... %s is not supported", strings.ToUpper(t.val))
+		return p.unsupported(t, "SELECT ... %s is not supported", strings.ToUpper(t.val))
 	}
-	return s, nil
-}
-
-func isJoinWord(t token) bool {
-	if t.kind != tIdent {
-		return false
-	}
-	switch t.val {
-	case "join", "inner", "left", "right", "full", "cross", "natural", "lateral":
-		return true
-	}
-	return false
+	return nil
 }
 
 // isSettingsClause reports whether the tokens at the cursor start a
@@ -173,21 +173,9 @@ func (p *parser) parseTableRef() (*TableRef, error) {
 		return nil, p.unsupported(t, "%s is not supported", strings.ToUpper(t.val))
 	}
 	if isOpTok(t, "(") {
-		if !isKwTok(p.peekN(1), "select") {
-			if p.peekN(1).kind == tIdent || isOpTok(p.peekN(1), "(") {
-				return nil, p.unsupported(t, "parenthesized joins are not supported")
-			}
-			return nil, p.syntaxErr(p.peekN(1))
-		}
-		p.i++
-		sub, err := p.parseSelect()
-		if err != nil {
+		if err := p.parseParenFrom(tr); err != nil {
 			return nil, err
 		}
-		if err := p.expectOp(")"); err != nil {
-			return nil, err
-		}
-		tr.Subquery = sub
 	} else {
 		n, err := p.name()
 		if err != nil {
@@ -208,6 +196,10 @@ func (p *parser) parseTableRef() (*TableRef, error) {
 			}
 			tr.Func = f
 			tr.Name = f.Name
+			if err := p.parseFuncAliases(tr); err != nil {
+				return nil, err
+			}
+			return tr, nil
 		}
 		if p.acceptOp(".") {
 			m, err := p.name()
@@ -224,9 +216,13 @@ func (p *parser) parseTableRef() (*TableRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr.Alias = a
+	if a != "" {
+		tr.Alias = a
+	}
 	if p.isOp("(") && a != "" {
-		return nil, p.unsupported(p.peek(), "column aliases in FROM are not supported")
+		if tr.ColAliases, err = p.parenNames(); err != nil {
+			return nil, err
+		}
 	}
 	return tr, nil
 }

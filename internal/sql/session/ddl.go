@@ -131,6 +131,9 @@ var viewSettings = []string{"checkpoint_settings", "checkpoint_interval"}
 // queries).
 func (s *Session) viewFrom(cv *parser.CreateView) (st *catalog.Stream, over, chain []string, err error) {
 	sel := cv.Query
+	if sel.From != nil && sel.From.Join != nil {
+		return nil, nil, nil, pgerr.JoinInView.New().WithPos(sel.From.P)
+	}
 	if sel.From == nil || sel.From.Subquery != nil {
 		return nil, nil, nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
 	}

@@ -51,7 +51,7 @@ func (s *Session) prepareProto(ctx context.Context, stmt parser.Statement, oids 
 // session: DDL of every kind, and the administration statements.
 func appliedAtOnce(stmt parser.Statement) bool {
 	switch stmt.(type) {
-	case *parser.Select, *parser.Insert, *parser.Copy, *parser.CopyTo,
+	case *parser.Select, *parser.Explain, *parser.Insert, *parser.Copy, *parser.CopyTo,
 		*parser.Set, *parser.Reset, *parser.Show, *parser.ShowObjects,
 		*parser.Begin, *parser.Commit, *parser.Rollback, *parser.Empty,
 		*parser.Prepare, *parser.Execute, *parser.Deallocate,

@@ -284,8 +284,13 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 		return c.compileFunc(e)
 	case *parser.Case:
 		return c.compileCase(e)
-	case *parser.Subquery:
+	case *parser.Quantified:
+		if e.Array != nil {
+			return nil, pgerr.QueryShapeUnsupported.New(e.Op + " ANY/ALL (array)").WithPos(e.P)
+		}
 		return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
+	case *parser.Subquery, *parser.Exists, *parser.InSubquery:
+		return nil, pgerr.SubqueryInExpression.New().WithPos(e.Pos())
 	}
 	return nil, pgerr.UnsupportedExpression.New(e)
 }
