@@ -33,6 +33,7 @@ copy to csv 'dev,name,v\n7,"with, comma",1.25\n7,,\n'
 copy to text lines 12
 named ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9']
 fetchmany [(0.0,), (0.5,), (1.0,)] [(1.5,), (2.0,), (2.5,)]
+held [('n2',), ('n5',), ('n8',)]
 after rollback (0,)
 error 34000 ERROR:  cursor "nosuch" does not exist`)
 	})
@@ -45,6 +46,7 @@ error 34000 ERROR:  cursor "nosuch" does not exist`)
 2 | name 2 | 3.0 | 2024-01-01T10:02:00Z
 2 | name 5 | 7.5 | 2024-01-01T10:05:00Z
 columns dev:int4 name:text v:float8 ts:timestamptz; rows 3
+fetched in chunks 0123456
 since 10:05 2`)
 	})
 	t.Run("node", func(t *testing.T) {
@@ -135,6 +137,26 @@ func testPgx(t *testing.T, p *Proc) {
 	if res.Err != nil || len(res.Rows) != 1 || string(res.Rows[0][0]) != "3" {
 		t.Fatalf("varchar parameter: %v %q", res.Err, res.Rows)
 	}
+	// A declared type other than the column's is kept in the description
+	// and converted to the column's type on INSERT (varchar into int,
+	// binary int4 into float8).
+	desc, err = c.PgConn().Prepare(ctx, "ins", "INSERT INTO pgx_ev (dev, v, name) VALUES ($1, $2, $3)", []uint32{1043, 23, 1043})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := desc.ParamOIDs; len(got) != 3 || got[0] != 1043 || got[1] != 23 || got[2] != 1043 {
+		t.Fatalf("described INSERT parameter OIDs %v, want [1043 23 1043]", got)
+	}
+	res = c.PgConn().ExecPrepared(ctx, "ins", [][]byte{[]byte("42"), binary.BigEndian.AppendUint32(nil, 3), []byte("conv")}, []int16{0, 1, 0}, nil).Read()
+	if res.Err != nil || res.CommandTag.String() != "INSERT 0 1" {
+		t.Fatalf("converting INSERT: %v %q", res.Err, res.CommandTag)
+	}
+	var dev int32
+	var v float64
+	if err := c.QueryRow(ctx, "SELECT dev, v FROM pgx_ev WHERE name = 'conv'").Scan(&dev, &v); err != nil || dev != 42 || v != 3 {
+		t.Fatalf("converted row: %d %v %v", dev, v, err)
+	}
+
 	// CopyTo: csv of a query, and the binary format of the stream.
 	var out bytes.Buffer
 	tag, err := c.PgConn().CopyTo(ctx, &out, "COPY (SELECT name, v FROM pgx_ev WHERE dev = 1 ORDER BY ts) TO STDOUT WITH (FORMAT csv, HEADER)")
@@ -143,12 +165,12 @@ func testPgx(t *testing.T, p *Proc) {
 	}
 	out.Reset()
 	tag, err = c.PgConn().CopyTo(ctx, &out, "COPY pgx_ev (dev) TO STDOUT (FORMAT binary)")
-	if err != nil || tag.String() != "COPY 9" {
+	if err != nil || tag.String() != "COPY 10" {
 		t.Fatalf("CopyTo binary: %q %v", tag, err)
 	}
-	// 19-byte header, 9 tuples of one int4 field (2+4+4 bytes), trailer.
+	// 19-byte header, 10 tuples of one int4 field (2+4+4 bytes), trailer.
 	bin := out.Bytes()
-	if len(bin) != 19+9*10+2 || !bytes.HasPrefix(bin, []byte("PGCOPY\n\xff\r\n\x00")) || binary.BigEndian.Uint16(bin[len(bin)-2:]) != 0xFFFF {
+	if len(bin) != 19+10*10+2 || !bytes.HasPrefix(bin, []byte("PGCOPY\n\xff\r\n\x00")) || binary.BigEndian.Uint16(bin[len(bin)-2:]) != 0xFFFF {
 		t.Fatalf("binary COPY TO output: %q", bin)
 	}
 	// The connection is still usable after an error inside a COPY TO.
@@ -157,7 +179,7 @@ func testPgx(t *testing.T, p *Proc) {
 	} else if pe, ok := err.(*pgconn.PgError); !ok || pe.Code != "22012" {
 		t.Fatalf("COPY error: %v", err)
 	}
-	if err := c.QueryRow(ctx, "SELECT count(*) FROM pgx_ev").Scan(&cnt); err != nil || cnt != 9 {
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM pgx_ev").Scan(&cnt); err != nil || cnt != 10 {
 		t.Fatalf("after failed COPY: %d %v", cnt, err)
 	}
 }

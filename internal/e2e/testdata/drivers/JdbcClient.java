@@ -46,6 +46,19 @@ public class JdbcClient {
           }
         }
       }
+      // setFetchSize in a transaction reads through a portal in chunks
+      // (Execute with a row limit, PortalSuspended).
+      c.setAutoCommit(false);
+      try (PreparedStatement ps = c.prepareStatement("SELECT name FROM jdbc_ev ORDER BY ts")) {
+        ps.setFetchSize(2);
+        StringBuilder sb = new StringBuilder();
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) sb.append(rs.getString(1).substring(5));
+        }
+        System.out.println("fetched in chunks " + sb);
+      }
+      c.commit();
+      c.setAutoCommit(true);
       try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM jdbc_ev WHERE ts >= ?")) {
         ps.setTimestamp(1, Timestamp.valueOf("2024-01-01 10:05:00"));
         try (ResultSet rs = ps.executeQuery()) {

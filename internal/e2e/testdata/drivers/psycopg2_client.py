@@ -44,6 +44,13 @@ print("fetchmany", named.fetchmany(3), named.fetchmany(3))
 named.close()
 conn.commit()
 
+# A WITH HOLD cursor outlives the transaction that declared it.
+held = conn.cursor("held", withhold=True)
+held.execute("SELECT name FROM py_ev WHERE dev = 2 ORDER BY v")
+conn.commit()
+print("held", held.fetchall())
+held.close()
+
 # ROLLBACK does not undo DDL (README): the stream stays.
 cur.execute("CREATE STREAM py_gone (a int)")
 conn.rollback()
