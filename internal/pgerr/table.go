@@ -454,7 +454,7 @@ var (
 var (
 	PrepareStmtKind      = def("prepare_stmt_kind", SyntaxError, "%s cannot be prepared", "PREPARE takes a query, INSERT or other single statement.")
 	ExecuteArgCount      = def("execute_arg_count", SyntaxError, "wrong number of parameters for prepared statement \"%s\": expected %d, got %d", "")
-	BinaryCursor         = def("binary_cursor", FeatureNotSupported, "BINARY cursors are not supported", "Declare the cursor without BINARY, or ask for binary results with the extended protocol's result formats.")
+	FetchZero            = def("fetch_zero", FeatureNotSupported, "FETCH 0 (the current row again) is not supported", "Cursors read forward only: FETCH n with n > 0, or ALL.")
 	CursorNeedsQuery     = def("cursor_needs_query", SyntaxError, "DECLARE CURSOR needs a query that returns rows, not %s", "")
 	CursorOutsideBlock   = def("cursor_outside_block", NoActiveSQLTransaction, "DECLARE CURSOR can only be used in transaction blocks", "Run BEGIN first, or declare the cursor WITH HOLD.")
 	CursorExists         = def("cursor_exists", "42P03", "cursor \"%s\" already exists", "")

@@ -501,12 +501,13 @@ func (c *conn) simpleQuery(q string) bool {
 		if len(ps.paramTypes) > 0 {
 			return c.sendError(pgerr.NoParameter1.New(), 0)
 		}
+		formats := simpleFormats(ps.cols)
 		if ps.cols != nil {
-			if err := c.send(rowDescription(ps.cols, nil)); err != nil {
+			if err := c.send(rowDescription(ps.cols, formats)); err != nil {
 				return false
 			}
 		}
-		p := &portal{ps: ps, formats: make([]int16, len(ps.cols))}
+		p := &portal{ps: ps, formats: formats}
 		if err := c.run(p, 0); err != nil {
 			if c.connErr(err) {
 				return false
@@ -652,6 +653,19 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	c.dropPortal(m.DestinationPortal)
 	c.portals[m.DestinationPortal] = &portal{ps: ps, params: params, formats: formats}
 	return c.send(&pgproto3.BindComplete{})
+}
+
+// simpleFormats are the result formats of the simple query protocol:
+// text, but binary for the columns a statement marks Binary (FETCH from
+// a BINARY cursor).
+func simpleFormats(cols []Column) []int16 {
+	formats := make([]int16, len(cols))
+	for i, col := range cols {
+		if col.Binary {
+			formats[i] = 1
+		}
+	}
+	return formats
 }
 
 func rowDescription(cols []Column, formats []int16) *pgproto3.RowDescription {

@@ -296,6 +296,12 @@ func (s *fakeSession) Prepare(ctx context.Context, stmt parser.Statement, text s
 		st.exec = func(_ context.Context, _ []types.Datum, w ResultWriter) (string, error) {
 			return "SELECT 1", w.Row([]types.Datum{types.NewInt(types.Int8, 7), types.NewInt(types.Int8, 2), types.NewInt(types.Int8, 3)})
 		}
+	case "BINCOL":
+		// A column marked Binary, as FETCH from a BINARY cursor.
+		st.cols = []Column{{Name: "b", T: types.Int4, Binary: true}, {Name: "t", T: types.Int4}}
+		st.exec = func(_ context.Context, _ []types.Datum, w ResultWriter) (string, error) {
+			return "FETCH 1", w.Row([]types.Datum{types.NewInt(types.Int4, 7), types.NewInt(types.Int4, 8)})
+		}
 	case "COPYOUT":
 		// COPYOUT text|csv|binary [header]: tricky values through COPY TO.
 		st.exec = func(_ context.Context, _ []types.Datum, w ResultWriter) (string, error) {

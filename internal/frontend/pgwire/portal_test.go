@@ -67,3 +67,21 @@ func TestPortalStreams(t *testing.T) {
 		t.Fatalf("GEN produced %d rows in all", gen)
 	}
 }
+
+// TestSimpleBinaryColumns: in the simple protocol a column marked Binary
+// (FETCH from a BINARY cursor) is described and sent in binary.
+func TestSimpleBinaryColumns(t *testing.T) {
+	s := startServer(t, newFakeHandler(), Config{})
+	c := dialRaw(t, s)
+	c.startup()
+	c.send(&pgproto3.Query{String: "BINCOL"})
+	rd := c.expect("T")[0].(*pgproto3.RowDescription)
+	if rd.Fields[0].Format != 1 || rd.Fields[1].Format != 0 {
+		t.Fatalf("formats %d %d, want 1 0", rd.Fields[0].Format, rd.Fields[1].Format)
+	}
+	row := c.expect("D")[0].(*pgproto3.DataRow)
+	if string(row.Values[0]) != "\x00\x00\x00\x07" || string(row.Values[1]) != "8" {
+		t.Fatalf("row %q", row.Values)
+	}
+	c.expect("C", "Z")
+}

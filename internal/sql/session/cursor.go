@@ -268,9 +268,6 @@ func (r *rowCollector) CopyIn(pgwire.CopyOptions, []types.T) (pgwire.CopySource,
 }
 
 func (s *Session) prepareDeclare(ctx context.Context, d *parser.Declare, oids []uint32) (*prepared, error) {
-	if d.Binary {
-		return nil, pgerr.BinaryCursor.New().WithPos(d.P)
-	}
 	if !innerAllowed(d.Query) {
 		return nil, pgerr.CursorNeedsQuery.New(stmtName(d.Query)).WithPos(d.P)
 	}
@@ -288,7 +285,15 @@ func (s *Session) prepareDeclare(ctx context.Context, d *parser.Declare, oids []
 		if _, ok := s.proto.cursors[d.Name]; ok {
 			return "", pgerr.CursorExists.New(d.Name)
 		}
-		c := &cursor{cols: inner.cols, hold: d.Hold, inBlock: s.tx == txOpen}
+		cols := inner.cols
+		if d.Binary {
+			cols = make([]pgwire.Column, len(inner.cols))
+			for i, col := range inner.cols {
+				col.Binary = true
+				cols[i] = col
+			}
+		}
+		c := &cursor{cols: cols, hold: d.Hold, inBlock: s.tx == txOpen}
 		if d.Hold {
 			c.mem = s.execCtx(params).Mem
 			if c.mem == nil {
@@ -323,6 +328,9 @@ func (s *Session) prepareFetch(f *parser.Fetch) (*prepared, error) {
 	c, ok := s.proto.cursors[f.Name]
 	if !ok {
 		return nil, pgerr.CursorNotFound.New(f.Name).WithPos(f.P)
+	}
+	if !f.All && f.Count == 0 {
+		return nil, pgerr.FetchZero.New().WithPos(f.P)
 	}
 	p := &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		if s.proto.cursors[f.Name] != c {
