@@ -64,6 +64,8 @@ func copyOptions(list []parser.Option) (pgwire.CopyOptions, error) {
 			if r, err := settings["client_encoding"].check(v, ""); err != nil || r != "UTF8" {
 				return opts, pgerr.CopyEncoding.New(v).WithPos(o.P)
 			}
+		case "freeze", "force_quote", "force_not_null", "force_null", "default":
+			return opts, pgerr.CopyOptionUnsupported.New(strings.ToUpper(o.Key)).WithPos(o.P)
 		default:
 			return opts, pgerr.UnknownCopyOption.New(o.Key).
 				WithHint("COPY options: format, delimiter, null, header, quote, escape, encoding.").WithPos(o.P)
