@@ -250,7 +250,7 @@ var (
 
 	// Expressions and functions.
 
-	OperatorNotFound        = def("operator_not_found", UndefinedFunction, "operator does not exist: %s %s %s", "")
+	OperatorNotFound        = def("operator_not_found", UndefinedFunction, "operator does not exist: %s %s %s", "No operator matches the given name and argument types. You might need to add explicit type casts.")
 	UnaryOperatorNotFound   = def("unary_operator_not_found", UndefinedFunction, "operator does not exist: %s %s", "No operator matches the given name and argument type. You might need to add an explicit type cast.")
 	FunctionNotFound        = def("function_not_found", UndefinedFunction, "function %s does not exist", "No function matches the given name and argument types. You might need to add explicit type casts.")
 	UnsupportedOperator     = def("unsupported_operator", FeatureNotSupported, "unsupported operator %s", "")
@@ -469,6 +469,43 @@ var (
 	CopyDelimiterIsQuote  = def("copy_delimiter_is_quote", InvalidParameterValue, "COPY delimiter and quote must be different", "")
 )
 
+// issue 11: olap (window functions, grouping sets, DISTINCT ON, set-returning functions)
+var (
+	WindowFuncNotAllowed  = def("window_func_not_allowed", "42P20", "window functions are not allowed in %s", "Compute the window function in a subquery and filter or group its result in the outer query.")
+	WindowFuncNested      = def("window_func_nested", "42P20", "window function calls cannot be nested", "")
+	WindowInAggregate     = def("window_in_aggregate", GroupingError, "aggregate function calls cannot contain window function calls", "")
+	WindowNotDefined      = def("window_not_defined", UndefinedObject, "window %q does not exist", "Define it in the query's WINDOW clause: WINDOW %s AS (PARTITION BY ...).")
+	WindowDuplicate       = def("window_duplicate", "42P20", "window %q is already defined", "")
+	WindowOverride        = def("window_override", "42P20", "cannot override %s clause of window %q", "")
+	WindowCopyFrame       = def("window_copy_frame", "42P20", "cannot copy window %q because it has a frame clause", "Omit the parentheses in this OVER clause: OVER %s.")
+	NotWindowFunc         = def("not_window_func", WrongObjectType, "OVER specified, but %s is not a window function nor an aggregate function", "")
+	WindowFrameInvalid    = def("window_frame_invalid", "42P20", "frame %s", "")
+	WindowFrameNotSupp    = def("window_frame_not_supported", FeatureNotSupported, "%s is not supported in window frames", "Use ROWS BETWEEN n PRECEDING AND m FOLLOWING, or RANGE with UNBOUNDED and CURRENT ROW bounds.")
+	WindowFrameOffsetType = def("window_frame_offset_type", DatatypeMismatch, "argument of ROWS must be type bigint, not type %s", "")
+	WindowFrameOffsetVars = def("window_frame_offset_vars", InvalidColumnRef, "argument of ROWS must not contain variables", "")
+	WindowFrameOffsetNull = def("window_frame_offset_null", "22004", "frame %s offset must not be null", "")
+	WindowFrameOffsetNeg  = def("window_frame_offset_negative", "22013", "frame %s offset must not be negative", "")
+	WindowDistinct        = def("window_distinct", FeatureNotSupported, "DISTINCT is not implemented for window functions", "Aggregate the DISTINCT values with GROUP BY in a subquery.")
+	WindowOrderedSet      = def("window_ordered_set", FeatureNotSupported, "OVER is not supported for ordered-set aggregate %s", "")
+	NtileArg              = def("ntile_arg", "22014", "argument of ntile must be greater than zero", "")
+	NthValueArg           = def("nth_value_arg", "22016", "argument of nth_value must be greater than zero", "")
+	DistinctOnOrder       = def("distinct_on_order", InvalidColumnRef, "SELECT DISTINCT ON expressions must match initial ORDER BY expressions", "Start ORDER BY with the DISTINCT ON expressions, e.g. DISTINCT ON (a) ... ORDER BY a, b.")
+	GroupingArgs          = def("grouping_args", GroupingError, "arguments to GROUPING must be grouping expressions of the associated query level", "")
+	GroupingTooManyArgs   = def("grouping_too_many_args", "54023", "GROUPING must have fewer than 32 arguments", "")
+	GroupingNotAllowed    = def("grouping_not_allowed", GroupingError, "grouping operations are not allowed in %s", "")
+	TooManyGroupingSets   = def("too_many_grouping_sets", "54001", "too many grouping sets present (maximum 4096)", "")
+	CubeTooLarge          = def("cube_too_large", "54011", "CUBE is limited to 12 elements", "")
+	SRFAmbiguous          = def("srf_ambiguous", "42725", "function %s(unknown, unknown) is not unique", "Could not choose a best candidate function. You might need to add explicit type casts, e.g. generate_series(1, 10) or generate_series('2024-01-01'::timestamptz, '2024-01-02', interval '1 hour').")
+	SRFNotAllowed         = def("srf_not_allowed", FeatureNotSupported, "set-returning functions are not allowed in %s", "Call %s in the select list or in FROM.")
+	SRFNested             = def("srf_nested", FeatureNotSupported, "set-returning function calls cannot be nested in the arguments of %s", "Call the inner function in FROM: SELECT ... FROM generate_series(...) AS g(i).")
+	SRFInAggregate        = def("srf_in_aggregate", FeatureNotSupported, "%s function calls cannot contain set-returning function calls", "Move the set-returning function into FROM (a subquery) and aggregate its rows in the outer query.")
+	SRFColumnAliases      = def("srf_column_aliases", InvalidColumnRef, "table %q has %d columns available but %d columns specified", "")
+	SRFStepZero           = def("srf_step_zero", InvalidParameterValue, "step size cannot equal zero", "")
+	SRFStepInfinite       = def("srf_step_infinite", InvalidParameterValue, "step size cannot be infinite", "")
+	TableFuncOptions      = def("table_func_options", FeatureNotSupported, "WITH ORDINALITY and column aliases are supported only for generate_series and unnest in FROM", "")
+	OlapInView            = def("olap_in_view", FeatureNotSupported, "%s is not supported in a continuous view", "Run it in a SELECT that reads the view, e.g. SELECT ..., row_number() OVER (...) FROM view.")
+)
+
 // issue 11: join
 var (
 	QueryShapeUnsupported = def("query_shape_unsupported", FeatureNotSupported, "%s is not supported yet", "")
@@ -489,4 +526,42 @@ var (
 	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
 	DuplicateKey        = def("duplicate_key", UniqueViolation, "duplicate key value violates unique constraint %q", "")
 	NullInColumn        = def("null_in_column", NotNullViolation, "null value in column %q of relation %q violates not-null constraint", "")
+)
+
+// issue 11: join (exec)
+var (
+	QuantifiedNotArray = def("quantified_not_array", DatatypeMismatch, "op ANY/ALL (array) requires array on right side, not %s", "")
+	QuantifiedNotBool  = def("quantified_not_bool", DatatypeMismatch, "op ANY/ALL (array) requires operator to yield boolean, not %s", "")
+)
+
+// issue 11: join (set operations)
+var (
+	SetOpWidth = def("setop_width", SyntaxError, "each %s query must have the same number of columns", "")
+	SetOpTypes = def("setop_types", DatatypeMismatch, "%s types %s and %s cannot be matched", "")
+)
+
+// issue 11: join (WITH)
+var (
+	TooManyColumnAliases = def("too_many_column_aliases", "42P10", "table %q has %d columns available but %d columns specified", "")
+	RecursiveTypes       = def("recursive_types", DatatypeMismatch, "recursive query %q column %d has type %s in non-recursive term but type %s overall", "Cast the output of the non-recursive term to the correct type.")
+	RecursionLimit       = def("recursion_limit", ProgramLimitExceeded, "recursive query %q did not finish within %d iterations", "Make the recursive term stop adding rows (a WHERE bound), or use UNION instead of UNION ALL so repeated rows end it.")
+)
+
+// issue 11: join (FROM)
+var (
+	DuplicateTableName = def("duplicate_table_name", "42712", "table name %q specified more than once", "Give one of them an alias: FROM t AS a JOIN t AS b ON ...")
+	UsingTypes         = def("using_types", DatatypeMismatch, "JOIN/USING types %s and %s cannot be matched", "")
+	UsingAmbiguous     = def("using_ambiguous", AmbiguousColumn, "common column name %q appears more than once in %s table", "")
+	UsingMissing       = def("using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
+)
+
+// issue 11: join (subqueries)
+var (
+	SubqueryColumns     = def("subquery_columns", SyntaxError, "subquery must return only one column", "")
+	SubqueryTooManyRows = def("subquery_too_many_rows", "21000", "more than one row returned by a subquery used as an expression", "")
+)
+
+// issue 11: join (settings)
+var (
+	MemorySettingRange = def("memory_setting_range", InvalidParameterValue, "%s is outside the valid range for parameter %q (64kB .. 1TB)", "")
 )

@@ -30,7 +30,8 @@ type sortKey struct {
 type Plan struct {
 	cols  []Column
 	src   Source
-	sub   *Plan // FROM (subquery)
+	sub   *Plan   // FROM (subquery)
+	rel   relNode // FROM (joins, VALUES, set operations, CTEs)
 	where *scalar.Node
 	// lookup, when set, reads only the keys WHERE pins src's key to
 	// (src is a KeyedSource); where still filters what it returns.
@@ -47,6 +48,13 @@ type Plan struct {
 	order    []sortKey
 	limit    *scalar.Node
 	offset   *scalar.Node
+
+	// For EXPLAIN (issue 11): what the plan does, as text, and what it
+	// did (stats, counted by Run).
+	info  planInfo
+	stats opStats
+	body  bool // the ORDER BY/LIMIT of a set operation or VALUES
+	olap     olapPlan // window functions, grouping sets, DISTINCT ON, set-returning functions
 }
 
 // Columns returns the plan's output columns.
@@ -59,18 +67,39 @@ type ArrivalSource interface {
 	Arrival() bool
 }
 
-// PlanSelect plans a SELECT over the sources resolve finds. Parameter
-// types found in context are recorded in params (which may be nil).
+// PlanSelect plans a query (a SELECT, VALUES, set operation, with
+// WITH) over the sources resolve finds. Parameter types found in context
+// are recorded in params (which may be nil).
 func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan, error) {
-	if err := refuseQueryShape(sel); err != nil {
-		return nil, err
-	}
+	pl := &planner{resolve: resolve, params: params}
+	return pl.planQuery(sel)
+}
+
+// planSimple plans a simple SELECT (sel.IsSimple()).
+func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
+	resolve, params := pl.resolve, pl.params
 	p := &Plan{distinct: sel.Distinct}
 	var cols []Column
 	var quals []string
-	if f := sel.From; f != nil {
+	var from *fromPlan
+	where := sel.Where
+	if f := sel.From; f != nil && f.Func != nil && f.Join == nil && isFromSRF(f) {
+		var err error
+		if p.olap.from, cols, quals, err = planSRFFrom(f, params); err != nil {
+			return nil, err
+		}
+	} else if f := sel.From; f != nil && pl.needsFrom(f) {
+		var err error
+		if from, err = pl.planFrom(f, where); err != nil {
+			return nil, err
+		}
+		p.rel, cols, quals, where = from.rel, from.cols, from.quals, from.where
+	} else if f := sel.From; f != nil {
 		outputOf := false
 		if f.Func != nil {
+			if f.Ordinality || f.ColAliases != nil {
+				return nil, pgerr.TableFuncOptions.New().WithPos(f.P)
+			}
 			name, ok, err := OutputOf(f)
 			if err != nil {
 				return nil, err
@@ -83,11 +112,18 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 		}
 		switch {
 		case f.Subquery != nil:
-			sub, err := PlanSelect(f.Subquery, resolve, params)
+			sub, err := pl.planQuery(f.Subquery)
 			if err != nil {
 				return nil, err
 			}
 			p.sub, cols = sub, sub.Columns()
+		case pl.cte(f) != nil:
+			r, err := pl.cteScan(f)
+			if err != nil {
+				return nil, err
+			}
+			p.rel, cols = r, r.Columns()
+			quals = append(quals, f.Name)
 		default:
 			if resolve == nil {
 				return nil, pgerr.UndefinedTableErr("relation", f.Name).WithPos(f.P)
@@ -108,22 +144,31 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 			quals = []string{f.Alias}
 		}
 	}
-	in := &scalar.Compiler{Cols: cols, Quals: quals, Params: params}
+	in := &scalar.Compiler{Cols: cols, Quals: quals, Params: params, Outer: pl.outer, Sub: pl.sub}
 	if a, ok := p.src.(ArrivalSource); ok && a.Arrival() {
 		in.Virtual = arrivalColumn
 	}
-
-	items, err := expandItems(sel, cols, quals)
+	var items []selItem
+	var err error
+	if from != nil {
+		in.Meta = from.meta
+		items, err = from.expandItems(sel)
+	} else {
+		items, err = expandItems(sel, cols, quals)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if sel.Where != nil {
+	if err := checkNoWindows(sel); err != nil {
+		return nil, err
+	}
+	if where != nil {
 		in.NoAgg = "WHERE"
-		w, err := in.Compile(sel.Where)
+		w, err := in.Compile(where)
 		if err != nil {
 			return nil, err
 		}
-		if p.where, err = in.BoolArg(w, "WHERE", sel.Where.Pos()); err != nil {
+		if p.where, err = in.BoolArg(w, "WHERE", where.Pos()); err != nil {
 			return nil, err
 		}
 	}
@@ -140,13 +185,17 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 	scope := in // where select items, ORDER BY and HAVING compile
 	var actx *agg.Scope
 	if grouped {
-		g, err := planGrouping(in, items, sel.GroupBy)
+		g, err := p.planGroupBy(in, items, sel.GroupBy)
 		if err != nil {
 			return nil, err
 		}
 		scope, actx = g.post, g.actx
 	} else {
 		in.NoAgg = "SELECT"
+	}
+	havingScope := scope
+	if scope, err = p.planOlapScope(scope, items, sel); err != nil {
+		return nil, err
 	}
 	for _, it := range items {
 		n, err := scope.Compile(it.expr)
@@ -160,17 +209,21 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 		p.cols = append(p.cols, Column{Name: it.name, T: n.T})
 	}
 	if sel.Having != nil {
-		h, err := scope.Compile(sel.Having)
+		h, err := havingScope.Compile(sel.Having)
 		if err != nil {
 			return nil, err
 		}
-		if p.having, err = scope.BoolArg(h, "HAVING", sel.Having.Pos()); err != nil {
+		if p.having, err = havingScope.BoolArg(h, "HAVING", sel.Having.Pos()); err != nil {
 			return nil, err
 		}
 	}
 	if err := p.planOrder(scope, items, sel.OrderBy); err != nil {
 		return nil, err
 	}
+	if err := p.planDistinctOn(scope, items, sel); err != nil {
+		return nil, err
+	}
+	p.finishOlap()
 	if actx != nil {
 		p.keys, p.aggs = actx.KeyNodes, actx.Aggs
 	}
@@ -184,6 +237,7 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 		// After everything else, so parameter types are final.
 		p.lookup = planLookup(p.src, sel.Where, cols, quals, params)
 	}
+	p.info = newPlanInfo(sel, where)
 	return p, nil
 }
 
@@ -224,17 +278,19 @@ func contains(ss []string, s string) bool {
 // grouping is the result of planning GROUP BY: the post-grouping scope
 // and what to compute per group.
 type grouping struct {
-	post *scalar.Compiler
-	actx *agg.Scope
+	post  *scalar.Compiler
+	actx  *agg.Scope
+	keyOf []int // per GROUP BY item, the key it is
 }
 
 // planGrouping resolves GROUP BY items like PostgreSQL: an integer
 // literal is an output ordinal, a bare name is an input column or else an
 // output alias, anything else an expression over the input.
 func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (*grouping, error) {
-	argC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "", Virtual: in.Virtual}
+	out := &grouping{}
+	argC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "", Virtual: in.Virtual, Meta: in.Meta, Outer: in.Outer, Sub: in.Sub}
 	actx := &agg.Scope{In: argC}
-	keyC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "GROUP BY", Virtual: in.Virtual}
+	keyC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "GROUP BY", Virtual: in.Virtual, Meta: in.Meta, Outer: in.Outer, Sub: in.Sub}
 	for _, ge := range groupBy {
 		e := ge
 		switch g := ge.(type) {
@@ -266,9 +322,11 @@ func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (
 			return nil, pgerr.AggregateNotAllowed.New("GROUP BY").WithPos(ge.Pos())
 		}
 		canon := agg.Canon(keyC, e)
-		if contains(actx.Keys, canon) {
+		if k := index(actx.Keys, canon); k >= 0 {
+			out.keyOf = append(out.keyOf, k)
 			continue
 		}
+		out.keyOf = append(out.keyOf, len(actx.Keys))
 		n, err := keyC.Compile(e)
 		if err != nil {
 			return nil, err
@@ -279,8 +337,9 @@ func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (
 		actx.Keys = append(actx.Keys, canon)
 		actx.KeyNodes = append(actx.KeyNodes, n)
 	}
-	post := &scalar.Compiler{Quals: in.Quals, Params: in.Params, Agg: actx, NoAgg: "this context"}
-	return &grouping{post: post, actx: actx}, nil
+	out.post = &scalar.Compiler{Quals: in.Quals, Params: in.Params, Agg: actx, NoAgg: "this context", Outer: in.Outer, Sub: in.Sub}
+	out.actx = actx
+	return out, nil
 }
 
 // planOrder resolves ORDER BY items: an integer literal is an output
@@ -359,6 +418,9 @@ func canonItem(c *scalar.Compiler, e parser.Expr) string {
 	if s, ok := c.Agg.(*agg.Scope); ok {
 		return agg.Canon(s.In, e)
 	}
+	if s, ok := c.Agg.(interface{ CanonScope() *scalar.Compiler }); ok {
+		return agg.Canon(s.CanonScope(), e)
+	}
 	return agg.Canon(c, e)
 }
 
@@ -377,6 +439,9 @@ func planCount(e parser.Expr, params *ParamTypes, what string) (*scalar.Node, er
 	return c.Coerce(n, types.Int8, e.Pos())
 }
 
+// accumSize estimates one aggregate's running state in a group.
+const accumSize = 64
+
 // errStop ends a scan early once LIMIT rows went out.
 var errStop = errors.New("stop")
 
@@ -388,12 +453,27 @@ type group struct {
 // Run executes the plan, calling emit with each output row. emit must not
 // retain row (the datums themselves may be kept).
 func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) error) error {
+	defer p.stats.start()()
+	if ec != nil && ec.Memo == nil {
+		ec.Memo = map[any]any{ctxKey{}: ctx}
+	}
 	limit, offset, err := p.bounds(ec)
 	if err != nil {
 		return err
 	}
 	nvis := len(p.cols)
 	var emitted int64
+	// Memory the buffering below charges (groups, sort buffer, DISTINCT
+	// set), given back when the run ends.
+	var charged int64
+	defer func() { ec.Shrink(charged) }()
+	grow := func(n int64) error {
+		if err := ec.Grow(n); err != nil {
+			return err
+		}
+		charged += n
+		return nil
+	}
 	out := func(row []types.Datum) error {
 		if offset > 0 {
 			offset--
@@ -403,6 +483,7 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 			return errStop
 		}
 		emitted++
+		p.stats.rows++
 		if err := emit(row[:nvis]); err != nil {
 			return err
 		}
@@ -414,10 +495,10 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 	if limit == 0 {
 		return nil
 	}
-	streaming := !p.grouped && !p.distinct && len(p.order) == 0
+	streaming := !p.grouped && !p.distinct && len(p.order) == 0 && p.olap.streams()
 	// ORDER BY ... LIMIT keeps only the best offset+limit rows.
 	var top *topK
-	if len(p.order) > 0 && limit >= 0 && offset+limit < 1<<20 {
+	if len(p.order) > 0 && limit >= 0 && offset+limit < 1<<20 && p.olap.distinctOn == nil {
 		top = &topK{k: int(offset + limit), less: p.rowLess}
 	}
 	var rows [][]types.Datum
@@ -435,23 +516,42 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 			if seen == nil {
 				seen = make(map[string]struct{})
 			}
+			if err := grow(int64(len(keyBuf) + 48)); err != nil {
+				return err
+			}
 			seen[string(keyBuf)] = struct{}{}
 		}
 		if streaming {
 			return out(row)
 		}
 		if top != nil {
+			if len(top.h) < top.k {
+				if err := grow(scalar.RowSize(row)); err != nil {
+					return err
+				}
+			}
 			top.add(row)
 			return nil
+		}
+		if err := grow(scalar.RowSize(row)); err != nil {
+			return err
 		}
 		rows = append(rows, row)
 		return nil
 	}
+	// add takes the projected rows: into the window stage when there is
+	// one, else collect.
+	add := collect
+	var wbuf winBuffer
+	if w := p.olap.win; w != nil {
+		add = func(row []types.Datum) error { return wbuf.add(ec, w, row) }
+	}
+	preSRF := p.olap.preSRF()
 
 	groups := map[string]*group{}
 	var order []*group
 	var gkey, scratch []byte
-	var argv []types.Datum
+	var argv, setKeys []types.Datum
 	row := make([]types.Datum, len(p.proj))
 	err = p.scan(ctx, ec, func(b *types.Batch) error {
 		if err := ctx.Err(); err != nil {
@@ -469,6 +569,12 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 				}
 			}
 			if !p.grouped {
+				if p.olap.win != nil || preSRF != nil {
+					if err := projectRow(ec, in, p.proj, preSRF, add); err != nil {
+						return err
+					}
+					continue
+				}
 				if !streaming {
 					row = make([]types.Datum, len(p.proj))
 				}
@@ -484,46 +590,65 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 				}
 				continue
 			}
-			gkey = gkey[:0]
 			var kv [8]types.Datum
-			keys := kv[:0]
+			all := kv[:0]
 			for _, k := range p.keys {
 				d, err := k.Fn(ec, in)
 				if err != nil {
 					return err
 				}
-				keys = append(keys, d)
-				gkey = scalar.AppendKey(gkey, d)
+				all = append(all, d)
 			}
-			g := groups[string(gkey)]
-			if g == nil {
-				g = &group{acc: make([]agg.Accum, len(p.aggs))}
+			nsets := 1
+			if gs := p.olap.gsets; gs != nil {
+				nsets = len(gs.sets)
+				if len(setKeys) < len(all) {
+					setKeys = make([]types.Datum, len(all))
+				}
+			}
+			for si := 0; si < nsets; si++ {
+				keys := all
+				if gs := p.olap.gsets; gs != nil {
+					keys = setKeys[:len(all)]
+					gs.setKeys(si, all, keys)
+				}
+				gkey = gkey[:0]
 				for _, d := range keys {
-					g.keys = append(g.keys, scalar.Own(d))
+					gkey = scalar.AppendKey(gkey, d)
 				}
-				groups[string(gkey)] = g
-				order = append(order, g)
-			}
-			for j, s := range p.aggs {
-				if s.Filter != nil {
-					d, err := s.Filter.Fn(ec, in)
-					if err != nil {
+				g := groups[string(gkey)]
+				if g == nil {
+					if err := grow(int64(2*len(gkey)+64) + int64(len(p.aggs))*accumSize); err != nil {
 						return err
 					}
-					if !d.Bool() {
-						continue
+					g = &group{acc: make([]agg.Accum, len(p.aggs))}
+					for _, d := range keys {
+						g.keys = append(g.keys, scalar.Own(d))
 					}
+					groups[string(gkey)] = g
+					order = append(order, g)
 				}
-				argv = argv[:0]
-				for _, a := range s.Args {
-					v, err := a.Fn(ec, in)
-					if err != nil {
+				for j, s := range p.aggs {
+					if s.Filter != nil {
+						d, err := s.Filter.Fn(ec, in)
+						if err != nil {
+							return err
+						}
+						if !d.Bool() {
+							continue
+						}
+					}
+					argv = argv[:0]
+					for _, a := range s.Args {
+						v, err := a.Fn(ec, in)
+						if err != nil {
+							return err
+						}
+						argv = append(argv, v)
+					}
+					if err := g.acc[j].AddRow(s, argv, &scratch); err != nil {
 						return err
 					}
-					argv = append(argv, v)
-				}
-				if err := g.acc[j].AddRow(s, argv, &scratch); err != nil {
-					return err
 				}
 			}
 		}
@@ -538,6 +663,9 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 	if p.grouped {
 		if len(order) == 0 && len(p.keys) == 0 {
 			order = append(order, &group{acc: make([]agg.Accum, len(p.aggs))})
+		}
+		if gs := p.olap.gsets; gs != nil {
+			order = gs.addEmpty(order, p.keys, len(p.aggs))
 		}
 		post := make([]types.Datum, len(p.keys)+len(p.aggs))
 		for _, g := range order {
@@ -559,17 +687,14 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 					continue
 				}
 			}
-			r := make([]types.Datum, len(p.proj))
-			for j, n := range p.proj {
-				d, err := n.Fn(ec, in)
-				if err != nil {
-					return err
-				}
-				r[j] = d
-			}
-			if err := collect(r); err != nil {
+			if err := projectRow(ec, in, p.proj, preSRF, add); err != nil {
 				return err
 			}
+		}
+	}
+	if w := p.olap.win; w != nil {
+		if err := w.run(ctx, ec, &wbuf, p.olap.srf, collect); err != nil {
+			return err
 		}
 	}
 	if streaming {
@@ -581,7 +706,11 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 	case len(p.order) > 0:
 		sort.SliceStable(rows, func(a, b int) bool { return p.rowLess(rows[a], rows[b]) })
 	}
+	keep := p.olap.distinctOnFilter()
 	for _, r := range rows {
+		if keep != nil && !keep(r) {
+			continue
+		}
 		if err := out(r); err != nil {
 			if errors.Is(err, errStop) {
 				return nil
@@ -727,8 +856,12 @@ func (p *Plan) scan(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error)
 		return p.src.Scan(ctx, fn)
 	case p.src != nil:
 		return p.src.Scan(ctx, fn)
+	case p.rel != nil:
+		return p.rel.run(ctx, ec, fn)
 	case p.sub != nil:
 		return runBatched(ctx, p.sub, ec, fn)
+	case p.olap.from != nil:
+		return p.olap.from.scan(ctx, ec, fn)
 	}
 	return fn(&types.Batch{N: 1})
 }
@@ -786,8 +919,20 @@ func figureNameStrength(e parser.Expr) (string, int) {
 			return internalTypeName(t), 1
 		}
 		return e.Type.Name, 1
+	case *parser.WindowFunc:
+		return figureNameStrength(e.Func)
 	case *parser.Case:
 		return "case", 1
+	case *parser.Exists:
+		return "exists", 2
+	case *parser.Subquery:
+		// PostgreSQL names a scalar subquery after its one column.
+		if q := e.Select; q != nil && q.IsSimple() && len(q.Items) == 1 {
+			if q.Items[0].Alias != "" {
+				return q.Items[0].Alias, 2
+			}
+			return figureNameStrength(q.Items[0].Expr)
+		}
 	case *parser.Literal:
 		if e.Kind == parser.LitBool {
 			return "bool", 1
