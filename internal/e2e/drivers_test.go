@@ -232,8 +232,8 @@ func testGrafana(t *testing.T, p *Proc) {
 	}
 }
 
-// testPsqlClient drives real psql: PGTZ and PGOPTIONS set the session's
-// TimeZone, DateStyle and search_path; \copy writes a stream and a query
+// testPsqlClient drives real psql: PGTZ, PGAPPNAME and PGOPTIONS set the
+// session's TimeZone, application_name, DateStyle and search_path; \copy writes a stream and a query
 // to files and reads a file back in.
 func testPsqlClient(t *testing.T, p *Proc) {
 	psql, err := exec.LookPath("psql")
@@ -252,12 +252,13 @@ func testPsqlClient(t *testing.T, p *Proc) {
 SHOW TimeZone;
 SHOW DateStyle;
 SHOW search_path;
+SHOW application_name;
 SELECT ts FROM psql_ev ORDER BY ts LIMIT 1;
 `
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, psql, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", port(p), "-U", "cairn", "cairn")
-	cmd.Env = append(os.Environ(), "PGTZ=America/New_York", "PGOPTIONS=-c DateStyle=SQL,DMY -c search_path=public,cairn_cluster")
+	cmd.Env = append(os.Environ(), "PGTZ=America/New_York", "PGAPPNAME=drivers-test", "PGOPTIONS=-c DateStyle=SQL,DMY -c search_path=public,cairn_cluster")
 	cmd.Stdin = strings.NewReader(script)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -270,6 +271,7 @@ COPY 2
 America/New_York
 SQL, DMY
 public, cairn_cluster
+drivers-test
 01/03/2024 03:00:00 EST`)
 	for file, want := range map[string]string{
 		"out.txt": "01/03/2024 03:00:00 EST\ta,b\n01/03/2024 04:30:00 EST\t\\N\n",
