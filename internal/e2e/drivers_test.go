@@ -62,6 +62,47 @@ error 42P01 relation "node_nosuch" does not exist
 still serving 9`)
 	})
 	t.Run("psql", func(t *testing.T) { testPsqlClient(t, p) })
+	t.Run("copyto-as-pg15", func(t *testing.T) { testCopyToAsPG15(t, p) })
+}
+
+// testCopyToAsPG15 runs testdata/drivers/copyto.sql through psql and
+// compares the bytes with what PostgreSQL 15 printed for it
+// (copyto_pg15.out): text escapes, csv quoting, HEADER, DELIMITER, NULL,
+// QUOTE, ESCAPE and the binary format, over ints, text, floats (NaN,
+// 1e300), bools, timestamptz, jsonb, numeric and dates.
+func testCopyToAsPG15(t *testing.T, p *Proc) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		t.Fatalf("psql is needed (scripts/test-deps.sh installs postgresql-client): %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := os.ReadFile("testdata/drivers/copyto_rows.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Connect(t)
+	for _, q := range append([]string{"CREATE STREAM cx (i int, s text, f float8, b bool, ts timestamptz, j jsonb, n numeric, d date)"},
+		strings.Split(strings.TrimSpace(string(rows)), "\n")...) {
+		if _, err := c.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", port(p), "-U", "cairn", "-f", "testdata/drivers/copyto.sql", "cairn")
+	cmd.Env = append(os.Environ(), "PGTZ=UTC")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	got, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("psql: %v\n%s", err, stderr.String())
+	}
+	want, err := os.ReadFile("testdata/drivers/copyto_pg15.out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("COPY TO output differs from PostgreSQL 15's:\ngot:\n%q\nwant:\n%q", got, want)
+	}
 }
 
 func port(p *Proc) string {
