@@ -34,9 +34,12 @@ type Session struct {
 	pending     map[string]*types.Batch
 	order       []string
 	pendingRows int
-	w           pgwire.ResultWriter // the running statement's, for NOTICEs from sources
-	views       map[uint64]viewPlan // plans of the views read, by view ID
-	proto       protoState          // SQL-level prepared statements and cursors (prepare.go)
+	// deferred holds the table statements of an open transaction block,
+	// run at COMMIT after the stream batches.
+	deferred []deferredWrite
+	w        pgwire.ResultWriter // the running statement's, for NOTICEs from sources
+	views    map[uint64]viewPlan // plans of the views read, by view ID
+	proto    protoState          // SQL-level prepared statements and cursors (prepare.go)
 }
 
 // notice sends a NOTICE to the client of the running statement.
@@ -185,7 +188,7 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 				return "ROLLBACK", nil // PostgreSQL warns; harmless
 			}
 			s.txEnded(false)
-			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+			s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 			return "ROLLBACK", nil
 		}}, nil
 	case *parser.Commit:
@@ -196,12 +199,12 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 				return "COMMIT", nil
 			case txFailed:
 				s.txEnded(false)
-				s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+				s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 				return "ROLLBACK", nil
 			}
 			s.txEnded(true)
-			pending, order := s.pending, s.order
-			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+			pending, order, deferred := s.pending, s.order, s.deferred
+			s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 			// Check every stream first, so a COMMIT that cannot succeed
 			// appends nothing. Appends to several streams are not atomic
 			// with each other (README).
@@ -218,11 +221,17 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 					}
 				}
 			}
+			if err := s.commitTableWrites(ctx, deferred); err != nil {
+				return "", err
+			}
 			return "COMMIT", nil
 		}}, nil
 	}
 	if s.tx == txFailed {
 		return nil, errInFailedTx()
+	}
+	if p, ok, err := s.prepareTable(stmt, oids); ok {
+		return p, err
 	}
 	switch st := stmt.(type) {
 	case *parser.Empty:
