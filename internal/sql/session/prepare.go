@@ -52,11 +52,12 @@ func (s *Session) prepareProto(ctx context.Context, stmt parser.Statement, oids 
 func appliedAtOnce(stmt parser.Statement) bool {
 	switch stmt.(type) {
 	case *parser.Select, *parser.Explain, *parser.Insert, *parser.Copy, *parser.CopyTo,
-		*parser.Update, *parser.Delete, *parser.Truncate,
 		*parser.Set, *parser.Reset, *parser.Show, *parser.ShowObjects,
 		*parser.Begin, *parser.Commit, *parser.Rollback, *parser.Empty,
 		*parser.Prepare, *parser.Execute, *parser.Deallocate,
-		*parser.Declare, *parser.Fetch, *parser.CloseCursor:
+		*parser.Declare, *parser.Fetch, *parser.CloseCursor,
+		// table writes in a block are deferred to COMMIT (table.go)
+		*parser.Update, *parser.Delete, *parser.Truncate:
 		return false
 	}
 	return true

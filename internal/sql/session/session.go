@@ -181,6 +181,9 @@ func (s *Session) paramTypes(oids []uint32) *exec.ParamTypes {
 }
 
 func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uint32) (*prepared, error) {
+	if err := s.qualifyNames(stmt); err != nil {
+		return nil, err
+	}
 	switch stmt.(type) {
 	case *parser.Rollback:
 		return &prepared{txCtl: true, run: func(context.Context, []types.Datum, pgwire.ResultWriter) (string, error) {
@@ -258,6 +261,10 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 		return p, err
 	}
 	switch st := stmt.(type) {
+	case *parser.CreateSchema:
+		return s.prepareCreateSchema(st)
+	case *parser.DropSchema:
+		return s.prepareDropSchema(st)
 	case *parser.CreateStream:
 		return s.prepareCreateStream(st)
 	case *parser.CreateView:
@@ -297,6 +304,7 @@ func (s *Session) execCtx(params []types.Datum) *exec.Ctx {
 		Setting: s.get,
 		Style:   s.styleOrDefault(),
 		Version: fmt.Sprintf("PostgreSQL %s (Cairn %s) on x86_64-pc-linux-gnu, compiled by Go", ServerVersion, s.b.Version()),
+		Catalog: s.pgCatalog(),
 		Mem:     s.queryBudget(),
 	}
 }
@@ -489,7 +497,7 @@ func (s *Session) streamTargets(stream string) ([]uint64, error) {
 	var ids []uint64
 	for _, name := range strings.Split(v, ",") {
 		name = strings.TrimSpace(name)
-		view := cat.Views[name]
+		view := cat.Views[s.lookupKey(name)]
 		if view == nil {
 			return nil, pgerr.StreamTargetNotFound.New(name)
 		}

@@ -30,8 +30,6 @@ type TableBackend interface {
 // prepareTable prepares the statements about tables (ok false for others).
 func (s *Session) prepareTable(stmt parser.Statement, oids []uint32) (p *prepared, ok bool, err error) {
 	cat := s.b.Catalog()
-	// Table DDL in a transaction block is applied at once, like all DDL
-	// (Session.Prepare sends the NOTICE that says so).
 	switch st := stmt.(type) {
 	case *parser.CreateTable:
 		p, err := s.prepareCreateTable(st)
