@@ -925,6 +925,8 @@ func figureNameStrength(e parser.Expr) (string, int) {
 		return "case", 1
 	case *parser.Exists:
 		return "exists", 2
+	case *parser.ArraySubquery:
+		return "array", 2
 	case *parser.Subquery:
 		// PostgreSQL names a scalar subquery after its one column.
 		if q := e.Select; q != nil && q.IsSimple() && len(q.Items) == 1 {
