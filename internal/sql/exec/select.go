@@ -85,7 +85,7 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 	where := sel.Where
 	if f := sel.From; f != nil && f.Func != nil && f.Join == nil && isFromSRF(f) {
 		var err error
-		if p.olap.from, cols, quals, err = planSRFFrom(f, params); err != nil {
+		if p.olap.from, cols, quals, err = planSRFFrom(f, params, pl.outer); err != nil {
 			return nil, err
 		}
 	} else if f := sel.From; f != nil && pl.needsFrom(f) {
