@@ -252,8 +252,16 @@ func expandItems(sel *parser.Select, cols []Column, quals []string) ([]selItem, 
 			if st.Table != "" && !contains(quals, st.Table) {
 				return nil, pgerr.MissingFromEntry.New(st.Table).WithPos(st.P)
 			}
+			seen := map[string]int{}
 			for _, c := range cols {
-				items = append(items, selItem{expr: &parser.ColumnRef{P: st.P, Table: st.Table, Name: c.Name}, name: c.Name})
+				seen[c.Name]++
+			}
+			for i, c := range cols {
+				var e parser.Expr = &parser.ColumnRef{P: st.P, Table: st.Table, Name: c.Name}
+				if seen[c.Name] > 1 && st.Table == "" {
+					e = &parser.ColumnIndex{P: st.P, Index: i, Name: c.Name} // a name would be ambiguous
+				}
+				items = append(items, selItem{expr: e, name: c.Name})
 			}
 			continue
 		}

@@ -632,6 +632,8 @@ func formatExpr(b *strings.Builder, e Expr) {
 		b.WriteByte(')')
 	case *ArraySubquery:
 		formatArraySubquery(b, e)
+	case *ColumnIndex:
+		formatColumnIndex(b, e)
 	default:
 		if formatOlapExpr(b, e) || formatQueryExpr(b, e) {
 			return

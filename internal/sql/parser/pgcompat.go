@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -117,4 +118,24 @@ func formatArraySubquery(b *strings.Builder, e *ArraySubquery) {
 	b.WriteString("ARRAY(")
 	formatSelect(b, e.Select)
 	b.WriteByte(')')
+}
+
+// ColumnIndex is column Index (from 0) of the scope an expression is
+// compiled in: what `*` expands into for a column whose name another
+// column shares (`SELECT * FROM (SELECT 1, NULL, NULL)`), where a name
+// would be ambiguous. Planners make it; the parser never does.
+type ColumnIndex struct {
+	P     int
+	Index int
+	Name  string
+}
+
+func (e *ColumnIndex) Pos() int { return e.P }
+func (*ColumnIndex) expr()      {}
+
+func formatColumnIndex(b *strings.Builder, e *ColumnIndex) {
+	b.WriteString(QuoteIdent(e.Name))
+	b.WriteString("/*#")
+	b.WriteString(strconv.Itoa(e.Index + 1))
+	b.WriteString("*/")
 }
