@@ -33,6 +33,8 @@ func TestPsqlMetaCommands(t *testing.T) {
 	run(`CREATE STREAM ev (ts timestamptz, k text, v bigint)`)
 	run(`CREATE MATERIALIZED VIEW mv AS SELECT k, sum(v) AS total FROM ev GROUP BY k`)
 	run(`CREATE VIEW tv AS SELECT k, v * 2 AS v2 FROM ev`)
+	run(`CREATE SCHEMA shop`)
+	run(`CREATE STREAM shop.orders (id bigint, amount numeric)`)
 	for _, tc := range []struct {
 		cmd  string
 		want []string
@@ -41,8 +43,43 @@ func TestPsqlMetaCommands(t *testing.T) {
 			"List of schemas",
 			" cairn_cluster | cairn",
 			" public        | cairn",
-			"(2 rows)",
+			" shop          | cairn",
+			"(3 rows)",
 		}},
+		{`\d`, []string{
+			"List of relations",
+			" public | ev   | table             | cairn",
+			" public | mv   | materialized view | cairn",
+			" public | tv   | view              | cairn",
+			"(3 rows)",
+		}},
+		{`\dt`, []string{" public | ev   | table | cairn", "(1 row)"}},
+		{`\dv`, []string{" public | tv   | view | cairn", "(1 row)"}},
+		{`\dm`, []string{" public | mv   | materialized view | cairn", "(1 row)"}},
+		{`\dt shop.*`, []string{" shop   | orders | table | cairn", "(1 row)"}},
+		{`\d ev`, []string{
+			`Table "public.ev"`,
+			" ts     | timestamp with time zone |           |          | ",
+			" k      | text                     |           |          | ",
+			" v      | bigint                   |           |          | ",
+		}},
+		{`\d mv`, []string{
+			`Materialized view "public.mv"`,
+			" k      | text    |           |          | ",
+			" total  | numeric |           |          | ",
+		}},
+		{`\d+ tv`, []string{
+			`View "public.tv"`,
+			" v2     | bigint |           |          |         | plain    | ",
+			"View definition:",
+			" SELECT k, v * 2 AS v2 FROM ev",
+		}},
+		{`\d shop.orders`, []string{
+			`Table "shop.orders"`,
+			" amount | numeric |           |          | ",
+		}},
+		{`\df`, []string{"List of functions", "(0 rows)"}},
+		{`\du`, []string{" cairn     | Superuser, Create role, Create DB, Replication, Bypass RLS | {}"}},
 		{`\l`, []string{
 			"List of databases",
 			" cairn | cairn | UTF8     | C       | C     |            | libc            | ",

@@ -739,6 +739,11 @@ func (p *parser) parseSpecialFunc() (Expr, error) {
 		}
 		return &Func{P: t.pos, Name: "extract", Args: []Expr{&Literal{P: ft.pos, Kind: LitString, Val: field}, x}}, nil
 	}
+	if t.val == "trim" {
+		if x, ok, err := p.maybeTrimKeywords(); ok || err != nil {
+			return x, err
+		}
+	}
 	// Only the comma form is supported for the others; keyword forms
 	// (substring(x FROM 2)) fail with a syntax error at the keyword.
 	return p.parseNameExpr()
