@@ -34,8 +34,12 @@ type Session struct {
 	pending     map[string]*types.Batch
 	order       []string
 	pendingRows int
-	w           pgwire.ResultWriter // the running statement's, for NOTICEs from sources
-	views       map[uint64]viewPlan // plans of the views read, by view ID
+	// deferred holds the table statements of an open transaction block,
+	// run at COMMIT after the stream batches.
+	deferred []deferredWrite
+	w        pgwire.ResultWriter // the running statement's, for NOTICEs from sources
+	views    map[uint64]viewPlan // plans of the views read, by view ID
+	proto    protoState          // SQL-level prepared statements and cursors (prepare.go)
 }
 
 // notice sends a NOTICE to the client of the running statement.
@@ -102,7 +106,10 @@ func (s *Session) AbortTx() {
 func (s *Session) TxStatus() byte { return s.tx }
 
 // Close implements pgwire.Session.
-func (s *Session) Close() { s.pending = nil }
+func (s *Session) Close() {
+	s.pending = nil
+	s.closeProto()
+}
 
 // prepared is a planned statement.
 type prepared struct {
@@ -154,6 +161,10 @@ func (s *Session) Prepare(ctx context.Context, stmt parser.Statement, text strin
 		}
 		return nil, err
 	}
+	if appliedAtOnce(stmt) {
+		// DDL in a transaction block is applied when it runs (README).
+		s.warnAppliedAtOnce(stmt, p)
+	}
 	p.s = s
 	return p, nil
 }
@@ -179,7 +190,8 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 			if s.tx == txIdle {
 				return "ROLLBACK", nil // PostgreSQL warns; harmless
 			}
-			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+			s.txEnded(false)
+			s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 			return "ROLLBACK", nil
 		}}, nil
 	case *parser.Commit:
@@ -189,11 +201,13 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 				w.Notice("there is no transaction in progress")
 				return "COMMIT", nil
 			case txFailed:
-				s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+				s.txEnded(false)
+				s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 				return "ROLLBACK", nil
 			}
-			pending, order := s.pending, s.order
-			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+			s.txEnded(true)
+			pending, order, deferred := s.pending, s.order, s.deferred
+			s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 			// Check every stream first, so a COMMIT that cannot succeed
 			// appends nothing. Appends to several streams are not atomic
 			// with each other (README).
@@ -210,11 +224,17 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 					}
 				}
 			}
+			if err := s.commitTableWrites(ctx, deferred); err != nil {
+				return "", err
+			}
 			return "COMMIT", nil
 		}}, nil
 	}
 	if s.tx == txFailed {
 		return nil, errInFailedTx()
+	}
+	if p, ok, err := s.prepareTable(stmt, oids); ok {
+		return p, err
 	}
 	switch st := stmt.(type) {
 	case *parser.Empty:
@@ -236,11 +256,9 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 		return s.prepareInsert(st, oids)
 	case *parser.Copy:
 		return s.prepareCopy(st)
-	case *parser.CreateStream, *parser.CreateView, *parser.Drop, *parser.AlterSystemSet, *parser.CreateSchema, *parser.DropSchema:
-		if s.tx != txIdle {
-			// DDL is applied at once, so ROLLBACK could not undo it.
-			return nil, pgerr.NotInTxBlock.New(ddlName(st))
-		}
+	}
+	if p, ok, err := s.prepareProto(ctx, stmt, oids); ok {
+		return p, err
 	}
 	switch st := stmt.(type) {
 	case *parser.CreateSchema:
@@ -512,60 +530,9 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts pgwire.CopyOptions
-	for _, o := range c.Options {
-		v, ok := optString(o)
-		if !ok {
-			return nil, pgerr.BadCopyOption.New(o.Key).WithPos(o.P)
-		}
-		single := func() (byte, error) {
-			if len(v) != 1 {
-				return 0, pgerr.CopyCharTooLong.New(o.Key).WithPos(o.P)
-			}
-			return v[0], nil
-		}
-		switch o.Key {
-		case "format":
-			switch strings.ToLower(v) {
-			case "text":
-				opts.Format = pgwire.CopyText
-			case "csv":
-				opts.Format = pgwire.CopyCSV
-			case "binary":
-				opts.Format = pgwire.CopyBinary
-			default:
-				return nil, pgerr.UnknownCopyFormat.New(v).WithHint("Use text, csv or binary.").WithPos(o.P)
-			}
-		case "delimiter":
-			if opts.Delimiter, err = single(); err != nil {
-				return nil, err
-			}
-		case "quote":
-			if opts.Quote, err = single(); err != nil {
-				return nil, err
-			}
-		case "escape":
-			if opts.Escape, err = single(); err != nil {
-				return nil, err
-			}
-		case "null":
-			opts.Null = v
-		case "header":
-			switch strings.ToLower(v) {
-			case "", "true", "on", "1":
-				opts.Header = true
-			case "false", "off", "0":
-			default:
-				return nil, pgerr.CopyHeaderNotBool.New().WithPos(o.P)
-			}
-		case "encoding":
-			if r, err := settings["client_encoding"].check(v, ""); err != nil || r != "UTF8" {
-				return nil, pgerr.CopyEncoding.New(v).WithPos(o.P)
-			}
-		default:
-			return nil, pgerr.UnknownCopyOption.New(o.Key).
-				WithHint("COPY options: format, delimiter, null, header, quote, escape, encoding.").WithPos(o.P)
-		}
+	opts, err := copyOptions(c.Options)
+	if err != nil {
+		return nil, err
 	}
 	colTypes := make([]types.T, len(st.Cols))
 	for i, c := range st.Cols {
