@@ -11,8 +11,10 @@ import (
 // TestJDBCMetadata asks pgjdbc's DatabaseMetaData about a Cairn node and
 // about a PostgreSQL 15 (started by the test) holding objects of the
 // same shape: Cairn's stream as a table with the same columns, its
-// aggregating view as a materialized view. The answers must be the
-// same, apart from what is Cairn's own (its cairn_cluster schema).
+// aggregating view as a materialized view, its transform as a view, and
+// a table with a primary key (which both list with its index). The
+// answers must be the same, apart from what is Cairn's own (its
+// cairn_cluster schema).
 func TestJDBCMetadata(t *testing.T) {
 	java := compileJavaMeta(t, "Meta")
 	pg := startPG15(t)
@@ -20,6 +22,7 @@ func TestJDBCMetadata(t *testing.T) {
 		`CREATE TABLE ev (ts timestamptz, k text, v bigint)`,
 		`CREATE MATERIALIZED VIEW mv AS SELECT k, sum(v) AS total, count(*) AS n FROM ev GROUP BY k`,
 		`CREATE VIEW tv AS SELECT k, v * 2 AS v2 FROM ev`,
+		`CREATE TABLE dev (id int PRIMARY KEY, site text NOT NULL DEFAULT 'x', n bigint)`,
 	)
 	p := NewProc(t)
 	p.Start()
@@ -28,6 +31,7 @@ func TestJDBCMetadata(t *testing.T) {
 		`CREATE STREAM ev (ts timestamptz, k text, v bigint)`,
 		`CREATE MATERIALIZED VIEW mv AS SELECT k, sum(v) AS total, count(*) AS n FROM ev GROUP BY k`,
 		`CREATE VIEW tv AS SELECT k, v * 2 AS v2 FROM ev`,
+		`CREATE TABLE dev (id int PRIMARY KEY, site text NOT NULL DEFAULT 'x', n bigint)`,
 	} {
 		if _, err := c.Exec(context.Background(), q); err != nil {
 			t.Fatal(err)

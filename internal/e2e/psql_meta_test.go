@@ -38,6 +38,7 @@ CREATE MATERIALIZED VIEW mv AS SELECT k, sum(v) AS total FROM ev GROUP BY k;
 CREATE VIEW tv AS SELECT k, v * 2 AS v2 FROM ev;
 CREATE SCHEMA shop;
 CREATE STREAM shop.orders (id bigint, amount numeric);
+CREATE TABLE dev (id int PRIMARY KEY, site text NOT NULL DEFAULT 'x', n bigint);
 `)
 	type metaCase struct {
 		cmd  string
@@ -54,12 +55,22 @@ CREATE STREAM shop.orders (id bigint, amount numeric);
 		}},
 		{`\d`, []string{
 			"List of relations",
+			" public | dev  | table             | cairn",
 			" public | ev   | table             | cairn",
 			" public | mv   | materialized view | cairn",
 			" public | tv   | view              | cairn",
-			"(3 rows)",
+			"(4 rows)",
 		}},
-		{`\dt`, []string{" public | ev   | table | cairn", "(1 row)"}},
+		{`\dt`, []string{" public | dev  | table | cairn", " public | ev   | table | cairn", "(2 rows)"}},
+		{`\d dev`, []string{
+			`Table "public.dev"`,
+			" id     | integer |           | not null | ",
+			" site   | text    |           | not null | 'x'",
+			" n      | bigint  |           |          | ",
+			"Indexes:",
+			`    "dev_pkey" PRIMARY KEY, btree (id)`,
+		}},
+		{`\di`, []string{" public | dev_pkey | index | cairn | dev"}},
 		{`\dv`, []string{" public | tv   | view | cairn", "(1 row)"}},
 		{`\dm`, []string{" public | mv   | materialized view | cairn", "(1 row)"}},
 		{`\dt shop.*`, []string{" shop   | orders | table | cairn", "(1 row)"}},
