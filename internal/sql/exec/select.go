@@ -85,7 +85,7 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 	where := sel.Where
 	if f := sel.From; f != nil && f.Func != nil && f.Join == nil && isFromSRF(f) {
 		var err error
-		if p.olap.from, cols, quals, err = planSRFFrom(f, params); err != nil {
+		if p.olap.from, cols, quals, err = planSRFFrom(f, params, pl.outer); err != nil {
 			return nil, err
 		}
 	} else if f := sel.From; f != nil && pl.needsFrom(f) {
@@ -252,8 +252,16 @@ func expandItems(sel *parser.Select, cols []Column, quals []string) ([]selItem, 
 			if st.Table != "" && !contains(quals, st.Table) {
 				return nil, pgerr.MissingFromEntry.New(st.Table).WithPos(st.P)
 			}
+			seen := map[string]int{}
 			for _, c := range cols {
-				items = append(items, selItem{expr: &parser.ColumnRef{P: st.P, Table: st.Table, Name: c.Name}, name: c.Name})
+				seen[c.Name]++
+			}
+			for i, c := range cols {
+				var e parser.Expr = &parser.ColumnRef{P: st.P, Table: st.Table, Name: c.Name}
+				if seen[c.Name] > 1 && st.Table == "" {
+					e = &parser.ColumnIndex{P: st.P, Index: i, Name: c.Name} // a name would be ambiguous
+				}
+				items = append(items, selItem{expr: e, name: c.Name})
 			}
 			continue
 		}
@@ -925,6 +933,8 @@ func figureNameStrength(e parser.Expr) (string, int) {
 		return "case", 1
 	case *parser.Exists:
 		return "exists", 2
+	case *parser.ArraySubquery:
+		return "array", 2
 	case *parser.Subquery:
 		// PostgreSQL names a scalar subquery after its one column.
 		if q := e.Select; q != nil && q.IsSimple() && len(q.Items) == 1 {

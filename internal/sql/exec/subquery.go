@@ -75,6 +75,8 @@ func (pl *planner) sub(c *scalar.Compiler, e parser.Expr) (*scalar.Node, error) 
 		sq.kind, sel = subIn, e.Select
 	case *parser.Quantified:
 		sq.kind, sel, sq.all = subQuant, e.Select, e.All
+	case *parser.ArraySubquery:
+		sq.kind, sel = subQuant, e.Select // collects the values, as ANY does
 	}
 	child := &planner{resolve: pl.resolve, params: pl.params, ctes: pl.ctes}
 	child.outer = func(r *parser.ColumnRef) (*scalar.Node, bool, error) {
@@ -123,6 +125,8 @@ func (pl *planner) sub(c *scalar.Compiler, e parser.Expr) (*scalar.Node, error) 
 		}), nil
 	case *parser.InSubquery:
 		return pl.inSubquery(c, sq, e.X, e.Not, cols[0].T, e.P)
+	case *parser.ArraySubquery:
+		return arraySubquery(sq, cols[0].T, e.P)
 	case *parser.Quantified:
 		if e.Op == "=" && !e.All {
 			return pl.inSubquery(c, sq, e.X, false, cols[0].T, e.P)
