@@ -20,10 +20,19 @@ import (
 // MetaGroupID is the Raft group holding the catalog.
 const MetaGroupID = 1
 
-// Column is one column of a stream.
+// Column is one column of a stream or a table. ID, NotNull and Default
+// are used by tables only.
 type Column struct {
 	Name string  `json:"name"`
 	T    types.T `json:"type"`
+	// ID is a table column's id, stored with its values in every row
+	// (assigned by CreateTable/AlterTable, never reused).
+	ID uint32 `json:"id,omitempty"`
+	// NotNull: NULL is refused (23502); primary key columns always are.
+	NotNull bool `json:"not_null,omitempty"`
+	// Default is the SQL text of the column's constant default ("": none,
+	// NULL). Rows written before an ADD COLUMN read it too.
+	Default string `json:"default,omitempty"`
 }
 
 // Stream describes a stream and its shard groups.
@@ -85,6 +94,9 @@ type View struct {
 	// order, so every node plans the view alike (by inlining them).
 	Over  []string `json:"over,omitempty"`
 	Chain []string `json:"chain,omitempty"`
+	// Tables names the tables the view reads (joins): DROP TABLE is
+	// refused while a view reads one, unless CASCADE.
+	Tables []string `json:"tables,omitempty"`
 }
 
 // CheckpointInterval is the view's SETTINGS checkpoint_interval (stored
@@ -178,12 +190,14 @@ func (n *Node) Evacuating() bool {
 // Leadable reports whether the node may hold leaders.
 func (n *Node) Leadable() bool { return n.State == "" }
 
-// Catalog is the whole catalog. Names are unique across streams and views.
+// Catalog is the whole catalog. Names are unique across streams, views
+// and tables.
 type Catalog struct {
 	Nodes       map[string]*Node   `json:"nodes"`
 	NextNodeID  uint64             `json:"next_node_id"`
 	Streams     map[string]*Stream `json:"streams"`
 	Views       map[string]*View   `json:"views"`
+	Tables      map[string]*Table  `json:"tables,omitempty"`
 	Settings    map[string]string  `json:"settings"`
 	NextGroupID uint64             `json:"next_group_id"`
 	NextID      uint64             `json:"next_id"`
@@ -207,6 +221,7 @@ func New() *Catalog {
 		NextNodeID:  1,
 		Streams:     map[string]*Stream{},
 		Views:       map[string]*View{},
+		Tables:      map[string]*Table{},
 		Settings:    map[string]string{},
 		NextGroupID: MetaGroupID + 1,
 		NextID:      1,
@@ -266,6 +281,7 @@ const (
 	GroupMeta GroupKind = iota
 	GroupStream
 	GroupView
+	GroupTable
 )
 
 // GroupRef names the object and shard a group belongs to, and the nodes
@@ -291,6 +307,11 @@ func (c *Catalog) Groups() map[uint64]GroupRef {
 			m[g] = GroupRef{Kind: GroupView, Object: v.Name, Shard: i, Nodes: shardNodes(v.Nodes, i), Replicas: max(v.Replicas, 1)}
 		}
 	}
+	for _, t := range c.Tables {
+		for i, g := range t.Groups {
+			m[g] = GroupRef{Kind: GroupTable, Object: t.Name, Shard: i, Nodes: shardNodes(t.Nodes, i), Replicas: max(t.Replication, 1)}
+		}
+	}
 	return m
 }
 
@@ -306,13 +327,17 @@ func ErrNoView(name string) *pgerr.Error {
 	return pgerr.ViewNotFound.New(name)
 }
 
-// Exists reports the kind of the object called name ("stream", "view" or "").
+// Exists reports the kind of the object called name ("stream", "view",
+// "table" or "").
 func (c *Catalog) Exists(name string) string {
 	if _, ok := c.Streams[name]; ok {
 		return "stream"
 	}
 	if _, ok := c.Views[name]; ok {
 		return "view"
+	}
+	if _, ok := c.Tables[name]; ok {
+		return "table"
 	}
 	return ""
 }
@@ -384,6 +409,11 @@ func (c *Catalog) setShardNodes(gid uint64, nodes []uint64) bool {
 	}
 	for _, v := range c.Views {
 		if set(v.Groups, &v.Nodes) {
+			return true
+		}
+	}
+	for _, t := range c.Tables {
+		if set(t.Groups, &t.Nodes) {
 			return true
 		}
 	}

@@ -104,6 +104,8 @@ type envelope struct {
 	Value       *string       `json:"value,omitempty"`
 	Operation   *Operation    `json:"operation,omitempty"`
 	Placement   *SetPlacement `json:"placement,omitempty"`
+	Table       *Table        `json:"table,omitempty"`
+	Alter       *AlterTable   `json:"alter,omitempty"`
 }
 
 // Wire tags of the commands.
@@ -194,6 +196,9 @@ func (c *SetPlacement) envelope() *envelope { return &envelope{Op: opSetPlacemen
 func (e *envelope) command() (Command, *pgerr.Error) {
 	missing := func(what string) (Command, *pgerr.Error) {
 		return nil, pgerr.CatalogIncomplete.New(e.Op, what)
+	}
+	if c, err, ok := e.tableCommand(); ok {
+		return c, err
 	}
 	switch e.Op {
 	case opInit:

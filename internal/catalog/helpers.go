@@ -82,8 +82,11 @@ func (c *Catalog) GroupTarget(gid uint64) string {
 	}
 	ref := c.Groups()[gid]
 	kind := "stream"
-	if ref.Kind == GroupView {
+	switch ref.Kind {
+	case GroupView:
 		kind = "view"
+	case GroupTable:
+		kind = "table"
 	}
 	return fmt.Sprintf("shard %d (%s %s/%d)", gid, kind, ref.Object, ref.Shard)
 }

@@ -20,6 +20,7 @@ type Result struct {
 	Err       *pgerr.Error
 	Stream    *Stream
 	View      *View
+	Table     *Table
 	Dropped   []string // objects removed, views first
 	Node      *Node
 	Operation *Operation
@@ -297,7 +298,7 @@ func (c *Catalog) SettingNames() []string {
 	return names
 }
 
-// dropMissing handles DROP of a kind ("stream" or "view") of object that
+// dropMissing handles DROP of a kind ("stream", "view" or "table") of object that
 // does not exist: with IF EXISTS a notice, else an error that says when the
 // name is the other kind.
 func (c *Catalog) dropMissing(kind, name string, ifExists bool, res *Result) *pgerr.Error {
@@ -308,8 +309,11 @@ func (c *Catalog) dropMissing(kind, name string, ifExists bool, res *Result) *pg
 	if other := c.Exists(name); other != "" {
 		return pgerr.NotThatKind.New(name, other, strings.ToUpper(other), other)
 	}
-	if kind == "view" {
+	switch kind {
+	case "view":
 		return ErrNoView(name)
+	case "table":
+		return ErrNoTable(name)
 	}
 	return ErrNoStream(name)
 }

@@ -417,7 +417,7 @@ func parseError(err error) *pgerr.Error {
 		if code == "" {
 			code = pgerr.SyntaxError
 		}
-		return &pgerr.Error{Code: code, Message: pe.Msg, Position: pe.Pos}
+		return &pgerr.Error{Code: code, Message: pe.Msg, Hint: pe.Hint, Position: pe.Pos}
 	}
 	return pgerr.From(err)
 }

@@ -273,12 +273,16 @@ type Drop struct {
 	Cascade  bool
 }
 
-// Insert is `INSERT INTO name [(cols)] VALUES (...), (...)`.
+// Insert is `INSERT INTO name [(cols)] VALUES (...), (...)` or `INSERT
+// INTO name [(cols)] SELECT ...` (Select set), with an optional ON
+// CONFLICT clause (tables only).
 type Insert struct {
-	P     int
-	Table string
-	Cols  []string
-	Rows  [][]Expr
+	P          int
+	Table      string
+	Cols       []string
+	Rows       [][]Expr
+	Select     *Select
+	OnConflict *OnConflict
 }
 
 // Copy is `COPY name [(cols)] FROM STDIN [[WITH] (options)]`, also the
@@ -306,6 +310,8 @@ type TableRef struct {
 	Func *Func
 	// Join is set when this item is `Left JOIN Right ...` (or `a, b`).
 	Join *Join
+	// Ordinality is a table function's WITH ORDINALITY.
+	Ordinality bool
 	// ColAliases are the column aliases of `AS t(x, y)`.
 	ColAliases []string
 }
@@ -330,14 +336,17 @@ type OrderItem struct {
 type Select struct {
 	P        int
 	Distinct bool
-	Items    []SelectItem
-	From     *TableRef
-	Where    Expr
-	GroupBy  []Expr
-	Having   Expr
-	OrderBy  []OrderItem
-	Limit    Expr
-	Offset   Expr
+	// DistinctOn holds the expressions of DISTINCT ON (...); nil otherwise.
+	DistinctOn []Expr
+	Items      []SelectItem
+	From       *TableRef
+	Where      Expr
+	GroupBy    []Expr
+	Having     Expr
+	Windows    []NamedWindow // the WINDOW clause
+	OrderBy    []OrderItem
+	Limit      Expr
+	Offset     Expr
 	// With is the query's WITH clause; nil when absent.
 	With *With
 	// SetOp is set when the body is a UNION/INTERSECT/EXCEPT.
@@ -421,6 +430,7 @@ type Error struct {
 	Pos  int
 	Code string
 	Msg  string
+	Hint string // optional, for errors that say what to do instead
 }
 
 func (e *Error) Error() string { return e.Msg }

@@ -300,10 +300,9 @@ func addOps(s string) bool { return s == "+" || s == "-" }
 func mulOps(s string) bool { return s == "*" || s == "/" || s == "%" }
 func powOps(s string) bool { return s == "^" }
 
-func (p *parser) parseConcat() (Expr, error) { return p.binaryLevel(concatOps, p.parseAdd) }
-func (p *parser) parseAdd() (Expr, error)    { return p.binaryLevel(addOps, p.parseMul) }
-func (p *parser) parseMul() (Expr, error)    { return p.binaryLevel(mulOps, p.parsePow) }
-func (p *parser) parsePow() (Expr, error)    { return p.binaryLevel(powOps, p.parseAt) }
+func (p *parser) parseAdd() (Expr, error) { return p.binaryLevel(addOps, p.parseMul) }
+func (p *parser) parseMul() (Expr, error) { return p.binaryLevel(mulOps, p.parsePow) }
+func (p *parser) parsePow() (Expr, error) { return p.binaryLevel(powOps, p.parseAt) }
 
 // parseAt handles `x AT TIME ZONE z`, which PostgreSQL implements as the
 // function timezone(z, x); it is represented that way.
@@ -389,6 +388,12 @@ func (p *parser) parsePostfix() (Expr, error) {
 				return nil, err
 			}
 			x = &Func{P: lb.pos, Name: SubscriptFunc, Args: []Expr{x, idx}}
+		case p.isKw("collate"):
+			// Only the C collation exists; x keeps its meaning.
+			p.i++
+			if err := p.parseCollate(); err != nil {
+				return nil, err
+			}
 		default:
 			return x, nil
 		}
@@ -700,8 +705,8 @@ func (p *parser) parseFuncArgs(t token, name string) (Expr, error) {
 		}
 		f.Filter = cond
 	}
-	if n := p.peek(); isKwTok(n, "over") && isOpTok(p.peekN(1), "(") {
-		return nil, p.unsupported(n, "%s is not supported", strings.ToUpper(n.val))
+	if p.isOverClause() {
+		return p.parseOver(f)
 	}
 	return f, nil
 }

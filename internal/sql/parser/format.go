@@ -118,9 +118,12 @@ func formatStmt(b *strings.Builder, s Statement) {
 		}
 	case *Drop:
 		b.WriteString("DROP ")
-		if s.Kind == ObjStream {
+		switch s.Kind {
+		case ObjStream:
 			b.WriteString("STREAM ")
-		} else {
+		case ObjTable:
+			b.WriteString("TABLE ")
+		default:
 			b.WriteString("VIEW ")
 		}
 		if s.IfExists {
@@ -138,14 +141,22 @@ func formatStmt(b *strings.Builder, s Statement) {
 			formatNames(b, s.Cols)
 			b.WriteByte(')')
 		}
-		b.WriteString(" VALUES ")
-		for i, row := range s.Rows {
-			if i > 0 {
-				b.WriteString(", ")
+		if s.Select != nil {
+			b.WriteByte(' ')
+			formatSelect(b, s.Select)
+		} else {
+			b.WriteString(" VALUES ")
+			for i, row := range s.Rows {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteByte('(')
+				formatExprs(b, row)
+				b.WriteByte(')')
 			}
-			b.WriteByte('(')
-			formatExprs(b, row)
-			b.WriteByte(')')
+		}
+		if s.OnConflict != nil {
+			formatOnConflict(b, s.OnConflict)
 		}
 	case *Copy:
 		b.WriteString("COPY ")
@@ -244,7 +255,9 @@ func formatStmt(b *strings.Builder, s Statement) {
 		b.WriteString("ROLLBACK")
 	case *Empty:
 	default:
-		fmt.Fprintf(b, "<unknown statement %T>", s)
+		if !formatTableStmt(b, s) && !formatProto(b, s) {
+			fmt.Fprintf(b, "<unknown statement %T>", s)
+		}
 	}
 }
 
@@ -392,6 +405,9 @@ func formatSelect(b *strings.Builder, s *Select) {
 	if s.Distinct {
 		b.WriteString("DISTINCT ")
 	}
+	if s.DistinctOn != nil {
+		formatDistinctOn(b, s)
+	}
 	for i, it := range s.Items {
 		if i > 0 {
 			b.WriteString(", ")
@@ -417,6 +433,9 @@ func formatSelect(b *strings.Builder, s *Select) {
 	if s.Having != nil {
 		b.WriteString(" HAVING ")
 		formatExpr(b, s.Having)
+	}
+	if len(s.Windows) > 0 {
+		formatWindowClause(b, s)
 	}
 	if len(s.OrderBy) > 0 {
 		b.WriteString(" ORDER BY ")
@@ -608,10 +627,13 @@ func formatExpr(b *strings.Builder, e Expr) {
 			formatSelect(b, e.Select)
 		}
 		b.WriteByte(')')
+	case *AnyCmp:
+		formatAnyCmp(b, e)
 	default:
-		if !formatQueryExpr(b, e) {
-			fmt.Fprintf(b, "<unknown expr %T>", e)
+		if formatOlapExpr(b, e) || formatQueryExpr(b, e) {
+			return
 		}
+		fmt.Fprintf(b, "<unknown expr %T>", e)
 	}
 }
 
@@ -652,6 +674,8 @@ func (k ObjectKind) String() string {
 		return "stream"
 	case ObjView:
 		return "view"
+	case ObjTable:
+		return "table"
 	}
 	return fmt.Sprintf("ObjectKind(%d)", uint8(k))
 }

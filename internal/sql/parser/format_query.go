@@ -120,6 +120,9 @@ func formatTableRef(b *strings.Builder, f *TableRef) {
 		b.WriteByte(')')
 	case f.Func != nil:
 		formatExpr(b, f.Func)
+		if f.Ordinality {
+			b.WriteString(" WITH ORDINALITY")
+		}
 	default:
 		if f.Schema != "" {
 			b.WriteString(QuoteIdent(f.Schema))

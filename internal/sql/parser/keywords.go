@@ -53,10 +53,9 @@ var typedLiteralTypes = setOf(
 // unsupportedStatements are PostgreSQL statements Cairn does not run; they
 // get 0A000 rather than a syntax error.
 var unsupportedStatements = setOf(
-	"update", "delete", "truncate", "grant", "revoke", "prepare",
-	"execute", "deallocate", "discard", "listen", "notify", "unlisten",
-	"vacuum", "analyze", "analyse", "values", "table", "lock",
-	"declare", "fetch", "close", "move", "savepoint", "release",
+	"update", "delete", "truncate", "grant", "revoke", "discard", "listen",
+	"notify", "unlisten", "vacuum", "analyze", "analyse", "values", "table",
+	"lock", "savepoint", "release",
 	"checkpoint", "comment", "do", "call", "import", "merge", "refresh",
 	"security", "reindex", "cluster", "load", "reassign",
 )

@@ -258,7 +258,7 @@ func (l *lexer) next() (token, *Error) {
 	// Operators and punctuation.
 	if l.i+2 < len(s) {
 		switch three := s[l.i : l.i+3]; three {
-		case "->>", "#>>":
+		case "->>", "#>>", "!~*":
 			l.i += 3
 			return mk(tOp, three)
 		}
@@ -266,7 +266,7 @@ func (l *lexer) next() (token, *Error) {
 	if l.i+1 < len(s) {
 		two := s[l.i : l.i+2]
 		switch two {
-		case "::", "<=", ">=", "<>", "!=", "||", "->", "#>", "@>", "<@", "?|", "?&", "&&":
+		case "::", "<=", ">=", "<>", "!=", "||", "->", "#>", "@>", "<@", "?|", "?&", "&&", "!~", "~*":
 			l.i += 2
 			if two == "!=" {
 				two = "<>"
@@ -275,7 +275,7 @@ func (l *lexer) next() (token, *Error) {
 		}
 	}
 	switch c {
-	case '=', '<', '>', '+', '-', '*', '/', '%', '^', '(', ')', ',', ';', '.', '[', ']', ':', '?':
+	case '=', '<', '>', '+', '-', '*', '/', '%', '^', '(', ')', ',', ';', '.', '[', ']', ':', '?', '~':
 		l.i++
 		return mk(tOp, s[start:l.i])
 	}

@@ -96,7 +96,11 @@ func (e *Error) SQLState() string { return e.Code }
 
 // PGError converts e into the client-facing error type, position included.
 func (e *Error) PGError() *pgerr.Error {
-	return pgerr.New(e.Code, "%s", e.Msg).WithPos(e.Pos)
+	pe := pgerr.New(e.Code, "%s", e.Msg).WithPos(e.Pos)
+	if e.Hint != "" {
+		pe = pe.WithHint("%s", e.Hint)
+	}
+	return pe
 }
 
 type parser struct {
@@ -344,6 +348,15 @@ func (p *parser) parseStatement() (Statement, error) {
 		return &Rollback{P: t.pos}, nil
 	case "alter":
 		return p.parseAlter()
+	case "update":
+		return p.parseUpdate()
+	case "delete":
+		return p.parseDelete()
+	case "truncate":
+		return p.parseTruncate()
+	}
+	if s, ok, err := p.parseProtoStatement(); ok {
+		return s, err
 	}
 	if unsupportedStatements[t.val] {
 		return nil, p.unsupported(t, "statement %s is not supported", strings.ToUpper(t.val))
@@ -361,6 +374,8 @@ func (p *parser) parseCreate() (Statement, error) {
 		return p.parseCreateStream(start, false)
 	case !orReplace && p.acceptKws("foreign", "table"):
 		return p.parseCreateStream(start, true)
+	case !orReplace && p.acceptKw("table"):
+		return p.parseCreateTable(start)
 	case p.acceptKws("materialized", "view"):
 		return p.parseCreateView(start, ViewMaterialized, orReplace)
 	case p.acceptKws("continuous", "view"):
@@ -575,6 +590,14 @@ func (p *parser) parseTypeName() (TypeName, error) {
 		return TypeName{}, p.syntaxErr(t)
 	}
 	p.i++
+	if t.val == "pg_catalog" && isOpTok(p.peek(), ".") {
+		// pg_catalog.text: every type lives in pg_catalog.
+		p.i++
+		if t = p.peek(); t.kind != tIdent && t.kind != tQIdent {
+			return TypeName{}, p.syntaxErr(t)
+		}
+		p.i++
+	}
 	tn := TypeName{P: t.pos, Name: t.val}
 	if t.kind == tIdent {
 		switch t.val {
@@ -669,6 +692,8 @@ func (p *parser) parseDrop() (Statement, error) {
 		d.Kind = ObjStream
 	case p.acceptKws("materialized", "view"), p.acceptKws("continuous", "view"), p.acceptKw("view"):
 		d.Kind = ObjView
+	case p.acceptKw("table"):
+		d.Kind = ObjTable
 	default:
 		t := p.peek()
 		if t.kind == tIdent && unsupportedObjects[t.val] {
@@ -711,7 +736,10 @@ func (p *parser) parseInsert() (Statement, error) {
 	}
 	switch {
 	case p.isKw("select"):
-		return nil, p.unsupported(p.peek(), "INSERT ... SELECT is not supported")
+		if ins.Select, err = p.parseSelect(); err != nil {
+			return nil, err
+		}
+		return ins, p.insertTail(ins)
 	case p.isKw("default"):
 		return nil, p.unsupported(p.peek(), "INSERT ... DEFAULT VALUES is not supported")
 	}
@@ -744,14 +772,23 @@ func (p *parser) parseInsert() (Statement, error) {
 			break
 		}
 	}
-	if t := p.peek(); isKwTok(t, "on") || isKwTok(t, "returning") {
-		what := "RETURNING"
-		if t.val == "on" {
-			what = "ON CONFLICT"
+	return ins, p.insertTail(ins)
+}
+
+// insertTail parses INSERT's ON CONFLICT and refuses RETURNING.
+func (p *parser) insertTail(ins *Insert) error {
+	if t := p.peek(); isKwTok(t, "on") {
+		p.i++
+		oc, err := p.parseOnConflict(t.pos)
+		if err != nil {
+			return err
 		}
-		return nil, p.unsupported(t, "INSERT ... %s is not supported", what)
+		ins.OnConflict = oc
 	}
-	return ins, nil
+	if t := p.peek(); isKwTok(t, "returning") {
+		return p.unsupported(t, "INSERT ... RETURNING is not supported")
+	}
+	return nil
 }
 
 // ---- COPY ----
@@ -763,7 +800,7 @@ func (p *parser) parseCopy() (Statement, error) {
 	start := p.next()
 	c := &Copy{P: start.pos}
 	if p.isOp("(") {
-		return nil, p.unsupported(p.peek(), "COPY (query) TO is not supported; COPY supports only FROM STDIN")
+		return p.parseCopyTo(start, "", nil)
 	}
 	legacyBinary := p.acceptKw("binary")
 	var err error
@@ -776,7 +813,11 @@ func (p *parser) parseCopy() (Statement, error) {
 		}
 	}
 	if p.isKw("to") {
-		return nil, p.unsupported(p.peek(), "COPY TO is not supported; COPY supports only FROM STDIN")
+		st, err := p.parseCopyTo(start, c.Table, c.Cols)
+		if ct, ok := st.(*CopyTo); ok && legacyBinary {
+			ct.Options = append([]Option{{P: start.pos, Key: "format", Value: &ColumnRef{P: start.pos, Name: "binary"}}}, ct.Options...)
+		}
+		return st, err
 	}
 	if err := p.expectKw("from"); err != nil {
 		return nil, err
@@ -1087,6 +1128,8 @@ func (p *parser) parseAlter() (Statement, error) {
 		return p.parseAlterNode(start)
 	case p.acceptKw("shard"):
 		return p.parseAlterShard(start)
+	case p.acceptKw("table"):
+		return p.parseAlterTable(start)
 	}
 	if !p.acceptKw("system") {
 		t := p.peek()

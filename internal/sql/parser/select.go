@@ -12,9 +12,14 @@ func (p *parser) parseSelect() (*Select, error) {
 	s := &Select{P: start.pos}
 	if p.acceptKw("distinct") {
 		if p.isKw("on") {
-			return nil, p.unsupported(p.peek(), "SELECT DISTINCT ON is not supported")
+			on, err := p.parseDistinctOn()
+			if err != nil {
+				return nil, err
+			}
+			s.DistinctOn = on
+		} else {
+			s.Distinct = true
 		}
-		s.Distinct = true
 	} else {
 		p.acceptKw("all")
 	}
@@ -45,7 +50,7 @@ func (p *parser) parseSelect() (*Select, error) {
 		}
 	}
 	if p.acceptKws("group", "by") {
-		if s.GroupBy, err = p.exprList(); err != nil {
+		if s.GroupBy, err = p.parseGroupBy(); err != nil {
 			return nil, err
 		}
 	}
@@ -55,7 +60,9 @@ func (p *parser) parseSelect() (*Select, error) {
 		}
 	}
 	if isKwTok(p.peek(), "window") {
-		return nil, p.unsupported(p.peek(), "window functions are not supported")
+		if s.Windows, err = p.parseWindowClause(); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.parseOrderLimit(s); err != nil {
 		return nil, err
@@ -189,6 +196,10 @@ func (p *parser) parseTableRef() (*TableRef, error) {
 			}
 			tr.Func = f
 			tr.Name = f.Name
+			if err := p.parseFuncAliases(tr); err != nil {
+				return nil, err
+			}
+			return tr, nil
 		}
 		if p.acceptOp(".") {
 			m, err := p.name()

@@ -296,10 +296,7 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 	case *parser.Case:
 		return c.compileCase(e)
 	case *parser.Quantified:
-		if e.Array != nil {
-			return c.compileAnyArray(e)
-		}
-		if c.Sub == nil {
+		if c.Sub == nil || e.Select == nil {
 			return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
 		}
 		return c.Sub(c, e)

@@ -1,0 +1,117 @@
+package parser
+
+import (
+	"strings"
+)
+
+// The PostgreSQL syntax catalog tools send (psql's \d, JDBC's
+// DatabaseMetaData): the POSIX regex operators ~ !~ ~* !~*, the
+// OPERATOR(schema.op) spelling, COLLATE, `x op ANY/ALL (array)`, and
+// pg_catalog-qualified type names.
+
+// AnyCmp is `X Op ANY (Arr)` or `X Op ALL (Arr)` (SOME is ANY) over an
+// array value.
+type AnyCmp struct {
+	P   int
+	Op  string // a comparison operator: = <> < <= > >=
+	All bool
+	X   Expr
+	Arr Expr
+}
+
+func (e *AnyCmp) Pos() int { return e.P }
+func (*AnyCmp) expr()      {}
+
+func formatAnyCmp(b *strings.Builder, e *AnyCmp) {
+	b.WriteByte('(')
+	formatExpr(b, e.X)
+	b.WriteByte(' ')
+	b.WriteString(e.Op)
+	if e.All {
+		b.WriteString(" ALL (")
+	} else {
+		b.WriteString(" ANY (")
+	}
+	formatExpr(b, e.Arr)
+	b.WriteString("))")
+}
+
+// regexOp reports whether s is one of the POSIX regular expression
+// match operators.
+func regexOp(s string) bool { return s == "~" || s == "!~" || s == "~*" || s == "!~*" }
+
+// parseConcat is PostgreSQL's "any other operator" level: || and the
+// json, array and regex operators, and any operator spelled
+// OPERATOR(schema.op), which has this precedence whatever the operator.
+func (p *parser) parseConcat() (Expr, error) {
+	l, err := p.parseAdd()
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	defer func() { p.depth -= n }()
+	for {
+		t := p.peek()
+		var op string
+		switch {
+		case t.kind == tOp && (concatOps(t.val) || regexOp(t.val)):
+			p.i++
+			op = t.val
+		case isKwTok(t, "operator") && isOpTok(p.peekN(1), "("):
+			if op, err = p.parseOperatorName(); err != nil {
+				return nil, err
+			}
+		default:
+			return l, nil
+		}
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		n++
+		r, err := p.parseAdd()
+		if err != nil {
+			return nil, err
+		}
+		l = &Binary{P: l.Pos(), Op: op, L: l, R: r}
+	}
+}
+
+// parseOperatorName parses `OPERATOR ( [pg_catalog .] op )` and returns
+// op. Only pg_catalog (where every operator lives) may qualify it.
+func (p *parser) parseOperatorName() (string, error) {
+	p.i += 2 // OPERATOR (
+	if t := p.peek(); (t.kind == tIdent || t.kind == tQIdent) && isOpTok(p.peekN(1), ".") {
+		if t.val != "pg_catalog" {
+			return "", p.unsupported(t, "operators exist only in schema pg_catalog, not %q", t.val)
+		}
+		p.i += 2
+	}
+	t := p.peek()
+	if t.kind != tOp || t.val == "(" || t.val == ")" || t.val == "," || t.val == ";" || t.val == "." {
+		return "", p.syntaxErr(t)
+	}
+	p.i++
+	return t.val, p.expectOp(")")
+}
+
+// collations Cairn has: it compares text bytewise, which is the C
+// collation; "default" is that too.
+var collations = map[string]bool{"default": true, "c": true, "posix": true, "ucs_basic": true}
+
+// parseCollate parses the collation name after COLLATE (already
+// consumed): [pg_catalog.]name. Collations other than C are refused.
+func (p *parser) parseCollate() error {
+	t := p.peek()
+	if (t.kind == tIdent || t.kind == tQIdent) && t.val == "pg_catalog" && isOpTok(p.peekN(1), ".") {
+		p.i += 2
+		t = p.peek()
+	}
+	if t.kind != tIdent && t.kind != tQIdent {
+		return p.syntaxErr(t)
+	}
+	p.i++
+	if !collations[strings.ToLower(t.val)] {
+		return p.unsupported(t, "collation %q is not supported: Cairn compares text bytewise, as the C collation (default) does", t.val)
+	}
+	return nil
+}
