@@ -54,6 +54,9 @@ type Plan struct {
 	info  planInfo
 	stats opStats
 	body  bool // the ORDER BY/LIMIT of a set operation or VALUES
+	// memo is set when the plan has subqueries or CTEs, which keep
+	// per-execution state in Ctx.Memo.
+	memo bool
 }
 
 // Columns returns the plan's output columns.
@@ -218,6 +221,7 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 		p.lookup = planLookup(p.src, sel.Where, cols, quals, params)
 	}
 	p.info = newPlanInfo(sel, where)
+	p.memo = pl.nsub > 0 || p.rel != nil || p.sub != nil
 	return p, nil
 }
 
@@ -426,7 +430,7 @@ type group struct {
 // retain row (the datums themselves may be kept).
 func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) error) error {
 	defer p.stats.start()()
-	if ec != nil && ec.Memo == nil {
+	if ec != nil && ec.Memo == nil && p.memo {
 		ec.Memo = map[any]any{ctxKey{}: ctx}
 	}
 	limit, offset, err := p.bounds(ec)

@@ -64,6 +64,7 @@ func runCtx(ec *Ctx) context.Context {
 
 // sub compiles a subquery expression in c's scope (scalar.Compiler.Sub).
 func (pl *planner) sub(c *scalar.Compiler, e parser.Expr) (*scalar.Node, error) {
+	pl.nsub++
 	sq := &subquery{slot: map[string]int{}}
 	var sel *parser.Select
 	switch e := e.(type) {
