@@ -296,10 +296,15 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 	case *parser.Case:
 		return c.compileCase(e)
 	case *parser.Quantified:
-		if c.Sub == nil || e.Select == nil {
+		if e.Array != nil {
+			return c.compileAnyArray(e)
+		}
+		if c.Sub == nil {
 			return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
 		}
 		return c.Sub(c, e)
+	case *parser.WindowFunc:
+		return nil, c.olapMisuse(e, "")
 	case *parser.Subquery, *parser.Exists, *parser.InSubquery:
 		if c.Sub == nil {
 			return nil, pgerr.SubqueryInExpression.New().WithPos(e.Pos())
