@@ -459,7 +459,14 @@ type group struct {
 func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) error) error {
 	defer p.stats.start()()
 	if ec != nil && ec.Memo == nil && p.memo {
-		ec.Memo = map[any]any{ctxKey{}: ctx}
+		// The outermost run owns the execution's memo: what subqueries
+		// and CTEs keep there is given back when it ends.
+		held := new(int64)
+		ec.Memo = map[any]any{ctxKey{}: ctx, heldKey{}: held}
+		defer func() {
+			ec.Shrink(*held)
+			ec.Memo = nil
+		}()
 	}
 	limit, offset, err := p.bounds(ec)
 	if err != nil {
