@@ -419,6 +419,12 @@ func (pl *planner) buildLeaf(f *parser.TableRef) (*fromNode, error) {
 			return nil, err
 		}
 		n.sub, n.cols = r, r.Columns()
+	case f.Func != nil && isFromSRF(f):
+		srf, cols, _, err := planSRFFrom(f, pl.params)
+		if err != nil {
+			return nil, err
+		}
+		n.sub, n.cols = &srfNode{srf: srf, name: strings.ToLower(f.Func.Name)}, cols
 	default:
 		name, schema := f.Name, f.Schema
 		outputOf := false
@@ -469,6 +475,22 @@ func displayName(s string) string {
 	}
 	return s
 }
+
+// srfNode is generate_series/unnest as a FROM item of a join.
+type srfNode struct {
+	srf   *srfFrom
+	name  string
+	stats opStats
+}
+
+func (n *srfNode) Columns() []Column { return n.srf.cols }
+
+func (n *srfNode) run(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error) error {
+	defer n.stats.start()()
+	return n.srf.scan(ctx, ec, n.stats.count(fn))
+}
+
+func (n *srfNode) explain(x *explainer) { x.line(&n.stats, "Function Scan on %s", n.name) }
 
 // expandItems expands * and t.* over the FROM's columns (in
 // PostgreSQL's order: merged USING columns first) and names every output
