@@ -188,6 +188,12 @@ func (cmd *CreateView) apply(c *Catalog) *Result {
 			return &Result{Err: pgerr.ViewChainChanged.New(name)}
 		}
 	}
+	for _, name := range v.Tables {
+		// Joined tables: a DROP TABLE may have come in between.
+		if c.Tables[name] == nil {
+			return &Result{Err: pgerr.TableNotFound.New(name)}
+		}
+	}
 	if v.Transform {
 		v.Shards, v.Replicas, v.Nodes, v.Start = 0, 0, nil, nil
 	} else if len(v.Start) != s.Shards {

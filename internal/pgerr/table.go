@@ -488,7 +488,10 @@ var (
 )
 
 // issue 11: tables
-const UniqueViolation = "23505" // unique_violation
+const (
+	UniqueViolation      = "23505" // unique_violation
+	CardinalityViolation = "21000" // cardinality_violation
+)
 
 var (
 	TableNotFound       = def("table_not_found", UndefinedTable, "table %q does not exist", "")
@@ -498,7 +501,7 @@ var (
 	ColumnExists        = def("table_column_exists", DuplicateColumn, "column %q of relation %q already exists", "")
 	TableColumnNotFound = def("table_column_not_found", UndefinedColumn, "column %q of relation %q does not exist", "")
 	DropKeyColumn       = def("drop_key_column", FeatureNotSupported, "cannot drop column %q of table %q: it is part of the primary key", "Create a new table with the key you want and INSERT INTO it SELECT from this one.")
-	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
+	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q of relation %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
 	DuplicateKey        = def("duplicate_key", UniqueViolation, "duplicate key value violates unique constraint %q", "")
 	NullInColumn        = def("null_in_column", NotNullViolation, "null value in column %q of relation %q violates not-null constraint", "")
 )
@@ -521,4 +524,45 @@ var (
 	MemorySettingRange    = def("memory_setting_range", InvalidParameterValue, "%s is outside the valid range for parameter %q (64kB .. 1TB)", "")
 	QuantifiedNotArray    = def("quantified_not_array", DatatypeMismatch, "op ANY/ALL (array) requires array on right side, not %s", "")
 	QuantifiedNotBool     = def("quantified_not_bool", DatatypeMismatch, "op ANY/ALL (array) requires operator %s to yield boolean", "")
+)
+
+// issue 11: tables (data)
+var (
+	UpdateKeyColumn = def("update_key_column", FeatureNotSupported, "cannot change primary key column %q with UPDATE", "DELETE the row and INSERT it with the new key.")
+	ConflictTwice   = def("conflict_twice", CardinalityViolation, "ON CONFLICT DO UPDATE command cannot affect row a second time", "Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")
+)
+
+// issue 11: tables (statements)
+var (
+	OnConflictStream     = def("on_conflict_stream", FeatureNotSupported, "ON CONFLICT is not supported on stream %q", "A stream has no keys; use a table for rows with a primary key.")
+	TableTypmod          = def("table_typmod", FeatureNotSupported, "column %q: type modifiers such as %s(n) are not supported on table columns", "Declare the column without the modifier.")
+	DefaultNotConstant   = def("default_not_constant", FeatureNotSupported, "DEFAULT of column %q must be a constant", "Write a literal such as DEFAULT 0 or DEFAULT 'x'; functions such as now() are evaluated once per row in PostgreSQL, which tables do not do.")
+	MultiplePrimaryKeys  = def("multiple_primary_keys", InvalidTableDefinition, "multiple primary keys for table %q are not allowed", "")
+	KeyColumnNotFound    = def("key_column_not_found", UndefinedColumn, "column %q named in key does not exist", "")
+	KeyColumnType        = def("key_column_type", FeatureNotSupported, "column %q of type %s cannot be part of a primary key", "Use an integer, numeric, text, uuid, date, time or timestamp key.")
+	MultipleAssignments  = def("multiple_assignments", SyntaxError, "multiple assignments to same column %q", "")
+	NoConflictConstraint = def("no_conflict_constraint", InvalidColumnRef, "there is no unique or exclusion constraint matching the ON CONFLICT specification", "Name the primary key columns: ON CONFLICT (%s).")
+	TableWriteTooLarge   = def("table_write_too_large", ProgramLimitExceeded, "statement writes more than %d MiB of rows to one shard of table %q", "Split it, or use COPY, which applies 16,384 rows at a time.")
+	ValuesLength         = def("values_length", SyntaxError, "VALUES lists must all be the same length", "")
+	TableSubquery        = def("table_subquery", FeatureNotSupported, "subqueries are not supported in %s", "")
+)
+
+// InvalidTableDefinition is SQLSTATE 42P16.
+const InvalidTableDefinition = "42P16"
+
+// issue 11: joins in continuous views
+var (
+	ViewJoinShape        = def("view_join_shape", FeatureNotSupported, "a continuous view can join a stream to a table only", "Write FROM stream s JOIN table t ON s.col = t.col (or LEFT JOIN); the stream comes first.")
+	ViewJoinSameName     = def("view_join_same_name", "42712", "table name %q specified more than once", "Give one side an alias: FROM events e JOIN devices d ON ...")
+	ViewJoinNoEquality   = def("view_join_no_equality", FeatureNotSupported, "a join in a continuous view needs an equality between a stream column and a table column", "Write ON s.col = t.col; further conditions may follow with AND.")
+	ViewJoinLeftOn       = def("view_join_left_on", FeatureNotSupported, "a LEFT JOIN in a continuous view takes only equalities between stream and table columns in ON", "Filter the stream in WHERE, or use an inner JOIN for the other conditions.")
+	ViewJoinKeyType      = def("view_join_key_type", FeatureNotSupported, "join condition %s = %s compares %s with %s: a continuous view joins on values of the same type", "")
+	ViewJoinTableChanged = def("view_join_table_changed", UndefinedColumn, "table %q no longer has the column %q (of the type) the view joins on or reads", "Drop the view and create it again over the table as it is now.")
+	ViewJoinStreams      = def("view_join_streams", FeatureNotSupported, "a continuous view cannot join two streams yet", "Join a stream to a table (enrichment): FROM events e JOIN devices d ON e.device_id = d.id.")
+	ViewJoinView         = def("view_join_view", FeatureNotSupported, "a continuous view cannot join the view %q", "Join a stream to a table; to combine views, join them in the SELECT that reads them.")
+	ViewJoinMany         = def("view_join_many", FeatureNotSupported, "a continuous view joins one stream to one table", "Join the other tables in the SELECT that reads the view, or widen the table.")
+	ViewJoinBound        = def("view_join_bound", FeatureNotSupported, "a join of two streams in a continuous view needs a time bound on both sides", "Bound the right stream's time by the left one's, e.g. ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + interval '5 minutes'.")
+	ViewJoinEmptyBound   = def("view_join_empty_bound", InvalidParameterValue, "the join's time bound admits no pair: its lower end is after its upper end", "")
+	ViewJoinUsingMissing = def("view_join_using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
+	ViewJoinKind         = def("view_join_kind", FeatureNotSupported, "%s JOIN is not supported in a continuous view", "Use JOIN or LEFT JOIN with the stream on the left.")
 )

@@ -132,7 +132,8 @@ var viewSettings = []string{"checkpoint_settings", "checkpoint_interval"}
 func (s *Session) viewFrom(cv *parser.CreateView) (st *catalog.Stream, over, chain []string, err error) {
 	sel := cv.Query
 	if sel.From != nil && sel.From.Join != nil {
-		return nil, nil, nil, pgerr.JoinInView.New().WithPos(sel.From.P)
+		st, err := s.joinViewStream(cv) // viewjoin.go
+		return st, nil, nil, err
 	}
 	if sel.From == nil || sel.From.Subquery != nil {
 		return nil, nil, nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
@@ -204,7 +205,14 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			optPos[o.Key] = o.P
 		}
 	}
-	plan, tr, err := exec.PlanChain(sel, st.Name, exec.StreamColumns(st), chain, opts)
+	var plan *exec.ViewPlan
+	var tr *exec.Transform
+	var joined *catalog.Table
+	if sel.From.Join != nil {
+		plan, joined, err = s.planJoinView(cv, st, opts) // viewjoin.go
+	} else {
+		plan, tr, err = exec.PlanChain(sel, st.Name, exec.StreamColumns(st), chain, opts)
+	}
 	if err != nil {
 		// An option's error points at the option: the longest option
 		// name the message mentions (ttl_column before ttl).
@@ -242,6 +250,9 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		Transform: tr != nil, Over: over, Chain: chain}
 	if len(opts) > 0 {
 		v.Options = opts
+	}
+	if joined != nil {
+		recordJoin(v, joined)
 	}
 	if plan != nil {
 		v.Window = plan.WindowText()

@@ -9,7 +9,8 @@ import (
 )
 
 // resolve maps a FROM name to a source: a stream (its retained history),
-// a view (its finalized rows), or a system table.
+// a view (its finalized rows), a table (its rows, read linearizably), or
+// a system table.
 //
 // An unqualified name is looked up in the schemas of search_path, in
 // order; the first that has it wins.
@@ -56,6 +57,9 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 	if v := cat.Views[name]; v != nil {
 		return s.viewSource(cat, v)
 	}
+	if t := cat.Tables[name]; t != nil {
+		return s.b.TableSource(t), nil
+	}
 	return nil, pgerr.RelationNotFound.New(name)
 }
 
@@ -70,7 +74,12 @@ func (s *Session) viewSource(cat *catalog.Catalog, v *catalog.View) (exec.Source
 	p, ok := s.views[v.ID]
 	if !ok {
 		var err error
-		if p.view, p.transform, err = exec.PlanStoredChain(v.Query, st.Name, exec.StreamColumns(st), v.Chain, v.Options); err != nil {
+		if len(v.Tables) > 0 {
+			p.view, err = exec.PlanStoredJoinView(v, st) // a stream joined to a table
+		} else {
+			p.view, p.transform, err = exec.PlanStoredChain(v.Query, st.Name, exec.StreamColumns(st), v.Chain, v.Options)
+		}
+		if err != nil {
 			return nil, err
 		}
 		if len(s.views) >= maxCachedViews {
