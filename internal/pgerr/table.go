@@ -509,7 +509,6 @@ var (
 // issue 11: join
 var (
 	QueryShapeUnsupported = def("query_shape_unsupported", FeatureNotSupported, "%s is not supported yet", "")
-	JoinInView            = def("join_in_view", FeatureNotSupported, "joins are not supported in a continuous view", "Join the view with another source when you read it: SELECT ... FROM v JOIN t ON ...")
 	SetOpWidth            = def("setop_width", SyntaxError, "each %s query must have the same number of columns", "")
 	SetOpTypes            = def("setop_types", DatatypeMismatch, "%s types %s and %s cannot be matched", "")
 	TooManyColumnAliases  = def("too_many_column_aliases", "42P10", "table %q has %d columns available but %d columns specified", "")
