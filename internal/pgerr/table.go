@@ -250,7 +250,7 @@ var (
 
 	// Expressions and functions.
 
-	OperatorNotFound        = def("operator_not_found", UndefinedFunction, "operator does not exist: %s %s %s", "")
+	OperatorNotFound        = def("operator_not_found", UndefinedFunction, "operator does not exist: %s %s %s", "No operator matches the given name and argument types. You might need to add explicit type casts.")
 	UnaryOperatorNotFound   = def("unary_operator_not_found", UndefinedFunction, "operator does not exist: %s %s", "No operator matches the given name and argument type. You might need to add an explicit type cast.")
 	FunctionNotFound        = def("function_not_found", UndefinedFunction, "function %s does not exist", "No function matches the given name and argument types. You might need to add explicit type casts.")
 	UnsupportedOperator     = def("unsupported_operator", FeatureNotSupported, "unsupported operator %s", "")
@@ -480,7 +480,6 @@ var (
 	SRFNotAllowed         = def("srf_not_allowed", FeatureNotSupported, "set-returning functions are not allowed in %s", "Call %s in the select list or in FROM.")
 	SRFNested             = def("srf_nested", FeatureNotSupported, "set-returning function calls cannot be nested in the arguments of %s", "Call the inner function in FROM: SELECT ... FROM generate_series(...) AS g(i).")
 	SRFInAggregate        = def("srf_in_aggregate", FeatureNotSupported, "%s function calls cannot contain set-returning function calls", "Move the set-returning function into FROM (a subquery) and aggregate its rows in the outer query.")
-	SRFColumnAliases      = def("srf_column_aliases", InvalidColumnRef, "table %q has %d columns available but %d columns specified", "")
 	SRFStepZero           = def("srf_step_zero", InvalidParameterValue, "step size cannot equal zero", "")
 	SRFStepInfinite       = def("srf_step_infinite", InvalidParameterValue, "step size cannot be infinite", "")
 	TableFuncOptions      = def("table_func_options", FeatureNotSupported, "WITH ORDINALITY and column aliases are supported only for generate_series and unnest in FROM", "")
@@ -507,4 +506,42 @@ var (
 	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
 	DuplicateKey        = def("duplicate_key", UniqueViolation, "duplicate key value violates unique constraint %q", "")
 	NullInColumn        = def("null_in_column", NotNullViolation, "null value in column %q of relation %q violates not-null constraint", "")
+)
+
+// issue 11: join (exec)
+var (
+	QuantifiedNotArray = def("quantified_not_array", DatatypeMismatch, "op ANY/ALL (array) requires array on right side, not %s", "")
+	QuantifiedNotBool  = def("quantified_not_bool", DatatypeMismatch, "op ANY/ALL (array) requires operator to yield boolean, not %s", "")
+)
+
+// issue 11: join (set operations)
+var (
+	SetOpWidth = def("setop_width", SyntaxError, "each %s query must have the same number of columns", "")
+	SetOpTypes = def("setop_types", DatatypeMismatch, "%s types %s and %s cannot be matched", "")
+)
+
+// issue 11: join (WITH)
+var (
+	TooManyColumnAliases = def("too_many_column_aliases", "42P10", "table %q has %d columns available but %d columns specified", "")
+	RecursiveTypes       = def("recursive_types", DatatypeMismatch, "recursive query %q column %d has type %s in non-recursive term but type %s overall", "Cast the output of the non-recursive term to the correct type.")
+	RecursionLimit       = def("recursion_limit", ProgramLimitExceeded, "recursive query %q did not finish within %d iterations", "Make the recursive term stop adding rows (a WHERE bound), or use UNION instead of UNION ALL so repeated rows end it.")
+)
+
+// issue 11: join (FROM)
+var (
+	DuplicateTableName = def("duplicate_table_name", "42712", "table name %q specified more than once", "Give one of them an alias: FROM t AS a JOIN t AS b ON ...")
+	UsingTypes         = def("using_types", DatatypeMismatch, "JOIN/USING types %s and %s cannot be matched", "")
+	UsingAmbiguous     = def("using_ambiguous", AmbiguousColumn, "common column name %q appears more than once in %s table", "")
+	UsingMissing       = def("using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
+)
+
+// issue 11: join (subqueries)
+var (
+	SubqueryColumns     = def("subquery_columns", SyntaxError, "subquery must return only one column", "")
+	SubqueryTooManyRows = def("subquery_too_many_rows", "21000", "more than one row returned by a subquery used as an expression", "")
+)
+
+// issue 11: join (settings)
+var (
+	MemorySettingRange = def("memory_setting_range", InvalidParameterValue, "%s is outside the valid range for parameter %q (64kB .. 1TB)", "")
 )

@@ -66,11 +66,3 @@ var (
 	nul       = exectest.Null
 	show      = exectest.Show
 )
-
-func colTypes(cols []Column) []types.T {
-	ts := make([]types.T, len(cols))
-	for i, c := range cols {
-		ts[i] = c.T
-	}
-	return ts
-}

@@ -16,7 +16,6 @@ import (
 type olapPlan struct {
 	win        *winPlan      // window stage; nil without window functions
 	srf        *srfList      // set-returning calls of the final projection
-	from       *srfFrom      // a set-returning function in FROM
 	gsets      *groupingSets // GROUP BY with grouping sets
 	distinctOn []int         // output columns of DISTINCT ON (...)
 }

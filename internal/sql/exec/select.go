@@ -30,7 +30,8 @@ type sortKey struct {
 type Plan struct {
 	cols  []Column
 	src   Source
-	sub   *Plan // FROM (subquery)
+	sub   *Plan   // FROM (subquery)
+	rel   relNode // FROM (joins, VALUES, set operations, CTEs)
 	where *scalar.Node
 	// lookup, when set, reads only the keys WHERE pins src's key to
 	// (src is a KeyedSource); where still filters what it returns.
@@ -48,6 +49,12 @@ type Plan struct {
 	limit    *scalar.Node
 	offset   *scalar.Node
 	olap     olapPlan // window functions, grouping sets, DISTINCT ON, set-returning functions
+
+	// For EXPLAIN (issue 11): what the plan does, as text, and what it
+	// did (stats, counted by Run).
+	info  planInfo
+	stats opStats
+	body  bool // the ORDER BY/LIMIT of a set operation or VALUES
 }
 
 // Columns returns the plan's output columns.
@@ -60,26 +67,31 @@ type ArrivalSource interface {
 	Arrival() bool
 }
 
-// PlanSelect plans a SELECT over the sources resolve finds. Parameter
-// types found in context are recorded in params (which may be nil).
+// PlanSelect plans a query (a SELECT, VALUES, set operation, with
+// WITH) over the sources resolve finds. Parameter types found in context
+// are recorded in params (which may be nil).
 func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan, error) {
-	if err := refuseQueryShape(sel); err != nil {
-		return nil, err
-	}
+	pl := &planner{resolve: resolve, params: params}
+	return pl.planQuery(sel)
+}
+
+// planSimple plans a simple SELECT (sel.IsSimple()).
+func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
+	resolve, params := pl.resolve, pl.params
 	p := &Plan{distinct: sel.Distinct}
 	var cols []Column
 	var quals []string
-	if f := sel.From; f != nil && f.Func != nil && isFromSRF(f) {
+	var from *fromPlan
+	where := sel.Where
+	if f := sel.From; f != nil && pl.needsFrom(f) {
 		var err error
-		if p.olap.from, cols, quals, err = planSRFFrom(f, params); err != nil {
+		if from, err = pl.planFrom(f, where); err != nil {
 			return nil, err
 		}
+		p.rel, cols, quals, where = from.rel, from.cols, from.quals, from.where
 	} else if f := sel.From; f != nil {
 		outputOf := false
 		if f.Func != nil {
-			if f.Ordinality || f.ColAliases != nil {
-				return nil, pgerr.TableFuncOptions.New().WithPos(f.P)
-			}
 			name, ok, err := OutputOf(f)
 			if err != nil {
 				return nil, err
@@ -92,11 +104,18 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 		}
 		switch {
 		case f.Subquery != nil:
-			sub, err := PlanSelect(f.Subquery, resolve, params)
+			sub, err := pl.planQuery(f.Subquery)
 			if err != nil {
 				return nil, err
 			}
 			p.sub, cols = sub, sub.Columns()
+		case pl.cte(f) != nil:
+			r, err := pl.cteScan(f)
+			if err != nil {
+				return nil, err
+			}
+			p.rel, cols = r, r.Columns()
+			quals = append(quals, f.Name)
 		default:
 			if resolve == nil {
 				return nil, pgerr.UndefinedTableErr("relation", f.Name).WithPos(f.P)
@@ -117,25 +136,31 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 			quals = []string{f.Alias}
 		}
 	}
-	in := &scalar.Compiler{Cols: cols, Quals: quals, Params: params}
+	in := &scalar.Compiler{Cols: cols, Quals: quals, Params: params, Outer: pl.outer, Sub: pl.sub}
 	if a, ok := p.src.(ArrivalSource); ok && a.Arrival() {
 		in.Virtual = arrivalColumn
 	}
-
-	items, err := expandItems(sel, cols, quals)
+	var items []selItem
+	var err error
+	if from != nil {
+		in.Meta = from.meta
+		items, err = from.expandItems(sel)
+	} else {
+		items, err = expandItems(sel, cols, quals)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if err := checkNoWindows(sel); err != nil {
 		return nil, err
 	}
-	if sel.Where != nil {
+	if where != nil {
 		in.NoAgg = "WHERE"
-		w, err := in.Compile(sel.Where)
+		w, err := in.Compile(where)
 		if err != nil {
 			return nil, err
 		}
-		if p.where, err = in.BoolArg(w, "WHERE", sel.Where.Pos()); err != nil {
+		if p.where, err = in.BoolArg(w, "WHERE", where.Pos()); err != nil {
 			return nil, err
 		}
 	}
@@ -204,6 +229,7 @@ func PlanSelect(sel *parser.Select, resolve Resolver, params *ParamTypes) (*Plan
 		// After everything else, so parameter types are final.
 		p.lookup = planLookup(p.src, sel.Where, cols, quals, params)
 	}
+	p.info = newPlanInfo(sel, where)
 	return p, nil
 }
 
@@ -254,9 +280,9 @@ type grouping struct {
 // output alias, anything else an expression over the input.
 func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (*grouping, error) {
 	out := &grouping{}
-	argC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "", Virtual: in.Virtual}
+	argC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "", Virtual: in.Virtual, Meta: in.Meta, Outer: in.Outer, Sub: in.Sub}
 	actx := &agg.Scope{In: argC}
-	keyC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "GROUP BY", Virtual: in.Virtual}
+	keyC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "GROUP BY", Virtual: in.Virtual, Meta: in.Meta, Outer: in.Outer, Sub: in.Sub}
 	for _, ge := range groupBy {
 		e := ge
 		switch g := ge.(type) {
@@ -303,7 +329,7 @@ func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (
 		actx.Keys = append(actx.Keys, canon)
 		actx.KeyNodes = append(actx.KeyNodes, n)
 	}
-	out.post = &scalar.Compiler{Quals: in.Quals, Params: in.Params, Agg: actx, NoAgg: "this context"}
+	out.post = &scalar.Compiler{Quals: in.Quals, Params: in.Params, Agg: actx, NoAgg: "this context", Outer: in.Outer, Sub: in.Sub}
 	out.actx = actx
 	return out, nil
 }
@@ -405,6 +431,9 @@ func planCount(e parser.Expr, params *ParamTypes, what string) (*scalar.Node, er
 	return c.Coerce(n, types.Int8, e.Pos())
 }
 
+// accumSize estimates one aggregate's running state in a group.
+const accumSize = 64
+
 // errStop ends a scan early once LIMIT rows went out.
 var errStop = errors.New("stop")
 
@@ -416,12 +445,27 @@ type group struct {
 // Run executes the plan, calling emit with each output row. emit must not
 // retain row (the datums themselves may be kept).
 func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) error) error {
+	defer p.stats.start()()
+	if ec != nil && ec.Memo == nil {
+		ec.Memo = map[any]any{ctxKey{}: ctx}
+	}
 	limit, offset, err := p.bounds(ec)
 	if err != nil {
 		return err
 	}
 	nvis := len(p.cols)
 	var emitted int64
+	// Memory the buffering below charges (groups, sort buffer, DISTINCT
+	// set), given back when the run ends.
+	var charged int64
+	defer func() { ec.Shrink(charged) }()
+	grow := func(n int64) error {
+		if err := ec.Grow(n); err != nil {
+			return err
+		}
+		charged += n
+		return nil
+	}
 	out := func(row []types.Datum) error {
 		if offset > 0 {
 			offset--
@@ -431,6 +475,7 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 			return errStop
 		}
 		emitted++
+		p.stats.rows++
 		if err := emit(row[:nvis]); err != nil {
 			return err
 		}
@@ -463,16 +508,24 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 			if seen == nil {
 				seen = make(map[string]struct{})
 			}
+			if err := grow(int64(len(keyBuf) + 48)); err != nil {
+				return err
+			}
 			seen[string(keyBuf)] = struct{}{}
 		}
 		if streaming {
 			return out(row)
 		}
 		if top != nil {
+			if len(top.h) < top.k {
+				if err := grow(scalar.RowSize(row)); err != nil {
+					return err
+				}
+			}
 			top.add(row)
 			return nil
 		}
-		if err := ec.Grow(scalar.RowSize(row)); err != nil {
+		if err := grow(scalar.RowSize(row)); err != nil {
 			return err
 		}
 		rows = append(rows, row)
@@ -557,6 +610,9 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 				}
 				g := groups[string(gkey)]
 				if g == nil {
+					if err := grow(int64(2*len(gkey)+64) + int64(len(p.aggs))*accumSize); err != nil {
+						return err
+					}
 					g = &group{acc: make([]agg.Accum, len(p.aggs))}
 					for _, d := range keys {
 						g.keys = append(g.keys, scalar.Own(d))
@@ -792,10 +848,10 @@ func (p *Plan) scan(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error)
 		return p.src.Scan(ctx, fn)
 	case p.src != nil:
 		return p.src.Scan(ctx, fn)
+	case p.rel != nil:
+		return p.rel.run(ctx, ec, fn)
 	case p.sub != nil:
 		return runBatched(ctx, p.sub, ec, fn)
-	case p.olap.from != nil:
-		return p.olap.from.scan(ctx, ec, fn)
 	}
 	return fn(&types.Batch{N: 1})
 }
@@ -857,6 +913,16 @@ func figureNameStrength(e parser.Expr) (string, int) {
 		return figureNameStrength(e.Func)
 	case *parser.Case:
 		return "case", 1
+	case *parser.Exists:
+		return "exists", 2
+	case *parser.Subquery:
+		// PostgreSQL names a scalar subquery after its one column.
+		if q := e.Select; q != nil && q.IsSimple() && len(q.Items) == 1 {
+			if q.Items[0].Alias != "" {
+				return q.Items[0].Alias, 2
+			}
+			return figureNameStrength(q.Items[0].Expr)
+		}
 	case *parser.Literal:
 		if e.Kind == parser.LitBool {
 			return "bool", 1

@@ -114,6 +114,9 @@ func TestSQL(t *testing.T) {
 			if err != nil {
 				return fmtErr(err)
 			}
+			if ex, ok := stmts[0].(*parser.Explain); ok && d.Cmd == "explain" {
+				return runExplain(ec, ex)
+			}
 			sel, ok := stmts[0].(*parser.Select)
 			if !ok {
 				return fmt.Sprintf("not a SELECT: %T", stmts[0])
@@ -133,7 +136,7 @@ func TestSQL(t *testing.T) {
 					}
 				}
 				pt := &ParamTypes{}
-				p, err := PlanSelect(sel, resolver(map[string]Source{"events": sqlEvents(), "amounts": sqlAmounts(), "docs": sqlDocs()}), pt)
+				p, err := PlanSelect(sel, resolver(addRelTables(map[string]Source{"events": sqlEvents(), "amounts": sqlAmounts(), "docs": sqlDocs()})), pt)
 				if err != nil {
 					return fmtErr(err)
 				}

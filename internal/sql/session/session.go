@@ -227,6 +227,8 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 		}}, nil
 	case *parser.Select:
 		return s.prepareSelect(st, oids)
+	case *parser.Explain:
+		return s.prepareExplain(st, oids)
 	case *parser.Insert:
 		return s.prepareInsert(st, oids)
 	case *parser.Copy:
@@ -277,6 +279,7 @@ func (s *Session) execCtx(params []types.Datum) *exec.Ctx {
 		Setting: s.get,
 		Style:   s.styleOrDefault(),
 		Version: fmt.Sprintf("PostgreSQL %s (Cairn %s) on x86_64-pc-linux-gnu, compiled by Go", ServerVersion, s.b.Version()),
+		Mem:     s.queryBudget(),
 	}
 }
 

@@ -160,7 +160,9 @@ var settings = map[string]*setting{
 	"read_from":                   {def: "any", desc: "leader: linearizable reads (ReadIndex); any: nearest replica, may lag.", check: oneOf("read_from", "leader", "any")},
 	"skip_unavailable":            {def: "off", desc: "on: answer from the reachable shards with a NOTICE naming the missing ones.", check: checkBool("skip_unavailable")},
 	// issue 10: ddl
-	"background_ddl":            {def: "off", desc: "on: CREATE VIEW returns at once and back-fills in the background; off: it returns once the view caught up with the stream as of CREATE.", check: checkBool("background_ddl")},
+	"background_ddl": {def: "off", desc: "on: CREATE VIEW returns at once and back-fills in the background; off: it returns once the view caught up with the stream as of CREATE.", check: checkBool("background_ddl")},
+	// issue 11: join
+	"max_query_memory":          {def: defaultQueryMemory, desc: "Memory one statement's joins, sorts, groups, DISTINCT, set operations and WITH may hold (kB, MB, GB); past it the statement fails with 53200.", check: checkMemory("max_query_memory")},
 	"pipelinedb.stream_targets": {def: "", desc: "Comma-separated views that this session's INSERT and COPY feed; other views over the stream skip those events. Empty: every view.", check: checkViewList},
 }
 

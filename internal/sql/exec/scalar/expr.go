@@ -133,6 +133,14 @@ type Compiler struct {
 	// Virtual, if set, resolves a column name that is not in Cols
 	// (arrival_timestamp, window_start, ...); nil = no such column.
 	Virtual func(name string) *Node
+	// Meta, when set, gives each column of Cols its qualifier (joins;
+	// see scope.go).
+	Meta []ColMeta
+	// Outer resolves references to an enclosing query's columns
+	// (correlated subqueries); nil = none.
+	Outer OuterFunc
+	// Sub compiles subquery expressions; nil refuses them.
+	Sub SubFunc
 }
 
 // Finish gives a still-untyped result the type text, as PostgreSQL does
@@ -185,6 +193,9 @@ func PosErr(err error, pos int) error {
 
 // ResolveCol finds a column reference in the scope: -1 when missing.
 func (c *Compiler) ResolveCol(r *parser.ColumnRef) (int, error) {
+	if c.Meta != nil {
+		return c.resolveMeta(r)
+	}
 	if r.Table != "" {
 		ok := false
 		for _, q := range c.Quals {
@@ -286,13 +297,19 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 		return c.compileCase(e)
 	case *parser.Quantified:
 		if e.Array != nil {
-			return nil, pgerr.QueryShapeUnsupported.New(e.Op + " ANY/ALL (array)").WithPos(e.P)
+			return c.compileAnyArray(e)
 		}
-		return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
+		if c.Sub == nil {
+			return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
+		}
+		return c.Sub(c, e)
 	case *parser.WindowFunc:
 		return nil, c.olapMisuse(e, "")
 	case *parser.Subquery, *parser.Exists, *parser.InSubquery:
-		return nil, pgerr.SubqueryInExpression.New().WithPos(e.Pos())
+		if c.Sub == nil {
+			return nil, pgerr.SubqueryInExpression.New().WithPos(e.Pos())
+		}
+		return c.Sub(c, e)
 	}
 	return nil, pgerr.UnsupportedExpression.New(e)
 }
@@ -377,6 +394,12 @@ var sqlValueFuncs = map[string]bool{
 func (c *Compiler) compileColumn(e *parser.ColumnRef) (*Node, error) {
 	idx, err := c.ResolveCol(e)
 	if err != nil {
+		if pgerr.From(err).Code == pgerr.UndefinedTable {
+			// `t.x` where t is an enclosing query's FROM item.
+			if n, ok, oerr := c.outer(e, nil); ok || oerr != nil {
+				return n, oerr
+			}
+		}
 		return nil, err
 	}
 	if idx < 0 {
@@ -384,6 +407,9 @@ func (c *Compiler) compileColumn(e *parser.ColumnRef) (*Node, error) {
 			if n := c.Virtual(e.Name); n != nil {
 				return n, nil
 			}
+		}
+		if n, ok, err := c.outer(e, nil); ok || err != nil {
+			return n, err
 		}
 		if e.Table == "" && sqlValueFuncs[e.Name] {
 			return c.compileFunc(&parser.Func{P: e.P, Name: e.Name})

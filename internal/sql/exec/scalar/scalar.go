@@ -41,6 +41,13 @@ type Ctx struct {
 	// Mem bounds the memory the statement's operators buffer (nil:
 	// unbounded); see Budget.
 	Mem *Budget
+	// Corr are the values a correlated subquery reads from the row of
+	// the enclosing query it runs for (see CorrNode).
+	Corr []types.Datum
+	// Memo holds per-execution state of subqueries and CTEs (results of
+	// uncorrelated subqueries, materialized CTEs), keyed by the plan
+	// node; created by the first operator that needs it.
+	Memo map[any]any
 }
 
 // evalStyle is the style to evaluate with: the statement's, else the one
