@@ -255,3 +255,18 @@ func refuseOlapInView(sel *parser.Select) error {
 	}
 	return nil
 }
+
+// explainStages adds the olap stages between DISTINCT and grouping to an
+// EXPLAIN: set-returning functions in the select list, the window stage,
+// grouping sets.
+func (o *olapPlan) explainStages(step func(format string, args ...any)) {
+	if o.srf != nil {
+		step("ProjectSet")
+	}
+	if o.win != nil {
+		step("WindowAgg")
+	}
+	if o.gsets != nil {
+		step("Grouping Sets: %d", len(o.gsets.sets))
+	}
+}
