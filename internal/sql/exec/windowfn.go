@@ -48,6 +48,7 @@ type winFrame struct {
 	rows       bool
 	start, end parser.BoundKind
 	soff, eoff *scalar.Node
+	rng        *rangeFrame // RANGE with an offset bound
 }
 
 // winScope is the Grouping of the compilers a windowed query's
@@ -205,7 +206,7 @@ func (w *winPlan) addFn(wf *parser.WindowFunc) (*scalar.Node, error) {
 		}
 		fn.order = append(fn.order, sortKey{col: i, desc: o.Desc, nullsFirst: nf})
 	}
-	if fn.frame, err = w.planFrame(spec.Frame); err != nil {
+	if fn.frame, err = w.planFrame(spec.Frame, fn.order); err != nil {
 		return nil, err
 	}
 	arg := func(k int, t types.T) (*scalar.Node, error) {
@@ -298,7 +299,7 @@ func (w *winPlan) addFn(wf *parser.WindowFunc) (*scalar.Node, error) {
 
 // planFrame checks a frame clause as PostgreSQL does; nil is the default
 // frame, RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW.
-func (w *winPlan) planFrame(f *parser.Frame) (winFrame, error) {
+func (w *winPlan) planFrame(f *parser.Frame, order []sortKey) (winFrame, error) {
 	if f == nil {
 		return winFrame{start: parser.UnboundedPreceding, end: parser.CurrentRow}, nil
 	}
@@ -322,10 +323,16 @@ func (w *winPlan) planFrame(f *parser.Frame) (winFrame, error) {
 		return winFrame{}, pgerr.WindowFrameNotSupp.New("GROUPS").WithPos(f.P)
 	case f.Exclude != "":
 		return winFrame{}, pgerr.WindowFrameNotSupp.New("EXCLUDE " + f.Exclude).WithPos(f.P)
-	case f.Mode == parser.FrameRange && (f.Start.Offset != nil || f.End.Offset != nil):
-		return winFrame{}, pgerr.WindowFrameNotSupp.New("RANGE with an offset").WithPos(f.P)
 	}
 	fr := winFrame{rows: f.Mode == parser.FrameRows, start: f.Start.Kind, end: f.End.Kind}
+	if f.Mode == parser.FrameRange && (f.Start.Offset != nil || f.End.Offset != nil) {
+		r, err := w.planRangeOffsets(f, order)
+		if err != nil {
+			return winFrame{}, err
+		}
+		fr.rng = r
+		return fr, nil
+	}
 	off := func(e parser.Expr) (*scalar.Node, error) {
 		if e == nil {
 			return nil, nil
@@ -530,6 +537,13 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 		}
 		lo = hi
 	}
+	var rb *rangeBounds
+	if fn.frame.rng != nil {
+		var err error
+		if rb, err = fn.frame.rng.bounds(ec, rows, part); err != nil {
+			return err
+		}
+	}
 	frame := func(k int) (int, int) {
 		var s, e int
 		switch fn.frame.start {
@@ -537,6 +551,9 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 			s = 0
 		case parser.OffsetPreceding:
 			s = k - int(min(soff, int64(m)))
+			if rb != nil {
+				s = rb.start(k, peerStart[k])
+			}
 		case parser.CurrentRow:
 			s = k
 			if !fn.frame.rows {
@@ -544,10 +561,16 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 			}
 		case parser.OffsetFollowing:
 			s = k + int(min(soff, int64(m)))
+			if rb != nil {
+				s = rb.start(k, peerStart[k])
+			}
 		}
 		switch fn.frame.end {
 		case parser.OffsetPreceding:
 			e = k - int(min(eoff, int64(m))) + 1
+			if rb != nil {
+				e = rb.end(k, peerEnd[k])
+			}
 		case parser.CurrentRow:
 			e = k + 1
 			if !fn.frame.rows {
@@ -555,6 +578,9 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 			}
 		case parser.OffsetFollowing:
 			e = k + int(min(eoff, int64(m))) + 1
+			if rb != nil {
+				e = rb.end(k, peerEnd[k])
+			}
 		case parser.UnboundedFollowing:
 			e = m
 		}
