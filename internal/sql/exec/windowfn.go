@@ -46,6 +46,8 @@ type winFn struct {
 // bound a kind and, for n PRECEDING/FOLLOWING, a constant offset.
 type winFrame struct {
 	rows       bool
+	groups     bool   // GROUPS (neither rows nor groups: RANGE)
+	exclude    string // EXCLUDE CURRENT ROW, GROUP or TIES; "" for none
 	start, end parser.BoundKind
 	soff, eoff *scalar.Node
 	rng        *rangeFrame // RANGE with an offset bound
@@ -318,13 +320,11 @@ func (w *winPlan) planFrame(f *parser.Frame, order []sortKey) (winFrame, error) 
 	case f.Start.Kind == parser.OffsetFollowing && f.End.Kind == parser.OffsetPreceding:
 		return bad("starting from following row cannot have preceding rows")
 	}
-	switch {
-	case f.Mode == parser.FrameGroups:
-		return winFrame{}, pgerr.WindowFrameNotSupp.New("GROUPS").WithPos(f.P)
-	case f.Exclude != "":
-		return winFrame{}, pgerr.WindowFrameNotSupp.New("EXCLUDE " + f.Exclude).WithPos(f.P)
+	if f.Mode == parser.FrameGroups && len(order) == 0 {
+		return winFrame{}, pgerr.WindowGroupsNoOrder.New().WithPos(f.P)
 	}
-	fr := winFrame{rows: f.Mode == parser.FrameRows, start: f.Start.Kind, end: f.End.Kind}
+	fr := winFrame{rows: f.Mode == parser.FrameRows, groups: f.Mode == parser.FrameGroups,
+		start: f.Start.Kind, end: f.End.Kind, exclude: f.Exclude}
 	if f.Mode == parser.FrameRange && (f.Start.Offset != nil || f.End.Offset != nil) {
 		r, err := w.planRangeOffsets(f, order)
 		if err != nil {
@@ -333,12 +333,16 @@ func (w *winPlan) planFrame(f *parser.Frame, order []sortKey) (winFrame, error) 
 		fr.rng = r
 		return fr, nil
 	}
+	what := "ROWS"
+	if fr.groups {
+		what = "GROUPS"
+	}
 	off := func(e parser.Expr) (*scalar.Node, error) {
 		if e == nil {
 			return nil, nil
 		}
 		if agg.Any(e, func(x parser.Expr) bool { _, ok := x.(*parser.ColumnRef); return ok }) {
-			return nil, pgerr.WindowFrameOffsetVars.New().WithPos(e.Pos())
+			return nil, pgerr.WindowFrameOffsetVars.New(what).WithPos(e.Pos())
 		}
 		c := &scalar.Compiler{Params: w.base.Params, NoAgg: "window frame offsets"}
 		n, err := c.Compile(e)
@@ -346,7 +350,7 @@ func (w *winPlan) planFrame(f *parser.Frame, order []sortKey) (winFrame, error) 
 			return nil, err
 		}
 		if !(n.T.IsInt() || n.Untyped || n.Param > 0) {
-			return nil, pgerr.WindowFrameOffsetType.New(n.T).WithPos(e.Pos())
+			return nil, pgerr.WindowFrameOffsetType.New(what, n.T).WithPos(e.Pos())
 		}
 		return c.Coerce(n, types.Int8, e.Pos())
 	}
@@ -527,6 +531,8 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 	// peerStart[k], peerEnd[k]: the peer group [start, end) of row k.
 	peerStart := make([]int, m)
 	peerEnd := make([]int, m)
+	gid := make([]int, m) // peer group number
+	var gstarts []int
 	for lo := 0; lo < m; {
 		hi := lo + 1
 		for hi < m && samePeers(fn.order, row(lo), row(hi)) {
@@ -534,9 +540,23 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 		}
 		for k := lo; k < hi; k++ {
 			peerStart[k], peerEnd[k] = lo, hi
+			gid[k] = len(gstarts)
 		}
+		gstarts = append(gstarts, lo)
 		lo = hi
 	}
+	// groupStart/groupEnd: where peer group g (clamped to the partition)
+	// starts and ends.
+	groupStart := func(g int64) int {
+		switch {
+		case g < 0:
+			return 0
+		case g >= int64(len(gstarts)):
+			return m
+		}
+		return gstarts[g]
+	}
+	groupEnd := func(g int64) int { return groupStart(g + 1) }
 	var rb *rangeBounds
 	if fn.frame.rng != nil {
 		var err error
@@ -554,6 +574,9 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 			if rb != nil {
 				s = rb.start(k, peerStart[k])
 			}
+			if fn.frame.groups {
+				s = groupStart(int64(gid[k]) - min(soff, int64(m)))
+			}
 		case parser.CurrentRow:
 			s = k
 			if !fn.frame.rows {
@@ -564,12 +587,22 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 			if rb != nil {
 				s = rb.start(k, peerStart[k])
 			}
+			if fn.frame.groups {
+				s = groupStart(int64(gid[k]) + min(soff, int64(m)))
+			}
 		}
 		switch fn.frame.end {
 		case parser.OffsetPreceding:
 			e = k - int(min(eoff, int64(m))) + 1
 			if rb != nil {
 				e = rb.end(k, peerEnd[k])
+			}
+			if fn.frame.groups {
+				if g := int64(gid[k]) - min(eoff, int64(m)); g >= 0 {
+					e = groupEnd(g)
+				} else {
+					e = 0
+				}
 			}
 		case parser.CurrentRow:
 			e = k + 1
@@ -581,12 +614,27 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 			if rb != nil {
 				e = rb.end(k, peerEnd[k])
 			}
+			if fn.frame.groups {
+				e = groupEnd(int64(gid[k]) + min(eoff, int64(m)))
+			}
 		case parser.UnboundedFollowing:
 			e = m
 		}
 		s = max(0, min(s, m))
 		e = max(s, min(e, m))
 		return s, e
+	}
+	// excluded reports whether row j of k's frame is left out by EXCLUDE.
+	excluded := func(k, j int) bool {
+		switch fn.frame.exclude {
+		case "CURRENT ROW":
+			return j == k
+		case "GROUP":
+			return j >= peerStart[k] && j < peerEnd[k]
+		case "TIES":
+			return j != k && j >= peerStart[k] && j < peerEnd[k]
+		}
+		return false
 	}
 	set := func(k int, d types.Datum) { row(k)[res] = d }
 	switch fn.name {
@@ -677,9 +725,17 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 			at := -1
 			switch fn.name {
 			case "first_value":
-				at = s
+				for j := s; j < e && at < 0; j++ {
+					if !excluded(k, j) {
+						at = j
+					}
+				}
 			case "last_value":
-				at = e - 1
+				for j := e - 1; j >= s && at < 0; j-- {
+					if !excluded(k, j) {
+						at = j
+					}
+				}
 			default:
 				d := row(k)[fn.args[1]]
 				if d.Null {
@@ -688,8 +744,13 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 				if d.I <= 0 {
 					return pgerr.NthValueArg.New()
 				}
-				if d.I <= int64(e-s) {
-					at = s + int(d.I) - 1
+				n := d.I
+				for j := s; j < e && at < 0; j++ {
+					if !excluded(k, j) {
+						if n--; n == 0 {
+							at = j
+						}
+					}
 				}
 			}
 			if at >= s && at < e {
@@ -708,11 +769,14 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 	cs, ce := 0, 0
 	for k := 0; k < m; k++ {
 		s, e := frame(k)
-		if s != cs || e < ce {
+		if s != cs || e < ce || fn.frame.exclude != "" {
 			acc = agg.Accum{}
 			cs, ce = s, s
 		}
 		for ; ce < e; ce++ {
+			if excluded(k, ce) {
+				continue
+			}
 			in := scalar.RowInput(row(ce))
 			if fn.spec.Filter != nil {
 				d, err := fn.spec.Filter.Fn(ec, in)
