@@ -256,7 +256,36 @@ func (w *winPlan) addFn(wf *parser.WindowFunc) (*scalar.Node, error) {
 		if err := nargs(lo, hi); err != nil {
 			return nil, err
 		}
-		x, err := arg(0, types.Unknown)
+		// The value and lag/lead's default resolve to one type, as
+		// PostgreSQL's anycompatible arguments: the default converts to
+		// the value's type, or the value to the default's.
+		want := types.Unknown
+		if len(f.Args) > 2 {
+			xn, err := w.base.Compile(f.Args[0])
+			if err != nil {
+				return nil, err
+			}
+			if xn, err = w.base.Finish(xn, f.Args[0].Pos()); err != nil {
+				return nil, err
+			}
+			want = xn.T
+			dn, err := w.base.Compile(f.Args[2])
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case dn.Untyped || dn.Param > 0 || dn.T == want || scalar.ImplicitCast(dn.T, want):
+			case scalar.ImplicitCast(want, dn.T):
+				want = dn.T
+			default:
+				on, err := w.base.Compile(f.Args[1])
+				if err != nil {
+					return nil, err
+				}
+				return nil, scalar.NoFunc(f, []*scalar.Node{xn, on, dn})
+			}
+		}
+		x, err := arg(0, want)
 		if err != nil {
 			return nil, err
 		}
