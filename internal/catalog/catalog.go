@@ -97,6 +97,13 @@ type View struct {
 	// Tables names the tables the view reads (joins): DROP TABLE is
 	// refused while a view reads one, unless CASCADE.
 	Tables []string `json:"tables,omitempty"`
+	// JoinCols and JoinKey are, for a view joining its stream to the
+	// table Tables[0], that table's columns and primary key (indexes into
+	// JoinCols) when the view was created: every node plans the view
+	// from them, whatever ALTER TABLE did since (a column the view reads
+	// that is gone or changed type stops the view with a clear error).
+	JoinCols []Column `json:"join_cols,omitempty"`
+	JoinKey  []int    `json:"join_key,omitempty"`
 }
 
 // CheckpointInterval is the view's SETTINGS checkpoint_interval (stored
@@ -212,6 +219,9 @@ type Catalog struct {
 	// register again (a new data dir joins as a new node).
 	Removed  map[uint64]bool `json:"removed,omitempty"`
 	NextOpID uint64          `json:"next_op_id,omitempty"`
+	// Schemas are the schemas made by CREATE SCHEMA, with their ids
+	// (public and the system schemas are not listed; see schema.go).
+	Schemas map[string]uint64 `json:"schemas,omitempty"`
 }
 
 // New returns an empty catalog.

@@ -392,7 +392,7 @@ var (
 	TimeZoneInvalid       = def("time_zone_invalid", InvalidParameterValue, "invalid value for parameter \"TimeZone\": %q", "Use an IANA zone name such as 'Europe/Berlin', a number of hours east of UTC such as '-5', a POSIX zone such as 'UTC+3' (hours west), or 'UTC'.")
 	DateStyleInvalid      = def("datestyle_invalid", InvalidParameterValue, "invalid value for parameter \"DateStyle\": %q", "Give an output style (ISO, SQL, Postgres, German) and/or a field order (DMY, MDY, YMD; European, US), e.g. 'SQL, DMY'.")
 	ExtraFloatDigitsRange = def("extra_float_digits_range", InvalidParameterValue, "%s is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)", "")
-	SchemaNotFound        = def("schema_not_found", "3F000", "schema %q does not exist", "Cairn's schemas are public (streams and views), cairn_cluster (system tables) and pg_catalog.")
+	SchemaNotFound        = def("schema_not_found", "3F000", "schema %q does not exist", "CREATE SCHEMA makes one; \\dn lists them.")
 	PipelineDBSetting     = def("pipelinedb_setting", FeatureNotSupported, "PipelineDB setting %q is not supported by Cairn", "")
 	ZoneNotRecognized     = def("zone_not_recognized", InvalidParameterValue, "time zone %q not recognized", "Use an IANA zone name such as 'Europe/Berlin' or a POSIX zone such as 'UTC+3' (hours west of UTC).")
 	SetLocalUnsupported   = def("set_local_unsupported", FeatureNotSupported, "SET LOCAL is not supported: Cairn has no transaction-scoped settings", "Use SET (for the session) and RESET afterwards.")
@@ -498,7 +498,10 @@ var (
 )
 
 // issue 11: tables
-const UniqueViolation = "23505" // unique_violation
+const (
+	UniqueViolation      = "23505" // unique_violation
+	CardinalityViolation = "21000" // cardinality_violation
+)
 
 var (
 	TableNotFound       = def("table_not_found", UndefinedTable, "table %q does not exist", "")
@@ -508,9 +511,26 @@ var (
 	ColumnExists        = def("table_column_exists", DuplicateColumn, "column %q of relation %q already exists", "")
 	TableColumnNotFound = def("table_column_not_found", UndefinedColumn, "column %q of relation %q does not exist", "")
 	DropKeyColumn       = def("drop_key_column", FeatureNotSupported, "cannot drop column %q of table %q: it is part of the primary key", "Create a new table with the key you want and INSERT INTO it SELECT from this one.")
-	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
+	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q of relation %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
 	DuplicateKey        = def("duplicate_key", UniqueViolation, "duplicate key value violates unique constraint %q", "")
 	NullInColumn        = def("null_in_column", NotNullViolation, "null value in column %q of relation %q violates not-null constraint", "")
+)
+
+// issue 11: catalog
+var (
+	InvalidRegex       = def("invalid_regex", "2201B", "invalid regular expression: %s", "Cairn runs POSIX regular expressions with Go's RE2 syntax: back-references and look-around are not supported.")
+	RegTypeNotFound    = def("reg_type_not_found", UndefinedObject, "type %q does not exist", "")
+	RegSchemaNotFound  = def("reg_schema_not_found", "3F000", "schema %q does not exist", "")
+	RegRoleNotFound    = def("reg_role_not_found", UndefinedObject, "role %q does not exist", "")
+	RegProcNotFound    = def("reg_proc_not_found", UndefinedFunction, "function %q does not exist", "")
+	NoCatalogHere      = def("no_catalog_here", FeatureNotSupported, "%s needs the catalog, which is not available here", "Call it in a query, not in a continuous view.")
+	UnknownEncoding    = def("unknown_encoding", InvalidParameterValue, "encoding %d is not known", "")
+	SchemaExists       = def("schema_exists", "42P06", "schema %q already exists", "")
+	SchemaNameReserved = def("schema_name_reserved", "42939", "unacceptable schema name %q", "The prefix \"pg_\" is reserved for system schemas.")
+	SchemaBuiltin      = def("schema_builtin", DependentObjects, "cannot drop schema %q because it is required by the database system", "")
+	SchemaNotEmpty     = def("schema_not_empty", DependentObjects, "cannot drop schema %q because other objects depend on it: %s", "Use DROP SCHEMA ... CASCADE to drop them too.")
+	NoSchemaSelected   = def("no_schema_selected", "3F000", "no schema has been selected to create in", "Name the schema (CREATE STREAM s.name ...) or SET search_path to public or a schema made with CREATE SCHEMA.")
+	SchemaInName       = def("schema_in_name", "3F000", "schema %q cannot hold %s", "Streams and views live in public or in a schema made with CREATE SCHEMA.")
 )
 
 // issue 11: join (exec)
@@ -549,4 +569,45 @@ var (
 // issue 11: join (settings)
 var (
 	MemorySettingRange = def("memory_setting_range", InvalidParameterValue, "%s is outside the valid range for parameter %q (64kB .. 1TB)", "")
+)
+
+// issue 11: tables (data)
+var (
+	UpdateKeyColumn = def("update_key_column", FeatureNotSupported, "cannot change primary key column %q with UPDATE", "DELETE the row and INSERT it with the new key.")
+	ConflictTwice   = def("conflict_twice", CardinalityViolation, "ON CONFLICT DO UPDATE command cannot affect row a second time", "Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")
+)
+
+// issue 11: tables (statements)
+var (
+	OnConflictStream     = def("on_conflict_stream", FeatureNotSupported, "ON CONFLICT is not supported on stream %q", "A stream has no keys; use a table for rows with a primary key.")
+	TableTypmod          = def("table_typmod", FeatureNotSupported, "column %q: type modifiers such as %s(n) are not supported on table columns", "Declare the column without the modifier.")
+	DefaultNotConstant   = def("default_not_constant", FeatureNotSupported, "DEFAULT of column %q must be a constant", "Write a literal such as DEFAULT 0 or DEFAULT 'x'; functions such as now() are evaluated once per row in PostgreSQL, which tables do not do.")
+	MultiplePrimaryKeys  = def("multiple_primary_keys", InvalidTableDefinition, "multiple primary keys for table %q are not allowed", "")
+	KeyColumnNotFound    = def("key_column_not_found", UndefinedColumn, "column %q named in key does not exist", "")
+	KeyColumnType        = def("key_column_type", FeatureNotSupported, "column %q of type %s cannot be part of a primary key", "Use an integer, numeric, text, uuid, date, time or timestamp key.")
+	MultipleAssignments  = def("multiple_assignments", SyntaxError, "multiple assignments to same column %q", "")
+	NoConflictConstraint = def("no_conflict_constraint", InvalidColumnRef, "there is no unique or exclusion constraint matching the ON CONFLICT specification", "Name the primary key columns: ON CONFLICT (%s).")
+	TableWriteTooLarge   = def("table_write_too_large", ProgramLimitExceeded, "statement writes more than %d MiB of rows to one shard of table %q", "Split it, or use COPY, which applies 16,384 rows at a time.")
+	ValuesLength         = def("values_length", SyntaxError, "VALUES lists must all be the same length", "")
+	TableSubquery        = def("table_subquery", FeatureNotSupported, "subqueries are not supported in %s", "")
+)
+
+// InvalidTableDefinition is SQLSTATE 42P16.
+const InvalidTableDefinition = "42P16"
+
+// issue 11: joins in continuous views
+var (
+	ViewJoinShape        = def("view_join_shape", FeatureNotSupported, "a continuous view can join a stream to a table only", "Write FROM stream s JOIN table t ON s.col = t.col (or LEFT JOIN); the stream comes first.")
+	ViewJoinSameName     = def("view_join_same_name", "42712", "table name %q specified more than once", "Give one side an alias: FROM events e JOIN devices d ON ...")
+	ViewJoinNoEquality   = def("view_join_no_equality", FeatureNotSupported, "a join in a continuous view needs an equality between a stream column and a table column", "Write ON s.col = t.col; further conditions may follow with AND.")
+	ViewJoinLeftOn       = def("view_join_left_on", FeatureNotSupported, "a LEFT JOIN in a continuous view takes only equalities between stream and table columns in ON", "Filter the stream in WHERE, or use an inner JOIN for the other conditions.")
+	ViewJoinKeyType      = def("view_join_key_type", FeatureNotSupported, "join condition %s = %s compares %s with %s: a continuous view joins on values of the same type", "")
+	ViewJoinTableChanged = def("view_join_table_changed", UndefinedColumn, "table %q no longer has the column %q (of the type) the view joins on or reads", "Drop the view and create it again over the table as it is now.")
+	ViewJoinStreams      = def("view_join_streams", FeatureNotSupported, "a continuous view cannot join two streams yet", "Join a stream to a table (enrichment): FROM events e JOIN devices d ON e.device_id = d.id.")
+	ViewJoinView         = def("view_join_view", FeatureNotSupported, "a continuous view cannot join the view %q", "Join a stream to a table; to combine views, join them in the SELECT that reads them.")
+	ViewJoinMany         = def("view_join_many", FeatureNotSupported, "a continuous view joins one stream to one table", "Join the other tables in the SELECT that reads the view, or widen the table.")
+	ViewJoinBound        = def("view_join_bound", FeatureNotSupported, "a join of two streams in a continuous view needs a time bound on both sides", "Bound the right stream's time by the left one's, e.g. ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + interval '5 minutes'.")
+	ViewJoinEmptyBound   = def("view_join_empty_bound", InvalidParameterValue, "the join's time bound admits no pair: its lower end is after its upper end", "")
+	ViewJoinUsingMissing = def("view_join_using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
+	ViewJoinKind         = def("view_join_kind", FeatureNotSupported, "%s JOIN is not supported in a continuous view", "Use JOIN or LEFT JOIN with the stream on the left.")
 )

@@ -31,6 +31,7 @@ import (
 	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/streamsm"
+	"github.com/cairndb/cairn/internal/tablesm"
 	"github.com/cairndb/cairn/internal/timing"
 	"github.com/cairndb/cairn/internal/types"
 	"github.com/cairndb/cairn/internal/viewsm"
@@ -54,6 +55,10 @@ type Config struct {
 	// trims what a view has not seen.
 	ViewOffsets func(ctx context.Context, gid uint64) []uint64
 	Metrics     *metrics.Metrics // view lag gauges
+	// Table reads a table for the views that join one (enrichment):
+	// point lookups by primary key and scans, each as current as the
+	// table's shards are when it runs.
+	Table func(t *catalog.Table) exec.KeyedSource
 }
 
 // Manager holds this node's data-shard replicas.
@@ -70,6 +75,7 @@ type Manager struct {
 	// viewOffsets: Config.ViewOffsets.
 	viewOffsets func(ctx context.Context, gid uint64) []uint64
 	metrics     *metrics.Metrics
+	table       func(t *catalog.Table) exec.KeyedSource
 	ctx         context.Context // ends when the node stops: view tasks stop
 
 	mu struct {
@@ -81,7 +87,7 @@ type Manager struct {
 // New returns a manager whose view tasks run until ctx ends.
 func New(ctx context.Context, cfg Config) *Manager {
 	m := &Manager{self: cfg.Self, name: cfg.Name, store: cfg.Store, meta: cfg.Meta, log: cfg.Logger, t: cfg.Timing.WithDefaults(),
-		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, ctx: ctx}
+		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, ctx: ctx}
 	m.mu.groups = map[uint64]*Group{}
 	return m
 }
@@ -113,6 +119,7 @@ type Group struct {
 	Ref    catalog.GroupRef
 	Stream *streamsm.SM  // a stream shard's state machine, or nil
 	View   *viewsm.SM    // a view shard's state machine, or nil
+	Table  *tablesm.SM   // a table shard's state machine, or nil
 	Desc   *catalog.View // the view, for a view shard
 	leader chan struct{} // poked on leadership changes
 	stop   context.CancelFunc
@@ -163,6 +170,7 @@ func (m *Manager) Reconcile() {
 			m.Add(&Group{ID: gid, Ref: catalog.GroupRef{Kind: catalog.GroupStream, Object: s.Name, Shard: i}, Stream: sm})
 		}
 	}
+	m.startTables(cat, want)
 	for _, v := range cat.SortedViews() {
 		s := cat.Streams[v.Stream]
 		if s == nil || v.Transform {
@@ -278,6 +286,9 @@ func PlanStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) 
 	if v.Transform {
 		return nil, fmt.Errorf("view %q is a transform: it has no state to plan", v.Name)
 	}
+	if len(v.Tables) > 0 {
+		return exec.PlanStoredJoinView(v, s) // a stream joined to a table
+	}
 	plan, _, err := exec.PlanStoredChain(v.Query, s.Name, exec.StreamColumns(s), v.Chain, v.Options)
 	if err != nil {
 		return nil, err
@@ -304,15 +315,18 @@ func (m *Manager) superviseView(ctx context.Context, g *Group, s *catalog.Stream
 			}
 			continue
 		}
-		err := m.runViewTask(ctx, viewsm.TaskConfig{
-			SM: g.View, ViewID: g.Desc.ID, CheckpointInterval: g.Desc.CheckpointInterval(), Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
-			Propose: func(ctx context.Context, cmd []byte) (any, error) {
-				return m.store.Propose(ctx, g.ID, m.bugs.DropDelta(g.View.Plan(), cmd))
-			},
-			OnSkip: func(offset uint64, err error) {
-				m.log.Warn("view skips an event it cannot fold", "view", g.Desc.Name, "stream", s.Name, "offset", offset, "err", err)
-			},
-		})
+		table, err := m.joinedTable(g.Desc)
+		if err == nil {
+			err = m.runViewTask(ctx, viewsm.TaskConfig{
+				SM: g.View, ViewID: g.Desc.ID, Table: table, CheckpointInterval: g.Desc.CheckpointInterval(), Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
+				Propose: func(ctx context.Context, cmd []byte) (any, error) {
+					return m.store.Propose(ctx, g.ID, m.bugs.DropDelta(g.View.Plan(), cmd))
+				},
+				OnSkip: func(offset uint64, err error) {
+					m.log.Warn("view skips an event it cannot fold", "view", g.Desc.Name, "stream", s.Name, "offset", offset, "err", err)
+				},
+			})
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -328,6 +342,22 @@ func (m *Manager) superviseView(ctx context.Context, g *Group, s *catalog.Stream
 			backoff *= 2
 		}
 	}
+}
+
+// joinedTable returns the source of the table view v joins, nil for a
+// view without a join.
+func (m *Manager) joinedTable(v *catalog.View) (exec.KeyedSource, error) {
+	if len(v.Tables) == 0 {
+		return nil, nil
+	}
+	t := m.meta.Catalog().Tables[v.Tables[0]]
+	switch {
+	case t == nil:
+		return nil, fmt.Errorf("view %q joins table %q, which does not exist", v.Name, v.Tables[0])
+	case m.table == nil:
+		return nil, fmt.Errorf("view %q joins table %q: this node has no table reader", v.Name, t.Name)
+	}
+	return m.table(t), nil
 }
 
 // runViewTask runs one view task, turning a panic (a bug, or data no
@@ -368,6 +398,9 @@ func StoreErr(err error) error {
 // HandleData serves the data-shard RPCs; ok is false for other methods.
 func (m *Manager) HandleData(ctx context.Context, method string, req []byte) (out []byte, ok bool, err error) {
 	switch method {
+	case rpc.TableRows:
+		out, err := m.handleTableRows(ctx, req)
+		return out, true, err
 	case rpc.Append:
 		gid, cmd, err := rpc.DecodeAppend(req)
 		if err != nil {
@@ -499,6 +532,11 @@ func (m *Manager) AppendLocal(ctx context.Context, gid uint64, cmd []byte) (*rpc
 	switch r := res.(type) {
 	case streamsm.AppendResult:
 		return &rpc.AppendReply{End: r.End}, nil
+	case tablesm.Result:
+		// A table write: End carries the rows it changed.
+		return &rpc.AppendReply{End: uint64(r.N)}, nil
+	case *pgerr.Error:
+		return nil, r // a table write refused (duplicate key, NOT NULL, ...)
 	case error:
 		return nil, pgerr.AppendFailed.New(r)
 	}
@@ -684,7 +722,7 @@ func (m *Manager) LocalStatus() map[uint64]rpc.ReplicaStatus {
 func (m *Manager) holds(gid uint64) string {
 	if gid == catalog.MetaGroupID {
 		cat := m.meta.Catalog()
-		return fmt.Sprintf("catalog: %d streams, %d views, %d nodes", len(cat.Streams), len(cat.Views), len(cat.Nodes))
+		return fmt.Sprintf("catalog: %d streams, %d views, %d tables, %d nodes", len(cat.Streams), len(cat.Views), len(cat.Tables), len(cat.Nodes))
 	}
 	g := m.Get(gid)
 	switch {
@@ -696,6 +734,8 @@ func (m *Manager) holds(gid uint64) string {
 	case g.View != nil:
 		offs, _ := g.View.DurableOffsets()
 		return fmt.Sprintf("view %s shard %d: folded source offsets %v", g.Ref.Object, g.Ref.Shard, offs)
+	case g.Table != nil:
+		return fmt.Sprintf("table %s shard %d", g.Ref.Object, g.Ref.Shard)
 	}
 	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"time"
@@ -36,7 +37,16 @@ type TaskConfig struct {
 	Shard     int    // this view shard's number
 	NumShards int
 	Src       Source
-	Propose   Proposer
+	// Table is the table an enrichment view joins (the plan's
+	// JoinTableName); nil for other views. Each batch is widened with the
+	// table rows current when it is folded (exec.Enricher).
+	Table exec.KeyedSource
+	// LeftShards and Right are set for a join of two streams
+	// (plan.StreamJoin): Src's first LeftShards shards are the left
+	// stream's, the rest the right stream's, whose columns are Right.
+	LeftShards int
+	Right      []exec.Column
+	Propose    Proposer
 	// MaxEvents bounds the events folded into one proposal.
 	MaxEvents int
 	// MaxPause caps the pause between two delta proposals. The pause
@@ -80,6 +90,23 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		keep = func(h uint64) bool { return h%n == shard }
 	}
 	ec := &exec.Ctx{}
+	var enr *exec.Enricher
+	if name := plan.JoinTableName(); name != "" {
+		if c.Table == nil {
+			return fmt.Errorf("viewsm: view joins table %q but the task has no source for it", name)
+		}
+		var err error
+		if enr, err = plan.NewEnricher(c.Table); err != nil {
+			return err
+		}
+	}
+	var sj *exec.StreamJoiner
+	if plan.StreamJoin() {
+		var err error
+		if sj, err = plan.NewStreamJoiner(c.Right); err != nil {
+			return err
+		}
+	}
 	// careful is set after a fold error: batches are then folded into a
 	// scratch delta first, and a failing batch row by row, so the rows
 	// that fail can be skipped without leaving the delta half folded.
@@ -148,6 +175,20 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		watermark, _, minExpiry, lastSweep := c.SM.Window()
 		delta.Watermark = watermark
 		var err error
+		if sj != nil && !sj.At(from) {
+			// A new task, or the last round was not applied: the join
+			// buffers become those the committed offsets imply.
+			if err := rebuildJoin(ctx, ec, sj, c, from); err != nil {
+				return err
+			}
+		}
+		if enr != nil {
+			// A hashed table is re-read when it changed: events of this
+			// round join the table as it is now.
+			if err := enr.Refresh(ctx); err != nil {
+				return err
+			}
+		}
 		events := 0
 		var newest int64
 		cases = cases[:0]
@@ -169,6 +210,24 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 				}
 				if ingest > newest {
 					newest = ingest
+				}
+				if enr != nil {
+					w, err := enr.Widen(ctx, ec, b)
+					if err != nil {
+						return err
+					}
+					b = w
+				}
+				if sj != nil {
+					side := 0
+					if s >= c.LeftShards {
+						side = 1
+					}
+					w, err := sj.Join(ec, side, b)
+					if err != nil {
+						return errFold{err}
+					}
+					b = w
 				}
 				return fold(start, b)
 			})
@@ -220,6 +279,9 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			return err
 		}
 		careful = false
+		if sj != nil {
+			sj.Committed(to)
+		}
 		if checkpoint {
 			lastCheckpoint = last
 		}
@@ -228,6 +290,30 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// rebuildJoin refills a stream join's buffers from the history of both
+// streams before the offsets, reading only the batches aimed at the view.
+func rebuildJoin(ctx context.Context, ec *exec.Ctx, sj *exec.StreamJoiner, c TaskConfig, offsets []uint64) error {
+	errDone := errors.New("done")
+	return sj.Rebuild(ctx, ec, offsets, c.LeftShards, func(shard int, upTo uint64, fn func(*types.Batch) error) error {
+		_, err := c.Src.Scan(shard, 0, math.MaxInt, func(start uint64, _ int64, targets streamsm.Targets, b *types.Batch) error {
+			if start >= upTo {
+				return errDone
+			}
+			if !targets.Has(c.ViewID) {
+				return nil
+			}
+			if end := start + uint64(b.N); end > upTo {
+				b = b.Slice(0, int(upTo-start))
+			}
+			return fn(b)
+		})
+		if errors.Is(err, errDone) {
+			return nil
+		}
+		return err
+	})
 }
 
 // errFold marks an error from folding (as opposed to reading) a batch.

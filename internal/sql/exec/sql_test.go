@@ -190,8 +190,15 @@ func TestSQL(t *testing.T) {
 				if sel.From != nil && sel.From.Name == "docs" {
 					src = sqlDocs()
 				}
-				v, err := PlanViewWith(sel, src.cols, opts)
-				if err != nil {
+				var v *ViewPlan
+				var joined []*types.Batch // a join view's widened batches (viewjoin_sql_test.go)
+				if spec, ok, err := ViewJoinFrom(sel); err != nil {
+					return fmtErr(err)
+				} else if ok {
+					if v, joined, err = planFoldJoin(ec, sel, spec, opts); err != nil {
+						return fmtErr(err)
+					}
+				} else if v, err = PlanViewWith(sel, src.cols, opts); err != nil {
 					return fmtErr(err)
 				}
 				var sb strings.Builder
@@ -205,6 +212,14 @@ func TestSQL(t *testing.T) {
 				var late uint64
 				for s := 0; s < 2; s++ {
 					d := v.NewDelta()
+					for _, b := range joined {
+						if err := v.Fold(ec, d, b, func(h uint64) bool { return h%2 == uint64(s) }); err != nil {
+							return fmtErr(err)
+						}
+					}
+					if joined != nil {
+						rows = nil
+					}
 					for _, r := range rows {
 						if watermark {
 							d.Watermark = d.MaxTime

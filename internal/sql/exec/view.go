@@ -40,6 +40,7 @@ type ViewPlan struct {
 	win     *windowPlan // nil: no window (window.go)
 	ttl     *ttlPlan    // nil: groups never expire
 	rt      readTime    // HAVING, ORDER BY, LIMIT, OFFSET (viewread.go)
+	join    *viewJoin   // nil: no join; else the enrichment stage (viewjoin.go)
 }
 
 // PlanView validates and plans a continuous view over a stream with the

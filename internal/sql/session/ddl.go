@@ -132,7 +132,8 @@ var viewSettings = []string{"checkpoint_settings", "checkpoint_interval"}
 func (s *Session) viewFrom(cv *parser.CreateView) (st *catalog.Stream, over, chain []string, err error) {
 	sel := cv.Query
 	if sel.From != nil && sel.From.Join != nil {
-		return nil, nil, nil, pgerr.JoinInView.New().WithPos(sel.From.P)
+		st, err := s.joinViewStream(cv) // viewjoin.go
+		return st, nil, nil, err
 	}
 	if sel.From == nil || sel.From.Subquery != nil {
 		return nil, nil, nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)
@@ -146,6 +147,11 @@ func (s *Session) viewFrom(cv *parser.CreateView) (st *catalog.Stream, over, cha
 		if _, err := exec.PlanView(sel, nil); err != nil {
 			return nil, nil, nil, err
 		}
+	}
+	if !outputOf && sel.From.Func == nil {
+		name = s.fromKey(sel.From.Schema, name)
+	} else {
+		name = s.lookupKey(name)
 	}
 	if name == cv.Name {
 		return nil, nil, nil, pgerr.ViewReadsItself.New(name).WithPos(pos)
@@ -204,7 +210,14 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			optPos[o.Key] = o.P
 		}
 	}
-	plan, tr, err := exec.PlanChain(sel, st.Name, exec.StreamColumns(st), chain, opts)
+	var plan *exec.ViewPlan
+	var tr *exec.Transform
+	var joined *catalog.Table
+	if sel.From.Join != nil {
+		plan, joined, err = s.planJoinView(cv, st, opts) // viewjoin.go
+	} else {
+		plan, tr, err = exec.PlanChain(sel, st.Name, exec.StreamColumns(st), chain, opts)
+	}
 	if err != nil {
 		// An option's error points at the option: the longest option
 		// name the message mentions (ttl_column before ttl).
@@ -242,6 +255,9 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		Transform: tr != nil, Over: over, Chain: chain}
 	if len(opts) > 0 {
 		v.Options = opts
+	}
+	if joined != nil {
+		recordJoin(v, joined)
 	}
 	if plan != nil {
 		v.Window = plan.WindowText()
@@ -820,6 +836,10 @@ func ddlName(st parser.Statement) string {
 		return "DROP STREAM"
 	case *parser.AlterSystemSet:
 		return "ALTER SYSTEM"
+	case *parser.CreateSchema:
+		return "CREATE SCHEMA"
+	case *parser.DropSchema:
+		return "DROP SCHEMA"
 	}
 	return "this statement"
 }
