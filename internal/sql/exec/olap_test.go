@@ -64,3 +64,36 @@ func TestOlapMemoryBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestSRFRunsIndependent runs one plan with set-returning calls in its
+// select list twice at once (as two portals of a prepared statement
+// may, one suspended while the other runs): each run keeps its own
+// current values.
+func TestSRFRunsIndependent(t *testing.T) {
+	stmts, _, err := parser.Parse("SELECT generate_series(1, 3) AS a, unnest(ARRAY['x', 'y']) AS b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := PlanSelect(stmts[0].(*parser.Select), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "1 x|2 y|3 NULL|"
+	run := func(nested func()) (string, error) {
+		var out string
+		err := p.Run(context.Background(), &Ctx{}, func(row []types.Datum) error {
+			out += textRow(row[:1]) + " " + textRow(row[1:]) + "|"
+			if nested != nil {
+				nested()
+				nested = nil
+			}
+			return nil
+		})
+		return out, err
+	}
+	var inner string
+	outer, err := run(func() { inner, _ = run(nil) })
+	if err != nil || outer != want || inner != want {
+		t.Fatalf("outer %q inner %q (%v), want %q", outer, inner, err, want)
+	}
+}

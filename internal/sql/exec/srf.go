@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec/agg"
@@ -257,13 +258,20 @@ func (s *seriesIter) next(ec *scalar.Ctx) (types.Datum, bool, error) {
 	return out, true, nil
 }
 
-// srfList is the set-returning calls of a select list. vals holds each
-// call's current value while a row is projected, so a plan with them
-// must not run concurrently with itself (ad-hoc and prepared SELECTs
-// run one at a time per session; views refuse them).
+// srfList is the set-returning calls of a select list. While a row is
+// projected, each call's current value is in vals under the statement's
+// Ctx, so two runs of one plan (two portals of a prepared statement)
+// never see each other's values.
 type srfList struct {
 	calls []*srfCall
-	vals  []types.Datum
+	vals  sync.Map // *scalar.Ctx -> []types.Datum
+}
+
+// current returns the values of the run evaluating with ec.
+func (l *srfList) current(ec *scalar.Ctx) []types.Datum {
+	v, _ := l.vals.Load(ec)
+	vals, _ := v.([]types.Datum)
+	return vals
 }
 
 // srfScope is the Grouping that resolves set-returning calls in a select
@@ -298,10 +306,13 @@ func (s *srfScope) Match(e parser.Expr) (*scalar.Node, bool, error) {
 		}
 		j := len(s.l.calls)
 		s.l.calls = append(s.l.calls, call)
-		s.l.vals = append(s.l.vals, types.NullOf(call.t))
 		l := s.l
-		return scalar.VirtualNode(call.t, func(*scalar.Ctx, scalar.Input) (types.Datum, error) {
-			return l.vals[j], nil
+		t := call.t
+		return scalar.VirtualNode(call.t, func(ec *scalar.Ctx, _ scalar.Input) (types.Datum, error) {
+			if vals := l.current(ec); j < len(vals) {
+				return vals[j], nil
+			}
+			return types.NullOf(t), nil
 		}), true, nil
 	}
 	if s.next != nil {
@@ -366,6 +377,9 @@ func projectRow(ec *scalar.Ctx, in scalar.Input, nodes []*scalar.Node, srf *srfL
 	if srf == nil || len(srf.calls) == 0 {
 		return eval()
 	}
+	vals := make([]types.Datum, len(srf.calls))
+	srf.vals.Store(ec, vals)
+	defer srf.vals.Delete(ec)
 	its := make([]srfIter, len(srf.calls))
 	for j, c := range srf.calls {
 		it, err := c.start(ec, in)
@@ -377,7 +391,7 @@ func projectRow(ec *scalar.Ctx, in scalar.Input, nodes []*scalar.Node, srf *srfL
 	for {
 		more := false
 		for j, it := range its {
-			srf.vals[j] = types.NullOf(srf.calls[j].t)
+			vals[j] = types.NullOf(srf.calls[j].t)
 			if it == nil {
 				continue
 			}
@@ -389,7 +403,7 @@ func projectRow(ec *scalar.Ctx, in scalar.Input, nodes []*scalar.Node, srf *srfL
 				its[j] = nil
 				continue
 			}
-			srf.vals[j], more = d, true
+			vals[j], more = d, true
 		}
 		if !more {
 			return nil
