@@ -685,7 +685,17 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		}
 	}
 	if w := p.olap.win; w != nil {
-		if err := w.run(ctx, ec, &wbuf, p.olap.srf, collect); err != nil {
+		// Without DISTINCT or ORDER BY the window's rows go straight out.
+		direct := !p.distinct && len(p.order) == 0 && p.olap.distinctOn == nil
+		final := collect
+		if direct {
+			final = out
+		}
+		err := w.run(ctx, ec, &wbuf, p.olap.srf, final)
+		if direct && errors.Is(err, errStop) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}

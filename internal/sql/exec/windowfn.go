@@ -472,19 +472,29 @@ func selectHasWindows(items []selItem, order []parser.OrderItem) bool {
 
 // winBuffer collects the pre-window rows, charging the memory budget.
 type winBuffer struct {
-	rows    [][]types.Datum
+	chunks  [][][]types.Datum // rows in chunks of 4096 (no regrowing)
+	slab    []types.Datum
 	charged int64
 }
 
 func (b *winBuffer) add(ec *scalar.Ctx, w *winPlan, row []types.Datum) error {
-	r := make([]types.Datum, len(row)+len(w.fns))
+	n := len(row) + len(w.fns)
+	if len(b.slab) < n {
+		b.slab = make([]types.Datum, n*256) // rows are carved from slabs
+	}
+	r := b.slab[:n:n]
+	b.slab = b.slab[n:]
 	copy(r, row)
 	sz := scalar.RowSize(r)
 	if err := ec.Grow(sz); err != nil {
 		return err
 	}
 	b.charged += sz
-	b.rows = append(b.rows, r)
+	if k := len(b.chunks); k == 0 || len(b.chunks[k-1]) == cap(b.chunks[k-1]) {
+		b.chunks = append(b.chunks, make([][]types.Datum, 0, 4096))
+	}
+	k := len(b.chunks) - 1
+	b.chunks[k] = append(b.chunks[k], r)
 	return nil
 }
 
@@ -492,7 +502,15 @@ func (b *winBuffer) add(ec *scalar.Ctx, w *winPlan, row []types.Datum) error {
 // the output rows, in the order of the last window's sort.
 func (w *winPlan) run(ctx context.Context, ec *scalar.Ctx, b *winBuffer, srf *srfList, emit func([]types.Datum) error) error {
 	defer ec.Shrink(b.charged)
-	rows := b.rows
+	n := 0
+	for _, c := range b.chunks {
+		n += len(c)
+	}
+	rows := make([][]types.Datum, 0, n)
+	for _, c := range b.chunks {
+		rows = append(rows, c...)
+	}
+	b.chunks = nil
 	idx := make([]int, len(rows))
 	off := len(w.pre)
 	for fi, fn := range w.fns {
@@ -561,7 +579,7 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 	peerStart := make([]int, m)
 	peerEnd := make([]int, m)
 	gid := make([]int, m) // peer group number
-	var gstarts []int
+	gstarts := make([]int, 0, m)
 	for lo := 0; lo < m; {
 		hi := lo + 1
 		for hi < m && samePeers(fn.order, row(lo), row(hi)) {
