@@ -186,6 +186,11 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 		in.NoAgg = "SELECT"
 	}
 	havingScope := scope
+	if grouped {
+		hs := *scope
+		hs.NoAgg = "HAVING" // names HAVING in errors (a set-returning call there)
+		havingScope = &hs
+	}
 	if scope, err = p.planOlapScope(scope, items, sel); err != nil {
 		return nil, err
 	}
