@@ -450,6 +450,25 @@ var (
 	QueryMemoryExceeded = def("query_memory_exceeded", OutOfMemory, "query exceeded its memory limit of %s", "Narrow the query (WHERE, LIMIT, fewer groups), or raise the limit: SET max_query_memory = '1GB'.")
 )
 
+// issue 11: protocol (cursors, PREPARE, COPY TO)
+var (
+	PrepareStmtKind       = def("prepare_stmt_kind", SyntaxError, "%s cannot be prepared", "PREPARE takes a query, INSERT or other single statement.")
+	ExecuteArgCount       = def("execute_arg_count", SyntaxError, "wrong number of parameters for prepared statement \"%s\": expected %d, got %d", "")
+	FetchZero             = def("fetch_zero", FeatureNotSupported, "FETCH 0 (the current row again) is not supported", "Cursors read forward only: FETCH n with n > 0, or ALL.")
+	CursorNeedsQuery      = def("cursor_needs_query", SyntaxError, "DECLARE CURSOR needs a query that returns rows, not %s", "")
+	CursorOutsideBlock    = def("cursor_outside_block", NoActiveSQLTransaction, "DECLARE CURSOR can only be used in transaction blocks", "Run BEGIN first, or declare the cursor WITH HOLD.")
+	CursorExists          = def("cursor_exists", "42P03", "cursor \"%s\" already exists", "")
+	CursorNotFound        = def("cursor_not_found", InvalidCursorName, "cursor \"%s\" does not exist", "")
+	CopyNeedsQuery        = def("copy_needs_query", FeatureNotSupported, "COPY (%s) TO is not supported: the statement returns no rows", "COPY (query) TO STDOUT takes a SELECT.")
+	CopyOutUnavailable    = def("copy_out_unavailable", FeatureNotSupported, "COPY TO STDOUT needs a PostgreSQL client connection", "Use psql, or a driver's COPY support.")
+	CopyOptionInBinary    = def("copy_option_in_binary", SyntaxError, "cannot specify %s in BINARY mode", "")
+	CopyOptionUnsupported = def("copy_option_unsupported", FeatureNotSupported, "COPY option %s is not supported", "COPY options: format, delimiter, null, header, quote, escape, encoding.")
+	CopyOptionCSVOnly     = def("copy_option_csv_only", FeatureNotSupported, "COPY %s available only in CSV mode", "")
+	CopyBadDelimiter      = def("copy_bad_delimiter", InvalidParameterValue, "COPY delimiter cannot be %q", "")
+	CopyDelimiterInNull   = def("copy_delimiter_in_null", InvalidParameterValue, "COPY delimiter must not appear in the NULL specification", "")
+	CopyDelimiterIsQuote  = def("copy_delimiter_is_quote", InvalidParameterValue, "COPY delimiter and quote must be different", "")
+)
+
 // issue 11: olap (window functions, grouping sets, DISTINCT ON, set-returning functions)
 var (
 	WindowFuncNotAllowed  = def("window_func_not_allowed", "42P20", "window functions are not allowed in %s", "Compute the window function in a subquery and filter or group its result in the outer query.")
@@ -588,6 +607,7 @@ var (
 	MultipleAssignments  = def("multiple_assignments", SyntaxError, "multiple assignments to same column %q", "")
 	NoConflictConstraint = def("no_conflict_constraint", InvalidColumnRef, "there is no unique or exclusion constraint matching the ON CONFLICT specification", "Name the primary key columns: ON CONFLICT (%s).")
 	TableWriteTooLarge   = def("table_write_too_large", ProgramLimitExceeded, "statement writes more than %d MiB of rows to one shard of table %q", "Split it, or use COPY, which applies 16,384 rows at a time.")
+	TableVolatileFunc    = def("table_volatile_func", FeatureNotSupported, "%s() cannot be used in %s of a table: each replica of a shard evaluates the expression", "Compute the value in the client or a SELECT and pass it as a parameter; now() and current_timestamp are fine.")
 	ValuesLength         = def("values_length", SyntaxError, "VALUES lists must all be the same length", "")
 	TableSubquery        = def("table_subquery", FeatureNotSupported, "subqueries are not supported in %s", "")
 )

@@ -48,13 +48,13 @@ type Plan struct {
 	order    []sortKey
 	limit    *scalar.Node
 	offset   *scalar.Node
-	olap     olapPlan // window functions, grouping sets, DISTINCT ON, set-returning functions
 
 	// For EXPLAIN (issue 11): what the plan does, as text, and what it
 	// did (stats, counted by Run).
 	info  planInfo
 	stats opStats
-	body  bool // the ORDER BY/LIMIT of a set operation or VALUES
+	body  bool     // the ORDER BY/LIMIT of a set operation or VALUES
+	olap  olapPlan // window functions, grouping sets, DISTINCT ON, set-returning functions
 }
 
 // Columns returns the plan's output columns.

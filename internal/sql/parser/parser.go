@@ -858,6 +858,9 @@ func (p *parser) parseCopyOptions() ([]Option, error) {
 			if p.isOp("(") {
 				return nil, p.unsupported(p.peek(), "COPY option %s with a column list is not supported", strings.ToUpper(k))
 			}
+			if p.isOp("*") {
+				return nil, p.unsupported(p.peek(), "COPY option %s is not supported", strings.ToUpper(k))
+			}
 			if o.Value, err = p.parseOptionValue(); err != nil {
 				return nil, err
 			}
