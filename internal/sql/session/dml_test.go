@@ -153,6 +153,13 @@ func TestTableWritesDeferredInBlock(t *testing.T) {
 	if got := f.run(t, s, "BEGIN"); got != "BEGIN" {
 		t.Fatal(got)
 	}
+	// Table DDL in a block is planned and run at once, like all DDL
+	// (prepare.go; e2e's errors script creates a table in a block).
+	if got := f.run(t, s, "CREATE TABLE x (a int)"); !strings.Contains(got, "has no primary key") {
+		t.Fatal(got)
+	}
+	f.run(t, s, "ROLLBACK")
+	f.run(t, s, "BEGIN")
 	f.run(t, s, "INSERT INTO devices (id, site) VALUES (1, 'a')")
 	if got := f.run(t, s, "UPDATE devices SET n = 1 WHERE id = 1"); got != "UPDATE 0" || len(f.writes) != 0 {
 		t.Fatalf("%s %v", got, f.writes)
