@@ -234,7 +234,7 @@ func (cmd *AlterTable) apply(c *Catalog) *Result {
 		}
 		if col.NotNull && col.Default == "" {
 			// Existing rows would read NULL in it.
-			return &Result{Err: pgerr.AddNotNullNoDefault.New(col.Name)}
+			return &Result{Err: pgerr.AddNotNullNoDefault.New(col.Name, t.Name)}
 		}
 		col.ID = t.NextColumn
 		t.NextColumn++

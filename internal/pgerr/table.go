@@ -450,6 +450,43 @@ var (
 	QueryMemoryExceeded = def("query_memory_exceeded", OutOfMemory, "query exceeded its memory limit of %s", "Narrow the query (WHERE, LIMIT, fewer groups), or raise the limit: SET max_query_memory = '1GB'.")
 )
 
+// issue 11: olap (window functions, grouping sets, DISTINCT ON, set-returning functions)
+var (
+	WindowFuncNotAllowed  = def("window_func_not_allowed", "42P20", "window functions are not allowed in %s", "Compute the window function in a subquery and filter or group its result in the outer query.")
+	WindowFuncNested      = def("window_func_nested", "42P20", "window function calls cannot be nested", "")
+	WindowInAggregate     = def("window_in_aggregate", GroupingError, "aggregate function calls cannot contain window function calls", "")
+	WindowNotDefined      = def("window_not_defined", UndefinedObject, "window %q does not exist", "Define it in the query's WINDOW clause: WINDOW %s AS (PARTITION BY ...).")
+	WindowDuplicate       = def("window_duplicate", "42P20", "window %q is already defined", "")
+	WindowOverride        = def("window_override", "42P20", "cannot override %s clause of window %q", "")
+	WindowCopyFrame       = def("window_copy_frame", "42P20", "cannot copy window %q because it has a frame clause", "Omit the parentheses in this OVER clause: OVER %s.")
+	NotWindowFunc         = def("not_window_func", WrongObjectType, "OVER specified, but %s is not a window function nor an aggregate function", "")
+	WindowFrameInvalid    = def("window_frame_invalid", "42P20", "frame %s", "")
+	WindowFrameNotSupp    = def("window_frame_not_supported", FeatureNotSupported, "%s is not supported in window frames", "Use ROWS BETWEEN n PRECEDING AND m FOLLOWING, or RANGE with UNBOUNDED and CURRENT ROW bounds.")
+	WindowFrameOffsetType = def("window_frame_offset_type", DatatypeMismatch, "argument of ROWS must be type bigint, not type %s", "")
+	WindowFrameOffsetVars = def("window_frame_offset_vars", InvalidColumnRef, "argument of ROWS must not contain variables", "")
+	WindowFrameOffsetNull = def("window_frame_offset_null", "22004", "frame %s offset must not be null", "")
+	WindowFrameOffsetNeg  = def("window_frame_offset_negative", "22013", "frame %s offset must not be negative", "")
+	WindowDistinct        = def("window_distinct", FeatureNotSupported, "DISTINCT is not implemented for window functions", "Aggregate the DISTINCT values with GROUP BY in a subquery.")
+	WindowOrderedSet      = def("window_ordered_set", FeatureNotSupported, "OVER is not supported for ordered-set aggregate %s", "")
+	NtileArg              = def("ntile_arg", "22014", "argument of ntile must be greater than zero", "")
+	NthValueArg           = def("nth_value_arg", "22016", "argument of nth_value must be greater than zero", "")
+	DistinctOnOrder       = def("distinct_on_order", InvalidColumnRef, "SELECT DISTINCT ON expressions must match initial ORDER BY expressions", "Start ORDER BY with the DISTINCT ON expressions, e.g. DISTINCT ON (a) ... ORDER BY a, b.")
+	GroupingArgs          = def("grouping_args", GroupingError, "arguments to GROUPING must be grouping expressions of the associated query level", "")
+	GroupingTooManyArgs   = def("grouping_too_many_args", "54023", "GROUPING must have fewer than 32 arguments", "")
+	GroupingNotAllowed    = def("grouping_not_allowed", GroupingError, "grouping operations are not allowed in %s", "")
+	TooManyGroupingSets   = def("too_many_grouping_sets", "54001", "too many grouping sets present (maximum 4096)", "")
+	CubeTooLarge          = def("cube_too_large", "54011", "CUBE is limited to 12 elements", "")
+	SRFAmbiguous          = def("srf_ambiguous", "42725", "function %s(unknown, unknown) is not unique", "Could not choose a best candidate function. You might need to add explicit type casts, e.g. generate_series(1, 10) or generate_series('2024-01-01'::timestamptz, '2024-01-02', interval '1 hour').")
+	SRFNotAllowed         = def("srf_not_allowed", FeatureNotSupported, "set-returning functions are not allowed in %s", "Call %s in the select list or in FROM.")
+	SRFNested             = def("srf_nested", FeatureNotSupported, "set-returning function calls cannot be nested in the arguments of %s", "Call the inner function in FROM: SELECT ... FROM generate_series(...) AS g(i).")
+	SRFInAggregate        = def("srf_in_aggregate", FeatureNotSupported, "%s function calls cannot contain set-returning function calls", "Move the set-returning function into FROM (a subquery) and aggregate its rows in the outer query.")
+	SRFColumnAliases      = def("srf_column_aliases", InvalidColumnRef, "table %q has %d columns available but %d columns specified", "")
+	SRFStepZero           = def("srf_step_zero", InvalidParameterValue, "step size cannot equal zero", "")
+	SRFStepInfinite       = def("srf_step_infinite", InvalidParameterValue, "step size cannot be infinite", "")
+	TableFuncOptions      = def("table_func_options", FeatureNotSupported, "WITH ORDINALITY and column aliases are supported only for generate_series and unnest in FROM", "")
+	OlapInView            = def("olap_in_view", FeatureNotSupported, "%s is not supported in a continuous view", "Run it in a SELECT that reads the view, e.g. SELECT ..., row_number() OVER (...) FROM view.")
+)
+
 // issue 11: join
 var (
 	QueryShapeUnsupported = def("query_shape_unsupported", FeatureNotSupported, "%s is not supported yet", "")
@@ -457,7 +494,10 @@ var (
 )
 
 // issue 11: tables
-const UniqueViolation = "23505" // unique_violation
+const (
+	UniqueViolation      = "23505" // unique_violation
+	CardinalityViolation = "21000" // cardinality_violation
+)
 
 var (
 	TableNotFound       = def("table_not_found", UndefinedTable, "table %q does not exist", "")
@@ -467,7 +507,7 @@ var (
 	ColumnExists        = def("table_column_exists", DuplicateColumn, "column %q of relation %q already exists", "")
 	TableColumnNotFound = def("table_column_not_found", UndefinedColumn, "column %q of relation %q does not exist", "")
 	DropKeyColumn       = def("drop_key_column", FeatureNotSupported, "cannot drop column %q of table %q: it is part of the primary key", "Create a new table with the key you want and INSERT INTO it SELECT from this one.")
-	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
+	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q of relation %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
 	DuplicateKey        = def("duplicate_key", UniqueViolation, "duplicate key value violates unique constraint %q", "")
 	NullInColumn        = def("null_in_column", NotNullViolation, "null value in column %q of relation %q violates not-null constraint", "")
 )
@@ -509,6 +549,30 @@ var (
 var (
 	MemorySettingRange = def("memory_setting_range", InvalidParameterValue, "%s is outside the valid range for parameter %q (64kB .. 1TB)", "")
 )
+
+// issue 11: tables (data)
+var (
+	UpdateKeyColumn = def("update_key_column", FeatureNotSupported, "cannot change primary key column %q with UPDATE", "DELETE the row and INSERT it with the new key.")
+	ConflictTwice   = def("conflict_twice", CardinalityViolation, "ON CONFLICT DO UPDATE command cannot affect row a second time", "Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")
+)
+
+// issue 11: tables (statements)
+var (
+	OnConflictStream     = def("on_conflict_stream", FeatureNotSupported, "ON CONFLICT is not supported on stream %q", "A stream has no keys; use a table for rows with a primary key.")
+	TableTypmod          = def("table_typmod", FeatureNotSupported, "column %q: type modifiers such as %s(n) are not supported on table columns", "Declare the column without the modifier.")
+	DefaultNotConstant   = def("default_not_constant", FeatureNotSupported, "DEFAULT of column %q must be a constant", "Write a literal such as DEFAULT 0 or DEFAULT 'x'; functions such as now() are evaluated once per row in PostgreSQL, which tables do not do.")
+	MultiplePrimaryKeys  = def("multiple_primary_keys", InvalidTableDefinition, "multiple primary keys for table %q are not allowed", "")
+	KeyColumnNotFound    = def("key_column_not_found", UndefinedColumn, "column %q named in key does not exist", "")
+	KeyColumnType        = def("key_column_type", FeatureNotSupported, "column %q of type %s cannot be part of a primary key", "Use an integer, numeric, text, uuid, date, time or timestamp key.")
+	MultipleAssignments  = def("multiple_assignments", SyntaxError, "multiple assignments to same column %q", "")
+	NoConflictConstraint = def("no_conflict_constraint", InvalidColumnRef, "there is no unique or exclusion constraint matching the ON CONFLICT specification", "Name the primary key columns: ON CONFLICT (%s).")
+	TableWriteTooLarge   = def("table_write_too_large", ProgramLimitExceeded, "statement writes more than %d MiB of rows to one shard of table %q", "Split it, or use COPY, which applies 16,384 rows at a time.")
+	ValuesLength         = def("values_length", SyntaxError, "VALUES lists must all be the same length", "")
+	TableSubquery        = def("table_subquery", FeatureNotSupported, "subqueries are not supported in %s", "")
+)
+
+// InvalidTableDefinition is SQLSTATE 42P16.
+const InvalidTableDefinition = "42P16"
 
 // issue 11: joins in continuous views
 var (

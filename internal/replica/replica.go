@@ -31,6 +31,7 @@ import (
 	"github.com/cairndb/cairn/internal/rpc"
 	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/streamsm"
+	"github.com/cairndb/cairn/internal/tablesm"
 	"github.com/cairndb/cairn/internal/timing"
 	"github.com/cairndb/cairn/internal/types"
 	"github.com/cairndb/cairn/internal/viewsm"
@@ -118,6 +119,7 @@ type Group struct {
 	Ref    catalog.GroupRef
 	Stream *streamsm.SM  // a stream shard's state machine, or nil
 	View   *viewsm.SM    // a view shard's state machine, or nil
+	Table  *tablesm.SM   // a table shard's state machine, or nil
 	Desc   *catalog.View // the view, for a view shard
 	leader chan struct{} // poked on leadership changes
 	stop   context.CancelFunc
@@ -168,6 +170,7 @@ func (m *Manager) Reconcile() {
 			m.Add(&Group{ID: gid, Ref: catalog.GroupRef{Kind: catalog.GroupStream, Object: s.Name, Shard: i}, Stream: sm})
 		}
 	}
+	m.startTables(cat, want)
 	for _, v := range cat.SortedViews() {
 		s := cat.Streams[v.Stream]
 		if s == nil || v.Transform {
@@ -395,6 +398,9 @@ func StoreErr(err error) error {
 // HandleData serves the data-shard RPCs; ok is false for other methods.
 func (m *Manager) HandleData(ctx context.Context, method string, req []byte) (out []byte, ok bool, err error) {
 	switch method {
+	case rpc.TableRows:
+		out, err := m.handleTableRows(ctx, req)
+		return out, true, err
 	case rpc.Append:
 		gid, cmd, err := rpc.DecodeAppend(req)
 		if err != nil {
@@ -526,6 +532,11 @@ func (m *Manager) AppendLocal(ctx context.Context, gid uint64, cmd []byte) (*rpc
 	switch r := res.(type) {
 	case streamsm.AppendResult:
 		return &rpc.AppendReply{End: r.End}, nil
+	case tablesm.Result:
+		// A table write: End carries the rows it changed.
+		return &rpc.AppendReply{End: uint64(r.N)}, nil
+	case *pgerr.Error:
+		return nil, r // a table write refused (duplicate key, NOT NULL, ...)
 	case error:
 		return nil, pgerr.AppendFailed.New(r)
 	}
@@ -711,7 +722,7 @@ func (m *Manager) LocalStatus() map[uint64]rpc.ReplicaStatus {
 func (m *Manager) holds(gid uint64) string {
 	if gid == catalog.MetaGroupID {
 		cat := m.meta.Catalog()
-		return fmt.Sprintf("catalog: %d streams, %d views, %d nodes", len(cat.Streams), len(cat.Views), len(cat.Nodes))
+		return fmt.Sprintf("catalog: %d streams, %d views, %d tables, %d nodes", len(cat.Streams), len(cat.Views), len(cat.Tables), len(cat.Nodes))
 	}
 	g := m.Get(gid)
 	switch {
@@ -723,6 +734,8 @@ func (m *Manager) holds(gid uint64) string {
 	case g.View != nil:
 		offs, _ := g.View.DurableOffsets()
 		return fmt.Sprintf("view %s shard %d: folded source offsets %v", g.Ref.Object, g.Ref.Shard, offs)
+	case g.Table != nil:
+		return fmt.Sprintf("table %s shard %d", g.Ref.Object, g.Ref.Shard)
 	}
 	return ""
 }

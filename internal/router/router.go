@@ -260,6 +260,13 @@ func (rt *Router) appendShard(ctx context.Context, gid uint64, b *types.Batch, i
 	id := NewBatchID()
 	enc := types.AppendEncoded(nil, b)
 	cmd := streamsm.EncodeAppendTo(make([]byte, 0, len(enc)+32+10*len(targets)), id, ingest, targets, enc)
+	return rt.proposeShard(ctx, gid, cmd)
+}
+
+// proposeShard proposes cmd (which carries an id its state machine
+// dedupes by) to shard gid through its leader, retrying across leader
+// changes and unreachable nodes; it returns the reply's End.
+func (rt *Router) proposeShard(ctx context.Context, gid uint64, cmd []byte) (uint64, error) {
 	deadline := time.Now().Add(rt.t.AppendDeadline)
 	var hint uint64
 	var lastErr error

@@ -54,6 +54,7 @@ type Plan struct {
 	info  planInfo
 	stats opStats
 	body  bool // the ORDER BY/LIMIT of a set operation or VALUES
+	olap     olapPlan // window functions, grouping sets, DISTINCT ON, set-returning functions
 }
 
 // Columns returns the plan's output columns.
@@ -82,7 +83,12 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 	var quals []string
 	var from *fromPlan
 	where := sel.Where
-	if f := sel.From; f != nil && pl.needsFrom(f) {
+	if f := sel.From; f != nil && f.Func != nil && f.Join == nil && isFromSRF(f) {
+		var err error
+		if p.olap.from, cols, quals, err = planSRFFrom(f, params); err != nil {
+			return nil, err
+		}
+	} else if f := sel.From; f != nil && pl.needsFrom(f) {
 		var err error
 		if from, err = pl.planFrom(f, where); err != nil {
 			return nil, err
@@ -91,6 +97,9 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 	} else if f := sel.From; f != nil {
 		outputOf := false
 		if f.Func != nil {
+			if f.Ordinality || f.ColAliases != nil {
+				return nil, pgerr.TableFuncOptions.New().WithPos(f.P)
+			}
 			name, ok, err := OutputOf(f)
 			if err != nil {
 				return nil, err
@@ -150,6 +159,9 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkNoWindows(sel); err != nil {
+		return nil, err
+	}
 	if where != nil {
 		in.NoAgg = "WHERE"
 		w, err := in.Compile(where)
@@ -173,13 +185,17 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 	scope := in // where select items, ORDER BY and HAVING compile
 	var actx *agg.Scope
 	if grouped {
-		g, err := planGrouping(in, items, sel.GroupBy)
+		g, err := p.planGroupBy(in, items, sel.GroupBy)
 		if err != nil {
 			return nil, err
 		}
 		scope, actx = g.post, g.actx
 	} else {
 		in.NoAgg = "SELECT"
+	}
+	havingScope := scope
+	if scope, err = p.planOlapScope(scope, items, sel); err != nil {
+		return nil, err
 	}
 	for _, it := range items {
 		n, err := scope.Compile(it.expr)
@@ -193,17 +209,21 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 		p.cols = append(p.cols, Column{Name: it.name, T: n.T})
 	}
 	if sel.Having != nil {
-		h, err := scope.Compile(sel.Having)
+		h, err := havingScope.Compile(sel.Having)
 		if err != nil {
 			return nil, err
 		}
-		if p.having, err = scope.BoolArg(h, "HAVING", sel.Having.Pos()); err != nil {
+		if p.having, err = havingScope.BoolArg(h, "HAVING", sel.Having.Pos()); err != nil {
 			return nil, err
 		}
 	}
 	if err := p.planOrder(scope, items, sel.OrderBy); err != nil {
 		return nil, err
 	}
+	if err := p.planDistinctOn(scope, items, sel); err != nil {
+		return nil, err
+	}
+	p.finishOlap()
 	if actx != nil {
 		p.keys, p.aggs = actx.KeyNodes, actx.Aggs
 	}
@@ -258,14 +278,16 @@ func contains(ss []string, s string) bool {
 // grouping is the result of planning GROUP BY: the post-grouping scope
 // and what to compute per group.
 type grouping struct {
-	post *scalar.Compiler
-	actx *agg.Scope
+	post  *scalar.Compiler
+	actx  *agg.Scope
+	keyOf []int // per GROUP BY item, the key it is
 }
 
 // planGrouping resolves GROUP BY items like PostgreSQL: an integer
 // literal is an output ordinal, a bare name is an input column or else an
 // output alias, anything else an expression over the input.
 func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (*grouping, error) {
+	out := &grouping{}
 	argC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "", Virtual: in.Virtual, Meta: in.Meta, Outer: in.Outer, Sub: in.Sub}
 	actx := &agg.Scope{In: argC}
 	keyC := &scalar.Compiler{Cols: in.Cols, Quals: in.Quals, Params: in.Params, NoAgg: "GROUP BY", Virtual: in.Virtual, Meta: in.Meta, Outer: in.Outer, Sub: in.Sub}
@@ -300,9 +322,11 @@ func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (
 			return nil, pgerr.AggregateNotAllowed.New("GROUP BY").WithPos(ge.Pos())
 		}
 		canon := agg.Canon(keyC, e)
-		if contains(actx.Keys, canon) {
+		if k := index(actx.Keys, canon); k >= 0 {
+			out.keyOf = append(out.keyOf, k)
 			continue
 		}
+		out.keyOf = append(out.keyOf, len(actx.Keys))
 		n, err := keyC.Compile(e)
 		if err != nil {
 			return nil, err
@@ -313,8 +337,9 @@ func planGrouping(in *scalar.Compiler, items []selItem, groupBy []parser.Expr) (
 		actx.Keys = append(actx.Keys, canon)
 		actx.KeyNodes = append(actx.KeyNodes, n)
 	}
-	post := &scalar.Compiler{Quals: in.Quals, Params: in.Params, Agg: actx, NoAgg: "this context", Outer: in.Outer, Sub: in.Sub}
-	return &grouping{post: post, actx: actx}, nil
+	out.post = &scalar.Compiler{Quals: in.Quals, Params: in.Params, Agg: actx, NoAgg: "this context", Outer: in.Outer, Sub: in.Sub}
+	out.actx = actx
+	return out, nil
 }
 
 // planOrder resolves ORDER BY items: an integer literal is an output
@@ -393,6 +418,9 @@ func canonItem(c *scalar.Compiler, e parser.Expr) string {
 	if s, ok := c.Agg.(*agg.Scope); ok {
 		return agg.Canon(s.In, e)
 	}
+	if s, ok := c.Agg.(interface{ CanonScope() *scalar.Compiler }); ok {
+		return agg.Canon(s.CanonScope(), e)
+	}
 	return agg.Canon(c, e)
 }
 
@@ -467,10 +495,10 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 	if limit == 0 {
 		return nil
 	}
-	streaming := !p.grouped && !p.distinct && len(p.order) == 0
+	streaming := !p.grouped && !p.distinct && len(p.order) == 0 && p.olap.streams()
 	// ORDER BY ... LIMIT keeps only the best offset+limit rows.
 	var top *topK
-	if len(p.order) > 0 && limit >= 0 && offset+limit < 1<<20 {
+	if len(p.order) > 0 && limit >= 0 && offset+limit < 1<<20 && p.olap.distinctOn == nil {
 		top = &topK{k: int(offset + limit), less: p.rowLess}
 	}
 	var rows [][]types.Datum
@@ -511,11 +539,19 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		rows = append(rows, row)
 		return nil
 	}
+	// add takes the projected rows: into the window stage when there is
+	// one, else collect.
+	add := collect
+	var wbuf winBuffer
+	if w := p.olap.win; w != nil {
+		add = func(row []types.Datum) error { return wbuf.add(ec, w, row) }
+	}
+	preSRF := p.olap.preSRF()
 
 	groups := map[string]*group{}
 	var order []*group
 	var gkey, scratch []byte
-	var argv []types.Datum
+	var argv, setKeys []types.Datum
 	row := make([]types.Datum, len(p.proj))
 	err = p.scan(ctx, ec, func(b *types.Batch) error {
 		if err := ctx.Err(); err != nil {
@@ -533,6 +569,12 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 				}
 			}
 			if !p.grouped {
+				if p.olap.win != nil || preSRF != nil {
+					if err := projectRow(ec, in, p.proj, preSRF, add); err != nil {
+						return err
+					}
+					continue
+				}
 				if !streaming {
 					row = make([]types.Datum, len(p.proj))
 				}
@@ -548,49 +590,65 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 				}
 				continue
 			}
-			gkey = gkey[:0]
 			var kv [8]types.Datum
-			keys := kv[:0]
+			all := kv[:0]
 			for _, k := range p.keys {
 				d, err := k.Fn(ec, in)
 				if err != nil {
 					return err
 				}
-				keys = append(keys, d)
-				gkey = scalar.AppendKey(gkey, d)
+				all = append(all, d)
 			}
-			g := groups[string(gkey)]
-			if g == nil {
-				if err := grow(int64(2*len(gkey)+64) + int64(len(p.aggs))*accumSize); err != nil {
-					return err
+			nsets := 1
+			if gs := p.olap.gsets; gs != nil {
+				nsets = len(gs.sets)
+				if len(setKeys) < len(all) {
+					setKeys = make([]types.Datum, len(all))
 				}
-				g = &group{acc: make([]agg.Accum, len(p.aggs))}
+			}
+			for si := 0; si < nsets; si++ {
+				keys := all
+				if gs := p.olap.gsets; gs != nil {
+					keys = setKeys[:len(all)]
+					gs.setKeys(si, all, keys)
+				}
+				gkey = gkey[:0]
 				for _, d := range keys {
-					g.keys = append(g.keys, scalar.Own(d))
+					gkey = scalar.AppendKey(gkey, d)
 				}
-				groups[string(gkey)] = g
-				order = append(order, g)
-			}
-			for j, s := range p.aggs {
-				if s.Filter != nil {
-					d, err := s.Filter.Fn(ec, in)
-					if err != nil {
+				g := groups[string(gkey)]
+				if g == nil {
+					if err := grow(int64(2*len(gkey)+64) + int64(len(p.aggs))*accumSize); err != nil {
 						return err
 					}
-					if !d.Bool() {
-						continue
+					g = &group{acc: make([]agg.Accum, len(p.aggs))}
+					for _, d := range keys {
+						g.keys = append(g.keys, scalar.Own(d))
 					}
+					groups[string(gkey)] = g
+					order = append(order, g)
 				}
-				argv = argv[:0]
-				for _, a := range s.Args {
-					v, err := a.Fn(ec, in)
-					if err != nil {
+				for j, s := range p.aggs {
+					if s.Filter != nil {
+						d, err := s.Filter.Fn(ec, in)
+						if err != nil {
+							return err
+						}
+						if !d.Bool() {
+							continue
+						}
+					}
+					argv = argv[:0]
+					for _, a := range s.Args {
+						v, err := a.Fn(ec, in)
+						if err != nil {
+							return err
+						}
+						argv = append(argv, v)
+					}
+					if err := g.acc[j].AddRow(s, argv, &scratch); err != nil {
 						return err
 					}
-					argv = append(argv, v)
-				}
-				if err := g.acc[j].AddRow(s, argv, &scratch); err != nil {
-					return err
 				}
 			}
 		}
@@ -605,6 +663,9 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 	if p.grouped {
 		if len(order) == 0 && len(p.keys) == 0 {
 			order = append(order, &group{acc: make([]agg.Accum, len(p.aggs))})
+		}
+		if gs := p.olap.gsets; gs != nil {
+			order = gs.addEmpty(order, p.keys, len(p.aggs))
 		}
 		post := make([]types.Datum, len(p.keys)+len(p.aggs))
 		for _, g := range order {
@@ -626,17 +687,14 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 					continue
 				}
 			}
-			r := make([]types.Datum, len(p.proj))
-			for j, n := range p.proj {
-				d, err := n.Fn(ec, in)
-				if err != nil {
-					return err
-				}
-				r[j] = d
-			}
-			if err := collect(r); err != nil {
+			if err := projectRow(ec, in, p.proj, preSRF, add); err != nil {
 				return err
 			}
+		}
+	}
+	if w := p.olap.win; w != nil {
+		if err := w.run(ctx, ec, &wbuf, p.olap.srf, collect); err != nil {
+			return err
 		}
 	}
 	if streaming {
@@ -648,7 +706,11 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 	case len(p.order) > 0:
 		sort.SliceStable(rows, func(a, b int) bool { return p.rowLess(rows[a], rows[b]) })
 	}
+	keep := p.olap.distinctOnFilter()
 	for _, r := range rows {
+		if keep != nil && !keep(r) {
+			continue
+		}
 		if err := out(r); err != nil {
 			if errors.Is(err, errStop) {
 				return nil
@@ -798,6 +860,8 @@ func (p *Plan) scan(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error)
 		return p.rel.run(ctx, ec, fn)
 	case p.sub != nil:
 		return runBatched(ctx, p.sub, ec, fn)
+	case p.olap.from != nil:
+		return p.olap.from.scan(ctx, ec, fn)
 	}
 	return fn(&types.Batch{N: 1})
 }
@@ -855,6 +919,8 @@ func figureNameStrength(e parser.Expr) (string, int) {
 			return internalTypeName(t), 1
 		}
 		return e.Type.Name, 1
+	case *parser.WindowFunc:
+		return figureNameStrength(e.Func)
 	case *parser.Case:
 		return "case", 1
 	case *parser.Exists:

@@ -35,6 +35,9 @@ type Transform struct {
 // a transform.
 func PlanTransform(sel *parser.Select, stream string, cols []Column) (*Transform, error) {
 	refuse := func(pos int, what string) error { return pgerr.TransformClause.New(what).WithPos(pos) }
+	if err := refuseOlapInView(sel); err != nil {
+		return nil, err
+	}
 	switch {
 	case sel.From == nil:
 		return nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)

@@ -71,6 +71,9 @@ func PlanViewWith(sel *parser.Select, stream []Column, opts ViewOptions) (*ViewP
 	unsupported := func(pos int, what string) error {
 		return pgerr.ViewUnsupported.New(what).WithPos(pos)
 	}
+	if err := refuseOlapInView(sel); err != nil {
+		return nil, err
+	}
 	switch {
 	case sel.From == nil:
 		return nil, pgerr.ViewNotFromStream.New().WithPos(sel.P)

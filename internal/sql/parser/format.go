@@ -627,8 +627,6 @@ func formatExpr(b *strings.Builder, e Expr) {
 			formatSelect(b, e.Select)
 		}
 		b.WriteByte(')')
-	case *AnyCmp:
-		formatAnyCmp(b, e)
 	default:
 		if formatOlapExpr(b, e) || formatQueryExpr(b, e) {
 			return

@@ -6,35 +6,8 @@ import (
 
 // The PostgreSQL syntax catalog tools send (psql's \d, JDBC's
 // DatabaseMetaData): the POSIX regex operators ~ !~ ~* !~*, the
-// OPERATOR(schema.op) spelling, COLLATE, `x op ANY/ALL (array)`, and
-// pg_catalog-qualified type names.
-
-// AnyCmp is `X Op ANY (Arr)` or `X Op ALL (Arr)` (SOME is ANY) over an
-// array value.
-type AnyCmp struct {
-	P   int
-	Op  string // a comparison operator: = <> < <= > >=
-	All bool
-	X   Expr
-	Arr Expr
-}
-
-func (e *AnyCmp) Pos() int { return e.P }
-func (*AnyCmp) expr()      {}
-
-func formatAnyCmp(b *strings.Builder, e *AnyCmp) {
-	b.WriteByte('(')
-	formatExpr(b, e.X)
-	b.WriteByte(' ')
-	b.WriteString(e.Op)
-	if e.All {
-		b.WriteString(" ALL (")
-	} else {
-		b.WriteString(" ANY (")
-	}
-	formatExpr(b, e.Arr)
-	b.WriteString("))")
-}
+// OPERATOR(schema.op) spelling, COLLATE and pg_catalog-qualified type
+// names (`x op ANY (array)` is Quantified, in query.go).
 
 // regexOp reports whether s is one of the POSIX regular expression
 // match operators.

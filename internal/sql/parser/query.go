@@ -492,16 +492,7 @@ func (p *parser) parseQuantified(x Expr, op string) (Expr, error) {
 	if p.startsQuery(p.i) || isOpTok(p.peek(), "(") && p.isQueryParen(p.i) {
 		q.Select, err = p.parseQuery()
 	} else {
-		// x op ANY (array) is an AnyCmp (pgcompat.go); Quantified
-		// holds only the subquery form.
-		var arr Expr
-		if arr, err = p.parseExpr(); err != nil {
-			return nil, err
-		}
-		if err := p.expectOp(")"); err != nil {
-			return nil, err
-		}
-		return &AnyCmp{P: q.P, Op: op, All: q.All, X: x, Arr: arr}, nil
+		q.Array, err = p.parseExpr()
 	}
 	if err != nil {
 		return nil, err

@@ -66,6 +66,9 @@ type Backend interface {
 	// SystemTable is a cairn_cluster table; ok is false for an unknown name.
 	SystemTable(name string) (src exec.Source, ok bool, err error)
 
+	// TableBackend reads and writes tables.
+	TableBackend
+
 	// ForceRecover runs ALTER SHARD … FORCE RECOVER; it answers with one
 	// row of forceRecoverCols.
 	ForceRecover(ctx context.Context, gid uint64, confirm bool, w pgwire.ResultWriter) ([]types.Datum, error)

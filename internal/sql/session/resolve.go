@@ -9,7 +9,8 @@ import (
 )
 
 // resolve maps a FROM name to a source: a stream (its retained history),
-// a view (its finalized rows), or a system table.
+// a view (its finalized rows), a table (its rows, read linearizably), or
+// a system table.
 //
 // An unqualified name is looked up in the schemas of search_path, in
 // order; the first that has it wins.
@@ -55,6 +56,9 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 	}
 	if v := cat.Views[name]; v != nil {
 		return s.viewSource(cat, v)
+	}
+	if t := cat.Tables[name]; t != nil {
+		return s.b.TableSource(t), nil
 	}
 	return nil, pgerr.RelationNotFound.New(name)
 }

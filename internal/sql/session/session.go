@@ -34,8 +34,11 @@ type Session struct {
 	pending     map[string]*types.Batch
 	order       []string
 	pendingRows int
-	w           pgwire.ResultWriter // the running statement's, for NOTICEs from sources
-	views       map[uint64]viewPlan // plans of the views read, by view ID
+	// deferred holds the table statements of an open transaction block,
+	// run at COMMIT after the stream batches.
+	deferred []deferredWrite
+	w        pgwire.ResultWriter // the running statement's, for NOTICEs from sources
+	views    map[uint64]viewPlan // plans of the views read, by view ID
 }
 
 // notice sends a NOTICE to the client of the running statement.
@@ -176,7 +179,7 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 			if s.tx == txIdle {
 				return "ROLLBACK", nil // PostgreSQL warns; harmless
 			}
-			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+			s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 			return "ROLLBACK", nil
 		}}, nil
 	case *parser.Commit:
@@ -186,11 +189,11 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 				w.Notice("there is no transaction in progress")
 				return "COMMIT", nil
 			case txFailed:
-				s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+				s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 				return "ROLLBACK", nil
 			}
-			pending, order := s.pending, s.order
-			s.tx, s.pending, s.order, s.pendingRows = txIdle, nil, nil, 0
+			pending, order, deferred := s.pending, s.order, s.deferred
+			s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 			// Check every stream first, so a COMMIT that cannot succeed
 			// appends nothing. Appends to several streams are not atomic
 			// with each other (README).
@@ -207,11 +210,17 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 					}
 				}
 			}
+			if err := s.commitTableWrites(ctx, deferred); err != nil {
+				return "", err
+			}
 			return "COMMIT", nil
 		}}, nil
 	}
 	if s.tx == txFailed {
 		return nil, errInFailedTx()
+	}
+	if p, ok, err := s.prepareTable(stmt, oids); ok {
+		return p, err
 	}
 	switch st := stmt.(type) {
 	case *parser.Empty:
@@ -504,60 +513,9 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts pgwire.CopyOptions
-	for _, o := range c.Options {
-		v, ok := optString(o)
-		if !ok {
-			return nil, pgerr.BadCopyOption.New(o.Key).WithPos(o.P)
-		}
-		single := func() (byte, error) {
-			if len(v) != 1 {
-				return 0, pgerr.CopyCharTooLong.New(o.Key).WithPos(o.P)
-			}
-			return v[0], nil
-		}
-		switch o.Key {
-		case "format":
-			switch strings.ToLower(v) {
-			case "text":
-				opts.Format = pgwire.CopyText
-			case "csv":
-				opts.Format = pgwire.CopyCSV
-			case "binary":
-				opts.Format = pgwire.CopyBinary
-			default:
-				return nil, pgerr.UnknownCopyFormat.New(v).WithHint("Use text, csv or binary.").WithPos(o.P)
-			}
-		case "delimiter":
-			if opts.Delimiter, err = single(); err != nil {
-				return nil, err
-			}
-		case "quote":
-			if opts.Quote, err = single(); err != nil {
-				return nil, err
-			}
-		case "escape":
-			if opts.Escape, err = single(); err != nil {
-				return nil, err
-			}
-		case "null":
-			opts.Null = v
-		case "header":
-			switch strings.ToLower(v) {
-			case "", "true", "on", "1":
-				opts.Header = true
-			case "false", "off", "0":
-			default:
-				return nil, pgerr.CopyHeaderNotBool.New().WithPos(o.P)
-			}
-		case "encoding":
-			if r, err := settings["client_encoding"].check(v, ""); err != nil || r != "UTF8" {
-				return nil, pgerr.CopyEncoding.New(v).WithPos(o.P)
-			}
-		default:
-			return nil, pgerr.UnknownCopyOption.New(o.Key).
-				WithHint("COPY options: format, delimiter, null, header, quote, escape, encoding.").WithPos(o.P)
-		}
+	opts, err := copyOptions(c)
+	if err != nil {
+		return nil, err
 	}
 	colTypes := make([]types.T, len(st.Cols))
 	for i, c := range st.Cols {
@@ -578,6 +536,67 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 		}
 		return s.copyRows(ctx, st, src, inTypes, colTypes, idx, full)
 	}}, nil
+}
+
+// copyOptions reads COPY FROM's options.
+func copyOptions(c *parser.Copy) (pgwire.CopyOptions, error) {
+	var opts pgwire.CopyOptions
+	var err error
+	for _, o := range c.Options {
+		v, ok := optString(o)
+		if !ok {
+			return opts, pgerr.BadCopyOption.New(o.Key).WithPos(o.P)
+		}
+		single := func() (byte, error) {
+			if len(v) != 1 {
+				return 0, pgerr.CopyCharTooLong.New(o.Key).WithPos(o.P)
+			}
+			return v[0], nil
+		}
+		switch o.Key {
+		case "format":
+			switch strings.ToLower(v) {
+			case "text":
+				opts.Format = pgwire.CopyText
+			case "csv":
+				opts.Format = pgwire.CopyCSV
+			case "binary":
+				opts.Format = pgwire.CopyBinary
+			default:
+				return opts, pgerr.UnknownCopyFormat.New(v).WithHint("Use text, csv or binary.").WithPos(o.P)
+			}
+		case "delimiter":
+			if opts.Delimiter, err = single(); err != nil {
+				return opts, err
+			}
+		case "quote":
+			if opts.Quote, err = single(); err != nil {
+				return opts, err
+			}
+		case "escape":
+			if opts.Escape, err = single(); err != nil {
+				return opts, err
+			}
+		case "null":
+			opts.Null = v
+		case "header":
+			switch strings.ToLower(v) {
+			case "", "true", "on", "1":
+				opts.Header = true
+			case "false", "off", "0":
+			default:
+				return opts, pgerr.CopyHeaderNotBool.New().WithPos(o.P)
+			}
+		case "encoding":
+			if r, err := settings["client_encoding"].check(v, ""); err != nil || r != "UTF8" {
+				return opts, pgerr.CopyEncoding.New(v).WithPos(o.P)
+			}
+		default:
+			return opts, pgerr.UnknownCopyOption.New(o.Key).
+				WithHint("COPY options: format, delimiter, null, header, quote, escape, encoding.").WithPos(o.P)
+		}
+	}
+	return opts, nil
 }
 
 // copyChunk is how many rows one append proposal carries during COPY.

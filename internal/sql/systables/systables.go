@@ -179,6 +179,11 @@ func Shards(ctx context.Context, n Status) *exec.MemTable {
 			add(v.Name, i, g, refs[g].Nodes)
 		}
 	}
+	for _, tb := range cat.SortedTables() {
+		for i, g := range tb.Groups {
+			add(tb.Name, i, g, refs[g].Nodes)
+		}
+	}
 	return t
 }
 

@@ -35,6 +35,19 @@ func children(e parser.Expr) []parser.Expr {
 			return []parser.Expr{e.X, e.Array}
 		}
 		return []parser.Expr{e.X}
+	case *parser.WindowFunc:
+		// The call's arguments and FILTER, and the window's expressions:
+		// an aggregate inside them (sum(count(*)) OVER ()) makes the
+		// query grouped; the window function itself does not.
+		out := append([]parser.Expr(nil), e.Func.Args...)
+		if e.Func.Filter != nil {
+			out = append(out, e.Func.Filter)
+		}
+		out = append(out, e.Over.PartitionBy...)
+		for _, o := range e.Over.OrderBy {
+			out = append(out, o.Expr)
+		}
+		return out
 	case *parser.Case:
 		var out []parser.Expr
 		if e.Operand != nil {
@@ -143,6 +156,12 @@ func canonTo(c *scalar.Compiler, sb *strings.Builder, e parser.Expr) {
 			canonTo(c, sb, e.Filter)
 		}
 		sb.WriteString(")")
+	case *parser.WindowFunc:
+		// The text of the window is enough: equal calls over equal
+		// windows compute the same values.
+		sb.WriteString("(OVER ")
+		canonTo(c, sb, e.Func)
+		sb.WriteString(" " + parser.FormatExpr(e) + ")")
 	case *parser.Case:
 		fmt.Fprintf(sb, "(CASE %v", e.Operand != nil)
 		for _, k := range children(e) {

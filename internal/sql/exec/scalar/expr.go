@@ -303,6 +303,8 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 			return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
 		}
 		return c.Sub(c, e)
+	case *parser.WindowFunc:
+		return nil, c.olapMisuse(e, "")
 	case *parser.Subquery, *parser.Exists, *parser.InSubquery:
 		if c.Sub == nil {
 			return nil, pgerr.SubqueryInExpression.New().WithPos(e.Pos())

@@ -137,6 +137,9 @@ func (c *Compiler) compileFunc(f *parser.Func) (*Node, error) {
 		}
 		return nil, pgerr.AggregateNotAllowed.New(c.NoAgg).WithPos(f.P)
 	}
+	if err := c.olapMisuse(f, name); err != nil {
+		return nil, err
+	}
 	if f.Filter != nil {
 		return nil, pgerr.NotAnAggregate.New("FILTER", name).WithPos(f.P)
 	}
