@@ -227,6 +227,11 @@ func TestViewJoinFailover(t *testing.T) {
 		}
 		return out == strings.Join(want, "\n"), fmt.Sprintf("view:\n%s\nrecomputed:\n%s", out, strings.Join(want, "\n"))
 	})
+	// And the same join run ad hoc agrees.
+	adhoc, err := queryText(p1, "SELECT d.site, count(*), sum(e.value) FROM ev e JOIN devices d ON e.device = d.id GROUP BY d.site ORDER BY 1")
+	if err != nil || adhoc != strings.Join(want, "\n") {
+		t.Fatalf("ad-hoc join (%v):\n%s\nrecomputed:\n%s", err, adhoc, strings.Join(want, "\n"))
+	}
 	t.Logf("per_site equals the join recomputed from %d events (%d acknowledged) and %d devices; %d table writes acknowledged, %d failed",
 		len(inStream), len(ackedIDs), len(sites), tableAcked, tableFailed)
 }
