@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -444,6 +445,12 @@ type Enricher struct {
 	iindex  map[int64]int32  // index when intKey
 	next    []int32          // hash mode: next row of tab with the same key; -1 ends
 	loaded  bool             // tab is valid for version
+	// Point mode: the ScanKeys calls since the cache started over, and
+	// whether the cache holds the whole table (after loadAll: a key not
+	// in it has no row). noFullScan: the table proved too large to load.
+	calls      int
+	complete   bool
+	noFullScan bool
 	version uint64
 
 	keyBuf  []byte
@@ -502,6 +509,7 @@ func (v *ViewPlan) NewEnricher(src KeyedSource) (*Enricher, error) {
 }
 
 func (e *Enricher) reset() {
+	e.calls, e.complete = 0, false
 	e.tab.Reset()
 	clear(e.index)
 	clear(e.iindex)
@@ -649,7 +657,7 @@ func (e *Enricher) Widen(ctx context.Context, ec *Ctx, b *types.Batch) (*types.B
 		e.sIdx, e.tIdx = append(e.sIdx, int32(i)), append(e.tIdx, t)
 	}
 	if len(e.lookups) > 0 {
-		if err := e.lookup(ctx); err != nil {
+		if err := e.fetch(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -704,7 +712,7 @@ func (e *Enricher) probe(ec *Ctx, b *types.Batch, i int) (int32, error) {
 			return -1, nil
 		case ok:
 			return r, nil
-		case !e.j.point:
+		case !e.j.point || e.complete:
 			return -1, nil
 		}
 		r = pendingBase - int32(len(e.lookups))
@@ -723,7 +731,7 @@ func (e *Enricher) probe(ec *Ctx, b *types.Batch, i int) (int32, error) {
 		return -1, nil
 	case ok:
 		return r, nil
-	case !e.j.point:
+	case !e.j.point || e.complete:
 		return -1, nil
 	}
 	r = pendingBase - int32(len(e.lookups))
@@ -739,6 +747,91 @@ func (e *Enricher) probe(ec *Ctx, b *types.Batch, i int) (int32, error) {
 	e.slotRow = append(e.slotRow, rowMissing)
 	e.slotKey = append(e.slotKey, k)
 	return r, nil
+}
+
+// fullScanAfter is how many ScanKeys calls a point-mode cache makes
+// before it reads the whole table instead: a small table whose keys the
+// stream names over and over costs one scan per round, not a lookup per
+// batch.
+const fullScanAfter = 3
+
+// fetch resolves this batch's pending keys: by one ScanKeys, or, after
+// fullScanAfter of them since the cache started over, by loading the
+// whole table (unless it is larger than maxCachedRows).
+func (e *Enricher) fetch(ctx context.Context) error {
+	if e.calls < fullScanAfter || e.noFullScan {
+		e.calls++
+		return e.lookup(ctx)
+	}
+	if err := e.loadAll(ctx); err != nil {
+		return err
+	}
+	if !e.complete {
+		return e.lookup(ctx) // too large: keep looking keys up
+	}
+	for slot := range e.slotRow {
+		var r int32
+		var ok bool
+		if e.intKey {
+			r, ok = e.iindex[e.lookups[slot][0].I]
+		} else {
+			r, ok = e.index[e.slotKey[slot]]
+		}
+		if ok {
+			e.slotRow[slot] = r
+		}
+	}
+	return nil
+}
+
+// errTooLarge stops loadAll's scan of a table past maxCachedRows.
+var errTooLarge = errors.New("table too large to cache")
+
+// loadAll replaces the point-mode cache by the whole table.
+func (e *Enricher) loadAll(ctx context.Context) error {
+	pending := e.lookups
+	e.tab.Reset()
+	clear(e.index)
+	clear(e.iindex)
+	err := e.src.Scan(ctx, func(b *types.Batch) error {
+		for i := 0; i < b.N; i++ {
+			if !e.tableKey(b, i) {
+				continue
+			}
+			if e.tab.N >= maxCachedRows {
+				return errTooLarge
+			}
+			r := int32(e.tab.N)
+			e.appendTableRow(b, i)
+			if e.intKey {
+				e.iindex[e.kd[0].I] = r
+			} else {
+				e.index[string(e.keyBuf)] = r
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errTooLarge):
+		e.reset()
+		e.noFullScan = true
+	case err != nil:
+		e.reset()
+		return err
+	default:
+		e.complete = true
+		return nil
+	}
+	// Back to lookups: mark this batch's keys pending again.
+	for slot, kd := range pending {
+		r := pendingBase - int32(slot)
+		if e.intKey {
+			e.iindex[kd[0].I] = r
+		} else {
+			e.index[e.slotKey[slot]] = r
+		}
+	}
+	return nil
 }
 
 // lookup reads the pending keys' rows with one ScanKeys and records them

@@ -256,3 +256,73 @@ func BenchmarkEnrichW1(b *testing.B) {
 func BenchmarkEnrichW1BySite(b *testing.B) {
 	benchEnrich(b, "SELECT d.site, count(*) AS n, sum(value) AS total, max(value) AS peak FROM events e GROUP BY d.site")
 }
+
+// countingKeyed counts the reads of a keyed source.
+type countingKeyed struct {
+	KeyedSource
+	scans, lookups int
+}
+
+func (c *countingKeyed) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
+	c.scans++
+	return c.KeyedSource.Scan(ctx, fn)
+}
+
+func (c *countingKeyed) ScanKeys(ctx context.Context, keys [][]types.Datum, fn func(b *types.Batch) error) error {
+	c.lookups++
+	return c.KeyedSource.ScanKeys(ctx, keys, fn)
+}
+
+// TestViewJoinLoadsSmallTable: within one round, after fullScanAfter
+// lookups a point-mode enricher reads the whole table once and answers
+// the rest (misses included) from it; a new round starts over.
+func TestViewJoinLoadsSmallTable(t *testing.T) {
+	for _, left := range []bool{false, true} {
+		v, err := planJoinSQL(t, "SELECT d.site, count(*) FROM events e GROUP BY d.site", "e.device_id = d.id", left)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &countingKeyed{KeyedSource: testDevices()}
+		e, err := v.NewEnricher(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ec, d := &Ctx{}, v.NewDelta()
+		for round := 0; round < 2; round++ {
+			if err := e.Refresh(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			// Events one per batch, newest device first, so each of the
+			// first batches misses the cache.
+			rows := sqlEvents().rows
+			for i := len(rows) - 1; i >= 0; i-- {
+				b := types.NewBatch(colTypes(eventCols))
+				b.AppendRow(rows[i])
+				w, err := e.Widen(context.Background(), ec, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := v.Fold(ec, d, w, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if src.lookups != 2*fullScanAfter || src.scans != 2 {
+			t.Errorf("left %v: %d lookups and %d scans in two rounds, want %d and 2", left, src.lookups, src.scans, 2*fullScanAfter)
+		}
+		var out []string
+		_ = d.Range(func(k, st []byte) error {
+			row, err := v.Finalize(ec, k, st, nil)
+			out = append(out, strings.ReplaceAll(textRow(row), " | ", " "))
+			return err
+		})
+		sort.Strings(out)
+		want := "NULL 4|a 6|b 4"
+		if left {
+			want = "NULL 6|a 6|b 4"
+		}
+		if got := strings.Join(out, "|"); got != want {
+			t.Errorf("left %v: got %s, want %s", left, got, want)
+		}
+	}
+}
