@@ -439,19 +439,19 @@ type Enricher struct {
 	colMap []int // planned table column → src column
 	// intKey: one equality, a plain stream column against an
 	// integer-like table column: keys are the int64s themselves.
-	intKey  bool
-	tab     *types.Batch     // table rows read (point: the cache; hash: the table)
-	index   map[string]int32 // encoded join key → row in tab (hash: first of its chain)
-	iindex  map[int64]int32  // index when intKey
-	next    []int32          // hash mode: next row of tab with the same key; -1 ends
-	loaded  bool             // tab is valid for version
+	intKey bool
+	tab    *types.Batch     // table rows read (point: the cache; hash: the table)
+	index  map[string]int32 // encoded join key → row in tab (hash: first of its chain)
+	iindex map[int64]int32  // index when intKey
+	next   []int32          // hash mode: next row of tab with the same key; -1 ends
+	loaded bool             // tab is valid for version
 	// Point mode: the ScanKeys calls since the cache started over, and
 	// whether the cache holds the whole table (after loadAll: a key not
 	// in it has no row). noFullScan: the table proved too large to load.
 	calls      int
 	complete   bool
 	noFullScan bool
-	version uint64
+	version    uint64
 
 	keyBuf  []byte
 	lookups [][]types.Datum // this batch's keys to read (point mode)
