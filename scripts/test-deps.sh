@@ -17,5 +17,5 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
 if [ -f internal/e2e/testdata/node/package.json ] && [ ! -d internal/e2e/testdata/node/node_modules ]; then
-  (cd internal/e2e/testdata/node && npm install --no-audit --no-fund --silent)
+  (cd internal/e2e/testdata/node && npm ci --no-audit --no-fund --silent)
 fi

@@ -219,6 +219,9 @@ type Catalog struct {
 	// register again (a new data dir joins as a new node).
 	Removed  map[uint64]bool `json:"removed,omitempty"`
 	NextOpID uint64          `json:"next_op_id,omitempty"`
+	// Schemas are the schemas made by CREATE SCHEMA, with their ids
+	// (public and the system schemas are not listed; see schema.go).
+	Schemas map[string]uint64 `json:"schemas,omitempty"`
 }
 
 // New returns an empty catalog.

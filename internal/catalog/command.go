@@ -252,6 +252,9 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 		}
 		return e.Placement, nil
 	}
+	if c, ok, err := e.schemaCommand(); ok {
+		return c, err
+	}
 	return nil, pgerr.CatalogUnknownCmd.New(e.Op)
 }
 

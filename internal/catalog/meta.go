@@ -146,6 +146,9 @@ func (cmd *AddNode) apply(c *Catalog) *Result {
 
 func (cmd *CreateStream) apply(c *Catalog) *Result {
 	s := cmd.Stream
+	if err := c.checkSchemaOf(s.Name); err != nil {
+		return &Result{Err: err}
+	}
 	if kind := c.Exists(s.Name); kind != "" {
 		if cmd.IfNotExists && kind == "stream" {
 			return &Result{Stream: c.Streams[s.Name], Notice: fmt.Sprintf("stream %q already exists, skipping", s.Name)}
@@ -165,6 +168,9 @@ func (cmd *CreateStream) apply(c *Catalog) *Result {
 
 func (cmd *CreateView) apply(c *Catalog) *Result {
 	v := cmd.View
+	if err := c.checkSchemaOf(v.Name); err != nil {
+		return &Result{Err: err}
+	}
 	if kind := c.Exists(v.Name); kind != "" {
 		if cmd.IfNotExists && kind == "view" {
 			return &Result{View: c.Views[v.Name], Notice: fmt.Sprintf("view %q already exists, skipping", v.Name)}

@@ -148,6 +148,9 @@ func (e *envelope) tableCommand() (cmd Command, err *pgerr.Error, ok bool) {
 
 func (cmd *CreateTable) apply(c *Catalog) *Result {
 	t := cmd.Table
+	if err := c.checkSchemaOf(t.Name); err != nil {
+		return &Result{Err: err}
+	}
 	if kind := c.Exists(t.Name); kind != "" {
 		if cmd.IfNotExists && kind == "table" {
 			return &Result{Table: c.Tables[t.Name], Notice: fmt.Sprintf("relation %q already exists, skipping", t.Name)}

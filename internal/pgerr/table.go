@@ -392,7 +392,7 @@ var (
 	TimeZoneInvalid       = def("time_zone_invalid", InvalidParameterValue, "invalid value for parameter \"TimeZone\": %q", "Use an IANA zone name such as 'Europe/Berlin', a number of hours east of UTC such as '-5', a POSIX zone such as 'UTC+3' (hours west), or 'UTC'.")
 	DateStyleInvalid      = def("datestyle_invalid", InvalidParameterValue, "invalid value for parameter \"DateStyle\": %q", "Give an output style (ISO, SQL, Postgres, German) and/or a field order (DMY, MDY, YMD; European, US), e.g. 'SQL, DMY'.")
 	ExtraFloatDigitsRange = def("extra_float_digits_range", InvalidParameterValue, "%s is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)", "")
-	SchemaNotFound        = def("schema_not_found", "3F000", "schema %q does not exist", "Cairn's schemas are public (streams and views), cairn_cluster (system tables) and pg_catalog.")
+	SchemaNotFound        = def("schema_not_found", "3F000", "schema %q does not exist", "CREATE SCHEMA makes one; \\dn lists them.")
 	PipelineDBSetting     = def("pipelinedb_setting", FeatureNotSupported, "PipelineDB setting %q is not supported by Cairn", "")
 	ZoneNotRecognized     = def("zone_not_recognized", InvalidParameterValue, "time zone %q not recognized", "Use an IANA zone name such as 'Europe/Berlin' or a POSIX zone such as 'UTC+3' (hours west of UTC).")
 	SetLocalUnsupported   = def("set_local_unsupported", FeatureNotSupported, "SET LOCAL is not supported: Cairn has no transaction-scoped settings", "Use SET (for the session) and RESET afterwards.")
@@ -448,6 +448,25 @@ var (
 // issue 11: query memory
 var (
 	QueryMemoryExceeded = def("query_memory_exceeded", OutOfMemory, "query exceeded its memory limit of %s", "Narrow the query (WHERE, LIMIT, fewer groups), or raise the limit: SET max_query_memory = '1GB'.")
+)
+
+// issue 11: protocol (cursors, PREPARE, COPY TO)
+var (
+	PrepareStmtKind       = def("prepare_stmt_kind", SyntaxError, "%s cannot be prepared", "PREPARE takes a query, INSERT or other single statement.")
+	ExecuteArgCount       = def("execute_arg_count", SyntaxError, "wrong number of parameters for prepared statement \"%s\": expected %d, got %d", "")
+	FetchZero             = def("fetch_zero", FeatureNotSupported, "FETCH 0 (the current row again) is not supported", "Cursors read forward only: FETCH n with n > 0, or ALL.")
+	CursorNeedsQuery      = def("cursor_needs_query", SyntaxError, "DECLARE CURSOR needs a query that returns rows, not %s", "")
+	CursorOutsideBlock    = def("cursor_outside_block", NoActiveSQLTransaction, "DECLARE CURSOR can only be used in transaction blocks", "Run BEGIN first, or declare the cursor WITH HOLD.")
+	CursorExists          = def("cursor_exists", "42P03", "cursor \"%s\" already exists", "")
+	CursorNotFound        = def("cursor_not_found", InvalidCursorName, "cursor \"%s\" does not exist", "")
+	CopyNeedsQuery        = def("copy_needs_query", FeatureNotSupported, "COPY (%s) TO is not supported: the statement returns no rows", "COPY (query) TO STDOUT takes a SELECT.")
+	CopyOutUnavailable    = def("copy_out_unavailable", FeatureNotSupported, "COPY TO STDOUT needs a PostgreSQL client connection", "Use psql, or a driver's COPY support.")
+	CopyOptionInBinary    = def("copy_option_in_binary", SyntaxError, "cannot specify %s in BINARY mode", "")
+	CopyOptionUnsupported = def("copy_option_unsupported", FeatureNotSupported, "COPY option %s is not supported", "COPY options: format, delimiter, null, header, quote, escape, encoding.")
+	CopyOptionCSVOnly     = def("copy_option_csv_only", FeatureNotSupported, "COPY %s available only in CSV mode", "")
+	CopyBadDelimiter      = def("copy_bad_delimiter", InvalidParameterValue, "COPY delimiter cannot be %q", "")
+	CopyDelimiterInNull   = def("copy_delimiter_in_null", InvalidParameterValue, "COPY delimiter must not appear in the NULL specification", "")
+	CopyDelimiterIsQuote  = def("copy_delimiter_is_quote", InvalidParameterValue, "COPY delimiter and quote must be different", "")
 )
 
 // issue 11: olap (window functions, grouping sets, DISTINCT ON, set-returning functions)
@@ -510,6 +529,23 @@ var (
 	AddNotNullNoDefault = def("add_not_null_no_default", NotNullViolation, "column %q of relation %q contains null values", "Give the new NOT NULL column a DEFAULT, which the existing rows take.")
 	DuplicateKey        = def("duplicate_key", UniqueViolation, "duplicate key value violates unique constraint %q", "")
 	NullInColumn        = def("null_in_column", NotNullViolation, "null value in column %q of relation %q violates not-null constraint", "")
+)
+
+// issue 11: catalog
+var (
+	InvalidRegex       = def("invalid_regex", "2201B", "invalid regular expression: %s", "Cairn runs POSIX regular expressions with Go's RE2 syntax: back-references and look-around are not supported.")
+	RegTypeNotFound    = def("reg_type_not_found", UndefinedObject, "type %q does not exist", "")
+	RegSchemaNotFound  = def("reg_schema_not_found", "3F000", "schema %q does not exist", "")
+	RegRoleNotFound    = def("reg_role_not_found", UndefinedObject, "role %q does not exist", "")
+	RegProcNotFound    = def("reg_proc_not_found", UndefinedFunction, "function %q does not exist", "")
+	NoCatalogHere      = def("no_catalog_here", FeatureNotSupported, "%s needs the catalog, which is not available here", "Call it in a query, not in a continuous view.")
+	UnknownEncoding    = def("unknown_encoding", InvalidParameterValue, "encoding %d is not known", "")
+	SchemaExists       = def("schema_exists", "42P06", "schema %q already exists", "")
+	SchemaNameReserved = def("schema_name_reserved", "42939", "unacceptable schema name %q", "The prefix \"pg_\" is reserved for system schemas.")
+	SchemaBuiltin      = def("schema_builtin", DependentObjects, "cannot drop schema %q because it is required by the database system", "")
+	SchemaNotEmpty     = def("schema_not_empty", DependentObjects, "cannot drop schema %q because other objects depend on it: %s", "Use DROP SCHEMA ... CASCADE to drop them too.")
+	NoSchemaSelected   = def("no_schema_selected", "3F000", "no schema has been selected to create in", "Name the schema (CREATE STREAM s.name ...) or SET search_path to public or a schema made with CREATE SCHEMA.")
+	SchemaInName       = def("schema_in_name", "3F000", "schema %q cannot hold %s", "Streams and views live in public or in a schema made with CREATE SCHEMA.")
 )
 
 // issue 11: join (exec)

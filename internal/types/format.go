@@ -1333,8 +1333,14 @@ func AppendBinary(dst []byte, d Datum) []byte {
 	case Int8:
 		return binary.BigEndian.AppendUint64(dst, uint64(d.I))
 	case Float4:
+		if math.IsNaN(d.F) {
+			return binary.BigEndian.AppendUint32(dst, 0x7fc00000) // PostgreSQL's NaN
+		}
 		return binary.BigEndian.AppendUint32(dst, math.Float32bits(float32(d.F)))
 	case Float8:
+		if math.IsNaN(d.F) {
+			return binary.BigEndian.AppendUint64(dst, 0x7ff8000000000000) // PostgreSQL's NaN
+		}
 		return binary.BigEndian.AppendUint64(dst, math.Float64bits(d.F))
 	case Numeric:
 		return AppendNumericBinary(dst, d.S)

@@ -67,8 +67,26 @@ type prepared struct {
 	text       string
 	offset     int // character offset of text within the client's query
 	paramTypes []types.T
+	declared   []uint32 // the parameter type OIDs the client sent with Parse
 	cols       []Column
 	copyTable  string
+}
+
+// paramOID is the type OID ParameterDescription reports for parameter i:
+// the one the client declared when it maps to the type the statement
+// uses (varchar, bpchar and name stay themselves rather than becoming
+// text, as drivers such as pgjdbc insist), else the statement's type.
+func (ps *prepared) paramOID(i int) uint32 {
+	t := ps.paramTypes[i]
+	if t == types.Unknown {
+		t = types.Text
+	}
+	if i < len(ps.declared) && ps.declared[i] != 0 {
+		if dt, ok := types.FromOID(ps.declared[i]); ok && dt == t {
+			return ps.declared[i]
+		}
+	}
+	return t.OID()
 }
 
 // portal is a bound statement, possibly partly executed.
@@ -77,11 +95,10 @@ type portal struct {
 	params  []types.Datum
 	formats []int16 // one per result column
 
-	// Set once a row-limited Execute ran the statement: the rows not yet
-	// sent, and the tag to send when they are exhausted.
-	ran  bool
-	rows [][]types.Datum
-	tag  string
+	// Set once a row-limited Execute started the statement (portal.go);
+	// tag is its command tag once it finished.
+	run *portalRun
+	tag string
 }
 
 // startupTimeout bounds the startup phase, so a client that connects and
@@ -107,6 +124,7 @@ func (s *Server) serveConn(c *conn) {
 		c.ctxStop(errClientGone)
 		nc.Close()
 		c.rd.stop()
+		c.closeAllPortals()
 		if c.sess != nil {
 			c.sess.Close()
 		}
@@ -339,12 +357,14 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
 		return false
 	case *pgproto3.Sync:
 		c.ignoreTillSync = false
+		c.endTxPortals()
 		return c.readyForQuery() && c.setIdle()
 	case *pgproto3.Query:
 		c.ignoreTillSync = false
 		if !c.simpleQuery(m.String) {
 			return false
 		}
+		c.endTxPortals()
 		return c.readyForQuery() && c.setIdle()
 	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
 		// Left over from a COPY that already failed: ignore, as PostgreSQL does.
@@ -369,7 +389,7 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
 		if m.ObjectType == 'S' {
 			delete(c.stmts, m.Name)
 		} else {
-			delete(c.portals, m.Name)
+			c.dropPortal(m.Name)
 		}
 		err = c.send(&pgproto3.CloseComplete{})
 	case *pgproto3.FunctionCall:
@@ -481,12 +501,13 @@ func (c *conn) simpleQuery(q string) bool {
 		if len(ps.paramTypes) > 0 {
 			return c.sendError(pgerr.NoParameter1.New(), 0)
 		}
+		formats := simpleFormats(ps.cols)
 		if ps.cols != nil {
-			if err := c.send(rowDescription(ps.cols, nil)); err != nil {
+			if err := c.send(rowDescription(ps.cols, formats)); err != nil {
 				return false
 			}
 		}
-		p := &portal{ps: ps, formats: make([]int16, len(ps.cols))}
+		p := &portal{ps: ps, formats: formats}
 		if err := c.run(p, 0); err != nil {
 			if c.connErr(err) {
 				return false
@@ -559,6 +580,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 		return e
 	}
 	ps.offset = off
+	ps.declared = m.ParameterOIDs
 	c.stmts[m.Name] = ps
 	return c.send(&pgproto3.ParseComplete{})
 }
@@ -628,8 +650,22 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 		}
 		formats[i] = f
 	}
+	c.dropPortal(m.DestinationPortal)
 	c.portals[m.DestinationPortal] = &portal{ps: ps, params: params, formats: formats}
 	return c.send(&pgproto3.BindComplete{})
+}
+
+// simpleFormats are the result formats of the simple query protocol:
+// text, but binary for the columns a statement marks Binary (FETCH from
+// a BINARY cursor).
+func simpleFormats(cols []Column) []int16 {
+	formats := make([]int16, len(cols))
+	for i, col := range cols {
+		if col.Binary {
+			formats[i] = 1
+		}
+	}
+	return formats
 }
 
 func rowDescription(cols []Column, formats []int16) *pgproto3.RowDescription {
@@ -661,11 +697,8 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 			return pgerr.PreparedNotFound.New(m.Name)
 		}
 		oids := make([]uint32, len(ps.paramTypes))
-		for i, t := range ps.paramTypes {
-			if t == types.Unknown {
-				t = types.Text
-			}
-			oids[i] = t.OID()
+		for i := range ps.paramTypes {
+			oids[i] = ps.paramOID(i)
 		}
 		if err := c.send(&pgproto3.ParameterDescription{ParameterOIDs: oids}); err != nil {
 			return err
@@ -711,34 +744,18 @@ func (c *conn) run(p *portal, maxRows int) error {
 	if p.ps.st == nil {
 		return c.send(&pgproto3.EmptyQueryResponse{})
 	}
-	if !p.ran {
+	if p.run == nil && maxRows == 0 {
 		w := &execWriter{c: c, cols: p.ps.cols, formats: p.formats, copyTable: p.ps.copyTable}
-		if maxRows > 0 {
-			w.buffer = true
-		}
 		tag, err := c.executeStmt(p, w)
 		if err != nil {
 			return err
 		}
-		if maxRows == 0 {
-			return c.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
-		}
-		p.ran, p.rows, p.tag = true, w.rows, tag
+		return c.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 	}
-	n := len(p.rows)
-	if maxRows > 0 && maxRows < n {
-		n = maxRows
+	if p.run == nil {
+		c.startPortal(p)
 	}
-	for _, row := range p.rows[:n] {
-		if err := c.sendRow(row, p.ps.cols, p.formats); err != nil {
-			return err
-		}
-	}
-	p.rows = p.rows[n:]
-	if maxRows > 0 && len(p.rows) > 0 {
-		return c.send(&pgproto3.PortalSuspended{})
-	}
-	return c.send(&pgproto3.CommandComplete{CommandTag: []byte(p.tag)})
+	return c.resumePortal(p, maxRows)
 }
 
 // executeStmt runs the statement with a cancellable context and turns
@@ -754,6 +771,11 @@ func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
 		c.mu.Unlock()
 		cancel(nil)
 	}()
+	return c.executeStmtCtx(ctx, p, w)
+}
+
+// executeStmtCtx runs the statement under ctx (which the caller cancels).
+func (c *conn) executeStmtCtx(ctx context.Context, p *portal, w *execWriter) (string, error) {
 	c.dr.style = c.textStyle()
 	tag, err := p.ps.st.Execute(ctx, p.params, w)
 	if w.copy != nil && !w.copy.done {
@@ -761,6 +783,12 @@ func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
 		// the rest so the protocol stays in step.
 		if derr := w.copy.drain(); derr != nil && c.connErr(derr) {
 			return "", derr
+		}
+	}
+	if err == nil && w.out != nil {
+		err = w.out.finish()
+		if err != nil {
+			return "", err
 		}
 	}
 	if err == nil {
@@ -772,6 +800,8 @@ func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
 	switch context.Cause(ctx) {
 	case errCanceledByUser:
 		return "", pgerr.CanceledByUser.New()
+	case errPortalClosed:
+		return "", errPortalClosed
 	case errServerClosed:
 		return "", pgerr.AdminTerminated.New()
 	case errClientGone:
@@ -874,20 +904,39 @@ type execWriter struct {
 	cols      []Column
 	formats   []int16
 	copyTable string
-	buffer    bool // keep rows for a row-limited portal instead of sending
-	rows      [][]types.Datum
-	copy      *copyIn
-	werr      error // the write error that stopped the statement
+	// A row-limited portal's statement (portal.go) calls pause before the
+	// row past limit; limit 0 is no limit.
+	pause       func() error
+	limit, sent int
+	copy        *copyIn
+	out         *copyOut // set once the statement started a COPY TO
+	werr        error    // the write error that stopped the statement
+}
+
+// CopyOut implements CopyOuter.
+func (w *execWriter) CopyOut(opts CopyOptions, cols []Column) (CopySink, error) {
+	if w.copy != nil || w.out != nil {
+		return nil, pgerr.CopyStartedTwice.New()
+	}
+	cp, err := newCopyOut(w.c, opts, cols)
+	if err != nil {
+		return nil, err
+	}
+	w.out = cp
+	return cp, nil
 }
 
 func (w *execWriter) Row(row []types.Datum) error {
 	if w.werr != nil {
 		return w.werr
 	}
-	if w.buffer {
-		w.rows = append(w.rows, append([]types.Datum(nil), row...))
-		return nil
+	if w.limit > 0 && w.sent == w.limit {
+		if err := w.pause(); err != nil {
+			w.werr = err
+			return err
+		}
 	}
+	w.sent++
 	if err := w.c.sendRow(row, w.cols, w.formats); err != nil {
 		w.werr = err
 		return err

@@ -87,6 +87,7 @@ type fakeHandler struct {
 	prepares map[string]int // statement text -> Prepare calls
 	copied   *types.Batch   // every row received by COPY
 	cancels  int            // statements that saw their context end
+	gen      int            // rows GEN produced (handed to the writer)
 	sessions []*fakeSession
 	sleeping chan struct{} // SLEEP signals when it starts
 
@@ -221,6 +222,9 @@ func (s *fakeSession) Prepare(ctx context.Context, stmt parser.Statement, text s
 			for i := range n {
 				row[0] = types.NewInt(types.Int8, int64(i))
 				row[1] = types.NewText("row " + strconv.Itoa(i))
+				s.h.mu.Lock()
+				s.h.gen++
+				s.h.mu.Unlock()
 				if err := w.Row(row); err != nil {
 					return "", err
 				}
@@ -291,6 +295,17 @@ func (s *fakeSession) Prepare(ctx context.Context, stmt parser.Statement, text s
 		st.cols = []Column{{Name: "a", T: types.Int4}, {Name: "b", T: types.Float8}, {Name: "c", T: types.Text}}
 		st.exec = func(_ context.Context, _ []types.Datum, w ResultWriter) (string, error) {
 			return "SELECT 1", w.Row([]types.Datum{types.NewInt(types.Int8, 7), types.NewInt(types.Int8, 2), types.NewInt(types.Int8, 3)})
+		}
+	case "BINCOL":
+		// A column marked Binary, as FETCH from a BINARY cursor.
+		st.cols = []Column{{Name: "b", T: types.Int4, Binary: true}, {Name: "t", T: types.Int4}}
+		st.exec = func(_ context.Context, _ []types.Datum, w ResultWriter) (string, error) {
+			return "FETCH 1", w.Row([]types.Datum{types.NewInt(types.Int4, 7), types.NewInt(types.Int4, 8)})
+		}
+	case "COPYOUT":
+		// COPYOUT text|csv|binary [header]: tricky values through COPY TO.
+		st.exec = func(_ context.Context, _ []types.Datum, w ResultWriter) (string, error) {
+			return copyOutFake(w, strings.Fields(text)[1:])
 		}
 	case "PANIC":
 		st.exec = func(context.Context, []types.Datum, ResultWriter) (string, error) { panic("fake session bug") }

@@ -45,6 +45,10 @@ type Styler interface {
 type Column struct {
 	Name string
 	T    types.T
+	// Binary sends the column in binary in the simple query protocol,
+	// where the client cannot ask for a format (FETCH from a BINARY
+	// cursor); the extended protocol's Bind formats decide otherwise.
+	Binary bool
 }
 
 // Stmt is a prepared statement.

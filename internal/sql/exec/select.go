@@ -53,8 +53,8 @@ type Plan struct {
 	// did (stats, counted by Run).
 	info  planInfo
 	stats opStats
-	body  bool // the ORDER BY/LIMIT of a set operation or VALUES
-	olap     olapPlan // window functions, grouping sets, DISTINCT ON, set-returning functions
+	body  bool     // the ORDER BY/LIMIT of a set operation or VALUES
+	olap  olapPlan // window functions, grouping sets, DISTINCT ON, set-returning functions
 }
 
 // Columns returns the plan's output columns.

@@ -55,6 +55,9 @@ func QuoteString(s string) string {
 }
 
 func formatStmt(b *strings.Builder, s Statement) {
+	if formatSchemaStmt(b, s) {
+		return
+	}
 	switch s := s.(type) {
 	case *CreateStream:
 		if s.Foreign {
@@ -65,7 +68,7 @@ func formatStmt(b *strings.Builder, s Statement) {
 		if s.IfNotExists {
 			b.WriteString("IF NOT EXISTS ")
 		}
-		b.WriteString(QuoteIdent(s.Name))
+		b.WriteString(QuoteObject(s.Name))
 		b.WriteString(" (")
 		for i, c := range s.Cols {
 			if i > 0 {
@@ -103,7 +106,7 @@ func formatStmt(b *strings.Builder, s Statement) {
 		if s.IfNotExists {
 			b.WriteString("IF NOT EXISTS ")
 		}
-		b.WriteString(QuoteIdent(s.Name))
+		b.WriteString(QuoteObject(s.Name))
 		if len(s.With) > 0 {
 			b.WriteString(" WITH ")
 			formatOptions(b, s.With, " = ", true)
@@ -129,13 +132,13 @@ func formatStmt(b *strings.Builder, s Statement) {
 		if s.IfExists {
 			b.WriteString("IF EXISTS ")
 		}
-		formatNames(b, s.Names)
+		formatObjects(b, s.Names)
 		if s.Cascade {
 			b.WriteString(" CASCADE")
 		}
 	case *Insert:
 		b.WriteString("INSERT INTO ")
-		b.WriteString(QuoteIdent(s.Table))
+		b.WriteString(QuoteObject(s.Table))
 		if len(s.Cols) > 0 {
 			b.WriteString(" (")
 			formatNames(b, s.Cols)
@@ -160,7 +163,7 @@ func formatStmt(b *strings.Builder, s Statement) {
 		}
 	case *Copy:
 		b.WriteString("COPY ")
-		b.WriteString(QuoteIdent(s.Table))
+		b.WriteString(QuoteObject(s.Table))
 		if len(s.Cols) > 0 {
 			b.WriteString(" (")
 			formatNames(b, s.Cols)

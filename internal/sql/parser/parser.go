@@ -230,21 +230,6 @@ func (p *parser) anyWord() (string, error) {
 	return "", p.syntaxErr(t)
 }
 
-// objectName parses the name of a stream or view: `name` or
-// `public.name` (clients and drivers often qualify names with the default
-// schema; any other schema is not supported).
-func (p *parser) objectName() (string, error) {
-	n, err := p.name()
-	if err != nil || !p.isOp(".") {
-		return n, err
-	}
-	if n != "public" {
-		return "", p.unsupported(p.toks[p.i-1], "schema \"%s\" is not supported; streams and views live in schema public", n)
-	}
-	p.i++
-	return p.name()
-}
-
 // objectNameList parses `objectName [, objectName ...]`.
 func (p *parser) objectNameList() ([]string, error) {
 	var out []string
@@ -370,6 +355,8 @@ func (p *parser) parseCreate() (Statement, error) {
 	start := p.next()
 	orReplace := p.acceptKws("or", "replace")
 	switch {
+	case !orReplace && p.acceptKw("schema"):
+		return p.parseCreateSchema(start)
 	case !orReplace && p.acceptKw("stream"):
 		return p.parseCreateStream(start, false)
 	case !orReplace && p.acceptKws("foreign", "table"):
@@ -686,6 +673,9 @@ var intervalUnits = setOf("year", "month", "day", "hour", "minute", "second")
 
 func (p *parser) parseDrop() (Statement, error) {
 	start := p.next()
+	if p.acceptKw("schema") {
+		return p.parseDropSchema(start)
+	}
 	d := &Drop{P: start.pos}
 	switch {
 	case p.acceptKw("stream"), p.acceptKws("foreign", "table"):
@@ -867,6 +857,9 @@ func (p *parser) parseCopyOptions() ([]Option, error) {
 		if !p.isOp(",") && !p.isOp(")") {
 			if p.isOp("(") {
 				return nil, p.unsupported(p.peek(), "COPY option %s with a column list is not supported", strings.ToUpper(k))
+			}
+			if p.isOp("*") {
+				return nil, p.unsupported(p.peek(), "COPY option %s is not supported", strings.ToUpper(k))
 			}
 			if o.Value, err = p.parseOptionValue(); err != nil {
 				return nil, err

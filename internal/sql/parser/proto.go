@@ -410,7 +410,7 @@ func formatProto(b *strings.Builder, s Statement) bool {
 			formatStmt(b, s.Query)
 			b.WriteByte(')')
 		} else {
-			b.WriteString(QuoteIdent(s.Table))
+			b.WriteString(QuoteObject(s.Table))
 			if len(s.Cols) > 0 {
 				b.WriteString(" (")
 				formatNames(b, s.Cols)

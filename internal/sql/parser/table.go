@@ -348,7 +348,7 @@ func formatTableStmt(b *strings.Builder, s Statement) bool {
 		if s.IfNotExists {
 			b.WriteString("IF NOT EXISTS ")
 		}
-		b.WriteString(QuoteIdent(s.Name))
+		b.WriteString(QuoteObject(s.Name))
 		b.WriteString(" (")
 		for i, c := range s.Cols {
 			if i > 0 {
@@ -371,7 +371,7 @@ func formatTableStmt(b *strings.Builder, s Statement) bool {
 		if s.IfExists {
 			b.WriteString("IF EXISTS ")
 		}
-		b.WriteString(QuoteIdent(s.Name))
+		b.WriteString(QuoteObject(s.Name))
 		if s.Add != nil {
 			b.WriteString(" ADD COLUMN ")
 			if s.AddIfNotExists {
@@ -387,10 +387,10 @@ func formatTableStmt(b *strings.Builder, s Statement) bool {
 		}
 	case *Truncate:
 		b.WriteString("TRUNCATE TABLE ")
-		formatNames(b, s.Names)
+		formatObjects(b, s.Names)
 	case *Update:
 		b.WriteString("UPDATE ")
-		b.WriteString(QuoteIdent(s.Table))
+		b.WriteString(QuoteObject(s.Table))
 		if s.Alias != "" {
 			b.WriteString(" AS ")
 			b.WriteString(QuoteIdent(s.Alias))
@@ -403,7 +403,7 @@ func formatTableStmt(b *strings.Builder, s Statement) bool {
 		}
 	case *Delete:
 		b.WriteString("DELETE FROM ")
-		b.WriteString(QuoteIdent(s.Table))
+		b.WriteString(QuoteObject(s.Table))
 		if s.Alias != "" {
 			b.WriteString(" AS ")
 			b.WriteString(QuoteIdent(s.Alias))

@@ -1,6 +1,7 @@
 // Package session runs one client's statements: it turns each parsed
-// statement into a prepared plan or command — SELECT and INSERT, COPY,
-// session settings and transaction blocks, DDL (CREATE/DROP STREAM and
+// statement into a prepared plan or command — SELECT and INSERT, COPY
+// (FROM and TO, copyto.go), cursors (cursor.go), SQL-level PREPARE and
+// EXECUTE (prepare.go), session settings and transaction blocks, DDL (CREATE/DROP STREAM and
 // VIEW, ALTER SYSTEM) and the admin statements (ALTER NODE, ALTER SHARD,
 // FAILOVER, REBALANCE, CANCEL OPERATION) — and runs it against the
 // Backend it is given. It knows nothing of Raft, replicas or the network:

@@ -148,6 +148,11 @@ func (s *Session) viewFrom(cv *parser.CreateView) (st *catalog.Stream, over, cha
 			return nil, nil, nil, err
 		}
 	}
+	if !outputOf && sel.From.Func == nil {
+		name = s.fromKey(sel.From.Schema, name)
+	} else {
+		name = s.lookupKey(name)
+	}
 	if name == cv.Name {
 		return nil, nil, nil, pgerr.ViewReadsItself.New(name).WithPos(pos)
 	}
@@ -831,6 +836,10 @@ func ddlName(st parser.Statement) string {
 		return "DROP STREAM"
 	case *parser.AlterSystemSet:
 		return "ALTER SYSTEM"
+	case *parser.CreateSchema:
+		return "CREATE SCHEMA"
+	case *parser.DropSchema:
+		return "DROP SCHEMA"
 	}
 	return "this statement"
 }

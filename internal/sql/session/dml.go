@@ -705,7 +705,7 @@ func (s *Session) prepareTableCopy(t *catalog.Table, c *parser.Copy) (*prepared,
 	if err != nil {
 		return nil, err
 	}
-	opts, err := copyOptions(c)
+	opts, err := copyOptions(c.Options)
 	if err != nil {
 		return nil, err
 	}

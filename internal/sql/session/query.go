@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
+	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/sql/exec/scalar"
 	"github.com/cairndb/cairn/internal/sql/parser"

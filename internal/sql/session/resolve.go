@@ -1,6 +1,7 @@
 package session
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/cairndb/cairn/internal/catalog"
@@ -19,9 +20,13 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 		return s.resolveIn(schema, name)
 	}
 	path, _ := s.get("search_path")
-	for _, sc := range searchPathList(path) {
-		if sc == "$user" || sc == "pg_catalog" {
-			continue // no user schemas; pg_catalog has no relations a FROM reads
+	list := searchPathList(path)
+	if !slices.Contains(list, "pg_catalog") {
+		list = append([]string{"pg_catalog"}, list...) // searched first unless placed
+	}
+	for _, sc := range list {
+		if sc == "$user" || !systemSchemas[sc] && !s.b.Catalog().HasSchema(sc) {
+			continue // no such schema: skipped, as in PostgreSQL
 		}
 		src, err := s.resolveIn(sc, name)
 		if err == nil || pgerr.From(err).Code != pgerr.UndefinedTable {
@@ -34,7 +39,11 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 // resolveIn looks name up in one schema.
 func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 	switch strings.ToLower(schema) {
-	case "public":
+	case "pg_catalog", "information_schema":
+		if src, ok := s.resolvePG(strings.ToLower(schema), name); ok {
+			return src, nil
+		}
+		return nil, pgerr.QualifiedRelationNotFound.New(schema, name)
 	case "cairn_cluster", "cairn_catalog":
 		switch name {
 		case "operations":
@@ -47,18 +56,21 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 			return src, err
 		}
 		return nil, pgerr.SystemTableNotFound.New(schema, name)
-	default:
-		return nil, pgerr.QualifiedRelationNotFound.New(schema, name)
 	}
 	cat := s.b.Catalog()
-	if st := cat.Streams[name]; st != nil {
+	sc := strings.ToLower(schema)
+	key := catalog.Qualify(sc, name)
+	if st := cat.Streams[key]; st != nil {
 		return s.b.StreamSource(st, ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial()}), nil
 	}
-	if v := cat.Views[name]; v != nil {
+	if v := cat.Views[key]; v != nil {
 		return s.viewSource(cat, v)
 	}
-	if t := cat.Tables[name]; t != nil {
+	if t := cat.Tables[key]; t != nil {
 		return s.b.TableSource(t), nil
+	}
+	if sc != "public" {
+		return nil, pgerr.QualifiedRelationNotFound.New(schema, name)
 	}
 	return nil, pgerr.RelationNotFound.New(name)
 }

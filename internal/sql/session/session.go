@@ -39,6 +39,7 @@ type Session struct {
 	deferred []deferredWrite
 	w        pgwire.ResultWriter // the running statement's, for NOTICEs from sources
 	views    map[uint64]viewPlan // plans of the views read, by view ID
+	proto    protoState          // SQL-level prepared statements and cursors (prepare.go)
 }
 
 // notice sends a NOTICE to the client of the running statement.
@@ -105,7 +106,10 @@ func (s *Session) AbortTx() {
 func (s *Session) TxStatus() byte { return s.tx }
 
 // Close implements pgwire.Session.
-func (s *Session) Close() { s.pending = nil }
+func (s *Session) Close() {
+	s.pending = nil
+	s.closeProto()
+}
 
 // prepared is a planned statement.
 type prepared struct {
@@ -157,6 +161,10 @@ func (s *Session) Prepare(ctx context.Context, stmt parser.Statement, text strin
 		}
 		return nil, err
 	}
+	if appliedAtOnce(stmt) {
+		// DDL in a transaction block is applied when it runs (README).
+		s.warnAppliedAtOnce(stmt, p)
+	}
 	p.s = s
 	return p, nil
 }
@@ -173,12 +181,16 @@ func (s *Session) paramTypes(oids []uint32) *exec.ParamTypes {
 }
 
 func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uint32) (*prepared, error) {
+	if err := s.qualifyNames(stmt); err != nil {
+		return nil, err
+	}
 	switch stmt.(type) {
 	case *parser.Rollback:
 		return &prepared{txCtl: true, run: func(context.Context, []types.Datum, pgwire.ResultWriter) (string, error) {
 			if s.tx == txIdle {
 				return "ROLLBACK", nil // PostgreSQL warns; harmless
 			}
+			s.txEnded(false)
 			s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 			return "ROLLBACK", nil
 		}}, nil
@@ -189,9 +201,11 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 				w.Notice("there is no transaction in progress")
 				return "COMMIT", nil
 			case txFailed:
+				s.txEnded(false)
 				s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 				return "ROLLBACK", nil
 			}
+			s.txEnded(true)
 			pending, order, deferred := s.pending, s.order, s.deferred
 			s.tx, s.pending, s.order, s.pendingRows, s.deferred = txIdle, nil, nil, 0, nil
 			// Check every stream first, so a COMMIT that cannot succeed
@@ -242,13 +256,15 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 		return s.prepareInsert(st, oids)
 	case *parser.Copy:
 		return s.prepareCopy(st)
-	case *parser.CreateStream, *parser.CreateView, *parser.Drop, *parser.AlterSystemSet:
-		if s.tx != txIdle {
-			// DDL is applied at once, so ROLLBACK could not undo it.
-			return nil, pgerr.NotInTxBlock.New(ddlName(st))
-		}
+	}
+	if p, ok, err := s.prepareProto(ctx, stmt, oids); ok {
+		return p, err
 	}
 	switch st := stmt.(type) {
+	case *parser.CreateSchema:
+		return s.prepareCreateSchema(st)
+	case *parser.DropSchema:
+		return s.prepareDropSchema(st)
 	case *parser.CreateStream:
 		return s.prepareCreateStream(st)
 	case *parser.CreateView:
@@ -288,6 +304,7 @@ func (s *Session) execCtx(params []types.Datum) *exec.Ctx {
 		Setting: s.get,
 		Style:   s.styleOrDefault(),
 		Version: fmt.Sprintf("PostgreSQL %s (Cairn %s) on x86_64-pc-linux-gnu, compiled by Go", ServerVersion, s.b.Version()),
+		Catalog: s.pgCatalog(),
 		Mem:     s.queryBudget(),
 	}
 }
@@ -480,7 +497,7 @@ func (s *Session) streamTargets(stream string) ([]uint64, error) {
 	var ids []uint64
 	for _, name := range strings.Split(v, ",") {
 		name = strings.TrimSpace(name)
-		view := cat.Views[name]
+		view := cat.Views[s.lookupKey(name)]
 		if view == nil {
 			return nil, pgerr.StreamTargetNotFound.New(name)
 		}
@@ -513,7 +530,7 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, err := copyOptions(c)
+	opts, err := copyOptions(c.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -536,67 +553,6 @@ func (s *Session) prepareCopy(c *parser.Copy) (*prepared, error) {
 		}
 		return s.copyRows(ctx, st, src, inTypes, colTypes, idx, full)
 	}}, nil
-}
-
-// copyOptions reads COPY FROM's options.
-func copyOptions(c *parser.Copy) (pgwire.CopyOptions, error) {
-	var opts pgwire.CopyOptions
-	var err error
-	for _, o := range c.Options {
-		v, ok := optString(o)
-		if !ok {
-			return opts, pgerr.BadCopyOption.New(o.Key).WithPos(o.P)
-		}
-		single := func() (byte, error) {
-			if len(v) != 1 {
-				return 0, pgerr.CopyCharTooLong.New(o.Key).WithPos(o.P)
-			}
-			return v[0], nil
-		}
-		switch o.Key {
-		case "format":
-			switch strings.ToLower(v) {
-			case "text":
-				opts.Format = pgwire.CopyText
-			case "csv":
-				opts.Format = pgwire.CopyCSV
-			case "binary":
-				opts.Format = pgwire.CopyBinary
-			default:
-				return opts, pgerr.UnknownCopyFormat.New(v).WithHint("Use text, csv or binary.").WithPos(o.P)
-			}
-		case "delimiter":
-			if opts.Delimiter, err = single(); err != nil {
-				return opts, err
-			}
-		case "quote":
-			if opts.Quote, err = single(); err != nil {
-				return opts, err
-			}
-		case "escape":
-			if opts.Escape, err = single(); err != nil {
-				return opts, err
-			}
-		case "null":
-			opts.Null = v
-		case "header":
-			switch strings.ToLower(v) {
-			case "", "true", "on", "1":
-				opts.Header = true
-			case "false", "off", "0":
-			default:
-				return opts, pgerr.CopyHeaderNotBool.New().WithPos(o.P)
-			}
-		case "encoding":
-			if r, err := settings["client_encoding"].check(v, ""); err != nil || r != "UTF8" {
-				return opts, pgerr.CopyEncoding.New(v).WithPos(o.P)
-			}
-		default:
-			return opts, pgerr.UnknownCopyOption.New(o.Key).
-				WithHint("COPY options: format, delimiter, null, header, quote, escape, encoding.").WithPos(o.P)
-		}
-	}
-	return opts, nil
 }
 
 // copyChunk is how many rows one append proposal carries during COPY.

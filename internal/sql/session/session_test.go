@@ -113,6 +113,18 @@ func (r *recorder) CopyIn(pgwire.CopyOptions, []types.T) (pgwire.CopySource, err
 	return nil, errors.New("no COPY in these tests")
 }
 
+// CopyOut implements pgwire.CopyOuter: it prints the options and then
+// each row as Row does.
+func (r *recorder) CopyOut(o pgwire.CopyOptions, cols []pgwire.Column) (pgwire.CopySink, error) {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name + " " + c.T.String()
+	}
+	fmt.Fprintf(r.out, "COPY OUT format=%d delimiter=%q null=%q header=%v quote=%q escape=%q: %s\n",
+		o.Format, o.Delimiter, o.Null, o.Header, o.Quote, o.Escape, strings.Join(names, ", "))
+	return r, nil
+}
+
 func printErr(sb *strings.Builder, err error) {
 	pe := pgerr.From(err)
 	fmt.Fprintf(sb, "ERROR %s: %s\n", pe.Code, pe.Message)

@@ -93,22 +93,11 @@ func checkExtraFloatDigits(v, _ string) (string, error) {
 	return strconv.Itoa(n), nil
 }
 
-// schemas are the schemas Cairn has, for search_path: public holds
-// streams and views, cairn_cluster the system tables; pg_catalog holds
-// nothing a FROM can name but is accepted as PostgreSQL clients set it.
-var schemas = map[string]bool{"public": true, "cairn_cluster": true, "pg_catalog": true}
-
-// checkSearchPath accepts a comma-separated list of existing schemas
-// ("$user" is skipped, as PostgreSQL skips a schema named after a user
-// that does not exist).
+// checkSearchPath normalizes a comma-separated list of schema names.
+// As in PostgreSQL, names of schemas that do not exist are accepted and
+// skipped when names are looked up (the schema may be created later).
 func checkSearchPath(v, _ string) (string, error) {
-	parts := searchPathList(v)
-	for _, p := range parts {
-		if p != "$user" && !schemas[p] {
-			return "", pgerr.SchemaNotFound.New(p)
-		}
-	}
-	return strings.Join(parts, ", "), nil
+	return strings.Join(searchPathList(v), ", "), nil
 }
 
 // searchPathList splits a search_path value into lower-cased names.

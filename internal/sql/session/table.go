@@ -30,32 +30,16 @@ type TableBackend interface {
 // prepareTable prepares the statements about tables (ok false for others).
 func (s *Session) prepareTable(stmt parser.Statement, oids []uint32) (p *prepared, ok bool, err error) {
 	cat := s.b.Catalog()
-	ddl := func(name string) error {
-		if s.tx != txIdle {
-			// DDL is applied at once, so ROLLBACK could not undo it.
-			return pgerr.NotInTxBlock.New(name)
-		}
-		return nil
-	}
 	switch st := stmt.(type) {
 	case *parser.CreateTable:
-		if err := ddl("CREATE TABLE"); err != nil {
-			return nil, true, err
-		}
 		p, err := s.prepareCreateTable(st)
 		return p, true, err
 	case *parser.AlterTable:
-		if err := ddl("ALTER TABLE"); err != nil {
-			return nil, true, err
-		}
 		p, err := s.prepareAlterTable(st)
 		return p, true, err
 	case *parser.Drop:
 		if st.Kind != parser.ObjTable {
 			return nil, false, nil
-		}
-		if err := ddl("DROP TABLE"); err != nil {
-			return nil, true, err
 		}
 		return s.prepareDropTable(st), true, nil
 	case *parser.Truncate:

@@ -44,6 +44,9 @@ type Node struct {
 	Col     int // input column index of a plain column reference, else -1
 	// Volatile marks now() and friends: not folded at compile time.
 	Volatile bool
+	// reg is the object-identifier type (regclass, regtype, ...) of an
+	// OID cast to one, so a cast on to text prints the name (pgcatalog.go).
+	reg string
 }
 
 // Const returns the node's value when it is known at compile time (a
@@ -756,6 +759,9 @@ func (c *Compiler) compileCase(e *parser.Case) (*Node, error) {
 }
 
 func (c *Compiler) compileCast(e *parser.Cast) (*Node, error) {
+	if regKinds[e.Type.Name] && len(e.Type.Mods) == 0 {
+		return c.compileRegCast(e, e.Type.Name)
+	}
 	t, ok := types.FromName(e.Type.Name)
 	if !ok {
 		return nil, pgerr.TypeNotFound.New(e.Type.Name).WithPos(e.Type.P)
@@ -768,6 +774,9 @@ func (c *Compiler) compileCast(e *parser.Cast) (*Node, error) {
 	x, err := c.Compile(e.X)
 	if err != nil {
 		return nil, err
+	}
+	if x.reg != "" && t == types.Text {
+		return regTextNode(x), nil
 	}
 	if x.Param > 0 {
 		c.Params.set(x.Param, t)

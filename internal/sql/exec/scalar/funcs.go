@@ -38,7 +38,6 @@ func init() {
 		"session_user":          settingFunc("user", "cairn"),
 		"user":                  settingFunc("user", "cairn"),
 		"current_role":          settingFunc("user", "cairn"),
-		"current_schema":        settingFunc("", "public"),
 		"current_database":      settingFunc("database", "cairn"),
 		"current_catalog":       settingFunc("database", "cairn"),
 		"coalesce":              buildCoalesce,

@@ -70,6 +70,8 @@ func (c *Compiler) compileBinary(e *parser.Binary) (*Node, error) {
 		return c.compileLike(op, l, r, e)
 	case "||":
 		return c.compileConcat(l, r, e)
+	case "~", "!~", "~*", "!~*":
+		return c.compileRegex(op, l, r, e)
 	case "+", "-", "*", "/", "%", "^":
 		return c.compileArith(op, l, r, e)
 	}

@@ -41,6 +41,9 @@ type Ctx struct {
 	// Mem bounds the memory the statement's operators buffer (nil:
 	// unbounded); see Budget.
 	Mem *Budget
+	// Catalog answers the pg_catalog functions and reg* casts (nil: not
+	// available, as in continuous views); see pgcatalog.go.
+	Catalog Catalog
 	// Corr are the values a correlated subquery reads from the row of
 	// the enclosing query it runs for (see CorrNode).
 	Corr []types.Datum
