@@ -415,7 +415,7 @@ type Versioned interface {
 
 // maxCachedRows bounds the table rows a point-lookup Enricher keeps
 // between rounds; past it the cache starts over.
-const maxCachedRows = 1 << 20
+var maxCachedRows = 1 << 20 // a var: tests lower it
 
 // Row markers in the key indexes: a key known to have no table row, and
 // (below pendingBase) a key looked up in this batch, by slot.
@@ -543,6 +543,9 @@ func (e *Enricher) Refresh(ctx context.Context) error {
 		for i := 0; i < b.N; i++ {
 			if !e.tableKey(b, i) {
 				continue // NULL never equals anything
+			}
+			if e.tab.N >= maxCachedRows {
+				return pgerr.ViewJoinTableTooLarge.New(e.j.table, maxCachedRows)
 			}
 			r := int32(e.tab.N)
 			e.appendTableRow(b, i)

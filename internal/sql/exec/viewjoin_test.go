@@ -326,3 +326,55 @@ func TestViewJoinLoadsSmallTable(t *testing.T) {
 		}
 	}
 }
+
+// TestViewJoinTableTooLarge: past maxCachedRows a hashed table is an
+// error (54000), and a point-lookup enricher keeps looking keys up
+// instead of loading the table.
+func TestViewJoinTableTooLarge(t *testing.T) {
+	defer func(n int) { maxCachedRows = n }(maxCachedRows)
+	maxCachedRows = 2
+	v, err := planJoinSQL(t, "SELECT d.site, count(*) FROM events e GROUP BY d.site", "e.region = d.region", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := v.NewEnricher(testDevices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Refresh(context.Background()); err == nil || pgerr.From(err).Code != "54000" {
+		t.Fatalf("hashing a table past the cap: %v", err)
+	}
+	v, err = planJoinSQL(t, "SELECT d.site, count(*) FROM events e GROUP BY d.site", "e.device_id = d.id", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &countingKeyed{KeyedSource: testDevices()}
+	if e, err = v.NewEnricher(src); err != nil {
+		t.Fatal(err)
+	}
+	ec, d := &Ctx{}, v.NewDelta()
+	for _, r := range sqlEvents().rows {
+		b := types.NewBatch(colTypes(eventCols))
+		b.AppendRow(r)
+		w, err := e.Widen(context.Background(), ec, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Fold(ec, d, w, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.scans != 1 || src.lookups <= fullScanAfter {
+		t.Errorf("%d scans, %d lookups: want one scan that gave up, then lookups", src.scans, src.lookups)
+	}
+	var out []string
+	_ = d.Range(func(k, st []byte) error {
+		row, err := v.Finalize(ec, k, st, nil)
+		out = append(out, strings.ReplaceAll(textRow(row), " | ", " "))
+		return err
+	})
+	sort.Strings(out)
+	if got := strings.Join(out, "|"); got != "NULL 2|a 3|b 2" {
+		t.Errorf("got %s", got)
+	}
+}
