@@ -649,19 +649,29 @@ func (e *Enricher) Widen(ctx context.Context, ec *Ctx, b *types.Batch) (*types.B
 			return nil, err
 		}
 	}
-	e.sIdx, e.tIdx = e.sIdx[:0], e.tIdx[:0]
-	e.lookups, e.slotRow, e.slotKey = e.lookups[:0], e.slotRow[:0], e.slotKey[:0]
-	// First pass: each row's row in tab, or its pending lookup.
-	for i := 0; i < b.N; i++ {
-		t, err := e.probe(ec, b, i)
+	// First pass: each row's row in tab, or its pending lookup. When
+	// fetching the pending keys rebuilt the cache (loadAll), the rows
+	// found in the old one are numbered differently: probe again (at most
+	// twice: the rebuilt cache holds the whole table, or lookups resume).
+	for pass := 0; ; pass++ {
+		e.sIdx, e.tIdx = e.sIdx[:0], e.tIdx[:0]
+		e.lookups, e.slotRow, e.slotKey = e.lookups[:0], e.slotRow[:0], e.slotKey[:0]
+		for i := 0; i < b.N; i++ {
+			t, err := e.probe(ec, b, i)
+			if err != nil {
+				return nil, err
+			}
+			e.sIdx, e.tIdx = append(e.sIdx, int32(i)), append(e.tIdx, t)
+		}
+		if len(e.lookups) == 0 {
+			break
+		}
+		rebuilt, err := e.fetch(ctx, pass < 2)
 		if err != nil {
 			return nil, err
 		}
-		e.sIdx, e.tIdx = append(e.sIdx, int32(i)), append(e.tIdx, t)
-	}
-	if len(e.lookups) > 0 {
-		if err := e.fetch(ctx); err != nil {
-			return nil, err
+		if !rebuilt {
+			break
 		}
 	}
 	// Second pass: resolve pending rows, drop or repeat rows.
@@ -758,33 +768,20 @@ func (e *Enricher) probe(ec *Ctx, b *types.Batch, i int) (int32, error) {
 // batch.
 const fullScanAfter = 3
 
-// fetch resolves this batch's pending keys: by one ScanKeys, or, after
-// fullScanAfter of them since the cache started over, by loading the
-// whole table (unless it is larger than maxCachedRows).
-func (e *Enricher) fetch(ctx context.Context) error {
-	if e.calls < fullScanAfter || e.noFullScan {
+// fetch resolves this batch's pending keys by one ScanKeys; or, after
+// fullScanAfter of them since the cache started over (and if mayLoad),
+// it rebuilds the cache from the whole table instead and reports that
+// the batch must be probed again (row numbers changed). A table larger
+// than maxCachedRows is never loaded again: lookups resume.
+func (e *Enricher) fetch(ctx context.Context, mayLoad bool) (rebuilt bool, err error) {
+	if e.calls < fullScanAfter || e.noFullScan || !mayLoad {
 		e.calls++
-		return e.lookup(ctx)
+		return false, e.lookup(ctx)
 	}
 	if err := e.loadAll(ctx); err != nil {
-		return err
+		return false, err
 	}
-	if !e.complete {
-		return e.lookup(ctx) // too large: keep looking keys up
-	}
-	for slot := range e.slotRow {
-		var r int32
-		var ok bool
-		if e.intKey {
-			r, ok = e.iindex[e.lookups[slot][0].I]
-		} else {
-			r, ok = e.index[e.slotKey[slot]]
-		}
-		if ok {
-			e.slotRow[slot] = r
-		}
-	}
-	return nil
+	return true, nil
 }
 
 // errTooLarge stops loadAll's scan of a table past maxCachedRows.
@@ -792,7 +789,6 @@ var errTooLarge = errors.New("table too large to cache")
 
 // loadAll replaces the point-mode cache by the whole table.
 func (e *Enricher) loadAll(ctx context.Context) error {
-	pending := e.lookups
 	e.tab.Reset()
 	clear(e.index)
 	clear(e.iindex)
@@ -817,23 +813,14 @@ func (e *Enricher) loadAll(ctx context.Context) error {
 	switch {
 	case errors.Is(err, errTooLarge):
 		e.reset()
+		e.loaded = true // an empty cache for this round, filled by lookups
 		e.noFullScan = true
+		return nil
 	case err != nil:
 		e.reset()
 		return err
-	default:
-		e.complete = true
-		return nil
 	}
-	// Back to lookups: mark this batch's keys pending again.
-	for slot, kd := range pending {
-		r := pendingBase - int32(slot)
-		if e.intKey {
-			e.iindex[kd[0].I] = r
-		} else {
-			e.index[e.slotKey[slot]] = r
-		}
-	}
+	e.complete = true
 	return nil
 }
 

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -376,5 +377,59 @@ func TestViewJoinTableTooLarge(t *testing.T) {
 	sort.Strings(out)
 	if got := strings.Join(out, "|"); got != "NULL 2|a 3|b 2" {
 		t.Errorf("got %s", got)
+	}
+}
+
+// TestViewJoinReloadKeepsRows: a batch mixing rows already cached and
+// keys still to read, at the moment the enricher replaces its cache by
+// the whole table (renumbering its rows), still joins every event to its
+// own device.
+func TestViewJoinReloadKeepsRows(t *testing.T) {
+	v, err := planJoinSQL(t, "SELECT e.device_id, d.site, count(*) FROM events e GROUP BY e.device_id, d.site", "e.device_id = d.id", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := NewMemKeyed(deviceCols, []int{0})
+	for id := int64(1); id <= 20; id++ {
+		tab.Put([]types.Datum{ival(id), txt(fmt.Sprintf("s%d", id)), txt("eu")})
+	}
+	src := &countingKeyed{KeyedSource: tab}
+	e, err := v.NewEnricher(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, d := &Ctx{}, v.NewDelta()
+	// Newest keys first, so the cache's row numbers differ from the
+	// table's order; the fourth batch mixes cached and new keys.
+	for _, devs := range [][]int64{{20, 19}, {18, 17}, {16, 15}, {20, 1, 19, 2}, {17, 3, 16}} {
+		b := types.NewBatch(colTypes(eventCols))
+		for _, dev := range devs {
+			b.AppendRow([]types.Datum{types.NewInt(types.TimestampTZ, 0), ival(dev), txt("eu"), f8(1)})
+		}
+		w, err := e.Widen(context.Background(), ec, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Fold(ec, d, w, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.scans != 1 {
+		t.Fatalf("%d scans, want the table loaded once", src.scans)
+	}
+	n := 0
+	_ = d.Range(func(k, st []byte) error {
+		row, err := v.Finalize(ec, k, st, nil)
+		if err != nil {
+			return err
+		}
+		if want := fmt.Sprintf("s%d", row[0].I); row[1].S != want {
+			t.Errorf("device %d joined site %s, want %s", row[0].I, row[1].S, want)
+		}
+		n += int(row[2].I)
+		return nil
+	})
+	if n != 13 {
+		t.Errorf("%d events folded, want 13", n)
 	}
 }
