@@ -269,7 +269,7 @@ func (pl *planner) newConj(e parser.Expr, off int, meta []scalar.ColMeta, cols [
 				return true
 			}
 			c.refs = append(c.refs, off+idx)
-		case *parser.Subquery, *parser.Exists, *parser.InSubquery, *parser.Param:
+		case *parser.Subquery, *parser.Exists, *parser.InSubquery, *parser.ArraySubquery, *parser.Param:
 			c.placeable = false
 			return true
 		case *parser.Quantified:
@@ -420,7 +420,7 @@ func (pl *planner) buildLeaf(f *parser.TableRef) (*fromNode, error) {
 		}
 		n.sub, n.cols = r, r.Columns()
 	case f.Func != nil && isFromSRF(f):
-		srf, cols, _, err := planSRFFrom(f, pl.params)
+		srf, cols, _, err := planSRFFrom(f, pl.params, pl.outer)
 		if err != nil {
 			return nil, err
 		}

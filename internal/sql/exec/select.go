@@ -88,7 +88,7 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 	where := sel.Where
 	if f := sel.From; f != nil && f.Func != nil && f.Join == nil && isFromSRF(f) {
 		var err error
-		if p.olap.from, cols, quals, err = planSRFFrom(f, params); err != nil {
+		if p.olap.from, cols, quals, err = planSRFFrom(f, params, pl.outer); err != nil {
 			return nil, err
 		}
 	} else if f := sel.From; f != nil && pl.needsFrom(f) {
@@ -936,6 +936,8 @@ func figureNameStrength(e parser.Expr) (string, int) {
 		return "case", 1
 	case *parser.Exists:
 		return "exists", 2
+	case *parser.ArraySubquery:
+		return "array", 2
 	case *parser.Subquery:
 		// PostgreSQL names a scalar subquery after its one column.
 		if q := e.Select; q != nil && q.IsSimple() && len(q.Items) == 1 {

@@ -410,8 +410,10 @@ type srfFrom struct {
 
 // planSRFFrom plans `FROM generate_series(...) [WITH ORDINALITY] [AS]
 // alias[(cols)]`: the columns and the names that qualify them.
-func planSRFFrom(f *parser.TableRef, params *ParamTypes) (*srfFrom, []Column, []string, error) {
-	c := &scalar.Compiler{Params: params, NoAgg: "functions in FROM"}
+func planSRFFrom(f *parser.TableRef, params *ParamTypes, outer scalar.OuterFunc) (*srfFrom, []Column, []string, error) {
+	// outer: inside a subquery the arguments may read the enclosing
+	// query's columns (correlated), as in PostgreSQL.
+	c := &scalar.Compiler{Params: params, NoAgg: "functions in FROM", Outer: outer}
 	var args []*scalar.Node
 	for _, a := range f.Func.Args {
 		if hasSRF(a) {

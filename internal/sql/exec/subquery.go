@@ -29,6 +29,7 @@ const (
 	subExists
 	subIn
 	subQuant
+	subArray
 )
 
 type subquery struct {
@@ -90,6 +91,8 @@ func (pl *planner) sub(c *scalar.Compiler, e parser.Expr) (*scalar.Node, error) 
 		sq.kind, sel = subScalar, e.Select
 	case *parser.Exists:
 		sq.kind, sel = subExists, e.Select
+	case *parser.ArraySubquery:
+		sq.kind, sel = subArray, e.Select
 	case *parser.InSubquery:
 		sq.kind, sel = subIn, e.Select
 	case *parser.Quantified:
@@ -131,6 +134,18 @@ func (pl *planner) sub(c *scalar.Compiler, e parser.Expr) (*scalar.Node, error) 
 				return types.Datum{}, err
 			}
 			return r.val, nil
+		}), nil
+	case *parser.ArraySubquery:
+		at, ok := types.ArrayOf(cols[0].T)
+		if !ok {
+			return nil, pgerr.NoArrayType.New(cols[0].T).WithPos(e.P)
+		}
+		return scalar.VirtualNode(at, func(ec *Ctx, in scalar.Input) (types.Datum, error) {
+			r, err := sq.result(ec, in)
+			if err != nil {
+				return types.Datum{}, err
+			}
+			return types.Datum{T: at, S: string(types.AppendArray(nil, r.vals))}, nil
 		}), nil
 	case *parser.Exists:
 		return scalar.VirtualNode(types.Bool, func(ec *Ctx, in scalar.Input) (types.Datum, error) {

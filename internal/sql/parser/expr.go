@@ -536,7 +536,7 @@ func (p *parser) parseWordExpr() (Expr, error) {
 			return f, p.expectOp("]")
 		}
 		if isOpTok(p.peekN(1), "(") {
-			return nil, p.unsupported(t, "ARRAY(subquery) is not supported")
+			return p.parseArraySubquery()
 		}
 	case "row":
 		if isOpTok(p.peekN(1), "(") {

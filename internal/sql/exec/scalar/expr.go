@@ -308,7 +308,7 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 		return c.Sub(c, e)
 	case *parser.WindowFunc:
 		return nil, c.olapMisuse(e, "")
-	case *parser.Subquery, *parser.Exists, *parser.InSubquery:
+	case *parser.Subquery, *parser.Exists, *parser.InSubquery, *parser.ArraySubquery:
 		if c.Sub == nil {
 			return nil, pgerr.SubqueryInExpression.New().WithPos(e.Pos())
 		}
