@@ -561,6 +561,7 @@ var (
 	SubqueryColumns       = def("subquery_columns", SyntaxError, "subquery must return only one column", "")
 	SubqueryTooManyRows   = def("subquery_too_many_rows", "21000", "more than one row returned by a subquery used as an expression", "")
 	MemorySettingRange    = def("memory_setting_range", InvalidParameterValue, "%s is outside the valid range for parameter %q (64kB .. 1TB)", "")
+	NoArrayType           = def("no_array_type", UndefinedObject, "could not find array type for data type %s", "")
 	QuantifiedNotArray    = def("quantified_not_array", DatatypeMismatch, "op ANY/ALL (array) requires array on right side, not %s", "")
 	QuantifiedNotBool     = def("quantified_not_bool", DatatypeMismatch, "op ANY/ALL (array) requires operator %s to yield boolean", "")
 )

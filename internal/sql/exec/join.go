@@ -269,7 +269,7 @@ func (pl *planner) newConj(e parser.Expr, off int, meta []scalar.ColMeta, cols [
 				return true
 			}
 			c.refs = append(c.refs, off+idx)
-		case *parser.Subquery, *parser.Exists, *parser.InSubquery, *parser.Param:
+		case *parser.Subquery, *parser.Exists, *parser.InSubquery, *parser.ArraySubquery, *parser.Param:
 			c.placeable = false
 			return true
 		case *parser.Quantified:

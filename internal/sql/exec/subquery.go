@@ -29,6 +29,7 @@ const (
 	subExists
 	subIn
 	subQuant
+	subArray
 )
 
 type subquery struct {
@@ -90,12 +91,12 @@ func (pl *planner) sub(c *scalar.Compiler, e parser.Expr) (*scalar.Node, error) 
 		sq.kind, sel = subScalar, e.Select
 	case *parser.Exists:
 		sq.kind, sel = subExists, e.Select
+	case *parser.ArraySubquery:
+		sq.kind, sel = subArray, e.Select
 	case *parser.InSubquery:
 		sq.kind, sel = subIn, e.Select
 	case *parser.Quantified:
 		sq.kind, sel, sq.all = subQuant, e.Select, e.All
-	case *parser.ArraySubquery:
-		sq.kind, sel = subQuant, e.Select // collects the values, as ANY does
 	}
 	child := &planner{resolve: pl.resolve, params: pl.params, ctes: pl.ctes}
 	child.outer = func(r *parser.ColumnRef) (*scalar.Node, bool, error) {
@@ -134,6 +135,18 @@ func (pl *planner) sub(c *scalar.Compiler, e parser.Expr) (*scalar.Node, error) 
 			}
 			return r.val, nil
 		}), nil
+	case *parser.ArraySubquery:
+		at, ok := types.ArrayOf(cols[0].T)
+		if !ok {
+			return nil, pgerr.NoArrayType.New(cols[0].T).WithPos(e.P)
+		}
+		return scalar.VirtualNode(at, func(ec *Ctx, in scalar.Input) (types.Datum, error) {
+			r, err := sq.result(ec, in)
+			if err != nil {
+				return types.Datum{}, err
+			}
+			return types.Datum{T: at, S: string(types.AppendArray(nil, r.vals))}, nil
+		}), nil
 	case *parser.Exists:
 		return scalar.VirtualNode(types.Bool, func(ec *Ctx, in scalar.Input) (types.Datum, error) {
 			r, err := sq.result(ec, in)
@@ -144,8 +157,6 @@ func (pl *planner) sub(c *scalar.Compiler, e parser.Expr) (*scalar.Node, error) 
 		}), nil
 	case *parser.InSubquery:
 		return pl.inSubquery(c, sq, e.X, e.Not, cols[0].T, e.P)
-	case *parser.ArraySubquery:
-		return arraySubquery(sq, cols[0].T, e.P)
 	case *parser.Quantified:
 		if e.Op == "=" && !e.All {
 			return pl.inSubquery(c, sq, e.X, false, cols[0].T, e.P)

@@ -630,8 +630,6 @@ func formatExpr(b *strings.Builder, e Expr) {
 			formatSelect(b, e.Select)
 		}
 		b.WriteByte(')')
-	case *ArraySubquery:
-		formatArraySubquery(b, e)
 	case *ColumnIndex:
 		formatColumnIndex(b, e)
 	default:

@@ -90,36 +90,6 @@ func (p *parser) parseCollate() error {
 	return nil
 }
 
-// ArraySubquery is `ARRAY (query)`: the query's one column as an array.
-type ArraySubquery struct {
-	P      int
-	Select *Select
-}
-
-func (e *ArraySubquery) Pos() int { return e.P }
-func (*ArraySubquery) expr()      {}
-
-// parseArraySubquery parses `ARRAY ( query )`; the current token is
-// ARRAY.
-func (p *parser) parseArraySubquery() (Expr, error) {
-	t := p.next()
-	p.i++ // (
-	if !p.startsQuery(p.i) && !(p.isOp("(") && p.isQueryParen(p.i)) {
-		return nil, p.syntaxErr(p.peek())
-	}
-	sel, err := p.parseQuery()
-	if err != nil {
-		return nil, err
-	}
-	return &ArraySubquery{P: t.pos, Select: sel}, p.expectOp(")")
-}
-
-func formatArraySubquery(b *strings.Builder, e *ArraySubquery) {
-	b.WriteString("ARRAY(")
-	formatSelect(b, e.Select)
-	b.WriteByte(')')
-}
-
 // ColumnIndex is column Index (from 0) of the scope an expression is
 // compiled in: what `*` expands into for a column whose name another
 // column shares (`SELECT * FROM (SELECT 1, NULL, NULL)`), where a name

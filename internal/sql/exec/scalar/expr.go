@@ -303,11 +303,6 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 			return nil, pgerr.ColumnNotFound.New(e.Name).WithPos(e.P)
 		}
 		return colNode(e.Index, c.Cols[e.Index].T), nil
-	case *parser.ArraySubquery:
-		if c.Sub == nil {
-			return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
-		}
-		return c.Sub(c, e)
 	case *parser.Quantified:
 		if e.Array != nil {
 			return c.compileAnyArray(e)
@@ -318,7 +313,7 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 		return c.Sub(c, e)
 	case *parser.WindowFunc:
 		return nil, c.olapMisuse(e, "")
-	case *parser.Subquery, *parser.Exists, *parser.InSubquery:
+	case *parser.Subquery, *parser.Exists, *parser.InSubquery, *parser.ArraySubquery:
 		if c.Sub == nil {
 			return nil, pgerr.SubqueryInExpression.New().WithPos(e.Pos())
 		}
