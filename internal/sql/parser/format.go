@@ -630,6 +630,10 @@ func formatExpr(b *strings.Builder, e Expr) {
 			formatSelect(b, e.Select)
 		}
 		b.WriteByte(')')
+	case *ArraySubquery:
+		formatArraySubquery(b, e)
+	case *ColumnIndex:
+		formatColumnIndex(b, e)
 	default:
 		if formatOlapExpr(b, e) || formatQueryExpr(b, e) {
 			return

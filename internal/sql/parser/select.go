@@ -182,9 +182,10 @@ func (p *parser) parseTableRef() (*TableRef, error) {
 			return nil, err
 		}
 		tr.Name = n
-		if p.isOp("(") {
-			// A table function (tumble, hop, ...): parse it as a call; the
-			// planner decides which ones it knows.
+		if p.isOp("(") || isKwTok(t, "pg_catalog") && p.isOp(".") && isOpTok(p.peekN(2), "(") {
+			// A table function (tumble, hop, pg_catalog.generate_series,
+			// ...): parse it as a call; the planner decides which ones it
+			// knows.
 			p.i--
 			e, err := p.parseExpr()
 			if err != nil {

@@ -298,6 +298,16 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 		return c.compileFunc(e)
 	case *parser.Case:
 		return c.compileCase(e)
+	case *parser.ColumnIndex:
+		if e.Index < 0 || e.Index >= len(c.Cols) {
+			return nil, pgerr.ColumnNotFound.New(e.Name).WithPos(e.P)
+		}
+		return colNode(e.Index, c.Cols[e.Index].T), nil
+	case *parser.ArraySubquery:
+		if c.Sub == nil {
+			return nil, pgerr.SubqueryInExpression.New().WithPos(e.P)
+		}
+		return c.Sub(c, e)
 	case *parser.Quantified:
 		if e.Array != nil {
 			return c.compileAnyArray(e)
