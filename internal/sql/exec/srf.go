@@ -420,6 +420,7 @@ type srfFrom struct {
 	call       *srfCall
 	ordinality bool
 	cols       []Column
+	label      string // for EXPLAIN: the function and its alias
 	stats      opStats
 }
 
@@ -452,7 +453,10 @@ func (pl *planner) planSRFFrom(f *parser.TableRef) (*srfFrom, error) {
 	if f.Alias != "" {
 		name = f.Alias
 	}
-	s := &srfFrom{call: call, ordinality: f.Ordinality}
+	s := &srfFrom{call: call, ordinality: f.Ordinality, label: call.name}
+	if f.Alias != "" {
+		s.label += " " + f.Alias
+	}
 	s.cols = append(s.cols, Column{Name: name, T: call.t})
 	if f.Ordinality {
 		s.cols = append(s.cols, Column{Name: "ordinality", T: types.Int8})
@@ -464,7 +468,7 @@ func (pl *planner) planSRFFrom(f *parser.TableRef) (*srfFrom, error) {
 func (s *srfFrom) Columns() []Column { return s.cols }
 
 func (s *srfFrom) explain(x *explainer) {
-	x.line(&s.stats, "Function Scan on %s", s.call.name)
+	x.line(&s.stats, "Function Scan on %s", s.label)
 }
 
 // run streams the function's rows to fn in batches of 1024.

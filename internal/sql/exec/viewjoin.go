@@ -106,6 +106,9 @@ func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl Jo
 // planJoin plans a join view; with streams, tbl is the right-hand stream
 // (no key) and ON must also bound the two sides' times (viewjoin_streams.go).
 func planJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl JoinTable, opts ViewOptions, streams bool) (*ViewPlan, error) {
+	if err := refuseOlapInView(sel); err != nil {
+		return nil, err
+	}
 	if spec.Table == nil || spec.Table.Subquery != nil || spec.Table.Func != nil || spec.Table.Name == "" {
 		pos := spec.P
 		if spec.Table != nil {
