@@ -116,6 +116,8 @@ func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
 		return systables.Nodes(st), true, nil
 	case "streams":
 		return systables.Streams(st.Catalog()), true, nil
+	case "tables":
+		return systables.Tables(st.Catalog()), true, nil
 	case "views":
 		return systables.Views(b.n.ctx, st), true, nil
 	case "leader_terms":

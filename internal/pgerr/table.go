@@ -506,12 +506,6 @@ var (
 	OlapInView            = def("olap_in_view", FeatureNotSupported, "%s is not supported in a continuous view", "Run it in a SELECT that reads the view, e.g. SELECT ..., row_number() OVER (...) FROM view.")
 )
 
-// issue 11: join
-var (
-	QueryShapeUnsupported = def("query_shape_unsupported", FeatureNotSupported, "%s is not supported yet", "")
-	JoinInView            = def("join_in_view", FeatureNotSupported, "joins are not supported in a continuous view", "Join the view with another source when you read it: SELECT ... FROM v JOIN t ON ...")
-)
-
 // issue 11: tables
 const (
 	UniqueViolation      = "23505" // unique_violation
@@ -548,42 +542,23 @@ var (
 	SchemaInName       = def("schema_in_name", "3F000", "schema %q cannot hold %s", "Streams and views live in public or in a schema made with CREATE SCHEMA.")
 )
 
-// issue 11: join (exec)
+// issue 11: join
 var (
-	QuantifiedNotArray = def("quantified_not_array", DatatypeMismatch, "op ANY/ALL (array) requires array on right side, not %s", "")
-	QuantifiedNotBool  = def("quantified_not_bool", DatatypeMismatch, "op ANY/ALL (array) requires operator to yield boolean, not %s", "")
-)
-
-// issue 11: join (set operations)
-var (
-	SetOpWidth = def("setop_width", SyntaxError, "each %s query must have the same number of columns", "")
-	SetOpTypes = def("setop_types", DatatypeMismatch, "%s types %s and %s cannot be matched", "")
-)
-
-// issue 11: join (WITH)
-var (
-	TooManyColumnAliases = def("too_many_column_aliases", "42P10", "table %q has %d columns available but %d columns specified", "")
-	RecursiveTypes       = def("recursive_types", DatatypeMismatch, "recursive query %q column %d has type %s in non-recursive term but type %s overall", "Cast the output of the non-recursive term to the correct type.")
-	RecursionLimit       = def("recursion_limit", ProgramLimitExceeded, "recursive query %q did not finish within %d iterations", "Make the recursive term stop adding rows (a WHERE bound), or use UNION instead of UNION ALL so repeated rows end it.")
-)
-
-// issue 11: join (FROM)
-var (
-	DuplicateTableName = def("duplicate_table_name", "42712", "table name %q specified more than once", "Give one of them an alias: FROM t AS a JOIN t AS b ON ...")
-	UsingTypes         = def("using_types", DatatypeMismatch, "JOIN/USING types %s and %s cannot be matched", "")
-	UsingAmbiguous     = def("using_ambiguous", AmbiguousColumn, "common column name %q appears more than once in %s table", "")
-	UsingMissing       = def("using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
-)
-
-// issue 11: join (subqueries)
-var (
-	SubqueryColumns     = def("subquery_columns", SyntaxError, "subquery must return only one column", "")
-	SubqueryTooManyRows = def("subquery_too_many_rows", "21000", "more than one row returned by a subquery used as an expression", "")
-)
-
-// issue 11: join (settings)
-var (
-	MemorySettingRange = def("memory_setting_range", InvalidParameterValue, "%s is outside the valid range for parameter %q (64kB .. 1TB)", "")
+	QueryShapeUnsupported = def("query_shape_unsupported", FeatureNotSupported, "%s is not supported yet", "")
+	SetOpWidth            = def("setop_width", SyntaxError, "each %s query must have the same number of columns", "")
+	SetOpTypes            = def("setop_types", DatatypeMismatch, "%s types %s and %s cannot be matched", "")
+	TooManyColumnAliases  = def("too_many_column_aliases", "42P10", "table %q has %d columns available but %d columns specified", "")
+	RecursiveTypes        = def("recursive_types", DatatypeMismatch, "recursive query %q column %d has type %s in non-recursive term but type %s overall", "Cast the output of the non-recursive term to the correct type.")
+	RecursionLimit        = def("recursion_limit", ProgramLimitExceeded, "recursive query %q did not finish within %d iterations", "Make the recursive term stop adding rows (a WHERE bound), or use UNION instead of UNION ALL so repeated rows end it.")
+	DuplicateTableName    = def("duplicate_table_name", "42712", "table name %q specified more than once", "Give one of them an alias: FROM t AS a JOIN t AS b ON ...")
+	UsingTypes            = def("using_types", DatatypeMismatch, "JOIN/USING types %s and %s cannot be matched", "")
+	UsingAmbiguous        = def("using_ambiguous", AmbiguousColumn, "common column name %q appears more than once in %s table", "")
+	UsingMissing          = def("using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
+	SubqueryColumns       = def("subquery_columns", SyntaxError, "subquery must return only one column", "")
+	SubqueryTooManyRows   = def("subquery_too_many_rows", "21000", "more than one row returned by a subquery used as an expression", "")
+	MemorySettingRange    = def("memory_setting_range", InvalidParameterValue, "%s is outside the valid range for parameter %q (64kB .. 1TB)", "")
+	QuantifiedNotArray    = def("quantified_not_array", DatatypeMismatch, "op ANY/ALL (array) requires array on right side, not %s", "")
+	QuantifiedNotBool     = def("quantified_not_bool", DatatypeMismatch, "op ANY/ALL (array) requires operator %s to yield boolean", "")
 )
 
 // issue 11: tables (data)
@@ -603,6 +578,7 @@ var (
 	MultipleAssignments  = def("multiple_assignments", SyntaxError, "multiple assignments to same column %q", "")
 	NoConflictConstraint = def("no_conflict_constraint", InvalidColumnRef, "there is no unique or exclusion constraint matching the ON CONFLICT specification", "Name the primary key columns: ON CONFLICT (%s).")
 	TableWriteTooLarge   = def("table_write_too_large", ProgramLimitExceeded, "statement writes more than %d MiB of rows to one shard of table %q", "Split it, or use COPY, which applies 16,384 rows at a time.")
+	TableVolatileFunc    = def("table_volatile_func", FeatureNotSupported, "%s() cannot be used in %s of a table: each replica of a shard evaluates the expression", "Compute the value in the client or a SELECT and pass it as a parameter; now() and current_timestamp are fine.")
 	ValuesLength         = def("values_length", SyntaxError, "VALUES lists must all be the same length", "")
 	TableSubquery        = def("table_subquery", FeatureNotSupported, "subqueries are not supported in %s", "")
 )

@@ -98,6 +98,54 @@ type Command struct {
 	Keys   [][]byte `json:"keys,omitempty"`
 	Params []Param  `json:"params,omitempty"`
 	Now    int64    `json:"now,omitempty"` // the statement's now(), unix µs
+	// Style is the session's TimeZone, DateStyle and IntervalStyle the
+	// expressions evaluate with (nil: the defaults, UTC).
+	Style *Style `json:"style,omitempty"`
+}
+
+// Style is a session style as a command carries it.
+type Style struct {
+	Zone        string              `json:"zone,omitempty"`   // a tz database name, or a fixed zone's name
+	Offset      int                 `json:"offset,omitempty"` // a fixed zone's offset east of UTC, seconds
+	Fixed       bool                `json:"fixed,omitempty"`
+	Date        types.DateStyle     `json:"date,omitempty"`
+	Order       types.DateOrder     `json:"order,omitempty"`
+	Interval    types.IntervalStyle `json:"interval,omitempty"`
+	FloatDigits int                 `json:"float_digits,omitempty"`
+}
+
+// ShipStyle is st as a command carries it (nil for nil).
+func ShipStyle(st *types.Style) *Style {
+	if st == nil {
+		return nil
+	}
+	out := &Style{Date: st.Date, Order: st.Order, Interval: st.Interval, FloatDigits: st.FloatDigits}
+	if st.Loc != nil && st.Loc != time.UTC {
+		out.Zone = st.Loc.String()
+		if _, err := time.LoadLocation(out.Zone); err != nil {
+			_, out.Offset = time.Unix(0, 0).In(st.Loc).Zone()
+			out.Fixed = true
+		}
+	}
+	return out
+}
+
+// style is the types.Style a command's expressions evaluate with.
+func (s *Style) style() *types.Style {
+	if s == nil {
+		return nil
+	}
+	st := &types.Style{Date: s.Date, Order: s.Order, Interval: s.Interval, FloatDigits: s.FloatDigits}
+	switch {
+	case s.Zone == "":
+	case s.Fixed:
+		st.Loc = time.FixedZone(s.Zone, s.Offset)
+	default:
+		if loc, err := time.LoadLocation(s.Zone); err == nil {
+			st.Loc = loc
+		}
+	}
+	return st
 }
 
 // Result is the outcome of an applied command: the rows it inserted,
@@ -513,7 +561,7 @@ func (c *Command) ctx() (*scalar.Ctx, *pgerr.Error) {
 	if err != nil {
 		return nil, pgerr.Internal.New(err)
 	}
-	return &scalar.Ctx{Now: time.UnixMicro(c.Now).UTC(), Params: ps}, nil
+	return &scalar.Ctx{Now: time.UnixMicro(c.Now).UTC(), Params: ps, Style: c.Style.style()}, nil
 }
 
 // compiled are a command's SET expressions and WHERE, compiled over its
@@ -533,7 +581,7 @@ func (c *Command) compile(excluded bool) (*compiled, *pgerr.Error) {
 			cols = append(cols, scalar.Column{Name: "excluded." + col.Name, T: col.T})
 		}
 	}
-	pt := &scalar.ParamTypes{Types: make([]types.T, len(c.Params))}
+	pt := &scalar.ParamTypes{Types: make([]types.T, len(c.Params)), Style: c.Style.style()}
 	for i, p := range c.Params {
 		pt.Types[i] = p.T
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -287,6 +288,26 @@ func TestOneBatchSeesEarlierEntries(t *testing.T) {
 		t.Fatal(got)
 	}
 	if got := s.rows(); got != "3,c,4" {
+		t.Fatal(got)
+	}
+}
+
+// Expressions evaluate in the session's style the command carries.
+func TestCommandStyle(t *testing.T) {
+	s := newShard(t)
+	c := s.cols
+	s.apply(&Command{Op: OpInsert, Rows: [][]byte{row(c, 1, "a", 1), row(c, 2, "b", 2)}})
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := &Command{Op: OpUpdate, Set: []SetExpr{{Col: 1, SQL: "now()::text"}}, Where: "id = 1", Now: 1700000000000000,
+		Style: ShipStyle(&types.Style{Loc: paris, FloatDigits: 1})}
+	s.apply(at)
+	fixed := &Command{Op: OpUpdate, Set: []SetExpr{{Col: 1, SQL: "now()::text"}}, Where: "id = 2", Now: 1700000000000000,
+		Style: ShipStyle(&types.Style{Loc: time.FixedZone("+05:30", 5*3600+1800), FloatDigits: 1})}
+	s.apply(fixed)
+	if got := s.rows(); got != "1,2023-11-14 23:13:20+01,1 2,2023-11-15 03:43:20+05:30,2" {
 		t.Fatal(got)
 	}
 }

@@ -113,7 +113,6 @@ func (pl *planner) planFrom(f *parser.TableRef, where parser.Expr) (*fromPlan, e
 	if err != nil {
 		return nil, err
 	}
-	var quals []string
 	seen := map[string]bool{}
 	var dupErr error
 	walkFrom(root, func(n *fromNode) {
@@ -122,15 +121,12 @@ func (pl *planner) planFrom(f *parser.TableRef, where parser.Expr) (*fromPlan, e
 				dupErr = pgerr.DuplicateTableName.New(n.qual).WithPos(n.ref.P)
 			}
 			seen[n.qual] = true
-			quals = append(quals, n.qual)
-		}
-		if n.join != nil && n.ref != nil && n.ref.Alias != "" {
-			quals = append(quals, n.ref.Alias)
 		}
 	})
 	if dupErr != nil {
 		return nil, dupErr
 	}
+	quals := visibleQuals(root, nil)
 	assignOff(root, 0)
 	fp := &fromPlan{cols: root.cols, meta: root.meta, star: root.star, quals: quals}
 	// WHERE conjuncts, then each join's ON conjuncts.
@@ -148,9 +144,7 @@ func (pl *planner) planFrom(f *parser.TableRef, where parser.Expr) (*fromPlan, e
 		}
 		meta := append(append([]scalar.ColMeta(nil), n.left.meta...), n.right.meta...)
 		cols := append(append([]Column(nil), n.left.cols...), n.right.cols...)
-		var jq []string
-		walkFrom(n.left, func(m *fromNode) { jq = appendQual(jq, m) })
-		walkFrom(n.right, func(m *fromNode) { jq = appendQual(jq, m) })
+		jq := visibleQuals(n.right, visibleQuals(n.left, nil))
 		for _, e := range splitAnd(n.join.On, nil) {
 			c := pl.newConj(e, n.off, meta, cols, jq)
 			if c.err != nil {
@@ -183,12 +177,18 @@ func (pl *planner) planFrom(f *parser.TableRef, where parser.Expr) (*fromPlan, e
 	return fp, nil
 }
 
-func appendQual(qs []string, n *fromNode) []string {
-	if n.qual != "" && n.join == nil {
-		qs = append(qs, n.qual)
-	}
-	if n.join != nil && n.ref != nil && n.ref.Alias != "" {
+// visibleQuals are the FROM names the query may use: an aliased join
+// hides the names inside it.
+func visibleQuals(n *fromNode, qs []string) []string {
+	switch {
+	case n.join == nil:
+		if n.qual != "" {
+			qs = append(qs, n.qual)
+		}
+	case n.ref != nil && n.ref.Alias != "":
 		qs = append(qs, n.ref.Alias)
+	default:
+		qs = visibleQuals(n.right, visibleQuals(n.left, qs))
 	}
 	return qs
 }
@@ -427,6 +427,12 @@ func (pl *planner) buildLeaf(f *parser.TableRef) (*fromNode, error) {
 			return nil, err
 		}
 		n.sub, n.cols = r, r.Columns()
+	case f.Func != nil && isFromSRF(f):
+		srf, cols, _, err := planSRFFrom(f, pl.params)
+		if err != nil {
+			return nil, err
+		}
+		n.sub, n.cols = &srfNode{srf: srf, name: strings.ToLower(f.Func.Name)}, cols
 	default:
 		name, schema := f.Name, f.Schema
 		outputOf := false
@@ -477,6 +483,22 @@ func displayName(s string) string {
 	}
 	return s
 }
+
+// srfNode is generate_series/unnest as a FROM item of a join.
+type srfNode struct {
+	srf   *srfFrom
+	name  string
+	stats opStats
+}
+
+func (n *srfNode) Columns() []Column { return n.srf.cols }
+
+func (n *srfNode) run(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error) error {
+	defer n.stats.start()()
+	return n.srf.scan(ctx, ec, n.stats.count(fn))
+}
+
+func (n *srfNode) explain(x *explainer) { x.line(&n.stats, "Function Scan on %s", n.name) }
 
 // expandItems expands * and t.* over the FROM's columns (in
 // PostgreSQL's order: merged USING columns first) and names every output

@@ -26,6 +26,8 @@ type planner struct {
 	outer scalar.OuterFunc
 	// ctes are the WITH queries in scope, innermost first.
 	ctes *cteScope
+	// nsub counts the subquery expressions compiled with this planner.
+	nsub int
 }
 
 // relNode is an operator of the FROM part of a query: a scan, a join, a

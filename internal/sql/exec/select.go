@@ -53,8 +53,11 @@ type Plan struct {
 	// did (stats, counted by Run).
 	info  planInfo
 	stats opStats
-	body  bool     // the ORDER BY/LIMIT of a set operation or VALUES
-	olap  olapPlan // window functions, grouping sets, DISTINCT ON, set-returning functions
+	body  bool // the ORDER BY/LIMIT of a set operation or VALUES
+	// memo is set when the plan has subqueries or CTEs, which keep
+	// per-execution state in Ctx.Memo.
+	memo bool
+	olap olapPlan // window functions, grouping sets, DISTINCT ON, set-returning functions
 }
 
 // Columns returns the plan's output columns.
@@ -238,6 +241,7 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 		p.lookup = planLookup(p.src, sel.Where, cols, quals, params)
 	}
 	p.info = newPlanInfo(sel, where)
+	p.memo = pl.nsub > 0 || p.rel != nil || p.sub != nil
 	return p, nil
 }
 
@@ -462,8 +466,15 @@ type group struct {
 // retain row (the datums themselves may be kept).
 func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) error) error {
 	defer p.stats.start()()
-	if ec != nil && ec.Memo == nil {
-		ec.Memo = map[any]any{ctxKey{}: ctx}
+	if ec != nil && ec.Memo == nil && p.memo {
+		// The outermost run owns the execution's memo: what subqueries
+		// and CTEs keep there is given back when it ends.
+		held := new(int64)
+		ec.Memo = map[any]any{ctxKey{}: ctx, heldKey{}: held}
+		defer func() {
+			ec.Shrink(*held)
+			ec.Memo = nil
+		}()
 	}
 	limit, offset, err := p.bounds(ec)
 	if err != nil {

@@ -95,6 +95,9 @@ func rewriteRefs(e parser.Expr, quals []string, excluded bool, where string) (pa
 			c.X, err = rw(e.X)
 			return &c, err
 		case *parser.Func:
+			if shardVariant[e.Name] {
+				return nil, pgerr.TableVolatileFunc.New(e.Name, where).WithPos(e.P)
+			}
 			c := *e // an aggregate's FILTER is left as is: compiling refuses aggregates here
 			c.Args, err = list(e.Args)
 			return &c, err
@@ -118,6 +121,16 @@ func rewriteRefs(e parser.Expr, quals []string, excluded bool, where string) (pa
 		return nil, pgerr.TableSubquery.New(where).WithPos(e.Pos())
 	}
 	return rw(e)
+}
+
+// shardVariant are the functions whose value a shard could not compute
+// as the session would, the same on every replica: they read the clock
+// or randomness at evaluation, or the session (now() and its kin are fine:
+// the statement's time travels with the command).
+var shardVariant = map[string]bool{
+	"clock_timestamp": true, "gen_random_uuid": true, "random": true, "timeofday": true, "version": true,
+	"current_setting": true, "current_user": true, "session_user": true, "user": true, "current_role": true,
+	"current_schema": true, "current_database": true, "current_catalog": true,
 }
 
 func containsStr(xs []string, x string) bool {
@@ -386,7 +399,8 @@ func (s *Session) prepareUpdate(name, alias string, set []parser.SetClause, wher
 		if err != nil {
 			return "", err
 		}
-		base := tablesm.Command{Op: op, Table: t.Name, Cols: t.Columns, Key: t.PrimaryKey, Set: sh.set, Where: sh.where, Params: ps, Now: ec.Now.UnixMicro()}
+		base := tablesm.Command{Op: op, Table: t.Name, Cols: t.Columns, Key: t.PrimaryKey, Set: sh.set, Where: sh.where, Params: ps, Now: ec.Now.UnixMicro(),
+			Style: tablesm.ShipStyle(s.style())}
 		cmds := map[int]*tablesm.Command{}
 		if keys, ok := pinnedKeys(t, pins, ec); ok && pins != nil {
 			for shard, ks := range keys {
@@ -559,7 +573,7 @@ func (s *Session) prepareTableInsert(t *catalog.Table, ins *parser.Insert, oids 
 			if err != nil {
 				return "", err
 			}
-			base.Params, base.Now = ps, ec.Now.UnixMicro()
+			base.Params, base.Now, base.Style = ps, ec.Now.UnixMicro(), tablesm.ShipStyle(s.style())
 		}
 		rbr := *rb
 		rbr.base = base

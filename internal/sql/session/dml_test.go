@@ -121,6 +121,8 @@ func TestTableDML(t *testing.T) {
 			writes: []string{"devices shard 0: delete where=((id > 1) OR (id = 1))", "devices shard 1: delete where=((id > 1) OR (id = 1))", "devices shard 2: delete where=((id > 1) OR (id = 1))", "devices shard 3: delete where=((id > 1) OR (id = 1))"}},
 		{sql: "INSERT INTO devices (id, site) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET n = devices.n + EXCLUDED.n WHERE devices.site <> excluded.site", tag: "INSERT 0 1",
 			writes: []string{`devices shard 3: insert rows=(1, a, 7) conflict=update set[n]=(n + "excluded.n") where=(site <> "excluded.site")`}},
+		{sql: "UPDATE devices SET site = gen_random_uuid()::text", tag: "ERROR 0A000: gen_random_uuid() cannot be used in UPDATE of a table: each replica of a shard evaluates the expression"},
+		{sql: "DELETE FROM devices WHERE n < extract(epoch FROM clock_timestamp())", tag: "ERROR 0A000: clock_timestamp() cannot be used in DELETE of a table: each replica of a shard evaluates the expression"},
 		{sql: "UPDATE devices SET id = 2", tag: "ERROR 0A000: cannot change primary key column \"id\" with UPDATE"},
 		{sql: "UPDATE devices SET n = 1, n = 2", tag: "ERROR 42601: multiple assignments to same column \"n\""},
 		{sql: "UPDATE devices SET n = x.n", tag: "ERROR 42P01: missing FROM-clause entry for table \"x\""},
@@ -151,6 +153,13 @@ func TestTableWritesDeferredInBlock(t *testing.T) {
 	if got := f.run(t, s, "BEGIN"); got != "BEGIN" {
 		t.Fatal(got)
 	}
+	// Table DDL in a block is planned and run at once, like all DDL
+	// (prepare.go; e2e's errors script creates a table in a block).
+	if got := f.run(t, s, "CREATE TABLE x (a int)"); !strings.Contains(got, "has no primary key") {
+		t.Fatal(got)
+	}
+	f.run(t, s, "ROLLBACK")
+	f.run(t, s, "BEGIN")
 	f.run(t, s, "INSERT INTO devices (id, site) VALUES (1, 'a')")
 	if got := f.run(t, s, "UPDATE devices SET n = 1 WHERE id = 1"); got != "UPDATE 0" || len(f.writes) != 0 {
 		t.Fatalf("%s %v", got, f.writes)

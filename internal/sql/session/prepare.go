@@ -47,8 +47,8 @@ func (s *Session) prepareProto(ctx context.Context, stmt parser.Statement, oids 
 
 // appliedAtOnce reports whether a statement changes shared state at once
 // rather than being buffered by a transaction block (INSERT and COPY
-// FROM into streams are buffered until COMMIT) or touching only the
-// session: DDL of every kind, and the administration statements.
+// FROM into streams, and table writes, wait for COMMIT) or touching only
+// the session: DDL of every kind, and the administration statements.
 func appliedAtOnce(stmt parser.Statement) bool {
 	switch stmt.(type) {
 	case *parser.Select, *parser.Explain, *parser.Insert, *parser.Copy, *parser.CopyTo,

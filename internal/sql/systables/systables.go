@@ -251,3 +251,25 @@ func LeaderTerms(n Status) (*exec.MemTable, error) {
 	}
 	return t, nil
 }
+
+// Tables is cairn_cluster.tables: every table, its columns, key and
+// options.
+func Tables(cat *catalog.Catalog) *exec.MemTable {
+	t := &exec.MemTable{Cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "columns", T: types.Text}, {Name: "primary_key", T: types.Text},
+		{Name: "shards", T: types.Int8}, {Name: "replicas", T: types.Int8}}}
+	for _, tb := range cat.SortedTables() {
+		cols := make([]string, len(tb.Columns))
+		for i, c := range tb.Columns {
+			cols[i] = c.Name + " " + c.T.String()
+			if c.NotNull && !tb.IsKey(i) {
+				cols[i] += " not null"
+			}
+			if c.Default != "" {
+				cols[i] += " default " + c.Default
+			}
+		}
+		t.Rows = append(t.Rows, []types.Datum{txt(tb.Name), txt(strings.Join(cols, ", ")), txt(strings.Join(tb.KeyNames(), ", ")),
+			i8(int64(tb.Shards)), i8(int64(tb.Replication))})
+	}
+	return t
+}

@@ -1,8 +1,6 @@
--- COPY ... TO STDOUT in every format and option PostgreSQL supports; the
--- expected output, copyto_pg15.out, is what PostgreSQL 15.18 printed for
--- these statements over the same rows (copyto_rows.sql into CREATE TABLE cx
--- (i int, s text, f float8, b bool, ts timestamptz, j jsonb, n numeric,
--- d date)), with psql -X -q and PGTZ=UTC.
+-- COPY ... TO STDOUT in every format and option; TestDrivers/copyto-as-pg15
+-- runs these through psql against Cairn and PostgreSQL 15 over the same
+-- rows (copyto_rows.sql) and compares the output byte for byte.
 COPY (SELECT * FROM cx ORDER BY i) TO STDOUT;
 COPY (SELECT * FROM cx ORDER BY i) TO STDOUT WITH (FORMAT csv, HEADER);
 COPY (SELECT i, s FROM cx ORDER BY i) TO STDOUT WITH (FORMAT csv, DELIMITER ';', NULL 'NULL', QUOTE '''', ESCAPE '\');
