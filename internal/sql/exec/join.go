@@ -413,14 +413,6 @@ func (pl *planner) buildLeaf(f *parser.TableRef) (*fromNode, error) {
 			return nil, err
 		}
 		n.sub, n.cols = &planNode{p: p, label: "Subquery Scan on " + displayName(n.qual)}, p.Columns()
-	case f.Func != nil && isFromSRF(f):
-		// generate_series/unnest beside other FROM items: planned as
-		// SELECT * FROM f (psql's \d joins generate_series with a table).
-		p, err := pl.planQuery(&parser.Select{P: f.P, Items: []parser.SelectItem{{Expr: &parser.Star{P: f.P}}}, From: f})
-		if err != nil {
-			return nil, err
-		}
-		n.sub, n.cols = &planNode{p: p, label: "Function Scan on " + strings.ToLower(f.Func.Name)}, p.Columns()
 	case pl.cte(f) != nil:
 		r, err := pl.cteScan(f)
 		if err != nil {
@@ -428,7 +420,8 @@ func (pl *planner) buildLeaf(f *parser.TableRef) (*fromNode, error) {
 		}
 		n.sub, n.cols = r, r.Columns()
 	case f.Func != nil && isFromSRF(f):
-		srf, cols, _, err := planSRFFrom(f, pl.params)
+		// Arguments may read the enclosing query's row (psql's \d).
+		srf, cols, _, err := planSRFFrom(f, pl.params, pl.outer)
 		if err != nil {
 			return nil, err
 		}
