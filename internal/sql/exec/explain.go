@@ -107,6 +107,9 @@ func (p *Plan) explainTo(x *explainer) {
 	if p.limit != nil || p.offset != nil {
 		step("Limit")
 	}
+	if p.olap.distinctOn != nil {
+		step("Unique (DISTINCT ON)")
+	}
 	if len(p.order) > 0 {
 		step("Sort")
 		x.depth--
@@ -116,18 +119,8 @@ func (p *Plan) explainTo(x *explainer) {
 	if p.distinct {
 		step("HashAggregate (DISTINCT)")
 	}
-	if p.olap.distinctOn != nil {
-		step("Unique (DISTINCT ON)")
-	}
-	if p.olap.srf != nil {
-		step("ProjectSet")
-	}
-	if p.olap.win != nil {
-		step("WindowAgg")
-	}
-	if p.olap.gsets != nil {
-		step("MixedAggregate (grouping sets)")
-	} else if p.grouped {
+	p.olap.explainStages(step)
+	if p.grouped {
 		if len(p.keys) > 0 {
 			step("HashAggregate")
 			x.depth--
@@ -147,9 +140,6 @@ func (p *Plan) explainTo(x *explainer) {
 		}
 	}
 	switch {
-	case p.olap.from != nil:
-		x.line(stats, "Function Scan on %s", name)
-		filter()
 	case p.lookup != nil:
 		x.line(stats, "Point Lookup on %s (%d keys)%s", name, p.lookup.count(), describe(p.src))
 		filter()

@@ -35,7 +35,7 @@ import (
 // needsFrom reports whether a FROM item needs planFrom (more than one
 // plain source, or column aliases).
 func (pl *planner) needsFrom(f *parser.TableRef) bool {
-	return f.Join != nil || len(f.ColAliases) > 0
+	return f.Join != nil || len(f.ColAliases) > 0 || f.Ordinality || f.Func != nil && isFromSRF(f)
 }
 
 type fromPlan struct {
@@ -419,13 +419,12 @@ func (pl *planner) buildLeaf(f *parser.TableRef) (*fromNode, error) {
 			return nil, err
 		}
 		n.sub, n.cols = r, r.Columns()
-	case f.Func != nil && isFromSRF(f):
-		// Arguments may read the enclosing query's row (psql's \d).
-		srf, cols, _, err := planSRFFrom(f, pl.params, pl.outer)
+	case f.Func != nil && (isFromSRF(f) || f.Ordinality):
+		r, err := pl.planSRFFrom(f)
 		if err != nil {
 			return nil, err
 		}
-		n.sub, n.cols = &srfNode{srf: srf, name: strings.ToLower(f.Func.Name)}, cols
+		n.sub, n.cols = r, r.Columns()
 	default:
 		name, schema := f.Name, f.Schema
 		outputOf := false
@@ -476,22 +475,6 @@ func displayName(s string) string {
 	}
 	return s
 }
-
-// srfNode is generate_series/unnest as a FROM item of a join.
-type srfNode struct {
-	srf   *srfFrom
-	name  string
-	stats opStats
-}
-
-func (n *srfNode) Columns() []Column { return n.srf.cols }
-
-func (n *srfNode) run(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error) error {
-	defer n.stats.start()()
-	return n.srf.scan(ctx, ec, n.stats.count(fn))
-}
-
-func (n *srfNode) explain(x *explainer) { x.line(&n.stats, "Function Scan on %s", n.name) }
 
 // expandItems expands * and t.* over the FROM's columns (in
 // PostgreSQL's order: merged USING columns first) and names every output

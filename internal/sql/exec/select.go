@@ -86,12 +86,7 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 	var quals []string
 	var from *fromPlan
 	where := sel.Where
-	if f := sel.From; f != nil && f.Func != nil && f.Join == nil && isFromSRF(f) {
-		var err error
-		if p.olap.from, cols, quals, err = planSRFFrom(f, params, pl.outer); err != nil {
-			return nil, err
-		}
-	} else if f := sel.From; f != nil && pl.needsFrom(f) {
+	if f := sel.From; f != nil && pl.needsFrom(f) {
 		var err error
 		if from, err = pl.planFrom(f, where); err != nil {
 			return nil, err
@@ -100,9 +95,6 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 	} else if f := sel.From; f != nil {
 		outputOf := false
 		if f.Func != nil {
-			if f.Ordinality || f.ColAliases != nil {
-				return nil, pgerr.TableFuncOptions.New().WithPos(f.P)
-			}
 			name, ok, err := OutputOf(f)
 			if err != nil {
 				return nil, err
@@ -197,6 +189,11 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 		in.NoAgg = "SELECT"
 	}
 	havingScope := scope
+	if grouped {
+		hs := *scope
+		hs.NoAgg = "HAVING" // names HAVING in errors (a set-returning call there)
+		havingScope = &hs
+	}
 	if scope, err = p.planOlapScope(scope, items, sel); err != nil {
 		return nil, err
 	}
@@ -712,7 +709,17 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		}
 	}
 	if w := p.olap.win; w != nil {
-		if err := w.run(ctx, ec, &wbuf, p.olap.srf, collect); err != nil {
+		// Without DISTINCT or ORDER BY the window's rows go straight out.
+		direct := !p.distinct && len(p.order) == 0 && p.olap.distinctOn == nil
+		final := collect
+		if direct {
+			final = out
+		}
+		err := w.run(ctx, ec, &wbuf, p.olap.srf, final)
+		if direct && errors.Is(err, errStop) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -879,8 +886,6 @@ func (p *Plan) scan(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error)
 		return p.rel.run(ctx, ec, fn)
 	case p.sub != nil:
 		return runBatched(ctx, p.sub, ec, fn)
-	case p.olap.from != nil:
-		return p.olap.from.scan(ctx, ec, fn)
 	}
 	return fn(&types.Batch{N: 1})
 }
