@@ -44,8 +44,7 @@ CREATE TABLE dev (id int PRIMARY KEY, site text NOT NULL DEFAULT 'x', n bigint);
 		cmd  string
 		want []string
 	}
-	var cases []metaCase
-	for _, tc := range []metaCase{
+	cases := []metaCase{
 		{`\dn`, []string{
 			"List of schemas",
 			" cairn_cluster | cairn",
@@ -102,8 +101,6 @@ CREATE TABLE dev (id int PRIMARY KEY, site text NOT NULL DEFAULT 'x', n bigint);
 			" cairn | cairn | UTF8     | C       | C     |            | libc            | ",
 			"(1 row)",
 		}},
-	} {
-		cases = append(cases, tc)
 	}
 	var script strings.Builder
 	for i, tc := range cases {
