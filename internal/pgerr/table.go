@@ -608,3 +608,13 @@ var (
 	ViewJoinTableTooLarge = def("view_join_table_too_large", ProgramLimitExceeded, "table %q has more than %d rows: a continuous view joining it on columns other than its primary key holds it in memory", "Join on the table's primary key, which reads only the rows the events name.")
 	ViewJoinKind          = def("view_join_kind", FeatureNotSupported, "%s JOIN is not supported in a continuous view", "Use JOIN or LEFT JOIN with the stream on the left.")
 )
+
+// issue 11: pkeys (records and field selection)
+var (
+	RecordInput        = def("record_input", FeatureNotSupported, "input of anonymous composite types is not implemented", "")
+	RecordCorrupt      = def("record_corrupt", "22P03", "invalid binary representation of a record", "")
+	RecordNoField      = def("record_no_field", UndefinedColumn, "column %q not found in data type %s", "")
+	FieldSelNotRecord  = def("field_sel_not_record", "42809", "column notation .%s applied to type %s, which is not a composite type", "")
+	RecordUntypedField = def("record_untyped_field", FeatureNotSupported, "could not identify column %q in record data type", "Select the field from a set-returning function with a known row type, such as (information_schema._pg_expandarray(a)).x.")
+	RecordOperator     = def("record_operator", FeatureNotSupported, "%s cannot be applied to a record", "Compare or sort its fields instead: (r).x.")
+)

@@ -53,6 +53,8 @@ func ParseText(t T, s string) (Datum, error) {
 		return Datum{T: t, S: v}, nil
 	}
 	switch t {
+	case Record:
+		return Datum{}, errRecordInput()
 	case Bytea:
 		b, err := parseBytea(nil, s)
 		if err != nil {
@@ -942,6 +944,8 @@ func AppendText(dst []byte, d Datum) []byte {
 		return append(dst, d.S...)
 	}
 	switch d.T {
+	case Record:
+		return appendRecordText(dst, d)
 	case Bytea:
 		return AppendByteaHex(dst, d.S)
 	case Text, Unknown:
@@ -1199,6 +1203,8 @@ func ParseBinary(t T, b []byte) (Datum, error) {
 		return Datum{T: t, S: v}, err
 	}
 	switch t {
+	case Record:
+		return Datum{}, errRecordInput()
 	case Bytea:
 		return Datum{T: Bytea, S: string(b)}, nil
 	case Text, Unknown:
@@ -1319,7 +1325,7 @@ func AppendBinary(dst []byte, d Datum) []byte {
 		return appendArrayBinary(dst, d.T, d.S)
 	}
 	switch d.T {
-	case Text, Unknown, Bytea:
+	case Text, Unknown, Bytea, Record:
 		return append(dst, d.S...)
 	case Bool:
 		if d.I != 0 {

@@ -43,8 +43,10 @@ const (
 	// Bytea is a byte string; values live in Datum.S (raw bytes) and in a
 	// batch in Column.Bytes/Offs, like text.
 	Bytea
+	// Record is an anonymous composite value (see record.go).
+	Record
 	// lastType is the highest type number; keep it last.
-	lastType = Bytea
+	lastType = Record
 )
 
 var names = [...]string{
@@ -74,6 +76,7 @@ var names = [...]string{
 	NumericArray: "numeric[]",
 	TextArray:    "text[]",
 	Bytea:        "bytea",
+	Record:       "record",
 }
 
 var oids = [...]uint32{
@@ -103,6 +106,7 @@ var oids = [...]uint32{
 	NumericArray: 1231,
 	TextArray:    1009,
 	Bytea:        17,
+	Record:       2249,
 }
 
 // String returns the PostgreSQL name of the type.
@@ -165,7 +169,7 @@ func (t T) IsNumeric() bool { return t.IsInt() || t.IsFloat() || t == Numeric }
 // in Column.Bytes/Offs: text, numeric and json/jsonb as their text, uuid
 // as its 16 bytes, bytea as its bytes.
 func (t T) UsesBytes() bool {
-	return t == Text || t == Numeric || t == Json || t == Jsonb || t == Uuid || t.IsArray() || t == Bytea
+	return t == Text || t == Numeric || t == Json || t == Jsonb || t == Uuid || t.IsArray() || t == Bytea || t == Record
 }
 
 // IsJSON reports whether t is json or jsonb.

@@ -27,7 +27,7 @@ const pgBin = "/usr/lib/postgresql/15/bin"
 
 // olapScripts are the scripts whose queries TestOlapAgainstPostgres runs
 // in PostgreSQL 15 too.
-var olapScripts = []string{"windowfn.txt", "groupingsets.txt", "distincton.txt", "srf.txt"}
+var olapScripts = []string{"windowfn.txt", "groupingsets.txt", "distincton.txt", "srf.txt", "records.txt"}
 
 // TestOlapAgainstPostgres runs every `query` of the olap scripts (window
 // functions, grouping sets, DISTINCT ON, set-returning functions) in a

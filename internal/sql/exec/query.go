@@ -95,7 +95,7 @@ func (pl *planner) planQuery(sel *parser.Select) (*Plan, error) {
 	renamed := &renamedRel{relNode: body}
 	for i, c := range body.Columns() {
 		internal := fmt.Sprintf("\x00c%d", i)
-		renamed.cols = append(renamed.cols, Column{Name: internal, T: c.T})
+		renamed.cols = append(renamed.cols, Column{Name: internal, T: c.T, Rec: c.Rec})
 		wrap.Items = append(wrap.Items, parser.SelectItem{Expr: &parser.ColumnRef{P: sel.P, Name: internal}, Alias: c.Name})
 	}
 	inner := *pl

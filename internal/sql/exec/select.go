@@ -206,7 +206,7 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 			return nil, err
 		}
 		p.proj = append(p.proj, n)
-		p.cols = append(p.cols, Column{Name: it.name, T: n.T})
+		p.cols = append(p.cols, Column{Name: it.name, T: n.T, Rec: n.Rec})
 	}
 	if sel.Having != nil {
 		h, err := havingScope.Compile(sel.Having)
@@ -934,7 +934,13 @@ func figureNameStrength(e parser.Expr) (string, int) {
 		if e.Name == parser.SubscriptFunc && len(e.Args) == 2 {
 			return figureNameStrength(e.Args[0])
 		}
-		return strings.ToLower(e.Name), 2
+		name := strings.ToLower(e.Name)
+		if i := strings.LastIndexByte(name, '.'); i >= 0 { // schema.func: func
+			name = name[i+1:]
+		}
+		return name, 2
+	case *parser.FieldSel:
+		return e.Field, 2
 	case *parser.Cast:
 		if n, s := figureNameStrength(e.X); s == 2 {
 			return n, s
@@ -1005,6 +1011,8 @@ func internalTypeName(t types.T) string {
 		return "uuid"
 	case types.Bytea:
 		return "bytea"
+	case types.Record:
+		return "record"
 	}
 	return "unknown"
 }

@@ -24,7 +24,8 @@ type srfCall struct {
 	name string
 	t    types.T
 	args []*scalar.Node
-	ops  *seriesOps // generate_series only
+	ops  *seriesOps          // generate_series only
+	rec  *scalar.RecordShape // the row type when t is types.Record
 }
 
 // seriesOps are generate_series's arithmetic and comparisons, compiled by
@@ -79,6 +80,13 @@ func planSRFCall(c *scalar.Compiler, f *parser.Func, args []*scalar.Node) (*srfC
 			return nil, scalar.NoFunc(f, args)
 		}
 		call.t, call.args = args[0].T.Elem(), args
+		return call, nil
+	}
+	if name == scalar.ExpandArrayName {
+		if len(args) != 1 || !args[0].T.IsArray() {
+			return nil, scalar.NoFunc(f, args)
+		}
+		call.t, call.rec, call.args = types.Record, scalar.ExpandArrayShape(args[0].T.Elem()), args
 		return call, nil
 	}
 	if len(args) != 2 && len(args) != 3 {
@@ -181,6 +189,17 @@ func (c *srfCall) start(ec *scalar.Ctx, in scalar.Input) (srfIter, error) {
 		ds, err := types.ArrayDatums(c.t, vals[0].S)
 		if err != nil {
 			return nil, err
+		}
+		return &listIter{ds: ds}, nil
+	}
+	if c.name == scalar.ExpandArrayName {
+		// Each element x with its position n (from 1), as records.
+		ds, err := types.ArrayDatums(c.rec.Types[0], vals[0].S)
+		if err != nil {
+			return nil, err
+		}
+		for i, d := range ds {
+			ds[i] = types.NewRecord([]types.Datum{d, types.NewInt(types.Int4, int64(i+1))})
 		}
 		return &listIter{ds: ds}, nil
 	}
@@ -308,12 +327,14 @@ func (s *srfScope) Match(e parser.Expr) (*scalar.Node, bool, error) {
 		s.l.calls = append(s.l.calls, call)
 		l := s.l
 		t := call.t
-		return scalar.VirtualNode(call.t, func(ec *scalar.Ctx, _ scalar.Input) (types.Datum, error) {
+		n := scalar.VirtualNode(call.t, func(ec *scalar.Ctx, _ scalar.Input) (types.Datum, error) {
 			if vals := l.current(ec); j < len(vals) {
 				return vals[j], nil
 			}
 			return types.NullOf(t), nil
-		}), true, nil
+		})
+		n.Rec = call.rec
+		return n, true, nil
 	}
 	if s.next != nil {
 		return s.next.Match(e)

@@ -441,7 +441,7 @@ func (p *parser) parsePrimary() (Expr, error) {
 				return nil, err
 			}
 			if p.isOp(".") {
-				return nil, p.unsupported(p.peek(), "field selection is not supported")
+				return p.parseFieldSel(x)
 			}
 			return x, nil
 		}

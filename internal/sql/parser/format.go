@@ -546,6 +546,11 @@ func formatExpr(b *strings.Builder, e Expr) {
 		b.WriteString(" AND ")
 		formatExpr(b, e.Hi)
 		b.WriteByte(')')
+	case *FieldSel:
+		b.WriteByte('(')
+		formatExpr(b, e.X)
+		b.WriteString(").")
+		b.WriteString(QuoteIdent(e.Field))
 	case *Cast:
 		// A negative number must be parenthesised: -1::text is -(1::text).
 		if l, ok := e.X.(*Literal); ok && strings.HasPrefix(l.Val, "-") && (l.Kind == LitInt || l.Kind == LitFloat) {

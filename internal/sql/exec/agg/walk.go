@@ -26,6 +26,8 @@ func children(e parser.Expr) []parser.Expr {
 		return []parser.Expr{e.X, e.Lo, e.Hi}
 	case *parser.Cast:
 		return []parser.Expr{e.X}
+	case *parser.FieldSel:
+		return []parser.Expr{e.X}
 	case *parser.Func:
 		return e.Args
 	case *parser.WindowFunc:
@@ -141,6 +143,10 @@ func canonTo(c *scalar.Compiler, sb *strings.Builder, e parser.Expr) {
 		canonTo(c, sb, e.X)
 		t, _ := types.FromName(e.Type.Name)
 		fmt.Fprintf(sb, " %d %v)", t, e.Type.Mods)
+	case *parser.FieldSel:
+		sb.WriteString("(FIELD ")
+		canonTo(c, sb, e.X)
+		fmt.Fprintf(sb, " %q)", e.Field)
 	case *parser.Func:
 		fmt.Fprintf(sb, "%s(%v %v", strings.ToLower(e.Name), e.Distinct, e.Star)
 		for _, k := range e.Args {

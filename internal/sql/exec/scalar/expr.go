@@ -42,6 +42,8 @@ type Node struct {
 	Untyped bool
 	Param   int // $n whose type is still unknown (T is Unknown), else 0
 	Col     int // input column index of a plain column reference, else -1
+	// Rec is the row type of a record node (T is types.Record), else nil.
+	Rec *RecordShape
 	// Volatile marks now() and friends: not folded at compile time.
 	Volatile bool
 	// reg is the object-identifier type (regclass, regtype, ...) of an
@@ -294,6 +296,8 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 		return c.Compile(r)
 	case *parser.Cast:
 		return c.compileCast(e)
+	case *parser.FieldSel:
+		return c.compileFieldSel(e)
 	case *parser.Func:
 		return c.compileFunc(e)
 	case *parser.Case:
@@ -427,7 +431,9 @@ func (c *Compiler) compileColumn(e *parser.ColumnRef) (*Node, error) {
 		}
 		return nil, pgerr.ColumnNotFound.New(e.Name).WithPos(e.P)
 	}
-	return colNode(idx, c.Cols[idx].T), nil
+	n := colNode(idx, c.Cols[idx].T)
+	n.Rec = c.Cols[idx].Rec
+	return n, nil
 }
 
 func colNode(idx int, t types.T) *Node {

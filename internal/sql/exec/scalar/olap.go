@@ -12,7 +12,14 @@ import (
 
 // IsSRFName reports whether the lower-case name is a set-returning
 // function Cairn runs (in FROM and in a SELECT's select list).
-func IsSRFName(name string) bool { return name == "generate_series" || name == "unnest" }
+func IsSRFName(name string) bool {
+	return name == "generate_series" || name == "unnest" || name == ExpandArrayName
+}
+
+// ExpandArrayName is the set-returning function PostgreSQL's
+// information_schema uses to number an array's elements (issue 11:
+// pkeys); pgjdbc reads primary keys with it.
+const ExpandArrayName = "information_schema._pg_expandarray"
 
 // olapMisuse returns the error for a window call, a set-returning
 // function or GROUPING where the compiler's scope does not allow it;

@@ -21,6 +21,7 @@ import (
 type Column struct {
 	Name string
 	T    types.T
+	Rec  *RecordShape // the row type of a record column (T is types.Record), else nil
 }
 
 // Ctx is the per-statement evaluation context.

@@ -82,6 +82,8 @@ func IntervalSpan(v types.IntervalValue) float64 {
 // numeric.
 func CompareDatums(a, b types.Datum) int {
 	switch {
+	case a.T == types.Record && b.T == types.Record:
+		return compareRecords(a, b)
 	case a.T.IsArray() && b.T.IsArray():
 		return compareArrays(a, b)
 	case a.T == types.Jsonb && b.T == types.Jsonb:
@@ -126,7 +128,7 @@ func AppendKey(dst []byte, d types.Datum) []byte {
 	}
 	dst = append(dst, 1)
 	switch {
-	case d.T == types.Text || d.T == types.Json || d.T == types.Uuid || d.T == types.Bytea:
+	case d.T == types.Text || d.T == types.Json || d.T == types.Uuid || d.T == types.Bytea || d.T == types.Record:
 		dst = binary.AppendUvarint(dst, uint64(len(d.S)))
 		return append(dst, d.S...)
 	case d.T.IsArray():
@@ -186,7 +188,7 @@ func DecodeKey(buf []byte, t types.T) (types.Datum, []byte, error) {
 	buf = buf[1:]
 	d := types.Datum{T: t}
 	switch {
-	case t == types.Text || t.IsJSON() || t == types.Uuid || t == types.Bytea:
+	case t == types.Text || t.IsJSON() || t == types.Uuid || t == types.Bytea || t == types.Record:
 		n, k := binary.Uvarint(buf)
 		if k <= 0 || uint64(len(buf)-k) < n {
 			return d, nil, ErrCorruptState
