@@ -37,10 +37,10 @@ func TestJDBCMetadata(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// getPrimaryKeys is left out: pgjdbc reads it through
-	// information_schema._pg_expandarray, a function returning a
-	// composite, which Cairn does not have.
-	calls := []string{"schemas", "tables", "columns", "types"}
+	// getPrimaryKeys reads pg_index through
+	// information_schema._pg_expandarray and (record).field; ev has no
+	// primary key, so it lists nothing for it.
+	calls := []string{"schemas", "tables", "columns", "types", "pk:dev", "pk:ev"}
 	host, port, _ := strings.Cut(p.PGAddr, ":")
 	got := lines(java(append([]string{fmt.Sprintf("jdbc:postgresql://%s:%s/cairn", host, port), "cairn"}, calls...)...))
 	want := lines(java(append([]string{fmt.Sprintf("jdbc:postgresql://127.0.0.1:%d/postgres", pg.Port), pg.User}, calls...)...))
