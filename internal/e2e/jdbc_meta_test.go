@@ -23,6 +23,7 @@ func TestJDBCMetadata(t *testing.T) {
 		`CREATE MATERIALIZED VIEW mv AS SELECT k, sum(v) AS total, count(*) AS n FROM ev GROUP BY k`,
 		`CREATE VIEW tv AS SELECT k, v * 2 AS v2 FROM ev`,
 		`CREATE TABLE dev (id int PRIMARY KEY, site text NOT NULL DEFAULT 'x', n bigint)`,
+		`CREATE TABLE reading (site text, n bigint, id int, PRIMARY KEY (id, site))`,
 	)
 	p := NewProc(t)
 	p.Start()
@@ -32,6 +33,7 @@ func TestJDBCMetadata(t *testing.T) {
 		`CREATE MATERIALIZED VIEW mv AS SELECT k, sum(v) AS total, count(*) AS n FROM ev GROUP BY k`,
 		`CREATE VIEW tv AS SELECT k, v * 2 AS v2 FROM ev`,
 		`CREATE TABLE dev (id int PRIMARY KEY, site text NOT NULL DEFAULT 'x', n bigint)`,
+		`CREATE TABLE reading (site text, n bigint, id int, PRIMARY KEY (id, site))`,
 	} {
 		if _, err := c.Exec(context.Background(), q); err != nil {
 			t.Fatal(err)
@@ -40,7 +42,7 @@ func TestJDBCMetadata(t *testing.T) {
 	// getPrimaryKeys reads pg_index through
 	// information_schema._pg_expandarray and (record).field; ev has no
 	// primary key, so it lists nothing for it.
-	calls := []string{"schemas", "tables", "columns", "types", "pk:dev", "pk:ev"}
+	calls := []string{"schemas", "tables", "columns", "types", "pk:dev", "pk:ev", "pk:reading", "fk:reading"}
 	host, port, _ := strings.Cut(p.PGAddr, ":")
 	got := lines(java(append([]string{fmt.Sprintf("jdbc:postgresql://%s:%s/cairn", host, port), "cairn"}, calls...)...))
 	want := lines(java(append([]string{fmt.Sprintf("jdbc:postgresql://127.0.0.1:%d/postgres", pg.Port), pg.User}, calls...)...))

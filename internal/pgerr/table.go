@@ -616,5 +616,5 @@ var (
 	RecordNoField      = def("record_no_field", UndefinedColumn, "column %q not found in data type %s", "")
 	FieldSelNotRecord  = def("field_sel_not_record", "42809", "column notation .%s applied to type %s, which is not a composite type", "")
 	RecordUntypedField = def("record_untyped_field", FeatureNotSupported, "could not identify column %q in record data type", "Select the field from a set-returning function with a known row type, such as (information_schema._pg_expandarray(a)).x.")
-	RecordOperator     = def("record_operator", FeatureNotSupported, "%s cannot be applied to a record", "Compare or sort its fields instead: (r).x.")
+	TooManyKeyColumns  = def("too_many_key_columns", "54011", "cannot use more than %d columns in an index", "")
 )

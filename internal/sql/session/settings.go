@@ -151,9 +151,15 @@ var settings = map[string]*setting{
 	// issue 10: ddl
 	"background_ddl": {def: "off", desc: "on: CREATE VIEW returns at once and back-fills in the background; off: it returns once the view caught up with the stream as of CREATE.", check: checkBool("background_ddl")},
 	// issue 11: join
-	"max_query_memory":          {def: defaultQueryMemory, desc: "Memory one statement's joins, sorts, groups, DISTINCT, set operations and WITH may hold (kB, MB, GB); past it the statement fails with 53200.", check: checkMemory("max_query_memory")},
+	"max_query_memory": {def: defaultQueryMemory, desc: "Memory one statement's joins, sorts, groups, DISTINCT, set operations and WITH may hold (kB, MB, GB); past it the statement fails with 53200.", check: checkMemory("max_query_memory")},
+	// issue 11: pkeys (pgjdbc's getImportedKeys reads it)
+	"max_index_keys":            {def: strconv.Itoa(MaxIndexKeys), readOnly: true, desc: "Most columns a primary key may have."},
 	"pipelinedb.stream_targets": {def: "", desc: "Comma-separated views that this session's INSERT and COPY feed; other views over the stream skip those events. Empty: every view.", check: checkViewList},
 }
+
+// MaxIndexKeys is the most columns a table's primary key may have, as
+// in PostgreSQL (its max_index_keys).
+const MaxIndexKeys = 32
 
 // checkViewList normalizes a comma-separated list of view names: trimmed,
 // without empty entries or repeats. The names are checked against the

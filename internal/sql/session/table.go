@@ -164,6 +164,9 @@ func (s *Session) prepareCreateTable(ct *parser.CreateTable) (*prepared, error) 
 	if len(t.Columns) == 0 || len(t.PrimaryKey) == 0 {
 		return nil, pgerr.TableNoPrimaryKey.New(ct.Name).WithPos(ct.P)
 	}
+	if len(t.PrimaryKey) > MaxIndexKeys {
+		return nil, pgerr.TooManyKeyColumns.New(MaxIndexKeys).WithPos(ct.P)
+	}
 	for _, k := range t.PrimaryKey {
 		if kt := t.Columns[k].T; kt.IsFloat() || kt == types.Interval || kt.IsJSON() || kt.IsArray() {
 			// Equal values would not have equal key encodings (or the

@@ -7,7 +7,8 @@ import java.sql.ResultSet;
 // schema, one line per row, so that a Go test can compare the answers
 // of Cairn and of PostgreSQL for objects of the same shape.
 // Usage: java Meta <jdbc url> <user> <call>...
-// where a call is schemas, tables, columns, types or pk:<table>.
+// where a call is schemas, tables, columns, types, pk:<table>,
+// idx:<table> (getIndexInfo) or fk:<table> (getImportedKeys).
 public class Meta {
     public static void main(String[] args) throws Exception {
         try (Connection c = DriverManager.getConnection(args[0], args[1], "")) {
@@ -25,6 +26,12 @@ public class Meta {
                     print(call, md.getTypeInfo(), "TYPE_NAME", "DATA_TYPE", "NULLABLE", "SEARCHABLE");
                 } else if (call.startsWith("pk:")) {
                     print(call, md.getPrimaryKeys(null, "public", call.substring(3)), "TABLE_NAME", "COLUMN_NAME", "KEY_SEQ", "PK_NAME");
+                } else if (call.startsWith("idx:")) {
+                    print(call, md.getIndexInfo(null, "public", call.substring(4), false, false),
+                        "TABLE_NAME", "NON_UNIQUE", "INDEX_NAME", "TYPE", "ORDINAL_POSITION", "COLUMN_NAME", "ASC_OR_DESC");
+                } else if (call.startsWith("fk:")) {
+                    print(call, md.getImportedKeys(null, "public", call.substring(3)),
+                        "PKTABLE_NAME", "PKCOLUMN_NAME", "FKTABLE_NAME", "FKCOLUMN_NAME", "KEY_SEQ", "FK_NAME", "PK_NAME");
                 } else {
                     throw new IllegalArgumentException("unknown call " + call);
                 }
