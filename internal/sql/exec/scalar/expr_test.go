@@ -12,9 +12,9 @@ import (
 )
 
 var exprCols = []Column{
-	{"i", types.Int4}, {"b", types.Int8}, {"f", types.Float8}, {"s", types.Text},
-	{"n", types.Int4}, // always NULL
-	{"t", types.Bool}, {"ts", types.TimestampTZ}, {"sm", types.Int2},
+	{Name: "i", T: types.Int4}, {Name: "b", T: types.Int8}, {Name: "f", T: types.Float8}, {Name: "s", T: types.Text},
+	{Name: "n", T: types.Int4}, // always NULL
+	{Name: "t", T: types.Bool}, {Name: "ts", T: types.TimestampTZ}, {Name: "sm", T: types.Int2},
 }
 
 // 2024-03-15 12:34:56.789 UTC
