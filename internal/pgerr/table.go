@@ -627,3 +627,9 @@ var (
 	ViewJoinUsingMissing = def("view_join_using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
 	ViewJoinKind         = def("view_join_kind", FeatureNotSupported, "%s JOIN is not supported in a continuous view", "Use JOIN or LEFT JOIN with the stream on the left.")
 )
+
+// issue 11: harden
+var (
+	AppendOutcomeUnknown = def("append_outcome_unknown", SerializationFailure, "shard group %d did not confirm the write in time: it may or may not have been applied", "Read the rows back before retrying: a retried INSERT may fail with 23505, or add a stream's rows twice.")
+	InsertTooFewExprs    = def("insert_too_few_exprs", SyntaxError, "INSERT has more target columns than expressions", "")
+)
