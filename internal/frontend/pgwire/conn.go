@@ -321,6 +321,7 @@ func (c *conn) loop() {
 			switch {
 			case errors.As(err, &tooBig):
 				c.sendFatal(pgerr.MessageTooLarge.New(tooBig.ActualBodyLen, tooBig.MaxExpectedBodyLen))
+				c.drain(int64(tooBig.ActualBodyLen))
 			case c.ctx.Err() == nil && !isEOF(err):
 				c.s.log.Debug("pgwire: protocol violation", "remote", c.nc.RemoteAddr(), "err", err)
 				c.sendFatal(pgerr.BadFrontendMessage.New(err))
@@ -328,6 +329,23 @@ func (c *conn) loop() {
 			return
 		}
 		if !c.handle(msg) {
+			return
+		}
+	}
+}
+
+// drain reads and discards up to n bytes the client is still sending
+// (the rest of an oversized message), until it pauses for a second or
+// 30 seconds have passed, so that a client blocked sending it reads the
+// FATAL error rather than a connection reset.
+func (c *conn) drain(n int64) {
+	buf := make([]byte, 64<<10)
+	end := time.Now().Add(30 * time.Second)
+	for n > 0 && time.Now().Before(end) {
+		_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
+		k, err := c.nc.Read(buf[:min(int64(len(buf)), n)])
+		n -= int64(k)
+		if err != nil {
 			return
 		}
 	}
