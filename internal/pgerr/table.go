@@ -632,4 +632,5 @@ var (
 var (
 	AppendOutcomeUnknown = def("append_outcome_unknown", SerializationFailure, "shard group %d did not confirm the write in time: it may or may not have been applied", "Read the rows back before retrying: a retried INSERT may fail with 23505, or add a stream's rows twice.")
 	InsertTooFewExprs    = def("insert_too_few_exprs", SyntaxError, "INSERT has more target columns than expressions", "")
+	CopyHeaderMatch      = def("copy_header_match", FeatureNotSupported, "COPY HEADER MATCH is not supported", "Use HEADER true: COPY FROM then skips the first line without checking it.")
 )
