@@ -817,7 +817,13 @@ func (c *conn) executeStmtCtx(ctx context.Context, p *portal, w *execWriter) (st
 	}
 	switch context.Cause(ctx) {
 	case errCanceledByUser:
-		return "", pgerr.CanceledByUser.New()
+		// The statement's detail stays (a COPY into a table says how
+		// many rows it applied before the cancel).
+		e := pgerr.CanceledByUser.New()
+		if d := pgerr.From(err).Detail; d != "" {
+			e = e.WithDetail("%s", d)
+		}
+		return "", e
 	case errPortalClosed:
 		return "", errPortalClosed
 	case errServerClosed:
