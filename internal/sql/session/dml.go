@@ -544,6 +544,10 @@ func (s *Session) prepareTableInsert(t *catalog.Table, ins *parser.Insert, oids 
 				return nil, arityErr(len(row), len(idx), row, ins.P)
 			}
 			for i, e := range row {
+				if _, ok := e.(*parser.DefaultValue); ok {
+					exprs[r] = append(exprs[r], nil) // the column's default
+					continue
+				}
 				x, err := scalar.CompileAssign(e, nil, t.Columns[idx[i]].T, pt)
 				if err != nil {
 					return nil, nameColumn(err, t.Columns[idx[i]].Name)
@@ -603,6 +607,10 @@ func (s *Session) prepareTableInsert(t *catalog.Table, ins *parser.Insert, oids 
 		} else {
 			for r := range exprs {
 				for i, x := range exprs[r] {
+					if x == nil {
+						vals[i] = rb.defaults[idx[i]]
+						continue
+					}
 					d, err := x.EvalRow(ec, nil)
 					if err != nil {
 						return "", err

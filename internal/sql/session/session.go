@@ -420,6 +420,9 @@ func (s *Session) prepareInsert(ins *parser.Insert, oids []uint32) (*prepared, e
 		}
 		exprs[r] = make([]*exec.Expr, len(row))
 		for i, e := range row {
+			if _, ok := e.(*parser.DefaultValue); ok {
+				continue // nil: a stream column's default, NULL
+			}
 			ce, err := exec.Compile(e, nil, pt)
 			if err != nil {
 				return nil, err
@@ -440,6 +443,9 @@ func (s *Session) prepareInsert(ins *parser.Insert, oids []uint32) (*prepared, e
 				row[i] = types.NullOf(colTypes[i])
 			}
 			for i, ce := range exprs[r] {
+				if ce == nil {
+					continue
+				}
 				d, err := ce.EvalRow(ec, nil)
 				if err != nil {
 					return "", err
