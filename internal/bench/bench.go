@@ -114,7 +114,7 @@ func (o *Options) setDefaults() error {
 		o.Workload = "w1"
 	}
 	if o.wl = workloads[o.Workload]; o.wl == nil {
-		return fmt.Errorf("unknown workload %q (known: w1, w2)", o.Workload)
+		return fmt.Errorf("unknown workload %q (known: w1, w2, w1join)", o.Workload)
 	}
 	if o.Events <= 0 {
 		o.Events = 1_000_000
@@ -450,7 +450,7 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // AddFlags registers the `cairn bench` flags on fs, bound to o, with the
 // defaults Run would use.
 func AddFlags(fs *pflag.FlagSet, o *Options) {
-	fs.StringVar(&o.Workload, "workload", "w1", "workload to run: w1 (one per-device view) or w2 (tumble, HyperLogLog and sliding-window percentile views)")
+	fs.StringVar(&o.Workload, "workload", "w1", "workload to run: w1 (one per-device view), w2 (tumble, HyperLogLog and sliding-window percentile views) or w1join (w1 with its view joined to a 10,000-row device table)")
 	fs.BoolVar(&o.SkipIDCheck, "skip-id-check", false, "do not read every event back by id after the run (for runs too long to hold the ids); the view's count is still checked")
 	fs.IntVar(&o.Events, "events", 1_000_000, "events to send")
 	fs.IntVar(&o.Batch, "batch", 1000, "events per batch")

@@ -27,6 +27,8 @@ type workload struct {
 var workloads = map[string]*workload{
 	"w1": {setup: w1Setup, view: w1View, probeCount: func(time.Time) string { return sqlProbeCount }, totalCount: sqlTotalCount},
 	"w2": {setup: w2Setup, view: w2DeviceMin, probeCount: w2ProbeCount, totalCount: w2TotalCount, check: w2Check},
+	// w1join: W1 with its view joined to a device table (w1join.go).
+	"w1join": {setup: w1JoinSetup, view: w1View, probeCount: func(time.Time) string { return sqlProbeCount }, totalCount: sqlTotalCount},
 }
 
 // w2ProbeCount pins both key columns of the per-minute view: the probe

@@ -36,6 +36,7 @@ import (
 	"github.com/cairndb/cairn/internal/replica"
 	"github.com/cairndb/cairn/internal/router"
 	"github.com/cairndb/cairn/internal/rpc"
+	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/timing"
 	"github.com/cairndb/cairn/internal/transport"
@@ -258,7 +259,10 @@ func Start(cfg Config) (*Node, error) {
 	n.replicas = replica.New(n.ctx, replica.Config{Self: n.id.RaftID, Name: cfg.NodeID, Store: n.store, Meta: n.meta, Logger: cfg.Logger,
 		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot, Metrics: n.metrics,
 		ViewOffsets: func(ctx context.Context, gid uint64) []uint64 { return n.router.RemoteViewOffsets(ctx, gid) },
-		Sources:     func(groups []uint64) viewsm.Source { return n.router.StreamShards(groups) }})
+		Sources:     func(groups []uint64) viewsm.Source { return n.router.StreamShards(groups) },
+		// Enrichment views look their table up linearizably: each event
+		// joins the rows acknowledged before its lookup.
+		Table: func(t *catalog.Table) exec.KeyedSource { return n.router.TableSource(t, true) }})
 	n.router = router.New(n.ctx, router.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Store: n.store, Replicas: n.replicas,
 		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing})
 	n.ops = ops.New(n.ctx, ops.Config{Cluster: ops.Parts{Meta: n.member, Shards: n.router}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})

@@ -480,9 +480,9 @@ var (
 	WindowCopyFrame       = def("window_copy_frame", "42P20", "cannot copy window %q because it has a frame clause", "Omit the parentheses in this OVER clause: OVER %s.")
 	NotWindowFunc         = def("not_window_func", WrongObjectType, "OVER specified, but %s is not a window function nor an aggregate function", "")
 	WindowFrameInvalid    = def("window_frame_invalid", "42P20", "frame %s", "")
-	WindowFrameNotSupp    = def("window_frame_not_supported", FeatureNotSupported, "%s is not supported in window frames", "Use ROWS BETWEEN n PRECEDING AND m FOLLOWING, or RANGE with UNBOUNDED and CURRENT ROW bounds.")
-	WindowFrameOffsetType = def("window_frame_offset_type", DatatypeMismatch, "argument of ROWS must be type bigint, not type %s", "")
-	WindowFrameOffsetVars = def("window_frame_offset_vars", InvalidColumnRef, "argument of ROWS must not contain variables", "")
+	WindowFrameOffsetType = def("window_frame_offset_type", DatatypeMismatch, "argument of %s must be type bigint, not type %s", "")
+	WindowFrameOffsetVars = def("window_frame_offset_vars", InvalidColumnRef, "argument of %s must not contain variables", "")
+	WindowGroupsNoOrder   = def("window_groups_no_order", "42P20", "GROUPS mode requires an ORDER BY clause", "")
 	WindowFrameOffsetNull = def("window_frame_offset_null", "22004", "frame %s offset must not be null", "")
 	WindowFrameOffsetNeg  = def("window_frame_offset_negative", "22013", "frame %s offset must not be negative", "")
 	WindowDistinct        = def("window_distinct", FeatureNotSupported, "DISTINCT is not implemented for window functions", "Aggregate the DISTINCT values with GROUP BY in a subquery.")
@@ -496,20 +496,18 @@ var (
 	TooManyGroupingSets   = def("too_many_grouping_sets", "54001", "too many grouping sets present (maximum 4096)", "")
 	CubeTooLarge          = def("cube_too_large", "54011", "CUBE is limited to 12 elements", "")
 	SRFAmbiguous          = def("srf_ambiguous", "42725", "function %s(unknown, unknown) is not unique", "Could not choose a best candidate function. You might need to add explicit type casts, e.g. generate_series(1, 10) or generate_series('2024-01-01'::timestamptz, '2024-01-02', interval '1 hour').")
-	SRFNotAllowed         = def("srf_not_allowed", FeatureNotSupported, "set-returning functions are not allowed in %s", "Call %s in the select list or in FROM.")
+	SRFNotAllowed         = def("srf_not_allowed", FeatureNotSupported, "set-returning functions are not allowed in %s", "Call %s in FROM (FROM generate_series(...) AS g(i)) or at the top level of the select list.")
 	SRFNested             = def("srf_nested", FeatureNotSupported, "set-returning function calls cannot be nested in the arguments of %s", "Call the inner function in FROM: SELECT ... FROM generate_series(...) AS g(i).")
 	SRFInAggregate        = def("srf_in_aggregate", FeatureNotSupported, "%s function calls cannot contain set-returning function calls", "Move the set-returning function into FROM (a subquery) and aggregate its rows in the outer query.")
-	SRFColumnAliases      = def("srf_column_aliases", InvalidColumnRef, "table %q has %d columns available but %d columns specified", "")
 	SRFStepZero           = def("srf_step_zero", InvalidParameterValue, "step size cannot equal zero", "")
 	SRFStepInfinite       = def("srf_step_infinite", InvalidParameterValue, "step size cannot be infinite", "")
 	TableFuncOptions      = def("table_func_options", FeatureNotSupported, "WITH ORDINALITY and column aliases are supported only for generate_series and unnest in FROM", "")
+	RangeOffsetOneKey     = def("range_offset_one_key", "42P20", "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column", "")
+	RangeOffsetType       = def("range_offset_type", FeatureNotSupported, "RANGE with offset PRECEDING/FOLLOWING is not supported for column type %s", "Order by a number, a timestamp or an interval, or use ROWS.")
+	RangeOffsetType2      = def("range_offset_type2", FeatureNotSupported, "RANGE with offset PRECEDING/FOLLOWING is not supported for column type %s and offset type %s", "Give the offset the key's type (an interval for timestamps).")
+	RangeOffsetVars       = def("range_offset_vars", InvalidColumnRef, "argument of RANGE must not contain variables", "")
+	RangeOffsetNegative   = def("range_offset_negative", "22013", "invalid preceding or following size in window function", "")
 	OlapInView            = def("olap_in_view", FeatureNotSupported, "%s is not supported in a continuous view", "Run it in a SELECT that reads the view, e.g. SELECT ..., row_number() OVER (...) FROM view.")
-)
-
-// issue 11: join
-var (
-	QueryShapeUnsupported = def("query_shape_unsupported", FeatureNotSupported, "%s is not supported yet", "")
-	JoinInView            = def("join_in_view", FeatureNotSupported, "joins are not supported in a continuous view", "Join the view with another source when you read it: SELECT ... FROM v JOIN t ON ...")
 )
 
 // issue 11: tables
@@ -548,42 +546,24 @@ var (
 	SchemaInName       = def("schema_in_name", "3F000", "schema %q cannot hold %s", "Streams and views live in public or in a schema made with CREATE SCHEMA.")
 )
 
-// issue 11: join (exec)
+// issue 11: join
 var (
-	QuantifiedNotArray = def("quantified_not_array", DatatypeMismatch, "op ANY/ALL (array) requires array on right side, not %s", "")
-	QuantifiedNotBool  = def("quantified_not_bool", DatatypeMismatch, "op ANY/ALL (array) requires operator to yield boolean, not %s", "")
-)
-
-// issue 11: join (set operations)
-var (
-	SetOpWidth = def("setop_width", SyntaxError, "each %s query must have the same number of columns", "")
-	SetOpTypes = def("setop_types", DatatypeMismatch, "%s types %s and %s cannot be matched", "")
-)
-
-// issue 11: join (WITH)
-var (
-	TooManyColumnAliases = def("too_many_column_aliases", "42P10", "table %q has %d columns available but %d columns specified", "")
-	RecursiveTypes       = def("recursive_types", DatatypeMismatch, "recursive query %q column %d has type %s in non-recursive term but type %s overall", "Cast the output of the non-recursive term to the correct type.")
-	RecursionLimit       = def("recursion_limit", ProgramLimitExceeded, "recursive query %q did not finish within %d iterations", "Make the recursive term stop adding rows (a WHERE bound), or use UNION instead of UNION ALL so repeated rows end it.")
-)
-
-// issue 11: join (FROM)
-var (
-	DuplicateTableName = def("duplicate_table_name", "42712", "table name %q specified more than once", "Give one of them an alias: FROM t AS a JOIN t AS b ON ...")
-	UsingTypes         = def("using_types", DatatypeMismatch, "JOIN/USING types %s and %s cannot be matched", "")
-	UsingAmbiguous     = def("using_ambiguous", AmbiguousColumn, "common column name %q appears more than once in %s table", "")
-	UsingMissing       = def("using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
-)
-
-// issue 11: join (subqueries)
-var (
-	SubqueryColumns     = def("subquery_columns", SyntaxError, "subquery must return only one column", "")
-	SubqueryTooManyRows = def("subquery_too_many_rows", "21000", "more than one row returned by a subquery used as an expression", "")
-)
-
-// issue 11: join (settings)
-var (
-	MemorySettingRange = def("memory_setting_range", InvalidParameterValue, "%s is outside the valid range for parameter %q (64kB .. 1TB)", "")
+	QueryShapeUnsupported = def("query_shape_unsupported", FeatureNotSupported, "%s is not supported yet", "")
+	SetOpWidth            = def("setop_width", SyntaxError, "each %s query must have the same number of columns", "")
+	SetOpTypes            = def("setop_types", DatatypeMismatch, "%s types %s and %s cannot be matched", "")
+	TooManyColumnAliases  = def("too_many_column_aliases", "42P10", "table %q has %d columns available but %d columns specified", "")
+	RecursiveTypes        = def("recursive_types", DatatypeMismatch, "recursive query %q column %d has type %s in non-recursive term but type %s overall", "Cast the output of the non-recursive term to the correct type.")
+	RecursionLimit        = def("recursion_limit", ProgramLimitExceeded, "recursive query %q did not finish within %d iterations", "Make the recursive term stop adding rows (a WHERE bound), or use UNION instead of UNION ALL so repeated rows end it.")
+	DuplicateTableName    = def("duplicate_table_name", "42712", "table name %q specified more than once", "Give one of them an alias: FROM t AS a JOIN t AS b ON ...")
+	UsingTypes            = def("using_types", DatatypeMismatch, "JOIN/USING types %s and %s cannot be matched", "")
+	UsingAmbiguous        = def("using_ambiguous", AmbiguousColumn, "common column name %q appears more than once in %s table", "")
+	UsingMissing          = def("using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
+	SubqueryColumns       = def("subquery_columns", SyntaxError, "subquery must return only one column", "")
+	SubqueryTooManyRows   = def("subquery_too_many_rows", "21000", "more than one row returned by a subquery used as an expression", "")
+	MemorySettingRange    = def("memory_setting_range", InvalidParameterValue, "%s is outside the valid range for parameter %q (64kB .. 1TB)", "")
+	NoArrayType           = def("no_array_type", UndefinedObject, "could not find array type for data type %s", "")
+	QuantifiedNotArray    = def("quantified_not_array", DatatypeMismatch, "op ANY/ALL (array) requires array on right side, not %s", "")
+	QuantifiedNotBool     = def("quantified_not_bool", DatatypeMismatch, "op ANY/ALL (array) requires operator %s to yield boolean", "")
 )
 
 // issue 11: tables (data)
@@ -613,19 +593,20 @@ const InvalidTableDefinition = "42P16"
 
 // issue 11: joins in continuous views
 var (
-	ViewJoinShape        = def("view_join_shape", FeatureNotSupported, "a continuous view can join a stream to a table only", "Write FROM stream s JOIN table t ON s.col = t.col (or LEFT JOIN); the stream comes first.")
-	ViewJoinSameName     = def("view_join_same_name", "42712", "table name %q specified more than once", "Give one side an alias: FROM events e JOIN devices d ON ...")
-	ViewJoinNoEquality   = def("view_join_no_equality", FeatureNotSupported, "a join in a continuous view needs an equality between a stream column and a table column", "Write ON s.col = t.col; further conditions may follow with AND.")
-	ViewJoinLeftOn       = def("view_join_left_on", FeatureNotSupported, "a LEFT JOIN in a continuous view takes only equalities between stream and table columns in ON", "Filter the stream in WHERE, or use an inner JOIN for the other conditions.")
-	ViewJoinKeyType      = def("view_join_key_type", FeatureNotSupported, "join condition %s = %s compares %s with %s: a continuous view joins on values of the same type", "")
-	ViewJoinTableChanged = def("view_join_table_changed", UndefinedColumn, "table %q no longer has the column %q (of the type) the view joins on or reads", "Drop the view and create it again over the table as it is now.")
-	ViewJoinStreams      = def("view_join_streams", FeatureNotSupported, "a continuous view cannot join two streams yet", "Join a stream to a table (enrichment): FROM events e JOIN devices d ON e.device_id = d.id.")
-	ViewJoinView         = def("view_join_view", FeatureNotSupported, "a continuous view cannot join the view %q", "Join a stream to a table; to combine views, join them in the SELECT that reads them.")
-	ViewJoinMany         = def("view_join_many", FeatureNotSupported, "a continuous view joins one stream to one table", "Join the other tables in the SELECT that reads the view, or widen the table.")
-	ViewJoinBound        = def("view_join_bound", FeatureNotSupported, "a join of two streams in a continuous view needs a time bound on both sides", "Bound the right stream's time by the left one's, e.g. ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + interval '5 minutes'.")
-	ViewJoinEmptyBound   = def("view_join_empty_bound", InvalidParameterValue, "the join's time bound admits no pair: its lower end is after its upper end", "")
-	ViewJoinUsingMissing = def("view_join_using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
-	ViewJoinKind         = def("view_join_kind", FeatureNotSupported, "%s JOIN is not supported in a continuous view", "Use JOIN or LEFT JOIN with the stream on the left.")
+	ViewJoinShape         = def("view_join_shape", FeatureNotSupported, "a continuous view can join a stream to a table only", "Write FROM stream s JOIN table t ON s.col = t.col (or LEFT JOIN); the stream comes first.")
+	ViewJoinSameName      = def("view_join_same_name", "42712", "table name %q specified more than once", "Give one side an alias: FROM events e JOIN devices d ON ...")
+	ViewJoinNoEquality    = def("view_join_no_equality", FeatureNotSupported, "a join in a continuous view needs an equality between a stream column and a table column", "Write ON s.col = t.col; further conditions may follow with AND.")
+	ViewJoinLeftOn        = def("view_join_left_on", FeatureNotSupported, "a LEFT JOIN in a continuous view takes only equalities between stream and table columns in ON", "Filter the stream in WHERE, or use an inner JOIN for the other conditions.")
+	ViewJoinKeyType       = def("view_join_key_type", FeatureNotSupported, "join condition %s = %s compares %s with %s: a continuous view joins on values of the same type", "")
+	ViewJoinTableChanged  = def("view_join_table_changed", UndefinedColumn, "table %q no longer has the column %q (of the type) the view joins on or reads", "Drop the view and create it again over the table as it is now.")
+	ViewJoinStreams       = def("view_join_streams", FeatureNotSupported, "a continuous view cannot join two streams yet", "Join a stream to a table (enrichment): FROM events e JOIN devices d ON e.device_id = d.id.")
+	ViewJoinView          = def("view_join_view", FeatureNotSupported, "a continuous view cannot join the view %q", "Join a stream to a table; to combine views, join them in the SELECT that reads them.")
+	ViewJoinMany          = def("view_join_many", FeatureNotSupported, "a continuous view joins one stream to one table", "Join the other tables in the SELECT that reads the view, or widen the table.")
+	ViewJoinBound         = def("view_join_bound", FeatureNotSupported, "a join of two streams in a continuous view needs a time bound on both sides", "Bound the right stream's time by the left one's, e.g. ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + interval '5 minutes'.")
+	ViewJoinEmptyBound    = def("view_join_empty_bound", InvalidParameterValue, "the join's time bound admits no pair: its lower end is after its upper end", "")
+	ViewJoinUsingMissing  = def("view_join_using_missing", UndefinedColumn, "column %q specified in USING clause does not exist in %s table", "")
+	ViewJoinTableTooLarge = def("view_join_table_too_large", ProgramLimitExceeded, "table %q has more than %d rows: a continuous view joining it on columns other than its primary key holds it in memory", "Join on the table's primary key, which reads only the rows the events name.")
+	ViewJoinKind          = def("view_join_kind", FeatureNotSupported, "%s JOIN is not supported in a continuous view", "Use JOIN or LEFT JOIN with the stream on the left.")
 )
 
 // issue 11: harden

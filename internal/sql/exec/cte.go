@@ -220,7 +220,7 @@ func batchBytes(b *types.Batch) int64 {
 func (rows *cteRows) keep(ec *Ctx, b *types.Batch) error {
 	cp := types.NewBatch(b.Types())
 	cp.AppendBatch(b)
-	if err := ec.Grow(batchBytes(cp)); err != nil {
+	if err := memoGrow(ec, batchBytes(cp)); err != nil {
 		return err
 	}
 	rows.batches = append(rows.batches, cp)
@@ -250,7 +250,7 @@ func (d *cteDef) materialize(ctx context.Context, ec *Ctx) (*cteRows, error) {
 				if _, ok := seen[string(key)]; ok {
 					return nil
 				}
-				if err := ec.Grow(int64(len(key) + 48)); err != nil {
+				if err := memoGrow(ec, int64(len(key)+48)); err != nil {
 					return err
 				}
 				seen[string(key)] = struct{}{}

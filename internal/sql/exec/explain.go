@@ -107,6 +107,9 @@ func (p *Plan) explainTo(x *explainer) {
 	if p.limit != nil || p.offset != nil {
 		step("Limit")
 	}
+	if p.olap.distinctOn != nil {
+		step("Unique (DISTINCT ON)")
+	}
 	if len(p.order) > 0 {
 		step("Sort")
 		x.depth--
@@ -116,6 +119,7 @@ func (p *Plan) explainTo(x *explainer) {
 	if p.distinct {
 		step("HashAggregate (DISTINCT)")
 	}
+	p.olap.explainStages(step)
 	if p.grouped {
 		if len(p.keys) > 0 {
 			step("HashAggregate")

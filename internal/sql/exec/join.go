@@ -35,7 +35,7 @@ import (
 // needsFrom reports whether a FROM item needs planFrom (more than one
 // plain source, or column aliases).
 func (pl *planner) needsFrom(f *parser.TableRef) bool {
-	return f.Join != nil || len(f.ColAliases) > 0
+	return f.Join != nil || len(f.ColAliases) > 0 || f.Ordinality || f.Func != nil && isFromSRF(f)
 }
 
 type fromPlan struct {
@@ -113,7 +113,6 @@ func (pl *planner) planFrom(f *parser.TableRef, where parser.Expr) (*fromPlan, e
 	if err != nil {
 		return nil, err
 	}
-	var quals []string
 	seen := map[string]bool{}
 	var dupErr error
 	walkFrom(root, func(n *fromNode) {
@@ -122,15 +121,12 @@ func (pl *planner) planFrom(f *parser.TableRef, where parser.Expr) (*fromPlan, e
 				dupErr = pgerr.DuplicateTableName.New(n.qual).WithPos(n.ref.P)
 			}
 			seen[n.qual] = true
-			quals = append(quals, n.qual)
-		}
-		if n.join != nil && n.ref != nil && n.ref.Alias != "" {
-			quals = append(quals, n.ref.Alias)
 		}
 	})
 	if dupErr != nil {
 		return nil, dupErr
 	}
+	quals := visibleQuals(root, nil)
 	assignOff(root, 0)
 	fp := &fromPlan{cols: root.cols, meta: root.meta, star: root.star, quals: quals}
 	// WHERE conjuncts, then each join's ON conjuncts.
@@ -148,9 +144,7 @@ func (pl *planner) planFrom(f *parser.TableRef, where parser.Expr) (*fromPlan, e
 		}
 		meta := append(append([]scalar.ColMeta(nil), n.left.meta...), n.right.meta...)
 		cols := append(append([]Column(nil), n.left.cols...), n.right.cols...)
-		var jq []string
-		walkFrom(n.left, func(m *fromNode) { jq = appendQual(jq, m) })
-		walkFrom(n.right, func(m *fromNode) { jq = appendQual(jq, m) })
+		jq := visibleQuals(n.right, visibleQuals(n.left, nil))
 		for _, e := range splitAnd(n.join.On, nil) {
 			c := pl.newConj(e, n.off, meta, cols, jq)
 			if c.err != nil {
@@ -183,12 +177,18 @@ func (pl *planner) planFrom(f *parser.TableRef, where parser.Expr) (*fromPlan, e
 	return fp, nil
 }
 
-func appendQual(qs []string, n *fromNode) []string {
-	if n.qual != "" && n.join == nil {
-		qs = append(qs, n.qual)
-	}
-	if n.join != nil && n.ref != nil && n.ref.Alias != "" {
+// visibleQuals are the FROM names the query may use: an aliased join
+// hides the names inside it.
+func visibleQuals(n *fromNode, qs []string) []string {
+	switch {
+	case n.join == nil:
+		if n.qual != "" {
+			qs = append(qs, n.qual)
+		}
+	case n.ref != nil && n.ref.Alias != "":
 		qs = append(qs, n.ref.Alias)
+	default:
+		qs = visibleQuals(n.right, visibleQuals(n.left, qs))
 	}
 	return qs
 }
@@ -269,7 +269,7 @@ func (pl *planner) newConj(e parser.Expr, off int, meta []scalar.ColMeta, cols [
 				return true
 			}
 			c.refs = append(c.refs, off+idx)
-		case *parser.Subquery, *parser.Exists, *parser.InSubquery, *parser.Param:
+		case *parser.Subquery, *parser.Exists, *parser.InSubquery, *parser.ArraySubquery, *parser.Param:
 			c.placeable = false
 			return true
 		case *parser.Quantified:
@@ -415,6 +415,12 @@ func (pl *planner) buildLeaf(f *parser.TableRef) (*fromNode, error) {
 		n.sub, n.cols = &planNode{p: p, label: "Subquery Scan on " + displayName(n.qual)}, p.Columns()
 	case pl.cte(f) != nil:
 		r, err := pl.cteScan(f)
+		if err != nil {
+			return nil, err
+		}
+		n.sub, n.cols = r, r.Columns()
+	case f.Func != nil && (isFromSRF(f) || f.Ordinality):
+		r, err := pl.planSRFFrom(f)
 		if err != nil {
 			return nil, err
 		}

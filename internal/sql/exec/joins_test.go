@@ -4,7 +4,9 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"testing"
 
+	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec/scalar"
 	"github.com/cairndb/cairn/internal/sql/parser"
 	"github.com/cairndb/cairn/internal/types"
@@ -87,3 +89,45 @@ func runExplain(ec *Ctx, ex *parser.Explain) string {
 }
 
 var timeRE = regexp.MustCompile(`time=[0-9.]+ ms`)
+
+// TestJoinMemoryLimit: a hash join, a set operation, a kept CTE, an IN
+// set and a sort each fail with 53200 past the statement's budget and
+// give back what they charged when they end.
+func TestJoinMemoryLimit(t *testing.T) {
+	big := &memSource{cols: []Column{{Name: "k", T: types.Int8}, {Name: "s", T: types.Text}}, batchSize: 100}
+	for i := 0; i < 5000; i++ {
+		big.rows = append(big.rows, []types.Datum{i8(int64(i)), txt(strings.Repeat("x", 50))})
+	}
+	res := resolver(map[string]Source{"big": big, "b2": big})
+	for _, q := range []string{
+		"SELECT count(*) FROM big JOIN b2 ON big.k = b2.k",
+		"SELECT count(*) FROM (SELECT k, s FROM big UNION SELECT k, s FROM b2) AS u",
+		"WITH c AS (SELECT * FROM big) SELECT count(*) FROM c AS x JOIN c AS y ON x.k = y.k",
+		"SELECT count(*) FROM big WHERE s || k::text IN (SELECT s || k::text FROM b2)",
+		"SELECT k FROM big ORDER BY s, k",
+	} {
+		stmts, _, err := parser.Parse(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := PlanSelect(stmts[0].(*parser.Select), res, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		small := scalar.NewBudget(64 << 10)
+		err = p.Run(context.Background(), &Ctx{Mem: small}, func([]types.Datum) error { return nil })
+		if pgerr.From(err).Code != pgerr.OutOfMemory {
+			t.Errorf("%s: got %v, want 53200", q, err)
+		}
+		large := scalar.NewBudget(256 << 20)
+		if err := p.Run(context.Background(), &Ctx{Mem: large}, func([]types.Datum) error { return nil }); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+		if large.Peak() < 64<<10 {
+			t.Errorf("%s: peak %d, want the buffering charged", q, large.Peak())
+		}
+		if u := large.Used(); u != 0 {
+			t.Errorf("%s: %d bytes still charged after the run", q, u)
+		}
+	}
+}

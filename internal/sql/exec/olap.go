@@ -16,7 +16,6 @@ import (
 type olapPlan struct {
 	win        *winPlan      // window stage; nil without window functions
 	srf        *srfList      // set-returning calls of the final projection
-	from       *srfFrom      // a set-returning function in FROM
 	gsets      *groupingSets // GROUP BY with grouping sets
 	distinctOn []int         // output columns of DISTINCT ON (...)
 }
@@ -80,9 +79,15 @@ func (p *Plan) planOlapScope(scope *scalar.Compiler, items []selItem, sel *parse
 	srf := false
 	for _, it := range items {
 		srf = srf || hasSRF(it.expr)
+		if err := srfInConditional(it.expr); err != nil {
+			return nil, err
+		}
 	}
 	for _, o := range sel.OrderBy {
 		srf = srf || hasSRF(o.Expr)
+		if err := srfInConditional(o.Expr); err != nil {
+			return nil, err
+		}
 	}
 	if srf {
 		scope, p.olap.srf = withSRF(scope)
@@ -255,4 +260,50 @@ func refuseOlapInView(sel *parser.Select) error {
 		}
 	}
 	return nil
+}
+
+// explainStages adds the olap stages between DISTINCT and grouping to an
+// EXPLAIN: set-returning functions in the select list, the window stage,
+// grouping sets.
+func (o *olapPlan) explainStages(step func(format string, args ...any)) {
+	if o.srf != nil {
+		step("ProjectSet")
+	}
+	if o.win != nil {
+		step("WindowAgg")
+	}
+	if o.gsets != nil {
+		step("Grouping Sets: %d", len(o.gsets.sets))
+	}
+}
+
+// srfInConditional refuses a set-returning call inside CASE or COALESCE,
+// as PostgreSQL 10+ does: those evaluate their arguments conditionally,
+// which the lockstep expansion cannot.
+func srfInConditional(e parser.Expr) error {
+	var err error
+	agg.Any(e, func(x parser.Expr) bool {
+		what := ""
+		var kids parser.Expr
+		switch x := x.(type) {
+		case *parser.Case:
+			what, kids = "CASE", x
+		case *parser.Func:
+			if strings.EqualFold(x.Name, "coalesce") {
+				what, kids = "COALESCE", x
+			}
+		}
+		if what == "" {
+			return false
+		}
+		agg.Any(kids, func(y parser.Expr) bool {
+			f, ok := y.(*parser.Func)
+			if ok && y != kids && scalar.IsSRFName(strings.ToLower(f.Name)) {
+				err = pgerr.SRFNotAllowed.New(what, f.Name).WithPos(f.P)
+			}
+			return err != nil
+		})
+		return err != nil
+	})
+	return err
 }

@@ -64,3 +64,37 @@ func TestOlapMemoryBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestSRFRunsIndependent checks a select list's set-returning calls
+// read the current values of their own run (keyed by the statement's
+// Ctx): two runs of one plan at once, as two portals of a prepared
+// statement may be, do not see each other's values.
+func TestSRFRunsIndependent(t *testing.T) {
+	stmts, _, err := parser.Parse("SELECT generate_series(1, 3) AS a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := PlanSelect(stmts[0].(*parser.Select), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := p.olap.srf
+	ec1, ec2 := &Ctx{}, &Ctx{}
+	l.vals.Store(ec1, []types.Datum{types.NewInt(types.Int4, 1)})
+	l.vals.Store(ec2, []types.Datum{types.NewInt(types.Int4, 2)})
+	for want, ec := range map[int64]*Ctx{1: ec1, 2: ec2} {
+		d, err := p.proj[0].Fn(ec, scalar.Input{})
+		if err != nil || d.I != want {
+			t.Errorf("run %d read %v (%v)", want, d, err)
+		}
+	}
+	// A whole run leaves nothing behind.
+	l.vals.Delete(ec1)
+	l.vals.Delete(ec2)
+	n := 0
+	err = p.Run(context.Background(), &Ctx{}, func([]types.Datum) error { n++; return nil })
+	if err != nil || n != 3 {
+		t.Fatalf("%d rows, %v", n, err)
+	}
+	l.vals.Range(func(k, v any) bool { t.Errorf("left behind: %v", v); return false })
+}

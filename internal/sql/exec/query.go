@@ -26,6 +26,8 @@ type planner struct {
 	outer scalar.OuterFunc
 	// ctes are the WITH queries in scope, innermost first.
 	ctes *cteScope
+	// nsub counts the subquery expressions compiled with this planner.
+	nsub int
 }
 
 // relNode is an operator of the FROM part of a query: a scan, a join, a
@@ -85,11 +87,19 @@ func (pl *planner) planQuery(sel *parser.Select) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	// ORDER BY/LIMIT/OFFSET of the whole: plan `SELECT * FROM body ...`.
-	wrap := &parser.Select{P: sel.P, Items: []parser.SelectItem{{Expr: &parser.Star{P: sel.P}}},
-		From: &parser.TableRef{P: sel.P, Name: bodyName}, OrderBy: sel.OrderBy, Limit: sel.Limit, Offset: sel.Offset}
+	// ORDER BY/LIMIT/OFFSET of the whole: plan `SELECT c1 AS name1, ...
+	// FROM body ...` over the body's columns under internal names, so
+	// output names may repeat ("?column?") and ORDER BY names the output.
+	wrap := &parser.Select{P: sel.P, From: &parser.TableRef{P: sel.P, Name: bodyName},
+		OrderBy: sel.OrderBy, Limit: sel.Limit, Offset: sel.Offset}
+	renamed := &renamedRel{relNode: body}
+	for i, c := range body.Columns() {
+		internal := fmt.Sprintf("\x00c%d", i)
+		renamed.cols = append(renamed.cols, Column{Name: internal, T: c.T})
+		wrap.Items = append(wrap.Items, parser.SelectItem{Expr: &parser.ColumnRef{P: sel.P, Name: internal}, Alias: c.Name})
+	}
 	inner := *pl
-	inner.ctes = &cteScope{parent: pl.ctes, byName: map[string]*cteDef{bodyName: {name: bodyName, fixed: body}}}
+	inner.ctes = &cteScope{parent: pl.ctes, byName: map[string]*cteDef{bodyName: {name: bodyName, fixed: renamed}}}
 	p, err := inner.planSimple(wrap)
 	if err != nil {
 		return nil, err
@@ -97,6 +107,14 @@ func (pl *planner) planQuery(sel *parser.Select) (*Plan, error) {
 	p.body = true
 	return p, nil
 }
+
+// renamedRel is an operator under other column names.
+type renamedRel struct {
+	relNode
+	cols []Column
+}
+
+func (r *renamedRel) Columns() []Column { return r.cols }
 
 // bodyName names a set operation's or VALUES' rows while its ORDER BY
 // and LIMIT are planned over them (not a name SQL can write).

@@ -53,8 +53,11 @@ type Plan struct {
 	// did (stats, counted by Run).
 	info  planInfo
 	stats opStats
-	body  bool     // the ORDER BY/LIMIT of a set operation or VALUES
-	olap  olapPlan // window functions, grouping sets, DISTINCT ON, set-returning functions
+	body  bool // the ORDER BY/LIMIT of a set operation or VALUES
+	// memo is set when the plan has subqueries or CTEs, which keep
+	// per-execution state in Ctx.Memo.
+	memo bool
+	olap olapPlan // window functions, grouping sets, DISTINCT ON, set-returning functions
 }
 
 // Columns returns the plan's output columns.
@@ -83,12 +86,7 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 	var quals []string
 	var from *fromPlan
 	where := sel.Where
-	if f := sel.From; f != nil && f.Func != nil && f.Join == nil && isFromSRF(f) {
-		var err error
-		if p.olap.from, cols, quals, err = planSRFFrom(f, params); err != nil {
-			return nil, err
-		}
-	} else if f := sel.From; f != nil && pl.needsFrom(f) {
+	if f := sel.From; f != nil && pl.needsFrom(f) {
 		var err error
 		if from, err = pl.planFrom(f, where); err != nil {
 			return nil, err
@@ -97,9 +95,6 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 	} else if f := sel.From; f != nil {
 		outputOf := false
 		if f.Func != nil {
-			if f.Ordinality || f.ColAliases != nil {
-				return nil, pgerr.TableFuncOptions.New().WithPos(f.P)
-			}
 			name, ok, err := OutputOf(f)
 			if err != nil {
 				return nil, err
@@ -194,6 +189,11 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 		in.NoAgg = "SELECT"
 	}
 	havingScope := scope
+	if grouped {
+		hs := *scope
+		hs.NoAgg = "HAVING" // names HAVING in errors (a set-returning call there)
+		havingScope = &hs
+	}
 	if scope, err = p.planOlapScope(scope, items, sel); err != nil {
 		return nil, err
 	}
@@ -238,6 +238,7 @@ func (pl *planner) planSimple(sel *parser.Select) (*Plan, error) {
 		p.lookup = planLookup(p.src, sel.Where, cols, quals, params)
 	}
 	p.info = newPlanInfo(sel, where)
+	p.memo = pl.nsub > 0 || p.rel != nil || p.sub != nil
 	return p, nil
 }
 
@@ -252,8 +253,16 @@ func expandItems(sel *parser.Select, cols []Column, quals []string) ([]selItem, 
 			if st.Table != "" && !contains(quals, st.Table) {
 				return nil, pgerr.MissingFromEntry.New(st.Table).WithPos(st.P)
 			}
+			seen := map[string]int{}
 			for _, c := range cols {
-				items = append(items, selItem{expr: &parser.ColumnRef{P: st.P, Table: st.Table, Name: c.Name}, name: c.Name})
+				seen[c.Name]++
+			}
+			for i, c := range cols {
+				var e parser.Expr = &parser.ColumnRef{P: st.P, Table: st.Table, Name: c.Name}
+				if seen[c.Name] > 1 && st.Table == "" {
+					e = &parser.ColumnIndex{P: st.P, Index: i, Name: c.Name} // a name would be ambiguous
+				}
+				items = append(items, selItem{expr: e, name: c.Name})
 			}
 			continue
 		}
@@ -454,8 +463,15 @@ type group struct {
 // retain row (the datums themselves may be kept).
 func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) error) error {
 	defer p.stats.start()()
-	if ec != nil && ec.Memo == nil {
-		ec.Memo = map[any]any{ctxKey{}: ctx}
+	if ec != nil && ec.Memo == nil && p.memo {
+		// The outermost run owns the execution's memo: what subqueries
+		// and CTEs keep there is given back when it ends.
+		held := new(int64)
+		ec.Memo = map[any]any{ctxKey{}: ctx, heldKey{}: held}
+		defer func() {
+			ec.Shrink(*held)
+			ec.Memo = nil
+		}()
 	}
 	limit, offset, err := p.bounds(ec)
 	if err != nil {
@@ -693,7 +709,17 @@ func (p *Plan) Run(ctx context.Context, ec *Ctx, emit func(row []types.Datum) er
 		}
 	}
 	if w := p.olap.win; w != nil {
-		if err := w.run(ctx, ec, &wbuf, p.olap.srf, collect); err != nil {
+		// Without DISTINCT or ORDER BY the window's rows go straight out.
+		direct := !p.distinct && len(p.order) == 0 && p.olap.distinctOn == nil
+		final := collect
+		if direct {
+			final = out
+		}
+		err := w.run(ctx, ec, &wbuf, p.olap.srf, final)
+		if direct && errors.Is(err, errStop) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -860,8 +886,6 @@ func (p *Plan) scan(ctx context.Context, ec *Ctx, fn func(b *types.Batch) error)
 		return p.rel.run(ctx, ec, fn)
 	case p.sub != nil:
 		return runBatched(ctx, p.sub, ec, fn)
-	case p.olap.from != nil:
-		return p.olap.from.scan(ctx, ec, fn)
 	}
 	return fn(&types.Batch{N: 1})
 }
@@ -925,6 +949,8 @@ func figureNameStrength(e parser.Expr) (string, int) {
 		return "case", 1
 	case *parser.Exists:
 		return "exists", 2
+	case *parser.ArraySubquery:
+		return "array", 2
 	case *parser.Subquery:
 		// PostgreSQL names a scalar subquery after its one column.
 		if q := e.Select; q != nil && q.IsSimple() && len(q.Items) == 1 {

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec/agg"
@@ -257,13 +258,20 @@ func (s *seriesIter) next(ec *scalar.Ctx) (types.Datum, bool, error) {
 	return out, true, nil
 }
 
-// srfList is the set-returning calls of a select list. vals holds each
-// call's current value while a row is projected, so a plan with them
-// must not run concurrently with itself (ad-hoc and prepared SELECTs
-// run one at a time per session; views refuse them).
+// srfList is the set-returning calls of a select list. While a row is
+// projected, each call's current value is in vals under the statement's
+// Ctx, so two runs of one plan (two portals of a prepared statement)
+// never see each other's values.
 type srfList struct {
 	calls []*srfCall
-	vals  []types.Datum
+	vals  sync.Map // *scalar.Ctx -> []types.Datum
+}
+
+// current returns the values of the run evaluating with ec.
+func (l *srfList) current(ec *scalar.Ctx) []types.Datum {
+	v, _ := l.vals.Load(ec)
+	vals, _ := v.([]types.Datum)
+	return vals
 }
 
 // srfScope is the Grouping that resolves set-returning calls in a select
@@ -298,10 +306,13 @@ func (s *srfScope) Match(e parser.Expr) (*scalar.Node, bool, error) {
 		}
 		j := len(s.l.calls)
 		s.l.calls = append(s.l.calls, call)
-		s.l.vals = append(s.l.vals, types.NullOf(call.t))
 		l := s.l
-		return scalar.VirtualNode(call.t, func(*scalar.Ctx, scalar.Input) (types.Datum, error) {
-			return l.vals[j], nil
+		t := call.t
+		return scalar.VirtualNode(call.t, func(ec *scalar.Ctx, _ scalar.Input) (types.Datum, error) {
+			if vals := l.current(ec); j < len(vals) {
+				return vals[j], nil
+			}
+			return types.NullOf(t), nil
 		}), true, nil
 	}
 	if s.next != nil {
@@ -366,6 +377,9 @@ func projectRow(ec *scalar.Ctx, in scalar.Input, nodes []*scalar.Node, srf *srfL
 	if srf == nil || len(srf.calls) == 0 {
 		return eval()
 	}
+	vals := make([]types.Datum, len(srf.calls))
+	srf.vals.Store(ec, vals)
+	defer srf.vals.Delete(ec)
 	its := make([]srfIter, len(srf.calls))
 	for j, c := range srf.calls {
 		it, err := c.start(ec, in)
@@ -377,7 +391,7 @@ func projectRow(ec *scalar.Ctx, in scalar.Input, nodes []*scalar.Node, srf *srfL
 	for {
 		more := false
 		for j, it := range its {
-			srf.vals[j] = types.NullOf(srf.calls[j].t)
+			vals[j] = types.NullOf(srf.calls[j].t)
 			if it == nil {
 				continue
 			}
@@ -389,7 +403,7 @@ func projectRow(ec *scalar.Ctx, in scalar.Input, nodes []*scalar.Node, srf *srfL
 				its[j] = nil
 				continue
 			}
-			srf.vals[j], more = d, true
+			vals[j], more = d, true
 		}
 		if !more {
 			return nil
@@ -400,65 +414,72 @@ func projectRow(ec *scalar.Ctx, in scalar.Input, nodes []*scalar.Node, srf *srfL
 	}
 }
 
-// srfFrom is a set-returning function in FROM: its rows are the
-// function's values (and the ordinality), streamed in batches.
+// srfFrom is a set-returning function in FROM (a relNode): its rows are
+// the function's values (and the ordinality), streamed in batches.
 type srfFrom struct {
 	call       *srfCall
 	ordinality bool
 	cols       []Column
+	label      string // for EXPLAIN: the function and its alias
+	stats      opStats
 }
 
-// planSRFFrom plans `FROM generate_series(...) [WITH ORDINALITY] [AS]
-// alias[(cols)]`: the columns and the names that qualify them.
-func planSRFFrom(f *parser.TableRef, params *ParamTypes) (*srfFrom, []Column, []string, error) {
-	c := &scalar.Compiler{Params: params, NoAgg: "functions in FROM"}
+// planSRFFrom plans `generate_series(...)` or `unnest(...)` `[WITH
+// ORDINALITY]` as a FROM item. Its column is named after the alias, else
+// the function (the caller applies a column alias list); the ordinality
+// column is "ordinality". The arguments may reference an enclosing
+// query (a correlated subquery), not other FROM items (no LATERAL).
+func (pl *planner) planSRFFrom(f *parser.TableRef) (*srfFrom, error) {
+	if !isFromSRF(f) {
+		return nil, pgerr.TableFuncOptions.New().WithPos(f.P)
+	}
+	c := &scalar.Compiler{Params: pl.params, NoAgg: "functions in FROM", Outer: pl.outer, Sub: pl.sub}
 	var args []*scalar.Node
 	for _, a := range f.Func.Args {
 		if hasSRF(a) {
-			return nil, nil, nil, pgerr.SRFNested.New(strings.ToLower(f.Func.Name)).WithPos(a.Pos())
+			return nil, pgerr.SRFNested.New(strings.ToLower(f.Func.Name)).WithPos(a.Pos())
 		}
 		n, err := c.Compile(a)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		args = append(args, n)
 	}
 	call, err := planSRFCall(c, f.Func, args)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	name := strings.ToLower(f.Func.Name)
-	qual := name
 	if f.Alias != "" {
-		qual = f.Alias
+		name = f.Alias
 	}
-	names := []string{qual}
+	s := &srfFrom{call: call, ordinality: f.Ordinality, label: call.name}
+	if f.Alias != "" {
+		s.label += " " + f.Alias
+	}
+	s.cols = append(s.cols, Column{Name: name, T: call.t})
 	if f.Ordinality {
-		names = append(names, "ordinality")
+		s.cols = append(s.cols, Column{Name: "ordinality", T: types.Int8})
 	}
-	if len(f.ColAliases) > len(names) {
-		return nil, nil, nil, pgerr.SRFColumnAliases.New(qual, len(names), len(f.ColAliases)).WithPos(f.P)
-	}
-	copy(names, f.ColAliases)
-	s := &srfFrom{call: call, ordinality: f.Ordinality}
-	s.cols = append(s.cols, Column{Name: names[0], T: call.t})
-	if f.Ordinality {
-		s.cols = append(s.cols, Column{Name: names[1], T: types.Int8})
-	}
-	return s, s.cols, []string{qual}, nil
+	return s, nil
 }
 
-// scan streams the function's rows to fn in batches of 1024.
-func (s *srfFrom) scan(ctx context.Context, ec *scalar.Ctx, fn func(b *types.Batch) error) error {
+// Columns implements relNode.
+func (s *srfFrom) Columns() []Column { return s.cols }
+
+func (s *srfFrom) explain(x *explainer) {
+	x.line(&s.stats, "Function Scan on %s", s.label)
+}
+
+// run streams the function's rows to fn in batches of 1024.
+func (s *srfFrom) run(ctx context.Context, ec *scalar.Ctx, fn func(b *types.Batch) error) error {
+	defer s.stats.start()()
+	fn = s.stats.count(fn)
 	it, err := s.call.start(ec, scalar.Input{})
 	if err != nil {
 		return err
 	}
-	ts := make([]types.T, len(s.cols))
-	for i, c := range s.cols {
-		ts[i] = c.T
-	}
-	b := types.NewBatch(ts)
+	b := types.NewBatch(colTypes(s.cols))
 	row := make([]types.Datum, len(s.cols))
 	for n := int64(1); ; n++ {
 		d, ok, err := it.next(ec)

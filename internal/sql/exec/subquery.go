@@ -29,6 +29,7 @@ const (
 	subExists
 	subIn
 	subQuant
+	subArray
 )
 
 type subquery struct {
@@ -54,6 +55,24 @@ type subResult struct {
 
 type ctxKey struct{}
 
+// heldKey keys the bytes charged for state kept in Ctx.Memo (an *int64),
+// given back when the execution ends.
+type heldKey struct{}
+
+// memoGrow charges n bytes for state kept in ec.Memo until the
+// execution ends.
+func memoGrow(ec *Ctx, n int64) error {
+	if err := ec.Grow(n); err != nil {
+		return err
+	}
+	if held, ok := ec.Memo[heldKey{}].(*int64); ok {
+		*held += n
+	} else {
+		ec.Shrink(n) // no owner to give it back: do not keep it charged
+	}
+	return nil
+}
+
 // runCtx is the context the statement runs under (Plan.Run records it).
 func runCtx(ec *Ctx) context.Context {
 	if c, ok := ec.Memo[ctxKey{}].(context.Context); ok {
@@ -64,6 +83,7 @@ func runCtx(ec *Ctx) context.Context {
 
 // sub compiles a subquery expression in c's scope (scalar.Compiler.Sub).
 func (pl *planner) sub(c *scalar.Compiler, e parser.Expr) (*scalar.Node, error) {
+	pl.nsub++
 	sq := &subquery{slot: map[string]int{}}
 	var sel *parser.Select
 	switch e := e.(type) {
@@ -71,6 +91,8 @@ func (pl *planner) sub(c *scalar.Compiler, e parser.Expr) (*scalar.Node, error) 
 		sq.kind, sel = subScalar, e.Select
 	case *parser.Exists:
 		sq.kind, sel = subExists, e.Select
+	case *parser.ArraySubquery:
+		sq.kind, sel = subArray, e.Select
 	case *parser.InSubquery:
 		sq.kind, sel = subIn, e.Select
 	case *parser.Quantified:
@@ -112,6 +134,18 @@ func (pl *planner) sub(c *scalar.Compiler, e parser.Expr) (*scalar.Node, error) 
 				return types.Datum{}, err
 			}
 			return r.val, nil
+		}), nil
+	case *parser.ArraySubquery:
+		at, ok := types.ArrayOf(cols[0].T)
+		if !ok {
+			return nil, pgerr.NoArrayType.New(cols[0].T).WithPos(e.P)
+		}
+		return scalar.VirtualNode(at, func(ec *Ctx, in scalar.Input) (types.Datum, error) {
+			r, err := sq.result(ec, in)
+			if err != nil {
+				return types.Datum{}, err
+			}
+			return types.Datum{T: at, S: string(types.AppendArray(nil, r.vals))}, nil
 		}), nil
 	case *parser.Exists:
 		return scalar.VirtualNode(types.Bool, func(ec *Ctx, in scalar.Input) (types.Datum, error) {
@@ -290,7 +324,7 @@ func (sq *subquery) run(ec *Ctx) (*subResult, error) {
 			if _, ok := r.set[string(key)]; ok {
 				return nil
 			}
-			if err := ec.Grow(int64(len(key) + 48)); err != nil {
+			if err := memoGrow(ec, int64(len(key)+48)); err != nil {
 				return err
 			}
 			r.set[string(key)] = struct{}{}
@@ -301,7 +335,7 @@ func (sq *subquery) run(ec *Ctx) (*subResult, error) {
 	err := sq.plan.Run(ctx, ec, func(row []types.Datum) error {
 		r.n++
 		d := scalar.Own(row[0])
-		if err := ec.Grow(scalar.RowSize(row)); err != nil {
+		if err := memoGrow(ec, scalar.RowSize(row)); err != nil {
 			return err
 		}
 		r.vals = append(r.vals, d)

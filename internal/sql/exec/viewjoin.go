@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -105,6 +106,9 @@ func PlanViewJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl Jo
 // planJoin plans a join view; with streams, tbl is the right-hand stream
 // (no key) and ON must also bound the two sides' times (viewjoin_streams.go).
 func planJoin(sel *parser.Select, spec ViewJoinSpec, stream []Column, tbl JoinTable, opts ViewOptions, streams bool) (*ViewPlan, error) {
+	if err := refuseOlapInView(sel); err != nil {
+		return nil, err
+	}
 	if spec.Table == nil || spec.Table.Subquery != nil || spec.Table.Func != nil || spec.Table.Name == "" {
 		pos := spec.P
 		if spec.Table != nil {
@@ -414,7 +418,7 @@ type Versioned interface {
 
 // maxCachedRows bounds the table rows a point-lookup Enricher keeps
 // between rounds; past it the cache starts over.
-const maxCachedRows = 1 << 20
+var maxCachedRows = 1 << 20 // a var: tests lower it
 
 // Row markers in the key indexes: a key known to have no table row, and
 // (below pendingBase) a key looked up in this batch, by slot.
@@ -438,13 +442,19 @@ type Enricher struct {
 	colMap []int // planned table column → src column
 	// intKey: one equality, a plain stream column against an
 	// integer-like table column: keys are the int64s themselves.
-	intKey  bool
-	tab     *types.Batch     // table rows read (point: the cache; hash: the table)
-	index   map[string]int32 // encoded join key → row in tab (hash: first of its chain)
-	iindex  map[int64]int32  // index when intKey
-	next    []int32          // hash mode: next row of tab with the same key; -1 ends
-	loaded  bool             // tab is valid for version
-	version uint64
+	intKey bool
+	tab    *types.Batch     // table rows read (point: the cache; hash: the table)
+	index  map[string]int32 // encoded join key → row in tab (hash: first of its chain)
+	iindex map[int64]int32  // index when intKey
+	next   []int32          // hash mode: next row of tab with the same key; -1 ends
+	loaded bool             // tab is valid for version
+	// Point mode: the ScanKeys calls since the cache started over, and
+	// whether the cache holds the whole table (after loadAll: a key not
+	// in it has no row). noFullScan: the table proved too large to load.
+	calls      int
+	complete   bool
+	noFullScan bool
+	version    uint64
 
 	keyBuf  []byte
 	lookups [][]types.Datum // this batch's keys to read (point mode)
@@ -502,6 +512,7 @@ func (v *ViewPlan) NewEnricher(src KeyedSource) (*Enricher, error) {
 }
 
 func (e *Enricher) reset() {
+	e.calls, e.complete = 0, false
 	e.tab.Reset()
 	clear(e.index)
 	clear(e.iindex)
@@ -535,6 +546,9 @@ func (e *Enricher) Refresh(ctx context.Context) error {
 		for i := 0; i < b.N; i++ {
 			if !e.tableKey(b, i) {
 				continue // NULL never equals anything
+			}
+			if e.tab.N >= maxCachedRows {
+				return pgerr.ViewJoinTableTooLarge.New(e.j.table, maxCachedRows)
 			}
 			r := int32(e.tab.N)
 			e.appendTableRow(b, i)
@@ -638,19 +652,29 @@ func (e *Enricher) Widen(ctx context.Context, ec *Ctx, b *types.Batch) (*types.B
 			return nil, err
 		}
 	}
-	e.sIdx, e.tIdx = e.sIdx[:0], e.tIdx[:0]
-	e.lookups, e.slotRow, e.slotKey = e.lookups[:0], e.slotRow[:0], e.slotKey[:0]
-	// First pass: each row's row in tab, or its pending lookup.
-	for i := 0; i < b.N; i++ {
-		t, err := e.probe(ec, b, i)
+	// First pass: each row's row in tab, or its pending lookup. When
+	// fetching the pending keys rebuilt the cache (loadAll), the rows
+	// found in the old one are numbered differently: probe again (at most
+	// twice: the rebuilt cache holds the whole table, or lookups resume).
+	for pass := 0; ; pass++ {
+		e.sIdx, e.tIdx = e.sIdx[:0], e.tIdx[:0]
+		e.lookups, e.slotRow, e.slotKey = e.lookups[:0], e.slotRow[:0], e.slotKey[:0]
+		for i := 0; i < b.N; i++ {
+			t, err := e.probe(ec, b, i)
+			if err != nil {
+				return nil, err
+			}
+			e.sIdx, e.tIdx = append(e.sIdx, int32(i)), append(e.tIdx, t)
+		}
+		if len(e.lookups) == 0 {
+			break
+		}
+		rebuilt, err := e.fetch(ctx, pass < 2)
 		if err != nil {
 			return nil, err
 		}
-		e.sIdx, e.tIdx = append(e.sIdx, int32(i)), append(e.tIdx, t)
-	}
-	if len(e.lookups) > 0 {
-		if err := e.lookup(ctx); err != nil {
-			return nil, err
+		if !rebuilt {
+			break
 		}
 	}
 	// Second pass: resolve pending rows, drop or repeat rows.
@@ -704,7 +728,7 @@ func (e *Enricher) probe(ec *Ctx, b *types.Batch, i int) (int32, error) {
 			return -1, nil
 		case ok:
 			return r, nil
-		case !e.j.point:
+		case !e.j.point || e.complete:
 			return -1, nil
 		}
 		r = pendingBase - int32(len(e.lookups))
@@ -723,7 +747,7 @@ func (e *Enricher) probe(ec *Ctx, b *types.Batch, i int) (int32, error) {
 		return -1, nil
 	case ok:
 		return r, nil
-	case !e.j.point:
+	case !e.j.point || e.complete:
 		return -1, nil
 	}
 	r = pendingBase - int32(len(e.lookups))
@@ -739,6 +763,68 @@ func (e *Enricher) probe(ec *Ctx, b *types.Batch, i int) (int32, error) {
 	e.slotRow = append(e.slotRow, rowMissing)
 	e.slotKey = append(e.slotKey, k)
 	return r, nil
+}
+
+// fullScanAfter is how many ScanKeys calls a point-mode cache makes
+// before it reads the whole table instead: a small table whose keys the
+// stream names over and over costs one scan per round, not a lookup per
+// batch.
+const fullScanAfter = 3
+
+// fetch resolves this batch's pending keys by one ScanKeys; or, after
+// fullScanAfter of them since the cache started over (and if mayLoad),
+// it rebuilds the cache from the whole table instead and reports that
+// the batch must be probed again (row numbers changed). A table larger
+// than maxCachedRows is never loaded again: lookups resume.
+func (e *Enricher) fetch(ctx context.Context, mayLoad bool) (rebuilt bool, err error) {
+	if e.calls < fullScanAfter || e.noFullScan || !mayLoad {
+		e.calls++
+		return false, e.lookup(ctx)
+	}
+	if err := e.loadAll(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// errTooLarge stops loadAll's scan of a table past maxCachedRows.
+var errTooLarge = errors.New("table too large to cache")
+
+// loadAll replaces the point-mode cache by the whole table.
+func (e *Enricher) loadAll(ctx context.Context) error {
+	e.tab.Reset()
+	clear(e.index)
+	clear(e.iindex)
+	err := e.src.Scan(ctx, func(b *types.Batch) error {
+		for i := 0; i < b.N; i++ {
+			if !e.tableKey(b, i) {
+				continue
+			}
+			if e.tab.N >= maxCachedRows {
+				return errTooLarge
+			}
+			r := int32(e.tab.N)
+			e.appendTableRow(b, i)
+			if e.intKey {
+				e.iindex[e.kd[0].I] = r
+			} else {
+				e.index[string(e.keyBuf)] = r
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errTooLarge):
+		e.reset()
+		e.loaded = true // an empty cache for this round, filled by lookups
+		e.noFullScan = true
+		return nil
+	case err != nil:
+		e.reset()
+		return err
+	}
+	e.complete = true
+	return nil
 }
 
 // lookup reads the pending keys' rows with one ScanKeys and records them

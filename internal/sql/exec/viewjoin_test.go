@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -255,4 +256,180 @@ func BenchmarkEnrichW1(b *testing.B) {
 // BenchmarkEnrichW1BySite groups by a table column.
 func BenchmarkEnrichW1BySite(b *testing.B) {
 	benchEnrich(b, "SELECT d.site, count(*) AS n, sum(value) AS total, max(value) AS peak FROM events e GROUP BY d.site")
+}
+
+// countingKeyed counts the reads of a keyed source.
+type countingKeyed struct {
+	KeyedSource
+	scans, lookups int
+}
+
+func (c *countingKeyed) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
+	c.scans++
+	return c.KeyedSource.Scan(ctx, fn)
+}
+
+func (c *countingKeyed) ScanKeys(ctx context.Context, keys [][]types.Datum, fn func(b *types.Batch) error) error {
+	c.lookups++
+	return c.KeyedSource.ScanKeys(ctx, keys, fn)
+}
+
+// TestViewJoinLoadsSmallTable: within one round, after fullScanAfter
+// lookups a point-mode enricher reads the whole table once and answers
+// the rest (misses included) from it; a new round starts over.
+func TestViewJoinLoadsSmallTable(t *testing.T) {
+	for _, left := range []bool{false, true} {
+		v, err := planJoinSQL(t, "SELECT d.site, count(*) FROM events e GROUP BY d.site", "e.device_id = d.id", left)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &countingKeyed{KeyedSource: testDevices()}
+		e, err := v.NewEnricher(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ec, d := &Ctx{}, v.NewDelta()
+		for round := 0; round < 2; round++ {
+			if err := e.Refresh(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			// Events one per batch, newest device first, so each of the
+			// first batches misses the cache.
+			rows := sqlEvents().rows
+			for i := len(rows) - 1; i >= 0; i-- {
+				b := types.NewBatch(colTypes(eventCols))
+				b.AppendRow(rows[i])
+				w, err := e.Widen(context.Background(), ec, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := v.Fold(ec, d, w, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if src.lookups != 2*fullScanAfter || src.scans != 2 {
+			t.Errorf("left %v: %d lookups and %d scans in two rounds, want %d and 2", left, src.lookups, src.scans, 2*fullScanAfter)
+		}
+		var out []string
+		_ = d.Range(func(k, st []byte) error {
+			row, err := v.Finalize(ec, k, st, nil)
+			out = append(out, strings.ReplaceAll(textRow(row), " | ", " "))
+			return err
+		})
+		sort.Strings(out)
+		want := "NULL 4|a 6|b 4"
+		if left {
+			want = "NULL 6|a 6|b 4"
+		}
+		if got := strings.Join(out, "|"); got != want {
+			t.Errorf("left %v: got %s, want %s", left, got, want)
+		}
+	}
+}
+
+// TestViewJoinTableTooLarge: past maxCachedRows a hashed table is an
+// error (54000), and a point-lookup enricher keeps looking keys up
+// instead of loading the table.
+func TestViewJoinTableTooLarge(t *testing.T) {
+	defer func(n int) { maxCachedRows = n }(maxCachedRows)
+	maxCachedRows = 2
+	v, err := planJoinSQL(t, "SELECT d.site, count(*) FROM events e GROUP BY d.site", "e.region = d.region", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := v.NewEnricher(testDevices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Refresh(context.Background()); err == nil || pgerr.From(err).Code != "54000" {
+		t.Fatalf("hashing a table past the cap: %v", err)
+	}
+	v, err = planJoinSQL(t, "SELECT d.site, count(*) FROM events e GROUP BY d.site", "e.device_id = d.id", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &countingKeyed{KeyedSource: testDevices()}
+	if e, err = v.NewEnricher(src); err != nil {
+		t.Fatal(err)
+	}
+	ec, d := &Ctx{}, v.NewDelta()
+	for _, r := range sqlEvents().rows {
+		b := types.NewBatch(colTypes(eventCols))
+		b.AppendRow(r)
+		w, err := e.Widen(context.Background(), ec, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Fold(ec, d, w, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.scans != 1 || src.lookups <= fullScanAfter {
+		t.Errorf("%d scans, %d lookups: want one scan that gave up, then lookups", src.scans, src.lookups)
+	}
+	var out []string
+	_ = d.Range(func(k, st []byte) error {
+		row, err := v.Finalize(ec, k, st, nil)
+		out = append(out, strings.ReplaceAll(textRow(row), " | ", " "))
+		return err
+	})
+	sort.Strings(out)
+	if got := strings.Join(out, "|"); got != "NULL 2|a 3|b 2" {
+		t.Errorf("got %s", got)
+	}
+}
+
+// TestViewJoinReloadKeepsRows: a batch mixing rows already cached and
+// keys still to read, at the moment the enricher replaces its cache by
+// the whole table (renumbering its rows), still joins every event to its
+// own device.
+func TestViewJoinReloadKeepsRows(t *testing.T) {
+	v, err := planJoinSQL(t, "SELECT e.device_id, d.site, count(*) FROM events e GROUP BY e.device_id, d.site", "e.device_id = d.id", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := NewMemKeyed(deviceCols, []int{0})
+	for id := int64(1); id <= 20; id++ {
+		tab.Put([]types.Datum{ival(id), txt(fmt.Sprintf("s%d", id)), txt("eu")})
+	}
+	src := &countingKeyed{KeyedSource: tab}
+	e, err := v.NewEnricher(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, d := &Ctx{}, v.NewDelta()
+	// Newest keys first, so the cache's row numbers differ from the
+	// table's order; the fourth batch mixes cached and new keys.
+	for _, devs := range [][]int64{{20, 19}, {18, 17}, {16, 15}, {20, 1, 19, 2}, {17, 3, 16}} {
+		b := types.NewBatch(colTypes(eventCols))
+		for _, dev := range devs {
+			b.AppendRow([]types.Datum{types.NewInt(types.TimestampTZ, 0), ival(dev), txt("eu"), f8(1)})
+		}
+		w, err := e.Widen(context.Background(), ec, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Fold(ec, d, w, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.scans != 1 {
+		t.Fatalf("%d scans, want the table loaded once", src.scans)
+	}
+	n := 0
+	_ = d.Range(func(k, st []byte) error {
+		row, err := v.Finalize(ec, k, st, nil)
+		if err != nil {
+			return err
+		}
+		if want := fmt.Sprintf("s%d", row[0].I); row[1].S != want {
+			t.Errorf("device %d joined site %s, want %s", row[0].I, row[1].S, want)
+		}
+		n += int(row[2].I)
+		return nil
+	})
+	if n != 13 {
+		t.Errorf("%d events folded, want 13", n)
+	}
 }

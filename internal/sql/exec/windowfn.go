@@ -46,8 +46,11 @@ type winFn struct {
 // bound a kind and, for n PRECEDING/FOLLOWING, a constant offset.
 type winFrame struct {
 	rows       bool
+	groups     bool   // GROUPS (neither rows nor groups: RANGE)
+	exclude    string // EXCLUDE CURRENT ROW, GROUP or TIES; "" for none
 	start, end parser.BoundKind
 	soff, eoff *scalar.Node
+	rng        *rangeFrame // RANGE with an offset bound
 }
 
 // winScope is the Grouping of the compilers a windowed query's
@@ -205,7 +208,7 @@ func (w *winPlan) addFn(wf *parser.WindowFunc) (*scalar.Node, error) {
 		}
 		fn.order = append(fn.order, sortKey{col: i, desc: o.Desc, nullsFirst: nf})
 	}
-	if fn.frame, err = w.planFrame(spec.Frame); err != nil {
+	if fn.frame, err = w.planFrame(spec.Frame, fn.order); err != nil {
 		return nil, err
 	}
 	arg := func(k int, t types.T) (*scalar.Node, error) {
@@ -253,7 +256,36 @@ func (w *winPlan) addFn(wf *parser.WindowFunc) (*scalar.Node, error) {
 		if err := nargs(lo, hi); err != nil {
 			return nil, err
 		}
-		x, err := arg(0, types.Unknown)
+		// The value and lag/lead's default resolve to one type, as
+		// PostgreSQL's anycompatible arguments: the default converts to
+		// the value's type, or the value to the default's.
+		want := types.Unknown
+		if len(f.Args) > 2 {
+			xn, err := w.base.Compile(f.Args[0])
+			if err != nil {
+				return nil, err
+			}
+			if xn, err = w.base.Finish(xn, f.Args[0].Pos()); err != nil {
+				return nil, err
+			}
+			want = xn.T
+			dn, err := w.base.Compile(f.Args[2])
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case dn.Untyped || dn.Param > 0 || dn.T == want || scalar.ImplicitCast(dn.T, want):
+			case scalar.ImplicitCast(want, dn.T):
+				want = dn.T
+			default:
+				on, err := w.base.Compile(f.Args[1])
+				if err != nil {
+					return nil, err
+				}
+				return nil, scalar.NoFunc(f, []*scalar.Node{xn, on, dn})
+			}
+		}
+		x, err := arg(0, want)
 		if err != nil {
 			return nil, err
 		}
@@ -298,7 +330,7 @@ func (w *winPlan) addFn(wf *parser.WindowFunc) (*scalar.Node, error) {
 
 // planFrame checks a frame clause as PostgreSQL does; nil is the default
 // frame, RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW.
-func (w *winPlan) planFrame(f *parser.Frame) (winFrame, error) {
+func (w *winPlan) planFrame(f *parser.Frame, order []sortKey) (winFrame, error) {
 	if f == nil {
 		return winFrame{start: parser.UnboundedPreceding, end: parser.CurrentRow}, nil
 	}
@@ -317,21 +349,29 @@ func (w *winPlan) planFrame(f *parser.Frame) (winFrame, error) {
 	case f.Start.Kind == parser.OffsetFollowing && f.End.Kind == parser.OffsetPreceding:
 		return bad("starting from following row cannot have preceding rows")
 	}
-	switch {
-	case f.Mode == parser.FrameGroups:
-		return winFrame{}, pgerr.WindowFrameNotSupp.New("GROUPS").WithPos(f.P)
-	case f.Exclude != "":
-		return winFrame{}, pgerr.WindowFrameNotSupp.New("EXCLUDE " + f.Exclude).WithPos(f.P)
-	case f.Mode == parser.FrameRange && (f.Start.Offset != nil || f.End.Offset != nil):
-		return winFrame{}, pgerr.WindowFrameNotSupp.New("RANGE with an offset").WithPos(f.P)
+	if f.Mode == parser.FrameGroups && len(order) == 0 {
+		return winFrame{}, pgerr.WindowGroupsNoOrder.New().WithPos(f.P)
 	}
-	fr := winFrame{rows: f.Mode == parser.FrameRows, start: f.Start.Kind, end: f.End.Kind}
+	fr := winFrame{rows: f.Mode == parser.FrameRows, groups: f.Mode == parser.FrameGroups,
+		start: f.Start.Kind, end: f.End.Kind, exclude: f.Exclude}
+	if f.Mode == parser.FrameRange && (f.Start.Offset != nil || f.End.Offset != nil) {
+		r, err := w.planRangeOffsets(f, order)
+		if err != nil {
+			return winFrame{}, err
+		}
+		fr.rng = r
+		return fr, nil
+	}
+	what := "ROWS"
+	if fr.groups {
+		what = "GROUPS"
+	}
 	off := func(e parser.Expr) (*scalar.Node, error) {
 		if e == nil {
 			return nil, nil
 		}
 		if agg.Any(e, func(x parser.Expr) bool { _, ok := x.(*parser.ColumnRef); return ok }) {
-			return nil, pgerr.WindowFrameOffsetVars.New().WithPos(e.Pos())
+			return nil, pgerr.WindowFrameOffsetVars.New(what).WithPos(e.Pos())
 		}
 		c := &scalar.Compiler{Params: w.base.Params, NoAgg: "window frame offsets"}
 		n, err := c.Compile(e)
@@ -339,7 +379,7 @@ func (w *winPlan) planFrame(f *parser.Frame) (winFrame, error) {
 			return nil, err
 		}
 		if !(n.T.IsInt() || n.Untyped || n.Param > 0) {
-			return nil, pgerr.WindowFrameOffsetType.New(n.T).WithPos(e.Pos())
+			return nil, pgerr.WindowFrameOffsetType.New(what, n.T).WithPos(e.Pos())
 		}
 		return c.Coerce(n, types.Int8, e.Pos())
 	}
@@ -432,19 +472,29 @@ func selectHasWindows(items []selItem, order []parser.OrderItem) bool {
 
 // winBuffer collects the pre-window rows, charging the memory budget.
 type winBuffer struct {
-	rows    [][]types.Datum
+	chunks  [][][]types.Datum // rows in chunks of 4096 (no regrowing)
+	slab    []types.Datum
 	charged int64
 }
 
 func (b *winBuffer) add(ec *scalar.Ctx, w *winPlan, row []types.Datum) error {
-	r := make([]types.Datum, len(row)+len(w.fns))
+	n := len(row) + len(w.fns)
+	if len(b.slab) < n {
+		b.slab = make([]types.Datum, n*256) // rows are carved from slabs
+	}
+	r := b.slab[:n:n]
+	b.slab = b.slab[n:]
 	copy(r, row)
 	sz := scalar.RowSize(r)
 	if err := ec.Grow(sz); err != nil {
 		return err
 	}
 	b.charged += sz
-	b.rows = append(b.rows, r)
+	if k := len(b.chunks); k == 0 || len(b.chunks[k-1]) == cap(b.chunks[k-1]) {
+		b.chunks = append(b.chunks, make([][]types.Datum, 0, 4096))
+	}
+	k := len(b.chunks) - 1
+	b.chunks[k] = append(b.chunks[k], r)
 	return nil
 }
 
@@ -452,7 +502,15 @@ func (b *winBuffer) add(ec *scalar.Ctx, w *winPlan, row []types.Datum) error {
 // the output rows, in the order of the last window's sort.
 func (w *winPlan) run(ctx context.Context, ec *scalar.Ctx, b *winBuffer, srf *srfList, emit func([]types.Datum) error) error {
 	defer ec.Shrink(b.charged)
-	rows := b.rows
+	n := 0
+	for _, c := range b.chunks {
+		n += len(c)
+	}
+	rows := make([][]types.Datum, 0, n)
+	for _, c := range b.chunks {
+		rows = append(rows, c...)
+	}
+	b.chunks = nil
 	idx := make([]int, len(rows))
 	off := len(w.pre)
 	for fi, fn := range w.fns {
@@ -520,6 +578,8 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 	// peerStart[k], peerEnd[k]: the peer group [start, end) of row k.
 	peerStart := make([]int, m)
 	peerEnd := make([]int, m)
+	gid := make([]int, m) // peer group number
+	gstarts := make([]int, 0, m)
 	for lo := 0; lo < m; {
 		hi := lo + 1
 		for hi < m && samePeers(fn.order, row(lo), row(hi)) {
@@ -527,8 +587,29 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 		}
 		for k := lo; k < hi; k++ {
 			peerStart[k], peerEnd[k] = lo, hi
+			gid[k] = len(gstarts)
 		}
+		gstarts = append(gstarts, lo)
 		lo = hi
+	}
+	// groupStart/groupEnd: where peer group g (clamped to the partition)
+	// starts and ends.
+	groupStart := func(g int64) int {
+		switch {
+		case g < 0:
+			return 0
+		case g >= int64(len(gstarts)):
+			return m
+		}
+		return gstarts[g]
+	}
+	groupEnd := func(g int64) int { return groupStart(g + 1) }
+	var rb *rangeBounds
+	if fn.frame.rng != nil {
+		var err error
+		if rb, err = fn.frame.rng.bounds(ec, rows, part); err != nil {
+			return err
+		}
 	}
 	frame := func(k int) (int, int) {
 		var s, e int
@@ -537,6 +618,12 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 			s = 0
 		case parser.OffsetPreceding:
 			s = k - int(min(soff, int64(m)))
+			if rb != nil {
+				s = rb.start(k, peerStart[k])
+			}
+			if fn.frame.groups {
+				s = groupStart(int64(gid[k]) - min(soff, int64(m)))
+			}
 		case parser.CurrentRow:
 			s = k
 			if !fn.frame.rows {
@@ -544,10 +631,26 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 			}
 		case parser.OffsetFollowing:
 			s = k + int(min(soff, int64(m)))
+			if rb != nil {
+				s = rb.start(k, peerStart[k])
+			}
+			if fn.frame.groups {
+				s = groupStart(int64(gid[k]) + min(soff, int64(m)))
+			}
 		}
 		switch fn.frame.end {
 		case parser.OffsetPreceding:
 			e = k - int(min(eoff, int64(m))) + 1
+			if rb != nil {
+				e = rb.end(k, peerEnd[k])
+			}
+			if fn.frame.groups {
+				if g := int64(gid[k]) - min(eoff, int64(m)); g >= 0 {
+					e = groupEnd(g)
+				} else {
+					e = 0
+				}
+			}
 		case parser.CurrentRow:
 			e = k + 1
 			if !fn.frame.rows {
@@ -555,12 +658,30 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 			}
 		case parser.OffsetFollowing:
 			e = k + int(min(eoff, int64(m))) + 1
+			if rb != nil {
+				e = rb.end(k, peerEnd[k])
+			}
+			if fn.frame.groups {
+				e = groupEnd(int64(gid[k]) + min(eoff, int64(m)))
+			}
 		case parser.UnboundedFollowing:
 			e = m
 		}
 		s = max(0, min(s, m))
 		e = max(s, min(e, m))
 		return s, e
+	}
+	// excluded reports whether row j of k's frame is left out by EXCLUDE.
+	excluded := func(k, j int) bool {
+		switch fn.frame.exclude {
+		case "CURRENT ROW":
+			return j == k
+		case "GROUP":
+			return j >= peerStart[k] && j < peerEnd[k]
+		case "TIES":
+			return j != k && j >= peerStart[k] && j < peerEnd[k]
+		}
+		return false
 	}
 	set := func(k int, d types.Datum) { row(k)[res] = d }
 	switch fn.name {
@@ -651,9 +772,17 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 			at := -1
 			switch fn.name {
 			case "first_value":
-				at = s
+				for j := s; j < e && at < 0; j++ {
+					if !excluded(k, j) {
+						at = j
+					}
+				}
 			case "last_value":
-				at = e - 1
+				for j := e - 1; j >= s && at < 0; j-- {
+					if !excluded(k, j) {
+						at = j
+					}
+				}
 			default:
 				d := row(k)[fn.args[1]]
 				if d.Null {
@@ -662,8 +791,13 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 				if d.I <= 0 {
 					return pgerr.NthValueArg.New()
 				}
-				if d.I <= int64(e-s) {
-					at = s + int(d.I) - 1
+				n := d.I
+				for j := s; j < e && at < 0; j++ {
+					if !excluded(k, j) {
+						if n--; n == 0 {
+							at = j
+						}
+					}
 				}
 			}
 			if at >= s && at < e {
@@ -682,11 +816,14 @@ func (fn *winFn) partition(ec *scalar.Ctx, rows [][]types.Datum, part []int, res
 	cs, ce := 0, 0
 	for k := 0; k < m; k++ {
 		s, e := frame(k)
-		if s != cs || e < ce {
+		if s != cs || e < ce || fn.frame.exclude != "" {
 			acc = agg.Accum{}
 			cs, ce = s, s
 		}
 		for ; ce < e; ce++ {
+			if excluded(k, ce) {
+				continue
+			}
 			in := scalar.RowInput(row(ce))
 			if fn.spec.Filter != nil {
 				d, err := fn.spec.Filter.Fn(ec, in)

@@ -92,6 +92,15 @@ type Quantified struct {
 	Array  Expr
 }
 
+// ArraySubquery is `ARRAY(query)`: the query's one column as an array.
+type ArraySubquery struct {
+	P      int
+	Select *Select
+}
+
+func (e *ArraySubquery) Pos() int { return e.P }
+func (*ArraySubquery) expr()      {}
+
 func (e *Exists) Pos() int     { return e.P }
 func (e *InSubquery) Pos() int { return e.P }
 func (e *Quantified) Pos() int { return e.P }

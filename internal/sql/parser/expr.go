@@ -536,7 +536,7 @@ func (p *parser) parseWordExpr() (Expr, error) {
 			return f, p.expectOp("]")
 		}
 		if isOpTok(p.peekN(1), "(") {
-			return nil, p.unsupported(t, "ARRAY(subquery) is not supported")
+			return p.parseArraySubquery()
 		}
 	case "row":
 		if isOpTok(p.peekN(1), "(") {
@@ -738,6 +738,11 @@ func (p *parser) parseSpecialFunc() (Expr, error) {
 			return nil, err
 		}
 		return &Func{P: t.pos, Name: "extract", Args: []Expr{&Literal{P: ft.pos, Kind: LitString, Val: field}, x}}, nil
+	}
+	if t.val == "trim" {
+		if x, ok, err := p.maybeTrimKeywords(); ok || err != nil {
+			return x, err
+		}
 	}
 	// Only the comma form is supported for the others; keyword forms
 	// (substring(x FROM 2)) fail with a syntax error at the keyword.

@@ -632,6 +632,8 @@ func formatExpr(b *strings.Builder, e Expr) {
 			formatSelect(b, e.Select)
 		}
 		b.WriteByte(')')
+	case *ColumnIndex:
+		formatColumnIndex(b, e)
 	default:
 		if formatOlapExpr(b, e) || formatQueryExpr(b, e) || formatInsertExpr(b, e) {
 			return

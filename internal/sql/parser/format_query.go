@@ -145,6 +145,10 @@ func formatTableRef(b *strings.Builder, f *TableRef) {
 // other expression.
 func formatQueryExpr(b *strings.Builder, e Expr) (ok bool) {
 	switch e := e.(type) {
+	case *ArraySubquery:
+		b.WriteString("ARRAY(")
+		formatSelect(b, e.Select)
+		b.WriteByte(')')
 	case *Exists:
 		b.WriteString("EXISTS (")
 		formatSelect(b, e.Select)

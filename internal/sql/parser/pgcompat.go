@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -87,4 +88,78 @@ func (p *parser) parseCollate() error {
 		return p.unsupported(t, "collation %q is not supported: Cairn compares text bytewise, as the C collation (default) does", t.val)
 	}
 	return nil
+}
+
+// ColumnIndex is column Index (from 0) of the scope an expression is
+// compiled in: what `*` expands into for a column whose name another
+// column shares (`SELECT * FROM (SELECT 1, NULL, NULL)`), where a name
+// would be ambiguous. Planners make it; the parser never does.
+type ColumnIndex struct {
+	P     int
+	Index int
+	Name  string
+}
+
+func (e *ColumnIndex) Pos() int { return e.P }
+func (*ColumnIndex) expr()      {}
+
+func formatColumnIndex(b *strings.Builder, e *ColumnIndex) {
+	b.WriteString(QuoteIdent(e.Name))
+	b.WriteString("/*#")
+	b.WriteString(strconv.Itoa(e.Index + 1))
+	b.WriteString("*/")
+}
+
+// maybeTrimKeywords parses the SQL-standard TRIM([LEADING | TRAILING |
+// BOTH] [chars] FROM x) into ltrim/rtrim/btrim(x [, chars]); ok is
+// false, with the cursor unchanged, for the plain call trim(x [, chars]).
+// The current token is TRIM.
+func (p *parser) maybeTrimKeywords() (Expr, bool, error) {
+	save := p.i
+	t := p.next()
+	p.i++ // (
+	name := "btrim"
+	switch {
+	case p.acceptKw("leading"):
+		name = "ltrim"
+	case p.acceptKw("trailing"):
+		name = "rtrim"
+	case p.acceptKw("both"):
+	default:
+		// trim(x FROM y)? Only if a FROM follows the first expression.
+		if p.isKw("from") {
+			break
+		}
+		x, err := p.parseExpr()
+		if err != nil || !p.isKw("from") {
+			p.i = save
+			return nil, false, nil
+		}
+		p.i++ // FROM
+		y, err := p.parseExpr()
+		if err != nil {
+			return nil, true, err
+		}
+		return &Func{P: t.pos, Name: name, Args: []Expr{y, x}}, true, p.expectOp(")")
+	}
+	f := &Func{P: t.pos, Name: name}
+	var chars Expr
+	if !p.acceptKw("from") {
+		var err error
+		if chars, err = p.parseExpr(); err != nil {
+			return nil, true, err
+		}
+		if err := p.expectKw("from"); err != nil {
+			return nil, true, err
+		}
+	}
+	x, err := p.parseExpr()
+	if err != nil {
+		return nil, true, err
+	}
+	f.Args = []Expr{x}
+	if chars != nil {
+		f.Args = append(f.Args, chars)
+	}
+	return f, true, p.expectOp(")")
 }

@@ -503,6 +503,24 @@ func (p *parser) parseQuantified(x Expr, op string) (Expr, error) {
 	return q, nil
 }
 
+// parseArraySubquery parses `ARRAY(query)`; the current token is ARRAY.
+func (p *parser) parseArraySubquery() (Expr, error) {
+	t := p.next()
+	open := p.next() // "("
+	if !p.startsQuery(p.i) && !(p.isOp("(") && p.isQueryParen(p.i)) {
+		return nil, p.syntaxErr(p.peek())
+	}
+	_ = open
+	sel, err := p.parseQuery()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.expectOp(")"); err != nil {
+		return nil, err
+	}
+	return &ArraySubquery{P: t.pos, Select: sel}, nil
+}
+
 // ---- EXPLAIN ----
 
 var explainUnsupported = setOf("buffers", "settings", "wal", "timing", "summary", "generic_plan", "memory", "serialize")

@@ -177,15 +177,17 @@ func (p *parser) parseTableRef() (*TableRef, error) {
 			return nil, err
 		}
 	} else {
+		start := p.i
 		n, err := p.name()
 		if err != nil {
 			return nil, err
 		}
 		tr.Name = n
-		if p.isOp("(") {
-			// A table function (tumble, hop, ...): parse it as a call; the
-			// planner decides which ones it knows.
-			p.i--
+		if p.isOp("(") || p.isOp(".") && isOpTok(p.peekN(2), "(") {
+			// A table function (tumble, hop, pg_catalog.generate_series,
+			// ...): parse it as a call; the planner decides which ones it
+			// knows.
+			p.i = start
 			e, err := p.parseExpr()
 			if err != nil {
 				return nil, err

@@ -468,6 +468,7 @@ func init() {
 		"pg_catalog.pg_matviews":               fillViews('m'),
 		"pg_catalog.pg_tables":                 fillTables,
 		"pg_catalog.pg_am":                     fillAm,
+		"pg_catalog.pg_attrdef":                fillAttrdef,
 		"pg_catalog.pg_tablespace":             fillTablespace,
 		"pg_catalog.pg_collation":              fillCollation,
 		"pg_catalog.pg_language":               fillLanguage,

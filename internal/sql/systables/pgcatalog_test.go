@@ -44,6 +44,10 @@ func TestEveryRelationBuilds(t *testing.T) {
 	if len(notNull) != 2 {
 		t.Fatalf("not null columns of dev: %v", notNull)
 	}
+	defs, _ := p.Table("pg_catalog", "pg_attrdef")
+	if len(defs.Rows) != 1 || defs.Rows[0][1].I != 16396 || defs.Rows[0][2].I != 2 || defs.Rows[0][3].S != "'x'" {
+		t.Fatalf("pg_attrdef: %v", defs.Rows)
+	}
 	if _, ok := p.Table("pg_catalog", "pg_nope"); ok {
 		t.Fatal("pg_nope exists")
 	}

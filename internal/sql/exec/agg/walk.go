@@ -28,13 +28,6 @@ func children(e parser.Expr) []parser.Expr {
 		return []parser.Expr{e.X}
 	case *parser.Func:
 		return e.Args
-	case *parser.InSubquery:
-		return []parser.Expr{e.X}
-	case *parser.Quantified:
-		if e.Array != nil {
-			return []parser.Expr{e.X, e.Array}
-		}
-		return []parser.Expr{e.X}
 	case *parser.WindowFunc:
 		// The call's arguments and FILTER, and the window's expressions:
 		// an aggregate inside them (sum(count(*)) OVER ()) makes the
@@ -48,6 +41,13 @@ func children(e parser.Expr) []parser.Expr {
 			out = append(out, o.Expr)
 		}
 		return out
+	case *parser.InSubquery:
+		return []parser.Expr{e.X}
+	case *parser.Quantified:
+		if e.Array != nil {
+			return []parser.Expr{e.X, e.Array}
+		}
+		return []parser.Expr{e.X}
 	case *parser.Case:
 		var out []parser.Expr
 		if e.Operand != nil {

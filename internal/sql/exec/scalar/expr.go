@@ -298,6 +298,11 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 		return c.compileFunc(e)
 	case *parser.Case:
 		return c.compileCase(e)
+	case *parser.ColumnIndex:
+		if e.Index < 0 || e.Index >= len(c.Cols) {
+			return nil, pgerr.ColumnNotFound.New(e.Name).WithPos(e.P)
+		}
+		return colNode(e.Index, c.Cols[e.Index].T), nil
 	case *parser.Quantified:
 		if e.Array != nil {
 			return c.compileAnyArray(e)
@@ -308,7 +313,7 @@ func (c *Compiler) compile1(e parser.Expr) (*Node, error) {
 		return c.Sub(c, e)
 	case *parser.WindowFunc:
 		return nil, c.olapMisuse(e, "")
-	case *parser.Subquery, *parser.Exists, *parser.InSubquery:
+	case *parser.Subquery, *parser.Exists, *parser.InSubquery, *parser.ArraySubquery:
 		if c.Sub == nil {
 			return nil, pgerr.SubqueryInExpression.New().WithPos(e.Pos())
 		}

@@ -42,6 +42,8 @@ func init() {
 		"pg_get_viewdef":                  buildGetViewdef,
 		"pg_get_indexdef":                 catText("pg_get_indexdef", func(cat Catalog, oid int64) (string, bool) { return cat.IndexDef(oid) }),
 		"pg_get_constraintdef":            catText("pg_get_constraintdef", func(cat Catalog, oid int64) (string, bool) { return cat.ConstraintDef(oid) }),
+		"pg_get_ruledef":                  nullText(1, 2), // no rules
+		"pg_get_triggerdef":               nullText(1, 2), // no triggers
 		"pg_get_function_result":          nullText(1, 1),
 		"pg_get_function_arguments":       nullText(1, 1),
 		"pg_get_expr":                     buildGetExpr,
