@@ -618,3 +618,10 @@ var (
 	RecordUntypedField = def("record_untyped_field", FeatureNotSupported, "could not identify column %q in record data type", "Select the field from a set-returning function with a known row type, such as (information_schema._pg_expandarray(a)).x.")
 	TooManyKeyColumns  = def("too_many_key_columns", "54011", "cannot use more than %d columns in an index", "")
 )
+
+// issue 11: harden
+var (
+	AppendOutcomeUnknown = def("append_outcome_unknown", SerializationFailure, "shard group %d did not confirm the write in time: it may or may not have been applied", "Read the rows back before retrying: a retried INSERT may fail with 23505, or add a stream's rows twice.")
+	InsertTooFewExprs    = def("insert_too_few_exprs", SyntaxError, "INSERT has more target columns than expressions", "")
+	CopyHeaderMatch      = def("copy_header_match", FeatureNotSupported, "COPY HEADER MATCH is not supported", "Use HEADER true: COPY FROM then skips the first line without checking it.")
+)
