@@ -66,6 +66,7 @@ var PGTypes = []PGType{
 	{1700, "numeric", -1, false, 'b', 'N', false, 0, 1231, "numeric_in", "numeric_out", "numeric_recv", "numeric_send", 'i', 'm', 0},
 	{2205, "regclass", 4, true, 'b', 'N', false, 0, 0, "regclassin", "regclassout", "regclassrecv", "regclasssend", 'i', 'p', 0},
 	{2206, "regtype", 4, true, 'b', 'N', false, 0, 0, "regtypein", "regtypeout", "regtyperecv", "regtypesend", 'i', 'p', 0},
+	{2249, "record", -1, false, 'p', 'P', false, 0, 0, "record_in", "record_out", "record_recv", "record_send", 'd', 'x', 0},
 	{2950, "uuid", 16, false, 'b', 'U', false, 0, 0, "uuid_in", "uuid_out", "uuid_recv", "uuid_send", 'c', 'p', 0},
 	{3802, "jsonb", -1, false, 'b', 'U', false, 0, 0, "jsonb_in", "jsonb_out", "jsonb_recv", "jsonb_send", 'i', 'x', 0},
 	{4089, "regnamespace", 4, true, 'b', 'N', false, 0, 0, "regnamespacein", "regnamespaceout", "regnamespacerecv", "regnamespacesend", 'i', 'p', 0},
