@@ -54,7 +54,7 @@ func (s *Session) joinViewStream(cv *parser.CreateView) (*catalog.Stream, error)
 		return nil, pgerr.ViewJoinView.New(right).WithPos(rpos)
 	}
 	return nil, pgerr.RelationNotFound.New(right).
-		WithHint("A continuous view joins a stream to a table: CREATE TABLE %s first.", parser.QuoteIdent(right)).WithPos(rpos)
+		WithHint("A continuous view joins a stream to a table or to another stream: create %s first.", parser.QuoteIdent(right)).WithPos(rpos)
 }
 
 // planJoinView plans a join view over stream st and returns what records
