@@ -2,14 +2,20 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: build test lint unit chaos-ci fuzz bench start clean
+.PHONY: build test deps lint unit chaos-ci fuzz bench start clean
 
 build:
 	$(GO) build -o bin/cairn ./cmd/cairn
 
-# The whole test suite: formatting, vet, staticcheck, every test with
-# -race, then a short seeded fault campaign (cairn chaos) on 3 nodes.
-test: lint unit chaos-ci
+# The whole test suite: the real clients the tests drive (installed once),
+# formatting, vet, staticcheck, every test with -race, then a short seeded
+# fault campaign (cairn chaos) on 3 nodes.
+test: deps lint unit chaos-ci
+
+# psql, PostgreSQL 15, psycopg2, pgjdbc + JDK, node-postgres: installed with
+# apt-get and npm when missing (needs root the first time).
+deps:
+	bash scripts/test-deps.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -23,6 +23,7 @@ func benchCmd() *cobra.Command {
 or W2 (the same events into three views at once: per device per minute with
 tumble(), distinct devices per region per minute with approx_count_distinct,
 and the 99th percentile of value per region over a 5-minute sliding window)
+or W1join (W1 with its view joined to a 10,000-row device table)
 against the node at --url, or against a node started in a temporary data dir
 when --url is empty. Prints a table and writes the figures as JSON to --out
 (default bench-<workload>.json).`,
@@ -95,7 +96,7 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Workload, "workload", "w1", "workload to run: w1 or w2")
+	f.StringVar(&o.Workload, "workload", "w1", "workload to run: w1, w2 or w1join")
 	f.BoolVar(&o.SkipIDCheck, "skip-id-check", false, "do not read every event back by id after the run (for runs too long to hold the ids in memory); the view's count is still checked")
 	f.IntVar(&o.Events, "events", 1_000_000, "events to send")
 	f.IntVar(&o.Batch, "batch", 1000, "events per batch (one COPY or INSERT)")

@@ -608,3 +608,10 @@ var (
 	ViewJoinTableTooLarge = def("view_join_table_too_large", ProgramLimitExceeded, "table %q has more than %d rows: a continuous view joining it on columns other than its primary key holds it in memory", "Join on the table's primary key, which reads only the rows the events name.")
 	ViewJoinKind          = def("view_join_kind", FeatureNotSupported, "%s JOIN is not supported in a continuous view", "Use JOIN or LEFT JOIN with the stream on the left.")
 )
+
+// issue 11: harden
+var (
+	AppendOutcomeUnknown = def("append_outcome_unknown", SerializationFailure, "shard group %d did not confirm the write in time: it may or may not have been applied", "Read the rows back before retrying: a retried INSERT may fail with 23505, or add a stream's rows twice.")
+	InsertTooFewExprs    = def("insert_too_few_exprs", SyntaxError, "INSERT has more target columns than expressions", "")
+	CopyHeaderMatch      = def("copy_header_match", FeatureNotSupported, "COPY HEADER MATCH is not supported", "Use HEADER true: COPY FROM then skips the first line without checking it.")
+)

@@ -267,11 +267,15 @@ func (rt *Router) appendShard(ctx context.Context, gid uint64, b *types.Batch, i
 // dedupes by) to shard gid through its leader, retrying across leader
 // changes and unreachable nodes; it returns the reply's End.
 func (rt *Router) proposeShard(ctx context.Context, gid uint64, cmd []byte) (uint64, error) {
-	deadline := time.Now().Add(rt.t.AppendDeadline)
+	per := attemptTimeout(rt.t.AppendAttempt, len(cmd))
+	deadline := time.Now().Add(rt.t.AppendDeadline + 2*(per-rt.t.AppendAttempt))
 	var hint uint64
 	var lastErr error
+	// timedOut: some attempt gave up waiting after the command was sent,
+	// so it may still commit; the outcome is then unknown, not a failure.
+	timedOut := false
 	for attempt := 0; ; attempt++ {
-		end, leader, err := rt.tryAppend(ctx, gid, cmd, hint, attempt)
+		end, leader, err := rt.tryAppend(ctx, gid, cmd, hint, attempt, per)
 		if err == nil {
 			return end, nil
 		}
@@ -280,11 +284,16 @@ func (rt *Router) proposeShard(ctx context.Context, gid uint64, cmd []byte) (uin
 		// node paused or cut off) is retried elsewhere with the same batch
 		// id: if the first attempt lands after all, the id dedupes it.
 		attemptTimedOut := ctx.Err() == nil && pgerr.KindOf(err) == errkind.Cancelled
+		timedOut = timedOut || attemptTimedOut
 		if (!retryableAppend(err) && !attemptTimedOut) || time.Now().After(deadline) || ctx.Err() != nil {
 			if ctx.Err() != nil {
 				return 0, replica.StoreErr(ctx.Err())
 			}
-			if retryableAppend(err) || attemptTimedOut {
+			if timedOut {
+				return 0, pgerr.AppendOutcomeUnknown.New(gid).
+					WithDetail("Last attempt: %v", lastErr)
+			}
+			if retryableAppend(err) {
 				return 0, pgerr.NoLeaderToAppend.New(gid).
 					WithDetail("Last attempt: %v", lastErr)
 			}
@@ -298,6 +307,13 @@ func (rt *Router) proposeShard(ctx context.Context, gid uint64, cmd []byte) (uin
 			}
 		}
 	}
+}
+
+// attemptTimeout is how long one append attempt of an n-byte command
+// waits: base, plus a second per 2 MiB, so that a large write on a busy
+// disk is not given up (and proposed again) while it is still committing.
+func attemptTimeout(base time.Duration, n int) time.Duration {
+	return base + time.Duration(n>>20)*time.Second/2
 }
 
 // retryableAppend reports whether an append may succeed if tried again
@@ -318,13 +334,13 @@ var errNotLeaderHere = errors.New("not the leader of the shard")
 // tryAppend makes one attempt: locally when this node leads the shard,
 // else at the hinted or believed leader, else at some replica. leader is
 // a hint for the next attempt.
-func (rt *Router) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint64, attempt int) (end, leader uint64, err error) {
+func (rt *Router) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint64, attempt int, per time.Duration) (end, leader uint64, err error) {
 	target := hint
 	if st, ok := rt.store.Status(gid); ok {
 		if st.IsLeader {
 			// Bounded too: a leader cut off from its quorum keeps its
 			// proposal pending until it hears from a new leader.
-			actx, cancel := context.WithTimeout(ctx, 2*rt.t.AppendAttempt)
+			actx, cancel := context.WithTimeout(ctx, 2*per)
 			defer cancel()
 			rep, err := rt.replicas.AppendLocal(actx, gid, cmd)
 			if err != nil {
@@ -350,7 +366,7 @@ func (rt *Router) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint ui
 		}
 	}
 	body := rpc.EncodeAppend(gid, cmd)
-	cctx, cancel := context.WithTimeout(ctx, rt.t.AppendAttempt)
+	cctx, cancel := context.WithTimeout(ctx, per)
 	defer cancel()
 	out, err := rt.tr.Call(cctx, target, rpc.Append, body)
 	if err != nil {

@@ -321,6 +321,7 @@ func (c *conn) loop() {
 			switch {
 			case errors.As(err, &tooBig):
 				c.sendFatal(pgerr.MessageTooLarge.New(tooBig.ActualBodyLen, tooBig.MaxExpectedBodyLen))
+				c.drain(int64(tooBig.ActualBodyLen))
 			case c.ctx.Err() == nil && !isEOF(err):
 				c.s.log.Debug("pgwire: protocol violation", "remote", c.nc.RemoteAddr(), "err", err)
 				c.sendFatal(pgerr.BadFrontendMessage.New(err))
@@ -328,6 +329,23 @@ func (c *conn) loop() {
 			return
 		}
 		if !c.handle(msg) {
+			return
+		}
+	}
+}
+
+// drain reads and discards up to n bytes the client is still sending
+// (the rest of an oversized message), until it pauses for a second or
+// 30 seconds have passed, so that a client blocked sending it reads the
+// FATAL error rather than a connection reset.
+func (c *conn) drain(n int64) {
+	buf := make([]byte, 64<<10)
+	end := time.Now().Add(30 * time.Second)
+	for n > 0 && time.Now().Before(end) {
+		_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
+		k, err := c.nc.Read(buf[:min(int64(len(buf)), n)])
+		n -= int64(k)
+		if err != nil {
 			return
 		}
 	}
@@ -799,7 +817,13 @@ func (c *conn) executeStmtCtx(ctx context.Context, p *portal, w *execWriter) (st
 	}
 	switch context.Cause(ctx) {
 	case errCanceledByUser:
-		return "", pgerr.CanceledByUser.New()
+		// The statement's detail stays (a COPY into a table says how
+		// many rows it applied before the cancel).
+		e := pgerr.CanceledByUser.New()
+		if d := pgerr.From(err).Detail; d != "" {
+			e = e.WithDetail("%s", d)
+		}
+		return "", e
 	case errPortalClosed:
 		return "", errPortalClosed
 	case errServerClosed:

@@ -262,7 +262,7 @@ func (s *fakeSession) Prepare(ctx context.Context, stmt parser.Statement, text s
 				s.h.mu.Lock()
 				s.h.cancels++
 				s.h.mu.Unlock()
-				return "", ctx.Err()
+				return "", pgerr.From(ctx.Err()).WithDetail("slept until cancelled")
 			case <-time.After(20 * time.Second):
 				return "SLEEP", nil
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -232,6 +233,19 @@ func TestOversizedMessage(t *testing.T) {
 	}
 	if err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 		t.Errorf("connection not closed: %v", err)
+	}
+}
+
+// A client still sending a message far over the limit reads the FATAL
+// error, not a connection reset: the server drains the message first.
+func TestOversizedMessageStillSending(t *testing.T) {
+	s := startServer(t, newFakeHandler(), Config{MaxMessageSize: 1024})
+	c := dialRaw(t, s)
+	c.startup()
+	c.send(&pgproto3.Query{String: strings.Repeat("x", 32<<20)})
+	e, ok := c.recv().(*pgproto3.ErrorResponse)
+	if !ok || e.Code != "54000" || e.Severity != "FATAL" {
+		t.Fatalf("oversized message: %+v", e)
 	}
 }
 

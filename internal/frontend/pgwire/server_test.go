@@ -452,6 +452,10 @@ func TestCancelRequest(t *testing.T) {
 			if !errors.As(err, &pgErr) || pgErr.Code != "57014" || pgErr.Message != "canceling statement due to user request" {
 				t.Fatalf("cancelled statement: %v", err)
 			}
+			// The statement's own detail is kept.
+			if pgErr.Detail != "slept until cancelled" {
+				t.Errorf("detail %q", pgErr.Detail)
+			}
 			var v int32
 			if err := c.QueryRow(testCtx(t), "SELECT 3").Scan(&v); err != nil || v != 3 {
 				t.Errorf("after cancel: %v %v", v, err)

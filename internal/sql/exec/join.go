@@ -963,6 +963,7 @@ func (j *joinNode) run(ctx context.Context, ec *Ctx, fn func(b *types.Batch) err
 		}
 		return nil
 	}
+	var steps uint64
 	err = probe.run(ctx, ec, func(b *types.Batch) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -984,6 +985,14 @@ func (j *joinNode) run(ctx context.Context, ec *Ctx, fn func(b *types.Batch) err
 					}
 				}
 				for r := h; ok && r >= 0; r = ht.next[r] {
+					// A bucket may hold the whole build side (a nested
+					// loop): notice a cancel within it, not only per
+					// probe batch.
+					if steps++; steps&4095 == 0 {
+						if err := ctx.Err(); err != nil {
+							return err
+						}
+					}
 					copy(comb[boff:boff+bw], ht.rows[r])
 					if len(j.residual) > 0 {
 						pass, err := j.check(ec, comb[:j.lw+j.rw])

@@ -2,9 +2,11 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec/scalar"
@@ -129,5 +131,29 @@ func TestJoinMemoryLimit(t *testing.T) {
 		if u := large.Used(); u != 0 {
 			t.Errorf("%s: %d bytes still charged after the run", q, u)
 		}
+	}
+}
+
+// A nested loop notices a cancel inside one probe batch: here the probe
+// side is a single batch, so a join that checked only between batches
+// would run all 20M pairs and succeed.
+func TestJoinCancelWithinBatch(t *testing.T) {
+	src := &memSource{cols: []Column{{Name: "k", T: types.Int8}}, batchSize: 1 << 20}
+	for i := 0; i < 4500; i++ {
+		src.rows = append(src.rows, []types.Datum{i8(int64(i))})
+	}
+	stmts, _, err := parser.Parse("SELECT count(*) FROM a, b WHERE a.k + b.k < 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := PlanSelect(stmts[0].(*parser.Select), resolver(map[string]Source{"a": src, "b": src}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	err = p.Run(ctx, &Ctx{}, func([]types.Datum) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want the cancel", err)
 	}
 }

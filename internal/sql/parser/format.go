@@ -147,6 +147,8 @@ func formatStmt(b *strings.Builder, s Statement) {
 		if s.Select != nil {
 			b.WriteByte(' ')
 			formatSelect(b, s.Select)
+		} else if len(s.Rows) == 1 && len(s.Rows[0]) == 0 {
+			b.WriteString(" DEFAULT VALUES")
 		} else {
 			b.WriteString(" VALUES ")
 			for i, row := range s.Rows {
@@ -633,7 +635,7 @@ func formatExpr(b *strings.Builder, e Expr) {
 	case *ColumnIndex:
 		formatColumnIndex(b, e)
 	default:
-		if formatOlapExpr(b, e) || formatQueryExpr(b, e) {
+		if formatOlapExpr(b, e) || formatQueryExpr(b, e) || formatInsertExpr(b, e) {
 			return
 		}
 		fmt.Fprintf(b, "<unknown expr %T>", e)

@@ -731,7 +731,12 @@ func (p *parser) parseInsert() (Statement, error) {
 		}
 		return ins, p.insertTail(ins)
 	case p.isKw("default"):
-		return nil, p.unsupported(p.peek(), "INSERT ... DEFAULT VALUES is not supported")
+		p.next()
+		if err := p.expectKw("values"); err != nil {
+			return nil, err
+		}
+		ins.Rows = [][]Expr{{}}
+		return ins, p.insertTail(ins)
 	}
 	if err := p.expectKw("values"); err != nil {
 		return nil, err
@@ -742,10 +747,7 @@ func (p *parser) parseInsert() (Statement, error) {
 		}
 		var row []Expr
 		for {
-			if p.isKw("default") {
-				return nil, p.unsupported(p.peek(), "DEFAULT in VALUES is not supported")
-			}
-			e, err := p.parseExpr()
+			e, err := p.insertValue()
 			if err != nil {
 				return nil, err
 			}

@@ -54,9 +54,11 @@ func copyOptions(list []parser.Option) (pgwire.CopyOptions, error) {
 			opts.Null = v
 		case "header":
 			switch strings.ToLower(v) {
-			case "", "true", "on", "1":
+			case "", "true", "on", "1", "yes", "t", "y":
 				opts.Header = true
-			case "false", "off", "0":
+			case "false", "off", "0", "no", "f", "n":
+			case "match":
+				return opts, pgerr.CopyHeaderMatch.New().WithPos(o.P)
 			default:
 				return opts, pgerr.CopyHeaderNotBool.New().WithPos(o.P)
 			}

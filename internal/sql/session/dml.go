@@ -524,9 +524,10 @@ func (s *Session) prepareTableInsert(t *catalog.Table, ins *parser.Insert, oids 
 		if plan, err = exec.PlanSelect(ins.Select, s.resolve, pt); err != nil {
 			return nil, err
 		}
-		if err := checkSelectArity(plan.Columns(), idx, ins); err != nil {
+		if idx, err = selectTargets(plan.Columns(), idx, ins); err != nil {
 			return nil, err
 		}
+		rb.idx = idx
 	} else {
 		if len(ins.Cols) == 0 && len(ins.Rows) > 0 && len(ins.Rows[0]) < len(idx) {
 			// As in PostgreSQL: without a column list, fewer values fill
@@ -543,6 +544,10 @@ func (s *Session) prepareTableInsert(t *catalog.Table, ins *parser.Insert, oids 
 				return nil, arityErr(len(row), len(idx), row, ins.P)
 			}
 			for i, e := range row {
+				if _, ok := e.(*parser.DefaultValue); ok {
+					exprs[r] = append(exprs[r], nil) // the column's default
+					continue
+				}
 				x, err := scalar.CompileAssign(e, nil, t.Columns[idx[i]].T, pt)
 				if err != nil {
 					return nil, nameColumn(err, t.Columns[idx[i]].Name)
@@ -602,6 +607,10 @@ func (s *Session) prepareTableInsert(t *catalog.Table, ins *parser.Insert, oids 
 		} else {
 			for r := range exprs {
 				for i, x := range exprs[r] {
+					if x == nil {
+						vals[i] = rb.defaults[idx[i]]
+						continue
+					}
 					d, err := x.EvalRow(ec, nil)
 					if err != nil {
 						return "", err
@@ -635,23 +644,29 @@ func sameSet(a, b []string) bool {
 }
 
 // arityErr is INSERT's "more/fewer expressions than target columns".
+// Its wording is PostgreSQL's.
 func arityErr(got, want int, row []parser.Expr, pos int) error {
-	what := "more"
-	if got < want {
-		what = "fewer"
-	}
 	if len(row) > 0 {
 		pos = row[0].Pos()
 	}
-	return pgerr.InsertArity.New(what).WithPos(pos)
+	if got < want {
+		return pgerr.InsertTooFewExprs.New().WithPos(pos)
+	}
+	return pgerr.InsertArity.New("more").WithPos(pos)
 }
 
-// checkSelectArity checks INSERT ... SELECT's column count.
-func checkSelectArity(cols []exec.Column, idx []int, ins *parser.Insert) error {
-	if len(cols) != len(idx) {
-		return arityErr(len(cols), len(idx), nil, ins.Select.P)
+// selectTargets checks INSERT ... SELECT's column count against the
+// target columns idx and returns the targets: as in PostgreSQL, without
+// a column list a SELECT of fewer columns fills the first ones and the
+// rest take their defaults.
+func selectTargets(cols []exec.Column, idx []int, ins *parser.Insert) ([]int, error) {
+	if len(ins.Cols) == 0 && len(cols) < len(idx) {
+		return idx[:len(cols)], nil
 	}
-	return nil
+	if len(cols) != len(idx) {
+		return nil, arityErr(len(cols), len(idx), nil, ins.Select.P)
+	}
+	return idx, nil
 }
 
 // prepareStreamInsertSelect appends a SELECT's rows to a stream.
@@ -669,7 +684,7 @@ func (s *Session) prepareStreamInsertSelect(ins *parser.Insert, oids []uint32) (
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSelectArity(plan.Columns(), idx, ins); err != nil {
+	if idx, err = selectTargets(plan.Columns(), idx, ins); err != nil {
 		return nil, err
 	}
 	finishParams(pt)

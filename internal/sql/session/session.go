@@ -377,7 +377,9 @@ func (s *Session) stream(name string) (*catalog.Stream, error) {
 		return nil, pgerr.InsertIntoView.New(name).
 			WithHint("Views are maintained from their stream; insert into the stream instead.")
 	}
-	return nil, catalog.ErrNoStream(name)
+	// Its callers (INSERT, COPY FROM) looked for a table first: the name
+	// is neither, and PostgreSQL calls it a relation.
+	return nil, pgerr.RelationNotFound.New(name)
 }
 
 func (s *Session) prepareInsert(ins *parser.Insert, oids []uint32) (*prepared, error) {
@@ -403,21 +405,24 @@ func (s *Session) prepareInsert(ins *parser.Insert, oids []uint32) (*prepared, e
 			}
 		}
 	}
+	if len(ins.Cols) == 0 && len(ins.Rows) > 0 && len(ins.Rows[0]) < len(idx) {
+		// As in PostgreSQL: without a column list, fewer values fill the
+		// first columns and the rest are NULL.
+		idx = idx[:len(ins.Rows[0])]
+	}
 	exprs := make([][]*exec.Expr, len(ins.Rows))
 	for r, row := range ins.Rows {
 		if len(row) != len(idx) {
-			what := "more"
-			if len(row) < len(idx) {
-				what = "fewer"
+			if r > 0 && len(ins.Cols) == 0 {
+				return nil, pgerr.ValuesLength.New().WithPos(row[0].Pos())
 			}
-			pos := ins.P
-			if len(row) > 0 {
-				pos = row[0].Pos()
-			}
-			return nil, pgerr.InsertArity.New(what).WithPos(pos)
+			return nil, arityErr(len(row), len(idx), row, ins.P)
 		}
 		exprs[r] = make([]*exec.Expr, len(row))
 		for i, e := range row {
+			if _, ok := e.(*parser.DefaultValue); ok {
+				continue // nil: a stream column's default, NULL
+			}
 			ce, err := exec.Compile(e, nil, pt)
 			if err != nil {
 				return nil, err
@@ -438,6 +443,9 @@ func (s *Session) prepareInsert(ins *parser.Insert, oids []uint32) (*prepared, e
 				row[i] = types.NullOf(colTypes[i])
 			}
 			for i, ce := range exprs[r] {
+				if ce == nil {
+					continue
+				}
 				d, err := ce.EvalRow(ec, nil)
 				if err != nil {
 					return "", err

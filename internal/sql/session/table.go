@@ -85,7 +85,8 @@ func (s *Session) table(name string, pos int) (*catalog.Table, error) {
 	if kind := cat.Exists(name); kind != "" {
 		return nil, pgerr.NotATable.New(name, kind).WithPos(pos)
 	}
-	return nil, catalog.ErrNoTable(name).WithPos(pos)
+	// UPDATE, DELETE and TRUNCATE: PostgreSQL calls the name a relation.
+	return nil, pgerr.RelationNotFound.New(name).WithPos(pos)
 }
 
 var tableOptions = []string{"shards", "replicas", "replication"}
