@@ -104,6 +104,47 @@ type View struct {
 	// that is gone or changed type stops the view with a clear error).
 	JoinCols []Column `json:"join_cols,omitempty"`
 	JoinKey  []int    `json:"join_key,omitempty"`
+	// JoinStream names, for a view joining two streams within a time
+	// bound, the right-hand stream (JoinStreamID: as planned; JoinCols:
+	// its columns then). The view's offsets (Start, BackfillTo, each
+	// shard's) cover Stream's shards, then JoinStream's; DROP STREAM of
+	// either is refused while the view exists, unless CASCADE.
+	JoinStream   string `json:"join_stream,omitempty"`
+	JoinStreamID uint64 `json:"join_stream_id,omitempty"`
+}
+
+// Joins reports whether v joins its stream to a table or a second stream.
+func (v *View) Joins() bool { return len(v.Tables) > 0 || v.JoinStream != "" }
+
+// ViewStreams returns the streams whose shards v's offsets cover, in
+// order: v.Stream, then v.JoinStream if set. An entry is nil for a
+// stream that no longer exists.
+func (c *Catalog) ViewStreams(v *View) []*Stream {
+	ss := []*Stream{c.Streams[v.Stream]}
+	if v.JoinStream != "" {
+		ss = append(ss, c.Streams[v.JoinStream])
+	}
+	return ss
+}
+
+// OffsetBase returns where stream name's shards begin in v's offsets,
+// and false when v does not read name (or a stream before it is gone).
+func (c *Catalog) OffsetBase(v *View, name string) (int, bool) {
+	base := 0
+	for i, s := range c.ViewStreams(v) {
+		n := v.Stream
+		if i > 0 {
+			n = v.JoinStream
+		}
+		if n == name {
+			return base, true
+		}
+		if s == nil {
+			return 0, false
+		}
+		base += s.Shards
+	}
+	return 0, false
 }
 
 // CheckpointInterval is the view's SETTINGS checkpoint_interval (stored
@@ -255,11 +296,12 @@ func (c *Catalog) Clone() *Catalog {
 	return n
 }
 
-// ViewsOn returns the views reading stream name, sorted by name.
+// ViewsOn returns the views reading stream name (as their stream or the
+// right-hand stream of a join), sorted by name.
 func (c *Catalog) ViewsOn(name string) []*View {
 	var vs []*View
 	for _, v := range c.Views {
-		if v.Stream == name {
+		if v.Stream == name || v.JoinStream == name {
 			vs = append(vs, v)
 		}
 	}

@@ -200,12 +200,27 @@ func (cmd *CreateView) apply(c *Catalog) *Result {
 			return &Result{Err: pgerr.TableNotFound.New(name)}
 		}
 	}
+	shards := s.Shards
+	if v.JoinStream != "" {
+		// A join of two streams: the right one must still be the one
+		// planned, and the offsets cover its shards too.
+		r := c.Streams[v.JoinStream]
+		switch {
+		case r == nil:
+			return &Result{Err: ErrNoStream(v.JoinStream)}
+		case v.JoinStreamID != 0 && v.JoinStreamID != r.ID:
+			return &Result{Err: pgerr.StreamRecreated.New(v.JoinStream)}
+		case v.Transform || v.JoinStream == v.Stream:
+			return &Result{Err: pgerr.CatalogIncomplete.New(opCreateView, "join_stream")}
+		}
+		shards += r.Shards
+	}
 	if v.Transform {
 		v.Shards, v.Replicas, v.Nodes, v.Start = 0, 0, nil, nil
-	} else if len(v.Start) != s.Shards {
-		v.Start = make([]uint64, s.Shards)
+	} else if len(v.Start) != shards {
+		v.Start = make([]uint64, shards)
 	}
-	if len(v.BackfillTo) != s.Shards {
+	if len(v.BackfillTo) != shards {
 		v.BackfillTo = nil // the stream's shards as planned no longer match
 	}
 	v.ID = c.NextID

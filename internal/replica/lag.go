@@ -17,8 +17,18 @@ func (m *Manager) LagUpdater() func() {
 		cat := m.meta.Catalog()
 		seen := map[string]bool{}
 		for _, v := range cat.SortedViews() {
-			s := cat.Streams[v.Stream]
-			if s == nil {
+			// The shards the view's offsets cover: its stream's, then
+			// (a join of two streams) the right-hand stream's.
+			var srcGroups []uint64
+			gone := false
+			for _, s := range cat.ViewStreams(v) {
+				if s == nil {
+					gone = true
+					break
+				}
+				srcGroups = append(srcGroups, s.Groups...)
+			}
+			if gone {
 				continue
 			}
 			var lagEvents int64
@@ -38,7 +48,7 @@ func (m *Manager) LagUpdater() func() {
 				}
 				offs, _ := g.View.DurableOffsets()
 				var shardLag int64
-				for i, sg := range s.Groups {
+				for i, sg := range srcGroups {
 					src := m.Get(sg)
 					if src == nil || src.Stream == nil || i >= len(offs) {
 						continue

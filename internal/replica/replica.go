@@ -176,6 +176,9 @@ func (m *Manager) Reconcile() {
 		if s == nil || v.Transform {
 			continue // a transform has no groups
 		}
+		if v.JoinStream != "" && cat.Streams[v.JoinStream] == nil {
+			continue // being dropped with its right-hand stream
+		}
 		plan, err := PlanStoredView(v, s)
 		if err != nil {
 			m.log.Error("plan view", "view", v.Name, "err", err)
@@ -201,7 +204,7 @@ func (m *Manager) Reconcile() {
 			ctx, cancel := context.WithCancel(m.ctx)
 			g.stop = cancel
 			m.Add(g)
-			go m.superviseView(ctx, g, s)
+			go m.superviseView(ctx, g, cat.ViewStreams(v))
 		}
 	}
 }
@@ -286,8 +289,8 @@ func PlanStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) 
 	if v.Transform {
 		return nil, fmt.Errorf("view %q is a transform: it has no state to plan", v.Name)
 	}
-	if len(v.Tables) > 0 {
-		return exec.PlanStoredJoinView(v, s) // a stream joined to a table
+	if v.Joins() {
+		return exec.PlanStoredJoinView(v, s) // a stream joined to a table or a stream
 	}
 	plan, _, err := exec.PlanStoredChain(v.Query, s.Name, exec.StreamColumns(s), v.Chain, v.Options)
 	if err != nil {
@@ -299,10 +302,20 @@ func PlanStoredView(v *catalog.View, s *catalog.Stream) (*exec.ViewPlan, error) 
 	return plan, nil
 }
 
-// superviseView runs the view task while this replica leads the view shard.
-func (m *Manager) superviseView(ctx context.Context, g *Group, s *catalog.Stream) {
+// superviseView runs the view task while this replica leads the view
+// shard. ss are the streams the view reads (catalog.ViewStreams): its
+// task reads their shards in that order, as its offsets cover them.
+func (m *Manager) superviseView(ctx context.Context, g *Group, ss []*catalog.Stream) {
 	defer close(g.done)
-	src := m.sources(s.Groups)
+	s := ss[0]
+	groups := slices.Clone(s.Groups)
+	var right []exec.Column
+	if len(ss) > 1 {
+		// A join of two streams: the left stream's shards, then the right's.
+		groups = append(groups, ss[1].Groups...)
+		right = exec.StreamColumns(ss[1])
+	}
+	src := m.sources(groups)
 	backoff := m.t.ViewRetryMin
 	for ctx.Err() == nil {
 		st, ok := m.store.Status(g.ID)
@@ -318,7 +331,7 @@ func (m *Manager) superviseView(ctx context.Context, g *Group, s *catalog.Stream
 		table, err := m.joinedTable(g.Desc)
 		if err == nil {
 			err = m.runViewTask(ctx, viewsm.TaskConfig{
-				SM: g.View, ViewID: g.Desc.ID, Table: table, CheckpointInterval: g.Desc.CheckpointInterval(), Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
+				SM: g.View, ViewID: g.Desc.ID, Table: table, CheckpointInterval: g.Desc.CheckpointInterval(), Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, LeftShards: len(s.Groups), Right: right, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
 				Propose: func(ctx context.Context, cmd []byte) (any, error) {
 					return m.store.Propose(ctx, g.ID, m.bugs.DropDelta(g.View.Plan(), cmd))
 				},

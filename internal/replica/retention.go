@@ -53,6 +53,12 @@ func (m *Manager) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, 
 	ctx, cancel := context.WithTimeout(m.ctx, m.t.RetentionCall)
 	defer cancel()
 	for _, v := range cat.ViewsOn(s.Name) {
+		// A join of two streams: its offsets cover the left stream's
+		// shards, then the right's.
+		base, ok := cat.OffsetBase(v, s.Name)
+		if !ok {
+			return nil // keep everything
+		}
 		for _, vg := range v.Groups {
 			var offs []uint64
 			if g := m.Get(vg); g != nil && g.View != nil {
@@ -60,10 +66,10 @@ func (m *Manager) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, 
 			} else if offs = m.viewOffsets(ctx, vg); offs == nil {
 				return nil // no replica of this view shard answers: keep everything
 			}
-			if shard >= len(offs) {
+			if base+shard >= len(offs) {
 				return nil
 			}
-			limit = min(limit, offs[shard])
+			limit = min(limit, offs[base+shard])
 		}
 	}
 	err := streamsm.ScanHeaders(m.store.DB(), raftstore.DataPrefix(gid), first, func(start uint64, ingest int64, rows int) bool {

@@ -385,7 +385,21 @@ func (rt *Router) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint ui
 // waitViews blocks until every view over the stream has folded the
 // events up to ends (stream_insert_level = sync_commit).
 func (rt *Router) WaitViews(ctx context.Context, r *InsertResult) error {
-	return rt.WaitViewsCover(ctx, rt.meta.Catalog().ViewsOn(r.Stream.Name), r.Ends)
+	cat := rt.meta.Catalog()
+	for _, v := range cat.ViewsOn(r.Stream.Name) {
+		// A view joining two streams has offsets for both: the other
+		// stream's shards need not move (0 is always covered).
+		base, ok := cat.OffsetBase(v, r.Stream.Name)
+		if !ok {
+			continue // dropped meanwhile
+		}
+		ends := make([]uint64, max(len(v.Start), base+len(r.Ends)))
+		copy(ends[base:], r.Ends)
+		if err := rt.WaitViewsCover(ctx, []*catalog.View{v}, ends); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitViewsCover blocks until every shard of every view in vs has folded

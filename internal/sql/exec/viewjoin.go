@@ -1131,8 +1131,9 @@ func ViewJoinFrom(sel *parser.Select) (spec ViewJoinSpec, ok bool, err error) {
 }
 
 // PlanStoredJoinView re-plans a view that joins its stream s to a table
-// (v.Tables[0]) from the catalog: its query and the table's columns as
-// recorded when it was created.
+// (v.Tables[0]) or to a second stream (v.JoinStream) from the catalog:
+// its query and the table's (or stream's) columns as recorded when it was
+// created.
 func PlanStoredJoinView(v *catalog.View, s *catalog.Stream) (*ViewPlan, error) {
 	sel, err := parseSelect(v.Query)
 	if err != nil {
@@ -1142,12 +1143,16 @@ func PlanStoredJoinView(v *catalog.View, s *catalog.Stream) (*ViewPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !ok || len(v.Tables) != 1 {
-		return nil, fmt.Errorf("view %q: stored query is not a join of its stream and one table", v.Name)
-	}
 	cols := make([]Column, len(v.JoinCols))
 	for i, c := range v.JoinCols {
 		cols[i] = Column{Name: c.Name, T: c.T}
+	}
+	if ok && v.JoinStream != "" && len(v.Tables) == 0 {
+		// Two streams: JoinCols are the right stream's columns as planned.
+		return PlanViewStreamJoin(sel, spec, StreamColumns(s), cols, v.Options)
+	}
+	if !ok || len(v.Tables) != 1 {
+		return nil, fmt.Errorf("view %q: stored query is not a join of its stream and one table", v.Name)
 	}
 	return PlanViewJoin(sel, spec, StreamColumns(s), JoinTable{Name: v.Tables[0], Cols: cols, Key: v.JoinKey}, v.Options)
 }

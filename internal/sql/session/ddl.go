@@ -212,9 +212,9 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	}
 	var plan *exec.ViewPlan
 	var tr *exec.Transform
-	var joined *catalog.Table
+	var recordJoined func(*catalog.View)
 	if sel.From.Join != nil {
-		plan, joined, err = s.planJoinView(cv, st, opts) // viewjoin.go
+		plan, recordJoined, err = s.planJoinView(cv, st, opts) // viewjoin.go
 	} else {
 		plan, tr, err = exec.PlanChain(sel, st.Name, exec.StreamColumns(st), chain, opts)
 	}
@@ -256,8 +256,8 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	if len(opts) > 0 {
 		v.Options = opts
 	}
-	if joined != nil {
-		recordJoin(v, joined)
+	if recordJoined != nil {
+		recordJoined(v)
 	}
 	if plan != nil {
 		v.Window = plan.WindowText()
@@ -387,16 +387,21 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		// The stream's end now is what the view must have folded before
 		// CREATE returns (and where start = 'latest' begins).
 		bg, _ := s.get("background_ddl")
-		v.BackfillTo = make([]uint64, len(st.Groups))
-		for i := range st.Groups {
-			if v.BackfillTo[i], err = s.b.StreamEnd(ctx, st, i); err != nil {
-				if bg == "on" && !latest {
-					// Nothing waits for the back-fill: create the view
-					// without a recorded target.
-					v.BackfillTo = nil
-					break
+		v.BackfillTo = nil
+	ends:
+		for _, src := range s.viewStreams(st, v) { // two for a join of two streams
+			for i := range src.Groups {
+				end, err := s.b.StreamEnd(ctx, src, i)
+				if err != nil {
+					if bg == "on" && !latest {
+						// Nothing waits for the back-fill: create the view
+						// without a recorded target.
+						v.BackfillTo = nil
+						break ends
+					}
+					return "", err
 				}
-				return "", err
+				v.BackfillTo = append(v.BackfillTo, end)
 			}
 		}
 		if latest {

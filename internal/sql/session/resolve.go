@@ -86,8 +86,8 @@ func (s *Session) viewSource(cat *catalog.Catalog, v *catalog.View) (exec.Source
 	p, ok := s.views[v.ID]
 	if !ok {
 		var err error
-		if len(v.Tables) > 0 {
-			p.view, err = exec.PlanStoredJoinView(v, st) // a stream joined to a table
+		if v.Joins() {
+			p.view, err = exec.PlanStoredJoinView(v, st) // a stream joined to a table or a stream
 		} else {
 			p.view, p.transform, err = exec.PlanStoredChain(v.Query, st.Name, exec.StreamColumns(st), v.Chain, v.Options)
 		}

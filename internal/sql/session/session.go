@@ -509,7 +509,7 @@ func (s *Session) streamTargets(stream string) ([]uint64, error) {
 		if view == nil {
 			return nil, pgerr.StreamTargetNotFound.New(name)
 		}
-		if view.Stream != stream {
+		if view.Stream != stream && view.JoinStream != stream { // a join of two streams reads both
 			return nil, pgerr.StreamTargetOtherStream.New(name, view.Stream, stream)
 		}
 		ids = append(ids, view.ID)
