@@ -46,27 +46,9 @@ type field struct {
 }
 
 func newCopyIn(c *conn, opts CopyOptions, cols []types.T, table string) (*copyIn, error) {
-	switch opts.Format {
-	case CopyText:
-		if opts.Delimiter == 0 {
-			opts.Delimiter = '\t'
-		}
-		if opts.Null == "" {
-			opts.Null = `\N`
-		}
-	case CopyCSV:
-		if opts.Delimiter == 0 {
-			opts.Delimiter = ','
-		}
-		if opts.Quote == 0 {
-			opts.Quote = '"'
-		}
-		if opts.Escape == 0 {
-			opts.Escape = opts.Quote
-		}
-	case CopyBinary:
-	default:
-		return nil, pgerr.CopyFormatUnsupported.New(opts.Format)
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if table == "" {
 		table = "stdin"
@@ -588,4 +570,33 @@ func (cp *copyIn) csvRow(b *types.Batch) (bool, error) {
 		}
 		return cp.appendFields(b, buf[:end])
 	}
+}
+
+// withDefaults fills in the format's default delimiter, NULL string and
+// quote and escape characters (PostgreSQL's), and refuses an unknown
+// format; COPY FROM and COPY TO share it.
+func (opts CopyOptions) withDefaults() (CopyOptions, error) {
+	switch opts.Format {
+	case CopyText:
+		if opts.Delimiter == 0 {
+			opts.Delimiter = '\t'
+		}
+		if opts.Null == "" {
+			opts.Null = `\N`
+		}
+	case CopyCSV:
+		if opts.Delimiter == 0 {
+			opts.Delimiter = ','
+		}
+		if opts.Quote == 0 {
+			opts.Quote = '"'
+		}
+		if opts.Escape == 0 {
+			opts.Escape = opts.Quote
+		}
+	case CopyBinary:
+	default:
+		return opts, pgerr.CopyFormatUnsupported.New(opts.Format)
+	}
+	return opts, nil
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
-	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/types"
 )
 
@@ -39,27 +38,9 @@ type copyOut struct {
 }
 
 func newCopyOut(c *conn, opts CopyOptions, cols []Column) (*copyOut, error) {
-	switch opts.Format {
-	case CopyText:
-		if opts.Delimiter == 0 {
-			opts.Delimiter = '\t'
-		}
-		if opts.Null == "" {
-			opts.Null = `\N`
-		}
-	case CopyCSV:
-		if opts.Delimiter == 0 {
-			opts.Delimiter = ','
-		}
-		if opts.Quote == 0 {
-			opts.Quote = '"'
-		}
-		if opts.Escape == 0 {
-			opts.Escape = opts.Quote
-		}
-	case CopyBinary:
-	default:
-		return nil, pgerr.CopyFormatUnsupported.New(opts.Format)
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	cp := &copyOut{c: c, opts: opts, cols: cols, style: c.textStyle()}
 	var f uint16
