@@ -424,27 +424,8 @@ func (s *Session) prepareUpdate(name, alias string, set []parser.SetClause, wher
 
 // tableTargets maps INSERT's or COPY's column list to table column indexes.
 func tableTargets(t *catalog.Table, cols []string, pos int) ([]int, error) {
-	if len(cols) == 0 {
-		idx := make([]int, len(t.Columns))
-		for i := range idx {
-			idx[i] = i
-		}
-		return idx, nil
-	}
-	idx := make([]int, len(cols))
-	seen := map[int]bool{}
-	for i, name := range cols {
-		j := t.ColumnIndex(name)
-		if j < 0 {
-			return nil, pgerr.TableColumnNotFound.New(name, t.Name).WithPos(pos)
-		}
-		if seen[j] {
-			return nil, pgerr.ColumnRepeated.New(name).WithPos(pos)
-		}
-		seen[j] = true
-		idx[i] = j
-	}
-	return idx, nil
+	return columnTargets(len(t.Columns), cols, pos, t.ColumnIndex,
+		func(name string) *pgerr.Error { return pgerr.TableColumnNotFound.New(name, t.Name) })
 }
 
 // rowBuilder turns given values of some columns into a table's rows and

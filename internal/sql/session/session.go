@@ -340,8 +340,22 @@ func (s *Session) prepareSelect(sel *parser.Select, oids []uint32) (*prepared, e
 
 // targetColumns maps a column list to stream column indexes.
 func targetColumns(st *catalog.Stream, cols []string, pos int) ([]int, error) {
+	return columnTargets(len(st.Cols), cols, pos, func(name string) int {
+		for j, c := range st.Cols {
+			if c.Name == name {
+				return j
+			}
+		}
+		return -1
+	}, func(name string) *pgerr.Error { return pgerr.StreamColNotFound.New(name, st.Name) })
+}
+
+// columnTargets maps INSERT's or COPY's column list to the indexes of a
+// relation's n columns (all of them, in order, when the list is empty):
+// find gives a name's index (-1: none, reported with missing).
+func columnTargets(n int, cols []string, pos int, find func(string) int, missing func(string) *pgerr.Error) ([]int, error) {
 	if len(cols) == 0 {
-		idx := make([]int, len(st.Cols))
+		idx := make([]int, n)
 		for i := range idx {
 			idx[i] = i
 		}
@@ -350,20 +364,15 @@ func targetColumns(st *catalog.Stream, cols []string, pos int) ([]int, error) {
 	idx := make([]int, len(cols))
 	seen := map[int]bool{}
 	for i, name := range cols {
-		found := -1
-		for j, c := range st.Cols {
-			if c.Name == name {
-				found = j
-			}
+		j := find(name)
+		if j < 0 {
+			return nil, missing(name).WithPos(pos)
 		}
-		if found < 0 {
-			return nil, pgerr.StreamColNotFound.New(name, st.Name).WithPos(pos)
-		}
-		if seen[found] {
+		if seen[j] {
 			return nil, pgerr.ColumnRepeated.New(name).WithPos(pos)
 		}
-		seen[found] = true
-		idx[i] = found
+		seen[j] = true
+		idx[i] = j
 	}
 	return idx, nil
 }
