@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -431,5 +432,35 @@ func TestTLSServerEndPointHashes(t *testing.T) {
 	}
 	if _, err := TLSServerEndPoint(&x509.Certificate{SignatureAlgorithm: x509.PureEd25519}); err == nil {
 		t.Errorf("Ed25519 certificate: no error")
+	}
+}
+
+// The server's config is used with its callbacks, never copied from: a
+// GetConfigForClient that returns the current certificate (as reloadable
+// configs do) is asked at each handshake, so a new certificate serves the
+// next connection, and the channel binding data follows it.
+func TestTLSConfigCallbacksReload(t *testing.T) {
+	ca1, ca2 := testcerts.New(t), testcerts.New(t)
+	var cur atomic.Pointer[tls.Config]
+	cur.Store(ca1.ServerConfig(t))
+	cfg := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		return cur.Load(), nil
+	}}
+	h := &tlsHandler{fakeHandler: newFakeHandler()}
+	s := startServerWith(t, h, Config{TLS: cfg, RequireTLS: true}, func(s *Server) { h.s = s })
+	_, port, _ := net.SplitHostPort(s.Addr().String())
+	for i, ca := range []*testcerts.CA{ca1, ca2} {
+		if i == 1 {
+			cur.Store(ca2.ServerConfig(t))
+		}
+		url := fmt.Sprintf("postgres://cairn@localhost:%s/cairn?sslmode=verify-full&sslrootcert=%s&connect_timeout=5", port, filepath.Join(ca.Dir, "ca.crt"))
+		c, err := pgxConnect(testCtx(t), t, url)
+		if err != nil {
+			t.Fatalf("certificate %d: %v", i+1, err)
+		}
+		c.Close(testCtx(t))
+		if got, want := h.last(t).binding, nodeCertSum(t, ca); !bytes.Equal(got, want) {
+			t.Errorf("certificate %d: channel binding %x, want %x", i+1, got, want)
+		}
 	}
 }
