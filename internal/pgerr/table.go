@@ -642,3 +642,11 @@ var (
 	PermissionDeniedAdmin = def("permission_denied_admin", InsufficientPrivilege, "permission denied: %s needs the admin role", "An admin can run GRANT admin TO %s.")
 	MustBeOwner           = def("must_be_owner", InsufficientPrivilege, "must be owner of %s %s", "The owner, or a member of admin, may change or drop it.")
 )
+
+// issue 12: tlswire
+var (
+	TLSRequired        = def("tls_required", InvalidAuthorization, "connection requires TLS", "This node accepts only encrypted connections: connect with sslmode=require, or sslmode=verify-full and sslrootcert=<certs-dir>/ca.crt.")
+	TLSNegotiatedTwice = def("tls_negotiated_twice", ProtocolViolation, "SSLRequest or GSSENCRequest after the connection's encryption was negotiated", "")
+	BadStartupLength   = def("bad_startup_length", ProtocolViolation, "invalid length of startup packet: %d bytes", "")
+	DirectTLSRefused   = def("direct_tls_refused", ProtocolViolation, "direct TLS connection without ALPN protocol \"postgresql\"", "Use sslnegotiation=postgres, or a client that sends ALPN \"postgresql\" with sslnegotiation=direct.")
+)
