@@ -61,6 +61,17 @@ var ErrCertExists = errors.New("file exists")
 // there is a CA to sign it.
 var ErrNoCA = errors.New("no CA")
 
+// ErrBadInput is wrapped when a host, user name or lifetime given to a
+// create is not usable.
+var ErrBadInput = errors.New("bad input")
+
+// badInput is an error that is ErrBadInput without saying so.
+type badInput struct{ error }
+
+func (badInput) Is(target error) bool { return target == ErrBadInput }
+
+func badInputf(format string, args ...any) error { return badInput{fmt.Errorf(format, args...)} }
+
 // CreateOptions are the options of CreateCA, CreateNode and CreateClient.
 type CreateOptions struct {
 	// Lifetime of the new certificate (0: DefaultCALifetime for a CA,
@@ -155,12 +166,12 @@ func CreateCA(dir string, opts CreateOptions) error {
 // addresses, the SANs), signed by the CA, for server and client use.
 func CreateNode(dir string, hosts []string, opts CreateOptions) error {
 	if len(hosts) == 0 {
-		return errors.New("a node certificate needs at least one host (a DNS name or IP address that clients and other nodes use to reach it)")
+		return badInputf("a node certificate needs at least one host (a DNS name or IP address that clients and other nodes use to reach it)")
 	}
 	tmpl := &x509.Certificate{}
 	for _, h := range hosts {
 		if h == "" || strings.ContainsAny(h, " /:") && net.ParseIP(h) == nil {
-			return fmt.Errorf("host %q is not a DNS name or IP address (give hosts without ports)", h)
+			return badInputf("host %q is not a DNS name or IP address (give hosts without ports)", h)
 		}
 		if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
@@ -177,7 +188,7 @@ func CreateNode(dir string, hosts []string, opts CreateOptions) error {
 // signed by the CA.
 func CreateClient(dir, user string, opts CreateOptions) error {
 	if err := ValidUserName(user); err != nil {
-		return err
+		return badInputf("%v", err)
 	}
 	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{Organization: []string{"Cairn"}, CommonName: user},
@@ -208,7 +219,7 @@ func createSigned(dir, certFile, keyFile string, tmpl *x509.Certificate, opts Cr
 	}
 	if base.NotAfter.After(ca.NotAfter) {
 		if opts.Lifetime != 0 {
-			return fmt.Errorf("a lifetime of %s would outlive the CA, which expires %s: choose a shorter --lifetime or make a new CA", opts.Lifetime, ca.NotAfter.UTC().Format(time.RFC3339))
+			return badInputf("a lifetime of %s would outlive the CA, which expires %s: choose a shorter --lifetime or make a new CA", opts.Lifetime, ca.NotAfter.UTC().Format(time.RFC3339))
 		}
 		// The default lifetime stops with the CA.
 		base.NotAfter = ca.NotAfter
@@ -234,7 +245,7 @@ func createSigned(dir, certFile, keyFile string, tmpl *x509.Certificate, opts Cr
 // (clocks differ) for life.
 func template(now time.Time, life time.Duration) (*x509.Certificate, error) {
 	if life < 0 {
-		return nil, fmt.Errorf("lifetime %s is negative", life)
+		return nil, badInputf("lifetime %s is negative", life)
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
@@ -496,4 +507,17 @@ func certHosts(c *x509.Certificate) []string {
 		out = append(out, ip.String())
 	}
 	return out
+}
+
+// DefaultCertsDir is where `cairn cert`, `cairn start --certs-dir` and
+// the CLI look when not told: $CAIRN_CERTS_DIR, else ~/.cairn-certs.
+func DefaultCertsDir() string {
+	if d := os.Getenv("CAIRN_CERTS_DIR"); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".cairn-certs"
+	}
+	return filepath.Join(home, ".cairn-certs")
 }
