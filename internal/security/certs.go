@@ -65,12 +65,18 @@ var ErrNoCA = errors.New("no CA")
 // create is not usable.
 var ErrBadInput = errors.New("bad input")
 
-// badInput is an error that is ErrBadInput without saying so.
-type badInput struct{ error }
+// kindErr is an error that Is its kind without the kind's text in its
+// message.
+type kindErr struct {
+	error
+	kind error
+}
 
-func (badInput) Is(target error) bool { return target == ErrBadInput }
+func (e kindErr) Is(target error) bool { return target == e.kind }
 
-func badInputf(format string, args ...any) error { return badInput{fmt.Errorf(format, args...)} }
+func badInputf(format string, args ...any) error {
+	return kindErr{fmt.Errorf(format, args...), ErrBadInput}
+}
 
 // CreateOptions are the options of CreateCA, CreateNode and CreateClient.
 type CreateOptions struct {
@@ -261,14 +267,14 @@ func loadCA(dir, keyPath string) (*x509.Certificate, crypto.Signer, error) {
 	certPath := filepath.Join(dir, CACertFile)
 	certPEM, err := os.ReadFile(certPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("%w: %s does not exist: make a CA first with cairn cert create-ca --certs-dir %s", ErrNoCA, certPath, dir)
+		return nil, nil, kindErr{fmt.Errorf("%s does not exist: make a CA first with cairn cert create-ca --certs-dir %s", certPath, dir), ErrNoCA}
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	keyPEM, err := os.ReadFile(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("%w: the CA key %s does not exist: make a CA first with cairn cert create-ca --certs-dir %s (or give --ca-key where the key is kept)", ErrNoCA, keyPath, dir)
+		return nil, nil, kindErr{fmt.Errorf("the CA key %s does not exist: make a CA first with cairn cert create-ca --certs-dir %s (or give --ca-key where the key is kept)", keyPath, dir), ErrNoCA}
 	}
 	if err != nil {
 		return nil, nil, err
@@ -301,7 +307,7 @@ func checkFree(overwrite bool, paths ...string) error {
 	}
 	for _, p := range paths {
 		if _, err := os.Lstat(p); err == nil {
-			return fmt.Errorf("%w: %s; pass --overwrite to replace it", ErrCertExists, p)
+			return kindErr{fmt.Errorf("%s exists; pass --overwrite to replace it", p), ErrCertExists}
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}

@@ -7,6 +7,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,17 @@ type Config struct {
 	Handler Handler
 	Logger  *slog.Logger // nil: discard
 	Faults  *Faults      // nil in production; tests inject drops, delays and partitions
+	// ServerTLS, when set, makes the server speak only TLS with this
+	// config; for mutual TLS it has ClientAuth RequireAndVerifyClientCert
+	// and ClientCAs (or a GetConfigForClient giving them), so a peer
+	// without a certificate of the cluster CA fails the handshake before
+	// any raft message or call reaches the Handler.
+	ServerTLS *tls.Config
+	// ClientTLS, when set, is what every connection to a peer (both
+	// lanes and Call) dials with: it presents this node's certificate
+	// and verifies the peer's. Both configs are used as given (callbacks
+	// kept), so certificates they reload take effect on new connections.
+	ClientTLS *tls.Config
 }
 
 // Handler receives what peers send. Its methods are called concurrently

@@ -8,6 +8,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -48,6 +49,13 @@ type Config struct {
 	Metrics http.Handler
 	// Logger receives internal (500) errors; nil uses slog.Default().
 	Logger *slog.Logger
+	// TLS, when set, makes Serve speak HTTPS only, with this config (used
+	// as given, its callbacks kept, so reloaded certificates take
+	// effect). A plain HTTP request to the port gets Go's 400 "client sent
+	// an HTTP request to an HTTPS server" and reaches no handler. A
+	// client certificate the config verified is in r.TLS.VerifiedChains
+	// (r.TLS.PeerCertificates[0] is the client's) for authentication.
+	TLS *tls.Config
 }
 
 // Server is the HTTP API of one node.
