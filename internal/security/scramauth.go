@@ -6,13 +6,13 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"strconv"
 	"strings"
+
+	"github.com/cairndb/cairn/internal/pgerr"
 )
 
 // The SASL mechanisms of SCRAM-SHA-256 (RFC 7677), as PostgreSQL names
@@ -23,19 +23,13 @@ const (
 	SCRAMSHA256Plus = "SCRAM-SHA-256-PLUS"
 )
 
-// ErrSCRAMMalformed is wrapped by every error about a SCRAM message that
-// does not follow RFC 5802 (the client sees 08P01).
-var ErrSCRAMMalformed = errors.New("malformed SCRAM message")
-
 // ErrSCRAMAuthFailed is returned when the client's proof does not match,
 // or the user has no verifier (the fake exchange always ends so); the
-// client sees 28P01 either way.
+// client sees 28P01 either way. A message that does not follow RFC 5802
+// is a *pgerr.Error instead (08P01, pgerr.SCRAMMalformed), as is a wrong
+// channel binding (pgerr.SCRAMBinding: a client that believes the server
+// cannot bind, "y", while it can is a downgrade attack).
 var ErrSCRAMAuthFailed = errors.New("SCRAM authentication failed")
-
-// ErrSCRAMChannelBinding is wrapped when the channel-binding data or the
-// negotiation of it is wrong: a client that believes the server cannot
-// bind ("y") while it can is a downgrade attack.
-var ErrSCRAMChannelBinding = errors.New("SCRAM channel binding check failed")
 
 // Bounds on a SCRAM exchange: every field is checked against them before
 // it is decoded, so a hostile client cannot make the server allocate or
@@ -48,7 +42,11 @@ const (
 )
 
 func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrSCRAMMalformed, fmt.Sprintf(format, args...))
+	return pgerr.SCRAMMalformed.New(fmt.Sprintf(format, args...))
+}
+
+func badBinding(format string, args ...any) error {
+	return pgerr.SCRAMBinding.New("SCRAM channel binding check failed: " + fmt.Sprintf(format, args...))
 }
 
 // SCRAMServer is the server side of one SCRAM-SHA-256 exchange:
@@ -76,7 +74,7 @@ type SCRAMServer struct {
 // from user and fakeSecret (a per-node secret), so its messages and timing
 // look like a real user's and do not reveal whether the user exists, and
 // ClientFinal fails with ErrSCRAMAuthFailed. cbind is the connection's
-// tls-server-end-point channel-binding data (see TLSServerEndPoint), nil on
+// tls-server-end-point channel-binding data (RFC 5929), nil on
 // plaintext.
 func NewSCRAMServer(user string, v *Verifier, fakeSecret []byte, cbind []byte) *SCRAMServer {
 	s := &SCRAMServer{v: v, cbind: cbind}
@@ -137,7 +135,7 @@ func (s *SCRAMServer) ClientFirst(mechanism string, msg []byte) ([]byte, error) 
 			return nil, malformed("unterminated channel-binding flag")
 		}
 		if name != "tls-server-end-point" {
-			return nil, fmt.Errorf("%w: unsupported channel-binding type %q", ErrSCRAMChannelBinding, name)
+			return nil, badBinding("unsupported channel-binding type %q", name)
 		}
 		flag, m = "p="+name, rest
 	default:
@@ -145,13 +143,13 @@ func (s *SCRAMServer) ClientFirst(mechanism string, msg []byte) ([]byte, error) 
 	}
 	switch {
 	case flag == "n" && s.plus, flag == "y" && s.plus:
-		return nil, fmt.Errorf("%w: the client chose SCRAM-SHA-256-PLUS without channel binding", ErrSCRAMChannelBinding)
+		return nil, badBinding("the client chose SCRAM-SHA-256-PLUS without channel binding")
 	case flag == "y" && s.cbind != nil:
 		// The client can bind but thinks the server cannot: someone
 		// removed -PLUS from the mechanisms on the way.
-		return nil, fmt.Errorf("%w: the client believes the server does not support channel binding", ErrSCRAMChannelBinding)
+		return nil, badBinding("the client believes the server does not support channel binding")
 	case strings.HasPrefix(flag, "p=") && !s.plus:
-		return nil, fmt.Errorf("%w: channel binding requested with SCRAM-SHA-256", ErrSCRAMChannelBinding)
+		return nil, badBinding("channel binding requested with SCRAM-SHA-256")
 	}
 	authzid, bare, ok := strings.Cut(m, ",")
 	if !ok {
@@ -236,7 +234,7 @@ func (s *SCRAMServer) ClientFinal(msg []byte) ([]byte, error) {
 		want = append(want, s.cbind...)
 	}
 	if subtle.ConstantTimeCompare(cb, want) != 1 {
-		return nil, fmt.Errorf("%w: the channel-binding data does not match the connection", ErrSCRAMChannelBinding)
+		return nil, badBinding("the channel-binding data does not match the connection")
 	}
 	if !strings.HasPrefix(attrs[1], "r=") {
 		return nil, malformed("expected the nonce attribute r=")
@@ -259,23 +257,6 @@ func (s *SCRAMServer) ClientFinal(msg []byte) ([]byte, error) {
 		return nil, ErrSCRAMAuthFailed
 	}
 	return []byte("v=" + base64.StdEncoding.EncodeToString(hmacSHA256(s.v.ServerKey, authMessage))), nil
-}
-
-// TLSServerEndPoint is the tls-server-end-point channel-binding data of
-// a server certificate (RFC 5929 section 4.1): its hash with the hash of
-// its signature algorithm, SHA-256 for MD5 and SHA-1.
-func TLSServerEndPoint(cert *x509.Certificate) []byte {
-	var h hash.Hash
-	switch cert.SignatureAlgorithm {
-	case x509.SHA384WithRSA, x509.ECDSAWithSHA384, x509.SHA384WithRSAPSS:
-		h = sha512.New384()
-	case x509.SHA512WithRSA, x509.ECDSAWithSHA512, x509.SHA512WithRSAPSS:
-		h = sha512.New()
-	default:
-		h = sha256.New()
-	}
-	h.Write(cert.Raw)
-	return h.Sum(nil)
 }
 
 // checkSaslname checks a SCRAM username: printable, "," only as "=2C"

@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/cairndb/cairn/internal/pgerr"
 )
 
 // testClient is the client side of SCRAM-SHA-256, written from RFC 5802
@@ -114,21 +117,21 @@ func TestSCRAMServerExchange(t *testing.T) {
 		cbind    []byte // the server's
 		mech     string
 		client   testClient
-		wantErr  error
+		wantErr  string
 		wantMech []string
 	}{
 		{name: "right password", v: v, mech: SCRAMSHA256, client: testClient{password: "correct horse", gs2: "n,,"}, wantMech: []string{SCRAMSHA256}},
-		{name: "wrong password", v: v, mech: SCRAMSHA256, client: testClient{password: "battery", gs2: "n,,"}, wantErr: ErrSCRAMAuthFailed},
-		{name: "no such user", v: nil, mech: SCRAMSHA256, client: testClient{password: "correct horse", gs2: "n,,"}, wantErr: ErrSCRAMAuthFailed},
+		{name: "wrong password", v: v, mech: SCRAMSHA256, client: testClient{password: "battery", gs2: "n,,"}, wantErr: "28P01"},
+		{name: "no such user", v: nil, mech: SCRAMSHA256, client: testClient{password: "correct horse", gs2: "n,,"}, wantErr: "28P01"},
 		{name: "plus", v: v, cbind: endPoint, mech: SCRAMSHA256Plus, client: testClient{password: "correct horse", gs2: "p=tls-server-end-point,,", cbind: endPoint}, wantMech: []string{SCRAMSHA256Plus, SCRAMSHA256}},
-		{name: "plus wrong binding", v: v, cbind: endPoint, mech: SCRAMSHA256Plus, client: testClient{password: "correct horse", gs2: "p=tls-server-end-point,,", cbind: []byte("other")}, wantErr: ErrSCRAMChannelBinding},
+		{name: "plus wrong binding", v: v, cbind: endPoint, mech: SCRAMSHA256Plus, client: testClient{password: "correct horse", gs2: "p=tls-server-end-point,,", cbind: []byte("other")}, wantErr: "binding"},
 		{name: "tls without binding", v: v, cbind: endPoint, mech: SCRAMSHA256, client: testClient{password: "correct horse", gs2: "n,,"}},
 		{name: "y on plaintext", v: v, mech: SCRAMSHA256, client: testClient{password: "correct horse", gs2: "y,,"}},
-		{name: "y on tls is a downgrade", v: v, cbind: endPoint, mech: SCRAMSHA256, client: testClient{password: "correct horse", gs2: "y,,"}, wantErr: ErrSCRAMChannelBinding},
-		{name: "plus on plaintext", v: v, mech: SCRAMSHA256Plus, client: testClient{password: "correct horse", gs2: "p=tls-server-end-point,,"}, wantErr: ErrSCRAMMalformed},
-		{name: "plus without p", v: v, cbind: endPoint, mech: SCRAMSHA256Plus, client: testClient{password: "correct horse", gs2: "n,,"}, wantErr: ErrSCRAMChannelBinding},
-		{name: "p with plain mechanism", v: v, cbind: endPoint, mech: SCRAMSHA256, client: testClient{password: "correct horse", gs2: "p=tls-server-end-point,,", cbind: endPoint}, wantErr: ErrSCRAMChannelBinding},
-		{name: "other mechanism", v: v, mech: "SCRAM-SHA-1", client: testClient{password: "correct horse", gs2: "n,,"}, wantErr: ErrSCRAMMalformed},
+		{name: "y on tls is a downgrade", v: v, cbind: endPoint, mech: SCRAMSHA256, client: testClient{password: "correct horse", gs2: "y,,"}, wantErr: "binding"},
+		{name: "plus on plaintext", v: v, mech: SCRAMSHA256Plus, client: testClient{password: "correct horse", gs2: "p=tls-server-end-point,,"}, wantErr: "malformed"},
+		{name: "plus without p", v: v, cbind: endPoint, mech: SCRAMSHA256Plus, client: testClient{password: "correct horse", gs2: "n,,"}, wantErr: "binding"},
+		{name: "p with plain mechanism", v: v, cbind: endPoint, mech: SCRAMSHA256, client: testClient{password: "correct horse", gs2: "p=tls-server-end-point,,", cbind: endPoint}, wantErr: "binding"},
+		{name: "other mechanism", v: v, mech: "SCRAM-SHA-1", client: testClient{password: "correct horse", gs2: "n,,"}, wantErr: "malformed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewSCRAMServer("alice", tc.v, []byte("node secret"), tc.cbind)
@@ -137,9 +140,9 @@ func TestSCRAMServerExchange(t *testing.T) {
 			}
 			tc.client.nonce = "fyko+d2lbbFgONRv9qkxdawL"
 			final, err := runExchange(t, s, tc.mech, &tc.client)
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err %v, want %v", err, tc.wantErr)
+			if tc.wantErr != "" {
+				if got := errKind(err); got != tc.wantErr {
+					t.Fatalf("err %v (%s), want %s", err, got, tc.wantErr)
 				}
 				return
 			}
@@ -220,7 +223,7 @@ func TestSCRAMMalformed(t *testing.T) {
 		}
 		nonce := strings.TrimPrefix(strings.Split(string(first), ",")[0], "r=")
 		_, err = s.ClientFinal([]byte(strings.ReplaceAll(f, "NONCE", nonce)))
-		if err == nil || errors.Is(err, ErrSCRAMAuthFailed) {
+		if k := errKind(err); k != "malformed" && k != "binding" {
 			t.Errorf("client-final %q: err %v, want a malformed-message error", f, err)
 		}
 	}
@@ -267,4 +270,23 @@ func FuzzSCRAMClientFinal(f *testing.F) {
 			t.Fatalf("client-final %q accepted without knowing the password", msg)
 		}
 	})
+}
+
+// errKind classifies an exchange's error: "28P01" (a failed proof),
+// "malformed" or "binding" (08P01 with the message of that table entry).
+func errKind(err error) string {
+	if errors.Is(err, ErrSCRAMAuthFailed) {
+		return "28P01"
+	}
+	var pe *pgerr.Error
+	if !errors.As(err, &pe) || pe.Code != pgerr.ProtocolViolation {
+		return fmt.Sprint(err)
+	}
+	if strings.HasPrefix(pe.Message, "malformed SCRAM message") {
+		return "malformed"
+	}
+	if strings.HasPrefix(pe.Message, "SCRAM channel binding") {
+		return "binding"
+	}
+	return pe.Message
 }
