@@ -304,4 +304,3 @@ func sourceIP(addr net.Addr) string {
 	}
 	return host
 }
-
