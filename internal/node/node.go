@@ -285,7 +285,9 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Retention, nil, n.replicas.TrimExpired)
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 
-	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion}, n)
+	// MERGER (H1 certs): newNodeAuth's insecure is n.certs == nil.
+	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion,
+		Auth: newNodeAuth(n.meta.Catalog, n.id.ClusterID, true, n.metrics.Registry, n.log)}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
