@@ -104,9 +104,9 @@ type nullSession struct{}
 func (nullSession) Prepare(context.Context, parser.Statement, string, []uint32) (pgwire.Stmt, error) {
 	return nil, pgerr.New(pgerr.FeatureNotSupported, "no statements here")
 }
-func (nullSession) TxStatus() byte               { return 'I' }
+func (nullSession) TxStatus() byte              { return 'I' }
 func (nullSession) Settings() map[string]string { return nil }
-func (nullSession) Close()                       {}
+func (nullSession) Close()                      {}
 
 // TestNodeAuthSCRAM logs in through pgwire with the node's
 // authenticator on a secure node (no trust for loopback): only alice's
