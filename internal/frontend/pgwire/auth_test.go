@@ -72,9 +72,9 @@ func (a *fakeAuth) takeFailed() []string {
 	return f
 }
 
-// pgxConnect connects with connString's settings plus extra (key=value
+// authConnect connects with connString's settings plus extra (key=value
 // pairs) and returns the connection or the error.
-func pgxConnect(t *testing.T, s *Server, user, extra string) (*pgx.Conn, error) {
+func authConnect(t *testing.T, s *Server, user, extra string) (*pgx.Conn, error) {
 	t.Helper()
 	dsn := fmt.Sprintf("host=127.0.0.1 port=%s user=%s dbname=cairn connect_timeout=5 %s", port(s), user, extra)
 	cfg, err := pgx.ParseConfig(dsn)
@@ -110,7 +110,7 @@ func wantPgErr(t *testing.T, err error, code, msg string) {
 func TestAuthSCRAM(t *testing.T) {
 	a := newFakeAuth(t, map[string]string{"alice": "s3cret 🔑"})
 	s := startServer(t, newFakeHandler(), Config{Auth: a})
-	c, err := pgxConnect(t, s, "alice", "password='s3cret 🔑' sslmode=disable")
+	c, err := authConnect(t, s, "alice", "password='s3cret 🔑' sslmode=disable")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +119,9 @@ func TestAuthSCRAM(t *testing.T) {
 		t.Fatalf("SELECT 42 after login: %v %d", err, n)
 	}
 	// A wrong password and a user that does not exist get the same error.
-	_, err = pgxConnect(t, s, "alice", "password=wrong sslmode=disable")
+	_, err = authConnect(t, s, "alice", "password=wrong sslmode=disable")
 	wantPgErr(t, err, "28P01", `password authentication failed for user "alice"`)
-	_, err = pgxConnect(t, s, "mallory", "password='s3cret 🔑' sslmode=disable")
+	_, err = authConnect(t, s, "mallory", "password='s3cret 🔑' sslmode=disable")
 	wantPgErr(t, err, "28P01", `password authentication failed for user "mallory"`)
 	if got, want := strings.Join(a.takeFailed(), "; "), "alice scram-sha-256 wrong_password; mallory scram-sha-256 unknown_role"; got != want {
 		t.Errorf("LoginFailed calls %q, want %q", got, want)
@@ -135,15 +135,15 @@ func TestAuthSCRAMPlus(t *testing.T) {
 	a := newFakeAuth(t, map[string]string{"alice": "pw"})
 	s := startServer(t, newFakeHandler(), Config{Auth: a, TLS: ca.ServerConfig(t)})
 	rootCert := ca.Dir + "/ca.crt"
-	c, err := pgxConnect(t, s, "alice", "password=pw sslmode=verify-full sslrootcert="+rootCert+" channel_binding=require")
+	c, err := authConnect(t, s, "alice", "password=pw sslmode=verify-full sslrootcert="+rootCert+" channel_binding=require")
 	if err != nil {
 		t.Fatal(err)
 	}
 	selectOne(t, c)
-	_, err = pgxConnect(t, s, "alice", "password=nope sslmode=verify-full sslrootcert="+rootCert+" channel_binding=require")
+	_, err = authConnect(t, s, "alice", "password=nope sslmode=verify-full sslrootcert="+rootCert+" channel_binding=require")
 	wantPgErr(t, err, "28P01", `password authentication failed for user "alice"`)
 	// Plain SCRAM over TLS (channel_binding=disable) works too.
-	if _, err := pgxConnect(t, s, "alice", "password=pw sslmode=require channel_binding=disable"); err != nil {
+	if _, err := authConnect(t, s, "alice", "password=pw sslmode=require channel_binding=disable"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -154,12 +154,12 @@ func TestAuthCert(t *testing.T) {
 	s := startServer(t, newFakeHandler(), Config{Auth: a, TLS: ca.ServerConfig(t)})
 	crt, key := ca.Client(t, "alice")
 	certs := fmt.Sprintf("sslmode=verify-full sslrootcert=%s/ca.crt sslcert=%s sslkey=%s", ca.Dir, crt, key)
-	c, err := pgxConnect(t, s, "alice", certs)
+	c, err := authConnect(t, s, "alice", certs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	selectOne(t, c)
-	_, err = pgxConnect(t, s, "bob", certs)
+	_, err = authConnect(t, s, "bob", certs)
 	wantPgErr(t, err, "28000", `certificate authentication failed for user "bob"`)
 	if got, want := strings.Join(a.takeFailed(), "; "), "bob cert certificate_user_mismatch"; got != want {
 		t.Errorf("LoginFailed calls %q, want %q", got, want)
@@ -173,7 +173,7 @@ func (a *certAlways) Authenticate(AuthRequest) AuthDecision { return AuthDecisio
 
 func TestAuthCertWithoutCertificate(t *testing.T) {
 	s := startServer(t, newFakeHandler(), Config{Auth: &certAlways{}})
-	_, err := pgxConnect(t, s, "alice", "sslmode=disable")
+	_, err := authConnect(t, s, "alice", "sslmode=disable")
 	wantPgErr(t, err, "28000", `certificate authentication failed for user "alice"`)
 }
 
@@ -187,12 +187,12 @@ func TestAuthTrustAndReject(t *testing.T) {
 	a := newFakeAuth(t, nil)
 	a.trust = true
 	s := startServer(t, newFakeHandler(), Config{Auth: a})
-	if _, err := pgxConnect(t, s, "anyone", "sslmode=disable"); err != nil {
+	if _, err := authConnect(t, s, "anyone", "sslmode=disable"); err != nil {
 		t.Fatal(err)
 	}
 	r := &rejectAll{}
 	s = startServer(t, newFakeHandler(), Config{Auth: r})
-	_, err := pgxConnect(t, s, "nologin", "sslmode=disable password=x")
+	_, err := authConnect(t, s, "nologin", "sslmode=disable password=x")
 	wantPgErr(t, err, "28P01", `password authentication failed for user "nologin"`)
 	if got := strings.Join(r.takeFailed(), "; "); got != "nologin reject not_login" {
 		t.Errorf("LoginFailed calls %q", got)
@@ -208,10 +208,10 @@ func TestAuthRateLimit(t *testing.T) {
 	var mu sync.Mutex
 	s.authLimit.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	for range 2 {
-		_, err := pgxConnect(t, s, "alice", "password=bad sslmode=disable")
+		_, err := authConnect(t, s, "alice", "password=bad sslmode=disable")
 		wantPgErr(t, err, "28P01", `password authentication failed for user "alice"`)
 	}
-	_, err := pgxConnect(t, s, "alice", "password=pw sslmode=disable")
+	_, err := authConnect(t, s, "alice", "password=pw sslmode=disable")
 	wantPgErr(t, err, "53300", "too many failed login attempts from 127.0.0.1")
 	var pe *pgconn.PgError
 	errors.As(err, &pe)
@@ -224,7 +224,7 @@ func TestAuthRateLimit(t *testing.T) {
 	mu.Lock()
 	now = now.Add(time.Hour)
 	mu.Unlock()
-	if _, err := pgxConnect(t, s, "alice", "password=pw sslmode=disable"); err != nil {
+	if _, err := authConnect(t, s, "alice", "password=pw sslmode=disable"); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
 }
@@ -264,7 +264,7 @@ func TestAuthAbandoned(t *testing.T) {
 		}
 		c.nc.Close()
 	}
-	if _, err := pgxConnect(t, s, "alice", "password=pw sslmode=disable"); err != nil {
+	if _, err := authConnect(t, s, "alice", "password=pw sslmode=disable"); err != nil {
 		t.Fatal(err)
 	}
 	if f := a.takeFailed(); len(f) != 0 {
