@@ -347,3 +347,36 @@ func expectSASL(t *testing.T, c *rawClient) {
 		t.Fatalf("got %#v, want AuthenticationSASL", m)
 	}
 }
+
+// TestAuthPsqlTLS: libpq over TLS logs in with SCRAM-SHA-256-PLUS when
+// it requires channel binding, and with its client certificate (CN
+// cairn) without a password; another user's certificate is refused.
+func TestAuthPsqlTLS(t *testing.T) {
+	ca := testcerts.New(t)
+	a := newFakeAuth(t, map[string]string{"cairn": "hunter2"})
+	s := startServer(t, newFakeHandler(), Config{Auth: a, TLS: ca.ServerConfig(t), RequireTLS: true})
+	root := "sslmode=verify-full sslrootcert=" + ca.Dir + "/ca.crt"
+	t.Setenv("PGPASSWORD", "hunter2")
+	out, err := runPsql(t, s, "", "-A", "-t", "-c", "SELECT 42", "dbname=cairn channel_binding=require "+root)
+	if err != nil || out != "42\n" {
+		t.Fatalf("psql with channel_binding=require: %v\n%s", err, out)
+	}
+	t.Setenv("PGPASSWORD", "wrong")
+	out, err = runPsql(t, s, "", "-c", "SELECT 42", "dbname=cairn channel_binding=require "+root)
+	if err == nil || !strings.Contains(out, `password authentication failed for user "cairn"`) {
+		t.Fatalf("psql with a wrong password: %v\n%s", err, out)
+	}
+	crt, key := ca.Client(t, "cairn")
+	out, err = runPsql(t, s, "", "-A", "-t", "-c", "SELECT 42", fmt.Sprintf("dbname=cairn sslcert=%s sslkey=%s %s", crt, key, root))
+	if err != nil || out != "42\n" {
+		t.Fatalf("psql with cairn's client certificate: %v\n%s", err, out)
+	}
+	crt, key = ca.Client(t, "alice")
+	out, err = runPsql(t, s, "", "-c", "SELECT 42", fmt.Sprintf("dbname=cairn sslcert=%s sslkey=%s %s", crt, key, root))
+	if err == nil || !strings.Contains(out, `certificate authentication failed for user "cairn"`) {
+		t.Fatalf("psql as cairn with alice's certificate: %v\n%s", err, out)
+	}
+	if got := strings.Join(a.takeFailed(), "; "); got != "cairn scram-sha-256 wrong_password; cairn cert certificate_user_mismatch" {
+		t.Errorf("LoginFailed calls %q", got)
+	}
+}
