@@ -36,6 +36,8 @@ type nodeAuth struct {
 	fakeSecret []byte
 	failures   *prometheus.CounterVec
 	now        func() time.Time
+	// audit, if set, records a failed login in the audit log.
+	audit func(user, source, method, reason string)
 }
 
 // newNodeAuth makes the authenticator of a node of cluster clusterID (an
@@ -111,7 +113,9 @@ func (a *nodeAuth) verifier(role *catalog.Role, loginReason string) (*security.V
 func (a *nodeAuth) LoginFailed(user, source, method, reason string) {
 	a.failures.WithLabelValues(method, reason).Inc()
 	a.log.Info("authn: login failed", "user", user, "source", source, "method", method, "reason", reason)
-	// MERGER (H6 audit): n.Audit(ctx, catalog.AuditEvent{At: a.now(), User: user, Source: source, Kind: "login", What: method, Outcome: reason})
+	if a.audit != nil {
+		a.audit(user, source, method, reason)
+	}
 }
 
 // isLoopback reports whether addr is a loopback address (127.0.0.0/8,

@@ -290,8 +290,11 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 
 	// MERGER (H1 certs): newNodeAuth's insecure is n.certs == nil.
-	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion,
-		Auth: newNodeAuth(n.meta.Catalog, n.id.ClusterID, true, n.metrics.Registry, n.log)}, n)
+	auth := newNodeAuth(n.meta.Catalog, n.id.ClusterID, true, n.metrics.Registry, n.log)
+	// MERGER (H6 audit): auth.audit = func(user, source, method, reason string) {
+	//	n.Audit(n.ctx, catalog.AuditEvent{User: user, Source: source, Kind: "login", What: "login (" + method + ")", Outcome: "failed: " + reason})
+	// }
+	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion, Auth: auth}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
