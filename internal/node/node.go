@@ -309,8 +309,12 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Retention, nil, n.replicas.TrimExpired)
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 
+	auth := newNodeAuth(n.meta.Catalog, n.id.ClusterID, n.certs == nil, n.metrics.Registry, n.log)
+	// MERGER (H6 audit): auth.audit = func(user, source, method, reason string) {
+	//	n.Audit(n.ctx, catalog.AuditEvent{User: user, Source: source, Kind: "login", What: "login (" + method + ")", Outcome: "failed: " + reason})
+	// }
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion,
-		TLS: n.tlsConf((*security.Certs).PGServer), RequireTLS: n.certs != nil}, n)
+		TLS: n.tlsConf((*security.Certs).PGServer), RequireTLS: n.certs != nil, Auth: auth}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer)}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
