@@ -263,6 +263,9 @@ type Catalog struct {
 	// Schemas are the schemas made by CREATE SCHEMA, with their ids
 	// (public and the system schemas are not listed; see schema.go).
 	Schemas map[string]uint64 `json:"schemas,omitempty"`
+	// Audit is the audit log (audit.go). It is stored apart from the
+	// rest of the catalog, one key per event, and shared by clones.
+	Audit *AuditLog `json:"-"`
 }
 
 // New returns an empty catalog.
@@ -293,6 +296,7 @@ func (c *Catalog) Clone() *Catalog {
 	if err := json.Unmarshal(b, n); err != nil {
 		panic(err)
 	}
+	n.Audit = c.Audit // immutable once published
 	return n
 }
 

@@ -106,6 +106,7 @@ type envelope struct {
 	Placement   *SetPlacement `json:"placement,omitempty"`
 	Table       *Table        `json:"table,omitempty"`
 	Alter       *AlterTable   `json:"alter,omitempty"`
+	Audit       []AuditEvent  `json:"audit,omitempty"`
 }
 
 // Wire tags of the commands.
@@ -199,6 +200,9 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 	}
 	if c, err, ok := e.tableCommand(); ok {
 		return c, err
+	}
+	if c, ok := e.auditCommand(); ok {
+		return c, nil
 	}
 	switch e.Op {
 	case opInit:
