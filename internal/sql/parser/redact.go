@@ -149,7 +149,7 @@ func RedactMessage(sql, msg string) string {
 	return msg
 }
 
-// quotedValue is the value of the literal s starts with ('…' with ''
+// quotedValue is the value of the literal s starts with ('…' with ”
 // for a quote, or $tag$…$tag$), or the rest of s when it does not end.
 func quotedValue(s string) string {
 	if s == "" {
