@@ -149,8 +149,9 @@ func RedactMessage(sql, msg string) string {
 	return msg
 }
 
-// quotedValue is the value of the literal s starts with ('…' with ”
-// for a quote, or $tag$…$tag$), or the rest of s when it does not end.
+// quotedValue is the value of the literal s starts with (quoted by ' with
+// a doubled quote inside, or $tag$…$tag$), or the rest of s when it does
+// not end.
 func quotedValue(s string) string {
 	if s == "" {
 		return ""
