@@ -131,6 +131,7 @@ type Node struct {
 
 	replicas *replica.Manager // this node's data-shard replicas
 	router   *router.Router   // where reads and writes go
+	audit    *auditor         // batches audit events into the meta group (audit.go)
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -266,6 +267,10 @@ func Start(cfg Config) (*Node, error) {
 	n.router = router.New(n.ctx, router.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Store: n.store, Replicas: n.replicas,
 		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing})
 	n.ops = ops.New(n.ctx, ops.Config{Cluster: ops.Parts{Meta: n.member, Shards: n.router}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
+	n.audit = newAuditor(func(ctx context.Context, c catalog.Command) error {
+		_, err := n.proposeMeta(ctx, c)
+		return err
+	}, n.log, n.metrics.Registry)
 	n.ready.Store(true)
 	n.wg.Add(3)
 	go n.every(n.timing.Heartbeat, nil, n.member.SendHeartbeats)
@@ -332,6 +337,8 @@ func (n *Node) Close() error {
 	} else if n.httpLn != nil {
 		n.httpLn.Close()
 	}
+	// The front ends are closed: record the audit events they left.
+	n.audit.close()
 	if n.tr != nil {
 		defer n.tr.Close() // after the store: the raft loop may still send
 	} else if n.clusterLn != nil {

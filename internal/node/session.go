@@ -120,12 +120,17 @@ func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
 		return systables.Tables(st.Catalog()), true, nil
 	case "views":
 		return systables.Views(b.n.ctx, st), true, nil
+	case systables.AuditLogTable:
+		return systables.AuditLog(st.Catalog()), true, nil
 	case "leader_terms":
 		t, err := systables.LeaderTerms(st)
 		return t, true, err
 	}
 	return nil, false, nil
 }
+
+// Audit implements session.Auditor.
+func (b sessionBackend) Audit(ctx context.Context, ev catalog.AuditEvent) { b.n.Audit(ctx, ev) }
 
 func (b sessionBackend) ForceRecover(ctx context.Context, gid uint64, confirm bool, w pgwire.ResultWriter) ([]types.Datum, error) {
 	return b.n.forceRecover(ctx, gid, confirm, w)

@@ -625,3 +625,8 @@ var (
 	InsertTooFewExprs    = def("insert_too_few_exprs", SyntaxError, "INSERT has more target columns than expressions", "")
 	CopyHeaderMatch      = def("copy_header_match", FeatureNotSupported, "COPY HEADER MATCH is not supported", "Use HEADER true: COPY FROM then skips the first line without checking it.")
 )
+
+// issue 12: audit
+var (
+	AuditMaxRange = def("audit_max_range", InvalidParameterValue, "audit_log_max_events must be an integer from %d to %d, got %q", "Every node keeps the whole audit log in memory; the default is 10000 events.")
+)

@@ -1,7 +1,10 @@
 package parser
 
 import (
+	"errors"
 	"strings"
+
+	"github.com/cairndb/cairn/internal/pgerr"
 )
 
 // Redacted is what a secret literal becomes in redacted statement text.
@@ -143,10 +146,43 @@ func Secrets(sql string) []string {
 // RedactMessage hides in msg (an error's message, detail or hint) the
 // secrets of the statement text sql.
 func RedactMessage(sql, msg string) string {
-	for _, s := range Secrets(sql) {
+	return hideSecrets(Secrets(sql), msg)
+}
+
+func hideSecrets(secrets []string, msg string) string {
+	for _, s := range secrets {
 		msg = strings.ReplaceAll(msg, s, Redacted)
 	}
 	return msg
+}
+
+// RedactError returns err, about statement text sql, with the secrets of
+// sql hidden in its message, detail and hint: err itself when it quotes
+// none, else a copy (a *pgerr.Error, or a *Error for a parse error).
+func RedactError(sql string, err error) error {
+	if err == nil {
+		return nil
+	}
+	secrets := Secrets(sql)
+	if len(secrets) == 0 {
+		return err
+	}
+	var pe *Error
+	if errors.As(err, &pe) {
+		cp := *pe
+		cp.Msg, cp.Hint = hideSecrets(secrets, cp.Msg), hideSecrets(secrets, cp.Hint)
+		if cp == *pe {
+			return err
+		}
+		return &cp
+	}
+	e := pgerr.From(err)
+	cp := *e
+	cp.Message, cp.Detail, cp.Hint = hideSecrets(secrets, cp.Message), hideSecrets(secrets, cp.Detail), hideSecrets(secrets, cp.Hint)
+	if cp == *e && err.Error() == e.Message {
+		return err
+	}
+	return &cp
 }
 
 // quotedValue is the value of the literal s starts with (quoted by ' with

@@ -1,8 +1,11 @@
 package parser
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/cairndb/cairn/internal/pgerr"
 )
 
 func TestRedact(t *testing.T) {
@@ -89,4 +92,34 @@ func FuzzRedact(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRedactError(t *testing.T) {
+	const sql = `ALTER ROLE bob PASSWORD 'S3cr3t-XYZ' 'S3cr3t-XYZ'`
+	_, _, perr := Parse(sql)
+	if perr == nil {
+		perr = &Error{Code: "42601", Msg: `syntax error at or near "'S3cr3t-XYZ'"`}
+	}
+	for _, err := range []error{
+		perr,
+		&Error{Code: "42601", Msg: `syntax error at or near "'S3cr3t-XYZ'"`, Hint: "drop S3cr3t-XYZ"},
+		pgerr.New("22023", "bad password %q", "S3cr3t-XYZ").WithHint("not S3cr3t-XYZ"),
+	} {
+		got := RedactError(sql, err)
+		e := pgerr.From(got)
+		var pe *Error
+		if errors.As(got, &pe) {
+			e = &pgerr.Error{Code: pe.Code, Message: pe.Msg, Hint: pe.Hint}
+		}
+		if strings.Contains(e.Message+e.Detail+e.Hint+got.Error(), "S3cr3t") {
+			t.Errorf("RedactError(%v) = %+v", err, e)
+		}
+	}
+	plain := pgerr.New("42P01", "stream %q does not exist", "x")
+	if got := RedactError(sql, plain); got != error(plain) {
+		t.Errorf("an error without secrets was copied: %v", got)
+	}
+	if got := RedactError("SELECT 1", plain); got != error(plain) {
+		t.Errorf("an error about a statement without secrets was copied: %v", got)
+	}
 }
