@@ -27,7 +27,11 @@ func (n *Node) NewSession(ctx context.Context, params map[string]string) (pgwire
 	if me := n.meta.Catalog().NodeByID(n.id.RaftID); me != nil && (me.State == catalog.NodeDraining || me.State == catalog.NodeOffline || me.State == catalog.NodeDecommissioned) {
 		return nil, pgerr.NodeNoSessions.New(n.cfg.NodeID, me.State, n.cfg.NodeID)
 	}
-	return session.NewChecked(sessionBackend{n}, user, params)
+	s, err := session.NewChecked(sessionBackend{n}, user, params)
+	if a := pgwire.PeerAddr(ctx); a != nil {
+		s.SetSource(a.String()) // for its audit events
+	}
+	return s, err
 }
 
 // sessionBackend is the node as a SQL session sees it (session.Backend).
