@@ -15,7 +15,9 @@ type auditBackend struct {
 	events []catalog.AuditEvent
 }
 
-func (f *auditBackend) Audit(_ context.Context, ev catalog.AuditEvent) { f.events = append(f.events, ev) }
+func (f *auditBackend) Audit(_ context.Context, ev catalog.AuditEvent) {
+	f.events = append(f.events, ev)
+}
 
 // TestAuditEvents: DDL and admin statements are audited with user,
 // source, redacted text and outcome (failures too, whether planning or
