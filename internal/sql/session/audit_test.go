@@ -24,6 +24,7 @@ func (f *auditBackend) Audit(_ context.Context, ev catalog.AuditEvent) {
 // running failed); queries are not.
 func TestAuditEvents(t *testing.T) {
 	f := &auditBackend{fakeBackend: newFake()}
+	f.cat.Roles["alice"] = &catalog.Role{Name: "alice", Login: true, MemberOf: []string{catalog.RoleAdmin}}
 	s := New(f, "alice", nil)
 	s.SetSource("10.1.2.3:5555")
 	mustRun(t, s, "CREATE STREAM ev (k text, v int8)")
@@ -31,8 +32,14 @@ func TestAuditEvents(t *testing.T) {
 	mustRun(t, s, "ALTER SYSTEM SET audit_log_max_events = 500")
 	wantErr(t, s, "ALTER SYSTEM SET audit_log_max_events = 0", "22023", "audit_log_max_events")
 	wantErr(t, s, "CREATE STREAM ev2 (k text) WITH (secret_access_key = 'AKIA-S3cr3t')", "22023")
-	if len(f.events) != 4 {
-		t.Fatalf("%d events, want 4: %+v", len(f.events), f.events)
+	// Audited whether or not it succeeds (the session may not run role
+	// statements yet); its outcome never quotes the password either.
+	runSQL(s, "CREATE USER bob WITH PASSWORD 'S3cr3t-XYZ'")
+	if len(f.events) != 5 {
+		t.Fatalf("%d events, want 5: %+v", len(f.events), f.events)
+	}
+	if ev := f.events[4]; ev.Kind != "role" || ev.What != "CREATE USER bob WITH PASSWORD '*****'" || strings.Contains(ev.Outcome, "S3cr3t") {
+		t.Errorf("CREATE USER event: %+v", ev)
 	}
 	want := []struct{ what, outcome string }{
 		{"CREATE STREAM ev (k text, v int8)", "ok"},
@@ -69,6 +76,13 @@ func TestAuditKind(t *testing.T) {
 		"INSERT INTO s (k) VALUES ('a')":     "",
 		"SET search_path = public":           "",
 		"SHOW ALL":                           "",
+		"CREATE USER bob PASSWORD 'x'":       "role",
+		"ALTER ROLE bob NOLOGIN":             "role",
+		"DROP USER IF EXISTS bob":            "role",
+		"GRANT admin TO bob":                 "grant",
+		"REVOKE SELECT ON s FROM bob":        "grant",
+		"SHOW GRANTS":                        "",
+		"SHOW ROLES":                         "",
 	} {
 		stmts, _, err := parser.Parse(sql)
 		if err != nil {
