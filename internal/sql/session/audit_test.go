@@ -4,9 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/sql/parser"
+	"github.com/cairndb/cairn/internal/sql/systables"
 )
 
 // auditBackend is fakeBackend with the optional Auditor method.
@@ -110,5 +113,30 @@ func TestAuditText(t *testing.T) {
 	stmts, _, _ := parser.Parse("DROP STREAM s")
 	if got := auditText(stmts[0], ""); got != parser.Format(stmts[0]) {
 		t.Errorf("empty text: %q", got)
+	}
+}
+
+func (f *auditBackend) SystemTable(name string) (exec.Source, bool, error) {
+	if name != systables.AuditLogTable {
+		return nil, false, nil
+	}
+	return systables.AuditLog(f.cat), true, nil
+}
+
+// TestAuditLogAdminOnly: an admin reads cairn_cluster.audit_log; another
+// user gets 42501, and the refused read is not an audit event.
+func TestAuditLogAdminOnly(t *testing.T) {
+	f := &auditBackend{fakeBackend: newFake()}
+	f.cat.Roles["alice"] = &catalog.Role{Name: "alice", Login: true, MemberOf: []string{catalog.RoleAdmin}}
+	f.cat.Roles["mallory"] = &catalog.Role{Name: "mallory", Login: true}
+	f.cat, _ = catalog.Apply(f.cat, &catalog.AppendAudit{Events: []catalog.AuditEvent{{At: time.Unix(1700000000, 0), Node: "n1", User: "alice",
+		Source: "10.0.0.1:1", Kind: "sql", What: "DROP VIEW v", Outcome: "ok"}}})
+	res := mustRun(t, New(f, "alice", nil), "SELECT id, user_name, source, kind, what, outcome FROM cairn_cluster.audit_log")
+	if len(res.Rows) != 1 || *res.Rows[0][0] != "1" || *res.Rows[0][4] != "DROP VIEW v" || *res.Rows[0][2] != "10.0.0.1:1" {
+		t.Fatalf("admin reads %+v", res.Rows)
+	}
+	wantErr(t, New(f, "mallory", nil), "SELECT * FROM cairn_cluster.audit_log", "42501", "admin")
+	if len(f.events) != 0 {
+		t.Errorf("reads were audited: %+v", f.events)
 	}
 }
