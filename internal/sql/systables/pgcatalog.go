@@ -33,7 +33,8 @@ const (
 	nsPublic       = 2200
 	nsInfoSchema   = 13000
 	nsCairnCluster = 13001
-	roleOID        = 10 // the one role, as PostgreSQL's bootstrap superuser
+	roleOID        = 10    // cairn, the superuser, as PostgreSQL's bootstrap superuser
+	adminRoleOID   = 16383 // the built-in admin role (just below user OIDs)
 	databaseOID    = 5
 	firstUserOID   = 16384
 	amHeap         = 2
@@ -321,16 +322,18 @@ func (r *rel) keyList() string {
 
 // UserName implements scalar.Catalog.
 func (p *PG) UserName(oid int64) (string, bool) {
-	if oid == roleOID {
-		return p.User, true
+	for _, r := range p.Cat.SortedRoles() {
+		if roleOIDOf(r) == oid {
+			return r.Name, true
+		}
 	}
 	return "", false
 }
 
 // RoleOID implements scalar.Catalog.
 func (p *PG) RoleOID(name string) (int64, bool) {
-	if name == p.User {
-		return roleOID, true
+	if r := p.Cat.Role(name); r != nil {
+		return roleOIDOf(r), true
 	}
 	return 0, false
 }
@@ -457,9 +460,10 @@ func init() {
 		"pg_catalog.pg_type":                   fillType,
 		"pg_catalog.pg_proc":                   fillProc,
 		"pg_catalog.pg_database":               fillDatabase,
-		"pg_catalog.pg_roles":                  fillRole,
-		"pg_catalog.pg_authid":                 fillRole,
-		"pg_catalog.pg_user":                   fillRole,
+		"pg_catalog.pg_roles":                  fillRoles(false),
+		"pg_catalog.pg_authid":                 fillRoles(true),
+		"pg_catalog.pg_user":                   fillRoles(false),
+		"pg_catalog.pg_auth_members":           fillAuthMembers,
 		"pg_catalog.pg_settings":               fillSettings,
 		"pg_catalog.pg_index":                  fillIndex,
 		"pg_catalog.pg_indexes":                fillIndexes,
@@ -556,13 +560,6 @@ func fillProc(p *PG, b *table) {
 func fillDatabase(p *PG, b *table) {
 	b.add("oid", databaseOID, "datname", p.Database, "datdba", roleOID, "encoding", 6, "datlocprovider", byte('c'),
 		"datallowconn", true, "datconnlimit", -1, "datminmxid", 1, "dattablespace", tsDefault, "datcollate", "C", "datctype", "C")
-}
-
-func fillRole(p *PG, b *table) {
-	b.addSome("oid", roleOID, "rolname", p.User, "rolsuper", true, "rolinherit", true, "rolcreaterole", true, "rolcreatedb", true,
-		"rolcanlogin", true, "rolreplication", true, "rolconnlimit", -1, "rolpassword", "********", "rolbypassrls", true,
-		"usename", p.User, "usesysid", roleOID, "usecreatedb", true, "usesuper", true, "userepl", true, "usebypassrls", true,
-		"passwd", "********")
 }
 
 func fillSettings(p *PG, b *table) {
