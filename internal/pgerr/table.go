@@ -645,3 +645,11 @@ var (
 	RoleMD5Password       = def("role_md5_password", FeatureNotSupported, "MD5 password hashes are not supported", "Give the password itself (it is stored as a SCRAM-SHA-256 verifier), or a SCRAM-SHA-256 verifier.")
 	MustBeOwner           = def("must_be_owner", InsufficientPrivilege, "must be owner of %s %s", "The owner, or a member of admin, may change or drop it.")
 )
+
+// issue 12: tlswire
+var (
+	TLSRequired        = def("tls_required", InvalidAuthorization, "connection requires TLS", "This node accepts only encrypted connections: connect with sslmode=require, or sslmode=verify-full and sslrootcert=<certs-dir>/ca.crt.")
+	TLSNegotiatedTwice = def("tls_negotiated_twice", ProtocolViolation, "SSLRequest or GSSENCRequest after the connection's encryption was negotiated", "")
+	BadStartupLength   = def("bad_startup_length", ProtocolViolation, "invalid length of startup packet: %d bytes", "")
+	DirectTLSRefused   = def("direct_tls_refused", ProtocolViolation, "direct TLS connection without ALPN protocol \"postgresql\"", "Use sslnegotiation=postgres, or a client that sends ALPN \"postgresql\" with sslnegotiation=direct.")
+)
