@@ -338,7 +338,10 @@ func (p *PG) RoleOID(name string) (int64, bool) {
 	return 0, false
 }
 
-var _ scalar.Catalog = (*PG)(nil)
+var (
+	_ scalar.Catalog          = (*PG)(nil)
+	_ scalar.PrivilegeChecker = (*PG)(nil)
+)
 
 // table builds a MemTable of a relDef's shape; add takes column
 // name/value pairs, and columns not named get their type's zero (0,
@@ -488,7 +491,7 @@ func init() {
 
 func fillNamespace(p *PG, b *table) {
 	for _, n := range p.namespaces() {
-		b.add("oid", n.oid, "nspname", n.name, "nspowner", roleOID)
+		b.add("oid", n.oid, "nspname", n.name, "nspowner", p.ownerOID(catalog.KindSchema, n.name), "nspacl", p.acl(catalog.KindSchema, n.name))
 	}
 }
 
@@ -506,7 +509,15 @@ func fillClass(p *PG, b *table) {
 		if r.kind == 'i' || r.schema == "pg_catalog" || r.schema == "information_schema" {
 			reltype = 0
 		}
-		b.add("oid", r.oid, "relname", r.name, "relnamespace", ns, "reltype", reltype, "relowner", roleOID, "relam", am,
+		owner, acl := int64(roleOID), any(nil)
+		if kind, key := p.relObject(r); kind != "" {
+			owner, acl = p.ownerOID(kind, key), p.acl(kind, key)
+		} else if r.table != nil { // a primary key's index: its table's owner
+			if kind, key := p.relObject(r.table); kind != "" {
+				owner = p.ownerOID(kind, key)
+			}
+		}
+		b.add("oid", r.oid, "relname", r.name, "relnamespace", ns, "reltype", reltype, "relowner", owner, "relacl", acl, "relam", am,
 			"relfilenode", 0, "reltuples", -1, "relhasindex", r.index != nil, "relpersistence", byte('p'), "relkind", r.kind,
 			"relnatts", len(r.cols), "relhasrules", r.kind == 'v', "relispopulated", true, "relreplident", replident,
 			"relfrozenxid", 0, "relminmxid", 0)
