@@ -28,10 +28,14 @@ func roleOIDOf(r *catalog.Role) int64 {
 	return relOID(r.ID)
 }
 
-// fillRoles writes pg_roles, pg_user, or (authid) pg_authid.
-func fillRoles(authid bool) func(p *PG, b *table) {
+// fillRoles writes pg_roles, (authid) pg_authid, or (users: the LOGIN
+// roles only) pg_user.
+func fillRoles(authid, users bool) func(p *PG, b *table) {
 	return func(p *PG, b *table) {
 		for _, r := range p.Cat.SortedRoles() {
+			if users && !r.Login {
+				continue
+			}
 			var pw, until any
 			if r.Verifier != "" {
 				pw = "********"
