@@ -218,6 +218,12 @@ type Node struct {
 	// State is what an operator set: "" (none: liveness decides), or one
 	// of the NodeOffline… states.
 	State string `json:"state,omitempty"`
+	// Security and CertExpiresAt are what the node reports about itself
+	// (catalog/nodesec.go): "secure" or "insecure" ("" from a binary
+	// before issue 12), and its node certificate's expiry in unix seconds
+	// (0 when insecure).
+	Security      string `json:"security,omitempty"`
+	CertExpiresAt int64  `json:"cert_expires_at,omitempty"`
 }
 
 // Operator-set node states.
@@ -276,6 +282,9 @@ type Catalog struct {
 	// Grants are, per object (GrantKey "kind:name"), per grantee (a role
 	// or public), the privileges granted, in KindPrivileges order.
 	Grants map[string]map[string][]string `json:"grants,omitempty"`
+	// Audit is the audit log (audit.go). It is stored apart from the
+	// rest of the catalog, one key per event, and shared by clones.
+	Audit *AuditLog `json:"-"`
 }
 
 // New returns an empty catalog.
@@ -307,6 +316,7 @@ func (c *Catalog) Clone() *Catalog {
 	if err := json.Unmarshal(b, n); err != nil {
 		panic(err)
 	}
+	n.Audit = c.Audit // immutable once published
 	return n
 }
 

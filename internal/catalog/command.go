@@ -107,6 +107,7 @@ type envelope struct {
 	Table       *Table        `json:"table,omitempty"`
 	Alter       *AlterTable   `json:"alter,omitempty"`
 	Authz       *authzBody    `json:"authz,omitempty"` // roles and grants (roles.go)
+	Audit       []AuditEvent  `json:"audit,omitempty"`
 }
 
 // Wire tags of the commands.
@@ -201,6 +202,9 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 	if c, err, ok := e.tableCommand(); ok {
 		return c, err
 	}
+	if c, ok := e.auditCommand(); ok {
+		return c, nil
+	}
 	switch e.Op {
 	case opInit:
 		c := &Init{Node: e.Node}
@@ -257,6 +261,9 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 		return c, err
 	}
 	if c, ok, err := e.authzCommand(); ok {
+		return c, err
+	}
+	if c, ok, err := e.nodeSecCommand(); ok {
 		return c, err
 	}
 	return nil, pgerr.CatalogUnknownCmd.New(e.Op)
