@@ -12,7 +12,6 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/security"
-	"github.com/cairndb/cairn/internal/transport"
 )
 
 // ErrInsecureListen is wrapped when a node without certificates and
@@ -167,11 +166,4 @@ func (n *Node) tlsConf(f func(*security.Certs) *tls.Config) *tls.Config {
 		return nil
 	}
 	return f(n.certs)
-}
-
-// joinCall is how a new node calls the seeds it joins through.
-// merger: with H2's transport, a secure node joins over mTLS:
-// return transport.CallAddrTLS(n.tlsConf((*security.Certs).PeerClient)) when n.certs != nil.
-func (n *Node) joinCall() func(ctx context.Context, addr, method string, req []byte) ([]byte, error) {
-	return transport.CallAddr
 }

@@ -625,3 +625,28 @@ var (
 	InsertTooFewExprs    = def("insert_too_few_exprs", SyntaxError, "INSERT has more target columns than expressions", "")
 	CopyHeaderMatch      = def("copy_header_match", FeatureNotSupported, "COPY HEADER MATCH is not supported", "Use HEADER true: COPY FROM then skips the first line without checking it.")
 )
+
+// issue 12: authz (roles, grants, privileges)
+var (
+	RoleNameEmpty         = def("role_name_empty", "42602", "zero-length role name is not allowed", "")
+	RoleNameReserved      = def("role_name_reserved", "42939", "role name %q is reserved", "Names starting with pg_, and public and none, are reserved.")
+	RoleExists            = def("role_exists", DuplicateObject, "role %q already exists", "")
+	RoleNotFound          = def("role_not_found", UndefinedObject, "role %q does not exist", "SHOW ROLES lists the roles.")
+	RoleBuiltin           = def("role_builtin", FeatureNotSupported, "role %q is built in: %s is not allowed", "The built-in roles cairn, admin and public always exist as they are; make a role of your own.")
+	RoleOwnsObjects       = def("role_owns_objects", DependentObjects, "role %q cannot be dropped because some objects depend on it: it owns %s", "Drop those objects first (REASSIGN OWNED is not supported).")
+	RoleMembershipCycle   = def("role_membership_cycle", "0LP01", "role %q is a member of role %q", "Granting it would make a membership cycle.")
+	GrantKindUnknown      = def("grant_kind_unknown", FeatureNotSupported, "privileges on %s objects are not supported", "Grant on a STREAM, VIEW, TABLE, SCHEMA or DATABASE.")
+	GrantInvalidPrivilege = def("grant_invalid_privilege", "0LP01", "invalid privilege type %s for %s", "")
+	DatabaseNotFound      = def("database_not_found", "3D000", "database %q does not exist", "The one database is \"cairn\".")
+	PermissionDenied      = def("permission_denied", InsufficientPrivilege, "permission denied for %s %s", "")
+	PermissionDeniedAdmin = def("permission_denied_admin", InsufficientPrivilege, "permission denied: %s needs the admin role", "An admin can run GRANT admin TO %s.")
+	MustBeOwner           = def("must_be_owner", InsufficientPrivilege, "must be owner of %s %s", "The owner, or a member of admin, may change or drop it.")
+)
+
+// issue 12: tlswire
+var (
+	TLSRequired        = def("tls_required", InvalidAuthorization, "connection requires TLS", "This node accepts only encrypted connections: connect with sslmode=require, or sslmode=verify-full and sslrootcert=<certs-dir>/ca.crt.")
+	TLSNegotiatedTwice = def("tls_negotiated_twice", ProtocolViolation, "SSLRequest or GSSENCRequest after the connection's encryption was negotiated", "")
+	BadStartupLength   = def("bad_startup_length", ProtocolViolation, "invalid length of startup packet: %d bytes", "")
+	DirectTLSRefused   = def("direct_tls_refused", ProtocolViolation, "direct TLS connection without ALPN protocol \"postgresql\"", "Use sslnegotiation=postgres, or a client that sends ALPN \"postgresql\" with sslnegotiation=direct.")
+)

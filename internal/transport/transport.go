@@ -23,6 +23,8 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -110,7 +112,7 @@ func New(cfg Config) *Transport {
 	t := &Transport{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID)}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.mu.peers = make(map[uint64]*peer)
-	t.srv = grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(rawCodec{}),
 		grpc.MaxRecvMsgSize(grpcMaxMsg),
 		grpc.MaxSendMsgSize(grpcMaxMsg),
@@ -119,7 +121,11 @@ func New(cfg Config) *Transport {
 		// Close must not return while a handler still runs (it would call
 		// into a store the caller is about to close).
 		grpc.WaitForHandlers(true),
-	)
+	}
+	if cfg.ServerTLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.ServerTLS)))
+	}
+	t.srv = grpc.NewServer(opts...)
 	t.srv.RegisterService(&serviceDesc, t)
 	return t
 }
@@ -441,4 +447,13 @@ func (t *Transport) serveCall(ctx context.Context, b []byte) ([]byte, error) {
 	}
 	reply, herr := t.cfg.Handler.HandleRPC(ctx, method, req)
 	return encodeReply(reply, herr), nil
+}
+
+// dialCreds is the transport security of connections dialed with
+// clientTLS: TLS, or plaintext when nil.
+func dialCreds(clientTLS *tls.Config) grpc.DialOption {
+	if clientTLS == nil {
+		return grpc.WithTransportCredentials(insecure.NewCredentials())
+	}
+	return grpc.WithTransportCredentials(credentials.NewTLS(clientTLS))
 }

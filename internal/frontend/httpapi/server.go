@@ -87,6 +87,9 @@ func New(cfg Config, b Backend) *Server {
 		// long; a header that never arrives may not.
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		// ReadHeaderTimeout also bounds the TLS handshake (net/http uses
+		// the smallest of its timeouts for it).
+		TLSConfig: cfg.TLS,
 	}
 	return s
 }
@@ -104,7 +107,12 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // Serve accepts connections on ln until Close or Shutdown; it then
 // returns nil.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	serve := s.srv.Serve
+	if s.cfg.TLS != nil {
+		// Certificates come from TLSConfig (its Certificates or callbacks).
+		serve = func(ln net.Listener) error { return s.srv.ServeTLS(ln, "", "") }
+	}
+	if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -39,6 +39,9 @@ type Config struct {
 	// RequireTLS refuses a startup message that did not come over TLS
 	// (FATAL 28000 "connection requires TLS"). It needs TLS.
 	RequireTLS bool
+	// StartupTimeout bounds the startup phase of a connection, TLS
+	// handshake included, up to the start of its session (default 30s).
+	StartupTimeout time.Duration
 }
 
 // parseSQL is the parser; tests substitute a splitter so the package can
@@ -75,6 +78,9 @@ func NewServer(cfg Config, h Handler) *Server {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.StartupTimeout <= 0 {
+		cfg.StartupTimeout = 30 * time.Second
 	}
 	if cfg.ServerVersion == "" {
 		cfg.ServerVersion = "16.0"
