@@ -374,11 +374,11 @@ func ParseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 		}
 		out = append(out, c)
 	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, errors.New("data that is not PEM after the certificates")
-	}
 	if len(out) == 0 {
 		return nil, errors.New("no PEM certificate found")
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, errors.New("data that is not PEM after the certificates")
 	}
 	return out, nil
 }

@@ -45,7 +45,10 @@ type Certs struct {
 	opts LoadOptions
 	log  *slog.Logger
 	cur  atomic.Pointer[certSet]
-	mu   sync.Mutex // serializes Reload
+	mu   struct {
+		sync.Mutex // serializes reloads
+		tried      string // the dir's stamp at the last load attempt, good or bad
+	}
 }
 
 // certSet is one load of the dir; it never changes once built.
@@ -77,6 +80,7 @@ func LoadCerts(dir string, opts LoadOptions) (*Certs, error) {
 		return nil, err
 	}
 	c.cur.Store(set)
+	c.mu.tried = set.stamp
 	c.checkHosts(set)
 	if opts.OnLoad != nil {
 		opts.OnLoad(set.infos)
@@ -116,6 +120,13 @@ func (c *Certs) NodeNotAfter() time.Time {
 func (c *Certs) Reload() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.reloadLocked()
+}
+
+func (c *Certs) reloadLocked() error {
+	if s, err := stampDir(c.dir); err == nil {
+		c.mu.tried = s
+	}
 	set, err := c.load()
 	if err != nil {
 		c.log.Error("certificate reload failed; the certificates in use stay", "certs_dir", c.dir, "err", err)
@@ -136,11 +147,11 @@ func (c *Certs) Reload() error {
 }
 
 // Watch reloads when a file of the dir changes (polled every interval)
-// until ctx ends. A failed reload is retried only after the next change.
+// until ctx ends. A failed reload is retried only after the next change;
+// a change Reload (SIGHUP) already read is not read again.
 func (c *Certs) Watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	last := c.cur.Load().stamp
 	for {
 		select {
 		case <-ctx.Done():
@@ -148,11 +159,14 @@ func (c *Certs) Watch(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		s, err := stampDir(c.dir)
-		if err != nil || s == last {
+		if err != nil {
 			continue
 		}
-		last = s
-		_ = c.Reload()
+		c.mu.Lock()
+		if s != c.mu.tried {
+			_ = c.reloadLocked()
+		}
+		c.mu.Unlock()
 	}
 }
 
