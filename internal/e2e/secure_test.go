@@ -180,7 +180,7 @@ func TestSecureCluster(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	// A new node certificate (same CA) replaces the old one on disk; the
 	// nodes share the dir here, so one file change reaches all three.
-	cairnCert(t, dir, "create-node", "127.0.0.1", "localhost", "--overwrite")
+	cairnCert(t, dir, "create-node", "127.0.0.1", "localhost", "--overwrite", "--lifetime", "1000h")
 	for _, n := range c.Nodes()[:3] {
 		if err := n.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
@@ -211,6 +211,11 @@ func TestSecureCluster(t *testing.T) {
 	if out, err := testutil.QueryText(n1.URL(), "SET read_from = leader; SELECT count(*) FROM ev"); err != nil || out != fmt.Sprint(ok.Load()) {
 		t.Fatalf("events after the rotation: %q %v, want %d", out, err, ok.Load())
 	}
+	// Every node reported its new certificate's expiry (SHOW NODES).
+	testutil.WaitUntil(t, 10*time.Second, func() (bool, string) {
+		out, err := testutil.QueryText(n1.URL(), "SELECT count(*) FROM cairn_cluster.nodes WHERE cert_expires_at < now() + interval '1001 hours'")
+		return err == nil && out == "3", fmt.Sprintf("%s %v", out, err)
+	})
 	// The cluster still talks to itself over the new certificates: a
 	// restarted node rejoins (new mTLS connections both ways).
 	n2 := c.Node("n2")
