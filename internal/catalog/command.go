@@ -256,10 +256,10 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 	if c, ok, err := e.schemaCommand(); ok {
 		return c, err
 	}
-	if c, ok, err := e.nodeSecCommand(); ok {
+	if c, ok, err := e.authzCommand(); ok {
 		return c, err
 	}
-	if c, ok, err := e.authzCommand(); ok {
+	if c, ok, err := e.nodeSecCommand(); ok {
 		return c, err
 	}
 	return nil, pgerr.CatalogUnknownCmd.New(e.Op)
