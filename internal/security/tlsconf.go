@@ -46,7 +46,7 @@ type Certs struct {
 	log  *slog.Logger
 	cur  atomic.Pointer[certSet]
 	mu   struct {
-		sync.Mutex // serializes reloads
+		sync.Mutex        // serializes reloads
 		tried      string // the dir's stamp at the last load attempt, good or bad
 	}
 }
