@@ -116,6 +116,7 @@ func TestStartRefusesInsecureNetwork(t *testing.T) {
 		{[]string{"--certs-dir", t.TempDir(), "--insecure"}, "contradict"},
 		{[]string{"--tls-min-version", "1.2"}, "needs --certs-dir"},
 		{[]string{"--certs-dir", t.TempDir(), "--tls-min-version", "1.0"}, "use 1.2 or 1.3"},
+		{[]string{"--certs-dir", filepath.Join(t.TempDir(), "none")}, "cairn cert create-ca"},
 	} {
 		cmd := startCmd()
 		cmd.SetArgs(append(tc.args, "--data-dir", filepath.Join(t.TempDir(), "d")))

@@ -308,6 +308,18 @@ func TestLoadRefusals(t *testing.T) {
 	if _, err := LoadCerts(dir, LoadOptions{ClientOnly: true, Logger: quiet()}); err != nil {
 		t.Fatalf("a client dir: %v", err)
 	}
+	// A bad client certificate does not stop a node; ClientFor says why.
+	dir = makeDir(t)
+	if err := os.WriteFile(filepath.Join(dir, ClientCertFile("cairn")), []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	certs, err := LoadCerts(dir, LoadOptions{Logger: quiet()})
+	if err != nil {
+		t.Fatalf("a node with a bad client certificate in its dir: %v", err)
+	}
+	if _, err := certs.ClientFor("cairn"); err == nil || !strings.Contains(err.Error(), "not usable") {
+		t.Fatalf("ClientFor a bad certificate: %v", err)
+	}
 	if _, err := ParseTLSVersion("1.1"); err == nil {
 		t.Fatal("TLS 1.1 was accepted")
 	}
