@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairndb/cairn/internal/security"
 	"github.com/cairndb/cairn/internal/testutil"
 )
 
@@ -95,6 +96,13 @@ func TestCertCommands(t *testing.T) {
 		if _, code, err := runCert(t, args...); code != exitUsage {
 			t.Errorf("cert %v: exit %d, %v; want a usage error", args, code, err)
 		}
+	}
+	// An expired certificate says so.
+	if err := security.CreateClient(dir, "old", security.CreateOptions{Now: func() time.Time { return time.Now().Add(-time.Hour) }, Lifetime: 30 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := runCert(t, "list", "--certs-dir", dir); err != nil || !strings.Contains(out, "yes (EXPIRED)") || strings.Count(out, "EXPIRED") != 1 {
+		t.Fatalf("list with an expired certificate: %v\n%s", err, out)
 	}
 	// CAIRN_CERTS_DIR is the default dir.
 	t.Setenv("CAIRN_CERTS_DIR", dir)
