@@ -62,8 +62,8 @@ type certSet struct {
 	// need client certificates, so a bad one is not fatal; ClientFor
 	// reports it.
 	clientErrs map[string]error
-	stamp   string                      // names, sizes and mtimes of the files read, for Watch
-	infos   []CertInfo
+	stamp      string // names, sizes and mtimes of the files read, for Watch
+	infos      []CertInfo
 }
 
 // LoadCerts loads dir: ca.crt, node.crt and node.key (unless
