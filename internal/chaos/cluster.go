@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/cairndb/cairn/internal/security"
 	"github.com/cairndb/cairn/internal/testutil"
 )
 
@@ -22,13 +21,7 @@ func newCluster(bin, dataRoot, logDir, certsDir string, extra []string) *testuti
 // every node listens on, and client.cairn for the workload and checks.
 func makeCerts(root string) (string, error) {
 	dir := filepath.Join(root, "certs")
-	if err := security.CreateCA(dir, security.CreateOptions{}); err != nil {
-		return "", fmt.Errorf("--secure: %w", err)
-	}
-	if err := security.CreateNode(dir, []string{"127.0.0.1", "localhost"}, security.CreateOptions{}); err != nil {
-		return "", fmt.Errorf("--secure: %w", err)
-	}
-	if err := security.CreateClient(dir, "cairn", security.CreateOptions{}); err != nil {
+	if err := testutil.CreateCerts(dir); err != nil {
 		return "", fmt.Errorf("--secure: %w", err)
 	}
 	return dir, nil
