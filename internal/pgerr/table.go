@@ -650,3 +650,22 @@ var (
 	BadStartupLength   = def("bad_startup_length", ProtocolViolation, "invalid length of startup packet: %d bytes", "")
 	DirectTLSRefused   = def("direct_tls_refused", ProtocolViolation, "direct TLS connection without ALPN protocol \"postgresql\"", "Use sslnegotiation=postgres, or a client that sends ALPN \"postgresql\" with sslnegotiation=direct.")
 )
+
+// issue 12: authn
+var (
+	PasswordAuthFailed = def("password_auth_failed", InvalidPassword, "password authentication failed for user %q", "")
+	CertAuthFailed     = def("cert_auth_failed", InvalidAuthorization, "certificate authentication failed for user %q", "%s")
+	SCRAMMalformed     = def("scram_malformed", ProtocolViolation, "malformed SCRAM message: %v", "")
+	SCRAMBinding       = def("scram_binding", ProtocolViolation, "%v", "Connect with channel_binding=prefer or require over TLS, and check that nothing between client and server terminates TLS.")
+	AuthRateLimited    = def("auth_rate_limited", TooManyConnections, "too many failed login attempts from %s", "Wait %s, then connect with the right password or client certificate.")
+	AuthTimeout        = def("auth_timeout", QueryCanceled, "canceling authentication due to timeout", "")
+	AuthUnexpected     = def("auth_unexpected", ProtocolViolation, "expected a SASL response, got message type %q", "")
+)
+
+// InvalidPassword is SQLSTATE 28P01.
+const InvalidPassword = "28P01"
+
+// issue 12: audit
+var (
+	AuditMaxRange = def("audit_max_range", InvalidParameterValue, "audit_log_max_events must be an integer from %d to %d, got %q", "Every node keeps the whole audit log in memory; the default is 10000 events.")
+)

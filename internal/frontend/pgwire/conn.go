@@ -64,6 +64,7 @@ type conn struct {
 	pending        int // output bytes buffered in be since the last flush
 	dr             dataRowMsg
 	settings       map[string]string // last reported ParameterStatus values
+	query          string            // the last Query or Parse text: errors hide its secrets (redact.go)
 
 	mu struct {
 		sync.Mutex
@@ -114,7 +115,7 @@ type portal struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, raw: nc, nc: nc, stmts: map[string]*prepared{}, portals: map[string]*portal{}}
-	c.ctx, c.ctxStop = context.WithCancelCause(context.Background())
+	c.ctx, c.ctxStop = context.WithCancelCause(withPeer(context.Background(), nc.RemoteAddr()))
 	// Until startup completes the connection counts as idle: Shutdown may
 	// close it.
 	c.mu.idle = true
@@ -274,6 +275,9 @@ func (c *conn) startSession(m *pgproto3.StartupMessage) bool {
 	if m.ProtocolVersion != pgproto3.ProtocolVersion30 || len(unknownOpts) > 0 {
 		sort.Strings(unknownOpts)
 		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unknownOpts})
+	}
+	if !c.authenticate(params["user"], params["database"]) {
+		return false
 	}
 	// The secret is set before register publishes c to cancel requests.
 	c.secret = make([]byte, 4)
@@ -505,7 +509,7 @@ func (c *conn) sendError(err error, off int) bool {
 	if a, ok := c.sess.(TxAborter); ok {
 		a.AbortTx()
 	}
-	c.be.Send(errorResponse(pgerr.From(err), "ERROR", off))
+	c.be.Send(errorResponse(pgerr.From(redactError(c.query, err)), "ERROR", off))
 	return c.flush() == nil
 }
 
@@ -555,6 +559,7 @@ func copyTableOf(st parser.Statement) string {
 
 // simpleQuery runs a Query message; false means close the connection.
 func (c *conn) simpleQuery(q string) bool {
+	c.query = q
 	if err := types.CheckUTF8(q); err != nil {
 		return c.sendError(err, 0)
 	}
@@ -622,6 +627,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 			return pgerr.PreparedExists.New(m.Name)
 		}
 	}
+	c.query = m.Query
 	if err := types.CheckUTF8(m.Query); err != nil {
 		return err
 	}
