@@ -95,7 +95,7 @@ CREATE TABLE dev (id int PRIMARY KEY, site text NOT NULL DEFAULT 'x', n bigint);
 			" amount | numeric |           |          | ",
 		}},
 		{`\df`, []string{"List of functions", "(0 rows)"}},
-		{`\du`, []string{" cairn     | Superuser, Create role, Create DB, Replication, Bypass RLS | {}"}},
+		{`\du`, []string{" cairn     | Superuser, Create role, Create DB, Bypass RLS | {}", " admin     | Create role, Create DB, Cannot login          | {}"}},
 		{`\l`, []string{
 			"List of databases",
 			" cairn | cairn | UTF8     | C       | C     |            | libc            | ",
