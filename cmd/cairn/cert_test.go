@@ -136,7 +136,13 @@ func TestStartInsecureSaysSo(t *testing.T) {
 	p := testutil.NewProc(t)
 	p.Args = []string{"--log-level", "info"}
 	p.Start("--insecure")
+	// The ready line is printed after the node serves /health, which is
+	// what Start waits for: give it a moment.
 	log := p.Log()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(log, "ready (INSECURE: --insecure") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		log = p.Log()
+	}
 	if !strings.Contains(log, "level=WARN msg=\"INSECURE: --insecure") || !strings.Contains(log, "ready (INSECURE: --insecure") {
 		t.Fatalf("the start of an --insecure node does not say so:\n%s", log)
 	}

@@ -128,7 +128,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, err
 	}
-	dataRoot, err := os.MkdirTemp("", "cairn-chaos-data-")
+	// Under Out, so a test that fails a campaign on purpose (its Out is a
+	// temp dir) does not leave gigabytes behind.
+	dataRoot, err := os.MkdirTemp(cfg.Out, "data-")
 	if err != nil {
 		return nil, err
 	}

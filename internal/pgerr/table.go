@@ -668,3 +668,8 @@ var (
 
 // InvalidPassword is SQLSTATE 28P01.
 const InvalidPassword = "28P01"
+
+// issue 12: audit
+var (
+	AuditMaxRange = def("audit_max_range", InvalidParameterValue, "audit_log_max_events must be an integer from %d to %d, got %q", "Every node keeps the whole audit log in memory; the default is 10000 events.")
+)
