@@ -143,6 +143,38 @@ func TestLoginSecure(t *testing.T) {
 			t.Errorf("%s with %q: %v, want %s %q", tc.user, tc.opts, err, tc.code, tc.msg)
 		}
 	}
+	// Every failure is in the audit log, with the reason the client was
+	// not told. (Simple protocol: a re-executed prepared SELECT of
+	// cairn_cluster.audit_log returns the rows of its first execution.)
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		got = nil
+		rows, err := conn.Query(ctx, "SELECT user_name, what, outcome FROM cairn_cluster.audit_log WHERE kind = 'login' ORDER BY id", pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var u, what, outcome string
+			if err := rows.Scan(&u, &what, &outcome); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, u+" "+what+" "+outcome)
+		}
+		if rows.Err() != nil || len(got) >= 6 {
+			break
+		}
+	}
+	want := []string{
+		"alice login (reject) failed: unknown_role",
+		"alice login (scram-sha-256) failed: wrong_password",
+		"bob login (scram-sha-256) failed: not_login",
+		"cairn login (scram-sha-256) failed: no_password",
+		"nobody login (scram-sha-256) failed: unknown_role",
+		"cairn login (cert) failed: certificate_user_mismatch",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit log logins:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // TestLoginSecureRateLimit: on a secure node loopback clients are limited
