@@ -88,6 +88,12 @@ type Config struct {
 	// nil in any real deployment.
 	Bugs   *bugs.Set
 	Logger *slog.Logger
+	// HTTPHosts are more names the HTTP API answers to (Host header),
+	// e.g. a DNS name that resolves to this node (--http-host).
+	HTTPHosts []string
+	// MetricsAuth requires an authenticated user on GET /metrics
+	// (--metrics-auth).
+	MetricsAuth bool
 }
 
 // ticks converts a duration to raft ticks of tick.
@@ -286,8 +292,10 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion}, n)
-	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger}, httpBackend{n})
-	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n))
+	// TrustLoopback: every node is insecure until certificates land (issue 12, H1: n.certs == nil).
+	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger, Hosts: httpHosts(cfg, n.httpLn.Addr()),
+		TrustLoopback: true, MetricsAuth: cfg.MetricsAuth}, httpBackend{n})
+	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	if cfg.TestFaults {

@@ -17,9 +17,9 @@ type Result struct {
 	Notices []string    `json:"notices,omitempty"`
 }
 
-// RunOne runs one statement in a fresh session on b (the admin API) and
-// collects its rows as text.
-func RunOne(ctx context.Context, b Backend, sql string) (*Result, error) {
+// RunOne runs one statement in a fresh session of user on b (the admin
+// API) and collects its rows as text.
+func RunOne(ctx context.Context, b Backend, user, sql string) (*Result, error) {
 	stmts, _, err := parser.Parse(sql)
 	if err != nil {
 		return nil, pgerr.From(err)
@@ -27,7 +27,7 @@ func RunOne(ctx context.Context, b Backend, sql string) (*Result, error) {
 	if len(stmts) != 1 {
 		return nil, pgerr.AdminOneStatement.New(len(stmts))
 	}
-	s := New(b, "cairn", nil)
+	s := New(b, user, nil)
 	defer s.Close()
 	p, err := s.Prepare(ctx, stmts[0], sql, nil)
 	if err != nil {

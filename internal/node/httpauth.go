@@ -1,0 +1,91 @@
+package node
+
+import (
+	"context"
+	"net"
+	"os"
+
+	"github.com/cairndb/cairn/internal/frontend/httpapi"
+	"github.com/cairndb/cairn/internal/pgerr"
+)
+
+// The HTTP API's authentication and authorization (httpapi/auth.go) read
+// the catalog's roles through these methods of httpBackend.
+
+// LoginRole implements httpapi.Backend.
+//
+// MERGE HOOK (issue 12, H3 roles): until catalog roles land, the only
+// role is the built-in superuser cairn (LOGIN, no password). With them:
+//
+//	r := h.n.meta.Catalog().Role(name)
+//	if r == nil { return httpapi.LoginRole{}, false }
+//	return httpapi.LoginRole{Login: r.Login, Verifier: r.Verifier, ValidUntil: r.ValidUntil}, true
+func (h httpBackend) LoginRole(name string) (httpapi.LoginRole, bool) {
+	if name == "cairn" {
+		return httpapi.LoginRole{Login: true}, true
+	}
+	return httpapi.LoginRole{}, false
+}
+
+// Authorize implements httpapi.Backend.
+//
+// MERGE HOOK (issue 12, H3 authz): with security.Authorize this becomes
+//
+//	return security.Authorize(h.n.meta.Catalog(), user, privOf(priv), security.Object{Kind: obj.Kind, Name: obj.Name})
+//
+// with PrivInsert → security.PrivInsert and PrivAdmin → security.PrivAdmin.
+// Until then only the superuser cairn holds any privilege.
+func (h httpBackend) Authorize(user string, priv httpapi.Privilege, obj httpapi.Object) error {
+	if user == "cairn" {
+		return nil
+	}
+	if priv == httpapi.PrivAdmin {
+		return pgerr.HTTPPermission.New("this request")
+	}
+	return pgerr.New(pgerr.InsufficientPrivilege, "permission denied for %s %s", obj.Kind, obj.Name)
+}
+
+// Audit implements httpapi.Backend.
+//
+// MERGE HOOK (issue 12, H6 audit): replace the log line with
+//
+//	h.n.Audit(ctx, catalog.AuditEvent{At: ev.At, User: ev.User, Source: ev.Source, Kind: ev.Kind, What: ev.What, Outcome: ev.Outcome})
+func (h httpBackend) Audit(_ context.Context, ev httpapi.AuditEvent) {
+	h.n.log.Info("audit", "kind", ev.Kind, "user", ev.User, "source", ev.Source, "what", ev.What, "outcome", ev.Outcome)
+}
+
+// httpHosts lists the names a Host header may carry for this node: the
+// host of --http-addr (every interface address and the machine's name when
+// it listens on all of them) and --http-host. Loopback names are added by
+// httpapi.
+//
+// MERGE HOOK (issue 12, H1 certs): in secure mode add the DNS names and IP
+// addresses of node.crt (its SANs) here.
+func httpHosts(cfg Config, ln net.Addr) []string {
+	hosts := append([]string(nil), cfg.HTTPHosts...)
+	host := hostOnly(cfg.HTTPAddr)
+	if ln != nil {
+		host = hostOnly(ln.String())
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsUnspecified() {
+		return append(hosts, host)
+	}
+	if name, err := os.Hostname(); err == nil {
+		hosts = append(hosts, name)
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			hosts = append(hosts, ipn.IP.String())
+		}
+	}
+	return hosts
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}
