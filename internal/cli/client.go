@@ -42,6 +42,7 @@ type adminFlags struct {
 	host        string
 	json        bool
 	httpTimeout time.Duration
+	auth        authFlags
 }
 
 func (f *adminFlags) register(cmd *cobra.Command) {
@@ -49,6 +50,7 @@ func (f *adminFlags) register(cmd *cobra.Command) {
 	pf.StringVar(&f.host, "host", defaultAdminHost, "HTTP address of any node (its --http-addr); env CAIRN_HOST")
 	pf.BoolVar(&f.json, "json", false, "print the raw JSON reply of the API")
 	pf.DurationVar(&f.httpTimeout, "http-timeout", 10*time.Second, "timeout of each HTTP request")
+	f.auth.register(cmd)
 }
 
 // client returns an API client for cmd's --host (or CAIRN_HOST when the
@@ -68,11 +70,14 @@ func (f *adminFlags) client(cmd *cobra.Command) *apiClient {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
+	user, password := f.auth.credentials(cmd)
 	return &apiClient{
-		base:    strings.TrimRight(base, "/"),
-		host:    host,
-		timeout: timeout,
-		hc:      &http.Client{Timeout: timeout},
+		base:     strings.TrimRight(base, "/"),
+		host:     host,
+		timeout:  timeout,
+		hc:       &http.Client{Timeout: timeout},
+		user:     user,
+		password: password,
 	}
 }
 
@@ -93,6 +98,9 @@ type apiClient struct {
 	host    string // as the user gave it, for messages
 	timeout time.Duration
 	hc      *http.Client
+	// user and password authenticate (auth.go); token is the session
+	// token of a login over plain http, once there is one.
+	user, password, token string
 }
 
 // apiError is an error reply of the API; it prints like psql.
@@ -133,10 +141,20 @@ func (c *apiClient) call(ctx context.Context, method, path string, body any) ([]
 	if err != nil {
 		return nil, fmt.Errorf("--host %q: %v", c.host, err)
 	}
-	if body != nil {
+	if method != http.MethodGet {
+		// The API takes only JSON on anything but GET, body or none.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if err := c.authorize(ctx, req); err != nil {
+		return nil, err
+	}
+	return c.do(req, path)
+}
+
+// do sends req and returns the body of a 2xx reply; other replies become
+// *apiError, failed requests *netError.
+func (c *apiClient) do(req *http.Request, path string) ([]byte, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, c.describe(err)
