@@ -457,8 +457,11 @@ func readCredentials(r *http.Request) credentials {
 		scheme, rest, _ := strings.Cut(h, " ")
 		rest = strings.TrimSpace(rest)
 		switch {
-		case strings.EqualFold(scheme, "Bearer") && rest != "":
+		case strings.EqualFold(scheme, "Bearer"):
 			c.token = rest
+			if rest == "" {
+				c.malformed = "Bearer without a token"
+			}
 		case strings.EqualFold(scheme, "Basic"):
 			u, p, ok := r.BasicAuth()
 			if !ok {
