@@ -19,41 +19,20 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// superuser is the built-in role a loopback client of an insecure node is.
-const superuser = "cairn"
-
-// authFlags are --user and --password of every operator command.
-type authFlags struct {
-	user     string
-	password string
-}
-
-func (a *authFlags) register(cmd *cobra.Command) {
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&a.user, "user", superuser, "the user to call the API as; env CAIRN_USER")
-	pf.StringVar(&a.password, "password", "", "the user's password (prefer the env CAIRN_PASSWORD: a flag shows in ps)")
-}
-
-// credentials returns the user and password of cmd: flags, else the
-// CAIRN_USER and CAIRN_PASSWORD environment.
-func (a *authFlags) credentials(cmd *cobra.Command) (user, password string) {
-	user, password = a.user, a.password
-	if fl := cmd.Flag("user"); fl != nil && !fl.Changed {
-		if env := os.Getenv("CAIRN_USER"); env != "" {
-			user = env
-		}
+// passwordOf returns the password for cmd: --password if given, else the
+// CAIRN_PASSWORD environment.
+func (f *adminFlags) passwordOf(cmd *cobra.Command) string {
+	if fl := cmd.Flag("password"); fl != nil && fl.Changed {
+		return f.password
 	}
-	if fl := cmd.Flag("password"); fl == nil || !fl.Changed {
-		password = os.Getenv("CAIRN_PASSWORD")
-	}
-	return user, password
+	return os.Getenv("CAIRN_PASSWORD")
 }
 
 // authorize adds the client's credentials to req, logging in first when
 // it needs a session token. It never puts the password in an error.
 func (c *apiClient) authorize(ctx context.Context, req *http.Request) error {
 	if c.password == "" {
-		if c.user != superuser && !strings.HasPrefix(c.base, "https://") {
+		if c.user != defaultUser && !strings.HasPrefix(c.base, "https://") {
 			return fmt.Errorf("--user %s needs a password over http: set CAIRN_PASSWORD (or --password), "+
 				"or call the node over https with a client certificate for %s", c.user, c.user)
 		}

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,7 +44,9 @@ type adminFlags struct {
 	host        string
 	json        bool
 	httpTimeout time.Duration
-	auth        authFlags
+	certsDir    string
+	user        string
+	password    string
 }
 
 func (f *adminFlags) register(cmd *cobra.Command) {
@@ -50,35 +54,58 @@ func (f *adminFlags) register(cmd *cobra.Command) {
 	pf.StringVar(&f.host, "host", defaultAdminHost, "HTTP address of any node (its --http-addr); env CAIRN_HOST")
 	pf.BoolVar(&f.json, "json", false, "print the raw JSON reply of the API")
 	pf.DurationVar(&f.httpTimeout, "http-timeout", 10*time.Second, "timeout of each HTTP request")
-	f.auth.register(cmd)
+	pf.StringVar(&f.certsDir, "certs-dir", "", "directory with the cluster's ca.crt and client.<user>.crt/key: talk HTTPS to a secure node and log in with that certificate; env CAIRN_CERTS_DIR")
+	pf.StringVar(&f.user, "user", defaultUser, "user whose client certificate (client.<user>.crt in --certs-dir) the commands present, or who logs in with a password; env CAIRN_USER")
+	pf.StringVar(&f.password, "password", "", "the user's password (prefer the env CAIRN_PASSWORD: a flag shows in ps)")
+}
+
+// flagOrEnv is the value of flag name, or env when the flag was not
+// given and env is set.
+func flagOrEnv(cmd *cobra.Command, name, value, env string) string {
+	if fl := cmd.Flag(name); fl != nil && !fl.Changed {
+		if v := os.Getenv(env); v != "" {
+			return v
+		}
+	}
+	return value
 }
 
 // client returns an API client for cmd's --host (or CAIRN_HOST when the
 // flag is not given).
+//
+// With --certs-dir (or CAIRN_CERTS_DIR) it speaks HTTPS, trusts only the
+// cluster CA and presents the client certificate of --user (CAIRN_USER);
+// a --host without a scheme then means https://. A setup error (missing
+// certificates, http:// with --certs-dir) is returned by every call.
 func (f *adminFlags) client(cmd *cobra.Command) *apiClient {
-	host := f.host
-	if fl := cmd.Flag("host"); fl != nil && !fl.Changed {
-		if env := os.Getenv("CAIRN_HOST"); env != "" {
-			host = env
-		}
-	}
-	base := host
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
+	host := flagOrEnv(cmd, "host", f.host, "CAIRN_HOST")
+	certsDir := flagOrEnv(cmd, "certs-dir", f.certsDir, "CAIRN_CERTS_DIR")
+	user := flagOrEnv(cmd, "user", f.user, "CAIRN_USER")
 	timeout := f.httpTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	user, password := f.auth.credentials(cmd)
-	return &apiClient{
-		base:     strings.TrimRight(base, "/"),
-		host:     host,
-		timeout:  timeout,
-		hc:       &http.Client{Timeout: timeout},
-		user:     user,
-		password: password,
+	c := &apiClient{host: host, timeout: timeout, secure: certsDir != "", user: user, password: f.passwordOf(cmd)}
+	base := host
+	switch {
+	case !strings.Contains(base, "://") && certsDir != "":
+		base = "https://" + base
+	case !strings.Contains(base, "://"):
+		base = "http://" + base
+	case strings.HasPrefix(base, "http://") && certsDir != "":
+		c.setupErr = Exit(ExitUsage, fmt.Errorf("--host %s is plain HTTP, but --certs-dir %s asks for TLS: use https:// or leave the scheme out", host, certsDir))
 	}
+	c.base = strings.TrimRight(base, "/")
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if certsDir != "" {
+		cfg, err := clientTLS(certsDir, user)
+		if err != nil && c.setupErr == nil {
+			c.setupErr = Exit(ExitUsage, err)
+		}
+		tr.TLSClientConfig = cfg
+	}
+	c.hc = &http.Client{Timeout: timeout, Transport: tr}
+	return c
 }
 
 // waitFlags are --wait and --timeout of a mutating command.
@@ -94,10 +121,12 @@ func (w *waitFlags) register(cmd *cobra.Command) {
 
 // apiClient calls one node's admin API.
 type apiClient struct {
-	base    string // http://host:port
-	host    string // as the user gave it, for messages
-	timeout time.Duration
-	hc      *http.Client
+	base     string // http(s)://host:port
+	host     string // as the user gave it, for messages
+	timeout  time.Duration
+	hc       *http.Client
+	secure   bool  // --certs-dir was given
+	setupErr error // why no request can be sent (bad --certs-dir); every call returns it
 	// user and password authenticate (auth.go); token is the session
 	// token of a login over plain http, once there is one.
 	user, password, token string
@@ -129,6 +158,9 @@ func (e *netError) Error() string { return e.msg }
 // call sends one request and returns the reply body of a 2xx reply; other
 // replies become *apiError, failed requests *netError.
 func (c *apiClient) call(ctx context.Context, method, path string, body any) ([]byte, error) {
+	if c.setupErr != nil {
+		return nil, c.setupErr
+	}
 	var rd io.Reader
 	if body != nil {
 		p, err := json.Marshal(body)
@@ -173,6 +205,13 @@ func (c *apiClient) do(req *http.Request, path string) ([]byte, error) {
 		return nil, &apiError{AdminError: reply.Error, status: resp.StatusCode}
 	}
 	text := strings.TrimSpace(string(p))
+	if resp.StatusCode == http.StatusBadRequest && strings.Contains(text, "HTTP request to an HTTPS server") {
+		return nil, &apiError{status: resp.StatusCode, AdminError: httpapi.AdminError{
+			Code:    "08P01",
+			Message: fmt.Sprintf("the node at %s serves HTTPS only", c.host),
+			Hint:    "pass --certs-dir (or CAIRN_CERTS_DIR): the directory with the cluster's ca.crt and your client.<user>.crt/key",
+		}}
+	}
 	if len(text) > 200 {
 		text = text[:200] + "..."
 	}
@@ -194,6 +233,21 @@ func (c *apiClient) describe(err error) error {
 		return &netError{fmt.Sprintf("no reply from %s within %s (--http-timeout); check --host", c.base, c.timeout)}
 	case errors.Is(err, context.Canceled):
 		return &netError{"interrupted"}
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var badHost x509.HostnameError
+	var certErr *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &unknownCA), errors.As(err, &certErr) && !c.secure:
+		hint := "the node's certificate is not signed by the CA in --certs-dir: is it this cluster's certs dir?"
+		if !c.secure {
+			hint = "the node is secure: pass --certs-dir (or CAIRN_CERTS_DIR) with the cluster's ca.crt and your client certificate"
+		}
+		return &netError{fmt.Sprintf("request to %s failed: %v\nHINT: %s", c.base, err, hint)}
+	case errors.As(err, &badHost):
+		return &netError{fmt.Sprintf("request to %s failed: %v\nHINT: the node's certificate does not name %s: use a host it names (cairn cert list shows them)", c.base, err, c.host)}
+	case c.secure && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return &netError{fmt.Sprintf("request to %s failed: the node answers plain HTTP\nHINT: it is an insecure node: leave out --certs-dir", c.base)}
 	}
 	return &netError{fmt.Sprintf("request to %s failed: %v (check --host)", c.base, err)}
 }

@@ -192,12 +192,15 @@ func Start(cfg Config) (*Node, error) {
 	if n.clusterLn, err = listen("cluster-addr", cfg.ClusterAddr); err != nil {
 		return nil, err
 	}
+	// The join RPC dials the seeds with the transport's client TLS, so a
+	// node joins through the same (mutual) TLS as all its later traffic.
+	trCfg := transport.Config{Resolve: n.resolve, Handler: n, Logger: cfg.Logger}
 	bootstrap := false
 	if n.id.RaftID == 0 {
 		if len(cfg.Join) == 0 {
 			n.id.RaftID, bootstrap = 1, true
 		} else {
-			rep, seed, err := member.Join(n.ctx, transport.CallAddr, cfg.Join, n.selfNode(), n.timing)
+			rep, seed, err := member.Join(n.ctx, transport.CallAddrTLS(trCfg.ClientTLS), cfg.Join, n.selfNode(), n.timing)
 			if err != nil {
 				return nil, err
 			}
@@ -216,7 +219,8 @@ func Start(cfg Config) (*Node, error) {
 		netFaults = transport.NewFaults()
 	}
 	n.faults = netFaults
-	n.tr = transport.New(transport.Config{NodeID: n.id.RaftID, Resolve: n.resolve, Handler: n, Logger: cfg.Logger, Faults: netFaults})
+	trCfg.NodeID, trCfg.Faults = n.id.RaftID, netFaults
+	n.tr = transport.New(trCfg)
 	go func() { _ = n.tr.Serve(n.clusterLn) }()
 	// Every (group, term) this node led and committed in, across restarts:
 	// cairn_cluster.leader_terms, for checking no two nodes led one term.

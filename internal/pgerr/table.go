@@ -626,6 +626,14 @@ var (
 	CopyHeaderMatch      = def("copy_header_match", FeatureNotSupported, "COPY HEADER MATCH is not supported", "Use HEADER true: COPY FROM then skips the first line without checking it.")
 )
 
+// issue 12: tlswire
+var (
+	TLSRequired        = def("tls_required", InvalidAuthorization, "connection requires TLS", "This node accepts only encrypted connections: connect with sslmode=require, or sslmode=verify-full and sslrootcert=<certs-dir>/ca.crt.")
+	TLSNegotiatedTwice = def("tls_negotiated_twice", ProtocolViolation, "SSLRequest or GSSENCRequest after the connection's encryption was negotiated", "")
+	BadStartupLength   = def("bad_startup_length", ProtocolViolation, "invalid length of startup packet: %d bytes", "")
+	DirectTLSRefused   = def("direct_tls_refused", ProtocolViolation, "direct TLS connection without ALPN protocol \"postgresql\"", "Use sslnegotiation=postgres, or a client that sends ALPN \"postgresql\" with sslnegotiation=direct.")
+)
+
 // issue 12: httpauth (who may call the HTTP API)
 var (
 	HTTPAuthRequired    = def("http_auth_required", InvalidAuthorization, "authentication required", "Send a client certificate, a session token from POST /api/v1/login (Authorization: Bearer …), or HTTP Basic credentials over HTTPS.")

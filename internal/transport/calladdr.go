@@ -2,11 +2,11 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strconv"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/cairndb/cairn/internal/pgerr"
@@ -17,12 +17,27 @@ import (
 // address answers whatever its id.
 const AnyNode = 0
 
-// CallAddr sends one internal request to whichever node listens at addr,
-// from a caller that is not (yet) a node: it has no Transport. Errors are
-// as for Transport.Call.
+// CallAddr sends one internal request over plaintext to whichever node
+// listens at addr, from a caller that is not (yet) a node: it has no
+// Transport. Errors are as for Transport.Call. A secure cluster's nodes
+// refuse it: use CallAddrTLS.
 func CallAddr(ctx context.Context, addr, method string, req []byte) ([]byte, error) {
+	return callAddr(ctx, nil, addr, method, req)
+}
+
+// CallAddrTLS is CallAddr over TLS with clientTLS (the node's peer client
+// config, which presents its certificate); nil means plaintext. A node
+// joining a secure cluster calls its seeds with it, so the join goes
+// through the same mutual TLS as the node's later traffic.
+func CallAddrTLS(clientTLS *tls.Config) func(ctx context.Context, addr, method string, req []byte) ([]byte, error) {
+	return func(ctx context.Context, addr, method string, req []byte) ([]byte, error) {
+		return callAddr(ctx, clientTLS, addr, method, req)
+	}
+}
+
+func callAddr(ctx context.Context, clientTLS *tls.Config, addr, method string, req []byte) ([]byte, error) {
 	c, err := grpc.NewClient("passthrough:///"+addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		dialCreds(clientTLS),
 		grpc.WithDefaultCallOptions(
 			grpc.ForceCodecV2(rawCodec{}),
 			grpc.MaxCallRecvMsgSize(grpcMaxMsg),

@@ -13,7 +13,6 @@ import (
 	"github.com/cairndb/cairn/internal/pgerr"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 )
 
@@ -91,7 +90,7 @@ func (l *lane) conn() (*grpc.ClientConn, error) {
 		l.mu.conn = nil
 	}
 	c, err := grpc.NewClient("passthrough:///"+addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		dialCreds(l.t.cfg.ClientTLS),
 		// gRPC's own reconnects are capped like ours: a restarted peer
 		// is found within about a second.
 		grpc.WithConnectParams(grpc.ConnectParams{

@@ -7,6 +7,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,8 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -39,6 +42,17 @@ type Config struct {
 	Handler Handler
 	Logger  *slog.Logger // nil: discard
 	Faults  *Faults      // nil in production; tests inject drops, delays and partitions
+	// ServerTLS, when set, makes the server speak only TLS with this
+	// config; for mutual TLS it has ClientAuth RequireAndVerifyClientCert
+	// and ClientCAs (or a GetConfigForClient giving them), so a peer
+	// without a certificate of the cluster CA fails the handshake before
+	// any raft message or call reaches the Handler.
+	ServerTLS *tls.Config
+	// ClientTLS, when set, is what every connection to a peer (both
+	// lanes and Call) dials with: it presents this node's certificate
+	// and verifies the peer's. Both configs are used as given (callbacks
+	// kept), so certificates they reload take effect on new connections.
+	ClientTLS *tls.Config
 }
 
 // Handler receives what peers send. Its methods are called concurrently
@@ -98,7 +112,7 @@ func New(cfg Config) *Transport {
 	t := &Transport{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID)}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.mu.peers = make(map[uint64]*peer)
-	t.srv = grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(rawCodec{}),
 		grpc.MaxRecvMsgSize(grpcMaxMsg),
 		grpc.MaxSendMsgSize(grpcMaxMsg),
@@ -107,7 +121,11 @@ func New(cfg Config) *Transport {
 		// Close must not return while a handler still runs (it would call
 		// into a store the caller is about to close).
 		grpc.WaitForHandlers(true),
-	)
+	}
+	if cfg.ServerTLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.ServerTLS)))
+	}
+	t.srv = grpc.NewServer(opts...)
 	t.srv.RegisterService(&serviceDesc, t)
 	return t
 }
@@ -429,4 +447,13 @@ func (t *Transport) serveCall(ctx context.Context, b []byte) ([]byte, error) {
 	}
 	reply, herr := t.cfg.Handler.HandleRPC(ctx, method, req)
 	return encodeReply(reply, herr), nil
+}
+
+// dialCreds is the transport security of connections dialed with
+// clientTLS: TLS, or plaintext when nil.
+func dialCreds(clientTLS *tls.Config) grpc.DialOption {
+	if clientTLS == nil {
+		return grpc.WithTransportCredentials(insecure.NewCredentials())
+	}
+	return grpc.WithTransportCredentials(credentials.NewTLS(clientTLS))
 }

@@ -8,6 +8,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -71,6 +72,13 @@ type Config struct {
 	// Now is the clock of token expiry and login rate limits (nil: the
 	// wall clock).
 	Now func() time.Time
+	// TLS, when set, makes Serve speak HTTPS only, with this config (used
+	// as given, its callbacks kept, so reloaded certificates take
+	// effect). A plain HTTP request to the port gets Go's 400 "client sent
+	// an HTTP request to an HTTPS server" and reaches no handler. A
+	// client certificate the config verified is in r.TLS.VerifiedChains
+	// (r.TLS.PeerCertificates[0] is the client's) for authentication.
+	TLS *tls.Config
 }
 
 // Server is the HTTP API of one node.
@@ -107,6 +115,9 @@ func New(cfg Config, b Backend) *Server {
 		// long; a header that never arrives may not.
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		// ReadHeaderTimeout also bounds the TLS handshake (net/http uses
+		// the smallest of its timeouts for it).
+		TLSConfig: cfg.TLS,
 	}
 	return s
 }
@@ -126,7 +137,12 @@ func (s *Server) Handler() http.Handler { return s.srv.Handler }
 // Serve accepts connections on ln until Close or Shutdown; it then
 // returns nil.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	serve := s.srv.Serve
+	if s.cfg.TLS != nil {
+		// Certificates come from TLSConfig (its Certificates or callbacks).
+		serve = func(ln net.Listener) error { return s.srv.ServeTLS(ln, "", "") }
+	}
+	if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

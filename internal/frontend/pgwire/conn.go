@@ -1,8 +1,10 @@
 package pgwire
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -37,12 +39,21 @@ const flushThreshold = 32 << 10
 // the connection goroutine.
 type conn struct {
 	s      *Server
-	nc     net.Conn
+	raw    net.Conn // the TCP connection; never reassigned (kill closes it)
+	nc     net.Conn // raw, or the TLS connection over it once negotiated
 	rd     *connReader
 	be     *pgproto3.Backend
 	sess   Session
 	pid    uint32
 	secret []byte
+
+	// tlsState is the negotiated TLS state (nil: plaintext), for
+	// authentication: the verified client certificate chain is in
+	// PeerCertificates. serverCertDER is the certificate this server
+	// presented, for channelBinding.
+	tlsState        *tls.ConnectionState
+	serverCertDER   []byte
+	startupDeadline time.Time // bounds the startup phase, TLS handshake included
 
 	ctx     context.Context // ends when the client goes away or the server closes
 	ctxStop context.CancelCauseFunc
@@ -101,12 +112,8 @@ type portal struct {
 	tag string
 }
 
-// startupTimeout bounds the startup phase, so a client that connects and
-// says nothing does not hold a goroutine forever.
-const startupTimeout = 30 * time.Second
-
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, stmts: map[string]*prepared{}, portals: map[string]*portal{}}
+	c := &conn{s: s, raw: nc, nc: nc, stmts: map[string]*prepared{}, portals: map[string]*portal{}}
 	c.ctx, c.ctxStop = context.WithCancelCause(context.Background())
 	// Until startup completes the connection counts as idle: Shutdown may
 	// close it.
@@ -115,15 +122,15 @@ func newConn(s *Server, nc net.Conn) *conn {
 }
 
 func (s *Server) serveConn(c *conn) {
-	nc := c.nc
-	nc.SetReadDeadline(time.Now().Add(startupTimeout))
-	c.rd = newConnReader(nc, func() { c.ctxStop(errClientGone) })
-	c.be = pgproto3.NewBackend(c.rd, nc)
-	c.be.SetMaxBodyLen(s.cfg.MaxMessageSize)
+	c.startupDeadline = time.Now().Add(s.cfg.StartupTimeout)
+	c.raw.SetDeadline(c.startupDeadline)
 	defer func() {
 		c.ctxStop(errClientGone)
-		nc.Close()
-		c.rd.stop()
+		c.nc.Close()
+		c.raw.Close()
+		if c.rd != nil {
+			c.rd.stop()
+		}
 		c.closeAllPortals()
 		if c.sess != nil {
 			c.sess.Close()
@@ -134,21 +141,23 @@ func (s *Server) serveConn(c *conn) {
 		// A bug in a session must not take the whole server down: report
 		// it to this client and drop only this connection.
 		if r := recover(); r != nil {
-			s.log.Error("pgwire: panic serving connection", "remote", nc.RemoteAddr(), "panic", r, "stack", string(debug.Stack()))
-			c.sendFatal(pgerr.Panic.New(r))
+			s.log.Error("pgwire: panic serving connection", "remote", c.raw.RemoteAddr(), "panic", r, "stack", string(debug.Stack()))
+			if c.be != nil {
+				c.sendFatal(pgerr.Panic.New(r))
+			}
 		}
 	}()
 	if !c.startup() {
 		return
 	}
-	nc.SetReadDeadline(time.Time{})
+	c.raw.SetDeadline(time.Time{})
 	c.loop()
 }
 
 // kill closes the connection from another goroutine.
 func (c *conn) kill(cause error) {
 	c.ctxStop(cause)
-	c.nc.Close()
+	c.raw.Close()
 }
 
 // closeIfIdle closes the connection if it waits for a new command.
@@ -170,27 +179,80 @@ func (c *conn) cancelStatement() {
 }
 
 // startup runs the startup phase; false means close the connection.
+// Messages are read straight from the socket (readStartupMessage) until
+// the StartupMessage; then the reader goroutine and pgproto3's Backend
+// take over the (possibly TLS) connection.
 func (c *conn) startup() bool {
+	// The first byte tells a TLS ClientHello (sslnegotiation=direct)
+	// from the length of a startup message.
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(c.nc, first); err != nil {
+		return false
+	}
+	if first[0] == tlsRecordHandshake {
+		if c.s.cfg.TLS == nil {
+			return false // not TLS-capable: a TLS client cannot read an ErrorResponse
+		}
+		if err := c.handshakeTLS(&prefixConn{Conn: c.nc, prefix: first}, true); err != nil {
+			c.s.log.Debug("pgwire: TLS handshake failed", "remote", c.raw.RemoteAddr(), "err", err)
+			return false
+		}
+		first = nil
+	}
 	for range 4 { // SSLRequest and GSSENCRequest may precede the startup message
-		msg, err := c.be.ReceiveStartupMessage()
+		msg, err := readStartupMessage(c.nc, first)
+		first = nil
 		if err != nil {
+			var pe *pgerr.Error
+			if errors.As(err, &pe) {
+				c.startupFatal(pe)
+			}
 			return false
 		}
 		switch m := msg.(type) {
 		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
-			if _, err := c.nc.Write([]byte{'N'}); err != nil {
+			if c.tlsState != nil {
+				c.startupFatal(pgerr.TLSNegotiatedTwice.New())
+				return false
+			}
+			_, isSSL := m.(*pgproto3.SSLRequest)
+			if !isSSL || c.s.cfg.TLS == nil {
+				if _, err := c.nc.Write([]byte{'N'}); err != nil {
+					return false
+				}
+				continue
+			}
+			if _, err := c.nc.Write([]byte{'S'}); err != nil {
+				return false
+			}
+			if err := c.handshakeTLS(c.nc, false); err != nil {
+				c.s.log.Debug("pgwire: TLS handshake failed", "remote", c.raw.RemoteAddr(), "err", err)
 				return false
 			}
 		case *pgproto3.CancelRequest:
 			c.s.cancel(m.ProcessID, m.SecretKey)
 			return false
 		case *pgproto3.StartupMessage:
+			c.rd = newConnReader(c.nc, func() { c.ctxStop(errClientGone) })
+			c.be = pgproto3.NewBackend(c.rd, c.nc)
+			c.be.SetMaxBodyLen(c.s.cfg.MaxMessageSize)
+			if c.s.cfg.RequireTLS && c.tlsState == nil {
+				c.sendFatal(pgerr.TLSRequired.New())
+				return false
+			}
 			return c.startSession(m)
 		default:
 			return false
 		}
 	}
 	return false
+}
+
+// startupFatal sends a FATAL error before the Backend exists.
+func (c *conn) startupFatal(e *pgerr.Error) {
+	be := pgproto3.NewBackend(bytes.NewReader(nil), c.nc)
+	be.Send(errorResponse(e, "FATAL", 0))
+	be.Flush()
 }
 
 func (c *conn) startSession(m *pgproto3.StartupMessage) bool {

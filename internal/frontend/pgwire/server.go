@@ -6,6 +6,7 @@ package pgwire
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -28,6 +29,19 @@ type Config struct {
 	// ServerVersion is reported as server_version unless the session's
 	// Settings has one (default "16.0").
 	ServerVersion string
+	// TLS, when set, answers SSLRequest with 'S' and serves the
+	// connection over TLS with this config (also to clients that start
+	// with a TLS ClientHello and ALPN "postgresql", PostgreSQL 17's
+	// sslnegotiation=direct). It is used as given, never copied from, so
+	// certificates it reloads through callbacks take effect. nil answers
+	// 'N'.
+	TLS *tls.Config
+	// RequireTLS refuses a startup message that did not come over TLS
+	// (FATAL 28000 "connection requires TLS"). It needs TLS.
+	RequireTLS bool
+	// StartupTimeout bounds the startup phase of a connection, TLS
+	// handshake included, up to the start of its session (default 30s).
+	StartupTimeout time.Duration
 }
 
 // parseSQL is the parser; tests substitute a splitter so the package can
@@ -64,6 +78,9 @@ func NewServer(cfg Config, h Handler) *Server {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.StartupTimeout <= 0 {
+		cfg.StartupTimeout = 30 * time.Second
 	}
 	if cfg.ServerVersion == "" {
 		cfg.ServerVersion = "16.0"
