@@ -47,6 +47,7 @@ type Stream struct {
 	Retention string     `json:"retention,omitempty"` // interval text; "" keeps everything
 	Groups    []uint64   `json:"groups"`              // one Raft group per shard, by shard number
 	Foreign   bool       `json:"foreign,omitempty"`   // created as CREATE FOREIGN TABLE ... SERVER pipelinedb
+	Owner     string     `json:"owner,omitempty"`     // the role that created it ("": cairn)
 }
 
 // ShardKeyIndex returns the index of the shard key column, or -1.
@@ -111,6 +112,8 @@ type View struct {
 	// either is refused while the view exists, unless CASCADE.
 	JoinStream   string `json:"join_stream,omitempty"`
 	JoinStreamID uint64 `json:"join_stream_id,omitempty"`
+	// Owner is the role that created the view ("": cairn).
+	Owner string `json:"owner,omitempty"`
 }
 
 // Joins reports whether v joins its stream to a table or a second stream.
@@ -263,6 +266,16 @@ type Catalog struct {
 	// Schemas are the schemas made by CREATE SCHEMA, with their ids
 	// (public and the system schemas are not listed; see schema.go).
 	Schemas map[string]uint64 `json:"schemas,omitempty"`
+	// SchemaOwners are the owners of created schemas ("" or missing:
+	// cairn).
+	SchemaOwners map[string]string `json:"schema_owners,omitempty"`
+	// Roles are the roles by name (roles.go); the built-ins cairn and
+	// admin are always there (New adds them; Role finds them in a catalog
+	// from before roles).
+	Roles map[string]*Role `json:"roles,omitempty"`
+	// Grants are, per object (GrantKey "kind:name"), per grantee (a role
+	// or public), the privileges granted, in KindPrivileges order.
+	Grants map[string]map[string][]string `json:"grants,omitempty"`
 }
 
 // New returns an empty catalog.
@@ -280,6 +293,7 @@ func New() *Catalog {
 		Ops:         map[uint64]*Operation{},
 		Removed:     map[uint64]bool{},
 		NextOpID:    1,
+		Roles:       builtinRoles(),
 	}
 }
 

@@ -106,6 +106,7 @@ type envelope struct {
 	Placement   *SetPlacement `json:"placement,omitempty"`
 	Table       *Table        `json:"table,omitempty"`
 	Alter       *AlterTable   `json:"alter,omitempty"`
+	Authz       *authzBody    `json:"authz,omitempty"` // roles and grants (roles.go)
 }
 
 // Wire tags of the commands.
@@ -253,6 +254,9 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 		return e.Placement, nil
 	}
 	if c, ok, err := e.schemaCommand(); ok {
+		return c, err
+	}
+	if c, ok, err := e.authzCommand(); ok {
 		return c, err
 	}
 	return nil, pgerr.CatalogUnknownCmd.New(e.Op)

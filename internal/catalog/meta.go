@@ -355,5 +355,6 @@ func Apply(cat *Catalog, c Command) (*Catalog, *Result) {
 	if res.Err != nil {
 		return cat, res
 	}
+	next.pruneGrants()
 	return next, res
 }

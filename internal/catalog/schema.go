@@ -25,6 +25,7 @@ type (
 	CreateSchema struct {
 		Name        string
 		IfNotExists bool
+		Owner       string // the creating role ("": cairn)
 	}
 	// DropSchemas drops schemas; with Cascade, the objects in them (and
 	// the views over those) too.
@@ -41,7 +42,11 @@ const (
 )
 
 func (c *CreateSchema) envelope() *envelope {
-	return &envelope{Op: opCreateSchema, Names: []string{c.Name}, IfNotExists: c.IfNotExists}
+	e := &envelope{Op: opCreateSchema, Names: []string{c.Name}, IfNotExists: c.IfNotExists}
+	if c.Owner != "" {
+		e.Authz = &authzBody{Name: c.Owner}
+	}
+	return e
 }
 
 func (c *DropSchemas) envelope() *envelope {
@@ -55,7 +60,11 @@ func (e *envelope) schemaCommand() (Command, bool, *pgerr.Error) {
 		if len(e.Names) != 1 {
 			return nil, true, pgerr.CatalogIncomplete.New(e.Op, "name")
 		}
-		return &CreateSchema{Name: e.Names[0], IfNotExists: e.IfNotExists}, true, nil
+		c := &CreateSchema{Name: e.Names[0], IfNotExists: e.IfNotExists}
+		if e.Authz != nil {
+			c.Owner = e.Authz.Name
+		}
+		return c, true, nil
 	case opDropSchema:
 		return &DropSchemas{Names: e.Names, IfExists: e.IfExists, Cascade: e.Cascade}, true, nil
 	}
@@ -130,6 +139,12 @@ func (cmd *CreateSchema) apply(c *Catalog) *Result {
 	}
 	c.Schemas[name] = c.NextID
 	c.NextID++
+	if cmd.Owner != "" {
+		if c.SchemaOwners == nil {
+			c.SchemaOwners = map[string]string{}
+		}
+		c.SchemaOwners[name] = cmd.Owner
+	}
 	return &Result{}
 }
 
@@ -189,6 +204,7 @@ func (cmd *DropSchemas) apply(c *Catalog) *Result {
 			res.Dropped = append(res.Dropped, r.Dropped...)
 		}
 		delete(c.Schemas, name)
+		delete(c.SchemaOwners, name)
 	}
 	return res
 }

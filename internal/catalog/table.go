@@ -28,6 +28,8 @@ type Table struct {
 	Groups      []uint64   `json:"groups"` // one Raft group per shard, by shard number
 	// NextColumn is the id the next added column gets; ids are never reused.
 	NextColumn uint32 `json:"next_column"`
+	// Owner is the role that created the table ("": cairn).
+	Owner string `json:"owner,omitempty"`
 }
 
 // ColumnIndex returns the index of column name, or -1.

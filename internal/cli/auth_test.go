@@ -49,7 +49,7 @@ func (b *apiBackend) Authorize(user string, priv httpapi.Privilege, obj httpapi.
 	if user == "cairn" || b.admins[user] {
 		return nil
 	}
-	return pgerr.HTTPPermission.New("this request")
+	return pgerr.PermissionDeniedAdmin.New(obj.Name, user)
 }
 
 func (b *apiBackend) Audit(_ context.Context, ev httpapi.AuditEvent) {

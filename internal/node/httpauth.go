@@ -6,43 +6,25 @@ import (
 	"os"
 
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
-	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/security"
 )
 
 // The HTTP API's authentication and authorization (httpapi/auth.go) read
-// the catalog's roles through these methods of httpBackend.
+// the catalog's roles and privileges through these methods of httpBackend.
 
-// LoginRole implements httpapi.Backend.
-//
-// MERGE HOOK (issue 12, H3 roles): until catalog roles land, the only
-// role is the built-in superuser cairn (LOGIN, no password). With them:
-//
-//	r := h.n.meta.Catalog().Role(name)
-//	if r == nil { return httpapi.LoginRole{}, false }
-//	return httpapi.LoginRole{Login: r.Login, Verifier: r.Verifier, ValidUntil: r.ValidUntil}, true
+// LoginRole implements httpapi.Backend with the catalog's role.
 func (h httpBackend) LoginRole(name string) (httpapi.LoginRole, bool) {
-	if name == "cairn" {
-		return httpapi.LoginRole{Login: true}, true
+	r := h.n.meta.Catalog().Role(name)
+	if r == nil {
+		return httpapi.LoginRole{}, false
 	}
-	return httpapi.LoginRole{}, false
+	return httpapi.LoginRole{Login: r.Login, Verifier: r.Verifier, ValidUntil: r.ValidUntil}, true
 }
 
-// Authorize implements httpapi.Backend.
-//
-// MERGE HOOK (issue 12, H3 authz): with security.Authorize this becomes
-//
-//	return security.Authorize(h.n.meta.Catalog(), user, privOf(priv), security.Object{Kind: obj.Kind, Name: obj.Name})
-//
-// with PrivInsert → security.PrivInsert and PrivAdmin → security.PrivAdmin.
-// Until then only the superuser cairn holds any privilege.
+// Authorize implements httpapi.Backend with security.Authorize over the
+// current catalog; httpapi's privilege names are SQL's, as security's are.
 func (h httpBackend) Authorize(user string, priv httpapi.Privilege, obj httpapi.Object) error {
-	if user == "cairn" {
-		return nil
-	}
-	if priv == httpapi.PrivAdmin {
-		return pgerr.HTTPPermission.New("this request")
-	}
-	return pgerr.New(pgerr.InsufficientPrivilege, "permission denied for %s %s", obj.Kind, obj.Name)
+	return security.Authorize(h.n.meta.Catalog(), user, security.Privilege(priv), security.Object{Kind: obj.Kind, Name: obj.Name})
 }
 
 // Audit implements httpapi.Backend.

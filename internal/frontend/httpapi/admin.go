@@ -130,7 +130,7 @@ func (a *admin) authed(h http.HandlerFunc, admin bool) http.HandlerFunc {
 			return
 		}
 		if admin {
-			if err := a.az.Authorize(u, PrivAdmin, ClusterObject); err != nil {
+			if err := a.az.Authorize(u, PrivAdmin, adminObject(r)); err != nil {
 				a.fail(w, r, err)
 				return
 			}

@@ -48,14 +48,17 @@ const (
 	PrivAdmin  Privilege = "ADMIN"  // admin routes; Object{Kind: "cluster"}
 )
 
-// Object is what a privilege is checked on: Kind is "stream" or
-// "cluster" (for PrivAdmin), Name the object's name ("" for the cluster).
+// Object is what a privilege is checked on: Kind is "stream", or
+// "cluster" for PrivAdmin, whose Name then says what is being done (the
+// request: "POST /api/v1/nodes/n2/drain") for the error message.
 type Object struct {
 	Kind, Name string
 }
 
-// ClusterObject is the object of PrivAdmin.
-var ClusterObject = Object{Kind: "cluster"}
+// adminObject is the object of the admin check of request r.
+func adminObject(r *http.Request) Object {
+	return Object{Kind: "cluster", Name: r.Method + " " + r.URL.Path}
+}
 
 // LoginRole is what authentication needs to know of a role.
 type LoginRole struct {
@@ -409,7 +412,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/debug/") {
-			if err := s.b.Authorize(user, PrivAdmin, ClusterObject); err != nil {
+			if err := s.b.Authorize(user, PrivAdmin, adminObject(r)); err != nil {
 				s.deny(w, r, http.StatusForbidden, pgerr.From(err))
 				return
 			}

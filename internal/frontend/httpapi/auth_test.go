@@ -413,7 +413,8 @@ func TestAuthPrivileges(t *testing.T) {
 	}
 	for _, a := range admin {
 		r := e.do(req{method: a.method, path: a.path, body: a.body, header: bearer(alice)})
-		if r.status != 403 || r.code() != pgerr.InsufficientPrivilege {
+		want := "permission denied: " + a.method + " " + a.path + " needs the admin role"
+		if r.status != 403 || r.code() != pgerr.InsufficientPrivilege || r.message() != want {
 			t.Errorf("alice %s %s: %d %v", a.method, a.path, r.status, r.body)
 		}
 	}

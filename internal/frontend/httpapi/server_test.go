@@ -103,7 +103,7 @@ func (f *fakeBackend) Authorize(user string, priv Privilege, obj Object) error {
 		return nil
 	}
 	if priv == PrivAdmin {
-		return pgerr.HTTPPermission.New("this request")
+		return pgerr.PermissionDeniedAdmin.New(obj.Name, user)
 	}
 	return pgerr.New(pgerr.InsufficientPrivilege, "permission denied for %s %s", obj.Kind, obj.Name)
 }

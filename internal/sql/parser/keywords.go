@@ -53,7 +53,7 @@ var typedLiteralTypes = setOf(
 // unsupportedStatements are PostgreSQL statements Cairn does not run; they
 // get 0A000 rather than a syntax error.
 var unsupportedStatements = setOf(
-	"update", "delete", "truncate", "grant", "revoke", "discard", "listen",
+	"update", "delete", "truncate", "discard", "listen",
 	"notify", "unlisten", "vacuum", "analyze", "analyse", "values", "table",
 	"lock", "savepoint", "release",
 	"checkpoint", "comment", "do", "call", "import", "merge", "refresh",

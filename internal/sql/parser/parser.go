@@ -274,6 +274,9 @@ func (p *parser) parenNames() ([]string, error) {
 
 func (p *parser) parseStatement() (Statement, error) {
 	t := p.peek()
+	if s, ok, err := p.parseRoleStatement(); ok { // roles.go
+		return s, err
+	}
 	if t.kind != tIdent {
 		if isOpTok(t, "(") {
 			return p.parseQuery()

@@ -46,6 +46,9 @@ func TestParse(t *testing.T) {
 							fmt.Fprintf(&b, "  query: %q\n", cv.QueryText)
 						}
 					}
+					if r, ok := s.(Secret); ok && d.HasArg("redacted") {
+						fmt.Fprintf(&b, "  redacted: %s (secret: %t)\n", r.Redacted(), HasSecret(s))
+					}
 					checkRoundTrip(t, f)
 				}
 				if len(stmts) == 0 {

@@ -48,7 +48,7 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 	if len(cs.Cols) == 0 {
 		return nil, pgerr.StreamWithoutColumns.New().WithPos(cs.P)
 	}
-	st := &catalog.Stream{Name: cs.Name, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog()), Foreign: cs.Foreign}
+	st := &catalog.Stream{Name: cs.Name, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog()), Foreign: cs.Foreign, Owner: s.currentUser()}
 	seen := map[string]bool{}
 	for _, c := range cs.Cols {
 		if seen[c.Name] {
@@ -252,12 +252,15 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			WithHint("Continuous views are not redefined in place: DROP VIEW %s, then CREATE it again (it back-fills from the stream's retained history).", cv.Name).WithPos(cv.P)
 	}
 	v := &catalog.View{Name: cv.Name, Query: cv.QueryText, Stream: st.Name, StreamID: st.ID, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog()),
-		Transform: tr != nil, Over: over, Chain: chain}
+		Transform: tr != nil, Over: over, Chain: chain, Owner: s.currentUser()}
 	if len(opts) > 0 {
 		v.Options = opts
 	}
 	if recordJoined != nil {
 		recordJoined(v)
+	}
+	if err := s.noteViewSources(v); err != nil { // authz.go: SELECT on what it reads
+		return nil, err
 	}
 	if plan != nil {
 		v.Window = plan.WindowText()

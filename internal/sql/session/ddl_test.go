@@ -182,7 +182,7 @@ func TestCreateViewWaitsForBackfill(t *testing.T) {
 	f.coverAfter = 3
 	// Shard 0 of the view is behind on stream shard 1: 30 + 15 of 100.
 	f.offsets = [][]uint64{{30, 20}, {45, 15}}
-	res := mustRun(t, New(f, "u", nil), "CREATE VIEW v AS SELECT k, count(*) AS n FROM s GROUP BY k")
+	res := mustRun(t, New(f, "cairn", nil), "CREATE VIEW v AS SELECT k, count(*) AS n FROM s GROUP BY k")
 	if res.Tag != "CREATE VIEW" {
 		t.Fatalf("tag %q", res.Tag)
 	}
@@ -204,7 +204,7 @@ func TestCreateViewWaitsForBackfill(t *testing.T) {
 func TestCreateViewStartLatest(t *testing.T) {
 	f := newFake()
 	f.coverAfter = 1
-	mustRun(t, New(f, "u", nil), "CREATE VIEW v WITH (start = 'latest') AS SELECT count(*) FROM s")
+	mustRun(t, New(f, "cairn", nil), "CREATE VIEW v WITH (start = 'latest') AS SELECT count(*) FROM s")
 	v := f.lastView(t)
 	if v.StartFrom != "latest" || !slices.Equal(v.Start, []uint64{60, 40}) || !slices.Equal(v.BackfillTo, []uint64{60, 40}) {
 		t.Fatalf("start %q %v, backfill_to %v", v.StartFrom, v.Start, v.BackfillTo)
@@ -212,14 +212,14 @@ func TestCreateViewStartLatest(t *testing.T) {
 	if p := v.BackfillProgress([][]uint64{{60, 40}, {60, 40}}); !p.Complete || p.Target != 0 {
 		t.Fatalf("latest view progress %+v", p)
 	}
-	wantErr(t, New(f, "u", nil), "CREATE VIEW w WITH (start = 'middle') AS SELECT count(*) FROM s", pgerr.InvalidParameterValue, "earliest")
+	wantErr(t, New(f, "cairn", nil), "CREATE VIEW w WITH (start = 'middle') AS SELECT count(*) FROM s", pgerr.InvalidParameterValue, "earliest")
 }
 
 // TestCreateViewWaitCancelled: a statement_timeout ends the wait; the
 // view stays created, and both a NOTICE and the error's hint say so.
 func TestCreateViewWaitCancelled(t *testing.T) {
 	f := newFake()
-	s := New(f, "u", nil)
+	s := New(f, "cairn", nil)
 	mustRun(t, s, "SET statement_timeout = 50")
 	stmts, _, _ := parser.Parse("CREATE VIEW v AS SELECT count(*) FROM s")
 	p, err := s.Prepare(context.Background(), stmts[0], "", nil)
@@ -244,7 +244,7 @@ func TestCreateViewWaitCancelled(t *testing.T) {
 // without waiting; the setting is checked and shown.
 func TestBackgroundDDL(t *testing.T) {
 	f := newFake()
-	s := New(f, "u", nil)
+	s := New(f, "cairn", nil)
 	mustRun(t, s, "SET background_ddl = on")
 	mustRun(t, s, "CREATE VIEW v AS SELECT count(*) FROM s")
 	if f.coverCalls != 0 {
@@ -261,7 +261,7 @@ func TestBackgroundDDL(t *testing.T) {
 func TestCreateViewOptions(t *testing.T) {
 	f := newFake()
 	f.coverAfter = 1
-	s := New(f, "u", nil)
+	s := New(f, "cairn", nil)
 	n := 0
 	// create makes a view WITH (…) or with SETTINGS (after the query).
 	create := func(opts string) *catalog.View {
@@ -331,7 +331,7 @@ func TestCreateViewOptions(t *testing.T) {
 // PipelineDB foreign table too.
 func TestCreateStreamOptions(t *testing.T) {
 	f := newFake()
-	s := New(f, "u", nil)
+	s := New(f, "cairn", nil)
 	mustRun(t, s, "CREATE STREAM t (a int8, k text) WITH (shards = 4, replicas = 1, shard_key = 'k', retention = '1 hour')")
 	st := f.proposed[len(f.proposed)-1].(*catalog.CreateStream).Stream
 	if st.Shards != 4 || st.Replicas != 1 || st.ShardKey != "k" || st.Retention != "1 hour" {
@@ -357,7 +357,7 @@ func TestCreateStreamOptions(t *testing.T) {
 func TestStreamTargets(t *testing.T) {
 	f := newFake()
 	f.coverAfter = 1
-	s := New(f, "u", nil)
+	s := New(f, "cairn", nil)
 	mustRun(t, s, "CREATE VIEW a AS SELECT count(*) FROM s; CREATE VIEW b AS SELECT count(*) FROM s; CREATE VIEW d AS SELECT count(*) FROM s2")
 	a, b := f.cat.Views["a"].ID, f.cat.Views["b"].ID
 	mustRun(t, s, "SET pipelinedb.stream_targets = 'b, a ,b,'")

@@ -101,7 +101,7 @@ func (f *tableBackend) run(t *testing.T, s *Session, sql string, params ...types
 
 func TestTableDML(t *testing.T) {
 	f := newTableBackend()
-	s := New(f, "u", nil)
+	s := New(f, "cairn", nil)
 	for _, tc := range []struct {
 		sql    string
 		params []types.Datum
@@ -143,7 +143,7 @@ func TestTableDML(t *testing.T) {
 // In a transaction block, table writes wait for COMMIT; ROLLBACK drops them.
 func TestTableWritesDeferredInBlock(t *testing.T) {
 	f := newTableBackend()
-	s := New(f, "u", nil)
+	s := New(f, "cairn", nil)
 	for _, sql := range []string{"BEGIN", "INSERT INTO devices (id, site) VALUES (1, 'a')", "TRUNCATE devices", "ROLLBACK"} {
 		f.run(t, s, sql)
 	}

@@ -11,7 +11,7 @@ import (
 // PostgreSQL's error.
 func TestMaxIndexKeys(t *testing.T) {
 	f := newTableBackend()
-	s := New(f, "u", nil)
+	s := New(f, "cairn", nil)
 	create := func(n int) string {
 		var cols, key []string
 		for i := range n {

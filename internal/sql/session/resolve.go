@@ -45,6 +45,11 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 		}
 		return nil, pgerr.QualifiedRelationNotFound.New(schema, name)
 	case "cairn_cluster", "cairn_catalog":
+		if name == "audit_log" {
+			if err := s.noteAdmin("reading cairn_cluster.audit_log"); err != nil {
+				return nil, err
+			}
+		}
 		switch name {
 		case "operations":
 			return operationsTable(s.b.Catalog()), nil
@@ -60,6 +65,11 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 	cat := s.b.Catalog()
 	sc := strings.ToLower(schema)
 	key := catalog.Qualify(sc, name)
+	if kind := cat.Exists(key); kind != "" {
+		if err := s.noteRead(kind, key); err != nil { // authz.go
+			return nil, err
+		}
+	}
 	if st := cat.Streams[key]; st != nil {
 		return s.b.StreamSource(st, ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial()}), nil
 	}

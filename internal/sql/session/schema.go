@@ -130,7 +130,7 @@ func (s *Session) fromKey(schema, name string) string {
 
 func (s *Session) prepareCreateSchema(cs *parser.CreateSchema) (*prepared, error) {
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
-		res, err := s.b.Propose(ctx, &catalog.CreateSchema{Name: cs.Name, IfNotExists: cs.IfNotExists})
+		res, err := s.b.Propose(ctx, &catalog.CreateSchema{Name: cs.Name, IfNotExists: cs.IfNotExists, Owner: s.currentUser()})
 		if err != nil {
 			return "", pgerr.From(err).WithPos(cs.P)
 		}

@@ -40,6 +40,7 @@ type Session struct {
 	w        pgwire.ResultWriter // the running statement's, for NOTICEs from sources
 	views    map[uint64]viewPlan // plans of the views read, by view ID
 	proto    protoState          // SQL-level prepared statements and cursors (prepare.go)
+	reads    []need              // what the statement being prepared needs (authz.go)
 }
 
 // notice sends a NOTICE to the client of the running statement.
@@ -180,7 +181,9 @@ func (s *Session) paramTypes(oids []uint32) *exec.ParamTypes {
 	return pt
 }
 
-func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uint32) (*prepared, error) {
+// prepareStmt prepares stmt; prepare (authz.go) wraps it with the
+// privilege checks.
+func (s *Session) prepareStmt(ctx context.Context, stmt parser.Statement, oids []uint32) (*prepared, error) {
 	if err := s.qualifyNames(stmt); err != nil {
 		return nil, err
 	}

@@ -128,7 +128,7 @@ func tableColumn(c *parser.TableColumn) (catalog.Column, error) {
 
 func (s *Session) prepareCreateTable(ct *parser.CreateTable) (*prepared, error) {
 	cat := s.b.Catalog()
-	t := &catalog.Table{Name: ct.Name, Shards: defaultShards(cat), Replication: defaultReplicas(cat)}
+	t := &catalog.Table{Name: ct.Name, Shards: defaultShards(cat), Replication: defaultReplicas(cat), Owner: s.currentUser()}
 	for i := range ct.Cols {
 		c := &ct.Cols[i]
 		if t.ColumnIndex(c.Name) >= 0 {

@@ -59,7 +59,7 @@ func TestTransformsAndChains(t *testing.T) {
 		{types.NewText("b"), types.NewInt(types.Int8, 5)},
 		{types.NewText("c"), types.NewInt(types.Int8, 9)},
 	}}
-	s := New(b, "u", nil)
+	s := New(b, "cairn", nil)
 	if res := mustRun(t, s, "CREATE VIEW t AS SELECT upper(k) AS K, x * 10 AS x10 FROM s WHERE x > 2"); res.Tag != "CREATE VIEW" {
 		t.Fatalf("tag %q", res.Tag)
 	}

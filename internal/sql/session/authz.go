@@ -1,0 +1,233 @@
+package session
+
+import (
+	"context"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/frontend/pgwire"
+	"github.com/cairndb/cairn/internal/security"
+	"github.com/cairndb/cairn/internal/sql/parser"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// Authorization. Every statement lists what it needs (need: a privilege
+// on an object): the ones its kind implies (INSERT on the target of an
+// INSERT, owner-or-admin for DROP, admin for ALTER NODE, ...; needsOf)
+// and SELECT on every stream, view and table the planner resolved while
+// preparing it (resolve.go notes them), at any depth: joins, subqueries,
+// CTEs, INSERT ... SELECT, COPY TO, EXPLAIN. They are checked when the
+// statement is prepared and again, against the catalog current then,
+// each time it runs: a GRANT or REVOKE takes effect on a live session's
+// next statement, and a prepared statement (protocol-level or SQL
+// PREPARE) or a COPY re-checks at every execution. A cursor is checked
+// at DECLARE, as PostgreSQL does.
+
+// need is one privilege a statement needs on one object.
+type need struct {
+	priv security.Privilege
+	obj  security.Object
+}
+
+// currentUser is the session's user; "" (sessions made by tests and
+// internal callers) is the superuser.
+func (s *Session) currentUser() string {
+	if s.user == "" {
+		return catalog.RoleCairn
+	}
+	return s.user
+}
+
+// authorize checks needs against the current catalog.
+func (s *Session) authorize(needs []need) error {
+	if len(needs) == 0 {
+		return nil
+	}
+	cat, user := s.b.Catalog(), s.currentUser()
+	for _, n := range needs {
+		if err := security.Authorize(cat, user, n.priv, n.obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteRead records that the statement being prepared reads an object,
+// and checks it at once (a read resolved while running is checked too).
+func (s *Session) noteRead(kind, key string) error {
+	n := need{security.PrivSelect, security.Object{Kind: kind, Name: key}}
+	s.reads = append(s.reads, n)
+	return s.authorize([]need{n})
+}
+
+// noteAdmin records and checks that the statement needs the admin role
+// (what: the statement or relation, for the message).
+func (s *Session) noteAdmin(what string) error {
+	n := need{security.PrivAdmin, security.Object{Kind: security.KindCluster, Name: what}}
+	s.reads = append(s.reads, n)
+	return s.authorize([]need{n})
+}
+
+// noteViewSources records that creating v needs SELECT on what it reads:
+// the transform its FROM names (or its stream), a joined stream, tables.
+func (s *Session) noteViewSources(v *catalog.View) error {
+	if len(v.Over) > 0 {
+		if err := s.noteRead(catalog.KindView, v.Over[0]); err != nil {
+			return err
+		}
+	} else if err := s.noteRead(catalog.KindStream, v.Stream); err != nil {
+		return err
+	}
+	if v.JoinStream != "" {
+		if err := s.noteRead(catalog.KindStream, v.JoinStream); err != nil {
+			return err
+		}
+	}
+	for _, t := range v.Tables {
+		if err := s.noteRead(catalog.KindTable, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare prepares a statement and makes its run check, each time, the
+// privileges the statement needs.
+func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uint32) (*prepared, error) {
+	saved := s.reads
+	s.reads = nil
+	defer func() { s.reads = saved }()
+	p, err := s.prepareStmt(ctx, stmt, oids)
+	if err != nil {
+		return nil, err
+	}
+	needs := append(s.needsOf(stmt), s.reads...)
+	if err := s.authorize(needs); err != nil {
+		return nil, err
+	}
+	if len(needs) == 0 {
+		return p, nil
+	}
+	run := p.run
+	p.run = func(ctx context.Context, params []types.Datum, w pgwire.ResultWriter) (string, error) {
+		if err := s.authorize(needs); err != nil {
+			return "", err
+		}
+		return run(ctx, params, w)
+	}
+	return p, nil
+}
+
+// objectKind is the kind of the stream, view or table key ("" if none).
+func objectKind(cat *catalog.Catalog, key string) string {
+	return cat.Exists(key)
+}
+
+// schemaOf is the schema an object key lives in.
+func schemaOf(key string) string {
+	sc, _ := catalog.SplitName(key)
+	return sc
+}
+
+func onObject(priv security.Privilege, kind, name string) need {
+	return need{priv, security.Object{Kind: kind, Name: name}}
+}
+
+func adminNeed(what string) []need {
+	return []need{{security.PrivAdmin, security.Object{Kind: security.KindCluster, Name: what}}}
+}
+
+// needsOf is what stmt needs by its kind (names are qualified by now;
+// objects that do not exist need nothing: the statement fails on its
+// own, or skips them with IF EXISTS).
+func (s *Session) needsOf(stmt parser.Statement) []need {
+	cat := s.b.Catalog()
+	var out []need
+	onExisting := func(priv security.Privilege, key string) {
+		if k := objectKind(cat, key); k != "" {
+			out = append(out, onObject(priv, k, key))
+		}
+	}
+	switch st := stmt.(type) {
+	case *parser.Insert:
+		onExisting(security.PrivInsert, st.Table)
+		if st.OnConflict != nil && !st.OnConflict.Nothing {
+			onExisting(security.PrivUpdate, st.Table) // ON CONFLICT DO UPDATE, as in PostgreSQL
+		}
+	case *parser.Copy:
+		onExisting(security.PrivInsert, st.Table)
+	case *parser.Update:
+		onExisting(security.PrivUpdate, st.Table)
+		if st.Where != nil {
+			onExisting(security.PrivSelect, st.Table)
+		}
+	case *parser.Delete:
+		onExisting(security.PrivDelete, st.Table)
+		if st.Where != nil {
+			onExisting(security.PrivSelect, st.Table)
+		}
+	case *parser.Truncate:
+		for _, n := range st.Names {
+			onExisting(security.PrivTruncate, n)
+		}
+	case *parser.CreateStream:
+		out = append(out, onObject(security.PrivCreate, catalog.KindSchema, schemaOf(st.Name)))
+	case *parser.CreateTable:
+		out = append(out, onObject(security.PrivCreate, catalog.KindSchema, schemaOf(st.Name)))
+	case *parser.CreateView:
+		out = append(out, onObject(security.PrivCreate, catalog.KindSchema, schemaOf(st.Name)))
+	case *parser.CreateSchema:
+		out = append(out, onObject(security.PrivCreate, catalog.KindDatabase, catalog.DatabaseName))
+	case *parser.Drop:
+		for _, n := range st.Names {
+			onExisting(security.PrivAdmin, n)
+		}
+	case *parser.DropSchema:
+		for _, n := range st.Names {
+			if _, ok := cat.Owner(catalog.KindSchema, n); ok {
+				out = append(out, onObject(security.PrivAdmin, catalog.KindSchema, n))
+			}
+		}
+	case *parser.AlterTable:
+		onExisting(security.PrivAdmin, st.Name)
+	case *parser.AlterSystemSet:
+		out = adminNeed("ALTER SYSTEM")
+	case *parser.AlterNode:
+		out = adminNeed("ALTER NODE")
+	case *parser.AlterShard:
+		out = adminNeed("ALTER SHARD")
+	case *parser.Failover:
+		out = adminNeed("FAILOVER")
+	case *parser.Rebalance:
+		out = adminNeed("REBALANCE")
+	case *parser.CancelOperation:
+		out = adminNeed("CANCEL OPERATION")
+	case *parser.CreateRole:
+		out = adminNeed("CREATE ROLE")
+	case *parser.DropRole:
+		out = adminNeed("DROP ROLE")
+	case *parser.GrantRole:
+		if st.Revoke {
+			out = adminNeed("REVOKE")
+		} else {
+			out = adminNeed("GRANT")
+		}
+	case *parser.AlterRole:
+		o := st.Opts
+		self := st.Name == s.currentUser() && st.RenameTo == "" && o.Login == nil && o.ValidUntil == nil
+		if !self {
+			out = adminNeed("ALTER ROLE")
+		}
+	case *parser.GrantPrivileges:
+		kind := st.Kind
+		for _, n := range st.Objects {
+			k := kind
+			if k == "" {
+				k = objectKind(cat, n)
+			}
+			if _, ok := cat.Owner(k, n); ok {
+				out = append(out, onObject(security.PrivAdmin, k, n))
+			}
+		}
+	}
+	return out
+}
