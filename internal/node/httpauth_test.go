@@ -78,11 +78,15 @@ func TestNodeHTTPAuth(t *testing.T) {
 	if code, body := call("GET", "/api/v1/nodes", "", "localhost", ""); code != 200 {
 		t.Errorf("nodes: %d %v", code, body)
 	}
-	// Until roles exist, nobody else can log in, and the answer does not
-	// say whether the user exists.
+	// A user that does not exist gets the answer a wrong password gets.
 	code, body := call("POST", "/api/v1/login", js, "", `{"user":"bob","password":"x"}`)
 	if e, _ := body["error"].(map[string]any); code != 401 || e["code"] != "28P01" || e["message"] != `password authentication failed for user "bob"` {
 		t.Errorf("login bob: %d %v", code, body)
+	}
+	// cairn has no password: it logs in by certificate or loopback trust.
+	code, body = call("POST", "/api/v1/login", js, "", `{"user":"cairn","password":""}`)
+	if e, _ := body["error"].(map[string]any); code != 401 || e["code"] != "28P01" {
+		t.Errorf("login cairn: %d %v", code, body)
 	}
 	// --metrics-auth: loopback trust is authentication enough.
 	req, _ := http.NewRequest("GET", base+"/metrics", nil)
