@@ -32,6 +32,9 @@ func (h httpBackend) Authorize(user string, priv httpapi.Privilege, obj httpapi.
 // MERGE HOOK (issue 12, H6 audit): replace the log line with
 //
 //	h.n.Audit(ctx, catalog.AuditEvent{At: ev.At, User: ev.User, Source: ev.Source, Kind: ev.Kind, What: ev.What, Outcome: ev.Outcome})
+//
+// (ev.What is the method and path, never a body, so it holds no secret;
+// ev.Outcome is "ok" or "SQLSTATE message", as catalog.AuditEvent's.)
 func (h httpBackend) Audit(_ context.Context, ev httpapi.AuditEvent) {
 	h.n.log.Info("audit", "kind", ev.Kind, "user", ev.User, "source", ev.Source, "what", ev.What, "outcome", ev.Outcome)
 }

@@ -25,6 +25,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"mime"
 	"net"
@@ -328,11 +329,16 @@ func isIngest(r *http.Request) bool {
 // admin API's shape).
 func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, AdminPrefix) }
 
-// statusWriter remembers the status of the reply, for the audit event.
+// statusWriter remembers the status of the reply and the start of an
+// error reply's body, for the audit event.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status  int
+	errBody []byte // the first bytes of a reply with status >= 400
 }
+
+// maxErrBody bounds what statusWriter keeps of an error reply.
+const maxErrBody = 4096
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
@@ -345,6 +351,9 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	if w.status >= 400 && len(w.errBody) < maxErrBody {
+		w.errBody = append(w.errBody, p[:min(len(p), maxErrBody-len(w.errBody))]...)
+	}
 	return w.ResponseWriter.Write(p)
 }
 
@@ -353,6 +362,23 @@ func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// outcome is the audit outcome of the reply: "ok", or the SQLSTATE and
+// message of the error (the error replies of this package carry them).
+func (w *statusWriter) outcome() string {
+	if w.status < 400 {
+		return "ok"
+	}
+	var admin AdminErrorReply
+	if json.Unmarshal(w.errBody, &admin) == nil && admin.Error.Code != "" {
+		return admin.Error.Code + " " + admin.Error.Message
+	}
+	var flat errorReply
+	if json.Unmarshal(w.errBody, &flat) == nil && flat.Code != "" {
+		return flat.Code + " " + flat.Error
+	}
+	return fmt.Sprintf("HTTP %d", w.status)
 }
 
 // deny replies to a refused request with status and e, in the error shape
@@ -425,12 +451,8 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		// A call that may change something is audited with its outcome.
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		outcome := "ok"
-		if sw.status >= 400 {
-			outcome = fmt.Sprintf("failed: HTTP %d", sw.status)
-		}
 		s.b.Audit(r.Context(), AuditEvent{At: s.now(), User: user, Source: sourceOf(r), Kind: "api",
-			What: r.Method + " " + r.URL.Path, Outcome: outcome})
+			What: r.Method + " " + r.URL.Path, Outcome: sw.outcome()})
 	})
 }
 
@@ -498,7 +520,7 @@ func (s *Server) authenticate(r *http.Request) (string, int, *pgerr.Error) {
 	}
 	switch {
 	case c.malformed != "":
-		s.failed(r, "", "malformed Authorization header")
+		s.failed(r, "", pgerr.InvalidAuthorization, "malformed Authorization header")
 		return "", http.StatusUnauthorized, pgerr.HTTPBadAuthHeader.New(c.malformed)
 	case c.token != "":
 		user, ok := s.sessions.lookup(c.token, now)
@@ -508,7 +530,7 @@ func (s *Server) authenticate(r *http.Request) (string, int, *pgerr.Error) {
 			}
 			s.sessions.revoke(c.token) // the role was dropped or lost LOGIN
 		}
-		s.failed(r, user, "invalid or expired session token")
+		s.failed(r, user, pgerr.InvalidAuthorization, "invalid or expired session token")
 		return "", http.StatusUnauthorized, pgerr.HTTPTokenInvalid.New()
 	case c.basic:
 		if r.TLS == nil {
@@ -523,7 +545,7 @@ func (s *Server) authenticate(r *http.Request) (string, int, *pgerr.Error) {
 		if role, ok := s.b.LoginRole(c.certUser); ok && role.Login {
 			return c.certUser, 0, nil
 		}
-		s.failed(r, c.certUser, "certificate names no role that may log in")
+		s.failed(r, c.certUser, pgerr.InvalidAuthorization, "certificate names no role that may log in")
 		return "", http.StatusUnauthorized, pgerr.HTTPCertUserUnknown.New(c.certUser)
 	case s.cfg.TrustLoopback && r.TLS == nil && isLoopback(r):
 		return superuser, 0, nil
@@ -532,11 +554,12 @@ func (s *Server) authenticate(r *http.Request) (string, int, *pgerr.Error) {
 }
 
 // failed counts a failed authentication against the request's source
-// and reports it to the audit log.
-func (s *Server) failed(r *http.Request, user, reason string) {
+// and reports it to the audit log with the SQLSTATE the client got and
+// the reason, which the client is not told.
+func (s *Server) failed(r *http.Request, user, code, reason string) {
 	s.limit.fail(sourceOf(r), s.now())
 	s.b.Audit(r.Context(), AuditEvent{At: s.now(), User: user, Source: sourceOf(r), Kind: "login",
-		What: "http " + r.Method + " " + r.URL.Path, Outcome: "failed: " + reason})
+		What: "http " + r.Method + " " + r.URL.Path, Outcome: code + " " + reason})
 }
 
 // dummyVerifier is checked when the user does not exist or has no
@@ -578,8 +601,9 @@ func (s *Server) checkPassword(r *http.Request, user, password string) *pgerr.Er
 		reason = "wrong password"
 	}
 	if reason != "" {
-		s.failed(r, user, reason)
-		return pgerr.HTTPAuthFailed.New(user)
+		e := pgerr.HTTPAuthFailed.New(user)
+		s.failed(r, user, e.Code, reason)
+		return e
 	}
 	return nil
 }

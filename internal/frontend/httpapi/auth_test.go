@@ -341,9 +341,9 @@ func TestAuthBadPasswordSameForEveryone(t *testing.T) {
 			reasons = append(reasons, ev.User+": "+ev.Outcome)
 		}
 	}
-	want := "alice: failed: wrong password,alice: failed: wrong password,nobody: failed: no such role,nobody: failed: no such role," +
-		"nologin: failed: role may not log in,nologin: failed: role may not log in,old: failed: password expired,old: failed: password expired," +
-		"cairn: failed: role has no password,cairn: failed: role has no password"
+	want := "alice: 28P01 wrong password,alice: 28P01 wrong password,nobody: 28P01 no such role,nobody: 28P01 no such role," +
+		"nologin: 28P01 role may not log in,nologin: 28P01 role may not log in,old: 28P01 password expired,old: 28P01 password expired," +
+		"cairn: 28P01 role has no password,cairn: 28P01 role has no password"
 	if strings.Join(reasons, ",") != want {
 		t.Errorf("audit:\n%s\nwant\n%s", strings.Join(reasons, ","), want)
 	}
@@ -460,6 +460,7 @@ func TestAuthAuditsChanges(t *testing.T) {
 	e.do(req{method: "POST", path: "/api/v1/nodes/n2/drain", remote: "127.0.0.1:1"})
 	tok := e.login("alice", "alice-pw")
 	e.do(req{method: "POST", path: "/api/v1/cluster/rebalance", header: bearer(tok)})
+	e.do(req{method: "GET", path: "/api/v1/nodes", header: bearer("not-a-token")})
 	var got []string
 	for _, ev := range e.f.audits() {
 		if !ev.At.Equal(e.now) {
@@ -470,7 +471,8 @@ func TestAuthAuditsChanges(t *testing.T) {
 	want := []string{
 		"api|cairn|127.0.0.1|POST /api/v1/nodes/n2/drain|ok",
 		"login|alice|10.1.2.3|http POST /api/v1/login|ok",
-		"api|alice|10.1.2.3|POST /api/v1/cluster/rebalance|failed: HTTP 403",
+		"api|alice|10.1.2.3|POST /api/v1/cluster/rebalance|42501 permission denied: POST /api/v1/cluster/rebalance needs the admin role",
+		"login||10.1.2.3|http GET /api/v1/nodes|28000 invalid or expired session token",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
