@@ -296,7 +296,8 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion}, n)
-	// TrustLoopback: every node is insecure until certificates land (issue 12, H1: n.certs == nil).
+	// TrustLoopback applies to plain HTTP only: once the HTTP port is TLS
+	// (httpapi.Config.TLS, a secure node) no request is trusted for its address.
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger, Hosts: httpHosts(cfg, n.httpLn.Addr()),
 		TrustLoopback: true, MetricsAuth: cfg.MetricsAuth}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
