@@ -45,6 +45,11 @@ func (b *apiBackend) LoginRole(name string) (httpapi.LoginRole, bool) {
 	return httpapi.LoginRole{Login: true, Verifier: v.String()}, true
 }
 
+func (b *apiBackend) PasswordMatches(verifier, password string) bool {
+	v, err := security.ParseVerifier(verifier)
+	return err == nil && v.CheckPassword(password)
+}
+
 func (b *apiBackend) Authorize(user string, priv httpapi.Privilege, obj httpapi.Object) error {
 	if user == "cairn" || b.admins[user] {
 		return nil

@@ -334,6 +334,11 @@ func TestAuthBadPasswordSameForEveryone(t *testing.T) {
 			t.Errorf("basic %s/%s: %d %v", c.user, c.pw, r.status, r.body)
 		}
 	}
+	// Every failure checked a password, so none is quicker than a wrong
+	// password (5 kinds, login and Basic each).
+	if e.f.mu.pwChecks != 10 {
+		t.Errorf("%d password checks for 10 failed attempts", e.f.mu.pwChecks)
+	}
 	// Each failure is an audit event that names its reason.
 	var reasons []string
 	for _, ev := range e.f.audits() {

@@ -42,6 +42,11 @@ type Backend interface {
 	// LoginRole returns what authentication needs of the role name; ok
 	// is false when there is no such role.
 	LoginRole(name string) (r LoginRole, ok bool)
+	// PasswordMatches reports whether password matches verifier, a
+	// role's stored SCRAM-SHA-256 verifier. With verifier "" (no role, no
+	// password) it returns false after as much work as a real check, so
+	// that a failure's timing does not tell whether the user exists.
+	PasswordMatches(verifier, password string) bool
 	// Authorize returns nil when user holds priv on obj, else a
 	// *pgerr.Error with SQLSTATE 42501.
 	Authorize(user string, priv Privilege, obj Object) error

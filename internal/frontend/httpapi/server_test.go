@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/security"
 	"github.com/cairndb/cairn/internal/types"
 )
 
@@ -30,6 +31,7 @@ type fakeBackend struct {
 		inserts   []*types.Batch
 		calls     int
 		audit     []AuditEvent
+		pwChecks  int // PasswordMatches calls
 	}
 	streams map[string][]Column
 	// users maps a login role to its SCRAM verifier; admins and inserters
@@ -106,6 +108,17 @@ func (f *fakeBackend) Authorize(user string, priv Privilege, obj Object) error {
 		return pgerr.PermissionDeniedAdmin.New(obj.Name, user)
 	}
 	return pgerr.New(pgerr.InsufficientPrivilege, "permission denied for %s %s", obj.Kind, obj.Name)
+}
+
+func (f *fakeBackend) PasswordMatches(verifier, password string) bool {
+	f.mu.Lock()
+	f.mu.pwChecks++
+	f.mu.Unlock()
+	if verifier == "" {
+		return false
+	}
+	v, err := security.ParseVerifier(verifier)
+	return err == nil && v.CheckPassword(password)
 }
 
 func (f *fakeBackend) Audit(_ context.Context, ev AuditEvent) {
