@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -17,10 +18,11 @@ import (
 
 	"github.com/cairndb/cairn/internal/bugs"
 	"github.com/cairndb/cairn/internal/node"
+	"github.com/cairndb/cairn/internal/security"
 )
 
 func startCmd() *cobra.Command {
-	var cfgFile, logLevel string
+	var cfgFile, logLevel, tlsMin string
 	var bugNames []string
 	var cfg node.Config
 	cmd := &cobra.Command{
@@ -50,6 +52,16 @@ A flag beats the environment, which beats the file.`,
 				}
 				cfg.Bugs = set
 			}
+			if cmd.Flags().Changed("tls-min-version") {
+				v, err := security.ParseTLSVersion(tlsMin)
+				if err != nil {
+					return exitWith(exitUsage, fmt.Errorf("--tls-min-version: %v", err))
+				}
+				cfg.TLSMinVersion = v
+			}
+			if err := node.CheckSecurity(cfg); err != nil {
+				return exitWith(exitUsage, err)
+			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return exitWith(exitUsage, fmt.Errorf("--log-level: %v", err))
@@ -70,14 +82,25 @@ A flag beats the environment, which beats the file.`,
 					return exitWith(exitAddrInUse, err)
 				case errors.Is(err, node.ErrDataDir):
 					return exitWith(exitDataDirErr, err)
+				case errors.Is(err, node.ErrInsecureListen):
+					return exitWith(exitUsage, err)
 				}
 				return exitWith(exitError, err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "cairn %s: node %s ready; connect with: psql -h %s -p %s -U cairn\n",
-				version, cfg.NodeID, hostOf(n.PGAddr()), portOf(n.PGAddr()))
+			fmt.Fprintln(cmd.ErrOrStderr(), readyLine(cfg, n.PGAddr()))
 			sig := make(chan os.Signal, 1)
-			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 			s := <-sig
+			for s == syscall.SIGHUP {
+				// SIGHUP reloads the certificates (a bad file keeps the
+				// ones in use; the node logs why).
+				if cfg.CertsDir == "" {
+					cfg.Logger.Info("SIGHUP: this node has no --certs-dir, nothing to reload")
+				} else {
+					_ = n.ReloadCerts()
+				}
+				s = <-sig
+			}
 			cfg.Logger.Info("shutting down", "signal", s.String())
 			signal.Stop(sig)
 			if err := n.Close(); err != nil {
@@ -99,6 +122,9 @@ A flag beats the environment, which beats the file.`,
 	f.StringVar(&cfg.Role, "role", "data", "data (holds replicas) or compute")
 	f.StringVar(&cfg.Zone, "zone", "", "zone label, used to spread replicas")
 	f.StringVar(&cfg.Region, "region", "", "region label")
+	f.StringVar(&cfg.CertsDir, "certs-dir", "", "directory with ca.crt, node.crt and node.key (cairn cert): TLS on every port, mutual TLS between nodes; reloaded on SIGHUP and on change")
+	f.BoolVar(&cfg.Insecure, "insecure", false, "run without TLS or node authentication, also on non-loopback addresses (only on a network you trust)")
+	f.StringVar(&tlsMin, "tls-min-version", "1.3", "lowest TLS version accepted: 1.3 or 1.2 (needs --certs-dir)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.DurationVar(&cfg.HeartbeatInterval, "raft-heartbeat-interval", 100*time.Millisecond, "Raft heartbeat interval")
 	f.DurationVar(&cfg.ElectionTimeout, "raft-election-timeout", 500*time.Millisecond, "Raft election timeout: how long followers wait for a leader before electing one")
@@ -152,6 +178,25 @@ func applyConfig(fs *pflag.FlagSet, file string) error {
 		}
 	})
 	return firstErr
+}
+
+// readyLine is what `cairn start` prints once the node serves: how to
+// connect, and whether it is secure.
+func readyLine(cfg node.Config, pgAddr string) string {
+	host, port := hostOf(pgAddr), portOf(pgAddr)
+	if cfg.CertsDir == "" {
+		how := "no TLS, loopback clients trusted"
+		if cfg.Insecure {
+			how = "--insecure: no TLS, nodes not authenticated"
+		}
+		return fmt.Sprintf("cairn %s: node %s ready (INSECURE: %s); connect with: psql -h %s -p %s -U cairn", version, cfg.NodeID, how, host, port)
+	}
+	d := cfg.CertsDir
+	if abs, err := filepath.Abs(d); err == nil {
+		d = abs
+	}
+	return fmt.Sprintf("cairn %s: node %s ready (secure); connect with: psql \"postgres://cairn@%s:%s/cairn?sslmode=verify-full&sslrootcert=%s&sslcert=%s&sslkey=%s\"",
+		version, cfg.NodeID, host, port, filepath.Join(d, security.CACertFile), filepath.Join(d, security.ClientCertFile("cairn")), filepath.Join(d, security.ClientKeyFile("cairn")))
 }
 
 func hostOf(addr string) string {

@@ -218,6 +218,12 @@ type Node struct {
 	// State is what an operator set: "" (none: liveness decides), or one
 	// of the NodeOffline… states.
 	State string `json:"state,omitempty"`
+	// Security and CertExpiresAt are what the node reports about itself
+	// (catalog/nodesec.go): "secure" or "insecure" ("" from a binary
+	// before issue 12), and its node certificate's expiry in unix seconds
+	// (0 when insecure).
+	Security      string `json:"security,omitempty"`
+	CertExpiresAt int64  `json:"cert_expires_at,omitempty"`
 }
 
 // Operator-set node states.

@@ -259,6 +259,9 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 	if c, ok, err := e.authzCommand(); ok {
 		return c, err
 	}
+	if c, ok, err := e.nodeSecCommand(); ok {
+		return c, err
+	}
 	return nil, pgerr.CatalogUnknownCmd.New(e.Op)
 }
 

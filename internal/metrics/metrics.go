@@ -52,6 +52,10 @@ type Metrics struct {
 	// ViewLateEvents is, per tumble()/hop() view, the events left out as
 	// late by the view shards this node holds.
 	ViewLateEvents *prometheus.GaugeVec
+	// CertExpiration is, per certificate in use (kind ca, node or client;
+	// name: its file, or the CA's subject), when it expires, in unix
+	// seconds. Set on every certificate (re)load; empty when insecure.
+	CertExpiration *prometheus.GaugeVec
 }
 
 // latencyBuckets spans 50µs to ~13s: fsyncs on fast NVMe are tens of
@@ -92,10 +96,14 @@ func New() *Metrics {
 			Name: "cairn_view_late_events",
 			Help: "Events a tumble()/hop() view left out because their window had closed (beyond the allowed lateness), summed over the view shards this node holds.",
 		}, []string{"view"}),
+		CertExpiration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cairn_cert_expiration_seconds",
+			Help: "When each certificate in use expires (unix seconds), by kind (ca, node, client) and name.",
+		}, []string{"kind", "name"}),
 	}
 	m.Registry.MustRegister(
 		m.RaftProposals, m.RaftCommitLatency, m.FsyncLatency,
-		m.EventsIngested, m.ViewLagEvents, m.ViewLagSeconds, m.ViewLateEvents,
+		m.EventsIngested, m.ViewLagEvents, m.ViewLagSeconds, m.ViewLateEvents, m.CertExpiration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -184,4 +192,22 @@ func (m *Metrics) DropStream(stream string) {
 		return
 	}
 	m.EventsIngested.DeleteLabelValues(stream)
+}
+
+// CertExpiry is one certificate for SetCertExpirations.
+type CertExpiry struct {
+	Kind, Name string
+	NotAfter   time.Time
+}
+
+// SetCertExpirations replaces the cairn_cert_expiration_seconds series
+// with certs (the certificates now in use).
+func (m *Metrics) SetCertExpirations(certs []CertExpiry) {
+	if m == nil {
+		return
+	}
+	m.CertExpiration.Reset()
+	for _, c := range certs {
+		m.CertExpiration.WithLabelValues(c.Kind, c.Name).Set(float64(c.NotAfter.Unix()))
+	}
 }

@@ -75,3 +75,22 @@ func TestNilSafe(t *testing.T) {
 		t.Errorf("nil metrics handler: status %d, want 404", rec.Code)
 	}
 }
+
+func TestCertExpirations(t *testing.T) {
+	m := New()
+	m.SetCertExpirations([]CertExpiry{{Kind: "ca", Name: "Cairn CA", NotAfter: time.Unix(2000000000, 0)}, {Kind: "node", Name: "node.crt", NotAfter: time.Unix(1900000000, 0)}})
+	out := scrape(t, m)
+	for _, want := range []string{`cairn_cert_expiration_seconds{kind="ca",name="Cairn CA"} 2e+09`, `cairn_cert_expiration_seconds{kind="node",name="node.crt"} 1.9e+09`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %s in\n%s", want, out)
+		}
+	}
+	// A reload replaces the set: a certificate no longer in use goes away.
+	m.SetCertExpirations([]CertExpiry{{Kind: "node", Name: "node.crt", NotAfter: time.Unix(1950000000, 0)}})
+	out = scrape(t, m)
+	if strings.Contains(out, `kind="ca"`) || !strings.Contains(out, `cairn_cert_expiration_seconds{kind="node",name="node.crt"} 1.95e+09`) {
+		t.Errorf("after the second set:\n%s", out)
+	}
+	var nilM *Metrics
+	nilM.SetCertExpirations(nil)
+}

@@ -22,8 +22,10 @@ func (n *Node) selfNode() catalog.Node {
 	if role == "" {
 		role = "data"
 	}
+	sec, certExp := n.securityReport()
 	return catalog.Node{ID: n.id.RaftID, Name: n.cfg.NodeID, ClusterAddr: n.clusterLn.Addr().String(), PGAddr: n.pgLn.Addr().String(),
-		HTTPAddr: n.httpLn.Addr().String(), Role: role, Zone: n.cfg.Zone, Region: n.cfg.Region, JoinedAt: time.Now().Unix()}
+		HTTPAddr: n.httpLn.Addr().String(), Role: role, Zone: n.cfg.Zone, Region: n.cfg.Region, JoinedAt: time.Now().Unix(),
+		Security: sec, CertExpiresAt: certExp}
 }
 
 // resolve maps a raft id to its cluster address: the catalog, else what

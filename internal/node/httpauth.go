@@ -66,16 +66,10 @@ func (h httpBackend) Audit(_ context.Context, ev httpapi.AuditEvent) {
 // httpHosts lists the names a Host header may carry for this node: the
 // host of --http-addr (every interface address and the machine's name when
 // it listens on all of them) and --http-host. Loopback names are added by
-// httpapi.
-//
-// MERGE HOOK (issue 12, H1 certs): in secure mode add the DNS names and IP
-// addresses of node.crt (its SANs) here.
-func httpHosts(cfg Config, ln net.Addr) []string {
-	hosts := append([]string(nil), cfg.HTTPHosts...)
-	host := hostOnly(cfg.HTTPAddr)
-	if ln != nil {
-		host = hostOnly(ln.String())
-	}
+// httpapi; a secure node's certificate names by certHosts.
+func (n *Node) httpHosts() []string {
+	hosts := append([]string(nil), n.cfg.HTTPHosts...)
+	host := hostOnly(n.httpLn.Addr().String())
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsUnspecified() {
 		return append(hosts, host)
@@ -90,6 +84,22 @@ func httpHosts(cfg Config, ln net.Addr) []string {
 		}
 	}
 	return hosts
+}
+
+// certHosts returns the DNS names and addresses of the node certificate
+// now loaded (nil when insecure): clients that verify it call the node by
+// one of them.
+func (n *Node) certHosts() []string {
+	if n.certs == nil {
+		return nil
+	}
+	var out []string
+	for _, ci := range n.certs.Infos() {
+		if ci.Kind == security.KindNode {
+			out = append(out, ci.Hosts...)
+		}
+	}
+	return out
 }
 
 func hostOnly(hostport string) string {

@@ -36,6 +36,7 @@ import (
 	"github.com/cairndb/cairn/internal/replica"
 	"github.com/cairndb/cairn/internal/router"
 	"github.com/cairndb/cairn/internal/rpc"
+	"github.com/cairndb/cairn/internal/security"
 	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/timing"
@@ -94,6 +95,13 @@ type Config struct {
 	// MetricsAuth requires an authenticated user on GET /metrics
 	// (--metrics-auth).
 	MetricsAuth bool
+	// CertsDir makes the node secure (tls.go): TLS on every port with the
+	// certificates there, mutual TLS between nodes. Insecure says, with
+	// no CertsDir, that listening insecurely beyond loopback is meant.
+	// TLSMinVersion is the lowest TLS version (0: 1.3).
+	CertsDir      string
+	Insecure      bool
+	TLSMinVersion uint16
 }
 
 // ticks converts a duration to raft ticks of tick.
@@ -137,6 +145,9 @@ type Node struct {
 
 	replicas *replica.Manager // this node's data-shard replicas
 	router   *router.Router   // where reads and writes go
+
+	certs      *security.Certs // nil when insecure (tls.go)
+	registered atomic.Bool     // the node's record is in the catalog: reloads update it
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -144,6 +155,9 @@ type Node struct {
 func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if err := CheckSecurity(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.TestFaults && cfg.DiskFaults == nil {
 		cfg.DiskFaults = &faults.Disk{}
@@ -173,6 +187,9 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.id, n.lock = id, lock
+	if err := n.loadCerts(); err != nil {
+		return nil, err
+	}
 	listen := func(what, addr string) (net.Listener, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -194,7 +211,8 @@ func Start(cfg Config) (*Node, error) {
 	}
 	// The join RPC dials the seeds with the transport's client TLS, so a
 	// node joins through the same (mutual) TLS as all its later traffic.
-	trCfg := transport.Config{Resolve: n.resolve, Handler: n, Logger: cfg.Logger}
+	trCfg := transport.Config{Resolve: n.resolve, Handler: n, Logger: cfg.Logger,
+		ServerTLS: n.tlsConf((*security.Certs).PeerServer), ClientTLS: n.tlsConf((*security.Certs).PeerClient)}
 	bootstrap := false
 	if n.id.RaftID == 0 {
 		if len(cfg.Join) == 0 {
@@ -287,6 +305,8 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.member.Register(n.selfNode(), n.id.ClusterID); err != nil {
 		return nil, err
 	}
+	n.registered.Store(true)
+	n.watchCerts()
 	n.replicas.DestroyOrphans()
 	n.replicas.Reconcile()
 	n.wg.Add(4)
@@ -295,11 +315,16 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Retention, nil, n.replicas.TrimExpired)
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 
-	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion}, n)
-	// TrustLoopback applies to plain HTTP only: once the HTTP port is TLS
-	// (httpapi.Config.TLS, a secure node) no request is trusted for its address.
-	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger, Hosts: httpHosts(cfg, n.httpLn.Addr()),
-		TrustLoopback: true, MetricsAuth: cfg.MetricsAuth}, httpBackend{n})
+	auth := newNodeAuth(n.meta.Catalog, n.id.ClusterID, n.certs == nil, n.metrics.Registry, n.log)
+	// MERGER (H6 audit): auth.audit = func(user, source, method, reason string) {
+	//	n.Audit(n.ctx, catalog.AuditEvent{User: user, Source: source, Kind: "login", What: "login (" + method + ")", Outcome: "failed: " + reason})
+	// }
+	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion,
+		TLS: n.tlsConf((*security.Certs).PGServer), RequireTLS: n.certs != nil, Auth: auth}, n)
+	// Loopback clients are trusted only on an insecure node, and only over
+	// plain HTTP (httpapi checks r.TLS too).
+	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer),
+		Hosts: n.httpHosts(), MoreHosts: n.certHosts, TrustLoopback: n.certs == nil, MetricsAuth: cfg.MetricsAuth}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
@@ -315,8 +340,14 @@ func Start(cfg Config) (*Node, error) {
 	go func() { _ = n.http.Serve(n.httpLn) }()
 	ok = true
 	n.log.Info("cairn node started", "node_id", cfg.NodeID, "cluster_id", n.id.ClusterID,
-		"pg_addr", n.pgLn.Addr().String(), "http_addr", n.httpLn.Addr().String(), "data_dir", cfg.DataDir)
+		"pg_addr", n.pgLn.Addr().String(), "http_addr", n.httpLn.Addr().String(), "data_dir", cfg.DataDir, "security", n.Security())
 	return n, nil
+}
+
+// Security is "secure" (--certs-dir) or "insecure".
+func (n *Node) Security() string {
+	sec, _ := n.securityReport()
+	return sec
 }
 
 // RaftID returns this node's raft replica id.

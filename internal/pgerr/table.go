@@ -626,30 +626,6 @@ var (
 	CopyHeaderMatch      = def("copy_header_match", FeatureNotSupported, "COPY HEADER MATCH is not supported", "Use HEADER true: COPY FROM then skips the first line without checking it.")
 )
 
-// issue 12: tlswire
-var (
-	TLSRequired        = def("tls_required", InvalidAuthorization, "connection requires TLS", "This node accepts only encrypted connections: connect with sslmode=require, or sslmode=verify-full and sslrootcert=<certs-dir>/ca.crt.")
-	TLSNegotiatedTwice = def("tls_negotiated_twice", ProtocolViolation, "SSLRequest or GSSENCRequest after the connection's encryption was negotiated", "")
-	BadStartupLength   = def("bad_startup_length", ProtocolViolation, "invalid length of startup packet: %d bytes", "")
-	DirectTLSRefused   = def("direct_tls_refused", ProtocolViolation, "direct TLS connection without ALPN protocol \"postgresql\"", "Use sslnegotiation=postgres, or a client that sends ALPN \"postgresql\" with sslnegotiation=direct.")
-)
-
-// issue 12: httpauth (who may call the HTTP API)
-var (
-	HTTPAuthRequired    = def("http_auth_required", InvalidAuthorization, "authentication required", "Send a client certificate, a session token from POST /api/v1/login (Authorization: Bearer …), or HTTP Basic credentials over HTTPS.")
-	HTTPAuthFailed      = def("http_auth_failed", "28P01", "password authentication failed for user %q", "")
-	HTTPCertUserUnknown = def("http_cert_user_unknown", InvalidAuthorization, "certificate authentication failed for user %q", "The client certificate's CN must name a role that may log in (CREATE USER or ALTER ROLE … LOGIN).")
-	HTTPTokenInvalid    = def("http_token_invalid", InvalidAuthorization, "session token is invalid or expired", "Log in again with POST /api/v1/login.")
-	HTTPBasicNeedsTLS   = def("http_basic_needs_tls", InvalidAuthorization, "HTTP Basic authentication is refused over plain HTTP: it would send the password with every request", "Use HTTPS, or get a session token with POST /api/v1/login.")
-	HTTPBadAuthHeader   = def("http_bad_auth_header", InvalidAuthorization, "malformed Authorization header: %s", "Send \"Authorization: Bearer <token>\", or \"Authorization: Basic <base64 of user:password>\" over HTTPS.")
-	HTTPTooManyFailures = def("http_too_many_failures", InvalidAuthorization, "too many failed logins from %s", "Wait %d seconds before trying again.")
-	HTTPLoginBody       = def("http_login_body", InvalidParameterValue, "POST /api/v1/login needs {\"user\": \"…\", \"password\": \"…\"}", "")
-	HTTPLogoutNoToken   = def("http_logout_no_token", InvalidParameterValue, "this request carries no session token to log out", "POST /api/v1/logout ends the session whose token is sent as Authorization: Bearer or the cairn_session cookie.")
-	HTTPContentType     = def("http_content_type", FeatureNotSupported, "Content-Type %q is not accepted by %s %s; send %s", "Browsers may send plain-text and form posts across sites without asking; only JSON bodies are accepted so that a web page cannot call this API.")
-	HTTPHostRefused     = def("http_host_refused", InvalidAuthorization, "Host %q is not an address of this node", "Call the node by one of its addresses, or add the name with cairn start --http-host.")
-	HTTPOriginRefused   = def("http_origin_refused", InvalidAuthorization, "cross-origin request from Origin %q refused", "The HTTP API answers only requests from its own origin.")
-)
-
 // issue 12: authz (roles, grants, privileges)
 var (
 	RoleNameEmpty         = def("role_name_empty", "42602", "zero-length role name is not allowed", "")
@@ -665,4 +641,41 @@ var (
 	PermissionDenied      = def("permission_denied", InsufficientPrivilege, "permission denied for %s %s", "")
 	PermissionDeniedAdmin = def("permission_denied_admin", InsufficientPrivilege, "permission denied: %s needs the admin role", "An admin can run GRANT admin TO %s.")
 	MustBeOwner           = def("must_be_owner", InsufficientPrivilege, "must be owner of %s %s", "The owner, or a member of admin, may change or drop it.")
+)
+
+// issue 12: tlswire
+var (
+	TLSRequired        = def("tls_required", InvalidAuthorization, "connection requires TLS", "This node accepts only encrypted connections: connect with sslmode=require, or sslmode=verify-full and sslrootcert=<certs-dir>/ca.crt.")
+	TLSNegotiatedTwice = def("tls_negotiated_twice", ProtocolViolation, "SSLRequest or GSSENCRequest after the connection's encryption was negotiated", "")
+	BadStartupLength   = def("bad_startup_length", ProtocolViolation, "invalid length of startup packet: %d bytes", "")
+	DirectTLSRefused   = def("direct_tls_refused", ProtocolViolation, "direct TLS connection without ALPN protocol \"postgresql\"", "Use sslnegotiation=postgres, or a client that sends ALPN \"postgresql\" with sslnegotiation=direct.")
+)
+
+// issue 12: authn
+var (
+	PasswordAuthFailed = def("password_auth_failed", InvalidPassword, "password authentication failed for user %q", "")
+	CertAuthFailed     = def("cert_auth_failed", InvalidAuthorization, "certificate authentication failed for user %q", "%s")
+	SCRAMMalformed     = def("scram_malformed", ProtocolViolation, "malformed SCRAM message: %v", "")
+	SCRAMBinding       = def("scram_binding", ProtocolViolation, "%v", "Connect with channel_binding=prefer or require over TLS, and check that nothing between client and server terminates TLS.")
+	AuthRateLimited    = def("auth_rate_limited", TooManyConnections, "too many failed login attempts from %s", "Wait %s, then connect with the right password or client certificate.")
+	AuthTimeout        = def("auth_timeout", QueryCanceled, "canceling authentication due to timeout", "")
+	AuthUnexpected     = def("auth_unexpected", ProtocolViolation, "expected a SASL response, got message type %q", "")
+)
+
+// InvalidPassword is SQLSTATE 28P01.
+const InvalidPassword = "28P01"
+
+// issue 12: httpauth (who may call the HTTP API)
+var (
+	HTTPAuthRequired    = def("http_auth_required", InvalidAuthorization, "authentication required", "Send a client certificate, a session token from POST /api/v1/login (Authorization: Bearer …), or HTTP Basic credentials over HTTPS.")
+	HTTPCertUserUnknown = def("http_cert_user_unknown", InvalidAuthorization, "certificate authentication failed for user %q", "The client certificate's CN must name a role that may log in (CREATE USER or ALTER ROLE … LOGIN).")
+	HTTPTokenInvalid    = def("http_token_invalid", InvalidAuthorization, "session token is invalid or expired", "Log in again with POST /api/v1/login.")
+	HTTPBasicNeedsTLS   = def("http_basic_needs_tls", InvalidAuthorization, "HTTP Basic authentication is refused over plain HTTP: it would send the password with every request", "Use HTTPS, or get a session token with POST /api/v1/login.")
+	HTTPBadAuthHeader   = def("http_bad_auth_header", InvalidAuthorization, "malformed Authorization header: %s", "Send \"Authorization: Bearer <token>\", or \"Authorization: Basic <base64 of user:password>\" over HTTPS.")
+	HTTPTooManyFailures = def("http_too_many_failures", InvalidAuthorization, "too many failed logins from %s", "Wait %d seconds before trying again.")
+	HTTPLoginBody       = def("http_login_body", InvalidParameterValue, "POST /api/v1/login needs {\"user\": \"…\", \"password\": \"…\"}", "")
+	HTTPLogoutNoToken   = def("http_logout_no_token", InvalidParameterValue, "this request carries no session token to log out", "POST /api/v1/logout ends the session whose token is sent as Authorization: Bearer or the cairn_session cookie.")
+	HTTPContentType     = def("http_content_type", FeatureNotSupported, "Content-Type %q is not accepted by %s %s; send %s", "Browsers may send plain-text and form posts across sites without asking; only JSON bodies are accepted so that a web page cannot call this API.")
+	HTTPHostRefused     = def("http_host_refused", InvalidAuthorization, "Host %q is not an address of this node", "Call the node by one of its addresses, or add the name with cairn start --http-host.")
+	HTTPOriginRefused   = def("http_origin_refused", InvalidAuthorization, "cross-origin request from Origin %q refused", "The HTTP API answers only requests from its own origin.")
 )

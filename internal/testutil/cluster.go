@@ -22,6 +22,7 @@ type Cluster struct {
 	Label    string    // names the tool in log files' start and exit lines
 	Echo     io.Writer // also receives every node's output
 	OwnGroup bool      // see Node.OwnGroup
+	CertsDir string    // every node starts secure with this certs dir (MakeCerts); "" insecure
 
 	mu struct {
 		sync.Mutex
@@ -75,7 +76,7 @@ func (c *Cluster) Add(ctx context.Context, name, join string) (*Node, error) {
 	if c.LogDir != "" {
 		p.LogPath = filepath.Join(c.LogDir, name+".log")
 	}
-	p.Label, p.Echo, p.OwnGroup = c.Label, c.Echo, c.OwnGroup
+	p.Label, p.Echo, p.OwnGroup, p.CertsDir = c.Label, c.Echo, c.OwnGroup, c.CertsDir
 	c.mu.Lock()
 	if c.mu.nodes == nil {
 		c.mu.nodes = map[string]*Node{}

@@ -32,6 +32,10 @@ type Node struct {
 	HTTP    string // --http-addr
 	Cluster string // --cluster-addr
 	Args    []string
+	// CertsDir, when set, starts the node secure (--certs-dir; see
+	// MakeCerts): URL, HTTPBase and HTTPClient then use TLS and
+	// client.cairn.
+	CertsDir string
 	// LogPath, when set, collects the output of every run, with a line at
 	// each start and exit naming Label; otherwise Log holds the last run's.
 	LogPath string
@@ -75,8 +79,12 @@ func NewNode(bin, name, dataDir string) (*Node, error) {
 	return &Node{Name: name, Bin: bin, DataDir: dataDir, PGAddr: addrs[0], HTTP: addrs[1], Cluster: addrs[2]}, nil
 }
 
-// URL is the node's PostgreSQL URL.
+// URL is the node's PostgreSQL URL: for a secure node, user cairn with
+// its client certificate and sslmode=verify-full.
 func (n *Node) URL() string {
+	if n.CertsDir != "" {
+		return SecureURL(n.PGAddr, "cairn", n.CertsDir)
+	}
 	return fmt.Sprintf("postgres://cairn@%s/cairn?sslmode=disable", n.PGAddr)
 }
 
@@ -87,6 +95,9 @@ func (n *Node) args(extra []string) []string {
 		args = append(args, "--node-id", n.Name)
 	}
 	args = append(args, "--data-dir", n.DataDir, "--pg-addr", n.PGAddr, "--http-addr", n.HTTP, "--cluster-addr", n.Cluster)
+	if n.CertsDir != "" {
+		args = append(args, "--certs-dir", n.CertsDir)
+	}
 	args = append(append(args, n.Args...), extra...)
 	return args
 }

@@ -79,12 +79,18 @@ var faultClient = &http.Client{Timeout: 3 * time.Second}
 // reported as ErrFaultUnsupported: the endpoint or that request kind is
 // missing (a node started without --unsafe-test-faults, or an old build).
 func (n *Node) PostFault(ctx context.Context, body string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+n.HTTP+"/debug/faults", strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.HTTPBase()+"/debug/faults", strings.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := faultClient.Do(req)
+	client := faultClient
+	if n.CertsDir != "" {
+		if client, err = n.HTTPClient(faultClient.Timeout); err != nil {
+			return err
+		}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

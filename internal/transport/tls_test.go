@@ -112,3 +112,20 @@ func TestMutualTLS(t *testing.T) {
 	}()
 	checkNoLeaks(t, before)
 }
+
+// A server config whose GetConfigForClient hands out the current
+// certificates (as a reloadable one does) works, though the configs it
+// returns do not offer ALPN h2 themselves (credentials.NewTLS adds it to
+// them; gRPC clients insist on it).
+func TestMutualTLSConfigCallback(t *testing.T) {
+	ca := testcerts.New(t)
+	cur := ca.PeerServerConfig(t)
+	callback := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return cur, nil }}
+	n := newTLSNet()
+	defer n.close(t)
+	n.start(t, 1, ca.PeerServerConfig(t), ca.PeerClientConfig(t))
+	n.start(t, 2, callback, ca.PeerClientConfig(t))
+	if got, err := n.tr[1].Call(callCtx(t, 10*time.Second), 2, "echo", []byte("cb")); err != nil || string(got) != "echo:cb" {
+		t.Fatalf("call to a server with a config callback: %q %v", got, err)
+	}
+}

@@ -290,6 +290,25 @@ func allowedHosts(list []string) map[string]bool {
 	return m
 }
 
+// hostAllowed reports whether a Host header names this node.
+func (s *Server) hostAllowed(host string) bool {
+	name := hostName(host)
+	if name == "" {
+		return false
+	}
+	if s.hosts[name] {
+		return true
+	}
+	if s.cfg.MoreHosts != nil {
+		for _, h := range s.cfg.MoreHosts() {
+			if hostName(h) == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // sameAuthority reports whether an Origin (scheme://host[:port]) names
 // the same host and port as the Host header of a request made with TLS
 // (tls) or without.
@@ -406,7 +425,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !s.hosts[hostName(r.Host)] {
+		if !s.hostAllowed(r.Host) {
 			s.deny(w, r, http.StatusMisdirectedRequest, pgerr.HTTPHostRefused.New(r.Host))
 			return
 		}
@@ -586,7 +605,7 @@ func (s *Server) checkPassword(r *http.Request, user, password string) *pgerr.Er
 		reason = "wrong password"
 	}
 	if reason != "" {
-		e := pgerr.HTTPAuthFailed.New(user)
+		e := pgerr.PasswordAuthFailed.New(user)
 		s.failed(r, user, e.Code, reason)
 		return e
 	}

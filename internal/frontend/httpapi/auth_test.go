@@ -208,6 +208,16 @@ func TestAuthHostAndOrigin(t *testing.T) {
 			t.Errorf("Host %q Origin %q: code %q", c.host, c.origin, r.code())
 		}
 	}
+	// Names that change at run time (a reloaded certificate's).
+	more := []string{"old.example"}
+	e.s.cfg.MoreHosts = func() []string { return more }
+	if r := e.do(req{method: "GET", path: "/api/v1/nodes", remote: lo, header: map[string]string{"Host": "old.example:8480"}}); r.status != 200 {
+		t.Errorf("a MoreHosts name: %d", r.status)
+	}
+	more = []string{"new.example"}
+	if r := e.do(req{method: "GET", path: "/api/v1/nodes", remote: lo, header: map[string]string{"Host": "old.example:8480"}}); r.status != 421 {
+		t.Errorf("a name MoreHosts no longer gives: %d", r.status)
+	}
 	// GETs are checked too (a rebinding page could read the replies).
 	if r := e.do(req{method: "GET", path: "/api/v1/nodes", remote: lo, header: map[string]string{"Host": "evil.example"}}); r.status != 421 {
 		t.Errorf("GET with a foreign Host: %d", r.status)

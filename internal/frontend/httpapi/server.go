@@ -67,6 +67,10 @@ type Config struct {
 	// Hosts are the names and addresses of this node a Host header may
 	// carry (ports ignored); localhost, 127.0.0.1 and ::1 always may.
 	Hosts []string
+	// MoreHosts, if set, is asked for further names when a Host header
+	// is none of Hosts: names that change at run time, like those of a
+	// reloadable node certificate.
+	MoreHosts func() []string
 	// TrustLoopback treats a loopback client without credentials as the
 	// superuser cairn over plain HTTP: an insecure node, as SQL trusts.
 	TrustLoopback bool

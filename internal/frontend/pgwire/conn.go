@@ -275,6 +275,9 @@ func (c *conn) startSession(m *pgproto3.StartupMessage) bool {
 		sort.Strings(unknownOpts)
 		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unknownOpts})
 	}
+	if !c.authenticate(params["user"], params["database"]) {
+		return false
+	}
 	// The secret is set before register publishes c to cancel requests.
 	c.secret = make([]byte, 4)
 	if _, err := rand.Read(c.secret); err != nil {

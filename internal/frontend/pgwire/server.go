@@ -42,6 +42,14 @@ type Config struct {
 	// StartupTimeout bounds the startup phase of a connection, TLS
 	// handshake included, up to the start of its session (default 30s).
 	StartupTimeout time.Duration
+	// Auth decides how each connection authenticates (auth.go); nil lets
+	// every startup in as the user it names (unit tests).
+	Auth Authenticator
+	// AuthFailureLimit failed logins from one IP within AuthFailureWindow
+	// make further attempts from it wait, refused with 53300, until the
+	// window ends (defaults 5 and one minute).
+	AuthFailureLimit  int
+	AuthFailureWindow time.Duration
 }
 
 // parseSQL is the parser; tests substitute a splitter so the package can
@@ -51,9 +59,10 @@ var parseSQL = parser.Parse
 // Server accepts PostgreSQL connections and runs one goroutine per
 // connection.
 type Server struct {
-	cfg Config
-	h   Handler
-	log *slog.Logger
+	cfg       Config
+	h         Handler
+	log       *slog.Logger
+	authLimit *failureLimiter // failed logins per source IP (auth.go)
 
 	shuttingDown atomic.Bool
 	wg           sync.WaitGroup // one per connection goroutine
@@ -85,7 +94,7 @@ func NewServer(cfg Config, h Handler) *Server {
 	if cfg.ServerVersion == "" {
 		cfg.ServerVersion = "16.0"
 	}
-	s := &Server{cfg: cfg, h: h, log: cfg.Logger}
+	s := &Server{cfg: cfg, h: h, log: cfg.Logger, authLimit: newFailureLimiter(cfg.AuthFailureLimit, cfg.AuthFailureWindow)}
 	s.mu.conns = make(map[*conn]struct{})
 	s.mu.byPID = make(map[uint32]*conn)
 	return s

@@ -193,7 +193,8 @@ func Shards(ctx context.Context, n Status) *exec.MemTable {
 func Nodes(n Status) *exec.MemTable {
 	t := &exec.MemTable{Cols: []exec.Column{{Name: "node_id", T: types.Text}, {Name: "address", T: types.Text}, {Name: "role", T: types.Text},
 		{Name: "zone", T: types.Text}, {Name: "region", T: types.Text}, {Name: "state", T: types.Text}, {Name: "leaders", T: types.Int8},
-		{Name: "replicas", T: types.Int8}, {Name: "last_heartbeat", T: types.TimestampTZ}}}
+		{Name: "replicas", T: types.Int8}, {Name: "last_heartbeat", T: types.TimestampTZ},
+		{Name: "security", T: types.Text}, {Name: "cert_expires_at", T: types.TimestampTZ}}}
 	cat := n.Catalog()
 	replicas := map[uint64]int64{}
 	for _, ref := range cat.Groups() {
@@ -228,9 +229,26 @@ func Nodes(n Status) *exec.MemTable {
 			}
 		}
 		t.Rows = append(t.Rows, []types.Datum{txt(nd.Name), txt(nd.ClusterAddr), txt(nd.Role), txt(nd.Zone), txt(nd.Region),
-			txt(state(n, nd)), ld, i8(replicas[nd.ID]), hb})
+			txt(state(n, nd)), ld, i8(replicas[nd.ID]), hb, nodeSecurity(nd), certExpiry(nd)})
 	}
 	return t
+}
+
+// nodeSecurity is what the node reported about itself: 'secure' or
+// 'insecure', NULL from a binary that reports nothing.
+func nodeSecurity(nd *catalog.Node) types.Datum {
+	if nd.Security == "" {
+		return types.NullOf(types.Text)
+	}
+	return txt(nd.Security)
+}
+
+// certExpiry is the node certificate's expiry, NULL when insecure.
+func certExpiry(nd *catalog.Node) types.Datum {
+	if nd.CertExpiresAt == 0 {
+		return types.NullOf(types.TimestampTZ)
+	}
+	return types.NewInt(types.TimestampTZ, nd.CertExpiresAt*1_000_000)
 }
 
 // LeaderTerms is cairn_cluster.leader_terms: every (group, term) this

@@ -1,0 +1,114 @@
+package pgwire
+
+import (
+	"sync"
+	"time"
+)
+
+// Defaults of the failed-login limit (Config.AuthFailureLimit and
+// AuthFailureWindow).
+const (
+	defaultAuthFailureLimit  = 5
+	defaultAuthFailureWindow = time.Minute
+	// authLimiterSources bounds the sources the limiter remembers; past
+	// it, expired entries and then the oldest are dropped.
+	authLimiterSources = 4096
+)
+
+// failureLimiter counts failed logins per source IP in fixed windows:
+// after max failures within one window, further attempts from that
+// source are refused until the window ends. A success does not reset
+// the count (an attacker with one valid account could otherwise clear
+// it between guesses at another).
+type failureLimiter struct {
+	max    int
+	window time.Duration
+	now    func() time.Time // tests replace it
+
+	mu struct {
+		sync.Mutex
+		bySource map[string]*sourceFailures
+	}
+}
+
+type sourceFailures struct {
+	start time.Time // when the current window began
+	n     int       // failures in it
+}
+
+func newFailureLimiter(max int, window time.Duration) *failureLimiter {
+	if max <= 0 {
+		max = defaultAuthFailureLimit
+	}
+	if window <= 0 {
+		window = defaultAuthFailureWindow
+	}
+	l := &failureLimiter{max: max, window: window, now: time.Now}
+	l.mu.bySource = make(map[string]*sourceFailures)
+	return l
+}
+
+// blocked returns how long source must wait before it may try again
+// (0: it may try now).
+func (l *failureLimiter) blocked(source string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.mu.bySource[source]
+	if f == nil {
+		return 0
+	}
+	now := l.now()
+	left := f.start.Add(l.window).Sub(now)
+	if left <= 0 {
+		delete(l.mu.bySource, source)
+		return 0
+	}
+	if f.n >= l.max {
+		return left
+	}
+	return 0
+}
+
+// fail records a failed login from source.
+func (l *failureLimiter) fail(source string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	f := l.mu.bySource[source]
+	if f == nil || now.Sub(f.start) >= l.window {
+		if f == nil && len(l.mu.bySource) >= authLimiterSources {
+			l.evictLocked(now)
+		}
+		f = &sourceFailures{start: now}
+		l.mu.bySource[source] = f
+	}
+	f.n++
+}
+
+// evictLocked makes room for one more source: it drops every expired
+// entry, and if none had expired, the one whose window began first.
+func (l *failureLimiter) evictLocked(now time.Time) {
+	var oldest string
+	var oldestStart time.Time
+	dropped := false
+	for src, f := range l.mu.bySource {
+		if now.Sub(f.start) >= l.window {
+			delete(l.mu.bySource, src)
+			dropped = true
+			continue
+		}
+		if oldest == "" || f.start.Before(oldestStart) {
+			oldest, oldestStart = src, f.start
+		}
+	}
+	if !dropped && oldest != "" {
+		delete(l.mu.bySource, oldest)
+	}
+}
+
+// sources is how many sources the limiter remembers (tests).
+func (l *failureLimiter) sources() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.mu.bySource)
+}
