@@ -2,15 +2,16 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: build test deps lint unit chaos-ci fuzz bench start clean
+.PHONY: build test deps lint unit chaos-ci secrets-check fuzz bench start clean
 
 build:
 	$(GO) build -o bin/cairn ./cmd/cairn
 
 # The whole test suite: the real clients the tests drive (installed once),
 # formatting, vet, staticcheck, every test with -race, then a short seeded
-# fault campaign (cairn chaos) on 3 nodes.
-test: deps lint unit chaos-ci
+# fault campaign (cairn chaos) on 3 nodes, whose node logs must hold no
+# private key or password verifier.
+test: deps lint unit chaos-ci secrets-check
 
 # psql, PostgreSQL 15, psycopg2, pgjdbc + JDK, node-postgres: installed with
 # apt-get and npm when missing (needs root the first time).
@@ -30,6 +31,9 @@ unit:
 chaos-ci: build
 	rm -rf chaos-ci
 	./bin/cairn chaos --duration 60s --nodes 3 --seed 1 --faults kill,pause,partition --out chaos-ci
+
+secrets-check:
+	bash scripts/check-secrets.sh chaos-ci
 
 fuzz:
 	$(GO) test ./internal/sql/parser -run '^$$' -fuzz FuzzParse -fuzztime 60s

@@ -282,6 +282,9 @@ type Catalog struct {
 	// Grants are, per object (GrantKey "kind:name"), per grantee (a role
 	// or public), the privileges granted, in KindPrivileges order.
 	Grants map[string]map[string][]string `json:"grants,omitempty"`
+	// Audit is the audit log (audit.go). It is stored apart from the
+	// rest of the catalog, one key per event, and shared by clones.
+	Audit *AuditLog `json:"-"`
 }
 
 // New returns an empty catalog.
@@ -313,6 +316,7 @@ func (c *Catalog) Clone() *Catalog {
 	if err := json.Unmarshal(b, n); err != nil {
 		panic(err)
 	}
+	n.Audit = c.Audit // immutable once published
 	return n
 }
 

@@ -107,6 +107,7 @@ type envelope struct {
 	Table       *Table        `json:"table,omitempty"`
 	Alter       *AlterTable   `json:"alter,omitempty"`
 	Authz       *authzBody    `json:"authz,omitempty"` // roles and grants (roles.go)
+	Audit       []AuditEvent  `json:"audit,omitempty"`
 }
 
 // Wire tags of the commands.
@@ -200,6 +201,9 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 	}
 	if c, err, ok := e.tableCommand(); ok {
 		return c, err
+	}
+	if c, ok := e.auditCommand(); ok {
+		return c, nil
 	}
 	switch e.Op {
 	case opInit:

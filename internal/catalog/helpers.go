@@ -16,6 +16,8 @@ var SettingDefaults = map[string]string{
 	"suspect_after":    "3s",
 	"dead_after":       "30s",
 	"preferred_leader": "",
+	// AuditMaxSetting: the most events cairn_cluster.audit_log keeps.
+	AuditMaxSetting: "10000",
 }
 
 // Setting returns cluster setting name (its default when unset); ok is

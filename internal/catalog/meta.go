@@ -70,6 +70,9 @@ func (m *MetaSM) Load(r pebble.Reader) error {
 	if err := json.Unmarshal(v, c); err != nil {
 		return fmt.Errorf("catalog: corrupt stored catalog: %w", err)
 	}
+	if err := m.loadAudit(r, c); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	m.mu.cat = c
 	m.mu.Unlock()
@@ -85,6 +88,9 @@ func (m *MetaSM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 	c, perr := e.command()
 	if perr != nil {
 		return &Result{Err: perr}
+	}
+	if a, ok := c.(*AppendAudit); ok {
+		return m.applyAudit(wb, a)
 	}
 	next, res := Apply(m.Catalog(), c)
 	if res.Err != nil {

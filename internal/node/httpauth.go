@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
 	"github.com/cairndb/cairn/internal/security"
 )
@@ -51,16 +52,10 @@ func (h httpBackend) Authorize(user string, priv httpapi.Privilege, obj httpapi.
 	return security.Authorize(h.n.meta.Catalog(), user, security.Privilege(priv), security.Object{Kind: obj.Kind, Name: obj.Name})
 }
 
-// Audit implements httpapi.Backend.
-//
-// MERGE HOOK (issue 12, H6 audit): replace the log line with
-//
-//	h.n.Audit(ctx, catalog.AuditEvent{At: ev.At, User: ev.User, Source: ev.Source, Kind: ev.Kind, What: ev.What, Outcome: ev.Outcome})
-//
-// (ev.What is the method and path, never a body, so it holds no secret;
-// ev.Outcome is "ok" or "SQLSTATE message", as catalog.AuditEvent's.)
-func (h httpBackend) Audit(_ context.Context, ev httpapi.AuditEvent) {
-	h.n.log.Info("audit", "kind", ev.Kind, "user", ev.User, "source", ev.Source, "what", ev.What, "outcome", ev.Outcome)
+// Audit implements httpapi.Backend: the node's audit log (audit.go).
+// ev.What is the method and path, never a body, so it holds no secret.
+func (h httpBackend) Audit(ctx context.Context, ev httpapi.AuditEvent) {
+	h.n.Audit(ctx, catalog.AuditEvent{At: ev.At, User: ev.User, Source: ev.Source, Kind: ev.Kind, What: ev.What, Outcome: ev.Outcome})
 }
 
 // httpHosts lists the names a Host header may carry for this node: the

@@ -148,6 +148,7 @@ type Node struct {
 
 	certs      *security.Certs // nil when insecure (tls.go)
 	registered atomic.Bool     // the node's record is in the catalog: reloads update it
+	audit      *auditor        // batches audit events into the meta group (audit.go)
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -294,6 +295,10 @@ func Start(cfg Config) (*Node, error) {
 	n.router = router.New(n.ctx, router.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Store: n.store, Replicas: n.replicas,
 		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing})
 	n.ops = ops.New(n.ctx, ops.Config{Cluster: ops.Parts{Meta: n.member, Shards: n.router}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
+	n.audit = newAuditor(func(ctx context.Context, c catalog.Command) error {
+		_, err := n.proposeMeta(ctx, c)
+		return err
+	}, n.log, n.metrics.Registry)
 	n.ready.Store(true)
 	n.wg.Add(3)
 	go n.every(n.timing.Heartbeat, nil, n.member.SendHeartbeats)
@@ -316,9 +321,9 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 
 	auth := newNodeAuth(n.meta.Catalog, n.id.ClusterID, n.certs == nil, n.metrics.Registry, n.log)
-	// MERGER (H6 audit): auth.audit = func(user, source, method, reason string) {
-	//	n.Audit(n.ctx, catalog.AuditEvent{User: user, Source: source, Kind: "login", What: "login (" + method + ")", Outcome: "failed: " + reason})
-	// }
+	auth.audit = func(user, source, method, reason string) {
+		n.Audit(n.ctx, catalog.AuditEvent{User: user, Source: source, Kind: "login", What: "login (" + method + ")", Outcome: "failed: " + reason})
+	}
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion,
 		TLS: n.tlsConf((*security.Certs).PGServer), RequireTLS: n.certs != nil, Auth: auth}, n)
 	// Loopback clients are trusted only on an insecure node, and only over
@@ -376,6 +381,8 @@ func (n *Node) Close() error {
 	} else if n.httpLn != nil {
 		n.httpLn.Close()
 	}
+	// The front ends are closed: record the audit events they left.
+	n.audit.close()
 	if n.tr != nil {
 		defer n.tr.Close() // after the store: the raft loop may still send
 	} else if n.clusterLn != nil {

@@ -27,7 +27,11 @@ func (n *Node) NewSession(ctx context.Context, params map[string]string) (pgwire
 	if me := n.meta.Catalog().NodeByID(n.id.RaftID); me != nil && (me.State == catalog.NodeDraining || me.State == catalog.NodeOffline || me.State == catalog.NodeDecommissioned) {
 		return nil, pgerr.NodeNoSessions.New(n.cfg.NodeID, me.State, n.cfg.NodeID)
 	}
-	return session.NewChecked(sessionBackend{n}, user, params)
+	s, err := session.NewChecked(sessionBackend{n}, user, params)
+	if a := pgwire.PeerAddr(ctx); a != nil {
+		s.SetSource(a.String()) // for its audit events
+	}
+	return s, err
 }
 
 // sessionBackend is the node as a SQL session sees it (session.Backend).
@@ -120,12 +124,17 @@ func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
 		return systables.Tables(st.Catalog()), true, nil
 	case "views":
 		return systables.Views(b.n.ctx, st), true, nil
+	case systables.AuditLogTable:
+		return systables.AuditLog(st.Catalog()), true, nil
 	case "leader_terms":
 		t, err := systables.LeaderTerms(st)
 		return t, true, err
 	}
 	return nil, false, nil
 }
+
+// Audit implements session.Auditor.
+func (b sessionBackend) Audit(ctx context.Context, ev catalog.AuditEvent) { b.n.Audit(ctx, ev) }
 
 func (b sessionBackend) ForceRecover(ctx context.Context, gid uint64, confirm bool, w pgwire.ResultWriter) ([]types.Datum, error) {
 	return b.n.forceRecover(ctx, gid, confirm, w)

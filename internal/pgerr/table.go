@@ -640,6 +640,10 @@ var (
 	DatabaseNotFound      = def("database_not_found", "3D000", "database %q does not exist", "The one database is \"cairn\".")
 	PermissionDenied      = def("permission_denied", InsufficientPrivilege, "permission denied for %s %s", "")
 	PermissionDeniedAdmin = def("permission_denied_admin", InsufficientPrivilege, "permission denied: %s needs the admin role", "An admin can run GRANT admin TO %s.")
+	RoleIsCurrent         = def("role_is_current", ObjectInUse, "current user cannot be %s", "Connect as another admin to do it.")
+	RoleBadVerifier       = def("role_bad_verifier", InvalidParameterValue, "invalid SCRAM-SHA-256 verifier: %v", "Give the password itself, or a verifier as pg_authid.rolpassword shows it.")
+	RoleMD5Password       = def("role_md5_password", FeatureNotSupported, "MD5 password hashes are not supported", "Give the password itself (it is stored as a SCRAM-SHA-256 verifier), or a SCRAM-SHA-256 verifier.")
+	UnknownPrivilege      = def("unknown_privilege", InvalidParameterValue, "unrecognized privilege type: %q", "")
 	MustBeOwner           = def("must_be_owner", InsufficientPrivilege, "must be owner of %s %s", "The owner, or a member of admin, may change or drop it.")
 )
 
@@ -664,6 +668,11 @@ var (
 
 // InvalidPassword is SQLSTATE 28P01.
 const InvalidPassword = "28P01"
+
+// issue 12: audit
+var (
+	AuditMaxRange = def("audit_max_range", InvalidParameterValue, "audit_log_max_events must be an integer from %d to %d, got %q", "Every node keeps the whole audit log in memory; the default is 10000 events.")
+)
 
 // issue 12: httpauth (who may call the HTTP API)
 var (

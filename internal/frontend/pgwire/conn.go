@@ -64,6 +64,7 @@ type conn struct {
 	pending        int // output bytes buffered in be since the last flush
 	dr             dataRowMsg
 	settings       map[string]string // last reported ParameterStatus values
+	query          string            // the last Query or Parse text: errors hide its secrets (redact.go)
 
 	mu struct {
 		sync.Mutex
@@ -114,7 +115,7 @@ type portal struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, raw: nc, nc: nc, stmts: map[string]*prepared{}, portals: map[string]*portal{}}
-	c.ctx, c.ctxStop = context.WithCancelCause(context.Background())
+	c.ctx, c.ctxStop = context.WithCancelCause(withPeer(context.Background(), nc.RemoteAddr()))
 	// Until startup completes the connection counts as idle: Shutdown may
 	// close it.
 	c.mu.idle = true
@@ -508,7 +509,7 @@ func (c *conn) sendError(err error, off int) bool {
 	if a, ok := c.sess.(TxAborter); ok {
 		a.AbortTx()
 	}
-	c.be.Send(errorResponse(pgerr.From(err), "ERROR", off))
+	c.be.Send(errorResponse(pgerr.From(redactError(c.query, err)), "ERROR", off))
 	return c.flush() == nil
 }
 
@@ -558,6 +559,7 @@ func copyTableOf(st parser.Statement) string {
 
 // simpleQuery runs a Query message; false means close the connection.
 func (c *conn) simpleQuery(q string) bool {
+	c.query = q
 	if err := types.CheckUTF8(q); err != nil {
 		return c.sendError(err, 0)
 	}
@@ -625,6 +627,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 			return pgerr.PreparedExists.New(m.Name)
 		}
 	}
+	c.query = m.Query
 	if err := types.CheckUTF8(m.Query); err != nil {
 		return err
 	}

@@ -20,6 +20,12 @@ type Result struct {
 // RunOne runs one statement in a fresh session of user on b (the admin
 // API) and collects its rows as text.
 func RunOne(ctx context.Context, b Backend, user, sql string) (*Result, error) {
+	res, err := runOne(ctx, b, user, sql)
+	// The reply (and whatever logs it) must not quote a password.
+	return res, parser.RedactError(sql, err)
+}
+
+func runOne(ctx context.Context, b Backend, user, sql string) (*Result, error) {
 	stmts, _, err := parser.Parse(sql)
 	if err != nil {
 		return nil, pgerr.From(err)

@@ -41,6 +41,7 @@ type Session struct {
 	views    map[uint64]viewPlan // plans of the views read, by view ID
 	proto    protoState          // SQL-level prepared statements and cursors (prepare.go)
 	reads    []need              // what the statement being prepared needs (authz.go)
+	source   string              // the client's address, for audit events (audit.go)
 }
 
 // notice sends a NOTICE to the client of the running statement.
@@ -72,8 +73,8 @@ func (s *Session) get(name string) (string, bool) {
 	if v, ok := s.values[name]; ok {
 		return v, true
 	}
-	if name == "session_authorization" {
-		return s.user, true
+	if name == "session_authorization" || name == "user" { // "user": current_user, session_user
+		return s.currentUser(), true
 	}
 	if st, ok := settings[name]; ok {
 		return st.def, true
@@ -119,6 +120,11 @@ type prepared struct {
 	run    func(ctx context.Context, params []types.Datum, w pgwire.ResultWriter) (string, error)
 	s      *Session
 	txCtl  bool // BEGIN/COMMIT/ROLLBACK: manage tx state themselves
+	// audit is the statement's audit kind ("": not audited); stmt and
+	// text are what its audit events record (audit.go).
+	audit string
+	stmt  parser.Statement
+	text  string
 }
 
 func (p *prepared) ParamTypes() []types.T    { return p.params }
@@ -146,6 +152,7 @@ func (p *prepared) Execute(ctx context.Context, params []types.Datum, w pgwire.R
 	if err != nil && p.s.tx == txOpen {
 		p.s.tx = txFailed
 	}
+	p.s.audit(ctx, p.audit, p.stmt, p.text, err)
 	return tag, err
 }
 
@@ -160,8 +167,10 @@ func (s *Session) Prepare(ctx context.Context, stmt parser.Statement, text strin
 		if s.tx == txOpen {
 			s.tx = txFailed
 		}
+		s.audit(ctx, auditKind(stmt), stmt, text, err)
 		return nil, err
 	}
+	p.audit, p.stmt, p.text = auditKind(stmt), stmt, text
 	if appliedAtOnce(stmt) {
 		// DDL in a transaction block is applied when it runs (README).
 		s.warnAppliedAtOnce(stmt, p)
@@ -294,6 +303,9 @@ func (s *Session) prepareStmt(ctx context.Context, stmt parser.Statement, oids [
 		return s.prepareRebalance(st)
 	case *parser.CancelOperation:
 		return s.prepareCancel(st)
+	}
+	if p, ok, err := s.prepareRoleStmt(stmt); ok { // roles.go
+		return p, err
 	}
 	return nil, pgerr.UnsupportedStmt.New(stmt)
 }
