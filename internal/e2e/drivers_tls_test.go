@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +14,8 @@ import (
 )
 
 // TestDriversTLS connects drivers with their own TLS stacks to a secure
-// node (--certs-dir): psycopg2 (libpq) and node-postgres (Node's tls)
+// node (--certs-dir): psycopg2 (libpq), pgjdbc (Java's TLS) and
+// node-postgres (Node's tls)
 // with full verification against the cluster CA and cairn's client
 // certificate; node-postgres without TLS is refused with 28000.
 func TestDriversTLS(t *testing.T) {
@@ -29,6 +32,26 @@ cur = conn.cursor()
 cur.execute("SELECT 1 + 1")
 print("psycopg2", cur.fetchone()[0], "ssl", conn.info.ssl_in_use)`, dsn)
 		expectLines(t, out, "psycopg2 2 ssl True")
+	})
+	t.Run("jdbc", func(t *testing.T) {
+		// pgjdbc reads the client key as PKCS-8 DER; cairn writes PKCS-8 PEM.
+		b, err := os.ReadFile(filepath.Join(dir, "client.cairn.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil || blk.Type != "PRIVATE KEY" {
+			t.Fatalf("client.cairn.key is not a PKCS-8 PEM key")
+		}
+		pk8 := filepath.Join(t.TempDir(), "client.cairn.pk8")
+		if err := os.WriteFile(pk8, blk.Bytes, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		url := fmt.Sprintf("jdbc:postgresql://localhost:%s/cairn?user=cairn&sslmode=verify-full&sslrootcert=%s&sslcert=%s&sslkey=%s",
+			port(p), filepath.Join(dir, "ca.crt"), filepath.Join(dir, "client.cairn.crt"), pk8)
+		expectLines(t, runJava(t, ctx, "testdata/drivers/JdbcTLS.java", url), "jdbc 2")
 	})
 	t.Run("node", func(t *testing.T) {
 		if _, err := os.Stat("testdata/node/node_modules/pg"); err != nil {
