@@ -29,6 +29,9 @@ const (
 
 // Role is a role (a user when Login).
 type Role struct {
+	// ID is assigned at CREATE ROLE from NextID (0: a built-in); kept
+	// across a rename (pg_roles.oid is built from it).
+	ID    uint64 `json:"id,omitempty"`
 	Name  string `json:"name"`
 	Login bool   `json:"login,omitempty"`
 	// Verifier is the SCRAM-SHA-256 verifier in PostgreSQL's stored form
@@ -401,6 +404,8 @@ func (cmd *CreateRole) apply(c *Catalog) *Result {
 	nr := *r
 	nr.Superuser = false
 	nr.MemberOf = nil
+	nr.ID = c.NextID
+	c.NextID++
 	for _, m := range r.MemberOf {
 		if c.Role(m) == nil {
 			return &Result{Err: pgerr.RoleNotFound.New(m)}

@@ -23,6 +23,8 @@ import (
 //	sleep <dur>     wait (e.g. for a view to catch up when not using sync_commit)
 //	restart         SIGTERM the node and start it again on the same data dir
 //	kill            SIGKILL the node and start it again on the same data dir
+//	connect user=u  reconnect as user u (the node trusts loopback clients
+//	                of an insecure node); later restarts reconnect as u
 //
 // Rewrite the expected output with: go test ./internal/e2e -run TestSQL -rewrite
 func TestSQL(t *testing.T) {
@@ -30,10 +32,18 @@ func TestSQL(t *testing.T) {
 		p := NewProc(t)
 		p.Start()
 		ctx := context.Background()
+		user := "" // the URL's
 		connect := func() *pgconn.PgConn {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			c, err := pgconn.Connect(cctx, p.URL())
+			cfg, err := pgconn.ParseConfig(p.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if user != "" {
+				cfg.User = user
+			}
+			c, err := pgconn.ConnectConfig(cctx, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,6 +112,11 @@ func TestSQL(t *testing.T) {
 					return "ERROR: " + err.Error() + "\n"
 				}
 				return tag.String() + "\n"
+			case "connect":
+				d.ScanArgs(t, "user", &user)
+				conn.Close(ctx)
+				conn = connect()
+				return ""
 			case "restart", "kill":
 				conn.Close(ctx)
 				if d.Cmd == "kill" {

@@ -96,11 +96,17 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 	saved := s.reads
 	s.reads = nil
 	defer func() { s.reads = saved }()
+	// Admin statements are refused before they are looked at: a
+	// non-admin learns nothing from their errors (no such node, ...).
+	pre := adminNeeds(stmt, s.currentUser())
+	if err := s.authorize(pre); err != nil {
+		return nil, err
+	}
 	p, err := s.prepareStmt(ctx, stmt, oids)
 	if err != nil {
 		return nil, err
 	}
-	needs := append(s.needsOf(stmt), s.reads...)
+	needs := append(append(pre, s.needsOf(stmt)...), s.reads...)
 	if err := s.authorize(needs); err != nil {
 		return nil, err
 	}
@@ -134,6 +140,40 @@ func onObject(priv security.Privilege, kind, name string) need {
 
 func adminNeed(what string) []need {
 	return []need{{security.PrivAdmin, security.Object{Kind: security.KindCluster, Name: what}}}
+}
+
+// adminNeeds is what the admin statements need: the admin role. ALTER
+// ROLE of oneself that only sets the password needs nothing.
+func adminNeeds(stmt parser.Statement, user string) []need {
+	switch st := stmt.(type) {
+	case *parser.AlterSystemSet:
+		return adminNeed("ALTER SYSTEM")
+	case *parser.AlterNode:
+		return adminNeed("ALTER NODE")
+	case *parser.AlterShard:
+		return adminNeed("ALTER SHARD")
+	case *parser.Failover:
+		return adminNeed("FAILOVER")
+	case *parser.Rebalance:
+		return adminNeed("REBALANCE")
+	case *parser.CancelOperation:
+		return adminNeed("CANCEL OPERATION")
+	case *parser.CreateRole:
+		return adminNeed("CREATE ROLE")
+	case *parser.DropRole:
+		return adminNeed("DROP ROLE")
+	case *parser.GrantRole:
+		if st.Revoke {
+			return adminNeed("REVOKE")
+		}
+		return adminNeed("GRANT")
+	case *parser.AlterRole:
+		o := st.Opts
+		if st.Name != user || st.RenameTo != "" || o.Login != nil || o.ValidUntil != nil {
+			return adminNeed("ALTER ROLE")
+		}
+	}
+	return nil
 }
 
 // needsOf is what stmt needs by its kind (names are qualified by now;
@@ -189,34 +229,6 @@ func (s *Session) needsOf(stmt parser.Statement) []need {
 		}
 	case *parser.AlterTable:
 		onExisting(security.PrivAdmin, st.Name)
-	case *parser.AlterSystemSet:
-		out = adminNeed("ALTER SYSTEM")
-	case *parser.AlterNode:
-		out = adminNeed("ALTER NODE")
-	case *parser.AlterShard:
-		out = adminNeed("ALTER SHARD")
-	case *parser.Failover:
-		out = adminNeed("FAILOVER")
-	case *parser.Rebalance:
-		out = adminNeed("REBALANCE")
-	case *parser.CancelOperation:
-		out = adminNeed("CANCEL OPERATION")
-	case *parser.CreateRole:
-		out = adminNeed("CREATE ROLE")
-	case *parser.DropRole:
-		out = adminNeed("DROP ROLE")
-	case *parser.GrantRole:
-		if st.Revoke {
-			out = adminNeed("REVOKE")
-		} else {
-			out = adminNeed("GRANT")
-		}
-	case *parser.AlterRole:
-		o := st.Opts
-		self := st.Name == s.currentUser() && st.RenameTo == "" && o.Login == nil && o.ValidUntil == nil
-		if !self {
-			out = adminNeed("ALTER ROLE")
-		}
 	case *parser.GrantPrivileges:
 		kind := st.Kind
 		for _, n := range st.Objects {

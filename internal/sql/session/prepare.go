@@ -52,7 +52,7 @@ func (s *Session) prepareProto(ctx context.Context, stmt parser.Statement, oids 
 func appliedAtOnce(stmt parser.Statement) bool {
 	switch stmt.(type) {
 	case *parser.Select, *parser.Explain, *parser.Insert, *parser.Copy, *parser.CopyTo,
-		*parser.Set, *parser.Reset, *parser.Show, *parser.ShowObjects,
+		*parser.Set, *parser.Reset, *parser.Show, *parser.ShowObjects, *parser.ShowRoles, *parser.ShowGrants,
 		*parser.Begin, *parser.Commit, *parser.Rollback, *parser.Empty,
 		*parser.Prepare, *parser.Execute, *parser.Deallocate,
 		*parser.Declare, *parser.Fetch, *parser.CloseCursor,

@@ -40,6 +40,12 @@ func (s *Session) resolve(schema, name string) (exec.Source, error) {
 func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 	switch strings.ToLower(schema) {
 	case "pg_catalog", "information_schema":
+		if strings.ToLower(schema) == "pg_catalog" && name == "pg_authid" {
+			// Only admins see the stored verifiers (PostgreSQL: superusers).
+			if err := s.noteRead(catalog.KindTable, "pg_authid"); err != nil {
+				return nil, err
+			}
+		}
 		if src, ok := s.resolvePG(strings.ToLower(schema), name); ok {
 			return src, nil
 		}

@@ -73,8 +73,8 @@ func (s *Session) get(name string) (string, bool) {
 	if v, ok := s.values[name]; ok {
 		return v, true
 	}
-	if name == "session_authorization" {
-		return s.user, true
+	if name == "session_authorization" || name == "user" { // "user": current_user, session_user
+		return s.currentUser(), true
 	}
 	if st, ok := settings[name]; ok {
 		return st.def, true
@@ -303,6 +303,9 @@ func (s *Session) prepareStmt(ctx context.Context, stmt parser.Statement, oids [
 		return s.prepareRebalance(st)
 	case *parser.CancelOperation:
 		return s.prepareCancel(st)
+	}
+	if p, ok, err := s.prepareRoleStmt(stmt); ok { // roles.go
+		return p, err
 	}
 	return nil, pgerr.UnsupportedStmt.New(stmt)
 }

@@ -33,7 +33,8 @@ const (
 	nsPublic       = 2200
 	nsInfoSchema   = 13000
 	nsCairnCluster = 13001
-	roleOID        = 10 // the one role, as PostgreSQL's bootstrap superuser
+	roleOID        = 10    // cairn, the superuser, as PostgreSQL's bootstrap superuser
+	adminRoleOID   = 16383 // the built-in admin role (just below user OIDs)
 	databaseOID    = 5
 	firstUserOID   = 16384
 	amHeap         = 2
@@ -321,21 +322,26 @@ func (r *rel) keyList() string {
 
 // UserName implements scalar.Catalog.
 func (p *PG) UserName(oid int64) (string, bool) {
-	if oid == roleOID {
-		return p.User, true
+	for _, r := range p.Cat.SortedRoles() {
+		if roleOIDOf(r) == oid {
+			return r.Name, true
+		}
 	}
 	return "", false
 }
 
 // RoleOID implements scalar.Catalog.
 func (p *PG) RoleOID(name string) (int64, bool) {
-	if name == p.User {
-		return roleOID, true
+	if r := p.Cat.Role(name); r != nil {
+		return roleOIDOf(r), true
 	}
 	return 0, false
 }
 
-var _ scalar.Catalog = (*PG)(nil)
+var (
+	_ scalar.Catalog          = (*PG)(nil)
+	_ scalar.PrivilegeChecker = (*PG)(nil)
+)
 
 // table builds a MemTable of a relDef's shape; add takes column
 // name/value pairs, and columns not named get their type's zero (0,
@@ -457,9 +463,10 @@ func init() {
 		"pg_catalog.pg_type":                   fillType,
 		"pg_catalog.pg_proc":                   fillProc,
 		"pg_catalog.pg_database":               fillDatabase,
-		"pg_catalog.pg_roles":                  fillRole,
-		"pg_catalog.pg_authid":                 fillRole,
-		"pg_catalog.pg_user":                   fillRole,
+		"pg_catalog.pg_roles":                  fillRoles(false, false),
+		"pg_catalog.pg_authid":                 fillRoles(true, false),
+		"pg_catalog.pg_user":                   fillRoles(false, true),
+		"pg_catalog.pg_auth_members":           fillAuthMembers,
 		"pg_catalog.pg_settings":               fillSettings,
 		"pg_catalog.pg_index":                  fillIndex,
 		"pg_catalog.pg_indexes":                fillIndexes,
@@ -484,7 +491,7 @@ func init() {
 
 func fillNamespace(p *PG, b *table) {
 	for _, n := range p.namespaces() {
-		b.add("oid", n.oid, "nspname", n.name, "nspowner", roleOID)
+		b.add("oid", n.oid, "nspname", n.name, "nspowner", p.ownerOID(catalog.KindSchema, n.name), "nspacl", p.acl(catalog.KindSchema, n.name))
 	}
 }
 
@@ -502,7 +509,15 @@ func fillClass(p *PG, b *table) {
 		if r.kind == 'i' || r.schema == "pg_catalog" || r.schema == "information_schema" {
 			reltype = 0
 		}
-		b.add("oid", r.oid, "relname", r.name, "relnamespace", ns, "reltype", reltype, "relowner", roleOID, "relam", am,
+		owner, acl := int64(roleOID), any(nil)
+		if kind, key := p.relObject(r); kind != "" {
+			owner, acl = p.ownerOID(kind, key), p.acl(kind, key)
+		} else if r.table != nil { // a primary key's index: its table's owner
+			if kind, key := p.relObject(r.table); kind != "" {
+				owner = p.ownerOID(kind, key)
+			}
+		}
+		b.add("oid", r.oid, "relname", r.name, "relnamespace", ns, "reltype", reltype, "relowner", owner, "relacl", acl, "relam", am,
 			"relfilenode", 0, "reltuples", -1, "relhasindex", r.index != nil, "relpersistence", byte('p'), "relkind", r.kind,
 			"relnatts", len(r.cols), "relhasrules", r.kind == 'v', "relispopulated", true, "relreplident", replident,
 			"relfrozenxid", 0, "relminmxid", 0)
@@ -556,13 +571,6 @@ func fillProc(p *PG, b *table) {
 func fillDatabase(p *PG, b *table) {
 	b.add("oid", databaseOID, "datname", p.Database, "datdba", roleOID, "encoding", 6, "datlocprovider", byte('c'),
 		"datallowconn", true, "datconnlimit", -1, "datminmxid", 1, "dattablespace", tsDefault, "datcollate", "C", "datctype", "C")
-}
-
-func fillRole(p *PG, b *table) {
-	b.addSome("oid", roleOID, "rolname", p.User, "rolsuper", true, "rolinherit", true, "rolcreaterole", true, "rolcreatedb", true,
-		"rolcanlogin", true, "rolreplication", true, "rolconnlimit", -1, "rolpassword", "********", "rolbypassrls", true,
-		"usename", p.User, "usesysid", roleOID, "usecreatedb", true, "usesuper", true, "userepl", true, "usebypassrls", true,
-		"passwd", "********")
 }
 
 func fillSettings(p *PG, b *table) {

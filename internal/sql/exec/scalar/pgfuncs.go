@@ -13,9 +13,12 @@ import (
 )
 
 // The functions psql, JDBC and other tools call to read the catalogs.
-// Cairn has no comments (COMMENT ON), rules, policies or publications,
-// and one role that may do everything (roles are issue 12): the
-// description functions answer NULL, the privilege checks true.
+// Cairn has no comments (COMMENT ON), rules, policies or publications:
+// the description functions answer NULL. has_table_privilege,
+// has_schema_privilege and has_database_privilege ask the catalog
+// (privfuncs.go); column privileges are not kept and functions are
+// everyone's, so has_column_privilege and has_function_privilege answer
+// true.
 
 // This init runs after funcs.go's (files initialize in name order), so
 // funcs exists.
@@ -30,9 +33,9 @@ func init() {
 		"shobj_description":               nullText(2, 2),
 		"pg_relation_is_publishable":      constBool(false, 1),
 		"pg_get_statisticsobjdef_columns": nullText(1, 1),
-		"has_table_privilege":             constBool(true, 2, 3),
-		"has_schema_privilege":            constBool(true, 2, 3),
-		"has_database_privilege":          constBool(true, 2, 3),
+		"has_table_privilege":             buildHasPrivilege("table"), // privfuncs.go
+		"has_schema_privilege":            buildHasPrivilege("schema"),
+		"has_database_privilege":          buildHasPrivilege("database"),
 		"has_column_privilege":            constBool(true, 3, 4),
 		"has_function_privilege":          constBool(true, 2, 3),
 		"pg_has_role":                     constBool(true, 2, 3),
