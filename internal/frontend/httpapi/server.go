@@ -4,6 +4,9 @@
 //
 // The package depends on the node only through Backend, which cmd/cairn
 // implements, so it can be tested with a fake.
+//
+// With Config.TLS it serves HTTPS only; handlers find a verified client
+// certificate in r.TLS.
 package httpapi
 
 import (
