@@ -185,7 +185,6 @@ func (p *PG) HasPrivilege(user string, userOID int64, userByOID bool, kind, name
 			if oid != databaseOID {
 				return false, false, nil
 			}
-			name = p.Database
 		} else if name != p.Database {
 			return false, false, pgerr.DatabaseNotFound.New(name)
 		}
