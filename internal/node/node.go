@@ -96,6 +96,10 @@ type Config struct {
 	CertsDir      string
 	Insecure      bool
 	TLSMinVersion uint16
+	// AuthFailureLimit is how many failed SQL logins from one IP within a
+	// minute make further attempts from it wait (0: 5). Loopback clients
+	// of an insecure node, which are trusted, are not limited.
+	AuthFailureLimit int
 }
 
 // ticks converts a duration to raft ticks of tick.
@@ -319,7 +323,8 @@ func Start(cfg Config) (*Node, error) {
 		n.Audit(n.ctx, catalog.AuditEvent{User: user, Source: source, Kind: "login", What: "login (" + method + ")", Outcome: "failed: " + reason})
 	}
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion,
-		TLS: n.tlsConf((*security.Certs).PGServer), RequireTLS: n.certs != nil, Auth: auth}, n)
+		TLS: n.tlsConf((*security.Certs).PGServer), RequireTLS: n.certs != nil,
+		Auth: auth, AuthFailureLimit: cfg.AuthFailureLimit, AuthFailureExempt: auth.exemptFromLimit}, n)
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer)}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))

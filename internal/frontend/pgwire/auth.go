@@ -134,7 +134,8 @@ func (c *conn) authenticate(user, database string) bool {
 		return true
 	}
 	src := sourceIP(c.raw.RemoteAddr())
-	if wait := c.s.authLimit.blocked(src); wait > 0 {
+	limited := c.s.cfg.AuthFailureExempt == nil || !c.s.cfg.AuthFailureExempt(c.raw.RemoteAddr())
+	if wait := c.s.authLimit.blocked(src); limited && wait > 0 {
 		a.LoginFailed(user, src, "", ReasonRateLimited)
 		c.sendFatal(pgerr.AuthRateLimited.New(src, wait.Round(time.Second)))
 		return false
@@ -163,7 +164,9 @@ func (c *conn) authenticate(user, database string) bool {
 	case errors.As(err, &f):
 		// Counted before the client hears of it, so its next attempt
 		// sees the count.
-		c.s.authLimit.fail(src)
+		if limited {
+			c.s.authLimit.fail(src)
+		}
 		a.LoginFailed(user, src, d.Method.String(), f.reason)
 		c.sendFatal(f.err)
 	case isTimeout(err):

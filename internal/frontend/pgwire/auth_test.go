@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -226,6 +227,22 @@ func TestAuthRateLimit(t *testing.T) {
 	mu.Unlock()
 	if _, err := authConnect(t, s, "alice", "password=pw sslmode=disable"); err != nil {
 		t.Fatalf("after the window: %v", err)
+	}
+}
+
+// TestAuthRateLimitExempt: sources AuthFailureExempt names are not
+// limited.
+func TestAuthRateLimitExempt(t *testing.T) {
+	a := newFakeAuth(t, map[string]string{"alice": "pw"})
+	s := startServer(t, newFakeHandler(), Config{Auth: a, AuthFailureLimit: 1, AuthFailureExempt: func(addr net.Addr) bool {
+		return addr.(*net.TCPAddr).IP.IsLoopback()
+	}})
+	for range 3 {
+		_, err := authConnect(t, s, "alice", "password=bad sslmode=disable")
+		wantPgErr(t, err, "28P01", `password authentication failed for user "alice"`)
+	}
+	if _, err := authConnect(t, s, "alice", "password=pw sslmode=disable"); err != nil {
+		t.Fatalf("an exempt source was limited: %v", err)
 	}
 }
 

@@ -50,6 +50,9 @@ type Config struct {
 	// window ends (defaults 5 and one minute).
 	AuthFailureLimit  int
 	AuthFailureWindow time.Duration
+	// AuthFailureExempt, if set, names client addresses the limit does
+	// not apply to.
+	AuthFailureExempt func(net.Addr) bool
 }
 
 // parseSQL is the parser; tests substitute a splitter so the package can
