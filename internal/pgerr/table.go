@@ -688,3 +688,8 @@ var (
 	HTTPHostRefused     = def("http_host_refused", InvalidAuthorization, "Host %q is not an address of this node", "Call the node by one of its addresses, or add the name with cairn start --http-host.")
 	HTTPOriginRefused   = def("http_origin_refused", InvalidAuthorization, "cross-origin request from Origin %q refused", "The HTTP API answers only requests from its own origin.")
 )
+
+// issue 12: merger
+var (
+	RoleNonASCIIPassword = def("role_non_ascii_password", FeatureNotSupported, "passwords with non-ASCII characters are not supported", "Clients normalize such passwords (SASLprep) before hashing them, which Cairn does not do yet: choose a password of ASCII characters, or give a SCRAM-SHA-256 verifier made elsewhere.")
+)

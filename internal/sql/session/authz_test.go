@@ -8,6 +8,7 @@ import (
 
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/security"
 	"github.com/cairndb/cairn/internal/sql/parser"
 	"github.com/cairndb/cairn/internal/types"
 )
@@ -81,5 +82,24 @@ func TestAuthzRecheckedAtExecute(t *testing.T) {
 	}
 	if got := run(t, ctx, ghost, "SELECT current_user, session_user"); got != "ghost|ghost\nSELECT 1\n" {
 		t.Fatalf("current_user: %q", got)
+	}
+}
+
+// TestVerifierForPasswords: a password becomes a verifier that checks it;
+// a non-ASCII one is refused (clients SASLprep it, Cairn does not), as is
+// an MD5 hash.
+func TestVerifierForPasswords(t *testing.T) {
+	v, _, err := verifierFor("hunter2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, err := security.ParseVerifier(v)
+	if err != nil || !pv.CheckPassword("hunter2") {
+		t.Fatalf("verifier %q does not check its password: %v", v, err)
+	}
+	for pw, code := range map[string]string{"pässwort": "0A000", "md5" + strings.Repeat("a", 32): "0A000"} {
+		if _, _, err := verifierFor(pw); err == nil || pgerr.From(err).Code != code {
+			t.Errorf("verifierFor(%q) = %v, want SQLSTATE %s", pw, err, code)
+		}
 	}
 }

@@ -91,6 +91,11 @@ func verifierFor(pw string) (v string, notice string, err error) {
 		return pw, "", nil
 	case len(pw) == 35 && strings.HasPrefix(pw, "md5"):
 		return "", "", pgerr.RoleMD5Password.New()
+	case !isASCII(pw):
+		// libpq and the JDBC driver normalize a non-ASCII password with
+		// SASLprep before hashing it; Cairn does not implement SASLprep,
+		// so such a password would be stored and then never match.
+		return "", "", pgerr.RoleNonASCIIPassword.New()
 	}
 	nv, err := security.NewVerifier(pw)
 	if err != nil {
@@ -375,4 +380,13 @@ func (s *Session) prepareShowGrants(st *parser.ShowGrants) *prepared {
 		}
 		return fmt.Sprintf("SHOW %d", n), nil
 	}}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
