@@ -45,7 +45,10 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 	case "pg_catalog", "information_schema":
 		if strings.ToLower(schema) == "pg_catalog" && name == "pg_authid" {
 			// Only admins see the stored verifiers (PostgreSQL: superusers).
-			if err := s.noteRead(catalog.KindTable, "pg_authid"); err != nil {
+			// The admin check itself, not SELECT on a table key: a user
+			// table named pg_authid in public has that key, and its owner
+			// would pass.
+			if err := s.noteAdmin("reading pg_catalog.pg_authid"); err != nil {
 				return nil, err
 			}
 		}

@@ -166,7 +166,9 @@ func (p *PG) HasPrivilege(user string, userOID int64, userByOID bool, kind, name
 		objKind, key = p.relObject(r)
 		system = objKind == ""
 		if system && r.schema == "pg_catalog" && r.name == "pg_authid" {
-			system, objKind, key = false, catalog.KindTable, "pg_authid" // admins only, as the session reads it
+			// Admins only, as the session reads it: the admin check, not a
+			// table key (a user table named pg_authid in public has that).
+			system, objKind, key = false, security.KindCluster, "reading pg_catalog.pg_authid"
 		}
 	case "schema":
 		if byOID {

@@ -1,0 +1,81 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/security"
+	"github.com/cairndb/cairn/internal/types"
+)
+
+// reviewBackend is a settingsBackend whose catalog commands apply.
+func reviewBackend(t *testing.T) (*genBackend, func(catalog.Command)) {
+	b := &genBackend{settingsBackend: newSettingsBackend(), n: 3}
+	change := func(c catalog.Command) {
+		t.Helper()
+		next, res := catalog.Apply(b.cat, c)
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		b.cat = next
+	}
+	return b, change
+}
+
+// TestPgAuthidNotUnlockedByUserTable: a user relation named pg_authid
+// (in public, so its catalog key is "pg_authid") does not let its owner,
+// or those it grants SELECT, read pg_catalog.pg_authid's verifiers; only
+// admins read them.
+func TestPgAuthidNotUnlockedByUserTable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, change := reviewBackend(t)
+	v, err := security.NewVerifier("sekrit-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(&catalog.CreateRole{Role: &catalog.Role{Name: "alice", Login: true, Verifier: v.String()}})
+	change(&catalog.CreateRole{Role: &catalog.Role{Name: "mallory", Login: true}})
+	// mallory owns a table named pg_authid (as CREATE TABLE pg_authid
+	// would make it with CREATE on public).
+	cat := b.cat.Clone()
+	cat.Tables["pg_authid"] = &catalog.Table{ID: 99, Name: "pg_authid", Owner: "mallory", Shards: 1, Replication: 1,
+		Columns: []catalog.Column{{Name: "x", T: types.Int4}}, PrimaryKey: []int{0}}
+	b.cat = cat
+	s := New(b, "mallory", nil)
+	defer s.Close()
+	for _, sql := range []string{
+		"SELECT rolpassword FROM pg_catalog.pg_authid",
+		"SELECT rolpassword FROM pg_catalog.\"pg_authid\" WHERE rolname = 'alice'",
+	} {
+		res, err := runSQL(s, sql)
+		out := fmt.Sprint(res)
+		for _, r := range res.Rows {
+			for _, c := range r {
+				if c != nil {
+					out += *c
+				}
+			}
+		}
+		if err == nil || pgerr.Code(err) != pgerr.InsufficientPrivilege {
+			t.Errorf("%s: %q, %v; want 42501", sql, out, err)
+		}
+		if strings.Contains(out, "SCRAM-SHA-256$") {
+			t.Errorf("%s leaked a verifier: %q", sql, out)
+		}
+	}
+	if got := run(t, ctx, s, "SELECT has_table_privilege('pg_catalog.pg_authid', 'SELECT')"); got != "f\nSELECT 1\n" {
+		t.Errorf("has_table_privilege(pg_authid) for mallory: %q, want f", got)
+	}
+	// An admin reads them.
+	admin := New(b, "", nil)
+	defer admin.Close()
+	if got := run(t, ctx, admin, "SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = 'alice'"); !strings.Contains(got, "SCRAM-SHA-256$") {
+		t.Errorf("admin reads pg_authid: %q", got)
+	}
+}
