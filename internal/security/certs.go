@@ -132,6 +132,11 @@ func ValidUserName(user string) error {
 	if user == "public" {
 		return errors.New(`"public" is a pseudo-role that cannot log in`)
 	}
+	if user == NodeCN {
+		// A certificate with CN=node of the cluster CA is what the
+		// cluster port takes for a node.
+		return fmt.Errorf("%q is reserved for node certificates (cairn cert create-node)", NodeCN)
+	}
 	return nil
 }
 

@@ -3,6 +3,8 @@ package security
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log/slog"
@@ -429,5 +431,41 @@ func TestCARotation(t *testing.T) {
 	}
 	if n := len(certs.Infos()); n != 4 {
 		t.Fatalf("%d certificates in use, want 4 (two CAs)", n)
+	}
+}
+
+// TestClientCertIsNoNode: a client certificate cannot pass for a node on
+// the cluster port, even with CN=node: create-client refuses the name,
+// and a client-only certificate named node (made some other way with the
+// CA) fails the peer handshake.
+func TestClientCertIsNoNode(t *testing.T) {
+	dir := makeDir(t)
+	if err := CreateClient(dir, NodeCN, CreateOptions{}); err == nil {
+		t.Fatal("create-client node made a certificate the cluster port would take for a node's")
+	}
+	// What create-client would have made for "node".
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{Organization: []string{"Cairn"}, CommonName: NodeCN},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if err := createSigned(dir, ClientCertFile(NodeCN), ClientKeyFile(NodeCN), tmpl, CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	certs, err := LoadCerts(dir, LoadOptions{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, ClientCertFile(NodeCN)), filepath.Join(dir, ClientKeyFile(NodeCN)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostor := certs.Client()
+	impostor.Certificates = []tls.Certificate{pair}
+	peer := serve(t, certs.PeerServer())
+	if _, err := dial(peer, impostor); err == nil {
+		t.Fatal("a client certificate with CN=node reached the peer listener as a node")
+	}
+	if _, err := dial(peer, certs.PeerClient()); err != nil {
+		t.Fatalf("node to node: %v", err)
 	}
 }

@@ -370,6 +370,12 @@ func (c *Certs) server(auth tls.ClientAuthType, protos []string) *tls.Config {
 					if len(cs.PeerCertificates) == 0 || cs.PeerCertificates[0].Subject.CommonName != NodeCN {
 						return errors.New("the peer's certificate is not a node certificate (CN=node)")
 					}
+					// A node certificate is also a server certificate; a
+					// client certificate (client auth only) is not a node's,
+					// whatever its CN.
+					if !serverUsage(cs.PeerCertificates[0]) {
+						return errors.New("the peer's certificate is not a node certificate (no server authentication usage)")
+					}
 					return nil
 				}
 			}
@@ -426,6 +432,21 @@ func (c *Certs) ClientFor(user string) (*tls.Config, error) {
 // logins).
 func (c *Certs) Client() *tls.Config {
 	return &tls.Config{MinVersion: c.opts.MinVersion, RootCAs: c.cur.Load().pool}
+}
+
+// serverUsage reports whether a certificate may authenticate a server,
+// as every node certificate does (create-node gives it server and client
+// usage; create-client only client usage).
+func serverUsage(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 {
+		return false
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageServerAuth || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
 }
 
 // verifyPeer checks a peer node's certificate against the current pool.
