@@ -17,9 +17,10 @@ import (
 // preparing it (resolve.go notes them), at any depth: joins, subqueries,
 // CTEs, INSERT ... SELECT, COPY TO, EXPLAIN. They are checked when the
 // statement is prepared and again, against the catalog current then,
-// each time it runs: a GRANT or REVOKE takes effect on a live session's
-// next statement, and a prepared statement (protocol-level or SQL
-// PREPARE) or a COPY re-checks at every execution. A cursor is checked
+// each time it runs (the needs of its kind worked out afresh, so an
+// object made since prepare is checked too): a GRANT or REVOKE takes
+// effect on a live session's next statement, and a prepared statement
+// (protocol-level or SQL PREPARE) or a COPY re-checks at every execution. A cursor is checked
 // at DECLARE, as PostgreSQL does.
 
 // need is one privilege a statement needs on one object.
@@ -106,16 +107,19 @@ func (s *Session) prepare(ctx context.Context, stmt parser.Statement, oids []uin
 	if err != nil {
 		return nil, err
 	}
-	needs := append(append(pre, s.needsOf(stmt)...), s.reads...)
-	if err := s.authorize(needs); err != nil {
-		return nil, err
+	// What the statement's kind needs is worked out again at each run:
+	// an object that did not exist at prepare (DROP ... IF EXISTS, GRANT
+	// on a stream made later by another role) needed nothing then.
+	reads := s.reads
+	needsNow := func() []need {
+		return append(append(append([]need(nil), pre...), s.needsOf(stmt)...), reads...)
 	}
-	if len(needs) == 0 {
-		return p, nil
+	if err := s.authorize(needsNow()); err != nil {
+		return nil, err
 	}
 	run := p.run
 	p.run = func(ctx context.Context, params []types.Datum, w pgwire.ResultWriter) (string, error) {
-		if err := s.authorize(needs); err != nil {
+		if err := s.authorize(needsNow()); err != nil {
 			return "", err
 		}
 		return run(ctx, params, w)

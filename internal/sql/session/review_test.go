@@ -10,12 +10,28 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/security"
+	"github.com/cairndb/cairn/internal/sql/parser"
 	"github.com/cairndb/cairn/internal/types"
 )
 
+// proposeBackend is a genBackend whose proposals apply to its catalog.
+type proposeBackend struct{ *genBackend }
+
+func (b proposeBackend) Propose(_ context.Context, c catalog.Command) (*catalog.Result, error) {
+	next, res := catalog.Apply(b.cat, c)
+	if res.Err != nil {
+		return res, res.Err
+	}
+	b.cat = next
+	return res, nil
+}
+
+func (b proposeBackend) Reconcile() {}
+func (b proposeBackend) PokeOps()   {}
+
 // reviewBackend is a settingsBackend whose catalog commands apply.
-func reviewBackend(t *testing.T) (*genBackend, func(catalog.Command)) {
-	b := &genBackend{settingsBackend: newSettingsBackend(), n: 3}
+func reviewBackend(t *testing.T) (proposeBackend, func(catalog.Command)) {
+	b := proposeBackend{&genBackend{settingsBackend: newSettingsBackend(), n: 3}}
 	change := func(c catalog.Command) {
 		t.Helper()
 		next, res := catalog.Apply(b.cat, c)
@@ -77,5 +93,53 @@ func TestPgAuthidNotUnlockedByUserTable(t *testing.T) {
 	defer admin.Close()
 	if got := run(t, ctx, admin, "SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = 'alice'"); !strings.Contains(got, "SCRAM-SHA-256$") {
 		t.Errorf("admin reads pg_authid: %q", got)
+	}
+}
+
+// TestAuthzNeedsOfRunTimeCatalog: what a statement needs by its kind is
+// worked out against the catalog current when it runs, not when it was
+// prepared: a DROP ... IF EXISTS or a GRANT prepared (protocol-level)
+// before the object existed does not run unchecked once another role
+// made it.
+func TestAuthzNeedsOfRunTimeCatalog(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, change := reviewBackend(t)
+	change(&catalog.CreateRole{Role: &catalog.Role{Name: "alice", Login: true}})
+	change(&catalog.CreateRole{Role: &catalog.Role{Name: "mallory", Login: true}})
+	s := New(b, "mallory", nil)
+	defer s.Close()
+	prep := func(sql string) *prepared {
+		t.Helper()
+		stmts, _, err := parser.Parse(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Prepare(ctx, stmts[0], sql, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return p.(*prepared)
+	}
+	drop := prep("DROP STREAM IF EXISTS secret")
+	grant := prep("GRANT SELECT ON STREAM secret TO mallory")
+	// alice makes the stream afterwards.
+	cat := b.cat.Clone()
+	cat.Streams["secret"] = &catalog.Stream{ID: 7, Name: "secret", Shards: 1, Replicas: 1, Groups: []uint64{12}, Owner: "alice",
+		Cols: []catalog.Column{{Name: "v", T: types.Int4}}}
+	b.cat = cat
+	for _, x := range []struct {
+		name string
+		p    *prepared
+	}{{"GRANT", grant}, {"DROP", drop}} {
+		name, p := x.name, x.p
+		var sb strings.Builder
+		_, err := p.Execute(ctx, nil, &recorder{out: &sb, style: func() *types.Style { return nil }})
+		if err == nil || pgerr.Code(err) != pgerr.InsufficientPrivilege {
+			t.Errorf("%s prepared before the stream existed ran as mallory: %v", name, err)
+		}
+	}
+	if b.cat.Streams["secret"] == nil || len(b.cat.Grants) != 0 {
+		t.Errorf("alice's stream was dropped or granted: %v %v", b.cat.Streams["secret"], b.cat.Grants)
 	}
 }
