@@ -135,14 +135,29 @@ func (c *conn) authenticate(user, database string) bool {
 	}
 	src := sourceIP(c.raw.RemoteAddr())
 	limited := c.s.cfg.AuthFailureExempt == nil || !c.s.cfg.AuthFailureExempt(c.raw.RemoteAddr())
-	if wait := c.s.authLimit.blocked(src); limited && wait > 0 {
-		a.LoginFailed(user, src, "", ReasonRateLimited)
-		c.sendFatal(pgerr.AuthRateLimited.New(src, wait.Round(time.Second)))
-		return false
-	}
 	deadline := time.Now().Add(authTimeout)
 	if !c.startupDeadline.IsZero() && c.startupDeadline.Before(deadline) {
 		deadline = c.startupDeadline
+	}
+	// release ends the attempt the limiter reserved (authlimit.go); a
+	// failure is counted before the client hears of it, so its next
+	// attempt sees the count.
+	release := func(bool) {}
+	if limited {
+		r, wait := c.s.authLimit.acquire(src, deadline)
+		if r == nil {
+			a.LoginFailed(user, src, "", ReasonRateLimited)
+			c.sendFatal(pgerr.AuthRateLimited.New(src, wait.Round(time.Second)))
+			return false
+		}
+		released := false
+		release = func(failed bool) {
+			if !released {
+				released = true
+				r(failed)
+			}
+		}
+		defer release(false)
 	}
 	c.raw.SetDeadline(deadline)
 	c.be.SetMaxBodyLen(authMaxMessage)
@@ -162,11 +177,7 @@ func (c *conn) authenticate(user, database string) bool {
 	var f *authFailure
 	switch {
 	case errors.As(err, &f):
-		// Counted before the client hears of it, so its next attempt
-		// sees the count.
-		if limited {
-			c.s.authLimit.fail(src)
-		}
+		release(true)
 		a.LoginFailed(user, src, d.Method.String(), f.reason)
 		c.sendFatal(f.err)
 	case isTimeout(err):

@@ -32,8 +32,79 @@ type failureLimiter struct {
 }
 
 type sourceFailures struct {
-	start time.Time // when the current window began
-	n     int       // failures in it
+	start    time.Time // when the current window began
+	n        int       // failures in it
+	inflight int       // attempts under way (acquire), not yet failed or passed
+}
+
+// acquirePoll is how often an attempt that waits for one under way from
+// its source looks again.
+const acquirePoll = 5 * time.Millisecond
+
+// acquire reserves a login attempt for source before its exchange runs,
+// waiting (until deadline) while the attempts under way could, if they
+// all failed, reach the limit: without it, many connections opened at
+// once would each pass the check before any failure is counted, and a
+// burst could try any number of passwords. A source with no failures
+// runs max exchanges at once (a connection pool's others wait a round
+// trip). It returns release, to call once with the outcome, or nil and
+// how long the source must wait.
+func (l *failureLimiter) acquire(source string, deadline time.Time) (release func(failed bool), wait time.Duration) {
+	for {
+		l.mu.Lock()
+		now := l.now()
+		f := l.mu.bySource[source]
+		if f != nil && now.Sub(f.start) >= l.window {
+			f.start, f.n = now, 0
+		}
+		if f == nil {
+			if len(l.mu.bySource) >= authLimiterSources {
+				l.evictLocked(now)
+			}
+			f = &sourceFailures{start: now}
+			l.mu.bySource[source] = f
+		}
+		if f.n >= l.max {
+			left := f.start.Add(l.window).Sub(now)
+			l.mu.Unlock()
+			return nil, left
+		}
+		if f.n+f.inflight < l.max {
+			f.inflight++
+			l.mu.Unlock()
+			return func(failed bool) { l.release(source, f, failed) }, 0
+		}
+		l.mu.Unlock()
+		if !time.Now().Add(acquirePoll).Before(deadline) {
+			return nil, time.Second
+		}
+		time.Sleep(acquirePoll)
+	}
+}
+
+// release ends an attempt acquire reserved in entry f.
+func (l *failureLimiter) release(source string, f *sourceFailures, failed bool) {
+	l.mu.Lock()
+	cur := l.mu.bySource[source]
+	if cur != f {
+		// f was evicted meanwhile: count a failure in the new entry.
+		l.mu.Unlock()
+		if failed {
+			l.fail(source)
+		}
+		return
+	}
+	defer l.mu.Unlock()
+	f.inflight--
+	if failed {
+		if l.now().Sub(f.start) >= l.window {
+			f.start, f.n = l.now(), 0
+		}
+		f.n++
+	}
+	if f.n == 0 && f.inflight == 0 {
+		delete(l.mu.bySource, source) // sources that only succeed are not kept
+	}
 }
 
 func newFailureLimiter(max int, window time.Duration) *failureLimiter {

@@ -1,0 +1,66 @@
+package pgwire
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// gateAuth rejects everyone, but only once gate is closed: it holds each
+// exchange open, as a slow SCRAM round trip does, and counts them.
+type gateAuth struct {
+	fakeAuth
+	gate  chan struct{}
+	calls atomic.Int32
+}
+
+func (a *gateAuth) Authenticate(AuthRequest) AuthDecision {
+	a.calls.Add(1)
+	<-a.gate
+	return AuthDecision{Method: AuthReject, Reason: "wrong_password"}
+}
+
+// TestAuthRateLimitConcurrent: connections opened at once from one source
+// cannot each try a password before the first failures are counted: no
+// more exchanges run than the limit allows, and once they failed the rest
+// are refused without one.
+func TestAuthRateLimitConcurrent(t *testing.T) {
+	a := &gateAuth{gate: make(chan struct{})}
+	s := startServer(t, newFakeHandler(), Config{Auth: a, AuthFailureLimit: 2, AuthFailureWindow: time.Hour})
+	const conns = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := authConnect(t, s, "alice", "password=guess sslmode=disable")
+			errs <- err
+		}()
+	}
+	// Give every connection time to reach authentication.
+	time.Sleep(500 * time.Millisecond)
+	if n := a.calls.Load(); n > 2 {
+		t.Errorf("%d password exchanges ran at once from one source, limit 2", n)
+	}
+	close(a.gate)
+	wg.Wait()
+	close(errs)
+	limited := 0
+	for err := range errs {
+		if err == nil {
+			t.Fatal("a connection logged in")
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "53300" {
+			limited++
+		}
+	}
+	if n := a.calls.Load(); n != 2 || limited != conns-2 {
+		t.Errorf("%d exchanges ran and %d connections were rate limited; want 2 and %d", n, limited, conns-2)
+	}
+}
