@@ -199,8 +199,71 @@ type limiter struct {
 }
 
 type bucket struct {
-	tokens float64
-	at     time.Time
+	tokens   float64
+	at       time.Time
+	inflight int // password checks under way (reserve)
+}
+
+// reserveWait bounds how long a password check waits for those under way
+// from its source; reservePoll is how often it looks again.
+const (
+	reserveWait = 2 * time.Second
+	reservePoll = 5 * time.Millisecond
+)
+
+// reserve holds one password check of src under way, so that requests
+// sent at once cannot each check a password before the first failures
+// are counted: it waits (at most reserveWait) while the failures src has
+// left, less the checks under way, do not cover one more. ok false: src
+// has none left (wait: until it has), or the wait ran out.
+func (l *limiter) reserve(src string, now func() time.Time) (wait time.Duration, ok bool) {
+	give := time.Now().Add(reserveWait)
+	for {
+		l.mu.Lock()
+		if l.mu.m == nil {
+			l.mu.m = map[string]bucket{}
+		}
+		b, found := l.mu.m[src]
+		if !found {
+			l.makeRoomLocked(now())
+			b = bucket{tokens: failureBurst, at: now()}
+		}
+		t := b.refill(now())
+		if t < 1 {
+			l.mu.Unlock()
+			return time.Duration((1 - t) * float64(failureRefill)), false
+		}
+		if t-float64(b.inflight) >= 1 {
+			b.inflight++
+			l.mu.m[src] = b
+			l.mu.Unlock()
+			return 0, true
+		}
+		l.mu.Unlock()
+		if !time.Now().Add(reservePoll).Before(give) {
+			return failureRefill, false
+		}
+		time.Sleep(reservePoll)
+	}
+}
+
+// unreserve ends a check reserve held (its failure, if any, was counted
+// by fail).
+func (l *limiter) unreserve(src string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.mu.m[src]
+	if !ok {
+		return
+	}
+	if b.inflight > 0 {
+		b.inflight--
+	}
+	if b.inflight == 0 && b.refill(now) >= failureBurst {
+		delete(l.mu.m, src) // nothing to remember
+		return
+	}
+	l.mu.m[src] = b
 }
 
 // refill returns b's tokens at now.
@@ -233,21 +296,27 @@ func (l *limiter) fail(src string, now time.Time) {
 	}
 	b, ok := l.mu.m[src]
 	if !ok {
-		if len(l.mu.m) >= maxSources {
-			// Forget the sources that are back to a full bucket; if none
-			// is, forget all: a flood of sources must not exhaust memory.
-			for k, v := range l.mu.m {
-				if v.refill(now) >= failureBurst {
-					delete(l.mu.m, k)
-				}
-			}
-			if len(l.mu.m) >= maxSources {
-				clear(l.mu.m)
-			}
-		}
+		l.makeRoomLocked(now)
 		b = bucket{tokens: failureBurst, at: now}
 	}
-	l.mu.m[src] = bucket{tokens: max(0, b.refill(now)-1), at: now}
+	l.mu.m[src] = bucket{tokens: max(0, b.refill(now)-1), at: now, inflight: b.inflight}
+}
+
+// makeRoomLocked makes room for one more source when maxSources are
+// remembered: it forgets the sources that are back to a full bucket, and
+// if none is, all: a flood of sources must not exhaust memory.
+func (l *limiter) makeRoomLocked(now time.Time) {
+	if len(l.mu.m) < maxSources {
+		return
+	}
+	for k, v := range l.mu.m {
+		if v.refill(now) >= failureBurst {
+			delete(l.mu.m, k)
+		}
+	}
+	if len(l.mu.m) >= maxSources {
+		clear(l.mu.m)
+	}
 }
 
 // sourceOf is the client's IP, without the port.
@@ -555,8 +624,8 @@ func (s *Server) authenticate(r *http.Request) (string, int, *pgerr.Error) {
 			// Not counted as a failed password: the password was not checked.
 			return "", http.StatusUnauthorized, pgerr.HTTPBasicNeedsTLS.New()
 		}
-		if err := s.checkPassword(r, c.user, c.pass); err != nil {
-			return "", http.StatusUnauthorized, err
+		if status, err := s.checkPassword(r, c.user, c.pass); err != nil {
+			return "", status, err
 		}
 		return c.user, 0, nil
 	case c.hasCert:
@@ -580,10 +649,17 @@ func (s *Server) failed(r *http.Request, user, code, reason string) {
 		What: "http " + r.Method + " " + r.URL.Path, Outcome: code + " " + reason})
 }
 
-// checkPassword checks user's password against the role's verifier. The
-// error is the same whether the user does not exist, may not log in, has
-// no password, has an expired one, or sent a wrong one.
-func (s *Server) checkPassword(r *http.Request, user, password string) *pgerr.Error {
+// checkPassword checks user's password against the role's verifier,
+// returning the HTTP status and error of a failure. The error is the same
+// whether the user does not exist, may not log in, has no password, has
+// an expired one, or sent a wrong one.
+func (s *Server) checkPassword(r *http.Request, user, password string) (int, *pgerr.Error) {
+	src := sourceOf(r)
+	wait, ok := s.limit.reserve(src, s.now)
+	if !ok {
+		return http.StatusTooManyRequests, pgerr.HTTPTooManyFailures.New(src, int(wait/time.Second)+1)
+	}
+	defer func() { s.limit.unreserve(src, s.now()) }()
 	role, ok := s.b.LoginRole(user)
 	verifier, reason := "", ""
 	switch {
@@ -607,9 +683,9 @@ func (s *Server) checkPassword(r *http.Request, user, password string) *pgerr.Er
 	if reason != "" {
 		e := pgerr.PasswordAuthFailed.New(user)
 		s.failed(r, user, e.Code, reason)
-		return e
+		return http.StatusUnauthorized, e
 	}
-	return nil
+	return 0, nil
 }
 
 // loginReply is the body of a successful POST /api/v1/login.
@@ -639,8 +715,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.deny(w, r, http.StatusBadRequest, pgerr.HTTPLoginBody.New())
 		return
 	}
-	if err := s.checkPassword(r, *b.User, *b.Password); err != nil {
-		s.deny(w, r, http.StatusUnauthorized, err)
+	if status, err := s.checkPassword(r, *b.User, *b.Password); err != nil {
+		s.deny(w, r, status, err)
 		return
 	}
 	ttl := s.cfg.SessionTTL

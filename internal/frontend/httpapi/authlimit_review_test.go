@@ -1,0 +1,65 @@
+package httpapi
+
+import (
+	"crypto/tls"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// gateBackend holds every password check until gate is closed, as a
+// slow check (or many sent at once) would, and counts them.
+type gateBackend struct {
+	*fakeBackend
+	gate  chan struct{}
+	calls atomic.Int32
+}
+
+func (g *gateBackend) PasswordMatches(verifier, password string) bool {
+	g.calls.Add(1)
+	<-g.gate
+	return g.fakeBackend.PasswordMatches(verifier, password)
+}
+
+// TestPasswordChecksConcurrent: requests sent at once from one source
+// cannot each check a password before the first failures are counted:
+// no more checks run than the source has failures left, and once those
+// failed the rest are refused (429) without a check.
+func TestPasswordChecksConcurrent(t *testing.T) {
+	e := newAuthEnv(t, Config{})
+	g := &gateBackend{fakeBackend: e.f, gate: make(chan struct{})}
+	e.s = New(Config{Hosts: []string{"db.internal:8480"}, Now: func() time.Time { return e.now }, Logger: quietLogger()}, g)
+	e.s.Handle(AdminPrefix, NewAdminHandler(e.run, g))
+	const reqs = failureBurst + 5
+	var wg sync.WaitGroup
+	statuses := make(chan int, reqs)
+	for range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.do(req{method: "GET", path: "/api/v1/nodes", tls: &tls.ConnectionState{}, basic: [2]string{"alice", "guess"}})
+			statuses <- r.status
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := g.calls.Load(); n > failureBurst {
+		t.Errorf("%d password checks ran at once from one source, burst %d", n, failureBurst)
+	}
+	close(g.gate)
+	wg.Wait()
+	close(statuses)
+	limited := 0
+	for st := range statuses {
+		switch st {
+		case 429:
+			limited++
+		case 401:
+		default:
+			t.Errorf("status %d", st)
+		}
+	}
+	if n := g.calls.Load(); n != failureBurst || limited != reqs-failureBurst {
+		t.Errorf("%d checks ran and %d requests were refused with 429; want %d and %d", n, limited, failureBurst, reqs-failureBurst)
+	}
+}
