@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"strings"
 
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
@@ -194,14 +195,30 @@ func (s *Session) needsOf(stmt parser.Statement) []need {
 	switch st := stmt.(type) {
 	case *parser.Insert:
 		onExisting(security.PrivInsert, st.Table)
-		if st.OnConflict != nil && !st.OnConflict.Nothing {
+		if oc := st.OnConflict; oc != nil && !oc.Nothing {
 			onExisting(security.PrivUpdate, st.Table) // ON CONFLICT DO UPDATE, as in PostgreSQL
+			// Reading the existing row (not EXCLUDED's) in its SET or
+			// WHERE needs SELECT, as in PostgreSQL.
+			reads := readsExisting(oc.Where)
+			for _, c := range oc.Update {
+				reads = reads || readsExisting(c.Expr)
+			}
+			if reads {
+				onExisting(security.PrivSelect, st.Table)
+			}
 		}
 	case *parser.Copy:
 		onExisting(security.PrivInsert, st.Table)
 	case *parser.Update:
 		onExisting(security.PrivUpdate, st.Table)
-		if st.Where != nil {
+		// Reading the table's values, in WHERE or in a SET expression
+		// (SET a = 1/(b-42) tells b by its error), needs SELECT, as in
+		// PostgreSQL.
+		reads := st.Where != nil
+		for _, c := range st.Set {
+			reads = reads || readsColumns(c.Expr)
+		}
+		if reads {
 			onExisting(security.PrivSelect, st.Table)
 		}
 	case *parser.Delete:
@@ -246,4 +263,58 @@ func (s *Session) needsOf(stmt parser.Statement) []need {
 		}
 	}
 	return out
+}
+
+// readsColumns reports whether e may read a column of the row: false only
+// for what is built of constants and parameters (literals, casts,
+// operators and function calls over them, CASE); anything else, a
+// subquery included, counts as reading.
+func readsColumns(e parser.Expr) bool { return reads(e, false) }
+
+// readsExisting is readsColumns for ON CONFLICT DO UPDATE: EXCLUDED's
+// columns are the row being inserted, not the table's.
+func readsExisting(e parser.Expr) bool { return reads(e, true) }
+
+func reads(e parser.Expr, excludedFree bool) bool {
+	some := func(es ...parser.Expr) bool {
+		for _, x := range es {
+			if x != nil && reads(x, excludedFree) {
+				return true
+			}
+		}
+		return false
+	}
+	switch x := e.(type) {
+	case nil, *parser.Literal, *parser.Param, *parser.DefaultValue:
+		return false
+	case *parser.ColumnRef:
+		return !excludedFree || !strings.EqualFold(x.Table, "excluded")
+	case *parser.Unary:
+		return some(x.X)
+	case *parser.Binary:
+		return some(x.L, x.R)
+	case *parser.IsNull:
+		return some(x.X)
+	case *parser.IsBool:
+		return some(x.X)
+	case *parser.InList:
+		return some(x.X) || some(x.List...)
+	case *parser.Between:
+		return some(x.X, x.Lo, x.Hi)
+	case *parser.Cast:
+		return some(x.X)
+	case *parser.Func:
+		return x.Star || x.Filter != nil || len(x.WithinGroup) > 0 || some(x.Args...)
+	case *parser.Case:
+		if some(x.Operand, x.Else) {
+			return true
+		}
+		for _, w := range x.Whens {
+			if some(w.Cond, w.Then) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }

@@ -143,3 +143,79 @@ func TestAuthzNeedsOfRunTimeCatalog(t *testing.T) {
 		t.Errorf("alice's stream was dropped or granted: %v %v", b.cat.Streams["secret"], b.cat.Grants)
 	}
 }
+
+// TestUpdateSetReadingColumnsNeedsSelect: an UPDATE whose SET reads the
+// table's values needs SELECT on it, as one with a WHERE does (else
+// SET a = 1/(b-42) tells b by its error); a SET of constants needs only
+// UPDATE.
+func TestUpdateSetReadingColumnsNeedsSelect(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, change := reviewBackend(t)
+	change(&catalog.CreateRole{Role: &catalog.Role{Name: "alice", Login: true}})
+	change(&catalog.CreateRole{Role: &catalog.Role{Name: "mallory", Login: true}})
+	cat := b.cat.Clone()
+	cat.Tables["t"] = &catalog.Table{ID: 98, Name: "t", Owner: "alice", Shards: 1, Replication: 1,
+		Columns: []catalog.Column{{Name: "k", T: types.Int4}, {Name: "secret", T: types.Int4}, {Name: "note", T: types.Text}}, PrimaryKey: []int{0}}
+	b.cat = cat
+	change(&catalog.Grant{Kind: catalog.KindTable, Objects: []string{"t"}, Privs: []string{"UPDATE"}, To: []string{"mallory"}})
+	s := New(b, "mallory", nil)
+	defer s.Close()
+	prep := func(sql string) error {
+		stmts, _, err := parser.Parse(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Prepare(ctx, stmts[0], sql, nil)
+		return err
+	}
+	for _, sql := range []string{
+		"UPDATE t SET note = 'x' || (1/(secret-42))::text",
+		"UPDATE t SET note = CASE WHEN secret > 0 THEN 'a' END",
+	} {
+		if err := prep(sql); err == nil || pgerr.Code(err) != pgerr.InsufficientPrivilege {
+			t.Errorf("%s without SELECT: %v, want 42501", sql, err)
+		}
+	}
+	for _, sql := range []string{"UPDATE t SET note = 'x'", "UPDATE t SET note = upper('x') || $1::text, secret = -1"} {
+		if err := prep(sql); err != nil {
+			t.Errorf("%s with UPDATE only: %v", sql, err)
+		}
+	}
+}
+
+// TestOnConflictReadingExistingNeedsSelect: ON CONFLICT DO UPDATE that
+// reads the existing row (not EXCLUDED) needs SELECT, as in PostgreSQL.
+func TestOnConflictReadingExistingNeedsSelect(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, change := reviewBackend(t)
+	change(&catalog.CreateRole{Role: &catalog.Role{Name: "alice", Login: true}})
+	change(&catalog.CreateRole{Role: &catalog.Role{Name: "mallory", Login: true}})
+	cat := b.cat.Clone()
+	cat.Tables["t"] = &catalog.Table{ID: 98, Name: "t", Owner: "alice", Shards: 1, Replication: 1,
+		Columns: []catalog.Column{{Name: "k", T: types.Int4}, {Name: "secret", T: types.Int4}}, PrimaryKey: []int{0}}
+	b.cat = cat
+	change(&catalog.Grant{Kind: catalog.KindTable, Objects: []string{"t"}, Privs: []string{"INSERT", "UPDATE"}, To: []string{"mallory"}})
+	s := New(b, "mallory", nil)
+	defer s.Close()
+	prep := func(sql string) error {
+		stmts, _, err := parser.Parse(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Prepare(ctx, stmts[0], sql, nil)
+		return err
+	}
+	for _, sql := range []string{
+		"INSERT INTO t VALUES (1, 2) ON CONFLICT (k) DO UPDATE SET secret = 1/(t.secret-42)",
+		"INSERT INTO t VALUES (1, 2) ON CONFLICT (k) DO UPDATE SET secret = 0 WHERE t.secret > 5",
+	} {
+		if err := prep(sql); err == nil || pgerr.Code(err) != pgerr.InsufficientPrivilege {
+			t.Errorf("%s without SELECT: %v, want 42501", sql, err)
+		}
+	}
+	if err := prep("INSERT INTO t VALUES (1, 2) ON CONFLICT (k) DO UPDATE SET secret = excluded.secret"); err != nil {
+		t.Errorf("DO UPDATE from EXCLUDED with INSERT and UPDATE: %v", err)
+	}
+}
