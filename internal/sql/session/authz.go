@@ -16,7 +16,10 @@ import (
 // INSERT, owner-or-admin for DROP, admin for ALTER NODE, ...; needsOf)
 // and SELECT on every stream, view and table the planner resolved while
 // preparing it (resolve.go notes them), at any depth: joins, subqueries,
-// CTEs, INSERT ... SELECT, COPY TO, EXPLAIN. They are checked when the
+// CTEs, INSERT ... SELECT, COPY TO, EXPLAIN; and, for each view read,
+// that its owner (and so on down its chain of transforms) still holds
+// SELECT on what it reads, as a PostgreSQL view reads with its owner's
+// privileges (noteViewOwners). They are checked when the
 // statement is prepared and again, against the catalog current then,
 // each time it runs (the needs of its kind worked out afresh, so an
 // object made since prepare is checked too): a GRANT or REVOKE takes
@@ -28,6 +31,9 @@ import (
 type need struct {
 	priv security.Privilege
 	obj  security.Object
+	// as is who must hold it: "" the session's user; a view's owner for
+	// what the view reads (noteViewOwners).
+	as string
 }
 
 // currentUser is the session's user; "" (sessions made by tests and
@@ -46,7 +52,11 @@ func (s *Session) authorize(needs []need) error {
 	}
 	cat, user := s.b.Catalog(), s.currentUser()
 	for _, n := range needs {
-		if err := security.Authorize(cat, user, n.priv, n.obj); err != nil {
+		who := user
+		if n.as != "" {
+			who = n.as
+		}
+		if err := security.Authorize(cat, who, n.priv, n.obj); err != nil {
 			return err
 		}
 	}
@@ -56,7 +66,7 @@ func (s *Session) authorize(needs []need) error {
 // noteRead records that the statement being prepared reads an object,
 // and checks it at once (a read resolved while running is checked too).
 func (s *Session) noteRead(kind, key string) error {
-	n := need{security.PrivSelect, security.Object{Kind: kind, Name: key}}
+	n := need{priv: security.PrivSelect, obj: security.Object{Kind: kind, Name: key}}
 	s.reads = append(s.reads, n)
 	return s.authorize([]need{n})
 }
@@ -64,29 +74,61 @@ func (s *Session) noteRead(kind, key string) error {
 // noteAdmin records and checks that the statement needs the admin role
 // (what: the statement or relation, for the message).
 func (s *Session) noteAdmin(what string) error {
-	n := need{security.PrivAdmin, security.Object{Kind: security.KindCluster, Name: what}}
+	n := need{priv: security.PrivAdmin, obj: security.Object{Kind: security.KindCluster, Name: what}}
 	s.reads = append(s.reads, n)
 	return s.authorize([]need{n})
 }
 
-// noteViewSources records that creating v needs SELECT on what it reads:
-// the transform its FROM names (or its stream), a joined stream, tables.
-func (s *Session) noteViewSources(v *catalog.View) error {
+// viewReads lists what v reads directly: the transform its FROM names
+// (or its stream), a joined stream, tables; each needs SELECT.
+func viewReads(v *catalog.View) []need {
+	var out []need
 	if len(v.Over) > 0 {
-		if err := s.noteRead(catalog.KindView, v.Over[0]); err != nil {
-			return err
-		}
-	} else if err := s.noteRead(catalog.KindStream, v.Stream); err != nil {
-		return err
+		out = append(out, onObject(security.PrivSelect, catalog.KindView, v.Over[0]))
+	} else {
+		out = append(out, onObject(security.PrivSelect, catalog.KindStream, v.Stream))
 	}
 	if v.JoinStream != "" {
-		if err := s.noteRead(catalog.KindStream, v.JoinStream); err != nil {
+		out = append(out, onObject(security.PrivSelect, catalog.KindStream, v.JoinStream))
+	}
+	for _, t := range v.Tables {
+		out = append(out, onObject(security.PrivSelect, catalog.KindTable, t))
+	}
+	return out
+}
+
+// noteViewSources records that creating v needs SELECT on what it reads.
+func (s *Session) noteViewSources(v *catalog.View) error {
+	for _, n := range viewReads(v) {
+		if err := s.noteRead(n.obj.Kind, n.obj.Name); err != nil {
 			return err
 		}
 	}
-	for _, t := range v.Tables {
-		if err := s.noteRead(catalog.KindTable, t); err != nil {
-			return err
+	return nil
+}
+
+// maxViewChain bounds the transforms noteViewOwners follows.
+const maxViewChain = 64
+
+// noteViewOwners records and checks that reading view v needs its owner
+// to still hold SELECT on what it reads, and so on down its chain of
+// transforms: as in PostgreSQL a view reads with its owner's privileges,
+// so a REVOKE from the owner takes effect on those who read the view.
+func (s *Session) noteViewOwners(cat *catalog.Catalog, v *catalog.View) error {
+	for range maxViewChain {
+		owner, _ := cat.Owner(catalog.KindView, v.Name)
+		for _, n := range viewReads(v) {
+			n.as = owner
+			s.reads = append(s.reads, n)
+			if err := s.authorize([]need{n}); err != nil {
+				return err
+			}
+		}
+		if len(v.Over) == 0 {
+			return nil
+		}
+		if v = cat.Views[v.Over[0]]; v == nil {
+			return nil
 		}
 	}
 	return nil
@@ -140,11 +182,11 @@ func schemaOf(key string) string {
 }
 
 func onObject(priv security.Privilege, kind, name string) need {
-	return need{priv, security.Object{Kind: kind, Name: name}}
+	return need{priv: priv, obj: security.Object{Kind: kind, Name: name}}
 }
 
 func adminNeed(what string) []need {
-	return []need{{security.PrivAdmin, security.Object{Kind: security.KindCluster, Name: what}}}
+	return []need{{priv: security.PrivAdmin, obj: security.Object{Kind: security.KindCluster, Name: what}}}
 }
 
 // adminNeeds is what the admin statements need: the admin role. ALTER

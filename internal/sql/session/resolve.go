@@ -92,6 +92,9 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 		return s.b.StreamSource(st, ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial()}), nil
 	}
 	if v := cat.Views[key]; v != nil {
+		if err := s.noteViewOwners(cat, v); err != nil { // authz.go
+			return nil, err
+		}
 		return s.viewSource(cat, v)
 	}
 	if t := cat.Tables[key]; t != nil {

@@ -219,3 +219,51 @@ func TestOnConflictReadingExistingNeedsSelect(t *testing.T) {
 		t.Errorf("DO UPDATE from EXCLUDED with INSERT and UPDATE: %v", err)
 	}
 }
+
+// TestViewReadsWithOwnersPrivileges: a view reads with its owner's
+// privileges, as in PostgreSQL: once its owner loses SELECT on the stream
+// it reads, neither the owner nor those it granted the view read the
+// stream's rows through it.
+func TestViewReadsWithOwnersPrivileges(t *testing.T) {
+	f := newFake()
+	f.coverAfter = 1
+	b := &readBackend{fakeBackend: f, stream: [][]types.Datum{
+		{types.NewText("a"), types.NewInt(types.Int8, 1)},
+		{types.NewText("c"), types.NewInt(types.Int8, 9)},
+	}}
+	change := func(c catalog.Command) {
+		t.Helper()
+		next, res := catalog.Apply(f.cat, c)
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		f.cat = next
+	}
+	change(&catalog.CreateRole{Role: &catalog.Role{Name: "mallory", Login: true}})
+	change(&catalog.CreateRole{Role: &catalog.Role{Name: "bob", Login: true}})
+	change(&catalog.Grant{Kind: catalog.KindStream, Objects: []string{"s"}, Privs: []string{"SELECT"}, To: []string{"mallory"}})
+	change(&catalog.Grant{Kind: catalog.KindSchema, Objects: []string{"public"}, Privs: []string{"CREATE"}, To: []string{"mallory"}})
+	mallory, bob := New(b, "mallory", nil), New(b, "bob", nil)
+	defer mallory.Close()
+	defer bob.Close()
+	mustRun(t, mallory, "CREATE VIEW mt AS SELECT upper(k) AS big FROM s WHERE x > 2")
+	mustRun(t, mallory, "CREATE VIEW mt2 AS SELECT big || '!' AS bang FROM mt")
+	if f.cat.Views["mt"] == nil || f.cat.Views["mt"].Owner != "mallory" {
+		t.Fatalf("view mt: %+v", f.cat.Views["mt"])
+	}
+	change(&catalog.Grant{Kind: catalog.KindView, Objects: []string{"mt", "mt2"}, Privs: []string{"SELECT"}, To: []string{"bob"}})
+	for _, s := range []*Session{mallory, bob} {
+		if got := textRows(mustRun(t, s, "SELECT * FROM mt2")); got != "C!" {
+			t.Fatalf("SELECT FROM mt2 while granted: %q", got)
+		}
+	}
+	change(&catalog.Revoke{Kind: catalog.KindStream, Objects: []string{"s"}, Privs: []string{"SELECT"}, From: []string{"mallory"}})
+	for name, s := range map[string]*Session{"mallory": mallory, "bob": bob} {
+		for _, sql := range []string{"SELECT * FROM mt", "SELECT * FROM mt2"} {
+			res, err := runSQL(s, sql)
+			if err == nil || pgerr.Code(err) != pgerr.InsufficientPrivilege || !strings.Contains(err.Error(), "stream s") {
+				t.Errorf("%s: %s after the owner lost SELECT on s: %v %v", name, sql, textRows(res), err)
+			}
+		}
+	}
+}
