@@ -217,6 +217,7 @@ const (
 // left, less the checks under way, do not cover one more. ok false: src
 // has none left (wait: until it has), or the wait ran out.
 func (l *limiter) reserve(src string, now func() time.Time) (wait time.Duration, ok bool) {
+	src = limitKey(src)
 	give := time.Now().Add(reserveWait)
 	for {
 		l.mu.Lock()
@@ -250,6 +251,7 @@ func (l *limiter) reserve(src string, now func() time.Time) (wait time.Duration,
 // unreserve ends a check reserve held (its failure, if any, was counted
 // by fail).
 func (l *limiter) unreserve(src string, now time.Time) {
+	src = limitKey(src)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.mu.m[src]
@@ -274,6 +276,7 @@ func (b bucket) refill(now time.Time) float64 {
 // blocked reports whether src has no failures left, and how long until
 // it has one.
 func (l *limiter) blocked(src string, now time.Time) (time.Duration, bool) {
+	src = limitKey(src)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.mu.m[src]
@@ -289,6 +292,7 @@ func (l *limiter) blocked(src string, now time.Time) (time.Duration, bool) {
 
 // fail records one failure of src.
 func (l *limiter) fail(src string, now time.Time) {
+	src = limitKey(src)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.mu.m == nil {
@@ -317,6 +321,17 @@ func (l *limiter) makeRoomLocked(now time.Time) {
 	if len(l.mu.m) >= maxSources {
 		clear(l.mu.m)
 	}
+}
+
+// limitKey is the key a source IP's failures are counted under: the IP,
+// or for IPv6 its /64, which one client usually holds whole (else each
+// of its 2^64 addresses would have a limit of its own).
+func limitKey(ip string) string {
+	a := net.ParseIP(ip)
+	if a == nil || a.To4() != nil {
+		return ip
+	}
+	return a.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // sourceOf is the client's IP, without the port.

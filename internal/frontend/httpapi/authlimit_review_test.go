@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/tls"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,5 +62,25 @@ func TestPasswordChecksConcurrent(t *testing.T) {
 	}
 	if n := g.calls.Load(); n != failureBurst || limited != reqs-failureBurst {
 		t.Errorf("%d checks ran and %d requests were refused with 429; want %d and %d", n, limited, failureBurst, reqs-failureBurst)
+	}
+}
+
+// TestLimiterIPv6Prefix: failures from the addresses of one IPv6 /64
+// count together; IPv4 addresses count alone.
+func TestLimiterIPv6Prefix(t *testing.T) {
+	var l limiter
+	now := time.Unix(0, 0)
+	for i := range failureBurst {
+		l.fail(fmt.Sprintf("2001:db8:0:1::%x", i+1), now)
+		l.fail(fmt.Sprintf("10.0.0.%d", i+1), now)
+	}
+	if _, blocked := l.blocked("2001:db8:0:1::ffff", now); !blocked {
+		t.Error("another address of the same /64 was not limited")
+	}
+	if _, blocked := l.blocked("2001:db8:0:2::1", now); blocked {
+		t.Error("another /64 was limited")
+	}
+	if _, blocked := l.blocked("10.0.0.200", now); blocked {
+		t.Error("IPv4 addresses were counted together")
 	}
 }

@@ -1,6 +1,7 @@
 package pgwire
 
 import (
+	"net"
 	"sync"
 	"time"
 )
@@ -50,6 +51,7 @@ const acquirePoll = 5 * time.Millisecond
 // trip). It returns release, to call once with the outcome, or nil and
 // how long the source must wait.
 func (l *failureLimiter) acquire(source string, deadline time.Time) (release func(failed bool), wait time.Duration) {
+	source = limitKey(source)
 	for {
 		l.mu.Lock()
 		now := l.now()
@@ -122,6 +124,7 @@ func newFailureLimiter(max int, window time.Duration) *failureLimiter {
 // blocked returns how long source must wait before it may try again
 // (0: it may try now).
 func (l *failureLimiter) blocked(source string) time.Duration {
+	source = limitKey(source)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.mu.bySource[source]
@@ -142,6 +145,7 @@ func (l *failureLimiter) blocked(source string) time.Duration {
 
 // fail records a failed login from source.
 func (l *failureLimiter) fail(source string) {
+	source = limitKey(source)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -182,4 +186,15 @@ func (l *failureLimiter) sources() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.mu.bySource)
+}
+
+// limitKey is the key a source IP's failures are counted under: the IP,
+// or for IPv6 its /64, which one client usually holds whole (else each
+// of its 2^64 addresses would have a limit of its own).
+func limitKey(ip string) string {
+	a := net.ParseIP(ip)
+	if a == nil || a.To4() != nil {
+		return ip
+	}
+	return a.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }

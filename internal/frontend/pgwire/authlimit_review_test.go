@@ -64,3 +64,23 @@ func TestAuthRateLimitConcurrent(t *testing.T) {
 		t.Errorf("%d exchanges ran and %d connections were rate limited; want 2 and %d", n, limited, conns-2)
 	}
 }
+
+// TestFailureLimiterIPv6Prefix: failures from the addresses of one IPv6
+// /64 count together (a client holds the whole /64 and could otherwise
+// change address between guesses); IPv4 addresses count alone.
+func TestFailureLimiterIPv6Prefix(t *testing.T) {
+	l := newFailureLimiter(2, time.Hour)
+	l.fail("2001:db8:0:1::1")
+	l.fail("2001:db8:0:1:ffff::2")
+	if l.blocked("2001:db8:0:1::3") == 0 {
+		t.Error("a third address of the same /64 was not limited")
+	}
+	if l.blocked("2001:db8:0:2::1") != 0 {
+		t.Error("another /64 was limited")
+	}
+	l.fail("10.0.0.1")
+	l.fail("10.0.0.2")
+	if l.blocked("10.0.0.3") != 0 || l.blocked("10.0.0.1") != 0 {
+		t.Error("IPv4 addresses were counted together")
+	}
+}
