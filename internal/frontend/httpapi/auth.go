@@ -116,6 +116,9 @@ type tokenHash [sha256.Size]byte
 type session struct {
 	user    string
 	expires time.Time
+	// pw is the hash of the verifier the login checked: a token ends when
+	// the role's password changes.
+	pw tokenHash
 }
 
 // sessions holds login tokens in memory (a restart logs everyone out).
@@ -128,8 +131,9 @@ type sessions struct {
 
 func hashToken(tok string) tokenHash { return sha256.Sum256([]byte(tok)) }
 
-// create returns a new random 256-bit token for user.
-func (s *sessions) create(user string, now time.Time, ttl time.Duration) (string, time.Time) {
+// create returns a new random 256-bit token for user, who logged in
+// with the password of verifier.
+func (s *sessions) create(user, verifier string, now time.Time, ttl time.Duration) (string, time.Time) {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
@@ -142,7 +146,7 @@ func (s *sessions) create(user string, now time.Time, ttl time.Duration) (string
 	if len(s.mu.m) >= maxSessions {
 		s.evictLocked(now)
 	}
-	s.mu.m[hashToken(tok)] = session{user: user, expires: exp}
+	s.mu.m[hashToken(tok)] = session{user: user, expires: exp, pw: hashToken(verifier)}
 	return tok, exp
 }
 
@@ -166,20 +170,20 @@ func (s *sessions) evictLocked(now time.Time) {
 	}
 }
 
-// lookup returns the user of a live token.
-func (s *sessions) lookup(tok string, now time.Time) (string, bool) {
+// lookup returns the session of a live token.
+func (s *sessions) lookup(tok string, now time.Time) (session, bool) {
 	h := hashToken(tok)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.mu.m[h]
 	if !ok {
-		return "", false
+		return session{}, false
 	}
 	if !now.Before(v.expires) {
 		delete(s.mu.m, h)
-		return "", false
+		return session{}, false
 	}
-	return v.user, true
+	return v, true
 }
 
 // revoke ends a token's session.
@@ -625,12 +629,17 @@ func (s *Server) authenticate(r *http.Request) (string, int, *pgerr.Error) {
 		s.failed(r, "", pgerr.InvalidAuthorization, "malformed Authorization header")
 		return "", http.StatusUnauthorized, pgerr.HTTPBadAuthHeader.New(c.malformed)
 	case c.token != "":
-		user, ok := s.sessions.lookup(c.token, now)
+		sess, ok := s.sessions.lookup(c.token, now)
+		user := sess.user
 		if ok {
-			if role, exists := s.b.LoginRole(user); exists && role.Login {
+			// The role must still log in with the password the token was
+			// given for: a token ends when the role is dropped, loses
+			// LOGIN, changes password or sees it expire.
+			role, exists := s.b.LoginRole(user)
+			if exists && role.Login && hashToken(role.Verifier) == sess.pw && (role.ValidUntil.IsZero() || now.Before(role.ValidUntil)) {
 				return user, 0, nil
 			}
-			s.sessions.revoke(c.token) // the role was dropped or lost LOGIN
+			s.sessions.revoke(c.token)
 		}
 		s.failed(r, user, pgerr.InvalidAuthorization, "invalid or expired session token")
 		return "", http.StatusUnauthorized, pgerr.HTTPTokenInvalid.New()
@@ -639,7 +648,7 @@ func (s *Server) authenticate(r *http.Request) (string, int, *pgerr.Error) {
 			// Not counted as a failed password: the password was not checked.
 			return "", http.StatusUnauthorized, pgerr.HTTPBasicNeedsTLS.New()
 		}
-		if status, err := s.checkPassword(r, c.user, c.pass); err != nil {
+		if _, status, err := s.checkPassword(r, c.user, c.pass); err != nil {
 			return "", status, err
 		}
 		return c.user, 0, nil
@@ -665,14 +674,15 @@ func (s *Server) failed(r *http.Request, user, code, reason string) {
 }
 
 // checkPassword checks user's password against the role's verifier,
-// returning the HTTP status and error of a failure. The error is the same
+// returning the verifier it matched, or the HTTP status and error of a
+// failure. The error is the same
 // whether the user does not exist, may not log in, has no password, has
 // an expired one, or sent a wrong one.
-func (s *Server) checkPassword(r *http.Request, user, password string) (int, *pgerr.Error) {
+func (s *Server) checkPassword(r *http.Request, user, password string) (string, int, *pgerr.Error) {
 	src := sourceOf(r)
 	wait, ok := s.limit.reserve(src, s.now)
 	if !ok {
-		return http.StatusTooManyRequests, pgerr.HTTPTooManyFailures.New(src, int(wait/time.Second)+1)
+		return "", http.StatusTooManyRequests, pgerr.HTTPTooManyFailures.New(src, int(wait/time.Second)+1)
 	}
 	defer func() { s.limit.unreserve(src, s.now()) }()
 	role, ok := s.b.LoginRole(user)
@@ -698,9 +708,9 @@ func (s *Server) checkPassword(r *http.Request, user, password string) (int, *pg
 	if reason != "" {
 		e := pgerr.PasswordAuthFailed.New(user)
 		s.failed(r, user, e.Code, reason)
-		return http.StatusUnauthorized, e
+		return "", http.StatusUnauthorized, e
 	}
-	return 0, nil
+	return verifier, 0, nil
 }
 
 // loginReply is the body of a successful POST /api/v1/login.
@@ -730,7 +740,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.deny(w, r, http.StatusBadRequest, pgerr.HTTPLoginBody.New())
 		return
 	}
-	if status, err := s.checkPassword(r, *b.User, *b.Password); err != nil {
+	verifier, status, err := s.checkPassword(r, *b.User, *b.Password)
+	if err != nil {
 		s.deny(w, r, status, err)
 		return
 	}
@@ -738,7 +749,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
-	tok, exp := s.sessions.create(*b.User, s.now(), ttl)
+	tok, exp := s.sessions.create(*b.User, verifier, s.now(), ttl)
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: tok, Path: "/", Expires: exp,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	s.b.Audit(r.Context(), AuditEvent{At: s.now(), User: *b.User, Source: src, Kind: "login",

@@ -558,11 +558,11 @@ func TestAdminHandlerNeedsUser(t *testing.T) {
 func TestSessionsBounded(t *testing.T) {
 	var s sessions
 	now := time.Unix(1e9, 0)
-	first, _ := s.create("a", now, time.Hour)
+	first, _ := s.create("a", "", now, time.Hour)
 	for i := 1; i < maxSessions; i++ {
-		s.create("b", now, 2*time.Hour)
+		s.create("b", "", now, 2*time.Hour)
 	}
-	s.create("c", now, time.Hour)
+	s.create("c", "", now, time.Hour)
 	if _, ok := s.lookup(first, now); ok {
 		t.Errorf("the oldest token survived a full table")
 	}

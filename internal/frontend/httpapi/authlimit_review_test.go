@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cairndb/cairn/internal/security"
 )
 
 // gateBackend holds every password check until gate is closed, as a
@@ -82,5 +84,43 @@ func TestLimiterIPv6Prefix(t *testing.T) {
 	}
 	if _, blocked := l.blocked("10.0.0.200", now); blocked {
 		t.Error("IPv4 addresses were counted together")
+	}
+}
+
+// TestTokenEndsWithPassword: a session token is good only while the role
+// logs in with the password it was given for: a new password, or the old
+// one's VALID UNTIL passing, ends it (as dropping the role or NOLOGIN do).
+func TestTokenEndsWithPassword(t *testing.T) {
+	e := newAuthEnv(t, Config{})
+	use := func(tok string) int {
+		return e.do(req{method: "GET", path: "/api/v1/nodes", header: bearer(tok)}).status
+	}
+	tok := e.login("alice", "alice-pw")
+	if st := use(tok); st != 200 {
+		t.Fatalf("fresh token: %d", st)
+	}
+	v, err := security.NewVerifier("new-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.f.mu.Lock()
+	e.f.users["alice"] = v.String()
+	e.f.mu.Unlock()
+	if st := use(tok); st != 401 {
+		t.Errorf("token after ALTER ROLE alice PASSWORD: %d, want 401", st)
+	}
+	tok = e.login("alice", "new-pw")
+	if st := use(tok); st != 200 {
+		t.Fatalf("token of the new password: %d", st)
+	}
+	e.f.mu.Lock()
+	e.f.validUntil["alice"] = e.now.Add(time.Minute)
+	e.f.mu.Unlock()
+	if st := use(tok); st != 200 {
+		t.Fatalf("token before VALID UNTIL: %d", st)
+	}
+	e.now = e.now.Add(2 * time.Minute)
+	if st := use(tok); st != 401 {
+		t.Errorf("token after VALID UNTIL passed: %d, want 401", st)
 	}
 }
