@@ -54,13 +54,60 @@ func secretSpans(sql string) []secretSpan {
 		}
 		// The literal, and any literals right after it (a syntax
 		// error, but one that may well be a second secret).
+		k := j
 		for j < len(toks) && toks[j].kind == tString {
 			spans = append(spans, secretSpan{start: toks[j].start, end: toks[j].end})
 			i = j
 			j++
 		}
+		// A role statement's PASSWORD followed by something else than a
+		// string or NULL: a password typed without quotes, which the
+		// syntax error would quote.
+		if j == k && j < len(toks) && roleStatement(toks[stmtStart(toks, i):]) && unquotedSecret(toks[j]) {
+			spans = append(spans, secretSpan{start: toks[j].start, end: toks[j].end})
+			i = j
+		}
 	}
 	return spans
+}
+
+// stmtStart is the index of the first token of the statement toks[i] is
+// in (after the last ";" before it).
+func stmtStart(toks []token, i int) int {
+	for ; i > 0; i-- {
+		if toks[i-1].kind == tOp && toks[i-1].val == ";" {
+			return i
+		}
+	}
+	return 0
+}
+
+// roleStatement reports whether toks are those of CREATE or ALTER
+// ROLE/USER/GROUP, whose PASSWORD is followed by the password.
+func roleStatement(toks []token) bool {
+	if len(toks) < 2 || toks[0].kind != tIdent || toks[1].kind != tIdent {
+		return false
+	}
+	switch toks[0].val {
+	case "create", "alter":
+		switch toks[1].val {
+		case "role", "user", "group":
+			return true
+		}
+	}
+	return false
+}
+
+// unquotedSecret reports whether t, after PASSWORD, is a password typed
+// without quotes: a word (but NULL), a quoted identifier or a number.
+func unquotedSecret(t token) bool {
+	switch t.kind {
+	case tIdent:
+		return t.val != "null"
+	case tQIdent, tInt, tFloat:
+		return true
+	}
+	return false
 }
 
 // mayHoldSecret is a cheap first test: most statements name no secret
