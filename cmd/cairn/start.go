@@ -114,6 +114,8 @@ A flag beats the environment, which beats the file.`,
 	f.StringVar(&cfg.DataDir, "data-dir", "./cairn-data", "directory for all data of this node")
 	f.StringVar(&cfg.PGAddr, "pg-addr", "127.0.0.1:5480", "PostgreSQL wire protocol listen address")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8480", "HTTP listen address (API, ingest, metrics, health)")
+	f.StringSliceVar(&cfg.HTTPHosts, "http-host", nil, "more names the HTTP API answers to in the Host header, e.g. a DNS name of this node (its --http-addr and localhost always work)")
+	f.BoolVar(&cfg.MetricsAuth, "metrics-auth", false, "require an authenticated user on GET /metrics (default: open)")
 	f.StringVar(&cfg.ClusterAddr, "cluster-addr", "127.0.0.1:7480", "cluster traffic listen address (Raft, internal RPC)")
 	f.StringVar(&cfg.NodeID, "node-id", "n1", "unique id of this node")
 	f.StringSliceVar(&cfg.Join, "join", nil, "cluster addresses of live members to join through (host:port[,host:port]); empty starts a new cluster")

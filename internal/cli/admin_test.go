@@ -33,12 +33,14 @@ type scriptRunner struct {
 	mu     sync.Mutex
 	script map[string][]reply
 	got    []string
+	users  []string // the user each statement ran as
 }
 
-func (s *scriptRunner) RunSQL(_ context.Context, sql string) (*httpapi.SQLResult, error) {
+func (s *scriptRunner) RunSQL(_ context.Context, user, sql string) (*httpapi.SQLResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.got = append(s.got, sql)
+	s.users = append(s.users, user)
 	rs := s.script[sql]
 	if len(rs) == 0 {
 		return nil, pgerr.New(pgerr.SyntaxError, "unscripted statement %q", sql)
@@ -90,7 +92,7 @@ func startedOps(ids ...string) *httpapi.SQLResult {
 // returns stdout, stderr and the exit code main would use.
 func runCLI(t *testing.T, r httpapi.SQLRunner, args ...string) (string, string, int, error) {
 	t.Helper()
-	srv := httptest.NewServer(httpapi.NewAdminHandler(r))
+	srv := httptest.NewServer(apiServer(r, &apiBackend{}))
 	defer srv.Close()
 	return runCLIHost(t, append(args, "--host", srv.Listener.Addr().String())...)
 }

@@ -46,6 +46,7 @@ type adminFlags struct {
 	httpTimeout time.Duration
 	certsDir    string
 	user        string
+	password    string
 }
 
 func (f *adminFlags) register(cmd *cobra.Command) {
@@ -54,7 +55,8 @@ func (f *adminFlags) register(cmd *cobra.Command) {
 	pf.BoolVar(&f.json, "json", false, "print the raw JSON reply of the API")
 	pf.DurationVar(&f.httpTimeout, "http-timeout", 10*time.Second, "timeout of each HTTP request")
 	pf.StringVar(&f.certsDir, "certs-dir", "", "directory with the cluster's ca.crt and client.<user>.crt/key: talk HTTPS to a secure node and log in with that certificate; env CAIRN_CERTS_DIR")
-	pf.StringVar(&f.user, "user", defaultUser, "user whose client certificate (client.<user>.crt in --certs-dir) the commands present; env CAIRN_USER")
+	pf.StringVar(&f.user, "user", defaultUser, "user whose client certificate (client.<user>.crt in --certs-dir) the commands present, or who logs in with a password; env CAIRN_USER")
+	pf.StringVar(&f.password, "password", "", "the user's password (prefer the env CAIRN_PASSWORD: a flag shows in ps)")
 }
 
 // flagOrEnv is the value of flag name, or env when the flag was not
@@ -83,7 +85,7 @@ func (f *adminFlags) client(cmd *cobra.Command) *apiClient {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	c := &apiClient{host: host, timeout: timeout, secure: certsDir != ""}
+	c := &apiClient{host: host, timeout: timeout, secure: certsDir != "", user: user, password: f.passwordOf(cmd)}
 	base := host
 	switch {
 	case !strings.Contains(base, "://") && certsDir != "":
@@ -125,6 +127,9 @@ type apiClient struct {
 	hc       *http.Client
 	secure   bool  // --certs-dir was given
 	setupErr error // why no request can be sent (bad --certs-dir); every call returns it
+	// user and password authenticate (auth.go); token is the session
+	// token of a login over plain http, once there is one.
+	user, password, token string
 }
 
 // apiError is an error reply of the API; it prints like psql.
@@ -168,10 +173,20 @@ func (c *apiClient) call(ctx context.Context, method, path string, body any) ([]
 	if err != nil {
 		return nil, fmt.Errorf("--host %q: %v", c.host, err)
 	}
-	if body != nil {
+	if method != http.MethodGet {
+		// The API takes only JSON on anything but GET, body or none.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if err := c.authorize(ctx, req); err != nil {
+		return nil, err
+	}
+	return c.do(req, path)
+}
+
+// do sends req and returns the body of a 2xx reply; other replies become
+// *apiError, failed requests *netError.
+func (c *apiClient) do(req *http.Request, path string) ([]byte, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, c.describe(err)

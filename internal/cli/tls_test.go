@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cairndb/cairn/internal/frontend/httpapi"
 	"github.com/cairndb/cairn/internal/testutil/testcerts"
 )
 
@@ -28,7 +27,7 @@ func TestCLICertsDir(t *testing.T) {
 	}}
 	var mu sync.Mutex
 	var users []string
-	admin := httpapi.NewAdminHandler(r)
+	admin := apiServer(r, &apiBackend{users: map[string]string{"bob": "bob-pw"}})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		mu.Lock()
 		users = append(users, req.TLS.PeerCertificates[0].Subject.CommonName)

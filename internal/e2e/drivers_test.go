@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"os"
 	"os/exec"
@@ -12,22 +13,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairndb/cairn/internal/testutil"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// TestDrivers runs real client libraries against one node: pgx, psycopg2,
-// pgjdbc, node-postgres with pg-cursor, psql, and a Grafana-style
-// time-series query. Each client gets its own streams and a bounded
-// context; scripts/test-deps.sh installs the clients.
+// TestDrivers runs real client libraries against one secure node: pgx,
+// psycopg2, pgjdbc, node-postgres with pg-cursor, psql, and a
+// Grafana-style time-series query. Every client connects over TLS with
+// sslmode=verify-full (the node's certificate checked against the CA made
+// by `cairn cert`) and logs in with a SCRAM-SHA-256 password as a role
+// that is not an admin and owns what it creates. Each client gets its own
+// streams and a bounded context; scripts/test-deps.sh installs the
+// clients.
 func TestDrivers(t *testing.T) {
 	p := NewProc(t)
+	p.CertsDir = testutil.MakeCerts(t, filepath.Join(t.TempDir(), "certs"))
 	p.Start()
-	t.Run("pgx", func(t *testing.T) { testPgx(t, p) })
-	t.Run("grafana", func(t *testing.T) { testGrafana(t, p) })
+	d := newDriverLogin(t, p)
+	t.Run("pgx", func(t *testing.T) { testPgx(t, d) })
+	t.Run("grafana", func(t *testing.T) { testGrafana(t, d) })
 	t.Run("psycopg2", func(t *testing.T) {
 		out := runClient(t, 60*time.Second, "/usr/bin/python3", "testdata/drivers/psycopg2_client.py",
-			"host=127.0.0.1 port="+port(p)+" user=cairn dbname=cairn")
+			d.DSN())
 		expectLines(t, out, `notices ['NOTICE:  CREATE STREAM is applied at once, not at COMMIT: ROLLBACK will not undo it']
 dev 1 (3, 6.0)
 copy to csv 'dev,name,v\n7,"with, comma",1.25\n7,,\n'
@@ -41,7 +49,7 @@ error 34000 ERROR:  cursor "nosuch" does not exist`)
 	t.Run("jdbc", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		out := runJava(t, ctx, "testdata/drivers/JdbcClient.java", jdbcURL(p))
+		out := runJava(t, ctx, "testdata/drivers/JdbcClient.java", d.JDBC())
 		expectLines(t, out, `batch 7 statements, first inserted 1
 1 | name 1 | 1.5 | 2024-01-01T10:01:00Z
 2 | name 2 | 3.0 | 2024-01-01T10:02:00Z
@@ -54,7 +62,7 @@ since 10:05 2`)
 		if _, err := os.Stat("testdata/node/node_modules/pg-cursor"); err != nil {
 			t.Fatalf("node-postgres is not installed: run scripts/test-deps.sh (npm install in internal/e2e/testdata/node): %v", err)
 		}
-		out := runClient(t, 60*time.Second, "node", "testdata/node/client.js", p.URL())
+		out := runClient(t, 60*time.Second, "node", "testdata/node/client.js", d.URL())
 		expectLines(t, out, `notices ["CREATE STREAM is applied at once, not at COMMIT: ROLLBACK will not undo it"]
 grouped [{"dev":0,"n":2},{"dev":1,"n":3},{"dev":2,"n":3}]
 since [{"name":"n7","ts":"2024-01-01T10:07:00.000Z"},{"name":"n8","ts":"2024-01-01T10:08:00.000Z"}]
@@ -62,8 +70,8 @@ cursor chunks ["n0,n1,n3,n4","n6,n7"]
 error 42P01 relation "node_nosuch" does not exist
 still serving 9`)
 	})
-	t.Run("psql", func(t *testing.T) { testPsqlClient(t, p) })
-	t.Run("copyto-as-pg15", func(t *testing.T) { testCopyToAsPG15(t, p) })
+	t.Run("psql", func(t *testing.T) { testPsqlClient(t, d) })
+	t.Run("copyto-as-pg15", func(t *testing.T) { testCopyToAsPG15(t, d) })
 }
 
 // testCopyToAsPG15 runs testdata/drivers/copyto.sql through psql against
@@ -72,7 +80,7 @@ still serving 9`)
 // quoting, HEADER, DELIMITER, NULL, QUOTE, ESCAPE and the binary format,
 // over ints, text, floats (NaN, 1e300), bools, timestamptz, jsonb,
 // numeric and dates.
-func testCopyToAsPG15(t *testing.T, p *Proc) {
+func testCopyToAsPG15(t *testing.T, d driverLogin) {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
 		t.Fatalf("psql is needed (scripts/test-deps.sh installs postgresql-client): %v", err)
@@ -87,15 +95,15 @@ func testCopyToAsPG15(t *testing.T, p *Proc) {
 	const cols = "(i int, s text, f float8, b bool, ts timestamptz, j jsonb, n numeric, d date)"
 	pg := startPG15(t)
 	pg.Exec(t, append([]string{"CREATE TABLE cx " + cols}, rows...)...)
-	c := p.Connect(t)
+	c := d.Connect(t)
 	for _, q := range append([]string{"CREATE STREAM cx " + cols}, rows...) {
 		if _, err := c.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	copyTo := func(port, user, db string) []byte {
+	copyTo := func(port, user, db string, env ...string) []byte {
 		cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", port, "-U", user, "-f", "testdata/drivers/copyto.sql", db)
-		cmd.Env = append(os.Environ(), "PGTZ=UTC")
+		cmd.Env = append(append(os.Environ(), "PGTZ=UTC"), env...)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -105,7 +113,7 @@ func testCopyToAsPG15(t *testing.T, p *Proc) {
 		return out
 	}
 	want := copyTo(strconv.Itoa(pg.Port), pg.User, "postgres")
-	got := copyTo(port(p), "cairn", "cairn")
+	got := copyTo(d.port, d.user, "cairn", d.Env()...)
 	if len(want) < 1000 || !bytes.Equal(got, want) {
 		t.Fatalf("COPY TO output differs from PostgreSQL 15's:\ngot:\n%q\nwant:\n%q", got, want)
 	}
@@ -114,6 +122,72 @@ func testCopyToAsPG15(t *testing.T, p *Proc) {
 func port(p *Proc) string {
 	_, pt, _ := strings.Cut(p.PGAddr, ":")
 	return pt
+}
+
+// driverLogin is how the driver tests log in to a secure node: TLS with
+// the server verified against the test CA, and a SCRAM password.
+type driverLogin struct {
+	port, user, password, ca string
+}
+
+// newDriverLogin makes the drivers' role (LOGIN, a password, CREATE on
+// schema public: no admin) as cairn, who logs in by client certificate.
+func newDriverLogin(t *testing.T, p *Proc) driverLogin {
+	t.Helper()
+	d := driverLogin{port: port(p), user: "drivers", password: "Drv-pw-7q2x", ca: filepath.Join(p.CertsDir, "ca.crt")}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := p.Connect(t)
+	for _, q := range []string{
+		"CREATE USER drivers WITH PASSWORD '" + d.password + "'",
+		"GRANT CREATE ON SCHEMA public TO drivers",
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return d
+}
+
+// URL is a postgres:// URL (pgx, node-postgres).
+func (d driverLogin) URL() string {
+	return "postgres://" + d.user + ":" + d.password + "@127.0.0.1:" + d.port + "/cairn?sslmode=verify-full&sslrootcert=" + d.ca
+}
+
+// DSN is a libpq keyword string (psycopg2).
+func (d driverLogin) DSN() string {
+	return "host=127.0.0.1 port=" + d.port + " user=" + d.user + " password=" + d.password + " dbname=cairn sslmode=verify-full sslrootcert=" + d.ca
+}
+
+// JDBC is a pgjdbc URL.
+func (d driverLogin) JDBC() string {
+	return "jdbc:postgresql://127.0.0.1:" + d.port + "/cairn?user=" + d.user + "&password=" + d.password + "&sslmode=verify-full&sslrootcert=" + d.ca
+}
+
+// Env is psql's environment for the login (with -h, -p and -U).
+func (d driverLogin) Env() []string {
+	return []string{"PGPASSWORD=" + d.password, "PGSSLMODE=verify-full", "PGSSLROOTCERT=" + d.ca}
+}
+
+// Connect opens a pgx connection, closed when the test ends; it checks
+// the session is the drivers' role over TLS.
+func (d driverLogin) Connect(t *testing.T) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, d.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	var user string
+	if err := c.QueryRow(ctx, "SELECT current_user").Scan(&user); err != nil || user != d.user {
+		t.Fatalf("current_user = %q, %v; want %q", user, err, d.user)
+	}
+	if _, ok := c.PgConn().Conn().(*tls.Conn); !ok {
+		t.Fatalf("pgx connection is %T, not TLS", c.PgConn().Conn())
+	}
+	return c
 }
 
 // runClient runs a client program and returns its standard output; a
@@ -142,10 +216,10 @@ func expectLines(t *testing.T, got, want string) {
 	}
 }
 
-func testPgx(t *testing.T, p *Proc) {
+func testPgx(t *testing.T, d driverLogin) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := p.Connect(t)
+	c := d.Connect(t)
 	if _, err := c.Exec(ctx, "CREATE STREAM pgx_ev (ts timestamptz, dev int, name text, v float8)"); err != nil {
 		t.Fatal(err)
 	}
@@ -234,10 +308,10 @@ func testPgx(t *testing.T, p *Proc) {
 // testGrafana runs the query Grafana's PostgreSQL data source sends for a
 // time series panel, with timestamptz parameters, over a stream and over
 // a view.
-func testGrafana(t *testing.T, p *Proc) {
+func testGrafana(t *testing.T, d driverLogin) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := p.Connect(t)
+	c := d.Connect(t)
 	for _, q := range []string{
 		"CREATE STREAM graf (ts timestamptz, v int)",
 		"CREATE VIEW graf_min AS SELECT date_trunc('minute', ts) AS minute, count(*) AS n, sum(v) AS total FROM graf GROUP BY 1",
@@ -282,7 +356,7 @@ func testGrafana(t *testing.T, p *Proc) {
 // testPsqlClient drives real psql: PGTZ, PGAPPNAME and PGOPTIONS set the
 // session's TimeZone, application_name, DateStyle and search_path; \copy writes a stream and a query
 // to files and reads a file back in.
-func testPsqlClient(t *testing.T, p *Proc) {
+func testPsqlClient(t *testing.T, d driverLogin) {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
 		t.Fatalf("psql is needed (scripts/test-deps.sh installs postgresql-client): %v", err)
@@ -304,8 +378,8 @@ SELECT ts FROM psql_ev ORDER BY ts LIMIT 1;
 `
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, psql, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", port(p), "-U", "cairn", "cairn")
-	cmd.Env = append(os.Environ(), "PGTZ=America/New_York", "PGAPPNAME=drivers-test", "PGOPTIONS=-c DateStyle=SQL,DMY -c search_path=public,cairn_cluster")
+	cmd := exec.CommandContext(ctx, psql, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", d.port, "-U", d.user, "cairn")
+	cmd.Env = append(append(os.Environ(), d.Env()...), "PGTZ=America/New_York", "PGAPPNAME=drivers-test", "PGOPTIONS=-c DateStyle=SQL,DMY -c search_path=public,cairn_cluster")
 	cmd.Stdin = strings.NewReader(script)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

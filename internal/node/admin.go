@@ -11,9 +11,9 @@ import (
 )
 
 // RunSQL implements httpapi.SQLRunner: one statement in a fresh session
-// (the admin API). It works on a draining node too.
-func (n *Node) RunSQL(ctx context.Context, sql string) (*httpapi.SQLResult, error) {
-	r, err := session.RunOne(ctx, sessionBackend{n}, sql)
+// of user (the admin API). It works on a draining node too.
+func (n *Node) RunSQL(ctx context.Context, user, sql string) (*httpapi.SQLResult, error) {
+	r, err := session.RunOne(ctx, sessionBackend{n}, user, sql)
 	if err != nil {
 		return nil, err
 	}

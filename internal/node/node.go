@@ -89,6 +89,12 @@ type Config struct {
 	// nil in any real deployment.
 	Bugs   *bugs.Set
 	Logger *slog.Logger
+	// HTTPHosts are more names the HTTP API answers to (Host header),
+	// e.g. a DNS name that resolves to this node (--http-host).
+	HTTPHosts []string
+	// MetricsAuth requires an authenticated user on GET /metrics
+	// (--metrics-auth).
+	MetricsAuth bool
 	// CertsDir makes the node secure (tls.go): TLS on every port with the
 	// certificates there, mutual TLS between nodes. Insecure says, with
 	// no CertsDir, that listening insecurely beyond loopback is meant.
@@ -325,8 +331,11 @@ func Start(cfg Config) (*Node, error) {
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion,
 		TLS: n.tlsConf((*security.Certs).PGServer), RequireTLS: n.certs != nil,
 		Auth: auth, AuthFailureLimit: cfg.AuthFailureLimit, AuthFailureExempt: auth.exemptFromLimit}, n)
-	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer)}, httpBackend{n})
-	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n))
+	// Loopback clients are trusted only on an insecure node, and only over
+	// plain HTTP (httpapi checks r.TLS too).
+	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer),
+		Hosts: n.httpHosts(), MoreHosts: n.certHosts, TrustLoopback: n.certs == nil, MetricsAuth: cfg.MetricsAuth}, httpBackend{n})
+	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	if cfg.TestFaults {

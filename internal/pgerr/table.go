@@ -673,3 +673,18 @@ const InvalidPassword = "28P01"
 var (
 	AuditMaxRange = def("audit_max_range", InvalidParameterValue, "audit_log_max_events must be an integer from %d to %d, got %q", "Every node keeps the whole audit log in memory; the default is 10000 events.")
 )
+
+// issue 12: httpauth (who may call the HTTP API)
+var (
+	HTTPAuthRequired    = def("http_auth_required", InvalidAuthorization, "authentication required", "Send a client certificate, a session token from POST /api/v1/login (Authorization: Bearer …), or HTTP Basic credentials over HTTPS.")
+	HTTPCertUserUnknown = def("http_cert_user_unknown", InvalidAuthorization, "certificate authentication failed for user %q", "The client certificate's CN must name a role that may log in (CREATE USER or ALTER ROLE … LOGIN).")
+	HTTPTokenInvalid    = def("http_token_invalid", InvalidAuthorization, "session token is invalid or expired", "Log in again with POST /api/v1/login.")
+	HTTPBasicNeedsTLS   = def("http_basic_needs_tls", InvalidAuthorization, "HTTP Basic authentication is refused over plain HTTP: it would send the password with every request", "Use HTTPS, or get a session token with POST /api/v1/login.")
+	HTTPBadAuthHeader   = def("http_bad_auth_header", InvalidAuthorization, "malformed Authorization header: %s", "Send \"Authorization: Bearer <token>\", or \"Authorization: Basic <base64 of user:password>\" over HTTPS.")
+	HTTPTooManyFailures = def("http_too_many_failures", InvalidAuthorization, "too many failed logins from %s", "Wait %d seconds before trying again.")
+	HTTPLoginBody       = def("http_login_body", InvalidParameterValue, "POST /api/v1/login needs {\"user\": \"…\", \"password\": \"…\"}", "")
+	HTTPLogoutNoToken   = def("http_logout_no_token", InvalidParameterValue, "this request carries no session token to log out", "POST /api/v1/logout ends the session whose token is sent as Authorization: Bearer or the cairn_session cookie.")
+	HTTPContentType     = def("http_content_type", FeatureNotSupported, "Content-Type %q is not accepted by %s %s; send %s", "Browsers may send plain-text and form posts across sites without asking; only JSON bodies are accepted so that a web page cannot call this API.")
+	HTTPHostRefused     = def("http_host_refused", InvalidAuthorization, "Host %q is not an address of this node", "Call the node by one of its addresses, or add the name with cairn start --http-host.")
+	HTTPOriginRefused   = def("http_origin_refused", InvalidAuthorization, "cross-origin request from Origin %q refused", "The HTTP API answers only requests from its own origin.")
+)

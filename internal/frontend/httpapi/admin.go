@@ -30,10 +30,16 @@ type SQLResult struct {
 	Notices []string    `json:"notices,omitempty"`
 }
 
-// SQLRunner runs one SQL statement in a fresh session on this node. Errors
-// are *pgerr.Error (internal/pgerr) when a client should see them.
+// SQLRunner runs one SQL statement in a fresh session of user on this
+// node, so the statement is checked against user's privileges. Errors are
+// *pgerr.Error (internal/pgerr) when a client should see them.
 type SQLRunner interface {
-	RunSQL(ctx context.Context, sql string) (*SQLResult, error)
+	RunSQL(ctx context.Context, user, sql string) (*SQLResult, error)
+}
+
+// Authorizer checks a privilege: nil, or a *pgerr.Error 42501.
+type Authorizer interface {
+	Authorize(user string, priv Privilege, obj Object) error
 }
 
 // ClusterStatus is the reply of GET /api/v1/cluster/status.
@@ -76,34 +82,61 @@ var nodeActions = map[string]string{
 	"decommission": "DECOMMISSION",
 }
 
-// admin serves the routes; it holds no state besides the runner.
+// admin serves the routes; it holds no state besides the runner and the
+// authorizer.
 type admin struct {
 	run SQLRunner
+	az  Authorizer
 	mux *http.ServeMux
 	log *slog.Logger
 }
 
 // NewAdminHandler serves the admin API; it is mounted so that it sees full
-// paths starting with /api/v1/ (e.g. mux.Handle("/api/v1/", h)).
-func NewAdminHandler(r SQLRunner) http.Handler {
-	a := &admin{run: r, mux: http.NewServeMux(), log: slog.Default()}
+// paths starting with /api/v1/ (e.g. mux.Handle("/api/v1/", h)) behind
+// Server's authentication, which names the user (UserFrom). Read routes
+// and /api/v1/sql need only a user (the SQL runs as that user); routes
+// that change the cluster need admin (az).
+func NewAdminHandler(r SQLRunner, az Authorizer) http.Handler {
+	a := &admin{run: r, az: az, mux: http.NewServeMux(), log: slog.Default()}
 	m := a.mux
-	m.HandleFunc("POST /api/v1/sql", a.sql)
-	m.HandleFunc("GET /api/v1/nodes", a.query("SELECT * FROM cairn_cluster.nodes"))
-	m.HandleFunc("POST /api/v1/nodes/{name}/{action}", a.nodeAction)
-	m.HandleFunc("DELETE /api/v1/nodes/{name}", a.nodeRemove)
-	m.HandleFunc("GET /api/v1/shards", a.query("SELECT * FROM cairn_cluster.shards"))
-	m.HandleFunc("POST /api/v1/shards/{id}/{action}", a.shardAction)
-	m.HandleFunc("GET /api/v1/operations", a.query("SELECT * FROM cairn_cluster.operations"))
-	m.HandleFunc("GET /api/v1/operations/{id}", a.operation)
-	m.HandleFunc("POST /api/v1/operations/{id}/cancel", a.cancel)
-	m.HandleFunc("GET /api/v1/cluster/settings", a.query("SELECT * FROM cairn_cluster.settings"))
-	m.HandleFunc("POST /api/v1/cluster/settings", a.setSetting)
-	m.HandleFunc("POST /api/v1/cluster/failover", a.failover)
-	m.HandleFunc("POST /api/v1/cluster/rebalance", a.rebalance)
-	m.HandleFunc("GET /api/v1/cluster/status", a.status)
+	user := func(pattern string, h http.HandlerFunc) { m.HandleFunc(pattern, a.authed(h, false)) }
+	adm := func(pattern string, h http.HandlerFunc) { m.HandleFunc(pattern, a.authed(h, true)) }
+	user("POST /api/v1/sql", a.sql)
+	user("GET /api/v1/nodes", a.query("SELECT * FROM cairn_cluster.nodes"))
+	adm("POST /api/v1/nodes/{name}/{action}", a.nodeAction)
+	adm("DELETE /api/v1/nodes/{name}", a.nodeRemove)
+	user("GET /api/v1/shards", a.query("SELECT * FROM cairn_cluster.shards"))
+	adm("POST /api/v1/shards/{id}/{action}", a.shardAction)
+	user("GET /api/v1/operations", a.query("SELECT * FROM cairn_cluster.operations"))
+	user("GET /api/v1/operations/{id}", a.operation)
+	adm("POST /api/v1/operations/{id}/cancel", a.cancel)
+	user("GET /api/v1/cluster/settings", a.query("SELECT * FROM cairn_cluster.settings"))
+	adm("POST /api/v1/cluster/settings", a.setSetting)
+	adm("POST /api/v1/cluster/failover", a.failover)
+	adm("POST /api/v1/cluster/rebalance", a.rebalance)
+	user("GET /api/v1/cluster/status", a.status)
 	m.HandleFunc("/", a.notFound)
 	return m
+}
+
+// authed runs h for an authenticated user, and with admin only for an
+// admin. A request without a user (the handler mounted without Server's
+// authentication) is refused rather than run as anyone.
+func (a *admin) authed(h http.HandlerFunc, admin bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u := UserFrom(r.Context())
+		if u == "" {
+			a.failStatus(w, http.StatusUnauthorized, pgerr.HTTPAuthRequired.New())
+			return
+		}
+		if admin {
+			if err := a.az.Authorize(u, PrivAdmin, adminObject(r)); err != nil {
+				a.fail(w, r, err)
+				return
+			}
+		}
+		h(w, r)
+	}
 }
 
 // adminStatus maps a SQLSTATE to the HTTP status of an admin reply.
@@ -117,8 +150,12 @@ func adminStatus(code string) int {
 		return http.StatusServiceUnavailable
 	case pgerr.FeatureNotSupported:
 		return http.StatusBadRequest
+	case pgerr.InsufficientPrivilege:
+		return http.StatusForbidden
 	}
 	switch code[:2] {
+	case "28":
+		return http.StatusUnauthorized
 	case "08":
 		return http.StatusServiceUnavailable
 	case "55":
@@ -156,7 +193,7 @@ func (a *admin) failStatus(w http.ResponseWriter, status int, e *pgerr.Error) {
 
 // exec runs one statement and replies with its result.
 func (a *admin) exec(w http.ResponseWriter, r *http.Request, sql string) {
-	res, err := a.run.RunSQL(r.Context(), sql)
+	res, err := a.run.RunSQL(r.Context(), UserFrom(r.Context()), sql)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -379,7 +416,7 @@ func (a *admin) operation(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	res, err := a.run.RunSQL(r.Context(), fmt.Sprintf("SELECT * FROM cairn_cluster.operations WHERE op_id = %d", id))
+	res, err := a.run.RunSQL(r.Context(), UserFrom(r.Context()), fmt.Sprintf("SELECT * FROM cairn_cluster.operations WHERE op_id = %d", id))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -478,12 +515,12 @@ func (a *admin) rebalance(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *admin) status(w http.ResponseWriter, r *http.Request) {
-	nodes, err := a.run.RunSQL(r.Context(), "SELECT * FROM cairn_cluster.nodes")
+	nodes, err := a.run.RunSQL(r.Context(), UserFrom(r.Context()), "SELECT * FROM cairn_cluster.nodes")
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	ops, err := a.run.RunSQL(r.Context(), "SELECT * FROM cairn_cluster.operations WHERE status IN ('pending','running')")
+	ops, err := a.run.RunSQL(r.Context(), UserFrom(r.Context()), "SELECT * FROM cairn_cluster.operations WHERE status IN ('pending','running')")
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -21,12 +21,26 @@ type fakeRunner struct {
 	got     []string
 	results map[string]*SQLResult
 	errs    map[string]error
+	users   []string // the user of each statement
 }
 
-func (f *fakeRunner) RunSQL(_ context.Context, sql string) (*SQLResult, error) {
+// allowAll grants every privilege.
+type allowAll struct{}
+
+func (allowAll) Authorize(string, Privilege, Object) error { return nil }
+
+// asCairn runs h as if Server had authenticated the superuser.
+func asCairn(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(withUser(r.Context(), "cairn")))
+	})
+}
+
+func (f *fakeRunner) RunSQL(_ context.Context, user, sql string) (*SQLResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.got = append(f.got, sql)
+	f.users = append(f.users, user)
 	if err := f.errs[sql]; err != nil {
 		return nil, err
 	}
@@ -49,7 +63,7 @@ func sp(s string) *string { return &s }
 // decoded body and the statements the runner saw.
 func call(t *testing.T, f *fakeRunner, method, path, body string) (int, map[string]any, []string) {
 	t.Helper()
-	h := NewAdminHandler(f)
+	h := asCairn(NewAdminHandler(f, allowAll{}))
 	var req *http.Request
 	if body == "" {
 		req = httptest.NewRequest(method, path, nil)
@@ -266,7 +280,7 @@ func TestAdminRejectsBadInput(t *testing.T) {
 
 func TestAdminMethodNotAllowedHasAllow(t *testing.T) {
 	rec := httptest.NewRecorder()
-	NewAdminHandler(&fakeRunner{}).ServeHTTP(rec, httptest.NewRequest("PUT", "/api/v1/nodes/n2", nil))
+	asCairn(NewAdminHandler(&fakeRunner{}, allowAll{})).ServeHTTP(rec, httptest.NewRequest("PUT", "/api/v1/nodes/n2", nil))
 	if got := rec.Header().Get("Allow"); got != "DELETE" {
 		t.Errorf("Allow %q, want DELETE", got)
 	}
@@ -295,7 +309,7 @@ func TestAdminErrorMapping(t *testing.T) {
 	}
 	for _, c := range cases {
 		f := &fakeRunner{errs: map[string]error{"ALTER NODE 'n2' DRAIN": c.err}}
-		h := NewAdminHandler(f)
+		h := asCairn(NewAdminHandler(f, allowAll{}))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/nodes/n2/drain", nil))
 		if rec.Code != c.status {
@@ -327,7 +341,7 @@ func TestAdminMountedUnderPrefix(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	f := &fakeRunner{}
-	mux.Handle(AdminPrefix, NewAdminHandler(f))
+	mux.Handle(AdminPrefix, asCairn(NewAdminHandler(f, allowAll{})))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	resp, err := http.Post(srv.URL+"/api/v1/nodes/n1/drain", "application/json", nil)

@@ -4,6 +4,9 @@
 //
 // The package depends on the node only through Backend, which cmd/cairn
 // implements, so it can be tested with a fake.
+//
+// With Config.TLS it serves HTTPS only; handlers find a verified client
+// certificate in r.TLS.
 package httpapi
 
 import (
@@ -38,6 +41,21 @@ type Backend interface {
 	// number of events accepted once they are durable. Errors should be
 	// *pgerr.Error so the reply carries the right status and SQLSTATE.
 	Insert(ctx context.Context, stream string, b *types.Batch) (int, error)
+
+	// LoginRole returns what authentication needs of the role name; ok
+	// is false when there is no such role.
+	LoginRole(name string) (r LoginRole, ok bool)
+	// PasswordMatches reports whether password matches verifier, a
+	// role's stored SCRAM-SHA-256 verifier. With verifier "" (no role, no
+	// password) it returns false after as much work as a real check, so
+	// that a failure's timing does not tell whether the user exists.
+	PasswordMatches(verifier, password string) bool
+	// Authorize returns nil when user holds priv on obj, else a
+	// *pgerr.Error with SQLSTATE 42501.
+	Authorize(user string, priv Privilege, obj Object) error
+	// Audit reports an event to the cluster's audit log; it must not
+	// block for long and never fails the request.
+	Audit(ctx context.Context, ev AuditEvent)
 }
 
 // Config tunes the server. The zero value is usable.
@@ -49,6 +67,23 @@ type Config struct {
 	Metrics http.Handler
 	// Logger receives internal (500) errors; nil uses slog.Default().
 	Logger *slog.Logger
+	// Hosts are the names and addresses of this node a Host header may
+	// carry (ports ignored); localhost, 127.0.0.1 and ::1 always may.
+	Hosts []string
+	// MoreHosts, if set, is asked for further names when a Host header
+	// is none of Hosts: names that change at run time, like those of a
+	// reloadable node certificate.
+	MoreHosts func() []string
+	// TrustLoopback treats a loopback client without credentials as the
+	// superuser cairn over plain HTTP: an insecure node, as SQL trusts.
+	TrustLoopback bool
+	// MetricsAuth requires an authenticated user on GET /metrics.
+	MetricsAuth bool
+	// SessionTTL is how long a login token lives (0: DefaultSessionTTL).
+	SessionTTL time.Duration
+	// Now is the clock of token expiry and login rate limits (nil: the
+	// wall clock).
+	Now func() time.Time
 	// TLS, when set, makes Serve speak HTTPS only, with this config (used
 	// as given, its callbacks kept, so reloaded certificates take
 	// effect). A plain HTTP request to the port gets Go's 400 "client sent
@@ -60,10 +95,13 @@ type Config struct {
 
 // Server is the HTTP API of one node.
 type Server struct {
-	cfg Config
-	b   Backend
-	mux *http.ServeMux
-	srv *http.Server
+	cfg      Config
+	b        Backend
+	mux      *http.ServeMux
+	srv      *http.Server
+	hosts    map[string]bool // Host header names accepted (cfg.Hosts and loopback)
+	sessions sessions        // login tokens
+	limit    limiter         // failed authentications per source
 }
 
 // New returns a server whose routes are registered; call Serve to start it.
@@ -74,15 +112,17 @@ func New(cfg Config, b Backend) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, b: b, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, b: b, mux: http.NewServeMux(), hosts: allowedHosts(cfg.Hosts)}
 	s.mux.HandleFunc("GET /health", s.health)
+	s.mux.HandleFunc("POST "+AdminPrefix+"login", s.login)
+	s.mux.HandleFunc("POST "+AdminPrefix+"logout", s.logout)
 	s.mux.HandleFunc("GET /ready", s.ready)
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", cfg.Metrics)
 	}
 	s.mux.HandleFunc("POST /v1/streams/{name}/events", s.ingest)
 	s.srv = &http.Server{
-		Handler: s.mux,
+		Handler: s.guard(s.mux),
 		// No ReadTimeout: an ingest body of 64 MiB on a slow link may take
 		// long; a header that never arrives may not.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -98,11 +138,13 @@ func New(cfg Config, b Backend) *Server {
 // e.g. "GET /v1/nodes"). Call it before Serve.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
-// Mux returns the router, for tests and for registering routes.
+// Mux returns the router, for registering routes; requests that reach it
+// directly skip the checks of Handler.
 func (s *Server) Mux() *http.ServeMux { return s.mux }
 
-// Handler returns the server's root handler (for httptest).
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the server's root handler, with its authentication
+// and request checks (for httptest).
+func (s *Server) Handler() http.Handler { return s.srv.Handler }
 
 // Serve accepts connections on ln until Close or Shutdown; it then
 // returns nil.
@@ -143,6 +185,8 @@ func statusFor(code string) int {
 	switch code {
 	case pgerr.UndefinedTable:
 		return http.StatusNotFound
+	case pgerr.InsufficientPrivilege:
+		return http.StatusForbidden
 	case pgerr.ProgramLimitExceeded:
 		return http.StatusRequestEntityTooLarge
 	case pgerr.CannotConnectNow, pgerr.AdminShutdown, pgerr.ConnectionFailure,
@@ -194,6 +238,10 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	cols, err := s.b.StreamColumns(name)
 	if err != nil {
+		s.writeError(w, r, 0, err)
+		return
+	}
+	if err := s.b.Authorize(UserFrom(r.Context()), PrivInsert, Object{Kind: "stream", Name: name}); err != nil {
 		s.writeError(w, r, 0, err)
 		return
 	}

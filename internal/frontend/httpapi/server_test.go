@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/security"
 	"github.com/cairndb/cairn/internal/types"
 )
 
@@ -29,8 +30,16 @@ type fakeBackend struct {
 		insertErr error
 		inserts   []*types.Batch
 		calls     int
+		audit     []AuditEvent
+		pwChecks  int // PasswordMatches calls
 	}
 	streams map[string][]Column
+	// users maps a login role to its SCRAM verifier; admins and inserters
+	// (user/stream) hold privileges. Set before the server runs.
+	users      map[string]string
+	validUntil map[string]time.Time
+	admins     map[string]bool
+	inserters  map[string]bool
 }
 
 func newFake() *fakeBackend {
@@ -72,6 +81,66 @@ func (f *fakeBackend) Insert(ctx context.Context, stream string, b *types.Batch)
 	return b.N, nil
 }
 
+// LoginRole knows cairn (no password), the users of f.users, and
+// "nologin" (a role that may not log in).
+func (f *fakeBackend) LoginRole(name string) (LoginRole, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch name {
+	case "cairn":
+		return LoginRole{Login: true}, true
+	case "nologin":
+		return LoginRole{Login: false, Verifier: f.users["alice"]}, true
+	}
+	v, ok := f.users[name]
+	return LoginRole{Login: ok, Verifier: v, ValidUntil: f.validUntil[name]}, ok
+}
+
+// Authorize grants everything to cairn and to members of f.admins, and
+// INSERT on a stream to the users in f.inserters.
+func (f *fakeBackend) Authorize(user string, priv Privilege, obj Object) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if user == "cairn" || f.admins[user] || (priv == PrivInsert && f.inserters[user+"/"+obj.Name]) {
+		return nil
+	}
+	if priv == PrivAdmin {
+		return pgerr.PermissionDeniedAdmin.New(obj.Name, user)
+	}
+	return pgerr.New(pgerr.InsufficientPrivilege, "permission denied for %s %s", obj.Kind, obj.Name)
+}
+
+func (f *fakeBackend) PasswordMatches(verifier, password string) bool {
+	f.mu.Lock()
+	f.mu.pwChecks++
+	f.mu.Unlock()
+	if verifier == "" {
+		return false
+	}
+	v, err := security.ParseVerifier(verifier)
+	return err == nil && v.CheckPassword(password)
+}
+
+func (f *fakeBackend) Audit(_ context.Context, ev AuditEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mu.audit = append(f.mu.audit, ev)
+}
+
+func (f *fakeBackend) audits() []AuditEvent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]AuditEvent(nil), f.mu.audit...)
+}
+
+// loopbackRequest is a request from a loopback client to 127.0.0.1:8480.
+func loopbackRequest(method, path string, body io.Reader) *http.Request {
+	req := httptest.NewRequest(method, path, body)
+	req.RemoteAddr = "127.0.0.1:40000"
+	req.Host = "127.0.0.1:8480"
+	return req
+}
+
 func (f *fakeBackend) calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -87,7 +156,7 @@ type reply struct {
 func do(t *testing.T, s *Server, method, path, body string) reply {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req := loopbackRequest(method, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	s.Handler().ServeHTTP(rec, req)
 	r := reply{status: rec.Code, header: rec.Header(), body: map[string]any{}}
@@ -99,7 +168,7 @@ func do(t *testing.T, s *Server, method, path, body string) reply {
 
 func TestIngestGood(t *testing.T) {
 	f := newFake()
-	s := New(Config{}, f)
+	s := New(Config{TrustLoopback: true}, f)
 	body := `{"ts": 1700000000.5, "device_id": 42, "region": "eu", "value": 1.5}
 
 {"device_id":7,"region":"us\u00e9\n","value":-2e3, "ts": "2026-01-02T03:04:05.5+02:00"}
@@ -145,7 +214,7 @@ func TestIngestGood(t *testing.T) {
 
 func TestIngestTypes(t *testing.T) {
 	f := newFake()
-	s := New(Config{}, f)
+	s := New(Config{TrustLoopback: true}, f)
 	r := do(t, s, "POST", "/v1/streams/misc/events",
 		`{"b": true, "s": -32768, "l": -9223372036854775808, "r": 0.25}`+"\n"+
 			`{"b": false, "s": "12", "l": "9223372036854775807", "r": "1e3"}`)
@@ -193,7 +262,7 @@ func TestIngestBadLine(t *testing.T) {
 	}
 	for _, tc := range cases {
 		f := newFake()
-		s := New(Config{}, f)
+		s := New(Config{TrustLoopback: true}, f)
 		r := do(t, s, "POST", "/v1/streams/"+tc.stream+"/events", tc.body)
 		if r.status != 400 || r.body["code"] != tc.code || r.body["error"] != tc.msg || r.body["line"] != float64(tc.line) {
 			t.Errorf("body %q:\n got %d %v\nwant 400 %s line %d %q", tc.body, r.status, r.body, tc.code, tc.line, tc.msg)
@@ -206,7 +275,7 @@ func TestIngestBadLine(t *testing.T) {
 
 func TestIngestUnknownStream(t *testing.T) {
 	f := newFake()
-	r := do(t, New(Config{}, f), "POST", "/v1/streams/evnts/events", `{"value": 1}`)
+	r := do(t, New(Config{TrustLoopback: true}, f), "POST", "/v1/streams/evnts/events", `{"value": 1}`)
 	if r.status != 404 || r.body["code"] != pgerr.UndefinedTable || r.body["error"] != `stream "evnts" does not exist` {
 		t.Errorf("got %d %v", r.status, r.body)
 	}
@@ -214,7 +283,7 @@ func TestIngestUnknownStream(t *testing.T) {
 
 func TestIngestBodyLimit(t *testing.T) {
 	f := newFake()
-	s := New(Config{MaxBodyBytes: 1000}, f)
+	s := New(Config{TrustLoopback: true, MaxBodyBytes: 1000}, f)
 	body := strings.Repeat(`{"value": 1.25, "device_id": 1}`+"\n", 100)
 	// Declared length over the limit: refused before reading.
 	r := do(t, s, "POST", "/v1/streams/events/events", body)
@@ -223,7 +292,8 @@ func TestIngestBodyLimit(t *testing.T) {
 	}
 	// Chunked body (length unknown) that runs over: refused while reading.
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("POST", "/v1/streams/events/events", io.MultiReader(strings.NewReader(body)))
+	req := loopbackRequest("POST", "/v1/streams/events/events", io.MultiReader(strings.NewReader(body)))
+	req.Header.Set("Content-Type", "application/x-ndjson")
 	req.ContentLength = -1
 	s.Handler().ServeHTTP(rec, req)
 	if rec.Code != 413 || !strings.Contains(rec.Body.String(), "exceeds the limit of 1000 bytes") {
@@ -237,7 +307,7 @@ func TestIngestBodyLimit(t *testing.T) {
 // A line longer than the reader's buffer is reassembled, not split.
 func TestIngestLongLine(t *testing.T) {
 	f := newFake()
-	s := New(Config{}, f)
+	s := New(Config{TrustLoopback: true}, f)
 	long := strings.Repeat("x", 200<<10)
 	r := do(t, s, "POST", "/v1/streams/events/events", `{"region": "`+long+`"}`+"\n"+`{"region": "y"}`)
 	if r.status != 200 || r.body["accepted"] != float64(2) {
@@ -262,7 +332,7 @@ func TestIngestBackendErrors(t *testing.T) {
 		f := newFake()
 		f.mu.insertErr = tc.err
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-		r := do(t, New(Config{Logger: quiet}, f), "POST", "/v1/streams/events/events", `{"value": 1}`)
+		r := do(t, New(Config{TrustLoopback: true, Logger: quiet}, f), "POST", "/v1/streams/events/events", `{"value": 1}`)
 		if r.status != tc.status || r.body["code"] != tc.code || r.body["error"] != tc.err.Error() {
 			t.Errorf("%v: got %d %v", tc.err, r.status, r.body)
 		}
@@ -274,7 +344,7 @@ func TestIngestBackendErrors(t *testing.T) {
 
 func TestEmptyBody(t *testing.T) {
 	f := newFake()
-	r := do(t, New(Config{}, f), "POST", "/v1/streams/events/events", "\n\n")
+	r := do(t, New(Config{TrustLoopback: true}, f), "POST", "/v1/streams/events/events", "\n\n")
 	if r.status != 200 || r.body["accepted"] != float64(0) || f.calls() != 0 {
 		t.Errorf("got %d %v, %d calls", r.status, r.body, f.calls())
 	}
@@ -284,7 +354,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 	f := newFake()
 	m := metrics.New()
 	m.Ingested("events", 3)
-	s := New(Config{Metrics: m.Handler()}, f)
+	s := New(Config{TrustLoopback: true, Metrics: m.Handler()}, f)
 
 	r := do(t, s, "GET", "/health", "")
 	if r.status != 200 || r.body["status"] != "ok" || r.body["node_id"] != "n1" {
@@ -307,7 +377,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 	}
 
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	s.Handler().ServeHTTP(rec, loopbackRequest("GET", "/metrics", nil))
 	out := rec.Body.String()
 	for _, name := range []string{"cairn_raft_proposals_total", "cairn_raft_commit_latency_seconds",
 		"cairn_fsync_latency_seconds", `cairn_events_ingested_total{stream="events"} 3`, "go_goroutines"} {
@@ -324,7 +394,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 // The server really serves on a listener and stops cleanly.
 func TestServeShutdown(t *testing.T) {
 	f := newFake()
-	s := New(Config{}, f)
+	s := New(Config{TrustLoopback: true}, f)
 	s.Handle("GET /v1/extra", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "extra") }))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairndb/cairn/internal/security"
 	"github.com/cairndb/cairn/internal/testutil/testcerts"
 )
 
@@ -21,10 +22,17 @@ import (
 func TestHTTPS(t *testing.T) {
 	ca := testcerts.New(t)
 	f := newFake()
+	// alice may log in (by certificate) and insert into events.
+	bobV, err := security.NewVerifier("bob-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.users = map[string]string{"alice": "", "bob": bobV.String()}
+	f.inserters = map[string]bool{"alice/events": true}
 	s := New(Config{TLS: ca.ServerConfig(t)}, f)
 	s.Handle("GET /v1/whoami", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-			io.WriteString(w, "anonymous")
+			io.WriteString(w, "anonymous as "+UserFrom(r.Context()))
 			return
 		}
 		io.WriteString(w, r.TLS.PeerCertificates[0].Subject.CommonName)
@@ -73,8 +81,22 @@ func TestHTTPS(t *testing.T) {
 		t.Errorf("whoami with alice's certificate: %d %q %v", code, body, err)
 	}
 	noCert := client(&tls.Config{RootCAs: ca.Pool})
-	if code, body, err := get(noCert, base+"/v1/whoami"); err != nil || body != "anonymous" {
+	// Without a certificate (or other credentials) the request is refused
+	// before it reaches a handler, even from loopback.
+	if code, body, err := get(noCert, base+"/v1/whoami"); err != nil || code != 401 || strings.Contains(body, "anonymous") {
 		t.Errorf("whoami without a certificate: %d %q %v", code, body, err)
+	}
+	// HTTP Basic over real TLS: the request runs as bob.
+	req, _ := http.NewRequest("GET", base+"/v1/whoami", nil)
+	req.SetBasicAuth("bob", "bob-pw")
+	if resp, err := noCert.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "anonymous as bob" {
+			t.Errorf("whoami with Basic over TLS: %d %q", resp.StatusCode, b)
+		}
 	}
 
 	// Plain HTTP to the HTTPS port: 400, and no ingest happens.

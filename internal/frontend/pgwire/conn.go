@@ -304,7 +304,6 @@ func (c *conn) startSession(m *pgproto3.StartupMessage) bool {
 		"TimeZone":                    "UTC",
 		"integer_datetimes":           "on",
 		"standard_conforming_strings": "on",
-		"is_superuser":                "on",
 		"session_authorization":       params["user"],
 		"application_name":            params["application_name"],
 	}

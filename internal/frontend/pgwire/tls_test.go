@@ -304,6 +304,29 @@ func TestTLSCancelRequest(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Code != "57014" {
 		t.Fatalf("cancelled statement: %v", err)
 	}
+	// pgx sends its cancel requests in plaintext; PostgreSQL accepts them
+	// even where sessions need TLS, and so does a RequireTLS server (the
+	// secret key is what authorizes a cancel).
+	go func() {
+		_, err := c.Exec(context.Background(), "SLEEP")
+		errc <- err
+	}()
+	select {
+	case <-h.sleeping:
+	case <-time.After(10 * time.Second):
+		t.Fatal("second SLEEP did not start")
+	}
+	if err := c.PgConn().CancelRequest(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-errc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("statement not cancelled by a plaintext cancel request")
+	}
+	if !errors.As(err, &pe) || pe.Code != "57014" {
+		t.Fatalf("statement cancelled in plaintext: %v", err)
+	}
 }
 
 // Bytes sent right after SSLRequest, before the handshake, are never read

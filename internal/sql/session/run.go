@@ -17,15 +17,15 @@ type Result struct {
 	Notices []string    `json:"notices,omitempty"`
 }
 
-// RunOne runs one statement in a fresh session on b (the admin API) and
-// collects its rows as text.
-func RunOne(ctx context.Context, b Backend, sql string) (*Result, error) {
-	res, err := runOne(ctx, b, sql)
+// RunOne runs one statement in a fresh session of user on b (the admin
+// API) and collects its rows as text.
+func RunOne(ctx context.Context, b Backend, user, sql string) (*Result, error) {
+	res, err := runOne(ctx, b, user, sql)
 	// The reply (and whatever logs it) must not quote a password.
 	return res, parser.RedactError(sql, err)
 }
 
-func runOne(ctx context.Context, b Backend, sql string) (*Result, error) {
+func runOne(ctx context.Context, b Backend, user, sql string) (*Result, error) {
 	stmts, _, err := parser.Parse(sql)
 	if err != nil {
 		return nil, pgerr.From(err)
@@ -33,7 +33,7 @@ func runOne(ctx context.Context, b Backend, sql string) (*Result, error) {
 	if len(stmts) != 1 {
 		return nil, pgerr.AdminOneStatement.New(len(stmts))
 	}
-	s := New(b, "cairn", nil)
+	s := New(b, user, nil)
 	defer s.Close()
 	p, err := s.Prepare(ctx, stmts[0], sql, nil)
 	if err != nil {

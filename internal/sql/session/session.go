@@ -76,6 +76,12 @@ func (s *Session) get(name string) (string, bool) {
 	if name == "session_authorization" || name == "user" { // "user": current_user, session_user
 		return s.currentUser(), true
 	}
+	if name == "is_superuser" { // rolsuper of the session's role: only cairn
+		if c := s.b.Catalog(); c != nil && c.IsSuperuser(s.currentUser()) {
+			return "on", true
+		}
+		return "off", true
+	}
 	if st, ok := settings[name]; ok {
 		return st.def, true
 	}

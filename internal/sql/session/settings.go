@@ -141,7 +141,7 @@ var settings = map[string]*setting{
 	"server_version":              {def: ServerVersion, reported: "server_version", readOnly: true, desc: "PostgreSQL version Cairn speaks."},
 	"server_version_num":          {def: "160000", readOnly: true, desc: "PostgreSQL version number Cairn speaks."},
 	"server_encoding":             {def: "UTF8", reported: "server_encoding", readOnly: true, desc: "Server character set."},
-	"is_superuser":                {def: "on", reported: "is_superuser", readOnly: true, desc: "Whether the user is a superuser."},
+	"is_superuser":                {def: "off", reported: "is_superuser", readOnly: true, desc: "Whether the user is a superuser (only cairn is)."},
 	"session_authorization":       {def: "cairn", reported: "session_authorization", readOnly: true, desc: "Session user name."},
 	"transaction_isolation":       {def: "read committed", readOnly: true, desc: "Reported for client compatibility; see README for Cairn's guarantees."},
 	"statement_timeout":           {def: "0", desc: "Abort statements running longer than this (0 = never).", check: checkDuration("statement_timeout")},
