@@ -155,6 +155,9 @@ func TestSecretsStaySecret(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		fmt.Fprintf(&seen, "api %d %s\n", resp.StatusCode, b)
+		if terminated := strings.HasSuffix(sql, "'"); terminated != (resp.StatusCode == http.StatusOK) {
+			t.Errorf("POST /api/v1/sql (the statement ends: %v): HTTP %d %s", terminated, resp.StatusCode, b)
+		}
 	}
 
 	// What the node shows: the audit log (once the statements reached
