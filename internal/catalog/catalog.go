@@ -1,5 +1,6 @@
-// Package catalog holds the cluster catalog (streams, views, settings)
-// and the meta group's state machine that changes it. The state machine
+// Package catalog holds the cluster catalog (streams, views, tables,
+// settings, roles and grants: roles.go) and the meta group's state
+// machine that changes it. The state machine
 // is pure: Apply decodes a command, validates it against the current
 // catalog and returns the effect; the same log yields the same catalog on
 // every replica. Each command is its own type (CreateStream, SetPlacement,

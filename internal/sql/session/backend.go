@@ -3,8 +3,9 @@
 // (FROM and TO, copyto.go), cursors (cursor.go), SQL-level PREPARE and
 // EXECUTE (prepare.go), session settings and transaction blocks, DDL (CREATE/DROP STREAM and
 // VIEW, ALTER SYSTEM) and the admin statements (ALTER NODE, ALTER SHARD,
-// FAILOVER, REBALANCE, CANCEL OPERATION) — and runs it against the
-// Backend it is given. It knows nothing of Raft, replicas or the network:
+// FAILOVER, REBALANCE, CANCEL OPERATION), roles and grants (roles.go) —
+// and runs it against the Backend it is given, after checking that the
+// session's user may (authz.go). It knows nothing of Raft, replicas or the network:
 // the node implements Backend.
 package session
 

@@ -1,12 +1,15 @@
 package session
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec"
+	"github.com/cairndb/cairn/internal/types"
 )
 
 // resolve maps a FROM name to a source: a stream (its retained history),
@@ -56,17 +59,23 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 				return nil, err
 			}
 		}
-		switch name {
-		case "operations":
-			return operationsTable(s.b.Catalog()), nil
-		case "settings":
-			return settingsTable(s.b.Catalog()), nil
+		build := func() (exec.Source, bool, error) {
+			switch name {
+			case "operations":
+				return operationsTable(s.b.Catalog()), true, nil
+			case "settings":
+				return settingsTable(s.b.Catalog()), true, nil
+			}
+			return s.b.SystemTable(name)
 		}
-		src, ok, err := s.b.SystemTable(name)
-		if ok || err != nil {
-			return src, err
+		src, ok, err := build()
+		if err != nil {
+			return nil, err
 		}
-		return nil, pgerr.SystemTableNotFound.New(schema, name)
+		if !ok {
+			return nil, pgerr.SystemTableNotFound.New(schema, name)
+		}
+		return &liveTable{Source: src, built: time.Now(), build: build}, nil
 	}
 	cat := s.b.Catalog()
 	sc := strings.ToLower(schema)
@@ -143,4 +152,33 @@ func (s *Session) readFromLeader() bool {
 	}
 	v, _ := s.b.Catalog().Setting("primary_only")
 	return v == "on"
+}
+
+// liveTable is a cluster table read afresh at each run of a statement:
+// a prepared statement or cursor that reads cairn_cluster.audit_log or
+// nodes sees the rows of the moment it runs, not of the moment it was
+// prepared. The rows built at prepare serve the first run if it follows
+// at once (the usual Parse, Bind, Execute), so a one-off query builds
+// them once.
+type liveTable struct {
+	exec.Source // built at prepare: its Columns are the table's
+	built       time.Time
+	build       func() (exec.Source, bool, error)
+}
+
+// liveTableReuse is how young the rows built at prepare must be for the
+// first run to use them.
+const liveTableReuse = 250 * time.Millisecond
+
+func (t *liveTable) Scan(ctx context.Context, fn func(b *types.Batch) error) error {
+	src := t.Source
+	if t.built.IsZero() || time.Since(t.built) > liveTableReuse {
+		fresh, _, err := t.build()
+		if err != nil {
+			return err
+		}
+		src = fresh
+	}
+	t.built = time.Time{}
+	return src.Scan(ctx, fn)
 }

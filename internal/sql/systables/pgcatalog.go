@@ -467,6 +467,8 @@ func init() {
 		"pg_catalog.pg_authid":                 fillRoles(true, false),
 		"pg_catalog.pg_user":                   fillRoles(false, true),
 		"pg_catalog.pg_auth_members":           fillAuthMembers,
+		"information_schema.table_privileges":  fillTablePrivileges(true),
+		"information_schema.role_table_grants": fillTablePrivileges(false),
 		"pg_catalog.pg_settings":               fillSettings,
 		"pg_catalog.pg_index":                  fillIndex,
 		"pg_catalog.pg_indexes":                fillIndexes,

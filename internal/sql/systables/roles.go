@@ -185,7 +185,6 @@ func (p *PG) HasPrivilege(user string, userOID int64, userByOID bool, kind, name
 			if oid != databaseOID {
 				return false, false, nil
 			}
-			name = p.Database
 		} else if name != p.Database {
 			return false, false, pgerr.DatabaseNotFound.New(name)
 		}
@@ -235,4 +234,63 @@ func (p *PG) holds(user, fkind, objKind, key string, system bool, pr string, gra
 		priv = security.PrivAdmin // only owners and admins grant
 	}
 	return security.Authorize(p.Cat, user, priv, security.Object{Kind: objKind, Name: key}) == nil, nil
+}
+
+// fillTablePrivileges writes information_schema.table_privileges (public
+// true) or role_table_grants: per stream, table and view, its owner's
+// privileges (grantable) and each grant. As in PostgreSQL, a user sees
+// the rows whose grantor or grantee is one of its roles (an admin sees
+// all); table_privileges also the grants to PUBLIC.
+func fillTablePrivileges(public bool) func(p *PG, b *table) {
+	return func(p *PG, b *table) {
+		user := p.User
+		admin := p.Cat.IsAdmin(user)
+		mine := p.Cat.RolesOf(user)
+		visible := func(grantor, grantee string) bool {
+			return admin || slices.Contains(mine, grantor) || slices.Contains(mine, grantee) || public && grantee == catalog.RolePublic
+		}
+		add := func(kind, key string) {
+			schema, name := catalog.SplitName(key)
+			owner, _ := p.Cat.Owner(kind, key)
+			row := func(grantee, priv string, grantable bool) {
+				if !visible(owner, grantee) {
+					return
+				}
+				shown, yes := grantee, "NO"
+				if grantee == catalog.RolePublic {
+					shown = "PUBLIC"
+				}
+				if grantable {
+					yes = "YES"
+				}
+				hier := "NO"
+				if priv == "SELECT" {
+					hier = "YES"
+				}
+				b.add("grantor", owner, "grantee", shown, "table_catalog", p.Database, "table_schema", schema, "table_name", name,
+					"privilege_type", priv, "is_grantable", yes, "with_hierarchy", hier)
+			}
+			for _, priv := range catalog.KindPrivileges[kind] {
+				row(owner, priv, true)
+			}
+			g := p.Cat.Grants[catalog.GrantKey(kind, key)]
+			for _, r := range p.Cat.SortedRoles() {
+				for _, priv := range g[r.Name] {
+					row(r.Name, priv, false)
+				}
+			}
+			for _, priv := range g[catalog.RolePublic] {
+				row(catalog.RolePublic, priv, false)
+			}
+		}
+		for _, s := range p.Cat.SortedStreams() {
+			add(catalog.KindStream, s.Name)
+		}
+		for _, t := range p.Cat.SortedTables() {
+			add(catalog.KindTable, t.Name)
+		}
+		for _, v := range p.Cat.SortedViews() {
+			add(catalog.KindView, v.Name)
+		}
+	}
 }
