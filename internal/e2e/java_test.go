@@ -49,4 +49,3 @@ func runJava(t *testing.T, ctx context.Context, src string, args ...string) stri
 	}
 	return string(out)
 }
-
