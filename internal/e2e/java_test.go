@@ -49,8 +49,3 @@ func runJava(t *testing.T, ctx context.Context, src string, args ...string) stri
 	}
 	return string(out)
 }
-
-// jdbcURL is the node's address as a pgjdbc URL.
-func jdbcURL(p *Proc) string {
-	return "jdbc:postgresql://" + p.PGAddr + "/cairn?user=cairn"
-}

@@ -119,6 +119,8 @@ func (a *auditor) run() {
 			a.flush()
 			return
 		}
+		// Not cut short by stop: close then waits at most one linger,
+		// and batches stay full while it drains the queue.
 		linger := time.NewTimer(auditLinger)
 	collect:
 		for len(batch) < auditBatch {
@@ -126,8 +128,6 @@ func (a *auditor) run() {
 			case ev := <-a.queue:
 				batch = append(batch, ev)
 			case <-linger.C:
-				break collect
-			case <-a.stop:
 				break collect
 			}
 		}

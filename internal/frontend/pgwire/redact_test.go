@@ -57,7 +57,7 @@ func TestErrorsHideSecrets(t *testing.T) {
 			if all := pe.Message + pe.Detail + pe.Hint; strings.Contains(all, "S3cr3t") {
 				t.Errorf("%s (extended %v): error echoes the secret: %s", q, extended, all)
 			}
-			if pe.Code != "42601" && pe.Code != "0A000" { // ALTER ROLE: 0A000 until roles exist
+			if pe.Code != "42601" {
 				t.Errorf("%s: code %s, want 42601 (%s)", q, pe.Code, pe.Message)
 			}
 			if strings.HasPrefix(q, "CREATE USER") && !strings.Contains(pe.Message, parser.Redacted) {

@@ -8,8 +8,8 @@ import (
 // REVOKE of roles and of privileges, SHOW GRANTS/ROLES/USERS. Options
 // PostgreSQL has and Cairn does not implement are refused with 0A000,
 // never accepted and ignored. A password is kept in the AST as given:
-// Format prints it (the round trip needs it); Redacted prints it masked,
-// for anything that logs or echoes a statement.
+// Format prints it (the round trip needs it); whatever logs, audits or
+// echoes statement text masks it with Redact (redact.go).
 
 // RoleOptions are the options of CREATE ROLE and ALTER ROLE; a nil field
 // was not given.
@@ -93,41 +93,6 @@ func (*GrantRole) stmt()       {}
 func (*GrantPrivileges) stmt() {}
 func (*ShowGrants) stmt()      {}
 func (*ShowRoles) stmt()       {}
-
-// Redacted is the statement's canonical text with its password masked.
-func (s *CreateRole) Redacted() string { return formatRedacted(s) }
-
-// Redacted is the statement's canonical text with its password masked.
-func (s *AlterRole) Redacted() string { return formatRedacted(s) }
-
-// Secret is a statement whose text may hold a secret (a password):
-// anything that logs, audits or echoes statement text must use Redacted
-// instead of the text the client sent or Format.
-type Secret interface {
-	Statement
-	Redacted() string
-}
-
-// HasSecret reports whether stmt carries a secret (a password given in
-// CREATE/ALTER ROLE), so its text must not be logged as sent.
-func HasSecret(stmt Statement) bool {
-	switch s := stmt.(type) {
-	case *CreateRole:
-		return s.Opts.Password != nil
-	case *AlterRole:
-		return s.Opts.Password != nil
-	}
-	return false
-}
-
-// redactedPassword is what Redacted prints in place of a password.
-const redactedPassword = "'********'"
-
-func formatRedacted(s Statement) string {
-	var b strings.Builder
-	formatRoleStmt(&b, s, true)
-	return b.String()
-}
 
 // privilegeWords are the privileges GRANT may name (Cairn's and the ones
 // PostgreSQL has that Cairn refuses).
@@ -422,18 +387,23 @@ func (p *parser) parseGrant() (Statement, error) {
 	if g.Roles, err = p.roleNameList(); err != nil {
 		return nil, err
 	}
-	if revoke {
-		err = p.expectKw("from")
-	} else {
-		err = p.expectKw("to")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if g.Grantees, err = p.grantees(); err != nil {
+	if g.Grantees, err = p.granteesAfter(revoke); err != nil {
 		return nil, err
 	}
 	return g, p.grantTail(revoke, "ADMIN")
+}
+
+// granteesAfter parses `TO grantee, ...` (GRANT) or `FROM grantee, ...`
+// (REVOKE).
+func (p *parser) granteesAfter(revoke bool) ([]string, error) {
+	kw := "to"
+	if revoke {
+		kw = "from"
+	}
+	if err := p.expectKw(kw); err != nil {
+		return nil, err
+	}
+	return p.grantees()
 }
 
 // grantTail refuses WITH ... OPTION and GRANTED BY; REVOKE takes
@@ -492,15 +462,7 @@ func (p *parser) parseGrantPrivileges(start token, revoke bool) (Statement, erro
 		return nil, err
 	}
 	var err error
-	if revoke {
-		err = p.expectKw("from")
-	} else {
-		err = p.expectKw("to")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if g.Grantees, err = p.grantees(); err != nil {
+	if g.Grantees, err = p.granteesAfter(revoke); err != nil {
 		return nil, err
 	}
 	return g, p.grantTail(revoke, "GRANT")
@@ -573,9 +535,9 @@ func containsStr(l []string, s string) bool {
 	return false
 }
 
-// formatRoleStmt writes the role statements (redact: passwords masked);
+// formatRoleStmt writes the role statements;
 // false for other statements.
-func formatRoleStmt(b *strings.Builder, s Statement, redact bool) bool {
+func formatRoleStmt(b *strings.Builder, s Statement) bool {
 	roleWord := func(user bool) string {
 		if user {
 			return "USER "
@@ -585,13 +547,13 @@ func formatRoleStmt(b *strings.Builder, s Statement, redact bool) bool {
 	switch s := s.(type) {
 	case *CreateRole:
 		b.WriteString("CREATE " + roleWord(s.User) + QuoteIdent(s.Name))
-		formatRoleOptions(b, &s.Opts, redact)
+		formatRoleOptions(b, &s.Opts)
 	case *AlterRole:
 		b.WriteString("ALTER " + roleWord(s.User) + QuoteIdent(s.Name))
 		if s.RenameTo != "" {
 			b.WriteString(" RENAME TO " + QuoteIdent(s.RenameTo))
 		}
-		formatRoleOptions(b, &s.Opts, redact)
+		formatRoleOptions(b, &s.Opts)
 	case *DropRole:
 		b.WriteString("DROP " + roleWord(s.User))
 		if s.IfExists {
@@ -652,7 +614,7 @@ func formatRoleStmt(b *strings.Builder, s Statement, redact bool) bool {
 	return true
 }
 
-func formatRoleOptions(b *strings.Builder, o *RoleOptions, redact bool) {
+func formatRoleOptions(b *strings.Builder, o *RoleOptions) {
 	if o.Login != nil {
 		if *o.Login {
 			b.WriteString(" LOGIN")
@@ -663,8 +625,6 @@ func formatRoleOptions(b *strings.Builder, o *RoleOptions, redact bool) {
 	switch {
 	case o.PasswordNull:
 		b.WriteString(" PASSWORD NULL")
-	case o.Password != nil && redact:
-		b.WriteString(" PASSWORD " + redactedPassword)
 	case o.Password != nil:
 		b.WriteString(" PASSWORD " + QuoteString(*o.Password))
 	}
