@@ -381,12 +381,17 @@ func (c *Catalog) ensureRoles() {
 	}
 }
 
+// NodeCertName is the common name of every node certificate
+// (security.NodeCN): no role may have it, so a node's certificate, which
+// pgwire and the HTTP API also verify, never logs in as a user.
+const NodeCertName = "node"
+
 // checkRoleName refuses names no role may have.
 func checkRoleName(name string) *pgerr.Error {
 	switch {
 	case name == "":
 		return pgerr.RoleNameEmpty.New()
-	case name == RolePublic || name == "none" || strings.HasPrefix(name, "pg_"):
+	case name == RolePublic || name == "none" || name == NodeCertName || strings.HasPrefix(name, "pg_"):
 		return pgerr.RoleNameReserved.New(name)
 	}
 	return nil

@@ -629,7 +629,7 @@ var (
 // issue 12: authz (roles, grants, privileges)
 var (
 	RoleNameEmpty         = def("role_name_empty", "42602", "zero-length role name is not allowed", "")
-	RoleNameReserved      = def("role_name_reserved", "42939", "role name %q is reserved", "Names starting with pg_, and public and none, are reserved.")
+	RoleNameReserved      = def("role_name_reserved", "42939", "role name %q is reserved", "Names starting with pg_, and public, none and node (the name of node certificates), are reserved.")
 	RoleExists            = def("role_exists", DuplicateObject, "role %q already exists", "")
 	RoleNotFound          = def("role_not_found", UndefinedObject, "role %q does not exist", "SHOW ROLES lists the roles.")
 	RoleBuiltin           = def("role_builtin", FeatureNotSupported, "role %q is built in: %s is not allowed", "The built-in roles cairn, admin and public always exist as they are; make a role of your own.")
