@@ -108,10 +108,18 @@ func (a *nodeAuth) verifier(role *catalog.Role, loginReason string) (*security.V
 	return v, "wrong_password"
 }
 
-// LoginFailed implements pgwire.Authenticator: it counts the failure
-// and logs it.
+// LoginFailed implements pgwire.Authenticator: it counts the failure,
+// logs it and records it in the audit log. A connection the rate limit
+// refused is counted only (and logged at debug level): no credential was
+// checked, and a client may open any number of them, which would flood
+// the bounded audit log and push the failed logins that led to the limit
+// (and every other event) out of it.
 func (a *nodeAuth) LoginFailed(user, source, method, reason string) {
 	a.failures.WithLabelValues(method, reason).Inc()
+	if reason == pgwire.ReasonRateLimited {
+		a.log.Debug("authn: login refused by the rate limit", "user", user, "source", source)
+		return
+	}
 	a.log.Info("authn: login failed", "user", user, "source", source, "method", method, "reason", reason)
 	if a.audit != nil {
 		a.audit(user, source, method, reason)
