@@ -181,6 +181,9 @@ func (c *conn) authenticate(user, database string) bool {
 		a.LoginFailed(user, src, d.Method.String(), f.reason)
 		c.sendFatal(f.err)
 	case isTimeout(err):
+		// Counted like a wrong password: a client that holds exchanges
+		// open until they time out must not do so without limit.
+		release(true)
 		a.LoginFailed(user, src, d.Method.String(), ReasonTimeout)
 		c.raw.SetWriteDeadline(time.Now().Add(time.Second))
 		c.sendFatal(pgerr.AuthTimeout.New())

@@ -2,12 +2,14 @@ package pgwire
 
 import (
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // gateAuth rejects everyone, but only once gate is closed: it holds each
@@ -82,5 +84,39 @@ func TestFailureLimiterIPv6Prefix(t *testing.T) {
 	l.fail("10.0.0.2")
 	if l.blocked("10.0.0.3") != 0 || l.blocked("10.0.0.1") != 0 {
 		t.Error("IPv4 addresses were counted together")
+	}
+}
+
+// TestAuthTimeoutCounts: an exchange the client leaves hanging until it
+// times out counts as a failed login, so a client cannot hold exchanges
+// open (each one a failed-login event) without limit.
+func TestAuthTimeoutCounts(t *testing.T) {
+	a := newFakeAuth(t, map[string]string{"alice": "pw"})
+	s := startServer(t, newFakeHandler(), Config{Auth: a, AuthFailureLimit: 1, AuthFailureWindow: time.Hour, StartupTimeout: 300 * time.Millisecond})
+	nc, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	fe := pgproto3.NewFrontend(nc, nc)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "alice", "database": "cairn"}})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Read the SASL request, answer nothing, and wait for the timeout.
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			break
+		}
+		if _, ok := msg.(*pgproto3.ErrorResponse); ok {
+			break
+		}
+	}
+	_, err = authConnect(t, s, "alice", "password=pw sslmode=disable")
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "53300" {
+		t.Errorf("after a timed-out exchange with limit 1: %v, want 53300", err)
 	}
 }
