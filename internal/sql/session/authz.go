@@ -6,6 +6,7 @@ import (
 
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
+	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/security"
 	"github.com/cairndb/cairn/internal/sql/parser"
 	"github.com/cairndb/cairn/internal/types"
@@ -34,6 +35,9 @@ type need struct {
 	// as is who must hold it: "" the session's user; a view's owner for
 	// what the view reads (noteViewOwners).
 	as string
+	// deniedFor, if set, is the relation a refusal names ("permission
+	// denied for table pg_authid") in place of the admin check's message.
+	deniedFor *security.Object
 }
 
 // currentUser is the session's user; "" (sessions made by tests and
@@ -57,6 +61,9 @@ func (s *Session) authorize(needs []need) error {
 			who = n.as
 		}
 		if err := security.Authorize(cat, who, n.priv, n.obj); err != nil {
+			if n.deniedFor != nil {
+				return pgerr.PermissionDenied.New(n.deniedFor.Kind, n.deniedFor.Name)
+			}
 			return err
 		}
 	}
@@ -95,6 +102,16 @@ func viewReads(v *catalog.View) []need {
 		out = append(out, onObject(security.PrivSelect, catalog.KindTable, t))
 	}
 	return out
+}
+
+// noteAdminRead records and checks that reading a system relation needs
+// the admin role; a refusal says "permission denied for table <name>", as
+// PostgreSQL's does.
+func (s *Session) noteAdminRead(name string) error {
+	n := need{priv: security.PrivAdmin, obj: security.Object{Kind: security.KindCluster, Name: "reading " + name},
+		deniedFor: &security.Object{Kind: catalog.KindTable, Name: name}}
+	s.reads = append(s.reads, n)
+	return s.authorize([]need{n})
 }
 
 // noteViewSources records that creating v needs SELECT on what it reads.

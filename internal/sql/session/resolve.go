@@ -48,7 +48,7 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 			// The admin check itself, not SELECT on a table key: a user
 			// table named pg_authid in public has that key, and its owner
 			// would pass.
-			if err := s.noteAdmin("reading pg_catalog.pg_authid"); err != nil {
+			if err := s.noteAdminRead("pg_authid"); err != nil {
 				return nil, err
 			}
 		}

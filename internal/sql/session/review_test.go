@@ -78,8 +78,8 @@ func TestPgAuthidNotUnlockedByUserTable(t *testing.T) {
 				}
 			}
 		}
-		if err == nil || pgerr.Code(err) != pgerr.InsufficientPrivilege {
-			t.Errorf("%s: %q, %v; want 42501", sql, out, err)
+		if err == nil || pgerr.Code(err) != pgerr.InsufficientPrivilege || err.Error() != "permission denied for table pg_authid" {
+			t.Errorf("%s: %q, %v; want 42501 permission denied for table pg_authid", sql, out, err)
 		}
 		if strings.Contains(out, "SCRAM-SHA-256$") {
 			t.Errorf("%s leaked a verifier: %q", sql, out)
