@@ -144,7 +144,7 @@ func (c *conn) authenticate(user, database string) bool {
 	// attempt sees the count.
 	release := func(bool) {}
 	if limited {
-		r, wait := c.s.authLimit.acquire(src, deadline)
+		r, wait := c.s.authLimit.acquire(src, deadline, c.ctx.Done())
 		if r == nil {
 			a.LoginFailed(user, src, "", ReasonRateLimited)
 			c.sendFatal(pgerr.AuthRateLimited.New(src, wait.Round(time.Second)))

@@ -49,8 +49,9 @@ const acquirePoll = 5 * time.Millisecond
 // burst could try any number of passwords. A source with no failures
 // runs max exchanges at once (a connection pool's others wait a round
 // trip). It returns release, to call once with the outcome, or nil and
-// how long the source must wait.
-func (l *failureLimiter) acquire(source string, deadline time.Time) (release func(failed bool), wait time.Duration) {
+// how long the source must wait (also when done is closed: the server is
+// closing the connection).
+func (l *failureLimiter) acquire(source string, deadline time.Time, done <-chan struct{}) (release func(failed bool), wait time.Duration) {
 	source = limitKey(source)
 	for {
 		l.mu.Lock()
@@ -80,7 +81,11 @@ func (l *failureLimiter) acquire(source string, deadline time.Time) (release fun
 		if !time.Now().Add(acquirePoll).Before(deadline) {
 			return nil, time.Second
 		}
-		time.Sleep(acquirePoll)
+		select {
+		case <-done:
+			return nil, time.Second
+		case <-time.After(acquirePoll):
+		}
 	}
 }
 
