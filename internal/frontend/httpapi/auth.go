@@ -219,8 +219,8 @@ const (
 // sent at once cannot each check a password before the first failures
 // are counted: it waits (at most reserveWait) while the failures src has
 // left, less the checks under way, do not cover one more. ok false: src
-// has none left (wait: until it has), or the wait ran out.
-func (l *limiter) reserve(src string, now func() time.Time) (wait time.Duration, ok bool) {
+// has none left (wait: until it has), the wait ran out, or done closed.
+func (l *limiter) reserve(src string, now func() time.Time, done <-chan struct{}) (wait time.Duration, ok bool) {
 	src = limitKey(src)
 	give := time.Now().Add(reserveWait)
 	for {
@@ -248,7 +248,11 @@ func (l *limiter) reserve(src string, now func() time.Time) (wait time.Duration,
 		if !time.Now().Add(reservePoll).Before(give) {
 			return failureRefill, false
 		}
-		time.Sleep(reservePoll)
+		select {
+		case <-done: // the client went away
+			return failureRefill, false
+		case <-time.After(reservePoll):
+		}
 	}
 }
 
@@ -680,7 +684,7 @@ func (s *Server) failed(r *http.Request, user, code, reason string) {
 // an expired one, or sent a wrong one.
 func (s *Server) checkPassword(r *http.Request, user, password string) (string, int, *pgerr.Error) {
 	src := sourceOf(r)
-	wait, ok := s.limit.reserve(src, s.now)
+	wait, ok := s.limit.reserve(src, s.now, r.Context().Done())
 	if !ok {
 		return "", http.StatusTooManyRequests, pgerr.HTTPTooManyFailures.New(src, int(wait/time.Second)+1)
 	}
