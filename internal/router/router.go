@@ -890,15 +890,21 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 	return next, nil
 }
 
-// streamEnd returns the end offset of a stream shard, from a replica here
-// or on another node.
+// StreamEnd returns the end offset of a stream shard, from a replica here
+// or on another node, after a ReadIndex barrier: it covers every event
+// acknowledged before the call (an acknowledged append is committed, but
+// a replica may not have applied it yet), so a CREATE VIEW that waits
+// for its back-fill up to this end sees every acknowledged event.
 func (rt *Router) StreamEnd(ctx context.Context, st *catalog.Stream, shard int) (uint64, error) {
 	gid := st.Groups[shard]
-	if g := rt.replicas.Get(gid); g != nil && g.Stream != nil {
+	if g := rt.replicas.Get(gid); g != nil && g.Stream != nil && rt.replicas.Servable(gid) == nil {
+		if err := rt.replicas.ReadIndex(ctx, gid); err != nil {
+			return 0, err
+		}
 		end, _ := g.Stream.End()
 		return end, nil
 	}
-	out, err := rt.callReplica(ctx, gid, rpc.StreamScan, rpc.ScanRequest{Group: gid, From: ^uint64(0) >> 1})
+	out, err := rt.callReplica(ctx, gid, rpc.StreamScan, rpc.ScanRequest{Group: gid, From: ^uint64(0) >> 1, Linearizable: true})
 	if err != nil {
 		return 0, err
 	}
