@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -23,7 +24,52 @@ func (n *Node) Audit(_ context.Context, ev catalog.AuditEvent) {
 	if ev.Node == "" {
 		ev.Node = n.cfg.NodeID
 	}
+	if ev.Kind == "login" && ev.Outcome != "ok" {
+		// Anyone who can reach a port can fail a login: cap what they
+		// can write into the bounded log, so a flood from many addresses
+		// cannot push the real events out.
+		switch n.audit.admitLoginFailure(ev.At) {
+		case loginFailureDrop:
+			return
+		case loginFailureLast:
+			ev.What += fmt.Sprintf(" (the node's %d-per-minute cap on failed-login events is reached: further failures this minute are counted in cairn_audit_dropped_total, not recorded)", auditLoginFailuresPerMinute)
+		}
+	}
 	n.audit.add(ev)
+}
+
+// auditLoginFailuresPerMinute caps the failed-login events one node
+// records per minute (SQL and HTTP together).
+const auditLoginFailuresPerMinute = 120
+
+type loginFailureVerdict int
+
+const (
+	loginFailureRecord loginFailureVerdict = iota
+	loginFailureLast                       // recorded, and says the cap is reached
+	loginFailureDrop
+)
+
+// admitLoginFailure counts a failed-login event in a fixed one-minute
+// window; past the cap it counts the event as dropped.
+func (a *auditor) admitLoginFailure(at time.Time) loginFailureVerdict {
+	if a == nil {
+		return loginFailureDrop
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if w := at.Truncate(time.Minute); !w.Equal(a.mu.loginWindow) {
+		a.mu.loginWindow, a.mu.loginFailures = w, 0
+	}
+	a.mu.loginFailures++
+	switch {
+	case a.mu.loginFailures < auditLoginFailuresPerMinute:
+		return loginFailureRecord
+	case a.mu.loginFailures == auditLoginFailuresPerMinute:
+		return loginFailureLast
+	}
+	a.dropped.Inc()
+	return loginFailureDrop
 }
 
 // Audit tuning: the queue bound, the largest batch one proposal carries,
@@ -48,6 +94,10 @@ type auditor struct {
 	mu struct {
 		sync.Mutex
 		closed bool // no more events are taken
+		// failed-login events recorded in the minute that began at
+		// loginWindow (admitLoginFailure)
+		loginWindow   time.Time
+		loginFailures int
 	}
 }
 

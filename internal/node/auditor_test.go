@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,4 +89,53 @@ func droppedCount(c prometheus.Counter) float64 {
 		panic(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestAuditLoginFailureCap: one node records at most
+// auditLoginFailuresPerMinute failed-login events a minute (the last one
+// says so) and counts the rest as dropped; a new minute starts afresh;
+// successful logins and other events are never capped.
+func TestAuditLoginFailureCap(t *testing.T) {
+	var mu sync.Mutex
+	var got []catalog.AuditEvent
+	propose := func(_ context.Context, c catalog.Command) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, c.(*catalog.AppendAudit).Events...)
+		return nil
+	}
+	n := &Node{cfg: Config{NodeID: "n1"}}
+	n.audit = newAuditor(propose, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	minute := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	fail := func(at time.Time) {
+		n.Audit(context.Background(), catalog.AuditEvent{At: at, Kind: "login", What: "login (scram-sha-256)", Outcome: "failed: wrong_password"})
+	}
+	for i := range auditLoginFailuresPerMinute + 30 {
+		fail(minute.Add(time.Duration(i) * 100 * time.Millisecond))
+	}
+	n.Audit(context.Background(), catalog.AuditEvent{At: minute.Add(20 * time.Second), Kind: "login", What: "http POST /api/v1/login", Outcome: "ok"})
+	n.Audit(context.Background(), catalog.AuditEvent{At: minute.Add(20 * time.Second), Kind: "sql", What: "ALTER SYSTEM SET auto_failover = off", Outcome: "ok"})
+	fail(minute.Add(time.Minute)) // the next minute
+	n.audit.close()
+	mu.Lock()
+	defer mu.Unlock()
+	failures, capped, others := 0, 0, 0
+	for _, ev := range got {
+		switch {
+		case ev.Outcome != "ok":
+			failures++
+			if strings.Contains(ev.What, "cap on failed-login events is reached") {
+				capped++
+			}
+		default:
+			others++
+		}
+	}
+	if failures != auditLoginFailuresPerMinute+1 || capped != 1 || others != 2 {
+		t.Fatalf("recorded %d failed logins (%d saying the cap is reached) and %d other events; want %d, 1 and 2",
+			failures, capped, others, auditLoginFailuresPerMinute+1)
+	}
+	if d := droppedCount(n.audit.dropped); d != 30 {
+		t.Fatalf("cairn_audit_dropped_total = %v, want the 30 failures past the cap", d)
+	}
 }
