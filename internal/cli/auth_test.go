@@ -17,10 +17,11 @@ import (
 // apiBackend is the node as the HTTP API's authentication sees it: cairn
 // plus the users of users (name → password), of whom admins are admins.
 type apiBackend struct {
-	users  map[string]string
-	admins map[string]bool
-	mu     sync.Mutex
-	audit  []httpapi.AuditEvent
+	users     map[string]string
+	admins    map[string]bool
+	mu        sync.Mutex
+	audit     []httpapi.AuditEvent
+	verifiers map[string]string // made once per user (LoginRole)
 }
 
 func (b *apiBackend) NodeID() string { return "n1" }
@@ -38,10 +39,21 @@ func (b *apiBackend) LoginRole(name string) (httpapi.LoginRole, bool) {
 	if !ok {
 		return httpapi.LoginRole{}, false
 	}
+	// One verifier per user, as a catalog keeps it: a session token ends
+	// when the role's verifier changes.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.verifiers == nil {
+		b.verifiers = map[string]string{}
+	}
+	if v, ok := b.verifiers[name]; ok {
+		return httpapi.LoginRole{Login: true, Verifier: v}, true
+	}
 	v, err := security.NewVerifier(pw)
 	if err != nil {
 		panic(err)
 	}
+	b.verifiers[name] = v.String()
 	return httpapi.LoginRole{Login: true, Verifier: v.String()}, true
 }
 

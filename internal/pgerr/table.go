@@ -679,7 +679,7 @@ var (
 	HTTPAuthRequired    = def("http_auth_required", InvalidAuthorization, "authentication required", "Send a client certificate, a session token from POST /api/v1/login (Authorization: Bearer …), or HTTP Basic credentials over HTTPS.")
 	HTTPCertUserUnknown = def("http_cert_user_unknown", InvalidAuthorization, "certificate authentication failed for user %q", "The client certificate's CN must name a role that may log in (CREATE USER or ALTER ROLE … LOGIN).")
 	HTTPTokenInvalid    = def("http_token_invalid", InvalidAuthorization, "session token is invalid or expired", "Log in again with POST /api/v1/login.")
-	HTTPBasicNeedsTLS   = def("http_basic_needs_tls", InvalidAuthorization, "HTTP Basic authentication is refused over plain HTTP: it would send the password with every request", "Use HTTPS, or get a session token with POST /api/v1/login.")
+	HTTPBasicNeedsTLS   = def("http_basic_needs_tls", InvalidAuthorization, "HTTP Basic authentication is refused over plain HTTP: it would send the password with every request", "Use HTTPS (a node started with --certs-dir), or, on the node's own machine, get a session token with POST /api/v1/login.")
 	HTTPBadAuthHeader   = def("http_bad_auth_header", InvalidAuthorization, "malformed Authorization header: %s", "Send \"Authorization: Bearer <token>\", or \"Authorization: Basic <base64 of user:password>\" over HTTPS.")
 	HTTPTooManyFailures = def("http_too_many_failures", InvalidAuthorization, "too many failed logins from %s", "Wait %d seconds before trying again.")
 	HTTPLoginBody       = def("http_login_body", InvalidParameterValue, "POST /api/v1/login needs {\"user\": \"…\", \"password\": \"…\"}", "")
@@ -691,5 +691,6 @@ var (
 
 // issue 12: merger
 var (
+	HTTPLoginNeedsTLS    = def("http_login_needs_tls", InvalidAuthorization, "POST /api/v1/login is refused over plain HTTP from another machine: it would send the password in the clear", "Use HTTPS (a node started with --certs-dir), or log in from the node's own machine (loopback).")
 	RoleNonASCIIPassword = def("role_non_ascii_password", FeatureNotSupported, "passwords with non-ASCII characters are not supported", "Clients normalize such passwords (SASLprep) before hashing them, which Cairn does not do yet: choose a password of ASCII characters, or give a SCRAM-SHA-256 verifier made elsewhere.")
 )

@@ -728,6 +728,13 @@ type loginReply struct {
 // the password and returns a session token, also set as a cookie.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	src := sourceOf(r)
+	if r.TLS == nil && !isLoopback(r) {
+		// The password would cross the network in the clear (an
+		// --insecure node reached from elsewhere); SQL's SCRAM never
+		// sends it, so this is the one place it could leak.
+		s.deny(w, r, http.StatusForbidden, pgerr.HTTPLoginNeedsTLS.New())
+		return
+	}
 	if wait, blocked := s.limit.blocked(src, s.now()); blocked {
 		s.deny(w, r, http.StatusTooManyRequests, pgerr.HTTPTooManyFailures.New(src, int(wait/time.Second)+1))
 		return

@@ -60,6 +60,9 @@ type req struct {
 	remote             string
 	tls                *tls.ConnectionState
 	basic              [2]string
+	// plain sends POST /api/v1/login over plain HTTP; by default the
+	// tests log in over HTTPS (login over plain HTTP is for loopback only).
+	plain bool
 }
 
 type resp struct {
@@ -114,6 +117,9 @@ func (e *authEnv) do(q req) resp {
 		r.Header.Set(k, v)
 	}
 	r.TLS = q.tls
+	if q.path == "/api/v1/login" && q.tls == nil && !q.plain {
+		r.TLS = &tls.ConnectionState{HandshakeComplete: true}
+	}
 	rec := httptest.NewRecorder()
 	e.s.Handler().ServeHTTP(rec, r)
 	out := resp{status: rec.Code, header: rec.Header(), body: map[string]any{}}
@@ -572,3 +578,21 @@ func TestSessionsBounded(t *testing.T) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestLoginPlainHTTPOnlyFromLoopback: POST /api/v1/login over plain HTTP
+// would carry the password in the clear, so it is refused (403, 28000)
+// unless the client is on the node's own machine.
+func TestLoginPlainHTTPOnlyFromLoopback(t *testing.T) {
+	e := newAuthEnv(t, Config{})
+	body := `{"user":"alice","password":"alice-pw"}`
+	r := e.do(req{method: "POST", path: "/api/v1/login", body: body, plain: true})
+	if r.status != http.StatusForbidden || r.code() != "28000" || !strings.Contains(r.message(), "plain HTTP") {
+		t.Fatalf("login over plain HTTP from 10.1.2.3: %d %v", r.status, r.body)
+	}
+	if r := e.do(req{method: "POST", path: "/api/v1/login", body: body, plain: true, remote: "127.0.0.1:5000", header: map[string]string{"Host": "127.0.0.1:8480"}}); r.status != http.StatusOK {
+		t.Fatalf("login over plain HTTP from loopback: %d %v", r.status, r.body)
+	}
+	if r := e.do(req{method: "POST", path: "/api/v1/login", body: body}); r.status != http.StatusOK {
+		t.Fatalf("login over HTTPS from 10.1.2.3: %d %v", r.status, r.body)
+	}
+}
