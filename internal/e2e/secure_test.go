@@ -118,6 +118,41 @@ func TestSecureCluster(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
+	// A user that is not an admin, with a password: reads the nodes over
+	// HTTPS with Basic auth, is refused an admin route (403, 42501) and
+	// ALTER NODE over SQL.
+	if _, err := testutil.Query(ctx, n1.URL(), 10*time.Second, "CREATE USER opsy WITH PASSWORD 'Opsy-pw-1'"); err != nil {
+		t.Fatal(err)
+	}
+	basic := func(method, path string) (int, string) {
+		req, err := http.NewRequestWithContext(ctx, method, n1.HTTPBase()+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("opsy", "Opsy-pw-1")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := basic("GET", "/api/v1/nodes"); code != http.StatusOK || !strings.Contains(body, "n3") {
+		t.Fatalf("GET /api/v1/nodes as opsy: %d %s", code, body)
+	}
+	if code, body := basic("POST", "/api/v1/nodes/n2/drain"); code != http.StatusForbidden || !strings.Contains(body, "42501") {
+		t.Fatalf("POST /api/v1/nodes/n2/drain as opsy: %d %s, want 403 with 42501", code, body)
+	}
+	opsyURL := fmt.Sprintf("postgres://opsy:Opsy-pw-1@%s/cairn?sslmode=verify-full&sslrootcert=%s", n1.PGAddr, filepath.Join(dir, "ca.crt"))
+	if _, err := testutil.Query(ctx, opsyURL, 10*time.Second, "ALTER NODE 'n2' DRAIN"); err == nil || !strings.Contains(err.Error(), "42501") {
+		t.Fatalf("ALTER NODE as opsy: %v, want 42501", err)
+	}
+	if rows, err := testutil.Query(ctx, n1.URL(), 10*time.Second, "SELECT state FROM cairn_cluster.nodes WHERE node_id = 'n2'"); err != nil || len(rows) != 1 || rows[0][0] != "live" {
+		t.Fatalf("n2 after opsy's refused drains: %v %v", rows, err)
+	}
+
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	if _, err := transport.CallAddr(cctx, n1.Cluster, rpc.Join, []byte(`{}`)); err == nil {
 		t.Fatal("a plaintext internal call to a secure node's cluster port was answered")
