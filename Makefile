@@ -26,11 +26,12 @@ lint:
 unit:
 	$(GO) test -race -timeout 20m $(PKGS)
 
-# About 75 s: kill, pause and partition on a 3-node cluster under ingest;
+# About 75 s: kill, pause and partition on a secure 3-node cluster (TLS,
+# client certificates) under ingest;
 # fails unless every safety check holds. The report stays in chaos-ci/.
 chaos-ci: build
 	rm -rf chaos-ci
-	./bin/cairn chaos --duration 60s --nodes 3 --seed 1 --faults kill,pause,partition --out chaos-ci
+	./bin/cairn chaos --secure --duration 60s --nodes 3 --seed 1 --faults kill,pause,partition --out chaos-ci
 
 secrets-check:
 	bash scripts/check-secrets.sh chaos-ci

@@ -15,7 +15,7 @@ func benchCmd() *cobra.Command {
 	var o bench.Options
 	var noSync bool
 	var nodes, kills int
-	var failover, rolling, jsonOut bool
+	var failover, rolling, jsonOut, secure bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run a workload against a node and report throughput, latency and view freshness",
@@ -31,6 +31,9 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if secure && (o.URL != "" || failover || rolling) {
+				return exitWith(exitUsage, fmt.Errorf("--secure starts the local nodes secure and works only without --url, --failover and --rolling-restart; against a running secure node, give --url with sslmode=verify-full, sslrootcert, sslcert and sslkey"))
+			}
 			if rolling {
 				if failover || o.URL != "" {
 					return exitWith(exitUsage, fmt.Errorf("--rolling-restart starts its own cluster and cannot be combined with --failover or --url"))
@@ -84,7 +87,7 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 			if nodes < 1 || nodes > 9 {
 				return exitWith(exitUsage, fmt.Errorf("--nodes must be between 1 and 9, got %d", nodes))
 			}
-			o.StartNode = bench.LocalCluster(nodes, noSync)
+			o.StartNode = bench.LocalCluster(nodes, noSync, secure)
 			res, err := bench.Run(ctx, o)
 			if res != nil {
 				res.Print(cmd.OutOrStdout())
@@ -104,6 +107,7 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 	f.StringVar(&o.URL, "url", "", "postgres:// URL of a running node; empty starts one in a temp dir")
 	f.StringVar(&o.Out, "out", "bench-w1.json", "JSON result file (- for none; default bench-<workload>.json)")
 	f.StringVar(&o.Mode, "mode", "binary", "ingest path: binary (binary COPY, encoded before the clock starts), copy (pgx CopyFrom, encoded by pgx while running), csv (COPY csv) or insert (multi-row INSERT)")
+	f.BoolVar(&secure, "secure", false, "without --url: start the local nodes secure (certificates made for the run, TLS on every connection, client-certificate login), to measure the cost of TLS")
 	f.BoolVar(&noSync, "unsafe-no-fsync", false, "start the temp node without fsync (not for published figures)")
 	f.BoolVar(&failover, "failover", false, "kill the leader of a busy stream shard --kills times under load and report write and follower-read unavailability")
 	f.BoolVar(&rolling, "rolling-restart", false, "drain, stop (SIGTERM) and restart every node of a local cluster in turn under load; report each step's write disturbance and verify no acknowledged event was lost or duplicated")

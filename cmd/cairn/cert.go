@@ -102,6 +102,9 @@ Five commands make a secure single node:
 				if !ci.ChainsToCA {
 					signed = "NO"
 				}
+				if time.Now().After(ci.NotAfter) {
+					signed += " (EXPIRED)"
+				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ci.File, ci.Kind, ci.Name, strings.Join(ci.Hosts, ","),
 					ci.NotBefore.UTC().Format(time.RFC3339), ci.NotAfter.UTC().Format(time.RFC3339), signed)
 			}

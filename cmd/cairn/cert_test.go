@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairndb/cairn/internal/security"
 	"github.com/cairndb/cairn/internal/testutil"
 )
 
@@ -96,6 +97,13 @@ func TestCertCommands(t *testing.T) {
 			t.Errorf("cert %v: exit %d, %v; want a usage error", args, code, err)
 		}
 	}
+	// An expired certificate says so.
+	if err := security.CreateClient(dir, "old", security.CreateOptions{Now: func() time.Time { return time.Now().Add(-time.Hour) }, Lifetime: 30 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := runCert(t, "list", "--certs-dir", dir); err != nil || !strings.Contains(out, "yes (EXPIRED)") || strings.Count(out, "EXPIRED") != 1 {
+		t.Fatalf("list with an expired certificate: %v\n%s", err, out)
+	}
 	// CAIRN_CERTS_DIR is the default dir.
 	t.Setenv("CAIRN_CERTS_DIR", dir)
 	if out, _, err := runCert(t, "list"); err != nil || !strings.Contains(out, "client.alice.crt") {
@@ -116,6 +124,7 @@ func TestStartRefusesInsecureNetwork(t *testing.T) {
 		{[]string{"--certs-dir", t.TempDir(), "--insecure"}, "contradict"},
 		{[]string{"--tls-min-version", "1.2"}, "needs --certs-dir"},
 		{[]string{"--certs-dir", t.TempDir(), "--tls-min-version", "1.0"}, "use 1.2 or 1.3"},
+		{[]string{"--certs-dir", filepath.Join(t.TempDir(), "none")}, "cairn cert create-ca"},
 	} {
 		cmd := startCmd()
 		cmd.SetArgs(append(tc.args, "--data-dir", filepath.Join(t.TempDir(), "d")))

@@ -99,6 +99,7 @@ Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
 	f.IntVar(&cfg.BatchSize, "batch", 100, "events per INSERT")
 	f.StringVar(&cfg.Out, "out", "", "directory for the report, history and node logs (default: a new temp dir, printed)")
 	f.BoolVar(&jsonOut, "json", false, "print report.json on stdout (the summary goes to stderr)")
+	f.BoolVar(&cfg.Secure, "secure", false, "run a secure cluster: certificates made for the run, TLS on every connection, client-certificate logins")
 	f.StringVar(&cfg.UnsafeBug, "unsafe-bug", "", "pass --unsafe-bug NAME to every node (checker self-tests)")
 	_ = f.MarkHidden("unsafe-bug")
 	return cmd

@@ -85,7 +85,7 @@ A flag beats the environment, which beats the file.`,
 					return exitWith(exitAddrInUse, err)
 				case errors.Is(err, node.ErrDataDir):
 					return exitWith(exitDataDirErr, err)
-				case errors.Is(err, node.ErrInsecureListen):
+				case errors.Is(err, node.ErrInsecureListen), errors.Is(err, node.ErrCerts):
 					return exitWith(exitUsage, err)
 				}
 				return exitWith(exitError, err)

@@ -69,6 +69,7 @@ type Result struct {
 	Workload string    `json:"workload"`
 	Mode     string    `json:"mode"`
 	Target   string    `json:"target"` // host:port/database, no credentials
+	TLS      bool      `json:"tls"`    // the connections were TLS
 	Started  time.Time `json:"started"`
 	Events   int       `json:"events"`
 	// ProbeEvents is the number of one-event batches the freshness probe
@@ -200,6 +201,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	r := &Result{
 		Workload: o.Workload, Mode: o.Mode, Target: redact(o.URL), Started: time.Now().UTC(),
 		Events: o.Events, Clients: o.Clients, Batch: o.Batch,
+	}
+	if t, ok := admin.(interface{ isTLS() bool }); ok {
+		r.TLS = t.isTLS()
 	}
 	batches := makeBatches(o.Seed, o.Events, o.Batch, o.Mode, r.Started)
 	for _, b := range batches {

@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,7 +24,11 @@ type localCluster struct {
 	nodes []*testutil.Node
 }
 
-func startLocalCluster(ctx context.Context, n int, noSync bool) (*localCluster, error) {
+// startLocalCluster starts the cluster of n nodes. A secure one gets
+// certificates made for the run in its temp dir
+// (testutil.CreateCerts) and every node --certs-dir; clients then connect
+// with TLS and client.cairn.
+func startLocalCluster(ctx context.Context, n int, noSync, secure bool) (*localCluster, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -31,6 +37,16 @@ func startLocalCluster(ctx context.Context, n int, noSync bool) (*localCluster, 
 	if noSync {
 		c.Args = append(c.Args, "--unsafe-no-fsync")
 	}
+	if secure {
+		if c.Dir, err = os.MkdirTemp("", "cairn-cluster-"); err != nil {
+			return nil, err
+		}
+		c.CertsDir = filepath.Join(c.Dir, "certs")
+		if err := testutil.CreateCerts(c.CertsDir); err != nil {
+			os.RemoveAll(c.Dir)
+			return nil, fmt.Errorf("certificates for --secure: %w", err)
+		}
+	}
 	if err := testutil.StartCluster(ctx, c, n); err != nil {
 		return nil, err
 	}
@@ -38,10 +54,11 @@ func startLocalCluster(ctx context.Context, n int, noSync bool) (*localCluster, 
 }
 
 // LocalCluster is Options.StartNode for a local cluster of n nodes
-// (without fsync with noSync: not for published figures).
-func LocalCluster(n int, noSync bool) func(ctx context.Context) (string, func(), error) {
+// (without fsync with noSync: not for published figures; secure: TLS on
+// every connection, see startLocalCluster).
+func LocalCluster(n int, noSync, secure bool) func(ctx context.Context) (string, func(), error) {
 	return func(ctx context.Context) (string, func(), error) {
-		c, err := startLocalCluster(ctx, n, noSync)
+		c, err := startLocalCluster(ctx, n, noSync, secure)
 		if err != nil {
 			return "", nil, err
 		}

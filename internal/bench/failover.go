@@ -66,7 +66,7 @@ func RunFailover(ctx context.Context, nodes, kills, clients int, noSync bool, ou
 	if nodes < 3 {
 		return nil, fmt.Errorf("--failover needs --nodes of at least 3, got %d", nodes)
 	}
-	c, err := startLocalCluster(ctx, nodes, noSync)
+	c, err := startLocalCluster(ctx, nodes, noSync, false)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/big"
 	"time"
@@ -41,6 +42,12 @@ func dialPG(ctx context.Context, url string) (client, error) {
 }
 
 func (p *pgClient) close() { _ = p.c.Close(context.Background()) }
+
+// isTLS reports whether the connection negotiated TLS.
+func (p *pgClient) isTLS() bool {
+	_, ok := p.c.PgConn().Conn().(*tls.Conn)
+	return ok
+}
 
 // Statements go through the simple query protocol: it is the least a
 // server must implement, and these statements run once or are tiny.

@@ -106,8 +106,12 @@ func group(n int64) string {
 // Print writes the result as a readable table.
 func (r *Result) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "workload\t%s (mode %s, %d clients, batches of %s) against %s\n",
-		r.Workload, r.Mode, r.Clients, group(int64(r.Batch)), r.Target)
+	over := ""
+	if r.TLS {
+		over = " over TLS"
+	}
+	fmt.Fprintf(tw, "workload\t%s (mode %s, %d clients, batches of %s) against %s%s\n",
+		r.Workload, r.Mode, r.Clients, group(int64(r.Batch)), r.Target, over)
 	fmt.Fprintf(tw, "events\t%s (+%d probe events)\n", group(int64(r.Events)), r.ProbeEvents)
 	fmt.Fprintf(tw, "elapsed\t%.2f s\n", r.Seconds)
 	fmt.Fprintf(tw, "throughput\t%s events/s, %.2f MB/s\n", group(int64(math.Round(r.EventsPerSec))), r.MBPerSec)

@@ -78,7 +78,7 @@ func RunRollingRestart(ctx context.Context, nodes, writers int, noSync bool, out
 	}
 	began := time.Now()
 	fmt.Fprintf(progress, "rolling: starting %d nodes\n", nodes)
-	c, err := startLocalCluster(ctx, nodes, noSync)
+	c, err := startLocalCluster(ctx, nodes, noSync, false)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,11 @@ type Config struct {
 	Clients   int           `json:"clients"`
 	BatchSize int           `json:"batch_size"`
 	Out       string        `json:"out"`
+	// Secure runs every node with --certs-dir: certificates made for the
+	// run (CA, node cert for 127.0.0.1 and localhost, client.cairn) in
+	// its temp dir; every connection (SQL, HTTP, between nodes) is TLS
+	// and the workload logs in with client certificates.
+	Secure bool `json:"secure,omitempty"`
 	// UnsafeBug is passed to every node as --unsafe-bug (checker self-tests).
 	UnsafeBug string `json:"unsafe_bug,omitempty"`
 	// Binary is the cairn executable to run; empty means this one.
@@ -146,11 +151,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.UnsafeBug != "" {
 		extra = append(extra, "--unsafe-bug", cfg.UnsafeBug)
 	}
+	certsDir := ""
+	if cfg.Secure {
+		if certsDir, err = makeCerts(dataRoot); err != nil {
+			return nil, err
+		}
+	}
 	plan := Plan(PlanConfig{Seed: cfg.Seed, Nodes: cfg.Nodes, Duration: cfg.Duration, Rate: cfg.Rate, Kinds: cfg.Kinds})
-	r := &runner{cfg: cfg, c: newCluster(cfg.Binary, dataRoot, cfg.Out, extra), begin: time.Now(), prog: prog, runCtx: ctx}
+	r := &runner{cfg: cfg, c: newCluster(cfg.Binary, dataRoot, cfg.Out, certsDir, extra), begin: time.Now(), prog: prog, runCtx: ctx}
 	r.mu.faulted, r.mu.decom, r.mu.diskFaulted = map[string]string{}, map[string]bool{}, map[string]bool{}
 	defer r.c.StopAll(10 * time.Second)
-	fmt.Fprintf(prog, "chaos: seed %d, %d nodes, %s, faults %s, out %s\n", cfg.Seed, cfg.Nodes, cfg.Duration, strings.Join(cfg.Kinds, ","), cfg.Out)
+	security := "insecure"
+	if cfg.Secure {
+		security = "secure (TLS, certificates in " + certsDir + ")"
+	}
+	fmt.Fprintf(prog, "chaos: seed %d, %d nodes, %s, faults %s, %s, out %s\n", cfg.Seed, cfg.Nodes, cfg.Duration, strings.Join(cfg.Kinds, ","), security, cfg.Out)
 	for _, p := range plan {
 		fmt.Fprintf(prog, "chaos: plan %s\n", p)
 	}

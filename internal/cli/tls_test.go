@@ -78,7 +78,7 @@ func TestCLICertsDir(t *testing.T) {
 		{"https-no-certs", []string{"--host", "https://" + addr}, ExitFailure, "HINT: the node is secure: pass --certs-dir"},
 		{"other-ca", []string{"--host", addr, "--certs-dir", other.Dir}, ExitFailure, "not signed by the CA in --certs-dir"},
 		{"no-client-cert", []string{"--host", addr, "--certs-dir", ca.Dir, "--user", "carol"}, ExitUsage, `no client certificate for user "carol"`},
-		{"no-ca", []string{"--host", addr, "--certs-dir", noKey.Dir}, ExitUsage, "must hold the cluster's ca.crt"},
+		{"no-ca", []string{"--host", addr, "--certs-dir", noKey.Dir}, ExitUsage, "make one with cairn cert create-ca"},
 		{"http-with-certs", []string{"--host", "http://" + addr, "--certs-dir", ca.Dir}, ExitUsage, "is plain HTTP, but --certs-dir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

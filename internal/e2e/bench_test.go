@@ -28,7 +28,7 @@ func TestBenchAgainstNode(t *testing.T) {
 		if err := json.Unmarshal(b, &res); err != nil {
 			t.Fatal(err)
 		}
-		if res["verified"] != true || res["events"] != float64(20000) {
+		if res["verified"] != true || res["events"] != float64(20000) || res["tls"] != false {
 			t.Fatalf("bench --mode %s result: %s", mode, b)
 		}
 		for _, k := range []string{"events_per_sec", "mb_per_sec", "ack_p50_ms", "ack_p99_ms", "fresh_p50_ms", "fresh_p99_ms"} {
@@ -36,6 +36,32 @@ func TestBenchAgainstNode(t *testing.T) {
 				t.Fatalf("bench --mode %s: %s = %v in %s", mode, k, res[k], b)
 			}
 		}
+	}
+}
+
+// TestBenchSecure runs `cairn bench --secure`: its own node started with
+// certificates made for the run, every connection TLS with client.cairn,
+// the view verified, and the result says TLS.
+func TestBenchSecure(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bench.json")
+	code, log := runCairn(t, nil, "bench", "--secure", "--events", "20000", "--batch", "500", "--clients", "2", "--out", out)
+	if code != 0 || !strings.Contains(log, "over TLS") || !strings.Contains(log, "verified") {
+		t.Fatalf("bench --secure: exit %d\n%s", code, log)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res["verified"] != true || res["tls"] != true {
+		t.Fatalf("bench --secure result: %s", b)
+	}
+	// --secure starts its own nodes: with --url it is refused.
+	if code, log := runCairn(t, nil, "bench", "--secure", "--url", "postgres://cairn@127.0.0.1:1/cairn", "--out", "-"); code != 2 || !strings.Contains(log, "--secure starts the local nodes") {
+		t.Errorf("bench --secure --url: exit %d\n%s", code, log)
 	}
 }
 

@@ -39,6 +39,11 @@ CREATE VIEW tv AS SELECT k, v * 2 AS v2 FROM ev;
 CREATE SCHEMA shop;
 CREATE STREAM shop.orders (id bigint, amount numeric);
 CREATE TABLE dev (id int PRIMARY KEY, site text NOT NULL DEFAULT 'x', n bigint);
+CREATE USER alice;
+CREATE ROLE readers;
+GRANT readers TO alice;
+GRANT SELECT ON mv TO readers;
+GRANT INSERT ON ev TO PUBLIC;
 `)
 	type metaCase struct {
 		cmd  string
@@ -96,6 +101,13 @@ CREATE TABLE dev (id int PRIMARY KEY, site text NOT NULL DEFAULT 'x', n bigint);
 		}},
 		{`\df`, []string{"List of functions", "(0 rows)"}},
 		{`\du`, []string{" cairn     | Superuser, Create role, Create DB, Bypass RLS | {}", " admin     | Create role, Create DB, Cannot login          | {}"}},
+		{`\dp`, []string{
+			" public | ev   | table             | cairn=ra/cairn   +|",
+			"        |      |                   | =a/cairn          |",
+			" public | mv   | materialized view | cairn=r/cairn    +|",
+			"        |      |                   | readers=r/cairn   |",
+			" public | dev  | table             |                   |",
+		}},
 		{`\l`, []string{
 			"List of databases",
 			" cairn | cairn | UTF8     | C       | C     |            | libc            | ",

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/cairndb/cairn/internal/security"
 	"github.com/cairndb/cairn/internal/testutil"
 )
 
@@ -42,7 +44,24 @@ func TestSecretsStaySecret(t *testing.T) {
 	key := "AKIA-" + hex.EncodeToString(nonce)
 	secrets := []string{pw, wrong, key}
 
+	// A secure node: its private keys are secrets too (each key's
+	// base64 body lines, as they would show if a PEM were printed).
 	p := NewProc(t)
+	p.CertsDir = testutil.MakeCerts(t, filepath.Join(t.TempDir(), "certs"))
+	for _, f := range []string{security.CAKeyFile, security.NodeKeyFile, security.ClientKeyFile("cairn")} {
+		b, err := os.ReadFile(filepath.Join(p.CertsDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if len(line) >= 40 && !strings.HasPrefix(line, "-----") {
+				secrets = append(secrets, line)
+			}
+		}
+	}
+	if len(secrets) < 6 {
+		t.Fatalf("found %d secrets: no key bodies in %s", len(secrets), p.CertsDir)
+	}
 	p.Args = []string{"--log-level", "debug"}
 	p.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -68,7 +87,7 @@ func TestSecretsStaySecret(t *testing.T) {
 			fmt.Fprintf(&seen, "%v\n", err)
 		}
 	}
-	run := func(sql string) {
+	run := func(sql string) error {
 		label := fmt.Sprintf("statement %d", seen.Len()) // not the text: it holds the secrets
 		res, err := conn.Exec(ctx, sql).ReadAll()
 		for _, r := range res {
@@ -82,9 +101,11 @@ func TestSecretsStaySecret(t *testing.T) {
 			fmt.Fprintf(&seen, "%s\n", r.CommandTag)
 		}
 		say(label, err)
+		return err
 	}
 	// The role statements (they may fail where roles are not there yet:
 	// the password must not show either way).
+	created := false // CREATE USER alice succeeded (roles may not be there yet)
 	for _, sql := range []string{
 		"CREATE STREAM audited (k text)",
 		fmt.Sprintf("CREATE USER alice WITH LOGIN PASSWORD '%s'", pw),
@@ -94,28 +115,41 @@ func TestSecretsStaySecret(t *testing.T) {
 		fmt.Sprintf("CREATE USER carol PASSWORD '%s", pw),                             // unterminated
 		fmt.Sprintf("SELECT 1; ALTER ROLE alice PASSWORD $$%s", wrong),                // unterminated dollar quote
 	} {
-		run(sql)
+		if err := run(sql); err == nil && strings.HasPrefix(sql, "CREATE USER alice") {
+			created = true
+		}
 	}
 	_, err = conn.Prepare(ctx, "", fmt.Sprintf("CREATE USER dave PASSWORD '%s' x", pw), nil)
 	say("prepare", err)
 
 	// Logins with the right and a wrong password.
+	logins := 0
 	for _, p2 := range []string{pw, wrong} {
 		lctx, lcancel := context.WithTimeout(ctx, 10*time.Second)
-		c2, err := pgconn.Connect(lctx, fmt.Sprintf("postgres://alice:%s@%s/cairn?sslmode=disable", p2, p.PGAddr))
+		c2, err := pgconn.Connect(lctx, fmt.Sprintf("postgres://alice:%s@%s/cairn?sslmode=verify-full&sslrootcert=%s", p2, p.PGAddr,
+			url.QueryEscape(filepath.Join(p.CertsDir, security.CACertFile))))
 		lcancel()
 		say("login", err)
 		if err == nil {
+			logins++
 			c2.Close(context.Background())
 		}
 	}
 
+	if want := map[bool]int{true: 1, false: 0}[created]; logins != want {
+		t.Errorf("%d of the logins with the right and a wrong password succeeded, want %d:\n%s", logins, want, seen.String())
+	}
+
 	// The HTTP SQL endpoint.
+	hc, err := p.HTTPClient(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, sql := range []string{fmt.Sprintf("CREATE USER erin PASSWORD '%s'", pw), fmt.Sprintf("CREATE USER erin PASSWORD '%s", pw)} {
 		body := fmt.Sprintf(`{"sql": %q}`, sql)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+p.HTTP+"/api/v1/sql", strings.NewReader(body))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.HTTPBase()+"/api/v1/sql", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

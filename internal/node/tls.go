@@ -19,10 +19,19 @@ import (
 // both --certs-dir and --insecure.
 var ErrInsecureListen = errors.New("insecure listen")
 
+// ErrCerts is wrapped when --certs-dir cannot be loaded (a missing,
+// bad or mismatched file): a configuration error.
+var ErrCerts = errors.New("bad certs dir")
+
 // insecureErr is an ErrInsecureListen whose message is only its text.
 type insecureErr struct{ error }
 
 func (insecureErr) Is(target error) bool { return target == ErrInsecureListen }
+
+// certsErr is an ErrCerts whose message is only its text.
+type certsErr struct{ error }
+
+func (certsErr) Is(target error) bool { return target == ErrCerts }
 
 // certPollInterval is how often the certs dir is checked for changed
 // files (SIGHUP reloads at once).
@@ -100,7 +109,7 @@ func (n *Node) loadCerts() error {
 		OnLoad:     n.certsLoaded,
 	})
 	if err != nil {
-		return fmt.Errorf("--certs-dir %s: %w", n.cfg.CertsDir, err)
+		return certsErr{fmt.Errorf("--certs-dir %s: %w", n.cfg.CertsDir, err)}
 	}
 	n.certs = certs
 	return nil

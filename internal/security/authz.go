@@ -3,9 +3,22 @@ package security
 import (
 	"slices"
 
-	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/pgerr"
 )
+
+// Catalog is what Authorize reads: *catalog.Catalog implements it. An
+// interface, so that security does not import catalog: the front ends
+// use security (SCRAM, TLS) and must not reach the catalog.
+type Catalog interface {
+	// IsAdmin: the superuser or a member (transitively) of admin.
+	IsAdmin(user string) bool
+	// RolesOf: user and the roles it is a member of (nil: no such role).
+	RolesOf(user string) []string
+	// Owner of an object (ok false: no such object).
+	Owner(kind, name string) (owner string, ok bool)
+	// Privileges granted directly to grantee on an object.
+	Privileges(kind, name, grantee string) []string
+}
 
 // Privilege is what a statement needs on an object. The names are SQL's
 // (and those catalog.KindPrivileges stores).
@@ -24,15 +37,18 @@ const (
 	PrivAdmin    Privilege = "ADMIN"
 )
 
-// Object kinds Authorize knows.
+// Object kinds Authorize knows (the catalog's, and cluster).
 const (
-	KindStream   = catalog.KindStream
-	KindView     = catalog.KindView
-	KindTable    = catalog.KindTable
-	KindSchema   = catalog.KindSchema
-	KindDatabase = catalog.KindDatabase
+	KindStream   = "stream"
+	KindView     = "view"
+	KindTable    = "table"
+	KindSchema   = "schema"
+	KindDatabase = "database"
 	KindCluster  = "cluster"
 )
+
+// rolePublic is the pseudo-role every role is a member of.
+const rolePublic = "public"
 
 // Object is what a privilege is needed on: Kind is one of the Kind
 // constants; Name is the object's catalog key (schema-qualified unless
@@ -50,7 +66,7 @@ type Object struct {
 // the privilege must be granted on the object to user, to a role user
 // is a member of (transitively), or to public. A user that is no role
 // (dropped while connected) may do nothing.
-func Authorize(c *catalog.Catalog, user string, priv Privilege, obj Object) error {
+func Authorize(c Catalog, user string, priv Privilege, obj Object) error {
 	if c.IsAdmin(user) {
 		return nil
 	}
@@ -69,24 +85,11 @@ func Authorize(c *catalog.Catalog, user string, priv Privilege, obj Object) erro
 		return pgerr.MustBeOwner.New(obj.Kind, obj.Name)
 	}
 	if exists {
-		for _, r := range append(roles, catalog.RolePublic) {
+		for _, r := range append(roles, rolePublic) {
 			if slices.Contains(c.Privileges(obj.Kind, obj.Name, r), string(priv)) {
 				return nil
 			}
 		}
 	}
 	return pgerr.PermissionDenied.New(obj.Kind, obj.Name)
-}
-
-// Privileges returns the privileges user holds on obj: every privilege
-// of the kind when admin or owner, else the union of those granted to
-// user, its roles and public (for SHOW GRANTS and has_*_privilege).
-func Privileges(c *catalog.Catalog, user string, obj Object) []Privilege {
-	var out []Privilege
-	for _, p := range catalog.KindPrivileges[obj.Kind] {
-		if Authorize(c, user, Privilege(p), obj) == nil {
-			out = append(out, Privilege(p))
-		}
-	}
-	return out
 }

@@ -374,11 +374,11 @@ func ParseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 		}
 		out = append(out, c)
 	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, errors.New("data that is not PEM after the certificates")
-	}
 	if len(out) == 0 {
 		return nil, errors.New("no PEM certificate found")
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, errors.New("data that is not PEM after the certificates")
 	}
 	return out, nil
 }
@@ -496,7 +496,15 @@ func ListCerts(dir string) ([]CertInfo, error) {
 			if kind == KindCA {
 				ci.ChainsToCA = cas != nil
 			} else {
-				_, err := c.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: c.NotBefore.Add(time.Second),
+				// Signed by the CA is asked apart from expiry (shown
+				// by itself): check at a moment the certificate is valid.
+				at := time.Now()
+				if at.After(c.NotAfter) {
+					at = c.NotAfter.Add(-time.Second)
+				} else if at.Before(c.NotBefore) {
+					at = c.NotBefore.Add(time.Second)
+				}
+				_, err := c.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: at,
 					KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 				ci.ChainsToCA = err == nil
 			}

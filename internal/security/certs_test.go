@@ -65,10 +65,10 @@ func TestCreateAndList(t *testing.T) {
 			t.Errorf("certificate %d: %+v, want %+v chaining to the CA", i, ci, w)
 		}
 	}
-	if life := infos[0].NotAfter.Sub(time.Now()); life < 9*365*24*time.Hour {
+	if life := time.Until(infos[0].NotAfter); life < 9*365*24*time.Hour {
 		t.Errorf("the CA lives %s, want about 10 years", life)
 	}
-	if life := infos[1].NotAfter.Sub(time.Now()); life < 4*365*24*time.Hour || life > 5*365*24*time.Hour+time.Minute {
+	if life := time.Until(infos[1].NotAfter); life < 4*365*24*time.Hour || life > 5*365*24*time.Hour+time.Minute {
 		t.Errorf("the node certificate lives %s, want about 5 years", life)
 	}
 }
@@ -307,6 +307,18 @@ func TestLoadRefusals(t *testing.T) {
 	}
 	if _, err := LoadCerts(dir, LoadOptions{ClientOnly: true, Logger: quiet()}); err != nil {
 		t.Fatalf("a client dir: %v", err)
+	}
+	// A bad client certificate does not stop a node; ClientFor says why.
+	dir = makeDir(t)
+	if err := os.WriteFile(filepath.Join(dir, ClientCertFile("cairn")), []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	certs, err := LoadCerts(dir, LoadOptions{Logger: quiet()})
+	if err != nil {
+		t.Fatalf("a node with a bad client certificate in its dir: %v", err)
+	}
+	if _, err := certs.ClientFor("cairn"); err == nil || !strings.Contains(err.Error(), "not usable") {
+		t.Fatalf("ClientFor a bad certificate: %v", err)
 	}
 	if _, err := ParseTLSVersion("1.1"); err == nil {
 		t.Fatal("TLS 1.1 was accepted")

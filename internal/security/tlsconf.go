@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -45,7 +46,10 @@ type Certs struct {
 	opts LoadOptions
 	log  *slog.Logger
 	cur  atomic.Pointer[certSet]
-	mu   sync.Mutex // serializes Reload
+	mu   struct {
+		sync.Mutex        // serializes reloads
+		tried      string // the dir's stamp at the last load attempt, good or bad
+	}
 }
 
 // certSet is one load of the dir; it never changes once built.
@@ -54,8 +58,12 @@ type certSet struct {
 	pool    *x509.CertPool
 	node    *tls.Certificate            // nil with ClientOnly
 	clients map[string]*tls.Certificate // by user
-	stamp   string                      // names, sizes and mtimes of the files read, for Watch
-	infos   []CertInfo
+	// clientErrs: why a client.<user>.crt did not load. A node does not
+	// need client certificates, so a bad one is not fatal; ClientFor
+	// reports it.
+	clientErrs map[string]error
+	stamp      string // names, sizes and mtimes of the files read, for Watch
+	infos      []CertInfo
 }
 
 // LoadCerts loads dir: ca.crt, node.crt and node.key (unless
@@ -77,6 +85,7 @@ func LoadCerts(dir string, opts LoadOptions) (*Certs, error) {
 		return nil, err
 	}
 	c.cur.Store(set)
+	c.mu.tried = set.stamp
 	c.checkHosts(set)
 	if opts.OnLoad != nil {
 		opts.OnLoad(set.infos)
@@ -116,6 +125,13 @@ func (c *Certs) NodeNotAfter() time.Time {
 func (c *Certs) Reload() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.reloadLocked()
+}
+
+func (c *Certs) reloadLocked() error {
+	if s, err := stampDir(c.dir); err == nil {
+		c.mu.tried = s
+	}
 	set, err := c.load()
 	if err != nil {
 		c.log.Error("certificate reload failed; the certificates in use stay", "certs_dir", c.dir, "err", err)
@@ -136,11 +152,11 @@ func (c *Certs) Reload() error {
 }
 
 // Watch reloads when a file of the dir changes (polled every interval)
-// until ctx ends. A failed reload is retried only after the next change.
+// until ctx ends. A failed reload is retried only after the next change;
+// a change Reload (SIGHUP) already read is not read again.
 func (c *Certs) Watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	last := c.cur.Load().stamp
 	for {
 		select {
 		case <-ctx.Done():
@@ -148,21 +164,27 @@ func (c *Certs) Watch(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		s, err := stampDir(c.dir)
-		if err != nil || s == last {
+		if err != nil {
 			continue
 		}
-		last = s
-		_ = c.Reload()
+		c.mu.Lock()
+		if s != c.mu.tried {
+			_ = c.reloadLocked()
+		}
+		c.mu.Unlock()
 	}
 }
 
 // load reads the dir into a new set.
 func (c *Certs) load() (*certSet, error) {
 	stamp, err := stampDir(c.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("the certs dir %s does not exist: make the certificates with cairn cert create-ca --certs-dir %s (docs/security.md)", c.dir, c.dir)
+	}
 	if err != nil {
 		return nil, err
 	}
-	set := &certSet{clients: map[string]*tls.Certificate{}, stamp: stamp}
+	set := &certSet{clients: map[string]*tls.Certificate{}, clientErrs: map[string]error{}, stamp: stamp}
 	caPath := filepath.Join(c.dir, CACertFile)
 	data, err := os.ReadFile(caPath)
 	if err != nil {
@@ -198,11 +220,13 @@ func (c *Certs) load() (*certSet, error) {
 			continue
 		}
 		cert, err := c.loadPair(set.pool, ClientCertFile(user), ClientKeyFile(user), x509.ExtKeyUsageClientAuth)
-		if err != nil {
-			return nil, err
+		if err == nil && cert.Leaf.Subject.CommonName != user {
+			err = fmt.Errorf("%s has CN %q, not %q", ClientCertFile(user), cert.Leaf.Subject.CommonName, user)
 		}
-		if cert.Leaf.Subject.CommonName != user {
-			return nil, fmt.Errorf("%s has CN %q, not %q", ClientCertFile(user), cert.Leaf.Subject.CommonName, user)
+		if err != nil {
+			set.clientErrs[user] = err
+			c.log.Warn("a client certificate in the certs dir is not usable; skipped", "file", ClientCertFile(user), "err", err)
+			continue
 		}
 		set.clients[user] = cert
 		set.infos = append(set.infos, infoOf(ClientCertFile(user), KindClient, cert.Leaf))
@@ -381,6 +405,9 @@ func (c *Certs) PeerClient() *tls.Config {
 // certificate (the current one at each handshake) and verifies the
 // server against ca.crt as loaded now, and its host name.
 func (c *Certs) ClientFor(user string) (*tls.Config, error) {
+	if err := c.cur.Load().clientErrs[user]; err != nil {
+		return nil, fmt.Errorf("the client certificate of %q is not usable: %w", user, err)
+	}
 	if _, ok := c.cur.Load().clients[user]; !ok {
 		return nil, fmt.Errorf("no client certificate for user %q in %s (make one with cairn cert create-client %s --certs-dir %s)", user, c.dir, user, c.dir)
 	}

@@ -16,16 +16,22 @@ import (
 // client.cairn. It returns dir.
 func MakeCerts(t TB, dir string, hosts ...string) string {
 	t.Helper()
-	if err := security.CreateCA(dir, security.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := security.CreateNode(dir, append([]string{"127.0.0.1", "localhost"}, hosts...), security.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := security.CreateClient(dir, "cairn", security.CreateOptions{}); err != nil {
+	if err := CreateCerts(dir, hosts...); err != nil {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// CreateCerts is MakeCerts for tools (cairn chaos --secure, cairn bench
+// --secure): the same certificates, an error instead of a test failure.
+func CreateCerts(dir string, hosts ...string) error {
+	if err := security.CreateCA(dir, security.CreateOptions{}); err != nil {
+		return err
+	}
+	if err := security.CreateNode(dir, append([]string{"127.0.0.1", "localhost"}, hosts...), security.CreateOptions{}); err != nil {
+		return err
+	}
+	return security.CreateClient(dir, "cairn", security.CreateOptions{})
 }
 
 // SecureURL is the PostgreSQL URL of user at addr (host:port) verifying

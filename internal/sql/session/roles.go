@@ -20,9 +20,8 @@ import (
 // authz.go (needsOf); here they become catalog commands. A password
 // becomes a SCRAM-SHA-256 verifier before it leaves the session: only
 // verifiers reach the catalog, the raft log and the disk.
-//
-// Audit (H6): each successful change below is where the node's Audit
-// (kind "role" or "grant", the statement's Redacted text) belongs.
+// audit.go records each of them (kinds "role" and "grant") with its
+// password redacted.
 
 // prepareRoleStmt prepares the role statements; ok is false for others.
 // CREATE/ALTER/DROP USER answer CREATE/ALTER/DROP ROLE, as in PostgreSQL.
