@@ -59,6 +59,9 @@ A flag beats the environment, which beats the file.`,
 				}
 				cfg.TLSMinVersion = v
 			}
+			if cfg.AuthFailureLimit < 1 {
+				return exitWith(exitUsage, fmt.Errorf("--auth-failure-limit must be at least 1, got %d", cfg.AuthFailureLimit))
+			}
 			if err := node.CheckSecurity(cfg); err != nil {
 				return exitWith(exitUsage, err)
 			}
@@ -125,6 +128,7 @@ A flag beats the environment, which beats the file.`,
 	f.StringVar(&cfg.CertsDir, "certs-dir", "", "directory with ca.crt, node.crt and node.key (cairn cert): TLS on every port, mutual TLS between nodes; reloaded on SIGHUP and on change")
 	f.BoolVar(&cfg.Insecure, "insecure", false, "run without TLS or node authentication, also on non-loopback addresses (only on a network you trust)")
 	f.StringVar(&tlsMin, "tls-min-version", "1.3", "lowest TLS version accepted: 1.3 or 1.2 (needs --certs-dir)")
+	f.IntVar(&cfg.AuthFailureLimit, "auth-failure-limit", 5, "failed SQL logins from one IP address within a minute after which its further attempts are refused until the minute is over (loopback clients of an insecure node are not limited)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.DurationVar(&cfg.HeartbeatInterval, "raft-heartbeat-interval", 100*time.Millisecond, "Raft heartbeat interval")
 	f.DurationVar(&cfg.ElectionTimeout, "raft-election-timeout", 500*time.Millisecond, "Raft election timeout: how long followers wait for a leader before electing one")

@@ -124,3 +124,22 @@ func TestLoginErrorsAsPG15(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthFailureLimitFlag: with --auth-failure-limit 1 one wrong
+// password from an address makes even a good certificate from it wait.
+func TestAuthFailureLimitFlag(t *testing.T) {
+	p := NewProc(t)
+	p.CertsDir = testutil.MakeCerts(t, t.TempDir())
+	p.Start("--auth-failure-limit", "1")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := pgconn.Connect(ctx, fmt.Sprintf("host=127.0.0.1 port=%s user=cairn dbname=cairn sslmode=verify-full sslrootcert=%s/ca.crt password=guess", port(p), p.CertsDir))
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "28P01" {
+		t.Fatalf("a guess: %v", err)
+	}
+	_, err = pgconn.Connect(ctx, p.URL())
+	if !errors.As(err, &pe) || pe.Code != "53300" || pe.Message != "too many failed login attempts from 127.0.0.1" {
+		t.Fatalf("after one failure: %v, want 53300", err)
+	}
+}
