@@ -2,7 +2,8 @@
 # Installs what the test suite's real clients need, idempotently:
 # psql and a PostgreSQL 15 server (to compare results), Python's psycopg2,
 # pgjdbc with a JDK, and Node.js with pg and pg-cursor (npm, into
-# internal/e2e/testdata/node). .ci/run calls it before `make test`.
+# internal/e2e/testdata/node), and versitygw, a real S3 server (go
+# install). .ci/run calls it before `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -18,4 +19,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 if [ -f internal/e2e/testdata/node/package.json ] && [ ! -d internal/e2e/testdata/node/node_modules ]; then
   (cd internal/e2e/testdata/node && npm ci --no-audit --no-fund --silent)
+fi
+# A real S3 server for the object-storage tests (internal/objstore).
+if ! command -v versitygw >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/versitygw" ]; then
+  go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi

@@ -1,0 +1,115 @@
+package objstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// S3Config names a bucket and how to reach it. SecretAccessKey is a
+// secret: it never appears in String.
+type S3Config struct {
+	Endpoint        string // host:port
+	Bucket          string
+	Region          string
+	AccessKeyID     string
+	SecretAccessKey string
+	Prefix          string // every key is stored under Prefix + "/"
+	TLS             bool   // https to the endpoint
+}
+
+// String describes the bucket without its credentials.
+func (c S3Config) String() string {
+	scheme := "http"
+	if c.TLS {
+		scheme = "https"
+	}
+	return fmt.Sprintf("s3 %s://%s/%s (prefix %q)", scheme, c.Endpoint, c.Bucket, c.Prefix)
+}
+
+// S3 is a Store in an S3 bucket. S3's PUT replaces an object atomically.
+type S3 struct {
+	cfg S3Config
+	c   *minio.Client
+}
+
+// NewS3 connects to the endpoint; the bucket must exist (checked).
+func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
+	c, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKeyID, cfg.SecretAccessKey, ""),
+		Secure: cfg.TLS,
+		Region: cfg.Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", cfg, err)
+	}
+	ok, err := c.BucketExists(ctx, cfg.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", cfg, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s: the bucket does not exist", cfg)
+	}
+	return &S3{cfg: cfg, c: c}, nil
+}
+
+func (s *S3) name(key string) string {
+	if s.cfg.Prefix == "" {
+		return key
+	}
+	return s.cfg.Prefix + "/" + key
+}
+
+func (s *S3) Put(ctx context.Context, key string, data []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	b := frame(data)
+	_, err := s.c.PutObject(ctx, s.cfg.Bucket, s.name(key), bytes.NewReader(b), int64(len(b)),
+		minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	return err
+}
+
+func (s *S3) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	o, err := s.c.GetObject(ctx, s.cfg.Bucket, s.name(key), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	b, err := io.ReadAll(o)
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	return unframe(key, b)
+}
+
+func (s *S3) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	strip := len(s.name(""))
+	for o := range s.c.ListObjects(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: s.name(prefix), Recursive: true}) {
+		if o.Err != nil {
+			return nil, o.Err
+		}
+		keys = append(keys, o.Key[strip:])
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	return s.c.RemoveObject(ctx, s.cfg.Bucket, s.name(key), minio.RemoveObjectOptions{})
+}
