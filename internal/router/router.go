@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -800,12 +801,37 @@ func (rt *Router) replicasOf(gid uint64) []uint64 {
 // trying them in turn (from a rotating start) until one answers.
 func (rt *Router) callReplica(ctx context.Context, gid uint64, method string, req rpc.Request) ([]byte, error) {
 	body := req.AppendTo(nil)
+	for attempt := 0; ; attempt++ {
+		out, err, missed := rt.callReplicaOnce(ctx, gid, method, body)
+		if err == nil || !missed || attempt >= replicaMissRetries {
+			return out, err
+		}
+		// Every replica the catalog named said the group is not there
+		// (yet, or any more): the replica is being created or moved.
+		// Look again with the catalog a moment later.
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(25<<attempt) * time.Millisecond):
+		}
+	}
+}
+
+// replicaMissRetries bounds callReplica's retries when every replica it
+// asked no longer (or not yet) holds the group: 25+50+100+200 ms.
+const replicaMissRetries = 4
+
+// callReplicaOnce calls the replicas of gid the catalog names, other than
+// this node, until one answers; missed reports that every one that
+// answered said it does not hold the group.
+func (rt *Router) callReplicaOnce(ctx context.Context, gid uint64, method string, body []byte) (out []byte, err error, missed bool) {
 	nodes := rt.replicasOf(gid)
 	if len(nodes) == 0 {
-		return nil, pgerr.GroupNoReplicas.New(gid)
+		return nil, pgerr.GroupNoReplicas.New(gid), false
 	}
 	start := int(rt.rr.Add(1))
 	var lastErr error
+	missed = true
 	for i := range nodes {
 		id := nodes[(start+i)%len(nodes)]
 		if id == rt.self {
@@ -818,14 +844,15 @@ func (rt *Router) callReplica(ctx context.Context, gid uint64, method string, re
 		out, err := rt.tr.Call(cctx, id, method, body)
 		cancel()
 		if err == nil {
-			return out, nil
+			return out, nil, false
 		}
 		lastErr = err
+		missed = missed && strings.Contains(pgerr.From(err).Message, "is not on this node")
 	}
 	if lastErr == nil {
-		lastErr = fmt.Errorf("no live replica")
+		lastErr, missed = fmt.Errorf("no live replica"), false
 	}
-	return nil, pgerr.NoReplicaAnswered.New(gid, lastErr)
+	return nil, pgerr.NoReplicaAnswered.New(gid, lastErr), missed
 }
 
 // streamShardSource gives a view task the shards of its stream, local
