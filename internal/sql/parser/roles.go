@@ -289,13 +289,9 @@ func (p *parser) roleOptions(o *RoleOptions, create bool) error {
 				o.PasswordNull = true
 				continue
 			}
-			s := p.peek()
-			if s.kind != tString {
-				return p.syntaxErr(s)
+			if o.Password, err = p.stringLit(); err != nil {
+				return err
 			}
-			p.i++
-			v := s.val
-			o.Password = &v
 		case "unencrypted":
 			return p.unsupported(t, "UNENCRYPTED PASSWORD is no longer supported").withHint("Remove UNENCRYPTED to store the password as a SCRAM-SHA-256 verifier.")
 		case "valid":
@@ -306,13 +302,9 @@ func (p *parser) roleOptions(o *RoleOptions, create bool) error {
 			if err = once(t, "valid"); err != nil {
 				return err
 			}
-			s := p.peek()
-			if s.kind != tString {
-				return p.syntaxErr(s)
+			if o.ValidUntil, err = p.stringLit(); err != nil {
+				return err
 			}
-			p.i++
-			v := s.val
-			o.ValidUntil = &v
 		case "in":
 			if !create {
 				return p.unsupported(t, "ALTER ROLE ... IN ROLE is not supported").withHint("Use GRANT role TO name.")
@@ -660,4 +652,15 @@ func formatGrantObjects(b *strings.Builder, kind string, objs []string) {
 		return
 	}
 	formatObjects(b, objs)
+}
+
+// stringLit consumes a string literal (PASSWORD '…', VALID UNTIL '…').
+func (p *parser) stringLit() (*string, error) {
+	s := p.peek()
+	if s.kind != tString {
+		return nil, p.syntaxErr(s)
+	}
+	p.i++
+	v := s.val
+	return &v, nil
 }
