@@ -115,6 +115,10 @@ type View struct {
 	JoinStreamID uint64 `json:"join_stream_id,omitempty"`
 	// Owner is the role that created the view ("": cairn).
 	Owner string `json:"owner,omitempty"`
+	// Sched, if set, makes the view a scheduled view (elastic.go): one
+	// owner node, checkpoints on a disk, no Raft group (Groups and Nodes
+	// are empty; Shards is 1).
+	Sched *Scheduled `json:"sched,omitempty"`
 }
 
 // Joins reports whether v joins its stream to a table or a second stream.
@@ -286,6 +290,9 @@ type Catalog struct {
 	// Audit is the audit log (audit.go). It is stored apart from the
 	// rest of the catalog, one key per event, and shared by clones.
 	Audit *AuditLog `json:"-"`
+	// Disks and Schedules are the elastic tier's (elastic.go).
+	Disks     map[string]*Disk     `json:"disks,omitempty"`
+	Schedules map[string]*Schedule `json:"schedules,omitempty"`
 }
 
 // New returns an empty catalog.

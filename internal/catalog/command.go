@@ -108,6 +108,7 @@ type envelope struct {
 	Alter       *AlterTable   `json:"alter,omitempty"`
 	Authz       *authzBody    `json:"authz,omitempty"` // roles and grants (roles.go)
 	Audit       []AuditEvent  `json:"audit,omitempty"`
+	Elastic     *elasticBody  `json:"elastic,omitempty"` // disks, scheduled views, schedules (elastic.go)
 }
 
 // Wire tags of the commands.
@@ -264,6 +265,9 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 		return c, err
 	}
 	if c, ok, err := e.nodeSecCommand(); ok {
+		return c, err
+	}
+	if c, ok, err := e.elasticCommand(); ok {
 		return c, err
 	}
 	return nil, pgerr.CatalogUnknownCmd.New(e.Op)

@@ -231,6 +231,20 @@ func (cmd *CreateView) apply(c *Catalog) *Result {
 	}
 	v.ID = c.NextID
 	c.NextID++
+	if v.Sched != nil {
+		// A scheduled view: one task on one node, no Raft group; the
+		// scheduler assigns its owner.
+		if _, ok := c.Disks[v.Sched.Disk]; !ok {
+			return &Result{Err: pgerr.DiskNotFound.New(v.Sched.Disk)}
+		}
+		if v.Transform {
+			return &Result{Err: pgerr.CatalogIncomplete.New(opCreateView, "sched")}
+		}
+		v.Shards, v.Replicas, v.Nodes, v.Groups = 1, 1, nil, nil
+		v.Sched.Node, v.Sched.Epoch, v.Sched.Handoff, v.Sched.Checkpoint = 0, 0, false, nil
+		c.Views[v.Name] = v
+		return &Result{View: v}
+	}
 	v.Groups = make([]uint64, v.Shards)
 	for i := range v.Groups {
 		v.Groups[i] = c.NextGroupID

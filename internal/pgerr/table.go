@@ -694,3 +694,14 @@ var (
 	HTTPLoginNeedsTLS    = def("http_login_needs_tls", InvalidAuthorization, "POST /api/v1/login is refused over plain HTTP from another machine: it would send the password in the clear", "Use HTTPS (a node started with --certs-dir), or log in from the node's own machine (loopback).")
 	RoleNonASCIIPassword = def("role_non_ascii_password", FeatureNotSupported, "passwords with non-ASCII characters are not supported", "Clients normalize such passwords (SASLprep) before hashing them, which Cairn does not do yet: choose a password of ASCII characters, or give a SCRAM-SHA-256 verifier made elsewhere.")
 )
+
+// issue 13: the elastic tier (catalog contract)
+var (
+	DiskExists       = def("disk_exists", DuplicateObject, "disk %q already exists", "")
+	DiskNotFound     = def("disk_not_found", UndefinedObject, "disk %q does not exist", "SHOW DISKS lists the disks; CREATE DISK makes one.")
+	DiskInUse        = def("disk_in_use", ObjectInUse, "disk %q is in use by %s", "Drop what uses it first (DROP VIEW, DROP SCHEDULE).")
+	ViewNotScheduled = def("view_not_scheduled", ObjectNotInPrerequisiteState, "view %q is not a scheduled view", "")
+	CheckpointFenced = def("checkpoint_fenced", ObjectNotInPrerequisiteState, "view %q: epoch %d is no longer current (now %d): another node owns the view", "")
+	ScheduleExists   = def("schedule_exists", DuplicateObject, "schedule %q already exists", "")
+	ScheduleNotFound = def("schedule_not_found", UndefinedObject, "schedule %q does not exist", "SHOW SCHEDULES lists the schedules.")
+)
