@@ -64,10 +64,15 @@ type Group struct {
 	Size   int64  `json:"size"`   // the SST's bytes
 	SHA256 string `json:"sha256"` // hex SHA-256 of the SST
 	Keys   int    `json:"keys"`   // keys in the SST
-	// Streams: the shard's events in this backup are [From, End); a
-	// full backup has From = the shard's first kept offset.
+	// ObjectID is the object's id in the backed-up cluster (an
+	// incremental backup builds on a group only of the same object).
+	ObjectID uint64 `json:"object_id"`
+	// Streams: the shard's events in this backup are [From, End). Full:
+	// From is the shard's first kept offset (the group holds all it had);
+	// else the events follow those of the same shard in the base backup.
 	From uint64 `json:"from,omitempty"`
 	End  uint64 `json:"end,omitempty"`
+	Full bool   `json:"full,omitempty"`
 	// Views: per source stream shard, the offsets the state covers.
 	Offsets []uint64 `json:"offsets,omitempty"`
 }
