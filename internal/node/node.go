@@ -153,6 +153,7 @@ type Node struct {
 	certs      *security.Certs // nil when insecure (tls.go)
 	registered atomic.Bool     // the node's record is in the catalog: reloads update it
 	audit      *auditor        // batches audit events into the meta group (audit.go)
+	bk         backupParts     // BACKUP and RESTORE (backup.go)
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -323,6 +324,8 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Reconcile, n.reconcileCh, n.replicas.Reconcile)
 	go n.every(n.timing.Retention, nil, n.replicas.TrimExpired)
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
+	n.wg.Add(1)
+	go n.every(scheduleTick, nil, n.runSchedules) // schedules.go
 
 	auth := newNodeAuth(n.meta.Catalog, n.id.ClusterID, n.certs == nil, n.metrics.Registry, n.log)
 	auth.audit = func(user, source, method, reason string) {

@@ -77,25 +77,8 @@ func textOrNull(s string) types.Datum {
 // prepareBackupStmt prepares the statements of this file; ok is false
 // for others.
 func (s *Session) prepareBackupStmt(stmt parser.Statement) (*prepared, bool, error) {
-	var what string
-	switch stmt.(type) {
-	case *parser.Backup:
-		what = "BACKUP"
-	case *parser.Restore:
-		what = "RESTORE"
-	case *parser.ShowBackups:
-		what = "SHOW BACKUPS"
-	case *parser.CreateSchedule:
-		what = "CREATE SCHEDULE"
-	case *parser.DropSchedule:
-		what = "DROP SCHEDULE"
-	case *parser.ShowSchedules:
-		what = "SHOW SCHEDULES"
-	default:
+	if backupStmtName(stmt) == "" {
 		return nil, false, nil
-	}
-	if err := s.authorize(adminNeed(what)); err != nil {
-		return nil, true, err
 	}
 	bk, ok := s.b.(Backuper)
 	if !ok {
@@ -120,6 +103,26 @@ func (s *Session) prepareBackupStmt(stmt parser.Statement) (*prepared, bool, err
 		p = s.prepareShowSchedules()
 	}
 	return p, true, err
+}
+
+// backupStmtName names the statements of this file, for the admin
+// check (adminNeeds); "" for others.
+func backupStmtName(stmt parser.Statement) string {
+	switch stmt.(type) {
+	case *parser.Backup:
+		return "BACKUP"
+	case *parser.Restore:
+		return "RESTORE"
+	case *parser.ShowBackups:
+		return "SHOW BACKUPS"
+	case *parser.CreateSchedule:
+		return "CREATE SCHEDULE"
+	case *parser.DropSchedule:
+		return "DROP SCHEDULE"
+	case *parser.ShowSchedules:
+		return "SHOW SCHEDULES"
+	}
+	return ""
 }
 
 // backupScope checks a BACKUP or RESTORE target; live: the object must
@@ -290,12 +293,17 @@ func (s *Session) prepareCreateSchedule(st *parser.CreateSchedule) (*prepared, e
 	}
 	user := s.currentUser()
 	return s.proposeStmt("CREATE SCHEDULE", st.P, func(*catalog.Catalog) (catalog.Command, error) {
-		if _, err := s.checkBackup(st.Backup); err != nil {
+		req, err := s.checkBackup(st.Backup)
+		if err != nil {
 			return nil, err
 		}
+		// The schedule runs the statement with its object's catalog key,
+		// whatever search_path is when it runs.
+		b := *st.Backup
+		b.Target.Name = req.Scope.Name
 		now := time.Now().UnixMicro()
 		return &catalog.CreateSchedule{IfNotExists: st.IfNotExists, Schedule: &catalog.Schedule{
-			Name: st.Name, Statement: parser.Format(st.Backup), Disk: st.Backup.Disk, EveryMS: every.Milliseconds(),
+			Name: st.Name, Statement: parser.Format(&b), Disk: st.Backup.Disk, EveryMS: every.Milliseconds(),
 			NextRun: now + every.Microseconds(), Owner: user, CreatedAt: now,
 		}}, nil
 	}), nil
