@@ -705,3 +705,20 @@ var (
 	ScheduleExists   = def("schedule_exists", DuplicateObject, "schedule %q already exists", "")
 	ScheduleNotFound = def("schedule_not_found", UndefinedObject, "schedule %q does not exist", "SHOW SCHEDULES lists the schedules.")
 )
+
+// issue 13: disks
+var (
+	DiskOptionsMissing = def("disk_options_missing", SyntaxError, "CREATE DISK needs its options in parentheses", "For example: %s, or %s.")
+	DiskOptionRepeated = def("disk_option_repeated", SyntaxError, "conflicting or redundant options: %q is given more than once", "")
+	DiskTypeMissing    = def("disk_type_missing", InvalidParameterValue, "CREATE DISK needs type = 's3' or type = 'file'", "For example: %s, or %s.")
+	DiskTypeUnknown    = def("disk_type_unknown", InvalidParameterValue, "unknown disk type %s", "type is 's3' (an S3-compatible bucket) or 'file' (a directory every node mounts at the same path).")
+	DiskOptionNotFor   = def("disk_option_not_for", InvalidParameterValue, "option %q does not apply to a disk of type '%s'", "A disk of type '%s' takes: %s.")
+	DiskOptionUnknown  = def("disk_option_unknown", InvalidParameterValue, "unrecognized disk option %q", "A disk of type '%s' takes: %s.")
+	DiskOptionType     = def("disk_option_type", InvalidParameterValue, "disk option %q takes %s, not %s", "")
+	DiskOptionEmpty    = def("disk_option_empty", InvalidParameterValue, "disk option %q must not be empty", "")
+	DiskOptionRequired = def("disk_option_required", InvalidParameterValue, "a disk of type '%s' needs the option %s", "For example: %s.")
+	DiskPathRelative   = def("disk_path_relative", InvalidParameterValue, "disk path %q is not absolute", "Give the absolute path of the shared directory, the same on every node, e.g. '/mnt/shared/cairn'.")
+	DiskEndpointForm   = def("disk_endpoint_form", InvalidParameterValue, "endpoint %q is not host:port", "Give the host and port only, without a scheme or a path: endpoint = %s, tls = %t (tls = true for https, false for http, the default).")
+	DiskBucketName     = def("disk_bucket_name", InvalidParameterValue, "invalid bucket name %q", "S3 bucket names are 3 to 63 characters: lower-case letters, digits, dots and hyphens, beginning and ending with a letter or digit.")
+	DiskPrefixForm     = def("disk_prefix_form", InvalidParameterValue, "invalid prefix %q", "A prefix is names separated by '/', without a leading or trailing '/' and without empty, '.' or '..' parts, e.g. 'prod/cairn'.")
+)
