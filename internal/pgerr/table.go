@@ -718,7 +718,7 @@ var (
 	DiskOptionEmpty    = def("disk_option_empty", InvalidParameterValue, "disk option %q must not be empty", "")
 	DiskOptionRequired = def("disk_option_required", InvalidParameterValue, "a disk of type '%s' needs the option %s", "For example: %s.")
 	DiskPathRelative   = def("disk_path_relative", InvalidParameterValue, "disk path %q is not absolute", "Give the absolute path of the shared directory, the same on every node, e.g. '/mnt/shared/cairn'.")
-	DiskEndpointForm   = def("disk_endpoint_form", InvalidParameterValue, "endpoint %q is not host:port", "Give the host and port only, without a scheme or a path: endpoint = %s, tls = %t (tls = true for https, false for http, the default).")
+	DiskEndpointForm   = def("disk_endpoint_form", InvalidParameterValue, "endpoint %q is not host:port", "Give the host and port only, without a scheme or a path: endpoint = %s, tls = %s (tls = true for https, false for http, the default).")
 	DiskBucketName     = def("disk_bucket_name", InvalidParameterValue, "invalid bucket name %q", "S3 bucket names are 3 to 63 characters: lower-case letters, digits, dots and hyphens, beginning and ending with a letter or digit.")
 	DiskPrefixForm     = def("disk_prefix_form", InvalidParameterValue, "invalid prefix %q", "A prefix is names separated by '/', without a leading or trailing '/' and without empty, '.' or '..' parts, e.g. 'prod/cairn'.")
 )

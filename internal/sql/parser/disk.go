@@ -237,7 +237,7 @@ func (p *parser) setDiskOption(cd *CreateDisk, key string, l *Literal) error {
 			if hostPort != "" {
 				suggestion = QuoteString(hostPort)
 			}
-			return p.diskErrAt(l.P, pgerr.DiskEndpointForm.New(v, suggestion, tls))
+			return p.diskErrAt(l.P, pgerr.DiskEndpointForm.New(v, suggestion, strconv.FormatBool(tls)))
 		}
 		cd.Endpoint = v
 	case "bucket":
