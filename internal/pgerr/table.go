@@ -742,3 +742,12 @@ var (
 
 // UndefinedFile is SQLSTATE 58P01.
 const UndefinedFile = "58P01"
+
+// issue 13: schedrun
+var (
+	SchedViewNotHere      = def("sched_view_not_here", SerializationFailure, "scheduled view %q is not running on node %s at epoch %d", "The view is being loaded or moved to another node; retry in a moment.")
+	SchedOwnerUnavailable = def("sched_owner_unavailable", SerializationFailure, "scheduled view %q: its owner %s cannot be read: %v", "Retry once the view has a live owner again, or SET skip_unavailable = on to read its last committed checkpoint instead.")
+	SchedNoOwner          = def("sched_no_owner", SerializationFailure, "scheduled view %q has no owner yet", "The scheduler assigns one within seconds; retry, or SET skip_unavailable = on to read its last committed checkpoint.")
+	SchedCheckpointRead   = def("sched_checkpoint_read", SerializationFailure, "scheduled view %q: its last checkpoint %s cannot be read: %v", "Check that disk %q is reachable (SHOW DISKS).")
+	SchedNoCheckpoint     = def("sched_no_checkpoint", SerializationFailure, "scheduled view %q has no committed checkpoint to read while its owner is unavailable", "Retry once the view has a live owner again.")
+)
