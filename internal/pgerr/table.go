@@ -705,3 +705,8 @@ var (
 	ScheduleExists   = def("schedule_exists", DuplicateObject, "schedule %q already exists", "")
 	ScheduleNotFound = def("schedule_not_found", UndefinedObject, "schedule %q does not exist", "SHOW SCHEDULES lists the schedules.")
 )
+
+// issue 13: schedplace (placing and moving scheduled views)
+var (
+	ViewMoveBusy = def("view_move_busy", ObjectInUse, "view %q is being moved by operation %d (%s)", "Wait for it to finish (SHOW OPERATIONS), or CANCEL OPERATION it.")
+)
