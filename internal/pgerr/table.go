@@ -708,5 +708,9 @@ var (
 
 // issue 13: schedplace (placing and moving scheduled views)
 var (
-	ViewMoveBusy = def("view_move_busy", ObjectInUse, "view %q is being moved by operation %d (%s)", "Wait for it to finish (SHOW OPERATIONS), or CANCEL OPERATION it.")
+	ViewMoveBusy   = def("view_move_busy", ObjectInUse, "view %q is being moved by operation %d (%s)", "Wait for it to finish (SHOW OPERATIONS), or CANCEL OPERATION it.")
+	ViewMoveRaced  = def("view_move_raced", SerializationFailure, "view %q: its epoch changed under the move %d times", "Another assignment kept winning; the scheduler decides again in its next round.")
+	NoViewOwner    = def("no_view_owner", ObjectNotInPrerequisiteState, "no live node can own scheduled view %q", "A scheduled view runs on a live node that is not draining, offline or decommissioning; start a node (cairn start --role compute adds one that holds no data).")
+	ViewNotStarted = def("view_not_started", ObjectNotInPrerequisiteState, "view %q was assigned to %s at epoch %d, which has not reported it running within %s", "The new owner may be failing to load the view's checkpoint: see its log; cairn_cluster.views shows the owner and the last checkpoint.")
+	StillOwnsViews = def("still_owns_views", SerializationFailure, "node %q still owns %d scheduled views after %s", "SHOW OPERATIONS shows the move_scheduled_view operations handing them off.")
 )
