@@ -39,9 +39,6 @@ type State struct {
 	Rows                 []Row
 }
 
-// Row is one group key's partial state.
-type Row struct{ Key, State []byte }
-
 // LoadState folds the keys of a view shard's data range (without the
 // group prefix, as a backup's SST holds them) into its state, replaying
 // logged deltas as Load does. start is the view's start offsets.
