@@ -44,7 +44,9 @@ func (f *diskBackend) ProbeDisk(ctx context.Context, d *catalog.Disk) error {
 	return disk.Probe(ctx, d, "n1")
 }
 
-func (f *diskBackend) Audit(_ context.Context, ev catalog.AuditEvent) { f.events = append(f.events, ev) }
+func (f *diskBackend) Audit(_ context.Context, ev catalog.AuditEvent) {
+	f.events = append(f.events, ev)
+}
 
 // TestDiskStatements: CREATE DISK probes the store and records the disk
 // only when the probe passes; DROP DISK is refused while a disk is used;
@@ -185,4 +187,3 @@ func rowsText(res *Result) string {
 	}
 	return strings.Join(rows, ";")
 }
-
