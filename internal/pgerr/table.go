@@ -742,3 +742,29 @@ var (
 
 // UndefinedFile is SQLSTATE 58P01.
 const UndefinedFile = "58P01"
+
+// issue 13: schedrun
+var (
+	SchedViewNotHere      = def("sched_view_not_here", SerializationFailure, "scheduled view %q is not running on node %s at epoch %d", "The view is being loaded or moved to another node; retry in a moment.")
+	SchedOwnerUnavailable = def("sched_owner_unavailable", SerializationFailure, "scheduled view %q: its owner %s cannot be read: %v", "Retry once the view has a live owner again, or SET skip_unavailable = on to read its last committed checkpoint instead.")
+	SchedNoOwner          = def("sched_no_owner", SerializationFailure, "scheduled view %q has no owner yet", "The scheduler assigns one within seconds; retry, or SET skip_unavailable = on to read its last committed checkpoint.")
+	SchedCheckpointRead   = def("sched_checkpoint_read", SerializationFailure, "scheduled view %q: its last checkpoint %s cannot be read: %v", "Check that disk %q is reachable (SHOW DISKS).")
+	SchedNoCheckpoint     = def("sched_no_checkpoint", SerializationFailure, "scheduled view %q has no committed checkpoint to read while its owner is unavailable", "Retry once the view has a live owner again.")
+)
+
+// issue 13: schedplace (placing and moving scheduled views)
+var (
+	ViewMoveBusy          = def("view_move_busy", ObjectInUse, "view %q is being moved by operation %d (%s)", "Wait for it to finish (SHOW OPERATIONS), or CANCEL OPERATION it.")
+	ViewMoveRaced         = def("view_move_raced", SerializationFailure, "view %q: its epoch changed under the move %d times", "Another assignment kept winning; the scheduler decides again in its next round.")
+	NoViewOwner           = def("no_view_owner", ObjectNotInPrerequisiteState, "no live node can own scheduled view %q", "A scheduled view runs on a live node that is not draining, offline or decommissioning; start a node (cairn start --role compute adds one that holds no data).")
+	ViewNotStarted        = def("view_not_started", ObjectNotInPrerequisiteState, "view %q was assigned to %s at epoch %d, which has not reported it running within %s", "The new owner may be failing to load the view's checkpoint: see its log; cairn_cluster.views shows the owner and the last checkpoint.")
+	BadViewHA             = def("bad_view_ha", InvalidParameterValue, "ha must be 'raft' or 'scheduled', got %q", "ha = 'raft' (the default) replicates the view's state with Raft; ha = 'scheduled' runs it on one node that checkpoints to a disk (WITH (ha = 'scheduled', disk = '…')).")
+	SharedDiskNeedsShared = def("shared_disk_needs_shared", InvalidParameterValue, "shared_disk=%s needs storage_type=shared", "checkpoint_settings = 'storage_type=shared;shared_disk=<disk>' makes a scheduled view.")
+	RaftViewDisk          = def("raft_view_disk", InvalidParameterValue, "a view with ha = 'raft' checkpoints into its Raft replicas, not to a disk", "Use ha = 'scheduled' to checkpoint to a disk, or leave out the disk.")
+	DiskNeedsScheduled    = def("disk_needs_scheduled", InvalidParameterValue, "disk = '%s' needs ha = 'scheduled'", "WITH (ha = 'scheduled', disk = '…') makes a scheduled view; Raft views keep their state in their replicas.")
+	ViewHADisagree        = def("view_ha_disagree", InvalidParameterValue, "%s and %s disagree", "Say it once: WITH (ha = 'scheduled', disk = '…') or SETTINGS checkpoint_settings = 'storage_type=shared;shared_disk=…'.")
+	ScheduledNeedsDisk    = def("scheduled_needs_disk", InvalidParameterValue, "a scheduled view needs a disk for its checkpoints", "Name one: WITH (ha = 'scheduled', disk = '…'), or shared_disk=… in checkpoint_settings; SHOW DISKS lists them.")
+	ScheduledNoShards     = def("scheduled_no_shards", FeatureNotSupported, "option %q does not apply to a scheduled view: it runs as one task on one node", "Leave it out, or make a Raft view (ha = 'raft') to shard and replicate the view.")
+	ViewNotAssigned       = def("view_not_assigned", ObjectNotInPrerequisiteState, "no node took scheduled view %q within %s", "A scheduled view runs on a live node that is not draining, offline or decommissioning; the scheduler keeps trying. SHOW OPERATIONS and cairn_cluster.views show where it stands.")
+	StillOwnsViews        = def("still_owns_views", SerializationFailure, "node %q still owns %d scheduled views after %s", "SHOW OPERATIONS shows the move_scheduled_view operations handing them off.")
+)
