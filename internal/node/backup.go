@@ -15,7 +15,6 @@ import (
 
 	"github.com/cairndb/cairn/internal/backup"
 	"github.com/cairndb/cairn/internal/catalog"
-	"github.com/cairndb/cairn/internal/disk"
 	"github.com/cairndb/cairn/internal/objstore"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/raftstore"
@@ -48,11 +47,9 @@ import (
 // shards by re-appending their batches in order with their batch ids
 // (offsets preserved).
 
-// backupParts is the node's state for backups: the open disks.
+// backupParts is the node's state for backups: what runs here.
 type backupParts struct {
-	once  sync.Once
-	disks *disk.Registry
-	mu    struct {
+	mu struct {
 		sync.Mutex
 		ops       map[uint64]bool // backup and restore operations running here
 		schedules map[string]bool // schedules running here (schedules.go)
@@ -79,14 +76,9 @@ func (p *backupParts) isRunning(id uint64) bool {
 	return p.mu.ops[id]
 }
 
-func (n *Node) backupDisks() *disk.Registry {
-	n.bk.once.Do(func() { n.bk.disks = disk.NewRegistry(n.meta.Catalog) })
-	return n.bk.disks
-}
-
 // openDisk opens disk name for a backup or restore.
 func (n *Node) openDisk(ctx context.Context, name string) (objstore.Store, error) {
-	s, err := n.backupDisks().Get(ctx, name)
+	s, err := n.disks.Get(ctx, name)
 	if err != nil {
 		if pe := pgerr.From(err); pe.Code == pgerr.UndefinedObject {
 			return nil, err
