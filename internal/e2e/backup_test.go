@@ -80,7 +80,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("BACKUP: %q (want op_id|backup|done|id|6 groups|bytes)", out)
 	}
 	fullID := f[3]
-	if op := mustQuery(t, p1, "SELECT status, progress FROM cairn_cluster.operations WHERE type = 'backup'"); op != "done|1" {
+	if op := mustQuery(t, p1, "SELECT status, progress FROM cairn_cluster.operations WHERE op_type = 'backup'"); op != "done|1" {
 		t.Fatalf("backup operation: %q", op)
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -162,7 +162,7 @@ func waitMeta(t *testing.T, byName map[string]*Proc) {
 	for name, p := range byName {
 		waitUntil(t, 30*time.Second, func() (bool, string) {
 			out, err := queryText(p, "SELECT role FROM cairn_cluster.shards WHERE object = 'meta' AND node_id = '"+name+"'")
-			return err == nil && (out == "leader" || out == "follower"), name + " meta role: " + out + errString(err)
+			return err == nil && (out == "leader" || out == "follower" || out == "learner"), name + " meta role: " + out + errString(err)
 		})
 	}
 }

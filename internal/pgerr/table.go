@@ -780,7 +780,7 @@ var (
 	BackupGroupFailed    = def("backup_group_failed", IOError, "backing up %s shard %d (group %d) failed: %v", "")
 	BackupDiskIO         = def("backup_disk_io", IOError, "disk %q: %v", "Check the disk: SHOW DISKS, its endpoint, credentials and bucket.")
 	BackupCorrupt        = def("backup_corrupt", DataCorrupted, "backup %q on disk %q is damaged: %v", "Restore an older backup (SHOW BACKUPS FROM DISK …; RESTORE … BACKUP '<id>').")
-	BackupNotFound       = def("backup_not_found", UndefinedObject, "disk %q has no %v", "SHOW BACKUPS FROM DISK … lists the backups on a disk.")
+	BackupNotFound       = def("backup_not_found", UndefinedObject, "disk %q: %v", "SHOW BACKUPS FROM DISK … lists the backups on a disk.")
 	BackupBadAsOf        = def("backup_bad_as_of", InvalidDatetimeFormat, "AS OF %q is not a timestamp", "Write it like '2026-12-06 15:00:00+00'.")
 	RestoreNotEmpty      = def("restore_not_empty", ObjectNotInPrerequisiteState, "RESTORE needs an empty cluster; this one has %s %q", "Restore into a new cluster, or drop its streams, views and tables first.")
 	RestoreScheduled     = def("restore_scheduled", FeatureNotSupported, "backup %q holds the scheduled view %q, which RESTORE cannot recreate yet", "Restore the streams (RESTORE STREAM …) and create the view again.")
