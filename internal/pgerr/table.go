@@ -785,5 +785,5 @@ var (
 	RestoreNotEmpty      = def("restore_not_empty", ObjectNotInPrerequisiteState, "RESTORE needs an empty cluster; this one has %s %q", "Restore into a new cluster, or drop its streams, views and tables first.")
 	RestoreScheduled     = def("restore_scheduled", FeatureNotSupported, "backup %q holds the scheduled view %q, which RESTORE cannot recreate yet", "Restore the streams (RESTORE STREAM …) and create the view again.")
 	RestoreFailed        = def("restore_failed", IOError, "restoring %s shard %d failed: %v", "The objects are created but partly loaded: drop them (DROP STREAM … CASCADE, DROP TABLE …) and run RESTORE again.")
-	ScheduleEvery        = def("schedule_every", InvalidParameterValue, "EVERY %q is not an interval of at least one minute", "Write it like '1 hour' or '15 minutes'.")
+	ScheduleEvery        = def("schedule_every", InvalidParameterValue, "EVERY %q is not an interval of at least 10 seconds", "Write it like '1 hour' or '15 minutes'.")
 )

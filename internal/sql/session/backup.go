@@ -10,6 +10,7 @@ import (
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/parser"
+	"github.com/cairndb/cairn/internal/sql/systables"
 	"github.com/cairndb/cairn/internal/types"
 )
 
@@ -56,9 +57,6 @@ var backupResultCols = []pgwire.Column{{Name: "op_id", T: types.Int8}, {Name: "o
 var showBackupsCols = []pgwire.Column{{Name: "disk", T: types.Text}, {Name: "backup_id", T: types.Text}, {Name: "started", T: types.TimestampTZ},
 	{Name: "finished", T: types.TimestampTZ}, {Name: "scope", T: types.Text}, {Name: "incremental", T: types.Bool}, {Name: "base", T: types.Text},
 	{Name: "groups", T: types.Int8}, {Name: "bytes", T: types.Int8}}
-
-var showSchedulesCols = []pgwire.Column{{Name: "name", T: types.Text}, {Name: "statement", T: types.Text}, {Name: "every", T: types.Interval},
-	{Name: "next_run", T: types.TimestampTZ}, {Name: "last_run", T: types.TimestampTZ}, {Name: "last_status", T: types.Text}, {Name: "last_error", T: types.Text}}
 
 func tstz(us int64) types.Datum {
 	if us == 0 {
@@ -272,7 +270,7 @@ func (s *Session) prepareShowBackups(bk Backuper, st *parser.ShowBackups) (*prep
 	}}, nil
 }
 
-// ParseEvery reads a schedule's EVERY interval: at least a minute.
+// ParseEvery reads a schedule's EVERY interval: at least minEvery.
 func ParseEvery(s string) (time.Duration, bool) {
 	d, err := types.ParseText(types.Interval, s)
 	if err != nil || d.Null {
@@ -280,8 +278,11 @@ func ParseEvery(s string) (time.Duration, bool) {
 	}
 	iv := d.Iv
 	dur := time.Duration(iv.Months)*30*24*time.Hour + time.Duration(iv.Days)*24*time.Hour + time.Duration(iv.Micros)*time.Microsecond
-	return dur, dur >= time.Minute
+	return dur, dur >= minEvery
 }
+
+// minEvery is the shortest schedule interval.
+const minEvery = 10 * time.Second
 
 func (s *Session) prepareCreateSchedule(st *parser.CreateSchedule) (*prepared, error) {
 	every, ok := ParseEvery(st.Every)
@@ -310,10 +311,13 @@ func (s *Session) prepareCreateSchedule(st *parser.CreateSchedule) (*prepared, e
 }
 
 func (s *Session) prepareShowSchedules() *prepared {
-	return &prepared{cols: showSchedulesCols, run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
-		for _, sc := range s.b.Catalog().SortedSchedules() {
-			every := types.Datum{T: types.Interval, Iv: types.IntervalValue{Micros: sc.EveryMS * 1000}}
-			row := []types.Datum{txt(sc.Name), txt(sc.Statement), every, tstz(sc.NextRun), tstz(sc.LastRun), textOrNull(sc.LastStatus), textOrNull(sc.LastError)}
+	t := systables.Schedules(s.b.Catalog())
+	cols := make([]pgwire.Column, len(t.Cols))
+	for i, c := range t.Cols {
+		cols[i] = pgwire.Column{Name: c.Name, T: c.T}
+	}
+	return &prepared{cols: cols, run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		for _, row := range systables.Schedules(s.b.Catalog()).Rows {
 			if err := w.Row(row); err != nil {
 				return "", err
 			}
