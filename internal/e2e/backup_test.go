@@ -18,7 +18,7 @@ import (
 )
 
 // TestBackupRestore backs up a loaded 3-node cluster (a stream, a Raft
-// view, a table) to an S3 disk (a real versitygw), takes an incremental
+// view, a scheduled view, a table) to an S3 disk (a real versitygw), takes an incremental
 // backup after more events, and restores into a fresh 2-node cluster:
 // first AS OF a time between the two backups, then, after dropping
 // everything, the newest (the full backup and its incremental). Each
@@ -40,6 +40,7 @@ func TestBackupRestore(t *testing.T) {
 	mustQuery(t, p1, diskSQL)
 	mustQuery(t, p1, `CREATE STREAM ev (id int8, device int, value int8) WITH (shards = 2, replicas = 3, shard_key = 'id')`)
 	mustQuery(t, p1, `CREATE VIEW per_dev WITH (shards = 2) AS SELECT device, count(*) AS n, sum(value) AS total FROM ev GROUP BY device`)
+	mustQuery(t, p1, `CREATE VIEW sched_dev WITH (ha = 'scheduled', disk = 'bk', checkpoint_interval = '1s') AS SELECT device, count(*) AS n, sum(value) AS total FROM ev GROUP BY device`)
 	mustQuery(t, p1, `CREATE TABLE devices (id int PRIMARY KEY, name text) WITH (shards = 2)`)
 	mustQuery(t, p1, `INSERT INTO devices VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four'), (5, NULL)`)
 	// A schedule backing the stream up to a second disk every 10 s.
@@ -82,7 +83,7 @@ func TestBackupRestore(t *testing.T) {
 	// A full backup under load.
 	out := mustQuery(t, p2, "BACKUP ALL TO DISK bk")
 	f := strings.Split(out, "|")
-	if len(f) != 6 || f[1] != "backup" || f[2] != "done" || f[4] != "6" {
+	if len(f) != 6 || f[1] != "backup" || f[2] != "done" || f[4] != "6" { // the scheduled view has no group
 		t.Fatalf("BACKUP: %q (want op_id|backup|done|id|6 groups|bytes)", out)
 	}
 	fullID := f[3]
@@ -117,7 +118,12 @@ func TestBackupRestore(t *testing.T) {
 	waitMeta(t, map[string]*Proc{"n1": q1, "m2": q2})
 	expectCode(t, q1, "RESTORE ALL FROM DISK bk", "42704") // no disk yet
 	mustQuery(t, q1, diskSQL)
-	shown := strings.Split(mustQuery(t, q2, "SHOW BACKUPS FROM DISK bk"), "\n")
+	var shown []string
+	waitUntil(t, 10*time.Second, func() (bool, string) { // q2 learns of the disk
+		out, err := queryText(q2, "SHOW BACKUPS FROM DISK bk")
+		shown = strings.Split(out, "\n")
+		return err == nil, errString(err)
+	})
 	if len(shown) != 2 {
 		t.Fatalf("SHOW BACKUPS: %q, want two backups", shown)
 	}
@@ -142,6 +148,7 @@ func TestBackupRestore(t *testing.T) {
 	expectCode(t, q2, "RESTORE ALL FROM DISK bk", "55000") // not empty
 
 	// The newest: the full backup and its incremental.
+	mustQuery(t, q1, "DROP VIEW sched_dev")
 	mustQuery(t, q1, "DROP VIEW per_dev")
 	mustQuery(t, q1, "DROP STREAM ev")
 	mustQuery(t, q1, "DROP TABLE devices")
@@ -223,6 +230,12 @@ func checkRestored(t *testing.T, q1, q2 *Proc, table string) {
 		got, err1 := queryText(q1, "SELECT device, n, total FROM per_dev ORDER BY device")
 		want, err2 := queryText(q2, "SELECT device, count(*), sum(value) FROM ev GROUP BY device ORDER BY device")
 		return err1 == nil && err2 == nil && got == want && got != "", fmt.Sprintf("view %q, recomputed %q%s%s", got, want, errString(err1), errString(err2))
+	})
+	// The scheduled view folds the restored stream again from its start.
+	waitUntil(t, 30*time.Second, func() (bool, string) {
+		got, err1 := queryText(q2, "SELECT device, n, total FROM sched_dev ORDER BY device")
+		want, err2 := queryText(q1, "SELECT device, count(*), sum(value) FROM ev GROUP BY device ORDER BY device")
+		return err1 == nil && err2 == nil && got == want && got != "", fmt.Sprintf("scheduled view %q, recomputed %q%s%s", got, want, errString(err1), errString(err2))
 	})
 	if got := mustQuery(t, q1, "SELECT count(*) - count(DISTINCT id) FROM ev"); got != "0" {
 		t.Fatalf("%s events are in the restored stream twice", got)
