@@ -128,6 +128,9 @@ func (r *Runner) Wait() { r.wg.Wait() }
 
 // Wake makes the runner look at the catalog now (it changed).
 func (r *Runner) Wake() {
+	if r == nil {
+		return
+	}
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -301,6 +304,7 @@ type owner struct {
 		err     string
 		ckSeq   uint64
 		ckAt    int64
+		ckOffs  []uint64
 		lag     float64
 		behind  int64
 	}
@@ -337,7 +341,7 @@ func (o *owner) status() ViewStatus {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	st := ViewStatus{View: o.v.Name, ViewID: o.v.ID, Node: o.r.cfg.Self, Epoch: o.epoch, Running: o.mu.running,
-		CheckpointSeq: o.mu.ckSeq, CheckpointAt: o.mu.ckAt, Err: o.mu.err, LagSeconds: o.mu.lag, EventsBehind: o.mu.behind}
+		CheckpointSeq: o.mu.ckSeq, CheckpointAt: o.mu.ckAt, CheckpointOffsets: slices.Clone(o.mu.ckOffs), Err: o.mu.err, LagSeconds: o.mu.lag, EventsBehind: o.mu.behind}
 	if o.mu.sm != nil {
 		st.Offsets = o.mu.sm.Offsets()
 	}

@@ -122,7 +122,7 @@ func (c *checkpointer) checkpoint(final bool) bool {
 	o.r.cfg.Metrics.Checkpoint(metrics.CheckpointCommitted, bytes)
 	o.setErr(nil)
 	o.mu.Lock()
-	o.mu.ckSeq, o.mu.ckAt = seq, at
+	o.mu.ckSeq, o.mu.ckAt, o.mu.ckOffs = seq, at, snap.Offsets
 	o.mu.Unlock()
 	if snap.Full {
 		c.chain = chain{parts: parts, baseBytes: ref.Bytes}

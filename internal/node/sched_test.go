@@ -1,0 +1,183 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/testutil/testcluster"
+)
+
+// viewRows reads "k n total" lines of a query on node i.
+func viewRows(c *testcluster.Cluster, i int, sql string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.URL(i))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for rows.Next() {
+		var k string
+		var n, total int64
+		if err := rows.Scan(&k, &n, &total); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", k, n, total)
+	}
+	return b.String(), rows.Err()
+}
+
+// TestScheduledViewInProcess: a scheduled view (created and assigned by
+// catalog commands, as the scheduler would) folds on its owner and is
+// read from every node (locally on the owner, by RPC elsewhere);
+// reassigned, the new owner resumes from the committed checkpoint and
+// the view equals its recomputation; with the owner stopped a read fails
+// with 40001, or with skip_unavailable = on returns the last checkpoint
+// with a NOTICE saying how old it is.
+func TestScheduledViewInProcess(t *testing.T) {
+	c := testcluster.Start(t, 2)
+	ctx := context.Background()
+	if err := c.Exec(0, `CREATE STREAM s (k text, x int8) WITH (shards = 2, replicas = 2)`); err != nil {
+		t.Fatal(err)
+	}
+	n0 := c.Node(0)
+	if _, err := n0.ProposeMeta(ctx, &catalog.CreateDisk{Disk: &catalog.Disk{Name: "d", Type: catalog.DiskFile, Path: t.TempDir()}}); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(from, n int) {
+		t.Helper()
+		var vals []string
+		for i := from; i < from+n; i++ {
+			vals = append(vals, fmt.Sprintf("('k%d', %d)", i%7, i))
+		}
+		if err := c.Exec(0, "INSERT INTO s VALUES "+strings.Join(vals, ", ")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert(0, 200)
+	res, err := n0.ProposeMeta(ctx, &catalog.CreateView{View: &catalog.View{Name: "v", Kind: "materialized", Stream: "s",
+		Query: "SELECT k, count(*) AS n, sum(x) AS total FROM s GROUP BY k", Sched: &catalog.Scheduled{Disk: "d", IntervalMS: 100}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vid := res.View.ID
+	if _, err := n0.ProposeMeta(ctx, &catalog.AssignView{View: "v", ViewID: vid, Node: c.ID(1), Epoch: 0}); err != nil {
+		t.Fatal(err)
+	}
+	const viewQ = `SELECT k, n, total::int8 FROM v ORDER BY k`
+	const recompute = `SELECT k, count(*), sum(x)::int8 FROM s GROUP BY k ORDER BY k`
+	equal := func(i int) (bool, string) {
+		got, err := viewRows(c, i, viewQ)
+		want, err2 := viewRows(c, i, recompute)
+		return err == nil && err2 == nil && got == want && want != "", fmt.Sprintf("n%d: view %q (%v), recomputed %q (%v)", i+1, got, err, want, err2)
+	}
+	c.WaitFor(20*time.Second, func() (bool, string) { return equal(1) }) // the owner, locally
+	c.WaitFor(20*time.Second, func() (bool, string) { return equal(0) }) // another node, by RPC
+	insert(200, 50)
+	c.WaitFor(20*time.Second, func() (bool, string) {
+		st := c.Node(1).SchedStatus()
+		return len(st) == 1 && st[0].CheckpointSeq > 0 && st[0].Offsets != nil && st[0].Offsets[0]+st[0].Offsets[1] == 250 && st[0].Running,
+			fmt.Sprintf("owner status %+v", st)
+	})
+	if st := n0.SchedStatus(); len(st) != 0 {
+		t.Fatalf("n1 runs views it does not own: %+v", st)
+	}
+
+	// Reassigned to n1: it loads the checkpoint and folds on.
+	if _, err := n0.ProposeMeta(ctx, &catalog.AssignView{View: "v", ViewID: vid, Node: c.ID(0), Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	insert(250, 30)
+	c.WaitFor(20*time.Second, func() (bool, string) { return equal(0) })
+	c.WaitFor(20*time.Second, func() (bool, string) {
+		st := c.Node(1).SchedStatus()
+		return len(st) == 0, fmt.Sprintf("old owner still runs %+v", st)
+	})
+	c.WaitFor(20*time.Second, func() (bool, string) {
+		st := n0.SchedStatus()
+		return len(st) == 1 && st[0].Epoch == 2 && len(st[0].CheckpointOffsets) == 2 && st[0].CheckpointOffsets[0]+st[0].CheckpointOffsets[1] == 280,
+			fmt.Sprintf("new owner status %+v", st)
+	})
+	want, err := viewRows(c, 1, viewQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The owner stops: reads from n2 fail with 40001 and a hint, or serve
+	// the last checkpoint with skip_unavailable = on.
+	c.Stop(0)
+	_, err = viewRows(c, 1, viewQ)
+	var pe *pgconn.PgError
+	if !errorsAs(err, &pe) || pe.Code != "40001" || !strings.Contains(pe.Hint, "skip_unavailable") {
+		t.Fatalf("read with the owner down: %v (want 40001 with a hint naming skip_unavailable)", err)
+	}
+	cfg, err := pgx.ParseConfig(c.URL(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var notices []string
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		mu.Lock()
+		defer mu.Unlock()
+		notices = append(notices, n.Message)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(cctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(cctx, "SET skip_unavailable = on"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(cctx, viewQ, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for rows.Next() {
+		var k string
+		var n, total int64
+		if err := rows.Scan(&k, &n, &total); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", k, n, total)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != want {
+		t.Fatalf("stale read %q, want the last checkpoint %q", b.String(), want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(notices) != 1 || !strings.Contains(notices[0], "last checkpoint, taken") || !strings.Contains(notices[0], "n1") {
+		t.Fatalf("notices %q", notices)
+	}
+}
+
+func errorsAs(err error, pe **pgconn.PgError) bool {
+	if err == nil {
+		return false
+	}
+	p, ok := err.(*pgconn.PgError)
+	if ok {
+		*pe = p
+	}
+	return ok
+}
