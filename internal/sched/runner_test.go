@@ -189,7 +189,7 @@ func (h *harness) runner(self uint64, catalogOf func() *catalog.Catalog, m *metr
 			return end, nil
 		},
 		Metrics: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Timing:  Timing{Poll: 20 * time.Millisecond, Lag: 50 * time.Millisecond, RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, RejectWait: 200 * time.Millisecond}})
+		Timing: Timing{Poll: 20 * time.Millisecond, Lag: 50 * time.Millisecond, RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, RejectWait: 200 * time.Millisecond}})
 	r.Start()
 	stop := func() { cancel(); r.Wait() }
 	h.t.Cleanup(stop)
