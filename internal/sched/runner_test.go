@@ -74,6 +74,9 @@ type fakeStream struct {
 	batches []fakeBatch
 	end     uint64
 	changed chan struct{}
+	// failures makes the task's next scans fail: > 1 with an error, 1
+	// with a panic.
+	failures atomic.Int32
 }
 
 type fakeBatch struct {
@@ -106,6 +109,16 @@ func (s *fakeStream) End(int) (uint64, <-chan struct{}) {
 }
 
 func (s *fakeStream) Scan(_ int, from uint64, maxEvents int, fn func(uint64, int64, streamsm.Targets, *types.Batch) error) (uint64, error) {
+	if maxEvents > 1 { // the task's scans (the lag probe reads one event)
+		switch n := s.failures.Add(-1); {
+		case n == 0:
+			panic("scan panics")
+		case n > 0:
+			return from, errors.New("scan fails")
+		default:
+			s.failures.CompareAndSwap(n, 0)
+		}
+	}
 	s.mu.Lock()
 	bs := s.batches
 	s.mu.Unlock()
@@ -444,4 +457,34 @@ func value(c prometheus.Metric) float64 {
 		return m.Gauge.GetValue()
 	}
 	return m.Counter.GetValue()
+}
+
+// TestTaskRestartsLocally: a view task that fails or panics restarts on
+// the same owner from its in-memory state; the view loses nothing and
+// folds nothing twice.
+func TestTaskRestartsLocally(t *testing.T) {
+	h := newHarness(t)
+	r1, _ := h.runner(1, h.meta.catalog, nil)
+	h.ingest(20, 0)
+	e1 := h.assign(1)
+	r1.Wake()
+	waitFor(t, "n1 to fold", func() bool {
+		sm := r1.Owned(h.view.ID, e1)
+		return sm != nil && sm.Offsets()[0] == 20
+	})
+	sm := r1.Owned(h.view.ID, e1)
+	h.src.failures.Store(3) // two errors, then a panic
+	h.ingest(20, 20)
+	waitFor(t, "the failures to happen", func() bool { return h.src.failures.Load() <= 0 })
+	h.ingest(20, 40)
+	waitFor(t, "n1 to fold on after restarts", func() bool { return sm.Offsets()[0] == 60 })
+	if r1.Owned(h.view.ID, e1) != sm {
+		t.Fatal("the owner was replaced instead of restarting its task")
+	}
+	if !maps.Equal(smRows(t, sm), h.events) {
+		t.Fatalf("rows after restarts %v, want %v", smRows(t, sm), h.events)
+	}
+	if st := r1.Status(); len(st) != 1 || !st[0].Running {
+		t.Fatalf("status after restarts: %+v", st)
+	}
 }
