@@ -3,6 +3,8 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -206,4 +208,47 @@ func TestScheduledViewSQL(t *testing.T) {
 	if err != nil || got != "a 2 4\nb 2 12\nc 1 5\n" {
 		t.Fatalf("after a sync_commit insert: %q, %v", got, err)
 	}
+	// A point lookup reads the owner too.
+	for i := range 2 {
+		got, err = viewRows(c, i, `SELECT k, n, total::int8 FROM v WHERE k IN ('b', 'zz')`)
+		if err != nil || got != "b 2 12\n" {
+			t.Fatalf("point lookup on n%d: %q, %v", i+1, got, err)
+		}
+	}
+	// The owner counts the view in cairn_scheduled_views, the other
+	// node does not, and its checkpoints are counted.
+	owners := 0
+	for i := range 2 {
+		c.WaitFor(10*time.Second, func() (bool, string) {
+			m := scrape(t, c.Node(i).HTTPAddr())
+			return strings.Contains(m, "cairn_scheduled_views "), m
+		})
+		m := scrape(t, c.Node(i).HTTPAddr())
+		if strings.Contains(m, "cairn_scheduled_views 1") {
+			owners++
+			c.WaitFor(10*time.Second, func() (bool, string) {
+				m := scrape(t, c.Node(i).HTTPAddr())
+				return strings.Contains(m, `cairn_checkpoints_total{outcome="committed"}`) && !strings.Contains(m, `cairn_checkpoints_total{outcome="committed"} 0`) &&
+					strings.Contains(m, `cairn_scheduled_view_lag_seconds{view="v"}`), m
+			})
+		}
+	}
+	if owners != 1 {
+		t.Fatalf("%d nodes report owning the view", owners)
+	}
+}
+
+// scrape returns a node's /metrics.
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

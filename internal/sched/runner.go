@@ -197,11 +197,17 @@ func (r *Runner) reconcile() {
 // fence records that this node lost view id at epoch (a refused
 // checkpoint) and stops its owner.
 func (r *Runner) fence(id, epoch uint64) {
+	dropped := true // refused because the view is gone: its objects go too
+	for _, v := range r.cfg.Catalog().Views {
+		if v.ID == id {
+			dropped = false
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.mu.fenced[id] = max(r.mu.fenced[id], epoch)
 	if o := r.mu.owners[id]; o != nil && o.epoch <= epoch {
-		o.stop(false)
+		o.stop(dropped)
 		delete(r.mu.owners, id)
 		r.cfg.Metrics.DropView(o.v.Name)
 	}

@@ -488,3 +488,30 @@ func TestTaskRestartsLocally(t *testing.T) {
 		t.Fatalf("status after restarts: %+v", st)
 	}
 }
+
+// TestLag: while the task cannot fold, the owner reports the events it
+// is behind and the age of the oldest (Status and
+// cairn_scheduled_view_lag_seconds); caught up, both are 0.
+func TestLag(t *testing.T) {
+	h := newHarness(t)
+	m := metrics.New().NewSched()
+	r1, _ := h.runner(1, h.meta.catalog, m)
+	h.ingest(10, 0)
+	e1 := h.assign(1)
+	r1.Wake()
+	waitFor(t, "n1 to fold", func() bool {
+		sm := r1.Owned(h.view.ID, e1)
+		return sm != nil && sm.Offsets()[0] == 10
+	})
+	h.src.failures.Store(1 << 30) // the task fails from now on
+	h.ingest(7, 10)
+	waitFor(t, "the lag to show", func() bool {
+		st := r1.Status()
+		return len(st) == 1 && st[0].EventsBehind == 7 && st[0].LagSeconds > 0 && value(m.Lag.WithLabelValues("v")) > 0 && st[0].Err != ""
+	})
+	h.src.failures.Store(0)
+	waitFor(t, "the lag to clear", func() bool {
+		st := r1.Status()
+		return len(st) == 1 && st[0].EventsBehind == 0 && st[0].LagSeconds == 0 && value(m.Lag.WithLabelValues("v")) == 0
+	})
+}
