@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/testutil"
 	"github.com/cairndb/cairn/internal/testutil/testcluster"
 )
 
@@ -251,4 +252,86 @@ func scrape(t *testing.T, addr string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestScheduledViewS3Down: a scheduled view checkpointing to a real S3
+// server (versitygw) keeps folding while the server is paused and then
+// stopped; its checkpoints fail and are retried, and once the server is
+// back one commits every event: nothing lost.
+func TestScheduledViewS3Down(t *testing.T) {
+	s3 := testutil.StartS3(t)
+	c := testcluster.Start(t, 1)
+	ctx := context.Background()
+	n := c.Node(0)
+	if err := c.Exec(0, `CREATE STREAM s (k text, x int8) WITH (shards = 2)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.ProposeMeta(ctx, &catalog.CreateDisk{Disk: &catalog.Disk{Name: "d", Type: catalog.DiskS3, Endpoint: s3.Endpoint, Bucket: s3.Bucket,
+		Region: s3.Region, AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey, Prefix: "cairn"}}); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, c, 0)
+	mustExec(t, conn, `CREATE MATERIALIZED VIEW v WITH (ha = 'scheduled', disk = 'd', checkpoint_interval = '200ms') AS SELECT k, count(*) AS n, sum(x) AS total FROM s GROUP BY k`)
+	insert := func(from, count int) {
+		t.Helper()
+		var vals []string
+		for i := from; i < from+count; i++ {
+			vals = append(vals, fmt.Sprintf("('k%d', %d)", i%5, i))
+		}
+		mustExec(t, conn, "INSERT INTO s VALUES "+strings.Join(vals, ", "))
+	}
+	covered := func(want uint64) func() (bool, string) {
+		return func() (bool, string) {
+			st := n.SchedStatus()
+			ok := len(st) == 1 && len(st[0].CheckpointOffsets) == 2 && st[0].CheckpointOffsets[0]+st[0].CheckpointOffsets[1] == want
+			return ok, fmt.Sprintf("status %+v", st)
+		}
+	}
+	insert(0, 100)
+	c.WaitFor(20*time.Second, covered(100))
+	failed := func() string {
+		for _, l := range strings.Split(scrape(t, n.HTTPAddr()), "\n") {
+			if strings.HasPrefix(l, `cairn_checkpoints_total{outcome="failed"}`) {
+				return l
+			}
+		}
+		return ""
+	}
+	before := failed()
+
+	if err := s3.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	insert(100, 50)
+	folded := func(want uint64) func() (bool, string) {
+		return func() (bool, string) {
+			st := n.SchedStatus()
+			ok := len(st) == 1 && len(st[0].Offsets) == 2 && st[0].Offsets[0]+st[0].Offsets[1] == want
+			return ok, fmt.Sprintf("status %+v", st)
+		}
+	}
+	c.WaitFor(20*time.Second, folded(150)) // folding goes on
+	time.Sleep(300 * time.Millisecond)
+	if ok, msg := covered(100)(); !ok {
+		t.Fatalf("a checkpoint committed while the object store was paused: %s", msg)
+	}
+	if err := s3.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	s3.Stop()
+	insert(150, 50)
+	c.WaitFor(20*time.Second, folded(200))
+	c.WaitFor(20*time.Second, func() (bool, string) { return failed() != before, "no failed checkpoint counted: " + failed() })
+	if ok, _ := covered(200)(); ok {
+		t.Fatal("a checkpoint committed while the object store was stopped")
+	}
+	if err := s3.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitFor(30*time.Second, covered(200))
+	got, err := viewRows(c, 0, `SELECT k, n, total::int8 FROM v ORDER BY k`)
+	want, err2 := viewRows(c, 0, `SELECT k, count(*), sum(x)::int8 FROM s GROUP BY k ORDER BY k`)
+	if err != nil || err2 != nil || got != want {
+		t.Fatalf("view %q (%v), recomputed %q (%v)", got, err, want, err2)
+	}
 }

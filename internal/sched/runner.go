@@ -45,6 +45,10 @@ type Timing struct {
 	// this node's catalog to say whether it was fenced or had already
 	// committed that checkpoint (a retried proposal): 2 s.
 	RejectWait time.Duration
+	// IOTimeout bounds one attempt to open the disk, load a checkpoint or
+	// write one (a stalled object store must not hold an owner forever):
+	// 15 s.
+	IOTimeout time.Duration
 }
 
 func (t Timing) withDefaults() Timing {
@@ -60,6 +64,7 @@ func (t Timing) withDefaults() Timing {
 	def(&t.MaxPause, 40*time.Millisecond)
 	def(&t.PausePerKey, 4*time.Microsecond)
 	def(&t.RejectWait, 2*time.Second)
+	def(&t.IOTimeout, 15*time.Second)
 	return t
 }
 
@@ -434,6 +439,8 @@ func (o *owner) load(log *slog.Logger) (objstore.Store, *viewsm.SM, chain, bool)
 }
 
 func (o *owner) loadOnce() (objstore.Store, *viewsm.SM, chain, error) {
+	ctx, cancel := context.WithTimeout(o.ctx, o.r.t.IOTimeout)
+	defer cancel()
 	v := o.v
 	stream := o.r.cfg.Catalog().Streams[v.Stream]
 	if stream == nil {
@@ -443,7 +450,7 @@ func (o *owner) loadOnce() (objstore.Store, *viewsm.SM, chain, error) {
 	if err != nil {
 		return nil, nil, chain{}, err
 	}
-	st, err := o.r.cfg.Disk(o.ctx, v.Sched.Disk)
+	st, err := o.r.cfg.Disk(ctx, v.Sched.Disk)
 	if err != nil {
 		return nil, nil, chain{}, err
 	}
@@ -458,7 +465,7 @@ func (o *owner) loadOnce() (objstore.Store, *viewsm.SM, chain, error) {
 	if ck == nil {
 		return st, sm, chain{}, nil
 	}
-	m, rows, err := Load(o.ctx, st, v.ID, ck.Key)
+	m, rows, err := Load(ctx, st, v.ID, ck.Key)
 	if err != nil {
 		return nil, nil, chain{}, err
 	}

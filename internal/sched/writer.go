@@ -85,15 +85,17 @@ func (c *checkpointer) checkpoint(final bool) bool {
 	backoff := o.r.t.RetryMin
 	partDone := part == nil
 	for attempt := 0; ; attempt++ {
-		err := o.ctx.Err()
+		ctx, cancel := context.WithTimeout(o.ctx, o.r.t.IOTimeout)
+		err := ctx.Err()
 		if err == nil && !partDone {
-			if err = c.st.Put(o.ctx, ref.Key, part); err == nil {
+			if err = c.st.Put(ctx, ref.Key, part); err == nil {
 				partDone = true
 			}
 		}
 		if err == nil {
-			err = c.st.Put(o.ctx, mkey, manifest)
+			err = c.st.Put(ctx, mkey, manifest)
 		}
+		cancel()
 		if err == nil {
 			err = c.record(rec)
 		}
