@@ -383,7 +383,7 @@ func (o *owner) run() {
 		stopTask()
 		<-taskDone
 	}()
-	ck := &checkpointer{o: o, st: st, sm: sm, chain: ch, log: log}
+	ck := &checkpointer{o: o, st: st, sm: sm, chain: ch, seq: ch.seq, log: log}
 	interval := DefaultInterval
 	if ms := o.v.Sched.IntervalMS; ms > 0 {
 		interval = time.Duration(ms) * time.Millisecond
@@ -472,7 +472,7 @@ func (o *owner) loadOnce() (objstore.Store, *viewsm.SM, chain, error) {
 	if err := sm.Restore(m.Offsets, rows, m.Window); err != nil {
 		return nil, nil, chain{}, err
 	}
-	return st, sm, newChain(m), nil
+	return st, sm, newChain(m, o.epoch), nil
 }
 
 // fold runs the view task until ctx ends, restarting it locally with

@@ -23,10 +23,17 @@ type chain struct {
 	baseBytes  int64
 	deltaBytes int64
 	offsets    []uint64 // the offsets it covers
+	seq        uint64   // its sequence number, when of this owner's epoch
 }
 
-func newChain(m *Manifest) chain {
+// newChain continues from committed checkpoint m, loaded by the owner of
+// epoch: after m's seq when m is of that epoch (this node restarted as
+// the owner), so no object m needs is overwritten.
+func newChain(m *Manifest, epoch uint64) chain {
 	c := chain{parts: slices.Clone(m.Parts), offsets: slices.Clone(m.Offsets)}
+	if m.Epoch == epoch {
+		c.seq = m.Seq
+	}
 	for i, p := range m.Parts {
 		if i == 0 {
 			c.baseBytes = p.Bytes
