@@ -96,6 +96,9 @@ func (b sessionBackend) ViewOffsets(ctx context.Context, v *catalog.View) [][]ui
 // viewOffsets are the offsets each shard of v folded up to, from a
 // replica here or on another node.
 func viewOffsets(ctx context.Context, n *Node, v *catalog.View) [][]uint64 {
+	if v.Sched != nil {
+		return [][]uint64{n.router.SchedOffsets(ctx, v)}
+	}
 	out := make([][]uint64, len(v.Groups))
 	for i, gid := range v.Groups {
 		out[i] = n.router.ViewOffsets(ctx, gid)
@@ -108,7 +111,7 @@ func (b sessionBackend) StreamSource(st *catalog.Stream, r session.ReadPolicy) e
 }
 
 func (b sessionBackend) ViewSource(v *catalog.View, r session.ReadPolicy) exec.Source {
-	return b.n.router.ViewSource(v, r.Linearizable, r.Skip)
+	return b.n.router.ViewSource(v, r.Linearizable, r.Skip, r.Notice)
 }
 
 func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
