@@ -106,7 +106,7 @@ func (h *harness) scheduleViews(d *datadriven.TestData) (string, error) {
 		fmt.Fprintf(&b, "assign %s to %s (epoch %d)\n", a.View, h.name(a.Node), a.Epoch)
 	}
 	for _, o := range p.Ops {
-		fmt.Fprintf(&b, "%s %s from=%s to=%s (%s)\n", o.Type, o.View, h.name(o.From), h.name(o.To), o.Step)
+		fmt.Fprintf(&b, "%s %s (%s)\n", o.Type, o.View, o.Step)
 	}
 	if b.Len() == 0 {
 		return "nothing to do\n", nil

@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"fmt"
+
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/placement"
@@ -93,7 +95,7 @@ func PlanScheduled(in Input) ScheduledPlan {
 		if to == 0 {
 			continue
 		}
-		p.Ops = append(p.Ops, moveOp(v.Name, s.Node, to, why))
+		p.Ops = append(p.Ops, moveOp(cat, v.Name, s.Node, to, why))
 		load[to]++
 		load[s.Node]--
 		n++
@@ -101,14 +103,17 @@ func PlanScheduled(in Input) ScheduledPlan {
 	}
 	if n < limit && !moving && viewRebalanceDue(in) {
 		if m, ok := placement.ViewRebalanceMove(cat, live); ok {
-			p.Ops = append(p.Ops, moveOp(m.View, m.From, m.To, WhyViewRebalance))
+			p.Ops = append(p.Ops, moveOp(cat, m.View, m.From, m.To, WhyViewRebalance))
 		}
 	}
 	return p
 }
 
-func moveOp(view string, from, to uint64, why string) *catalog.Operation {
-	return &catalog.Operation{Type: catalog.OpMoveScheduledView, Target: "view " + view, View: view, From: from, To: to, Step: why, Auto: true}
+// moveOp is a move_scheduled_view operation; its first step says why
+// and between which nodes.
+func moveOp(cat *catalog.Catalog, view string, from, to uint64, why string) *catalog.Operation {
+	step := fmt.Sprintf("%s: from %s to %s", why, cat.NodeLabel(from), cat.NodeLabel(to))
+	return &catalog.Operation{Type: catalog.OpMoveScheduledView, Target: "view " + view, View: view, From: from, To: to, Step: step, Auto: true}
 }
 
 // viewRebalanceDue reports whether a rebalance of scheduled views may be

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -169,4 +170,13 @@ func (s *Session) waitAssigned(ctx context.Context, v *catalog.View, w pgwire.Re
 		case <-time.After(viewAssignPoll):
 		}
 	}
+}
+
+// checkScaleOutViews checks an ALTER SYSTEM SET scale_out_views value.
+func checkScaleOutViews(v string) (string, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > 100000 {
+		return "", pgerr.IntOptionRange.New(catalog.ScaleOutViews, 1, 100000, v)
+	}
+	return strconv.Itoa(n), nil
 }
