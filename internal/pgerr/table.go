@@ -720,5 +720,6 @@ var (
 	ScheduledNeedsDisk    = def("scheduled_needs_disk", InvalidParameterValue, "a scheduled view needs a disk for its checkpoints", "Name one: WITH (ha = 'scheduled', disk = '…'), or shared_disk=… in checkpoint_settings; SHOW DISKS lists them.")
 	ScheduledNoShards     = def("scheduled_no_shards", FeatureNotSupported, "option %q does not apply to a scheduled view: it runs as one task on one node", "Leave it out, or make a Raft view (ha = 'raft') to shard and replicate the view.")
 	ViewNotAssigned       = def("view_not_assigned", ObjectNotInPrerequisiteState, "no node took scheduled view %q within %s", "A scheduled view runs on a live node that is not draining, offline or decommissioning; the scheduler keeps trying. SHOW OPERATIONS and cairn_cluster.views show where it stands.")
+	ComputeLeadsNothing   = def("compute_leads_nothing", ObjectNotInPrerequisiteState, "node %q is a compute node: it holds no replicas, so it cannot lead shards", "FAILOVER TO a data node; compute nodes run scheduled views and queries.")
 	StillOwnsViews        = def("still_owns_views", SerializationFailure, "node %q still owns %d scheduled views after %s", "SHOW OPERATIONS shows the move_scheduled_view operations handing them off.")
 )
