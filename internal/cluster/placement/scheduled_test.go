@@ -58,6 +58,13 @@ func (h *harness) runScheduled(d *datadriven.TestData) (out string, ok bool, err
 		}
 		h.cat = next
 		return "", true, nil
+	case "handoff":
+		v := h.cat.Views[d.CmdArgs[0].Key]
+		if v == nil || v.Sched == nil {
+			return "", true, fmt.Errorf("no scheduled view %q", d.CmdArgs[0].Key)
+		}
+		v.Sched.Handoff = true
+		return "", true, nil
 	case "show-views":
 		return h.showViews(), true, nil
 	}

@@ -32,6 +32,7 @@ const (
 	WhyOwnerDead     = "owner dead"
 	WhyOwnerLeaving  = "owner leaving"
 	WhyViewRebalance = "rebalance"
+	WhyHandoffLeft   = "finishing a hand-off"
 )
 
 // defaultViewMoves bounds a round's decisions on scheduled views when
@@ -47,6 +48,10 @@ const defaultViewMoves = 8
 //   - an owner an operator is draining, taking offline or
 //     decommissioning: a move_scheduled_view operation that hands it off
 //     with a final checkpoint;
+//   - a hand-off asked for (Sched.Handoff) with no move under way (its
+//     move was cancelled or failed; the owner stopped folding): a move
+//     to another node, or, when none can take it, a direct assignment
+//     back to the owner at a new epoch;
 //   - an owner that is suspect, or unknown: nothing yet;
 //
 // then, with auto_rebalance, when no scheduled view is being moved and
@@ -88,6 +93,17 @@ func PlanScheduled(in Input) ScheduledPlan {
 			why = WhyOwnerDead
 		case !owner.CanOwnViews():
 			why = WhyOwnerLeaving
+		case s.Handoff:
+			// A hand-off whose move ended without assigning (cancelled,
+			// failed): the owner has stopped folding, so finish it —
+			// elsewhere, or back on the owner (a new epoch restarts its
+			// task from the final checkpoint).
+			why = WhyHandoffLeft
+			if live.IsLive(s.Node) && placement.ViewOwner(cat, live, s.Node, load) == 0 {
+				p.Assign = append(p.Assign, Assignment{View: v.Name, ViewID: v.ID, Node: s.Node, Epoch: s.Epoch})
+				n++
+				continue
+			}
 		default:
 			continue
 		}
