@@ -27,9 +27,6 @@ import (
 // none is given.
 const defaultSchedInterval = 5 * time.Second
 
-// haOptions are the WITH options choosing a view's HA model.
-var haOptions = []string{"ha", "disk", "checkpoint_interval"}
-
 // ckSettings is what checkpoint_settings says (checkCheckpointSettings).
 type ckSettings struct {
 	interval string // Go form; "" if not given
