@@ -403,7 +403,6 @@ var (
 	BackfillWaitCanceled       = def("backfill_wait_canceled", QueryCanceled, "%s while waiting for the back-fill of view %q; the view was created and its back-fill goes on in the background", "")
 	StreamTargetNotFound       = def("stream_target_not_found", UndefinedTable, "pipelinedb.stream_targets names view %q, which does not exist", "SET pipelinedb.stream_targets to views over the stream you insert into, or RESET it to feed every view.")
 	StreamTargetOtherStream    = def("stream_target_other_stream", InvalidParameterValue, "pipelinedb.stream_targets names view %q, which reads stream %q, not %q", "SET pipelinedb.stream_targets to views over the stream you insert into, or RESET it to feed every view.")
-	SharedCheckpointsLater     = def("shared_checkpoints_unavailable", FeatureNotSupported, "shared (object-storage) checkpoints are not available yet; views are Raft-replicated", "Leave out storage_type=shared (storage_type=local is what every view uses).")
 	CheckpointIntervalTwice    = def("checkpoint_interval_twice", InvalidParameterValue, "the checkpoint interval is given twice", "Give it once: SETTINGS checkpoint_interval = 5, or checkpoint_settings = 'interval=5'.")
 	ViewReplaceUnsupported     = def("view_replace_unsupported", FeatureNotSupported, "CREATE OR REPLACE cannot replace continuous view %q", "")
 	CheckpointEntryUnsupported = def("checkpoint_entry_unsupported", FeatureNotSupported, "checkpoint_settings: %s is not supported: %s", "")
