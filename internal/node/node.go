@@ -304,7 +304,7 @@ func Start(cfg Config) (*Node, error) {
 	n.router = router.New(n.ctx, router.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Store: n.store, Replicas: n.replicas,
 		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing,
 		Sched: schedOwner{n}, Disk: n.diskOf})
-	n.ops = ops.New(n.ctx, ops.Config{Cluster: ops.Parts{Meta: n.member, Shards: n.router}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
+	n.ops = ops.New(n.ctx, ops.Config{Cluster: opsCluster{Parts: ops.Parts{Meta: n.member, Shards: n.router}, n: n}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
 	n.audit = newAuditor(func(ctx context.Context, c catalog.Command) error {
 		_, err := n.proposeMeta(ctx, c)
 		return err

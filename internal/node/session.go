@@ -129,6 +129,8 @@ func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
 		return systables.Views(b.n.ctx, st), true, nil
 	case systables.AuditLogTable:
 		return systables.AuditLog(st.Catalog()), true, nil
+	case "compute_load": // issue 13; the owners' lag: clusterStatus.ScheduledLag (schedplace.go)
+		return systables.ComputeLoad(b.n.ctx, st), true, nil
 	case "leader_terms":
 		t, err := systables.LeaderTerms(st)
 		return t, true, err
