@@ -155,4 +155,3 @@ func (s *S3Server) signal(sig syscall.Signal) error {
 
 // Log returns what the server printed.
 func (s *S3Server) Log() string { return s.log.String() }
-
