@@ -530,9 +530,14 @@ func TestElasticBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	disk := func(name, endpoint, bucket, secret string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s3.ReadOnlyUser(ctx, "reader", "reader-secret-1234"); err != nil {
+		t.Fatal(err)
+	}
+	disk := func(name, endpoint, bucket, access, secret string) string {
 		return fmt.Sprintf("CREATE DISK %s (type = 's3', endpoint = '%s', bucket = '%s', region = '%s', access_key_id = '%s', secret_access_key = '%s')",
-			name, endpoint, bucket, s3.Region, s3.AccessKey, secret)
+			name, endpoint, bucket, s3.Region, access, secret)
 	}
 	if _, err := queryText(p, "CREATE STREAM s (id int8)"); err != nil {
 		t.Fatal(err)
@@ -546,12 +551,14 @@ func TestElasticBadInput(t *testing.T) {
 			[]string{"42704"}, `disk "nosuch" does not exist`},
 		{"checkpoint_settings naming a missing disk", `CREATE MATERIALIZED VIEW v2 AS SELECT count(*) AS n FROM s SETTINGS checkpoint_settings = 'storage_type=shared;shared_disk=nosuch'`,
 			[]string{"42704"}, `disk "nosuch" does not exist`},
-		{"wrong credentials", disk("bad_key", s3.Endpoint, s3.Bucket, "not-the-secret"),
+		{"wrong credentials", disk("bad_key", s3.Endpoint, s3.Bucket, s3.AccessKey, "not-the-secret"),
 			[]string{"28000", "42501"}, "refused"},
-		{"unreachable endpoint", disk("bad_host", unreachable, s3.Bucket, s3.SecretKey),
+		{"unreachable endpoint", disk("bad_host", unreachable, s3.Bucket, s3.AccessKey, s3.SecretKey),
 			[]string{"08001", "58030"}, unreachable},
-		{"missing bucket", disk("bad_bucket", s3.Endpoint, "no-such-bucket", s3.SecretKey),
+		{"missing bucket", disk("bad_bucket", s3.Endpoint, "no-such-bucket", s3.AccessKey, s3.SecretKey),
 			[]string{"42704"}, "no-such-bucket"},
+		{"no write permission", disk("read_only", s3.Endpoint, s3.Bucket, "reader", "reader-secret-1234"),
+			[]string{"42501"}, "cannot write"},
 	} {
 		start := time.Now()
 		_, err := queryText(p, tc.sql)
@@ -561,7 +568,7 @@ func TestElasticBadInput(t *testing.T) {
 			t.Errorf("%s: %s\n  got %v, want SQLSTATE %v and a message containing %q", tc.name, tc.sql, err, tc.codes, tc.msg)
 			continue
 		}
-		if strings.Contains(pe.Message+pe.Detail+pe.Hint, s3.SecretKey) || strings.Contains(pe.Message+pe.Detail+pe.Hint, "not-the-secret") {
+		if all := pe.Message + pe.Detail + pe.Hint; strings.Contains(all, s3.SecretKey) || strings.Contains(all, "not-the-secret") || strings.Contains(all, "reader-secret") {
 			t.Errorf("%s: the error quotes the secret: %v", tc.name, err)
 		}
 		if took > 10*time.Second {
@@ -582,8 +589,6 @@ func TestElasticBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	for o := range cl.ListObjects(ctx, s3.Bucket, minio.ListObjectsOptions{Recursive: true}) {
 		t.Errorf("the bucket holds %q (%v) after refused statements", o.Key, o.Err)
 	}
