@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -569,28 +568,28 @@ func TestElasticBadInput(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, sql string
-		codes     []string // the SQLSTATE (alternatives: a choice left to the implementation)
-		msg       string   // a part of the message
+		code      string // the SQLSTATE
+		msg       string // a part of the message
 	}{
 		{"view on a missing disk", `CREATE MATERIALIZED VIEW v1 WITH (ha = 'scheduled', disk = 'nosuch') AS SELECT count(*) AS n FROM s`,
-			[]string{"42704"}, `disk "nosuch" does not exist`},
+			"42704", `disk "nosuch" does not exist`},
 		{"checkpoint_settings naming a missing disk", `CREATE MATERIALIZED VIEW v2 AS SELECT count(*) AS n FROM s SETTINGS checkpoint_settings = 'storage_type=shared;shared_disk=nosuch'`,
-			[]string{"42704"}, `disk "nosuch" does not exist`},
+			"42704", `disk "nosuch" does not exist`},
 		{"wrong credentials", disk("bad_key", s3.Endpoint, s3.Bucket, s3.AccessKey, "not-the-secret"),
-			[]string{"28000", "42501"}, "refused"},
+			"28000", "the access key was refused"},
 		{"unreachable endpoint", disk("bad_host", unreachable, s3.Bucket, s3.AccessKey, s3.SecretKey),
-			[]string{"08001", "58030"}, unreachable},
+			"58030", "could not reach " + unreachable},
 		{"missing bucket", disk("bad_bucket", s3.Endpoint, "no-such-bucket", s3.AccessKey, s3.SecretKey),
-			[]string{"42704"}, "no-such-bucket"},
+			"42704", `bucket "no-such-bucket" does not exist`},
 		{"no write permission", disk("read_only", s3.Endpoint, s3.Bucket, "reader", "reader-secret-1234"),
-			[]string{"42501"}, "cannot write"},
+			"42501", `cannot write to bucket "` + s3.Bucket + `"`},
 	} {
 		start := time.Now()
 		_, err := queryText(p, tc.sql)
 		took := time.Since(start)
 		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || !slices.Contains(tc.codes, pe.Code) || !strings.Contains(pe.Message, tc.msg) {
-			t.Errorf("%s: %s\n  got %v, want SQLSTATE %v and a message containing %q", tc.name, tc.sql, err, tc.codes, tc.msg)
+		if !errors.As(err, &pe) || pe.Code != tc.code || !strings.Contains(pe.Message, tc.msg) {
+			t.Errorf("%s: %s\n  got %v, want SQLSTATE %s and a message containing %q", tc.name, tc.sql, err, tc.code, tc.msg)
 			continue
 		}
 		if all := pe.Message + pe.Detail + pe.Hint; strings.Contains(all, s3.SecretKey) || strings.Contains(all, "not-the-secret") || strings.Contains(all, "reader-secret") {
