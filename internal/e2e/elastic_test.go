@@ -544,7 +544,9 @@ func TestScheduledViewStaleOwner(t *testing.T) {
 
 // TestElasticBadInput: every bad disk or scheduled view is refused with a
 // clear SQLSTATE and message, and leaves nothing behind: no disk, no
-// view, no object in the bucket.
+// view, no object in the bucket. A backup to a missing disk and a restore
+// into a cluster that is not empty are refused too, and a disk in use
+// cannot be dropped.
 func TestElasticBadInput(t *testing.T) {
 	t.Parallel()
 	s3 := testutil.StartS3(t)
@@ -617,13 +619,30 @@ func TestElasticBadInput(t *testing.T) {
 		t.Errorf("the bucket holds %q (%v) after refused statements", o.Key, o.Err)
 	}
 
+	// A backup to a missing disk; a restore into a cluster that has a
+	// stream (from a backup that exists) changes nothing.
+	if _, err := queryText(p, s3.CreateDiskSQL("d", diskPrefix)); err != nil {
+		t.Fatal(err)
+	}
+	var pe *pgconn.PgError
+	if _, err := queryText(p, "BACKUP ALL TO DISK nosuch"); !errors.As(err, &pe) || pe.Code != "42704" || !strings.Contains(pe.Message, `disk "nosuch" does not exist`) {
+		t.Errorf("BACKUP to a missing disk: %v, want 42704", err)
+	}
+	if out, err := queryText(p, "BACKUP ALL TO DISK d"); err != nil || !strings.Contains(out, "|done|") {
+		t.Fatalf("BACKUP ALL TO DISK d: %q %v", out, err)
+	}
+	if _, err := queryText(p, "RESTORE ALL FROM DISK d"); !errors.As(err, &pe) || pe.Code != "55000" || !strings.Contains(pe.Message, "RESTORE needs an empty cluster") {
+		t.Errorf("RESTORE into a cluster with a stream: %v, want 55000 RESTORE needs an empty cluster", err)
+	}
+	if out, err := queryText(p, "SELECT (SELECT count(*) FROM cairn_cluster.streams), (SELECT count(*) FROM cairn_cluster.views)"); err != nil || out != "1|0" {
+		t.Errorf("streams|views after the refused RESTORE: %q %v, want 1|0", out, err)
+	}
+
 	// A disk in use cannot be dropped; the view keeps working.
-	if _, err := queryText(p, s3.CreateDiskSQL("d", diskPrefix)+`;
-		CREATE MATERIALIZED VIEW sv WITH (ha = 'scheduled', disk = 'd') AS SELECT count(*) AS n FROM s`); err != nil {
+	if _, err := queryText(p, `CREATE MATERIALIZED VIEW sv WITH (ha = 'scheduled', disk = 'd') AS SELECT count(*) AS n FROM s`); err != nil {
 		t.Fatal(err)
 	}
 	_, err = queryText(p, "DROP DISK d")
-	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != "55006" || !strings.Contains(pe.Message, "sv") {
 		t.Errorf("DROP DISK d under view sv: %v, want 55006 naming sv", err)
 	}
