@@ -389,66 +389,62 @@ func TestScheduledViewObjectStoreDown(t *testing.T) {
 
 // TestScheduledViewScaleOutIn: one data node owns two scheduled views
 // (one made WITH (ha = 'scheduled'), one with SETTINGS
-// checkpoint_settings); a compute node added under load gets one of them
-// (auto_rebalance, an operation that hands the view off with a final
-// checkpoint). Then the compute node is drained: its view hands back, the
-// node owns none, and both views equal their stream recomputed.
+// checkpoint_settings). A compute node added under load takes both
+// (auto_rebalance pulls scheduled views off data nodes onto compute
+// nodes), each by a move_scheduled_view operation that hands the view off
+// with a final checkpoint. Then the compute node is drained: the drain
+// ends only once both views are handed back, the node owns none, and
+// both views equal their stream recomputed.
 func TestScheduledViewScaleOutIn(t *testing.T) {
 	t.Parallel()
 	c := startElastic(t, 1, 0, "2s")
 	c.must(fmt.Sprintf(schedSchema, 1, "1s") + `;
 		CREATE MATERIALIZED VIEW sv2 AS SELECT count(*) AS n, sum(id) AS ids FROM s
 			SETTINGS checkpoint_settings = 'storage_type=shared;shared_disk=d;interval=1'`)
-	a, b := c.waitOwned("sv"), c.waitOwned("sv2")
-	if a.owner != "n1" || b.owner != "n1" {
-		t.Fatalf("with one node: sv on %s, sv2 on %s", a.owner, b.owner)
+	views := []string{"sv", "sv2"}
+	was := map[string]schedInfo{}
+	for _, v := range views {
+		i := c.waitOwned(v)
+		if i.owner != "n1" {
+			t.Fatalf("with one node: %s on %s", v, i.owner)
+		}
+		was[v] = i
 	}
 	w := startWriter(c.opsCluster, "s", 50)
 	w.waitAcks(t, 20, 20*time.Second)
 
+	// Scale out.
 	c.addCompute("c1")
 	c.waitLive(2)
 	added := time.Now()
-	var moved string
-	var on schedInfo
-	waitUntil(t, 60*time.Second, func() (bool, string) {
-		for _, v := range []string{"sv", "sv2"} {
-			if i, err := c.sched(v); err == nil && i.owner == "c1" {
-				moved, on = v, i
-				return true, ""
-			}
-		}
-		return false, "no view moved to c1"
-	})
-	t.Logf("%s moved to the new compute node c1 %s after it joined (epoch %d)", moved, time.Since(added).Round(100*time.Millisecond), on.epoch)
-	c.waitMoveOp(moved, 1)
-	stay := "sv"
-	if moved == "sv" {
-		stay = "sv2"
+	for _, v := range views {
+		on := c.waitSched(v, 60*time.Second, v+" moved to c1", func(i schedInfo) bool { return i.owner == "c1" && i.epoch > was[v].epoch })
+		c.waitMoveOp(v, 1)
+		was[v] = c.waitCheckpoint(v, on, 20*time.Second)
+		t.Logf("%s moved to the new compute node c1 at epoch %d and checkpointed there %s after it joined", v, on.epoch, time.Since(added).Round(100*time.Millisecond))
 	}
-	if i, err := c.sched(stay); err != nil || i.owner != "n1" {
-		t.Errorf("%s: %s %v, want it still on n1 (one move evens 2 views over 2 nodes)", stay, i, err)
-	}
-	on = c.waitCheckpoint(moved, on, 20*time.Second)
 	c.checkHandedOff()
-	if v, ok, err := c.metric("c1", "cairn_scheduled_views", ""); err != nil || !ok || v != 1 {
-		t.Errorf("cairn_scheduled_views on c1: %v (found %v, %v), want 1", v, ok, err)
+	if v, ok, err := c.metric("c1", "cairn_scheduled_views", ""); err != nil || !ok || v != 2 {
+		t.Errorf("cairn_scheduled_views on c1: %v (found %v, %v), want 2", v, ok, err)
 	}
 	w.waitAcks(t, 10, 20*time.Second)
 
-	// Scale in: drain c1; its view hands off to n1 before the drain ends.
+	// Scale in: drain c1; the drain ends once its views are handed off.
 	id := c.op("ALTER NODE 'c1' DRAIN")
 	took := c.waitOp(id, 60*time.Second)
-	back, err := c.sched(moved)
-	if err != nil || back.owner != "n1" || back.epoch <= on.epoch {
-		t.Fatalf("after the drain of c1 (%s): %s %v, want n1 at a newer epoch than %d", took.Round(100*time.Millisecond), back, err, on.epoch)
+	for _, v := range views {
+		back, err := c.sched(v)
+		if err != nil || back.owner != "n1" || back.epoch <= was[v].epoch {
+			t.Fatalf("after the drain of c1 (%s): %s: %s %v, want n1 at a newer epoch than %d", took.Round(100*time.Millisecond), v, back, err, was[v].epoch)
+		}
+		c.waitMoveOp(v, 2)
+		c.waitCheckpoint(v, back, 20*time.Second)
 	}
-	c.waitMoveOp(moved, 2)
+	t.Logf("the drain of c1 handed both views back to n1 in %s", took.Round(100*time.Millisecond))
+	c.checkHandedOff()
 	if v, ok, err := c.metric("c1", "cairn_scheduled_views", ""); err != nil || !ok || v != 0 {
 		t.Errorf("cairn_scheduled_views on the drained c1: %v (found %v, %v), want 0", v, ok, err)
 	}
-	c.waitCheckpoint(moved, back, 20*time.Second)
-	c.checkHandedOff()
 	w.waitAcks(t, 10, 20*time.Second)
 	c.stop("c1")
 	c.checkExactlyOnce(w, "sv")
