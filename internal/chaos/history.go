@@ -145,7 +145,7 @@ type History struct {
 	// Owners are chaos_sched's owners over the run; Moves the
 	// move_scheduled_view operations in cairn_cluster.operations at the
 	// end, by status.
-	Owners []OwnerChange   `json:"owners,omitempty"`
+	Owners []OwnerChange  `json:"owners,omitempty"`
 	Moves  map[string]int `json:"moves,omitempty"`
 	// Notes are things a person should know about the run (a node that
 	// did not come back, a final read that failed).

@@ -57,7 +57,7 @@ type Report struct {
 	Crashes      []string       `json:"crashes,omitempty"`
 	// Owners and Moves: the scheduled view's owners over the run and its
 	// move_scheduled_view operations by status (History's).
-	Owners []OwnerChange   `json:"scheduled_view_owners,omitempty"`
+	Owners []OwnerChange  `json:"scheduled_view_owners,omitempty"`
 	Moves  map[string]int `json:"scheduled_view_moves,omitempty"`
 	Pass   bool           `json:"pass"`
 }

@@ -101,11 +101,11 @@ type runner struct {
 	s3       *testutil.S3Server // the elastic tier's object store; nil without it
 	dataRoot string
 	nextID   atomic.Int64
-	acked  atomic.Int64
-	failed atomic.Int64
-	readsN atomic.Int64
-	progMu sync.Mutex
-	runCtx context.Context // the campaign's: cancelled on Ctrl-C
+	acked    atomic.Int64
+	failed   atomic.Int64
+	readsN   atomic.Int64
+	progMu   sync.Mutex
+	runCtx   context.Context // the campaign's: cancelled on Ctrl-C
 }
 
 func (r *runner) logf(format string, args ...any) {
