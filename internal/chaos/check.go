@@ -22,6 +22,7 @@ const (
 	CheckNameSplitBrain = testutil.CheckNameSplitBrain
 	CheckNameDiskFail   = "disk_fail_kept_serving"
 	CheckNameScheduled  = "scheduled_view"
+	CheckNameSecret     = "disk_secret_in_logs"
 )
 
 // CheckResult is the verdict of one safety check.
@@ -214,7 +215,33 @@ func CheckAll(h *History) []CheckResult {
 		CheckDiskFail(h.Faults, h.Batches),
 	}
 	if h.Scheduled {
-		out = append(out, CheckScheduledView(h.Rows, h.Views))
+		out = append(out, CheckScheduledView(h.Rows, h.Views), CheckSecret(h.LogsScanned, h.SecretLeaks))
+	}
+	return out
+}
+
+// CheckSecret fails for every node log that holds the disk's secret
+// access key (leaks names them; scanned counts the logs read).
+func CheckSecret(scanned int, leaks []string) CheckResult {
+	res := CheckResult{Name: CheckNameSecret, Checked: scanned}
+	for _, l := range leaks {
+		res.Fail("%s", l)
+	}
+	if scanned == 0 {
+		res.Fail("no node log was scanned")
+	}
+	res.Note = "the object store's secret access key must appear in no node log"
+	return res.Done()
+}
+
+// FindSecret returns where secret appears in one node's log, by line
+// number (never the line itself: it holds the secret).
+func FindSecret(node, log, secret string) []string {
+	var out []string
+	for i, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, secret) {
+			out = append(out, fmt.Sprintf("%s.log line %d holds the disk's secret access key", node, i+1))
+		}
 	}
 	return out
 }

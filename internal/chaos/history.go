@@ -147,6 +147,10 @@ type History struct {
 	// end, by status.
 	Owners []OwnerChange  `json:"owners,omitempty"`
 	Moves  map[string]int `json:"moves,omitempty"`
+	// LogsScanned node logs were searched for the disk's secret access
+	// key; SecretLeaks says where it was found.
+	LogsScanned int      `json:"-"`
+	SecretLeaks []string `json:"-"`
 	// Notes are things a person should know about the run (a node that
 	// did not come back, a final read that failed).
 	Notes []string `json:"notes,omitempty"`

@@ -234,7 +234,11 @@ func ownersLine(rep *Report) string {
 	if len(parts) > 0 {
 		owners = strings.Join(parts, " -> ")
 	}
-	return fmt.Sprintf("chaos_sched owned by %s; move_scheduled_view operations: %s", owners, orNone(moves))
+	ops := "none"
+	if len(moves) > 0 {
+		ops = strings.Join(moves, ", ")
+	}
+	return fmt.Sprintf("chaos_sched owned by %s; move_scheduled_view operations: %s", owners, ops)
 }
 
 func nonEmpty(s string) []string {

@@ -210,6 +210,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, n := range r.c.Names() {
 		if b, err := os.ReadFile(r.c.Node(n).LogPath); err == nil {
 			h.Crashes = append(h.Crashes, FindCrashes(n, string(b))...)
+			if r.s3 != nil {
+				h.LogsScanned++
+				h.SecretLeaks = append(h.SecretLeaks, FindSecret(n, string(b), r.s3.SecretKey)...)
+			}
 		}
 	}
 	rep := BuildReport(cfg, plan, h)
