@@ -35,7 +35,11 @@ const schedViewSQL = "CREATE MATERIALIZED VIEW chaos_sched WITH (ha = 'scheduled
 // through join), shortens dead_after, and creates the disk and the
 // scheduled view; it returns once the view has an owner.
 func (r *runner) setupElastic(ctx context.Context, join string) error {
-	s3, err := testutil.StartS3Server(ctx, filepath.Join(r.dataRoot, "s3"))
+	dir := filepath.Join(r.dataRoot, "s3")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	s3, err := testutil.StartS3Server(ctx, dir)
 	if err != nil {
 		return fmt.Errorf("object store (versitygw): %w", err)
 	}
