@@ -94,6 +94,22 @@ func (v *View) HA() string {
 	return HARaft
 }
 
+// CanOwnViews reports whether scheduled views may be assigned to the
+// node (ignoring liveness, which only the caller knows): any role, but
+// not a node an operator is draining or taking out.
+func (n *Node) CanOwnViews() bool { return n.State == "" }
+
+// ScheduledCounts is, per node id, how many scheduled views it owns.
+func (c *Catalog) ScheduledCounts() map[uint64]int {
+	counts := map[uint64]int{}
+	for _, v := range c.Views {
+		if v.Sched != nil && v.Sched.Node != 0 {
+			counts[v.Sched.Node]++
+		}
+	}
+	return counts
+}
+
 // Schedule runs a statement periodically (CREATE SCHEDULE … BACKUP …
 // EVERY '1 hour'). The meta leader runs it when NextRun has passed.
 type Schedule struct {

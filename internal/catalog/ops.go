@@ -32,6 +32,9 @@ type Operation struct {
 	To    uint64 `json:"to,omitempty"`
 	Node  string `json:"node,omitempty"`
 	Total int    `json:"total,omitempty"` // node ops: replicas or leaders to move, for progress
+	// View names the scheduled view a move_scheduled_view moves (From
+	// and To are then its old and new owner).
+	View string `json:"view,omitempty"`
 }
 
 // Operation types.
@@ -83,8 +86,25 @@ func (c *Catalog) ActiveOpOn(gid uint64) *Operation {
 	return nil
 }
 
+// ActiveOpOnView returns an unfinished operation moving scheduled view
+// name, if any.
+func (c *Catalog) ActiveOpOnView(name string) *Operation {
+	for _, o := range c.SortedOps() {
+		if o.Active() && o.View == name && name != "" {
+			return o
+		}
+	}
+	return nil
+}
+
 func (cmd *CreateOperation) apply(c *Catalog) *Result {
 	o := *cmd.Operation
+	if o.View != "" {
+		// One move of a scheduled view at a time.
+		if a := c.ActiveOpOnView(o.View); a != nil {
+			return &Result{Err: pgerr.ViewMoveBusy.New(o.View, a.ID, a.Status)}
+		}
+	}
 	if o.Group != 0 {
 		if _, ok := c.ShardNodes(o.Group); !ok && o.Type != OpForceRecover && o.Group != MetaGroupID {
 			return &Result{Err: pgerr.ShardNotFound.New(o.Group)}

@@ -3,6 +3,7 @@ package objstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -46,16 +47,37 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		Region: cfg.Region,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", cfg, err)
+		return nil, fmt.Errorf("%s: %w", cfg, err)
 	}
-	ok, err := c.BucketExists(ctx, cfg.Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", cfg, err)
+	// A listing, not BucketExists: a HEAD request's error has no body, so
+	// a refused key and a key without access would both be a bare 403;
+	// a GET's error names its S3 code (S3Code).
+	lctx, cancel := context.WithCancel(ctx) // ends the listing after its first answer
+	defer cancel()
+	s := &S3{cfg: cfg, c: c}
+	for o := range c.ListObjects(lctx, cfg.Bucket, minio.ListObjectsOptions{Prefix: s.name(""), MaxKeys: 1}) {
+		if o.Err != nil {
+			if S3Code(o.Err) == "NoSuchBucket" {
+				return nil, fmt.Errorf("%s: the bucket does not exist: %w", cfg, ErrNoBucket)
+			}
+			return nil, fmt.Errorf("%s: %w", cfg, o.Err)
+		}
+		break
 	}
-	if !ok {
-		return nil, fmt.Errorf("%s: the bucket does not exist", cfg)
+	return s, nil
+}
+
+// ErrNoBucket is NewS3's error when the bucket does not exist.
+var ErrNoBucket = errors.New("objstore: no such bucket")
+
+// S3Code is the S3 error code err carries ("AccessDenied",
+// "InvalidAccessKeyId", "SignatureDoesNotMatch", …), "" when none.
+func S3Code(err error) string {
+	var r minio.ErrorResponse
+	if errors.As(err, &r) {
+		return r.Code
 	}
-	return &S3{cfg: cfg, c: c}, nil
+	return ""
 }
 
 func (s *S3) name(key string) string {

@@ -705,3 +705,66 @@ var (
 	ScheduleExists   = def("schedule_exists", DuplicateObject, "schedule %q already exists", "")
 	ScheduleNotFound = def("schedule_not_found", UndefinedObject, "schedule %q does not exist", "SHOW SCHEDULES lists the schedules.")
 )
+
+// issue 13: disks
+var (
+	DiskOptionsMissing = def("disk_options_missing", SyntaxError, "CREATE DISK needs its options in parentheses", "For example: %s, or %s.")
+	DiskOptionRepeated = def("disk_option_repeated", SyntaxError, "conflicting or redundant options: %q is given more than once", "")
+	DiskTypeMissing    = def("disk_type_missing", InvalidParameterValue, "CREATE DISK needs type = 's3' or type = 'file'", "For example: %s, or %s.")
+	DiskTypeUnknown    = def("disk_type_unknown", InvalidParameterValue, "unknown disk type %s", "type is 's3' (an S3-compatible bucket) or 'file' (a directory every node mounts at the same path).")
+	DiskOptionNotFor   = def("disk_option_not_for", InvalidParameterValue, "option %q does not apply to a disk of type '%s'", "A disk of type '%s' takes: %s.")
+	DiskOptionUnknown  = def("disk_option_unknown", InvalidParameterValue, "unrecognized disk option %q", "A disk of type '%s' takes: %s.")
+	DiskOptionType     = def("disk_option_type", InvalidParameterValue, "disk option %q takes %s, not %s", "")
+	DiskOptionEmpty    = def("disk_option_empty", InvalidParameterValue, "disk option %q must not be empty", "")
+	DiskOptionRequired = def("disk_option_required", InvalidParameterValue, "a disk of type '%s' needs the option %s", "For example: %s.")
+	DiskPathRelative   = def("disk_path_relative", InvalidParameterValue, "disk path %q is not absolute", "Give the absolute path of the shared directory, the same on every node, e.g. '/mnt/shared/cairn'.")
+	DiskEndpointForm   = def("disk_endpoint_form", InvalidParameterValue, "endpoint %q is not host:port", "Give the host and port only, without a scheme or a path: endpoint = %s, tls = %s (tls = true for https, false for http, the default).")
+	DiskBucketName     = def("disk_bucket_name", InvalidParameterValue, "invalid bucket name %q", "S3 bucket names are 3 to 63 characters: lower-case letters, digits, dots and hyphens, beginning and ending with a letter or digit.")
+	DiskPrefixForm     = def("disk_prefix_form", InvalidParameterValue, "invalid prefix %q", "A prefix is names separated by '/', without a leading or trailing '/' and without empty, '.' or '..' parts, e.g. 'prod/cairn'.")
+)
+
+// issue 13: disks (CREATE DISK's probe of the store). An endpoint that
+// cannot be reached is 58030 (io_error), not class 08: class 08 says the
+// client's own connection failed, and drivers and pools drop a
+// connection that reports it.
+var (
+	DiskUnreachable    = def("disk_unreachable", IOError, "could not reach %s: %s", "Check that endpoint is the host:port of an S3 server this node can reach. Nothing was created.")
+	DiskTLSMismatch    = def("disk_tls_mismatch", IOError, "could not talk to %s over %s: %s", "Use tls = %s. Nothing was created.")
+	DiskKeyRefused     = def("disk_key_refused", InvalidAuthorization, "the access key was refused by %s", "Check access_key_id (%s) and secret_access_key. Nothing was created.")
+	DiskNoBucket       = def("disk_no_bucket", UndefinedObject, "bucket %q does not exist at %s", "Create the bucket first: Cairn does not create buckets. Nothing was created.")
+	DiskNoRead         = def("disk_no_read", InsufficientPrivilege, "cannot read bucket %q at %s: access denied", "Give the access key s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on the bucket. Nothing was created.")
+	DiskNoWrite        = def("disk_no_write", InsufficientPrivilege, "cannot write to bucket %q at %s: access denied", "The access key may list the bucket but not %s objects: give it s3:PutObject, s3:GetObject and s3:DeleteObject. Nothing was created.")
+	DiskDirMissing     = def("disk_dir_missing", UndefinedFile, "directory %q does not exist on node %s", "Mount the shared directory at this path on every node (Cairn does not create it), then run CREATE DISK again.")
+	DiskNotDir         = def("disk_not_dir", IOError, "%q on node %s is not a directory", "Give the path of the shared directory.")
+	DiskDirNotWritable = def("disk_dir_not_writable", InsufficientPrivilege, "cannot write to directory %q on node %s: %s", "Every node's cairn process must be able to create, read and delete files there. Nothing was created.")
+	DiskProbeFailed    = def("disk_probe_failed", IOError, "disk %q does not work: %v", "Nothing was created: fix the store and run CREATE DISK again.")
+)
+
+// UndefinedFile is SQLSTATE 58P01.
+const UndefinedFile = "58P01"
+
+// issue 13: schedrun
+var (
+	SchedViewNotHere      = def("sched_view_not_here", SerializationFailure, "scheduled view %q is not running on node %s at epoch %d", "The view is being loaded or moved to another node; retry in a moment.")
+	SchedOwnerUnavailable = def("sched_owner_unavailable", SerializationFailure, "scheduled view %q: its owner %s cannot be read: %v", "Retry once the view has a live owner again, or SET skip_unavailable = on to read its last committed checkpoint instead.")
+	SchedNoOwner          = def("sched_no_owner", SerializationFailure, "scheduled view %q has no owner yet", "The scheduler assigns one within seconds; retry, or SET skip_unavailable = on to read its last committed checkpoint.")
+	SchedCheckpointRead   = def("sched_checkpoint_read", SerializationFailure, "scheduled view %q: its last checkpoint %s cannot be read: %v", "Check that disk %q is reachable (SHOW DISKS).")
+	SchedNoCheckpoint     = def("sched_no_checkpoint", SerializationFailure, "scheduled view %q has no committed checkpoint to read while its owner is unavailable", "Retry once the view has a live owner again.")
+)
+
+// issue 13: schedplace (placing and moving scheduled views)
+var (
+	ViewMoveBusy          = def("view_move_busy", ObjectInUse, "view %q is being moved by operation %d (%s)", "Wait for it to finish (SHOW OPERATIONS), or CANCEL OPERATION it.")
+	ViewMoveRaced         = def("view_move_raced", SerializationFailure, "view %q: its epoch changed under the move %d times", "Another assignment kept winning; the scheduler decides again in its next round.")
+	NoViewOwner           = def("no_view_owner", ObjectNotInPrerequisiteState, "no live node can own scheduled view %q", "A scheduled view runs on a live node that is not draining, offline or decommissioning; start a node (cairn start --role compute adds one that holds no data).")
+	ViewNotStarted        = def("view_not_started", ObjectNotInPrerequisiteState, "view %q was assigned to %s at epoch %d, which has not reported it running within %s", "The new owner may be failing to load the view's checkpoint: see its log; cairn_cluster.views shows the owner and the last checkpoint.")
+	BadViewHA             = def("bad_view_ha", InvalidParameterValue, "ha must be 'raft' or 'scheduled', got %q", "ha = 'raft' (the default) replicates the view's state with Raft; ha = 'scheduled' runs it on one node that checkpoints to a disk (WITH (ha = 'scheduled', disk = '…')).")
+	SharedDiskNeedsShared = def("shared_disk_needs_shared", InvalidParameterValue, "shared_disk=%s needs storage_type=shared", "checkpoint_settings = 'storage_type=shared;shared_disk=<disk>' makes a scheduled view.")
+	RaftViewDisk          = def("raft_view_disk", InvalidParameterValue, "a view with ha = 'raft' checkpoints into its Raft replicas, not to a disk", "Use ha = 'scheduled' to checkpoint to a disk, or leave out the disk.")
+	DiskNeedsScheduled    = def("disk_needs_scheduled", InvalidParameterValue, "disk = '%s' needs ha = 'scheduled'", "WITH (ha = 'scheduled', disk = '…') makes a scheduled view; Raft views keep their state in their replicas.")
+	ViewHADisagree        = def("view_ha_disagree", InvalidParameterValue, "%s and %s disagree", "Say it once: WITH (ha = 'scheduled', disk = '…') or SETTINGS checkpoint_settings = 'storage_type=shared;shared_disk=…'.")
+	ScheduledNeedsDisk    = def("scheduled_needs_disk", InvalidParameterValue, "a scheduled view needs a disk for its checkpoints", "Name one: WITH (ha = 'scheduled', disk = '…'), or shared_disk=… in checkpoint_settings; SHOW DISKS lists them.")
+	ScheduledNoShards     = def("scheduled_no_shards", FeatureNotSupported, "option %q does not apply to a scheduled view: it runs as one task on one node", "Leave it out, or make a Raft view (ha = 'raft') to shard and replicate the view.")
+	ViewNotAssigned       = def("view_not_assigned", ObjectNotInPrerequisiteState, "no node took scheduled view %q within %s", "A scheduled view runs on a live node that is not draining, offline or decommissioning; the scheduler keeps trying. SHOW OPERATIONS and cairn_cluster.views show where it stands.")
+	StillOwnsViews        = def("still_owns_views", SerializationFailure, "node %q still owns %d scheduled views after %s", "SHOW OPERATIONS shows the move_scheduled_view operations handing them off.")
+)

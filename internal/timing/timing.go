@@ -78,6 +78,10 @@ type Timing struct {
 	DrainTimeout      time.Duration // a drain's wait for the node to lead nothing
 	FailoverTimeout   time.Duration // a failover's wait for the preferred node to lead
 	RecoverTimeout    time.Duration // ALTER NODE … RECOVER's wait for the node to heartbeat
+	// Scheduled views (issue 13): a move's wait for the live owner's
+	// final checkpoint before it assigns the view anyway (and the new
+	// owner replays), and its wait for the new owner to run the view.
+	ViewHandoffTimeout, ViewStartTimeout time.Duration
 
 	// Short waits between retries (backoffs grow from the step).
 	AppendBackoff   time.Duration // step of the wait before retrying an append with no leader hint (×attempt, up to ×10)
@@ -118,6 +122,7 @@ func Default() Timing {
 		OpPoll: 250 * time.Millisecond, CatchUpPoll: 200 * time.Millisecond, TransferPoll: 100 * time.Millisecond,
 		FailoverPoll: 500 * time.Millisecond, ProgressEvery: time.Second, UndoTimeout: 20 * time.Second,
 		DrainTimeout: time.Minute, FailoverTimeout: time.Minute, RecoverTimeout: 10 * time.Minute,
+		ViewHandoffTimeout: 15 * time.Second, ViewStartTimeout: time.Minute,
 
 		AppendBackoff: 10 * time.Millisecond, JoinBackoff: 200 * time.Millisecond, SpinPoll: 5 * time.Millisecond,
 		GroupsReadyPoll: 2 * time.Millisecond, ForwardPoll: 20 * time.Millisecond, CatalogPoll: 10 * time.Millisecond,

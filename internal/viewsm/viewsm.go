@@ -285,6 +285,16 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 	if err != nil {
 		return err
 	}
+	if wb == nil {
+		// ApplyLocal: memory only; dirty and deleted gather the changes
+		// for the next Capture.
+		sm.mu.offsets = to
+		sm.mu.win = sm.win
+		if skipped != nil {
+			return *skipped
+		}
+		return nil
+	}
 	if err := wb.Set(sm.logKey(index), buf, nil); err != nil {
 		return err
 	}

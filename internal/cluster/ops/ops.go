@@ -226,6 +226,8 @@ func (e *Executor) execOp(ctx context.Context, o *catalog.Operation) {
 		err = e.execFailover(ctx, o)
 	case catalog.OpRebalance:
 		err = e.execRebalance(ctx, o)
+	case catalog.OpMoveScheduledView:
+		err = e.execMoveView(ctx, o) // scheduled.go
 	default:
 		err = fmt.Errorf("unknown operation type %q", o.Type)
 	}
@@ -467,7 +469,8 @@ func (e *Executor) execEvacuate(ctx context.Context, o *catalog.Operation) error
 		if !nd.Evacuating() {
 			return pgerr.EvacuationStopped.New(o.Node, e.state(nd))
 		}
-		left := cat.ReplicaCounts()[nd.ID]
+		// Replicas to move and scheduled views to hand off (scheduled.go).
+		left := cat.ReplicaCounts()[nd.ID] + ownedViews(cat, nd.ID)
 		if o.Total == 0 && left > 0 {
 			o.Total = left
 		}
@@ -489,8 +492,8 @@ func (e *Executor) execEvacuate(ctx context.Context, o *catalog.Operation) error
 			if o.Total > 0 {
 				p = float64(o.Total-left) / float64(o.Total) * 0.95
 			}
-			msg := fmt.Sprintf("%d of %d replicas moved off", o.Total-left, o.Total)
-			if left > 0 && placement.Target(cat, e.c.Live(cat), nil) == 0 {
+			msg := fmt.Sprintf("%d of %d replicas and scheduled views moved off", o.Total-left, o.Total)
+			if cat.ReplicaCounts()[nd.ID] > 0 && placement.Target(cat, e.c.Live(cat), nil) == 0 {
 				msg += "; waiting: no other live data node can take them"
 			} else if left == 0 {
 				msg += "; leaving the meta group's voters"
@@ -506,30 +509,38 @@ func (e *Executor) execEvacuate(ctx context.Context, o *catalog.Operation) error
 }
 
 // execDrain waits until the draining node leads nothing (it hands its
-// leaders away itself, see balanceLeaders), for at most a minute.
+// leaders away itself, see balanceLeaders) and owns no scheduled view
+// (the scheduler hands them off, scheduled.go), for at most
+// DrainTimeout (plus a view hand-off's bounds when it owns views).
 func (e *Executor) execDrain(ctx context.Context, o *catalog.Operation) error {
 	nd := e.c.Catalog().Nodes[o.Node]
 	if nd == nil {
 		return pgerr.NodeNotFound.New(o.Node)
 	}
-	deadline := e.clock.Now().Add(e.t.DrainTimeout)
+	timeout := e.t.DrainTimeout
+	if ownedViews(e.c.Catalog(), nd.ID) > 0 {
+		timeout += e.viewWait()
+	}
+	deadline := e.clock.Now().Add(timeout)
 	for i := 0; e.clock.Now().Before(deadline); i++ {
-		if cur := e.c.Catalog().Nodes[o.Node]; cur == nil || cur.State != catalog.NodeDraining {
+		cat := e.c.Catalog()
+		if cur := cat.Nodes[o.Node]; cur == nil || cur.State != catalog.NodeDraining {
 			return pgerr.NoLongerDraining.New(o.Node)
 		}
 		led, err := e.c.LeadersOn(ctx, nd.ID)
 		if err == nil {
+			views := ownedViews(cat, nd.ID)
 			if o.Total == 0 {
-				o.Total = max(led, 1)
+				o.Total = max(led+views, 1)
 			}
-			if led == 0 {
+			if led == 0 && views == 0 {
 				return nil
 			}
 			if i%4 == 0 {
 				// Progress never goes back, though elections may hand the
 				// node a leadership again before it passes it on.
-				p := max(o.Progress, float64(o.Total-min(led, o.Total))/float64(o.Total)*0.95)
-				if err := e.step(ctx, o, p, "%d leaders left to move", led); err != nil {
+				p := max(o.Progress, float64(o.Total-min(led+views, o.Total))/float64(o.Total)*0.95)
+				if err := e.step(ctx, o, p, "%d leaders left to move%s", led, viewsLeft(cat, nd.ID)); err != nil {
 					return err
 				}
 			}
@@ -538,7 +549,10 @@ func (e *Executor) execDrain(ctx context.Context, o *catalog.Operation) error {
 			return err
 		}
 	}
-	return pgerr.StillLeading.New(o.Node, e.t.DrainTimeout)
+	if n := ownedViews(e.c.Catalog(), nd.ID); n > 0 {
+		return pgerr.StillOwnsViews.New(o.Node, n, timeout)
+	}
+	return pgerr.StillLeading.New(o.Node, timeout)
 }
 
 // execRecoverNode waits until the recovered node is live again.
@@ -699,4 +713,6 @@ func (e *Executor) Round() {
 			created++
 		}
 	}
+	in.Settings.MaxViewMoves = e.t.MaxNewOps * 2
+	e.scheduledRound(ctx, in) // scheduled.go
 }

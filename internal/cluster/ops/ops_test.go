@@ -29,6 +29,14 @@ type fakeCluster struct {
 	calls  []string                   // shard-admin actions, in order
 	// failCreate: recording an operation on this group fails.
 	failCreate uint64
+	steps      []string // every step recorded by an operation update, in order
+}
+
+// stepLog returns the steps operations recorded, in order.
+func (f *fakeCluster) stepLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.steps)
 }
 
 func (f *fakeCluster) Catalog() *catalog.Catalog {
@@ -52,6 +60,9 @@ func (f *fakeCluster) Propose(_ context.Context, c catalog.Command) (*catalog.Re
 	defer f.mu.Unlock()
 	if co, ok := c.(*catalog.CreateOperation); ok && co.Operation.Group != 0 && co.Operation.Group == f.failCreate {
 		return nil, pgerr.New(pgerr.SerializationFailure, "no quorum for a moment")
+	}
+	if u, ok := c.(*catalog.UpdateOperation); ok {
+		f.steps = append(f.steps, u.Operation.Step)
 	}
 	next, res := catalog.Apply(f.cat, c)
 	if res.Err != nil {

@@ -30,7 +30,7 @@ import (
 //	view NAME [replicas=R]     the same, for a view
 //	placement group=G nodes=(n1,n2)   set a shard's replicas
 //	op type=T [group=G] [from=N] [to=N] [node=N] [status=S]   record an operation
-//	set KEY=VALUE ...          auto_failover, auto_rebalance (on|off), max_new_ops,
+//	set KEY=VALUE ...          auto_failover, auto_rebalance (on|off), max_new_ops, max_view_moves,
 //	                           preferred_leader (a node name or "")
 //	place shards=S replicas=R  initial placement of a new object
 //	target group=G             the node for a new replica of G
@@ -47,6 +47,15 @@ import (
 //	meta self=N voters=(..) [learners=(..)] [match=(n2:90,..)] [commit=C]
 //	                           the next meta-group membership change
 //	show                       every shard's replicas and each node's count
+//
+// and, for scheduled views (scheduled_test.go):
+//
+//	scheduled NAME [owner=N] [epoch=E]   a scheduled view (owner: a node name, #ID, or absent)
+//	view-owner [not=N]         the node a scheduled view would be assigned to
+//	view-rebalance             the next rebalance move of a scheduled view
+//	schedule-views [now=D] [started=D]   what one round decides for scheduled views
+//	assign VIEW NODE           record that NODE owns VIEW (epoch+1), as AssignView does
+//	show-views                 each scheduled view's owner and each node's count
 func TestScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		h := &harness{}
@@ -273,6 +282,9 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 	case "show":
 		return h.show(), nil
 	}
+	if out, ok, err := h.runScheduled(d); ok { // scheduled_test.go
+		return out, err
+	}
 	return "", fmt.Errorf("unknown command %q", d.Cmd)
 }
 
@@ -383,6 +395,8 @@ func (h *harness) op(d *datadriven.TestData) (string, error) {
 			o.Status = v
 		case "node":
 			o.Node = v
+		case "view":
+			o.View, o.Target = v, "view "+v
 		case "group":
 			g, err := strconv.ParseUint(v, 10, 64)
 			if err != nil {
@@ -422,6 +436,12 @@ func (h *harness) set(d *datadriven.TestData) error {
 				return err
 			}
 			h.settings.MaxNewOps = n
+		case "max_view_moves":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return err
+			}
+			h.settings.MaxViewMoves = n
 		case "preferred_leader":
 			h.pref = strings.Trim(v, `"`)
 		default:

@@ -21,6 +21,9 @@ type Settings struct {
 	AutoRebalance bool // start a rebalance when replica counts are uneven
 	// MaxNewOps bounds the replica operations one round creates.
 	MaxNewOps int
+	// MaxViewMoves bounds the scheduled views one round assigns or
+	// starts moving (PlanScheduled); 0: 8.
+	MaxViewMoves int
 	// RebalanceCooldown spaces automatic rebalances; StartupGrace is how
 	// long after the process started none is begun.
 	RebalanceCooldown, StartupGrace time.Duration
@@ -28,7 +31,7 @@ type Settings struct {
 
 // DefaultSettings are the limits the node uses, with both switches on.
 func DefaultSettings() Settings {
-	return Settings{AutoFailover: true, AutoRebalance: true, MaxNewOps: 4, RebalanceCooldown: 10 * time.Second, StartupGrace: 5 * time.Second}
+	return Settings{AutoFailover: true, AutoRebalance: true, MaxNewOps: 4, MaxViewMoves: 8, RebalanceCooldown: 10 * time.Second, StartupGrace: 5 * time.Second}
 }
 
 // Input is everything a scheduling round sees.

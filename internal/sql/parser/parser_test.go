@@ -16,6 +16,7 @@ import (
 //
 //	parse        print each statement re-formatted (errors as code, position, message)
 //	parse text   also print each statement's source text (and a view's QueryText)
+//	parse hint   also print an error's hint
 //	ast          print the full tree, positions included
 //	expr         parse one expression and print it re-formatted
 //
@@ -28,6 +29,10 @@ func TestParse(t *testing.T) {
 			case "parse", "ast":
 				stmts, texts, err := Parse(d.Input)
 				if err != nil {
+					var pe *Error
+					if d.HasArg("hint") && errors.As(err, &pe) && pe.Hint != "" {
+						return fmtErr(d.Input, err) + "HINT: " + pe.Hint + "\n"
+					}
 					return fmtErr(d.Input, err)
 				}
 				var b strings.Builder

@@ -49,7 +49,8 @@ func secretSpans(sql string) []secretSpan {
 			continue
 		}
 		j := i + 1
-		if j < len(toks) && toks[j].kind == tOp && toks[j].val == "=" {
+		eq := j < len(toks) && toks[j].kind == tOp && toks[j].val == "="
+		if eq {
 			j++
 		}
 		// The literal, and any literals right after it (a syntax
@@ -61,9 +62,10 @@ func secretSpans(sql string) []secretSpan {
 			j++
 		}
 		// A role statement's PASSWORD followed by something else than a
-		// string or NULL: a password typed without quotes, which the
-		// syntax error would quote.
-		if j == k && j < len(toks) && roleStatement(toks[stmtStart(toks, i):]) && unquotedSecret(toks[j]) {
+		// string or NULL, or a secret option (secret_access_key = …) set
+		// to a word or number: a secret typed without quotes, which an
+		// error would quote.
+		if j == k && j < len(toks) && (eq || roleStatement(toks[stmtStart(toks, i):])) && unquotedSecret(toks[j]) {
 			spans = append(spans, secretSpan{start: toks[j].start, end: toks[j].end})
 			i = j
 		}

@@ -120,7 +120,7 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 	}}, nil
 }
 
-var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "start", "sw", "step_factor", "ttl", "ttl_column", "lateness"}
+var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "start", "sw", "step_factor", "ttl", "ttl_column", "lateness", "ha", "disk", "checkpoint_interval"}
 
 // viewSettings are the Timeplus SETTINGS keys Cairn accepts.
 var viewSettings = []string{"checkpoint_settings", "checkpoint_interval"}
@@ -181,7 +181,7 @@ func (s *Session) viewFrom(cv *parser.CreateView) (st *catalog.Stream, over, cha
 
 // stateOptions are the view options that shape a view's state; a
 // transform has none.
-var stateOptions = []string{"shards", "num_shards", "replicas", "num_replicas", "start"}
+var stateOptions = []string{"shards", "num_shards", "replicas", "num_replicas", "start", "ha", "disk", "checkpoint_interval"}
 
 func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	sel := cv.Query
@@ -285,6 +285,10 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	default:
 		v.Kind = "view"
 	}
+	withInterval, err := s.viewHA(cv, v) // scheduled.go: WITH (ha = 'scheduled', …)
+	if err != nil {
+		return nil, err
+	}
 	latest := false
 	v.StartFrom = "earliest"
 	for _, o := range cv.With {
@@ -318,6 +322,8 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			}
 		case "sw", "step_factor", "ttl", "ttl_column", "lateness":
 			// Planned above (windows and expiry).
+		case "ha", "disk", "checkpoint_interval":
+			// Read by viewHA.
 		default:
 			err = unknownOption(o, "view", viewOptions)
 		}
@@ -330,11 +336,11 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		val, _ := optString(o)
 		switch o.Key {
 		case "checkpoint_settings":
-			iv, err := checkCheckpointSettings(val, o.P)
+			ck, err := checkCheckpointSettings(val, o.P)
 			if err != nil {
 				return nil, err
 			}
-			if iv != "" {
+			if iv := ck.interval; iv != "" {
 				if interval != "" {
 					return nil, pgerr.CheckpointIntervalTwice.New().WithPos(o.P)
 				}
@@ -358,9 +364,19 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		}
 		v.Settings[o.Key] = val
 	}
+	if withInterval != "" {
+		if interval != "" && interval != withInterval {
+			return nil, pgerr.ViewHADisagree.New("WITH (checkpoint_interval = …)", "the SETTINGS interval").WithPos(cv.P)
+		}
+		interval = withInterval
+	}
 	if interval != "" {
+		if v.Settings == nil {
+			v.Settings = map[string]string{}
+		}
 		v.Settings["checkpoint_interval"] = interval // normalized: what view tasks read
 	}
+	setSchedInterval(v, interval)
 	tag := "CREATE MATERIALIZED VIEW"
 	switch cv.Kind {
 	case parser.ViewContinuous:
@@ -384,7 +400,12 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		var err error
-		if v.Nodes, err = s.b.Place(v.Shards, v.Replicas); err != nil {
+		if v.Sched != nil {
+			// One owner, picked by the scheduler: refuse now if none can be.
+			if !s.canOwnViews() {
+				return "", pgerr.NoViewOwner.New(v.Name)
+			}
+		} else if v.Nodes, err = s.b.Place(v.Shards, v.Replicas); err != nil {
 			return "", err
 		}
 		// The stream's end now is what the view must have folded before
@@ -419,6 +440,11 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 		}
 		if err := s.b.WaitGroups(ctx, res.View.Groups); err != nil {
 			return "", err
+		}
+		if res.View.Sched != nil && bg != "on" && res.Notice == "" {
+			if res.View, err = s.waitAssigned(ctx, res.View, w); err != nil { // scheduled.go
+				return "", err
+			}
 		}
 		if bg != "on" {
 			if err := s.waitBackfill(ctx, res.View, w); err != nil {
@@ -493,12 +519,13 @@ func parseCheckpointInterval(v string, pos int) (string, error) {
 }
 
 // checkCheckpointSettings validates Timeplus checkpoint_settings
-// ('key=value;key=value') and returns its interval, if one is given, in
-// Go form. Every view is Raft-replicated and checkpoints into its
-// replicas' engines, synchronously in the apply of a delta: the entries
-// that say so are accepted (storage_type=local, async=false), the ones
-// asking for anything else are refused.
-func checkCheckpointSettings(v string, pos int) (interval string, err error) {
+// ('key=value;key=value') and returns what they say, the interval in Go
+// form. storage_type=local (the default: a Raft view checkpoints into
+// its replicas' engines, in the same write as each delta, so async=true
+// is refused for it) or storage_type=shared with shared_disk=<disk> (a
+// scheduled view; viewHA checks that the entries agree with each other
+// and with WITH (ha = …)).
+func checkCheckpointSettings(v string, pos int) (ck ckSettings, err error) {
 	valid := map[string][]string{"storage_type": {"shared", "local"}, "shared_disk": nil, "async": {"true", "false"}, "interval": nil}
 	for _, part := range strings.Split(v, ";") {
 		part = strings.TrimSpace(part)
@@ -509,31 +536,33 @@ func checkCheckpointSettings(v string, pos int) (interval string, err error) {
 		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
 		allowed, known := valid[k]
 		if !ok || !known {
-			return "", pgerr.UnknownCheckpointEntry.New(part).
-				WithHint("Entries: storage_type=local; async=false; interval=<seconds>.").WithPos(pos)
+			return ck, pgerr.UnknownCheckpointEntry.New(part).
+				WithHint("Entries: storage_type=local|shared; shared_disk=<disk>; async=false; interval=<seconds>.").WithPos(pos)
 		}
 		if allowed != nil && !slices.Contains(allowed, val) {
-			return "", pgerr.BadCheckpointValue.New(k, strings.Join(allowed, ", "), val).WithPos(pos)
+			return ck, pgerr.BadCheckpointValue.New(k, strings.Join(allowed, ", "), val).WithPos(pos)
 		}
-		switch {
-		case k == "storage_type" && val == "shared":
-			return "", pgerr.SharedCheckpointsLater.New().WithPos(pos)
-		case k == "shared_disk":
-			return "", pgerr.CheckpointEntryUnsupported.New(k, "it names the disk of shared (object-storage) checkpoints, which are not available yet").
-				WithHint("Leave out shared_disk; views checkpoint into their Raft replicas.").WithPos(pos)
-		case k == "async" && val == "true":
-			return "", pgerr.CheckpointEntryUnsupported.New("async=true", "a view shard checkpoints in the same engine write as the delta it applies").
-				WithHint("Leave out async, or say async=false.").WithPos(pos)
-		case k == "interval":
-			if interval != "" {
-				return "", pgerr.CheckpointIntervalTwice.New().WithPos(pos)
+		switch k {
+		case "storage_type":
+			ck.storage = val
+		case "shared_disk":
+			ck.disk = val
+		case "async":
+			ck.async = val
+		case "interval":
+			if ck.interval != "" {
+				return ck, pgerr.CheckpointIntervalTwice.New().WithPos(pos)
 			}
-			if interval, err = parseCheckpointInterval(val, pos); err != nil {
-				return "", err
+			if ck.interval, err = parseCheckpointInterval(val, pos); err != nil {
+				return ck, err
 			}
 		}
 	}
-	return interval, nil
+	if ck.async == "true" && ck.storage != "shared" && ck.disk == "" {
+		return ck, pgerr.CheckpointEntryUnsupported.New("async=true", "a view shard checkpoints in the same engine write as the delta it applies").
+			WithHint("Leave out async, or say async=false.").WithPos(pos)
+	}
+	return ck, nil
 }
 
 func (s *Session) prepareDrop(d *parser.Drop) (*prepared, error) {
