@@ -200,7 +200,7 @@ func runHA(ctx context.Context, o TradeoffOptions, ha string) (*HAResult, error)
 		if err := c.WaitLive(ctx, 4, 60*time.Second); err != nil {
 			return res, err
 		}
-		setup = append(setup, s3.CreateDiskSQL("bench_disk", "bench/"))
+		setup = append(setup, s3.CreateDiskSQL("bench_disk", "bench"))
 		view = "CREATE MATERIALIZED VIEW to_view WITH (ha = 'scheduled', disk = 'bench_disk', checkpoint_interval = '2s') AS " + tradeoffQuery
 	}
 	for _, sql := range append(setup, view) {

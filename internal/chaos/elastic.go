@@ -57,7 +57,7 @@ func (r *runner) setupElastic(ctx context.Context, join string) error {
 	}
 	for _, ddl := range []string{
 		"ALTER SYSTEM SET dead_after = '" + deadAfter + "'",
-		s3.CreateDiskSQL("chaos_disk", "chaos/"),
+		s3.CreateDiskSQL("chaos_disk", "chaos"),
 		schedViewSQL,
 	} {
 		_, err := r.retry(ctx, 60*time.Second, ddl)
