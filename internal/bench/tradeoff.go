@@ -349,8 +349,8 @@ func runHA(ctx context.Context, o TradeoffOptions, ha string) (*HAResult, error)
 		if err := c.WaitLive(ctx, len(c.nodes), 60*time.Second); err != nil {
 			return res, err
 		}
-		if err := testutil.Sleep(ctx, 3*time.Second); err != nil {
-			return res, err
+		if err := settle(ctx, c, ha); err != nil {
+			return res, fmt.Errorf("after kill %d: %w", k+1, err)
 		}
 	}
 	finish()
@@ -459,6 +459,37 @@ func holder(ctx context.Context, c *localCluster, ha string) (int, string, error
 		last = rows[0][0] + " is not running"
 	}
 	return -1, "", fmt.Errorf("no %s holder of to_view found: %s", ha, last)
+}
+
+// settle waits 3 s, then (scheduled) until no move of the view is
+// pending or running: the restarted compute node may take the view back
+// (a rebalance hand-off), and the next kill should find one owner.
+func settle(ctx context.Context, c *localCluster, ha string) error {
+	if err := testutil.Sleep(ctx, 3*time.Second); err != nil || ha != HAScheduled {
+		return err
+	}
+	last := "no answer"
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		rows, err := c.query(ctx, 0, -1, "SELECT status FROM cairn_cluster.operations WHERE op_type = 'move_scheduled_view'")
+		if err == nil {
+			busy := 0
+			for _, r := range rows {
+				if len(r) == 1 && (r[0] == "pending" || r[0] == "running") {
+					busy++
+				}
+			}
+			if busy == 0 {
+				return nil
+			}
+			last = fmt.Sprintf("%d moves of the view pending or running", busy)
+		} else {
+			last = err.Error()
+		}
+		if err := testutil.Sleep(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("the scheduled view did not settle within 60s: %s", last)
 }
 
 // afterKill returns the first successful sample after killAt and the
