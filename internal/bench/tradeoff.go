@@ -161,11 +161,12 @@ func RunTradeoff(ctx context.Context, o TradeoffOptions) (*TradeoffResult, error
 	return res, first
 }
 
-// sample is one read of the view's event count.
+// sample is one read of the view's event count, started at start and
+// answered at at.
 type sample struct {
-	at    time.Time
-	ok    bool
-	count int64
+	start, at time.Time
+	ok        bool
+	count     int64
 }
 
 // runHA measures one model in a new cluster.
@@ -183,7 +184,8 @@ func runHA(ctx context.Context, o TradeoffOptions, ha string) (*HAResult, error)
 	var bucket string
 	setup := []string{fmt.Sprintf("ALTER SYSTEM SET dead_after = '%s'", o.DeadAfter),
 		"CREATE STREAM to_events (id int8, b int8) WITH (shards = 1, replicas = 3)"}
-	view := "CREATE MATERIALIZED VIEW to_view AS " + tradeoffQuery
+	// One shard and one leader, as the scheduled view has one owner.
+	view := "CREATE MATERIALIZED VIEW to_view WITH (shards = 1, replicas = 3) AS " + tradeoffQuery
 	if ha == HAScheduled {
 		bucket = filepath.Join(c.Dir, "s3")
 		if err := os.MkdirAll(bucket, 0o755); err != nil {
@@ -249,10 +251,11 @@ func runHA(ctx context.Context, o TradeoffOptions, ha string) (*HAResult, error)
 					continue
 				}
 			}
+			start := time.Now()
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			rows, err := testutil.ExecConn(cctx, conn, readSQL)
 			cancel()
-			s := sample{at: time.Now(), ok: err == nil && len(rows) == 1}
+			s := sample{start: start, at: time.Now(), ok: err == nil && len(rows) == 1}
 			if s.ok {
 				s.count, _ = strconv.ParseInt(rows[0][0], 10, 64)
 			} else {
@@ -492,11 +495,12 @@ func settle(ctx context.Context, c *localCluster, ha string) error {
 	return fmt.Errorf("the scheduled view did not settle within 60s: %s", last)
 }
 
-// afterKill returns the first successful sample after killAt and the
-// first that counts more than before (zero samples when none yet).
+// afterKill returns the first successful read started after killAt and
+// the first that counts more than before (zero samples when none yet).
+// A read in flight at the kill proves nothing about the view after it.
 func afterKill(samples []sample, killAt time.Time, before int64) (first, advanced sample) {
 	for _, s := range samples {
-		if !s.ok || !s.at.After(killAt) {
+		if !s.ok || !s.start.After(killAt) {
 			continue
 		}
 		if first.at.IsZero() {

@@ -26,20 +26,21 @@ func TestAfterKill(t *testing.T) {
 	kill := time.Unix(100, 0)
 	at := func(ms int) time.Time { return kill.Add(time.Duration(ms) * time.Millisecond) }
 	samples := []sample{
-		{at: at(-40), ok: true, count: 5000},
-		{at: at(-20), ok: true, count: 6000},
-		{at: at(20), ok: false},
-		{at: at(900), ok: false},
-		{at: at(1500), ok: true, count: 4000}, // loaded the checkpoint, replaying
-		{at: at(1600), ok: true, count: 6000},
-		{at: at(1700), ok: true, count: 6500},
-		{at: at(1800), ok: true, count: 7000},
+		{start: at(-60), at: at(-40), ok: true, count: 5000},
+		{start: at(-30), at: at(-20), ok: true, count: 6000},
+		{start: at(-10), at: at(4), ok: true, count: 6100}, // in flight at the kill
+		{start: at(10), at: at(20), ok: false},
+		{start: at(30), at: at(900), ok: false},
+		{start: at(1490), at: at(1500), ok: true, count: 4000}, // loaded the checkpoint, replaying
+		{start: at(1590), at: at(1600), ok: true, count: 6000},
+		{start: at(1690), at: at(1700), ok: true, count: 6500},
+		{start: at(1790), at: at(1800), ok: true, count: 7000},
 	}
 	first, adv := afterKill(samples, kill, 6000)
 	if !first.at.Equal(at(1500)) || first.count != 4000 || !adv.at.Equal(at(1700)) {
 		t.Fatalf("first %v advanced %v", first, adv)
 	}
-	if _, adv := afterKill(samples[:6], kill, 6000); !adv.at.IsZero() {
+	if _, adv := afterKill(samples[:7], kill, 6000); !adv.at.IsZero() {
 		t.Fatalf("advanced %v before the view passed its count at the kill", adv)
 	}
 }
