@@ -27,6 +27,7 @@ import (
 	"github.com/cairndb/cairn/internal/cluster/member"
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/ops"
+	"github.com/cairndb/cairn/internal/disk"
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/metrics"
@@ -153,6 +154,7 @@ type Node struct {
 	certs      *security.Certs // nil when insecure (tls.go)
 	registered atomic.Bool     // the node's record is in the catalog: reloads update it
 	audit      *auditor        // batches audit events into the meta group (audit.go)
+	disks      *disk.Registry  // one open store per catalog disk (disk.go)
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -278,6 +280,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
+	n.disks = disk.NewRegistry(n.meta.Catalog)
 	var metaPeers []uint64
 	if bootstrap {
 		metaPeers = []uint64{1}

@@ -737,6 +737,7 @@ var (
 	DiskDirMissing     = def("disk_dir_missing", UndefinedFile, "directory %q does not exist on node %s", "Mount the shared directory at this path on every node (Cairn does not create it), then run CREATE DISK again.")
 	DiskNotDir         = def("disk_not_dir", IOError, "%q on node %s is not a directory", "Give the path of the shared directory.")
 	DiskDirNotWritable = def("disk_dir_not_writable", InsufficientPrivilege, "cannot write to directory %q on node %s: %s", "Every node's cairn process must be able to create, read and delete files there. Nothing was created.")
+	DiskDirGone        = def("disk_dir_gone", UndefinedFile, "disk %q: directory %q is missing or not a directory on this node", "Mount the shared directory at this path on every node; Cairn does not create it.")
 	DiskProbeFailed    = def("disk_probe_failed", IOError, "disk %q does not work: %v", "Nothing was created: fix the store and run CREATE DISK again.")
 )
 

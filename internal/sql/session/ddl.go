@@ -828,7 +828,7 @@ func (s *Session) prepareShowObjects(so *parser.ShowObjects) (*prepared, error) 
 	kind := strings.ToLower(so.Kind)
 	table := kind
 	switch kind {
-	case "streams", "views", "shards", "nodes", "operations", "tables":
+	case "streams", "views", "shards", "nodes", "operations", "tables", "disks":
 	default:
 		return nil, pgerr.ShowUnsupported.New(strings.ToUpper(kind)).WithPos(so.P)
 	}

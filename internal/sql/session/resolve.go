@@ -9,6 +9,7 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec"
+	"github.com/cairndb/cairn/internal/sql/systables"
 	"github.com/cairndb/cairn/internal/types"
 )
 
@@ -68,6 +69,8 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 				return operationsTable(s.b.Catalog()), true, nil
 			case "settings":
 				return settingsTable(s.b.Catalog()), true, nil
+			case systables.DisksTable:
+				return systables.Disks(s.b.Catalog()), true, nil
 			}
 			return s.b.SystemTable(name)
 		}
