@@ -169,6 +169,14 @@ func TestDisksEndToEnd(t *testing.T) {
 		t.Errorf("POST /api/v1/sql with a wrong secret: HTTP %d %s", resp.StatusCode, b)
 	}
 
+	// A disk a scheduled view checkpoints to cannot be dropped.
+	mustRun(conn, "CREATE STREAM ev (k text, v int8)")
+	mustRun(conn, "CREATE MATERIALIZED VIEW per_k WITH (ha = 'scheduled', disk = 'objects') AS SELECT k, count(*) FROM ev GROUP BY k")
+	wantErr(conn, "DROP DISK shared, objects", "55006", `disk "objects" is in use by view per_k`)
+	if got := mustRun(conn, "SELECT name, used_by FROM cairn_cluster.disks ORDER BY name"); got != "objects|view per_k\nshared|" {
+		t.Fatalf("disks and their users: %s", got)
+	}
+	mustRun(conn, "DROP VIEW per_k")
 	mustRun(conn, "DROP DISK objects, shared")
 	if got := mustRun(conn, "SELECT count(*) FROM cairn_cluster.disks"); got != "0" {
 		t.Fatalf("disks after DROP DISK: %s", got)

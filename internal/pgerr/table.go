@@ -403,7 +403,6 @@ var (
 	BackfillWaitCanceled       = def("backfill_wait_canceled", QueryCanceled, "%s while waiting for the back-fill of view %q; the view was created and its back-fill goes on in the background", "")
 	StreamTargetNotFound       = def("stream_target_not_found", UndefinedTable, "pipelinedb.stream_targets names view %q, which does not exist", "SET pipelinedb.stream_targets to views over the stream you insert into, or RESET it to feed every view.")
 	StreamTargetOtherStream    = def("stream_target_other_stream", InvalidParameterValue, "pipelinedb.stream_targets names view %q, which reads stream %q, not %q", "SET pipelinedb.stream_targets to views over the stream you insert into, or RESET it to feed every view.")
-	SharedCheckpointsLater     = def("shared_checkpoints_unavailable", FeatureNotSupported, "shared (object-storage) checkpoints are not available yet; views are Raft-replicated", "Leave out storage_type=shared (storage_type=local is what every view uses).")
 	CheckpointIntervalTwice    = def("checkpoint_interval_twice", InvalidParameterValue, "the checkpoint interval is given twice", "Give it once: SETTINGS checkpoint_interval = 5, or checkpoint_settings = 'interval=5'.")
 	ViewReplaceUnsupported     = def("view_replace_unsupported", FeatureNotSupported, "CREATE OR REPLACE cannot replace continuous view %q", "")
 	CheckpointEntryUnsupported = def("checkpoint_entry_unsupported", FeatureNotSupported, "checkpoint_settings: %s is not supported: %s", "")
@@ -737,6 +736,7 @@ var (
 	DiskDirMissing     = def("disk_dir_missing", UndefinedFile, "directory %q does not exist on node %s", "Mount the shared directory at this path on every node (Cairn does not create it), then run CREATE DISK again.")
 	DiskNotDir         = def("disk_not_dir", IOError, "%q on node %s is not a directory", "Give the path of the shared directory.")
 	DiskDirNotWritable = def("disk_dir_not_writable", InsufficientPrivilege, "cannot write to directory %q on node %s: %s", "Every node's cairn process must be able to create, read and delete files there. Nothing was created.")
+	DiskDirGone        = def("disk_dir_gone", UndefinedFile, "disk %q: directory %q is missing or not a directory on this node", "Mount the shared directory at this path on every node; Cairn does not create it.")
 	DiskProbeFailed    = def("disk_probe_failed", IOError, "disk %q does not work: %v", "Nothing was created: fix the store and run CREATE DISK again.")
 )
 
@@ -766,6 +766,7 @@ var (
 	ScheduledNeedsDisk    = def("scheduled_needs_disk", InvalidParameterValue, "a scheduled view needs a disk for its checkpoints", "Name one: WITH (ha = 'scheduled', disk = '…'), or shared_disk=… in checkpoint_settings; SHOW DISKS lists them.")
 	ScheduledNoShards     = def("scheduled_no_shards", FeatureNotSupported, "option %q does not apply to a scheduled view: it runs as one task on one node", "Leave it out, or make a Raft view (ha = 'raft') to shard and replicate the view.")
 	ViewNotAssigned       = def("view_not_assigned", ObjectNotInPrerequisiteState, "no node took scheduled view %q within %s", "A scheduled view runs on a live node that is not draining, offline or decommissioning; the scheduler keeps trying. SHOW OPERATIONS and cairn_cluster.views show where it stands.")
+	ComputeLeadsNothing   = def("compute_leads_nothing", ObjectNotInPrerequisiteState, "node %q is a compute node: it holds no replicas, so it cannot lead shards", "FAILOVER TO a data node; compute nodes run scheduled views and queries.")
 	StillOwnsViews        = def("still_owns_views", SerializationFailure, "node %q still owns %d scheduled views after %s", "SHOW OPERATIONS shows the move_scheduled_view operations handing them off.")
 )
 

@@ -129,6 +129,9 @@ func TestDiskStatements(t *testing.T) {
 	wantErr(t, bob, "CREATE DISK b (type = 'file', path = '"+other+"')", pgerr.InsufficientPrivilege)
 	wantErr(t, bob, "CREATE DISK b (type = 's3', endpoint = '127.0.0.1:1', bucket = 'abc', access_key_id = 'AKIA1', secret_access_key = '"+secret+"')", pgerr.InsufficientPrivilege)
 	wantErr(t, bob, "DROP DISK IF EXISTS nothing", pgerr.InsufficientPrivilege)
+	if res := mustRun(t, bob, "SHOW DISKS"); len(res.Rows) != 0 {
+		t.Errorf("SHOW DISKS as bob: %s", rowsText(res))
+	}
 	if len(f.probes) != probes || f.cat.Disks["b"] != nil {
 		t.Fatalf("a non-admin's CREATE DISK probed (%d probes, had %d) or recorded a disk", len(f.probes), probes)
 	}
