@@ -27,6 +27,8 @@ import (
 // cluster, a missing disk, an unknown backup id and a damaged object,
 // none of which creates anything.
 func TestBackupRestore(t *testing.T) {
+	t0 := time.Now()
+	step := func(what string) { t.Logf("%5.1fs %s", time.Since(t0).Seconds(), what) }
 	s3 := testutil.StartS3(t)
 	diskSQL := s3.CreateDiskSQL("bk", "dr")
 
@@ -50,6 +52,7 @@ func TestBackupRestore(t *testing.T) {
 	expectCode(t, p1, "BACKUP ALL TO DISK sch WITH (compression = 'zstd')", "0A000")
 	mustQuery(t, p1, "CREATE SCHEDULE often FOR BACKUP STREAM ev TO DISK sch EVERY '10 seconds'")
 
+	step("cluster up")
 	// Load: one writer through each node until told to stop.
 	var next atomic.Int64
 	var acked atomic.Int64
@@ -80,6 +83,7 @@ func TestBackupRestore(t *testing.T) {
 		return acked.Load() >= 1000, fmt.Sprintf("acked %d", acked.Load())
 	})
 
+	step("loaded")
 	// A full backup under load.
 	out := mustQuery(t, p2, "BACKUP ALL TO DISK bk")
 	f := strings.Split(out, "|")
@@ -98,6 +102,7 @@ func TestBackupRestore(t *testing.T) {
 	})
 	close(stop)
 	wg.Wait()
+	step("load stopped")
 	out = mustQuery(t, p1, "BACKUP ALL TO DISK bk WITH (incremental = true)")
 	if f := strings.Split(out, "|"); len(f) != 6 || f[2] != "done" {
 		t.Fatalf("incremental BACKUP: %q", out)
@@ -110,6 +115,7 @@ func TestBackupRestore(t *testing.T) {
 	}
 	srcTable := mustQuery(t, p1, "SELECT id, name FROM devices ORDER BY id")
 
+	step("backups taken")
 	// A fresh 2-node cluster with only the disk.
 	q1 := NewProc(t)
 	q1.Start()
@@ -135,11 +141,13 @@ func TestBackupRestore(t *testing.T) {
 	expectCode(t, q1, "RESTORE ALL FROM DISK bk BACKUP 'nope'", "42704")
 	expectCode(t, q1, "RESTORE ALL FROM DISK bk AS OF '2001-01-01 00:00:00+00'", "42704")
 
+	step("fresh cluster up")
 	// AS OF between the two backups: the full one alone.
 	out = mustQuery(t, q1, "RESTORE ALL FROM DISK bk AS OF '"+between.Format("2006-01-02 15:04:05.999999")+"+00'")
 	if f := strings.Split(out, "|"); len(f) != 6 || f[1] != "restore" || f[2] != "done" || f[3] != fullID {
 		t.Fatalf("RESTORE AS OF: %q (want the full backup %s)", out, fullID)
 	}
+	step("restored as of")
 	checkRestored(t, q1, q2, srcTable)
 	n, _ := strconv.Atoi(mustQuery(t, q2, "SELECT count(*) FROM ev"))
 	if n < 1000 || int64(n) > acked.Load() {
@@ -147,6 +155,7 @@ func TestBackupRestore(t *testing.T) {
 	}
 	expectCode(t, q2, "RESTORE ALL FROM DISK bk", "55000") // not empty
 
+	step("checked")
 	// The newest: the full backup and its incremental.
 	mustQuery(t, q1, "DROP VIEW sched_dev")
 	mustQuery(t, q1, "DROP VIEW per_dev")
@@ -159,6 +168,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("a refused restore created shards: %s", got)
 	}
 	damaged()
+	step("refusals checked")
 	out = mustQuery(t, q2, "RESTORE ALL FROM DISK bk")
 	if f := strings.Split(out, "|"); len(f) != 6 || f[2] != "done" || f[3] != incID {
 		t.Fatalf("RESTORE: %q (want the incremental backup %s)", out, incID)
@@ -168,6 +178,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("restored stream holds %s events, the source %s", got, total)
 	}
 
+	step("restored newest, checked")
 	// The schedule ran (the source cluster), wrote backups of the stream,
 	// and holds its disk until dropped.
 	waitUntil(t, 30*time.Second, func() (bool, string) {
