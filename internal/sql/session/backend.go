@@ -89,6 +89,9 @@ type ReadPolicy struct {
 	// replica serves; the read goes on without it unless it returns an
 	// error.
 	Skip func(what string, err error) error
+	// Notice, if set, sends the client a NOTICE (a scheduled view read
+	// from its last checkpoint says how old it is).
+	Notice func(msg string)
 }
 
 // InsertOptions are a session's settings for one insert.

@@ -133,7 +133,7 @@ func (s *Session) viewSource(cat *catalog.Catalog, v *catalog.View) (exec.Source
 		}
 		s.views[v.ID] = p
 	}
-	policy := ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial()}
+	policy := ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial(), Notice: s.notice}
 	ec := func() *exec.Ctx { return s.execCtx(nil) }
 	if p.transform != nil {
 		return exec.NewTransformSource(p.transform, s.b.StreamSource(st, policy), ec)
