@@ -131,4 +131,11 @@ func TestScheduledViewMoves(t *testing.T) {
 	if err != nil || got != "scheduled 3 d true\n" {
 		t.Fatalf("cairn_cluster.views: %q (%v), want scheduled at epoch 3", got, err)
 	}
+	// compute_load asks the owner how far behind it is (the status RPC):
+	// n3 owns the view and answers; no compute node, so: scale out.
+	c.WaitFor(10*time.Second, func() (bool, string) {
+		got, err := placeRows(c, 2, `SELECT node, scheduled_views, max_lag_seconds IS NOT NULL, events_behind IS NOT NULL, recommendation FROM cairn_cluster.compute_load ORDER BY node`)
+		want := "n1 0 true true scale_out\nn2 0 true true scale_out\nn3 1 true true scale_out\n"
+		return err == nil && got == want, fmt.Sprintf("compute_load %q (%v), want %q", got, err, want)
+	})
 }
