@@ -290,6 +290,7 @@ func TestScheduledViewOwnerKilled(t *testing.T) {
 	if err != nil || stale <= 0 || len(notices) != 1 || !strings.Contains(notices[0], "checkpoint") {
 		t.Errorf("a read of sv from its last checkpoint (skip_unavailable on): %q %v, notices %q; want the checkpoint's rows and one NOTICE saying how old they are", out, err, notices)
 	}
+	t.Logf("read from the checkpoint: n = %d, NOTICE %q", stale, notices)
 	if time.Since(killed) > 5*time.Second {
 		t.Logf("the stale reads took until %s after the kill; dead_after is 6s", time.Since(killed).Round(time.Millisecond))
 	}
@@ -371,8 +372,12 @@ func TestScheduledViewObjectStoreDown(t *testing.T) {
 	}
 	after := c.waitCheckpoint("sv", ck, 30*time.Second)
 	t.Logf("store down %s; sv folded %d → %d events meanwhile; checkpoint %s after it came back", time.Since(down).Round(100*time.Millisecond), before, during, after.lastCheckpoint)
-	if v, ok, err := c.metric(first.owner, "cairn_checkpoints_total", ""); err != nil || !ok || v < 2 {
-		t.Errorf("cairn_checkpoints_total on %s: %v (found %v, %v), want at least 2", first.owner, v, ok, err)
+	// The owner counted the attempts the outage failed (and retried),
+	// and the commits before and after it.
+	for outcome, least := range map[string]float64{"failed": 1, "committed": 2} {
+		if v, ok, err := c.metric(first.owner, "cairn_checkpoints_total", `outcome="`+outcome+`"`); err != nil || !ok || v < least {
+			t.Errorf("cairn_checkpoints_total{outcome=%q} on %s: %v (found %v, %v), want at least %v", outcome, first.owner, v, ok, err, least)
+		}
 	}
 	w.waitAcks(t, 10, 20*time.Second)
 
@@ -534,6 +539,8 @@ func TestScheduledViewStaleOwner(t *testing.T) {
 	if v, ok, err := c.metric(first.owner, "cairn_scheduled_views", ""); err != nil || !ok || v != 0 {
 		t.Errorf("cairn_scheduled_views on the stale owner %s: %v (found %v, %v), want 0", first.owner, v, ok, err)
 	}
+	fenced, _, _ := c.metric(first.owner, "cairn_checkpoints_total", `outcome="fenced"`)
+	t.Logf("the stale owner %s had %v checkpoint commits refused as fenced (0: it saw the new owner in the catalog first)", first.owner, fenced)
 	w.waitAcks(t, 10, 20*time.Second)
 	c.checkExactlyOnce(w, "sv")
 }
