@@ -94,6 +94,12 @@ func (v *View) HA() string {
 	return HARaft
 }
 
+// The cluster settings of cairn_cluster.compute_load's recommendation.
+const (
+	ScaleOutLag   = "scale_out_lag"
+	ScaleOutViews = "scale_out_views"
+)
+
 // CanOwnViews reports whether scheduled views may be assigned to the
 // node (ignoring liveness, which only the caller knows): any role, but
 // not a node an operator is draining or taking out.

@@ -18,6 +18,12 @@ var SettingDefaults = map[string]string{
 	"preferred_leader": "",
 	// AuditMaxSetting: the most events cairn_cluster.audit_log keeps.
 	AuditMaxSetting: "10000",
+	// cairn_cluster.compute_load's scale-out signal (issue 13):
+	// ScaleOutLag, the average lag of compute nodes' scheduled views
+	// above which to add one; ScaleOutViews, the views every compute
+	// node owning more than that asks for one.
+	ScaleOutLag:   "10s",
+	ScaleOutViews: "8",
 }
 
 // Setting returns cluster setting name (its default when unset); ok is

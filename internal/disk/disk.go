@@ -5,6 +5,7 @@ package disk
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/cairndb/cairn/internal/catalog"
@@ -13,10 +14,15 @@ import (
 )
 
 // Open connects to the store disk d describes (checking that an S3
-// bucket exists, or making a file disk's directory).
+// bucket exists, or that a file disk's directory does: a shared directory
+// that is missing is a mount missing on this node, and making it would
+// give this node a private directory that the others never see).
 func Open(ctx context.Context, d *catalog.Disk) (objstore.Store, error) {
 	switch d.Type {
 	case catalog.DiskFile:
+		if st, err := os.Stat(d.Path); err != nil || !st.IsDir() {
+			return nil, pgerr.DiskDirGone.New(d.Name, d.Path)
+		}
 		return objstore.NewFile(d.Path)
 	case catalog.DiskS3:
 		return objstore.NewS3(ctx, objstore.S3Config{

@@ -76,6 +76,8 @@ func TestArrows(t *testing.T) {
 			"the catalog is desired state and its state machine"},
 		{"internal/rpc", []string{"internal/raftstore", "internal/transport", "internal/node", "internal/catalog"},
 			"wire types are a leaf"},
+		{"internal/sched", []string{"internal/router", "internal/node", "internal/sql/session", "internal/frontend", "internal/transport"},
+			"a scheduled view's owner reads other nodes only through the Sources the node gives it"},
 		{"internal/bugs", []string{"internal/node", "internal/replica", "internal/router"},
 			"deliberate bugs are hooks the node calls"},
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/cairndb/cairn/internal/cluster/member"
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/ops"
+	"github.com/cairndb/cairn/internal/disk"
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/metrics"
@@ -36,6 +37,7 @@ import (
 	"github.com/cairndb/cairn/internal/replica"
 	"github.com/cairndb/cairn/internal/router"
 	"github.com/cairndb/cairn/internal/rpc"
+	"github.com/cairndb/cairn/internal/sched"
 	"github.com/cairndb/cairn/internal/security"
 	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/sql/session"
@@ -153,6 +155,9 @@ type Node struct {
 	certs      *security.Certs // nil when insecure (tls.go)
 	registered atomic.Bool     // the node's record is in the catalog: reloads update it
 	audit      *auditor        // batches audit events into the meta group (audit.go)
+	disks      *disk.Registry  // one open store per catalog disk (disk.go)
+	sched      *sched.Runner   // the scheduled views this node owns (sched.go)
+	bk         backupParts     // BACKUP and RESTORE (backup.go)
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -278,6 +283,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
+	n.disks = disk.NewRegistry(n.meta.Catalog)
 	var metaPeers []uint64
 	if bootstrap {
 		metaPeers = []uint64{1}
@@ -297,8 +303,9 @@ func Start(cfg Config) (*Node, error) {
 		// joins the rows acknowledged before its lookup.
 		Table: func(t *catalog.Table) exec.KeyedSource { return n.router.TableSource(t, true) }})
 	n.router = router.New(n.ctx, router.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Store: n.store, Replicas: n.replicas,
-		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing})
-	n.ops = ops.New(n.ctx, ops.Config{Cluster: ops.Parts{Meta: n.member, Shards: n.router}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
+		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing,
+		Sched: schedOwner{n}, Disk: n.diskOf})
+	n.ops = ops.New(n.ctx, ops.Config{Cluster: opsCluster{Parts: ops.Parts{Meta: n.member, Shards: n.router}, n: n}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
 	n.audit = newAuditor(func(ctx context.Context, c catalog.Command) error {
 		_, err := n.proposeMeta(ctx, c)
 		return err
@@ -318,11 +325,14 @@ func Start(cfg Config) (*Node, error) {
 	n.watchCerts()
 	n.replicas.DestroyOrphans()
 	n.replicas.Reconcile()
+	n.startSched()
 	n.wg.Add(4)
 	go n.every(n.timing.Schedule, n.ops.Wake(), n.ops.Round)
 	go n.every(n.timing.Reconcile, n.reconcileCh, n.replicas.Reconcile)
 	go n.every(n.timing.Retention, nil, n.replicas.TrimExpired)
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
+	n.wg.Add(1)
+	go n.every(scheduleTick, nil, n.runSchedules) // schedules.go
 
 	auth := newNodeAuth(n.meta.Catalog, n.id.ClusterID, n.certs == nil, n.metrics.Registry, n.log)
 	auth.audit = func(user, source, method, reason string) {
@@ -394,6 +404,9 @@ func (n *Node) Close() error {
 		n.clusterLn.Close()
 	}
 	n.wg.Wait()
+	if n.sched != nil {
+		n.sched.Wait()
+	}
 	if n.ops != nil {
 		n.ops.Wait()
 	}
@@ -418,6 +431,9 @@ func (n *Node) poke() {
 	select {
 	case n.reconcileCh <- struct{}{}:
 	default:
+	}
+	if n.sched != nil {
+		n.sched.Wake()
 	}
 }
 

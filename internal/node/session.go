@@ -96,6 +96,9 @@ func (b sessionBackend) ViewOffsets(ctx context.Context, v *catalog.View) [][]ui
 // viewOffsets are the offsets each shard of v folded up to, from a
 // replica here or on another node.
 func viewOffsets(ctx context.Context, n *Node, v *catalog.View) [][]uint64 {
+	if v.Sched != nil {
+		return [][]uint64{n.router.SchedOffsets(ctx, v)}
+	}
 	out := make([][]uint64, len(v.Groups))
 	for i, gid := range v.Groups {
 		out[i] = n.router.ViewOffsets(ctx, gid)
@@ -108,7 +111,7 @@ func (b sessionBackend) StreamSource(st *catalog.Stream, r session.ReadPolicy) e
 }
 
 func (b sessionBackend) ViewSource(v *catalog.View, r session.ReadPolicy) exec.Source {
-	return b.n.router.ViewSource(v, r.Linearizable, r.Skip)
+	return b.n.router.ViewSource(v, r.Linearizable, r.Skip, r.Notice)
 }
 
 func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
@@ -126,6 +129,8 @@ func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
 		return systables.Views(b.n.ctx, st), true, nil
 	case systables.AuditLogTable:
 		return systables.AuditLog(st.Catalog()), true, nil
+	case "compute_load": // issue 13; the owners' lag: clusterStatus.ScheduledLag (schedplace.go)
+		return systables.ComputeLoad(b.n.ctx, st), true, nil
 	case "leader_terms":
 		t, err := systables.LeaderTerms(st)
 		return t, true, err

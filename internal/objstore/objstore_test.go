@@ -164,7 +164,7 @@ func TestS3(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if str := fmt.Sprint(cfg); strings.Contains(str, cfg.SecretAccessKey) || strings.Contains(str, cfg.AccessKeyID) {
+	if str := fmt.Sprint(cfg) + fmt.Sprintf("%+v %#v %v", cfg, cfg, &cfg); strings.Contains(str, cfg.SecretAccessKey) || strings.Contains(str, cfg.AccessKeyID) {
 		t.Fatalf("S3Config prints a credential: %s", str)
 	}
 	bad := cfg

@@ -24,6 +24,7 @@ import (
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/errkind"
 	"github.com/cairndb/cairn/internal/metrics"
+	"github.com/cairndb/cairn/internal/objstore"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/replica"
@@ -53,6 +54,9 @@ type Config struct {
 	Live    func(cat *catalog.Catalog) membership.Snapshot
 	Metrics *metrics.Metrics
 	Timing  timing.Timing
+	// Sched and Disk serve scheduled views (sched.go).
+	Sched SchedOwner
+	Disk  func(ctx context.Context, name string) (objstore.Store, error)
 }
 
 // Router routes this node's reads and writes.
@@ -69,12 +73,14 @@ type Router struct {
 	t        timing.Timing
 	ctx      context.Context // ends when the node stops
 	rr       atomic.Uint64   // round-robin choice of shard and replica
+	sched    SchedOwner
+	disk     func(ctx context.Context, name string) (objstore.Store, error)
 }
 
 // New returns a router whose background reads end with ctx.
 func New(ctx context.Context, cfg Config) *Router {
 	return &Router{self: cfg.Self, name: cfg.Name, meta: cfg.Meta, store: cfg.Store, replicas: cfg.Replicas, tr: cfg.Caller,
-		local: cfg.Local, live: cfg.Live, metrics: cfg.Metrics, t: cfg.Timing.WithDefaults(), ctx: ctx}
+		local: cfg.Local, live: cfg.Live, metrics: cfg.Metrics, t: cfg.Timing.WithDefaults(), ctx: ctx, sched: cfg.Sched, disk: cfg.Disk}
 }
 
 // liveness is node nd's liveness as this node sees it.
@@ -95,9 +101,11 @@ func (rt *Router) StreamSource(st *catalog.Stream, linearizable bool, skip func(
 	return &streamSource{rt: rt, st: st, linearizable: linearizable, skip: skip}
 }
 
-// ViewSource reads a view's rows: partial states merged across its shards.
-func (rt *Router) ViewSource(v *catalog.View, linearizable bool, skip func(what string, err error) error) exec.Source {
-	return &viewSource{rt: rt, v: v, linearizable: linearizable, skip: skip}
+// ViewSource reads a view's rows: partial states merged across its
+// shards. notice (may be nil) tells the client about a stale read (a
+// scheduled view read from its last checkpoint).
+func (rt *Router) ViewSource(v *catalog.View, linearizable bool, skip func(what string, err error) error, notice func(string)) exec.Source {
+	return &viewSource{rt: rt, v: v, linearizable: linearizable, skip: skip, notice: notice}
 }
 
 // hashValue hashes row i of column c for shard routing. It must be the
@@ -407,6 +415,12 @@ func (rt *Router) WaitViews(ctx context.Context, r *InsertResult) error {
 // its stream up to ends.
 func (rt *Router) WaitViewsCover(ctx context.Context, vs []*catalog.View, ends []uint64) error {
 	for _, v := range vs {
+		if v.Sched != nil {
+			if err := rt.waitSchedCovers(ctx, v, ends); err != nil {
+				return err
+			}
+			continue
+		}
 		for _, gid := range v.Groups {
 			for {
 				if _, ok := rt.meta.Catalog().Groups()[gid]; !ok {
@@ -541,11 +555,15 @@ type viewSource struct {
 	v            *catalog.View
 	linearizable bool
 	skip         func(what string, err error) error // skip_unavailable on: called for a shard no replica serves
+	notice       func(string)                       // a NOTICE to the client (may be nil)
 }
 
 // groups returns the view's shards: local replicas, or stand-ins that
 // read a replica on another node.
 func (s *viewSource) groups() ([]*replica.Group, error) {
+	if s.v.Sched != nil {
+		return s.schedGroups()
+	}
 	gs := make([]*replica.Group, len(s.v.Groups))
 	var plan *exec.ViewPlan
 	for i, gid := range s.v.Groups {
@@ -589,6 +607,7 @@ type viewReader struct {
 	rt           *Router
 	v            *catalog.View
 	skip         func(what string, err error) error
+	notice       func(string)
 	ctx          context.Context
 	linearizable bool
 	gs           []*replica.Group
@@ -623,11 +642,14 @@ func (s *viewSource) open(ctx context.Context, fn func(b *types.Batch) error) (*
 	for i, c := range cols {
 		ts[i] = c.T
 	}
-	return &viewReader{rt: s.rt, v: s.v, ctx: ctx, linearizable: s.linearizable, skip: s.skip, gs: gs, plan: plan, b: types.NewBatch(ts), fn: fn}, nil
+	return &viewReader{rt: s.rt, v: s.v, ctx: ctx, linearizable: s.linearizable, skip: s.skip, notice: s.notice, gs: gs, plan: plan, b: types.NewBatch(ts), fn: fn}, nil
 }
 
 // rows reads every (key, state) of view shard g, here or from a replica.
 func (r *viewReader) rows(g *replica.Group, fn func(key, state []byte) error) error {
+	if r.v.Sched != nil {
+		return r.rt.schedRows(r.ctx, r.v, r.skip, r.notice, fn)
+	}
 	if !g.Remote {
 		if err := g.View.Rows(fn); err != nil {
 			return err

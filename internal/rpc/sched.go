@@ -70,6 +70,8 @@ type SchedViewStatus struct {
 	// checkpoint (0 before its first).
 	CheckpointSeq uint64 `json:"checkpoint_seq,omitempty"`
 	CheckpointAt  int64  `json:"checkpoint_at,omitempty"`
+	// CheckpointOffsets are the offsets that checkpoint covers.
+	CheckpointOffsets []uint64 `json:"checkpoint_offsets,omitempty"`
 	// Err is the last error loading, folding or checkpointing ("" when
 	// all is well); the owner retries.
 	Err string `json:"err,omitempty"`

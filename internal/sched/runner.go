@@ -45,6 +45,10 @@ type Timing struct {
 	// this node's catalog to say whether it was fenced or had already
 	// committed that checkpoint (a retried proposal): 2 s.
 	RejectWait time.Duration
+	// IOTimeout bounds one attempt to open the disk, load a checkpoint or
+	// write one (a stalled object store must not hold an owner forever):
+	// 15 s.
+	IOTimeout time.Duration
 }
 
 func (t Timing) withDefaults() Timing {
@@ -60,6 +64,7 @@ func (t Timing) withDefaults() Timing {
 	def(&t.MaxPause, 40*time.Millisecond)
 	def(&t.PausePerKey, 4*time.Microsecond)
 	def(&t.RejectWait, 2*time.Second)
+	def(&t.IOTimeout, 15*time.Second)
 	return t
 }
 
@@ -128,6 +133,9 @@ func (r *Runner) Wait() { r.wg.Wait() }
 
 // Wake makes the runner look at the catalog now (it changed).
 func (r *Runner) Wake() {
+	if r == nil {
+		return
+	}
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -194,11 +202,17 @@ func (r *Runner) reconcile() {
 // fence records that this node lost view id at epoch (a refused
 // checkpoint) and stops its owner.
 func (r *Runner) fence(id, epoch uint64) {
+	dropped := true // refused because the view is gone: its objects go too
+	for _, v := range r.cfg.Catalog().Views {
+		if v.ID == id {
+			dropped = false
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.mu.fenced[id] = max(r.mu.fenced[id], epoch)
 	if o := r.mu.owners[id]; o != nil && o.epoch <= epoch {
-		o.stop(false)
+		o.stop(dropped)
 		delete(r.mu.owners, id)
 		r.cfg.Metrics.DropView(o.v.Name)
 	}
@@ -301,6 +315,7 @@ type owner struct {
 		err     string
 		ckSeq   uint64
 		ckAt    int64
+		ckOffs  []uint64
 		lag     float64
 		behind  int64
 	}
@@ -337,7 +352,7 @@ func (o *owner) status() ViewStatus {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	st := ViewStatus{View: o.v.Name, ViewID: o.v.ID, Node: o.r.cfg.Self, Epoch: o.epoch, Running: o.mu.running,
-		CheckpointSeq: o.mu.ckSeq, CheckpointAt: o.mu.ckAt, Err: o.mu.err, LagSeconds: o.mu.lag, EventsBehind: o.mu.behind}
+		CheckpointSeq: o.mu.ckSeq, CheckpointAt: o.mu.ckAt, CheckpointOffsets: slices.Clone(o.mu.ckOffs), Err: o.mu.err, LagSeconds: o.mu.lag, EventsBehind: o.mu.behind}
 	if o.mu.sm != nil {
 		st.Offsets = o.mu.sm.Offsets()
 	}
@@ -368,7 +383,7 @@ func (o *owner) run() {
 		stopTask()
 		<-taskDone
 	}()
-	ck := &checkpointer{o: o, st: st, sm: sm, chain: ch, log: log}
+	ck := &checkpointer{o: o, st: st, sm: sm, chain: ch, seq: ch.seq, log: log}
 	interval := DefaultInterval
 	if ms := o.v.Sched.IntervalMS; ms > 0 {
 		interval = time.Duration(ms) * time.Millisecond
@@ -424,6 +439,8 @@ func (o *owner) load(log *slog.Logger) (objstore.Store, *viewsm.SM, chain, bool)
 }
 
 func (o *owner) loadOnce() (objstore.Store, *viewsm.SM, chain, error) {
+	ctx, cancel := context.WithTimeout(o.ctx, o.r.t.IOTimeout)
+	defer cancel()
 	v := o.v
 	stream := o.r.cfg.Catalog().Streams[v.Stream]
 	if stream == nil {
@@ -433,7 +450,7 @@ func (o *owner) loadOnce() (objstore.Store, *viewsm.SM, chain, error) {
 	if err != nil {
 		return nil, nil, chain{}, err
 	}
-	st, err := o.r.cfg.Disk(o.ctx, v.Sched.Disk)
+	st, err := o.r.cfg.Disk(ctx, v.Sched.Disk)
 	if err != nil {
 		return nil, nil, chain{}, err
 	}
@@ -448,14 +465,14 @@ func (o *owner) loadOnce() (objstore.Store, *viewsm.SM, chain, error) {
 	if ck == nil {
 		return st, sm, chain{}, nil
 	}
-	m, rows, err := Load(o.ctx, st, v.ID, ck.Key)
+	m, rows, err := Load(ctx, st, v.ID, ck.Key)
 	if err != nil {
 		return nil, nil, chain{}, err
 	}
 	if err := sm.Restore(m.Offsets, rows, m.Window); err != nil {
 		return nil, nil, chain{}, err
 	}
-	return st, sm, newChain(m), nil
+	return st, sm, newChain(m, o.epoch), nil
 }
 
 // fold runs the view task until ctx ends, restarting it locally with

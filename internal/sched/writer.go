@@ -23,10 +23,17 @@ type chain struct {
 	baseBytes  int64
 	deltaBytes int64
 	offsets    []uint64 // the offsets it covers
+	seq        uint64   // its sequence number, when of this owner's epoch
 }
 
-func newChain(m *Manifest) chain {
+// newChain continues from committed checkpoint m, loaded by the owner of
+// epoch: after m's seq when m is of that epoch (this node restarted as
+// the owner), so no object m needs is overwritten.
+func newChain(m *Manifest, epoch uint64) chain {
 	c := chain{parts: slices.Clone(m.Parts), offsets: slices.Clone(m.Offsets)}
+	if m.Epoch == epoch {
+		c.seq = m.Seq
+	}
 	for i, p := range m.Parts {
 		if i == 0 {
 			c.baseBytes = p.Bytes
@@ -85,15 +92,17 @@ func (c *checkpointer) checkpoint(final bool) bool {
 	backoff := o.r.t.RetryMin
 	partDone := part == nil
 	for attempt := 0; ; attempt++ {
-		err := o.ctx.Err()
+		ctx, cancel := context.WithTimeout(o.ctx, o.r.t.IOTimeout)
+		err := ctx.Err()
 		if err == nil && !partDone {
-			if err = c.st.Put(o.ctx, ref.Key, part); err == nil {
+			if err = c.st.Put(ctx, ref.Key, part); err == nil {
 				partDone = true
 			}
 		}
 		if err == nil {
-			err = c.st.Put(o.ctx, mkey, manifest)
+			err = c.st.Put(ctx, mkey, manifest)
 		}
+		cancel()
 		if err == nil {
 			err = c.record(rec)
 		}
@@ -122,7 +131,7 @@ func (c *checkpointer) checkpoint(final bool) bool {
 	o.r.cfg.Metrics.Checkpoint(metrics.CheckpointCommitted, bytes)
 	o.setErr(nil)
 	o.mu.Lock()
-	o.mu.ckSeq, o.mu.ckAt = seq, at
+	o.mu.ckSeq, o.mu.ckAt, o.mu.ckOffs = seq, at, snap.Offsets
 	o.mu.Unlock()
 	if snap.Full {
 		c.chain = chain{parts: parts, baseBytes: ref.Bytes}

@@ -713,6 +713,5 @@ func (e *Executor) Round() {
 			created++
 		}
 	}
-	in.Settings.MaxViewMoves = e.t.MaxNewOps * 2
 	e.scheduledRound(ctx, in) // scheduled.go
 }

@@ -39,6 +39,7 @@ const moveViewAttempts = 4
 //     the view (ViewProbe) or committed a checkpoint at its epoch.
 func (e *Executor) execMoveView(ctx context.Context, o *catalog.Operation) error {
 	var epoch uint64 // the new owner's epoch
+	how := ""        // how it takes over, for the last step
 	for attempt := 0; epoch == 0; attempt++ {
 		if attempt == moveViewAttempts {
 			return pgerr.ViewMoveRaced.New(o.View, moveViewAttempts)
@@ -66,7 +67,7 @@ func (e *Executor) execMoveView(ctx context.Context, o *catalog.Operation) error
 		}
 		to := cat.NodeLabel(o.To)
 		e0 := s.Epoch
-		how := "replaying from the last checkpoint"
+		how = "replaying from the last checkpoint"
 		if s.Checkpoint == nil {
 			how = "starting from the view's start (it has no checkpoint yet)"
 		}
@@ -95,7 +96,7 @@ func (e *Executor) execMoveView(ctx context.Context, o *catalog.Operation) error
 		}
 		epoch = e0 + 1
 	}
-	return e.waitViewRunning(ctx, o, epoch)
+	return e.waitViewRunning(ctx, o, epoch, how)
 }
 
 // errEpochMoved: the view's epoch changed while a move waited.
@@ -147,9 +148,13 @@ func (e *Executor) handOff(ctx context.Context, o *catalog.Operation, v *catalog
 	}
 }
 
-// waitViewRunning waits until the owner of epoch runs the view.
-func (e *Executor) waitViewRunning(ctx context.Context, o *catalog.Operation, epoch uint64) error {
+// waitViewRunning waits until the owner of epoch runs the view; how
+// (maybe "") says how it took over, for the last step.
+func (e *Executor) waitViewRunning(ctx context.Context, o *catalog.Operation, epoch uint64, how string) error {
 	to := e.c.Catalog().NodeLabel(o.To)
+	if how != "" {
+		how = ", " + how
+	}
 	if err := e.step(ctx, o, 0.8, "waiting for %s to run the view (epoch %d)", to, epoch); err != nil {
 		return err
 	}
@@ -165,14 +170,14 @@ func (e *Executor) waitViewRunning(ctx context.Context, o *catalog.Operation, ep
 			// another decision's to follow.
 			return e.step(ctx, o, 1, "assigned to %s at epoch %d; reassigned since (epoch %d)", to, epoch, v.Sched.Epoch)
 		case v.Sched.Checkpoint != nil && v.Sched.Checkpoint.Epoch == epoch:
-			return e.step(ctx, o, 1, "%s runs the view (checkpoint %d at epoch %d)", to, v.Sched.Checkpoint.Seq, epoch)
+			return e.step(ctx, o, 1, "%s runs the view (checkpoint %d at epoch %d)%s", to, v.Sched.Checkpoint.Seq, epoch, how)
 		}
 		if probe != nil {
 			pctx, cancel := context.WithTimeout(ctx, e.t.StatusCallTimeout)
 			ok, err := probe.ViewRunning(pctx, o.To, o.View, epoch)
 			cancel()
 			if err == nil && ok {
-				return e.step(ctx, o, 1, "%s runs the view (epoch %d)", to, epoch)
+				return e.step(ctx, o, 1, "%s runs the view (epoch %d)%s", to, epoch, how)
 			}
 		}
 		if e.clock.Now().After(deadline) {

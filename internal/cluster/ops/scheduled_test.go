@@ -149,7 +149,7 @@ func TestMoveViewFromDeadOwner(t *testing.T) {
 		t.Fatalf("recorded %+v, want an automatic move of view v from 5 to 1", o)
 	}
 	done := waitDone(t, e, f.fakeCluster, o.ID)
-	if done.Status != catalog.OpDone || !strings.Contains(done.Step, "runs the view") {
+	if done.Status != catalog.OpDone || !strings.Contains(done.Step, "runs the view (epoch 2), replaying from the last checkpoint") {
 		t.Fatalf("move ended %s at step %q (error %q)", done.Status, done.Step, done.Error)
 	}
 	v := f.Catalog().Views["v"]
@@ -194,8 +194,8 @@ func TestDrainHandsViewsOff(t *testing.T) {
 		t.Fatalf("move %+v, want from c5 to c6 (compute first)", mv)
 	}
 	done := waitDone(t, e, f.fakeCluster, mv.ID)
-	if done.Status != catalog.OpDone {
-		t.Fatalf("move ended %s: %q", done.Status, done.Error)
+	if done.Status != catalog.OpDone || !strings.Contains(done.Step, `after the final checkpoint of c5`) {
+		t.Fatalf("move ended %s at %q: %q", done.Status, done.Step, done.Error)
 	}
 	v := f.Catalog().Views["v"]
 	if v.Sched.Node != 6 || v.Sched.Epoch != 2 || v.Sched.Handoff {

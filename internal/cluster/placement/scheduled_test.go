@@ -58,6 +58,13 @@ func (h *harness) runScheduled(d *datadriven.TestData) (out string, ok bool, err
 		}
 		h.cat = next
 		return "", true, nil
+	case "handoff":
+		v := h.cat.Views[d.CmdArgs[0].Key]
+		if v == nil || v.Sched == nil {
+			return "", true, fmt.Errorf("no scheduled view %q", d.CmdArgs[0].Key)
+		}
+		v.Sched.Handoff = true
+		return "", true, nil
 	case "show-views":
 		return h.showViews(), true, nil
 	}
@@ -106,7 +113,7 @@ func (h *harness) scheduleViews(d *datadriven.TestData) (string, error) {
 		fmt.Fprintf(&b, "assign %s to %s (epoch %d)\n", a.View, h.name(a.Node), a.Epoch)
 	}
 	for _, o := range p.Ops {
-		fmt.Fprintf(&b, "%s %s from=%s to=%s (%s)\n", o.Type, o.View, h.name(o.From), h.name(o.To), o.Step)
+		fmt.Fprintf(&b, "%s %s (%s)\n", o.Type, o.View, o.Step)
 	}
 	if b.Len() == 0 {
 		return "nothing to do\n", nil

@@ -55,6 +55,7 @@ import (
 //	view-rebalance             the next rebalance move of a scheduled view
 //	schedule-views [now=D] [started=D]   what one round decides for scheduled views
 //	assign VIEW NODE           record that NODE owns VIEW (epoch+1), as AssignView does
+//	handoff VIEW               record that VIEW's owner was asked to hand it off
 //	show-views                 each scheduled view's owner and each node's count
 func TestScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {

@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"fmt"
+
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/placement"
@@ -30,6 +32,7 @@ const (
 	WhyOwnerDead     = "owner dead"
 	WhyOwnerLeaving  = "owner leaving"
 	WhyViewRebalance = "rebalance"
+	WhyHandoffLeft   = "finishing a hand-off"
 )
 
 // defaultViewMoves bounds a round's decisions on scheduled views when
@@ -45,6 +48,10 @@ const defaultViewMoves = 8
 //   - an owner an operator is draining, taking offline or
 //     decommissioning: a move_scheduled_view operation that hands it off
 //     with a final checkpoint;
+//   - a hand-off asked for (Sched.Handoff) with no move under way (its
+//     move was cancelled or failed; the owner stopped folding): a move
+//     to another node, or, when none can take it, a direct assignment
+//     back to the owner at a new epoch;
 //   - an owner that is suspect, or unknown: nothing yet;
 //
 // then, with auto_rebalance, when no scheduled view is being moved and
@@ -86,6 +93,17 @@ func PlanScheduled(in Input) ScheduledPlan {
 			why = WhyOwnerDead
 		case !owner.CanOwnViews():
 			why = WhyOwnerLeaving
+		case s.Handoff:
+			// A hand-off whose move ended without assigning (cancelled,
+			// failed): the owner has stopped folding, so finish it —
+			// elsewhere, or back on the owner (a new epoch restarts its
+			// task from the final checkpoint).
+			why = WhyHandoffLeft
+			if live.IsLive(s.Node) && placement.ViewOwner(cat, live, s.Node, load) == 0 {
+				p.Assign = append(p.Assign, Assignment{View: v.Name, ViewID: v.ID, Node: s.Node, Epoch: s.Epoch})
+				n++
+				continue
+			}
 		default:
 			continue
 		}
@@ -93,7 +111,7 @@ func PlanScheduled(in Input) ScheduledPlan {
 		if to == 0 {
 			continue
 		}
-		p.Ops = append(p.Ops, moveOp(v.Name, s.Node, to, why))
+		p.Ops = append(p.Ops, moveOp(cat, v.Name, s.Node, to, why))
 		load[to]++
 		load[s.Node]--
 		n++
@@ -101,14 +119,17 @@ func PlanScheduled(in Input) ScheduledPlan {
 	}
 	if n < limit && !moving && viewRebalanceDue(in) {
 		if m, ok := placement.ViewRebalanceMove(cat, live); ok {
-			p.Ops = append(p.Ops, moveOp(m.View, m.From, m.To, WhyViewRebalance))
+			p.Ops = append(p.Ops, moveOp(cat, m.View, m.From, m.To, WhyViewRebalance))
 		}
 	}
 	return p
 }
 
-func moveOp(view string, from, to uint64, why string) *catalog.Operation {
-	return &catalog.Operation{Type: catalog.OpMoveScheduledView, Target: "view " + view, View: view, From: from, To: to, Step: why, Auto: true}
+// moveOp is a move_scheduled_view operation; its first step says why
+// and between which nodes.
+func moveOp(cat *catalog.Catalog, view string, from, to uint64, why string) *catalog.Operation {
+	step := fmt.Sprintf("%s: from %s to %s", why, cat.NodeLabel(from), cat.NodeLabel(to))
+	return &catalog.Operation{Type: catalog.OpMoveScheduledView, Target: "view " + view, View: view, From: from, To: to, Step: step, Auto: true}
 }
 
 // viewRebalanceDue reports whether a rebalance of scheduled views may be

@@ -50,3 +50,21 @@ func TestDiskSecretRedacted(t *testing.T) {
 		t.Errorf("Redact(%s) = %s", plain, got)
 	}
 }
+
+// TestDiskShortBareSecret: a secret option typed without quotes is masked
+// by Redact however short, but a one- or two-letter one is not hidden
+// throughout messages, which would garble them.
+func TestDiskShortBareSecret(t *testing.T) {
+	sql := "CREATE DISK d (type = 's3', endpoint = 'h:9000', bucket = 'abc', access_key_id = 'AKIA', secret_access_key = s)"
+	if got := Redact(sql); !strings.HasSuffix(got, "secret_access_key = "+Redacted+")") {
+		t.Errorf("Redact: %s", got)
+	}
+	_, _, err := Parse(sql)
+	if err == nil {
+		t.Fatal("a bare secret was accepted")
+	}
+	msg := RedactError(sql, err).Error()
+	if msg != err.Error() || !strings.Contains(msg, "takes a string in single quotes") {
+		t.Errorf("message garbled: %q (was %q)", msg, err.Error())
+	}
+}

@@ -24,6 +24,10 @@ func isSecretKey(word string) bool {
 type secretSpan struct {
 	start, end int
 	rest       bool
+	// word: an option's secret typed without quotes. Secrets leaves out
+	// such a word shorter than 3 characters: hiding every "s" or "ab"
+	// in a message would garble it.
+	word bool
 }
 
 // secretSpans finds the literals that follow a secret key, directly or
@@ -66,7 +70,8 @@ func secretSpans(sql string) []secretSpan {
 		// to a word or number: a secret typed without quotes, which an
 		// error would quote.
 		if j == k && j < len(toks) && (eq || roleStatement(toks[stmtStart(toks, i):])) && unquotedSecret(toks[j]) {
-			spans = append(spans, secretSpan{start: toks[j].start, end: toks[j].end})
+			role := roleStatement(toks[stmtStart(toks, i):])
+			spans = append(spans, secretSpan{start: toks[j].start, end: toks[j].end, word: !role})
 			i = j
 		}
 	}
@@ -171,7 +176,7 @@ func Secrets(sql string) []string {
 	var out []string
 	for _, s := range secretSpans(sql) {
 		src := strings.TrimSpace(sql[s.start:s.end])
-		if src == "" {
+		if src == "" || s.word && len(src) < 3 {
 			continue
 		}
 		out = append(out, src)

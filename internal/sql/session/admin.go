@@ -229,6 +229,9 @@ func (s *Session) prepareFailover(f *parser.Failover) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	if nd.Role == "compute" {
+		return nil, pgerr.ComputeLeadsNothing.New(nd.Name).WithPos(f.P)
+	}
 	if l := b.Liveness(nd); l != "live" || !nd.Leadable() {
 		return nil, pgerr.LeadersTargetNotInService.New(nd.Name, nodeState(b, nd)).WithPos(f.P)
 	}

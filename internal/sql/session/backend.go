@@ -67,6 +67,10 @@ type Backend interface {
 	ViewSource(v *catalog.View, r ReadPolicy) exec.Source
 	// SystemTable is a cairn_cluster table; ok is false for an unknown name.
 	SystemTable(name string) (src exec.Source, ok bool, err error)
+	// ProbeDisk checks that disk d works from this node (reach, write,
+	// read back, delete) before CREATE DISK records it; its errors are
+	// client-facing and never quote the secret key (disk.Probe).
+	ProbeDisk(ctx context.Context, d *catalog.Disk) error
 
 	// TableBackend reads and writes tables.
 	TableBackend
@@ -85,6 +89,9 @@ type ReadPolicy struct {
 	// replica serves; the read goes on without it unless it returns an
 	// error.
 	Skip func(what string, err error) error
+	// Notice, if set, sends the client a NOTICE (a scheduled view read
+	// from its last checkpoint says how old it is).
+	Notice func(msg string)
 }
 
 // InsertOptions are a session's settings for one insert.

@@ -772,6 +772,8 @@ var clusterSettings = map[string]clusterSetting{
 	"dead_after":            {checkDurationIn("dead_after", time.Second, 24*time.Hour), "a node not heard from for this long is dead; its replicas are replaced (auto_failover)"},
 	"preferred_leader":      {checkNodeName, "a node every shard leader moves to where it holds a replica (ALTER SYSTEM FAILOVER TO sets it, REBALANCE clears it)"},
 	catalog.AuditMaxSetting: {checkAuditMax, "the most events cairn_cluster.audit_log keeps; older ones are dropped at the next event"},
+	catalog.ScaleOutLag:     {checkDurationIn(catalog.ScaleOutLag, 100*time.Millisecond, 24*time.Hour), "cairn_cluster.compute_load recommends scale_out when compute nodes' scheduled views lag more than this on average"},
+	catalog.ScaleOutViews:   {checkScaleOutViews, "cairn_cluster.compute_load recommends scale_out when every compute node owns more scheduled views than this"},
 }
 
 // valueOnly adapts a session setting check to a cluster setting's.
@@ -828,7 +830,7 @@ func (s *Session) prepareShowObjects(so *parser.ShowObjects) (*prepared, error) 
 	kind := strings.ToLower(so.Kind)
 	table := kind
 	switch kind {
-	case "streams", "views", "shards", "nodes", "operations", "tables":
+	case "streams", "views", "shards", "nodes", "operations", "tables", "disks":
 	default:
 		return nil, pgerr.ShowUnsupported.New(strings.ToUpper(kind)).WithPos(so.P)
 	}

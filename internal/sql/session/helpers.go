@@ -4,6 +4,7 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec"
+	"github.com/cairndb/cairn/internal/sql/systables"
 	"github.com/cairndb/cairn/internal/types"
 )
 
@@ -51,6 +52,12 @@ func nodeState(b Backend, nd *catalog.Node) string {
 func systemTable(b Backend, name string) (exec.Source, error) {
 	if name == "operations" {
 		return operationsTable(b.Catalog()), nil
+	}
+	if name == systables.DisksTable {
+		return systables.Disks(b.Catalog()), nil
+	}
+	if name == systables.SchedulesTable {
+		return systables.Schedules(b.Catalog()), nil
 	}
 	src, ok, err := b.SystemTable(name)
 	if err != nil {

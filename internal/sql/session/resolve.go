@@ -9,6 +9,7 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/exec"
+	"github.com/cairndb/cairn/internal/sql/systables"
 	"github.com/cairndb/cairn/internal/types"
 )
 
@@ -68,6 +69,10 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 				return operationsTable(s.b.Catalog()), true, nil
 			case "settings":
 				return settingsTable(s.b.Catalog()), true, nil
+			case systables.DisksTable:
+				return systables.Disks(s.b.Catalog()), true, nil
+			case systables.SchedulesTable:
+				return systables.Schedules(s.b.Catalog()), true, nil
 			}
 			return s.b.SystemTable(name)
 		}
@@ -130,7 +135,7 @@ func (s *Session) viewSource(cat *catalog.Catalog, v *catalog.View) (exec.Source
 		}
 		s.views[v.ID] = p
 	}
-	policy := ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial()}
+	policy := ReadPolicy{Linearizable: s.readFromLeader(), Skip: s.partial(), Notice: s.notice}
 	ec := func() *exec.Ctx { return s.execCtx(nil) }
 	if p.transform != nil {
 		return exec.NewTransformSource(p.transform, s.b.StreamSource(st, policy), ec)

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,9 +26,6 @@ import (
 // defaultSchedInterval is a scheduled view's checkpoint interval when
 // none is given.
 const defaultSchedInterval = 5 * time.Second
-
-// haOptions are the WITH options choosing a view's HA model.
-var haOptions = []string{"ha", "disk", "checkpoint_interval"}
 
 // ckSettings is what checkpoint_settings says (checkCheckpointSettings).
 type ckSettings struct {
@@ -169,4 +167,13 @@ func (s *Session) waitAssigned(ctx context.Context, v *catalog.View, w pgwire.Re
 		case <-time.After(viewAssignPoll):
 		}
 	}
+}
+
+// checkScaleOutViews checks an ALTER SYSTEM SET scale_out_views value.
+func checkScaleOutViews(v string) (string, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > 100000 {
+		return "", pgerr.IntOptionRange.New(catalog.ScaleOutViews, 1, 100000, v)
+	}
+	return strconv.Itoa(n), nil
 }

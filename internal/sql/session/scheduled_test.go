@@ -148,3 +148,11 @@ func TestCreateScheduledViewAssignTimeout(t *testing.T) {
 		t.Fatalf("background_ddl: %v", err)
 	}
 }
+
+// A compute node holds no replicas: leaders cannot fail over to it.
+func TestFailoverToComputeRefused(t *testing.T) {
+	f := newSchedFake()
+	f.cat.Nodes["c1"] = &catalog.Node{ID: 7, Name: "c1", Role: "compute"}
+	s := New(f, "cairn", nil)
+	wantErr(t, s, "ALTER SYSTEM FAILOVER TO 'c1'", pgerr.ObjectNotInPrerequisiteState, "compute node", "FAILOVER TO a data node")
+}

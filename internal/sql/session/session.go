@@ -278,6 +278,9 @@ func (s *Session) prepareStmt(ctx context.Context, stmt parser.Statement, oids [
 	if p, ok, err := s.prepareProto(ctx, stmt, oids); ok {
 		return p, err
 	}
+	if p, ok, err := s.prepareDiskStmt(stmt); ok { // disk.go
+		return p, err
+	}
 	switch st := stmt.(type) {
 	case *parser.CreateSchema:
 		return s.prepareCreateSchema(st)
@@ -311,6 +314,9 @@ func (s *Session) prepareStmt(ctx context.Context, stmt parser.Statement, oids [
 		return s.prepareCancel(st)
 	}
 	if p, ok, err := s.prepareRoleStmt(stmt); ok { // roles.go
+		return p, err
+	}
+	if p, ok, err := s.prepareBackupStmt(stmt); ok { // backup.go
 		return p, err
 	}
 	return nil, pgerr.UnsupportedStmt.New(stmt)

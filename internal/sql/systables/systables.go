@@ -83,6 +83,7 @@ func Views(ctx context.Context, n Status) *exec.MemTable {
 		{Name: "shards", T: types.Int8}, {Name: "replicas", T: types.Int8}, {Name: "query", T: types.Text},
 		{Name: "start", T: types.Text}, {Name: "backfill_target", T: types.Int8}, {Name: "backfill_done", T: types.Int8}, {Name: "backfilled", T: types.Bool},
 		{Name: "time_window", T: types.Text}, {Name: "watermark", T: types.TimestampTZ}, {Name: "late_events", T: types.Int8}}}
+	t.Cols = append(t.Cols, schedCols...) // elastic.go
 	var states map[uint64]map[uint64]rpc.ReplicaStatus
 	for _, v := range n.Catalog().SortedViews() {
 		start := types.NullOf(types.Text)
@@ -130,6 +131,7 @@ func Views(ctx context.Context, n Status) *exec.MemTable {
 		}
 		t.Rows = append(t.Rows, []types.Datum{txt(v.Name), txt(v.Stream), txt(v.Kind), i8(int64(v.Shards)), i8(int64(v.Replicas)), txt(v.Query),
 			start, target, done, backfilled, txt(v.Window), wm, late})
+		t.Rows[len(t.Rows)-1] = append(t.Rows[len(t.Rows)-1], schedRow(n.Catalog(), v)...)
 	}
 	return t
 }

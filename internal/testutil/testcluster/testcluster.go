@@ -151,3 +151,6 @@ func (c *Cluster) WaitFor(timeout time.Duration, cond func() (bool, string)) {
 	c.t.Helper()
 	testutil.WaitUntil(c.t, timeout, cond)
 }
+
+// Node is node i (nil while stopped), for tests that drive it directly.
+func (c *Cluster) Node(i int) *node.Node { return c.nodes[i] }
