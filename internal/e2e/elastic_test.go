@@ -490,8 +490,10 @@ func TestScheduledViewStaleOwner(t *testing.T) {
 	next := c.waitSched("sv", 30*time.Second, "sv moved off the paused "+first.owner, func(i schedInfo) bool {
 		return i.owner != "" && i.owner != first.owner && i.epoch > first.epoch
 	})
+	moved := time.Since(paused)
 	c.waitMoveOp("sv", 1, "replaying from the last checkpoint")
 	next = c.waitCheckpoint("sv", next, 20*time.Second)
+	committed := time.Since(paused)
 	objs := c.checkpointObjects()
 	ours := 0
 	for k := range objs {
@@ -507,7 +509,8 @@ func TestScheduledViewStaleOwner(t *testing.T) {
 	if err := stale.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s paused for %s; %s took sv over at epoch %d and wrote %d objects", first.owner, time.Since(paused).Round(100*time.Millisecond), next.owner, next.epoch, ours)
+	t.Logf("%s paused for %s; %s took sv over at epoch %d %s after the pause, committed a checkpoint after %s, and wrote %d objects",
+		first.owner, time.Since(paused).Round(100*time.Millisecond), next.owner, next.epoch, moved.Round(100*time.Millisecond), committed.Round(100*time.Millisecond), ours)
 
 	// Several checkpoint intervals with the stale owner running again.
 	time.Sleep(4 * time.Second)
