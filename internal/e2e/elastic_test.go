@@ -271,20 +271,28 @@ func viewCount(p *Proc, sql string) int64 {
 // with skip_unavailable on are served from the last checkpoint with a
 // NOTICE. After dead_after the scheduler moves the view (an operation)
 // to the other compute node, which resumes from the last checkpoint, and
-// the view equals its stream recomputed, exactly once. A Raft view over
-// the same stream never stops.
+// the view equals its stream recomputed, exactly once. Nothing else moves
+// or stops: a scheduled view on the other compute node keeps its owner
+// and epoch and goes on checkpointing, and a Raft view over the same
+// stream is right too.
 func TestScheduledViewOwnerKilled(t *testing.T) {
 	t.Parallel()
 	c := startElastic(t, 3, 2, "6s")
 	c.must(fmt.Sprintf(schedSchema, 3, "1s") + `;
-		CREATE MATERIALIZED VIEW rv AS SELECT count(*) AS n, sum(id) AS ids FROM s`)
+		CREATE MATERIALIZED VIEW rv AS SELECT count(*) AS n, sum(id) AS ids FROM s;
+		CREATE MATERIALIZED VIEW other WITH (ha = 'scheduled', disk = 'd', checkpoint_interval = '1s') AS SELECT count(*) AS n, sum(id) AS ids FROM s`)
 	first := c.waitOwned("sv")
 	if !isCompute(first.owner) {
 		t.Fatalf("sv went to %s with two idle compute nodes: compute nodes come first", first.owner)
 	}
+	bystander := c.waitOwned("other")
+	if !isCompute(bystander.owner) || bystander.owner == first.owner {
+		t.Fatalf("other went to %s, sv to %s: want the other compute node (the one with fewer views)", bystander.owner, first.owner)
+	}
 	w := startWriter(c.opsCluster, "s", 50)
 	w.waitAcks(t, 20, 20*time.Second)
 	ck := c.waitCheckpoint("sv", first, 15*time.Second)
+	bystander = c.waitCheckpoint("other", bystander, 15*time.Second)
 	w.waitAcks(t, 10, 20*time.Second)
 
 	c.kill(first.owner)
@@ -317,9 +325,15 @@ func TestScheduledViewOwnerKilled(t *testing.T) {
 	resumed := c.waitCheckpoint("sv", next, 20*time.Second)
 	t.Logf("killed %s, the owner of sv at epoch %d (last checkpoint %s); %s owns it at epoch %d %s after the kill and checkpointed at %s",
 		first.owner, first.epoch, ck.lastCheckpoint, next.owner, next.epoch, moved.Round(100*time.Millisecond), resumed.lastCheckpoint)
+	// Only the dead node's view moved: the other kept its owner and epoch
+	// and went on checkpointing.
+	if i, err := c.sched("other"); err != nil || i.owner != bystander.owner || i.epoch != bystander.epoch || i.lastCheckpoint == bystander.lastCheckpoint {
+		t.Errorf("the view on the surviving compute node: %s %v; before the kill: %s", i, err, bystander)
+	}
 	w.waitAcks(t, 10, 20*time.Second)
 	c.checkExactlyOnce(w, "sv")
 	c.checkSame("rv", "s")
+	c.checkSame("other", "s")
 }
 
 // hintOf is the hint of a PostgreSQL error.
