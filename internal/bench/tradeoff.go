@@ -84,6 +84,8 @@ type HAResult struct {
 	// the end of the run; BucketBytes the bucket's part.
 	DiskBytes   int64 `json:"disk_bytes"`
 	BucketBytes int64 `json:"bucket_bytes"`
+	// DataDirBytes is DiskBytes by node (the bucket excluded).
+	DataDirBytes map[string]int64 `json:"data_dir_bytes"`
 	// DiskBytesPerKEvent is DiskBytes per thousand events acknowledged:
 	// the runs ingest different amounts (they last different times), and
 	// the stream's replicas dominate the data dirs in both.
@@ -383,8 +385,11 @@ func runHA(ctx context.Context, o TradeoffOptions, ha string) (*HAResult, error)
 	if rows, err := c.query(ctx, 0, -1, "SELECT count(*) FROM cairn_cluster.shards WHERE object = 'to_view'"); err == nil && len(rows) == 1 {
 		res.ViewRaftReplicas, _ = strconv.ParseInt(rows[0][0], 10, 64)
 	}
+	res.DataDirBytes = map[string]int64{}
 	for _, n := range c.nodes {
-		res.DiskBytes += dirBytes(n.DataDir)
+		b := dirBytes(n.DataDir)
+		res.DataDirBytes[n.Name] = b
+		res.DiskBytes += b
 	}
 	if bucket != "" {
 		res.BucketBytes = dirBytes(bucket)
