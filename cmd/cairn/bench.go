@@ -4,18 +4,33 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairndb/cairn/internal/bench"
 )
 
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 func benchCmd() *cobra.Command {
 	var o bench.Options
 	var noSync bool
 	var nodes, kills int
 	var failover, rolling, jsonOut, secure bool
+	var haModels string
+	var deadAfter, steady time.Duration
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run a workload against a node and report throughput, latency and view freshness",
@@ -57,8 +72,35 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 				}
 				return nil
 			}
+			if haModels != "" && !failover {
+				return exitWith(exitUsage, fmt.Errorf("--ha goes with --failover: cairn bench --failover --ha raft,scheduled"))
+			}
+			if failover && haModels != "" {
+				if o.URL != "" || cmd.Flags().Changed("nodes") {
+					return exitWith(exitUsage, fmt.Errorf("--failover --ha starts its own clusters (3 data nodes; + 1 compute node for scheduled): drop --url and --nodes"))
+				}
+				out := o.Out
+				if !cmd.Flags().Changed("out") {
+					out = "bench-tradeoff.json"
+				}
+				res, err := bench.RunTradeoff(ctx, bench.TradeoffOptions{HA: splitList(haModels), Kills: kills, Clients: o.Clients, NoSync: noSync,
+					DeadAfter: deadAfter, Steady: steady, Out: out, Progress: cmd.ErrOrStderr()})
+				if res != nil {
+					res.Print(jsonOut, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				}
+				if err != nil {
+					if res == nil {
+						return exitWith(exitUsage, err)
+					}
+					return exitWith(exitError, err)
+				}
+				return nil
+			}
+			if cmd.Flags().Changed("dead-after") || cmd.Flags().Changed("steady") {
+				return exitWith(exitUsage, fmt.Errorf("--dead-after and --steady go with --failover --ha"))
+			}
 			if jsonOut {
-				return exitWith(exitUsage, fmt.Errorf("--json goes with --rolling-restart"))
+				return exitWith(exitUsage, fmt.Errorf("--json goes with --rolling-restart or --failover --ha"))
 			}
 			if failover {
 				if o.URL != "" {
@@ -112,7 +154,10 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 	f.BoolVar(&failover, "failover", false, "kill the leader of a busy stream shard --kills times under load and report write and follower-read unavailability")
 	f.BoolVar(&rolling, "rolling-restart", false, "drain, stop (SIGTERM) and restart every node of a local cluster in turn under load; report each step's write disturbance and verify no acknowledged event was lost or duplicated")
 	f.BoolVar(&jsonOut, "json", false, "with --rolling-restart: print the result as JSON on stdout (the table goes to stderr)")
-	f.IntVar(&kills, "kills", 10, "with --failover: how many leader kills")
+	f.IntVar(&kills, "kills", 10, "with --failover: how many leader kills (with --ha: kills of the view's holder per model)")
+	f.StringVar(&haModels, "ha", "", "with --failover: measure the trade-off of view HA models instead (raft, scheduled or raft,scheduled): the same view as a Raft view on 3 data nodes and as a scheduled view on 3 data + 1 compute node, SIGKILL of its leader or owner --kills times; failover time, events replayed, replicas, disk bytes and steady ingest")
+	f.DurationVar(&deadAfter, "dead-after", 5*time.Second, "with --failover --ha: the cluster setting dead_after of both runs (how soon a killed owner's views move)")
+	f.DurationVar(&steady, "steady", 10*time.Second, "with --failover --ha: how long steady ingest is measured before the first kill")
 	f.IntVar(&nodes, "nodes", 1, "without --url: how many local nodes to start (a cluster of separate processes; streams and views get min(3, nodes) replicas)")
 	return cmd
 }

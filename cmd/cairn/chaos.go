@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -27,11 +28,19 @@ func chaosCmd() *cobra.Command {
 		Short: "Run a fault campaign against a local cluster and check it lost, duplicated and invented nothing",
 		Long: `Start a local cluster of --nodes real processes, write uniquely numbered
 events through every node while injecting faults on a schedule decided by
---seed (kill, pause, partition, restart, membership, disk), then heal
-everything and check: no acknowledged event lost, none duplicated, none
-that was never sent, both views equal their stream on every node, no
-linearizable read missed an acknowledged write, one leader per Raft
-(group, term), and a node whose disk failed stopped serving.
+--seed (kill, pause, partition, restart, membership, disk, compute,
+objstore), then heal everything and check: no acknowledged event lost,
+none duplicated, none that was never sent, both views equal their stream
+on every node, no linearizable read missed an acknowledged write, one
+leader per Raft (group, term), and a node whose disk failed stopped
+serving.
+
+With --scheduled, or the compute or objstore faults, the workload also
+has the elastic tier: a versitygw object store, a disk on it, --compute
+compute nodes and a scheduled view (chaos_sched, checkpointed to the
+disk) beside the Raft views, and the checks judge it too. compute kills,
+pauses or restarts a compute node or the scheduled view's owner; objstore
+stops versitygw for 5-15 s or pauses it for 2-6 s.
 
 Writes report.json, report.html, history.jsonl and every node's log to --out.
 Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
@@ -51,6 +60,16 @@ Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
 			}
 			if !cmd.Flags().Changed("seed") {
 				seed = time.Now().UnixNano()
+			}
+			elastic := cfg.Scheduled
+			for _, k := range chaos.ElasticKinds {
+				elastic = elastic || slices.Contains(kinds, k)
+			}
+			if cmd.Flags().Changed("compute") && !elastic {
+				return exitWith(exitUsage, fmt.Errorf("--compute needs the elastic tier: add --scheduled or the compute or objstore faults"))
+			}
+			if cfg.Compute < 0 || cfg.Compute > 4 {
+				return exitWith(exitUsage, fmt.Errorf("--compute must be between 0 and 4, got %d", cfg.Compute))
 			}
 			cfg.Kinds, cfg.Seed = kinds, uint64(seed)
 			if cfg.Out == "" {
@@ -99,6 +118,8 @@ Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
 	f.IntVar(&cfg.BatchSize, "batch", 100, "events per INSERT")
 	f.StringVar(&cfg.Out, "out", "", "directory for the report, history and node logs (default: a new temp dir, printed)")
 	f.BoolVar(&jsonOut, "json", false, "print report.json on stdout (the summary goes to stderr)")
+	f.BoolVar(&cfg.Scheduled, "scheduled", false, "add the elastic tier to the workload: versitygw, a disk, compute nodes and a scheduled view (implied by the compute and objstore faults)")
+	f.IntVar(&cfg.Compute, "compute", 2, "with the elastic tier: compute nodes to start (0 to 4)")
 	f.BoolVar(&cfg.Secure, "secure", false, "run a secure cluster: certificates made for the run, TLS on every connection, client-certificate logins")
 	f.StringVar(&cfg.UnsafeBug, "unsafe-bug", "", "pass --unsafe-bug NAME to every node (checker self-tests)")
 	_ = f.MarkHidden("unsafe-bug")

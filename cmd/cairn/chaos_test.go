@@ -19,6 +19,8 @@ func TestChaosUsageErrors(t *testing.T) {
 		{"--faults", "kill,nuke"},
 		{"--faults", ""},
 		{"--rate", "10ms"},
+		{"--compute", "1"}, // without the elastic tier
+		{"--scheduled", "--compute", "9"},
 	} {
 		cmd := chaosCmd()
 		cmd.SetArgs(args)

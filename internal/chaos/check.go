@@ -21,6 +21,8 @@ const (
 	CheckNameStale      = "stale_read"
 	CheckNameSplitBrain = testutil.CheckNameSplitBrain
 	CheckNameDiskFail   = "disk_fail_kept_serving"
+	CheckNameScheduled  = "scheduled_view"
+	CheckNameSecret     = "disk_secret_in_logs"
 )
 
 // CheckResult is the verdict of one safety check.
@@ -107,6 +109,43 @@ func CheckViews(rows []Row, views []NodeViews) CheckResult {
 	return testutil.CheckViews(viewRows(wantT, wantK, nil), nodes)
 }
 
+// CheckScheduledView fails for every node whose chaos_sched (a scheduled
+// view: one owner, checkpoints on the object store) differs from the
+// view recomputed from rows, or that could not answer: every event
+// folded exactly once through owner kills, pauses and object-store
+// outages, as the Raft views are.
+func CheckScheduledView(rows []Row, views []NodeViews) CheckResult {
+	_, wantK := ExpectedViews(rows)
+	nodes := make([]testutil.NodeView, len(views))
+	for i, v := range views {
+		nodes[i] = testutil.NodeView{Node: v.Node, Rows: schedRows(v.Sched, wantK), Err: v.Err}
+		if v.Err == "" && v.Sched == nil {
+			nodes[i].Err = "chaos_sched was not read"
+		}
+	}
+	res := testutil.CheckViews(schedRows(wantK, nil), nodes)
+	res.Name = CheckNameScheduled
+	return res
+}
+
+// schedRows renders chaos_sched as the checker compares it; keys of
+// want a node lacks are rows of zeros there.
+func schedRows(perK, want map[int32]PerK) []testutil.ViewRow {
+	keys := slices.Collect(maps.Keys(perK))
+	for k := range want {
+		if _, ok := perK[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	out := make([]testutil.ViewRow, 0, len(keys))
+	for _, k := range keys {
+		p := perK[k]
+		out = append(out, testutil.ViewRow{Key: fmt.Sprintf("chaos_sched k=%d", k), Value: fmt.Sprintf("n=%d s=%d", p.N, p.S)})
+	}
+	return out
+}
+
 // CheckStaleReads fails for every successful linearizable read that found
 // 0 events with an id whose batch had been acknowledged before the read
 // began: the read missed a write that completed before it started.
@@ -163,9 +202,10 @@ func CheckDiskFail(faults []Fault, batches []Batch) CheckResult {
 	return res.Done()
 }
 
-// CheckAll runs every safety check over h.
+// CheckAll runs every safety check over h (the scheduled view's only
+// when the campaign had one).
 func CheckAll(h *History) []CheckResult {
-	return []CheckResult{
+	out := []CheckResult{
 		CheckLost(h.Batches, h.Rows),
 		CheckDuplicates(h.Rows),
 		CheckNeverSent(h.Batches, h.Rows),
@@ -174,6 +214,36 @@ func CheckAll(h *History) []CheckResult {
 		CheckSplitBrain(h.LeaderTerms),
 		CheckDiskFail(h.Faults, h.Batches),
 	}
+	if h.Scheduled {
+		out = append(out, CheckScheduledView(h.Rows, h.Views), CheckSecret(h.LogsScanned, h.SecretLeaks))
+	}
+	return out
+}
+
+// CheckSecret fails for every node log that holds the disk's secret
+// access key (leaks names them; scanned counts the logs read).
+func CheckSecret(scanned int, leaks []string) CheckResult {
+	res := CheckResult{Name: CheckNameSecret, Checked: scanned}
+	for _, l := range leaks {
+		res.Fail("%s", l)
+	}
+	if scanned == 0 {
+		res.Fail("no node log was scanned")
+	}
+	res.Note = "the object store's secret access key must appear in no node log"
+	return res.Done()
+}
+
+// FindSecret returns where secret appears in one node's log, by line
+// number (never the line itself: it holds the secret).
+func FindSecret(node, log, secret string) []string {
+	var out []string
+	for i, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, secret) {
+			out = append(out, fmt.Sprintf("%s.log line %d holds the disk's secret access key", node, i+1))
+		}
+	}
+	return out
 }
 
 // Second is one point of the availability series: events acknowledged

@@ -1,8 +1,10 @@
 package chaos
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/cairndb/cairn/internal/testutil"
 )
@@ -41,3 +43,18 @@ func (r *runner) url(name string) string {
 	}
 	return n.URL() + "&connect_timeout=3"
 }
+
+// addRole adds node name with --role role, joining through join. The
+// harness's Cluster.Add gives every node the cluster's Args, and a node
+// keeps the Args it was added with for every restart, so the role is
+// added to them for this one Add; setup runs alone, before the faults.
+func (r *runner) addRole(ctx context.Context, name, join, role string) error {
+	base := r.c.Args
+	r.c.Args = append(slices.Clone(base), "--role", role)
+	_, err := r.c.Add(ctx, name, join)
+	r.c.Args = base
+	return err
+}
+
+// dataNode reports whether name is a data node (not a compute node).
+func (r *runner) dataNode(name string) bool { return !r.compute[name] }

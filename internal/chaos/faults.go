@@ -58,10 +58,31 @@ func (r *runner) claim(f *Fault, p PlannedFault) string {
 	if p.Kind == KindPartition && r.mu.partitioned {
 		return "another partition is in force"
 	}
+	if p.Kind == KindObjstore {
+		if r.mu.objstore {
+			return "another objstore fault is in force"
+		}
+		r.mu.objstore = true
+		return ""
+	}
+	// The minority rule is about data nodes: compute nodes hold no
+	// replicas, so faulting them costs no quorum.
 	active := 0
 	for _, n := range r.c.Names() {
-		if !r.mu.decom[n] {
+		if !r.mu.decom[n] && r.dataNode(n) {
 			active++
+		}
+	}
+	faulted := 0
+	for n := range r.mu.faulted {
+		if r.dataNode(n) {
+			faulted++
+		}
+	}
+	newly := 0
+	for _, n := range takes {
+		if r.dataNode(n) {
+			newly++
 		}
 	}
 	if p.Kind == KindMembership && p.Sub == SubDecommission {
@@ -71,12 +92,12 @@ func (r *runner) claim(f *Fault, p PlannedFault) string {
 		if active-1 < 3 {
 			return "it would leave fewer than 3 data nodes"
 		}
-		if len(r.mu.faulted) > (active-2)/2 {
-			return fmt.Sprintf("%d nodes are faulted; without %s that would be more than a minority", len(r.mu.faulted), p.Targets[0])
+		if faulted > (active-2)/2 {
+			return fmt.Sprintf("%d nodes are faulted; without %s that would be more than a minority", faulted, p.Targets[0])
 		}
 	}
-	if len(r.mu.faulted)+len(takes) > (active-1)/2 {
-		return fmt.Sprintf("%d nodes are faulted already; %d more would exceed a minority of %d", len(r.mu.faulted), len(takes), active)
+	if newly > 0 && faulted+newly > (active-1)/2 {
+		return fmt.Sprintf("%d data nodes are faulted already; %d more would exceed a minority of %d", faulted, newly, active)
 	}
 	for _, n := range takes {
 		r.mu.faulted[n] = f.Label()
@@ -98,7 +119,7 @@ func (r *runner) claim(f *Fault, p PlannedFault) string {
 // takes out (counted against the minority).
 func nodesOf(p PlannedFault) (need, takes []string) {
 	switch p.Kind {
-	case KindKill, KindPause, KindRestart:
+	case KindKill, KindPause, KindRestart, KindCompute:
 		need, takes = p.Targets, p.Targets
 	case KindPartition:
 		need, takes = append(slices.Clone(p.Sides[0]), p.Targets...), p.Sides[0]
@@ -129,6 +150,9 @@ func (r *runner) release(p PlannedFault) {
 	if p.Kind == KindDisk {
 		delete(r.mu.diskFaulted, p.Targets[0])
 	}
+	if p.Kind == KindObjstore {
+		r.mu.objstore = false
+	}
 }
 
 // inject carries out one planned fault and heals it after its duration,
@@ -140,6 +164,18 @@ func (r *runner) inject(ctx context.Context, p PlannedFault) {
 		if len(p.Targets) > 0 {
 			f.Note = "bridge " + p.Targets[0] + " keeps links to both sides"
 		}
+	}
+	if p.Kind == KindCompute && p.Targets[0] == TargetOwner {
+		owner, err := r.owner(ctx)
+		if err != nil {
+			f.Skipped, f.Note, f.End = true, "skipped: the owner of chaos_sched is unknown: "+err.Error(), f.Start
+			r.logf("fault #%d %s skipped: %s", p.Seq, f.Label(), f.Note)
+			r.finish(f)
+			return
+		}
+		p.Targets = []string{owner}
+		f.Targets = p.Targets
+		f.Note = "the owner of chaos_sched"
 	}
 	if why := r.claim(&f, p); why != "" {
 		f.Skipped, f.Note, f.End = true, "skipped: "+why, f.Start
@@ -184,6 +220,10 @@ func (r *runner) inject(ctx context.Context, p PlannedFault) {
 		r.membership(ctx, &f, p, note)
 	case KindDisk:
 		r.disk(ctx, &f, p, note)
+	case KindCompute:
+		r.computeFault(ctx, p, note)
+	case KindObjstore:
+		r.objstoreFault(ctx, p, note)
 	}
 	if f.Note != "" {
 		notes = append([]string{f.Note}, notes...)
@@ -424,6 +464,7 @@ func (r *runner) probe(node string) {
 // catch up and reads what the checks need into h.
 func (r *runner) final(ctx context.Context, h *History) {
 	r.logf("healing: resuming, healing links, restarting stopped nodes")
+	r.healS3(h)
 	for _, n := range r.c.Up() {
 		_ = r.c.Node(n).Resume()
 	}
@@ -465,7 +506,8 @@ func (r *runner) final(ctx context.Context, h *History) {
 		var nv NodeViews
 		for i := 0; i < 10_000; i++ {
 			nv = r.readViews(ctx, n)
-			if nv.Err == "" && nv.Totals == wantT && mapsEqual(nv.PerK, wantK) || !time.Now().Before(deadline) || ctx.Err() != nil || outOfService(nv.Err) {
+			caught := nv.Err == "" && nv.Totals == wantT && mapsEqual(nv.PerK, wantK) && (!r.cfg.Scheduled || mapsEqual(nv.Sched, wantK))
+			if caught || !time.Now().Before(deadline) || ctx.Err() != nil || outOfService(nv.Err) {
 				break
 			}
 			sleepCtx(ctx, 250*time.Millisecond)
@@ -478,9 +520,15 @@ func (r *runner) final(ctx context.Context, h *History) {
 		}
 		h.Views = append(h.Views, nv)
 	}
+	if r.cfg.Scheduled {
+		r.finalElastic(ctx, h)
+	}
 	h.LeaderTerms = map[string]string{}
 	for _, n := range r.c.Names() {
 		b, err := os.ReadFile(filepath.Join(r.c.Node(n).DataDir, "leader-terms.log"))
+		if err != nil && os.IsNotExist(err) && !r.dataNode(n) {
+			continue // a compute node leads no group
+		}
 		if err != nil {
 			h.Notes = append(h.Notes, fmt.Sprintf("%s: %v", n, err))
 			continue
@@ -519,24 +567,33 @@ func (r *runner) readViews(ctx context.Context, node string) NodeViews {
 		nv.Totals.N, _ = strconv.ParseInt(tot[0][0], 10, 64)
 		nv.Totals.IDs, _ = strconv.ParseInt(tot[0][1], 10, 64)
 	}
-	var perK [][]string
 	if err == nil {
-		perK, err = r.exec(ctx, node, "SELECT k, n, s FROM chaos_per_k")
+		err = r.readPerK(ctx, node, "chaos_per_k", nv.PerK)
 	}
-	for _, row := range perK {
-		if len(row) != 3 {
-			continue
-		}
-		k, _ := strconv.ParseInt(row[0], 10, 32)
-		// A key twice (a bug) adds up, so the check sees the excess.
-		p := nv.PerK[int32(k)]
-		n, _ := strconv.ParseInt(row[1], 10, 64)
-		s, _ := strconv.ParseInt(row[2], 10, 64)
-		p.N, p.S = p.N+n, p.S+s
-		nv.PerK[int32(k)] = p
+	if err == nil && r.cfg.Scheduled {
+		nv.Sched = map[int32]PerK{}
+		err = r.readPerK(ctx, node, "chaos_sched", nv.Sched)
 	}
 	if err != nil {
 		nv.Err = err.Error()
 	}
 	return nv
+}
+
+// readPerK reads a view of (k, n, s) rows through node into into.
+func (r *runner) readPerK(ctx context.Context, node, view string, into map[int32]PerK) error {
+	rows, err := r.exec(ctx, node, "SELECT k, n, s FROM "+view)
+	for _, row := range rows {
+		if len(row) != 3 {
+			continue
+		}
+		k, _ := strconv.ParseInt(row[0], 10, 32)
+		// A key twice (a bug) adds up, so the check sees the excess.
+		p := into[int32(k)]
+		n, _ := strconv.ParseInt(row[1], 10, 64)
+		s, _ := strconv.ParseInt(row[2], 10, 64)
+		p.N, p.S = p.N+n, p.S+s
+		into[int32(k)] = p
+	}
+	return err
 }

@@ -68,7 +68,18 @@ type NodeViews struct {
 	Node   string         `json:"node"`
 	Totals Totals         `json:"totals"`
 	PerK   map[int32]PerK `json:"per_k"`
-	Err    string         `json:"err,omitempty"`
+	// Sched is chaos_sched (the scheduled view, the same query as
+	// chaos_per_k); nil when the campaign has no scheduled view.
+	Sched map[int32]PerK `json:"sched,omitempty"`
+	Err   string         `json:"err,omitempty"`
+}
+
+// OwnerChange is a change of chaos_sched's owner as the watcher saw it
+// in cairn_cluster.views (polled every second, so a short-lived owner
+// may be missed). Owner "" is no owner.
+type OwnerChange struct {
+	At    time.Time `json:"at"`
+	Owner string    `json:"owner"`
 }
 
 // Fault is one fault as it was carried out. Start is when it was
@@ -128,6 +139,18 @@ type History struct {
 	// LeaderTerms is each node's leader-terms.log ("gid term unixmicros"
 	// lines), by node name.
 	LeaderTerms map[string]string `json:"-"`
+	// Scheduled is set when the workload has the scheduled view
+	// chaos_sched (Views then hold it, and the checks judge it).
+	Scheduled bool `json:"scheduled,omitempty"`
+	// Owners are chaos_sched's owners over the run; Moves the
+	// move_scheduled_view operations in cairn_cluster.operations at the
+	// end, by status.
+	Owners []OwnerChange  `json:"owners,omitempty"`
+	Moves  map[string]int `json:"moves,omitempty"`
+	// LogsScanned node logs were searched for the disk's secret access
+	// key; SecretLeaks says where it was found.
+	LogsScanned int      `json:"-"`
+	SecretLeaks []string `json:"-"`
 	// Notes are things a person should know about the run (a node that
 	// did not come back, a final read that failed).
 	Notes []string `json:"notes,omitempty"`

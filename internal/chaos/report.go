@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -32,6 +33,8 @@ type Summary struct {
 	StaleReads         int            `json:"stale_reads"`
 	SplitBrain         int            `json:"split_brain"`
 	DiskFailViolations int            `json:"disk_fail_kept_serving"`
+	SchedMismatches    int            `json:"scheduled_view_mismatches,omitempty"`
+	OwnerChanges       int            `json:"scheduled_view_owner_changes,omitempty"`
 	LongestOutageMs    float64        `json:"longest_fault_outage_ms"`
 	LongestOutageBy    string         `json:"longest_fault_outage_by,omitempty"`
 	LongestGapMs       float64        `json:"longest_gap_ms"`
@@ -52,12 +55,17 @@ type Report struct {
 	Summary      Summary        `json:"summary"`
 	Notes        []string       `json:"notes,omitempty"`
 	Crashes      []string       `json:"crashes,omitempty"`
-	Pass         bool           `json:"pass"`
+	// Owners and Moves: the scheduled view's owners over the run and its
+	// move_scheduled_view operations by status (History's).
+	Owners []OwnerChange  `json:"scheduled_view_owners,omitempty"`
+	Moves  map[string]int `json:"scheduled_view_moves,omitempty"`
+	Pass   bool           `json:"pass"`
 }
 
 // BuildReport runs the checks over h and assembles the report.
 func BuildReport(cfg Config, plan []PlannedFault, h *History) *Report {
-	rep := &Report{Seed: cfg.Seed, Config: cfg, Begin: h.Begin, End: h.End, Schedule: plan, Faults: h.Faults, Notes: h.Notes, Crashes: h.Crashes}
+	rep := &Report{Seed: cfg.Seed, Config: cfg, Begin: h.Begin, End: h.End, Schedule: plan, Faults: h.Faults, Notes: h.Notes, Crashes: h.Crashes,
+		Owners: h.Owners, Moves: h.Moves}
 	rep.Checks = CheckAll(h)
 	rep.Availability = ComputeAvailability(h)
 	s := Summary{FaultsByKind: map[string]int{}, EventsAcked: rep.Availability.AckedEvents,
@@ -89,8 +97,11 @@ func BuildReport(cfg Config, plan []PlannedFault, h *History) *Report {
 			s.SplitBrain = c.Count
 		case CheckNameDiskFail:
 			s.DiskFailViolations = c.Count
+		case CheckNameScheduled:
+			s.SchedMismatches = c.Count
 		}
 	}
+	s.OwnerChanges = max(0, len(h.Owners)-1)
 	for _, o := range rep.Availability.Outages {
 		if o.OutageMs > s.LongestOutageMs {
 			s.LongestOutageMs, s.LongestOutageBy = o.OutageMs, fmt.Sprintf("#%d %s", o.Seq, o.Label)
@@ -184,6 +195,9 @@ func PrintSummary(w io.Writer, rep *Report) {
 			fmt.Fprintf(w, "       %s\n", e)
 		}
 	}
+	if rep.Config.Scheduled {
+		fmt.Fprintf(w, "scheduled view   %s\n", ownersLine(rep))
+	}
 	fmt.Fprintf(w, "write outage     longest after a fault %.0f ms (%s); longest gap without an ack %.0f ms\n", s.LongestOutageMs, orNone(nonEmpty(s.LongestOutageBy)), s.LongestGapMs)
 	if len(rep.Crashes) > 0 {
 		fmt.Fprintf(w, "node crashes     %d (not a safety verdict; see the node logs)\n", len(rep.Crashes))
@@ -201,6 +215,32 @@ func PrintSummary(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "report           %s\n", filepath.Join(rep.Config.Out, "report.html"))
 }
 
+// ownersLine says who owned chaos_sched when, and how many
+// move_scheduled_view operations ran.
+func ownersLine(rep *Report) string {
+	var parts []string
+	for _, o := range rep.Owners {
+		who := o.Owner
+		if who == "" {
+			who = "(none)"
+		}
+		parts = append(parts, fmt.Sprintf("%s at %.1fs", who, o.At.Sub(rep.Begin).Seconds()))
+	}
+	var moves []string
+	for _, st := range slices.Sorted(maps.Keys(rep.Moves)) {
+		moves = append(moves, fmt.Sprintf("%s %d", st, rep.Moves[st]))
+	}
+	owners := "nobody the watcher saw"
+	if len(parts) > 0 {
+		owners = strings.Join(parts, " -> ")
+	}
+	ops := "none"
+	if len(moves) > 0 {
+		ops = strings.Join(moves, ", ")
+	}
+	return fmt.Sprintf("chaos_sched owned by %s; move_scheduled_view operations: %s", owners, ops)
+}
+
 func nonEmpty(s string) []string {
 	if s == "" {
 		return nil
@@ -212,6 +252,7 @@ func nonEmpty(s string) []string {
 var faultColors = map[string]string{
 	KindKill: "#e74c3c", KindPause: "#f39c12", KindRestart: "#9b59b6",
 	KindPartition: "#3498db", KindMembership: "#27ae60", KindDisk: "#7f8c8d",
+	KindCompute: "#c0392b", KindObjstore: "#16a085",
 }
 
 // WriteHTML writes a self-contained page: the summary table, the checks,
@@ -241,6 +282,9 @@ code{font-size:12px}</style></head><body>
 	fmt.Fprintf(w, "<tr><th>faults injected</th><td>%s; skipped %d, unsupported %d</td></tr>\n", e(orNone(kinds)), s.FaultsSkipped, s.FaultsUnsupported)
 	fmt.Fprintf(w, "<tr><th>events</th><td>%d acked, %d in failed batches, %d in the stream</td></tr>\n", s.EventsAcked, s.EventsFailed, s.EventsInStream)
 	fmt.Fprintf(w, "<tr><th>node crashes</th><td>%d</td></tr>\n", s.NodeCrashes)
+	if rep.Config.Scheduled {
+		fmt.Fprintf(w, "<tr><th>scheduled view</th><td>%s</td></tr>\n", e(ownersLine(rep)))
+	}
 	fmt.Fprintf(w, "<tr><th>longest write outage</th><td>%.0f ms after %s; longest gap without an ack %.0f ms</td></tr></table>\n", s.LongestOutageMs, e(orNone(nonEmpty(s.LongestOutageBy))), s.LongestGapMs)
 	fmt.Fprintf(w, "<h2>Safety checks</h2><table><tr><th>check</th><th>verdict</th><th>violations</th><th>checked</th><th>examples / note</th></tr>\n")
 	for _, c := range rep.Checks {

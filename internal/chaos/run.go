@@ -34,6 +34,12 @@ type Config struct {
 	// its temp dir; every connection (SQL, HTTP, between nodes) is TLS
 	// and the workload logs in with client certificates.
 	Secure bool `json:"secure,omitempty"`
+	// Scheduled adds the elastic tier to the workload (implied by the
+	// compute and objstore faults): a versitygw object store, a disk on
+	// it, Compute compute nodes and a scheduled view (chaos_sched) beside
+	// the Raft views, checked the same way.
+	Scheduled bool `json:"scheduled,omitempty"`
+	Compute   int  `json:"compute,omitempty"`
 	// UnsafeBug is passed to every node as --unsafe-bug (checker self-tests).
 	UnsafeBug string `json:"unsafe_bug,omitempty"`
 	// Binary is the cairn executable to run; empty means this one.
@@ -87,13 +93,19 @@ type runner struct {
 		partitioned bool              // a partition is in force
 		decomBusy   bool              // a decommission is running
 		diskFaulted map[string]bool   // a disk fault is in force
+		objstore    bool              // an objstore fault is in force
+		owners      []OwnerChange     // chaos_sched's owner as the watcher saw it change
 	}
-	nextID atomic.Int64
-	acked  atomic.Int64
-	failed atomic.Int64
-	readsN atomic.Int64
-	progMu sync.Mutex
-	runCtx context.Context // the campaign's: cancelled on Ctrl-C
+	// compute names the compute nodes (set in setup, read-only after).
+	compute  map[string]bool
+	s3       *testutil.S3Server // the elastic tier's object store; nil without it
+	dataRoot string
+	nextID   atomic.Int64
+	acked    atomic.Int64
+	failed   atomic.Int64
+	readsN   atomic.Int64
+	progMu   sync.Mutex
+	runCtx   context.Context // the campaign's: cancelled on Ctrl-C
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -118,6 +130,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.Duration <= 0 || cfg.Duration > 24*time.Hour {
 		return nil, fmt.Errorf("--duration must be positive and at most 24h, got %s", cfg.Duration)
+	}
+	for _, k := range ElasticKinds {
+		cfg.Scheduled = cfg.Scheduled || slices.Contains(cfg.Kinds, k)
+	}
+	if !cfg.Scheduled {
+		cfg.Compute = 0
+	}
+	if cfg.Compute < 0 || cfg.Compute > maxCompute {
+		return nil, fmt.Errorf("--compute must be between 0 and %d, got %d", maxCompute, cfg.Compute)
 	}
 	if cfg.Binary == "" {
 		self, err := os.Executable()
@@ -157,15 +178,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	plan := Plan(PlanConfig{Seed: cfg.Seed, Nodes: cfg.Nodes, Duration: cfg.Duration, Rate: cfg.Rate, Kinds: cfg.Kinds})
-	r := &runner{cfg: cfg, c: newCluster(cfg.Binary, dataRoot, cfg.Out, certsDir, extra), begin: time.Now(), prog: prog, runCtx: ctx}
+	plan := Plan(PlanConfig{Seed: cfg.Seed, Nodes: cfg.Nodes, Duration: cfg.Duration, Rate: cfg.Rate, Kinds: cfg.Kinds, Compute: cfg.Compute})
+	r := &runner{cfg: cfg, c: newCluster(cfg.Binary, dataRoot, cfg.Out, certsDir, extra), begin: time.Now(), prog: prog, runCtx: ctx, dataRoot: dataRoot}
 	r.mu.faulted, r.mu.decom, r.mu.diskFaulted = map[string]string{}, map[string]bool{}, map[string]bool{}
+	r.compute = map[string]bool{}
 	defer r.c.StopAll(10 * time.Second)
+	defer r.stopS3()
 	security := "insecure"
 	if cfg.Secure {
 		security = "secure (TLS, certificates in " + certsDir + ")"
 	}
-	fmt.Fprintf(prog, "chaos: seed %d, %d nodes, %s, faults %s, %s, out %s\n", cfg.Seed, cfg.Nodes, cfg.Duration, strings.Join(cfg.Kinds, ","), security, cfg.Out)
+	elastic := ""
+	if cfg.Scheduled {
+		elastic = fmt.Sprintf(", %d compute nodes and a scheduled view on versitygw", cfg.Compute)
+	}
+	fmt.Fprintf(prog, "chaos: seed %d, %d nodes%s, %s, faults %s, %s, out %s\n", cfg.Seed, cfg.Nodes, elastic, cfg.Duration, strings.Join(cfg.Kinds, ","), security, cfg.Out)
 	for _, p := range plan {
 		fmt.Fprintf(prog, "chaos: plan %s\n", p)
 	}
@@ -179,9 +206,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.final(ctx, h)
 	r.c.StopAll(10 * time.Second)
+	r.stopS3()
 	for _, n := range r.c.Names() {
 		if b, err := os.ReadFile(r.c.Node(n).LogPath); err == nil {
 			h.Crashes = append(h.Crashes, FindCrashes(n, string(b))...)
+			if r.s3 != nil {
+				h.LogsScanned++
+				h.SecretLeaks = append(h.SecretLeaks, FindSecret(n, string(b), r.s3.SecretKey)...)
+			}
 		}
 	}
 	rep := BuildReport(cfg, plan, h)
@@ -223,6 +255,11 @@ func (r *runner) setup(ctx context.Context) error {
 		var pe *pgconn.PgError
 		if err != nil && !(errors.As(err, &pe) && pe.Code == "42P07") {
 			return fmt.Errorf("%s: %w", ddl, err)
+		}
+	}
+	if r.cfg.Scheduled {
+		if err := r.setupElastic(ctx, seed); err != nil {
+			return err
 		}
 	}
 	// The stream must take writes before the clock starts.
@@ -309,6 +346,10 @@ func (r *runner) campaign(ctx context.Context, plan []PlannedFault) *History {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); r.progress(stop) }()
+	if r.cfg.Scheduled {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.watchOwner(ctx, stop) }()
+	}
 
 	// Faults: each at its planned offset, in its own goroutine, healed
 	// after its duration or at once when the campaign ends.
@@ -340,8 +381,9 @@ func (r *runner) campaign(ctx context.Context, plan []PlannedFault) *History {
 	fcancel()
 	fwg.Wait()
 	r.mu.Lock()
-	h.Batches, h.Reads, h.Faults = r.mu.batches, r.mu.reads, r.mu.faults
+	h.Batches, h.Reads, h.Faults, h.Owners = r.mu.batches, r.mu.reads, r.mu.faults, r.mu.owners
 	r.mu.Unlock()
+	h.Scheduled = r.cfg.Scheduled
 	slices.SortFunc(h.Faults, func(a, b Fault) int { return a.Seq - b.Seq })
 	return h
 }

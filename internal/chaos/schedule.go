@@ -15,10 +15,19 @@ const (
 	KindPartition  = "partition"
 	KindMembership = "membership"
 	KindDisk       = "disk"
+	// KindCompute kills, pauses or restarts a compute node, or the
+	// scheduled view's owner whatever its role (TargetOwner).
+	KindCompute = "compute"
+	// KindObjstore makes the object store (versitygw) unavailable or slow.
+	KindObjstore = "objstore"
 )
 
 // AllKinds lists every fault kind, in the order --faults documents them.
-var AllKinds = []string{KindKill, KindPause, KindPartition, KindRestart, KindMembership, KindDisk}
+var AllKinds = []string{KindKill, KindPause, KindPartition, KindRestart, KindMembership, KindDisk, KindCompute, KindObjstore}
+
+// ElasticKinds are the kinds that need the elastic tier in the workload:
+// an object store, a disk on it, compute nodes and a scheduled view.
+var ElasticKinds = []string{KindCompute, KindObjstore}
 
 // DefaultKinds are the faults a campaign injects unless told otherwise.
 var DefaultKinds = []string{KindKill, KindPause, KindPartition, KindRestart}
@@ -33,7 +42,19 @@ const (
 	SubDecommission = "decommission" // ALTER NODE … DECOMMISSION
 	SubStall        = "stall"        // every synced write blocks 2 s, for 3–8 s
 	SubFail         = "fail"         // the disk fails: the node must exit
+	SubKill         = "kill"         // compute: kill -9, restarted after 3–18 s
+	SubPause        = "pause"        // compute: SIGSTOP for 2–16 s, then SIGCONT
+	SubRestart      = "restart"      // compute: SIGTERM, then started again
+	SubUnavailable  = "unavailable"  // objstore: stopped, started again 5–15 s later
+	SubSlow         = "slow"         // objstore: SIGSTOP for 2–6 s, then SIGCONT
 )
+
+// TargetOwner is the target of a compute fault aimed at the scheduled
+// view's owner, resolved when the fault starts (a compute or a data node).
+const TargetOwner = "owner"
+
+// ComputeName is the name of the i-th compute node (from 1).
+func ComputeName(i int) string { return fmt.Sprintf("c%d", i) }
 
 // PlannedFault is one entry of the seeded schedule. At is the offset from
 // the start of the workload; Dur how long the fault lasts before it is
@@ -76,6 +97,7 @@ type PlanConfig struct {
 	Duration time.Duration
 	Rate     time.Duration // mean time between fault starts
 	Kinds    []string
+	Compute  int // compute nodes c1…cN (targets of compute faults)
 }
 
 // MaxNodes bounds the cluster size, including nodes a membership fault adds.
@@ -88,6 +110,8 @@ type window struct {
 	faulted   []string
 	partition bool
 	decom     bool
+	compute   []string // compute-fault targets (a compute node or TargetOwner)
+	objstore  bool
 }
 
 // Plan decides the whole fault schedule from the seed: start times
@@ -96,7 +120,11 @@ type window struct {
 // of the active nodes is faulted (killed, paused, restarting, on the
 // minority side of a partition, or with a failed disk), at most one
 // partition and one decommission run at a time, and at least 3 data nodes
-// remain. The same config always gives the same plan.
+// remain. Compute faults take compute nodes (or the scheduled view's
+// owner), one fault per target at a time, outside the data nodes'
+// minority; objstore faults run one at a time. The same config always
+// gives the same plan, and a plan without compute or objstore kinds is
+// the one earlier versions made from the same seed.
 func Plan(c PlanConfig) []PlannedFault {
 	r := rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15))
 	var all []string // every node ever started, by name
@@ -116,13 +144,18 @@ func Plan(c PlanConfig) []PlannedFault {
 		}
 		windows = slices.DeleteFunc(windows, func(w window) bool { return w.end <= t })
 		faulted := map[string]bool{}
-		partitioned, decomRunning := false, false
+		partitioned, decomRunning, objstoreBusy := false, false, false
+		computeBusy := map[string]bool{}
 		for _, w := range windows {
 			for _, n := range w.faulted {
 				faulted[n] = true
 			}
+			for _, n := range w.compute {
+				computeBusy[n] = true
+			}
 			partitioned = partitioned || w.partition
 			decomRunning = decomRunning || w.decom
+			objstoreBusy = objstoreBusy || w.objstore
 		}
 		var active, free []string
 		for _, n := range all {
@@ -236,6 +269,46 @@ func Plan(c PlanConfig) []PlannedFault {
 				} else {
 					w = window{end: t + DiskFailGrace + 10*time.Second, faulted: p.Targets}
 				}
+			case KindCompute:
+				// Compute nodes hold no replicas: they do not count
+				// against the minority. The owner may be a data node;
+				// the runner checks the minority when it resolves it.
+				var cands []string
+				for _, n := range append([]string{TargetOwner}, computeNames(c.Compute)...) {
+					if !computeBusy[n] {
+						cands = append(cands, n)
+					}
+				}
+				if len(cands) == 0 {
+					ok = false
+					break
+				}
+				subs := []string{SubKill, SubPause, SubRestart}
+				p.Sub = subs[r.IntN(len(subs))]
+				p.Targets = []string{cands[r.IntN(len(cands))]}
+				switch p.Sub {
+				case SubKill:
+					p.Dur = 3*time.Second + time.Duration(r.Int64N(int64(15*time.Second)))
+					w.end = t + p.Dur + 8*time.Second
+				case SubPause:
+					p.Dur = 2*time.Second + time.Duration(r.Int64N(int64(14*time.Second)))
+					w.end = t + p.Dur + time.Second
+				case SubRestart:
+					w.end = t + 10*time.Second
+				}
+				w.compute = p.Targets
+			case KindObjstore:
+				if objstoreBusy {
+					ok = false
+					break
+				}
+				p.Sub = SubSlow
+				p.Dur = 2*time.Second + time.Duration(r.Int64N(int64(4*time.Second)))
+				if r.IntN(2) == 0 {
+					p.Sub = SubUnavailable
+					p.Dur = 5*time.Second + time.Duration(r.Int64N(int64(10*time.Second)))
+				}
+				w = window{end: t + p.Dur + 2*time.Second, objstore: true}
 			default:
 				ok = false
 			}
@@ -254,6 +327,15 @@ func Plan(c PlanConfig) []PlannedFault {
 
 // DiskFailGrace is how long a node whose disk failed may keep running.
 const DiskFailGrace = 10 * time.Second
+
+// computeNames lists c1…cN.
+func computeNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = ComputeName(i + 1)
+	}
+	return out
+}
 
 func shuffled(r *rand.Rand, xs []string) []string {
 	out := slices.Clone(xs)

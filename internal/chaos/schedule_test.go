@@ -45,7 +45,11 @@ func TestPlanInvariants(t *testing.T) {
 			if !slices.Contains(kinds, p.Kind) {
 				t.Fatalf("seed %d: kind %s not asked for", seed, p.Kind)
 			}
-			if p.At <= 0 || p.At >= 3*time.Minute || p.Dur < 0 || p.Dur > 10*time.Second {
+			maxDur := 10 * time.Second
+			if p.Kind == KindCompute || p.Kind == KindObjstore {
+				maxDur = 18 * time.Second
+			}
+			if p.At <= 0 || p.At >= 3*time.Minute || p.Dur < 0 || p.Dur > maxDur {
 				t.Fatalf("seed %d: %s out of bounds", seed, p)
 			}
 			wins = slices.DeleteFunc(wins, func(w win) bool { return w.end <= p.At })
@@ -99,6 +103,65 @@ func TestPlanInvariants(t *testing.T) {
 				t.Fatalf("seed %d: %s makes %d of %d nodes faulted", seed, p, faulted+len(takes), active)
 			}
 		}
+	}
+}
+
+// TestPlanElastic: compute faults aim at a compute node or the owner, one
+// fault per target at a time, and never take a data node by name; objstore
+// faults do not overlap; both kinds leave the data-node faults' minority
+// rule alone (TestPlanInvariants checks that with every kind).
+func TestPlanElastic(t *testing.T) {
+	kinds := []string{KindKill, KindCompute, KindObjstore}
+	seen := map[string]bool{}
+	for seed := uint64(0); seed < 100; seed++ {
+		plan := Plan(PlanConfig{Seed: seed, Nodes: 3, Compute: 2, Duration: 2 * time.Minute, Rate: 3 * time.Second, Kinds: kinds})
+		busy := map[string]time.Duration{} // target → end of its window
+		var objEnd time.Duration
+		for _, p := range plan {
+			switch p.Kind {
+			case KindCompute:
+				if len(p.Targets) != 1 || !slices.Contains([]string{TargetOwner, "c1", "c2"}, p.Targets[0]) {
+					t.Fatalf("seed %d: %s aims at a data node or nothing", seed, p)
+				}
+				tg := p.Targets[0]
+				if busy[tg] > p.At {
+					t.Fatalf("seed %d: %s while %s is still faulted", seed, p, tg)
+				}
+				end := p.At + p.Dur + 8*time.Second
+				switch p.Sub {
+				case SubPause:
+					end = p.At + p.Dur + time.Second
+				case SubRestart:
+					end = p.At + 10*time.Second
+				case SubKill:
+				default:
+					t.Fatalf("seed %d: %s has sub-kind %q", seed, p, p.Sub)
+				}
+				busy[tg] = end
+				seen[p.Sub+" "+tg] = true
+			case KindObjstore:
+				if objEnd > p.At {
+					t.Fatalf("seed %d: %s while another objstore fault is in force", seed, p)
+				}
+				if p.Sub == SubUnavailable && (p.Dur < 5*time.Second || p.Dur > 15*time.Second) ||
+					p.Sub == SubSlow && (p.Dur < 2*time.Second || p.Dur > 6*time.Second) || p.Sub != SubSlow && p.Sub != SubUnavailable {
+					t.Fatalf("seed %d: %s out of bounds", seed, p)
+				}
+				objEnd = p.At + p.Dur + 2*time.Second
+				seen[p.Sub] = true
+			}
+		}
+	}
+	for _, want := range []string{"kill owner", "pause owner", "restart owner", "kill c1", "pause c2", SubUnavailable, SubSlow} {
+		if !seen[want] {
+			t.Errorf("100 seeds never planned %q", want)
+		}
+	}
+	// Without elastic kinds, the plan does not depend on Compute.
+	a := Plan(PlanConfig{Seed: 5, Nodes: 5, Duration: time.Minute, Rate: 2 * time.Second, Kinds: DefaultKinds})
+	b := Plan(PlanConfig{Seed: 5, Nodes: 5, Compute: 2, Duration: time.Minute, Rate: 2 * time.Second, Kinds: DefaultKinds})
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("compute nodes changed a plan without compute faults")
 	}
 }
 

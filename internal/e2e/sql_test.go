@@ -10,6 +10,8 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cairndb/cairn/internal/testutil"
 )
 
 // TestSQL runs the scripts in testdata/sql against one real node per file.
@@ -25,6 +27,8 @@ import (
 //	kill            SIGKILL the node and start it again on the same data dir
 //	connect user=u  reconnect as user u (the node trusts loopback clients
 //	                of an insecure node); later restarts reconnect as u
+//	disk name=d     start a versitygw for this file (once) and CREATE DISK d
+//	                on it (prefix: d); print the command tag
 //
 // Rewrite the expected output with: go test ./internal/e2e -run TestSQL -rewrite
 func TestSQL(t *testing.T) {
@@ -51,6 +55,7 @@ func TestSQL(t *testing.T) {
 		}
 		conn := connect()
 		defer func() { conn.Close(ctx) }()
+		var s3 *testutil.S3Server
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
@@ -112,6 +117,17 @@ func TestSQL(t *testing.T) {
 					return "ERROR: " + err.Error() + "\n"
 				}
 				return tag.String() + "\n"
+			case "disk":
+				var name string
+				d.ScanArgs(t, "name", &name)
+				if s3 == nil {
+					s3 = testutil.StartS3(t)
+				}
+				tag, err := conn.Exec(qctx, s3.CreateDiskSQL(name, name)).ReadAll()
+				if err != nil {
+					return "ERROR: " + err.Error() + "\n"
+				}
+				return tag[0].CommandTag.String() + "\n"
 			case "connect":
 				d.ScanArgs(t, "user", &user)
 				conn.Close(ctx)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +43,7 @@ func TestAuditor(t *testing.T) {
 	// The first batch blocks in propose; the queue fills behind it.
 	start := time.Now()
 	for i := range auditQueue + auditBatch + 10 {
-		a.add(catalog.AuditEvent{What: string(rune('a' + i%26))})
+		a.add(catalog.AuditEvent{What: strconv.Itoa(i)})
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("add blocked for %s", d)
@@ -58,10 +59,16 @@ func TestAuditor(t *testing.T) {
 	if dropped := int(droppedCount(a.dropped)); kept+dropped != auditQueue+auditBatch+10 {
 		t.Fatalf("proposed %d + dropped %d != %d added", kept, dropped, auditQueue+auditBatch+10)
 	}
+	// In order: which events the full queue dropped depends on when the
+	// runner first drains it (late on a loaded machine), so events may be
+	// missing anywhere, but never out of order.
+	prev := -1
 	for i, w := range got {
-		if w != string(rune('a'+i%26)) {
-			t.Fatalf("event %d = %q: out of order", i, w)
+		n, err := strconv.Atoi(w)
+		if err != nil || n <= prev {
+			t.Fatalf("event %d = %q after %d: out of order", i, w, prev)
 		}
+		prev = n
 	}
 	if batches > kept/16 { // full batches of 256, bar timing: far fewer than one per event
 		t.Errorf("%d proposals for %d events: not batched", batches, kept)

@@ -73,6 +73,9 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 	if out, ok, err := n.handleSched(method, req); ok {
 		return out, err
 	}
+	if out, ok, err := n.handleBackupRPC(ctx, method, req); ok { // backup.go
+		return out, err
+	}
 	switch method {
 	case rpc.Heartbeat:
 		return nil, n.member.HandleHeartbeat(req)

@@ -157,6 +157,7 @@ type Node struct {
 	audit      *auditor        // batches audit events into the meta group (audit.go)
 	disks      *disk.Registry  // one open store per catalog disk (disk.go)
 	sched      *sched.Runner   // the scheduled views this node owns (sched.go)
+	bk         backupParts     // BACKUP and RESTORE (backup.go)
 	// schedWake is sched once built: poke (called from the meta group's
 	// apply loop, which starts first) reads it.
 	schedWake atomic.Pointer[sched.Runner]
@@ -334,6 +335,8 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Reconcile, n.reconcileCh, n.replicas.Reconcile)
 	go n.every(n.timing.Retention, nil, n.replicas.TrimExpired)
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
+	n.wg.Add(1)
+	go n.every(scheduleTick, nil, n.runSchedules) // schedules.go
 
 	auth := newNodeAuth(n.meta.Catalog, n.id.ClusterID, n.certs == nil, n.metrics.Registry, n.log)
 	auth.audit = func(user, source, method, reason string) {

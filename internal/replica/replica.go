@@ -548,6 +548,9 @@ func (m *Manager) AppendLocal(ctx context.Context, gid uint64, cmd []byte) (*rpc
 	case tablesm.Result:
 		// A table write: End carries the rows it changed.
 		return &rpc.AppendReply{End: uint64(r.N)}, nil
+	case viewsm.Restored:
+		// A view shard's restore (RESTORE): End carries its rows.
+		return &rpc.AppendReply{End: uint64(r.Rows)}, nil
 	case *pgerr.Error:
 		return nil, r // a table write refused (duplicate key, NOT NULL, ...)
 	case error:

@@ -293,6 +293,8 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 			return err
 		}
 		return AppendResult{Start: start, End: end}
+	case opSetBase:
+		return sm.applySetBase(wb, cmd) // restore.go
 	case opTrim:
 		if len(cmd) < 9 {
 			return fmt.Errorf("%w: short trim", ErrCorruptCommand)

@@ -62,14 +62,38 @@ func StartCluster(ctx context.Context, c *Cluster, n int) error {
 	return nil
 }
 
-// Add creates node name, joining through join (empty bootstraps), and
-// starts it.
+// Add creates data node name, joining through join (empty bootstraps),
+// and starts it.
 func (c *Cluster) Add(ctx context.Context, name, join string) (*Node, error) {
+	return c.AddRole(ctx, name, join, RoleData)
+}
+
+// Node roles (cairn start --role).
+const (
+	RoleData    = "data"    // holds Raft replicas
+	RoleCompute = "compute" // no replicas: runs scheduled views and queries
+)
+
+// AddRole is Add for a node of role (RoleData or RoleCompute). A compute
+// node cannot bootstrap a cluster: it needs join.
+func (c *Cluster) AddRole(ctx context.Context, name, join, role string) (*Node, error) {
+	switch role {
+	case RoleData:
+	case RoleCompute:
+		if join == "" {
+			return nil, fmt.Errorf("compute node %s needs a cluster to join", name)
+		}
+	default:
+		return nil, fmt.Errorf("node %s: role %q, want %q or %q", name, role, RoleData, RoleCompute)
+	}
 	p, err := NewNode(c.Bin, name, filepath.Join(c.Dir, name))
 	if err != nil {
 		return nil, err
 	}
 	p.Args = slices.Clone(c.Args)
+	if role != RoleData {
+		p.Args = append(p.Args, "--role", role)
+	}
 	if join != "" {
 		p.Args = append(p.Args, "--join", join)
 	}

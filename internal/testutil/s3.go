@@ -27,6 +27,9 @@ type S3Server struct {
 	AccessKey string
 	SecretKey string
 	Dir       string // the directory it serves
+	// IAMDir holds versitygw's users (its internal IAM: the root user
+	// above, plus those ReadOnlyUser makes), beside Dir.
+	IAMDir string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -56,7 +59,11 @@ func StartS3Server(ctx context.Context, dir string) (*S3Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &S3Server{Endpoint: addr, Bucket: "cairn-test", Region: "us-east-1", AccessKey: "cairnkey", SecretKey: "cairn-secret-1234", Dir: dir}
+	s := &S3Server{Endpoint: addr, Bucket: "cairn-test", Region: "us-east-1", AccessKey: "cairnkey", SecretKey: "cairn-secret-1234", Dir: dir,
+		IAMDir: filepath.Clean(dir) + ".iam"}
+	if err := os.MkdirAll(s.IAMDir, 0o755); err != nil {
+		return nil, err
+	}
 	if err := s.Start(); err != nil {
 		return nil, err
 	}
@@ -116,7 +123,11 @@ func (s *S3Server) Start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "--port", s.Endpoint, "posix", s.Dir)
+	args := []string{"--port", s.Endpoint}
+	if s.IAMDir != "" {
+		args = append(args, "--iam-dir", s.IAMDir)
+	}
+	cmd := exec.Command(bin, append(args, "posix", s.Dir)...)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
 	cmd.Stdout, cmd.Stderr = &s.log, &s.log
 	if err := cmd.Start(); err != nil {
@@ -156,3 +167,30 @@ func (s *S3Server) signal(sig syscall.Signal) error {
 // Log returns what the server printed.
 func (s *S3Server) Log() string { return s.log.String() }
 
+// ReadOnlyUser makes a user of the server (its IAM) that may list and
+// read the bucket but not write or delete in it (a bucket policy), and
+// returns its access key and secret: a disk with these credentials is
+// one without write permission.
+func (s *S3Server) ReadOnlyUser(ctx context.Context, access, secret string) error {
+	if s.IAMDir == "" {
+		return errors.New("versitygw runs without IAM: no users but root")
+	}
+	bin, err := VersitygwBinary()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, bin, "admin", "--endpoint-url", "http://"+s.Endpoint,
+		"create-user", "--access", access, "--secret", secret, "--role", "user")
+	cmd.Env = append(os.Environ(), "ADMIN_ACCESS_KEY="+s.AccessKey, "ADMIN_SECRET_KEY="+s.SecretKey, "ADMIN_REGION="+s.Region)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("versitygw admin create-user %s: %v\n%s", access, err, out)
+	}
+	c, err := s.Client()
+	if err != nil {
+		return err
+	}
+	policy := fmt.Sprintf(`{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": [%q]},
+		"Action": ["s3:ListBucket", "s3:GetObject", "s3:GetBucketLocation"],
+		"Resource": ["arn:aws:s3:::%s", "arn:aws:s3:::%s/*"]}]}`, access, s.Bucket, s.Bucket)
+	return c.SetBucketPolicy(ctx, s.Bucket, policy)
+}

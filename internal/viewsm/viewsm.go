@@ -260,6 +260,9 @@ func (sm *SM) Load(r pebble.Reader) error {
 
 // Apply applies a delta proposal, or rejects it with ErrStale.
 func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
+	if len(cmd) > 0 && cmd[0] == opRestore {
+		return sm.applyRestore(wb, index, cmd) // restore.go
+	}
 	if len(cmd) < 2 || (cmd[0] != opDelta && cmd[0] != opDeltaCheckpoint) {
 		return fmt.Errorf("viewsm: corrupt command at index %d", index)
 	}

@@ -146,6 +146,9 @@ func Runnable(cat *catalog.Catalog, running map[uint64]bool, maxMoves int) []*ca
 		if !o.Active() || running[o.ID] {
 			continue
 		}
+		if o.Type == catalog.OpBackup || o.Type == catalog.OpRestore {
+			continue // run by the node whose statement started them (node/backup.go)
+		}
 		if o.Type == catalog.OpReplaceReplica {
 			if moves >= maxMoves {
 				continue

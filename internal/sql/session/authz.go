@@ -209,6 +209,9 @@ func adminNeed(what string) []need {
 // adminNeeds is what the admin statements need: the admin role. ALTER
 // ROLE of oneself that only sets the password needs nothing.
 func adminNeeds(stmt parser.Statement, user string) []need {
+	if what := backupStmtName(stmt); what != "" { // backup.go
+		return adminNeed(what)
+	}
 	switch st := stmt.(type) {
 	case *parser.AlterSystemSet:
 		return adminNeed("ALTER SYSTEM")

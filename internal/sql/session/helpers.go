@@ -56,6 +56,9 @@ func systemTable(b Backend, name string) (exec.Source, error) {
 	if name == systables.DisksTable {
 		return systables.Disks(b.Catalog()), nil
 	}
+	if name == systables.SchedulesTable {
+		return systables.Schedules(b.Catalog()), nil
+	}
 	src, ok, err := b.SystemTable(name)
 	if err != nil {
 		return nil, err

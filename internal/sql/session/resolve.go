@@ -71,6 +71,8 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 				return settingsTable(s.b.Catalog()), true, nil
 			case systables.DisksTable:
 				return systables.Disks(s.b.Catalog()), true, nil
+			case systables.SchedulesTable:
+				return systables.Schedules(s.b.Catalog()), true, nil
 			}
 			return s.b.SystemTable(name)
 		}

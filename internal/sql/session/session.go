@@ -316,6 +316,9 @@ func (s *Session) prepareStmt(ctx context.Context, stmt parser.Statement, oids [
 	if p, ok, err := s.prepareRoleStmt(stmt); ok { // roles.go
 		return p, err
 	}
+	if p, ok, err := s.prepareBackupStmt(stmt); ok { // backup.go
+		return p, err
+	}
 	return nil, pgerr.UnsupportedStmt.New(stmt)
 }
 
