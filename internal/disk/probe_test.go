@@ -1,7 +1,6 @@
 package disk_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -167,7 +166,7 @@ func TestProbeS3ReadOnlyKey(t *testing.T) {
 	const readerKey, readerSecret = "reader", "reader-secret-5678"
 	cmd := exec.Command(bin, "--port", addr, "--admin-port", adminAddr, "--iam-dir", t.TempDir(), "posix", t.TempDir())
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+rootKey, "ROOT_SECRET_KEY="+rootSecret)
-	var log bytes.Buffer
+	var log testutil.SyncBuffer // written by the process's copier goroutine
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

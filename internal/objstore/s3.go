@@ -55,14 +55,13 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	lctx, cancel := context.WithCancel(ctx) // ends the listing after its first answer
 	defer cancel()
 	s := &S3{cfg: cfg, c: c}
-	for o := range c.ListObjects(lctx, cfg.Bucket, minio.ListObjectsOptions{Prefix: s.name(""), MaxKeys: 1}) {
-		if o.Err != nil {
-			if S3Code(o.Err) == "NoSuchBucket" {
-				return nil, fmt.Errorf("%s: the bucket does not exist: %w", cfg, ErrNoBucket)
-			}
-			return nil, fmt.Errorf("%s: %w", cfg, o.Err)
+	// The first answer is an object, an error, or (a closed channel) an
+	// empty listing.
+	if o, ok := <-c.ListObjects(lctx, cfg.Bucket, minio.ListObjectsOptions{Prefix: s.name(""), MaxKeys: 1}); ok && o.Err != nil {
+		if S3Code(o.Err) == "NoSuchBucket" {
+			return nil, fmt.Errorf("%s: the bucket does not exist: %w", cfg, ErrNoBucket)
 		}
-		break
+		return nil, fmt.Errorf("%s: %w", cfg, o.Err)
 	}
 	return s, nil
 }

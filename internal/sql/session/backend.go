@@ -3,7 +3,8 @@
 // (FROM and TO, copyto.go), cursors (cursor.go), SQL-level PREPARE and
 // EXECUTE (prepare.go), session settings and transaction blocks, DDL (CREATE/DROP STREAM and
 // VIEW, ALTER SYSTEM) and the admin statements (ALTER NODE, ALTER SHARD,
-// FAILOVER, REBALANCE, CANCEL OPERATION), roles and grants (roles.go) —
+// FAILOVER, REBALANCE, CANCEL OPERATION), roles and grants (roles.go),
+// disks (disk.go) —
 // and runs it against the Backend it is given, after checking that the
 // session's user may (authz.go). It knows nothing of Raft, replicas or the network:
 // the node implements Backend.
