@@ -18,7 +18,7 @@ import (
 )
 
 // TestBackupRestore backs up a loaded 3-node cluster (a stream, a Raft
-// view, a table) to an S3 disk (a real versitygw), takes an incremental
+// view, a scheduled view, a table) to an S3 disk (a real versitygw), takes an incremental
 // backup after more events, and restores into a fresh 2-node cluster:
 // first AS OF a time between the two backups, then, after dropping
 // everything, the newest (the full backup and its incremental). Each
@@ -27,6 +27,8 @@ import (
 // cluster, a missing disk, an unknown backup id and a damaged object,
 // none of which creates anything.
 func TestBackupRestore(t *testing.T) {
+	t0 := time.Now()
+	step := func(what string) { t.Logf("%5.1fs %s", time.Since(t0).Seconds(), what) }
 	s3 := testutil.StartS3(t)
 	diskSQL := s3.CreateDiskSQL("bk", "dr")
 
@@ -40,6 +42,7 @@ func TestBackupRestore(t *testing.T) {
 	mustQuery(t, p1, diskSQL)
 	mustQuery(t, p1, `CREATE STREAM ev (id int8, device int, value int8) WITH (shards = 2, replicas = 3, shard_key = 'id')`)
 	mustQuery(t, p1, `CREATE VIEW per_dev WITH (shards = 2) AS SELECT device, count(*) AS n, sum(value) AS total FROM ev GROUP BY device`)
+	mustQuery(t, p1, `CREATE VIEW sched_dev WITH (ha = 'scheduled', disk = 'bk', checkpoint_interval = '1s') AS SELECT device, count(*) AS n, sum(value) AS total FROM ev GROUP BY device`)
 	mustQuery(t, p1, `CREATE TABLE devices (id int PRIMARY KEY, name text) WITH (shards = 2)`)
 	mustQuery(t, p1, `INSERT INTO devices VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four'), (5, NULL)`)
 	// A schedule backing the stream up to a second disk every 10 s.
@@ -49,6 +52,7 @@ func TestBackupRestore(t *testing.T) {
 	expectCode(t, p1, "BACKUP ALL TO DISK sch WITH (compression = 'zstd')", "0A000")
 	mustQuery(t, p1, "CREATE SCHEDULE often FOR BACKUP STREAM ev TO DISK sch EVERY '10 seconds'")
 
+	step("cluster up")
 	// Load: one writer through each node until told to stop.
 	var next atomic.Int64
 	var acked atomic.Int64
@@ -79,10 +83,11 @@ func TestBackupRestore(t *testing.T) {
 		return acked.Load() >= 1000, fmt.Sprintf("acked %d", acked.Load())
 	})
 
+	step("loaded")
 	// A full backup under load.
 	out := mustQuery(t, p2, "BACKUP ALL TO DISK bk")
 	f := strings.Split(out, "|")
-	if len(f) != 6 || f[1] != "backup" || f[2] != "done" || f[4] != "6" {
+	if len(f) != 6 || f[1] != "backup" || f[2] != "done" || f[4] != "6" { // the scheduled view has no group
 		t.Fatalf("BACKUP: %q (want op_id|backup|done|id|6 groups|bytes)", out)
 	}
 	fullID := f[3]
@@ -97,6 +102,7 @@ func TestBackupRestore(t *testing.T) {
 	})
 	close(stop)
 	wg.Wait()
+	step("load stopped")
 	out = mustQuery(t, p1, "BACKUP ALL TO DISK bk WITH (incremental = true)")
 	if f := strings.Split(out, "|"); len(f) != 6 || f[2] != "done" {
 		t.Fatalf("incremental BACKUP: %q", out)
@@ -109,6 +115,7 @@ func TestBackupRestore(t *testing.T) {
 	}
 	srcTable := mustQuery(t, p1, "SELECT id, name FROM devices ORDER BY id")
 
+	step("backups taken")
 	// A fresh 2-node cluster with only the disk.
 	q1 := NewProc(t)
 	q1.Start()
@@ -117,7 +124,12 @@ func TestBackupRestore(t *testing.T) {
 	waitMeta(t, map[string]*Proc{"n1": q1, "m2": q2})
 	expectCode(t, q1, "RESTORE ALL FROM DISK bk", "42704") // no disk yet
 	mustQuery(t, q1, diskSQL)
-	shown := strings.Split(mustQuery(t, q2, "SHOW BACKUPS FROM DISK bk"), "\n")
+	var shown []string
+	waitUntil(t, 10*time.Second, func() (bool, string) { // q2 learns of the disk
+		out, err := queryText(q2, "SHOW BACKUPS FROM DISK bk")
+		shown = strings.Split(out, "\n")
+		return err == nil, errString(err)
+	})
 	if len(shown) != 2 {
 		t.Fatalf("SHOW BACKUPS: %q, want two backups", shown)
 	}
@@ -129,11 +141,13 @@ func TestBackupRestore(t *testing.T) {
 	expectCode(t, q1, "RESTORE ALL FROM DISK bk BACKUP 'nope'", "42704")
 	expectCode(t, q1, "RESTORE ALL FROM DISK bk AS OF '2001-01-01 00:00:00+00'", "42704")
 
+	step("fresh cluster up")
 	// AS OF between the two backups: the full one alone.
 	out = mustQuery(t, q1, "RESTORE ALL FROM DISK bk AS OF '"+between.Format("2006-01-02 15:04:05.999999")+"+00'")
 	if f := strings.Split(out, "|"); len(f) != 6 || f[1] != "restore" || f[2] != "done" || f[3] != fullID {
 		t.Fatalf("RESTORE AS OF: %q (want the full backup %s)", out, fullID)
 	}
+	step("restored as of")
 	checkRestored(t, q1, q2, srcTable)
 	n, _ := strconv.Atoi(mustQuery(t, q2, "SELECT count(*) FROM ev"))
 	if n < 1000 || int64(n) > acked.Load() {
@@ -141,7 +155,9 @@ func TestBackupRestore(t *testing.T) {
 	}
 	expectCode(t, q2, "RESTORE ALL FROM DISK bk", "55000") // not empty
 
+	step("checked")
 	// The newest: the full backup and its incremental.
+	mustQuery(t, q1, "DROP VIEW sched_dev")
 	mustQuery(t, q1, "DROP VIEW per_dev")
 	mustQuery(t, q1, "DROP STREAM ev")
 	mustQuery(t, q1, "DROP TABLE devices")
@@ -152,6 +168,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("a refused restore created shards: %s", got)
 	}
 	damaged()
+	step("refusals checked")
 	out = mustQuery(t, q2, "RESTORE ALL FROM DISK bk")
 	if f := strings.Split(out, "|"); len(f) != 6 || f[2] != "done" || f[3] != incID {
 		t.Fatalf("RESTORE: %q (want the incremental backup %s)", out, incID)
@@ -161,6 +178,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("restored stream holds %s events, the source %s", got, total)
 	}
 
+	step("restored newest, checked")
 	// The schedule ran (the source cluster), wrote backups of the stream,
 	// and holds its disk until dropped.
 	waitUntil(t, 30*time.Second, func() (bool, string) {
@@ -223,6 +241,12 @@ func checkRestored(t *testing.T, q1, q2 *Proc, table string) {
 		got, err1 := queryText(q1, "SELECT device, n, total FROM per_dev ORDER BY device")
 		want, err2 := queryText(q2, "SELECT device, count(*), sum(value) FROM ev GROUP BY device ORDER BY device")
 		return err1 == nil && err2 == nil && got == want && got != "", fmt.Sprintf("view %q, recomputed %q%s%s", got, want, errString(err1), errString(err2))
+	})
+	// The scheduled view folds the restored stream again from its start.
+	waitUntil(t, 30*time.Second, func() (bool, string) {
+		got, err1 := queryText(q2, "SELECT device, n, total FROM sched_dev ORDER BY device")
+		want, err2 := queryText(q1, "SELECT device, count(*), sum(value) FROM ev GROUP BY device ORDER BY device")
+		return err1 == nil && err2 == nil && got == want && got != "", fmt.Sprintf("scheduled view %q, recomputed %q%s%s", got, want, errString(err1), errString(err2))
 	})
 	if got := mustQuery(t, q1, "SELECT count(*) - count(DISTINCT id) FROM ev"); got != "0" {
 		t.Fatalf("%s events are in the restored stream twice", got)

@@ -489,13 +489,16 @@ func (n *Node) runRestore(ctx context.Context, req session.RestoreRequest) (*cat
 		return nil, nil, pgerr.BackupNotFound.New(req.Disk, fmt.Errorf("backup %s: %w", last.ID, err))
 	}
 	for _, v := range set.Views {
-		if v.Sched != nil {
-			return nil, nil, pgerr.RestoreScheduled.New(last.ID, v.Name)
+		if v.Sched != nil && cat.Disks[v.Sched.Disk] == nil {
+			return nil, nil, pgerr.RestoreSchedDisk.New(last.ID, v.Name, v.Sched.Disk, v.Sched.Disk)
 		}
 	}
 	data, err := n.readRestore(ctx, store, chain, bcat, set)
 	if err != nil {
 		return nil, nil, diskErr(req.Disk, last.ID, err)
+	}
+	if err := checkScheduledStarts(bcat, set, data); err != nil {
+		return nil, nil, err
 	}
 	run, err := n.startOp(ctx, catalog.OpRestore, req.Scope.String()+" from disk "+req.Disk+" backup "+last.ID, data.groups)
 	if err != nil {
@@ -505,6 +508,37 @@ func (n *Node) runRestore(ctx context.Context, req session.RestoreRequest) (*cat
 		return run.op, nil, run.finish(err)
 	}
 	return run.op, last, run.finish(nil)
+}
+
+// checkScheduledStarts checks that the restored streams hold every
+// event a scheduled view folded. A scheduled view's state lives in its
+// checkpoints, which a backup does not copy: RESTORE recreates the view
+// and its new owner folds the restored streams again from the view's
+// start, which gives the same rows only if no event after the start was
+// trimmed.
+func checkScheduledStarts(bcat *catalog.Catalog, set *backup.Set, d *restoreData) error {
+	for _, v := range set.Views {
+		if v.Sched == nil {
+			continue
+		}
+		base := 0
+		for _, st := range bcat.ViewStreams(v) {
+			if st == nil {
+				continue
+			}
+			for i, first := range d.first[st.Name] {
+				start := uint64(0)
+				if base+i < len(v.Start) {
+					start = v.Start[base+i]
+				}
+				if first > start {
+					return pgerr.RestoreSchedTrimmed.New(v.Name, st.Name, i, first, start)
+				}
+			}
+			base += st.Shards
+		}
+	}
+	return nil
 }
 
 // nonEmpty names a stream, view or table of cat ("" when it has none).
@@ -728,7 +762,7 @@ func (n *Node) restoreObjects(ctx context.Context, run *opRun, id string, set *b
 		if v.JoinStreamID != 0 {
 			c.JoinStreamID = streamIDs[v.JoinStreamID]
 		}
-		if !c.Transform && c.Shards > 0 {
+		if !c.Transform && c.Sched == nil && c.Shards > 0 {
 			c.Replicas = min(c.Replicas, dataNodes)
 			var err error
 			if c.Nodes, err = n.place(c.Shards, c.Replicas); err != nil {

@@ -158,6 +158,9 @@ type Node struct {
 	disks      *disk.Registry  // one open store per catalog disk (disk.go)
 	sched      *sched.Runner   // the scheduled views this node owns (sched.go)
 	bk         backupParts     // BACKUP and RESTORE (backup.go)
+	// schedWake is sched once built: poke (called from the meta group's
+	// apply loop, which starts first) reads it.
+	schedWake atomic.Pointer[sched.Runner]
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -305,6 +308,7 @@ func Start(cfg Config) (*Node, error) {
 	n.router = router.New(n.ctx, router.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Store: n.store, Replicas: n.replicas,
 		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing,
 		Sched: schedOwner{n}, Disk: n.diskOf})
+	n.newSched()
 	n.ops = ops.New(n.ctx, ops.Config{Cluster: opsCluster{Parts: ops.Parts{Meta: n.member, Shards: n.router}, n: n}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
 	n.audit = newAuditor(func(ctx context.Context, c catalog.Command) error {
 		_, err := n.proposeMeta(ctx, c)
@@ -325,7 +329,7 @@ func Start(cfg Config) (*Node, error) {
 	n.watchCerts()
 	n.replicas.DestroyOrphans()
 	n.replicas.Reconcile()
-	n.startSched()
+	n.sched.Start()
 	n.wg.Add(4)
 	go n.every(n.timing.Schedule, n.ops.Wake(), n.ops.Round)
 	go n.every(n.timing.Reconcile, n.reconcileCh, n.replicas.Reconcile)
@@ -432,9 +436,7 @@ func (n *Node) poke() {
 	case n.reconcileCh <- struct{}{}:
 	default:
 	}
-	if n.sched != nil {
-		n.sched.Wake()
-	}
+	n.schedWake.Load().Wake() // nil-safe
 }
 
 // every runs fn every interval, and whenever wake fires (nil: never),

@@ -14,10 +14,11 @@ import (
 	"github.com/cairndb/cairn/internal/viewsm"
 )
 
-// startSched starts the runner of the scheduled views this node owns
-// (internal/sched), once the router exists: the runner reads streams
-// through it, and the router reads the runner's views (schedOwner).
-func (n *Node) startSched() {
+// newSched builds the runner of the scheduled views this node owns
+// (internal/sched), once the router exists and before any RPC is served:
+// the runner reads streams through the router, and the router reads the
+// runner's views (schedOwner). Start starts it after the first reconcile.
+func (n *Node) newSched() {
 	if n.disks == nil {
 		n.disks = disk.NewRegistry(n.meta.Catalog)
 	}
@@ -30,7 +31,7 @@ func (n *Node) startSched() {
 		Timing: sched.Timing{Lag: n.timing.Lag, RetryMin: n.timing.ViewRetryMin, RetryMax: n.timing.ViewRetryMax,
 			MaxPause: n.timing.ViewMaxPause, PausePerKey: n.timing.ViewPausePerKey},
 	})
-	n.sched.Start()
+	n.schedWake.Store(n.sched)
 }
 
 // schedOwner is the runner as the router sees it (router.SchedOwner);

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/cairndb/cairn/internal/cluster/ops"
 	"github.com/cairndb/cairn/internal/rpc"
@@ -20,19 +19,12 @@ var (
 // cairn_cluster.compute_load how far behind each node's views are
 // (systables.ViewLag).
 
-// schedStatusOf asks node id which scheduled views it runs.
+// schedStatusOf asks node id which scheduled views it runs, within
+// StatusCallTimeout (a dead node must not hold up a cluster table).
 func (n *Node) schedStatusOf(ctx context.Context, id uint64) ([]rpc.SchedViewStatus, error) {
 	cctx, cancel := context.WithTimeout(ctx, n.timing.StatusCallTimeout)
 	defer cancel()
-	out, err := n.router.CallNode(cctx, id, rpc.SchedStatus, struct{}{})
-	if err != nil {
-		return nil, err
-	}
-	var st []rpc.SchedViewStatus
-	if err := json.Unmarshal(out, &st); err != nil {
-		return nil, err
-	}
-	return st, nil
+	return n.router.SchedStatus(cctx, id)
 }
 
 // opsCluster is the cluster as the operations executor sees it, with the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
@@ -58,18 +59,21 @@ func (rt *Router) schedRows(ctx context.Context, v *catalog.View, skip func(stri
 		}
 		s := cur.Sched
 		owner = cat.NodeLabel(s.Node)
-		var rows []rpc.ViewRow
-		rows, err = rt.ownerRows(ctx, cur)
+		var rep *rpc.ViewRowsReply
+		var unreachable bool
+		rep, unreachable, err = rt.ownerCall(ctx, cur, false)
 		if err == nil {
-			for _, r := range rows {
+			for _, r := range rep.Rows {
 				if err := fn(r.Key, r.State); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
-		dead := s.Node != 0 && s.Node != rt.self && cat.NodeByID(s.Node) != nil && rt.liveness(cat.NodeByID(s.Node)) == "dead"
-		if dead || attempt >= schedRetries || ctx.Err() != nil {
+		// An owner that answered is loading the view or just lost it:
+		// worth another look. One that does not answer is not (each try
+		// could take a whole call timeout).
+		if unreachable || attempt >= schedRetries || ctx.Err() != nil {
 			break
 		}
 		select {
@@ -86,55 +90,50 @@ func (rt *Router) schedRows(ctx context.Context, v *catalog.View, skip func(stri
 	return rt.checkpointRows(ctx, v, owner, err, skip, notice, fn)
 }
 
-// ownerRows asks view v's owner (as the catalog names it) for its rows.
-func (rt *Router) ownerRows(ctx context.Context, v *catalog.View) ([]rpc.ViewRow, error) {
-	rep, err := rt.ownerCall(ctx, v, false)
-	if err != nil {
-		return nil, err
-	}
-	return rep.Rows, nil
-}
-
-// ownerCall asks view v's owner for its offsets and (unless offsetsOnly)
-// its rows.
-func (rt *Router) ownerCall(ctx context.Context, v *catalog.View, offsetsOnly bool) (*rpc.ViewRowsReply, error) {
+// ownerCall asks view v's owner (as the catalog names it) for its
+// offsets and (unless offsetsOnly) its rows; unreachable reports an owner
+// that did not answer (as opposed to one that answered it cannot serve).
+func (rt *Router) ownerCall(ctx context.Context, v *catalog.View, offsetsOnly bool) (_ *rpc.ViewRowsReply, unreachable bool, _ error) {
 	s := v.Sched
 	switch {
 	case s.Node == 0:
-		return nil, pgerr.SchedNoOwner.New(v.Name)
+		return nil, false, pgerr.SchedNoOwner.New(v.Name)
 	case s.Node == rt.self:
 		var sm *viewsm.SM
 		if rt.sched != nil {
 			sm = rt.sched.Owned(v.ID, s.Epoch)
 		}
 		if sm == nil {
-			return nil, pgerr.SchedViewNotHere.New(v.Name, rt.name, s.Epoch)
+			return nil, false, pgerr.SchedViewNotHere.New(v.Name, rt.name, s.Epoch)
 		}
 		rep := &rpc.ViewRowsReply{}
 		rep.Offsets, _ = sm.DurableOffsets()
 		if offsetsOnly {
-			return rep, nil
+			return rep, false, nil
 		}
 		err := sm.Rows(func(k, st []byte) error {
 			rep.Rows = append(rep.Rows, rpc.ViewRow{Key: append([]byte(nil), k...), State: append([]byte(nil), st...)})
 			return nil
 		})
-		return rep, err
+		return rep, false, err
+	}
+	if nd := rt.meta.Catalog().NodeByID(s.Node); nd != nil && rt.liveness(nd) == "dead" {
+		return nil, true, pgerr.SchedOwnerUnavailable.New(v.Name, nd.Name, "it is dead (no heartbeat within dead_after)")
 	}
 	cctx, cancel := context.WithTimeout(ctx, rt.t.ReplicaCall)
 	defer cancel()
 	out, err := rt.tr.Call(cctx, s.Node, rpc.SchedViewRows, rpc.SchedRowsRequest{View: v.ID, Epoch: s.Epoch, OffsetsOnly: offsetsOnly}.AppendTo(nil))
 	if err != nil {
-		if pgerr.Code(err) == pgerr.SerializationFailure {
-			return nil, err // the owner answered: loading, or moved
+		if pe := pgerr.From(err); pe.Code == pgerr.SerializationFailure && strings.Contains(pe.Message, "is not running on node") {
+			return nil, false, err // the owner answered: loading, or moved
 		}
-		return nil, pgerr.SchedOwnerUnavailable.New(v.Name, rt.meta.Catalog().NodeLabel(s.Node), err)
+		return nil, true, pgerr.SchedOwnerUnavailable.New(v.Name, rt.meta.Catalog().NodeLabel(s.Node), err)
 	}
 	rep, err := rpc.DecodeViewRowsReply(out)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &rep, nil
+	return &rep, false, nil
 }
 
 // checkpointRows serves view v from its last committed checkpoint
@@ -194,7 +193,7 @@ func (rt *Router) SchedOffsets(ctx context.Context, v *catalog.View) []uint64 {
 	if cur == nil || cur.ID != v.ID || cur.Sched == nil {
 		return nil
 	}
-	rep, err := rt.ownerCall(ctx, cur, true)
+	rep, _, err := rt.ownerCall(ctx, cur, true)
 	if err != nil {
 		return nil
 	}

@@ -43,11 +43,12 @@ func DecodeSchedRowsRequest(b []byte) (SchedRowsRequest, error) {
 	if len(w.buf) == 0 {
 		w.fail("truncated flags")
 	} else {
-		if w.buf[0]&^flagOffsetsOnly != 0 {
-			w.fail("unknown flags %#x", w.buf[0])
-		}
-		r.OffsetsOnly = w.buf[0]&flagOffsetsOnly != 0
+		f := w.buf[0]
 		w.buf = w.buf[1:]
+		if f&^flagOffsetsOnly != 0 {
+			w.fail("unknown flags %#x", f)
+		}
+		r.OffsetsOnly = f&flagOffsetsOnly != 0
 	}
 	return r, w.end()
 }

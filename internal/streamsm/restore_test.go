@@ -15,11 +15,9 @@ import (
 func TestRestoreShard(t *testing.T) {
 	db := openMem(t)
 	src := New(1, []byte("a"))
-	var ids [][BatchIDLen]byte
 	for i := range 4 {
 		var id [BatchIDLen]byte
 		id[0] = byte(i + 1)
-		ids = append(ids, id)
 		var targets []uint64
 		if i == 2 {
 			targets = []uint64{7, 9}

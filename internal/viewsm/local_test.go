@@ -4,6 +4,10 @@ import (
 	"errors"
 	"maps"
 	"testing"
+
+	"github.com/cairndb/cairn/internal/sql/exec"
+	"github.com/cairndb/cairn/internal/sql/parser"
+	"github.com/cairndb/cairn/internal/types"
 )
 
 // TestLocalCaptureRestore: an owner's SM applies deltas in memory, a
@@ -66,5 +70,53 @@ func TestLocalCaptureRestore(t *testing.T) {
 	}
 	if err := fresh.Restore([]uint64{1, 2}, nil, nil); err == nil {
 		t.Fatal("Restore took offsets for two shards on a one-shard view")
+	}
+}
+
+// TestLocalWindowRoundTrip: a capture carries the window state (here a
+// sliding window's expiry bookkeeping) and Restore brings it back, so
+// the next owner expires rows as the last one would have.
+func TestLocalWindowRoundTrip(t *testing.T) {
+	stmts, _, err := parser.Parse(`SELECT k, count(*) FROM s WHERE ts > clock_timestamp() - interval '10 seconds' GROUP BY k`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := exec.PlanView(stmts[0].(*parser.Select), []exec.Column{{Name: "ts", T: types.TimestampTZ}, {Name: "k", T: types.Int8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := New(nil, p, []uint64{0}, nil)
+	now := int64(1_700_000_000_000_000)
+	for i := range 3 {
+		b := types.NewBatch([]types.T{types.TimestampTZ, types.Int8})
+		b.AppendRow([]types.Datum{types.NewInt(types.TimestampTZ, now), types.NewInt(types.Int8, int64(i))})
+		d := p.NewDelta()
+		d.Now = now
+		if err := p.Fold(&exec.Ctx{}, d, b, nil); err != nil {
+			t.Fatal(err)
+		}
+		if res := sm.ApplyLocal(EncodeDelta(nil, []uint64{uint64(i)}, []uint64{uint64(i + 1)}, p.AppendDelta(nil, d))); res != nil {
+			t.Fatal(res)
+		}
+		now += 3_000_000
+	}
+	w1, l1, e1, s1 := sm.Window()
+	if e1 == 0 || s1 == 0 {
+		t.Fatalf("no window state to carry: minExpiry %d lastSweep %d", e1, s1)
+	}
+	snap := sm.Capture(true)
+	rows := map[string][]byte{}
+	for _, r := range snap.Rows {
+		rows[string(r.Key)] = r.State
+	}
+	fresh := New(nil, p, []uint64{0}, nil)
+	if err := fresh.Restore(snap.Offsets, rows, snap.Window); err != nil {
+		t.Fatal(err)
+	}
+	if w2, l2, e2, s2 := fresh.Window(); w2 != w1 || l2 != l1 || e2 != e1 || s2 != s1 {
+		t.Fatalf("window after restore (%d %d %d %d), want (%d %d %d %d)", w2, l2, e2, s2, w1, l1, e1, s1)
+	}
+	if fresh.Len() != sm.Len() || fresh.Offsets()[0] != 3 {
+		t.Fatalf("restored %d rows at %v, want %d at [3]", fresh.Len(), fresh.Offsets(), sm.Len())
 	}
 }

@@ -324,3 +324,73 @@ func TestMoveViewDroppedAndBusy(t *testing.T) {
 		t.Fatalf("move of a dropped view ended %s at %q", done.Status, done.Step)
 	}
 }
+
+// A move resumed by a new meta leader picks up where the old one
+// stopped: the hand-off was already asked for and the final checkpoint
+// is there, so it assigns at once without asking again; a move whose
+// view already belongs to To only waits for it to run.
+func TestMoveViewResumes(t *testing.T) {
+	f := newViewFake(map[string]uint64{"v": 5, "w": 5})
+	f.cat.Nodes["c5"].State = catalog.NodeDraining
+	v := f.cat.Views["v"]
+	v.Sched.Handoff = true
+	v.Sched.Checkpoint = &catalog.ViewCheckpoint{Epoch: 1, Seq: 4, Key: "k", Offsets: []uint64{8}, Final: true}
+	w := f.cat.Views["w"]
+	w.Sched.Node, w.Sched.Epoch = 1, 2 // the old leader assigned w to n1 already
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := newExec(ctx, probing{f}, viewTiming())
+	defer e.Wait()
+	mv, err := e.Create(ctx, &catalog.Operation{Type: catalog.OpMoveScheduledView, Target: "view v", View: "v", From: 5, To: 1, Status: catalog.OpRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw, err := e.Create(ctx, &catalog.Operation{Type: catalog.OpMoveScheduledView, Target: "view w", View: "w", From: 5, To: 1, Status: catalog.OpRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := waitDone(t, e, f.fakeCluster, mv.ID); d.Status != catalog.OpDone || !strings.Contains(d.Step, "after the final checkpoint of c5") {
+		t.Fatalf("move of v ended %s at %q: %q", d.Status, d.Step, d.Error)
+	}
+	if d := waitDone(t, e, f.fakeCluster, mw.ID); d.Status != catalog.OpDone {
+		t.Fatalf("move of w ended %s: %q", d.Status, d.Error)
+	}
+	for _, st := range f.stepLog() {
+		if strings.Contains(st, "asking") {
+			t.Fatalf("a resumed move asked for the hand-off again: %q", f.stepLog())
+		}
+	}
+	cat := f.Catalog()
+	if cat.Views["v"].Sched.Node != 1 || cat.Views["v"].Sched.Epoch != 2 || cat.Views["w"].Sched.Epoch != 2 {
+		t.Fatalf("v at %d epoch %d, w epoch %d; want v on n1 at epoch 2 and w untouched at 2",
+			cat.Views["v"].Sched.Node, cat.Views["v"].Sched.Epoch, cat.Views["w"].Sched.Epoch)
+	}
+}
+
+// Decommissioning a compute node that owns a view: the view is handed
+// off, and only then is the node marked decommissioned.
+func TestDecommissionHandsViewsOff(t *testing.T) {
+	f := newViewFake(map[string]uint64{"v": 5})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	owners := fakeOwners(ctx, f.fakeCluster, true, 5, 1)
+	defer owners.Wait()
+	defer cancel()
+	e := newExec(ctx, f, viewTiming())
+	defer e.Wait()
+	if _, err := f.Propose(ctx, &catalog.SetNodeState{Node: "c5", State: catalog.NodeDecommissioning}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := e.Create(ctx, &catalog.Operation{Type: catalog.OpDecommission, Target: "node c5", Node: "c5", To: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := waitDone(t, e, f.fakeCluster, o.ID)
+	cat := f.Catalog()
+	if d.Status != catalog.OpDone || cat.Nodes["c5"].State != catalog.NodeDecommissioned {
+		t.Fatalf("decommission ended %s (%q), node state %q", d.Status, d.Error, cat.Nodes["c5"].State)
+	}
+	if v := cat.Views["v"]; v.Sched.Node != 1 || d.End < v.Sched.AssignedAt {
+		t.Fatalf("view v on %d (assigned %d, decommission ended %d), want moved to n1 first", v.Sched.Node, v.Sched.AssignedAt, d.End)
+	}
+}
