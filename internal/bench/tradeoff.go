@@ -61,6 +61,10 @@ type HAResult struct {
 	// FirstReadMs, per kill: SIGKILL → the first successful read of the
 	// view, whatever it counts.
 	FirstReadMs []float64 `json:"first_read_ms"`
+	// WriteGapMs, per kill: the longest time without an acknowledged
+	// batch between the SIGKILL and the view advancing again (the stream's
+	// own outage, which holds the view back too when it is long).
+	WriteGapMs []float64 `json:"write_gap_ms"`
 	// Replayed, per kill: events the view had folded as readers saw it
 	// before the kill that had to be folded again after it. Scheduled:
 	// the count of the last read before the kill minus the events the
@@ -80,6 +84,12 @@ type HAResult struct {
 	// the end of the run; BucketBytes the bucket's part.
 	DiskBytes   int64 `json:"disk_bytes"`
 	BucketBytes int64 `json:"bucket_bytes"`
+	// DataDirBytes is DiskBytes by node (the bucket excluded).
+	DataDirBytes map[string]int64 `json:"data_dir_bytes"`
+	// DiskBytesPerKEvent is DiskBytes per thousand events acknowledged:
+	// the runs ingest different amounts (they last different times), and
+	// the stream's replicas dominate the data dirs in both.
+	DiskBytesPerKEvent float64 `json:"disk_bytes_per_kevent"`
 	// ThroughputEPS is events acknowledged per second over the steady
 	// window before the first kill.
 	ThroughputEPS float64 `json:"steady_events_per_s"`
@@ -340,9 +350,11 @@ func runHA(ctx context.Context, o TradeoffOptions, ha string) (*HAResult, error)
 		res.NewHolders = append(res.NewHolders, newName)
 		res.FailoverMs = append(res.FailoverMs, msOf(advanced.at.Sub(killAt)))
 		res.FirstReadMs = append(res.FirstReadMs, msOf(first.at.Sub(killAt)))
+		gap, _, _, _ := batches.window(killAt, advanced.at)
+		res.WriteGapMs = append(res.WriteGapMs, msOf(gap))
 		res.Replayed = append(res.Replayed, max(0, replayed))
-		fmt.Fprintf(o.Progress, "tradeoff %s: kill %d/%d of %s: first read after %.0f ms, advancing after %.0f ms (now %s), %d events replayed\n",
-			ha, k+1, o.Kills, name, msOf(first.at.Sub(killAt)), msOf(advanced.at.Sub(killAt)), newName, max(0, replayed))
+		fmt.Fprintf(o.Progress, "tradeoff %s: kill %d/%d of %s: first read after %.0f ms, advancing after %.0f ms (now %s), %d events replayed, longest write gap %.0f ms\n",
+			ha, k+1, o.Kills, name, msOf(first.at.Sub(killAt)), msOf(advanced.at.Sub(killAt)), newName, max(0, replayed), msOf(gap))
 		if err := c.nodes[victim].Start(ctx); err != nil {
 			return res, fmt.Errorf("restart %s: %w", name, err)
 		}
@@ -373,12 +385,18 @@ func runHA(ctx context.Context, o TradeoffOptions, ha string) (*HAResult, error)
 	if rows, err := c.query(ctx, 0, -1, "SELECT count(*) FROM cairn_cluster.shards WHERE object = 'to_view'"); err == nil && len(rows) == 1 {
 		res.ViewRaftReplicas, _ = strconv.ParseInt(rows[0][0], 10, 64)
 	}
+	res.DataDirBytes = map[string]int64{}
 	for _, n := range c.nodes {
-		res.DiskBytes += dirBytes(n.DataDir)
+		b := dirBytes(n.DataDir)
+		res.DataDirBytes[n.Name] = b
+		res.DiskBytes += b
 	}
 	if bucket != "" {
 		res.BucketBytes = dirBytes(bucket)
 		res.DiskBytes += res.BucketBytes
+	}
+	if res.EventsAcked > 0 {
+		res.DiskBytesPerKEvent = float64(res.DiskBytes) / (float64(res.EventsAcked) / 1000)
 	}
 	res.summarize()
 	if !res.Verified {
@@ -634,15 +652,35 @@ func (t *TradeoffResult) Print(asJSON bool, stdout, stderr io.Writer) {
 func (t *TradeoffResult) table(w io.Writer) {
 	fmt.Fprintf(w, "trade-off: the same view (%s), SIGKILL of its holder under load; dead_after %s, %d writers of %d-row COPY batches\n",
 		t.Query, t.DeadAfter, t.Clients, t.BatchRows)
-	fmt.Fprintf(w, "%-10s %-30s %6s %12s %12s %14s %14s %9s %12s %14s %s\n",
-		"ha", "shape", "kills", "failover p50", "failover max", "replayed p50", "replayed max", "replicas", "disk MB", "ingest ev/s", "exactly once")
+	fmt.Fprintf(w, "%-10s %-30s %6s %12s %12s %14s %14s %12s %9s %12s %14s %s\n",
+		"ha", "shape", "kills", "failover p50", "failover max", "replayed p50", "replayed max", "replicas", "disk MB", "B/kevent", "ingest ev/s", "exactly once")
 	for _, r := range t.Results {
 		once := fmt.Sprintf("%v", r.Verified)
 		if r.Error != "" {
 			once = "error: " + r.Error
 		}
-		fmt.Fprintf(w, "%-10s %-30s %6d %10.0fms %10.0fms %14d %14d %9s %12.1f %14.0f %s\n",
+		fmt.Fprintf(w, "%-10s %-30s %6d %10.0fms %10.0fms %14d %14d %12s %9.1f %12.0f %14.0f %s\n",
 			r.HA, r.Shape, len(r.FailoverMs), r.FailoverMedianMs, r.FailoverMaxMs, r.ReplayedMedian, r.ReplayedMax,
-			fmt.Sprintf("%d (%d raft)", r.ViewReplicas, r.ViewRaftReplicas), float64(r.DiskBytes)/1e6, r.ThroughputEPS, once)
+			fmt.Sprintf("%d (%d raft)", r.ViewReplicas, r.ViewRaftReplicas), float64(r.DiskBytes)/1e6, r.DiskBytesPerKEvent, r.ThroughputEPS, once)
 	}
+	for _, r := range t.Results {
+		fmt.Fprintf(w, "%s per kill: failover ms %s; replayed %s; longest write gap ms %s; bucket %d bytes\n",
+			r.HA, joinFloats(r.FailoverMs), joinInts(r.Replayed), joinFloats(r.WriteGapMs), r.BucketBytes)
+	}
+}
+
+func joinFloats(xs []float64) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = strconv.FormatFloat(x, 'f', 0, 64)
+	}
+	return strings.Join(out, " ")
+}
+
+func joinInts(xs []int64) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = strconv.FormatInt(x, 10)
+	}
+	return strings.Join(out, " ")
 }

@@ -82,7 +82,7 @@ func TestTradeoffOutput(t *testing.T) {
 	var out, errOut bytes.Buffer
 	res.Print(false, &out, &errOut)
 	table := out.String()
-	for _, want := range []string{"raft", "750ms", "3 (3 raft)", "12.5", "scheduled", "6000ms", "9000", "1 (0 raft)", "error: kill 2: boom"} {
+	for _, want := range []string{"raft", "750ms", "3 (3 raft)", "12.5", "scheduled", "6000ms", "9000", "1 (0 raft)", "error: kill 2: boom", "raft per kill: failover ms 700 800;"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table lacks %q:\n%s", want, table)
 		}

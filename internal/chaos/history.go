@@ -2,13 +2,18 @@
 // cluster of real processes and checks the recorded history: no
 // acknowledged event lost, none duplicated, none invented, views equal to
 // their stream on every node, no stale linearizable read, one leader per
-// (group, term), and a node whose disk failed stops serving.
+// (group, term), and a node whose disk failed stops serving. With the
+// elastic tier (a versitygw object store, a disk, compute nodes and the
+// scheduled view chaos_sched; the compute and objstore faults) it also
+// checks the scheduled view against its stream and the node logs for the
+// disk's secret.
 //
 // The package is split so the checker can be tested without processes:
 // history.go (what was recorded), schedule.go (the seeded fault plan),
 // check.go (pure checks over a history, on testutil's exactly-once
 // checker), report.go (JSON, HTML, text), cluster.go (the processes, on
-// testutil's harness), faults.go (injecting them) and run.go (the
+// testutil's harness), faults.go (injecting them), elastic.go (the
+// elastic tier: its setup, faults and final reads) and run.go (the
 // campaign that ties them).
 package chaos
 
