@@ -215,7 +215,7 @@ func CheckAll(h *History) []CheckResult {
 		CheckDiskFail(h.Faults, h.Batches),
 	}
 	if h.Scheduled {
-		out = append(out, CheckScheduledView(h.Rows, h.Views), CheckSecret(h.LogsScanned, h.SecretLeaks))
+		out = append(out, CheckScheduledView(h.Rows, append(slices.Clone(h.Views), h.SchedAfterKill...)), CheckSecret(h.LogsScanned, h.SecretLeaks))
 	}
 	return out
 }

@@ -216,13 +216,20 @@ func (r *runner) stopS3() {
 	_ = os.WriteFile(filepath.Join(r.cfg.Out, "versitygw.log"), []byte(r.s3.Log()), 0o644)
 }
 
-// finalElastic records the owner at the end and the view's
+// finalElastic kills the owner once more after the views were read (so
+// every campaign ends with a takeover from a committed checkpoint, whatever
+// the seed did), reads chaos_sched again on every node into
+// h.SchedAfterKill, and records the owners and the view's
 // move_scheduled_view operations by status.
-func (r *runner) finalElastic(ctx context.Context, h *History) {
-	if o, err := r.owner(ctx); err != nil {
+func (r *runner) finalElastic(ctx context.Context, h *History, stream []Row) {
+	o, err := r.owner(ctx)
+	if err != nil {
 		h.Notes = append(h.Notes, "chaos_sched's owner at the end: "+err.Error())
-	} else if len(h.Owners) == 0 || h.Owners[len(h.Owners)-1].Owner != o {
-		h.Owners = append(h.Owners, OwnerChange{At: time.Now(), Owner: o})
+	} else {
+		if len(h.Owners) == 0 || h.Owners[len(h.Owners)-1].Owner != o {
+			h.Owners = append(h.Owners, OwnerChange{At: time.Now(), Owner: o})
+		}
+		r.killOwner(ctx, h, o, stream)
 	}
 	rows, err := r.retry(ctx, 10*time.Second, "SELECT status FROM cairn_cluster.operations WHERE op_type = 'move_scheduled_view'")
 	if err != nil {
@@ -234,5 +241,59 @@ func (r *runner) finalElastic(ctx context.Context, h *History) {
 		if len(row) == 1 {
 			h.Moves[row[0]]++
 		}
+	}
+}
+
+// killOwner SIGKILLs owner, waits (bounded) until another node owns
+// chaos_sched, restarts the old owner and reads chaos_sched on every node
+// until it equals the stream again (or 60 s pass): the new owner loaded
+// the last committed checkpoint and replayed the stream from its offsets.
+func (r *runner) killOwner(ctx context.Context, h *History, owner string, rows []Row) {
+	n := r.c.Node(owner)
+	if n == nil {
+		h.Notes = append(h.Notes, "final owner kill: no node "+owner)
+		return
+	}
+	r.logf("final takeover: SIGKILL of %s, the owner of chaos_sched", owner)
+	if err := n.Kill(); err != nil {
+		h.Notes = append(h.Notes, fmt.Sprintf("final owner kill of %s: %v", owner, err))
+		return
+	}
+	next := ""
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; sleepCtx(ctx, 250*time.Millisecond) {
+		if o, err := r.owner(ctx); err == nil && o != owner {
+			next = o
+			break
+		}
+	}
+	if err := r.restart(owner); err != nil {
+		h.Notes = append(h.Notes, fmt.Sprintf("final owner kill: restart %s: %v", owner, err))
+	}
+	if next == "" {
+		h.Notes = append(h.Notes, fmt.Sprintf("final owner kill: chaos_sched was not reassigned from %s within 60s", owner))
+		return
+	}
+	h.Owners = append(h.Owners, OwnerChange{At: time.Now(), Owner: next})
+	r.logf("final takeover: %s owns chaos_sched; reading it on every node", next)
+	_, want := ExpectedViews(rows)
+	deadline := time.Now().Add(viewTimeout)
+	for _, node := range r.c.Up() {
+		nv := NodeViews{Node: node + " (after the final owner kill)"}
+		for i := 0; i < 10_000; i++ {
+			got := map[int32]PerK{}
+			err := r.readPerK(ctx, node, "chaos_sched", got)
+			nv.Sched, nv.Err = got, ""
+			if err != nil {
+				nv.Err = err.Error()
+			}
+			if nv.Err == "" && mapsEqual(got, want) || !time.Now().Before(deadline) || ctx.Err() != nil || outOfService(nv.Err) {
+				break
+			}
+			sleepCtx(ctx, 250*time.Millisecond)
+		}
+		if outOfService(nv.Err) {
+			continue
+		}
+		h.SchedAfterKill = append(h.SchedAfterKill, nv)
 	}
 }

@@ -62,6 +62,17 @@ func TestCheckAllScheduled(t *testing.T) {
 			t.Fatalf("%s failed: %+v", c.Name, c)
 		}
 	}
+	// chaos_sched read again after the final owner kill: a takeover
+	// that replayed from the wrong offsets shows there.
+	h.SchedAfterKill = []NodeViews{schedViewsOf("n1 (after the final owner kill)", h.Rows, h.Rows)}
+	if c := CheckAll(h)[7]; !c.OK || c.Checked != len(h.Views)+1 {
+		t.Fatalf("a good takeover: %+v", c)
+	}
+	h.SchedAfterKill = []NodeViews{schedViewsOf("n1 (after the final owner kill)", h.Rows, append(h.Rows, h.Rows[0]))}
+	if c := CheckAll(h)[7]; c.OK || !strings.Contains(c.Examples[0], "after the final owner kill") {
+		t.Fatalf("a takeover that folded an event twice: %+v", c)
+	}
+	h.SchedAfterKill = nil
 	h.SecretLeaks = FindSecret("c1", "a\nCREATE DISK d (secret_access_key = 's3cr3t')\nb", "s3cr3t")
 	rep := BuildReport(Config{Nodes: 3, Scheduled: true}, nil, h)
 	if rep.Pass || len(h.SecretLeaks) != 1 || !strings.Contains(h.SecretLeaks[0], "c1.log line 2") || strings.Contains(h.SecretLeaks[0], "s3cr3t") {

@@ -521,7 +521,7 @@ func (r *runner) final(ctx context.Context, h *History) {
 		h.Views = append(h.Views, nv)
 	}
 	if r.cfg.Scheduled {
-		r.finalElastic(ctx, h)
+		r.finalElastic(ctx, h, h.Rows)
 	}
 	h.LeaderTerms = map[string]string{}
 	for _, n := range r.c.Names() {

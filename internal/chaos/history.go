@@ -150,8 +150,11 @@ type History struct {
 	// Owners are chaos_sched's owners over the run; Moves the
 	// move_scheduled_view operations in cairn_cluster.operations at the
 	// end, by status.
-	Owners []OwnerChange  `json:"owners,omitempty"`
-	Moves  map[string]int `json:"moves,omitempty"`
+	Owners []OwnerChange `json:"owners,omitempty"`
+	// SchedAfterKill is chaos_sched on every node after the final kill of
+	// its owner (only Node, Sched and Err are set).
+	SchedAfterKill []NodeViews    `json:"-"`
+	Moves          map[string]int `json:"moves,omitempty"`
 	// LogsScanned node logs were searched for the disk's secret access
 	// key; SecretLeaks says where it was found.
 	LogsScanned int      `json:"-"`
