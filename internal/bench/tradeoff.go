@@ -409,10 +409,7 @@ func runHA(ctx context.Context, o TradeoffOptions, ha string) (*HAResult, error)
 // cluster's Args and a node keeps them across restarts, so the role goes
 // into them for this one Add (nothing else adds nodes meanwhile).
 func addCompute(ctx context.Context, c *localCluster, name string) error {
-	base := c.Args
-	c.Args = append(slices.Clone(base), "--role", "compute")
-	_, err := c.Add(ctx, name, c.nodes[0].Cluster)
-	c.Args = base
+	_, err := c.AddRole(ctx, name, c.nodes[0].Cluster, testutil.RoleCompute)
 	c.nodes = c.Nodes()
 	return err
 }

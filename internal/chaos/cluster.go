@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 
 	"github.com/cairndb/cairn/internal/testutil"
 )
@@ -44,15 +43,9 @@ func (r *runner) url(name string) string {
 	return n.URL() + "&connect_timeout=3"
 }
 
-// addRole adds node name with --role role, joining through join. The
-// harness's Cluster.Add gives every node the cluster's Args, and a node
-// keeps the Args it was added with for every restart, so the role is
-// added to them for this one Add; setup runs alone, before the faults.
+// addRole adds node name with --role role, joining through join.
 func (r *runner) addRole(ctx context.Context, name, join, role string) error {
-	base := r.c.Args
-	r.c.Args = append(slices.Clone(base), "--role", role)
-	_, err := r.c.Add(ctx, name, join)
-	r.c.Args = base
+	_, err := r.c.AddRole(ctx, name, join, role)
 	return err
 }
 

@@ -285,6 +285,11 @@ func TestScheduledViewOwnerKilled(t *testing.T) {
 	if !isCompute(first.owner) {
 		t.Fatalf("sv went to %s with two idle compute nodes: compute nodes come first", first.owner)
 	}
+	// Compute nodes hold no replica of any stream or view shard: the
+	// data nodes hold them all.
+	if out := c.must("SELECT DISTINCT node_id FROM cairn_cluster.shards WHERE object <> 'meta' ORDER BY node_id"); out != "n1\nn2\nn3" {
+		t.Errorf("the nodes holding stream and view shard replicas: %q, want the data nodes n1, n2, n3 only", out)
+	}
 	bystander := c.waitOwned("other")
 	if !isCompute(bystander.owner) || bystander.owner == first.owner {
 		t.Fatalf("other went to %s, sv to %s: want the other compute node (the one with fewer views)", bystander.owner, first.owner)
@@ -513,7 +518,9 @@ func TestScheduledViewStaleOwner(t *testing.T) {
 	})
 	moved := time.Since(paused)
 	c.waitMoveOp("sv", 1, "replaying from the last checkpoint")
-	next = c.waitCheckpoint("sv", next, 20*time.Second)
+	// The new owner checkpoints once something changed, and the writer
+	// may sit up to 15 s on a batch sent to the paused node meanwhile.
+	next = c.waitCheckpoint("sv", next, 30*time.Second)
 	committed := time.Since(paused)
 	objs := c.checkpointObjects()
 	ours := 0

@@ -97,7 +97,11 @@ func (b sessionBackend) ViewOffsets(ctx context.Context, v *catalog.View) [][]ui
 // replica here or on another node.
 func viewOffsets(ctx context.Context, n *Node, v *catalog.View) [][]uint64 {
 	if v.Sched != nil {
-		return [][]uint64{n.router.SchedOffsets(ctx, v)}
+		// A paused owner must not hold up cairn_cluster.views: ask it
+		// for as long as a shard's status (unknown progress otherwise).
+		cctx, cancel := context.WithTimeout(ctx, n.timing.StatusCallTimeout)
+		defer cancel()
+		return [][]uint64{n.router.SchedOffsets(cctx, v)}
 	}
 	out := make([][]uint64, len(v.Groups))
 	for i, gid := range v.Groups {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -89,7 +88,7 @@ func StartS3Server(ctx context.Context, dir string) (*S3Server, error) {
 }
 
 // StartS3 starts a server for the test and stops it at cleanup.
-func StartS3(t testing.TB) *S3Server {
+func StartS3(t TB) *S3Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
