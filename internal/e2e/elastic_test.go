@@ -135,6 +135,17 @@ func (c *elasticCluster) waitOwned(view string) schedInfo {
 	return info
 }
 
+// foldedSome reports whether checkpoint_offsets text names an offset
+// above zero.
+func foldedSome(offsets string) bool {
+	for _, f := range strings.FieldsFunc(offsets, func(r rune) bool { return r < '0' || r > '9' }) {
+		if n, err := strconv.ParseUint(f, 10, 64); err == nil && n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // waitCheckpoint waits until the owner of since's epoch committed a
 // checkpoint newer than the one since shows.
 func (c *elasticCluster) waitCheckpoint(view string, since schedInfo, timeout time.Duration) schedInfo {
@@ -299,6 +310,11 @@ func TestScheduledViewOwnerKilled(t *testing.T) {
 	ck := c.waitCheckpoint("sv", first, 15*time.Second)
 	bystander = c.waitCheckpoint("other", bystander, 15*time.Second)
 	w.waitAcks(t, 10, 20*time.Second)
+	// The stale read below must have folded events to show: under -race
+	// on a loaded machine the first checkpoints can precede any fold.
+	c.waitSched("sv", 15*time.Second, "a checkpoint of sv that folded events", func(i schedInfo) bool {
+		return i.owner == first.owner && i.epoch == first.epoch && foldedSome(i.offsets)
+	})
 
 	c.kill(first.owner)
 	killed := time.Now()
