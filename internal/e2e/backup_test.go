@@ -45,6 +45,15 @@ func TestBackupRestore(t *testing.T) {
 	mustQuery(t, p1, `CREATE VIEW sched_dev WITH (ha = 'scheduled', disk = 'bk', checkpoint_interval = '1s') AS SELECT device, count(*) AS n, sum(value) AS total FROM ev GROUP BY device`)
 	mustQuery(t, p1, `CREATE TABLE devices (id int PRIMARY KEY, name text) WITH (shards = 2)`)
 	mustQuery(t, p1, `INSERT INTO devices VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four'), (5, NULL)`)
+	// A stream that retention trims: its restored shards must keep their
+	// offsets (they start past 0), or its view would fold wrongly.
+	mustQuery(t, p1, `CREATE STREAM old (id int8, device int) WITH (shards = 2, shard_key = 'id', retention = '2 seconds')`)
+	mustQuery(t, p1, `CREATE VIEW old_n WITH (shards = 1) AS SELECT device, count(*) AS n FROM old GROUP BY device`)
+	var oldRows []string
+	for i := 0; i < 100; i++ {
+		oldRows = append(oldRows, fmt.Sprintf("(%d, %d)", i, i%3))
+	}
+	mustQuery(t, p1, "SET stream_insert_level = sync_commit; INSERT INTO old VALUES "+strings.Join(oldRows, ", "))
 	// A schedule backing the stream up to a second disk every 10 s.
 	mustQuery(t, p1, s3.CreateDiskSQL("sch", "sched"))
 	expectCode(t, p1, "CREATE SCHEDULE often FOR BACKUP STREAM ev TO DISK sch EVERY '1 second'", "22023")
@@ -84,11 +93,20 @@ func TestBackupRestore(t *testing.T) {
 	})
 
 	step("loaded")
+	waitUntil(t, 20*time.Second, func() (bool, string) {
+		out, err := queryText(p1, "SET read_from = leader; SELECT count(*) FROM old")
+		return err == nil && out == "0", "old still holds " + out + " events" + errString(err)
+	})
+	mustQuery(t, p1, "SET stream_insert_level = sync_commit; INSERT INTO old VALUES (1000, 0), (1001, 1), (1002, 2), (1003, 0)")
+	oldView := mustQuery(t, p1, "SET read_from = leader; SELECT device, n FROM old_n ORDER BY device")
+	if oldView != "0|36\n1|34\n2|34" {
+		t.Fatalf("old_n before the backup: %q", oldView)
+	}
 	// A full backup under load.
 	out := mustQuery(t, p2, "BACKUP ALL TO DISK bk")
 	f := strings.Split(out, "|")
-	if len(f) != 6 || f[1] != "backup" || f[2] != "done" || f[4] != "6" { // the scheduled view has no group
-		t.Fatalf("BACKUP: %q (want op_id|backup|done|id|6 groups|bytes)", out)
+	if len(f) != 6 || f[1] != "backup" || f[2] != "done" || f[4] != "9" { // the scheduled view has no group
+		t.Fatalf("BACKUP: %q (want op_id|backup|done|id|9 groups|bytes)", out)
 	}
 	fullID := f[3]
 	if op := mustQuery(t, p1, "SELECT status, progress FROM cairn_cluster.operations WHERE op_type = 'backup' AND target = 'ALL to disk bk'"); op != "done|1" {
@@ -135,7 +153,7 @@ func TestBackupRestore(t *testing.T) {
 	}
 	// disk|backup_id|started|finished|scope|incremental|base|groups|bytes
 	b0, b1 := strings.Split(shown[0], "|"), strings.Split(shown[1], "|")
-	if b0[1] != fullID || b0[4] != "ALL" || b0[5] != "f" || b1[1] != incID || b1[5] != "t" || b1[6] != fullID || b1[7] != "6" {
+	if b0[1] != fullID || b0[4] != "ALL" || b0[5] != "f" || b1[1] != incID || b1[5] != "t" || b1[6] != fullID || b1[7] != "9" {
 		t.Fatalf("SHOW BACKUPS: %q", shown)
 	}
 	expectCode(t, q1, "RESTORE ALL FROM DISK bk BACKUP 'nope'", "42704")
@@ -148,7 +166,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("RESTORE AS OF: %q (want the full backup %s)", out, fullID)
 	}
 	step("restored as of")
-	checkRestored(t, q1, q2, srcTable)
+	checkRestored(t, q1, q2, srcTable, oldView)
 	n, _ := strconv.Atoi(mustQuery(t, q2, "SELECT count(*) FROM ev"))
 	if n < 1000 || int64(n) > acked.Load() {
 		t.Fatalf("restored stream as of the full backup holds %d events; at least 1000 were acked before it, %d in all", n, acked.Load())
@@ -159,6 +177,8 @@ func TestBackupRestore(t *testing.T) {
 	// The newest: the full backup and its incremental.
 	mustQuery(t, q1, "DROP VIEW sched_dev")
 	mustQuery(t, q1, "DROP VIEW per_dev")
+	mustQuery(t, q1, "DROP VIEW old_n")
+	mustQuery(t, q1, "DROP STREAM old")
 	mustQuery(t, q1, "DROP STREAM ev")
 	mustQuery(t, q1, "DROP TABLE devices")
 	// A damaged object: refused with XX001, nothing created.
@@ -173,7 +193,7 @@ func TestBackupRestore(t *testing.T) {
 	if f := strings.Split(out, "|"); len(f) != 6 || f[2] != "done" || f[3] != incID {
 		t.Fatalf("RESTORE: %q (want the incremental backup %s)", out, incID)
 	}
-	checkRestored(t, q1, q2, srcTable)
+	checkRestored(t, q1, q2, srcTable, oldView)
 	if got := mustQuery(t, q1, "SELECT count(*) FROM ev"); got != total {
 		t.Fatalf("restored stream holds %s events, the source %s", got, total)
 	}
@@ -235,21 +255,29 @@ func expectCode(t *testing.T, p *Proc, sql, code string) {
 // checkRestored checks a restored cluster: the view equals its stream
 // recomputed (once the view task folded what the backup's view state
 // did not cover), every event is there once, the table is back.
-func checkRestored(t *testing.T, q1, q2 *Proc, table string) {
+func checkRestored(t *testing.T, q1, q2 *Proc, table, oldView string) {
 	t.Helper()
+	// The scheduled view folded the restored stream again from its start
+	// before RESTORE returned: it is readable and whole at once.
+	{
+		got, err1 := queryText(q2, "SELECT device, n, total FROM sched_dev ORDER BY device")
+		want, err2 := queryText(q1, "SELECT device, count(*), sum(value) FROM ev GROUP BY device ORDER BY device")
+		if err1 != nil || err2 != nil || got != want || got == "" {
+			t.Fatalf("scheduled view right after RESTORE: %q, recomputed %q%s%s", got, want, errString(err1), errString(err2))
+		}
+	}
 	waitUntil(t, 30*time.Second, func() (bool, string) {
 		got, err1 := queryText(q1, "SELECT device, n, total FROM per_dev ORDER BY device")
 		want, err2 := queryText(q2, "SELECT device, count(*), sum(value) FROM ev GROUP BY device ORDER BY device")
 		return err1 == nil && err2 == nil && got == want && got != "", fmt.Sprintf("view %q, recomputed %q%s%s", got, want, errString(err1), errString(err2))
 	})
-	// The scheduled view folds the restored stream again from its start.
-	waitUntil(t, 30*time.Second, func() (bool, string) {
-		got, err1 := queryText(q2, "SELECT device, n, total FROM sched_dev ORDER BY device")
-		want, err2 := queryText(q1, "SELECT device, count(*), sum(value) FROM ev GROUP BY device ORDER BY device")
-		return err1 == nil && err2 == nil && got == want && got != "", fmt.Sprintf("scheduled view %q, recomputed %q%s%s", got, want, errString(err1), errString(err2))
-	})
 	if got := mustQuery(t, q1, "SELECT count(*) - count(DISTINCT id) FROM ev"); got != "0" {
 		t.Fatalf("%s events are in the restored stream twice", got)
+	}
+	// The trimmed stream's view: exactly what it was (its events are
+	// gone, so it cannot be recomputed; refolding would change it).
+	if got := mustQuery(t, q1, "SET read_from = leader; SELECT device, n FROM old_n ORDER BY device"); got != oldView {
+		t.Fatalf("restored old_n: %q, want %q", got, oldView)
 	}
 	if got := mustQuery(t, q2, "SELECT id, name FROM devices ORDER BY id"); got != table {
 		t.Fatalf("restored table: %q, want %q", got, table)

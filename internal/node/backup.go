@@ -848,18 +848,47 @@ func (n *Node) restoreObjects(ctx context.Context, run *opRun, id string, set *b
 		}
 		return ^uint64(0) // a view not restored: no view has this id
 	}
+	// Stream shards load side by side (each in offset order), a few at
+	// a time; the first failure stops the others.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, restoreStreamsAtOnce)
+	var wg sync.WaitGroup
 	for _, st := range set.Streams {
 		ns := newStreams[st.Name]
 		for i, batches := range d.streams[st.Name] {
-			run.progress(ctx, done, fmt.Sprintf("stream %s shard %d", st.Name, i))
-			if err := n.restoreStreamShard(ctx, ns.Groups[i], d.first[st.Name][i], batches, mapID); err != nil {
-				return pgerr.RestoreFailed.New("stream "+st.Name, i, err)
-			}
-			done++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case sem <- struct{}{}:
+				case <-sctx.Done():
+					return
+				}
+				defer func() { <-sem }()
+				err := n.restoreStreamShard(sctx, ns.Groups[i], d.first[st.Name][i], batches, mapID)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = pgerr.RestoreFailed.New("stream "+st.Name, i, err)
+						cancel()
+					}
+					return
+				}
+				done++
+				run.progress(ctx, done, fmt.Sprintf("stream %s shard %d loaded", st.Name, i))
+			}()
 		}
 	}
-	return nil
+	wg.Wait()
+	return firstErr
 }
+
+// restoreStreamsAtOnce bounds the stream shards a restore loads at once.
+const restoreStreamsAtOnce = 4
 
 // restoreTableChunk is the rows per insert command of a table restore.
 const restoreTableChunk = 1000

@@ -68,6 +68,19 @@ func (*CreateSchedule) stmt() {}
 func (*DropSchedule) stmt()   {}
 func (*ShowSchedules) stmt()  {}
 
+// AuditKind puts the statements that change the cluster in the audit log
+// (session.AuditKinder).
+func (*Backup) AuditKind() string { return "sql" }
+
+// AuditKind: see Backup.
+func (*Restore) AuditKind() string { return "sql" }
+
+// AuditKind: see Backup.
+func (*CreateSchedule) AuditKind() string { return "sql" }
+
+// AuditKind: see Backup.
+func (*DropSchedule) AuditKind() string { return "sql" }
+
 // parseBackupStatement parses the statements of this file; ok is false
 // when the statement is none of them.
 func (p *parser) parseBackupStatement() (Statement, bool, error) {

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -246,6 +247,9 @@ func (s *Session) prepareRestore(bk Backuper, st *parser.Restore) (*prepared, er
 			return "", pgerr.From(err).WithPos(st.P)
 		}
 		s.b.Reconcile()
+		if o != nil && o.Status == catalog.OpDone {
+			s.waitRestoredScheduled(ctx, w)
+		}
 		return "RESTORE", w.Row(backupRow(o, m))
 	}}, nil
 }
@@ -324,4 +328,42 @@ func (s *Session) prepareShowSchedules() *prepared {
 		}
 		return "SHOW SCHEDULES", nil
 	}}
+}
+
+// waitRestoredScheduled waits, as CREATE VIEW does, until every
+// scheduled view RESTORE recreated has an owner and has folded its
+// restored streams, so that it can be read when RESTORE returns. The
+// restore itself is done: a view that takes too long gets a NOTICE, not
+// an error (it goes on in the background).
+func (s *Session) waitRestoredScheduled(ctx context.Context, w pgwire.ResultWriter) {
+	for _, v := range s.b.Catalog().ScheduledViews() {
+		cur, err := s.waitAssigned(ctx, v, w)
+		if err != nil {
+			w.Notice(fmt.Sprintf("restored view %q is not running yet: %v", v.Name, err))
+			continue
+		}
+		st := s.b.Catalog().Streams[cur.Stream]
+		if st == nil {
+			continue
+		}
+		target := *cur
+		target.BackfillTo = nil
+		for _, src := range s.viewStreams(st, cur) {
+			for i := range src.Groups {
+				end, err := s.b.StreamEnd(ctx, src, i)
+				if err != nil {
+					w.Notice(fmt.Sprintf("restored view %q: %v; it folds its streams in the background", v.Name, err))
+					target.BackfillTo = nil
+					break
+				}
+				target.BackfillTo = append(target.BackfillTo, end)
+			}
+		}
+		if len(target.BackfillTo) == 0 {
+			continue
+		}
+		if err := s.waitBackfill(ctx, &target, w); err != nil {
+			w.Notice(fmt.Sprintf("restored view %q folds its streams in the background: %v", v.Name, err))
+		}
+	}
 }
