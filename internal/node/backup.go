@@ -505,9 +505,43 @@ func (n *Node) runRestore(ctx context.Context, req session.RestoreRequest) (*cat
 		return nil, nil, err
 	}
 	if err := n.restoreObjects(ctx, run, last.ID, set, data); err != nil {
+		n.undoRestore(set)
 		return run.op, nil, run.finish(err)
 	}
 	return run.op, last, run.finish(nil)
+}
+
+// undoRestore drops what a failed RESTORE created (nothing half-created
+// stays: the cluster was empty, so every object the backup names is this
+// RESTORE's, including one whose create was proposed but not confirmed),
+// even when the statement's context is gone, within a bound.
+func (n *Node) undoRestore(set *backup.Set) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(n.ctx), 30*time.Second)
+	defer cancel()
+	var views, tables, streams []string
+	for _, v := range set.Views {
+		views = append(views, v.Name)
+	}
+	for _, t := range set.Tables {
+		tables = append(tables, t.Name)
+	}
+	for _, st := range set.Streams {
+		streams = append(streams, st.Name)
+	}
+	cmds := []catalog.Command{
+		&catalog.DropViews{Names: views, IfExists: true, Cascade: true},
+		&catalog.DropTables{Names: tables, IfExists: true, Cascade: true},
+		&catalog.DropStreams{Names: streams, IfExists: true, Cascade: true},
+	}
+	for i, c := range cmds {
+		if len([][]string{views, tables, streams}[i]) == 0 {
+			continue
+		}
+		if _, err := n.proposeMeta(ctx, c); err != nil {
+			n.log.Warn("failed RESTORE: could not drop what it created; drop it before running RESTORE again", "err", err)
+			return
+		}
+	}
 }
 
 // checkScheduledStarts checks that the restored streams hold every

@@ -59,6 +59,20 @@ func (m *Manager) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, 
 		if !ok {
 			return nil // keep everything
 		}
+		if v.Sched != nil {
+			// A scheduled view has no shards: its next owner replays the
+			// stream from the last committed checkpoint (or the view's
+			// start), whatever its owner has folded in memory since.
+			offs := v.Start
+			if ck := v.Sched.Checkpoint; ck != nil {
+				offs = ck.Offsets
+			}
+			if base+shard >= len(offs) {
+				return nil
+			}
+			limit = min(limit, offs[base+shard])
+			continue
+		}
 		for _, vg := range v.Groups {
 			var offs []uint64
 			if g := m.Get(vg); g != nil && g.View != nil {

@@ -455,6 +455,15 @@ func (o *owner) loadOnce() (objstore.Store, *viewsm.SM, chain, error) {
 		return nil, nil, chain{}, err
 	}
 	sm := viewsm.New(nil, plan, v.Start, nil)
+	// Number this owner's checkpoints after every object of its epoch
+	// already on the disk: an earlier run of this node at this epoch may
+	// have written (and committed, or still be committing) checkpoints
+	// this node's catalog copy does not show yet. Reusing their sequence
+	// numbers would overwrite objects a committed manifest names.
+	written, err := lastSeq(ctx, st, v.ID, o.epoch)
+	if err != nil {
+		return nil, nil, chain{}, err
+	}
 	// The checkpoint the catalog holds now: at least the one committed
 	// when this epoch was assigned (a stale catalog copy may name an
 	// older one; AssignView ordered after it, so it is the newest).
@@ -463,7 +472,7 @@ func (o *owner) loadOnce() (objstore.Store, *viewsm.SM, chain, error) {
 		ck = cur.Sched.Checkpoint
 	}
 	if ck == nil {
-		return st, sm, chain{}, nil
+		return st, sm, chain{seq: written}, nil
 	}
 	m, rows, err := Load(ctx, st, v.ID, ck.Key)
 	if err != nil {
@@ -472,7 +481,25 @@ func (o *owner) loadOnce() (objstore.Store, *viewsm.SM, chain, error) {
 	if err := sm.Restore(m.Offsets, rows, m.Window); err != nil {
 		return nil, nil, chain{}, err
 	}
-	return st, sm, newChain(m, o.epoch), nil
+	ch := newChain(m, o.epoch)
+	ch.seq = max(ch.seq, written)
+	return st, sm, ch, nil
+}
+
+// lastSeq is the largest sequence number of view id's objects of epoch
+// on the disk (0: none).
+func lastSeq(ctx context.Context, st objstore.Store, id, epoch uint64) (uint64, error) {
+	keys, err := st.List(ctx, Prefix(id))
+	if err != nil {
+		return 0, err
+	}
+	var last uint64
+	for _, k := range keys {
+		if e, s, _, ok := parseKey(id, k); ok && e == epoch {
+			last = max(last, s)
+		}
+	}
+	return last, nil
 }
 
 // fold runs the view task until ctx ends, restarting it locally with

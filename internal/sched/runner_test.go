@@ -142,7 +142,14 @@ func (s *fakeStream) Scan(_ int, from uint64, maxEvents int, fn func(uint64, int
 // flakyStore is a disk that can be taken down.
 type flakyStore struct {
 	objstore.Store
-	down atomic.Bool
+	down     atomic.Bool
+	noDelete atomic.Bool // Delete fails (a collection that does not get to run)
+
+	mu struct {
+		sync.Mutex
+		onPut       func(key string) // called after each successful Put
+		overwritten []string         // keys a Put replaced with different bytes
+	}
 }
 
 var errDown = errors.New("disk is down")
@@ -151,7 +158,27 @@ func (s *flakyStore) Put(ctx context.Context, key string, data []byte) error {
 	if s.down.Load() {
 		return errDown
 	}
-	return s.Store.Put(ctx, key, data)
+	old, getErr := s.Store.Get(ctx, key)
+	if err := s.Store.Put(ctx, key, data); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if getErr == nil && string(old) != string(data) {
+		s.mu.overwritten = append(s.mu.overwritten, key)
+	}
+	onPut := s.mu.onPut
+	s.mu.Unlock()
+	if onPut != nil {
+		onPut(key)
+	}
+	return nil
+}
+
+func (s *flakyStore) Delete(ctx context.Context, key string) error {
+	if s.down.Load() || s.noDelete.Load() {
+		return errDown
+	}
+	return s.Store.Delete(ctx, key)
 }
 
 func (s *flakyStore) Get(ctx context.Context, key string) ([]byte, error) {
