@@ -145,8 +145,9 @@ func (c *checkpointer) checkpoint(final bool) bool {
 }
 
 // record commits a written checkpoint in the catalog. A refusal is
-// errFenced unless this node's catalog shows the checkpoint committed
-// (an earlier attempt of the same proposal went through).
+// errFenced unless this node's catalog shows this very checkpoint
+// committed (an earlier attempt of the same proposal went through); any
+// other committed checkpoint at this epoch is not ours to build on.
 func (c *checkpointer) record(rec *catalog.RecordCheckpoint) error {
 	o := c.o
 	_, err := o.r.cfg.Propose(o.ctx, rec)
@@ -159,7 +160,7 @@ func (c *checkpointer) record(rec *catalog.RecordCheckpoint) error {
 		switch {
 		case v == nil || v.ID != o.v.ID || v.Sched == nil || v.Sched.Epoch != o.epoch || v.Sched.Node != o.r.cfg.Self:
 			return errFenced
-		case v.Sched.Checkpoint != nil && v.Sched.Checkpoint.Epoch == o.epoch && v.Sched.Checkpoint.Seq >= rec.Checkpoint.Seq:
+		case v.Sched.Checkpoint != nil && v.Sched.Checkpoint.Epoch == o.epoch && v.Sched.Checkpoint.Seq == rec.Checkpoint.Seq && v.Sched.Checkpoint.Key == rec.Checkpoint.Key:
 			return nil
 		case time.Now().After(deadline):
 			return errFenced
