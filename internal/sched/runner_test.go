@@ -282,13 +282,24 @@ func smRows(t *testing.T, sm *viewsm.SM) map[string][2]int64 {
 
 // committed loads the view's committed checkpoint from the disk.
 func (h *harness) committed() (*catalog.ViewCheckpoint, *Manifest, map[string][2]int64) {
-	ck := h.meta.catalog().Views["v"].Sched.Checkpoint
-	if ck == nil {
-		return nil, nil, nil
-	}
-	m, rows, err := Load(context.Background(), h.store.Store, h.view.ID, ck.Key)
-	if err != nil {
-		h.t.Fatalf("load committed checkpoint %s: %v", ck.Key, err)
+	// The owner may commit a newer checkpoint and collect this one
+	// between the catalog read and the load: then read the catalog again
+	// (a few times at most), as a stale read does.
+	var ck *catalog.ViewCheckpoint
+	var m *Manifest
+	var rows map[string][]byte
+	for attempt := 0; ; attempt++ {
+		if ck = h.meta.catalog().Views["v"].Sched.Checkpoint; ck == nil {
+			return nil, nil, nil
+		}
+		var err error
+		m, rows, err = Load(context.Background(), h.store.Store, h.view.ID, ck.Key)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, objstore.ErrNotFound) || attempt >= 5 {
+			h.t.Fatalf("load committed checkpoint %s: %v", ck.Key, err)
+		}
 	}
 	sm := viewsm.New(nil, mustPlan(h.t, h.meta.catalog()), []uint64{0}, nil)
 	return ck, m, finalize(h.t, sm.Plan(), rows)
