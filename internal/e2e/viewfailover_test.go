@@ -32,7 +32,10 @@ var wfViews = []struct {
 }{
 	{
 		// Sketches: HyperLogLog is exact at 13 distinct devices, and a
-		// t-digest's median of values 0..99 is within 1 of the exact one.
+		// t-digest's median of values 0..99 is within 3 of the exact one:
+		// its centroids depend on how the events were cut into deltas,
+		// which a failover changes (CI saw 52 for an exact 54). Exactly
+		// once is judged by the other views' counts and sums.
 		name: "sketch",
 		create: `CREATE VIEW sketch WITH (lateness = '1 day') AS
 			SELECT window_start, approx_count_distinct(device) AS devices,
@@ -71,7 +74,7 @@ var wfViews = []struct {
 			}
 			gm, err1 := strconv.ParseFloat(g[2], 64)
 			wm, err2 := strconv.ParseFloat(w[2], 64)
-			return err1 == nil && err2 == nil && math.Abs(gm-wm) <= 1
+			return err1 == nil && err2 == nil && math.Abs(gm-wm) <= 3
 		},
 	},
 	{
