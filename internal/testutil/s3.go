@@ -58,6 +58,11 @@ func StartS3Server(ctx context.Context, dir string) (*S3Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Absolute: versitygw's posix backend changes into the directory it
+	// serves, so a relative --iam-dir would no longer be found.
+	if dir, err = filepath.Abs(dir); err != nil {
+		return nil, err
+	}
 	s := &S3Server{Endpoint: addr, Bucket: "cairn-test", Region: "us-east-1", AccessKey: "cairnkey", SecretKey: "cairn-secret-1234", Dir: dir,
 		IAMDir: filepath.Clean(dir) + ".iam"}
 	if err := os.MkdirAll(s.IAMDir, 0o755); err != nil {
