@@ -245,3 +245,30 @@ func TestOutOfService(t *testing.T) {
 		}
 	}
 }
+
+// The outage distribution has an "all" row and one per kind, with
+// nearest-rank percentiles, and counts faults of a second or more and
+// those never recovered.
+func TestOutageDistribution(t *testing.T) {
+	var os []FaultOutage
+	for i := 1; i <= 10; i++ {
+		os = append(os, FaultOutage{Kind: KindKill, OutageMs: float64(100 * i), Recovered: true})
+	}
+	os = append(os, FaultOutage{Kind: KindPause, OutageMs: 5000})
+	d := OutageDistribution(os)
+	if len(d) != 3 || d[0].Kind != "all" || d[1].Kind != KindKill || d[2].Kind != KindPause {
+		t.Fatalf("rows %+v", d)
+	}
+	if a := d[0]; a.N != 11 || a.P50Ms != 600 || a.P90Ms != 1000 || a.P99Ms != 5000 || a.MaxMs != 5000 || a.Over1s != 2 || a.NotRecovered != 1 {
+		t.Fatalf("all: %+v", a)
+	}
+	if k := d[1]; k.N != 10 || k.P50Ms != 500 || k.P90Ms != 900 || k.P99Ms != 1000 || k.Over1s != 1 || k.NotRecovered != 0 {
+		t.Fatalf("kill: %+v", k)
+	}
+	if OutageDistribution(nil) != nil {
+		t.Fatal("no faults: want no rows")
+	}
+	if got := outageDistLine(d[2]); got != "1 faults: p50 5000 ms, p90 5000 ms, p99 5000 ms, max 5000 ms; 1 of a second or more, 1 not recovered before the workload stopped" {
+		t.Fatalf("line %q", got)
+	}
+}
