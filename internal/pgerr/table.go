@@ -789,3 +789,8 @@ var (
 	RestoreFailed        = def("restore_failed", IOError, "restoring %s shard %d failed: %v", "The objects are created but partly loaded: drop them (DROP STREAM … CASCADE, DROP TABLE …) and run RESTORE again.")
 	ScheduleEvery        = def("schedule_every", InvalidParameterValue, "EVERY %q is not an interval of at least 10 seconds", "Write it like '1 hour' or '15 minutes'.")
 )
+
+// issue 14: avail (write availability: hedged appends)
+var (
+	AppendNoAnswer = def("append_no_answer", SerializationFailure, "no replica of shard group %d answered for %s: this node may be cut off from the cluster; the write may or may not have been applied", "Read the rows back before retrying, through another node.")
+)

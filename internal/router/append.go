@@ -163,6 +163,12 @@ func (e *appendEnv) propose(ctx context.Context, gid uint64, cmd []byte) (uint64
 	// was sent, so it may still commit; a failure is then "outcome
 	// unknown", not a plain failure.
 	unknown := false
+	// heard: some replica answered (even "not me"); with none for
+	// AppendSilence this node is likely cut off, and a client is better
+	// served by an error than by a wait until the deadline.
+	heard := false
+	silence := e.t.AppendSilence + 2*(per-e.t.AppendAttempt)
+	begin := time.Now()
 	attempt := 0
 	launch := func() {
 		if len(inflight) >= maxHedges {
@@ -207,6 +213,13 @@ func (e *appendEnv) propose(ctx context.Context, gid uint64, cmd []byte) (uint64
 			return fail()
 		case <-wake.C:
 			now := time.Now()
+			if !heard && now.Sub(begin) >= silence && len(inflight) > 0 {
+				err := pgerr.AppendNoAnswer.New(gid, silence)
+				if lastErr != nil {
+					err = err.WithDetail("Last attempt: %v", lastErr)
+				}
+				return 0, err
+			}
 			if now.After(deadline) {
 				if len(inflight) == 0 {
 					return fail()
@@ -237,6 +250,7 @@ func (e *appendEnv) propose(ctx context.Context, gid uint64, cmd []byte) (uint64
 			}
 			lastErr = r.err
 			unknown = unknown || r.timedOut
+			heard = heard || !(r.timedOut || pgerr.KindOf(r.err) == errkind.Unavailable)
 			notLeader := errors.Is(r.err, errNotLeaderHere)
 			hint = 0
 			switch {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -128,9 +129,11 @@ func (f *fakeShard) calls() []uint64 {
 
 func (f *fakeShard) env(h *leaderHints, t timing.Timing) *appendEnv {
 	return &appendEnv{
-		self:     9,
-		status:   func(uint64) (uint64, bool, bool) { return 0, false, false },
-		local:    func(context.Context, uint64, []byte) (*rpc.AppendReply, error) { return nil, errors.New("no local replica") },
+		self:   9,
+		status: func(uint64) (uint64, bool, bool) { return 0, false, false },
+		local: func(context.Context, uint64, []byte) (*rpc.AppendReply, error) {
+			return nil, errors.New("no local replica")
+		},
 		replicas: func(uint64) []uint64 { return []uint64{1, 2, 3} },
 		call:     f.call,
 		hints:    h,
@@ -279,5 +282,40 @@ func TestAppendNoLeaderFailsAtDeadline(t *testing.T) {
 	}
 	if n := f.rows(); n != 0 {
 		t.Fatalf("%d events, want 0", n)
+	}
+}
+
+// A node cut off from every replica (a partition, or all of them frozen)
+// fails the write after AppendSilence, well before the append deadline,
+// so its client can go through another node; the error says the outcome
+// is unknown.
+func TestAppendFailsFastWhenNoReplicaAnswers(t *testing.T) {
+	f := newFakeShard(t, 1)
+	for n := uint64(1); n <= 3; n++ {
+		f.mu.paused[n] = true
+	}
+	var h leaderHints
+	e := f.env(&h, timing.Timing{AppendDeadline: 10 * time.Second, AppendAttempt: time.Second,
+		AppendHedge: 50 * time.Millisecond, AppendSilence: 300 * time.Millisecond})
+	start := time.Now()
+	_, err := e.propose(context.Background(), 7, appendCmd(1))
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("a write no replica answered succeeded")
+	}
+	if took < 300*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("failed after %v, want about AppendSilence (300ms), far below the 10s deadline", took)
+	}
+	if pgerr.Code(err) != pgerr.SerializationFailure || !strings.Contains(err.Error(), "no replica of shard group 7 answered") ||
+		!strings.Contains(err.Error(), "may or may not have been applied") {
+		t.Fatalf("err = %v", err)
+	}
+	// Every replica was tried.
+	seen := map[uint64]bool{}
+	for _, n := range f.calls() {
+		seen[n] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("tried %v, want all three replicas", f.calls())
 	}
 }
