@@ -178,6 +178,9 @@ func PrintSummary(w io.Writer, rep *Report) {
 	if rep.Config.Secure {
 		mode = ", secure cluster (TLS everywhere)"
 	}
+	if rep.Config.Gateways != "" {
+		mode += ", writers pick nodes " + rep.Config.Gateways
+	}
 	fmt.Fprintf(w, "chaos %s  seed %d, %d nodes, %s, faults %s%s\n", verdict, rep.Seed, rep.Config.Nodes, rep.Config.Duration, strings.Join(rep.Config.Kinds, ","), mode)
 	fmt.Fprintf(w, "faults injected  %s (skipped %d, unsupported %d)\n", orNone(fk), s.FaultsSkipped, s.FaultsUnsupported)
 	fmt.Fprintf(w, "events           %d acked, %d in failed batches, %d in the stream\n", s.EventsAcked, s.EventsFailed, s.EventsInStream)
