@@ -351,3 +351,41 @@ func (e *appendEnv) try(ctx context.Context, gid uint64, cmd []byte, target uint
 	r.end = rep.End
 	return r
 }
+
+// nextShard picks the shard of a stream without a shard key for the next
+// whole batch: the next in turn whose leader looks reachable. Any shard
+// will do for such a stream, so a batch need not wait for the election of
+// one whose leader just froze or died. The choice is made before anything
+// is sent, so it cannot put one batch in two shards.
+func (rt *Router) nextShard(groups []uint64) int {
+	first := int(rt.rr.Add(1) % uint64(len(groups)))
+	now := time.Now()
+	for k := range len(groups) {
+		i := (first + k) % len(groups)
+		if rt.leaderLooksReachable(groups[i], now) {
+			return i
+		}
+	}
+	return first // none looks good: take the turn's
+}
+
+// leaderLooksReachable is false when this node has seen trouble with gid's
+// leader lately: its local replica knows no leader, or the leader it last
+// wrote through (or was told of) is marked slow. No knowledge is good news.
+func (rt *Router) leaderLooksReachable(gid uint64, now time.Time) bool {
+	if rt.store != nil {
+		if st, ok := rt.store.Status(gid); ok {
+			if st.Leader == 0 {
+				return false
+			}
+			if st.IsLeader {
+				return true
+			}
+			return !rt.hints.isSlow(st.Leader, now)
+		}
+	}
+	if l := rt.hints.leaderOf(gid); l != 0 {
+		return !rt.hints.isSlow(l, now)
+	}
+	return true
+}

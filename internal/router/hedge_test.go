@@ -319,3 +319,36 @@ func TestAppendFailsFastWhenNoReplicaAnswers(t *testing.T) {
 		t.Fatalf("tried %v, want all three replicas", f.calls())
 	}
 }
+
+// A stream without a shard key sends whole batches to the shards in turn,
+// skipping one whose leader this node saw time out (any shard will do, so
+// no batch waits for that shard's election); with every leader in trouble
+// it takes the turn's shard.
+func TestKeylessBatchSkipsShardWithSlowLeader(t *testing.T) {
+	rt := &Router{}
+	groups := []uint64{11, 12, 13}
+	for i, g := range groups {
+		rt.hints.learn(g, uint64(i+1)) // node i+1 leads group g
+	}
+	rt.hints.markSlow(2, time.Now())
+	used := map[int]int{}
+	for range 30 {
+		used[rt.nextShard(groups)]++
+	}
+	if used[1] != 0 || used[0] == 0 || used[2] == 0 {
+		t.Fatalf("shards used %v: want 0 and 2, never 1 (its leader node 2 is slow)", used)
+	}
+	rt.hints.markSlow(1, time.Now())
+	rt.hints.markSlow(3, time.Now())
+	used = map[int]int{}
+	for range 30 {
+		used[rt.nextShard(groups)]++
+	}
+	if len(used) != 3 {
+		t.Fatalf("shards used %v with every leader slow: want the plain rotation", used)
+	}
+	rt.hints.answered(2)
+	if !rt.leaderLooksReachable(12, time.Now()) {
+		t.Fatal("node 2 answered but group 12 still looks unreachable")
+	}
+}

@@ -243,7 +243,7 @@ func (rt *Router) split(s *catalog.Stream, b *types.Batch) map[int]*types.Batch 
 	}
 	ki := s.ShardKeyIndex()
 	if ki < 0 {
-		return map[int]*types.Batch{int(rt.rr.Add(1) % uint64(len(s.Groups))): b}
+		return map[int]*types.Batch{rt.nextShard(s.Groups): b}
 	}
 	parts := map[int]*types.Batch{}
 	ts := b.Types()
