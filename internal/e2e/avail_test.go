@@ -60,6 +60,7 @@ func TestPausedLeaderWriteGap(t *testing.T) {
 	type result struct {
 		acks          []time.Time
 		acked, failed int // batches
+		firstErr      error
 	}
 	results := make([]result, len(writers))
 	stop := make(chan struct{})
@@ -89,13 +90,16 @@ func TestPausedLeaderWriteGap(t *testing.T) {
 					if k > 0 {
 						sb.WriteByte(',')
 					}
-					sb.WriteString(strconv.FormatInt(first+k, 10))
+					sb.WriteString("(" + strconv.FormatInt(first+k, 10) + ")")
 				}
 				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				_, err := conn.Exec(cctx, sb.String())
 				cancel()
 				if err != nil {
 					r.failed++
+					if r.firstErr == nil {
+						r.firstErr = err
+					}
 					if conn.IsClosed() {
 						if conn, err = pgx.Connect(ctx, p.URL()); err != nil {
 							t.Error(err)
@@ -129,7 +133,10 @@ func TestPausedLeaderWriteGap(t *testing.T) {
 	// pause to its end (an ack after the resume ends a gap too).
 	var acks []time.Time
 	acked, failed := 0, 0
-	for _, r := range results {
+	for w, r := range results {
+		if r.firstErr != nil {
+			t.Logf("writer %d: first error: %v", w, r.firstErr)
+		}
 		acks = append(acks, r.acks...)
 		acked += r.acked
 		failed += r.failed
