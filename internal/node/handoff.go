@@ -31,13 +31,16 @@ func (n *Node) HandOffLeadership(wait time.Duration) int {
 		}
 		return out
 	}
-	deadline := time.Now().Add(wait)
+	start := time.Now()
+	deadline := start.Add(wait)
 	asked := map[uint64]time.Time{}
 	for {
 		gids := led()
 		if len(gids) == 0 || time.Now().After(deadline) {
 			if len(gids) > 0 {
 				n.log.Warn("stopping while still leading groups: their followers elect after the election timeout", "groups", len(gids))
+			} else if len(asked) > 0 {
+				n.log.Info("handed off leadership before stopping", "groups", len(asked), "took", time.Since(start).Round(time.Millisecond))
 			}
 			return len(gids)
 		}

@@ -31,9 +31,32 @@ const slowFor = 2 * time.Second
 type leaderHints struct {
 	mu struct {
 		sync.Mutex
-		leader map[uint64]uint64    // group → the node that last acknowledged or was named its leader
-		slow   map[uint64]time.Time // node → until when it is tried last (timed out or unreachable)
+		leader     map[uint64]uint64    // group → the node that last acknowledged or was named its leader
+		slow       map[uint64]time.Time // node → until when it is tried last (timed out or unreachable)
+		leaderless map[uint64]time.Time // group → until when it is taken for leaderless (a replica said it knows no leader)
 	}
+}
+
+// noLeader records that a replica of gid knows no leader (an election, or
+// no quorum): a stream without a shard key avoids the group for slowFor.
+func (h *leaderHints) noLeader(gid uint64, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.mu.leaderless == nil {
+		h.mu.leaderless = map[uint64]time.Time{}
+	}
+	h.mu.leaderless[gid] = now.Add(slowFor)
+}
+
+func (h *leaderHints) isLeaderless(gid uint64, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	until, ok := h.mu.leaderless[gid]
+	if ok && !now.Before(until) {
+		delete(h.mu.leaderless, gid)
+		return false
+	}
+	return ok
 }
 
 func (h *leaderHints) leaderOf(gid uint64) uint64 {
@@ -54,6 +77,7 @@ func (h *leaderHints) learn(gid, node uint64) {
 		h.mu.leader = map[uint64]uint64{}
 	}
 	h.mu.leader[gid] = node
+	delete(h.mu.leaderless, gid)
 }
 
 // answered clears node's slow mark: it acknowledged a write.
@@ -256,6 +280,8 @@ func (e *appendEnv) propose(ctx context.Context, gid uint64, cmd []byte) (uint64
 			switch {
 			case r.timedOut || pgerr.KindOf(r.err) == errkind.Unavailable:
 				e.hints.markSlow(r.target, time.Now())
+			case notLeader && r.leader == 0:
+				e.hints.noLeader(gid, time.Now())
 			case notLeader:
 				e.hints.learn(gid, r.leader)
 				hint = r.leader
@@ -370,9 +396,13 @@ func (rt *Router) nextShard(groups []uint64) int {
 }
 
 // leaderLooksReachable is false when this node has seen trouble with gid's
-// leader lately: its local replica knows no leader, or the leader it last
-// wrote through (or was told of) is marked slow. No knowledge is good news.
+// leader lately: a replica said it knows no leader, its local replica
+// knows none, or the leader it last wrote through (or was told of) is
+// marked slow. No knowledge is good news.
 func (rt *Router) leaderLooksReachable(gid uint64, now time.Time) bool {
+	if rt.hints.isLeaderless(gid, now) {
+		return false
+	}
 	if rt.store != nil {
 		if st, ok := rt.store.Status(gid); ok {
 			if st.Leader == 0 {

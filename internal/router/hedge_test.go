@@ -351,4 +351,14 @@ func TestKeylessBatchSkipsShardWithSlowLeader(t *testing.T) {
 	if !rt.leaderLooksReachable(12, time.Now()) {
 		t.Fatal("node 2 answered but group 12 still looks unreachable")
 	}
+	// A replica of group 12 said it knows no leader (no quorum): skipped
+	// until a leader is learned.
+	rt.hints.noLeader(12, time.Now())
+	if rt.leaderLooksReachable(12, time.Now()) {
+		t.Fatal("group 12 has no leader but looks reachable")
+	}
+	rt.hints.learn(12, 2)
+	if !rt.leaderLooksReachable(12, time.Now()) {
+		t.Fatal("group 12 has a leader again but looks unreachable")
+	}
 }

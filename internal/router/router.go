@@ -1,7 +1,8 @@
 // Package router finds where data lives and goes there: it splits an
 // insert by the shard hash and appends each part at its shard's leader
-// (retrying across leader changes, with a batch id so a retry is applied
-// once), reads streams and views from a local replica or a remote one
+// (retrying across leader changes and hedging to the next likely leader
+// when one does not answer, with a batch id so every copy is applied
+// once: append.go), reads streams and views from a local replica or a remote one
 // under the session's read policy (ReadIndex for read_from = leader,
 // skip_unavailable), and calls shard-admin and status RPCs on other nodes.
 // Every routing decision reads the catalog the meta group applied.
