@@ -83,7 +83,7 @@ type SnapshotSource struct {
 	GroupID    uint64
 	ID         string // hex of the snapshot id, for logs and progress
 	chunkBytes int
-	estimate   int64
+	size       int64 // Size, -1 until computed
 
 	snap    *pebble.Snapshot
 	created time.Time
@@ -92,9 +92,42 @@ type SnapshotSource struct {
 	closed  bool
 }
 
-// EstimatedBytes is the approximate size of the group's data (the engine's
-// disk-usage estimate when the snapshot was taken), for progress reports.
-func (src *SnapshotSource) EstimatedBytes() int64 { return src.estimate }
+// Size is the encoded size of the snapshot's key/value pairs (the chunks
+// add their bounds on top), for progress reports. The first call scans the
+// data once; later calls return the same.
+func (src *SnapshotSource) Size() (int64, error) {
+	if src.size >= 0 {
+		return src.size, nil
+	}
+	if src.closed {
+		return 0, errors.New("raftstore: snapshot source closed")
+	}
+	start, end := dataSpan(src.GroupID)
+	it, err := src.snap.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for valid := it.First(); valid; valid = it.Next() {
+		lv := it.LazyValue()
+		k, v := len(it.Key()), lv.Len()
+		n += int64(uvarintLen(uint64(k)) + k + uvarintLen(uint64(v)) + v)
+	}
+	if err := it.Close(); err != nil {
+		return 0, err
+	}
+	src.size = n
+	return n, nil
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
 
 // Chunk returns chunk i, encoded for IncomingSnapshot.WriteChunk, and
 // whether it is the last. Chunks must first be read in order; after that
@@ -173,11 +206,10 @@ func (s *Store) newSnapshot(gid uint64) (*pb.Snapshot, error) {
 	}
 	var id [snapshotIDLen]byte
 	_, _ = rand.Read(id[:])
-	start, end := dataSpan(gid)
-	est, _ := s.db.EstimateDiskUsage(start, end)
+	start, _ := dataSpan(gid)
 	src := &SnapshotSource{
 		GroupID: gid, ID: hex.EncodeToString(id[:]), chunkBytes: s.cfg.SnapshotChunkBytes,
-		estimate: int64(est), snap: dbSnap, created: time.Now(), starts: [][]byte{start}, lastIdx: -1,
+		size: -1, snap: dbSnap, created: time.Now(), starts: [][]byte{start}, lastIdx: -1,
 	}
 	s.snaps.mu.Lock()
 	// Drop snapshots nobody claimed (raft asked but the message never

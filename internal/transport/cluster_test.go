@@ -41,7 +41,12 @@ type tcluster struct {
 
 func newTCluster(t *testing.T, n int, cfg raftstore.Config) *tcluster {
 	t.Helper()
-	c := &tcluster{t: t, cfg: cfg, faults: NewFaults(), nodes: map[uint64]*tnode{}}
+	return newTClusterKnobs(t, n, cfg, TestingKnobs{})
+}
+
+func newTClusterKnobs(t *testing.T, n int, cfg raftstore.Config, knobs TestingKnobs) *tcluster {
+	t.Helper()
+	c := &tcluster{t: t, cfg: cfg, faults: NewFaults(), knobs: knobs, nodes: map[uint64]*tnode{}}
 	for i := 1; i <= n; i++ {
 		c.peers = append(c.peers, uint64(i))
 	}

@@ -56,7 +56,7 @@ type SnapshotProgress struct {
 	To      uint64 // receiving node
 	ID      string // snapshot id (hex)
 	Sent    int64  // bytes of chunks acknowledged by the receiver
-	Total   int64  // estimated size of the snapshot (at least Sent)
+	Total   int64  // size of the snapshot's key/value pairs (at least Sent; chunk bounds add a little)
 	Started time.Time
 }
 
@@ -131,7 +131,11 @@ func (t *Transport) SendSnapshot(ctx context.Context, gid uint64, msg *pb.Messag
 	if err != nil {
 		return err
 	}
-	prog := &SnapshotProgress{GroupID: gid, To: to, ID: src.ID, Total: src.EstimatedBytes(), Started: time.Now()}
+	total, err := src.Size()
+	if err != nil {
+		return err
+	}
+	prog := &SnapshotProgress{GroupID: gid, To: to, ID: src.ID, Total: total, Started: time.Now()}
 	t.snap.mu.Lock()
 	t.snap.progress[prog] = true
 	t.snap.mu.Unlock()
