@@ -34,6 +34,7 @@ type leaderHints struct {
 		leader     map[uint64]uint64    // group → the node that last acknowledged or was named its leader
 		slow       map[uint64]time.Time // node → until when it is tried last (timed out or unreachable)
 		leaderless map[uint64]time.Time // group → until when it is taken for leaderless (a replica said it knows no leader)
+		lagging    map[uint64]time.Time // node → until when keyless batches avoid it (no answer within the hedge delay)
 	}
 }
 
@@ -42,21 +43,13 @@ type leaderHints struct {
 func (h *leaderHints) noLeader(gid uint64, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.mu.leaderless == nil {
-		h.mu.leaderless = map[uint64]time.Time{}
-	}
-	h.mu.leaderless[gid] = now.Add(slowFor)
+	h.mu.leaderless = markUntil(h.mu.leaderless, gid, now.Add(slowFor))
 }
 
 func (h *leaderHints) isLeaderless(gid uint64, now time.Time) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	until, ok := h.mu.leaderless[gid]
-	if ok && !now.Before(until) {
-		delete(h.mu.leaderless, gid)
-		return false
-	}
-	return ok
+	return activeAt(h.mu.leaderless, gid, now)
 }
 
 func (h *leaderHints) leaderOf(gid uint64) uint64 {
@@ -85,24 +78,54 @@ func (h *leaderHints) answered(node uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.mu.slow, node)
+	delete(h.mu.lagging, node)
 }
 
-// markSlow makes node a last choice until now+slowFor.
+// markSlow makes node a last choice until now+slowFor: an attempt at it
+// timed out, or it could not be reached.
 func (h *leaderHints) markSlow(node uint64, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.mu.slow == nil {
-		h.mu.slow = map[uint64]time.Time{}
-	}
-	h.mu.slow[node] = now.Add(slowFor)
+	h.mu.slow = markUntil(h.mu.slow, node, now.Add(slowFor))
 }
 
 func (h *leaderHints) isSlow(node uint64, now time.Time) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	until, ok := h.mu.slow[node]
+	return activeAt(h.mu.slow, node, now)
+}
+
+// markLagging records that node did not answer an append within the hedge
+// delay (frozen, or only busy): a stream without a shard key sends its
+// next batches elsewhere for slowFor, but appends that need the node still
+// go to it first.
+func (h *leaderHints) markLagging(node uint64, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.mu.lagging = markUntil(h.mu.lagging, node, now.Add(slowFor))
+}
+
+func (h *leaderHints) isLagging(node uint64, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return activeAt(h.mu.lagging, node, now)
+}
+
+// markUntil sets m[k] = until, making m if needed.
+func markUntil(m map[uint64]time.Time, k uint64, until time.Time) map[uint64]time.Time {
+	if m == nil {
+		m = map[uint64]time.Time{}
+	}
+	m[k] = until
+	return m
+}
+
+// activeAt reports whether m[k] is set and not past at now (a past entry
+// is dropped).
+func activeAt(m map[uint64]time.Time, k uint64, now time.Time) bool {
+	until, ok := m[k]
 	if ok && !now.Before(until) {
-		delete(h.mu.slow, node)
+		delete(m, k)
 		return false
 	}
 	return ok
@@ -251,11 +274,11 @@ func (e *appendEnv) propose(ctx context.Context, gid uint64, cmd []byte) (uint64
 				wake.Reset(hedgeAfter)
 				continue
 			}
-			// No answer within hedgeAfter: the node is a last choice for
-			// the next writes too, until it answers one.
+			// No answer within hedgeAfter: keyless batches avoid the
+			// node until it answers one.
 			for n, at := range inflight {
 				if n != e.self && now.Sub(at) >= hedgeAfter {
-					e.hints.markSlow(n, now)
+					e.hints.markLagging(n, now)
 				}
 			}
 			launch()
@@ -397,8 +420,8 @@ func (rt *Router) nextShard(groups []uint64) int {
 
 // leaderLooksReachable is false when this node has seen trouble with gid's
 // leader lately: a replica said it knows no leader, its local replica
-// knows none, or the leader it last wrote through (or was told of) is
-// marked slow. No knowledge is good news.
+// knows none, or the leader it last wrote through (or was told of) timed
+// out, could not be reached or lagged. No knowledge is good news.
 func (rt *Router) leaderLooksReachable(gid uint64, now time.Time) bool {
 	if rt.hints.isLeaderless(gid, now) {
 		return false
@@ -411,11 +434,11 @@ func (rt *Router) leaderLooksReachable(gid uint64, now time.Time) bool {
 			if st.IsLeader {
 				return true
 			}
-			return !rt.hints.isSlow(st.Leader, now)
+			return !rt.hints.isSlow(st.Leader, now) && !rt.hints.isLagging(st.Leader, now)
 		}
 	}
 	if l := rt.hints.leaderOf(gid); l != 0 {
-		return !rt.hints.isSlow(l, now)
+		return !rt.hints.isSlow(l, now) && !rt.hints.isLagging(l, now)
 	}
 	return true
 }

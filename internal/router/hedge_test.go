@@ -330,7 +330,7 @@ func TestKeylessBatchSkipsShardWithSlowLeader(t *testing.T) {
 	for i, g := range groups {
 		rt.hints.learn(g, uint64(i+1)) // node i+1 leads group g
 	}
-	rt.hints.markSlow(2, time.Now())
+	rt.hints.markLagging(2, time.Now())
 	used := map[int]int{}
 	for range 30 {
 		used[rt.nextShard(groups)]++
