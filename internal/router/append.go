@@ -309,7 +309,9 @@ func (e *appendEnv) propose(ctx context.Context, gid uint64, cmd []byte) (uint64
 				e.hints.learn(gid, r.leader)
 				hint = r.leader
 			case !retryableAppend(r.err):
-				return fail()
+				// A definitive answer (a table write refused, a bad
+				// command): every other copy dedupes to the same one.
+				return 0, replica.StoreErr(r.err)
 			}
 			if time.Now().After(deadline) {
 				if len(inflight) == 0 {

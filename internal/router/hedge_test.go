@@ -362,3 +362,27 @@ func TestKeylessBatchSkipsShardWithSlowLeader(t *testing.T) {
 		t.Fatal("group 12 has a leader again but looks unreachable")
 	}
 }
+
+// A definitive refusal (a table write's duplicate key) answers the
+// statement as it is, even while a hedged copy is still out: every copy
+// carries the same id, so none can be applied otherwise.
+func TestAppendDefinitiveErrorWinsOverHedge(t *testing.T) {
+	f := newFakeShard(t, 2)
+	f.mu.paused[1] = true
+	var h leaderHints
+	e := f.env(&h, timing.Timing{AppendHedge: 30 * time.Millisecond, AppendAttempt: 5 * time.Second})
+	e.call = func(ctx context.Context, node, gid uint64, cmd []byte) (*rpc.AppendReply, error) {
+		if node == 2 {
+			return nil, pgerr.DuplicateKey.New("t_pkey")
+		}
+		return f.call(ctx, node, gid, cmd)
+	}
+	start := time.Now()
+	_, err := e.propose(context.Background(), 7, appendCmd(1))
+	if pgerr.Code(err) != pgerr.UniqueViolation {
+		t.Fatalf("err = %v (%s), want the leader's 23505", err, pgerr.Code(err))
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("took %v: the refusal waited for the frozen node's attempt", took)
+	}
+}
