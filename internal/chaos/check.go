@@ -266,6 +266,10 @@ type FaultOutage struct {
 	StartS    float64 `json:"start_s"`
 	OutageMs  float64 `json:"outage_ms"`
 	Recovered bool    `json:"recovered"` // false: no batch started after it was acknowledged before the workload stopped
+	// Overlapped: another fault was in force during this one's outage
+	// (from its start to the end of the outage), so the outage may be
+	// theirs together (two nodes of one group down is no quorum).
+	Overlapped bool `json:"overlapped,omitempty"`
 }
 
 // Availability is reported, not judged.
@@ -273,7 +277,7 @@ type Availability struct {
 	Seconds []Second      `json:"seconds"`
 	Outages []FaultOutage `json:"outages"`
 	// OutageDist is the distribution of Outages: all faults first, then
-	// one row per fault kind.
+	// those no other fault overlapped, then one row per fault kind.
 	OutageDist   []OutageDist `json:"outage_distribution"`
 	LongestGapMs float64      `json:"longest_gap_ms"` // longest time without any acknowledgement
 	LongestGapAt float64      `json:"longest_gap_at_s"`
@@ -348,6 +352,12 @@ func ComputeAvailability(h *History) Availability {
 		} else {
 			o.OutageMs, o.Recovered = ms(first.Sub(f.Start)), true
 		}
+		outEnd := f.Start.Add(time.Duration(o.OutageMs * float64(time.Millisecond)))
+		for _, g := range h.Faults {
+			if g.Seq != f.Seq && !g.Skipped && !g.Unsupported && g.Start.Before(outEnd) && !g.End.Before(f.Start) {
+				o.Overlapped = true
+			}
+		}
 		a.Outages = append(a.Outages, o)
 	}
 	a.OutageDist = OutageDistribution(a.Outages)
@@ -368,8 +378,12 @@ type OutageDist struct {
 	NotRecovered int     `json:"not_recovered"`
 }
 
-// OutageDistribution is the distribution of os, over all faults and by
-// kind (kinds sorted); nil when os is empty.
+// alone names the row of faults no other fault overlapped.
+const alone = "alone"
+
+// OutageDistribution is the distribution of os, over all faults, over
+// those no other fault overlapped ("alone"), and by kind (kinds sorted);
+// nil when os is empty.
 func OutageDistribution(os []FaultOutage) []OutageDist {
 	if len(os) == 0 {
 		return nil
@@ -377,11 +391,18 @@ func OutageDistribution(os []FaultOutage) []OutageDist {
 	byKind := map[string][]FaultOutage{"all": os}
 	for _, o := range os {
 		byKind[o.Kind] = append(byKind[o.Kind], o)
+		if !o.Overlapped {
+			byKind[alone] = append(byKind[alone], o)
+		}
 	}
 	kinds := slices.Sorted(maps.Keys(byKind))
-	kinds = slices.DeleteFunc(kinds, func(k string) bool { return k == "all" })
+	kinds = slices.DeleteFunc(kinds, func(k string) bool { return k == "all" || k == alone })
+	first := []string{"all"}
+	if len(byKind[alone]) > 0 {
+		first = append(first, alone)
+	}
 	var out []OutageDist
-	for _, k := range append([]string{"all"}, kinds...) {
+	for _, k := range append(first, kinds...) {
 		d := OutageDist{Kind: k, N: len(byKind[k])}
 		xs := make([]float64, 0, d.N)
 		for _, o := range byKind[k] {
