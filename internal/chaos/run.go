@@ -31,7 +31,7 @@ type Config struct {
 	// Gateways is how a writer picks the node of its next batch
 	// (GatewaysLeastBusy or GatewaysRoundRobin; "" is least-busy).
 	Gateways string `json:"gateways"`
-	Out       string        `json:"out"`
+	Out      string `json:"out"`
 	// Secure runs every node with --certs-dir: certificates made for the
 	// run (CA, node cert for 127.0.0.1 and localhost, client.cairn) in
 	// its temp dir; every connection (SQL, HTTP, between nodes) is TLS
