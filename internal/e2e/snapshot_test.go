@@ -48,7 +48,7 @@ func TestSnapshotReceiverKilledMidway(t *testing.T) {
 		for range batches {
 			var sb strings.Builder
 			sb.WriteString("INSERT INTO s VALUES ")
-			for j := range 50 {
+			for j := range 80 {
 				if j > 0 {
 					sb.WriteByte(',')
 				}
@@ -58,16 +58,19 @@ func TestSnapshotReceiverKilledMidway(t *testing.T) {
 			c.must(sb.String())
 		}
 	}
-	insert(20)
+	t0 := time.Now()
+	insert(5)
 	c.stop("n3")
-	// ~11 MB in all (three 4 MiB chunks), 200 entries of 50 KB: the
-	// leader keeps at most 64 entries (--unsafe-raft-log-entries) for a
-	// follower, so n3 needs a snapshot.
-	insert(200)
+	// ~6.4 MB in all (two chunks of 4 MiB), 75 entries of 80 KB after the
+	// stop: the leader keeps at most 64 entries (--unsafe-raft-log-entries)
+	// for a follower, so n3 needs a snapshot.
+	insert(75)
+	t.Logf("inserted %d rows in %s", next-1, time.Since(t0).Round(time.Millisecond))
 	n3 := c.p("n3")
-	// Launch, not Start: a node answers SQL only once it caught up, and
-	// the kill must land while the snapshot is still arriving.
+	// Launch, not Start: the kill must land while the snapshot is still
+	// arriving, whatever the node is doing meanwhile.
 	n3.Launch()
+	t0 = time.Now()
 
 	// Wait until n3 stages chunks of the (rate-limited) snapshot, then kill it.
 	var before []string
@@ -95,10 +98,12 @@ func TestSnapshotReceiverKilledMidway(t *testing.T) {
 		return chunks >= 1, fmt.Sprintf("staging dirs %v, %d chunks; metrics:\n%s", dirs, chunks, snapMetrics())
 	})
 	c.kill("n3")
+	t.Logf("killed n3 with staged snapshot chunks %s after its start", time.Since(t0).Round(time.Millisecond))
 	if dirs, _ := stagedSnapshots(n3); len(dirs) == 0 {
 		t.Fatal("the killed node's staging dir vanished before the restart")
 	}
 	c.restart("n3")
+	t0 = time.Now()
 	if dirs, _ := stagedSnapshots(n3); slices.ContainsFunc(dirs, func(d string) bool { return slices.Contains(before, d) }) {
 		t.Fatalf("staging dirs of the killed run survived the restart: %v (before the kill %v)", dirs, before)
 	}
@@ -112,6 +117,7 @@ func TestSnapshotReceiverKilledMidway(t *testing.T) {
 		st, _ := queryText(n3, "SELECT node_id, role, applied_index FROM cairn_cluster.shards WHERE object = 's'")
 		return out == want, fmt.Sprintf("n3 reads %s, want %s (replicas %s)", out, want, st)
 	})
+	t.Logf("n3 caught up %s after its restart", time.Since(t0).Round(time.Millisecond))
 	if dirs, _ := stagedSnapshots(n3); len(dirs) != 0 {
 		t.Fatalf("staging dirs left after the snapshot was installed: %v", dirs)
 	}
