@@ -181,4 +181,3 @@ func TestLimiterPaces(t *testing.T) {
 		t.Fatal("wait on a cancelled context returned nil")
 	}
 }
-
