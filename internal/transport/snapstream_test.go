@@ -113,16 +113,20 @@ func TestSnapshotRateLimited(t *testing.T) {
 		stop = make(chan struct{})
 		done = make(chan struct{})
 	)
+	// The transports as started: the sender (the leader) keeps its own;
+	// the node that restarts gets a new one, which sends nothing.
+	var trs []*Transport
+	for _, nd := range c.nodes {
+		trs = append(trs, nd.tr)
+	}
 	go func() {
 		defer close(done)
 		for {
-			for _, nd := range c.nodes {
-				if tr := nd.tr; tr != nil {
-					if p := tr.SnapshotProgress(); len(p) > 0 {
-						mu.Lock()
-						seen = append(seen, p...)
-						mu.Unlock()
-					}
+			for _, tr := range trs {
+				if p := tr.SnapshotProgress(); len(p) > 0 {
+					mu.Lock()
+					seen = append(seen, p...)
+					mu.Unlock()
 				}
 			}
 			select {
