@@ -309,10 +309,17 @@ func (s *Store) applySnapshot(g *group, rd *raft.Ready) {
 	gid, meta := g.id, rd.Snapshot.GetMetadata()
 	b := s.db.NewBatch()
 	defer b.Close()
-	if err := writeSnapshotData(b, gid, rd.Snapshot.GetData()); err != nil {
+	var streamKV [][2][]byte
+	if err := writeSnapshotData(b, gid, rd.Snapshot.GetData(), func(k, v []byte) error {
+		streamKV = append(streamKV, [2][]byte{k, v})
+		return nil
+	}); err != nil {
 		// Step validated the framing, so this is an engine failure.
 		panic(fmt.Sprintf("raftstore: group %d: write snapshot: %v", gid, err))
 	}
+	// Write-once stream data replaces the old atomically, by ingestion,
+	// before the batch (installStreamData says why that order is safe).
+	s.installStreamData(gid, streamKV)
 	cs, err := proto.Marshal(pb.EnsureConfState(meta.GetConfState()))
 	if err != nil {
 		panic(fmt.Sprintf("raftstore: marshal conf state: %v", err))
@@ -380,7 +387,7 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 	_ = wb.Set(raftStateKey(gid, suffixApplied), encodeIndexTerm(g.st.applied, g.st.appliedT), nil)
 	s.sweepDropped(g)
 	g.st.trimApplied()
-	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries {
+	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries || retainerMoved(g) {
 		if idx, term, ok := s.truncationPoint(g); ok && idx > g.st.truncIdx {
 			_ = wb.DeleteRange(logKey(gid, 0), logKey(gid, idx+1), nil)
 			_ = wb.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(idx, term), nil)
@@ -396,21 +403,26 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 // follower further behind gets a snapshot.
 func (s *Store) truncationPoint(g *group) (index, term uint64, ok bool) {
 	index, term = g.st.applied, g.st.appliedT
-	if g.rn.BasicStatus().RaftState != raft.StateLeader {
-		return index, term, true
-	}
-	floor := uint64(0)
-	if index > s.cfg.MaxRetainEntries {
-		floor = index - s.cfg.MaxRetainEntries
-	}
-	self := s.cfg.NodeID
-	for id, pr := range g.rn.Status().Progress {
-		if id != self && pr.Match < index {
-			index = max(pr.Match, floor)
+	if g.rn.BasicStatus().RaftState == raft.StateLeader {
+		floor := uint64(0)
+		if index > s.cfg.MaxRetainEntries {
+			floor = index - s.cfg.MaxRetainEntries
+		}
+		self := s.cfg.NodeID
+		for id, pr := range g.rn.Status().Progress {
+			if id != self && pr.Match < index {
+				index = max(pr.Match, floor)
+			}
 		}
 	}
+	// A state machine whose applied state is partly in memory keeps the
+	// log it would rebuild it from (writeonce.go).
+	index = logRetainFloor(g.sm, index)
 	if index == g.st.applied {
 		return index, term, true
+	}
+	if index <= g.st.truncIdx {
+		return 0, 0, false
 	}
 	t, err := g.st.Term(index)
 	if err != nil {

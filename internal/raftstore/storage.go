@@ -42,6 +42,9 @@ type groupStorage struct {
 
 	log *slog.Logger
 	bg  *sync.WaitGroup // background snapshot builders; Close waits for them
+	// beforeSnapshot, if set, puts state the state machine holds in memory
+	// into the engine before a snapshot reads it (SnapshotFlusher).
+	beforeSnapshot func() error
 	// snap is shared with the snapshot-building goroutine.
 	snap struct {
 		mu       sync.Mutex
@@ -251,6 +254,12 @@ func (gs *groupStorage) Snapshot() (*pb.Snapshot, error) {
 		}
 	}
 	if !gs.snap.building && gs.bg != nil {
+		if gs.beforeSnapshot != nil {
+			if err := gs.beforeSnapshot(); err != nil {
+				gs.log.Error("raftstore: flush before snapshot", "group", gs.gid, "err", err)
+				return nil, raft.ErrSnapshotTemporarilyUnavailable
+			}
+		}
 		gs.snap.building = true
 		dbSnap := gs.db.NewSnapshot()
 		gs.bg.Add(1)

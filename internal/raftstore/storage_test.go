@@ -106,7 +106,7 @@ func TestSnapshotDataRoundTrip(t *testing.T) {
 	_ = b.Set(DataKey(3, []byte("stale")), []byte("s"), nil)
 	_ = b.Commit(pebble.NoSync)
 	b = db.NewBatch()
-	if err := writeSnapshotData(b, 3, data); err != nil {
+	if err := writeSnapshotData(b, 3, data, func(k, v []byte) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {

@@ -267,6 +267,9 @@ func Open(cfg Config) (*Store, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       64,
 		Logger:                      pebbleLogger{l: cfg.Logger, store: &self},
+		// Virtual SSTs: Excise drops stream data below the retention
+		// point without rewriting files (writeonce.go).
+		FormatMajorVersion: pebble.FormatVirtualSSTables,
 	}
 	// Columnar batches of numbers compress poorly with snappy and the CPU
 	// is better spent on ingest; a later issue may pick zstd for cold levels.
@@ -389,6 +392,9 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 		}
 	}
 	gs.log, gs.bg = s.log, &s.bg
+	if f, ok := sm.(SnapshotFlusher); ok {
+		gs.beforeSnapshot = f.FlushBeforeSnapshot
+	}
 	if err := sm.Load(s.db); err != nil {
 		return fmt.Errorf("raftstore: group %d: load state machine: %w", gid, err)
 	}
@@ -514,6 +520,11 @@ func (s *Store) destroyGroupInLoop(gid uint64) error {
 	_ = b.DeleteRange(ds, de, nil)
 	_ = b.Set(tombstoneKey(gid), nil, nil)
 	s.commitSynced(b, fmt.Sprintf("group %d: destroy", gid))
+	// Write-once data is never deleted through a batch (writeonce.go).
+	ss, se := streamSpan(gid)
+	if err := s.db.Excise(context.Background(), pebble.KeyRange{Start: ss, End: se}); err != nil {
+		return fmt.Errorf("group %d: destroy stream data: %w", gid, err)
+	}
 	return nil
 }
 
