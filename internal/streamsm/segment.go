@@ -177,15 +177,7 @@ func (sm *SM) Flushes() int {
 func (sm *SM) maybeFlush() {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
-	if sm.mu.flushing || sm.mu.closed {
-		return
-	}
-	t := &sm.mu.tailState
-	due := t.excised < sm.mu.first && sm.seg.Excise != nil
-	if n := len(t.tail); n > 0 {
-		due = due || t.tailBytes >= sm.seg.FlushBytes || n >= sm.seg.FlushBatches || time.Since(t.tail[0].at) >= sm.seg.FlushAge
-	}
-	if !due {
+	if sm.mu.flushing || sm.mu.closed || !sm.flushDueLocked() {
 		return
 	}
 	sm.mu.flushing = true
@@ -194,12 +186,36 @@ func (sm *SM) maybeFlush() {
 		defer sm.bg.Done()
 		sm.flushMu.Lock()
 		defer sm.flushMu.Unlock()
-		err := sm.flushLocked()
-		sm.mu.Lock()
-		sm.mu.flushing = false
-		sm.mu.flushErr = err
-		sm.mu.Unlock()
+		// Batches applied during a write-out may make another one due.
+		for {
+			err := sm.flushLocked()
+			sm.mu.Lock()
+			sm.mu.flushErr = err
+			if err != nil || sm.mu.closed || !sm.flushDueLocked() {
+				sm.mu.flushing = false
+				sm.mu.Unlock()
+				return
+			}
+			sm.mu.Unlock()
+		}
 	}()
+}
+
+// flushDueLocked reports whether the durable tail is big or old enough
+// to write out, or retention dropped batches still in the engine.
+func (sm *SM) flushDueLocked() bool {
+	t := &sm.mu.tailState
+	if t.excised < sm.mu.first && sm.seg.Excise != nil {
+		return true
+	}
+	n := 0
+	for n < len(t.tail) && t.tail[n].end <= sm.mu.durable {
+		n++
+	}
+	if n == 0 {
+		return false
+	}
+	return t.tailBytes >= sm.seg.FlushBytes || n >= sm.seg.FlushBatches || time.Since(t.tail[0].at) >= sm.seg.FlushAge
 }
 
 // flushLocked writes the durable part of the tail as one SST, then
