@@ -208,9 +208,9 @@ func (sm *SM) flushDueLocked() bool {
 	if t.excised < sm.mu.first && sm.seg.Excise != nil {
 		return true
 	}
-	n := 0
-	for n < len(t.tail) && t.tail[n].end <= sm.mu.durable {
-		n++
+	n := len(t.tail) // from the end: only batches being applied are not durable
+	for n > 0 && t.tail[n-1].end > sm.mu.durable {
+		n--
 	}
 	if n == 0 {
 		return false
