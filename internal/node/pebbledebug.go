@@ -20,14 +20,13 @@ type PebbleStats struct {
 // the same handler chain as /debug/pprof).
 func (n *Node) servePebble(w http.ResponseWriter, _ *http.Request) {
 	m := n.store.DB().Metrics()
-	t := m.Total()
-	st := PebbleStats{
-		WALBytes:       m.WAL.BytesWritten,
-		FlushedBytes:   t.TableBytesFlushed,
-		CompactedBytes: t.TableBytesCompacted,
-		IngestedBytes:  t.TableBytesIngested,
-		WriteAmp:       t.WriteAmp(),
-		Text:           m.String(),
+	total := m.Total()
+	st := PebbleStats{WALBytes: m.WAL.BytesWritten, WriteAmp: total.WriteAmp(), Text: m.String()}
+	// Per level: Total's flushed bytes also count the bytes that came in.
+	for _, l := range m.Levels {
+		st.FlushedBytes += l.TableBytesFlushed
+		st.CompactedBytes += l.TableBytesCompacted
+		st.IngestedBytes += l.TableBytesIngested
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(st)

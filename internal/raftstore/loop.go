@@ -307,6 +307,12 @@ func (s *Store) persistReady(wb *pebble.Batch, w *groupReady) {
 // the committed entries that follow in this Ready apply on top of it.
 func (s *Store) applySnapshot(g *group, rd *raft.Ready) {
 	gid, meta := g.id, rd.Snapshot.GetMetadata()
+	if f, ok := g.sm.(SnapshotFlusher); ok {
+		// Let no write-out of the old tail land after the new range.
+		if err := f.FlushBeforeSnapshot(); err != nil {
+			s.log.Warn("raftstore: write out before installing a snapshot", "group", gid, "err", err)
+		}
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	var streamKV [][2][]byte

@@ -627,6 +627,9 @@ func (m *Manager) HandleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (
 			g.stop()
 			<-g.done
 		}
+		if g != nil && g.Stream != nil {
+			g.Stream.Close() // no background write-out into a destroyed range
+		}
 		if err := m.store.DestroyGroup(req.Group); err != nil {
 			return nil, StoreErr(err)
 		}
