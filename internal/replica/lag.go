@@ -2,7 +2,6 @@ package replica
 
 import (
 	"time"
-
 )
 
 // LagUpdater returns the round that keeps cairn_view_lag_events and

@@ -376,4 +376,3 @@ func (sm *SM) First() uint64 {
 	defer sm.mu.Unlock()
 	return sm.mu.first
 }
-
