@@ -386,6 +386,7 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 			s.applyConfChange(wb, w, e)
 		}
 		g.st.applied, g.st.appliedT = idx, e.GetTerm()
+		g.logBytes += len(e.GetData())
 	}
 	if g.st.applied == before {
 		return
@@ -393,7 +394,8 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 	_ = wb.Set(raftStateKey(gid, suffixApplied), encodeIndexTerm(g.st.applied, g.st.appliedT), nil)
 	s.sweepDropped(g)
 	g.st.trimApplied()
-	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries || retainerMoved(g) {
+	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries || g.logBytes > s.cfg.MaxLogBytes || retainerMoved(g) {
+		g.logBytes = 0 // held back or not, try again after as many bytes
 		if idx, term, ok := s.truncationPoint(g); ok && idx > g.st.truncIdx {
 			_ = wb.DeleteRange(logKey(gid, 0), logKey(gid, idx+1), nil)
 			_ = wb.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(idx, term), nil)

@@ -37,6 +37,12 @@ type Config struct {
 	// MaxLogEntries: a group's log is truncated up to its applied index once
 	// applied - firstIndex exceeds this (default 10000).
 	MaxLogEntries uint64
+	// MaxLogBytes: the log is also truncated once this many bytes of
+	// entries were applied since the last truncation (default 2 MiB), so
+	// that busy groups cut their log while it is still in the memtable:
+	// a range deletion there costs nothing, while flushed entries are
+	// rewritten by compaction until the deletion reaches them.
+	MaxLogBytes int
 	// MaxRetainEntries caps how far a leader holds truncation back for a
 	// lagging follower (default 32768 entries: seconds of heavy ingest).
 	MaxRetainEntries uint64
@@ -190,6 +196,9 @@ type group struct {
 	lead       uint64               // leader as of the last Ready's SoftState
 	isLeader   bool                 // as last reported to the LeaderWatcher
 	leaderTerm uint64               // term of the reported leadership
+	// logBytes counts the bytes of entries applied since the log was
+	// last truncated (MaxLogBytes).
+	logBytes int
 }
 
 // Store is one node's multi-raft engine.
@@ -250,6 +259,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.MaxLogEntries == 0 {
 		cfg.MaxLogEntries = 10000
+	}
+	if cfg.MaxLogBytes == 0 {
+		cfg.MaxLogBytes = 2 << 20
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
