@@ -81,12 +81,6 @@ var ingestSeq atomic.Uint64
 // Pebble places it in the bottom level; it is synced when this returns.
 // Safe to call from any goroutine.
 func (s *Store) IngestSorted(fill func(add func(k, v []byte) error) error) error {
-	return s.ingestSorted(nil, fill)
-}
-
-// ingestSorted is IngestSorted that, with a non-nil replace span, also
-// drops everything else in that span, atomically (a snapshot install).
-func (s *Store) ingestSorted(replace *pebble.KeyRange, fill func(add func(k, v []byte) error) error) error {
 	if !s.holdOpen() {
 		return ErrStopped
 	}
@@ -119,18 +113,10 @@ func (s *Store) ingestSorted(replace *pebble.KeyRange, fill func(add func(k, v [
 	if err != nil {
 		return err
 	}
-	var paths []string
-	if n > 0 {
-		paths = []string{path}
-	}
-	if replace != nil {
-		_, err = s.db.IngestAndExcise(context.Background(), paths, nil, nil, *replace)
-		return err
-	}
 	if n == 0 {
 		return nil
 	}
-	return s.db.Ingest(context.Background(), paths)
+	return s.db.Ingest(context.Background(), []string{path})
 }
 
 // Excise drops every key in [start, end) of a StreamPrefix range: whole
@@ -187,27 +173,4 @@ func ReadAppliedLog(r pebble.Reader, gid uint64, fn func(index uint64, cmd []byt
 		}
 	}
 	return it.Error()
-}
-
-// installStreamData replaces the group's write-once range with a
-// snapshot's, in one ingestion, before the batch with the snapshot's other
-// data and raft state commits. If the process dies in between, the old
-// state machine state meets the newer stream range: stream offsets are the
-// same on every replica, the newer range holds every batch the old state
-// had (its applied index is past the old one) except what retention
-// dropped, and the state machine, which derives what is ingested from the
-// range itself, skips re-applied batches that are already there.
-func (s *Store) installStreamData(gid uint64, kvs [][2][]byte) {
-	ss, se := streamSpan(gid)
-	err := s.ingestSorted(&pebble.KeyRange{Start: ss, End: se}, func(add func(k, v []byte) error) error {
-		for _, kv := range kvs {
-			if err := add(kv[0], kv[1]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		s.diskFailed(fmt.Sprintf("group %d: ingest snapshot stream data", gid), err)
-	}
 }
