@@ -14,13 +14,15 @@ import (
 // have its whole log, with nothing pending, sends each follower a quiesce
 // heartbeat (a real MsgHeartbeat carrying quiesceCtx) and stops ticking; a
 // follower that finds itself in step with that leader stops ticking too.
-// Anything that needs the group wakes it. A quiesced follower watches its
-// leader's node through store-level pings and wakes, with its election
-// clock advanced by the silence, once the node goes quiet.
+// Anything that needs the group wakes it. The two ends watch each other's
+// nodes through store-level pings: a quiesced follower whose leader's node
+// goes quiet wakes with its election clock advanced by the silence (so it
+// elects as soon as an active follower would), and a quiesced leader whose
+// follower's node goes quiet wakes so that CheckQuorum can judge it.
 
 // pingGroupID is the group id of store-level pings: one MsgHeartbeat per
-// peer node per heartbeat interval, sent only to nodes that hold quiesced
-// followers of groups led here. No raft group has this id.
+// peer node per heartbeat interval, sent only to nodes that share a
+// quiesced group with this one. No raft group has this id.
 const pingGroupID = ^uint64(0)
 
 var (
@@ -37,8 +39,7 @@ var (
 type quiesceState struct {
 	active map[uint64]*group            // groups that tick: every group not quiesced
 	heard  map[uint64]time.Time         // node → when a message from it last arrived
-	watch  map[uint64]map[uint64]*group // leader node → quiesced followers it leads here
-	pingTo map[uint64]int               // node → quiesced groups led here with a replica there
+	watch  map[uint64]map[uint64]*group // node → quiesced groups that wake if it goes silent; pinged
 	ticks  uint64                       // ticks so far, for the ping cadence
 	out    []GroupMessage               // messages built outside a Ready, sent with the next batch
 	check  map[uint64]*pb.Message       // groups that got a quiesce heartbeat this iteration
@@ -49,7 +50,6 @@ func newQuiesceState() quiesceState {
 		active: make(map[uint64]*group),
 		heard:  make(map[uint64]time.Time),
 		watch:  make(map[uint64]map[uint64]*group),
-		pingTo: make(map[uint64]int),
 		check:  make(map[uint64]*pb.Message),
 	}
 }
@@ -104,7 +104,7 @@ func (s *Store) stepMessage(g *group, m *pb.Message) {
 func (s *Store) tickGroups(now time.Time) {
 	for _, g := range s.q.active {
 		s.dirty[g.id] = g
-		if s.shouldQuiesceLeader(g) {
+		if s.shouldQuiesceLeader(g, now) {
 			s.quiesceLeader(g)
 			continue
 		}
@@ -113,25 +113,28 @@ func (s *Store) tickGroups(now time.Time) {
 	}
 	s.q.ticks++
 	if s.q.ticks%uint64(s.cfg.HeartbeatTicks) == 0 {
-		for node := range s.q.pingTo {
+		for node := range s.q.watch {
 			s.q.out = append(s.q.out, GroupMessage{GroupID: pingGroupID, Msg: &pb.Message{
 				Type: pb.MsgHeartbeat.Enum(), To: new(node), From: new(s.cfg.NodeID)}})
 		}
 	}
 	limit := s.silenceLimit()
-	for lead, gs := range s.q.watch {
-		silent := now.Sub(s.q.heard[lead])
+	for node, gs := range s.q.watch {
+		silent := now.Sub(s.q.heard[node])
 		if silent < limit {
 			continue
 		}
-		s.log.Info("raftstore: leader node silent; waking its quiesced groups", "node", lead, "silent", silent.Round(time.Millisecond), "groups", len(gs))
-		// Advance each group's election clock by the silence, so that it
-		// campaigns when an active follower would have.
+		s.log.Info("raftstore: node silent; waking the quiesced groups it shares", "node", node, "silent", silent.Round(time.Millisecond), "groups", len(gs))
 		ticks := min(int(silent/s.cfg.TickInterval), 2*s.cfg.ElectionTicks)
 		for _, g := range gs {
+			follower := g.qLead == node
 			s.wakeGroup(g, 0)
-			for range ticks {
-				g.rn.Tick()
+			if follower {
+				// Advance the election clock by the leader's silence, so
+				// that it campaigns when an active follower would have.
+				for range ticks {
+					g.rn.Tick()
+				}
 			}
 		}
 	}
@@ -139,9 +142,9 @@ func (s *Store) tickGroups(now time.Time) {
 
 // shouldQuiesceLeader reports whether g is a leader with nothing to do:
 // every entry committed and applied, an entry of its term among them, all
-// replicas holding the whole log, no proposal, read, transfer or joint
-// configuration under way.
-func (s *Store) shouldQuiesceLeader(g *group) bool {
+// replicas holding the whole log and their nodes heard from lately, no
+// proposal, read, transfer or joint configuration under way.
+func (s *Store) shouldQuiesceLeader(g *group, now time.Time) bool {
 	if s.cfg.TestingKnobs.DisableQuiescence || len(g.pending) > 0 || len(g.reads) > 0 {
 		return false
 	}
@@ -154,9 +157,9 @@ func (s *Store) shouldQuiesceLeader(g *group) bool {
 	if len(g.st.conf.GetVotersOutgoing()) > 0 || len(g.st.conf.GetLearnersNext()) > 0 {
 		return false
 	}
-	ok := true
+	ok, limit := true, s.silenceLimit()
 	g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
-		if id != s.cfg.NodeID && (pr.Match != last || pr.State != tracker.StateReplicate) {
+		if id != s.cfg.NodeID && (pr.Match != last || pr.State != tracker.StateReplicate || now.Sub(s.q.heard[id]) >= limit) {
 			ok = false
 		}
 	})
@@ -172,8 +175,7 @@ func (s *Store) quiesceLeader(g *group) {
 		if id == s.cfg.NodeID {
 			return
 		}
-		g.qPeers = append(g.qPeers, id)
-		s.q.pingTo[id]++
+		s.watchNode(g, id)
 		s.q.out = append(s.q.out, GroupMessage{GroupID: g.id, Msg: &pb.Message{
 			Type: pb.MsgHeartbeat.Enum(), To: new(id), From: new(s.cfg.NodeID), Term: new(bs.GetTerm()),
 			Commit: new(min(pr.Match, bs.GetCommit())), Context: quiesceCtx}})
@@ -206,10 +208,7 @@ func (s *Store) finishQuiesceChecks() {
 			if !g.quiesced {
 				g.quiesced, g.qLead = true, from
 				delete(s.q.active, gid)
-				if s.q.watch[from] == nil {
-					s.q.watch[from] = make(map[uint64]*group)
-				}
-				s.q.watch[from][gid] = g
+				s.watchNode(g, from)
 			}
 			continue
 		}
@@ -229,21 +228,26 @@ func (s *Store) wakeGroup(g *group, cause uint64) {
 	g.quiesced = false
 	s.q.active[g.id] = g
 	s.dirty[g.id] = g
-	if lead := g.qLead; lead != 0 {
-		delete(s.q.watch[lead], g.id)
-		if len(s.q.watch[lead]) == 0 {
-			delete(s.q.watch, lead)
-		}
-		if cause != lead {
-			s.q.out = append(s.q.out, wakeMsg(g.id, s.cfg.NodeID, lead))
-		}
+	if lead := g.qLead; lead != 0 && cause != lead {
+		s.q.out = append(s.q.out, wakeMsg(g.id, s.cfg.NodeID, lead))
 	}
 	for _, id := range g.qPeers {
-		if s.q.pingTo[id]--; s.q.pingTo[id] <= 0 {
-			delete(s.q.pingTo, id)
+		delete(s.q.watch[id], g.id)
+		if len(s.q.watch[id]) == 0 {
+			delete(s.q.watch, id)
 		}
 	}
 	g.qLead, g.qPeers = 0, g.qPeers[:0]
+}
+
+// watchNode registers quiesced g under node id: id is pinged, and g wakes
+// if id goes silent.
+func (s *Store) watchNode(g *group, id uint64) {
+	if s.q.watch[id] == nil {
+		s.q.watch[id] = make(map[uint64]*group)
+	}
+	s.q.watch[id][g.id] = g
+	g.qPeers = append(g.qPeers, id)
 }
 
 func wakeMsg(gid, from, to uint64) GroupMessage {

@@ -195,7 +195,7 @@ type group struct {
 	leaderTerm uint64               // term of the reported leadership
 	quiesced   bool                 // not ticking (quiesce.go); false iff in q.active
 	qLead      uint64               // quiesced follower: the leader node it watches
-	qPeers     []uint64             // quiesced leader: replicas counted in q.pingTo
+	qPeers     []uint64             // quiesced: the nodes it is registered under in q.watch
 }
 
 // Store is one node's multi-raft engine.
@@ -736,7 +736,7 @@ func (s *Store) Step(gid uint64, msg *pb.Message) error {
 	}
 	var err error
 	ok := s.enqueue(func() {
-		if !s.mu.running[gid] {
+		if !s.mu.running[gid] && gid != pingGroupID {
 			err = fmt.Errorf("group %d: %w", gid, ErrGroupNotFound)
 			return
 		}
