@@ -171,6 +171,7 @@ func (s *Store) quiesceLeader(g *group) {
 	bs := g.rn.BasicStatus()
 	g.quiesced, g.qLead, g.qPeers = true, 0, g.qPeers[:0]
 	delete(s.q.active, g.id)
+	s.nQuiesced.Add(1)
 	g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
 		if id == s.cfg.NodeID {
 			return
@@ -208,6 +209,7 @@ func (s *Store) finishQuiesceChecks() {
 			if !g.quiesced {
 				g.quiesced, g.qLead = true, from
 				delete(s.q.active, gid)
+				s.nQuiesced.Add(1)
 				s.watchNode(g, from)
 			}
 			continue
@@ -227,6 +229,7 @@ func (s *Store) wakeGroup(g *group, cause uint64) {
 	}
 	g.quiesced = false
 	s.q.active[g.id] = g
+	s.nQuiesced.Add(-1)
 	s.dirty[g.id] = g
 	if lead := g.qLead; lead != 0 && cause != lead {
 		s.q.out = append(s.q.out, wakeMsg(g.id, s.cfg.NodeID, lead))
@@ -267,4 +270,10 @@ func (s *Store) forgetGroupQuiescence(g *group) {
 	s.wakeGroup(g, g.qLead) // no wake-up message: the group is going away
 	delete(s.q.active, g.id)
 	delete(s.q.check, g.id)
+}
+
+// GroupCounts returns how many groups run on this store and how many of
+// them are quiesced (for metrics; as of the loop's last change).
+func (s *Store) GroupCounts() (groups, quiesced int) {
+	return int(s.nGroups.Load()), int(s.nQuiesced.Load())
 }

@@ -222,11 +222,14 @@ type Store struct {
 	}
 
 	// Loop-owned state.
-	groups  map[uint64]*group
-	held    []*proposal       // proposals waiting for an election in their group to end
-	dirty   map[uint64]*group // groups that may have a Ready
-	q       quiesceState      // quiesce.go
-	scratch []byte
+	groups map[uint64]*group
+	held   []*proposal       // proposals waiting for an election in their group to end
+	dirty  map[uint64]*group // groups that may have a Ready
+	q      quiesceState      // quiesce.go
+
+	// Counts published by the loop for metrics.
+	nGroups, nQuiesced atomic.Int64
+	scratch            []byte
 
 	// statuses is published by the loop after each iteration, so that Status
 	// does not wait for the loop (which may be in an fsync).
@@ -408,6 +411,7 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 	s.groups[gid] = g
 	s.dirty[gid] = g
 	s.q.active[gid] = g
+	s.nGroups.Add(1)
 	// Replicas of this group elsewhere may be quiesced under this node's
 	// earlier incarnation as leader: wake them (they then elect as usual).
 	for _, id := range append(gs.conf.GetVoters(), gs.conf.GetLearners()...) {
@@ -515,6 +519,7 @@ func (s *Store) destroyGroupInLoop(gid uint64) error {
 		s.failGroup(g, fmt.Errorf("group %d: %w", gid, ErrGroupRemoved))
 		s.forgetGroupQuiescence(g)
 		delete(s.groups, gid)
+		s.nGroups.Add(-1)
 		delete(s.dirty, gid)
 	}
 	s.statusMu.Lock()
