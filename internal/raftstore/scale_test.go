@@ -198,7 +198,7 @@ func BenchmarkIdleGroups(b *testing.B) {
 	for _, tc := range []struct {
 		stores int
 		groups uint64
-	}{{1, 10000}, {3, 1000}, {3, 10000}} {
+	}{{1, 10000}, {3, 1000}, {3, 3000}} {
 		for _, q := range []bool{false, true} {
 			b.Run(fmt.Sprintf("stores=%d/groups=%d/quiesce=%v", tc.stores, tc.groups, q), func(b *testing.B) {
 				for b.Loop() {
