@@ -172,6 +172,7 @@ func (s *Store) quiesceLeader(g *group) {
 	g.quiesced, g.qLead, g.qPeers = true, 0, g.qPeers[:0]
 	delete(s.q.active, g.id)
 	s.nQuiesced.Add(1)
+	g.st.dropCache()
 	g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
 		if id == s.cfg.NodeID {
 			return
@@ -210,6 +211,7 @@ func (s *Store) finishQuiesceChecks() {
 				g.quiesced, g.qLead = true, from
 				delete(s.q.active, gid)
 				s.nQuiesced.Add(1)
+				g.st.dropCache()
 				s.watchNode(g, from)
 			}
 			continue
@@ -276,4 +278,11 @@ func (s *Store) forgetGroupQuiescence(g *group) {
 // them are quiesced (for metrics; as of the loop's last change).
 func (s *Store) GroupCounts() (groups, quiesced int) {
 	return int(s.nGroups.Load()), int(s.nQuiesced.Load())
+}
+
+// dropCache empties the entry cache of a quiesced group: every replica has
+// the whole log, so nothing will be sent from it, and an idle group should
+// not hold up to entryCacheBytes. Entries are read from Pebble if needed.
+func (gs *groupStorage) dropCache() {
+	gs.cache, gs.cacheBytes = nil, 0
 }

@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -54,6 +55,39 @@ func startGroups(t testing.TB, stores []*Store, first, n uint64, peers []uint64)
 				}
 			}()
 		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// fillGroups proposes a few KiB to each group at its leader, so that the
+// heap figure includes what a group that once had traffic keeps.
+func fillGroups(t testing.TB, stores []*Store, first, n uint64) {
+	t.Helper()
+	cmd := make([]byte, 1<<10)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range uint64(8) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for gid := first + w; gid < first+n; gid += 8 {
+				for _, s := range stores {
+					if st, ok := s.Status(gid); !ok || !st.IsLeader {
+						continue
+					}
+					for range 4 {
+						if _, err := s.Propose(context.Background(), gid, cmd); err != nil {
+							errs <- fmt.Errorf("group %d: %w", gid, err)
+							return
+						}
+					}
+				}
+			}
+		}()
 	}
 	wg.Wait()
 	close(errs)
@@ -128,6 +162,7 @@ func measureIdle(t testing.TB, nStores int, groups uint64, quiesce bool) idleFig
 	start := time.Now()
 	startGroups(t, stores, 1, groups, peers)
 	waitAllLed(t, stores, 1, groups)
+	fillGroups(t, stores, 1, groups)
 	t.Logf("started and elected %d groups x %d replicas in %v", groups, nStores, time.Since(start).Round(time.Millisecond))
 	if quiesce {
 		eventually(t, 30*time.Second, func() error {
