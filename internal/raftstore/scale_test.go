@@ -100,16 +100,17 @@ func fillGroups(t testing.TB, stores []*Store, first, n uint64) {
 // that applied an entry of its term, as seen from stores[0].
 func waitAllLed(t testing.TB, stores []*Store, first, n uint64) {
 	t.Helper()
-	eventually(t, 60*time.Second, func() error {
-		for gid := first; gid < first+n; gid++ {
+	next := first // groups before next are settled
+	eventually(t, 120*time.Second, func() error {
+		for ; next < first+n; next++ {
 			led := false
 			for _, s := range stores {
-				if st, ok := s.Status(gid); ok && st.IsLeader && st.Applied == st.LastIndex && st.Applied > bootstrapIndex {
+				if st, ok := s.Status(next); ok && st.IsLeader && st.Applied == st.LastIndex && st.Applied > bootstrapIndex {
 					led = true
 				}
 			}
 			if !led {
-				return fmt.Errorf("group %d has no settled leader", gid)
+				return fmt.Errorf("group %d has no settled leader", next)
 			}
 		}
 		return nil
@@ -183,40 +184,66 @@ func measureIdle(t testing.TB, nStores int, groups uint64, quiesce bool) idleFig
 	f.cpu = idleCPU(t, f.window)
 	net.setDrop(nil)
 	f.pings, f.msgs = mc.pings.Load(), mc.other.Load()
+	if quiesce {
+		// A quiesced group wakes for a proposal and commits it.
+		for _, gid := range []uint64{1, groups} {
+			for _, s := range stores {
+				if st, _ := s.Status(gid); st.IsLeader {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_, err := s.Propose(ctx, gid, []byte("wake"))
+					cancel()
+					if err != nil {
+						t.Fatalf("propose to quiesced group %d: %v", gid, err)
+					}
+				}
+			}
+		}
+	}
 	t.Logf("%d idle groups x %d replicas, quiescence %v: %.2f%% of a core, %d bytes of heap per replica, %d store pings and %d raft messages in %v",
 		groups, nStores, quiesce, f.cpu*100, f.heapGroup, f.pings, f.msgs, f.window)
 	return f
 }
 
-// TestIdleGroupsCPU: 10,000 single-replica groups on one store (the
-// production tick interval) cost under 5% of a core once idle, and little
-// heap each; a quiesced group still commits at once. The CPU bound is
-// generous for a shared CI machine; docs/scale.md quotes the measured
-// figures (BenchmarkIdleGroups).
+// idleCPUBound is the most CPU idle groups may use: 5% of a core, three
+// times that under the race detector, which slows the loop's ticker,
+// Pebble's background work and the runtime that make up the idle cost.
+var idleCPUBound = map[bool]float64{false: 0.05, true: 0.15}[raceEnabled]
+
+// TestIdleGroupsCPU: 10,000 single-replica groups (2,000 under the race
+// detector) on one store, at the production tick interval, cost under 5%
+// of a core once idle, and little heap each; a quiesced group still
+// commits. The CPU bound is generous for a shared CI machine;
+// docs/scale.md quotes the measured figures (BenchmarkIdleGroups).
 func TestIdleGroupsCPU(t *testing.T) {
-	const groups = 10000
+	groups := uint64(10000)
+	if raceEnabled {
+		groups = 2000 // starting groups is ~10x slower under the race detector
+	}
 	f := measureIdle(t, 1, groups, true)
-	if f.cpu > 0.05 {
-		t.Fatalf("%d idle groups use %.1f%% of a core, want under 5%%", groups, f.cpu*100)
+	if f.cpu > idleCPUBound {
+		t.Fatalf("%d idle groups use %.1f%% of a core, want under %.0f%%", groups, f.cpu*100, idleCPUBound*100)
 	}
 	if f.heapGroup > 64<<10 {
 		t.Fatalf("%d bytes of heap per idle group, want under 64 KiB", f.heapGroup)
 	}
 }
 
-// TestIdleGroupsCPUThreeStores: 1,000 groups of three replicas on three
-// stores in one process (3,000 replicas). Once they are quiet the stores
+// TestIdleGroupsCPUThreeStores: 1,000 (300 under the race detector)
+// groups of three replicas on three stores in one process. Once they are quiet the stores
 // exchange only store pings (per node pair, whatever the number of
 // groups) and the process's idle CPU stays under the same bound.
 func TestIdleGroupsCPUThreeStores(t *testing.T) {
-	const groups = 1000
+	groups := uint64(1000)
+	if raceEnabled {
+		groups = 300
+	}
 	f := measureIdle(t, 3, groups, true)
-	if f.cpu > 0.05 {
-		t.Fatalf("%d idle 3-replica groups use %.1f%% of a core, want under 5%%", groups, f.cpu*100)
+	if f.cpu > idleCPUBound {
+		t.Fatalf("%d idle 3-replica groups use %.1f%% of a core, want under %.0f%%", groups, f.cpu*100, idleCPUBound*100)
 	}
 	// A group woken now and then by a stall of the machine sends a few
 	// messages; active groups would send 1,000 x 2 x 2 x 10 per second.
-	if f.msgs > groups/10 {
+	if f.msgs > int64(groups/10) {
 		t.Fatalf("%d raft messages in %v between idle groups", f.msgs, f.window)
 	}
 	// 3 nodes x 2 peers x 10 pings/s.
