@@ -61,15 +61,29 @@ func TestQuiescedGroupWakes(t *testing.T) {
 	waitQuiesced(t, c.stores, gid)
 	term := mustStatus(t, leader, gid).Term
 
-	var mc msgCounter
-	c.net.setDrop(mc.count)
-	time.Sleep(400 * time.Millisecond) // 8 ticks, 4 heartbeat intervals
-	c.net.setDrop(nil)
-	if n := mc.other.Load(); n != 0 {
-		t.Fatalf("a quiesced group sent %d raft messages in 400ms", n)
+	// An active group sends 16 messages in 400ms (a heartbeat and its
+	// answer per follower per 100ms). A quiesced one sends none; a stall
+	// of the shared machine longer than the silence limit may wake it
+	// for a moment, so one quiet window out of three is required.
+	quiet := false
+	for range 3 {
+		var mc msgCounter
+		c.net.setDrop(mc.count)
+		time.Sleep(400 * time.Millisecond) // 8 ticks, 4 heartbeat intervals
+		c.net.setDrop(nil)
+		if mc.pings.Load() == 0 {
+			t.Fatal("no store pings between nodes sharing a quiesced group")
+		}
+		if n := mc.other.Load(); n == 0 {
+			quiet = true
+			break
+		} else {
+			t.Logf("%d raft messages in 400ms", n)
+		}
+		waitQuiesced(t, c.stores, gid)
 	}
-	if mc.pings.Load() == 0 {
-		t.Fatal("no store pings between nodes sharing a quiesced group")
+	if !quiet {
+		t.Fatal("a quiesced group kept sending raft messages")
 	}
 
 	start := time.Now()
@@ -96,7 +110,10 @@ func TestQuiescedGroupWakes(t *testing.T) {
 // leader wakes too and steps down (CheckQuorum).
 func TestQuiescedLeaderFailover(t *testing.T) {
 	// 10ms ticks: election timeout 200-400ms, silence limit 100ms.
-	const bound = 2 * time.Second
+	bound := 2 * time.Second
+	if raceEnabled {
+		bound = 4 * time.Second
+	}
 	for _, tc := range []struct {
 		name    string
 		quiesce bool
