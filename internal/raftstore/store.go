@@ -209,9 +209,9 @@ type group struct {
 	// logBytes counts the bytes of entries applied since the log was
 	// last truncated (MaxLogBytes).
 	logBytes int
-	quiesced   bool                 // not ticking (quiesce.go); false iff in q.active
-	qLead      uint64               // quiesced follower: the leader node it watches
-	qPeers     []uint64             // quiesced: the nodes it is registered under in q.watch
+	quiesced bool     // not ticking (quiesce.go); false iff in q.active
+	qLead    uint64   // quiesced follower: the leader node it watches
+	qPeers   []uint64 // quiesced: the nodes it is registered under in q.watch
 }
 
 // Store is one node's multi-raft engine.
