@@ -789,3 +789,9 @@ var (
 	RestoreFailed        = def("restore_failed", IOError, "restoring %s shard %d failed: %v", "The objects are created but partly loaded: drop them (DROP STREAM … CASCADE, DROP TABLE …) and run RESTORE again.")
 	ScheduleEvery        = def("schedule_every", InvalidParameterValue, "EVERY %q is not an interval of at least 10 seconds", "Write it like '1 hour' or '15 minutes'.")
 )
+
+// issue 14: memory (--max-memory, ingest backpressure)
+var (
+	IngestMemoryShort = def("ingest_memory_short", OutOfMemory, "ingest is paused: node %q is using %s of its %s memory limit", "Retry in a moment, or slow the writers down (the write was not applied).%s Raise --max-memory if the machine has room; cairn_memory_bytes on /metrics shows where the memory goes.")
+	IngestBudgetFull  = def("ingest_budget_full", OutOfMemory, "ingest is paused: node %q has %s of appends in flight, the most its ingest budget of %s allows, and none finished within %s", "The disk or the replicas are not keeping up: retry in a moment, or slow the writers down (the write was not applied).%s")
+)
