@@ -17,12 +17,13 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cairndb/cairn/internal/bugs"
+	"github.com/cairndb/cairn/internal/memory"
 	"github.com/cairndb/cairn/internal/node"
 	"github.com/cairndb/cairn/internal/security"
 )
 
 func startCmd() *cobra.Command {
-	var cfgFile, logLevel, tlsMin string
+	var cfgFile, logLevel, tlsMin, maxMemory string
 	var bugNames []string
 	var cfg node.Config
 	cmd := &cobra.Command{
@@ -62,6 +63,17 @@ A flag beats the environment, which beats the file.`,
 			if cfg.AuthFailureLimit < 1 {
 				return exitWith(exitUsage, fmt.Errorf("--auth-failure-limit must be at least 1, got %d", cfg.AuthFailureLimit))
 			}
+			if maxMemory != "" {
+				total, _ := memory.Machine()
+				v, err := memory.ParseSize(maxMemory, total)
+				if err != nil {
+					return exitWith(exitUsage, fmt.Errorf("--max-memory: %v", err))
+				}
+				if v < memory.MinLimit {
+					return exitWith(exitUsage, fmt.Errorf("--max-memory %s (%s) is below the minimum of %s", maxMemory, memory.Format(v), memory.Format(memory.MinLimit)))
+				}
+				cfg.MaxMemory = v
+			}
 			if err := node.CheckSecurity(cfg); err != nil {
 				return exitWith(exitUsage, err)
 			}
@@ -89,6 +101,11 @@ A flag beats the environment, which beats the file.`,
 					return exitWith(exitUsage, err)
 				}
 				return exitWith(exitError, err)
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				// The GC works harder as the Go heap nears its share of
+				// --max-memory, before admission has to refuse ingest.
+				debug.SetMemoryLimit(int64(n.MemoryBudgets().GoLimit()))
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), readyLine(cfg, n.PGAddr()))
 			sig := make(chan os.Signal, 1)
@@ -130,6 +147,7 @@ A flag beats the environment, which beats the file.`,
 	f.StringVar(&tlsMin, "tls-min-version", "1.3", "lowest TLS version accepted: 1.3 or 1.2 (needs --certs-dir)")
 	f.IntVar(&cfg.AuthFailureLimit, "auth-failure-limit", 5, "failed SQL logins from one IP address within a minute after which its further attempts are refused until the minute is over (loopback clients of an insecure node are not limited)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&maxMemory, "max-memory", "", fmt.Sprintf("memory this node keeps to: bytes, a size such as 512MiB or 2GB, or a percentage of the machine's (or cgroup's) memory such as 50%%; at least 64MiB (default %d%% of the machine's memory)", memory.DefaultPercent))
 	f.DurationVar(&cfg.HeartbeatInterval, "raft-heartbeat-interval", 100*time.Millisecond, "Raft heartbeat interval")
 	f.DurationVar(&cfg.ElectionTimeout, "raft-election-timeout", 500*time.Millisecond, "Raft election timeout: how long followers wait for a leader before electing one")
 	f.BoolVar(&cfg.NoSync, "unsafe-no-fsync", false, "skip fsync (loses acknowledged data on power loss; benchmarks only)")

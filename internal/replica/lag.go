@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/cairndb/cairn/internal/raftstore"
@@ -76,6 +77,7 @@ func (m *Manager) LagUpdater() func() {
 				age = max(0, time.Since(time.UnixMicro(oldest)))
 			}
 			m.metrics.SetViewLag(v.Name, lagEvents, age)
+			m.lag.Store(v.Name, lagEvents)
 			if windowed {
 				m.metrics.SetViewLate(v.Name, late)
 			}
@@ -83,8 +85,26 @@ func (m *Manager) LagUpdater() func() {
 		for name := range known {
 			if !seen[name] {
 				m.metrics.DropView(name)
+				m.lag.Delete(name)
 			}
 		}
 		known = seen
 	}
+}
+
+// Lagging names the view of stream that is furthest behind, as the last
+// lag round saw it on this node ("" when none is): the hint of an
+// ingest refused for memory (internal/memory).
+func (m *Manager) Lagging(stream string) string {
+	var name string
+	var most int64
+	for _, v := range m.meta.Catalog().ViewsOn(stream) {
+		if l, ok := m.lag.Load(v.Name); ok && l.(int64) > most {
+			name, most = v.Name, l.(int64)
+		}
+	}
+	if name == "" {
+		return ""
+	}
+	return fmt.Sprintf(" View %q is %d events behind stream %q: until it catches up, the node holds what the view has not folded.", name, most, stream)
 }
