@@ -46,6 +46,15 @@ type Config struct {
 	// MaxWait is the longest an append waits for memory before it is
 	// refused (default 2s).
 	MaxWait time.Duration
+	// LagEvents and LagPercent make the backlog rule: while some view of
+	// the stream being written is more than LagEvents events behind and
+	// the node uses more than LagPercent of its limit (default 50), an
+	// append waits for the view to catch up, up to MaxWait. Folding a
+	// backlog needs memory (new groups' rows, deltas): this stops a
+	// stalled or slow view from piling up more of it than the node can
+	// take. 0 LagEvents: Budgets.ViewLagEvents().
+	LagEvents  int64
+	LagPercent int
 	// ReadGo returns the Go runtime's memory in use (nil: runtime/metrics,
 	// mapped memory less what was returned to the OS). Tests replace it.
 	ReadGo func() uint64
@@ -72,8 +81,8 @@ type gauge struct {
 // each component, holds the budgets, and admits ingest (AdmitIngest)
 // under the thresholds. Safe for concurrent use.
 type Accountant struct {
-	cfg        Config
-	soft, hard uint64
+	cfg             Config
+	soft, hard, lag uint64 // thresholds: soft, hard, backlog rule
 	used       map[Component]*atomic.Int64 // accounted components
 	last       atomic.Pointer[Usage]
 
@@ -95,12 +104,19 @@ func New(cfg Config) *Accountant {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 2 * time.Second
 	}
+	if cfg.LagPercent <= 0 {
+		cfg.LagPercent = 50
+	}
+	if cfg.LagEvents <= 0 {
+		cfg.LagEvents = cfg.Budgets.ViewLagEvents()
+	}
 	if cfg.ReadGo == nil {
 		cfg.ReadGo = readGo
 	}
 	a := &Accountant{cfg: cfg, used: map[Component]*atomic.Int64{}}
 	a.soft = cfg.Budgets.Limit / 100 * uint64(cfg.SoftPercent)
 	a.hard = cfg.Budgets.Limit / 100 * uint64(cfg.HardPercent)
+	a.lag = cfg.Budgets.Limit / 100 * uint64(cfg.LagPercent)
 	for _, c := range accounted {
 		a.used[c] = new(atomic.Int64)
 	}
@@ -192,11 +208,6 @@ func (a *Accountant) Sample() Usage {
 	}
 	u.By[GoOther] = goMem - min(goMem, inGo)
 	u.Total += max(goMem, inGo)
-	for _, c := range Components {
-		if _, ok := u.By[c]; !ok {
-			u.By[c] = 0
-		}
-	}
 	a.last.Store(&u)
 	a.wake()
 	return u
@@ -264,17 +275,19 @@ func (ad *Admission) Release() {
 	ad.once.Do(func() { ad.a.Release(Ingest, ad.n) })
 }
 
-// Lagging describes, for a refusal's hint, the view of the stream being
-// written that is furthest behind ("" when none is): see AdmitIngest.
-type Lagging func() string
+// Lagging reports the view of the stream being written that is furthest
+// behind: how many events, and a sentence naming it for a refusal's hint
+// (0 and "" when every view is caught up).
+type Lagging func() (events int64, hint string)
 
 // AdmitIngest admits an append of n bytes. Under the soft threshold,
-// with the ingest budget not used up (or nothing in flight), it is
-// admitted at once. Between soft and hard, or with the ingest budget
-// full, it waits for memory to be freed, up to MaxWait: the client sees
-// a slower acknowledgement. Above the hard threshold, or after MaxWait,
-// it is refused with 53200 out_of_memory, a retryable error whose hint
-// names the lagging view when lagging reports one.
+// with the ingest budget not used up (or nothing in flight) and no view
+// of the stream too far behind (the backlog rule, Config.LagEvents), it
+// is admitted at once. Otherwise it waits for memory to be freed, the
+// appends in flight to finish or the view to catch up, up to MaxWait:
+// the client sees a slower acknowledgement. Above the hard threshold, or
+// after MaxWait, it is refused with 53200 out_of_memory, a retryable
+// error whose hint names the lagging view when there is one.
 func (a *Accountant) AdmitIngest(ctx context.Context, n int64, lagging Lagging) (*Admission, error) {
 	start := time.Now()
 	deadline := start.Add(a.cfg.MaxWait)
@@ -290,10 +303,15 @@ func (a *Accountant) AdmitIngest(ctx context.Context, n int64, lagging Lagging) 
 		u := a.Usage()
 		pending := a.used[Ingest].Load()
 		fits := pending == 0 || uint64(pending+n) <= a.cfg.Budgets.Ingest
+		behind := false
+		if lagging != nil && u.Total >= a.lag {
+			ev, _ := lagging()
+			behind = ev > a.cfg.LagEvents
+		}
 		switch {
 		case u.Total >= a.hard:
 			return nil, a.refuse(u, pending, lagging, false)
-		case u.Total < a.soft && fits:
+		case u.Total < a.soft && fits && !behind:
 			a.used[Ingest].Add(n)
 			return &Admission{Delayed: delayed, Waited: time.Since(start), n: n, a: a}, nil
 		}
@@ -327,38 +345,52 @@ func (a *Accountant) refuse(u Usage, pending int64, lagging Lagging, waited bool
 	if a.cfg.OnRefuse != nil {
 		a.cfg.OnRefuse()
 	}
+	var ev int64
 	why := ""
 	if lagging != nil {
-		if v := lagging(); v != "" {
-			why = " " + v
+		if ev, why = lagging(); why != "" {
+			why = " " + why
 		}
 	}
 	var e *pgerr.Error
-	if u.Total < a.soft {
+	switch {
+	case u.Total < a.soft && ev > a.cfg.LagEvents && u.Total >= a.lag:
+		e = pgerr.IngestBacklog.New(a.cfg.Node, Format(u.Total), Format(a.cfg.Budgets.Limit), ev, a.cfg.LagEvents, why)
+	case u.Total < a.soft:
 		e = pgerr.IngestBudgetFull.New(a.cfg.Node, Format(uint64(max(0, pending))), Format(a.cfg.Budgets.Ingest), a.cfg.MaxWait, why)
-	} else {
+	default:
 		e = pgerr.IngestMemoryShort.New(a.cfg.Node, Format(u.Total), Format(a.cfg.Budgets.Limit), why)
 	}
 	if waited {
-		e = e.WithDetail("The write waited %s for memory to be freed.", a.cfg.MaxWait)
+		e = e.WithDetail("The write waited %s.", a.cfg.MaxWait)
 	}
 	return e
 }
 
-// goSamples are the runtime/metrics readReadGo uses.
-var goSamples = []string{"/memory/classes/total:bytes", "/memory/classes/heap/released:bytes"}
+// goSamples are the runtime/metrics readGo uses: the live heap, and the
+// runtime's memory less the heap's (stacks, GC metadata, buffers).
+var goSamples = []string{"/gc/heap/live:bytes", "/memory/classes/total:bytes",
+	"/memory/classes/heap/objects:bytes", "/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/free:bytes", "/memory/classes/heap/released:bytes"}
 
-// readGo is the Go runtime's memory that is mapped and not returned to
-// the OS: close to its share of the process's RSS.
+// readGo is the Go memory in use: the heap live at the last GC plus what
+// the runtime holds outside the heap. Garbage does not count: with
+// GOGC=400 the heap fills with it up to the Go memory limit
+// (Budgets.GoLimit), where the GC collects it, so mapped memory says
+// little about what the node needs.
 func readGo() uint64 {
 	s := make([]metrics.Sample, len(goSamples))
 	for i, n := range goSamples {
 		s[i].Name = n
 	}
 	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 {
-		return 0
+	v := make([]uint64, len(s))
+	for i := range s {
+		if s[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		v[i] = s[i].Value.Uint64()
 	}
-	total, released := s[0].Value.Uint64(), s[1].Value.Uint64()
-	return total - min(total, released)
+	heap := v[2] + v[3] + v[4] + v[5]
+	return v[0] + v[1] - min(v[1], heap)
 }

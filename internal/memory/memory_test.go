@@ -175,11 +175,11 @@ func TestAdmitIngest(t *testing.T) {
 		t.Fatalf("huge append alone: %v", err)
 	}
 	// ...and the next one waits, then is refused with 53200.
-	_, err = a.AdmitIngest(ctx, 1, func() string { return ` view "v" is 5 events behind.` })
+	_, err = a.AdmitIngest(ctx, 1, func() (int64, string) { return 5, `View "v" is 5 events behind.` })
 	if pgerr.Code(err) != pgerr.OutOfMemory || !strings.Contains(err.Error(), "appends in flight") {
 		t.Fatalf("budget full: %v", err)
 	}
-	if h := pgerr.From(err).Hint; !strings.Contains(h, `view "v" is 5 events behind`) {
+	if h := pgerr.From(err).Hint; !strings.Contains(h, `View "v" is 5 events behind`) {
 		t.Fatalf("hint: %q", h)
 	}
 	huge.Release()
@@ -228,6 +228,46 @@ func TestAdmitIngest(t *testing.T) {
 	}
 	if a.Reserved(Ingest) != 0 {
 		t.Fatalf("refusals reserved %d", a.Reserved(Ingest))
+	}
+}
+
+func TestAdmitBacklog(t *testing.T) {
+	ctx := context.Background()
+	var mem atomic.Uint64
+	mem.Store(40 << 20) // under half of 128 MiB: the backlog rule is off
+	a, delays, refusals := fakeAccountant(128<<20, &mem, 200*time.Millisecond)
+	a.Sample()
+	var lag atomic.Int64
+	lag.Store(1 << 20)
+	lagging := func() (int64, string) { return lag.Load(), `View "v" is behind.` }
+	ad, err := a.AdmitIngest(ctx, 1, lagging)
+	if err != nil || ad.Delayed {
+		t.Fatalf("below half: %v", err)
+	}
+	ad.Release()
+	// Over half used, a view too far behind: the append waits for it...
+	mem.Store(70 << 20)
+	a.Sample()
+	go func() { time.Sleep(50 * time.Millisecond); lag.Store(10); a.Sample() }()
+	ad, err = a.AdmitIngest(ctx, 1, lagging)
+	if err != nil || !ad.Delayed {
+		t.Fatalf("view catches up: %v %+v", err, ad)
+	}
+	ad.Release()
+	// ...and is refused when it does not catch up.
+	lag.Store(a.cfg.LagEvents + 1)
+	_, err = a.AdmitIngest(ctx, 1, lagging)
+	e := pgerr.From(err)
+	if e.Code != pgerr.OutOfMemory || !strings.Contains(e.Message, "events behind") || !strings.Contains(e.Hint, `View "v" is behind.`) {
+		t.Fatalf("backlog: %+v", e)
+	}
+	if delays.Load() != 2 || refusals.Load() != 1 {
+		t.Fatalf("delays %d refusals %d", delays.Load(), refusals.Load())
+	}
+	// Within the bound: no wait.
+	lag.Store(a.cfg.LagEvents)
+	if ad, err := a.AdmitIngest(ctx, 1, lagging); err != nil || ad.Delayed {
+		t.Fatalf("within bound: %v", err)
 	}
 }
 

@@ -97,7 +97,7 @@ func (n *Node) MemoryBudgets() memory.Budgets { return n.mem.Budgets() }
 
 // admitIngest admits an insert of n bytes into stream (router.Config.Admit).
 func (n *Node) admitIngest(ctx context.Context, stream string, bytes int64) (func(), error) {
-	ad, err := n.mem.AdmitIngest(ctx, bytes, func() string { return n.replicas.Lagging(stream) })
+	ad, err := n.mem.AdmitIngest(ctx, bytes, func() (int64, string) { return n.replicas.Lagging(stream) })
 	if err != nil {
 		return nil, err
 	}

@@ -92,10 +92,10 @@ func (m *Manager) LagUpdater() func() {
 	}
 }
 
-// Lagging names the view of stream that is furthest behind, as the last
-// lag round saw it on this node ("" when none is): the hint of an
-// ingest refused for memory (internal/memory).
-func (m *Manager) Lagging(stream string) string {
+// Lagging reports the view of stream that is furthest behind on this
+// node, as the last lag round saw it: how many events, and a sentence
+// for the hint of an ingest refused for memory (0, "" when none is).
+func (m *Manager) Lagging(stream string) (int64, string) {
 	var name string
 	var most int64
 	for _, v := range m.meta.Catalog().ViewsOn(stream) {
@@ -104,7 +104,7 @@ func (m *Manager) Lagging(stream string) string {
 		}
 	}
 	if name == "" {
-		return ""
+		return 0, ""
 	}
-	return fmt.Sprintf(" View %q is %d events behind stream %q: until it catches up, the node holds what the view has not folded.", name, most, stream)
+	return most, fmt.Sprintf("View %q is %d events behind stream %q (cairn_view_lag_events).", name, most, stream)
 }
