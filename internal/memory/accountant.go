@@ -46,15 +46,14 @@ type Config struct {
 	// MaxWait is the longest an append waits for memory before it is
 	// refused (default 2s).
 	MaxWait time.Duration
-	// LagEvents and LagPercent make the backlog rule: while some view of
-	// the stream being written is more than LagEvents events behind and
-	// the node uses more than LagPercent of its limit (default 50), an
-	// append waits for the view to catch up, up to MaxWait. Folding a
-	// backlog needs memory (new groups' rows, deltas): this stops a
-	// stalled or slow view from piling up more of it than the node can
-	// take. 0 LagEvents: Budgets.ViewLagEvents().
-	LagEvents  int64
-	LagPercent int
+	// BacklogBytesPerEvent makes the backlog rule: a view's events not
+	// yet folded will need up to this much memory each once it folds
+	// them (a new group's row; default 600, about what a row of a
+	// count/sum view costs in memory). While the node's memory plus that
+	// cost of the stream's furthest-behind view reaches the soft
+	// threshold, an append waits for the view to catch up (up to MaxWait)
+	// instead of piling up more backlog than the node could fold.
+	BacklogBytesPerEvent uint64
 	// ReadGo returns the Go runtime's memory in use (nil: runtime/metrics,
 	// mapped memory less what was returned to the OS). Tests replace it.
 	ReadGo func() uint64
@@ -81,8 +80,8 @@ type gauge struct {
 // each component, holds the budgets, and admits ingest (AdmitIngest)
 // under the thresholds. Safe for concurrent use.
 type Accountant struct {
-	cfg             Config
-	soft, hard, lag uint64 // thresholds: soft, hard, backlog rule
+	cfg        Config
+	soft, hard uint64                      // the thresholds, in bytes
 	used       map[Component]*atomic.Int64 // accounted components
 	last       atomic.Pointer[Usage]
 
@@ -104,11 +103,8 @@ func New(cfg Config) *Accountant {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 2 * time.Second
 	}
-	if cfg.LagPercent <= 0 {
-		cfg.LagPercent = 50
-	}
-	if cfg.LagEvents <= 0 {
-		cfg.LagEvents = cfg.Budgets.ViewLagEvents()
+	if cfg.BacklogBytesPerEvent == 0 {
+		cfg.BacklogBytesPerEvent = 600
 	}
 	if cfg.ReadGo == nil {
 		cfg.ReadGo = readGo
@@ -116,7 +112,6 @@ func New(cfg Config) *Accountant {
 	a := &Accountant{cfg: cfg, used: map[Component]*atomic.Int64{}}
 	a.soft = cfg.Budgets.Limit / 100 * uint64(cfg.SoftPercent)
 	a.hard = cfg.Budgets.Limit / 100 * uint64(cfg.HardPercent)
-	a.lag = cfg.Budgets.Limit / 100 * uint64(cfg.LagPercent)
 	for _, c := range accounted {
 		a.used[c] = new(atomic.Int64)
 	}
@@ -282,7 +277,8 @@ type Lagging func() (events int64, hint string)
 
 // AdmitIngest admits an append of n bytes. Under the soft threshold,
 // with the ingest budget not used up (or nothing in flight) and no view
-// of the stream too far behind (the backlog rule, Config.LagEvents), it
+// of the stream too far behind (the backlog rule,
+// Config.BacklogBytesPerEvent), it
 // is admitted at once. Otherwise it waits for memory to be freed, the
 // appends in flight to finish or the view to catch up, up to MaxWait:
 // the client sees a slower acknowledgement. Above the hard threshold, or
@@ -304,9 +300,9 @@ func (a *Accountant) AdmitIngest(ctx context.Context, n int64, lagging Lagging) 
 		pending := a.used[Ingest].Load()
 		fits := pending == 0 || uint64(pending+n) <= a.cfg.Budgets.Ingest
 		behind := false
-		if lagging != nil && u.Total >= a.lag {
+		if lagging != nil {
 			ev, _ := lagging()
-			behind = ev > a.cfg.LagEvents
+			behind = a.backlogShort(u, ev)
 		}
 		switch {
 		case u.Total >= a.hard:
@@ -341,6 +337,17 @@ func (a *Accountant) AdmitIngest(ctx context.Context, n int64, lagging Lagging) 
 	}
 }
 
+// backlog is what folding ev events may cost.
+func (a *Accountant) backlog(ev int64) uint64 {
+	return uint64(max(0, ev)) * a.cfg.BacklogBytesPerEvent
+}
+
+// backlogShort says the node's memory, plus what folding a backlog of ev
+// events may cost, reaches the soft threshold.
+func (a *Accountant) backlogShort(u Usage, ev int64) bool {
+	return ev > 0 && u.Total+a.backlog(ev) >= a.soft
+}
+
 func (a *Accountant) refuse(u Usage, pending int64, lagging Lagging, waited bool) error {
 	if a.cfg.OnRefuse != nil {
 		a.cfg.OnRefuse()
@@ -354,8 +361,8 @@ func (a *Accountant) refuse(u Usage, pending int64, lagging Lagging, waited bool
 	}
 	var e *pgerr.Error
 	switch {
-	case u.Total < a.soft && ev > a.cfg.LagEvents && u.Total >= a.lag:
-		e = pgerr.IngestBacklog.New(a.cfg.Node, Format(u.Total), Format(a.cfg.Budgets.Limit), ev, a.cfg.LagEvents, why)
+	case u.Total < a.soft && a.backlogShort(u, ev):
+		e = pgerr.IngestBacklog.New(ev, Format(a.backlog(ev)), a.cfg.Node, Format(u.Total), Format(a.cfg.Budgets.Limit), why)
 	case u.Total < a.soft:
 		e = pgerr.IngestBudgetFull.New(a.cfg.Node, Format(uint64(max(0, pending))), Format(a.cfg.Budgets.Ingest), a.cfg.MaxWait, why)
 	default:

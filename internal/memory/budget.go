@@ -67,12 +67,4 @@ func (b Budgets) ViewDeltaEvents() int {
 	return int(max(b.ViewDelta/bytesPerEvent, 4096))
 }
 
-// ViewLagEvents is the backlog rule's bound (Config.LagEvents): the
-// events a view may be behind while memory is over half used, the
-// view-cache budget at 512 bytes per event (what a new group's row
-// costs in memory), at least 16384.
-func (b Budgets) ViewLagEvents() int64 {
-	return int64(max(b.ViewCache/512, 16384))
-}
-
 func clamp(v, lo, hi uint64) uint64 { return min(max(v, lo), hi) }

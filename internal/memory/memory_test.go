@@ -234,20 +234,21 @@ func TestAdmitIngest(t *testing.T) {
 func TestAdmitBacklog(t *testing.T) {
 	ctx := context.Background()
 	var mem atomic.Uint64
-	mem.Store(40 << 20) // under half of 128 MiB: the backlog rule is off
+	mem.Store(40 << 20)
 	a, delays, refusals := fakeAccountant(128<<20, &mem, 200*time.Millisecond)
 	a.Sample()
+	// Soft is 96 MiB: 40 MiB in use leaves room for a backlog of 56 MiB,
+	// at 600 bytes an event 97867 events.
 	var lag atomic.Int64
-	lag.Store(1 << 20)
+	lag.Store(90000)
 	lagging := func() (int64, string) { return lag.Load(), `View "v" is behind.` }
 	ad, err := a.AdmitIngest(ctx, 1, lagging)
 	if err != nil || ad.Delayed {
-		t.Fatalf("below half: %v", err)
+		t.Fatalf("backlog that fits: %v", err)
 	}
 	ad.Release()
-	// Over half used, a view too far behind: the append waits for it...
-	mem.Store(70 << 20)
-	a.Sample()
+	// A backlog that would not fit: the append waits for the view...
+	lag.Store(100000)
 	go func() { time.Sleep(50 * time.Millisecond); lag.Store(10); a.Sample() }()
 	ad, err = a.AdmitIngest(ctx, 1, lagging)
 	if err != nil || !ad.Delayed {
@@ -255,19 +256,21 @@ func TestAdmitBacklog(t *testing.T) {
 	}
 	ad.Release()
 	// ...and is refused when it does not catch up.
-	lag.Store(a.cfg.LagEvents + 1)
+	mem.Store(90 << 20)
+	lag.Store(20000)
+	a.Sample()
 	_, err = a.AdmitIngest(ctx, 1, lagging)
 	e := pgerr.From(err)
-	if e.Code != pgerr.OutOfMemory || !strings.Contains(e.Message, "events behind") || !strings.Contains(e.Hint, `View "v" is behind.`) {
+	if e.Code != pgerr.OutOfMemory || !strings.Contains(e.Message, "20000 events behind") || !strings.Contains(e.Message, "90 MiB of its 128 MiB") || !strings.Contains(e.Hint, `View "v" is behind.`) {
 		t.Fatalf("backlog: %+v", e)
 	}
 	if delays.Load() != 2 || refusals.Load() != 1 {
 		t.Fatalf("delays %d refusals %d", delays.Load(), refusals.Load())
 	}
-	// Within the bound: no wait.
-	lag.Store(a.cfg.LagEvents)
+	// No view behind: no wait.
+	lag.Store(0)
 	if ad, err := a.AdmitIngest(ctx, 1, lagging); err != nil || ad.Delayed {
-		t.Fatalf("within bound: %v", err)
+		t.Fatalf("caught up: %v", err)
 	}
 }
 

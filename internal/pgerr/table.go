@@ -793,6 +793,6 @@ var (
 // issue 14: memory (--max-memory, ingest backpressure)
 var (
 	IngestMemoryShort = def("ingest_memory_short", OutOfMemory, "ingest is paused: node %q is using %s of its %s memory limit", "Retry in a moment, or slow the writers down (the refused rows were not applied).%s Raise --max-memory if the machine has room; cairn_memory_bytes on /metrics shows where the memory goes.")
-	IngestBacklog     = def("ingest_backlog", OutOfMemory, "ingest is paused: node %q is using %s of its %s memory limit and a view of this stream is %d events behind, more than the %d it may fall behind while memory is over half used", "Retry in a moment, or slow the writers down (the refused rows were not applied); the view catches up meanwhile.%s")
+	IngestBacklog     = def("ingest_backlog", OutOfMemory, "ingest is paused: a view of this stream is %d events behind, folding them may need %s, and node %q already uses %s of its %s memory limit", "Retry in a moment, or slow the writers down (the refused rows were not applied); ingest resumes as the view catches up.%s")
 	IngestBudgetFull  = def("ingest_budget_full", OutOfMemory, "ingest is paused: node %q has %s of appends in flight, the most its ingest budget of %s allows, and none finished within %s", "The disk or the replicas are not keeping up: retry in a moment, or slow the writers down (the refused rows were not applied).%s")
 )
