@@ -1,7 +1,6 @@
 package replica
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/cairndb/cairn/internal/raftstore"
@@ -77,7 +76,6 @@ func (m *Manager) LagUpdater() func() {
 				age = max(0, time.Since(time.UnixMicro(oldest)))
 			}
 			m.metrics.SetViewLag(v.Name, lagEvents, age)
-			m.lag.Store(v.Name, lagEvents)
 			if windowed {
 				m.metrics.SetViewLate(v.Name, late)
 			}
@@ -85,26 +83,8 @@ func (m *Manager) LagUpdater() func() {
 		for name := range known {
 			if !seen[name] {
 				m.metrics.DropView(name)
-				m.lag.Delete(name)
 			}
 		}
 		known = seen
 	}
-}
-
-// Lagging reports the view of stream that is furthest behind on this
-// node, as the last lag round saw it: how many events, and a sentence
-// for the hint of an ingest refused for memory (0, "" when none is).
-func (m *Manager) Lagging(stream string) (int64, string) {
-	var name string
-	var most int64
-	for _, v := range m.meta.Catalog().ViewsOn(stream) {
-		if l, ok := m.lag.Load(v.Name); ok && l.(int64) > most {
-			name, most = v.Name, l.(int64)
-		}
-	}
-	if name == "" {
-		return 0, ""
-	}
-	return most, fmt.Sprintf("View %q is %d events behind stream %q (cairn_view_lag_events).", name, most, stream)
 }

@@ -85,7 +85,6 @@ type Manager struct {
 	ctx         context.Context // ends when the node stops: view tasks stop
 	maxDelta    int             // Config.MaxDeltaEvents
 	beforeDelta func(ctx context.Context) error
-	lag         sync.Map // view name -> int64: events behind, as LagUpdater last saw
 
 	mu struct {
 		sync.Mutex
