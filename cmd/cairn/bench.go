@@ -146,6 +146,7 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 	f.IntVar(&o.Events, "events", 1_000_000, "events to send")
 	f.IntVar(&o.Batch, "batch", 1000, "events per batch (one COPY or INSERT)")
 	f.IntVar(&o.Clients, "clients", 4, "concurrent client connections")
+	f.IntVar(&o.Rate, "rate", 0, "pace the clients to this many events per second in total (0: as fast as acks come), to measure freshness at a given load")
 	f.StringVar(&o.URL, "url", "", "postgres:// URL of a running node; empty starts one in a temp dir")
 	f.StringVar(&o.Out, "out", "bench-w1.json", "JSON result file (- for none; default bench-<workload>.json)")
 	f.StringVar(&o.Mode, "mode", "binary", "ingest path: binary (binary COPY, encoded before the clock starts), copy (pgx CopyFrom, encoded by pgx while running), csv (COPY csv) or insert (multi-row INSERT)")

@@ -58,6 +58,9 @@ type Options struct {
 	// after the run (long runs: the ids would not fit in memory); the
 	// view's count is still checked against the events acked.
 	SkipIDCheck bool
+	// Rate paces the clients to this many events per second in total
+	// (0: as fast as the node acks), to measure freshness at a given load.
+	Rate int
 
 	wl    *workload
 	dial  dialFunc // tests replace the pgx client
@@ -72,6 +75,8 @@ type Result struct {
 	TLS      bool      `json:"tls"`    // the connections were TLS
 	Started  time.Time `json:"started"`
 	Events   int       `json:"events"`
+	// Rate is the pacing asked for (events/s, 0 = unpaced).
+	Rate int `json:"rate,omitempty"`
 	// ProbeEvents is the number of one-event batches the freshness probe
 	// sent; they are included in the verified total but not in Events.
 	ProbeEvents  int     `json:"probe_events"`
@@ -139,6 +144,9 @@ func (o *Options) setDefaults() error {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
+	if o.Rate < 0 {
+		return fmt.Errorf("--rate must be 0 (unpaced) or a positive number of events per second, got %d", o.Rate)
+	}
 	if o.ProbeInterval <= 0 {
 		o.ProbeInterval = 50 * time.Millisecond
 	}
@@ -200,7 +208,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	r := &Result{
 		Workload: o.Workload, Mode: o.Mode, Target: redact(o.URL), Started: time.Now().UTC(),
-		Events: o.Events, Clients: o.Clients, Batch: o.Batch,
+		Events: o.Events, Clients: o.Clients, Batch: o.Batch, Rate: o.Rate,
 	}
 	if t, ok := admin.(interface{ isTLS() bool }); ok {
 		r.TLS = t.isTLS()
@@ -232,6 +240,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= len(batches) || runCtx.Err() != nil {
+					return
+				}
+				if err := pace(runCtx, start, i, o); err != nil {
 					return
 				}
 				b := batches[i]
@@ -451,6 +462,27 @@ func (r *Result) write(path string) error {
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
+// pace holds batch i back until its due time when o.Rate is set: batch i
+// of o.Batch events is due i*Batch/Rate seconds after start.
+func pace(ctx context.Context, start time.Time, i int, o Options) error {
+	if o.Rate <= 0 {
+		return nil
+	}
+	due := start.Add(time.Duration(float64(i) * float64(o.Batch) / float64(o.Rate) * float64(time.Second)))
+	d := time.Until(due)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // AddFlags registers the `cairn bench` flags on fs, bound to o, with the
 // defaults Run would use.
 func AddFlags(fs *pflag.FlagSet, o *Options) {
@@ -463,4 +495,5 @@ func AddFlags(fs *pflag.FlagSet, o *Options) {
 	fs.StringVar(&o.Out, "out", "bench-w1.json", `file for the JSON result ("-": none)`)
 	fs.StringVar(&o.Mode, "mode", ModeCopy, "how to send events: copy (binary COPY), csv (COPY csv) or insert (multi-row INSERT)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the event generator")
+	fs.IntVar(&o.Rate, "rate", 0, "pace the clients to this many events per second in total (0: as fast as acks come)")
 }

@@ -167,6 +167,7 @@ func (s *Store) iterate(tick bool) bool {
 			out = append(out, GroupMessage{GroupID: w.g.id, Msg: m})
 		}
 	}
+	out = s.sendSnapshots(out) // snapstream.go: streamed beside the raft lane
 	if len(out) > 0 && s.cfg.Transport != nil {
 		s.cfg.Transport.Send(out)
 	}
@@ -197,13 +198,6 @@ func (s *Store) iterate(tick bool) bool {
 	more := false
 	for _, w := range work {
 		w.g.rn.Advance(w.rd)
-		for _, m := range w.rd.Messages {
-			if m.GetType() == pb.MsgSnap {
-				// The transport took it; a lost snapshot is noticed by the
-				// follower's rejections and resent.
-				w.g.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
-			}
-		}
 		if w.g.rn.HasReady() {
 			s.dirty[w.g.id] = w.g
 			more = true
@@ -302,38 +296,23 @@ func (s *Store) persistReady(wb *pebble.Batch, w *groupReady) {
 	}
 }
 
-// applySnapshot installs a received snapshot in its own synced batch
-// (snapshots are rare and large) and reloads the state machine, so that
-// the committed entries that follow in this Ready apply on top of it.
+// applySnapshot installs a received snapshot: its staged SSTs and the new
+// raft state in one atomic ingest (snapstream.go), then reloads the state
+// machine, so that the committed entries that follow in this Ready apply
+// on top of it.
 func (s *Store) applySnapshot(g *group, rd *raft.Ready) {
 	gid, meta := g.id, rd.Snapshot.GetMetadata()
-	b := s.db.NewBatch()
-	defer b.Close()
-	if err := writeSnapshotData(b, gid, rd.Snapshot.GetData()); err != nil {
-		// Step validated the framing, so this is an engine failure.
-		panic(fmt.Sprintf("raftstore: group %d: write snapshot: %v", gid, err))
-	}
-	cs, err := proto.Marshal(pb.EnsureConfState(meta.GetConfState()))
-	if err != nil {
-		panic(fmt.Sprintf("raftstore: marshal conf state: %v", err))
-	}
-	_ = b.DeleteRange(logKey(gid, 0), logKey(gid, ^uint64(0)), nil)
-	_ = b.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(meta.GetIndex(), meta.GetTerm()), nil)
-	_ = b.Set(raftStateKey(gid, suffixApplied), encodeIndexTerm(meta.GetIndex(), meta.GetTerm()), nil)
-	_ = b.Set(raftStateKey(gid, suffixConfState), cs, nil)
+	// The hard state must not lag the snapshot on disk (commit >= index).
+	hard := g.st.hard
 	if !raft.IsEmptyHardState(rd.HardState) {
-		// The hard state must not lag the snapshot on disk (commit >= index).
-		hs, err := proto.Marshal(rd.HardState)
-		if err != nil {
-			panic(fmt.Sprintf("raftstore: marshal hard state: %v", err))
-		}
-		_ = b.Set(raftStateKey(gid, suffixHardState), hs, nil)
+		hard = rd.HardState
 	}
-	s.commitSynced(b, fmt.Sprintf("group %d: commit snapshot", gid))
+	if err := s.ingestSnapshot(gid, rd.Snapshot, hard); err != nil {
+		// Step checked the chunks are staged, so this is an engine failure.
+		s.diskFailed(fmt.Sprintf("group %d: ingest snapshot", gid), err)
+	}
 	g.st.restore(meta)
-	if !raft.IsEmptyHardState(rd.HardState) {
-		g.st.hard = proto.Clone(rd.HardState).(*pb.HardState)
-	}
+	g.st.hard = proto.Clone(hard).(*pb.HardState)
 	if err := g.sm.Load(s.db); err != nil {
 		panic(fmt.Sprintf("raftstore: group %d: load state machine after snapshot: %v", gid, err))
 	}

@@ -63,6 +63,10 @@ type Config struct {
 	// cache. At most 4 memtables exist at once (MemTableStopWritesThreshold).
 	MemTableSize   uint64
 	BlockCacheSize int64
+	// SnapshotChunkBytes is how many bytes of key/value pairs one chunk
+	// of a streamed snapshot holds (default DefaultSnapshotChunkBytes;
+	// tests make it tiny).
+	SnapshotChunkBytes int
 	// TestingKnobs are hooks for tests only.
 	TestingKnobs TestingKnobs
 }
@@ -77,6 +81,9 @@ type TestingKnobs struct {
 	// the process exiting; the store's loop then stops (every waiter gets
 	// ErrStopped), which is what a crash looks like to this process.
 	OnDiskFailure func(err error)
+	// BeforeIngest is called in the loop just before a received snapshot's
+	// staged SSTs are ingested (paths: the raft-state SST, then chunks).
+	BeforeIngest func(gid uint64, paths []string)
 }
 
 // GroupMessage is a raft message of one group. Raft messages carry no group
@@ -206,11 +213,14 @@ type Store struct {
 	epoch uint64
 	seq   atomic.Uint64
 
-	bg    sync.WaitGroup // background snapshot builders
-	wake  chan struct{}  // cap 1: there is work in mu
-	stopc chan struct{}
-	done  chan struct{} // closed when the loop exited
-	once  sync.Once
+	bg     sync.WaitGroup  // snapshot senders
+	ctx    context.Context // ends with Close: stops snapshot senders
+	cancel context.CancelFunc
+	snaps  snapStore
+	wake   chan struct{} // cap 1: there is work in mu
+	stopc  chan struct{}
+	done   chan struct{} // closed when the loop exited
+	once   sync.Once
 
 	mu struct {
 		sync.Mutex
@@ -260,8 +270,14 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.SnapshotChunkBytes <= 0 {
+		cfg.SnapshotChunkBytes = DefaultSnapshotChunkBytes
+	}
 	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftstore: create %s: %w", cfg.Dir, err)
+	}
+	if err := cleanSnapshotDir(cfg); err != nil {
+		return nil, err
 	}
 	var self atomic.Pointer[Store] // for pebbleLogger.Fatalf
 	opts := &pebble.Options{
@@ -302,6 +318,9 @@ func Open(cfg Config) (*Store, error) {
 		statuses: make(map[uint64]GroupStatus),
 	}
 	s.mu.running = make(map[uint64]bool)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.snaps.out = make(map[[snapshotIDLen]byte]*outSnap)
+	s.snaps.in = make(map[[snapshotIDLen]byte]*IncomingSnapshot)
 	self.Store(s)
 	go s.loop()
 	return s, nil
@@ -320,7 +339,14 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		close(s.stopc)
 		<-s.done
-		s.bg.Wait() // snapshot builders hold Pebble snapshots
+		s.cancel()
+		s.bg.Wait() // snapshot senders hold Pebble snapshots
+		s.snaps.mu.Lock()
+		for _, o := range s.snaps.out {
+			o.src.close()
+		}
+		s.snaps.out = nil
+		s.snaps.mu.Unlock()
 		err = s.db.Close()
 	})
 	return err
@@ -399,7 +425,7 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 			return err
 		}
 	}
-	gs.log, gs.bg = s.log, &s.bg
+	gs.log, gs.newSnapshot = s.log, s.newSnapshot
 	if err := sm.Load(s.db); err != nil {
 		return fmt.Errorf("raftstore: group %d: load state machine: %w", gid, err)
 	}
@@ -722,7 +748,7 @@ func (s *Store) Step(gid uint64, msg *pb.Message) error {
 		return fmt.Errorf("raftstore: message for node %d delivered to node %d", msg.GetTo(), s.cfg.NodeID)
 	}
 	if msg.GetType() == pb.MsgSnap {
-		if err := validateSnapshotData(msg.GetSnapshot().GetData()); err != nil {
+		if err := s.validateSnapshotMsg(gid, msg); err != nil {
 			return err
 		}
 	}

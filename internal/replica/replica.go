@@ -65,6 +65,9 @@ type Config struct {
 	// BeforeDelta, if set, is called before a view task proposes a delta
 	// and may block (the test knob that stalls view tasks).
 	BeforeDelta func(ctx context.Context) error
+	// Snapshots lists the snapshots of group gid this node is streaming
+	// (shown in a shard status, so operations report their progress).
+	Snapshots func(gid uint64) []rpc.SnapshotProgress
 }
 
 // Manager holds this node's data-shard replicas.
@@ -82,6 +85,7 @@ type Manager struct {
 	viewOffsets func(ctx context.Context, gid uint64) []uint64
 	metrics     *metrics.Metrics
 	table       func(t *catalog.Table) exec.KeyedSource
+	snapshots   func(gid uint64) []rpc.SnapshotProgress
 	ctx         context.Context // ends when the node stops: view tasks stop
 	maxDelta    int             // Config.MaxDeltaEvents
 	beforeDelta func(ctx context.Context) error
@@ -95,7 +99,7 @@ type Manager struct {
 // New returns a manager whose view tasks run until ctx ends.
 func New(ctx context.Context, cfg Config) *Manager {
 	m := &Manager{self: cfg.Self, name: cfg.Name, store: cfg.Store, meta: cfg.Meta, log: cfg.Logger, t: cfg.Timing.WithDefaults(),
-		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, ctx: ctx,
+		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, snapshots: cfg.Snapshots, ctx: ctx,
 		maxDelta: cfg.MaxDeltaEvents, beforeDelta: cfg.BeforeDelta}
 	m.mu.groups = map[uint64]*Group{}
 	return m
@@ -609,6 +613,9 @@ func (m *Manager) HandleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (
 	switch req.Action {
 	case rpc.ShardStatus:
 		rep.Holds = m.holds(req.Group)
+		if m.snapshots != nil && st.IsLeader {
+			rep.Snapshots = m.snapshots(req.Group)
+		}
 		return rep, nil
 	case rpc.ShardForce:
 		// Unsafe recovery (FORCE RECOVER … CONFIRM DATA LOSS): this replica
