@@ -16,24 +16,20 @@ import (
 type Component string
 
 // The components. BlockCache and MemTables are Pebble's, measured and
-// (with cgo) outside the Go heap; ViewCache is measured; Ingest, Query
-// and Snapshot are accounted by their users with Reserve/Release; GoOther
-// is the rest of the Go runtime's memory.
+// (with cgo) outside the Go heap; ViewCache is measured once a view row
+// cache is wired (SetGauge); Ingest is accounted by the router and the
+// append handler with AdmitIngest and Reserve/Release; GoOther is the
+// rest of the Go runtime's memory.
 const (
 	GoOther    Component = "go_other"
 	BlockCache Component = "block_cache"
 	MemTables  Component = "memtables"
 	ViewCache  Component = "view_cache"
 	Ingest     Component = "ingest"
-	Query      Component = "query"
-	Snapshot   Component = "snapshot"
 )
 
-// Components lists every component, in the order metrics show them.
-var Components = []Component{GoOther, BlockCache, MemTables, ViewCache, Ingest, Query, Snapshot}
-
 // accounted are the components whose users reserve and release bytes.
-var accounted = []Component{Ingest, Query, Snapshot}
+var accounted = []Component{Ingest}
 
 // Config configures an Accountant.
 type Config struct {
@@ -135,29 +131,14 @@ func (a *Accountant) SetGauge(c Component, inGo bool, fn func() uint64) {
 	a.mu.Unlock()
 }
 
-// Reserve accounts n more bytes to an accounted component (Ingest,
-// Query, Snapshot) and Release gives them back. Reserve does not refuse:
-// use AdmitIngest or TryReserve where a request may be turned away.
+// Reserve accounts n more bytes to an accounted component (Ingest) and
+// Release gives them back. Reserve does not refuse: AdmitIngest does.
 func (a *Accountant) Reserve(c Component, n int64) { a.used[c].Add(n) }
 
 // Release gives back n bytes reserved on c and wakes waiting admissions.
 func (a *Accountant) Release(c Component, n int64) {
 	a.used[c].Add(-n)
 	a.wake()
-}
-
-// TryReserve reserves n bytes on c if that keeps c within budget and
-// the node below its hard threshold; it reports whether it did.
-func (a *Accountant) TryReserve(c Component, n int64, budget uint64) bool {
-	if a.Usage().Total >= a.hard {
-		return false
-	}
-	u := a.used[c].Add(n)
-	if u > n && uint64(u) > budget {
-		a.used[c].Add(-n)
-		return false
-	}
-	return true
 }
 
 // Reserved is what component c has reserved now.
@@ -184,7 +165,7 @@ func (a *Accountant) Sample() Usage {
 		gauges[c] = g
 	}
 	a.mu.Unlock()
-	u := Usage{By: make(map[Component]uint64, len(Components)), At: time.Now()}
+	u := Usage{By: make(map[Component]uint64, 5), At: time.Now()}
 	goMem := a.cfg.ReadGo()
 	inGo := uint64(0)
 	for c, g := range gauges {

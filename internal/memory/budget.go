@@ -24,8 +24,6 @@ type Budgets struct {
 	ViewCache  uint64 // the shared view row cache when --view-cache is not given (1/4)
 	Ingest     uint64 // appends in flight: admitted, not yet acknowledged (1/8)
 	ViewDelta  uint64 // one view task's delta between two proposals (1/32)
-	Query      uint64 // buffering operators of all statements together (1/8)
-	Snapshot   uint64 // snapshot chunks in flight (1/32)
 }
 
 // Plan returns the budgets for a limit of limit bytes.
@@ -36,8 +34,6 @@ func Plan(limit uint64) Budgets {
 	b.ViewCache = limit / 4
 	b.Ingest = max(limit/8, 4<<20)
 	b.ViewDelta = max(limit/32, 2<<20)
-	b.Query = max(limit/8, 4<<20)
-	b.Snapshot = max(limit/32, 2<<20)
 	return b
 }
 

@@ -112,7 +112,7 @@ func TestPlan(t *testing.T) {
 	if b.GoLimit() != 96<<20 {
 		t.Errorf("GoLimit = %s", Format(b.GoLimit()))
 	}
-	sum := b.BlockCache + b.MemTables() + b.ViewCache + b.Ingest + b.ViewDelta + b.Query + b.Snapshot
+	sum := b.BlockCache + b.MemTables() + b.ViewCache + b.Ingest + b.ViewDelta
 	if sum >= b.Limit {
 		t.Errorf("budgets add up to %s, at least the limit %s", Format(sum), Format(b.Limit))
 	}
@@ -271,22 +271,6 @@ func TestAdmitBacklog(t *testing.T) {
 	lag.Store(0)
 	if ad, err := a.AdmitIngest(ctx, 1, lagging); err != nil || ad.Delayed {
 		t.Fatalf("caught up: %v", err)
-	}
-}
-
-func TestTryReserve(t *testing.T) {
-	var mem atomic.Uint64
-	mem.Store(10 << 20)
-	a, _, _ := fakeAccountant(128<<20, &mem, time.Second)
-	a.Sample()
-	if !a.TryReserve(Snapshot, 3<<20, 4<<20) || a.TryReserve(Snapshot, 2<<20, 4<<20) {
-		t.Fatalf("snapshot budget of 4 MiB")
-	}
-	a.Release(Snapshot, 3<<20)
-	mem.Store(120 << 20)
-	a.Sample()
-	if a.TryReserve(Snapshot, 1, 4<<20) {
-		t.Fatalf("above hard nothing is reserved")
 	}
 }
 
