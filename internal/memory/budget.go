@@ -57,10 +57,11 @@ func (b Budgets) GoLimit() uint64 {
 // ViewDeltaEvents is how many events one view task folds into a delta
 // before it proposes it: the view-delta budget at bytesPerEvent per
 // event (a group key's state, when every event has its own key), at
-// least 4096 so that tiny limits still make progress.
+// least 4096 so that tiny limits still make progress, and at most the
+// view task's own default (256Ki events), which larger nodes keep.
 func (b Budgets) ViewDeltaEvents() int {
 	const bytesPerEvent = 512
-	return int(max(b.ViewDelta/bytesPerEvent, 4096))
+	return int(clamp(b.ViewDelta/bytesPerEvent, 4096, 256<<10))
 }
 
 func clamp(v, lo, hi uint64) uint64 { return min(max(v, lo), hi) }

@@ -123,6 +123,12 @@ func TestPlan(t *testing.T) {
 	if ev := Plan(64 << 20).ViewDeltaEvents(); ev != 4096 {
 		t.Errorf("ViewDeltaEvents of 64 MiB = %d", ev)
 	}
+	if ev := Plan(1 << 30).ViewDeltaEvents(); ev != 65536 {
+		t.Errorf("ViewDeltaEvents of 1 GiB = %d", ev)
+	}
+	if ev := Plan(64 << 30).ViewDeltaEvents(); ev != 256<<10 {
+		t.Errorf("ViewDeltaEvents of 64 GiB = %d", ev)
+	}
 }
 
 // fakeAccountant's Go memory is what mem holds.
