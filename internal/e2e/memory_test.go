@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -196,6 +197,16 @@ func TestBackpressureInsteadOfOOM(t *testing.T) {
 	t.Logf("refusal: ERROR: %s (SQLSTATE %s)\nDETAIL: %s\nHINT: %s", pe.Message, pe.Code, pe.Detail, pe.Hint)
 	if !p.Running() {
 		t.Fatalf("the node died:\n%s", p.Log())
+	}
+	// HTTP ingest is refused alike: 503 with Retry-After and the SQLSTATE.
+	resp, err := http.Post("http://"+p.HTTP+"/v1/streams/ev/events", "application/x-ndjson", strings.NewReader(`{"k":1,"v":1}`+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"code":"53200"`) {
+		t.Errorf("HTTP ingest while paused: %d %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 
 	// Un-stalled, the view catches up and ingest resumes.
