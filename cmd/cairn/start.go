@@ -79,6 +79,9 @@ A flag beats the environment, which beats the file.`,
 				// some memory for less GC work pays on the ingest path.
 				debug.SetGCPercent(400)
 			}
+			// This process is the node's own: the Go GC's memory limit
+			// follows --max-memory (unless GOMEMLIMIT says otherwise).
+			cfg.GoMemoryLimit = os.Getenv("GOMEMLIMIT") == ""
 			n, err := node.Start(cfg)
 			if err != nil {
 				switch {
@@ -90,11 +93,6 @@ A flag beats the environment, which beats the file.`,
 					return exitWith(exitUsage, err)
 				}
 				return exitWith(exitError, err)
-			}
-			if os.Getenv("GOMEMLIMIT") == "" {
-				// The GC works harder as the Go heap nears its share of
-				// --max-memory, before admission has to refuse ingest.
-				debug.SetMemoryLimit(int64(n.MemoryBudgets().GoLimit()))
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), readyLine(cfg, n.PGAddr()))
 			sig := make(chan os.Signal, 1)

@@ -40,20 +40,6 @@ func Plan(limit uint64) Budgets {
 // MemTables is the most the Pebble memtables hold together.
 func (b Budgets) MemTables() uint64 { return b.MemTable * MemTableCount }
 
-// OutsideGo is what Pebble allocates outside the Go heap (C memory with
-// cgo): the block cache and the memtables. The Go runtime's memory limit
-// is the rest.
-func (b Budgets) OutsideGo() uint64 { return b.BlockCache + b.MemTables() }
-
-// GoLimit is the soft limit for the Go runtime (debug.SetMemoryLimit):
-// the node's limit less what Pebble holds outside the Go heap.
-func (b Budgets) GoLimit() uint64 {
-	if o := b.OutsideGo(); o < b.Limit/2 {
-		return b.Limit - o
-	}
-	return b.Limit / 2
-}
-
 // ViewDeltaEvents is how many events one view task folds into a delta
 // before it proposes it: the view-delta budget at bytesPerEvent per
 // event (a group key's state, when every event has its own key), at

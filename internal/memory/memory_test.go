@@ -102,6 +102,11 @@ func TestMachineFrom(t *testing.T) {
 	if RSS() == 0 {
 		t.Errorf("RSS() = 0 on Linux")
 	}
+	// A small test process may have less resident than the Go runtime
+	// has mapped: then nothing is outside Go.
+	if o, rss := OutsideGo(), RSS(); o > rss {
+		t.Errorf("OutsideGo() = %d, more than RSS %d", o, rss)
+	}
 }
 
 func TestPlan(t *testing.T) {
@@ -109,8 +114,11 @@ func TestPlan(t *testing.T) {
 	if b.BlockCache != 16<<20 || b.MemTable != 4<<20 || b.MemTables() != 16<<20 || b.Ingest != 16<<20 {
 		t.Errorf("Plan(128 MiB) = %+v", b)
 	}
-	if b.GoLimit() != 96<<20 {
-		t.Errorf("GoLimit = %s", Format(b.GoLimit()))
+	if g := GoLimitFor(b.Limit, 40<<20); g != 88<<20 {
+		t.Errorf("GoLimitFor(128 MiB, 40 MiB outside) = %s", Format(g))
+	}
+	if g := GoLimitFor(b.Limit, 200<<20); g != 32<<20 {
+		t.Errorf("GoLimitFor(128 MiB, 200 MiB outside) = %s, want the floor", Format(g))
 	}
 	sum := b.BlockCache + b.MemTables() + b.ViewCache + b.Ingest + b.ViewDelta
 	if sum >= b.Limit {

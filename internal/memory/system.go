@@ -3,6 +3,7 @@ package memory
 import (
 	"bufio"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 )
@@ -85,4 +86,27 @@ func RSS() uint64 {
 		return 0
 	}
 	return pages * uint64(os.Getpagesize())
+}
+
+// OutsideGo is the process's resident memory the Go runtime does not
+// hold: the binary's pages, C allocations (Pebble's cache and memtables
+// with cgo, and what the C allocator keeps after they are freed), thread
+// stacks. RSS less the Go runtime's mapped, unreleased memory.
+func OutsideGo() uint64 {
+	rss := RSS()
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	goRes := s[0].Value.Uint64() - min(s[0].Value.Uint64(), s[1].Value.Uint64())
+	return rss - min(rss, goRes)
+}
+
+// GoLimitFor is the Go memory limit that keeps the process's RSS within
+// limit when outside bytes are resident outside the Go runtime: the
+// rest, but never below a quarter of the limit (below that the GC would
+// run without pause and still not make room).
+func GoLimitFor(limit, outside uint64) uint64 {
+	return max(limit-min(limit, outside), limit/4)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -72,8 +73,19 @@ func (n *Node) startMemory() {
 		defer n.wg.Done()
 		t := time.NewTicker(memorySample)
 		defer t.Stop()
+		var goLimit uint64
 		for i := 0; ; i++ {
 			u := n.mem.Sample()
+			if i%20 == 0 && n.cfg.GoMemoryLimit {
+				// The GC's limit is what the rest of the process leaves
+				// of --max-memory, so that RSS, not only the Go heap,
+				// keeps to it: the GC works harder before admission has
+				// to refuse ingest.
+				if l := memory.GoLimitFor(n.mem.Limit(), memory.OutsideGo()); l>>20 != goLimit>>20 {
+					goLimit = l
+					debug.SetMemoryLimit(int64(l))
+				}
+			}
 			if i%20 == 0 { // the metrics once a second
 				by := make(map[string]uint64, len(u.By))
 				for c, v := range u.By {

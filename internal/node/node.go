@@ -113,6 +113,10 @@ type Config struct {
 	// 0: MaxMemoryDefault). memory.go sizes Pebble and the budgets from
 	// it and admits ingest under it.
 	MaxMemory uint64
+	// GoMemoryLimit lets the node set the Go GC's memory limit
+	// (debug.SetMemoryLimit) from MaxMemory: cmd/cairn sets it, since the
+	// limit is process-wide; an in-process test cluster does not.
+	GoMemoryLimit bool
 }
 
 // ticks converts a duration to raft ticks of tick.
