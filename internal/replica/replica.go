@@ -59,6 +59,9 @@ type Config struct {
 	// point lookups by primary key and scans, each as current as the
 	// table's shards are when it runs.
 	Table func(t *catalog.Table) exec.KeyedSource
+	// ViewCache caches clean view rows for every view shard of the node
+	// (nil: none; rows are then read from the engine).
+	ViewCache *viewsm.Cache
 }
 
 // Manager holds this node's data-shard replicas.
@@ -76,6 +79,7 @@ type Manager struct {
 	viewOffsets func(ctx context.Context, gid uint64) []uint64
 	metrics     *metrics.Metrics
 	table       func(t *catalog.Table) exec.KeyedSource
+	viewCache   *viewsm.Cache
 	ctx         context.Context // ends when the node stops: view tasks stop
 
 	mu struct {
@@ -87,7 +91,7 @@ type Manager struct {
 // New returns a manager whose view tasks run until ctx ends.
 func New(ctx context.Context, cfg Config) *Manager {
 	m := &Manager{self: cfg.Self, name: cfg.Name, store: cfg.Store, meta: cfg.Meta, log: cfg.Logger, t: cfg.Timing.WithDefaults(),
-		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, ctx: ctx}
+		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, viewCache: cfg.ViewCache, ctx: ctx}
 	m.mu.groups = map[uint64]*Group{}
 	return m
 }
@@ -197,6 +201,7 @@ func (m *Manager) Reconcile() {
 				default:
 				}
 			})
+			g.View.SetStorage(m.store.DB(), m.viewCache)
 			if err := m.store.StartGroup(gid, g.View, peers); err != nil {
 				m.log.Error("start view shard", "view", v.Name, "shard", i, "group", gid, "err", err)
 				continue
