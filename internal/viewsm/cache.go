@@ -136,7 +136,8 @@ func (c *Cache) put(id uint64, key string, v []byte) {
 	s := c.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i, ok := s.idx[k]; ok {
+	i, ok := s.idx[k]
+	if ok {
 		e := &s.ents[i]
 		s.bytes += int64(len(v) - len(e.v))
 		e.v = v
@@ -144,7 +145,6 @@ func (c *Cache) put(id uint64, key string, v []byte) {
 		if size > s.budget {
 			return
 		}
-		var i int32
 		if n := len(s.free); n > 0 {
 			i = s.free[n-1]
 			s.free = s.free[:n-1]
@@ -156,7 +156,7 @@ func (c *Cache) put(id uint64, key string, v []byte) {
 		s.idx[k] = i
 		s.bytes += size
 	}
-	s.evictLocked()
+	s.evictLocked(i)
 }
 
 // del drops a cached row.
@@ -181,16 +181,17 @@ func (s *cacheShard) removeLocked(i int32) {
 	s.free = append(s.free, i)
 }
 
-// evictLocked moves the hand until the shard fits its budget. Each step
-// clears a reference bit or evicts, so two turns of the clock suffice.
-func (s *cacheShard) evictLocked() {
+// evictLocked moves the hand until the shard fits its budget, passing
+// over entry keep (the row just put, which gets a turn to be read). Each
+// step clears a reference bit or evicts, so two turns suffice.
+func (s *cacheShard) evictLocked(keep int32) {
 	for steps := 0; s.bytes > s.budget && steps < 2*len(s.ents)+1; steps++ {
 		if s.hand >= len(s.ents) {
 			s.hand = 0
 		}
 		e := &s.ents[s.hand]
 		switch {
-		case !e.used:
+		case !e.used || s.hand == int(keep):
 		case e.ref:
 			e.ref = false
 		default:
