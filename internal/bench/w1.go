@@ -25,7 +25,7 @@ const (
 	sqlEventTimes = "SELECT ts FROM " + w1Stream + " WHERE device_id >= 0"
 	sqlTotalCount = "SELECT sum(n) FROM " + w1View
 	// sqlLookup is the point lookup whose latency a run reports at the end.
-	sqlLookup = "SELECT n FROM " + w1View + " WHERE device_id = $1"
+	sqlLookup     = "SELECT n FROM " + w1View + " WHERE device_id = $1"
 	sqlCopyCSV    = "COPY " + w1Stream + " (ts, device_id, region, value) FROM STDIN (FORMAT csv)"
 	sqlCopyBinary = "COPY " + w1Stream + " (ts, device_id, region, value) FROM STDIN (FORMAT binary)"
 	sqlInsertHead = "INSERT INTO " + w1Stream + " (ts, device_id, region, value) VALUES "
