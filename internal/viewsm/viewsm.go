@@ -32,6 +32,7 @@
 package viewsm
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -114,11 +115,18 @@ type SM struct {
 	eng     pebble.Reader // the rows' engine; nil: memory mode
 	delta   *exec.Delta   // scratch
 	scratch []byte        // scratch for merged states
-	readBuf []byte        // a row read from the engine
 	keyBuf  []byte
-	pend    []pendRow // the rows the delta being applied changes
-	arena   []byte    // their keys and states
-	gone    []string  // the rows the delta's sweep drops
+	// The delta being applied: its rows (keys and states in in), the
+	// current states of those read from the engine (olds), the merged
+	// rows to install (pend, states in out) and the rows its expiry
+	// sweep drops (gone).
+	drows []deltaRow
+	in    []byte
+	olds  []byte
+	miss  []int // drows to read from the engine
+	pend  []pendRow
+	out   []byte
+	gone  []string
 	// Memory mode: keys changed and removed since the last checkpoint
 	// (Apply with a batch) or Capture.
 	chg         map[string]struct{}
@@ -164,9 +172,19 @@ const rowOverhead = 64
 
 func rowSize(key string, r row) int { return len(key) + len(r.state) + rowOverhead }
 
-// pendRow is a merged row of the delta being applied: key arena[k:s],
-// state arena[s:e].
-type pendRow struct{ k, s, e int }
+// deltaRow is a row of the delta being applied: key in[k:s], delta
+// state in[s:e], and the row's current state if found: old (in memory or
+// the cache) or olds[eo:ee] (read from the engine).
+type deltaRow struct {
+	k, s, e int
+	old     []byte
+	eo, ee  int
+	found   bool
+	fromEng bool
+}
+
+// pendRow is a merged row to install: key in[k:s], state out[m:e].
+type pendRow struct{ k, s, m, e int }
 
 // winState is the part of a windowed view's state that is not rows.
 type winState struct {
@@ -476,93 +494,131 @@ type Skipped struct {
 	Err  error // the first merge error
 }
 
-// current returns key's state as of the last applied delta (ok false: no
-// such row). It runs on the apply loop; the slice is valid until the
-// next call.
-func (sm *SM) current(t *table, key []byte) ([]byte, bool, error) {
-	if r, ok := t.rows[string(key)]; ok {
-		return r.state, !r.gone, nil
-	}
-	if sm.eng == nil {
-		return nil, false, nil
-	}
-	if r, ok := t.flushing[string(key)]; ok {
-		return r.state, !r.gone, nil
-	}
-	if v, ok := sm.cache.get(t.id, key); ok {
-		return v, true, nil
-	}
-	// The engine holds what the loop committed; what it has not is in
-	// t.flushing, so no indexed batch is needed.
-	sm.keyBuf = append(append(append(sm.keyBuf[:0], sm.prefix...), 'r'), key...)
-	v, closer, err := sm.eng.Get(sm.keyBuf)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("viewsm: read view row: %w", err)
-	}
-	sm.readBuf = append(sm.readBuf[:0], v...)
-	closer.Close()
-	return sm.readBuf, true, nil
-}
-
 // mergeDelta merges an encoded delta with the rows of t into sm.pend and
 // sm.gone (the rows its expiry sweep drops), for install. It updates
-// sm.win; t is left as it is.
+// sm.win; t is left as it is. Rows found neither in memory nor in the
+// cache are read from the engine with one iterator in key order (far
+// cheaper than a Get each); the engine holds what the loop committed, and
+// what it has not is in t.flushing, so no indexed batch is needed.
 func (sm *SM) mergeDelta(t *table, buf []byte) (*Skipped, error) {
-	sm.pend, sm.arena, sm.gone = sm.pend[:0], sm.arena[:0], sm.gone[:0]
+	sm.drows, sm.in, sm.olds, sm.miss = sm.drows[:0], sm.in[:0], sm.olds[:0], sm.miss[:0]
+	sm.pend, sm.out, sm.gone = sm.pend[:0], sm.out[:0], sm.gone[:0]
 	if err := sm.plan.DecodeDelta(buf, sm.delta); err != nil {
 		return nil, err
 	}
-	var skipped *Skipped
 	d, plan := sm.delta, sm.plan
 	if plan.Watermarked() {
 		sm.win.Watermark = max(sm.win.Watermark, d.MaxTime)
 		sm.win.Late += d.Late
 	}
-	swept := false
 	if plan.Expires() && d.Now >= sm.win.LastSweep+plan.SweepEvery() {
 		if err := sm.sweep(t, d.Now); err != nil {
 			return nil, err
 		}
-		swept = len(sm.gone) > 0
 	}
 	var goneSet map[string]struct{}
-	if swept {
+	if len(sm.gone) > 0 {
 		goneSet = make(map[string]struct{}, len(sm.gone))
 		for _, k := range sm.gone {
 			goneSet[k] = struct{}{}
 		}
 	}
-	err := sm.delta.Range(func(key, state []byte) error {
-		var old []byte
-		if _, ok := goneSet[string(key)]; !ok {
-			var err error
-			if old, _, err = sm.current(t, key); err != nil {
-				return err
-			}
+	err := d.Range(func(key, state []byte) error {
+		k := len(sm.in)
+		sm.in = append(sm.in, key...)
+		s := len(sm.in)
+		sm.in = append(sm.in, state...)
+		sm.drows = append(sm.drows, deltaRow{k: k, s: s, e: len(sm.in)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range sm.drows {
+		r := &sm.drows[i]
+		key := sm.in[r.k:r.s]
+		if _, ok := goneSet[string(key)]; ok {
+			continue
 		}
-		merged, err := sm.plan.MergeState(sm.scratch[:0], old, state)
+		if row, ok := t.rows[string(key)]; ok {
+			r.old, r.found = row.state, !row.gone
+			continue
+		}
+		if sm.eng == nil {
+			continue
+		}
+		if row, ok := t.flushing[string(key)]; ok {
+			r.old, r.found = row.state, !row.gone
+			continue
+		}
+		if v, ok := sm.cache.get(t.id, key); ok {
+			r.old, r.found = v, true
+			continue
+		}
+		sm.miss = append(sm.miss, i)
+	}
+	if err := sm.readMissing(); err != nil {
+		return nil, err
+	}
+	var skipped *Skipped
+	for i := range sm.drows {
+		r := &sm.drows[i]
+		var old []byte
+		switch {
+		case r.fromEng:
+			old = sm.olds[r.eo:r.ee]
+		case r.found:
+			old = r.old
+		}
+		merged, err := plan.MergeState(sm.scratch[:0], old, sm.in[r.s:r.e])
 		if err != nil {
 			if skipped == nil {
 				skipped = &Skipped{Err: err}
 			}
 			skipped.Keys++
-			return nil
+			continue
 		}
 		sm.scratch = merged
-		k := len(sm.arena)
-		sm.arena = append(sm.arena, key...)
-		s := len(sm.arena)
-		sm.arena = append(sm.arena, merged...)
-		sm.pend = append(sm.pend, pendRow{k: k, s: s, e: len(sm.arena)})
-		if at, ok := plan.ExpiresAt(key); ok && (sm.win.MinExpiry == 0 || at < sm.win.MinExpiry) {
+		m := len(sm.out)
+		sm.out = append(sm.out, merged...)
+		sm.pend = append(sm.pend, pendRow{k: r.k, s: r.s, m: m, e: len(sm.out)})
+		if at, ok := plan.ExpiresAt(sm.in[r.k:r.s]); ok && (sm.win.MinExpiry == 0 || at < sm.win.MinExpiry) {
 			sm.win.MinExpiry = at
 		}
+	}
+	return skipped, nil
+}
+
+// readMissing reads the rows sm.miss names from the engine, in key order
+// through one iterator.
+func (sm *SM) readMissing() error {
+	if len(sm.miss) == 0 {
 		return nil
+	}
+	slices.SortFunc(sm.miss, func(a, b int) int {
+		ra, rb := &sm.drows[a], &sm.drows[b]
+		return bytes.Compare(sm.in[ra.k:ra.s], sm.in[rb.k:rb.s])
 	})
-	return skipped, err
+	it, err := sm.eng.NewIter(&pebble.IterOptions{LowerBound: sm.rowKey(nil), UpperBound: sm.rowsEnd()})
+	if err != nil {
+		return err
+	}
+	for _, i := range sm.miss {
+		r := &sm.drows[i]
+		sm.keyBuf = append(append(append(sm.keyBuf[:0], sm.prefix...), 'r'), sm.in[r.k:r.s]...)
+		if !it.SeekGE(sm.keyBuf) || !bytes.Equal(it.Key(), sm.keyBuf) {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("viewsm: read view row: %w", err)
+		}
+		r.eo = len(sm.olds)
+		sm.olds = append(sm.olds, v...)
+		r.ee, r.found, r.fromEng = len(sm.olds), true, true
+	}
+	return it.Close()
 }
 
 // install writes the rows mergeDelta left in sm.gone and sm.pend into t
@@ -582,7 +638,7 @@ func (sm *SM) install(t *table) {
 		t.bytes += rowSize(k, row{})
 	}
 	for _, p := range sm.pend {
-		key, st := sm.arena[p.k:p.s], sm.arena[p.s:p.e]
+		key, st := sm.in[p.k:p.s], sm.out[p.m:p.e]
 		if r, ok := t.rows[string(key)]; ok && !r.gone && len(r.state) == len(st) {
 			copy(r.state, st) // same size: update in place, no allocation
 		} else {
