@@ -8,13 +8,16 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cairndb/cairn/internal/errkind"
 )
 
 // ErrStateReplaced is returned by a read that found the view shard's
 // engine state replaced under it for longer than readRetryFor (a
-// snapshot installed but not yet loaded, or the replica destroyed): the
-// caller retries, on this replica or another.
-var ErrStateReplaced = errors.New("viewsm: the view shard's state is being replaced (snapshot or replica removal); retry the read")
+// snapshot installed but not yet loaded, or the replica destroyed). It
+// is retryable (a client sees SQLSTATE 40001): the read may succeed
+// again, on this replica or another.
+var ErrStateReplaced = errkind.New(errkind.Retryable, "the view shard's state is being replaced on this node (a snapshot is loading, or the replica is being removed); retry the read")
 
 // readRetryFor bounds how long a read waits for Load after finding a
 // newer state in the engine than in memory.
