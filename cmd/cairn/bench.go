@@ -161,6 +161,7 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 	f.IntVar(&o.Devices, "devices", 10_000, "w1: distinct device ids the events draw from, i.e. the groups of the view")
 	f.IntVar(&o.Lookups, "lookups", 1000, "w1: point lookups of random devices (SELECT n FROM w1_per_device WHERE device_id = $1) timed after the run; 0: none")
 	f.StringVar(&viewCache, "view-cache", "", "without --url: --view-cache of the local nodes (e.g. 32MiB; default: the node's)")
+	f.IntVar(&o.Rate, "rate", 0, "pace the clients to this many events per second in total (0: as fast as acks come), to measure freshness at a given load")
 	f.StringVar(&o.URL, "url", "", "postgres:// URL of a running node; empty starts one in a temp dir")
 	f.StringVar(&o.Out, "out", "bench-w1.json", "JSON result file (- for none; default bench-<workload>.json)")
 	f.StringVar(&o.Mode, "mode", "binary", "ingest path: binary (binary COPY, encoded before the clock starts), copy (pgx CopyFrom, encoded by pgx while running), csv (COPY csv) or insert (multi-row INSERT)")

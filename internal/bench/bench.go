@@ -68,6 +68,9 @@ type Options struct {
 	// PeakRSS, if set, returns the peak RSS in bytes of each node the
 	// run started (LocalClusterStats); it is read at the end of the run.
 	PeakRSS func() []int64
+	// Rate paces the clients to this many events per second in total
+	// (0: as fast as the node acks), to measure freshness at a given load.
+	Rate int
 
 	wl    *workload
 	dial  dialFunc // tests replace the pgx client
@@ -82,6 +85,8 @@ type Result struct {
 	TLS      bool      `json:"tls"`    // the connections were TLS
 	Started  time.Time `json:"started"`
 	Events   int       `json:"events"`
+	// Rate is the pacing asked for (events/s, 0 = unpaced).
+	Rate int `json:"rate,omitempty"`
 	// ProbeEvents is the number of one-event batches the freshness probe
 	// sent; they are included in the verified total but not in Events.
 	ProbeEvents  int     `json:"probe_events"`
@@ -171,6 +176,9 @@ func (o *Options) setDefaults() error {
 		return fmt.Errorf("devices applies to workload w1 only (%s's checks and tables assume %d devices)", o.Workload, w1Devices)
 	}
 
+	if o.Rate < 0 {
+		return fmt.Errorf("--rate must be 0 (unpaced) or a positive number of events per second, got %d", o.Rate)
+	}
 	if o.ProbeInterval <= 0 {
 		o.ProbeInterval = 50 * time.Millisecond
 	}
@@ -232,7 +240,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	r := &Result{
 		Workload: o.Workload, Mode: o.Mode, Target: redact(o.URL), Started: time.Now().UTC(),
-		Events: o.Events, Clients: o.Clients, Batch: o.Batch, Devices: o.Devices,
+		Events: o.Events, Clients: o.Clients, Batch: o.Batch, Devices: o.Devices, Rate: o.Rate,
 	}
 	if t, ok := admin.(interface{ isTLS() bool }); ok {
 		r.TLS = t.isTLS()
@@ -264,6 +272,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= len(batches) || runCtx.Err() != nil {
+					return
+				}
+				if err := pace(runCtx, start, i, o); err != nil {
 					return
 				}
 				b := batches[i]
@@ -511,6 +522,27 @@ func (r *Result) write(path string) error {
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
+// pace holds batch i back until its due time when o.Rate is set: batch i
+// of o.Batch events is due i*Batch/Rate seconds after start.
+func pace(ctx context.Context, start time.Time, i int, o Options) error {
+	if o.Rate <= 0 {
+		return nil
+	}
+	due := start.Add(time.Duration(float64(i) * float64(o.Batch) / float64(o.Rate) * float64(time.Second)))
+	d := time.Until(due)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // AddFlags registers the `cairn bench` flags on fs, bound to o, with the
 // defaults Run would use.
 func AddFlags(fs *pflag.FlagSet, o *Options) {
@@ -525,4 +557,5 @@ func AddFlags(fs *pflag.FlagSet, o *Options) {
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the event generator")
 	fs.IntVar(&o.Devices, "devices", w1Devices, "distinct device ids W1 draws from: the number of groups in its view")
 	fs.IntVar(&o.Lookups, "lookups", 1000, "point lookups of random devices timed after the run (0: none)")
+	fs.IntVar(&o.Rate, "rate", 0, "pace the clients to this many events per second in total (0: as fast as acks come)")
 }

@@ -569,3 +569,30 @@ func TestLazyBatches(t *testing.T) {
 		t.Fatal("materialize is not deterministic")
 	}
 }
+
+func TestPace(t *testing.T) {
+	ctx := context.Background()
+	start := time.Now()
+	o := Options{Rate: 10_000, Batch: 1000} // a batch every 100 ms
+	if err := pace(ctx, start, 0, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := pace(ctx, start, 2, o); err != nil { // due at start+200ms
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < 200*time.Millisecond {
+		t.Fatalf("batch 2 at rate 10,000/s sent after %v, want >= 200ms", waited)
+	}
+	if err := pace(ctx, start, 0, Options{Batch: 1000}); err != nil {
+		t.Fatal("unpaced run waited:", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := pace(cctx, time.Now(), 1000, o); err == nil {
+		t.Fatal("pace ignored a cancelled context")
+	}
+	bad := Options{Rate: -1}
+	if err := bad.setDefaults(); err == nil || !strings.Contains(err.Error(), "--rate") {
+		t.Fatalf("negative rate: %v", err)
+	}
+}

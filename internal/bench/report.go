@@ -115,6 +115,9 @@ func (r *Result) Print(w io.Writer) {
 		r.Workload, r.Mode, r.Clients, group(int64(r.Batch)), r.Target, over)
 	fmt.Fprintf(tw, "events\t%s (+%d probe events)\n", group(int64(r.Events)), r.ProbeEvents)
 	fmt.Fprintf(tw, "elapsed\t%.2f s\n", r.Seconds)
+	if r.Rate > 0 {
+		fmt.Fprintf(tw, "paced at\t%s events/s\n", group(int64(r.Rate)))
+	}
 	fmt.Fprintf(tw, "throughput\t%s events/s, %.2f MB/s\n", group(int64(math.Round(r.EventsPerSec))), r.MBPerSec)
 	fmt.Fprintf(tw, "ack latency\tp50 %.2f ms, p99 %.2f ms, max %.2f ms (per batch)\n", r.AckP50Ms, r.AckP99Ms, r.AckMaxMs)
 	fmt.Fprintf(tw, "freshness\tp50 %.2f ms, p99 %.2f ms, max %.2f ms (%d samples, %d timed out)\n",

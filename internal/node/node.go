@@ -259,6 +259,7 @@ func Start(cfg Config) (*Node, error) {
 	n.faults = netFaults
 	trCfg.NodeID, trCfg.Faults = n.id.RaftID, netFaults
 	n.tr = transport.New(trCfg)
+	n.registerSnapshotMetrics() // snapshot.go
 	go func() { _ = n.tr.Serve(n.clusterLn) }()
 	// Every (group, term) this node led and committed in, across restarts:
 	// cairn_cluster.leader_terms, for checking no two nodes led one term.
@@ -311,6 +312,7 @@ func Start(cfg Config) (*Node, error) {
 		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot, Metrics: n.metrics, ViewCache: viewCache,
 		ViewOffsets: func(ctx context.Context, gid uint64) []uint64 { return n.router.RemoteViewOffsets(ctx, gid) },
 		Sources:     func(groups []uint64) viewsm.Source { return n.router.StreamShards(groups) },
+		Snapshots:   n.snapshotsOf,
 		// Enrichment views look their table up linearizably: each event
 		// joins the rows acknowledged before its lookup.
 		Table: func(t *catalog.Table) exec.KeyedSource { return n.router.TableSource(t, true) }})
@@ -341,7 +343,7 @@ func Start(cfg Config) (*Node, error) {
 	n.sched.Start()
 	n.wg.Add(4)
 	go n.every(n.timing.Schedule, n.ops.Wake(), n.ops.Round)
-	go n.every(n.timing.Reconcile, n.reconcileCh, n.replicas.Reconcile)
+	go n.every(n.timing.Reconcile, n.reconcileCh, func() { n.applySnapshotRate(); n.replicas.Reconcile() })
 	go n.every(n.timing.Retention, nil, n.replicas.TrimExpired)
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 	n.wg.Add(1)
@@ -361,6 +363,7 @@ func Start(cfg Config) (*Node, error) {
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	n.http.Handle("GET /debug/pebble", http.HandlerFunc(n.servePebble))
 	if cfg.TestFaults {
 		n.http.Handle("POST /debug/faults", faults.Handler(n.faults, cfg.DiskFaults, func(name string) (uint64, bool) {
 			if nd := n.meta.Catalog().Nodes[name]; nd != nil {

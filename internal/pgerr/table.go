@@ -789,3 +789,8 @@ var (
 	RestoreFailed        = def("restore_failed", IOError, "restoring %s shard %d failed: %v", "The objects are created but partly loaded: drop them (DROP STREAM … CASCADE, DROP TABLE …) and run RESTORE again.")
 	ScheduleEvery        = def("schedule_every", InvalidParameterValue, "EVERY %q is not an interval of at least 10 seconds", "Write it like '1 hour' or '15 minutes'.")
 )
+
+// issue 14: snap (streamed snapshots)
+var (
+	SnapshotRateRange = def("snapshot_rate_range", InvalidParameterValue, "snapshot_rate must be 0 (unlimited) or a rate between 1MB and 1TB per second, got %q", "Write it like '64MB', '512MB' or '1GB' (units kB, MB, GB, TB are 1024-based); 0 turns the limit off.")
+)

@@ -167,6 +167,7 @@ func (s *Store) iterate(tick bool) bool {
 			out = append(out, GroupMessage{GroupID: w.g.id, Msg: m})
 		}
 	}
+	out = s.sendSnapshots(out) // snapstream.go: streamed beside the raft lane
 	if len(out) > 0 && s.cfg.Transport != nil {
 		s.cfg.Transport.Send(out)
 	}
@@ -197,13 +198,6 @@ func (s *Store) iterate(tick bool) bool {
 	more := false
 	for _, w := range work {
 		w.g.rn.Advance(w.rd)
-		for _, m := range w.rd.Messages {
-			if m.GetType() == pb.MsgSnap {
-				// The transport took it; a lost snapshot is noticed by the
-				// follower's rejections and resent.
-				w.g.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
-			}
-		}
 		if w.g.rn.HasReady() {
 			s.dirty[w.g.id] = w.g
 			more = true
@@ -302,38 +296,29 @@ func (s *Store) persistReady(wb *pebble.Batch, w *groupReady) {
 	}
 }
 
-// applySnapshot installs a received snapshot in its own synced batch
-// (snapshots are rare and large) and reloads the state machine, so that
-// the committed entries that follow in this Ready apply on top of it.
+// applySnapshot installs a received snapshot: its staged SSTs and the new
+// raft state in one atomic ingest (snapstream.go), then reloads the state
+// machine, so that the committed entries that follow in this Ready apply
+// on top of it.
 func (s *Store) applySnapshot(g *group, rd *raft.Ready) {
 	gid, meta := g.id, rd.Snapshot.GetMetadata()
-	b := s.db.NewBatch()
-	defer b.Close()
-	if err := writeSnapshotData(b, gid, rd.Snapshot.GetData()); err != nil {
-		// Step validated the framing, so this is an engine failure.
-		panic(fmt.Sprintf("raftstore: group %d: write snapshot: %v", gid, err))
-	}
-	cs, err := proto.Marshal(pb.EnsureConfState(meta.GetConfState()))
-	if err != nil {
-		panic(fmt.Sprintf("raftstore: marshal conf state: %v", err))
-	}
-	_ = b.DeleteRange(logKey(gid, 0), logKey(gid, ^uint64(0)), nil)
-	_ = b.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(meta.GetIndex(), meta.GetTerm()), nil)
-	_ = b.Set(raftStateKey(gid, suffixApplied), encodeIndexTerm(meta.GetIndex(), meta.GetTerm()), nil)
-	_ = b.Set(raftStateKey(gid, suffixConfState), cs, nil)
-	if !raft.IsEmptyHardState(rd.HardState) {
-		// The hard state must not lag the snapshot on disk (commit >= index).
-		hs, err := proto.Marshal(rd.HardState)
-		if err != nil {
-			panic(fmt.Sprintf("raftstore: marshal hard state: %v", err))
+	if f, ok := g.sm.(SnapshotFlusher); ok {
+		// Let no write-out of the old tail land after the new range.
+		if err := f.FlushBeforeSnapshot(); err != nil {
+			s.log.Warn("raftstore: write out before installing a snapshot", "group", gid, "err", err)
 		}
-		_ = b.Set(raftStateKey(gid, suffixHardState), hs, nil)
 	}
-	s.commitSynced(b, fmt.Sprintf("group %d: commit snapshot", gid))
-	g.st.restore(meta)
+	// The hard state must not lag the snapshot on disk (commit >= index).
+	hard := g.st.hard
 	if !raft.IsEmptyHardState(rd.HardState) {
-		g.st.hard = proto.Clone(rd.HardState).(*pb.HardState)
+		hard = rd.HardState
 	}
+	if err := s.ingestSnapshot(gid, rd.Snapshot, hard); err != nil {
+		// Step checked the chunks are staged, so this is an engine failure.
+		s.diskFailed(fmt.Sprintf("group %d: ingest snapshot", gid), err)
+	}
+	g.st.restore(meta)
+	g.st.hard = proto.Clone(hard).(*pb.HardState)
 	if err := g.sm.Load(s.db); err != nil {
 		panic(fmt.Sprintf("raftstore: group %d: load state machine after snapshot: %v", gid, err))
 	}
@@ -373,6 +358,7 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 			s.applyConfChange(wb, w, e)
 		}
 		g.st.applied, g.st.appliedT = idx, e.GetTerm()
+		g.logBytes += len(e.GetData())
 	}
 	if g.st.applied == before {
 		return
@@ -380,7 +366,8 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 	_ = wb.Set(raftStateKey(gid, suffixApplied), encodeIndexTerm(g.st.applied, g.st.appliedT), nil)
 	s.sweepDropped(g)
 	g.st.trimApplied()
-	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries {
+	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries || g.logBytes > s.cfg.MaxLogBytes || retainerMoved(g) {
+		g.logBytes = 0 // held back or not, try again after as many bytes
 		if idx, term, ok := s.truncationPoint(g); ok && idx > g.st.truncIdx {
 			_ = wb.DeleteRange(logKey(gid, 0), logKey(gid, idx+1), nil)
 			_ = wb.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(idx, term), nil)
@@ -396,21 +383,26 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 // follower further behind gets a snapshot.
 func (s *Store) truncationPoint(g *group) (index, term uint64, ok bool) {
 	index, term = g.st.applied, g.st.appliedT
-	if g.rn.BasicStatus().RaftState != raft.StateLeader {
-		return index, term, true
-	}
-	floor := uint64(0)
-	if index > s.cfg.MaxRetainEntries {
-		floor = index - s.cfg.MaxRetainEntries
-	}
-	self := s.cfg.NodeID
-	for id, pr := range g.rn.Status().Progress {
-		if id != self && pr.Match < index {
-			index = max(pr.Match, floor)
+	if g.rn.BasicStatus().RaftState == raft.StateLeader {
+		floor := uint64(0)
+		if index > s.cfg.MaxRetainEntries {
+			floor = index - s.cfg.MaxRetainEntries
+		}
+		self := s.cfg.NodeID
+		for id, pr := range g.rn.Status().Progress {
+			if id != self && pr.Match < index {
+				index = max(pr.Match, floor)
+			}
 		}
 	}
+	// A state machine whose applied state is partly in memory keeps the
+	// log it would rebuild it from (writeonce.go).
+	index = logRetainFloor(g.sm, index)
 	if index == g.st.applied {
 		return index, term, true
+	}
+	if index <= g.st.truncIdx {
+		return 0, 0, false
 	}
 	t, err := g.st.Term(index)
 	if err != nil {

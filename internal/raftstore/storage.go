@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"go.etcd.io/raft/v3"
@@ -41,13 +40,11 @@ type groupStorage struct {
 	cacheBytes int
 
 	log *slog.Logger
-	bg  *sync.WaitGroup // background snapshot builders; Close waits for them
-	// snap is shared with the snapshot-building goroutine.
-	snap struct {
-		mu       sync.Mutex
-		building bool
-		ready    *pb.Snapshot
-	}
+	// newSnapshot takes a snapshot of the group for a follower (Store.newSnapshot).
+	newSnapshot func(gid uint64) (*pb.Snapshot, error)
+	// beforeSnapshot, if set, puts state the state machine holds in memory
+	// into the engine before a snapshot reads it (SnapshotFlusher).
+	beforeSnapshot func() error
 }
 
 var errCorrupt = errors.New("raftstore: corrupt raft state")
@@ -235,69 +232,22 @@ func (gs *groupStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	return out, nil
 }
 
-// Snapshot implements raft.Storage. Serializing a group's data can take
-// long, so it happens on a goroutine, reading a Pebble snapshot taken here
-// (consistent: data, applied index and conf state are committed together);
-// until it is built raft is told ErrSnapshotTemporarilyUnavailable and
-// retries on a later heartbeat response. A built snapshot is handed out
-// once, unless the log was truncated past it meanwhile.
+// Snapshot implements raft.Storage. It is called in the loop, between
+// batches, so a Pebble snapshot taken now has data, applied index and conf
+// state that agree. The returned snapshot carries only metadata and a
+// token; its data is streamed to the follower from that Pebble snapshot
+// (snapstream.go).
 func (gs *groupStorage) Snapshot() (*pb.Snapshot, error) {
-	gs.snap.mu.Lock()
-	defer gs.snap.mu.Unlock()
-	if ready := gs.snap.ready; ready != nil {
-		gs.snap.ready = nil
-		if ready.GetMetadata().GetIndex() >= gs.truncIdx {
-			return ready, nil
+	if gs.newSnapshot == nil {
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
+	if gs.beforeSnapshot != nil {
+		if err := gs.beforeSnapshot(); err != nil {
+			gs.log.Error("raftstore: write out before a snapshot", "group", gs.gid, "err", err)
+			return nil, raft.ErrSnapshotTemporarilyUnavailable
 		}
 	}
-	if !gs.snap.building && gs.bg != nil {
-		gs.snap.building = true
-		dbSnap := gs.db.NewSnapshot()
-		gs.bg.Add(1)
-		go func() {
-			defer gs.bg.Done()
-			ready, err := buildSnapshot(dbSnap, gs.gid)
-			_ = dbSnap.Close()
-			gs.snap.mu.Lock()
-			defer gs.snap.mu.Unlock()
-			gs.snap.building = false
-			if err != nil {
-				gs.log.Error("raftstore: build snapshot", "group", gs.gid, "err", err)
-				return
-			}
-			gs.snap.ready = ready
-		}()
-	}
-	return nil, raft.ErrSnapshotTemporarilyUnavailable
-}
-
-// buildSnapshot serializes the group's data range as of the persisted
-// applied index, with the conf state of that index.
-func buildSnapshot(r pebble.Reader, gid uint64) (*pb.Snapshot, error) {
-	av, ok, err := getValue(r, raftStateKey(gid, suffixApplied))
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: group %d has no applied state", errCorrupt, gid)
-	}
-	index, term, ok := decodeIndexTerm(av)
-	if !ok {
-		return nil, fmt.Errorf("%w: group %d applied state", errCorrupt, gid)
-	}
-	cs := &pb.ConfState{}
-	if v, ok, err := getValue(r, raftStateKey(gid, suffixConfState)); err != nil {
-		return nil, err
-	} else if ok {
-		if err := proto.Unmarshal(v, cs); err != nil {
-			return nil, fmt.Errorf("%w: group %d conf state: %v", errCorrupt, gid, err)
-		}
-	}
-	data, err := encodeSnapshotData(r, gid)
-	if err != nil {
-		return nil, err
-	}
-	return &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{ConfState: cs, Index: new(index), Term: new(term)}}, nil
+	return gs.newSnapshot(gs.gid)
 }
 
 // append records entries written to the batch in the in-memory state.

@@ -37,6 +37,12 @@ type Config struct {
 	// MaxLogEntries: a group's log is truncated up to its applied index once
 	// applied - firstIndex exceeds this (default 10000).
 	MaxLogEntries uint64
+	// MaxLogBytes: the log is also truncated once this many bytes of
+	// entries were applied since the last truncation (default 2 MiB), so
+	// that busy groups cut their log while it is still in the memtable:
+	// a range deletion there costs nothing, while flushed entries are
+	// rewritten by compaction until the deletion reaches them.
+	MaxLogBytes int
 	// MaxRetainEntries caps how far a leader holds truncation back for a
 	// lagging follower (default 32768 entries: seconds of heavy ingest).
 	MaxRetainEntries uint64
@@ -57,6 +63,10 @@ type Config struct {
 	// replicas committed as leader in one term.
 	OnLeader func(gid, term uint64)
 	Logger   *slog.Logger
+	// SnapshotChunkBytes is how many bytes of key/value pairs one chunk
+	// of a streamed snapshot holds (default DefaultSnapshotChunkBytes;
+	// tests make it tiny).
+	SnapshotChunkBytes int
 	// TestingKnobs are hooks for tests only.
 	TestingKnobs TestingKnobs
 }
@@ -71,6 +81,9 @@ type TestingKnobs struct {
 	// the process exiting; the store's loop then stops (every waiter gets
 	// ErrStopped), which is what a crash looks like to this process.
 	OnDiskFailure func(err error)
+	// BeforeIngest is called in the loop just before a received snapshot's
+	// staged SSTs are ingested (paths: the raft-state SST, then chunks).
+	BeforeIngest func(gid uint64, paths []string)
 }
 
 // GroupMessage is a raft message of one group. Raft messages carry no group
@@ -190,6 +203,9 @@ type group struct {
 	lead       uint64               // leader as of the last Ready's SoftState
 	isLeader   bool                 // as last reported to the LeaderWatcher
 	leaderTerm uint64               // term of the reported leadership
+	// logBytes counts the bytes of entries applied since the log was
+	// last truncated (MaxLogBytes).
+	logBytes int
 }
 
 // Store is one node's multi-raft engine.
@@ -200,11 +216,14 @@ type Store struct {
 	epoch uint64
 	seq   atomic.Uint64
 
-	bg    sync.WaitGroup // background snapshot builders
-	wake  chan struct{}  // cap 1: there is work in mu
-	stopc chan struct{}
-	done  chan struct{} // closed when the loop exited
-	once  sync.Once
+	bg     sync.WaitGroup  // snapshot senders
+	ctx    context.Context // ends with Close: stops snapshot senders
+	cancel context.CancelFunc
+	snaps  snapStore
+	wake   chan struct{} // cap 1: there is work in mu
+	stopc  chan struct{}
+	done   chan struct{} // closed when the loop exited
+	once   sync.Once
 
 	mu struct {
 		sync.Mutex
@@ -251,11 +270,20 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.MaxLogEntries == 0 {
 		cfg.MaxLogEntries = 10000
 	}
+	if cfg.MaxLogBytes == 0 {
+		cfg.MaxLogBytes = 2 << 20
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.SnapshotChunkBytes <= 0 {
+		cfg.SnapshotChunkBytes = DefaultSnapshotChunkBytes
+	}
 	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftstore: create %s: %w", cfg.Dir, err)
+	}
+	if err := cleanSnapshotDir(cfg); err != nil {
+		return nil, err
 	}
 	var self atomic.Pointer[Store] // for pebbleLogger.Fatalf
 	opts := &pebble.Options{
@@ -267,6 +295,9 @@ func Open(cfg Config) (*Store, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       64,
 		Logger:                      pebbleLogger{l: cfg.Logger, store: &self},
+		// Virtual SSTs: Excise drops stream data below the retention
+		// point without rewriting files (writeonce.go).
+		FormatMajorVersion: pebble.FormatVirtualSSTables,
 	}
 	// Columnar batches of numbers compress poorly with snappy and the CPU
 	// is better spent on ingest; a later issue may pick zstd for cold levels.
@@ -291,6 +322,9 @@ func Open(cfg Config) (*Store, error) {
 		statuses: make(map[uint64]GroupStatus),
 	}
 	s.mu.running = make(map[uint64]bool)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.snaps.out = make(map[[snapshotIDLen]byte]*outSnap)
+	s.snaps.in = make(map[[snapshotIDLen]byte]*IncomingSnapshot)
 	self.Store(s)
 	go s.loop()
 	return s, nil
@@ -309,7 +343,14 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		close(s.stopc)
 		<-s.done
-		s.bg.Wait() // snapshot builders hold Pebble snapshots
+		s.cancel()
+		s.bg.Wait() // snapshot senders hold Pebble snapshots
+		s.snaps.mu.Lock()
+		for _, o := range s.snaps.out {
+			o.src.close()
+		}
+		s.snaps.out = nil
+		s.snaps.mu.Unlock()
 		err = s.db.Close()
 	})
 	return err
@@ -388,7 +429,10 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 			return err
 		}
 	}
-	gs.log, gs.bg = s.log, &s.bg
+	gs.log, gs.newSnapshot = s.log, s.newSnapshot
+	if f, ok := sm.(SnapshotFlusher); ok {
+		gs.beforeSnapshot = f.FlushBeforeSnapshot
+	}
 	if err := sm.Load(s.db); err != nil {
 		return fmt.Errorf("raftstore: group %d: load state machine: %w", gid, err)
 	}
@@ -514,6 +558,11 @@ func (s *Store) destroyGroupInLoop(gid uint64) error {
 	_ = b.DeleteRange(ds, de, nil)
 	_ = b.Set(tombstoneKey(gid), nil, nil)
 	s.commitSynced(b, fmt.Sprintf("group %d: destroy", gid))
+	// Write-once data is never deleted through a batch (writeonce.go).
+	ss, se := streamSpan(gid)
+	if err := s.db.Excise(context.Background(), pebble.KeyRange{Start: ss, End: se}); err != nil {
+		return fmt.Errorf("group %d: destroy stream data: %w", gid, err)
+	}
 	return nil
 }
 
@@ -711,7 +760,7 @@ func (s *Store) Step(gid uint64, msg *pb.Message) error {
 		return fmt.Errorf("raftstore: message for node %d delivered to node %d", msg.GetTo(), s.cfg.NodeID)
 	}
 	if msg.GetType() == pb.MsgSnap {
-		if err := validateSnapshotData(msg.GetSnapshot().GetData()); err != nil {
+		if err := s.validateSnapshotMsg(gid, msg); err != nil {
 			return err
 		}
 	}

@@ -427,10 +427,14 @@ func TestNotifiersAndMalformedSnapshot(t *testing.T) {
 	if sm.leaders.Load() != 1 {
 		t.Fatalf("LeaderChanged(true) called %d times, want 1", sm.leaders.Load())
 	}
-	bad := &pb.Message{To: new(uint64(1)), From: new(uint64(2)), Type: pb.MsgSnap.Enum(),
-		Snapshot: &pb.Snapshot{Data: []byte{snapshotVersion, 200}, Metadata: &pb.SnapshotMetadata{Index: new(uint64(100)), Term: new(uint64(9))}}}
-	if err := s.Step(1, bad); err == nil {
-		t.Fatal("malformed snapshot accepted")
+	// A MsgSnap whose data is not a token, and one whose token names
+	// chunks never staged here, are both refused before raft sees them.
+	for _, data := range [][]byte{{1, 200}, append([]byte{snapshotTokenVersion}, make([]byte, snapshotIDLen)...)} {
+		bad := &pb.Message{To: new(uint64(1)), From: new(uint64(2)), Type: pb.MsgSnap.Enum(),
+			Snapshot: &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{Index: new(uint64(100)), Term: new(uint64(9))}}}
+		if err := s.Step(1, bad); err == nil {
+			t.Fatalf("malformed snapshot %x accepted", data)
+		}
 	}
 	if _, err := s.Propose(ctx, 1, []byte("still-works")); err != nil {
 		t.Fatal(err)

@@ -62,6 +62,9 @@ type Config struct {
 	// ViewCache caches clean view rows for every view shard of the node
 	// (nil: none; rows are then read from the engine).
 	ViewCache *viewsm.Cache
+	// Snapshots lists the snapshots of group gid this node is streaming
+	// (shown in a shard status, so operations report their progress).
+	Snapshots func(gid uint64) []rpc.SnapshotProgress
 }
 
 // Manager holds this node's data-shard replicas.
@@ -80,6 +83,7 @@ type Manager struct {
 	metrics     *metrics.Metrics
 	table       func(t *catalog.Table) exec.KeyedSource
 	viewCache   *viewsm.Cache
+	snapshots   func(gid uint64) []rpc.SnapshotProgress
 	ctx         context.Context // ends when the node stops: view tasks stop
 
 	mu struct {
@@ -91,7 +95,8 @@ type Manager struct {
 // New returns a manager whose view tasks run until ctx ends.
 func New(ctx context.Context, cfg Config) *Manager {
 	m := &Manager{self: cfg.Self, name: cfg.Name, store: cfg.Store, meta: cfg.Meta, log: cfg.Logger, t: cfg.Timing.WithDefaults(),
-		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, viewCache: cfg.ViewCache, ctx: ctx}
+		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, snapshots: cfg.Snapshots,
+		viewCache: cfg.ViewCache, ctx: ctx}
 	m.mu.groups = map[uint64]*Group{}
 	return m
 }
@@ -156,6 +161,9 @@ func (m *Manager) Reconcile() {
 			g.stop()
 			<-g.done
 		}
+		if g.Stream != nil {
+			g.Stream.Close() // no background write-out into a destroyed range
+		}
 		if err := m.store.DestroyGroup(g.ID); err != nil {
 			m.log.Warn("destroy group", "group", g.ID, "err", err)
 		}
@@ -166,7 +174,7 @@ func (m *Manager) Reconcile() {
 			if !ok {
 				continue
 			}
-			sm := streamsm.New(gid, raftstore.DataPrefix(gid))
+			sm := streamsm.New(gid, raftstore.DataPrefix(gid), streamsm.StoreSegments(m.store, gid))
 			if err := m.store.StartGroup(gid, sm, peers); err != nil {
 				m.log.Error("start stream shard", "stream", s.Name, "shard", i, "group", gid, "err", err)
 				continue
@@ -450,7 +458,7 @@ func (m *Manager) HandleData(ctx context.Context, method string, req []byte) (ou
 		rep := rpc.ScanReply{First: g.Stream.First()}
 		rep.End, _ = g.Stream.End()
 		from := max(r.From, rep.First)
-		next, err := streamsm.Scan(m.store.DB(), raftstore.DataPrefix(r.Group), from, r.MaxEvents, func(start uint64, ingest int64, targets streamsm.Targets, b *types.Batch) error {
+		next, err := g.Stream.Scan(from, r.MaxEvents, func(start uint64, ingest int64, targets streamsm.Targets, b *types.Batch) error {
 			rep.Batches = append(rep.Batches, rpc.ScanBatch{Start: start, Ingest: ingest, Data: types.AppendEncoded(nil, b), Targets: bytes.Clone(targets)})
 			return nil
 		})
@@ -599,6 +607,9 @@ func (m *Manager) HandleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (
 	switch req.Action {
 	case rpc.ShardStatus:
 		rep.Holds = m.holds(req.Group)
+		if m.snapshots != nil && st.IsLeader {
+			rep.Snapshots = m.snapshots(req.Group)
+		}
 		return rep, nil
 	case rpc.ShardForce:
 		// Unsafe recovery (FORCE RECOVER … CONFIRM DATA LOSS): this replica
@@ -628,6 +639,9 @@ func (m *Manager) HandleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (
 		if g != nil && g.stop != nil {
 			g.stop()
 			<-g.done
+		}
+		if g != nil && g.Stream != nil {
+			g.Stream.Close() // no background write-out into a destroyed range
 		}
 		if err := m.store.DestroyGroup(req.Group); err != nil {
 			return nil, StoreErr(err)

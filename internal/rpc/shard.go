@@ -50,6 +50,17 @@ type ShardReply struct {
 	Match     map[uint64]uint64 `json:"match,omitempty"`
 	NotLeader bool              `json:"not_leader,omitempty"`
 	Holds     string            `json:"holds,omitempty"` // status and force: what the replica's state machine holds
+	// Snapshots (status, at the leader): the snapshots of the group it is
+	// streaming to replicas now.
+	Snapshots []SnapshotProgress `json:"snapshots,omitempty"`
+}
+
+// SnapshotProgress is a snapshot being streamed to node To: bytes
+// acknowledged so far of about Total.
+type SnapshotProgress struct {
+	To    uint64 `json:"to"`
+	Sent  int64  `json:"sent"`
+	Total int64  `json:"total"`
 }
 
 // IsVoter reports whether node id votes in the group.

@@ -33,6 +33,7 @@ type tcluster struct {
 	t      *testing.T
 	cfg    raftstore.Config
 	faults *Faults
+	knobs  TestingKnobs // every node's transport knobs
 	book   addrBook
 	peers  []uint64
 	nodes  map[uint64]*tnode
@@ -40,7 +41,12 @@ type tcluster struct {
 
 func newTCluster(t *testing.T, n int, cfg raftstore.Config) *tcluster {
 	t.Helper()
-	c := &tcluster{t: t, cfg: cfg, faults: NewFaults(), nodes: map[uint64]*tnode{}}
+	return newTClusterKnobs(t, n, cfg, TestingKnobs{})
+}
+
+func newTClusterKnobs(t *testing.T, n int, cfg raftstore.Config, knobs TestingKnobs) *tcluster {
+	t.Helper()
+	c := &tcluster{t: t, cfg: cfg, faults: NewFaults(), knobs: knobs, nodes: map[uint64]*tnode{}}
 	for i := 1; i <= n; i++ {
 		c.peers = append(c.peers, uint64(i))
 	}
@@ -62,7 +68,7 @@ func (c *tcluster) start(id uint64) {
 	c.t.Helper()
 	nd := c.nodes[id]
 	nd.h = &storeHandler{}
-	nd.tr = New(Config{NodeID: id, Resolve: c.book.resolve, Handler: nd.h, Faults: c.faults})
+	nd.tr = New(Config{NodeID: id, Resolve: c.book.resolve, Handler: nd.h, Faults: c.faults, TestingKnobs: c.knobs})
 	nd.addr, nd.served = serve(c.t, nd.tr, nd.addr)
 	c.book.set(id, nd.addr)
 	cfg := c.cfg

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cockroachdb/pebble/v2"
+	pb "go.etcd.io/raft/v3/raftpb"
 )
 
 // indexSM is a test state machine: each command is a key whose value is
@@ -79,6 +80,14 @@ func (h *storeHandler) HandleRaft(msgs []raftstore.GroupMessage) {
 	for _, m := range msgs {
 		_ = s.Step(m.GroupID, m.Msg) // unknown group or stopped store: a lost message
 	}
+}
+
+func (h *storeHandler) ReceiveSnapshot(gid uint64, msg *pb.Message) (*raftstore.IncomingSnapshot, error) {
+	s := h.store.Load()
+	if s == nil {
+		return nil, errors.New("store not open")
+	}
+	return s.ReceiveSnapshot(gid, msg)
 }
 
 func (h *storeHandler) HandleRPC(ctx context.Context, method string, req []byte) ([]byte, error) {

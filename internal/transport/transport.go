@@ -53,6 +53,8 @@ type Config struct {
 	// and verifies the peer's. Both configs are used as given (callbacks
 	// kept), so certificates they reload take effect on new connections.
 	ClientTLS *tls.Config
+	// TestingKnobs are hooks for tests only.
+	TestingKnobs TestingKnobs
 }
 
 // Handler receives what peers send. Its methods are called concurrently
@@ -76,6 +78,13 @@ type Stats struct {
 	MsgsDropped                     uint64 // queue full, peer unreachable, faults
 	FramesRecv, MsgsRecv, BytesRecv uint64
 	SnapshotsRecv                   uint64
+	// Streamed snapshots: chunk bytes acked by peers / staged here, and
+	// snapshot streams in flight (both directions).
+	SnapshotBytesSent, SnapshotBytesRecv uint64
+	SnapshotsInFlight                    int64
+	// The most chunk bytes one snapshot stream had sent and not yet acked
+	// (bounded by the window), and received and not yet staged.
+	SnapshotMaxUnacked, SnapshotMaxBuffered int64
 }
 
 // Transport is one node's endpoint: a gRPC server for what peers send and a
@@ -101,6 +110,8 @@ type Transport struct {
 		framesSent, msgsSent, bytesSent, snapsSent, dropped atomic.Uint64
 		framesRecv, msgsRecv, bytesRecv, snapsRecv          atomic.Uint64
 	}
+	snap    snapStats // snapstream.go
+	limiter limiter   // paces outgoing snapshot chunks (snapshot_rate)
 }
 
 // New returns a Transport. Nothing listens until Serve or ListenAndServe;
@@ -112,6 +123,7 @@ func New(cfg Config) *Transport {
 	t := &Transport{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID)}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.mu.peers = make(map[uint64]*peer)
+	t.snap.progress = make(map[*SnapshotProgress]bool)
 	opts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(rawCodec{}),
 		grpc.MaxRecvMsgSize(grpcMaxMsg),
@@ -180,6 +192,12 @@ func (t *Transport) Stats() Stats {
 		MsgsRecv:      t.stats.msgsRecv.Load(),
 		BytesRecv:     t.stats.bytesRecv.Load(),
 		SnapshotsRecv: t.stats.snapsRecv.Load(),
+
+		SnapshotBytesSent:   t.snap.bytesSent.Load(),
+		SnapshotBytesRecv:   t.snap.bytesRecv.Load(),
+		SnapshotsInFlight:   t.snap.inFlight.Load(),
+		SnapshotMaxUnacked:  t.snap.maxUnacked.Load(),
+		SnapshotMaxBuffered: t.snap.maxBuffered.Load(),
 	}
 }
 
@@ -395,7 +413,7 @@ func (t *Transport) checkIncoming(ctx context.Context) (uint64, error) {
 func (t *Transport) serveRaft(ss grpc.ServerStream) error { return t.serveStream(ss, MaxFrameSize) }
 
 func (t *Transport) serveSnap(ss grpc.ServerStream) error {
-	return t.serveStream(ss, MaxSnapshotFrameSize)
+	return t.serveStream(ss, t.snapFrameLimit())
 }
 
 // serveStream receives frames from one peer's lane until it goes away.

@@ -24,17 +24,19 @@ import (
 //	               1, code, message, detail, hint,   (error; each string as
 //	                  severity, uvarint position      uvarint length + bytes)
 const (
-	serviceName   = "cairn.transport.Transport"
-	methodRaft    = "/" + serviceName + "/Raft"
-	methodSnap    = "/" + serviceName + "/Snapshot"
-	methodCall    = "/" + serviceName + "/Call"
-	frameVersion  = 1
-	replyOK       = 0
-	replyError    = 1
-	mdFrom        = "cairn-from" // sending node id (decimal)
-	mdTo          = "cairn-to"   // node id the sender believes it dialed
-	codecName     = "cairn-raw"
-	maxMethodName = 256
+	serviceName = "cairn.transport.Transport"
+	methodRaft  = "/" + serviceName + "/Raft"
+	methodSnap  = "/" + serviceName + "/Snapshot"
+	methodCall  = "/" + serviceName + "/Call"
+	// methodSnapStream carries one streamed snapshot (snapstream.go).
+	methodSnapStream = "/" + serviceName + "/SnapStream"
+	frameVersion     = 1
+	replyOK          = 0
+	replyError       = 1
+	mdFrom           = "cairn-from" // sending node id (decimal)
+	mdTo             = "cairn-to"   // node id the sender believes it dialed
+	codecName        = "cairn-raw"
+	maxMethodName    = 256
 )
 
 // Frame size limits. Normal frames are cut near frameTarget so one frame
@@ -83,6 +85,7 @@ func (rawCodec) Name() string { return codecName }
 type server interface {
 	serveRaft(stream grpc.ServerStream) error
 	serveSnap(stream grpc.ServerStream) error
+	serveSnapStream(stream grpc.ServerStream) error
 	serveCall(ctx context.Context, req []byte) ([]byte, error)
 }
 
@@ -115,6 +118,12 @@ var serviceDesc = grpc.ServiceDesc{
 			StreamName:    "Snapshot",
 			ClientStreams: true,
 			Handler:       func(srv any, s grpc.ServerStream) error { return srv.(server).serveSnap(s) },
+		},
+		{
+			StreamName:    "SnapStream",
+			ClientStreams: true,
+			ServerStreams: true,
+			Handler:       func(srv any, s grpc.ServerStream) error { return srv.(server).serveSnapStream(s) },
 		},
 	},
 }

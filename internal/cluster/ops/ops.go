@@ -385,7 +385,12 @@ func (e *Executor) replaceSteps(ctx context.Context, o *catalog.Operation, promo
 			}
 			if e.clock.Now().Sub(lastReport) > e.t.ProgressEvery {
 				lastReport = e.clock.Now()
-				if err := e.step(ctx, o, 0.15+0.7*float64(m)/float64(max(target, 1)), "catching up %s: index %d of %d", to, m, target); err != nil {
+				frac, what := float64(m)/float64(max(target, 1)), fmt.Sprintf("index %d of %d", m, target)
+				if sp, ok := snapshotTo(rep, o.To); ok {
+					// A snapshot is streaming: its bytes are the progress.
+					frac, what = float64(sp.Sent)/float64(max(sp.Total, 1)), fmt.Sprintf("snapshot %s of %s", byteSize(sp.Sent), byteSize(sp.Total))
+				}
+				if err := e.step(ctx, o, 0.15+0.7*min(frac, 1), "catching up %s: %s", to, what); err != nil {
 					return err
 				}
 			}

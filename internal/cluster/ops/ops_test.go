@@ -30,6 +30,9 @@ type fakeCluster struct {
 	// failCreate: recording an operation on this group fails.
 	failCreate uint64
 	steps      []string // every step recorded by an operation update, in order
+	// onStatus, if set, runs on every status of a group (with f.mu held)
+	// and a learner added does not catch up by itself: the test moves it.
+	onStatus func(g *rpc.ShardReply)
 }
 
 // stepLog returns the steps operations recorded, in order.
@@ -85,9 +88,14 @@ func (f *fakeCluster) ShardAdmin(_ context.Context, gid uint64, action rpc.Shard
 	f.calls = append(f.calls, fmt.Sprintf("%s %d", action, node))
 	switch action {
 	case rpc.ShardStatus:
+		if f.onStatus != nil {
+			f.onStatus(g)
+		}
 	case rpc.ShardAddLearner:
 		g.Learners = append(g.Learners, node)
-		g.Match[node] = g.Commit // catches up at once
+		if f.onStatus == nil {
+			g.Match[node] = g.Commit // catches up at once
+		}
 	case rpc.ShardPromote:
 		g.Learners = slices.DeleteFunc(g.Learners, func(id uint64) bool { return id == node })
 		g.Voters = append(g.Voters, node)
