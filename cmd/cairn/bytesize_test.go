@@ -1,6 +1,12 @@
 package main
 
-import "testing"
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestParseByteSize(t *testing.T) {
 	for in, want := range map[string]int64{
@@ -24,5 +30,28 @@ func TestParseByteSize(t *testing.T) {
 	}
 	if err := b.Set("1000"); err != nil || v != 1000 || b.String() != "1000" {
 		t.Errorf("Set(1000): %d %q %v", v, b.String(), err)
+	}
+}
+
+// TestStartViewCacheFlag: --view-cache refuses what is not a size and
+// budgets under 64 KiB with a usage error naming the flag.
+func TestStartViewCacheFlag(t *testing.T) {
+	for v, want := range map[string]string{
+		"12 parsecs": `invalid argument "12 parsecs" for "--view-cache"`,
+		"1KiB":       "--view-cache must be at least 64KiB",
+		"0":          "--view-cache must be at least 64KiB",
+	} {
+		cmd := startCmd()
+		cmd.SetArgs([]string{"--view-cache", v, "--data-dir", filepath.Join(t.TempDir(), "d")})
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		err := cmd.Execute()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--view-cache %s: %v, want %q", v, err, want)
+		}
+		var ee *exitErr
+		if strings.HasPrefix(want, "--view-cache must") && (!errors.As(err, &ee) || ee.Code != exitUsage) {
+			t.Errorf("--view-cache %s: %v, want a usage error", v, err)
+		}
 	}
 }
