@@ -168,11 +168,9 @@ func TestViewLargerThanCache(t *testing.T) {
 		if len(est) != len(perG) {
 			t.Fatalf("%s: sketch has %d groups, want %d", what, len(est), len(perG))
 		}
-		if sketches != nil {
-			for g, d := range sketches {
-				if est[g] != d {
-					t.Fatalf("%s: sketch group %d estimates %d, %d before the restart", what, g, est[g], d)
-				}
+		for g, d := range sketches { // nil before the restart
+			if est[g] != d {
+				t.Fatalf("%s: sketch group %d estimates %d, %d before the restart", what, g, est[g], d)
 			}
 		}
 		sketches = est
