@@ -283,6 +283,12 @@ func (s *Store) startSnapshotSend(gid uint64, msg *pb.Message) {
 	streamer, _ := s.cfg.Transport.(SnapshotStreamer)
 	if o == nil || streamer == nil {
 		s.log.Error("raftstore: cannot send snapshot", "group", gid, "to", to, "streaming", streamer != nil)
+		if o != nil {
+			s.snaps.mu.Lock()
+			o.src.close()
+			delete(s.snaps.out, id)
+			s.snaps.mu.Unlock()
+		}
 		s.reportSnapshot(gid, to, false)
 		return
 	}
