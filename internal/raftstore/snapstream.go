@@ -198,6 +198,11 @@ func (src *SnapshotSource) close() {
 // state agree), registers it for the sender and returns the metadata with
 // a token as Data.
 func (s *Store) newSnapshot(gid uint64) (*pb.Snapshot, error) {
+	if s.applying {
+		// Raft asked from ApplyConfChange: the engine does not hold this
+		// iteration's applied state and conf state yet.
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
 	dbSnap := s.db.NewSnapshot()
 	meta, err := snapshotMeta(dbSnap, gid)
 	if err != nil {

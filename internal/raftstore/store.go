@@ -226,10 +226,14 @@ type Store struct {
 	}
 
 	// Loop-owned state.
-	groups  map[uint64]*group
-	held    []*proposal       // proposals waiting for an election in their group to end
-	dirty   map[uint64]*group // groups that may have a Ready
-	scratch []byte
+	groups map[uint64]*group
+	held   []*proposal       // proposals waiting for an election in their group to end
+	dirty  map[uint64]*group // groups that may have a Ready
+	// applying is set while committed entries are applied into a batch
+	// not yet committed: the engine then lags raft's state, so no
+	// snapshot is taken (raft retries on a later heartbeat response).
+	applying bool
+	scratch  []byte
 
 	// statuses is published by the loop after each iteration, so that Status
 	// does not wait for the loop (which may be in an fsync).
