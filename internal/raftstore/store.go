@@ -37,6 +37,12 @@ type Config struct {
 	// MaxLogEntries: a group's log is truncated up to its applied index once
 	// applied - firstIndex exceeds this (default 10000).
 	MaxLogEntries uint64
+	// MaxLogBytes: the log is also truncated once this many bytes of
+	// entries were applied since the last truncation (default 2 MiB), so
+	// that busy groups cut their log while it is still in the memtable:
+	// a range deletion there costs nothing, while flushed entries are
+	// rewritten by compaction until the deletion reaches them.
+	MaxLogBytes int
 	// MaxRetainEntries caps how far a leader holds truncation back for a
 	// lagging follower (default 32768 entries: seconds of heavy ingest).
 	MaxRetainEntries uint64
@@ -197,6 +203,9 @@ type group struct {
 	lead       uint64               // leader as of the last Ready's SoftState
 	isLeader   bool                 // as last reported to the LeaderWatcher
 	leaderTerm uint64               // term of the reported leadership
+	// logBytes counts the bytes of entries applied since the log was
+	// last truncated (MaxLogBytes).
+	logBytes int
 }
 
 // Store is one node's multi-raft engine.
@@ -265,6 +274,9 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.MaxLogEntries == 0 {
 		cfg.MaxLogEntries = 10000
 	}
+	if cfg.MaxLogBytes == 0 {
+		cfg.MaxLogBytes = 2 << 20
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -287,6 +299,9 @@ func Open(cfg Config) (*Store, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       64,
 		Logger:                      pebbleLogger{l: cfg.Logger, store: &self},
+		// Virtual SSTs: Excise drops stream data below the retention
+		// point without rewriting files (writeonce.go).
+		FormatMajorVersion: pebble.FormatVirtualSSTables,
 	}
 	// Columnar batches of numbers compress poorly with snappy and the CPU
 	// is better spent on ingest; a later issue may pick zstd for cold levels.
@@ -419,6 +434,9 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 		}
 	}
 	gs.log, gs.newSnapshot = s.log, s.newSnapshot
+	if f, ok := sm.(SnapshotFlusher); ok {
+		gs.beforeSnapshot = f.FlushBeforeSnapshot
+	}
 	if err := sm.Load(s.db); err != nil {
 		return fmt.Errorf("raftstore: group %d: load state machine: %w", gid, err)
 	}
@@ -544,6 +562,11 @@ func (s *Store) destroyGroupInLoop(gid uint64) error {
 	_ = b.DeleteRange(ds, de, nil)
 	_ = b.Set(tombstoneKey(gid), nil, nil)
 	s.commitSynced(b, fmt.Sprintf("group %d: destroy", gid))
+	// Write-once data is never deleted through a batch (writeonce.go).
+	ss, se := streamSpan(gid)
+	if err := s.db.Excise(context.Background(), pebble.KeyRange{Start: ss, End: se}); err != nil {
+		return fmt.Errorf("group %d: destroy stream data: %w", gid, err)
+	}
 	return nil
 }
 
