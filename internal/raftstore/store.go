@@ -6,6 +6,7 @@
 package raftstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -63,6 +64,11 @@ type Config struct {
 	// replicas committed as leader in one term.
 	OnLeader func(gid, term uint64)
 	Logger   *slog.Logger
+	// MemTableSize and BlockCacheSize size Pebble from the node's memory
+	// budget (internal/memory); 0: 64 MiB memtables and Pebble's default
+	// cache. At most 4 memtables exist at once (MemTableStopWritesThreshold).
+	MemTableSize   uint64
+	BlockCacheSize int64
 	// SnapshotChunkBytes is how many bytes of key/value pairs one chunk
 	// of a streamed snapshot holds (default DefaultSnapshotChunkBytes;
 	// tests make it tiny).
@@ -77,6 +83,9 @@ type TestingKnobs struct {
 	// are applied; every entry in ents is durable at that moment, none of
 	// them (from this Ready) is applied yet.
 	BeforeApply func(gid uint64, ents []*pb.Entry)
+	// DisableQuiescence keeps every group ticking (the behaviour before
+	// quiescence), to measure what quiescing saves.
+	DisableQuiescence bool
 	// OnDiskFailure, if set, is told of a failed synced write instead of
 	// the process exiting; the store's loop then stops (every waiter gets
 	// ErrStopped), which is what a crash looks like to this process.
@@ -206,6 +215,9 @@ type group struct {
 	// logBytes counts the bytes of entries applied since the log was
 	// last truncated (MaxLogBytes).
 	logBytes int
+	quiesced bool     // not ticking (quiesce.go); false iff in q.active
+	qLead    uint64   // quiesced follower: the leader node it watches
+	qPeers   []uint64 // quiesced: the nodes it is registered under in q.watch
 }
 
 // Store is one node's multi-raft engine.
@@ -238,11 +250,15 @@ type Store struct {
 	groups map[uint64]*group
 	held   []*proposal       // proposals waiting for an election in their group to end
 	dirty  map[uint64]*group // groups that may have a Ready
+	q      quiesceState      // quiesce.go
 	// applying is set while committed entries are applied into a batch
 	// not yet committed: the engine then lags raft's state, so no
 	// snapshot is taken (raft retries on a later heartbeat response).
 	applying bool
-	scratch  []byte
+
+	// Counts published by the loop for metrics.
+	nGroups, nQuiesced atomic.Int64
+	scratch            []byte
 
 	// statuses is published by the loop after each iteration, so that Status
 	// does not wait for the loop (which may be in an fsync).
@@ -292,7 +308,7 @@ func Open(cfg Config) (*Store, error) {
 	var self atomic.Pointer[Store] // for pebbleLogger.Fatalf
 	opts := &pebble.Options{
 		FS:           cfg.FS,
-		MemTableSize: 64 << 20,
+		MemTableSize: cmp.Or(cfg.MemTableSize, 64<<20),
 		// Ingest writes every event twice (raft log, then stream shard) at
 		// tens of MB/s; the defaults stall writes too early for that.
 		MemTableStopWritesThreshold: 4,
@@ -302,6 +318,11 @@ func Open(cfg Config) (*Store, error) {
 		// Virtual SSTs: Excise drops stream data below the retention
 		// point without rewriting files (writeonce.go).
 		FormatMajorVersion: pebble.FormatVirtualSSTables,
+	}
+	if cfg.BlockCacheSize > 0 {
+		c := pebble.NewCache(cfg.BlockCacheSize)
+		defer c.Unref() // the DB holds its own reference
+		opts.Cache = c
 	}
 	// Columnar batches of numbers compress poorly with snappy and the CPU
 	// is better spent on ingest; a later issue may pick zstd for cold levels.
@@ -322,6 +343,7 @@ func Open(cfg Config) (*Store, error) {
 		done:   make(chan struct{}),
 		groups: make(map[uint64]*group),
 		dirty:  make(map[uint64]*group),
+		q:      newQuiesceState(),
 
 		statuses: make(map[uint64]GroupStatus),
 	}
@@ -447,6 +469,15 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 	g := &group{id: gid, rn: rn, st: gs, sm: sm, pending: make(map[uint64]*proposal)}
 	s.groups[gid] = g
 	s.dirty[gid] = g
+	s.q.active[gid] = g
+	s.nGroups.Add(1)
+	// Replicas of this group elsewhere may be quiesced under this node's
+	// earlier incarnation as leader: wake them (they then elect as usual).
+	for _, id := range append(gs.conf.GetVoters(), gs.conf.GetLearners()...) {
+		if id != s.cfg.NodeID {
+			s.q.out = append(s.q.out, wakeMsg(gid, s.cfg.NodeID, id))
+		}
+	}
 	s.mu.Lock()
 	s.mu.running[gid] = true
 	s.mu.Unlock()
@@ -545,7 +576,9 @@ func (s *Store) DestroyGroup(gid uint64) error {
 func (s *Store) destroyGroupInLoop(gid uint64) error {
 	if g, ok := s.groups[gid]; ok {
 		s.failGroup(g, fmt.Errorf("group %d: %w", gid, ErrGroupRemoved))
+		s.forgetGroupQuiescence(g)
 		delete(s.groups, gid)
+		s.nGroups.Add(-1)
 		delete(s.dirty, gid)
 	}
 	s.statusMu.Lock()
@@ -681,6 +714,8 @@ func (s *Store) ReadIndex(ctx context.Context, gid uint64) error {
 			r.done <- fmt.Errorf("group %d: %w", gid, ErrNotLeader)
 			return
 		}
+		s.wakeGroup(g, 0)
+		s.dirty[gid] = g
 		g.rn.ReadIndex(r.rctx)
 		g.reads = append(g.reads, r)
 	})
@@ -770,7 +805,7 @@ func (s *Store) Step(gid uint64, msg *pb.Message) error {
 	}
 	var err error
 	ok := s.enqueue(func() {
-		if !s.mu.running[gid] {
+		if !s.mu.running[gid] && gid != pingGroupID {
 			err = fmt.Errorf("group %d: %w", gid, ErrGroupNotFound)
 			return
 		}
@@ -802,6 +837,7 @@ func (s *Store) TransferLeader(gid, to uint64) error {
 			err = fmt.Errorf("group %d: %w", gid, ErrNotLeader)
 			return
 		}
+		s.wakeGroup(g, 0)
 		g.rn.TransferLeader(to)
 		s.dirty[gid] = g
 	}); rerr != nil {
