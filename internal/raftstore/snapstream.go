@@ -523,9 +523,9 @@ func (in *IncomingSnapshot) Release() {
 type decodedChunk struct {
 	last      bool
 	writeOnce bool // inside the group's write-once range (writeonce.go)
-	lo, hi []byte
-	kvs    [][2][]byte
-	size   int
+	lo, hi    []byte
+	kvs       [][2][]byte
+	size      int
 }
 
 // decodeChunk parses and checks a chunk of group gid: [lo, hi) inside the

@@ -216,14 +216,14 @@ type Store struct {
 	epoch uint64
 	seq   atomic.Uint64
 
-	bg    sync.WaitGroup // snapshot senders
+	bg     sync.WaitGroup  // snapshot senders
 	ctx    context.Context // ends with Close: stops snapshot senders
 	cancel context.CancelFunc
 	snaps  snapStore
-	wake  chan struct{}  // cap 1: there is work in mu
-	stopc chan struct{}
-	done  chan struct{} // closed when the loop exited
-	once  sync.Once
+	wake   chan struct{} // cap 1: there is work in mu
+	stopc  chan struct{}
+	done   chan struct{} // closed when the loop exited
+	once   sync.Once
 
 	mu struct {
 		sync.Mutex
