@@ -286,6 +286,7 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	registerRaftGroupGauges(n.metrics.Registry, n.store) // raftgroups.go
 	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
 	n.disks = disk.NewRegistry(n.meta.Catalog)
 	var metaPeers []uint64

@@ -77,6 +77,9 @@ type TestingKnobs struct {
 	// are applied; every entry in ents is durable at that moment, none of
 	// them (from this Ready) is applied yet.
 	BeforeApply func(gid uint64, ents []*pb.Entry)
+	// DisableQuiescence keeps every group ticking (the behaviour before
+	// quiescence), to measure what quiescing saves.
+	DisableQuiescence bool
 	// OnDiskFailure, if set, is told of a failed synced write instead of
 	// the process exiting; the store's loop then stops (every waiter gets
 	// ErrStopped), which is what a crash looks like to this process.
@@ -206,6 +209,9 @@ type group struct {
 	// logBytes counts the bytes of entries applied since the log was
 	// last truncated (MaxLogBytes).
 	logBytes int
+	quiesced bool     // not ticking (quiesce.go); false iff in q.active
+	qLead    uint64   // quiesced follower: the leader node it watches
+	qPeers   []uint64 // quiesced: the nodes it is registered under in q.watch
 }
 
 // Store is one node's multi-raft engine.
@@ -235,10 +241,14 @@ type Store struct {
 	}
 
 	// Loop-owned state.
-	groups  map[uint64]*group
-	held    []*proposal       // proposals waiting for an election in their group to end
-	dirty   map[uint64]*group // groups that may have a Ready
-	scratch []byte
+	groups map[uint64]*group
+	held   []*proposal       // proposals waiting for an election in their group to end
+	dirty  map[uint64]*group // groups that may have a Ready
+	q      quiesceState      // quiesce.go
+
+	// Counts published by the loop for metrics.
+	nGroups, nQuiesced atomic.Int64
+	scratch            []byte
 
 	// statuses is published by the loop after each iteration, so that Status
 	// does not wait for the loop (which may be in an fsync).
@@ -318,6 +328,7 @@ func Open(cfg Config) (*Store, error) {
 		done:   make(chan struct{}),
 		groups: make(map[uint64]*group),
 		dirty:  make(map[uint64]*group),
+		q:      newQuiesceState(),
 
 		statuses: make(map[uint64]GroupStatus),
 	}
@@ -443,6 +454,15 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 	g := &group{id: gid, rn: rn, st: gs, sm: sm, pending: make(map[uint64]*proposal)}
 	s.groups[gid] = g
 	s.dirty[gid] = g
+	s.q.active[gid] = g
+	s.nGroups.Add(1)
+	// Replicas of this group elsewhere may be quiesced under this node's
+	// earlier incarnation as leader: wake them (they then elect as usual).
+	for _, id := range append(gs.conf.GetVoters(), gs.conf.GetLearners()...) {
+		if id != s.cfg.NodeID {
+			s.q.out = append(s.q.out, wakeMsg(gid, s.cfg.NodeID, id))
+		}
+	}
 	s.mu.Lock()
 	s.mu.running[gid] = true
 	s.mu.Unlock()
@@ -541,7 +561,9 @@ func (s *Store) DestroyGroup(gid uint64) error {
 func (s *Store) destroyGroupInLoop(gid uint64) error {
 	if g, ok := s.groups[gid]; ok {
 		s.failGroup(g, fmt.Errorf("group %d: %w", gid, ErrGroupRemoved))
+		s.forgetGroupQuiescence(g)
 		delete(s.groups, gid)
+		s.nGroups.Add(-1)
 		delete(s.dirty, gid)
 	}
 	s.statusMu.Lock()
@@ -677,6 +699,8 @@ func (s *Store) ReadIndex(ctx context.Context, gid uint64) error {
 			r.done <- fmt.Errorf("group %d: %w", gid, ErrNotLeader)
 			return
 		}
+		s.wakeGroup(g, 0)
+		s.dirty[gid] = g
 		g.rn.ReadIndex(r.rctx)
 		g.reads = append(g.reads, r)
 	})
@@ -766,7 +790,7 @@ func (s *Store) Step(gid uint64, msg *pb.Message) error {
 	}
 	var err error
 	ok := s.enqueue(func() {
-		if !s.mu.running[gid] {
+		if !s.mu.running[gid] && gid != pingGroupID {
 			err = fmt.Errorf("group %d: %w", gid, ErrGroupNotFound)
 			return
 		}
@@ -798,6 +822,7 @@ func (s *Store) TransferLeader(gid, to uint64) error {
 			err = fmt.Errorf("group %d: %w", gid, ErrNotLeader)
 			return
 		}
+		s.wakeGroup(g, 0)
 		g.rn.TransferLeader(to)
 		s.dirty[gid] = g
 	}); rerr != nil {
