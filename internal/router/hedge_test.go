@@ -54,7 +54,14 @@ func newFakeShard(t *testing.T, leader uint64) *fakeShard {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	prefix := []byte("d\x00\x00\x00\x00\x00\x00\x00\x07")
-	f := &fakeShard{t: t, db: db, sm: streamsm.New(7, prefix)}
+	// The shard's batches stay in its unflushed tail: this test never
+	// writes a segment out.
+	seg := streamsm.Segments{Prefix: append([]byte("~"), prefix...), DB: db,
+		Ingest:   func(func(add func(k, v []byte) error) error) error { return errors.New("no segment flush in this test") },
+		Excise:   func(start, end []byte) error { return nil },
+		FlushAge: time.Hour, FlushBytes: 1 << 30, FlushBatches: 1 << 20}
+	f := &fakeShard{t: t, db: db, sm: streamsm.New(7, prefix, seg)}
+	t.Cleanup(f.sm.Close) // before the engine closes
 	if err := f.sm.Load(db); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +151,7 @@ func (f *fakeShard) env(h *leaderHints, t timing.Timing) *appendEnv {
 // rows is the number of events in the shard.
 func (f *fakeShard) rows() int {
 	n := 0
-	if _, err := streamsm.Scan(f.db, []byte("d\x00\x00\x00\x00\x00\x00\x00\x07"), 0, 0, func(_ uint64, _ int64, _ streamsm.Targets, b *types.Batch) error {
+	if _, err := f.sm.Scan(0, 0, func(_ uint64, _ int64, _ streamsm.Targets, b *types.Batch) error {
 		n += b.N
 		return nil
 	}); err != nil {
