@@ -57,7 +57,9 @@ func newFakeShard(t *testing.T, leader uint64) *fakeShard {
 	// The shard's batches stay in its unflushed tail: this test never
 	// writes a segment out.
 	seg := streamsm.Segments{Prefix: append([]byte("~"), prefix...), DB: db,
-		Ingest:   func(func(add func(k, v []byte) error) error) error { return errors.New("no segment flush in this test") },
+		Ingest: func(func(add func(k, v []byte) error) error) error {
+			return errors.New("no segment flush in this test")
+		},
 		Excise:   func(start, end []byte) error { return nil },
 		FlushAge: time.Hour, FlushBytes: 1 << 30, FlushBatches: 1 << 20}
 	f := &fakeShard{t: t, db: db, sm: streamsm.New(7, prefix, seg)}
