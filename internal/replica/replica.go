@@ -59,6 +59,15 @@ type Config struct {
 	// point lookups by primary key and scans, each as current as the
 	// table's shards are when it runs.
 	Table func(t *catalog.Table) exec.KeyedSource
+	// MaxDeltaEvents bounds the events a view task folds into one delta
+	// (the node's view-delta memory budget; 0: viewsm's default).
+	MaxDeltaEvents int
+	// BeforeDelta, if set, is called before a view task proposes a delta
+	// and may block (the test knob that stalls view tasks).
+	BeforeDelta func(ctx context.Context) error
+	// ViewCache caches clean view rows for every view shard of the node
+	// (nil: none; rows are then read from the engine).
+	ViewCache *viewsm.Cache
 	// Snapshots lists the snapshots of group gid this node is streaming
 	// (shown in a shard status, so operations report their progress).
 	Snapshots func(gid uint64) []rpc.SnapshotProgress
@@ -79,8 +88,11 @@ type Manager struct {
 	viewOffsets func(ctx context.Context, gid uint64) []uint64
 	metrics     *metrics.Metrics
 	table       func(t *catalog.Table) exec.KeyedSource
+	viewCache   *viewsm.Cache
 	snapshots   func(gid uint64) []rpc.SnapshotProgress
 	ctx         context.Context // ends when the node stops: view tasks stop
+	maxDelta    int             // Config.MaxDeltaEvents
+	beforeDelta func(ctx context.Context) error
 
 	mu struct {
 		sync.Mutex
@@ -91,7 +103,8 @@ type Manager struct {
 // New returns a manager whose view tasks run until ctx ends.
 func New(ctx context.Context, cfg Config) *Manager {
 	m := &Manager{self: cfg.Self, name: cfg.Name, store: cfg.Store, meta: cfg.Meta, log: cfg.Logger, t: cfg.Timing.WithDefaults(),
-		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, snapshots: cfg.Snapshots, ctx: ctx}
+		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, snapshots: cfg.Snapshots, ctx: ctx,
+		maxDelta: cfg.MaxDeltaEvents, beforeDelta: cfg.BeforeDelta, viewCache: cfg.ViewCache}
 	m.mu.groups = map[uint64]*Group{}
 	return m
 }
@@ -204,6 +217,7 @@ func (m *Manager) Reconcile() {
 				default:
 				}
 			})
+			g.View.SetStorage(m.store.DB(), m.viewCache)
 			if err := m.store.StartGroup(gid, g.View, peers); err != nil {
 				m.log.Error("start view shard", "view", v.Name, "shard", i, "group", gid, "err", err)
 				continue
@@ -339,7 +353,13 @@ func (m *Manager) superviseView(ctx context.Context, g *Group, ss []*catalog.Str
 		if err == nil {
 			err = m.runViewTask(ctx, viewsm.TaskConfig{
 				SM: g.View, ViewID: g.Desc.ID, Table: table, CheckpointInterval: g.Desc.CheckpointInterval(), Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, LeftShards: len(s.Groups), Right: right, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
+				MaxEvents: m.maxDelta,
 				Propose: func(ctx context.Context, cmd []byte) (any, error) {
+					if m.beforeDelta != nil {
+						if err := m.beforeDelta(ctx); err != nil {
+							return nil, err
+						}
+					}
 					return m.store.Propose(ctx, g.ID, m.bugs.DropDelta(g.View.Plan(), cmd))
 				},
 				OnSkip: func(offset uint64, err error) {

@@ -58,6 +58,11 @@ type Config struct {
 	// Sched and Disk serve scheduled views (sched.go).
 	Sched SchedOwner
 	Disk  func(ctx context.Context, name string) (objstore.Store, error)
+	// Admit, if set, admits an insert of about bytes bytes into stream
+	// before any of it is appended (the node's memory accountant): it may
+	// wait, or refuse with 53200. release is called once the insert is
+	// acknowledged or failed.
+	Admit func(ctx context.Context, stream string, bytes int64) (release func(), err error)
 }
 
 // Router routes this node's reads and writes.
@@ -77,12 +82,13 @@ type Router struct {
 	sched    SchedOwner
 	disk     func(ctx context.Context, name string) (objstore.Store, error)
 	hints    leaderHints // who leads which group, which nodes answer slowly (append.go)
+	admit    func(ctx context.Context, stream string, bytes int64) (release func(), err error)
 }
 
 // New returns a router whose background reads end with ctx.
 func New(ctx context.Context, cfg Config) *Router {
 	return &Router{self: cfg.Self, name: cfg.Name, meta: cfg.Meta, store: cfg.Store, replicas: cfg.Replicas, tr: cfg.Caller,
-		local: cfg.Local, live: cfg.Live, metrics: cfg.Metrics, t: cfg.Timing.WithDefaults(), ctx: ctx, sched: cfg.Sched, disk: cfg.Disk}
+		local: cfg.Local, live: cfg.Live, metrics: cfg.Metrics, t: cfg.Timing.WithDefaults(), ctx: ctx, sched: cfg.Sched, disk: cfg.Disk, admit: cfg.Admit}
 }
 
 // liveness is node nd's liveness as this node sees it.
@@ -176,6 +182,13 @@ func (rt *Router) InsertTo(ctx context.Context, name string, b *types.Batch, tar
 	res := &InsertResult{Stream: s, Ends: make([]uint64, len(s.Groups)), N: b.N}
 	if b.N == 0 {
 		return res, nil
+	}
+	if rt.admit != nil {
+		release, err := rt.admit(ctx, name, InFlightBytes(b))
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 	}
 	parts := rt.split(s, b)
 	now := time.Now().UnixMicro()
