@@ -355,6 +355,7 @@ func Start(cfg Config) (*Node, error) {
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	n.http.Handle("GET /debug/pebble", http.HandlerFunc(n.servePebble))
 	if cfg.TestFaults {
 		n.http.Handle("POST /debug/faults", faults.Handler(n.faults, cfg.DiskFaults, func(name string) (uint64, bool) {
 			if nd := n.meta.Catalog().Nodes[name]; nd != nil {

@@ -316,6 +316,12 @@ func (s *Store) persistReady(wb *pebble.Batch, w *groupReady) {
 // on top of it.
 func (s *Store) applySnapshot(g *group, rd *raft.Ready) {
 	gid, meta := g.id, rd.Snapshot.GetMetadata()
+	if f, ok := g.sm.(SnapshotFlusher); ok {
+		// Let no write-out of the old tail land after the new range.
+		if err := f.FlushBeforeSnapshot(); err != nil {
+			s.log.Warn("raftstore: write out before installing a snapshot", "group", gid, "err", err)
+		}
+	}
 	// The hard state must not lag the snapshot on disk (commit >= index).
 	hard := g.st.hard
 	if !raft.IsEmptyHardState(rd.HardState) {
@@ -366,6 +372,7 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 			s.applyConfChange(wb, w, e)
 		}
 		g.st.applied, g.st.appliedT = idx, e.GetTerm()
+		g.logBytes += len(e.GetData())
 	}
 	if g.st.applied == before {
 		return
@@ -373,7 +380,8 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 	_ = wb.Set(raftStateKey(gid, suffixApplied), encodeIndexTerm(g.st.applied, g.st.appliedT), nil)
 	s.sweepDropped(g)
 	g.st.trimApplied()
-	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries {
+	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries || g.logBytes > s.cfg.MaxLogBytes || retainerMoved(g) {
+		g.logBytes = 0 // held back or not, try again after as many bytes
 		if idx, term, ok := s.truncationPoint(g); ok && idx > g.st.truncIdx {
 			_ = wb.DeleteRange(logKey(gid, 0), logKey(gid, idx+1), nil)
 			_ = wb.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(idx, term), nil)
@@ -389,21 +397,26 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 // follower further behind gets a snapshot.
 func (s *Store) truncationPoint(g *group) (index, term uint64, ok bool) {
 	index, term = g.st.applied, g.st.appliedT
-	if g.rn.BasicStatus().RaftState != raft.StateLeader {
-		return index, term, true
-	}
-	floor := uint64(0)
-	if index > s.cfg.MaxRetainEntries {
-		floor = index - s.cfg.MaxRetainEntries
-	}
-	self := s.cfg.NodeID
-	for id, pr := range g.rn.Status().Progress {
-		if id != self && pr.Match < index {
-			index = max(pr.Match, floor)
+	if g.rn.BasicStatus().RaftState == raft.StateLeader {
+		floor := uint64(0)
+		if index > s.cfg.MaxRetainEntries {
+			floor = index - s.cfg.MaxRetainEntries
+		}
+		self := s.cfg.NodeID
+		for id, pr := range g.rn.Status().Progress {
+			if id != self && pr.Match < index {
+				index = max(pr.Match, floor)
+			}
 		}
 	}
+	// A state machine whose applied state is partly in memory keeps the
+	// log it would rebuild it from (writeonce.go).
+	index = logRetainFloor(g.sm, index)
 	if index == g.st.applied {
 		return index, term, true
+	}
+	if index <= g.st.truncIdx {
+		return 0, 0, false
 	}
 	t, err := g.st.Term(index)
 	if err != nil {

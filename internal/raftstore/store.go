@@ -37,6 +37,12 @@ type Config struct {
 	// MaxLogEntries: a group's log is truncated up to its applied index once
 	// applied - firstIndex exceeds this (default 10000).
 	MaxLogEntries uint64
+	// MaxLogBytes: the log is also truncated once this many bytes of
+	// entries were applied since the last truncation (default 2 MiB), so
+	// that busy groups cut their log while it is still in the memtable:
+	// a range deletion there costs nothing, while flushed entries are
+	// rewritten by compaction until the deletion reaches them.
+	MaxLogBytes int
 	// MaxRetainEntries caps how far a leader holds truncation back for a
 	// lagging follower (default 32768 entries: seconds of heavy ingest).
 	MaxRetainEntries uint64
@@ -203,6 +209,9 @@ type group struct {
 	quiesced   bool                 // not ticking (quiesce.go); false iff in q.active
 	qLead      uint64               // quiesced follower: the leader node it watches
 	qPeers     []uint64             // quiesced: the nodes it is registered under in q.watch
+	// logBytes counts the bytes of entries applied since the log was
+	// last truncated (MaxLogBytes).
+	logBytes int
 }
 
 // Store is one node's multi-raft engine.
@@ -271,6 +280,9 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.MaxLogEntries == 0 {
 		cfg.MaxLogEntries = 10000
 	}
+	if cfg.MaxLogBytes == 0 {
+		cfg.MaxLogBytes = 2 << 20
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -293,6 +305,9 @@ func Open(cfg Config) (*Store, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       64,
 		Logger:                      pebbleLogger{l: cfg.Logger, store: &self},
+		// Virtual SSTs: Excise drops stream data below the retention
+		// point without rewriting files (writeonce.go).
+		FormatMajorVersion: pebble.FormatVirtualSSTables,
 	}
 	// Columnar batches of numbers compress poorly with snappy and the CPU
 	// is better spent on ingest; a later issue may pick zstd for cold levels.
@@ -426,6 +441,9 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 		}
 	}
 	gs.log, gs.newSnapshot = s.log, s.newSnapshot
+	if f, ok := sm.(SnapshotFlusher); ok {
+		gs.beforeSnapshot = f.FlushBeforeSnapshot
+	}
 	if err := sm.Load(s.db); err != nil {
 		return fmt.Errorf("raftstore: group %d: load state machine: %w", gid, err)
 	}
@@ -562,6 +580,11 @@ func (s *Store) destroyGroupInLoop(gid uint64) error {
 	_ = b.DeleteRange(ds, de, nil)
 	_ = b.Set(tombstoneKey(gid), nil, nil)
 	s.commitSynced(b, fmt.Sprintf("group %d: destroy", gid))
+	// Write-once data is never deleted through a batch (writeonce.go).
+	ss, se := streamSpan(gid)
+	if err := s.db.Excise(context.Background(), pebble.KeyRange{Start: ss, End: se}); err != nil {
+		return fmt.Errorf("group %d: destroy stream data: %w", gid, err)
+	}
 	return nil
 }
 

@@ -518,7 +518,7 @@ func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) 
 					return err
 				}
 			}
-			if _, err := streamsm.Scan(s.rt.store.DB(), raftstore.DataPrefix(gid), g.Stream.First(), 0, each); err != nil {
+			if _, err := g.Stream.Scan(g.Stream.First(), 0, each); err != nil {
 				return err
 			}
 			if err := s.rt.replicas.StillHere(g); err != nil {
@@ -909,7 +909,7 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 	// appears here meanwhile (a replica being added mid-read): reading it
 	// without a barrier cut the read short.
 	if g := s.rt.replicas.Get(gid); g != nil && g.Stream != nil && !s.linearizable && s.rt.replicas.Servable(gid) == nil {
-		return streamsm.Scan(s.rt.store.DB(), raftstore.DataPrefix(gid), from, max, fn)
+		return g.Stream.Scan(from, max, fn)
 	}
 	ctx, cancel := context.WithTimeout(s.rt.ctx, s.rt.t.RemoteScan)
 	defer cancel()
