@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cairndb/cairn/internal/bugs"
+	"github.com/cairndb/cairn/internal/memory"
 	"github.com/cairndb/cairn/internal/node"
 	"github.com/cairndb/cairn/internal/security"
 )
@@ -78,6 +79,9 @@ A flag beats the environment, which beats the file.`,
 				// some memory for less GC work pays on the ingest path.
 				debug.SetGCPercent(400)
 			}
+			// This process is the node's own: the Go GC's memory limit
+			// follows --max-memory (unless GOMEMLIMIT says otherwise).
+			cfg.GoMemoryLimit = os.Getenv("GOMEMLIMIT") == ""
 			n, err := node.Start(cfg)
 			if err != nil {
 				switch {
@@ -106,6 +110,9 @@ A flag beats the environment, which beats the file.`,
 			}
 			cfg.Logger.Info("shutting down", "signal", s.String())
 			signal.Stop(sig)
+			// Leaders move before the node goes: writes to its groups
+			// wait for a transfer, not for an election timeout.
+			n.HandOffLeadership(time.Second)
 			if err := n.Close(); err != nil {
 				return exitWith(exitError, fmt.Errorf("shutdown: %w", err))
 			}
@@ -130,6 +137,7 @@ A flag beats the environment, which beats the file.`,
 	f.StringVar(&tlsMin, "tls-min-version", "1.3", "lowest TLS version accepted: 1.3 or 1.2 (needs --certs-dir)")
 	f.IntVar(&cfg.AuthFailureLimit, "auth-failure-limit", 5, "failed SQL logins from one IP address within a minute after which its further attempts are refused until the minute is over (loopback clients of an insecure node are not limited)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.Var(&sizeFlag{v: &cfg.MaxMemory}, "max-memory", fmt.Sprintf("memory this node keeps to: bytes, a size such as 512MiB or 2GB, or a percentage of the machine's (or cgroup's) memory such as 50%%; at least 64MiB (default %d%% of the machine's memory)", memory.DefaultPercent))
 	f.DurationVar(&cfg.HeartbeatInterval, "raft-heartbeat-interval", 100*time.Millisecond, "Raft heartbeat interval")
 	f.DurationVar(&cfg.ElectionTimeout, "raft-election-timeout", 500*time.Millisecond, "Raft election timeout: how long followers wait for a leader before electing one")
 	f.BoolVar(&cfg.NoSync, "unsafe-no-fsync", false, "skip fsync (loses acknowledged data on power loss; benchmarks only)")
@@ -215,4 +223,28 @@ func portOf(addr string) string {
 		return addr[i+1:]
 	}
 	return addr
+}
+
+// sizeFlag is --max-memory: a size (memory.ParseSize) of at least
+// memory.MinLimit, checked when set, so that a bad value from the
+// flag, the environment or the config file is refused naming its source.
+type sizeFlag struct {
+	v *uint64
+	s string
+}
+
+func (f *sizeFlag) String() string { return f.s }
+func (f *sizeFlag) Type() string   { return "size" }
+
+func (f *sizeFlag) Set(s string) error {
+	total, _ := memory.Machine()
+	v, err := memory.ParseSize(s, total)
+	if err != nil {
+		return err
+	}
+	if v < memory.MinLimit {
+		return fmt.Errorf("%s (%s) is below the minimum of %s", s, memory.Format(v), memory.Format(memory.MinLimit))
+	}
+	*f.v, f.s = v, s
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/cairndb/cairn/internal/cluster/member"
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/placement"
+	"github.com/cairndb/cairn/internal/memory"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/raftstore"
 	"github.com/cairndb/cairn/internal/rpc"
@@ -67,6 +68,11 @@ func (n *Node) HandleRPC(ctx context.Context, method string, req []byte) ([]byte
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(n.ctx, cancel)()
+	if method == rpc.Append {
+		// Another node's append is held here until it commits (memory.go).
+		n.mem.Reserve(memory.Ingest, int64(len(req)))
+		defer n.mem.Release(memory.Ingest, int64(len(req)))
+	}
 	if out, ok, err := n.replicas.HandleData(ctx, method, req); ok {
 		return out, err
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/cairndb/cairn/internal/disk"
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
+	"github.com/cairndb/cairn/internal/memory"
 	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/node/datadir"
 	"github.com/cairndb/cairn/internal/node/faults"
@@ -108,6 +109,14 @@ type Config struct {
 	// minute make further attempts from it wait (0: 5). Loopback clients
 	// of an insecure node, which are trusted, are not limited.
 	AuthFailureLimit int
+	// MaxMemory is the memory this node keeps to (--max-memory, bytes;
+	// 0: MaxMemoryDefault). memory.go sizes Pebble and the budgets from
+	// it and admits ingest under it.
+	MaxMemory uint64
+	// GoMemoryLimit lets the node set the Go GC's memory limit
+	// (debug.SetMemoryLimit) from MaxMemory: cmd/cairn sets it, since the
+	// limit is process-wide; an in-process test cluster does not.
+	GoMemoryLimit bool
 }
 
 // ticks converts a duration to raft ticks of tick.
@@ -161,6 +170,10 @@ type Node struct {
 	// schedWake is sched once built: poke (called from the meta group's
 	// apply loop, which starts first) reads it.
 	schedWake atomic.Pointer[sched.Runner]
+
+	mem        *memory.Accountant // budgets and ingest admission (memory.go)
+	memMetrics *metrics.Memory
+	stall      viewStall // test knob: POST /debug/views stalls view tasks
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -189,6 +202,9 @@ func Start(cfg Config) (*Node, error) {
 		n.timing.RaftElection = cfg.ElectionTimeout
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	if err := n.newMemory(); err != nil {
+		return nil, err
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -282,11 +298,14 @@ func Start(cfg Config) (*Node, error) {
 		OnCommit:         func(d time.Duration) { n.metrics.Committed("all", d) },
 		OnPropose:        func() { n.metrics.Proposed("all") },
 		SyncFault:        cfg.DiskFaults.Hook(),
+		MemTableSize:     n.mem.Budgets().MemTable,
+		BlockCacheSize:   int64(n.mem.Budgets().BlockCache),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	registerRaftGroupGauges(n.metrics.Registry, n.store) // raftgroups.go
+	n.startMemory()
 	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
 	n.disks = disk.NewRegistry(n.meta.Catalog)
 	var metaPeers []uint64
@@ -307,10 +326,11 @@ func Start(cfg Config) (*Node, error) {
 		Snapshots:   n.snapshotsOf,
 		// Enrichment views look their table up linearizably: each event
 		// joins the rows acknowledged before its lookup.
-		Table: func(t *catalog.Table) exec.KeyedSource { return n.router.TableSource(t, true) }})
+		Table:          func(t *catalog.Table) exec.KeyedSource { return n.router.TableSource(t, true) },
+		MaxDeltaEvents: n.mem.Budgets().ViewDeltaEvents(), BeforeDelta: n.stall.wait})
 	n.router = router.New(n.ctx, router.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Store: n.store, Replicas: n.replicas,
 		Caller: n.tr, Local: n.HandleRPC, Live: n.liveSnapshot, Metrics: n.metrics, Timing: n.timing,
-		Sched: schedOwner{n}, Disk: n.diskOf})
+		Sched: schedOwner{n}, Disk: n.diskOf, Admit: n.admitIngest})
 	n.newSched()
 	n.ops = ops.New(n.ctx, ops.Config{Cluster: opsCluster{Parts: ops.Parts{Meta: n.member, Shards: n.router}, n: n}, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, Started: n.live.Started()})
 	n.audit = newAuditor(func(ctx context.Context, c catalog.Command) error {
@@ -363,6 +383,7 @@ func Start(cfg Config) (*Node, error) {
 			}
 			return 0, false
 		}, n.log))
+		n.http.Handle("POST /debug/views", http.HandlerFunc(n.stall.serve)) // memory.go
 	}
 	go func() { _ = n.pg.Serve(n.pgLn) }()
 	go func() { _ = n.http.Serve(n.httpLn) }()

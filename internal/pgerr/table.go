@@ -790,7 +790,19 @@ var (
 	ScheduleEvery        = def("schedule_every", InvalidParameterValue, "EVERY %q is not an interval of at least 10 seconds", "Write it like '1 hour' or '15 minutes'.")
 )
 
+// issue 14: memory (--max-memory, ingest backpressure)
+var (
+	IngestMemoryShort = def("ingest_memory_short", OutOfMemory, "ingest is paused: node %q is using %s of its %s memory limit", "Retry in a moment, or slow the writers down (the refused rows were not applied).%s Raise --max-memory if the machine has room; cairn_memory_bytes on /metrics shows where the memory goes.")
+	IngestBacklog     = def("ingest_backlog", OutOfMemory, "ingest is paused: a view of this stream is %d events behind, folding them may need %s, and node %q already uses %s of its %s memory limit", "Retry in a moment, or slow the writers down (the refused rows were not applied); ingest resumes as the view catches up.%s")
+	IngestBudgetFull  = def("ingest_budget_full", OutOfMemory, "ingest is paused: node %q has %s of appends in flight, the most its ingest budget of %s allows, and none finished within %s", "The disk or the replicas are not keeping up: retry in a moment, or slow the writers down (the refused rows were not applied).%s")
+)
+
 // issue 14: snap (streamed snapshots)
 var (
 	SnapshotRateRange = def("snapshot_rate_range", InvalidParameterValue, "snapshot_rate must be 0 (unlimited) or a rate between 1MB and 1TB per second, got %q", "Write it like '64MB', '512MB' or '1GB' (units kB, MB, GB, TB are 1024-based); 0 turns the limit off.")
+)
+
+// issue 14: avail (write availability: hedged appends)
+var (
+	AppendNoAnswer = def("append_no_answer", SerializationFailure, "no replica of shard group %d answered for %s: this node may be cut off from the cluster; the write may or may not have been applied", "Read the rows back before retrying, through another node.")
 )

@@ -6,6 +6,7 @@
 package raftstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -63,6 +64,11 @@ type Config struct {
 	// replicas committed as leader in one term.
 	OnLeader func(gid, term uint64)
 	Logger   *slog.Logger
+	// MemTableSize and BlockCacheSize size Pebble from the node's memory
+	// budget (internal/memory); 0: 64 MiB memtables and Pebble's default
+	// cache. At most 4 memtables exist at once (MemTableStopWritesThreshold).
+	MemTableSize   uint64
+	BlockCacheSize int64
 	// SnapshotChunkBytes is how many bytes of key/value pairs one chunk
 	// of a streamed snapshot holds (default DefaultSnapshotChunkBytes;
 	// tests make it tiny).
@@ -206,12 +212,12 @@ type group struct {
 	lead       uint64               // leader as of the last Ready's SoftState
 	isLeader   bool                 // as last reported to the LeaderWatcher
 	leaderTerm uint64               // term of the reported leadership
-	quiesced   bool                 // not ticking (quiesce.go); false iff in q.active
-	qLead      uint64               // quiesced follower: the leader node it watches
-	qPeers     []uint64             // quiesced: the nodes it is registered under in q.watch
 	// logBytes counts the bytes of entries applied since the log was
 	// last truncated (MaxLogBytes).
 	logBytes int
+	quiesced bool     // not ticking (quiesce.go); false iff in q.active
+	qLead    uint64   // quiesced follower: the leader node it watches
+	qPeers   []uint64 // quiesced: the nodes it is registered under in q.watch
 }
 
 // Store is one node's multi-raft engine.
@@ -298,7 +304,7 @@ func Open(cfg Config) (*Store, error) {
 	var self atomic.Pointer[Store] // for pebbleLogger.Fatalf
 	opts := &pebble.Options{
 		FS:           cfg.FS,
-		MemTableSize: 64 << 20,
+		MemTableSize: cmp.Or(cfg.MemTableSize, 64<<20),
 		// Ingest writes every event twice (raft log, then stream shard) at
 		// tens of MB/s; the defaults stall writes too early for that.
 		MemTableStopWritesThreshold: 4,
@@ -308,6 +314,11 @@ func Open(cfg Config) (*Store, error) {
 		// Virtual SSTs: Excise drops stream data below the retention
 		// point without rewriting files (writeonce.go).
 		FormatMajorVersion: pebble.FormatVirtualSSTables,
+	}
+	if cfg.BlockCacheSize > 0 {
+		c := pebble.NewCache(cfg.BlockCacheSize)
+		defer c.Unref() // the DB holds its own reference
+		opts.Cache = c
 	}
 	// Columnar batches of numbers compress poorly with snappy and the CPU
 	// is better spent on ingest; a later issue may pick zstd for cold levels.

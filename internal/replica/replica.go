@@ -59,6 +59,12 @@ type Config struct {
 	// point lookups by primary key and scans, each as current as the
 	// table's shards are when it runs.
 	Table func(t *catalog.Table) exec.KeyedSource
+	// MaxDeltaEvents bounds the events a view task folds into one delta
+	// (the node's view-delta memory budget; 0: viewsm's default).
+	MaxDeltaEvents int
+	// BeforeDelta, if set, is called before a view task proposes a delta
+	// and may block (the test knob that stalls view tasks).
+	BeforeDelta func(ctx context.Context) error
 	// Snapshots lists the snapshots of group gid this node is streaming
 	// (shown in a shard status, so operations report their progress).
 	Snapshots func(gid uint64) []rpc.SnapshotProgress
@@ -81,6 +87,8 @@ type Manager struct {
 	table       func(t *catalog.Table) exec.KeyedSource
 	snapshots   func(gid uint64) []rpc.SnapshotProgress
 	ctx         context.Context // ends when the node stops: view tasks stop
+	maxDelta    int             // Config.MaxDeltaEvents
+	beforeDelta func(ctx context.Context) error
 
 	mu struct {
 		sync.Mutex
@@ -91,7 +99,8 @@ type Manager struct {
 // New returns a manager whose view tasks run until ctx ends.
 func New(ctx context.Context, cfg Config) *Manager {
 	m := &Manager{self: cfg.Self, name: cfg.Name, store: cfg.Store, meta: cfg.Meta, log: cfg.Logger, t: cfg.Timing.WithDefaults(),
-		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, snapshots: cfg.Snapshots, ctx: ctx}
+		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, snapshots: cfg.Snapshots, ctx: ctx,
+		maxDelta: cfg.MaxDeltaEvents, beforeDelta: cfg.BeforeDelta}
 	m.mu.groups = map[uint64]*Group{}
 	return m
 }
@@ -339,7 +348,13 @@ func (m *Manager) superviseView(ctx context.Context, g *Group, ss []*catalog.Str
 		if err == nil {
 			err = m.runViewTask(ctx, viewsm.TaskConfig{
 				SM: g.View, ViewID: g.Desc.ID, Table: table, CheckpointInterval: g.Desc.CheckpointInterval(), Shard: g.Ref.Shard, NumShards: len(g.Desc.Groups), Src: src, LeftShards: len(s.Groups), Right: right, MaxPause: m.t.ViewMaxPause, PausePerKey: m.t.ViewPausePerKey,
+				MaxEvents: m.maxDelta,
 				Propose: func(ctx context.Context, cmd []byte) (any, error) {
+					if m.beforeDelta != nil {
+						if err := m.beforeDelta(ctx); err != nil {
+							return nil, err
+						}
+					}
 					return m.store.Propose(ctx, g.ID, m.bugs.DropDelta(g.View.Plan(), cmd))
 				},
 				OnSkip: func(offset uint64, err error) {

@@ -1,7 +1,8 @@
 // Package router finds where data lives and goes there: it splits an
 // insert by the shard hash and appends each part at its shard's leader
-// (retrying across leader changes, with a batch id so a retry is applied
-// once), reads streams and views from a local replica or a remote one
+// (retrying across leader changes and hedging to the next likely leader
+// when one does not answer, with a batch id so every copy is applied
+// once: append.go), reads streams and views from a local replica or a remote one
 // under the session's read policy (ReadIndex for read_from = leader,
 // skip_unavailable), and calls shard-admin and status RPCs on other nodes.
 // Every routing decision reads the catalog the meta group applied.
@@ -57,6 +58,11 @@ type Config struct {
 	// Sched and Disk serve scheduled views (sched.go).
 	Sched SchedOwner
 	Disk  func(ctx context.Context, name string) (objstore.Store, error)
+	// Admit, if set, admits an insert of about bytes bytes into stream
+	// before any of it is appended (the node's memory accountant): it may
+	// wait, or refuse with 53200. release is called once the insert is
+	// acknowledged or failed.
+	Admit func(ctx context.Context, stream string, bytes int64) (release func(), err error)
 }
 
 // Router routes this node's reads and writes.
@@ -75,12 +81,14 @@ type Router struct {
 	rr       atomic.Uint64   // round-robin choice of shard and replica
 	sched    SchedOwner
 	disk     func(ctx context.Context, name string) (objstore.Store, error)
+	hints    leaderHints // who leads which group, which nodes answer slowly (append.go)
+	admit    func(ctx context.Context, stream string, bytes int64) (release func(), err error)
 }
 
 // New returns a router whose background reads end with ctx.
 func New(ctx context.Context, cfg Config) *Router {
 	return &Router{self: cfg.Self, name: cfg.Name, meta: cfg.Meta, store: cfg.Store, replicas: cfg.Replicas, tr: cfg.Caller,
-		local: cfg.Local, live: cfg.Live, metrics: cfg.Metrics, t: cfg.Timing.WithDefaults(), ctx: ctx, sched: cfg.Sched, disk: cfg.Disk}
+		local: cfg.Local, live: cfg.Live, metrics: cfg.Metrics, t: cfg.Timing.WithDefaults(), ctx: ctx, sched: cfg.Sched, disk: cfg.Disk, admit: cfg.Admit}
 }
 
 // liveness is node nd's liveness as this node sees it.
@@ -175,6 +183,13 @@ func (rt *Router) InsertTo(ctx context.Context, name string, b *types.Batch, tar
 	if b.N == 0 {
 		return res, nil
 	}
+	if rt.admit != nil {
+		release, err := rt.admit(ctx, name, InFlightBytes(b))
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	parts := rt.split(s, b)
 	now := time.Now().UnixMicro()
 	if len(parts) == 1 {
@@ -242,7 +257,7 @@ func (rt *Router) split(s *catalog.Stream, b *types.Batch) map[int]*types.Batch 
 	}
 	ki := s.ShardKeyIndex()
 	if ki < 0 {
-		return map[int]*types.Batch{int(rt.rr.Add(1) % uint64(len(s.Groups))): b}
+		return map[int]*types.Batch{rt.nextShard(s.Groups): b}
 	}
 	parts := map[int]*types.Batch{}
 	ts := b.Types()
@@ -272,52 +287,6 @@ func (rt *Router) appendShard(ctx context.Context, gid uint64, b *types.Batch, i
 	return rt.proposeShard(ctx, gid, cmd)
 }
 
-// proposeShard proposes cmd (which carries an id its state machine
-// dedupes by) to shard gid through its leader, retrying across leader
-// changes and unreachable nodes; it returns the reply's End.
-func (rt *Router) proposeShard(ctx context.Context, gid uint64, cmd []byte) (uint64, error) {
-	per := attemptTimeout(rt.t.AppendAttempt, len(cmd))
-	deadline := time.Now().Add(rt.t.AppendDeadline + 2*(per-rt.t.AppendAttempt))
-	var hint uint64
-	var lastErr error
-	// timedOut: some attempt gave up waiting after the command was sent,
-	// so it may still commit; the outcome is then unknown, not a failure.
-	timedOut := false
-	for attempt := 0; ; attempt++ {
-		end, leader, err := rt.tryAppend(ctx, gid, cmd, hint, attempt, per)
-		if err == nil {
-			return end, nil
-		}
-		lastErr, hint = err, leader
-		// An attempt that timed out while the statement still has time (a
-		// node paused or cut off) is retried elsewhere with the same batch
-		// id: if the first attempt lands after all, the id dedupes it.
-		attemptTimedOut := ctx.Err() == nil && pgerr.KindOf(err) == errkind.Cancelled
-		timedOut = timedOut || attemptTimedOut
-		if (!retryableAppend(err) && !attemptTimedOut) || time.Now().After(deadline) || ctx.Err() != nil {
-			if ctx.Err() != nil {
-				return 0, replica.StoreErr(ctx.Err())
-			}
-			if timedOut {
-				return 0, pgerr.AppendOutcomeUnknown.New(gid).
-					WithDetail("Last attempt: %v", lastErr)
-			}
-			if retryableAppend(err) {
-				return 0, pgerr.NoLeaderToAppend.New(gid).
-					WithDetail("Last attempt: %v", lastErr)
-			}
-			return 0, replica.StoreErr(lastErr)
-		}
-		if hint == 0 {
-			select {
-			case <-ctx.Done():
-				return 0, replica.StoreErr(ctx.Err())
-			case <-time.After(time.Duration(min(attempt+1, 10)) * rt.t.AppendBackoff):
-			}
-		}
-	}
-}
-
 // attemptTimeout is how long one append attempt of an n-byte command
 // waits: base, plus a second per 2 MiB, so that a large write on a busy
 // disk is not given up (and proposed again) while it is still committing.
@@ -339,57 +308,6 @@ func retryableAppend(err error) bool {
 }
 
 var errNotLeaderHere = errors.New("not the leader of the shard")
-
-// tryAppend makes one attempt: locally when this node leads the shard,
-// else at the hinted or believed leader, else at some replica. leader is
-// a hint for the next attempt.
-func (rt *Router) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint64, attempt int, per time.Duration) (end, leader uint64, err error) {
-	target := hint
-	if st, ok := rt.store.Status(gid); ok {
-		if st.IsLeader {
-			// Bounded too: a leader cut off from its quorum keeps its
-			// proposal pending until it hears from a new leader.
-			actx, cancel := context.WithTimeout(ctx, 2*per)
-			defer cancel()
-			rep, err := rt.replicas.AppendLocal(actx, gid, cmd)
-			if err != nil {
-				return 0, 0, err
-			}
-			if rep.NotHim {
-				return 0, rep.Leader, errNotLeaderHere
-			}
-			return rep.End, 0, nil
-		}
-		if target == 0 && st.Leader != 0 && st.Leader != rt.self {
-			target = st.Leader
-		}
-	}
-	if target == 0 || target == rt.self {
-		nodes := rt.replicasOf(gid)
-		if len(nodes) == 0 {
-			return 0, 0, pgerr.NoReplicas.New(gid)
-		}
-		target = nodes[attempt%len(nodes)]
-		if target == rt.self {
-			return 0, 0, errNotLeaderHere // our replica has no leader yet
-		}
-	}
-	body := rpc.EncodeAppend(gid, cmd)
-	cctx, cancel := context.WithTimeout(ctx, per)
-	defer cancel()
-	out, err := rt.tr.Call(cctx, target, rpc.Append, body)
-	if err != nil {
-		return 0, 0, err
-	}
-	var rep rpc.AppendReply
-	if err := json.Unmarshal(out, &rep); err != nil {
-		return 0, 0, err
-	}
-	if rep.NotHim {
-		return 0, rep.Leader, errNotLeaderHere
-	}
-	return rep.End, 0, nil
-}
 
 // waitViews blocks until every view over the stream has folded the
 // events up to ends (stream_insert_level = sync_commit).

@@ -190,7 +190,8 @@ func statusFor(code string) int {
 	case pgerr.ProgramLimitExceeded:
 		return http.StatusRequestEntityTooLarge
 	case pgerr.CannotConnectNow, pgerr.AdminShutdown, pgerr.ConnectionFailure,
-		pgerr.TooManyConnections, pgerr.SerializationFailure, pgerr.QueryCanceled:
+		pgerr.TooManyConnections, pgerr.SerializationFailure, pgerr.QueryCanceled,
+		pgerr.OutOfMemory: // ingest paused for memory (internal/memory)
 		return http.StatusServiceUnavailable // retryable
 	}
 	switch code[:2] {
