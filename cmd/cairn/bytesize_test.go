@@ -39,7 +39,7 @@ func TestStartViewCacheFlag(t *testing.T) {
 	for v, want := range map[string]string{
 		"12 parsecs": `invalid argument "12 parsecs" for "--view-cache"`,
 		"1KiB":       "--view-cache must be at least 64KiB",
-		"0":          "--view-cache must be at least 64KiB",
+		"-1":         `invalid argument "-1" for "--view-cache"`,
 	} {
 		cmd := startCmd()
 		cmd.SetArgs([]string{"--view-cache", v, "--data-dir", filepath.Join(t.TempDir(), "d")})
