@@ -175,7 +175,7 @@ func TestViewLargerThanCache(t *testing.T) {
 		}
 		sketches = est
 		// A device looked up again is answered from the cache.
-		before := scrapeMetrics(t, p)
+		before := scrapeViewCache(t, p)
 		for range 3 {
 			var n int64
 			if err := c.QueryRow(ctx, `SELECT n FROM per_device WHERE device_id = 42`).Scan(&n); err != nil || n != perDevice[42].n {
@@ -183,7 +183,7 @@ func TestViewLargerThanCache(t *testing.T) {
 			}
 		}
 		// The cache kept to its budget, and rows came from disk.
-		m := scrapeMetrics(t, p)
+		m := scrapeViewCache(t, p)
 		if m["cairn_view_cache_bytes"] > 64<<10 || m["cairn_view_cache_misses_total"] == 0 ||
 			m["cairn_view_cache_hits_total"] < before["cairn_view_cache_hits_total"]+2 {
 			t.Fatalf("%s: view cache metrics %v (before the repeated lookups %v)", what, m, before)
@@ -199,8 +199,8 @@ func TestViewLargerThanCache(t *testing.T) {
 	check("after restart")
 }
 
-// scrapeMetrics returns the node's cairn_view_cache_* values.
-func scrapeMetrics(t *testing.T, p *testutil.Proc) map[string]float64 {
+// scrapeViewCache returns the node's cairn_view_cache_* values.
+func scrapeViewCache(t *testing.T, p *testutil.Proc) map[string]float64 {
 	t.Helper()
 	hc, err := p.HTTPClient(10 * time.Second)
 	if err != nil {
