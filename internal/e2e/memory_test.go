@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,34 +45,6 @@ func TestMaxMemoryBadValues(t *testing.T) {
 			t.Errorf("%v %v: exit %d, want 2 and %q in:\n%s", tc.env, tc.args, code, tc.want, out)
 		}
 	}
-}
-
-// scrapeMetrics reads the node's /metrics into name{labels} -> value.
-func scrapeMetrics(t *testing.T, p *Proc) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + p.HTTP + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out
 }
 
 func postViews(t *testing.T, p *Proc, body string) {

@@ -175,7 +175,7 @@ func TestViewLargerThanCache(t *testing.T) {
 		}
 		sketches = est
 		// A device looked up again is answered from the cache.
-		before := scrapeViewCache(t, p)
+		before := scrapeMetrics(t, p)
 		for range 3 {
 			var n int64
 			if err := c.QueryRow(ctx, `SELECT n FROM per_device WHERE device_id = 42`).Scan(&n); err != nil || n != perDevice[42].n {
@@ -183,7 +183,7 @@ func TestViewLargerThanCache(t *testing.T) {
 			}
 		}
 		// The cache kept to its budget, and rows came from disk.
-		m := scrapeViewCache(t, p)
+		m := scrapeMetrics(t, p)
 		if m["cairn_view_cache_bytes"] > 64<<10 || m["cairn_view_cache_misses_total"] == 0 ||
 			m["cairn_view_cache_hits_total"] < before["cairn_view_cache_hits_total"]+2 {
 			t.Fatalf("%s: view cache metrics %v (before the repeated lookups %v)", what, m, before)
@@ -199,8 +199,9 @@ func TestViewLargerThanCache(t *testing.T) {
 	check("after restart")
 }
 
-// scrapeViewCache returns the node's cairn_view_cache_* values.
-func scrapeViewCache(t *testing.T, p *testutil.Proc) map[string]float64 {
+// scrapeMetrics returns every sample on the node's /metrics, keyed by
+// name and labels as written there.
+func scrapeMetrics(t *testing.T, p *testutil.Proc) map[string]float64 {
 	t.Helper()
 	hc, err := p.HTTPClient(10 * time.Second)
 	if err != nil {
@@ -216,19 +217,16 @@ func scrapeViewCache(t *testing.T, p *testutil.Proc) map[string]float64 {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "cairn_view_cache_") {
+		if strings.HasPrefix(line, "#") {
 			continue
 		}
-		f := strings.Fields(line)
-		if len(f) == 2 {
-			v, err := strconv.ParseFloat(f[1], 64)
-			if err == nil {
-				out[f[0]] = v
-			}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
 		}
-	}
-	if len(out) != 3 {
-		t.Fatalf("view cache metrics missing: %v", out)
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
 	}
 	return out
 }
