@@ -116,6 +116,7 @@ Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
 	f.DurationVar(&cfg.Rate, "rate", 10*time.Second, "mean time between fault starts")
 	f.IntVar(&cfg.Clients, "clients", 4, "concurrent writers")
 	f.IntVar(&cfg.BatchSize, "batch", 100, "events per INSERT")
+	f.StringVar(&cfg.Gateways, "gateways", chaos.GatewaysLeastBusy, "how a writer picks the node of its next batch: least-busy (fewest statements in flight, like a least-request load balancer) or round-robin (every node in turn)")
 	f.StringVar(&cfg.Out, "out", "", "directory for the report, history and node logs (default: a new temp dir, printed)")
 	f.BoolVar(&jsonOut, "json", false, "print report.json on stdout (the summary goes to stderr)")
 	f.BoolVar(&cfg.Scheduled, "scheduled", false, "add the elastic tier to the workload: versitygw, a disk, compute nodes and a scheduled view (implied by the compute and objstore faults)")

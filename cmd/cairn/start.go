@@ -110,6 +110,9 @@ A flag beats the environment, which beats the file.`,
 			}
 			cfg.Logger.Info("shutting down", "signal", s.String())
 			signal.Stop(sig)
+			// Leaders move before the node goes: writes to its groups
+			// wait for a transfer, not for an election timeout.
+			n.HandOffLeadership(time.Second)
 			if err := n.Close(); err != nil {
 				return exitWith(exitError, fmt.Errorf("shutdown: %w", err))
 			}

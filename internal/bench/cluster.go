@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -62,7 +63,42 @@ func LocalCluster(n int, noSync, secure bool) func(ctx context.Context) (string,
 		if err != nil {
 			return "", nil, err
 		}
-		return c.nodes[0].URL(), c.Stop, nil
+		return c.nodes[0].URL(), func() { c.printPebble(); c.Stop() }, nil
+	}
+}
+
+// printPebble prints each node's engine write figures (GET /debug/pebble)
+// to stderr: how many bytes compaction rewrote against what came in.
+func (c *localCluster) printPebble() {
+	for _, n := range c.nodes {
+		if !n.Running() {
+			continue
+		}
+		hc, err := n.HTTPClient(5 * time.Second)
+		if err != nil {
+			continue
+		}
+		resp, err := hc.Get(n.HTTPBase() + "/debug/pebble")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pebble %s: %v\n", n.Name, err)
+			continue
+		}
+		var st struct {
+			WAL       uint64  `json:"wal_bytes"`
+			Flushed   uint64  `json:"flushed_bytes"`
+			Compacted uint64  `json:"compacted_bytes"`
+			Ingested  uint64  `json:"ingested_bytes"`
+			WriteAmp  float64 `json:"write_amp"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pebble %s: %v\n", n.Name, err)
+			continue
+		}
+		mb := func(b uint64) float64 { return float64(b) / 1e6 }
+		fmt.Fprintf(os.Stderr, "pebble %-4s WAL %.1f MB, flushed %.1f MB, compacted %.1f MB, ingested %.1f MB, write amp %.2f\n",
+			n.Name, mb(st.WAL), mb(st.Flushed), mb(st.Compacted), mb(st.Ingested), st.WriteAmp)
 	}
 }
 

@@ -261,22 +261,30 @@ type Second struct {
 // acknowledgement of the first batch started after it.
 type FaultOutage struct {
 	Seq       int     `json:"seq"`
+	Kind      string  `json:"kind"`
 	Label     string  `json:"label"`
 	StartS    float64 `json:"start_s"`
 	OutageMs  float64 `json:"outage_ms"`
 	Recovered bool    `json:"recovered"` // false: no batch started after it was acknowledged before the workload stopped
+	// Overlapped: another fault was in force during this one's outage
+	// (from its start to the end of the outage), so the outage may be
+	// theirs together (two nodes of one group down is no quorum).
+	Overlapped bool `json:"overlapped,omitempty"`
 }
 
 // Availability is reported, not judged.
 type Availability struct {
-	Seconds      []Second      `json:"seconds"`
-	Outages      []FaultOutage `json:"outages"`
-	LongestGapMs float64       `json:"longest_gap_ms"` // longest time without any acknowledgement
-	LongestGapAt float64       `json:"longest_gap_at_s"`
-	AckedEvents  int64         `json:"acked_events"`
-	FailedEvents int64         `json:"failed_events"` // in failed batches: may or may not be in
-	AckedBatches int           `json:"acked_batches"`
-	FailedTries  int           `json:"failed_tries"`
+	Seconds []Second      `json:"seconds"`
+	Outages []FaultOutage `json:"outages"`
+	// OutageDist is the distribution of Outages: all faults first, then
+	// those no other fault overlapped, then one row per fault kind.
+	OutageDist   []OutageDist `json:"outage_distribution"`
+	LongestGapMs float64      `json:"longest_gap_ms"` // longest time without any acknowledgement
+	LongestGapAt float64      `json:"longest_gap_at_s"`
+	AckedEvents  int64        `json:"acked_events"`
+	FailedEvents int64        `json:"failed_events"` // in failed batches: may or may not be in
+	AckedBatches int          `json:"acked_batches"`
+	FailedTries  int          `json:"failed_tries"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -332,7 +340,7 @@ func ComputeAvailability(h *History) Availability {
 		if f.Skipped || f.Unsupported {
 			continue
 		}
-		o := FaultOutage{Seq: f.Seq, Label: f.Label(), StartS: f.Start.Sub(h.Begin).Seconds()}
+		o := FaultOutage{Seq: f.Seq, Kind: f.Kind, Label: f.Label(), StartS: f.Start.Sub(h.Begin).Seconds()}
 		var first time.Time
 		for _, b := range h.Batches {
 			if b.OK && !b.Start.Before(f.Start) && (first.IsZero() || b.End.Before(first)) {
@@ -344,9 +352,73 @@ func ComputeAvailability(h *History) Availability {
 		} else {
 			o.OutageMs, o.Recovered = ms(first.Sub(f.Start)), true
 		}
+		outEnd := f.Start.Add(time.Duration(o.OutageMs * float64(time.Millisecond)))
+		for _, g := range h.Faults {
+			if g.Seq != f.Seq && !g.Skipped && !g.Unsupported && g.Start.Before(outEnd) && !g.End.Before(f.Start) {
+				o.Overlapped = true
+			}
+		}
 		a.Outages = append(a.Outages, o)
 	}
+	a.OutageDist = OutageDistribution(a.Outages)
 	return a
+}
+
+// OutageDist summarizes the write outages of a set of faults (nearest-rank
+// percentiles; an outage not recovered counts with its length up to the
+// end of the workload).
+type OutageDist struct {
+	Kind         string  `json:"kind"` // "all" or a fault kind
+	N            int     `json:"n"`
+	P50Ms        float64 `json:"p50_ms"`
+	P90Ms        float64 `json:"p90_ms"`
+	P99Ms        float64 `json:"p99_ms"`
+	MaxMs        float64 `json:"max_ms"`
+	Over1s       int     `json:"over_1s"` // faults that cost a second or more
+	NotRecovered int     `json:"not_recovered"`
+}
+
+// alone names the row of faults no other fault overlapped.
+const alone = "alone"
+
+// OutageDistribution is the distribution of os, over all faults, over
+// those no other fault overlapped ("alone"), and by kind (kinds sorted);
+// nil when os is empty.
+func OutageDistribution(os []FaultOutage) []OutageDist {
+	if len(os) == 0 {
+		return nil
+	}
+	byKind := map[string][]FaultOutage{"all": os}
+	for _, o := range os {
+		byKind[o.Kind] = append(byKind[o.Kind], o)
+		if !o.Overlapped {
+			byKind[alone] = append(byKind[alone], o)
+		}
+	}
+	kinds := slices.Sorted(maps.Keys(byKind))
+	kinds = slices.DeleteFunc(kinds, func(k string) bool { return k == "all" || k == alone })
+	first := []string{"all"}
+	if len(byKind[alone]) > 0 {
+		first = append(first, alone)
+	}
+	var out []OutageDist
+	for _, k := range append(first, kinds...) {
+		d := OutageDist{Kind: k, N: len(byKind[k])}
+		xs := make([]float64, 0, d.N)
+		for _, o := range byKind[k] {
+			xs = append(xs, o.OutageMs)
+			if o.OutageMs >= 1000 {
+				d.Over1s++
+			}
+			if !o.Recovered {
+				d.NotRecovered++
+			}
+		}
+		slices.Sort(xs)
+		d.P50Ms, d.P90Ms, d.P99Ms, d.MaxMs = percentile(xs, 0.5), percentile(xs, 0.9), percentile(xs, 0.99), xs[len(xs)-1]
+		out = append(out, d)
+	}
+	return out
 }
 
 // percentile returns the nearest-rank percentile of sorted xs.

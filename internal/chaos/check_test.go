@@ -245,3 +245,63 @@ func TestOutOfService(t *testing.T) {
 		}
 	}
 }
+
+// The outage distribution has an "all" row and one per kind, with
+// nearest-rank percentiles, and counts faults of a second or more and
+// those never recovered.
+func TestOutageDistribution(t *testing.T) {
+	var os []FaultOutage
+	for i := 1; i <= 10; i++ {
+		os = append(os, FaultOutage{Kind: KindKill, OutageMs: float64(100 * i), Recovered: true})
+	}
+	os = append(os, FaultOutage{Kind: KindPause, OutageMs: 5000, Overlapped: true})
+	d := OutageDistribution(os)
+	if len(d) != 4 || d[0].Kind != "all" || d[1].Kind != "alone" || d[2].Kind != KindKill || d[3].Kind != KindPause {
+		t.Fatalf("rows %+v", d)
+	}
+	if a := d[0]; a.N != 11 || a.P50Ms != 600 || a.P90Ms != 1000 || a.P99Ms != 5000 || a.MaxMs != 5000 || a.Over1s != 2 || a.NotRecovered != 1 {
+		t.Fatalf("all: %+v", a)
+	}
+	if a := d[1]; a.N != 10 || a.MaxMs != 1000 || a.NotRecovered != 0 {
+		t.Fatalf("alone (the overlapped pause left out): %+v", a)
+	}
+	if k := d[2]; k.N != 10 || k.P50Ms != 500 || k.P90Ms != 900 || k.P99Ms != 1000 || k.Over1s != 1 || k.NotRecovered != 0 {
+		t.Fatalf("kill: %+v", k)
+	}
+	if OutageDistribution(nil) != nil {
+		t.Fatal("no faults: want no rows")
+	}
+	if got := outageDistLine(d[3]); got != "1 faults: p50 5000 ms, p90 5000 ms, p99 5000 ms, max 5000 ms; 1 of a second or more, 1 not recovered before the workload stopped" {
+		t.Fatalf("line %q", got)
+	}
+}
+
+// A fault is "overlapped" when another one is in force between its start
+// and the end of its outage; faults apart from each other are not.
+func TestOutageOverlap(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
+	h := &History{Begin: at(0), End: at(20_000)}
+	for ms := 0; ms < 20_000; ms += 500 {
+		if ms > 3000 && ms < 7000 {
+			continue // no batch acknowledged: the outage of the kill and the restart
+		}
+		h.Batches = append(h.Batches, Batch{Node: "n1", First: int64(ms), Count: 10, Start: at(ms), End: at(ms + 100), OK: true})
+	}
+	h.Faults = []Fault{
+		{Seq: 1, Kind: KindKill, Targets: []string{"n1"}, Start: at(3200), End: at(6000)},
+		{Seq: 2, Kind: KindRestart, Targets: []string{"n2"}, Start: at(5000), End: at(5500)},
+		{Seq: 3, Kind: KindPause, Targets: []string{"n3"}, Start: at(12_000), End: at(13_000)},
+	}
+	a := ComputeAvailability(h)
+	got := map[int]bool{}
+	for _, o := range a.Outages {
+		got[o.Seq] = o.Overlapped
+	}
+	if !got[1] || !got[2] || got[3] {
+		t.Fatalf("overlapped by fault: %v, want 1 and 2 overlapped, 3 alone", got)
+	}
+	if d := a.OutageDist; len(d) < 2 || d[1].Kind != "alone" || d[1].N != 1 {
+		t.Fatalf("distribution %+v: want an alone row of one fault", d)
+	}
+}

@@ -178,6 +178,9 @@ func PrintSummary(w io.Writer, rep *Report) {
 	if rep.Config.Secure {
 		mode = ", secure cluster (TLS everywhere)"
 	}
+	if rep.Config.Gateways != "" {
+		mode += ", writers pick nodes " + rep.Config.Gateways
+	}
 	fmt.Fprintf(w, "chaos %s  seed %d, %d nodes, %s, faults %s%s\n", verdict, rep.Seed, rep.Config.Nodes, rep.Config.Duration, strings.Join(rep.Config.Kinds, ","), mode)
 	fmt.Fprintf(w, "faults injected  %s (skipped %d, unsupported %d)\n", orNone(fk), s.FaultsSkipped, s.FaultsUnsupported)
 	fmt.Fprintf(w, "events           %d acked, %d in failed batches, %d in the stream\n", s.EventsAcked, s.EventsFailed, s.EventsInStream)
@@ -199,6 +202,9 @@ func PrintSummary(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "scheduled view   %s\n", ownersLine(rep))
 	}
 	fmt.Fprintf(w, "write outage     longest after a fault %.0f ms (%s); longest gap without an ack %.0f ms\n", s.LongestOutageMs, orNone(nonEmpty(s.LongestOutageBy)), s.LongestGapMs)
+	for _, d := range rep.Availability.OutageDist {
+		fmt.Fprintf(w, "  %-14s %s\n", d.Kind, outageDistLine(d))
+	}
 	if len(rep.Crashes) > 0 {
 		fmt.Fprintf(w, "node crashes     %d (not a safety verdict; see the node logs)\n", len(rep.Crashes))
 		for i, c := range rep.Crashes {
@@ -213,6 +219,15 @@ func PrintSummary(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "note             %s\n", n)
 	}
 	fmt.Fprintf(w, "report           %s\n", filepath.Join(rep.Config.Out, "report.html"))
+}
+
+// outageDistLine is one row of the write-outage distribution.
+func outageDistLine(d OutageDist) string {
+	line := fmt.Sprintf("%d faults: p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms; %d of a second or more", d.N, d.P50Ms, d.P90Ms, d.P99Ms, d.MaxMs, d.Over1s)
+	if d.NotRecovered > 0 {
+		line += fmt.Sprintf(", %d not recovered before the workload stopped", d.NotRecovered)
+	}
+	return line
 }
 
 // ownersLine says who owned chaos_sched when, and how many
@@ -285,7 +300,11 @@ code{font-size:12px}</style></head><body>
 	if rep.Config.Scheduled {
 		fmt.Fprintf(w, "<tr><th>scheduled view</th><td>%s</td></tr>\n", e(ownersLine(rep)))
 	}
-	fmt.Fprintf(w, "<tr><th>longest write outage</th><td>%.0f ms after %s; longest gap without an ack %.0f ms</td></tr></table>\n", s.LongestOutageMs, e(orNone(nonEmpty(s.LongestOutageBy))), s.LongestGapMs)
+	fmt.Fprintf(w, "<tr><th>longest write outage</th><td>%.0f ms after %s; longest gap without an ack %.0f ms</td></tr>\n", s.LongestOutageMs, e(orNone(nonEmpty(s.LongestOutageBy))), s.LongestGapMs)
+	for _, d := range rep.Availability.OutageDist {
+		fmt.Fprintf(w, "<tr><th>write outage, %s</th><td>%s</td></tr>\n", e(d.Kind), e(outageDistLine(d)))
+	}
+	fmt.Fprintf(w, "</table>\n")
 	fmt.Fprintf(w, "<h2>Safety checks</h2><table><tr><th>check</th><th>verdict</th><th>violations</th><th>checked</th><th>examples / note</th></tr>\n")
 	for _, c := range rep.Checks {
 		cls, v := "ok", "ok"

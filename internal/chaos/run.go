@@ -28,7 +28,10 @@ type Config struct {
 	Rate      time.Duration `json:"rate_ns"` // mean time between fault starts
 	Clients   int           `json:"clients"`
 	BatchSize int           `json:"batch_size"`
-	Out       string        `json:"out"`
+	// Gateways is how a writer picks the node of its next batch
+	// (GatewaysLeastBusy or GatewaysRoundRobin; "" is least-busy).
+	Gateways string `json:"gateways"`
+	Out      string `json:"out"`
 	// Secure runs every node with --certs-dir: certificates made for the
 	// run (CA, node cert for 127.0.0.1 and localhost, client.cairn) in
 	// its temp dir; every connection (SQL, HTTP, between nodes) is TLS
@@ -81,6 +84,7 @@ type runner struct {
 	c     *testutil.Cluster
 	begin time.Time
 	prog  io.Writer
+	gw    *gateways // the writers' choice of node
 
 	mu struct {
 		sync.Mutex
@@ -127,6 +131,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 100
+	}
+	var err error
+	if cfg.Gateways, err = ParseGateways(cfg.Gateways); err != nil {
+		return nil, err
 	}
 	if cfg.Duration <= 0 || cfg.Duration > 24*time.Hour {
 		return nil, fmt.Errorf("--duration must be positive and at most 24h, got %s", cfg.Duration)
@@ -179,7 +187,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	plan := Plan(PlanConfig{Seed: cfg.Seed, Nodes: cfg.Nodes, Duration: cfg.Duration, Rate: cfg.Rate, Kinds: cfg.Kinds, Compute: cfg.Compute})
-	r := &runner{cfg: cfg, c: newCluster(cfg.Binary, dataRoot, cfg.Out, certsDir, extra), begin: time.Now(), prog: prog, runCtx: ctx, dataRoot: dataRoot}
+	r := &runner{cfg: cfg, c: newCluster(cfg.Binary, dataRoot, cfg.Out, certsDir, extra), begin: time.Now(), prog: prog, gw: newGateways(cfg.Gateways), runCtx: ctx, dataRoot: dataRoot}
 	r.mu.faulted, r.mu.decom, r.mu.diskFaulted = map[string]string{}, map[string]bool{}, map[string]bool{}
 	r.compute = map[string]bool{}
 	defer r.c.StopAll(10 * time.Second)
@@ -192,7 +200,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Scheduled {
 		elastic = fmt.Sprintf(", %d compute nodes and a scheduled view on versitygw", cfg.Compute)
 	}
-	fmt.Fprintf(prog, "chaos: seed %d, %d nodes%s, %s, faults %s, %s, out %s\n", cfg.Seed, cfg.Nodes, elastic, cfg.Duration, strings.Join(cfg.Kinds, ","), security, cfg.Out)
+	fmt.Fprintf(prog, "chaos: seed %d, %d nodes%s, %s, faults %s, %s, writers pick nodes %s, out %s\n", cfg.Seed, cfg.Nodes, elastic, cfg.Duration, strings.Join(cfg.Kinds, ","), security, cfg.Gateways, cfg.Out)
 	for _, p := range plan {
 		fmt.Fprintf(prog, "chaos: plan %s\n", p)
 	}
@@ -416,7 +424,8 @@ func orNone(xs []string) string {
 	return strings.Join(xs, " ")
 }
 
-// writer inserts batches of new ids through the running nodes in turn.
+// writer inserts batches of new ids through the running nodes, picked
+// under cfg.Gateways.
 // A failed batch is recorded and never resent.
 func (r *runner) writer(ctx context.Context, w int, stop chan struct{}) {
 	conns := testutil.Conns{}
@@ -428,10 +437,11 @@ func (r *runner) writer(ctx context.Context, w int, stop chan struct{}) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		node := up[(w+i)%len(up)]
+		node := r.gw.acquire(up, w, i)
 		start := time.Now()
 		cn, err := conns.Get(ctx, node, r.url(node), attemptTimeout)
 		if err != nil {
+			r.gw.release(node)
 			r.record(Batch{Client: w, Node: node, Start: start, End: time.Now(), Err: "connect: " + err.Error()})
 			time.Sleep(20 * time.Millisecond)
 			continue
@@ -450,6 +460,7 @@ func (r *runner) writer(ctx context.Context, w int, stop chan struct{}) {
 		cctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		_, err = cn.Exec(cctx, sb.String()).ReadAll()
 		cancel()
+		r.gw.release(node)
 		b := Batch{Client: w, Node: node, First: first, Count: n, Start: start, End: time.Now(), OK: err == nil}
 		if err != nil {
 			b.Err = err.Error()

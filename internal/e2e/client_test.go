@@ -137,6 +137,7 @@ func TestHTTPIngest(t *testing.T) {
 			"cairn_fsync_latency_seconds_count",
 			"cairn_raft_commit_latency_seconds_count",
 			"cairn_raft_proposals_total",
+			"cairn_raft_groups ", "cairn_raft_quiesced_groups ",
 		} {
 			if !strings.Contains(m, want) {
 				return false, "/metrics lacks " + want

@@ -305,6 +305,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	n.startMemory()
+	registerRaftGroupGauges(n.metrics.Registry, n.store) // raftgroups.go
 	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
 	n.disks = disk.NewRegistry(n.meta.Catalog)
 	var metaPeers []uint64
@@ -374,6 +375,7 @@ func Start(cfg Config) (*Node, error) {
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	n.http.Handle("GET /debug/pebble", http.HandlerFunc(n.servePebble))
 	if cfg.TestFaults {
 		n.http.Handle("POST /debug/faults", faults.Handler(n.faults, cfg.DiskFaults, func(name string) (uint64, bool) {
 			if nd := n.meta.Catalog().Nodes[name]; nd != nil {

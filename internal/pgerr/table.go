@@ -801,3 +801,8 @@ var (
 var (
 	SnapshotRateRange = def("snapshot_rate_range", InvalidParameterValue, "snapshot_rate must be 0 (unlimited) or a rate between 1MB and 1TB per second, got %q", "Write it like '64MB', '512MB' or '1GB' (units kB, MB, GB, TB are 1024-based); 0 turns the limit off.")
 )
+
+// issue 14: avail (write availability: hedged appends)
+var (
+	AppendNoAnswer = def("append_no_answer", SerializationFailure, "no replica of shard group %d answered for %s: this node may be cut off from the cluster; the write may or may not have been applied", "Read the rows back before retrying, through another node.")
+)

@@ -11,6 +11,7 @@ import "encoding/binary"
 //	r <gid:8> t            truncated state: index, term of the last compacted entry
 //	d <gid:8> <suffix>     state-machine data, owned by the group's StateMachine
 //	z <gid:8>              tombstone of a destroyed group
+//	~ <gid:8> <suffix>     stream data written once (StreamPrefix), by ingestion only
 //
 // A group's raft state and its data are two contiguous ranges, so destroying
 // or snapshotting a group is a range operation.
@@ -18,6 +19,9 @@ const (
 	prefixRaft = 'r'
 	prefixData = 'd'
 	prefixTomb = 'z'
+	// prefixStream sorts after every other key, so that no file flushed
+	// from the memtable spans stream data (see StreamPrefix).
+	prefixStream = '~'
 
 	suffixApplied   = 'a'
 	suffixConfState = 'c'
@@ -40,6 +44,20 @@ func DataPrefix(gid uint64) []byte { return groupKey(prefixData, gid, 0) }
 // DataKey returns the state-machine key suffix inside the group's range.
 func DataKey(gid uint64, suffix []byte) []byte {
 	return append(groupKey(prefixData, gid, len(suffix)), suffix...)
+}
+
+// StreamPrefix returns the prefix of the group's write-once key range: a
+// stream shard's batches, written only by ingesting SSTs (IngestSorted) and
+// dropped only by Excise, never through a batch. Every other key sorts
+// before this region, so no memtable flush or compaction of other keys
+// spans it and its files stay at the bottom of the LSM, never rewritten.
+// The range is part of the group's data: destroy and snapshots cover it.
+func StreamPrefix(gid uint64) []byte { return groupKey(prefixStream, gid, 0) }
+
+// streamSpan returns [start, end) of the group's write-once range.
+func streamSpan(gid uint64) (start, end []byte) {
+	start = StreamPrefix(gid)
+	return start, prefixEnd(start)
 }
 
 // dataSpan returns [start, end) of the group's data range.

@@ -83,20 +83,22 @@ func (s *Store) iterate(tick bool) bool {
 	s.mu.props, s.mu.msgs, s.mu.fns = nil, nil, nil
 	s.mu.Unlock()
 
+	// Queued functions mark the groups they touch dirty; nothing here is
+	// O(all groups): ticks go to active (not quiesced) groups only.
 	for _, fn := range fns {
 		fn()
 	}
-	if len(fns) > 0 || tick {
-		// Rare (start, destroy, status, read index) or touching every group.
-		for id, g := range s.groups {
-			s.dirty[id] = g
-		}
+	var now time.Time
+	if len(msgs) > 0 || tick {
+		now = time.Now()
 	}
 	for _, m := range msgs {
+		s.q.heard[m.Msg.GetFrom()] = now
+		if m.GroupID == pingGroupID {
+			continue
+		}
 		if g, ok := s.groups[m.GroupID]; ok {
-			// Errors here are raft refusing a stale or local message; dropping
-			// it is what the sender's retry logic expects.
-			_ = g.rn.Step(m.Msg)
+			s.stepMessage(g, m.Msg) // quiesce.go
 			s.dirty[g.id] = g
 		}
 	}
@@ -108,10 +110,7 @@ func (s *Store) iterate(tick bool) bool {
 		s.propose(p)
 	}
 	if tick {
-		for _, g := range s.groups {
-			g.rn.Tick()
-			s.pruneReads(g)
-		}
+		s.tickGroups(now) // quiesce.go
 	}
 
 	// Only groups touched in this iteration (or left with a Ready by the
@@ -125,6 +124,8 @@ func (s *Store) iterate(tick bool) bool {
 	}
 	if len(work) == 0 {
 		// Held proposals wait for an election that ends in a later Ready.
+		s.finishQuiesceChecks()
+		s.sendOut(nil)
 		return false
 	}
 
@@ -164,13 +165,13 @@ func (s *Store) iterate(tick bool) bool {
 	var out []GroupMessage
 	for _, w := range work {
 		for _, m := range w.rd.Messages {
-			out = append(out, GroupMessage{GroupID: w.g.id, Msg: m})
+			if keepOutgoing(m) {
+				out = append(out, GroupMessage{GroupID: w.g.id, Msg: m})
+			}
 		}
 	}
 	out = s.sendSnapshots(out) // snapstream.go: streamed beside the raft lane
-	if len(out) > 0 && s.cfg.Transport != nil {
-		s.cfg.Transport.Send(out)
-	}
+	s.sendOut(out)
 
 	// Publish status before waking waiters, so that a caller that returns
 	// from Propose or ReadIndex sees its applied index in Status.
@@ -203,7 +204,19 @@ func (s *Store) iterate(tick bool) bool {
 			more = true
 		}
 	}
-	return more
+	s.finishQuiesceChecks()
+	return more || len(s.q.out) > 0
+}
+
+// sendOut sends out and the messages built outside a Ready (quiesce.go)
+// in one Transport.Send.
+func (s *Store) sendOut(out []GroupMessage) {
+	out = append(out, s.q.out...)
+	clear(s.q.out)
+	s.q.out = s.q.out[:0]
+	if len(out) > 0 && s.cfg.Transport != nil {
+		s.cfg.Transport.Send(out)
+	}
 }
 
 // propose hands a local proposal to its group's raft.
@@ -230,6 +243,7 @@ func (s *Store) propose(p *proposal) {
 		p.done <- result{err: fmt.Errorf("group %d: %w", p.gid, ErrNotLeader)}
 		return
 	}
+	s.wakeGroup(g, 0)
 	var err error
 	if p.cc != nil {
 		err = g.rn.ProposeConfChange(p.cc)
@@ -302,6 +316,12 @@ func (s *Store) persistReady(wb *pebble.Batch, w *groupReady) {
 // on top of it.
 func (s *Store) applySnapshot(g *group, rd *raft.Ready) {
 	gid, meta := g.id, rd.Snapshot.GetMetadata()
+	if f, ok := g.sm.(SnapshotFlusher); ok {
+		// Let no write-out of the old tail land after the new range.
+		if err := f.FlushBeforeSnapshot(); err != nil {
+			s.log.Warn("raftstore: write out before installing a snapshot", "group", gid, "err", err)
+		}
+	}
 	// The hard state must not lag the snapshot on disk (commit >= index).
 	hard := g.st.hard
 	if !raft.IsEmptyHardState(rd.HardState) {
@@ -352,6 +372,7 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 			s.applyConfChange(wb, w, e)
 		}
 		g.st.applied, g.st.appliedT = idx, e.GetTerm()
+		g.logBytes += len(e.GetData())
 	}
 	if g.st.applied == before {
 		return
@@ -359,7 +380,8 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 	_ = wb.Set(raftStateKey(gid, suffixApplied), encodeIndexTerm(g.st.applied, g.st.appliedT), nil)
 	s.sweepDropped(g)
 	g.st.trimApplied()
-	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries {
+	if g.st.applied-g.st.truncIdx > s.cfg.MaxLogEntries || g.logBytes > s.cfg.MaxLogBytes || retainerMoved(g) {
+		g.logBytes = 0 // held back or not, try again after as many bytes
 		if idx, term, ok := s.truncationPoint(g); ok && idx > g.st.truncIdx {
 			_ = wb.DeleteRange(logKey(gid, 0), logKey(gid, idx+1), nil)
 			_ = wb.Set(raftStateKey(gid, suffixTruncated), encodeIndexTerm(idx, term), nil)
@@ -375,21 +397,26 @@ func (s *Store) applyCommitted(wb *pebble.Batch, w *groupReady) {
 // follower further behind gets a snapshot.
 func (s *Store) truncationPoint(g *group) (index, term uint64, ok bool) {
 	index, term = g.st.applied, g.st.appliedT
-	if g.rn.BasicStatus().RaftState != raft.StateLeader {
-		return index, term, true
-	}
-	floor := uint64(0)
-	if index > s.cfg.MaxRetainEntries {
-		floor = index - s.cfg.MaxRetainEntries
-	}
-	self := s.cfg.NodeID
-	for id, pr := range g.rn.Status().Progress {
-		if id != self && pr.Match < index {
-			index = max(pr.Match, floor)
+	if g.rn.BasicStatus().RaftState == raft.StateLeader {
+		floor := uint64(0)
+		if index > s.cfg.MaxRetainEntries {
+			floor = index - s.cfg.MaxRetainEntries
+		}
+		self := s.cfg.NodeID
+		for id, pr := range g.rn.Status().Progress {
+			if id != self && pr.Match < index {
+				index = max(pr.Match, floor)
+			}
 		}
 	}
+	// A state machine whose applied state is partly in memory keeps the
+	// log it would rebuild it from (writeonce.go).
+	index = logRetainFloor(g.sm, index)
 	if index == g.st.applied {
 		return index, term, true
+	}
+	if index <= g.st.truncIdx {
+		return 0, 0, false
 	}
 	t, err := g.st.Term(index)
 	if err != nil {

@@ -159,6 +159,7 @@ func (s *Store) forceSoleVoterInLoop(gid uint64) (ForcedRecovery, error) {
 	// its memory agree between iterations), so it is not reloaded.
 	// isLeader/leaderTerm stay: the new term makes maybeNotifyLeader report
 	// the loss of the old leadership, if any, and then the new one.
+	s.wakeGroup(g, g.qLead) // the old RawNode's quiescence means nothing to the new one
 	g.rn, g.st, g.lead = rn, gs, 0
 	_ = rn.Campaign()
 	s.dirty[gid] = g

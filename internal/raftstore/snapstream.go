@@ -102,19 +102,20 @@ func (src *SnapshotSource) Size() (int64, error) {
 	if src.closed {
 		return 0, errors.New("raftstore: snapshot source closed")
 	}
-	start, end := dataSpan(src.GroupID)
-	it, err := src.snap.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
-	if err != nil {
-		return 0, err
-	}
 	var n int64
-	for valid := it.First(); valid; valid = it.Next() {
-		lv := it.LazyValue()
-		k, v := len(it.Key()), lv.Len()
-		n += int64(uvarintLen(uint64(k)) + k + uvarintLen(uint64(v)) + v)
-	}
-	if err := it.Close(); err != nil {
-		return 0, err
+	for _, span := range snapshotSpans(src.GroupID) {
+		it, err := src.snap.NewIter(&pebble.IterOptions{LowerBound: span[0], UpperBound: span[1]})
+		if err != nil {
+			return 0, err
+		}
+		for valid := it.First(); valid; valid = it.Next() {
+			lv := it.LazyValue()
+			k, v := len(it.Key()), lv.Len()
+			n += int64(uvarintLen(uint64(k)) + k + uvarintLen(uint64(v)) + v)
+		}
+		if err := it.Close(); err != nil {
+			return 0, err
+		}
 	}
 	src.size = n
 	return n, nil
@@ -139,7 +140,12 @@ func (src *SnapshotSource) Chunk(i int) (data []byte, last bool, err error) {
 	if i < 0 || i >= len(src.starts) {
 		return nil, false, fmt.Errorf("raftstore: snapshot chunk %d out of order (have %d)", i, len(src.starts))
 	}
-	_, end := dataSpan(src.GroupID)
+	spans := snapshotSpans(src.GroupID)
+	si := spanOf(spans, src.starts[i])
+	if si < 0 {
+		return nil, false, fmt.Errorf("raftstore: snapshot chunk %d starts outside the group's ranges", i)
+	}
+	end := spans[si][1]
 	it, err := src.snap.NewIter(&pebble.IterOptions{LowerBound: src.starts[i], UpperBound: end})
 	if err != nil {
 		return nil, false, err
@@ -165,10 +171,15 @@ func (src *SnapshotSource) Chunk(i int) (data []byte, last bool, err error) {
 	if err := it.Close(); err != nil {
 		return nil, false, err
 	}
-	last = !valid
-	if last {
+	// A chunk ends with its range; the next one starts the next range.
+	last = !valid && si == len(spans)-1
+	switch {
+	case last:
 		src.lastIdx = i
-	} else if i == len(src.starts)-1 {
+	case i < len(src.starts)-1:
+	case !valid:
+		src.starts = append(src.starts, spans[si+1][0])
+	default:
 		src.starts = append(src.starts, hi)
 	}
 	lo := src.starts[i]
@@ -429,8 +440,14 @@ func (in *IncomingSnapshot) WriteChunk(i int, chunk []byte) (last bool, err erro
 	in.s.snaps.mu.Lock()
 	want := in.nextLo
 	in.s.snaps.mu.Unlock()
+	spans := snapshotSpans(in.gid)
 	if want == nil {
-		want, _ = dataSpan(in.gid)
+		want = spans[0][0]
+	}
+	for k := range len(spans) - 1 {
+		if bytes.Equal(want, spans[k][1]) {
+			want = spans[k+1][0] // the previous chunk ended a range
+		}
 	}
 	if !bytes.Equal(c.lo, want) {
 		// Chunks tile the range: each starts where the previous ended.
@@ -444,7 +461,12 @@ func (in *IncomingSnapshot) WriteChunk(i int, chunk []byte) (last bool, err erro
 		return false, err
 	}
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{TableFormat: in.s.db.TableFormat()})
-	werr := w.DeleteRange(c.lo, c.hi)
+	var werr error
+	if !c.writeOnce {
+		// The write-once range is cleared by the install's excise
+		// instead: a range deletion in an L6 file invites a compaction.
+		werr = w.DeleteRange(c.lo, c.hi)
+	}
 	for _, kv := range c.kvs {
 		if werr != nil {
 			break
@@ -499,10 +521,11 @@ func (in *IncomingSnapshot) Release() {
 }
 
 type decodedChunk struct {
-	last   bool
-	lo, hi []byte
-	kvs    [][2][]byte
-	size   int
+	last      bool
+	writeOnce bool // inside the group's write-once range (writeonce.go)
+	lo, hi    []byte
+	kvs       [][2][]byte
+	size      int
 }
 
 // decodeChunk parses and checks a chunk of group gid: [lo, hi) inside the
@@ -533,11 +556,13 @@ func decodeChunk(gid uint64, b []byte) (decodedChunk, error) {
 	if c.hi, ok = next(); !ok {
 		return bad("bounds")
 	}
-	start, end := dataSpan(gid)
-	if bytes.Compare(c.lo, start) < 0 || bytes.Compare(c.hi, end) > 0 || bytes.Compare(c.lo, c.hi) >= 0 {
+	spans := snapshotSpans(gid)
+	si := spanOf(spans, c.lo)
+	if si < 0 || bytes.Compare(c.hi, spans[si][1]) > 0 || bytes.Compare(c.lo, c.hi) >= 0 {
 		return bad("bounds outside the group's range")
 	}
-	if c.last != bytes.Equal(c.hi, end) {
+	c.writeOnce = si == 1
+	if end := spans[len(spans)-1][1]; c.last != bytes.Equal(c.hi, end) {
 		return bad("last chunk must end the group's range")
 	}
 	var prev []byte
@@ -644,7 +669,10 @@ func (s *Store) ingestSnapshot(gid uint64, snap *pb.Snapshot, hard *pb.HardState
 	if k := s.cfg.TestingKnobs.BeforeIngest; k != nil {
 		k(gid, paths)
 	}
-	if err := s.db.Ingest(context.Background(), paths); err != nil {
+	// The excise clears the write-once range in the same atomic step
+	// (its chunks carry no range deletion).
+	ss, se := streamSpan(gid)
+	if _, err := s.db.IngestAndExcise(context.Background(), paths, nil, nil, pebble.KeyRange{Start: ss, End: se}); err != nil {
 		return err
 	}
 	// Ingest linked the files into the engine: the staging dir can go, and
@@ -691,4 +719,22 @@ type snapStore struct {
 	mu  sync.Mutex
 	out map[[snapshotIDLen]byte]*outSnap
 	in  map[[snapshotIDLen]byte]*IncomingSnapshot
+}
+
+// snapshotSpans are the key ranges a snapshot of gid carries, in order:
+// its data range, then its write-once range (writeonce.go).
+func snapshotSpans(gid uint64) [2][2][]byte {
+	ds, de := dataSpan(gid)
+	ss, se := streamSpan(gid)
+	return [2][2][]byte{{ds, de}, {ss, se}}
+}
+
+// spanOf returns the index of the span holding k, or -1.
+func spanOf(spans [2][2][]byte, k []byte) int {
+	for i, sp := range spans {
+		if bytes.Compare(k, sp[0]) >= 0 && bytes.Compare(k, sp[1]) < 0 {
+			return i
+		}
+	}
+	return -1
 }

@@ -208,13 +208,20 @@ func TestDecodeChunkRefusesBadInput(t *testing.T) {
 		return b
 	}
 	k := func(s string) []byte { return DataKey(4, []byte(s)) }
-	if _, err := decodeChunk(4, enc(1, start, end, k("a"), []byte("1"), k("b"), nil)); err != nil {
+	// The data range, then the write-once range (writeonce.go) ends it.
+	if _, err := decodeChunk(4, enc(0, start, end, k("a"), []byte("1"), k("b"), nil)); err != nil {
 		t.Fatalf("good chunk refused: %v", err)
+	}
+	ss, se := streamSpan(4)
+	if c, err := decodeChunk(4, enc(1, ss, se, append(StreamPrefix(4), 'b'), nil)); err != nil || !c.writeOnce {
+		t.Fatalf("good write-once chunk refused: %v", err)
 	}
 	for name, b := range map[string][]byte{
 		"version":            {9, 0},
-		"other group":        enc(1, DataPrefix(3), end),
-		"not last at end":    enc(0, start, end),
+		"other group":        enc(0, DataPrefix(3), end),
+		"last at data end":   enc(1, start, end),
+		"not last at end":    enc(0, ss, se),
+		"across the ranges":  enc(0, start, se),
 		"last before end":    enc(1, start, k("m")),
 		"key out of bounds":  enc(0, start, k("m"), k("z"), nil),
 		"keys out of order":  enc(1, start, end, k("b"), nil, k("a"), nil),

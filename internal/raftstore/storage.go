@@ -42,6 +42,9 @@ type groupStorage struct {
 	log *slog.Logger
 	// newSnapshot takes a snapshot of the group for a follower (Store.newSnapshot).
 	newSnapshot func(gid uint64) (*pb.Snapshot, error)
+	// beforeSnapshot, if set, puts state the state machine holds in memory
+	// into the engine before a snapshot reads it (SnapshotFlusher).
+	beforeSnapshot func() error
 }
 
 var errCorrupt = errors.New("raftstore: corrupt raft state")
@@ -237,6 +240,12 @@ func (gs *groupStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 func (gs *groupStorage) Snapshot() (*pb.Snapshot, error) {
 	if gs.newSnapshot == nil {
 		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
+	if gs.beforeSnapshot != nil {
+		if err := gs.beforeSnapshot(); err != nil {
+			gs.log.Error("raftstore: write out before a snapshot", "group", gs.gid, "err", err)
+			return nil, raft.ErrSnapshotTemporarilyUnavailable
+		}
 	}
 	return gs.newSnapshot(gs.gid)
 }

@@ -38,6 +38,12 @@ type Config struct {
 	// MaxLogEntries: a group's log is truncated up to its applied index once
 	// applied - firstIndex exceeds this (default 10000).
 	MaxLogEntries uint64
+	// MaxLogBytes: the log is also truncated once this many bytes of
+	// entries were applied since the last truncation (default 2 MiB), so
+	// that busy groups cut their log while it is still in the memtable:
+	// a range deletion there costs nothing, while flushed entries are
+	// rewritten by compaction until the deletion reaches them.
+	MaxLogBytes int
 	// MaxRetainEntries caps how far a leader holds truncation back for a
 	// lagging follower (default 32768 entries: seconds of heavy ingest).
 	MaxRetainEntries uint64
@@ -77,6 +83,9 @@ type TestingKnobs struct {
 	// are applied; every entry in ents is durable at that moment, none of
 	// them (from this Ready) is applied yet.
 	BeforeApply func(gid uint64, ents []*pb.Entry)
+	// DisableQuiescence keeps every group ticking (the behaviour before
+	// quiescence), to measure what quiescing saves.
+	DisableQuiescence bool
 	// OnDiskFailure, if set, is told of a failed synced write instead of
 	// the process exiting; the store's loop then stops (every waiter gets
 	// ErrStopped), which is what a crash looks like to this process.
@@ -203,6 +212,12 @@ type group struct {
 	lead       uint64               // leader as of the last Ready's SoftState
 	isLeader   bool                 // as last reported to the LeaderWatcher
 	leaderTerm uint64               // term of the reported leadership
+	// logBytes counts the bytes of entries applied since the log was
+	// last truncated (MaxLogBytes).
+	logBytes int
+	quiesced bool     // not ticking (quiesce.go); false iff in q.active
+	qLead    uint64   // quiesced follower: the leader node it watches
+	qPeers   []uint64 // quiesced: the nodes it is registered under in q.watch
 }
 
 // Store is one node's multi-raft engine.
@@ -232,10 +247,14 @@ type Store struct {
 	}
 
 	// Loop-owned state.
-	groups  map[uint64]*group
-	held    []*proposal       // proposals waiting for an election in their group to end
-	dirty   map[uint64]*group // groups that may have a Ready
-	scratch []byte
+	groups map[uint64]*group
+	held   []*proposal       // proposals waiting for an election in their group to end
+	dirty  map[uint64]*group // groups that may have a Ready
+	q      quiesceState      // quiesce.go
+
+	// Counts published by the loop for metrics.
+	nGroups, nQuiesced atomic.Int64
+	scratch            []byte
 
 	// statuses is published by the loop after each iteration, so that Status
 	// does not wait for the loop (which may be in an fsync).
@@ -267,6 +286,9 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.MaxLogEntries == 0 {
 		cfg.MaxLogEntries = 10000
 	}
+	if cfg.MaxLogBytes == 0 {
+		cfg.MaxLogBytes = 2 << 20
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -289,6 +311,9 @@ func Open(cfg Config) (*Store, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       64,
 		Logger:                      pebbleLogger{l: cfg.Logger, store: &self},
+		// Virtual SSTs: Excise drops stream data below the retention
+		// point without rewriting files (writeonce.go).
+		FormatMajorVersion: pebble.FormatVirtualSSTables,
 	}
 	if cfg.BlockCacheSize > 0 {
 		c := pebble.NewCache(cfg.BlockCacheSize)
@@ -314,6 +339,7 @@ func Open(cfg Config) (*Store, error) {
 		done:   make(chan struct{}),
 		groups: make(map[uint64]*group),
 		dirty:  make(map[uint64]*group),
+		q:      newQuiesceState(),
 
 		statuses: make(map[uint64]GroupStatus),
 	}
@@ -426,6 +452,9 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 		}
 	}
 	gs.log, gs.newSnapshot = s.log, s.newSnapshot
+	if f, ok := sm.(SnapshotFlusher); ok {
+		gs.beforeSnapshot = f.FlushBeforeSnapshot
+	}
 	if err := sm.Load(s.db); err != nil {
 		return fmt.Errorf("raftstore: group %d: load state machine: %w", gid, err)
 	}
@@ -436,6 +465,15 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 	g := &group{id: gid, rn: rn, st: gs, sm: sm, pending: make(map[uint64]*proposal)}
 	s.groups[gid] = g
 	s.dirty[gid] = g
+	s.q.active[gid] = g
+	s.nGroups.Add(1)
+	// Replicas of this group elsewhere may be quiesced under this node's
+	// earlier incarnation as leader: wake them (they then elect as usual).
+	for _, id := range append(gs.conf.GetVoters(), gs.conf.GetLearners()...) {
+		if id != s.cfg.NodeID {
+			s.q.out = append(s.q.out, wakeMsg(gid, s.cfg.NodeID, id))
+		}
+	}
 	s.mu.Lock()
 	s.mu.running[gid] = true
 	s.mu.Unlock()
@@ -534,7 +572,9 @@ func (s *Store) DestroyGroup(gid uint64) error {
 func (s *Store) destroyGroupInLoop(gid uint64) error {
 	if g, ok := s.groups[gid]; ok {
 		s.failGroup(g, fmt.Errorf("group %d: %w", gid, ErrGroupRemoved))
+		s.forgetGroupQuiescence(g)
 		delete(s.groups, gid)
+		s.nGroups.Add(-1)
 		delete(s.dirty, gid)
 	}
 	s.statusMu.Lock()
@@ -551,6 +591,11 @@ func (s *Store) destroyGroupInLoop(gid uint64) error {
 	_ = b.DeleteRange(ds, de, nil)
 	_ = b.Set(tombstoneKey(gid), nil, nil)
 	s.commitSynced(b, fmt.Sprintf("group %d: destroy", gid))
+	// Write-once data is never deleted through a batch (writeonce.go).
+	ss, se := streamSpan(gid)
+	if err := s.db.Excise(context.Background(), pebble.KeyRange{Start: ss, End: se}); err != nil {
+		return fmt.Errorf("group %d: destroy stream data: %w", gid, err)
+	}
 	return nil
 }
 
@@ -665,6 +710,8 @@ func (s *Store) ReadIndex(ctx context.Context, gid uint64) error {
 			r.done <- fmt.Errorf("group %d: %w", gid, ErrNotLeader)
 			return
 		}
+		s.wakeGroup(g, 0)
+		s.dirty[gid] = g
 		g.rn.ReadIndex(r.rctx)
 		g.reads = append(g.reads, r)
 	})
@@ -754,7 +801,7 @@ func (s *Store) Step(gid uint64, msg *pb.Message) error {
 	}
 	var err error
 	ok := s.enqueue(func() {
-		if !s.mu.running[gid] {
+		if !s.mu.running[gid] && gid != pingGroupID {
 			err = fmt.Errorf("group %d: %w", gid, ErrGroupNotFound)
 			return
 		}
@@ -786,6 +833,7 @@ func (s *Store) TransferLeader(gid, to uint64) error {
 			err = fmt.Errorf("group %d: %w", gid, ErrNotLeader)
 			return
 		}
+		s.wakeGroup(g, 0)
 		g.rn.TransferLeader(to)
 		s.dirty[gid] = g
 	}); rerr != nil {

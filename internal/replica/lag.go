@@ -2,9 +2,6 @@ package replica
 
 import (
 	"time"
-
-	"github.com/cairndb/cairn/internal/raftstore"
-	"github.com/cairndb/cairn/internal/streamsm"
 )
 
 // LagUpdater returns the round that keeps cairn_view_lag_events and
@@ -58,7 +55,7 @@ func (m *Manager) LagUpdater() func() {
 						continue
 					}
 					shardLag += int64(end - offs[i])
-					_ = streamsm.ScanHeaders(m.store.DB(), raftstore.DataPrefix(sg), offs[i], func(_ uint64, ingest int64, _ int) bool {
+					_ = src.Stream.ScanHeaders(offs[i], func(_ uint64, ingest int64, _ int) bool {
 						if oldest == 0 || ingest < oldest {
 							oldest = ingest
 						}

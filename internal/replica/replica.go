@@ -165,6 +165,9 @@ func (m *Manager) Reconcile() {
 			g.stop()
 			<-g.done
 		}
+		if g.Stream != nil {
+			g.Stream.Close() // no background write-out into a destroyed range
+		}
 		if err := m.store.DestroyGroup(g.ID); err != nil {
 			m.log.Warn("destroy group", "group", g.ID, "err", err)
 		}
@@ -175,7 +178,7 @@ func (m *Manager) Reconcile() {
 			if !ok {
 				continue
 			}
-			sm := streamsm.New(gid, raftstore.DataPrefix(gid))
+			sm := streamsm.New(gid, raftstore.DataPrefix(gid), streamsm.StoreSegments(m.store, gid))
 			if err := m.store.StartGroup(gid, sm, peers); err != nil {
 				m.log.Error("start stream shard", "stream", s.Name, "shard", i, "group", gid, "err", err)
 				continue
@@ -464,7 +467,7 @@ func (m *Manager) HandleData(ctx context.Context, method string, req []byte) (ou
 		rep := rpc.ScanReply{First: g.Stream.First()}
 		rep.End, _ = g.Stream.End()
 		from := max(r.From, rep.First)
-		next, err := streamsm.Scan(m.store.DB(), raftstore.DataPrefix(r.Group), from, r.MaxEvents, func(start uint64, ingest int64, targets streamsm.Targets, b *types.Batch) error {
+		next, err := g.Stream.Scan(from, r.MaxEvents, func(start uint64, ingest int64, targets streamsm.Targets, b *types.Batch) error {
 			rep.Batches = append(rep.Batches, rpc.ScanBatch{Start: start, Ingest: ingest, Data: types.AppendEncoded(nil, b), Targets: bytes.Clone(targets)})
 			return nil
 		})
@@ -645,6 +648,9 @@ func (m *Manager) HandleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (
 		if g != nil && g.stop != nil {
 			g.stop()
 			<-g.done
+		}
+		if g != nil && g.Stream != nil {
+			g.Stream.Close() // no background write-out into a destroyed range
 		}
 		if err := m.store.DestroyGroup(req.Group); err != nil {
 			return nil, StoreErr(err)

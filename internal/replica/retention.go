@@ -86,7 +86,7 @@ func (m *Manager) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, 
 			limit = min(limit, offs[base+shard])
 		}
 	}
-	err := streamsm.ScanHeaders(m.store.DB(), raftstore.DataPrefix(gid), first, func(start uint64, ingest int64, rows int) bool {
+	err := g.Stream.ScanHeaders(first, func(start uint64, ingest int64, rows int) bool {
 		end := start + uint64(rows)
 		if ingest >= cutoff.UnixMicro() || end > limit {
 			return false

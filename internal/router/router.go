@@ -1,7 +1,8 @@
 // Package router finds where data lives and goes there: it splits an
 // insert by the shard hash and appends each part at its shard's leader
-// (retrying across leader changes, with a batch id so a retry is applied
-// once), reads streams and views from a local replica or a remote one
+// (retrying across leader changes and hedging to the next likely leader
+// when one does not answer, with a batch id so every copy is applied
+// once: append.go), reads streams and views from a local replica or a remote one
 // under the session's read policy (ReadIndex for read_from = leader,
 // skip_unavailable), and calls shard-admin and status RPCs on other nodes.
 // Every routing decision reads the catalog the meta group applied.
@@ -81,6 +82,7 @@ type Router struct {
 	sched    SchedOwner
 	disk     func(ctx context.Context, name string) (objstore.Store, error)
 	admit    func(ctx context.Context, stream string, bytes int64) (release func(), err error)
+	hints    leaderHints // who leads which group, which nodes answer slowly (append.go)
 }
 
 // New returns a router whose background reads end with ctx.
@@ -255,7 +257,7 @@ func (rt *Router) split(s *catalog.Stream, b *types.Batch) map[int]*types.Batch 
 	}
 	ki := s.ShardKeyIndex()
 	if ki < 0 {
-		return map[int]*types.Batch{int(rt.rr.Add(1) % uint64(len(s.Groups))): b}
+		return map[int]*types.Batch{rt.nextShard(s.Groups): b}
 	}
 	parts := map[int]*types.Batch{}
 	ts := b.Types()
@@ -285,52 +287,6 @@ func (rt *Router) appendShard(ctx context.Context, gid uint64, b *types.Batch, i
 	return rt.proposeShard(ctx, gid, cmd)
 }
 
-// proposeShard proposes cmd (which carries an id its state machine
-// dedupes by) to shard gid through its leader, retrying across leader
-// changes and unreachable nodes; it returns the reply's End.
-func (rt *Router) proposeShard(ctx context.Context, gid uint64, cmd []byte) (uint64, error) {
-	per := attemptTimeout(rt.t.AppendAttempt, len(cmd))
-	deadline := time.Now().Add(rt.t.AppendDeadline + 2*(per-rt.t.AppendAttempt))
-	var hint uint64
-	var lastErr error
-	// timedOut: some attempt gave up waiting after the command was sent,
-	// so it may still commit; the outcome is then unknown, not a failure.
-	timedOut := false
-	for attempt := 0; ; attempt++ {
-		end, leader, err := rt.tryAppend(ctx, gid, cmd, hint, attempt, per)
-		if err == nil {
-			return end, nil
-		}
-		lastErr, hint = err, leader
-		// An attempt that timed out while the statement still has time (a
-		// node paused or cut off) is retried elsewhere with the same batch
-		// id: if the first attempt lands after all, the id dedupes it.
-		attemptTimedOut := ctx.Err() == nil && pgerr.KindOf(err) == errkind.Cancelled
-		timedOut = timedOut || attemptTimedOut
-		if (!retryableAppend(err) && !attemptTimedOut) || time.Now().After(deadline) || ctx.Err() != nil {
-			if ctx.Err() != nil {
-				return 0, replica.StoreErr(ctx.Err())
-			}
-			if timedOut {
-				return 0, pgerr.AppendOutcomeUnknown.New(gid).
-					WithDetail("Last attempt: %v", lastErr)
-			}
-			if retryableAppend(err) {
-				return 0, pgerr.NoLeaderToAppend.New(gid).
-					WithDetail("Last attempt: %v", lastErr)
-			}
-			return 0, replica.StoreErr(lastErr)
-		}
-		if hint == 0 {
-			select {
-			case <-ctx.Done():
-				return 0, replica.StoreErr(ctx.Err())
-			case <-time.After(time.Duration(min(attempt+1, 10)) * rt.t.AppendBackoff):
-			}
-		}
-	}
-}
-
 // attemptTimeout is how long one append attempt of an n-byte command
 // waits: base, plus a second per 2 MiB, so that a large write on a busy
 // disk is not given up (and proposed again) while it is still committing.
@@ -352,57 +308,6 @@ func retryableAppend(err error) bool {
 }
 
 var errNotLeaderHere = errors.New("not the leader of the shard")
-
-// tryAppend makes one attempt: locally when this node leads the shard,
-// else at the hinted or believed leader, else at some replica. leader is
-// a hint for the next attempt.
-func (rt *Router) tryAppend(ctx context.Context, gid uint64, cmd []byte, hint uint64, attempt int, per time.Duration) (end, leader uint64, err error) {
-	target := hint
-	if st, ok := rt.store.Status(gid); ok {
-		if st.IsLeader {
-			// Bounded too: a leader cut off from its quorum keeps its
-			// proposal pending until it hears from a new leader.
-			actx, cancel := context.WithTimeout(ctx, 2*per)
-			defer cancel()
-			rep, err := rt.replicas.AppendLocal(actx, gid, cmd)
-			if err != nil {
-				return 0, 0, err
-			}
-			if rep.NotHim {
-				return 0, rep.Leader, errNotLeaderHere
-			}
-			return rep.End, 0, nil
-		}
-		if target == 0 && st.Leader != 0 && st.Leader != rt.self {
-			target = st.Leader
-		}
-	}
-	if target == 0 || target == rt.self {
-		nodes := rt.replicasOf(gid)
-		if len(nodes) == 0 {
-			return 0, 0, pgerr.NoReplicas.New(gid)
-		}
-		target = nodes[attempt%len(nodes)]
-		if target == rt.self {
-			return 0, 0, errNotLeaderHere // our replica has no leader yet
-		}
-	}
-	body := rpc.EncodeAppend(gid, cmd)
-	cctx, cancel := context.WithTimeout(ctx, per)
-	defer cancel()
-	out, err := rt.tr.Call(cctx, target, rpc.Append, body)
-	if err != nil {
-		return 0, 0, err
-	}
-	var rep rpc.AppendReply
-	if err := json.Unmarshal(out, &rep); err != nil {
-		return 0, 0, err
-	}
-	if rep.NotHim {
-		return 0, rep.Leader, errNotLeaderHere
-	}
-	return rep.End, 0, nil
-}
 
 // waitViews blocks until every view over the stream has folded the
 // events up to ends (stream_insert_level = sync_commit).
@@ -531,7 +436,7 @@ func (s *streamSource) Scan(ctx context.Context, fn func(b *types.Batch) error) 
 					return err
 				}
 			}
-			if _, err := streamsm.Scan(s.rt.store.DB(), raftstore.DataPrefix(gid), g.Stream.First(), 0, each); err != nil {
+			if _, err := g.Stream.Scan(g.Stream.First(), 0, each); err != nil {
 				return err
 			}
 			if err := s.rt.replicas.StillHere(g); err != nil {
@@ -922,7 +827,7 @@ func (s *streamShardSource) Scan(i int, from uint64, max int, fn func(uint64, in
 	// appears here meanwhile (a replica being added mid-read): reading it
 	// without a barrier cut the read short.
 	if g := s.rt.replicas.Get(gid); g != nil && g.Stream != nil && !s.linearizable && s.rt.replicas.Servable(gid) == nil {
-		return streamsm.Scan(s.rt.store.DB(), raftstore.DataPrefix(gid), from, max, fn)
+		return g.Stream.Scan(from, max, fn)
 	}
 	ctx, cancel := context.WithTimeout(s.rt.ctx, s.rt.t.RemoteScan)
 	defer cancel()

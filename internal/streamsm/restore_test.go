@@ -14,7 +14,7 @@ import (
 // that holds events is refused.
 func TestRestoreShard(t *testing.T) {
 	db := openMem(t)
-	src := New(1, []byte("a"))
+	src := newSM(t, 1, db, []byte("a"))
 	for i := range 4 {
 		var id [BatchIDLen]byte
 		id[0] = byte(i + 1)
@@ -37,20 +37,23 @@ func TestRestoreShard(t *testing.T) {
 		if id, start, ok := DedupeEntry(k, it.Value()); ok {
 			byStart[start] = id
 		}
-		if start, ok := BatchStart(k); ok {
-			starts = append(starts, start)
-			values[start] = StoredBatch(slices.Clone(it.Value()))
-		}
 		if nx, f, ok := MetaOffsets(k, it.Value()); ok {
 			next, first = nx, f
 		}
 	}
 	it.Close()
+	if err := src.ScanStored(src.First(), func(start uint64, v StoredBatch) (bool, error) {
+		starts = append(starts, start)
+		values[start] = StoredBatch(slices.Clone(v))
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if first != 2 || next != 8 || !slices.Equal(starts, []uint64{2, 4, 6}) {
 		t.Fatalf("source: first %d next %d starts %v", first, next, starts)
 	}
 
-	dst := New(2, []byte("b"))
+	dst := newSM(t, 2, db, []byte("b"))
 	if res := apply(t, db, dst, EncodeSetBase(first)); res != (AppendResult{Start: 2, End: 2}) {
 		t.Fatalf("set-base: %v", res)
 	}
@@ -70,14 +73,14 @@ func TestRestoreShard(t *testing.T) {
 			}
 		}
 	}
-	if got, want := scanAll(t, db, []byte("b"), 2), scanAll(t, db, []byte("a"), 2); !slices.Equal(got, want) {
+	if got, want := scanAll(t, dst, 2), scanAll(t, src, 2); !slices.Equal(got, want) {
 		t.Fatalf("restored events %v, source %v", got, want)
 	}
 	if dst.First() != 2 {
 		t.Fatalf("restored shard starts at %d", dst.First())
 	}
 	var targets []uint64
-	if _, err := Scan(db, []byte("b"), 4, 1, func(start uint64, ingest int64, tg Targets, _ *types.Batch) error {
+	if _, err := dst.Scan(4, 1, func(start uint64, ingest int64, tg Targets, _ *types.Batch) error {
 		targets = tg.IDs()
 		if ingest != 102 {
 			t.Errorf("ingest time %d, want 102", ingest)

@@ -157,7 +157,8 @@ func EncodeTrim(offset uint64) []byte {
 // SM is a stream shard's state machine.
 type SM struct {
 	gid    uint64
-	prefix []byte
+	prefix []byte // the group's data range: meta and dedupe keys
+	seg    segments
 
 	// Owned by the apply loop.
 	next    uint64 // next offset, including applied-but-not-yet-durable batches
@@ -165,18 +166,25 @@ type SM struct {
 	ids     map[[BatchIDLen]byte][2]uint64
 	idOrder [][BatchIDLen]byte
 
+	// flushMu serializes writing the tail out (segment.go).
+	flushMu sync.Mutex
+	bg      sync.WaitGroup // a background flush
+
 	mu struct {
 		sync.Mutex
 		durable uint64        // next offset that is durable and readable
 		first   uint64        // oldest readable offset
 		changed chan struct{} // closed when durable advances
+		tailState
 	}
 }
 
 // New returns the state machine of stream shard group gid whose data
-// range starts with prefix.
-func New(gid uint64, prefix []byte) *SM {
+// range starts with prefix; its batches are written once through seg
+// (see segment.go and DESIGN.md).
+func New(gid uint64, prefix []byte, seg Segments) *SM {
 	sm := &SM{gid: gid, prefix: append([]byte(nil), prefix...), ids: map[[BatchIDLen]byte][2]uint64{}}
+	sm.seg = newSegments(seg)
 	sm.mu.changed = make(chan struct{})
 	return sm
 }
@@ -189,7 +197,8 @@ func (sm *SM) key(parts ...[]byte) []byte {
 	return k
 }
 
-// BatchKey returns the key of the batch starting at off.
+// BatchKey returns the key of the batch starting at off, in a range that
+// starts with prefix (the shard's write-once range, Segments.Prefix).
 func BatchKey(prefix []byte, off uint64) []byte {
 	k := make([]byte, 0, len(prefix)+9)
 	k = append(k, prefix...)
@@ -197,8 +206,13 @@ func BatchKey(prefix []byte, off uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, off)
 }
 
-// Load rebuilds the in-memory state from the engine.
+// Load rebuilds the in-memory state from the engine: offsets and dedupe
+// table from the data range, what is written out from the write-once
+// range, and the tail (applied batches not written out yet) from the raft
+// log, which kept it (RetainLogFrom).
 func (sm *SM) Load(r pebble.Reader) error {
+	sm.flushMu.Lock()
+	defer sm.flushMu.Unlock()
 	sm.next, sm.first = 0, 0
 	sm.ids = map[[BatchIDLen]byte][2]uint64{}
 	sm.idOrder = nil
@@ -242,6 +256,9 @@ func (sm *SM) Load(r pebble.Reader) error {
 	for _, e := range ents {
 		sm.idOrder = append(sm.idOrder, e.id)
 	}
+	if err := sm.loadTail(r); err != nil {
+		return err
+	}
 	sm.publish()
 	return nil
 }
@@ -269,9 +286,9 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 		}
 		start := sm.next
 		end := start + uint64(n)
-		if err := wb.Set(BatchKey(sm.prefix, start), body, nil); err != nil {
-			return err
-		}
+		// The batch itself goes to the in-memory tail, durable in the raft
+		// log, and is written once, later, by ingestion (segment.go).
+		sm.addTail(index, start, end, body)
 		var se [16]byte
 		binary.BigEndian.PutUint64(se[:], start)
 		binary.BigEndian.PutUint64(se[8:], end)
@@ -280,7 +297,10 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 		}
 		sm.ids[id] = [2]uint64{start, end}
 		sm.idOrder = append(sm.idOrder, id)
-		for len(sm.idOrder) > maxDedupe {
+		// An id is forgotten only once its batch is written out: Load
+		// places the tail's log entries by their ids.
+		flushed := sm.flushedEnd()
+		for len(sm.idOrder) > maxDedupe && sm.ids[sm.idOrder[0]][1] <= flushed {
 			old := sm.idOrder[0]
 			sm.idOrder = sm.idOrder[1:]
 			delete(sm.ids, old)
@@ -306,9 +326,9 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 		if upto <= sm.first {
 			return nil
 		}
-		if err := wb.DeleteRange(BatchKey(sm.prefix, 0), BatchKey(sm.prefix, upto), nil); err != nil {
-			return err
-		}
+		// Written-out batches below upto are excised later, whole files
+		// at a time (segment.go); the tail drops them now.
+		sm.trimTail(index, upto)
 		sm.first = upto
 		return sm.writeMeta(wb)
 	}
@@ -323,8 +343,12 @@ func (sm *SM) writeMeta(wb *pebble.Batch) error {
 }
 
 // Durable publishes the applied offsets once the batch holding them is
-// synced, and wakes readers.
-func (sm *SM) Durable() { sm.publish() }
+// committed, wakes readers, and starts writing the tail out when it is
+// big or old enough.
+func (sm *SM) Durable() {
+	sm.publish()
+	sm.maybeFlush()
+}
 
 func (sm *SM) publish() {
 	sm.mu.Lock()
@@ -351,79 +375,4 @@ func (sm *SM) First() uint64 {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
 	return sm.mu.first
-}
-
-// Scan reads the batches of the shard whose data range starts with
-// prefix, from offset from (which must be a batch start, or the first
-// kept offset) while fewer than maxEvents events were read (0 = no
-// limit). fn gets each batch decoded into a reused *types.Batch it must
-// not retain, and its target set (valid during the call). Scan returns
-// the offset after the last batch read.
-func Scan(r pebble.Reader, prefix []byte, from uint64, maxEvents int, fn func(start uint64, ingestMicros int64, targets Targets, b *types.Batch) error) (uint64, error) {
-	it, err := r.NewIter(&pebble.IterOptions{
-		LowerBound: BatchKey(prefix, from),
-		UpperBound: BatchKey(prefix, ^uint64(0)),
-	})
-	if err != nil {
-		return from, err
-	}
-	defer it.Close()
-	var b types.Batch
-	next := from
-	read := 0
-	for it.First(); it.Valid(); it.Next() {
-		k := it.Key()
-		start := binary.BigEndian.Uint64(k[len(k)-8:])
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return next, err
-		}
-		ingest, targets, enc, ok := splitValue(v)
-		if !ok {
-			return next, fmt.Errorf("streamsm: corrupt batch at offset %d", start)
-		}
-		if err := types.Decode(enc, &b); err != nil {
-			return next, fmt.Errorf("streamsm: batch at offset %d: %w", start, err)
-		}
-		b.Arrival = ingest
-		if err := fn(start, ingest, targets, &b); err != nil {
-			return next, err
-		}
-		next = start + uint64(b.N)
-		read += b.N
-		if maxEvents > 0 && read >= maxEvents {
-			break
-		}
-	}
-	return next, it.Error()
-}
-
-// ScanHeaders calls fn with the start offset, ingest time and row count
-// of each batch from offset from, without decoding the batches, until fn
-// returns false.
-func ScanHeaders(r pebble.Reader, prefix []byte, from uint64, fn func(start uint64, ingestMicros int64, n int) bool) error {
-	it, err := r.NewIter(&pebble.IterOptions{
-		LowerBound: BatchKey(prefix, from),
-		UpperBound: BatchKey(prefix, ^uint64(0)),
-	})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	for it.First(); it.Valid(); it.Next() {
-		k := it.Key()
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return err
-		}
-		ingest, _, enc, ok := splitValue(v)
-		n, ok2 := types.EncodedRows(enc)
-		if !ok || !ok2 {
-			return fmt.Errorf("streamsm: corrupt batch header at offset %d", binary.BigEndian.Uint64(k[len(k)-8:]))
-		}
-		if !fn(binary.BigEndian.Uint64(k[len(k)-8:]), ingest, n) {
-			break
-		}
-	}
-	return it.Error()
 }

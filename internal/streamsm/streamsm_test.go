@@ -1,22 +1,70 @@
 package streamsm
 
 import (
+	"context"
+	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/cairndb/cairn/internal/types"
 )
 
+// memFS is the file system of each test engine (SSTs to ingest are
+// written there).
+var memFS sync.Map // *pebble.DB -> vfs.FS
+
 func openMem(t *testing.T) *pebble.DB {
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	fs := vfs.NewMem()
+	db, err := pebble.Open("", &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatVirtualSSTables})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	memFS.Store(db, fs)
+	t.Cleanup(func() { memFS.Delete(db); db.Close() })
 	return db
+}
+
+// testSegments writes a shard's batches into db under "~"+prefix as the
+// raft store does (SST ingestion, excise), without a raft log.
+func testSegments(db *pebble.DB, prefix []byte) Segments {
+	var n atomic.Int64
+	return Segments{
+		Prefix: append([]byte("~"), prefix...),
+		DB:     db,
+		Ingest: func(fill func(add func(k, v []byte) error) error) error {
+			v, _ := memFS.Load(db)
+			fs := v.(vfs.FS)
+			name := fmt.Sprintf("ingest-%s-%d.sst", prefix, n.Add(1))
+			f, err := fs.Create(name, vfs.WriteCategoryUnspecified)
+			if err != nil {
+				return err
+			}
+			w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{TableFormat: db.TableFormat()})
+			if err := fill(w.Set); err != nil {
+				return err
+			}
+			if err := w.Close(); err != nil {
+				return err
+			}
+			return db.Ingest(context.Background(), []string{name})
+		},
+		Excise: func(start, end []byte) error {
+			return db.Excise(context.Background(), pebble.KeyRange{Start: start, End: end})
+		},
+	}
+}
+
+func newSM(t *testing.T, gid uint64, db *pebble.DB, prefix []byte) *SM {
+	sm := New(gid, prefix, testSegments(db, prefix))
+	t.Cleanup(sm.Close) // before the engine closes
+	return sm
 }
 
 func batchOf(vals ...int64) []byte {
@@ -38,9 +86,9 @@ func apply(t *testing.T, db *pebble.DB, sm *SM, cmd []byte) any {
 	return res
 }
 
-func scanAll(t *testing.T, db *pebble.DB, prefix []byte, from uint64) []int64 {
+func scanAll(t *testing.T, sm *SM, from uint64) []int64 {
 	var got []int64
-	if _, err := Scan(db, prefix, from, 0, func(start uint64, _ int64, _ Targets, b *types.Batch) error {
+	if _, err := sm.Scan(from, 0, func(start uint64, _ int64, _ Targets, b *types.Batch) error {
 		got = append(got, b.Cols[0].I...)
 		return nil
 	}); err != nil {
@@ -52,7 +100,7 @@ func scanAll(t *testing.T, db *pebble.DB, prefix []byte, from uint64) []int64 {
 func TestAppendDedupeTrimReload(t *testing.T) {
 	db := openMem(t)
 	prefix := []byte("d\x00\x00\x00\x00\x00\x00\x00\x07")
-	sm := New(7, prefix)
+	sm := newSM(t, 7, db, prefix)
 	if err := sm.Load(db); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +118,7 @@ func TestAppendDedupeTrimReload(t *testing.T) {
 	if r.Start != 3 || r.End != 5 {
 		t.Fatalf("second append = %+v", r)
 	}
-	if got := scanAll(t, db, prefix, 0); len(got) != 5 || got[4] != 5 {
+	if got := scanAll(t, sm, 0); len(got) != 5 || got[4] != 5 {
 		t.Fatalf("scan = %v", got)
 	}
 	if end, _ := sm.End(); end != 5 {
@@ -78,11 +126,15 @@ func TestAppendDedupeTrimReload(t *testing.T) {
 	}
 	// Trim drops the first batch only.
 	apply(t, db, sm, EncodeTrim(3))
-	if got := scanAll(t, db, prefix, sm.First()); len(got) != 2 || got[0] != 4 {
+	if got := scanAll(t, sm, sm.First()); len(got) != 2 || got[0] != 4 {
 		t.Fatalf("after trim: first %d, scan %v", sm.First(), got)
 	}
-	// Reload from the engine: same offsets, dedupe table kept.
-	sm2 := New(7, prefix)
+	// Reload from the engine: same offsets, dedupe table kept. Without a
+	// raft log to rebuild it from, the tail must be written out first.
+	if err := sm.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sm2 := newSM(t, 7, db, prefix)
 	if err := sm2.Load(db); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +159,7 @@ func TestAppendDedupeTrimReload(t *testing.T) {
 func TestTargetedBatches(t *testing.T) {
 	db := openMem(t)
 	prefix := []byte("d\x00\x00\x00\x00\x00\x00\x00\x08")
-	sm := New(8, prefix)
+	sm := newSM(t, 8, db, prefix)
 	if err := sm.Load(db); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +176,7 @@ func TestTargetedBatches(t *testing.T) {
 		n      int
 	}
 	var got []seen
-	next, err := Scan(db, prefix, 0, 0, func(start uint64, ingest int64, tg Targets, b *types.Batch) error {
+	next, err := sm.Scan(0, 0, func(start uint64, ingest int64, tg Targets, b *types.Batch) error {
 		got = append(got, seen{start, ingest, tg.IDs(), b.N})
 		if tg.Has(7) != (len(tg) == 0 || start == 2) || (len(tg) > 0 && tg.Has(8)) {
 			t.Errorf("batch at %d: Has(7) = %v, Has(8) = %v", start, tg.Has(7), tg.Has(8))
@@ -142,7 +194,7 @@ func TestTargetedBatches(t *testing.T) {
 	}
 	var rows []int
 	var ingests []int64
-	if err := ScanHeaders(db, prefix, 0, func(_ uint64, ingest int64, n int) bool {
+	if err := sm.ScanHeaders(0, func(_ uint64, ingest int64, n int) bool {
 		rows, ingests = append(rows, n), append(ingests, ingest)
 		return true
 	}); err != nil {

@@ -38,6 +38,8 @@ type Timing struct {
 	// The router.
 	AppendDeadline   time.Duration // one batch's appends, retried across leader changes
 	AppendAttempt    time.Duration // one append attempt at one node (a paused leader is then given up)
+	AppendHedge      time.Duration // no answer to an append this soon: the next likely leader is tried too (same batch id)
+	AppendSilence    time.Duration // no replica of the shard answered at all this long: the write fails (this node is likely cut off)
 	ReplicaCall      time.Duration // one call to one replica before the next is tried
 	RemoteScan       time.Duration // one page of a stream shard read from another node
 	RemoteStreamPoll time.Duration // a view task's look at a stream shard it has no replica of
@@ -107,7 +109,7 @@ func Default() Timing {
 
 		Schedule: time.Second, Reconcile: time.Second, Retention: time.Second, Lag: time.Second,
 
-		AppendDeadline: 10 * time.Second, AppendAttempt: time.Second, ReplicaCall: 5 * time.Second,
+		AppendDeadline: 10 * time.Second, AppendAttempt: time.Second, AppendHedge: 200 * time.Millisecond, AppendSilence: 2 * time.Second, ReplicaCall: 5 * time.Second,
 		RemoteScan: 10 * time.Second, RemoteStreamPoll: 5 * time.Millisecond, ViewCoverPoll: 100 * time.Millisecond,
 		ShardAdminPoll: 200 * time.Millisecond, LeadersCall: 2 * time.Second,
 

@@ -419,11 +419,13 @@ func (t *Transport) serveSnapStream(ss grpc.ServerStream) error {
 }
 
 // limiter paces the bytes of all outgoing snapshots of a transport: each
-// send reserves its bytes at the configured rate and waits for its slot.
+// send reserves its bytes at the configured rate, after every earlier
+// reservation, and waits until its reservation ends, so no more than
+// rate x elapsed bytes are ever sent (no burst).
 type limiter struct {
 	rate atomic.Int64 // bytes per second; 0 = unlimited
 	mu   sync.Mutex
-	next time.Time // when the next reservation may start
+	next time.Time // when the last reservation ends
 }
 
 func (l *limiter) setRate(r int64) { l.rate.Store(max(r, 0)) }
@@ -440,11 +442,8 @@ func (l *limiter) wait(ctx context.Context, n int) error {
 		start = now
 	}
 	l.next = start.Add(time.Duration(float64(n) / float64(r) * float64(time.Second)))
+	d := l.next.Sub(now)
 	l.mu.Unlock()
-	d := start.Sub(now)
-	if d <= 0 {
-		return nil
-	}
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	select {
