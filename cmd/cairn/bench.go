@@ -31,10 +31,12 @@ func benchCmd() *cobra.Command {
 	var failover, rolling, jsonOut, secure bool
 	var haModels string
 	var deadAfter, steady time.Duration
+	var viewCache string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run a workload against a node and report throughput, latency and view freshness",
-		Long: `Run workload W1 (events of 10,000 devices in 8 regions, a per_device view)
+		Long: `Run workload W1 (events of 10,000 devices in 8 regions, a per_device view;
+--devices changes the number)
 or W2 (the same events into three views at once: per device per minute with
 tumble(), distinct devices per region per minute with approx_count_distinct,
 and the 99th percentile of value per region over a 5-minute sliding window)
@@ -129,7 +131,17 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 			if nodes < 1 || nodes > 9 {
 				return exitWith(exitUsage, fmt.Errorf("--nodes must be between 1 and 9, got %d", nodes))
 			}
-			o.StartNode = bench.LocalCluster(nodes, noSync, secure)
+			var nodeArgs []string
+			if viewCache != "" {
+				if o.URL != "" {
+					return exitWith(exitUsage, fmt.Errorf("--view-cache sets the local nodes' cache; a node at --url has its own (cairn start --view-cache)"))
+				}
+				if _, err := parseByteSize(viewCache); err != nil {
+					return exitWith(exitUsage, fmt.Errorf("--view-cache: %v", err))
+				}
+				nodeArgs = append(nodeArgs, "--view-cache", viewCache)
+			}
+			o.StartNode, o.PeakRSS = bench.LocalClusterStats(nodes, noSync, secure, nodeArgs...)
 			res, err := bench.Run(ctx, o)
 			if res != nil {
 				res.Print(cmd.OutOrStdout())
@@ -146,6 +158,9 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 	f.IntVar(&o.Events, "events", 1_000_000, "events to send")
 	f.IntVar(&o.Batch, "batch", 1000, "events per batch (one COPY or INSERT)")
 	f.IntVar(&o.Clients, "clients", 4, "concurrent client connections")
+	f.IntVar(&o.Devices, "devices", 10_000, "w1: distinct device ids the events draw from, i.e. the groups of the view")
+	f.IntVar(&o.Lookups, "lookups", 1000, "w1: point lookups of random devices (SELECT n FROM w1_per_device WHERE device_id = $1) timed after the run; 0: none")
+	f.StringVar(&viewCache, "view-cache", "", "without --url: --view-cache of the local nodes (e.g. 32MiB; default: the node's)")
 	f.IntVar(&o.Rate, "rate", 0, "pace the clients to this many events per second in total (0: as fast as acks come), to measure freshness at a given load")
 	f.StringVar(&o.URL, "url", "", "postgres:// URL of a running node; empty starts one in a temp dir")
 	f.StringVar(&o.Out, "out", "bench-w1.json", "JSON result file (- for none; default bench-<workload>.json)")

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"sync"
@@ -58,6 +59,15 @@ type Options struct {
 	// after the run (long runs: the ids would not fit in memory); the
 	// view's count is still checked against the events acked.
 	SkipIDCheck bool
+	// Devices is the number of distinct device ids W1 draws from
+	// (default 10,000): the number of groups in its view.
+	Devices int
+	// Lookups is the number of point lookups of random devices timed at
+	// the end of a W1 run (0: none; the flag's default is 1000).
+	Lookups int
+	// PeakRSS, if set, returns the peak RSS in bytes of each node the
+	// run started (LocalClusterStats); it is read at the end of the run.
+	PeakRSS func() []int64
 	// Rate paces the clients to this many events per second in total
 	// (0: as fast as the node acks), to measure freshness at a given load.
 	Rate int
@@ -113,6 +123,18 @@ type Result struct {
 	IDsChecked bool `json:"ids_checked"`
 	// Checks are the workload's own checks of its other views.
 	Checks []string `json:"checks,omitempty"`
+	// Devices is the number of distinct device ids drawn (W1's groups).
+	Devices int `json:"devices"`
+	// Point lookups of random devices after the run (sqlLookup, one
+	// connection, one at a time): latency, and how many found a row.
+	LookupSamples int     `json:"lookup_samples"`
+	LookupFound   int     `json:"lookup_found"`
+	LookupP50Ms   float64 `json:"lookup_p50_ms"`
+	LookupP99Ms   float64 `json:"lookup_p99_ms"`
+	LookupMaxMs   float64 `json:"lookup_max_ms"`
+	// PeakRSSBytes is the peak resident set size of each node the run
+	// started (empty against --url).
+	PeakRSSBytes []int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 func (o *Options) setDefaults() error {
@@ -144,6 +166,16 @@ func (o *Options) setDefaults() error {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
+	if o.Devices == 0 {
+		o.Devices = w1Devices
+	}
+	if o.Devices < 1 || o.Devices > 1<<30 {
+		return fmt.Errorf("devices must be between 1 and %d, got %d", 1<<30, o.Devices)
+	}
+	if o.Devices != w1Devices && o.Workload != "w1" {
+		return fmt.Errorf("devices applies to workload w1 only (%s's checks and tables assume %d devices)", o.Workload, w1Devices)
+	}
+
 	if o.Rate < 0 {
 		return fmt.Errorf("--rate must be 0 (unpaced) or a positive number of events per second, got %d", o.Rate)
 	}
@@ -208,12 +240,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	r := &Result{
 		Workload: o.Workload, Mode: o.Mode, Target: redact(o.URL), Started: time.Now().UTC(),
-		Events: o.Events, Clients: o.Clients, Batch: o.Batch, Rate: o.Rate,
+		Events: o.Events, Clients: o.Clients, Batch: o.Batch, Devices: o.Devices, Rate: o.Rate,
 	}
 	if t, ok := admin.(interface{ isTLS() bool }); ok {
 		r.TLS = t.isTLS()
 	}
-	batches := makeBatches(o.Seed, o.Events, o.Batch, o.Mode, r.Started)
+	batches := makeBatches(o.Seed, o.Events, o.Batch, o.Devices, o.Mode, r.Started)
 	for _, b := range batches {
 		r.PayloadBytes += int64(b.bytes)
 	}
@@ -310,10 +342,38 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			r.Verified = false
 		}
 	}
+	if verr == nil && o.Lookups > 0 && o.wl.view == w1View {
+		verr = timeLookups(ctx, admin, o, r)
+	}
+	if o.PeakRSS != nil {
+		r.PeakRSSBytes = o.PeakRSS()
+	}
 	if err := r.write(o.Out); err != nil {
 		return r, errors.Join(verr, err)
 	}
 	return r, verr
+}
+
+// timeLookups times o.Lookups point lookups of random devices, one at a
+// time: what a dashboard reading one device sees once the view is built.
+func timeLookups(ctx context.Context, c client, o Options, r *Result) error {
+	rng := rand.New(rand.NewPCG(o.Seed, 0x10c4))
+	lat := make([]time.Duration, 0, o.Lookups)
+	for range o.Lookups {
+		id := int32(rng.IntN(o.Devices))
+		t0 := time.Now()
+		_, found, err := c.lookupInt(ctx, sqlLookup, id)
+		if err != nil {
+			return fmt.Errorf("point lookup of device %d: %w", id, err)
+		}
+		lat = append(lat, time.Since(t0))
+		if found {
+			r.LookupFound++
+		}
+	}
+	r.LookupSamples = len(lat)
+	r.LookupP50Ms, r.LookupP99Ms, r.LookupMaxMs = ms(percentile(lat, 50)), ms(percentile(lat, 99)), ms(percentile(lat, 100))
+	return nil
 }
 
 // verify waits for the view to count every acked event, then checks it
@@ -495,5 +555,7 @@ func AddFlags(fs *pflag.FlagSet, o *Options) {
 	fs.StringVar(&o.Out, "out", "bench-w1.json", `file for the JSON result ("-": none)`)
 	fs.StringVar(&o.Mode, "mode", ModeCopy, "how to send events: copy (binary COPY), csv (COPY csv) or insert (multi-row INSERT)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the event generator")
+	fs.IntVar(&o.Devices, "devices", w1Devices, "distinct device ids W1 draws from: the number of groups in its view")
+	fs.IntVar(&o.Lookups, "lookups", 1000, "point lookups of random devices timed after the run (0: none)")
 	fs.IntVar(&o.Rate, "rate", 0, "pace the clients to this many events per second in total (0: as fast as acks come)")
 }

@@ -91,6 +91,16 @@ func (c fakeClient) queryInt(ctx context.Context, sql string) (int64, error) {
 	return 0, fmt.Errorf("fake: unexpected query %q", sql)
 }
 
+func (c fakeClient) lookupInt(ctx context.Context, sql string, arg int32) (int64, bool, error) {
+	if sql != sqlLookup {
+		return 0, false, fmt.Errorf("fake: unexpected query %q", sql)
+	}
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	n, ok := c.f.mu.view[arg]
+	return n, ok, nil
+}
+
 var insertRow = regexp.MustCompile(`\('[^']+', (-?\d+), '[a-z-]+', [0-9.e+-]+\)`)
 
 // devices decodes the device ids of a batch from its wire form, so the
@@ -345,8 +355,8 @@ func TestOptionsValidation(t *testing.T) {
 func TestGenerate(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	const n = 200000
-	a, b := generate(7, n, start), generate(7, n, start)
-	c := generate(8, n, start)
+	a, b := generate(7, n, w1Devices, start), generate(7, n, w1Devices, start)
+	c := generate(8, n, w1Devices, start)
 	if !equalEvents(a, b) {
 		t.Errorf("same seed, different events")
 	}
@@ -428,7 +438,7 @@ func TestEncode(t *testing.T) {
 		t.Errorf("copySource yielded %d rows", rows)
 	}
 
-	bs := makeBatches(1, 2500, 1000, ModeCSV, start)
+	bs := makeBatches(1, 2500, 1000, w1Devices, ModeCSV, start)
 	if len(bs) != 3 || bs[0].n != 1000 || bs[2].n != 500 {
 		t.Errorf("batches %d", len(bs))
 	}
@@ -539,7 +549,7 @@ func TestRunCancelled(t *testing.T) {
 // gives, so the check by id works the same.
 func TestLazyBatches(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	bs := makeBatches(1, lazyAbove+2500, 1000, ModeCopy, start)
+	bs := makeBatches(1, lazyAbove+2500, 1000, w1Devices, ModeCopy, start)
 	if len(bs) != (lazyAbove+2500+999)/1000 || !bs[0].lazy || bs[len(bs)-1].n != 500 {
 		t.Fatalf("%d placeholders, first lazy %v, last n %d", len(bs), bs[0].lazy, bs[len(bs)-1].n)
 	}

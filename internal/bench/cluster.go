@@ -29,7 +29,7 @@ type localCluster struct {
 // certificates made for the run in its temp dir
 // (testutil.CreateCerts) and every node --certs-dir; clients then connect
 // with TLS and client.cairn.
-func startLocalCluster(ctx context.Context, n int, noSync, secure bool) (*localCluster, error) {
+func startLocalCluster(ctx context.Context, n int, noSync, secure bool, nodeArgs ...string) (*localCluster, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -38,6 +38,7 @@ func startLocalCluster(ctx context.Context, n int, noSync, secure bool) (*localC
 	if noSync {
 		c.Args = append(c.Args, "--unsafe-no-fsync")
 	}
+	c.Args = append(c.Args, nodeArgs...)
 	if secure {
 		if c.Dir, err = os.MkdirTemp("", "cairn-cluster-"); err != nil {
 			return nil, err
@@ -58,13 +59,35 @@ func startLocalCluster(ctx context.Context, n int, noSync, secure bool) (*localC
 // (without fsync with noSync: not for published figures; secure: TLS on
 // every connection, see startLocalCluster).
 func LocalCluster(n int, noSync, secure bool) func(ctx context.Context) (string, func(), error) {
-	return func(ctx context.Context) (string, func(), error) {
-		c, err := startLocalCluster(ctx, n, noSync, secure)
+	start, _ := LocalClusterStats(n, noSync, secure)
+	return start
+}
+
+// LocalClusterStats is LocalCluster with more flags for every node
+// (e.g. --view-cache), plus Options.PeakRSS for the nodes it starts.
+func LocalClusterStats(n int, noSync, secure bool, nodeArgs ...string) (start func(ctx context.Context) (string, func(), error), peakRSS func() []int64) {
+	var mu sync.Mutex
+	var nodes []*testutil.Node
+	start = func(ctx context.Context) (string, func(), error) {
+		c, err := startLocalCluster(ctx, n, noSync, secure, nodeArgs...)
 		if err != nil {
 			return "", nil, err
 		}
+		mu.Lock()
+		nodes = c.nodes
+		mu.Unlock()
 		return c.nodes[0].URL(), func() { c.printPebble(); c.Stop() }, nil
 	}
+	peakRSS = func() []int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		out := make([]int64, len(nodes))
+		for i, nd := range nodes {
+			out[i], _ = nd.PeakRSS() // 0: not running, or not Linux
+		}
+		return out
+	}
+	return start, peakRSS
 }
 
 // printPebble prints each node's engine write figures (GET /debug/pebble)

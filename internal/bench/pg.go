@@ -20,6 +20,9 @@ type client interface {
 	// queryInt runs a query returning at most one integer; no row or NULL
 	// is 0.
 	queryInt(ctx context.Context, sql string) (int64, error)
+	// lookupInt runs a query with one int4 parameter (extended protocol)
+	// returning at most one integer: found is false when no row came.
+	lookupInt(ctx context.Context, sql string, arg int32) (v int64, found bool, err error)
 	// eventIDs reads back the id of every generated event in the stream:
 	// its timestamp's offset in µs from t0, plus 1.
 	eventIDs(ctx context.Context, t0 int64) ([]int64, error)
@@ -76,6 +79,29 @@ func (p *pgClient) queryInt(ctx context.Context, sql string) (int64, error) {
 		}
 	}
 	return v, rows.Err()
+}
+
+func (p *pgClient) lookupInt(ctx context.Context, sql string, arg int32) (int64, bool, error) {
+	rows, err := p.c.Query(ctx, sql, arg)
+	if err != nil {
+		return 0, false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return 0, false, rows.Err()
+	}
+	vals, err := rows.Values()
+	if err != nil {
+		return 0, false, err
+	}
+	if len(vals) != 1 {
+		return 0, false, fmt.Errorf("%s: got %d columns, want 1", sql, len(vals))
+	}
+	v, err := toInt64(vals[0])
+	if err != nil {
+		return 0, false, fmt.Errorf("%s: %w", sql, err)
+	}
+	return v, true, rows.Err()
 }
 
 func (p *pgClient) eventIDs(ctx context.Context, t0 int64) ([]int64, error) {

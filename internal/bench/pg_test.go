@@ -53,7 +53,7 @@ func TestRunPostgres(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.close()
-			e := generate(1, 20000, r.Started)
+			e := generate(1, 20000, w1Devices, r.Started)
 			var want int64
 			for _, v := range e.value {
 				want += int64(math.Round(v * 100))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -130,11 +131,22 @@ func (r *Result) Print(w io.Writer) {
 		for _, c := range r.Checks {
 			fmt.Fprintf(tw, "check\t%s\n", c)
 		}
+		if r.LookupSamples > 0 {
+			fmt.Fprintf(tw, "point lookups\tp50 %.2f ms, p99 %.2f ms, max %.2f ms (%d random devices of %s, %d found)\n",
+				r.LookupP50Ms, r.LookupP99Ms, r.LookupMaxMs, r.LookupSamples, group(int64(r.Devices)), r.LookupFound)
+		}
 	} else {
 		fmt.Fprintf(tw, "verified\tNO: sum(n) = %s, sent %s\n", group(r.ViewTotal), group(int64(r.Events+r.ProbeEvents)))
 		if r.Lost+r.Duplicated+r.NeverSent > 0 {
 			fmt.Fprintf(tw, "by event id\t%d lost, %d duplicated, %d never sent\n", r.Lost, r.Duplicated, r.NeverSent)
 		}
+	}
+	if len(r.PeakRSSBytes) > 0 {
+		parts := make([]string, len(r.PeakRSSBytes))
+		for i, b := range r.PeakRSSBytes {
+			parts[i] = fmt.Sprintf("n%d %.1f MiB", i+1, float64(b)/(1<<20))
+		}
+		fmt.Fprintf(tw, "peak RSS\t%s\n", strings.Join(parts, ", "))
 	}
 	tw.Flush()
 }

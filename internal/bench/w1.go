@@ -14,7 +14,8 @@ const (
 	w1Stream = "w1_events"
 	w1View   = "w1_per_device"
 
-	// w1Devices is the number of distinct device ids, 0..w1Devices-1.
+	// w1Devices is the default number of distinct device ids,
+	// 0..w1Devices-1 (Options.Devices).
 	w1Devices = 10000
 	// probeDevice is reserved for the freshness probe; the generator never
 	// produces it, so its count in the view is exactly the probes acked.
@@ -23,6 +24,8 @@ const (
 	sqlProbeCount = "SELECT n FROM " + w1View + " WHERE device_id = -1"
 	sqlEventTimes = "SELECT ts FROM " + w1Stream + " WHERE device_id >= 0"
 	sqlTotalCount = "SELECT sum(n) FROM " + w1View
+	// sqlLookup is the point lookup whose latency a run reports at the end.
+	sqlLookup     = "SELECT n FROM " + w1View + " WHERE device_id = $1"
 	sqlCopyCSV    = "COPY " + w1Stream + " (ts, device_id, region, value) FROM STDIN (FORMAT csv)"
 	sqlCopyBinary = "COPY " + w1Stream + " (ts, device_id, region, value) FROM STDIN (FORMAT binary)"
 	sqlInsertHead = "INSERT INTO " + w1Stream + " (ts, device_id, region, value) VALUES "
@@ -69,10 +72,10 @@ type events struct {
 	value  []float64
 }
 
-// generate returns n W1 events from a seeded generator: device ids and
-// regions uniform, values uniform in [0, 1000), timestamps one
-// microsecond apart from start.
-func generate(seed uint64, n int, start time.Time) events {
+// generate returns n W1 events from a seeded generator: device ids
+// uniform in [0, devices), regions uniform, values uniform in [0, 1000),
+// timestamps one microsecond apart from start.
+func generate(seed uint64, n, devices int, start time.Time) events {
 	rng := rand.New(rand.NewPCG(seed, 0x57a7e1))
 	e := events{
 		ts:     make([]int64, n),
@@ -83,7 +86,7 @@ func generate(seed uint64, n int, start time.Time) events {
 	t0 := start.UnixMicro()
 	for i := range n {
 		e.ts[i] = t0 + int64(i)
-		e.device[i] = int32(rng.IntN(w1Devices))
+		e.device[i] = int32(rng.IntN(devices))
 		e.region[i] = uint8(rng.IntN(len(w1Regions)))
 		// Two decimals, so the CSV and INSERT text stays short and exact.
 		e.value[i] = float64(rng.IntN(100000)) / 100
@@ -107,6 +110,8 @@ type loadBatch struct {
 	bytes int
 	// lazy marks a placeholder of a long run: see materialize.
 	lazy bool
+	// devices is the run's number of device ids, for materialize.
+	devices int
 }
 
 // Binary COPY: each tuple is a 2-byte field count plus, per field, a
@@ -128,9 +133,15 @@ func encode(e *events, lo, hi int, mode string) *loadBatch {
 		b.vals = make([]any, 0, 4*b.n)
 		b.bytes = copyStreamFixed
 		for i := lo; i < hi; i++ {
+			var dev any
+			if d := e.device[i]; int(d)+1 < len(boxedDevices) {
+				dev = boxedDevices[d+1]
+			} else {
+				dev = d
+			}
 			b.vals = append(b.vals,
 				time.UnixMicro(e.ts[i]).UTC(),
-				boxedDevices[e.device[i]+1],
+				dev,
 				boxedRegions[e.region[i]],
 				e.value[i])
 			b.bytes += copyTupleFixed + len(w1Regions[e.region[i]])
@@ -209,15 +220,15 @@ const lazyAbove = 20_000_000
 // makeBatches generates n events and cuts them into batches of size. Past
 // lazyAbove events it returns placeholders (first and n only) that
 // materialize builds while the run goes on.
-func makeBatches(seed uint64, n, size int, mode string, start time.Time) []*loadBatch {
+func makeBatches(seed uint64, n, size, devices int, mode string, start time.Time) []*loadBatch {
 	out := make([]*loadBatch, 0, (n+size-1)/size)
 	if n > lazyAbove {
 		for lo := 0; lo < n; lo += size {
-			out = append(out, &loadBatch{n: min(lo+size, n) - lo, first: int64(lo) + 1, lazy: true})
+			out = append(out, &loadBatch{n: min(lo+size, n) - lo, first: int64(lo) + 1, lazy: true, devices: devices})
 		}
 		return out
 	}
-	e := generate(seed, n, start)
+	e := generate(seed, n, devices, start)
 	for lo := 0; lo < n; lo += size {
 		out = append(out, encode(&e, lo, min(lo+size, n), mode))
 	}
@@ -232,7 +243,7 @@ func (b *loadBatch) materialize(seed uint64, mode string, start time.Time) *load
 		return b
 	}
 	lo := int(b.first - 1)
-	e := generate(seed^uint64(lo)*0x9E3779B97F4A7C15, b.n, start.Add(time.Duration(lo)*time.Microsecond))
+	e := generate(seed^uint64(lo)*0x9E3779B97F4A7C15, b.n, b.devices, start.Add(time.Duration(lo)*time.Microsecond))
 	out := encode(&e, 0, b.n, mode)
 	out.first = b.first
 	return out

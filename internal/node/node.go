@@ -117,7 +117,14 @@ type Config struct {
 	// (debug.SetMemoryLimit) from MaxMemory: cmd/cairn sets it, since the
 	// limit is process-wide; an in-process test cluster does not.
 	GoMemoryLimit bool
+	// ViewCache is the byte budget of the cache of view rows shared by
+	// this node's view shards (--view-cache); 0 means DefaultViewCache.
+	// Rows changed since a shard's last checkpoint are held apart from it.
+	ViewCache int64
 }
+
+// DefaultViewCache is the view row cache budget when Config.ViewCache is 0.
+const DefaultViewCache = 256 << 20
 
 // ticks converts a duration to raft ticks of tick.
 func ticks(d, tick time.Duration) int { return max(1, int(d/tick)) }
@@ -304,8 +311,8 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	n.startMemory()
 	registerRaftGroupGauges(n.metrics.Registry, n.store) // raftgroups.go
+	n.startMemory()
 	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
 	n.disks = disk.NewRegistry(n.meta.Catalog)
 	var metaPeers []uint64
@@ -319,8 +326,10 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.member = member.New(n.ctx, member.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Raft: raftStore{n}, Caller: n.tr,
 		Tracker: n.live, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, StoreErr: replica.StoreErr, Led: func() []uint64 { return n.replicas.Led() }})
+	viewCache := viewsm.NewCache(cmp.Or(cfg.ViewCache, DefaultViewCache))
+	n.metrics.RegisterViewCache(viewCache.Stats)
 	n.replicas = replica.New(n.ctx, replica.Config{Self: n.id.RaftID, Name: cfg.NodeID, Store: n.store, Meta: n.meta, Logger: cfg.Logger,
-		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot, Metrics: n.metrics,
+		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot, Metrics: n.metrics, ViewCache: viewCache,
 		ViewOffsets: func(ctx context.Context, gid uint64) []uint64 { return n.router.RemoteViewOffsets(ctx, gid) },
 		Sources:     func(groups []uint64) viewsm.Source { return n.router.StreamShards(groups) },
 		Snapshots:   n.snapshotsOf,

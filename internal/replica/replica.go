@@ -65,6 +65,9 @@ type Config struct {
 	// BeforeDelta, if set, is called before a view task proposes a delta
 	// and may block (the test knob that stalls view tasks).
 	BeforeDelta func(ctx context.Context) error
+	// ViewCache caches clean view rows for every view shard of the node
+	// (nil: none; rows are then read from the engine).
+	ViewCache *viewsm.Cache
 	// Snapshots lists the snapshots of group gid this node is streaming
 	// (shown in a shard status, so operations report their progress).
 	Snapshots func(gid uint64) []rpc.SnapshotProgress
@@ -85,6 +88,7 @@ type Manager struct {
 	viewOffsets func(ctx context.Context, gid uint64) []uint64
 	metrics     *metrics.Metrics
 	table       func(t *catalog.Table) exec.KeyedSource
+	viewCache   *viewsm.Cache
 	snapshots   func(gid uint64) []rpc.SnapshotProgress
 	ctx         context.Context // ends when the node stops: view tasks stop
 	maxDelta    int             // Config.MaxDeltaEvents
@@ -100,7 +104,7 @@ type Manager struct {
 func New(ctx context.Context, cfg Config) *Manager {
 	m := &Manager{self: cfg.Self, name: cfg.Name, store: cfg.Store, meta: cfg.Meta, log: cfg.Logger, t: cfg.Timing.WithDefaults(),
 		bugs: cfg.Bugs, sources: cfg.Sources, live: cfg.Live, viewOffsets: cfg.ViewOffsets, metrics: cfg.Metrics, table: cfg.Table, snapshots: cfg.Snapshots, ctx: ctx,
-		maxDelta: cfg.MaxDeltaEvents, beforeDelta: cfg.BeforeDelta}
+		maxDelta: cfg.MaxDeltaEvents, beforeDelta: cfg.BeforeDelta, viewCache: cfg.ViewCache}
 	m.mu.groups = map[uint64]*Group{}
 	return m
 }
@@ -213,6 +217,7 @@ func (m *Manager) Reconcile() {
 				default:
 				}
 			})
+			g.View.SetStorage(m.store.DB(), m.viewCache)
 			if err := m.store.StartGroup(gid, g.View, peers); err != nil {
 				m.log.Error("start view shard", "view", v.Name, "shard", i, "group", gid, "err", err)
 				continue

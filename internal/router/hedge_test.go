@@ -54,9 +54,21 @@ func newFakeShard(t *testing.T, leader uint64) *fakeShard {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	prefix := []byte("d\x00\x00\x00\x00\x00\x00\x00\x07")
-	// The tail is never written out during a test (no Ingest needed).
-	segs := streamsm.Segments{Prefix: append([]byte("~"), prefix...), DB: db, FlushBytes: 1 << 30, FlushBatches: 1 << 30, FlushAge: time.Hour}
-	f := &fakeShard{t: t, db: db, sm: streamsm.New(7, prefix, segs)}
+	// Written-out batches go into the engine by a plain batch: this test
+	// exercises the dedupe table, not the write-once storage.
+	seg := streamsm.Segments{
+		Prefix: append([]byte("~"), prefix...),
+		DB:     db,
+		Ingest: func(fill func(add func(k, v []byte) error) error) error {
+			b := db.NewBatch()
+			if err := fill(func(k, v []byte) error { return b.Set(k, v, nil) }); err != nil {
+				return err
+			}
+			return b.Commit(pebble.Sync)
+		},
+		Excise: func(start, end []byte) error { return db.DeleteRange(start, end, pebble.Sync) },
+	}
+	f := &fakeShard{t: t, db: db, sm: streamsm.New(7, prefix, seg)}
 	if err := f.sm.Load(db); err != nil {
 		t.Fatal(err)
 	}

@@ -81,8 +81,8 @@ type Router struct {
 	rr       atomic.Uint64   // round-robin choice of shard and replica
 	sched    SchedOwner
 	disk     func(ctx context.Context, name string) (objstore.Store, error)
-	admit    func(ctx context.Context, stream string, bytes int64) (release func(), err error)
 	hints    leaderHints // who leads which group, which nodes answer slowly (append.go)
+	admit    func(ctx context.Context, stream string, bytes int64) (release func(), err error)
 }
 
 // New returns a router whose background reads end with ctx.

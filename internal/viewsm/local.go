@@ -42,42 +42,50 @@ func (sm *SM) ApplyLocal(cmd []byte) any {
 // Capture copies the state for a checkpoint: every row when full, else
 // the rows changed and removed since the previous Capture (or Restore).
 // Either way it starts a new change set. It must not run while
-// LocalApply does (it takes the lock Apply holds).
+// LocalApply does (it takes the lock Apply holds). It is for an SM in
+// memory mode (a scheduled view's); one on disk has no such copy.
 func (sm *SM) Capture(full bool) *Snapshot {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
+	if sm.eng != nil {
+		panic("viewsm: Capture of a view shard kept on disk")
+	}
+	rows := sm.mu.tab.rows
 	snap := &Snapshot{Offsets: slices.Clone(sm.mu.offsets), Window: sm.mu.win.append(nil), Full: full}
 	if full {
-		snap.Rows = make([]Row, 0, len(sm.mu.rows))
-		for k, v := range sm.mu.rows {
-			snap.Rows = append(snap.Rows, Row{Key: []byte(k), State: slices.Clone(v)})
+		snap.Rows = make([]Row, 0, len(rows))
+		for k, r := range rows {
+			snap.Rows = append(snap.Rows, Row{Key: []byte(k), State: slices.Clone(r.state)})
 		}
 	} else {
-		snap.Rows = make([]Row, 0, len(sm.dirty))
-		for k := range sm.dirty {
-			if v, ok := sm.mu.rows[k]; ok {
-				snap.Rows = append(snap.Rows, Row{Key: []byte(k), State: slices.Clone(v)})
+		snap.Rows = make([]Row, 0, len(sm.chg))
+		for k := range sm.chg {
+			if r, ok := rows[k]; ok {
+				snap.Rows = append(snap.Rows, Row{Key: []byte(k), State: slices.Clone(r.state)})
 			}
 		}
-		for k := range sm.deleted {
-			if _, ok := sm.mu.rows[k]; !ok {
+		for k := range sm.del {
+			if _, ok := rows[k]; !ok {
 				snap.Deleted = append(snap.Deleted, []byte(k))
 			}
 		}
 		sort.Slice(snap.Deleted, func(i, j int) bool { return string(snap.Deleted[i]) < string(snap.Deleted[j]) })
 	}
 	sort.Slice(snap.Rows, func(i, j int) bool { return string(snap.Rows[i].Key) < string(snap.Rows[j].Key) })
-	clear(sm.dirty)
-	clear(sm.deleted)
+	clear(sm.chg)
+	clear(sm.del)
 	return snap
 }
 
-// Restore replaces the state with a checkpoint's: offsets, rows (which
-// it keeps; the caller must not modify them) and the encoded window
-// state (empty: none). The change set starts empty.
+// Restore replaces the state of an SM in memory mode with a checkpoint's:
+// offsets, rows (which it keeps; the caller must not modify them) and the
+// encoded window state (empty: none). The change set starts empty.
 func (sm *SM) Restore(offsets []uint64, rows map[string][]byte, window []byte) error {
 	if len(offsets) != len(sm.start) {
 		return errors.New("viewsm: checkpoint offsets do not match the view's stream shards")
+	}
+	if sm.eng != nil {
+		return errors.New("viewsm: Restore loads only a view shard kept in memory")
 	}
 	var w winState
 	if len(window) > 0 {
@@ -85,24 +93,34 @@ func (sm *SM) Restore(offsets []uint64, rows map[string][]byte, window []byte) e
 			return err
 		}
 	}
-	if rows == nil {
-		rows = map[string][]byte{}
+	t := &table{rows: make(map[string]row, len(rows))}
+	for k, v := range rows {
+		r := row{state: v}
+		t.rows[k] = r
+		t.bytes += rowSize(k, r)
 	}
 	sm.mu.Lock()
 	sm.mu.offsets = slices.Clone(offsets)
-	sm.mu.rows = rows
+	sm.mu.tab = t
+	sm.mu.gen++
 	sm.win = w
 	sm.mu.win = w
-	clear(sm.dirty)
-	clear(sm.deleted)
+	clear(sm.chg)
+	clear(sm.del)
 	sm.mu.Unlock()
 	sm.Durable()
 	return nil
 }
 
-// Len returns the number of rows.
+// Len returns the number of rows (on disk, by counting them).
 func (sm *SM) Len() int {
 	sm.mu.RLock()
-	defer sm.mu.RUnlock()
-	return len(sm.mu.rows)
+	if sm.eng == nil {
+		defer sm.mu.RUnlock()
+		return len(sm.mu.tab.rows)
+	}
+	sm.mu.RUnlock()
+	n := 0
+	_ = sm.Rows(func(_, _ []byte) error { n++; return nil })
+	return n
 }

@@ -158,21 +158,29 @@ func (sm *SM) applyRestore(wb *pebble.Batch, index uint64, cmd []byte) any {
 	if err != nil {
 		return fmt.Errorf("%w at index %d", err, index)
 	}
-	sm.mu.Lock()
-	defer sm.mu.Unlock()
+	if wb == nil {
+		return errors.New("viewsm: a restore applies only with a batch")
+	}
 	if len(sm.start) > 0 && len(st.Offsets) != len(sm.start) {
 		return fmt.Errorf("viewsm: restore of %d offsets into a view over %d stream shards", len(st.Offsets), len(sm.start))
 	}
-	fresh := len(sm.mu.rows) == 0 && sm.logged == 0 && slices.Equal(sm.mu.offsets, sm.start)
+	empty, err := sm.empty()
+	if err != nil {
+		return err
+	}
+	fresh := empty && sm.logged == 0 && slices.Equal(sm.mu.offsets, sm.start)
 	if !fresh {
-		if slices.Equal(sm.mu.offsets, st.Offsets) && len(sm.mu.rows) == len(st.Rows) {
+		if slices.Equal(sm.mu.offsets, st.Offsets) && sm.Len() == len(st.Rows) {
 			return Restored{Rows: len(st.Rows)} // this restore, applied before
 		}
 		return ErrNotFresh
 	}
-	rows := make(map[string][]byte, len(st.Rows))
+	rows := make(map[string]row, len(st.Rows))
+	bytes := 0
 	for _, r := range st.Rows {
-		rows[string(r.Key)] = slices.Clone(r.State)
+		rr := row{state: slices.Clone(r.State)}
+		rows[string(r.Key)] = rr
+		bytes += rowSize(string(r.Key), rr)
 		if err := wb.Set(sm.rowKey(r.Key), r.State, nil); err != nil {
 			return err
 		}
@@ -187,11 +195,36 @@ func (sm *SM) applyRestore(wb *pebble.Batch, index uint64, cmd []byte) any {
 	if err := wb.Set(sm.offsetsKey(), ob, nil); err != nil {
 		return err
 	}
-	clear(sm.dirty)
-	clear(sm.deleted)
+	clear(sm.chg)
+	clear(sm.del)
 	sm.win = w
-	sm.mu.rows = rows
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	t := sm.mu.tab
+	if sm.eng == nil {
+		t.rows, t.bytes = rows, bytes
+	} else {
+		// Written into wb: readers see them from memory until Durable.
+		t.flushing = rows
+	}
 	sm.mu.offsets = slices.Clone(st.Offsets)
 	sm.mu.win = w
 	return Restored{Rows: len(st.Rows)}
+}
+
+// empty says whether the SM holds no rows (in memory or the engine).
+func (sm *SM) empty() (bool, error) {
+	t := sm.mu.tab
+	if len(t.rows) > 0 || len(t.flushing) > 0 {
+		return false, nil
+	}
+	if sm.eng == nil {
+		return true, nil
+	}
+	it, err := sm.eng.NewIter(&pebble.IterOptions{LowerBound: sm.rowKey(nil), UpperBound: sm.rowsEnd()})
+	if err != nil {
+		return false, err
+	}
+	has := it.First()
+	return !has, it.Close()
 }
