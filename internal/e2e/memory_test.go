@@ -49,8 +49,8 @@ func TestMaxMemoryBadValues(t *testing.T) {
 	}
 }
 
-// scrapeMetrics reads the node's /metrics into name{labels} -> value.
-func scrapeMetrics(t *testing.T, p *Proc) map[string]float64 {
+// memoryMetrics reads the node's /metrics into name{labels} -> value.
+func memoryMetrics(t *testing.T, p *Proc) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get("http://" + p.HTTP + "/metrics")
 	if err != nil {
@@ -110,8 +110,18 @@ func TestBackpressureInsteadOfOOM(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if m := scrapeMetrics(t, p); m["cairn_memory_limit_bytes"] != limit {
-		t.Fatalf("cairn_memory_limit_bytes = %v, want %d", m["cairn_memory_limit_bytes"], limit)
+	time.Sleep(1100 * time.Millisecond) // the memory metrics are set once a second
+	m0 := memoryMetrics(t, p)
+	if m0["cairn_memory_limit_bytes"] != limit {
+		t.Fatalf("cairn_memory_limit_bytes = %v, want %d", m0["cairn_memory_limit_bytes"], limit)
+	}
+	for _, c := range []string{"go_other", "block_cache", "memtables", "ingest", "view_cache"} {
+		if _, ok := m0[`cairn_memory_bytes{component="`+c+`"}`]; !ok {
+			t.Errorf("/metrics lacks cairn_memory_bytes{component=%q}", c)
+		}
+	}
+	if g := m0["go_gc_gomemlimit_bytes"]; g <= 0 || g >= limit {
+		t.Errorf("go_gc_gomemlimit_bytes = %v: the Go limit should be what the rest of the process leaves of %d", g, limit)
 	}
 
 	// RSS (the process collector's, from /proc) is watched throughout.
@@ -122,7 +132,7 @@ func TestBackpressureInsteadOfOOM(t *testing.T) {
 	go func() {
 		defer close(watched)
 		for watchCtx.Err() == nil {
-			if rss := int64(scrapeMetrics(t, p)["process_resident_memory_bytes"]); rss > maxRSS.Load() {
+			if rss := int64(memoryMetrics(t, p)["process_resident_memory_bytes"]); rss > maxRSS.Load() {
 				maxRSS.Store(rss)
 			}
 			select {
@@ -180,7 +190,7 @@ func TestBackpressureInsteadOfOOM(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	m := scrapeMetrics(t, p)
+	m := memoryMetrics(t, p)
 	delayed, nrefused := m[`cairn_backpressure_total{action="delayed"}`], m[`cairn_backpressure_total{action="refused"}`]
 	t.Logf("stalled: %d rows acked, %d COPYs refused in %s; backpressure delayed %v refused %v; view lag %v events",
 		acked.Load(), refused.Load(), time.Since(start).Round(time.Millisecond), delayed, nrefused, m[`cairn_view_lag_events{view="agg"}`])

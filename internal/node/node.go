@@ -118,12 +118,14 @@ type Config struct {
 	// limit is process-wide; an in-process test cluster does not.
 	GoMemoryLimit bool
 	// ViewCache is the byte budget of the cache of view rows shared by
-	// this node's view shards (--view-cache); 0 means DefaultViewCache.
+	// this node's view shards (--view-cache); 0 means DefaultViewCache or
+	// the view-cache share of MaxMemory, whichever is smaller (memory.go).
 	// Rows changed since a shard's last checkpoint are held apart from it.
 	ViewCache int64
 }
 
-// DefaultViewCache is the view row cache budget when Config.ViewCache is 0.
+// DefaultViewCache is the most the view row cache gets when
+// Config.ViewCache is 0 (less when --max-memory's share is smaller).
 const DefaultViewCache = 256 << 20
 
 // ticks converts a duration to raft ticks of tick.
@@ -326,7 +328,8 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.member = member.New(n.ctx, member.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Raft: raftStore{n}, Caller: n.tr,
 		Tracker: n.live, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, StoreErr: replica.StoreErr, Led: func() []uint64 { return n.replicas.Led() }})
-	viewCache := viewsm.NewCache(cmp.Or(cfg.ViewCache, DefaultViewCache))
+	viewCache := viewsm.NewCache(cmp.Or(cfg.ViewCache, n.defaultViewCache()))
+	n.watchViewCache(viewCache.Stats) // memory.go
 	n.metrics.RegisterViewCache(viewCache.Stats)
 	n.replicas = replica.New(n.ctx, replica.Config{Self: n.id.RaftID, Name: cfg.NodeID, Store: n.store, Meta: n.meta, Logger: cfg.Logger,
 		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot, Metrics: n.metrics, ViewCache: viewCache,
