@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
+
+	"github.com/cairndb/cairn/internal/memory"
 )
 
 // byteSize is a flag holding a number of bytes, written as a plain
@@ -17,30 +18,18 @@ func newByteSize(p *int64, def int64) byteSize {
 	return byteSize{p}
 }
 
-var byteUnits = []struct {
-	suffix string
-	mult   float64
-}{
-	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
-	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
-	{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1},
-}
-
-// parseByteSize parses a size like 64KiB, 256MB or 1048576.
+// parseByteSize parses a size like 64KiB, 256MB, 1048576 or a percentage
+// of the machine's memory, as --max-memory does (memory.ParseSize).
 func parseByteSize(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	mult := 1.0
-	for _, u := range byteUnits {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
-		}
+	total, _ := memory.Machine()
+	v, err := memory.ParseSize(s, total)
+	if err != nil {
+		return 0, err
 	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) || v*mult > math.MaxInt64/2 {
-		return 0, fmt.Errorf("%q is not a size: write bytes or a number with KB, MB, GB (1000s) or KiB, MiB, GiB (1024s), e.g. 256MiB", s)
+	if v > math.MaxInt64/2 {
+		return 0, fmt.Errorf("%q is too large a size", s)
 	}
-	return int64(v * mult), nil
+	return int64(v), nil
 }
 
 func (b byteSize) String() string {

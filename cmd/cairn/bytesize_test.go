@@ -18,7 +18,7 @@ func TestParseByteSize(t *testing.T) {
 			t.Errorf("parseByteSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "MB", "-1MB", "12 parsecs", "1e30GB", "NaN"} {
+	for _, in := range []string{"", "MB", "-1MB", "12 parsecs", "1e30GB", "NaN", "0"} {
 		if got, err := parseByteSize(in); err == nil {
 			t.Errorf("parseByteSize(%q) = %d, want an error", in, got)
 		}
@@ -39,7 +39,7 @@ func TestStartViewCacheFlag(t *testing.T) {
 	for v, want := range map[string]string{
 		"12 parsecs": `invalid argument "12 parsecs" for "--view-cache"`,
 		"1KiB":       "--view-cache must be at least 64KiB",
-		"0":          "--view-cache must be at least 64KiB",
+		"0":          `invalid argument "0" for "--view-cache"`,
 	} {
 		cmd := startCmd()
 		cmd.SetArgs([]string{"--view-cache", v, "--data-dir", filepath.Join(t.TempDir(), "d")})

@@ -58,6 +58,9 @@ Exits 0 when every safety check holds, 5 when one fails. See docs/chaos.md.`,
 			if cfg.Rate < time.Second {
 				return exitWith(exitUsage, fmt.Errorf("--rate must be at least 1s, got %s", cfg.Rate))
 			}
+			if _, err := chaos.ParseGateways(cfg.Gateways); err != nil {
+				return exitWith(exitUsage, err)
+			}
 			if !cmd.Flags().Changed("seed") {
 				seed = time.Now().UnixNano()
 			}

@@ -19,6 +19,7 @@ func TestChaosUsageErrors(t *testing.T) {
 		{"--faults", "kill,nuke"},
 		{"--faults", ""},
 		{"--rate", "10ms"},
+		{"--gateways", "random"},
 		{"--compute", "1"}, // without the elastic tier
 		{"--scheduled", "--compute", "9"},
 	} {

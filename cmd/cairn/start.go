@@ -60,11 +60,7 @@ A flag beats the environment, which beats the file.`,
 				}
 				cfg.TLSMinVersion = v
 			}
-			if !cmd.Flags().Changed("view-cache") {
-				// Not given (flag, environment or file): the node sizes
-				// it from --max-memory, at most the default.
-				cfg.ViewCache = 0
-			} else if cfg.ViewCache < 64<<10 {
+			if cfg.ViewCache != 0 && cfg.ViewCache < 64<<10 { // 0: not given, a quarter of --max-memory
 				return exitWith(exitUsage, fmt.Errorf("--view-cache must be at least 64KiB, got %d bytes", cfg.ViewCache))
 			}
 			if cfg.AuthFailureLimit < 1 {
@@ -143,7 +139,7 @@ A flag beats the environment, which beats the file.`,
 	f.BoolVar(&cfg.Insecure, "insecure", false, "run without TLS or node authentication, also on non-loopback addresses (only on a network you trust)")
 	f.StringVar(&tlsMin, "tls-min-version", "1.3", "lowest TLS version accepted: 1.3 or 1.2 (needs --certs-dir)")
 	f.IntVar(&cfg.AuthFailureLimit, "auth-failure-limit", 5, "failed SQL logins from one IP address within a minute after which its further attempts are refused until the minute is over (loopback clients of an insecure node are not limited)")
-	f.Var(newByteSize(&cfg.ViewCache, node.DefaultViewCache), "view-cache", "bytes of view rows this node caches in memory for all its view shards (rows live on disk; e.g. 256MiB, 1GB); rows changed since a shard's last checkpoint are held apart from it; not given: a quarter of --max-memory, at most the default")
+	f.Var(newByteSize(&cfg.ViewCache, 0), "view-cache", "bytes of view rows this node caches in memory for all its view shards (rows live on disk; e.g. 256MiB, 1GB; default a quarter of --max-memory); rows changed since a shard's last checkpoint are held apart from it")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.Var(&sizeFlag{v: &cfg.MaxMemory}, "max-memory", fmt.Sprintf("memory this node keeps to: bytes, a size such as 512MiB or 2GB, or a percentage of the machine's (or cgroup's) memory such as 50%%; at least 64MiB (default %d%% of the machine's memory)", memory.DefaultPercent))
 	f.DurationVar(&cfg.HeartbeatInterval, "raft-heartbeat-interval", 100*time.Millisecond, "Raft heartbeat interval")

@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,34 +47,6 @@ func TestMaxMemoryBadValues(t *testing.T) {
 	}
 }
 
-// memoryMetrics reads the node's /metrics into name{labels} -> value.
-func memoryMetrics(t *testing.T, p *Proc) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + p.HTTP + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out
-}
-
 func postViews(t *testing.T, p *Proc, body string) {
 	t.Helper()
 	resp, err := http.Post("http://"+p.HTTP+"/debug/views", "application/json", strings.NewReader(body))
@@ -111,7 +81,7 @@ func TestBackpressureInsteadOfOOM(t *testing.T) {
 		}
 	}
 	time.Sleep(1100 * time.Millisecond) // the memory metrics are set once a second
-	m0 := memoryMetrics(t, p)
+	m0 := scrapeMetrics(t, p)
 	if m0["cairn_memory_limit_bytes"] != limit {
 		t.Fatalf("cairn_memory_limit_bytes = %v, want %d", m0["cairn_memory_limit_bytes"], limit)
 	}
@@ -132,7 +102,7 @@ func TestBackpressureInsteadOfOOM(t *testing.T) {
 	go func() {
 		defer close(watched)
 		for watchCtx.Err() == nil {
-			if rss := int64(memoryMetrics(t, p)["process_resident_memory_bytes"]); rss > maxRSS.Load() {
+			if rss := int64(scrapeMetrics(t, p)["process_resident_memory_bytes"]); rss > maxRSS.Load() {
 				maxRSS.Store(rss)
 			}
 			select {
@@ -190,7 +160,7 @@ func TestBackpressureInsteadOfOOM(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	m := memoryMetrics(t, p)
+	m := scrapeMetrics(t, p)
 	delayed, nrefused := m[`cairn_backpressure_total{action="delayed"}`], m[`cairn_backpressure_total{action="refused"}`]
 	t.Logf("stalled: %d rows acked, %d COPYs refused in %s; backpressure delayed %v refused %v; view lag %v events",
 		acked.Load(), refused.Load(), time.Since(start).Round(time.Millisecond), delayed, nrefused, m[`cairn_view_lag_events{view="agg"}`])

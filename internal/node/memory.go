@@ -107,21 +107,6 @@ func (n *Node) startMemory() {
 // ViewCache.
 func (n *Node) MemoryBudgets() memory.Budgets { return n.mem.Budgets() }
 
-// defaultViewCache is the view row cache's size when --view-cache is not
-// given: its share of --max-memory, at most DefaultViewCache.
-func (n *Node) defaultViewCache() int64 {
-	return min(DefaultViewCache, int64(n.mem.Budgets().ViewCache))
-}
-
-// watchViewCache reports the view row cache's bytes (its Stats) as the
-// view_cache component; they are Go heap.
-func (n *Node) watchViewCache(stats func() (bytes int64, hits, misses uint64)) {
-	n.mem.SetGauge(memory.ViewCache, true, func() uint64 {
-		b, _, _ := stats()
-		return uint64(max(b, 0))
-	})
-}
-
 // admitIngest admits an insert of n bytes into stream (router.Config.Admit).
 func (n *Node) admitIngest(ctx context.Context, stream string, bytes int64) (func(), error) {
 	ad, err := n.mem.AdmitIngest(ctx, bytes, func() (int64, string) { return n.replicas.Lagging(stream) })

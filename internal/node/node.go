@@ -118,15 +118,11 @@ type Config struct {
 	// limit is process-wide; an in-process test cluster does not.
 	GoMemoryLimit bool
 	// ViewCache is the byte budget of the cache of view rows shared by
-	// this node's view shards (--view-cache); 0 means DefaultViewCache or
-	// the view-cache share of MaxMemory, whichever is smaller (memory.go).
+	// this node's view shards (--view-cache); 0 means the view-cache
+	// budget of MaxMemory (memory.Plan: a quarter of it).
 	// Rows changed since a shard's last checkpoint are held apart from it.
 	ViewCache int64
 }
-
-// DefaultViewCache is the most the view row cache gets when
-// Config.ViewCache is 0 (less when --max-memory's share is smaller).
-const DefaultViewCache = 256 << 20
 
 // ticks converts a duration to raft ticks of tick.
 func ticks(d, tick time.Duration) int { return max(1, int(d/tick)) }
@@ -328,9 +324,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.member = member.New(n.ctx, member.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Raft: raftStore{n}, Caller: n.tr,
 		Tracker: n.live, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, StoreErr: replica.StoreErr, Led: func() []uint64 { return n.replicas.Led() }})
-	viewCache := viewsm.NewCache(cmp.Or(cfg.ViewCache, n.defaultViewCache()))
-	n.watchViewCache(viewCache.Stats) // memory.go
+	viewCache := viewsm.NewCache(cmp.Or(cfg.ViewCache, int64(n.mem.Budgets().ViewCache)))
 	n.metrics.RegisterViewCache(viewCache.Stats)
+	n.mem.SetGauge(memory.ViewCache, true, func() uint64 { b, _, _ := viewCache.Stats(); return uint64(max(b, 0)) })
 	n.replicas = replica.New(n.ctx, replica.Config{Self: n.id.RaftID, Name: cfg.NodeID, Store: n.store, Meta: n.meta, Logger: cfg.Logger,
 		Timing: n.timing, Bugs: cfg.Bugs, Live: n.liveSnapshot, Metrics: n.metrics, ViewCache: viewCache,
 		ViewOffsets: func(ctx context.Context, gid uint64) []uint64 { return n.router.RemoteViewOffsets(ctx, gid) },

@@ -134,9 +134,11 @@ func (s *Store) iterate(tick bool) bool {
 	for _, w := range work {
 		s.persistReady(wb, w)
 	}
+	s.applying = true // raft may ask for a snapshot in ApplyConfChange: not now (snapstream.go)
 	for _, w := range work {
 		s.applyCommitted(wb, w)
 	}
+	s.applying = false
 	// Only new entries and term/vote changes must be on disk before we send
 	// or ack (Ready.MustSync). Applied state and the commit index are
 	// rebuilt identically from the synced log after a crash, so an

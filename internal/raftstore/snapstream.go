@@ -209,6 +209,11 @@ func (src *SnapshotSource) close() {
 // state agree), registers it for the sender and returns the metadata with
 // a token as Data.
 func (s *Store) newSnapshot(gid uint64) (*pb.Snapshot, error) {
+	if s.applying {
+		// Raft asked from ApplyConfChange: the engine does not hold this
+		// iteration's applied state and conf state yet.
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
 	dbSnap := s.db.NewSnapshot()
 	meta, err := snapshotMeta(dbSnap, gid)
 	if err != nil {
@@ -294,6 +299,12 @@ func (s *Store) startSnapshotSend(gid uint64, msg *pb.Message) {
 	streamer, _ := s.cfg.Transport.(SnapshotStreamer)
 	if o == nil || streamer == nil {
 		s.log.Error("raftstore: cannot send snapshot", "group", gid, "to", to, "streaming", streamer != nil)
+		if o != nil {
+			s.snaps.mu.Lock()
+			o.src.close()
+			delete(s.snaps.out, id)
+			s.snaps.mu.Unlock()
+		}
 		s.reportSnapshot(gid, to, false)
 		return
 	}

@@ -251,6 +251,10 @@ type Store struct {
 	held   []*proposal       // proposals waiting for an election in their group to end
 	dirty  map[uint64]*group // groups that may have a Ready
 	q      quiesceState      // quiesce.go
+	// applying is set while committed entries are applied into a batch
+	// not yet committed: the engine then lags raft's state, so no
+	// snapshot is taken (raft retries on a later heartbeat response).
+	applying bool
 
 	// Counts published by the loop for metrics.
 	nGroups, nQuiesced atomic.Int64

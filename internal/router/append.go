@@ -260,7 +260,11 @@ func (e *appendEnv) propose(ctx context.Context, gid uint64, cmd []byte) (uint64
 			return fail()
 		case <-wake.C:
 			now := time.Now()
-			if !heard && now.Sub(begin) >= silence && len(inflight) > 0 {
+			// Silence counts only while no local proposal is out: this
+			// node's own replica is not cut off from it (a lone node on a
+			// stalled disk waits, as before).
+			_, localOut := inflight[e.self]
+			if !heard && now.Sub(begin) >= silence && len(inflight) > 0 && !localOut {
 				err := pgerr.AppendNoAnswer.New(gid, silence)
 				if lastErr != nil {
 					err = err.WithDetail("Last attempt: %v", lastErr)

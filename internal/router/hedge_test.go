@@ -69,6 +69,7 @@ func newFakeShard(t *testing.T, leader uint64) *fakeShard {
 		Excise: func(start, end []byte) error { return db.DeleteRange(start, end, pebble.Sync) },
 	}
 	f := &fakeShard{t: t, db: db, sm: streamsm.New(7, prefix, seg)}
+	t.Cleanup(f.sm.Close) // before the engine closes
 	if err := f.sm.Load(db); err != nil {
 		t.Fatal(err)
 	}
@@ -398,5 +399,35 @@ func TestAppendDefinitiveErrorWinsOverHedge(t *testing.T) {
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("took %v: the refusal waited for the frozen node's attempt", took)
+	}
+}
+
+// A lone node (no other replica) whose own proposal is slow (a stalled
+// disk) is not "cut off": the write waits for it past AppendSilence.
+func TestAppendSilenceIgnoresLocalProposal(t *testing.T) {
+	var h leaderHints
+	release := make(chan struct{})
+	e := &appendEnv{
+		self:     9,
+		status:   func(uint64) (uint64, bool, bool) { return 9, true, true },
+		replicas: func(uint64) []uint64 { return []uint64{9} },
+		local: func(ctx context.Context, _ uint64, _ []byte) (*rpc.AppendReply, error) {
+			select {
+			case <-release:
+				return &rpc.AppendReply{End: 42}, nil
+			case <-ctx.Done():
+				return nil, replica.StoreErr(ctx.Err())
+			}
+		},
+		call: func(context.Context, uint64, uint64, []byte) (*rpc.AppendReply, error) {
+			return nil, errors.New("no call expected")
+		},
+		hints: &h,
+		t:     timing.Timing{AppendHedge: 20 * time.Millisecond, AppendSilence: 100 * time.Millisecond, AppendAttempt: time.Second}.WithDefaults(),
+	}
+	time.AfterFunc(400*time.Millisecond, func() { close(release) })
+	end, err := e.propose(context.Background(), 7, appendCmd(1))
+	if err != nil || end != 42 {
+		t.Fatalf("end %d, err %v: the local proposal was given up for silence", end, err)
 	}
 }

@@ -82,6 +82,7 @@ type TestingKnobs struct {
 type snapStats struct {
 	bytesSent, bytesRecv atomic.Uint64 // chunk bytes acked by / staged from peers
 	inFlight             atomic.Int64  // outgoing + incoming snapshot streams
+	failed               atomic.Uint64 // outgoing snapshots abandoned (raft was told SnapshotFailure)
 	maxUnacked           atomic.Int64  // most chunk bytes sent and not yet acked by one stream
 	maxBuffered          atomic.Int64  // most chunk bytes received and not yet staged by one stream
 
@@ -162,6 +163,7 @@ func (t *Transport) SendSnapshot(ctx context.Context, gid uint64, msg *pb.Messag
 			best, lastProgress, delay = next, time.Now(), 0
 		}
 		if time.Since(lastProgress) > giveUp {
+			t.snap.failed.Add(1)
 			return fmt.Errorf("snapshot of group %d to node %d: no progress for %v: %w", gid, to, giveUp, err)
 		}
 		t.log.Info("transport: snapshot stream broken; resuming", "group", gid, "to", to, "staged", next, "err", err)

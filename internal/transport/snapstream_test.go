@@ -157,6 +157,43 @@ func TestSnapshotRateLimited(t *testing.T) {
 	}
 }
 
+// A snapshot that makes no progress is abandoned after the give-up time;
+// raft hears SnapshotFailure and sends a fresh one later, which succeeds.
+func TestSnapshotAbandonedThenRetried(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		broken  = true
+		started time.Time
+	)
+	knobs := TestingKnobs{
+		SnapshotGiveUp: 300 * time.Millisecond,
+		BeforeSnapshotChunk: func(gid, to uint64, index int) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if started.IsZero() {
+				started = time.Now()
+			}
+			if broken && time.Since(started) > 2*time.Second {
+				broken = false // the network heals
+			}
+			if broken {
+				return errors.New("injected: no progress")
+			}
+			return nil
+		},
+	}
+	c := newTClusterKnobs(t, 3, raftstore.Config{NoSync: true, MaxLogEntries: 20, MaxRetainEntries: 1, SnapshotChunkBytes: 16 << 10}, knobs)
+	leader, _, _ := snapshotCatchUp(t, c, 200, 100)
+	st := c.nodes[leader].tr.Stats()
+	if st.SnapshotsFailed == 0 {
+		t.Fatal("no snapshot was abandoned while the stream made no progress")
+	}
+	if st.SnapshotsSent == 0 {
+		t.Fatal("no snapshot was delivered after the network healed")
+	}
+	t.Logf("%d snapshots abandoned, %d delivered", st.SnapshotsFailed, st.SnapshotsSent)
+}
+
 func TestLimiterPaces(t *testing.T) {
 	var l limiter
 	l.setRate(10 << 20) // 10 MiB/s

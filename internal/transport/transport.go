@@ -82,6 +82,7 @@ type Stats struct {
 	// snapshot streams in flight (both directions).
 	SnapshotBytesSent, SnapshotBytesRecv uint64
 	SnapshotsInFlight                    int64
+	SnapshotsFailed                      uint64 // abandoned after no progress (raft retries)
 	// The most chunk bytes one snapshot stream had sent and not yet acked
 	// (bounded by the window), and received and not yet staged.
 	SnapshotMaxUnacked, SnapshotMaxBuffered int64
@@ -196,6 +197,7 @@ func (t *Transport) Stats() Stats {
 		SnapshotBytesSent:   t.snap.bytesSent.Load(),
 		SnapshotBytesRecv:   t.snap.bytesRecv.Load(),
 		SnapshotsInFlight:   t.snap.inFlight.Load(),
+		SnapshotsFailed:     t.snap.failed.Load(),
 		SnapshotMaxUnacked:  t.snap.maxUnacked.Load(),
 		SnapshotMaxBuffered: t.snap.maxBuffered.Load(),
 	}
