@@ -80,8 +80,18 @@ func TestBackpressureInsteadOfOOM(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if m := scrapeMetrics(t, p); m["cairn_memory_limit_bytes"] != limit {
-		t.Fatalf("cairn_memory_limit_bytes = %v, want %d", m["cairn_memory_limit_bytes"], limit)
+	time.Sleep(1100 * time.Millisecond) // the memory metrics are set once a second
+	m0 := scrapeMetrics(t, p)
+	if m0["cairn_memory_limit_bytes"] != limit {
+		t.Fatalf("cairn_memory_limit_bytes = %v, want %d", m0["cairn_memory_limit_bytes"], limit)
+	}
+	for _, c := range []string{"go_other", "block_cache", "memtables", "ingest", "view_cache"} {
+		if _, ok := m0[`cairn_memory_bytes{component="`+c+`"}`]; !ok {
+			t.Errorf("/metrics lacks cairn_memory_bytes{component=%q}", c)
+		}
+	}
+	if g := m0["go_gc_gomemlimit_bytes"]; g <= 0 || g >= limit {
+		t.Errorf("go_gc_gomemlimit_bytes = %v: the Go limit should be what the rest of the process leaves of %d", g, limit)
 	}
 
 	// RSS (the process collector's, from /proc) is watched throughout.

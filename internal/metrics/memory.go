@@ -17,7 +17,7 @@ func (m *Metrics) NewMemory() *Memory {
 	mm := &Memory{
 		Bytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cairn_memory_bytes",
-			Help: "Memory of this node by component (go_other, block_cache, memtables, ingest, and view_cache once the view row cache reports it); they add up to what --max-memory limits.",
+			Help: "Memory of this node by component (go_other, block_cache, memtables, ingest, view_cache); they add up to what --max-memory limits.",
 		}, []string{"component"}),
 		Limit: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cairn_memory_limit_bytes",
