@@ -31,7 +31,7 @@ func benchCmd() *cobra.Command {
 	var failover, rolling, jsonOut, secure bool
 	var haModels string
 	var deadAfter, steady time.Duration
-	var viewCache string
+	var viewCache, maxMemory string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run a workload against a node and report throughput, latency and view freshness",
@@ -131,6 +131,9 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 			if nodes < 1 || nodes > 9 {
 				return exitWith(exitUsage, fmt.Errorf("--nodes must be between 1 and 9, got %d", nodes))
 			}
+			if o.Rate < 0 {
+				return exitWith(exitUsage, fmt.Errorf("--rate must be 0 (unpaced) or a positive number of events per second, got %d", o.Rate))
+			}
 			var nodeArgs []string
 			if viewCache != "" {
 				if o.URL != "" {
@@ -140,6 +143,15 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 					return exitWith(exitUsage, fmt.Errorf("--view-cache: %v", err))
 				}
 				nodeArgs = append(nodeArgs, "--view-cache", viewCache)
+			}
+			if maxMemory != "" {
+				if o.URL != "" {
+					return exitWith(exitUsage, fmt.Errorf("--max-memory sets the local nodes' limit; a node at --url has its own (cairn start --max-memory)"))
+				}
+				if _, err := parseByteSize(maxMemory); err != nil {
+					return exitWith(exitUsage, fmt.Errorf("--max-memory: %v", err))
+				}
+				nodeArgs = append(nodeArgs, "--max-memory", maxMemory)
 			}
 			o.StartNode, o.PeakRSS = bench.LocalClusterStats(nodes, noSync, secure, nodeArgs...)
 			res, err := bench.Run(ctx, o)
@@ -161,6 +173,7 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 	f.IntVar(&o.Devices, "devices", 10_000, "w1: distinct device ids the events draw from, i.e. the groups of the view")
 	f.IntVar(&o.Lookups, "lookups", 1000, "w1: point lookups of random devices (SELECT n FROM w1_per_device WHERE device_id = $1) timed after the run; 0: none")
 	f.StringVar(&viewCache, "view-cache", "", "without --url: --view-cache of the local nodes (e.g. 32MiB; default: the node's)")
+	f.StringVar(&maxMemory, "max-memory", "", "without --url: --max-memory of the local nodes (e.g. 2GiB; default: the node's)")
 	f.IntVar(&o.Rate, "rate", 0, "pace the clients to this many events per second in total (0: as fast as acks come), to measure freshness at a given load")
 	f.StringVar(&o.URL, "url", "", "postgres:// URL of a running node; empty starts one in a temp dir")
 	f.StringVar(&o.Out, "out", "bench-w1.json", "JSON result file (- for none; default bench-<workload>.json)")

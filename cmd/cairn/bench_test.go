@@ -19,6 +19,10 @@ func TestBenchTradeoffUsageErrors(t *testing.T) {
 		{"--failover", "--ha", "raft", "--url", "postgres://127.0.0.1:1/x"},
 		{"--dead-after", "3s"}, // without --failover --ha
 		{"--failover", "--steady", "3s"},
+		{"--max-memory", "12 parsecs"},
+		{"--max-memory", "1GiB", "--url", "postgres://127.0.0.1:1/x"},
+		{"--view-cache", "lots"},
+		{"--rate", "-5"},
 	} {
 		cmd := benchCmd()
 		cmd.SetArgs(args)
