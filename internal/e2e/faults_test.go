@@ -40,8 +40,9 @@ func (c *opsCluster) streamLeader(stream string) string {
 }
 
 // TestDiskFaults runs on one 3-node cluster under steady writes: a 2 s
-// disk stall on the stream shard's leader delays acknowledgements and
-// loses nothing; then a failed fsync on the (new) leader makes that node
+// disk stall on the stream shard's leader delays acknowledgements (or
+// moves the leadership away: the router hedges a slow append to the
+// other replicas) and loses nothing; then a failed fsync on the (new) leader makes that node
 // exit at once with a FATAL line, and every acknowledged write is on the
 // survivors exactly once.
 func TestDiskFaults(t *testing.T) {
@@ -67,12 +68,21 @@ func TestDiskFaults(t *testing.T) {
 		_, err := queryText(c.p(leader), "INSERT INTO df VALUES (-1)")
 		took := time.Since(start)
 		w.record(testutil.Batch{Node: leader, First: -1, Count: 1, Start: start, End: time.Now(), OK: err == nil})
+		// Either the write waited for the stalled sync, or (issue 14) the
+		// router hedged it to the other replicas, which elected a leader
+		// with a working disk and committed it on their majority: then
+		// the leadership has moved (asked before the disk is healed, so
+		// the leader balancer cannot have moved it back).
+		moved := ""
+		if err == nil && took < 1500*time.Millisecond {
+			moved = c.streamLeader("df")
+		}
 		if code := postFault(t, c.p(leader), `{"disk":"ok"}`); code != http.StatusNoContent {
 			t.Fatalf("ok: %d", code)
 		}
-		t.Logf("a write through %s with its disk stalled 2 s per sync: %s (err %v)", leader, took.Round(time.Millisecond), err)
-		if took < 1500*time.Millisecond {
-			t.Fatalf("write acknowledged after %s with a 2 s disk stall on the leader", took)
+		t.Logf("a write through %s with its disk stalled 2 s per sync: %s (err %v; leader now %q)", leader, took.Round(time.Millisecond), err, moved)
+		if err == nil && took < 1500*time.Millisecond && moved == leader {
+			t.Fatalf("write acknowledged after %s with a 2 s disk stall on the leader %s, which still leads", took, leader)
 		}
 		w.waitAcks(t, 10, 20*time.Second)
 	})
