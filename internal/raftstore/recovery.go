@@ -131,7 +131,7 @@ func (s *Store) forceSoleVoterInLoop(gid uint64) (ForcedRecovery, error) {
 	if err != nil || !ok {
 		return ForcedRecovery{}, fmt.Errorf("raftstore: group %d: reload raft state (found %v): %v", gid, ok, err)
 	}
-	gs.log, gs.newSnapshot = s.log, s.newSnapshot
+	s.hookStorage(gs, g.sm)
 	rn, err := raft.NewRawNode(s.raftConfig(gid, gs))
 	if err != nil {
 		// The conf state on disk is the forced one; a restart starts from it.

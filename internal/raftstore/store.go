@@ -455,10 +455,7 @@ func (s *Store) startGroupInLoop(gid uint64, sm StateMachine, peers []uint64) er
 			return err
 		}
 	}
-	gs.log, gs.newSnapshot = s.log, s.newSnapshot
-	if f, ok := sm.(SnapshotFlusher); ok {
-		gs.beforeSnapshot = f.FlushBeforeSnapshot
-	}
+	s.hookStorage(gs, sm)
 	if err := sm.Load(s.db); err != nil {
 		return fmt.Errorf("raftstore: group %d: load state machine: %w", gid, err)
 	}
@@ -844,4 +841,16 @@ func (s *Store) TransferLeader(gid, to uint64) error {
 		return rerr
 	}
 	return err
+}
+
+// hookStorage connects a group's raft storage to the store and its state
+// machine: snapshots are taken by the store, after the state machine put
+// what it holds in memory into the engine (SnapshotFlusher). Every place
+// that (re)builds a groupStorage must call it: a storage without the
+// flusher would send snapshots that miss a stream shard's unwritten tail.
+func (s *Store) hookStorage(gs *groupStorage, sm StateMachine) {
+	gs.log, gs.newSnapshot = s.log, s.newSnapshot
+	if f, ok := sm.(SnapshotFlusher); ok {
+		gs.beforeSnapshot = f.FlushBeforeSnapshot
+	}
 }
