@@ -322,7 +322,7 @@ func TestViewFailover(t *testing.T) {
 			}
 			sort.Strings(got)
 			if v.same == nil {
-				return strings.Join(got, "\n") == strings.Join(want, "\n"), fmt.Sprintf("%s: %d rows, recomputed %d", v.name, len(got), len(want))
+				return strings.Join(got, "\n") == strings.Join(want, "\n"), fmt.Sprintf("%s: %d rows, recomputed %d%s", v.name, len(got), len(want), rowDiff(got, want))
 			}
 			if len(got) != len(want) {
 				return false, fmt.Sprintf("%s: %d rows, recomputed %d", v.name, len(got), len(want))
@@ -340,4 +340,28 @@ func TestViewFailover(t *testing.T) {
 	if err != nil || out != "0" {
 		t.Fatalf("per_min late_events = %q (%v), want 0 with a day of lateness", out, err)
 	}
+}
+
+// rowDiff lists (at most 10 of) the rows only one of got and want has.
+func rowDiff(got, want []string) string {
+	in := func(rows []string) map[string]bool {
+		m := map[string]bool{}
+		for _, r := range rows {
+			m[r] = true
+		}
+		return m
+	}
+	g, w := in(got), in(want)
+	var out []string
+	for _, r := range got {
+		if !w[r] && len(out) < 10 {
+			out = append(out, "\n  got only:  "+r)
+		}
+	}
+	for _, r := range want {
+		if !g[r] && len(out) < 20 {
+			out = append(out, "\n  want only: "+r)
+		}
+	}
+	return strings.Join(out, "")
 }
