@@ -175,6 +175,20 @@ func (s *Store) iterate(tick bool) bool {
 	out = s.sendSnapshots(out) // snapstream.go: streamed beside the raft lane
 	s.sendOut(out)
 
+	// What was applied is committed to the engine: let the state machines
+	// publish it to readers before any proposer or ReadIndex waiter wakes,
+	// so a read that follows an acknowledged write (or a barrier) sees it.
+	// Notifying after the waiters let a client's SELECT right after its
+	// INSERT miss the rows, and a linearizable read miss acknowledged
+	// events.
+	for _, w := range work {
+		if w.synced {
+			if dn, ok := w.g.sm.(DurableNotifier); ok {
+				dn.Durable()
+			}
+		}
+	}
+
 	// Publish status before waking waiters, so that a caller that returns
 	// from Propose or ReadIndex sees its applied index in Status.
 	for _, w := range work {
@@ -191,11 +205,6 @@ func (s *Store) iterate(tick bool) bool {
 		}
 		s.completeReads(w.g)
 		s.maybeNotifyLeader(w.g)
-		if w.synced {
-			if dn, ok := w.g.sm.(DurableNotifier); ok {
-				dn.Durable()
-			}
-		}
 	}
 
 	more := false
