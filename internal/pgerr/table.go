@@ -809,7 +809,7 @@ var (
 
 // issue 15: console (the web console's SQL page and live updates)
 var (
-	ConsoleReadOnly     = def("console_read_only", "25006", "the console's SQL page runs read-only statements; %s writes or changes the cluster", "Run it with psql or another PostgreSQL client (cairn sql), or through POST /api/v1/sql.")
+	ConsoleReadOnly     = def("console_read_only", "25006", "the console's SQL page runs read-only statements; %s writes or changes the cluster", "Run it with psql or another PostgreSQL client, or through POST /api/v1/sql.")
 	ConsoleOneStatement = def("console_one_statement", SyntaxError, "the console's SQL page runs one statement at a time, got %d", "Run them one by one.")
 	ConsoleNoSQL        = def("console_no_sql", SyntaxError, "no statement to run", `Type a query such as SELECT * FROM cairn_cluster.nodes.`)
 	ConsoleTooManySSE   = def("console_too_many_sse", TooManyConnections, "the console already has %d live connections on node %q, the most it serves", "Close other console tabs, or open the console on another node.")
