@@ -15,7 +15,9 @@ func obsOf(nodes map[string]string, groups map[uint64]groupSeen, ops map[uint64]
 // TestTimelineDiff: each change between two observations is one event of
 // the right kind; the first observation and unchanged state yield none.
 func TestTimelineDiff(t *testing.T) {
-	g := func(leader string, term uint64) groupSeen { return groupSeen{Leader: leader, Term: term, Label: "shard 7 (stream s/0)"} }
+	g := func(leader string, term uint64) groupSeen {
+		return groupSeen{Leader: leader, Term: term, Label: "shard 7 (stream s/0)"}
+	}
 	base := obsOf(map[string]string{"n1": "live", "n2": "live", "n3": "live"},
 		map[uint64]groupSeen{7: g("n3", 2), 8: g("n1", 2)},
 		map[uint64]opSeen{1: {Type: catalog.OpRebalance, Target: "cluster", Status: catalog.OpDone}})
