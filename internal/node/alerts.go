@@ -1,12 +1,14 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
 
 	"github.com/cairndb/cairn/internal/alert"
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/memory"
 )
 
 // Health and alerts (issue 15): each node samples its own health report
@@ -25,13 +27,15 @@ type healthParts struct {
 // once they exist.
 func (n *Node) newHealth() {
 	n.health = &healthParts{}
+	machine, _ := memory.Machine()
 	n.health.sampler = alert.NewSampler(alert.SamplerConfig{
 		Self:    n.id.RaftID,
 		DataDir: n.cfg.DataDir,
-		Memory:  func() (uint64, uint64) { return n.mem.Usage().Total, n.mem.Limit() },
-		Fsync:   n.metrics.FsyncLatency,
-		Groups:  n.localGroups,
-		Now:     n.clock.Now,
+		// Against --max-memory, or the machine's memory without one.
+		Memory: func() (uint64, uint64) { return n.mem.Usage().Total, cmp.Or(n.mem.Limit(), machine) },
+		Fsync:  n.metrics.FsyncLatency,
+		Groups: n.localGroups,
+		Now:    n.clock.Now,
 	})
 	n.health.eval = alert.NewEvaluator(n.ctx, alertEnv{n}, &http.Client{}, alert.DefaultRetry, n.log)
 }
@@ -108,7 +112,7 @@ func (c clusterStatus) HealthInputs() alert.Inputs { return c.n.healthInputs() }
 type alertEnv struct{ n *Node }
 
 func (e alertEnv) Catalog() *catalog.Catalog { return e.n.meta.Catalog() }
-func (e alertEnv) Facts() alert.Facts         { return alert.Gather(e.n.healthInputs()) }
+func (e alertEnv) Facts() alert.Facts        { return alert.Gather(e.n.healthInputs()) }
 func (e alertEnv) IsEvaluator() bool {
 	st, ok := e.n.store.Status(catalog.MetaGroupID)
 	return ok && st.IsLeader

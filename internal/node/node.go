@@ -373,6 +373,7 @@ func Start(cfg Config) (*Node, error) {
 	n.wg.Add(1)
 	go n.every(scheduleTick, nil, n.runSchedules) // schedules.go
 	n.wg.Add(2) // alerts.go
+	n.health.sampler.Sample()
 	go n.every(n.timing.Heartbeat, nil, func() { n.health.sampler.Sample() })
 	go n.every(n.timing.Heartbeat, nil, n.health.eval.Round)
 
