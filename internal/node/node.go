@@ -142,6 +142,7 @@ type Node struct {
 	store   *raftstore.Store
 	meta    *catalog.MetaSM
 	metrics *metrics.Metrics
+	kinds   groupKinds // group_kind of raft metrics (raftgroups.go)
 
 	pgLn, httpLn, clusterLn net.Listener
 	tr                      *transport.Transport
@@ -281,7 +282,7 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", datadir.ErrDataDir, cfg.DataDir, err)
 	}
-	n.store, err = raftstore.Open(raftstore.Config{
+	storeCfg := raftstore.Config{
 		OnLeader: func(gid, term uint64) {
 			fmt.Fprintf(n.leaderLog, "%d %d %d\n", gid, term, time.Now().UnixMicro())
 		},
@@ -299,17 +300,17 @@ func Start(cfg Config) (*Node, error) {
 		MaxLogEntries:    cmp.Or(cfg.RaftLogEntries, 256),
 		MaxRetainEntries: cfg.RaftLogEntries, // 0: the store's default
 		Logger:           cfg.Logger,
-		OnFsync:          n.metrics.Fsynced,
-		OnCommit:         func(d time.Duration) { n.metrics.Committed("all", d) },
-		OnPropose:        func() { n.metrics.Proposed("all") },
 		SyncFault:        cfg.DiskFaults.Hook(),
 		MemTableSize:     n.mem.Budgets().MemTable,
 		BlockCacheSize:   int64(n.mem.Budgets().BlockCache),
-	})
+	}
+	n.raftHooks(&storeCfg) // raftgroups.go: metrics by kind of group
+	n.store, err = raftstore.Open(storeCfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	registerRaftGroupGauges(n.metrics.Registry, n.store) // raftgroups.go
+	n.registerNodeMetrics()                              // raftgroups.go
 	n.startMemory()
 	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
 	n.disks = disk.NewRegistry(n.meta.Catalog)
