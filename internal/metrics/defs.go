@@ -158,10 +158,10 @@ var (
 	// SQL and ingest.
 	defSessionsOpen     = define(secSQL, Gauge, "cairn_sessions_open", "Client sessions open on this node, by front end (pgwire: SQL connections; http: login sessions of the HTTP API).", "frontend")
 	defSessionsTotal    = define(secSQL, Counter, "cairn_sessions_total", "Client sessions opened on this node, by front end.", "frontend")
-	defStatements       = define(secSQL, Counter, "cairn_statements_total", "SQL statements executed on this node, by type (select, insert, copy, ddl, show, set, transaction, admin, other) and outcome (ok, error).", "type", "outcome")
+	defStatements       = define(secSQL, Counter, "cairn_statements_total", "SQL statements executed on this node, by type (select, insert, update, delete, copy, ddl, show, set, transaction, admin, other) and outcome (ok, error).", "type", "outcome")
 	defStatementLatency = define(secSQL, Histogram, "cairn_statement_duration_seconds", "Time to execute a SQL statement on this node, by type.", "type")
 	defRows             = define(secSQL, Counter, "cairn_rows_total", "Rows received (in: inserted, copied, ingested) and sent (out: returned to clients) by this node, by front end and direction.", "frontend", "direction")
-	defNetBytes         = define(secSQL, Counter, "cairn_client_bytes_total", "Bytes received (in) and sent (out) on client connections of this node, by front end and direction.", "frontend", "direction")
+	defNetBytes         = define(secSQL, Counter, "cairn_client_bytes_total", "Bytes received (in) and sent (out) by this node's client front ends, by front end and direction: every byte of a pgwire connection (TLS included); the request bodies read and reply bodies written by HTTP.", "frontend", "direction")
 	defHTTPRequests     = define(secSQL, Counter, "cairn_http_requests_total", "HTTP requests this node answered, by status class (2xx, 3xx, 4xx, 5xx).", "code")
 	defEventsIngested   = define(secSQL, Counter, "cairn_events_ingested_total", "Events acknowledged to clients, by stream.", "stream")
 	defRetentionTrimmed = define(secSQL, Counter, "cairn_retention_trimmed_events_total", "Events dropped by stream retention on shards this node leads, by stream.", "stream")

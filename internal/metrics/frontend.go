@@ -18,6 +18,8 @@ const (
 const (
 	StmtSelect      = "select"
 	StmtInsert      = "insert"
+	StmtUpdate      = "update"
+	StmtDelete      = "delete"
 	StmtCopy        = "copy"
 	StmtDDL         = "ddl"
 	StmtShow        = "show"
@@ -28,7 +30,7 @@ const (
 )
 
 // StatementTypes lists every statement type.
-var StatementTypes = []string{StmtSelect, StmtInsert, StmtCopy, StmtDDL, StmtShow, StmtSet, StmtTransaction, StmtAdmin, StmtOther}
+var StatementTypes = []string{StmtSelect, StmtInsert, StmtUpdate, StmtDelete, StmtCopy, StmtDDL, StmtShow, StmtSet, StmtTransaction, StmtAdmin, StmtOther}
 
 // Frontend holds the collectors of client sessions, statements, rows
 // and bytes. Like Metrics, every method is safe on a nil *Frontend.

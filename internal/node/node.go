@@ -376,10 +376,10 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion,
 		TLS: n.tlsConf((*security.Certs).PGServer), RequireTLS: n.certs != nil,
-		Auth: auth, AuthFailureLimit: cfg.AuthFailureLimit, AuthFailureExempt: auth.exemptFromLimit}, n)
+		Auth: auth, AuthFailureLimit: cfg.AuthFailureLimit, AuthFailureExempt: auth.exemptFromLimit, Metrics: n.metrics.FrontendMetrics()}, n)
 	// Loopback clients are trusted only on an insecure node, and only over
 	// plain HTTP (httpapi checks r.TLS too).
-	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer),
+	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), FrontendMetrics: n.metrics.FrontendMetrics(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer),
 		Hosts: n.httpHosts(), MoreHosts: n.certHosts, TrustLoopback: n.certs == nil, MetricsAuth: cfg.MetricsAuth}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
