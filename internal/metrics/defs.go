@@ -1,5 +1,7 @@
 package metrics
 
+//go:generate go run ./gen
+
 import (
 	"slices"
 	"strings"
@@ -32,6 +34,12 @@ type Def struct {
 	// Buckets of a histogram (default latencyBuckets).
 	Buckets []float64
 }
+
+// The generated files, relative to the repository root.
+const (
+	DocsPath      = "docs/metrics.md"
+	DashboardPath = "deploy/grafana/cairn-dashboard.json"
+)
 
 // defs holds every Def, in definition order.
 var defs []*Def
@@ -145,6 +153,7 @@ var (
 	defRaftElections     = define(secRaft, Counter, "cairn_raft_elections_total", "Elections started by replicas on this node (a replica became a candidate), by kind of group.", "group_kind")
 	defRaftLeaderChanges = define(secRaft, Counter, "cairn_raft_leader_changes_total", "Leader changes seen by replicas on this node (including to no leader), by kind of group.", "group_kind")
 	defRaftLeaderless    = define(secRaft, Gauge, "cairn_raft_leaderless_groups", "Raft groups on this node whose replica knows no leader, by kind of group: without a leader a group takes no writes.", "group_kind")
+	defRaftReplicaLag    = define(secRaft, Gauge, "cairn_raft_replica_lag_entries", "The most log entries any replica (voter or learner) lags behind its leader, over the groups this node leads, by kind of group.", "group_kind")
 	defRaftLeaders       = define(secRaft, Gauge, "cairn_raft_leaders", "Raft groups this node leads, by kind of group.", "group_kind")
 	// DefRaftGroups and DefRaftQuiesced are registered by the node (they
 	// read the store).

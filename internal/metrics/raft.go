@@ -20,24 +20,26 @@ func (m *Metrics) LeaderChanged(groupKind string) {
 }
 
 // GroupStates is what the raft state gauges read at each scrape: per
-// group kind, the groups on this node without a known leader and the
-// groups this node leads.
-type GroupStates func() (leaderless, leaders map[string]int)
+// group kind, the groups on this node without a known leader, the groups
+// this node leads, and the most entries a replica of those lags.
+type GroupStates func() GroupCounts
 
-// RegisterGroupStates registers cairn_raft_leaderless_groups and
-// cairn_raft_leaders, read from f at each scrape. Every kind of
-// GroupKinds is always reported (0 when absent from f's maps).
+// GroupCounts are the per-kind values of GroupStates.
+type GroupCounts struct {
+	Leaderless, Leaders, MaxLag map[string]int
+}
+
+// RegisterGroupStates registers cairn_raft_leaderless_groups,
+// cairn_raft_leaders and cairn_raft_replica_lag_entries, read from f at
+// each scrape. Every kind of GroupKinds is always reported (0 when
+// absent from f's maps).
 func (m *Metrics) RegisterGroupStates(f GroupStates) {
 	if m == nil {
 		return
 	}
-	read := func(leaders bool) func(emit func(float64, ...string)) {
+	read := func(pick func(GroupCounts) map[string]int) func(emit func(float64, ...string)) {
 		return func(emit func(float64, ...string)) {
-			ll, ld := f()
-			src := ll
-			if leaders {
-				src = ld
-			}
+			src := pick(f())
 			for _, k := range GroupKinds {
 				emit(float64(src[k]), k)
 			}
@@ -48,7 +50,11 @@ func (m *Metrics) RegisterGroupStates(f GroupStates) {
 			}
 		}
 	}
-	m.Registry.MustRegister(defRaftLeaderless.vecFunc(prometheus.GaugeValue, read(false)), defRaftLeaders.vecFunc(prometheus.GaugeValue, read(true)))
+	m.Registry.MustRegister(
+		defRaftLeaderless.vecFunc(prometheus.GaugeValue, read(func(c GroupCounts) map[string]int { return c.Leaderless })),
+		defRaftLeaders.vecFunc(prometheus.GaugeValue, read(func(c GroupCounts) map[string]int { return c.Leaders })),
+		defRaftReplicaLag.vecFunc(prometheus.GaugeValue, read(func(c GroupCounts) map[string]int { return c.MaxLag })),
+	)
 }
 
 func isGroupKind(k string) bool {

@@ -87,24 +87,34 @@ func (n *Node) raftHooks(cfg *raftstore.Config) {
 // parts at each scrape: raft groups without a leader and led here, peers
 // by liveness, operations by type and status, and the data dir's disk.
 func (n *Node) registerNodeMetrics() {
-	n.metrics.RegisterGroupStates(func() (leaderless, leaders map[string]int) {
-		leaderless, leaders = map[string]int{}, map[string]int{}
+	n.metrics.RegisterGroupStates(func() metrics.GroupCounts {
+		c := metrics.GroupCounts{Leaderless: map[string]int{}, Leaders: map[string]int{}, MaxLag: map[string]int{}}
 		type st struct {
 			gid           uint64
 			lead, leading bool
+			lag           uint64
 		}
 		var all []st
-		n.store.EachStatus(func(s raftstore.GroupStatus) { all = append(all, st{s.ID, s.Leader != 0, s.IsLeader}) })
+		n.store.EachStatus(func(s raftstore.GroupStatus) {
+			var lag uint64
+			for id, m := range s.Match {
+				if id != s.Leader && s.LastIndex > m {
+					lag = max(lag, s.LastIndex-m)
+				}
+			}
+			all = append(all, st{s.ID, s.Leader != 0, s.IsLeader, lag})
+		})
 		for _, s := range all { // outside the store's lock: of reads the catalog
 			k := n.kinds.of(s.gid)
 			if !s.lead {
-				leaderless[k]++
+				c.Leaderless[k]++
 			}
 			if s.leading {
-				leaders[k]++
+				c.Leaders[k]++
+				c.MaxLag[k] = max(c.MaxLag[k], int(s.lag))
 			}
 		}
-		return leaderless, leaders
+		return c
 	})
 	n.metrics.RegisterPeers(func() map[string]int {
 		cat := n.meta.Catalog()
