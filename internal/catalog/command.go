@@ -270,6 +270,9 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 	if c, ok, err := e.elasticCommand(); ok {
 		return c, err
 	}
+	if c, ok, err := e.weightCommand(); ok { // weight.go
+		return c, err
+	}
 	return nil, pgerr.CatalogUnknownCmd.New(e.Op)
 }
 
