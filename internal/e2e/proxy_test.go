@@ -275,9 +275,10 @@ func TestProxy(t *testing.T) {
 		if _, err := queryText(p1, "ALTER SYSTEM SET lb_min_health_score = 60"); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := queryText(p2, "SHOW lb_min_health_score"); err != nil || out != "60" {
-			t.Fatalf("SHOW lb_min_health_score: %q %v", out, err)
-		}
+		waitUntil(t, 10*time.Second, func() (bool, string) { // n2's catalog follows the meta group's
+			out, err := queryText(p2, "SHOW lb_min_health_score")
+			return err == nil && out == "60", out + errString(err)
+		})
 		if _, err := queryText(p1, "SELECT score FROM cairn_cluster.health LIMIT 1"); err != nil {
 			// Until cairn_cluster.health exists (issue 15's health
 			// scores), health_based refuses to start rather than
