@@ -819,3 +819,12 @@ var (
 
 // AlertConditions lists the conditions an alert may watch, for hints.
 const AlertConditions = "cluster.has_quorum = false, node.state = 'dead' (or 'suspect'), replication.lag_ms > N, node.health_score < N, disk.used_pct > N, cert.expires_in < interval '…'"
+// issue 15: proxy (cairn proxy, ALTER NODE … SET WEIGHT, lb_min_health_score)
+var (
+	NodeWeightRange    = def("node_weight_range", InvalidParameterValue, "WEIGHT must be a whole number from 0 to %d, got %s", "0 sends the node no new sessions through cairn proxy; the default is 1.")
+	HealthScoreRange   = def("health_score_range", InvalidParameterValue, "lb_min_health_score must be a whole number from 0 to 100, got %q", "cairn proxy --mode health_based routes only to nodes whose cairn_cluster.health score is at least this.")
+	ProxyNodeDraining  = def("proxy_node_draining", AdminShutdown, "terminating connection: node %q is draining", "Reconnect: cairn proxy sends new sessions to the other nodes.")
+	ProxyNoBackend     = def("proxy_no_backend", CannotConnectNow, "cairn proxy has no node to send this session to: %s", "Check the cluster (cairn_cluster.nodes, ALTER NODE … RECOVER, SET WEIGHT) or the proxy's --mode; retry in a moment.")
+	ProxyBackendFailed = def("proxy_backend_failed", ConnectionFailure, "cairn proxy could not reach node %q at %s: %v", "Retry: the proxy tries the other nodes for new sessions and stops routing to a node it cannot reach.")
+	ProxyBadStartup    = def("proxy_bad_startup", ProtocolViolation, "cairn proxy: %s", "")
+)
