@@ -184,6 +184,8 @@ func TestConsoleBrowser(t *testing.T) {
 	b.waitPage(20*time.Second, "three live nodes", jsNodeStates, "n1=live n2=live n3=live")
 	b.waitPage(20*time.Second, "shards listed", `String(document.querySelectorAll('#shards tr[data-shard]').length > 3)`, "true")
 	b.waitPage(20*time.Second, "the view listed", `String(!!document.querySelector('#views tr[data-view="clicks_by_page"]'))`, "true")
+	b.waitPage(20*time.Second, "health scores shown (cairn_cluster.health)",
+		`String([...document.querySelectorAll('#node-map .node [data-score]')].every(e => /^[0-9]+$/.test(e.textContent)))`, "true")
 	b.waitPage(20*time.Second, "throughput drawn", `String(document.querySelectorAll('#chart-throughput polyline').length)`, "1")
 	b.screenshot("console-healthy")
 
