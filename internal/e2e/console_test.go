@@ -146,6 +146,7 @@ const (
 // failover in the timeline; the SQL page runs a query and refuses a
 // write. Screenshots go to $CAIRN_SCREENSHOTS or a temp dir.
 func TestConsoleBrowser(t *testing.T) {
+	start := time.Now()
 	// Chromium starts while the cluster does (CPU is mostly idle waiting
 	// for elections).
 	bch := make(chan *browser, 1)
@@ -159,6 +160,7 @@ func TestConsoleBrowser(t *testing.T) {
 	c.must(`CREATE STREAM clicks (page text, ms int8) WITH (shards = 3, replicas = 3)`)
 	c.must(`CREATE MATERIALIZED VIEW clicks_by_page AS SELECT page, count(*) AS n, avg(ms) AS avg_ms FROM clicks GROUP BY page`)
 	n1 := c.p("n1")
+	t.Logf("cluster and browser up after %s", time.Since(start).Round(100*time.Millisecond))
 
 	// A light load through n1, so the charts have something to draw.
 	stop := make(chan struct{})
