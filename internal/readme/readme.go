@@ -15,6 +15,11 @@
 //	output            this block is the output of the block before it
 //	skip REASON       do not run the block; the test prints the reason
 //
+// An output block matches line by line, trailing spaces and blank lines at
+// either end ignored; "..." in a line stands for any text (timings, ids),
+// and psql's "psql:<stdin>:N: " before a message is dropped (pasted into
+// psql, the statements show none).
+//
 // A `stop` directive followed by prose (not by a block) is an action: stop
 // (SIGINT, as Ctrl-C) every process the blocks so far started. A block
 // without directives is run; a block in a language the test cannot run

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -264,12 +266,16 @@ func (r *runner) sql(st Step) {
 	cmd, out := r.start(r.script(body), st.Line)
 	g := &group{pgid: cmd.Process.Pid, line: st.Line, out: out, exited: make(chan struct{})}
 	err := r.wait(cmd, g, sqlTimeout)
-	r.lastOut = readFile(out)
+	r.lastOut = psqlPrefix.ReplaceAllString(readFile(out), "")
 	t.Logf("README.md:%d: psql %s:\n%s--- output:\n%s", st.Line, r.psql, st.Text, tail(r.lastOut))
 	if err != nil && !st.Errors {
 		t.Fatalf("README.md:%d: the SQL block failed: %v\n%s", st.Line, err, r.lastOut)
 	}
 }
+
+// psqlPrefix starts psql's messages about input read from a pipe; pasted
+// into psql, the same statements show none.
+var psqlPrefix = regexp.MustCompile(`(?m)^psql:<stdin>:[0-9]+: `)
 
 // wait waits for a block's bash to exit, killing its group after timeout.
 func (r *runner) wait(cmd *exec.Cmd, g *group, timeout time.Duration) error {
@@ -285,7 +291,8 @@ func (r *runner) wait(cmd *exec.Cmd, g *group, timeout time.Duration) error {
 	}
 }
 
-// waitReady waits until url answers 200 (a node's /ready). HTTPS is not
+// waitReady waits until url answers 200 (a node's /ready), or, for
+// tcp://host:port, until the address accepts a connection. HTTPS is not
 // verified: this only asks whether the node is up; the README's own
 // commands check certificates.
 func (r *runner) waitReady(url string, g *group, line int) {
@@ -295,8 +302,14 @@ func (r *runner) waitReady(url string, g *group, line int) {
 	deadline := time.Now().Add(readyTimeout)
 	var last string
 	for time.Now().Before(deadline) {
-		resp, err := client.Get(url)
-		if err == nil {
+		if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err == nil {
+				c.Close()
+				return
+			}
+			last = err.Error()
+		} else if resp, err := client.Get(url); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
