@@ -221,6 +221,16 @@ func (r *runner) shell(st Step) {
 	if st.Background {
 		body = fmt.Sprintf("source \"$CAIRN_README_STATE\"\nset -e -o pipefail\n%s", st.Text)
 	}
+	for _, u := range st.Ready {
+		// A node already there (another run, the reader's own) would
+		// answer for the one this block starts.
+		if addr := hostPort(u); addr != "" {
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				t.Fatalf("README.md:%d: %s is in use before the block starts the process that should listen there; stop whatever holds it", st.Line, addr)
+			}
+		}
+	}
 	cmd, out := r.start(r.script(body), st.Line)
 	g := &group{pgid: cmd.Process.Pid, line: st.Line, out: out, exited: make(chan struct{})}
 	if st.Background {
@@ -271,6 +281,16 @@ func (r *runner) sql(st Step) {
 	if err != nil && !st.Errors {
 		t.Fatalf("README.md:%d: the SQL block failed: %v\n%s", st.Line, err, r.lastOut)
 	}
+}
+
+// hostPort is the host:port of a ready URL (http, https or tcp).
+func hostPort(u string) string {
+	_, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return ""
+	}
+	hp, _, _ := strings.Cut(rest, "/")
+	return hp
 }
 
 // psqlPrefix starts psql's messages about input read from a pipe; pasted
