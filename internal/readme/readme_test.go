@@ -36,11 +36,7 @@ func TestReadme(t *testing.T) {
 		t.Skip("-short: TestReadme builds cairn and starts clusters")
 	}
 	root := repoRoot(t)
-	text, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps, err := Parse(string(text))
+	steps, err := Parse(readREADME(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +72,14 @@ func TestReadme(t *testing.T) {
 		}
 	}
 	t.Logf("README.md: %d steps in %s", len(steps), time.Since(start).Round(time.Second))
+}
+
+func readREADME(t *testing.T) string {
+	text, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(text)
 }
 
 func repoRoot(t *testing.T) string {
