@@ -1,9 +1,9 @@
 package readme
 
 import (
-	"flag"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -116,7 +116,7 @@ type runner struct {
 type group struct {
 	pgid   int
 	line   int
-	out    string       // the block's output file
+	out    string        // the block's output file
 	exited chan struct{} // closed when the group's leader exited (background blocks)
 }
 
@@ -166,6 +166,11 @@ func newRunner(t *testing.T, root string) *runner {
 		"GOMODCACHE=" + goEnv("GOMODCACHE"),
 		"GOPROXY=" + goEnv("GOPROXY"),
 		"GOFLAGS=" + goEnv("GOFLAGS"),
+		"GOSUMDB=" + goEnv("GOSUMDB"),
+		"GONOSUMDB=" + goEnv("GONOSUMDB"),
+		"GOPRIVATE=" + goEnv("GOPRIVATE"),
+		"GONOPROXY=" + goEnv("GONOPROXY"),
+		"GOINSECURE=" + goEnv("GOINSECURE"),
 		"GOTOOLCHAIN=local",
 	}
 	r := &runner{t: t, tmp: tmp, env: env, state: filepath.Join(tmp, "state.sh")}
