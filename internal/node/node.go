@@ -28,6 +28,7 @@ import (
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/ops"
 	"github.com/cairndb/cairn/internal/disk"
+	"github.com/cairndb/cairn/internal/frontend/console"
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/memory"
@@ -155,6 +156,8 @@ type Node struct {
 	member                  *member.Member // joins, heartbeats, catalog proposals, meta growth, leader balance
 	pg                      *pgwire.Server
 	http                    *httpapi.Server
+	console                 *console.Console // the web console (console.go)
+	timeline                timeline         // what the console's timeline shows (timeline.go)
 
 	reconcileCh chan struct{}
 	ctx         context.Context
@@ -390,6 +393,7 @@ func Start(cfg Config) (*Node, error) {
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), FrontendMetrics: n.metrics.FrontendMetrics(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer),
 		Hosts: n.httpHosts(), MoreHosts: n.certHosts, TrustLoopback: n.certs == nil, MetricsAuth: cfg.MetricsAuth}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
+	n.startConsole() // console.go
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	n.http.Handle("GET /debug/pebble", http.HandlerFunc(n.servePebble))
@@ -439,6 +443,9 @@ func (n *Node) Close() error {
 	}
 	if n.http != nil {
 		_ = n.http.Close()
+		if n.console != nil {
+			n.console.Close()
+		}
 	} else if n.httpLn != nil {
 		n.httpLn.Close()
 	}
