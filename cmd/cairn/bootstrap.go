@@ -1,0 +1,21 @@
+package main
+
+import "fmt"
+
+// bootstrapJoin is the --join list a node uses given --bootstrap-node:
+// every node of a StatefulSet gets the same flags, so the one named by
+// --bootstrap-node leaves --join out and starts the cluster (on its
+// first start only: a node with data never joins again), while the others
+// join through the list. Without --bootstrap-node, join is used as given.
+func bootstrapJoin(join []string, bootstrapNode, nodeID string) ([]string, error) {
+	if bootstrapNode == "" {
+		return join, nil
+	}
+	if len(join) == 0 {
+		return nil, fmt.Errorf("--bootstrap-node %s needs --join: the other nodes join the cluster it starts through the --join addresses", bootstrapNode)
+	}
+	if bootstrapNode == nodeID {
+		return nil, nil
+	}
+	return join, nil
+}
