@@ -45,6 +45,9 @@ A flag beats the environment, which beats the file.`,
 				return exitWith(exitUsage, err)
 			}
 			cfg.Join = join
+			if err := checkAdvertiseHost(cfg.AdvertiseHost); err != nil {
+				return exitWith(exitUsage, err)
+			}
 			if cfg.Role != "data" && cfg.Role != "compute" {
 				return exitWith(exitUsage, fmt.Errorf("--role must be data or compute, got %q", cfg.Role))
 			}
@@ -135,6 +138,7 @@ A flag beats the environment, which beats the file.`,
 	f.StringSliceVar(&cfg.HTTPHosts, "http-host", nil, "more names the HTTP API answers to in the Host header, e.g. a DNS name of this node (its --http-addr and localhost always work)")
 	f.BoolVar(&cfg.MetricsAuth, "metrics-auth", false, "require an authenticated user on GET /metrics (default: open)")
 	f.StringVar(&cfg.ClusterAddr, "cluster-addr", "127.0.0.1:7480", "cluster traffic listen address (Raft, internal RPC)")
+	f.StringVar(&cfg.AdvertiseHost, "advertise-host", "", "host name or address other nodes and clients reach this node by (e.g. its DNS name in a container); the ports stay those of --pg-addr, --http-addr and --cluster-addr (default: the listen addresses)")
 	f.StringVar(&cfg.NodeID, "node-id", "n1", "unique id of this node")
 	f.StringSliceVar(&cfg.Join, "join", nil, "cluster addresses of live members to join through (host:port[,host:port]); empty starts a new cluster")
 	f.StringVar(&bootstrapNode, "bootstrap-node", "", "--node-id of the node that starts the cluster when every node gets the same --join list (a Kubernetes StatefulSet): on its first start that node ignores --join, the others join through it")

@@ -1,6 +1,10 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"net"
+	"strings"
+)
 
 // bootstrapJoin is the --join list a node uses given --bootstrap-node:
 // every node of a StatefulSet gets the same flags, so the one named by
@@ -18,4 +22,19 @@ func bootstrapJoin(join []string, bootstrapNode, nodeID string) ([]string, error
 		return nil, nil
 	}
 	return join, nil
+}
+
+// checkAdvertiseHost refuses an --advertise-host that is not a bare host:
+// the ports come from the listen flags.
+func checkAdvertiseHost(h string) error {
+	if h == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(h); err == nil || strings.ContainsAny(h, "/ []") {
+		return fmt.Errorf("--advertise-host %q: give a host name or address without a scheme or port (the ports are those of --pg-addr, --http-addr and --cluster-addr)", h)
+	}
+	if strings.Contains(h, ":") && net.ParseIP(h) == nil {
+		return fmt.Errorf("--advertise-host %q is neither a host name nor an IP address", h)
+	}
+	return nil
 }

@@ -32,3 +32,16 @@ func TestBootstrapJoin(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckAdvertiseHost(t *testing.T) {
+	for _, ok := range []string{"", "cairn-0.cairn-internal.cairn.svc.cluster.local", "10.0.0.7", "::1", "fe80::1", "localhost"} {
+		if err := checkAdvertiseHost(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"cairn-0:7480", "[::1]:7480", "http://cairn-0", "a b", "not:an:ip:zz"} {
+		if err := checkAdvertiseHost(bad); err == nil || !strings.Contains(err.Error(), "--advertise-host") {
+			t.Errorf("%q: %v, want an --advertise-host error", bad, err)
+		}
+	}
+}
