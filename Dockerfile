@@ -24,13 +24,14 @@ FROM gcr.io/distroless/static-debian12:nonroot AS runtime
 COPY --from=build /out/cairn /usr/local/bin/cairn
 COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
-# The defaults of `cairn start` listen on 127.0.0.1; in a container the
-# PostgreSQL and HTTP ports listen on every interface. --cluster-addr must
-# name an address the other nodes can reach (the container's host name),
-# so it is set where the nodes are declared (compose, Kubernetes).
+# The defaults of `cairn start` listen on 127.0.0.1; in a container every
+# port listens on all interfaces. Other nodes and clients must reach a node
+# by a name, not 0.0.0.0: give each one --advertise-host (its DNS name),
+# where the nodes are declared (compose, Kubernetes).
 ENV CAIRN_DATA_DIR=/data \
     CAIRN_PG_ADDR=0.0.0.0:5480 \
-    CAIRN_HTTP_ADDR=0.0.0.0:8480
+    CAIRN_HTTP_ADDR=0.0.0.0:8480 \
+    CAIRN_CLUSTER_ADDR=0.0.0.0:7480
 VOLUME ["/data"]
 # 5480 PostgreSQL wire protocol, 8480 HTTP (API, ingest, /metrics,
 # /health, /ready), 7480 cluster traffic (Raft, internal RPC).
