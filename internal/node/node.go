@@ -57,7 +57,12 @@ type Config struct {
 	PGAddr      string
 	HTTPAddr    string
 	ClusterAddr string
-	NodeID      string
+	// AdvertiseHost, if set, is the host (a DNS name or an address) other
+	// nodes, clients and the catalog use for this node, with the ports it
+	// listens on: a container listening on 0.0.0.0, or on an address that
+	// changes at each restart, is reached by a stable name.
+	AdvertiseHost string
+	NodeID        string
 	Join        []string // cluster addresses of live members to join through; empty bootstraps a new cluster
 	Role        string   // data | compute
 	Zone        string
