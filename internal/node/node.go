@@ -63,11 +63,11 @@ type Config struct {
 	// changes at each restart, is reached by a stable name.
 	AdvertiseHost string
 	NodeID        string
-	Join        []string // cluster addresses of live members to join through; empty bootstraps a new cluster
-	Role        string   // data | compute
-	Zone        string
-	Region      string
-	NoSync      bool // tests and benchmarks only: skip fsync
+	Join          []string // cluster addresses of live members to join through; empty bootstraps a new cluster
+	Role          string   // data | compute
+	Zone          string
+	Region        string
+	NoSync        bool // tests and benchmarks only: skip fsync
 	// Raft timing: a heartbeat every HeartbeatInterval, an election after
 	// ElectionTimeout without one (randomized up to twice that). Zero
 	// means the defaults, 100ms and 1s: write recovery in about a second.
@@ -187,7 +187,7 @@ type Node struct {
 
 	mem        *memory.Accountant // budgets and ingest admission (memory.go)
 	memMetrics *metrics.Memory
-	stall      viewStall // test knob: POST /debug/views stalls view tasks
+	stall      viewStall    // test knob: POST /debug/views stalls view tasks
 	health     *healthParts // health reports and the alert evaluator (alerts.go)
 }
 
@@ -381,7 +381,7 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 	n.wg.Add(1)
 	go n.every(scheduleTick, nil, n.runSchedules) // schedules.go
-	n.wg.Add(2) // alerts.go
+	n.wg.Add(2)                                   // alerts.go
 	n.health.sampler.Sample()
 	go n.every(n.timing.Heartbeat, nil, func() { n.health.sampler.Sample() })
 	go n.every(n.timing.Heartbeat, nil, n.health.eval.Round)
