@@ -57,12 +57,17 @@ type Config struct {
 	PGAddr      string
 	HTTPAddr    string
 	ClusterAddr string
-	NodeID      string
-	Join        []string // cluster addresses of live members to join through; empty bootstraps a new cluster
-	Role        string   // data | compute
-	Zone        string
-	Region      string
-	NoSync      bool // tests and benchmarks only: skip fsync
+	// AdvertiseHost, if set, is the host (a DNS name or an address) other
+	// nodes, clients and the catalog use for this node, with the ports it
+	// listens on: a container listening on 0.0.0.0, or on an address that
+	// changes at each restart, is reached by a stable name.
+	AdvertiseHost string
+	NodeID        string
+	Join          []string // cluster addresses of live members to join through; empty bootstraps a new cluster
+	Role          string   // data | compute
+	Zone          string
+	Region        string
+	NoSync        bool // tests and benchmarks only: skip fsync
 	// Raft timing: a heartbeat every HeartbeatInterval, an election after
 	// ElectionTimeout without one (randomized up to twice that). Zero
 	// means the defaults, 100ms and 1s: write recovery in about a second.
