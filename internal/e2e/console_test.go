@@ -140,8 +140,8 @@ const (
 )
 
 // TestConsoleBrowser drives the web console in headless Chromium against a
-// real 3-node cluster: the page shows three live nodes, the shards and a
-// view; after n3 is killed (SIGKILL) the same page, never reloaded, shows
+// real 3-node cluster: the page shows three live nodes with health scores,
+// the shards, a view and a rebalance operation; after n3 is killed (SIGKILL) the same page, never reloaded, shows
 // n3 dead, its replicas down and every shard led by n1 or n2, with the
 // failover in the timeline; the SQL page runs a query and refuses a
 // write. Screenshots go to $CAIRN_SCREENSHOTS or a temp dir.
@@ -189,6 +189,12 @@ func TestConsoleBrowser(t *testing.T) {
 	b.waitPage(20*time.Second, "health scores shown (cairn_cluster.health)",
 		`String([...document.querySelectorAll('#node-map .node [data-score]')].every(e => /^[0-9]+$/.test(e.textContent)))`, "true")
 	b.waitPage(20*time.Second, "throughput drawn", `String(document.querySelectorAll('#chart-throughput polyline').length)`, "1")
+	// An operation shows with its progress bar and in the timeline.
+	c.must("ALTER SYSTEM REBALANCE")
+	b.waitPage(20*time.Second, "the rebalance operation listed",
+		`String(!!document.querySelector('#operations tr[data-op] .progress > div') && [...document.querySelectorAll('#operations tr[data-op]')].some(r => r.textContent.includes('rebalance')))`, "true")
+	b.waitPage(20*time.Second, "the rebalance in the timeline",
+		`String([...document.querySelectorAll('#timeline li[data-kind="operation"]')].some(e => e.textContent.includes('rebalance')))`, "true")
 	b.screenshot("console-healthy")
 
 	// What the page shows before the kill: n3 leads some shards (the
