@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -137,4 +138,73 @@ func (h *hookReceiver) all() []hookCall {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]hookCall(nil), h.got...)
+}
+
+// TestAlerts: three nodes and a local webhook receiver that fails the
+// first two requests (500). CREATE ALERT down WHEN node.state = 'dead';
+// SIGKILL a node that does not lead the meta group: a firing notification
+// for it reaches the receiver within 5 s of the kill despite the failures
+// (retries), every attempt of it carries the same id, and SHOW ALERTS
+// shows it firing with the delivery's result; restart the node: a
+// resolved notification (another id) arrives and SHOW ALERTS shows ok.
+func TestAlerts(t *testing.T) {
+	c := startOpsCluster(t, 3)
+	hook := newHookReceiver(t, 2)
+	c.must("ALTER SYSTEM SET suspect_after = '1s'; ALTER SYSTEM SET dead_after = '2s'; ALTER SYSTEM SET auto_failover = off")
+	c.must("CREATE ALERT down WHEN node.state = 'dead' NOTIFY 'webhook:" + hook.srv.URL + "/hook'")
+	if out := c.must("SELECT name, state, subject FROM cairn_cluster.alerts"); out != "down|ok|" {
+		t.Fatalf("SHOW ALERTS before any death: %s", out)
+	}
+	metaLeader := c.must("SELECT node_id FROM cairn_cluster.shards WHERE group_id = 1 AND role = 'leader'")
+	victim := "n3"
+	if metaLeader == victim {
+		victim = "n2"
+	}
+	c.kill(victim)
+	killed := time.Now()
+	waitUntil(t, 20*time.Second, func() (bool, string) {
+		return len(hook.delivered("firing", victim)) > 0, fmt.Sprintf("webhook calls: %+v", hook.all())
+	})
+	calls := hook.all()
+	first, delivered := calls[0].at.Sub(killed), hook.delivered("firing", victim)[0].at.Sub(killed)
+	t.Logf("%s killed: first webhook attempt after %s, delivered (after %d failed attempts) after %s",
+		victim, first.Round(10*time.Millisecond), 2, delivered.Round(10*time.Millisecond))
+	if delivered > 5*time.Second {
+		t.Errorf("the firing notification arrived %s after the kill, want within 5s", delivered.Round(10*time.Millisecond))
+	}
+	// Every attempt is the same notification: same id, alert, subject.
+	id := calls[0].n.ID
+	for _, call := range calls {
+		if call.n.ID != id || call.n.State != "firing" || call.n.Alert != "down" || call.n.Subject["node"] != victim ||
+			call.n.Condition != "node.state = 'dead'" || call.n.Value != "dead" {
+			t.Fatalf("webhook call %+v, want the firing notification %s for %s", call.n, id, victim)
+		}
+	}
+	if len(calls) < 3 || calls[0].status != 500 || calls[1].status != 500 {
+		t.Fatalf("webhook calls %+v: want two refused attempts, then the delivery", calls)
+	}
+	waitUntil(t, 10*time.Second, func() (bool, string) {
+		out, err := c.query("SELECT state, subject, value, last_delivery, attempts, pending FROM cairn_cluster.alerts")
+		return err == nil && out == "firing|node:"+victim+"|dead|delivered|3|0", "SHOW ALERTS: " + out + errString(err)
+	})
+
+	back := time.Now()
+	c.restart(victim)
+	waitUntil(t, 30*time.Second, func() (bool, string) {
+		return len(hook.delivered("resolved", victim)) > 0, fmt.Sprintf("webhook calls: %+v", hook.all())
+	})
+	res := hook.delivered("resolved", victim)[0]
+	t.Logf("%s restarted: resolved notification after %s", victim, res.at.Sub(back).Round(10*time.Millisecond))
+	if res.n.ID == id || res.n.Value == "dead" {
+		t.Fatalf("resolved notification %+v: want a new id (firing was %s) and the node's new state", res.n, id)
+	}
+	waitUntil(t, 10*time.Second, func() (bool, string) {
+		out, err := c.query("SELECT state, subject, transitions, pending FROM cairn_cluster.alerts")
+		return err == nil && out == "ok|node:"+victim+"|2|0", "SHOW ALERTS: " + out + errString(err)
+	})
+	for _, call := range hook.all() {
+		if call.n.Subject["node"] != victim {
+			t.Fatalf("a notification for a node that did not die: %+v", call.n)
+		}
+	}
 }
