@@ -178,7 +178,7 @@ type Node struct {
 
 	mem        *memory.Accountant // budgets and ingest admission (memory.go)
 	memMetrics *metrics.Memory
-	stall      viewStall // test knob: POST /debug/views stalls view tasks
+	stall      viewStall    // test knob: POST /debug/views stalls view tasks
 	health     *healthParts // health reports and the alert evaluator (alerts.go)
 }
 
@@ -372,7 +372,7 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 	n.wg.Add(1)
 	go n.every(scheduleTick, nil, n.runSchedules) // schedules.go
-	n.wg.Add(2) // alerts.go
+	n.wg.Add(2)                                   // alerts.go
 	n.health.sampler.Sample()
 	go n.every(n.timing.Heartbeat, nil, func() { n.health.sampler.Sample() })
 	go n.every(n.timing.Heartbeat, nil, n.health.eval.Round)
