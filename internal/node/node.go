@@ -142,6 +142,7 @@ type Node struct {
 	store   *raftstore.Store
 	meta    *catalog.MetaSM
 	metrics *metrics.Metrics
+	kinds   groupKinds // group_kind of raft metrics (raftgroups.go)
 
 	pgLn, httpLn, clusterLn net.Listener
 	tr                      *transport.Transport
@@ -283,7 +284,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("%w %s: %v", datadir.ErrDataDir, cfg.DataDir, err)
 	}
 	n.newHealth() // alerts.go
-	n.store, err = raftstore.Open(raftstore.Config{
+	storeCfg := raftstore.Config{
 		OnLeader: func(gid, term uint64) {
 			fmt.Fprintf(n.leaderLog, "%d %d %d\n", gid, term, time.Now().UnixMicro())
 			n.health.sampler.LeaderChanged()
@@ -302,17 +303,17 @@ func Start(cfg Config) (*Node, error) {
 		MaxLogEntries:    cmp.Or(cfg.RaftLogEntries, 256),
 		MaxRetainEntries: cfg.RaftLogEntries, // 0: the store's default
 		Logger:           cfg.Logger,
-		OnFsync:          n.metrics.Fsynced,
-		OnCommit:         func(d time.Duration) { n.metrics.Committed("all", d) },
-		OnPropose:        func() { n.metrics.Proposed("all") },
 		SyncFault:        cfg.DiskFaults.Hook(),
 		MemTableSize:     n.mem.Budgets().MemTable,
 		BlockCacheSize:   int64(n.mem.Budgets().BlockCache),
-	})
+	}
+	n.raftHooks(&storeCfg) // raftgroups.go: metrics by kind of group
+	n.store, err = raftstore.Open(storeCfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	registerRaftGroupGauges(n.metrics.Registry, n.store) // raftgroups.go
+	n.registerNodeMetrics()                              // raftgroups.go
 	n.startMemory()
 	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
 	n.disks = disk.NewRegistry(n.meta.Catalog)
@@ -383,10 +384,10 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion,
 		TLS: n.tlsConf((*security.Certs).PGServer), RequireTLS: n.certs != nil,
-		Auth: auth, AuthFailureLimit: cfg.AuthFailureLimit, AuthFailureExempt: auth.exemptFromLimit}, n)
+		Auth: auth, AuthFailureLimit: cfg.AuthFailureLimit, AuthFailureExempt: auth.exemptFromLimit, Metrics: n.metrics.FrontendMetrics()}, n)
 	// Loopback clients are trusted only on an insecure node, and only over
 	// plain HTTP (httpapi checks r.TLS too).
-	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer),
+	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), FrontendMetrics: n.metrics.FrontendMetrics(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer),
 		Hosts: n.httpHosts(), MoreHosts: n.certHosts, TrustLoopback: n.certs == nil, MetricsAuth: cfg.MetricsAuth}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
