@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"net/http"
 
 	"github.com/cairndb/cairn/internal/alert"
@@ -57,7 +59,7 @@ func (n *Node) localGroups() []alert.GroupState {
 	out := make([]alert.GroupState, 0, len(ids))
 	for _, gid := range ids {
 		if st, ok := n.store.Status(gid); ok {
-			out = append(out, alert.GroupState{ID: gid, Term: st.Term, IsLeader: st.IsLeader, Commit: st.Commit, Match: st.Match})
+			out = append(out, alert.GroupState{ID: gid, IsLeader: st.IsLeader, Commit: st.Commit, Match: st.Match})
 		}
 	}
 	return out
@@ -120,4 +122,18 @@ func (e alertEnv) IsEvaluator() bool {
 func (e alertEnv) Propose(ctx context.Context, c catalog.Command) error {
 	_, err := e.n.proposeMeta(ctx, c)
 	return err
+}
+
+// sumCounter is a counter's total over all its labels.
+func sumCounter(c prometheus.Collector) uint64 {
+	ch := make(chan prometheus.Metric, 16)
+	go func() { c.Collect(ch); close(ch) }()
+	var sum float64
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) == nil && d.Counter != nil {
+			sum += d.Counter.GetValue()
+		}
+	}
+	return uint64(sum)
 }
