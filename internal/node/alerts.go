@@ -4,9 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"net/http"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"net/http"
 
 	"github.com/cairndb/cairn/internal/alert"
 	"github.com/cairndb/cairn/internal/catalog"
