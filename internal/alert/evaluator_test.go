@@ -77,6 +77,8 @@ func TestEvaluate(t *testing.T) {
 	}{
 		{cond("node.state", "=", "dead", ValueString), map[string]Observation{
 			"node:n1": {false, "live"}, "node:n2": {true, "dead"}}}, // unknown: no word
+		{cond("node.state", "=", "suspect", ValueString), map[string]Observation{
+			"node:n1": {false, "live"}, "node:n2": {true, "dead"}}}, // suspect or worse
 		{cond("node.health_score", "<", "50", ValueNumber), map[string]Observation{
 			"node:n1": {false, "95"}, "node:n2": {true, "0"}}},
 		{cond("disk.used_pct", ">", "90", ValueNumber), map[string]Observation{
