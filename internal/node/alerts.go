@@ -38,7 +38,10 @@ func (n *Node) newHealth() {
 		Memory: func() (uint64, uint64) { return n.mem.Usage().Total, cmp.Or(n.mem.Limit(), machine) },
 		Fsync:  n.metrics.FsyncLatency,
 		Groups: n.localGroups,
-		Now:    n.clock.Now,
+		Counts: func() (uint64, uint64) {
+			return sumCounter(n.metrics.RaftElections), sumCounter(n.metrics.RaftLeaderChanges)
+		},
+		Now: n.clock.Now,
 	})
 	n.health.eval = alert.NewEvaluator(n.ctx, alertEnv{n}, &http.Client{}, alert.DefaultRetry, n.log)
 }
