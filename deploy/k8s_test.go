@@ -329,7 +329,7 @@ func checkPodSpec(t *testing.T, m *manifests, where string, tmpl corev1.PodTempl
 	}
 	for _, pr := range []struct {
 		kind, path string
-		p        *corev1.Probe
+		p          *corev1.Probe
 	}{{"readiness", "/ready", c.ReadinessProbe}, {"liveness", "/health", c.LivenessProbe}} {
 		if pr.p == nil || pr.p.HTTPGet == nil {
 			t.Errorf("%s: no HTTP %s probe", where, pr.kind)

@@ -62,11 +62,11 @@ type Config struct {
 	// changes at each restart, is reached by a stable name.
 	AdvertiseHost string
 	NodeID        string
-	Join        []string // cluster addresses of live members to join through; empty bootstraps a new cluster
-	Role        string   // data | compute
-	Zone        string
-	Region      string
-	NoSync      bool // tests and benchmarks only: skip fsync
+	Join          []string // cluster addresses of live members to join through; empty bootstraps a new cluster
+	Role          string   // data | compute
+	Zone          string
+	Region        string
+	NoSync        bool // tests and benchmarks only: skip fsync
 	// Raft timing: a heartbeat every HeartbeatInterval, an election after
 	// ElectionTimeout without one (randomized up to twice that). Zero
 	// means the defaults, 100ms and 1s: write recovery in about a second.
