@@ -298,6 +298,8 @@ func TestProxy(t *testing.T) {
 		healthBased(t, join, p3)
 	})
 
+	t.Run("client_multihost", func(t *testing.T) { clientMultiHost(t, procs) })
+
 	t.Run("drain", func(t *testing.T) {
 		px := startProxy(t, join, "round_robin")
 		conns, got := openN(t, px.url(), 30)
@@ -455,3 +457,78 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
+
+// clientMultiHost checks multi-host connection strings without a proxy:
+// the first host is down, so pgx and libpq (psql) go on to the next one
+// that target_session_attrs accepts. Every Cairn node takes writes, so
+// read-write and primary accept n2 while standby and read-only find no
+// host. pgx implements no load_balance_hosts (it passes the key on to the
+// server as a setting, which Cairn ignores, and keeps trying hosts in
+// order) and Debian 12's libpq 15 rejects the option (it came in libpq
+// 16): both are checked as they are.
+func clientMultiHost(t *testing.T, procs []*Proc) {
+	dead, err := testutil.FreeAddr() // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := dead + "," + procs[1].PGAddr + "," + procs[2].PGAddr
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pgxNode := func(attrs string) (string, error) {
+		c, err := pgx.Connect(ctx, "postgres://cairn@"+hosts+"/cairn?sslmode=disable&connect_timeout=5&"+attrs)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close(context.Background())
+		var node string
+		err = c.QueryRow(ctx, "SHOW cairn.node").Scan(&node)
+		return node, err
+	}
+	for _, attrs := range []string{"target_session_attrs=read-write", "target_session_attrs=primary", "target_session_attrs=any"} {
+		if node, err := pgxNode(attrs); err != nil || node != "n2" {
+			t.Fatalf("pgx %s: %q %v", attrs, node, err)
+		}
+	}
+	for _, attrs := range []string{"target_session_attrs=standby", "target_session_attrs=read-only"} {
+		if node, err := pgxNode(attrs); err == nil {
+			t.Fatalf("pgx %s found %s; no Cairn node is a standby or read-only", attrs, node)
+		}
+	}
+	// pgx v5 has no load_balance_hosts: it sends the key to the server as
+	// a startup setting, which Cairn (unlike PostgreSQL) ignores, and
+	// tries the hosts in order, so every session lands on n2.
+	for range 5 {
+		if node, err := pgxNode("load_balance_hosts=random"); err != nil || node != "n2" {
+			t.Fatalf("pgx load_balance_hosts=random: %q %v (pgx v5 tries hosts in order)", node, err)
+		}
+	}
+
+	ports := make([]string, 3)
+	for i, a := range strings.Split(hosts, ",") {
+		ports[i] = a[strings.LastIndex(a, ":")+1:]
+	}
+	psql := func(attrs string) (string, error) {
+		conn := "host=127.0.0.1,127.0.0.1,127.0.0.1 port=" + strings.Join(ports, ",") + " user=cairn dbname=cairn sslmode=disable connect_timeout=5 " + attrs
+		cmd := exec.CommandContext(ctx, "psql", conn, "-XAtc", "SHOW cairn.node")
+		cmd.Env = append(cmd.Environ(), "PGCONNECT_TIMEOUT=5")
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	for _, attrs := range []string{"target_session_attrs=read-write", "target_session_attrs=primary", "target_session_attrs=any"} {
+		if out, err := psql(attrs); err != nil || out != "n2" {
+			t.Fatalf("psql %s: %q %v", attrs, out, err)
+		}
+	}
+	if out, err := psql("target_session_attrs=standby"); err == nil || !strings.Contains(out, "not in hot standby mode") {
+		t.Fatalf("psql target_session_attrs=standby: %q %v", out, err)
+	}
+	ver, _ := exec.Command("psql", "--version").Output()
+	out, err := psql("load_balance_hosts=random")
+	if strings.Contains(string(ver), "(PostgreSQL) 15.") {
+		if err == nil || !strings.Contains(out, `invalid connection option "load_balance_hosts"`) {
+			t.Fatalf("libpq 15 load_balance_hosts=random: %q %v", out, err)
+		}
+	} else if err != nil || out != "n2" && out != "n3" {
+		t.Fatalf("libpq %s load_balance_hosts=random: %q %v", strings.TrimSpace(string(ver)), out, err)
+	}
+}
