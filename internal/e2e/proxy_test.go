@@ -457,7 +457,6 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-
 // clientMultiHost checks multi-host connection strings without a proxy:
 // the first host is down, so pgx and libpq (psql) go on to the next one
 // that target_session_attrs accepts. Every Cairn node takes writes, so

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/types"
 )
@@ -65,6 +66,9 @@ type Config struct {
 	// Metrics serves GET /metrics, normally metrics.(*Metrics).Handler();
 	// nil answers 404.
 	Metrics http.Handler
+	// FrontendMetrics, if set, counts requests, bytes, ingested rows and
+	// login sessions (metrics.go).
+	FrontendMetrics *metrics.Frontend
 	// Logger receives internal (500) errors; nil uses slog.Default().
 	Logger *slog.Logger
 	// Hosts are the names and addresses of this node a Host header may
@@ -122,7 +126,7 @@ func New(cfg Config, b Backend) *Server {
 	}
 	s.mux.HandleFunc("POST /v1/streams/{name}/events", s.ingest)
 	s.srv = &http.Server{
-		Handler: s.guard(s.mux),
+		Handler: s.counted(s.guard(s.mux)), // metrics.go
 		// No ReadTimeout: an ingest body of 64 MiB on a slow link may take
 		// long; a header that never arrives may not.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -275,5 +279,6 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, 0, err)
 		return
 	}
+	s.cfg.FrontendMetrics.RowsIn(metrics.FrontendHTTP, int64(n))
 	writeJSON(w, http.StatusOK, map[string]int{"accepted": n})
 }
