@@ -279,23 +279,7 @@ func TestProxy(t *testing.T) {
 			out, err := queryText(p2, "SHOW lb_min_health_score")
 			return err == nil && out == "60", out + errString(err)
 		})
-		if _, err := queryText(p1, "SELECT score FROM cairn_cluster.health LIMIT 1"); err != nil {
-			// Until cairn_cluster.health exists (issue 15's health
-			// scores), health_based refuses to start rather than
-			// route blind; the selection by score is tested in
-			// internal/proxy (TestHealthBased).
-			px := launchProxy(t, join, "health_based", "--join-timeout", "3s")
-			select {
-			case <-px.exited:
-			case <-time.After(15 * time.Second):
-				t.Fatal("health_based proxy without health scores did not exit")
-			}
-			if code := px.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(px.log.String(), "--mode health_based needs health scores") {
-				t.Fatalf("exit %d: %s", code, px.log.String())
-			}
-			return
-		}
-		healthBased(t, join, p3)
+		healthBased(t, join, p1, p3)
 	})
 
 	t.Run("client_multihost", func(t *testing.T) { clientMultiHost(t, procs) })
@@ -404,24 +388,43 @@ func TestProxy(t *testing.T) {
 	})
 }
 
-// healthBased checks health_based routing once cairn_cluster.health
-// exists: a paused node's score falls below lb_min_health_score and it
-// gets no new sessions.
-func healthBased(t *testing.T, join string, victim *Proc) {
+// healthBased checks health_based routing: with every node healthy
+// (scores from cairn_cluster.health at least lb_min_health_score, 60
+// here) sessions go to all three, in proportion to their scores; a paused
+// node's score falls (a suspect node scores at most 50) and it gets no
+// new sessions; and the proxy's eligibility follows the threshold as it
+// changes (at 100, exactly the nodes scoring 100 stay eligible).
+func healthBased(t *testing.T, join string, p1, victim *Proc) {
 	px := startProxy(t, join, "health_based")
+	waitUntil(t, 15*time.Second, func() (bool, string) {
+		rows := px.backends(t)
+		ok := len(rows) == 3
+		for _, r := range rows {
+			ok = ok && r["eligible"] == true && r["score"] != nil
+		}
+		return ok, fmt.Sprint(rows)
+	})
 	conns, got := openN(t, px.url(), 300)
 	closeAll(conns)
-	if len(got) != 3 {
-		t.Fatalf("300 sessions by health_based with every node healthy: %v", got)
+	for _, n := range []string{"n1", "n2", "n3"} {
+		if got[n] < 60 || got[n] > 140 {
+			t.Fatalf("300 sessions by health_based with every node healthy: %v", got)
+		}
 	}
 	if err := victim.Pause(); err != nil {
 		t.Fatal(err)
 	}
-	defer victim.Resume()
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = victim.Resume()
+		}
+	}()
 	waitUntil(t, 30*time.Second, func() (bool, string) {
 		for _, r := range px.backends(t) {
 			if r["node"] == "n3" {
-				return r["eligible"] == false, fmt.Sprint(r)
+				sc, _ := r["score"].(float64)
+				return r["eligible"] == false && r["score"] != nil && sc < 60, fmt.Sprint(r)
 			}
 		}
 		return false, "no n3"
@@ -429,9 +432,35 @@ func healthBased(t *testing.T, join string, victim *Proc) {
 	conns, got = openN(t, px.url(), 60)
 	closeAll(conns)
 	if got["n3"] != 0 {
-		t.Fatalf("sessions to a node below lb_min_health_score: %v", got)
+		t.Fatalf("sessions to a node scoring below lb_min_health_score: %v", got)
 	}
 	if err := victim.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	waitUntil(t, 30*time.Second, func() (bool, string) {
+		out, err := queryText(p1, "SELECT node_id, state FROM cairn_cluster.nodes ORDER BY node_id")
+		return err == nil && out == "n1|live\nn2|live\nn3|live", out + errString(err)
+	})
+	// The threshold is read from the cluster: at 100 a node is eligible
+	// exactly when it scores 100.
+	if _, err := queryText(p1, "ALTER SYSTEM SET lb_min_health_score = 100"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, func() (bool, string) {
+		rows := px.backends(t)
+		for _, r := range rows {
+			sc, _ := r["score"].(float64)
+			if r["state"] == "live" && r["eligible"] != (sc == 100) {
+				return false, fmt.Sprint(rows)
+			}
+			if r["eligible"] == false && sc < 100 && !strings.Contains(fmt.Sprint(r["why"]), "< lb_min_health_score 100") {
+				return false, fmt.Sprint(rows)
+			}
+		}
+		return true, ""
+	})
+	if _, err := queryText(p1, "ALTER SYSTEM RESET lb_min_health_score"); err != nil {
 		t.Fatal(err)
 	}
 }
