@@ -40,6 +40,7 @@ func main() {
 	}
 	root.AddCommand(startCmd(), versionCmd(), benchCmd())
 	root.AddCommand(chaosCmd(), certCmd(), proxyCmd())
+	root.AddCommand(demoCmd()) // demo.go
 	root.AddCommand(cli.Commands()...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)

@@ -829,3 +829,12 @@ var (
 	ProxyBackendFailed = def("proxy_backend_failed", ConnectionFailure, "cairn proxy could not reach node %q at %s: %v", "Retry: the proxy tries the other nodes for new sessions and stops routing to a node it cannot reach.")
 	ProxyBadStartup    = def("proxy_bad_startup", ProtocolViolation, "cairn proxy: %s", "")
 )
+
+// issue 15: console (the web console's SQL page and live updates)
+var (
+	ConsoleReadOnly     = def("console_read_only", "25006", "the console's SQL page runs read-only statements; %s writes or changes the cluster", "Run it with psql or another PostgreSQL client, or through POST /api/v1/sql.")
+	ConsoleOneStatement = def("console_one_statement", SyntaxError, "the console's SQL page runs one statement at a time, got %d", "Run them one by one.")
+	ConsoleNoSQL        = def("console_no_sql", SyntaxError, "no statement to run", `Type a query such as SELECT * FROM cairn_cluster.nodes.`)
+	ConsoleTooManySSE   = def("console_too_many_sse", TooManyConnections, "the console already has %d live connections on node %q, the most it serves", "Close other console tabs, or open the console on another node.")
+	ConsoleShuttingDown = def("console_shutting_down", AdminShutdown, "node %q is shutting down", "Open the console on another node.")
+)
