@@ -20,9 +20,10 @@ import (
 // login, then every Query answered with CommandComplete and
 // ReadyForQuery, BEGIN and COMMIT moving the transaction status.
 type fakeNode struct {
-	name string
-	ln   net.Listener
-	wg   sync.WaitGroup
+	name    string
+	ln      net.Listener
+	wg      sync.WaitGroup
+	cancels chan []byte // CancelRequest keys received
 }
 
 func startFake(t *testing.T, name string) *fakeNode {
@@ -30,7 +31,7 @@ func startFake(t *testing.T, name string) *fakeNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeNode{name: name, ln: ln}
+	f := &fakeNode{name: name, ln: ln, cancels: make(chan []byte, 4)}
 	f.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -54,13 +55,18 @@ func (f *fakeNode) serve(c net.Conn) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	r := bufio.NewReader(c)
-	if _, _, err := readStartup(r); err != nil {
+	code, pkt, err := readStartup(r)
+	if err != nil {
+		return
+	}
+	if code == cancelCode {
+		f.cancels <- pkt[8:]
 		return
 	}
 	var out []byte
 	out = append(out, msg('R', []byte{0, 0, 0, 0})...)
 	out = append(out, msg('S', []byte("cairn.node\x00"+f.name+"\x00"))...)
-	out = append(out, msg('K', []byte{0, 0, 0, 7, 1, 2, 3, 4})...)
+	out = append(out, msg('K', []byte{0, 0, 0, 7, 1, 2, 3, f.name[0]})...) // a key per node
 	out = append(out, msg('Z', []byte{'I'})...)
 	if _, err := c.Write(out); err != nil {
 		return
@@ -223,5 +229,36 @@ func TestNoBackend(t *testing.T) {
 	_, err = connect(t, p, "disable")
 	if !errors.As(err, &pe) || pe.Code != "57P03" || !strings.Contains(pe.Message, "z unreachable from the proxy") {
 		t.Fatalf("unreachable node: %v", err)
+	}
+}
+
+// TestCancelRouted: a CancelRequest reaches the node that issued the key.
+func TestCancelRouted(t *testing.T) {
+	a, b := startFake(t, "a"), startFake(t, "b")
+	p := testProxy(t, RoundRobin, fakeNodes(a, b)...)
+	var onB *client
+	for range 2 {
+		c, err := connect(t, p, "disable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.node == "b" {
+			onB = c
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := onB.c.CancelRequest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case key := <-b.cancels:
+		if string(key) != string([]byte{0, 0, 0, 7, 1, 2, 3, 'b'}) {
+			t.Fatalf("node b got cancel key %v", key)
+		}
+	case key := <-a.cancels:
+		t.Fatalf("b's cancel went to a: %v", key)
+	case <-ctx.Done():
+		t.Fatal("no cancel request reached b")
 	}
 }
