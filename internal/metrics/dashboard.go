@@ -165,7 +165,7 @@ func Dashboard() ([]byte, error) {
 			obj{"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus", "hide": 0,
 				"current": obj{"text": "Prometheus", "value": "Prometheus"}},
 			obj{"name": "instance", "label": "Node", "type": "query", "datasource": ds,
-				"query": obj{"query": `label_values(cairn_raft_groups, instance)`, "refId": "instance"},
+				"query":      obj{"query": `label_values(cairn_raft_groups, instance)`, "refId": "instance"},
 				"definition": `label_values(cairn_raft_groups, instance)`,
 				"refresh":    2, "includeAll": true, "multi": true, "allValue": ".*", "sort": 1,
 				"current": obj{"text": []string{"All"}, "value": []string{"$__all"}}},
