@@ -137,3 +137,7 @@ func (n *Node) registerNodeMetrics() {
 	})
 	n.metrics.RegisterDisk(n.cfg.DataDir)
 }
+
+// MetricsRegistry is the registry this node's /metrics serves (tests
+// compare it with the metric definitions and the Prometheus rules).
+func (n *Node) MetricsRegistry() *prometheus.Registry { return n.metrics.Registry }
