@@ -293,6 +293,8 @@ type Catalog struct {
 	// Disks and Schedules are the elastic tier's (elastic.go).
 	Disks     map[string]*Disk     `json:"disks,omitempty"`
 	Schedules map[string]*Schedule `json:"schedules,omitempty"`
+	// Alerts are the alerts and their state (alerts.go).
+	Alerts map[string]*Alert `json:"alerts,omitempty"`
 }
 
 // New returns an empty catalog.

@@ -180,6 +180,7 @@ type Node struct {
 	mem        *memory.Accountant // budgets and ingest admission (memory.go)
 	memMetrics *metrics.Memory
 	stall      viewStall // test knob: POST /debug/views stalls view tasks
+	health     *healthParts // health reports and the alert evaluator (alerts.go)
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -282,9 +283,11 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", datadir.ErrDataDir, cfg.DataDir, err)
 	}
+	n.newHealth() // alerts.go
 	storeCfg := raftstore.Config{
 		OnLeader: func(gid, term uint64) {
 			fmt.Fprintf(n.leaderLog, "%d %d %d\n", gid, term, time.Now().UnixMicro())
+			n.health.sampler.LeaderChanged()
 		},
 		Dir:       filepath.Join(cfg.DataDir, "store"),
 		NodeID:    n.id.RaftID,
@@ -324,7 +327,8 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("start meta group: %w", err)
 	}
 	n.member = member.New(n.ctx, member.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Raft: raftStore{n}, Caller: n.tr,
-		Tracker: n.live, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, StoreErr: replica.StoreErr, Led: func() []uint64 { return n.replicas.Led() }})
+		Tracker: n.live, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, StoreErr: replica.StoreErr, Led: func() []uint64 { return n.replicas.Led() },
+		Health: n.healthReport, OnHealth: n.onHealth, OnRTT: n.health.sampler.ObserveRTT})
 	viewCache := viewsm.NewCache(cmp.Or(cfg.ViewCache, int64(n.mem.Budgets().ViewCache)))
 	n.metrics.RegisterViewCache(viewCache.Stats)
 	n.mem.SetGauge(memory.ViewCache, true, func() uint64 { b, _, _ := viewCache.Stats(); return uint64(max(b, 0)) })
@@ -369,6 +373,10 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 	n.wg.Add(1)
 	go n.every(scheduleTick, nil, n.runSchedules) // schedules.go
+	n.wg.Add(2) // alerts.go
+	n.health.sampler.Sample()
+	go n.every(n.timing.Heartbeat, nil, func() { n.health.sampler.Sample() })
+	go n.every(n.timing.Heartbeat, nil, n.health.eval.Round)
 
 	auth := newNodeAuth(n.meta.Catalog, n.id.ClusterID, n.certs == nil, n.metrics.Registry, n.log)
 	auth.audit = func(user, source, method, reason string) {

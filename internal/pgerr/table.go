@@ -806,3 +806,16 @@ var (
 var (
 	AppendNoAnswer = def("append_no_answer", SerializationFailure, "no replica of shard group %d answered for %s: this node may be cut off from the cluster; the write may or may not have been applied", "Read the rows back before retrying, through another node.")
 )
+
+// issue 15: alerts (CREATE ALERT, health)
+var (
+	AlertExists      = def("alert_exists", DuplicateObject, "alert %q already exists", "Pick another name, or DROP ALERT it first.")
+	AlertNotFound    = def("alert_not_found", UndefinedObject, "alert %q does not exist", "SHOW ALERTS lists the alerts.")
+	AlertUnknownCond = def("alert_unknown_condition", SyntaxError, "unknown alert condition %q", "An alert watches one of: "+AlertConditions+".")
+	AlertCondValue   = def("alert_condition_value", InvalidParameterValue, "alert condition %s needs %s, got %s", "An alert watches one of: "+AlertConditions+".")
+	AlertTargetBad   = def("alert_target_bad", InvalidParameterValue, "alert target %q is not a webhook URL", "Write NOTIFY 'webhook:http://host:port/path' or NOTIFY 'webhook:https://…'.")
+	AlertNoCondition = def("alert_no_condition", SyntaxError, "CREATE ALERT needs WHEN <condition> NOTIFY '<target>'", "For example: CREATE ALERT down WHEN node.state = 'dead' NOTIFY 'webhook:http://127.0.0.1:9000/hook'. Conditions: "+AlertConditions+".")
+)
+
+// AlertConditions lists the conditions an alert may watch, for hints.
+const AlertConditions = "cluster.has_quorum = false, node.state = 'dead' (or 'suspect'), replication.lag_ms > N, node.health_score < N, disk.used_pct > N, cert.expires_in < interval '…'"

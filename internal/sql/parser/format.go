@@ -55,7 +55,7 @@ func QuoteString(s string) string {
 }
 
 func formatStmt(b *strings.Builder, s Statement) {
-	if formatSchemaStmt(b, s) || formatRoleStmt(b, s) || formatDiskStmt(b, s) || formatBackupStmt(b, s) {
+	if formatSchemaStmt(b, s) || formatRoleStmt(b, s) || formatDiskStmt(b, s) || formatBackupStmt(b, s) || formatAlertStmt(b, s) {
 		return
 	}
 	switch s := s.(type) {

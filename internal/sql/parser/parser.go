@@ -283,6 +283,9 @@ func (p *parser) parseStatement() (Statement, error) {
 	if s, ok, err := p.parseBackupStatement(); ok { // backup.go
 		return s, err
 	}
+	if s, ok, err := p.parseAlertStatement(); ok { // alert.go
+		return s, err
+	}
 	if t.kind != tIdent {
 		if isOpTok(t, "(") {
 			return p.parseQuery()

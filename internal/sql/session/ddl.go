@@ -831,6 +831,10 @@ func (s *Session) prepareShowObjects(so *parser.ShowObjects) (*prepared, error) 
 	table := kind
 	switch kind {
 	case "streams", "views", "shards", "nodes", "operations", "tables", "disks":
+	case "alerts": // alert.go (cairn_cluster.alerts)
+		if err := s.noteAdmin("SHOW ALERTS"); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, pgerr.ShowUnsupported.New(strings.ToUpper(kind)).WithPos(so.P)
 	}

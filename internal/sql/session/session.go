@@ -281,6 +281,9 @@ func (s *Session) prepareStmt(ctx context.Context, stmt parser.Statement, oids [
 	if p, ok, err := s.prepareDiskStmt(stmt); ok { // disk.go
 		return p, err
 	}
+	if p, ok, err := s.prepareAlertStmt(stmt); ok { // alert.go
+		return p, err
+	}
 	switch st := stmt.(type) {
 	case *parser.CreateSchema:
 		return s.prepareCreateSchema(st)
