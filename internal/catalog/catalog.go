@@ -229,6 +229,10 @@ type Node struct {
 	// (0 when insecure).
 	Security      string `json:"security,omitempty"`
 	CertExpiresAt int64  `json:"cert_expires_at,omitempty"`
+	// LBWeight is the node's share of new sessions under `cairn proxy
+	// --mode weighted` (ALTER NODE … SET WEIGHT; weight.go); nil: the
+	// default, 1.
+	LBWeight *int64 `json:"lb_weight,omitempty"`
 }
 
 // Operator-set node states.

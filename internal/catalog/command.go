@@ -274,6 +274,9 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 	if c, ok, err := e.alertCommand(); ok { // alerts.go
 		return c, err
 	}
+	if c, ok, err := e.weightCommand(); ok { // weight.go
+		return c, err
+	}
 	return nil, pgerr.CatalogUnknownCmd.New(e.Op)
 }
 

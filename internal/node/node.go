@@ -28,6 +28,7 @@ import (
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/ops"
 	"github.com/cairndb/cairn/internal/disk"
+	"github.com/cairndb/cairn/internal/frontend/console"
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/memory"
@@ -56,12 +57,17 @@ type Config struct {
 	PGAddr      string
 	HTTPAddr    string
 	ClusterAddr string
-	NodeID      string
-	Join        []string // cluster addresses of live members to join through; empty bootstraps a new cluster
-	Role        string   // data | compute
-	Zone        string
-	Region      string
-	NoSync      bool // tests and benchmarks only: skip fsync
+	// AdvertiseHost, if set, is the host (a DNS name or an address) other
+	// nodes, clients and the catalog use for this node, with the ports it
+	// listens on: a container listening on 0.0.0.0, or on an address that
+	// changes at each restart, is reached by a stable name.
+	AdvertiseHost string
+	NodeID        string
+	Join          []string // cluster addresses of live members to join through; empty bootstraps a new cluster
+	Role          string   // data | compute
+	Zone          string
+	Region        string
+	NoSync        bool // tests and benchmarks only: skip fsync
 	// Raft timing: a heartbeat every HeartbeatInterval, an election after
 	// ElectionTimeout without one (randomized up to twice that). Zero
 	// means the defaults, 100ms and 1s: write recovery in about a second.
@@ -155,6 +161,8 @@ type Node struct {
 	member                  *member.Member // joins, heartbeats, catalog proposals, meta growth, leader balance
 	pg                      *pgwire.Server
 	http                    *httpapi.Server
+	console                 *console.Console // the web console (console.go)
+	timeline                timeline         // what the console's timeline shows (timeline.go)
 
 	reconcileCh chan struct{}
 	ctx         context.Context
@@ -179,7 +187,7 @@ type Node struct {
 
 	mem        *memory.Accountant // budgets and ingest admission (memory.go)
 	memMetrics *metrics.Memory
-	stall      viewStall // test knob: POST /debug/views stalls view tasks
+	stall      viewStall    // test knob: POST /debug/views stalls view tasks
 	health     *healthParts // health reports and the alert evaluator (alerts.go)
 }
 
@@ -373,7 +381,7 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 	n.wg.Add(1)
 	go n.every(scheduleTick, nil, n.runSchedules) // schedules.go
-	n.wg.Add(2) // alerts.go
+	n.wg.Add(2)                                   // alerts.go
 	n.health.sampler.Sample()
 	go n.every(n.timing.Heartbeat, nil, func() { n.health.sampler.Sample() })
 	go n.every(n.timing.Heartbeat, nil, n.health.eval.Round)
@@ -390,6 +398,7 @@ func Start(cfg Config) (*Node, error) {
 	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), FrontendMetrics: n.metrics.FrontendMetrics(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer),
 		Hosts: n.httpHosts(), MoreHosts: n.certHosts, TrustLoopback: n.certs == nil, MetricsAuth: cfg.MetricsAuth}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
+	n.startConsole() // console.go
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	n.http.Handle("GET /debug/pebble", http.HandlerFunc(n.servePebble))
@@ -439,6 +448,9 @@ func (n *Node) Close() error {
 	}
 	if n.http != nil {
 		_ = n.http.Close()
+		if n.console != nil {
+			n.console.Close()
+		}
 	} else if n.httpLn != nil {
 		n.httpLn.Close()
 	}

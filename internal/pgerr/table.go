@@ -819,3 +819,22 @@ var (
 
 // AlertConditions lists the conditions an alert may watch, for hints.
 const AlertConditions = "cluster.has_quorum = false, node.state = 'dead' (or 'suspect'), replication.lag_ms > N, node.health_score < N, disk.used_pct > N, cert.expires_in < interval '…'"
+
+// issue 15: proxy (cairn proxy, ALTER NODE … SET WEIGHT, lb_min_health_score)
+var (
+	NodeWeightRange    = def("node_weight_range", InvalidParameterValue, "WEIGHT must be a whole number from 0 to %d, got %s", "0 sends the node no new sessions through cairn proxy; the default is 1.")
+	HealthScoreRange   = def("health_score_range", InvalidParameterValue, "lb_min_health_score must be a whole number from 0 to 100, got %q", "cairn proxy --mode health_based routes only to nodes whose cairn_cluster.health score is at least this.")
+	ProxyNodeDraining  = def("proxy_node_draining", AdminShutdown, "terminating connection: node %q is draining", "Reconnect: cairn proxy sends new sessions to the other nodes.")
+	ProxyNoBackend     = def("proxy_no_backend", CannotConnectNow, "cairn proxy has no node to send this session to: %s", "Check the cluster (cairn_cluster.nodes, ALTER NODE … RECOVER, SET WEIGHT) or the proxy's --mode; retry in a moment.")
+	ProxyBackendFailed = def("proxy_backend_failed", ConnectionFailure, "cairn proxy could not reach node %q at %s: %v", "Retry: the proxy tries the other nodes for new sessions and stops routing to a node it cannot reach.")
+	ProxyBadStartup    = def("proxy_bad_startup", ProtocolViolation, "cairn proxy: %s", "")
+)
+
+// issue 15: console (the web console's SQL page and live updates)
+var (
+	ConsoleReadOnly     = def("console_read_only", "25006", "the console's SQL page runs read-only statements; %s writes or changes the cluster", "Run it with psql or another PostgreSQL client, or through POST /api/v1/sql.")
+	ConsoleOneStatement = def("console_one_statement", SyntaxError, "the console's SQL page runs one statement at a time, got %d", "Run them one by one.")
+	ConsoleNoSQL        = def("console_no_sql", SyntaxError, "no statement to run", `Type a query such as SELECT * FROM cairn_cluster.nodes.`)
+	ConsoleTooManySSE   = def("console_too_many_sse", TooManyConnections, "the console already has %d live connections on node %q, the most it serves", "Close other console tabs, or open the console on another node.")
+	ConsoleShuttingDown = def("console_shutting_down", AdminShutdown, "node %q is shutting down", "Open the console on another node.")
+)

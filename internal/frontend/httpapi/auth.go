@@ -538,7 +538,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if r.URL.Path == AdminPrefix+"login" || (r.URL.Path == "/metrics" && !s.cfg.MetricsAuth) {
+		if r.URL.Path == AdminPrefix+"login" || (r.URL.Path == "/metrics" && !s.cfg.MetricsAuth) || s.isPublic(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -106,6 +106,7 @@ type Server struct {
 	hosts    map[string]bool // Host header names accepted (cfg.Hosts and loopback)
 	sessions sessions        // login tokens
 	limit    limiter         // failed authentications per source
+	public   []string        // paths served without authentication (HandlePublic)
 }
 
 // New returns a server whose routes are registered; call Serve to start it.
@@ -141,6 +142,33 @@ func New(cfg Config, b Backend) *Server {
 // Handle registers an extra route (same pattern syntax as http.ServeMux,
 // e.g. "GET /v1/nodes"). Call it before Serve.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// HandlePublic registers a GET route that needs no authentication (the
+// web console's page and assets: a secure node must serve the login form
+// to a browser that has no session yet). path "/" is the root alone; a
+// path ending in "/" is a subtree. Host and Origin checks still apply.
+// Call it before Serve.
+func (s *Server) HandlePublic(path string, h http.Handler) {
+	s.public = append(s.public, path)
+	if path == "/" {
+		s.mux.Handle("GET /{$}", h)
+		return
+	}
+	s.mux.Handle("GET "+path, h)
+}
+
+// isPublic reports whether a GET or HEAD of path needs no authentication.
+func (s *Server) isPublic(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	for _, p := range s.public {
+		if r.URL.Path == p || (p != "/" && strings.HasSuffix(p, "/") && strings.HasPrefix(r.URL.Path, p)) {
+			return true
+		}
+	}
+	return false
+}
 
 // Mux returns the router, for registering routes; requests that reach it
 // directly skip the checks of Handler.

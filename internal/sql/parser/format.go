@@ -231,6 +231,10 @@ func formatStmt(b *strings.Builder, s Statement) {
 	case *AlterNode:
 		b.WriteString("ALTER NODE ")
 		b.WriteString(QuoteString(s.Node))
+		if s.Action == ActionSetWeight {
+			fmt.Fprintf(b, " SET WEIGHT %d", s.Weight)
+			break
+		}
 		b.WriteByte(' ')
 		b.WriteString(strings.ToUpper(s.Action))
 	case *AlterShard:

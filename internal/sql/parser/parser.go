@@ -1221,6 +1221,9 @@ func (p *parser) parseAlterNode(start token) (Statement, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.acceptKw("set") {
+		return p.parseNodeSetWeight(start, n) // weight.go
+	}
 	t := p.peek()
 	if t.kind != tIdent || !nodeActions[t.val] {
 		return nil, p.syntaxErr(t)

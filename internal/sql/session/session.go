@@ -76,6 +76,9 @@ func (s *Session) get(name string) (string, bool) {
 	if name == "session_authorization" || name == "user" { // "user": current_user, session_user
 		return s.currentUser(), true
 	}
+	if name == "cairn.node" && s.b != nil { // settings.go: issue 15
+		return s.b.NodeName(), true
+	}
 	if name == "is_superuser" { // rolsuper of the session's role: only cairn
 		if c := s.b.Catalog(); c != nil && c.IsSuperuser(s.currentUser()) {
 			return "on", true
