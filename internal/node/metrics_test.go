@@ -150,14 +150,19 @@ func TestMetricsOfARealNode(t *testing.T) {
 
 	// The registry holds exactly the defined cairn_ metrics.
 	described := describedNames(n.MetricsRegistry())
-	for name := range described {
-		if _, ok := metrics.Lookup(name); strings.HasPrefix(name, "cairn_") && !ok {
+	for name, help := range described {
+		if !strings.HasPrefix(name, "cairn_") {
+			continue
+		}
+		if d, ok := metrics.Lookup(name); !ok {
 			t.Errorf("%s is registered but not defined in internal/metrics/defs.go (so not documented)", name)
+		} else if d.Help != help {
+			t.Errorf("%s: registered with help %q, defined with %q", name, help, d.Help)
 		}
 	}
 	series := map[string]bool{}
 	for _, d := range metrics.Defs() {
-		if !described[d.Name] {
+		if _, ok := described[d.Name]; !ok {
 			t.Errorf("%s is defined but a node does not register it", d.Name)
 		}
 		for _, s := range d.Series() {
@@ -221,17 +226,24 @@ func scrapeAll(t *testing.T, hc *http.Client, base string) map[string]float64 {
 	return out
 }
 
-var descName = regexp.MustCompile(`fqName: "([^"]+)"`)
+var descName = regexp.MustCompile(`^Desc\{fqName: ("(?:[^"\\]|\\.)*"), help: ("(?:[^"\\]|\\.)*")`)
 
-// describedNames lists the metric names of every collector in reg, also
-// those without series yet (a per-view gauge before any view exists).
-func describedNames(reg *prometheus.Registry) map[string]bool {
+// describedNames returns the metric names of every collector in reg, also
+// those without series yet (a per-view gauge before any view exists),
+// with their help.
+func describedNames(reg *prometheus.Registry) map[string]string {
 	ch := make(chan *prometheus.Desc)
 	go func() { reg.Describe(ch); close(ch) }()
-	out := map[string]bool{}
+	out := map[string]string{}
 	for d := range ch {
-		if m := descName.FindStringSubmatch(d.String()); m != nil {
-			out[m[1]] = true
+		m := descName.FindStringSubmatch(d.String())
+		if m == nil {
+			continue
+		}
+		name, err1 := strconv.Unquote(m[1])
+		help, err2 := strconv.Unquote(m[2])
+		if err1 == nil && err2 == nil {
+			out[name] = help
 		}
 	}
 	return out
