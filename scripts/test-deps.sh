@@ -4,7 +4,8 @@
 # pgjdbc with a JDK, Chromium (the console's browser test), and Node.js
 # with pg and pg-cursor (npm, into
 # internal/e2e/testdata/node), and versitygw, a real S3 server (go
-# install). .ci/run calls it before `make test`.
+# install), and promtool (Debian's prometheus package) for the rules
+# in deploy/prometheus. .ci/run calls it before `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -20,6 +21,14 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+# promtool checks and unit-tests deploy/prometheus (internal/metrics).
+# Only the tool is wanted: no recommends, and the server the package
+# installs as a service is stopped where systemd runs one.
+if ! command -v promtool >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 fi
 if [ -f internal/e2e/testdata/node/package.json ] && [ ! -d internal/e2e/testdata/node/node_modules ]; then
   (cd internal/e2e/testdata/node && npm ci --no-audit --no-fund --silent)

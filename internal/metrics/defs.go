@@ -167,8 +167,8 @@ var (
 	// SQL and ingest.
 	defSessionsOpen     = define(secSQL, Gauge, "cairn_sessions_open", "Client sessions open on this node, by front end (pgwire: SQL connections; http: login sessions of the HTTP API).", "frontend")
 	defSessionsTotal    = define(secSQL, Counter, "cairn_sessions_total", "Client sessions opened on this node, by front end.", "frontend")
-	defStatements       = define(secSQL, Counter, "cairn_statements_total", "SQL statements executed on this node, by type (select, insert, update, delete, copy, ddl, show, set, transaction, admin, other) and outcome (ok, error).", "type", "outcome")
-	defStatementLatency = define(secSQL, Histogram, "cairn_statement_duration_seconds", "Time to execute a SQL statement on this node, by type.", "type")
+	defStatements       = define(secSQL, Counter, "cairn_statements_total", "SQL statements clients ran over pgwire on this node, by type (select, insert, update, delete, copy, ddl, show, set, transaction, admin, other) and outcome (ok; error: refused when prepared, or failed when executed).", "type", "outcome")
+	defStatementLatency = define(secSQL, Histogram, "cairn_statement_duration_seconds", "Time to execute a SQL statement over pgwire on this node (to prepare it, for one refused then), by type.", "type")
 	defRows             = define(secSQL, Counter, "cairn_rows_total", "Rows received (in: inserted, copied, ingested) and sent (out: returned to clients) by this node, by front end and direction.", "frontend", "direction")
 	defNetBytes         = define(secSQL, Counter, "cairn_client_bytes_total", "Bytes received (in) and sent (out) by this node's client front ends, by front end and direction: every byte of a pgwire connection (TLS included); the request bodies read and reply bodies written by HTTP.", "frontend", "direction")
 	// DefConsoleConnections is registered by the web console
@@ -182,7 +182,7 @@ var (
 	defViewLagEvents    = define(secViews, Gauge, "cairn_view_lag_events", "Events in the source streams not yet folded into the view.", "view")
 	defViewLagSeconds   = define(secViews, Gauge, "cairn_view_lag_seconds", "Age of the oldest event not yet folded into the view (0 when caught up).", "view")
 	defViewLateEvents   = define(secViews, Gauge, "cairn_view_late_events", "Events a tumble()/hop() view left out because their window had closed (beyond the allowed lateness), summed over the view shards this node holds.", "view")
-	defBackfillTarget   = define(secViews, Gauge, "cairn_view_backfill_target_events", "Events a view created with start = 'earliest' must back-fill (the source events that existed when it was created).", "view")
+	defBackfillTarget   = define(secViews, Gauge, "cairn_view_backfill_target_events", "Events a view created with start = 'earliest' (the default) must back-fill (the source events that existed when it was created).", "view")
 	defBackfillDone     = define(secViews, Gauge, "cairn_view_backfill_done_events", "Back-fill events already folded by the slowest view shard on this node (equal to the target when the back-fill is done).", "view")
 	defViewCacheBytes   = define(secViews, Gauge, "cairn_view_cache_bytes", "Bytes of clean view rows held in this node's view cache (--view-cache).")
 	defViewCacheHits    = define(secViews, Counter, "cairn_view_cache_hits_total", "View row lookups (view task applies and point queries) answered by the view cache.")

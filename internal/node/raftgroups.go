@@ -1,7 +1,7 @@
 package node
 
 import (
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
@@ -20,15 +20,18 @@ func registerRaftGroupGauges(reg *prometheus.Registry, store *raftstore.Store) {
 }
 
 // groupKinds names the kind of a raft group (the group_kind label) from
-// the catalog, for the raft metrics hooks. The map is rebuilt only when
-// the catalog changes (it is replaced, never modified, on each change).
+// the catalog, for the raft metrics hooks (called on every proposal). The
+// map is rebuilt only when the catalog changes (it is replaced, never
+// modified, on each change); readers take no lock.
 type groupKinds struct {
 	catalog func() *catalog.Catalog
-	mu      struct {
-		sync.Mutex
-		cat   *catalog.Catalog
-		kinds map[uint64]string
-	}
+	cur     atomic.Pointer[kindsOf]
+}
+
+// kindsOf is the group kinds of one catalog.
+type kindsOf struct {
+	cat   *catalog.Catalog
+	kinds map[uint64]string
 }
 
 func (k *groupKinds) of(gid uint64) string {
@@ -39,16 +42,18 @@ func (k *groupKinds) of(gid uint64) string {
 		return metrics.GroupUnknown
 	}
 	cat := k.catalog()
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if cat != k.mu.cat {
-		k.mu.cat = cat
-		k.mu.kinds = map[uint64]string{}
-		for g, ref := range cat.Groups() {
-			k.mu.kinds[g] = kindName(ref.Kind)
-		}
+	if cat == nil {
+		return metrics.GroupUnknown
 	}
-	if s, ok := k.mu.kinds[gid]; ok {
+	cur := k.cur.Load()
+	if cur == nil || cur.cat != cat {
+		cur = &kindsOf{cat: cat, kinds: map[uint64]string{}}
+		for g, ref := range cat.Groups() {
+			cur.kinds[g] = kindName(ref.Kind)
+		}
+		k.cur.Store(cur)
+	}
+	if s, ok := cur.kinds[gid]; ok {
 		return s
 	}
 	return metrics.GroupUnknown
@@ -137,3 +142,7 @@ func (n *Node) registerNodeMetrics() {
 	})
 	n.metrics.RegisterDisk(n.cfg.DataDir)
 }
+
+// MetricsRegistry is the registry this node's /metrics serves (tests
+// compare it with the metric definitions and the Prometheus rules).
+func (n *Node) MetricsRegistry() *prometheus.Registry { return n.metrics.Registry }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cairndb/cairn/internal/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // counted feeds the HTTP metrics (cairn_http_requests_total by status
@@ -24,14 +25,13 @@ func (s *Server) counted(h http.Handler) http.Handler {
 			// this scrape.
 			s.refreshSessions()
 		}
-		cw := &countingWriter{ResponseWriter: w}
+		cw := &countingWriter{ResponseWriter: w, out: out}
 		if r.Body != nil && r.Body != http.NoBody {
 			cb := &countingBody{ReadCloser: r.Body}
 			r.Body = cb
 			defer func() { in.Add(float64(cb.n)) }()
 		}
 		h.ServeHTTP(cw, r)
-		out.Add(float64(cw.n))
 		code := cw.code
 		if code == 0 {
 			code = http.StatusOK
@@ -51,13 +51,14 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// countingWriter counts the body bytes written and keeps the status. It
-// passes Flush and Hijack through, so streaming replies (server-sent
-// events) work as without it.
+// countingWriter counts the body bytes as they are written (a stream of
+// server-sent events is counted while it lasts) and keeps the status. It
+// passes Flush and Hijack through, so streaming replies work as without
+// it.
 type countingWriter struct {
 	http.ResponseWriter
+	out  prometheus.Counter
 	code int
-	n    int64
 }
 
 func (w *countingWriter) WriteHeader(code int) {
@@ -72,7 +73,9 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 		w.code = http.StatusOK
 	}
 	n, err := w.ResponseWriter.Write(p)
-	w.n += int64(n)
+	if n > 0 {
+		w.out.Add(float64(n))
+	}
 	return n, err
 }
 

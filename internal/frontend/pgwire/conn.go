@@ -617,8 +617,12 @@ func (c *conn) prepare(st parser.Statement, text string, oids []uint32) (*prepar
 		return ps, nil
 	}
 	ps.kind = statementType(st)
+	start := time.Now()
 	s, err := c.sess.Prepare(c.ctx, st, text, oids)
 	if err != nil {
+		// Refused before it ran (no such stream, a type error): still a
+		// failed statement of its type.
+		c.s.cfg.Metrics.Statement(ps.kind, time.Since(start), true)
 		return nil, err
 	}
 	ps.st = s
