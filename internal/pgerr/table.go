@@ -806,3 +806,20 @@ var (
 var (
 	AppendNoAnswer = def("append_no_answer", SerializationFailure, "no replica of shard group %d answered for %s: this node may be cut off from the cluster; the write may or may not have been applied", "Read the rows back before retrying, through another node.")
 )
+
+// issue 15: regions (regions/primary_region, FAILOVER REGION)
+var (
+	RegionUnknown        = def("region_unknown", UndefinedObject, "region %q has no data nodes", "The cluster's regions: %s (nodes get theirs from --region).")
+	RegionNoneInCluster  = def("region_none_in_cluster", InvalidParameterValue, "%s needs nodes labelled with regions; no data node of this cluster has one", "Start nodes with --region (and --zone) to place replicas by region.")
+	RegionsOnlyPrimary   = def("regions_only_primary", InvalidParameterValue, "regions = '%s' lists no region besides the primary region %q, so there is nowhere to put a learner", "List at least two regions, e.g. regions = '%s,<other region>'; the cluster's regions: %s.")
+	RegionRepeated       = def("region_repeated", InvalidParameterValue, "region %q is listed twice in regions", "")
+	RegionsNeedPrimary   = def("regions_need_primary", InvalidParameterValue, "regions needs primary_region, the region that holds the voters", "Add primary_region = one of %s.")
+	PrimaryNeedsRegions  = def("primary_needs_regions", InvalidParameterValue, "primary_region needs regions, the regions that hold replicas", "Add regions = '%s,<other region>'.")
+	PrimaryNotInRegions  = def("primary_not_in_regions", InvalidParameterValue, "primary_region %q is not one of regions (%s)", "")
+	RegionTooFewNodes    = def("region_too_few_nodes", InvalidParameterValue, "region %q needs %d live data nodes for this placement; %d of its data nodes are live", "Lower replicas (voters, in the primary region) or learners_per_region, or add nodes to the region.")
+	RegionsScheduledView = def("regions_scheduled_view", FeatureNotSupported, "%s is not supported on a scheduled view (ha = 'scheduled'): it has no replicas to place", "Leave out ha = 'scheduled' for a regional view, or leave out the region options.")
+	FailoverNoRegional   = def("failover_no_regional", ObjectNotInPrerequisiteState, "no regional stream, view or table lists region %q with another region as its primary", "SHOW regional placement with SELECT * FROM cairn_cluster.replicas; objects are made regional WITH (regions = …, primary_region = …).")
+	FailoverQuorumLeft   = def("failover_quorum_left", ObjectNotInPrerequisiteState, "primary region %q still has a quorum of %s (live voters %s): a failover would throw away writes it can still serve", "Wait for the region to come back, or use ALTER SYSTEM FAILOVER REGION TO '%s' FORCE if it is lost for good.")
+	FailoverNoLearner    = def("failover_no_learner", ObjectNotInPrerequisiteState, "%s has no learner in region %q that answers (its learners: %s)", "The region cannot take over this shard; bring a node of the region back, or recover the shard with ALTER SHARD %d FORCE RECOVER.")
+	FailoverStillLeads   = def("failover_still_leads", ObjectNotInPrerequisiteState, "%s still has a leader (%s): its primary region is not lost", "Use FORCE only when the region is gone for good; its replicas still elect a leader.")
+)

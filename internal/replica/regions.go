@@ -1,0 +1,121 @@
+package replica
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/cairndb/cairn/internal/raftstore"
+)
+
+// Permanent learners (issue 15, docs/regions.md). A regional object's
+// shards have, besides their voters, learners the catalog lists in
+// GroupRef.Learners: they start empty here (startPeers), the shard's
+// leader adds them to the raft group (EnsureLearners), and they stay
+// learners: nothing promotes them but ALTER SYSTEM FAILOVER REGION. They
+// serve reads with read_from = any (Servable) once they hold the
+// group's state.
+
+// learnerState is what this node remembers of its permanent learners,
+// for the lag FAILOVER REGION reports.
+type learnerState struct {
+	mu      sync.Mutex
+	applied map[uint64]appliedAt // by group
+	running bool                 // an EnsureLearners pass is under way
+}
+
+// appliedAt is a replica's applied index and when it first saw it.
+type appliedAt struct {
+	index uint64
+	at    time.Time
+}
+
+func (m *Manager) learners() *learnerState {
+	m.regions.mu.Lock()
+	if m.regions.applied == nil {
+		m.regions.applied = map[uint64]appliedAt{}
+	}
+	m.regions.mu.Unlock()
+	return &m.regions
+}
+
+// servesAsLearner reports whether this node's learner of gid serves
+// reads: it is a permanent learner and has received the group's state.
+func (m *Manager) servesAsLearner(gid uint64, st raftstore.GroupStatus) bool {
+	return st.Applied > 0 && m.meta.Catalog().IsPermanentLearner(gid, m.self)
+}
+
+// LastApplied returns, for a replica here, its applied index and when
+// this node first saw it at that index (sampled on every reconcile round
+// and every call), so the time since its last applied entry is known
+// after its leader is gone.
+func (m *Manager) LastApplied(gid uint64) (uint64, time.Time, bool) {
+	st, ok := m.store.Status(gid)
+	if !ok {
+		return 0, time.Time{}, false
+	}
+	ls := m.learners()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	a, seen := ls.applied[gid]
+	if !seen || a.index != st.Applied {
+		a = appliedAt{index: st.Applied, at: time.Now()}
+		ls.applied[gid] = a
+	}
+	return a.index, a.at, true
+}
+
+// sampleLearners records the applied index of every permanent learner
+// here (LastApplied).
+func (m *Manager) sampleLearners() {
+	cat := m.meta.Catalog()
+	for gid, ref := range cat.Groups() {
+		if slices.Contains(ref.Learners, m.self) {
+			m.LastApplied(gid)
+		}
+	}
+}
+
+// EnsureLearners adds, at every shard this node leads, the permanent
+// learners the catalog lists that the raft group lacks. It runs in the
+// background after each reconcile round, one pass at a time.
+func (m *Manager) EnsureLearners() {
+	ls := m.learners()
+	ls.mu.Lock()
+	if ls.running {
+		ls.mu.Unlock()
+		return
+	}
+	ls.running = true
+	ls.mu.Unlock()
+	go func() {
+		defer func() {
+			ls.mu.Lock()
+			ls.running = false
+			ls.mu.Unlock()
+		}()
+		m.sampleLearners()
+		refs := m.meta.Catalog().Groups()
+		for _, gid := range m.Led() {
+			ref := refs[gid]
+			for _, id := range ref.Learners {
+				st, ok := m.store.Status(gid)
+				if !ok || !st.IsLeader || slices.Contains(st.Learners, id) || slices.Contains(st.Voters, id) {
+					continue
+				}
+				ctx, cancel := context.WithTimeout(m.ctx, m.t.ConfChangeTimeout)
+				err := m.store.ProposeConfChange(ctx, gid, &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{
+					{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(id)}}})
+				cancel()
+				if err != nil {
+					m.log.Info("add a permanent learner", "group", gid, "node", id, "err", err)
+				} else {
+					m.log.Info("added a permanent learner", "group", gid, "node", id)
+				}
+			}
+		}
+	}()
+}

@@ -1,0 +1,122 @@
+package session
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/sql/parser"
+)
+
+// Regions (docs/regions.md): WITH (regions = 'us-west,us-east',
+// primary_region = 'us-west' [, learners_per_region = N]) on CREATE
+// STREAM, CREATE VIEW and CREATE TABLE keeps the object's voters in the
+// primary region and N permanent learners per shard in each other
+// region.
+
+// regionOptions are the WITH options of a regional object.
+var regionOptions = []string{"regions", "primary_region", "learners_per_region"}
+
+// RegionPlacer is what a Backend offers to place a regional object
+// (node/regions.go): each shard's voters in the primary region and
+// perRegion learners in each other region, among live data nodes.
+type RegionPlacer interface {
+	PlaceRegional(shards, replicas int, primary string, regions []string, perRegion int) (voters, learners [][]uint64, err error)
+}
+
+// regionSpec collects the region options of one statement.
+type regionSpec struct {
+	regions   []string
+	primary   string
+	perRegion int
+	pos       int  // the first region option, for errors
+	replicas  bool // replicas was given explicitly
+	set       bool
+}
+
+// isRegionOption reports whether key is a region option.
+func isRegionOption(key string) bool { return slices.Contains(regionOptions, key) }
+
+// option reads one region option.
+func (r *regionSpec) option(o parser.Option) error {
+	if !r.set {
+		r.set, r.pos = true, o.P
+	}
+	switch o.Key {
+	case "regions":
+		v, _ := optString(o)
+		r.regions = nil
+		for f := range strings.SplitSeq(v, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				continue
+			}
+			if slices.Contains(r.regions, f) {
+				return pgerr.RegionRepeated.New(f).WithPos(o.P)
+			}
+			r.regions = append(r.regions, f)
+		}
+	case "primary_region":
+		r.primary, _ = optString(o)
+		r.primary = strings.TrimSpace(r.primary)
+	case "learners_per_region":
+		n, err := optInt(o, 1, 3)
+		if err != nil {
+			return err
+		}
+		r.perRegion = n
+	}
+	return nil
+}
+
+// check validates the options against the cluster's regions.
+func (r *regionSpec) check(cat *catalog.Catalog) error {
+	have := cat.RegionNames()
+	list := strings.Join(have, ", ")
+	if len(have) == 0 {
+		return pgerr.RegionNoneInCluster.New("regions").WithPos(r.pos)
+	}
+	switch {
+	case len(r.regions) == 0:
+		return pgerr.PrimaryNeedsRegions.New(r.primary).WithPos(r.pos)
+	case r.primary == "":
+		return pgerr.RegionsNeedPrimary.New(strings.Join(r.regions, ", ")).WithPos(r.pos)
+	}
+	for _, reg := range r.regions {
+		if !slices.Contains(have, reg) {
+			return pgerr.RegionUnknown.New(reg, list).WithPos(r.pos)
+		}
+	}
+	if !slices.Contains(r.regions, r.primary) {
+		return pgerr.PrimaryNotInRegions.New(r.primary, strings.Join(r.regions, ", ")).WithPos(r.pos)
+	}
+	if len(r.regions) < 2 {
+		return pgerr.RegionsOnlyPrimary.New(strings.Join(r.regions, ","), r.primary, r.primary, list).WithPos(r.pos)
+	}
+	if r.perRegion == 0 {
+		r.perRegion = 1
+	}
+	return nil
+}
+
+// placeRegional places a regional object of shards shards and *replicas
+// voters per shard (unless replicas was given, at most the primary
+// region's data nodes: *replicas is set to the count placed).
+func (s *Session) placeRegional(what string, r *regionSpec, shards int, replicas *int) ([][]uint64, *catalog.Regional, error) {
+	cat := s.b.Catalog()
+	inPrimary := len(cat.RegionNodes()[r.primary])
+	if !r.replicas {
+		*replicas = max(1, min(*replicas, inPrimary))
+	}
+	p, ok := s.b.(RegionPlacer)
+	if !ok {
+		return nil, nil, pgerr.Internal.New(fmt.Errorf("this node cannot place %s by region", what))
+	}
+	voters, learners, err := p.PlaceRegional(shards, *replicas, r.primary, r.regions, r.perRegion)
+	if err != nil {
+		return nil, nil, err
+	}
+	return voters, &catalog.Regional{Regions: slices.Clone(r.regions), Primary: r.primary, PerRegion: r.perRegion, Learners: learners}, nil
+}
