@@ -9,6 +9,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/cairndb/cairn/internal/raftstore"
+	"github.com/cairndb/cairn/internal/rpc"
 )
 
 // Permanent learners (issue 15, docs/regions.md). A regional object's
@@ -66,6 +67,17 @@ func (m *Manager) LastApplied(gid uint64) (uint64, time.Time, bool) {
 		ls.applied[gid] = a
 	}
 	return a.index, a.at, true
+}
+
+// statusSince adds to a status reply when the replica reached its
+// applied index and, for a stream shard, its end offset.
+func (m *Manager) statusSince(gid uint64, rep *rpc.ShardReply) {
+	if idx, at, ok := m.LastApplied(gid); ok && idx == rep.Applied {
+		rep.AppliedAt = at.UnixMicro()
+	}
+	if g := m.Get(gid); g != nil && g.Stream != nil {
+		rep.End, _ = g.Stream.End()
+	}
 }
 
 // sampleLearners records the applied index of every permanent learner

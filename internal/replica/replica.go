@@ -626,6 +626,7 @@ func (m *Manager) HandleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (
 	switch req.Action {
 	case rpc.ShardStatus:
 		rep.Holds = m.holds(req.Group)
+		m.statusSince(req.Group, rep) // regions.go
 		if m.snapshots != nil && st.IsLeader {
 			rep.Snapshots = m.snapshots(req.Group)
 		}

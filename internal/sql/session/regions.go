@@ -1,13 +1,16 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/parser"
+	"github.com/cairndb/cairn/internal/types"
 )
 
 // Regions (docs/regions.md): WITH (regions = 'us-west,us-east',
@@ -119,4 +122,46 @@ func (s *Session) placeRegional(what string, r *regionSpec, shards int, replicas
 		return nil, nil, err
 	}
 	return voters, &catalog.Regional{Regions: slices.Clone(r.regions), Primary: r.primary, PerRegion: r.perRegion, Learners: learners}, nil
+}
+
+// RegionFailoverer runs ALTER SYSTEM FAILOVER REGION (node/regions.go):
+// one row per shard failed over, in the columns failoverRegionCols.
+type RegionFailoverer interface {
+	FailoverRegion(ctx context.Context, to string, force bool) ([][]types.Datum, error)
+}
+
+// failoverRegionCols are the result columns of ALTER SYSTEM FAILOVER
+// REGION: per shard, the learner promoted and how stale it was.
+var failoverRegionCols = []pgwire.Column{
+	{Name: "object", T: types.Text}, {Name: "shard", T: types.Int8}, {Name: "group_id", T: types.Int8},
+	{Name: "from_region", T: types.Text}, {Name: "promoted", T: types.Text}, {Name: "lost_voters", T: types.Text},
+	{Name: "applied_index", T: types.Int8}, {Name: "unapplied_entries", T: types.Int8}, {Name: "events", T: types.Int8},
+	{Name: "last_applied_ago", T: types.Interval}, {Name: "outcome", T: types.Text},
+}
+
+// prepareFailoverRegion is ALTER SYSTEM FAILOVER REGION TO 'r' [FORCE].
+func (s *Session) prepareFailoverRegion(f *parser.FailoverRegion) (*prepared, error) {
+	fo, ok := s.b.(RegionFailoverer)
+	if !ok {
+		return nil, pgerr.Internal.New(fmt.Errorf("this node cannot fail over a region"))
+	}
+	cat := s.b.Catalog()
+	if regions := cat.RegionNames(); !slices.Contains(regions, f.Region) {
+		if len(regions) == 0 {
+			return nil, pgerr.RegionNoneInCluster.New("FAILOVER REGION").WithPos(f.P)
+		}
+		return nil, pgerr.RegionUnknown.New(f.Region, strings.Join(regions, ", ")).WithPos(f.P)
+	}
+	return &prepared{cols: failoverRegionCols, run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
+		rows, err := fo.FailoverRegion(ctx, f.Region, f.Force)
+		for _, r := range rows {
+			if werr := w.Row(r); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			return "", err
+		}
+		return "ALTER SYSTEM", nil
+	}}, nil
 }
