@@ -26,7 +26,13 @@ type learnerState struct {
 	mu      sync.Mutex
 	applied map[uint64]appliedAt // by group
 	running bool                 // an EnsureLearners pass is under way
+	mine    []uint64             // the groups with a permanent learner here
+	sampler bool                 // the sampling loop runs
 }
+
+// learnerSample is how often this node samples its permanent learners'
+// applied index (the precision of the staleness FAILOVER REGION reports).
+const learnerSample = 100 * time.Millisecond
 
 // appliedAt is a replica's applied index and when it first saw it.
 type appliedAt struct {
@@ -80,15 +86,42 @@ func (m *Manager) statusSince(gid uint64, rep *rpc.ShardReply) {
 	}
 }
 
-// sampleLearners records the applied index of every permanent learner
-// here (LastApplied).
+// sampleLearners records which groups have a permanent learner here
+// and starts the loop that samples their applied index (LastApplied)
+// every learnerSample while the node runs.
 func (m *Manager) sampleLearners() {
-	cat := m.meta.Catalog()
-	for gid, ref := range cat.Groups() {
+	var mine []uint64
+	for gid, ref := range m.meta.Catalog().Groups() {
 		if slices.Contains(ref.Learners, m.self) {
-			m.LastApplied(gid)
+			mine = append(mine, gid)
 		}
 	}
+	ls := m.learners()
+	ls.mu.Lock()
+	ls.mine = mine
+	start := !ls.sampler && len(mine) > 0
+	ls.sampler = ls.sampler || start
+	ls.mu.Unlock()
+	if !start {
+		return
+	}
+	go func() {
+		tick := time.NewTicker(learnerSample)
+		defer tick.Stop()
+		for {
+			select {
+			case <-m.ctx.Done():
+				return
+			case <-tick.C:
+			}
+			ls.mu.Lock()
+			groups := slices.Clone(ls.mine)
+			ls.mu.Unlock()
+			for _, gid := range groups {
+				m.LastApplied(gid)
+			}
+		}
+	}()
 }
 
 // EnsureLearners adds, at every shard this node leads, the permanent
