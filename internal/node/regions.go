@@ -35,13 +35,17 @@ func (b sessionBackend) FailoverRegion(ctx context.Context, to string, force boo
 		if r.Since >= 0 {
 			since = types.Datum{T: types.Interval, Iv: types.IntervalValue{Micros: r.Since.Microseconds()}}
 		}
+		newest := types.NullOf(types.TimestampTZ)
+		if !r.Newest.IsZero() {
+			newest = types.NewInt(types.TimestampTZ, r.Newest.UnixMicro())
+		}
 		events := types.NullOf(types.Int8)
 		if strings.HasPrefix(r.Object, "stream ") {
 			events = types.NewInt(types.Int8, int64(r.End))
 		}
 		out = append(out, []types.Datum{types.NewText(r.Object), types.NewInt(types.Int8, int64(r.Shard)), types.NewInt(types.Int8, int64(r.Group)),
 			types.NewText(r.From), types.NewText(cat.BareName(r.Learner)), types.NewText(cat.NodeNames(r.Lost)),
-			types.NewInt(types.Int8, int64(r.Applied)), types.NewInt(types.Int8, int64(r.Behind)), events, since, types.NewText(r.Action)})
+			types.NewInt(types.Int8, int64(r.Applied)), types.NewInt(types.Int8, int64(r.Behind)), events, since, newest, types.NewText(r.Action)})
 	}
 	return out, err
 }

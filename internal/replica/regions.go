@@ -28,6 +28,15 @@ type learnerState struct {
 	running bool                 // an EnsureLearners pass is under way
 	mine    []uint64             // the groups with a permanent learner here
 	sampler bool                 // the sampling loop runs
+	newest  map[uint64]newestBatch
+}
+
+// newestBatch follows a stream learner's newest batch: pos is the offset
+// scanned up to, ingest the ingest time (unix µs) of the newest batch
+// seen (0: none since this node started following the shard).
+type newestBatch struct {
+	pos    uint64
+	ingest int64
 }
 
 // learnerSample is how often this node samples its permanent learners'
@@ -83,7 +92,51 @@ func (m *Manager) statusSince(gid uint64, rep *rpc.ShardReply) {
 	}
 	if g := m.Get(gid); g != nil && g.Stream != nil {
 		rep.End, _ = g.Stream.End()
+		m.followNewest(gid)
+		rep.Newest = m.newestIngest(gid)
 	}
+}
+
+// followNewest reads the headers of the batches a stream learner gained
+// since the last call and remembers the newest one's ingest time: the
+// learner holds every event ingested (at its shard's leader) up to then.
+func (m *Manager) followNewest(gid uint64) {
+	g := m.Get(gid)
+	if g == nil || g.Stream == nil {
+		return
+	}
+	ls := m.learners()
+	ls.mu.Lock()
+	if ls.newest == nil {
+		ls.newest = map[uint64]newestBatch{}
+	}
+	nb, ok := ls.newest[gid]
+	ls.mu.Unlock()
+	end, _ := g.Stream.End()
+	if !ok {
+		// Start at the end: history needs no scan, only what comes next.
+		nb.pos = end
+	}
+	if end > nb.pos {
+		_ = g.Stream.ScanHeaders(nb.pos, func(start uint64, ingest int64, n int) bool {
+			nb.pos, nb.ingest = start+uint64(n), max(nb.ingest, ingest)
+			return true
+		})
+	}
+	ls.mu.Lock()
+	if cur := ls.newest[gid]; cur.pos <= nb.pos { // a concurrent call may have gone further
+		ls.newest[gid] = nb
+	}
+	ls.mu.Unlock()
+}
+
+// newestIngest is the ingest time (unix µs) of the newest batch a stream
+// learner here holds, 0 if unknown.
+func (m *Manager) newestIngest(gid uint64) int64 {
+	ls := m.learners()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.newest[gid].ingest
 }
 
 // sampleLearners records which groups have a permanent learner here
@@ -119,6 +172,7 @@ func (m *Manager) sampleLearners() {
 			ls.mu.Unlock()
 			for _, gid := range groups {
 				m.LastApplied(gid)
+				m.followNewest(gid)
 			}
 		}
 	}()

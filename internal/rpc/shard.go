@@ -58,6 +58,9 @@ type ShardReply struct {
 	// FAILOVER REGION reports a learner's staleness from them.
 	AppliedAt int64  `json:"applied_at,omitempty"`
 	End       uint64 `json:"end,omitempty"`
+	// Newest (status, a stream learner): the ingest time (unix µs) of
+	// the newest event it holds, 0 if unknown.
+	Newest int64 `json:"newest,omitempty"`
 }
 
 // SnapshotProgress is a snapshot being streamed to node To: bytes

@@ -32,7 +32,11 @@ type RegionFailoverRow struct {
 	End     uint64   // a stream shard's end offset on the learner (events held)
 	// Since is how long before the failover the learner last applied an
 	// entry (-1: unknown): writes acknowledged after then may be lost.
-	Since  time.Duration
+	Since time.Duration
+	// Newest is when the newest event a stream learner holds was ingested
+	// (zero: unknown, or not a stream): events acknowledged after it may
+	// be lost.
+	Newest time.Time
 	Action string
 }
 
@@ -116,6 +120,9 @@ func (e *Executor) FailoverRegion(ctx context.Context, to string, force bool) ([
 			}
 			p.row.Lost, p.row.Applied, p.row.End = voters, p.rep.Applied, p.rep.End
 			p.row.Behind = p.rep.Commit - min(p.rep.Commit, p.rep.Applied)
+			if p.rep.Newest > 0 {
+				p.row.Newest = time.UnixMicro(p.rep.Newest)
+			}
 			if p.rep.AppliedAt > 0 {
 				p.row.Since = max(now.Sub(time.UnixMicro(p.rep.AppliedAt)), 0)
 			}
@@ -156,7 +163,11 @@ func (e *Executor) FailoverRegion(ctx context.Context, to string, force bool) ([
 		if r.Since >= 0 {
 			since = r.Since.Round(time.Millisecond).String()
 		}
-		step = append(step, fmt.Sprintf("%s/%d: %s at applied index %d, last applied %s before", r.Object, r.Shard, cat.BareName(r.Learner), r.Applied, since))
+		newest := ""
+		if !r.Newest.IsZero() {
+			newest = fmt.Sprintf(", holds the events ingested up to %s", r.Newest.UTC().Format("15:04:05.000"))
+		}
+		step = append(step, fmt.Sprintf("%s/%d: %s at applied index %d, last applied %s before%s", r.Object, r.Shard, cat.BareName(r.Learner), r.Applied, since, newest))
 	}
 	_, _ = e.Create(ctx, &catalog.Operation{Type: OpFailoverRegion, Target: "region " + to, Status: catalog.OpDone, Progress: 1,
 		Start: now.UnixMicro(), End: e.clock.Now().UnixMicro(), Step: fmt.Sprintf("primary region %s -> %s; %s", from, to, strings.Join(step, "; "))})

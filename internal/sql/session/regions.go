@@ -136,7 +136,7 @@ var failoverRegionCols = []pgwire.Column{
 	{Name: "object", T: types.Text}, {Name: "shard", T: types.Int8}, {Name: "group_id", T: types.Int8},
 	{Name: "from_region", T: types.Text}, {Name: "promoted", T: types.Text}, {Name: "lost_voters", T: types.Text},
 	{Name: "applied_index", T: types.Int8}, {Name: "unapplied_entries", T: types.Int8}, {Name: "events", T: types.Int8},
-	{Name: "last_applied_ago", T: types.Interval}, {Name: "outcome", T: types.Text},
+	{Name: "last_applied_ago", T: types.Interval}, {Name: "newest_event", T: types.TimestampTZ}, {Name: "outcome", T: types.Text},
 }
 
 // prepareFailoverRegion is ALTER SYSTEM FAILOVER REGION TO 'r' [FORCE].
