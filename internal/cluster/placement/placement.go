@@ -4,9 +4,10 @@
 // group's voters grow and shrink. Every decision is a pure function of the
 // catalog and a liveness snapshot; nothing here calls a clock, a store or
 // the network, so the decisions are tested by the scripts in testdata.
-// All of them rank candidate nodes with one ranking (rank.go): a zone the
-// shard does not use yet first, then the fewest replicas of this object,
-// then the lightest load, then the lowest id.
+// All of them rank candidate nodes with one ranking (rank.go): the
+// fewest of the shard's replicas in the node's region first (regions.go),
+// then a zone the shard does not use yet, then the fewest replicas of
+// this object, then the lightest load, then the lowest id.
 package placement
 
 import (

@@ -34,8 +34,9 @@ type regionSpec struct {
 	regions   []string
 	primary   string
 	perRegion int
-	pos       int  // the first region option, for errors
-	replicas  bool // replicas was given explicitly
+	pos       int    // the first region option, for errors
+	key       string // its name
+	replicas  bool   // replicas was given explicitly
 	set       bool
 }
 
@@ -45,7 +46,7 @@ func isRegionOption(key string) bool { return slices.Contains(regionOptions, key
 // option reads one region option.
 func (r *regionSpec) option(o parser.Option) error {
 	if !r.set {
-		r.set, r.pos = true, o.P
+		r.set, r.pos, r.key = true, o.P, o.Key
 	}
 	switch o.Key {
 	case "regions":
@@ -79,7 +80,7 @@ func (r *regionSpec) check(cat *catalog.Catalog) error {
 	have := cat.RegionNames()
 	list := strings.Join(have, ", ")
 	if len(have) == 0 {
-		return pgerr.RegionNoneInCluster.New("regions").WithPos(r.pos)
+		return pgerr.RegionNoneInCluster.New(r.key).WithPos(r.pos)
 	}
 	switch {
 	case len(r.regions) == 0:
