@@ -19,9 +19,6 @@ import (
 // primary region and N permanent learners per shard in each other
 // region.
 
-// regionOptions are the WITH options of a regional object.
-var regionOptions = []string{"regions", "primary_region", "learners_per_region"}
-
 // RegionPlacer is what a Backend offers to place a regional object
 // (node/regions.go): each shard's voters in the primary region and
 // perRegion learners in each other region, among live data nodes.
@@ -39,9 +36,6 @@ type regionSpec struct {
 	replicas  bool   // replicas was given explicitly
 	set       bool
 }
-
-// isRegionOption reports whether key is a region option.
-func isRegionOption(key string) bool { return slices.Contains(regionOptions, key) }
 
 // option reads one region option.
 func (r *regionSpec) option(o parser.Option) error {
