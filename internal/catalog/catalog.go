@@ -49,6 +49,8 @@ type Stream struct {
 	Groups    []uint64   `json:"groups"`              // one Raft group per shard, by shard number
 	Foreign   bool       `json:"foreign,omitempty"`   // created as CREATE FOREIGN TABLE ... SERVER pipelinedb
 	Owner     string     `json:"owner,omitempty"`     // the role that created it ("": cairn)
+	// Regional: WITH (regions = …, primary_region = …) (regions.go); nil: none.
+	Regional *Regional `json:"regional,omitempty"`
 }
 
 // ShardKeyIndex returns the index of the shard key column, or -1.
@@ -119,6 +121,8 @@ type View struct {
 	// owner node, checkpoints on a disk, no Raft group (Groups and Nodes
 	// are empty; Shards is 1).
 	Sched *Scheduled `json:"sched,omitempty"`
+	// Regional: WITH (regions = …, primary_region = …) (regions.go); nil: none.
+	Regional *Regional `json:"regional,omitempty"`
 }
 
 // Joins reports whether v joins its stream to a table or a second stream.
@@ -382,6 +386,10 @@ type GroupRef struct {
 	Shard    int
 	Nodes    []uint64
 	Replicas int // the replica count asked for
+	// Learners are the permanent (non-voting) replicas of a regional
+	// object, Primary its primary region (regions.go); empty otherwise.
+	Learners []uint64
+	Primary  string
 }
 
 // Groups lists every data group of the catalog.
@@ -389,17 +397,17 @@ func (c *Catalog) Groups() map[uint64]GroupRef {
 	m := map[uint64]GroupRef{}
 	for _, s := range c.Streams {
 		for i, g := range s.Groups {
-			m[g] = GroupRef{Kind: GroupStream, Object: s.Name, Shard: i, Nodes: shardNodes(s.Nodes, i), Replicas: max(s.Replicas, 1)}
+			m[g] = s.Regional.ref(GroupRef{Kind: GroupStream, Object: s.Name, Shard: i, Nodes: shardNodes(s.Nodes, i), Replicas: max(s.Replicas, 1)})
 		}
 	}
 	for _, v := range c.Views {
 		for i, g := range v.Groups {
-			m[g] = GroupRef{Kind: GroupView, Object: v.Name, Shard: i, Nodes: shardNodes(v.Nodes, i), Replicas: max(v.Replicas, 1)}
+			m[g] = v.Regional.ref(GroupRef{Kind: GroupView, Object: v.Name, Shard: i, Nodes: shardNodes(v.Nodes, i), Replicas: max(v.Replicas, 1)})
 		}
 	}
 	for _, t := range c.Tables {
 		for i, g := range t.Groups {
-			m[g] = GroupRef{Kind: GroupTable, Object: t.Name, Shard: i, Nodes: shardNodes(t.Nodes, i), Replicas: max(t.Replication, 1)}
+			m[g] = t.Regional.ref(GroupRef{Kind: GroupTable, Object: t.Name, Shard: i, Nodes: shardNodes(t.Nodes, i), Replicas: max(t.Replication, 1)})
 		}
 	}
 	return m

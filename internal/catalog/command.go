@@ -92,24 +92,25 @@ type (
 // in the fields that command uses. Field order and tags are those of the
 // untyped command this replaced; do not change them.
 type envelope struct {
-	Op          string        `json:"op"`
-	Node        *Node         `json:"node,omitempty"`
-	Stream      *Stream       `json:"stream,omitempty"`
-	View        *View         `json:"view,omitempty"`
-	Names       []string      `json:"names,omitempty"`
-	IfExists    bool          `json:"if_exists,omitempty"`
-	IfNotExists bool          `json:"if_not_exists,omitempty"`
-	Cascade     bool          `json:"cascade,omitempty"`
-	Key         string        `json:"key,omitempty"`
-	Value       *string       `json:"value,omitempty"`
-	Operation   *Operation    `json:"operation,omitempty"`
-	Placement   *SetPlacement `json:"placement,omitempty"`
-	Table       *Table        `json:"table,omitempty"`
-	Alter       *AlterTable   `json:"alter,omitempty"`
-	Authz       *authzBody    `json:"authz,omitempty"` // roles and grants (roles.go)
-	Audit       []AuditEvent  `json:"audit,omitempty"`
-	Elastic     *elasticBody  `json:"elastic,omitempty"` // disks, scheduled views, schedules (elastic.go)
-	Alerts      *alertBody    `json:"alerts,omitempty"`  // alerts (alerts.go)
+	Op          string          `json:"op"`
+	Node        *Node           `json:"node,omitempty"`
+	Stream      *Stream         `json:"stream,omitempty"`
+	View        *View           `json:"view,omitempty"`
+	Names       []string        `json:"names,omitempty"`
+	IfExists    bool            `json:"if_exists,omitempty"`
+	IfNotExists bool            `json:"if_not_exists,omitempty"`
+	Cascade     bool            `json:"cascade,omitempty"`
+	Key         string          `json:"key,omitempty"`
+	Value       *string         `json:"value,omitempty"`
+	Operation   *Operation      `json:"operation,omitempty"`
+	Placement   *SetPlacement   `json:"placement,omitempty"`
+	Table       *Table          `json:"table,omitempty"`
+	Alter       *AlterTable     `json:"alter,omitempty"`
+	Authz       *authzBody      `json:"authz,omitempty"` // roles and grants (roles.go)
+	Audit       []AuditEvent    `json:"audit,omitempty"`
+	Elastic     *elasticBody    `json:"elastic,omitempty"` // disks, scheduled views, schedules (elastic.go)
+	Alerts      *alertBody      `json:"alerts,omitempty"`  // alerts (alerts.go)
+	Region      *FailoverRegion `json:"region,omitempty"`  // regions.go
 }
 
 // Wire tags of the commands.
@@ -269,6 +270,9 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 		return c, err
 	}
 	if c, ok, err := e.elasticCommand(); ok {
+		return c, err
+	}
+	if c, ok, err := e.regionCommand(); ok { // regions.go
 		return c, err
 	}
 	if c, ok, err := e.alertCommand(); ok { // alerts.go

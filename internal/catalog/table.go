@@ -30,6 +30,8 @@ type Table struct {
 	NextColumn uint32 `json:"next_column"`
 	// Owner is the role that created the table ("": cairn).
 	Owner string `json:"owner,omitempty"`
+	// Regional: WITH (regions = …, primary_region = …) (regions.go); nil: none.
+	Regional *Regional `json:"regional,omitempty"`
 }
 
 // ColumnIndex returns the index of column name, or -1.

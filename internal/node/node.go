@@ -403,6 +403,9 @@ func Start(cfg Config) (*Node, error) {
 	n.http.Handle("GET /debug/pebble", http.HandlerFunc(n.servePebble))
 	if cfg.TestFaults {
 		n.http.Handle("POST /debug/faults", faults.Handler(n.faults, cfg.DiskFaults, func(name string) (uint64, bool) {
+			if name == "" {
+				return n.id.RaftID, true // this node
+			}
 			if nd := n.meta.Catalog().Nodes[name]; nd != nil {
 				return nd.ID, true
 			}

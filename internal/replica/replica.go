@@ -93,6 +93,7 @@ type Manager struct {
 	ctx         context.Context // ends when the node stops: view tasks stop
 	maxDelta    int             // Config.MaxDeltaEvents
 	beforeDelta func(ctx context.Context) error
+	regions     learnerState // permanent learners (regions.go)
 
 	mu struct {
 		sync.Mutex
@@ -158,7 +159,7 @@ func (m *Manager) Reconcile() {
 	for id, g := range m.mu.groups {
 		// Dropped objects, and replicas moved off this node (an operation
 		// removes a replica from the raft group before the placement).
-		if ref, ok := want[id]; !ok || !slices.Contains(ref.Nodes, m.self) {
+		if ref, ok := want[id]; !ok || !ref.Holds(m.self) {
 			drop = append(drop, g)
 			delete(m.mu.groups, id)
 		}
@@ -228,6 +229,7 @@ func (m *Manager) Reconcile() {
 			go m.superviseView(ctx, g, cat.ViewStreams(v))
 		}
 	}
+	m.EnsureLearners() // regions.go
 }
 
 // startPeers says whether this node should start group gid and with
@@ -236,10 +238,12 @@ func (m *Manager) Reconcile() {
 // tombstone left by an earlier removal from the same group is cleared).
 func (m *Manager) startPeers(cat *catalog.Catalog, want map[uint64]catalog.GroupRef, gid uint64) ([]uint64, bool) {
 	peers := want[gid].Nodes
-	if m.Has(gid) || !slices.Contains(peers, m.self) {
+	if m.Has(gid) || !want[gid].Holds(m.self) {
 		return nil, false
 	}
-	if !slices.Contains(cat.Added[gid], m.self) {
+	// A permanent learner (regions.go) starts empty like an added replica:
+	// the leader adds it and sends it a snapshot.
+	if !slices.Contains(cat.Added[gid], m.self) && slices.Contains(peers, m.self) {
 		return peers, true
 	}
 	if tomb, err := m.store.IsTombstoned(gid); err == nil && tomb {
@@ -274,7 +278,7 @@ func (m *Manager) DestroyOrphans() {
 	}
 	want := m.meta.Catalog().Groups()
 	for _, gid := range persisted {
-		if ref, ok := want[gid]; (ok && slices.Contains(ref.Nodes, m.self)) || gid == catalog.MetaGroupID {
+		if ref, ok := want[gid]; (ok && ref.Holds(m.self)) || gid == catalog.MetaGroupID {
 			continue
 		}
 		if err := m.store.DestroyGroup(gid); err != nil {
@@ -534,9 +538,10 @@ func (m *Manager) StillHere(g *Group) error {
 
 // Servable refuses reads of a replica that is still a learner
 // (being added: it may not even have its snapshot yet); the caller then
-// tries another replica.
+// tries another replica. A permanent learner of a regional object serves
+// (possibly stale) reads once it holds the group's state (regions.go).
 func (m *Manager) Servable(gid uint64) error {
-	if st, ok := m.store.Status(gid); ok && slices.Contains(st.Learners, m.self) {
+	if st, ok := m.store.Status(gid); ok && slices.Contains(st.Learners, m.self) && !m.servesAsLearner(gid, st) {
 		return pgerr.ReplicaCatchingUp.New(gid, m.name)
 	}
 	return nil
@@ -621,6 +626,7 @@ func (m *Manager) HandleShardAdmin(ctx context.Context, req *rpc.ShardRequest) (
 	switch req.Action {
 	case rpc.ShardStatus:
 		rep.Holds = m.holds(req.Group)
+		m.statusSince(req.Group, rep) // regions.go
 		if m.snapshots != nil && st.IsLeader {
 			rep.Snapshots = m.snapshots(req.Group)
 		}

@@ -770,10 +770,16 @@ func (rt *Router) callReplicaOnce(ctx context.Context, gid uint64, method string
 		return nil, pgerr.GroupNoReplicas.New(gid), false
 	}
 	start := int(rt.rr.Add(1))
+	order := make([]uint64, 0, len(nodes))
+	for i := range nodes {
+		order = append(order, nodes[(start+i)%len(nodes)])
+	}
+	// A regional shard's permanent learners answer when no voter does
+	// (its primary region is lost): reads go on, possibly stale.
+	order = append(order, rt.meta.Catalog().Groups()[gid].Learners...)
 	var lastErr error
 	missed = true
-	for i := range nodes {
-		id := nodes[(start+i)%len(nodes)]
+	for _, id := range order {
 		if id == rt.self {
 			continue
 		}

@@ -53,6 +53,14 @@ type ShardReply struct {
 	// Snapshots (status, at the leader): the snapshots of the group it is
 	// streaming to replicas now.
 	Snapshots []SnapshotProgress `json:"snapshots,omitempty"`
+	// AppliedAt (status): when the replica reached Applied, as its node
+	// saw it (unix µs; 0: unknown); End: a stream shard's end offset.
+	// FAILOVER REGION reports a learner's staleness from them.
+	AppliedAt int64  `json:"applied_at,omitempty"`
+	End       uint64 `json:"end,omitempty"`
+	// Newest (status, a stream learner): the ingest time (unix µs) of
+	// the newest event it holds, 0 if unknown.
+	Newest int64 `json:"newest,omitempty"`
 }
 
 // SnapshotProgress is a snapshot being streamed to node To: bytes

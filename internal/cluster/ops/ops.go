@@ -314,7 +314,7 @@ func (e *Executor) execReplace(ctx context.Context, o *catalog.Operation) error 
 	}
 	if o.To == 0 {
 		cat := e.c.Catalog()
-		o.To = placement.Target(cat, e.c.Live(cat), nodes)
+		o.To = placement.TargetFor(cat, e.c.Live(cat), o.Group, nodes, o.From)
 		if o.To == 0 {
 			return pgerr.NoReplacementNode.New(o.Group, e.c.Catalog().NodeNames(nodes))
 		}

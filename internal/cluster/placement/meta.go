@@ -83,7 +83,13 @@ func NextMetaChange(cat *catalog.Catalog, live membership.Snapshot, self uint64,
 				ready = append(ready, cat.NodeByID(l))
 			}
 		}
-		r := ranking{zones: zonesOf(cat, st.Voters)}
+		var kept []uint64
+		for _, v := range st.Voters {
+			if healthy(v) {
+				kept = append(kept, v)
+			}
+		}
+		r := ranking{regions: regionsOf(cat, kept), zones: zonesOf(cat, st.Voters)}
 		if best := r.best(ready, nil); best != nil {
 			return MetaChange{MetaPromote, best.ID, "promoted to voter"}, true
 		}

@@ -4,9 +4,10 @@
 // group's voters grow and shrink. Every decision is a pure function of the
 // catalog and a liveness snapshot; nothing here calls a clock, a store or
 // the network, so the decisions are tested by the scripts in testdata.
-// All of them rank candidate nodes with one ranking (rank.go): a zone the
-// shard does not use yet first, then the fewest replicas of this object,
-// then the lightest load, then the lowest id.
+// All of them rank candidate nodes with one ranking (rank.go): the
+// fewest of the shard's replicas in the node's region first (regions.go),
+// then a zone the shard does not use yet, then the fewest replicas of
+// this object, then the lightest load, then the lowest id.
 package placement
 
 import (
@@ -62,7 +63,7 @@ func Initial(cat *catalog.Catalog, live membership.Snapshot, shards, replicas in
 	r := ranking{load: cat.ReplicaCounts(), mine: map[uint64]int{}}
 	out := make([][]uint64, shards)
 	for sh := range out {
-		r.zones = map[string]bool{}
+		r.zones, r.regions = map[string]bool{}, map[string]int{}
 		used := map[uint64]bool{}
 		for range replicas {
 			best := r.best(cands, func(nd *catalog.Node) bool { return !used[nd.ID] })
@@ -75,9 +76,11 @@ func Initial(cat *catalog.Catalog, live membership.Snapshot, shards, replicas in
 }
 
 // Target picks the node for a new replica of a shard now on nodes: a
-// candidate not holding it, ranked; 0 if there is none.
+// candidate not holding it, ranked; 0 if there is none. Replacing a
+// replica, TargetFor also keeps a regional shard in its primary region
+// and does not count the region of the replica being replaced.
 func Target(cat *catalog.Catalog, live membership.Snapshot, nodes []uint64) uint64 {
-	r := ranking{load: cat.ReplicaCounts(), zones: zonesOf(cat, nodes)}
+	r := ranking{load: cat.ReplicaCounts(), zones: zonesOf(cat, nodes), regions: regionsOf(cat, nodes)}
 	best := r.best(Candidates(cat, live), func(nd *catalog.Node) bool { return !slices.Contains(nodes, nd.ID) })
 	if best == nil {
 		return 0
@@ -92,8 +95,9 @@ type Move struct {
 }
 
 // RebalanceMove picks one shard to move from the fullest candidate to the
-// emptiest, when their replica counts differ by two or more and the shard
-// has no operation running; ok is false when the candidates are balanced
+// emptiest, when their replica counts differ by two or more, the shard
+// has no operation running and the move keeps its region spread
+// (regionsAllow); ok is false when the candidates are balanced
 // (or nothing can move).
 func RebalanceMove(cat *catalog.Catalog, live membership.Snapshot) (Move, bool) {
 	cands := Candidates(cat, live)
@@ -116,7 +120,7 @@ func RebalanceMove(cat *catalog.Catalog, live membership.Snapshot) (Move, bool) 
 		}
 		for _, g := range gids {
 			nodes := groups[g].Nodes
-			if slices.Contains(nodes, h.ID) && !slices.Contains(nodes, lo.ID) && cat.ActiveOpOn(g) == nil {
+			if slices.Contains(nodes, h.ID) && !groups[g].Holds(lo.ID) && cat.ActiveOpOn(g) == nil && regionsAllow(cat, groups[g], h, lo) {
 				return Move{Group: g, From: h.ID, To: lo.ID}, true
 			}
 		}

@@ -8,6 +8,10 @@ import (
 
 // ranking is the one order every placement decision uses to pick among
 // candidate nodes. A node is better when, in turn:
+//  0. its region holds fewer of the shard's replicas (regions.go; nodes
+//     without a region count as holding none), so a shard's voters
+//     spread over regions first and, with three regions, no region holds
+//     a majority;
 //  1. its zone is not yet used by the shard (nodes without a zone never
 //     count as a used zone);
 //  2. it holds fewer of this object's replicas (mine);
@@ -16,14 +20,18 @@ import (
 //
 // Nil maps count as empty.
 type ranking struct {
-	zones map[string]bool   // zones the shard already uses
-	mine  map[uint64]int    // replicas of the object being placed, per node
-	load  map[uint64]int    // the load being evened out, per node
-	skip  func(uint64) bool // nodes never chosen; nil skips none
+	regions map[string]int    // replicas of the shard per region (nil: regions ignored)
+	zones   map[string]bool   // zones the shard already uses
+	mine    map[uint64]int    // replicas of the object being placed, per node
+	load    map[uint64]int    // the load being evened out, per node
+	skip    func(uint64) bool // nodes never chosen; nil skips none
 }
 
 // better reports whether a ranks before b.
 func (r ranking) better(a, b *catalog.Node) bool {
+	if ar, br := r.inRegion(a), r.inRegion(b); ar != br {
+		return ar < br
+	}
 	az, bz := a.Zone != "" && r.zones[a.Zone], b.Zone != "" && r.zones[b.Zone]
 	if az != bz {
 		return !az
@@ -58,6 +66,9 @@ func (r ranking) sort(nodes []*catalog.Node) {
 
 // take records that nd got a replica of the shard and object being placed.
 func (r *ranking) take(nd *catalog.Node) {
+	if r.regions != nil && nd.Region != "" {
+		r.regions[nd.Region]++
+	}
 	if r.zones != nil {
 		r.zones[nd.Zone] = true
 	}

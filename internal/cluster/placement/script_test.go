@@ -21,7 +21,7 @@ import (
 // cluster in a few lines, then asks for decisions. Commands:
 //
 //	nodes                      one node per input line (#ID names a removed node) (ids in order from 1):
-//	                           NAME [zone=Z] [role=compute] [state=offline|draining|
+//	                           NAME [zone=Z] [region=R] [role=compute] [state=offline|draining|
 //	                           decommissioning|decommissioned] [live|suspect|dead|unknown]
 //	                           [leaders=N]; replaces the whole cluster
 //	node NAME [zone=Z] [state=S] [live=L] [leaders=N] [remove]
@@ -33,7 +33,7 @@ import (
 //	set KEY=VALUE ...          auto_failover, auto_rebalance (on|off), max_new_ops, max_view_moves,
 //	                           preferred_leader (a node name or "")
 //	place shards=S replicas=R  initial placement of a new object
-//	target group=G             the node for a new replica of G
+//	target group=G [from=N]    the node for a new replica of G (replacing the one on N)
 //	rebalance                  the next rebalance move and the estimate
 //	schedule [now=D] [started=D] [last-rebalance=D]
 //	                           the operations one scheduler round creates; times
@@ -47,6 +47,13 @@ import (
 //	meta self=N voters=(..) [learners=(..)] [match=(n2:90,..)] [commit=C]
 //	                           the next meta-group membership change
 //	show                       every shard's replicas and each node's count
+//
+// and, for regions (regions_test.go):
+//
+//	place-regional shards=S replicas=R primary=P regions=(a,b) [learners=N]
+//	                           initial placement of a regional object
+//	regional NAME primary=P    make object NAME regional; one input line per
+//	                           shard: its permanent learners
 //
 // and, for scheduled views (scheduled_test.go):
 //
@@ -241,7 +248,12 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("no group %d", gid)
 		}
-		if to := placement.Target(h.cat, h.snapshot(1), nodes); to != 0 {
+		from, err := h.argNodes(d, "from")
+		if err != nil {
+			return "", err
+		}
+		from = append(from, 0)
+		if to := placement.TargetFor(h.cat, h.snapshot(1), uint64(gid), nodes, from[0]); to != 0 {
 			return h.name(to) + "\n", nil
 		}
 		return "none\n", nil
@@ -283,6 +295,9 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 	case "show":
 		return h.show(), nil
 	}
+	if out, ok, err := h.runRegions(d); ok { // regions_test.go
+		return out, err
+	}
 	if out, ok, err := h.runScheduled(d); ok { // scheduled_test.go
 		return out, err
 	}
@@ -311,6 +326,8 @@ func (h *harness) setNode(nd *catalog.Node, words []string) error {
 			h.live[nd.ID] = membership.State(k)
 		case "zone":
 			nd.Zone = v
+		case "region":
+			nd.Region = v
 		case "role":
 			nd.Role = v
 		case "state":

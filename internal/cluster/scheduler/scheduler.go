@@ -95,7 +95,7 @@ func Plan(in Input) []*catalog.Operation {
 			// an operator forces recovery).
 			continue
 		}
-		if placement.Target(cat, live, ref.Nodes) == 0 {
+		if placement.TargetFor(cat, live, gid, ref.Nodes, bad) == 0 {
 			continue // nowhere to put it: wait for a node
 		}
 		o := &catalog.Operation{Type: catalog.OpReplaceReplica, Target: cat.GroupTarget(gid), Group: gid, From: bad, Auto: true}

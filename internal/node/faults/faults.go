@@ -74,10 +74,15 @@ type faultRequest struct {
 	// "ok" (no disk fault).
 	Disk string `json:"disk,omitempty"`
 	Ms   int64  `json:"ms,omitempty"`
+	// Delay holds every frame and call from this node to node Delay
+	// back by Ms milliseconds (0 ends it): a simulated link between
+	// regions (issue 15).
+	Delay string `json:"delay,omitempty"`
 }
 
 // Handler serves POST /debug/faults: net is the transport's injector,
-// disk this node's (nil: none), id maps a node name to its raft id.
+// disk this node's (nil: none), id maps a node name to its raft id ("":
+// this node).
 func Handler(net *transport.Faults, disk *Disk, id func(name string) (uint64, bool), log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serve(w, r, net, disk, id, log) })
 }
@@ -95,17 +100,17 @@ func serve(w http.ResponseWriter, r *http.Request, net *transport.Faults, disk *
 		return
 	}
 	actions := 0
-	for _, set := range []bool{req.Isolate != "", req.Partition != [2]string{}, req.Heal, req.Disk != ""} {
+	for _, set := range []bool{req.Isolate != "", req.Partition != [2]string{}, req.Heal, req.Disk != "", req.Delay != ""} {
 		if set {
 			actions++
 		}
 	}
 	if actions != 1 {
-		http.Error(w, `say exactly one of isolate, partition, heal or disk, e.g. {"isolate":"n2"}, {"partition":["n1","n2"]}, {"heal":true}, {"disk":"fail"}, {"disk":"stall","ms":2000}, {"disk":"ok"}`, http.StatusBadRequest)
+		http.Error(w, `say exactly one of isolate, partition, heal, disk or delay, e.g. {"isolate":"n2"}, {"partition":["n1","n2"]}, {"heal":true}, {"disk":"fail"}, {"disk":"stall","ms":2000}, {"disk":"ok"}, {"delay":"n3","ms":40}`, http.StatusBadRequest)
 		return
 	}
-	if req.Ms != 0 && req.Disk != "stall" {
-		http.Error(w, `"ms" goes with {"disk":"stall"} only`, http.StatusBadRequest)
+	if req.Ms != 0 && req.Disk != "stall" && req.Delay == "" {
+		http.Error(w, `"ms" goes with {"disk":"stall"} or {"delay":…} only`, http.StatusBadRequest)
 		return
 	}
 	switch {
@@ -114,6 +119,18 @@ func serve(w http.ResponseWriter, r *http.Request, net *transport.Faults, disk *
 		if disk != nil {
 			disk.set(diskOK, 0)
 		}
+	case req.Delay != "":
+		to, ok := id(req.Delay)
+		self, okSelf := id("")
+		if !ok || !okSelf {
+			http.Error(w, "no node "+req.Delay, http.StatusBadRequest)
+			return
+		}
+		if req.Ms < 0 || req.Ms > maxDiskStall.Milliseconds() {
+			http.Error(w, fmt.Sprintf(`{"delay":…} needs "ms" between 0 and %d`, maxDiskStall.Milliseconds()), http.StatusBadRequest)
+			return
+		}
+		net.SetDelay(self, to, time.Duration(req.Ms)*time.Millisecond)
 	case req.Isolate != "":
 		x, ok := id(req.Isolate)
 		if !ok {

@@ -253,6 +253,8 @@ func formatStmt(b *strings.Builder, s Statement) {
 		b.WriteString("ALTER SYSTEM REBALANCE")
 	case *CancelOperation:
 		fmt.Fprintf(b, "CANCEL OPERATION %d", s.ID)
+	case *FailoverRegion:
+		s.format(b) // regions.go
 	case *Failover:
 		b.WriteString("ALTER SYSTEM FAILOVER TO ")
 		b.WriteString(QuoteString(s.Node))

@@ -1174,6 +1174,9 @@ func (p *parser) parseAlter() (Statement, error) {
 		a.Value = strings.Join(vals, ", ")
 		return a, nil
 	case p.acceptKw("failover"):
+		if p.acceptKw("region") {
+			return p.parseFailoverRegion(start.pos) // regions.go
+		}
 		if err := p.expectKw("to"); err != nil {
 			return nil, err
 		}

@@ -35,7 +35,7 @@ func auditKind(stmt parser.Statement) string {
 		return k.AuditKind()
 	}
 	switch stmt.(type) {
-	case *parser.AlterSystemSet, *parser.AlterNode, *parser.AlterShard, *parser.Failover,
+	case *parser.AlterSystemSet, *parser.AlterNode, *parser.AlterShard, *parser.Failover, *parser.FailoverRegion,
 		*parser.Rebalance, *parser.CancelOperation,
 		*parser.CreateSchema, *parser.DropSchema, *parser.CreateStream, *parser.CreateView,
 		*parser.Drop, *parser.CreateTable, *parser.AlterTable, *parser.Truncate:

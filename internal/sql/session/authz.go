@@ -221,6 +221,8 @@ func adminNeeds(stmt parser.Statement, user string) []need {
 		return adminNeed("ALTER SHARD")
 	case *parser.Failover:
 		return adminNeed("FAILOVER")
+	case *parser.FailoverRegion:
+		return adminNeed("FAILOVER REGION")
 	case *parser.Rebalance:
 		return adminNeed("REBALANCE")
 	case *parser.CancelOperation:

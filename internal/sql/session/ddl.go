@@ -38,7 +38,7 @@ func unknownOption(o parser.Option, what string, valid []string) error {
 		WithHint("Valid options: %s.", strings.Join(valid, ", ")).WithPos(o.P)
 }
 
-var streamOptions = []string{"shards", "replicas", "shard_key", "retention"}
+var streamOptions = []string{"shards", "replicas", "shard_key", "retention", "regions", "primary_region", "learners_per_region"}
 
 func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error) {
 	if cs.Foreign && !strings.EqualFold(cs.Server, "pipelinedb") {
@@ -50,6 +50,7 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 	}
 	st := &catalog.Stream{Name: cs.Name, Shards: defaultShards(s.b.Catalog()), Replicas: defaultReplicas(s.b.Catalog()), Foreign: cs.Foreign, Owner: s.currentUser()}
 	seen := map[string]bool{}
+	var rs regionSpec // regions.go
 	for _, c := range cs.Cols {
 		if seen[c.Name] {
 			return nil, pgerr.ColumnRepeated.New(c.Name).WithPos(c.P)
@@ -75,6 +76,7 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 		case "shards":
 			st.Shards, err = optInt(o, 1, maxShards)
 		case "replicas":
+			rs.replicas = true
 			if st.Replicas, err = optInt(o, 1, 7); err == nil {
 				err = checkReplicas(s.b.Catalog(), st.Replicas, o.P)
 			}
@@ -90,10 +92,17 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 				err = pgerr.BadRetention.New(v).WithPos(o.P)
 			}
 			st.Retention = v
+		case "regions", "primary_region", "learners_per_region":
+			err = rs.option(o)
 		default:
 			err = unknownOption(o, "stream", streamOptions)
 		}
 		if err != nil {
+			return nil, err
+		}
+	}
+	if rs.set {
+		if err := rs.check(s.b.Catalog()); err != nil {
 			return nil, err
 		}
 	}
@@ -103,7 +112,12 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		var err error
-		if st.Nodes, err = s.b.Place(st.Shards, st.Replicas); err != nil {
+		if rs.set {
+			st.Nodes, st.Regional, err = s.placeRegional("stream "+st.Name, &rs, st.Shards, &st.Replicas)
+		} else {
+			st.Nodes, err = s.b.Place(st.Shards, st.Replicas)
+		}
+		if err != nil {
 			return "", err
 		}
 		res, err := s.b.Propose(ctx, &catalog.CreateStream{Stream: st, IfNotExists: cs.IfNotExists})
@@ -120,7 +134,7 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 	}}, nil
 }
 
-var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "start", "sw", "step_factor", "ttl", "ttl_column", "lateness", "ha", "disk", "checkpoint_interval"}
+var viewOptions = []string{"shards", "replicas", "num_shards", "num_replicas", "start", "sw", "step_factor", "ttl", "ttl_column", "lateness", "ha", "disk", "checkpoint_interval", "regions", "primary_region", "learners_per_region"}
 
 // viewSettings are the Timeplus SETTINGS keys Cairn accepts.
 var viewSettings = []string{"checkpoint_settings", "checkpoint_interval"}
@@ -181,7 +195,7 @@ func (s *Session) viewFrom(cv *parser.CreateView) (st *catalog.Stream, over, cha
 
 // stateOptions are the view options that shape a view's state; a
 // transform has none.
-var stateOptions = []string{"shards", "num_shards", "replicas", "num_replicas", "start", "ha", "disk", "checkpoint_interval"}
+var stateOptions = []string{"shards", "num_shards", "replicas", "num_replicas", "start", "ha", "disk", "checkpoint_interval", "regions", "primary_region", "learners_per_region"}
 
 func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	sel := cv.Query
@@ -291,16 +305,19 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	}
 	latest := false
 	v.StartFrom = "earliest"
+	var rs regionSpec // regions.go
 	for _, o := range cv.With {
 		var err error
 		switch o.Key {
 		case "shards", "num_shards":
 			v.Shards, err = optInt(o, 1, maxShards)
 		case "replicas":
+			rs.replicas = true
 			if v.Replicas, err = optInt(o, 1, 7); err == nil {
 				err = checkReplicas(s.b.Catalog(), v.Replicas, o.P)
 			}
 		case "num_replicas": // PipelineDB counts copies beyond the primary
+			rs.replicas = true
 			var r int
 			if r, err = optInt(o, 0, 6); err == nil {
 				v.Replicas = r + 1
@@ -324,10 +341,19 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			// Planned above (windows and expiry).
 		case "ha", "disk", "checkpoint_interval":
 			// Read by viewHA.
+		case "regions", "primary_region", "learners_per_region":
+			if err = rs.option(o); err == nil && v.Sched != nil {
+				err = pgerr.RegionsScheduledView.New(o.Key).WithPos(o.P)
+			}
 		default:
 			err = unknownOption(o, "view", viewOptions)
 		}
 		if err != nil {
+			return nil, err
+		}
+	}
+	if rs.set {
+		if err := rs.check(s.b.Catalog()); err != nil {
 			return nil, err
 		}
 	}
@@ -404,6 +430,10 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 			// One owner, picked by the scheduler: refuse now if none can be.
 			if !s.canOwnViews() {
 				return "", pgerr.NoViewOwner.New(v.Name)
+			}
+		} else if rs.set {
+			if v.Nodes, v.Regional, err = s.placeRegional("view "+v.Name, &rs, v.Shards, &v.Replicas); err != nil {
+				return "", err
 			}
 		} else if v.Nodes, err = s.b.Place(v.Shards, v.Replicas); err != nil {
 			return "", err

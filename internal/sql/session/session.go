@@ -314,6 +314,8 @@ func (s *Session) prepareStmt(ctx context.Context, stmt parser.Statement, oids [
 		return s.prepareAlterShard(st)
 	case *parser.Failover:
 		return s.prepareFailover(st)
+	case *parser.FailoverRegion:
+		return s.prepareFailoverRegion(st) // regions.go
 	case *parser.Rebalance:
 		return s.prepareRebalance(st)
 	case *parser.CancelOperation:

@@ -89,7 +89,7 @@ func (s *Session) table(name string, pos int) (*catalog.Table, error) {
 	return nil, pgerr.RelationNotFound.New(name).WithPos(pos)
 }
 
-var tableOptions = []string{"shards", "replicas", "replication"}
+var tableOptions = []string{"shards", "replicas", "replication", "regions", "primary_region", "learners_per_region"}
 
 // tableColumn checks one column definition and its default.
 func tableColumn(c *parser.TableColumn) (catalog.Column, error) {
@@ -175,15 +175,19 @@ func (s *Session) prepareCreateTable(ct *parser.CreateTable) (*prepared, error) 
 			return nil, pgerr.KeyColumnType.New(t.Columns[k].Name, kt).WithPos(ct.P)
 		}
 	}
+	var rs regionSpec // regions.go
 	for _, o := range ct.With {
 		var err error
 		switch o.Key {
 		case "shards":
 			t.Shards, err = optInt(o, 1, maxShards)
 		case "replicas", "replication":
+			rs.replicas = true
 			if t.Replication, err = optInt(o, 1, 7); err == nil {
 				err = checkReplicas(cat, t.Replication, o.P)
 			}
+		case "regions", "primary_region", "learners_per_region":
+			err = rs.option(o)
 		default:
 			err = unknownOption(o, "table", tableOptions)
 		}
@@ -191,9 +195,19 @@ func (s *Session) prepareCreateTable(ct *parser.CreateTable) (*prepared, error) 
 			return nil, err
 		}
 	}
+	if rs.set {
+		if err := rs.check(cat); err != nil {
+			return nil, err
+		}
+	}
 	return &prepared{run: func(ctx context.Context, _ []types.Datum, w pgwire.ResultWriter) (string, error) {
 		var err error
-		if t.Nodes, err = s.b.Place(t.Shards, t.Replication); err != nil {
+		if rs.set {
+			t.Nodes, t.Regional, err = s.placeRegional("table "+t.Name, &rs, t.Shards, &t.Replication)
+		} else {
+			t.Nodes, err = s.b.Place(t.Shards, t.Replication)
+		}
+		if err != nil {
 			return "", err
 		}
 		res, err := s.b.Propose(ctx, &catalog.CreateTable{Table: t, IfNotExists: ct.IfNotExists})

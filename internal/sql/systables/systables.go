@@ -137,7 +137,8 @@ func Views(ctx context.Context, n Status) *exec.MemTable {
 }
 
 // Shards is cairn_cluster.shards: one row per replica of every
-// group. Raft state is known for this node's replicas; other nodes'
+// group (a regional object's permanent learners included: role
+// learner, lag behind the leader's commit index). Raft state is known for this node's replicas; other nodes'
 // replicas show their node's liveness.
 func Shards(ctx context.Context, n Status) *exec.MemTable {
 	t := &exec.MemTable{Cols: []exec.Column{{Name: "object", T: types.Text}, {Name: "shard", T: types.Int8}, {Name: "group_id", T: types.Int8},
@@ -160,8 +161,12 @@ func Shards(ctx context.Context, n Status) *exec.MemTable {
 				t.Rows = append(t.Rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt("unknown"), types.NewBool(alive), null, null, null})
 				continue
 			}
+			lag := int64(st.Commit) - int64(st.Applied)
+			if st.Role == "learner" {
+				lag = learnerLag(states, gid, st) // regions.go
+			}
 			t.Rows = append(t.Rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt(st.Role), types.NewBool(true),
-				i8(int64(st.Applied)), i8(int64(st.Commit)), i8(int64(st.Commit) - int64(st.Applied))})
+				i8(int64(st.Applied)), i8(int64(st.Commit)), i8(lag)})
 		}
 	}
 	metaNodes := []uint64{n.Self()}
@@ -173,17 +178,17 @@ func Shards(ctx context.Context, n Status) *exec.MemTable {
 	refs := cat.Groups()
 	for _, s := range cat.SortedStreams() {
 		for i, g := range s.Groups {
-			add(s.Name, i, g, refs[g].Nodes)
+			add(s.Name, i, g, refs[g].AllNodes())
 		}
 	}
 	for _, v := range cat.SortedViews() {
 		for i, g := range v.Groups {
-			add(v.Name, i, g, refs[g].Nodes)
+			add(v.Name, i, g, refs[g].AllNodes())
 		}
 	}
 	for _, tb := range cat.SortedTables() {
 		for i, g := range tb.Groups {
-			add(tb.Name, i, g, refs[g].Nodes)
+			add(tb.Name, i, g, refs[g].AllNodes())
 		}
 	}
 	return t
