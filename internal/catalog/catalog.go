@@ -49,6 +49,9 @@ type Stream struct {
 	Groups    []uint64   `json:"groups"`              // one Raft group per shard, by shard number
 	Foreign   bool       `json:"foreign,omitempty"`   // created as CREATE FOREIGN TABLE ... SERVER pipelinedb
 	Owner     string     `json:"owner,omitempty"`     // the role that created it ("": cairn)
+	// OnShardUnavailable is "reroute" when a batch part whose shard does
+	// not answer goes to the next shard (router/reroute.go); "" waits.
+	OnShardUnavailable string `json:"on_shard_unavailable,omitempty"`
 }
 
 // ShardKeyIndex returns the index of the shard key column, or -1.

@@ -56,6 +56,8 @@ type Metrics struct {
 	// name: its file, or the CA's subject), when it expires, in unix
 	// seconds. Set on every certificate (re)load; empty when insecure.
 	CertExpiration *prometheus.GaugeVec
+
+	rerouteMetrics // reroute.go (issue 15)
 }
 
 // latencyBuckets spans 50µs to ~13s: fsyncs on fast NVMe are tens of
@@ -107,6 +109,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.registerReroute()
 	// Label sets that always exist are created up front so dashboards see
 	// zeros instead of missing series on an idle node.
 	for _, k := range []string{GroupMeta, GroupStream, GroupView} {

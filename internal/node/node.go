@@ -368,6 +368,8 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 	n.wg.Add(1)
 	go n.every(scheduleTick, nil, n.runSchedules) // schedules.go
+	n.wg.Add(1)
+	go n.every(n.timing.RerouteReconcile, nil, n.router.ReconcileReroutes) // router/reroute.go: parked parts of reroute streams
 
 	auth := newNodeAuth(n.meta.Catalog, n.id.ClusterID, n.certs == nil, n.metrics.Registry, n.log)
 	auth.audit = func(user, source, method, reason string) {

@@ -806,3 +806,11 @@ var (
 var (
 	AppendNoAnswer = def("append_no_answer", SerializationFailure, "no replica of shard group %d answered for %s: this node may be cut off from the cluster; the write may or may not have been applied", "Read the rows back before retrying, through another node.")
 )
+
+// issue 15: reroute (on_shard_unavailable)
+var (
+	BadOnShardUnavailable = def("bad_on_shard_unavailable", InvalidParameterValue, "on_shard_unavailable must be 'wait' or 'reroute', got %q", "'wait' (the default) fails a write whose shard has no quorum; 'reroute' sends that shard's part of the batch to the next shard.")
+	RerouteOneShard       = def("reroute_one_shard", InvalidParameterValue, "on_shard_unavailable = 'reroute' needs a stream with at least 2 shards (this one has %d)", "Add shards = 3 (say) to the WITH list.")
+	RerouteFailed         = def("reroute_failed", SerializationFailure, "stream %q: shard %d did not take its part of the batch in time, and shard %d, where it was rerouted, did not either: %v", "The part may or may not have been applied: read the rows back before retrying.")
+	RerouteViewOrder      = def("reroute_view_order", FeatureNotSupported, "view %q cannot read stream %q, which reroutes writes around an unavailable shard (on_shard_unavailable = 'reroute'): %s", "A rerouted event is folded later and in another shard than its own; only count, sum, min, max and avg (without DISTINCT, windows, ttl or joins) give the same result whatever the order. Create the view over a stream with on_shard_unavailable = 'wait'.")
+)
