@@ -47,7 +47,7 @@ func (rt *Router) appendPart(ctx context.Context, s *catalog.Stream, shard int, 
 		if err == nil {
 			return end, nil
 		}
-		if ctx.Err() != nil || !(timedOut || pgerr.Code(err) == pgerr.SerializationFailure) {
+		if ctx.Err() != nil || !reroutable(err, timedOut) {
 			return 0, err // the caller gave up, or a definitive answer
 		}
 		firstErr = err
@@ -65,6 +65,15 @@ func (rt *Router) appendPart(ctx context.Context, s *catalog.Stream, shard int, 
 	}
 	rt.metrics.Rerouted(s.Name, b.N)
 	return 0, nil
+}
+
+// reroutable reports whether a part whose append to its own shard failed
+// with err goes to another shard: when the reroute_after wait ran out
+// (timedOut) or the shard could not take it for now (40001: no leader,
+// no answer, outcome unknown). A definitive answer (a bad batch, the
+// stream dropped) is the statement's answer.
+func reroutable(err error, timedOut bool) bool {
+	return timedOut || pgerr.Code(err) == pgerr.SerializationFailure
 }
 
 // rerouteTarget picks where a part meant for shard `from` of an n-shard
