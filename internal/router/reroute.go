@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/cairndb/cairn/internal/catalog"
@@ -110,11 +111,16 @@ func settleCommand(p streamsm.Parked, code uint64) (cmd []byte, outcome string, 
 	return nil, "", false
 }
 
+// settleParallel bounds the parked parts of one shard settled at once:
+// their fences and releases are separate proposals, and the raft loop
+// commits concurrent ones together.
+const settleParallel = 32
+
 // ReconcileReroutes settles the parked parts of the reroute streams'
 // shards this node leads: each is fenced at its origin shard, then
 // released or dropped. An origin that does not answer (still without a
-// quorum) is asked again at the next round; its other parts wait too.
-// The node calls it every Timing.RerouteReconcile.
+// quorum) is asked again at the next round. The node calls it every
+// Timing.RerouteReconcile.
 func (rt *Router) ReconcileReroutes() {
 	cat := rt.meta.Catalog()
 	for _, s := range cat.SortedStreams() {
@@ -125,36 +131,49 @@ func (rt *Router) ReconcileReroutes() {
 			if st, ok := rt.store.Status(gid); !ok || !st.IsLeader {
 				continue
 			}
-			g := rt.replicas.Get(gid)
-			if g == nil || g.Stream == nil {
-				continue
-			}
-			down := map[uint64]bool{}
-			for _, p := range g.Stream.Parked() {
-				if rt.ctx.Err() != nil {
-					return
-				}
-				if down[p.Origin] {
-					continue
-				}
-				ctx, cancel := context.WithTimeout(rt.ctx, rt.t.AppendDeadline)
-				code, err := rt.proposeShard(ctx, p.Origin, streamsm.EncodeFence(p.ID))
-				if err != nil {
-					cancel()
-					down[p.Origin] = true
-					continue
-				}
-				cmd, outcome, ok := settleCommand(p, code)
-				if !ok {
-					cancel()
-					continue
-				}
-				_, err = rt.proposeShard(ctx, gid, cmd)
-				cancel()
-				if err == nil {
-					rt.metrics.RerouteSettled(s.Name, outcome)
-				}
+			if g := rt.replicas.Get(gid); g != nil && g.Stream != nil {
+				rt.settleParked(s.Name, gid, g.Stream.Parked())
 			}
 		}
 	}
+}
+
+// settleParked fences and settles the parts parked in shard gid,
+// settleParallel at a time; the parts of an origin that did not answer
+// wait for the next round.
+func (rt *Router) settleParked(stream string, gid uint64, parked []streamsm.Parked) {
+	var mu sync.Mutex
+	down := map[uint64]bool{}
+	sem := make(chan struct{}, settleParallel)
+	var wg sync.WaitGroup
+	for _, p := range parked {
+		mu.Lock()
+		skip := down[p.Origin]
+		mu.Unlock()
+		if skip || rt.ctx.Err() != nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ctx, cancel := context.WithTimeout(rt.ctx, rt.t.AppendDeadline)
+			defer cancel()
+			code, err := rt.proposeShard(ctx, p.Origin, streamsm.EncodeFence(p.ID))
+			if err != nil {
+				mu.Lock()
+				down[p.Origin] = true
+				mu.Unlock()
+				return
+			}
+			cmd, outcome, ok := settleCommand(p, code)
+			if !ok {
+				return
+			}
+			if _, err := rt.proposeShard(ctx, gid, cmd); err == nil {
+				rt.metrics.RerouteSettled(stream, outcome)
+			}
+		}()
+	}
+	wg.Wait()
 }
