@@ -23,13 +23,23 @@ import (
 // applied the id (B drops its copy) or never will (B releases its copy
 // into its log under the same id).
 
+type noRerouteKey struct{}
+
+// WithoutReroute marks an insert whose parts wait for their own shard
+// even on a reroute stream: stream_insert_level = sync_commit promises
+// that the views folded the events when the INSERT returns, which a
+// parked part (folded once its origin answers) cannot keep.
+func WithoutReroute(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noRerouteKey{}, true)
+}
+
 // appendPart appends part b of a batch, meant for shard `shard` of
 // stream s; on a reroute stream a part its shard does not take in time
 // is parked in another shard. It returns the part's end offset in its
 // own shard (0 when it was rerouted: nothing to wait for there).
 func (rt *Router) appendPart(ctx context.Context, s *catalog.Stream, shard int, b *types.Batch, ingest int64, targets []uint64) (uint64, error) {
 	gid := s.Groups[shard]
-	if s.OnShardUnavailable != catalog.Reroute || len(s.Groups) < 2 {
+	if s.OnShardUnavailable != catalog.Reroute || len(s.Groups) < 2 || ctx.Value(noRerouteKey{}) != nil {
 		return rt.appendShard(ctx, gid, b, ingest, targets)
 	}
 	id := NewBatchID()
