@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite's real clients need, idempotently:
 # psql and a PostgreSQL 15 server (to compare results), Python's psycopg2,
-# pgjdbc with a JDK, and Node.js with pg and pg-cursor (npm, into
+# pgjdbc with a JDK, Chromium (the console's browser test), and Node.js
+# with pg and pg-cursor (npm, into
 # internal/e2e/testdata/node), and versitygw, a real S3 server (go
 # install). .ci/run calls it before `make test`.
 set -euo pipefail
@@ -13,6 +14,8 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 [ -f /usr/share/java/postgresql.jar ] || need+=(libpostgresql-jdbc-java)
 command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+# Headless Chromium for the web console's browser test (internal/e2e/console_test.go).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

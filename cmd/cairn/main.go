@@ -39,7 +39,8 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(startCmd(), versionCmd(), benchCmd())
-	root.AddCommand(chaosCmd(), certCmd())
+	root.AddCommand(chaosCmd(), certCmd(), proxyCmd())
+	root.AddCommand(demoCmd()) // demo.go
 	root.AddCommand(cli.Commands()...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)

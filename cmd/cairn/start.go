@@ -23,7 +23,7 @@ import (
 )
 
 func startCmd() *cobra.Command {
-	var cfgFile, logLevel, tlsMin string
+	var cfgFile, logLevel, tlsMin, bootstrapNode string
 	var bugNames []string
 	var cfg node.Config
 	cmd := &cobra.Command{
@@ -39,6 +39,14 @@ A flag beats the environment, which beats the file.`,
 			}
 			if cfg.ElectionTimeout < 2*cfg.HeartbeatInterval || cfg.HeartbeatInterval < 50*time.Millisecond {
 				return exitWith(exitUsage, fmt.Errorf("--raft-election-timeout (%s) must be at least twice --raft-heartbeat-interval (%s), which must be at least 50ms", cfg.ElectionTimeout, cfg.HeartbeatInterval))
+			}
+			join, err := bootstrapJoin(cfg.Join, bootstrapNode, cfg.NodeID)
+			if err != nil {
+				return exitWith(exitUsage, err)
+			}
+			cfg.Join = join
+			if err := checkAdvertiseHost(cfg.AdvertiseHost); err != nil {
+				return exitWith(exitUsage, err)
 			}
 			if cfg.Role != "data" && cfg.Role != "compute" {
 				return exitWith(exitUsage, fmt.Errorf("--role must be data or compute, got %q", cfg.Role))
@@ -130,8 +138,10 @@ A flag beats the environment, which beats the file.`,
 	f.StringSliceVar(&cfg.HTTPHosts, "http-host", nil, "more names the HTTP API answers to in the Host header, e.g. a DNS name of this node (its --http-addr and localhost always work)")
 	f.BoolVar(&cfg.MetricsAuth, "metrics-auth", false, "require an authenticated user on GET /metrics (default: open)")
 	f.StringVar(&cfg.ClusterAddr, "cluster-addr", "127.0.0.1:7480", "cluster traffic listen address (Raft, internal RPC)")
+	f.StringVar(&cfg.AdvertiseHost, "advertise-host", "", "host name or address other nodes and clients reach this node by (e.g. its DNS name in a container); the ports stay those of --pg-addr, --http-addr and --cluster-addr (default: the listen addresses)")
 	f.StringVar(&cfg.NodeID, "node-id", "n1", "unique id of this node")
 	f.StringSliceVar(&cfg.Join, "join", nil, "cluster addresses of live members to join through (host:port[,host:port]); empty starts a new cluster")
+	f.StringVar(&bootstrapNode, "bootstrap-node", "", "--node-id of the node that starts the cluster when every node gets the same --join list (a Kubernetes StatefulSet): on its first start that node ignores --join, the others join through it")
 	f.StringVar(&cfg.Role, "role", "data", "data (holds replicas) or compute")
 	f.StringVar(&cfg.Zone, "zone", "", "zone label, used to spread replicas")
 	f.StringVar(&cfg.Region, "region", "", "region label")

@@ -232,6 +232,10 @@ type Node struct {
 	// (0 when insecure).
 	Security      string `json:"security,omitempty"`
 	CertExpiresAt int64  `json:"cert_expires_at,omitempty"`
+	// LBWeight is the node's share of new sessions under `cairn proxy
+	// --mode weighted` (ALTER NODE … SET WEIGHT; weight.go); nil: the
+	// default, 1.
+	LBWeight *int64 `json:"lb_weight,omitempty"`
 }
 
 // Operator-set node states.
@@ -296,6 +300,8 @@ type Catalog struct {
 	// Disks and Schedules are the elastic tier's (elastic.go).
 	Disks     map[string]*Disk     `json:"disks,omitempty"`
 	Schedules map[string]*Schedule `json:"schedules,omitempty"`
+	// Alerts are the alerts and their state (alerts.go).
+	Alerts map[string]*Alert `json:"alerts,omitempty"`
 }
 
 // New returns an empty catalog.

@@ -109,6 +109,7 @@ type envelope struct {
 	Authz       *authzBody    `json:"authz,omitempty"` // roles and grants (roles.go)
 	Audit       []AuditEvent  `json:"audit,omitempty"`
 	Elastic     *elasticBody  `json:"elastic,omitempty"` // disks, scheduled views, schedules (elastic.go)
+	Alerts      *alertBody    `json:"alerts,omitempty"`  // alerts (alerts.go)
 }
 
 // Wire tags of the commands.
@@ -268,6 +269,12 @@ func (e *envelope) command() (Command, *pgerr.Error) {
 		return c, err
 	}
 	if c, ok, err := e.elasticCommand(); ok {
+		return c, err
+	}
+	if c, ok, err := e.alertCommand(); ok { // alerts.go
+		return c, err
+	}
+	if c, ok, err := e.weightCommand(); ok { // weight.go
 		return c, err
 	}
 	return nil, pgerr.CatalogUnknownCmd.New(e.Op)

@@ -24,6 +24,8 @@ var SettingDefaults = map[string]string{
 	// node owning more than that asks for one.
 	ScaleOutLag:   "10s",
 	ScaleOutViews: "8",
+	// LBMinHealthScore: cairn proxy --mode health_based (issue 15).
+	LBMinHealthScore: "50",
 }
 
 // Setting returns cluster setting name (its default when unset); ok is

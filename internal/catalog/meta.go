@@ -134,7 +134,7 @@ func (cmd *AddNode) apply(c *Catalog) *Result {
 		// A node coming back (maybe on new addresses) keeps its id and
 		// the state an operator gave it, except that its restart ends a
 		// drain.
-		nd.ID, nd.JoinedAt, nd.State = old.ID, old.JoinedAt, old.State
+		nd.ID, nd.JoinedAt, nd.State, nd.LBWeight = old.ID, old.JoinedAt, old.State, old.LBWeight
 		if cmd.Restart && nd.State == NodeDraining {
 			nd.State = ""
 		}

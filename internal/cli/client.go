@@ -36,7 +36,7 @@ var opsPollInterval = 500 * time.Millisecond
 
 // Commands returns the operator commands for the root command.
 func Commands() []*cobra.Command {
-	return []*cobra.Command{nodeCmd(), shardCmd(), opsCmd(), clusterCmd(), debugCmd()}
+	return []*cobra.Command{nodeCmd(), shardCmd(), opsCmd(), clusterCmd(), debugCmd(), readyCmd()}
 }
 
 // adminFlags are the flags every operator command takes.

@@ -98,9 +98,13 @@ func nodeCmd() *cobra.Command {
 		{"decommission", "DECOMMISSION", "Move every replica off a node; once that is done, `cairn node remove` deletes it"},
 	}
 	for _, a := range actions {
-		cmd.AddCommand(mutateCmd(&f, mutation{use: a.name + " NAME", short: a.short,
+		m := mutation{use: a.name + " NAME", short: a.short,
 			long: a.short + ".\n\nRuns ALTER NODE 'NAME' " + a.sql + " on the node at --host.",
-			args: cobra.ExactArgs(1), method: http.MethodPost, path: under("/api/v1/nodes/", "/"+a.name), wait: true}))
+			args: cobra.ExactArgs(1), method: http.MethodPost, path: under("/api/v1/nodes/", "/"+a.name), wait: true}
+		if a.name == "drain" {
+			selfDrain(&m)
+		}
+		cmd.AddCommand(mutateCmd(&f, m))
 	}
 	cmd.AddCommand(mutateCmd(&f, mutation{use: "remove NAME", short: "Delete a node that holds no replicas from the cluster (ALTER NODE 'NAME' REMOVE)",
 		args: cobra.ExactArgs(1), method: http.MethodDelete, path: under("/api/v1/nodes/", ""), wait: true}))

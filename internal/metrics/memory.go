@@ -15,18 +15,9 @@ type Memory struct {
 // are made but not exposed).
 func (m *Metrics) NewMemory() *Memory {
 	mm := &Memory{
-		Bytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "cairn_memory_bytes",
-			Help: "Memory of this node by component (go_other, block_cache, memtables, ingest, view_cache); they add up to what --max-memory limits.",
-		}, []string{"component"}),
-		Limit: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "cairn_memory_limit_bytes",
-			Help: "This node's memory limit (--max-memory).",
-		}),
-		Backpressure: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cairn_backpressure_total",
-			Help: "Appends slowed (delayed) or refused with 53200 (refused) because this node's memory was short.",
-		}, []string{"action"}),
+		Bytes:        defMemoryBytes.gaugeVec(),
+		Limit:        defMemoryLimit.gauge(),
+		Backpressure: defBackpressure.counterVec(),
 	}
 	mm.Backpressure.WithLabelValues("delayed")
 	mm.Backpressure.WithLabelValues("refused")

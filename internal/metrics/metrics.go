@@ -24,7 +24,14 @@ const (
 	GroupMeta   = "meta"
 	GroupStream = "stream"
 	GroupView   = "view"
+	GroupTable  = "table"
+	// GroupUnknown is a group the node cannot name yet (its catalog
+	// entry has not reached this node, or it was just dropped).
+	GroupUnknown = "unknown"
 )
+
+// GroupKinds are the group kinds whose series always exist.
+var GroupKinds = []string{GroupMeta, GroupStream, GroupView, GroupTable}
 
 // Metrics is one node's set of collectors and the registry that exposes
 // them. The collector fields may be used directly; the helper methods are
@@ -56,6 +63,18 @@ type Metrics struct {
 	// name: its file, or the CA's subject), when it expires, in unix
 	// seconds. Set on every certificate (re)load; empty when insecure.
 	CertExpiration *prometheus.GaugeVec
+	// RaftElections counts elections started here, by group_kind.
+	RaftElections *prometheus.CounterVec
+	// RaftLeaderChanges counts leader changes seen here, by group_kind.
+	RaftLeaderChanges *prometheus.CounterVec
+	// RetentionTrimmed counts events dropped by retention, by stream.
+	RetentionTrimmed *prometheus.CounterVec
+	// BackfillTarget and BackfillDone are, per view back-filling from
+	// earliest, the events to fold and those folded (local shards).
+	BackfillTarget, BackfillDone *prometheus.GaugeVec
+	// Frontend holds the session, statement, row and byte collectors
+	// the front ends (pgwire, httpapi) feed.
+	Frontend *Frontend
 
 	rerouteMetrics // reroute.go (issue 15)
 }
@@ -67,54 +86,37 @@ var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 2, 19)
 // New returns a fresh set of collectors in a new registry.
 func New() *Metrics {
 	m := &Metrics{
-		Registry: prometheus.NewRegistry(),
-		RaftProposals: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cairn_raft_proposals_total",
-			Help: "Proposals handed to Raft, by kind of group.",
-		}, []string{"group_kind"}),
-		RaftCommitLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "cairn_raft_commit_latency_seconds",
-			Help:    "Time from proposing an entry to applying it, by kind of group.",
-			Buckets: latencyBuckets,
-		}, []string{"group_kind"}),
-		FsyncLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "cairn_fsync_latency_seconds",
-			Help:    "Duration of storage syncs.",
-			Buckets: latencyBuckets,
-		}),
-		EventsIngested: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cairn_events_ingested_total",
-			Help: "Events acknowledged to clients, by stream.",
-		}, []string{"stream"}),
-		ViewLagEvents: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "cairn_view_lag_events",
-			Help: "Events in the source streams not yet folded into the view.",
-		}, []string{"view"}),
-		ViewLagSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "cairn_view_lag_seconds",
-			Help: "Age of the oldest event not yet folded into the view (0 when caught up).",
-		}, []string{"view"}),
-		ViewLateEvents: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "cairn_view_late_events",
-			Help: "Events a tumble()/hop() view left out because their window had closed (beyond the allowed lateness), summed over the view shards this node holds.",
-		}, []string{"view"}),
-		CertExpiration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "cairn_cert_expiration_seconds",
-			Help: "When each certificate in use expires (unix seconds), by kind (ca, node, client) and name.",
-		}, []string{"kind", "name"}),
+		Registry:          prometheus.NewRegistry(),
+		RaftProposals:     defRaftProposals.counterVec(),
+		RaftCommitLatency: defRaftCommitLatency.histogramVec(),
+		FsyncLatency:      defFsyncLatency.histogram(),
+		EventsIngested:    defEventsIngested.counterVec(),
+		ViewLagEvents:     defViewLagEvents.gaugeVec(),
+		ViewLagSeconds:    defViewLagSeconds.gaugeVec(),
+		ViewLateEvents:    defViewLateEvents.gaugeVec(),
+		CertExpiration:    defCertExpiration.gaugeVec(),
+		RaftElections:     defRaftElections.counterVec(),
+		RaftLeaderChanges: defRaftLeaderChanges.counterVec(),
+		RetentionTrimmed:  defRetentionTrimmed.counterVec(),
+		BackfillTarget:    defBackfillTarget.gaugeVec(),
+		BackfillDone:      defBackfillDone.gaugeVec(),
 	}
 	m.Registry.MustRegister(
 		m.RaftProposals, m.RaftCommitLatency, m.FsyncLatency,
 		m.EventsIngested, m.ViewLagEvents, m.ViewLagSeconds, m.ViewLateEvents, m.CertExpiration,
+		m.RaftElections, m.RaftLeaderChanges, m.RetentionTrimmed, m.BackfillTarget, m.BackfillDone,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.Frontend = newFrontend(m.Registry)
 	m.registerReroute()
 	// Label sets that always exist are created up front so dashboards see
 	// zeros instead of missing series on an idle node.
-	for _, k := range []string{GroupMeta, GroupStream, GroupView} {
+	for _, k := range GroupKinds {
 		m.RaftProposals.WithLabelValues(k)
 		m.RaftCommitLatency.WithLabelValues(k)
+		m.RaftElections.WithLabelValues(k)
+		m.RaftLeaderChanges.WithLabelValues(k)
 	}
 	return m
 }
@@ -179,6 +181,8 @@ func (m *Metrics) DropView(view string) {
 	m.ViewLagEvents.DeleteLabelValues(view)
 	m.ViewLagSeconds.DeleteLabelValues(view)
 	m.ViewLateEvents.DeleteLabelValues(view)
+	m.BackfillTarget.DeleteLabelValues(view)
+	m.BackfillDone.DeleteLabelValues(view)
 }
 
 // SetViewLate records the late events of a windowed view.
@@ -195,6 +199,7 @@ func (m *Metrics) DropStream(stream string) {
 		return
 	}
 	m.EventsIngested.DeleteLabelValues(stream)
+	m.RetentionTrimmed.DeleteLabelValues(stream)
 }
 
 // CertExpiry is one certificate for SetCertExpirations.
@@ -213,4 +218,29 @@ func (m *Metrics) SetCertExpirations(certs []CertExpiry) {
 	for _, c := range certs {
 		m.CertExpiration.WithLabelValues(c.Kind, c.Name).Set(float64(c.NotAfter.Unix()))
 	}
+}
+
+// FrontendMetrics returns the front-end collectors (nil on a nil m).
+func (m *Metrics) FrontendMetrics() *Frontend {
+	if m == nil {
+		return nil
+	}
+	return m.Frontend
+}
+
+// Trimmed counts n events of stream dropped by retention.
+func (m *Metrics) Trimmed(stream string, n uint64) {
+	if m == nil || n == 0 {
+		return
+	}
+	m.RetentionTrimmed.WithLabelValues(stream).Add(float64(n))
+}
+
+// SetBackfill records a back-filling view's target and folded events.
+func (m *Metrics) SetBackfill(view string, target, done uint64) {
+	if m == nil {
+		return
+	}
+	m.BackfillTarget.WithLabelValues(view).Set(float64(target))
+	m.BackfillDone.WithLabelValues(view).Set(float64(done))
 }

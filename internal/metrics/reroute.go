@@ -2,33 +2,25 @@ package metrics
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// rerouteMetrics count the writes that routed around an unavailable
-// stream shard (on_shard_unavailable = 'reroute', issue 15).
+// Writes that routed around an unavailable stream shard
+// (on_shard_unavailable = 'reroute', issue 15).
+var (
+	defReroutes        = define(secSQL, Counter, "cairn_stream_reroutes_total", "Batch parts this node sent to the next shard of their stream because their own shard did not take them within reroute_after (on_shard_unavailable = 'reroute'), by stream.", "stream")
+	defRerouteEvents   = define(secSQL, Counter, "cairn_stream_rerouted_events_total", "Events in the batch parts this node rerouted, by stream.", "stream")
+	defRerouteResolved = define(secSQL, Counter, "cairn_stream_reroute_resolved_total", "Rerouted parts this node settled once their own shard answered, by stream and outcome (released: into the stream, in the shard that held them; dropped: their own shard had applied them).", "stream", "outcome")
+)
+
+// rerouteMetrics are the reroute collectors of a Metrics.
 type rerouteMetrics struct {
-	// Reroutes counts batch parts this node sent to another shard of
-	// their stream because theirs did not answer, by stream.
-	Reroutes *prometheus.CounterVec
-	// RerouteEvents counts the events in those parts, by stream.
-	RerouteEvents *prometheus.CounterVec
-	// RerouteResolved counts parked parts this node's reconciler settled,
-	// by stream and outcome: released (into the shard that holds them) or
-	// dropped (the origin shard had applied them after all).
+	Reroutes        *prometheus.CounterVec
+	RerouteEvents   *prometheus.CounterVec
 	RerouteResolved *prometheus.CounterVec
 }
 
 func (m *Metrics) registerReroute() {
-	m.Reroutes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cairn_stream_reroutes_total",
-		Help: "Batch parts sent to the next shard of their stream because their own shard did not answer in time (on_shard_unavailable = 'reroute'), by stream.",
-	}, []string{"stream"})
-	m.RerouteEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cairn_stream_rerouted_events_total",
-		Help: "Events in rerouted batch parts, by stream.",
-	}, []string{"stream"})
-	m.RerouteResolved = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cairn_stream_reroute_resolved_total",
-		Help: "Rerouted parts settled once their origin shard answered, by stream and outcome (released: counted where they were rerouted; dropped: the origin had applied them).",
-	}, []string{"stream", "outcome"})
+	m.Reroutes = defReroutes.counterVec()
+	m.RerouteEvents = defRerouteEvents.counterVec()
+	m.RerouteResolved = defRerouteResolved.counterVec()
 	m.Registry.MustRegister(m.Reroutes, m.RerouteEvents, m.RerouteResolved)
 }
 

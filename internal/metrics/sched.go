@@ -32,22 +32,10 @@ func (m *Metrics) NewSched() *Sched {
 		return nil
 	}
 	s := &Sched{
-		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "cairn_scheduled_view_lag_seconds",
-			Help: "Age of the oldest event a scheduled view owned by this node has not folded yet (0 when caught up).",
-		}, []string{"view"}),
-		Owned: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "cairn_scheduled_views",
-			Help: "Scheduled views this node owns and runs.",
-		}),
-		Checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cairn_checkpoints_total",
-			Help: "Checkpoint attempts of scheduled views, by outcome (committed, failed and retried, fenced).",
-		}, []string{"outcome"}),
-		CheckpointBytes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cairn_checkpoint_bytes_total",
-			Help: "Object bytes written by committed checkpoints of scheduled views.",
-		}),
+		Lag:             defSchedLag.gaugeVec(),
+		Owned:           defSchedOwned.gauge(),
+		Checkpoints:     defCheckpoints.counterVec(),
+		CheckpointBytes: defCheckpointBytes.counter(),
 	}
 	m.Registry.MustRegister(s.Lag, s.Owned, s.Checkpoints, s.CheckpointBytes)
 	for _, o := range []string{CheckpointCommitted, CheckpointFailed, CheckpointFenced} {

@@ -10,17 +10,8 @@ func (m *Metrics) RegisterViewCache(stats func() (bytes int64, hits, misses uint
 		return
 	}
 	m.Registry.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cairn_view_cache_bytes",
-			Help: "Bytes of clean view rows held in this node's view cache (--view-cache).",
-		}, func() float64 { b, _, _ := stats(); return float64(b) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "cairn_view_cache_hits_total",
-			Help: "View row lookups (view task applies and point queries) answered by the view cache.",
-		}, func() float64 { _, h, _ := stats(); return float64(h) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "cairn_view_cache_misses_total",
-			Help: "View row lookups that missed the view cache and read the engine.",
-		}, func() float64 { _, _, m := stats(); return float64(m) }),
+		defViewCacheBytes.gaugeFunc(func() float64 { b, _, _ := stats(); return float64(b) }),
+		defViewCacheHits.counterFunc(prometheus.Labels{}, func() float64 { _, h, _ := stats(); return float64(h) }),
+		defViewCacheMisses.counterFunc(prometheus.Labels{}, func() float64 { _, _, m := stats(); return float64(m) }),
 	)
 }

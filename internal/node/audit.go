@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cairndb/cairn/internal/catalog"
+	"github.com/cairndb/cairn/internal/metrics"
 )
 
 // Audit records an event in cairn_cluster.audit_log. It never blocks and
@@ -107,13 +108,10 @@ func newAuditor(propose func(context.Context, catalog.Command) error, log *slog.
 	a := &auditor{
 		propose: propose,
 		log:     log,
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cairn_audit_dropped_total",
-			Help: "Audit events not recorded in cairn_cluster.audit_log: the queue was full, the meta group did not take them, or they came after shutdown began.",
-		}),
-		queue: make(chan catalog.AuditEvent, auditQueue),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		dropped: prometheus.NewCounter(metrics.DefAuditDropped.CounterOpts()),
+		queue:   make(chan catalog.AuditEvent, auditQueue),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	if reg != nil {
 		reg.MustRegister(a.dropped)

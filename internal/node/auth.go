@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
+	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/security"
 )
 
@@ -46,10 +47,7 @@ type nodeAuth struct {
 func newNodeAuth(cat func() *catalog.Catalog, clusterID string, insecure bool, reg prometheus.Registerer, log *slog.Logger) *nodeAuth {
 	secret := sha256.Sum256([]byte("cairn scram fake salts\x00" + clusterID))
 	a := &nodeAuth{catalog: cat, log: log, insecure: insecure, fakeSecret: secret[:], now: time.Now,
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cairn_auth_failures_total",
-			Help: "Failed SQL logins, by method (trust, cert, scram-sha-256, reject, or empty when refused by the rate limit) and reason.",
-		}, []string{"method", "reason"}),
+		failures: prometheus.NewCounterVec(metrics.DefAuthFailures.CounterOpts(), metrics.DefAuthFailures.Labels),
 	}
 	if reg != nil {
 		reg.MustRegister(a.failures)

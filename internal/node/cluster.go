@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -24,9 +25,22 @@ func (n *Node) selfNode() catalog.Node {
 		role = "data"
 	}
 	sec, certExp := n.securityReport()
-	return catalog.Node{ID: n.id.RaftID, Name: n.cfg.NodeID, ClusterAddr: n.clusterLn.Addr().String(), PGAddr: n.pgLn.Addr().String(),
-		HTTPAddr: n.httpLn.Addr().String(), Role: role, Zone: n.cfg.Zone, Region: n.cfg.Region, JoinedAt: time.Now().Unix(),
+	return catalog.Node{ID: n.id.RaftID, Name: n.cfg.NodeID, ClusterAddr: advertised(n.cfg.AdvertiseHost, n.clusterLn.Addr()),
+		PGAddr: advertised(n.cfg.AdvertiseHost, n.pgLn.Addr()), HTTPAddr: advertised(n.cfg.AdvertiseHost, n.httpLn.Addr()), Role: role, Zone: n.cfg.Zone, Region: n.cfg.Region, JoinedAt: time.Now().Unix(),
 		Security: sec, CertExpiresAt: certExp}
+}
+
+// advertised is the address others reach a listener at: host (the
+// --advertise-host) with the listener's port, or the listen address.
+func advertised(host string, ln net.Addr) string {
+	if host == "" {
+		return ln.String()
+	}
+	_, port, err := net.SplitHostPort(ln.String())
+	if err != nil {
+		return ln.String()
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // resolve maps a raft id to its cluster address: the catalog, else what

@@ -64,6 +64,9 @@ func (h httpBackend) Audit(ctx context.Context, ev httpapi.AuditEvent) {
 // httpapi; a secure node's certificate names by certHosts.
 func (n *Node) httpHosts() []string {
 	hosts := append([]string(nil), n.cfg.HTTPHosts...)
+	if n.cfg.AdvertiseHost != "" {
+		hosts = append(hosts, n.cfg.AdvertiseHost)
+	}
 	host := hostOnly(n.httpLn.Addr().String())
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsUnspecified() {

@@ -28,6 +28,7 @@ import (
 	"github.com/cairndb/cairn/internal/cluster/membership"
 	"github.com/cairndb/cairn/internal/cluster/ops"
 	"github.com/cairndb/cairn/internal/disk"
+	"github.com/cairndb/cairn/internal/frontend/console"
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/memory"
@@ -56,12 +57,17 @@ type Config struct {
 	PGAddr      string
 	HTTPAddr    string
 	ClusterAddr string
-	NodeID      string
-	Join        []string // cluster addresses of live members to join through; empty bootstraps a new cluster
-	Role        string   // data | compute
-	Zone        string
-	Region      string
-	NoSync      bool // tests and benchmarks only: skip fsync
+	// AdvertiseHost, if set, is the host (a DNS name or an address) other
+	// nodes, clients and the catalog use for this node, with the ports it
+	// listens on: a container listening on 0.0.0.0, or on an address that
+	// changes at each restart, is reached by a stable name.
+	AdvertiseHost string
+	NodeID        string
+	Join          []string // cluster addresses of live members to join through; empty bootstraps a new cluster
+	Role          string   // data | compute
+	Zone          string
+	Region        string
+	NoSync        bool // tests and benchmarks only: skip fsync
 	// Raft timing: a heartbeat every HeartbeatInterval, an election after
 	// ElectionTimeout without one (randomized up to twice that). Zero
 	// means the defaults, 100ms and 1s: write recovery in about a second.
@@ -142,6 +148,7 @@ type Node struct {
 	store   *raftstore.Store
 	meta    *catalog.MetaSM
 	metrics *metrics.Metrics
+	kinds   groupKinds // group_kind of raft metrics (raftgroups.go)
 
 	pgLn, httpLn, clusterLn net.Listener
 	tr                      *transport.Transport
@@ -154,6 +161,8 @@ type Node struct {
 	member                  *member.Member // joins, heartbeats, catalog proposals, meta growth, leader balance
 	pg                      *pgwire.Server
 	http                    *httpapi.Server
+	console                 *console.Console // the web console (console.go)
+	timeline                timeline         // what the console's timeline shows (timeline.go)
 
 	reconcileCh chan struct{}
 	ctx         context.Context
@@ -178,7 +187,8 @@ type Node struct {
 
 	mem        *memory.Accountant // budgets and ingest admission (memory.go)
 	memMetrics *metrics.Memory
-	stall      viewStall // test knob: POST /debug/views stalls view tasks
+	stall      viewStall    // test knob: POST /debug/views stalls view tasks
+	health     *healthParts // health reports and the alert evaluator (alerts.go)
 }
 
 // Start opens the data dir, listens on every address, recovers every
@@ -281,9 +291,11 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", datadir.ErrDataDir, cfg.DataDir, err)
 	}
-	n.store, err = raftstore.Open(raftstore.Config{
+	n.newHealth() // alerts.go
+	storeCfg := raftstore.Config{
 		OnLeader: func(gid, term uint64) {
 			fmt.Fprintf(n.leaderLog, "%d %d %d\n", gid, term, time.Now().UnixMicro())
+			n.health.sampler.LeaderChanged()
 		},
 		Dir:       filepath.Join(cfg.DataDir, "store"),
 		NodeID:    n.id.RaftID,
@@ -299,17 +311,17 @@ func Start(cfg Config) (*Node, error) {
 		MaxLogEntries:    cmp.Or(cfg.RaftLogEntries, 256),
 		MaxRetainEntries: cfg.RaftLogEntries, // 0: the store's default
 		Logger:           cfg.Logger,
-		OnFsync:          n.metrics.Fsynced,
-		OnCommit:         func(d time.Duration) { n.metrics.Committed("all", d) },
-		OnPropose:        func() { n.metrics.Proposed("all") },
 		SyncFault:        cfg.DiskFaults.Hook(),
 		MemTableSize:     n.mem.Budgets().MemTable,
 		BlockCacheSize:   int64(n.mem.Budgets().BlockCache),
-	})
+	}
+	n.raftHooks(&storeCfg) // raftgroups.go: metrics by kind of group
+	n.store, err = raftstore.Open(storeCfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	registerRaftGroupGauges(n.metrics.Registry, n.store) // raftgroups.go
+	n.registerNodeMetrics()                              // raftgroups.go
 	n.startMemory()
 	n.meta = catalog.NewMetaSM(raftstore.DataKey(catalog.MetaGroupID, []byte("catalog")), n.poke)
 	n.disks = disk.NewRegistry(n.meta.Catalog)
@@ -323,7 +335,8 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("start meta group: %w", err)
 	}
 	n.member = member.New(n.ctx, member.Config{Self: n.id.RaftID, Name: cfg.NodeID, Meta: n.meta, Raft: raftStore{n}, Caller: n.tr,
-		Tracker: n.live, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, StoreErr: replica.StoreErr, Led: func() []uint64 { return n.replicas.Led() }})
+		Tracker: n.live, Clock: n.clock, Timing: n.timing, Logger: cfg.Logger, StoreErr: replica.StoreErr, Led: func() []uint64 { return n.replicas.Led() },
+		Health: n.healthReport, OnHealth: n.onHealth, OnRTT: n.health.sampler.ObserveRTT})
 	viewCache := viewsm.NewCache(cmp.Or(cfg.ViewCache, int64(n.mem.Budgets().ViewCache)))
 	n.metrics.RegisterViewCache(viewCache.Stats)
 	n.mem.SetGauge(memory.ViewCache, true, func() uint64 { b, _, _ := viewCache.Stats(); return uint64(max(b, 0)) })
@@ -368,6 +381,10 @@ func Start(cfg Config) (*Node, error) {
 	go n.every(n.timing.Lag, nil, n.replicas.LagUpdater())
 	n.wg.Add(1)
 	go n.every(scheduleTick, nil, n.runSchedules) // schedules.go
+	n.wg.Add(2)                                   // alerts.go
+	n.health.sampler.Sample()
+	go n.every(n.timing.Heartbeat, nil, func() { n.health.sampler.Sample() })
+	go n.every(n.timing.Heartbeat, nil, n.health.eval.Round)
 	n.wg.Add(1)
 	go n.every(n.timing.RerouteReconcile, nil, n.router.ReconcileReroutes) // router/reroute.go: parked parts of reroute streams
 
@@ -377,12 +394,13 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.pg = pgwire.NewServer(pgwire.Config{Addr: cfg.PGAddr, Logger: cfg.Logger, ServerVersion: session.ServerVersion,
 		TLS: n.tlsConf((*security.Certs).PGServer), RequireTLS: n.certs != nil,
-		Auth: auth, AuthFailureLimit: cfg.AuthFailureLimit, AuthFailureExempt: auth.exemptFromLimit}, n)
+		Auth: auth, AuthFailureLimit: cfg.AuthFailureLimit, AuthFailureExempt: auth.exemptFromLimit, Metrics: n.metrics.FrontendMetrics()}, n)
 	// Loopback clients are trusted only on an insecure node, and only over
 	// plain HTTP (httpapi checks r.TLS too).
-	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer),
+	n.http = httpapi.New(httpapi.Config{Metrics: n.metrics.Handler(), FrontendMetrics: n.metrics.FrontendMetrics(), Logger: cfg.Logger, TLS: n.tlsConf((*security.Certs).HTTPServer),
 		Hosts: n.httpHosts(), MoreHosts: n.certHosts, TrustLoopback: n.certs == nil, MetricsAuth: cfg.MetricsAuth}, httpBackend{n})
 	n.http.Handle(httpapi.AdminPrefix, httpapi.NewAdminHandler(n, httpBackend{n}))
+	n.startConsole() // console.go
 	n.http.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
 	n.http.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	n.http.Handle("GET /debug/pebble", http.HandlerFunc(n.servePebble))
@@ -432,6 +450,9 @@ func (n *Node) Close() error {
 	}
 	if n.http != nil {
 		_ = n.http.Close()
+		if n.console != nil {
+			n.console.Close()
+		}
 	} else if n.httpLn != nil {
 		n.httpLn.Close()
 	}

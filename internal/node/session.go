@@ -142,6 +142,10 @@ func (b sessionBackend) SystemTable(name string) (exec.Source, bool, error) {
 	case "leader_terms":
 		t, err := systables.LeaderTerms(st)
 		return t, true, err
+	case systables.HealthTable: // issue 15 (alerts.go)
+		return systables.Health(st), true, nil
+	case systables.QuorumTable:
+		return systables.Quorum(st), true, nil
 	}
 	return nil, false, nil
 }

@@ -104,7 +104,7 @@ func (n *Node) loadCerts() error {
 	}
 	certs, err := security.LoadCerts(n.cfg.CertsDir, security.LoadOptions{
 		MinVersion: n.cfg.TLSMinVersion,
-		Hosts:      hostsOf(n.cfg.PGAddr, n.cfg.HTTPAddr, n.cfg.ClusterAddr),
+		Hosts:      append(hostsOf(n.cfg.PGAddr, n.cfg.HTTPAddr, n.cfg.ClusterAddr), n.cfg.AdvertiseHost),
 		Logger:     n.log,
 		OnLoad:     n.certsLoaded,
 	})

@@ -807,6 +807,38 @@ var (
 	AppendNoAnswer = def("append_no_answer", SerializationFailure, "no replica of shard group %d answered for %s: this node may be cut off from the cluster; the write may or may not have been applied", "Read the rows back before retrying, through another node.")
 )
 
+// issue 15: alerts (CREATE ALERT, health)
+var (
+	AlertExists      = def("alert_exists", DuplicateObject, "alert %q already exists", "Pick another name, or DROP ALERT it first.")
+	AlertNotFound    = def("alert_not_found", UndefinedObject, "alert %q does not exist", "SHOW ALERTS lists the alerts.")
+	AlertUnknownCond = def("alert_unknown_condition", SyntaxError, "unknown alert condition %q", "An alert watches one of: "+AlertConditions+".")
+	AlertCondValue   = def("alert_condition_value", InvalidParameterValue, "alert condition %s needs %s, got %s", "An alert watches one of: "+AlertConditions+".")
+	AlertTargetBad   = def("alert_target_bad", InvalidParameterValue, "alert target %q is not a webhook URL", "Write NOTIFY 'webhook:http://host:port/path' or NOTIFY 'webhook:https://…'.")
+	AlertNoCondition = def("alert_no_condition", SyntaxError, "CREATE ALERT needs WHEN <condition> NOTIFY '<target>'", "For example: CREATE ALERT down WHEN node.state = 'dead' NOTIFY 'webhook:http://127.0.0.1:9000/hook'. Conditions: "+AlertConditions+".")
+)
+
+// AlertConditions lists the conditions an alert may watch, for hints.
+const AlertConditions = "cluster.has_quorum = false, node.state = 'dead' (or 'suspect'), replication.lag_ms > N, node.health_score < N, disk.used_pct > N, cert.expires_in < interval '…'"
+
+// issue 15: proxy (cairn proxy, ALTER NODE … SET WEIGHT, lb_min_health_score)
+var (
+	NodeWeightRange    = def("node_weight_range", InvalidParameterValue, "WEIGHT must be a whole number from 0 to %d, got %s", "0 sends the node no new sessions through cairn proxy; the default is 1.")
+	HealthScoreRange   = def("health_score_range", InvalidParameterValue, "lb_min_health_score must be a whole number from 0 to 100, got %q", "cairn proxy --mode health_based routes only to nodes whose cairn_cluster.health score is at least this.")
+	ProxyNodeDraining  = def("proxy_node_draining", AdminShutdown, "terminating connection: node %q is draining", "Reconnect: cairn proxy sends new sessions to the other nodes.")
+	ProxyNoBackend     = def("proxy_no_backend", CannotConnectNow, "cairn proxy has no node to send this session to: %s", "Check the cluster (cairn_cluster.nodes, ALTER NODE … RECOVER, SET WEIGHT) or the proxy's --mode; retry in a moment.")
+	ProxyBackendFailed = def("proxy_backend_failed", ConnectionFailure, "cairn proxy could not reach node %q at %s: %v", "Retry: the proxy tries the other nodes for new sessions and stops routing to a node it cannot reach.")
+	ProxyBadStartup    = def("proxy_bad_startup", ProtocolViolation, "cairn proxy: %s", "")
+)
+
+// issue 15: console (the web console's SQL page and live updates)
+var (
+	ConsoleReadOnly     = def("console_read_only", "25006", "the console's SQL page runs read-only statements; %s writes or changes the cluster", "Run it with psql or another PostgreSQL client, or through POST /api/v1/sql.")
+	ConsoleOneStatement = def("console_one_statement", SyntaxError, "the console's SQL page runs one statement at a time, got %d", "Run them one by one.")
+	ConsoleNoSQL        = def("console_no_sql", SyntaxError, "no statement to run", `Type a query such as SELECT * FROM cairn_cluster.nodes.`)
+	ConsoleTooManySSE   = def("console_too_many_sse", TooManyConnections, "the console already has %d live connections on node %q, the most it serves", "Close other console tabs, or open the console on another node.")
+	ConsoleShuttingDown = def("console_shutting_down", AdminShutdown, "node %q is shutting down", "Open the console on another node.")
+)
+
 // issue 15: reroute (on_shard_unavailable)
 var (
 	BadOnShardUnavailable = def("bad_on_shard_unavailable", InvalidParameterValue, "on_shard_unavailable must be 'wait' or 'reroute', got %q", "'wait' (the default) fails a write whose shard has no quorum; 'reroute' sends that shard's part of the batch to the next shard.")

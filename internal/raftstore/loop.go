@@ -200,7 +200,7 @@ func (s *Store) iterate(tick bool) bool {
 		for _, ap := range w.applied {
 			ap.p.done <- result{val: ap.val}
 			if s.cfg.OnCommit != nil {
-				s.cfg.OnCommit(time.Since(ap.p.start))
+				s.cfg.OnCommit(w.g.id, time.Since(ap.p.start))
 			}
 		}
 		s.completeReads(w.g)
@@ -306,8 +306,23 @@ func (s *Store) persistReady(wb *pebble.Batch, w *groupReady) {
 		_ = wb.Set(raftStateKey(gid, suffixHardState), hs, nil)
 		g.st.hard = proto.Clone(rd.HardState).(*pb.HardState)
 	}
+	if ss := rd.SoftState; ss != nil {
+		// An election this replica started: it became a candidate, or a
+		// leader straight from (pre-)follower when it won within one
+		// step (a sole voter) and the Ready never showed the candidate.
+		rs, prev := ss.RaftState, g.raftState
+		started := rs == raft.StateCandidate && prev != raft.StateCandidate ||
+			rs == raft.StateLeader && prev != raft.StateCandidate && prev != raft.StateLeader
+		if started && s.cfg.OnElection != nil {
+			s.cfg.OnElection(gid)
+		}
+		g.raftState = rs
+	}
 	if rd.SoftState != nil && rd.SoftState.Lead != g.lead {
 		g.lead = rd.SoftState.Lead
+		if s.cfg.OnLeaderChange != nil {
+			s.cfg.OnLeaderChange(gid, g.lead)
+		}
 		// Read requests raft may have dropped with the old leader fail
 		// fast; the caller retries.
 		s.failUnknownReads(g)

@@ -55,9 +55,15 @@ type Config struct {
 	SyncFault func() error
 	Transport Transport // nil on a single node
 	// Metrics hooks, each may be nil. They are called from the loop and must not block.
-	OnFsync   func(time.Duration) // each synced batch commit
-	OnCommit  func(time.Duration) // propose → applied latency of a local proposal
-	OnPropose func()
+	OnFsync   func(time.Duration)               // each synced batch commit
+	OnCommit  func(gid uint64, d time.Duration) // propose → applied latency of a local proposal to group gid
+	OnPropose func(gid uint64)                  // a local proposal to group gid
+	// OnElection is called when a replica of group gid becomes a
+	// candidate (starts an election; pre-vote rounds are not counted).
+	OnElection func(gid uint64)
+	// OnLeaderChange is called when a replica of group gid learns of a
+	// new leader, or loses the one it knew (leader 0).
+	OnLeaderChange func(gid, leader uint64)
 	// OnLeader, if set, is called (from the loop; it must not block) when
 	// this replica starts leading a group in a term, once it has committed
 	// an entry of that term: the record a checker uses to prove no two
@@ -210,6 +216,7 @@ type group struct {
 	pending    map[uint64]*proposal // local proposals awaiting apply, by seq
 	reads      []*readReq           // read-index requests awaiting index or apply
 	lead       uint64               // leader as of the last Ready's SoftState
+	raftState  raft.StateType       // raft state as of the last Ready's SoftState
 	isLeader   bool                 // as last reported to the LeaderWatcher
 	leaderTerm uint64               // term of the reported leadership
 	// logBytes counts the bytes of entries applied since the log was
@@ -671,7 +678,7 @@ func (s *Store) waitProposal(ctx context.Context, p *proposal) (any, error) {
 		return nil, ErrStopped
 	}
 	if s.cfg.OnPropose != nil {
-		s.cfg.OnPropose()
+		s.cfg.OnPropose(p.gid)
 	}
 	select {
 	case r := <-p.done:
@@ -738,6 +745,17 @@ func (s *Store) Status(gid uint64) (GroupStatus, bool) {
 	st.Voters, st.Learners = slices.Clone(st.Voters), slices.Clone(st.Learners)
 	st.Match = maps.Clone(st.Match)
 	return st, ok
+}
+
+// EachStatus calls f with the published status of every group on this
+// node (as of the loop's last iteration), under a read lock: f must not
+// call back into the store.
+func (s *Store) EachStatus(f func(GroupStatus)) {
+	s.statusMu.RLock()
+	defer s.statusMu.RUnlock()
+	for _, st := range s.statuses {
+		f(st)
+	}
 }
 
 // publishStatus refreshes the group's published status (loop only).

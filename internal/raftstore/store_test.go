@@ -223,7 +223,7 @@ func TestManyGroupsShareFsyncs(t *testing.T) {
 	s := openTestStore(t, Config{
 		Dir:       t.TempDir(),
 		OnFsync:   func(time.Duration) { fsyncs.Add(1) },
-		OnPropose: func() { proposals.Add(1) },
+		OnPropose: func(uint64) { proposals.Add(1) },
 	})
 	defer s.Close()
 	const groups, workers, per = 8, 4, 10

@@ -2,6 +2,8 @@ package replica
 
 import (
 	"time"
+
+	"github.com/cairndb/cairn/internal/catalog"
 )
 
 // LagUpdater returns the round that keeps cairn_view_lag_events and
@@ -32,12 +34,24 @@ func (m *Manager) LagUpdater() func() {
 			var oldest int64 // unix µs of the oldest unfolded batch; 0 = none
 			have, windowed := false, false
 			var late uint64
+			var bfDone uint64
+			bfKnown := false
 			for _, vg := range v.Groups {
 				g := m.Get(vg)
 				if g == nil || g.View == nil {
 					continue
 				}
 				have = true
+				if v.BackfillTo != nil {
+					// The slowest local shard's progress (all shards
+					// together: cairn_cluster.views).
+					offs, _ := g.View.DurableOffsets()
+					d := backfillDone(v, offs)
+					if !bfKnown || d < bfDone {
+						bfDone = d
+					}
+					bfKnown = true
+				}
 				if g.View.Plan().Watermarked() {
 					windowed = true
 					_, l, _, _ := g.View.Window()
@@ -76,6 +90,9 @@ func (m *Manager) LagUpdater() func() {
 			if windowed {
 				m.metrics.SetViewLate(v.Name, late)
 			}
+			if v.BackfillTo != nil {
+				m.metrics.SetBackfill(v.Name, v.BackfillProgress(nil).Target, bfDone)
+			}
 		}
 		for name := range known {
 			if !seen[name] {
@@ -84,4 +101,21 @@ func (m *Manager) LagUpdater() func() {
 		}
 		known = seen
 	}
+}
+
+// backfillDone is how many of v's back-fill events one view shard with
+// offsets offs (per source shard) has folded.
+func backfillDone(v *catalog.View, offs []uint64) uint64 {
+	var done uint64
+	for i, end := range v.BackfillTo {
+		start := uint64(0)
+		if i < len(v.Start) {
+			start = v.Start[i]
+		}
+		if end <= start || i >= len(offs) {
+			continue
+		}
+		done += min(end, max(offs[i], start)) - start
+	}
+	return done
 }

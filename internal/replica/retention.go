@@ -97,6 +97,8 @@ func (m *Manager) trimShard(cat *catalog.Catalog, s *catalog.Stream, shard int, 
 	if err != nil || upto <= first {
 		return err
 	}
-	_, err = m.store.Propose(ctx, gid, streamsm.EncodeTrim(upto))
+	if _, err = m.store.Propose(ctx, gid, streamsm.EncodeTrim(upto)); err == nil {
+		m.metrics.Trimmed(s.Name, upto-first)
+	}
 	return err
 }

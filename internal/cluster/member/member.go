@@ -41,8 +41,9 @@ type JoinReply struct {
 
 // heartbeat is the body of a heartbeat RPC.
 type heartbeat struct {
-	From    uint64 `json:"from"`
-	Leaders int    `json:"leaders"`
+	From    uint64          `json:"from"`
+	Leaders int             `json:"leaders"`
+	Health  json.RawMessage `json:"health,omitempty"` // the sender's health report (Config.Health)
 }
 
 // GroupState is a raft group's state as this node's replica sees it.
@@ -124,6 +125,12 @@ type Config struct {
 	StoreErr func(error) error // turns a store error into a client-facing one
 	// Led lists the data groups whose leader is this node's replica.
 	Led func() []uint64
+	// Health, if set, is this node's health report, sent with every
+	// heartbeat; OnHealth receives another node's, and OnRTT each
+	// heartbeat's round trip (issue 15: cairn_cluster.health).
+	Health   func() json.RawMessage
+	OnHealth func(from uint64, report json.RawMessage)
+	OnRTT    func(to uint64, d time.Duration)
 }
 
 // Member is this node as a member of the cluster.
@@ -318,13 +325,20 @@ func (m *Member) HandleHeartbeat(body []byte) error {
 	}
 	m.cfg.Tracker.Saw(hb.From)
 	m.cfg.Tracker.SetLeaders(hb.From, hb.Leaders)
+	if len(hb.Health) > 0 && m.cfg.OnHealth != nil {
+		m.cfg.OnHealth(hb.From, hb.Health)
+	}
 	return nil
 }
 
 // SendHeartbeats tells every other member this node is alive and how
 // many data-shard leaders it holds.
 func (m *Member) SendHeartbeats() {
-	body, _ := json.Marshal(heartbeat{From: m.cfg.Self, Leaders: len(m.cfg.Led())})
+	hb := heartbeat{From: m.cfg.Self, Leaders: len(m.cfg.Led())}
+	if m.cfg.Health != nil {
+		hb.Health = m.cfg.Health()
+	}
+	body, _ := json.Marshal(hb)
 	for _, nd := range m.cfg.Meta.Catalog().SortedNodes() {
 		if nd.ID == m.cfg.Self {
 			continue
@@ -332,8 +346,12 @@ func (m *Member) SendHeartbeats() {
 		go func(id uint64) {
 			ctx, cancel := context.WithTimeout(m.ctx, m.t.Heartbeat)
 			defer cancel()
+			start := time.Now()
 			if _, err := m.cfg.Caller.Call(ctx, id, rpc.Heartbeat, body); err == nil {
 				m.cfg.Tracker.Saw(id)
+				if m.cfg.OnRTT != nil {
+					m.cfg.OnRTT(id, time.Since(start))
+				}
 			}
 		}(nd.ID)
 	}

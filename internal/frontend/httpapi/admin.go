@@ -115,6 +115,8 @@ func NewAdminHandler(r SQLRunner, az Authorizer) http.Handler {
 	adm("POST /api/v1/cluster/failover", a.failover)
 	adm("POST /api/v1/cluster/rebalance", a.rebalance)
 	user("GET /api/v1/cluster/status", a.status)
+	user("GET /api/v1/health", a.objects("SELECT * FROM cairn_cluster.health")) // health.go (issue 15)
+	user("GET /api/v1/quorum", a.objects("SELECT * FROM cairn_cluster.quorum"))
 	m.HandleFunc("/", a.notFound)
 	return m
 }

@@ -538,7 +538,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if r.URL.Path == AdminPrefix+"login" || (r.URL.Path == "/metrics" && !s.cfg.MetricsAuth) {
+		if r.URL.Path == AdminPrefix+"login" || (r.URL.Path == "/metrics" && !s.cfg.MetricsAuth) || s.isPublic(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -761,6 +761,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		ttl = DefaultSessionTTL
 	}
 	tok, exp := s.sessions.create(*b.User, verifier, s.now(), ttl)
+	s.sessionOpened() // metrics.go
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: tok, Path: "/", Expires: exp,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	s.b.Audit(r.Context(), AuditEvent{At: s.now(), User: *b.User, Source: src, Kind: "login",
@@ -777,6 +778,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sessions.revoke(c.token)
+	s.refreshSessions() // metrics.go
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	writeJSON(w, http.StatusOK, map[string]string{"user": UserFrom(r.Context()), "status": "logged out"})

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/types"
 )
@@ -65,6 +66,9 @@ type Config struct {
 	// Metrics serves GET /metrics, normally metrics.(*Metrics).Handler();
 	// nil answers 404.
 	Metrics http.Handler
+	// FrontendMetrics, if set, counts requests, bytes, ingested rows and
+	// login sessions (metrics.go).
+	FrontendMetrics *metrics.Frontend
 	// Logger receives internal (500) errors; nil uses slog.Default().
 	Logger *slog.Logger
 	// Hosts are the names and addresses of this node a Host header may
@@ -102,6 +106,7 @@ type Server struct {
 	hosts    map[string]bool // Host header names accepted (cfg.Hosts and loopback)
 	sessions sessions        // login tokens
 	limit    limiter         // failed authentications per source
+	public   []string        // paths served without authentication (HandlePublic)
 }
 
 // New returns a server whose routes are registered; call Serve to start it.
@@ -122,7 +127,7 @@ func New(cfg Config, b Backend) *Server {
 	}
 	s.mux.HandleFunc("POST /v1/streams/{name}/events", s.ingest)
 	s.srv = &http.Server{
-		Handler: s.guard(s.mux),
+		Handler: s.counted(s.guard(s.mux)), // metrics.go
 		// No ReadTimeout: an ingest body of 64 MiB on a slow link may take
 		// long; a header that never arrives may not.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -137,6 +142,33 @@ func New(cfg Config, b Backend) *Server {
 // Handle registers an extra route (same pattern syntax as http.ServeMux,
 // e.g. "GET /v1/nodes"). Call it before Serve.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// HandlePublic registers a GET route that needs no authentication (the
+// web console's page and assets: a secure node must serve the login form
+// to a browser that has no session yet). path "/" is the root alone; a
+// path ending in "/" is a subtree. Host and Origin checks still apply.
+// Call it before Serve.
+func (s *Server) HandlePublic(path string, h http.Handler) {
+	s.public = append(s.public, path)
+	if path == "/" {
+		s.mux.Handle("GET /{$}", h)
+		return
+	}
+	s.mux.Handle("GET "+path, h)
+}
+
+// isPublic reports whether a GET or HEAD of path needs no authentication.
+func (s *Server) isPublic(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	for _, p := range s.public {
+		if r.URL.Path == p || (p != "/" && strings.HasSuffix(p, "/") && strings.HasPrefix(r.URL.Path, p)) {
+			return true
+		}
+	}
+	return false
+}
 
 // Mux returns the router, for registering routes; requests that reach it
 // directly skip the checks of Handler.
@@ -275,5 +307,6 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, 0, err)
 		return
 	}
+	s.cfg.FrontendMetrics.RowsIn(metrics.FrontendHTTP, int64(n))
 	writeJSON(w, http.StatusOK, map[string]int{"accepted": n})
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/pgerr"
 	"github.com/cairndb/cairn/internal/sql/parser"
 	"github.com/cairndb/cairn/internal/types"
@@ -65,6 +66,7 @@ type conn struct {
 	dr             dataRowMsg
 	settings       map[string]string // last reported ParameterStatus values
 	query          string            // the last Query or Parse text: errors hide its secrets (redact.go)
+	rowsOut        int64             // DataRows sent since the last statement's metrics (metrics.go)
 
 	mu struct {
 		sync.Mutex
@@ -82,6 +84,7 @@ type prepared struct {
 	declared   []uint32 // the parameter type OIDs the client sent with Parse
 	cols       []Column
 	copyTable  string
+	kind       string // statement type for metrics (metrics.go)
 }
 
 // paramOID is the type OID ParameterDescription reports for parameter i:
@@ -114,6 +117,7 @@ type portal struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
+	nc = s.countBytes(nc) // metrics.go
 	c := &conn{s: s, raw: nc, nc: nc, stmts: map[string]*prepared{}, portals: map[string]*portal{}}
 	c.ctx, c.ctxStop = context.WithCancelCause(withPeer(context.Background(), nc.RemoteAddr()))
 	// Until startup completes the connection counts as idle: Shutdown may
@@ -135,6 +139,7 @@ func (s *Server) serveConn(c *conn) {
 		c.closeAllPortals()
 		if c.sess != nil {
 			c.sess.Close()
+			s.cfg.Metrics.SessionClosed(metrics.FrontendPGWire)
 		}
 		s.unregister(c)
 	}()
@@ -294,6 +299,7 @@ func (c *conn) startSession(m *pgproto3.StartupMessage) bool {
 		return false
 	}
 	c.sess = sess
+	c.s.cfg.Metrics.SessionOpened(metrics.FrontendPGWire)
 	c.be.Send(&pgproto3.AuthenticationOk{})
 	c.settings = map[string]string{
 		"server_version":              c.s.cfg.ServerVersion,
@@ -610,6 +616,7 @@ func (c *conn) prepare(st parser.Statement, text string, oids []uint32) (*prepar
 	if isEmpty(st) {
 		return ps, nil
 	}
+	ps.kind = statementType(st)
 	s, err := c.sess.Prepare(c.ctx, st, text, oids)
 	if err != nil {
 		return nil, err
@@ -862,7 +869,9 @@ func (c *conn) executeStmt(p *portal, w *execWriter) (string, error) {
 // executeStmtCtx runs the statement under ctx (which the caller cancels).
 func (c *conn) executeStmtCtx(ctx context.Context, p *portal, w *execWriter) (string, error) {
 	c.dr.style = c.textStyle()
+	start := time.Now()
 	tag, err := p.ps.st.Execute(ctx, p.params, w)
+	defer func() { c.recordStatement(p, w, tag, err, time.Since(start)) }()
 	if w.copy != nil && !w.copy.done {
 		// The statement stopped before the end of the copy data: discard
 		// the rest so the protocol stays in step.
@@ -914,6 +923,7 @@ func (c *conn) textStyle() *types.Style {
 func (c *conn) sendRow(row []types.Datum, cols []Column, formats []int16) error {
 	c.dr.row, c.dr.cols, c.dr.formats, c.dr.size = row, cols, formats, &c.pending
 	c.be.Send(&c.dr)
+	c.rowsOut++
 	c.dr.row = nil
 	if c.pending >= flushThreshold {
 		return c.flush()

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/sql/parser"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	// StartupTimeout bounds the startup phase of a connection, TLS
 	// handshake included, up to the start of its session (default 30s).
 	StartupTimeout time.Duration
+	// Metrics, if set, counts sessions, statements by type with their
+	// latency, rows and bytes (metrics.go).
+	Metrics *metrics.Frontend
 	// Auth decides how each connection authenticates (auth.go); nil lets
 	// every startup in as the user it names (unit tests).
 	Auth Authenticator

@@ -445,10 +445,12 @@ var _ = Parse
 
 // AlterNode is `ALTER NODE 'n2' OFFLINE|ONLINE|RECOVER|DRAIN|DECOMMISSION|REMOVE`
 // (the node may also be written as a bare word). Action is lower-cased.
+// `ALTER NODE 'n2' SET WEIGHT 3` is Action "set_weight" (weight.go).
 type AlterNode struct {
 	P      int
 	Node   string
 	Action string
+	Weight int64 // Action "set_weight": the proxy's load-balancing weight
 }
 
 // AlterShard is one of

@@ -55,7 +55,7 @@ func QuoteString(s string) string {
 }
 
 func formatStmt(b *strings.Builder, s Statement) {
-	if formatSchemaStmt(b, s) || formatRoleStmt(b, s) || formatDiskStmt(b, s) || formatBackupStmt(b, s) {
+	if formatSchemaStmt(b, s) || formatRoleStmt(b, s) || formatDiskStmt(b, s) || formatBackupStmt(b, s) || formatAlertStmt(b, s) {
 		return
 	}
 	switch s := s.(type) {
@@ -231,6 +231,10 @@ func formatStmt(b *strings.Builder, s Statement) {
 	case *AlterNode:
 		b.WriteString("ALTER NODE ")
 		b.WriteString(QuoteString(s.Node))
+		if s.Action == ActionSetWeight {
+			fmt.Fprintf(b, " SET WEIGHT %d", s.Weight)
+			break
+		}
 		b.WriteByte(' ')
 		b.WriteString(strings.ToUpper(s.Action))
 	case *AlterShard:

@@ -283,6 +283,9 @@ func (p *parser) parseStatement() (Statement, error) {
 	if s, ok, err := p.parseBackupStatement(); ok { // backup.go
 		return s, err
 	}
+	if s, ok, err := p.parseAlertStatement(); ok { // alert.go
+		return s, err
+	}
 	if t.kind != tIdent {
 		if isOpTok(t, "(") {
 			return p.parseQuery()
@@ -1217,6 +1220,9 @@ func (p *parser) parseAlterNode(start token) (Statement, error) {
 	n, err := p.nodeName()
 	if err != nil {
 		return nil, err
+	}
+	if p.acceptKw("set") {
+		return p.parseNodeSetWeight(start, n) // weight.go
 	}
 	t := p.peek()
 	if t.kind != tIdent || !nodeActions[t.val] {

@@ -57,6 +57,9 @@ func (s *Session) prepareAlterNode(a *parser.AlterNode) (*prepared, error) {
 		return nil, err
 	}
 	name := nd.Name
+	if a.Action == parser.ActionSetWeight {
+		return s.prepareNodeWeight(name, a.Weight) // weight.go
+	}
 	setState := func(ctx context.Context, state string) error {
 		_, err := b.Propose(ctx, &catalog.SetNodeState{Node: name, State: state})
 		return err

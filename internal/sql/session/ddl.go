@@ -775,15 +775,16 @@ type clusterSetting struct {
 
 // clusterSettings are the ALTER SYSTEM settings.
 var clusterSettings = map[string]clusterSetting{
-	"primary_only":          {valueOnly(checkBool("primary_only")), "reads are linearizable (ReadIndex on the leader) unless a session sets read_from"},
-	"auto_failover":         {valueOnly(checkBool("auto_failover")), "replace replicas on dead nodes without an operator"},
-	"auto_rebalance":        {valueOnly(checkBool("auto_rebalance")), "even out replicas across live data nodes (when one joins, say)"},
-	"suspect_after":         {checkDurationIn("suspect_after", 500*time.Millisecond, time.Hour), "a node not heard from for this long is suspect"},
-	"dead_after":            {checkDurationIn("dead_after", time.Second, 24*time.Hour), "a node not heard from for this long is dead; its replicas are replaced (auto_failover)"},
-	"preferred_leader":      {checkNodeName, "a node every shard leader moves to where it holds a replica (ALTER SYSTEM FAILOVER TO sets it, REBALANCE clears it)"},
-	catalog.AuditMaxSetting: {checkAuditMax, "the most events cairn_cluster.audit_log keeps; older ones are dropped at the next event"},
-	catalog.ScaleOutLag:     {checkDurationIn(catalog.ScaleOutLag, 100*time.Millisecond, 24*time.Hour), "cairn_cluster.compute_load recommends scale_out when compute nodes' scheduled views lag more than this on average"},
-	catalog.ScaleOutViews:   {checkScaleOutViews, "cairn_cluster.compute_load recommends scale_out when every compute node owns more scheduled views than this"},
+	"primary_only":           {valueOnly(checkBool("primary_only")), "reads are linearizable (ReadIndex on the leader) unless a session sets read_from"},
+	"auto_failover":          {valueOnly(checkBool("auto_failover")), "replace replicas on dead nodes without an operator"},
+	"auto_rebalance":         {valueOnly(checkBool("auto_rebalance")), "even out replicas across live data nodes (when one joins, say)"},
+	"suspect_after":          {checkDurationIn("suspect_after", 500*time.Millisecond, time.Hour), "a node not heard from for this long is suspect"},
+	"dead_after":             {checkDurationIn("dead_after", time.Second, 24*time.Hour), "a node not heard from for this long is dead; its replicas are replaced (auto_failover)"},
+	"preferred_leader":       {checkNodeName, "a node every shard leader moves to where it holds a replica (ALTER SYSTEM FAILOVER TO sets it, REBALANCE clears it)"},
+	catalog.AuditMaxSetting:  {checkAuditMax, "the most events cairn_cluster.audit_log keeps; older ones are dropped at the next event"},
+	catalog.ScaleOutLag:      {checkDurationIn(catalog.ScaleOutLag, 100*time.Millisecond, 24*time.Hour), "cairn_cluster.compute_load recommends scale_out when compute nodes' scheduled views lag more than this on average"},
+	catalog.ScaleOutViews:    {checkScaleOutViews, "cairn_cluster.compute_load recommends scale_out when every compute node owns more scheduled views than this"},
+	catalog.LBMinHealthScore: {checkHealthScore, "cairn proxy --mode health_based sends new sessions only to nodes whose cairn_cluster.health score is at least this (0-100)"}, // weight.go
 }
 
 // valueOnly adapts a session setting check to a cluster setting's.
@@ -841,6 +842,10 @@ func (s *Session) prepareShowObjects(so *parser.ShowObjects) (*prepared, error) 
 	table := kind
 	switch kind {
 	case "streams", "views", "shards", "nodes", "operations", "tables", "disks":
+	case "alerts": // alert.go (cairn_cluster.alerts)
+		if err := s.noteAdmin("SHOW ALERTS"); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, pgerr.ShowUnsupported.New(strings.ToUpper(kind)).WithPos(so.P)
 	}

@@ -59,6 +59,9 @@ func systemTable(b Backend, name string) (exec.Source, error) {
 	if name == systables.SchedulesTable {
 		return systables.Schedules(b.Catalog()), nil
 	}
+	if name == systables.AlertsTable {
+		return systables.Alerts(b.Catalog()), nil
+	}
 	src, ok, err := b.SystemTable(name)
 	if err != nil {
 		return nil, err

@@ -63,6 +63,11 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 				return nil, err
 			}
 		}
+		if name == systables.AlertsTable {
+			if err := s.noteAdmin("reading cairn_cluster.alerts"); err != nil {
+				return nil, err
+			}
+		}
 		build := func() (exec.Source, bool, error) {
 			switch name {
 			case "operations":
@@ -73,6 +78,8 @@ func (s *Session) resolveIn(schema, name string) (exec.Source, error) {
 				return systables.Disks(s.b.Catalog()), true, nil
 			case systables.SchedulesTable:
 				return systables.Schedules(s.b.Catalog()), true, nil
+			case systables.AlertsTable:
+				return systables.Alerts(s.b.Catalog()), true, nil
 			}
 			return s.b.SystemTable(name)
 		}

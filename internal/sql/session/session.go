@@ -76,6 +76,9 @@ func (s *Session) get(name string) (string, bool) {
 	if name == "session_authorization" || name == "user" { // "user": current_user, session_user
 		return s.currentUser(), true
 	}
+	if name == "cairn.node" && s.b != nil { // settings.go: issue 15
+		return s.b.NodeName(), true
+	}
 	if name == "is_superuser" { // rolsuper of the session's role: only cairn
 		if c := s.b.Catalog(); c != nil && c.IsSuperuser(s.currentUser()) {
 			return "on", true
@@ -279,6 +282,9 @@ func (s *Session) prepareStmt(ctx context.Context, stmt parser.Statement, oids [
 		return p, err
 	}
 	if p, ok, err := s.prepareDiskStmt(stmt); ok { // disk.go
+		return p, err
+	}
+	if p, ok, err := s.prepareAlertStmt(stmt); ok { // alert.go
 		return p, err
 	}
 	switch st := stmt.(type) {

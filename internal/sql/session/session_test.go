@@ -41,6 +41,8 @@ func newSettingsBackend() *settingsBackend {
 	return &settingsBackend{cat: cat}
 }
 
+func (b *settingsBackend) NodeName() string { return "n1" }
+
 func (f *settingsBackend) Version() string                       { return "test" }
 func (f *settingsBackend) Catalog() *catalog.Catalog             { return f.cat }
 func (f *settingsBackend) CheckBatch(string, *types.Batch) error { return nil }

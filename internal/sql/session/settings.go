@@ -155,6 +155,14 @@ var settings = map[string]*setting{
 	// issue 11: pkeys (pgjdbc's getImportedKeys reads it)
 	"max_index_keys":            {def: strconv.Itoa(MaxIndexKeys), readOnly: true, desc: "Most columns a primary key may have."},
 	"pipelinedb.stream_targets": {def: "", desc: "Comma-separated views that this session's INSERT and COPY feed; other views over the stream skip those events. Empty: every view.", check: checkViewList},
+	// issue 15: proxy. cairn.node names the node serving the session (a
+	// proxy's client can see where it landed); every node takes writes, so
+	// none is read-only or a standby (target_session_attrs=read-write and
+	// primary accept any node).
+	"cairn.node":                    {readOnly: true, desc: "The node serving this session (its --node-id)."},
+	"transaction_read_only":         {def: "off", readOnly: true, desc: "Every Cairn node takes writes (reported for target_session_attrs=read-write)."},
+	"default_transaction_read_only": {def: "off", reported: "default_transaction_read_only", readOnly: true, desc: "Every Cairn node takes writes."},
+	"in_hot_standby":                {def: "off", reported: "in_hot_standby", readOnly: true, desc: "No Cairn node is a standby (reported for target_session_attrs=primary)."},
 }
 
 // MaxIndexKeys is the most columns a table's primary key may have, as

@@ -198,12 +198,14 @@ func Shards(ctx context.Context, n Status) *exec.MemTable {
 
 // Nodes is cairn_cluster.nodes: every member, its liveness as this
 // node sees it, and the replicas and leaders it holds (leaders are known
-// for this node only).
+// for this node only); weight (ALTER NODE … SET WEIGHT) and pg_address
+// are what cairn proxy routes by.
 func Nodes(n Status) *exec.MemTable {
 	t := &exec.MemTable{Cols: []exec.Column{{Name: "node_id", T: types.Text}, {Name: "address", T: types.Text}, {Name: "role", T: types.Text},
 		{Name: "zone", T: types.Text}, {Name: "region", T: types.Text}, {Name: "state", T: types.Text}, {Name: "leaders", T: types.Int8},
 		{Name: "replicas", T: types.Int8}, {Name: "last_heartbeat", T: types.TimestampTZ},
-		{Name: "security", T: types.Text}, {Name: "cert_expires_at", T: types.TimestampTZ}}}
+		{Name: "security", T: types.Text}, {Name: "cert_expires_at", T: types.TimestampTZ},
+		{Name: "weight", T: types.Int8}, {Name: "pg_address", T: types.Text}}}
 	cat := n.Catalog()
 	replicas := map[uint64]int64{}
 	for _, ref := range cat.Groups() {
@@ -238,7 +240,8 @@ func Nodes(n Status) *exec.MemTable {
 			}
 		}
 		t.Rows = append(t.Rows, []types.Datum{txt(nd.Name), txt(nd.ClusterAddr), txt(nd.Role), txt(nd.Zone), txt(nd.Region),
-			txt(state(n, nd)), ld, i8(replicas[nd.ID]), hb, nodeSecurity(nd), certExpiry(nd)})
+			txt(state(n, nd)), ld, i8(replicas[nd.ID]), hb, nodeSecurity(nd), certExpiry(nd),
+			i8(nd.Weight()), txt(nd.PGAddr)})
 	}
 	return t
 }
