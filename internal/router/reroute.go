@@ -148,42 +148,53 @@ func (rt *Router) ReconcileReroutes() {
 	}
 }
 
-// settleParked fences and settles the parts parked in shard gid,
-// settleParallel at a time; the parts of an origin that did not answer
-// wait for the next round.
+// settleParked fences and settles the parts parked in shard gid. Per
+// origin shard, one part is settled first: if its origin does not answer
+// (no quorum yet) the others wait for the next round without asking it
+// again; if it does, the rest go settleParallel at a time.
 func (rt *Router) settleParked(stream string, gid uint64, parked []streamsm.Parked) {
-	var mu sync.Mutex
-	down := map[uint64]bool{}
-	sem := make(chan struct{}, settleParallel)
-	var wg sync.WaitGroup
+	byOrigin := map[uint64][]streamsm.Parked{}
+	var origins []uint64
 	for _, p := range parked {
-		mu.Lock()
-		skip := down[p.Origin]
-		mu.Unlock()
-		if skip || rt.ctx.Err() != nil {
+		if byOrigin[p.Origin] == nil {
+			origins = append(origins, p.Origin)
+		}
+		byOrigin[p.Origin] = append(byOrigin[p.Origin], p)
+	}
+	for _, origin := range origins {
+		parts := byOrigin[origin]
+		if rt.ctx.Err() != nil || !rt.settleOne(stream, gid, parts[0]) {
 			continue
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			ctx, cancel := context.WithTimeout(rt.ctx, rt.t.AppendDeadline)
-			defer cancel()
-			code, err := rt.proposeShard(ctx, p.Origin, streamsm.EncodeFence(p.ID))
-			if err != nil {
-				mu.Lock()
-				down[p.Origin] = true
-				mu.Unlock()
-				return
-			}
-			cmd, outcome, ok := settleCommand(p, code)
-			if !ok {
-				return
-			}
-			if _, err := rt.proposeShard(ctx, gid, cmd); err == nil {
-				rt.metrics.RerouteSettled(stream, outcome)
-			}
-		}()
+		sem := make(chan struct{}, settleParallel)
+		var wg sync.WaitGroup
+		for _, p := range parts[1:] {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				rt.settleOne(stream, gid, p)
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+}
+
+// settleOne fences part p at its origin and drops or releases it in
+// gid; false when the origin did not answer the fence.
+func (rt *Router) settleOne(stream string, gid uint64, p streamsm.Parked) bool {
+	ctx, cancel := context.WithTimeout(rt.ctx, rt.t.AppendDeadline)
+	defer cancel()
+	code, err := rt.proposeShard(ctx, p.Origin, streamsm.EncodeFence(p.ID))
+	if err != nil {
+		return false
+	}
+	cmd, outcome, ok := settleCommand(p, code)
+	if !ok {
+		return true
+	}
+	if _, err := rt.proposeShard(ctx, gid, cmd); err == nil {
+		rt.metrics.RerouteSettled(stream, outcome)
+	}
+	return true
 }
