@@ -167,6 +167,16 @@ func TestSystemdProxy(t *testing.T) {
 	if p.one("listen") == "" || p.one("join") == "" {
 		t.Errorf("cairn-proxy.service: want --listen and --join, got %v", p.flags)
 	}
+	// --join takes PostgreSQL addresses: the proxy reads membership over SQL.
+	pgPort := portOf(commandFlags(t, "start").defaults["pg-addr"])
+	for _, a := range strings.Split(p.one("join"), ",") {
+		if portOf(a) != pgPort {
+			t.Errorf("cairn-proxy.env.example: --join %s is not at the nodes' PostgreSQL port %s", a, pgPort)
+		}
+	}
+	if env["PGPASSWORD"] == "" {
+		t.Error("cairn-proxy.env.example: the proxy's --user logs in over the network, so needs PGPASSWORD")
+	}
 	checkHardening(t, "cairn-proxy.service", u)
 	verifyUnits(t, "systemd/cairn-proxy.service")
 }
