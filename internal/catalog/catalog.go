@@ -51,6 +51,9 @@ type Stream struct {
 	Owner     string     `json:"owner,omitempty"`     // the role that created it ("": cairn)
 	// Regional: WITH (regions = …, primary_region = …) (regions.go); nil: none.
 	Regional *Regional `json:"regional,omitempty"`
+	// OnShardUnavailable is "reroute" when a batch part whose shard does
+	// not answer goes to the next shard (router/reroute.go); "" waits.
+	OnShardUnavailable string `json:"on_shard_unavailable,omitempty"`
 }
 
 // ShardKeyIndex returns the index of the shard key column, or -1.

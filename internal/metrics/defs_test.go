@@ -80,6 +80,8 @@ func TestCollectorsMatchDefs(t *testing.T) {
 	m.SetViewLate("v", 1)
 	m.SetBackfill("v", 10, 5)
 	m.Trimmed("s", 3)
+	m.Rerouted("s", 2)
+	m.RerouteSettled("s", "released")
 	m.SetCertExpirations([]CertExpiry{{Kind: "ca", Name: "x", NotAfter: time.Now()}})
 	fams, err := m.Registry.Gather()
 	if err != nil {

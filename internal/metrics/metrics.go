@@ -75,6 +75,8 @@ type Metrics struct {
 	// Frontend holds the session, statement, row and byte collectors
 	// the front ends (pgwire, httpapi) feed.
 	Frontend *Frontend
+
+	rerouteMetrics // reroute.go (issue 15)
 }
 
 // latencyBuckets spans 50µs to ~13s: fsyncs on fast NVMe are tens of
@@ -107,6 +109,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	m.Frontend = newFrontend(m.Registry)
+	m.registerReroute()
 	// Label sets that always exist are created up front so dashboards see
 	// zeros instead of missing series on an idle node.
 	for _, k := range GroupKinds {

@@ -384,6 +384,8 @@ func Start(cfg Config) (*Node, error) {
 	n.health.sampler.Sample()
 	go n.every(n.timing.Heartbeat, nil, func() { n.health.sampler.Sample() })
 	go n.every(n.timing.Heartbeat, nil, n.health.eval.Round)
+	n.wg.Add(1)
+	go n.every(n.timing.RerouteReconcile, nil, n.router.ReconcileReroutes) // router/reroute.go: parked parts of reroute streams
 
 	auth := newNodeAuth(n.meta.Catalog, n.id.ClusterID, n.certs == nil, n.metrics.Registry, n.log)
 	auth.audit = func(user, source, method, reason string) {

@@ -6,6 +6,7 @@ import (
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/frontend/pgwire"
 	"github.com/cairndb/cairn/internal/pgerr"
+	"github.com/cairndb/cairn/internal/router"
 	"github.com/cairndb/cairn/internal/sql/exec"
 	"github.com/cairndb/cairn/internal/sql/session"
 	"github.com/cairndb/cairn/internal/sql/systables"
@@ -82,6 +83,9 @@ func (b sessionBackend) CheckBatch(stream string, batch *types.Batch) error {
 }
 
 func (b sessionBackend) Insert(ctx context.Context, stream string, batch *types.Batch, o session.InsertOptions) error {
+	if o.SyncViews {
+		ctx = router.WithoutReroute(ctx) // sync_commit waits for every shard
+	}
 	res, err := b.n.router.InsertTo(ctx, stream, batch, o.Targets)
 	if err != nil || !o.SyncViews {
 		return err

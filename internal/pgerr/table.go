@@ -855,3 +855,11 @@ var (
 	FailoverNoLearner    = def("failover_no_learner", ObjectNotInPrerequisiteState, "%s has no learner in region %q that answers (its learners: %s)", "The region cannot take over this shard; bring a node of the region back, or recover the shard with ALTER SHARD %d FORCE RECOVER.")
 	FailoverStillLeads   = def("failover_still_leads", ObjectNotInPrerequisiteState, "%s still has a leader (%s): its primary region is not lost", "Use FORCE only when the region is gone for good; its replicas still elect a leader.")
 )
+
+// issue 15: reroute (on_shard_unavailable)
+var (
+	BadOnShardUnavailable = def("bad_on_shard_unavailable", InvalidParameterValue, "on_shard_unavailable must be 'wait' or 'reroute', got %q", "'wait' (the default) fails a write whose shard has no quorum; 'reroute' sends that shard's part of the batch to the next shard.")
+	RerouteOneShard       = def("reroute_one_shard", InvalidParameterValue, "on_shard_unavailable = 'reroute' needs a stream with at least 2 shards (this one has %d)", "Add shards = 3 (say) to the WITH list.")
+	RerouteFailed         = def("reroute_failed", SerializationFailure, "stream %q: shard %d did not take its part of the batch in time, and shard %d, where it was rerouted, did not either: %v", "The part may or may not have been applied: read the rows back before retrying.")
+	RerouteViewOrder      = def("reroute_view_order", FeatureNotSupported, "view %q cannot read stream %q, which reroutes writes around an unavailable shard (on_shard_unavailable = 'reroute'): %s", "A rerouted event is folded later and in another shard than its own; only count, sum, min, max and avg (without DISTINCT, windows, ttl or joins) give the same result whatever the order. Create the view over a stream with on_shard_unavailable = 'wait'.")
+)

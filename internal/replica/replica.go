@@ -577,6 +577,8 @@ func (m *Manager) AppendLocal(ctx context.Context, gid uint64, cmd []byte) (*rpc
 	switch r := res.(type) {
 	case streamsm.AppendResult:
 		return &rpc.AppendReply{End: r.End}, nil
+	case streamsm.ParkResult, streamsm.FenceResult:
+		return rerouteReply(r), nil // reroute.go
 	case tablesm.Result:
 		// A table write: End carries the rows it changed.
 		return &rpc.AppendReply{End: uint64(r.N)}, nil
@@ -767,6 +769,9 @@ func (m *Manager) LocalStatus() map[uint64]rpc.ReplicaStatus {
 		rs := rpc.ReplicaStatus{Role: role, Applied: st.Applied, Commit: st.Commit}
 		if g := m.Get(id); g != nil && g.View != nil && g.View.Plan().Watermarked() {
 			rs.Watermark, rs.Late, _, _ = g.View.Window()
+		}
+		if g := m.Get(id); g != nil && g.Stream != nil {
+			rs.Reroute = rerouteStatus(g.Stream) // reroute.go
 		}
 		out[id] = rs
 	}

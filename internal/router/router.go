@@ -194,7 +194,7 @@ func (rt *Router) InsertTo(ctx context.Context, name string, b *types.Batch, tar
 	now := time.Now().UnixMicro()
 	if len(parts) == 1 {
 		for shard, p := range parts {
-			end, err := rt.appendShard(ctx, s.Groups[shard], p, now, targets)
+			end, err := rt.appendPart(ctx, s, shard, p, now, targets) // reroute.go
 			if err != nil {
 				return nil, err
 			}
@@ -209,7 +209,7 @@ func (rt *Router) InsertTo(ctx context.Context, name string, b *types.Batch, tar
 		ch := make(chan out, len(parts))
 		for shard, p := range parts {
 			go func() {
-				end, err := rt.appendShard(ctx, s.Groups[shard], p, now, targets)
+				end, err := rt.appendPart(ctx, s, shard, p, now, targets) // reroute.go
 				ch <- out{shard, end, err}
 			}()
 		}

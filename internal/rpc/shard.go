@@ -90,4 +90,25 @@ type ReplicaStatus struct {
 	// microseconds) and the count of late events left out.
 	Watermark int64  `json:"watermark,omitempty"`
 	Late      uint64 `json:"late,omitempty"`
+	// Stream shards of a reroute stream: the parts rerouted into it
+	// (issue 15; nil when none ever were).
+	Reroute *RerouteStatus `json:"reroute,omitempty"`
 }
+
+// RerouteStatus counts the batch parts a stream shard took in for other
+// shards (on_shard_unavailable = 'reroute'): From is [batches, events]
+// by origin group; Pending are parked until their origin answers a fence.
+type RerouteStatus struct {
+	InBatches uint64               `json:"in_batches"`
+	InEvents  uint64               `json:"in_events"`
+	Released  uint64               `json:"released"`
+	Dropped   uint64               `json:"dropped"`
+	Pending   int                  `json:"pending"`
+	From      map[uint64][2]uint64 `json:"from,omitempty"`
+}
+
+// Fence answers in AppendReply.End (an append of a streamsm fence).
+const (
+	FenceHad    = 1 // the origin shard applied the batch before the fence
+	FenceFenced = 2 // it never will: the fence came first
+)

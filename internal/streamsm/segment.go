@@ -291,13 +291,14 @@ func (sm *SM) loadTail(r pebble.Reader) error {
 	bytes, want := 0, flushed
 	if sm.seg.AppliedLog != nil && want < sm.next {
 		err := sm.seg.AppliedLog(r, func(index uint64, cmd []byte) error {
-			if len(cmd) < 1+BatchIDLen+8 || cmd[0] != opAppend {
+			// A release (reroute.go) is an append of a parked part.
+			if len(cmd) < 1+BatchIDLen+8 || (cmd[0] != opAppend && cmd[0] != opRelease) {
 				return nil
 			}
 			var id [BatchIDLen]byte
 			copy(id[:], cmd[1:])
 			se, ok := sm.ids[id]
-			if !ok || se[0] != want {
+			if !ok || se[0] != want || sm.isFenced(id) {
 				return nil // written out (its id may be forgotten), or a duplicate
 			}
 			body := cmd[1+BatchIDLen:]

@@ -166,6 +166,11 @@ type SM struct {
 	ids     map[[BatchIDLen]byte][2]uint64
 	idOrder [][BatchIDLen]byte
 
+	// rrMu guards rr, the parked rerouted parts and counters (reroute.go):
+	// written by the apply loop, read by the reconciler and status.
+	rrMu sync.Mutex
+	rr   rerouteState
+
 	// flushMu serializes writing the tail out (segment.go).
 	flushMu sync.Mutex
 	bg      sync.WaitGroup // a background flush
@@ -184,6 +189,7 @@ type SM struct {
 // (see segment.go and DESIGN.md).
 func New(gid uint64, prefix []byte, seg Segments) *SM {
 	sm := &SM{gid: gid, prefix: append([]byte(nil), prefix...), ids: map[[BatchIDLen]byte][2]uint64{}}
+	sm.rr = rerouteState{parked: map[[BatchIDLen]byte]Parked{}, fenced: map[[BatchIDLen]byte]bool{}}
 	sm.seg = newSegments(seg)
 	sm.mu.changed = make(chan struct{})
 	return sm
@@ -228,14 +234,18 @@ func (sm *SM) Load(r pebble.Reader) error {
 		}
 		closer.Close()
 	}
+	if err := sm.loadReroute(r); err != nil { // reroute.go
+		return err
+	}
 	lo := sm.key([]byte("i"))
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: sm.key([]byte("j"))})
 	if err != nil {
 		return err
 	}
 	type ent struct {
-		id    [BatchIDLen]byte
-		start uint64
+		id     [BatchIDLen]byte
+		start  uint64
+		fenced bool
 	}
 	var ents []ent
 	for it.First(); it.Valid(); it.Next() {
@@ -247,12 +257,27 @@ func (sm *SM) Load(r pebble.Reader) error {
 		}
 		se := [2]uint64{binary.BigEndian.Uint64(val), binary.BigEndian.Uint64(val[8:])}
 		sm.ids[id] = se
-		ents = append(ents, ent{id, se[0]})
+		fenced := len(val) == 17 && val[16] == fenceMark
+		if fenced {
+			sm.rr.fenced[id] = true // Load runs before the loop: no reader yet
+		}
+		ents = append(ents, ent{id, se[0], fenced})
 	}
 	if err := it.Close(); err != nil {
 		return err
 	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].start < ents[j].start })
+	// Apply order: by start; a fence at offset k came before the batch
+	// starting at k (fences among themselves by id: reroute.go).
+	sort.Slice(ents, func(i, j int) bool {
+		a, b := ents[i], ents[j]
+		if a.start != b.start {
+			return a.start < b.start
+		}
+		if a.fenced != b.fenced {
+			return a.fenced
+		}
+		return string(a.id[:]) < string(b.id[:])
+	})
 	for _, e := range ents {
 		sm.idOrder = append(sm.idOrder, e.id)
 	}
@@ -275,46 +300,11 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 		}
 		var id [BatchIDLen]byte
 		copy(id[:], cmd[1:])
-		if se, ok := sm.ids[id]; ok {
-			return AppendResult{Start: se[0], End: se[1], Dup: true}
-		}
-		body := cmd[1+BatchIDLen:] // ingest time + [targets] + encoded batch
-		_, _, enc, ok := splitValue(body)
-		n, ok2 := types.EncodedRows(enc)
-		if !ok || !ok2 {
-			return fmt.Errorf("%w: bad batch at index %d", ErrCorruptCommand, index)
-		}
-		start := sm.next
-		end := start + uint64(n)
-		// The batch itself goes to the in-memory tail, durable in the raft
-		// log, and is written once, later, by ingestion (segment.go).
-		sm.addTail(index, start, end, body)
-		var se [16]byte
-		binary.BigEndian.PutUint64(se[:], start)
-		binary.BigEndian.PutUint64(se[8:], end)
-		if err := wb.Set(sm.key([]byte("i"), id[:]), se[:], nil); err != nil {
-			return err
-		}
-		sm.ids[id] = [2]uint64{start, end}
-		sm.idOrder = append(sm.idOrder, id)
-		// An id is forgotten only once its batch is written out: Load
-		// places the tail's log entries by their ids.
-		flushed := sm.flushedEnd()
-		for len(sm.idOrder) > maxDedupe && sm.ids[sm.idOrder[0]][1] <= flushed {
-			old := sm.idOrder[0]
-			sm.idOrder = sm.idOrder[1:]
-			delete(sm.ids, old)
-			if err := wb.Delete(sm.key([]byte("i"), old[:]), nil); err != nil {
-				return err
-			}
-		}
-		sm.next = end
-		if err := sm.writeMeta(wb); err != nil {
-			return err
-		}
-		return AppendResult{Start: start, End: end}
+		return sm.applyAppend(wb, index, id, cmd[1+BatchIDLen:])
 	case opSetBase:
 		return sm.applySetBase(wb, cmd) // restore.go
+	case opPark, opRelease, opDrop, opFence:
+		return sm.applyReroute(wb, index, cmd) // reroute.go
 	case opTrim:
 		if len(cmd) < 9 {
 			return fmt.Errorf("%w: short trim", ErrCorruptCommand)
@@ -333,6 +323,51 @@ func (sm *SM) Apply(wb *pebble.Batch, index uint64, cmd []byte) any {
 		return sm.writeMeta(wb)
 	}
 	return fmt.Errorf("%w: unknown op %q", ErrCorruptCommand, cmd[0])
+}
+
+// applyAppend appends body (ingest time + [targets] + encoded batch)
+// under batch id id, once: an id already in the dedupe table (applied
+// before, or fenced: reroute.go) is a no-op that returns the original
+// offsets.
+func (sm *SM) applyAppend(wb *pebble.Batch, index uint64, id [BatchIDLen]byte, body []byte) any {
+	if se, ok := sm.ids[id]; ok {
+		return AppendResult{Start: se[0], End: se[1], Dup: true}
+	}
+	_, _, enc, ok := splitValue(body)
+	n, ok2 := types.EncodedRows(enc)
+	if !ok || !ok2 {
+		return fmt.Errorf("%w: bad batch at index %d", ErrCorruptCommand, index)
+	}
+	start := sm.next
+	end := start + uint64(n)
+	// The batch itself goes to the in-memory tail, durable in the raft
+	// log, and is written once, later, by ingestion (segment.go).
+	sm.addTail(index, start, end, body)
+	var se [16]byte
+	binary.BigEndian.PutUint64(se[:], start)
+	binary.BigEndian.PutUint64(se[8:], end)
+	if err := wb.Set(sm.key([]byte("i"), id[:]), se[:], nil); err != nil {
+		return err
+	}
+	sm.ids[id] = [2]uint64{start, end}
+	sm.idOrder = append(sm.idOrder, id)
+	// An id is forgotten only once its batch is written out: Load
+	// places the tail's log entries by their ids.
+	flushed := sm.flushedEnd()
+	for len(sm.idOrder) > maxDedupe && sm.ids[sm.idOrder[0]][1] <= flushed {
+		old := sm.idOrder[0]
+		sm.idOrder = sm.idOrder[1:]
+		delete(sm.ids, old)
+		sm.forgetFence(old)
+		if err := wb.Delete(sm.key([]byte("i"), old[:]), nil); err != nil {
+			return err
+		}
+	}
+	sm.next = end
+	if err := sm.writeMeta(wb); err != nil {
+		return err
+	}
+	return AppendResult{Start: start, End: end}
 }
 
 func (sm *SM) writeMeta(wb *pebble.Batch) error {

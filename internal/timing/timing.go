@@ -46,6 +46,8 @@ type Timing struct {
 	ViewCoverPoll    time.Duration // sync_commit's look at whether the views caught up
 	ShardAdminPoll   time.Duration // between attempts to reach a group's leader for shard admin
 	LeadersCall      time.Duration // asking a node about its replicas (how many it leads; forced recovery)
+	RerouteAfter     time.Duration // a reroute stream's batch part unanswered this long goes to the next shard (on_shard_unavailable = 'reroute')
+	RerouteReconcile time.Duration // a shard leader's look at its parked rerouted parts (fencing them at their origin)
 
 	// Replicas and their view tasks.
 	ViewMaxPause      time.Duration // pause after a large view delta (see viewsm.TaskConfig)
@@ -112,6 +114,7 @@ func Default() Timing {
 		AppendDeadline: 10 * time.Second, AppendAttempt: time.Second, AppendHedge: 200 * time.Millisecond, AppendSilence: 2 * time.Second, ReplicaCall: 5 * time.Second,
 		RemoteScan: 10 * time.Second, RemoteStreamPoll: 5 * time.Millisecond, ViewCoverPoll: 100 * time.Millisecond,
 		ShardAdminPoll: 200 * time.Millisecond, LeadersCall: 2 * time.Second,
+		RerouteAfter: time.Second, RerouteReconcile: 500 * time.Millisecond,
 
 		ViewMaxPause: 40 * time.Millisecond, ViewPausePerKey: 4 * time.Microsecond, ViewLeaderPoll: 100 * time.Millisecond,
 		ViewRetryMin: 10 * time.Millisecond, ViewRetryMax: time.Second, ReadIndexWait: 3 * time.Second,

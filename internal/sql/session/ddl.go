@@ -38,7 +38,7 @@ func unknownOption(o parser.Option, what string, valid []string) error {
 		WithHint("Valid options: %s.", strings.Join(valid, ", ")).WithPos(o.P)
 }
 
-var streamOptions = []string{"shards", "replicas", "shard_key", "retention", "regions", "primary_region", "learners_per_region"}
+var streamOptions = []string{"shards", "replicas", "shard_key", "retention", "regions", "primary_region", "learners_per_region", "on_shard_unavailable"}
 
 func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error) {
 	if cs.Foreign && !strings.EqualFold(cs.Server, "pipelinedb") {
@@ -94,6 +94,8 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 			st.Retention = v
 		case "regions", "primary_region", "learners_per_region":
 			err = rs.option(o)
+		case "on_shard_unavailable":
+			err = optOnShardUnavailable(o, st) // reroute.go
 		default:
 			err = unknownOption(o, "stream", streamOptions)
 		}
@@ -105,6 +107,9 @@ func (s *Session) prepareCreateStream(cs *parser.CreateStream) (*prepared, error
 		if err := rs.check(s.b.Catalog()); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkRerouteStream(st, cs.With); err != nil {
+		return nil, err
 	}
 	tag := "CREATE STREAM"
 	if cs.Foreign {
@@ -272,6 +277,11 @@ func (s *Session) prepareCreateView(cv *parser.CreateView) (*prepared, error) {
 	}
 	if recordJoined != nil {
 		recordJoined(v)
+	}
+	for _, src := range []*catalog.Stream{st, s.b.Catalog().Streams[v.JoinStream]} {
+		if err := checkRerouteView(cv.Name, src, plan, sel.From.Join != nil, cv.P); err != nil { // reroute.go
+			return nil, err
+		}
 	}
 	if err := s.noteViewSources(v); err != nil { // authz.go: SELECT on what it reads
 		return nil, err

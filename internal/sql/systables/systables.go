@@ -55,13 +55,14 @@ func state(n Status, nd *catalog.Node) string {
 // Streams is cairn_cluster.streams: every stream and its options.
 func Streams(cat *catalog.Catalog) *exec.MemTable {
 	t := &exec.MemTable{Cols: []exec.Column{{Name: "name", T: types.Text}, {Name: "columns", T: types.Text}, {Name: "shards", T: types.Int8},
-		{Name: "replicas", T: types.Int8}, {Name: "shard_key", T: types.Text}, {Name: "retention", T: types.Text}}}
+		{Name: "replicas", T: types.Int8}, {Name: "shard_key", T: types.Text}, {Name: "retention", T: types.Text},
+		{Name: "on_shard_unavailable", T: types.Text}}}
 	for _, s := range cat.SortedStreams() {
 		cols := make([]string, len(s.Cols))
 		for i, c := range s.Cols {
 			cols[i] = c.Name + " " + c.T.String()
 		}
-		t.Rows = append(t.Rows, []types.Datum{txt(s.Name), txt(strings.Join(cols, ", ")), i8(int64(s.Shards)), i8(int64(s.Replicas)), txt(s.ShardKey), txt(s.Retention)})
+		t.Rows = append(t.Rows, []types.Datum{txt(s.Name), txt(strings.Join(cols, ", ")), i8(int64(s.Shards)), i8(int64(s.Replicas)), txt(s.ShardKey), txt(s.Retention), txt(s.OnShardUnavailableText())})
 	}
 	return t
 }
@@ -143,10 +144,16 @@ func Views(ctx context.Context, n Status) *exec.MemTable {
 func Shards(ctx context.Context, n Status) *exec.MemTable {
 	t := &exec.MemTable{Cols: []exec.Column{{Name: "object", T: types.Text}, {Name: "shard", T: types.Int8}, {Name: "group_id", T: types.Int8},
 		{Name: "node_id", T: types.Text}, {Name: "role", T: types.Text}, {Name: "is_alive", T: types.Bool},
-		{Name: "applied_index", T: types.Int8}, {Name: "commit_index", T: types.Int8}, {Name: "lag", T: types.Int8}}}
+		{Name: "applied_index", T: types.Int8}, {Name: "commit_index", T: types.Int8}, {Name: "lag", T: types.Int8},
+		{Name: "rerouted", T: types.Text}}}
 	cat := n.Catalog()
 	states := n.GroupStatus(ctx)
+	rerouted := reroutedText(cat, states) // reroute.go
 	add := func(object string, shard int, gid uint64, nodes []uint64) {
+		rr := types.NullOf(types.Text)
+		if r, ok := rerouted[gid]; ok {
+			rr = txt(r)
+		}
 		for _, id := range nodes {
 			name := fmt.Sprint(id)
 			nd := cat.NodeByID(id)
@@ -158,7 +165,7 @@ func Shards(ctx context.Context, n Status) *exec.MemTable {
 				// The node did not answer (down, or the replica is not started).
 				alive := nd != nil && n.Liveness(nd) == "live"
 				null := types.NullOf(types.Int8)
-				t.Rows = append(t.Rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt("unknown"), types.NewBool(alive), null, null, null})
+				t.Rows = append(t.Rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt("unknown"), types.NewBool(alive), null, null, null, rr})
 				continue
 			}
 			lag := int64(st.Commit) - int64(st.Applied)
@@ -166,7 +173,7 @@ func Shards(ctx context.Context, n Status) *exec.MemTable {
 				lag = learnerLag(states, gid, st) // regions.go
 			}
 			t.Rows = append(t.Rows, []types.Datum{txt(object), i8(int64(shard)), i8(int64(gid)), txt(name), txt(st.Role), types.NewBool(true),
-				i8(int64(st.Applied)), i8(int64(st.Commit)), i8(lag)})
+				i8(int64(st.Applied)), i8(int64(st.Commit)), i8(lag), rr})
 		}
 	}
 	metaNodes := []uint64{n.Self()}
