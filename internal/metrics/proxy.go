@@ -46,3 +46,7 @@ func NewProxy() *Proxy {
 	p.Registry.MustRegister(p.Sessions, p.Routed, p.Decisions, p.BackendFails, p.DrainCloses, p.RefreshFails, p.EligibleNodes)
 	return p
 }
+
+// ServedByNode reports whether a node's /metrics serves d: every Def but
+// the proxy's, which `cairn proxy` serves.
+func (d Def) ServedByNode() bool { return d.Section != secProxy }

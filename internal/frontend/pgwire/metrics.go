@@ -34,7 +34,7 @@ func statementType(st parser.Statement) string {
 		return metrics.StmtSet
 	case *parser.Begin, *parser.Commit, *parser.Rollback:
 		return metrics.StmtTransaction
-	case *parser.AlterNode, *parser.AlterShard, *parser.AlterSystemSet, *parser.Failover, *parser.Rebalance,
+	case *parser.AlterNode, *parser.AlterShard, *parser.AlterSystemSet, *parser.Failover, *parser.FailoverRegion, *parser.Rebalance,
 		*parser.CancelOperation, *parser.Backup, *parser.Restore:
 		return metrics.StmtAdmin
 	case *parser.Truncate, *parser.GrantPrivileges, *parser.GrantRole:
