@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+command -v curl >/dev/null 2>&1 || need+=(curl)  # README.md's HTTP examples (internal/readme)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql)
 /usr/bin/python3 -c 'import psycopg2' >/dev/null 2>&1 || need+=(python3-psycopg2)
 [ -f /usr/share/java/postgresql.jar ] || need+=(libpostgresql-jdbc-java)

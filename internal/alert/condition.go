@@ -194,7 +194,10 @@ func Evaluate(a *catalog.Alert, f Facts) map[string]Observation {
 			if n.State == "unknown" {
 				continue
 			}
-			out[node(n)] = Observation{Firing: n.State == a.Value, Value: n.State}
+			// 'suspect' means "not heard from for suspect_after": a
+			// suspect node that turns dead keeps firing.
+			firing := n.State == a.Value || (a.Value == StateSuspect && n.State == StateDead)
+			out[node(n)] = Observation{Firing: firing, Value: n.State}
 		}
 	case MetricHealth:
 		for _, n := range f.Nodes {

@@ -27,9 +27,9 @@ type Report struct {
 	// left out.
 	FollowerLagMs map[uint64]int64 `json:"follower_lag_ms,omitempty"`
 	GroupLagMs    map[uint64]int64 `json:"group_lag_ms,omitempty"`
-	// Elections counts the raft terms this node's replicas saw begin (one
-	// election each) and LeaderChanges the times one of its replicas
-	// became leader, since the process started.
+	// Elections counts the elections this node's replicas started and
+	// LeaderChanges the leader changes they saw, since the process
+	// started (cairn_raft_elections_total, cairn_raft_leader_changes_total).
 	Elections     uint64 `json:"elections"`
 	LeaderChanges uint64 `json:"leader_changes"`
 }

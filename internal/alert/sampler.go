@@ -13,7 +13,6 @@ import (
 // GroupState is one of this node's raft replicas, as the sampler needs it.
 type GroupState struct {
 	ID       uint64
-	Term     uint64
 	IsLeader bool
 	Commit   uint64
 	Match    map[uint64]uint64 // leader only: each replica's replicated index
@@ -30,6 +29,11 @@ type SamplerConfig struct {
 	Fsync interface{ Write(*dto.Metric) error }
 	// Groups lists this node's replicas.
 	Groups func() []GroupState
+	// Counts are the elections this node's replicas started and the
+	// leader changes they saw since the process started (the
+	// cairn_raft_elections_total and cairn_raft_leader_changes_total
+	// counters); nil: none reported.
+	Counts func() (elections, leaderChanges uint64)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -59,10 +63,7 @@ type Sampler struct {
 		fsyncCount []uint64 // cumulative bucket counts at the last sample
 		fsyncTotal uint64   // and the count of syncs
 		rtt        map[uint64]rttSample
-		terms      map[uint64]uint64     // group -> last term seen
 		commits    map[uint64][]commitAt // led group -> commit history, oldest first
-		elections  uint64
-		leaderWins uint64
 	}
 }
 
@@ -78,7 +79,6 @@ func NewSampler(cfg SamplerConfig) *Sampler {
 	}
 	s := &Sampler{cfg: cfg}
 	s.mu.rtt = map[uint64]rttSample{}
-	s.mu.terms = map[uint64]uint64{}
 	s.mu.commits = map[uint64][]commitAt{}
 	s.mu.cpuAt, s.mu.cpuUsed = cfg.Now(), cpuTime()
 	return s
@@ -89,13 +89,6 @@ func (s *Sampler) ObserveRTT(peer uint64, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mu.rtt[peer] = rttSample{at: s.cfg.Now(), d: d}
-}
-
-// LeaderChanged counts one of this node's replicas becoming leader.
-func (s *Sampler) LeaderChanged() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mu.leaderWins++
 }
 
 // Last returns the last sampled report (zero before the first Sample).
@@ -145,7 +138,9 @@ func (s *Sampler) Sample() Report {
 		r.RTTMs = round1(float64(sum) / float64(n) / float64(time.Millisecond))
 	}
 	s.lagsLocked(now, groups, &r)
-	r.Elections, r.LeaderChanges = s.mu.elections, s.mu.leaderWins
+	if s.cfg.Counts != nil {
+		r.Elections, r.LeaderChanges = s.cfg.Counts()
+	}
 	s.mu.last = r
 	return r
 }
@@ -178,14 +173,10 @@ func (s *Sampler) fsyncP99Locked(h *dto.Histogram) float64 {
 }
 
 // lagsLocked fills r's follower and group lags from the groups this node
-// leads, and counts the terms its replicas saw begin.
+// leads.
 func (s *Sampler) lagsLocked(now time.Time, groups []GroupState, r *Report) {
 	led := map[uint64]bool{}
 	for _, g := range groups {
-		if prev, ok := s.mu.terms[g.ID]; ok && g.Term > prev {
-			s.mu.elections += g.Term - prev
-		}
-		s.mu.terms[g.ID] = g.Term
 		if !g.IsLeader {
 			continue
 		}
@@ -224,17 +215,6 @@ func (s *Sampler) lagsLocked(now time.Time, groups []GroupState, r *Report) {
 	for id := range s.mu.commits {
 		if !led[id] {
 			delete(s.mu.commits, id)
-		}
-	}
-	if len(s.mu.terms) > 2*len(groups)+16 {
-		seen := map[uint64]bool{}
-		for _, g := range groups {
-			seen[g.ID] = true
-		}
-		for id := range s.mu.terms {
-			if !seen[id] {
-				delete(s.mu.terms, id)
-			}
 		}
 	}
 }

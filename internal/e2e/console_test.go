@@ -140,12 +140,13 @@ const (
 )
 
 // TestConsoleBrowser drives the web console in headless Chromium against a
-// real 3-node cluster: the page shows three live nodes, the shards and a
-// view; after n3 is killed (SIGKILL) the same page, never reloaded, shows
+// real 3-node cluster: the page shows three live nodes with health scores,
+// the shards, a view and a rebalance operation; after n3 is killed (SIGKILL) the same page, never reloaded, shows
 // n3 dead, its replicas down and every shard led by n1 or n2, with the
 // failover in the timeline; the SQL page runs a query and refuses a
 // write. Screenshots go to $CAIRN_SCREENSHOTS or a temp dir.
 func TestConsoleBrowser(t *testing.T) {
+	start := time.Now()
 	// Chromium starts while the cluster does (CPU is mostly idle waiting
 	// for elections).
 	bch := make(chan *browser, 1)
@@ -159,6 +160,7 @@ func TestConsoleBrowser(t *testing.T) {
 	c.must(`CREATE STREAM clicks (page text, ms int8) WITH (shards = 3, replicas = 3)`)
 	c.must(`CREATE MATERIALIZED VIEW clicks_by_page AS SELECT page, count(*) AS n, avg(ms) AS avg_ms FROM clicks GROUP BY page`)
 	n1 := c.p("n1")
+	t.Logf("cluster and browser up after %s", time.Since(start).Round(100*time.Millisecond))
 
 	// A light load through n1, so the charts have something to draw.
 	stop := make(chan struct{})
@@ -184,7 +186,15 @@ func TestConsoleBrowser(t *testing.T) {
 	b.waitPage(20*time.Second, "three live nodes", jsNodeStates, "n1=live n2=live n3=live")
 	b.waitPage(20*time.Second, "shards listed", `String(document.querySelectorAll('#shards tr[data-shard]').length > 3)`, "true")
 	b.waitPage(20*time.Second, "the view listed", `String(!!document.querySelector('#views tr[data-view="clicks_by_page"]'))`, "true")
+	b.waitPage(20*time.Second, "health scores shown (cairn_cluster.health)",
+		`String([...document.querySelectorAll('#node-map .node [data-score]')].every(e => /^[0-9]+$/.test(e.textContent)))`, "true")
 	b.waitPage(20*time.Second, "throughput drawn", `String(document.querySelectorAll('#chart-throughput polyline').length)`, "1")
+	// An operation shows with its progress bar and in the timeline.
+	c.must("ALTER SYSTEM REBALANCE")
+	b.waitPage(20*time.Second, "the rebalance operation listed",
+		`String(!!document.querySelector('#operations tr[data-op] .progress > div') && [...document.querySelectorAll('#operations tr[data-op]')].some(r => r.textContent.includes('rebalance')))`, "true")
+	b.waitPage(20*time.Second, "the rebalance in the timeline",
+		`String([...document.querySelectorAll('#timeline li[data-kind="operation"]')].some(e => e.textContent.includes('rebalance')))`, "true")
 	b.screenshot("console-healthy")
 
 	// What the page shows before the kill: n3 leads some shards (the

@@ -279,24 +279,10 @@ func TestProxy(t *testing.T) {
 			out, err := queryText(p2, "SHOW lb_min_health_score")
 			return err == nil && out == "60", out + errString(err)
 		})
-		if _, err := queryText(p1, "SELECT score FROM cairn_cluster.health LIMIT 1"); err != nil {
-			// Until cairn_cluster.health exists (issue 15's health
-			// scores), health_based refuses to start rather than
-			// route blind; the selection by score is tested in
-			// internal/proxy (TestHealthBased).
-			px := launchProxy(t, join, "health_based", "--join-timeout", "3s")
-			select {
-			case <-px.exited:
-			case <-time.After(15 * time.Second):
-				t.Fatal("health_based proxy without health scores did not exit")
-			}
-			if code := px.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(px.log.String(), "--mode health_based needs health scores") {
-				t.Fatalf("exit %d: %s", code, px.log.String())
-			}
-			return
-		}
-		healthBased(t, join, p3)
+		healthBased(t, join, p1, p3)
 	})
+
+	t.Run("client_multihost", func(t *testing.T) { clientMultiHost(t, procs) })
 
 	t.Run("drain", func(t *testing.T) {
 		px := startProxy(t, join, "round_robin")
@@ -402,24 +388,43 @@ func TestProxy(t *testing.T) {
 	})
 }
 
-// healthBased checks health_based routing once cairn_cluster.health
-// exists: a paused node's score falls below lb_min_health_score and it
-// gets no new sessions.
-func healthBased(t *testing.T, join string, victim *Proc) {
+// healthBased checks health_based routing: with every node healthy
+// (scores from cairn_cluster.health at least lb_min_health_score, 60
+// here) sessions go to all three, in proportion to their scores; a paused
+// node's score falls (a suspect node scores at most 50) and it gets no
+// new sessions; and the proxy's eligibility follows the threshold as it
+// changes (at 100, exactly the nodes scoring 100 stay eligible).
+func healthBased(t *testing.T, join string, p1, victim *Proc) {
 	px := startProxy(t, join, "health_based")
+	waitUntil(t, 15*time.Second, func() (bool, string) {
+		rows := px.backends(t)
+		ok := len(rows) == 3
+		for _, r := range rows {
+			ok = ok && r["eligible"] == true && r["score"] != nil
+		}
+		return ok, fmt.Sprint(rows)
+	})
 	conns, got := openN(t, px.url(), 300)
 	closeAll(conns)
-	if len(got) != 3 {
-		t.Fatalf("300 sessions by health_based with every node healthy: %v", got)
+	for _, n := range []string{"n1", "n2", "n3"} {
+		if got[n] < 60 || got[n] > 140 {
+			t.Fatalf("300 sessions by health_based with every node healthy: %v", got)
+		}
 	}
 	if err := victim.Pause(); err != nil {
 		t.Fatal(err)
 	}
-	defer victim.Resume()
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = victim.Resume()
+		}
+	}()
 	waitUntil(t, 30*time.Second, func() (bool, string) {
 		for _, r := range px.backends(t) {
 			if r["node"] == "n3" {
-				return r["eligible"] == false, fmt.Sprint(r)
+				sc, _ := r["score"].(float64)
+				return r["eligible"] == false && r["score"] != nil && sc < 60, fmt.Sprint(r)
 			}
 		}
 		return false, "no n3"
@@ -427,9 +432,35 @@ func healthBased(t *testing.T, join string, victim *Proc) {
 	conns, got = openN(t, px.url(), 60)
 	closeAll(conns)
 	if got["n3"] != 0 {
-		t.Fatalf("sessions to a node below lb_min_health_score: %v", got)
+		t.Fatalf("sessions to a node scoring below lb_min_health_score: %v", got)
 	}
 	if err := victim.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	waitUntil(t, 30*time.Second, func() (bool, string) {
+		out, err := queryText(p1, "SELECT node_id, state FROM cairn_cluster.nodes ORDER BY node_id")
+		return err == nil && out == "n1|live\nn2|live\nn3|live", out + errString(err)
+	})
+	// The threshold is read from the cluster: at 100 a node is eligible
+	// exactly when it scores 100.
+	if _, err := queryText(p1, "ALTER SYSTEM SET lb_min_health_score = 100"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, func() (bool, string) {
+		rows := px.backends(t)
+		for _, r := range rows {
+			sc, _ := r["score"].(float64)
+			if r["state"] == "live" && r["eligible"] != (sc == 100) {
+				return false, fmt.Sprint(rows)
+			}
+			if r["eligible"] == false && sc < 100 && !strings.Contains(fmt.Sprint(r["why"]), "< lb_min_health_score 100") {
+				return false, fmt.Sprint(rows)
+			}
+		}
+		return true, ""
+	})
+	if _, err := queryText(p1, "ALTER SYSTEM RESET lb_min_health_score"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -453,4 +484,79 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// clientMultiHost checks multi-host connection strings without a proxy:
+// the first host is down, so pgx and libpq (psql) go on to the next one
+// that target_session_attrs accepts. Every Cairn node takes writes, so
+// read-write and primary accept n2 while standby and read-only find no
+// host. pgx implements no load_balance_hosts (it passes the key on to the
+// server as a setting, which Cairn ignores, and keeps trying hosts in
+// order) and Debian 12's libpq 15 rejects the option (it came in libpq
+// 16): both are checked as they are.
+func clientMultiHost(t *testing.T, procs []*Proc) {
+	dead, err := testutil.FreeAddr() // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := dead + "," + procs[1].PGAddr + "," + procs[2].PGAddr
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pgxNode := func(attrs string) (string, error) {
+		c, err := pgx.Connect(ctx, "postgres://cairn@"+hosts+"/cairn?sslmode=disable&connect_timeout=5&"+attrs)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close(context.Background())
+		var node string
+		err = c.QueryRow(ctx, "SHOW cairn.node").Scan(&node)
+		return node, err
+	}
+	for _, attrs := range []string{"target_session_attrs=read-write", "target_session_attrs=primary", "target_session_attrs=any"} {
+		if node, err := pgxNode(attrs); err != nil || node != "n2" {
+			t.Fatalf("pgx %s: %q %v", attrs, node, err)
+		}
+	}
+	for _, attrs := range []string{"target_session_attrs=standby", "target_session_attrs=read-only"} {
+		if node, err := pgxNode(attrs); err == nil {
+			t.Fatalf("pgx %s found %s; no Cairn node is a standby or read-only", attrs, node)
+		}
+	}
+	// pgx v5 has no load_balance_hosts: it sends the key to the server as
+	// a startup setting, which Cairn (unlike PostgreSQL) ignores, and
+	// tries the hosts in order, so every session lands on n2.
+	for range 5 {
+		if node, err := pgxNode("load_balance_hosts=random"); err != nil || node != "n2" {
+			t.Fatalf("pgx load_balance_hosts=random: %q %v (pgx v5 tries hosts in order)", node, err)
+		}
+	}
+
+	ports := make([]string, 3)
+	for i, a := range strings.Split(hosts, ",") {
+		ports[i] = a[strings.LastIndex(a, ":")+1:]
+	}
+	psql := func(attrs string) (string, error) {
+		conn := "host=127.0.0.1,127.0.0.1,127.0.0.1 port=" + strings.Join(ports, ",") + " user=cairn dbname=cairn sslmode=disable connect_timeout=5 " + attrs
+		cmd := exec.CommandContext(ctx, "psql", conn, "-XAtc", "SHOW cairn.node")
+		cmd.Env = append(cmd.Environ(), "PGCONNECT_TIMEOUT=5")
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	for _, attrs := range []string{"target_session_attrs=read-write", "target_session_attrs=primary", "target_session_attrs=any"} {
+		if out, err := psql(attrs); err != nil || out != "n2" {
+			t.Fatalf("psql %s: %q %v", attrs, out, err)
+		}
+	}
+	if out, err := psql("target_session_attrs=standby"); err == nil || !strings.Contains(out, "not in hot standby mode") {
+		t.Fatalf("psql target_session_attrs=standby: %q %v", out, err)
+	}
+	ver, _ := exec.Command("psql", "--version").Output()
+	out, err := psql("load_balance_hosts=random")
+	if strings.Contains(string(ver), "(PostgreSQL) 15.") {
+		if err == nil || !strings.Contains(out, `invalid connection option "load_balance_hosts"`) {
+			t.Fatalf("libpq 15 load_balance_hosts=random: %q %v", out, err)
+		}
+	} else if err != nil || out != "n2" && out != "n3" {
+		t.Fatalf("libpq %s load_balance_hosts=random: %q %v", strings.TrimSpace(string(ver)), out, err)
+	}
 }

@@ -80,6 +80,8 @@ func TestArrows(t *testing.T) {
 			"a scheduled view's owner reads other nodes only through the Sources the node gives it"},
 		{"internal/bugs", []string{"internal/node", "internal/replica", "internal/router"},
 			"deliberate bugs are hooks the node calls"},
+		{"internal/proxy", []string{"internal/node", "internal/catalog", "internal/sql", "internal/raftstore", "internal/transport", "internal/replica", "internal/router", "internal/frontend", "internal/cluster"},
+			"cairn proxy is a client of the cluster: it learns everything over pgwire"},
 	}
 	for _, r := range rules {
 		for p, ds := range all {

@@ -171,9 +171,12 @@ var (
 	defStatementLatency = define(secSQL, Histogram, "cairn_statement_duration_seconds", "Time to execute a SQL statement on this node, by type.", "type")
 	defRows             = define(secSQL, Counter, "cairn_rows_total", "Rows received (in: inserted, copied, ingested) and sent (out: returned to clients) by this node, by front end and direction.", "frontend", "direction")
 	defNetBytes         = define(secSQL, Counter, "cairn_client_bytes_total", "Bytes received (in) and sent (out) by this node's client front ends, by front end and direction: every byte of a pgwire connection (TLS included); the request bodies read and reply bodies written by HTTP.", "frontend", "direction")
-	defHTTPRequests     = define(secSQL, Counter, "cairn_http_requests_total", "HTTP requests this node answered, by status class (2xx, 3xx, 4xx, 5xx).", "code")
-	defEventsIngested   = define(secSQL, Counter, "cairn_events_ingested_total", "Events acknowledged to clients, by stream.", "stream")
-	defRetentionTrimmed = define(secSQL, Counter, "cairn_retention_trimmed_events_total", "Events dropped by stream retention on shards this node leads, by stream.", "stream")
+	// DefConsoleConnections is registered by the web console
+	// (frontend/console).
+	DefConsoleConnections = define(secSQL, Gauge, "cairn_console_connections", "Browsers following the web console's live updates (server-sent events) on this node.")
+	defHTTPRequests       = define(secSQL, Counter, "cairn_http_requests_total", "HTTP requests this node answered, by status class (2xx, 3xx, 4xx, 5xx).", "code")
+	defEventsIngested     = define(secSQL, Counter, "cairn_events_ingested_total", "Events acknowledged to clients, by stream.", "stream")
+	defRetentionTrimmed   = define(secSQL, Counter, "cairn_retention_trimmed_events_total", "Events dropped by stream retention on shards this node leads, by stream.", "stream")
 
 	// Views.
 	defViewLagEvents    = define(secViews, Gauge, "cairn_view_lag_events", "Events in the source streams not yet folded into the view.", "view")

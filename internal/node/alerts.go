@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/cairndb/cairn/internal/alert"
 	"github.com/cairndb/cairn/internal/catalog"
 	"github.com/cairndb/cairn/internal/memory"
@@ -35,7 +38,10 @@ func (n *Node) newHealth() {
 		Memory: func() (uint64, uint64) { return n.mem.Usage().Total, cmp.Or(n.mem.Limit(), machine) },
 		Fsync:  n.metrics.FsyncLatency,
 		Groups: n.localGroups,
-		Now:    n.clock.Now,
+		Counts: func() (uint64, uint64) {
+			return sumCounter(n.metrics.RaftElections), sumCounter(n.metrics.RaftLeaderChanges)
+		},
+		Now: n.clock.Now,
 	})
 	n.health.eval = alert.NewEvaluator(n.ctx, alertEnv{n}, &http.Client{}, alert.DefaultRetry, n.log)
 }
@@ -57,7 +63,7 @@ func (n *Node) localGroups() []alert.GroupState {
 	out := make([]alert.GroupState, 0, len(ids))
 	for _, gid := range ids {
 		if st, ok := n.store.Status(gid); ok {
-			out = append(out, alert.GroupState{ID: gid, Term: st.Term, IsLeader: st.IsLeader, Commit: st.Commit, Match: st.Match})
+			out = append(out, alert.GroupState{ID: gid, IsLeader: st.IsLeader, Commit: st.Commit, Match: st.Match})
 		}
 	}
 	return out
@@ -120,4 +126,18 @@ func (e alertEnv) IsEvaluator() bool {
 func (e alertEnv) Propose(ctx context.Context, c catalog.Command) error {
 	_, err := e.n.proposeMeta(ctx, c)
 	return err
+}
+
+// sumCounter is a counter's total over all its labels.
+func sumCounter(c prometheus.Collector) uint64 {
+	ch := make(chan prometheus.Metric, 16)
+	go func() { c.Collect(ch); close(ch) }()
+	var sum float64
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) == nil && d.Counter != nil {
+			sum += d.Counter.GetValue()
+		}
+	}
+	return uint64(sum)
 }

@@ -20,7 +20,7 @@ func (c consoleBackend) RunSQL(ctx context.Context, user, sql string) (*httpapi.
 }
 
 func (c consoleBackend) RunReadOnly(ctx context.Context, user, sql string, maxRows int) (*httpapi.SQLResult, bool, error) {
-	r, more, err := session.RunReadOnly(ctx, sessionBackend{c.n}, user, sql, maxRows)
+	r, more, err := session.RunReadOnly(ctx, sessionBackend(c), user, sql, maxRows)
 	if err != nil {
 		return nil, false, err
 	}

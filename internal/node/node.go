@@ -295,7 +295,6 @@ func Start(cfg Config) (*Node, error) {
 	storeCfg := raftstore.Config{
 		OnLeader: func(gid, term uint64) {
 			fmt.Fprintf(n.leaderLog, "%d %d %d\n", gid, term, time.Now().UnixMicro())
-			n.health.sampler.LeaderChanged()
 		},
 		Dir:       filepath.Join(cfg.DataDir, "store"),
 		NodeID:    n.id.RaftID,

@@ -42,32 +42,6 @@ func readStartup(r io.Reader) (code uint32, pkt []byte, err error) {
 	return binary.BigEndian.Uint32(hdr[4:]), pkt, nil
 }
 
-// startupParams are a protocol 3 startup packet's parameters.
-func startupParams(pkt []byte) map[string]string {
-	m := map[string]string{}
-	b := pkt[8:]
-	for {
-		k, rest, ok := cstring(b)
-		if !ok || k == "" {
-			return m
-		}
-		v, rest2, ok := cstring(rest)
-		if !ok {
-			return m
-		}
-		m[k], b = v, rest2
-	}
-}
-
-func cstring(b []byte) (string, []byte, bool) {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i]), b[i+1:], true
-		}
-	}
-	return "", nil, false
-}
-
 // frame is a typed message's header: its type byte and the length of
 // the body that follows.
 type frame struct {

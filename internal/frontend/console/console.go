@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cairndb/cairn/internal/frontend/httpapi"
+	"github.com/cairndb/cairn/internal/metrics"
 	"github.com/cairndb/cairn/internal/pgerr"
 )
 
@@ -110,10 +111,8 @@ func New(cfg Config, b Backend) *Console {
 	c := &Console{cfg: cfg, b: b, stop: stop}
 	c.hub = newHub(ctx, cfg, b)
 	if cfg.Registerer != nil {
-		_ = cfg.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cairn_console_connections",
-			Help: "Browsers following the web console's live updates on this node.",
-		}, func() float64 { return float64(c.hub.clients()) }))
+		_ = cfg.Registerer.Register(prometheus.NewGaugeFunc(metrics.DefConsoleConnections.GaugeOpts(),
+			func() float64 { return float64(c.hub.clients()) }))
 	}
 	c.wg.Add(1)
 	go func() { defer c.wg.Done(); c.hub.run(ctx) }()

@@ -61,7 +61,9 @@ function hideLogin() {
 async function errorText(resp) {
   try {
     const j = await resp.json();
-    const e = j.error || {};
+    // The admin API's shape {"error": {code, message, hint}}, or the
+    // flat one of the HTTP front door's refusals {"error", "code", "hint"}.
+    const e = typeof j.error === "string" ? { code: j.code, message: j.error, hint: j.hint } : (j.error || {});
     let s = (e.code ? e.code + ": " : "") + (e.message || resp.statusText);
     if (e.hint) s += "\nHint: " + e.hint;
     return s;
@@ -178,6 +180,13 @@ function healthOf(s, name) {
   return h && h.score !== null && h.score !== undefined ? h.score : "—";
 }
 
+// scoreClass colours a health score: good from 80, poor below 50.
+function scoreClass(v) {
+  if (typeof v !== "string" || !/^[0-9]+$/.test(v)) return "";
+  const n = Number(v);
+  return n >= 80 ? "good" : n >= 50 ? "fair" : "poor";
+}
+
 function renderNodes(s) {
   const byRegion = new Map();
   for (const n of s.nodes) {
@@ -202,7 +211,7 @@ function renderNodes(s) {
           el("span", { class: "state" }, n.state),
           el("div", { class: "name" }, n.node_id),
           el("dl", {},
-            el("dt", {}, "health"), el("dd", { class: "score", "data-score": "" }, healthOf(s, n.node_id)),
+            el("dt", {}, "health"), el("dd", { class: "score " + scoreClass(healthOf(s, n.node_id)), "data-score": "" }, healthOf(s, n.node_id)),
             el("dt", {}, "leaders"), el("dd", {}, n.leaders ?? "—"),
             el("dt", {}, "replicas"), el("dd", {}, n.replicas ?? "—"),
             el("dt", {}, "role"), el("dd", {}, n.role),

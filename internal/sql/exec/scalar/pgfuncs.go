@@ -32,6 +32,7 @@ func init() {
 		"col_description":                 nullText(2, 2),
 		"shobj_description":               nullText(2, 2),
 		"pg_relation_is_publishable":      constBool(false, 1),
+		"pg_is_in_recovery":               constBool(false, 0), // no Cairn node is a standby (pgx's target_session_attrs=primary asks)
 		"pg_get_statisticsobjdef_columns": nullText(1, 1),
 		"has_table_privilege":             buildHasPrivilege("table"), // privfuncs.go
 		"has_schema_privilege":            buildHasPrivilege("schema"),
