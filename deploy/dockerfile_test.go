@@ -97,6 +97,7 @@ func TestDockerfile(t *testing.T) {
 	if !strings.HasPrefix(build.from, "golang:") {
 		t.Errorf("build stage FROM %s, want golang:<version>", build.from)
 	}
+	checkGoVersion(t)
 	if !strings.HasPrefix(run.from, "gcr.io/distroless/static") && run.from != "scratch" {
 		t.Errorf("runtime stage FROM %s, want distroless/static or scratch", run.from)
 	}
@@ -286,4 +287,27 @@ func ignoredBy(pattern, p string) bool {
 		}
 	}
 	return false
+}
+
+// checkGoVersion checks that the builder image's Go (ARG GO_VERSION, a
+// major.minor tag: its newest patch) is the release go.mod asks for, so
+// the build neither fails nor downloads another toolchain.
+func checkGoVersion(t *testing.T) {
+	t.Helper()
+	df, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arg := regexp.MustCompile(`(?m)^ARG GO_VERSION=(\S+)$`).FindSubmatch(df)
+	goLine := regexp.MustCompile(`(?m)^go (\d+\.\d+)(\.\d+)?$`).FindSubmatch(mod)
+	if arg == nil || goLine == nil {
+		t.Fatalf("no ARG GO_VERSION in the Dockerfile (%q) or go line in go.mod (%q)", arg, goLine)
+	}
+	if string(arg[1]) != string(goLine[1]) {
+		t.Errorf("the Dockerfile builds with Go %s, go.mod asks for %s%s", arg[1], goLine[1], goLine[2])
+	}
 }

@@ -383,6 +383,12 @@ func checkPodSpec(t *testing.T, m *manifests, where string, tmpl corev1.PodTempl
 		t.Errorf("%s: terminationGracePeriodSeconds %s is not longer than the drain (%s) plus hand-off and close", where, grace, drain)
 	}
 
+	// Kubernetes would put CAIRN_SERVICE_HOST, CAIRN_PORT… in the
+	// environment for the Service cairn, and cairn start reads CAIRN_*.
+	if spec.EnableServiceLinks == nil || *spec.EnableServiceLinks {
+		t.Errorf("%s: enableServiceLinks must be false: the Service cairn's variables are named like cairn's settings (CAIRN_*)", where)
+	}
+
 	// Non-root, read-only, nothing extra.
 	psc, csc := spec.SecurityContext, c.SecurityContext
 	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser != runtimeUID ||
