@@ -765,7 +765,8 @@ const replicaMissRetries = 4
 // this node, until one answers; missed reports that every one that
 // answered said it does not hold the group.
 func (rt *Router) callReplicaOnce(ctx context.Context, gid uint64, method string, body []byte) (out []byte, err error, missed bool) {
-	nodes := rt.replicasOf(gid)
+	ref := rt.meta.Catalog().Groups()[gid]
+	nodes := ref.Nodes
 	if len(nodes) == 0 {
 		return nil, pgerr.GroupNoReplicas.New(gid), false
 	}
@@ -776,7 +777,7 @@ func (rt *Router) callReplicaOnce(ctx context.Context, gid uint64, method string
 	}
 	// A regional shard's permanent learners answer when no voter does
 	// (its primary region is lost): reads go on, possibly stale.
-	order = append(order, rt.meta.Catalog().Groups()[gid].Learners...)
+	order = append(order, ref.Learners...)
 	var lastErr error
 	missed = true
 	for _, id := range order {
