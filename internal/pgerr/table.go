@@ -863,3 +863,8 @@ var (
 	RerouteFailed         = def("reroute_failed", SerializationFailure, "stream %q: shard %d did not take its part of the batch in time, and shard %d, where it was rerouted, did not either: %v", "The part may or may not have been applied: read the rows back before retrying.")
 	RerouteViewOrder      = def("reroute_view_order", FeatureNotSupported, "view %q cannot read stream %q, which reroutes writes around an unavailable shard (on_shard_unavailable = 'reroute'): %s", "A rerouted event is folded later and in another shard than its own; only count, sum, min, max and avg (without DISTINCT, windows, ttl or joins) give the same result whatever the order. Create the view over a stream with on_shard_unavailable = 'wait'.")
 )
+
+// issue 15: READ ONLY transaction blocks (the console's read-only SQL and BEGIN READ ONLY)
+var (
+	ReadOnlyTransaction = def("read_only_transaction", "25006", "cannot execute %s in a read-only transaction", "The block was started with BEGIN READ ONLY (or SET TRANSACTION READ ONLY): end it with COMMIT or ROLLBACK and run the statement outside it.")
+)

@@ -395,8 +395,12 @@ type Reset struct {
 	All  bool
 }
 
-// Begin is BEGIN / START TRANSACTION.
-type Begin struct{ P int }
+// Begin is BEGIN / START TRANSACTION. ReadOnly: READ ONLY was given
+// (the session then refuses statements that write until COMMIT).
+type Begin struct {
+	P        int
+	ReadOnly bool
+}
 
 // Commit is COMMIT / END.
 type Commit struct{ P int }

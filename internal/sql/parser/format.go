@@ -260,6 +260,9 @@ func formatStmt(b *strings.Builder, s Statement) {
 		b.WriteString(QuoteString(s.Node))
 	case *Begin:
 		b.WriteString("BEGIN")
+		if s.ReadOnly {
+			b.WriteString(" READ ONLY")
+		}
 	case *Commit:
 		b.WriteString("COMMIT")
 	case *Rollback:

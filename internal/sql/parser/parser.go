@@ -1025,25 +1025,42 @@ func (p *parser) parseSet() (Statement, error) {
 }
 
 // setTransactionModes handles SET TRANSACTION / SET SESSION
-// CHARACTERISTICS AS TRANSACTION: the isolation level becomes the value;
-// READ ONLY/WRITE and [NOT] DEFERRABLE are accepted and ignored.
+// CHARACTERISTICS AS TRANSACTION: the isolation level becomes the value
+// of s's setting; READ ONLY / READ WRITE alone sets
+// transaction_read_only (or default_transaction_read_only for the
+// session form). Both at once are refused: one SET names one setting.
+// [NOT] DEFERRABLE changes nothing in Cairn (no transaction waits for a
+// safe snapshot) and is accepted.
 func (p *parser) setTransactionModes(s *Set) (Statement, error) {
-	lvl, err := p.transactionModes()
+	at := p.peek()
+	lvl, ro, err := p.transactionModes()
 	if err != nil {
 		return nil, err
 	}
-	if lvl == "" {
-		return nil, p.unsupported(p.peek(), "only SET TRANSACTION ISOLATION LEVEL is supported")
+	switch {
+	case lvl != "" && ro != 0:
+		return nil, p.unsupported(at, "set the isolation level and READ ONLY / READ WRITE in two SET TRANSACTION statements")
+	case ro != 0:
+		if s.Name == "transaction_isolation" {
+			s.Name = "transaction_read_only"
+		} else {
+			s.Name = "default_transaction_read_only"
+		}
+		s.Values = []string{map[int]string{1: "on", 2: "off"}[ro]}
+	case lvl == "":
+		return nil, p.unsupported(p.peek(), "SET TRANSACTION takes ISOLATION LEVEL …, READ ONLY or READ WRITE")
+	default:
+		s.Values = []string{lvl}
 	}
-	s.Values = []string{lvl}
 	return s, nil
 }
 
 // transactionModes parses [ISOLATION LEVEL x] [READ ONLY|WRITE]
 // [[NOT] DEFERRABLE] in any order, optionally comma-separated, and returns
-// the isolation level ("" when not given).
-func (p *parser) transactionModes() (string, error) {
-	lvl := ""
+// the isolation level ("" when not given) and the access mode: 0 not
+// given, 1 READ ONLY, 2 READ WRITE.
+func (p *parser) transactionModes() (string, int, error) {
+	lvl, ro := "", 0
 	for n := 0; n < 16; n++ {
 		switch {
 		case p.acceptKws("isolation", "level"):
@@ -1057,16 +1074,19 @@ func (p *parser) transactionModes() (string, error) {
 			case p.acceptKws("read", "uncommitted"):
 				lvl = "read uncommitted"
 			default:
-				return "", p.syntaxErr(p.peek())
+				return "", 0, p.syntaxErr(p.peek())
 			}
-		case p.acceptKws("read", "only"), p.acceptKws("read", "write"),
-			p.acceptKw("deferrable"), p.acceptKws("not", "deferrable"):
+		case p.acceptKws("read", "only"):
+			ro = 1
+		case p.acceptKws("read", "write"):
+			ro = 2
+		case p.acceptKw("deferrable"), p.acceptKws("not", "deferrable"):
 		default:
-			return lvl, nil
+			return lvl, ro, nil
 		}
 		p.acceptOp(",")
 	}
-	return lvl, nil
+	return lvl, ro, nil
 }
 
 func (p *parser) parseShow() (Statement, error) {
@@ -1122,10 +1142,11 @@ func (p *parser) parseBegin() (Statement, error) {
 	} else {
 		_ = p.acceptKw("work") || p.acceptKw("transaction")
 	}
-	if _, err := p.transactionModes(); err != nil {
+	_, ro, err := p.transactionModes()
+	if err != nil {
 		return nil, err
 	}
-	return &Begin{P: start.pos}, nil
+	return &Begin{P: start.pos, ReadOnly: ro == 1}, nil
 }
 
 func (p *parser) parseAlter() (Statement, error) {

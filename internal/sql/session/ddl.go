@@ -637,6 +637,9 @@ func (s *Session) prepareSet(st *parser.Set) (*prepared, error) {
 	if err := checkPipelineDBSetting(name); err != nil {
 		return nil, pgerr.From(err).WithPos(st.P)
 	}
+	if name == "transaction_read_only" {
+		return s.prepareSetTxReadOnly(st) // readonly.go
+	}
 	if known && def.readOnly {
 		return nil, pgerr.ParameterReadOnly.New(st.Name).WithPos(st.P)
 	}

@@ -29,6 +29,10 @@ type Session struct {
 	user   string
 	values map[string]string // settings changed from their defaults
 	tx     byte
+	// txReadOnly: the open transaction block is READ ONLY (BEGIN READ
+	// ONLY, SET TRANSACTION READ ONLY): statements that write are refused
+	// with 25006 until it ends (readonly.go).
+	txReadOnly bool
 	// pending holds stream inserts buffered by an open transaction block,
 	// one batch per stream, applied at COMMIT.
 	pending     map[string]*types.Batch
@@ -75,6 +79,9 @@ func (s *Session) get(name string) (string, bool) {
 	}
 	if name == "session_authorization" || name == "user" { // "user": current_user, session_user
 		return s.currentUser(), true
+	}
+	if name == "transaction_read_only" { // readonly.go
+		return onOff(s.tx == txOpen && s.txReadOnly), true
 	}
 	if name == "cairn.node" && s.b != nil { // settings.go: issue 15
 		return s.b.NodeName(), true
@@ -142,6 +149,10 @@ func (p *prepared) Columns() []pgwire.Column { return p.cols }
 func (p *prepared) Execute(ctx context.Context, params []types.Datum, w pgwire.ResultWriter) (string, error) {
 	if p.s.tx == txFailed && !p.txCtl {
 		return "", errInFailedTx()
+	}
+	if p.s.tx == txOpen && p.s.txReadOnly && !allowedInReadOnlyTx(p.stmt) { // readonly.go
+		p.s.tx = txFailed
+		return "", pgerr.ReadOnlyTransaction.New(stmtName(p.stmt))
 	}
 	p.s.w = w
 	defer func() { p.s.w = nil }()
@@ -267,6 +278,7 @@ func (s *Session) prepareStmt(ctx context.Context, stmt parser.Statement, oids [
 				return "BEGIN", nil
 			}
 			s.tx = txOpen
+			s.txReadOnly = st.ReadOnly
 			return "BEGIN", nil
 		}}, nil
 	case *parser.Select:

@@ -160,7 +160,7 @@ var settings = map[string]*setting{
 	// none is read-only or a standby (target_session_attrs=read-write and
 	// primary accept any node).
 	"cairn.node":                    {readOnly: true, desc: "The node serving this session (its --node-id)."},
-	"transaction_read_only":         {def: "off", readOnly: true, desc: "Every Cairn node takes writes (reported for target_session_attrs=read-write)."},
+	"transaction_read_only":         {def: "off", readOnly: true, desc: "on inside a READ ONLY transaction block (BEGIN READ ONLY, SET TRANSACTION READ ONLY), which refuses writes; otherwise off: every Cairn node takes writes."},
 	"default_transaction_read_only": {def: "off", reported: "default_transaction_read_only", readOnly: true, desc: "Every Cairn node takes writes."},
 	"in_hot_standby":                {def: "off", reported: "in_hot_standby", readOnly: true, desc: "No Cairn node is a standby (reported for target_session_attrs=primary)."},
 }
