@@ -776,8 +776,23 @@ func NewChecked(b Backend, user string, params map[string]string) (*Session, err
 	for _, k := range keys {
 		lk := strings.ToLower(k)
 		st, ok := settings[lk]
-		if !ok || st.readOnly {
-			continue // user, database, options, replication: startup fields, not settings
+		switch {
+		case startupFields[lk] || strings.HasPrefix(lk, "_pq_."):
+			continue // startup fields and protocol options, not settings
+		case !ok && strings.Contains(lk, "."):
+			s.values[lk] = params[k] // a custom setting (a.b), as SET takes it
+			continue
+		case !ok:
+			// PostgreSQL refuses an unknown startup parameter (FATAL
+			// 42704); skipping it would let a client believe a setting
+			// it sent (pgx passes load_balance_hosts on, for one) took
+			// effect.
+			if first == nil {
+				first = pgerr.UnknownParameter.New(k)
+			}
+			continue
+		case st.readOnly:
+			continue // reported by the server, not set by a client
 		}
 		v := params[k]
 		if st.check != nil {
@@ -795,6 +810,9 @@ func NewChecked(b Backend, user string, params map[string]string) (*Session, err
 	}
 	return s, first
 }
+
+// startupFields are startup packet keys that are not settings.
+var startupFields = map[string]bool{"user": true, "database": true, "options": true, "replication": true}
 
 // startupOptions splits a startup "options" value into name=value pairs:
 // "-c a=b", "-ca=b" and "--a=b" forms, words separated by spaces, a
