@@ -177,16 +177,7 @@ func formatAlertStmt(b *strings.Builder, s Statement) bool {
 		b.WriteString(" NOTIFY ")
 		b.WriteString(QuoteString(s.Target))
 	case *DropAlert:
-		b.WriteString("DROP ALERT ")
-		if s.IfExists {
-			b.WriteString("IF EXISTS ")
-		}
-		for i, n := range s.Names {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(QuoteIdent(n))
-		}
+		formatDropNames(b, "ALERT", s.IfExists, s.Names)
 	default:
 		return false
 	}

@@ -287,16 +287,7 @@ func formatBackupStmt(b *strings.Builder, s Statement) bool {
 		b.WriteString(" EVERY ")
 		b.WriteString(QuoteString(s.Every))
 	case *DropSchedule:
-		b.WriteString("DROP SCHEDULE ")
-		if s.IfExists {
-			b.WriteString("IF EXISTS ")
-		}
-		for i, n := range s.Names {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(QuoteIdent(n))
-		}
+		formatDropNames(b, "SCHEDULE", s.IfExists, s.Names)
 	default:
 		return false
 	}

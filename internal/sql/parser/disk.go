@@ -430,17 +430,23 @@ func formatDiskStmt(b *strings.Builder, s Statement) bool {
 		b.WriteByte(')')
 		return true
 	case *DropDisk:
-		b.WriteString("DROP DISK ")
-		if s.IfExists {
-			b.WriteString("IF EXISTS ")
-		}
-		for i, n := range s.Names {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(QuoteIdent(n))
-		}
+		formatDropNames(b, "DISK", s.IfExists, s.Names)
 		return true
 	}
 	return false
+}
+
+// formatDropNames writes DROP <kind> [IF EXISTS] a, b for the statements
+// that drop a list of plain names (disks, alerts, schedules).
+func formatDropNames(b *strings.Builder, kind string, ifExists bool, names []string) {
+	b.WriteString("DROP " + kind + " ")
+	if ifExists {
+		b.WriteString("IF EXISTS ")
+	}
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(QuoteIdent(n))
+	}
 }
