@@ -868,3 +868,8 @@ var (
 var (
 	ReadOnlyTransaction = def("read_only_transaction", "25006", "cannot execute %s in a read-only transaction", "The block was started with BEGIN READ ONLY (or SET TRANSACTION READ ONLY): end it with COMMIT or ROLLBACK and run the statement outside it.")
 )
+
+// issue 15: joining a cluster whose first node is still starting
+var (
+	ClusterStarting = def("cluster_starting", SerializationFailure, "the cluster is still starting: its first node has not registered itself yet; retry", "cairn start --join retries this by itself.")
+)

@@ -298,6 +298,14 @@ func (m *Member) Admit(ctx context.Context, body []byte) ([]byte, error) {
 		return m.cfg.Caller.Call(ctx, st.Leader, rpc.Join, body)
 	}
 	cat := m.cfg.Meta.Catalog()
+	if cat.ClusterID == "" {
+		// The bootstrap node leads the meta group but has not registered
+		// itself (Init) yet. Admitting now let the joiner's AddNode apply
+		// first, so Init skipped the bootstrap node's own entry and the
+		// joiner, knowing no address for node 1, never caught up (a node
+		// started together with its seed, as in the README). Join retries.
+		return nil, pgerr.ClusterStarting.New()
+	}
 	if r.ClusterID != "" && r.ClusterID != cat.ClusterID {
 		return nil, pgerr.WrongCluster.New(r.Node.Name, r.ClusterID, cat.ClusterID)
 	}
