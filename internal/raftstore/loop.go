@@ -198,10 +198,12 @@ func (s *Store) iterate(tick bool) bool {
 	// Notify waiters.
 	for _, w := range work {
 		for _, ap := range w.applied {
-			ap.p.done <- result{val: ap.val}
+			// Count before waking: a proposer that returns must find its
+			// commit already counted.
 			if s.cfg.OnCommit != nil {
 				s.cfg.OnCommit(w.g.id, time.Since(ap.p.start))
 			}
+			ap.p.done <- result{val: ap.val}
 		}
 		s.completeReads(w.g)
 		s.maybeNotifyLeader(w.g)
