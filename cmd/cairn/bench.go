@@ -171,6 +171,7 @@ when --url is empty. Prints a table and writes the figures as JSON to --out
 	f.IntVar(&o.Batch, "batch", 1000, "events per batch (one COPY or INSERT)")
 	f.IntVar(&o.Clients, "clients", 4, "concurrent client connections")
 	f.IntVar(&o.Devices, "devices", 10_000, "w1: distinct device ids the events draw from, i.e. the groups of the view")
+	f.BoolVar(&o.DistinctDevices, "distinct-devices", false, "w1: give event k device id (a permutation of) k mod --devices instead of a random one, so --events = --devices builds a view of exactly that many groups")
 	f.IntVar(&o.Lookups, "lookups", 1000, "w1: point lookups of random devices (SELECT n FROM w1_per_device WHERE device_id = $1) timed after the run; 0: none")
 	f.StringVar(&viewCache, "view-cache", "", "without --url: --view-cache of the local nodes (e.g. 32MiB; default: the node's)")
 	f.StringVar(&maxMemory, "max-memory", "", "without --url: --max-memory of the local nodes (e.g. 2GiB; default: the node's)")

@@ -62,6 +62,10 @@ type Options struct {
 	// Devices is the number of distinct device ids W1 draws from
 	// (default 10,000): the number of groups in its view.
 	Devices int
+	// DistinctDevices gives event k (from 0) a device id that is a
+	// permutation of k mod Devices instead of a random one, so a run of
+	// Devices events builds a view of exactly Devices groups.
+	DistinctDevices bool
 	// Lookups is the number of point lookups of random devices timed at
 	// the end of a W1 run (0: none; the flag's default is 1000).
 	Lookups int
@@ -124,7 +128,8 @@ type Result struct {
 	// Checks are the workload's own checks of its other views.
 	Checks []string `json:"checks,omitempty"`
 	// Devices is the number of distinct device ids drawn (W1's groups).
-	Devices int `json:"devices"`
+	Devices         int  `json:"devices"`
+	DistinctDevices bool `json:"distinct_devices,omitempty"`
 	// Point lookups of random devices after the run (sqlLookup, one
 	// connection, one at a time): latency, and how many found a row.
 	LookupSamples int     `json:"lookup_samples"`
@@ -171,6 +176,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Devices < 1 || o.Devices > 1<<30 {
 		return fmt.Errorf("devices must be between 1 and %d, got %d", 1<<30, o.Devices)
+	}
+	if o.DistinctDevices && o.Workload != "w1" {
+		return fmt.Errorf("distinct devices applies to workload w1 only")
 	}
 	if o.Devices != w1Devices && o.Workload != "w1" {
 		return fmt.Errorf("devices applies to workload w1 only (%s's checks and tables assume %d devices)", o.Workload, w1Devices)
@@ -240,12 +248,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	r := &Result{
 		Workload: o.Workload, Mode: o.Mode, Target: redact(o.URL), Started: time.Now().UTC(),
-		Events: o.Events, Clients: o.Clients, Batch: o.Batch, Devices: o.Devices, Rate: o.Rate,
+		Events: o.Events, Clients: o.Clients, Batch: o.Batch, Devices: o.Devices, DistinctDevices: o.DistinctDevices, Rate: o.Rate,
 	}
 	if t, ok := admin.(interface{ isTLS() bool }); ok {
 		r.TLS = t.isTLS()
 	}
-	batches := makeBatches(o.Seed, o.Events, o.Batch, o.Devices, o.Mode, r.Started)
+	batches := makeBatches(o.Seed, o.Events, o.Batch, o.Devices, o.DistinctDevices, o.Mode, r.Started)
 	for _, b := range batches {
 		r.PayloadBytes += int64(b.bytes)
 	}
@@ -556,6 +564,7 @@ func AddFlags(fs *pflag.FlagSet, o *Options) {
 	fs.StringVar(&o.Mode, "mode", ModeCopy, "how to send events: copy (binary COPY), csv (COPY csv) or insert (multi-row INSERT)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the event generator")
 	fs.IntVar(&o.Devices, "devices", w1Devices, "distinct device ids W1 draws from: the number of groups in its view")
+	fs.BoolVar(&o.DistinctDevices, "distinct-devices", false, "give event k device id (a permutation of) k mod --devices instead of a random one: --events = --devices builds a view of exactly that many groups")
 	fs.IntVar(&o.Lookups, "lookups", 1000, "point lookups of random devices timed after the run (0: none)")
 	fs.IntVar(&o.Rate, "rate", 0, "pace the clients to this many events per second in total (0: as fast as acks come)")
 }

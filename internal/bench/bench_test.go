@@ -438,7 +438,7 @@ func TestEncode(t *testing.T) {
 		t.Errorf("copySource yielded %d rows", rows)
 	}
 
-	bs := makeBatches(1, 2500, 1000, w1Devices, ModeCSV, start)
+	bs := makeBatches(1, 2500, 1000, w1Devices, false, ModeCSV, start)
 	if len(bs) != 3 || bs[0].n != 1000 || bs[2].n != 500 {
 		t.Errorf("batches %d", len(bs))
 	}
@@ -549,7 +549,7 @@ func TestRunCancelled(t *testing.T) {
 // gives, so the check by id works the same.
 func TestLazyBatches(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	bs := makeBatches(1, lazyAbove+2500, 1000, w1Devices, ModeCopy, start)
+	bs := makeBatches(1, lazyAbove+2500, 1000, w1Devices, false, ModeCopy, start)
 	if len(bs) != (lazyAbove+2500+999)/1000 || !bs[0].lazy || bs[len(bs)-1].n != 500 {
 		t.Fatalf("%d placeholders, first lazy %v, last n %d", len(bs), bs[0].lazy, bs[len(bs)-1].n)
 	}
@@ -594,5 +594,48 @@ func TestPace(t *testing.T) {
 	bad := Options{Rate: -1}
 	if err := bad.setDefaults(); err == nil || !strings.Contains(err.Error(), "--rate") {
 		t.Fatalf("negative rate: %v", err)
+	}
+}
+
+// TestDistinctDevices: with DistinctDevices every run of Devices events
+// hits every device id exactly once, eagerly built or materialized from a
+// placeholder, and the ids are scattered rather than in order.
+func TestDistinctDevices(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, devs := range []int{1, 2, 999, 4096, 10_000} {
+		seen := make([]int, devs)
+		bs := makeBatches(1, 2*devs, 1000, devs, true, ModeCopy, start)
+		for _, b := range bs {
+			ids, err := devices(b, ModeCopy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range ids {
+				if id < 0 || int(id) >= devs {
+					t.Fatalf("devices %d: id %d out of range", devs, id)
+				}
+				seen[id]++
+			}
+		}
+		for id, n := range seen {
+			if n != 2 {
+				t.Fatalf("devices %d: id %d drawn %d times in two rounds, want 2", devs, id, n)
+			}
+		}
+	}
+	// A placeholder materializes to the ids the eager path gives: the
+	// permutation depends on the event number only.
+	eager := makeBatches(1, 3000, 1000, 10_000, true, ModeCopy, start)
+	lazy := &loadBatch{n: 1000, first: 1001, lazy: true, devices: 10_000, distinct: true}
+	a, _ := devices(eager[1], ModeCopy)
+	b, _ := devices(lazy.materialize(1, ModeCopy, start), ModeCopy)
+	if !slices.Equal(a, b) {
+		t.Fatalf("materialized ids %v… differ from eager ones %v…", b[:5], a[:5])
+	}
+	if a[1] == a[0]+1 && a[2] == a[1]+1 {
+		t.Fatalf("ids in order (%v…): not scattered", a[:5])
+	}
+	if err := (&Options{Workload: "w2", DistinctDevices: true}).setDefaults(); err == nil {
+		t.Fatal("--distinct-devices with w2 accepted")
 	}
 }

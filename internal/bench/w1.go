@@ -94,6 +94,39 @@ func generate(seed uint64, n, devices int, start time.Time) events {
 	return e
 }
 
+// distinctDevices gives the events of e, the run's events first to
+// first+len-1 (from 0), the device ids (k*step+off) mod devices: a
+// permutation of [0, devices) over every run of devices events, so the
+// first devices events hit every device exactly once, in a scattered
+// order (neighbouring events land on distant ids, as random ones would).
+func (e *events) distinctDevices(first, devices int) {
+	step, off := distinctStep(devices), devices/3
+	for i := range e.device {
+		e.device[i] = int32((uint64(first+i)*step + uint64(off)) % uint64(devices))
+	}
+}
+
+// distinctStep is a multiplier coprime with devices (so k ↦ k*step mod
+// devices is one to one), near devices times the golden ratio's
+// fractional part.
+func distinctStep(devices int) uint64 {
+	if devices < 3 {
+		return 1
+	}
+	s := uint64(float64(devices)*0.6180339887) | 1
+	for gcd(s, uint64(devices)) != 1 {
+		s += 2
+	}
+	return s
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
 // loadBatch is one batch ready to send in the chosen mode: everything is
 // encoded before the clock starts (except in runs past lazyAbove events).
 type loadBatch struct {
@@ -112,6 +145,9 @@ type loadBatch struct {
 	lazy bool
 	// devices is the run's number of device ids, for materialize.
 	devices int
+	// distinct: the ids are a permutation of the event numbers, not drawn
+	// at random (Options.DistinctDevices), for materialize.
+	distinct bool
 }
 
 // Binary COPY: each tuple is a 2-byte field count plus, per field, a
@@ -220,15 +256,18 @@ const lazyAbove = 20_000_000
 // makeBatches generates n events and cuts them into batches of size. Past
 // lazyAbove events it returns placeholders (first and n only) that
 // materialize builds while the run goes on.
-func makeBatches(seed uint64, n, size, devices int, mode string, start time.Time) []*loadBatch {
+func makeBatches(seed uint64, n, size, devices int, distinct bool, mode string, start time.Time) []*loadBatch {
 	out := make([]*loadBatch, 0, (n+size-1)/size)
 	if n > lazyAbove {
 		for lo := 0; lo < n; lo += size {
-			out = append(out, &loadBatch{n: min(lo+size, n) - lo, first: int64(lo) + 1, lazy: true, devices: devices})
+			out = append(out, &loadBatch{n: min(lo+size, n) - lo, first: int64(lo) + 1, lazy: true, devices: devices, distinct: distinct})
 		}
 		return out
 	}
 	e := generate(seed, n, devices, start)
+	if distinct {
+		e.distinctDevices(0, devices)
+	}
 	for lo := 0; lo < n; lo += size {
 		out = append(out, encode(&e, lo, min(lo+size, n), mode))
 	}
@@ -244,6 +283,9 @@ func (b *loadBatch) materialize(seed uint64, mode string, start time.Time) *load
 	}
 	lo := int(b.first - 1)
 	e := generate(seed^uint64(lo)*0x9E3779B97F4A7C15, b.n, b.devices, start.Add(time.Duration(lo)*time.Microsecond))
+	if b.distinct {
+		e.distinctDevices(lo, b.devices)
+	}
 	out := encode(&e, 0, b.n, mode)
 	out.first = b.first
 	return out
