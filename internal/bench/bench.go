@@ -122,6 +122,10 @@ type Result struct {
 	Lost       int   `json:"lost"`
 	Duplicated int   `json:"duplicated"`
 	NeverSent  int   `json:"never_sent"`
+	// Backpressured counts the times a batch was refused with 53200
+	// (the node's memory backpressure: nothing applied) and sent again;
+	// its ack latency includes the waits.
+	Backpressured int64 `json:"backpressured,omitempty"`
 	Verified   bool  `json:"verified"`
 	// IDsChecked is false when the run skipped the check by id.
 	IDsChecked bool `json:"ids_checked"`
@@ -267,6 +271,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		wg      sync.WaitGroup
 		errOnce sync.Once
 		runErr  error
+		// backoffs counts batches the node refused with 53200 (memory
+		// backpressure) and that were sent again.
+		backoffs atomic.Int64
 	)
 	fail := func(err error) {
 		errOnce.Do(func() { runErr = err; cancel() })
@@ -291,7 +298,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 					payload.Add(int64(b.bytes))
 				}
 				t0 := time.Now()
-				if err := c.load(runCtx, b, o.Mode); err != nil {
+				if err := loadRetrying(runCtx, c, b, o.Mode, &backoffs); err != nil {
 					fail(fmt.Errorf("client %d, batch %d: %w", ci, i, err))
 					return
 				}
@@ -326,6 +333,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err // interrupted: the numbers would describe a partial run
 	}
 
+	r.Backpressured = backoffs.Load()
 	r.Seconds = elapsed.Seconds()
 	r.EventsPerSec = float64(o.Events) / r.Seconds
 	r.PayloadBytes += payload.Load()

@@ -14,9 +14,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/pflag"
 )
 
@@ -637,5 +639,51 @@ func TestDistinctDevices(t *testing.T) {
 	}
 	if err := (&Options{Workload: "w2", DistinctDevices: true}).setDefaults(); err == nil {
 		t.Fatal("--distinct-devices with w2 accepted")
+	}
+}
+
+// refusingClient refuses its first loads with the given SQLSTATE.
+type refusingClient struct {
+	client
+	code    string
+	refuse  int
+	tries   int
+	applied int
+}
+
+func (c *refusingClient) load(ctx context.Context, b *loadBatch, mode string) error {
+	c.tries++
+	if c.tries <= c.refuse {
+		return &pgconn.PgError{Code: c.code, Message: "refused"}
+	}
+	c.applied++
+	return nil
+}
+
+// TestLoadRetriesBackpressure: a batch refused with 53200 (memory
+// backpressure, nothing applied) is sent again and counted; 40001 (may
+// have been applied) is not retried, and a cancelled run stops waiting.
+func TestLoadRetriesBackpressure(t *testing.T) {
+	ctx := context.Background()
+	var n atomic.Int64
+	c := &refusingClient{code: "53200", refuse: 3}
+	if err := loadRetrying(ctx, c, &loadBatch{n: 1}, ModeBinary, &n); err != nil || c.applied != 1 || n.Load() != 3 {
+		t.Fatalf("53200 ×3: err %v, applied %d, counted %d", err, c.applied, n.Load())
+	}
+	c = &refusingClient{code: "40001", refuse: 1}
+	if err := loadRetrying(ctx, c, &loadBatch{n: 1}, ModeBinary, &n); err == nil || c.tries != 1 {
+		t.Fatalf("40001 retried (%d tries) or not reported: %v", c.tries, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	c = &refusingClient{code: "53200", refuse: 1 << 30}
+	if err := loadRetrying(cctx, c, &loadBatch{n: 1}, ModeBinary, &n); err == nil || c.tries > 10 {
+		t.Fatalf("endless backpressure: %d tries, %v", c.tries, err)
+	}
+	r := &Result{Backpressured: 12}
+	var buf bytes.Buffer
+	r.Print(&buf)
+	if !strings.Contains(buf.String(), "12 batches refused with 53200") {
+		t.Fatalf("report lacks the backpressure line:\n%s", buf.String())
 	}
 }

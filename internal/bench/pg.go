@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"math/big"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -199,3 +202,26 @@ func (s *copySource) Values() ([]any, error) {
 }
 
 func (s *copySource) Err() error { return nil }
+
+// loadRetrying sends b, and sends it again after a pause when the node
+// refuses it with 53200: memory backpressure refuses an insert before
+// any of it is applied, so a client is expected to retry (40001 is not
+// retried: a batch that may have been applied would be sent twice). The
+// pause doubles from 20 ms to 1 s; the run's context bounds the whole.
+func loadRetrying(ctx context.Context, c client, b *loadBatch, mode string, refused *atomic.Int64) error {
+	pause := 20 * time.Millisecond
+	for {
+		err := c.load(ctx, b, mode)
+		var pe *pgconn.PgError
+		if err == nil || !errors.As(err, &pe) || pe.Code != "53200" {
+			return err
+		}
+		refused.Add(1)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
+	}
+}

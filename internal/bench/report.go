@@ -122,6 +122,9 @@ func (r *Result) Print(w io.Writer) {
 	fmt.Fprintf(tw, "ack latency\tp50 %.2f ms, p99 %.2f ms, max %.2f ms (per batch)\n", r.AckP50Ms, r.AckP99Ms, r.AckMaxMs)
 	fmt.Fprintf(tw, "freshness\tp50 %.2f ms, p99 %.2f ms, max %.2f ms (%d samples, %d timed out)\n",
 		r.FreshP50Ms, r.FreshP99Ms, r.FreshMaxMs, r.FreshSamples, r.FreshTimeouts)
+	if r.Backpressured > 0 {
+		fmt.Fprintf(tw, "backpressure\t%s batches refused with 53200 and sent again\n", group(r.Backpressured))
+	}
 	if r.Verified {
 		fmt.Fprintf(tw, "view catch-up\t%.3f s after the last ack\n", r.CatchUpSeconds)
 		fmt.Fprintf(tw, "verified\tsum(n) = %s = events sent\n", group(r.ViewTotal))

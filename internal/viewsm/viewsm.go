@@ -42,6 +42,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/cairndb/cairn/internal/sql/exec"
+	"github.com/cairndb/cairn/internal/sql/exec/scalar"
 )
 
 const (
@@ -113,7 +114,6 @@ type SM struct {
 	// Owned by the apply loop, which reads mu.tab, mu.offsets and eng
 	// without the lock (it is their only writer).
 	eng     pebble.Reader // the rows' engine; nil: memory mode
-	delta   *exec.Delta   // scratch
 	scratch []byte        // scratch for merged states
 	keyBuf  []byte
 	// The delta being applied: its rows (keys and states in in), the
@@ -225,7 +225,6 @@ func (w *winState) decode(b []byte) error {
 // Load gives it an engine).
 func New(prefix []byte, plan *exec.ViewPlan, start []uint64, onLeader func(bool, uint64)) *SM {
 	sm := &SM{prefix: append([]byte(nil), prefix...), plan: plan, start: slices.Clone(start), onLeader: onLeader}
-	sm.delta = plan.NewDelta()
 	sm.chg = map[string]struct{}{}
 	sm.del = map[string]struct{}{}
 	sm.dirtyLimit = dirtyLimitFor(nil)
@@ -503,10 +502,21 @@ type Skipped struct {
 func (sm *SM) mergeDelta(t *table, buf []byte) (*Skipped, error) {
 	sm.drows, sm.in, sm.olds, sm.miss = sm.drows[:0], sm.in[:0], sm.olds[:0], sm.miss[:0]
 	sm.pend, sm.out, sm.gone = sm.pend[:0], sm.out[:0], sm.gone[:0]
-	if err := sm.plan.DecodeDelta(buf, sm.delta); err != nil {
+	plan := sm.plan
+	// The entries are read straight from the encoding (sorted, each key
+	// once): building the delta's hash table again on every replica was a
+	// quarter of the cost of applying it.
+	d, err := plan.RangeEncodedDelta(buf, func(key, state []byte) error {
+		k := len(sm.in)
+		sm.in = append(sm.in, key...)
+		s := len(sm.in)
+		sm.in = append(sm.in, state...)
+		sm.drows = append(sm.drows, deltaRow{k: k, s: s, e: len(sm.in)})
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	d, plan := sm.delta, sm.plan
 	if plan.Watermarked() {
 		sm.win.Watermark = max(sm.win.Watermark, d.MaxTime)
 		sm.win.Late += d.Late
@@ -522,17 +532,6 @@ func (sm *SM) mergeDelta(t *table, buf []byte) (*Skipped, error) {
 		for _, k := range sm.gone {
 			goneSet[k] = struct{}{}
 		}
-	}
-	err := d.Range(func(key, state []byte) error {
-		k := len(sm.in)
-		sm.in = append(sm.in, key...)
-		s := len(sm.in)
-		sm.in = append(sm.in, state...)
-		sm.drows = append(sm.drows, deltaRow{k: k, s: s, e: len(sm.in)})
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	for i := range sm.drows {
 		r := &sm.drows[i]
@@ -570,8 +569,16 @@ func (sm *SM) mergeDelta(t *table, buf []byte) (*Skipped, error) {
 		case r.found:
 			old = r.old
 		}
-		merged, err := plan.MergeState(sm.scratch[:0], old, sm.in[r.s:r.e])
+		in := sm.in[r.s:r.e]
+		if old == nil && !plan.ValidState(in) {
+			// MergeState would take a new key's state as it is.
+			return nil, fmt.Errorf("%w: bad state in delta", scalar.ErrCorruptState)
+		}
+		merged, err := plan.MergeState(sm.scratch[:0], old, in)
 		if err != nil {
+			if old != nil && !plan.ValidState(in) {
+				return nil, err // the delta is corrupt, not the merge refused
+			}
 			if skipped == nil {
 				skipped = &Skipped{Err: err}
 			}

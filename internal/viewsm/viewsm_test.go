@@ -1,8 +1,10 @@
 package viewsm
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -241,4 +243,67 @@ func TestMergeOverflowSkipsKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(re)
+}
+
+// TestCorruptDeltaRefused: Apply reads a delta's entries straight from
+// its encoding, so it must refuse what AppendDelta never writes (keys out
+// of order or repeated, a state that does not parse, for a new key or an
+// existing one) and change nothing.
+func TestCorruptDeltaRefused(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := plan(t)
+	prefix := []byte("d\x00\x00\x00\x00\x00\x00\x00\x0a")
+	sm := New(prefix, p, []uint64{0}, nil)
+	if err := sm.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	if res := applyCmd(t, db, sm, EncodeDelta(nil, []uint64{0}, []uint64{1}, deltaOf(t, p, "a", 1))); res != nil {
+		t.Fatalf("first delta: %v", res)
+	}
+	type ent struct{ k, s []byte }
+	var ents []ent
+	if _, err := p.RangeEncodedDelta(deltaOf(t, p, "a", 2, "b", 3), func(k, s []byte) error {
+		ents = append(ents, ent{slices.Clone(k), slices.Clone(s)})
+		return nil
+	}); err != nil || len(ents) != 2 {
+		t.Fatalf("entries %d, %v", len(ents), err)
+	}
+	enc := func(es ...ent) []byte {
+		out := binary.AppendUvarint([]byte{1}, uint64(len(es)))
+		for _, e := range es {
+			out = binary.AppendUvarint(out, uint64(len(e.k)))
+			out = append(out, e.k...)
+			out = binary.AppendUvarint(out, uint64(len(e.s)))
+			out = append(out, e.s...)
+		}
+		return out
+	}
+	a, b := ents[0], ents[1]
+	short := func(e ent) ent { return ent{e.k, e.s[:len(e.s)-3]} }
+	if res := applyCmd(t, db, sm, EncodeDelta(nil, []uint64{1}, []uint64{2}, enc(a, b))); res != nil {
+		t.Fatalf("hand-encoded valid delta refused: %v", res)
+	}
+	want := map[string][2]int64{"a": {2, 3}, "b": {1, 3}}
+	for name, d := range map[string][]byte{
+		"out of order":      enc(b, a),
+		"repeated key":      enc(a, a),
+		"bad state, new":    enc(ent{[]byte("\x01zz"), b.s[:len(b.s)-3]}),
+		"bad state, exists": enc(short(a)),
+		"trailing bytes":    append(enc(a), 0),
+	} {
+		res := applyCmd(t, db, sm, EncodeDelta(nil, []uint64{2}, []uint64{3}, d))
+		if _, ok := res.(error); !ok {
+			t.Errorf("%s: applied (%v)", name, res)
+		}
+		if got := rows(t, sm); len(got) != 2 || got["a"] != want["a"] || got["b"] != want["b"] {
+			t.Fatalf("%s: rows = %v, want %v", name, got, want)
+		}
+		if offs := sm.Offsets(); offs[0] != 2 {
+			t.Fatalf("%s: offsets moved to %v", name, offs)
+		}
+	}
 }

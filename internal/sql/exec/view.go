@@ -844,55 +844,101 @@ func (v *ViewPlan) AppendDelta(dst []byte, d *Delta) []byte {
 	return dst
 }
 
-// DecodeDelta resets d and fills it from an encoding made by AppendDelta.
-func (v *ViewPlan) DecodeDelta(buf []byte, d *Delta) error {
-	d.Reset()
-	v.bind(d)
+// DeltaHeader is what an encoded delta carries besides its entries: for
+// a view with a window or ttl, Now, MaxTime and Late (zero otherwise).
+type DeltaHeader struct {
+	Now, MaxTime int64
+	Late         uint64
+}
+
+// RangeEncodedDelta calls fn for each entry of an encoding made by
+// AppendDelta, in key order, straight from buf: key and state are slices
+// of buf. Applying a delta needs no hash table, since AppendDelta wrote
+// each key once, sorted; keys not strictly ascending are refused as
+// corrupt. The states are not checked here (MergeState reads them; see
+// ValidState).
+func (v *ViewPlan) RangeEncodedDelta(buf []byte, fn func(key, state []byte) error) (DeltaHeader, error) {
+	var h DeltaHeader
 	want := byte(deltaVersion)
 	if v.timed() {
 		want = deltaVersionWindow
 	}
 	if len(buf) < 1 || buf[0] != want {
-		return scalar.ErrCorruptState
+		return h, scalar.ErrCorruptState
 	}
 	buf = buf[1:]
 	if want == deltaVersionWindow {
 		var k1, k2, k3 int
-		d.Now, k1 = binary.Varint(buf)
+		h.Now, k1 = binary.Varint(buf)
 		if k1 > 0 {
-			d.MaxTime, k2 = binary.Varint(buf[k1:])
+			h.MaxTime, k2 = binary.Varint(buf[k1:])
 		}
 		if k1 > 0 && k2 > 0 {
-			d.Late, k3 = binary.Uvarint(buf[k1+k2:])
+			h.Late, k3 = binary.Uvarint(buf[k1+k2:])
 		}
 		if k1 <= 0 || k2 <= 0 || k3 <= 0 {
-			return scalar.ErrCorruptState
+			return h, scalar.ErrCorruptState
 		}
 		buf = buf[k1+k2+k3:]
 	}
 	n, k := binary.Uvarint(buf)
 	if k <= 0 || n > uint64(len(buf)) {
-		return scalar.ErrCorruptState
+		return h, scalar.ErrCorruptState
 	}
 	buf = buf[k:]
+	var prev []byte
 	for i := uint64(0); i < n; i++ {
 		key, rest, err := readBytes(buf)
 		if err != nil {
-			return err
+			return h, err
 		}
 		state, rest, err := readBytes(rest)
 		if err != nil {
-			return err
+			return h, err
 		}
-		buf = rest
-		e := d.slot(hashKey(key), key)
-		if err := v.mergeInto(d, e, state); err != nil {
-			return err
+		if i > 0 && bytes.Compare(prev, key) >= 0 {
+			return h, scalar.ErrCorruptState
+		}
+		prev, buf = key, rest
+		if err := fn(key, state); err != nil {
+			return h, err
 		}
 	}
 	if len(buf) != 0 {
-		return scalar.ErrCorruptState
+		return h, scalar.ErrCorruptState
 	}
+	return h, nil
+}
+
+// ValidState reports whether state is a well-formed encoded partial
+// state of this view (what MergeState can read).
+func (v *ViewPlan) ValidState(state []byte) bool {
+	var st agg.State
+	var err error
+	for _, l := range v.lay {
+		if state, err = agg.ReadState(state, l, &st); err != nil {
+			return false
+		}
+		if l.Class == agg.StateB && st.W[0] != 0 {
+			if _, err := l.Blob.Decode(st.S); err != nil {
+				return false
+			}
+		}
+	}
+	return len(state) == 0
+}
+
+// DecodeDelta resets d and fills it from an encoding made by AppendDelta.
+func (v *ViewPlan) DecodeDelta(buf []byte, d *Delta) error {
+	d.Reset()
+	v.bind(d)
+	h, err := v.RangeEncodedDelta(buf, func(key, state []byte) error {
+		return v.mergeInto(d, d.slot(hashKey(key), key), state)
+	})
+	if err != nil {
+		return err
+	}
+	d.Now, d.MaxTime, d.Late = h.Now, h.MaxTime, h.Late
 	return nil
 }
 

@@ -448,9 +448,22 @@ func FuzzDecodeDelta(f *testing.F) {
 	f.Add([]byte{1, 1, 0, 0})
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		for _, p := range []*ViewPlan{v, pv} {
+			// What a replica applies: the entries straight from the
+			// encoding, each state checked as Apply checks it.
+			var valid, n int
+			_, rerr := p.RangeEncodedDelta(buf, func(k, s []byte) error {
+				n++
+				if p.ValidState(s) {
+					valid++
+				}
+				return nil
+			})
 			d := p.NewDelta()
 			if err := p.DecodeDelta(buf, d); err != nil {
 				continue
+			}
+			if rerr != nil || valid != n || n != d.Len() {
+				t.Fatalf("DecodeDelta took a delta RangeEncodedDelta does not (%v, %d of %d states valid, %d entries)", rerr, valid, n, d.Len())
 			}
 			enc := p.AppendDelta(nil, d)
 			if err := p.DecodeDelta(enc, p.NewDelta()); err != nil {
