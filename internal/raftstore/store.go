@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -326,6 +327,12 @@ func Open(cfg Config) (*Store, error) {
 		// point without rewriting files (writeonce.go).
 		FormatMajorVersion: pebble.FormatVirtualSSTables,
 	}
+	// Bloom filters (10 bits a key, about 1% false positives) on every
+	// level: a view shard looks up each group key of a delta, and with
+	// many groups most are new, so absent from every table; a prefix seek
+	// (viewsm.readMissing) then reads one filter block per table instead
+	// of an index and a data block per level.
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	if cfg.BlockCacheSize > 0 {
 		c := pebble.NewCache(cfg.BlockCacheSize)
 		defer c.Unref() // the DB holds its own reference

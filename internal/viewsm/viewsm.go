@@ -606,14 +606,19 @@ func (sm *SM) readMissing() error {
 		ra, rb := &sm.drows[a], &sm.drows[b]
 		return bytes.Compare(sm.in[ra.k:ra.s], sm.in[rb.k:rb.s])
 	})
-	it, err := sm.eng.NewIter(&pebble.IterOptions{LowerBound: sm.rowKey(nil), UpperBound: sm.rowsEnd()})
+	// A prefix seek (the whole key is the prefix: the engine's Split is
+	// the default one) consults each table's bloom filter, L6's too, and
+	// skips the tables that cannot hold the key: most keys of a view with
+	// many groups are new, and a plain seek read an index and a data block
+	// in every level for each of them.
+	it, err := sm.eng.NewIter(&pebble.IterOptions{LowerBound: sm.rowKey(nil), UpperBound: sm.rowsEnd(), UseL6Filters: true})
 	if err != nil {
 		return err
 	}
 	for _, i := range sm.miss {
 		r := &sm.drows[i]
 		sm.keyBuf = append(append(append(sm.keyBuf[:0], sm.prefix...), 'r'), sm.in[r.k:r.s]...)
-		if !it.SeekGE(sm.keyBuf) || !bytes.Equal(it.Key(), sm.keyBuf) {
+		if !it.SeekPrefixGE(sm.keyBuf) || !bytes.Equal(it.Key(), sm.keyBuf) {
 			continue
 		}
 		v, err := it.ValueAndErr()
