@@ -471,7 +471,7 @@ func (in *IncomingSnapshot) WriteChunk(i int, chunk []byte) (last bool, err erro
 	if err != nil {
 		return false, err
 	}
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{TableFormat: in.s.db.TableFormat()})
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), in.s.snapshotTableOptions())
 	var werr error
 	if !c.writeOnce {
 		// The write-once range is cleared by the install's excise
@@ -652,7 +652,7 @@ func (s *Store) ingestSnapshot(gid uint64, snap *pb.Snapshot, hard *pb.HardState
 	if err != nil {
 		return err
 	}
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{TableFormat: s.db.TableFormat()})
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), s.snapshotTableOptions())
 	rs, re := raftSpan(gid)
 	pos := encodeIndexTerm(meta.GetIndex(), meta.GetTerm())
 	werr := w.DeleteRange(rs, re)
@@ -748,4 +748,18 @@ func spanOf(spans [2][2][]byte, k []byte) int {
 		}
 	}
 	return -1
+}
+
+// snapshotTableOptions are the options of the files a snapshot installs:
+// those the engine gives its own tables (no compression, bloom filters;
+// see Open), since an installed file lands in L6 and may stay there.
+// Without filters, a view shard installed from a snapshot would seek
+// every new group key through index and data blocks again.
+func (s *Store) snapshotTableOptions() sstable.WriterOptions {
+	return sstable.WriterOptions{
+		TableFormat:  s.db.TableFormat(),
+		Compression:  sstable.NoCompression,
+		FilterPolicy: engineFilter,
+		FilterType:   sstable.TableFilter,
+	}
 }

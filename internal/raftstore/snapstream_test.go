@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
@@ -106,6 +107,24 @@ func TestStreamedSnapshotChunkedAndResumed(t *testing.T) {
 	st, _ := c.stores[1].Status(gid)
 	if st.FirstIndex <= bootstrapIndex+1 {
 		t.Fatalf("new replica's first index %d", st.FirstIndex)
+	}
+	// The installed files are made like the engine's own: bloom filters
+	// (a view shard's prefix seeks depend on them), no compression.
+	levels, err := c.stores[1].DB().SSTables(pebble.WithProperties())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := 0
+	for _, lvl := range levels {
+		for _, tb := range lvl {
+			tables++
+			if p := tb.Properties; p.FilterPolicyName != engineFilter.Name() || p.CompressionName != "NoCompression" {
+				t.Errorf("table %v: filter %q, compression %q; want %q and no compression", tb.FileNum, p.FilterPolicyName, p.CompressionName, engineFilter.Name())
+			}
+		}
+	}
+	if tables == 0 {
+		t.Fatal("the receiver has no tables after the install")
 	}
 	// Commits keep replicating on top of it.
 	proposeMany(t, leader, gid, 5, 10, "after")

@@ -274,6 +274,9 @@ type Store struct {
 	statuses map[uint64]GroupStatus
 }
 
+// engineFilter is the engine's bloom filter: 10 bits a key.
+var engineFilter = bloom.FilterPolicy(10)
+
 // Open opens (or creates) the engine and starts the loop. Groups are started
 // with StartGroup.
 func Open(cfg Config) (*Store, error) {
@@ -332,7 +335,7 @@ func Open(cfg Config) (*Store, error) {
 	// many groups most are new, so absent from every table; a prefix seek
 	// (viewsm.readMissing) then reads one filter block per table instead
 	// of an index and a data block per level.
-	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	opts.Levels[0].FilterPolicy = engineFilter
 	if cfg.BlockCacheSize > 0 {
 		c := pebble.NewCache(cfg.BlockCacheSize)
 		defer c.Unref() // the DB holds its own reference
