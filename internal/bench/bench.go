@@ -126,7 +126,7 @@ type Result struct {
 	// (the node's memory backpressure: nothing applied) and sent again;
 	// its ack latency includes the waits.
 	Backpressured int64 `json:"backpressured,omitempty"`
-	Verified   bool  `json:"verified"`
+	Verified      bool  `json:"verified"`
 	// IDsChecked is false when the run skipped the check by id.
 	IDsChecked bool `json:"ids_checked"`
 	// Checks are the workload's own checks of its other views.
