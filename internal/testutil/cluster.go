@@ -112,7 +112,7 @@ func (c *Cluster) AddRole(ctx context.Context, name, join, role string) (*Node, 
 	c.mu.nodes[name] = p
 	c.mu.order = append(c.mu.order, name)
 	c.mu.Unlock()
-	return p, p.Start(ctx)
+	return p, p.StartNew(ctx)
 }
 
 // Node returns node name, or nil.

@@ -173,6 +173,30 @@ func (n *Node) Start(ctx context.Context, extra ...string) error {
 	return n.WaitReady(ctx)
 }
 
+// exitAddrInUse is cairn start's exit status when a listen address is
+// taken (cmd/cairn).
+const exitAddrInUse = 3
+
+// StartNew starts a node for the first time: when one of the free
+// addresses NewNode picked was taken by another process before the node
+// bound it (tests run in parallel), it picks new ones and starts again,
+// up to 3 times. The node exits before it opens its store or contacts
+// the cluster when it cannot listen, so the retry starts it afresh.
+func (n *Node) StartNew(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		err := n.Start(ctx)
+		var ee *exec.ExitError
+		if err == nil || attempt == 3 || !errors.As(n.ExitErr(), &ee) || ee.ExitCode() != exitAddrInUse {
+			return err
+		}
+		for _, a := range []*string{&n.PGAddr, &n.HTTP, &n.Cluster} {
+			if *a, err = FreeAddr(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
 // WaitReady waits (at most 30 s) until the launched node answers the
 // PostgreSQL protocol: a session, or the refusal (57P03) of a node that
 // is out of service (drained, offline, decommissioned or removed).
