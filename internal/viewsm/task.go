@@ -49,12 +49,6 @@ type TaskConfig struct {
 	Propose    Proposer
 	// MaxEvents bounds the events folded into one proposal.
 	MaxEvents int
-	// MaxKeys bounds the group keys of one delta (default
-	// DefaultMaxDeltaKeys): every replica applies a delta on its raft
-	// loop, reading the rows of keys it has not cached, so a delta of a
-	// view with many groups must stay small enough not to hold the loop
-	// (and the heartbeats of every other group) for long.
-	MaxKeys int
 	// MaxPause caps the pause between two delta proposals. The pause
 	// grows with the size of the last delta (PausePerKey per group key):
 	// a trickle of events is folded at once, while under heavy ingest
@@ -87,9 +81,6 @@ type TaskConfig struct {
 func RunTask(ctx context.Context, c TaskConfig) error {
 	if c.MaxEvents <= 0 {
 		c.MaxEvents = 256 << 10
-	}
-	if c.MaxKeys <= 0 {
-		c.MaxKeys = DefaultMaxDeltaKeys
 	}
 	plan := c.SM.Plan()
 	delta := plan.NewDelta()
@@ -199,25 +190,18 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 			}
 		}
 		events := 0
-		full := false // the delta holds MaxKeys keys: propose it now
 		var newest int64
 		cases = cases[:0]
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
 		for s := 0; s < nsrc; s++ {
 			end, ch := c.Src.End(s)
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
-			if end <= from[s] || events >= c.MaxEvents || full {
+			if end <= from[s] || events >= c.MaxEvents {
 				continue
 			}
 			ec.Now = time.Now()
 			var next uint64
 			next, err = c.Src.Scan(s, from[s], c.MaxEvents-events, func(start uint64, ingest int64, targets streamsm.Targets, b *types.Batch) error {
-				if delta.Len() >= c.MaxKeys {
-					// Stop before this batch: the scan returns the end
-					// of the last batch folded, so it is read next round.
-					full = true
-					return errDeltaFull
-				}
 				events += b.N
 				if !targets.Has(c.ViewID) {
 					// Aimed at other views (pipelinedb.stream_targets):
@@ -247,9 +231,6 @@ func RunTask(ctx context.Context, c TaskConfig) error {
 				}
 				return fold(start, b)
 			})
-			if errors.Is(err, errDeltaFull) {
-				err = nil
-			}
 			if err != nil {
 				break
 			}
@@ -334,15 +315,6 @@ func rebuildJoin(ctx context.Context, ec *exec.Ctx, sj *exec.StreamJoiner, c Tas
 		return err
 	})
 }
-
-// DefaultMaxDeltaKeys is TaskConfig.MaxKeys's default. A view of 50 M
-// groups, whose deltas held up to a quarter of a million new keys, made
-// replicas' raft loops miss heartbeats while they applied one, and
-// leaders stepped down (CheckQuorum) again and again under load.
-const DefaultMaxDeltaKeys = 16 << 10
-
-// errDeltaFull stops a scan once the delta holds MaxKeys keys.
-var errDeltaFull = errors.New("viewsm: delta full")
 
 // errFold marks an error from folding (as opposed to reading) a batch.
 type errFold struct{ err error }

@@ -2,8 +2,6 @@ package viewsm
 
 import (
 	"context"
-	"encoding/binary"
-	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -253,97 +251,6 @@ func TestCheckpointInterval(t *testing.T) {
 			first = got
 		} else if !maps.Equal(got, first) {
 			t.Fatalf("rows with interval %v: %v, without: %v", interval, got, first)
-		}
-	}
-}
-
-// TestTaskBoundsDeltaKeys: a delta stops growing at MaxKeys group keys
-// (a replica applies it on its raft loop); the batch that would pass the
-// bound is read next round, so every event still counts once.
-func TestTaskBoundsDeltaKeys(t *testing.T) {
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p := plan(t)
-	const maxKeys = 25
-	src := &memSource{shards: make([][]*types.Batch, 2), ch: make(chan struct{})}
-	want := map[string][2]int64{}
-	for s := range 2 {
-		for i := range 30 {
-			b := types.NewBatch([]types.T{types.Text, types.Int8})
-			for j := range 10 { // 10 new keys a batch: 600 keys in all
-				k := fmt.Sprintf("k%d-%d-%d", s, i, j)
-				b.AppendRow([]types.Datum{types.NewText(k), types.NewInt(types.Int8, int64(j))})
-				want[k] = [2]int64{1, int64(j)}
-			}
-			src.shards[s] = append(src.shards[s], b)
-		}
-	}
-	sm := New([]byte("view"), p, []uint64{0, 0}, nil)
-	var mu sync.Mutex
-	var sizes []int
-	propose := func(ctx context.Context, cmd []byte) (any, error) {
-		// op, count, from and to offsets, then the encoded delta.
-		cnt, k := binary.Uvarint(cmd[1:])
-		_, rest, err := decodeOffsets(cmd[1+k:], 2*int(cnt))
-		if err != nil {
-			return nil, err
-		}
-		d := rest
-		n := 0
-		if _, err := p.RangeEncodedDelta(d, func(k, s []byte) error { n++; return nil }); err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		sizes = append(sizes, n)
-		mu.Unlock()
-		wb := db.NewBatch()
-		res := sm.Apply(wb, 1, cmd)
-		if err := wb.Commit(pebble.NoSync); err != nil {
-			return nil, err
-		}
-		sm.Durable()
-		return res, nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = RunTask(ctx, TaskConfig{SM: sm, Src: src, Propose: propose, NumShards: 1, MaxKeys: maxKeys})
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if o := sm.Offsets(); o[0] == 300 && o[1] == 300 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	if o := sm.Offsets(); o[0] != 300 || o[1] != 300 {
-		t.Fatalf("offsets = %v, want [300 300]", o)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	// A batch is folded whole once the delta is under the bound, so a
-	// delta may pass it by less than one batch (10 keys).
-	if len(sizes) < 600/(maxKeys+10) {
-		t.Fatalf("%d deltas for 600 keys at most %d+10 each: %v", len(sizes), maxKeys, sizes)
-	}
-	for _, n := range sizes {
-		if n >= maxKeys+10 {
-			t.Fatalf("a delta held %d keys, bound %d (+ one batch): %v", n, maxKeys, sizes)
-		}
-	}
-	got := rows(t, sm)
-	if len(got) != len(want) {
-		t.Fatalf("%d rows, want %d", len(got), len(want))
-	}
-	for k, w := range want {
-		if got[k] != w {
-			t.Fatalf("key %s = %v, want %v", k, got[k], w)
 		}
 	}
 }
